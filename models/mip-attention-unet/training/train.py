@@ -1,0 +1,123 @@
+"""Trains the MIP-PET Attention U-Net. Resumable: rerun the same command to continue from last.pt.
+
+  /usr/bin/python3 train.py --config configs/cpu.json --data ../../../../shared/data/mip-pet --out runs/cpu
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from data import AugmentConfig, augment, list_cases, load, split
+from evaluate import evaluate_model, selection_score
+from model import AttentionUNet
+
+
+def loss_fn(logits: torch.Tensor, target: torch.Tensor, focal_gamma: float) -> torch.Tensor:
+    """Focal BCE plus a batch-global soft Dice (global so that empty control patches are well-defined)."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p = torch.sigmoid(logits)
+    pt = p * target + (1 - p) * (1 - target)
+    focal = ((1 - pt) ** focal_gamma * bce).mean()
+    inter = (p * target).sum()
+    soft_dice = 1 - (2 * inter + 1) / (p.sum() + target.sum() + 1)
+    return focal * 10.0 + soft_dice
+
+
+def make_batch(samples, cfg, aug, rng):
+    imgs, labs = [], []
+    for _ in range(cfg["batch_size"]):
+        pool = samples["patients"] if rng.random() < cfg["patient_fraction"] else samples["controls"]
+        img, lab = augment(rng.choice(pool), cfg["patch_height"], cfg["patch_width"], aug, rng)
+        imgs.append(img)
+        labs.append(lab)
+    return torch.stack(imgs)[:, None], torch.stack(labs)[:, None]
+
+
+def learning_rate(cfg, progress: float) -> float:
+    warm = cfg["warmup_fraction"]
+    if progress < warm:
+        return cfg["lr"] * progress / warm
+    return cfg["lr"] * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warm) / (1 - warm))))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--max-steps", type=int, default=None, help="override (smoke tests)")
+    args = ap.parse_args()
+    cfg = json.loads(Path(args.config).read_text())
+    if args.max_steps is not None:
+        cfg["steps"] = args.max_steps
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device("cuda" if torch.cuda.is_available() and cfg.get("device") == "cuda" else "cpu")
+    torch.set_num_threads(cfg.get("threads", 2))
+
+    patients, controls = list_cases(Path(args.data))
+    (tp, vp), (tc, vc) = split(patients), split(controls)
+    samples = {"patients": load(tp), "controls": load(tc)}
+    val = {"patients": load(vp), "controls": load(vc)}
+    print(f"train {len(tp)} patients {len(tc)} controls; val {len(vp)} patients {len(vc)} controls", flush=True)
+
+    model = AttentionUNet(tuple(cfg["channels"])).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    state = {"step": 0, "elapsed": 0.0, "best_score": -1.0, "history": []}
+    rng = random.Random(cfg["seed"])
+    torch.manual_seed(cfg["seed"])
+    last = out / "last.pt"
+    if last.exists():
+        ck = torch.load(last, map_location=device)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        state = ck["state"]
+        rng.setstate(ck["rng"])
+        print(f"resumed at step {state['step']} ({state['elapsed']:.0f} s)", flush=True)
+
+    aug = AugmentConfig(**cfg.get("augment", {}))
+    budget = cfg["max_minutes"] * 60.0
+    t0, losses = time.time() - state["elapsed"], []
+    while state["step"] < cfg["steps"] and (time.time() - t0) < budget:
+        progress = max(state["step"] / cfg["steps"], (time.time() - t0) / budget)
+        for g in opt.param_groups:
+            g["lr"] = learning_rate(cfg, progress)
+        x, y = make_batch(samples, cfg, aug, rng)
+        model.train()
+        loss = loss_fn(model(x.to(device)), y.to(device), cfg["focal_gamma"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+        state["step"] += 1
+        done = state["step"] >= cfg["steps"] or (time.time() - t0) >= budget
+        if state["step"] % cfg["eval_every"] == 0 or done:
+            state["elapsed"] = time.time() - t0
+            metrics = evaluate_model(model, val, device, threshold=0.5, min_area=cfg.get("min_component_area", 0))
+            score = selection_score(metrics)
+            entry = {"step": state["step"], "elapsed_s": round(state["elapsed"]), "loss": float(np.mean(losses)),
+                     "score": score, **metrics}
+            state["history"].append(entry)
+            losses = []
+            print(json.dumps(entry), flush=True)
+            if score > state["best_score"]:
+                state["best_score"] = score
+                torch.save({"model": model.state_dict(), "config": cfg, "step": state["step"], "metrics": metrics},
+                           out / "best.pt")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "rng": rng.getstate(),
+                        "config": cfg}, out / "last.pt.tmp")
+            Path(out / "last.pt.tmp").replace(last)
+            (out / "history.json").write_text(json.dumps(state["history"], indent=1))
+    print("finished", state["step"], "steps", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { MipsegError } from '../errors';
+
+/** Everything mipseg can be configured with. Built once at start-up by {@link loadConfig}, then frozen. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logLevel: string;
+  /** Bearer tokens accepted by the gateway; empty = authentication off (only allowed on loopback). */
+  readonly authTokens: readonly string[];
+  readonly insecure: boolean;
+  readonly maxRequestBytes: number;
+  readonly maxInstanceBytes: number;
+  readonly maxPartsPerRequest: number;
+  readonly qidoMaxResults: number;
+  readonly dimse: {
+    readonly enabled: boolean;
+    readonly port: number;
+    readonly aeTitle: string;
+    /** Calling AE titles allowed to associate; empty = accept all (each association logged). */
+    readonly allowedCallingAeTitles: readonly string[];
+    readonly maxAssociations: number;
+  };
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Defaults, in one table; the README's configuration section mirrors it. */
+export const DEFAULTS = {
+  HOST: '127.0.0.1',
+  PORT: '8080',
+  DATA_DIR: './data',
+  LOG_LEVEL: 'info',
+  AUTH_TOKENS: '',
+  AUTH_TOKENS_FILE: '',
+  MAX_REQUEST_BYTES: String(8 * 1024 ** 3),
+  MAX_INSTANCE_BYTES: String(1024 ** 3),
+  MAX_PARTS_PER_REQUEST: '20000',
+  QIDO_MAX_RESULTS: '1000',
+  DIMSE_ENABLED: 'true',
+  DIMSE_PORT: '11112',
+  DIMSE_AE_TITLE: 'MIPSEG',
+  DIMSE_ALLOWED_AE_TITLES: '',
+  DIMSE_MAX_ASSOCIATIONS: '16',
+} as const;
+
+export type ConfigKey = keyof typeof DEFAULTS;
+
+function read(env: Env, key: ConfigKey): string {
+  const value = env[key];
+  return value === undefined || value === '' ? DEFAULTS[key] : value;
+}
+
+function readInt(env: Env, key: ConfigKey, min: number, max: number): number {
+  const raw = read(env, key);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${raw} (an integer from ${min} to ${max})`);
+  }
+  return n;
+}
+
+function readBool(env: Env, key: ConfigKey): boolean {
+  const raw = read(env, key).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${raw} (true or false)`);
+}
+
+function readList(raw: string): string[] {
+  return raw
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function readAeTitle(env: Env, key: ConfigKey): string {
+  const ae = read(env, key);
+  if (!/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(ae) || ae.trim() === '') {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${ae} (1-16 printable characters, no backslash)`);
+  }
+  return ae;
+}
+
+function readTokens(env: Env): string[] {
+  const file = read(env, 'AUTH_TOKENS_FILE');
+  const fromFile = file ? readList(readFileSync(file, 'utf8')) : [];
+  const tokens = [...readList(read(env, 'AUTH_TOKENS')), ...fromFile];
+  if (tokens.some((t) => t.length < 16)) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', 'AUTH_TOKENS: every token needs at least 16 characters');
+  }
+  return tokens;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+/**
+ * Reads, validates and freezes the configuration. `overrides` come from CLI flags and win over env.
+ * Refuses a non-loopback bind without authentication unless `insecure` is set.
+ */
+export function loadConfig(env: Env, overrides: Partial<Record<ConfigKey, string>> & { insecure?: boolean } = {}): Config {
+  const { insecure = false, ...rest } = overrides;
+  const merged: Env = { ...env, ...rest };
+  const config: Config = {
+    host: read(merged, 'HOST'),
+    port: readInt(merged, 'PORT', 0, 65535),
+    dataDir: resolve(read(merged, 'DATA_DIR')),
+    logLevel: read(merged, 'LOG_LEVEL'),
+    authTokens: Object.freeze(readTokens(merged)),
+    insecure,
+    maxRequestBytes: readInt(merged, 'MAX_REQUEST_BYTES', 1024, Number.MAX_SAFE_INTEGER),
+    maxInstanceBytes: readInt(merged, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER),
+    maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),
+    qidoMaxResults: readInt(merged, 'QIDO_MAX_RESULTS', 1, 1_000_000),
+    dimse: Object.freeze({
+      enabled: readBool(merged, 'DIMSE_ENABLED'),
+      port: readInt(merged, 'DIMSE_PORT', 0, 65535),
+      aeTitle: readAeTitle(merged, 'DIMSE_AE_TITLE'),
+      allowedCallingAeTitles: Object.freeze(readList(read(merged, 'DIMSE_ALLOWED_AE_TITLES'))),
+      maxAssociations: readInt(merged, 'DIMSE_MAX_ASSOCIATIONS', 1, 1000),
+    }),
+  };
+  if (!isLoopback(config.host) && config.authTokens.length === 0 && !config.insecure) {
+    throw new MipsegError('MIPSEG_INSECURE_BIND', config.host);
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,2 @@
+export { loadConfig, isLoopback, DEFAULTS } from './config';
+export type { Config, ConfigKey } from './config';

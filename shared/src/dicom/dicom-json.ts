@@ -1,0 +1,78 @@
+import * as dcmjs from 'dcmjs';
+import { MipsegError } from '../errors';
+
+/** A data set in the PS3.18 Annex F JSON model. */
+export type DicomJson = Record<string, DicomJsonAttribute>;
+export interface DicomJsonAttribute {
+  vr: string;
+  Value?: unknown[];
+  InlineBinary?: string;
+  BulkDataURI?: string;
+}
+
+/** Stands for the instance's retrieve URL in cached metadata; replaced per request (the base URL varies). */
+export const BULK_DATA_PLACEHOLDER = '{{instance}}';
+
+const PIXEL_DATA = '7FE00010';
+const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
+// Large binary values (private blobs, curves) go by reference, like pixel data; small ones inline.
+const INLINE_BINARY_LIMIT = 1024;
+
+// dcmjs logs every unknown private VR at warn level; its problems reach us as exceptions instead.
+dcmjs.log.setLevel('error');
+
+function isEmptyValue(v: unknown): boolean {
+  return v === undefined || v === null || v === '';
+}
+
+function convertElement(tag: string, el: dcmjs.DicomJsonElement): DicomJsonAttribute {
+  const vr = el.vr ?? 'UN';
+  const values = Array.isArray(el.Value) ? el.Value : [];
+  if (vr === 'SQ') {
+    const items = values.map((item) => convertDataset(item as dcmjs.DicomJsonDict));
+    return items.length ? { vr, Value: items } : { vr };
+  }
+  if (BINARY_VRS.has(vr)) {
+    const buffers = values.filter((v): v is ArrayBuffer => v instanceof ArrayBuffer);
+    const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+    if (total === 0) return { vr };
+    if (total > INLINE_BINARY_LIMIT) return { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` };
+    return { vr, InlineBinary: Buffer.concat(buffers.map((b) => Buffer.from(b))).toString('base64') };
+  }
+  if (values.every(isEmptyValue)) return { vr };
+  return { vr, Value: values.map((v) => (isEmptyValue(v) ? null : v)) };
+}
+
+function convertDataset(dict: dcmjs.DicomJsonDict): DicomJson {
+  const out: DicomJson = {};
+  for (const tag of Object.keys(dict).sort()) {
+    const el = dict[tag];
+    if (!el || tag.startsWith('0002')) continue;
+    out[tag] = convertElement(tag, el);
+  }
+  return out;
+}
+
+/**
+ * Reads a PS3.10 file into the DICOM JSON model without its pixel data, which is referenced by a
+ * BulkDataURI built on {@link BULK_DATA_PLACEHOLDER}.
+ */
+export function readDicomJson(bytes: Uint8Array, bitsAllocated: number | null, encapsulated: boolean): DicomJson {
+  let parsed: dcmjs.DicomDict;
+  try {
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    parsed = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: PIXEL_DATA, includeUntilTagValue: false });
+  } catch (err) {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', err instanceof Error ? err.message : String(err), { cause: err });
+  }
+  const hasPixelData = PIXEL_DATA in parsed.dict;
+  delete parsed.dict[PIXEL_DATA];
+  const json = convertDataset(parsed.dict);
+  if (hasPixelData) {
+    json[PIXEL_DATA] = {
+      vr: encapsulated || (bitsAllocated ?? 16) <= 8 ? 'OB' : 'OW',
+      BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${PIXEL_DATA}`,
+    };
+  }
+  return json;
+}

@@ -1,0 +1,100 @@
+import * as dicomParser from 'dicom-parser';
+import { TextDecoder } from 'node:util';
+import { MipsegError } from '../errors';
+import { INDEXED_ATTRIBUTES, type IndexedValues } from './attributes';
+import { isValidUid } from './uid';
+
+/** What ingest learns from an instance's header: the file meta and the indexed attributes. */
+export interface InstanceHeader {
+  readonly transferSyntaxUid: string;
+  readonly mediaStorageSopClassUid: string;
+  readonly mediaStorageSopInstanceUid: string;
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly sopInstanceUid: string;
+  readonly sopClassUid: string;
+  readonly modality: string;
+  readonly values: IndexedValues;
+}
+
+// PS3.5 Annex E defined terms we decode; anything else falls back to latin1, which never throws.
+const CHARSET_DECODERS: Readonly<Record<string, string>> = {
+  'ISO_IR 192': 'utf-8',
+  'ISO_IR 100': 'latin1',
+  'ISO_IR 101': 'iso-8859-2',
+  'ISO_IR 144': 'iso-8859-5',
+  'ISO_IR 126': 'iso-8859-7',
+  'ISO_IR 127': 'iso-8859-6',
+  'ISO_IR 138': 'iso-8859-8',
+  'ISO_IR 148': 'iso-8859-9',
+  GB18030: 'gb18030',
+  GBK: 'gbk',
+};
+
+function decoderFor(dataSet: dicomParser.DataSet): TextDecoder {
+  const charsets = (dataSet.string('x00080005') ?? '').split('\\');
+  const last = charsets[charsets.length - 1]?.trim() ?? '';
+  return new TextDecoder(CHARSET_DECODERS[last] ?? 'latin1');
+}
+
+function readText(dataSet: dicomParser.DataSet, tag: string, decoder: TextDecoder): string | null {
+  const el = dataSet.elements[`x${tag.toLowerCase()}`];
+  if (!el || el.length === 0 || el.length === 0xffffffff) return null;
+  const bytes = dataSet.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
+  const text = decoder.decode(bytes).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  return text === '' ? null : text;
+}
+
+function readNumber(dataSet: dicomParser.DataSet, tag: string, vr: string): number | null {
+  const key = `x${tag.toLowerCase()}`;
+  const el = dataSet.elements[key];
+  if (!el || el.length === 0) return null;
+  if (vr === 'US') return el.length >= 2 ? dataSet.uint16(key) ?? null : null;
+  const n = Number((dataSet.string(key) ?? '').trim());
+  return Number.isFinite(n) && (dataSet.string(key) ?? '').trim() !== '' ? n : null;
+}
+
+function parse(bytes: Uint8Array): dicomParser.DataSet {
+  if (bytes.length < 132 || String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', 'no PS3.10 File Meta Information (128-byte preamble and "DICM")');
+  }
+  try {
+    return dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
+  } catch (err) {
+    const detail = typeof err === 'string' ? err : err instanceof Error ? err.message : 'parse error';
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
+  }
+}
+
+function requireUid(dataSet: dicomParser.DataSet, tag: string, keyword: string): string {
+  const uid = (dataSet.string(`x${tag.toLowerCase()}`) ?? '').replace(/\0/g, '').trim();
+  if (!isValidUid(uid)) {
+    throw new MipsegError('MIPSEG_DICOM_MISSING_ATTRIBUTE', `${keyword} (${tag.slice(0, 4)},${tag.slice(4)})${uid ? ` "${uid.slice(0, 70)}"` : ''}`);
+  }
+  return uid;
+}
+
+/**
+ * Parses a PS3.10 file's header (stops before Pixel Data) and extracts what ingest and QIDO need.
+ * Throws MIPSEG_DICOM_UNPARSEABLE / MIPSEG_DICOM_MISSING_ATTRIBUTE with a reason a sender can act on.
+ */
+export function parseInstanceHeader(bytes: Uint8Array): InstanceHeader {
+  const dataSet = parse(bytes);
+  const decoder = decoderFor(dataSet);
+  const values: Record<string, string | number | null> = {};
+  for (const attr of INDEXED_ATTRIBUTES) {
+    values[attr.column] =
+      attr.kind === 'number' ? readNumber(dataSet, attr.tag, attr.vr) : readText(dataSet, attr.tag, decoder);
+  }
+  return {
+    transferSyntaxUid: requireUid(dataSet, '00020010', 'TransferSyntaxUID'),
+    mediaStorageSopClassUid: requireUid(dataSet, '00020002', 'MediaStorageSOPClassUID'),
+    mediaStorageSopInstanceUid: requireUid(dataSet, '00020003', 'MediaStorageSOPInstanceUID'),
+    studyInstanceUid: requireUid(dataSet, '0020000D', 'StudyInstanceUID'),
+    seriesInstanceUid: requireUid(dataSet, '0020000E', 'SeriesInstanceUID'),
+    sopInstanceUid: requireUid(dataSet, '00080018', 'SOPInstanceUID'),
+    sopClassUid: requireUid(dataSet, '00080016', 'SOPClassUID'),
+    modality: String(values['modality'] ?? ''),
+    values,
+  };
+}

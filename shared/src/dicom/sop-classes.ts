@@ -1,0 +1,40 @@
+/** Storage SOP classes mipseg accepts (STOW-RS and C-STORE): PET, CT, MR for fusion, and derived results. */
+export const SopClass = {
+  PositronEmissionTomographyImageStorage: '1.2.840.10008.5.1.4.1.1.128',
+  EnhancedPetImageStorage: '1.2.840.10008.5.1.4.1.1.130',
+  LegacyConvertedEnhancedPetImageStorage: '1.2.840.10008.5.1.4.1.1.128.1',
+  CtImageStorage: '1.2.840.10008.5.1.4.1.1.2',
+  EnhancedCtImageStorage: '1.2.840.10008.5.1.4.1.1.2.1',
+  LegacyConvertedEnhancedCtImageStorage: '1.2.840.10008.5.1.4.1.1.2.2',
+  MrImageStorage: '1.2.840.10008.5.1.4.1.1.4',
+  SecondaryCaptureImageStorage: '1.2.840.10008.5.1.4.1.1.7',
+  SegmentationStorage: '1.2.840.10008.5.1.4.1.1.66.4',
+  RealWorldValueMappingStorage: '1.2.840.10008.5.1.4.1.1.67',
+  BasicTextSrStorage: '1.2.840.10008.5.1.4.1.1.88.11',
+  EnhancedSrStorage: '1.2.840.10008.5.1.4.1.1.88.22',
+  ComprehensiveSrStorage: '1.2.840.10008.5.1.4.1.1.88.33',
+  Comprehensive3dSrStorage: '1.2.840.10008.5.1.4.1.1.88.34',
+  KeyObjectSelectionDocumentStorage: '1.2.840.10008.5.1.4.1.1.88.59',
+  RtStructureSetStorage: '1.2.840.10008.5.1.4.1.1.481.3',
+} as const;
+
+export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
+
+const SUPPORTED = new Set<string>(Object.values(SopClass));
+
+export function isSupportedStorageSopClass(uid: string): boolean {
+  return SUPPORTED.has(uid);
+}
+
+/** The modality a SOP class implies, used to catch data sets that do not match their SOP class. */
+export const MODALITIES_BY_SOP_CLASS: Readonly<Record<string, readonly string[]>> = {
+  [SopClass.PositronEmissionTomographyImageStorage]: ['PT'],
+  [SopClass.EnhancedPetImageStorage]: ['PT'],
+  [SopClass.LegacyConvertedEnhancedPetImageStorage]: ['PT'],
+  [SopClass.CtImageStorage]: ['CT'],
+  [SopClass.EnhancedCtImageStorage]: ['CT'],
+  [SopClass.LegacyConvertedEnhancedCtImageStorage]: ['CT'],
+  [SopClass.MrImageStorage]: ['MR'],
+  [SopClass.SegmentationStorage]: ['SEG'],
+  [SopClass.RtStructureSetStorage]: ['RTSTRUCT'],
+};

@@ -1,0 +1,89 @@
+/**
+ * The one catalogue of mipseg errors. Each entry has a stable code (matched by callers and tests; never
+ * match on message text), the HTTP status a DICOMweb/REST client sees and, where a single instance is
+ * refused, the DICOM failure reason (PS3.18 FailureReason / PS3.7 C-STORE status).
+ */
+export const DicomFailureReason = {
+  /** 0xC000: cannot understand (not parseable DICOM, required attribute missing). */
+  CannotUnderstand: 0xc000,
+  /** 0x0110: processing failure. */
+  ProcessingFailure: 0x0110,
+  /** 0xA700: out of resources. */
+  OutOfResources: 0xa700,
+  /** 0xA900: data set does not match SOP class. */
+  DataSetDoesNotMatchSopClass: 0xa900,
+  /** 0x0122: SOP class not supported (refused SOP class). */
+  SopClassNotSupported: 0x0122,
+  /** 0xA770 (dcm4che-style "conflict"): the instance contradicts one already stored or the request URL. */
+  Conflict: 0xa770,
+} as const;
+
+export interface ErrorDefinition {
+  readonly httpStatus: number;
+  readonly message: string;
+  readonly failureReason?: number;
+}
+
+export const ERRORS = {
+  MIPSEG_CONFIG_INVALID: { httpStatus: 500, message: 'invalid configuration: %s' },
+  MIPSEG_UNAUTHORIZED: { httpStatus: 401, message: 'authentication required' },
+  MIPSEG_NOT_FOUND: { httpStatus: 404, message: '%s not found' },
+  MIPSEG_INVALID_UID: { httpStatus: 400, message: 'invalid UID: %s' },
+  MIPSEG_BAD_QUERY: { httpStatus: 400, message: 'bad query parameter: %s' },
+  MIPSEG_NOT_ACCEPTABLE: { httpStatus: 406, message: 'cannot produce any of the accepted media types: %s' },
+  MIPSEG_UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, message: 'unsupported media type: %s' },
+  MIPSEG_MULTIPART_MALFORMED: { httpStatus: 400, message: 'malformed multipart body: %s' },
+  MIPSEG_PAYLOAD_TOO_LARGE: { httpStatus: 413, message: 'request exceeds the configured limit: %s' },
+  MIPSEG_DICOM_UNPARSEABLE: {
+    httpStatus: 400,
+    message: 'not a parseable DICOM instance: %s',
+    failureReason: DicomFailureReason.CannotUnderstand,
+  },
+  MIPSEG_DICOM_MISSING_ATTRIBUTE: {
+    httpStatus: 400,
+    message: 'required attribute missing or invalid: %s',
+    failureReason: DicomFailureReason.CannotUnderstand,
+  },
+  MIPSEG_SOP_CLASS_NOT_SUPPORTED: {
+    httpStatus: 400,
+    message: 'SOP class not supported: %s',
+    failureReason: DicomFailureReason.SopClassNotSupported,
+  },
+  MIPSEG_SOP_CLASS_MISMATCH: {
+    httpStatus: 400,
+    message: 'data set does not match its SOP class: %s',
+    failureReason: DicomFailureReason.DataSetDoesNotMatchSopClass,
+  },
+  MIPSEG_STUDY_MISMATCH: {
+    httpStatus: 409,
+    message: 'instance belongs to study %s, not to the study of the request URL',
+    failureReason: DicomFailureReason.Conflict,
+  },
+  MIPSEG_INSTANCE_CONFLICT: {
+    httpStatus: 409,
+    message: 'SOP Instance UID already stored with different content or hierarchy: %s',
+    failureReason: DicomFailureReason.Conflict,
+  },
+  MIPSEG_STORAGE_FULL: {
+    httpStatus: 507,
+    message: 'out of storage: %s',
+    failureReason: DicomFailureReason.OutOfResources,
+  },
+  MIPSEG_STORAGE_FAILED: {
+    httpStatus: 500,
+    message: 'could not persist instance: %s',
+    failureReason: DicomFailureReason.ProcessingFailure,
+  },
+  MIPSEG_RENDER_UNSUPPORTED: { httpStatus: 406, message: 'cannot render this instance: %s' },
+  MIPSEG_FRAMES_UNSUPPORTED: { httpStatus: 406, message: 'frames are served for uncompressed data only: %s' },
+  MIPSEG_AE_TITLE_REFUSED: { httpStatus: 403, message: 'calling AE title not allowed: %s' },
+  MIPSEG_INSECURE_BIND: {
+    httpStatus: 500,
+    message: 'refusing to listen on %s without authentication; configure AUTH_TOKENS or pass --insecure',
+  },
+  MIPSEG_MODEL_INVALID: { httpStatus: 500, message: 'model manifest or file invalid: %s' },
+  MIPSEG_IMAGE_INVALID: { httpStatus: 400, message: 'image not usable: %s' },
+  MIPSEG_INTERNAL: { httpStatus: 500, message: 'internal error: %s' },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { MipsegError, toMipsegError } from '../errors';
+import { readDicomJson } from '../dicom/dicom-json';
+import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
+import { isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS } from '../dicom/sop-classes';
+import { isUncompressed } from '../dicom/transfer-syntaxes';
+import { assertUid } from '../dicom/uid';
+import type { Logger } from '../log';
+import { FileBlobStore, type BlobStore } from './blob-store';
+import { SqliteArchiveIndex, type ArchiveIndex, type StoredInstance } from './sqlite-index';
+
+/** What happened to one received instance; the STOW response and C-STORE status are built from it. */
+export type StoreOutcome =
+  | { readonly status: 'stored' | 'unchanged'; readonly header: InstanceHeader; readonly replaced: boolean }
+  | {
+      readonly status: 'failed';
+      readonly error: MipsegError;
+      readonly sopClassUid?: string;
+      readonly sopInstanceUid?: string;
+    };
+
+export interface StoreOptions {
+  /** The {StudyInstanceUID} of a STOW URL: instances of other studies are refused. */
+  readonly expectedStudyUid?: string;
+}
+
+/** A listener told about every instance that was stored or replaced (the pipeline's study tracker). */
+export type InstanceStoredListener = (header: InstanceHeader) => void;
+
+// Reading the header needs only the bytes before Pixel Data; this covers nearly every file in one read.
+const HEADER_PROBE_BYTES = 1 << 20;
+
+export function storageKeyFor(studyUid: string, seriesUid: string, sopUid: string): string {
+  return join('instances', assertUid(studyUid), assertUid(seriesUid), `${assertUid(sopUid)}.dcm`);
+}
+
+function metadataKeyFor(instance: StoredInstance): string {
+  return instance.storageKey.replace(/\.dcm$/, `.${instance.sha256.slice(0, 16)}.json`);
+}
+
+async function readHeaderBytes(path: string, size: number): Promise<Buffer> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const length = Math.min(size, HEADER_PROBE_BYTES);
+    const buf = Buffer.alloc(length);
+    await handle.read(buf, 0, length, 0);
+    return buf;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The archive: instance files in a {@link BlobStore}, attributes in an {@link ArchiveIndex}.
+ * Duplicate policy: the same SOP Instance UID with identical bytes is acknowledged without change; with
+ * different bytes in the same series, the new copy replaces the old one, which is kept under retired/
+ * (never deleted) and a warning is returned; under another study or series it is refused (0x0111).
+ */
+export class Archive {
+  private readonly listeners: InstanceStoredListener[] = [];
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly blobs: BlobStore,
+    readonly index: ArchiveIndex,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(dataDir: string, log: Logger): Promise<Archive> {
+    const blobs = new FileBlobStore(dataDir);
+    await blobs.init();
+    const removed = await blobs.cleanTemp();
+    if (removed) log.warn({ removed }, 'removed partial uploads left by an earlier crash');
+    return new Archive(blobs, new SqliteArchiveIndex(join(dataDir, 'index.sqlite')), log);
+  }
+
+  onInstanceStored(listener: InstanceStoredListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Stores a received file (already on disk under tmp/); the temp file is consumed either way. */
+  async storeFromTemp(tempPath: string, options: StoreOptions = {}): Promise<StoreOutcome> {
+    let header: InstanceHeader | undefined;
+    try {
+      const { size } = await fs.stat(tempPath);
+      header = await this.readHeader(tempPath, size);
+      this.validate(header, options);
+      const sha256 = await sha256File(tempPath);
+      const h = header;
+      return await this.serialised(h.sopInstanceUid, () => this.commit(h, tempPath, size, sha256));
+    } catch (err) {
+      await this.blobs.discardTemp(tempPath);
+      const error = toMipsegError(err);
+      if (error.code === 'MIPSEG_INTERNAL') this.log.error({ err }, 'storing an instance failed');
+      return { status: 'failed', error, sopClassUid: header?.sopClassUid, sopInstanceUid: header?.sopInstanceUid };
+    }
+  }
+
+  private async readHeader(path: string, size: number): Promise<InstanceHeader> {
+    const probe = await readHeaderBytes(path, size);
+    try {
+      return parseInstanceHeader(probe);
+    } catch (err) {
+      if (size <= probe.length) throw err;
+      return parseInstanceHeader(await fs.readFile(path));
+    }
+  }
+
+  private validate(header: InstanceHeader, options: StoreOptions): void {
+    if (!isSupportedStorageSopClass(header.sopClassUid)) {
+      throw new MipsegError('MIPSEG_SOP_CLASS_NOT_SUPPORTED', header.sopClassUid);
+    }
+    if (header.mediaStorageSopInstanceUid !== header.sopInstanceUid || header.mediaStorageSopClassUid !== header.sopClassUid) {
+      throw new MipsegError('MIPSEG_SOP_CLASS_MISMATCH', 'File Meta Information names another SOP class or instance');
+    }
+    const modalities = MODALITIES_BY_SOP_CLASS[header.sopClassUid];
+    if (modalities && !modalities.includes(header.modality)) {
+      throw new MipsegError('MIPSEG_SOP_CLASS_MISMATCH', `Modality "${header.modality}" in a ${modalities.join('/')} SOP class`);
+    }
+    if (options.expectedStudyUid && options.expectedStudyUid !== header.studyInstanceUid) {
+      throw new MipsegError('MIPSEG_STUDY_MISMATCH', header.studyInstanceUid);
+    }
+  }
+
+  private async commit(header: InstanceHeader, tempPath: string, size: number, sha256: string): Promise<StoreOutcome> {
+    const existing = this.index.findInstance(header.sopInstanceUid);
+    const seriesStudy = this.index.findSeriesStudy(header.seriesInstanceUid);
+    if (seriesStudy !== undefined && seriesStudy !== header.studyInstanceUid) {
+      throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `series ${header.seriesInstanceUid} belongs to study ${seriesStudy}`);
+    }
+    if (existing && (existing.studyInstanceUid !== header.studyInstanceUid || existing.seriesInstanceUid !== header.seriesInstanceUid)) {
+      throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `${header.sopInstanceUid} is stored in series ${existing.seriesInstanceUid}`);
+    }
+    if (existing && existing.sha256 === sha256) {
+      await this.blobs.discardTemp(tempPath);
+      return { status: 'unchanged', header, replaced: false };
+    }
+    const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
+    if (existing) {
+      const retired = await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16));
+      this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
+    }
+    await this.blobs.publish(tempPath, storageKey);
+    this.index.putInstance(header, { storageKey, size, sha256 });
+    for (const listener of this.listeners) listener(header);
+    return { status: 'stored', header, replaced: existing !== undefined };
+  }
+
+  /** Runs `fn` after any other store of the same SOP Instance UID has finished. */
+  private async serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(fn);
+    this.locks.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(key) === next) this.locks.delete(key);
+    }
+  }
+
+  /** The instance's DICOM JSON (pixel data by BulkDataURI placeholder), computed once and cached beside it. */
+  async readMetadata(instance: StoredInstance): Promise<string> {
+    const key = metadataKeyFor(instance);
+    try {
+      return (await this.blobs.read(key)).toString('utf8');
+    } catch {
+      const bytes = await this.blobs.read(instance.storageKey);
+      const json = JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, !isUncompressed(instance.transferSyntaxUid)));
+      await this.blobs.writeAtomic(key, json);
+      return json;
+    }
+  }
+
+  close(): void {
+    this.index.close();
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(await fs.readFile(path));
+  return hash.digest('hex');
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs, type ReadStream, type WriteStream } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { MipsegError } from '../errors';
+
+/**
+ * Where instance bytes live. Files are published atomically: written under tmp/, fsynced, then renamed
+ * into place, so a crash never leaves a partial instance visible. Keys are relative paths built from
+ * validated UIDs only. An object-store implementation can follow the same interface.
+ */
+export interface BlobStore {
+  /** A new temporary file to stream an incoming instance into. */
+  createTemp(): { path: string; stream: WriteStream };
+  /** fsyncs the temporary file and renames it to `key`, replacing any older file. */
+  publish(tempPath: string, key: string): Promise<void>;
+  /** Moves the file at `key` aside (kept, not deleted) and returns where it went. */
+  retire(key: string, reason: string): Promise<string>;
+  read(key: string): Promise<Buffer>;
+  openRead(key: string, start?: number, end?: number): ReadStream;
+  writeAtomic(key: string, data: Buffer | string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  size(key: string): Promise<number>;
+  discardTemp(tempPath: string): Promise<void>;
+  /** Removes temporary files left behind by a crash. */
+  cleanTemp(): Promise<number>;
+  /** Free bytes on the volume, for the 507 check. */
+  freeBytes(): Promise<number>;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export class FileBlobStore implements BlobStore {
+  private readonly tmpDir: string;
+  private readonly createdDirs = new Set<string>();
+
+  constructor(private readonly root: string) {
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    await fs.mkdir(join(this.root, 'instances'), { recursive: true });
+  }
+
+  private resolve(key: string): string {
+    const path = join(this.root, key);
+    const rel = relative(this.root, path);
+    if (rel.startsWith('..') || rel.startsWith(sep) || rel === '') {
+      throw new MipsegError('MIPSEG_INVALID_UID', `storage key ${key}`);
+    }
+    return path;
+  }
+
+  createTemp(): { path: string; stream: WriteStream } {
+    const path = join(this.tmpDir, `${randomUUID()}.part`);
+    return { path, stream: createWriteStream(path, { flags: 'wx' }) };
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.createdDirs.has(dir)) return;
+    await fs.mkdir(dir, { recursive: true });
+    this.createdDirs.add(dir);
+  }
+
+  async publish(tempPath: string, key: string): Promise<void> {
+    const target = this.resolve(key);
+    const handle = await fs.open(tempPath, 'r+');
+    try {
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await this.ensureDir(dirname(target));
+    await fs.rename(tempPath, target);
+    await fsyncDir(dirname(target));
+  }
+
+  async retire(key: string, reason: string): Promise<string> {
+    const retiredKey = join('retired', `${key}.${reason}.${Date.now()}`);
+    const target = this.resolve(retiredKey);
+    await this.ensureDir(dirname(target));
+    await fs.rename(this.resolve(key), target);
+    return retiredKey;
+  }
+
+  read(key: string): Promise<Buffer> {
+    return fs.readFile(this.resolve(key));
+  }
+
+  openRead(key: string, start?: number, end?: number): ReadStream {
+    return createReadStream(this.resolve(key), { start, end });
+  }
+
+  async writeAtomic(key: string, data: Buffer | string): Promise<void> {
+    const { path } = { path: join(this.tmpDir, `${randomUUID()}.part`) };
+    await fs.writeFile(path, data, { flag: 'wx' });
+    await this.publish(path, key);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await fs.access(this.resolve(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async size(key: string): Promise<number> {
+    return (await fs.stat(this.resolve(key))).size;
+  }
+
+  async discardTemp(tempPath: string): Promise<void> {
+    await fs.rm(tempPath, { force: true });
+  }
+
+  async cleanTemp(): Promise<number> {
+    const names = await fs.readdir(this.tmpDir);
+    await Promise.all(names.map((n) => fs.rm(join(this.tmpDir, n), { force: true })));
+    return names.length;
+  }
+
+  async freeBytes(): Promise<number> {
+    const s = await fs.statfs(this.root);
+    return s.bavail * s.bsize;
+  }
+}

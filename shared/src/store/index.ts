@@ -1,0 +1,8 @@
+export { Archive, storageKeyFor } from './archive';
+export type { StoreOutcome, StoreOptions, InstanceStoredListener } from './archive';
+export { FileBlobStore } from './blob-store';
+export type { BlobStore } from './blob-store';
+export { SqliteArchiveIndex } from './sqlite-index';
+export type { ArchiveIndex, StoredInstance, StoredFile, SearchRow, SearchResult } from './sqlite-index';
+export type { SearchQuery, AttributeFilter, QueryLevel } from './query';
+export { isMatchableAt } from './query';

@@ -1,0 +1,118 @@
+import { MipsegError } from '../errors';
+import type { IndexedAttribute, Level } from '../dicom/attributes';
+import { normaliseTime } from './schema';
+
+export type QueryLevel = 'study' | 'series' | 'instance';
+
+export interface AttributeFilter {
+  readonly attribute: IndexedAttribute;
+  readonly value: string;
+}
+
+/** A QIDO search, already parsed and validated. ModalitiesInStudy is carried separately (computed). */
+export interface SearchQuery {
+  readonly level: QueryLevel;
+  readonly filters: readonly AttributeFilter[];
+  readonly modalitiesInStudy?: readonly string[];
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export interface SqlFragment {
+  readonly sql: string;
+  readonly params: unknown[];
+}
+
+const LEVEL_ORDER: Record<Level, number> = { patient: 0, study: 1, series: 2, instance: 3 };
+const QUERY_LEVEL_ORDER: Record<QueryLevel, number> = { study: 1, series: 2, instance: 3 };
+
+export function isMatchableAt(attribute: IndexedAttribute, level: QueryLevel): boolean {
+  return LEVEL_ORDER[attribute.level] <= QUERY_LEVEL_ORDER[level];
+}
+
+const TABLE_ALIAS: Record<Level, string> = { patient: 'p', study: 's', series: 'se', instance: 'i' };
+const TIME_COLUMNS = new Set(['study_time', 'series_time', 'pps_start_time']);
+
+function column(attr: IndexedAttribute): string {
+  return `${TABLE_ALIAS[attr.level]}.${attr.column}`;
+}
+
+function hasWildcard(value: string): boolean {
+  return /[*?]/.test(value);
+}
+
+/** DICOM wildcards to SQLite GLOB (case-sensitive), escaping GLOB's own '[' metacharacter. */
+function toGlob(value: string): string {
+  return value.replace(/\[/g, '[[]');
+}
+
+/** DICOM wildcards to LIKE (case-insensitive, for person names), escaping LIKE's own metacharacters. */
+function toLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
+}
+
+function rangeFragment(col: string, value: string, normalise: (v: string, end: boolean) => string): SqlFragment {
+  const [from = '', to = ''] = value.split('-');
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (from) {
+    parts.push(`${col} >= ?`);
+    params.push(normalise(from, false));
+  }
+  if (to) {
+    parts.push(`${col} <= ?`);
+    params.push(normalise(to, true));
+  }
+  if (!parts.length) throw new MipsegError('MIPSEG_BAD_QUERY', `empty range "${value}"`);
+  return { sql: parts.join(' AND '), params };
+}
+
+const DATE = /^\d{8}$/;
+const TIME = /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/;
+
+function normaliseDateBound(v: string): string {
+  const d = v.replace(/[.-]/g, '');
+  if (!DATE.test(d)) throw new MipsegError('MIPSEG_BAD_QUERY', `date "${v}" (expected YYYYMMDD)`);
+  return d;
+}
+
+function normaliseTimeBound(v: string, end: boolean): string {
+  const t = v.replace(/:/g, '');
+  if (!TIME.test(t)) throw new MipsegError('MIPSEG_BAD_QUERY', `time "${v}" (expected HHMMSS.FFFFFF)`);
+  if (!end) return normaliseTime(t) ?? '';
+  // An end bound "12" means up to 12:59:59.999999: pad the missing precision with nines.
+  const [whole = '', frac = ''] = t.split('.');
+  const wholeEnd = whole + '995959'.slice(whole.length);
+  return `${wholeEnd}.${frac.padEnd(6, '9')}`;
+}
+
+/** One filter as SQL (PS3.4 C.2.2.2: single value, wildcard, UID list, range). */
+export function filterFragment(filter: AttributeFilter): SqlFragment {
+  const { attribute: attr, value } = filter;
+  const col = column(attr);
+  switch (attr.kind) {
+    case 'uid': {
+      const uids = value.split(/[,\\]/).map((u) => u.trim()).filter(Boolean);
+      return { sql: `${col} IN (${uids.map(() => '?').join(',')})`, params: uids };
+    }
+    case 'date':
+      if (value.includes('-')) return rangeFragment(col, value, (v) => normaliseDateBound(v));
+      return { sql: `${col} = ?`, params: [normaliseDateBound(value)] };
+    case 'time': {
+      const ncol = TIME_COLUMNS.has(attr.column) ? `${col}_n` : col;
+      if (value.includes('-')) return rangeFragment(ncol, value, normaliseTimeBound);
+      return { sql: `${ncol} = ?`, params: [normaliseTimeBound(value, false)] };
+    }
+    case 'number': {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new MipsegError('MIPSEG_BAD_QUERY', `${attr.keyword}="${value}" is not a number`);
+      return { sql: `${col} = ?`, params: [n] };
+    }
+    case 'pn':
+      return hasWildcard(value)
+        ? { sql: `${col} LIKE ? ESCAPE '\\'`, params: [toLike(value)] }
+        : { sql: `${col} = ? COLLATE NOCASE`, params: [value] };
+    case 'text':
+      return hasWildcard(value) ? { sql: `${col} GLOB ?`, params: [toGlob(value)] } : { sql: `${col} = ?`, params: [value] };
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * SQLite schema of the archive index: patient / study / series / instance, with the attributes QIDO
+ * matches on. Times are also kept normalised (HHMMSS.FFFFFF) so that range matching compares correctly.
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS patients (
+  patient_key TEXT PRIMARY KEY,            -- PatientID + '\\' + IssuerOfPatientID
+  patient_id TEXT, issuer_of_patient_id TEXT, patient_name TEXT, patient_birth_date TEXT, patient_sex TEXT
+);
+CREATE TABLE IF NOT EXISTS studies (
+  study_uid TEXT PRIMARY KEY,
+  patient_key TEXT NOT NULL REFERENCES patients(patient_key),
+  study_date TEXT, study_time TEXT, study_time_n TEXT, accession_number TEXT, referring_physician_name TEXT,
+  study_id TEXT, study_description TEXT, timezone_offset TEXT,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS studies_patient ON studies(patient_key);
+CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date);
+CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession_number);
+CREATE INDEX IF NOT EXISTS studies_updated ON studies(updated_at);
+CREATE TABLE IF NOT EXISTS series (
+  series_uid TEXT PRIMARY KEY,
+  study_uid TEXT NOT NULL REFERENCES studies(study_uid),
+  modality TEXT, series_description TEXT, series_number INTEGER, series_date TEXT, series_time TEXT,
+  series_time_n TEXT, pps_start_date TEXT, pps_start_time TEXT, pps_start_time_n TEXT, body_part_examined TEXT,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS series_study ON series(study_uid);
+CREATE INDEX IF NOT EXISTS series_modality ON series(modality);
+CREATE TABLE IF NOT EXISTS instances (
+  sop_instance_uid TEXT PRIMARY KEY,
+  series_uid TEXT NOT NULL REFERENCES series(series_uid),
+  study_uid TEXT NOT NULL,
+  sop_class_uid TEXT NOT NULL, transfer_syntax_uid TEXT NOT NULL,
+  instance_number INTEGER, rows INTEGER, columns INTEGER, bits_allocated INTEGER, number_of_frames INTEGER,
+  storage_key TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_number);
+CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+`;
+
+/** Normalises a DICOM TM value for comparisons: "1035" -> "103500.000000"; null stays null. */
+export function normaliseTime(tm: string | null): string | null {
+  if (tm === null) return null;
+  const clean = tm.replace(/:/g, '').trim();
+  const [whole = '', frac = ''] = clean.split('.');
+  return `${whole.padEnd(6, '0').slice(0, 6)}.${frac.padEnd(6, '0').slice(0, 6)}`;
+}

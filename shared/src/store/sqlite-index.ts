@@ -1,0 +1,212 @@
+import Database from 'better-sqlite3';
+import type { InstanceHeader } from '../dicom/parse-header';
+import type { IndexedValues } from '../dicom/attributes';
+import { filterFragment, type SearchQuery } from './query';
+import { SCHEMA_SQL, normaliseTime } from './schema';
+
+/** An instance as the index knows it. */
+export interface StoredInstance {
+  readonly sopInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly studyInstanceUid: string;
+  readonly sopClassUid: string;
+  readonly transferSyntaxUid: string;
+  readonly storageKey: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly rows: number | null;
+  readonly columns: number | null;
+  readonly bitsAllocated: number | null;
+  readonly numberOfFrames: number | null;
+  readonly instanceNumber: number | null;
+}
+
+export interface StoredFile {
+  readonly storageKey: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/** A search result row: indexed columns plus the computed counts of its level. */
+export type SearchRow = IndexedValues & {
+  readonly number_of_study_related_series?: number;
+  readonly number_of_study_related_instances?: number;
+  readonly number_of_series_related_instances?: number;
+  readonly modalities_in_study?: string | null;
+};
+
+export interface SearchResult {
+  readonly rows: SearchRow[];
+  /** True when more rows matched than `limit`. */
+  readonly truncated: boolean;
+}
+
+/** The archive index: patient/study/series/instance rows, QIDO search, counts. */
+export interface ArchiveIndex {
+  findInstance(sopInstanceUid: string): StoredInstance | undefined;
+  /** The study a series belongs to, if the series is known. */
+  findSeriesStudy(seriesUid: string): string | undefined;
+  putInstance(header: InstanceHeader, file: StoredFile): void;
+  listInstances(scope: { studyUid: string; seriesUid?: string; sopInstanceUid?: string }): StoredInstance[];
+  search(query: SearchQuery): SearchResult;
+  countInstances(): number;
+  close(): void;
+}
+
+const INSTANCE_COLUMNS = `sop_instance_uid AS sopInstanceUid, series_uid AS seriesInstanceUid,
+  study_uid AS studyInstanceUid, sop_class_uid AS sopClassUid, transfer_syntax_uid AS transferSyntaxUid,
+  storage_key AS storageKey, size, sha256, rows, columns, bits_allocated AS bitsAllocated,
+  number_of_frames AS numberOfFrames, instance_number AS instanceNumber`;
+
+const FROM_BY_LEVEL = {
+  study: 'studies s JOIN patients p ON p.patient_key = s.patient_key',
+  series: 'series se JOIN studies s ON s.study_uid = se.study_uid JOIN patients p ON p.patient_key = s.patient_key',
+  instance:
+    'instances i JOIN series se ON se.series_uid = i.series_uid JOIN studies s ON s.study_uid = se.study_uid ' +
+    'JOIN patients p ON p.patient_key = s.patient_key',
+} as const;
+
+const SELECT_BY_LEVEL = {
+  study: `p.*, s.*,
+    (SELECT COUNT(*) FROM series x WHERE x.study_uid = s.study_uid) AS number_of_study_related_series,
+    (SELECT COUNT(*) FROM instances x WHERE x.study_uid = s.study_uid) AS number_of_study_related_instances,
+    (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series x
+       WHERE x.study_uid = s.study_uid AND modality IS NOT NULL ORDER BY modality)) AS modalities_in_study`,
+  series: `p.*, s.*, se.*,
+    (SELECT COUNT(*) FROM instances x WHERE x.series_uid = se.series_uid) AS number_of_series_related_instances`,
+  instance: 'p.*, s.*, se.*, i.*',
+} as const;
+
+const ORDER_BY_LEVEL = {
+  study: 's.study_date DESC, s.study_time_n DESC, s.study_uid',
+  series: 'se.study_uid, se.series_number, se.series_uid',
+  instance: 'i.series_uid, i.instance_number, i.sop_instance_uid',
+} as const;
+
+export class SqliteArchiveIndex implements ArchiveIndex {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    // WAL with synchronous=NORMAL: a killed process never loses a committed row or corrupts the index.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA_SQL);
+    this.stmts = {
+      findInstance: this.db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_instance_uid = ?`),
+      upsertPatient: this.db.prepare(`INSERT INTO patients VALUES (@patient_key, @patient_id, @issuer_of_patient_id,
+          @patient_name, @patient_birth_date, @patient_sex)
+        ON CONFLICT(patient_key) DO UPDATE SET patient_name = coalesce(excluded.patient_name, patient_name),
+          patient_birth_date = coalesce(excluded.patient_birth_date, patient_birth_date),
+          patient_sex = coalesce(excluded.patient_sex, patient_sex)`),
+      upsertStudy: this.db.prepare(`INSERT INTO studies VALUES (@study_uid, @patient_key, @study_date, @study_time,
+          @study_time_n, @accession_number, @referring_physician_name, @study_id, @study_description,
+          @timezone_offset, @now, @now)
+        ON CONFLICT(study_uid) DO UPDATE SET patient_key = excluded.patient_key,
+          study_date = coalesce(excluded.study_date, study_date), study_time = coalesce(excluded.study_time, study_time),
+          study_time_n = coalesce(excluded.study_time_n, study_time_n),
+          accession_number = coalesce(excluded.accession_number, accession_number),
+          referring_physician_name = coalesce(excluded.referring_physician_name, referring_physician_name),
+          study_id = coalesce(excluded.study_id, study_id),
+          study_description = coalesce(excluded.study_description, study_description),
+          timezone_offset = coalesce(excluded.timezone_offset, timezone_offset), updated_at = @now`),
+      upsertSeries: this.db.prepare(`INSERT INTO series VALUES (@series_uid, @study_uid, @modality,
+          @series_description, @series_number, @series_date, @series_time, @series_time_n, @pps_start_date,
+          @pps_start_time, @pps_start_time_n, @body_part_examined, @now, @now)
+        ON CONFLICT(series_uid) DO UPDATE SET modality = coalesce(excluded.modality, modality),
+          series_description = coalesce(excluded.series_description, series_description),
+          series_number = coalesce(excluded.series_number, series_number), updated_at = @now`),
+      upsertInstance: this.db.prepare(`INSERT INTO instances VALUES (@sop_instance_uid, @series_uid, @study_uid,
+          @sop_class_uid, @transfer_syntax_uid, @instance_number, @rows, @columns, @bits_allocated,
+          @number_of_frames, @storage_key, @size, @sha256, @now)
+        ON CONFLICT(sop_instance_uid) DO UPDATE SET sop_class_uid = excluded.sop_class_uid,
+          transfer_syntax_uid = excluded.transfer_syntax_uid, instance_number = excluded.instance_number,
+          rows = excluded.rows, columns = excluded.columns, bits_allocated = excluded.bits_allocated,
+          number_of_frames = excluded.number_of_frames, storage_key = excluded.storage_key, size = excluded.size,
+          sha256 = excluded.sha256, received_at = excluded.received_at`),
+      countInstances: this.db.prepare('SELECT COUNT(*) AS n FROM instances'),
+      findSeriesStudy: this.db.prepare('SELECT study_uid AS studyUid FROM series WHERE series_uid = ?'),
+    };
+  }
+
+  findInstance(sopInstanceUid: string): StoredInstance | undefined {
+    return this.stmts.findInstance.get(sopInstanceUid) as StoredInstance | undefined;
+  }
+
+  findSeriesStudy(seriesUid: string): string | undefined {
+    return (this.stmts.findSeriesStudy.get(seriesUid) as { studyUid: string } | undefined)?.studyUid;
+  }
+
+  putInstance(header: InstanceHeader, file: StoredFile): void {
+    const v = header.values;
+    const row = {
+      ...v,
+      patient_key: `${v['patient_id'] ?? ''}\\${v['issuer_of_patient_id'] ?? ''}`,
+      study_uid: header.studyInstanceUid,
+      series_uid: header.seriesInstanceUid,
+      sop_instance_uid: header.sopInstanceUid,
+      sop_class_uid: header.sopClassUid,
+      transfer_syntax_uid: header.transferSyntaxUid,
+      study_time_n: normaliseTime(v['study_time'] as string | null),
+      series_time_n: normaliseTime(v['series_time'] as string | null),
+      pps_start_time_n: normaliseTime(v['pps_start_time'] as string | null),
+      storage_key: file.storageKey,
+      size: file.size,
+      sha256: file.sha256,
+      now: Date.now(),
+    };
+    this.db.transaction(() => {
+      this.stmts.upsertPatient.run(row);
+      this.stmts.upsertStudy.run(row);
+      this.stmts.upsertSeries.run(row);
+      this.stmts.upsertInstance.run(row);
+    })();
+  }
+
+  listInstances(scope: { studyUid: string; seriesUid?: string; sopInstanceUid?: string }): StoredInstance[] {
+    const where = ['study_uid = ?'];
+    const params: string[] = [scope.studyUid];
+    if (scope.seriesUid) {
+      where.push('series_uid = ?');
+      params.push(scope.seriesUid);
+    }
+    if (scope.sopInstanceUid) {
+      where.push('sop_instance_uid = ?');
+      params.push(scope.sopInstanceUid);
+    }
+    const sql = `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ${where.join(' AND ')}
+      ORDER BY series_uid, instance_number, sop_instance_uid`;
+    return this.db.prepare(sql).all(...params) as StoredInstance[];
+  }
+
+  search(query: SearchQuery): SearchResult {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    for (const f of query.filters) {
+      if (/^\**$/.test(f.value)) continue; // "*" matches everything, empty values included
+      const frag = filterFragment(f);
+      where.push(frag.sql);
+      params.push(...frag.params);
+    }
+    if (query.modalitiesInStudy?.length) {
+      where.push(`EXISTS (SELECT 1 FROM series m WHERE m.study_uid = s.study_uid AND m.modality IN
+        (${query.modalitiesInStudy.map(() => '?').join(',')}))`);
+      params.push(...query.modalitiesInStudy);
+    }
+    const sql = `SELECT ${SELECT_BY_LEVEL[query.level]} FROM ${FROM_BY_LEVEL[query.level]}
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${ORDER_BY_LEVEL[query.level]} LIMIT ? OFFSET ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit + 1, query.offset) as SearchRow[];
+    const truncated = rows.length > query.limit;
+    return { rows: truncated ? rows.slice(0, query.limit) : rows, truncated };
+  }
+
+  countInstances(): number {
+    return (this.stmts.countInstances.get() as { n: number }).n;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,40 @@
+// dcmjs ships no type declarations; this covers the parts mipseg uses.
+declare module 'dcmjs' {
+  export interface DicomJsonElement {
+    vr?: string;
+    Value?: unknown[];
+    InlineBinary?: string;
+    BulkDataURI?: string;
+    _rawValue?: unknown;
+  }
+  export type DicomJsonDict = Record<string, DicomJsonElement>;
+  export interface ReadOptions {
+    ignoreErrors?: boolean;
+    untilTag?: string | null;
+    includeUntilTagValue?: boolean;
+    noCopy?: boolean;
+    forceStoreRaw?: boolean;
+  }
+  export class DicomDict {
+    constructor(meta: DicomJsonDict);
+    meta: DicomJsonDict;
+    dict: DicomJsonDict;
+    write(options?: { allowInvalidVRLength?: boolean; fragmentMultiframe?: boolean }): ArrayBuffer;
+  }
+  export const data: {
+    DicomMessage: { readFile(buffer: ArrayBuffer, options?: ReadOptions): DicomDict };
+    DicomDict: typeof DicomDict;
+    DicomMetaDictionary: {
+      naturalizeDataset(dict: DicomJsonDict): Record<string, unknown>;
+      denaturalizeDataset(ds: Record<string, unknown>): DicomJsonDict;
+      uid(): string;
+      date(): string;
+      time(): string;
+      nameMap: Record<string, { tag: string; vr: string; name: string }>;
+      dictionary: Record<string, { tag: string; vr: string; name: string }>;
+    };
+  };
+  export const log: { setLevel(level: string): void };
+  const dcmjs: { data: typeof data; log: typeof log };
+  export default dcmjs;
+}
