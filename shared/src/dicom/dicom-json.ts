@@ -18,8 +18,8 @@ const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
 // Large binary values (private blobs, curves) go by reference, like pixel data; small ones inline.
 const INLINE_BINARY_LIMIT = 1024;
 
-// dcmjs logs every unknown private VR at warn level; its problems reach us as exceptions instead.
-dcmjs.log.setLevel('error');
+// dcmjs logs every unknown private VR (even at "error" level); its real problems reach us as exceptions.
+dcmjs.log.setLevel('silent');
 
 function isEmptyValue(v: unknown): boolean {
   return v === undefined || v === null || v === '';

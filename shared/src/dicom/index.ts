@@ -7,3 +7,5 @@ export { parseInstanceHeader } from './parse-header';
 export type { InstanceHeader } from './parse-header';
 export { readDicomJson, BULK_DATA_PLACEHOLDER } from './dicom-json';
 export type { DicomJson, DicomJsonAttribute } from './dicom-json';
+export { readPixelModule, frameByteLength, readFrameValues } from './pixel-data';
+export type { PixelModule } from './pixel-data';

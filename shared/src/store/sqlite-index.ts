@@ -48,6 +48,8 @@ export interface ArchiveIndex {
   findSeriesStudy(seriesUid: string): string | undefined;
   putInstance(header: InstanceHeader, file: StoredFile): void;
   listInstances(scope: { studyUid: string; seriesUid?: string; sopInstanceUid?: string }): StoredInstance[];
+  /** One instance of a study or series, whose metadata stands for the study/series-level attributes. */
+  findRepresentativeInstance(scope: { studyUid: string; seriesUid?: string }): StoredInstance | undefined;
   search(query: SearchQuery): SearchResult;
   countInstances(): number;
   close(): void;
@@ -179,6 +181,13 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     const sql = `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ${where.join(' AND ')}
       ORDER BY series_uid, instance_number, sop_instance_uid`;
     return this.db.prepare(sql).all(...params) as StoredInstance[];
+  }
+
+  findRepresentativeInstance(scope: { studyUid: string; seriesUid?: string }): StoredInstance | undefined {
+    const sql = scope.seriesUid
+      ? `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE series_uid = ? LIMIT 1`
+      : `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE study_uid = ? LIMIT 1`;
+    return this.db.prepare(sql).get(scope.seriesUid ?? scope.studyUid) as StoredInstance | undefined;
   }
 
   search(query: SearchQuery): SearchResult {

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { SingleBar, Presets } from 'cli-progress';
+
+export interface SendOptions {
+  readonly url: string;
+  readonly token?: string;
+  /** Instances per STOW request: bounded so that a failure costs one batch, not the study. */
+  readonly batchSize: number;
+  readonly progress: boolean;
+}
+
+export interface SendSummary {
+  readonly files: number;
+  readonly stored: number;
+  readonly failed: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly statuses: number[];
+}
+
+/** Lists files under a path (a file, or a folder walked recursively), skipping hidden files. */
+export async function listFiles(path: string): Promise<string[]> {
+  const stat = await fs.stat(path);
+  if (stat.isFile()) return [path];
+  const out: string[] = [];
+  for (const entry of await fs.readdir(path, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue;
+    const full = join(path, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(full)));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out.sort();
+}
+
+function multipartBody(files: readonly string[], boundary: string, onBytes: (n: number) => void): Readable {
+  async function* parts() {
+    for (const file of files) {
+      yield Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
+      for await (const chunk of createReadStream(file)) {
+        onBytes((chunk as Buffer).length);
+        yield chunk as Buffer;
+      }
+      yield Buffer.from('\r\n');
+    }
+    yield Buffer.from(`--${boundary}--\r\n`);
+  }
+  return Readable.from(parts());
+}
+
+interface StowResult {
+  status: number;
+  stored: number;
+  failed: number;
+}
+
+function countSequence(body: unknown, tag: string): number {
+  const seq = (body as Record<string, { Value?: unknown[] }> | null)?.[tag];
+  return seq?.Value?.length ?? 0;
+}
+
+async function postBatch(files: readonly string[], options: SendOptions, onBytes: (n: number) => void): Promise<StowResult> {
+  const boundary = `mipseg-${randomUUID()}`;
+  const headers: Record<string, string> = {
+    'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+    Accept: 'application/dicom+json',
+  };
+  if (options.token) headers['Authorization'] = `Bearer ${options.token}`;
+  const res = await fetch(`${options.url.replace(/\/$/, '')}/studies`, {
+    method: 'POST',
+    headers,
+    body: Readable.toWeb(multipartBody(files, boundary, onBytes)) as ReadableStream,
+    duplex: 'half',
+  } as RequestInit);
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  const stored = countSequence(body, '00081199');
+  const failed = countSequence(body, '00081198');
+  return { status: res.status, stored, failed: res.status >= 400 && stored + failed === 0 ? files.length : failed };
+}
+
+/** Sends DICOM files to a DICOMweb server by STOW-RS, in batches, with a progress bar on stderr. */
+export async function sendFiles(files: readonly string[], options: SendOptions): Promise<SendSummary> {
+  const totalBytes = (await Promise.all(files.map((f) => fs.stat(f)))).reduce((n, s) => n + s.size, 0);
+  const bar = options.progress
+    ? new SingleBar({ format: 'sending [{bar}] {percentage}% | {value}/{total} bytes | {files} files', stream: process.stderr }, Presets.shades_classic)
+    : undefined;
+  bar?.start(totalBytes, 0, { files: `0/${files.length}` });
+  const started = Date.now();
+  let sent = 0;
+  let stored = 0;
+  let failed = 0;
+  const statuses: number[] = [];
+  for (let i = 0; i < files.length; i += options.batchSize) {
+    const batch = files.slice(i, i + options.batchSize);
+    const result = await postBatch(batch, options, (n) => {
+      sent += n;
+      bar?.update(sent);
+    });
+    stored += result.stored;
+    failed += result.failed;
+    statuses.push(result.status);
+    bar?.update(sent, { files: `${Math.min(i + batch.length, files.length)}/${files.length}` });
+  }
+  bar?.stop();
+  return { files: files.length, stored, failed, bytes: totalBytes, seconds: (Date.now() - started) / 1000, statuses };
+}

@@ -1,0 +1,41 @@
+import express, { type Express } from 'express';
+import type { Config } from '@mipseg/shared/config';
+import type { Logger } from '@mipseg/shared/log';
+import type { Archive } from '@mipseg/shared/store';
+import { bearerAuth } from './auth';
+import { dicomwebRouter } from './dicomweb/router';
+import { errorHandler } from './error-handler';
+
+export interface GatewayDeps {
+  readonly config: Config;
+  readonly archive: Archive;
+  readonly log: Logger;
+  /** Readiness of the parts the gateway does not own (DIMSE listener, job runner). */
+  readonly isReady?: () => boolean;
+  /** Extra routers mounted after auth (jobs API, worklist) by later layers. */
+  readonly extraRouters?: ReadonlyArray<{ path: string; router: express.Router }>;
+}
+
+/** Builds the Express app without listening, so tests can call it in-process. */
+export function createGatewayApp(deps: GatewayDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    let ready = deps.isReady ? deps.isReady() : true;
+    try {
+      deps.archive.index.countInstances();
+    } catch {
+      ready = false;
+    }
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
+  });
+  app.use(bearerAuth(deps.config.authTokens));
+  app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config));
+  for (const extra of deps.extraRouters ?? []) app.use(extra.path, extra.router);
+  app.use(errorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,104 @@
+import type { Config } from '@mipseg/shared/config';
+import { assertUid, findIndexedAttribute, type IndexedAttribute } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+import { isMatchableAt, type AttributeFilter, type QueryLevel, type SearchQuery } from '@mipseg/shared/store';
+import * as dcmjs from 'dcmjs';
+
+/** A QIDO request after parsing: the search, what to return, and warnings for the Warning header. */
+export interface QidoRequest {
+  readonly search: SearchQuery;
+  readonly includeAll: boolean;
+  /** Tags (8-hex) asked for by includefield. */
+  readonly includeTags: readonly string[];
+  /** Tags of the matching keys, which results must echo. */
+  readonly matchTags: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+const RESERVED = new Set(['limit', 'offset', 'includefield', 'fuzzymatching']);
+const TAG_RE = /^[0-9A-Fa-f]{8}$/;
+
+/** Resolves a keyword or tag to its 8-hex tag; undefined when it is neither. */
+export function toTag(key: string): string | undefined {
+  if (TAG_RE.test(key)) return key.toUpperCase();
+  const entry = dcmjs.data.DicomMetaDictionary.nameMap[key];
+  return entry ? entry.tag.replace(/[(),]/g, '').toUpperCase() : undefined;
+}
+
+function single(value: unknown, key: string): string {
+  if (Array.isArray(value)) {
+    if (key === 'includefield') return value.join(',');
+    throw new MipsegError('MIPSEG_BAD_QUERY', `${key} given more than once`);
+  }
+  if (typeof value !== 'string') throw new MipsegError('MIPSEG_BAD_QUERY', `${key} is not a plain value`);
+  return value;
+}
+
+function nonNegativeInt(raw: string | undefined, key: string, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new MipsegError('MIPSEG_BAD_QUERY', `${key}=${raw}`);
+  return n;
+}
+
+export interface PathScope {
+  readonly study?: string;
+  readonly series?: string;
+}
+
+function pathFilters(scope: PathScope): AttributeFilter[] {
+  const out: AttributeFilter[] = [];
+  const add = (keyword: string, uid: string | undefined) => {
+    if (uid === undefined) return;
+    out.push({ attribute: findIndexedAttribute(keyword) as IndexedAttribute, value: assertUid(uid, keyword) });
+  };
+  add('StudyInstanceUID', scope.study);
+  add('SeriesInstanceUID', scope.series);
+  return out;
+}
+
+/** Parses QIDO-RS query parameters (PS3.18 §8.3.4) for a search at `level` within the path's scope. */
+export function parseQidoRequest(level: QueryLevel, query: Record<string, unknown>, scope: PathScope, config: Config): QidoRequest {
+  const filters = pathFilters(scope);
+  const matchTags: string[] = [];
+  const warnings: string[] = [];
+  let modalitiesInStudy: string[] | undefined;
+  const includeTags: string[] = [];
+  let includeAll = false;
+  for (const [key, rawValue] of Object.entries(query)) {
+    const value = single(rawValue, key);
+    if (key === 'includefield') {
+      for (const field of value.split(',').map((f) => f.trim()).filter(Boolean)) {
+        if (field === 'all') includeAll = true;
+        else {
+          const tag = toTag(field);
+          if (!tag) throw new MipsegError('MIPSEG_BAD_QUERY', `includefield=${field} is not a keyword or tag`);
+          includeTags.push(tag);
+        }
+      }
+      continue;
+    }
+    if (RESERVED.has(key)) continue;
+    const tag = toTag(key);
+    if (!tag) throw new MipsegError('MIPSEG_BAD_QUERY', `${key} is not a DICOM keyword or tag`);
+    if (tag === '00080061' && level === 'study') {
+      modalitiesInStudy = value.split(/[,\\]/).map((m) => m.trim()).filter(Boolean);
+      matchTags.push(tag);
+      continue;
+    }
+    const attribute = findIndexedAttribute(tag);
+    if (!attribute || !isMatchableAt(attribute, level)) {
+      warnings.push(`matching on ${key} is not supported at ${level} level and was ignored`);
+      continue;
+    }
+    filters.push({ attribute, value });
+    matchTags.push(tag);
+  }
+  if (query['fuzzymatching'] === 'true') warnings.push('fuzzymatching is not supported; exact matching was used');
+  const requested = nonNegativeInt(query['limit'] as string | undefined, 'limit', config.qidoMaxResults);
+  const limit = Math.min(requested, config.qidoMaxResults);
+  if (requested > config.qidoMaxResults) warnings.push(`limit capped at QIDO_MAX_RESULTS=${config.qidoMaxResults}`);
+  const offset = nonNegativeInt(query['offset'] as string | undefined, 'offset', 0);
+  const search: SearchQuery = { level, filters, limit, offset, ...(modalitiesInStudy ? { modalitiesInStudy } : {}) };
+  return { search, includeAll, includeTags, matchTags, warnings };
+}

@@ -1,0 +1,52 @@
+import type { Request, Response } from 'express';
+import type { Config } from '@mipseg/shared/config';
+import { BULK_DATA_PLACEHOLDER, type DicomJson } from '@mipseg/shared/dicom';
+import type { Archive, QueryLevel, SearchRow, StoredInstance } from '@mipseg/shared/store';
+import { parseQidoRequest, type PathScope } from './qido-query';
+import { rowToDicomJson, sortDicomJson } from './qido-results';
+import { dicomwebBase, instanceUrl } from './urls';
+
+function representative(archive: Archive, level: QueryLevel, row: SearchRow): StoredInstance | undefined {
+  const studyUid = String(row['study_uid']);
+  if (level === 'instance') return archive.index.findInstance(String(row['sop_instance_uid']));
+  if (level === 'series') return archive.index.findRepresentativeInstance({ studyUid, seriesUid: String(row['series_uid']) });
+  return archive.index.findRepresentativeInstance({ studyUid });
+}
+
+/** Fills attributes the index does not hold (includefield of any tag) from a representative instance. */
+async function fillFromMetadata(archive: Archive, level: QueryLevel, row: SearchRow, json: DicomJson,
+  missing: string[], base: string): Promise<void> {
+  const instance = representative(archive, level, row);
+  if (!instance) return;
+  const url = instanceUrl(base, instance.studyInstanceUid, instance.seriesInstanceUid, instance.sopInstanceUid);
+  const metadata = JSON.parse((await archive.readMetadata(instance)).split(BULK_DATA_PLACEHOLDER).join(url)) as DicomJson;
+  for (const tag of missing) {
+    const value = metadata[tag];
+    if (value) json[tag] = value;
+  }
+}
+
+/** GET /studies, /series, /instances and their scoped forms: Search (QIDO-RS). Empty result: 200 []. */
+export function searchHandler(archive: Archive, config: Config, level: QueryLevel) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const scope: PathScope = {
+      study: req.params['study'] as string | undefined,
+      series: req.params['series'] as string | undefined,
+    };
+    const qido = parseQidoRequest(level, req.query as Record<string, unknown>, scope, config);
+    const { rows, truncated } = archive.index.search(qido.search);
+    const base = dicomwebBase(req);
+    const wanted = new Set([...qido.includeTags, ...qido.matchTags]);
+    const results = await Promise.all(
+      rows.map(async (row) => {
+        const { json, missing } = rowToDicomJson(level, row, base, wanted, qido.includeAll);
+        if (missing.length) await fillFromMetadata(archive, level, row, json, missing, base);
+        return sortDicomJson(json);
+      }),
+    );
+    const warnings = [...qido.warnings];
+    if (truncated) warnings.push(`more results match: repeat with offset=${qido.search.offset + rows.length}`);
+    if (warnings.length) res.set('Warning', warnings.map((w) => `299 mipseg "${w.replace(/"/g, "'")}"`).join(', '));
+    res.status(200).type('application/dicom+json').send(JSON.stringify(results));
+  };
+}

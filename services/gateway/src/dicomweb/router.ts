@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import type { Config } from '@mipseg/shared/config';
+import type { Archive } from '@mipseg/shared/store';
+import { searchHandler } from './qido';
+import { storeInstancesHandler } from './stow';
+import {
+  retrieveBulkDataHandler,
+  retrieveFramesHandler,
+  retrieveHandler,
+  retrieveMetadataHandler,
+  retrieveRenderedHandler,
+} from './wado';
+
+const STUDY = '/studies/:study';
+const SERIES = `${STUDY}/series/:series`;
+const INSTANCE = `${SERIES}/instances/:instance`;
+
+/** The DICOMweb routes (PS3.18): STOW-RS, QIDO-RS, WADO-RS. */
+export function dicomwebRouter(archive: Archive, config: Config): Router {
+  const r = Router();
+  r.post('/studies', storeInstancesHandler(archive, config));
+  r.post(STUDY, storeInstancesHandler(archive, config));
+
+  r.get('/studies', searchHandler(archive, config, 'study'));
+  r.get('/series', searchHandler(archive, config, 'series'));
+  r.get('/instances', searchHandler(archive, config, 'instance'));
+  r.get(`${STUDY}/series`, searchHandler(archive, config, 'series'));
+  r.get(`${STUDY}/instances`, searchHandler(archive, config, 'instance'));
+  r.get(`${SERIES}/instances`, searchHandler(archive, config, 'instance'));
+
+  for (const path of [STUDY, SERIES, INSTANCE]) {
+    r.get(path, retrieveHandler(archive));
+    r.get(`${path}/metadata`, retrieveMetadataHandler(archive));
+  }
+  r.get(`${INSTANCE}/frames/:frames`, retrieveFramesHandler(archive));
+  r.get(`${INSTANCE}/bulkdata/:tag`, retrieveBulkDataHandler(archive));
+  r.get(`${INSTANCE}/rendered`, retrieveRenderedHandler(archive));
+  r.get(`${INSTANCE}/frames/:frames/rendered`, retrieveRenderedHandler(archive));
+  return r;
+}

@@ -1,0 +1,162 @@
+import type { Request, Response } from 'express';
+import type { WriteStream } from 'node:fs';
+import type { Config } from '@mipseg/shared/config';
+import { assertUid, type DicomJson } from '@mipseg/shared/dicom';
+import { DicomFailureReason, MipsegError, toMipsegError } from '@mipseg/shared/errors';
+import type { Archive, StoreOutcome } from '@mipseg/shared/store';
+import { attribute, sequence, Tag } from './dicom-json-builder';
+import { parseMediaType } from './media-type';
+import { readMultipart, type PartHeaders, type PartSink } from './multipart-reader';
+import { dicomwebBase, instanceUrl, studyUrl } from './urls';
+
+type PartResult = StoreOutcome;
+
+function failed(error: MipsegError): PartResult {
+  return { status: 'failed', error };
+}
+
+function writeChunk(stream: WriteStream, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    stream.once('error', onError);
+    const ok = stream.write(chunk, () => stream.off('error', onError));
+    if (ok) resolve();
+    else stream.once('drain', resolve);
+  });
+}
+
+function closeStream(stream: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once('error', reject);
+    stream.end(() => resolve());
+  });
+}
+
+function diskError(err: unknown): MipsegError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT'
+    ? new MipsegError('MIPSEG_STORAGE_FULL', code)
+    : new MipsegError('MIPSEG_STORAGE_FAILED', err instanceof Error ? err.message : String(err));
+}
+
+/** A part's sink: a temp file, handed to the archive as soon as the part's closing boundary arrives. */
+function partSink(archive: Archive, config: Config, headers: PartHeaders, expectedStudyUid: string | undefined,
+  results: Promise<PartResult>[]): PartSink {
+  const partType = headers['content-type'] ? parseMediaType(headers['content-type']).type : 'application/dicom';
+  if (partType !== 'application/dicom') {
+    results.push(Promise.resolve(failed(new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `part Content-Type ${partType}`))));
+    return { write: async () => undefined, end: async () => undefined, abort: async () => undefined };
+  }
+  const temp = archive.blobs.createTemp();
+  let size = 0;
+  let problem: MipsegError | undefined;
+  return {
+    write: async (chunk) => {
+      if (problem) return;
+      size += chunk.length;
+      if (size > config.maxInstanceBytes) {
+        problem = new MipsegError('MIPSEG_STORAGE_FAILED', `instance over MAX_INSTANCE_BYTES (${config.maxInstanceBytes})`);
+        return;
+      }
+      await writeChunk(temp.stream, chunk).catch((err: unknown) => {
+        problem = diskError(err);
+      });
+    },
+    end: async () => {
+      await closeStream(temp.stream).catch((err: unknown) => {
+        problem ??= diskError(err);
+      });
+      if (problem) {
+        await archive.blobs.discardTemp(temp.path);
+        results.push(Promise.resolve(failed(problem)));
+        return;
+      }
+      results.push(archive.storeFromTemp(temp.path, { expectedStudyUid }));
+    },
+    abort: async () => {
+      temp.stream.destroy();
+      await archive.blobs.discardTemp(temp.path);
+    },
+  };
+}
+
+function referencedItem(o: Extract<PartResult, { status: 'stored' | 'unchanged' }>, base: string): DicomJson {
+  const h = o.header;
+  return {
+    [Tag.ReferencedSOPClassUID]: attribute('UI', h.sopClassUid),
+    [Tag.ReferencedSOPInstanceUID]: attribute('UI', h.sopInstanceUid),
+    [Tag.RetrieveURL]: attribute('UR', instanceUrl(base, h.studyInstanceUid, h.seriesInstanceUid, h.sopInstanceUid)),
+  };
+}
+
+function failedItem(o: Extract<PartResult, { status: 'failed' }>): DicomJson {
+  return {
+    [Tag.ReferencedSOPClassUID]: attribute('UI', o.sopClassUid),
+    [Tag.ReferencedSOPInstanceUID]: attribute('UI', o.sopInstanceUid),
+    [Tag.FailureReason]: attribute('US', o.error.failureReason ?? DicomFailureReason.ProcessingFailure),
+  };
+}
+
+/** PS3.18 §10.5.3: 200 all stored; 202 partly/with warnings; 409 conflicts only; 507 out of storage; else 400. */
+function responseStatus(results: PartResult[]): number {
+  const failures = results.filter((r): r is Extract<PartResult, { status: 'failed' }> => r.status === 'failed');
+  const replaced = results.some((r) => r.status === 'stored' && r.replaced);
+  if (failures.length === 0) return replaced ? 202 : 200;
+  if (failures.length < results.length) return 202;
+  if (failures.every((f) => f.error.httpStatus === 409)) return 409;
+  if (failures.some((f) => f.error.code === 'MIPSEG_STORAGE_FULL')) return 507;
+  return 400;
+}
+
+export function buildStowResponse(results: PartResult[], base: string, study: string | undefined): DicomJson {
+  const ok = results.filter((r): r is Extract<PartResult, { status: 'stored' | 'unchanged' }> => r.status !== 'failed');
+  const bad = results.filter((r): r is Extract<PartResult, { status: 'failed' }> => r.status === 'failed');
+  const studies = new Set(ok.map((r) => r.header.studyInstanceUid));
+  const onlyStudy = study ?? (studies.size === 1 ? [...studies][0] : undefined);
+  const body: DicomJson = {
+    [Tag.RetrieveURL]: attribute('UR', onlyStudy ? studyUrl(base, onlyStudy) : null),
+    [Tag.ReferencedSOPSequence]: sequence(ok.map((r) => referencedItem(r, base))),
+  };
+  if (bad.length) body[Tag.FailedSOPSequence] = sequence(bad.map(failedItem));
+  return body;
+}
+
+function checkRequest(req: Request, config: Config): string {
+  const contentType = req.get('content-type');
+  if (!contentType) throw new MipsegError('MIPSEG_UNSUPPORTED_MEDIA_TYPE', 'no Content-Type');
+  const mt = parseMediaType(contentType);
+  if (mt.type !== 'multipart/related') throw new MipsegError('MIPSEG_UNSUPPORTED_MEDIA_TYPE', mt.type);
+  const partType = mt.params['type']?.toLowerCase();
+  if (partType !== undefined && partType !== 'application/dicom') {
+    throw new MipsegError('MIPSEG_UNSUPPORTED_MEDIA_TYPE', `multipart/related; type=${partType} (only application/dicom)`);
+  }
+  const boundary = mt.params['boundary'];
+  if (!boundary || boundary.length > 70) throw new MipsegError('MIPSEG_MULTIPART_MALFORMED', 'missing or invalid boundary');
+  const length = Number(req.get('content-length') ?? 0);
+  if (length > config.maxRequestBytes) {
+    throw new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `Content-Length ${length} > MAX_REQUEST_BYTES ${config.maxRequestBytes}`);
+  }
+  return boundary;
+}
+
+/** POST /studies and /studies/{StudyInstanceUID}: Store Instances (STOW-RS). */
+export function storeInstancesHandler(archive: Archive, config: Config) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const study = typeof req.params['study'] === 'string' ? assertUid(req.params['study'], 'StudyInstanceUID') : undefined;
+    const boundary = checkRequest(req, config);
+    const results: Promise<PartResult>[] = [];
+    try {
+      await readMultipart(req, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
+        (headers) => partSink(archive, config, headers, study, results));
+    } catch (err) {
+      await Promise.allSettled(results);
+      throw toMipsegError(err);
+    }
+    const settled = await Promise.all(results);
+    if (settled.length === 0) throw new MipsegError('MIPSEG_MULTIPART_MALFORMED', 'no parts');
+    const status = responseStatus(settled);
+    const replaced = settled.filter((r) => r.status === 'stored' && r.replaced).length;
+    if (replaced) res.set('Warning', `299 mipseg "${replaced} instance(s) replaced an earlier copy, kept under retired/"`);
+    res.status(status).type('application/dicom+json').send(JSON.stringify(buildStowResponse(settled, dicomwebBase(req), study)));
+  };
+}

@@ -1,0 +1,18 @@
+import type { Request } from 'express';
+
+/** The DICOMweb base URL as the client reached us (RetrieveURL and BulkDataURI are built on it). */
+export function dicomwebBase(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}/dicomweb`;
+}
+
+export function studyUrl(base: string, study: string): string {
+  return `${base}/studies/${study}`;
+}
+
+export function seriesUrl(base: string, study: string, series: string): string {
+  return `${studyUrl(base, study)}/series/${series}`;
+}
+
+export function instanceUrl(base: string, study: string, series: string, sop: string): string {
+  return `${seriesUrl(base, study, series)}/instances/${sop}`;
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response } from 'express';
+import { assertUid, BULK_DATA_PLACEHOLDER, frameByteLength, readPixelModule } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { Archive, StoredInstance } from '@mipseg/shared/store';
+import { multipartPartType, negotiate } from './media-type';
+import { parseWindowParam, renderFramePng } from './render';
+import { dicomwebBase, instanceUrl } from './urls';
+
+interface Scope {
+  studyUid: string;
+  seriesUid?: string;
+  sopInstanceUid?: string;
+}
+
+function scopeOf(req: Request): Scope {
+  const p = req.params as Record<string, string | undefined>;
+  return {
+    studyUid: assertUid(p['study'] ?? '', 'StudyInstanceUID'),
+    ...(p['series'] !== undefined ? { seriesUid: assertUid(p['series'], 'SeriesInstanceUID') } : {}),
+    ...(p['instance'] !== undefined ? { sopInstanceUid: assertUid(p['instance'], 'SOPInstanceUID') } : {}),
+  };
+}
+
+function instancesIn(archive: Archive, scope: Scope): StoredInstance[] {
+  const instances = archive.index.listInstances(scope);
+  if (instances.length === 0) {
+    const what = scope.sopInstanceUid ? 'instance' : scope.seriesUid ? 'series' : 'study';
+    throw new MipsegError('MIPSEG_NOT_FOUND', what);
+  }
+  return instances;
+}
+
+/** Multipart body from parts produced lazily, so a 4 GB study streams without being held in memory. */
+async function sendMultipart(res: Response, partType: string, parts: AsyncIterable<{ headers: string; body: AsyncIterable<Buffer> | Buffer }>): Promise<void> {
+  const boundary = randomUUID();
+  res.status(200).type(`multipart/related; type="${partType}"; boundary=${boundary}`);
+  async function* body() {
+    for await (const part of parts) {
+      yield Buffer.from(`--${boundary}\r\n${part.headers}\r\n\r\n`);
+      if (Buffer.isBuffer(part.body)) yield part.body;
+      else yield* part.body;
+      yield Buffer.from('\r\n');
+    }
+    yield Buffer.from(`--${boundary}--\r\n`);
+  }
+  await pipeline(Readable.from(body()), res);
+}
+
+/** GET study/series/instance: Retrieve (WADO-RS), as stored (no transcoding). */
+export function retrieveHandler(archive: Archive) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const instances = instancesIn(archive, scopeOf(req));
+    const storedSyntaxes = new Set(instances.map((i) => i.transferSyntaxUid));
+    negotiate(req.get('accept'), ['multipart/related'] as const, (entry) => {
+      if (multipartPartType(entry, 'application/dicom') !== 'application/dicom' && entry.type !== '*/*') return false;
+      const ts = entry.params['transfer-syntax'];
+      return ts === undefined || ts === '*' || (storedSyntaxes.size === 1 && storedSyntaxes.has(ts));
+    });
+    async function* parts() {
+      for (const i of instances) {
+        yield {
+          headers: `Content-Type: application/dicom; transfer-syntax=${i.transferSyntaxUid}\r\nContent-Length: ${i.size}`,
+          body: archive.blobs.openRead(i.storageKey),
+        };
+      }
+    }
+    await sendMultipart(res, 'application/dicom', parts());
+  };
+}
+
+/** GET …/metadata: the instances' DICOM JSON with BulkDataURIs for pixel data. */
+export function retrieveMetadataHandler(archive: Archive) {
+  return async (req: Request, res: Response): Promise<void> => {
+    negotiate(req.get('accept'), ['application/dicom+json', 'application/json'] as const);
+    const instances = instancesIn(archive, scopeOf(req));
+    const base = dicomwebBase(req);
+    const items = await Promise.all(instances.map(async (i) => {
+      const url = instanceUrl(base, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid);
+      return (await archive.readMetadata(i)).split(BULK_DATA_PLACEHOLDER).join(url);
+    }));
+    res.status(200).type('application/dicom+json').send(`[${items.join(',')}]`);
+  };
+}
+
+function parseFrameList(raw: string, numberOfFrames: number): number[] {
+  const frames = raw.split(',').map((f) => Number(f.trim()));
+  if (frames.some((f) => !Number.isInteger(f) || f < 1)) throw new MipsegError('MIPSEG_BAD_QUERY', `frames ${raw}`);
+  const missing = frames.find((f) => f > numberOfFrames);
+  if (missing !== undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${missing} of ${numberOfFrames}`);
+  return frames;
+}
+
+async function loadSingle(archive: Archive, req: Request): Promise<{ instance: StoredInstance; bytes: Buffer }> {
+  const [instance] = instancesIn(archive, scopeOf(req));
+  return { instance: instance as StoredInstance, bytes: await archive.blobs.read((instance as StoredInstance).storageKey) };
+}
+
+/** GET …/frames/{list}: native frames as application/octet-stream parts. */
+export function retrieveFramesHandler(archive: Archive) {
+  return async (req: Request, res: Response): Promise<void> => {
+    negotiate(req.get('accept'), ['multipart/related'] as const, (entry) =>
+      ['application/octet-stream', '*/*'].includes(multipartPartType(entry, 'application/octet-stream')));
+    const { bytes } = await loadSingle(archive, req);
+    const m = readPixelModule(bytes);
+    const frames = parseFrameList(String(req.params['frames']), m.numberOfFrames);
+    const size = frameByteLength(m);
+    async function* parts() {
+      for (const f of frames) {
+        const start = m.pixelDataOffset + (f - 1) * size;
+        yield {
+          headers: 'Content-Type: application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1',
+          body: bytes.subarray(start, start + size),
+        };
+      }
+    }
+    await sendMultipart(res, 'application/octet-stream', parts());
+  };
+}
+
+/** GET …/bulkdata/7FE00010: the native Pixel Data value referenced by metadata BulkDataURIs. */
+export function retrieveBulkDataHandler(archive: Archive) {
+  return async (req: Request, res: Response): Promise<void> => {
+    if (String(req.params['tag']).toUpperCase() !== '7FE00010') throw new MipsegError('MIPSEG_NOT_FOUND', `bulk data ${String(req.params['tag'])}`);
+    const { bytes } = await loadSingle(archive, req);
+    const m = readPixelModule(bytes);
+    const body = bytes.subarray(m.pixelDataOffset, m.pixelDataOffset + m.pixelDataLength);
+    async function* parts() {
+      yield { headers: 'Content-Type: application/octet-stream', body };
+    }
+    await sendMultipart(res, 'application/octet-stream', parts());
+  };
+}
+
+/** GET …/rendered and …/frames/{n}/rendered: a PNG for viewers and the worklist. */
+export function retrieveRenderedHandler(archive: Archive) {
+  return async (req: Request, res: Response): Promise<void> => {
+    negotiate(req.get('accept'), ['image/png'] as const);
+    const { bytes } = await loadSingle(archive, req);
+    const m = readPixelModule(bytes);
+    const frame = req.params['frames'] === undefined ? 1 : parseFrameList(String(req.params['frames']), m.numberOfFrames)[0] ?? 1;
+    const png = renderFramePng(bytes, m, frame, parseWindowParam(req.query['window']));
+    res.status(200).type('image/png').set('Cache-Control', 'private, max-age=3600').send(png);
+  };
+}

@@ -1,0 +1,18 @@
+import type { NextFunction, Request, Response } from 'express';
+import { toMipsegError } from '@mipseg/shared/errors';
+import type { Logger } from '@mipseg/shared/log';
+
+/** Every error leaves as JSON `{code, message}` with the catalogue's status; internal ones are logged. */
+export function errorHandler(log: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const error = toMipsegError(err);
+    if (error.httpStatus >= 500) log.error({ err, url: req.originalUrl }, 'request failed');
+    else log.info({ code: error.code, url: req.originalUrl, status: error.httpStatus }, error.message);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (error.code === 'MIPSEG_UNAUTHORIZED') res.set('WWW-Authenticate', 'Bearer realm="mipseg"');
+    res.status(error.httpStatus).json({ code: error.code, message: error.message });
+  };
+}

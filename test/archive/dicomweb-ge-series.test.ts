@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+// dicomweb-client talks XMLHttpRequest, which Node lacks; xhr2 provides it.
+import XMLHttpRequest from 'xhr2';
+import { api } from 'dicomweb-client';
+import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
+
+(globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
+
+const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+const sha = (b: ArrayBuffer | Buffer) => createHash('sha256').update(Buffer.from(b as ArrayBuffer)).digest('hex');
+type Json = Record<string, { vr: string; Value?: unknown[] }>;
+
+describeWithSharedData(GE)('DICOMweb with the whole-body GE PET series', () => {
+  let server: TestArchiveServer;
+  let client: InstanceType<typeof api.DICOMwebClient>;
+  const dir = sharedData(GE).path;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort();
+  const originals = files.map((f) => readFileSync(join(dir, f)));
+
+  beforeAll(async () => {
+    server = await startTestArchive();
+    client = new api.DICOMwebClient({ url: server.baseUrl, singlepart: false });
+  });
+  afterAll(() => server.stop());
+
+  test('stores all 267 instances through STOW-RS with dicomweb-client', async () => {
+    expect(files).toHaveLength(267);
+    const datasets = originals.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    await client.storeInstances({ datasets });
+    expect(server.archive.index.countInstances()).toBe(267);
+  });
+
+  test('QIDO finds one study with its required attributes and counts', async () => {
+    const studies = (await client.searchForStudies()) as Json[];
+    expect(studies).toHaveLength(1);
+    const s = studies[0] as Json;
+    expect(s['00100020']?.Value).toEqual(['STS_001']);
+    expect(s['00080061']?.Value).toEqual(['PT']);
+    expect(s['00201206']?.Value).toEqual([1]);
+    expect(s['00201208']?.Value).toEqual([267]);
+    expect(s['00080056']?.Value).toEqual(['ONLINE']);
+    for (const tag of ['00080020', '00080030', '00080050', '00080090', '00100010', '00100030', '00100040', '0020000D',
+      '00200010', '00081190', '00080005', '00080201']) expect(s).toHaveProperty(tag);
+  });
+
+  test('QIDO finds one series of 267 instances and every instance with its attributes', async () => {
+    const series = (await client.searchForSeries()) as Json[];
+    expect(series).toHaveLength(1);
+    expect(series[0]?.['00080060']?.Value).toEqual(['PT']);
+    expect(series[0]?.['00201209']?.Value).toEqual([267]);
+    const instances = (await client.searchForInstances({ queryParams: { limit: '1000' } })) as Json[];
+    expect(instances).toHaveLength(267);
+    expect(instances[0]?.['00280010']?.Value).toEqual([128]);
+    expect(instances[0]?.['00080016']?.Value).toEqual(['1.2.840.10008.5.1.4.1.1.128']);
+  });
+
+  test('QIDO matches wildcards, date ranges, UID lists and includefield', async () => {
+    const byName = (await client.searchForStudies({ queryParams: { PatientID: 'STS*' } })) as Json[];
+    expect(byName).toHaveLength(1);
+    const none = (await client.searchForStudies({ queryParams: { PatientID: 'XYZ*' } })) as Json[];
+    expect(none).toHaveLength(0);
+    const date = String((byName[0]?.['00080020']?.Value ?? [''])[0]);
+    expect(await client.searchForStudies({ queryParams: { StudyDate: `${date.slice(0, 4)}0101-` } })).toHaveLength(1);
+    expect(await client.searchForStudies({ queryParams: { StudyDate: '-19000101' } })).toHaveLength(0);
+    const study = String((byName[0]?.['0020000D']?.Value ?? [''])[0]);
+    expect(await client.searchForStudies({ queryParams: { StudyInstanceUID: `1.2.3,${study}` } })).toHaveLength(1);
+    const withWeight = (await client.searchForStudies({ queryParams: { includefield: '00101030' } })) as Json[];
+    expect(withWeight[0]?.['00101030']?.Value).toEqual([71]);
+    const paged = (await client.searchForInstances({ queryParams: { limit: '10', offset: '260' } })) as Json[];
+    expect(paged).toHaveLength(7);
+  });
+
+  test('WADO-RS returns every instance byte-identical', async () => {
+    const [study] = (await client.searchForSeries()) as Json[];
+    const studyInstanceUID = String(study?.['0020000D']?.Value?.[0]);
+    const seriesInstanceUID = String(study?.['0020000E']?.Value?.[0]);
+    const retrieved = (await client.retrieveSeries({ studyInstanceUID, seriesInstanceUID } as never)) as ArrayBuffer[];
+    expect(retrieved).toHaveLength(267);
+    expect(new Set(retrieved.map(sha))).toEqual(new Set(originals.map(sha)));
+  });
+
+  test('WADO-RS metadata gives DICOM JSON with a BulkDataURI for pixel data', async () => {
+    const [series] = (await client.searchForSeries()) as Json[];
+    const metadata = (await client.retrieveSeriesMetadata({
+      studyInstanceUID: String(series?.['0020000D']?.Value?.[0]),
+      seriesInstanceUID: String(series?.['0020000E']?.Value?.[0]),
+    } as never)) as Record<string, { vr: string; BulkDataURI?: string; Value?: unknown[] }>[];
+    expect(metadata).toHaveLength(267);
+    const first = metadata[0] ?? {};
+    expect(first['7FE00010']?.BulkDataURI).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/dicomweb\/studies\/.+\/bulkdata\/7FE00010$/);
+    expect(first['00100010']?.Value).toEqual([{ Alphabetic: 'STS_001' }]);
+    const bulk = await fetch(String(first['7FE00010']?.BulkDataURI));
+    expect(bulk.status).toBe(200);
+    expect(Buffer.from(await bulk.arrayBuffer()).length).toBeGreaterThan(128 * 128 * 2);
+  });
+
+  test('renders a PET slice as PNG and serves frames', async () => {
+    const [inst] = (await client.searchForInstances({ queryParams: { limit: '1' } })) as Json[];
+    const url = String(inst?.['00081190']?.Value?.[0]);
+    const png = await fetch(`${url}/rendered`, { headers: { Accept: 'image/png' } });
+    expect(png.status).toBe(200);
+    expect(png.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await png.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    const frame = await fetch(`${url}/frames/1`, { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
+    expect(frame.status).toBe(200);
+    const missing = await fetch(`${url}/frames/2`);
+    expect(missing.status).toBe(404);
+  });
+});
