@@ -12,6 +12,8 @@ export function errorHandler(log: Logger) {
       res.destroy();
       return;
     }
+    // A refused upload may still be streaming in: answer, then drop the connection instead of reading it all.
+    if (!req.complete) res.set('Connection', 'close');
     if (error.code === 'MIPSEG_UNAUTHORIZED') res.set('WWW-Authenticate', 'Bearer realm="mipseg"');
     res.status(error.httpStatus).json({ code: error.code, message: error.message });
   };

@@ -14,6 +14,8 @@ export interface InstanceHeader {
   readonly sopInstanceUid: string;
   readonly sopClassUid: string;
   readonly modality: string;
+  /** Pixel Data of undefined length (a compressed transfer syntax): its completeness is checked on the file. */
+  readonly encapsulated: boolean;
   readonly values: IndexedValues;
 }
 
@@ -74,12 +76,29 @@ function requireUid(dataSet: dicomParser.DataSet, tag: string, keyword: string):
   return uid;
 }
 
+const UNDEFINED_LENGTH = 0xffffffff;
+
+function isEncapsulated(dataSet: dicomParser.DataSet): boolean {
+  const pixel = dataSet.elements['x7fe00010'];
+  return pixel !== undefined && (pixel.length === UNDEFINED_LENGTH || pixel.hadUndefinedLength === true);
+}
+
+/** A file cut short inside its pixel data parses fine up to Pixel Data; its declared length gives it away. */
+function assertPixelDataComplete(dataSet: dicomParser.DataSet, fileSize: number): void {
+  const pixel = dataSet.elements['x7fe00010'];
+  if (!pixel || isEncapsulated(dataSet)) return;
+  if (pixel.dataOffset + pixel.length > fileSize) {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `truncated: Pixel Data needs ${pixel.dataOffset + pixel.length} bytes, file has ${fileSize}`);
+  }
+}
+
 /**
  * Parses a PS3.10 file's header (stops before Pixel Data) and extracts what ingest and QIDO need.
  * Throws MIPSEG_DICOM_UNPARSEABLE / MIPSEG_DICOM_MISSING_ATTRIBUTE with a reason a sender can act on.
  */
-export function parseInstanceHeader(bytes: Uint8Array): InstanceHeader {
+export function parseInstanceHeader(bytes: Uint8Array, fileSize = bytes.length): InstanceHeader {
   const dataSet = parse(bytes);
+  assertPixelDataComplete(dataSet, fileSize);
   const decoder = decoderFor(dataSet);
   const values: Record<string, string | number | null> = {};
   for (const attr of INDEXED_ATTRIBUTES) {
@@ -95,6 +114,7 @@ export function parseInstanceHeader(bytes: Uint8Array): InstanceHeader {
     sopInstanceUid: requireUid(dataSet, '00080018', 'SOPInstanceUID'),
     sopClassUid: requireUid(dataSet, '00080016', 'SOPClassUID'),
     modality: String(values['modality'] ?? ''),
+    encapsulated: isEncapsulated(dataSet),
     values,
   };
 }

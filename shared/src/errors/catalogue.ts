@@ -14,8 +14,10 @@ export const DicomFailureReason = {
   DataSetDoesNotMatchSopClass: 0xa900,
   /** 0x0122: SOP class not supported (refused SOP class). */
   SopClassNotSupported: 0x0122,
-  /** 0xA770 (dcm4che-style "conflict"): the instance contradicts one already stored or the request URL. */
-  Conflict: 0xa770,
+  /** 0x0111: duplicate SOP instance: the UID is already stored under another study/series. */
+  DuplicateSopInstance: 0x0111,
+  /** 0xC409 (in the "cannot understand" range; dcm4chee's code): the instance is not of the URL's study. */
+  StudyInstanceUidMismatch: 0xc409,
 } as const;
 
 export interface ErrorDefinition {
@@ -57,12 +59,12 @@ export const ERRORS = {
   MIPSEG_STUDY_MISMATCH: {
     httpStatus: 409,
     message: 'instance belongs to study %s, not to the study of the request URL',
-    failureReason: DicomFailureReason.Conflict,
+    failureReason: DicomFailureReason.StudyInstanceUidMismatch,
   },
   MIPSEG_INSTANCE_CONFLICT: {
     httpStatus: 409,
-    message: 'SOP Instance UID already stored with different content or hierarchy: %s',
-    failureReason: DicomFailureReason.Conflict,
+    message: 'SOP Instance UID already stored under another study or series: %s',
+    failureReason: DicomFailureReason.DuplicateSopInstance,
   },
   MIPSEG_STORAGE_FULL: {
     httpStatus: 507,

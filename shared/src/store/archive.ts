@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import * as dicomParser from 'dicom-parser';
 import { MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
@@ -100,12 +101,15 @@ export class Archive {
 
   private async readHeader(path: string, size: number): Promise<InstanceHeader> {
     const probe = await readHeaderBytes(path, size);
+    let header: InstanceHeader;
     try {
-      return parseInstanceHeader(probe);
+      header = parseInstanceHeader(probe, size);
     } catch (err) {
       if (size <= probe.length) throw err;
-      return parseInstanceHeader(await fs.readFile(path));
+      header = parseInstanceHeader(await fs.readFile(path), size);
     }
+    if (header.encapsulated) await assertEncapsulatedComplete(path, size);
+    return header;
   }
 
   private validate(header: InstanceHeader, options: StoreOptions): void {
@@ -175,6 +179,26 @@ export class Archive {
 
   close(): void {
     this.index.close();
+  }
+}
+
+const SEQUENCE_DELIMITER = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+
+/** Encapsulated pixel data has no declared length: a complete file ends with the sequence delimiter. */
+async function assertEncapsulatedComplete(path: string, size: number): Promise<void> {
+  const tail = Buffer.alloc(8);
+  const handle = await fs.open(path, 'r');
+  try {
+    await handle.read(tail, 0, 8, Math.max(0, size - 8));
+  } finally {
+    await handle.close();
+  }
+  if (tail.equals(SEQUENCE_DELIMITER)) return;
+  // Something follows the pixel data (trailing padding, say): only a full parse can tell.
+  try {
+    dicomParser.parseDicom(await fs.readFile(path));
+  } catch {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', 'truncated: encapsulated Pixel Data lacks its sequence delimiter');
   }
 }
 

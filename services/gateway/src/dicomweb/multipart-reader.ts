@@ -120,11 +120,13 @@ export async function readMultipart(
       if (received > limits.maxBodyBytes) {
         throw new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `body over ${limits.maxBodyBytes} bytes`);
       }
+      // After the closing boundary only an epilogue may follow: read it to the end rather than break,
+      // since leaving the iterator early destroys the request and, with it, the socket for the response.
+      if (state === 'done') continue;
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       while (await step()) {
         /* consume everything the buffer allows */
       }
-      if (state === 'done') break;
     }
   } catch (err) {
     await sink?.abort();

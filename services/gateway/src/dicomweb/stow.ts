@@ -144,6 +144,7 @@ export function storeInstancesHandler(archive: Archive, config: Config) {
   return async (req: Request, res: Response): Promise<void> => {
     const study = typeof req.params['study'] === 'string' ? assertUid(req.params['study'], 'StudyInstanceUID') : undefined;
     const boundary = checkRequest(req, config);
+    const base = dicomwebBase(req);
     const results: Promise<PartResult>[] = [];
     try {
       await readMultipart(req, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
@@ -157,6 +158,6 @@ export function storeInstancesHandler(archive: Archive, config: Config) {
     const status = responseStatus(settled);
     const replaced = settled.filter((r) => r.status === 'stored' && r.replaced).length;
     if (replaced) res.set('Warning', `299 mipseg "${replaced} instance(s) replaced an earlier copy, kept under retired/"`);
-    res.status(status).type('application/dicom+json').send(JSON.stringify(buildStowResponse(settled, dicomwebBase(req), study)));
+    res.status(status).type('application/dicom+json').send(JSON.stringify(buildStowResponse(settled, base, study)));
   };
 }

@@ -1,0 +1,19 @@
+export { loadModel } from './load-model';
+export type { ExecutionProvider, LoadModelOptions } from './load-model';
+export { createSegmentationModel, MAX_IMAGE_SIDE } from './segmentation-model';
+export type { Segmentation, SegmentationModel, SegmentOptions } from './segmentation-model';
+export {
+  readModelManifest,
+  validateModelManifest,
+  MODEL_MANIFEST_FILE,
+  MODEL_MANIFEST_SCHEMA_FILE,
+  MODEL_MANIFEST_SCHEMA_ID,
+} from './model-manifest';
+export type { ModelManifest } from './model-manifest';
+export { pngToModelInput, maskToPng } from './mip-png';
+export type { ModelInput } from './mip-png';
+export { thresholdLogits, removeSmallComponents, sigmoid } from './mask-postprocess';
+export { padToMultiple, cropPadded, roundUpToMultiple } from './image-padding';
+export type { PaddedImage } from './image-padding';
+export { segmentMipFile } from './segment-mip';
+export type { SegmentMipOptions, SegmentMipResult } from './segment-mip';

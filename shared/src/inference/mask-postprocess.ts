@@ -1,0 +1,62 @@
+/** Turns network logits into a 0/1 tumour mask: threshold, then drop small 8-connected components. */
+
+/**
+ * sigmoid(l) > t  <=>  l > logit(t), so the threshold is applied to logits without a sigmoid per pixel.
+ * (PyTorch's float32 sigmoid rounds to exactly 0.5 for |l| below ~6e-8; such pixels may differ. Harmless.)
+ */
+export function thresholdLogits(logits: Float32Array, threshold: number): Uint8Array {
+  const cut = Math.log(threshold / (1 - threshold));
+  const mask = new Uint8Array(logits.length);
+  for (let i = 0; i < logits.length; i++) mask[i] = (logits[i] as number) > cut ? 1 : 0;
+  return mask;
+}
+
+export function sigmoid(logits: Float32Array): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = 1 / (1 + Math.exp(-(logits[i] as number)));
+  return out;
+}
+
+/**
+ * Clears, in place, the 8-connected components of `mask` with fewer than `minArea` pixels, like
+ * training/metrics.py remove_small_components (minArea 0 or 1 keeps everything). Returns the mask.
+ */
+export function removeSmallComponents(mask: Uint8Array, width: number, height: number, minArea: number): Uint8Array {
+  if (minArea <= 1) return mask;
+  const visited = new Uint8Array(mask.length);
+  // One buffer serves as the flood-fill stack and, behind it, the list of the component's pixels.
+  const pixels = new Int32Array(mask.length);
+  for (let seed = 0; seed < mask.length; seed++) {
+    if (mask[seed] === 0 || visited[seed] === 1) continue;
+    const area = floodFill(mask, visited, pixels, width, height, seed);
+    if (area < minArea) for (let k = 0; k < area; k++) mask[pixels[k] as number] = 0;
+  }
+  return mask;
+}
+
+/** Collects the component of `seed` into pixels[0..area); returns area. */
+function floodFill(mask: Uint8Array, visited: Uint8Array, pixels: Int32Array, width: number, height: number, seed: number): number {
+  let area = 0;
+  let next = 0;
+  pixels[area++] = seed;
+  visited[seed] = 1;
+  while (next < area) {
+    const p = pixels[next++] as number;
+    const x = p % width;
+    const y = (p - x) / width;
+    for (let dy = -1; dy <= 1; dy++) {
+      const ny = y + dy;
+      if (ny < 0 || ny >= height) continue;
+      for (let dx = -1; dx <= 1; dx++) {
+        const nx = x + dx;
+        if (nx < 0 || nx >= width) continue;
+        const q = ny * width + nx;
+        if (mask[q] === 1 && visited[q] === 0) {
+          visited[q] = 1;
+          pixels[area++] = q;
+        }
+      }
+    }
+  }
+  return area;
+}

@@ -1,0 +1,45 @@
+import { PNG } from 'pngjs';
+import { MipsegError } from '../errors';
+
+/** A single-channel float image, row-major, as the network reads it. */
+export interface ModelInput {
+  readonly data: Float32Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+function decodePng(png: Uint8Array): PNG {
+  try {
+    // pngjs hands back 8-bit RGBA whatever the file's colour type (grey, grey+alpha, palette, RGB).
+    return PNG.sync.read(Buffer.from(png.buffer, png.byteOffset, png.byteLength));
+  } catch (err) {
+    throw new MipsegError('MIPSEG_IMAGE_INVALID', `not a readable PNG: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Reads a DM i AI style MIP PNG (inverted grey: uptake dark, air 255; RGBA with R = G = B, or grey) as
+ * network input x = (255 - grey) / 255. Grey is taken with PIL's convert("L") integer formula so the input
+ * is bit-identical to training (training/data.py read_input) even for a PNG whose channels differ.
+ */
+export function pngToModelInput(png: Uint8Array): ModelInput {
+  const { width, height, data: rgba } = decodePng(png);
+  const data = new Float32Array(width * height);
+  for (let i = 0, j = 0; i < data.length; i++, j += 4) {
+    const grey = ((rgba[j] as number) * 19595 + (rgba[j + 1] as number) * 38470 + (rgba[j + 2] as number) * 7471 + 0x8000) >> 16;
+    data[i] = (255 - grey) / 255;
+  }
+  return { data, width, height };
+}
+
+/** Encodes a 0/1 mask as an 8-bit grey PNG with 0 (background) and 255 (tumour), the DM i AI label style. */
+export function maskToPng(mask: Uint8Array, width: number, height: number): Buffer {
+  if (mask.length !== width * height) {
+    throw new MipsegError('MIPSEG_INTERNAL', `mask has ${mask.length} pixels, expected ${width} x ${height}`);
+  }
+  const png = new PNG({ width, height, colorType: 0, inputColorType: 0, bitDepth: 8 });
+  const grey = Buffer.alloc(width * height);
+  for (let i = 0; i < mask.length; i++) grey[i] = mask[i] === 0 ? 0 : 255;
+  png.data = grey;
+  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8 });
+}

@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as dcmjs from 'dcmjs';
+import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
+import { failureReasons, postStow } from '../support/stow';
+
+const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+
+function rewrite(bytes: Buffer, edit: (dict: dcmjs.DicomJsonDict, meta: dcmjs.DicomJsonDict) => void): Buffer {
+  const parsed = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
+  edit(parsed.dict, parsed.meta);
+  return Buffer.from(parsed.write());
+}
+
+describeWithSharedData(GE)('STOW-RS refuses bad input and keeps what is stored', () => {
+  let server: TestArchiveServer;
+  const dir = sharedData(GE).path;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort().slice(0, 5);
+  const originals = files.map((f) => readFileSync(join(dir, f)));
+  const first = originals[0] as Buffer;
+  let studyUrl: string;
+  let snapshot: () => string;
+
+  beforeAll(async () => {
+    server = await startTestArchive({ MAX_REQUEST_BYTES: String(2 * 1024 * 1024) });
+    studyUrl = `${server.baseUrl}/studies`;
+    const reply = await postStow(studyUrl, originals);
+    expect(reply.status).toBe(200);
+    // What must never change: every stored instance's bytes, as the index and the files see them.
+    snapshot = () => {
+      const study = String(server.archive.index.search({ level: 'study', filters: [], limit: 10, offset: 0 }).rows[0]?.['study_uid']);
+      const instances = server.archive.index.listInstances({ studyUid: study });
+      return createHash('sha256').update(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`).join()).digest('hex');
+    };
+  });
+  afterAll(() => server.stop());
+
+  let before: string;
+  beforeEach(() => {
+    before = snapshot();
+  });
+  afterEach(async () => {
+    expect(snapshot()).toBe(before);
+    expect((await fetch(`${server.baseUrl.replace('/dicomweb', '')}/healthz`)).status).toBe(200);
+  });
+
+  test('garbage bytes are refused with 0xC000 (cannot understand)', async () => {
+    const reply = await postStow(studyUrl, [Buffer.from('this is not DICOM at all'.repeat(20))]);
+    expect(reply.status).toBe(400);
+    expect(failureReasons(reply)).toEqual([0xc000]);
+  });
+
+  test('a DICOM file truncated inside its pixel data is refused, not stored', async () => {
+    const reply = await postStow(studyUrl, [first.subarray(0, first.length - 1000)]);
+    expect(reply.status).toBe(400);
+    expect(failureReasons(reply)).toEqual([0xc000]);
+  });
+
+  test('a DICOM file truncated inside its header is refused', async () => {
+    const reply = await postStow(studyUrl, [first.subarray(0, 700)]);
+    expect(reply.status).toBe(400);
+    expect(failureReasons(reply)).toEqual([0xc000]);
+  });
+
+  test('a part without SOP Instance UID is refused with 0xC000', async () => {
+    const broken = rewrite(first, (dict) => {
+      delete dict['00080018'];
+    });
+    const reply = await postStow(studyUrl, [broken]);
+    expect(reply.status).toBe(400);
+    expect(failureReasons(reply)).toEqual([0xc000]);
+  });
+
+  test('a body that is not multipart/related is refused with 415', async () => {
+    const reply = await postStow(studyUrl, [first], { contentType: 'application/json' });
+    expect(reply.status).toBe(415);
+    expect(reply.body).toMatchObject({ code: 'MIPSEG_UNSUPPORTED_MEDIA_TYPE' });
+  });
+
+  test('multipart/related of application/dicom+json is refused with 415', async () => {
+    const reply = await postStow(studyUrl, [first], { contentType: 'multipart/related; type="application/dicom+json"; boundary=x' });
+    expect(reply.status).toBe(415);
+  });
+
+  test('a missing boundary gives 400', async () => {
+    const reply = await postStow(studyUrl, [first], { contentType: 'multipart/related; type="application/dicom"' });
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ code: 'MIPSEG_MULTIPART_MALFORMED' });
+  });
+
+  test('a boundary that does not match the body gives 400', async () => {
+    const reply = await postStow(studyUrl, [first], { contentType: 'multipart/related; type="application/dicom"; boundary=other' });
+    expect(reply.status).toBe(400);
+  });
+
+  test('a quoted boundary with extra parameters is accepted', async () => {
+    const reply = await postStow(studyUrl, [first], {
+      boundary: 'quoted boundary',
+      contentType: 'multipart/related; type="application/dicom"; boundary="quoted boundary"; transfer-syntax=1.2.840.10008.1.2',
+    });
+    expect(reply.status).toBe(200);
+  });
+
+  test('an instance outside the study of the URL is refused with 409', async () => {
+    const reply = await postStow(`${studyUrl}/1.2.3.4.5`, [first]);
+    expect(reply.status).toBe(409);
+    expect(failureReasons(reply)).toEqual([0xc409]);
+  });
+
+  test('a body over MAX_REQUEST_BYTES is refused with 413', async () => {
+    const reply = await postStow(studyUrl, Array.from({ length: 80 }, () => first));
+    expect(reply.status).toBe(413);
+  });
+
+  test('UIDs that try path traversal are refused with 400 before touching a path', async () => {
+    for (const path of ['/studies/..%2F..%2Fetc/series', '/studies/1.2.3/series/..%2Findex.sqlite', '/studies/1.2.3%00/metadata']) {
+      const res = await fetch(`${server.baseUrl}${path}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'MIPSEG_INVALID_UID' });
+    }
+  });
+
+  test('an identical re-send is idempotent (200, nothing changes)', async () => {
+    const reply = await postStow(studyUrl, originals.slice(0, 2));
+    expect(reply.status).toBe(200);
+    expect(reply.body?.['00081199']?.Value).toHaveLength(2);
+  });
+
+  test('the same SOP Instance UID under another series is a conflict (0x0111), the stored copy stays', async () => {
+    const moved = rewrite(first, (dict) => {
+      dict['0020000E'] = { vr: 'UI', Value: ['1.2.826.0.1.3680043.8.498.1'] };
+    });
+    const reply = await postStow(studyUrl, [moved]);
+    expect(reply.status).toBe(409);
+    expect(failureReasons(reply)).toEqual([0x0111]);
+  });
+});
+
+describeWithSharedData(GE)('STOW-RS duplicate policy', () => {
+  let server: TestArchiveServer;
+  afterAll(() => server.stop());
+
+  test('a changed copy of a stored instance replaces it, keeps the old one under retired/ and warns', async () => {
+    server = await startTestArchive();
+    const bytes = readFileSync(join(sharedData(GE).path, '1-001.dcm'));
+    expect((await postStow(`${server.baseUrl}/studies`, [bytes])).status).toBe(200);
+    const changed = rewrite(bytes, (dict) => {
+      dict['0008103E'] = { vr: 'LO', Value: ['corrected description'] };
+    });
+    const reply = await postStow(`${server.baseUrl}/studies`, [changed]);
+    expect(reply.status).toBe(202);
+    expect(reply.warning).toMatch(/replaced/);
+    const retired = readdirSync(join(server.dataDir, 'retired'), { recursive: true }).filter((f) => String(f).includes('.dcm.'));
+    expect(retired).toHaveLength(1);
+  });
+});

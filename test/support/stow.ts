@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+
+export interface StowReply {
+  readonly status: number;
+  readonly body: Record<string, { vr: string; Value?: Array<Record<string, { vr: string; Value?: unknown[] }>> }> | null;
+  readonly warning: string | null;
+}
+
+/** Posts parts as multipart/related to a STOW-RS URL, with full control of headers (for bad-input tests). */
+export async function postStow(url: string, parts: readonly Buffer[], options: {
+  boundary?: string; contentType?: string; partContentType?: string; headers?: Record<string, string>;
+} = {}): Promise<StowReply> {
+  const boundary = options.boundary ?? `b-${randomUUID()}`;
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${options.partContentType ?? 'application/dicom'}\r\n\r\n`), p, Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'Content-Type': options.contentType ?? `multipart/related; type="application/dicom"; boundary="${boundary}"`,
+      ...options.headers,
+    },
+    body: Buffer.concat(chunks),
+  });
+  const text = await res.text();
+  let body: StowReply['body'] = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  return { status: res.status, body, warning: res.headers.get('warning') };
+}
+
+/** FailureReason values of a STOW response's FailedSOPSequence. */
+export function failureReasons(reply: StowReply): number[] {
+  return (reply.body?.['00081198']?.Value ?? []).map((item) => Number(item['00081197']?.Value?.[0]));
+}
