@@ -13,16 +13,26 @@ const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
 const sha = (b: ArrayBuffer | Buffer) => createHash('sha256').update(Buffer.from(b as ArrayBuffer)).digest('hex');
 type Json = Record<string, { vr: string; Value?: unknown[] }>;
 
+// The library's declarations type its promise-returning methods as plain values; this is what they return.
+interface Client {
+  storeInstances(o: { datasets: ArrayBuffer[] }): Promise<unknown>;
+  searchForStudies(o?: { queryParams?: Record<string, string> }): Promise<Json[]>;
+  searchForSeries(o?: { queryParams?: Record<string, string> }): Promise<Json[]>;
+  searchForInstances(o?: { queryParams?: Record<string, string> }): Promise<Json[]>;
+  retrieveSeries(o: { studyInstanceUID: string; seriesInstanceUID: string }): Promise<ArrayBuffer[]>;
+  retrieveSeriesMetadata(o: { studyInstanceUID: string; seriesInstanceUID: string }): Promise<Record<string, { vr: string; BulkDataURI?: string; Value?: unknown[] }>[]>;
+}
+
 describeWithSharedData(GE)('DICOMweb with the whole-body GE PET series', () => {
   let server: TestArchiveServer;
-  let client: InstanceType<typeof api.DICOMwebClient>;
+  let client: Client;
   const dir = sharedData(GE).path;
   const files = readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort();
   const originals = files.map((f) => readFileSync(join(dir, f)));
 
   beforeAll(async () => {
     server = await startTestArchive();
-    client = new api.DICOMwebClient({ url: server.baseUrl, singlepart: false });
+    client = new api.DICOMwebClient({ url: server.baseUrl, singlepart: false }) as unknown as Client;
   });
   afterAll(() => server.stop());
 
@@ -34,7 +44,7 @@ describeWithSharedData(GE)('DICOMweb with the whole-body GE PET series', () => {
   });
 
   test('QIDO finds one study with its required attributes and counts', async () => {
-    const studies = (await client.searchForStudies()) as Json[];
+    const studies = await client.searchForStudies();
     expect(studies).toHaveLength(1);
     const s = studies[0] as Json;
     expect(s['00100020']?.Value).toEqual(['STS_001']);
@@ -47,47 +57,47 @@ describeWithSharedData(GE)('DICOMweb with the whole-body GE PET series', () => {
   });
 
   test('QIDO finds one series of 267 instances and every instance with its attributes', async () => {
-    const series = (await client.searchForSeries()) as Json[];
+    const series = await client.searchForSeries();
     expect(series).toHaveLength(1);
     expect(series[0]?.['00080060']?.Value).toEqual(['PT']);
     expect(series[0]?.['00201209']?.Value).toEqual([267]);
-    const instances = (await client.searchForInstances({ queryParams: { limit: '1000' } })) as Json[];
+    const instances = await client.searchForInstances({ queryParams: { limit: '1000' } });
     expect(instances).toHaveLength(267);
     expect(instances[0]?.['00280010']?.Value).toEqual([128]);
     expect(instances[0]?.['00080016']?.Value).toEqual(['1.2.840.10008.5.1.4.1.1.128']);
   });
 
   test('QIDO matches wildcards, date ranges, UID lists and includefield', async () => {
-    const byName = (await client.searchForStudies({ queryParams: { PatientID: 'STS*' } })) as Json[];
+    const byName = await client.searchForStudies({ queryParams: { PatientID: 'STS*' } });
     expect(byName).toHaveLength(1);
-    const none = (await client.searchForStudies({ queryParams: { PatientID: 'XYZ*' } })) as Json[];
+    const none = await client.searchForStudies({ queryParams: { PatientID: 'XYZ*' } });
     expect(none).toHaveLength(0);
     const date = String((byName[0]?.['00080020']?.Value ?? [''])[0]);
     expect(await client.searchForStudies({ queryParams: { StudyDate: `${date.slice(0, 4)}0101-` } })).toHaveLength(1);
     expect(await client.searchForStudies({ queryParams: { StudyDate: '-19000101' } })).toHaveLength(0);
     const study = String((byName[0]?.['0020000D']?.Value ?? [''])[0]);
     expect(await client.searchForStudies({ queryParams: { StudyInstanceUID: `1.2.3,${study}` } })).toHaveLength(1);
-    const withWeight = (await client.searchForStudies({ queryParams: { includefield: '00101030' } })) as Json[];
+    const withWeight = await client.searchForStudies({ queryParams: { includefield: '00101030' } });
     expect(withWeight[0]?.['00101030']?.Value).toEqual([71]);
-    const paged = (await client.searchForInstances({ queryParams: { limit: '10', offset: '260' } })) as Json[];
+    const paged = await client.searchForInstances({ queryParams: { limit: '10', offset: '260' } });
     expect(paged).toHaveLength(7);
   });
 
   test('WADO-RS returns every instance byte-identical', async () => {
-    const [study] = (await client.searchForSeries()) as Json[];
+    const [study] = await client.searchForSeries();
     const studyInstanceUID = String(study?.['0020000D']?.Value?.[0]);
     const seriesInstanceUID = String(study?.['0020000E']?.Value?.[0]);
-    const retrieved = (await client.retrieveSeries({ studyInstanceUID, seriesInstanceUID } as never)) as ArrayBuffer[];
+    const retrieved = await client.retrieveSeries({ studyInstanceUID, seriesInstanceUID });
     expect(retrieved).toHaveLength(267);
     expect(new Set(retrieved.map(sha))).toEqual(new Set(originals.map(sha)));
   });
 
   test('WADO-RS metadata gives DICOM JSON with a BulkDataURI for pixel data', async () => {
-    const [series] = (await client.searchForSeries()) as Json[];
-    const metadata = (await client.retrieveSeriesMetadata({
+    const [series] = await client.searchForSeries();
+    const metadata = await client.retrieveSeriesMetadata({
       studyInstanceUID: String(series?.['0020000D']?.Value?.[0]),
       seriesInstanceUID: String(series?.['0020000E']?.Value?.[0]),
-    } as never)) as Record<string, { vr: string; BulkDataURI?: string; Value?: unknown[] }>[];
+    });
     expect(metadata).toHaveLength(267);
     const first = metadata[0] ?? {};
     expect(first['7FE00010']?.BulkDataURI).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/dicomweb\/studies\/.+\/bulkdata\/7FE00010$/);
@@ -98,7 +108,7 @@ describeWithSharedData(GE)('DICOMweb with the whole-body GE PET series', () => {
   });
 
   test('renders a PET slice as PNG and serves frames', async () => {
-    const [inst] = (await client.searchForInstances({ queryParams: { limit: '1' } })) as Json[];
+    const [inst] = await client.searchForInstances({ queryParams: { limit: '1' } });
     const url = String(inst?.['00081190']?.Value?.[0]);
     const png = await fetch(`${url}/rendered`, { headers: { Accept: 'image/png' } });
     expect(png.status).toBe(200);

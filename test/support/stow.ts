@@ -25,9 +25,9 @@ export async function postStow(url: string, parts: readonly Buffer[], options: {
     body: Buffer.concat(chunks),
   });
   const text = await res.text();
-  let body: StowReply['body'] = null;
+  let body: StowReply['body'];
   try {
-    body = text ? JSON.parse(text) : null;
+    body = text ? (JSON.parse(text) as StowReply['body']) : null;
   } catch {
     body = null;
   }

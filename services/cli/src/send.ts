@@ -68,18 +68,15 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
     Accept: 'application/dicom+json',
   };
   if (options.token) headers['Authorization'] = `Bearer ${options.token}`;
-  const res = await fetch(`${options.url.replace(/\/$/, '')}/studies`, {
-    method: 'POST',
-    headers,
-    body: Readable.toWeb(multipartBody(files, boundary, onBytes)) as ReadableStream,
-    duplex: 'half',
-  } as RequestInit);
+  // A streamed request body needs duplex 'half', which Node's fetch takes but its RequestInit type lacks.
+  const init = { method: 'POST', headers, body: Readable.toWeb(multipartBody(files, boundary, onBytes)), duplex: 'half' };
+  const res = await fetch(`${options.url.replace(/\/$/, '')}/studies`, init as RequestInit);
   const text = await res.text();
-  let body: unknown = null;
+  let body: unknown;
   try {
     body = text ? JSON.parse(text) : null;
   } catch {
-    body = null;
+    body = null; // an error page, not DICOM JSON: counted from the status alone
   }
   const stored = countSequence(body, '00081199');
   const failed = countSequence(body, '00081198');

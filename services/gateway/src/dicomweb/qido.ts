@@ -33,7 +33,7 @@ export function searchHandler(archive: Archive, config: Config, level: QueryLeve
       study: req.params['study'] as string | undefined,
       series: req.params['series'] as string | undefined,
     };
-    const qido = parseQidoRequest(level, req.query as Record<string, unknown>, scope, config);
+    const qido = parseQidoRequest(level, req.query, scope, config);
     const { rows, truncated } = archive.index.search(qido.search);
     const base = dicomwebBase(req);
     const wanted = new Set([...qido.includeTags, ...qido.matchTags]);

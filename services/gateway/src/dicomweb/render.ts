@@ -10,11 +10,12 @@ export interface Window {
 /** `window=center,width[,function]` (PS3.18 §8.3.5.1.4); linear function only. */
 export function parseWindowParam(raw: unknown): Window | undefined {
   if (raw === undefined) return undefined;
-  const [c, w, fn = 'linear'] = String(raw).split(',');
+  if (typeof raw !== 'string') throw new MipsegError('MIPSEG_BAD_QUERY', 'window given more than once');
+  const [c, w, fn = 'linear'] = raw.split(',');
   const center = Number(c);
   const width = Number(w);
   if (!Number.isFinite(center) || !Number.isFinite(width) || width <= 0 || fn.toLowerCase() !== 'linear') {
-    throw new MipsegError('MIPSEG_BAD_QUERY', `window=${String(raw)} (center,width,linear)`);
+    throw new MipsegError('MIPSEG_BAD_QUERY', `window=${raw} (center,width,linear)`);
   }
   return { center, width };
 }

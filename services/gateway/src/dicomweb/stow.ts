@@ -45,7 +45,8 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
   const partType = headers['content-type'] ? parseMediaType(headers['content-type']).type : 'application/dicom';
   if (partType !== 'application/dicom') {
     results.push(Promise.resolve(failed(new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `part Content-Type ${partType}`))));
-    return { write: async () => undefined, end: async () => undefined, abort: async () => undefined };
+    const ignore = () => Promise.resolve();
+    return { write: ignore, end: ignore, abort: ignore };
   }
   const temp = archive.blobs.createTemp();
   let size = 0;

@@ -34,11 +34,16 @@ function instancesIn(archive: Archive, scope: Scope): StoredInstance[] {
 }
 
 /** Multipart body from parts produced lazily, so a 4 GB study streams without being held in memory. */
-async function sendMultipart(res: Response, partType: string, parts: AsyncIterable<{ headers: string; body: AsyncIterable<Buffer> | Buffer }>): Promise<void> {
+interface Part {
+  readonly headers: string;
+  readonly body: AsyncIterable<Buffer> | Buffer;
+}
+
+async function sendMultipart(res: Response, partType: string, parts: Iterable<Part>): Promise<void> {
   const boundary = randomUUID();
   res.status(200).type(`multipart/related; type="${partType}"; boundary=${boundary}`);
   async function* body() {
-    for await (const part of parts) {
+    for (const part of parts) {
       yield Buffer.from(`--${boundary}\r\n${part.headers}\r\n\r\n`);
       if (Buffer.isBuffer(part.body)) yield part.body;
       else yield* part.body;
@@ -59,7 +64,7 @@ export function retrieveHandler(archive: Archive) {
       const ts = entry.params['transfer-syntax'];
       return ts === undefined || ts === '*' || (storedSyntaxes.size === 1 && storedSyntaxes.has(ts));
     });
-    async function* parts() {
+    function* parts() {
       for (const i of instances) {
         yield {
           headers: `Content-Type: application/dicom; transfer-syntax=${i.transferSyntaxUid}\r\nContent-Length: ${i.size}`,
@@ -107,7 +112,7 @@ export function retrieveFramesHandler(archive: Archive) {
     const m = readPixelModule(bytes);
     const frames = parseFrameList(String(req.params['frames']), m.numberOfFrames);
     const size = frameByteLength(m);
-    async function* parts() {
+    function* parts() {
       for (const f of frames) {
         const start = m.pixelDataOffset + (f - 1) * size;
         yield {
@@ -127,7 +132,7 @@ export function retrieveBulkDataHandler(archive: Archive) {
     const { bytes } = await loadSingle(archive, req);
     const m = readPixelModule(bytes);
     const body = bytes.subarray(m.pixelDataOffset, m.pixelDataOffset + m.pixelDataLength);
-    async function* parts() {
+    function* parts() {
       yield { headers: 'Content-Type: application/octet-stream', body };
     }
     await sendMultipart(res, 'application/octet-stream', parts());

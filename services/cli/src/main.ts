@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { loadConfig, type ConfigKey } from '@mipseg/shared/config';
+import { isMipsegError } from '@mipseg/shared/errors';
+import { createLogger } from '@mipseg/shared/log';
+import { listFiles, sendFiles } from './send';
+import { serve } from './serve';
+
+// The only place that reads process.env: everything else receives the frozen Config.
+const env = process.env;
+
+function fail(err: unknown): never {
+  const text = isMipsegError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`mipseg: ${text}\n`);
+  process.exit(1);
+}
+
+interface ServeOptions {
+  host?: string;
+  port?: string;
+  dataDir?: string;
+  insecure?: boolean;
+}
+
+async function serveCommand(opts: ServeOptions): Promise<void> {
+  const overrides: Partial<Record<ConfigKey, string>> & { insecure?: boolean } = { insecure: opts.insecure === true };
+  if (opts.host) overrides.HOST = opts.host;
+  if (opts.port) overrides.PORT = opts.port;
+  if (opts.dataDir) overrides.DATA_DIR = opts.dataDir;
+  const config = loadConfig(env, overrides);
+  const log = createLogger(config.logLevel);
+  if (config.insecure && config.authTokens.length === 0) log.warn({ host: config.host }, 'listening WITHOUT authentication (--insecure)');
+  const service = await serve(config, log);
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down: finishing in-flight requests and associations');
+    service.close().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+interface SendCommandOptions {
+  url: string;
+  token?: string;
+  batchSize: string;
+  progress: boolean;
+}
+
+async function sendCommand(path: string, opts: SendCommandOptions): Promise<void> {
+  const files = await listFiles(path);
+  if (files.length === 0) fail(`no files under ${path}`);
+  const summary = await sendFiles(files, {
+    url: opts.url,
+    batchSize: Number(opts.batchSize),
+    progress: opts.progress && process.stderr.isTTY === true,
+    ...(opts.token ? { token: opts.token } : {}),
+  });
+  const rate = summary.seconds > 0 ? (summary.files / summary.seconds).toFixed(1) : '-';
+  process.stdout.write(`${summary.stored} stored, ${summary.failed} failed of ${summary.files} files ` +
+    `(${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(1)} s, ${rate} instances/s)\n`);
+  if (summary.failed > 0 || summary.statuses.some((s) => s >= 400)) process.exitCode = 2;
+}
+
+const program = new Command('mipseg').description('PACS-integrated AI for whole-body PET').showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the archive, DICOMweb gateway and DIMSE SCP (what `npm start` runs)')
+  .option('--host <host>', 'address to listen on (HOST)')
+  .option('--port <port>', 'HTTP port (PORT)')
+  .option('--data-dir <dir>', 'data directory (DATA_DIR)')
+  .option('--insecure', 'allow a non-loopback address without authentication')
+  .action((opts: ServeOptions) => serveCommand(opts).catch(fail));
+
+program
+  .command('send <path>')
+  .description('send a DICOM file or folder to a DICOMweb server by STOW-RS')
+  .addOption(new Option('--url <url>', 'DICOMweb base URL').default(`http://127.0.0.1:${env['PORT'] ?? '8080'}/dicomweb`))
+  .addOption(new Option('--token <token>', 'bearer token').env('MIPSEG_TOKEN'))
+  .option('--batch-size <n>', 'instances per STOW request', '100')
+  .option('--no-progress', 'no progress bar')
+  .action((path: string, opts: SendCommandOptions) => sendCommand(path, opts).catch(fail));
+
+program.parseAsync(process.argv).catch(fail);
