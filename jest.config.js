@@ -4,7 +4,7 @@ module.exports = {
   roots: ['<rootDir>/shared/src', '<rootDir>/services', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }] },
   moduleNameMapper: {
     '^@mipseg/shared/(.*)$': '<rootDir>/shared/src/$1',
     '^@mipseg/(gateway|dimse|worker)$': '<rootDir>/services/$1/src/index.ts',

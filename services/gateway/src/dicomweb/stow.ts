@@ -122,6 +122,19 @@ export function buildStowResponse(results: PartResult[], base: string, study: st
   return body;
 }
 
+/**
+ * FailureReason codes say little to a person: the Warning header carries each failure's reason in words
+ * (PS3.18 has no text field in FailedSOPSequence), and notes replaced duplicates.
+ */
+function stowWarnings(results: PartResult[]): string[] {
+  const warnings = results.flatMap((r, part) => {
+    if (r.status === 'failed') return [`part ${part + 1}${r.sopInstanceUid ? ` (${r.sopInstanceUid})` : ''}: ${r.error.message}`];
+    if (r.status === 'stored' && r.replaced) return [`${r.header.sopInstanceUid} replaced an earlier copy, kept under retired/`];
+    return [];
+  });
+  return warnings.slice(0, 50).map((w) => `299 mipseg "${w.replace(/["\r\n]/g, "'")}"`);
+}
+
 function checkRequest(req: Request, config: Config): string {
   const contentType = req.get('content-type');
   if (!contentType) throw new MipsegError('MIPSEG_UNSUPPORTED_MEDIA_TYPE', 'no Content-Type');
@@ -157,8 +170,8 @@ export function storeInstancesHandler(archive: Archive, config: Config) {
     const settled = await Promise.all(results);
     if (settled.length === 0) throw new MipsegError('MIPSEG_MULTIPART_MALFORMED', 'no parts');
     const status = responseStatus(settled);
-    const replaced = settled.filter((r) => r.status === 'stored' && r.replaced).length;
-    if (replaced) res.set('Warning', `299 mipseg "${replaced} instance(s) replaced an earlier copy, kept under retired/"`);
+    const warnings = stowWarnings(settled);
+    if (warnings.length) res.set('Warning', warnings);
     res.status(status).type('application/dicom+json').send(JSON.stringify(buildStowResponse(settled, base, study)));
   };
 }
