@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isMipsegError } from '../errors';
+import { loadConfig } from './config';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isMipsegError(err) ? err.code : 'not a MipsegError';
+  }
+  return undefined;
+}
+
+describe('loadConfig', () => {
+  test('uses the documented defaults and freezes the result', () => {
+    const config = loadConfig({});
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.port).toBe(8080);
+    expect(config.dimse.port).toBe(11112);
+    expect(config.dimse.aeTitle).toBe('MIPSEG');
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.dimse)).toBe(true);
+  });
+
+  test('refuses to bind a non-loopback address without authentication', () => {
+    expect(codeOf(() => loadConfig({ HOST: '0.0.0.0' }))).toBe('MIPSEG_INSECURE_BIND');
+  });
+
+  test('binds a non-loopback address when tokens are configured or --insecure is given', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', AUTH_TOKENS: 'a-long-enough-token-1234' }).authTokens).toHaveLength(1);
+    expect(loadConfig({ HOST: '0.0.0.0' }, { insecure: true }).insecure).toBe(true);
+  });
+
+  test('reads tokens from a file too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-cfg-'));
+    try {
+      writeFileSync(join(dir, 'tokens'), 'first-token-0123456789\nsecond-token-0123456789\n');
+      const config = loadConfig({ AUTH_TOKENS_FILE: join(dir, 'tokens') });
+      expect(config.authTokens).toEqual(['first-token-0123456789', 'second-token-0123456789']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    [{ PORT: 'eighty' }],
+    [{ PORT: '70000' }],
+    [{ DIMSE_AE_TITLE: 'A_TITLE_LONGER_THAN_16' }],
+    [{ DIMSE_ENABLED: 'maybe' }],
+    [{ AUTH_TOKENS: 'short' }],
+    [{ QIDO_MAX_RESULTS: '0' }],
+  ])('rejects an invalid value: %j', (env) => {
+    expect(codeOf(() => loadConfig(env))).toBe('MIPSEG_CONFIG_INVALID');
+  });
+});
