@@ -1,0 +1,87 @@
+import { constants, type association } from 'dcmjs-dimse';
+import { isSupportedStorageSopClass, TransferSyntax, VERIFICATION_SOP_CLASS } from '@mipseg/shared/dicom';
+
+/**
+ * Transfer syntaxes accepted for storage. The data set is stored as received, so this lists what the
+ * archive can keep and serve, not what mipseg can decode. Deflate is left out: its bytes are not DICOM
+ * elements until inflated, and the header reader does not inflate.
+ */
+export const ACCEPTED_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
+  TransferSyntax.ImplicitVrLittleEndian,
+  TransferSyntax.ExplicitVrLittleEndian,
+  TransferSyntax.ExplicitVrBigEndian,
+  TransferSyntax.JpegLossless,
+  TransferSyntax.JpegLosslessSv1,
+  TransferSyntax.JpegLsLossless,
+  TransferSyntax.JpegLsNearLossless,
+  TransferSyntax.Jpeg2000Lossless,
+  TransferSyntax.Jpeg2000,
+  TransferSyntax.RleLossless,
+]);
+
+/** The A-ASSOCIATE-RJ fields (PS3.8 9.3.4) and a reason for our log. */
+export interface AssociationRejection {
+  readonly result: number;
+  readonly source: number;
+  readonly reason: number;
+  readonly why: string;
+}
+
+export interface AssociationPolicy {
+  readonly aeTitle: string;
+  /** Empty: any calling AE title may associate. */
+  readonly allowedCallingAeTitles: readonly string[];
+}
+
+const { RejectResult, RejectSource, RejectReason, PresentationContextResult } = constants;
+
+/** Checks the AE titles of an A-ASSOCIATE-RQ; undefined when the association may go on. */
+export function checkAeTitles(callingAeTitle: string, calledAeTitle: string, policy: AssociationPolicy): AssociationRejection | undefined {
+  if (calledAeTitle.trim() !== policy.aeTitle.trim()) {
+    return { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CalledAeNotRecognized,
+      why: `called AE title "${calledAeTitle}" is not "${policy.aeTitle}"` };
+  }
+  const allowed = policy.allowedCallingAeTitles;
+  if (allowed.length > 0 && !allowed.includes(callingAeTitle.trim())) {
+    return { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CallingAeNotRecognized,
+      why: `calling AE title "${callingAeTitle}" is not on the allow-list` };
+  }
+  return undefined;
+}
+
+/** A transient rejection (PS3.8 9.3.4 source 3): the peer may try again later. */
+export function busyRejection(why: string, reason: 'local-limit' | 'congestion'): AssociationRejection {
+  return {
+    result: RejectResult.Transient,
+    source: RejectSource.ServiceProviderPresentation,
+    reason: reason === 'local-limit' ? RejectReason.LocalLimitExceeded : RejectReason.TemporaryCongestion,
+    why,
+  };
+}
+
+function isAcceptedAbstractSyntax(uid: string): boolean {
+  return uid === VERIFICATION_SOP_CLASS || isSupportedStorageSopClass(uid);
+}
+
+/**
+ * Sets the result of every proposed presentation context. Of the proposed transfer syntaxes the first one
+ * we accept wins, as in pynetdicom: the SCU lists what its data is in first, and taking that spares it a
+ * conversion (and keeps what we store identical to what it holds). Returns the accepted contexts.
+ */
+export function negotiatePresentationContexts(request: association.Association): association.PresentationContext[] {
+  const accepted: association.PresentationContext[] = [];
+  for (const { context } of request.getPresentationContexts()) {
+    if (!isAcceptedAbstractSyntax(context.getAbstractSyntaxUid())) {
+      context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
+      continue;
+    }
+    const transferSyntax = context.getTransferSyntaxUids().find((uid) => ACCEPTED_TRANSFER_SYNTAXES.has(uid));
+    if (transferSyntax === undefined) {
+      context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+      continue;
+    }
+    context.setResult(PresentationContextResult.Accept, transferSyntax);
+    accepted.push(context);
+  }
+  return accepted;
+}

@@ -1,0 +1,49 @@
+import type { MipsegError } from '@mipseg/shared/errors';
+import type { StoreOutcome } from '@mipseg/shared/store';
+
+/** C-STORE status values used here (PS3.4 B.2.3, PS3.7 C.4.2.1.4). */
+export const CStoreStatus = {
+  Success: 0x0000,
+  ProcessingFailure: 0x0110,
+} as const;
+
+/** The response to one C-STORE: Status (0000,0900) and, on failure, ErrorComment (0000,0902). */
+export interface CStoreResult {
+  readonly status: number;
+  readonly errorComment?: string;
+}
+
+// ErrorComment is LO: at most 64 characters of the default repertoire, no backslash or control characters.
+const ERROR_COMMENT_MAX = 64;
+
+function errorComment(message: string): string {
+  return message.replace(/[^\x20-\x5b\x5d-\x7e]/g, ' ').slice(0, ERROR_COMMENT_MAX).trimEnd();
+}
+
+/** The catalogue's failure reason (shared with STOW-RS); errors without one are processing failures. */
+export function cStoreFailureStatus(error: MipsegError): number {
+  return error.failureReason ?? CStoreStatus.ProcessingFailure;
+}
+
+/** Maps what the archive did with a received instance to the C-STORE response the SCU gets. */
+export function cStoreResultFor(outcome: StoreOutcome): CStoreResult {
+  if (outcome.status !== 'failed') return { status: CStoreStatus.Success };
+  return {
+    status: cStoreFailureStatus(outcome.error),
+    errorComment: errorComment(outcome.error.message),
+  };
+}
+
+/** What an SCU should do about a C-STORE response status. */
+export type CStoreStatusClass = 'success' | 'warning' | 'retryable' | 'failure';
+
+/**
+ * PS3.4 B.2.3: 0000 success; 0001 and Bxxx warnings (stored, perhaps coerced); A7xx "Out of Resources" is
+ * worth retrying later; everything else (A9xx, Cxxx, 0122, 0110, 0111, ...) fails the same way again.
+ */
+export function classifyCStoreStatus(status: number): CStoreStatusClass {
+  if (status === 0x0000) return 'success';
+  if (status === 0x0001 || (status & 0xf000) === 0xb000) return 'warning';
+  if ((status & 0xff00) === 0xa700) return 'retryable';
+  return 'failure';
+}

@@ -1,0 +1,101 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { Config } from '@mipseg/shared/config';
+import type { Logger } from '@mipseg/shared/log';
+import type { Archive } from '@mipseg/shared/store';
+import { AssociationSlots } from './association-slots';
+import { announceMipsegImplementation, routeDcmjsDimseLog } from './dcmjs-dimse-setup';
+import { StorageScp, type StorageScpContext } from './storage-scp';
+
+export interface DimseServerDeps {
+  readonly config: Config;
+  readonly archive: Archive;
+  readonly log: Logger;
+}
+
+/** A listening Verification/Storage SCP. */
+export interface DimseServer {
+  /** The bound TCP port (DIMSE_PORT=0 picks a free one). */
+  readonly port: number;
+  /**
+   * Stops accepting connections and refuses new associations, lets open associations finish and the
+   * instances they sent be stored, and after `timeoutMs` destroys the connections still open.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function untilClosed(server: Server, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * Starts the DIMSE SCP on DIMSE_PORT, bound to HOST like the gateway. Every received instance goes through
+ * {@link Archive.storeFromTemp}, the same ingest path as STOW-RS. Callers check `config.dimse.enabled`.
+ */
+export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServer> {
+  const log = deps.log;
+  routeDcmjsDimseLog(log);
+  announceMipsegImplementation();
+  const slots = new AssociationSlots(deps.config.dimse.maxAssociations);
+  // Each connection's SCP and a promise that settles when its socket has closed.
+  const connections = new Map<StorageScp, Promise<void>>();
+  const work = new Set<Promise<unknown>>();
+  const context: StorageScpContext = {
+    config: deps.config,
+    archive: deps.archive,
+    log,
+    slots,
+    track(promise) {
+      const settled = promise.catch((err: unknown) => log.error({ err }, 'DIMSE work failed'));
+      work.add(settled);
+      void settled.finally(() => work.delete(settled));
+    },
+  };
+  const server = createServer((socket) => {
+    // storescu waits on TCP acknowledgements between small writes; without this each C-STORE costs ~40 ms.
+    socket.setNoDelay(true);
+    const scp = new StorageScp(socket, context);
+    connections.set(scp, new Promise((resolve) => socket.once('close', () => {
+      connections.delete(scp);
+      resolve();
+    })));
+  });
+  const port = await listen(server, deps.config.dimse.port, deps.config.host);
+  log.info({ port, aeTitle: deps.config.dimse.aeTitle }, 'DIMSE SCP listening');
+
+  let closing: Promise<void> | undefined;
+  const close = async (timeoutMs: number): Promise<void> => {
+    slots.refuseNew();
+    // Connections that never got an association have nothing to finish.
+    for (const scp of connections.keys()) if (!scp.hasAssociation) scp.hangUp();
+    if (!(await untilClosed(server, timeoutMs))) {
+      log.warn({ open: connections.size }, 'DIMSE close timed out; destroying open connections');
+      for (const scp of connections.keys()) scp.destroyConnection();
+      await Promise.all(connections.values());
+    }
+    // Closing connections may add work (discarding partial data sets), hence the loop.
+    while (work.size > 0) await Promise.all([...work]);
+    log.info('DIMSE SCP closed');
+  };
+  return {
+    port,
+    close: (timeoutMs = DEFAULT_CLOSE_TIMEOUT_MS) => (closing ??= close(timeoutMs)),
+  };
+}

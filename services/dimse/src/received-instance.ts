@@ -1,0 +1,92 @@
+import type { WriteStream } from 'node:fs';
+import type { Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { Archive, StoreOutcome } from '@mipseg/shared/store';
+
+// A PDV cannot be longer than its PDU's 32-bit length field, so with this mark write() never returns false.
+const NEVER_FULL = 2 ** 32;
+
+function storageError(err: unknown): MipsegError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT'
+    ? new MipsegError('MIPSEG_STORAGE_FULL', code)
+    : new MipsegError('MIPSEG_STORAGE_FAILED', err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Where dcmjs-dimse writes the P-DATA PDV values of one C-STORE data set: straight into a temp file that
+ * already holds the preamble and File Meta Information, so the archive receives the data set bytes exactly
+ * as they came off the wire. dcmjs-dimse waits for 'drain' only on the first PDU of a data set and keeps
+ * processing later PDUs meanwhile, which can reorder PDVs; so this stream never signals back-pressure to
+ * it. Back-pressure goes to the socket instead: it is paused while the file lags behind.
+ */
+export class ReceivedInstance extends Writable {
+  private readonly file: { path: string; stream: WriteStream };
+  private readonly fileClosed: Promise<void>;
+  private bytes = 0;
+  private problem: MipsegError | undefined;
+  private socketPaused = false;
+
+  constructor(
+    private readonly archive: Archive,
+    fileMeta: Buffer,
+    private readonly maxInstanceBytes: number,
+    private readonly socket: Socket,
+  ) {
+    super({ highWaterMark: NEVER_FULL });
+    this.file = archive.blobs.createTemp();
+    this.fileClosed = new Promise((resolve) => this.file.stream.once('close', resolve));
+    this.file.stream.on('error', (err) => {
+      this.problem ??= storageError(err);
+      this.resumeSocket();
+    });
+    this.file.stream.write(fileMeta);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.bytes += chunk.length;
+    if (!this.problem && this.bytes > this.maxInstanceBytes) {
+      this.problem = new MipsegError('MIPSEG_STORAGE_FAILED', `instance over MAX_INSTANCE_BYTES (${this.maxInstanceBytes})`);
+    }
+    if (!this.problem && !this.file.stream.write(chunk)) this.pauseSocket();
+    callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.resumeSocket();
+    this.file.stream.end();
+    callback();
+  }
+
+  /** Waits until the data set is on disk, then hands the file to the archive (which consumes it). */
+  async store(): Promise<StoreOutcome> {
+    await this.fileClosed;
+    if (this.problem) {
+      await this.archive.blobs.discardTemp(this.file.path);
+      return { status: 'failed', error: this.problem };
+    }
+    return this.archive.storeFromTemp(this.file.path);
+  }
+
+  /** For a data set that never completed (association aborted or closed mid-transfer). */
+  async discard(): Promise<void> {
+    this.resumeSocket();
+    this.file.stream.destroy();
+    await this.fileClosed;
+    await this.archive.blobs.discardTemp(this.file.path);
+  }
+
+  private pauseSocket(): void {
+    if (this.socketPaused) return;
+    this.socketPaused = true;
+    this.socket.pause();
+    this.file.stream.once('drain', () => this.resumeSocket());
+  }
+
+  private resumeSocket(): void {
+    if (!this.socketPaused) return;
+    this.socketPaused = false;
+    this.socket.resume();
+  }
+}

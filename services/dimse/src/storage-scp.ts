@@ -1,0 +1,175 @@
+import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { Dataset, Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
+import type { Config } from '@mipseg/shared/config';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { Logger } from '@mipseg/shared/log';
+import type { Archive, StoreOutcome } from '@mipseg/shared/store';
+import { busyRejection, checkAeTitles, negotiatePresentationContexts, type AssociationRejection } from './association-negotiation';
+import type { AssociationSlots } from './association-slots';
+import { cStoreResultFor } from './c-store-status';
+import { encodeFileMetaInformation } from './file-meta';
+import { ReceivedInstance } from './received-instance';
+
+/** What every association of one server shares. */
+export interface StorageScpContext {
+  readonly config: Config;
+  readonly archive: Archive;
+  readonly log: Logger;
+  readonly slots: AssociationSlots;
+  /** Registers work that a graceful close must wait for. */
+  track(work: Promise<unknown>): void;
+}
+
+// After our last PDU, how long a peer may take to close its side before the connection is destroyed.
+const HANG_UP_GRACE_MS = 5000;
+
+/**
+ * One association's Verification and Storage SCP. Built per TCP connection by the server (not by
+ * dcmjs-dimse's Server, which cannot report its port, limit associations or close gracefully).
+ */
+export class StorageScp extends Scp {
+  private readonly log: Logger;
+  private readonly receiving = new Map<requests.CStoreRequest, ReceivedInstance>();
+  private readonly storing = new Set<Promise<unknown>>();
+  private callingAeTitle = '';
+  private holdsSlot = false;
+
+  constructor(
+    private readonly connection: Socket,
+    private readonly context: StorageScpContext,
+  ) {
+    super(connection);
+    this.log = context.log.child({ peer: `${connection.remoteAddress}:${connection.remotePort}` });
+    // dcmjs-dimse's Server sets these on accepted sockets; its association timeout only runs with them set.
+    Object.assign(this, { connected: true, connectedTime: Date.now() });
+    this.on('networkError', (err: Error) => {
+      this.log.warn({ err: err.message }, 'DIMSE connection error');
+      this.hangUp();
+    });
+    connection.once('close', () => void this.closed());
+  }
+
+  /** True once an association was accepted on this connection. */
+  get hasAssociation(): boolean {
+    return this.holdsSlot;
+  }
+
+  override associationRequested(request: association.Association): void {
+    const peer = { callingAeTitle: request.getCallingAeTitle(), calledAeTitle: request.getCalledAeTitle() };
+    this.callingAeTitle = peer.callingAeTitle;
+    const rejection = checkAeTitles(peer.callingAeTitle, peer.calledAeTitle, this.context.config.dimse) ?? this.takeSlot();
+    if (rejection) {
+      this.log.warn({ ...peer, reason: rejection.why }, 'association rejected');
+      this.sendAssociationReject(rejection.result, rejection.source, rejection.reason);
+      this.hangUp();
+      return;
+    }
+    // No asynchronous operations window: the SCU waits for each C-STORE response before the next request.
+    request.setNegotiateAsyncOps(false);
+    const accepted = negotiatePresentationContexts(request);
+    this.log.info({ ...peer, proposedContexts: request.getPresentationContexts().length, acceptedContexts: accepted.length },
+      'association accepted');
+    this.sendAssociationAccept();
+  }
+
+  override associationReleaseRequested(): void {
+    // A release must not overtake the response to a C-STORE still being stored.
+    void Promise.allSettled([...this.storing]).then(() => this.sendAssociationReleaseResponse());
+  }
+
+  override abort(source: number, reason: number): void {
+    this.log.info({ source, reason }, 'association aborted by peer');
+    this.connection.destroy();
+  }
+
+  override cEchoRequest(request: requests.CEchoRequest, callback: (response: responses.CEchoResponse) => void): void {
+    const response = responses.CEchoResponse.fromRequest(request);
+    response.setStatus(constants.Status.Success);
+    callback(response);
+  }
+
+  override createStoreWritableStream(context: association.PresentationContext, request: requests.CStoreRequest): Writable {
+    const fileMeta = encodeFileMetaInformation({
+      mediaStorageSopClassUid: request.getAffectedSopClassUid() ?? '',
+      mediaStorageSopInstanceUid: request.getAffectedSopInstanceUid() ?? '',
+      transferSyntaxUid: context.getAcceptedTransferSyntaxUid() ?? '',
+      sourceApplicationEntityTitle: this.callingAeTitle,
+    });
+    const received = new ReceivedInstance(this.context.archive, fileMeta, this.context.config.maxInstanceBytes, this.connection);
+    this.receiving.set(request, received);
+    return received;
+  }
+
+  override createDatasetFromStoreWritableStream(
+    _writable: Writable,
+    context: association.PresentationContext,
+    callback: (dataset: Dataset) => void,
+  ): void {
+    // The bytes are already on their way to disk (ReceivedInstance); the library only needs some Dataset to
+    // attach to the request, so it gets an empty one instead of a parse of the whole instance.
+    callback(new Dataset({}, context.getAcceptedTransferSyntaxUid()));
+  }
+
+  override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
+    const received = this.receiving.get(request);
+    this.receiving.delete(request);
+    const work = this.storeInstance(request, received).then((response) => {
+      if (!this.connection.destroyed) callback(response);
+    });
+    this.storing.add(work);
+    void work.finally(() => this.storing.delete(work));
+    this.context.track(work);
+  }
+
+  private async storeInstance(request: requests.CStoreRequest, received: ReceivedInstance | undefined): Promise<responses.CStoreResponse> {
+    let outcome: StoreOutcome;
+    try {
+      outcome = received ? await received.store() : { status: 'failed', error: new MipsegError('MIPSEG_DICOM_UNPARSEABLE', 'C-STORE without a data set') };
+    } catch (err) {
+      outcome = { status: 'failed', error: new MipsegError('MIPSEG_STORAGE_FAILED', String(err), { cause: err }) };
+    }
+    const result = cStoreResultFor(outcome);
+    const response = responses.CStoreResponse.fromRequest(request);
+    response.setStatus(result.status);
+    if (result.errorComment !== undefined) response.setErrorComment(result.errorComment);
+    const fields = { sopInstanceUid: request.getAffectedSopInstanceUid(), status: `0x${result.status.toString(16).padStart(4, '0')}` };
+    if (outcome.status === 'failed') this.log.warn({ ...fields, code: outcome.error.code, err: outcome.error.message }, 'C-STORE refused');
+    else this.log.debug({ ...fields, outcome: outcome.status }, 'C-STORE stored');
+    return response;
+  }
+
+  private takeSlot(): AssociationRejection | undefined {
+    if (this.holdsSlot) return busyRejection('a second association on one connection', 'congestion');
+    const refusal = this.context.slots.acquire();
+    if (refusal === undefined) {
+      this.holdsSlot = true;
+      return undefined;
+    }
+    return refusal === 'closing'
+      ? busyRejection('the server is shutting down', 'congestion')
+      : busyRejection(`already ${this.context.slots.max} associations open (DIMSE_MAX_ASSOCIATIONS)`, 'local-limit');
+  }
+
+  /** Ends the connection; destroys it if the peer does not close its side in time. */
+  hangUp(): void {
+    this.connection.end();
+    setTimeout(() => this.connection.destroy(), HANG_UP_GRACE_MS).unref();
+  }
+
+  destroyConnection(): void {
+    this.connection.destroy();
+  }
+
+  private async closed(): Promise<void> {
+    if (this.holdsSlot) this.context.slots.release();
+    this.holdsSlot = false;
+    const unfinished = [...this.receiving.values()];
+    this.receiving.clear();
+    if (unfinished.length > 0) this.log.warn({ unfinished: unfinished.length }, 'connection closed during a C-STORE data set');
+    const discarding = Promise.allSettled(unfinished.map((r) => r.discard()));
+    this.context.track(discarding);
+    await discarding;
+    this.log.debug('connection closed');
+  }
+}

@@ -1,0 +1,180 @@
+import { Client, association, constants, requests, type responses } from 'dcmjs-dimse';
+import { isUncompressed, TransferSyntax } from '@mipseg/shared/dicom';
+import { MipsegError, toMipsegError } from '@mipseg/shared/errors';
+import type { Logger } from '@mipseg/shared/log';
+import { classifyCStoreStatus } from './c-store-status';
+import { announceMipsegImplementation, quietDcmjsDimseLog } from './dcmjs-dimse-setup';
+import { P10FileDataSet, readFileMeta } from './p10-file-data-set';
+
+export interface StoreScuOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly callingAeTitle: string;
+  readonly calledAeTitle: string;
+  /** PS3.10 files, sent in one association, in this order. */
+  readonly files: readonly string[];
+  /** Gives up on the association after this long (default 10 minutes); unanswered instances are retryable. */
+  readonly timeoutMs?: number;
+  readonly log?: Logger;
+}
+
+/**
+ * `sent`: the peer answered success or a warning. `retryable`: worth sending again later (A7xx out of
+ * resources, a transient association rejection, a lost connection). `failed`: sending again would fail
+ * the same way (A9xx, Cxxx, 0122, a refused SOP class or transfer syntax, an unreadable file).
+ * Retrying, with backoff and a limit, is the caller's job.
+ */
+export type InstanceSendOutcome = 'sent' | 'retryable' | 'failed';
+
+export interface InstanceSendResult {
+  readonly file: string;
+  readonly sopInstanceUid?: string;
+  readonly outcome: InstanceSendOutcome;
+  /** The C-STORE response Status; absent when no response came. */
+  readonly status?: number;
+  /** The peer's ErrorComment, or why no response came. */
+  readonly reason?: string;
+}
+
+interface Pending {
+  readonly file: string;
+  readonly dataSet: P10FileDataSet;
+  readonly request: requests.CStoreRequest;
+  response?: responses.CStoreResponse;
+  /** Set when the accepted presentation contexts already say the peer will not take this instance. */
+  refusal?: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+const LITTLE_ENDIAN = new Set<string>([TransferSyntax.ImplicitVrLittleEndian, TransferSyntax.ExplicitVrLittleEndian]);
+
+function assertAeTitle(ae: string, what: string): void {
+  if (!/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(ae) || ae.trim() === '') {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${what} "${ae}" (1-16 printable characters, no backslash)`);
+  }
+}
+
+async function prepare(file: string): Promise<Pending | InstanceSendResult> {
+  try {
+    const dataSet = new P10FileDataSet(file, await readFileMeta(file));
+    return { file, dataSet, request: new requests.CStoreRequest(dataSet) };
+  } catch (err) {
+    return { file, outcome: 'failed', reason: toMipsegError(err).message };
+  }
+}
+
+/**
+ * dcmjs-dimse proposes Implicit+Explicit VR Little Endian in one context per SOP class, so a peer may pick
+ * the one the file is not in and the library re-encodes it. A context with only the file's own transfer
+ * syntax lets the bytes go unchanged wherever the peer accepts it. (Other syntaxes get their own context.)
+ */
+function addExactContexts(client: Client, pending: readonly Pending[]): void {
+  const pairs = new Set(pending.filter((p) => LITTLE_ENDIAN.has(p.dataSet.meta.transferSyntaxUid))
+    .map((p) => `${p.dataSet.meta.mediaStorageSopClassUid} ${p.dataSet.meta.transferSyntaxUid}`));
+  for (const pair of pairs) {
+    const [sopClass = '', transferSyntax = ''] = pair.split(' ');
+    client.addAdditionalPresentationContext(new association.PresentationContext(1, sopClass, transferSyntax), true);
+  }
+}
+
+/** Why the peer will not take `p`, judged from the presentation contexts it accepted. */
+function refusalFor(accepted: association.Association, p: Pending): string | undefined {
+  const context = accepted.getAcceptedPresentationContextFromRequest(p.request);
+  const ts = p.dataSet.meta.transferSyntaxUid;
+  if (!context) return `peer accepted no presentation context for SOP class ${p.dataSet.meta.mediaStorageSopClassUid}`;
+  const acceptedTs = context.getAcceptedTransferSyntaxUid() ?? '';
+  if (acceptedTs !== ts && !(isUncompressed(ts) && isUncompressed(acceptedTs))) {
+    return `peer accepted ${acceptedTs} only, not the instance's ${ts} (mipseg does not transcode)`;
+  }
+  return undefined;
+}
+
+/** What happened to the association as a whole. */
+interface AssociationReport {
+  rejected?: string;
+  transient: boolean;
+  error?: string;
+}
+
+// PS3.8 9.3.4: A-ASSOCIATE-RJ reasons by source.
+const REJECT_REASONS: Readonly<Record<number, Readonly<Record<number, string>>>> = {
+  1: { 1: 'no reason given', 2: 'application context name not supported', 3: 'calling AE title not recognized',
+    7: 'called AE title not recognized' },
+  2: { 1: 'no reason given', 2: 'protocol version not supported' },
+  3: { 1: 'temporary congestion', 2: 'local limit exceeded' },
+};
+
+function describeRejection(result: number, source: number, reason: number): string {
+  const kind = result === constants.RejectResult.Transient ? 'transient' : 'permanent';
+  return `association rejected (${kind}): ${REJECT_REASONS[source]?.[reason] ?? `source ${source}, reason ${reason}`}`;
+}
+
+function resultFor(p: Pending, association: AssociationReport): InstanceSendResult {
+  const base = { file: p.file, sopInstanceUid: p.dataSet.meta.mediaStorageSopInstanceUid };
+  if (p.response) {
+    const status = p.response.getStatus();
+    const reason = p.response.getErrorComment() || undefined;
+    const kind = classifyCStoreStatus(status);
+    const outcome = kind === 'success' || kind === 'warning' ? 'sent' : kind === 'retryable' ? 'retryable' : 'failed';
+    return { ...base, outcome, status, reason };
+  }
+  if (p.refusal) return { ...base, outcome: 'failed', reason: p.refusal };
+  if (association.rejected) return { ...base, outcome: association.transient ? 'retryable' : 'failed', reason: association.rejected };
+  return { ...base, outcome: 'retryable', reason: association.error ?? 'no C-STORE response (association ended early)' };
+}
+
+/**
+ * Sends PS3.10 files to a Storage SCP in one association and reports, per file, what the peer answered.
+ * Never reports `sent` without a success or warning status from the peer.
+ */
+export async function sendInstancesDimse(options: StoreScuOptions): Promise<InstanceSendResult[]> {
+  assertAeTitle(options.callingAeTitle, 'calling AE title');
+  assertAeTitle(options.calledAeTitle, 'called AE title');
+  quietDcmjsDimseLog(options.log);
+  announceMipsegImplementation();
+  const prepared = await Promise.all(options.files.map(prepare));
+  const pending = prepared.filter((p): p is Pending => 'request' in p);
+  const report = pending.length > 0 ? await runAssociation(options, pending) : { transient: false };
+  return prepared.map((p) => ('request' in p ? resultFor(p, report) : p));
+}
+
+function runAssociation(options: StoreScuOptions, pending: readonly Pending[]): Promise<AssociationReport> {
+  return new Promise((resolve) => {
+    const report: AssociationReport = { transient: false };
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const client = new Client();
+    const finish = () => {
+      clearTimeout(timer);
+      resolve(report);
+    };
+    const timer = setTimeout(() => {
+      report.error = `no answer within ${timeoutMs} ms`;
+      try {
+        client.abort();
+      } catch {
+        // Not connected yet: nothing to abort.
+      }
+      finish();
+    }, timeoutMs);
+    for (const p of pending) {
+      client.addRequest(p.request);
+      p.request.on('response', (response: responses.CStoreResponse) => {
+        p.response = response;
+        p.dataSet.release();
+      });
+    }
+    addExactContexts(client, pending);
+    client.on('associationAccepted', (accepted: association.Association) => {
+      for (const p of pending) p.refusal = refusalFor(accepted, p);
+    });
+    client.on('associationRejected', (rj: { result: number; source: number; reason: number }) => {
+      report.rejected = describeRejection(rj.result, rj.source, rj.reason);
+      report.transient = rj.result === constants.RejectResult.Transient;
+    });
+    client.on('networkError', (err: Error) => {
+      report.error ??= err.message;
+    });
+    client.on('closed', finish);
+    client.send(options.host, options.port, options.callingAeTitle, options.calledAeTitle);
+  });
+}

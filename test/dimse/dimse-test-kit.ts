@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
+import { Archive } from '@mipseg/shared/store';
+import { readFileMetaInformation, startDimseServer, type DimseServer } from '@mipseg/dimse';
+
+export const SCP_AE_TITLE = 'MIPSEG';
+
+export interface TestDimse {
+  readonly config: Config;
+  readonly archive: Archive;
+  readonly server: DimseServer;
+  readonly dataDir: string;
+  readonly port: number;
+  /** Files left in the archive's temp folder (partial or refused uploads must not linger). */
+  tempFiles(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/** A DIMSE SCP on a free port over a fresh temporary data directory; `stop` removes everything. */
+export async function startTestDimse(env: Partial<Record<ConfigKey, string>> = {}): Promise<TestDimse> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-dimse-'));
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_PORT: '0', DIMSE_AE_TITLE: SCP_AE_TITLE, ...env });
+  const log = pino({ level: 'silent' });
+  const archive = await Archive.open(dataDir, log);
+  const server = await startDimseServer({ config, archive, log });
+  return {
+    config,
+    archive,
+    server,
+    dataDir,
+    port: server.port,
+    tempFiles: () => readdir(join(dataDir, 'tmp')),
+    stop: async () => {
+      await server.close(2000);
+      archive.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ToolRun {
+  readonly code: number;
+  /** stdout and stderr together: dcmtk logs to stderr. */
+  readonly output: string;
+}
+
+/** Runs a dcmtk tool; a non-zero exit is a result, not an exception. */
+export function runTool(tool: string, args: readonly string[], timeoutMs = 120_000): Promise<ToolRun> {
+  return new Promise((resolve, reject) => {
+    execFile(tool, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new Error(`${tool} not found: install dcmtk (apt-get install -y dcmtk)`));
+        return;
+      }
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, output: `${stdout}${stderr}` });
+    });
+  });
+}
+
+/** The data set of a PS3.10 file: every byte after its File Meta Information. */
+export function dataSetOf(p10: Buffer): Buffer {
+  return p10.subarray(readFileMetaInformation(p10).dataSetOffset);
+}
+
+/** The stored file of an instance, as the archive keeps it. */
+export async function storedFile(dimse: TestDimse, sopInstanceUid: string): Promise<Buffer> {
+  const instance = dimse.archive.index.findInstance(sopInstanceUid);
+  if (!instance) throw new Error(`instance ${sopInstanceUid} not stored`);
+  return readFile(join(dimse.dataDir, instance.storageKey));
+}
+
+/** A TCP port that was free a moment ago (for peers such as storescp that cannot report theirs). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
