@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020';
+import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import { MipsegError } from '../errors';
 
 /** The manifest generation this loader understands; a model folder with another schema is refused. */
@@ -69,7 +69,12 @@ export function validateModelManifest(manifest: unknown, schema: unknown, source
   }
   // allowUnionTypes: suvWhite is number | null until it has been estimated.
   const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
-  const validate = ajv.compile<ModelManifest>(schema as object);
+  let validate: ValidateFunction<ModelManifest>;
+  try {
+    validate = ajv.compile<ModelManifest>(schema as object);
+  } catch (err) {
+    throw new MipsegError('MIPSEG_MODEL_INVALID', `unusable schema: ${(err as Error).message}`, { cause: err });
+  }
   if (!validate(manifest)) {
     throw new MipsegError('MIPSEG_MODEL_INVALID', ajv.errorsText(validate.errors, { dataVar: source }));
   }

@@ -1,0 +1,101 @@
+"""Fills the GENERATED fields of model.json (see model.schema.json) so that no figure is typed by hand.
+
+  /usr/bin/python3 write_manifest.py --checkpoint runs/cpu/best.pt --evaluation ../evaluation.json \
+      --data ../../../../shared/data/mip-pet --model-dir .. --threshold 0.5 --min-area 0
+
+The curated fields (name, description, pixel spacing, the SUV intensity mapping and its suvWhite) are kept
+as they are in the existing model.json: another engineer owns suvWhite, and a re-release must not undo it.
+--threshold/--min-area must be the values evaluate.py ran with; they become the shipped post-processing.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from data import list_cases, split
+from export_onnx import OPSET
+from macs import conv_macs_per_padded_pixel
+from weights import load_weights
+
+# evaluate.py key -> manifest key; a missing key fails loudly rather than shipping a partial card.
+METRIC_KEYS = {
+    "patients": "patients", "controls": "controls", "mean_dice": "patientMeanDice",
+    "median_dice": "patientMedianDice", "dice_quartiles": "patientDiceQuartiles",
+    "dice_below_0_5": "patientsWithDiceBelow0_5", "lesion_sensitivity": "lesionSensitivity",
+    "lesions": "lesions", "controls_clean_share": "controlsCleanShare",
+    "control_fp_pixels_mean": "controlFalsePositivePixelsMean", "seed_style_inflated_dice": "seedStyleInflatedDice",
+}
+SPLIT_RULE = "case number % 5 == 4 is validation, the rest is training; patients and controls alike (data.py)"
+SELECTION = "best validation score during training: patient mean Dice - max(0, 0.8 - clean-control share)"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def training_section(meta: dict, data_root: Path) -> dict:
+    patients, controls = list_cases(data_root)
+    (tp, vp), (tc, vc) = split(patients), split(controls)
+    return {
+        "data": {"source": "DM i AI 2023 tumor-segmentation MIP-PET (amboltio/DM-i-AI-2023), the subset in "
+                           "../shared/data/mip-pet", "patients": len(patients), "controls": len(controls)},
+        "split": {"rule": SPLIT_RULE, "train": {"patients": len(tp), "controls": len(tc)},
+                  "validation": {"patients": len(vp), "controls": len(vc)}},
+        "configuration": meta["config"],
+        "step": int(meta["step"]),
+        "stepsPlanned": int(meta["config"]["steps"]),
+        "selection": SELECTION,
+    }
+
+
+def metrics_section(evaluation: dict, threshold: float, min_area: int) -> dict:
+    out = {"source": "training/evaluate.py (PyTorch, full-size images)", "split": "validation",
+           "threshold": threshold, "minComponentAreaPx": min_area}
+    out.update({dst: evaluation[src] for src, dst in METRIC_KEYS.items()})
+    return out
+
+
+def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
+    model, meta = load_weights(args.checkpoint)
+    model_dir = args.model_dir
+    onnx_path, weights_path = model_dir / manifest["file"], model_dir / manifest["referenceWeights"]["file"]
+    if args.version:
+        manifest["version"] = args.version
+    manifest["sha256"] = sha256(onnx_path)
+    manifest["referenceWeights"].update(sha256=sha256(weights_path))
+    manifest["export"] = {"opset": OPSET, "exporter": f"torch {torch.__version__} torch.onnx.export (eval mode)",
+                          "batchNormFolded": True, "command": "models/mip-attention-unet/training/release.sh"}
+    manifest["architecture"].update(
+        channels=list(model.channels), parameters=sum(p.numel() for p in model.parameters()),
+        convMacsPerPaddedPixel=conv_macs_per_padded_pixel(model))
+    manifest["input"]["paddingMultiple"] = model.padding_multiple
+    manifest["output"].update(threshold=args.threshold, minComponentAreaPx=args.min_area)
+    manifest["training"] = training_section(meta, args.data)
+    evaluation = json.loads(args.evaluation.read_text())
+    manifest["metrics"] = metrics_section(evaluation, args.threshold, args.min_area)
+    return manifest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint (config, step)")
+    ap.add_argument("--evaluation", type=Path, required=True, help="JSON printed by evaluate.py")
+    ap.add_argument("--data", type=Path, required=True, help="the mip-pet folder (case counts)")
+    ap.add_argument("--model-dir", type=Path, required=True, help="folder with model.json, model.onnx, model.pt")
+    ap.add_argument("--threshold", type=float, required=True)
+    ap.add_argument("--min-area", type=int, required=True)
+    ap.add_argument("--version", help="semantic version of this release (default: keep)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    path = args.model_dir / "model.json"
+    manifest = update_manifest(json.loads(path.read_text()), args)
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

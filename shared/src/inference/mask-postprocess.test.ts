@@ -1,0 +1,42 @@
+import { removeSmallComponents, sigmoid, thresholdLogits } from './mask-postprocess';
+
+describe('thresholdLogits', () => {
+  it('marks a pixel as tumour exactly where sigmoid(logit) exceeds the threshold', () => {
+    const logits = new Float32Array([-3, -0.01, 0, 0.01, 1.3, 1.5, 4]);
+    for (const threshold of [0.5, 0.8]) {
+      const expected = Array.from(sigmoid(logits), (p) => (p > threshold ? 1 : 0));
+      expect(Array.from(thresholdLogits(logits, threshold))).toEqual(expected);
+    }
+  });
+});
+
+describe('removeSmallComponents', () => {
+  // 6 x 4: a diagonal pair (one 8-connected component of 2), a bar of 3 and a single pixel.
+  const image = () =>
+    Uint8Array.from([
+      1, 0, 0, 0, 0, 0,
+      0, 1, 0, 1, 1, 1,
+      0, 0, 0, 0, 0, 0,
+      0, 0, 0, 0, 0, 1,
+    ]);
+
+  it('keeps components of at least minArea pixels, joining diagonal neighbours', () => {
+    expect(Array.from(removeSmallComponents(image(), 6, 4, 2))).toEqual(
+      [1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+    expect(Array.from(removeSmallComponents(image(), 6, 4, 3))).toEqual(
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+  });
+
+  it('does not join pixels across the image\'s left and right edges', () => {
+    // (5, 0) and (0, 1) are neighbours in memory but not in the image.
+    const mask = Uint8Array.from([0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+    expect(Array.from(removeSmallComponents(mask, 6, 2, 2))).toEqual(new Array(12).fill(0));
+  });
+
+  it('keeps everything when minArea is 0 or 1, as training does', () => {
+    expect(Array.from(removeSmallComponents(image(), 6, 4, 1))).toEqual(Array.from(image()));
+    expect(Array.from(removeSmallComponents(image(), 6, 4, 0))).toEqual(Array.from(image()));
+  });
+});

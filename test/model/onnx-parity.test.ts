@@ -1,0 +1,96 @@
+/**
+ * @jest-environment ./test/model/onnx-runtime-environment.js
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InferenceSession } from 'onnxruntime-node';
+import {
+  createSegmentationModel,
+  loadModel,
+  pngToModelInput,
+  readModelManifest,
+  type SegmentationModel,
+} from '../../shared/src/inference';
+import { sharedData } from '../support/shared-data';
+import { MODEL_DIR, referenceWeights, runTrainingScript, torchAvailable } from './model-test-support';
+
+/** Largest |logit| difference allowed between PyTorch and ONNX Runtime (float32, BatchNorm folded). */
+const TOLERANCE = 1e-3;
+
+interface FixtureCase { id: string; image: string; height: number; width: number; input: string; logits: string }
+interface Fixtures { weightsSha256: string; cases: FixtureCase[] }
+
+const data = sharedData('data/mip-pet');
+const weights = referenceWeights();
+const ready = data.available && weights !== undefined && torchAvailable();
+
+function readFloat32(path: string): Float32Array {
+  // Copied into a fresh buffer: Float32Array needs 4-byte alignment. Fixtures are little-endian, as is every host we run.
+  return new Float32Array(new Uint8Array(readFileSync(path)).buffer);
+}
+
+function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
+  return max;
+}
+
+(ready ? describe : describe.skip)('ONNX export parity with PyTorch', () => {
+  let dir: string;
+  let fixtures: Fixtures;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-parity-'));
+    // One run exports a fresh ONNX from the reference weights and writes their PyTorch logits.
+    runTrainingScript('export_onnx.py', ['--weights', weights as string, '--onnx', join(dir, 'model.onnx'),
+      '--fixtures', join(dir, 'fixtures'), '--data', data.path, '--count', '3', '--threads', '1'], 300_000);
+    fixtures = JSON.parse(readFileSync(join(dir, 'fixtures', 'fixtures.json'), 'utf8')) as Fixtures;
+  }, 300_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function expectParity(model: SegmentationModel, label: string): Promise<void> {
+    expect(fixtures.cases).toHaveLength(3);
+    for (const c of fixtures.cases) {
+      const input = readFloat32(join(dir, 'fixtures', c.input));
+      const diff = maxAbsDifference(await model.predictLogits(input, c.width, c.height), readFloat32(join(dir, 'fixtures', c.logits)));
+      console.log(`parity ${label} ${c.id} (${c.width} x ${c.height}): max |logit difference| ${diff.toExponential(2)}`);
+      expect(diff).toBeLessThan(TOLERANCE);
+    }
+  }
+
+  it('the committed model.onnx reproduces the PyTorch logits of the committed model.pt', async () => {
+    const manifest = await readModelManifest(MODEL_DIR);
+    // The fixtures must come from the weights the manifest names, or the comparison would prove nothing.
+    if (!weights?.endsWith('model.pt')) return console.warn(`SKIPPED: committed model.pt absent; compared ${weights} only`);
+    expect(fixtures.weightsSha256).toBe(manifest.referenceWeights.sha256);
+    const model = await loadModel(MODEL_DIR, { threads: 1, executionProvider: 'cpu' });
+    try {
+      await expectParity(model, 'committed');
+    } finally {
+      await model.release();
+    }
+  });
+
+  it('a fresh export reproduces the PyTorch logits of its weights', async () => {
+    const session = await InferenceSession.create(join(dir, 'model.onnx'), { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    const model = createSegmentationModel(session, await readModelManifest(MODEL_DIR));
+    try {
+      await expectParity(model, 'fresh export');
+    } finally {
+      await model.release();
+    }
+  });
+
+  it('reads the DM i AI PNG into exactly the input that PyTorch was given', () => {
+    for (const c of fixtures.cases) {
+      const fromPng = pngToModelInput(readFileSync(c.image));
+      expect([fromPng.width, fromPng.height]).toEqual([c.width, c.height]);
+      expect(maxAbsDifference(fromPng.data, readFloat32(join(dir, 'fixtures', c.input)))).toBe(0);
+    }
+  });
+});
