@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { loadConfig, type ConfigKey } from '@mipseg/shared/config';
 import { isMipsegError } from '@mipseg/shared/errors';
 import { createLogger } from '@mipseg/shared/log';
-import { listFiles, sendFiles } from './send';
+import { isPart10File, listFiles, sendFiles } from './send';
 import { serve } from './serve';
 
 // The only place that reads process.env: everything else receives the frozen Config.
@@ -50,8 +50,12 @@ interface SendCommandOptions {
 }
 
 async function sendCommand(path: string, opts: SendCommandOptions): Promise<void> {
-  const files = await listFiles(path);
-  if (files.length === 0) fail(`no files under ${path}`);
+  const all = await listFiles(path);
+  const checks = await Promise.all(all.map(isPart10File));
+  const files = all.filter((_, i) => checks[i]);
+  const skipped = all.length - files.length;
+  if (skipped) process.stderr.write(`skipping ${skipped} file(s) that are not PS3.10 DICOM (no "DICM" prefix)\n`);
+  if (files.length === 0) fail(`no DICOM files under ${path}`);
   const summary = await sendFiles(files, {
     url: opts.url,
     batchSize: Number(opts.batchSize),

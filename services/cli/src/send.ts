@@ -21,6 +21,18 @@ export interface SendSummary {
   readonly statuses: number[];
 }
 
+/** True when the file starts like PS3.10 (128-byte preamble, "DICM"): what STOW-RS accepts. */
+export async function isPart10File(path: string): Promise<boolean> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const head = Buffer.alloc(132);
+    const { bytesRead } = await handle.read(head, 0, 132, 0);
+    return bytesRead === 132 && head.toString('latin1', 128, 132) === 'DICM';
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Lists files under a path (a file, or a folder walked recursively), skipping hidden files. */
 export async function listFiles(path: string): Promise<string[]> {
   const stat = await fs.stat(path);
