@@ -1,6 +1,7 @@
 /** Unit tests sit beside the code (*.test.ts); cross-service tests live in test/. */
 module.exports = {
-  testEnvironment: 'node',
+  // Node's environment plus shared typed arrays, which onnxruntime-node needs (see the file).
+  testEnvironment: '<rootDir>/test/model/onnx-runtime-environment.js',
   roots: ['<rootDir>/shared/src', '<rootDir>/services', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],

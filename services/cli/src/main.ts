@@ -1,7 +1,9 @@
 #!/usr/bin/env node
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigKey } from '@mipseg/shared/config';
 import { isMipsegError } from '@mipseg/shared/errors';
+import { segmentMipFile } from '@mipseg/shared/inference';
 import { createLogger } from '@mipseg/shared/log';
 import { isPart10File, listFiles, sendFiles } from './send';
 import { serve } from './serve';
@@ -68,6 +70,22 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
   if (summary.failed > 0 || summary.statuses.some((s) => s >= 400)) process.exitCode = 2;
 }
 
+/** The model shipped beside the CLI (services/cli/dist → models/), unless MODEL_DIR names another. */
+function modelDir(configured: string): string {
+  return configured || resolve(__dirname, '..', '..', '..', 'models', 'mip-attention-unet');
+}
+
+async function segmentMipCommand(input: string, output: string): Promise<void> {
+  const config = loadConfig(env);
+  const result = await segmentMipFile(input, output, {
+    modelDir: modelDir(config.inference.modelDir),
+    threads: config.inference.threads,
+    executionProvider: config.inference.executionProvider,
+  });
+  process.stdout.write(`${output}: ${result.width}x${result.height} mask, ${result.tumourPixels} tumour pixels ` +
+    `(model ${result.modelVersion})\n`);
+}
+
 const program = new Command('mipseg').description('PACS-integrated AI for whole-body PET').showHelpAfterError();
 
 program
@@ -87,5 +105,10 @@ program
   .option('--batch-size <n>', 'instances per STOW request', '100')
   .option('--no-progress', 'no progress bar')
   .action((path: string, opts: SendCommandOptions) => sendCommand(path, opts).catch(fail));
+
+program
+  .command('segment-mip <in.png> <out.png>')
+  .description('segment a DM i AI style MIP PNG (inverted grey) and write a 0/255 mask PNG of the same size')
+  .action((input: string, output: string) => segmentMipCommand(input, output).catch(fail));
 
 program.parseAsync(process.argv).catch(fail);

@@ -15,6 +15,12 @@ export interface Config {
   readonly maxInstanceBytes: number;
   readonly maxPartsPerRequest: number;
   readonly qidoMaxResults: number;
+  readonly inference: {
+    /** The model folder (model.json + model.onnx); empty = the model shipped with mipseg. */
+    readonly modelDir: string;
+    readonly threads: number;
+    readonly executionProvider: 'cpu' | 'cuda';
+  };
   readonly dimse: {
     readonly enabled: boolean;
     readonly port: number;
@@ -39,6 +45,9 @@ export const DEFAULTS = {
   MAX_INSTANCE_BYTES: String(1024 ** 3),
   MAX_PARTS_PER_REQUEST: '20000',
   QIDO_MAX_RESULTS: '1000',
+  MODEL_DIR: '',
+  INFERENCE_THREADS: '1',
+  INFERENCE_EXECUTION_PROVIDER: 'cpu',
   DIMSE_ENABLED: 'true',
   DIMSE_PORT: '11112',
   DIMSE_AE_TITLE: 'MIPSEG',
@@ -94,6 +103,12 @@ function readTokens(env: Env): string[] {
   return tokens;
 }
 
+function readProvider(env: Env): 'cpu' | 'cuda' {
+  const raw = read(env, 'INFERENCE_EXECUTION_PROVIDER');
+  if (raw !== 'cpu' && raw !== 'cuda') throw new MipsegError('MIPSEG_CONFIG_INVALID', `INFERENCE_EXECUTION_PROVIDER=${raw} (cpu or cuda)`);
+  return raw;
+}
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 export function isLoopback(host: string): boolean {
@@ -118,6 +133,11 @@ export function loadConfig(env: Env, overrides: Partial<Record<ConfigKey, string
     maxInstanceBytes: readInt(merged, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),
     qidoMaxResults: readInt(merged, 'QIDO_MAX_RESULTS', 1, 1_000_000),
+    inference: Object.freeze({
+      modelDir: read(merged, 'MODEL_DIR') ? resolve(read(merged, 'MODEL_DIR')) : '',
+      threads: readInt(merged, 'INFERENCE_THREADS', 1, 256),
+      executionProvider: readProvider(merged),
+    }),
     dimse: Object.freeze({
       enabled: readBool(merged, 'DIMSE_ENABLED'),
       port: readInt(merged, 'DIMSE_PORT', 0, 65535),
