@@ -5,6 +5,7 @@ import type { Archive } from '@mipseg/shared/store';
 import { bearerAuth } from './auth';
 import { dicomwebRouter } from './dicomweb/router';
 import { errorHandler } from './error-handler';
+import { requestLog } from './request-log';
 
 export interface GatewayDeps {
   readonly config: Config;
@@ -21,6 +22,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(requestLog(deps.log));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
