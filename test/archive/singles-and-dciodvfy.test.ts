@@ -50,7 +50,7 @@ describeWithSharedData(SINGLES)('single PET files from several vendors', () => {
     const original = readFileSync(join(dir, name));
     const reply = await postStow(`${server.baseUrl}/studies`, [original]);
     if (reply.status === 200) {
-      const item = (reply.body?.['00081199']?.Value ?? [])[0] as Json | undefined;
+      const item = (reply.body?.['00081199']?.Value ?? [])[0];
       const url = String(item?.['00081190']?.Value?.[0]);
       const retrieved = await retrieveInstance(url);
       expect(retrieved.equals(original)).toBe(true);
