@@ -7,7 +7,6 @@ import { startTestArchive, type TestArchiveServer } from '../support/archive-ser
 import { failureReasons, postStow } from '../support/stow';
 
 const SINGLES = 'data/pet-dicom/singles';
-type Json = Record<string, { vr: string; Value?: unknown[] }>;
 
 /** dciodvfy's "Error" lines, with the file name stripped so that two copies compare equal. */
 function dciodvfyErrors(path: string): string[] {
