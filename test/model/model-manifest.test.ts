@@ -67,8 +67,8 @@ describe('model manifest', () => {
   });
 
   it('refuses an SUV white level without a basis, and a basis without a value', () => {
-    expectRefused('input.intensity.fromSuv.suvWhite', 10, /suvWhite/);
-    expectRefused('input.intensity.fromSuv.basis', 'median of 20 studies', /suvWhite/);
+    expectRefused('input.intensity.fromSuv.basis', 'TO BE ESTIMATED', /suvWhite/);
+    expectRefused('input.intensity.fromSuv.suvWhite', null, /suvWhite/);
   });
 
   it('refuses a schema of another manifest generation', () => {
