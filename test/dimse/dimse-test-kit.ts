@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
 import { Archive } from '@mipseg/shared/store';
-import { readFileMetaInformation, startDimseServer, type DimseServer } from '@mipseg/dimse';
+import { encodeFileMetaInformation, readFileMetaInformation, startDimseServer, type DimseServer } from '@mipseg/dimse';
 
 export const SCP_AE_TITLE = 'MIPSEG';
 
@@ -85,4 +85,39 @@ export function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+function implicitElement(group: number, element: number, value: string, pad: number): Buffer {
+  const bytes = Buffer.from(value.length % 2 === 0 ? value : value + String.fromCharCode(pad), 'latin1');
+  const header = Buffer.alloc(8);
+  header.writeUInt16LE(group, 0);
+  header.writeUInt16LE(element, 2);
+  header.writeUInt32LE(bytes.length, 4);
+  return Buffer.concat([header, bytes]);
+}
+
+export interface SyntheticInstance {
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly modality: string;
+}
+
+/** A minimal instance (no pixel data) as a PS3.10 file, for tests that must run without ../shared. */
+export function syntheticInstance(instance: SyntheticInstance): Buffer {
+  const uid = (g: number, e: number, v: string) => implicitElement(g, e, v, 0);
+  const text = (g: number, e: number, v: string) => implicitElement(g, e, v, 0x20);
+  const dataSet = Buffer.concat([
+    uid(0x0008, 0x0016, instance.sopClassUid),
+    uid(0x0008, 0x0018, instance.sopInstanceUid),
+    text(0x0008, 0x0060, instance.modality),
+    text(0x0010, 0x0020, 'MIPSEG-TEST'),
+    uid(0x0020, 0x000d, '2.25.1001'),
+    uid(0x0020, 0x000e, '2.25.1002'),
+  ]);
+  const meta = encodeFileMetaInformation({
+    mediaStorageSopClassUid: instance.sopClassUid,
+    mediaStorageSopInstanceUid: instance.sopInstanceUid,
+    transferSyntaxUid: '1.2.840.10008.1.2',
+  });
+  return Buffer.concat([meta, dataSet]);
 }

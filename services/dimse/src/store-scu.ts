@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Client, association, constants, requests, type responses } from 'dcmjs-dimse';
 import { isUncompressed, TransferSyntax } from '@mipseg/shared/dicom';
 import { MipsegError, toMipsegError } from '@mipseg/shared/errors';
@@ -176,5 +177,8 @@ function runAssociation(options: StoreScuOptions, pending: readonly Pending[]): 
     });
     client.on('closed', finish);
     client.send(options.host, options.port, options.callingAeTitle, options.calledAeTitle);
+    // The library writes each command and data set in several small writes; with Nagle's algorithm every
+    // C-STORE then waits ~40 ms on a delayed ACK. Its socket is internal, hence the cast.
+    (client as unknown as { network?: { socket?: Socket } }).network?.socket?.setNoDelay(true);
   });
 }

@@ -1,0 +1,48 @@
+import { association, constants } from 'dcmjs-dimse';
+import { checkAeTitles, negotiatePresentationContexts } from './association-negotiation';
+
+const { PresentationContextResult: Result, RejectReason } = constants;
+const PET = '1.2.840.10008.5.1.4.1.1.128';
+const policy = { aeTitle: 'MIPSEG', allowedCallingAeTitles: [] as string[] };
+
+function proposal(...contexts: [string, ...string[]][]): association.Association {
+  const request = new association.Association('SCU', 'MIPSEG');
+  for (const [abstractSyntax, ...transferSyntaxes] of contexts) {
+    const id = request.addPresentationContext(abstractSyntax);
+    for (const ts of transferSyntaxes) request.addTransferSyntaxToPresentationContext(id, ts);
+  }
+  return request;
+}
+
+test('accepts the called AE title and any calling AE title when the allow-list is empty', () => {
+  expect(checkAeTitles('ANYONE', 'MIPSEG', policy)).toBeUndefined();
+});
+
+test('rejects another called AE title (reason 7) and a calling AE title off the allow-list (reason 3)', () => {
+  expect(checkAeTitles('ANYONE', 'OTHER', policy)?.reason).toBe(RejectReason.CalledAeNotRecognized);
+  const allowList = { ...policy, allowedCallingAeTitles: ['PACS'] };
+  expect(checkAeTitles('ANYONE', 'MIPSEG', allowList)?.reason).toBe(RejectReason.CallingAeNotRecognized);
+  expect(checkAeTitles('PACS', 'MIPSEG', allowList)).toBeUndefined();
+});
+
+test('takes the first proposed transfer syntax it supports, and rejects what it cannot store', () => {
+  const request = proposal(
+    [PET, '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2'],
+    [PET, '1.2.840.10008.1.2.4.70'],
+    [PET, '1.2.840.10008.1.2.4.50'],
+    [PET, '1.2.840.10008.1.2.1.99'],
+    ['1.2.840.10008.5.1.4.1.1.6.1', '1.2.840.10008.1.2'],
+    ['1.2.840.10008.1.1', '1.2.840.10008.1.2'],
+  );
+  const accepted = negotiatePresentationContexts(request);
+  const results = request.getPresentationContexts().map(({ context }) => [context.getResult(), context.getAcceptedTransferSyntaxUid()]);
+  expect(results).toEqual([
+    [Result.Accept, '1.2.840.10008.1.2.1'],
+    [Result.Accept, '1.2.840.10008.1.2.4.70'],
+    [Result.RejectTransferSyntaxesNotSupported, '1.2.840.10008.1.2.4.50'],
+    [Result.RejectTransferSyntaxesNotSupported, '1.2.840.10008.1.2.1.99'],
+    [Result.RejectAbstractSyntaxNotSupported, '1.2.840.10008.1.2'],
+    [Result.Accept, '1.2.840.10008.1.2'],
+  ]);
+  expect(accepted).toHaveLength(3);
+});

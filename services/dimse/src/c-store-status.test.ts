@@ -1,0 +1,41 @@
+import { MipsegError, type ErrorCode } from '@mipseg/shared/errors';
+import type { InstanceHeader } from '@mipseg/shared/dicom';
+import { classifyCStoreStatus, cStoreResultFor } from './c-store-status';
+
+const failed = (code: ErrorCode, detail = 'x') => cStoreResultFor({ status: 'failed', error: new MipsegError(code, detail) });
+const header = {} as InstanceHeader;
+
+test('a stored instance and an identical resend both answer 0x0000 without ErrorComment', () => {
+  expect(cStoreResultFor({ status: 'stored', header, replaced: false })).toEqual({ status: 0 });
+  expect(cStoreResultFor({ status: 'unchanged', header, replaced: false })).toEqual({ status: 0 });
+});
+
+test.each<[ErrorCode, string]>([
+  ['MIPSEG_STORAGE_FULL', 'a700'],
+  ['MIPSEG_SOP_CLASS_MISMATCH', 'a900'],
+  ['MIPSEG_DICOM_UNPARSEABLE', 'c000'],
+  ['MIPSEG_DICOM_MISSING_ATTRIBUTE', 'c000'],
+  ['MIPSEG_SOP_CLASS_NOT_SUPPORTED', '0122'],
+  ['MIPSEG_INSTANCE_CONFLICT', '0111'],
+  ['MIPSEG_STORAGE_FAILED', '0110'],
+  ['MIPSEG_INTERNAL', '0110'],
+])('%s answers C-STORE status 0x%s', (code, hex) => {
+  expect(failed(code).status).toBe(parseInt(hex, 16));
+});
+
+test('ErrorComment carries the message as a valid LO: at most 64 characters, no backslash', () => {
+  const { errorComment } = failed('MIPSEG_SOP_CLASS_MISMATCH', `ImageType ORIGINAL\\PRIMARY ${'y'.repeat(80)}`);
+  expect(errorComment).toMatch(/^data set does not match its SOP class: ImageType ORIGINAL PRIMA/);
+  expect(errorComment?.length).toBeLessThanOrEqual(64);
+});
+
+test('classifies response statuses the way an SCU must act on them', () => {
+  expect(classifyCStoreStatus(0x0000)).toBe('success');
+  expect(classifyCStoreStatus(0xb000)).toBe('warning');
+  expect(classifyCStoreStatus(0xb007)).toBe('warning');
+  expect(classifyCStoreStatus(0xa700)).toBe('retryable');
+  expect(classifyCStoreStatus(0xa7ff)).toBe('retryable');
+  for (const permanent of [0xa900, 0xc000, 0xc409, 0x0122, 0x0111, 0x0110]) {
+    expect(classifyCStoreStatus(permanent)).toBe('failure');
+  }
+});

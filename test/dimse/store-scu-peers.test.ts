@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileMetaInformation, sendInstancesDimse } from '@mipseg/dimse';
+import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { dataSetOf, freePort, runTool, SCP_AE_TITLE, startTestDimse, storedFile, type TestDimse } from './dimse-test-kit';
+
+const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+const SINGLES = 'data/pet-dicom/singles';
+
+async function dicomFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith('.dcm')).sort().map((f) => join(dir, f));
+}
+
+/** dcmtk's storescp writing what it receives bit for bit (+B), accepting every transfer syntax it knows. */
+async function startStorescp(outDir: string): Promise<{ port: number; process: ChildProcess }> {
+  const port = await freePort();
+  const process = spawn('storescp', ['-aet', 'STORESCP', '-od', outDir, '+B', '+xa', String(port)], { stdio: 'ignore' });
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    if ((await runTool('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)])).code === 0) return { port, process };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  process.kill();
+  throw new Error('storescp did not start');
+}
+
+describeWithSharedData(GE)('sendInstancesDimse with the GE series and the single files', () => {
+  const singles = sharedData(SINGLES);
+  let dimse: TestDimse;
+  let scratch: string;
+  let ge: string[];
+
+  beforeAll(async () => {
+    ge = await dicomFiles(sharedData(GE).path);
+    scratch = await mkdtemp(join(tmpdir(), 'mipseg-scu-peers-'));
+    dimse = await startTestDimse();
+  });
+  afterAll(async () => {
+    await dimse?.stop();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  test('sends all 267 GE instances to mipseg\'s SCP, which stores the original files\' data sets unchanged', async () => {
+    const started = Date.now();
+    const results = await sendInstancesDimse({ host: '127.0.0.1', port: dimse.port, callingAeTitle: 'MIPSEG_SCU',
+      calledAeTitle: SCP_AE_TITLE, files: ge });
+    console.info(`267 instances over one association in ${Date.now() - started} ms`);
+    expect(results.filter((r) => r.outcome === 'sent')).toHaveLength(267);
+    for (const file of ge) {
+      const original = await readFile(file);
+      const stored = await storedFile(dimse, readFileMetaInformation(original).mediaStorageSopInstanceUid);
+      expect(dataSetOf(stored).equals(dataSetOf(original))).toBe(true);
+    }
+  });
+
+  (singles.available ? test : test.skip)('sends to dcmtk storescp, which receives every data set bit for bit', async () => {
+    const outDir = await mkdtemp(join(scratch, 'storescp-'));
+    const storescp = await startStorescp(outDir);
+    try {
+      const files = [...ge.slice(0, 20), ...(await dicomFiles(singles.path))];
+      const results = await sendInstancesDimse({ host: '127.0.0.1', port: storescp.port, callingAeTitle: 'MIPSEG_SCU',
+        calledAeTitle: 'STORESCP', files });
+      const noMeta = results.find((r) => r.file.endsWith('orthanc-tests-PrivateMDNTags.dcm'));
+      expect(noMeta).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/File Meta Information/) });
+      const sent = results.filter((r) => r.outcome === 'sent');
+      expect(sent).toHaveLength(files.length - 1);
+      const received = new Map<string, Buffer>();
+      for (const name of await readdir(outDir)) {
+        const bytes = await readFile(join(outDir, name));
+        received.set(readFileMetaInformation(bytes).mediaStorageSopInstanceUid, bytes);
+      }
+      for (const r of sent) {
+        const copy = received.get(r.sopInstanceUid ?? '');
+        expect(copy && dataSetOf(copy).equals(dataSetOf(await readFile(r.file)))).toBe(true);
+      }
+    } finally {
+      storescp.process.kill();
+    }
+  });
+});

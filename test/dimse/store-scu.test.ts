@@ -1,0 +1,86 @@
+import { Client, requests } from 'dcmjs-dimse';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sendInstancesDimse, type StoreScuOptions } from '@mipseg/dimse';
+import { SopClass } from '@mipseg/shared/dicom';
+import { dataSetOf, freePort, SCP_AE_TITLE, startTestDimse, storedFile, syntheticInstance, type TestDimse } from './dimse-test-kit';
+
+const UltrasoundImageStorage = '1.2.840.10008.5.1.4.1.1.6.1';
+const PET = SopClass.PositronEmissionTomographyImageStorage;
+
+describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
+  let dimse: TestDimse;
+  let scratch: string;
+  const send = (files: string[], extra: Partial<StoreScuOptions> = {}) => sendInstancesDimse({
+    host: '127.0.0.1', port: dimse.port, callingAeTitle: 'MIPSEG_SCU', calledAeTitle: SCP_AE_TITLE, files, ...extra,
+  });
+  const file = async (name: string, bytes: Buffer | string) => {
+    const path = join(scratch, name);
+    await writeFile(path, bytes);
+    return path;
+  };
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'mipseg-scu-'));
+    dimse = await startTestDimse();
+  });
+  afterAll(async () => {
+    await dimse?.stop();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  test('stores instances and reports each as sent with status 0x0000, data set unchanged', async () => {
+    const bytes = syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.11', modality: 'PT' });
+    const results = await send([await file('a.dcm', bytes), await file('b.dcm',
+      syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.12', modality: 'PT' }))]);
+    expect(results.map((r) => [r.sopInstanceUid, r.outcome, r.status])).toEqual([['2.25.11', 'sent', 0], ['2.25.12', 'sent', 0]]);
+    expect(dataSetOf(await storedFile(dimse, '2.25.11')).equals(dataSetOf(bytes))).toBe(true);
+  });
+
+  test('reports every failure per instance and never as sent', async () => {
+    const results = await send([
+      await file('ok.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.21', modality: 'PT' })),
+      await file('notes.txt', 'not DICOM at all'),
+      await file('us.dcm', syntheticInstance({ sopClassUid: UltrasoundImageStorage, sopInstanceUid: '2.25.22', modality: 'US' })),
+      await file('ct-as-pet.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.23', modality: 'CT' })),
+    ]);
+    expect(results.map((r) => r.outcome)).toEqual(['sent', 'failed', 'failed', 'failed']);
+    expect(results[1]?.reason).toMatch(/PS3\.10/);
+    expect(results[2]?.reason).toMatch(/no presentation context/);
+    expect(results[3]?.status).toBe(0xa900);
+    expect(results[3]?.reason).toMatch(/Modality/);
+    expect(dimse.archive.index.findInstance('2.25.23')).toBeUndefined();
+  });
+
+  test('reports a called AE title the peer does not know as failed', async () => {
+    const path = await file('c.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.31', modality: 'PT' }));
+    const [result] = await send([path], { calledAeTitle: 'NOT_MIPSEG' });
+    expect(result).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/called AE title not recognized/) });
+  });
+
+  test('reports a peer that is not listening as retryable', async () => {
+    const path = await file('d.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.41', modality: 'PT' }));
+    const [result] = await send([path], { port: await freePort() });
+    expect(result).toMatchObject({ outcome: 'retryable', reason: expect.stringMatching(/ECONNREFUSED/) });
+    expect(result?.status).toBeUndefined();
+  });
+
+  test('reports a transient association rejection (association limit) as retryable', async () => {
+    const limited = await startTestDimse({ DIMSE_MAX_ASSOCIATIONS: '1' });
+    try {
+      const holder = new Client();
+      holder.addRequest(new requests.CEchoRequest());
+      const accepted = new Promise<void>((resolve) => holder.on('associationAccepted', () => resolve()));
+      const closed = new Promise<void>((resolve) => holder.on('closed', () => resolve()));
+      holder.send('127.0.0.1', limited.port, 'HOLDER', SCP_AE_TITLE, { associationLingerTimeout: 2000 });
+      await accepted;
+      const path = await file('e.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.51', modality: 'PT' }));
+      const [result] = await send([path], { port: limited.port });
+      expect(result).toMatchObject({ outcome: 'retryable', reason: expect.stringMatching(/transient.*local limit exceeded/) });
+      await closed;
+    } finally {
+      await limited.stop();
+    }
+  });
+});
