@@ -23,6 +23,11 @@ export interface StorageScpContext {
 
 // After our last PDU, how long a peer may take to close its side before the connection is destroyed.
 const HANG_UP_GRACE_MS = 5000;
+/**
+ * dcmjs-dimse aborts an association after this long without a PDU from the peer. Its 60 s default also
+ * counts time the peer spends waiting for us (a large instance being hashed and fsynced), so be generous.
+ */
+const NETWORK_TIMEOUTS = { associationTimeout: 30_000, pduTimeout: 5 * 60_000, connectTimeout: 10 * 60_000 };
 
 /**
  * One association's Verification and Storage SCP. Built per TCP connection by the server (not by
@@ -39,7 +44,7 @@ export class StorageScp extends Scp {
     private readonly connection: Socket,
     private readonly context: StorageScpContext,
   ) {
-    super(connection);
+    super(connection, NETWORK_TIMEOUTS);
     this.log = context.log.child({ peer: `${connection.remoteAddress}:${connection.remotePort}` });
     // dcmjs-dimse's Server sets these on accepted sockets; its association timeout only runs with them set.
     Object.assign(this, { connected: true, connectedTime: Date.now() });
