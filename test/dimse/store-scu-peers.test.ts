@@ -13,10 +13,10 @@ async function dicomFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.endsWith('.dcm')).sort().map((f) => join(dir, f));
 }
 
-/** dcmtk's storescp writing what it receives bit for bit (+B), accepting every transfer syntax it knows. */
-async function startStorescp(outDir: string): Promise<{ port: number; process: ChildProcess }> {
+/** dcmtk's storescp writing what it receives bit for bit (+B); by default it accepts every transfer syntax it knows. */
+async function startStorescp(outDir: string, accept = '+xa'): Promise<{ port: number; process: ChildProcess }> {
   const port = await freePort();
-  const process = spawn('storescp', ['-aet', 'STORESCP', '-od', outDir, '+B', '+xa', String(port)], { stdio: 'ignore' });
+  const process = spawn('storescp', ['-aet', 'STORESCP', '-od', outDir, '+B', accept, String(port)], { stdio: 'ignore' });
   for (let attempt = 0; attempt < 50; attempt += 1) {
     if ((await runTool('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)])).code === 0) return { port, process };
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -74,6 +74,22 @@ describeWithSharedData(GE)('sendInstancesDimse with the GE series and the single
         const copy = received.get(r.sopInstanceUid ?? '');
         expect(copy && dataSetOf(copy).equals(dataSetOf(await readFile(r.file)))).toBe(true);
       }
+    } finally {
+      storescp.process.kill();
+    }
+  });
+
+  (singles.available ? test : test.skip)('lets the library convert to a syntax the peer takes, and refuses what it cannot convert', async () => {
+    const outDir = await mkdtemp(join(scratch, 'storescp-implicit-'));
+    const storescp = await startStorescp(outDir, '+xi');
+    try {
+      const files = ['suyashkumar-dicom-1.dcm', 'fo-dicom-GH184.dcm'].map((f) => join(singles.path, f));
+      const [explicit, jpeg] = await sendInstancesDimse({ host: '127.0.0.1', port: storescp.port, callingAeTitle: 'MIPSEG_SCU',
+        calledAeTitle: 'STORESCP', files });
+      // Explicit VR LE goes out re-encoded as Implicit VR LE; JPEG Lossless would need decoding, so it is refused here.
+      expect(explicit).toMatchObject({ outcome: 'sent', status: 0 });
+      expect(jpeg).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/does not transcode/) });
+      expect(await readdir(outDir)).toHaveLength(1);
     } finally {
       storescp.process.kill();
     }

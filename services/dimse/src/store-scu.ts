@@ -133,7 +133,9 @@ export async function sendInstancesDimse(options: StoreScuOptions): Promise<Inst
   assertAeTitle(options.calledAeTitle, 'called AE title');
   quietDcmjsDimseLog(options.log);
   announceMipsegImplementation();
-  const prepared = await Promise.all(options.files.map(prepare));
+  const prepared: (Pending | InstanceSendResult)[] = [];
+  // One file at a time: a study can have thousands, and only their meta groups are read here.
+  for (const file of options.files) prepared.push(await prepare(file));
   const pending = prepared.filter((p): p is Pending => 'request' in p);
   const report = pending.length > 0 ? await runAssociation(options, pending) : { transient: false };
   return prepared.map((p) => ('request' in p ? resultFor(p, report) : p));
