@@ -25,13 +25,29 @@ export type StoreOutcome =
 export interface StoreOptions {
   /** The {StudyInstanceUID} of a STOW URL: instances of other studies are refused. */
   readonly expectedStudyUid?: string;
+  /**
+   * Leave the directory fsync to {@link BlobStore.syncPendingDirs}, which the caller runs before it
+   * acknowledges (one fsync per series folder per STOW request instead of one per instance).
+   */
+  readonly deferDirSync?: boolean;
+}
+
+/** A received file in tmp/, with what the receiver learnt while writing it. */
+export interface ReceivedFile {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** The file's first bytes (up to 1 MiB, or all of it): enough to parse the header without a re-read. */
+  readonly head: Buffer;
+  /** The receiver already fdatasync'ed the file. */
+  readonly dataSynced: boolean;
 }
 
 /** A listener told about every instance that was stored or replaced (the pipeline's study tracker). */
 export type InstanceStoredListener = (header: InstanceHeader) => void;
 
 // Reading the header needs only the bytes before Pixel Data; this covers nearly every file in one read.
-const HEADER_PROBE_BYTES = 1 << 20;
+export const HEADER_PROBE_BYTES = 1 << 20;
 
 export function storageKeyFor(studyUid: string, seriesUid: string, sopUid: string): string {
   return join('instances', assertUid(studyUid), assertUid(seriesUid), `${assertUid(sopUid)}.dcm`);
@@ -83,32 +99,46 @@ export class Archive {
 
   /** Stores a received file (already on disk under tmp/); the temp file is consumed either way. */
   async storeFromTemp(tempPath: string, options: StoreOptions = {}): Promise<StoreOutcome> {
-    let header: InstanceHeader | undefined;
     try {
       const { size } = await fs.stat(tempPath);
-      header = await this.readHeader(tempPath, size);
-      this.validate(header, options);
-      const sha256 = await sha256File(tempPath);
-      const h = header;
-      return await this.serialised(h.sopInstanceUid, () => this.commit(h, tempPath, size, sha256));
+      const bytes = await fs.readFile(tempPath);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      return await this.storeReceived({ path: tempPath, size, sha256, head: bytes, dataSynced: false }, options);
     } catch (err) {
       await this.blobs.discardTemp(tempPath);
+      return { status: 'failed', error: toMipsegError(err) };
+    }
+  }
+
+  /**
+   * Stores a file whose hash and first bytes the receiver computed while it streamed in (STOW), which
+   * saves reading it again. The temp file is consumed either way.
+   */
+  async storeReceived(file: ReceivedFile, options: StoreOptions = {}): Promise<StoreOutcome> {
+    let header: InstanceHeader | undefined;
+    try {
+      header = await this.readHeader(file);
+      this.validate(header, options);
+      const h = header;
+      return await this.serialised(h.sopInstanceUid, () => this.commit(h, file, options));
+    } catch (err) {
+      await this.blobs.discardTemp(file.path);
       const error = toMipsegError(err);
       if (error.code === 'MIPSEG_INTERNAL') this.log.error({ err }, 'storing an instance failed');
       return { status: 'failed', error, sopClassUid: header?.sopClassUid, sopInstanceUid: header?.sopInstanceUid };
     }
   }
 
-  private async readHeader(path: string, size: number): Promise<InstanceHeader> {
-    const probe = await readHeaderBytes(path, size);
+  private async readHeader(file: ReceivedFile): Promise<InstanceHeader> {
+    const probe = file.head.length >= Math.min(file.size, HEADER_PROBE_BYTES) ? file.head : await readHeaderBytes(file.path, file.size);
     let header: InstanceHeader;
     try {
-      header = parseInstanceHeader(probe, size);
+      header = parseInstanceHeader(probe, file.size);
     } catch (err) {
-      if (size <= probe.length) throw err;
-      header = parseInstanceHeader(await fs.readFile(path), size);
+      if (file.size <= probe.length) throw err;
+      header = parseInstanceHeader(await fs.readFile(file.path), file.size);
     }
-    if (header.encapsulated) await assertEncapsulatedComplete(path, size);
+    if (header.encapsulated) await assertEncapsulatedComplete(file.path, file.size);
     return header;
   }
 
@@ -128,7 +158,8 @@ export class Archive {
     }
   }
 
-  private async commit(header: InstanceHeader, tempPath: string, size: number, sha256: string): Promise<StoreOutcome> {
+  private async commit(header: InstanceHeader, file: ReceivedFile, options: StoreOptions): Promise<StoreOutcome> {
+    const { path: tempPath, size, sha256 } = file;
     const existing = this.index.findInstance(header.sopInstanceUid);
     const seriesStudy = this.index.findSeriesStudy(header.seriesInstanceUid);
     if (seriesStudy !== undefined && seriesStudy !== header.studyInstanceUid) {
@@ -146,8 +177,8 @@ export class Archive {
       const retired = await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16));
       this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
     }
-    await this.blobs.publish(tempPath, storageKey);
-    this.index.putInstance(header, { storageKey, size, sha256 });
+    await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
+    this.index.putInstance(header, { storageKey, size, sha256 }, seriesStudy !== undefined);
     for (const listener of this.listeners) listener(header);
     return { status: 'stored', header, replaced: existing !== undefined };
   }
@@ -202,8 +233,3 @@ async function assertEncapsulatedComplete(path: string, size: number): Promise<v
   }
 }
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  hash.update(await fs.readFile(path));
-  return hash.digest('hex');
-}

@@ -11,8 +11,13 @@ import { MipsegError } from '../errors';
 export interface BlobStore {
   /** A new temporary file to stream an incoming instance into. */
   createTemp(): { path: string; stream: WriteStream };
-  /** fsyncs the temporary file and renames it to `key`, replacing any older file. */
-  publish(tempPath: string, key: string): Promise<void>;
+  /**
+   * fsyncs the temporary file (unless `dataSynced`) and renames it to `key`, replacing any older file;
+   * then fsyncs the directory, or (with `deferDirSync`) leaves that to {@link syncPendingDirs}.
+   */
+  publish(tempPath: string, key: string, options?: PublishOptions): Promise<void>;
+  /** fsyncs every directory a deferred publish touched. */
+  syncPendingDirs(): Promise<void>;
   /** Moves the file at `key` aside (kept, not deleted) and returns where it went. */
   retire(key: string, reason: string): Promise<string>;
   read(key: string): Promise<Buffer>;
@@ -27,6 +32,11 @@ export interface BlobStore {
   freeBytes(): Promise<number>;
 }
 
+export interface PublishOptions {
+  readonly dataSynced?: boolean;
+  readonly deferDirSync?: boolean;
+}
+
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
   try {
@@ -39,6 +49,7 @@ async function fsyncDir(dir: string): Promise<void> {
 export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
   private readonly createdDirs = new Set<string>();
+  private readonly pendingDirs = new Set<string>();
 
   constructor(private readonly root: string) {
     this.tmpDir = join(root, 'tmp');
@@ -69,17 +80,26 @@ export class FileBlobStore implements BlobStore {
     this.createdDirs.add(dir);
   }
 
-  async publish(tempPath: string, key: string): Promise<void> {
+  async publish(tempPath: string, key: string, options: PublishOptions = {}): Promise<void> {
     const target = this.resolve(key);
-    const handle = await fs.open(tempPath, 'r+');
-    try {
-      await handle.datasync();
-    } finally {
-      await handle.close();
+    if (!options.dataSynced) {
+      const handle = await fs.open(tempPath, 'r+');
+      try {
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
     }
     await this.ensureDir(dirname(target));
     await fs.rename(tempPath, target);
-    await fsyncDir(dirname(target));
+    if (options.deferDirSync) this.pendingDirs.add(dirname(target));
+    else await fsyncDir(dirname(target));
+  }
+
+  async syncPendingDirs(): Promise<void> {
+    const dirs = [...this.pendingDirs];
+    this.pendingDirs.clear();
+    await Promise.all(dirs.map(fsyncDir));
   }
 
   async retire(key: string, reason: string): Promise<string> {

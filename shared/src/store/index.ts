@@ -1,7 +1,7 @@
-export { Archive, storageKeyFor } from './archive';
-export type { StoreOutcome, StoreOptions, InstanceStoredListener } from './archive';
+export { Archive, storageKeyFor, HEADER_PROBE_BYTES } from './archive';
+export type { StoreOutcome, StoreOptions, InstanceStoredListener, ReceivedFile } from './archive';
 export { FileBlobStore } from './blob-store';
-export type { BlobStore } from './blob-store';
+export type { BlobStore, PublishOptions } from './blob-store';
 export { SqliteArchiveIndex } from './sqlite-index';
 export type { ArchiveIndex, StoredInstance, StoredFile, SearchRow, SearchResult } from './sqlite-index';
 export type { SearchQuery, AttributeFilter, QueryLevel } from './query';

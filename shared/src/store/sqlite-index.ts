@@ -46,7 +46,11 @@ export interface ArchiveIndex {
   findInstance(sopInstanceUid: string): StoredInstance | undefined;
   /** The study a series belongs to, if the series is known. */
   findSeriesStudy(seriesUid: string): string | undefined;
-  putInstance(header: InstanceHeader, file: StoredFile): void;
+  /**
+   * Indexes an instance. `seriesKnown`: the series row exists already, so only the instance row is
+   * written (patient/study/series attributes do not change within a series; saves three upserts).
+   */
+  putInstance(header: InstanceHeader, file: StoredFile, seriesKnown?: boolean): void;
   listInstances(scope: { studyUid: string; seriesUid?: string; sopInstanceUid?: string }): StoredInstance[];
   /** One instance of a study or series, whose metadata stands for the study/series-level attributes. */
   findRepresentativeInstance(scope: { studyUid: string; seriesUid?: string }): StoredInstance | undefined;
@@ -141,7 +145,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return (this.stmts.findSeriesStudy.get(seriesUid) as { studyUid: string } | undefined)?.studyUid;
   }
 
-  putInstance(header: InstanceHeader, file: StoredFile): void {
+  putInstance(header: InstanceHeader, file: StoredFile, seriesKnown = false): void {
     const v = header.values;
     const row = {
       ...v,
@@ -159,6 +163,10 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       sha256: file.sha256,
       now: Date.now(),
     };
+    if (seriesKnown) {
+      this.stmts.upsertInstance.run(row);
+      return;
+    }
     this.db.transaction(() => {
       this.stmts.upsertPatient.run(row);
       this.stmts.upsertStudy.run(row);

@@ -1,9 +1,11 @@
 import type { Request, Response } from 'express';
-import type { WriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { fdatasync, type WriteStream } from 'node:fs';
+import { promisify } from 'node:util';
 import type { Config } from '@mipseg/shared/config';
 import { assertUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError } from '@mipseg/shared/errors';
-import type { Archive, StoreOutcome } from '@mipseg/shared/store';
+import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
 import { parseMediaType } from './media-type';
 import { readMultipart, type PartHeaders, type PartSink } from './multipart-reader';
@@ -25,8 +27,15 @@ function writeChunk(stream: WriteStream, chunk: Buffer): Promise<void> {
   });
 }
 
-function closeStream(stream: WriteStream): Promise<void> {
-  return new Promise((resolve, reject) => {
+/** Flushes the stream, fdatasyncs its descriptor (the data is durable before the rename), then closes. */
+async function syncAndClose(stream: WriteStream): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    stream.once('error', reject);
+    stream.write(Buffer.alloc(0), () => resolve());
+  });
+  const fd = (stream as WriteStream & { fd: number | null }).fd;
+  if (fd !== null) await promisify(fdatasync)(fd);
+  await new Promise<void>((resolve, reject) => {
     stream.once('error', reject);
     stream.end(() => resolve());
   });
@@ -49,6 +58,10 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
     return { write: ignore, end: ignore, abort: ignore };
   }
   const temp = archive.blobs.createTemp();
+  // Hash and keep the head while the part streams in, so that ingest need not read the file again.
+  const hash = createHash('sha256');
+  const head: Buffer[] = [];
+  let headBytes = 0;
   let size = 0;
   let problem: MipsegError | undefined;
   return {
@@ -59,12 +72,17 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
         problem = new MipsegError('MIPSEG_STORAGE_FAILED', `instance over MAX_INSTANCE_BYTES (${config.maxInstanceBytes})`);
         return;
       }
+      hash.update(chunk);
+      if (headBytes < HEADER_PROBE_BYTES) {
+        head.push(Buffer.from(chunk.subarray(0, HEADER_PROBE_BYTES - headBytes)));
+        headBytes += Math.min(chunk.length, HEADER_PROBE_BYTES - headBytes);
+      }
       await writeChunk(temp.stream, chunk).catch((err: unknown) => {
         problem = diskError(err);
       });
     },
     end: async () => {
-      await closeStream(temp.stream).catch((err: unknown) => {
+      await syncAndClose(temp.stream).catch((err: unknown) => {
         problem ??= diskError(err);
       });
       if (problem) {
@@ -72,7 +90,8 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
         results.push(Promise.resolve(failed(problem)));
         return;
       }
-      results.push(archive.storeFromTemp(temp.path, { expectedStudyUid }));
+      const file = { path: temp.path, size, sha256: hash.digest('hex'), head: Buffer.concat(head), dataSynced: true };
+      results.push(archive.storeReceived(file, { expectedStudyUid, deferDirSync: true }));
     },
     abort: async () => {
       temp.stream.destroy();
@@ -168,6 +187,8 @@ export function storeInstancesHandler(archive: Archive, config: Config) {
       throw toMipsegError(err);
     }
     const settled = await Promise.all(results);
+    // The renames of this request become durable together, before the client hears "stored".
+    await archive.blobs.syncPendingDirs();
     if (settled.length === 0) throw new MipsegError('MIPSEG_MULTIPART_MALFORMED', 'no parts');
     const status = responseStatus(settled);
     const warnings = stowWarnings(settled);
