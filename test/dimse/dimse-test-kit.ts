@@ -100,6 +100,8 @@ export interface SyntheticInstance {
   readonly sopClassUid: string;
   readonly sopInstanceUid: string;
   readonly modality: string;
+  /** Length of a zero-filled Pixel Data element, to make the instance as large as a test needs. */
+  readonly pixelDataBytes?: number;
 }
 
 /** A minimal instance (no pixel data) as a PS3.10 file, for tests that must run without ../shared. */
@@ -113,6 +115,7 @@ export function syntheticInstance(instance: SyntheticInstance): Buffer {
     text(0x0010, 0x0020, 'MIPSEG-TEST'),
     uid(0x0020, 0x000d, '2.25.1001'),
     uid(0x0020, 0x000e, '2.25.1002'),
+    instance.pixelDataBytes ? implicitElement(0x7fe0, 0x0010, '\0'.repeat(instance.pixelDataBytes), 0) : Buffer.alloc(0),
   ]);
   const meta = encodeFileMetaInformation({
     mediaStorageSopClassUid: instance.sopClassUid,

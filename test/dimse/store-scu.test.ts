@@ -53,6 +53,19 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
     expect(dimse.archive.index.findInstance('2.25.23')).toBeUndefined();
   });
 
+  test('refuses an instance over MAX_INSTANCE_BYTES with 0x0110 and keeps no partial file', async () => {
+    const small = await startTestDimse({ MAX_INSTANCE_BYTES: '4096' });
+    try {
+      const path = await file('big.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.61', modality: 'PT', pixelDataBytes: 64 * 1024 }));
+      const [result] = await send([path], { port: small.port });
+      expect(result).toMatchObject({ outcome: 'failed', status: 0x0110, reason: expect.stringMatching(/MAX_INSTANCE_BYTES/) });
+      expect(await small.tempFiles()).toEqual([]);
+      expect(small.archive.index.countInstances()).toBe(0);
+    } finally {
+      await small.stop();
+    }
+  });
+
   test('reports a called AE title the peer does not know as failed', async () => {
     const path = await file('c.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.31', modality: 'PT' }));
     const [result] = await send([path], { calledAeTitle: 'NOT_MIPSEG' });

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { WriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { MipsegError } from '@mipseg/shared/errors';
-import type { Archive, StoreOutcome } from '@mipseg/shared/store';
+import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 
 // A PDV cannot be longer than its PDU's 32-bit length field, so with this mark write() never returns false.
 const NEVER_FULL = 2 ** 32;
@@ -19,12 +20,16 @@ function storageError(err: unknown): MipsegError {
  * already holds the preamble and File Meta Information, so the archive receives the data set bytes exactly
  * as they came off the wire. dcmjs-dimse waits for 'drain' only on the first PDU of a data set and keeps
  * processing later PDUs meanwhile, which can reorder PDVs; so this stream never signals back-pressure to
- * it. Back-pressure goes to the socket instead: it is paused while the file lags behind.
+ * it. Back-pressure goes to the socket instead: it is paused while the file lags behind. Like STOW, it
+ * hashes the file and keeps its head as it goes, so ingest need not read the file back.
  */
 export class ReceivedInstance extends Writable {
   private readonly file: { path: string; stream: WriteStream };
   private readonly fileClosed: Promise<void>;
-  private bytes = 0;
+  private readonly hash = createHash('sha256');
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private size = 0;
   private problem: MipsegError | undefined;
   private socketPaused = false;
 
@@ -41,16 +46,27 @@ export class ReceivedInstance extends Writable {
       this.problem ??= storageError(err);
       this.resumeSocket();
     });
-    this.file.stream.write(fileMeta);
+    this.append(fileMeta);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.bytes += chunk.length;
-    if (!this.problem && this.bytes > this.maxInstanceBytes) {
+    if (!this.problem && this.size + chunk.length > this.maxInstanceBytes) {
       this.problem = new MipsegError('MIPSEG_STORAGE_FAILED', `instance over MAX_INSTANCE_BYTES (${this.maxInstanceBytes})`);
     }
-    if (!this.problem && !this.file.stream.write(chunk)) this.pauseSocket();
+    if (!this.problem) this.append(chunk);
     callback();
+  }
+
+  private append(chunk: Buffer): void {
+    this.size += chunk.length;
+    this.hash.update(chunk);
+    if (this.headBytes < HEADER_PROBE_BYTES) {
+      // A copy: the head outlives this PDV, whose buffer belongs to dcmjs-dimse.
+      const part = Buffer.from(chunk.subarray(0, HEADER_PROBE_BYTES - this.headBytes));
+      this.head.push(part);
+      this.headBytes += part.length;
+    }
+    if (!this.file.stream.write(chunk)) this.pauseSocket();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -66,7 +82,9 @@ export class ReceivedInstance extends Writable {
       await this.archive.blobs.discardTemp(this.file.path);
       return { status: 'failed', error: this.problem };
     }
-    return this.archive.storeFromTemp(this.file.path);
+    const { path } = this.file;
+    return this.archive.storeReceived({ path, size: this.size, sha256: this.hash.digest('hex'), head: Buffer.concat(this.head),
+      dataSynced: false });
   }
 
   /** For a data set that never completed (association aborted or closed mid-transfer). */
