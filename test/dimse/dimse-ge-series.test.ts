@@ -2,10 +2,10 @@ import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIPSEG_IMPLEMENTATION_CLASS_UID, readFileMetaInformation } from '@mipseg/dimse';
-import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { sharedData } from '../support/shared-data';
 import { dataSetOf, runTool, SCP_AE_TITLE, startTestDimse, storedFile, type TestDimse } from './dimse-test-kit';
 
-const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+const reference = sharedData('data/pet-dicom/ge-discovery-st-wholebody');
 const UltrasoundImageStorage = '1.2.840.10008.5.1.4.1.1.6.1';
 
 async function inBatches<T>(items: readonly T[], size: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
@@ -15,8 +15,8 @@ async function inBatches<T>(items: readonly T[], size: number, fn: (item: T, ind
 const storescu = (dimse: TestDimse, callingAe: string, inputs: readonly string[], options: readonly string[] = []) =>
   runTool('storescu', ['-v', '-aet', callingAe, '-aec', SCP_AE_TITLE, ...options, '127.0.0.1', String(dimse.port), ...inputs]);
 
-describeWithSharedData(GE)('C-STORE of the whole-body GE PET series with storescu', () => {
-  const dir = sharedData(GE).path;
+(reference.available ? describe : describe.skip)('C-STORE of the whole-body GE PET series with storescu', () => {
+  const dir = reference.path;
   let dimse: TestDimse;
   let scratch: string;
   let files: string[];

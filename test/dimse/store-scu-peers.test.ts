@@ -3,11 +3,10 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileMetaInformation, sendInstancesDimse } from '@mipseg/dimse';
-import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { sharedData } from '../support/shared-data';
 import { dataSetOf, freePort, runTool, SCP_AE_TITLE, startTestDimse, storedFile, type TestDimse } from './dimse-test-kit';
 
-const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
-const SINGLES = 'data/pet-dicom/singles';
+const reference = sharedData('data/pet-dicom/ge-discovery-st-wholebody');
 
 async function dicomFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.endsWith('.dcm')).sort().map((f) => join(dir, f));
@@ -25,14 +24,14 @@ async function startStorescp(outDir: string, accept = '+xa'): Promise<{ port: nu
   throw new Error('storescp did not start');
 }
 
-describeWithSharedData(GE)('sendInstancesDimse with the GE series and the single files', () => {
-  const singles = sharedData(SINGLES);
+(reference.available ? describe : describe.skip)('sendInstancesDimse with the GE series and the single files', () => {
+  const singles = sharedData('data/pet-dicom/singles');
   let dimse: TestDimse;
   let scratch: string;
   let ge: string[];
 
   beforeAll(async () => {
-    ge = await dicomFiles(sharedData(GE).path);
+    ge = await dicomFiles(reference.path);
     scratch = await mkdtemp(join(tmpdir(), 'mipseg-scu-peers-'));
     dimse = await startTestDimse();
   });
