@@ -1,0 +1,223 @@
+import { Job, Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
+import IORedis from 'ioredis';
+import { toMipsegError } from '../errors';
+import type { Logger } from '../log';
+import type { JobHandlers, JobQueue } from './job-queue';
+import type { AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
+import { isUnrecoverable, type RetryPolicy } from './retry-policy';
+
+export interface BullMqQueueOptions {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  readonly analysisRetry: RetryPolicy;
+  readonly exportRetry: RetryPolicy;
+  readonly exportDestinations: readonly string[];
+  /** How long a worker holds a job without renewing its lock; a killed worker's job is retried after it. */
+  readonly lockDurationMs: number;
+}
+
+interface AnalysisData {
+  readonly request?: AnalysisRequest;
+  readonly notApplicable?: { readonly studyInstanceUid: string; readonly reason: string };
+}
+
+interface ProgressData {
+  readonly stage: Stage | null;
+  readonly progress: number;
+  readonly timingsMs: Partial<Record<Stage, number>>;
+}
+
+interface ExportData {
+  readonly jobId: string;
+  readonly destination: string;
+  readonly result: ResultUids;
+}
+
+const STATES_BY_BULLMQ: Record<string, JobState> = {
+  waiting: 'queued', delayed: 'queued', prioritized: 'queued', 'waiting-children': 'queued',
+  active: 'running', completed: 'done', failed: 'failed',
+};
+
+/**
+ * Queue mode: three BullMQ queues on Redis — study checks (debounced per study: each new instance moves
+ * the check to the end of the quiet period), analyses (job id derived from the series content, so a
+ * re-send adds nothing) and exports (one job per result and destination, retried with backoff).
+ */
+export class BullMqJobQueue implements JobQueue {
+  readonly mode = 'bullmq' as const;
+  private readonly connection: IORedis;
+  private readonly studyChecks: Queue;
+  private readonly analyses: Queue;
+  private readonly exports: Queue;
+  private readonly workers: Worker[] = [];
+
+  constructor(private readonly options: BullMqQueueOptions, private readonly log: Logger) {
+    // BullMQ needs maxRetriesPerRequest null so that blocking commands wait through a Redis restart.
+    this.connection = new IORedis(options.redisUrl, { maxRetriesPerRequest: null });
+    const base = { connection: this.connection as ConnectionOptions, prefix: options.prefix };
+    this.studyChecks = new Queue('study-checks', base);
+    this.analyses = new Queue('analyses', base);
+    this.exports = new Queue('exports', base);
+  }
+
+  async scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void> {
+    await this.studyChecks.add('check', { studyInstanceUid }, {
+      delay: delayMs,
+      deduplication: { id: studyInstanceUid, reschedule: true, keepLastIfActive: true },
+      removeOnComplete: true,
+      removeOnFail: 1000,
+    });
+  }
+
+  async pendingStudies(): Promise<string[]> {
+    const jobs = await this.studyChecks.getJobs(['delayed', 'waiting'], 0, 10_000);
+    return [...new Set(jobs.map((j) => (j.data as { studyInstanceUid: string }).studyInstanceUid))];
+  }
+
+  async enqueueAnalysis(jobId: string, request: AnalysisRequest): Promise<{ created: boolean }> {
+    const existing = await this.analyses.getJob(jobId);
+    if (existing) return { created: false };
+    await this.connection.hset(`${this.options.prefix}:series-versions`, request.seriesInstanceUid, String(request.version));
+    await this.analyses.add('analyze', { request } satisfies AnalysisData, {
+      jobId,
+      attempts: this.options.analysisRetry.attempts,
+      backoff: { type: 'exponential', delay: this.options.analysisRetry.baseDelayMs },
+      removeOnComplete: false,
+      removeOnFail: false,
+    });
+    return { created: true };
+  }
+
+  async recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
+    if (await this.analyses.getJob(jobId)) return;
+    await this.analyses.add('not-applicable', { notApplicable: { studyInstanceUid, reason } } satisfies AnalysisData, { jobId });
+  }
+
+  async latestVersion(seriesInstanceUid: string): Promise<number> {
+    return Number((await this.connection.hget(`${this.options.prefix}:series-versions`, seriesInstanceUid)) ?? 0);
+  }
+
+  async getJob(id: string): Promise<JobRecord | undefined> {
+    const job = await this.analyses.getJob(id);
+    return job ? this.toRecord(job) : undefined;
+  }
+
+  async listJobs(filter: JobFilter): Promise<JobRecord[]> {
+    // BullMQ has no secondary index by study: list the newest jobs and filter (bounded by 5,000).
+    const jobs = await this.analyses.getJobs(['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'], 0, 5000);
+    const records = await Promise.all(jobs.map((j) => this.toRecord(j)));
+    return records
+      .filter((r) => (!filter.studyInstanceUid || r.studyInstanceUid === filter.studyInstanceUid) && (!filter.state || r.state === filter.state))
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .slice(filter.offset, filter.offset + filter.limit);
+  }
+
+  private async toRecord(job: Job): Promise<JobRecord> {
+    const data = job.data as AnalysisData;
+    const state = STATES_BY_BULLMQ[await job.getState()] ?? 'queued';
+    const progress = (typeof job.progress === 'object' ? job.progress : { stage: null, progress: 0, timingsMs: {} }) as ProgressData;
+    const exports = await Promise.all(this.options.exportDestinations.map((d) => this.exportStatus(job.id ?? '', d)));
+    const failure = state === 'failed' ? splitFailure(job.failedReason) : { code: null, reason: null };
+    return {
+      id: job.id ?? '',
+      studyInstanceUid: data.request?.studyInstanceUid ?? data.notApplicable?.studyInstanceUid ?? '',
+      seriesInstanceUid: data.request?.seriesInstanceUid ?? null,
+      state: data.notApplicable ? 'not-applicable' : state,
+      stage: progress.stage,
+      progress: state === 'done' ? 100 : progress.progress,
+      attempts: job.attemptsMade,
+      createdAt: job.timestamp,
+      startedAt: job.processedOn ?? null,
+      finishedAt: job.finishedOn ?? null,
+      timingsMs: progress.timingsMs,
+      failureCode: data.notApplicable ? 'MIPSEG_NOT_APPLICABLE' : failure.code,
+      failureReason: data.notApplicable ? data.notApplicable.reason : failure.reason,
+      result: state === 'done' && !data.notApplicable ? (job.returnvalue as ResultUids) : null,
+      exports: exports.filter((e): e is ExportStatus => e !== undefined),
+      request: data.request ?? null,
+    };
+  }
+
+  private async exportStatus(jobId: string, destination: string): Promise<ExportStatus | undefined> {
+    const job = await this.exports.getJob(`${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`);
+    if (!job) return undefined;
+    const s = await job.getState();
+    const state = s === 'completed' ? 'sent' : s === 'failed' ? 'failed' : job.attemptsMade > 0 ? 'retrying' : 'pending';
+    return { destination, state, attempts: job.attemptsMade, updatedAt: job.finishedOn ?? job.processedOn ?? job.timestamp,
+      ...(job.failedReason ? { detail: job.failedReason } : {}) };
+  }
+
+  startProcessing(handlers: JobHandlers, options: { concurrency: number; studyChecks: boolean }): void {
+    const base = { connection: this.connection as ConnectionOptions, prefix: this.options.prefix, lockDuration: this.options.lockDurationMs,
+      stalledInterval: Math.max(1000, Math.round(this.options.lockDurationMs / 2)) };
+    if (options.studyChecks) {
+      this.workers.push(new Worker('study-checks', async (job: Job) => {
+        await handlers.checkStudy((job.data as { studyInstanceUid: string }).studyInstanceUid);
+      }, { ...base, concurrency: 1 }));
+    }
+    this.workers.push(new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency }));
+    if (handlers.exportResult) {
+      this.workers.push(new Worker('exports', async (job: Job) => {
+        const data = job.data as ExportData;
+        const status = await (handlers.exportResult as NonNullable<JobHandlers['exportResult']>)(data.jobId, data.result, data.destination, job.attemptsMade + 1);
+        if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
+        if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
+        return status;
+      }, { ...base, concurrency: 2 }));
+    }
+    for (const w of this.workers) w.on('error', (err) => this.log.error({ err }, 'BullMQ worker error'));
+  }
+
+  private async runAnalysis(handlers: JobHandlers, job: Job): Promise<ResultUids | null> {
+    const data = job.data as AnalysisData;
+    if (!data.request) return null;
+    const timingsMs: Partial<Record<Stage, number>> = {};
+    const progress = {
+      stage: (stage: Stage, value: number) => job.updateProgress({ stage, progress: Math.round(value), timingsMs } satisfies ProgressData),
+      timing: (stage: Stage, ms: number) => {
+        timingsMs[stage] = Math.round(ms);
+      },
+    };
+    try {
+      const result = await handlers.analyze(job.id ?? '', data.request, progress);
+      await job.updateProgress({ stage: null, progress: 100, timingsMs } satisfies ProgressData);
+      for (const destination of this.options.exportDestinations) await this.addExport(job.id ?? '', destination, result);
+      return result;
+    } catch (err) {
+      const error = toMipsegError(err);
+      // "CODE: message" keeps the catalogue code in BullMQ's failedReason for the jobs API.
+      const text = `${error.code}: ${error.message}`;
+      throw isUnrecoverable(err) ? new UnrecoverableError(text) : new Error(text);
+    }
+  }
+
+  private async addExport(jobId: string, destination: string, result: ResultUids): Promise<void> {
+    await this.exports.add('export', { jobId, destination, result } satisfies ExportData, {
+      jobId: `${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`,
+      attempts: this.options.exportRetry.attempts,
+      backoff: { type: 'exponential', delay: this.options.exportRetry.baseDelayMs },
+      removeOnComplete: false,
+      removeOnFail: false,
+    });
+  }
+
+  /** Sends a result to a destination again (the worklist's retry button). */
+  async retryExport(jobId: string, destination: string): Promise<boolean> {
+    const job = await this.exports.getJob(`${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`);
+    if (!job || (await job.getState()) !== 'failed') return false;
+    await job.retry('failed', { resetAttemptsMade: true });
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all([this.studyChecks.close(), this.analyses.close(), this.exports.close()]);
+    await this.connection.quit();
+  }
+}
+
+function splitFailure(text: string | undefined): { code: string | null; reason: string | null } {
+  if (!text) return { code: null, reason: null };
+  const m = /^(MIPSEG_[A-Z_]+): (.*)$/s.exec(text);
+  return m ? { code: m[1] ?? null, reason: m[2] ?? null } : { code: 'MIPSEG_INTERNAL', reason: text };
+}

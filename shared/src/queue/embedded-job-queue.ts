@@ -1,0 +1,238 @@
+import Database from 'better-sqlite3';
+import { toMipsegError } from '../errors';
+import type { Logger } from '../log';
+import { EMBEDDED_JOBS_SQL } from './embedded-schema';
+import type { JobHandlers, JobQueue } from './job-queue';
+import { toJobRecord, type ExportRow, type JobRow } from './job-row';
+import type { AnalysisRequest, JobFilter, JobRecord, Stage } from './job-types';
+import { backoffDelay, isUnrecoverable, type RetryPolicy } from './retry-policy';
+
+export interface EmbeddedQueueOptions {
+  readonly analysisRetry: RetryPolicy;
+  readonly exportRetry: RetryPolicy;
+  readonly exportDestinations: readonly string[];
+  readonly pollMs?: number;
+}
+
+/**
+ * The job runner of `npm start`: no Redis, state in SQLite so that a restart neither loses nor repeats
+ * a job. Jobs found "running" at start-up were interrupted by a crash and run again.
+ */
+export class EmbeddedJobQueue implements JobQueue {
+  readonly mode = 'embedded' as const;
+  private readonly db: Database.Database;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly running = new Set<Promise<void>>();
+  private handlers: JobHandlers | undefined;
+  private concurrency = 1;
+  private studyChecks = true;
+  private activeAnalyses = 0;
+  private ticking = false;
+
+  constructor(path: string, private readonly log: Logger, private readonly options: EmbeddedQueueOptions) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(EMBEDDED_JOBS_SQL);
+  }
+
+  scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void> {
+    const now = Date.now();
+    this.db.prepare(`INSERT INTO pending_studies VALUES (?, ?, ?)
+      ON CONFLICT(study_uid) DO UPDATE SET due_at = excluded.due_at, updated_at = excluded.updated_at`)
+      .run(studyInstanceUid, now + delayMs, now);
+    return Promise.resolve();
+  }
+
+  pendingStudies(): Promise<string[]> {
+    const rows = this.db.prepare('SELECT study_uid FROM pending_studies ORDER BY due_at').all() as { study_uid: string }[];
+    return Promise.resolve(rows.map((r) => r.study_uid));
+  }
+
+  enqueueAnalysis(jobId: string, request: AnalysisRequest): Promise<{ created: boolean }> {
+    const info = this.db.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, series_uid, state, created_at, request, version)
+      VALUES (?, ?, ?, 'queued', ?, ?, ?)`)
+      .run(jobId, request.studyInstanceUid, request.seriesInstanceUid, Date.now(), JSON.stringify(request), request.version);
+    return Promise.resolve({ created: info.changes === 1 });
+  }
+
+  recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
+    const now = Date.now();
+    this.db.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, state, created_at, finished_at, failure_code, failure_reason)
+      VALUES (?, ?, 'not-applicable', ?, ?, 'MIPSEG_NOT_APPLICABLE', ?)`).run(jobId, studyInstanceUid, now, now, reason);
+    return Promise.resolve();
+  }
+
+  getJob(id: string): Promise<JobRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return Promise.resolve(row ? this.withExports(row) : undefined);
+  }
+
+  listJobs(filter: JobFilter): Promise<JobRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.studyInstanceUid) {
+      where.push('study_uid = ?');
+      params.push(filter.studyInstanceUid);
+    }
+    if (filter.state) {
+      where.push('state = ?');
+      params.push(filter.state);
+    }
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, id LIMIT ? OFFSET ?`;
+    const rows = this.db.prepare(sql).all(...params, filter.limit, filter.offset) as JobRow[];
+    return Promise.resolve(rows.map((r) => this.withExports(r)));
+  }
+
+  latestVersion(seriesInstanceUid: string): Promise<number> {
+    const row = this.db.prepare('SELECT MAX(version) AS v FROM jobs WHERE series_uid = ?').get(seriesInstanceUid) as { v: number | null };
+    return Promise.resolve(row.v ?? 0);
+  }
+
+  private withExports(row: JobRow): JobRecord {
+    const exports = this.db.prepare('SELECT * FROM exports WHERE job_id = ? ORDER BY destination').all(row.id) as ExportRow[];
+    return toJobRecord(row, exports);
+  }
+
+  startProcessing(handlers: JobHandlers, options: { concurrency: number; studyChecks: boolean }): void {
+    this.handlers = handlers;
+    this.concurrency = options.concurrency;
+    this.studyChecks = options.studyChecks;
+    const interrupted = this.db.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run();
+    if (interrupted.changes) this.log.warn({ jobs: interrupted.changes }, 're-queued jobs interrupted by a restart');
+    this.timer = setInterval(() => void this.tick(), this.options.pollMs ?? 200);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || !this.handlers) return;
+    this.ticking = true;
+    try {
+      if (this.studyChecks) await this.runDueStudyChecks(this.handlers);
+      this.startDueAnalyses(this.handlers);
+      this.startDueExports(this.handlers);
+    } catch (err) {
+      this.log.error({ err }, 'job runner tick failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async runDueStudyChecks(handlers: JobHandlers): Promise<void> {
+    const due = this.db.prepare('SELECT study_uid, due_at FROM pending_studies WHERE due_at <= ?').all(Date.now()) as { study_uid: string; due_at: number }[];
+    for (const { study_uid, due_at } of due) {
+      try {
+        await handlers.checkStudy(study_uid);
+        // Only clear the entry if no instance arrived meanwhile (that moved due_at on).
+        this.db.prepare('DELETE FROM pending_studies WHERE study_uid = ? AND due_at = ?').run(study_uid, due_at);
+      } catch (err) {
+        this.log.error({ err, studyInstanceUid: study_uid }, 'study check failed; retrying in 10 s');
+        this.db.prepare('UPDATE pending_studies SET due_at = ? WHERE study_uid = ? AND due_at = ?').run(Date.now() + 10_000, study_uid, due_at);
+      }
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p));
+  }
+
+  private startDueAnalyses(handlers: JobHandlers): void {
+    while (this.activeAnalyses < this.concurrency) {
+      const row = this.db.prepare(`SELECT * FROM jobs WHERE state = 'queued' AND next_attempt_at <= ?
+        ORDER BY created_at LIMIT 1`).get(Date.now()) as JobRow | undefined;
+      if (!row) return;
+      this.db.prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, stage = NULL,
+        progress = 0 WHERE id = ?`).run(Date.now(), row.id);
+      this.activeAnalyses++;
+      this.track(this.runAnalysis(handlers, row).finally(() => this.activeAnalyses--));
+    }
+  }
+
+  private async runAnalysis(handlers: JobHandlers, row: JobRow): Promise<void> {
+    const request = JSON.parse(row.request ?? 'null') as AnalysisRequest;
+    const timings: Partial<Record<Stage, number>> = {};
+    const progress = {
+      stage: (stage: Stage, value: number) => {
+        this.db.prepare('UPDATE jobs SET stage = ?, progress = ?, timings = ? WHERE id = ?').run(stage, Math.round(value), JSON.stringify(timings), row.id);
+        return Promise.resolve();
+      },
+      timing: (stage: Stage, ms: number) => {
+        timings[stage] = Math.round(ms);
+      },
+    };
+    try {
+      const result = await handlers.analyze(row.id, request, progress);
+      this.db.prepare(`UPDATE jobs SET state = 'done', progress = 100, finished_at = ?, result = ?, timings = ?,
+        failure_code = NULL, failure_reason = NULL WHERE id = ?`).run(Date.now(), JSON.stringify(result), JSON.stringify(timings), row.id);
+      this.addExports(row.id);
+    } catch (err) {
+      this.failOrRetry(row, err, timings);
+    }
+  }
+
+  private failOrRetry(row: JobRow, err: unknown, timings: Partial<Record<Stage, number>>): void {
+    const error = toMipsegError(err);
+    const attempts = row.attempts + 1;
+    const retry = !isUnrecoverable(err) && attempts < this.options.analysisRetry.attempts;
+    if (retry) {
+      const delay = backoffDelay(this.options.analysisRetry, attempts);
+      this.log.warn({ jobId: row.id, attempts, delay, code: error.code }, 'analysis failed; will retry');
+      this.db.prepare(`UPDATE jobs SET state = 'queued', next_attempt_at = ?, failure_code = ?, failure_reason = ? WHERE id = ?`)
+        .run(Date.now() + delay, error.code, error.message, row.id);
+      return;
+    }
+    this.log.warn({ jobId: row.id, code: error.code, reason: error.message }, 'analysis failed');
+    this.db.prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, failure_code = ?, failure_reason = ?, timings = ? WHERE id = ?`)
+      .run(Date.now(), error.code, error.message, JSON.stringify(timings), row.id);
+  }
+
+  private addExports(jobId: string): void {
+    const now = Date.now();
+    const insert = this.db.prepare(`INSERT OR IGNORE INTO exports VALUES (?, ?, 'pending', 0, NULL, ?, ?)`);
+    for (const destination of this.options.exportDestinations) insert.run(jobId, destination, now, now);
+  }
+
+  /** Sends a finished result to a destination again (the worklist's retry button). */
+  retryExport(jobId: string, destination: string): Promise<boolean> {
+    const info = this.db.prepare(`UPDATE exports SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE job_id = ? AND destination = ?`)
+      .run(Date.now(), jobId, destination);
+    return Promise.resolve(info.changes === 1);
+  }
+
+  private startDueExports(handlers: JobHandlers): void {
+    if (!handlers.exportResult) return;
+    const due = this.db.prepare(`SELECT e.*, j.result FROM exports e JOIN jobs j ON j.id = e.job_id
+      WHERE e.state IN ('pending', 'retrying') AND e.next_attempt_at <= ?`).all(Date.now()) as (ExportRow & { result: string })[];
+    for (const row of due) {
+      // Claimed by pushing next_attempt_at out, so that the next tick does not start it again.
+      this.db.prepare('UPDATE exports SET next_attempt_at = ? WHERE job_id = ? AND destination = ?').run(Number.MAX_SAFE_INTEGER, row.job_id, row.destination);
+      this.track(this.runExport(handlers, row));
+    }
+  }
+
+  private async runExport(handlers: JobHandlers, row: ExportRow & { result: string }): Promise<void> {
+    const attempt = row.attempts + 1;
+    let state: 'sent' | 'retrying' | 'failed';
+    let detail: string;
+    try {
+      const status = await (handlers.exportResult as NonNullable<JobHandlers['exportResult']>)(row.job_id, JSON.parse(row.result) as never, row.destination, attempt);
+      state = status.state === 'sent' ? 'sent' : status.state === 'failed' || attempt >= this.options.exportRetry.attempts ? 'failed' : 'retrying';
+      detail = status.detail ?? '';
+    } catch (err) {
+      const error = toMipsegError(err);
+      state = attempt >= this.options.exportRetry.attempts ? 'failed' : 'retrying';
+      detail = error.message;
+    }
+    const next = state === 'retrying' ? Date.now() + backoffDelay(this.options.exportRetry, attempt) : Number.MAX_SAFE_INTEGER;
+    this.db.prepare(`UPDATE exports SET state = ?, attempts = ?, detail = ?, updated_at = ?, next_attempt_at = ?
+      WHERE job_id = ? AND destination = ?`).run(state, attempt, detail, Date.now(), next, row.job_id, row.destination);
+    if (state !== 'sent') this.log.warn({ jobId: row.job_id, destination: row.destination, attempt, state, detail }, 'export not sent');
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.running]);
+    this.db.close();
+  }
+}

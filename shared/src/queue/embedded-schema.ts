@@ -1,0 +1,21 @@
+/** Tables of the embedded job runner (DATA_DIR/jobs.sqlite). */
+export const EMBEDDED_JOBS_SQL = `
+CREATE TABLE IF NOT EXISTS pending_studies (
+  study_uid TEXT PRIMARY KEY, due_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, study_uid TEXT NOT NULL, series_uid TEXT, state TEXT NOT NULL, stage TEXT,
+  progress INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,
+  started_at INTEGER, finished_at INTEGER, timings TEXT NOT NULL DEFAULT '{}', failure_code TEXT,
+  failure_reason TEXT, result TEXT, request TEXT, version INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_study ON jobs(study_uid, created_at);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_series ON jobs(series_uid, version);
+CREATE TABLE IF NOT EXISTS exports (
+  job_id TEXT NOT NULL, destination TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  detail TEXT, updated_at INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL,
+  PRIMARY KEY (job_id, destination)
+);
+`;

@@ -1,0 +1,11 @@
+export { STAGES } from './job-types';
+export type {
+  AnalysisRequest, ExportState, ExportStatus, JobFilter, JobProgress, JobRecord, JobState, ResultUids, Stage,
+} from './job-types';
+export type { JobHandlers, JobQueue } from './job-queue';
+export { EmbeddedJobQueue } from './embedded-job-queue';
+export type { EmbeddedQueueOptions } from './embedded-job-queue';
+export { BullMqJobQueue } from './bullmq-job-queue';
+export type { BullMqQueueOptions } from './bullmq-job-queue';
+export { isUnrecoverable, backoffDelay } from './retry-policy';
+export type { RetryPolicy } from './retry-policy';

@@ -1,0 +1,37 @@
+import type { AnalysisRequest, JobFilter, JobProgress, JobRecord, ResultUids, ExportStatus } from './job-types';
+
+/** What a job runner calls: planning a study after its quiet period, and analysing one series. */
+export interface JobHandlers {
+  /** The study's quiet period is over: decide what to analyse (and enqueue it). */
+  checkStudy(studyInstanceUid: string): Promise<void>;
+  /** Runs one analysis; returns the result's UIDs. Throw an unrecoverable error to fail at once. */
+  analyze(jobId: string, request: AnalysisRequest, progress: JobProgress): Promise<ResultUids>;
+  /** Sends a finished result to one destination; returns the new export status. */
+  exportResult?(jobId: string, result: ResultUids, destination: string, attempt: number): Promise<ExportStatus>;
+}
+
+/**
+ * The jobs of mipseg, whatever runs them: BullMQ on Redis (queue mode, any number of workers) or the
+ * embedded runner (one process, state in SQLite). Both are durable across restarts.
+ */
+export interface JobQueue {
+  readonly mode: 'embedded' | 'bullmq';
+  /** (Re)starts a study's quiet period: `checkStudy` runs `delayMs` after the last call for that study. */
+  scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void>;
+  /** Studies inside their quiet period ("waiting for more images"). */
+  pendingStudies(): Promise<string[]>;
+  /** Adds an analysis job unless one with this id exists (a re-send of the same content). */
+  enqueueAnalysis(jobId: string, request: AnalysisRequest): Promise<{ created: boolean }>;
+  /** Records a study with no eligible series, with the reason, as a finished job. */
+  recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void>;
+  getJob(id: string): Promise<JobRecord | undefined>;
+  listJobs(filter: JobFilter): Promise<JobRecord[]>;
+  /** The highest result version given to a series so far (0 if none). */
+  latestVersion(seriesInstanceUid: string): Promise<number>;
+  /** Sends a finished result to a destination again, from the start (the worklist's retry button). */
+  retryExport(jobId: string, destination: string): Promise<boolean>;
+  /** Starts taking jobs with these handlers (`concurrency` analyses at a time). */
+  startProcessing(handlers: JobHandlers, options: { concurrency: number; studyChecks: boolean }): void;
+  /** Stops taking jobs, lets running ones finish, closes connections. */
+  close(): Promise<void>;
+}

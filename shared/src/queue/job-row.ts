@@ -1,0 +1,56 @@
+import type { AnalysisRequest, ExportStatus, JobRecord, JobState, ResultUids, Stage } from './job-types';
+
+/** A jobs-table row as SQLite returns it. */
+export interface JobRow {
+  id: string;
+  study_uid: string;
+  series_uid: string | null;
+  state: JobState;
+  stage: Stage | null;
+  progress: number;
+  attempts: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  timings: string;
+  failure_code: string | null;
+  failure_reason: string | null;
+  result: string | null;
+  request: string | null;
+}
+
+export interface ExportRow {
+  job_id: string;
+  destination: string;
+  state: ExportStatus['state'];
+  attempts: number;
+  detail: string | null;
+  updated_at: number;
+}
+
+export function toJobRecord(row: JobRow, exports: readonly ExportRow[]): JobRecord {
+  return {
+    id: row.id,
+    studyInstanceUid: row.study_uid,
+    seriesInstanceUid: row.series_uid,
+    state: row.state,
+    stage: row.stage,
+    progress: row.progress,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    timingsMs: JSON.parse(row.timings) as Partial<Record<Stage, number>>,
+    failureCode: row.failure_code,
+    failureReason: row.failure_reason,
+    result: row.result ? (JSON.parse(row.result) as ResultUids) : null,
+    request: row.request ? (JSON.parse(row.request) as AnalysisRequest) : null,
+    exports: exports.map((e) => ({
+      destination: e.destination,
+      state: e.state,
+      attempts: e.attempts,
+      updatedAt: e.updated_at,
+      ...(e.detail ? { detail: e.detail } : {}),
+    })),
+  };
+}

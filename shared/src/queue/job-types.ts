@@ -1,0 +1,75 @@
+/** What a worker does with a study, in order; timings and progress are reported per stage. */
+export const STAGES = ['select', 'decode', 'suv', 'mip', 'inference', 'write', 'store', 'export'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/**
+ * A job's life: queued → running → done | not-applicable | failed. "waiting" is a study still receiving
+ * instances (inside its quiet period); it has no job yet, only a pending entry.
+ */
+export type JobState = 'queued' | 'running' | 'done' | 'not-applicable' | 'failed';
+
+/** The request a job carries: analyse one PET series of a study, as it was at planning time. */
+export interface AnalysisRequest {
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  /** SOP Instance UIDs of the series at planning time (the worker analyses exactly these). */
+  readonly sopInstanceUids: readonly string[];
+  readonly contentHash: string;
+  readonly reason: 'study-complete' | 'on-demand';
+  /** Result version: 1 for the first result of a series, +1 for each re-run or late-instance update. */
+  readonly version: number;
+}
+
+export interface ResultUids {
+  readonly mipSeriesInstanceUid: string;
+  readonly mipSopInstanceUid: string;
+  readonly segSeriesInstanceUid: string;
+  readonly segSopInstanceUid: string;
+  readonly lesionCount: number;
+  readonly tumourAreaMm2: number;
+  readonly modelName: string;
+  readonly modelVersion: string;
+}
+
+export type ExportState = 'pending' | 'sent' | 'retrying' | 'failed';
+
+export interface ExportStatus {
+  readonly destination: string;
+  readonly state: ExportState;
+  readonly attempts: number;
+  readonly detail?: string;
+  readonly updatedAt: number;
+}
+
+/** A job as the jobs API shows it, whatever runs it (BullMQ or the embedded runner). */
+export interface JobRecord {
+  readonly id: string;
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string | null;
+  readonly state: JobState;
+  readonly stage: Stage | null;
+  readonly progress: number;
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly timingsMs: Partial<Record<Stage, number>>;
+  readonly failureCode: string | null;
+  readonly failureReason: string | null;
+  readonly result: ResultUids | null;
+  readonly exports: readonly ExportStatus[];
+  readonly request: AnalysisRequest | null;
+}
+
+export interface JobFilter {
+  readonly studyInstanceUid?: string;
+  readonly state?: JobState;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+/** Progress a job reports while it runs. */
+export interface JobProgress {
+  stage(stage: Stage, progress: number): Promise<void>;
+  timing(stage: Stage, ms: number): void;
+}

@@ -1,0 +1,173 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { MipsegError } from '@mipseg/shared/errors';
+import {
+  BullMqJobQueue, EmbeddedJobQueue, type AnalysisRequest, type JobHandlers, type JobQueue, type JobRecord, type ResultUids,
+} from '@mipseg/shared/queue';
+import { startRedis, type TestRedis } from '../support/redis';
+
+const log = pino({ level: 'silent' });
+const retry = { attempts: 3, baseDelayMs: 100 };
+
+function request(series: string): AnalysisRequest {
+  return { studyInstanceUid: '1.2.3', seriesInstanceUid: series, sopInstanceUids: ['1.2.3.4'], contentHash: 'abc', reason: 'study-complete', version: 1 };
+}
+
+const RESULT: ResultUids = {
+  mipSeriesInstanceUid: '2.25.1', mipSopInstanceUid: '2.25.2', segSeriesInstanceUid: '2.25.3', segSopInstanceUid: '2.25.4',
+  lesionCount: 1, tumourAreaMm2: 40, modelName: 'm', modelVersion: '1',
+};
+
+async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const finished = (q: JobQueue, id: string) => until(async () => {
+  const j = await q.getJob(id);
+  return j && ['done', 'failed', 'not-applicable'].includes(j.state) ? j : undefined;
+}, `job ${id} to finish`);
+
+interface Harness {
+  make(destinations: string[]): Promise<JobQueue>;
+  cleanup(): Promise<void>;
+}
+
+let redis: TestRedis | undefined;
+afterAll(async () => redis?.stop());
+
+const harnesses: Array<[string, () => Harness]> = [
+  ['embedded (SQLite)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-jobs-'));
+    const queues: JobQueue[] = [];
+    return {
+      make: (exportDestinations) => {
+        const q = new EmbeddedJobQueue(join(dir, `${randomUUID()}.sqlite`), log, { analysisRetry: retry, exportRetry: retry, exportDestinations, pollMs: 20 });
+        queues.push(q);
+        return Promise.resolve(q);
+      },
+      cleanup: async () => {
+        await Promise.all(queues.map((q) => q.close()));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }],
+  ['BullMQ (Redis)', () => {
+    const queues: JobQueue[] = [];
+    return {
+      make: async (exportDestinations) => {
+        redis ??= await startRedis();
+        const q = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
+          exportDestinations, lockDurationMs: 5000 }, log);
+        queues.push(q);
+        return q;
+      },
+      cleanup: async () => {
+        await Promise.all(queues.map((q) => q.close()));
+      },
+    };
+  }],
+];
+
+describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
+  let harness: Harness;
+  beforeEach(() => {
+    harness = harnessOf();
+  });
+  afterEach(() => harness.cleanup());
+
+  test('a study check runs once, a quiet period after the last instance', async () => {
+    const q = await harness.make([]);
+    const checks: Array<[string, number]> = [];
+    q.startProcessing({ checkStudy: (uid) => { checks.push([uid, Date.now()]); return Promise.resolve(); }, analyze: () => Promise.resolve(RESULT) },
+      { concurrency: 1, studyChecks: true });
+    const start = Date.now();
+    await q.scheduleStudyCheck('1.2.3', 600);
+    await new Promise((r) => setTimeout(r, 300));
+    await q.scheduleStudyCheck('1.2.3', 600);
+    expect(await q.pendingStudies()).toEqual(['1.2.3']);
+    await until(() => Promise.resolve(checks.length ? true : undefined), 'the study check');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(checks).toHaveLength(1);
+    expect((checks[0] as [string, number])[1] - start).toBeGreaterThanOrEqual(850);
+  });
+
+  test('the same job id is accepted once and completes with its result', async () => {
+    const q = await harness.make([]);
+    let runs = 0;
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: async (_id, _req, progress) => {
+      runs++;
+      await progress.stage('inference', 50);
+      progress.timing('inference', 12);
+      return RESULT;
+    } }, { concurrency: 1, studyChecks: false });
+    expect(await q.enqueueAnalysis('job-a', request('1.2.3.1'))).toEqual({ created: true });
+    expect(await q.enqueueAnalysis('job-a', request('1.2.3.1'))).toEqual({ created: false });
+    const job = await finished(q, 'job-a');
+    expect(job.state).toBe('done');
+    expect(job.result).toEqual(RESULT);
+    expect(job.timingsMs.inference).toBe(12);
+    expect(runs).toBe(1);
+    expect(await q.latestVersion('1.2.3.1')).toBe(1);
+    expect((await q.listJobs({ studyInstanceUid: '1.2.3', limit: 10, offset: 0 })).map((j) => j.id)).toEqual(['job-a']);
+  });
+
+  test('bad data fails at once; a transient error is retried', async () => {
+    const q = await harness.make([]);
+    let transient = 0;
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (id) => {
+      if (id === 'bad') return Promise.reject(new MipsegError('MIPSEG_IMAGE_INVALID', 'missing slice at z=12'));
+      transient++;
+      return transient < 2 ? Promise.reject(new Error('connection reset')) : Promise.resolve(RESULT);
+    } }, { concurrency: 2, studyChecks: false });
+    await q.enqueueAnalysis('bad', request('1.2.3.2'));
+    await q.enqueueAnalysis('flaky', request('1.2.3.3'));
+    const bad = await finished(q, 'bad');
+    expect(bad).toMatchObject({ state: 'failed', failureCode: 'MIPSEG_IMAGE_INVALID', attempts: 1 });
+    expect(bad.failureReason).toMatch(/missing slice/);
+    const flaky = await finished(q, 'flaky');
+    expect(flaky).toMatchObject({ state: 'done', attempts: 2 });
+  });
+
+  test('a study without eligible series is recorded as not applicable with its reason', async () => {
+    const q = await harness.make([]);
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) }, { concurrency: 1, studyChecks: false });
+    await q.recordNotApplicable('na-1', '1.2.9', 'no attenuation-corrected PET series');
+    const job = (await q.getJob('na-1')) as JobRecord;
+    expect(job).toMatchObject({ state: 'not-applicable', failureReason: 'no attenuation-corrected PET series', studyInstanceUid: '1.2.9' });
+  });
+
+  test('an export is retried with backoff, fails visibly after the last attempt, and can be retried', async () => {
+    const q = await harness.make(['pacs']);
+    let pacsUp = false;
+    let attempts = 0;
+    const handlers: JobHandlers = {
+      checkStudy: () => Promise.resolve(),
+      analyze: () => Promise.resolve(RESULT),
+      exportResult: (_id, _result, destination, attempt) => {
+        attempts++;
+        return Promise.resolve(pacsUp ? { destination, state: 'sent', attempts: attempt, updatedAt: Date.now() }
+          : { destination, state: 'retrying', attempts: attempt, detail: 'connection refused', updatedAt: Date.now() });
+      },
+    };
+    q.startProcessing(handlers, { concurrency: 1, studyChecks: false });
+    await q.enqueueAnalysis('exp', request('1.2.3.4'));
+    const failed = await until(async () => {
+      const e = (await q.getJob('exp'))?.exports[0];
+      return e?.state === 'failed' ? e : undefined;
+    }, 'the export to fail');
+    expect(attempts).toBe(3);
+    expect(failed.detail).toMatch(/connection refused/);
+    pacsUp = true;
+    expect(await q.retryExport('exp', 'pacs')).toBe(true);
+    await until(async () => ((await q.getJob('exp'))?.exports[0]?.state === 'sent' ? true : undefined), 'the export to be sent');
+  });
+});
