@@ -12,7 +12,7 @@ export {
 export type { ModelManifest } from './model-manifest';
 export { pngToModelInput, maskToPng } from './mip-png';
 export type { ModelInput } from './mip-png';
-export { thresholdLogits, removeSmallComponents, sigmoid } from './mask-postprocess';
+export { thresholdLogits, removeSmallComponents, sigmoid, componentAreas } from './mask-postprocess';
 export { padToMultiple, cropPadded, roundUpToMultiple } from './image-padding';
 export type { PaddedImage } from './image-padding';
 export { segmentMipFile } from './segment-mip';

@@ -60,3 +60,15 @@ function floodFill(mask: Uint8Array, visited: Uint8Array, pixels: Int32Array, wi
   }
   return area;
 }
+
+/** The areas (pixels) of the 8-connected components of `mask`: the lesions a result reports. */
+export function componentAreas(mask: Uint8Array, width: number, height: number): number[] {
+  const visited = new Uint8Array(mask.length);
+  const pixels = new Int32Array(mask.length);
+  const areas: number[] = [];
+  for (let seed = 0; seed < mask.length; seed++) {
+    if (mask[seed] === 0 || visited[seed] === 1) continue;
+    areas.push(floodFill(mask, visited, pixels, width, height, seed));
+  }
+  return areas;
+}

@@ -7,8 +7,8 @@ import { assertUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
-import { parseMediaType } from './media-type';
-import { readMultipart, type PartHeaders, type PartSink } from './multipart-reader';
+import { parseMediaType } from '@mipseg/shared/dicomweb';
+import { readMultipart, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
 
 type PartResult = StoreOutcome;

@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { assertUid, BULK_DATA_PLACEHOLDER, frameByteLength, readPixelModule } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
-import { multipartPartType, negotiate } from './media-type';
+import { multipartPartType, negotiate } from '@mipseg/shared/dicomweb';
 import { parseWindowParam, renderFramePng } from './render';
 import { dicomwebBase, instanceUrl } from './urls';
 

@@ -1,4 +1,4 @@
-import { MipsegError } from '@mipseg/shared/errors';
+import { MipsegError } from '../errors';
 
 /** A parsed media type: `multipart/related; type="application/dicom"; boundary=x` → type + params. */
 export interface MediaType {

@@ -1,4 +1,4 @@
-import { MipsegError } from '@mipseg/shared/errors';
+import { MipsegError } from '../errors';
 
 /** Where one part's body goes while it streams in (a temp file for STOW). */
 export interface PartSink {
@@ -37,7 +37,7 @@ function parseHeaders(block: string): PartHeaders {
  * Returns the number of complete parts. Throws MIPSEG_MULTIPART_MALFORMED / MIPSEG_PAYLOAD_TOO_LARGE.
  */
 export async function readMultipart(
-  body: AsyncIterable<Buffer>,
+  body: AsyncIterable<Buffer> | Iterable<Buffer>,
   boundary: string,
   limits: MultipartLimits,
   onPart: (headers: PartHeaders, index: number) => PartSink,

@@ -1,0 +1,5 @@
+export { readMultipart } from './multipart-reader';
+export type { PartSink, PartHeaders, MultipartLimits } from './multipart-reader';
+export { parseMediaType, parseAccept, negotiate, multipartPartType } from './media-type';
+export type { MediaType, AcceptEntry } from './media-type';
+export { readMultipartBody } from './multipart-body';
