@@ -34,7 +34,11 @@ declare module 'dcmjs' {
       dictionary: Record<string, { tag: string; vr: string; name: string }>;
     };
   };
-  export const log: { setLevel(level: string): void };
+  /** A loglevel logger; dcmjs's validation messages go to its child 'validation.dcmjs'. */
+  export interface LoglevelLogger {
+    setLevel(level: string, persist?: boolean): void;
+  }
+  export const log: LoglevelLogger & { getLogger(name: string): LoglevelLogger };
   const dcmjs: { data: typeof data; log: typeof log };
   export default dcmjs;
 }

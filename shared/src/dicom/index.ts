@@ -9,3 +9,6 @@ export { readDicomJson, BULK_DATA_PLACEHOLDER } from './dicom-json';
 export type { DicomJson, DicomJsonAttribute } from './dicom-json';
 export { readPixelModule, frameByteLength, readFrameValues } from './pixel-data';
 export type { PixelModule } from './pixel-data';
+export { newUid } from './new-uid';
+export { MIPSEG_MANUFACTURER } from './mipseg-identity';
+export { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } from './implementation-uid';

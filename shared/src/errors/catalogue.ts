@@ -85,6 +85,9 @@ export const ERRORS = {
   },
   MIPSEG_MODEL_INVALID: { httpStatus: 500, message: 'model manifest or file invalid: %s' },
   MIPSEG_IMAGE_INVALID: { httpStatus: 400, message: 'image not usable: %s' },
+  MIPSEG_SOURCE_SERIES_INVALID: { httpStatus: 400, message: 'source series cannot be used for a MIP result: %s' },
+  MIPSEG_DICOM_OUTPUT_INVALID: { httpStatus: 500, message: 'cannot write the derived DICOM instance: %s' },
+  MIPSEG_SEG_UNSUPPORTED: { httpStatus: 400, message: 'segmentation cannot be read as a binary mask: %s' },
   MIPSEG_INTERNAL: { httpStatus: 500, message: 'internal error: %s' },
 } as const satisfies Record<string, ErrorDefinition>;
 

@@ -1,0 +1,116 @@
+import { MIPSEG_MANUFACTURER } from '@mipseg/shared/dicom';
+import { Concept } from './coded-concepts';
+import { codeItem, formatDa, formatDs, formatTm, type CodedConcept } from './dicom-values';
+import type { NaturalDataset } from './part10';
+import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
+import type { EquipmentIdentity } from './write-options';
+
+/**
+ * mipseg's input is a whole-body PET (the model's intended use) and the MIP shows all of it. Stating it also
+ * settles General Series Laterality (2C), which a validator otherwise asks for when no body part is given.
+ */
+export const WHOLE_BODY = 'WHOLEBODY';
+/** Type 3 attributes: written only where the source has a value. */
+function optional(values: Record<string, string | number | null>): NaturalDataset {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null && v !== ''));
+}
+
+const ds = (n: number | null): string | null => (n === null ? null : formatDs(n));
+
+/** Patient, Patient Study and General Study modules: the source's values, so the result joins its study. */
+export function patientAndStudyModules(source: SourceSeriesContext): NaturalDataset {
+  return {
+    PatientName: source.PatientName,
+    PatientID: source.PatientID,
+    PatientBirthDate: source.PatientBirthDate,
+    PatientSex: source.PatientSex,
+    StudyInstanceUID: source.StudyInstanceUID,
+    StudyDate: source.StudyDate,
+    StudyTime: source.StudyTime,
+    ReferringPhysicianName: source.ReferringPhysicianName,
+    StudyID: source.StudyID,
+    AccessionNumber: source.AccessionNumber,
+    ...optional({
+      IssuerOfPatientID: source.IssuerOfPatientID,
+      PatientAge: source.PatientAge,
+      PatientSize: ds(source.PatientSize),
+      PatientWeight: ds(source.PatientWeight),
+      PatientIdentityRemoved: source.PatientIdentityRemoved,
+      DeidentificationMethod: source.DeidentificationMethod,
+      StudyDescription: source.StudyDescription,
+      TimezoneOffsetFromUTC: source.TimezoneOffsetFromUTC,
+    }),
+  };
+}
+
+/** General Equipment / Enhanced General Equipment: mipseg wrote the instance. */
+export function generalEquipmentModule(equipment: EquipmentIdentity): NaturalDataset {
+  return {
+    Manufacturer: MIPSEG_MANUFACTURER,
+    ManufacturerModelName: equipment.manufacturerModelName,
+    DeviceSerialNumber: equipment.deviceSerialNumber,
+    SoftwareVersions: equipment.softwareVersions,
+  };
+}
+
+/** SOP Common: UTF-8 throughout, since dcmjs encodes every text value as UTF-8. */
+export function sopCommonModule(sopClassUid: string, sopInstanceUid: string, now: Date): NaturalDataset {
+  return {
+    SpecificCharacterSet: 'ISO_IR 192',
+    SOPClassUID: sopClassUid,
+    SOPInstanceUID: sopInstanceUid,
+    InstanceCreationDate: formatDa(now),
+    InstanceCreationTime: formatTm(now),
+  };
+}
+
+export interface Contribution {
+  readonly purpose: CodedConcept;
+  readonly manufacturer: string;
+  readonly manufacturerModelName: string;
+  readonly softwareVersions: string;
+  readonly deviceSerialNumber: string;
+  readonly description: string;
+  readonly dateTime: Date | null;
+}
+
+/** One ContributingEquipmentSequence item (PS3.3 C.12.1.1.5); IHE AI Results puts the AI model here. */
+export function contributingEquipmentItem(c: Contribution): DicomItem {
+  return {
+    PurposeOfReferenceCodeSequence: [codeItem(c.purpose)],
+    Manufacturer: c.manufacturer,
+    ...optional({
+      ManufacturerModelName: c.manufacturerModelName,
+      DeviceSerialNumber: c.deviceSerialNumber,
+      SoftwareVersions: c.softwareVersions,
+      ContributionDateTime: c.dateTime ? `${formatDa(c.dateTime)}${formatTm(c.dateTime)}` : null,
+      ContributionDescription: c.description,
+    }),
+  };
+}
+
+/** The scanner that acquired the source series, so a derived result still names it. */
+export function acquisitionEquipmentItem(source: SourceSeriesContext): DicomItem | null {
+  // Manufacturer is Type 1 in the item: an anonymous scanner (empty Manufacturer) is left out.
+  if (source.Manufacturer === '') return null;
+  return contributingEquipmentItem({
+    purpose: Concept.acquisitionEquipment,
+    manufacturer: source.Manufacturer,
+    manufacturerModelName: source.ManufacturerModelName,
+    softwareVersions: source.SoftwareVersions,
+    deviceSerialNumber: source.DeviceSerialNumber,
+    description: `Acquired PET series ${source.SeriesInstanceUID}`.slice(0, 1024),
+    dateTime: null,
+  });
+}
+
+/** Common Instance Reference: one series and the instances referenced in it. */
+export function referencedSeriesItem(seriesInstanceUid: string, instances: readonly SourceInstanceRef[]): DicomItem {
+  return {
+    SeriesInstanceUID: seriesInstanceUid,
+    ReferencedInstanceSequence: instances.map((i) => ({
+      ReferencedSOPClassUID: i.SOPClassUID,
+      ReferencedSOPInstanceUID: i.SOPInstanceUID,
+    })),
+  };
+}

@@ -1,0 +1,29 @@
+import * as dcmjs from 'dcmjs';
+import {
+  MIPSEG_IMPLEMENTATION_CLASS_UID,
+  MIPSEG_IMPLEMENTATION_VERSION_NAME,
+  TransferSyntax,
+} from '@mipseg/shared/dicom';
+
+/**
+ * A data set keyed by PS3.6 keyword, values as dcmjs naturalises them; `_vrMap` names the VR of Pixel Data
+ * (OB or OW). Typed loosely because it is handed straight to dcmjs, which has no types of its own.
+ */
+export type NaturalDataset = Record<string, unknown>;
+
+/** Encodes a data set as a PS3.10 file in Explicit VR Little Endian, with mipseg's File Meta Information. */
+export function writePart10(dataset: NaturalDataset): Buffer {
+  const { DicomMetaDictionary, DicomDict } = dcmjs.data;
+  const meta = DicomMetaDictionary.denaturalizeDataset({
+    FileMetaInformationVersion: [new Uint8Array([0, 1]).buffer],
+    MediaStorageSOPClassUID: dataset['SOPClassUID'],
+    MediaStorageSOPInstanceUID: dataset['SOPInstanceUID'],
+    TransferSyntaxUID: TransferSyntax.ExplicitVrLittleEndian,
+    ImplementationClassUID: MIPSEG_IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: MIPSEG_IMPLEMENTATION_VERSION_NAME,
+    _vrMap: { FileMetaInformationVersion: 'OB' },
+  });
+  const file = new DicomDict(meta);
+  file.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
+  return Buffer.from(file.write());
+}

@@ -1,0 +1,44 @@
+import { readSourceSeriesContext } from './read-source-series-context';
+import { errorCodeOf, syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
+
+describe('readSourceSeriesContext', () => {
+  test('reads the patient, study, frame of reference, PET attributes and every instance once', () => {
+    const a = syntheticPetInstance({ sopInstanceUid: '2.25.1.1', acquisitionTime: '091500' });
+    const b = syntheticPetInstance({ sopInstanceUid: '2.25.1.2', acquisitionTime: '090000' });
+    const context = readSourceSeriesContext([a, b, a]);
+    expect(context.PatientName).toBe('Müller^Jürgen');
+    expect(context.PatientWeight).toBe(81.5);
+    expect(context.StudyInstanceUID).toBe('2.25.2000.1');
+    expect(context.FrameOfReferenceUID).toBe('2.25.2000.3');
+    expect(context.Units).toBe('BQML');
+    expect(context.SeriesType).toEqual(['WHOLE BODY', 'IMAGE']);
+    expect(context.RadiopharmaceuticalInformationSequence[0]?.['Radiopharmaceutical']).toBe('Fluorodeoxyglucose');
+    expect(context.AcquisitionTime).toBe('090000');
+    expect(context.DecayFactor).toBeCloseTo(1.0123, 6);
+    expect(context.instances.map((i) => i.SOPInstanceUID)).toEqual(['2.25.1.1', '2.25.1.2']);
+  });
+
+  test('gives null for a per-image value that differs between bed positions', () => {
+    const context = readSourceSeriesContext([
+      syntheticPetInstance({ sopInstanceUid: '2.25.1.1', decayFactor: 1.01 }),
+      syntheticPetInstance({ sopInstanceUid: '2.25.1.2', decayFactor: 1.05 }),
+    ]);
+    expect(context.DecayFactor).toBeNull();
+    expect(context.FrameReferenceTime).toBe(0);
+  });
+
+  test.each([
+    ['two series', [{ sopInstanceUid: '2.25.1.1' }, { sopInstanceUid: '2.25.1.2', seriesInstanceUid: '2.25.9' }]],
+    ['two studies', [{ sopInstanceUid: '2.25.1.1' }, { sopInstanceUid: '2.25.1.2', studyInstanceUid: '2.25.9' }]],
+    ['a CT series', [{ sopInstanceUid: '2.25.1.1', modality: 'CT' }]],
+    ['no Frame of Reference', [{ sopInstanceUid: '2.25.1.1', frameOfReferenceUid: '' }]],
+  ])('refuses %s with MIPSEG_SOURCE_SERIES_INVALID', (_name, headers) => {
+    const bytes = headers.map((h) => syntheticPetInstance(h));
+    expect(errorCodeOf(() => readSourceSeriesContext(bytes))).toBe('MIPSEG_SOURCE_SERIES_INVALID');
+  });
+
+  test('refuses an empty list and a file that is not DICOM', () => {
+    expect(errorCodeOf(() => readSourceSeriesContext([]))).toBe('MIPSEG_SOURCE_SERIES_INVALID');
+    expect(errorCodeOf(() => readSourceSeriesContext([Buffer.from('not dicom at all')]))).toBe('MIPSEG_DICOM_UNPARSEABLE');
+  });
+});

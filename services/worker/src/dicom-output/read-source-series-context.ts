@@ -1,0 +1,154 @@
+import * as dcmjs from 'dcmjs';
+import { isValidUid } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+import { itemsOf, numberOf, textOf, textsOf } from './natural-values';
+import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
+
+const PIXEL_DATA = '7FE00010';
+
+/**
+ * dcmjs reports every 'US or SS' dictionary VR it meets (GE's Smallest/LargestImagePixelValue) on the console
+ * through a child logger that silencing its root does not reach; what matters reaches us as exceptions.
+ */
+function quietDcmjsValidationLog(): void {
+  dcmjs.log.getLogger('validation.dcmjs').setLevel('silent', false);
+}
+
+function readHeader(bytes: Uint8Array, index: number): DicomItem {
+  try {
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: PIXEL_DATA, includeUntilTagValue: false });
+    return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
+  } catch (err) {
+    const detail = `instance ${index + 1}: ${err instanceof Error ? err.message : String(err)}`;
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
+  }
+}
+
+function invalid(detail: string): MipsegError {
+  return new MipsegError('MIPSEG_SOURCE_SERIES_INVALID', detail);
+}
+
+/** The one value every header shares, or an error naming the attribute that differs. */
+function sameInAll(headers: readonly DicomItem[], keyword: string): string {
+  const values = new Set(headers.map((h) => textOf(h, keyword)));
+  if (values.size > 1) throw invalid(`${keyword} differs between instances: ${[...values].slice(0, 3).join(', ')}`);
+  return [...values][0] ?? '';
+}
+
+/** The number every header shares, or null where they differ (one per bed position in a whole-body PET). */
+function uniformNumber(headers: readonly DicomItem[], keyword: string): number | null {
+  const values = new Set(headers.map((h) => numberOf(h, keyword)));
+  return values.size === 1 ? ([...values][0] ?? null) : null;
+}
+
+/** The earliest acquisition date and time, compared as one DA+TM string (TM padded to sort correctly). */
+function earliestAcquisition(headers: readonly DicomItem[]): { date: string; time: string } {
+  const stamps = headers
+    .map((h) => ({ date: textOf(h, 'AcquisitionDate'), time: textOf(h, 'AcquisitionTime') }))
+    .filter((s) => s.date !== '' && s.time !== '')
+    .sort((a, b) => `${a.date}${a.time.padEnd(13, '0')}`.localeCompare(`${b.date}${b.time.padEnd(13, '0')}`));
+  return stamps[0] ?? { date: '', time: '' };
+}
+
+function instanceRefs(headers: readonly DicomItem[]): SourceInstanceRef[] {
+  const seen = new Map<string, SourceInstanceRef>();
+  for (const h of headers) {
+    const ref = { SOPClassUID: textOf(h, 'SOPClassUID'), SOPInstanceUID: textOf(h, 'SOPInstanceUID') };
+    if (!isValidUid(ref.SOPClassUID) || !isValidUid(ref.SOPInstanceUID)) {
+      throw invalid(`instance without valid SOP Class/Instance UID (${ref.SOPInstanceUID || 'empty'})`);
+    }
+    if (!seen.has(ref.SOPInstanceUID)) seen.set(ref.SOPInstanceUID, ref);
+  }
+  return [...seen.values()];
+}
+
+function requireUid(value: string, keyword: string): string {
+  if (!isValidUid(value)) throw invalid(`${keyword} missing or invalid`);
+  return value;
+}
+
+/**
+ * Builds the source context from the stored instances of one PET series (PS3.10 bytes; pixel data is not
+ * read). Throws MIPSEG_SOURCE_SERIES_INVALID when the instances are not one PET series of one study with a
+ * Frame of Reference, and MIPSEG_DICOM_UNPARSEABLE for an instance that is not DICOM.
+ */
+export function readSourceSeriesContext(instanceBytes: readonly Uint8Array[]): SourceSeriesContext {
+  if (instanceBytes.length === 0) throw invalid('no instances');
+  quietDcmjsValidationLog();
+  const headers = instanceBytes.map(readHeader);
+  const modality = sameInAll(headers, 'Modality');
+  if (modality !== 'PT') throw invalid(`Modality ${modality || 'empty'}, not PT`);
+  const base = headers[0] as DicomItem;
+  const acquisition = earliestAcquisition(headers);
+  return {
+    ...patientAndStudy(base),
+    StudyInstanceUID: requireUid(sameInAll(headers, 'StudyInstanceUID'), 'StudyInstanceUID'),
+    SeriesInstanceUID: requireUid(sameInAll(headers, 'SeriesInstanceUID'), 'SeriesInstanceUID'),
+    Modality: modality,
+    FrameOfReferenceUID: requireUid(sameInAll(headers, 'FrameOfReferenceUID'), 'FrameOfReferenceUID'),
+    ...petAttributes(base),
+    AcquisitionDate: acquisition.date,
+    AcquisitionTime: acquisition.time,
+    DecayFactor: uniformNumber(headers, 'DecayFactor'),
+    FrameReferenceTime: uniformNumber(headers, 'FrameReferenceTime'),
+    ActualFrameDuration: uniformNumber(headers, 'ActualFrameDuration'),
+    instances: instanceRefs(headers),
+  };
+}
+
+type PatientAndStudy = Pick<SourceSeriesContext, 'PatientName' | 'PatientID' | 'IssuerOfPatientID' |
+  'PatientBirthDate' | 'PatientSex' | 'PatientAge' | 'PatientSize' | 'PatientWeight' | 'PatientIdentityRemoved' |
+  'DeidentificationMethod' | 'StudyDate' | 'StudyTime' | 'StudyID' | 'AccessionNumber' | 'ReferringPhysicianName' |
+  'StudyDescription' | 'TimezoneOffsetFromUTC'>;
+
+function patientAndStudy(h: DicomItem): PatientAndStudy {
+  return {
+    PatientName: textOf(h, 'PatientName'),
+    PatientID: textOf(h, 'PatientID'),
+    IssuerOfPatientID: textOf(h, 'IssuerOfPatientID'),
+    PatientBirthDate: textOf(h, 'PatientBirthDate'),
+    PatientSex: textOf(h, 'PatientSex'),
+    PatientAge: textOf(h, 'PatientAge'),
+    PatientSize: numberOf(h, 'PatientSize'),
+    PatientWeight: numberOf(h, 'PatientWeight'),
+    PatientIdentityRemoved: textOf(h, 'PatientIdentityRemoved'),
+    DeidentificationMethod: textOf(h, 'DeidentificationMethod'),
+    StudyDate: textOf(h, 'StudyDate'),
+    StudyTime: textOf(h, 'StudyTime'),
+    StudyID: textOf(h, 'StudyID'),
+    AccessionNumber: textOf(h, 'AccessionNumber'),
+    ReferringPhysicianName: textOf(h, 'ReferringPhysicianName'),
+    StudyDescription: textOf(h, 'StudyDescription'),
+    TimezoneOffsetFromUTC: textOf(h, 'TimezoneOffsetFromUTC'),
+  };
+}
+
+type PetAttributes = Pick<SourceSeriesContext, 'SeriesDate' | 'SeriesTime' | 'PositionReferenceIndicator' |
+  'Manufacturer' | 'ManufacturerModelName' | 'DeviceSerialNumber' | 'SoftwareVersions' | 'Units' | 'CountsSource' |
+  'SeriesType' | 'CorrectedImage' | 'DecayCorrection' | 'AttenuationCorrectionMethod' | 'ReconstructionMethod' |
+  'CollimatorType' | 'RadiopharmaceuticalInformationSequence' | 'PatientOrientationCodeSequence' |
+  'PatientGantryRelationshipCodeSequence'>;
+
+function petAttributes(h: DicomItem): PetAttributes {
+  return {
+    SeriesDate: textOf(h, 'SeriesDate'),
+    SeriesTime: textOf(h, 'SeriesTime'),
+    PositionReferenceIndicator: textOf(h, 'PositionReferenceIndicator'),
+    Manufacturer: textOf(h, 'Manufacturer'),
+    ManufacturerModelName: textOf(h, 'ManufacturerModelName'),
+    DeviceSerialNumber: textOf(h, 'DeviceSerialNumber'),
+    SoftwareVersions: textsOf(h, 'SoftwareVersions').join('\\'),
+    Units: textOf(h, 'Units'),
+    CountsSource: textOf(h, 'CountsSource'),
+    SeriesType: textsOf(h, 'SeriesType'),
+    CorrectedImage: textsOf(h, 'CorrectedImage'),
+    DecayCorrection: textOf(h, 'DecayCorrection'),
+    AttenuationCorrectionMethod: textOf(h, 'AttenuationCorrectionMethod'),
+    ReconstructionMethod: textOf(h, 'ReconstructionMethod'),
+    CollimatorType: textOf(h, 'CollimatorType'),
+    RadiopharmaceuticalInformationSequence: itemsOf(h, 'RadiopharmaceuticalInformationSequence'),
+    PatientOrientationCodeSequence: itemsOf(h, 'PatientOrientationCodeSequence'),
+    PatientGantryRelationshipCodeSequence: itemsOf(h, 'PatientGantryRelationshipCodeSequence'),
+  };
+}

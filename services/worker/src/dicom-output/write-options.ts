@@ -1,0 +1,63 @@
+import { newUid } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { ModelManifest } from '@mipseg/shared/inference';
+
+/** General Equipment of mipseg itself, as written into every result (Manufacturer is always mipseg). */
+export interface EquipmentIdentity {
+  /** ManufacturerModelName (LO): the product, e.g. 'mipseg'. */
+  readonly manufacturerModelName: string;
+  /** SoftwareVersions (LO): mipseg's release. */
+  readonly softwareVersions: string;
+  /** DeviceSerialNumber (LO): which installation wrote the result (e.g. the host or deployment name). */
+  readonly deviceSerialNumber: string;
+}
+
+/** The AI model that produced a segmentation: its manifest's name and version. */
+export interface AlgorithmIdentity {
+  readonly name: string;
+  readonly version: string;
+  /** A short description (architecture), written as AlgorithmParameters and ContributionDescription. */
+  readonly description: string;
+}
+
+/** Options every derived-instance writer takes. Tests inject `newUid` and `now` for byte-stable output. */
+export interface DerivedInstanceOptions {
+  readonly equipment: EquipmentIdentity;
+  /** SeriesNumber of the new series. Defaults: MIP 9001, SEG 9002 (after any scanner series). */
+  readonly seriesNumber?: number;
+  /** UID generator. Default: newUid (2.25 + random UUID). */
+  readonly newUid?: () => string;
+  /** Clock for InstanceCreation/Content date and time. Default: the current time. */
+  readonly now?: () => Date;
+}
+
+/** The algorithm identity a segmentation result declares, read from the model's manifest. */
+export function algorithmFromManifest(manifest: ModelManifest): AlgorithmIdentity {
+  return { name: manifest.name, version: manifest.version, description: manifest.architecture.name };
+}
+
+export interface ResolvedWriteContext {
+  readonly newUid: () => string;
+  readonly now: Date;
+}
+
+// LO (PS3.5 6.2): at most 64 characters. dcmjs would cut a longer value silently.
+const LO_MAX_LENGTH = 64;
+
+/** Throws MIPSEG_DICOM_OUTPUT_INVALID for a configured text that does not fit its LO attribute. */
+export function assertLongStrings(values: Readonly<Record<string, string>>): void {
+  const tooLong = Object.entries(values).filter(([, v]) => v.length > LO_MAX_LENGTH || v.includes('\\'));
+  if (tooLong.length) {
+    throw new MipsegError('MIPSEG_DICOM_OUTPUT_INVALID',
+      tooLong.map(([k, v]) => `${k} "${v.slice(0, 80)}" is not a LO value (64 characters, no backslash)`).join('; '));
+  }
+}
+
+/** Checks the equipment texts and fixes the UID generator and clock for one instance. */
+export function resolveWriteContext(options: DerivedInstanceOptions): ResolvedWriteContext {
+  const e = options.equipment;
+  assertLongStrings({
+    ManufacturerModelName: e.manufacturerModelName, SoftwareVersions: e.softwareVersions, DeviceSerialNumber: e.deviceSerialNumber,
+  });
+  return { newUid: options.newUid ?? newUid, now: (options.now ?? (() => new Date()))() };
+}

@@ -1,0 +1,161 @@
+import { MIPSEG_MANUFACTURER, SopClass } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+import { Concept } from './coded-concepts';
+import {
+  contributingEquipmentItem,
+  generalEquipmentModule,
+  patientAndStudyModules,
+  referencedSeriesItem,
+  sopCommonModule,
+  WHOLE_BODY,
+} from './common-modules';
+import { codeItem, formatDa, formatTm } from './dicom-values';
+import { greyscalePixelModule, imagePlaneAttributes, pixelDataValue } from './image-plane';
+import { packBits } from './pack-bits';
+import { writePart10, type NaturalDataset } from './part10';
+import { assertImageGeometry, type ImageGeometry } from './rendered-mip';
+import type { DicomItem, SourceSeriesContext } from './source-series-context';
+import { DEFAULT_SEGMENT_LABEL, TUMOUR_SEGMENT_NUMBER, tumourSegmentItem } from './tumour-segment';
+import {
+  assertLongStrings, resolveWriteContext, type AlgorithmIdentity, type DerivedInstanceOptions, type ResolvedWriteContext,
+} from './write-options';
+import type { WrittenInstance } from './written-instance';
+
+/** The image a SEG is drawn on (mipseg's MIP instance) and its geometry, which the SEG shares. */
+export interface ReferencedImage {
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly geometry: ImageGeometry;
+}
+
+export interface SegWriteOptions extends DerivedInstanceOptions {
+  /** The AI model (see algorithmFromManifest). */
+  readonly algorithm: AlgorithmIdentity;
+  /** SegmentLabel. Default 'FDG-avid tumour'. */
+  readonly segmentLabel?: string;
+}
+
+export const SEG_SERIES_DESCRIPTION = 'Tumour SEG (MIP) — mipseg';
+export const SEG_NO_FINDINGS_SUFFIX = ': none found';
+export const DEFAULT_SEG_SERIES_NUMBER = 9002;
+const TAG_REFERENCED_SEGMENT_NUMBER = 0x0062000b;
+const TAG_SEGMENT_IDENTIFICATION_SEQUENCE = 0x0062000a;
+const TAG_IMAGE_POSITION_PATIENT = 0x00200032;
+const TAG_PLANE_POSITION_SEQUENCE = 0x00209113;
+
+/**
+ * Writes a BINARY Segmentation of the mask (0/1, row-major, on the referenced image's grid) with one segment
+ * and one frame. An empty mask (no tumour found) still gives a SEG, with one all-zero frame and
+ * "none found" in its SeriesDescription and ContentDescription: an explicit negative result that a
+ * radiologist can tell apart from "not analysed". Throws MIPSEG_DICOM_OUTPUT_INVALID when the mask does not
+ * fit the image or holds values other than 0 and 1.
+ */
+export function writeSegInstance(
+  mask: Uint8Array, image: ReferencedImage, source: SourceSeriesContext, options: SegWriteOptions,
+): WrittenInstance {
+  const g = image.geometry;
+  assertImageGeometry(g);
+  if (mask.length !== g.width * g.height) {
+    throw new MipsegError('MIPSEG_DICOM_OUTPUT_INVALID', `mask of ${mask.length} values for a ${g.width}x${g.height} image`);
+  }
+  const label = options.segmentLabel ?? DEFAULT_SEGMENT_LABEL;
+  assertLongStrings({ AlgorithmName: options.algorithm.name, AlgorithmVersion: options.algorithm.version, SegmentLabel: label });
+  const packed = packBits(mask);
+  const empty = !mask.includes(1);
+  const ctx = resolveWriteContext(options);
+  const sopInstanceUid = ctx.newUid();
+  const seriesInstanceUid = ctx.newUid();
+  const dataset: NaturalDataset = {
+    ...sopCommonModule(SopClass.SegmentationStorage, sopInstanceUid, ctx.now),
+    ...patientAndStudyModules(source),
+    Modality: 'SEG',
+    SeriesInstanceUID: seriesInstanceUid,
+    SeriesNumber: options.seriesNumber ?? DEFAULT_SEG_SERIES_NUMBER,
+    SeriesDescription: `${SEG_SERIES_DESCRIPTION}${empty ? SEG_NO_FINDINGS_SUFFIX : ''}`,
+    BodyPartExamined: WHOLE_BODY,
+    FrameOfReferenceUID: source.FrameOfReferenceUID,
+    PositionReferenceIndicator: source.PositionReferenceIndicator,
+    ...generalEquipmentModule(options.equipment),
+    ContributingEquipmentSequence: [algorithmContribution(options.algorithm, ctx)],
+    ...segmentationImage(options.algorithm, label, empty, ctx),
+    ...greyscalePixelModule(g, 1, 0),
+    ...multiFrame(image, ctx.newUid()),
+    ReferencedSeriesSequence: [referencedSeriesItem(image.seriesInstanceUid,
+      [{ SOPClassUID: image.sopClassUid, SOPInstanceUID: image.sopInstanceUid }])],
+    PixelData: pixelDataValue(packed),
+    _vrMap: { PixelData: 'OB' },
+  };
+  return { bytes: writePart10(dataset), sopClassUid: SopClass.SegmentationStorage, sopInstanceUid, seriesInstanceUid };
+}
+
+/** IHE AI Results: the model that produced the result, as Contributing Equipment. */
+function algorithmContribution(algorithm: AlgorithmIdentity, ctx: ResolvedWriteContext): DicomItem {
+  return contributingEquipmentItem({
+    purpose: Concept.processingEquipment,
+    manufacturer: MIPSEG_MANUFACTURER,
+    manufacturerModelName: algorithm.name,
+    softwareVersions: algorithm.version,
+    deviceSerialNumber: '',
+    description: `AI tumour segmentation (${algorithm.description}) on the coronal SUV MIP`,
+    dateTime: ctx.now,
+  });
+}
+
+function segmentationImage(algorithm: AlgorithmIdentity, label: string, empty: boolean, ctx: ResolvedWriteContext): NaturalDataset {
+  return {
+    InstanceNumber: 1,
+    ContentDate: formatDa(ctx.now),
+    ContentTime: formatTm(ctx.now),
+    ImageType: ['DERIVED', 'PRIMARY'],
+    ContentLabel: 'TUMOUR',
+    ContentDescription: empty ? 'No FDG-avid tumour found on the coronal SUV MIP' : 'FDG-avid tumour on the coronal SUV MIP',
+    // Family-name form (a bare 'mipseg' is the retired PN form): the creator is the software, not a person.
+    ContentCreatorName: `${MIPSEG_MANUFACTURER}^`,
+    SegmentationType: 'BINARY',
+    SegmentsOverlap: 'NO',
+    SegmentSequence: [tumourSegmentItem(algorithm, label)],
+    LossyImageCompression: '00',
+  };
+}
+
+/** Multi-frame Functional Groups and Dimensions for the single frame: segment 1 at the image's position. */
+function multiFrame(image: ReferencedImage, dimensionOrganizationUid: string): NaturalDataset {
+  const plane = imagePlaneAttributes(image.geometry);
+  const dimension = (indexPointer: number, groupPointer: number, label: string): DicomItem => ({
+    DimensionOrganizationUID: dimensionOrganizationUid,
+    DimensionIndexPointer: indexPointer,
+    FunctionalGroupPointer: groupPointer,
+    DimensionDescriptionLabel: label,
+  });
+  return {
+    NumberOfFrames: 1,
+    SharedFunctionalGroupsSequence: [{
+      // SliceThickness is Type 1C here: a MIP without a slab depth gets its row spacing as a nominal value.
+      PixelMeasuresSequence: [{
+        PixelSpacing: plane.PixelSpacing,
+        SliceThickness: plane.SliceThickness || plane.PixelSpacing[0],
+      }],
+      PlaneOrientationSequence: [{ ImageOrientationPatient: plane.ImageOrientationPatient }],
+    }],
+    PerFrameFunctionalGroupsSequence: [{
+      FrameContentSequence: [{ DimensionIndexValues: [TUMOUR_SEGMENT_NUMBER, 1] }],
+      PlanePositionSequence: [{ ImagePositionPatient: plane.ImagePositionPatient }],
+      SegmentIdentificationSequence: [{ ReferencedSegmentNumber: TUMOUR_SEGMENT_NUMBER }],
+      DerivationImageSequence: [{
+        SourceImageSequence: [{
+          ReferencedSOPClassUID: image.sopClassUid,
+          ReferencedSOPInstanceUID: image.sopInstanceUid,
+          PurposeOfReferenceCodeSequence: [codeItem(Concept.sourceImageForImageProcessing)],
+          SpatialLocationsPreserved: 'YES',
+        }],
+        DerivationCodeSequence: [codeItem(Concept.segmentation)],
+      }],
+    }],
+    DimensionOrganizationSequence: [{ DimensionOrganizationUID: dimensionOrganizationUid }],
+    DimensionIndexSequence: [
+      dimension(TAG_REFERENCED_SEGMENT_NUMBER, TAG_SEGMENT_IDENTIFICATION_SEQUENCE, 'ReferencedSegmentNumber'),
+      dimension(TAG_IMAGE_POSITION_PATIENT, TAG_PLANE_POSITION_SEQUENCE, 'ImagePositionPatient'),
+    ],
+  };
+}
