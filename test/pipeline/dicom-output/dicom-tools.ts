@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 
-/** dciodvfy's verdict on a file: its Error and Warning lines, file name stripped. */
+/** dciodvfy's verdict on a file: its Error (and Abort: unreadable file) and Warning lines, file name stripped. */
 export interface DciodvfyReport {
   readonly errors: string[];
   readonly warnings: string[];
@@ -10,7 +10,7 @@ export function dciodvfy(path: string): DciodvfyReport {
   const run = spawnSync('dciodvfy', [path], { encoding: 'utf8', timeout: 120_000 });
   if (run.error) throw new Error(`dciodvfy cannot run (apt-get install dicom3tools): ${run.error.message}`);
   const lines = `${run.stdout}${run.stderr}`.split('\n').map((l) => l.replace(path, '<file>'));
-  return { errors: lines.filter((l) => /^\s*Error/.test(l)), warnings: lines.filter((l) => /^\s*Warning/.test(l)) };
+  return { errors: lines.filter((l) => /^\s*(Error|Abort)/.test(l)), warnings: lines.filter((l) => /^\s*Warning/.test(l)) };
 }
 
 /** dcmdump's output; throws when dcmtk cannot parse the file. */
