@@ -17,6 +17,7 @@ function request(series: string): AnalysisRequest {
 }
 
 const RESULT: ResultUids = {
+  studyInstanceUid: '1.2.3',
   mipSeriesInstanceUid: '2.25.1', mipSopInstanceUid: '2.25.2', segSeriesInstanceUid: '2.25.3', segSopInstanceUid: '2.25.4',
   lesionCount: 1, tumourAreaMm2: 40, modelName: 'm', modelVersion: '1',
 };
@@ -88,7 +89,7 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     const q = await harness.make([]);
     const checks: Array<[string, number]> = [];
     q.startProcessing({ checkStudy: (uid) => { checks.push([uid, Date.now()]); return Promise.resolve(); }, analyze: () => Promise.resolve(RESULT) },
-      { concurrency: 1, studyChecks: true });
+      { concurrency: 1, studyChecks: true, analyses: true });
     const start = Date.now();
     await q.scheduleStudyCheck('1.2.3', 600);
     await new Promise((r) => setTimeout(r, 300));
@@ -108,7 +109,7 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
       await progress.stage('inference', 50);
       progress.timing('inference', 12);
       return RESULT;
-    } }, { concurrency: 1, studyChecks: false });
+    } }, { concurrency: 1, studyChecks: false, analyses: true });
     expect(await q.enqueueAnalysis('job-a', request('1.2.3.1'))).toEqual({ created: true });
     expect(await q.enqueueAnalysis('job-a', request('1.2.3.1'))).toEqual({ created: false });
     const job = await finished(q, 'job-a');
@@ -127,7 +128,7 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
       if (id === 'bad') return Promise.reject(new MipsegError('MIPSEG_IMAGE_INVALID', 'missing slice at z=12'));
       transient++;
       return transient < 2 ? Promise.reject(new Error('connection reset')) : Promise.resolve(RESULT);
-    } }, { concurrency: 2, studyChecks: false });
+    } }, { concurrency: 2, studyChecks: false, analyses: true });
     await q.enqueueAnalysis('bad', request('1.2.3.2'));
     await q.enqueueAnalysis('flaky', request('1.2.3.3'));
     const bad = await finished(q, 'bad');
@@ -139,7 +140,7 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
 
   test('a study without eligible series is recorded as not applicable with its reason', async () => {
     const q = await harness.make([]);
-    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) }, { concurrency: 1, studyChecks: false });
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) }, { concurrency: 1, studyChecks: false, analyses: true });
     await q.recordNotApplicable('na-1', '1.2.9', 'no attenuation-corrected PET series');
     const job = (await q.getJob('na-1')) as JobRecord;
     expect(job).toMatchObject({ state: 'not-applicable', failureReason: 'no attenuation-corrected PET series', studyInstanceUid: '1.2.9' });
@@ -158,7 +159,7 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
           : { destination, state: 'retrying', attempts: attempt, detail: 'connection refused', updatedAt: Date.now() });
       },
     };
-    q.startProcessing(handlers, { concurrency: 1, studyChecks: false });
+    q.startProcessing(handlers, { concurrency: 1, studyChecks: false, analyses: true });
     await q.enqueueAnalysis('exp', request('1.2.3.4'));
     const failed = await until(async () => {
       const e = (await q.getJob('exp'))?.exports[0];

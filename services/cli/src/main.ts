@@ -1,12 +1,16 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigKey } from '@mipseg/shared/config';
 import { isMipsegError } from '@mipseg/shared/errors';
 import { segmentMipFile } from '@mipseg/shared/inference';
 import { createLogger } from '@mipseg/shared/log';
+import { startPipeline } from '@mipseg/worker';
 import { isPart10File, listFiles, sendFiles } from './send';
 import { serve } from './serve';
+
+const VERSION = (JSON.parse(readFileSync(resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 // The only place that reads process.env: everything else receives the frozen Config.
 const env = process.env;
@@ -32,7 +36,7 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
   const config = loadConfig(env, overrides);
   const log = createLogger(config.logLevel);
   if (config.insecure && config.authTokens.length === 0) log.warn({ host: config.host }, 'listening WITHOUT authentication (--insecure)');
-  const service = await serve(config, log);
+  const service = await serve(config, log, { modelDir: modelDir(config.inference.modelDir), softwareVersion: VERSION });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: finishing in-flight requests and associations');
     service.close().then(() => process.exit(0), (err: unknown) => {
@@ -105,6 +109,28 @@ program
   .option('--batch-size <n>', 'instances per STOW request', '100')
   .option('--no-progress', 'no progress bar')
   .action((path: string, opts: SendCommandOptions) => sendCommand(path, opts).catch(fail));
+
+async function workerCommand(): Promise<void> {
+  const config = loadConfig(env);
+  const log = createLogger(config.logLevel);
+  if (!config.pipeline.redisUrl) fail('mipseg worker needs REDIS_URL (queue mode); `mipseg serve` analyses in-process without it');
+  const pipeline = await startPipeline({ config, log: log.child({ component: 'worker' }), modelDir: modelDir(config.inference.modelDir),
+    softwareVersion: VERSION, analyses: true });
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'worker shutting down: finishing the jobs in hand');
+    pipeline.close().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, 'worker shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+program
+  .command('worker')
+  .description('take analysis and export jobs from Redis (REDIS_URL), reading from and storing to GATEWAY_URL')
+  .action(() => workerCommand().catch(fail));
 
 program
   .command('segment-mip <in.png> <out.png>')

@@ -2,3 +2,5 @@ export { createGatewayApp } from './app';
 export type { GatewayDeps } from './app';
 export { startGateway } from './server';
 export type { GatewayServer } from './server';
+export { jobsRouter } from './api/jobs-router';
+export type { PipelineApi } from './api/jobs-router';

@@ -21,6 +21,28 @@ export interface Config {
     readonly threads: number;
     readonly executionProvider: 'cpu' | 'cuda';
   };
+  readonly pipeline: {
+    /** Redis for BullMQ (queue mode); empty = embedded runner in this process. */
+    readonly redisUrl: string;
+    readonly queuePrefix: string;
+    /** Quiet period after a study's last instance before it is analysed. */
+    readonly quietPeriodMs: number;
+    readonly workerConcurrency: number;
+    readonly jobAttempts: number;
+    readonly jobBackoffMs: number;
+    /** A killed worker's job is retried after this long (BullMQ lock duration). */
+    readonly jobLockMs: number;
+    /** Where results go: `stow:<DICOMweb base URL>` or `dimse:<AE>@<host>:<port>`. */
+    readonly exportDestinations: readonly string[];
+    readonly exportAttempts: number;
+    readonly exportBackoffMs: number;
+    /** Queue-mode workers read studies from and store results to this gateway (DICOMweb base URL). */
+    readonly gatewayUrl: string;
+    /** Fewest slices a PET series needs to be analysed. */
+    readonly minPetSlices: number;
+    /** Our AE title when exporting by C-STORE. */
+    readonly exportAeTitle: string;
+  };
   readonly dimse: {
     readonly enabled: boolean;
     readonly port: number;
@@ -45,6 +67,19 @@ export const DEFAULTS = {
   MAX_INSTANCE_BYTES: String(1024 ** 3),
   MAX_PARTS_PER_REQUEST: '20000',
   QIDO_MAX_RESULTS: '1000',
+  REDIS_URL: '',
+  QUEUE_PREFIX: 'mipseg',
+  QUIET_PERIOD_MS: '5000',
+  WORKER_CONCURRENCY: '1',
+  JOB_ATTEMPTS: '3',
+  JOB_BACKOFF_MS: '5000',
+  JOB_LOCK_MS: '30000',
+  EXPORT_DESTINATIONS: '',
+  EXPORT_ATTEMPTS: '5',
+  EXPORT_BACKOFF_MS: '5000',
+  GATEWAY_URL: 'http://127.0.0.1:8080/dicomweb',
+  MIN_PET_SLICES: '50',
+  EXPORT_AE_TITLE: 'MIPSEG',
   MODEL_DIR: '',
   INFERENCE_THREADS: '1',
   INFERENCE_EXECUTION_PROVIDER: 'cpu',
@@ -103,6 +138,15 @@ function readTokens(env: Env): string[] {
   return tokens;
 }
 
+const DESTINATION = /^(stow:https?:\/\/\S+|dimse:[\x20-\x5b\x5d-\x7e]{1,16}@[^:\s]+:\d{1,5})$/;
+
+function readDestinations(raw: string): string[] {
+  const list = readList(raw);
+  const bad = list.find((d) => !DESTINATION.test(d));
+  if (bad) throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_DESTINATIONS entry "${bad}" (stow:<url> or dimse:<AE>@<host>:<port>)`);
+  return list;
+}
+
 function readProvider(env: Env): 'cpu' | 'cuda' {
   const raw = read(env, 'INFERENCE_EXECUTION_PROVIDER');
   if (raw !== 'cpu' && raw !== 'cuda') throw new MipsegError('MIPSEG_CONFIG_INVALID', `INFERENCE_EXECUTION_PROVIDER=${raw} (cpu or cuda)`);
@@ -133,6 +177,21 @@ export function loadConfig(env: Env, overrides: Partial<Record<ConfigKey, string
     maxInstanceBytes: readInt(merged, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),
     qidoMaxResults: readInt(merged, 'QIDO_MAX_RESULTS', 1, 1_000_000),
+    pipeline: Object.freeze({
+      redisUrl: read(merged, 'REDIS_URL'),
+      queuePrefix: read(merged, 'QUEUE_PREFIX'),
+      quietPeriodMs: readInt(merged, 'QUIET_PERIOD_MS', 0, 86_400_000),
+      workerConcurrency: readInt(merged, 'WORKER_CONCURRENCY', 1, 64),
+      jobAttempts: readInt(merged, 'JOB_ATTEMPTS', 1, 100),
+      jobBackoffMs: readInt(merged, 'JOB_BACKOFF_MS', 0, 3_600_000),
+      jobLockMs: readInt(merged, 'JOB_LOCK_MS', 1000, 3_600_000),
+      exportDestinations: Object.freeze(readDestinations(read(merged, 'EXPORT_DESTINATIONS'))),
+      exportAttempts: readInt(merged, 'EXPORT_ATTEMPTS', 1, 100),
+      exportBackoffMs: readInt(merged, 'EXPORT_BACKOFF_MS', 0, 3_600_000),
+      gatewayUrl: read(merged, 'GATEWAY_URL').replace(/\/$/, ''),
+      minPetSlices: readInt(merged, 'MIN_PET_SLICES', 1, 100_000),
+      exportAeTitle: readAeTitle(merged, 'EXPORT_AE_TITLE'),
+    }),
     inference: Object.freeze({
       modelDir: read(merged, 'MODEL_DIR') ? resolve(read(merged, 'MODEL_DIR')) : '',
       threads: readInt(merged, 'INFERENCE_THREADS', 1, 256),

@@ -20,6 +20,7 @@ const INLINE_BINARY_LIMIT = 1024;
 
 // dcmjs logs every unknown private VR (even at "error" level); its real problems reach us as exceptions.
 dcmjs.log.setLevel('silent');
+dcmjs.log.getLogger('validation.dcmjs').setLevel('silent', false);
 
 function isEmptyValue(v: unknown): boolean {
   return v === undefined || v === null || v === '';

@@ -78,6 +78,9 @@ export const ERRORS = {
   },
   MIPSEG_RENDER_UNSUPPORTED: { httpStatus: 406, message: 'cannot render this instance: %s' },
   MIPSEG_FRAMES_UNSUPPORTED: { httpStatus: 406, message: 'frames are served for uncompressed data only: %s' },
+  MIPSEG_VOLUME_INVALID: { httpStatus: 422, message: 'PET series does not form one regular volume: %s' },
+  MIPSEG_VOLUME_UNSUPPORTED: { httpStatus: 422, message: 'PET series cannot be decoded or projected by mipseg: %s' },
+  MIPSEG_SUV_UNAVAILABLE: { httpStatus: 422, message: 'SUV cannot be computed for this PET series: %s' },
   MIPSEG_AE_TITLE_REFUSED: { httpStatus: 403, message: 'calling AE title not allowed: %s' },
   MIPSEG_INSECURE_BIND: {
     httpStatus: 500,
@@ -88,6 +91,8 @@ export const ERRORS = {
   MIPSEG_SOURCE_SERIES_INVALID: { httpStatus: 400, message: 'source series cannot be used for a MIP result: %s' },
   MIPSEG_DICOM_OUTPUT_INVALID: { httpStatus: 500, message: 'cannot write the derived DICOM instance: %s' },
   MIPSEG_SEG_UNSUPPORTED: { httpStatus: 400, message: 'segmentation cannot be read as a binary mask: %s' },
+  MIPSEG_NOT_APPLICABLE: { httpStatus: 422, message: 'no series of the study can be analysed: %s' },
+  MIPSEG_EXPORT_REFUSED: { httpStatus: 502, message: 'the destination refused the result: %s' },
   MIPSEG_INTERNAL: { httpStatus: 500, message: 'internal error: %s' },
 } as const satisfies Record<string, ErrorDefinition>;
 

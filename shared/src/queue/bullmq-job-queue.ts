@@ -1,8 +1,8 @@
-import { Job, Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
+import { Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type WorkerOptions } from 'bullmq';
 import IORedis from 'ioredis';
 import { toMipsegError } from '../errors';
 import type { Logger } from '../log';
-import type { JobHandlers, JobQueue } from './job-queue';
+import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import type { AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
 import { isUnrecoverable, type RetryPolicy } from './retry-policy';
 
@@ -147,14 +147,20 @@ export class BullMqJobQueue implements JobQueue {
       ...(job.failedReason ? { detail: job.failedReason } : {}) };
   }
 
-  startProcessing(handlers: JobHandlers, options: { concurrency: number; studyChecks: boolean }): void {
+  startProcessing(handlers: JobHandlers, options: ProcessingOptions): void {
     const base = { connection: this.connection as ConnectionOptions, prefix: this.options.prefix, lockDuration: this.options.lockDurationMs,
       stalledInterval: Math.max(1000, Math.round(this.options.lockDurationMs / 2)) };
+    this.startWorkers(handlers, options, base);
+    for (const w of this.workers) w.on('error', (err) => this.log.error({ err }, 'BullMQ worker error'));
+  }
+
+  private startWorkers(handlers: JobHandlers, options: ProcessingOptions, base: WorkerOptions): void {
     if (options.studyChecks) {
       this.workers.push(new Worker('study-checks', async (job: Job) => {
         await handlers.checkStudy((job.data as { studyInstanceUid: string }).studyInstanceUid);
       }, { ...base, concurrency: 1 }));
     }
+    if (!options.analyses) return;
     this.workers.push(new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency }));
     if (handlers.exportResult) {
       this.workers.push(new Worker('exports', async (job: Job) => {
@@ -165,7 +171,6 @@ export class BullMqJobQueue implements JobQueue {
         return status;
       }, { ...base, concurrency: 2 }));
     }
-    for (const w of this.workers) w.on('error', (err) => this.log.error({ err }, 'BullMQ worker error'));
   }
 
   private async runAnalysis(handlers: JobHandlers, job: Job): Promise<ResultUids | null> {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { toMipsegError } from '../errors';
 import type { Logger } from '../log';
 import { EMBEDDED_JOBS_SQL } from './embedded-schema';
-import type { JobHandlers, JobQueue } from './job-queue';
+import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import type { AnalysisRequest, JobFilter, JobRecord, Stage } from './job-types';
 import { backoffDelay, isUnrecoverable, type RetryPolicy } from './retry-policy';
@@ -26,6 +26,7 @@ export class EmbeddedJobQueue implements JobQueue {
   private handlers: JobHandlers | undefined;
   private concurrency = 1;
   private studyChecks = true;
+  private analyses = true;
   private activeAnalyses = 0;
   private ticking = false;
 
@@ -95,10 +96,11 @@ export class EmbeddedJobQueue implements JobQueue {
     return toJobRecord(row, exports);
   }
 
-  startProcessing(handlers: JobHandlers, options: { concurrency: number; studyChecks: boolean }): void {
+  startProcessing(handlers: JobHandlers, options: ProcessingOptions): void {
     this.handlers = handlers;
     this.concurrency = options.concurrency;
     this.studyChecks = options.studyChecks;
+    this.analyses = options.analyses;
     const interrupted = this.db.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run();
     if (interrupted.changes) this.log.warn({ jobs: interrupted.changes }, 're-queued jobs interrupted by a restart');
     this.timer = setInterval(() => void this.tick(), this.options.pollMs ?? 200);
@@ -109,8 +111,10 @@ export class EmbeddedJobQueue implements JobQueue {
     this.ticking = true;
     try {
       if (this.studyChecks) await this.runDueStudyChecks(this.handlers);
-      this.startDueAnalyses(this.handlers);
-      this.startDueExports(this.handlers);
+      if (this.analyses) {
+        this.startDueAnalyses(this.handlers);
+        this.startDueExports(this.handlers);
+      }
     } catch (err) {
       this.log.error({ err }, 'job runner tick failed');
     } finally {

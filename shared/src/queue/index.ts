@@ -2,7 +2,7 @@ export { STAGES } from './job-types';
 export type {
   AnalysisRequest, ExportState, ExportStatus, JobFilter, JobProgress, JobRecord, JobState, ResultUids, Stage,
 } from './job-types';
-export type { JobHandlers, JobQueue } from './job-queue';
+export type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 export { EmbeddedJobQueue } from './embedded-job-queue';
 export type { EmbeddedQueueOptions } from './embedded-job-queue';
 export { BullMqJobQueue } from './bullmq-job-queue';

@@ -10,6 +10,13 @@ export interface JobHandlers {
   exportResult?(jobId: string, result: ResultUids, destination: string, attempt: number): Promise<ExportStatus>;
 }
 
+/** Which jobs this process takes: study checks need the archive; analyses and exports need the model. */
+export interface ProcessingOptions {
+  readonly concurrency: number;
+  readonly studyChecks: boolean;
+  readonly analyses: boolean;
+}
+
 /**
  * The jobs of mipseg, whatever runs them: BullMQ on Redis (queue mode, any number of workers) or the
  * embedded runner (one process, state in SQLite). Both are durable across restarts.
@@ -31,7 +38,7 @@ export interface JobQueue {
   /** Sends a finished result to a destination again, from the start (the worklist's retry button). */
   retryExport(jobId: string, destination: string): Promise<boolean>;
   /** Starts taking jobs with these handlers (`concurrency` analyses at a time). */
-  startProcessing(handlers: JobHandlers, options: { concurrency: number; studyChecks: boolean }): void;
+  startProcessing(handlers: JobHandlers, options: ProcessingOptions): void;
   /** Stops taking jobs, lets running ones finish, closes connections. */
   close(): Promise<void>;
 }

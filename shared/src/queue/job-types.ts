@@ -21,6 +21,7 @@ export interface AnalysisRequest {
 }
 
 export interface ResultUids {
+  readonly studyInstanceUid: string;
   readonly mipSeriesInstanceUid: string;
   readonly mipSopInstanceUid: string;
   readonly segSeriesInstanceUid: string;

@@ -1,0 +1,64 @@
+import { Router, type Request } from 'express';
+import { assertUid } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { JobQueue, JobState } from '@mipseg/shared/queue';
+import type { Archive } from '@mipseg/shared/store';
+
+/** What the jobs API needs of the pipeline (kept as an interface: the gateway does not run jobs). */
+export interface PipelineApi {
+  readonly queue: JobQueue;
+  analyzeNow(studyInstanceUid: string): Promise<{ kind: string; jobId: string; reason?: string }>;
+}
+
+const STATES: readonly JobState[] = ['queued', 'running', 'done', 'not-applicable', 'failed'];
+
+function paging(req: Request): { limit: number; offset: number } {
+  const limit = Number(req.query['limit'] ?? 100);
+  const offset = Number(req.query['offset'] ?? 0);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000 || !Number.isInteger(offset) || offset < 0) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', 'limit (1-1000) and offset (≥ 0) must be integers');
+  }
+  return { limit, offset };
+}
+
+function stateParam(req: Request): JobState | undefined {
+  const state = req.query['state'];
+  if (state === undefined) return undefined;
+  if (typeof state !== 'string' || !STATES.includes(state as JobState)) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', `state must be one of ${STATES.join(', ')}`);
+  }
+  return state as JobState;
+}
+
+/** The jobs API: /api/jobs, /api/jobs/{id}, /api/studies/{uid}/results, /api/studies/{uid}/analyze. */
+export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
+  const r = Router();
+  r.get('/jobs', async (req, res) => {
+    const study = typeof req.query['study'] === 'string' ? assertUid(req.query['study'], 'study') : undefined;
+    const state = stateParam(req);
+    res.json(await pipeline.queue.listJobs({ ...paging(req), ...(study ? { studyInstanceUid: study } : {}), ...(state ? { state } : {}) }));
+  });
+  r.get('/jobs/:id', async (req, res) => {
+    const job = await pipeline.queue.getJob(req.params.id);
+    if (!job) throw new MipsegError('MIPSEG_NOT_FOUND', `job ${req.params.id}`);
+    res.json(job);
+  });
+  r.post('/jobs/:id/exports/:destination/retry', async (req, res) => {
+    const ok = await pipeline.queue.retryExport(req.params.id, req.params.destination);
+    if (!ok) throw new MipsegError('MIPSEG_NOT_FOUND', `a failed export of job ${req.params.id} to ${req.params.destination}`);
+    res.status(202).json({ retrying: true });
+  });
+  r.get('/studies/:study/results', async (req, res) => {
+    const study = assertUid(req.params.study, 'StudyInstanceUID');
+    const jobs = await pipeline.queue.listJobs({ studyInstanceUid: study, limit: 100, offset: 0 });
+    const waiting = (await pipeline.queue.pendingStudies()).includes(study);
+    const latest = jobs.find((j) => j.state === 'done') ?? null;
+    res.json({ studyInstanceUid: study, waitingForInstances: waiting, latestResult: latest?.result ?? null, jobs });
+  });
+  r.post('/studies/:study/analyze', async (req, res) => {
+    const study = assertUid(req.params.study, 'StudyInstanceUID');
+    if (archive.index.listInstances({ studyUid: study }).length === 0) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
+    res.status(202).json(await pipeline.analyzeNow(study));
+  });
+  return r;
+}

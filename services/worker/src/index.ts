@@ -1,0 +1,3 @@
+export { startPipeline, createJobQueue } from './pipeline/pipeline-runtime';
+export type { PipelineRuntime, PipelineOptions } from './pipeline/pipeline-runtime';
+export type { PlanOutcome } from './pipeline/plan-study';

@@ -1,0 +1,61 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sendInstancesDimse } from '@mipseg/dimse';
+import { isMipsegError, toMipsegError } from '@mipseg/shared/errors';
+import type { Logger } from '@mipseg/shared/log';
+import type { ExportStatus, ResultUids } from '@mipseg/shared/queue';
+import { stowInstances } from './result-sink';
+import type { StudySource } from './study-source';
+
+export interface ExportDeps {
+  readonly source: StudySource;
+  readonly callingAeTitle: string;
+  readonly log: Logger;
+}
+
+async function resultInstances(source: StudySource, result: ResultUids): Promise<Buffer[]> {
+  const mip = await source.readSeries(result.studyInstanceUid, result.mipSeriesInstanceUid, [result.mipSopInstanceUid]);
+  const seg = await source.readSeries(result.studyInstanceUid, result.segSeriesInstanceUid, [result.segSopInstanceUid]);
+  return [...mip, ...seg];
+}
+
+async function sendDimse(destination: string, instances: Buffer[], deps: ExportDeps): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
+  const m = /^dimse:(.+)@([^:@]+):(\d+)$/.exec(destination);
+  if (!m) return { state: 'failed', detail: `bad destination ${destination}` };
+  const dir = await mkdtemp(join(tmpdir(), 'mipseg-export-'));
+  try {
+    const files = await Promise.all(instances.map(async (b, i) => {
+      const path = join(dir, `${i}.dcm`);
+      await writeFile(path, b);
+      return path;
+    }));
+    const results = await sendInstancesDimse({ host: m[2] as string, port: Number(m[3]), calledAeTitle: m[1] as string,
+      callingAeTitle: deps.callingAeTitle, files, log: deps.log });
+    // Every instance's own status counts: one failure means the result did not arrive whole.
+    const failed = results.find((r) => r.outcome === 'failed');
+    if (failed) return { state: 'failed', detail: `C-STORE status 0x${(failed.status ?? 0).toString(16)}: ${failed.reason ?? ''}` };
+    const retryable = results.find((r) => r.outcome === 'retryable');
+    if (retryable) return { state: 'retrying', detail: retryable.reason ?? `C-STORE status 0x${(retryable.status ?? 0).toString(16)}` };
+    return { state: 'sent', detail: `${results.length} instance(s) stored` };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sendStow(destination: string, instances: Buffer[]): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
+  try {
+    await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances);
+    return { state: 'sent', detail: `${instances.length} instance(s) stored` };
+  } catch (err) {
+    const error = toMipsegError(err);
+    return { state: isMipsegError(err, 'MIPSEG_EXPORT_REFUSED') ? 'failed' : 'retrying', detail: error.message };
+  }
+}
+
+/** Sends a result (MIP + SEG) to one destination: `stow:<url>` or `dimse:<AE>@<host>:<port>`. */
+export async function exportResult(result: ResultUids, destination: string, attempt: number, deps: ExportDeps): Promise<ExportStatus> {
+  const instances = await resultInstances(deps.source, result);
+  const status = destination.startsWith('dimse:') ? await sendDimse(destination, instances, deps) : await sendStow(destination, instances);
+  return { destination, attempts: attempt, updatedAt: Date.now(), ...status };
+}

@@ -1,0 +1,95 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '@mipseg/shared/config';
+import { loadModel, type SegmentationModel } from '@mipseg/shared/inference';
+import type { Logger } from '@mipseg/shared/log';
+import { BullMqJobQueue, EmbeddedJobQueue, type JobHandlers, type JobQueue } from '@mipseg/shared/queue';
+import type { Archive } from '@mipseg/shared/store';
+import { MIPSEG_MANUFACTURER } from '@mipseg/shared/dicom';
+import type { EquipmentIdentity } from '../dicom-output';
+import { analyzeSeries } from './analyze-series';
+import { exportResult } from './export-result';
+import { planStudy, type PlanOutcome } from './plan-study';
+import { ArchiveResultSink, StowResultSink, type ResultSink } from './result-sink';
+import { ArchiveStudySource, DicomwebStudySource, type StudySource } from './study-source';
+
+export interface PipelineRuntime {
+  readonly queue: JobQueue;
+  /** Plans a study now (POST /api/studies/{uid}/analyze); only where the archive is. */
+  analyzeNow(studyInstanceUid: string): Promise<PlanOutcome>;
+  close(): Promise<void>;
+}
+
+export interface PipelineOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  /** The model folder (model.json + model.onnx). */
+  readonly modelDir: string;
+  readonly softwareVersion: string;
+  /** Present in `mipseg serve`: study checks run here. Absent in `mipseg worker` (queue mode only). */
+  readonly archive?: Archive;
+  /** Whether this process analyses (loads the model). `mipseg serve` in queue mode leaves it to workers. */
+  readonly analyses: boolean;
+}
+
+export function createJobQueue(config: Config, log: Logger): JobQueue {
+  const p = config.pipeline;
+  const common = {
+    analysisRetry: { attempts: p.jobAttempts, baseDelayMs: p.jobBackoffMs },
+    exportRetry: { attempts: p.exportAttempts, baseDelayMs: p.exportBackoffMs },
+    exportDestinations: p.exportDestinations,
+  };
+  if (p.redisUrl) return new BullMqJobQueue({ ...common, redisUrl: p.redisUrl, prefix: p.queuePrefix, lockDurationMs: p.jobLockMs }, log);
+  return new EmbeddedJobQueue(join(config.dataDir, 'jobs.sqlite'), log, common);
+}
+
+function equipment(softwareVersion: string): EquipmentIdentity {
+  return { manufacturerModelName: MIPSEG_MANUFACTURER, softwareVersions: softwareVersion, deviceSerialNumber: hostname() };
+}
+
+/**
+ * Wires the pipeline into a process: the job queue of the configured mode, the study tracker (every stored
+ * instance restarts its study's quiet period), and the handlers for the jobs this process takes.
+ */
+export async function startPipeline(options: PipelineOptions): Promise<PipelineRuntime> {
+  const { config, log, archive } = options;
+  const queue = createJobQueue(config, log);
+  const token = config.authTokens[0];
+  const source: StudySource = archive ? new ArchiveStudySource(archive) : new DicomwebStudySource(config.pipeline.gatewayUrl, token);
+  const sink: ResultSink = archive ? new ArchiveResultSink(archive) : new StowResultSink(config.pipeline.gatewayUrl, token);
+  let model: SegmentationModel | undefined;
+  if (options.analyses) {
+    model = await loadModel(options.modelDir, { threads: config.inference.threads, executionProvider: config.inference.executionProvider });
+  }
+  const plan = (uid: string, force: boolean) => {
+    if (!archive) throw new Error('study planning needs the archive (mipseg serve)');
+    return planStudy(uid, { archive, queue, log, minPetSlices: config.pipeline.minPetSlices }, { force });
+  };
+  const handlers: JobHandlers = {
+    checkStudy: async (uid) => {
+      await plan(uid, false);
+    },
+    analyze: (jobId, request, progress) => {
+      if (!model) throw new Error('this process does not analyse');
+      return analyzeSeries(request, { source, sink, model, equipment: equipment(options.softwareVersion), log: log.child({ jobId }) }, progress);
+    },
+    exportResult: (_jobId, result, destination, attempt) =>
+      exportResult(result, destination, attempt, { source, callingAeTitle: config.pipeline.exportAeTitle, log }),
+  };
+  if (archive) {
+    archive.onInstanceStored((header) => {
+      queue.scheduleStudyCheck(header.studyInstanceUid, config.pipeline.quietPeriodMs)
+        .catch((err: unknown) => log.error({ err, studyInstanceUid: header.studyInstanceUid }, 'could not schedule the study check'));
+    });
+  }
+  queue.startProcessing(handlers, { concurrency: config.pipeline.workerConcurrency, studyChecks: archive !== undefined, analyses: options.analyses });
+  log.info({ mode: queue.mode, analyses: options.analyses, studyChecks: archive !== undefined }, 'pipeline started');
+  return {
+    queue,
+    analyzeNow: (uid) => plan(uid, true),
+    close: async () => {
+      await queue.close();
+      await model?.release();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '@mipseg/shared/log';
+import type { AnalysisRequest, JobQueue } from '@mipseg/shared/queue';
+import type { Archive, StoredInstance } from '@mipseg/shared/store';
+import { readPetSeriesHeader, selectPetSeries, type PetSeriesCandidate } from '../selection';
+
+export interface PlanOutcome {
+  readonly kind: 'queued' | 'unchanged' | 'not-applicable';
+  readonly jobId: string;
+  readonly reason?: string;
+}
+
+function hashOf(parts: readonly string[]): string {
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 20);
+}
+
+function bySeries(instances: readonly StoredInstance[]): Map<string, StoredInstance[]> {
+  const out = new Map<string, StoredInstance[]>();
+  for (const i of instances) out.set(i.seriesInstanceUid, [...(out.get(i.seriesInstanceUid) ?? []), i]);
+  return out;
+}
+
+async function candidates(archive: Archive, series: Map<string, StoredInstance[]>, log: Logger): Promise<PetSeriesCandidate[]> {
+  const out: PetSeriesCandidate[] = [];
+  for (const [uid, instances] of series) {
+    try {
+      const header = readPetSeriesHeader(await archive.blobs.read((instances[0] as StoredInstance).storageKey));
+      out.push({ header, instanceCount: instances.length });
+    } catch (err) {
+      log.warn({ err, seriesInstanceUid: uid }, 'series header unreadable; series skipped');
+    }
+  }
+  return out;
+}
+
+/**
+ * Decides what to analyse in a study once it is quiet: the eligible PET series, as a job whose id is
+ * derived from the series' content (SOP Instance UIDs and file hashes). The same content gives the same
+ * id, so a re-send or mipseg's own results arriving add nothing; a late or changed instance gives a new
+ * id and a new result version. `force` (on demand) always makes a new version.
+ */
+export async function planStudy(
+  studyInstanceUid: string,
+  deps: { archive: Archive; queue: JobQueue; log: Logger; minPetSlices: number },
+  options: { force?: boolean } = {},
+): Promise<PlanOutcome> {
+  const { archive, queue, log } = deps;
+  const series = bySeries(archive.index.listInstances({ studyUid: studyInstanceUid }));
+  const selection = selectPetSeries(await candidates(archive, series, log), { minSlices: deps.minPetSlices });
+  if (selection.status === 'not-applicable') {
+    const jobId = `na-${hashOf([studyInstanceUid, ...[...series.keys()].sort()])}${options.force ? `-${Date.now()}` : ''}`;
+    await queue.recordNotApplicable(jobId, studyInstanceUid, selection.reason);
+    log.info({ studyInstanceUid, reason: selection.reason }, 'study not applicable');
+    return { kind: 'not-applicable', jobId, reason: selection.reason };
+  }
+  const seriesUid = selection.series.header.seriesInstanceUid;
+  const instances = series.get(seriesUid) ?? [];
+  const contentHash = hashOf(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`).sort());
+  const jobId = `seg-${hashOf([seriesUid])}-${contentHash}${options.force ? `-${Date.now()}` : ''}`;
+  if (await queue.getJob(jobId)) return { kind: 'unchanged', jobId };
+  const request: AnalysisRequest = {
+    studyInstanceUid,
+    seriesInstanceUid: seriesUid,
+    sopInstanceUids: instances.map((i) => i.sopInstanceUid),
+    contentHash,
+    reason: options.force ? 'on-demand' : 'study-complete',
+    version: (await queue.latestVersion(seriesUid)) + 1,
+  };
+  const { created } = await queue.enqueueAnalysis(jobId, request);
+  if (created) log.info({ jobId, studyInstanceUid, seriesInstanceUid: seriesUid, version: request.version }, 'analysis queued');
+  return { kind: created ? 'queued' : 'unchanged', jobId };
+}

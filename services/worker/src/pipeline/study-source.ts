@@ -1,0 +1,38 @@
+import type { Archive } from '@mipseg/shared/store';
+import { readMultipartBody } from '@mipseg/shared/dicomweb';
+import { parseInstanceHeader } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+
+/** Where a worker reads a series' instances: the archive itself (embedded) or the gateway (queue mode). */
+export interface StudySource {
+  readSeries(studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]>;
+}
+
+export class ArchiveStudySource implements StudySource {
+  constructor(private readonly archive: Archive) {}
+
+  async readSeries(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]> {
+    const wanted = sopInstanceUids ? new Set(sopInstanceUids) : undefined;
+    const instances = this.archive.index.listInstances({ studyUid, seriesUid }).filter((i) => !wanted || wanted.has(i.sopInstanceUid));
+    if (wanted && instances.length !== wanted.size) {
+      throw new MipsegError('MIPSEG_NOT_FOUND', `${wanted.size - instances.length} instance(s) of series ${seriesUid}`);
+    }
+    return Promise.all(instances.map((i) => this.archive.blobs.read(i.storageKey)));
+  }
+}
+
+/** Reads through WADO-RS, so that workers on other machines need only the gateway's URL (and token). */
+export class DicomwebStudySource implements StudySource {
+  constructor(private readonly baseUrl: string, private readonly token?: string) {}
+
+  async readSeries(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]> {
+    const headers: Record<string, string> = { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
+    if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
+    const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series/${seriesUid}`, { headers });
+    if (!res.ok) throw new MipsegError(res.status === 404 ? 'MIPSEG_NOT_FOUND' : 'MIPSEG_INTERNAL', `WADO-RS series ${seriesUid}: HTTP ${res.status}`);
+    const parts = await readMultipartBody(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
+    if (!sopInstanceUids) return parts;
+    const wanted = new Set(sopInstanceUids);
+    return parts.filter((p) => wanted.has(parseInstanceHeader(p).sopInstanceUid));
+  }
+}
