@@ -1,0 +1,19 @@
+export { assemblePetVolume, MAX_VOLUME_VOXELS } from './assemble-pet-volume';
+export type { PetVolume, PetInstanceRef, PetSourceAttributes, Vec3 } from './pet-volume';
+export { stackSlices, MAX_SPACING_DEVIATION } from './slice-stack';
+export type { SliceStack } from './slice-stack';
+export { readSliceHeader } from './slice-header';
+export type { SliceHeader } from './slice-header';
+export { decodeSliceInto, DECODABLE_TRANSFER_SYNTAXES } from './decode-slice';
+export {
+  parseInstance,
+  parseInstanceHeaderOnly,
+  readString,
+  readStrings,
+  readNumber,
+  readNumbers,
+  readUint16,
+  readFirstItem,
+  findPrivateTag,
+} from './dicom-dataset';
+export type { DataSet } from './dicom-dataset';

@@ -1,0 +1,79 @@
+import { MipsegError } from '@mipseg/shared/errors';
+import { readNumber, readNumbers, readString, readUint16, type DataSet } from './dicom-dataset';
+import type { Vec3 } from './pet-volume';
+
+/** What stacking and decoding need from one single-frame PET instance. */
+export interface SliceHeader {
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly frameOfReferenceUid: string;
+  readonly transferSyntaxUid: string;
+  readonly rows: number;
+  readonly columns: number;
+  readonly imagePositionPatient: Vec3;
+  /** Row direction then column direction, as ImageOrientationPatient (0020,0037) lists them. */
+  readonly imageOrientationPatient: readonly [number, number, number, number, number, number];
+  readonly pixelSpacing: readonly [number, number];
+  readonly rescaleSlope: number;
+  readonly rescaleIntercept: number;
+  readonly bitsAllocated: number;
+  readonly bitsStored: number;
+  readonly pixelRepresentation: number;
+  readonly samplesPerPixel: number;
+  readonly numberOfFrames: number;
+}
+
+function required(ds: DataSet, tag: string, keyword: string, sop: string): string {
+  const value = readString(ds, tag);
+  if (value === null) {
+    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${sop} has no ${keyword} (${tag.slice(0, 4)},${tag.slice(4)})`);
+  }
+  return value;
+}
+
+function requiredNumbers(ds: DataSet, tag: string, keyword: string, count: number, sop: string): number[] {
+  const values = readNumbers(ds, tag);
+  if (values === null || values.length !== count) {
+    throw new MipsegError('MIPSEG_VOLUME_INVALID',
+      `instance ${sop} has no valid ${keyword} (${tag.slice(0, 4)},${tag.slice(4)}): ${count} numbers needed`);
+  }
+  return values;
+}
+
+function requiredUint16(ds: DataSet, tag: string, keyword: string, sop: string): number {
+  const value = readUint16(ds, tag);
+  if (value === null || value === 0) {
+    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${sop} has no ${keyword} (${tag.slice(0, 4)},${tag.slice(4)})`);
+  }
+  return value;
+}
+
+/** Reads the Image Plane and Image Pixel values of a slice; throws MIPSEG_VOLUME_INVALID naming what is missing. */
+export function readSliceHeader(ds: DataSet): SliceHeader {
+  const sop = readString(ds, '00080018') ?? '(no SOP Instance UID)';
+  const [x = 0, y = 0, z = 0] = requiredNumbers(ds, '00200032', 'ImagePositionPatient', 3, sop);
+  const [r0 = 0, r1 = 0, r2 = 0, c0 = 0, c1 = 0, c2 = 0] =
+    requiredNumbers(ds, '00200037', 'ImageOrientationPatient', 6, sop);
+  const [rowSpacing = 0, columnSpacing = 0] = requiredNumbers(ds, '00280030', 'PixelSpacing', 2, sop);
+  const bitsAllocated = requiredUint16(ds, '00280100', 'BitsAllocated', sop);
+  return {
+    sopClassUid: required(ds, '00080016', 'SOPClassUID', sop),
+    sopInstanceUid: required(ds, '00080018', 'SOPInstanceUID', sop),
+    seriesInstanceUid: required(ds, '0020000e', 'SeriesInstanceUID', sop),
+    frameOfReferenceUid: required(ds, '00200052', 'FrameOfReferenceUID', sop),
+    transferSyntaxUid: required(ds, '00020010', 'TransferSyntaxUID', sop),
+    rows: requiredUint16(ds, '00280010', 'Rows', sop),
+    columns: requiredUint16(ds, '00280011', 'Columns', sop),
+    imagePositionPatient: [x, y, z],
+    imageOrientationPatient: [r0, r1, r2, c0, c1, c2],
+    pixelSpacing: [rowSpacing, columnSpacing],
+    rescaleSlope: readNumber(ds, '00281053') ?? 1,
+    rescaleIntercept: readNumber(ds, '00281052') ?? 0,
+    bitsAllocated,
+    bitsStored: readUint16(ds, '00280101') ?? bitsAllocated,
+    pixelRepresentation: readUint16(ds, '00280103') ?? 0,
+    samplesPerPixel: readUint16(ds, '00280002') ?? 1,
+    numberOfFrames: readNumber(ds, '00280008') ?? 1,
+  };
+}
