@@ -1,0 +1,85 @@
+import { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_MANUFACTURER, SopClass } from '@mipseg/shared/dicom';
+import type { PetSeriesCandidate } from './pet-series-header';
+
+export interface EligibilityOptions {
+  /** Fewer slices than this cannot be a whole-body (or even a torso) scan. */
+  readonly minSlices: number;
+}
+
+export const DEFAULT_ELIGIBILITY_OPTIONS: EligibilityOptions = Object.freeze({ minSlices: 50 });
+
+/** One eligibility rule: `check` returns null when the series passes, else the reason in words. */
+export interface EligibilityRule {
+  readonly id: string;
+  readonly description: string;
+  readonly check: (series: PetSeriesCandidate, options: EligibilityOptions) => string | null;
+}
+
+const PET_SOP_CLASSES: readonly string[] = [
+  SopClass.PositronEmissionTomographyImageStorage,
+  SopClass.EnhancedPetImageStorage,
+];
+const ACCEPTED_SERIES_TYPES: readonly string[] = ['STATIC', 'WHOLE BODY'];
+const MIPSEG_MARKER = MIPSEG_MANUFACTURER.toLowerCase();
+
+const shown = (values: readonly string[]): string => (values.length ? values.join('\\') : 'empty');
+
+export const sliceCount = (series: PetSeriesCandidate): number => series.instanceCount * series.header.numberOfFrames;
+
+function isMipsegOutput({ header }: PetSeriesCandidate): string | null {
+  if (header.manufacturer?.trim().toLowerCase() === MIPSEG_MARKER) return `Manufacturer is ${header.manufacturer}`;
+  if (header.implementationClassUid === MIPSEG_IMPLEMENTATION_CLASS_UID) return "written with mipseg's ImplementationClassUID";
+  if (header.softwareVersions.some((v) => v.toLowerCase().startsWith(MIPSEG_MARKER))) {
+    return `SoftwareVersions ${shown(header.softwareVersions)}`;
+  }
+  return null;
+}
+
+/** The rules a series must all pass to be segmented, in the order a reader would check them. */
+export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freeze([
+  {
+    id: 'modality-pt',
+    description: 'Modality (0008,0060) is PT',
+    check: ({ header }) => (header.modality === 'PT' ? null : `Modality is ${header.modality ?? 'missing'}`),
+  },
+  {
+    id: 'pet-image-storage',
+    description: 'SOP Class is PET Image Storage or Enhanced PET Image Storage',
+    check: ({ header }) => (PET_SOP_CLASSES.includes(header.sopClassUid ?? '') ? null
+      : `SOP Class UID ${header.sopClassUid ?? 'missing'} is not a PET image storage class`),
+  },
+  {
+    id: 'original-not-derived',
+    description: 'ImageType (0008,0008) value 1 is not DERIVED (a reconstruction, not a derived image)',
+    check: ({ header }) => (header.imageType[0]?.toUpperCase() === 'DERIVED' ? `ImageType is ${shown(header.imageType)}` : null),
+  },
+  {
+    id: 'not-mipseg-output',
+    description: "not written by mipseg (Manufacturer, ImplementationClassUID or SoftwareVersions mark mipseg's results)",
+    check: (series) => {
+      const mark = isMipsegOutput(series);
+      return mark === null ? null : `a mipseg result: ${mark}`;
+    },
+  },
+  {
+    id: 'attenuation-and-decay-corrected',
+    description: 'CorrectedImage (0028,0051) contains ATTN and DECY',
+    check: ({ header }) => {
+      const corrections = header.correctedImage.map((c) => c.toUpperCase());
+      return corrections.includes('ATTN') && corrections.includes('DECY') ? null
+        : `CorrectedImage is ${shown(header.correctedImage)} (ATTN and DECY needed)`;
+    },
+  },
+  {
+    id: 'static-or-whole-body',
+    description: 'SeriesType (0054,1000) value 1 is STATIC or WHOLE BODY (not DYNAMIC or GATED)',
+    check: ({ header }) => (ACCEPTED_SERIES_TYPES.includes(header.seriesType[0]?.toUpperCase() ?? '') ? null
+      : `SeriesType is ${shown(header.seriesType)}`),
+  },
+  {
+    id: 'enough-slices',
+    description: 'at least the configured number of slices (default 50)',
+    check: (series, options) => (sliceCount(series) >= options.minSlices ? null
+      : `${sliceCount(series)} slice(s), fewer than ${options.minSlices}`),
+  },
+]);

@@ -1,0 +1,52 @@
+import { MipsegError } from '@mipseg/shared/errors';
+import { parseInstanceHeaderOnly, readNumber, readString, readStrings } from '../volume';
+
+/** What series eligibility looks at, read from one instance of the series. Absent values are null or empty. */
+export interface PetSeriesHeader {
+  readonly seriesInstanceUid: string;
+  readonly seriesNumber: number | null;
+  readonly seriesDescription: string | null;
+  readonly modality: string | null;
+  readonly sopClassUid: string | null;
+  /** ImageType (0008,0008) values, e.g. ORIGINAL, PRIMARY. */
+  readonly imageType: readonly string[];
+  /** CorrectedImage (0028,0051) values, e.g. DECY, ATTN, SCAT. */
+  readonly correctedImage: readonly string[];
+  /** SeriesType (0054,1000) values, e.g. WHOLE BODY, IMAGE. */
+  readonly seriesType: readonly string[];
+  readonly manufacturer: string | null;
+  readonly softwareVersions: readonly string[];
+  /** File Meta ImplementationClassUID (0002,0012) of the file that carried the instance. */
+  readonly implementationClassUid: string | null;
+  readonly numberOfFrames: number;
+}
+
+/** A series to choose from: one instance's header and how many instances the archive holds for it. */
+export interface PetSeriesCandidate {
+  readonly header: PetSeriesHeader;
+  readonly instanceCount: number;
+}
+
+/** Reads the eligibility header from the PS3.10 bytes of any instance of a series (header only). */
+export function readPetSeriesHeader(bytes: Uint8Array): PetSeriesHeader {
+  const ds = parseInstanceHeaderOnly(bytes);
+  const seriesInstanceUid = readString(ds, '0020000e');
+  if (seriesInstanceUid === null) {
+    throw new MipsegError('MIPSEG_DICOM_MISSING_ATTRIBUTE', 'SeriesInstanceUID (0020,000E)');
+  }
+  const values = (tag: string): string[] => readStrings(ds, tag).filter((v) => v !== '');
+  return {
+    seriesInstanceUid,
+    seriesNumber: readNumber(ds, '00200011'),
+    seriesDescription: readString(ds, '0008103e'),
+    modality: readString(ds, '00080060'),
+    sopClassUid: readString(ds, '00080016'),
+    imageType: values('00080008'),
+    correctedImage: values('00280051'),
+    seriesType: values('00541000'),
+    manufacturer: readString(ds, '00080070'),
+    softwareVersions: values('00181020'),
+    implementationClassUid: readString(ds, '00020012'),
+    numberOfFrames: readNumber(ds, '00280008') ?? 1,
+  };
+}

@@ -1,0 +1,82 @@
+import { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_MANUFACTURER, SopClass } from '@mipseg/shared/dicom';
+import { SERIES_ELIGIBILITY_RULES } from './eligibility-rules';
+import type { PetSeriesCandidate, PetSeriesHeader } from './pet-series-header';
+import { selectPetSeries, type PetSeriesSelection } from './select-pet-series';
+
+const WHOLE_BODY_PET: PetSeriesHeader = {
+  seriesInstanceUid: '2.25.10',
+  seriesNumber: 3,
+  seriesDescription: 'PET AC',
+  modality: 'PT',
+  sopClassUid: SopClass.PositronEmissionTomographyImageStorage,
+  imageType: ['ORIGINAL', 'PRIMARY'],
+  correctedImage: ['DECY', 'ATTN', 'SCAT', 'NORM'],
+  seriesType: ['WHOLE BODY', 'IMAGE'],
+  manufacturer: 'GE MEDICAL SYSTEMS',
+  softwareVersions: ['36.14'],
+  implementationClassUid: '1.2.3.4',
+  numberOfFrames: 1,
+};
+
+const series = (header: Partial<PetSeriesHeader>, instanceCount = 267): PetSeriesCandidate =>
+  ({ header: { ...WHOLE_BODY_PET, ...header }, instanceCount });
+
+function failedRules(selection: PetSeriesSelection, uid: string): string[] {
+  return selection.verdicts.find((v) => v.seriesInstanceUid === uid)?.failures.map((f) => f.ruleId) ?? [];
+}
+
+describe('selectPetSeries', () => {
+  test('selects an attenuation- and decay-corrected whole-body PET series', () => {
+    const pet = series({});
+    const selection = selectPetSeries([series({ seriesInstanceUid: '2.25.20', modality: 'CT', sopClassUid: SopClass.CtImageStorage }), pet]);
+    expect(selection.status).toBe('selected');
+    expect(selection.status === 'selected' && selection.series).toBe(pet);
+    expect(failedRules(selection, '2.25.20')).toEqual(['modality-pt', 'pet-image-storage']);
+  });
+
+  test('every rule is data: an id, a description and a check', () => {
+    expect(SERIES_ELIGIBILITY_RULES.map((r) => r.id)).toEqual([
+      'modality-pt', 'pet-image-storage', 'original-not-derived', 'not-mipseg-output',
+      'attenuation-and-decay-corrected', 'static-or-whole-body', 'enough-slices',
+    ]);
+    for (const rule of SERIES_ELIGIBILITY_RULES) expect(rule.description.length).toBeGreaterThan(10);
+  });
+
+  test.each<[string, Partial<PetSeriesHeader>, number, string]>([
+    ['non-attenuation-corrected', { correctedImage: ['DECY', 'NORM'] }, 267, 'attenuation-and-decay-corrected'],
+    ['dynamic', { seriesType: ['DYNAMIC', 'IMAGE'] }, 267, 'static-or-whole-body'],
+    ['gated', { seriesType: ['GATED', 'IMAGE'] }, 267, 'static-or-whole-body'],
+    ['derived', { imageType: ['DERIVED', 'SECONDARY'] }, 267, 'original-not-derived'],
+    ['short', {}, 49, 'enough-slices'],
+    ['mipseg manufacturer', { manufacturer: MIPSEG_MANUFACTURER }, 267, 'not-mipseg-output'],
+    ['mipseg implementation', { implementationClassUid: MIPSEG_IMPLEMENTATION_CLASS_UID }, 267, 'not-mipseg-output'],
+    ['mipseg software', { softwareVersions: ['mipseg 0.1.0'] }, 267, 'not-mipseg-output'],
+    ['secondary capture', { sopClassUid: SopClass.SecondaryCaptureImageStorage }, 267, 'pet-image-storage'],
+  ])('a %s series is not applicable, with the rule that failed and why', (_what, header, count, rule) => {
+    const selection = selectPetSeries([series(header, count)]);
+    expect(selection.status).toBe('not-applicable');
+    expect(failedRules(selection, WHOLE_BODY_PET.seriesInstanceUid)).toEqual([rule]);
+    expect(selection.status === 'not-applicable' && selection.reason).toContain(WHOLE_BODY_PET.seriesInstanceUid);
+  });
+
+  test('the slice minimum is configurable', () => {
+    expect(selectPetSeries([series({}, 20)], { minSlices: 20 }).status).toBe('selected');
+  });
+
+  test('an Enhanced PET series counts its frames as slices', () => {
+    const enhanced = series({ sopClassUid: SopClass.EnhancedPetImageStorage, numberOfFrames: 300 }, 1);
+    expect(selectPetSeries([enhanced]).status).toBe('selected');
+  });
+
+  test('prefers single-frame PET, then the series with more slices', () => {
+    const enhanced = series({ seriesInstanceUid: '2.25.30', sopClassUid: SopClass.EnhancedPetImageStorage, numberOfFrames: 400 }, 1);
+    const torso = series({ seriesInstanceUid: '2.25.31' }, 120);
+    const wholeBody = series({ seriesInstanceUid: '2.25.32' }, 300);
+    const selection = selectPetSeries([enhanced, torso, wholeBody]);
+    expect(selection.status === 'selected' && selection.series.header.seriesInstanceUid).toBe('2.25.32');
+  });
+
+  test('a study with no series is not applicable', () => {
+    expect(selectPetSeries([])).toMatchObject({ status: 'not-applicable', reason: 'the study has no series' });
+  });
+});
