@@ -1,0 +1,110 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readMultipartBody } from '@mipseg/shared/dicomweb';
+import { listFiles, sendFiles } from '../../services/cli/src/send';
+import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { killAndWait, startMipsegProcess, type MipsegProcess } from '../support/mipseg-process';
+import { startOrthanc, type OrthancServer } from '../support/orthanc';
+import { waitForJobs, type ApiJob } from '../support/pipeline-wait';
+
+const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+type Json = Record<string, { Value?: unknown[] }>;
+
+function dciodvfyErrors(path: string): string[] {
+  let out = '';
+  try {
+    out = execFileSync('dciodvfy', [path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
+  }
+  return out.split('\n').filter((l) => /^\s*Error/.test(l));
+}
+
+async function retrieve(url: string): Promise<Buffer> {
+  const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"' } });
+  expect(res.status).toBe(200);
+  const [part] = await readMultipartBody(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
+  return part as Buffer;
+}
+
+describeWithSharedData(GE)('the GE whole-body series through the embedded pipeline', () => {
+  let dataDir: string;
+  let work: string;
+  let orthanc: OrthancServer;
+  let mipseg: MipsegProcess;
+  let root: string;
+  let done: ApiJob;
+  let study: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-e2e-'));
+    work = mkdtempSync(join(tmpdir(), 'mipseg-e2e-out-'));
+    orthanc = await startOrthanc();
+    mipseg = await startMipsegProcess({
+      DATA_DIR: dataDir, QUIET_PERIOD_MS: '1500',
+      EXPORT_DESTINATIONS: `stow:${orthanc.dicomwebUrl},dimse:${orthanc.aet}@127.0.0.1:${orthanc.dicomPort}`,
+    });
+    root = `http://127.0.0.1:${mipseg.httpPort}`;
+    const files = (await listFiles(sharedData(GE).path)).filter((f) => f.endsWith('.dcm'));
+    await sendFiles(files, { url: `${root}/dicomweb`, batchSize: 100, progress: false });
+    const studies = (await (await fetch(`${root}/dicomweb/studies`)).json()) as Json[];
+    study = String(studies[0]?.['0020000D']?.Value?.[0]);
+    const jobs = await waitForJobs(root, study, (j) => j.some((x) => ['done', 'failed'].includes(x.state)));
+    done = jobs[0] as ApiJob;
+  }, 180_000);
+
+  afterAll(async () => {
+    await killAndWait(mipseg.child, 'SIGTERM');
+    await orthanc.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('one job completes, with per-stage timings', () => {
+    expect(done.state).toBe('done');
+    expect(done.failureReason).toBeNull();
+    for (const stage of ['decode', 'suv', 'mip', 'inference', 'write', 'store']) expect(done.timingsMs[stage]).toBeGreaterThanOrEqual(0);
+  });
+
+  test('the MIP series and the SEG appear in QIDO and the study counts change', async () => {
+    const series = (await (await fetch(`${root}/dicomweb/studies/${study}/series`)).json()) as Json[];
+    const modalities = series.map((s) => s['00080060']?.Value?.[0]).sort();
+    expect(modalities).toEqual(['PT', 'PT', 'SEG']);
+    const [s] = (await (await fetch(`${root}/dicomweb/studies?StudyInstanceUID=${study}`)).json()) as Json[];
+    expect(s?.['00080061']?.Value).toEqual(['PT', 'SEG']);
+    expect(s?.['00201206']?.Value).toEqual([3]);
+    expect(s?.['00201208']?.Value).toEqual([269]);
+  });
+
+  test('the MIP and the SEG pass dciodvfy with zero errors', async () => {
+    const r = done.result as NonNullable<ApiJob['result']>;
+    const mip = await retrieve(`${root}/dicomweb/studies/${study}/series/${r.mipSeriesInstanceUid}/instances/${r.mipSopInstanceUid}`);
+    const seg = await retrieve(`${root}/dicomweb/studies/${study}/series/${r.segSeriesInstanceUid}/instances/${r.segSopInstanceUid}`);
+    writeFileSync(join(work, 'mip.dcm'), mip);
+    writeFileSync(join(work, 'seg.dcm'), seg);
+    expect(dciodvfyErrors(join(work, 'mip.dcm'))).toEqual([]);
+    expect(dciodvfyErrors(join(work, 'seg.dcm'))).toEqual([]);
+  });
+
+  test('the results reach Orthanc by STOW-RS and by C-STORE', async () => {
+    const jobs = await waitForJobs(root, study, (j) => (j[0]?.exports ?? []).length === 2 && (j[0]?.exports ?? []).every((e) => e.state === 'sent'), 60_000);
+    expect(jobs[0]?.exports.map((e) => e.state)).toEqual(['sent', 'sent']);
+    const r = done.result as NonNullable<ApiJob['result']>;
+    const found = await orthanc.rest<string[]>('POST', '/tools/find', { Level: 'Instance', Query: { SOPInstanceUID: r.segSopInstanceUid } });
+    expect(found).toHaveLength(1);
+    const mips = await orthanc.rest<string[]>('POST', '/tools/find', { Level: 'Instance', Query: { SOPInstanceUID: r.mipSopInstanceUid } });
+    expect(mips).toHaveLength(1);
+  });
+
+  test('a re-send of the same series adds no job', async () => {
+    const files = (await listFiles(sharedData(GE).path)).filter((f) => f.endsWith('.dcm')).slice(0, 20);
+    await sendFiles(files, { url: `${root}/dicomweb`, batchSize: 100, progress: false });
+    await new Promise((r) => setTimeout(r, 3000));
+    const jobs = await waitForJobs(root, study, () => true);
+    expect(jobs.filter((j) => j.id.startsWith('seg-'))).toHaveLength(1);
+    expect(readdirSync(join(dataDir, 'tmp'))).toEqual([]);
+  });
+});
