@@ -15,26 +15,35 @@ export interface MipsegProcess {
  * once it logs that it is ready. The caller kills it.
  */
 export function startMipsegProcess(env: Record<string, string>): Promise<MipsegProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  return startCli('serve', '"mipseg ready"', env);
+}
+
+/** Runs `mipseg worker` (queue mode) and resolves once its pipeline has started. */
+export function startMipsegWorker(env: Record<string, string>): Promise<MipsegProcess> {
+  return startCli('worker', '"pipeline started"', env);
+}
+
+function startCli(command: string, readyMarker: string, env: Record<string, string>): Promise<MipsegProcess> {
+  const child = spawn(process.execPath, [CLI, command], {
     env: { ...process.env, PORT: '0', DIMSE_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`mipseg did not start:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`mipseg ${command} did not start:\n${output}`)), 60_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const line = output.split('\n').find((l) => l.includes('"mipseg ready"'));
+      const line = output.split('\n').find((l) => l.includes(readyMarker));
       if (!line) return;
       clearTimeout(timer);
-      const ready = JSON.parse(line) as { httpPort: number; dimsePort?: number };
-      resolvePromise({ child, httpPort: ready.httpPort, dimsePort: ready.dimsePort, output: () => output });
+      const ready = JSON.parse(line) as { httpPort?: number; dimsePort?: number };
+      resolvePromise({ child, httpPort: ready.httpPort ?? 0, dimsePort: ready.dimsePort, output: () => output });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`mipseg exited with ${code}:\n${output}`));
+      reject(new Error(`mipseg ${command} exited with ${code}:\n${output}`));
     });
   });
 }

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sendFiles } from '../../services/cli/src/send';
+import { makeSeriesCopies, type SeriesCopy } from '../bench/series-copies';
+import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { killAndWait, startMipsegProcess, startMipsegWorker, type MipsegProcess } from '../support/mipseg-process';
+import { startRedis, type TestRedis } from '../support/redis';
+import { waitForJobs, type ApiJob } from '../support/pipeline-wait';
+
+const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+type Json = Record<string, { Value?: unknown[] }>;
+
+describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker processes', () => {
+  let redis: TestRedis;
+  let dataDir: string;
+  let copiesDir: string;
+  let copies: SeriesCopy[];
+  let gateway: MipsegProcess;
+  let workers: MipsegProcess[] = [];
+  let env: Record<string, string>;
+  let root: string;
+
+  const startWorker = async () => {
+    const w = await startMipsegWorker(env);
+    workers.push(w);
+    return w;
+  };
+  const segSeriesCount = async (study: string) => {
+    const series = (await (await fetch(`${root}/dicomweb/studies/${study}/series`)).json()) as Json[];
+    return series.filter((s) => s['00080060']?.Value?.[0] === 'SEG').length;
+  };
+  const send = (copy: SeriesCopy) => sendFiles(copy.files, { url: `${root}/dicomweb`, batchSize: 100, progress: false });
+  const finished = (jobs: ApiJob[]) => jobs.some((j) => j.state === 'done' || j.state === 'failed');
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-queue-'));
+    copiesDir = mkdtempSync(join(tmpdir(), 'mipseg-queue-copies-'));
+    copies = await makeSeriesCopies(sharedData(GE).path, copiesDir, 3);
+    const common = { REDIS_URL: redis.url, QUEUE_PREFIX: `q-${randomUUID()}`, QUIET_PERIOD_MS: '1000', JOB_LOCK_MS: '3000',
+      JOB_BACKOFF_MS: '500' };
+    gateway = await startMipsegProcess({ ...common, DATA_DIR: dataDir, DIMSE_ENABLED: 'false' });
+    root = `http://127.0.0.1:${gateway.httpPort}`;
+    env = { ...common, GATEWAY_URL: `${root}/dicomweb`, DATA_DIR: join(dataDir, 'worker-unused') };
+    await startWorker();
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => killAndWait(w.child, 'SIGKILL')));
+    await killAndWait(gateway.child, 'SIGTERM');
+    await redis.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(copiesDir, { recursive: true, force: true });
+  });
+
+  test('a worker process takes the job from Redis and stores MIP + SEG through the gateway', async () => {
+    const copy = copies[0] as SeriesCopy;
+    await send(copy);
+    const jobs = await waitForJobs(root, copy.studyInstanceUid, finished);
+    expect(jobs[0]?.state).toBe('done');
+    expect(await segSeriesCount(copy.studyInstanceUid)).toBe(1);
+  });
+
+  test('a worker killed in the middle of a job: the job completes after a restart, once', async () => {
+    const copy = copies[1] as SeriesCopy;
+    await send(copy);
+    await waitForJobs(root, copy.studyInstanceUid, (jobs) => jobs.some((j) => j.state === 'running'));
+    await Promise.all(workers.map((w) => killAndWait(w.child, 'SIGKILL')));
+    workers = [];
+    await startWorker();
+    const jobs = await waitForJobs(root, copy.studyInstanceUid, finished, 120_000);
+    expect(jobs.filter((j) => j.id.startsWith('seg-'))).toHaveLength(1);
+    expect(jobs[0]?.state).toBe('done');
+    expect(await segSeriesCount(copy.studyInstanceUid)).toBe(1);
+  });
+
+  test('Redis restarted mid-run: no job is lost', async () => {
+    const copy = copies[2] as SeriesCopy;
+    await send(copy);
+    // The study check is pending (inside its quiet period) when Redis goes down.
+    await redis.kill();
+    await new Promise((r) => setTimeout(r, 500));
+    await redis.start();
+    const jobs = await waitForJobs(root, copy.studyInstanceUid, finished, 120_000);
+    expect(jobs[0]?.state).toBe('done');
+    expect(await segSeriesCount(copy.studyInstanceUid)).toBe(1);
+  });
+});
