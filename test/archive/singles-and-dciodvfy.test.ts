@@ -1,24 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dciodvfy } from '../support/dicom-tools';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { failureReasons, postStow } from '../support/stow';
 
 const SINGLES = 'data/pet-dicom/singles';
 
-/** dciodvfy's "Error" lines, with the file name stripped so that two copies compare equal. */
-function dciodvfyErrors(path: string): string[] {
-  let out: string;
-  try {
-    out = execFileSync('dciodvfy', [path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
-  }
-  return out.split('\n').filter((l) => /^\s*Error/.test(l)).map((l) => l.replace(path, '<file>')).sort();
-}
 
 async function retrieveInstance(url: string): Promise<Buffer> {
   const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
@@ -56,7 +45,7 @@ describeWithSharedData(SINGLES)('single PET files from several vendors', () => {
       // dciodvfy on the retrieved copy reports nothing the original did not already have.
       const copy = join(work, name);
       writeFileSync(copy, retrieved);
-      expect(dciodvfyErrors(copy)).toEqual(dciodvfyErrors(join(dir, name)));
+      expect(dciodvfy(copy).errors).toEqual(dciodvfy(join(dir, name)).errors);
     } else {
       expect(reply.status).toBe(400);
       expect(failureReasons(reply)).toEqual([0xc000]);

@@ -1,27 +1,38 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as dicomParser from 'dicom-parser';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFrameValues, readPixelModule } from '@mipseg/shared/dicom';
 import { readMultipartBody } from '@mipseg/shared/dicomweb';
+import { componentAreas } from '@mipseg/shared/inference';
+import { readSegMask } from '../../services/worker/src/dicom-output';
+import { drawMipWithOutlines } from '../support/mip-overlay';
+import { readRoiContours } from '../support/rtstruct';
 import { listFiles, sendFiles } from '../../services/cli/src/send';
+import { dciodvfy } from '../support/dicom-tools';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { killAndWait, startMipsegProcess, type MipsegProcess } from '../support/mipseg-process';
 import { startOrthanc, type OrthancServer } from '../support/orthanc';
 import { waitForJobs, type ApiJob } from '../support/pipeline-wait';
 
 const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+const RTSTRUCT = 'data/pet-dicom/ge-suv-reference-gtv-rtstruct.dcm';
+const ARTIFACTS = join(__dirname, '..', '..', '.test-artifacts');
+/** Regions besides the tumour a reader would still accept on a whole-body MIP (physiological uptake). */
+const MAX_FALSE_REGIONS = 4;
+
+/** The MIP image: SUV values (rescaled), size, top-left position and spacing. */
+function readMip(bytes: Buffer) {
+  const m = readPixelModule(bytes);
+  const values = readFrameValues(bytes, m, 1);
+  const suv = Float32Array.from(values, (v) => v * m.rescaleSlope + m.rescaleIntercept);
+  const ds = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
+  const origin = (ds.string('x00200032') ?? '').split('\\').map(Number) as [number, number, number];
+  const spacing = (ds.string('x00280030') ?? '').split('\\').map(Number) as [number, number];
+  return { width: m.columns, height: m.rows, suv, origin, spacing };
+}
 type Json = Record<string, { Value?: unknown[] }>;
 
-function dciodvfyErrors(path: string): string[] {
-  let out = '';
-  try {
-    out = execFileSync('dciodvfy', [path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
-  }
-  return out.split('\n').filter((l) => /^\s*Error/.test(l));
-}
 
 async function retrieve(url: string): Promise<Buffer> {
   const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"' } });
@@ -85,8 +96,8 @@ describeWithSharedData(GE)('the GE whole-body series through the embedded pipeli
     const seg = await retrieve(`${root}/dicomweb/studies/${study}/series/${r.segSeriesInstanceUid}/instances/${r.segSopInstanceUid}`);
     writeFileSync(join(work, 'mip.dcm'), mip);
     writeFileSync(join(work, 'seg.dcm'), seg);
-    expect(dciodvfyErrors(join(work, 'mip.dcm'))).toEqual([]);
-    expect(dciodvfyErrors(join(work, 'seg.dcm'))).toEqual([]);
+    expect(dciodvfy(join(work, 'mip.dcm')).errors).toEqual([]);
+    expect(dciodvfy(join(work, 'seg.dcm')).errors).toEqual([]);
   });
 
   test('the results reach Orthanc by STOW-RS and by C-STORE', async () => {
@@ -97,6 +108,35 @@ describeWithSharedData(GE)('the GE whole-body series through the embedded pipeli
     expect(found).toHaveLength(1);
     const mips = await orthanc.rest<string[]>('POST', '/tools/find', { Level: 'Instance', Query: { SOPInstanceUID: r.mipSopInstanceUid } });
     expect(mips).toHaveLength(1);
+  });
+
+  test('the SEG touches the expert tumour contour (RTSTRUCT GTV) and flags few other regions', async () => {
+    const r = done.result as NonNullable<ApiJob['result']>;
+    const mipBytes = await retrieve(`${root}/dicomweb/studies/${study}/series/${r.mipSeriesInstanceUid}/instances/${r.mipSopInstanceUid}`);
+    const segBytes = await retrieve(`${root}/dicomweb/studies/${study}/series/${r.segSeriesInstanceUid}/instances/${r.segSopInstanceUid}`);
+    const mip = readMip(mipBytes);
+    const seg = readSegMask(segBytes);
+    expect([seg.width, seg.height]).toEqual([mip.width, mip.height]);
+    // The GTV's footprint on the MIP: each axial contour covers [xmin, xmax] on the row of its z.
+    const gtv = new Uint8Array(mip.width * mip.height);
+    for (const contour of readRoiContours(readFileSync(sharedData(RTSTRUCT).path), 'GTV_Mass_PET')) {
+      const xs = contour.map((p) => p[0]);
+      const row = Math.round((mip.origin[2] - (contour[0] as [number, number, number])[2]) / mip.spacing[0]);
+      const c0 = Math.floor((Math.min(...xs) - mip.origin[0]) / mip.spacing[1]);
+      const c1 = Math.ceil((Math.max(...xs) - mip.origin[0]) / mip.spacing[1]);
+      for (let c = Math.max(0, c0); c <= Math.min(mip.width - 1, c1); c++) if (row >= 0 && row < mip.height) gtv[row * mip.width + c] = 1;
+    }
+    expect(gtv.some((v) => v === 1)).toBe(true);
+    const touching = seg.mask.some((v, i) => v === 1 && gtv[i] === 1);
+    const regions = componentAreas(seg.mask, seg.width, seg.height).length;
+    const art = join(ARTIFACTS, 'ge-mip-seg-gtv.png');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(art, drawMipWithOutlines(mip.suv, mip.width, mip.height, 6, [
+      { mask: seg.mask, rgb: [220, 30, 30] }, { mask: gtv, rgb: [20, 170, 40] },
+    ]));
+    console.log(`GE series: SEG has ${regions} region(s); touches the GTV: ${touching}; artefact ${art}`);
+    expect(touching).toBe(true);
+    expect(regions).toBeLessThanOrEqual(MAX_FALSE_REGIONS + 1);
   });
 
   test('a re-send of the same series adds no job', async () => {

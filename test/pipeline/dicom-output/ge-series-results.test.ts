@@ -8,7 +8,7 @@ import {
 } from '../../../services/worker/src/dicom-output';
 import { describeWithSharedData, sharedData } from '../../support/shared-data';
 import { MODEL_DIR } from '../../model/model-test-support';
-import { dciodvfy } from './dicom-tools';
+import { dciodvfy } from '../../support/dicom-tools';
 import { EQUIPMENT, readNatural } from './synthetic-source';
 
 const SERIES = 'data/pet-dicom/ge-discovery-st-wholebody';

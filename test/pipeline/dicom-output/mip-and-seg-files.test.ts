@@ -5,7 +5,7 @@ import { readFrameValues, readPixelModule, SopClass } from '@mipseg/shared/dicom
 import {
   readSegMask, writeMipInstance, writeSegInstance, type RenderedMip, type WrittenInstance,
 } from '../../../services/worker/src/dicom-output';
-import { dciodvfy, dcmdump, pydicomAvailable, runPythonJson } from './dicom-tools';
+import { dciodvfy, dcmdump, pydicomAvailable, runPythonJson } from '../../support/dicom-tools';
 import { PYDICOM_CHECK } from './pydicom-check';
 import { writePart10 } from '../../../services/worker/src/dicom-output/part10';
 import { ALGORITHM, EQUIPMENT, readNatural, syntheticMip, syntheticSource, thresholdMask } from './synthetic-source';
