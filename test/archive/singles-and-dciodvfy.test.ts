@@ -8,7 +8,6 @@ import { failureReasons, postStow } from '../support/stow';
 
 const SINGLES = 'data/pet-dicom/singles';
 
-
 async function retrieveInstance(url: string): Promise<Buffer> {
   const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
   expect(res.status).toBe(200);
