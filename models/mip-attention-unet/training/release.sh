@@ -5,7 +5,8 @@
 #   models/mip-attention-unet/training/release.sh 0.1.0 [checkpoint, default runs/cpu/best.pt]
 #   npx jest test/model
 #
-# Environment: MIPSEG_MIP_PET (default ../shared/data/mip-pet beside the checkout), TORCH_PYTHON
+# Environment: THRESHOLD and MIN_AREA (from tune_postprocess.py; defaults 0.5 and the training config's),
+# MIPSEG_MIP_PET (default ../shared/data/mip-pet beside the checkout), TORCH_PYTHON
 # (default /usr/bin/python3, the interpreter that has torch), THREADS for evaluation (default 1).
 set -euo pipefail
 
@@ -15,15 +16,16 @@ version="${1:?usage: release.sh VERSION [CHECKPOINT]}"
 checkpoint="$(realpath "${2:-$here/runs/cpu/best.pt}")"
 data="$(realpath "${MIPSEG_MIP_PET:-$here/../../../../shared/data/mip-pet}")"
 python="${TORCH_PYTHON:-/usr/bin/python3}"
-threshold=0.5
+# Output post-processing, chosen on the TRAINING split by tune_postprocess.py (never on validation).
+threshold="${THRESHOLD:-0.5}"
 
 # A running training rewrites best.pt every few minutes: snapshot it so every artefact has the same weights.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cp "$checkpoint" "$tmp/checkpoint.pt"
 cd "$here"
-min_area="$("$python" -c 'import sys, torch
-print(torch.load(sys.argv[1], map_location="cpu")["config"].get("min_component_area", 0))' "$tmp/checkpoint.pt")"
+min_area="${MIN_AREA:-$("$python" -c 'import sys, torch
+print(torch.load(sys.argv[1], map_location="cpu")["config"].get("min_component_area", 0))' "$tmp/checkpoint.pt")}"
 
 echo "exporting $checkpoint (min component area $min_area px, threshold $threshold)"
 "$python" export_onnx.py --weights "$tmp/checkpoint.pt" --onnx "$model_dir/model.onnx" --state-dict "$model_dir/model.pt"
