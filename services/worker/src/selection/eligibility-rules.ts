@@ -1,4 +1,4 @@
-import { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_MANUFACTURER, SopClass } from '@mipseg/shared/dicom';
+import { MIPSEG_MANUFACTURER, SopClass } from '@mipseg/shared/dicom';
 import type { PetSeriesCandidate } from './pet-series-header';
 
 export interface EligibilityOptions {
@@ -26,9 +26,12 @@ const shown = (values: readonly string[]): string => (values.length ? values.joi
 
 export const sliceCount = (series: PetSeriesCandidate): number => series.instanceCount * series.header.numberOfFrames;
 
+/**
+ * Marks of mipseg's results in the data set. Not the File Meta ImplementationClassUID: it names whoever wrote
+ * the file, and mipseg's DIMSE SCP writes its own into every instance it receives by C-STORE.
+ */
 function isMipsegOutput({ header }: PetSeriesCandidate): string | null {
   if (header.manufacturer?.trim().toLowerCase() === MIPSEG_MARKER) return `Manufacturer is ${header.manufacturer}`;
-  if (header.implementationClassUid === MIPSEG_IMPLEMENTATION_CLASS_UID) return "written with mipseg's ImplementationClassUID";
   if (header.softwareVersions.some((v) => v.toLowerCase().startsWith(MIPSEG_MARKER))) {
     return `SoftwareVersions ${shown(header.softwareVersions)}`;
   }
@@ -55,7 +58,7 @@ export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freez
   },
   {
     id: 'not-mipseg-output',
-    description: "not written by mipseg (Manufacturer, ImplementationClassUID or SoftwareVersions mark mipseg's results)",
+    description: "not written by mipseg (Manufacturer or SoftwareVersions mark mipseg's results)",
     check: (series) => {
       const mark = isMipsegOutput(series);
       return mark === null ? null : `a mipseg result: ${mark}`;

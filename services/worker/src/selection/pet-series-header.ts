@@ -16,8 +16,6 @@ export interface PetSeriesHeader {
   readonly seriesType: readonly string[];
   readonly manufacturer: string | null;
   readonly softwareVersions: readonly string[];
-  /** File Meta ImplementationClassUID (0002,0012) of the file that carried the instance. */
-  readonly implementationClassUid: string | null;
   readonly numberOfFrames: number;
 }
 
@@ -46,7 +44,6 @@ export function readPetSeriesHeader(bytes: Uint8Array): PetSeriesHeader {
     seriesType: values('00541000'),
     manufacturer: readString(ds, '00080070'),
     softwareVersions: values('00181020'),
-    implementationClassUid: readString(ds, '00020012'),
     numberOfFrames: readNumber(ds, '00280008') ?? 1,
   };
 }

@@ -1,4 +1,4 @@
-import { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_MANUFACTURER, SopClass } from '@mipseg/shared/dicom';
+import { MIPSEG_MANUFACTURER, SopClass } from '@mipseg/shared/dicom';
 import { SERIES_ELIGIBILITY_RULES } from './eligibility-rules';
 import type { PetSeriesCandidate, PetSeriesHeader } from './pet-series-header';
 import { selectPetSeries, type PetSeriesSelection } from './select-pet-series';
@@ -14,7 +14,6 @@ const WHOLE_BODY_PET: PetSeriesHeader = {
   seriesType: ['WHOLE BODY', 'IMAGE'],
   manufacturer: 'GE MEDICAL SYSTEMS',
   softwareVersions: ['36.14'],
-  implementationClassUid: '1.2.3.4',
   numberOfFrames: 1,
 };
 
@@ -49,7 +48,6 @@ describe('selectPetSeries', () => {
     ['derived', { imageType: ['DERIVED', 'SECONDARY'] }, 267, 'original-not-derived'],
     ['short', {}, 49, 'enough-slices'],
     ['mipseg manufacturer', { manufacturer: MIPSEG_MANUFACTURER }, 267, 'not-mipseg-output'],
-    ['mipseg implementation', { implementationClassUid: MIPSEG_IMPLEMENTATION_CLASS_UID }, 267, 'not-mipseg-output'],
     ['mipseg software', { softwareVersions: ['mipseg 0.1.0'] }, 267, 'not-mipseg-output'],
     ['secondary capture', { sopClassUid: SopClass.SecondaryCaptureImageStorage }, 267, 'pet-image-storage'],
   ])('a %s series is not applicable, with the rule that failed and why', (_what, header, count, rule) => {
