@@ -95,6 +95,19 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
   return { status: res.status, stored, failed: res.status >= 400 && stored + failed === 0 ? files.length : failed };
 }
 
+/**
+ * A pooled keep-alive connection may have been closed by the server (a restart): fetch then fails before
+ * any answer. STOW-RS is idempotent here (an identical re-send changes nothing), so the batch is sent once more.
+ */
+async function postBatchOnce(files: readonly string[], options: SendOptions, onBytes: (n: number) => void): Promise<StowResult> {
+  try {
+    return await postBatch(files, options, onBytes);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    return postBatch(files, options, () => undefined);
+  }
+}
+
 /** Sends DICOM files to a DICOMweb server by STOW-RS, in batches, with a progress bar on stderr. */
 export async function sendFiles(files: readonly string[], options: SendOptions): Promise<SendSummary> {
   const totalBytes = (await Promise.all(files.map((f) => fs.stat(f)))).reduce((n, s) => n + s.size, 0);
@@ -109,7 +122,7 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
   const statuses: number[] = [];
   for (let i = 0; i < files.length; i += options.batchSize) {
     const batch = files.slice(i, i + options.batchSize);
-    const result = await postBatch(batch, options, (n) => {
+    const result = await postBatchOnce(batch, options, (n) => {
       sent += n;
       bar?.update(sent);
     });

@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listFiles, sendFiles } from '../../services/cli/src/send';
+import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { killAndWait, startMipsegProcess, type MipsegProcess } from '../support/mipseg-process';
+import { waitForJobs, type ApiJob } from '../support/pipeline-wait';
+
+const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+type Json = Record<string, { Value?: unknown[] }>;
+const segJobs = (jobs: ApiJob[]) => jobs.filter((j) => j.id.startsWith('seg-'));
+
+describeWithSharedData(GE)('study-complete detection in embedded mode', () => {
+  let dataDir: string;
+  let mipseg: MipsegProcess | undefined;
+  let files: string[];
+  const env = () => ({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', QUIET_PERIOD_MS: '3000' });
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-tracking-'));
+    files = (await listFiles(sharedData(GE).path)).filter((f) => f.endsWith('.dcm'));
+  });
+  afterAll(async () => {
+    if (mipseg) await killAndWait(mipseg.child, 'SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('a restart inside the quiet period neither loses nor duplicates the pending study', async () => {
+    mipseg = await startMipsegProcess(env());
+    let root = `http://127.0.0.1:${mipseg.httpPort}`;
+    // All but the last slice: the study is pending when the process dies.
+    await sendFiles(files.slice(0, -1), { url: `${root}/dicomweb`, batchSize: 100, progress: false });
+    const [study] = (await (await fetch(`${root}/dicomweb/studies`)).json()) as Json[];
+    const uid = String(study?.['0020000D']?.Value?.[0]);
+    const pending = (await (await fetch(`${root}/api/studies/${uid}/results`)).json()) as { waitingForInstances: boolean };
+    expect(pending.waitingForInstances).toBe(true);
+    await killAndWait(mipseg.child, 'SIGKILL');
+
+    mipseg = await startMipsegProcess(env());
+    root = `http://127.0.0.1:${mipseg.httpPort}`;
+    const jobs = await waitForJobs(root, uid, (j) => segJobs(j).some((x) => x.state === 'done'));
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(segJobs(await waitForJobs(root, uid, () => true))).toHaveLength(1);
+    expect(jobs[0]?.state).toBe('done');
+  });
+
+  test('a late instance after the job ran makes a new result version, not a duplicate', async () => {
+    const root = `http://127.0.0.1:${(mipseg as MipsegProcess).httpPort}`;
+    await sendFiles(files.slice(-1), { url: `${root}/dicomweb`, batchSize: 100, progress: false });
+    const [study] = (await (await fetch(`${root}/dicomweb/studies`)).json()) as Json[];
+    const uid = String(study?.['0020000D']?.Value?.[0]);
+    const jobs = await waitForJobs(root, uid, (j) => segJobs(j).length === 2 && segJobs(j).every((x) => x.state === 'done')).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${(mipseg as MipsegProcess).output().slice(-3000)}`);
+    });
+    const versions = segJobs(jobs).map((j) => (j as ApiJob & { request: { version: number; sopInstanceUids: string[] } }).request);
+    expect(versions.map((v) => v.version).sort()).toEqual([1, 2]);
+    expect(versions.map((v) => v.sopInstanceUids.length).sort()).toEqual([266, 267]);
+    const series = (await (await fetch(`${root}/dicomweb/studies/${uid}/series`)).json()) as Json[];
+    expect(series.filter((s) => s['00080060']?.Value?.[0] === 'SEG')).toHaveLength(2);
+  });
+});
