@@ -16,7 +16,7 @@ const ready = data.available && torchAvailable();
   it('runs one step of the CPU configuration and writes a resumable last.pt', () => {
     out = mkdtempSync(join(tmpdir(), 'mipseg-train-'));
     const config = join(TRAINING_DIR, 'configs', 'cpu.json');
-    const run = runTrainingScript('train.py', ['--config', config, '--data', data.path, '--out', out, '--max-steps', '1'], 600_000);
+    const run = runTrainingScript('train.py', ['--config', config, '--data', data.path, '--out', out, '--max-steps', '1', '--max-cases', '4'], 600_000);
     expect(run.stdout).toMatch(/finished 1 steps/);
     expect(existsSync(join(out, 'last.pt'))).toBe(true);
   }, 600_000);

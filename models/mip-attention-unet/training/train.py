@@ -54,6 +54,7 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--max-steps", type=int, default=None, help="override (smoke tests)")
+    ap.add_argument("--max-cases", type=int, default=None, help="use only the first N cases of each group (smoke tests)")
     args = ap.parse_args()
     cfg = json.loads(Path(args.config).read_text())
     if args.max_steps is not None:
@@ -65,6 +66,8 @@ def main() -> None:
 
     patients, controls = list_cases(Path(args.data))
     (tp, vp), (tc, vc) = split(patients), split(controls)
+    if args.max_cases is not None:
+        tp, vp, tc, vc = (cases[: args.max_cases] for cases in (tp, vp, tc, vc))
     samples = {"patients": load(tp), "controls": load(tc)}
     val = {"patients": load(vp), "controls": load(vc)}
     print(f"train {len(tp)} patients {len(tc)} controls; val {len(vp)} patients {len(vc)} controls", flush=True)
