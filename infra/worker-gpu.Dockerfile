@@ -1,0 +1,59 @@
+# syntax=docker/dockerfile:1
+# mipseg GPU worker: `mipseg worker` with onnxruntime-node's CUDA execution provider
+# (INFERENCE_EXECUTION_PROVIDER=cuda). linux/amd64 only (the only platform onnxruntime-node ships CUDA for);
+# the host needs the NVIDIA Container Toolkit and a driver for CUDA 12.
+# Build from the repository root: docker build -f infra/worker-gpu.Dockerfile .
+
+# onnxruntime-node 1.30's CUDA provider is built for CUDA 12.x with cuDNN 9 (any CUDA 12 minor version).
+ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
+
+# Node 20 comes from the official image: its binary is nodejs.org's (glibc >= 2.28), which runs on Ubuntu 22.04.
+FROM node:20-bookworm-slim AS node
+
+# What `npm ci` reads (see gateway.Dockerfile): cached until a manifest changes.
+FROM node:20-bookworm-slim AS manifests
+WORKDIR /app
+COPY . .
+RUN mkdir /manifests \
+ && cp package.json package-lock.json .npmrc /manifests/ \
+ && for p in shared/package.json services/*/package.json; do \
+      mkdir -p "/manifests/$(dirname "$p")" && cp "$p" "/manifests/$p"; \
+    done
+
+FROM ${CUDA_IMAGE} AS base
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY --from=node /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+ && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
+
+# Built on the runtime's own OS so that native modules match its glibc.
+FROM base AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+# Overrides .npmrc's `onnxruntime-node-install=skip`: onnxruntime-node's install script reads
+# ONNXRUNTIME_NODE_INSTALL before npm's config and downloads the CUDA 12 provider libraries (NuGet package
+# Microsoft.ML.OnnxRuntime.Gpu.Linux) at npm ci. ONNXRUNTIME_NODE_INSTALL_CUDA would not do: the script reads
+# it only when both of those are unset, so with .npmrc it would be a silent skip.
+ENV ONNXRUNTIME_NODE_INSTALL=cuda12
+COPY --from=manifests /manifests ./
+# A skipped download is silent, so check that the CUDA provider arrived.
+RUN npm ci --no-audit --no-fund \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_shared.so
+COPY . .
+# Build with the dev dependencies, then drop them and onnxruntime-node's macOS and Windows binaries (~220 MB).
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32
+
+FROM base
+RUN useradd --uid 1000 --create-home --shell /usr/sbin/nologin mipseg
+ENV NODE_ENV=production \
+    INFERENCE_EXECUTION_PROVIDER=cuda
+WORKDIR /app
+# Includes models/mip-attention-unet (model.onnx, model.json, model.schema.json), which the worker loads.
+COPY --from=build /app ./
+USER mipseg
+CMD ["node", "services/cli/dist/main.js", "worker"]
