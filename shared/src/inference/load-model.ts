@@ -11,7 +11,7 @@ export type ExecutionProvider = 'cpu' | 'cuda';
 export interface LoadModelOptions {
   /** ONNX Runtime intra-op threads (one session serves every request; scale with processes, not threads). */
   readonly threads: number;
-  /** 'cuda' needs an onnxruntime-node install with its CUDA libraries (ONNXRUNTIME_NODE_INSTALL_CUDA). */
+  /** 'cuda' needs an onnxruntime-node install with its CUDA libraries (install with ONNXRUNTIME_NODE_INSTALL=cuda12). */
   readonly executionProvider: ExecutionProvider;
 }
 
