@@ -1,10 +1,14 @@
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
+import { resolve } from 'node:path';
+import { loadModel } from '@mipseg/shared/inference';
 import { Archive } from '@mipseg/shared/store';
-import { startGateway } from '@mipseg/gateway';
+import { createWorklist, findOhifDist, startGateway } from '@mipseg/gateway';
 import { startDimseServer } from '@mipseg/dimse';
 import { jobsRouter } from '@mipseg/gateway';
 import { startPipeline } from '@mipseg/worker';
+
+const PIPELINE_CLOSE_TIMEOUT_MS = 15_000;
 
 export interface RunningService {
   readonly httpPort: number;
@@ -26,8 +30,14 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
   const dimse = config.dimse.enabled
     ? await startDimseServer({ config, archive, log: log.child({ component: 'dimse' }) })
     : undefined;
+  // The worklist's "Try a MIP image" loads its own model session on first use (a few MB): this process may not
+  // analyse at all (queue mode), and an upload then never waits behind a study's analysis.
+  const worklist = createWorklist({ config, archive, queue: pipeline.queue, log: log.child({ component: 'worklist' }),
+    webRoot: resolve(__dirname, '..', '..', 'web'), ohifDist: findOhifDist(__dirname),
+    loadModel: () => loadModel(options.modelDir, { threads: config.inference.threads, executionProvider: config.inference.executionProvider }) });
   const gateway = await startGateway({ config, archive, log: log.child({ component: 'gateway' }),
-    extraRouters: [{ path: '/api', router: jobsRouter(pipeline, archive) }] });
+    publicRouters: [{ path: '/', router: worklist.pageRouter }],
+    extraRouters: [{ path: '/api', router: jobsRouter(pipeline, archive) }, { path: '/api', router: worklist.apiRouter }] });
   log.info({ dataDir: config.dataDir, httpPort: gateway.port, dimsePort: dimse?.port, aeTitle: config.dimse.aeTitle,
     auth: config.authTokens.length > 0 }, 'mipseg ready');
   let closing: Promise<void> | undefined;
@@ -37,8 +47,10 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
     close: () => {
       // In-flight requests and associations finish first; the index closes last.
       closing ??= (async () => {
+        await worklist.close(); // ends the page's event streams, which would hold the HTTP server open
         await Promise.all([gateway.close(), dimse?.close()]);
-        await pipeline.close();
+        // A queue whose Redis is unreachable would wait forever: jobs in hand are safe in Redis anyway.
+        await Promise.race([pipeline.close(), new Promise((r) => setTimeout(r, PIPELINE_CLOSE_TIMEOUT_MS).unref())]);
         archive.close();
       })();
       return closing;
