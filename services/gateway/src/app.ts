@@ -13,6 +13,8 @@ export interface GatewayDeps {
   readonly log: Logger;
   /** Readiness of the parts the gateway does not own (DIMSE listener, job runner). */
   readonly isReady?: () => boolean;
+  /** Routers mounted before auth: what a browser loads before it logs in (the worklist page and its assets). */
+  readonly publicRouters?: ReadonlyArray<{ path: string; router: express.Router }>;
   /** Extra routers mounted after auth (jobs API, worklist) by later layers. */
   readonly extraRouters?: ReadonlyArray<{ path: string; router: express.Router }>;
 }
@@ -35,6 +37,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     }
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
+  for (const open of deps.publicRouters ?? []) app.use(open.path, open.router);
   app.use(bearerAuth(deps.config.authTokens));
   app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config));
   for (const extra of deps.extraRouters ?? []) app.use(extra.path, extra.router);

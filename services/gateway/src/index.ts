@@ -4,3 +4,5 @@ export { startGateway } from './server';
 export type { GatewayServer } from './server';
 export { jobsRouter } from './api/jobs-router';
 export type { PipelineApi } from './api/jobs-router';
+export { createWorklist, findOhifDist } from './worklist';
+export type { Worklist, WorklistDeps } from './worklist';

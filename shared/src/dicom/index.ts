@@ -12,3 +12,6 @@ export type { PixelModule } from './pixel-data';
 export { newUid } from './new-uid';
 export { MIPSEG_MANUFACTURER } from './mipseg-identity';
 export { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } from './implementation-uid';
+export { packBits, unpackBits } from './bit-packing';
+export { readSegMask } from './seg-mask';
+export type { SegMask } from './seg-mask';

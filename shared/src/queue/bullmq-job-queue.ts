@@ -112,6 +112,28 @@ export class BullMqJobQueue implements JobQueue {
       .slice(filter.offset, filter.offset + filter.limit);
   }
 
+  async latestJobsByStudy(studyInstanceUids: readonly string[]): Promise<Map<string, JobRecord>> {
+    const wanted = new Set(studyInstanceUids);
+    const latest = new Map<string, JobRecord>();
+    if (wanted.size === 0) return latest;
+    // Newest first, so the first job seen of a study is its latest (same 5,000-job bound as listJobs).
+    for (const record of await this.listJobs({ limit: 5000, offset: 0 })) {
+      if (wanted.has(record.studyInstanceUid) && !latest.has(record.studyInstanceUid)) latest.set(record.studyInstanceUid, record);
+    }
+    return latest;
+  }
+
+  async studiesWithLatestJobState(state: JobState): Promise<string[]> {
+    const seen = new Set<string>();
+    const matching: string[] = [];
+    for (const record of await this.listJobs({ limit: 5000, offset: 0 })) {
+      if (seen.has(record.studyInstanceUid)) continue;
+      seen.add(record.studyInstanceUid);
+      if (record.state === state) matching.push(record.studyInstanceUid);
+    }
+    return matching;
+  }
+
   private async toRecord(job: Job): Promise<JobRecord> {
     const data = job.data as AnalysisData;
     const state = STATES_BY_BULLMQ[await job.getState()] ?? 'queued';

@@ -4,7 +4,7 @@ import type { Logger } from '../log';
 import { EMBEDDED_JOBS_SQL } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
-import type { AnalysisRequest, JobFilter, JobRecord, Stage } from './job-types';
+import type { AnalysisRequest, JobFilter, JobRecord, JobState, Stage } from './job-types';
 import { backoffDelay, isUnrecoverable, type RetryPolicy } from './retry-policy';
 
 export interface EmbeddedQueueOptions {
@@ -84,6 +84,24 @@ export class EmbeddedJobQueue implements JobQueue {
       ORDER BY created_at DESC, id LIMIT ? OFFSET ?`;
     const rows = this.db.prepare(sql).all(...params, filter.limit, filter.offset) as JobRow[];
     return Promise.resolve(rows.map((r) => this.withExports(r)));
+  }
+
+  latestJobsByStudy(studyInstanceUids: readonly string[]): Promise<Map<string, JobRecord>> {
+    const latest = new Map<string, JobRecord>();
+    if (studyInstanceUids.length === 0) return Promise.resolve(latest);
+    const rows = this.db.prepare(`SELECT * FROM (SELECT j.*, ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank
+      FROM jobs j WHERE study_uid IN (SELECT value FROM json_each(?))) WHERE rank = 1`).all(JSON.stringify(studyInstanceUids)) as JobRow[];
+    const exports = this.db.prepare('SELECT * FROM exports WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY destination')
+      .all(JSON.stringify(rows.map((r) => r.id))) as ExportRow[];
+    for (const row of rows) latest.set(row.study_uid, toJobRecord(row, exports.filter((e) => e.job_id === row.id)));
+    return Promise.resolve(latest);
+  }
+
+  studiesWithLatestJobState(state: JobState): Promise<string[]> {
+    const rows = this.db.prepare(`SELECT study_uid FROM (SELECT study_uid, state,
+      ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank FROM jobs) WHERE rank = 1 AND state = ?`)
+      .all(state) as { study_uid: string }[];
+    return Promise.resolve(rows.map((r) => r.study_uid));
   }
 
   latestVersion(seriesInstanceUid: string): Promise<number> {

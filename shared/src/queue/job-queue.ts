@@ -1,4 +1,4 @@
-import type { AnalysisRequest, JobFilter, JobProgress, JobRecord, ResultUids, ExportStatus } from './job-types';
+import type { AnalysisRequest, JobFilter, JobProgress, JobRecord, JobState, ResultUids, ExportStatus } from './job-types';
 
 /** What a job runner calls: planning a study after its quiet period, and analysing one series. */
 export interface JobHandlers {
@@ -33,6 +33,10 @@ export interface JobQueue {
   recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void>;
   getJob(id: string): Promise<JobRecord | undefined>;
   listJobs(filter: JobFilter): Promise<JobRecord[]>;
+  /** The newest job (by creation) of each of these studies: one lookup for a worklist page. Studies without a job are absent. */
+  latestJobsByStudy(studyInstanceUids: readonly string[]): Promise<Map<string, JobRecord>>;
+  /** Studies whose newest job is in `state` (the worklist's state filter). */
+  studiesWithLatestJobState(state: JobState): Promise<string[]>;
   /** The highest result version given to a series so far (0 if none). */
   latestVersion(seriesInstanceUid: string): Promise<number>;
   /** Sends a finished result to a destination again, from the start (the worklist's retry button). */

@@ -1,0 +1,61 @@
+import { Router, type Request } from 'express';
+import { assertUid } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { Archive } from '@mipseg/shared/store';
+import { segToOverlayPng } from './seg-overlay';
+import { segmentMipHandler, type LazyModel } from './segment-mip-route';
+import { createSession } from './session';
+import { latestResult, readStudyDetail } from './study-detail';
+import type { StudyEvents } from './study-events';
+import { parseWorklistQuery, searchWorklist, type WorklistSources } from './worklist-query';
+
+export interface ApiRouterOptions {
+  readonly sources: WorklistSources;
+  readonly events: StudyEvents;
+  readonly model: LazyModel;
+  readonly authRequired: boolean;
+  readonly viewerAvailable: boolean;
+}
+
+const uidParam = (req: Request, name: string, what: string): string => assertUid(String(req.params[name]), what);
+
+/** The stored file of an instance of `study` (404 when it is of another study). */
+async function readInstance(archive: Archive, study: string, series: string | undefined, sop: string) {
+  const [instance] = archive.index.listInstances({ studyUid: study, ...(series ? { seriesUid: series } : {}), sopInstanceUid: sop });
+  if (!instance) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${sop} in study ${study}`);
+  return { instance, bytes: await archive.blobs.read(instance.storageKey) };
+}
+
+/** The worklist page's API, mounted under /api after the bearer-token check. */
+export function worklistApiRouter(options: ApiRouterOptions): Router {
+  const { sources } = options;
+  const r = Router();
+  r.get('/session', createSession(options.authRequired));
+  r.post('/session', createSession(options.authRequired));
+  r.get('/worklist', async (req, res) => {
+    res.set('Cache-Control', 'no-store').json(await searchWorklist(sources, parseWorklistQuery(req)));
+  });
+  r.get('/worklist/events', (req, res) => options.events.subscribe(req, res));
+  r.get('/worklist/studies/:study', async (req, res) => {
+    const study = uidParam(req, 'study', 'StudyInstanceUID');
+    res.set('Cache-Control', 'no-store').json(await readStudyDetail(sources, study, { viewerAvailable: options.viewerAvailable }));
+  });
+  r.get('/studies/:study/overlay.png', async (req, res) => {
+    const study = uidParam(req, 'study', 'StudyInstanceUID');
+    const named = typeof req.query['seg'] === 'string' ? assertUid(req.query['seg'], 'seg') : undefined;
+    const seg = named ?? (await latestResult(sources, study))?.segSopInstanceUid;
+    if (!seg) throw new MipsegError('MIPSEG_NOT_FOUND', `a result of study ${study}`);
+    const { instance, bytes } = await readInstance(sources.archive, study, undefined, seg);
+    // The SEG's hash names its content: the browser revalidates and gets 304 while it is unchanged.
+    res.set({ 'Cache-Control': 'private, no-cache', ETag: `"${instance.sha256.slice(0, 32)}"` }).type('image/png').send(segToOverlayPng(bytes));
+  });
+  r.get('/studies/:study/series/:series/instances/:instance/file', async (req, res) => {
+    const study = uidParam(req, 'study', 'StudyInstanceUID');
+    const { instance, bytes } = await readInstance(sources.archive, study, uidParam(req, 'series', 'SeriesInstanceUID'),
+      uidParam(req, 'instance', 'SOPInstanceUID'));
+    res.set({ 'Content-Disposition': `attachment; filename="${instance.sopInstanceUid}.dcm"`, 'Cache-Control': 'private, max-age=3600' })
+      .type('application/dicom').send(bytes);
+  });
+  r.post('/segment-mip', segmentMipHandler(options.model));
+  return r;
+}

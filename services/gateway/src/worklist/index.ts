@@ -1,0 +1,54 @@
+import type { Router } from 'express';
+import type { Config } from '@mipseg/shared/config';
+import type { SegmentationModel } from '@mipseg/shared/inference';
+import type { Logger } from '@mipseg/shared/log';
+import type { JobQueue } from '@mipseg/shared/queue';
+import type { Archive } from '@mipseg/shared/store';
+import { worklistApiRouter } from './api-router';
+import { pageRouter } from './page-router';
+import { LazyModel } from './segment-mip-route';
+import { StudyEvents } from './study-events';
+import { loadWebAssets } from './web-assets';
+
+export interface WorklistDeps {
+  readonly config: Config;
+  readonly archive: Archive;
+  readonly queue: JobQueue;
+  readonly log: Logger;
+  /** services/web: its public/ and its built dist/. */
+  readonly webRoot: string;
+  /** The OHIF Viewer's dist folder when @ohif/app is installed (see findOhifDist). */
+  readonly ohifDist?: string;
+  /** Loads the segmentation model for "Try a MIP image" (called once, on first use). */
+  readonly loadModel: () => Promise<SegmentationModel>;
+  /** How often the event stream looks at the job queue (ms). */
+  readonly eventPollMs?: number;
+}
+
+export interface Worklist {
+  /** Mounted at "/" before the bearer-token check: the page, its assets, logout, the OHIF viewer. */
+  readonly pageRouter: Router;
+  /** Mounted at "/api" after the bearer-token check. */
+  readonly apiRouter: Router;
+  /** Ends the event streams and frees the model; call before closing the HTTP server. */
+  close(): Promise<void>;
+}
+
+/** The worklist web page and its API (issue #5). */
+export function createWorklist(deps: WorklistDeps): Worklist {
+  const events = new StudyEvents(deps.queue, deps.archive, deps.log, deps.eventPollMs ?? 1000);
+  const model = new LazyModel(deps.loadModel);
+  return {
+    pageRouter: pageRouter({ assets: loadWebAssets(deps.webRoot), ohifDist: deps.ohifDist }),
+    apiRouter: worklistApiRouter({
+      sources: { archive: deps.archive, queue: deps.queue }, events, model,
+      authRequired: deps.config.authTokens.length > 0, viewerAvailable: deps.ohifDist !== undefined,
+    }),
+    close: async () => {
+      events.close();
+      await model.release();
+    },
+  };
+}
+
+export { findOhifDist } from './ohif-viewer';

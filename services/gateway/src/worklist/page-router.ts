@@ -1,0 +1,64 @@
+import express, { Router, type Response } from 'express';
+import { join } from 'node:path';
+import { clearSessionCookie } from './session';
+import { OHIF_NOT_INSTALLED_HTML, ohifAppConfig } from './ohif-viewer';
+import { ASSET_PREFIX, type WebAssets } from './web-assets';
+
+/** The page loads only its own scripts, styles and images: no CDN, no inline script. */
+const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; " +
+  "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/** Client-side routes of the page: each answers with index.html. */
+const PAGE_PATHS = ['/', '/studies/:study', '/try'];
+
+const YEAR_S = 365 * 24 * 3600;
+
+function sendIndex(res: Response, assets: WebAssets): void {
+  if (!assets.indexHtml) {
+    res.status(503).type('text/plain').send('The worklist page is not built: run `npm run build`.\n');
+    return;
+  }
+  res.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'same-origin' }).type('html').send(assets.indexHtml);
+}
+
+function ohifRoutes(r: Router, ohifDist: string | undefined): void {
+  if (!ohifDist) {
+    r.get('/viewer{/*rest}', (_req, res) => {
+      res.status(404).set('Cache-Control', 'no-cache').type('html').send(OHIF_NOT_INSTALLED_HTML);
+    });
+    return;
+  }
+  r.get('/app-config.js', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').type('application/javascript').send(ohifAppConfig());
+  });
+  r.get('/viewer{/*rest}', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').sendFile(join(ohifDist, 'index.html'));
+  });
+  // The viewer's bundles sit at the root of its dist (it is built for "/"); unknown paths fall through.
+  r.use(express.static(ohifDist, { index: false, maxAge: '1h' }));
+}
+
+export interface PageRouterOptions {
+  readonly assets: WebAssets;
+  readonly ohifDist: string | undefined;
+}
+
+/**
+ * What a browser may load before it logs in: the page (its shell holds no patient data), its assets, the
+ * logout route and the OHIF viewer's static files. Mounted before the bearer-token check.
+ */
+export function pageRouter(options: PageRouterOptions): Router {
+  const { assets } = options;
+  const r = Router();
+  for (const path of PAGE_PATHS) r.get(path, (_req, res) => sendIndex(res, assets));
+  for (const root of assets.roots) {
+    r.use(`${ASSET_PREFIX}/${assets.version}`, express.static(root, { index: false, immutable: true, maxAge: YEAR_S * 1000, fallthrough: true }));
+  }
+  r.delete('/api/session', (req, res) => {
+    clearSessionCookie(req, res);
+    res.status(204).end();
+  });
+  ohifRoutes(r, options.ohifDist);
+  return r;
+}

@@ -1,0 +1,24 @@
+import { PNG } from 'pngjs';
+import { readSegMask } from '@mipseg/shared/dicom';
+
+/** Tumour colour of the overlay: a saturated red-orange that stands out on greyscale, inverted or not. */
+const TUMOUR_RGB = [255, 69, 0] as const;
+
+/** A 0/1 mask as a transparent RGBA PNG: tumour pixels opaque in TUMOUR_RGB, the rest fully transparent. */
+export function maskToOverlayPng(mask: Uint8Array, width: number, height: number): Buffer {
+  const png = new PNG({ width, height });
+  for (let i = 0, j = 0; i < mask.length; i++, j += 4) {
+    if (mask[i] === 0) continue; // PNG data starts zeroed: transparent black
+    png.data[j] = TUMOUR_RGB[0];
+    png.data[j + 1] = TUMOUR_RGB[1];
+    png.data[j + 2] = TUMOUR_RGB[2];
+    png.data[j + 3] = 255;
+  }
+  return PNG.sync.write(png);
+}
+
+/** The mask of a mipseg SEG (Part 10 bytes) as an overlay PNG of the MIP's size (the SEG is defined on the MIP). */
+export function segToOverlayPng(segBytes: Uint8Array): Buffer {
+  const { width, height, mask } = readSegMask(segBytes);
+  return maskToOverlayPng(mask, width, height);
+}

@@ -1,0 +1,72 @@
+import type { Request, Response } from 'express';
+import { MipsegError } from '@mipseg/shared/errors';
+import { componentAreas, maskToPng, MAX_IMAGE_SIDE, pngToModelInput, type SegmentationModel } from '@mipseg/shared/inference';
+import { readLimitedBody } from './request-body';
+import { maskToOverlayPng } from './seg-overlay';
+import type { SegmentMipResponse } from './worklist-types';
+
+/** Largest upload: DM i AI MIPs are about 400 × 1000 grey PNGs of well under 1 MB. */
+export const MAX_MIP_PNG_BYTES = 8 * 1024 * 1024;
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Checks the signature and the IHDR size before decoding, so a tiny file cannot claim a huge image. */
+function checkPngHeader(bytes: Buffer): void {
+  if (bytes.length < 24 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE) || bytes.toString('latin1', 12, 16) !== 'IHDR') {
+    throw new MipsegError('MIPSEG_IMAGE_INVALID', 'the upload is not a PNG file');
+  }
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  if (width < 1 || height < 1 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) {
+    throw new MipsegError('MIPSEG_IMAGE_INVALID', `size ${width} × ${height} (1 to ${MAX_IMAGE_SIDE} px a side)`);
+  }
+}
+
+/** One model, loaded on first use and kept; requests run one at a time (one ONNX session, bounded memory). */
+export class LazyModel {
+  private model: Promise<SegmentationModel> | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly load: () => Promise<SegmentationModel>) {}
+
+  run<T>(work: (model: SegmentationModel) => Promise<T>): Promise<T> {
+    this.model ??= this.load();
+    const model = this.model;
+    // A failed load is not cached: the next request tries again.
+    model.catch(() => {
+      if (this.model === model) this.model = undefined;
+    });
+    const next = this.queue.then(async () => work(await model));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async release(): Promise<void> {
+    const model = this.model;
+    this.model = undefined;
+    if (model) await (await model.catch(() => undefined))?.release();
+  }
+}
+
+/** POST /api/segment-mip: a DM i AI style MIP PNG in, the tumour mask (and an overlay of it) out. */
+export function segmentMipHandler(model: LazyModel) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const type = (req.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'image/png') throw new MipsegError('MIPSEG_UNSUPPORTED_MEDIA_TYPE', `${type || 'no Content-Type'} (send image/png)`);
+    const bytes = await readLimitedBody(req, MAX_MIP_PNG_BYTES);
+    checkPngHeader(bytes);
+    const image = pngToModelInput(bytes);
+    const started = performance.now();
+    const response = await model.run(async (m): Promise<SegmentMipResponse> => {
+      const { mask } = await m.segment(image.data, image.width, image.height);
+      const areas = componentAreas(mask, image.width, image.height);
+      return {
+        width: image.width, height: image.height, lesionCount: areas.length, tumourPixels: areas.reduce((a, b) => a + b, 0),
+        modelName: m.manifest.name, modelVersion: m.manifest.version, elapsedMs: Math.round(performance.now() - started),
+        maskPng: maskToPng(mask, image.width, image.height).toString('base64'),
+        overlayPng: maskToOverlayPng(mask, image.width, image.height).toString('base64'),
+      };
+    });
+    res.set('Cache-Control', 'no-store').json(response);
+  };
+}

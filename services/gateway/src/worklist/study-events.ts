@@ -1,0 +1,117 @@
+import type { Request, Response } from 'express';
+import type { Logger } from '@mipseg/shared/log';
+import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
+import type { Archive } from '@mipseg/shared/store';
+import type { StudiesChangedEvent } from './worklist-types';
+
+/** Jobs looked at on each poll: everything running, and the newest jobs (finishing ones, exports). */
+const RECENT_JOBS = 100;
+const KEEPALIVE_MS = 15_000;
+
+function jobKey(job: JobRecord): string {
+  const exports = job.exports.map((e) => `${e.destination}=${e.state}/${e.attempts}`).join(',');
+  return `${job.id}:${job.state}:${job.stage ?? ''}:${job.progress}:${exports}`;
+}
+
+/**
+ * Server-sent events for the worklist page (GET /api/worklist/events). One poller for all clients, running only
+ * while a client is connected: every `intervalMs` it reads the quiet-period studies and the running and newest jobs,
+ * and compares them with the previous poll; stored instances are reported by the archive directly. Clients get
+ * `event: studies` with the UIDs that changed and fetch what they show again.
+ */
+export class StudyEvents {
+  private readonly clients = new Set<Response>();
+  private readonly storedSince = new Set<string>();
+  /** The last poll's key per study; undefined until the first poll after a (re)start sets the baseline. */
+  private previous: Map<string, string> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private lastWrite = Date.now();
+
+  constructor(private readonly queue: JobQueue, archive: Archive, private readonly log: Logger, private readonly intervalMs: number) {
+    archive.onInstanceStored((header) => {
+      if (this.timer) this.storedSince.add(header.studyInstanceUid);
+    });
+  }
+
+  subscribe(req: Request, res: Response): void {
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no', // nginx: pass events on at once
+    });
+    res.flushHeaders();
+    res.write(`retry: 2000\n\n`);
+    this.clients.add(res);
+    if (!this.timer) this.start();
+    req.on('close', () => {
+      this.clients.delete(res);
+      if (this.clients.size === 0) this.stop();
+    });
+  }
+
+  private start(): void {
+    this.timer = setInterval(() => void this.poll(), this.intervalMs);
+    void this.poll();
+  }
+
+  private stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.previous = undefined;
+    this.storedSince.clear();
+  }
+
+  private async snapshot(): Promise<Map<string, string>> {
+    const [pending, running, recent] = await Promise.all([
+      this.queue.pendingStudies(),
+      this.queue.listJobs({ state: 'running', limit: RECENT_JOBS, offset: 0 }),
+      this.queue.listJobs({ limit: RECENT_JOBS, offset: 0 }),
+    ]);
+    const keys = new Map<string, string>();
+    for (const uid of pending) keys.set(uid, 'waiting');
+    const seen = new Set<string>();
+    for (const job of [...running, ...recent]) {
+      if (seen.has(job.id)) continue;
+      seen.add(job.id);
+      keys.set(job.studyInstanceUid, `${keys.get(job.studyInstanceUid) ?? ''}|${jobKey(job)}`);
+    }
+    return keys;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const current = await this.snapshot();
+      const previous = this.previous ?? current; // the first poll sets the baseline
+      const changed = new Set(this.storedSince);
+      this.storedSince.clear();
+      for (const [uid, key] of current) if (previous.get(uid) !== key) changed.add(uid);
+      for (const uid of previous.keys()) if (!current.has(uid)) changed.add(uid);
+      this.previous = current;
+      if (changed.size > 0) this.send('studies', { studies: [...changed] } satisfies StudiesChangedEvent);
+      else if (Date.now() - this.lastWrite > KEEPALIVE_MS) this.write(': keep-alive\n\n');
+    } catch (err) {
+      this.log.warn({ err }, 'worklist event poll failed');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private send(event: string, data: unknown): void {
+    this.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  private write(text: string): void {
+    this.lastWrite = Date.now();
+    for (const res of this.clients) res.write(text);
+  }
+
+  /** Ends every stream (so that a graceful shutdown does not wait for them) and stops polling. */
+  close(): void {
+    this.stop();
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+  }
+}

@@ -1,0 +1,151 @@
+import type { Request } from 'express';
+import { findIndexedAttribute, type IndexedAttribute } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { JobQueue } from '@mipseg/shared/queue';
+import type { Archive, AttributeFilter, SearchRow } from '@mipseg/shared/store';
+import { aiStatusOf } from './ai-status';
+import { AI_STATES, type AiState, type WorklistPage, type WorklistStudy } from './worklist-types';
+
+/** The worklist's search, already validated: GET /api/worklist?patient=&accession=&from=&to=&state=&limit=&offset= */
+export interface WorklistQuery {
+  readonly patient?: string;
+  readonly accession?: string;
+  /** YYYYMMDD, inclusive. */
+  readonly from?: string;
+  readonly to?: string;
+  readonly state?: AiState;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export const MAX_PAGE_SIZE = 200;
+
+function text(req: Request, name: string, max = 64): string | undefined {
+  const value = req.query[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > max) throw new MipsegError('MIPSEG_BAD_QUERY', `${name} (a text of at most ${max} characters)`);
+  return value.trim() || undefined;
+}
+
+function date(req: Request, name: string): string | undefined {
+  const value = text(req, name, 10)?.replace(/-/g, '');
+  if (value !== undefined && !/^\d{8}$/.test(value)) throw new MipsegError('MIPSEG_BAD_QUERY', `${name} (YYYY-MM-DD)`);
+  return value;
+}
+
+function integer(req: Request, name: string, fallback: number, min: number, max: number): number {
+  const n = Number(req.query[name] ?? fallback);
+  if (!Number.isInteger(n) || n < min || n > max) throw new MipsegError('MIPSEG_BAD_QUERY', `${name} (an integer from ${min} to ${max})`);
+  return n;
+}
+
+export function parseWorklistQuery(req: Request): WorklistQuery {
+  const state = text(req, 'state');
+  if (state !== undefined && !AI_STATES.includes(state as AiState)) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', `state (one of ${AI_STATES.join(', ')})`);
+  }
+  const q = {
+    patient: text(req, 'patient'), accession: text(req, 'accession'), from: date(req, 'from'), to: date(req, 'to'),
+    state: state as AiState | undefined,
+    limit: integer(req, 'limit', 50, 1, MAX_PAGE_SIZE), offset: integer(req, 'offset', 0, 0, 10_000_000),
+  };
+  return Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) as unknown as WorklistQuery;
+}
+
+function attribute(keyword: string): IndexedAttribute {
+  const a = findIndexedAttribute(keyword);
+  if (!a) throw new MipsegError('MIPSEG_INTERNAL', `${keyword} is not indexed`);
+  return a;
+}
+
+/** A search filter on an indexed attribute, by its keyword. */
+export const filter = (keyword: string, value: string): AttributeFilter => ({ attribute: attribute(keyword), value });
+
+/** Text typed into a search box, taken literally: DICOM wildcards in it are not wildcards. */
+const literal = (value: string): string => value.replace(/[*?\\]/g, '');
+
+/**
+ * The patient box: a Patient ID when one starts with what was typed (MRNs are typed from the start),
+ * otherwise a case-insensitive part of the Patient Name.
+ */
+function patientFilter(archive: Archive, typed: string): AttributeFilter {
+  const value = literal(typed);
+  const byId = filter('PatientID', `${value}*`);
+  const idMatches = archive.index.search({ level: 'study', filters: [byId], limit: 1, offset: 0 }).rows.length > 0;
+  return idMatches ? byId : filter('PatientName', `*${value}*`);
+}
+
+/** The studies a state filter allows, from the job queue (undefined = no restriction). */
+async function studiesInState(queue: JobQueue, state: AiState | undefined, pending: ReadonlySet<string>): Promise<string[] | undefined> {
+  if (state === undefined) return undefined;
+  if (state === 'waiting') return [...pending];
+  if (state === 'none') throw new MipsegError('MIPSEG_BAD_QUERY', 'state=none cannot be filtered on');
+  return (await queue.studiesWithLatestJobState(state)).filter((uid) => !pending.has(uid));
+}
+
+const str = (row: SearchRow, column: string): string | null => {
+  const v = row[column];
+  return v === null || v === undefined ? null : String(v);
+};
+
+/** PET series per study among `studyUids` (one series-level search for the whole page). */
+function countPetSeries(archive: Archive, studyUids: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  if (studyUids.length === 0) return counts;
+  const { rows } = archive.index.search({
+    level: 'series', filters: [filter('StudyInstanceUID', studyUids.join(',')), filter('Modality', 'PT')], limit: 100_000, offset: 0,
+  });
+  for (const row of rows) {
+    if ((row.number_of_series_related_instances ?? 0) < 2) continue;
+    const study = String(row['study_uid']);
+    counts.set(study, (counts.get(study) ?? 0) + 1);
+  }
+  return counts;
+}
+
+export interface WorklistSources {
+  readonly archive: Archive;
+  readonly queue: JobQueue;
+}
+
+/** Index rows joined with their newest job and PET series counts. */
+export async function toWorklistStudies(sources: WorklistSources, rows: readonly SearchRow[], pending: ReadonlySet<string>): Promise<WorklistStudy[]> {
+  const uids = rows.map((r) => String(r['study_uid']));
+  const [jobs, petSeries] = [await sources.queue.latestJobsByStudy(uids), countPetSeries(sources.archive, uids)];
+  return rows.map((row, i) => {
+    const uid = uids[i] as string;
+    return {
+      studyInstanceUid: uid,
+      patientName: str(row, 'patient_name'),
+      patientId: str(row, 'patient_id'),
+      patientBirthDate: str(row, 'patient_birth_date'),
+      patientSex: str(row, 'patient_sex'),
+      studyDate: str(row, 'study_date'),
+      studyTime: str(row, 'study_time'),
+      accessionNumber: str(row, 'accession_number'),
+      studyDescription: str(row, 'study_description'),
+      modalities: (row.modalities_in_study ?? '').split('\\').filter(Boolean),
+      petSeries: petSeries.get(uid) ?? 0,
+      instances: row.number_of_study_related_instances ?? 0,
+      ai: aiStatusOf(jobs.get(uid), pending.has(uid)),
+    };
+  });
+}
+
+/**
+ * One page of the worklist, newest study first: one study-level search of the index (its filters, order and
+ * paging), then the page's newest jobs and PET series counts in one lookup each.
+ */
+export async function searchWorklist(sources: WorklistSources, query: WorklistQuery): Promise<WorklistPage> {
+  const pending = new Set(await sources.queue.pendingStudies());
+  const allowed = await studiesInState(sources.queue, query.state, pending);
+  const empty = { studies: [], offset: query.offset, limit: query.limit, hasMore: false };
+  if (allowed !== undefined && allowed.length === 0) return empty;
+  const filters: AttributeFilter[] = [];
+  if (allowed) filters.push(filter('StudyInstanceUID', allowed.join(',')));
+  if (query.patient) filters.push(patientFilter(sources.archive, query.patient));
+  if (query.accession) filters.push(filter('AccessionNumber', `*${literal(query.accession)}*`));
+  if (query.from || query.to) filters.push(filter('StudyDate', `${query.from ?? ''}-${query.to ?? ''}`));
+  const { rows, truncated } = sources.archive.index.search({ level: 'study', filters, limit: query.limit, offset: query.offset });
+  return { studies: await toWorklistStudies(sources, rows, pending), offset: query.offset, limit: query.limit, hasMore: truncated };
+}

@@ -1,0 +1,48 @@
+import type { AiState, AiStatus, ExportSummary } from './api-types.js';
+import { h } from './dom.js';
+import { formatDuration, stageLabel } from './format.js';
+
+const LABELS: Readonly<Record<AiState, string>> = {
+  waiting: 'Waiting for images', none: 'Not analysed', queued: 'Queued', running: 'Running', done: 'Done',
+  'not-applicable': 'Not applicable', failed: 'Failed',
+};
+
+export const aiStateLabel = (state: AiState): string => LABELS[state];
+
+/** Time the analysis took, or has taken so far (kept current by {@link tickElapsed}). */
+export function timeTaken(ai: AiStatus): HTMLElement {
+  if (ai.state === 'running' && ai.startedAt !== null) {
+    return h('span', { class: 'elapsed', attrs: { 'data-since': String(ai.startedAt) } }, formatDuration(Date.now() - ai.startedAt));
+  }
+  const ms = ai.finishedAt !== null && ai.startedAt !== null ? ai.finishedAt - ai.startedAt : null;
+  return h('span', {}, formatDuration(ms));
+}
+
+/** Updates every running clock on the page (called once a second). */
+export function tickElapsed(root: ParentNode): void {
+  for (const el of root.querySelectorAll<HTMLElement>('.elapsed[data-since]')) {
+    el.textContent = formatDuration(Date.now() - Number(el.dataset['since']));
+  }
+}
+
+/** The state as a coloured badge; running shows its stage and progress, failures their reason. */
+export function aiStatusBadge(ai: AiStatus, detailed = false): HTMLElement {
+  const badge = h('span', { class: `badge state-${ai.state}`, attrs: { 'data-state': ai.state } }, LABELS[ai.state]);
+  const wrap = h('div', { class: 'ai-status' }, badge);
+  if (ai.state === 'running') {
+    const bar = h('div', { class: 'progress-bar' });
+    bar.style.width = `${ai.progress}%`; // CSSOM, not a style attribute: the page's CSP allows no inline styles
+    wrap.append(h('div', { class: 'stage' }, `${stageLabel(ai.stage)} · ${ai.progress}%`),
+      h('div', { class: 'progress', attrs: { role: 'progressbar', 'aria-valuenow': String(ai.progress) } }, bar));
+  }
+  if (ai.reason && (ai.state === 'failed' || ai.state === 'not-applicable')) {
+    wrap.append(h('div', { class: detailed ? 'reason' : 'reason clamp', title: ai.reason }, ai.reason));
+  }
+  return wrap;
+}
+
+const EXPORT_LABELS: Readonly<Record<ExportSummary['state'], string>> = { pending: 'Pending', sent: 'Sent', retrying: 'Retrying', failed: 'Failed' };
+
+export function exportBadge(e: ExportSummary): HTMLElement {
+  return h('span', { class: `badge export-${e.state}`, attrs: { 'data-export-state': e.state } }, EXPORT_LABELS[e.state]);
+}

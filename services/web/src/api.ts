@@ -1,0 +1,59 @@
+import type { SegmentMipResponse, StudyDetail, WorklistPage } from './api-types.js';
+
+/** The server answered 401: the page shows the login form. */
+export class AuthRequiredError extends Error {
+  override readonly name = 'AuthRequiredError';
+}
+
+/** Any other refusal, with the server's catalogue code and message. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(url, { credentials: 'same-origin', ...init });
+  if (res.status === 401) throw new AuthRequiredError('authentication required');
+  const body: unknown = res.headers.get('content-type')?.includes('json') ? await res.json() : undefined;
+  if (!res.ok) {
+    const err = (body ?? {}) as { code?: string; message?: string };
+    throw new ApiError(res.status, err.code ?? `HTTP_${res.status}`, err.message ?? res.statusText);
+  }
+  return body as T;
+}
+
+export interface WorklistFilter {
+  readonly patient?: string;
+  readonly accession?: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly state?: string;
+}
+
+export function fetchWorklist(filter: WorklistFilter, limit: number, offset: number): Promise<WorklistPage> {
+  const params = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+  for (const [key, value] of Object.entries(filter)) if (typeof value === 'string' && value) params.set(key, value);
+  return request<WorklistPage>(`/api/worklist?${params.toString()}`);
+}
+
+export const fetchStudy = (uid: string): Promise<StudyDetail> => request<StudyDetail>(`/api/worklist/studies/${encodeURIComponent(uid)}`);
+
+export const analyzeStudy = (uid: string): Promise<unknown> =>
+  request(`/api/studies/${encodeURIComponent(uid)}/analyze`, { method: 'POST' });
+
+export const retryExport = (jobId: string, destination: string): Promise<unknown> =>
+  request(`/api/jobs/${encodeURIComponent(jobId)}/exports/${encodeURIComponent(destination)}/retry`, { method: 'POST' });
+
+export const segmentMip = (png: Blob): Promise<SegmentMipResponse> =>
+  request<SegmentMipResponse>('/api/segment-mip', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: png });
+
+/** Whether the server wants a token; throws AuthRequiredError when it does and this browser has none. */
+export const fetchSession = (): Promise<{ authRequired: boolean }> => request('/api/session');
+
+/** Checks the token as a bearer token; the server answers with the session cookie. */
+export const logIn = (token: string): Promise<{ authRequired: boolean }> =>
+  request('/api/session', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+
+export const logOut = (): Promise<unknown> => request('/api/session', { method: 'DELETE' });

@@ -1,0 +1,70 @@
+/** How DICOM values read on screen. */
+
+/** "DOE^JANE^M" → "DOE, Jane M" style: family name first, as worklists show it. */
+export function formatPatientName(pn: string | null): string {
+  if (!pn) return '(no name)';
+  const [family = '', given = '', middle = '', prefix = '', suffix = ''] = pn.split('=')[0]?.split('^') ?? [];
+  const rest = [prefix, given, middle, suffix].filter(Boolean).join(' ');
+  return rest ? `${family}, ${rest}` : family;
+}
+
+/** "20240131" → "2024-01-31". */
+export function formatDate(da: string | null): string {
+  if (!da || !/^\d{8}$/.test(da)) return da ?? '';
+  return `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6, 8)}`;
+}
+
+/** "143015.123" → "14:30". */
+export function formatTime(tm: string | null): string {
+  if (!tm) return '';
+  const t = tm.replace(/:/g, '');
+  return t.length >= 4 ? `${t.slice(0, 2)}:${t.slice(2, 4)}` : t;
+}
+
+export function formatDuration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms) || ms < 0) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+export function formatDateTime(ms: number | null): string {
+  if (ms === null) return '';
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** mm² as the clinician reads it: cm² with one decimal from 1 cm² up. */
+export function formatArea(mm2: number | null): string {
+  if (mm2 === null) return '';
+  return mm2 >= 100 ? `${(mm2 / 100).toFixed(1)} cm²` : `${Math.round(mm2)} mm²`;
+}
+
+/** Age from a DICOM birth date, at the study date. */
+export function formatSexAge(sex: string | null, birth: string | null, studyDate: string | null): string {
+  const parts: string[] = [];
+  if (sex) parts.push(sex);
+  if (birth && /^\d{8}$/.test(birth)) {
+    const ref = studyDate && /^\d{8}$/.test(studyDate) ? studyDate : null;
+    if (ref) {
+      let age = Number(ref.slice(0, 4)) - Number(birth.slice(0, 4));
+      if (ref.slice(4) < birth.slice(4)) age--;
+      parts.push(`${age} y`);
+    } else {
+      parts.push(`born ${formatDate(birth)}`);
+    }
+  }
+  return parts.join(' · ');
+}
+
+const STAGE_LABELS: Readonly<Record<string, string>> = {
+  select: 'selecting series', decode: 'reading images', suv: 'computing SUV', mip: 'projecting MIP', inference: 'segmenting',
+  write: 'writing DICOM', store: 'storing results', export: 'exporting',
+};
+
+export const stageLabel = (stage: string | null): string => (stage ? (STAGE_LABELS[stage] ?? stage) : 'starting');

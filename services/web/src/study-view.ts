@@ -1,0 +1,127 @@
+import { analyzeStudy, AuthRequiredError, fetchStudy, retryExport } from './api.js';
+import type { ExportSummary, InstanceLinks, StudyDetail, StudyResult } from './api-types.js';
+import { aiStatusBadge, exportBadge, tickElapsed, timeTaken } from './ai-status-view.js';
+import { h, replaceChildren } from './dom.js';
+import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, formatTime } from './format.js';
+import { mipViewer } from './mip-viewer.js';
+import { debounce, errorBox, type Shell, type View } from './view.js';
+
+const dl = (...pairs: Array<[string, Node | string]>): HTMLElement =>
+  h('dl', { class: 'facts' }, ...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+
+function card(title: string, ...children: Array<Node | null>): HTMLElement {
+  return h('section', { class: 'card' }, h('h2', {}, title), ...children);
+}
+
+function resultCard(d: StudyDetail, r: StudyResult | null): HTMLElement {
+  const status = aiStatusBadge(d.study.ai, true);
+  if (!r) return card('AI result', status, h('p', { class: 'muted' }, 'No result yet.'));
+  const timings = Object.entries(r.timingsMs).map(([stage, ms]) => `${stage} ${formatDuration(ms)}`).join(' · ');
+  return card('AI result', status, dl(
+    ['Lesions', h('strong', { class: 'lesion-count' }, r.lesionCount === 0 ? 'none found' : String(r.lesionCount))],
+    ['Tumour area (MIP)', formatArea(r.tumourAreaMm2)],
+    ['Model', `${r.modelName} ${r.modelVersion}`],
+    ['Result version', r.version === null ? '' : `v${r.version}`],
+    ['Finished', formatDateTime(r.finishedAt)],
+    ['Time taken', formatDuration(r.durationMs)],
+  ), timings ? h('p', { class: 'timings sub' }, timings) : null);
+}
+
+function downloadsCard(r: StudyResult): HTMLElement {
+  const row = (label: string, links: InstanceLinks) => h('li', {},
+    h('a', { class: 'btn small', attrs: { href: links.downloadUrl, download: `${links.sopInstanceUid}.dcm`, 'data-download': label } }, `Download ${label}`),
+    h('a', { class: 'wado-link', attrs: { href: links.wadoRsUrl, title: 'WADO-RS Retrieve Instance (multipart/related)' } }, 'WADO-RS URL'));
+  return card('DICOM objects', h('ul', { class: 'downloads' }, row('SEG', r.seg), row('MIP', r.mip)));
+}
+
+function exportsCard(r: StudyResult, onRetry: (e: ExportSummary) => void): HTMLElement {
+  if (r.exports.length === 0) return card('PACS export', h('p', { class: 'muted' }, 'No export destinations are configured.'));
+  return card('PACS export', h('table', { class: 'compact' }, h('tbody', {}, ...r.exports.map((e) => h('tr', { attrs: { 'data-destination': e.destination } },
+    h('td', { class: 'mono dest' }, e.destination),
+    h('td', {}, exportBadge(e), e.detail ? h('div', { class: 'reason', title: e.detail }, e.detail) : null),
+    h('td', { class: 'sub nowrap' }, `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`),
+    h('td', {}, e.state === 'failed' ? h('button', { class: 'btn small', attrs: { type: 'button' }, on: { click: () => onRetry(e) } }, 'Retry') : null))))));
+}
+
+function seriesCard(d: StudyDetail): HTMLElement {
+  return card('Series', h('table', { class: 'compact' }, h('tbody', {}, ...d.series.map((s) => h('tr', {},
+    h('td', { class: 'num' }, s.seriesNumber ?? ''), h('td', {}, h('span', { class: 'chip' }, s.modality ?? '?')),
+    h('td', {}, s.seriesDescription ?? ''), h('td', { class: 'num sub' }, `${s.instances} img`))))));
+}
+
+function jobsCard(d: StudyDetail): HTMLElement | null {
+  if (d.jobs.length === 0) return null;
+  return card('Analysis history', h('table', { class: 'compact' }, h('tbody', {}, ...d.jobs.map((j) => h('tr', {},
+    h('td', { class: 'nowrap sub' }, formatDateTime(j.createdAt)), h('td', {}, j.state), h('td', { class: 'sub' }, j.trigger ?? ''),
+    h('td', { class: 'sub' }, j.version === null ? '' : `v${j.version}`))))));
+}
+
+function header(d: StudyDetail, actions: HTMLElement): HTMLElement {
+  const s = d.study;
+  const meta = [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate),
+    `${formatDate(s.studyDate)} ${formatTime(s.studyTime)}`.trim(), s.accessionNumber ? `Acc ${s.accessionNumber}` : '', s.studyDescription ?? '']
+    .filter(Boolean).join(' · ');
+  return h('div', { class: 'study-head' },
+    h('div', {}, h('a', { class: 'back', attrs: { href: '/', 'data-link': '' } }, '‹ Worklist'),
+      h('h1', { class: 'patient-name' }, formatPatientName(s.patientName)), h('div', { class: 'meta' }, meta)),
+    actions);
+}
+
+/** One study: the MIP with its segmentation, the result, downloads, PACS export, series and job history. */
+export function studyView(shell: Shell, uid: string): View {
+  const element = h('section', { class: 'study' }, h('p', { class: 'muted' }, 'Loading…'));
+  const notice = h('div', { class: 'notice', attrs: { 'aria-live': 'polite' } });
+  let shownResult: string | undefined;
+  let mip: HTMLElement | undefined;
+
+  async function act(what: () => Promise<unknown>, done: string): Promise<void> {
+    try {
+      await what();
+      replaceChildren(notice, h('div', { class: 'ok-box' }, done));
+      await load();
+    } catch (err) {
+      if (err instanceof AuthRequiredError) return shell.authRequired();
+      replaceChildren(notice, errorBox(err));
+    }
+  }
+
+  function actions(d: StudyDetail): HTMLElement {
+    const viewer = d.viewer.available
+      ? h('a', { class: 'btn', attrs: { href: d.viewer.url, target: '_blank', rel: 'noopener' } }, 'Open in viewer')
+      : h('a', { class: 'btn', attrs: { href: d.viewer.url, target: '_blank', rel: 'noopener', title: 'The OHIF viewer is not installed: npm install --no-save @ohif/app' } }, 'Open in viewer (not installed)');
+    return h('div', { class: 'actions' }, viewer,
+      h('button', { class: 'btn primary', attrs: { type: 'button', 'data-action': 'analyze' },
+        on: { click: () => void act(() => analyzeStudy(uid), 'Analysis requested: a new result version will follow.') } }, 'Run again'));
+  }
+
+  function render(d: StudyDetail): void {
+    const r = d.result;
+    // Keep the image elements (and the reader's zoom and scroll) while the same result is shown.
+    if (!r) mip = undefined;
+    else if (r.seg.sopInstanceUid !== shownResult) {
+      mip = mipViewer({ mipUrl: r.mip.renderedUrl, overlayUrl: r.seg.overlayUrl, alt: 'Coronal SUV MIP', invertible: true });
+    }
+    shownResult = r?.seg.sopInstanceUid;
+    const image = mip ?? h('div', { class: 'mip-placeholder' }, aiStatusBadge(d.study.ai, true), h('p', { class: 'muted' }, 'The MIP and its segmentation appear here when the analysis is done.'), timeTaken(d.study.ai));
+    replaceChildren(element, header(d, actions(d)), notice,
+      h('div', { class: 'study-grid' }, h('div', { class: 'image-pane' }, image),
+        h('div', { class: 'side-pane' }, resultCard(d, r), r ? downloadsCard(r) : null,
+          r ? exportsCard(r, (e) => void act(() => retryExport(r.jobId, e.destination), `Sending to ${e.destination} again.`)) : null,
+          seriesCard(d), jobsCard(d))));
+  }
+
+  async function load(): Promise<void> {
+    try {
+      render(await fetchStudy(uid));
+    } catch (err) {
+      if (err instanceof AuthRequiredError) return shell.authRequired();
+      replaceChildren(element, h('a', { class: 'back', attrs: { href: '/', 'data-link': '' } }, '‹ Worklist'), errorBox(err));
+    }
+  }
+
+  const refresh = debounce(() => void load(), 250);
+  const unsubscribe = shell.onStudiesChanged((changed) => { if (changed.has(uid) || changed.has('*')) refresh(); });
+  const clock = window.setInterval(() => tickElapsed(element), 1000);
+  void load();
+  return { element, dispose: () => { unsubscribe(); window.clearInterval(clock); } };
+}

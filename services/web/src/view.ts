@@ -1,0 +1,32 @@
+import { h } from './dom.js';
+
+/** What main.ts shows: one view at a time, disposed (listeners, timers) when the route changes. */
+export interface View {
+  readonly element: HTMLElement;
+  dispose(): void;
+}
+
+/** Everything a view may ask of the page shell. */
+export interface Shell {
+  navigate(path: string): void;
+  /** An API call answered 401: show the login form, then come back. */
+  authRequired(): void;
+  onStudiesChanged(listener: (studies: ReadonlySet<string>) => void): () => void;
+}
+
+export function errorBox(err: unknown): HTMLElement {
+  const message = err instanceof Error ? err.message : String(err);
+  return h('div', { class: 'error-box', attrs: { role: 'alert' } }, message);
+}
+
+/** Calls `fn` at most once per `ms`, trailing: a burst of events costs one refresh. */
+export function debounce(fn: () => void, ms: number): () => void {
+  let timer: number | undefined;
+  return () => {
+    if (timer !== undefined) return;
+    timer = window.setTimeout(() => {
+      timer = undefined;
+      fn();
+    }, ms);
+  };
+}

@@ -1,0 +1,140 @@
+import { AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js';
+import type { WorklistPage, WorklistStudy } from './api-types.js';
+import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
+import { h, replaceChildren } from './dom.js';
+import { formatArea, formatDate, formatPatientName, formatSexAge, formatTime } from './format.js';
+import { debounce, errorBox, type Shell, type View } from './view.js';
+
+const PAGE_SIZE = 50;
+const FILTER_STATES = ['waiting', 'queued', 'running', 'done', 'not-applicable', 'failed'] as const;
+const FILTER_KEYS = ['patient', 'accession', 'from', 'to', 'state'] as const;
+
+/** The filter and page live in the URL, so that "back" from a study returns to the same list. */
+function readUrl(): { filter: WorklistFilter; offset: number } {
+  const q = new URLSearchParams(location.search);
+  const filter: Record<string, string> = {};
+  for (const key of FILTER_KEYS) {
+    const v = q.get(key);
+    if (v) filter[key] = v;
+  }
+  return { filter, offset: Math.max(0, Number(q.get('offset') ?? 0) || 0) };
+}
+
+function writeUrl(filter: WorklistFilter, offset: number): void {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filter)) if (typeof v === 'string' && v) q.set(k, v);
+  if (offset) q.set('offset', String(offset));
+  const search = q.toString();
+  history.replaceState(null, '', search ? `/?${search}` : '/');
+}
+
+function input(name: string, label: string, type: string, value: string | undefined, placeholder = ''): HTMLElement {
+  const field = h('input', { attrs: { name, type, id: `f-${name}`, placeholder, autocomplete: 'off' } });
+  field.value = value ?? '';
+  return h('label', { class: 'field', attrs: { for: `f-${name}` } }, h('span', {}, label), field);
+}
+
+function stateSelect(value: string | undefined): HTMLElement {
+  const select = h('select', { attrs: { name: 'state', id: 'f-state' } }, h('option', { attrs: { value: '' } }, 'All states'),
+    ...FILTER_STATES.map((s) => h('option', { attrs: { value: s } }, aiStateLabel(s))));
+  select.value = value ?? '';
+  return h('label', { class: 'field', attrs: { for: 'f-state' } }, h('span', {}, 'AI state'), select);
+}
+
+function lesionCell(s: WorklistStudy): HTMLElement {
+  if (s.ai.state !== 'done' || s.ai.lesionCount === null) return h('td', { class: 'num muted' }, '–');
+  if (s.ai.lesionCount === 0) return h('td', { class: 'num' }, h('span', { class: 'muted' }, 'none found'));
+  return h('td', { class: 'num' }, h('strong', {}, s.ai.lesionCount), h('div', { class: 'sub' }, formatArea(s.ai.tumourAreaMm2)));
+}
+
+function studyRow(s: WorklistStudy, open: (uid: string) => void): HTMLTableRowElement {
+  const go = () => open(s.studyInstanceUid);
+  return h('tr', { class: 'study-row', attrs: { 'data-study-uid': s.studyInstanceUid, tabindex: '0' },
+    on: { click: go, keydown: (e) => { if (e.key === 'Enter') go(); } } },
+  h('td', { class: 'col-state' }, aiStatusBadge(s.ai)),
+  h('td', { class: 'col-patient' }, h('div', { class: 'patient-name' }, formatPatientName(s.patientName)),
+    h('div', { class: 'sub' }, [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate)].filter(Boolean).join(' · '))),
+  h('td', { class: 'nowrap' }, formatDate(s.studyDate), h('div', { class: 'sub' }, formatTime(s.studyTime))),
+  h('td', { class: 'mono' }, s.accessionNumber ?? ''),
+  h('td', { class: 'col-desc' }, s.studyDescription ?? ''),
+  h('td', {}, ...s.modalities.map((m) => h('span', { class: 'chip' }, m))),
+  h('td', { class: 'num' }, s.petSeries),
+  lesionCell(s),
+  h('td', { class: 'num nowrap' }, timeTaken(s.ai)));
+}
+
+const HEADERS = ['AI state', 'Patient', 'Study date', 'Accession', 'Description', 'Modalities', 'PET series', 'Lesions', 'Time taken'];
+
+/** The worklist: studies newest first, with search, state filter, paging and live updates. */
+export function worklistView(shell: Shell): View {
+  let { filter, offset } = readUrl();
+  let page: WorklistPage | undefined;
+  let loading = 0;
+  const body = h('tbody');
+  const status = h('div', { class: 'pager-status', attrs: { 'aria-live': 'polite' } });
+  const prev = h('button', { class: 'btn', attrs: { type: 'button' }, on: { click: () => go(Math.max(0, offset - PAGE_SIZE)) } }, '‹ Previous');
+  const next = h('button', { class: 'btn', attrs: { type: 'button' }, on: { click: () => go(offset + PAGE_SIZE) } }, 'Next ›');
+  const message = h('div');
+  const form = h('form', { class: 'filters', attrs: { role: 'search' }, on: { submit: (e) => { e.preventDefault(); search(); } } },
+    input('patient', 'Patient', 'search', filter.patient, 'Name or ID'),
+    input('accession', 'Accession', 'search', filter.accession),
+    input('from', 'Study date from', 'date', filter.from),
+    input('to', 'to', 'date', filter.to),
+    stateSelect(filter.state),
+    h('div', { class: 'filter-actions' }, h('button', { class: 'btn primary', attrs: { type: 'submit' } }, 'Search'),
+      h('button', { class: 'btn ghost', attrs: { type: 'button' }, on: { click: () => { form.reset(); for (const el of form.querySelectorAll('input')) el.value = ''; search(); } } }, 'Clear')));
+  form.addEventListener('change', (e) => { if ((e.target as HTMLElement).tagName === 'SELECT') search(); });
+
+  function search(): void {
+    const value = (name: string): string => (form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement | null)?.value.trim() ?? '';
+    filter = Object.fromEntries(FILTER_KEYS.map((k): [string, string] => [k, value(k)]).filter(([, v]) => v));
+    go(0);
+  }
+
+  function go(newOffset: number): void {
+    offset = newOffset;
+    writeUrl(filter, offset);
+    void load();
+  }
+
+  function render(p: WorklistPage): void {
+    replaceChildren(body, ...p.studies.map((s) => studyRow(s, (uid) => shell.navigate(`/studies/${uid}`))));
+    if (p.studies.length === 0) body.append(h('tr', {}, h('td', { class: 'empty', attrs: { colspan: String(HEADERS.length) } }, 'No studies match.')));
+    status.textContent = p.studies.length ? `Studies ${p.offset + 1}–${p.offset + p.studies.length}${p.hasMore ? '' : ` of ${p.offset + p.studies.length}`}` : '';
+    prev.disabled = p.offset === 0;
+    next.disabled = !p.hasMore;
+  }
+
+  async function load(): Promise<void> {
+    const ticket = ++loading;
+    element.classList.add('loading');
+    try {
+      const result = await fetchWorklist(filter, PAGE_SIZE, offset);
+      if (ticket !== loading) return; // a newer request is on its way
+      page = result;
+      replaceChildren(message);
+      render(result);
+    } catch (err) {
+      if (err instanceof AuthRequiredError) return shell.authRequired();
+      replaceChildren(message, errorBox(err));
+    } finally {
+      if (ticket === loading) element.classList.remove('loading');
+    }
+  }
+
+  const refresh = debounce(() => void load(), 250);
+  const unsubscribe = shell.onStudiesChanged((changed) => {
+    // A new study can only show on the first page (newest first); otherwise only rows on screen matter.
+    if (offset === 0 || changed.has('*') || page?.studies.some((s) => changed.has(s.studyInstanceUid))) refresh();
+  });
+  const clock = window.setInterval(() => tickElapsed(body), 1000);
+
+  const element = h('section', { class: 'worklist' },
+    h('div', { class: 'page-head' }, h('h1', {}, 'PET worklist'),
+      h('span', { class: 'live-indicator', title: 'Updates arrive without reloading' }, h('span', { class: 'dot' }), 'Live')),
+    form, message,
+    h('div', { class: 'table-wrap' }, h('table', { class: 'studies' }, h('thead', {}, h('tr', {}, ...HEADERS.map((t) => h('th', { attrs: { scope: 'col' } }, t)))), body)),
+    h('div', { class: 'pager' }, status, h('div', { class: 'pager-buttons' }, prev, next)));
+  void load();
+  return { element, dispose: () => { unsubscribe(); window.clearInterval(clock); } };
+}

@@ -1,0 +1,41 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+export interface TestBrowser {
+  readonly context: BrowserContext;
+  readonly page: Page;
+  close(): Promise<void>;
+}
+
+/**
+ * Debian's Chromium, headless, on a fresh profile (see /work/shared/docs/browser-testing.md: without
+ * --disable-background-networking it keeps trying to reach hosts that do not exist here).
+ */
+export async function launchChromium(viewport = { width: 1440, height: 900 }): Promise<TestBrowser> {
+  const profile = mkdtempSync(join(tmpdir(), 'mipseg-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    viewport,
+    deviceScaleFactor: 1,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether every <img> matching `selector` has loaded with a real size (naturalWidth > 0). */
+export function imagesLoaded(page: Page, selector: string): Promise<boolean> {
+  return page.$$eval(selector, (imgs) => imgs.length > 0 && imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+}

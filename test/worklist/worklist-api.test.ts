@@ -1,0 +1,125 @@
+import { PNG } from 'pngjs';
+import type { WorklistPage } from '../../services/gateway/src/worklist/worklist-types';
+import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
+import { startWorklistServer, type WorklistServer } from './worklist-server';
+
+const request = (uid: string, series = `${uid}.2`) =>
+  ({ studyInstanceUid: uid, seriesInstanceUid: series, sopInstanceUids: [`${series}.1`], contentHash: 'x', reason: 'study-complete', version: 1 }) as const;
+
+describe('the worklist API', () => {
+  let server: WorklistServer;
+  const uid = (i: number) => syntheticStudy(i).studyInstanceUid;
+  const get = async (query: string): Promise<WorklistPage> => {
+    const res = await fetch(`${server.root}/api/worklist?${query}`);
+    expect(res.status).toBe(200);
+    return (await res.json()) as WorklistPage;
+  };
+
+  beforeAll(async () => {
+    server = await startWorklistServer();
+    for (let i = 0; i < 30; i++) indexSyntheticStudy(server.archive.index, syntheticStudy(i));
+    await server.queue.enqueueAnalysis('job-0', request(uid(0)));
+    await server.queue.recordNotApplicable('na-1', uid(1), 'no PET series with attenuation and decay correction');
+    await server.queue.scheduleStudyCheck(uid(2), 60_000);
+    // Study 3: an old not-applicable record, then a newer analysis: the newer job is what counts.
+    await server.queue.recordNotApplicable('na-3', uid(3), 'old');
+    await new Promise((r) => setTimeout(r, 5));
+    await server.queue.enqueueAnalysis('job-3', request(uid(3)));
+  });
+  afterAll(() => server.stop());
+
+  test('lists studies newest first, a page at a time, with patient, accession, modalities and PET series', async () => {
+    const first = await get('limit=10');
+    expect(first.studies).toHaveLength(10);
+    expect(first.hasMore).toBe(true);
+    const dates = first.studies.map((s) => s.studyDate ?? '');
+    expect([...dates].sort().reverse()).toEqual(dates);
+    expect(first.studies[0]).toMatchObject({ patientId: 'MRN100000', accessionNumber: 'ACC500000', modalities: ['CT', 'PT'], petSeries: 1, instances: 4 });
+    const last = await get('limit=10&offset=20');
+    expect(last.studies).toHaveLength(10);
+    expect(last.hasMore).toBe(false);
+  });
+
+  test('searches by patient ID prefix, a part of the patient name in any case, accession and study date range', async () => {
+    expect((await get('patient=MRN10001')).studies.map((s) => s.patientId).sort()).toEqual(
+      Array.from({ length: 10 }, (_, k) => `MRN1000${10 + k}`));
+    const byName = await get('patient=garc');
+    expect(byName.studies.length).toBe(3);
+    expect(byName.studies.every((s) => s.patientName?.startsWith('GARCIA'))).toBe(true);
+    expect((await get('accession=500007')).studies.map((s) => s.studyInstanceUid)).toEqual([uid(7)]);
+    const s = syntheticStudy(0).studyDate;
+    const day = `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6)}`;
+    expect((await get(`from=${day}&to=${day}`)).studies).toHaveLength(8);
+  });
+
+  test('shows and filters the AI state from each study\'s newest job, quiet-period studies as waiting', async () => {
+    const all = await get('limit=50');
+    const state = (i: number) => all.studies.find((x) => x.studyInstanceUid === uid(i))?.ai;
+    expect(state(0)).toMatchObject({ state: 'queued', jobId: 'job-0' });
+    expect(state(1)).toMatchObject({ state: 'not-applicable', reason: 'no PET series with attenuation and decay correction' });
+    expect(state(2)).toMatchObject({ state: 'waiting', jobId: null });
+    expect(state(3)).toMatchObject({ state: 'queued', jobId: 'job-3' });
+    expect(state(4)).toMatchObject({ state: 'none' });
+    expect((await get('state=queued')).studies.map((x) => x.studyInstanceUid).sort()).toEqual([uid(0), uid(3)].sort());
+    expect((await get('state=not-applicable')).studies.map((x) => x.studyInstanceUid)).toEqual([uid(1)]);
+    expect((await get('state=waiting')).studies.map((x) => x.studyInstanceUid)).toEqual([uid(2)]);
+    expect((await get('state=failed')).studies).toEqual([]);
+  });
+
+  test('refuses a bad state, date or page size with 400 and the catalogue code', async () => {
+    for (const q of ['state=finished', 'from=2025-13', 'limit=0', 'limit=5000']) {
+      const res = await fetch(`${server.root}/api/worklist?${q}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'MIPSEG_BAD_QUERY' });
+    }
+  });
+
+  test('serves the page uncached and its versioned assets cached for a year; an old version is not served', async () => {
+    const page = await fetch(`${server.root}/`);
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const script = /src="(\/ui\/[0-9a-f]+\/main\.js)"/.exec(await page.text())?.[1] ?? '';
+    const asset = await fetch(`${server.root}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${server.root}/ui/000000000000/main.js`)).status).toBe(404);
+    expect((await fetch(`${server.root}/studies/${uid(0)}`)).headers.get('content-type')).toMatch(/html/);
+  });
+
+  test('pushes a server-sent event naming a study when its state changes', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${server.root}/api/worklist/events`, { signal: controller.signal });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    setTimeout(() => void server.queue.scheduleStudyCheck(uid(9), 60_000), 500);
+    let text = '';
+    while (!text.includes('event: studies')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    expect(text).toContain(uid(9));
+  });
+
+  test('"Try a MIP image" refuses another media type (415), an oversized body (413) and a non-PNG (400)', async () => {
+    const post = (type: string, body: Uint8Array<ArrayBuffer>) => fetch(`${server.root}/api/segment-mip`, { method: 'POST', headers: { 'Content-Type': type }, body });
+    expect((await post('image/jpeg', new Uint8Array(10))).status).toBe(415);
+    const big = await post('image/png', new Uint8Array(9 * 1024 * 1024));
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ code: 'MIPSEG_PAYLOAD_TOO_LARGE' });
+    const notPng = await post('image/png', new TextEncoder().encode('GIF89a not a png at all, no'));
+    expect(notPng.status).toBe(400);
+    expect(await notPng.json()).toMatchObject({ code: 'MIPSEG_IMAGE_INVALID' });
+  });
+
+  test('"Try a MIP image" segments a PNG and returns a mask and an overlay of its size', async () => {
+    const png = new PNG({ width: 64, height: 128 });
+    png.data.fill(255);
+    const res = await fetch(`${server.root}/api/segment-mip`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array(PNG.sync.write(png)) });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { width: number; height: number; maskPng: string; overlayPng: string; modelName: string };
+    expect(body).toMatchObject({ width: 64, height: 128, modelName: 'mip-attention-unet' });
+    for (const b64 of [body.maskPng, body.overlayPng]) {
+      const decoded = PNG.sync.read(Buffer.from(b64, 'base64'));
+      expect([decoded.width, decoded.height]).toEqual([64, 128]);
+    }
+  });
+});

@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listFiles, sendFiles } from '../../services/cli/src/send';
+import { killAndWait, startMipsegProcess, type MipsegProcess } from '../support/mipseg-process';
+import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { imagesLoaded, launchChromium, type TestBrowser } from './chromium';
+import { screenshot } from './screenshots';
+import { REPO } from './worklist-server';
+
+const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+const MIP_PNG = 'data/mip-pet/patients/imgs/patient_000.png';
+
+describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE series', () => {
+  let dataDir: string;
+  let mipseg: MipsegProcess;
+  let browser: TestBrowser;
+  let root: string;
+
+  beforeAll(async () => {
+    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
+    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-worklist-e2e-'));
+    mipseg = await startMipsegProcess({ DATA_DIR: dataDir, QUIET_PERIOD_MS: '2000', DIMSE_ENABLED: 'false' });
+    root = `http://127.0.0.1:${mipseg.httpPort}`;
+    browser = await launchChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (mipseg) await killAndWait(mipseg.child, 'SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('a sent study appears and its AI state moves to done without a reload', async () => {
+    const { page } = browser;
+    await page.goto(`${root}/`);
+    await page.waitForSelector('text=No studies match.');
+    // Survives only if the page is never reloaded; the observer records every state a row shows.
+    await page.evaluate(() => {
+      const w = window as unknown as { notReloaded: boolean; statesSeen: string[] };
+      w.notReloaded = true;
+      w.statesSeen = [];
+      new MutationObserver(() => {
+        const state = document.querySelector('tr.study-row [data-state]')?.getAttribute('data-state');
+        if (state && w.statesSeen[w.statesSeen.length - 1] !== state) w.statesSeen.push(state);
+      }).observe(document.body, { subtree: true, childList: true });
+    });
+    const files = (await listFiles(sharedData(GE).path)).filter((f) => f.endsWith('.dcm'));
+    const sent = await sendFiles(files, { url: `${root}/dicomweb`, batchSize: 100, progress: false });
+    expect(sent.failed).toBe(0);
+    await page.waitForSelector('tr.study-row [data-state="done"]', { timeout: 150_000 });
+    const { notReloaded, statesSeen } = await page.evaluate(() => {
+      const w = window as unknown as { notReloaded: boolean; statesSeen: string[] };
+      return { notReloaded: w.notReloaded, statesSeen: w.statesSeen };
+    });
+    expect(notReloaded).toBe(true);
+    expect(statesSeen[0]).not.toBe('done'); // it was seen before it was done: the page followed the job
+    expect(statesSeen[statesSeen.length - 1]).toBe('done');
+    const row = page.locator('tr.study-row').first();
+    await expect(row.textContent()).resolves.toContain('STS_001');
+    await page.mouse.move(0, 0);
+    await screenshot(page, 'worklist');
+  }, 180_000);
+
+  test('the study view shows the MIP with its segmentation, and the SEG download is a DICOM file', async () => {
+    const { page } = browser;
+    await page.locator('tr.study-row').first().click();
+    await page.waitForSelector('.mip-image');
+    await page.waitForFunction(() => [...document.querySelectorAll('.mip-image, .mip-overlay')]
+      .every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+    expect(await imagesLoaded(page, '.mip-image')).toBe(true);
+    expect(await imagesLoaded(page, '.mip-overlay')).toBe(true);
+    await expect(page.locator('.lesion-count').textContent()).resolves.toMatch(/^\d+$|none found/);
+    await expect(page.locator('.card').first().textContent()).resolves.toContain('mip-attention-unet');
+    const href = await page.locator('a[data-download="SEG"]').getAttribute('href');
+    const head = await page.evaluate(async (url) => {
+      const res = await fetch(url);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      return { status: res.status, type: res.headers.get('content-type'), magic: String.fromCharCode(...bytes.subarray(128, 132)) };
+    }, href ?? '');
+    expect(head).toEqual({ status: 200, type: 'application/dicom', magic: 'DICM' });
+    await page.mouse.move(0, 0);
+    await screenshot(page, 'study-view');
+  }, 60_000);
+
+  test('"Try a MIP image" shows the segmentation beside the upload and offers the mask', async () => {
+    const png = sharedData(MIP_PNG);
+    if (!png.available) return;
+    const { page } = browser;
+    await page.locator('a[data-nav="try"]').click();
+    await page.setInputFiles('input[type="file"]', png.path);
+    await page.waitForSelector('.try-result');
+    await page.waitForFunction(() => [...document.querySelectorAll('.try-result img')]
+      .every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+    const mask = await page.locator('a[data-download="mask"]').getAttribute('href');
+    expect(mask).toMatch(/^data:image\/png;base64,iVBOR/);
+    await screenshot(page, 'try-mip');
+  }, 60_000);
+});

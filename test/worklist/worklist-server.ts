@@ -1,0 +1,49 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
+import { loadModel } from '@mipseg/shared/inference';
+import { EmbeddedJobQueue } from '@mipseg/shared/queue';
+import { Archive } from '@mipseg/shared/store';
+import { createWorklist, startGateway, type GatewayServer } from '@mipseg/gateway';
+
+export const REPO = resolve(__dirname, '..', '..');
+export const MODEL_DIR = join(REPO, 'models', 'mip-attention-unet');
+
+export interface WorklistServer {
+  readonly config: Config;
+  readonly archive: Archive;
+  readonly queue: EmbeddedJobQueue;
+  readonly gateway: GatewayServer;
+  readonly root: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The gateway with the worklist, in-process, over a fresh data directory and an embedded job queue that
+ * nobody processes (tests put jobs in it directly). The page is served from services/web as built.
+ */
+export async function startWorklistServer(env: Partial<Record<ConfigKey, string>> = {}): Promise<WorklistServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-worklist-'));
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_ENABLED: 'false', ...env });
+  const log = pino({ level: 'silent' });
+  const archive = await Archive.open(dataDir, log);
+  const retry = { attempts: 1, baseDelayMs: 100 };
+  const queue = new EmbeddedJobQueue(join(dataDir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
+  const worklist = createWorklist({ config, archive, queue, log, webRoot: join(REPO, 'services', 'web'), eventPollMs: 200,
+    loadModel: () => loadModel(MODEL_DIR, { threads: 1, executionProvider: 'cpu' }) });
+  const gateway = await startGateway({ config, archive, log, publicRouters: [{ path: '/', router: worklist.pageRouter }],
+    extraRouters: [{ path: '/api', router: worklist.apiRouter }] });
+  return {
+    config, archive, queue, gateway,
+    root: `http://127.0.0.1:${gateway.port}`,
+    stop: async () => {
+      await worklist.close();
+      await gateway.close(1000);
+      await queue.close();
+      archive.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
