@@ -15,12 +15,13 @@ export interface TestBrowser {
  * Debian's Chromium, headless, on a fresh profile (see /work/shared/docs/browser-testing.md: without
  * --disable-background-networking it keeps trying to reach hosts that do not exist here).
  */
-export async function launchChromium(viewport = { width: 1440, height: 900 }): Promise<TestBrowser> {
+export async function launchChromium(viewport = { width: 1440, height: 900 }, gpuFlags?: readonly string[]): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'mipseg-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    // `gpuFlags` replace --disable-gpu (WebGL through SwiftShader, for the OHIF viewer).
+    args: ['--headless', '--no-sandbox', ...(gpuFlags ?? ['--disable-gpu']), '--disable-background-networking', '--no-first-run'],
     viewport,
     deviceScaleFactor: 1,
   });

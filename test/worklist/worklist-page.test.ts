@@ -2,15 +2,34 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readModelManifest } from '@mipseg/shared/inference';
 import { listFiles, sendFiles } from '../../services/cli/src/send';
+import { postStow } from '../support/stow';
+import { readMipPng, syntheticPetSeries } from '../support/synthetic-pet';
 import { killAndWait, startMipsegProcess, type MipsegProcess } from '../support/mipseg-process';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { imagesLoaded, launchChromium, type TestBrowser } from './chromium';
 import { screenshot } from './screenshots';
-import { REPO } from './worklist-server';
+import { MODEL_DIR, REPO } from './worklist-server';
 
 const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
 const MIP_PNG = 'data/mip-pet/patients/imgs/patient_000.png';
+const MIP_PNGS = 'data/mip-pet/patients/imgs';
+
+/**
+ * Two more studies for the list: a whole-body PET made from a DM i AI MIP (analysed: done) and a short one
+ * (too few slices: not applicable, with the reason).
+ */
+async function sendSyntheticStudies(dicomweb: string): Promise<void> {
+  const manifest = await readModelManifest(MODEL_DIR);
+  const image = readMipPng(join(sharedData(MIP_PNGS).path, 'patient_003.png'));
+  const common = { suvWhite: manifest.input.intensity.fromSuv.suvWhite as number, pixelSpacingMm: manifest.input.pixelSpacingMm, apRows: 32 };
+  const short = { ...image, height: 30, data: image.data.subarray(0, image.width * 30) };
+  for (const [input, patientId] of [[image, 'DMI-003'], [short, 'DMI-003-SCOUT']] as const) {
+    const series = syntheticPetSeries(input, { ...common, patientId });
+    for (let i = 0; i < series.instances.length; i += 100) expect((await postStow(`${dicomweb}/studies`, series.instances.slice(i, i + 100))).status).toBe(200);
+  }
+}
 
 describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE series', () => {
   let dataDir: string;
@@ -59,20 +78,36 @@ describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE ser
     expect(notReloaded).toBe(true);
     expect(statesSeen[0]).not.toBe('done'); // it was seen before it was done: the page followed the job
     expect(statesSeen[statesSeen.length - 1]).toBe('done');
-    const row = page.locator('tr.study-row').first();
-    await expect(row.textContent()).resolves.toContain('STS_001');
+    await expect(page.locator('tr.study-row').first().textContent()).resolves.toContain('STS_001');
+  }, 180_000);
+
+  test('more studies arrive live; one without a usable PET series says why it is not applicable', async () => {
+    if (!sharedData(MIP_PNGS).available) return;
+    const { page } = browser;
+    await sendSyntheticStudies(`${root}/dicomweb`);
+    await page.waitForFunction(() => {
+      const states = [...document.querySelectorAll('tr.study-row [data-state]')].map((e) => e.getAttribute('data-state'));
+      return states.length === 3 && states.filter((s) => s === 'done').length === 2 && states.includes('not-applicable');
+    }, undefined, { timeout: 150_000 });
+    await expect(page.locator('tr.study-row:has([data-state="not-applicable"]) .reason').textContent()).resolves.toMatch(/fewer than 50/);
     await page.mouse.move(0, 0);
     await screenshot(page, 'worklist');
   }, 180_000);
 
   test('the study view shows the MIP with its segmentation, and the SEG download is a DICOM file', async () => {
     const { page } = browser;
-    await page.locator('tr.study-row').first().click();
+    await page.locator('tr.study-row', { hasText: 'STS_001' }).click();
     await page.waitForSelector('.mip-image');
     await page.waitForFunction(() => [...document.querySelectorAll('.mip-image, .mip-overlay')]
       .every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
     expect(await imagesLoaded(page, '.mip-image')).toBe(true);
     expect(await imagesLoaded(page, '.mip-overlay')).toBe(true);
+    // The overlay must lie exactly on the image (same box), whatever the width of the controls below them.
+    const boxes = await page.$$eval('.mip-image, .mip-overlay', (imgs) => imgs.map((i) => {
+      const r = i.getBoundingClientRect();
+      return [r.left, r.top, r.width, r.height].map(Math.round);
+    }));
+    expect(boxes[1]).toEqual(boxes[0]);
     await expect(page.locator('.lesion-count').textContent()).resolves.toMatch(/^\d+$|none found/);
     await expect(page.locator('.card').first().textContent()).resolves.toContain('mip-attention-unet');
     const href = await page.locator('a[data-download="SEG"]').getAttribute('href');

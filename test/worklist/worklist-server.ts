@@ -24,14 +24,14 @@ export interface WorklistServer {
  * The gateway with the worklist, in-process, over a fresh data directory and an embedded job queue that
  * nobody processes (tests put jobs in it directly). The page is served from services/web as built.
  */
-export async function startWorklistServer(env: Partial<Record<ConfigKey, string>> = {}): Promise<WorklistServer> {
+export async function startWorklistServer(env: Partial<Record<ConfigKey, string>> = {}, ohifDist?: string): Promise<WorklistServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-worklist-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_ENABLED: 'false', ...env });
   const log = pino({ level: 'silent' });
   const archive = await Archive.open(dataDir, log);
   const retry = { attempts: 1, baseDelayMs: 100 };
   const queue = new EmbeddedJobQueue(join(dataDir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
-  const worklist = createWorklist({ config, archive, queue, log, webRoot: join(REPO, 'services', 'web'), eventPollMs: 200,
+  const worklist = createWorklist({ config, archive, queue, log, webRoot: join(REPO, 'services', 'web'), eventPollMs: 200, ...(ohifDist ? { ohifDist } : {}),
     loadModel: () => loadModel(MODEL_DIR, { threads: 1, executionProvider: 'cpu' }) });
   const gateway = await startGateway({ config, archive, log, publicRouters: [{ path: '/', router: worklist.pageRouter }],
     extraRouters: [{ path: '/api', router: worklist.apiRouter }] });

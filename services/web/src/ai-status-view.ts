@@ -1,6 +1,6 @@
 import type { AiState, AiStatus, ExportSummary } from './api-types.js';
 import { h } from './dom.js';
-import { formatDuration, stageLabel } from './format.js';
+import { formatDuration, shortenUids, stageLabel } from './format.js';
 
 const LABELS: Readonly<Record<AiState, string>> = {
   waiting: 'Waiting for images', none: 'Not analysed', queued: 'Queued', running: 'Running', done: 'Done',
@@ -36,7 +36,7 @@ export function aiStatusBadge(ai: AiStatus, detailed = false): HTMLElement {
       h('div', { class: 'progress', attrs: { role: 'progressbar', 'aria-valuenow': String(ai.progress) } }, bar));
   }
   if (ai.reason && (ai.state === 'failed' || ai.state === 'not-applicable')) {
-    wrap.append(h('div', { class: detailed ? 'reason' : 'reason clamp', title: ai.reason }, ai.reason));
+    wrap.append(h('div', { class: detailed ? 'reason' : 'reason clamp', title: ai.reason }, detailed ? ai.reason : shortenUids(ai.reason)));
   }
   return wrap;
 }

@@ -68,3 +68,8 @@ const STAGE_LABELS: Readonly<Record<string, string>> = {
 };
 
 export const stageLabel = (stage: string | null): string => (stage ? (STAGE_LABELS[stage] ?? stage) : 'starting');
+
+/** Long UIDs in a message shortened to their last digits (the whole text stays in the element's title). */
+export function shortenUids(text: string): string {
+  return text.replace(/\b\d+(?:\.\d+)+\b/g, (uid) => (uid.length > 16 ? `…${uid.slice(-6)}` : uid));
+}

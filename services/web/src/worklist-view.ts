@@ -55,7 +55,7 @@ function studyRow(s: WorklistStudy, open: (uid: string) => void): HTMLTableRowEl
   h('td', { class: 'col-patient' }, h('div', { class: 'patient-name' }, formatPatientName(s.patientName)),
     h('div', { class: 'sub' }, [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate)].filter(Boolean).join(' · '))),
   h('td', { class: 'nowrap' }, formatDate(s.studyDate), h('div', { class: 'sub' }, formatTime(s.studyTime))),
-  h('td', { class: 'mono' }, s.accessionNumber ?? ''),
+  h('td', { class: 'mono' }, s.accessionNumber || h('span', { class: 'muted' }, '—')),
   h('td', { class: 'col-desc' }, s.studyDescription ?? ''),
   h('td', {}, ...s.modalities.map((m) => h('span', { class: 'chip' }, m))),
   h('td', { class: 'num' }, s.petSeries),

@@ -10,8 +10,8 @@ export function findOhifDist(startDir: string): string | undefined {
   }
 }
 
-/** The viewer's configuration: one DICOMweb data source, our own /dicomweb on the same origin. */
-export function ohifAppConfig(): string {
+/** The viewer's configuration: one DICOMweb data source, our own `dicomwebBase` (same origin as the page). */
+export function ohifAppConfig(dicomwebBase: string): string {
   const config = {
     routerBasename: '/',
     showStudyList: false,
@@ -24,9 +24,9 @@ export function ohifAppConfig(): string {
       configuration: {
         friendlyName: 'mipseg archive',
         name: 'mipseg',
-        qidoRoot: '/dicomweb',
-        wadoRoot: '/dicomweb',
-        wadoUriRoot: '/dicomweb',
+        qidoRoot: dicomwebBase,
+        wadoRoot: dicomwebBase,
+        wadoUriRoot: dicomwebBase,
         qidoSupportsIncludeField: true,
         supportsReject: false,
         imageRendering: 'wadors',

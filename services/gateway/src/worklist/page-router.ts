@@ -1,5 +1,6 @@
 import express, { Router, type Response } from 'express';
 import { join } from 'node:path';
+import { dicomwebBase } from '../dicomweb/urls';
 import { clearSessionCookie } from './session';
 import { OHIF_NOT_INSTALLED_HTML, ohifAppConfig } from './ohif-viewer';
 import { ASSET_PREFIX, type WebAssets } from './web-assets';
@@ -29,8 +30,8 @@ function ohifRoutes(r: Router, ohifDist: string | undefined): void {
     });
     return;
   }
-  r.get('/app-config.js', (_req, res) => {
-    res.set('Cache-Control', 'no-cache').type('application/javascript').send(ohifAppConfig());
+  r.get('/app-config.js', (req, res) => {
+    res.set('Cache-Control', 'no-cache').type('application/javascript').send(ohifAppConfig(dicomwebBase(req)));
   });
   r.get('/viewer{/*rest}', (_req, res) => {
     res.set('Cache-Control', 'no-cache').sendFile(join(ohifDist, 'index.html'));
