@@ -1,0 +1,131 @@
+/**
+ * Pipeline benchmark: PET series through `mipseg serve` (embedded mode), stage by stage. For the GE series and
+ * a synthetic 400×400×600 series: the job's stage timings (jobs API timingsMs), the time from the last
+ * instance stored to the SEG stored (quiet period excluded) and the process's peak RSS; then a batch of
+ * studies analysed with WORKER_CONCURRENCY 1 and 2. Prints Markdown tables (docs/benchmarks.md, "Pipeline").
+ * Run: `npm run build && npm run bench:pipeline` (see pipeline-options.ts for every option).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { readModelManifest, type ModelManifest } from '@mipseg/shared/inference';
+import { storeInstances } from '../pipeline/synthetic/store-instances';
+import { CLI } from '../support/mipseg-process';
+import { startOrthanc } from '../support/orthanc';
+import { machineSummary } from './bench-options';
+import { geSeriesCopies, LARGE_SHAPE, largeSyntheticSeries, type BenchSeries } from './pipeline-inputs';
+import { analyzeBatch, measureSeries, type SeriesMeasure } from './pipeline-jobs';
+import { readPipelineBenchOptions, type PipelineBenchOptions } from './pipeline-options';
+import { latencyTable, throughputTable, type LatencyResult, type ThroughputResult } from './pipeline-report';
+import { startBenchService, type BenchServiceOptions } from './pipeline-service';
+
+const MODEL_DIR = resolve(__dirname, '..', '..', 'models', 'mip-attention-unet');
+const GOALS = { geLatencyMs: 1000, largeLatencyMs: 3000, largeRssMb: 1024, speedUp: 1.7 } as const;
+/** Long enough that no study is analysed by itself: the throughput batch is started by POST analyze. */
+const NEVER_MS = 3_600_000;
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+
+interface Context {
+  readonly options: PipelineBenchOptions;
+  readonly manifest: ModelManifest;
+  readonly exportDestinations: string | undefined;
+  readonly serviceOptions: (workers: number, quietPeriodMs: number, label: string) => BenchServiceOptions;
+}
+
+/** Runs series one after another through one fresh service process; `next(i)` makes the i-th. */
+async function latencyScenario(ctx: Context, series: string, next: (i: number) => BenchSeries,
+  goals: Pick<LatencyResult, 'goalLatencyMs' | 'goalRssMb'>): Promise<LatencyResult> {
+  const service = await startBenchService(ctx.serviceOptions(1, ctx.options.quietPeriodMs, series));
+  try {
+    const runs: SeriesMeasure[] = [];
+    for (let i = 0; i < ctx.options.reps; i++) {
+      const s = next(i);
+      const m = await measureSeries(service, s.studyInstanceUid, s.instances, ctx.options.batchSize, ctx.exportDestinations ? 1 : 0);
+      log(`${series} #${i + 1}: ${m.instances} instances (${(m.bytes / 1e6).toFixed(0)} MB) in ${m.stowSeconds.toFixed(2)} s; ` +
+        `job ${m.jobMs} ms ${JSON.stringify(m.stagesMs)}; last instance → SEG ${m.latencyMs} ms (quiet excluded); load ${load()}`);
+      runs.push(m);
+    }
+    return { series, runs, peakRssMb: service.peakRssMb(), ...goals };
+  } finally {
+    await service.stop();
+  }
+}
+
+/** All `studies` stored first, then analysed at once by a service with `workers` workers; `rounds` times (forced re-runs). */
+async function throughputScenario(ctx: Context, copies: readonly BenchSeries[], workers: number, rounds: number): Promise<ThroughputResult> {
+  const service = await startBenchService(ctx.serviceOptions(workers, NEVER_MS, `throughput-${workers}`));
+  try {
+    for (const c of copies) await storeInstances(`${service.root}/dicomweb`, c.instances, ctx.options.batchSize);
+    const [warmUp, ...batch] = copies.map((c) => c.studyInstanceUid);
+    await analyzeBatch(service, [warmUp as string]); // JIT and ONNX Runtime warm-up, outside the measured batches
+    const spansMs: number[] = [];
+    let jobMs = 0;
+    for (let round = 0; round < rounds; round++) {
+      const { spanMs, jobs } = await analyzeBatch(service, batch);
+      spansMs.push(spanMs);
+      jobMs += jobs.reduce((n, j) => n + ((j.finishedAt as number) - (j.startedAt as number)), 0) / jobs.length / rounds;
+      log(`throughput, ${workers} worker(s), round ${round + 1}: ${batch.length} studies in ${(spanMs / 1000).toFixed(2)} s; load ${load()}`);
+    }
+    return { workers, studies: batch.length, spansMs, meanJobMs: jobMs };
+  } finally {
+    await service.stop();
+  }
+}
+
+async function run(ctx: Context, workDir: string): Promise<string[]> {
+  const { options, manifest } = ctx;
+  const out: string[] = [];
+  const latency: LatencyResult[] = [];
+  const needCopies = Math.max(options.scenarios.includes('ge') ? options.reps : 0, options.scenarios.includes('throughput') ? options.studies + 1 : 0);
+  const copies = needCopies ? await geSeriesCopies(options.geDir, join(workDir, 'ge'), needCopies) : [];
+  if (options.scenarios.includes('ge')) {
+    latency.push(await latencyScenario(ctx, 'GE Discovery ST 128×128×267 (9.7 MB)', (i) => copies[i] as BenchSeries,
+      { goalLatencyMs: GOALS.geLatencyMs }));
+  }
+  if (options.scenarios.includes('large')) {
+    const { columns, rows, slices } = LARGE_SHAPE;
+    latency.push(await latencyScenario(ctx, `synthetic ${columns}×${rows}×${slices} (${(columns * rows * slices * 2 / 1e6).toFixed(0)} MB)`,
+      () => largeSyntheticSeries(options.largeSourcePng, manifest.input.intensity.fromSuv.suvWhite as number, manifest.input.pixelSpacingMm),
+      { goalLatencyMs: GOALS.largeLatencyMs, goalRssMb: GOALS.largeRssMb }));
+  }
+  if (latency.length) out.push(latencyTable(latency));
+  if (options.scenarios.includes('throughput')) {
+    const batch = copies.slice(0, options.studies + 1);
+    const results = [await throughputScenario(ctx, batch, 1, 2), await throughputScenario(ctx, batch, 2, 2)];
+    out.push(throughputTable(results, GOALS.speedUp));
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const options = readPipelineBenchOptions(process.argv.slice(2), process.env);
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const manifest = await readModelManifest(MODEL_DIR);
+  const workDir = await mkdtemp(join(tmpdir(), 'mipseg-pipeline-bench-'));
+  const orthanc = options.exportToOrthanc ? await startOrthanc({ name: 'mipseg-pipeline-bench-orthanc' }) : undefined;
+  const exportDestinations = orthanc ? `stow:${orthanc.dicomwebUrl}` : undefined;
+  const ctx: Context = { options, manifest, exportDestinations, serviceOptions: (workers, quietPeriodMs, label) => ({
+    workerConcurrency: workers, quietPeriodMs, ...(exportDestinations ? { exportDestinations } : {}),
+    ...(options.profileDir ? { profileDir: join(options.profileDir, label.replace(/[^\w.-]+/g, '_')) } : {}),
+  }) };
+  const started = new Date();
+  const loadBefore = load();
+  try {
+    const tables = await run(ctx, workDir);
+    process.stdout.write([`Run of ${started.toISOString()}: ${machineSummary()}, model ${manifest.version}; ` +
+      `QUIET_PERIOD_MS ${options.quietPeriodMs}, STOW batches of ${options.batchSize}, ${options.reps} series per kind` +
+      `${orthanc ? ', results exported to Orthanc by STOW-RS' : ''}. Load average before ${loadBefore}, after ${load()}.`,
+    '', ...tables.flatMap((t) => [t, ''])].join('\n'));
+  } finally {
+    await orthanc?.stop();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
