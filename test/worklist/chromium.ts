@@ -40,3 +40,11 @@ export async function launchChromium(viewport = { width: 1440, height: 900 }, gp
 export function imagesLoaded(page: Page, selector: string): Promise<boolean> {
   return page.$$eval(selector, (imgs) => imgs.length > 0 && imgs.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
 }
+
+/** Waits until every <img> matching `selector` has loaded (or throws after the timeout). */
+export async function waitForImages(page: Page, selector: string, timeout = 30_000): Promise<void> {
+  await page.waitForFunction((sel) => {
+    const imgs = [...document.querySelectorAll(sel)] as HTMLImageElement[];
+    return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+  }, selector, { timeout });
+}

@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModelManifest } from '@mipseg/shared/inference';
 import { listFiles, sendFiles } from '../../services/cli/src/send';
+import { freePort } from '../support/redis';
+import { startOrthanc, type OrthancServer } from '../support/orthanc';
 import { postStow } from '../support/stow';
 import { readMipPng, syntheticPetSeries } from '../support/synthetic-pet';
 import { killAndWait, startMipsegProcess, type MipsegProcess } from '../support/mipseg-process';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
-import { imagesLoaded, launchChromium, type TestBrowser } from './chromium';
+import { imagesLoaded, launchChromium, waitForImages, type TestBrowser } from './chromium';
 import { screenshot } from './screenshots';
 import { MODEL_DIR, REPO } from './worklist-server';
 
@@ -34,15 +36,21 @@ async function sendSyntheticStudies(dicomweb: string): Promise<void> {
 describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE series', () => {
   let dataDir: string;
   let mipseg: MipsegProcess;
+  let orthanc: OrthancServer;
   let browser: TestBrowser;
   let root: string;
+  /** A PACS that is down: nothing listens on this port. */
+  let downPacs: string;
 
   beforeAll(async () => {
     // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
     const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
     if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
     dataDir = mkdtempSync(join(tmpdir(), 'mipseg-worklist-e2e-'));
-    mipseg = await startMipsegProcess({ DATA_DIR: dataDir, QUIET_PERIOD_MS: '2000', DIMSE_ENABLED: 'false' });
+    orthanc = await startOrthanc();
+    downPacs = `stow:http://127.0.0.1:${await freePort()}/dicomweb`;
+    mipseg = await startMipsegProcess({ DATA_DIR: dataDir, QUIET_PERIOD_MS: '2000', DIMSE_ENABLED: 'false',
+      EXPORT_DESTINATIONS: `stow:${orthanc.dicomwebUrl},${downPacs}`, EXPORT_ATTEMPTS: '1' });
     root = `http://127.0.0.1:${mipseg.httpPort}`;
     browser = await launchChromium();
   }, 120_000);
@@ -50,6 +58,7 @@ describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE ser
   afterAll(async () => {
     await browser?.close();
     if (mipseg) await killAndWait(mipseg.child, 'SIGTERM');
+    await orthanc?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -97,9 +106,7 @@ describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE ser
   test('the study view shows the MIP with its segmentation, and the SEG download is a DICOM file', async () => {
     const { page } = browser;
     await page.locator('tr.study-row', { hasText: 'STS_001' }).click();
-    await page.waitForSelector('.mip-image');
-    await page.waitForFunction(() => [...document.querySelectorAll('.mip-image, .mip-overlay')]
-      .every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+    await waitForImages(page, '.mip-image, .mip-overlay');
     expect(await imagesLoaded(page, '.mip-image')).toBe(true);
     expect(await imagesLoaded(page, '.mip-overlay')).toBe(true);
     // The overlay must lie exactly on the image (same box), whatever the width of the controls below them.
@@ -117,9 +124,33 @@ describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE ser
       return { status: res.status, type: res.headers.get('content-type'), magic: String.fromCharCode(...bytes.subarray(128, 132)) };
     }, href ?? '');
     expect(head).toEqual({ status: 200, type: 'application/dicom', magic: 'DICM' });
+    await page.waitForSelector(`tr[data-destination="stow:${orthanc.dicomwebUrl}"] [data-export-state="sent"]`);
+    await page.waitForSelector(`tr[data-destination="${downPacs}"] [data-export-state="failed"]`);
     await page.mouse.move(0, 0);
     await screenshot(page, 'study-view');
   }, 60_000);
+
+  test('a failed export is sent again with Retry, and Run again makes result version 2', async () => {
+    const { page } = browser;
+    const down = page.locator(`tr[data-destination="${downPacs}"]`);
+    await expect(down.locator('.reason').textContent()).resolves.toBeTruthy();
+    const study = new URL(page.url()).pathname.split('/').pop() ?? '';
+    const exportStatus = () => page.evaluate(async ([uid, dest]) => {
+      const detail = (await (await fetch(`/api/worklist/studies/${uid}`)).json()) as { result: { exports: Array<{ destination: string; state: string; updatedAt: number }> } };
+      return detail.result.exports.find((e) => e.destination === dest);
+    }, [study, downPacs] as const);
+    const before = await exportStatus();
+    await down.locator('button', { hasText: 'Retry' }).click();
+    await page.waitForSelector('.ok-box');
+    // Sent again and, the PACS still being down, failed again on its one attempt: a newer failure.
+    for (let after = await exportStatus(); !(after?.state === 'failed' && after.updatedAt > (before?.updatedAt ?? 0)); after = await exportStatus()) {
+      await page.waitForTimeout(200);
+    }
+    await page.waitForSelector(`tr[data-destination="${downPacs}"] [data-export-state="failed"]`);
+    await page.click('button[data-action="analyze"]');
+    await page.waitForFunction(() => [...document.querySelectorAll('.facts dd')].some((dd) => dd.textContent === 'v2'), undefined, { timeout: 120_000 });
+    await waitForImages(page, '.mip-image, .mip-overlay');
+  }, 150_000);
 
   test('"Try a MIP image" shows the segmentation beside the upload and offers the mask', async () => {
     const png = sharedData(MIP_PNG);
@@ -128,8 +159,7 @@ describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE ser
     await page.locator('a[data-nav="try"]').click();
     await page.setInputFiles('input[type="file"]', png.path);
     await page.waitForSelector('.try-result');
-    await page.waitForFunction(() => [...document.querySelectorAll('.try-result img')]
-      .every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+    await waitForImages(page, '.try-result img');
     const mask = await page.locator('a[data-download="mask"]').getAttribute('href');
     expect(mask).toMatch(/^data:image\/png;base64,iVBOR/);
     await screenshot(page, 'try-mip');

@@ -34,10 +34,18 @@ function downloadsCard(r: StudyResult): HTMLElement {
   return card('DICOM objects', h('ul', { class: 'downloads' }, row('SEG', r.seg), row('MIP', r.mip)));
 }
 
+/** `stow:http://pacs/dicomweb` → STOW-RS pacs/dicomweb; `dimse:AE@host:port` → C-STORE AE@host:port. */
+function destinationLabel(destination: string): HTMLElement {
+  const [kind = '', ...rest] = destination.split(':');
+  const address = rest.join(':').replace(/^https?:\/\//, '');
+  const protocol = kind === 'stow' ? 'STOW-RS' : kind === 'dimse' ? 'C-STORE' : kind;
+  return h('div', { title: destination }, h('span', { class: 'chip' }, protocol), h('div', { class: 'mono sub' }, address));
+}
+
 function exportsCard(r: StudyResult, onRetry: (e: ExportSummary) => void): HTMLElement {
   if (r.exports.length === 0) return card('PACS export', h('p', { class: 'muted' }, 'No export destinations are configured.'));
   return card('PACS export', h('table', { class: 'compact' }, h('tbody', {}, ...r.exports.map((e) => h('tr', { attrs: { 'data-destination': e.destination } },
-    h('td', { class: 'mono dest' }, e.destination),
+    h('td', { class: 'dest' }, destinationLabel(e.destination)),
     h('td', {}, exportBadge(e), e.detail ? h('div', { class: 'reason', title: e.detail }, e.detail) : null),
     h('td', { class: 'sub nowrap' }, `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`),
     h('td', {}, e.state === 'failed' ? h('button', { class: 'btn small', attrs: { type: 'button' }, on: { click: () => onRetry(e) } }, 'Retry') : null))))));

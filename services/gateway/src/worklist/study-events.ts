@@ -9,7 +9,8 @@ const RECENT_JOBS = 100;
 const KEEPALIVE_MS = 15_000;
 
 function jobKey(job: JobRecord): string {
-  const exports = job.exports.map((e) => `${e.destination}=${e.state}/${e.attempts}`).join(',');
+  // updatedAt too: a retried export that fails again at once ends as it began (failed, 1 attempt).
+  const exports = job.exports.map((e) => `${e.destination}=${e.state}/${e.attempts}/${e.updatedAt}`).join(',');
   return `${job.id}:${job.state}:${job.stage ?? ''}:${job.progress}:${exports}`;
 }
 
