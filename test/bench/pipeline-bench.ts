@@ -2,7 +2,9 @@
  * Pipeline benchmark: PET series through `mipseg serve` (embedded mode), stage by stage. For the GE series and
  * a synthetic 400×400×600 series: the job's stage timings (jobs API timingsMs), the time from the last
  * instance stored to the SEG stored (quiet period excluded) and the process's peak RSS; then a batch of
- * studies analysed with WORKER_CONCURRENCY 1 and 2. Prints Markdown tables (docs/benchmarks.md, "Pipeline").
+ * studies analysed by one and by two workers: WORKER_CONCURRENCY 1 and 2 in one embedded `mipseg serve`, and
+ * (the peer) one and two `mipseg worker` processes in queue mode. Prints Markdown tables (docs/benchmarks.md,
+ * "Pipeline").
  * Run: `npm run build && npm run bench:pipeline` (see pipeline-options.ts for every option).
  */
 import { existsSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { readModelManifest, type ModelManifest } from '@mipseg/shared/inference'
 import { storeInstances } from '../pipeline/synthetic/store-instances';
 import { CLI } from '../support/mipseg-process';
 import { startOrthanc } from '../support/orthanc';
+import { startRedis } from '../support/redis';
 import { machineSummary } from './bench-options';
 import { geSeriesCopies, LARGE_SHAPE, largeSyntheticSeries, type BenchSeries } from './pipeline-inputs';
 import { analyzeBatch, measureSeries, type SeriesMeasure } from './pipeline-jobs';
@@ -24,6 +27,7 @@ const MODEL_DIR = resolve(__dirname, '..', '..', 'models', 'mip-attention-unet')
 const GOALS = { geLatencyMs: 1000, largeLatencyMs: 3000, largeRssMb: 1024, speedUp: 1.7 } as const;
 /** Long enough that no study is analysed by itself: the throughput batch is started by POST analyze. */
 const NEVER_MS = 3_600_000;
+const WARM_UP_STUDIES = 2;
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
@@ -54,32 +58,58 @@ async function latencyScenario(ctx: Context, series: string, next: (i: number) =
   }
 }
 
-/** All `studies` stored first, then analysed at once by a service with `workers` workers; `rounds` times (forced re-runs). */
-async function throughputScenario(ctx: Context, copies: readonly BenchSeries[], workers: number, rounds: number): Promise<ThroughputResult> {
-  const service = await startBenchService(ctx.serviceOptions(workers, NEVER_MS, `throughput-${workers}`));
+/** How the throughput batch is analysed: workers inside `mipseg serve`, or `mipseg worker` processes. */
+type ThroughputMode = { readonly kind: 'embedded' } | { readonly kind: 'queue'; readonly redisUrl: string };
+
+const MODE_LABEL = {
+  embedded: 'embedded: WORKER_CONCURRENCY in one `mipseg serve`',
+  queue: 'queue (BullMQ on Redis): `mipseg worker` processes',
+} as const;
+
+/** All studies stored first, then analysed at once (POST analyze) by `workers` workers; `rounds` times (forced re-runs). */
+async function throughputScenario(ctx: Context, copies: readonly BenchSeries[], mode: ThroughputMode, workers: number,
+  rounds: number): Promise<ThroughputResult> {
+  const base = ctx.serviceOptions(mode.kind === 'embedded' ? workers : 1, NEVER_MS, `throughput-${mode.kind}-${workers}`);
+  const service = await startBenchService(mode.kind === 'queue' ? { ...base, queue: { redisUrl: mode.redisUrl, workers } } : base);
   try {
     for (const c of copies) await storeInstances(`${service.root}/dicomweb`, c.instances, ctx.options.batchSize);
-    const [warmUp, ...batch] = copies.map((c) => c.studyInstanceUid);
-    await analyzeBatch(service, [warmUp as string]); // JIT and ONNX Runtime warm-up, outside the measured batches
+    const uids = copies.map((c) => c.studyInstanceUid);
+    // JIT and ONNX Runtime warm-up outside the measured batches: one study per worker (two workers at most).
+    await analyzeBatch(service, uids.slice(0, WARM_UP_STUDIES));
+    const batch = uids.slice(WARM_UP_STUDIES);
     const spansMs: number[] = [];
     let jobMs = 0;
     for (let round = 0; round < rounds; round++) {
       const { spanMs, jobs } = await analyzeBatch(service, batch);
       spansMs.push(spanMs);
       jobMs += jobs.reduce((n, j) => n + ((j.finishedAt as number) - (j.startedAt as number)), 0) / jobs.length / rounds;
-      log(`throughput, ${workers} worker(s), round ${round + 1}: ${batch.length} studies in ${(spanMs / 1000).toFixed(2)} s; load ${load()}`);
+      log(`throughput, ${mode.kind}, ${workers} worker(s), round ${round + 1}: ${batch.length} studies in ${(spanMs / 1000).toFixed(2)} s; load ${load()}`);
     }
-    return { workers, studies: batch.length, spansMs, meanJobMs: jobMs };
+    return { mode: MODE_LABEL[mode.kind], workers, studies: batch.length, spansMs, meanJobMs: jobMs };
   } finally {
     await service.stop();
   }
+}
+
+/** The batch with 1 and 2 workers, embedded and (where asked and redis-server runs) in queue mode. */
+async function throughput(ctx: Context, copies: readonly BenchSeries[]): Promise<ThroughputResult[]> {
+  const results: ThroughputResult[] = [];
+  for (const workers of [1, 2]) results.push(await throughputScenario(ctx, copies, { kind: 'embedded' }, workers, 2));
+  if (!ctx.options.queueMode) return results;
+  const redis = await startRedis();
+  try {
+    for (const workers of [1, 2]) results.push(await throughputScenario(ctx, copies, { kind: 'queue', redisUrl: redis.url }, workers, 2));
+  } finally {
+    await redis.stop();
+  }
+  return results;
 }
 
 async function run(ctx: Context, workDir: string): Promise<string[]> {
   const { options, manifest } = ctx;
   const out: string[] = [];
   const latency: LatencyResult[] = [];
-  const needCopies = Math.max(options.scenarios.includes('ge') ? options.reps : 0, options.scenarios.includes('throughput') ? options.studies + 1 : 0);
+  const needCopies = Math.max(options.scenarios.includes('ge') ? options.reps : 0, options.scenarios.includes('throughput') ? options.studies + WARM_UP_STUDIES : 0);
   const copies = needCopies ? await geSeriesCopies(options.geDir, join(workDir, 'ge'), needCopies) : [];
   if (options.scenarios.includes('ge')) {
     latency.push(await latencyScenario(ctx, 'GE Discovery ST 128×128×267 (9.7 MB)', (i) => copies[i] as BenchSeries,
@@ -93,9 +123,7 @@ async function run(ctx: Context, workDir: string): Promise<string[]> {
   }
   if (latency.length) out.push(latencyTable(latency));
   if (options.scenarios.includes('throughput')) {
-    const batch = copies.slice(0, options.studies + 1);
-    const results = [await throughputScenario(ctx, batch, 1, 2), await throughputScenario(ctx, batch, 2, 2)];
-    out.push(throughputTable(results, GOALS.speedUp));
+    out.push(throughputTable(await throughput(ctx, copies.slice(0, options.studies + WARM_UP_STUDIES)), GOALS.speedUp));
   }
   return out;
 }

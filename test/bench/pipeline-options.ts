@@ -14,6 +14,8 @@ export interface PipelineBenchOptions {
   readonly batchSize: number;
   /** Export each result to a private Orthanc by STOW-RS, and time it. */
   readonly exportToOrthanc: boolean;
+  /** Also run the throughput batch in queue mode (private Redis, 1 and 2 `mipseg worker` processes). */
+  readonly queueMode: boolean;
   /** The reference GE series. */
   readonly geDir: string;
   /** A DM i AI patient MIP (≥ 600 rows) the synthetic 400×400×600 series is made from. */
@@ -34,6 +36,7 @@ const DEFAULTS = {
   BENCH_PIPELINE_QUIET_MS: '1000',
   BENCH_PIPELINE_BATCH_SIZE: '200',
   BENCH_PIPELINE_EXPORT: 'false',
+  BENCH_PIPELINE_QUEUE: 'true',
   BENCH_PIPELINE_GE_DIR: resolve(SHARED, 'pet-dicom', 'ge-discovery-st-wholebody'),
   BENCH_PIPELINE_LARGE_SOURCE: resolve(SHARED, 'mip-pet', 'patients', 'imgs', 'patient_174.png'),
   BENCH_PIPELINE_PROFILE_DIR: '',
@@ -48,13 +51,14 @@ const FLAGS: Record<string, Key> = {
   '--quiet-ms': 'BENCH_PIPELINE_QUIET_MS',
   '--batch-size': 'BENCH_PIPELINE_BATCH_SIZE',
   '--export': 'BENCH_PIPELINE_EXPORT',
+  '--queue': 'BENCH_PIPELINE_QUEUE',
   '--ge-dir': 'BENCH_PIPELINE_GE_DIR',
   '--large-source': 'BENCH_PIPELINE_LARGE_SOURCE',
   '--profile': 'BENCH_PIPELINE_PROFILE_DIR',
 };
 
 export const USAGE = `usage: npm run bench:pipeline -- [--scenarios ge,large,throughput] [--reps N] [--studies N]
-  [--quiet-ms MS] [--batch-size N] [--export true|false] [--ge-dir DIR] [--large-source PNG] [--profile DIR]
+  [--quiet-ms MS] [--batch-size N] [--export true|false] [--queue true|false] [--ge-dir DIR] [--large-source PNG] [--profile DIR]
   (or BENCH_PIPELINE_SCENARIOS, BENCH_PIPELINE_REPS, ... in the environment)
 defaults: ${Object.entries(DEFAULTS).map(([k, v]) => `${k}=${v}`).join(' ')}`;
 
@@ -98,6 +102,7 @@ export function readPipelineBenchOptions(argv: readonly string[], env: NodeJS.Pr
     quietPeriodMs: int(read('BENCH_PIPELINE_QUIET_MS'), 'BENCH_PIPELINE_QUIET_MS', 0, 600_000),
     batchSize: int(read('BENCH_PIPELINE_BATCH_SIZE'), 'BENCH_PIPELINE_BATCH_SIZE', 1, 10_000),
     exportToOrthanc: bool(read('BENCH_PIPELINE_EXPORT'), 'BENCH_PIPELINE_EXPORT'),
+    queueMode: bool(read('BENCH_PIPELINE_QUEUE'), 'BENCH_PIPELINE_QUEUE'),
     geDir: resolve(read('BENCH_PIPELINE_GE_DIR')),
     largeSourcePng: resolve(read('BENCH_PIPELINE_LARGE_SOURCE')),
     profileDir: profile ? resolve(profile) : undefined,

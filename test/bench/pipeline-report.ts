@@ -13,6 +13,8 @@ export interface LatencyResult {
 }
 
 export interface ThroughputResult {
+  /** How the workers run, e.g. "embedded: WORKER_CONCURRENCY in one mipseg serve". */
+  readonly mode: string;
   readonly workers: number;
   readonly studies: number;
   /** Per round: first POST analyze → last job finished. */
@@ -64,16 +66,16 @@ export function latencyTable(results: readonly LatencyResult[]): string {
   return lines.join('\n');
 }
 
-/** Studies per minute and the speed-up of each worker count over one worker. */
+/** Studies per minute and the speed-up of each worker count over one worker of the same mode. */
 export function throughputTable(results: readonly ThroughputResult[], goalSpeedUp: number): string {
-  const one = results.find((r) => r.workers === 1);
-  const lines = ['| workers (WORKER_CONCURRENCY, one embedded `mipseg serve`) | studies | batch time (s), median | studies/min | mean job (s) | speed-up | goal |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | --- |'];
+  const lines = ['| mode | workers | studies | batch time (s), median (rounds) | studies/min | mean job (s) | speed-up | goal |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |'];
   for (const r of results) {
+    const one = results.find((o) => o.mode === r.mode && o.workers === 1);
     const span = median(r.spansMs);
     const speedUp = one ? median(one.spansMs) / span : NaN;
     const goal = r.workers === 1 ? '' : `≥ ${goalSpeedUp}×: ${verdict(speedUp >= goalSpeedUp)}`;
-    lines.push(`| ${r.workers} | ${r.studies} | ${(span / 1000).toFixed(2)} (${r.spansMs.map((s) => (s / 1000).toFixed(2)).join(', ')}) | ` +
+    lines.push(`| ${r.mode} | ${r.workers} | ${r.studies} | ${(span / 1000).toFixed(2)} (${r.spansMs.map((s) => (s / 1000).toFixed(2)).join(', ')}) | ` +
       `${((60_000 * r.studies) / span).toFixed(1)} | ${(r.meanJobMs / 1000).toFixed(2)} | ${speedUp.toFixed(2)}× | ${goal} |`);
   }
   return lines.join('\n');
