@@ -1,4 +1,5 @@
 import * as dcmjs from 'dcmjs';
+import * as dicomParser from 'dicom-parser';
 import { isValidUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { itemsOf, numberOf, textOf, textsOf } from './natural-values';
@@ -16,12 +17,51 @@ function quietDcmjsValidationLog(): void {
 
 function readHeader(bytes: Uint8Array, index: number): DicomItem {
   try {
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    // Copy only the bytes before Pixel Data: readFile needs its own ArrayBuffer, not the whole file's.
+    const end = pixelDataStart(bytes);
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
     const file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: PIXEL_DATA, includeUntilTagValue: false });
     return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
   } catch (err) {
     const detail = `instance ${index + 1}: ${err instanceof Error ? err.message : String(err)}`;
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
+  }
+}
+
+/** The attributes compared across every instance, and where dicom-parser finds them. */
+const COMPARED_TAGS: Readonly<Record<string, string>> = {
+  Modality: 'x00080060', StudyInstanceUID: 'x0020000d', SeriesInstanceUID: 'x0020000e',
+  FrameOfReferenceUID: 'x00200052', SOPClassUID: 'x00080016', SOPInstanceUID: 'x00080018',
+  AcquisitionDate: 'x00080022', AcquisitionTime: 'x00080032', DecayFactor: 'x00541321',
+  FrameReferenceTime: 'x00541300', ActualFrameDuration: 'x00181242',
+};
+
+/**
+ * Only the compared attributes, read with dicom-parser: a full dcmjs parse of every instance of a 600-slice
+ * series costs about a second, and everything else is taken from the first instance.
+ */
+function readComparedAttributes(bytes: Uint8Array, index: number): DicomItem {
+  let ds: dicomParser.DataSet;
+  try {
+    ds = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
+  } catch (err) {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `instance ${index + 1}: ${String(err instanceof Error ? err.message : err)}`, { cause: err });
+  }
+  const item: Record<string, unknown> = {};
+  for (const [keyword, tag] of Object.entries(COMPARED_TAGS)) {
+    const value = ds.string(tag);
+    if (value !== undefined) item[keyword] = value.replace(/\0/g, '').trim();
+  }
+  return item;
+}
+
+function pixelDataStart(bytes: Uint8Array): number {
+  try {
+    const el = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' }).elements['x7fe00010'];
+    // The element's header (tag, VR, length: at most 12 bytes) stays, so dcmjs still sees where to stop.
+    return el ? Math.min(bytes.byteLength, el.dataOffset) : bytes.byteLength;
+  } catch {
+    return bytes.byteLength;
   }
 }
 
@@ -76,10 +116,10 @@ function requireUid(value: string, keyword: string): string {
 export function readSourceSeriesContext(instanceBytes: readonly Uint8Array[]): SourceSeriesContext {
   if (instanceBytes.length === 0) throw invalid('no instances');
   quietDcmjsValidationLog();
-  const headers = instanceBytes.map(readHeader);
+  const headers = instanceBytes.map(readComparedAttributes);
   const modality = sameInAll(headers, 'Modality');
   if (modality !== 'PT') throw invalid(`Modality ${modality || 'empty'}, not PT`);
-  const base = headers[0] as DicomItem;
+  const base = readHeader(instanceBytes[0] as Uint8Array, 0);
   const acquisition = earliestAcquisition(headers);
   return {
     ...patientAndStudy(base),
