@@ -36,7 +36,7 @@ interface Context {
   readonly options: PipelineBenchOptions;
   readonly manifest: ModelManifest;
   readonly exportDestinations: string | undefined;
-  readonly serviceOptions: (workers: number, quietPeriodMs: number, label: string) => BenchServiceOptions;
+  readonly serviceOptions: (workers: number, quietPeriodMs: number, label: string, exports?: boolean) => BenchServiceOptions;
 }
 
 /** Runs series one after another through one fresh service process; `next(i)` makes the i-th. */
@@ -69,7 +69,8 @@ const MODE_LABEL = {
 /** All studies stored first, then analysed at once (POST analyze) by `workers` workers; `rounds` times (forced re-runs). */
 async function throughputScenario(ctx: Context, copies: readonly BenchSeries[], mode: ThroughputMode, workers: number,
   rounds: number): Promise<ThroughputResult> {
-  const base = ctx.serviceOptions(mode.kind === 'embedded' ? workers : 1, NEVER_MS, `throughput-${mode.kind}-${workers}`);
+  // No exports here: in embedded mode they would run on the same event loop as the analyses being counted.
+  const base = ctx.serviceOptions(mode.kind === 'embedded' ? workers : 1, NEVER_MS, `throughput-${mode.kind}-${workers}`, false);
   const service = await startBenchService(mode.kind === 'queue' ? { ...base, queue: { redisUrl: mode.redisUrl, workers } } : base);
   try {
     for (const c of copies) await storeInstances(`${service.root}/dicomweb`, c.instances, ctx.options.batchSize);
@@ -135,8 +136,8 @@ async function main(): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'mipseg-pipeline-bench-'));
   const orthanc = options.exportToOrthanc ? await startOrthanc({ name: 'mipseg-pipeline-bench-orthanc' }) : undefined;
   const exportDestinations = orthanc ? `stow:${orthanc.dicomwebUrl}` : undefined;
-  const ctx: Context = { options, manifest, exportDestinations, serviceOptions: (workers, quietPeriodMs, label) => ({
-    workerConcurrency: workers, quietPeriodMs, ...(exportDestinations ? { exportDestinations } : {}),
+  const ctx: Context = { options, manifest, exportDestinations, serviceOptions: (workers, quietPeriodMs, label, exports = true) => ({
+    workerConcurrency: workers, quietPeriodMs, ...(exportDestinations && exports ? { exportDestinations } : {}),
     ...(options.profileDir ? { profileDir: join(options.profileDir, label.replace(/[^\w.-]+/g, '_')) } : {}),
   }) };
   const started = new Date();
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
     const tables = await run(ctx, workDir);
     process.stdout.write([`Run of ${started.toISOString()}: ${machineSummary()}, model ${manifest.version}; ` +
       `QUIET_PERIOD_MS ${options.quietPeriodMs}, STOW batches of ${options.batchSize}, ${options.reps} series per kind` +
-      `${orthanc ? ', results exported to Orthanc by STOW-RS' : ''}. Load average before ${loadBefore}, after ${load()}.`,
+      `${orthanc ? ', results of the latency runs exported to Orthanc by STOW-RS' : ''}. Load average before ${loadBefore}, after ${load()}.`,
     '', ...tables.flatMap((t) => [t, ''])].join('\n'));
   } finally {
     await orthanc?.stop();

@@ -28,7 +28,11 @@ export interface SeriesMeasure {
   readonly exportMs: number | undefined;
 }
 
-const isDone = (j: BenchJob): boolean => ['done', 'failed', 'not-applicable'].includes(j.state);
+/**
+ * A job in a final state with its finish time. In queue mode the jobs API can briefly show a job 'done' with
+ * finishedAt null (bullmq-job-queue.ts toRecord reads the job's hash before its state), so both are awaited.
+ */
+const isDone = (j: BenchJob): boolean => ['done', 'failed', 'not-applicable'].includes(j.state) && j.finishedAt !== null;
 
 function exportMs(job: BenchJob): number | undefined {
   if (job.exports.length === 0) return undefined;
