@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/ensure-node-deps.sh
+# The OHIF viewer (optional, 50 MB) so that the viewer tests run too; without it they skip with a message.
+[ -d node_modules/@ohif/app/dist ] || bash scripts/install-ohif.sh || echo "warning: @ohif/app not installed; the viewer tests will skip" >&2
 npm run -s build
 npx tsc -p tsconfig.json --noEmit
 npx eslint .

@@ -96,7 +96,7 @@ export function studyView(shell: Shell, uid: string): View {
   function actions(d: StudyDetail): HTMLElement {
     const viewer = d.viewer.available
       ? h('a', { class: 'btn', attrs: { href: d.viewer.url, target: '_blank', rel: 'noopener' } }, 'Open in viewer')
-      : h('a', { class: 'btn', attrs: { href: d.viewer.url, target: '_blank', rel: 'noopener', title: 'The OHIF viewer is not installed: npm install --no-save @ohif/app' } }, 'Open in viewer (not installed)');
+      : h('a', { class: 'btn', attrs: { href: d.viewer.url, target: '_blank', rel: 'noopener', title: 'The OHIF viewer is not installed: npm run install:ohif' } }, 'Open in viewer (not installed)');
     return h('div', { class: 'actions' }, viewer,
       h('button', { class: 'btn primary', attrs: { type: 'button', 'data-action': 'analyze' },
         on: { click: () => void act(() => analyzeStudy(uid), 'Analysis requested: a new result version will follow.') } }, 'Run again'));

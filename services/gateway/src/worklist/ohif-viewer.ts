@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** Where `npm install --no-save @ohif/app` puts the viewer's prebuilt distribution, if it is installed. */
+/** Where `npm run install:ohif` (scripts/install-ohif.sh) puts the viewer's prebuilt distribution, if it is installed. */
 export function findOhifDist(startDir: string): string | undefined {
   for (let dir = startDir; ; dir = dirname(dir)) {
     const dist = join(dir, 'node_modules', '@ohif', 'app', 'dist');
@@ -49,5 +49,5 @@ code{background:#1c2530;padding:.1rem .35rem;border-radius:4px}a{color:#7cb7ff}<
 <h1>The OHIF viewer is not installed</h1>
 <p>mipseg serves the OHIF Viewer at <code>/viewer</code> when its prebuilt distribution is installed beside it
 (about 200 MB, so it is not part of the default install). In the mipseg folder run</p>
-<p><code>npm install --no-save @ohif/app</code></p>
+<p><code>npm run install:ohif</code></p>
 <p>and restart <code>mipseg serve</code>. <a href="/">Back to the worklist</a></p></body></html>`;
