@@ -12,22 +12,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readModelManifest, type ModelManifest } from '@mipseg/shared/inference';
-import { storeInstances } from '../pipeline/synthetic/store-instances';
 import { CLI } from '../support/mipseg-process';
 import { startOrthanc } from '../support/orthanc';
 import { startRedis } from '../support/redis';
 import { machineSummary } from './bench-options';
 import { geSeriesCopies, LARGE_SHAPE, largeSyntheticSeries, type BenchSeries } from './pipeline-inputs';
-import { analyzeBatch, measureSeries, type SeriesMeasure } from './pipeline-jobs';
+import { measureSeries, type SeriesMeasure } from './pipeline-jobs';
 import { readPipelineBenchOptions, type PipelineBenchOptions } from './pipeline-options';
 import { latencyTable, throughputTable, type LatencyResult, type ThroughputResult } from './pipeline-report';
 import { startBenchService, type BenchServiceOptions } from './pipeline-service';
+import { compareOneAndTwoWorkers, WARM_UP_STUDIES } from './pipeline-throughput';
 
 const MODEL_DIR = resolve(__dirname, '..', '..', 'models', 'mip-attention-unet');
 const GOALS = { geLatencyMs: 1000, largeLatencyMs: 3000, largeRssMb: 1024, speedUp: 1.7 } as const;
 /** Long enough that no study is analysed by itself: the throughput batch is started by POST analyze. */
 const NEVER_MS = 3_600_000;
-const WARM_UP_STUDIES = 2;
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
@@ -58,52 +57,26 @@ async function latencyScenario(ctx: Context, series: string, next: (i: number) =
   }
 }
 
-/** How the throughput batch is analysed: workers inside `mipseg serve`, or `mipseg worker` processes. */
-type ThroughputMode = { readonly kind: 'embedded' } | { readonly kind: 'queue'; readonly redisUrl: string };
-
 const MODE_LABEL = {
   embedded: 'embedded: WORKER_CONCURRENCY in one `mipseg serve`',
   queue: 'queue (BullMQ on Redis): `mipseg worker` processes',
 } as const;
 
-/** All studies stored first, then analysed at once (POST analyze) by `workers` workers; `rounds` times (forced re-runs). */
-async function throughputScenario(ctx: Context, copies: readonly BenchSeries[], mode: ThroughputMode, workers: number,
-  rounds: number): Promise<ThroughputResult> {
-  // No exports here: in embedded mode they would run on the same event loop as the analyses being counted.
-  const base = ctx.serviceOptions(mode.kind === 'embedded' ? workers : 1, NEVER_MS, `throughput-${mode.kind}-${workers}`, false);
-  const service = await startBenchService(mode.kind === 'queue' ? { ...base, queue: { redisUrl: mode.redisUrl, workers } } : base);
-  try {
-    for (const c of copies) await storeInstances(`${service.root}/dicomweb`, c.instances, ctx.options.batchSize);
-    const uids = copies.map((c) => c.studyInstanceUid);
-    // JIT and ONNX Runtime warm-up outside the measured batches: one study per worker (two workers at most).
-    await analyzeBatch(service, uids.slice(0, WARM_UP_STUDIES));
-    const batch = uids.slice(WARM_UP_STUDIES);
-    const spansMs: number[] = [];
-    let jobMs = 0;
-    for (let round = 0; round < rounds; round++) {
-      const { spanMs, jobs } = await analyzeBatch(service, batch);
-      spansMs.push(spanMs);
-      jobMs += jobs.reduce((n, j) => n + ((j.finishedAt as number) - (j.startedAt as number)), 0) / jobs.length / rounds;
-      log(`throughput, ${mode.kind}, ${workers} worker(s), round ${round + 1}: ${batch.length} studies in ${(spanMs / 1000).toFixed(2)} s; load ${load()}`);
-    }
-    return { mode: MODE_LABEL[mode.kind], workers, studies: batch.length, spansMs, meanJobMs: jobMs };
-  } finally {
-    await service.stop();
-  }
-}
-
-/** The batch with 1 and 2 workers, embedded and (where asked and redis-server runs) in queue mode. */
+/** The batch with 1 and 2 workers, embedded and (where asked) in queue mode on a private Redis. */
 async function throughput(ctx: Context, copies: readonly BenchSeries[]): Promise<ThroughputResult[]> {
-  const results: ThroughputResult[] = [];
-  for (const workers of [1, 2]) results.push(await throughputScenario(ctx, copies, { kind: 'embedded' }, workers, 2));
+  // No exports here: in embedded mode they would run on the same event loop as the analyses being counted.
+  const base = (workers: number, label: string) => ctx.serviceOptions(workers, NEVER_MS, label, false);
+  const common = { batchSize: ctx.options.batchSize, rounds: ctx.options.rounds, log: (m: string) => log(`${m}; load ${load()}`) };
+  const results = await compareOneAndTwoWorkers({ ...common, mode: MODE_LABEL.embedded,
+    start: (workers) => startBenchService(base(workers, `throughput-embedded-${workers}`)) }, copies);
   if (!ctx.options.queueMode) return results;
   const redis = await startRedis();
   try {
-    for (const workers of [1, 2]) results.push(await throughputScenario(ctx, copies, { kind: 'queue', redisUrl: redis.url }, workers, 2));
+    return [...results, ...await compareOneAndTwoWorkers({ ...common, mode: MODE_LABEL.queue,
+      start: (workers) => startBenchService({ ...base(1, `throughput-queue-${workers}`), queue: { redisUrl: redis.url, workers } }) }, copies)];
   } finally {
     await redis.stop();
   }
-  return results;
 }
 
 async function run(ctx: Context, workDir: string): Promise<string[]> {

@@ -8,6 +8,8 @@ export interface PipelineBenchOptions {
   readonly reps: number;
   /** Studies in the throughput batch. */
   readonly studies: number;
+  /** Measured throughput batches per worker count (alternating between one worker and two). */
+  readonly rounds: number;
   /** The service's QUIET_PERIOD_MS in the latency scenarios (subtracted from the latency reported). */
   readonly quietPeriodMs: number;
   /** Instances per STOW-RS request. */
@@ -33,6 +35,7 @@ const DEFAULTS = {
   BENCH_PIPELINE_SCENARIOS: SCENARIOS.join(','),
   BENCH_PIPELINE_REPS: '3',
   BENCH_PIPELINE_STUDIES: '10',
+  BENCH_PIPELINE_ROUNDS: '3',
   BENCH_PIPELINE_QUIET_MS: '1000',
   BENCH_PIPELINE_BATCH_SIZE: '200',
   BENCH_PIPELINE_EXPORT: 'false',
@@ -48,6 +51,7 @@ const FLAGS: Record<string, Key> = {
   '--scenarios': 'BENCH_PIPELINE_SCENARIOS',
   '--reps': 'BENCH_PIPELINE_REPS',
   '--studies': 'BENCH_PIPELINE_STUDIES',
+  '--rounds': 'BENCH_PIPELINE_ROUNDS',
   '--quiet-ms': 'BENCH_PIPELINE_QUIET_MS',
   '--batch-size': 'BENCH_PIPELINE_BATCH_SIZE',
   '--export': 'BENCH_PIPELINE_EXPORT',
@@ -58,7 +62,7 @@ const FLAGS: Record<string, Key> = {
 };
 
 export const USAGE = `usage: npm run bench:pipeline -- [--scenarios ge,large,throughput] [--reps N] [--studies N]
-  [--quiet-ms MS] [--batch-size N] [--export true|false] [--queue true|false] [--ge-dir DIR] [--large-source PNG] [--profile DIR]
+  [--rounds N] [--quiet-ms MS] [--batch-size N] [--export true|false] [--queue true|false] [--ge-dir DIR] [--large-source PNG] [--profile DIR]
   (or BENCH_PIPELINE_SCENARIOS, BENCH_PIPELINE_REPS, ... in the environment)
 defaults: ${Object.entries(DEFAULTS).map(([k, v]) => `${k}=${v}`).join(' ')}`;
 
@@ -99,6 +103,7 @@ export function readPipelineBenchOptions(argv: readonly string[], env: NodeJS.Pr
     scenarios: Object.freeze(scenarios(read('BENCH_PIPELINE_SCENARIOS'))),
     reps: int(read('BENCH_PIPELINE_REPS'), 'BENCH_PIPELINE_REPS', 1, 100),
     studies: int(read('BENCH_PIPELINE_STUDIES'), 'BENCH_PIPELINE_STUDIES', 2, 200),
+    rounds: int(read('BENCH_PIPELINE_ROUNDS'), 'BENCH_PIPELINE_ROUNDS', 1, 100),
     quietPeriodMs: int(read('BENCH_PIPELINE_QUIET_MS'), 'BENCH_PIPELINE_QUIET_MS', 0, 600_000),
     batchSize: int(read('BENCH_PIPELINE_BATCH_SIZE'), 'BENCH_PIPELINE_BATCH_SIZE', 1, 10_000),
     exportToOrthanc: bool(read('BENCH_PIPELINE_EXPORT'), 'BENCH_PIPELINE_EXPORT'),

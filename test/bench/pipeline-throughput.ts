@@ -1,0 +1,55 @@
+import { storeInstances } from '../pipeline/synthetic/store-instances';
+import type { BenchSeries } from './pipeline-inputs';
+import { analyzeBatch } from './pipeline-jobs';
+import type { ThroughputResult } from './pipeline-report';
+import type { BenchService } from './pipeline-service';
+
+/** Studies analysed before the measured batches, for JIT and ONNX Runtime warm-up: one per worker (two at most). */
+export const WARM_UP_STUDIES = 2;
+
+export interface WorkerComparison {
+  /** The mode's label in the table. */
+  readonly mode: string;
+  /** Starts the service of this mode with `workers` workers. */
+  readonly start: (workers: number) => Promise<BenchService>;
+  readonly batchSize: number;
+  /** Measured batches per worker count. */
+  readonly rounds: number;
+  readonly log: (message: string) => void;
+}
+
+/** Stores every copy, analyses the warm-up studies, and returns the studies of the measured batch. */
+async function prepare(service: BenchService, copies: readonly BenchSeries[], batchSize: number): Promise<string[]> {
+  for (const c of copies) await storeInstances(`${service.root}/dicomweb`, c.instances, batchSize);
+  const uids = copies.map((c) => c.studyInstanceUid);
+  await analyzeBatch(service, uids.slice(0, WARM_UP_STUDIES));
+  return uids.slice(WARM_UP_STUDIES);
+}
+
+/**
+ * The same batch of studies analysed at once (POST analyze) by one worker and by two, on two services started
+ * side by side; the batches alternate between them (1, 2, 2, 1, 1, 2, ...) so that a change in the machine's
+ * background load falls on both alike. Each later round re-runs the same studies (new job ids and versions).
+ */
+export async function compareOneAndTwoWorkers(c: WorkerComparison, copies: readonly BenchSeries[]): Promise<ThroughputResult[]> {
+  const services: BenchService[] = [];
+  try {
+    for (const workers of [1, 2]) services.push(await c.start(workers));
+    const batches: string[][] = [];
+    for (const service of services) batches.push(await prepare(service, copies, c.batchSize));
+    const spans: number[][] = [[], []];
+    const jobMs = [0, 0];
+    for (let round = 0; round < c.rounds; round++) {
+      for (const k of round % 2 ? [1, 0] : [0, 1]) {
+        const { spanMs, jobs } = await analyzeBatch(services[k] as BenchService, batches[k] as string[]);
+        spans[k]?.push(spanMs);
+        jobMs[k] = (jobMs[k] as number) + jobs.reduce((n, j) => n + ((j.finishedAt as number) - (j.startedAt as number)), 0) / jobs.length / c.rounds;
+        c.log(`throughput, ${c.mode}, ${k + 1} worker(s), round ${round + 1}: ${jobs.length} studies in ${(spanMs / 1000).toFixed(2)} s`);
+      }
+    }
+    return [0, 1].map((k) => ({ mode: c.mode, workers: k + 1, studies: batches[k]?.length ?? 0, spansMs: spans[k] ?? [],
+      meanJobMs: jobMs[k] ?? NaN }));
+  } finally {
+    await Promise.all(services.map((s) => s.stop()));
+  }
+}
