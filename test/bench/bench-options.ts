@@ -1,3 +1,4 @@
+import { boundedInt, flagsFromArgv } from './cli-options';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 
@@ -42,20 +43,11 @@ export const USAGE = `usage: npm run bench:archive -- [--copies N] [--batch-size
 defaults: ${Object.entries(DEFAULTS).map(([k, v]) => `${k}=${v}`).join(' ')}`;
 
 function fromArgv(argv: readonly string[]): Partial<Record<Key, string>> {
-  const out: Partial<Record<Key, string>> = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = FLAGS[argv[i] ?? ''];
-    const value = argv[i + 1];
-    if (!key || value === undefined) throw new Error(`unknown or incomplete argument "${argv[i]}"\n${USAGE}`);
-    out[key] = value;
-  }
-  return out;
+  return flagsFromArgv(argv, FLAGS, USAGE);
 }
 
 function int(raw: string, key: Key, min: number, max: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${key}=${raw} (an integer from ${min} to ${max})\n${USAGE}`);
-  return n;
+  return boundedInt(raw, key, min, max, USAGE);
 }
 
 export function readBenchOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
