@@ -18,7 +18,7 @@ import { MODEL_DIR, referenceWeights, runTrainingScript, torchAvailable } from '
 /** Largest |logit| difference allowed between PyTorch and ONNX Runtime (float32, BatchNorm folded). */
 const TOLERANCE = 1e-3;
 
-interface FixtureCase { id: string; image: string; height: number; width: number; input: string; logits: string }
+interface FixtureCase { id: string; image: string; height: number; width: number; input: string; logits: string; logitsFlipTta: string }
 interface Fixtures { weightsSha256: string; cases: FixtureCase[] }
 
 const data = sharedData('data/mip-pet');
@@ -81,6 +81,25 @@ function maxAbsDifference(a: Float32Array, b: Float32Array): number {
     const model = createSegmentationModel(session, await readModelManifest(MODEL_DIR));
     try {
       await expectParity(model, 'fresh export');
+    } finally {
+      await model.release();
+    }
+  });
+
+  it('the test-time flip averages the logits exactly as training/postprocess.py does', async () => {
+    const session = await InferenceSession.create(join(dir, 'model.onnx'), { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    const manifest = await readModelManifest(MODEL_DIR);
+    const model = createSegmentationModel(session, { ...manifest, output: { ...manifest.output, flipTta: true } });
+    try {
+      for (const c of fixtures.cases) {
+        const input = readFloat32(join(dir, 'fixtures', c.input));
+        const flipped = await model.outputLogits(input, c.width, c.height);
+        const diff = maxAbsDifference(flipped, readFloat32(join(dir, 'fixtures', c.logitsFlipTta)));
+        console.log(`parity flip ${c.id}: max |logit difference| ${diff.toExponential(2)}`);
+        expect(diff).toBeLessThan(TOLERANCE);
+        // And the flip is not a no-op: the mirrored look changes the logits.
+        expect(maxAbsDifference(flipped, await model.predictLogits(input, c.width, c.height))).toBeGreaterThan(TOLERANCE);
+      }
     } finally {
       await model.release();
     }

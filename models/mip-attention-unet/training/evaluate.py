@@ -9,24 +9,21 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from data import list_cases, load, pad_to_multiple, split
-from metrics import remove_small_components, summarise
-from model import AttentionUNet
-
-
-@torch.no_grad()
-def predict(model: AttentionUNet, image: np.ndarray, device, threshold: float, min_area: int) -> np.ndarray:
-    model.eval()
-    x, (h, w) = pad_to_multiple(torch.from_numpy(image)[None, None].to(device), model.padding_multiple)
-    prob = torch.sigmoid(model(x))[0, 0, :h, :w].cpu().numpy()
-    return remove_small_components(prob > threshold, min_area)
+from data import list_cases, load, split
+from metrics import summarise
+from postprocess import PostProcess, logits_of, mask_of, probability
+from weights import load_weights
 
 
-def evaluate_model(model, val, device, threshold: float, min_area: int) -> dict:
-    pats = [(predict(model, s.image, device, threshold, min_area), s.label > 0.5) for s in val["patients"]]
-    ctrls = [predict(model, s.image, device, threshold, min_area) for s in val["controls"]]
+def predict(model, image: np.ndarray, device, pp: PostProcess) -> np.ndarray:
+    return mask_of(probability(logits_of(model, image, pp.flip_tta, device)), pp)
+
+
+def evaluate_model(model, val, device, threshold: float = 0.5, min_area: int = 0, pp: PostProcess | None = None) -> dict:
+    pp = pp or PostProcess(threshold=threshold, min_area=min_area)
+    pats = [(predict(model, s.image, device, pp), s.label > 0.5) for s in val["patients"]]
+    ctrls = [predict(model, s.image, device, pp) for s in val["controls"]]
     return summarise(pats, ctrls)
 
 
@@ -41,14 +38,15 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--min-area", type=int, default=None)
+    ap.add_argument("--seed-threshold", type=float, default=None, help="keep a component only if its peak reaches this")
+    ap.add_argument("--flip-tta", action="store_true", help="average the logits with those of the mirrored image")
     args = ap.parse_args()
-    ck = torch.load(args.checkpoint, map_location="cpu")
-    model = AttentionUNet(tuple(ck["config"]["channels"]))
-    model.load_state_dict(ck["model"])
+    model, meta = load_weights(Path(args.checkpoint))
     patients, controls = list_cases(Path(args.data))
     val = {"patients": load(split(patients)[1]), "controls": load(split(controls)[1])}
-    min_area = ck["config"].get("min_component_area", 0) if args.min_area is None else args.min_area
-    print(json.dumps(evaluate_model(model, val, "cpu", args.threshold, min_area), indent=1))
+    min_area = meta.get("config", {}).get("min_component_area", 0) if args.min_area is None else args.min_area
+    pp = PostProcess(args.threshold, min_area, args.seed_threshold, args.flip_tta)
+    print(json.dumps(evaluate_model(model, val, "cpu", pp=pp), indent=1))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from PIL import Image
 
 from data import is_validation, list_cases, pad_to_multiple, read_input
 from model import AttentionUNet
+from postprocess import logits_of
 from weights import load_weights
 
 OPSET = 17
@@ -77,8 +78,11 @@ def write_fixtures(model: AttentionUNet, weights: Path, data_root: Path, out: Pa
         logits = model(x)[0, 0, :h, :w].numpy()
         image.astype("<f4").tofile(out / f"{case.case_id}.input.f32")
         logits.astype("<f4").tofile(out / f"{case.case_id}.logits.f32")
+        # The test-time-flip logits (postprocess.py), for the TypeScript flip to be checked against.
+        logits_of(model, image, flip_tta=True).astype("<f4").tofile(out / f"{case.case_id}.logits-flip.f32")
         cases.append({"id": case.case_id, "image": str(case.image_path), "height": h, "width": w,
-                      "input": f"{case.case_id}.input.f32", "logits": f"{case.case_id}.logits.f32"})
+                      "input": f"{case.case_id}.input.f32", "logits": f"{case.case_id}.logits.f32",
+                      "logitsFlipTta": f"{case.case_id}.logits-flip.f32"})
     meta = {"format": "float32 little-endian, row-major height x width", "weights": str(weights),
             "weightsSha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
             "paddingMultiple": model.padding_multiple, "padValue": 0.0, "cases": cases}

@@ -5,7 +5,8 @@
 #   models/mip-attention-unet/training/release.sh 0.1.0 [checkpoint, default runs/cpu/best.pt]
 #   npx jest test/model
 #
-# Environment: THRESHOLD and MIN_AREA (from tune_postprocess.py; defaults 0.5 and the training config's),
+# Environment: THRESHOLD, MIN_AREA, SEED_THRESHOLD and FLIP_TTA=1 (from tune_postprocess.py; defaults 0.5,
+# the training config's area, no hysteresis, no flip),
 # MIPSEG_MIP_PET (default ../shared/data/mip-pet beside the checkout), TORCH_PYTHON
 # (default /usr/bin/python3, the interpreter that has torch), THREADS for evaluation (default 1).
 set -euo pipefail
@@ -18,6 +19,9 @@ data="$(realpath "${MIPSEG_MIP_PET:-$here/../../../../shared/data/mip-pet}")"
 python="${TORCH_PYTHON:-/usr/bin/python3}"
 # Output post-processing, chosen on the TRAINING split by tune_postprocess.py (never on validation).
 threshold="${THRESHOLD:-0.5}"
+postprocess=()
+[ -n "${SEED_THRESHOLD:-}" ] && postprocess+=(--seed-threshold "$SEED_THRESHOLD")
+[ "${FLIP_TTA:-0}" = 1 ] && postprocess+=(--flip-tta)
 
 # A running training rewrites best.pt every few minutes: snapshot it so every artefact has the same weights.
 tmp="$(mktemp -d)"
@@ -27,11 +31,11 @@ cd "$here"
 min_area="${MIN_AREA:-$("$python" -c 'import sys, torch
 print(torch.load(sys.argv[1], map_location="cpu")["config"].get("min_component_area", 0))' "$tmp/checkpoint.pt")}"
 
-echo "exporting $checkpoint (min component area $min_area px, threshold $threshold)"
+echo "exporting $checkpoint (min component area $min_area px, threshold $threshold ${postprocess[*]})"
 "$python" export_onnx.py --weights "$tmp/checkpoint.pt" --onnx "$model_dir/model.onnx" --state-dict "$model_dir/model.pt"
 echo "evaluating on the validation split"
 OMP_NUM_THREADS="${THREADS:-1}" "$python" evaluate.py --checkpoint "$tmp/checkpoint.pt" --data "$data" \
-  --threshold "$threshold" --min-area "$min_area" > "$model_dir/evaluation.json"
+  --threshold "$threshold" --min-area "$min_area" "${postprocess[@]}" > "$model_dir/evaluation.json"
 "$python" write_manifest.py --checkpoint "$tmp/checkpoint.pt" --evaluation "$model_dir/evaluation.json" \
-  --data "$data" --model-dir "$model_dir" --threshold "$threshold" --min-area "$min_area" --version "$version"
+  --data "$data" --model-dir "$model_dir" --threshold "$threshold" --min-area "$min_area" "${postprocess[@]}" --version "$version"
 echo "released $version; now run: npx jest test/model"

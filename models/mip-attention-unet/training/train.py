@@ -1,6 +1,7 @@
 """Trains the MIP-PET Attention U-Net. Resumable: rerun the same command to continue from last.pt.
 
   /usr/bin/python3 train.py --config configs/cpu.json --data ../../../../shared/data/mip-pet --out runs/cpu
+  /usr/bin/python3 train.py --config configs/cpu-finetune.json --init ../model.pt --data ... --out runs/cpu-finetune
 """
 from __future__ import annotations
 
@@ -18,16 +19,30 @@ import torch.nn.functional as F
 from data import AugmentConfig, augment, list_cases, load, split
 from evaluate import evaluate_model, selection_score
 from model import AttentionUNet
+from weights import load_weights
 
 
-def loss_fn(logits: torch.Tensor, target: torch.Tensor, focal_gamma: float) -> torch.Tensor:
-    """Focal BCE plus a batch-global soft Dice (global so that empty control patches are well-defined)."""
+def loss_fn(logits: torch.Tensor, target: torch.Tensor, focal_gamma: float, per_image_dice: float = 0.0) -> torch.Tensor:
+    """Focal BCE plus a batch-global soft Dice (global so that empty control patches are well-defined).
+
+    per_image_dice in [0, 1] moves that share of the Dice term to a mean of per-patch soft Dice over the patches
+    that hold tumour: the case scores the mean of per-image Dice, where a patient with two small lesions counts
+    as much as one with a large mass, and a batch-global Dice is dominated by the large masses.
+    """
     bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     p = torch.sigmoid(logits)
     pt = p * target + (1 - p) * (1 - target)
     focal = ((1 - pt) ** focal_gamma * bce).mean()
     inter = (p * target).sum()
     soft_dice = 1 - (2 * inter + 1) / (p.sum() + target.sum() + 1)
+    if per_image_dice > 0:
+        dims = (1, 2, 3)
+        has_tumour = target.sum(dim=dims) > 0
+        if has_tumour.any():
+            inter_i = (p * target).sum(dim=dims)[has_tumour]
+            denom_i = (p.sum(dim=dims) + target.sum(dim=dims))[has_tumour]
+            per_image = (1 - (2 * inter_i + 1) / (denom_i + 1)).mean()
+            soft_dice = (1 - per_image_dice) * soft_dice + per_image_dice * per_image
     return focal * 10.0 + soft_dice
 
 
@@ -55,6 +70,9 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--max-steps", type=int, default=None, help="override (smoke tests)")
     ap.add_argument("--max-cases", type=int, default=None, help="use only the first N cases of each group (smoke tests)")
+    ap.add_argument("--init", default=None,
+                    help="start from these weights (a checkpoint or a released model.pt) instead of random ones; "
+                         "ignored when OUT holds last.pt (resume wins)")
     args = ap.parse_args()
     cfg = json.loads(Path(args.config).read_text())
     if args.max_steps is not None:
@@ -73,6 +91,12 @@ def main() -> None:
     print(f"train {len(tp)} patients {len(tc)} controls; val {len(vp)} patients {len(vc)} controls", flush=True)
 
     model = AttentionUNet(tuple(cfg["channels"])).to(device)
+    if args.init is not None and not (out / "last.pt").exists():
+        init_model, _ = load_weights(Path(args.init))
+        if init_model.channels != model.channels:
+            raise SystemExit(f"--init weights have channels {init_model.channels}, config asks {model.channels}")
+        model.load_state_dict(init_model.state_dict())
+        print(f"initialised from {args.init}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     state = {"step": 0, "elapsed": 0.0, "best_score": -1.0, "history": []}
     rng = random.Random(cfg["seed"])
@@ -95,7 +119,7 @@ def main() -> None:
             g["lr"] = learning_rate(cfg, progress)
         x, y = make_batch(samples, cfg, aug, rng)
         model.train()
-        loss = loss_fn(model(x.to(device)), y.to(device), cfg["focal_gamma"])
+        loss = loss_fn(model(x.to(device)), y.to(device), cfg["focal_gamma"], cfg.get("per_image_dice", 0.0))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

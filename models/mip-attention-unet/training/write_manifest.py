@@ -52,11 +52,21 @@ def training_section(meta: dict, data_root: Path) -> dict:
     }
 
 
-def metrics_section(evaluation: dict, threshold: float, min_area: int) -> dict:
+def metrics_section(evaluation: dict, args: argparse.Namespace) -> dict:
     out = {"source": "training/evaluate.py (PyTorch, full-size images)", "split": "validation",
-           "threshold": threshold, "minComponentAreaPx": min_area}
+           "threshold": args.threshold, "minComponentAreaPx": args.min_area, **postprocess_fields(args)}
     out.update({dst: evaluation[src] for src, dst in METRIC_KEYS.items()})
     return out
+
+
+def postprocess_fields(args: argparse.Namespace) -> dict:
+    """The optional output fields, written only when they change what a runtime does."""
+    fields = {}
+    if args.seed_threshold is not None and args.seed_threshold > args.threshold:
+        fields["seedThreshold"] = args.seed_threshold
+    if args.flip_tta:
+        fields["flipTta"] = True
+    return fields
 
 
 def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
@@ -73,10 +83,12 @@ def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
         channels=list(model.channels), parameters=sum(p.numel() for p in model.parameters()),
         convMacsPerPaddedPixel=conv_macs_per_padded_pixel(model))
     manifest["input"]["paddingMultiple"] = model.padding_multiple
-    manifest["output"].update(threshold=args.threshold, minComponentAreaPx=args.min_area)
+    output = {k: v for k, v in manifest["output"].items() if k not in ("seedThreshold", "flipTta")}
+    output.update(threshold=args.threshold, minComponentAreaPx=args.min_area, **postprocess_fields(args))
+    manifest["output"] = output
     manifest["training"] = training_section(meta, args.data)
     evaluation = json.loads(args.evaluation.read_text())
-    manifest["metrics"] = metrics_section(evaluation, args.threshold, args.min_area)
+    manifest["metrics"] = metrics_section(evaluation, args)
     return manifest
 
 
@@ -88,6 +100,8 @@ def main() -> None:
     ap.add_argument("--model-dir", type=Path, required=True, help="folder with model.json, model.onnx, model.pt")
     ap.add_argument("--threshold", type=float, required=True)
     ap.add_argument("--min-area", type=int, required=True)
+    ap.add_argument("--seed-threshold", type=float, default=None)
+    ap.add_argument("--flip-tta", action="store_true")
     ap.add_argument("--version", help="semantic version of this release (default: keep)")
     args = ap.parse_args()
     torch.set_num_threads(1)

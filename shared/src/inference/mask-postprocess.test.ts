@@ -1,4 +1,4 @@
-import { removeSmallComponents, sigmoid, thresholdLogits } from './mask-postprocess';
+import { filterComponents, logit, sigmoid, thresholdLogits } from './mask-postprocess';
 
 describe('thresholdLogits', () => {
   it('marks a pixel as tumour exactly where sigmoid(logit) exceeds the threshold', () => {
@@ -10,7 +10,7 @@ describe('thresholdLogits', () => {
   });
 });
 
-describe('removeSmallComponents', () => {
+describe('filterComponents', () => {
   // 6 x 4: a diagonal pair (one 8-connected component of 2), a bar of 3 and a single pixel.
   const image = () =>
     Uint8Array.from([
@@ -19,12 +19,15 @@ describe('removeSmallComponents', () => {
       0, 0, 0, 0, 0, 0,
       0, 0, 0, 0, 0, 1,
     ]);
+  const confident = new Float32Array(24).fill(5);
+  const removeSmall = (mask: Uint8Array, width: number, height: number, minArea: number) =>
+    filterComponents(mask, new Float32Array(width * height).fill(5), width, height, minArea, 0.5);
 
   it('keeps components of at least minArea pixels, joining diagonal neighbours', () => {
-    expect(Array.from(removeSmallComponents(image(), 6, 4, 2))).toEqual(
+    expect(Array.from(removeSmall(image(), 6, 4, 2))).toEqual(
       [1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     );
-    expect(Array.from(removeSmallComponents(image(), 6, 4, 3))).toEqual(
+    expect(Array.from(removeSmall(image(), 6, 4, 3))).toEqual(
       [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     );
   });
@@ -32,11 +35,27 @@ describe('removeSmallComponents', () => {
   it('does not join pixels across the image\'s left and right edges', () => {
     // (5, 0) and (0, 1) are neighbours in memory but not in the image.
     const mask = Uint8Array.from([0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
-    expect(Array.from(removeSmallComponents(mask, 6, 2, 2))).toEqual(new Array(12).fill(0));
+    expect(Array.from(removeSmall(mask, 6, 2, 2))).toEqual(new Array(12).fill(0));
   });
 
-  it('keeps everything when minArea is 0 or 1, as training does', () => {
-    expect(Array.from(removeSmallComponents(image(), 6, 4, 1))).toEqual(Array.from(image()));
-    expect(Array.from(removeSmallComponents(image(), 6, 4, 0))).toEqual(Array.from(image()));
+  it('keeps everything when minArea is 0 or 1 and every component reaches the seed, as training does', () => {
+    expect(Array.from(filterComponents(image(), confident, 6, 4, 1, 0.9))).toEqual(Array.from(image()));
+    expect(Array.from(filterComponents(image(), confident, 6, 4, 0, 0.9))).toEqual(Array.from(image()));
+  });
+
+  it('keeps a component only when its most confident pixel reaches the seed threshold (hysteresis)', () => {
+    const logits = new Float32Array(24).fill(logit(0.6));
+    logits[1 * 6 + 4] = logit(0.95); // one sure pixel in the bar of 3
+    logits[3 * 6 + 5] = logit(0.89); // the single pixel: lukewarm
+    expect(Array.from(filterComponents(image(), logits, 6, 4, 0, 0.9))).toEqual(
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+  });
+
+  it('applies the area and the seed rules together', () => {
+    const logits = new Float32Array(24).fill(logit(0.99));
+    expect(Array.from(filterComponents(image(), logits, 6, 4, 3, 0.9))).toEqual(
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
   });
 });

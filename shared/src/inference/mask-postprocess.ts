@@ -1,14 +1,23 @@
-/** Turns network logits into a 0/1 tumour mask: threshold, then drop small 8-connected components. */
+/**
+ * Turns network logits into a 0/1 tumour mask: threshold, then drop the 8-connected components that are too
+ * small or whose most confident pixel stays below the seed threshold (hysteresis), like
+ * models/mip-attention-unet/training/postprocess.py.
+ */
 
 /**
  * sigmoid(l) > t  <=>  l > logit(t), so the threshold is applied to logits without a sigmoid per pixel.
  * (PyTorch's float32 sigmoid rounds to exactly 0.5 for |l| below ~6e-8; such pixels may differ. Harmless.)
  */
 export function thresholdLogits(logits: Float32Array, threshold: number): Uint8Array {
-  const cut = Math.log(threshold / (1 - threshold));
+  const cut = logit(threshold);
   const mask = new Uint8Array(logits.length);
   for (let i = 0; i < logits.length; i++) mask[i] = (logits[i] as number) > cut ? 1 : 0;
   return mask;
+}
+
+/** The inverse of the sigmoid: probability → logit. */
+export function logit(probability: number): number {
+  return Math.log(probability / (1 - probability));
 }
 
 export function sigmoid(logits: Float32Array): Float32Array {
@@ -18,18 +27,22 @@ export function sigmoid(logits: Float32Array): Float32Array {
 }
 
 /**
- * Clears, in place, the 8-connected components of `mask` with fewer than `minArea` pixels, like
- * training/metrics.py remove_small_components (minArea 0 or 1 keeps everything). Returns the mask.
+ * Clears, in place, every 8-connected component of `mask` that has fewer than `minArea` pixels or whose
+ * highest logit is below logit(seedThreshold). minArea 0 or 1 keeps any size, as training/postprocess.py does.
+ * Returns the mask.
  */
-export function removeSmallComponents(mask: Uint8Array, width: number, height: number, minArea: number): Uint8Array {
-  if (minArea <= 1) return mask;
+export function filterComponents(
+  mask: Uint8Array, logits: Float32Array, width: number, height: number, minArea: number, seedThreshold: number,
+): Uint8Array {
+  const seedLogit = logit(seedThreshold);
   const visited = new Uint8Array(mask.length);
-  // One buffer serves as the flood-fill stack and, behind it, the list of the component's pixels.
   const pixels = new Int32Array(mask.length);
   for (let seed = 0; seed < mask.length; seed++) {
     if (mask[seed] === 0 || visited[seed] === 1) continue;
     const area = floodFill(mask, visited, pixels, width, height, seed);
-    if (area < minArea) for (let k = 0; k < area; k++) mask[pixels[k] as number] = 0;
+    let peak = -Infinity;
+    for (let k = 0; k < area; k++) peak = Math.max(peak, logits[pixels[k] as number] as number);
+    if (area < minArea || peak < seedLogit) for (let k = 0; k < area; k++) mask[pixels[k] as number] = 0;
   }
   return mask;
 }

@@ -41,6 +41,10 @@ export interface ModelManifest {
     readonly activation: 'sigmoid';
     readonly threshold: number;
     readonly minComponentAreaPx: number;
+    /** Keep a component only if its most confident pixel reaches this; absent: the threshold (no hysteresis). */
+    readonly seedThreshold?: number;
+    /** Average the logits with those of the left-right mirrored image (test-time flip); absent: false. */
+    readonly flipTta?: boolean;
     readonly connectivity: 8;
   };
   readonly training: Readonly<Record<string, unknown>>;

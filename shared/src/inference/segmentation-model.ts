@@ -2,7 +2,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { MipsegError } from '../errors';
 import { cropPadded, padToMultiple } from './image-padding';
-import { removeSmallComponents, sigmoid, thresholdLogits } from './mask-postprocess';
+import { filterComponents, sigmoid, thresholdLogits } from './mask-postprocess';
 import type { ModelManifest } from './model-manifest';
 
 /** Larger images are refused rather than risking an out-of-memory session run (MIPs are about 400 x 1000). */
@@ -24,6 +24,8 @@ export interface SegmentationModel {
   readonly manifest: ModelManifest;
   /** Raw logits at the input's own size (padding removed): the figure the parity test compares. */
   predictLogits(input: Float32Array, width: number, height: number): Promise<Float32Array>;
+  /** The logits segment() thresholds: predictLogits, averaged with the mirrored look when the manifest asks. */
+  outputLogits(input: Float32Array, width: number, height: number): Promise<Float32Array>;
   /** Tumour mask of a network input image (x in [0, 1], see pngToModelInput). */
   segment(input: Float32Array, width: number, height: number, options?: SegmentOptions): Promise<Segmentation>;
   /** Frees the native session; the model is unusable afterwards. */
@@ -44,28 +46,59 @@ function checkInput(input: Float32Array, width: number, height: number): void {
 }
 
 /** Wraps a session created for `manifest`; see loadModel, which checks the manifest and the file first. */
+/** Left-right mirror of a row-major width x height image (its own inverse). */
+export function mirrorColumns(image: Float32Array, width: number, height: number): Float32Array {
+  const out = new Float32Array(image.length);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) out[row + x] = image[row + width - 1 - x] as number;
+  }
+  return out;
+}
+
+/** Wraps a session created for `manifest`; see loadModel, which checks the manifest and the file first. */
 export function createSegmentationModel(session: InferenceSession, manifest: ModelManifest): SegmentationModel {
   const { tensorName: inputName, paddingMultiple, padValue } = manifest.input;
-  const { tensorName: outputName, threshold, minComponentAreaPx } = manifest.output;
+  const { tensorName: outputName, threshold, minComponentAreaPx, seedThreshold, flipTta } = manifest.output;
 
-  async function predictLogits(input: Float32Array, width: number, height: number): Promise<Float32Array> {
-    checkInput(input, width, height);
-    const padded = padToMultiple(input, width, height, paddingMultiple, padValue);
-    const feeds = { [inputName]: new Tensor('float32', padded.data, [1, 1, padded.height, padded.width]) };
+  /** One session run over a batch of same-size images; returns each image's logits at its own size. */
+  async function run(images: readonly Float32Array[], width: number, height: number): Promise<Float32Array[]> {
+    const padded = images.map((image) => padToMultiple(image, width, height, paddingMultiple, padValue));
+    const { width: pw, height: ph } = padded[0] as { width: number; height: number };
+    const batch = new Float32Array(pw * ph * images.length);
+    padded.forEach((p, i) => batch.set(p.data, i * pw * ph));
+    const feeds = { [inputName]: new Tensor('float32', batch, [images.length, 1, ph, pw]) };
     const result = await session.run(feeds);
     const logits = result[outputName];
     const dims = logits?.dims.join(',');
-    if (!logits || !(logits.data instanceof Float32Array) || dims !== `1,1,${padded.height},${padded.width}`) {
-      throw new MipsegError('MIPSEG_MODEL_INVALID', `output ${outputName} is ${logits?.type} [${dims}], not float32 [1,1,${padded.height},${padded.width}]`);
+    if (!logits || !(logits.data instanceof Float32Array) || dims !== `${images.length},1,${ph},${pw}`) {
+      throw new MipsegError('MIPSEG_MODEL_INVALID', `output ${outputName} is ${logits?.type} [${dims}], not float32 [${images.length},1,${ph},${pw}]`);
     }
-    return cropPadded(logits.data, padded.width, width, height);
+    const data = logits.data;
+    return images.map((_, i) => cropPadded(data.subarray(i * pw * ph, (i + 1) * pw * ph), pw, width, height));
+  }
+
+  async function predictLogits(input: Float32Array, width: number, height: number): Promise<Float32Array> {
+    checkInput(input, width, height);
+    return (await run([input], width, height))[0] as Float32Array;
+  }
+
+  async function outputLogits(input: Float32Array, width: number, height: number): Promise<Float32Array> {
+    if (!flipTta) return predictLogits(input, width, height);
+    checkInput(input, width, height);
+    // Mirrored before padding, as in training/postprocess.py: both looks see the zero border at bottom/right.
+    const [direct, mirrored] = (await run([input, mirrorColumns(input, width, height)], width, height)) as [Float32Array, Float32Array];
+    const back = mirrorColumns(mirrored, width, height);
+    const mean = new Float32Array(direct.length);
+    for (let i = 0; i < mean.length; i++) mean[i] = ((direct[i] as number) + (back[i] as number)) / 2;
+    return mean;
   }
 
   async function segment(input: Float32Array, width: number, height: number, options: SegmentOptions = {}): Promise<Segmentation> {
-    const logits = await predictLogits(input, width, height);
-    const mask = removeSmallComponents(thresholdLogits(logits, threshold), width, height, minComponentAreaPx);
+    const logits = await outputLogits(input, width, height);
+    const mask = filterComponents(thresholdLogits(logits, threshold), logits, width, height, minComponentAreaPx, seedThreshold ?? threshold);
     return options.probability ? { mask, probability: sigmoid(logits) } : { mask };
   }
 
-  return Object.freeze({ manifest, predictLogits, segment, release: () => session.release() });
+  return Object.freeze({ manifest, predictLogits, outputLogits, segment, release: () => session.release() });
 }
