@@ -22,9 +22,9 @@ from data import list_cases, load, split
 from postprocess import PostProcess, components, keep_components, logits_of, probability
 from weights import load_weights
 
-THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7]
+THRESHOLDS = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 SEEDS = [None, 0.8, 0.9, 0.95, 0.98, 0.99]
-MIN_AREAS = [0, 10, 20, 40, 80]
+MIN_AREAS = [0, 10, 20, 40, 80, 120, 160]
 CLEAN_CONTROLS_REQUIRED = 0.9
 FLIP_MIN_GAIN = 0.01
 
