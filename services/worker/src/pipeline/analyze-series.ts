@@ -1,19 +1,20 @@
 import { performance } from 'node:perf_hooks';
-import { componentAreas, type SegmentationModel } from '@mipseg/shared/inference';
 import type { Logger } from '@mipseg/shared/log';
 import type { AnalysisRequest, JobProgress, ResultUids } from '@mipseg/shared/queue';
-import {
-  algorithmFromManifest, readSourceSeriesContext, writeMipInstance, writeSegInstance, type EquipmentIdentity,
-} from '../dicom-output';
-import { buildMipFromInstances } from '../mip';
+import { asBuffer } from './analysis-thread-protocol';
+import type { ComputeTimings, SeriesResults, StageReporter } from './derive-series-results';
 import type { ResultSink } from './result-sink';
 import type { StudySource } from './study-source';
+
+/** What runs the CPU stages of a series (the ComputePool). */
+export interface SeriesCompute {
+  deriveSeriesResults(instances: readonly Uint8Array[], onStage: StageReporter): Promise<SeriesResults>;
+}
 
 export interface AnalysisDeps {
   readonly source: StudySource;
   readonly sink: ResultSink;
-  readonly model: SegmentationModel;
-  readonly equipment: EquipmentIdentity;
+  readonly compute: SeriesCompute;
   readonly log: Logger;
 }
 
@@ -24,45 +25,71 @@ async function timed<T>(progress: JobProgress, stage: Parameters<JobProgress['ti
   return value;
 }
 
+const STAGE_PROGRESS = { inference: 50, write: 80 } as const;
+
+function recordTimings(progress: JobProgress, timingsMs: ComputeTimings): void {
+  for (const [stage, ms] of Object.entries(timingsMs) as [keyof ComputeTimings, number][]) progress.timing(stage, ms);
+}
+
 /**
- * One analysis, stage by stage: read the series → SUV volume → coronal MIP → segmentation → MIP image and
- * SEG (DICOM) → stored beside the study. Returns the new UIDs and what was found.
+ * Passes the stages a thread reports on to the job in order, without holding the thread up. A failed
+ * progress update fails the analysis once the thread is done, as it did when the stages ran here.
+ */
+function relayStages(progress: JobProgress): { report: StageReporter; drained: () => Promise<void> } {
+  let chain = Promise.resolve();
+  let failure: { readonly err: unknown } | undefined;
+  const report: StageReporter = (stage, timingsMs) => {
+    recordTimings(progress, timingsMs);
+    chain = chain.then(() => progress.stage(stage, STAGE_PROGRESS[stage])).catch((err: unknown) => {
+      failure ??= { err };
+    });
+  };
+  const drained = async () => {
+    await chain;
+    if (failure) throw failure.err;
+  };
+  return { report, drained };
+}
+
+async function deriveResults(instances: Buffer[], deps: AnalysisDeps, progress: JobProgress): Promise<SeriesResults> {
+  const relay = relayStages(progress);
+  let results: SeriesResults;
+  try {
+    results = await deps.compute.deriveSeriesResults(instances, relay.report);
+  } catch (err) {
+    // The analysis' own error is the one to report; a progress update that failed too is secondary.
+    await relay.drained().catch(() => undefined);
+    throw err;
+  }
+  await relay.drained();
+  recordTimings(progress, results.timingsMs);
+  return results;
+}
+
+/**
+ * One analysis: read the series here, derive the MIP and SEG on an analysis thread (SUV volume → coronal
+ * MIP → segmentation → DICOM), store them beside the study here. Returns the new UIDs and what was found.
  */
 export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps, progress: JobProgress): Promise<ResultUids> {
-  const { model } = deps;
   await progress.stage('decode', 5);
   const instances = await timed(progress, 'select', () =>
     deps.source.readSeries(request.studyInstanceUid, request.seriesInstanceUid, request.sopInstanceUids));
-  const built = buildMipFromInstances(instances, model.manifest.input);
-  progress.timing('decode', built.timingsMs.decode);
-  progress.timing('suv', built.timingsMs.suv);
-  progress.timing('mip', built.timingsMs.mip);
-  const { mip } = built;
-  await progress.stage('inference', 50);
-  const { mask } = await timed(progress, 'inference', () => model.segment(mip.input, mip.width, mip.height));
-  await progress.stage('write', 80);
-  const { mipInstance, segInstance } = await timed(progress, 'write', () => {
-    const context = readSourceSeriesContext(instances);
-    const written = writeMipInstance(mip, context, { equipment: deps.equipment });
-    const seg = writeSegInstance(mask, { sopClassUid: written.sopClassUid, sopInstanceUid: written.sopInstanceUid,
-      seriesInstanceUid: written.seriesInstanceUid, geometry: mip }, context,
-    { equipment: deps.equipment, algorithm: algorithmFromManifest(model.manifest) });
-    return { mipInstance: written, segInstance: seg };
-  });
+  const results = await deriveResults(instances, deps, progress);
   await progress.stage('store', 90);
-  await timed(progress, 'store', () => deps.sink.store([mipInstance.bytes, segInstance.bytes]));
-  const areas = componentAreas(mask, mip.width, mip.height);
-  const pixelArea = mip.pixelSpacingMm[0] * mip.pixelSpacingMm[1];
-  deps.log.info({ seriesInstanceUid: request.seriesInstanceUid, lesions: areas.length, version: request.version }, 'analysis done');
+  await timed(progress, 'store', () => deps.sink.store([asBuffer(results.mip.bytes), asBuffer(results.seg.bytes)]));
+  const areas = results.lesionAreasPx;
+  const pixelArea = results.mipPixelSpacingMm[0] * results.mipPixelSpacingMm[1];
+  deps.log.info({ seriesInstanceUid: request.seriesInstanceUid, lesions: areas.length, version: request.version,
+    timingsMs: results.timingsMs }, 'analysis done');
   return {
     studyInstanceUid: request.studyInstanceUid,
-    mipSeriesInstanceUid: mipInstance.seriesInstanceUid,
-    mipSopInstanceUid: mipInstance.sopInstanceUid,
-    segSeriesInstanceUid: segInstance.seriesInstanceUid,
-    segSopInstanceUid: segInstance.sopInstanceUid,
+    mipSeriesInstanceUid: results.mip.seriesInstanceUid,
+    mipSopInstanceUid: results.mip.sopInstanceUid,
+    segSeriesInstanceUid: results.seg.seriesInstanceUid,
+    segSopInstanceUid: results.seg.sopInstanceUid,
     lesionCount: areas.length,
     tumourAreaMm2: Math.round(areas.reduce((a, b) => a + b, 0) * pixelArea),
-    modelName: model.manifest.name,
-    modelVersion: model.manifest.version,
+    modelName: results.model.name,
+    modelVersion: results.model.version,
   };
 }

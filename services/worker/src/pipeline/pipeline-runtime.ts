@@ -1,13 +1,13 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@mipseg/shared/config';
-import { loadModel, type SegmentationModel } from '@mipseg/shared/inference';
 import type { Logger } from '@mipseg/shared/log';
 import { BullMqJobQueue, EmbeddedJobQueue, type JobHandlers, type JobQueue } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { MIPSEG_MANUFACTURER } from '@mipseg/shared/dicom';
 import type { EquipmentIdentity } from '../dicom-output';
 import { analyzeSeries } from './analyze-series';
+import { ComputePool } from './compute-pool';
 import { exportResult } from './export-result';
 import { planStudy, type PlanOutcome } from './plan-study';
 import { ArchiveResultSink, StowResultSink, type ResultSink } from './result-sink';
@@ -47,20 +47,38 @@ function equipment(softwareVersion: string): EquipmentIdentity {
   return { manufacturerModelName: MIPSEG_MANUFACTURER, softwareVersions: softwareVersion, deviceSerialNumber: hostname() };
 }
 
+/** One analysis thread per job this process runs at once, each with its own copy of the model. */
+function startComputePool(options: PipelineOptions): Promise<ComputePool> {
+  const { config } = options;
+  return ComputePool.start({
+    size: config.pipeline.workerConcurrency,
+    thread: {
+      modelDir: options.modelDir,
+      loadOptions: { threads: config.inference.threads, executionProvider: config.inference.executionProvider },
+      equipment: equipment(options.softwareVersion),
+    },
+    log: options.log.child({ component: 'analysis-threads' }),
+  });
+}
+
 /**
  * Wires the pipeline into a process: the job queue of the configured mode, the study tracker (every stored
  * instance restarts its study's quiet period), and the handlers for the jobs this process takes.
  */
 export async function startPipeline(options: PipelineOptions): Promise<PipelineRuntime> {
   const { config, log, archive } = options;
-  const queue = createJobQueue(config, log);
+  // Threads first: a model that will not load stops the start before the queue takes any job.
+  const compute = options.analyses ? await startComputePool(options) : undefined;
+  let queue: JobQueue;
+  try {
+    queue = createJobQueue(config, log);
+  } catch (err) {
+    await compute?.close(); // its threads would keep the process alive
+    throw err;
+  }
   const token = config.authTokens[0];
   const source: StudySource = archive ? new ArchiveStudySource(archive) : new DicomwebStudySource(config.pipeline.gatewayUrl, token);
   const sink: ResultSink = archive ? new ArchiveResultSink(archive) : new StowResultSink(config.pipeline.gatewayUrl, token);
-  let model: SegmentationModel | undefined;
-  if (options.analyses) {
-    model = await loadModel(options.modelDir, { threads: config.inference.threads, executionProvider: config.inference.executionProvider });
-  }
   const plan = (uid: string, force: boolean) => {
     if (!archive) throw new Error('study planning needs the archive (mipseg serve)');
     return planStudy(uid, { archive, queue, log, minPetSlices: config.pipeline.minPetSlices }, { force });
@@ -70,8 +88,8 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
       await plan(uid, false);
     },
     analyze: (jobId, request, progress) => {
-      if (!model) throw new Error('this process does not analyse');
-      return analyzeSeries(request, { source, sink, model, equipment: equipment(options.softwareVersion), log: log.child({ jobId }) }, progress);
+      if (!compute) throw new Error('this process does not analyse');
+      return analyzeSeries(request, { source, sink, compute, log: log.child({ jobId }) }, progress);
     },
     exportResult: (_jobId, result, destination, attempt) =>
       exportResult(result, destination, attempt, { source, callingAeTitle: config.pipeline.exportAeTitle, log }),
@@ -88,8 +106,8 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
     queue,
     analyzeNow: (uid) => plan(uid, true),
     close: async () => {
-      await queue.close();
-      await model?.release();
+      await queue.close(); // lets running analyses finish
+      await compute?.close();
     },
   };
 }

@@ -1,0 +1,149 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import * as dcmjs from 'dcmjs';
+import { isMipsegError, MipsegError } from '@mipseg/shared/errors';
+import { isUnrecoverable } from '@mipseg/shared/queue';
+import { syntheticPetStudy } from '../../../../test/pipeline/faults/synthetic-pet-study';
+import { GE_SERIES, readDicomFolder } from '../../../../test/pipeline/volume/ge-series-files';
+import { CRASH_MESSAGE } from '../../../../test/support/crashing-analysis-thread';
+import { sharedData } from '../../../../test/support/shared-data';
+import type { AnalysisThreadInit } from './analysis-thread-protocol';
+import { ComputePool, type ComputePoolOptions } from './compute-pool';
+import type { SeriesResults } from './derive-series-results';
+
+const MODEL_DIR = resolve(__dirname, '..', '..', '..', '..', 'models', 'mip-attention-unet');
+const CRASHING_THREAD = resolve(__dirname, '..', '..', '..', '..', 'test', 'support', 'crashing-analysis-thread.ts');
+const THREAD: AnalysisThreadInit = {
+  modelDir: MODEL_DIR,
+  loadOptions: { threads: 1, executionProvider: 'cpu' },
+  equipment: { manufacturerModelName: 'mipseg', softwareVersions: 'test', deviceSerialNumber: 'compute-pool-test' },
+};
+const log = pino({ level: 'silent' });
+
+function startPool(options: Partial<ComputePoolOptions> = {}): Promise<ComputePool> {
+  return ComputePool.start({ size: 2, thread: THREAD, log, ...options });
+}
+
+const noStages = () => undefined;
+
+async function failureOf(promise: Promise<unknown>): Promise<MipsegError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  if (!(err instanceof MipsegError)) throw new Error(`expected a MipsegError, got ${String(err)}`);
+  return err;
+}
+
+function readPart10(bytes: Uint8Array): Record<string, unknown> {
+  const file = dcmjs.data.DicomMessage.readFile(bytes.slice().buffer);
+  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
+}
+
+/** Threads of this process, as Linux counts them: a closed pool must give its threads back. */
+function osThreads(): number {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('Threads:'));
+  return Number(line?.split(/\s+/)[1]);
+}
+
+describe('analysis threads', () => {
+  let pool: ComputePool;
+  beforeAll(async () => {
+    pool = await startPool();
+  });
+  afterAll(async () => pool?.close());
+
+  test('derive a MIP and a SEG of the series, with the model and the stages it went through', async () => {
+    const study = syntheticPetStudy({ slices: 12 });
+    const stages: string[] = [];
+    const results = await pool.deriveSeriesResults(study.instances, (stage) => stages.push(stage));
+    expect(stages).toEqual(['inference', 'write']);
+    expect(Object.keys(results.timingsMs).sort()).toEqual(['decode', 'inference', 'mip', 'suv', 'write']);
+    expect(results.model).toEqual({ name: 'mip-attention-unet', version: expect.any(String) });
+    const mip = readPart10(results.mip.bytes);
+    const seg = readPart10(results.seg.bytes);
+    expect(mip).toMatchObject({ Modality: 'PT', StudyInstanceUID: study.studyInstanceUid, SOPInstanceUID: results.mip.sopInstanceUid,
+      SeriesInstanceUID: results.mip.seriesInstanceUid });
+    expect(seg).toMatchObject({ Modality: 'SEG', StudyInstanceUID: study.studyInstanceUid, SOPInstanceUID: results.seg.sopInstanceUid });
+    expect(results.lesionAreasPx.every((a) => Number.isInteger(a) && a > 0)).toBe(true);
+  });
+
+  test('move the series to the thread without copying it where a buffer holds one instance', async () => {
+    const study = syntheticPetStudy({ slices: 12 });
+    const owned = study.instances.map((b) => new Uint8Array(b)); // each its own ArrayBuffer
+    await pool.deriveSeriesResults(owned, noStages);
+    expect(owned.every((view) => view.byteLength === 0)).toBe(true); // moved: detached here
+  });
+
+  test('fail a series with a missing slice with the same catalogue error as in the main thread', async () => {
+    const study = syntheticPetStudy({ slices: 12, omit: [6] });
+    const err = await failureOf(pool.deriveSeriesResults(study.instances, noStages));
+    expect(err.code).toBe('MIPSEG_VOLUME_INVALID');
+    expect(err.message).toContain('gap: 1 slice(s) missing');
+    expect(isUnrecoverable(err)).toBe(true); // bad data fails the job at once
+  });
+
+  test('fail a series without PatientWeight with MIPSEG_SUV_UNAVAILABLE, naming the attribute', async () => {
+    const study = syntheticPetStudy({ slices: 12, attributes: { PatientWeight: undefined } });
+    const err = await failureOf(pool.deriveSeriesResults(study.instances, noStages));
+    expect(isMipsegError(err, 'MIPSEG_SUV_UNAVAILABLE')).toBe(true);
+    expect(err.message).toContain('PatientWeight (0010,1030)');
+  });
+
+  const ge = sharedData(GE_SERIES);
+  (ge.available ? test : test.skip)('run two analyses at once, one on each thread', async () => {
+    const reached: string[] = [];
+    const analyse = async (name: string): Promise<SeriesResults> => {
+      const results = await pool.deriveSeriesResults(readDicomFolder(ge.path), (stage) => reached.push(`${name} ${stage}`));
+      reached.push(`${name} done`);
+      return results;
+    };
+    await Promise.all([analyse('a'), analyse('b')]);
+    // Taking turns on one thread, one series would be done before the other had been decoded.
+    const firstDone = reached.findIndex((r) => r.endsWith('done'));
+    expect(reached.slice(0, firstDone).sort()).toEqual(expect.arrayContaining(['a inference', 'b inference']));
+  });
+});
+
+describe('an analysis thread that crashes', () => {
+  let pool: ComputePool;
+  beforeAll(async () => {
+    pool = await startPool({ size: 1, threadModule: CRASHING_THREAD });
+  });
+  afterAll(async () => pool?.close());
+
+  test('fails its analysis with MIPSEG_INTERNAL, is replaced, and the next analysis succeeds', async () => {
+    const err = await failureOf(pool.deriveSeriesResults([], noStages));
+    expect(err.code).toBe('MIPSEG_INTERNAL');
+    expect(err.message).toContain(CRASH_MESSAGE);
+    expect(isUnrecoverable(err)).toBe(false); // retried, as any internal error
+    const results = await pool.deriveSeriesResults(syntheticPetStudy({ slices: 12 }).instances, noStages);
+    expect(results.seg.bytes.byteLength).toBeGreaterThan(0);
+  });
+});
+
+describe('starting and closing analysis threads', () => {
+  let brokenModelDir: string | undefined;
+  afterAll(() => {
+    if (brokenModelDir) rmSync(brokenModelDir, { recursive: true, force: true });
+  });
+
+  test('a model that will not load fails the start with its catalogue error', async () => {
+    brokenModelDir = mkdtempSync(join(tmpdir(), 'mipseg-model-'));
+    for (const file of ['model.json', 'model.schema.json']) copyFileSync(join(MODEL_DIR, file), join(brokenModelDir, file));
+    writeFileSync(join(brokenModelDir, 'model.onnx'), 'not the model the manifest names');
+    const err = await failureOf(startPool({ thread: { ...THREAD, modelDir: brokenModelDir } }));
+    expect(err.code).toBe('MIPSEG_MODEL_INVALID');
+    expect(err.message).toContain('SHA-256');
+  });
+
+  test('close ends every thread and refuses further analyses', async () => {
+    await (await startPool()).close(); // whatever the first pool of a process leaves running for good (ONNX Runtime's own)
+    const before = osThreads();
+    const pool = await startPool();
+    expect(osThreads()).toBeGreaterThanOrEqual(before + 2);
+    await pool.close();
+    expect(osThreads()).toBeLessThanOrEqual(before);
+    const err = await failureOf(pool.deriveSeriesResults(syntheticPetStudy({ slices: 12 }).instances, noStages));
+    expect(err.code).toBe('MIPSEG_INTERNAL');
+  });
+});

@@ -1,0 +1,133 @@
+import { Worker } from 'node:worker_threads';
+import { MipsegError, toMipsegError } from '@mipseg/shared/errors';
+import {
+  prepareTransfer, rebuildError, type AnalysisThreadInit, type FromAnalysisThread, type ToAnalysisThread,
+} from './analysis-thread-protocol';
+import type { ModelIdentity, SeriesResults, StageReporter } from './derive-series-results';
+
+/** How long a closing thread may take to release its model and end before it is terminated. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** One series to analyse and who waits for it. */
+export interface ComputeTask {
+  /** Moved to the thread where they own their memory: the caller must not read them afterwards. */
+  readonly instances: readonly Uint8Array[];
+  readonly onStage: StageReporter;
+  resolve(results: SeriesResults): void;
+  reject(error: MipsegError): void;
+}
+
+export interface ComputeThreadEvents {
+  /** The thread can take a task: it has just loaded its model, or finished one. */
+  idle(thread: ComputeThread): void;
+  /** The thread has ended: it could not load its model (`wasReady` false) or it died; its task has failed. */
+  ended(thread: ComputeThread, error: MipsegError, wasReady: boolean): void;
+}
+
+/**
+ * An analysis thread as the main thread sees it: starts it, hands it one task at a time, and turns its
+ * messages and its death into the task's outcome.
+ */
+export class ComputeThread {
+  /** The model the thread loaded; rejects with the thread's error if it could not. */
+  readonly ready: Promise<ModelIdentity>;
+  readonly threadId: number;
+  private readonly worker: Worker;
+  private readonly exited: Promise<void>;
+  private markReady: (model: ModelIdentity) => void = () => undefined;
+  private markStartFailed: (error: MipsegError) => void = () => undefined;
+  private wasReady = false;
+  private closing = false;
+  private task: ComputeTask | undefined;
+  private startError: MipsegError | undefined;
+  private uncaught: Error | undefined;
+
+  constructor(script: string, init: AnalysisThreadInit, private readonly events: ComputeThreadEvents) {
+    this.ready = new Promise((resolve, reject) => {
+      this.markReady = resolve;
+      this.markStartFailed = reject;
+    });
+    // Threads started after the pool's start-up report failure through `ended`; nobody awaits their `ready`.
+    this.ready.catch(() => undefined);
+    this.worker = new Worker(script, { eval: true, workerData: init });
+    this.threadId = this.worker.threadId;
+    this.worker.on('message', (message: FromAnalysisThread) => this.receive(message));
+    this.worker.on('error', (err) => (this.uncaught = err));
+    this.exited = new Promise((resolve) => this.worker.once('exit', (code: number) => {
+      this.end(code);
+      resolve();
+    }));
+  }
+
+  get idle(): boolean {
+    return this.wasReady && !this.closing && this.task === undefined;
+  }
+
+  /** Starts a task; only on an idle thread. */
+  analyse(task: ComputeTask): void {
+    if (!this.idle) throw new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} is not idle`);
+    this.task = task;
+    try {
+      const { views, transfer } = prepareTransfer(task.instances);
+      this.post({ kind: 'analyse', instances: views }, transfer);
+    } catch (err) {
+      this.task = undefined;
+      task.reject(toMipsegError(err));
+    }
+  }
+
+  /** Lets the thread release its model and end; terminates it if it does not within CLOSE_TIMEOUT_MS. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.post({ kind: 'close' });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), CLOSE_TIMEOUT_MS)));
+    const stuck = await Promise.race([this.exited.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (stuck) await this.worker.terminate();
+  }
+
+  private post(message: ToAnalysisThread, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(message, transfer);
+  }
+
+  private receive(message: FromAnalysisThread): void {
+    switch (message.kind) {
+      case 'ready':
+        this.wasReady = true;
+        this.markReady(message.model);
+        this.events.idle(this);
+        return;
+      case 'start-failed':
+        this.startError = rebuildError(message.error); // the thread ends next; `end` reports it
+        return;
+      case 'stage':
+        this.task?.onStage(message.stage, message.timingsMs);
+        return;
+      case 'done':
+        this.finish((task) => task.resolve(message.results));
+        return;
+      case 'failed':
+        this.finish((task) => task.reject(rebuildError(message.error)));
+    }
+  }
+
+  private finish(settle: (task: ComputeTask) => void): void {
+    const task = this.task;
+    this.task = undefined;
+    if (task) settle(task);
+    if (!this.closing) this.events.idle(this);
+  }
+
+  private end(exitCode: number): void {
+    const error = this.closing
+      ? new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} was closed`)
+      : this.startError ?? new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} stopped (exit code ${exitCode})` +
+        (this.uncaught ? `: ${this.uncaught.message}` : ''), { cause: this.uncaught });
+    this.markStartFailed(error); // no effect once ready
+    const task = this.task;
+    this.task = undefined;
+    task?.reject(error);
+    if (!this.closing) this.events.ended(this, error, this.wasReady);
+  }
+}

@@ -1,0 +1,18 @@
+import { parentPort } from 'node:worker_threads';
+import type { ToAnalysisThread } from '../../services/worker/src/pipeline/analysis-thread-protocol';
+import { serveAnalysisThread as serveRealAnalysisThread } from '../../services/worker/src/pipeline/analysis-thread';
+
+/** Why the thread dies: the tests look for it in the error of the analysis that was running. */
+export const CRASH_MESSAGE = 'analysis thread crashed on purpose (a series of no instances)';
+
+/**
+ * The real analysis thread (ComputePool's `threadModule` in tests), except that a series of no instances
+ * crashes it with an uncaught exception, as a bug or a native fault in a stage would. This listener is
+ * registered before the real one, which handles a message only a promise turn later: the thread is dead by then.
+ */
+export function serveAnalysisThread(): void {
+  parentPort?.on('message', (message: ToAnalysisThread) => {
+    if (message.kind === 'analyse' && message.instances.length === 0) throw new Error(CRASH_MESSAGE);
+  });
+  serveRealAnalysisThread();
+}
