@@ -17,6 +17,10 @@ export interface EmbeddedQueueOptions {
 /**
  * The job runner of `npm start`: no Redis, state in SQLite so that a restart neither loses nor repeats
  * a job. Jobs found "running" at start-up were interrupted by a crash and run again.
+ *
+ * Work is started by a poll of the database (every `pollMs`) and, sooner, by the events that make it due:
+ * a study check's due time, a new analysis job, an analysis that ends and frees its slot. The poll stays
+ * as the safety net (and picks up what a restart left), since SQLite, not a timer, is the record.
  */
 export class EmbeddedJobQueue implements JobQueue {
   readonly mode = 'embedded' as const;
@@ -28,7 +32,10 @@ export class EmbeddedJobQueue implements JobQueue {
   private studyChecks = true;
   private analyses = true;
   private activeAnalyses = 0;
-  private ticking = false;
+  private ticking: Promise<void> | undefined;
+  private tickAgain = false;
+  private closing = false;
+  private readonly studyCheckTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(path: string, private readonly log: Logger, private readonly options: EmbeddedQueueOptions) {
     this.db = new Database(path);
@@ -42,7 +49,22 @@ export class EmbeddedJobQueue implements JobQueue {
     this.db.prepare(`INSERT INTO pending_studies VALUES (?, ?, ?)
       ON CONFLICT(study_uid) DO UPDATE SET due_at = excluded.due_at, updated_at = excluded.updated_at`)
       .run(studyInstanceUid, now + delayMs, now);
+    this.wakeForStudyCheck(studyInstanceUid, now + delayMs);
     return Promise.resolve();
+  }
+
+  /** Ticks when the study's check is due, instead of up to a poll later; a later instance re-arms it. */
+  private wakeForStudyCheck(studyInstanceUid: string, dueAt: number): void {
+    clearTimeout(this.studyCheckTimers.get(studyInstanceUid));
+    if (this.closing) return;
+    // The timer's clock and Date.now() can disagree by a millisecond: re-arm until the database agrees it is due.
+    const timer = setTimeout(() => {
+      this.studyCheckTimers.delete(studyInstanceUid);
+      if (Date.now() < dueAt) this.wakeForStudyCheck(studyInstanceUid, dueAt);
+      else this.requestTick();
+    }, Math.max(0, dueAt - Date.now()));
+    timer.unref(); // the poll holds the process open while the runner runs; close() clears these
+    this.studyCheckTimers.set(studyInstanceUid, timer);
   }
 
   pendingStudies(): Promise<string[]> {
@@ -54,6 +76,7 @@ export class EmbeddedJobQueue implements JobQueue {
     const info = this.db.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, series_uid, state, created_at, request, version)
       VALUES (?, ?, ?, 'queued', ?, ?, ?)`)
       .run(jobId, request.studyInstanceUid, request.seriesInstanceUid, Date.now(), JSON.stringify(request), request.version);
+    if (info.changes === 1) this.requestTick();
     return Promise.resolve({ created: info.changes === 1 });
   }
 
@@ -121,12 +144,27 @@ export class EmbeddedJobQueue implements JobQueue {
     this.analyses = options.analyses;
     const interrupted = this.db.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run();
     if (interrupted.changes) this.log.warn({ jobs: interrupted.changes }, 're-queued jobs interrupted by a restart');
-    this.timer = setInterval(() => void this.tick(), this.options.pollMs ?? 200);
+    this.timer = setInterval(() => this.requestTick(), this.options.pollMs ?? 200);
+  }
+
+  /** Runs a tick now, or right after the one running (which may have passed the work that just became due). */
+  private requestTick(): void {
+    if (!this.handlers || this.closing) return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    // Started a microtask later, so that `ticking` is set before anything the tick does can ask for another.
+    this.ticking = Promise.resolve().then(() => this.tick()).finally(() => {
+      this.ticking = undefined;
+      if (!this.tickAgain) return;
+      this.tickAgain = false;
+      this.requestTick();
+    });
   }
 
   private async tick(): Promise<void> {
-    if (this.ticking || !this.handlers) return;
-    this.ticking = true;
+    if (!this.handlers) return;
     try {
       if (this.studyChecks) await this.runDueStudyChecks(this.handlers);
       if (this.analyses) {
@@ -135,8 +173,6 @@ export class EmbeddedJobQueue implements JobQueue {
       }
     } catch (err) {
       this.log.error({ err }, 'job runner tick failed');
-    } finally {
-      this.ticking = false;
     }
   }
 
@@ -167,7 +203,10 @@ export class EmbeddedJobQueue implements JobQueue {
       this.db.prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, stage = NULL,
         progress = 0 WHERE id = ?`).run(Date.now(), row.id);
       this.activeAnalyses++;
-      this.track(this.runAnalysis(handlers, row).finally(() => this.activeAnalyses--));
+      this.track(this.runAnalysis(handlers, row).finally(() => {
+        this.activeAnalyses--;
+        this.requestTick(); // the next job, and this one's exports, start now rather than at the next poll
+      }));
     }
   }
 
@@ -253,7 +292,11 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    for (const timer of this.studyCheckTimers.values()) clearTimeout(timer);
+    this.studyCheckTimers.clear();
+    await this.ticking;
     await Promise.allSettled([...this.running]);
     this.db.close();
   }
