@@ -90,8 +90,9 @@ export class ComputePool {
 
   private dispatch(): void {
     for (const thread of this.threads) {
-      const task = thread.idle ? this.waiting.shift() : undefined;
-      if (task) thread.analyse(task);
+      let task: ComputeTask | undefined;
+      // A loop, not an if: a task the thread cannot take (it fails at once) leaves the thread idle for the next.
+      while (thread.idle && (task = this.waiting.shift())) thread.analyse(task);
     }
   }
 
