@@ -22,6 +22,10 @@ threshold="${THRESHOLD:-0.5}"
 postprocess=()
 [ -n "${SEED_THRESHOLD:-}" ] && postprocess+=(--seed-threshold "$SEED_THRESHOLD")
 [ "${FLIP_TTA:-0}" = 1 ] && postprocess+=(--flip-tta)
+# In words, for model.json: how the checkpoint was chosen (SELECTION) and what it was fine-tuned from (INITIALISED_FROM).
+provenance=()
+[ -n "${SELECTION:-}" ] && provenance+=(--selection "$SELECTION")
+[ -n "${INITIALISED_FROM:-}" ] && provenance+=(--initialised-from "$INITIALISED_FROM")
 
 # A running training rewrites best.pt every few minutes: snapshot it so every artefact has the same weights.
 tmp="$(mktemp -d)"
@@ -37,5 +41,5 @@ echo "evaluating on the validation split"
 OMP_NUM_THREADS="${THREADS:-1}" "$python" evaluate.py --checkpoint "$tmp/checkpoint.pt" --data "$data" \
   --threshold "$threshold" --min-area "$min_area" "${postprocess[@]}" > "$model_dir/evaluation.json"
 "$python" write_manifest.py --checkpoint "$tmp/checkpoint.pt" --evaluation "$model_dir/evaluation.json" \
-  --data "$data" --model-dir "$model_dir" --threshold "$threshold" --min-area "$min_area" "${postprocess[@]}" --version "$version"
+  --data "$data" --model-dir "$model_dir" --threshold "$threshold" --min-area "$min_area" "${postprocess[@]}" "${provenance[@]}" --version "$version"
 echo "released $version; now run: npx jest test/model"

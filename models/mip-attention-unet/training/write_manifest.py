@@ -37,7 +37,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def training_section(meta: dict, data_root: Path) -> dict:
+def training_section(meta: dict, data_root: Path, selection: str, initialised_from: str | None) -> dict:
     patients, controls = list_cases(data_root)
     (tp, vp), (tc, vc) = split(patients), split(controls)
     return {
@@ -48,7 +48,8 @@ def training_section(meta: dict, data_root: Path) -> dict:
         "configuration": meta["config"],
         "step": int(meta["step"]),
         "stepsPlanned": int(meta["config"]["steps"]),
-        "selection": SELECTION,
+        "selection": selection,
+        **({"initialisedFrom": initialised_from} if initialised_from else {}),
     }
 
 
@@ -86,7 +87,7 @@ def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
     output = {k: v for k, v in manifest["output"].items() if k not in ("seedThreshold", "flipTta")}
     output.update(threshold=args.threshold, minComponentAreaPx=args.min_area, **postprocess_fields(args))
     manifest["output"] = output
-    manifest["training"] = training_section(meta, args.data)
+    manifest["training"] = training_section(meta, args.data, args.selection, args.initialised_from)
     evaluation = json.loads(args.evaluation.read_text())
     manifest["metrics"] = metrics_section(evaluation, args)
     return manifest
@@ -101,6 +102,8 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, required=True)
     ap.add_argument("--min-area", type=int, required=True)
     ap.add_argument("--seed-threshold", type=float, default=None)
+    ap.add_argument("--selection", default=SELECTION, help="how this checkpoint was chosen, in words")
+    ap.add_argument("--initialised-from", default=None, help="the release the weights were fine-tuned from, in words")
     ap.add_argument("--flip-tta", action="store_true")
     ap.add_argument("--version", help="semantic version of this release (default: keep)")
     args = ap.parse_args()
