@@ -18,6 +18,13 @@ export interface WorkerComparison {
   readonly log: (message: string) => void;
 }
 
+/** "decode 160, suv 70, ...": each stage's mean over the batch's jobs (where the time went with 1 and 2 workers). */
+function meanStages(jobs: readonly { readonly timingsMs: Record<string, number> }[]): string {
+  const sums = new Map<string, number>();
+  for (const j of jobs) for (const [stage, ms] of Object.entries(j.timingsMs)) sums.set(stage, (sums.get(stage) ?? 0) + ms);
+  return [...sums].map(([stage, ms]) => `${stage} ${Math.round(ms / jobs.length)}`).join(', ');
+}
+
 /** Stores every copy, analyses the warm-up studies, and returns the studies of the measured batch. */
 async function prepare(service: BenchService, copies: readonly BenchSeries[], batchSize: number): Promise<string[]> {
   for (const c of copies) await storeInstances(`${service.root}/dicomweb`, c.instances, batchSize);
@@ -44,7 +51,8 @@ export async function compareOneAndTwoWorkers(c: WorkerComparison, copies: reado
         const { spanMs, jobs } = await analyzeBatch(services[k] as BenchService, batches[k] as string[]);
         spans[k]?.push(spanMs);
         jobMs[k] = (jobMs[k] as number) + jobs.reduce((n, j) => n + ((j.finishedAt as number) - (j.startedAt as number)), 0) / jobs.length / c.rounds;
-        c.log(`throughput, ${c.mode}, ${k + 1} worker(s), round ${round + 1}: ${jobs.length} studies in ${(spanMs / 1000).toFixed(2)} s`);
+        c.log(`throughput, ${c.mode}, ${k + 1} worker(s), round ${round + 1}: ${jobs.length} studies in ${(spanMs / 1000).toFixed(2)} s; `
+          + `mean stage ms ${meanStages(jobs)}`);
       }
     }
     return [0, 1].map((k) => ({ mode: c.mode, workers: k + 1, studies: batches[k]?.length ?? 0, spansMs: spans[k] ?? [],
