@@ -65,18 +65,60 @@ export function frameByteLength(m: PixelModule): number {
   return Math.ceil((m.rows * m.columns * m.samplesPerPixel * m.bitsAllocated) / 8);
 }
 
-/** Stored values of one frame (1-based) as numbers, before rescale. */
-export function readFrameValues(bytes: Uint8Array, m: PixelModule, frame: number): Float32Array | Int32Array {
-  const n = m.rows * m.columns * m.samplesPerPixel;
-  const start = m.pixelDataOffset + (frame - 1) * frameByteLength(m);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + start, frameByteLength(m));
-  const out = new Int32Array(n);
-  const signed = m.pixelRepresentation === 1;
-  for (let i = 0; i < n; i++) {
-    if (m.bitsAllocated === 16) out[i] = signed ? view.getInt16(i * 2, true) : view.getUint16(i * 2, true);
-    else if (m.bitsAllocated === 8) out[i] = signed ? view.getInt8(i) : view.getUint8(i);
-    else if (m.bitsAllocated === 32) out[i] = signed ? view.getInt32(i * 4, true) : view.getUint32(i * 4, true);
-    else throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `BitsAllocated ${m.bitsAllocated}`);
+/** Stored values as a typed array of BitsAllocated bits, signed when PixelRepresentation is 1. */
+export type StoredSamples = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
+
+/** What the typed array constructors of StoredSamples have in common. */
+interface StoredSamplesConstructor {
+  new (length: number): StoredSamples;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): StoredSamples;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+const SAMPLE_TYPES: Readonly<Record<number, readonly [StoredSamplesConstructor, StoredSamplesConstructor]>> = {
+  8: [Uint8Array, Int8Array],
+  16: [Uint16Array, Int16Array],
+  32: [Uint32Array, Int32Array],
+};
+
+/** Typed arrays read in the host's byte order; DICOM native data here is little endian. */
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Reads little-endian samples one by one: the way on a big-endian host. */
+function readLittleEndian(bytes: Uint8Array, offset: number, out: StoredSamples): void {
+  const size = out.BYTES_PER_ELEMENT;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, out.length * size);
+  const read = size === 1 ? (i: number) => view.getUint8(i) : size === 2 ? (i: number) => view.getUint16(i * 2, true)
+    : (i: number) => view.getUint32(i * 4, true);
+  // Assigning the unsigned pattern to a signed array reinterprets it as two's complement.
+  for (let i = 0; i < out.length; i++) out[i] = read(i);
+}
+
+/**
+ * `count` stored samples of native little-endian pixel data starting at byte `offset` of `bytes`, without
+ * decoding them one by one: a view on the file's bytes where the offset is aligned to the sample size (the
+ * usual case), a copy where it is not (a typed array cannot start at an odd byte). A view shares the file's
+ * memory: read it, do not change it. Throws MIPSEG_RENDER_UNSUPPORTED for BitsAllocated other than 8, 16, 32,
+ * and MIPSEG_DICOM_UNPARSEABLE where the samples would run past the end of `bytes`.
+ */
+export function viewStoredSamples(bytes: Uint8Array, offset: number, count: number, bitsAllocated: number, signed: boolean): StoredSamples {
+  const types = SAMPLE_TYPES[bitsAllocated];
+  if (!types) throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `BitsAllocated ${bitsAllocated}`);
+  const Type = types[signed ? 1 : 0];
+  const end = offset + count * Type.BYTES_PER_ELEMENT;
+  if (offset < 0 || end > bytes.length) {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `pixel data needs bytes ${offset}–${end}, the file has ${bytes.length}`);
   }
+  const start = bytes.byteOffset + offset;
+  if (HOST_IS_LITTLE_ENDIAN && start % Type.BYTES_PER_ELEMENT === 0) return new Type(bytes.buffer, start, count);
+  const out = new Type(count);
+  if (HOST_IS_LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes.subarray(offset, end));
+  else readLittleEndian(bytes, offset, out);
   return out;
+}
+
+/** Stored values of one frame (1-based), before rescale; a view on `bytes` where it can be (see viewStoredSamples). */
+export function readFrameValues(bytes: Uint8Array, m: PixelModule, frame: number): StoredSamples {
+  const start = m.pixelDataOffset + (frame - 1) * frameByteLength(m);
+  return viewStoredSamples(bytes, start, m.rows * m.columns * m.samplesPerPixel, m.bitsAllocated, m.pixelRepresentation === 1);
 }
