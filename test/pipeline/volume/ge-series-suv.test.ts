@@ -1,6 +1,5 @@
-import { convertVolumeToSuv, readSuvInstanceMetadata, type SuvConversion } from '../../../services/worker/src/suv';
+import { assembleSuvVolume, type SuvVolume } from '../../../services/worker/src/suv';
 import {
-  assemblePetVolume,
   decodeSliceInto,
   parseInstance,
   readNumbers,
@@ -23,7 +22,7 @@ function readReference(): ReferenceSlice[] {
     const ds = parseInstance(bytes);
     const header = readSliceHeader(ds);
     const suv = new Float32Array(header.rows * header.columns);
-    decodeSliceInto(bytes, ds, header, suv);
+    decodeSliceInto(ds, header, suv);
     return { position: readNumbers(ds, '00200032') ?? [], rows: header.rows, columns: header.columns, suv };
   });
 }
@@ -52,13 +51,12 @@ function maxDifference(volume: PetVolume, reference: readonly ReferenceSlice[]):
 
 describeWithSharedData(GE_SERIES)('GE Discovery ST whole-body series to SUVbw', () => {
   let distinctSlopes: number;
-  let conversion: SuvConversion;
+  let conversion: SuvVolume;
 
   beforeAll(() => {
     const bytes = readDicomFolder(sharedData(GE_SERIES).path);
-    const volume = assemblePetVolume(bytes);
     distinctSlopes = new Set(bytes.map((b) => readSliceHeader(parseInstance(b)).rescaleSlope)).size;
-    conversion = convertVolumeToSuv(volume, bytes.map(readSuvInstanceMetadata));
+    conversion = assembleSuvVolume(bytes);
   });
 
   test('assembles 267 slices of 128 x 128, 3.27 mm apart, feet to head', () => {

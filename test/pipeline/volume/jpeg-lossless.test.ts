@@ -29,7 +29,7 @@ function decodeOne(bytes: Uint8Array): { values: Float32Array; transferSyntaxUid
   const ds = parseInstance(bytes);
   const header = readSliceHeader(ds);
   const values = new Float32Array(header.rows * header.columns);
-  decodeSliceInto(bytes, ds, header, values);
+  decodeSliceInto(ds, header, values);
   return { values, transferSyntaxUid: header.transferSyntaxUid };
 }
 

@@ -1,18 +1,21 @@
 import { performance } from 'node:perf_hooks';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { ModelManifest } from '@mipseg/shared/inference';
-import { convertVolumeToSuv, readSuvInstanceMetadata } from '../suv';
-import { assemblePetVolume, type PetVolume } from '../volume';
-import { renderCoronalMip, type CoronalMip } from './render-coronal-mip';
+import { seriesSuvScaleFactors, SUV_BODY_WEIGHT_UNITS } from '../suv';
+import { decodePetVolume, parsePetSeries, type PetVolumeGrid } from '../volume';
+import { renderCoronalMip, type CoronalMip, type CoronalMipOptions } from './render-coronal-mip';
 
 /** The part of the model manifest the MIP depends on. */
 export type MipManifestInput = Pick<ModelManifest['input'], 'pixelSpacingMm' | 'intensity'>;
 
-/** Wall-clock milliseconds per stage, for the pipeline benchmark. */
+/** Wall-clock milliseconds per stage, for the jobs API and the pipeline benchmark. */
 export interface MipStageTimings {
   /** Parse, sort and decode the slices into one volume. */
   readonly decode: number;
-  /** SUVbw scale factors and their application. */
+  /**
+   * SUVbw scale factors. Applying them costs nothing apart: each slice's factor is folded into its rescale
+   * as it is decoded (that time counts as decode).
+   */
   readonly suv: number;
   /** Projection and resampling. */
   readonly mip: number;
@@ -20,8 +23,8 @@ export interface MipStageTimings {
 
 export interface MipFromInstances {
   readonly mip: CoronalMip;
-  /** The SUVbw volume the MIP was projected from (its references and source attributes feed the results). */
-  readonly volume: PetVolume;
+  /** The voxel grid the MIP was projected from: its geometry and source instances, in volume order. */
+  readonly grid: PetVolumeGrid;
   readonly suvScaleFactors: readonly number[];
   readonly timingsMs: MipStageTimings;
 }
@@ -33,18 +36,20 @@ function suvWhiteOf(input: MipManifestInput): number {
 }
 
 /**
- * The MIP stage of the pipeline from the PS3.10 bytes of one PET series: assemble the volume, convert it to
- * SUVbw, project it as the model expects (its manifest's pixel spacing and SUV scale). Returns per-stage timings.
+ * The MIP stage of the pipeline from the PS3.10 bytes of one PET series: parse and check the slices, compute
+ * their SUVbw factors, decode the volume in SUVbw and project it as the model expects (its manifest's pixel
+ * spacing and SUV scale). Returns per-stage timings.
  */
 export function buildMipFromInstances(instanceBytes: readonly Uint8Array[], manifestInput: MipManifestInput): MipFromInstances {
-  const suvWhite = suvWhiteOf(manifestInput);
+  const options: CoronalMipOptions = { pixelSpacingMm: manifestInput.pixelSpacingMm, suvWhite: suvWhiteOf(manifestInput) };
   const t0 = performance.now();
-  const raw = assemblePetVolume(instanceBytes);
+  const series = parsePetSeries(instanceBytes);
   const t1 = performance.now();
-  // SUV inputs are read with a second, header-only parse: cheap beside decoding, and the stages stay independent.
-  const { volume, scaleFactors } = convertVolumeToSuv(raw, instanceBytes.map(readSuvInstanceMetadata));
+  const suvScaleFactors = seriesSuvScaleFactors(series);
   const t2 = performance.now();
-  const mip = renderCoronalMip(volume, { pixelSpacingMm: manifestInput.pixelSpacingMm, suvWhite });
+  const volume = decodePetVolume(series, { factors: suvScaleFactors, valueUnits: SUV_BODY_WEIGHT_UNITS });
   const t3 = performance.now();
-  return { mip, volume, suvScaleFactors: scaleFactors, timingsMs: { decode: t1 - t0, suv: t2 - t1, mip: t3 - t2 } };
+  const mip = renderCoronalMip(volume, options);
+  const t4 = performance.now();
+  return { mip, grid: series.grid, suvScaleFactors, timingsMs: { decode: t1 - t0 + (t3 - t2), suv: t2 - t1, mip: t4 - t3 } };
 }

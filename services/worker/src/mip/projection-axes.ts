@@ -1,5 +1,5 @@
 import { MipsegError } from '@mipseg/shared/errors';
-import type { PetVolume, Vec3 } from '../volume';
+import type { PetVolumeGrid, Vec3 } from '../volume';
 
 /** A voxel-grid axis seen from one patient axis. */
 export interface VoxelAxis {
@@ -35,7 +35,7 @@ interface GridAxis {
   readonly stride: number;
 }
 
-function gridAxes(v: PetVolume): GridAxis[] {
+function gridAxes(v: PetVolumeGrid): GridAxis[] {
   return [
     { name: 'row direction', direction: v.rowDirection, spacing: v.pixelSpacing[1], count: v.columns, stride: 1 },
     { name: 'column direction', direction: v.columnDirection, spacing: v.pixelSpacing[0], count: v.rows, stride: v.columns },
@@ -61,7 +61,7 @@ function alongPatientAxis(axes: readonly GridAxis[], patient: 0 | 1 | 2, origin:
  * or sagittal series, head- or feet-first, with slices in either order, is projected the same way.
  * Throws MIPSEG_VOLUME_UNSUPPORTED for an oblique grid.
  */
-export function projectionAxes(volume: PetVolume): ProjectionAxes {
+export function projectionAxes(volume: PetVolumeGrid): ProjectionAxes {
   const axes = gridAxes(volume);
   return {
     x: alongPatientAxis(axes, 0, volume.origin),

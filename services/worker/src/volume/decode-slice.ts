@@ -1,6 +1,6 @@
 import * as dicomParser from 'dicom-parser';
 import { Decoder } from 'jpeg-lossless-decoder-js';
-import { frameByteLength, readFrameValues, readPixelModule, TransferSyntax } from '@mipseg/shared/dicom';
+import { TransferSyntax, viewStoredSamples } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { DataSet } from './dicom-dataset';
 import type { SliceHeader } from './slice-header';
@@ -11,19 +11,36 @@ const JPEG_LOSSLESS = new Set<string>([TransferSyntax.JpegLossless, TransferSynt
 /** The transfer syntaxes assemblePetVolume decodes. */
 export const DECODABLE_TRANSFER_SYNTAXES: readonly string[] = [...NATIVE, ...JPEG_LOSSLESS];
 
-/** Writes stored values, rescaled (value * slope + intercept), into `target`. */
-function writeRescaled(values: ArrayLike<number>, header: SliceHeader, target: Float32Array): void {
-  const { rescaleSlope: slope, rescaleIntercept: intercept } = header;
+/** How a slice's stored values become voxel values: value × slope + intercept. */
+interface ValueMapping {
+  readonly slope: number;
+  readonly intercept: number;
+}
+
+/**
+ * The slice's own RescaleSlope and RescaleIntercept, each multiplied by `scale`: a factor that applies to the
+ * rescaled values (an SUV factor) costs nothing more when it is folded in here.
+ */
+function valueMapping(header: SliceHeader, scale: number): ValueMapping {
+  return { slope: header.rescaleSlope * scale, intercept: header.rescaleIntercept * scale };
+}
+
+/** Writes stored values, mapped (value × slope + intercept), into `target`: the one pass over the slice. */
+function writeMapped(values: ArrayLike<number>, { slope, intercept }: ValueMapping, target: Float32Array): void {
   for (let i = 0; i < target.length; i++) target[i] = (values[i] as number) * slope + intercept;
 }
 
-function decodeNative(bytes: Uint8Array, header: SliceHeader, target: Float32Array): void {
-  const pixel = readPixelModule(bytes);
-  if (pixel.pixelDataLength < frameByteLength(pixel)) {
+/** Native data is read in place from the parsed file (no second parse, no per-slice copy where aligned). */
+function decodeNative(ds: DataSet, header: SliceHeader, mapping: ValueMapping, target: Float32Array): void {
+  const element = ds.elements['x7fe00010'] as dicomParser.Element;
+  const needed = target.length * (header.bitsAllocated / 8);
+  if (element.length < needed) {
     throw new MipsegError('MIPSEG_VOLUME_INVALID',
-      `instance ${header.sopInstanceUid}: Pixel Data has ${pixel.pixelDataLength} bytes, ${frameByteLength(pixel)} needed`);
+      `instance ${header.sopInstanceUid}: Pixel Data has ${element.length} bytes, ${needed} needed`);
   }
-  writeRescaled(readFrameValues(bytes, pixel, 1), header, target);
+  const samples = viewStoredSamples(ds.byteArray, element.dataOffset, target.length, header.bitsAllocated,
+    header.pixelRepresentation === 1);
+  writeMapped(samples, mapping, target);
 }
 
 /** JPEG Lossless stores the BitsStored-bit two's complement pattern; the decoder hands it back unsigned. */
@@ -38,7 +55,7 @@ function signExtend(samples: Uint8Array | Uint16Array, bitsStored: number): Int3
   return out;
 }
 
-function decodeJpegLossless(ds: DataSet, header: SliceHeader, target: Float32Array): void {
+function decodeJpegLossless(ds: DataSet, header: SliceHeader, mapping: ValueMapping, target: Float32Array): void {
   const element = ds.elements['x7fe00010'];
   if (!element?.fragments?.length) {
     throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: no encapsulated Pixel Data`);
@@ -56,7 +73,7 @@ function decodeJpegLossless(ds: DataSet, header: SliceHeader, target: Float32Arr
     throw new MipsegError('MIPSEG_VOLUME_INVALID',
       `instance ${header.sopInstanceUid}: JPEG image has ${samples.length} pixels, Rows x Columns is ${target.length}`);
   }
-  writeRescaled(header.pixelRepresentation === 1 ? signExtend(samples, header.bitsStored) : samples, header, target);
+  writeMapped(header.pixelRepresentation === 1 ? signExtend(samples, header.bitsStored) : samples, mapping, target);
 }
 
 function assertDecodable(header: SliceHeader): void {
@@ -73,14 +90,16 @@ function assertDecodable(header: SliceHeader): void {
 }
 
 /**
- * Decodes one single-frame slice (native little endian, or JPEG Lossless Process 14 / SV1) straight into
- * `target` (Rows x Columns values), applying the slice's own RescaleSlope and RescaleIntercept.
+ * Decodes one single-frame slice (native little endian, or JPEG Lossless Process 14 / SV1) of a parsed
+ * instance straight into `target` (Rows x Columns values), applying the slice's own RescaleSlope and
+ * RescaleIntercept, and then `scale` (default 1; e.g. the slice's SUV factor) in the same pass.
  */
-export function decodeSliceInto(bytes: Uint8Array, ds: DataSet, header: SliceHeader, target: Float32Array): void {
+export function decodeSliceInto(ds: DataSet, header: SliceHeader, target: Float32Array, scale = 1): void {
   assertDecodable(header);
   if (!ds.elements['x7fe00010']) {
     throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid} has no Pixel Data (7FE0,0010)`);
   }
-  if (JPEG_LOSSLESS.has(header.transferSyntaxUid)) decodeJpegLossless(ds, header, target);
-  else decodeNative(bytes, header, target);
+  const mapping = valueMapping(header, scale);
+  if (JPEG_LOSSLESS.has(header.transferSyntaxUid)) decodeJpegLossless(ds, header, mapping, target);
+  else decodeNative(ds, header, mapping, target);
 }

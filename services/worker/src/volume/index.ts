@@ -1,5 +1,8 @@
-export { assemblePetVolume, MAX_VOLUME_VOXELS } from './assemble-pet-volume';
-export type { PetVolume, PetInstanceRef, PetSourceAttributes, Vec3 } from './pet-volume';
+export { assemblePetVolume, decodePetVolume } from './assemble-pet-volume';
+export type { VolumeScaling } from './assemble-pet-volume';
+export { parsePetSeries, MAX_VOLUME_VOXELS } from './pet-series';
+export type { PetSeries, PetSlice } from './pet-series';
+export type { PetVolume, PetVolumeGrid, PetInstanceRef, PetSourceAttributes, Vec3 } from './pet-volume';
 export { stackSlices, MAX_SPACING_DEVIATION } from './slice-stack';
 export type { SliceStack } from './slice-stack';
 export { readSliceHeader } from './slice-header';

@@ -33,17 +33,15 @@ export interface PetSourceAttributes {
 }
 
 /**
- * A PET series as one regular grid. Voxel (column i, row j, slice k) is `voxels[(k * rows + j) * columns + i]`
- * and lies at `origin + i * pixelSpacing[1] * rowDirection + j * pixelSpacing[0] * columnDirection
- * + k * sliceSpacing * sliceDirection` (PS3.3 C.7.6.2.1.1; PixelSpacing is [between rows, between columns]).
+ * Where the voxels of a PET series lie, and which instances they come from: a PetVolume without its values.
+ * Voxel (column i, row j, slice k) lies at `origin + i * pixelSpacing[1] * rowDirection + j * pixelSpacing[0]
+ * * columnDirection + k * sliceSpacing * sliceDirection` (PS3.3 C.7.6.2.1.1; PixelSpacing is [between rows,
+ * between columns]).
  */
-export interface PetVolume {
+export interface PetVolumeGrid {
   readonly columns: number;
   readonly rows: number;
   readonly slices: number;
-  /** Rescaled values in `valueUnits`: what the scanner stored (Units (0054,1001)), or `SUVbw` once converted. */
-  readonly voxels: Float32Array;
-  readonly valueUnits: string;
   /** ImageOrientationPatient's first triplet: the direction along a row (increasing column index). */
   readonly rowDirection: Vec3;
   /** ImageOrientationPatient's second triplet: the direction down a column (increasing row index). */
@@ -60,4 +58,11 @@ export interface PetVolume {
   /** The source slices in volume order (index k). */
   readonly instances: readonly PetInstanceRef[];
   readonly source: PetSourceAttributes;
+}
+
+/** A PET series as one regular grid with its values: voxel (i, j, k) is `voxels[(k * rows + j) * columns + i]`. */
+export interface PetVolume extends PetVolumeGrid {
+  /** Rescaled values in `valueUnits`: what the scanner stored (Units (0054,1001)), or `SUVbw` once converted. */
+  readonly voxels: Float32Array;
+  readonly valueUnits: string;
 }
