@@ -2,7 +2,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { readModelManifest } from '@mipseg/shared/inference';
-import { buildMipFromInstances, mipToPatient, type CoronalMip, type MipFromInstances } from '../../../services/worker/src/mip';
+import {
+  buildMipFromInstances, mipToPatient, renderCoronalMip, type CoronalMip, type MipFromInstances, type MipManifestInput,
+} from '../../../services/worker/src/mip';
+import { assembleSuvVolume } from '../../../services/worker/src/suv';
 import { parseInstance, readNumbers, type DataSet } from '../../../services/worker/src/volume';
 import { describeWithSharedData, sharedData } from '../../support/shared-data';
 import { GE_GTV_RTSTRUCT, GE_SERIES, readDicomFolder } from './ge-series-files';
@@ -46,10 +49,11 @@ function writeInvertedPng(mip: CoronalMip, path: string): void {
 
 describeWithSharedData(GE_SERIES)('coronal MIP of the GE whole-body series', () => {
   let result: MipFromInstances;
+  let manifestInput: MipManifestInput;
 
   beforeAll(async () => {
-    const manifest = await readModelManifest(MODEL_DIR);
-    result = buildMipFromInstances(readDicomFolder(sharedData(GE_SERIES).path), manifest.input);
+    manifestInput = (await readModelManifest(MODEL_DIR)).input;
+    result = buildMipFromInstances(readDicomFolder(sharedData(GE_SERIES).path), manifestInput);
     mkdirSync(ARTIFACTS, { recursive: true });
     writeInvertedPng(result.mip, join(ARTIFACTS, 'ge-coronal-mip.png'));
   });
@@ -96,6 +100,15 @@ describeWithSharedData(GE_SERIES)('coronal MIP of the GE whole-body series', () 
       expect(Math.abs(local.col - col)).toBeLessThan(15);
       expect(local.suv).toBeGreaterThan(4);
     });
+  });
+
+  test('is the MIP of the whole SUVbw volume: projecting each slice as it is decoded changes no value', () => {
+    const { volume, scaleFactors } = assembleSuvVolume(readDicomFolder(sharedData(GE_SERIES).path));
+    const whole = renderCoronalMip(volume, { pixelSpacingMm: manifestInput.pixelSpacingMm,
+      suvWhite: manifestInput.intensity.fromSuv.suvWhite as number });
+    expect(result.suvScaleFactors).toEqual(scaleFactors);
+    expect(result.grid.instances).toEqual(volume.instances);
+    expect(result.mip).toEqual(whole);
   });
 
   test('reports a time for each stage', () => {

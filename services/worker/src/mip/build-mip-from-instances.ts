@@ -1,23 +1,23 @@
 import { performance } from 'node:perf_hooks';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { ModelManifest } from '@mipseg/shared/inference';
-import { seriesSuvScaleFactors, SUV_BODY_WEIGHT_UNITS } from '../suv';
-import { decodePetVolume, parsePetSeries, type PetVolumeGrid } from '../volume';
-import { renderCoronalMip, type CoronalMip, type CoronalMipOptions } from './render-coronal-mip';
+import { seriesSuvScaleFactors } from '../suv';
+import { decodeSliceInto, parsePetSeries, type PetSeries, type PetVolumeGrid } from '../volume';
+import { CoronalMipProjection, type CoronalMip, type CoronalMipOptions } from './render-coronal-mip';
 
 /** The part of the model manifest the MIP depends on. */
 export type MipManifestInput = Pick<ModelManifest['input'], 'pixelSpacingMm' | 'intensity'>;
 
 /** Wall-clock milliseconds per stage, for the jobs API and the pipeline benchmark. */
 export interface MipStageTimings {
-  /** Parse, sort and decode the slices into one volume. */
+  /** Parse, sort and decode the slices. */
   readonly decode: number;
   /**
    * SUVbw scale factors. Applying them costs nothing apart: each slice's factor is folded into its rescale
    * as it is decoded (that time counts as decode).
    */
   readonly suv: number;
-  /** Projection and resampling. */
+  /** Projection (slice by slice, as each is decoded) and resampling. */
   readonly mip: number;
 }
 
@@ -36,8 +36,24 @@ function suvWhiteOf(input: MipManifestInput): number {
 }
 
 /**
+ * Decodes each slice in SUVbw into one reused slice buffer and adds it to the projection: the series' volume
+ * is never held whole (400 × 400 × 600 would be 384 MB of float32). Returns the time spent decoding.
+ */
+function projectSeries(series: PetSeries, factors: readonly number[], projection: CoronalMipProjection): number {
+  const slice = new Float32Array(series.grid.columns * series.grid.rows);
+  let decodeMs = 0;
+  series.slices.forEach((s, k) => {
+    const t0 = performance.now();
+    decodeSliceInto(s.ds, s.header, slice, factors[k]);
+    decodeMs += performance.now() - t0;
+    projection.addSlice(k, slice);
+  });
+  return decodeMs;
+}
+
+/**
  * The MIP stage of the pipeline from the PS3.10 bytes of one PET series: parse and check the slices, compute
- * their SUVbw factors, decode the volume in SUVbw and project it as the model expects (its manifest's pixel
+ * their SUVbw factors, decode each slice in SUVbw and project it as the model expects (its manifest's pixel
  * spacing and SUV scale). Returns per-stage timings.
  */
 export function buildMipFromInstances(instanceBytes: readonly Uint8Array[], manifestInput: MipManifestInput): MipFromInstances {
@@ -47,9 +63,14 @@ export function buildMipFromInstances(instanceBytes: readonly Uint8Array[], mani
   const t1 = performance.now();
   const suvScaleFactors = seriesSuvScaleFactors(series);
   const t2 = performance.now();
-  const volume = decodePetVolume(series, { factors: suvScaleFactors, valueUnits: SUV_BODY_WEIGHT_UNITS });
+  const projection = new CoronalMipProjection(series.grid, options);
+  const sliceDecodeMs = projectSeries(series, suvScaleFactors, projection);
+  const mip = projection.finish();
   const t3 = performance.now();
-  const mip = renderCoronalMip(volume, options);
-  const t4 = performance.now();
-  return { mip, grid: series.grid, suvScaleFactors, timingsMs: { decode: t1 - t0 + (t3 - t2), suv: t2 - t1, mip: t4 - t3 } };
+  return {
+    mip,
+    grid: series.grid,
+    suvScaleFactors,
+    timingsMs: { decode: t1 - t0 + sliceDecodeMs, suv: t2 - t1, mip: t3 - t2 - sliceDecodeMs },
+  };
 }

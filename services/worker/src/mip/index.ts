@@ -1,9 +1,9 @@
-export { renderCoronalMip } from './render-coronal-mip';
+export { renderCoronalMip, CoronalMipProjection } from './render-coronal-mip';
 export type { CoronalMip, CoronalMipOptions } from './render-coronal-mip';
 export { mipToPatient, CORONAL_MIP_ORIENTATION } from './mip-geometry';
 export type { MipGeometry } from './mip-geometry';
 export { projectionAxes, MAX_LEAN_VOXELS } from './projection-axes';
-export type { ProjectionAxes, VoxelAxis } from './projection-axes';
+export type { GridIndex, ProjectionAxes, VoxelAxis } from './projection-axes';
 export { axisWeights, resampleImage } from './resampling';
 export type { AxisWeights } from './resampling';
 export { buildMipFromInstances } from './build-mip-from-instances';

@@ -1,8 +1,12 @@
 import { MipsegError } from '@mipseg/shared/errors';
 import type { PetVolumeGrid, Vec3 } from '../volume';
 
+/** Which index of voxel (i, j, k) runs along an axis: column i (along a row), row j, or slice k. */
+export type GridIndex = 'i' | 'j' | 'k';
+
 /** A voxel-grid axis seen from one patient axis. */
 export interface VoxelAxis {
+  readonly index: GridIndex;
   /** Number of voxels along it. */
   readonly count: number;
   /** Distance in the Float32Array between neighbours along it. */
@@ -28,6 +32,7 @@ export interface ProjectionAxes {
 export const MAX_LEAN_VOXELS = 0.5;
 
 interface GridAxis {
+  readonly index: GridIndex;
   readonly name: string;
   readonly direction: Vec3;
   readonly spacing: number;
@@ -37,9 +42,9 @@ interface GridAxis {
 
 function gridAxes(v: PetVolumeGrid): GridAxis[] {
   return [
-    { name: 'row direction', direction: v.rowDirection, spacing: v.pixelSpacing[1], count: v.columns, stride: 1 },
-    { name: 'column direction', direction: v.columnDirection, spacing: v.pixelSpacing[0], count: v.rows, stride: v.columns },
-    { name: 'slice direction', direction: v.sliceDirection, spacing: v.sliceSpacing, count: v.slices, stride: v.rows * v.columns },
+    { index: 'i', name: 'row direction', direction: v.rowDirection, spacing: v.pixelSpacing[1], count: v.columns, stride: 1 },
+    { index: 'j', name: 'column direction', direction: v.columnDirection, spacing: v.pixelSpacing[0], count: v.rows, stride: v.columns },
+    { index: 'k', name: 'slice direction', direction: v.sliceDirection, spacing: v.sliceSpacing, count: v.slices, stride: v.rows * v.columns },
   ];
 }
 
@@ -53,7 +58,7 @@ function alongPatientAxis(axes: readonly GridAxis[], patient: 0 | 1 | 2, origin:
       `(${best.direction.map((c) => c.toFixed(4)).join(', ')}) drifts ${drift.toFixed(1)} mm off the patient's ` +
       `${'xyz'[patient]} axis across the volume (at most ${allowed.toFixed(1)} mm is projected as axis-aligned)`);
   }
-  return { count: best.count, stride: best.stride, step: cosine * best.spacing, start: origin[patient] };
+  return { index: best.index, count: best.count, stride: best.stride, step: cosine * best.spacing, start: origin[patient] };
 }
 
 /**
