@@ -1,3 +1,4 @@
+import * as dicomParser from 'dicom-parser';
 import { readSourceSeriesContext } from './read-source-series-context';
 import { errorCodeOf, syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
 
@@ -16,6 +17,12 @@ describe('readSourceSeriesContext', () => {
     expect(context.AcquisitionTime).toBe('090000');
     expect(context.DecayFactor).toBeCloseTo(1.0123, 6);
     expect(context.instances.map((i) => i.SOPInstanceUID)).toEqual(['2.25.1.1', '2.25.1.2']);
+  });
+
+  test('reads everything from data sets the caller has already parsed, never from the bytes again', () => {
+    const bytes = ['2.25.1.1', '2.25.1.2'].map((sopInstanceUid) => syntheticPetInstance({ sopInstanceUid }));
+    const dataSets = bytes.map((b) => dicomParser.parseDicom(b));
+    expect(readSourceSeriesContext(bytes.map(() => new Uint8Array(0)), dataSets)).toEqual(readSourceSeriesContext(bytes));
   });
 
   test('gives null for a per-image value that differs between bed positions', () => {

@@ -15,15 +15,17 @@ function quietDcmjsValidationLog(): void {
   dcmjs.log.getLogger('validation.dcmjs').setLevel('silent', false);
 }
 
-function readHeader(bytes: Uint8Array, index: number): DicomItem {
+/** The whole header of the first instance, naturalised by dcmjs (the values copied into the results). */
+function readHeader(ds: dicomParser.DataSet): DicomItem {
+  const bytes = ds.byteArray;
   try {
     // Copy only the bytes before Pixel Data: readFile needs its own ArrayBuffer, not the whole file's.
-    const end = pixelDataStart(bytes);
+    const end = pixelDataStart(ds);
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
     const file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: PIXEL_DATA, includeUntilTagValue: false });
     return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
   } catch (err) {
-    const detail = `instance ${index + 1}: ${err instanceof Error ? err.message : String(err)}`;
+    const detail = `instance 1: ${err instanceof Error ? err.message : String(err)}`;
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
   }
 }
@@ -36,17 +38,17 @@ const COMPARED_TAGS: Readonly<Record<string, string>> = {
   FrameReferenceTime: 'x00541300', ActualFrameDuration: 'x00181242',
 };
 
-/**
- * Only the compared attributes, read with dicom-parser: a full dcmjs parse of every instance of a 600-slice
- * series costs about a second, and everything else is taken from the first instance.
- */
-function readComparedAttributes(bytes: Uint8Array, index: number): DicomItem {
-  let ds: dicomParser.DataSet;
+/** An instance's header by dicom-parser: a full dcmjs parse of every instance of a 600-slice series costs about a second. */
+function parseHeader(bytes: Uint8Array, index: number): dicomParser.DataSet {
   try {
-    ds = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
+    return dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
   } catch (err) {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `instance ${index + 1}: ${String(err instanceof Error ? err.message : err)}`, { cause: err });
   }
+}
+
+/** Only the compared attributes; everything else is taken from the first instance. */
+function readComparedAttributes(ds: dicomParser.DataSet): DicomItem {
   const item: Record<string, unknown> = {};
   for (const [keyword, tag] of Object.entries(COMPARED_TAGS)) {
     const value = ds.string(tag);
@@ -55,14 +57,10 @@ function readComparedAttributes(bytes: Uint8Array, index: number): DicomItem {
   return item;
 }
 
-function pixelDataStart(bytes: Uint8Array): number {
-  try {
-    const el = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' }).elements['x7fe00010'];
-    // The element's header (tag, VR, length: at most 12 bytes) stays, so dcmjs still sees where to stop.
-    return el ? Math.min(bytes.byteLength, el.dataOffset) : bytes.byteLength;
-  } catch {
-    return bytes.byteLength;
-  }
+function pixelDataStart(ds: dicomParser.DataSet): number {
+  const el = ds.elements['x7fe00010'];
+  // The element's header (tag, VR, length: at most 12 bytes) stays, so dcmjs still sees where to stop.
+  return el ? Math.min(ds.byteArray.byteLength, el.dataOffset) : ds.byteArray.byteLength;
 }
 
 function invalid(detail: string): MipsegError {
@@ -110,16 +108,22 @@ function requireUid(value: string, keyword: string): string {
 
 /**
  * Builds the source context from the stored instances of one PET series (PS3.10 bytes; pixel data is not
- * read). Throws MIPSEG_SOURCE_SERIES_INVALID when the instances are not one PET series of one study with a
- * Frame of Reference, and MIPSEG_DICOM_UNPARSEABLE for an instance that is not DICOM.
+ * read). `dataSets`, where the caller has them, are the same instances already parsed by dicom-parser, in
+ * the same order (the MIP stage parses every one): then none is parsed again. Throws
+ * MIPSEG_SOURCE_SERIES_INVALID when the instances are not one PET series of one study with a Frame of
+ * Reference, and MIPSEG_DICOM_UNPARSEABLE for an instance that is not DICOM.
  */
-export function readSourceSeriesContext(instanceBytes: readonly Uint8Array[]): SourceSeriesContext {
+export function readSourceSeriesContext(instanceBytes: readonly Uint8Array[], dataSets?: readonly dicomParser.DataSet[]): SourceSeriesContext {
   if (instanceBytes.length === 0) throw invalid('no instances');
+  if (dataSets && dataSets.length !== instanceBytes.length) {
+    throw new MipsegError('MIPSEG_INTERNAL', `${dataSets.length} data sets for ${instanceBytes.length} instances`);
+  }
   quietDcmjsValidationLog();
-  const headers = instanceBytes.map(readComparedAttributes);
+  const parsed = dataSets ?? instanceBytes.map(parseHeader);
+  const headers = parsed.map(readComparedAttributes);
   const modality = sameInAll(headers, 'Modality');
   if (modality !== 'PT') throw invalid(`Modality ${modality || 'empty'}, not PT`);
-  const base = readHeader(instanceBytes[0] as Uint8Array, 0);
+  const base = readHeader(parsed[0] as dicomParser.DataSet);
   const acquisition = earliestAcquisition(headers);
   return {
     ...patientAndStudy(base),

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { ModelManifest } from '@mipseg/shared/inference';
 import { seriesSuvScaleFactors } from '../suv';
-import { decodeSliceInto, parsePetSeries, type PetSeries, type PetVolumeGrid } from '../volume';
+import { decodeSliceInto, parsePetSeries, type DataSet, type PetSeries, type PetVolumeGrid } from '../volume';
 import { CoronalMipProjection, type CoronalMip, type CoronalMipOptions } from './render-coronal-mip';
 
 /** The part of the model manifest the MIP depends on. */
@@ -25,6 +25,8 @@ export interface MipFromInstances {
   readonly mip: CoronalMip;
   /** The voxel grid the MIP was projected from: its geometry and source instances, in volume order. */
   readonly grid: PetVolumeGrid;
+  /** The instances as parsed (dicom-parser), in the order given: what later stages read without parsing again. */
+  readonly dataSets: readonly DataSet[];
   readonly suvScaleFactors: readonly number[];
   readonly timingsMs: MipStageTimings;
 }
@@ -70,6 +72,7 @@ export function buildMipFromInstances(instanceBytes: readonly Uint8Array[], mani
   return {
     mip,
     grid: series.grid,
+    dataSets: series.dataSets,
     suvScaleFactors,
     timingsMs: { decode: t1 - t0 + sliceDecodeMs, suv: t2 - t1, mip: t3 - t2 - sliceDecodeMs },
   };

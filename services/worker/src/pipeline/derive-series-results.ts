@@ -46,7 +46,7 @@ export type StageReporter = (stage: 'inference' | 'write', timingsMs: ComputeTim
 export async function deriveSeriesResults(
   instances: readonly Uint8Array[], model: SegmentationModel, equipment: EquipmentIdentity, onStage: StageReporter,
 ): Promise<SeriesResults> {
-  const { mip, timingsMs: mipTimings } = buildMipFromInstances(instances, model.manifest.input);
+  const { mip, dataSets, timingsMs: mipTimings } = buildMipFromInstances(instances, model.manifest.input);
   const timingsMs: ComputeTimings = { ...mipTimings };
   onStage('inference', { ...timingsMs });
   const t0 = performance.now();
@@ -54,7 +54,7 @@ export async function deriveSeriesResults(
   timingsMs.inference = performance.now() - t0;
   onStage('write', { ...timingsMs });
   const t1 = performance.now();
-  const context = readSourceSeriesContext(instances);
+  const context = readSourceSeriesContext(instances, dataSets);
   const mipFile = writeMipInstance(mip, context, { equipment });
   const segFile = writeSegInstance(mask, { sopClassUid: mipFile.sopClassUid, sopInstanceUid: mipFile.sopInstanceUid,
     seriesInstanceUid: mipFile.seriesInstanceUid, geometry: mip }, context,

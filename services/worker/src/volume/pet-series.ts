@@ -21,6 +21,8 @@ export interface PetSeries {
   readonly slices: readonly PetSlice[];
   /** Units (0054,1001), the same in every instance: what the rescaled values are in. */
   readonly units: string;
+  /** Every instance's data set in the order the instances were given (for later readers: no second parse). */
+  readonly dataSets: readonly DataSet[];
 }
 
 function commonUnits(slices: readonly PetSlice[]): string {
@@ -73,5 +75,6 @@ export function parsePetSeries(instanceBytes: readonly Uint8Array[]): PetSeries 
     },
     slices,
     units,
+    dataSets: parsed.map((p) => p.ds),
   };
 }
