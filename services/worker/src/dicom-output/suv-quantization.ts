@@ -19,7 +19,9 @@ export interface QuantizedSuv {
 export function quantizeSuv(suv: Float32Array): QuantizedSuv {
   let min = 0;
   let max = 0;
-  for (const v of suv) {
+  // An index loop: for…of over a typed array costs several times more here (131 k pixels per GE MIP).
+  for (let i = 0; i < suv.length; i++) {
+    const v = suv[i] as number;
     if (!Number.isFinite(v)) throw new MipsegError('MIPSEG_DICOM_OUTPUT_INVALID', `SUV value ${v}`);
     if (v < min) min = v;
     if (v > max) max = v;
