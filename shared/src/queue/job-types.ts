@@ -1,4 +1,8 @@
-/** What a worker does with a study, in order; timings and progress are reported per stage. */
+/**
+ * What a worker does with a study, in order; timings and progress are reported per stage. The SUVbw factors
+ * are applied while each slice is decoded and projected, so `suv` times computing the factors, `decode` the
+ * parsing and decoding (factors included) and `mip` the projection and resampling (see MipStageTimings).
+ */
 export const STAGES = ['select', 'decode', 'suv', 'mip', 'inference', 'write', 'store', 'export'] as const;
 export type Stage = (typeof STAGES)[number];
 
