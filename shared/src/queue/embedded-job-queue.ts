@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { StatementCache } from '../store/statement-cache';
 import { toMipsegError } from '../errors';
 import type { Logger } from '../log';
 import { EMBEDDED_JOBS_SQL } from './embedded-schema';
@@ -25,6 +26,7 @@ export interface EmbeddedQueueOptions {
 export class EmbeddedJobQueue implements JobQueue {
   readonly mode = 'embedded' as const;
   private readonly db: Database.Database;
+  private readonly statements: StatementCache;
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
   private handlers: JobHandlers | undefined;
@@ -39,6 +41,7 @@ export class EmbeddedJobQueue implements JobQueue {
 
   constructor(path: string, private readonly log: Logger, private readonly options: EmbeddedQueueOptions) {
     this.db = new Database(path);
+    this.statements = new StatementCache(this.db);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(EMBEDDED_JOBS_SQL);
@@ -46,7 +49,7 @@ export class EmbeddedJobQueue implements JobQueue {
 
   scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void> {
     const now = Date.now();
-    this.db.prepare(`INSERT INTO pending_studies VALUES (?, ?, ?)
+    this.statements.prepare(`INSERT INTO pending_studies VALUES (?, ?, ?)
       ON CONFLICT(study_uid) DO UPDATE SET due_at = excluded.due_at, updated_at = excluded.updated_at`)
       .run(studyInstanceUid, now + delayMs, now);
     this.wakeForStudyCheck(studyInstanceUid, now + delayMs);
@@ -68,12 +71,12 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   pendingStudies(): Promise<string[]> {
-    const rows = this.db.prepare('SELECT study_uid FROM pending_studies ORDER BY due_at').all() as { study_uid: string }[];
+    const rows = this.statements.prepare('SELECT study_uid FROM pending_studies ORDER BY due_at').all() as { study_uid: string }[];
     return Promise.resolve(rows.map((r) => r.study_uid));
   }
 
   enqueueAnalysis(jobId: string, request: AnalysisRequest): Promise<{ created: boolean }> {
-    const info = this.db.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, series_uid, state, created_at, request, version)
+    const info = this.statements.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, series_uid, state, created_at, request, version)
       VALUES (?, ?, ?, 'queued', ?, ?, ?)`)
       .run(jobId, request.studyInstanceUid, request.seriesInstanceUid, Date.now(), JSON.stringify(request), request.version);
     if (info.changes === 1) this.requestTick();
@@ -82,13 +85,13 @@ export class EmbeddedJobQueue implements JobQueue {
 
   recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
     const now = Date.now();
-    this.db.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, state, created_at, finished_at, failure_code, failure_reason)
+    this.statements.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, state, created_at, finished_at, failure_code, failure_reason)
       VALUES (?, ?, 'not-applicable', ?, ?, 'MIPSEG_NOT_APPLICABLE', ?)`).run(jobId, studyInstanceUid, now, now, reason);
     return Promise.resolve();
   }
 
   getJob(id: string): Promise<JobRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    const row = this.statements.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return Promise.resolve(row ? this.withExports(row) : undefined);
   }
 
@@ -105,35 +108,35 @@ export class EmbeddedJobQueue implements JobQueue {
     }
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at DESC, id LIMIT ? OFFSET ?`;
-    const rows = this.db.prepare(sql).all(...params, filter.limit, filter.offset) as JobRow[];
+    const rows = this.statements.prepare(sql).all(...params, filter.limit, filter.offset) as JobRow[];
     return Promise.resolve(rows.map((r) => this.withExports(r)));
   }
 
   latestJobsByStudy(studyInstanceUids: readonly string[]): Promise<Map<string, JobRecord>> {
     const latest = new Map<string, JobRecord>();
     if (studyInstanceUids.length === 0) return Promise.resolve(latest);
-    const rows = this.db.prepare(`SELECT * FROM (SELECT j.*, ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank
+    const rows = this.statements.prepare(`SELECT * FROM (SELECT j.*, ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank
       FROM jobs j WHERE study_uid IN (SELECT value FROM json_each(?))) WHERE rank = 1`).all(JSON.stringify(studyInstanceUids)) as JobRow[];
-    const exports = this.db.prepare('SELECT * FROM exports WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY destination')
+    const exports = this.statements.prepare('SELECT * FROM exports WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY destination')
       .all(JSON.stringify(rows.map((r) => r.id))) as ExportRow[];
     for (const row of rows) latest.set(row.study_uid, toJobRecord(row, exports.filter((e) => e.job_id === row.id)));
     return Promise.resolve(latest);
   }
 
   studiesWithLatestJobState(state: JobState): Promise<string[]> {
-    const rows = this.db.prepare(`SELECT study_uid FROM (SELECT study_uid, state,
+    const rows = this.statements.prepare(`SELECT study_uid FROM (SELECT study_uid, state,
       ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank FROM jobs) WHERE rank = 1 AND state = ?`)
       .all(state) as { study_uid: string }[];
     return Promise.resolve(rows.map((r) => r.study_uid));
   }
 
   latestVersion(seriesInstanceUid: string): Promise<number> {
-    const row = this.db.prepare('SELECT MAX(version) AS v FROM jobs WHERE series_uid = ?').get(seriesInstanceUid) as { v: number | null };
+    const row = this.statements.prepare('SELECT MAX(version) AS v FROM jobs WHERE series_uid = ?').get(seriesInstanceUid) as { v: number | null };
     return Promise.resolve(row.v ?? 0);
   }
 
   private withExports(row: JobRow): JobRecord {
-    const exports = this.db.prepare('SELECT * FROM exports WHERE job_id = ? ORDER BY destination').all(row.id) as ExportRow[];
+    const exports = this.statements.prepare('SELECT * FROM exports WHERE job_id = ? ORDER BY destination').all(row.id) as ExportRow[];
     return toJobRecord(row, exports);
   }
 
@@ -142,7 +145,7 @@ export class EmbeddedJobQueue implements JobQueue {
     this.concurrency = options.concurrency;
     this.studyChecks = options.studyChecks;
     this.analyses = options.analyses;
-    const interrupted = this.db.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run();
+    const interrupted = this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run();
     if (interrupted.changes) this.log.warn({ jobs: interrupted.changes }, 're-queued jobs interrupted by a restart');
     this.timer = setInterval(() => this.requestTick(), this.options.pollMs ?? 200);
   }
@@ -177,15 +180,15 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   private async runDueStudyChecks(handlers: JobHandlers): Promise<void> {
-    const due = this.db.prepare('SELECT study_uid, due_at FROM pending_studies WHERE due_at <= ?').all(Date.now()) as { study_uid: string; due_at: number }[];
+    const due = this.statements.prepare('SELECT study_uid, due_at FROM pending_studies WHERE due_at <= ?').all(Date.now()) as { study_uid: string; due_at: number }[];
     for (const { study_uid, due_at } of due) {
       try {
         await handlers.checkStudy(study_uid);
         // Only clear the entry if no instance arrived meanwhile (that moved due_at on).
-        this.db.prepare('DELETE FROM pending_studies WHERE study_uid = ? AND due_at = ?').run(study_uid, due_at);
+        this.statements.prepare('DELETE FROM pending_studies WHERE study_uid = ? AND due_at = ?').run(study_uid, due_at);
       } catch (err) {
         this.log.error({ err, studyInstanceUid: study_uid }, 'study check failed; retrying in 10 s');
-        this.db.prepare('UPDATE pending_studies SET due_at = ? WHERE study_uid = ? AND due_at = ?').run(Date.now() + 10_000, study_uid, due_at);
+        this.statements.prepare('UPDATE pending_studies SET due_at = ? WHERE study_uid = ? AND due_at = ?').run(Date.now() + 10_000, study_uid, due_at);
       }
     }
   }
@@ -197,10 +200,10 @@ export class EmbeddedJobQueue implements JobQueue {
 
   private startDueAnalyses(handlers: JobHandlers): void {
     while (this.activeAnalyses < this.concurrency) {
-      const row = this.db.prepare(`SELECT * FROM jobs WHERE state = 'queued' AND next_attempt_at <= ?
+      const row = this.statements.prepare(`SELECT * FROM jobs WHERE state = 'queued' AND next_attempt_at <= ?
         ORDER BY created_at LIMIT 1`).get(Date.now()) as JobRow | undefined;
       if (!row) return;
-      this.db.prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, stage = NULL,
+      this.statements.prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, stage = NULL,
         progress = 0 WHERE id = ?`).run(Date.now(), row.id);
       this.activeAnalyses++;
       this.track(this.runAnalysis(handlers, row).finally(() => {
@@ -215,7 +218,7 @@ export class EmbeddedJobQueue implements JobQueue {
     const timings: Partial<Record<Stage, number>> = {};
     const progress = {
       stage: (stage: Stage, value: number) => {
-        this.db.prepare('UPDATE jobs SET stage = ?, progress = ?, timings = ? WHERE id = ?').run(stage, Math.round(value), JSON.stringify(timings), row.id);
+        this.statements.prepare('UPDATE jobs SET stage = ?, progress = ?, timings = ? WHERE id = ?').run(stage, Math.round(value), JSON.stringify(timings), row.id);
         return Promise.resolve();
       },
       timing: (stage: Stage, ms: number) => {
@@ -224,7 +227,7 @@ export class EmbeddedJobQueue implements JobQueue {
     };
     try {
       const result = await handlers.analyze(row.id, request, progress);
-      this.db.prepare(`UPDATE jobs SET state = 'done', progress = 100, finished_at = ?, result = ?, timings = ?,
+      this.statements.prepare(`UPDATE jobs SET state = 'done', progress = 100, finished_at = ?, result = ?, timings = ?,
         failure_code = NULL, failure_reason = NULL WHERE id = ?`).run(Date.now(), JSON.stringify(result), JSON.stringify(timings), row.id);
       this.addExports(row.id);
     } catch (err) {
@@ -239,35 +242,35 @@ export class EmbeddedJobQueue implements JobQueue {
     if (retry) {
       const delay = backoffDelay(this.options.analysisRetry, attempts);
       this.log.warn({ jobId: row.id, attempts, delay, code: error.code }, 'analysis failed; will retry');
-      this.db.prepare(`UPDATE jobs SET state = 'queued', next_attempt_at = ?, failure_code = ?, failure_reason = ? WHERE id = ?`)
+      this.statements.prepare(`UPDATE jobs SET state = 'queued', next_attempt_at = ?, failure_code = ?, failure_reason = ? WHERE id = ?`)
         .run(Date.now() + delay, error.code, error.message, row.id);
       return;
     }
     this.log.warn({ jobId: row.id, code: error.code, reason: error.message }, 'analysis failed');
-    this.db.prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, failure_code = ?, failure_reason = ?, timings = ? WHERE id = ?`)
+    this.statements.prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, failure_code = ?, failure_reason = ?, timings = ? WHERE id = ?`)
       .run(Date.now(), error.code, error.message, JSON.stringify(timings), row.id);
   }
 
   private addExports(jobId: string): void {
     const now = Date.now();
-    const insert = this.db.prepare(`INSERT OR IGNORE INTO exports VALUES (?, ?, 'pending', 0, NULL, ?, ?)`);
+    const insert = this.statements.prepare(`INSERT OR IGNORE INTO exports VALUES (?, ?, 'pending', 0, NULL, ?, ?)`);
     for (const destination of this.options.exportDestinations) insert.run(jobId, destination, now, now);
   }
 
   /** Sends a finished result to a destination again (the worklist's retry button). */
   retryExport(jobId: string, destination: string): Promise<boolean> {
-    const info = this.db.prepare(`UPDATE exports SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE job_id = ? AND destination = ?`)
+    const info = this.statements.prepare(`UPDATE exports SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE job_id = ? AND destination = ?`)
       .run(Date.now(), jobId, destination);
     return Promise.resolve(info.changes === 1);
   }
 
   private startDueExports(handlers: JobHandlers): void {
     if (!handlers.exportResult) return;
-    const due = this.db.prepare(`SELECT e.*, j.result FROM exports e JOIN jobs j ON j.id = e.job_id
+    const due = this.statements.prepare(`SELECT e.*, j.result FROM exports e JOIN jobs j ON j.id = e.job_id
       WHERE e.state IN ('pending', 'retrying') AND e.next_attempt_at <= ?`).all(Date.now()) as (ExportRow & { result: string })[];
     for (const row of due) {
       // Claimed by pushing next_attempt_at out, so that the next tick does not start it again.
-      this.db.prepare('UPDATE exports SET next_attempt_at = ? WHERE job_id = ? AND destination = ?').run(Number.MAX_SAFE_INTEGER, row.job_id, row.destination);
+      this.statements.prepare('UPDATE exports SET next_attempt_at = ? WHERE job_id = ? AND destination = ?').run(Number.MAX_SAFE_INTEGER, row.job_id, row.destination);
       this.track(this.runExport(handlers, row));
     }
   }
@@ -286,7 +289,7 @@ export class EmbeddedJobQueue implements JobQueue {
       detail = error.message;
     }
     const next = state === 'retrying' ? Date.now() + backoffDelay(this.options.exportRetry, attempt) : Number.MAX_SAFE_INTEGER;
-    this.db.prepare(`UPDATE exports SET state = ?, attempts = ?, detail = ?, updated_at = ?, next_attempt_at = ?
+    this.statements.prepare(`UPDATE exports SET state = ?, attempts = ?, detail = ?, updated_at = ?, next_attempt_at = ?
       WHERE job_id = ? AND destination = ?`).run(state, attempt, detail, Date.now(), next, row.job_id, row.destination);
     if (state !== 'sent') this.log.warn({ jobId: row.job_id, destination: row.destination, attempt, state, detail }, 'export not sent');
   }

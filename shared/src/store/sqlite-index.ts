@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { StatementCache } from './statement-cache';
 import type { InstanceHeader } from '../dicom/parse-header';
 import type { IndexedValues } from '../dicom/attributes';
 import { filterFragment, type SearchQuery } from './query';
@@ -92,6 +93,8 @@ const ORDER_BY_LEVEL = {
 export class SqliteArchiveIndex implements ArchiveIndex {
   private readonly db: Database.Database;
   private readonly stmts;
+  /** The statements whose SQL depends on the query (a few shapes each), compiled once per shape. */
+  private readonly statements: StatementCache;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -100,6 +103,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA_SQL);
+    this.statements = new StatementCache(this.db);
     this.stmts = {
       findInstance: this.db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_instance_uid = ?`),
       upsertPatient: this.db.prepare(`INSERT INTO patients VALUES (@patient_key, @patient_id, @issuer_of_patient_id,
@@ -188,14 +192,14 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     }
     const sql = `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE ${where.join(' AND ')}
       ORDER BY series_uid, instance_number, sop_instance_uid`;
-    return this.db.prepare(sql).all(...params) as StoredInstance[];
+    return this.statements.prepare(sql).all(...params) as StoredInstance[];
   }
 
   findRepresentativeInstance(scope: { studyUid: string; seriesUid?: string }): StoredInstance | undefined {
     const sql = scope.seriesUid
       ? `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE series_uid = ? LIMIT 1`
       : `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE study_uid = ? LIMIT 1`;
-    return this.db.prepare(sql).get(scope.seriesUid ?? scope.studyUid) as StoredInstance | undefined;
+    return this.statements.prepare(sql).get(scope.seriesUid ?? scope.studyUid) as StoredInstance | undefined;
   }
 
   search(query: SearchQuery): SearchResult {
@@ -214,7 +218,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     }
     const sql = `SELECT ${SELECT_BY_LEVEL[query.level]} FROM ${FROM_BY_LEVEL[query.level]}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${ORDER_BY_LEVEL[query.level]} LIMIT ? OFFSET ?`;
-    const rows = this.db.prepare(sql).all(...params, query.limit + 1, query.offset) as SearchRow[];
+    const rows = this.statements.prepare(sql).all(...params, query.limit + 1, query.offset) as SearchRow[];
     const truncated = rows.length > query.limit;
     return { rows: truncated ? rows.slice(0, query.limit) : rows, truncated };
   }
