@@ -12,7 +12,7 @@ export const CRASH_MESSAGE = 'analysis thread crashed on purpose (a series of no
  */
 export function serveAnalysisThread(): void {
   parentPort?.on('message', (message: ToAnalysisThread) => {
-    if (message.kind === 'analyse' && message.instances.length === 0) throw new Error(CRASH_MESSAGE);
+    if (message.kind === 'analyse' && Array.isArray(message.instances) && message.instances.length === 0) throw new Error(CRASH_MESSAGE);
   });
   serveRealAnalysisThread();
 }

@@ -21,6 +21,8 @@ export interface BlobStore {
   /** Moves the file at `key` aside (kept, not deleted) and returns where it went. */
   retire(key: string, reason: string): Promise<string>;
   read(key: string): Promise<Buffer>;
+  /** The local file that holds `key`, for readers in other threads; undefined where blobs are not local files. */
+  localPath(key: string): string | undefined;
   openRead(key: string, start?: number, end?: number): ReadStream;
   writeAtomic(key: string, data: Buffer | string): Promise<void>;
   exists(key: string): Promise<boolean>;
@@ -67,6 +69,10 @@ export class FileBlobStore implements BlobStore {
       throw new MipsegError('MIPSEG_INVALID_UID', `storage key ${key}`);
     }
     return path;
+  }
+
+  localPath(key: string): string {
+    return this.resolve(key);
   }
 
   createTemp(): { path: string; stream: WriteStream } {

@@ -21,8 +21,15 @@ export interface SerializedError {
   readonly stack?: string;
 }
 
+/**
+ * A series' instances as handed to a thread: their bytes (read by the main thread, e.g. from WADO-RS), or the
+ * paths of local files, which the thread reads itself so that the main thread's event loop, shared by every
+ * analysis, does none of that work.
+ */
+export type SeriesInstances = readonly Uint8Array[] | { readonly files: readonly string[] };
+
 export type ToAnalysisThread =
-  | { readonly kind: 'analyse'; readonly instances: readonly Uint8Array[] }
+  | { readonly kind: 'analyse'; readonly instances: SeriesInstances }
   | { readonly kind: 'close' };
 
 export type FromAnalysisThread =
@@ -66,6 +73,10 @@ export function prepareTransfer(views: readonly Uint8Array[]): { views: Uint8Arr
     return view;
   });
   return { views: prepared, transfer: [...transfer] };
+}
+
+export function isInstanceBytes(instances: SeriesInstances): instances is readonly Uint8Array[] {
+  return Array.isArray(instances);
 }
 
 /** A received view as a Buffer over the same memory (what the result sinks take). */

@@ -1,18 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { loadModel, type SegmentationModel } from '@mipseg/shared/inference';
 import {
-  prepareTransfer, serializeError, type AnalysisThreadInit, type FromAnalysisThread, type ToAnalysisThread,
+  isInstanceBytes, prepareTransfer, serializeError, type AnalysisThreadInit, type FromAnalysisThread, type SeriesInstances,
+  type ToAnalysisThread,
 } from './analysis-thread-protocol';
-import { deriveSeriesResults } from './derive-series-results';
+import { deriveSeriesResults, type ComputeTimings } from './derive-series-results';
 
 function post(port: MessagePort, message: FromAnalysisThread, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
-async function analyse(port: MessagePort, instances: readonly Uint8Array[], model: SegmentationModel, init: AnalysisThreadInit): Promise<void> {
+/** The bytes of the series, and how long reading them took here (counted as part of decode). */
+function readInstances(instances: SeriesInstances): { bytes: readonly Uint8Array[]; readMs: number } {
+  if (isInstanceBytes(instances)) return { bytes: instances, readMs: 0 };
+  const t0 = performance.now();
+  // Synchronous on purpose: this thread has nothing else to do meanwhile, and a sync read costs less than
+  // the open/stat/read/close round trips of an async one.
+  const bytes = instances.files.map((file) => readFileSync(file));
+  return { bytes, readMs: performance.now() - t0 };
+}
+
+async function analyse(port: MessagePort, instances: SeriesInstances, model: SegmentationModel, init: AnalysisThreadInit): Promise<void> {
   try {
-    const results = await deriveSeriesResults(instances, model, init.equipment,
-      (stage, timingsMs) => post(port, { kind: 'stage', stage, timingsMs }));
+    const { bytes, readMs } = readInstances(instances);
+    const withRead = (timingsMs: ComputeTimings): ComputeTimings => ({ ...timingsMs, decode: (timingsMs.decode ?? 0) + readMs });
+    const found = await deriveSeriesResults(bytes, model, init.equipment,
+      (stage, timingsMs) => post(port, { kind: 'stage', stage, timingsMs: withRead(timingsMs) }));
+    const results = { ...found, timingsMs: withRead(found.timingsMs) };
     const { views: [mipBytes, segBytes], transfer } = prepareTransfer([results.mip.bytes, results.seg.bytes]);
     post(port, { kind: 'done', results: { ...results, mip: { ...results.mip, bytes: mipBytes as Uint8Array },
       seg: { ...results.seg, bytes: segBytes as Uint8Array } } }, transfer);

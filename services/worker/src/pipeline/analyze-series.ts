@@ -1,14 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@mipseg/shared/log';
 import type { AnalysisRequest, JobProgress, ResultUids } from '@mipseg/shared/queue';
-import { asBuffer } from './analysis-thread-protocol';
+import { asBuffer, type SeriesInstances } from './analysis-thread-protocol';
 import type { ComputeTimings, SeriesResults, StageReporter } from './derive-series-results';
 import type { ResultSink } from './result-sink';
 import type { StudySource } from './study-source';
 
 /** What runs the CPU stages of a series (the ComputePool). */
 export interface SeriesCompute {
-  deriveSeriesResults(instances: readonly Uint8Array[], onStage: StageReporter): Promise<SeriesResults>;
+  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter): Promise<SeriesResults>;
 }
 
 export interface AnalysisDeps {
@@ -51,7 +51,7 @@ function relayStages(progress: JobProgress): { report: StageReporter; drained: (
   return { report, drained };
 }
 
-async function deriveResults(instances: Buffer[], deps: AnalysisDeps, progress: JobProgress): Promise<SeriesResults> {
+async function deriveResults(instances: SeriesInstances, deps: AnalysisDeps, progress: JobProgress): Promise<SeriesResults> {
   const relay = relayStages(progress);
   let results: SeriesResults;
   try {
@@ -72,8 +72,11 @@ async function deriveResults(instances: Buffer[], deps: AnalysisDeps, progress: 
  */
 export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps, progress: JobProgress): Promise<ResultUids> {
   await progress.stage('decode', 5);
-  const instances = await timed(progress, 'select', () =>
-    deps.source.readSeries(request.studyInstanceUid, request.seriesInstanceUid, request.sopInstanceUids));
+  const { studyInstanceUid, seriesInstanceUid, sopInstanceUids } = request;
+  const instances = await timed(progress, 'select', async (): Promise<SeriesInstances> => {
+    const files = deps.source.seriesFiles?.(studyInstanceUid, seriesInstanceUid, sopInstanceUids);
+    return files ? { files } : deps.source.readSeries(studyInstanceUid, seriesInstanceUid, sopInstanceUids);
+  });
   const results = await deriveResults(instances, deps, progress);
   await progress.stage('store', 90);
   await timed(progress, 'store', () => deps.sink.store([asBuffer(results.mip.bytes), asBuffer(results.seg.bytes)]));

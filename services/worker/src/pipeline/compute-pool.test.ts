@@ -74,6 +74,29 @@ describe('analysis threads', () => {
     expect(owned.every((view) => view.byteLength === 0)).toBe(true); // moved: detached here
   });
 
+  test('read a series given as local files in the thread, with the same result as from its bytes', async () => {
+    const study = syntheticPetStudy({ slices: 12 });
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-pool-files-'));
+    try {
+      const files = study.instances.map((bytes, i) => {
+        const file = join(dir, `${i}.dcm`);
+        writeFileSync(file, bytes);
+        return file;
+      });
+      const fromFiles = await pool.deriveSeriesResults({ files }, noStages);
+      const fromBytes = await pool.deriveSeriesResults(study.instances, noStages);
+      expect(fromFiles.lesionAreasPx).toEqual(fromBytes.lesionAreasPx);
+      expect(readPart10(fromFiles.mip.bytes)['PixelData']).toEqual(readPart10(fromBytes.mip.bytes)['PixelData']);
+      // A file that has gone fails the analysis (retryable), and the thread stays up for the next one.
+      const err = await failureOf(pool.deriveSeriesResults({ files: [...files, join(dir, 'gone.dcm')] }, noStages));
+      expect(err.code).toBe('MIPSEG_INTERNAL');
+      expect(err.message).toContain('gone.dcm');
+      await expect(pool.deriveSeriesResults({ files }, noStages)).resolves.toBeDefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('fail a series with a missing slice with the same catalogue error as in the main thread', async () => {
     const study = syntheticPetStudy({ slices: 12, omit: [6] });
     const err = await failureOf(pool.deriveSeriesResults(study.instances, noStages));

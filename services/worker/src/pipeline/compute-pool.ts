@@ -1,7 +1,7 @@
 import { extname, join } from 'node:path';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
-import type { AnalysisThreadInit } from './analysis-thread-protocol';
+import type { AnalysisThreadInit, SeriesInstances } from './analysis-thread-protocol';
 import { ComputeThread, type ComputeTask } from './compute-thread';
 import type { SeriesResults, StageReporter } from './derive-series-results';
 
@@ -60,8 +60,8 @@ export class ComputePool {
     return pool;
   }
 
-  /** Runs the CPU stages of one series on the next free thread. The instances move there: do not use them after. */
-  deriveSeriesResults(instances: readonly Uint8Array[], onStage: StageReporter): Promise<SeriesResults> {
+  /** Runs the CPU stages of one series on the next free thread. Bytes move there: do not use them after. */
+  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter): Promise<SeriesResults> {
     if (this.closing) return Promise.reject(new MipsegError('MIPSEG_INTERNAL', 'the analysis threads are closed'));
     return new Promise((resolve, reject) => {
       this.waiting.push({ instances, onStage, resolve, reject });

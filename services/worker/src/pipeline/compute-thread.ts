@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import {
-  prepareTransfer, rebuildError, type AnalysisThreadInit, type FromAnalysisThread, type ToAnalysisThread,
+  isInstanceBytes, prepareTransfer, rebuildError, type AnalysisThreadInit, type FromAnalysisThread, type SeriesInstances,
+  type ToAnalysisThread,
 } from './analysis-thread-protocol';
 import type { ModelIdentity, SeriesResults, StageReporter } from './derive-series-results';
 
@@ -10,8 +11,8 @@ const CLOSE_TIMEOUT_MS = 5_000;
 
 /** One series to analyse and who waits for it. */
 export interface ComputeTask {
-  /** Moved to the thread where they own their memory: the caller must not read them afterwards. */
-  readonly instances: readonly Uint8Array[];
+  /** Bytes are moved to the thread where they own their memory: the caller must not read them afterwards. */
+  readonly instances: SeriesInstances;
   readonly onStage: StageReporter;
   resolve(results: SeriesResults): void;
   reject(error: MipsegError): void;
@@ -68,8 +69,12 @@ export class ComputeThread {
     if (!this.idle) throw new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} is not idle`);
     this.task = task;
     try {
-      const { views, transfer } = prepareTransfer(task.instances);
-      this.post({ kind: 'analyse', instances: views }, transfer);
+      if (!isInstanceBytes(task.instances)) {
+        this.post({ kind: 'analyse', instances: task.instances });
+      } else {
+        const { views, transfer } = prepareTransfer(task.instances);
+        this.post({ kind: 'analyse', instances: views }, transfer);
+      }
     } catch (err) {
       this.task = undefined;
       task.reject(toMipsegError(err));

@@ -1,4 +1,4 @@
-import type { Archive } from '@mipseg/shared/store';
+import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { readMultipartBody } from '@mipseg/shared/dicomweb';
 import { parseInstanceHeader } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
@@ -6,18 +6,33 @@ import { MipsegError } from '@mipseg/shared/errors';
 /** Where a worker reads a series' instances: the archive itself (embedded) or the gateway (queue mode). */
 export interface StudySource {
   readSeries(studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]>;
+  /**
+   * The series as local files, where the source has them: an analysis thread then reads them itself and the
+   * main thread, which every analysis shares, stays free. Undefined where the bytes must come through here.
+   */
+  seriesFiles?(studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUids?: readonly string[]): string[] | undefined;
 }
 
 export class ArchiveStudySource implements StudySource {
   constructor(private readonly archive: Archive) {}
 
   async readSeries(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]> {
+    const instances = this.listSeries(studyUid, seriesUid, sopInstanceUids);
+    return Promise.all(instances.map((i) => this.archive.blobs.read(i.storageKey)));
+  }
+
+  seriesFiles(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): string[] | undefined {
+    const paths = this.listSeries(studyUid, seriesUid, sopInstanceUids).map((i) => this.archive.blobs.localPath(i.storageKey));
+    return paths.every((p): p is string => p !== undefined) ? paths : undefined;
+  }
+
+  private listSeries(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): StoredInstance[] {
     const wanted = sopInstanceUids ? new Set(sopInstanceUids) : undefined;
     const instances = this.archive.index.listInstances({ studyUid, seriesUid }).filter((i) => !wanted || wanted.has(i.sopInstanceUid));
     if (wanted && instances.length !== wanted.size) {
       throw new MipsegError('MIPSEG_NOT_FOUND', `${wanted.size - instances.length} instance(s) of series ${seriesUid}`);
     }
-    return Promise.all(instances.map((i) => this.archive.blobs.read(i.storageKey)));
+    return instances;
   }
 }
 
