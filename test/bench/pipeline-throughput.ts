@@ -4,8 +4,12 @@ import { analyzeBatch } from './pipeline-jobs';
 import type { ThroughputResult } from './pipeline-report';
 import type { BenchService } from './pipeline-service';
 
-/** Studies analysed before the measured batches, for JIT and ONNX Runtime warm-up: one per worker (two at most). */
-export const WARM_UP_STUDIES = 2;
+/**
+ * Studies analysed before the measured batches, for JIT and ONNX Runtime warm-up: two per analysis thread
+ * (two threads at most). Each thread compiles its own code, so one study each left the two-worker service
+ * colder than the one-worker service, whose only thread had seen both.
+ */
+export const WARM_UP_STUDIES = 4;
 
 export interface WorkerComparison {
   /** The mode's label in the table. */

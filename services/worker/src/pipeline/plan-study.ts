@@ -16,7 +16,11 @@ function hashOf(parts: readonly string[]): string {
 
 function bySeries(instances: readonly StoredInstance[]): Map<string, StoredInstance[]> {
   const out = new Map<string, StoredInstance[]>();
-  for (const i of instances) out.set(i.seriesInstanceUid, [...(out.get(i.seriesInstanceUid) ?? []), i]);
+  for (const i of instances) {
+    const series = out.get(i.seriesInstanceUid);
+    if (series) series.push(i);
+    else out.set(i.seriesInstanceUid, [i]);
+  }
   return out;
 }
 
