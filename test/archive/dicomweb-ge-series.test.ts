@@ -92,6 +92,22 @@ describeWithSharedData(GE)('DICOMweb with the whole-body GE PET series', () => {
     expect(new Set(retrieved.map(sha))).toEqual(new Set(originals.map(sha)));
   });
 
+  test('WADO-RS keeps answering after clients that go away in the middle of a series', async () => {
+    const [series] = await client.searchForSeries();
+    const url = `${server.baseUrl}/studies/${String(series?.['0020000D']?.Value?.[0])}/series/${String(series?.['0020000E']?.Value?.[0])}`;
+    const accept = { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
+    for (let k = 0; k < 5; k++) {
+      // Read the first chunk only, then drop the connection while instances are still being read ahead.
+      const aborter = new AbortController();
+      const res = await fetch(url, { headers: accept, signal: aborter.signal });
+      await res.body?.getReader().read();
+      aborter.abort();
+    }
+    const whole = await fetch(url, { headers: accept });
+    expect(whole.status).toBe(200);
+    expect((await whole.arrayBuffer()).byteLength).toBeGreaterThan(originals.reduce((n, b) => n + b.length, 0));
+  });
+
   test('WADO-RS metadata gives DICOM JSON with a BulkDataURI for pixel data', async () => {
     const [series] = await client.searchForSeries();
     const metadata = await client.retrieveSeriesMetadata({
