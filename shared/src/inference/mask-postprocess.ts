@@ -35,16 +35,26 @@ export function filterComponents(
   mask: Uint8Array, logits: Float32Array, width: number, height: number, minArea: number, seedThreshold: number,
 ): Uint8Array {
   const seedLogit = logit(seedThreshold);
+  forEachComponent(mask, width, height, (pixels, area) => {
+    let peak = -Infinity;
+    for (let k = 0; k < area; k++) peak = Math.max(peak, logits[pixels[k] as number] as number);
+    if (area < minArea || peak < seedLogit) for (let k = 0; k < area; k++) mask[pixels[k] as number] = 0;
+  });
+  return mask;
+}
+
+/**
+ * Calls `visit` once per 8-connected component of `mask`, with the component's pixel indices in
+ * pixels[0..area). One buffer serves as the flood-fill stack and, behind it, the list of the component's pixels;
+ * it is reused for the next component, so `visit` must not keep it.
+ */
+function forEachComponent(mask: Uint8Array, width: number, height: number, visit: (pixels: Int32Array, area: number) => void): void {
   const visited = new Uint8Array(mask.length);
   const pixels = new Int32Array(mask.length);
   for (let seed = 0; seed < mask.length; seed++) {
     if (mask[seed] === 0 || visited[seed] === 1) continue;
-    const area = floodFill(mask, visited, pixels, width, height, seed);
-    let peak = -Infinity;
-    for (let k = 0; k < area; k++) peak = Math.max(peak, logits[pixels[k] as number] as number);
-    if (area < minArea || peak < seedLogit) for (let k = 0; k < area; k++) mask[pixels[k] as number] = 0;
+    visit(pixels, floodFill(mask, visited, pixels, width, height, seed));
   }
-  return mask;
 }
 
 /** Collects the component of `seed` into pixels[0..area); returns area. */
@@ -76,12 +86,7 @@ function floodFill(mask: Uint8Array, visited: Uint8Array, pixels: Int32Array, wi
 
 /** The areas (pixels) of the 8-connected components of `mask`: the lesions a result reports. */
 export function componentAreas(mask: Uint8Array, width: number, height: number): number[] {
-  const visited = new Uint8Array(mask.length);
-  const pixels = new Int32Array(mask.length);
   const areas: number[] = [];
-  for (let seed = 0; seed < mask.length; seed++) {
-    if (mask[seed] === 0 || visited[seed] === 1) continue;
-    areas.push(floodFill(mask, visited, pixels, width, height, seed));
-  }
+  forEachComponent(mask, width, height, (_pixels, area) => areas.push(area));
   return areas;
 }

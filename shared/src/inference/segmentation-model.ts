@@ -45,7 +45,6 @@ function checkInput(input: Float32Array, width: number, height: number): void {
   }
 }
 
-/** Wraps a session created for `manifest`; see loadModel, which checks the manifest and the file first. */
 /** Left-right mirror of a row-major width x height image (its own inverse). */
 export function mirrorColumns(image: Float32Array, width: number, height: number): Float32Array {
   const out = new Float32Array(image.length);
