@@ -14,15 +14,6 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if denom == 0 else 2.0 * tp / denom
 
 
-def remove_small_components(mask: np.ndarray, min_area: int) -> np.ndarray:
-    if min_area <= 1 or not mask.any():
-        return mask
-    labels, n = ndimage.label(mask, structure=EIGHT_CONNECTED)
-    areas = ndimage.sum(mask, labels, index=np.arange(1, n + 1))
-    keep = np.concatenate([[False], areas >= min_area])
-    return keep[labels]
-
-
 def lesion_hits(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
     """(lesions touched by the prediction, lesions) with lesions = 8-connected components of truth."""
     labels, n = ndimage.label(truth, structure=EIGHT_CONNECTED)

@@ -16,8 +16,7 @@ import torch
 from scipy import ndimage
 
 from data import pad_to_multiple
-
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+from metrics import EIGHT_CONNECTED
 
 
 @dataclass(frozen=True)

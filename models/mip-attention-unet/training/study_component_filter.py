@@ -20,7 +20,8 @@ import torch
 from scipy import ndimage
 
 from data import list_cases, load, split
-from postprocess import EIGHT_CONNECTED, logits_of, probability
+from metrics import EIGHT_CONNECTED
+from postprocess import logits_of, probability
 from weights import load_weights
 
 CANDIDATE_THRESHOLD = 0.2
