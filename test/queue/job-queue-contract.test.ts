@@ -8,6 +8,7 @@ import {
   BullMqJobQueue, EmbeddedJobQueue, type AnalysisRequest, type JobHandlers, type JobQueue, type JobRecord, type ResultUids,
 } from '@mipseg/shared/queue';
 import { startRedis, type TestRedis } from '../support/redis';
+import { until } from '../support/until';
 
 const log = pino({ level: 'silent' });
 const retry = { attempts: 3, baseDelayMs: 100 };
@@ -21,16 +22,6 @@ const RESULT: ResultUids = {
   mipSeriesInstanceUid: '2.25.1', mipSopInstanceUid: '2.25.2', segSeriesInstanceUid: '2.25.3', segSopInstanceUid: '2.25.4',
   lesionCount: 1, tumourAreaMm2: 40, modelName: 'm', modelVersion: '1',
 };
-
-async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const finished = (q: JobQueue, id: string) => until(async () => {
   const j = await q.getJob(id);

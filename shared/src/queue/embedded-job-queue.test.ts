@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { until } from '../../../test/support/until';
 import { EmbeddedJobQueue } from './embedded-job-queue';
 import type { JobHandlers } from './job-queue';
 import type { AnalysisRequest, JobRecord, ResultUids } from './job-types';
@@ -20,18 +21,11 @@ function request(series: string): AnalysisRequest {
   return { studyInstanceUid: '1.2.3', seriesInstanceUid: series, sopInstanceUids: ['1.2.3.4'], contentHash: 'abc', reason: 'study-complete', version: 1 };
 }
 
-async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Ten seconds, polled every 20 ms: these jobs start on events and finish in milliseconds. */
+const WAIT = { timeoutMs: 10_000, pollMs: 20 };
 
 const doneJob = (q: EmbeddedJobQueue, id: string): Promise<JobRecord> =>
-  until(async () => ((await q.getJob(id))?.state === 'done' ? q.getJob(id) : undefined), `job ${id} to be done`);
+  until(async () => ((await q.getJob(id))?.state === 'done' ? q.getJob(id) : undefined), `job ${id} to be done`, WAIT);
 
 describe('embedded job runner: work starts when it becomes due, not at the next poll', () => {
   let dir: string;
@@ -55,7 +49,7 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     q.startProcessing({ checkStudy: (uid) => Promise.resolve(void checked.push(uid)), analyze: () => Promise.resolve(RESULT) },
       { concurrency: 1, studyChecks: true, analyses: true });
     await q.scheduleStudyCheck('1.2.3', 100);
-    await until(() => Promise.resolve(checked.length ? true : undefined), 'the study check');
+    await until(() => Promise.resolve(checked.length ? true : undefined), 'the study check', WAIT);
     expect(checked).toEqual(['1.2.3']);
     expect(await q.pendingStudies()).toEqual([]);
   });
@@ -89,7 +83,7 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     after.startProcessing({ checkStudy: (uid) => Promise.resolve(void checked.push(uid)), analyze: () => Promise.resolve(RESULT) },
       { concurrency: 1, studyChecks: true, analyses: true });
     expect((await doneJob(after, 'job-a')).result).toEqual(RESULT);
-    await until(() => Promise.resolve(checked.length ? true : undefined), 'the study check');
+    await until(() => Promise.resolve(checked.length ? true : undefined), 'the study check', WAIT);
     expect(checked).toEqual(['1.2.3']);
   });
 });
