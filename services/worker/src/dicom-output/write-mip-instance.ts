@@ -87,10 +87,12 @@ function generalImage(source: SourceSeriesContext, ctx: ResolvedWriteContext): N
     DerivationDescription: `Coronal maximum-intensity projection of PET series ${source.SeriesInstanceUID} in SUVbw ` +
       `(source units ${source.Units || 'unknown'}); stored value × RescaleSlope = SUVbw`,
     DerivationCodeSequence: [codeItem(Concept.maximumIntensityProjection)],
+    // Every source slice, without the Type 3 PurposeOfReferenceCodeSequence: on a whole-body series (hundreds
+    // of slices) it doubled the elements dcmjs writes, and so the write stage's CPU, while saying nothing that
+    // DerivationCodeSequence (MIP) does not. The SEG's single source reference keeps its purpose code.
     SourceImageSequence: source.instances.map((i) => ({
       ReferencedSOPClassUID: i.SOPClassUID,
       ReferencedSOPInstanceUID: i.SOPInstanceUID,
-      PurposeOfReferenceCodeSequence: [codeItem(Concept.sourceImageForImageProcessing)],
     })),
     BurnedInAnnotation: 'NO',
     LossyImageCompression: '00',
