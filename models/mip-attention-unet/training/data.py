@@ -58,6 +58,9 @@ def split(cases: list[Case]) -> tuple[list[Case], list[Case]]:
 class Sample:
     image: np.ndarray
     label: np.ndarray
+    # Pixels the current network calls tumour where there is none (train.py refreshes them while training);
+    # patches centred on them teach the network its own false positives (hard-negative mining).
+    false_positives: np.ndarray | None = None
 
 
 def load(cases: list[Case]) -> list[Sample]:
@@ -77,32 +80,36 @@ class AugmentConfig:
     gamma: float = 0.3  # gamma in [1 - g, 1 + g]
     height_crop_p: float = 0.3  # chance of simulating a partial-body acquisition
     lesion_focus_p: float = 0.5  # chance a patch is centred on a tumour pixel
+    hard_negative_p: float = 0.0  # chance a patch is centred on a false-positive pixel (when the sample has any)
 
 
-def _affine(img: torch.Tensor, lab: torch.Tensor, scale: float, angle: float, flip: bool):
-    """Rotates/scales about the centre; output keeps the input's size scaled by `scale`."""
-    h, w = img.shape[-2:]
+def _affine(maps: torch.Tensor, scale: float, angle: float, flip: bool):
+    """Rotates/scales (K,H,W) maps about the centre; the output is the input's size scaled by `scale`.
+    Map 0 is the image (bilinear); the others are masks (re-binarised)."""
+    h, w = maps.shape[-2:]
     oh, ow = max(32, round(h * scale)), max(32, round(w * scale))
     cos, sin = math.cos(angle), math.sin(angle)
     sx = -1.0 if flip else 1.0
     # affine_grid works in normalised coordinates; correct the rotation for the aspect ratio.
     theta = torch.tensor([[cos * sx, -sin * h / w, 0.0], [sin * w / h * sx, cos, 0.0]], dtype=torch.float32)
     grid = F.affine_grid(theta[None], [1, 1, oh, ow], align_corners=False)
-    both = torch.stack([img, lab])[:, None]
-    out = F.grid_sample(both, grid.expand(2, -1, -1, -1), mode="bilinear", padding_mode="zeros", align_corners=False)
-    return out[0, 0], (out[1, 0] > 0.5).float()
+    k = maps.shape[0]
+    out = F.grid_sample(maps[:, None], grid.expand(k, -1, -1, -1), mode="bilinear", padding_mode="zeros",
+                        align_corners=False)[:, 0]
+    return torch.cat([out[:1], (out[1:] > 0.5).float()])
 
 
-def _patch(img: torch.Tensor, lab: torch.Tensor, ph: int, pw: int, rng: random.Random, focus: bool):
-    """Crops (or zero-pads) to ph x pw; when focus, the patch contains a random tumour pixel."""
+def _patch(img: torch.Tensor, lab: torch.Tensor, focus: torch.Tensor | None, ph: int, pw: int, rng: random.Random):
+    """Crops (or zero-pads) to ph x pw; when a focus map with pixels is given, the patch contains one of them."""
     pad_h, pad_w = max(0, ph - img.shape[0]), max(0, pw - img.shape[1])
     if pad_h or pad_w:
         top, left = rng.randint(0, pad_h), rng.randint(0, pad_w)
         pads = (left, pad_w - left, top, pad_h - top)
         img, lab = F.pad(img, pads), F.pad(lab, pads)
+        focus = F.pad(focus, pads) if focus is not None else None
     h, w = img.shape
-    ys, xs = (torch.nonzero(lab, as_tuple=True) if focus else (None, None))
-    if focus and ys is not None and len(ys) > 0:
+    ys, xs = (torch.nonzero(focus, as_tuple=True) if focus is not None else (None, None))
+    if ys is not None and len(ys) > 0:
         k = rng.randrange(len(ys))
         cy, cx = int(ys[k]), int(xs[k])
         y0 = min(max(0, cy - rng.randint(0, ph - 1)), h - ph)
@@ -113,18 +120,30 @@ def _patch(img: torch.Tensor, lab: torch.Tensor, ph: int, pw: int, rng: random.R
 
 
 def augment(sample: Sample, ph: int, pw: int, cfg: AugmentConfig, rng: random.Random):
-    img, lab = torch.from_numpy(sample.image), torch.from_numpy(sample.label)
+    layers = [sample.image, sample.label]
+    if sample.false_positives is not None:
+        layers.append(sample.false_positives)
+    maps = torch.from_numpy(np.stack(layers))
     if rng.random() < cfg.height_crop_p:
-        h = img.shape[0]
+        h = maps.shape[1]
         keep = rng.randint(int(h * 0.5), h)
         top = rng.randint(0, h - keep)
-        img, lab = img[top : top + keep], lab[top : top + keep]
+        maps = maps[:, top : top + keep]
     scale = 1.0 + rng.uniform(-cfg.scale, cfg.scale)
     angle = math.radians(rng.uniform(-cfg.rotate_deg, cfg.rotate_deg))
-    img, lab = _affine(img, lab, scale, angle, rng.random() < 0.5)
+    maps = _affine(maps, scale, angle, rng.random() < 0.5)
+    img, lab = maps[0], maps[1]
     img = torch.clamp(img * (1.0 + rng.uniform(-cfg.window, cfg.window)), 0.0, 1.0)
     img = img ** (1.0 + rng.uniform(-cfg.gamma, cfg.gamma))
-    return _patch(img, lab, ph, pw, rng, rng.random() < cfg.lesion_focus_p)
+    # A patch centres on tumour, on one of the network's false positives, or anywhere.
+    pick = rng.random()
+    if pick < cfg.lesion_focus_p:
+        focus = lab
+    elif pick < cfg.lesion_focus_p + cfg.hard_negative_p and len(maps) > 2:
+        focus = maps[2]
+    else:
+        focus = None
+    return _patch(img, lab, focus, ph, pw, rng)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from data import AugmentConfig, augment, list_cases, load, split
 from evaluate import evaluate_model, selection_score
 from model import AttentionUNet
+from postprocess import logits_of, probability
 from weights import load_weights
 
 
@@ -54,6 +55,18 @@ def make_batch(samples, cfg, aug, rng):
         imgs.append(img)
         labs.append(lab)
     return torch.stack(imgs)[:, None], torch.stack(labs)[:, None]
+
+
+def mine_false_positives(model, samples, device, threshold: float) -> dict:
+    """Marks, on every training image, the pixels the network now calls tumour outside the truth (see
+    data.Sample.false_positives). Returns counts for the log: images with any, and false-positive pixels."""
+    images, pixels = 0, 0
+    for sample in samples["patients"] + samples["controls"]:
+        wrong = (probability(logits_of(model, sample.image, False, device)) > threshold) & (sample.label < 0.5)
+        sample.false_positives = wrong.astype(np.float32) if wrong.any() else None
+        images += int(wrong.any())
+        pixels += int(wrong.sum())
+    return {"images_with_false_positives": images, "false_positive_pixels": pixels}
 
 
 def learning_rate(cfg, progress: float) -> float:
@@ -113,7 +126,14 @@ def main() -> None:
     aug = AugmentConfig(**cfg.get("augment", {}))
     budget = cfg["max_minutes"] * 60.0
     t0, losses = time.time() - state["elapsed"], []
+    # Hard negatives are refreshed every `hard_negative_every` steps, and at once on a start or resume.
+    mine_every = cfg.get("hard_negative_every", 0) if aug.hard_negative_p > 0 else 0
+    mined_at = None
     while state["step"] < cfg["steps"] and (time.time() - t0) < budget:
+        if mine_every and (mined_at is None or state["step"] - mined_at >= mine_every):
+            mined = mine_false_positives(model, samples, device, cfg.get("hard_negative_threshold", 0.5))
+            mined_at = state["step"]
+            print(json.dumps({"step": state["step"], "mined": mined}), flush=True)
         progress = max(state["step"] / cfg["steps"], (time.time() - t0) / budget)
         for g in opt.param_groups:
             g["lr"] = learning_rate(cfg, progress)
