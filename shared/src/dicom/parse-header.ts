@@ -56,12 +56,13 @@ function readNumber(dataSet: dicomParser.DataSet, tag: string, vr: string): numb
   return Number.isFinite(n) && (dataSet.string(key) ?? '').trim() !== '' ? n : null;
 }
 
-function parse(bytes: Uint8Array): dicomParser.DataSet {
+/** Parses up to and including `untilTag` (Pixel Data unless told otherwise). */
+function parse(bytes: Uint8Array, untilTag = 'x7fe00010'): dicomParser.DataSet {
   if (bytes.length < 132 || String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', 'no PS3.10 File Meta Information (128-byte preamble and "DICM")');
   }
   try {
-    return dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
+    return dicomParser.parseDicom(bytes, { untilTag });
   } catch (err) {
     const detail = typeof err === 'string' ? err : err instanceof Error ? err.message : 'parse error';
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
@@ -117,4 +118,12 @@ export function parseInstanceHeader(bytes: Uint8Array, fileSize = bytes.length):
     encapsulated: isEncapsulated(dataSet),
     values,
   };
+}
+
+/**
+ * The SOP Instance UID of a PS3.10 file, read by parsing only as far as (0008,0018): a few elements instead
+ * of the whole header, for a caller that sorts a series' instances by UID and parses each one in full later.
+ */
+export function readSopInstanceUid(bytes: Uint8Array): string {
+  return requireUid(parse(bytes, 'x00080018'), '00080018', 'SOPInstanceUID');
 }

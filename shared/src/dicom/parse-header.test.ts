@@ -1,0 +1,18 @@
+import { errorCodeOf, syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
+import { parseInstanceHeader, readSopInstanceUid } from './parse-header';
+
+describe('readSopInstanceUid', () => {
+  test('gives the SOP Instance UID the full header parse gives', () => {
+    const bytes = syntheticPetInstance({ sopInstanceUid: '2.25.4242.7' });
+    expect(readSopInstanceUid(bytes)).toBe('2.25.4242.7');
+    expect(readSopInstanceUid(bytes)).toBe(parseInstanceHeader(bytes).sopInstanceUid);
+  });
+
+  test('names the attribute when the instance has no SOP Instance UID', () => {
+    expect(errorCodeOf(() => readSopInstanceUid(syntheticPetInstance({ sopInstanceUid: '' })))).toBe('MIPSEG_DICOM_MISSING_ATTRIBUTE');
+  });
+
+  test('refuses bytes that are not a PS3.10 file', () => {
+    expect(errorCodeOf(() => readSopInstanceUid(Buffer.from('not a DICOM file at all')))).toBe('MIPSEG_DICOM_UNPARSEABLE');
+  });
+});
