@@ -2,6 +2,7 @@ import { assembleSuvVolume, type SuvVolume } from '../../../services/worker/src/
 import {
   decodeSliceInto,
   parseInstance,
+  pixelDataSource,
   readNumbers,
   readSliceHeader,
   type PetVolume,
@@ -22,7 +23,7 @@ function readReference(): ReferenceSlice[] {
     const ds = parseInstance(bytes);
     const header = readSliceHeader(ds);
     const suv = new Float32Array(header.rows * header.columns);
-    decodeSliceInto(ds, header, suv);
+    decodeSliceInto(pixelDataSource(ds), header, suv);
     return { position: readNumbers(ds, '00200032') ?? [], rows: header.rows, columns: header.columns, suv };
   });
 }

@@ -8,6 +8,7 @@ import {
   assemblePetVolume,
   decodeSliceInto,
   parseInstance,
+  pixelDataSource,
   readSliceHeader,
 } from '../../../services/worker/src/volume';
 import { describeWithSharedData, sharedData } from '../../support/shared-data';
@@ -29,7 +30,7 @@ function decodeOne(bytes: Uint8Array): { values: Float32Array; transferSyntaxUid
   const ds = parseInstance(bytes);
   const header = readSliceHeader(ds);
   const values = new Float32Array(header.rows * header.columns);
-  decodeSliceInto(ds, header, values);
+  decodeSliceInto(pixelDataSource(ds), header, values);
   return { values, transferSyntaxUid: header.transferSyntaxUid };
 }
 

@@ -9,7 +9,8 @@
  * Frame of Reference and the units; Enhanced PET and Parametric Map are displayed by few viewers.
  */
 export type { SourceSeriesContext, SourceInstanceRef, DicomItem } from './source-series-context';
-export { readSourceSeriesContext } from './read-source-series-context';
+export { readComparedAttributes, readSourceSeriesContext } from './read-source-series-context';
+export type { ParsedSourceSeries } from './read-source-series-context';
 export type { RenderedMip, ImageGeometry } from './rendered-mip';
 export type { WrittenInstance } from './written-instance';
 export { algorithmFromManifest } from './write-options';

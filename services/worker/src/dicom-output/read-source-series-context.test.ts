@@ -1,5 +1,5 @@
 import * as dicomParser from 'dicom-parser';
-import { readSourceSeriesContext } from './read-source-series-context';
+import { readComparedAttributes, readSourceSeriesContext } from './read-source-series-context';
 import { errorCodeOf, syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
 
 describe('readSourceSeriesContext', () => {
@@ -19,10 +19,11 @@ describe('readSourceSeriesContext', () => {
     expect(context.instances.map((i) => i.SOPInstanceUID)).toEqual(['2.25.1.1', '2.25.1.2']);
   });
 
-  test('reads everything from data sets the caller has already parsed, never from the bytes again', () => {
+  test('reads everything from what the caller read while parsing, never from the bytes again', () => {
     const bytes = ['2.25.1.1', '2.25.1.2'].map((sopInstanceUid) => syntheticPetInstance({ sopInstanceUid }));
     const dataSets = bytes.map((b) => dicomParser.parseDicom(b));
-    expect(readSourceSeriesContext(bytes.map(() => new Uint8Array(0)), dataSets)).toEqual(readSourceSeriesContext(bytes));
+    const parsed = { first: dataSets[0] as dicomParser.DataSet, compared: dataSets.map(readComparedAttributes) };
+    expect(readSourceSeriesContext(bytes.map(() => new Uint8Array(0)), parsed)).toEqual(readSourceSeriesContext(bytes));
   });
 
   test('gives null for a per-image value that differs between bed positions', () => {

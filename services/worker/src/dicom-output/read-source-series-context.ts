@@ -48,7 +48,7 @@ function parseHeader(bytes: Uint8Array, index: number): dicomParser.DataSet {
 }
 
 /** Only the compared attributes; everything else is taken from the first instance. */
-function readComparedAttributes(ds: dicomParser.DataSet): DicomItem {
+export function readComparedAttributes(ds: dicomParser.DataSet): DicomItem {
   const item: Record<string, unknown> = {};
   for (const [keyword, tag] of Object.entries(COMPARED_TAGS)) {
     const value = ds.string(tag);
@@ -106,24 +106,36 @@ function requireUid(value: string, keyword: string): string {
   return value;
 }
 
+/** A series already parsed (the MIP stage parses every instance): its first instance, and each one's compared attributes. */
+export interface ParsedSourceSeries {
+  readonly first: dicomParser.DataSet;
+  /** readComparedAttributes of every instance, in the order of the instance bytes. */
+  readonly compared: readonly DicomItem[];
+}
+
+function parseSourceSeries(instanceBytes: readonly Uint8Array[]): ParsedSourceSeries {
+  const dataSets = instanceBytes.map(parseHeader);
+  const [first] = dataSets;
+  if (!first) throw invalid('no instances');
+  return { first, compared: dataSets.map(readComparedAttributes) };
+}
+
 /**
  * Builds the source context from the stored instances of one PET series (PS3.10 bytes; pixel data is not
- * read). `dataSets`, where the caller has them, are the same instances already parsed by dicom-parser, in
- * the same order (the MIP stage parses every one): then none is parsed again. Throws
- * MIPSEG_SOURCE_SERIES_INVALID when the instances are not one PET series of one study with a Frame of
- * Reference, and MIPSEG_DICOM_UNPARSEABLE for an instance that is not DICOM.
+ * read). `parsed`, where the caller has it, is what was read of the same instances while they were parsed for
+ * the MIP: then none is parsed again. Throws MIPSEG_SOURCE_SERIES_INVALID when the instances are not one PET
+ * series of one study with a Frame of Reference, and MIPSEG_DICOM_UNPARSEABLE for an instance that is not DICOM.
  */
-export function readSourceSeriesContext(instanceBytes: readonly Uint8Array[], dataSets?: readonly dicomParser.DataSet[]): SourceSeriesContext {
+export function readSourceSeriesContext(instanceBytes: readonly Uint8Array[], parsed?: ParsedSourceSeries): SourceSeriesContext {
   if (instanceBytes.length === 0) throw invalid('no instances');
-  if (dataSets && dataSets.length !== instanceBytes.length) {
-    throw new MipsegError('MIPSEG_INTERNAL', `${dataSets.length} data sets for ${instanceBytes.length} instances`);
+  if (parsed && parsed.compared.length !== instanceBytes.length) {
+    throw new MipsegError('MIPSEG_INTERNAL', `${parsed.compared.length} parsed instances for ${instanceBytes.length}`);
   }
   quietDcmjsValidationLog();
-  const parsed = dataSets ?? instanceBytes.map(parseHeader);
-  const headers = parsed.map(readComparedAttributes);
+  const { first, compared: headers } = parsed ?? parseSourceSeries(instanceBytes);
   const modality = sameInAll(headers, 'Modality');
   if (modality !== 'PT') throw invalid(`Modality ${modality || 'empty'}, not PT`);
-  const base = readHeader(parsed[0] as dicomParser.DataSet);
+  const base = readHeader(first);
   const acquisition = earliestAcquisition(headers);
   return {
     ...patientAndStudy(base),

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { componentAreas, type SegmentationModel } from '@mipseg/shared/inference';
 import type { Stage } from '@mipseg/shared/queue';
 import {
-  algorithmFromManifest, readSourceSeriesContext, writeMipInstance, writeSegInstance, type EquipmentIdentity,
+  algorithmFromManifest, readComparedAttributes, readSourceSeriesContext, writeMipInstance, writeSegInstance, type EquipmentIdentity,
 } from '../dicom-output';
 import { buildMipFromInstances } from '../mip';
 
@@ -46,7 +46,8 @@ export type StageReporter = (stage: 'inference' | 'write', timingsMs: ComputeTim
 export async function deriveSeriesResults(
   instances: readonly Uint8Array[], model: SegmentationModel, equipment: EquipmentIdentity, onStage: StageReporter,
 ): Promise<SeriesResults> {
-  const { mip, dataSets, timingsMs: mipTimings } = buildMipFromInstances(instances, model.manifest.input);
+  const { mip, extras: compared, firstDataSet, timingsMs: mipTimings } =
+    buildMipFromInstances(instances, model.manifest.input, readComparedAttributes);
   const timingsMs: ComputeTimings = { ...mipTimings };
   onStage('inference', { ...timingsMs });
   const t0 = performance.now();
@@ -54,7 +55,7 @@ export async function deriveSeriesResults(
   timingsMs.inference = performance.now() - t0;
   onStage('write', { ...timingsMs });
   const t1 = performance.now();
-  const context = readSourceSeriesContext(instances, dataSets);
+  const context = readSourceSeriesContext(instances, { first: firstDataSet, compared });
   const mipFile = writeMipInstance(mip, context, { equipment });
   const segFile = writeSegInstance(mask, { sopClassUid: mipFile.sopClassUid, sopInstanceUid: mipFile.sopInstanceUid,
     seriesInstanceUid: mipFile.seriesInstanceUid, geometry: mip }, context,

@@ -1,5 +1,5 @@
 import { decodePetVolume, parsePetSeries, type PetSeries, type PetVolume } from '../volume';
-import { readSuvMetadataFromDataSet } from './suv-instance-metadata';
+import { readSuvMetadataFromDataSet, type SuvInstanceMetadata } from './suv-instance-metadata';
 import { computeSuvScaleFactors } from './suv-scale-factors';
 
 /** The value units of a volume in SUV body weight. */
@@ -7,11 +7,12 @@ export const SUV_BODY_WEIGHT_UNITS = 'SUVbw';
 
 /**
  * SUVbw scale factors of a parsed series, one per slice in volume order (SUVbw = rescaled value × factor),
- * read from the data sets the slices were parsed into: no instance is parsed again. Throws
- * MIPSEG_SUV_UNAVAILABLE naming what is missing (see computeSuvScaleFactors).
+ * from the SUV metadata read from each instance while it was parsed (parsePetSeries with
+ * readSuvMetadataFromDataSet): no instance is parsed again. Throws MIPSEG_SUV_UNAVAILABLE naming what is
+ * missing (see computeSuvScaleFactors).
  */
-export function seriesSuvScaleFactors(series: PetSeries): number[] {
-  return computeSuvScaleFactors(series.slices.map((s) => readSuvMetadataFromDataSet(s.ds)));
+export function seriesSuvScaleFactors(series: PetSeries<{ readonly suv: SuvInstanceMetadata }>): number[] {
+  return computeSuvScaleFactors(series.slices.map((s) => s.extra.suv));
 }
 
 export interface SuvVolume {
@@ -26,7 +27,7 @@ export interface SuvVolume {
  * as it is decoded, so the voxels are written once and never scaled in a second pass.
  */
 export function assembleSuvVolume(instanceBytes: readonly Uint8Array[]): SuvVolume {
-  const series = parsePetSeries(instanceBytes);
+  const series = parsePetSeries(instanceBytes, (ds) => ({ suv: readSuvMetadataFromDataSet(ds) }));
   const scaleFactors = seriesSuvScaleFactors(series);
   return { volume: decodePetVolume(series, { factors: scaleFactors, valueUnits: SUV_BODY_WEIGHT_UNITS }), scaleFactors };
 }

@@ -14,7 +14,7 @@ export interface VolumeScaling {
  * Decodes every slice of a parsed series straight into one Float32Array, each with its own RescaleSlope and
  * Intercept and, where `scaling` is given, its factor folded into them (one pass over the voxels either way).
  */
-export function decodePetVolume(series: PetSeries, scaling?: VolumeScaling): PetVolume {
+export function decodePetVolume(series: PetSeries<unknown>, scaling?: VolumeScaling): PetVolume {
   const { columns, rows, slices } = series.grid;
   if (scaling && scaling.factors.length !== slices) {
     throw new MipsegError('MIPSEG_INTERNAL', `${scaling.factors.length} scale factors for ${slices} slices`);
@@ -22,7 +22,7 @@ export function decodePetVolume(series: PetSeries, scaling?: VolumeScaling): Pet
   const sliceSize = columns * rows;
   const voxels = new Float32Array(sliceSize * slices);
   series.slices.forEach((s, k) =>
-    decodeSliceInto(s.ds, s.header, voxels.subarray(k * sliceSize, (k + 1) * sliceSize), scaling?.factors[k] ?? 1));
+    decodeSliceInto(s.pixels, s.header, voxels.subarray(k * sliceSize, (k + 1) * sliceSize), scaling?.factors[k] ?? 1));
   return { ...series.grid, voxels, valueUnits: scaling?.valueUnits ?? series.units };
 }
 

@@ -11,6 +11,20 @@ const JPEG_LOSSLESS = new Set<string>([TransferSyntax.JpegLossless, TransferSynt
 /** The transfer syntaxes assemblePetVolume decodes. */
 export const DECODABLE_TRANSFER_SYNTAXES: readonly string[] = [...NATIVE, ...JPEG_LOSSLESS];
 
+/**
+ * What decoding reads of a parsed instance: the bytes and the Pixel Data element. A series keeps only this of
+ * each parse (see parsePetSeries), so that the rest of the data set is garbage at once.
+ */
+export interface PixelDataSource {
+  readonly byteArray: DataSet['byteArray'];
+  readonly byteArrayParser: DataSet['byteArrayParser'];
+  readonly element: dicomParser.Element | undefined;
+}
+
+export function pixelDataSource(ds: DataSet): PixelDataSource {
+  return { byteArray: ds.byteArray, byteArrayParser: ds.byteArrayParser, element: ds.elements['x7fe00010'] };
+}
+
 /** How a slice's stored values become voxel values: value × slope + intercept. */
 interface ValueMapping {
   readonly slope: number;
@@ -31,14 +45,14 @@ function writeMapped(values: ArrayLike<number>, { slope, intercept }: ValueMappi
 }
 
 /** Native data is read in place from the parsed file (no second parse, no per-slice copy where aligned). */
-function decodeNative(ds: DataSet, header: SliceHeader, mapping: ValueMapping, target: Float32Array): void {
-  const element = ds.elements['x7fe00010'] as dicomParser.Element;
+function decodeNative(source: PixelDataSource, element: dicomParser.Element, header: SliceHeader, mapping: ValueMapping,
+  target: Float32Array): void {
   const needed = target.length * (header.bitsAllocated / 8);
   if (element.length < needed) {
     throw new MipsegError('MIPSEG_VOLUME_INVALID',
       `instance ${header.sopInstanceUid}: Pixel Data has ${element.length} bytes, ${needed} needed`);
   }
-  const samples = viewStoredSamples(ds.byteArray, element.dataOffset, target.length, header.bitsAllocated,
+  const samples = viewStoredSamples(source.byteArray, element.dataOffset, target.length, header.bitsAllocated,
     header.pixelRepresentation === 1);
   writeMapped(samples, mapping, target);
 }
@@ -55,12 +69,13 @@ function signExtend(samples: Uint8Array | Uint16Array, bitsStored: number): Int3
   return out;
 }
 
-function decodeJpegLossless(ds: DataSet, header: SliceHeader, mapping: ValueMapping, target: Float32Array): void {
-  const element = ds.elements['x7fe00010'];
-  if (!element?.fragments?.length) {
+function decodeJpegLossless(source: PixelDataSource, element: dicomParser.Element, header: SliceHeader, mapping: ValueMapping,
+  target: Float32Array): void {
+  if (!element.fragments?.length) {
     throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: no encapsulated Pixel Data`);
   }
-  const frame = dicomParser.readEncapsulatedPixelDataFromFragments(ds, element, 0, element.fragments.length);
+  // Of the data set, dicom-parser reads only byteArray and byteArrayParser here: the source has both.
+  const frame = dicomParser.readEncapsulatedPixelDataFromFragments(source as unknown as DataSet, element, 0, element.fragments.length);
   let samples: Uint8Array | Uint16Array;
   try {
     // The decoder takes an ArrayBuffer and an offset; file bytes never live in a SharedArrayBuffer.
@@ -91,15 +106,16 @@ function assertDecodable(header: SliceHeader): void {
 
 /**
  * Decodes one single-frame slice (native little endian, or JPEG Lossless Process 14 / SV1) of a parsed
- * instance straight into `target` (Rows x Columns values), applying the slice's own RescaleSlope and
+ * instance (its PixelDataSource) straight into `target` (Rows x Columns values), applying the slice's own RescaleSlope and
  * RescaleIntercept, and then `scale` (default 1; e.g. the slice's SUV factor) in the same pass.
  */
-export function decodeSliceInto(ds: DataSet, header: SliceHeader, target: Float32Array, scale = 1): void {
+export function decodeSliceInto(source: PixelDataSource, header: SliceHeader, target: Float32Array, scale = 1): void {
   assertDecodable(header);
-  if (!ds.elements['x7fe00010']) {
+  const element = source.element;
+  if (!element) {
     throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid} has no Pixel Data (7FE0,0010)`);
   }
   const mapping = valueMapping(header, scale);
-  if (JPEG_LOSSLESS.has(header.transferSyntaxUid)) decodeJpegLossless(ds, header, mapping, target);
-  else decodeNative(ds, header, mapping, target);
+  if (JPEG_LOSSLESS.has(header.transferSyntaxUid)) decodeJpegLossless(source, element, header, mapping, target);
+  else decodeNative(source, element, header, mapping, target);
 }
