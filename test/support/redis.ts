@@ -30,6 +30,7 @@ async function waitForPing(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const client = new IORedis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined); // a refused probe is expected until the server listens; connect() rejects too
     try {
       await client.connect();
       await client.ping();

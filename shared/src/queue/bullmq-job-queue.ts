@@ -54,6 +54,9 @@ export class BullMqJobQueue implements JobQueue {
   constructor(private readonly options: BullMqQueueOptions, private readonly log: Logger) {
     // BullMQ needs maxRetriesPerRequest null so that blocking commands wait through a Redis restart.
     this.connection = new IORedis(options.redisUrl, { maxRetriesPerRequest: null });
+    // While Redis is away ioredis reconnects by itself and reports each failed attempt as an 'error' event;
+    // without a listener it prints them as "Unhandled error event" on stderr, outside the service's log.
+    this.connection.on('error', (err: Error) => this.log.warn({ err }, 'Redis connection error; reconnecting'));
     const base = { connection: this.connection as ConnectionOptions, prefix: options.prefix };
     this.studyChecks = new Queue('study-checks', base);
     this.analyses = new Queue('analyses', base);
