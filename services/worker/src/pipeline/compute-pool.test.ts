@@ -11,7 +11,6 @@ import { CRASH_MESSAGE } from '../../../../test/support/crashing-analysis-thread
 import { sharedData } from '../../../../test/support/shared-data';
 import type { AnalysisThreadInit } from './analysis-thread-protocol';
 import { ComputePool, type ComputePoolOptions } from './compute-pool';
-import type { SeriesResults } from './derive-series-results';
 
 const MODEL_DIR = resolve(__dirname, '..', '..', '..', '..', 'models', 'mip-attention-unet');
 const CRASHING_THREAD = resolve(__dirname, '..', '..', '..', '..', 'test', 'support', 'crashing-analysis-thread.ts');
@@ -114,22 +113,14 @@ describe('analysis threads', () => {
 
   const ge = sharedData(GE_SERIES);
   (ge.available ? test : test.skip)('run two analyses at once, one on each thread', async () => {
-    const reached: string[] = [];
-    const analyse = async (name: string): Promise<SeriesResults> => {
-      const results = await pool.deriveSeriesResults(readDicomFolder(ge.path), (stage) => reached.push(`${name} ${stage}`));
-      reached.push(`${name} done`);
-      return results;
-    };
-    // A first pair, not checked: each thread compiles its code on its first series, and a cold thread may take
-    // longer to decode one series than a warm one takes for all of it.
-    await Promise.all([analyse('warm-a'), analyse('warm-b')]);
-    reached.length = 0;
-    await Promise.all([analyse('a'), analyse('b')]);
-    // Taking turns on one thread, one series would be done before the other had reached any stage.
-    const firstDone = reached.findIndex((r) => r.endsWith('done'));
-    const before = reached.slice(0, firstDone);
-    expect(before.some((r) => r.startsWith('a '))).toBe(true);
-    expect(before.some((r) => r.startsWith('b '))).toBe(true);
+    // Checked where the pool hands out work, not by when stages happen to be reported: on a loaded machine a thread
+    // can finish its series before the other thread has been given the CPU to report anything.
+    const first = pool.deriveSeriesResults(readDicomFolder(ge.path), noStages);
+    const second = pool.deriveSeriesResults(readDicomFolder(ge.path), noStages);
+    expect([pool.running, pool.waitingCount]).toEqual([2, 0]);
+    const results = await Promise.all([first, second]);
+    expect(results.map((r) => r.seg.bytes.length > 0)).toEqual([true, true]);
+    expect(pool.running).toBe(0);
   });
 });
 

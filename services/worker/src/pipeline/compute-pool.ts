@@ -60,6 +60,16 @@ export class ComputePool {
     return pool;
   }
 
+  /** Analyses on a thread now. */
+  get running(): number {
+    return [...this.threads].filter((t) => t.busy).length;
+  }
+
+  /** Analyses waiting for a free thread. */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
   /** Runs the CPU stages of one series on the next free thread. Bytes move there: do not use them after. */
   deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter): Promise<SeriesResults> {
     if (this.closing) return Promise.reject(new MipsegError('MIPSEG_INTERNAL', 'the analysis threads are closed'));

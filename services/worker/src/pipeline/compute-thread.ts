@@ -60,6 +60,11 @@ export class ComputeThread {
     }));
   }
 
+  /** The thread holds a task. */
+  get busy(): boolean {
+    return this.task !== undefined;
+  }
+
   get idle(): boolean {
     return this.wasReady && !this.closing && this.task === undefined;
   }
