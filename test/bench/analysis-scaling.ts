@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { createLogger } from '@mipseg/shared/log';
 import { ComputePool } from '../../services/worker/src/pipeline/compute-pool';
 import { boundedInt, flagsFromArgv } from './cli-options';
+import { median } from './pipeline-report';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DEFAULT_SERIES = resolve(ROOT, '..', 'shared', 'data', 'pet-dicom', 'ge-discovery-st-wholebody');
@@ -75,8 +76,6 @@ async function arithmeticSpeedUp(): Promise<number> {
   const one = await run(1);
   return (2 * one) / await run(2);
 }
-
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 async function main(): Promise<void> {
   const flags = flagsFromArgv(process.argv.slice(2), { '--series': 'series', '--studies': 'studies', '--rounds': 'rounds' }, USAGE);
