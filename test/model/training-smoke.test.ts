@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedData } from '../support/shared-data';
@@ -9,8 +9,9 @@ const ready = data.available && torchAvailable();
 
 (ready ? describe : describe.skip)('Attention U-Net training', () => {
   let out: string;
+  let swaOut: string;
   afterAll(() => {
-    if (out) rmSync(out, { recursive: true, force: true });
+    for (const dir of [out, swaOut]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('runs one step of the CPU configuration and writes a resumable last.pt', () => {
@@ -19,5 +20,21 @@ const ready = data.available && torchAvailable();
     const run = runTrainingScript('train.py', ['--config', config, '--data', data.path, '--out', out, '--max-steps', '1', '--max-cases', '4'], 600_000);
     expect(run.stdout).toMatch(/finished 1 steps/);
     expect(existsSync(join(out, 'last.pt'))).toBe(true);
+  }, 600_000);
+
+  it('averages the weights of the SWA configuration, writes swa.pt, and keeps the average across a resume', () => {
+    swaOut = mkdtempSync(join(tmpdir(), 'mipseg-train-swa-'));
+    // The shipped configuration, with averaging from the first step so that a few steps exercise it.
+    const config = JSON.parse(readFileSync(join(TRAINING_DIR, 'configs', 'cpu-swa.json'), 'utf8')) as Record<string, unknown>;
+    config['swa'] = { start_fraction: 0, lr: 0.0003, every: 1, batchnorm_batches: 2 };
+    const configPath = join(swaOut, 'config.json');
+    writeFileSync(configPath, JSON.stringify(config));
+    const args = ['--config', configPath, '--data', data.path, '--out', join(swaOut, 'run'), '--max-cases', '4'];
+    const first = runTrainingScript('train.py', [...args, '--max-steps', '2'], 600_000);
+    expect(first.stdout).toMatch(/"swa": \{"models": 2,/);
+    const resumed = runTrainingScript('train.py', [...args, '--max-steps', '3'], 600_000);
+    expect(resumed.stdout).toMatch(/resumed at step 2/);
+    expect(resumed.stdout).toMatch(/"swa": \{"models": 3,/);
+    expect(existsSync(join(swaOut, 'run', 'swa.pt'))).toBe(true);
   }, 600_000);
 });

@@ -70,10 +70,62 @@ def mine_false_positives(model, samples, device, threshold: float) -> dict:
 
 
 def learning_rate(cfg, progress: float) -> float:
+    """Linear warm-up, then cosine to zero; with "swa", cosine down to the averaging rate by its start, then
+    constant (the weights keep moving around the minimum, and their average lands nearer its centre)."""
     warm = cfg["warmup_fraction"]
     if progress < warm:
         return cfg["lr"] * progress / warm
-    return cfg["lr"] * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warm) / (1 - warm))))
+    swa = cfg.get("swa")
+    end, floor = (swa["start_fraction"], swa["lr"]) if swa else (1.0, 0.0)
+    if progress >= end:
+        return floor
+    return floor + (cfg["lr"] - floor) * 0.5 * (1 + math.cos(math.pi * (progress - warm) / (end - warm)))
+
+
+class WeightAverage:
+    """Stochastic weight averaging (Izmailov et al. 2018): the running mean of the weights taken every few steps
+    along the end of training. Only parameters are averaged; BatchNorm statistics of the average are measured
+    again afterwards (recompute_batchnorm), since the mean of the running statistics does not describe it."""
+
+    def __init__(self, saved: dict | None = None) -> None:
+        self.mean: dict[str, torch.Tensor] = saved["mean"] if saved else {}
+        self.count: int = saved["count"] if saved else 0
+
+    @torch.no_grad()
+    def add(self, model: torch.nn.Module) -> None:
+        self.count += 1
+        for name, p in model.named_parameters():
+            if name not in self.mean:
+                self.mean[name] = p.detach().clone()
+            else:
+                self.mean[name] += (p.detach() - self.mean[name]) / self.count
+
+    def state(self) -> dict:
+        return {"mean": self.mean, "count": self.count}
+
+    def model_like(self, model: AttentionUNet) -> AttentionUNet:
+        averaged = AttentionUNet(model.channels).to(next(model.parameters()).device)
+        averaged.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            for name, p in averaged.named_parameters():
+                p.copy_(self.mean[name])
+        return averaged
+
+
+@torch.no_grad()
+def recompute_batchnorm(model, samples, cfg, aug, rng, batches: int) -> None:
+    """Running BatchNorm statistics as the plain mean over `batches` training batches (momentum None)."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    device = next(model.parameters()).device
+    for _ in range(batches):
+        model(make_batch(samples, cfg, aug, rng)[0].to(device))
+    for m in norms:
+        m.momentum = 0.1
+    model.eval()
 
 
 def main() -> None:
@@ -115,12 +167,14 @@ def main() -> None:
     rng = random.Random(cfg["seed"])
     torch.manual_seed(cfg["seed"])
     last = out / "last.pt"
+    average = WeightAverage()
     if last.exists():
         ck = torch.load(last, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
         rng.setstate(ck["rng"])
+        average = WeightAverage(ck.get("swa"))
         print(f"resumed at step {state['step']} ({state['elapsed']:.0f} s)", flush=True)
 
     aug = AugmentConfig(**cfg.get("augment", {}))
@@ -145,6 +199,9 @@ def main() -> None:
         opt.step()
         losses.append(float(loss))
         state["step"] += 1
+        swa = cfg.get("swa")
+        if swa and progress >= swa["start_fraction"] and state["step"] % swa["every"] == 0:
+            average.add(model)
         done = state["step"] >= cfg["steps"] or (time.time() - t0) >= budget
         if state["step"] % cfg["eval_every"] == 0 or done:
             state["elapsed"] = time.time() - t0
@@ -160,10 +217,23 @@ def main() -> None:
                 torch.save({"model": model.state_dict(), "config": cfg, "step": state["step"], "metrics": metrics},
                            out / "best.pt")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "rng": rng.getstate(),
-                        "config": cfg}, out / "last.pt.tmp")
+                        "config": cfg, "swa": average.state()}, out / "last.pt.tmp")
             Path(out / "last.pt.tmp").replace(last)
             (out / "history.json").write_text(json.dumps(state["history"], indent=1))
+    if average.count:
+        write_weight_average(average, model, samples, val, cfg, aug, rng, state["step"], out / "swa.pt")
     print("finished", state["step"], "steps", flush=True)
+
+
+def write_weight_average(average, model, samples, val, cfg, aug, rng, step: int, path: Path) -> None:
+    """The averaged weights as a checkpoint beside best.pt, scored on validation like every other candidate."""
+    averaged = average.model_like(model)
+    recompute_batchnorm(averaged, samples, cfg, aug, rng, cfg["swa"]["batchnorm_batches"])
+    device = next(model.parameters()).device
+    metrics = evaluate_model(averaged, val, device, threshold=0.5, min_area=cfg.get("min_component_area", 0))
+    print(json.dumps({"swa": {"models": average.count, "score": selection_score(metrics), **metrics}}), flush=True)
+    torch.save({"model": averaged.state_dict(), "config": cfg, "step": step, "metrics": metrics,
+                "averaged_weights": average.count}, path)
 
 
 if __name__ == "__main__":
