@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { createLogger } from '@mipseg/shared/log';
 import { ComputePool } from '../../services/worker/src/pipeline/compute-pool';
+import type { SeriesResults } from '../../services/worker/src/pipeline/derive-series-results';
 import { boundedInt, flagsFromArgv } from './cli-options';
 import { median } from './pipeline-report';
 
@@ -38,12 +39,21 @@ function threadCpu(): Map<string, { name: string; seconds: number }> {
   return out;
 }
 
-interface Batch { readonly seconds: number; readonly cpuPerJobMs: number; readonly analysisShare: number }
+const STAGES = ['decode', 'mip', 'inference', 'write'] as const;
+type StageMs = Record<(typeof STAGES)[number], number>;
+
+interface Batch { readonly seconds: number; readonly cpuPerJobMs: number; readonly analysisShare: number; readonly stageMs: StageMs }
+
+/** Median wall time of each stage over the batch's series (decode includes reading the files; suv is part of it). */
+function stageMedians(results: readonly SeriesResults[]): StageMs {
+  const of = (stage: (typeof STAGES)[number]) => median(results.map((r) => r.timingsMs[stage] ?? 0));
+  return { decode: of('decode') + median(results.map((r) => r.timingsMs.suv ?? 0)), mip: of('mip'), inference: of('inference'), write: of('write') };
+}
 
 async function runBatch(pool: ComputePool, files: readonly string[], studies: number, analysisTids: ReadonlySet<string>): Promise<Batch> {
   const before = threadCpu();
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: studies }, () => pool.deriveSeriesResults({ files }, () => undefined)));
+  const results = await Promise.all(Array.from({ length: studies }, () => pool.deriveSeriesResults({ files }, () => undefined)));
   const seconds = (performance.now() - t0) / 1000;
   let total = 0;
   let analysis = 0;
@@ -52,7 +62,7 @@ async function runBatch(pool: ComputePool, files: readonly string[], studies: nu
     total += used;
     if (analysisTids.has(tid)) analysis += used;
   }
-  return { seconds, cpuPerJobMs: (1000 * total) / studies, analysisShare: total > 0 ? analysis / total : 0 };
+  return { seconds, cpuPerJobMs: (1000 * total) / studies, analysisShare: total > 0 ? analysis / total : 0, stageMs: stageMedians(results) };
 }
 
 /** Threads that appeared while the pool started: the analysis threads and their ONNX Runtime threads. */
@@ -100,12 +110,13 @@ async function main(): Promise<void> {
     const peer = await arithmeticSpeedUp();
     const one = median((batches[0] as Batch[]).map((b) => b.seconds));
     console.log(`Analysis threads alone, ${studies} series of ${files.length} instances (${dir}), median of ${rounds} rounds\n`);
-    console.log('| threads | batch (s) | CPU per series (ms) | on analysis threads | speed-up |');
-    console.log('| ---: | ---: | ---: | ---: | ---: |');
+    console.log(`| threads | batch (s) | CPU per series (ms) | on analysis threads | ${STAGES.join(' (ms) | ')} (ms) | speed-up |`);
+    console.log(`| ---: | ---: | ---: | ---: | ${STAGES.map(() => '---: | ').join('')}---: |`);
     batches.forEach((bs, i) => {
       const s = median(bs.map((b) => b.seconds));
+      const stages = STAGES.map((stage) => median(bs.map((b) => b.stageMs[stage])).toFixed(0)).join(' | ');
       console.log(`| ${i + 1} | ${s.toFixed(2)} | ${median(bs.map((b) => b.cpuPerJobMs)).toFixed(0)} | ` +
-        `${(100 * median(bs.map((b) => b.analysisShare))).toFixed(0)} % | ${(one / s).toFixed(2)}× |`);
+        `${(100 * median(bs.map((b) => b.analysisShare))).toFixed(0)} % | ${stages} | ${(one / s).toFixed(2)}× |`);
     });
     console.log(`\nPeer: an arithmetic loop (no memory traffic, no allocation) on two threads: ${peer.toFixed(2)}× one.`);
   } finally {
