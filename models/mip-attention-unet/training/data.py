@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from scipy import ndimage
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,76 @@ class AugmentConfig:
     height_crop_p: float = 0.3  # chance of simulating a partial-body acquisition
     lesion_focus_p: float = 0.5  # chance a patch is centred on a tumour pixel
     hard_negative_p: float = 0.0  # chance a patch is centred on a false-positive pixel (when the sample has any)
+    # Lesion pasting (paste_lesions): the chance that an image gets lesions of other patients, how many at most,
+    # their scale and uptake gain ranges, and the smallest lesion (px) taken into the bank.
+    paste_p: float = 0.0
+    paste_max: int = 2
+    paste_scale: tuple[float, float] = (0.8, 2.0)
+    paste_gain: tuple[float, float] = (0.7, 1.3)
+    paste_min_area: int = 20
+    paste_max_area: int = 5000  # a scaled lesion is kept under this many pixels (the bank holds a few very large ones)
+
+
+# Network input above which a pixel is body rather than air (air is 0; soft tissue ~0.1-0.25 in every image).
+BODY_LEVEL = 0.05
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """One tumour of a training patient, cut out: its uptake inside its own outline, 0 around it."""
+    uptake: np.ndarray
+    mask: np.ndarray
+
+
+def lesion_bank(samples: list[Sample], min_area: int) -> list[Lesion]:
+    """Every 8-connected tumour of at least min_area pixels in the samples' labels."""
+    bank = []
+    for s in samples:
+        labels, _ = ndimage.label(s.label > 0.5, structure=np.ones((3, 3), dtype=bool))
+        for k, box in enumerate(ndimage.find_objects(labels), start=1):
+            if box is None:
+                continue
+            mask = labels[box] == k
+            if mask.sum() >= min_area:
+                bank.append(Lesion(np.where(mask, s.image[box], 0.0).astype(np.float32), mask))
+    return bank
+
+
+def paste_lesions(image: np.ndarray, label: np.ndarray, false_positives: np.ndarray | None, bank: list[Lesion],
+                  cfg: AugmentConfig, rng: random.Random):
+    """Copies 1..paste_max lesions of the bank, scaled and with their uptake scaled, onto random body pixels.
+
+    A MIP keeps the larger uptake along each ray, so an extra lesion in the body shows only where it is hotter
+    than what the image already holds: the pasted uptake is max-composited, and only those pixels, inside the
+    body, are labelled tumour (a lesion pasted over the bladder adds nothing and no label). Large scales make
+    masses bigger than most in the data, in places (limbs, trunk wall) where the data has few: the GE sarcoma's
+    case. Returns new (image, label, false_positives); the inputs are not changed.
+    """
+    image, label = image.copy(), label.copy()
+    body = np.argwhere(image > BODY_LEVEL)
+    if not bank or not len(body):
+        return image, label, false_positives
+    for _ in range(rng.randint(1, cfg.paste_max)):
+        lesion = rng.choice(bank)
+        scale = min(rng.uniform(*cfg.paste_scale), float(np.sqrt(cfg.paste_max_area / lesion.mask.sum())))
+        mask = ndimage.zoom(lesion.mask.astype(np.float32), scale, order=0) > 0.5
+        uptake = np.clip(ndimage.zoom(lesion.uptake, scale, order=1) * rng.uniform(*cfg.paste_gain), 0.0, 1.0)
+        cy, cx = body[rng.randrange(len(body))]
+        y0, x0 = int(cy) - mask.shape[0] // 2, int(cx) - mask.shape[1] // 2
+        # The part of the lesion's box that falls inside the image.
+        ty0, tx0 = max(0, y0), max(0, x0)
+        ty1, tx1 = min(image.shape[0], y0 + mask.shape[0]), min(image.shape[1], x0 + mask.shape[1])
+        if ty1 <= ty0 or tx1 <= tx0:
+            continue
+        src = (slice(ty0 - y0, ty1 - y0), slice(tx0 - x0, tx1 - x0))
+        region = image[ty0:ty1, tx0:tx1]
+        # Only inside the body: a lesion's projection never falls outside the body's silhouette.
+        visible = mask[src] & (uptake[src] > region) & (region > BODY_LEVEL)
+        region[visible] = uptake[src][visible]
+        label[ty0:ty1, tx0:tx1][visible] = 1.0
+    if false_positives is not None:
+        false_positives = np.where(label > 0.5, 0.0, false_positives).astype(np.float32)
+    return image, label, false_positives
 
 
 def _affine(maps: torch.Tensor, scale: float, angle: float, flip: bool):
@@ -119,10 +190,13 @@ def _patch(img: torch.Tensor, lab: torch.Tensor, focus: torch.Tensor | None, ph:
     return img[y0 : y0 + ph, x0 : x0 + pw], lab[y0 : y0 + ph, x0 : x0 + pw]
 
 
-def augment(sample: Sample, ph: int, pw: int, cfg: AugmentConfig, rng: random.Random):
-    layers = [sample.image, sample.label]
-    if sample.false_positives is not None:
-        layers.append(sample.false_positives)
+def augment(sample: Sample, ph: int, pw: int, cfg: AugmentConfig, rng: random.Random, bank: list[Lesion] | None = None):
+    image, label, false_positives = sample.image, sample.label, sample.false_positives
+    if bank and rng.random() < cfg.paste_p:
+        image, label, false_positives = paste_lesions(image, label, false_positives, bank, cfg, rng)
+    layers = [image, label]
+    if false_positives is not None:
+        layers.append(false_positives)
     maps = torch.from_numpy(np.stack(layers))
     if rng.random() < cfg.height_crop_p:
         h = maps.shape[1]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import AugmentConfig, augment, list_cases, load, split
+from data import AugmentConfig, augment, lesion_bank, list_cases, load, split
 from evaluate import evaluate_model, selection_score
 from model import AttentionUNet
 from postprocess import logits_of, probability
@@ -47,11 +47,11 @@ def loss_fn(logits: torch.Tensor, target: torch.Tensor, focal_gamma: float, per_
     return focal * 10.0 + soft_dice
 
 
-def make_batch(samples, cfg, aug, rng):
+def make_batch(samples, cfg, aug, rng, bank=None):
     imgs, labs = [], []
     for _ in range(cfg["batch_size"]):
         pool = samples["patients"] if rng.random() < cfg["patient_fraction"] else samples["controls"]
-        img, lab = augment(rng.choice(pool), cfg["patch_height"], cfg["patch_width"], aug, rng)
+        img, lab = augment(rng.choice(pool), cfg["patch_height"], cfg["patch_width"], aug, rng, bank)
         imgs.append(img)
         labs.append(lab)
     return torch.stack(imgs)[:, None], torch.stack(labs)[:, None]
@@ -113,7 +113,7 @@ class WeightAverage:
 
 
 @torch.no_grad()
-def recompute_batchnorm(model, samples, cfg, aug, rng, batches: int) -> None:
+def recompute_batchnorm(model, samples, cfg, aug, rng, batches: int, bank=None) -> None:
     """Running BatchNorm statistics as the plain mean over `batches` training batches (momentum None)."""
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in norms:
@@ -122,7 +122,7 @@ def recompute_batchnorm(model, samples, cfg, aug, rng, batches: int) -> None:
     model.train()
     device = next(model.parameters()).device
     for _ in range(batches):
-        model(make_batch(samples, cfg, aug, rng)[0].to(device))
+        model(make_batch(samples, cfg, aug, rng, bank)[0].to(device))
     for m in norms:
         m.momentum = 0.1
     model.eval()
@@ -178,6 +178,9 @@ def main() -> None:
         print(f"resumed at step {state['step']} ({state['elapsed']:.0f} s)", flush=True)
 
     aug = AugmentConfig(**cfg.get("augment", {}))
+    bank = lesion_bank(samples["patients"], aug.paste_min_area) if aug.paste_p > 0 else []
+    if bank:
+        print(f"lesion bank: {len(bank)} lesions of >= {aug.paste_min_area} px", flush=True)
     budget = cfg["max_minutes"] * 60.0
     t0, losses = time.time() - state["elapsed"], []
     # Hard negatives are refreshed every `hard_negative_every` steps, and at once on a start or resume.
@@ -191,7 +194,7 @@ def main() -> None:
         progress = max(state["step"] / cfg["steps"], (time.time() - t0) / budget)
         for g in opt.param_groups:
             g["lr"] = learning_rate(cfg, progress)
-        x, y = make_batch(samples, cfg, aug, rng)
+        x, y = make_batch(samples, cfg, aug, rng, bank)
         model.train()
         loss = loss_fn(model(x.to(device)), y.to(device), cfg["focal_gamma"], cfg.get("per_image_dice", 0.0))
         opt.zero_grad(set_to_none=True)
@@ -221,14 +224,14 @@ def main() -> None:
             Path(out / "last.pt.tmp").replace(last)
             (out / "history.json").write_text(json.dumps(state["history"], indent=1))
     if average.count:
-        write_weight_average(average, model, samples, val, cfg, aug, rng, state["step"], out / "swa.pt")
+        write_weight_average(average, model, samples, val, cfg, aug, rng, bank, state["step"], out / "swa.pt")
     print("finished", state["step"], "steps", flush=True)
 
 
-def write_weight_average(average, model, samples, val, cfg, aug, rng, step: int, path: Path) -> None:
+def write_weight_average(average, model, samples, val, cfg, aug, rng, bank, step: int, path: Path) -> None:
     """The averaged weights as a checkpoint beside best.pt, scored on validation like every other candidate."""
     averaged = average.model_like(model)
-    recompute_batchnorm(averaged, samples, cfg, aug, rng, cfg["swa"]["batchnorm_batches"])
+    recompute_batchnorm(averaged, samples, cfg, aug, rng, cfg["swa"]["batchnorm_batches"], bank)
     device = next(model.parameters()).device
     metrics = evaluate_model(averaged, val, device, threshold=0.5, min_area=cfg.get("min_component_area", 0))
     print(json.dumps({"swa": {"models": average.count, "score": selection_score(metrics), **metrics}}), flush=True)
