@@ -22,15 +22,17 @@ const ready = data.available && torchAvailable();
     expect(existsSync(join(out, 'last.pt'))).toBe(true);
   }, 600_000);
 
-  it('averages the weights of the SWA configuration, writes swa.pt, and keeps the average across a resume', () => {
+  it('trains the lesion-pasting configuration, averages its weights (SWA) into swa.pt, and keeps the average across a resume', () => {
     swaOut = mkdtempSync(join(tmpdir(), 'mipseg-train-swa-'));
-    // The shipped configuration, with averaging from the first step so that a few steps exercise it.
-    const config = JSON.parse(readFileSync(join(TRAINING_DIR, 'configs', 'cpu-swa.json'), 'utf8')) as Record<string, unknown>;
+    // The shipped configuration (lesion pasting and weight averaging), averaging from the first step so that a
+    // few steps exercise it.
+    const config = JSON.parse(readFileSync(join(TRAINING_DIR, 'configs', 'cpu-lesion-paste.json'), 'utf8')) as Record<string, unknown>;
     config['swa'] = { start_fraction: 0, lr: 0.0003, every: 1, batchnorm_batches: 2 };
     const configPath = join(swaOut, 'config.json');
     writeFileSync(configPath, JSON.stringify(config));
     const args = ['--config', configPath, '--data', data.path, '--out', join(swaOut, 'run'), '--max-cases', '4'];
     const first = runTrainingScript('train.py', [...args, '--max-steps', '2'], 600_000);
+    expect(first.stdout).toMatch(/lesion bank: [1-9]\d* lesions/);
     expect(first.stdout).toMatch(/"swa": \{"models": 2,/);
     const resumed = runTrainingScript('train.py', [...args, '--max-steps', '3'], 600_000);
     expect(resumed.stdout).toMatch(/resumed at step 2/);
