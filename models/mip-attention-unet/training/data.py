@@ -90,6 +90,13 @@ class AugmentConfig:
     paste_gain: tuple[float, float] = (0.7, 1.3)
     paste_min_area: int = 20
     paste_max_area: int = 5000  # a scaled lesion is kept under this many pixels (the bank holds a few very large ones)
+    # A pasted pixel is labelled (and drawn) only where it is this much hotter than the image: a lesion that barely
+    # differs from what is there would be a label the image does not show.
+    paste_contrast: float = 0.04
+
+    def __post_init__(self) -> None:
+        if self.paste_max < 1 or not (0 < self.paste_scale[0] <= self.paste_scale[1]) or self.paste_gain[0] > self.paste_gain[1]:
+            raise ValueError(f"paste settings: paste_max >= 1 and ordered positive ranges needed, got {self}")
 
 
 # Network input above which a pixel is body rather than air (air is 0; soft tissue ~0.1-0.25 in every image).
@@ -119,7 +126,8 @@ def lesion_bank(samples: list[Sample], min_area: int) -> list[Lesion]:
 
 def paste_lesions(image: np.ndarray, label: np.ndarray, false_positives: np.ndarray | None, bank: list[Lesion],
                   cfg: AugmentConfig, rng: random.Random):
-    """Copies 1..paste_max lesions of the bank, scaled and with their uptake scaled, onto random body pixels.
+    """Copies 1..paste_max lesions of the bank (any training patient's, this one's included), scaled and with
+    their uptake scaled, onto random body pixels.
 
     A MIP keeps the larger uptake along each ray, so an extra lesion in the body shows only where it is hotter
     than what the image already holds: the pasted uptake is max-composited, and only those pixels, inside the
@@ -134,8 +142,11 @@ def paste_lesions(image: np.ndarray, label: np.ndarray, false_positives: np.ndar
     for _ in range(rng.randint(1, cfg.paste_max)):
         lesion = rng.choice(bank)
         scale = min(rng.uniform(*cfg.paste_scale), float(np.sqrt(cfg.paste_max_area / lesion.mask.sum())))
-        mask = ndimage.zoom(lesion.mask.astype(np.float32), scale, order=0) > 0.5
-        uptake = np.clip(ndimage.zoom(lesion.uptake, scale, order=1) * rng.uniform(*cfg.paste_gain), 0.0, 1.0)
+        # Normalised interpolation: the zeros around the lesion in its box must not darken its edge.
+        weight = ndimage.zoom(lesion.mask.astype(np.float32), scale, order=1)
+        mask = weight > 0.5
+        uptake = ndimage.zoom(lesion.uptake, scale, order=1) / np.maximum(weight, 1e-6)
+        uptake = np.clip(uptake * rng.uniform(*cfg.paste_gain), 0.0, 1.0)
         cy, cx = body[rng.randrange(len(body))]
         y0, x0 = int(cy) - mask.shape[0] // 2, int(cx) - mask.shape[1] // 2
         # The part of the lesion's box that falls inside the image.
@@ -146,7 +157,7 @@ def paste_lesions(image: np.ndarray, label: np.ndarray, false_positives: np.ndar
         src = (slice(ty0 - y0, ty1 - y0), slice(tx0 - x0, tx1 - x0))
         region = image[ty0:ty1, tx0:tx1]
         # Only inside the body: a lesion's projection never falls outside the body's silhouette.
-        visible = mask[src] & (uptake[src] > region) & (region > BODY_LEVEL)
+        visible = mask[src] & (uptake[src] > region + cfg.paste_contrast) & (region > BODY_LEVEL)
         region[visible] = uptake[src][visible]
         label[ty0:ty1, tx0:tx1][visible] = 1.0
     if false_positives is not None:

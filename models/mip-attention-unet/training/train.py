@@ -179,6 +179,8 @@ def main() -> None:
 
     aug = AugmentConfig(**cfg.get("augment", {}))
     bank = lesion_bank(samples["patients"], aug.paste_min_area) if aug.paste_p > 0 else []
+    if aug.paste_p > 0 and not bank:
+        raise SystemExit(f"augment.paste_p > 0 but no training lesion has >= {aug.paste_min_area} px to paste")
     if bank:
         print(f"lesion bank: {len(bank)} lesions of >= {aug.paste_min_area} px", flush=True)
     budget = cfg["max_minutes"] * 60.0
@@ -223,20 +225,26 @@ def main() -> None:
                         "config": cfg, "swa": average.state()}, out / "last.pt.tmp")
             Path(out / "last.pt.tmp").replace(last)
             (out / "history.json").write_text(json.dumps(state["history"], indent=1))
-    if average.count:
-        write_weight_average(average, model, samples, val, cfg, aug, rng, bank, state["step"], out / "swa.pt")
+    if average.count and cfg.get("swa"):
+        entry = write_weight_average(average, model, samples, val, cfg, aug, rng, bank, state["step"], out / "swa.pt")
+        state["history"].append(entry)
+        (out / "history.json").write_text(json.dumps(state["history"], indent=1))
     print("finished", state["step"], "steps", flush=True)
 
 
-def write_weight_average(average, model, samples, val, cfg, aug, rng, bank, step: int, path: Path) -> None:
-    """The averaged weights as a checkpoint beside best.pt, scored on validation like every other candidate."""
+def write_weight_average(average, model, samples, val, cfg, aug, rng, bank, step: int, path: Path) -> dict:
+    """The averaged weights as a checkpoint beside best.pt, scored on validation as the in-training entries are;
+    returns its history entry. Like last.pt, it is a candidate for the checkpoint choice (model card), never
+    compared with best.pt here: that choice is made with each candidate's own post-processing."""
     averaged = average.model_like(model)
     recompute_batchnorm(averaged, samples, cfg, aug, rng, cfg["swa"]["batchnorm_batches"], bank)
     device = next(model.parameters()).device
     metrics = evaluate_model(averaged, val, device, threshold=0.5, min_area=cfg.get("min_component_area", 0))
-    print(json.dumps({"swa": {"models": average.count, "score": selection_score(metrics), **metrics}}), flush=True)
+    entry = {"swa": {"models": average.count, "step": step, "score": selection_score(metrics), **metrics}}
+    print(json.dumps(entry), flush=True)
     torch.save({"model": averaged.state_dict(), "config": cfg, "step": step, "metrics": metrics,
                 "averaged_weights": average.count}, path)
+    return entry
 
 
 if __name__ == "__main__":
