@@ -31,10 +31,11 @@ const ready = data.available && torchAvailable();
     const configPath = join(swaOut, 'config.json');
     writeFileSync(configPath, JSON.stringify(config));
     const args = ['--config', configPath, '--data', data.path, '--out', join(swaOut, 'run'), '--max-cases', '4'];
-    const first = runTrainingScript('train.py', [...args, '--max-steps', '2'], 600_000);
+    // Each run within half of the test's time, so that a hung first run leaves the test's own timeout to report it.
+    const first = runTrainingScript('train.py', [...args, '--max-steps', '2'], 280_000);
     expect(first.stdout).toMatch(/lesion bank: [1-9]\d* lesions/);
     expect(first.stdout).toMatch(/"swa": \{"models": 2,/);
-    const resumed = runTrainingScript('train.py', [...args, '--max-steps', '3'], 600_000);
+    const resumed = runTrainingScript('train.py', [...args, '--max-steps', '3'], 280_000);
     expect(resumed.stdout).toMatch(/resumed at step 2/);
     expect(resumed.stdout).toMatch(/"swa": \{"models": 3,/);
     expect(existsSync(join(swaOut, 'run', 'swa.pt'))).toBe(true);
