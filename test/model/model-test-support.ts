@@ -36,16 +36,24 @@ export function referenceWeights(): string | undefined {
   return undefined;
 }
 
-/** Runs a training-folder Python script with one torch thread (the CPU is shared with training runs). */
-export function runTrainingScript(script: string, args: readonly string[], timeoutMs: number): SpawnSyncReturns<string> {
-  const run = spawnSync(TORCH_PYTHON, [join(TRAINING_DIR, script), ...args], {
+/**
+ * Runs TORCH_PYTHON in the training folder (its modules importable) with one torch thread (the CPU is shared
+ * with training runs); `what` names the run in the error when it fails.
+ */
+export function runTrainingPython(args: readonly string[], timeoutMs: number, what: string): SpawnSyncReturns<string> {
+  const run = spawnSync(TORCH_PYTHON, args, {
     cwd: TRAINING_DIR,
     encoding: 'utf8',
     timeout: timeoutMs,
     env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
   if (run.status !== 0) {
-    throw new Error(`${script} exited ${run.status ?? run.signal}: ${run.error?.message ?? ''}\n${run.stderr}`);
+    throw new Error(`${what} exited ${run.status ?? run.signal}: ${run.error?.message ?? ''}\n${run.stderr}`);
   }
   return run;
+}
+
+/** Runs a training-folder Python script (see runTrainingPython). */
+export function runTrainingScript(script: string, args: readonly string[], timeoutMs: number): SpawnSyncReturns<string> {
+  return runTrainingPython([join(TRAINING_DIR, script), ...args], timeoutMs, script);
 }

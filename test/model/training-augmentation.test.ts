@@ -1,17 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { TORCH_PYTHON, TRAINING_DIR, torchAvailable } from './model-test-support';
+import { runTrainingPython, torchAvailable } from './model-test-support';
 
-/** Runs Python in the training folder (data.py needs torch); the snippet prints one JSON line. */
+/** Runs a Python snippet in the training folder (data.py needs torch); the snippet prints one JSON line. */
 function runPython(code: string): Record<string, unknown> {
-  const run = spawnSync(TORCH_PYTHON, ['-c', code], { cwd: TRAINING_DIR, encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-  if (run.status !== 0) throw new Error(`python exited ${run.status ?? run.signal}: ${run.stderr}`);
+  const run = runTrainingPython(['-c', code], 120_000, 'the augmentation check');
   return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
 }
 
 // A synthetic MIP: air (0) beside a body (0.2) that touches the image's top and left edges (so pasted boxes get
 // clipped there), holds a "liver" (0.5) about as hot as the lesions' rims and a saturated "bladder" (1.0), and is
-// all a known false positive. The donor lesion is a
-// graded disc (hot centre, cooler rim) and a 2x2 speck under the bank's minimum area.
+// all a known false positive. The donor lesion is a graded disc (hot centre, cooler rim) and a 2x2 speck under the
+// bank's minimum area.
 const PASTE_CHECK = `
 import json, random
 import numpy as np

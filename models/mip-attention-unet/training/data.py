@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
+from metrics import EIGHT_CONNECTED
+
 
 @dataclass(frozen=True)
 class Case:
@@ -114,7 +116,7 @@ def lesion_bank(samples: list[Sample], min_area: int) -> list[Lesion]:
     """Every 8-connected tumour of at least min_area pixels in the samples' labels."""
     bank = []
     for s in samples:
-        labels, _ = ndimage.label(s.label > 0.5, structure=np.ones((3, 3), dtype=bool))
+        labels, _ = ndimage.label(s.label > 0.5, structure=EIGHT_CONNECTED)
         for k, box in enumerate(ndimage.find_objects(labels), start=1):
             if box is None:
                 continue
