@@ -6,10 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
 import {
+  componentFilterOf,
   createSegmentationModel,
+  filterComponents,
   loadModel,
   pngToModelInput,
   readModelManifest,
+  thresholdLogits,
+  type ModelManifest,
   type SegmentationModel,
 } from '../../shared/src/inference';
 import { sharedData } from '../support/shared-data';
@@ -18,8 +22,13 @@ import { MODEL_DIR, referenceWeights, runTrainingScript, torchAvailable } from '
 /** Largest |logit| difference allowed between PyTorch and ONNX Runtime (float32, BatchNorm folded). */
 const TOLERANCE = 1e-3;
 
-interface FixtureCase { id: string; image: string; height: number; width: number; input: string; logits: string; logitsFlipTta: string }
-interface Fixtures { weightsSha256: string; cases: FixtureCase[] }
+type OutputFilter = Pick<ModelManifest['output'], 'threshold' | 'minComponentAreaPx' | 'seedThreshold' | 'confirmedImage'>;
+interface FixtureCase {
+  id: string; image: string; height: number; width: number; input: string; logits: string; logitsFlipTta: string;
+  /** postprocess.py's mask of `logits` for each of Fixtures.masks. */
+  masks: string[];
+}
+interface Fixtures { weightsSha256: string; masks: OutputFilter[]; cases: FixtureCase[] }
 
 const data = sharedData('data/mip-pet');
 const weights = referenceWeights();
@@ -37,15 +46,31 @@ function maxAbsDifference(a: Float32Array, b: Float32Array): number {
   return max;
 }
 
+function differingPixels(a: Uint8Array, b: Uint8Array): number {
+  expect(a.length).toBe(b.length);
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n;
+}
+
 (ready ? describe : describe.skip)('ONNX export parity with PyTorch', () => {
   let dir: string;
   let fixtures: Fixtures;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mipseg-parity-'));
-    // One run exports a fresh ONNX from the reference weights and writes their PyTorch logits.
+    // One run exports a fresh ONNX from the reference weights and writes their PyTorch logits, and the masks
+    // postprocess.py makes of them with the shipped output filter, with that filter's strict rule alone, and with
+    // a lax filter under which confirmed images keep much more (so that step 4 changes some mask).
+    const { threshold, minComponentAreaPx, seedThreshold, confirmedImage } = (await readModelManifest(MODEL_DIR)).output;
+    const masks: OutputFilter[] = [
+      { threshold, minComponentAreaPx, seedThreshold, ...(confirmedImage ? { confirmedImage } : {}) },
+      { threshold, minComponentAreaPx, seedThreshold },
+      { threshold: 0.2, minComponentAreaPx: 80, seedThreshold: 0.9, confirmedImage: { seedThreshold: 0.3, minComponentAreaPx: 0 } },
+    ];
     runTrainingScript('export_onnx.py', ['--weights', weights as string, '--onnx', join(dir, 'model.onnx'),
-      '--fixtures', join(dir, 'fixtures'), '--data', data.path, '--count', '3', '--threads', '1'], 300_000);
+      '--fixtures', join(dir, 'fixtures'), '--data', data.path, '--count', '3', '--threads', '1',
+      '--masks', JSON.stringify(masks)], 300_000);
     fixtures = JSON.parse(readFileSync(join(dir, 'fixtures', 'fixtures.json'), 'utf8')) as Fixtures;
   }, 300_000);
 
@@ -103,6 +128,24 @@ function maxAbsDifference(a: Float32Array, b: Float32Array): number {
     } finally {
       await model.release();
     }
+  });
+
+  it('filters the regions of the same logits exactly as training/postprocess.py does, confirmed images included', () => {
+    const strictOnly = (f: OutputFilter): OutputFilter => ({ ...f, confirmedImage: undefined });
+    let confirmedImageChangedAMask = false;
+    for (const c of fixtures.cases) {
+      const logits = readFloat32(join(dir, 'fixtures', c.logits));
+      const tsMask = (f: OutputFilter) => filterComponents(thresholdLogits(logits, f.threshold), logits, c.width, c.height, componentFilterOf(f));
+      fixtures.masks.forEach((filter, k) => {
+        const expected = new Uint8Array(readFileSync(join(dir, 'fixtures', c.masks[k] as string)));
+        const actual = tsMask(filter);
+        expect(actual.length).toBe(c.width * c.height);
+        expect(differingPixels(actual, expected)).toBe(0);
+        if (filter.confirmedImage && differingPixels(actual, tsMask(strictOnly(filter))) > 0) confirmedImageChangedAMask = true;
+      });
+    }
+    // Otherwise the confirmed-image rule would have gone untested.
+    expect(confirmedImageChangedAMask).toBe(true);
   });
 
   it('reads the DM i AI PNG into exactly the input that PyTorch was given', () => {

@@ -129,7 +129,8 @@ describeWithSharedData(GE)('the GE whole-body series through the embedded pipeli
     }
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, 'ge-mip-seg-gtv.png'), drawMipWithOutlines(mip.suv, mip.width, mip.height, 6, [
-      { mask: seg.mask, rgb: [220, 30, 30] }, { mask: gtv, rgb: [20, 170, 40] },
+      // The SEG last, so that its outline shows where it lies over the GTV.
+      { mask: gtv, rgb: [20, 170, 40] }, { mask: seg.mask, rgb: [220, 30, 30] },
     ]));
     return { seg: seg.mask, gtv, width: mip.width, height: mip.height };
   }
@@ -142,13 +143,14 @@ describeWithSharedData(GE)('the GE whole-body series through the embedded pipeli
     expect(regions).toBeLessThanOrEqual(MAX_FALSE_REGIONS + 1);
   });
 
-  // KNOWN GAP of models 0.2.0 to 0.5.0: the SEG misses this soft-tissue sarcoma (see the artefact and the model
-  // card). 0.5.0's network does respond (peak probability 0.95 inside the GTV; 0.3.0 0.82, 0.2.0 0.07), but the region
-  // never reaches the seed threshold (0.98) that keeps healthy controls clean, so it is dropped. Jest's
-  // test.failing passes while the expectation fails, and fails — asking for this line to go — once a model finds it.
-  test.failing('KNOWN GAP: the SEG touches the expert tumour contour (RTSTRUCT GTV_Mass_PET)', async () => {
+  // Models 0.2.0 to 0.5.0 missed this soft-tissue sarcoma: 0.5.0's network responds (peak probability 0.95 inside
+  // the GTV), but under the 0.98 seed that keeps healthy controls clean. From 0.5.1 an image that one region
+  // confirms keeps its other regions at a laxer seed (0.7; model card, post-processing), and the sarcoma is found.
+  test('the SEG touches the expert tumour contour (RTSTRUCT GTV_Mass_PET)', async () => {
     const { seg, gtv } = await segAndGtv();
-    expect(seg.some((v, i) => v === 1 && gtv[i] === 1)).toBe(true);
+    const inside = seg.reduce((n, v, i) => n + (v === 1 && gtv[i] === 1 ? 1 : 0), 0);
+    console.log(`GE series: ${inside} SEG pixel(s) inside the GTV footprint of ${gtv.reduce((n, v) => n + v, 0)}`);
+    expect(inside).toBeGreaterThan(0);
   });
 
   test('a re-send of the same series adds no job', async () => {

@@ -39,13 +39,18 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--min-area", type=int, default=None)
     ap.add_argument("--seed-threshold", type=float, default=None, help="keep a component only if its peak reaches this")
+    ap.add_argument("--confirmed-seed-threshold", type=float, default=None,
+                    help="in an image with a kept component, also keep the others whose peak reaches this")
+    ap.add_argument("--confirmed-min-area", type=int, default=None,
+                    help="in an image with a kept component, the minimum area of the others")
     ap.add_argument("--flip-tta", action="store_true", help="average the logits with those of the mirrored image")
     args = ap.parse_args()
     model, meta = load_weights(Path(args.checkpoint))
     patients, controls = list_cases(Path(args.data))
     val = {"patients": load(split(patients)[1]), "controls": load(split(controls)[1])}
     min_area = meta.get("config", {}).get("min_component_area", 0) if args.min_area is None else args.min_area
-    pp = PostProcess(args.threshold, min_area, args.seed_threshold, args.flip_tta)
+    pp = PostProcess(args.threshold, min_area, args.seed_threshold, args.flip_tta,
+                     args.confirmed_seed_threshold, args.confirmed_min_area)
     print(json.dumps(evaluate_model(model, val, "cpu", pp=pp), indent=1))
 
 

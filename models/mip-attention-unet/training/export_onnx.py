@@ -1,12 +1,15 @@
 """Exports the Attention U-Net to ONNX and writes PyTorch reference logits for the parity test.
 
   /usr/bin/python3 export_onnx.py --weights runs/cpu/best.pt --onnx ../model.onnx --state-dict ../model.pt
-  /usr/bin/python3 export_onnx.py --weights ../model.pt --fixtures /tmp/parity --data ../../../../shared/data/mip-pet
+  /usr/bin/python3 export_onnx.py --weights ../model.pt --fixtures /tmp/parity --data ../../../../shared/data/mip-pet \
+      --masks '[{"threshold": 0.2, "minComponentAreaPx": 80, "seedThreshold": 0.98}]'
 
 --weights takes a training checkpoint or the released state_dict (model.pt), so CI, which has no runs/,
 can produce reference logits from the committed weights. Fixtures are raw float32 little-endian, row-major
 H x W arrays at the image's own size (the network saw them zero-padded at the bottom/right, as
 evaluate.py does) plus fixtures.json describing them; they are generated on the fly, never committed.
+--masks takes post-processing settings in model.json's "output" form; for each, the mask postprocess.py makes
+of the plain logits is written as uint8 0/1, for the TypeScript filter to be checked against.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from PIL import Image
 
 from data import is_validation, list_cases, pad_to_multiple, read_input
 from model import AttentionUNet
-from postprocess import logits_of
+from postprocess import PostProcess, logits_of, mask_of, probability
 from weights import load_weights
 
 OPSET = 17
@@ -68,8 +71,16 @@ def parity_cases(data_root: Path, count: int) -> list:
     return [by_height[i] for i in picks]
 
 
+def postprocess_of(output: dict) -> PostProcess:
+    """model.json "output" (threshold, minComponentAreaPx, seedThreshold?, confirmedImage?) -> PostProcess."""
+    confirmed = output.get("confirmedImage", {})
+    return PostProcess(output["threshold"], output["minComponentAreaPx"], output.get("seedThreshold"), False,
+                       confirmed.get("seedThreshold"), confirmed.get("minComponentAreaPx"))
+
+
 @torch.no_grad()
-def write_fixtures(model: AttentionUNet, weights: Path, data_root: Path, out: Path, count: int) -> None:
+def write_fixtures(model: AttentionUNet, weights: Path, data_root: Path, out: Path, count: int,
+                   masks: list[dict]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cases = []
     for case in parity_cases(data_root, count):
@@ -80,12 +91,16 @@ def write_fixtures(model: AttentionUNet, weights: Path, data_root: Path, out: Pa
         logits.astype("<f4").tofile(out / f"{case.case_id}.logits.f32")
         # The test-time-flip logits (postprocess.py), for the TypeScript flip to be checked against.
         logits_of(model, image, flip_tta=True).astype("<f4").tofile(out / f"{case.case_id}.logits-flip.f32")
+        mask_files = []
+        for k, output in enumerate(masks):
+            mask_of(probability(logits), postprocess_of(output)).astype("u1").tofile(out / f"{case.case_id}.mask-{k}.u8")
+            mask_files.append(f"{case.case_id}.mask-{k}.u8")
         cases.append({"id": case.case_id, "image": str(case.image_path), "height": h, "width": w,
                       "input": f"{case.case_id}.input.f32", "logits": f"{case.case_id}.logits.f32",
-                      "logitsFlipTta": f"{case.case_id}.logits-flip.f32"})
+                      "logitsFlipTta": f"{case.case_id}.logits-flip.f32", "masks": mask_files})
     meta = {"format": "float32 little-endian, row-major height x width", "weights": str(weights),
             "weightsSha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-            "paddingMultiple": model.padding_multiple, "padValue": 0.0, "cases": cases}
+            "paddingMultiple": model.padding_multiple, "padValue": 0.0, "masks": masks, "cases": cases}
     (out / "fixtures.json").write_text(json.dumps(meta, indent=1))
 
 
@@ -97,6 +112,8 @@ def main() -> None:
     ap.add_argument("--fixtures", type=Path, help="write parity fixtures into this folder (needs --data)")
     ap.add_argument("--data", type=Path, help="the mip-pet folder of ../shared/data")
     ap.add_argument("--count", type=int, default=3, help="parity images")
+    ap.add_argument("--masks", type=json.loads, default=[],
+                    help='JSON list of post-processing settings in model.json "output" form (with --fixtures)')
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the CPU is shared with training)")
     args = ap.parse_args()
     if not (args.onnx or args.state_dict or args.fixtures):
@@ -111,7 +128,7 @@ def main() -> None:
     if args.onnx:
         export_onnx(model, args.onnx)
     if args.fixtures:
-        write_fixtures(model, args.weights, args.data, args.fixtures, args.count)
+        write_fixtures(model, args.weights, args.data, args.fixtures, args.count, args.masks)
 
 
 if __name__ == "__main__":

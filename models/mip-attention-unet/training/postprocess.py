@@ -6,6 +6,11 @@
 3. A component is kept when it has at least min_area pixels AND its most confident pixel reaches
    seed_threshold (hysteresis). Physiological uptake that the network half-believes is tumour gives large,
    lukewarm regions; small lesions the network is sure of survive, which an area filter alone would drop.
+4. Optional, once an image is confirmed: when at least one component passes step 3, the image is taken to be a
+   cancer patient's, and every component with at least confirmed_min_area pixels whose peak reaches
+   confirmed_seed_threshold is kept as well. FDG-avid cancer is often multifocal, and the strict rule of step 3,
+   needed to keep healthy people clean, drops most small metastases beside a confident primary. An image
+   with no confirming component stays empty, so the share of clean controls is exactly that of step 3.
 """
 from __future__ import annotations
 
@@ -25,6 +30,9 @@ class PostProcess:
     min_area: int = 0
     seed_threshold: float | None = None  # None: the threshold itself (no hysteresis)
     flip_tta: bool = False
+    # Step 4; None: as strict as step 3 (no separate rule for confirmed images).
+    confirmed_seed_threshold: float | None = None
+    confirmed_min_area: int | None = None
 
 
 @torch.no_grad()
@@ -57,7 +65,12 @@ def components(prob: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarr
 
 def keep_components(areas: np.ndarray, peaks: np.ndarray, pp: PostProcess) -> np.ndarray:
     seed = pp.threshold if pp.seed_threshold is None else pp.seed_threshold
-    return (areas >= pp.min_area) & (peaks >= seed)
+    confirming = (areas >= pp.min_area) & (peaks >= seed)
+    if not confirming.any():
+        return confirming
+    confirmed_seed = seed if pp.confirmed_seed_threshold is None else pp.confirmed_seed_threshold
+    confirmed_area = pp.min_area if pp.confirmed_min_area is None else pp.confirmed_min_area
+    return confirming | ((areas >= confirmed_area) & (peaks >= confirmed_seed))
 
 
 def mask_of(prob: np.ndarray, pp: PostProcess) -> np.ndarray:

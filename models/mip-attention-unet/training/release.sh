@@ -5,8 +5,9 @@
 #   models/mip-attention-unet/training/release.sh 0.1.0 [checkpoint, default runs/cpu/best.pt]
 #   npx jest test/model
 #
-# Environment: THRESHOLD, MIN_AREA, SEED_THRESHOLD and FLIP_TTA=1 (from tune_postprocess.py; defaults 0.5,
-# the training config's area, no hysteresis, no flip),
+# Environment: THRESHOLD, MIN_AREA, SEED_THRESHOLD, CONFIRMED_SEED_THRESHOLD, CONFIRMED_MIN_AREA and FLIP_TTA=1
+# (from tune_postprocess.py; defaults 0.5, the training config's area, no hysteresis, no separate rule for
+# confirmed images, no flip),
 # MIPSEG_MIP_PET (default ../shared/data/mip-pet beside the checkout), TORCH_PYTHON
 # (default /usr/bin/python3, the interpreter that has torch), THREADS for evaluation (default 1).
 set -euo pipefail
@@ -21,6 +22,8 @@ python="${TORCH_PYTHON:-/usr/bin/python3}"
 threshold="${THRESHOLD:-0.5}"
 postprocess=()
 [ -n "${SEED_THRESHOLD:-}" ] && postprocess+=(--seed-threshold "$SEED_THRESHOLD")
+[ -n "${CONFIRMED_SEED_THRESHOLD:-}" ] && postprocess+=(--confirmed-seed-threshold "$CONFIRMED_SEED_THRESHOLD")
+[ -n "${CONFIRMED_MIN_AREA:-}" ] && postprocess+=(--confirmed-min-area "$CONFIRMED_MIN_AREA")
 [ "${FLIP_TTA:-0}" = 1 ] && postprocess+=(--flip-tta)
 # In words, for model.json: how the checkpoint was chosen (SELECTION) and what it was fine-tuned from (INITIALISED_FROM).
 provenance=()

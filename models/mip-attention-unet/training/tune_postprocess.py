@@ -2,12 +2,14 @@
 
   /usr/bin/python3 tune_postprocess.py --checkpoint runs/cpu/best.pt --data ../../../../shared/data/mip-pet
 
-Grid: test-time flip (off/on) x threshold x seed threshold (hysteresis, postprocess.py) x minimum component area.
+Grid: test-time flip (off/on) x threshold x seed threshold (hysteresis, postprocess.py) x minimum component area
+x the laxer seed and area for the other regions of a confirmed image (postprocess.py step 4; "same" = none).
 The rule (fixed before looking at any figure): keep the settings that leave at least 90 % of the training
 controls clean (stricter than the 80 % asked of validation, because the network has seen these controls), take
-the one with the highest mean patient Dice; the test-time flip doubles inference time, so it is chosen only
-when it beats the best setting without it by at least 0.01 Dice. Prints the grid and the choice as JSON;
-release.sh writes the choice into model.json.
+the one with the highest mean patient Dice (to 4 decimals; ties go to more clean controls, then to the stricter
+setting); the test-time flip doubles inference time, so it is chosen only when it beats the best setting without
+it by at least 0.01 Dice. Prints the choice, the best setting without step 4 (for comparison) and the 20 best
+settings as JSON; --grid FILE writes the whole grid. release.sh takes the choice through its environment.
 """
 from __future__ import annotations
 
@@ -25,13 +27,39 @@ from weights import load_weights
 THRESHOLDS = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 SEEDS = [None, 0.8, 0.9, 0.95, 0.98, 0.99]
 MIN_AREAS = [0, 10, 20, 40, 80, 120, 160]
+CONFIRMED_SEEDS = [None, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95]  # only those below the seed threshold are tried
+CONFIRMED_AREAS = [None, 0, 10, 20, 40]  # only those below the minimum area are tried
 CLEAN_CONTROLS_REQUIRED = 0.9
 FLIP_MIN_GAIN = 0.01
 
 
+def patient_dice(pat: list[tuple], pp: PostProcess) -> float:
+    dices = []
+    for areas, peaks, overlap, truth_px in pat:
+        keep = keep_components(areas, peaks, pp)
+        denom = areas[keep].sum() + truth_px
+        dices.append(1.0 if denom == 0 else 2.0 * overlap[keep].sum() / denom)
+    return float(np.mean(dices))
+
+
+def settings(t: float, flip_tta: bool):
+    """Every PostProcess of the grid at threshold t; step 4 only where it is laxer than step 3."""
+    for seed in SEEDS:
+        if seed is not None and seed <= t:
+            continue
+        for a in MIN_AREAS:
+            for cs in CONFIRMED_SEEDS:
+                if cs is not None and (cs <= t or cs >= (seed or t)):
+                    continue
+                for ca in CONFIRMED_AREAS:
+                    if ca is not None and ca >= a:
+                        continue
+                    yield PostProcess(t, a, seed, flip_tta, cs, ca)
+
+
 def score_grid(model, patients, controls, flip_tta: bool) -> list[dict]:
-    """Dice of every (threshold, seed, area) from one forward pass per image: per component, its area, peak and
-    overlap with the truth are enough to score any choice of components."""
+    """Dice of every setting from one forward pass per image: per component, its area, peak and overlap with the
+    truth are enough to score any choice of components."""
     probs_p = [probability(logits_of(model, s.image, flip_tta)) for s in patients]
     probs_c = [probability(logits_of(model, s.image, flip_tta)) for s in controls]
     grid = []
@@ -43,25 +71,31 @@ def score_grid(model, patients, controls, flip_tta: bool) -> list[dict]:
             overlap = np.bincount(labels[truth], minlength=len(areas) + 1)[1:] if len(areas) else np.zeros(0)
             pat.append((areas, peaks, overlap, float(truth.sum())))
         ctl = [components(prob, t)[1:] for prob in probs_c]
-        for seed in SEEDS:
-            if seed is not None and seed <= t:
-                continue
-            for a in MIN_AREAS:
-                pp = PostProcess(t, a, seed, flip_tta)
-                dices = []
-                for areas, peaks, overlap, truth_px in pat:
-                    keep = keep_components(areas, peaks, pp)
-                    denom = areas[keep].sum() + truth_px
-                    dices.append(1.0 if denom == 0 else 2.0 * overlap[keep].sum() / denom)
-                clean = float(np.mean([not keep_components(areas, peaks, pp).any() for areas, peaks in ctl]))
-                grid.append({"flipTta": flip_tta, "threshold": t, "seedThreshold": seed, "minComponentAreaPx": a,
-                             "train_patient_dice": round(float(np.mean(dices)), 4), "train_controls_clean": round(clean, 4)})
+        for pp in settings(t, flip_tta):
+            # Step 4 never changes an image without a confirming region, so controls clean depends on step 3 only.
+            clean = float(np.mean([not keep_components(areas, peaks, pp).any() for areas, peaks in ctl]))
+            grid.append({"flipTta": flip_tta, "threshold": t, "seedThreshold": pp.seed_threshold,
+                         "minComponentAreaPx": pp.min_area, "confirmedSeedThreshold": pp.confirmed_seed_threshold,
+                         "confirmedMinComponentAreaPx": pp.confirmed_min_area,
+                         "train_patient_dice": round(patient_dice(pat, pp), 4), "train_controls_clean": round(clean, 4)})
     return grid
+
+
+def strictness(g: dict) -> tuple:
+    """Larger = stricter (keeps fewer pixels); None means as strict as step 3."""
+    seed = g["seedThreshold"] or g["threshold"]
+    cs = seed if g["confirmedSeedThreshold"] is None else g["confirmedSeedThreshold"]
+    ca = g["minComponentAreaPx"] if g["confirmedMinComponentAreaPx"] is None else g["confirmedMinComponentAreaPx"]
+    return (cs, ca, seed, g["minComponentAreaPx"], g["threshold"])
 
 
 def best(grid: list[dict]) -> dict:
     ok = [g for g in grid if g["train_controls_clean"] >= CLEAN_CONTROLS_REQUIRED] or grid
-    return max(ok, key=lambda g: (g["train_patient_dice"], -g["threshold"], -g["minComponentAreaPx"]))
+    return max(ok, key=lambda g: (g["train_patient_dice"], g["train_controls_clean"], strictness(g)))
+
+
+def without_step4(grid: list[dict]) -> list[dict]:
+    return [g for g in grid if g["confirmedSeedThreshold"] is None and g["confirmedMinComponentAreaPx"] is None]
 
 
 def main() -> None:
@@ -70,6 +104,7 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-flip", action="store_true", help="skip the test-time-flip half of the grid")
+    ap.add_argument("--grid", type=Path, help="write every setting's training scores here (JSON)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, _ = load_weights(Path(args.checkpoint))
@@ -80,9 +115,15 @@ def main() -> None:
     choice = best(plain)
     if flipped and best(flipped)["train_patient_dice"] >= choice["train_patient_dice"] + FLIP_MIN_GAIN:
         choice = best(flipped)
-    print(json.dumps({"grid": plain + flipped, "choice": choice,
-                      "rule": f"controls clean >= {CLEAN_CONTROLS_REQUIRED} on training, then best Dice; "
-                              f"flip only if it gains >= {FLIP_MIN_GAIN}"}, indent=1))
+    grid = plain + flipped
+    if args.grid:
+        args.grid.write_text(json.dumps(grid))
+    ok = [g for g in grid if g["train_controls_clean"] >= CLEAN_CONTROLS_REQUIRED]
+    print(json.dumps({"choice": choice, "best_without_step_4": best(without_step4(plain)),
+                      "top": sorted(ok, key=lambda g: -g["train_patient_dice"])[:20], "settings": len(grid),
+                      "rule": f"controls clean >= {CLEAN_CONTROLS_REQUIRED} on training, then best Dice "
+                              f"(ties: more clean controls, then stricter); flip only if it gains >= {FLIP_MIN_GAIN}"},
+                     indent=1))
 
 
 if __name__ == "__main__":

@@ -67,6 +67,13 @@ def postprocess_fields(args: argparse.Namespace) -> dict:
         fields["seedThreshold"] = args.seed_threshold
     if args.flip_tta:
         fields["flipTta"] = True
+    confirmed = {}
+    if args.confirmed_seed_threshold is not None:
+        confirmed["seedThreshold"] = args.confirmed_seed_threshold
+    if args.confirmed_min_area is not None:
+        confirmed["minComponentAreaPx"] = args.confirmed_min_area
+    if confirmed:
+        fields["confirmedImage"] = confirmed
     return fields
 
 
@@ -84,7 +91,7 @@ def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
         channels=list(model.channels), parameters=sum(p.numel() for p in model.parameters()),
         convMacsPerPaddedPixel=conv_macs_per_padded_pixel(model))
     manifest["input"]["paddingMultiple"] = model.padding_multiple
-    output = {k: v for k, v in manifest["output"].items() if k not in ("seedThreshold", "flipTta")}
+    output = {k: v for k, v in manifest["output"].items() if k not in ("seedThreshold", "flipTta", "confirmedImage")}
     output.update(threshold=args.threshold, minComponentAreaPx=args.min_area, **postprocess_fields(args))
     manifest["output"] = output
     manifest["training"] = training_section(meta, args.data, args.selection, args.initialised_from)
@@ -102,6 +109,8 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, required=True)
     ap.add_argument("--min-area", type=int, required=True)
     ap.add_argument("--seed-threshold", type=float, default=None)
+    ap.add_argument("--confirmed-seed-threshold", type=float, default=None)
+    ap.add_argument("--confirmed-min-area", type=int, default=None)
     ap.add_argument("--selection", default=SELECTION, help="how this checkpoint was chosen, in words")
     ap.add_argument("--initialised-from", default=None, help="the release the weights were fine-tuned from, in words")
     ap.add_argument("--flip-tta", action="store_true")

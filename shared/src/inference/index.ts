@@ -1,6 +1,6 @@
 export { loadModel } from './load-model';
 export type { ExecutionProvider, LoadModelOptions } from './load-model';
-export { createSegmentationModel, mirrorColumns, MAX_IMAGE_SIDE } from './segmentation-model';
+export { componentFilterOf, createSegmentationModel, mirrorColumns, MAX_IMAGE_SIDE } from './segmentation-model';
 export type { Segmentation, SegmentationModel, SegmentOptions } from './segmentation-model';
 export {
   readModelManifest,
@@ -13,6 +13,7 @@ export type { ModelManifest } from './model-manifest';
 export { pngToModelInput, maskToPng } from './mip-png';
 export type { ModelInput } from './mip-png';
 export { thresholdLogits, filterComponents, logit, sigmoid, componentAreas } from './mask-postprocess';
+export type { ComponentFilter, ComponentRule } from './mask-postprocess';
 export { padToMultiple, cropPadded, roundUpToMultiple } from './image-padding';
 export type { PaddedImage } from './image-padding';
 export { segmentMipFile } from './segment-mip';

@@ -21,7 +21,7 @@ describe('filterComponents', () => {
     ]);
   const confident = new Float32Array(24).fill(5);
   const removeSmall = (mask: Uint8Array, width: number, height: number, minArea: number) =>
-    filterComponents(mask, new Float32Array(width * height).fill(5), width, height, minArea, 0.5);
+    filterComponents(mask, new Float32Array(width * height).fill(5), width, height, { minArea, seedThreshold: 0.5 });
 
   it('keeps components of at least minArea pixels, joining diagonal neighbours', () => {
     expect(Array.from(removeSmall(image(), 6, 4, 2))).toEqual(
@@ -39,23 +39,51 @@ describe('filterComponents', () => {
   });
 
   it('keeps everything when minArea is 0 or 1 and every component reaches the seed, as training does', () => {
-    expect(Array.from(filterComponents(image(), confident, 6, 4, 1, 0.9))).toEqual(Array.from(image()));
-    expect(Array.from(filterComponents(image(), confident, 6, 4, 0, 0.9))).toEqual(Array.from(image()));
+    expect(Array.from(filterComponents(image(), confident, 6, 4, { minArea: 1, seedThreshold: 0.9 }))).toEqual(Array.from(image()));
+    expect(Array.from(filterComponents(image(), confident, 6, 4, { minArea: 0, seedThreshold: 0.9 }))).toEqual(Array.from(image()));
   });
 
   it('keeps a component only when its most confident pixel reaches the seed threshold (hysteresis)', () => {
     const logits = new Float32Array(24).fill(logit(0.6));
     logits[1 * 6 + 4] = logit(0.95); // one sure pixel in the bar of 3
     logits[3 * 6 + 5] = logit(0.89); // the single pixel: lukewarm
-    expect(Array.from(filterComponents(image(), logits, 6, 4, 0, 0.9))).toEqual(
+    expect(Array.from(filterComponents(image(), logits, 6, 4, { minArea: 0, seedThreshold: 0.9 }))).toEqual(
       [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     );
   });
 
   it('applies the area and the seed rules together', () => {
     const logits = new Float32Array(24).fill(logit(0.99));
-    expect(Array.from(filterComponents(image(), logits, 6, 4, 3, 0.9))).toEqual(
+    expect(Array.from(filterComponents(image(), logits, 6, 4, { minArea: 3, seedThreshold: 0.9 }))).toEqual(
       [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     );
+  });
+
+  describe('in an image that one component confirms', () => {
+    // The bar of 3 is the confident one; the diagonal pair and the single pixel are lukewarm.
+    const lukewarm = (barPeak: number) => {
+      const logits = new Float32Array(24).fill(logit(0.75));
+      logits[1 * 6 + 4] = barPeak;
+      logits[3 * 6 + 5] = logit(0.6);
+      return logits;
+    };
+    const filter = { minArea: 3, seedThreshold: 0.95, confirmed: { minArea: 1, seedThreshold: 0.7 } };
+
+    it('keeps the other components that pass the laxer rule, and drops those that do not', () => {
+      expect(Array.from(filterComponents(image(), lukewarm(logit(0.99)), 6, 4, filter))).toEqual(
+        [1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      );
+    });
+
+    it('keeps nothing when no component passes the strict rule, however many pass the laxer one', () => {
+      expect(Array.from(filterComponents(image(), lukewarm(logit(0.9)), 6, 4, filter))).toEqual(new Array(24).fill(0));
+    });
+
+    it('keeps a confirming component even where the laxer rule alone would drop it', () => {
+      const stricterConfirmed = { ...filter, confirmed: { minArea: 5, seedThreshold: 0.7 } };
+      expect(Array.from(filterComponents(image(), lukewarm(logit(0.99)), 6, 4, stricterConfirmed))).toEqual(
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      );
+    });
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Turns network logits into a 0/1 tumour mask: threshold, then drop the 8-connected components that are too
- * small or whose most confident pixel stays below the seed threshold (hysteresis), like
+ * small or whose most confident pixel stays below the seed threshold (hysteresis), with a laxer rule for the
+ * other components of an image that one confident component has confirmed, like
  * models/mip-attention-unet/training/postprocess.py.
  */
 
@@ -26,21 +27,47 @@ export function sigmoid(logits: Float32Array): Float32Array {
   return out;
 }
 
+/** What a component needs to be kept: at least minArea pixels and a most confident pixel at seedThreshold or above. */
+export interface ComponentRule {
+  readonly minArea: number;
+  readonly seedThreshold: number;
+}
+
 /**
- * Clears, in place, every 8-connected component of `mask` that has fewer than `minArea` pixels or whose
- * highest logit is below logit(seedThreshold). minArea 0 or 1 keeps any size, as training/postprocess.py does.
- * Returns the mask.
+ * The output filter of model.json: `rule` for every component; with `confirmed`, an image that holds at least one
+ * component passing `rule` keeps its other components when they pass `confirmed` (laxer), and an image that
+ * holds none stays empty (models/mip-attention-unet/training/postprocess.py, steps 3 and 4).
  */
-export function filterComponents(
-  mask: Uint8Array, logits: Float32Array, width: number, height: number, minArea: number, seedThreshold: number,
-): Uint8Array {
-  const seedLogit = logit(seedThreshold);
+export interface ComponentFilter extends ComponentRule {
+  readonly confirmed?: ComponentRule;
+}
+
+/**
+ * Clears, in place, every 8-connected component of `mask` that `filter` drops (minArea 0 or 1 keeps any size,
+ * as training/postprocess.py does). Returns the mask.
+ */
+export function filterComponents(mask: Uint8Array, logits: Float32Array, width: number, height: number, filter: ComponentFilter): Uint8Array {
+  const passes = (rule: ComponentRule, pixels: Int32Array, area: number): boolean =>
+    area >= rule.minArea && peakLogit(logits, pixels, area) >= logit(rule.seedThreshold);
+  let lax: ComponentRule | undefined;
+  if (filter.confirmed) {
+    let imageConfirmed = false;
+    forEachComponent(mask, width, height, (pixels, area) => {
+      imageConfirmed ||= passes(filter, pixels, area);
+    });
+    if (imageConfirmed) lax = filter.confirmed;
+  }
   forEachComponent(mask, width, height, (pixels, area) => {
-    let peak = -Infinity;
-    for (let k = 0; k < area; k++) peak = Math.max(peak, logits[pixels[k] as number] as number);
-    if (area < minArea || peak < seedLogit) for (let k = 0; k < area; k++) mask[pixels[k] as number] = 0;
+    if (passes(filter, pixels, area) || (lax !== undefined && passes(lax, pixels, area))) return;
+    for (let k = 0; k < area; k++) mask[pixels[k] as number] = 0;
   });
   return mask;
+}
+
+function peakLogit(logits: Float32Array, pixels: Int32Array, area: number): number {
+  let peak = -Infinity;
+  for (let k = 0; k < area; k++) peak = Math.max(peak, logits[pixels[k] as number] as number);
+  return peak;
 }
 
 /**

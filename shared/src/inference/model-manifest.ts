@@ -45,6 +45,11 @@ export interface ModelManifest {
     readonly seedThreshold?: number;
     /** Average the logits with those of the left-right mirrored image (test-time flip); absent: false. */
     readonly flipTta?: boolean;
+    /**
+     * Once one component passes minComponentAreaPx and seedThreshold, the image's other components need only
+     * these; absent fields (or the whole object): the strict values.
+     */
+    readonly confirmedImage?: { readonly seedThreshold?: number; readonly minComponentAreaPx?: number };
     readonly connectivity: 8;
   };
   readonly training: Readonly<Record<string, unknown>>;

@@ -2,7 +2,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { MipsegError } from '../errors';
 import { cropPadded, padToMultiple } from './image-padding';
-import { filterComponents, sigmoid, thresholdLogits } from './mask-postprocess';
+import { filterComponents, sigmoid, thresholdLogits, type ComponentFilter } from './mask-postprocess';
 import type { ModelManifest } from './model-manifest';
 
 /** Larger images are refused rather than risking an out-of-memory session run (MIPs are about 400 x 1000). */
@@ -55,10 +55,24 @@ export function mirrorColumns(image: Float32Array, width: number, height: number
   return out;
 }
 
+/** model.json's output filter with its defaults filled in (absent seed: the threshold; absent confirmed fields: the strict ones). */
+export function componentFilterOf(
+  output: Pick<ModelManifest['output'], 'threshold' | 'minComponentAreaPx' | 'seedThreshold' | 'confirmedImage'>,
+): ComponentFilter {
+  const strict = { minArea: output.minComponentAreaPx, seedThreshold: output.seedThreshold ?? output.threshold };
+  const confirmed = output.confirmedImage;
+  if (!confirmed) return strict;
+  return {
+    ...strict,
+    confirmed: { minArea: confirmed.minComponentAreaPx ?? strict.minArea, seedThreshold: confirmed.seedThreshold ?? strict.seedThreshold },
+  };
+}
+
 /** Wraps a session created for `manifest`; see loadModel, which checks the manifest and the file first. */
 export function createSegmentationModel(session: InferenceSession, manifest: ModelManifest): SegmentationModel {
   const { tensorName: inputName, paddingMultiple, padValue } = manifest.input;
-  const { tensorName: outputName, threshold, minComponentAreaPx, seedThreshold, flipTta } = manifest.output;
+  const { tensorName: outputName, threshold, flipTta } = manifest.output;
+  const componentFilter = componentFilterOf(manifest.output);
 
   /** One session run over a batch of same-size images; returns each image's logits at its own size. */
   async function run(images: readonly Float32Array[], width: number, height: number): Promise<Float32Array[]> {
@@ -95,7 +109,7 @@ export function createSegmentationModel(session: InferenceSession, manifest: Mod
 
   async function segment(input: Float32Array, width: number, height: number, options: SegmentOptions = {}): Promise<Segmentation> {
     const logits = await outputLogits(input, width, height);
-    const mask = filterComponents(thresholdLogits(logits, threshold), logits, width, height, minComponentAreaPx, seedThreshold ?? threshold);
+    const mask = filterComponents(thresholdLogits(logits, threshold), logits, width, height, componentFilter);
     return options.probability ? { mask, probability: sigmoid(logits) } : { mask };
   }
 
