@@ -22,11 +22,12 @@ const ready = data.available && torchAvailable();
     expect(existsSync(join(out, 'last.pt'))).toBe(true);
   }, 600_000);
 
-  it('trains the lesion-pasting configuration, averages its weights (SWA) into swa.pt, and keeps the average across a resume', () => {
+  it('trains the lesion-pasting configuration, scores it after the shipped filter, averages its weights (SWA) into swa.pt, and keeps the average across a resume', () => {
     swaOut = mkdtempSync(join(tmpdir(), 'mipseg-train-swa-'));
-    // The shipped configuration (lesion pasting and weight averaging), averaging from the first step so that a
-    // few steps exercise it.
-    const config = JSON.parse(readFileSync(join(TRAINING_DIR, 'configs', 'cpu-lesion-paste.json'), 'utf8')) as Record<string, unknown>;
+    // The latest configuration (lesion pasting, weight averaging, validation scored after the shipped output
+    // filter), averaging from the first step so that a few steps exercise it.
+    const config = JSON.parse(readFileSync(join(TRAINING_DIR, 'configs', 'cpu-paste-continue.json'), 'utf8')) as Record<string, unknown>;
+    expect(config['selection_postprocess']).toBeDefined();
     config['swa'] = { start_fraction: 0, lr: 0.0003, every: 1, batchnorm_batches: 2 };
     const configPath = join(swaOut, 'config.json');
     writeFileSync(configPath, JSON.stringify(config));
@@ -35,6 +36,8 @@ const ready = data.available && torchAvailable();
     const first = runTrainingScript('train.py', [...args, '--max-steps', '2'], 280_000);
     expect(first.stdout).toMatch(/lesion bank: [1-9]\d* lesions/);
     expect(first.stdout).toMatch(/"swa": \{"models": 2,/);
+    // Every validation entry carries the figures after the filter beside the raw ones.
+    expect(first.stdout).toMatch(/"postprocessed": \{"patients": \d+/);
     const resumed = runTrainingScript('train.py', [...args, '--max-steps', '3'], 280_000);
     expect(resumed.stdout).toMatch(/resumed at step 2/);
     expect(resumed.stdout).toMatch(/"swa": \{"models": 3,/);

@@ -16,15 +16,21 @@ from postprocess import PostProcess, logits_of, mask_of, probability
 from weights import load_weights
 
 
-def predict(model, image: np.ndarray, device, pp: PostProcess) -> np.ndarray:
-    return mask_of(probability(logits_of(model, image, pp.flip_tta, device)), pp)
-
-
 def evaluate_model(model, val, device, threshold: float = 0.5, min_area: int = 0, pp: PostProcess | None = None) -> dict:
-    pp = pp or PostProcess(threshold=threshold, min_area=min_area)
-    pats = [(predict(model, s.image, device, pp), s.label > 0.5) for s in val["patients"]]
-    ctrls = [predict(model, s.image, device, pp) for s in val["controls"]]
-    return summarise(pats, ctrls)
+    return evaluate_postprocesses(model, val, device, [pp or PostProcess(threshold=threshold, min_area=min_area)])[0]
+
+
+def evaluate_postprocesses(model, val, device, pps: list[PostProcess]) -> list[dict]:
+    """The figures of each post-processing, from one forward pass per image and test-time-flip setting."""
+    probs = {}
+    for flip in sorted({pp.flip_tta for pp in pps}):
+        probs[flip] = {group: [probability(logits_of(model, s.image, flip, device)) for s in val[group]]
+                       for group in ("patients", "controls")}
+    results = []
+    for pp in pps:
+        pats = [(mask_of(prob, pp), s.label > 0.5) for prob, s in zip(probs[pp.flip_tta]["patients"], val["patients"])]
+        results.append(summarise(pats, [mask_of(prob, pp) for prob in probs[pp.flip_tta]["controls"]]))
+    return results
 
 
 def selection_score(m: dict) -> float:

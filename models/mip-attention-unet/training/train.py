@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from data import AugmentConfig, augment, lesion_bank, list_cases, load, split
-from evaluate import evaluate_model, selection_score
+from evaluate import evaluate_postprocesses, selection_score
+from postprocess import PostProcess
 from model import AttentionUNet
 from postprocess import logits_of, probability
 from weights import load_weights
@@ -67,6 +68,19 @@ def mine_false_positives(model, samples, device, threshold: float) -> dict:
         images += int(wrong.any())
         pixels += int(wrong.sum())
     return {"images_with_false_positives": images, "false_positive_pixels": pixels}
+
+
+def validation_score(model, val, device, cfg) -> tuple[dict, float]:
+    """Figures at the raw threshold (0.5) and the score that picks best.pt. With "selection_postprocess" (keyword
+    arguments of postprocess.PostProcess, e.g. the shipped model's output filter) the score is taken after that
+    filter, as the service would output it, and its figures are logged under "postprocessed"; else at 0.5."""
+    raw_pp = PostProcess(threshold=0.5, min_area=cfg.get("min_component_area", 0))
+    chosen = cfg.get("selection_postprocess")
+    if not chosen:
+        raw = evaluate_postprocesses(model, val, device, [raw_pp])[0]
+        return raw, selection_score(raw)
+    raw, post = evaluate_postprocesses(model, val, device, [raw_pp, PostProcess(**chosen)])
+    return {**raw, "postprocessed": post}, selection_score(post)
 
 
 def learning_rate(cfg, progress: float) -> float:
@@ -210,8 +224,7 @@ def main() -> None:
         done = state["step"] >= cfg["steps"] or (time.time() - t0) >= budget
         if state["step"] % cfg["eval_every"] == 0 or done:
             state["elapsed"] = time.time() - t0
-            metrics = evaluate_model(model, val, device, threshold=0.5, min_area=cfg.get("min_component_area", 0))
-            score = selection_score(metrics)
+            metrics, score = validation_score(model, val, device, cfg)
             entry = {"step": state["step"], "elapsed_s": round(state["elapsed"]), "loss": float(np.mean(losses)),
                      "score": score, **metrics}
             state["history"].append(entry)
@@ -239,8 +252,8 @@ def write_weight_average(average, model, samples, val, cfg, aug, rng, bank, step
     averaged = average.model_like(model)
     recompute_batchnorm(averaged, samples, cfg, aug, rng, cfg["swa"]["batchnorm_batches"], bank)
     device = next(model.parameters()).device
-    metrics = evaluate_model(averaged, val, device, threshold=0.5, min_area=cfg.get("min_component_area", 0))
-    entry = {"swa": {"models": average.count, "step": step, "score": selection_score(metrics), **metrics}}
+    metrics, score = validation_score(averaged, val, device, cfg)
+    entry = {"swa": {"models": average.count, "step": step, "score": score, **metrics}}
     print(json.dumps(entry), flush=True)
     torch.save({"model": averaged.state_dict(), "config": cfg, "step": step, "metrics": metrics,
                 "averaged_weights": average.count}, path)
