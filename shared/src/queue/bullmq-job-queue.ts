@@ -4,6 +4,7 @@ import { toMipsegError } from '../errors';
 import type { Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import type { AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
+import { readSettled } from './bullmq-settled-read';
 import { isUnrecoverable, type RetryPolicy } from './retry-policy';
 
 export interface BullMqQueueOptions {
@@ -137,9 +138,10 @@ export class BullMqJobQueue implements JobQueue {
     return matching;
   }
 
-  private async toRecord(job: Job): Promise<JobRecord> {
+  private async toRecord(snapshot: Job): Promise<JobRecord> {
+    const { job, state: bullState } = await readSettled(this.analyses, snapshot);
     const data = job.data as AnalysisData;
-    const state = STATES_BY_BULLMQ[await job.getState()] ?? 'queued';
+    const state = STATES_BY_BULLMQ[bullState] ?? 'queued';
     const progress = (typeof job.progress === 'object' ? job.progress : { stage: null, progress: 0, timingsMs: {} }) as ProgressData;
     const exports = await Promise.all(this.options.exportDestinations.map((d) => this.exportStatus(job.id ?? '', d)));
     const failure = state === 'failed' ? splitFailure(job.failedReason) : { code: null, reason: null };
@@ -164,9 +166,9 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   private async exportStatus(jobId: string, destination: string): Promise<ExportStatus | undefined> {
-    const job = await this.exports.getJob(`${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`);
-    if (!job) return undefined;
-    const s = await job.getState();
+    const snapshot = await this.exports.getJob(`${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`);
+    if (!snapshot) return undefined;
+    const { job, state: s } = await readSettled(this.exports, snapshot);
     const state = s === 'completed' ? 'sent' : s === 'failed' ? 'failed' : job.attemptsMade > 0 ? 'retrying' : 'pending';
     return { destination, state, attempts: job.attemptsMade, updatedAt: job.finishedOn ?? job.processedOn ?? job.timestamp,
       ...(job.failedReason ? { detail: job.failedReason } : {}) };
