@@ -1,26 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import IORedis from 'ioredis';
 import { readSettled } from '../../shared/src/queue/bullmq-settled-read';
 import { startRedis, type TestRedis } from '../support/redis';
 import { until } from '../support/until';
 
 describe('reading a BullMQ job whose state changes between two reads', () => {
   let redis: TestRedis;
-  let connection: IORedis;
+  let connection: { host: string; port: number; maxRetriesPerRequest: null };
   let queue: Queue;
   let worker: Worker | undefined;
 
   beforeAll(async () => {
     redis = await startRedis();
-    connection = new IORedis(redis.url, { maxRetriesPerRequest: null });
+    // Connection options rather than a shared client: the queue and the worker own and close their connections.
+    connection = { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null };
     queue = new Queue('analyses', { connection: connection, prefix: `t-${randomUUID()}` });
   });
 
   afterAll(async () => {
     await worker?.close();
     await queue.close();
-    await connection.quit();
     await redis.stop();
   });
 
@@ -34,6 +33,9 @@ describe('reading a BullMQ job whose state changes between two reads', () => {
     const stale = (await queue.getJob('job-1')) as Job;
     release();
     await until(async () => ((await queue.getJobState('job-1')) === 'completed' ? true : undefined), 'the job to complete');
+    // Done with the worker: a worker left beside the delayed job of the next test keeps a timer for it.
+    await worker.close();
+    worker = undefined;
 
     // The hazard: the old hash beside the new state.
     expect(await stale.getState()).toBe('completed');
@@ -46,7 +48,7 @@ describe('reading a BullMQ job whose state changes between two reads', () => {
     expect(job.finishedOn).toBeGreaterThan(0);
   });
 
-  test('a job that is still running keeps the hash it was read with', async () => {
+  test('a job that has not finished (here: delayed) keeps the hash it was read with', async () => {
     await queue.add('analysis', {}, { jobId: 'job-2', delay: 60_000 });
     const snapshot = (await queue.getJob('job-2')) as Job;
     const { job, state } = await readSettled(queue, snapshot);

@@ -21,16 +21,20 @@ def evaluate_model(model, val, device, threshold: float = 0.5, min_area: int = 0
 
 
 def evaluate_postprocesses(model, val, device, pps: list[PostProcess]) -> list[dict]:
-    """The figures of each post-processing, from one forward pass per image and test-time-flip setting."""
-    probs = {}
-    for flip in sorted({pp.flip_tta for pp in pps}):
-        probs[flip] = {group: [probability(logits_of(model, s.image, flip, device)) for s in val[group]]
-                       for group in ("patients", "controls")}
-    results = []
-    for pp in pps:
-        pats = [(mask_of(prob, pp), s.label > 0.5) for prob, s in zip(probs[pp.flip_tta]["patients"], val["patients"])]
-        results.append(summarise(pats, [mask_of(prob, pp) for prob in probs[pp.flip_tta]["controls"]]))
-    return results
+    """The figures of each post-processing, from one forward pass per image and test-time-flip setting (one image's
+    probabilities held at a time)."""
+    patients = [[] for _ in pps]
+    controls = [[] for _ in pps]
+    flips = sorted({pp.flip_tta for pp in pps})
+    for group, out in (("patients", patients), ("controls", controls)):
+        for s in val[group]:
+            for flip in flips:
+                prob = probability(logits_of(model, s.image, flip, device))
+                for k, pp in enumerate(pps):
+                    if pp.flip_tta == flip:
+                        mask = mask_of(prob, pp)
+                        out[k].append((mask, s.label > 0.5) if group == "patients" else mask)
+    return [summarise(p, c) for p, c in zip(patients, controls)]
 
 
 def selection_score(m: dict) -> float:

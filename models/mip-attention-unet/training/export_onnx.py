@@ -2,7 +2,7 @@
 
   /usr/bin/python3 export_onnx.py --weights runs/cpu/best.pt --onnx ../model.onnx --state-dict ../model.pt
   /usr/bin/python3 export_onnx.py --weights ../model.pt --fixtures /tmp/parity --data ../../../../shared/data/mip-pet \
-      --masks '[{"threshold": 0.2, "minComponentAreaPx": 80, "seedThreshold": 0.98}]'
+      --masks '[{"threshold": 0.2, "minComponentAreaPx": 80, "seedThreshold": 0.99, "confirmedImage": {"seedThreshold": 0.7}}]'
 
 --weights takes a training checkpoint or the released state_dict (model.pt), so CI, which has no runs/,
 can produce reference logits from the committed weights. Fixtures are raw float32 little-endian, row-major

@@ -18,9 +18,8 @@ import torch.nn.functional as F
 
 from data import AugmentConfig, augment, lesion_bank, list_cases, load, split
 from evaluate import evaluate_postprocesses, selection_score
-from postprocess import PostProcess
 from model import AttentionUNet
-from postprocess import logits_of, probability
+from postprocess import PostProcess, logits_of, probability
 from weights import load_weights
 
 

@@ -3,7 +3,8 @@
   /usr/bin/python3 tune_postprocess.py --checkpoint runs/cpu/best.pt --data ../../../../shared/data/mip-pet
 
 Grid: test-time flip (off/on) x threshold x seed threshold (hysteresis, postprocess.py) x minimum component area
-x the laxer seed and area for the other regions of a confirmed image (postprocess.py step 4; "same" = none).
+x the laxer seed and area for the other regions of a confirmed image (postprocess.py step 4; null = as strict as
+step 3).
 The rule (fixed before looking at any figure): keep the settings that leave at least 90 % of the training
 controls clean (stricter than the 80 % asked of validation, because the network has seen these controls), take
 the one with the highest mean patient Dice (to 4 decimals; ties go to more clean controls, then to the stricter
@@ -27,8 +28,10 @@ from weights import load_weights
 THRESHOLDS = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 SEEDS = [None, 0.8, 0.9, 0.95, 0.98, 0.99]
 MIN_AREAS = [0, 10, 20, 40, 80, 120, 160]
-CONFIRMED_SEEDS = [None, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95]  # only those below the seed threshold are tried
-CONFIRMED_AREAS = [None, 0, 10, 20, 40]  # only those below the minimum area are tried
+# Step 4's seeds: besides these, the threshold itself (any region, area rule only); only values above the
+# threshold and below the seed threshold are tried, as others repeat a setting.
+CONFIRMED_SEEDS = [0.3, 0.5, 0.7, 0.8, 0.9, 0.95]
+CONFIRMED_AREAS = [None, 0, 10, 20, 40]  # None: the minimum area; only those below it are tried
 CLEAN_CONTROLS_REQUIRED = 0.9
 FLIP_MIN_GAIN = 0.01
 
@@ -43,14 +46,14 @@ def patient_dice(pat: list[tuple], pp: PostProcess) -> float:
 
 
 def settings(t: float, flip_tta: bool):
-    """Every PostProcess of the grid at threshold t; step 4 only where it is laxer than step 3."""
+    """Every PostProcess of the grid at threshold t, each once; step 4 only where it is laxer than step 3
+    (None: as strict as step 3; the threshold as seed: any region above it, by area alone)."""
     for seed in SEEDS:
         if seed is not None and seed <= t:
             continue
         for a in MIN_AREAS:
-            for cs in CONFIRMED_SEEDS:
-                if cs is not None and (cs <= t or cs >= (seed or t)):
-                    continue
+            laxer_seeds = [None] + ([t] if seed is not None else []) + [c for c in CONFIRMED_SEEDS if t < c < (seed or t)]
+            for cs in laxer_seeds:
                 for ca in CONFIRMED_AREAS:
                     if ca is not None and ca >= a:
                         continue
@@ -82,7 +85,8 @@ def score_grid(model, patients, controls, flip_tta: bool) -> list[dict]:
 
 
 def strictness(g: dict) -> tuple:
-    """Larger = stricter (keeps fewer pixels); None means as strict as step 3."""
+    """The tie-break among equal scores, compared in this order: step 4's seed, step 4's area, the seed, the area, the
+    threshold, each larger first (None: as strict as step 3)."""
     seed = g["seedThreshold"] or g["threshold"]
     cs = seed if g["confirmedSeedThreshold"] is None else g["confirmedSeedThreshold"]
     ca = g["minComponentAreaPx"] if g["confirmedMinComponentAreaPx"] is None else g["confirmedMinComponentAreaPx"]
@@ -119,7 +123,7 @@ def main() -> None:
     if args.grid:
         args.grid.write_text(json.dumps(grid))
     ok = [g for g in grid if g["train_controls_clean"] >= CLEAN_CONTROLS_REQUIRED]
-    print(json.dumps({"choice": choice, "best_without_step_4": best(without_step4(plain)),
+    print(json.dumps({"choice": choice, "best_without_step_4_or_flip": best(without_step4(plain)),
                       "top": sorted(ok, key=lambda g: -g["train_patient_dice"])[:20], "settings": len(grid),
                       "rule": f"controls clean >= {CLEAN_CONTROLS_REQUIRED} on training, then best Dice "
                               f"(ties: more clean controls, then stricter); flip only if it gains >= {FLIP_MIN_GAIN}"},

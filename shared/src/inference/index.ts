@@ -1,6 +1,6 @@
 export { loadModel } from './load-model';
 export type { ExecutionProvider, LoadModelOptions } from './load-model';
-export { componentFilterOf, createSegmentationModel, mirrorColumns, MAX_IMAGE_SIDE } from './segmentation-model';
+export { createSegmentationModel, mirrorColumns, MAX_IMAGE_SIDE } from './segmentation-model';
 export type { Segmentation, SegmentationModel, SegmentOptions } from './segmentation-model';
 export {
   readModelManifest,
@@ -12,7 +12,7 @@ export {
 export type { ModelManifest } from './model-manifest';
 export { pngToModelInput, maskToPng } from './mip-png';
 export type { ModelInput } from './mip-png';
-export { thresholdLogits, filterComponents, logit, sigmoid, componentAreas } from './mask-postprocess';
+export { thresholdLogits, filterComponents, componentFilterOf, logit, sigmoid, componentAreas } from './mask-postprocess';
 export type { ComponentFilter, ComponentRule } from './mask-postprocess';
 export { padToMultiple, cropPadded, roundUpToMultiple } from './image-padding';
 export type { PaddedImage } from './image-padding';

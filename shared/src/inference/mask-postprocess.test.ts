@@ -1,4 +1,4 @@
-import { filterComponents, logit, sigmoid, thresholdLogits } from './mask-postprocess';
+import { componentFilterOf, filterComponents, logit, sigmoid, thresholdLogits } from './mask-postprocess';
 
 describe('thresholdLogits', () => {
   it('marks a pixel as tumour exactly where sigmoid(logit) exceeds the threshold', () => {
@@ -85,5 +85,18 @@ describe('filterComponents', () => {
         [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
       );
     });
+  });
+});
+
+describe('componentFilterOf (model.json output)', () => {
+  it('takes the threshold as the seed when there is no seedThreshold, and no confirmed-image rule when there is none', () => {
+    expect(componentFilterOf({ threshold: 0.4, minComponentAreaPx: 20 })).toEqual({ minArea: 20, seedThreshold: 0.4 });
+  });
+
+  it('fills the confirmed-image fields left out with the strict ones', () => {
+    expect(componentFilterOf({ threshold: 0.2, minComponentAreaPx: 80, seedThreshold: 0.99, confirmedImage: { seedThreshold: 0.7 } }))
+      .toEqual({ minArea: 80, seedThreshold: 0.99, confirmed: { minArea: 80, seedThreshold: 0.7 } });
+    expect(componentFilterOf({ threshold: 0.2, minComponentAreaPx: 80, seedThreshold: 0.99, confirmedImage: { minComponentAreaPx: 10 } }))
+      .toEqual({ minArea: 80, seedThreshold: 0.99, confirmed: { minArea: 10, seedThreshold: 0.99 } });
   });
 });

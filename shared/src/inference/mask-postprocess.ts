@@ -4,6 +4,7 @@
  * other components of an image that one confident component has confirmed, like
  * models/mip-attention-unet/training/postprocess.py.
  */
+import type { ModelManifest } from './model-manifest';
 
 /**
  * sigmoid(l) > t  <=>  l > logit(t), so the threshold is applied to logits without a sigmoid per pixel.
@@ -40,6 +41,19 @@ export interface ComponentRule {
  */
 export interface ComponentFilter extends ComponentRule {
   readonly confirmed?: ComponentRule;
+}
+
+/** model.json's output filter with its defaults filled in (absent seed: the threshold; absent confirmed fields: the strict ones). */
+export function componentFilterOf(
+  output: Pick<ModelManifest['output'], 'threshold' | 'minComponentAreaPx' | 'seedThreshold' | 'confirmedImage'>,
+): ComponentFilter {
+  const strict = { minArea: output.minComponentAreaPx, seedThreshold: output.seedThreshold ?? output.threshold };
+  const confirmed = output.confirmedImage;
+  if (!confirmed) return strict;
+  return {
+    ...strict,
+    confirmed: { minArea: confirmed.minComponentAreaPx ?? strict.minArea, seedThreshold: confirmed.seedThreshold ?? strict.seedThreshold },
+  };
 }
 
 /**

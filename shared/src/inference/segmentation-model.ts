@@ -2,7 +2,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { MipsegError } from '../errors';
 import { cropPadded, padToMultiple } from './image-padding';
-import { filterComponents, sigmoid, thresholdLogits, type ComponentFilter } from './mask-postprocess';
+import { componentFilterOf, filterComponents, sigmoid, thresholdLogits } from './mask-postprocess';
 import type { ModelManifest } from './model-manifest';
 
 /** Larger images are refused rather than risking an out-of-memory session run (MIPs are about 400 x 1000). */
@@ -53,19 +53,6 @@ export function mirrorColumns(image: Float32Array, width: number, height: number
     for (let x = 0; x < width; x++) out[row + x] = image[row + width - 1 - x] as number;
   }
   return out;
-}
-
-/** model.json's output filter with its defaults filled in (absent seed: the threshold; absent confirmed fields: the strict ones). */
-export function componentFilterOf(
-  output: Pick<ModelManifest['output'], 'threshold' | 'minComponentAreaPx' | 'seedThreshold' | 'confirmedImage'>,
-): ComponentFilter {
-  const strict = { minArea: output.minComponentAreaPx, seedThreshold: output.seedThreshold ?? output.threshold };
-  const confirmed = output.confirmedImage;
-  if (!confirmed) return strict;
-  return {
-    ...strict,
-    confirmed: { minArea: confirmed.minComponentAreaPx ?? strict.minArea, seedThreshold: confirmed.seedThreshold ?? strict.seedThreshold },
-  };
 }
 
 /** Wraps a session created for `manifest`; see loadModel, which checks the manifest and the file first. */
