@@ -23,18 +23,16 @@ def evaluate_model(model, val, device, threshold: float = 0.5, min_area: int = 0
 def evaluate_postprocesses(model, val, device, pps: list[PostProcess]) -> list[dict]:
     """The figures of each post-processing, from one forward pass per image and test-time-flip setting (one image's
     probabilities held at a time)."""
-    patients = [[] for _ in pps]
-    controls = [[] for _ in pps]
-    flips = sorted({pp.flip_tta for pp in pps})
-    for group, out in (("patients", patients), ("controls", controls)):
-        for s in val[group]:
-            for flip in flips:
-                prob = probability(logits_of(model, s.image, flip, device))
-                for k, pp in enumerate(pps):
-                    if pp.flip_tta == flip:
-                        mask = mask_of(prob, pp)
-                        out[k].append((mask, s.label > 0.5) if group == "patients" else mask)
-    return [summarise(p, c) for p, c in zip(patients, controls)]
+    flips = {pp.flip_tta for pp in pps}
+
+    def masks_of(s) -> list[np.ndarray]:
+        probs = {flip: probability(logits_of(model, s.image, flip, device)) for flip in flips}
+        return [mask_of(probs[pp.flip_tta], pp) for pp in pps]
+
+    patients = [(masks_of(s), s.label > 0.5) for s in val["patients"]]
+    controls = [masks_of(s) for s in val["controls"]]
+    return [summarise([(masks[k], truth) for masks, truth in patients], [masks[k] for masks in controls])
+            for k in range(len(pps))]
 
 
 def selection_score(m: dict) -> float:

@@ -71,13 +71,6 @@ def parity_cases(data_root: Path, count: int) -> list:
     return [by_height[i] for i in picks]
 
 
-def postprocess_of(output: dict) -> PostProcess:
-    """model.json "output" (threshold, minComponentAreaPx, seedThreshold?, confirmedImage?) -> PostProcess."""
-    confirmed = output.get("confirmedImage", {})
-    return PostProcess(output["threshold"], output["minComponentAreaPx"], output.get("seedThreshold"), False,
-                       confirmed.get("seedThreshold"), confirmed.get("minComponentAreaPx"))
-
-
 @torch.no_grad()
 def write_fixtures(model: AttentionUNet, weights: Path, data_root: Path, out: Path, count: int,
                    masks: list[dict]) -> None:
@@ -93,7 +86,7 @@ def write_fixtures(model: AttentionUNet, weights: Path, data_root: Path, out: Pa
         logits_of(model, image, flip_tta=True).astype("<f4").tofile(out / f"{case.case_id}.logits-flip.f32")
         mask_files = []
         for k, output in enumerate(masks):
-            mask_of(probability(logits), postprocess_of(output)).astype("u1").tofile(out / f"{case.case_id}.mask-{k}.u8")
+            mask_of(probability(logits), PostProcess.from_output(output)).astype("u1").tofile(out / f"{case.case_id}.mask-{k}.u8")
             mask_files.append(f"{case.case_id}.mask-{k}.u8")
         cases.append({"id": case.case_id, "image": str(case.image_path), "height": h, "width": w,
                       "input": f"{case.case_id}.input.f32", "logits": f"{case.case_id}.logits.f32",

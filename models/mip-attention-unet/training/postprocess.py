@@ -34,6 +34,13 @@ class PostProcess:
     confirmed_seed_threshold: float | None = None
     confirmed_min_area: int | None = None
 
+    @staticmethod
+    def from_output(output: dict, flip_tta: bool = False) -> "PostProcess":
+        """From model.json "output" (threshold, minComponentAreaPx, seedThreshold?, confirmedImage?)."""
+        confirmed = output.get("confirmedImage", {})
+        return PostProcess(output["threshold"], output["minComponentAreaPx"], output.get("seedThreshold"), flip_tta,
+                           confirmed.get("seedThreshold"), confirmed.get("minComponentAreaPx"))
+
 
 @torch.no_grad()
 def logits_of(model, image: np.ndarray, flip_tta: bool, device="cpu") -> np.ndarray:
