@@ -34,6 +34,11 @@ interface ExportData {
   readonly result: ResultUids;
 }
 
+/** One export job per result and destination; BullMQ job ids must not contain ':', so the URL or AE address is folded. */
+function exportJobId(jobId: string, destination: string): string {
+  return `${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`;
+}
+
 const STATES_BY_BULLMQ: Record<string, JobState> = {
   waiting: 'queued', delayed: 'queued', prioritized: 'queued', 'waiting-children': 'queued',
   active: 'running', completed: 'done', failed: 'failed',
@@ -166,7 +171,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   private async exportStatus(jobId: string, destination: string): Promise<ExportStatus | undefined> {
-    const snapshot = await this.exports.getJob(`${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`);
+    const snapshot = await this.exports.getJob(exportJobId(jobId, destination));
     if (!snapshot) return undefined;
     const { job, state: s } = await readSettled(this.exports, snapshot);
     const state = s === 'completed' ? 'sent' : s === 'failed' ? 'failed' : job.attemptsMade > 0 ? 'retrying' : 'pending';
@@ -225,7 +230,7 @@ export class BullMqJobQueue implements JobQueue {
 
   private async addExport(jobId: string, destination: string, result: ResultUids): Promise<void> {
     await this.exports.add('export', { jobId, destination, result } satisfies ExportData, {
-      jobId: `${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`,
+      jobId: exportJobId(jobId, destination),
       attempts: this.options.exportRetry.attempts,
       backoff: { type: 'exponential', delay: this.options.exportRetry.baseDelayMs },
       removeOnComplete: false,
@@ -235,7 +240,7 @@ export class BullMqJobQueue implements JobQueue {
 
   /** Sends a result to a destination again (the worklist's retry button). */
   async retryExport(jobId: string, destination: string): Promise<boolean> {
-    const job = await this.exports.getJob(`${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`);
+    const job = await this.exports.getJob(exportJobId(jobId, destination));
     if (!job || (await job.getState()) !== 'failed') return false;
     await job.retry('failed', { resetAttemptsMade: true });
     return true;
