@@ -61,7 +61,7 @@ function percentile(sorted: readonly number[], p: number): number {
   return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (rank - lo);
 }
 
-/** A fixed pseudo-random 400 x 991 input (latency does not depend on content), or the given PNG. */
+/** A fixed pseudo-random 400 x 991 input (the network's latency does not depend on content; the output filter's does, by a few ms), or the given PNG. */
 function benchImage(path: string | undefined): ModelInput {
   if (path) return pngToModelInput(readFileSync(path));
   const width = 400;
