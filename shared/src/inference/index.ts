@@ -12,7 +12,7 @@ export {
 export type { ModelManifest } from './model-manifest';
 export { pngToModelInput, maskToPng } from './mip-png';
 export type { ModelInput } from './mip-png';
-export { thresholdLogits, filterComponents, componentFilterOf, logit, sigmoid, componentAreas } from './mask-postprocess';
+export { thresholdLogits, filterComponents, componentFilterOf, logit, sigmoid, componentAreas, forEachComponent } from './mask-postprocess';
 export type { ComponentFilter, ComponentRule } from './mask-postprocess';
 export { padToMultiple, cropPadded, roundUpToMultiple } from './image-padding';
 export type { PaddedImage } from './image-padding';

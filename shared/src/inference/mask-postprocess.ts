@@ -89,7 +89,7 @@ function peakLogit(logits: Float32Array, pixels: Int32Array, area: number): numb
  * pixels[0..area). One buffer serves as the flood-fill stack and, behind it, the list of the component's pixels;
  * it is reused for the next component, so `visit` must not keep it.
  */
-function forEachComponent(mask: Uint8Array, width: number, height: number, visit: (pixels: Int32Array, area: number) => void): void {
+export function forEachComponent(mask: Uint8Array, width: number, height: number, visit: (pixels: Int32Array, area: number) => void): void {
   const visited = new Uint8Array(mask.length);
   const pixels = new Int32Array(mask.length);
   for (let seed = 0; seed < mask.length; seed++) {
