@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import AugmentConfig, augment, lesion_bank, list_cases, load, split
+from data import AugmentConfig, augment, input_normalisation, lesion_bank, list_cases, load, normalise, split
 from evaluate import evaluate_postprocesses, selection_score
 from model import AttentionUNet
 from postprocess import PostProcess, logits_of, probability
@@ -164,8 +164,10 @@ def main() -> None:
     (tp, vp), (tc, vc) = split(patients), split(controls)
     if args.max_cases is not None:
         tp, vp, tc, vc = (cases[: args.max_cases] for cases in (tp, vp, tc, vc))
-    samples = {"patients": load(tp), "controls": load(tc)}
-    val = {"patients": load(vp), "controls": load(vc)}
+    # The network sees every image as the service will show it: normalised when the configuration says so.
+    norm = input_normalisation(cfg)
+    samples = {"patients": normalise(load(tp), norm), "controls": normalise(load(tc), norm)}
+    val = {"patients": normalise(load(vp), norm), "controls": normalise(load(vc), norm)}
     print(f"train {len(tp)} patients {len(tc)} controls; val {len(vp)} patients {len(vc)} controls", flush=True)
 
     model = AttentionUNet(tuple(cfg["channels"])).to(device)
