@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       const input = scaledInput(model.manifest.input, scale);
       const { mip } = buildMipFromInstances(instances, input);
       // One inference per scale: the regions and the filter's mask (what segment() returns) from the same logits.
-      const logits = await model.outputLogits(mip.input, mip.width, mip.height);
+      const logits = await model.outputLogits(model.networkInput(mip.input, mip.width, mip.height), mip.width, mip.height);
       const above = thresholdLogits(logits, threshold);
       const mask = filterComponents(above.slice(), logits, mip.width, mip.height, componentFilterOf(model.manifest.output));
       const label = `× ${scale} (${(input.intensity.fromSuv.suvWhite as number).toFixed(2)})`;

@@ -71,6 +71,15 @@ describe('model manifest', () => {
     expectRefused('input.intensity.fromSuv.suvWhite', null, /suvWhite/);
   });
 
+  it('accepts an input normalisation with its basis, and refuses one without or with a level outside (0, 1)', () => {
+    const manifest = readJson(MODEL_MANIFEST_FILE);
+    const intensity = (manifest['input'] as JsonObject)['intensity'] as JsonObject;
+    intensity['normalisation'] = { bodyMedian: 0.235, bodyLevel: 0.02, basis: 'controls\' median body pixel' };
+    expect(validateModelManifest(manifest, readJson(MODEL_MANIFEST_SCHEMA_FILE)).input.intensity.normalisation?.bodyMedian).toBe(0.235);
+    expectRefused('input.intensity.normalisation', { bodyMedian: 0.235, bodyLevel: 0.02 }, /basis/);
+    expectRefused('input.intensity.normalisation', { bodyMedian: 1.5, bodyLevel: 0.02, basis: 'x' }, /bodyMedian/);
+  });
+
   it('refuses a schema of another manifest generation', () => {
     const schema = { ...readJson(MODEL_MANIFEST_SCHEMA_FILE), $id: 'urn:mipseg:model-manifest:2' };
     expect(() => validateModelManifest(readJson(MODEL_MANIFEST_FILE), schema)).toThrow(/model-manifest:1/);

@@ -28,7 +28,10 @@ interface FixtureCase {
   /** postprocess.py's mask of `logits` for each of Fixtures.masks. */
   masks: string[];
 }
-interface Fixtures { weightsSha256: string; masks: OutputFilter[]; cases: FixtureCase[] }
+interface Fixtures {
+  weightsSha256: string; masks: OutputFilter[]; cases: FixtureCase[];
+  inputNormalisation: { bodyMedian: number; bodyLevel: number } | null;
+}
 
 const data = sharedData('data/mip-pet');
 const weights = referenceWeights();
@@ -148,11 +151,20 @@ function differingPixels(a: Uint8Array, b: Uint8Array): number {
     expect(confirmedImageChangedAMask).toBe(true);
   });
 
-  it('reads the DM i AI PNG into exactly the input that PyTorch was given', () => {
-    for (const c of fixtures.cases) {
-      const fromPng = pngToModelInput(readFileSync(c.image));
-      expect([fromPng.width, fromPng.height]).toEqual([c.width, c.height]);
-      expect(maxAbsDifference(fromPng.data, readFloat32(join(dir, 'fixtures', c.input)))).toBe(0);
+  it('reads the DM i AI PNG into exactly the input that PyTorch was given', async () => {
+    // Normalised as the manifest says (or not at all), as segment() does before the network.
+    const model = await loadModel(MODEL_DIR, { threads: 1, executionProvider: 'cpu' });
+    try {
+      const { normalisation } = model.manifest.input.intensity;
+      expect(fixtures.inputNormalisation).toEqual(normalisation ? { bodyMedian: normalisation.bodyMedian, bodyLevel: normalisation.bodyLevel } : null);
+      for (const c of fixtures.cases) {
+        const fromPng = pngToModelInput(readFileSync(c.image));
+        expect([fromPng.width, fromPng.height]).toEqual([c.width, c.height]);
+        const networkInput = model.networkInput(fromPng.data, fromPng.width, fromPng.height);
+        expect(maxAbsDifference(networkInput, readFloat32(join(dir, 'fixtures', c.input)))).toBe(0);
+      }
+    } finally {
+      await model.release();
     }
   });
 });

@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { loadModel, segmentMipFile, type SegmentationModel } from '../../shared/src/inference';
+import { InferenceSession } from 'onnxruntime-node';
+import { createSegmentationModel, loadModel, pngToModelInput, segmentMipFile, type SegmentationModel } from '../../shared/src/inference';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { MODEL_DIR } from './model-test-support';
 
@@ -52,6 +53,27 @@ describeWithSharedData(MIP_PET)('segmentMipFile', () => {
     await expect(segmentMipFile(join(MODEL_DIR, 'model.json'), join(dir, 'x.png'), { model })).rejects.toMatchObject({
       code: 'MIPSEG_IMAGE_INVALID',
     });
+  });
+
+  it('with input normalisation in its manifest, gives an image rendered 20 % darker the same mask', async () => {
+    const { manifest } = model;
+    const normalisation = { bodyMedian: 0.235, bodyLevel: 0.02, basis: 'test' };
+    const normalising = createSegmentationModel(await InferenceSession.create(join(MODEL_DIR, manifest.file)),
+      { ...manifest, input: { ...manifest.input, intensity: { ...manifest.input.intensity, normalisation } } });
+    try {
+      const { data, width, height } = pngToModelInput(readFileSync(image));
+      const darker = data.map((v) => v * 0.8);
+      const [asRendered, rendered20PercentDarker] = await Promise.all([data, darker].map(async (d) => (await normalising.segment(d, width, height)).mask));
+      const tumour = (asRendered as Uint8Array).reduce((n, v) => n + v, 0);
+      expect(tumour).toBeGreaterThan(100);
+      expect(rendered20PercentDarker).toEqual(asRendered);
+      // Without the normalisation the network sees the darker image as it is.
+      const direct = await model.predictLogits(darker, width, height);
+      const viaNormalisation = await model.predictLogits(normalising.networkInput(darker, width, height), width, height);
+      expect(direct).not.toEqual(viaNormalisation);
+    } finally {
+      await normalising.release();
+    }
   });
 
   it('refuses network input outside [0, 1] and a size that does not match', async () => {

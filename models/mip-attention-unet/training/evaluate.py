@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data import list_cases, load, split
+from data import list_cases, load, normalise, split
 from metrics import summarise
 from postprocess import PostProcess, logits_of, mask_of, probability
-from weights import load_weights
+from weights import input_normalisation_of, load_weights
 
 
 def evaluate_model(model, val, device, threshold: float = 0.5, min_area: int = 0, pp: PostProcess | None = None) -> dict:
@@ -61,6 +61,8 @@ def main() -> None:
     val = {"patients": load(split(patients)[1]), "controls": load(split(controls)[1])}
     for s in val["patients"] + val["controls"]:
         s.image = np.minimum(s.image / args.suv_white_scale, 1.0).astype(np.float32)
+    # After the rescaling: the service normalises the MIP it rendered, whatever suvWhite it rendered with.
+    normalise(val["patients"] + val["controls"], input_normalisation_of(Path(args.checkpoint), meta))
     min_area = meta.get("config", {}).get("min_component_area", 0) if args.min_area is None else args.min_area
     pp = PostProcess(args.threshold, min_area, args.seed_threshold, args.flip_tta,
                      args.confirmed_seed_threshold, args.confirmed_min_area)

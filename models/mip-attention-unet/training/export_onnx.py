@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from data import is_validation, list_cases, pad_to_multiple, read_input
+from data import InputNormalisation, is_validation, list_cases, pad_to_multiple, read_input
 from model import AttentionUNet
 from postprocess import PostProcess, logits_of, mask_of, probability
-from weights import load_weights
+from weights import input_normalisation_of, load_weights
 
 OPSET = 17
 
@@ -73,11 +73,14 @@ def parity_cases(data_root: Path, count: int) -> list:
 
 @torch.no_grad()
 def write_fixtures(model: AttentionUNet, weights: Path, data_root: Path, out: Path, count: int,
-                   masks: list[dict]) -> None:
+                   masks: list[dict], norm: InputNormalisation | None) -> None:
+    """Per case: the network input (the PNG as read, normalised when the weights were trained so), the logits
+    of it, the test-time-flip logits and each post-processing's mask."""
     out.mkdir(parents=True, exist_ok=True)
     cases = []
     for case in parity_cases(data_root, count):
         image = read_input(case.image_path)
+        image = norm.apply(image) if norm else image
         x, (h, w) = pad_to_multiple(torch.from_numpy(image)[None, None], model.padding_multiple)
         logits = model(x)[0, 0, :h, :w].numpy()
         image.astype("<f4").tofile(out / f"{case.case_id}.input.f32")
@@ -93,7 +96,8 @@ def write_fixtures(model: AttentionUNet, weights: Path, data_root: Path, out: Pa
                       "logitsFlipTta": f"{case.case_id}.logits-flip.f32", "masks": mask_files})
     meta = {"format": "float32 little-endian, row-major height x width", "weights": str(weights),
             "weightsSha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-            "paddingMultiple": model.padding_multiple, "padValue": 0.0, "masks": masks, "cases": cases}
+            "paddingMultiple": model.padding_multiple, "padValue": 0.0, "masks": masks, "cases": cases,
+            "inputNormalisation": {"bodyMedian": norm.body_median, "bodyLevel": norm.body_level} if norm else None}
     (out / "fixtures.json").write_text(json.dumps(meta, indent=1))
 
 
@@ -114,14 +118,15 @@ def main() -> None:
     if args.fixtures and not args.data:
         ap.error("--fixtures needs --data")
     torch.set_num_threads(args.threads)
-    model, _ = load_weights(args.weights)
+    model, meta = load_weights(args.weights)
     if args.state_dict:
         args.state_dict.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), args.state_dict)
     if args.onnx:
         export_onnx(model, args.onnx)
     if args.fixtures:
-        write_fixtures(model, args.weights, args.data, args.fixtures, args.count, args.masks)
+        write_fixtures(model, args.weights, args.data, args.fixtures, args.count, args.masks,
+                       input_normalisation_of(args.weights, meta))
 
 
 if __name__ == "__main__":

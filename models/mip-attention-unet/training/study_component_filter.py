@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from data import list_cases, load, split
+from data import list_cases, load, normalise, split
 from metrics import EIGHT_CONNECTED
 from postprocess import logits_of, probability
-from weights import load_weights
+from weights import input_normalisation_of, load_weights
 
 CANDIDATE_THRESHOLD = 0.2
 
@@ -71,11 +71,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model, _ = load_weights(Path(args.checkpoint))
+    model, meta = load_weights(Path(args.checkpoint))
+    norm = input_normalisation_of(Path(args.checkpoint), meta)
     patients, controls = list_cases(Path(args.data))
     tp, tc = split(patients)[0], split(controls)[0]
-    train_p = load(tp)
-    rows = regions_of(model, tp, train_p, "p") + regions_of(model, tc, load(tc), "c")
+    train_p = normalise(load(tp), norm)
+    rows = regions_of(model, tp, train_p, "p") + regions_of(model, tc, normalise(load(tc), norm), "c")
     truth_px = {c.case_id: float(s.label.sum()) for c, s in zip(tp, train_p)}
     x = np.array([features(r) for r in rows])
     y = np.array([1.0 if r["overlap"] > 0 else 0.0 for r in rows])

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data import list_cases, load, split
+from data import list_cases, load, normalise, split
 from postprocess import PostProcess, components, keep_components, logits_of, probability
-from weights import load_weights
+from weights import input_normalisation_of, load_weights
 
 THRESHOLDS = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 SEEDS = [None, 0.8, 0.9, 0.95, 0.98, 0.99]
@@ -111,9 +111,10 @@ def main() -> None:
     ap.add_argument("--grid", type=Path, help="write every setting's training scores here (JSON)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model, _ = load_weights(Path(args.checkpoint))
+    model, meta = load_weights(Path(args.checkpoint))
+    norm = input_normalisation_of(Path(args.checkpoint), meta)
     patients, controls = list_cases(Path(args.data))
-    train_p, train_c = load(split(patients)[0]), load(split(controls)[0])
+    train_p, train_c = normalise(load(split(patients)[0]), norm), normalise(load(split(controls)[0]), norm)
     plain = score_grid(model, train_p, train_c, flip_tta=False)
     flipped = [] if args.no_flip else score_grid(model, train_p, train_c, flip_tta=True)
     choice = best(plain)

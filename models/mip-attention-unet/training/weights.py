@@ -5,10 +5,12 @@ the channel widths are read back from the weight shapes instead of being stored 
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
+from data import InputNormalisation, input_normalisation
 from model import AttentionUNet
 
 
@@ -32,3 +34,19 @@ def load_weights(path: Path) -> tuple[AttentionUNet, dict]:
         raise ValueError(f"checkpoint config channels {meta['config']['channels']} != weights {model.channels}")
     model.load_state_dict(state_dict)
     return model.eval(), meta
+
+
+def input_normalisation_of(path: Path, meta: dict) -> InputNormalisation | None:
+    """The input normalisation the weights were trained with: from a checkpoint's training configuration, or, for a
+    released model.pt (a bare state_dict, no configuration), from the model.json beside it that names it
+    (input.intensity.normalisation). None: the images go to the network as read."""
+    if "config" in meta:
+        return input_normalisation(meta["config"])
+    manifest_path = Path(path).parent / "model.json"
+    if not manifest_path.exists():
+        return None
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("referenceWeights", {}).get("file") != Path(path).name:
+        return None
+    spec = manifest["input"]["intensity"].get("normalisation")
+    return InputNormalisation(spec["bodyMedian"], spec["bodyLevel"]) if spec else None

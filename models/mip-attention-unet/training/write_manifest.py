@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from data import list_cases, split
+from data import input_normalisation, list_cases, split
 from export_onnx import OPSET
 from macs import conv_macs_per_padded_pixel
 from weights import load_weights
@@ -77,6 +77,19 @@ def postprocess_fields(args: argparse.Namespace) -> dict:
     return fields
 
 
+def normalisation_field(intensity: dict, config: dict) -> dict:
+    """input.intensity with "normalisation" as the training configuration had it (absent when it had none)."""
+    out = {k: v for k, v in intensity.items() if k != "normalisation"}
+    norm = input_normalisation(config)
+    if norm:
+        out["normalisation"] = {
+            "bodyMedian": norm.body_median, "bodyLevel": norm.body_level,
+            "basis": "training configuration input_normalisation (data.py InputNormalisation): the network was trained "
+                     "on images so normalised; bodyMedian is the median over the 400 controls of their median body "
+                     "pixel (training/estimate_suv_scale.py), bodyLevel the body/air level of that estimate"}
+    return out
+
+
 def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
     model, meta = load_weights(args.checkpoint)
     model_dir = args.model_dir
@@ -91,6 +104,7 @@ def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
         channels=list(model.channels), parameters=sum(p.numel() for p in model.parameters()),
         convMacsPerPaddedPixel=conv_macs_per_padded_pixel(model))
     manifest["input"]["paddingMultiple"] = model.padding_multiple
+    manifest["input"]["intensity"] = normalisation_field(manifest["input"]["intensity"], meta["config"])
     output = {k: v for k, v in manifest["output"].items() if k not in ("seedThreshold", "flipTta", "confirmedImage")}
     output.update(threshold=args.threshold, minComponentAreaPx=args.min_area, **postprocess_fields(args))
     manifest["output"] = output

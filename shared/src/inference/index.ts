@@ -11,6 +11,8 @@ export {
 } from './model-manifest';
 export type { ModelManifest } from './model-manifest';
 export { pngToModelInput, maskToPng } from './mip-png';
+export { normaliseInput, bodyMedian } from './input-normalisation';
+export type { InputNormalisation } from './input-normalisation';
 export type { ModelInput } from './mip-png';
 export { thresholdLogits, filterComponents, componentFilterOf, logit, sigmoid, componentAreas, forEachComponent } from './mask-postprocess';
 export type { ComponentFilter, ComponentRule } from './mask-postprocess';

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import { MipsegError } from '../errors';
+import type { InputNormalisation } from './input-normalisation';
 
 /** The manifest generation this loader understands; a model folder with another schema is refused. */
 export const MODEL_MANIFEST_SCHEMA_ID = 'urn:mipseg:model-manifest:1';
@@ -34,6 +35,11 @@ export interface ModelManifest {
     readonly padValue: number;
     readonly intensity: {
       readonly fromSuv: { readonly formula: string; readonly suvWhite: number | null; readonly basis: string };
+      /**
+       * Applied to every image before the network (segment()): scaled so that its median body pixel lands on
+       * bodyMedian (input-normalisation.ts); absent: the image as rendered.
+       */
+      readonly normalisation?: InputNormalisation & { readonly basis: string };
     };
   };
   readonly output: {

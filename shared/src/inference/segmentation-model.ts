@@ -2,6 +2,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { MipsegError } from '../errors';
 import { cropPadded, padToMultiple } from './image-padding';
+import { assertInputNormalisation, normaliseInput } from './input-normalisation';
 import { componentFilterOf, filterComponents, sigmoid, thresholdLogits } from './mask-postprocess';
 import type { ModelManifest } from './model-manifest';
 
@@ -22,12 +23,17 @@ export interface Segmentation {
 /** A loaded model: one ONNX Runtime session plus the manifest's input and output contract. */
 export interface SegmentationModel {
   readonly manifest: ModelManifest;
-  /** Raw logits at the input's own size (padding removed): the figure the parity test compares. */
+  /**
+   * What the network is given for an image (x in [0, 1], as pngToModelInput reads it or a MIP renders it): the
+   * image normalised as the manifest's input.intensity.normalisation says, or the image itself.
+   */
+  networkInput(image: Float32Array, width: number, height: number): Float32Array;
+  /** Raw logits of a network input at its own size (padding removed): the figure the parity test compares. */
   predictLogits(input: Float32Array, width: number, height: number): Promise<Float32Array>;
-  /** The logits segment() thresholds: predictLogits, averaged with the mirrored look when the manifest asks. */
+  /** The logits segment() thresholds, of a network input: predictLogits, averaged with the mirrored look when the manifest asks. */
   outputLogits(input: Float32Array, width: number, height: number): Promise<Float32Array>;
-  /** Tumour mask of a network input image (x in [0, 1], see pngToModelInput). */
-  segment(input: Float32Array, width: number, height: number, options?: SegmentOptions): Promise<Segmentation>;
+  /** Tumour mask of an image (x in [0, 1], see pngToModelInput): networkInput, outputLogits, the output filter. */
+  segment(image: Float32Array, width: number, height: number, options?: SegmentOptions): Promise<Segmentation>;
   /** Frees the native session; the model is unusable afterwards. */
   release(): Promise<void>;
 }
@@ -60,6 +66,13 @@ export function createSegmentationModel(session: InferenceSession, manifest: Mod
   const { tensorName: inputName, paddingMultiple, padValue } = manifest.input;
   const { tensorName: outputName, threshold, flipTta } = manifest.output;
   const componentFilter = componentFilterOf(manifest.output);
+  const normalisation = manifest.input.intensity.normalisation;
+  if (normalisation) assertInputNormalisation(normalisation);
+
+  function networkInput(image: Float32Array, width: number, height: number): Float32Array {
+    checkInput(image, width, height);
+    return normalisation ? normaliseInput(image, normalisation) : image;
+  }
 
   /** One session run over a batch of same-size images; returns each image's logits at its own size. */
   async function run(images: readonly Float32Array[], width: number, height: number): Promise<Float32Array[]> {
@@ -94,11 +107,11 @@ export function createSegmentationModel(session: InferenceSession, manifest: Mod
     return mean;
   }
 
-  async function segment(input: Float32Array, width: number, height: number, options: SegmentOptions = {}): Promise<Segmentation> {
-    const logits = await outputLogits(input, width, height);
+  async function segment(image: Float32Array, width: number, height: number, options: SegmentOptions = {}): Promise<Segmentation> {
+    const logits = await outputLogits(networkInput(image, width, height), width, height);
     const mask = filterComponents(thresholdLogits(logits, threshold), logits, width, height, componentFilter);
     return options.probability ? { mask, probability: sigmoid(logits) } : { mask };
   }
 
-  return Object.freeze({ manifest, predictLogits, outputLogits, segment, release: () => session.release() });
+  return Object.freeze({ manifest, networkInput, predictLogits, outputLogits, segment, release: () => session.release() });
 }
