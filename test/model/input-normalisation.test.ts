@@ -88,11 +88,13 @@ const ready = data.available && torchAvailable();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('normalises DM i AI PNGs and a continuous image to exactly the bits PyTorch training saw', () => {
+  it('normalises DM i AI PNGs and a continuous, unclamped image to exactly the bits of training/data.py', () => {
     dir = mkdtempSync(join(tmpdir(), 'mipseg-normalisation-'));
     const pngs = ['patients/imgs/patient_004.png', 'patients/imgs/patient_011.png', 'controls/imgs/control_004.png']
       .map((p) => join(data.path, p));
-    const synthetic = syntheticImage(301, 211, 3);
+    // Doubled: an unclamped MIP (values above 1), as a normalising model is given it.
+    const synthetic = syntheticImage(301, 211, 3).map((v) => v * 2);
+    expect(Math.max(...synthetic)).toBeGreaterThan(1);
     const syntheticPath = join(dir, 'synthetic.f32');
     writeFileSync(syntheticPath, Buffer.from(synthetic.buffer));
     const code = `

@@ -55,7 +55,7 @@ describeWithSharedData(MIP_PET)('segmentMipFile', () => {
     });
   });
 
-  it('with input normalisation in its manifest, gives an image rendered 20 % darker the same mask', async () => {
+  it('with input normalisation in its manifest, gives an image rendered 20 % darker or 25 % brighter (unclamped) the same mask', async () => {
     const { manifest } = model;
     const normalisation = { bodyMedian: 0.235, bodyLevel: 0.02, basis: 'test' };
     const normalising = createSegmentationModel(await InferenceSession.create(join(MODEL_DIR, manifest.file)),
@@ -63,10 +63,15 @@ describeWithSharedData(MIP_PET)('segmentMipFile', () => {
     try {
       const { data, width, height } = pngToModelInput(readFileSync(image));
       const darker = data.map((v) => v * 0.8);
-      const [asRendered, rendered20PercentDarker] = await Promise.all([data, darker].map(async (d) => (await normalising.segment(d, width, height)).mask));
+      const brighter = data.map((v) => v * 1.25);
+      const [asRendered, rendered20PercentDarker, rendered25PercentBrighter] =
+        await Promise.all([data, darker, brighter].map(async (d) => (await normalising.segment(d, width, height)).mask));
       const tumour = (asRendered as Uint8Array).reduce((n, v) => n + v, 0);
       expect(tumour).toBeGreaterThan(100);
       expect(rendered20PercentDarker).toEqual(asRendered);
+      expect(rendered25PercentBrighter).toEqual(asRendered);
+      // Values above 1 are for a normalising model only.
+      await expect(model.segment(brighter, width, height)).rejects.toMatchObject({ code: 'MIPSEG_IMAGE_INVALID' });
       // Without the normalisation the network sees the darker image as it is.
       const direct = await model.predictLogits(darker, width, height);
       const viaNormalisation = await model.predictLogits(normalising.networkInput(darker, width, height), width, height);

@@ -54,15 +54,18 @@ def main() -> None:
     ap.add_argument("--flip-tta", action="store_true", help="average the logits with those of the mirrored image")
     ap.add_argument("--suv-white-scale", type=float, default=1.0,
                     help="robustness check: show each image as a suvWhite this many times larger would have rendered "
-                         "it (x / scale, clipped at 1; pixels saturated in the PNG stay at 1/scale above 1)")
+                         "it (x / scale, clipped at 1 unless the model normalises; pixels saturated in the PNG stay at "
+                         "1/scale above 1)")
     args = ap.parse_args()
     model, meta = load_weights(Path(args.checkpoint))
     patients, controls = list_cases(Path(args.data))
     val = {"patients": load(split(patients)[1]), "controls": load(split(controls)[1])}
+    norm = input_normalisation_of(Path(args.checkpoint), meta)
     for s in val["patients"] + val["controls"]:
-        s.image = np.minimum(s.image / args.suv_white_scale, 1.0).astype(np.float32)
-    # After the rescaling: the service normalises the MIP it rendered, whatever suvWhite it rendered with.
-    normalise(val["patients"] + val["controls"], input_normalisation_of(Path(args.checkpoint), meta))
+        # As the service renders: clamped at 1, except for a normalising model, which is given the MIP unclamped
+        # and clamps after normalising (CoronalMipOptions.clampInput).
+        s.image = (s.image / args.suv_white_scale if norm else np.minimum(s.image / args.suv_white_scale, 1.0)).astype(np.float32)
+    normalise(val["patients"] + val["controls"], norm)
     min_area = meta.get("config", {}).get("min_component_area", 0) if args.min_area is None else args.min_area
     pp = PostProcess(args.threshold, min_area, args.seed_threshold, args.flip_tta,
                      args.confirmed_seed_threshold, args.confirmed_min_area)

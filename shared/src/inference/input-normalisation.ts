@@ -69,7 +69,8 @@ export function bodyMedian(image: Float32Array, level: number): number | undefin
  * The image scaled so that its median body pixel lands on `bodyMedian`, clipped to [0, 1]: training/data.py
  * InputNormalisation.apply, to the bit (float32 factor, float32 products). It takes away a global intensity
  * scale — such as an error in the SUV mapping the MIP was rendered with — before the network sees the image.
- * An image with no body pixel is returned as it is. The input is not changed.
+ * An image with no body pixel is returned as it is. The input is not changed; it may hold values above 1 (a
+ * MIP rendered without clamping, so that a study brighter than the mapping assumed keeps its contrast).
  */
 export function normaliseInput(image: Float32Array, normalisation: InputNormalisation): Float32Array {
   assertInputNormalisation(normalisation);

@@ -24,8 +24,9 @@ export interface Segmentation {
 export interface SegmentationModel {
   readonly manifest: ModelManifest;
   /**
-   * What the network is given for an image (x in [0, 1], as pngToModelInput reads it or a MIP renders it): the
-   * image normalised as the manifest's input.intensity.normalisation says, or the image itself.
+   * What the network is given for an image (x in [0, 1], as pngToModelInput reads it or a MIP renders it; above
+   * 1 too when the manifest normalises): the image normalised as the manifest's input.intensity.normalisation
+   * says (then clamped to [0, 1]), or the image itself.
    */
   networkInput(image: Float32Array, width: number, height: number): Float32Array;
   /** Raw logits of a network input at its own size (padding removed): the figure the parity test compares. */
@@ -38,7 +39,11 @@ export interface SegmentationModel {
   release(): Promise<void>;
 }
 
-function checkInput(input: Float32Array, width: number, height: number): void {
+/**
+ * Refuses a size that does not match and values outside [0, maximum] (NaN included): the network was only
+ * ever trained on [0, 1], and an image to be normalised is clamped to that after scaling.
+ */
+function checkInput(input: Float32Array, width: number, height: number, maximum = 1): void {
   const sizeOk = [width, height].every((n) => Number.isInteger(n) && n >= 1 && n <= MAX_IMAGE_SIDE);
   if (!sizeOk) throw new MipsegError('MIPSEG_IMAGE_INVALID', `size ${width} x ${height} (1 to ${MAX_IMAGE_SIDE} px a side)`);
   if (input.length !== width * height) {
@@ -46,8 +51,7 @@ function checkInput(input: Float32Array, width: number, height: number): void {
   }
   for (let i = 0; i < input.length; i++) {
     const v = input[i] as number;
-    // Written so that NaN fails too: the network was only ever trained on [0, 1].
-    if (!(v >= 0 && v <= 1)) throw new MipsegError('MIPSEG_IMAGE_INVALID', `value ${v} at pixel ${i} is outside [0, 1]`);
+    if (!(v >= 0 && v <= maximum)) throw new MipsegError('MIPSEG_IMAGE_INVALID', `value ${v} at pixel ${i} is outside [0, ${maximum}]`);
   }
 }
 
@@ -70,7 +74,8 @@ export function createSegmentationModel(session: InferenceSession, manifest: Mod
   if (normalisation) assertInputNormalisation(normalisation);
 
   function networkInput(image: Float32Array, width: number, height: number): Float32Array {
-    checkInput(image, width, height);
+    // A normalising model takes an unclamped image (CoronalMipOptions.clampInput); infinity is still refused.
+    checkInput(image, width, height, normalisation ? Number.MAX_VALUE : 1);
     return normalisation ? normaliseInput(image, normalisation) : image;
   }
 

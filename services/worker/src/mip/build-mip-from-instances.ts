@@ -66,7 +66,8 @@ export function buildMipFromInstances<T>(instanceBytes: readonly Uint8Array[], m
   read: InstanceReader<T>): MipFromInstances<T>;
 export function buildMipFromInstances<T>(instanceBytes: readonly Uint8Array[], manifestInput: MipManifestInput,
   read?: InstanceReader<T>): MipFromInstances<T | undefined> {
-  const options: CoronalMipOptions = { pixelSpacingMm: manifestInput.pixelSpacingMm, suvWhite: suvWhiteOf(manifestInput) };
+  const options: CoronalMipOptions = { pixelSpacingMm: manifestInput.pixelSpacingMm, suvWhite: suvWhiteOf(manifestInput),
+    clampInput: manifestInput.intensity.normalisation === undefined };
   const t0 = performance.now();
   const series = parsePetSeries(instanceBytes, (ds): { suv: SuvInstanceMetadata; more: T | undefined } =>
     ({ suv: readSuvMetadataFromDataSet(ds), more: read?.(ds) }));

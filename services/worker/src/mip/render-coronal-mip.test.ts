@@ -80,6 +80,14 @@ describe('renderCoronalMip', () => {
     expect(mip.input[0]).toBeCloseTo(1 / 6, 6);
   });
 
+  test('without clampInput (a normalising model) the input keeps SUV above suvWhite, still floored at 0', () => {
+    const grid: Grid = { ...HEAD_FIRST_AXIAL, rows: 7, pixelSpacing: [2, 2], sliceSpacing: 2, slices: 21 };
+    const volume = volumeOf(grid, ([x, y, z]) => (x === 4 && y === 2 && z === 10 ? 9 : x === 0 ? -1 : 1));
+    const mip = renderCoronalMip(volume, { pixelSpacingMm: 2, suvWhite: 6, clampInput: false });
+    expect(Math.max(...mip.input)).toBeCloseTo(1.5, 6);
+    expect(Math.min(...mip.input)).toBe(0);
+  });
+
   test('rows run head to feet and columns patient right to left, described by the MIP geometry', () => {
     const mip = render(volumeOf(HEAD_FIRST_AXIAL, phantom));
     expect(mip.imageOrientationPatient).toEqual([1, 0, 0, 0, 0, -1]);

@@ -10,13 +10,19 @@ export interface CoronalMipOptions {
   readonly pixelSpacingMm: number;
   /** SUV that maps to network input 1 (the manifest's input.intensity.fromSuv.suvWhite). */
   readonly suvWhite: number;
+  /**
+   * Whether `input` is clamped at 1 (default). A model that normalises its input (manifest
+   * input.intensity.normalisation) is given the values above 1 too and clamps after normalising: a study
+   * brighter than the mapping assumed then keeps the contrast inside its hottest lesions.
+   */
+  readonly clampInput?: boolean;
 }
 
 /** A coronal maximum-intensity projection in SUVbw, head at the top, patient's right on the image's left. */
 export interface CoronalMip extends MipGeometry {
   /** Row-major, width x height: the largest SUVbw along the patient's anterior–posterior axis. */
   readonly suv: Float32Array;
-  /** The network input: clamp(suv / suvWhite, 0, 1). */
+  /** The image for the model: clamp(suv / suvWhite, 0, 1), or max(suv / suvWhite, 0) without clampInput. */
   readonly input: Float32Array;
 }
 
@@ -43,8 +49,10 @@ function assertOptions(options: CoronalMipOptions): void {
   }
 }
 
-const toInput = (suv: Float32Array, suvWhite: number): Float32Array =>
-  suv.map((v) => Math.min(1, Math.max(0, v / suvWhite)));
+function toInput(suv: Float32Array, { suvWhite, clampInput = true }: CoronalMipOptions): Float32Array {
+  const ceiling = clampInput ? 1 : Infinity;
+  return suv.map((v) => Math.min(ceiling, Math.max(0, v / suvWhite)));
+}
 
 /**
  * Where voxel (i, j, k) lands in the projection (indexed [z][x], x.count wide): at i·perI + j·perJ + k·perK,
@@ -114,7 +122,7 @@ export class CoronalMipProjection {
       sliceThicknessMm: y.count * Math.abs(y.step),
       frameOfReferenceUid: this.grid.frameOfReferenceUid,
       suv,
-      input: toInput(suv, this.options.suvWhite),
+      input: toInput(suv, this.options),
     };
   }
 }
