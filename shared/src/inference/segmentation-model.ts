@@ -102,8 +102,13 @@ export function createSegmentationModel(session: InferenceSession, manifest: Mod
   }
 
   async function outputLogits(input: Float32Array, width: number, height: number): Promise<Float32Array> {
-    if (!flipTta) return predictLogits(input, width, height);
     checkInput(input, width, height);
+    return checkedOutputLogits(input, width, height);
+  }
+
+  /** outputLogits of an input already checked (networkInput checks it, or makes it in [0, 1]). */
+  async function checkedOutputLogits(input: Float32Array, width: number, height: number): Promise<Float32Array> {
+    if (!flipTta) return (await run([input], width, height))[0] as Float32Array;
     // Mirrored before padding, as in training/postprocess.py: both looks see the zero border at bottom/right.
     const [direct, mirrored] = (await run([input, mirrorColumns(input, width, height)], width, height)) as [Float32Array, Float32Array];
     const back = mirrorColumns(mirrored, width, height);
@@ -113,7 +118,8 @@ export function createSegmentationModel(session: InferenceSession, manifest: Mod
   }
 
   async function segment(image: Float32Array, width: number, height: number, options: SegmentOptions = {}): Promise<Segmentation> {
-    const logits = await outputLogits(networkInput(image, width, height), width, height);
+    // networkInput has checked the image: a second pass over its pixels would find nothing new.
+    const logits = await checkedOutputLogits(networkInput(image, width, height), width, height);
     const mask = filterComponents(thresholdLogits(logits, threshold), logits, width, height, componentFilter);
     return options.probability ? { mask, probability: sigmoid(logits) } : { mask };
   }
