@@ -4,7 +4,8 @@ Plain PyTorch, because MONAI is not available on our machines. The layout follow
 a U-Net encoder/decoder whose skip connections pass through additive attention gates driven by
 the coarser decoder features. Two deviations, both for CPU cost, are recorded in the model card:
 a stride-2 stem (the network thinks at half the input resolution and upsamples its logits back)
-and BatchNorm, which folds into the convolutions at export.
+and BatchNorm, which folds into the convolutions at export. Optionally (refine_channels > 0) a small
+full-resolution branch gives back what the stem gives up: see FullResolutionRefinement.
 """
 from __future__ import annotations
 
@@ -51,12 +52,34 @@ class UpBlock(nn.Module):
         return self.conv(torch.cat([self.gate(skip, g), g], dim=1))
 
 
+class FullResolutionRefinement(nn.Module):
+    """A correction to the upsampled logits, computed at the input's resolution from the image itself and the
+    decoder's last features (upsampled). Why: after the stride-2 stem the network places every boundary on a
+    half-resolution grid, and bilinear logits blur the small lesions that dominate a per-image Dice; the
+    ground truth itself, pooled to that grid and upsampled the same way, keeps only 0.977 Dice with its own
+    full-resolution masks (validation split). The last convolution starts at zero, so a network extended from
+    released weights first computes exactly what they did.
+    """
+
+    def __init__(self, feature_ch: int, ch: int) -> None:
+        super().__init__()
+        self.body = ConvBlock(feature_ch + 1, ch)
+        self.out = nn.Conv2d(ch, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        up = F.interpolate(features, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.out(self.body(torch.cat([x, up], dim=1)))
+
+
 class AttentionUNet(nn.Module):
     """Input (N,1,H,W) with H and W multiples of `padding_multiple`; output logits (N,1,H,W)."""
 
-    def __init__(self, channels: tuple[int, ...] = (16, 32, 64, 128, 256)) -> None:
+    def __init__(self, channels: tuple[int, ...] = (16, 32, 64, 128, 256), refine_channels: int = 0) -> None:
         super().__init__()
         self.channels = tuple(channels)
+        self.refine_channels = refine_channels
         self.stem = nn.Sequential(
             nn.Conv2d(1, channels[0], 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(channels[0]),
@@ -71,6 +94,7 @@ class AttentionUNet(nn.Module):
             UpBlock(channels[i + 1], channels[i], channels[i]) for i in reversed(range(len(channels) - 1))
         )
         self.head = nn.Conv2d(channels[0], 1, 1)
+        self.refine = FullResolutionRefinement(channels[0], refine_channels) if refine_channels > 0 else None
 
     @property
     def padding_multiple(self) -> int:
@@ -88,4 +112,5 @@ class AttentionUNet(nn.Module):
         h = skips.pop()
         for block in self.dec:
             h = block(h, skips.pop())
-        return F.interpolate(self.head(h), size=size, mode="bilinear", align_corners=False)
+        logits = F.interpolate(self.head(h), size=size, mode="bilinear", align_corners=False)
+        return logits if self.refine is None else logits + self.refine(x, h)

@@ -117,7 +117,7 @@ class WeightAverage:
         return {"mean": self.mean, "count": self.count}
 
     def model_like(self, model: AttentionUNet) -> AttentionUNet:
-        averaged = AttentionUNet(model.channels).to(next(model.parameters()).device)
+        averaged = AttentionUNet(model.channels, model.refine_channels).to(next(model.parameters()).device)
         averaged.load_state_dict(model.state_dict())
         with torch.no_grad():
             for name, p in averaged.named_parameters():
@@ -139,6 +139,19 @@ def recompute_batchnorm(model, samples, cfg, aug, rng, batches: int, bank=None) 
     for m in norms:
         m.momentum = 0.1
     model.eval()
+
+
+def initialise_from(model: AttentionUNet, path: Path) -> None:
+    """Loads released weights into `model`. Weights without the refinement branch may start a model with one:
+    the branch keeps its initialisation, whose zero output leaves the network computing what the weights did."""
+    init_model, _ = load_weights(path)
+    if init_model.channels != model.channels:
+        raise SystemExit(f"--init weights have channels {init_model.channels}, config asks {model.channels}")
+    if init_model.refine_channels not in (0, model.refine_channels):
+        raise SystemExit(f"--init weights have refine_channels {init_model.refine_channels}, config asks {model.refine_channels}")
+    missing, unexpected = model.load_state_dict(init_model.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("refine.") for k in missing):
+        raise SystemExit(f"--init weights do not fit: missing {missing}, unexpected {unexpected}")
 
 
 def main() -> None:
@@ -170,12 +183,9 @@ def main() -> None:
     val = {"patients": normalise(load(vp), norm), "controls": normalise(load(vc), norm)}
     print(f"train {len(tp)} patients {len(tc)} controls; val {len(vp)} patients {len(vc)} controls", flush=True)
 
-    model = AttentionUNet(tuple(cfg["channels"])).to(device)
+    model = AttentionUNet(tuple(cfg["channels"]), cfg.get("refine_channels", 0)).to(device)
     if args.init is not None and not (out / "last.pt").exists():
-        init_model, _ = load_weights(Path(args.init))
-        if init_model.channels != model.channels:
-            raise SystemExit(f"--init weights have channels {init_model.channels}, config asks {model.channels}")
-        model.load_state_dict(init_model.state_dict())
+        initialise_from(model, Path(args.init))
         print(f"initialised from {args.init}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     state = {"step": 0, "elapsed": 0.0, "best_score": -1.0, "history": []}
