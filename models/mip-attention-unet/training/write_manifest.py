@@ -90,6 +90,16 @@ def normalisation_field(intensity: dict, config: dict) -> dict:
     return out
 
 
+REFINEMENT_DEVIATION = ("full-resolution refinement branch ({} channels, model.py FullResolutionRefinement): a correction "
+                        "to the resized logits computed at the input's resolution from the image and the decoder's last features")
+
+
+def architecture_deviations(deviations: list[str], model) -> list[str]:
+    """The curated deviations, with the refinement branch's line kept true to the weights being released."""
+    kept = [d for d in deviations if not d.startswith("full-resolution refinement branch")]
+    return kept + [REFINEMENT_DEVIATION.format(model.refine_channels)] if model.refine_channels > 0 else kept
+
+
 def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
     model, meta = load_weights(args.checkpoint)
     model_dir = args.model_dir
@@ -101,8 +111,9 @@ def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
     manifest["export"] = {"opset": OPSET, "exporter": f"torch {torch.__version__} torch.onnx.export (eval mode)",
                           "batchNormFolded": True, "command": "models/mip-attention-unet/training/release.sh"}
     manifest["architecture"].update(
-        channels=list(model.channels), parameters=sum(p.numel() for p in model.parameters()),
-        convMacsPerPaddedPixel=conv_macs_per_padded_pixel(model))
+        channels=list(model.channels), refineChannels=model.refine_channels,
+        parameters=sum(p.numel() for p in model.parameters()), convMacsPerPaddedPixel=conv_macs_per_padded_pixel(model))
+    manifest["architecture"]["deviations"] = architecture_deviations(manifest["architecture"].get("deviations", []), model)
     manifest["input"]["paddingMultiple"] = model.padding_multiple
     manifest["input"]["intensity"] = normalisation_field(manifest["input"]["intensity"], meta["config"])
     output = {k: v for k, v in manifest["output"].items() if k not in ("seedThreshold", "flipTta", "confirmedImage")}

@@ -23,6 +23,8 @@ export interface ModelManifest {
   readonly architecture: {
     readonly name: string;
     readonly channels: readonly number[];
+    /** Width of the full-resolution refinement branch; absent or 0: none (the decoder's logits, resized). */
+    readonly refineChannels?: number;
     readonly parameters: number;
     /** Conv/ConvTranspose multiply-accumulates per padded input pixel (exactly linear in image size). */
     readonly convMacsPerPaddedPixel: number;
