@@ -5,11 +5,12 @@
  * pools (1, 2, 2, 1, ...). Beside each batch: the process's CPU time per job and, from /proc, how it was split
  * between the analysis threads and everything else (main thread, V8's GC helpers, libuv). Compare with the
  * whole-service speed-up of `npm run bench:pipeline -- --scenarios throughput`; the gap is what the service
- * adds. As a peer for what this machine gives any two-thread job, the same runs a pure arithmetic loop.
+ * adds. As peers for what this machine gives any two-thread job, the same run times an arithmetic loop, a
+ * memory-bound loop and an allocating loop on one thread and on two.
  *
  *   npx tsx test/bench/analysis-scaling.ts [--series DIR] [--studies N] [--rounds N]
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -18,27 +19,12 @@ import { ComputePool } from '../../services/worker/src/pipeline/compute-pool';
 import type { SeriesResults } from '../../services/worker/src/pipeline/derive-series-results';
 import { boundedInt, flagsFromArgv } from './cli-options';
 import { median } from './pipeline-report';
+import { cpuSince, threadCpu } from './thread-cpu';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DEFAULT_SERIES = resolve(ROOT, '..', 'shared', 'data', 'pet-dicom', 'ge-discovery-st-wholebody');
 const USAGE = 'usage: npx tsx test/bench/analysis-scaling.ts [--series DIR] [--studies N] [--rounds N]';
 const EQUIPMENT = { manufacturerModelName: 'mipseg', softwareVersions: 'bench', deviceSerialNumber: 'analysis-scaling' };
-const TICKS_PER_S = 100; // USER_HZ on Linux
-
-/** CPU seconds per thread of this process, keyed by thread id, with the thread's name. */
-function threadCpu(): Map<string, { name: string; seconds: number }> {
-  const out = new Map<string, { name: string; seconds: number }>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, { name, seconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S });
-    } catch { /* the thread ended between readdir and read */ }
-  }
-  return out;
-}
-
 const STAGES = ['decode', 'mip', 'inference', 'write'] as const;
 type StageMs = Record<(typeof STAGES)[number], number>;
 
@@ -57,8 +43,7 @@ async function runBatch(pool: ComputePool, files: readonly string[], studies: nu
   const seconds = (performance.now() - t0) / 1000;
   let total = 0;
   let analysis = 0;
-  for (const [tid, { seconds: s }] of threadCpu()) {
-    const used = s - (before.get(tid)?.seconds ?? 0);
+  for (const [tid, used] of cpuSince(before, threadCpu())) {
     total += used;
     if (analysisTids.has(tid)) analysis += used;
   }
@@ -75,9 +60,23 @@ async function startPool(size: number): Promise<{ pool: ComputePool; tids: Set<s
   return { pool, tids: new Set([...threadCpu().keys()].filter((t) => !before.has(t))) };
 }
 
-/** The peer: a loop with no memory traffic, once on one thread and twice on two. */
-async function arithmeticSpeedUp(): Promise<number> {
-  const source = 'let x = 1; for (let i = 0; i < 3e8; i++) x = (x * 1103515245 + 12345) >>> 0; require("worker_threads").parentPort.postMessage(x);';
+/**
+ * The peers: what this machine gives any job on two threads against one, for three kinds of work. Each runs
+ * once on one thread and twice at once on two (fresh threads each time, so that each compiles its own code).
+ */
+const PEERS = {
+  // No memory traffic: what two cores give when nothing is shared.
+  arithmetic: 'let x = 1; for (let i = 0; i < 6e8; i++) x = (x * 1103515245 + 12345) >>> 0; r = x;',
+  // Streams 2 x 64 MB (twice the L3 cache) 24 times: what the memory system gives two threads at once.
+  'memory-bound': 'const a = new Float32Array(16e6), b = new Float32Array(16e6); for (let k = 0; k < 24; k++) '
+    + '{ for (let i = 0; i < a.length; i++) b[i] = a[i] * 0.5 + 1; a.set(b); } r = a[7];',
+  // Short-lived objects and strings, as a DICOM parser makes per element: what V8's collector gives two threads.
+  allocating: 'let n = 0; for (let i = 0; i < 2e7; i++) { const e = { tag: "x" + (i & 0xffff).toString(16), length: i & 255 }; '
+    + 'n += e.tag.length + e.length; } r = n;',
+} as const;
+
+async function peerSpeedUp(body: string): Promise<number> {
+  const source = `let r; ${body} require("worker_threads").parentPort.postMessage(r);`;
   const run = async (n: number) => {
     const t0 = performance.now();
     await Promise.all(Array.from({ length: n }, () => new Promise((done) => new Worker(source, { eval: true }).once('message', done))));
@@ -107,7 +106,12 @@ async function main(): Promise<void> {
           `CPU ${b.cpuPerJobMs.toFixed(0)} ms per series, ${(100 * b.analysisShare).toFixed(0)} % of it on the analysis threads\n`);
       }
     }
-    const peer = await arithmeticSpeedUp();
+    const peers: string[] = [];
+    for (const [name, body] of Object.entries(PEERS)) {
+      const ups: number[] = [];
+      for (let r = 0; r < rounds; r++) ups.push(await peerSpeedUp(body));
+      peers.push(`${name} ${median(ups).toFixed(2)}× (${ups.map((u) => u.toFixed(2)).join(', ')})`);
+    }
     const one = median((batches[0] as Batch[]).map((b) => b.seconds));
     console.log(`Analysis threads alone, ${studies} series of ${files.length} instances (${dir}), median of ${rounds} rounds\n`);
     console.log(`| threads | batch (s) | CPU per series (ms) | on analysis threads | ${STAGES.join(' (ms) | ')} (ms) | speed-up |`);
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
       console.log(`| ${i + 1} | ${s.toFixed(2)} | ${median(bs.map((b) => b.cpuPerJobMs)).toFixed(0)} | ` +
         `${(100 * median(bs.map((b) => b.analysisShare))).toFixed(0)} % | ${stages} | ${(one / s).toFixed(2)}× |`);
     });
-    console.log(`\nPeer: an arithmetic loop (no memory traffic, no allocation) on two threads: ${peer.toFixed(2)}× one.`);
+    console.log(`\nPeers, two threads against one, in the same run, median (rounds): ${peers.join(', ')}.`);
   } finally {
     await Promise.all(pools.map((p) => p.pool.close()));
   }
