@@ -2,6 +2,7 @@ import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
 import { isValidUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
+import { readValueText } from '../volume';
 import { itemsOf, numberOf, textOf, textsOf } from './natural-values';
 import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
 
@@ -30,13 +31,13 @@ function readHeader(ds: dicomParser.DataSet): DicomItem {
   }
 }
 
-/** The attributes compared across every instance, and where dicom-parser finds them. */
-const COMPARED_TAGS: Readonly<Record<string, string>> = {
-  Modality: 'x00080060', StudyInstanceUID: 'x0020000d', SeriesInstanceUID: 'x0020000e',
-  FrameOfReferenceUID: 'x00200052', SOPClassUID: 'x00080016', SOPInstanceUID: 'x00080018',
-  AcquisitionDate: 'x00080022', AcquisitionTime: 'x00080032', DecayFactor: 'x00541321',
-  FrameReferenceTime: 'x00541300', ActualFrameDuration: 'x00181242',
-};
+/** The attributes compared across every instance (entries made once, not per instance). */
+const COMPARED_TAGS: readonly (readonly [keyword: string, tag: string])[] = Object.entries({
+  Modality: '00080060', StudyInstanceUID: '0020000d', SeriesInstanceUID: '0020000e',
+  FrameOfReferenceUID: '00200052', SOPClassUID: '00080016', SOPInstanceUID: '00080018',
+  AcquisitionDate: '00080022', AcquisitionTime: '00080032', DecayFactor: '00541321',
+  FrameReferenceTime: '00541300', ActualFrameDuration: '00181242',
+});
 
 /** An instance's header by dicom-parser: a full dcmjs parse of every instance of a 600-slice series costs about a second. */
 function parseHeader(bytes: Uint8Array, index: number): dicomParser.DataSet {
@@ -50,9 +51,9 @@ function parseHeader(bytes: Uint8Array, index: number): dicomParser.DataSet {
 /** Only the compared attributes; everything else is taken from the first instance. */
 export function readComparedAttributes(ds: dicomParser.DataSet): DicomItem {
   const item: Record<string, unknown> = {};
-  for (const [keyword, tag] of Object.entries(COMPARED_TAGS)) {
-    const value = ds.string(tag);
-    if (value !== undefined) item[keyword] = value.replace(/\0/g, '').trim();
+  for (const [keyword, tag] of COMPARED_TAGS) {
+    const value = readValueText(ds, tag);
+    if (value !== null) item[keyword] = value;
   }
   return item;
 }

@@ -4,8 +4,54 @@ import { MipsegError } from '@mipseg/shared/errors';
 /** A parsed PS3.10 instance; element values still point into the caller's bytes (nothing is copied). */
 export type DataSet = dicomParser.DataSet;
 
-/** Tags as dicom-parser keys them: `x` + 8 lower-case hex digits. */
-const key = (tag: string): string => `x${tag.toLowerCase()}`;
+/**
+ * Tags as dicom-parser keys them: `x` + 8 lower-case hex digits. Memoised because every attribute read of every
+ * instance asks for a key (267 instances x ~40 reads per GE job); the tags are the code's own, so the map stays small.
+ */
+const KEYS = new Map<string, string>();
+function key(tag: string): string {
+  let k = KEYS.get(tag);
+  if (k === undefined) {
+    k = `x${tag.toLowerCase()}`;
+    KEYS.set(tag, k);
+  }
+  return k;
+}
+
+/**
+ * The element's bytes as text, up to the first NUL, one byte per character (ISO 8859-1), as dicom-parser's
+ * string() reads them. Why not string(): it builds the text one character at a time, a new string per byte, and
+ * those strings were the largest share of what our attribute reads allocated (4 of the 60 MB of a GE job).
+ */
+function decodeText(ds: DataSet, el: dicomParser.Element): string {
+  const start = el.dataOffset;
+  if (start + el.length > ds.byteArray.length) {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `element ${el.tag} runs past the end of the data set`);
+  }
+  const bytes = ds.byteArray;
+  const stop = start + el.length;
+  let end = start;
+  while (end < stop && bytes[end] !== 0) end++;
+  // Files read from disk arrive as Buffers, which decode a range in place; other arrays get a Buffer view.
+  return Buffer.isBuffer(bytes)
+    ? bytes.toString('latin1', start, end)
+    : Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+}
+
+/** The attribute's whole text, or null when it is absent, empty or of undefined length. */
+function readText(ds: DataSet, k: string): string | null {
+  const el = ds.elements[k];
+  if (!el || el.length === 0 || el.length === 0xffffffff) return null;
+  return decodeText(ds, el);
+}
+
+/**
+ * The attribute's whole value as text (every value, backslashes kept), trimmed; null when it is absent or empty.
+ * What ds.string(tag) gives, without its per-character strings.
+ */
+export function readValueText(ds: DataSet, tag: string): string | null {
+  return readText(ds, key(tag))?.trim() ?? null;
+}
 
 function parse(bytes: Uint8Array, untilPixelData: boolean): DataSet {
   try {
@@ -29,16 +75,18 @@ export function parseInstanceHeaderOnly(bytes: Uint8Array): DataSet {
 
 /** All values of a string attribute (backslash-separated), trimmed; empty when absent. */
 export function readStrings(ds: DataSet, tag: string): string[] {
-  const el = ds.elements[key(tag)];
-  if (!el || el.length === 0 || el.length === 0xffffffff) return [];
-  const text = ds.string(key(tag)) ?? '';
-  return text.split('\\').map((v) => v.replace(/\0/g, '').trim());
+  const text = readText(ds, key(tag));
+  return text === null ? [] : text.split('\\').map((v) => v.trim());
 }
 
 /** The first value of a string attribute, or null when absent or empty. */
 export function readString(ds: DataSet, tag: string): string | null {
-  const first = readStrings(ds, tag)[0];
-  return first === undefined || first === '' ? null : first;
+  const text = readText(ds, key(tag));
+  if (text === null) return null;
+  // Most attributes hold one value: no split, and no array, for those.
+  const end = text.indexOf('\\');
+  const first = (end < 0 ? text : text.slice(0, end)).trim();
+  return first === '' ? null : first;
 }
 
 /** All values of a DS/IS attribute as numbers; null when absent or when any value is not a number. */
@@ -49,9 +97,14 @@ export function readNumbers(ds: DataSet, tag: string): number[] | null {
   return numbers.every(Number.isFinite) ? numbers : null;
 }
 
-/** The first value of a DS/IS attribute, or null. */
+/** The first value of a DS/IS attribute; null when absent or when any value is not a number (as readNumbers). */
 export function readNumber(ds: DataSet, tag: string): number | null {
-  return readNumbers(ds, tag)?.[0] ?? null;
+  const text = readText(ds, key(tag));
+  if (text === null) return null;
+  if (text.includes('\\')) return readNumbers(ds, tag)?.[0] ?? null;
+  const value = text.trim();
+  const number = value === '' ? NaN : Number(value);
+  return Number.isFinite(number) ? number : null;
 }
 
 /** An unsigned short (US) attribute, or null. */
@@ -70,14 +123,26 @@ export function readFirstItem(ds: DataSet, tag: string): DataSet | null {
  * low byte (PS3.5 7.8.1). The block is wherever the creator was put, so it is looked up, never assumed.
  */
 export function findPrivateTag(ds: DataSet, group: string, creator: string, elementByte: string): string | null {
-  const creatorPrefix = key(`${group}00`);
-  // for...in, not Object.keys: this runs per instance, and the key arrays were 1.6 of the 62 MB a GE analysis allocated.
-  for (const found in ds.elements) {
-    // Private creators are (gggg,0010)-(gggg,00FF); the last two digits are the block they reserve.
-    if (found.length !== 9 || !found.startsWith(creatorPrefix) || found.slice(7) < '10') continue;
-    if (readString(ds, found.slice(1))?.toUpperCase() === creator.toUpperCase()) {
-      return `${group}${found.slice(7)}${elementByte}`;
-    }
+  const wanted = creator.toUpperCase();
+  // Probing the 240 possible creator slots allocates nothing; enumerating the data set's ~200 keys did, per call.
+  for (const { block, creatorKey } of creatorSlots(group)) {
+    if (ds.elements[creatorKey] === undefined) continue;
+    const found = readText(ds, creatorKey);
+    if (found !== null && found.trim().toUpperCase() === wanted) return `${group}${block}${elementByte}`;
   }
   return null;
+}
+
+/** Private creators are (gggg,0010)-(gggg,00FF); the last two digits are the block they reserve. */
+const CREATOR_SLOTS = new Map<string, readonly { readonly block: string; readonly creatorKey: string }[]>();
+function creatorSlots(group: string): readonly { readonly block: string; readonly creatorKey: string }[] {
+  let slots = CREATOR_SLOTS.get(group);
+  if (slots === undefined) {
+    slots = Array.from({ length: 0xf0 }, (_, i) => {
+      const block = (0x10 + i).toString(16).padStart(2, '0');
+      return { block, creatorKey: key(`${group}00${block}`) };
+    });
+    CREATOR_SLOTS.set(group, slots);
+  }
+  return slots;
 }

@@ -19,5 +19,6 @@ export {
   readUint16,
   readFirstItem,
   findPrivateTag,
+  readValueText,
 } from './dicom-dataset';
 export type { DataSet } from './dicom-dataset';
