@@ -1,5 +1,6 @@
 import * as dicomParser from 'dicom-parser';
 import { MipsegError } from '../errors';
+import { dicomParseOptions } from './parse-options';
 import { isUncompressed, TransferSyntax } from './transfer-syntaxes';
 
 /** The Image Pixel module of an instance and where its native pixel data lies in the file. */
@@ -31,7 +32,7 @@ function num(ds: dicomParser.DataSet, tag: string, fallback: number): number {
 export function readPixelModule(bytes: Uint8Array): PixelModule {
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes);
+    ds = dicomParser.parseDicom(bytes, dicomParseOptions());
   } catch (err) {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', typeof err === 'string' ? err : String((err as Error).message));
   }

@@ -3,6 +3,7 @@ import { SopClass } from './sop-classes';
 import { TransferSyntax } from './transfer-syntaxes';
 import { MipsegError } from '../errors';
 import { unpackBits } from './bit-packing';
+import { dicomParseOptions } from './parse-options';
 
 /** A binary mask read back from a SEG: 0/1 values, row-major, width × height. */
 export interface SegMask {
@@ -17,7 +18,7 @@ function unsupported(detail: string): MipsegError {
 
 function parse(bytes: Uint8Array): dicomParser.DataSet {
   try {
-    return dicomParser.parseDicom(bytes);
+    return dicomParser.parseDicom(bytes, dicomParseOptions());
   } catch (err) {
     const detail = typeof err === 'string' ? err : err instanceof Error ? err.message : 'parse error';
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });

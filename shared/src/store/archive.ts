@@ -5,6 +5,7 @@ import * as dicomParser from 'dicom-parser';
 import { MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
+import { dicomParseOptions } from '../dicom/parse-options';
 import { isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS } from '../dicom/sop-classes';
 import { isUncompressed } from '../dicom/transfer-syntaxes';
 import { assertUid } from '../dicom/uid';
@@ -227,7 +228,7 @@ async function assertEncapsulatedComplete(path: string, size: number): Promise<v
   if (tail.equals(SEQUENCE_DELIMITER)) return;
   // Something follows the pixel data (trailing padding, say): only a full parse can tell.
   try {
-    dicomParser.parseDicom(await fs.readFile(path));
+    dicomParser.parseDicom(await fs.readFile(path), dicomParseOptions());
   } catch {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', 'truncated: encapsulated Pixel Data lacks its sequence delimiter');
   }

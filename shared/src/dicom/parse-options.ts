@@ -1,0 +1,29 @@
+import * as dcmjs from 'dcmjs';
+import type * as dicomParser from 'dicom-parser';
+
+/**
+ * Each standard tag's VR from dcmjs's data dictionary, keyed as dicom-parser keys tags (`x` + 8 lower-case hex
+ * digits). Repeating-group entries (60xx, 50xx) and ambiguous VRs ("OB or OW", written in lower case there) are
+ * left out: for those, as for private tags, dicom-parser looks ahead as it did before.
+ */
+const STANDARD_VRS: ReadonlyMap<string, string> = new Map(
+  Object.values(dcmjs.data.DicomMetaDictionary.nameMap).flatMap(({ tag, vr }) => {
+    const digits = /^\(([0-9A-F]{4}),([0-9A-F]{4})\)$/i.exec(tag);
+    return digits && /^[A-Z]{2}$/.test(vr) ? [[`x${digits[1]}${digits[2]}`.toLowerCase(), vr] as const] : [];
+  }),
+);
+
+/** The VR of a standard tag, for Implicit VR data sets; undefined for private and unknown tags. */
+export function implicitVr(tag: string): string | undefined {
+  return STANDARD_VRS.get(tag);
+}
+
+/**
+ * dicom-parser options for every parse of a stored instance. In Implicit VR (the DIMSE default transfer syntax,
+ * and what many PACS send) an element's VR is not in the bytes: PS3.5 7.1.3 has it come from the data dictionary.
+ * Without a vrCallback dicom-parser looks ahead at every element to guess whether it is a sequence, reading one
+ * more tag (a new string) each time; with the dictionary it does that only for tags it does not know.
+ */
+export function dicomParseOptions(untilTag?: string): dicomParser.ParseDicomOptions {
+  return untilTag === undefined ? { vrCallback: implicitVr } : { untilTag, vrCallback: implicitVr };
+}
