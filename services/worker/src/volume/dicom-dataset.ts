@@ -124,26 +124,32 @@ export function readFirstItem(ds: DataSet, tag: string): DataSet | null {
  * low byte (PS3.5 7.8.1). The block is wherever the creator was put, so it is looked up, never assumed.
  */
 export function findPrivateTag(ds: DataSet, group: string, creator: string, elementByte: string): string | null {
-  const wanted = creator.toUpperCase();
-  // Probing the 240 possible creator slots allocates nothing; enumerating the data set's ~200 keys did, per call.
-  for (const { block, creatorKey } of creatorSlots(group)) {
-    if (ds.elements[creatorKey] === undefined) continue;
-    const found = readText(ds, creatorKey);
-    if (found !== null && found.trim().toUpperCase() === wanted) return `${group}${block}${elementByte}`;
-  }
-  return null;
+  const block = privateBlocks(ds).get(`${group.toLowerCase()}:${creator.toUpperCase()}`);
+  return block === undefined ? null : `${group}${block}${elementByte}`;
 }
 
-/** Private creators are (gggg,0010)-(gggg,00FF); the last two digits are the block they reserve. */
-const CREATOR_SLOTS = new Map<string, readonly { readonly block: string; readonly creatorKey: string }[]>();
-function creatorSlots(group: string): readonly { readonly block: string; readonly creatorKey: string }[] {
-  let slots = CREATOR_SLOTS.get(group);
-  if (slots === undefined) {
-    slots = Array.from({ length: 0xf0 }, (_, i) => {
-      const block = (0x10 + i).toString(16).padStart(2, '0');
-      return { block, creatorKey: key(`${group}00${block}`) };
-    });
-    CREATOR_SLOTS.set(group, slots);
+/**
+ * Every private creator of a data set, "gggg:CREATOR" → its block (the lowest, where one is written twice),
+ * found in one pass over the data set the first time it is asked and kept with it: a PET instance is asked for
+ * several private values (GE and Philips SUV factors), and each asking scanned the data set again.
+ */
+const PRIVATE_BLOCKS = new WeakMap<DataSet, ReadonlyMap<string, string>>();
+function privateBlocks(ds: DataSet): ReadonlyMap<string, string> {
+  let blocks = PRIVATE_BLOCKS.get(ds);
+  if (blocks === undefined) {
+    const found = new Map<string, string>();
+    // for...in, not Object.keys: no array of the ~100-200 keys per data set. Keys come in file (tag) order.
+    for (const k in ds.elements) {
+      // Private creators are (gggg,0010)-(gggg,00FF) in odd groups; the last two digits are the block they reserve.
+      if (k.length !== 9 || k[5] !== '0' || k[6] !== '0' || k[7] === '0' || !isOddHexDigit(k[4])) continue;
+      const name = readText(ds, k)?.trim().toUpperCase();
+      const id = `${k.slice(1, 5)}:${name ?? ''}`;
+      if (name && !found.has(id)) found.set(id, k.slice(7));
+    }
+    blocks = found;
+    PRIVATE_BLOCKS.set(ds, blocks);
   }
-  return slots;
+  return blocks;
 }
+
+const isOddHexDigit = (c: string | undefined): boolean => c !== undefined && (parseInt(c, 16) & 1) === 1;
