@@ -25,12 +25,12 @@ function key(tag: string): string {
  * those strings were the largest share of what our attribute reads allocated (4 of the 60 MB of a GE job).
  */
 function decodeText(ds: DataSet, el: dicomParser.Element): string {
+  const bytes = ds.byteArray;
   const start = el.dataOffset;
-  if (start + el.length > ds.byteArray.length) {
+  const stop = start + el.length;
+  if (stop > bytes.length) {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `element ${el.tag} runs past the end of the data set`);
   }
-  const bytes = ds.byteArray;
-  const stop = start + el.length;
   let end = start;
   while (end < stop && bytes[end] !== 0) end++;
   // Files read from disk arrive as Buffers, which decode a range in place; other arrays get a Buffer view.
@@ -74,10 +74,13 @@ export function parseInstanceHeaderOnly(bytes: Uint8Array): DataSet {
   return parse(bytes, true);
 }
 
+/** A multi-valued text split at its backslashes, each value trimmed. */
+const splitValues = (text: string): string[] => text.split('\\').map((v) => v.trim());
+
 /** All values of a string attribute (backslash-separated), trimmed; empty when absent. */
 export function readStrings(ds: DataSet, tag: string): string[] {
   const text = readText(ds, key(tag));
-  return text === null ? [] : text.split('\\').map((v) => v.trim());
+  return text === null ? [] : splitValues(text);
 }
 
 /** The first value of a string attribute, or null when absent or empty. */
@@ -90,21 +93,28 @@ export function readString(ds: DataSet, tag: string): string | null {
   return first === '' ? null : first;
 }
 
+/** A DS/IS value as a number: NaN when it is empty or not a number. */
+const dsNumber = (value: string): number => (value === '' ? NaN : Number(value));
+
+/** DS/IS values as numbers; null when there are none or when any is not a number. */
+function numbersOf(values: readonly string[]): number[] | null {
+  if (values.length === 0) return null;
+  const numbers = values.map(dsNumber);
+  return numbers.every(Number.isFinite) ? numbers : null;
+}
+
 /** All values of a DS/IS attribute as numbers; null when absent or when any value is not a number. */
 export function readNumbers(ds: DataSet, tag: string): number[] | null {
-  const values = readStrings(ds, tag);
-  if (values.length === 0) return null;
-  const numbers = values.map((v) => (v === '' ? NaN : Number(v)));
-  return numbers.every(Number.isFinite) ? numbers : null;
+  return numbersOf(readStrings(ds, tag));
 }
 
 /** The first value of a DS/IS attribute; null when absent or when any value is not a number (as readNumbers). */
 export function readNumber(ds: DataSet, tag: string): number | null {
   const text = readText(ds, key(tag));
   if (text === null) return null;
-  if (text.includes('\\')) return readNumbers(ds, tag)?.[0] ?? null;
-  const value = text.trim();
-  const number = value === '' ? NaN : Number(value);
+  if (text.includes('\\')) return numbersOf(splitValues(text))?.[0] ?? null;
+  // One value, as most attributes hold: no split and no arrays.
+  const number = dsNumber(text.trim());
   return Number.isFinite(number) ? number : null;
 }
 
