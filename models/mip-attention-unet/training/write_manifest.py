@@ -90,13 +90,14 @@ def normalisation_field(intensity: dict, config: dict) -> dict:
     return out
 
 
-REFINEMENT_DEVIATION = ("full-resolution refinement branch ({} channels, model.py FullResolutionRefinement): a correction "
-                        "to the resized logits computed at the input's resolution from the image and the decoder's last features")
+REFINEMENT_PREFIX = "full-resolution refinement branch"
+REFINEMENT_DEVIATION = (REFINEMENT_PREFIX + " ({} channels, model.py FullResolutionRefinement): a correction to the resized "
+                        "logits computed at the input's resolution from the image and the decoder's last features")
 
 
 def architecture_deviations(deviations: list[str], model) -> list[str]:
     """The curated deviations, with the refinement branch's line kept true to the weights being released."""
-    kept = [d for d in deviations if not d.startswith("full-resolution refinement branch")]
+    kept = [d for d in deviations if not d.startswith(REFINEMENT_PREFIX)]
     return kept + [REFINEMENT_DEVIATION.format(model.refine_channels)] if model.refine_channels > 0 else kept
 
 
