@@ -117,7 +117,8 @@ class WeightAverage:
         return {"mean": self.mean, "count": self.count}
 
     def model_like(self, model: AttentionUNet) -> AttentionUNet:
-        averaged = AttentionUNet(model.channels, model.refine_channels).to(next(model.parameters()).device)
+        averaged = AttentionUNet(model.channels, model.refine_channels, model.refine_features)
+        averaged = averaged.to(next(model.parameters()).device)
         averaged.load_state_dict(model.state_dict())
         with torch.no_grad():
             for name, p in averaged.named_parameters():
@@ -149,6 +150,8 @@ def initialise_from(model: AttentionUNet, path: Path) -> None:
         raise SystemExit(f"--init weights have channels {init_model.channels}, config asks {model.channels}")
     if init_model.refine_channels not in (0, model.refine_channels):
         raise SystemExit(f"--init weights have refine_channels {init_model.refine_channels}, config asks {model.refine_channels}")
+    if init_model.refine_channels and init_model.refine_features != model.refine_features:
+        raise SystemExit(f"--init weights have refine_features {init_model.refine_features}, config asks {model.refine_features}")
     missing, unexpected = model.load_state_dict(init_model.state_dict(), strict=False)
     if unexpected or any(not k.startswith("refine.") for k in missing):
         raise SystemExit(f"--init weights do not fit: missing {missing}, unexpected {unexpected}")
@@ -183,7 +186,7 @@ def main() -> None:
     val = {"patients": normalise(load(vp), norm), "controls": normalise(load(vc), norm)}
     print(f"train {len(tp)} patients {len(tc)} controls; val {len(vp)} patients {len(vc)} controls", flush=True)
 
-    model = AttentionUNet(tuple(cfg["channels"]), cfg.get("refine_channels", 0)).to(device)
+    model = AttentionUNet(tuple(cfg["channels"]), cfg.get("refine_channels", 0), cfg.get("refine_features", 0)).to(device)
     if args.init is not None and not (out / "last.pt").exists():
         initialise_from(model, Path(args.init))
         print(f"initialised from {args.init}", flush=True)

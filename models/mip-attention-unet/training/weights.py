@@ -30,17 +30,27 @@ def refine_channels_of(state_dict: dict) -> int:
     return int(weight.shape[0]) if weight is not None else 0
 
 
+def refine_features_of(state_dict: dict) -> int:
+    """How many decoder features the refinement branch keeps before its resize (FullResolutionRefinement
+    reduced_features), 0 when it takes them all or there is no branch."""
+    weight = state_dict.get("refine.reduce.weight")
+    return int(weight.shape[0]) if weight is not None else 0
+
+
 def load_weights(path: Path) -> tuple[AttentionUNet, dict]:
     """Returns (model in eval mode, checkpoint metadata) for a checkpoint dict or a bare state_dict."""
     blob = torch.load(path, map_location="cpu")
     state_dict = blob["model"] if isinstance(blob, dict) and "model" in blob else blob
     meta = {k: v for k, v in blob.items() if k in ("config", "step", "metrics")} if "model" in blob else {}
-    model = AttentionUNet(channels_of(state_dict), refine_channels_of(state_dict))
+    model = AttentionUNet(channels_of(state_dict), refine_channels_of(state_dict), refine_features_of(state_dict))
     if "config" in meta and tuple(meta["config"]["channels"]) != model.channels:
         raise ValueError(f"checkpoint config channels {meta['config']['channels']} != weights {model.channels}")
     if "config" in meta and meta["config"].get("refine_channels", 0) != model.refine_channels:
         raise ValueError(f"checkpoint config refine_channels {meta['config'].get('refine_channels', 0)} != weights "
                          f"{model.refine_channels}")
+    if "config" in meta and meta["config"].get("refine_features", 0) != model.refine_features:
+        raise ValueError(f"checkpoint config refine_features {meta['config'].get('refine_features', 0)} != weights "
+                         f"{model.refine_features}")
     model.load_state_dict(state_dict)
     return model.eval(), meta
 
