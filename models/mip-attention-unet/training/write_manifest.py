@@ -93,12 +93,16 @@ def normalisation_field(intensity: dict, config: dict) -> dict:
 REFINEMENT_PREFIX = "full-resolution refinement branch"
 REFINEMENT_DEVIATION = (REFINEMENT_PREFIX + " ({} channels, model.py FullResolutionRefinement): a correction to the resized "
                         "logits computed at the input's resolution from the image and the decoder's last features")
+REFINEMENT_NARROWED = ", narrowed to {} by a 1x1 convolution at half resolution before the resize"
 
 
 def architecture_deviations(deviations: list[str], model) -> list[str]:
     """The curated deviations, with the refinement branch's line kept true to the weights being released."""
     kept = [d for d in deviations if not d.startswith(REFINEMENT_PREFIX)]
-    return kept + [REFINEMENT_DEVIATION.format(model.refine_channels)] if model.refine_channels > 0 else kept
+    if model.refine_channels == 0:
+        return kept
+    narrowed = REFINEMENT_NARROWED.format(model.refine_features) if model.refine_features > 0 else ""
+    return kept + [REFINEMENT_DEVIATION.format(model.refine_channels) + narrowed]
 
 
 def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
@@ -112,7 +116,7 @@ def update_manifest(manifest: dict, args: argparse.Namespace) -> dict:
     manifest["export"] = {"opset": OPSET, "exporter": f"torch {torch.__version__} torch.onnx.export (eval mode)",
                           "batchNormFolded": True, "command": "models/mip-attention-unet/training/release.sh"}
     manifest["architecture"].update(
-        channels=list(model.channels), refineChannels=model.refine_channels,
+        channels=list(model.channels), refineChannels=model.refine_channels, refineFeatures=model.refine_features,
         parameters=sum(p.numel() for p in model.parameters()), convMacsPerPaddedPixel=conv_macs_per_padded_pixel(model))
     manifest["architecture"]["deviations"] = architecture_deviations(manifest["architecture"].get("deviations", []), model)
     manifest["input"]["paddingMultiple"] = model.padding_multiple

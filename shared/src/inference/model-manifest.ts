@@ -25,6 +25,8 @@ export interface ModelManifest {
     readonly channels: readonly number[];
     /** Width of the full-resolution refinement branch; absent or 0: none (the decoder's logits, resized). */
     readonly refineChannels?: number;
+    /** Decoder features the refinement branch keeps before its full-resolution work; absent or 0: all of them. */
+    readonly refineFeatures?: number;
     readonly parameters: number;
     /** Conv/ConvTranspose multiply-accumulates per padded input pixel (exactly linear in image size). */
     readonly convMacsPerPaddedPixel: number;
