@@ -20,23 +20,20 @@ import torch
 
 from data import AugmentConfig, input_normalisation, lesion_bank, list_cases, load, normalise, split
 from model import AttentionUNet
-from train import recompute_batchnorm
+from train import WeightAverage, recompute_batchnorm
 from weights import load_weights
 
 
 def average_parameters(models: list[AttentionUNet]) -> AttentionUNet:
-    """A network of the first model's shape whose every parameter is the mean over `models` (buffers: the first's)."""
-    first = models[0]
+    """A network of the first model's shape whose every parameter is the mean over `models` (buffers: the first's):
+    the in-run weight average (train.WeightAverage), fed released networks instead of training steps."""
     shapes = {(m.channels, m.refine_channels, m.refine_features) for m in models}
     if len(shapes) != 1:
         raise SystemExit(f"weights of different networks cannot be averaged: {sorted(shapes)}")
-    averaged = AttentionUNet(first.channels, first.refine_channels, first.refine_features)
-    averaged.load_state_dict(first.state_dict())
-    named = [dict(m.named_parameters()) for m in models]
-    with torch.no_grad():
-        for name, p in averaged.named_parameters():
-            p.copy_(torch.stack([n[name].detach() for n in named]).mean(dim=0))
-    return averaged
+    average = WeightAverage()
+    for m in models:
+        average.add(m)
+    return average.model_like(models[0])
 
 
 def main() -> None:
