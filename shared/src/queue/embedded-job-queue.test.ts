@@ -5,7 +5,7 @@ import pino from 'pino';
 import { until } from '../../../test/support/until';
 import { EmbeddedJobQueue } from './embedded-job-queue';
 import type { JobHandlers } from './job-queue';
-import type { AnalysisRequest, JobRecord, ResultUids } from './job-types';
+import type { AnalysisRequest, ExportStatus, JobRecord, ResultUids } from './job-types';
 
 const log = pino({ level: 'silent' });
 const retry = { attempts: 1, baseDelayMs: 100 };
@@ -85,5 +85,70 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     expect((await doneJob(after, 'job-a')).result).toEqual(RESULT);
     await until(() => Promise.resolve(checked.length ? true : undefined), 'the study check', WAIT);
     expect(checked).toEqual(['1.2.3']);
+  });
+
+  test('an export being sent when the process died is sent again after a restart', async () => {
+    const path = join(dir, 'export-restart.sqlite');
+    // No poll in the first process: once "dead" it must not pick the export up again itself.
+    const options = { analysisRetry: retry, exportRetry: retry, exportDestinations: ['pacs'], pollMs: NO_POLL_MS };
+    const crashed = new EmbeddedJobQueue(path, log, options);
+    let releaseHungSend: (status: ExportStatus) => void = () => undefined;
+    let sendStarted = false;
+    crashed.startProcessing({
+      checkStudy: () => Promise.resolve(),
+      analyze: () => Promise.resolve(RESULT),
+      exportResult: () => {
+        sendStarted = true;
+        return new Promise<ExportStatus>((resolve) => (releaseHungSend = resolve));
+      },
+    }, { concurrency: 1, studyChecks: false, analyses: true });
+    await crashed.enqueueAnalysis('job-a', request('1.2.3.1'));
+    await until(() => Promise.resolve(sendStarted ? true : undefined), 'the first send to start', WAIT);
+    // The first process never finishes that send (as if killed); a second one opens the same database.
+    try {
+      await expectSentAfterRestart(open(20, path));
+    } finally {
+      releaseHungSend({ destination: 'pacs', state: 'sent', attempts: 1, updatedAt: Date.now() });
+      await crashed.close();
+    }
+  });
+
+  async function expectSentAfterRestart(restarted: EmbeddedJobQueue): Promise<void> {
+    const sent: number[] = [];
+    restarted.startProcessing({
+      checkStudy: () => Promise.resolve(),
+      analyze: () => Promise.resolve(RESULT),
+      exportResult: (_id, _result, destination, attempt) => {
+        sent.push(attempt);
+        return Promise.resolve({ destination, state: 'sent', attempts: attempt, updatedAt: Date.now() });
+      },
+    }, { concurrency: 1, studyChecks: false, analyses: true });
+    const job = await until(async () => {
+      const j = await restarted.getJob('job-a');
+      return j?.exports[0]?.state === 'sent' ? j : undefined;
+    }, 'the export to be sent after the restart', WAIT);
+    expect(sent).toEqual([1]);
+    expect(job.exports).toHaveLength(1);
+  }
+
+  test('only a failed export can be sent again by hand', async () => {
+    const q = new EmbeddedJobQueue(join(dir, 'retry.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: ['good', 'bad'], pollMs: 20 });
+    queues.push(q);
+    q.startProcessing({
+      checkStudy: () => Promise.resolve(),
+      analyze: () => Promise.resolve(RESULT),
+      exportResult: (_id, _result, destination, attempt) =>
+        Promise.resolve({ destination, state: destination === 'good' ? 'sent' : 'failed', attempts: attempt, updatedAt: Date.now() }),
+    }, { concurrency: 1, studyChecks: false, analyses: true });
+    await q.enqueueAnalysis('job-a', request('1.2.3.1'));
+    await until(async () => {
+      const states = (await q.getJob('job-a'))?.exports.map((e) => e.state).sort();
+      return states?.join() === 'failed,sent' ? true : undefined;
+    }, 'one export sent and one failed', WAIT);
+    expect(await q.retryExport('job-a', 'good')).toBe(false);
+    expect(await q.retryExport('job-a', 'unknown')).toBe(false);
+    expect(await q.retryExport('job-a', 'bad')).toBe(true);
+    const good = (await q.getJob('job-a'))?.exports.find((e) => e.destination === 'good');
+    expect(good?.state).toBe('sent');
   });
 });

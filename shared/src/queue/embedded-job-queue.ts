@@ -8,6 +8,12 @@ import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import type { AnalysisRequest, JobFilter, JobRecord, JobState, Stage } from './job-types';
 import { backoffDelay, isUnrecoverable, type RetryPolicy } from './retry-policy';
 
+/**
+ * next_attempt_at of an export no tick may start: one being sent (claimed, so that the next tick does not
+ * start it again), sent, or failed.
+ */
+const NOT_DUE = Number.MAX_SAFE_INTEGER;
+
 export interface EmbeddedQueueOptions {
   readonly analysisRetry: RetryPolicy;
   readonly exportRetry: RetryPolicy;
@@ -22,6 +28,7 @@ export interface EmbeddedQueueOptions {
  * Work is started by a poll of the database (every `pollMs`) and, sooner, by the events that make it due:
  * a study check's due time, a new analysis job, an analysis that ends and frees its slot. The poll stays
  * as the safety net (and picks up what a restart left), since SQLite, not a timer, is the record.
+ * Exports being sent when the process died are sent again at start-up, as interrupted analyses run again.
  */
 export class EmbeddedJobQueue implements JobQueue {
   readonly mode = 'embedded' as const;
@@ -147,6 +154,10 @@ export class EmbeddedJobQueue implements JobQueue {
     this.analyses = options.analyses;
     const interrupted = this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run();
     if (interrupted.changes) this.log.warn({ jobs: interrupted.changes }, 're-queued jobs interrupted by a restart');
+    // Still claimed, so still being sent when the last process ended: nothing else would ever release them.
+    const unsent = this.statements.prepare(`UPDATE exports SET next_attempt_at = ? WHERE state IN ('pending', 'retrying') AND next_attempt_at = ?`)
+      .run(Date.now(), NOT_DUE);
+    if (unsent.changes) this.log.warn({ exports: unsent.changes }, 'sending again exports interrupted by a restart');
     this.timer = setInterval(() => this.requestTick(), this.options.pollMs ?? 200);
   }
 
@@ -257,10 +268,13 @@ export class EmbeddedJobQueue implements JobQueue {
     for (const destination of this.options.exportDestinations) insert.run(jobId, destination, now, now);
   }
 
-  /** Sends a finished result to a destination again (the worklist's retry button). */
+  /**
+   * Sends a result whose export failed to that destination again (the worklist's retry button). Only a
+   * failed one: a pending or sent export is left alone, so a second click cannot start a second send.
+   */
   retryExport(jobId: string, destination: string): Promise<boolean> {
-    const info = this.statements.prepare(`UPDATE exports SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE job_id = ? AND destination = ?`)
-      .run(Date.now(), jobId, destination);
+    const info = this.statements.prepare(`UPDATE exports SET state = 'pending', attempts = 0, next_attempt_at = ?
+      WHERE job_id = ? AND destination = ? AND state = 'failed'`).run(Date.now(), jobId, destination);
     return Promise.resolve(info.changes === 1);
   }
 
@@ -269,8 +283,7 @@ export class EmbeddedJobQueue implements JobQueue {
     const due = this.statements.prepare(`SELECT e.*, j.result FROM exports e JOIN jobs j ON j.id = e.job_id
       WHERE e.state IN ('pending', 'retrying') AND e.next_attempt_at <= ?`).all(Date.now()) as (ExportRow & { result: string })[];
     for (const row of due) {
-      // Claimed by pushing next_attempt_at out, so that the next tick does not start it again.
-      this.statements.prepare('UPDATE exports SET next_attempt_at = ? WHERE job_id = ? AND destination = ?').run(Number.MAX_SAFE_INTEGER, row.job_id, row.destination);
+      this.statements.prepare('UPDATE exports SET next_attempt_at = ? WHERE job_id = ? AND destination = ?').run(NOT_DUE, row.job_id, row.destination);
       this.track(this.runExport(handlers, row));
     }
   }
@@ -288,7 +301,8 @@ export class EmbeddedJobQueue implements JobQueue {
       state = attempt >= this.options.exportRetry.attempts ? 'failed' : 'retrying';
       detail = error.message;
     }
-    const next = state === 'retrying' ? Date.now() + backoffDelay(this.options.exportRetry, attempt) : Number.MAX_SAFE_INTEGER;
+    // A sent or failed export is never due again; only retryExport brings a failed one back.
+    const next = state === 'retrying' ? Date.now() + backoffDelay(this.options.exportRetry, attempt) : NOT_DUE;
     this.statements.prepare(`UPDATE exports SET state = ?, attempts = ?, detail = ?, updated_at = ?, next_attempt_at = ?
       WHERE job_id = ? AND destination = ?`).run(state, attempt, detail, Date.now(), next, row.job_id, row.destination);
     if (state !== 'sent') this.log.warn({ jobId: row.job_id, destination: row.destination, attempt, state, detail }, 'export not sent');
