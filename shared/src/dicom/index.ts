@@ -8,7 +8,7 @@ export { dicomParseOptions, implicitVr } from './parse-options';
 export type { InstanceHeader } from './parse-header';
 export { readDicomJson, BULK_DATA_PLACEHOLDER } from './dicom-json';
 export type { DicomJson, DicomJsonAttribute } from './dicom-json';
-export { readPixelModule, frameByteLength, readFrameValues, viewStoredSamples } from './pixel-data';
+export { readPixelModule, frameByteLength, readFrameValues, readNativeFrame, viewStoredSamples } from './pixel-data';
 export type { PixelModule, StoredSamples } from './pixel-data';
 export { newUid } from './new-uid';
 export { MIPSEG_MANUFACTURER } from './mipseg-identity';

@@ -63,7 +63,58 @@ export function readPixelModule(bytes: Uint8Array): PixelModule {
 }
 
 export function frameByteLength(m: PixelModule): number {
-  return Math.ceil((m.rows * m.columns * m.samplesPerPixel * m.bitsAllocated) / 8);
+  return Math.ceil(frameBitLength(m) / 8);
+}
+
+/**
+ * Bits one frame takes in native Pixel Data. With BitsAllocated 1, PS3.5 8.1.1 packs frames one after another
+ * with no padding, so a frame starts at bit (f − 1) × this, inside a byte unless it is a multiple of 8.
+ */
+export function frameBitLength(m: PixelModule): number {
+  return m.rows * m.columns * m.samplesPerPixel * m.bitsAllocated;
+}
+
+/**
+ * Frame `frameIndex` (0-based) of BitsAllocated 1 pixel data, shifted to start at bit 0 of its own
+ * ceil(bitsPerFrame / 8) bytes, least significant bit first as in PS3.5 8.1.1, unused bits 0: what DICOMweb
+ * clients (cornerstone) expect as one octet-stream frame of a BINARY SEG. Throws MIPSEG_NOT_FOUND where the
+ * frame runs past the end of `pixelData`, rather than serve a short frame.
+ */
+export function binaryFrameBits(pixelData: Uint8Array, frameIndex: number, bitsPerFrame: number): Uint8Array {
+  const firstBit = frameIndex * bitsPerFrame;
+  if (firstBit + bitsPerFrame > pixelData.length * 8) {
+    throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${frameIndex + 1}: its bits end past the ${pixelData.length} bytes of Pixel Data`);
+  }
+  const out = new Uint8Array(Math.ceil(bitsPerFrame / 8));
+  // Not `>> 3`: a large SEG's bit offsets pass 2^31, where 32-bit shifts wrap.
+  const firstByte = Math.floor(firstBit / 8);
+  const shift = firstBit % 8;
+  for (let i = 0; i < out.length; i++) {
+    const low = pixelData[firstByte + i] ?? 0;
+    const high = pixelData[firstByte + i + 1] ?? 0;
+    // With shift 0 the high byte moves wholly out of the 8 bits a Uint8Array keeps.
+    out[i] = (low >> shift) | (high << (8 - shift));
+  }
+  const tailBits = bitsPerFrame % 8;
+  if (tailBits !== 0) out[out.length - 1] = (out[out.length - 1] as number) & ((1 << tailBits) - 1);
+  return out;
+}
+
+/**
+ * One native frame (1-based) as WADO-RS serves it: BitsAllocated 1 frames re-packed by binaryFrameBits, others
+ * a view on `bytes`. Throws MIPSEG_NOT_FOUND where the frame lies beyond NumberOfFrames or past the end of
+ * Pixel Data.
+ */
+export function readNativeFrame(bytes: Uint8Array, m: PixelModule, frame: number): Uint8Array {
+  if (frame < 1 || frame > m.numberOfFrames) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${frame} of ${m.numberOfFrames}`);
+  const pixelData = bytes.subarray(m.pixelDataOffset, m.pixelDataOffset + m.pixelDataLength);
+  if (m.bitsAllocated === 1) return binaryFrameBits(pixelData, frame - 1, frameBitLength(m));
+  const size = frameByteLength(m);
+  const start = (frame - 1) * size;
+  if (start + size > pixelData.length) {
+    throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${frame}: its bytes end past the ${pixelData.length} bytes of Pixel Data`);
+  }
+  return pixelData.subarray(start, start + size);
 }
 
 /** Stored values as a typed array of BitsAllocated bits, signed when PixelRepresentation is 1. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { assertUid, BULK_DATA_PLACEHOLDER, frameByteLength, readPixelModule } from '@mipseg/shared/dicom';
+import { assertUid, BULK_DATA_PLACEHOLDER, readNativeFrame, readPixelModule } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { multipartPartType, negotiate } from '@mipseg/shared/dicomweb';
@@ -126,25 +126,23 @@ async function loadSingle(archive: Archive, req: Request): Promise<{ instance: S
   return { instance: instance as StoredInstance, bytes: await archive.blobs.read((instance as StoredInstance).storageKey) };
 }
 
-/** GET …/frames/{list}: native frames as application/octet-stream parts. */
+/**
+ * GET …/frames/{list}: native frames as application/octet-stream parts. BitsAllocated 1 frames are re-packed to
+ * start at bit 0 (see readNativeFrame). Every frame is cut before the first part is sent, so a frame missing
+ * from Pixel Data answers 404 rather than a truncated 200.
+ */
 export function retrieveFramesHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     negotiate(req.get('accept'), ['multipart/related'] as const, (entry) =>
       ['application/octet-stream', '*/*'].includes(multipartPartType(entry, 'application/octet-stream')));
     const { bytes } = await loadSingle(archive, req);
     const m = readPixelModule(bytes);
-    const frames = parseFrameList(String(req.params['frames']), m.numberOfFrames);
-    const size = frameByteLength(m);
-    function* parts() {
-      for (const f of frames) {
-        const start = m.pixelDataOffset + (f - 1) * size;
-        yield {
-          headers: 'Content-Type: application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1',
-          body: bytes.subarray(start, start + size),
-        };
-      }
-    }
-    await sendMultipart(res, 'application/octet-stream', parts());
+    const frames = parseFrameList(String(req.params['frames']), m.numberOfFrames).map((f) => readNativeFrame(bytes, m, f));
+    const parts = frames.map((frame) => ({
+      headers: 'Content-Type: application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1',
+      body: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
+    }));
+    await sendMultipart(res, 'application/octet-stream', parts);
   };
 }
 
