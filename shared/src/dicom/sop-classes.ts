@@ -1,4 +1,7 @@
-/** Storage SOP classes mipseg accepts (STOW-RS and C-STORE): PET, CT, MR for fusion, and derived results. */
+/**
+ * Storage SOP classes mipseg accepts (STOW-RS and C-STORE): PET, CT, MR for fusion, the
+ * scanners' SR documents (dose reports included), and derived results.
+ */
 export const SopClass = {
   PositronEmissionTomographyImageStorage: '1.2.840.10008.5.1.4.1.1.128',
   EnhancedPetImageStorage: '1.2.840.10008.5.1.4.1.1.130',
@@ -15,6 +18,12 @@ export const SopClass = {
   ComprehensiveSrStorage: '1.2.840.10008.5.1.4.1.1.88.33',
   Comprehensive3dSrStorage: '1.2.840.10008.5.1.4.1.1.88.34',
   KeyObjectSelectionDocumentStorage: '1.2.840.10008.5.1.4.1.1.88.59',
+  // Dose reports ride with almost every PET/CT study (the CT dose and the injected activity); refusing them
+  // fails the sender's transfer of the whole study, which PACS auto-routing reports as an error and retries.
+  XRayRadiationDoseSrStorage: '1.2.840.10008.5.1.4.1.1.88.67',
+  RadiopharmaceuticalRadiationDoseSrStorage: '1.2.840.10008.5.1.4.1.1.88.68',
+  // The successor of X-Ray Radiation Dose SR: newer CT software sends its dose report in it.
+  EnhancedXRayRadiationDoseSrStorage: '1.2.840.10008.5.1.4.1.1.88.76',
   RtStructureSetStorage: '1.2.840.10008.5.1.4.1.1.481.3',
 } as const;
 
@@ -26,7 +35,11 @@ export function isSupportedStorageSopClass(uid: string): boolean {
   return SUPPORTED.has(uid);
 }
 
-/** The modality a SOP class implies, used to catch data sets that do not match their SOP class. */
+/**
+ * The modality a SOP class implies, used to catch data sets that do not match their SOP class. The SR classes
+ * are left out on purpose: SR documents from scanners are accepted with whatever Modality they carry (SR,
+ * by the standard), as refusing a dose report fails the sender's whole study for no gain to mipseg.
+ */
 export const MODALITIES_BY_SOP_CLASS: Readonly<Record<string, readonly string[]>> = {
   [SopClass.PositronEmissionTomographyImageStorage]: ['PT'],
   [SopClass.EnhancedPetImageStorage]: ['PT'],

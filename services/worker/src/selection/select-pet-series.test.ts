@@ -74,6 +74,28 @@ describe('selectPetSeries', () => {
     expect(selection.status === 'selected' && selection.series.header.seriesInstanceUid).toBe('2.25.32');
   });
 
+  // PET/CT scanners send a CT dose report and an injected-activity report with almost every study.
+  const radiopharmaceuticalDoseSr = series({
+    seriesInstanceUid: '2.25.40', modality: 'SR', sopClassUid: SopClass.RadiopharmaceuticalRadiationDoseSrStorage,
+    imageType: [], correctedImage: [], seriesType: [], seriesDescription: 'Dose Report',
+  }, 1);
+  const xRayDoseSr = series({ ...radiopharmaceuticalDoseSr.header, seriesInstanceUid: '2.25.41', sopClassUid: SopClass.XRayRadiationDoseSrStorage }, 1);
+
+  test('a study of PET and radiation dose SR selects the PET series; the SRs fail on Modality and SOP class', () => {
+    const pet = series({});
+    const selection = selectPetSeries([radiopharmaceuticalDoseSr, pet, xRayDoseSr]);
+    expect(selection.status === 'selected' && selection.series).toBe(pet);
+    for (const uid of ['2.25.40', '2.25.41']) expect(failedRules(selection, uid)).toEqual(expect.arrayContaining(['modality-pt', 'pet-image-storage']));
+  });
+
+  test('a study of dose SR only is not applicable, with each SR series and its Modality in the reason', () => {
+    const selection = selectPetSeries([radiopharmaceuticalDoseSr, xRayDoseSr]);
+    expect(selection.status).toBe('not-applicable');
+    const reason = selection.status === 'not-applicable' ? selection.reason : '';
+    expect(reason).toContain('2.25.40: Modality is SR');
+    expect(reason).toContain('2.25.41: Modality is SR');
+  });
+
   test('a study with no series is not applicable', () => {
     expect(selectPetSeries([])).toMatchObject({ status: 'not-applicable', reason: 'the study has no series' });
   });
