@@ -22,6 +22,12 @@ export interface AnalysisRequest {
   readonly reason: 'study-complete' | 'on-demand';
   /** Result version: 1 for the first result of a series, +1 for each re-run or late-instance update. */
   readonly version: number;
+  /**
+   * A random UUID drawn when the job was planned, from which the result's UIDs are derived (seededUidSource):
+   * every attempt of the job writes the same UIDs, so a retry after a partly stored result replaces it
+   * rather than adding a second MIP or SEG. Absent in jobs planned before it existed: random UIDs then.
+   */
+  readonly resultUidSeed?: string;
 }
 
 export interface ResultUids {

@@ -29,7 +29,7 @@ export interface SerializedError {
 export type SeriesInstances = readonly Uint8Array[] | { readonly files: readonly string[] };
 
 export type ToAnalysisThread =
-  | { readonly kind: 'analyse'; readonly instances: SeriesInstances }
+  | { readonly kind: 'analyse'; readonly instances: SeriesInstances; readonly uidSeed: string | undefined }
   | { readonly kind: 'close' };
 
 export type FromAnalysisThread =

@@ -8,7 +8,8 @@ import type { StudySource } from './study-source';
 
 /** What runs the CPU stages of a series (the ComputePool). */
 export interface SeriesCompute {
-  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter): Promise<SeriesResults>;
+  /** `uidSeed`: the job's AnalysisRequest.resultUidSeed, from which the result UIDs are derived. */
+  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter, uidSeed?: string): Promise<SeriesResults>;
 }
 
 export interface AnalysisDeps {
@@ -51,11 +52,11 @@ function relayStages(progress: JobProgress): { report: StageReporter; drained: (
   return { report, drained };
 }
 
-async function deriveResults(instances: SeriesInstances, deps: AnalysisDeps, progress: JobProgress): Promise<SeriesResults> {
+async function deriveResults(instances: SeriesInstances, request: AnalysisRequest, deps: AnalysisDeps, progress: JobProgress): Promise<SeriesResults> {
   const relay = relayStages(progress);
   let results: SeriesResults;
   try {
-    results = await deps.compute.deriveSeriesResults(instances, relay.report);
+    results = await deps.compute.deriveSeriesResults(instances, relay.report, request.resultUidSeed);
   } catch (err) {
     // The analysis' own error is the one to report; a progress update that failed too is secondary.
     await relay.drained().catch(() => undefined);
@@ -77,7 +78,7 @@ export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps
     const files = deps.source.seriesFiles?.(studyInstanceUid, seriesInstanceUid, sopInstanceUids);
     return files ? { files } : deps.source.readSeries(studyInstanceUid, seriesInstanceUid, sopInstanceUids);
   });
-  const results = await deriveResults(instances, deps, progress);
+  const results = await deriveResults(instances, request, deps, progress);
   await progress.stage('store', 90);
   await timed(progress, 'store', () => deps.sink.store([asBuffer(results.mip.bytes), asBuffer(results.seg.bytes)]));
   const areas = results.lesionAreasPx;

@@ -71,10 +71,10 @@ export class ComputePool {
   }
 
   /** Runs the CPU stages of one series on the next free thread. Bytes move there: do not use them after. */
-  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter): Promise<SeriesResults> {
+  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter, uidSeed?: string): Promise<SeriesResults> {
     if (this.closing) return Promise.reject(new MipsegError('MIPSEG_INTERNAL', 'the analysis threads are closed'));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ instances, onStage, resolve, reject });
+      this.waiting.push({ instances, uidSeed, onStage, resolve, reject });
       this.dispatch();
     });
   }

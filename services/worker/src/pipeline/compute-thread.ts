@@ -13,6 +13,8 @@ const CLOSE_TIMEOUT_MS = 5_000;
 export interface ComputeTask {
   /** Bytes are moved to the thread where they own their memory: the caller must not read them afterwards. */
   readonly instances: SeriesInstances;
+  /** The job's result UID seed (AnalysisRequest.resultUidSeed); random UIDs without it. */
+  readonly uidSeed: string | undefined;
   readonly onStage: StageReporter;
   resolve(results: SeriesResults): void;
   reject(error: MipsegError): void;
@@ -75,10 +77,10 @@ export class ComputeThread {
     this.task = task;
     try {
       if (!isInstanceBytes(task.instances)) {
-        this.post({ kind: 'analyse', instances: task.instances });
+        this.post({ kind: 'analyse', instances: task.instances, uidSeed: task.uidSeed });
       } else {
         const { views, transfer } = prepareTransfer(task.instances);
-        this.post({ kind: 'analyse', instances: views }, transfer);
+        this.post({ kind: 'analyse', instances: views, uidSeed: task.uidSeed }, transfer);
       }
     } catch (err) {
       this.task = undefined;

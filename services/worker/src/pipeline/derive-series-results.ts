@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { seededUidSource } from '@mipseg/shared/dicom';
 import { componentAreas, type SegmentationModel } from '@mipseg/shared/inference';
 import type { Stage } from '@mipseg/shared/queue';
 import {
@@ -41,10 +42,12 @@ export type StageReporter = (stage: 'inference' | 'write', timingsMs: ComputeTim
 
 /**
  * The CPU stages of one analysis: SUV volume → coronal MIP → segmentation → MIP image and SEG (DICOM).
- * `instances` are the series' PS3.10 files; nothing here reads or stores anything.
+ * `instances` are the series' PS3.10 files; nothing here reads or stores anything. With `uidSeed` the new
+ * UIDs are derived from it (the same seed, the same UIDs), otherwise random.
  */
 export async function deriveSeriesResults(
   instances: readonly Uint8Array[], model: SegmentationModel, equipment: EquipmentIdentity, onStage: StageReporter,
+  uidSeed?: string,
 ): Promise<SeriesResults> {
   const { mip, extras: compared, firstDataSet, timingsMs: mipTimings } =
     buildMipFromInstances(instances, model.manifest.input, readComparedAttributes);
@@ -56,10 +59,11 @@ export async function deriveSeriesResults(
   onStage('write', { ...timingsMs });
   const t1 = performance.now();
   const context = readSourceSeriesContext(instances, { first: firstDataSet, compared });
-  const mipFile = writeMipInstance(mip, context, { equipment });
+  const newUid = uidSeed === undefined ? undefined : seededUidSource(uidSeed); // one source: MIP and SEG draw in turn
+  const mipFile = writeMipInstance(mip, context, { equipment, newUid });
   const segFile = writeSegInstance(mask, { sopClassUid: mipFile.sopClassUid, sopInstanceUid: mipFile.sopInstanceUid,
     seriesInstanceUid: mipFile.seriesInstanceUid, geometry: mip }, context,
-  { equipment, algorithm: algorithmFromManifest(model.manifest) });
+  { equipment, algorithm: algorithmFromManifest(model.manifest), newUid });
   timingsMs.write = performance.now() - t1;
   return {
     mip: { bytes: mipFile.bytes, sopInstanceUid: mipFile.sopInstanceUid, seriesInstanceUid: mipFile.seriesInstanceUid },

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@mipseg/shared/log';
 import type { AnalysisRequest, JobQueue } from '@mipseg/shared/queue';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
@@ -69,6 +69,7 @@ export async function planStudy(
     contentHash,
     reason: options.force ? 'on-demand' : 'study-complete',
     version: (await queue.latestVersion(seriesUid)) + 1,
+    resultUidSeed: randomUUID(),
   };
   const { created } = await queue.enqueueAnalysis(jobId, request);
   if (created) log.info({ jobId, studyInstanceUid, seriesInstanceUid: seriesUid, version: request.version }, 'analysis queued');

@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { AnalysisRequest, JobProgress } from '@mipseg/shared/queue';
+import { Archive } from '@mipseg/shared/store';
+import { syntheticPetStudy } from '../../../../test/pipeline/faults/synthetic-pet-study';
+import { analyzeSeries, type AnalysisDeps } from './analyze-series';
+import { ComputePool } from './compute-pool';
+import { ArchiveResultSink, type ResultSink } from './result-sink';
+import { ArchiveStudySource } from './study-source';
+
+const MODEL_DIR = resolve(__dirname, '..', '..', '..', '..', 'models', 'mip-attention-unet');
+const log = pino({ level: 'silent' });
+const progress: JobProgress = { stage: () => Promise.resolve(), timing: () => undefined };
+
+/** Stores the first result instance, then fails as a full disk would, once; stores everything after that. */
+class SinkFailingOnce implements ResultSink {
+  private failed = false;
+  constructor(private readonly archive: ArchiveResultSink) {}
+
+  async store(instances: readonly Buffer[]): Promise<void> {
+    if (this.failed) return this.archive.store(instances);
+    this.failed = true;
+    await this.archive.store(instances.slice(0, 1));
+    throw new MipsegError('MIPSEG_STORAGE_FULL', 'no space left while storing the SEG');
+  }
+}
+
+describe('an analysis retried after its result was partly stored', () => {
+  let dataDir: string;
+  let archive: Archive;
+  let pool: ComputePool;
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-analyze-'));
+    archive = await Archive.open(dataDir, log);
+    pool = await ComputePool.start({ size: 1, log, thread: {
+      modelDir: MODEL_DIR, loadOptions: { threads: 1, executionProvider: 'cpu' },
+      equipment: { manufacturerModelName: 'mipseg', softwareVersions: 'test', deviceSerialNumber: 'analyze-series-test' },
+    } });
+  });
+  afterAll(async () => {
+    await pool.close();
+    archive.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('replaces it under the same UIDs: the study holds one MIP and one SEG', async () => {
+    const study = syntheticPetStudy({ slices: 12 });
+    const sink = new ArchiveResultSink(archive);
+    await sink.store(study.instances);
+    const sourceUids = archive.index.listInstances({ studyUid: study.studyInstanceUid }).map((i) => i.sopInstanceUid);
+    const request: AnalysisRequest = {
+      studyInstanceUid: study.studyInstanceUid, seriesInstanceUid: study.seriesInstanceUid, sopInstanceUids: sourceUids,
+      contentHash: 'test', reason: 'study-complete', version: 1, resultUidSeed: randomUUID(),
+    };
+    const deps: AnalysisDeps = { source: new ArchiveStudySource(archive), sink: new SinkFailingOnce(sink), compute: pool, log };
+
+    await expect(analyzeSeries(request, deps, progress)).rejects.toMatchObject({ code: 'MIPSEG_STORAGE_FULL' });
+    const result = await analyzeSeries(request, deps, progress);
+
+    const outputs = archive.index.listInstances({ studyUid: study.studyInstanceUid }).filter((i) => i.seriesInstanceUid !== study.seriesInstanceUid);
+    expect(outputs.map((i) => i.sopInstanceUid).sort()).toEqual([result.mipSopInstanceUid, result.segSopInstanceUid].sort());
+    expect(new Set(outputs.map((i) => i.seriesInstanceUid))).toEqual(new Set([result.mipSeriesInstanceUid, result.segSeriesInstanceUid]));
+  });
+});
