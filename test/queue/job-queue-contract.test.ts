@@ -101,15 +101,24 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
       progress.timing('inference', 12);
       return RESULT;
     } }, { concurrency: 1, studyChecks: false, analyses: true });
-    expect(await q.enqueueAnalysis('job-a', request('1.2.3.1'))).toEqual({ created: true });
+    expect(await q.enqueueAnalysis('job-a', request('1.2.3.1'))).toEqual({ created: true, version: 1 });
     expect(await q.enqueueAnalysis('job-a', request('1.2.3.1'))).toEqual({ created: false });
     const job = await finished(q, 'job-a');
     expect(job.state).toBe('done');
     expect(job.result).toEqual(RESULT);
     expect(job.timingsMs.inference).toBe(12);
     expect(runs).toBe(1);
-    expect(await q.latestVersion('1.2.3.1')).toBe(1);
+    expect(job.request?.version).toBe(1);
     expect((await q.listJobs({ studyInstanceUid: '1.2.3', limit: 10, offset: 0 })).map((j) => j.id)).toEqual(['job-a']);
+  });
+
+  test('jobs of one series enqueued at the same moment get versions 1, 2 and 3, each once', async () => {
+    const q = await harness.make([]);
+    const queued = await Promise.all(['v-a', 'v-b', 'v-c'].map((id) => q.enqueueAnalysis(id, request('1.2.3.9'))));
+    expect(queued.map((r) => (r.created ? r.version : 0)).sort()).toEqual([1, 2, 3]);
+    const stored = await Promise.all(['v-a', 'v-b', 'v-c'].map(async (id) => (await q.getJob(id))?.request?.version));
+    expect(stored.sort()).toEqual(queued.map((r) => (r.created ? r.version : 0)).sort());
+    expect(await q.enqueueAnalysis('v-d', request('1.2.3.10'))).toEqual({ created: true, version: 1 });
   });
 
   test('bad data fails at once; a transient error is retried', async () => {

@@ -3,7 +3,7 @@ import IORedis from 'ioredis';
 import { toMipsegError } from '../errors';
 import type { Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
-import type { AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
+import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
 import { readSettled } from './bullmq-settled-read';
 import { isUnrecoverable, type RetryPolicy } from './retry-policy';
 
@@ -83,10 +83,14 @@ export class BullMqJobQueue implements JobQueue {
     return [...new Set(jobs.map((j) => (j.data as { studyInstanceUid: string }).studyInstanceUid))];
   }
 
-  async enqueueAnalysis(jobId: string, request: AnalysisRequest): Promise<{ created: boolean }> {
+  async enqueueAnalysis(jobId: string, plan: AnalysisPlan): Promise<{ created: true; version: number } | { created: false }> {
     const existing = await this.analyses.getJob(jobId);
     if (existing) return { created: false };
-    await this.connection.hset(`${this.options.prefix}:series-versions`, request.seriesInstanceUid, String(request.version));
+    // HINCRBY allots the version in one Redis command, so two planners (gateways, a double click) never share
+    // one. Two planners adding the same job id at once both pass the check above: one add wins, and the
+    // other's version is left unused — a gap in the numbering, never a duplicate.
+    const version = await this.connection.hincrby(`${this.options.prefix}:series-versions`, plan.seriesInstanceUid, 1);
+    const request: AnalysisRequest = { ...plan, version };
     await this.analyses.add('analyze', { request } satisfies AnalysisData, {
       jobId,
       attempts: this.options.analysisRetry.attempts,
@@ -94,16 +98,12 @@ export class BullMqJobQueue implements JobQueue {
       removeOnComplete: false,
       removeOnFail: false,
     });
-    return { created: true };
+    return { created: true, version };
   }
 
   async recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
     if (await this.analyses.getJob(jobId)) return;
     await this.analyses.add('not-applicable', { notApplicable: { studyInstanceUid, reason } } satisfies AnalysisData, { jobId });
-  }
-
-  async latestVersion(seriesInstanceUid: string): Promise<number> {
-    return Number((await this.connection.hget(`${this.options.prefix}:series-versions`, seriesInstanceUid)) ?? 0);
   }
 
   async getJob(id: string): Promise<JobRecord | undefined> {

@@ -5,7 +5,7 @@ import type { Logger } from '../log';
 import { EMBEDDED_JOBS_SQL } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
-import type { AnalysisRequest, JobFilter, JobRecord, JobState, Stage } from './job-types';
+import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, Stage } from './job-types';
 import { backoffDelay, isUnrecoverable, type RetryPolicy } from './retry-policy';
 
 /**
@@ -82,12 +82,16 @@ export class EmbeddedJobQueue implements JobQueue {
     return Promise.resolve(rows.map((r) => r.study_uid));
   }
 
-  enqueueAnalysis(jobId: string, request: AnalysisRequest): Promise<{ created: boolean }> {
+  enqueueAnalysis(jobId: string, plan: AnalysisPlan): Promise<{ created: true; version: number } | { created: false }> {
+    // Read and insert with no await between them: this process is the only writer of jobs.sqlite.
+    const latest = this.statements.prepare('SELECT MAX(version) AS v FROM jobs WHERE series_uid = ?').get(plan.seriesInstanceUid) as { v: number | null };
+    const request: AnalysisRequest = { ...plan, version: (latest.v ?? 0) + 1 };
     const info = this.statements.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, series_uid, state, created_at, request, version)
       VALUES (?, ?, ?, 'queued', ?, ?, ?)`)
       .run(jobId, request.studyInstanceUid, request.seriesInstanceUid, Date.now(), JSON.stringify(request), request.version);
-    if (info.changes === 1) this.requestTick();
-    return Promise.resolve({ created: info.changes === 1 });
+    if (info.changes !== 1) return Promise.resolve({ created: false });
+    this.requestTick();
+    return Promise.resolve({ created: true, version: request.version });
   }
 
   recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
@@ -135,11 +139,6 @@ export class EmbeddedJobQueue implements JobQueue {
       ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank FROM jobs) WHERE rank = 1 AND state = ?`)
       .all(state) as { study_uid: string }[];
     return Promise.resolve(rows.map((r) => r.study_uid));
-  }
-
-  latestVersion(seriesInstanceUid: string): Promise<number> {
-    const row = this.statements.prepare('SELECT MAX(version) AS v FROM jobs WHERE series_uid = ?').get(seriesInstanceUid) as { v: number | null };
-    return Promise.resolve(row.v ?? 0);
   }
 
   private withExports(row: JobRow): JobRecord {

@@ -1,6 +1,6 @@
 export { STAGES } from './job-types';
 export type {
-  AnalysisRequest, ExportState, ExportStatus, JobFilter, JobProgress, JobRecord, JobState, ResultUids, Stage,
+  AnalysisPlan, AnalysisRequest, ExportState, ExportStatus, JobFilter, JobProgress, JobRecord, JobState, ResultUids, Stage,
 } from './job-types';
 export type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 export { EmbeddedJobQueue } from './embedded-job-queue';

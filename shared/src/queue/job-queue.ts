@@ -1,4 +1,4 @@
-import type { AnalysisRequest, JobFilter, JobProgress, JobRecord, JobState, ResultUids, ExportStatus } from './job-types';
+import type { AnalysisPlan, AnalysisRequest, JobFilter, JobProgress, JobRecord, JobState, ResultUids, ExportStatus } from './job-types';
 
 /** What a job runner calls: planning a study after its quiet period, and analysing one series. */
 export interface JobHandlers {
@@ -27,8 +27,12 @@ export interface JobQueue {
   scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void>;
   /** Studies inside their quiet period ("waiting for more images"). */
   pendingStudies(): Promise<string[]>;
-  /** Adds an analysis job unless one with this id exists (a re-send of the same content). */
-  enqueueAnalysis(jobId: string, request: AnalysisRequest): Promise<{ created: boolean }>;
+  /**
+   * Adds an analysis job unless one with this id exists (a re-send of the same content), with the series' next
+   * result version, which the queue allots at once with the insert: two studies planned at the same moment (a
+   * double click on "analyse again") cannot both be given the same version.
+   */
+  enqueueAnalysis(jobId: string, plan: AnalysisPlan): Promise<{ created: true; version: number } | { created: false }>;
   /** Records a study with no eligible series, with the reason, as a finished job. */
   recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void>;
   getJob(id: string): Promise<JobRecord | undefined>;
@@ -37,8 +41,6 @@ export interface JobQueue {
   latestJobsByStudy(studyInstanceUids: readonly string[]): Promise<Map<string, JobRecord>>;
   /** Studies whose newest job is in `state` (the worklist's state filter). */
   studiesWithLatestJobState(state: JobState): Promise<string[]>;
-  /** The highest result version given to a series so far (0 if none). */
-  latestVersion(seriesInstanceUid: string): Promise<number>;
   /** Sends a finished result to a destination again, from the start (the worklist's retry button). */
   retryExport(jobId: string, destination: string): Promise<boolean>;
   /** Starts taking jobs with these handlers (`concurrency` analyses at a time). */

@@ -30,6 +30,9 @@ export interface AnalysisRequest {
   readonly resultUidSeed?: string;
 }
 
+/** An analysis as planned, before the queue gives it its result version (AnalysisRequest.version). */
+export type AnalysisPlan = Omit<AnalysisRequest, 'version'>;
+
 export interface ResultUids {
   readonly studyInstanceUid: string;
   readonly mipSeriesInstanceUid: string;

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@mipseg/shared/log';
-import type { AnalysisRequest, JobQueue } from '@mipseg/shared/queue';
+import type { AnalysisPlan, JobQueue } from '@mipseg/shared/queue';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { readPetSeriesHeader, selectPetSeries, type PetSeriesCandidate } from '../selection';
 
@@ -24,12 +24,17 @@ function bySeries(instances: readonly StoredInstance[]): Map<string, StoredInsta
   return out;
 }
 
+/**
+ * Each series' header, from its first instance. A header that does not parse leaves its series out (bad data
+ * stays bad); a file that cannot be read (EMFILE, EIO) fails the whole check, which is then retried, since
+ * leaving the PET series out would record the study as "not applicable" for good.
+ */
 async function candidates(archive: Archive, series: Map<string, StoredInstance[]>, log: Logger): Promise<PetSeriesCandidate[]> {
   const out: PetSeriesCandidate[] = [];
   for (const [uid, instances] of series) {
+    const bytes = await archive.blobs.read((instances[0] as StoredInstance).storageKey);
     try {
-      const header = readPetSeriesHeader(await archive.blobs.read((instances[0] as StoredInstance).storageKey));
-      out.push({ header, instanceCount: instances.length });
+      out.push({ header: readPetSeriesHeader(bytes), instanceCount: instances.length });
     } catch (err) {
       log.warn({ err, seriesInstanceUid: uid }, 'series header unreadable; series skipped');
     }
@@ -62,16 +67,16 @@ export async function planStudy(
   const contentHash = hashOf(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`).sort());
   const jobId = `seg-${hashOf([seriesUid])}-${contentHash}${options.force ? `-${Date.now()}` : ''}`;
   if (await queue.getJob(jobId)) return { kind: 'unchanged', jobId };
-  const request: AnalysisRequest = {
+  const plan: AnalysisPlan = {
     studyInstanceUid,
     seriesInstanceUid: seriesUid,
     sopInstanceUids: instances.map((i) => i.sopInstanceUid),
     contentHash,
     reason: options.force ? 'on-demand' : 'study-complete',
-    version: (await queue.latestVersion(seriesUid)) + 1,
     resultUidSeed: randomUUID(),
   };
-  const { created } = await queue.enqueueAnalysis(jobId, request);
-  if (created) log.info({ jobId, studyInstanceUid, seriesInstanceUid: seriesUid, version: request.version }, 'analysis queued');
-  return { kind: created ? 'queued' : 'unchanged', jobId };
+  const queued = await queue.enqueueAnalysis(jobId, plan);
+  if (!queued.created) return { kind: 'unchanged', jobId };
+  log.info({ jobId, studyInstanceUid, seriesInstanceUid: seriesUid, version: queued.version }, 'analysis queued');
+  return { kind: 'queued', jobId };
 }

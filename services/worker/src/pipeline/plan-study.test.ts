@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { EmbeddedJobQueue } from '@mipseg/shared/queue';
+import { Archive } from '@mipseg/shared/store';
+import { syntheticPetStudy } from '../../../../test/pipeline/faults/synthetic-pet-study';
+import { planStudy } from './plan-study';
+import { ArchiveResultSink } from './result-sink';
+
+const log = pino({ level: 'silent' });
+const retry = { attempts: 1, baseDelayMs: 100 };
+
+describe('planning a quiet study', () => {
+  let dir: string;
+  let archive: Archive;
+  let queue: EmbeddedJobQueue;
+  let deps: Parameters<typeof planStudy>[1];
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-plan-'));
+    archive = await Archive.open(join(dir, 'data'), log);
+    // Not processing: the jobs stay queued where the test can read them.
+    queue = new EmbeddedJobQueue(join(dir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
+    deps = { archive, queue, log, minPetSlices: 10 };
+  });
+  afterEach(async () => {
+    await queue.close();
+    archive.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function storedStudy(): Promise<string> {
+    const study = syntheticPetStudy({ slices: 12 });
+    await new ArchiveResultSink(archive).store(study.instances);
+    return study.studyInstanceUid;
+  }
+
+  test('two on-demand runs asked for at the same moment make versions 1 and 2', async () => {
+    const study = await storedStudy();
+    const planned = await Promise.all([planStudy(study, deps, { force: true }), planStudy(study, deps, { force: true })]);
+    expect(planned.map((p) => p.kind)).toEqual(['queued', 'queued']);
+    const versions = await Promise.all(planned.map(async (p) => (await queue.getJob(p.jobId))?.request?.version));
+    expect(versions.sort()).toEqual([1, 2]);
+  });
+
+  test('a file that cannot be read fails the check, to be retried, instead of making the study "not applicable"', async () => {
+    const study = await storedStudy();
+    const read = archive.blobs.read.bind(archive.blobs);
+    archive.blobs.read = () => Promise.reject(Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' }));
+    await expect(planStudy(study, deps)).rejects.toThrow('EMFILE');
+    expect(await queue.listJobs({ studyInstanceUid: study, limit: 10, offset: 0 })).toEqual([]);
+    archive.blobs.read = read;
+    expect((await planStudy(study, deps)).kind).toBe('queued');
+  });
+});
