@@ -12,6 +12,7 @@ import { until } from '../support/until';
 
 const log = pino({ level: 'silent' });
 const retry = { attempts: 3, baseDelayMs: 100 };
+const STUDY_CHECK_RETRY_MS = 200;
 
 function request(series: string): AnalysisRequest {
   return { studyInstanceUid: '1.2.3', seriesInstanceUid: series, sopInstanceUids: ['1.2.3.4'], contentHash: 'abc', reason: 'study-complete', version: 1 };
@@ -42,7 +43,8 @@ const harnesses: Array<[string, () => Harness]> = [
     const queues: JobQueue[] = [];
     return {
       make: (exportDestinations) => {
-        const q = new EmbeddedJobQueue(join(dir, `${randomUUID()}.sqlite`), log, { analysisRetry: retry, exportRetry: retry, exportDestinations, pollMs: 20 });
+        const q = new EmbeddedJobQueue(join(dir, `${randomUUID()}.sqlite`), log,
+          { analysisRetry: retry, exportRetry: retry, exportDestinations, pollMs: 20, studyCheckRetryMs: STUDY_CHECK_RETRY_MS });
         queues.push(q);
         return Promise.resolve(q);
       },
@@ -58,7 +60,7 @@ const harnesses: Array<[string, () => Harness]> = [
       make: async (exportDestinations) => {
         redis ??= await startRedis();
         const q = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
-          exportDestinations, lockDurationMs: 5000 }, log);
+          exportDestinations, lockDurationMs: 5000, studyCheckRetryMs: STUDY_CHECK_RETRY_MS }, log);
         queues.push(q);
         return q;
       },
@@ -90,6 +92,21 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     await new Promise((r) => setTimeout(r, 500));
     expect(checks).toHaveLength(1);
     expect((checks[0] as [string, number])[1] - start).toBeGreaterThanOrEqual(850);
+  });
+
+  test('a study check that fails is run again until it succeeds, and then not again', async () => {
+    const q = await harness.make([]);
+    const checks: number[] = [];
+    q.startProcessing({ checkStudy: () => {
+      checks.push(Date.now());
+      return checks.length < 3 ? Promise.reject(new Error('the index is locked')) : Promise.resolve();
+    }, analyze: () => Promise.resolve(RESULT) }, { concurrency: 1, studyChecks: true, analyses: true });
+    await q.scheduleStudyCheck('1.2.3', 50);
+    await until(() => Promise.resolve(checks.length >= 3 ? true : undefined), 'the third study check');
+    await until(async () => ((await q.pendingStudies()).length === 0 ? true : undefined), 'the study to leave the pending list');
+    await new Promise((r) => setTimeout(r, 3 * STUDY_CHECK_RETRY_MS));
+    expect(checks).toHaveLength(3);
+    expect((checks[2] as number) - (checks[0] as number)).toBeGreaterThanOrEqual(2 * STUDY_CHECK_RETRY_MS - 20);
   });
 
   test('the same job id is accepted once and completes with its result', async () => {

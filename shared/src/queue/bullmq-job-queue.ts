@@ -5,7 +5,7 @@ import type { Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
 import { readSettled } from './bullmq-settled-read';
-import { isUnrecoverable, type RetryPolicy } from './retry-policy';
+import { isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
 export interface BullMqQueueOptions {
   readonly redisUrl: string;
@@ -15,6 +15,8 @@ export interface BullMqQueueOptions {
   readonly exportDestinations: readonly string[];
   /** How long a worker holds a job without renewing its lock; a killed worker's job is retried after it. */
   readonly lockDurationMs: number;
+  /** Default STUDY_CHECK_RETRY_MS. */
+  readonly studyCheckRetryMs?: number;
 }
 
 interface AnalysisData {
@@ -73,6 +75,10 @@ export class BullMqJobQueue implements JobQueue {
     await this.studyChecks.add('check', { studyInstanceUid }, {
       delay: delayMs,
       deduplication: { id: studyInstanceUid, reschedule: true, keepLastIfActive: true },
+      // BullMQ's default is one attempt: a check that failed once (Redis or the index unavailable) would be
+      // dropped with its study. Retried without limit, as the embedded runner does.
+      attempts: Number.MAX_SAFE_INTEGER,
+      backoff: { type: 'fixed', delay: this.options.studyCheckRetryMs ?? STUDY_CHECK_RETRY_MS },
       removeOnComplete: true,
       removeOnFail: 1000,
     });

@@ -6,7 +6,7 @@ import { EMBEDDED_JOBS_SQL } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, Stage } from './job-types';
-import { backoffDelay, isUnrecoverable, type RetryPolicy } from './retry-policy';
+import { backoffDelay, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
 /**
  * next_attempt_at of an export no tick may start: one being sent (claimed, so that the next tick does not
@@ -19,6 +19,8 @@ export interface EmbeddedQueueOptions {
   readonly exportRetry: RetryPolicy;
   readonly exportDestinations: readonly string[];
   readonly pollMs?: number;
+  /** Default STUDY_CHECK_RETRY_MS. */
+  readonly studyCheckRetryMs?: number;
 }
 
 /**
@@ -197,8 +199,11 @@ export class EmbeddedJobQueue implements JobQueue {
         // Only clear the entry if no instance arrived meanwhile (that moved due_at on).
         this.statements.prepare('DELETE FROM pending_studies WHERE study_uid = ? AND due_at = ?').run(study_uid, due_at);
       } catch (err) {
-        this.log.error({ err, studyInstanceUid: study_uid }, 'study check failed; retrying in 10 s');
-        this.statements.prepare('UPDATE pending_studies SET due_at = ? WHERE study_uid = ? AND due_at = ?').run(Date.now() + 10_000, study_uid, due_at);
+        const retryMs = this.options.studyCheckRetryMs ?? STUDY_CHECK_RETRY_MS;
+        this.log.error({ err, studyInstanceUid: study_uid, retryMs }, 'study check failed; will retry');
+        const retryAt = Date.now() + retryMs;
+        const moved = this.statements.prepare('UPDATE pending_studies SET due_at = ? WHERE study_uid = ? AND due_at = ?').run(retryAt, study_uid, due_at);
+        if (moved.changes) this.wakeForStudyCheck(study_uid, retryAt); // else a new instance has re-armed it already
       }
     }
   }

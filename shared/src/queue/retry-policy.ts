@@ -8,6 +8,12 @@ export function isUnrecoverable(err: unknown): boolean {
   return isMipsegError(err) && err.httpStatus < 500;
 }
 
+/**
+ * How long after a failed study check (the index or Redis unavailable, a file unreadable) it runs again. Study
+ * checks are retried without limit, in both modes: dropping one would leave a received study unanalysed.
+ */
+export const STUDY_CHECK_RETRY_MS = 10_000;
+
 export interface RetryPolicy {
   readonly attempts: number;
   readonly baseDelayMs: number;
