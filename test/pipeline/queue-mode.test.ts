@@ -20,6 +20,7 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
   let gateway: MipsegProcess;
   let workers: MipsegProcess[] = [];
   let env: Record<string, string>;
+  let common: Record<string, string>;
   let root: string;
 
   const startWorker = async () => {
@@ -38,8 +39,8 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
     redis = await startRedis();
     dataDir = mkdtempSync(join(tmpdir(), 'mipseg-queue-'));
     copiesDir = mkdtempSync(join(tmpdir(), 'mipseg-queue-copies-'));
-    copies = await makeSeriesCopies(sharedData(GE).path, copiesDir, 3);
-    const common = { REDIS_URL: redis.url, QUEUE_PREFIX: `q-${randomUUID()}`, QUIET_PERIOD_MS: '1000', JOB_LOCK_MS: '3000',
+    copies = await makeSeriesCopies(sharedData(GE).path, copiesDir, 4);
+    common = { REDIS_URL: redis.url, QUEUE_PREFIX: `q-${randomUUID()}`, QUIET_PERIOD_MS: '1000', JOB_LOCK_MS: '3000',
       JOB_BACKOFF_MS: '500' };
     gateway = await startMipsegProcess({ ...common, DATA_DIR: dataDir, DIMSE_ENABLED: 'false' });
     root = `http://127.0.0.1:${gateway.httpPort}`;
@@ -84,6 +85,19 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
     await new Promise((r) => setTimeout(r, 500));
     await redis.start();
     const jobs = await waitForJobs(root, copy.studyInstanceUid, finished, 120_000);
+    expect(jobs[0]?.state).toBe('done');
+    expect(await segSeriesCount(copy.studyInstanceUid)).toBe(1);
+  });
+
+  test('instances stored while Redis is down, the gateway killed before it is back: the study is analysed once it is', async () => {
+    const copy = copies[3] as SeriesCopy;
+    await redis.kill();
+    await send(copy); // stored and acknowledged; the study check cannot reach Redis
+    await killAndWait(gateway.child, 'SIGKILL');
+    await redis.start();
+    gateway = await startMipsegProcess({ ...common, DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: String(gateway.httpPort) });
+    const jobs = await waitForJobs(root, copy.studyInstanceUid, finished, 120_000);
+    expect(jobs.filter((j) => j.id.startsWith('seg-'))).toHaveLength(1);
     expect(jobs[0]?.state).toBe('done');
     expect(await segSeriesCount(copy.studyInstanceUid)).toBe(1);
   });

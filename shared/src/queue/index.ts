@@ -6,6 +6,7 @@ export type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 export { EmbeddedJobQueue } from './embedded-job-queue';
 export type { EmbeddedQueueOptions } from './embedded-job-queue';
 export { BullMqJobQueue } from './bullmq-job-queue';
+export { StudyCheckOutbox } from './study-check-outbox';
 export type { BullMqQueueOptions } from './bullmq-job-queue';
 export { isUnrecoverable, backoffDelay } from './retry-policy';
 export type { RetryPolicy } from './retry-policy';

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
-import { BullMqJobQueue, EmbeddedJobQueue, type JobHandlers, type JobQueue } from '@mipseg/shared/queue';
+import { BullMqJobQueue, EmbeddedJobQueue, StudyCheckOutbox, type JobHandlers, type JobQueue } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { MIPSEG_MANUFACTURER } from '@mipseg/shared/dicom';
 import type { EquipmentIdentity } from '../dicom-output';
@@ -62,6 +62,26 @@ function startComputePool(options: PipelineOptions): Promise<ComputePool> {
 }
 
 /**
+ * Every stored instance restarts its study's quiet period before the sender hears it was stored. Embedded, the
+ * queue's own insert is that record (synchronous SQLite); in queue mode it is the outbox beside the index, which
+ * hands the study to Redis and, at start, hands over what a previous process recorded and could not.
+ */
+function trackStudies(archive: Archive, queue: JobQueue, config: Config, log: Logger): StudyCheckOutbox | undefined {
+  const quietMs = config.pipeline.quietPeriodMs;
+  if (queue.mode === 'embedded') {
+    archive.onInstanceStored((header) => {
+      queue.scheduleStudyCheck(header.studyInstanceUid, quietMs)
+        .catch((err: unknown) => log.error({ err, studyInstanceUid: header.studyInstanceUid }, 'could not schedule the study check'));
+    });
+    return undefined;
+  }
+  const outbox = new StudyCheckOutbox(join(config.dataDir, 'study-check-outbox.sqlite'), queue, quietMs, log);
+  archive.onInstanceStored((header) => outbox.record(header.studyInstanceUid));
+  outbox.flushSoon();
+  return outbox;
+}
+
+/**
  * Wires the pipeline into a process: the job queue of the configured mode, the study tracker (every stored
  * instance restarts its study's quiet period), and the handlers for the jobs this process takes.
  */
@@ -94,18 +114,14 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
     exportResult: (_jobId, result, destination, attempt) =>
       exportResult(result, destination, attempt, { source, callingAeTitle: config.pipeline.exportAeTitle, log }),
   };
-  if (archive) {
-    archive.onInstanceStored((header) => {
-      queue.scheduleStudyCheck(header.studyInstanceUid, config.pipeline.quietPeriodMs)
-        .catch((err: unknown) => log.error({ err, studyInstanceUid: header.studyInstanceUid }, 'could not schedule the study check'));
-    });
-  }
+  const outbox = archive ? trackStudies(archive, queue, config, log) : undefined;
   queue.startProcessing(handlers, { concurrency: config.pipeline.workerConcurrency, studyChecks: archive !== undefined, analyses: options.analyses });
   log.info({ mode: queue.mode, analyses: options.analyses, studyChecks: archive !== undefined }, 'pipeline started');
   return {
     queue,
     analyzeNow: (uid) => plan(uid, true),
     close: async () => {
+      outbox?.close();
       await queue.close(); // lets running analyses finish
       await compute?.close();
     },
