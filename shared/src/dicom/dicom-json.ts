@@ -15,7 +15,7 @@ export const BULK_DATA_PLACEHOLDER = '{{instance}}';
 
 const PIXEL_DATA = '7FE00010';
 const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
-// Large binary values (private blobs, curves) go by reference, like pixel data; small ones inline.
+// Large binary values (private blobs, overlays, ICC profiles) go by reference, like pixel data; small ones inline.
 const INLINE_BINARY_LIMIT = 1024;
 
 // dcmjs logs every unknown private VR (even at "error" level); its real problems reach us as exceptions.
@@ -26,37 +26,40 @@ function isEmptyValue(v: unknown): boolean {
   return v === undefined || v === null || v === '';
 }
 
-function convertElement(tag: string, el: dcmjs.DicomJsonElement): DicomJsonAttribute {
+function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean): DicomJsonAttribute {
   const vr = el.vr ?? 'UN';
   const values = Array.isArray(el.Value) ? el.Value : [];
   if (vr === 'SQ') {
-    const items = values.map((item) => convertDataset(item as dcmjs.DicomJsonDict));
+    const items = values.map((item) => convertDataset(item as dcmjs.DicomJsonDict, true));
     return items.length ? { vr, Value: items } : { vr };
   }
   if (BINARY_VRS.has(vr)) {
     const buffers = values.filter((v): v is ArrayBuffer => v instanceof ArrayBuffer);
     const total = buffers.reduce((n, b) => n + b.byteLength, 0);
     if (total === 0) return { vr };
-    if (total > INLINE_BINARY_LIMIT) return { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` };
+    // …/bulkdata/{tag} names a top-level element: one inside a sequence item (an icon image, a private blob) has
+    // no URI of its own, and the same tag at the top level would answer with the wrong bytes. It goes inline.
+    if (total > INLINE_BINARY_LIMIT && !inItem) return { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` };
     return { vr, InlineBinary: Buffer.concat(buffers.map((b) => Buffer.from(b))).toString('base64') };
   }
   if (values.every(isEmptyValue)) return { vr };
   return { vr, Value: values.map((v) => (isEmptyValue(v) ? null : v)) };
 }
 
-function convertDataset(dict: dcmjs.DicomJsonDict): DicomJson {
+function convertDataset(dict: dcmjs.DicomJsonDict, inItem: boolean): DicomJson {
   const out: DicomJson = {};
   for (const tag of Object.keys(dict).sort()) {
     const el = dict[tag];
     if (!el || tag.startsWith('0002')) continue;
-    out[tag] = convertElement(tag, el);
+    out[tag] = convertElement(tag, el, inItem);
   }
   return out;
 }
 
 /**
  * Reads a PS3.10 file into the DICOM JSON model without its pixel data, which is referenced by a
- * BulkDataURI built on {@link BULK_DATA_PLACEHOLDER}.
+ * BulkDataURI built on {@link BULK_DATA_PLACEHOLDER}, as are top-level binary values over 1 KB; each such URI
+ * names a top-level element that WADO-RS bulkdata serves.
  */
 export function readDicomJson(bytes: Uint8Array, bitsAllocated: number | null, encapsulated: boolean): DicomJson {
   let parsed: dcmjs.DicomDict;
@@ -68,7 +71,9 @@ export function readDicomJson(bytes: Uint8Array, bitsAllocated: number | null, e
   }
   const hasPixelData = PIXEL_DATA in parsed.dict;
   delete parsed.dict[PIXEL_DATA];
-  const json = convertDataset(parsed.dict);
+  const json = convertDataset(parsed.dict, false);
+  // Encapsulated Pixel Data keeps its URI too: PS3.18 8.7.3.3.2 defines it as bulk data (each frame's compressed
+  // bitstream), which the bulkdata route serves. Leaving the URI out would say Pixel Data is empty (F.2.5).
   if (hasPixelData) {
     json[PIXEL_DATA] = {
       vr: encapsulated || (bitsAllocated ?? 16) <= 8 ? 'OB' : 'OW',

@@ -10,6 +10,8 @@ export { readDicomJson, BULK_DATA_PLACEHOLDER } from './dicom-json';
 export type { DicomJson, DicomJsonAttribute } from './dicom-json';
 export { readPixelModule, frameByteLength, readFrameValues, readNativeFrame, viewStoredSamples } from './pixel-data';
 export type { PixelModule, StoredSamples } from './pixel-data';
+export { compressedBulkDataMediaType, readBulkDataElement, readEncapsulatedFrames } from './bulk-data';
+export type { EncapsulatedFrames } from './bulk-data';
 export { nameBasedUid, newUid, seededUidSource } from './new-uid';
 export { MIPSEG_MANUFACTURER } from './mipseg-identity';
 export { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } from './implementation-uid';

@@ -54,8 +54,14 @@ export function storageKeyFor(studyUid: string, seriesUid: string, sopUid: strin
   return join('instances', assertUid(studyUid), assertUid(seriesUid), `${assertUid(sopUid)}.dcm`);
 }
 
+/**
+ * Bumped when readDicomJson's output changes, so metadata cached by an earlier version is computed again.
+ * 2: binary values inside sequence items inline (their old BulkDataURIs named no top-level element).
+ */
+const METADATA_FORMAT = 2;
+
 function metadataKeyFor(instance: StoredInstance): string {
-  return instance.storageKey.replace(/\.dcm$/, `.${instance.sha256.slice(0, 16)}.json`);
+  return instance.storageKey.replace(/\.dcm$/, `.${instance.sha256.slice(0, 16)}.m${METADATA_FORMAT}.json`);
 }
 
 async function readHeaderBytes(path: string, size: number): Promise<Buffer> {

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { assertUid, BULK_DATA_PLACEHOLDER, readNativeFrame, readPixelModule } from '@mipseg/shared/dicom';
+import {
+  assertUid,
+  BULK_DATA_PLACEHOLDER,
+  compressedBulkDataMediaType,
+  isUncompressed,
+  readBulkDataElement,
+  readEncapsulatedFrames,
+  readNativeFrame,
+  readPixelModule,
+} from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { multipartPartType, negotiate } from '@mipseg/shared/dicomweb';
@@ -146,15 +155,61 @@ export function retrieveFramesHandler(archive: Archive) {
   };
 }
 
-/** GET …/bulkdata/7FE00010: the native Pixel Data value referenced by metadata BulkDataURIs. */
+const PIXEL_DATA = '7FE00010';
+
+/** The tag a BulkDataURI names (see readDicomJson): 8 hex digits of a top-level element. */
+function bulkDataTag(req: Request): string {
+  const tag = String(req.params['tag']).toUpperCase();
+  if (!/^[0-9A-F]{8}$/.test(tag)) throw new MipsegError('MIPSEG_NOT_FOUND', `bulk data ${tag}`);
+  return tag;
+}
+
+/** A native value (Pixel Data, overlay data, ICC profiles, private blobs) as PS3.18 uncompressed bulk data. */
+function uncompressedBulkData(bytes: Buffer, tag: string): Uint8Array {
+  if (tag !== PIXEL_DATA) return readBulkDataElement(bytes, tag);
+  const m = readPixelModule(bytes);
+  return bytes.subarray(m.pixelDataOffset, m.pixelDataOffset + m.pixelDataLength);
+}
+
+/**
+ * The part type for encapsulated frames: their own media type (PS3.18 Table 8.7.3-5), or application/octet-stream
+ * where the client asks for it with transfer-syntax=* or the stored syntax. Without either, application/octet-stream
+ * means uncompressed (PS3.18 8.7.3.3), which mipseg does not transcode to: 406.
+ */
+function compressedPartType(accept: string | undefined, mediaType: string, transferSyntaxUid: string): string {
+  let chosen = mediaType;
+  negotiate(accept, ['multipart/related'] as const, (entry) => {
+    const wanted = entry.type === '*/*' ? mediaType : multipartPartType(entry, mediaType);
+    const ts = entry.params['transfer-syntax'];
+    const asStored = ts === '*' || ts === transferSyntaxUid;
+    if (wanted === 'application/octet-stream' && asStored) chosen = wanted;
+    else if (wanted === mediaType && (ts === undefined || asStored)) chosen = mediaType;
+    else return false;
+    return true;
+  });
+  return chosen;
+}
+
+/**
+ * GET …/bulkdata/{tag}: the value of a top-level element that metadata references by BulkDataURI, as one
+ * application/octet-stream part. Encapsulated Pixel Data is served as PS3.18 8.7.3.3.2 compressed bulk data
+ * (each frame's bitstream without item delimiters, one part per frame), not refused: the metadata must say
+ * that Pixel Data has a value, and a BulkDataURI that answered nothing would be a dead link.
+ */
 export function retrieveBulkDataHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
-    if (String(req.params['tag']).toUpperCase() !== '7FE00010') throw new MipsegError('MIPSEG_NOT_FOUND', `bulk data ${String(req.params['tag'])}`);
-    const { bytes } = await loadSingle(archive, req);
-    const m = readPixelModule(bytes);
-    const body = bytes.subarray(m.pixelDataOffset, m.pixelDataOffset + m.pixelDataLength);
+    const tag = bulkDataTag(req);
+    const { instance, bytes } = await loadSingle(archive, req);
+    if (tag === PIXEL_DATA && !isUncompressed(instance.transferSyntaxUid)) {
+      const { transferSyntaxUid, frames } = readEncapsulatedFrames(bytes);
+      const partType = compressedPartType(req.get('accept'), compressedBulkDataMediaType(transferSyntaxUid), transferSyntaxUid);
+      const headers = `Content-Type: ${partType}; transfer-syntax=${transferSyntaxUid}`;
+      await sendMultipart(res, partType, frames.map((f) => ({ headers, body: Buffer.from(f.buffer, f.byteOffset, f.byteLength) })));
+      return;
+    }
+    const body = uncompressedBulkData(bytes, tag);
     function* parts() {
-      yield { headers: 'Content-Type: application/octet-stream', body };
+      yield { headers: 'Content-Type: application/octet-stream', body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
     }
     await sendMultipart(res, 'application/octet-stream', parts());
   };
