@@ -34,7 +34,10 @@ function parseHeaders(block: string): PartHeaders {
 /**
  * Streams a multipart body (RFC 2046) part by part without holding it in memory: each part's bytes go to
  * the sink that `onPart` returns as they arrive; only a boundary-length tail is kept between chunks.
- * Returns the number of complete parts. Throws MIPSEG_MULTIPART_MALFORMED / MIPSEG_PAYLOAD_TOO_LARGE.
+ * Returns the number of complete parts. Throws MIPSEG_MULTIPART_MALFORMED / MIPSEG_PAYLOAD_TOO_LARGE; by then the parts
+ * before the error have ended (their sinks' `end` returned) and the one in progress is aborted. It iterates `body`
+ * with `for await`, which ends (for a stream: destroys) the iterator when it throws; pass a stream's
+ * `iterator({ destroyOnReturn: false })` to answer on the same connection.
  */
 export async function readMultipart(
   body: AsyncIterable<Buffer> | Iterable<Buffer>,
@@ -116,16 +119,21 @@ export async function readMultipart(
 
   try {
     for await (const chunk of body) {
+      const room = limits.maxBodyBytes - received;
       received += chunk.length;
-      if (received > limits.maxBodyBytes) {
-        throw new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `body over ${limits.maxBodyBytes} bytes`);
-      }
       // After the closing boundary only an epilogue may follow: read it to the end rather than break,
       // since leaving the iterator early destroys the request and, with it, the socket for the response.
-      if (state === 'done') continue;
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      while (await step()) {
-        /* consume everything the buffer allows */
+      if (state !== 'done') {
+        // The bytes up to the limit are read first: a part whose closing boundary lies within it is complete
+        // (and stored) even when the chunk that carries that boundary runs past the limit.
+        const within = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
+        pending = pending.length ? Buffer.concat([pending, within]) : within;
+        while (await step()) {
+          /* consume everything the buffer allows */
+        }
+      }
+      if (received > limits.maxBodyBytes) {
+        throw new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `body over ${limits.maxBodyBytes} bytes`);
       }
     }
   } catch (err) {

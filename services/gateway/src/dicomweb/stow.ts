@@ -8,7 +8,7 @@ import { DicomFailureReason, MipsegError, toMipsegError } from '@mipseg/shared/e
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
 import { parseMediaType } from '@mipseg/shared/dicomweb';
-import { readMultipart, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
+import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
 
 type PartResult = StoreOutcome;
@@ -72,7 +72,8 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
       if (problem) return;
       size += chunk.length;
       if (size > config.maxInstanceBytes) {
-        problem = new MipsegError('MIPSEG_STORAGE_FAILED', `instance over MAX_INSTANCE_BYTES (${config.maxInstanceBytes})`);
+        // Over a configured size, like the request limits (413), not a fault of ours: FailureReason stays 0x0110.
+        problem = new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `instance over MAX_INSTANCE_BYTES (${config.maxInstanceBytes})`);
         return;
       }
       hash.update(chunk);
@@ -125,13 +126,18 @@ function failedItem(o: Extract<PartResult, { status: 'failed' }>): DicomJson {
   };
 }
 
-/** PS3.18 §10.5.3: 200 all stored; 202 partly/with warnings; 409 conflicts only; 507 out of storage; else 400. */
+/**
+ * PS3.18 §10.5.3: 200 all stored; 202 partly/with warnings; 409 conflicts only; 413 only instances over
+ * MAX_INSTANCE_BYTES (the conformance notes: 413 over the configured size; such a request is not malformed);
+ * 507 out of storage; else 400.
+ */
 function responseStatus(results: PartResult[]): number {
   const failures = results.filter((r): r is Extract<PartResult, { status: 'failed' }> => r.status === 'failed');
   const replaced = results.some((r) => r.status === 'stored' && r.replaced);
   if (failures.length === 0) return replaced ? 202 : 200;
   if (failures.length < results.length) return 202;
   if (failures.every((f) => f.error.httpStatus === 409)) return 409;
+  if (failures.every((f) => f.error.code === 'MIPSEG_PAYLOAD_TOO_LARGE')) return 413;
   if (failures.some((f) => f.error.code === 'MIPSEG_STORAGE_FULL')) return 507;
   return 400;
 }
@@ -151,14 +157,17 @@ export function buildStowResponse(results: PartResult[], base: string, study: st
 
 /**
  * FailureReason codes say little to a person: the Warning header carries each failure's reason in words
- * (PS3.18 has no text field in FailedSOPSequence), and notes replaced duplicates.
+ * (PS3.18 has no text field in FailedSOPSequence), notes replaced duplicates and, first, where a request was
+ * cut short: the parts after the cut were never read, so no sequence can list them.
  */
-function stowWarnings(results: PartResult[]): string[] {
-  const warnings = results.flatMap((r, part) => {
+function stowWarnings(results: PartResult[], cut: MipsegError | undefined): string[] {
+  const cutWarning = cut ? [`request cut short, ${cut.code}: ${cut.message}; the ${results.length} parts before the cut are `
+    + 'listed; any part after them was not read (or not read whole) and is not stored'] : [];
+  const warnings = cutWarning.concat(results.flatMap((r, part) => {
     if (r.status === 'failed') return [`part ${part + 1}${r.sopInstanceUid ? ` (${r.sopInstanceUid})` : ''}: ${r.error.message}`];
     if (r.status === 'stored' && r.replaced) return [`${r.header.sopInstanceUid} replaced an earlier copy, kept under retired/`];
     return [];
-  });
+  }));
   return warnings.slice(0, 50).map((w) => `299 mipseg "${w.replace(/["\r\n]/g, "'")}"`);
 }
 
@@ -180,6 +189,34 @@ function checkRequest(req: Request, config: Config): string {
   return boundary;
 }
 
+/** Outcomes of the parts received; one whose store threw counts as failed, so the others can still be reported. */
+async function settleParts(results: readonly Promise<PartResult>[]): Promise<PartResult[]> {
+  const settled = await Promise.allSettled(results);
+  return settled.map((s) => (s.status === 'fulfilled' ? s.value : failed(toMipsegError(s.reason))));
+}
+
+/**
+ * Reads the body into `results`; returns the error that stopped it before its closing boundary (a limit, a
+ * malformed or aborted body), by which time the parts before it may be stored.
+ */
+async function receiveParts(req: Request, res: Response, boundary: string, limits: MultipartLimits,
+  onPart: (headers: PartHeaders) => PartSink): Promise<MipsegError | undefined> {
+  try {
+    // Not destroyed when the reader stops early, which would take the socket with it: the client has yet to hear
+    // which parts were stored.
+    await readMultipart(req.iterator({ destroyOnReturn: false }), boundary, limits, onPart);
+    return undefined;
+  } catch (err) {
+    if (!req.complete) {
+      // Discard the rest while answering (unread bytes at close would reset the connection under the response),
+      // then close instead of reading it all.
+      req.resume();
+      res.set('Connection', 'close');
+    }
+    return toMipsegError(err);
+  }
+}
+
 /** POST /studies and /studies/{StudyInstanceUID}: Store Instances (STOW-RS). */
 export function storeInstancesHandler(archive: Archive, config: Config) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -187,19 +224,17 @@ export function storeInstancesHandler(archive: Archive, config: Config) {
     const boundary = checkRequest(req, config);
     const base = dicomwebBase(req);
     const results: Promise<PartResult>[] = [];
-    try {
-      await readMultipart(req, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
-        (headers) => partSink(archive, config, headers, study, results));
-    } catch (err) {
-      await Promise.allSettled(results);
-      throw toMipsegError(err);
-    }
-    const settled = await Promise.all(results);
+    const cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
+      (headers) => partSink(archive, config, headers, study, results));
+    const settled = cut ? await settleParts(results) : await Promise.all(results);
     // The renames of this request become durable together, before the client hears "stored".
     await archive.blobs.syncPendingDirs();
+    // PS3.18 10.5.3: some instances stored is 202, listing them; a client told only 413/400 would send them again
+    // or, worse, believe them lost. With nothing stored, the error itself is the truth.
+    if (cut && settled.every((r) => r.status === 'failed')) throw cut;
     if (settled.length === 0) throw new MipsegError('MIPSEG_MULTIPART_MALFORMED', 'no parts');
-    const status = responseStatus(settled);
-    const warnings = stowWarnings(settled);
+    const status = cut ? 202 : responseStatus(settled);
+    const warnings = stowWarnings(settled, cut);
     if (warnings.length) res.set('Warning', warnings);
     res.status(status).type('application/dicom+json').send(JSON.stringify(buildStowResponse(settled, base, study)));
   };
