@@ -28,8 +28,8 @@ export function decodePetVolume(series: PetSeries<unknown>, scaling?: VolumeScal
 
 /**
  * Builds one regular volume from the single-frame instances of a PET series (PS3.10 bytes, any order): see
- * parsePetSeries for the checks. Each slice is decoded (native little endian or JPEG Lossless) with its own
- * RescaleSlope/Intercept, so voxel values are in the series' Units (e.g. BQML).
+ * parsePetSeries for the checks. Each slice is decoded (native little endian, JPEG Lossless, JPEG-LS or
+ * JPEG 2000) with its own RescaleSlope/Intercept, so voxel values are in the series' Units (e.g. BQML).
  * Throws MIPSEG_VOLUME_INVALID, MIPSEG_VOLUME_UNSUPPORTED or MIPSEG_DICOM_UNPARSEABLE naming the instance.
  */
 export function assemblePetVolume(instanceBytes: readonly Uint8Array[]): PetVolume {

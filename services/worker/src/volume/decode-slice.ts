@@ -4,12 +4,37 @@ import { TransferSyntax, viewStoredSamples } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { DataSet } from './dicom-dataset';
 import type { SliceHeader } from './slice-header';
+import { decodeJpeg2000Frame, decodeJpegLsFrame, type StoredSamples } from './wasm-frame-decoders';
 
 const NATIVE = new Set<string>([TransferSyntax.ImplicitVrLittleEndian, TransferSyntax.ExplicitVrLittleEndian]);
-const JPEG_LOSSLESS = new Set<string>([TransferSyntax.JpegLossless, TransferSyntax.JpegLosslessSv1]);
+
+/** A codec for one encapsulated frame: it hands back the stored values unsigned (signed data as its bit pattern). */
+interface FrameCodec {
+  readonly name: string;
+  decode(frame: Uint8Array, header: SliceHeader): StoredSamples;
+}
+
+const JPEG_LOSSLESS: FrameCodec = {
+  name: 'JPEG Lossless',
+  // The decoder takes an ArrayBuffer and an offset; file bytes never live in a SharedArrayBuffer.
+  decode: (frame, header) =>
+    new Decoder().decode(frame.buffer as ArrayBuffer, frame.byteOffset, frame.length, header.bitsAllocated / 8),
+};
+const JPEG_LS: FrameCodec = { name: 'JPEG-LS', decode: decodeJpegLsFrame };
+const JPEG_2000: FrameCodec = { name: 'JPEG 2000', decode: decodeJpeg2000Frame };
+
+/** Encapsulated transfer syntaxes by their codec. JPEG-LS near-lossless and JPEG 2000 (.91) may be lossy. */
+const FRAME_CODECS: ReadonlyMap<string, FrameCodec> = new Map([
+  [TransferSyntax.JpegLossless, JPEG_LOSSLESS],
+  [TransferSyntax.JpegLosslessSv1, JPEG_LOSSLESS],
+  [TransferSyntax.JpegLsLossless, JPEG_LS],
+  [TransferSyntax.JpegLsNearLossless, JPEG_LS],
+  [TransferSyntax.Jpeg2000Lossless, JPEG_2000],
+  [TransferSyntax.Jpeg2000, JPEG_2000],
+]);
 
 /** The transfer syntaxes assemblePetVolume decodes. */
-export const DECODABLE_TRANSFER_SYNTAXES: readonly string[] = [...NATIVE, ...JPEG_LOSSLESS];
+export const DECODABLE_TRANSFER_SYNTAXES: readonly string[] = [...NATIVE, ...FRAME_CODECS.keys()];
 
 /**
  * What decoding reads of a parsed instance: the bytes and the Pixel Data element. A series keeps only this of
@@ -57,8 +82,8 @@ function decodeNative(source: PixelDataSource, element: dicomParser.Element, hea
   writeMapped(samples, mapping, target);
 }
 
-/** JPEG Lossless stores the BitsStored-bit two's complement pattern; the decoder hands it back unsigned. */
-function signExtend(samples: Uint8Array | Uint16Array, bitsStored: number): Int32Array {
+/** The JPEG codecs store the BitsStored-bit two's complement pattern, and hand it back unsigned. */
+function signExtend(samples: StoredSamples, bitsStored: number): Int32Array {
   const out = new Int32Array(samples.length);
   const signBit = 1 << (bitsStored - 1);
   const mask = (1 << bitsStored) - 1;
@@ -69,24 +94,28 @@ function signExtend(samples: Uint8Array | Uint16Array, bitsStored: number): Int3
   return out;
 }
 
-function decodeJpegLossless(source: PixelDataSource, element: dicomParser.Element, header: SliceHeader, mapping: ValueMapping,
-  target: Float32Array): void {
+/** Runs the codec on the frame; undecodable data is the instance's fault, a codec that will not load is ours. */
+function decodeFrame(codec: FrameCodec, frame: Uint8Array, header: SliceHeader): StoredSamples {
+  try {
+    return codec.decode(frame, header);
+  } catch (err) {
+    if (err instanceof MipsegError) throw err;
+    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: ${codec.name} data ` +
+      `cannot be decoded (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+  }
+}
+
+function decodeEncapsulated(source: PixelDataSource, element: dicomParser.Element, header: SliceHeader, mapping: ValueMapping,
+  target: Float32Array, codec: FrameCodec): void {
   if (!element.fragments?.length) {
     throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: no encapsulated Pixel Data`);
   }
   // Of the data set, dicom-parser reads only byteArray and byteArrayParser here: the source has both.
   const frame = dicomParser.readEncapsulatedPixelDataFromFragments(source as unknown as DataSet, element, 0, element.fragments.length);
-  let samples: Uint8Array | Uint16Array;
-  try {
-    // The decoder takes an ArrayBuffer and an offset; file bytes never live in a SharedArrayBuffer.
-    samples = new Decoder().decode(frame.buffer as ArrayBuffer, frame.byteOffset, frame.length, header.bitsAllocated / 8);
-  } catch (err) {
-    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: JPEG Lossless data ` +
-      `cannot be decoded (${err instanceof Error ? err.message : String(err)})`, { cause: err });
-  }
+  const samples = decodeFrame(codec, frame, header);
   if (samples.length !== target.length) {
-    throw new MipsegError('MIPSEG_VOLUME_INVALID',
-      `instance ${header.sopInstanceUid}: JPEG image has ${samples.length} pixels, Rows x Columns is ${target.length}`);
+    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: ${codec.name} image has ` +
+      `${samples.length} pixels, Rows x Columns is ${target.length}`);
   }
   writeMapped(header.pixelRepresentation === 1 ? signExtend(samples, header.bitsStored) : samples, mapping, target);
 }
@@ -94,7 +123,7 @@ function decodeJpegLossless(source: PixelDataSource, element: dicomParser.Elemen
 function assertDecodable(header: SliceHeader): void {
   const unsupported = (what: string): MipsegError =>
     new MipsegError('MIPSEG_VOLUME_UNSUPPORTED', `instance ${header.sopInstanceUid}: ${what}`);
-  if (!NATIVE.has(header.transferSyntaxUid) && !JPEG_LOSSLESS.has(header.transferSyntaxUid)) {
+  if (!NATIVE.has(header.transferSyntaxUid) && !FRAME_CODECS.has(header.transferSyntaxUid)) {
     throw unsupported(`transfer syntax ${header.transferSyntaxUid} (decoded: ${DECODABLE_TRANSFER_SYNTAXES.join(', ')})`);
   }
   if (header.numberOfFrames !== 1) throw unsupported(`${header.numberOfFrames} frames (multi-frame PET is not assembled)`);
@@ -105,9 +134,10 @@ function assertDecodable(header: SliceHeader): void {
 }
 
 /**
- * Decodes one single-frame slice (native little endian, or JPEG Lossless Process 14 / SV1) of a parsed
- * instance (its PixelDataSource) straight into `target` (Rows x Columns values), applying the slice's own RescaleSlope and
- * RescaleIntercept, and then `scale` (default 1; e.g. the slice's SUV factor) in the same pass.
+ * Decodes one single-frame slice (native little endian, JPEG Lossless Process 14 / SV1, JPEG-LS lossless or
+ * near-lossless, JPEG 2000 lossless or not) of a parsed instance (its PixelDataSource) straight into `target`
+ * (Rows x Columns values), applying the slice's own RescaleSlope and RescaleIntercept, and then `scale`
+ * (default 1; e.g. the slice's SUV factor) in the same pass.
  */
 export function decodeSliceInto(source: PixelDataSource, header: SliceHeader, target: Float32Array, scale = 1): void {
   assertDecodable(header);
@@ -116,6 +146,7 @@ export function decodeSliceInto(source: PixelDataSource, header: SliceHeader, ta
     throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid} has no Pixel Data (7FE0,0010)`);
   }
   const mapping = valueMapping(header, scale);
-  if (JPEG_LOSSLESS.has(header.transferSyntaxUid)) decodeJpegLossless(source, element, header, mapping, target);
+  const codec = FRAME_CODECS.get(header.transferSyntaxUid);
+  if (codec) decodeEncapsulated(source, element, header, mapping, target, codec);
   else decodeNative(source, element, header, mapping, target);
 }
