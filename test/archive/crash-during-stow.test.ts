@@ -56,7 +56,7 @@ describeWithSharedData(GE)('a crash during STOW', () => {
       const originals = new Set(files.map((f) => createHash('sha256').update(f).digest('hex')));
       for (const inst of indexed) {
         const url = String(inst['00081190']?.Value?.[0]);
-        const res = await fetch(url);
+        const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
         const body = Buffer.from(await res.arrayBuffer());
         const start = body.indexOf('\r\n\r\n') + 4;
         const end = body.lastIndexOf('\r\n--');

@@ -12,6 +12,7 @@ export { readPixelModule, frameByteLength, readFrameValues, readNativeFrame, vie
 export type { PixelModule, StoredSamples } from './pixel-data';
 export { compressedBulkDataMediaType, readBulkDataElement, readEncapsulatedFrames } from './bulk-data';
 export type { EncapsulatedFrames } from './bulk-data';
+export { canTranscodeToExplicitVrLittleEndian, transcodeToExplicitVrLittleEndian } from './transcode';
 export { nameBasedUid, newUid, seededUidSource } from './new-uid';
 export { MIPSEG_MANUFACTURER } from './mipseg-identity';
 export { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } from './implementation-uid';

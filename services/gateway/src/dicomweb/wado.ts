@@ -5,12 +5,15 @@ import type { Request, Response } from 'express';
 import {
   assertUid,
   BULK_DATA_PLACEHOLDER,
+  canTranscodeToExplicitVrLittleEndian,
   compressedBulkDataMediaType,
   isUncompressed,
   readBulkDataElement,
   readEncapsulatedFrames,
   readNativeFrame,
   readPixelModule,
+  TransferSyntax,
+  transcodeToExplicitVrLittleEndian,
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
@@ -45,7 +48,7 @@ function instancesIn(archive: Archive, scope: Scope): StoredInstance[] {
 /** Multipart body from parts produced lazily, so a 4 GB study streams without being held in memory. */
 interface Part {
   readonly headers: string;
-  readonly body: AsyncIterable<Buffer> | Buffer;
+  readonly body: AsyncIterable<Buffer> | Iterable<Buffer> | Buffer;
 }
 
 async function sendMultipart(res: Response, partType: string, parts: Iterable<Part> | AsyncIterable<Part>): Promise<void> {
@@ -69,11 +72,47 @@ const READ_WHOLE_MAX_BYTES = 1 << 20;
 const READ_AHEAD = 8;
 
 /**
- * The stored instances as parts, in order. A stream costs four round trips to the file system per file, one
- * after another (open, read, read to the end, close): 267 slices took a quarter of a second. Small files are
- * instead read whole, READ_AHEAD at a time ahead of the one being sent; large ones still stream.
+ * The transfer syntax in which to send an instance stored in `stored`, given an Accept entry's transfer-syntax
+ * parameter; undefined where mipseg cannot produce it. Since 2016c PS3.18 has no parameter mean
+ * Explicit VR Little Endian and `*` mean as stored. Deviation: a compressed (or big-endian) instance is not
+ * decompressed (or byte-swapped), so with no parameter it goes as stored, labelled with its transfer syntax.
  */
-async function* storedInstanceParts(archive: Archive, instances: readonly StoredInstance[]): AsyncGenerator<Part> {
+function transferSyntaxToSend(stored: string, requested: string | undefined): string | undefined {
+  if (requested === '*' || requested === stored) return stored;
+  const explicit = TransferSyntax.ExplicitVrLittleEndian;
+  if ((requested === undefined || requested === explicit) && canTranscodeToExplicitVrLittleEndian(stored)) return explicit;
+  return requested === undefined ? stored : undefined;
+}
+
+/** A part sent as stored: the file's bytes, untouched, streamed where it is large. */
+function storedPart(archive: Archive, instance: StoredInstance, whole: Buffer | undefined): Part {
+  return {
+    headers: `Content-Type: application/dicom; transfer-syntax=${instance.transferSyntaxUid}\r\nContent-Length: ${instance.size}`,
+    body: whole ?? archive.blobs.openRead(instance.storageKey),
+  };
+}
+
+/** A part transcoded to Explicit VR Little Endian: read whole (a large instance too), its values not copied. */
+async function transcodedPart(archive: Archive, instance: StoredInstance, whole: Buffer | undefined): Promise<Part> {
+  const pieces = transcodeToExplicitVrLittleEndian(whole ?? (await archive.blobs.read(instance.storageKey)));
+  const length = pieces.reduce((n, p) => n + p.length, 0);
+  return {
+    headers: `Content-Type: application/dicom; transfer-syntax=${TransferSyntax.ExplicitVrLittleEndian}\r\nContent-Length: ${length}`,
+    body: pieces,
+  };
+}
+
+/**
+ * The instances as parts, in order, each in the transfer syntax `sendAs` gives it. A stream costs four round
+ * trips to the file system per file, one after another (open, read, read to the end, close): 267 slices took a
+ * quarter of a second. Small files are instead read whole, READ_AHEAD at a time ahead of the one being sent;
+ * large ones sent as stored still stream.
+ */
+async function* instanceParts(
+  archive: Archive,
+  instances: readonly StoredInstance[],
+  sendAs: (instance: StoredInstance) => string,
+): AsyncGenerator<Part> {
   const readWhole = (k: number): Promise<Buffer> | undefined => {
     const instance = instances[k];
     if (!instance || instance.size > READ_WHOLE_MAX_BYTES) return undefined;
@@ -85,26 +124,31 @@ async function* storedInstanceParts(archive: Archive, instances: readonly Stored
   const ahead = Array.from({ length: READ_AHEAD }, (_, k) => readWhole(k));
   for (let k = 0; k < instances.length; k++) {
     const instance = instances[k] as StoredInstance;
-    const whole = ahead.shift();
+    const reading = ahead.shift();
     ahead.push(readWhole(k + READ_AHEAD));
-    yield {
-      headers: `Content-Type: application/dicom; transfer-syntax=${instance.transferSyntaxUid}\r\nContent-Length: ${instance.size}`,
-      body: whole ? await whole : archive.blobs.openRead(instance.storageKey),
-    };
+    const whole = await reading;
+    if (sendAs(instance) === instance.transferSyntaxUid) yield storedPart(archive, instance, whole);
+    else yield await transcodedPart(archive, instance, whole);
   }
 }
 
-/** GET study/series/instance: Retrieve (WADO-RS), as stored (no transcoding). */
+/**
+ * GET study/series/instance: Retrieve (WADO-RS). Each instance goes in the transfer syntax the Accept asks for:
+ * as stored, or transcoded from Implicit to Explicit VR Little Endian (the default); 406 where an instance
+ * cannot be produced in the one named.
+ */
 export function retrieveHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     const instances = instancesIn(archive, scopeOf(req));
-    const storedSyntaxes = new Set(instances.map((i) => i.transferSyntaxUid));
-    negotiate(req.get('accept'), ['multipart/related'] as const, (entry) => {
-      if (multipartPartType(entry, 'application/dicom') !== 'application/dicom' && entry.type !== '*/*') return false;
-      const ts = entry.params['transfer-syntax'];
-      return ts === undefined || ts === '*' || (storedSyntaxes.size === 1 && storedSyntaxes.has(ts));
+    const storedSyntaxes = [...new Set(instances.map((i) => i.transferSyntaxUid))];
+    const { entry } = negotiate(req.get('accept'), ['multipart/related'] as const, (candidate) => {
+      if (multipartPartType(candidate, 'application/dicom') !== 'application/dicom' && candidate.type !== '*/*') return false;
+      const requested = candidate.params['transfer-syntax'];
+      return storedSyntaxes.every((stored) => transferSyntaxToSend(stored, requested) !== undefined);
     });
-    await sendMultipart(res, 'application/dicom', storedInstanceParts(archive, instances));
+    const requested = entry.params['transfer-syntax'];
+    const sendAs = (i: StoredInstance): string => transferSyntaxToSend(i.transferSyntaxUid, requested) ?? i.transferSyntaxUid;
+    await sendMultipart(res, 'application/dicom', instanceParts(archive, instances, sendAs));
   };
 }
 
