@@ -6,17 +6,19 @@ export interface StowReply {
   readonly warning: string | null;
 }
 
-/** Posts parts as multipart/related to a STOW-RS URL, with full control of headers (for bad-input tests). */
-export async function postStow(url: string, parts: readonly Buffer[], options: {
+export interface StowOptions {
   boundary?: string; contentType?: string; partContentType?: string; headers?: Record<string, string>;
-} = {}): Promise<StowReply> {
+}
+
+/** Posts parts as multipart/related to a STOW-RS URL; the raw response, for tests of its media type. */
+export function fetchStow(url: string, parts: readonly Buffer[], options: StowOptions = {}): Promise<Response> {
   const boundary = options.boundary ?? `b-${randomUUID()}`;
   const chunks: Buffer[] = [];
   for (const p of parts) {
     chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${options.partContentType ?? 'application/dicom'}\r\n\r\n`), p, Buffer.from('\r\n'));
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  const res = await fetch(url, {
+  return fetch(url, {
     method: 'POST',
     headers: {
       'Content-Type': options.contentType ?? `multipart/related; type="application/dicom"; boundary="${boundary}"`,
@@ -24,6 +26,11 @@ export async function postStow(url: string, parts: readonly Buffer[], options: {
     },
     body: Buffer.concat(chunks),
   });
+}
+
+/** Posts parts as multipart/related to a STOW-RS URL, with full control of headers (for bad-input tests). */
+export async function postStow(url: string, parts: readonly Buffer[], options: StowOptions = {}): Promise<StowReply> {
+  const res = await fetchStow(url, parts, options);
   const text = await res.text();
   let body: StowReply['body'];
   try {

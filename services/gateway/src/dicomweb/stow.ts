@@ -7,7 +7,7 @@ import { assertUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
-import { parseMediaType } from '@mipseg/shared/dicomweb';
+import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
 
@@ -171,7 +171,25 @@ function stowWarnings(results: PartResult[], cut: MipsegError | undefined): stri
   return warnings.slice(0, 50).map((w) => `299 mipseg "${w.replace(/["\r\n]/g, "'")}"`);
 }
 
-function checkRequest(req: Request, config: Config): string {
+/** What the STOW response body can be written as, in our order of preference (PS3.18 10.5.3). */
+const STOW_RESPONSE_TYPES = ['application/dicom+json', 'application/json', 'application/dicom+xml'] as const;
+type StowResponseType = 'application/dicom+json' | 'application/dicom+xml';
+
+function stowResponseType(accept: string | undefined): StowResponseType {
+  // application/json, as WADO metadata takes it, gets the DICOM JSON it has always had.
+  return negotiate(accept, STOW_RESPONSE_TYPES).offer === 'application/dicom+xml' ? 'application/dicom+xml' : 'application/dicom+json';
+}
+
+function writeStowResponse(body: DicomJson, type: StowResponseType): string {
+  return type === 'application/dicom+xml' ? toNativeDicomModelXml(body) : JSON.stringify(body);
+}
+
+/**
+ * Refuses what cannot succeed before a byte of the body is read, so nothing is stored for it: a wrong media
+ * type or boundary, a declared length over the limit, and an Accept we cannot answer (a 406 after storing would
+ * tell the client that nothing was stored).
+ */
+function checkRequest(req: Request, config: Config): { boundary: string; responseType: StowResponseType } {
   const contentType = req.get('content-type');
   if (!contentType) throw new MipsegError('MIPSEG_UNSUPPORTED_MEDIA_TYPE', 'no Content-Type');
   const mt = parseMediaType(contentType);
@@ -186,7 +204,7 @@ function checkRequest(req: Request, config: Config): string {
   if (length > config.maxRequestBytes) {
     throw new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `Content-Length ${length} > MAX_REQUEST_BYTES ${config.maxRequestBytes}`);
   }
-  return boundary;
+  return { boundary, responseType: stowResponseType(req.get('accept')) };
 }
 
 /** Outcomes of the parts received; one whose store threw counts as failed, so the others can still be reported. */
@@ -221,7 +239,7 @@ async function receiveParts(req: Request, res: Response, boundary: string, limit
 export function storeInstancesHandler(archive: Archive, config: Config) {
   return async (req: Request, res: Response): Promise<void> => {
     const study = typeof req.params['study'] === 'string' ? assertUid(req.params['study'], 'StudyInstanceUID') : undefined;
-    const boundary = checkRequest(req, config);
+    const { boundary, responseType } = checkRequest(req, config);
     const base = dicomwebBase(req);
     const results: Promise<PartResult>[] = [];
     const cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
@@ -236,6 +254,6 @@ export function storeInstancesHandler(archive: Archive, config: Config) {
     const status = cut ? 202 : responseStatus(settled);
     const warnings = stowWarnings(settled, cut);
     if (warnings.length) res.set('Warning', warnings);
-    res.status(status).type('application/dicom+json').send(JSON.stringify(buildStowResponse(settled, base, study)));
+    res.status(status).type(responseType).send(writeStowResponse(buildStowResponse(settled, base, study), responseType));
   };
 }
