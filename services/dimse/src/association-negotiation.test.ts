@@ -1,5 +1,8 @@
 import { association, constants } from 'dcmjs-dimse';
-import { checkAeTitles, negotiatePresentationContexts } from './association-negotiation';
+import { DECODABLE_TRANSFER_SYNTAXES } from '../../worker/src/volume';
+import {
+  ACCEPTED_TRANSFER_SYNTAXES, checkAeTitles, negotiatePresentationContexts, STORED_NOT_DECODED_TRANSFER_SYNTAXES,
+} from './association-negotiation';
 
 const { PresentationContextResult: Result, RejectReason } = constants;
 const PET = '1.2.840.10008.5.1.4.1.1.128';
@@ -23,6 +26,23 @@ test('rejects another called AE title (reason 7) and a calling AE title off the 
   const allowList = { ...policy, allowedCallingAeTitles: ['PACS'] };
   expect(checkAeTitles('ANYONE', 'MIPSEG', allowList)?.reason).toBe(RejectReason.CallingAeNotRecognized);
   expect(checkAeTitles('PACS', 'MIPSEG', allowList)).toBeUndefined();
+});
+
+test('passes over a proposed syntax it stores but cannot decode (RLE, big endian) when another it accepts is proposed', () => {
+  const request = proposal(
+    [PET, '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2'],
+    [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1'],
+    [PET, '1.2.840.10008.1.2.5'],
+  );
+  negotiatePresentationContexts(request);
+  expect(request.getPresentationContexts().map(({ context }) => context.getAcceptedTransferSyntaxUid()))
+    .toEqual(['1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.5']);
+});
+
+test('accepts for storage exactly what the worker decodes, plus the syntaxes it names as stored but not decoded', () => {
+  const decodable = new Set(DECODABLE_TRANSFER_SYNTAXES);
+  for (const uid of ACCEPTED_TRANSFER_SYNTAXES) expect([uid, decodable.has(uid) !== STORED_NOT_DECODED_TRANSFER_SYNTAXES.has(uid)]).toEqual([uid, true]);
+  for (const uid of decodable) expect([uid, ACCEPTED_TRANSFER_SYNTAXES.has(uid)]).toEqual([uid, true]);
 });
 
 test('takes the first proposed transfer syntax it supports, and rejects what it cannot store', () => {

@@ -19,6 +19,16 @@ export const ACCEPTED_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
   TransferSyntax.RleLossless,
 ]);
 
+/**
+ * Accepted, so that a sender with nothing else can still store, but not decoded by the worker: a PET series in
+ * one of these is kept and its analysis fails. Where the sender also proposes a syntax the worker decodes,
+ * that one is taken instead (a test checks this list against the worker's decoders).
+ */
+export const STORED_NOT_DECODED_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
+  TransferSyntax.ExplicitVrBigEndian,
+  TransferSyntax.RleLossless,
+]);
+
 /** The A-ASSOCIATE-RJ fields (PS3.8 9.3.4) and a reason for our log. */
 export interface AssociationRejection {
   readonly result: number;
@@ -66,7 +76,9 @@ function isAcceptedAbstractSyntax(uid: string): boolean {
 /**
  * Sets the result of every proposed presentation context. Of the proposed transfer syntaxes the first one
  * we accept wins, as in pynetdicom: the SCU lists what its data is in first, and taking that spares it a
- * conversion (and keeps what we store identical to what it holds). Returns the accepted contexts.
+ * conversion (and keeps what we store identical to what it holds) — unless it is one the worker cannot
+ * decode and the SCU offers another we accept, which then wins: an RLE copy kept is a study not analysed.
+ * Returns the accepted contexts.
  */
 export function negotiatePresentationContexts(request: association.Association): association.PresentationContext[] {
   const accepted: association.PresentationContext[] = [];
@@ -75,7 +87,8 @@ export function negotiatePresentationContexts(request: association.Association):
       context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
       continue;
     }
-    const transferSyntax = context.getTransferSyntaxUids().find((uid) => ACCEPTED_TRANSFER_SYNTAXES.has(uid));
+    const storable = context.getTransferSyntaxUids().filter((uid) => ACCEPTED_TRANSFER_SYNTAXES.has(uid));
+    const transferSyntax = storable.find((uid) => !STORED_NOT_DECODED_TRANSFER_SYNTAXES.has(uid)) ?? storable[0];
     if (transferSyntax === undefined) {
       context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
       continue;
