@@ -67,8 +67,10 @@ const storescu = (dimse: TestDimse, callingAe: string, inputs: readonly string[]
     const file = files[4] as string;
     const other = await startTestDimse();
     try {
-      // By default storescu offers Explicit VR LE first and converts the Implicit VR file as it sends.
-      const run = await storescu(other, 'STORESCU', [file]);
+      // +C: one context of Explicit VR LE, Big Endian and Implicit VR, in that order; mipseg takes the first, so
+      // storescu converts the Implicit VR file as it sends. (In separate contexts, its default, Big Endian and
+      // Implicit VR share the second; mipseg takes Implicit there, the file's own, and nothing is converted.)
+      const run = await storescu(other, 'STORESCU', [file], ['+C']);
       expect(run.output).toContain('Converting transfer syntax: Little Endian Implicit -> Little Endian Explicit');
       const converted = join(scratch, 'explicit.dcm');
       expect((await runTool('dcmconv', ['+te', file, converted])).code).toBe(0);
