@@ -44,6 +44,35 @@ describe('loadConfig', () => {
     }
   });
 
+  test('reads the STOW-RS export token from the environment or a file; none by default', () => {
+    expect(loadConfig({}).pipeline.exportStowToken).toBe('');
+    expect(loadConfig({ EXPORT_STOW_TOKEN: 'eyJhbGciOi.J9-_~+/x==' }).pipeline.exportStowToken).toBe('eyJhbGciOi.J9-_~+/x==');
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-cfg-'));
+    try {
+      writeFileSync(join(dir, 'stow-token'), 'pacs-token-from-file\n');
+      expect(loadConfig({ EXPORT_STOW_TOKEN_FILE: join(dir, 'stow-token') }).pipeline.exportStowToken).toBe('pacs-token-from-file');
+      writeFileSync(join(dir, 'empty'), '\n');
+      expect(codeOf(() => loadConfig({ EXPORT_STOW_TOKEN_FILE: join(dir, 'empty') }))).toBe('MIPSEG_CONFIG_INVALID');
+      expect(codeOf(() => loadConfig({ EXPORT_STOW_TOKEN_FILE: join(dir, 'missing') }))).toBe('MIPSEG_CONFIG_INVALID');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    [{ EXPORT_STOW_TOKEN: 'two words' }],
+    [{ EXPORT_STOW_TOKEN: 'token\r\nX-Injected: 1' }],
+    [{ EXPORT_STOW_TOKEN: 'secret-token', EXPORT_STOW_TOKEN_FILE: '/etc/hostname' }],
+  ])('refuses an unusable STOW-RS export token without showing it: %j', (env) => {
+    try {
+      loadConfig(env);
+      throw new Error('accepted');
+    } catch (err) {
+      expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+      expect((err as Error).message).not.toContain(env.EXPORT_STOW_TOKEN);
+    }
+  });
+
   test.each([
     [{ PORT: 'eighty' }],
     [{ PORT: '70000' }],

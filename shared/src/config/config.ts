@@ -36,6 +36,8 @@ export interface Config {
     readonly exportDestinations: readonly string[];
     readonly exportAttempts: number;
     readonly exportBackoffMs: number;
+    /** Bearer token sent to every `stow:` destination; empty = none. A secret: never log it. */
+    readonly exportStowToken: string;
     /** Queue-mode workers read studies from and store results to this gateway (DICOMweb base URL). */
     readonly gatewayUrl: string;
     /** Fewest slices a PET series needs to be analysed. */
@@ -77,6 +79,8 @@ export const DEFAULTS = {
   EXPORT_DESTINATIONS: '',
   EXPORT_ATTEMPTS: '5',
   EXPORT_BACKOFF_MS: '5000',
+  EXPORT_STOW_TOKEN: '',
+  EXPORT_STOW_TOKEN_FILE: '',
   GATEWAY_URL: 'http://127.0.0.1:8080/dicomweb',
   MIN_PET_SLICES: '50',
   EXPORT_AE_TITLE: 'MIPSEG',
@@ -138,6 +142,31 @@ function readTokens(env: Env): string[] {
   return tokens;
 }
 
+// RFC 6750 b64token: also keeps whitespace and line breaks (header injection) out of the Authorization header.
+const BEARER_TOKEN = /^[\w.~+/-]+=*$/;
+
+function readTokenFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_STOW_TOKEN_FILE=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** The token mipseg sends to STOW-RS destinations. Messages name the variable, never the token. */
+function readExportStowToken(env: Env): string {
+  const inline = read(env, 'EXPORT_STOW_TOKEN');
+  const file = read(env, 'EXPORT_STOW_TOKEN_FILE');
+  if (inline && file) throw new MipsegError('MIPSEG_CONFIG_INVALID', 'EXPORT_STOW_TOKEN and EXPORT_STOW_TOKEN_FILE are both set (use one)');
+  const token = file ? readTokenFile(file) : inline;
+  if (token && !BEARER_TOKEN.test(token)) {
+    const key = file ? 'EXPORT_STOW_TOKEN_FILE' : 'EXPORT_STOW_TOKEN';
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}: the token must be one RFC 6750 bearer token (letters, digits, -._~+/, trailing =)`);
+  }
+  if (file && !token) throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_STOW_TOKEN_FILE=${file} is empty`);
+  return token;
+}
+
 const DESTINATION = /^(stow:https?:\/\/\S+|dimse:[\x20-\x5b\x5d-\x7e]{1,16}@[^:\s]+:\d{1,5})$/;
 
 function readDestinations(raw: string): string[] {
@@ -188,6 +217,7 @@ export function loadConfig(env: Env, overrides: Partial<Record<ConfigKey, string
       exportDestinations: Object.freeze(readDestinations(read(merged, 'EXPORT_DESTINATIONS'))),
       exportAttempts: readInt(merged, 'EXPORT_ATTEMPTS', 1, 100),
       exportBackoffMs: readInt(merged, 'EXPORT_BACKOFF_MS', 0, 3_600_000),
+      exportStowToken: readExportStowToken(merged),
       gatewayUrl: read(merged, 'GATEWAY_URL').replace(/\/$/, ''),
       minPetSlices: readInt(merged, 'MIN_PET_SLICES', 1, 100_000),
       exportAeTitle: readAeTitle(merged, 'EXPORT_AE_TITLE'),

@@ -12,6 +12,8 @@ export interface ExportDeps {
   readonly source: StudySource;
   readonly callingAeTitle: string;
   readonly log: Logger;
+  /** Bearer token for `stow:` destinations (EXPORT_STOW_TOKEN); undefined or empty = none. */
+  readonly stowToken?: string;
 }
 
 async function resultInstances(source: StudySource, result: ResultUids): Promise<Buffer[]> {
@@ -43,9 +45,13 @@ async function sendDimse(destination: string, instances: Buffer[], deps: ExportD
   }
 }
 
-async function sendStow(destination: string, instances: Buffer[]): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
+/**
+ * `sent` only when the destination referenced every instance; a refusal fails at once, anything else (down,
+ * out of resources, an answer that confirms nothing) is retried and becomes `failed` after the last attempt.
+ */
+async function sendStow(destination: string, instances: Buffer[], token: string | undefined): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
   try {
-    await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances);
+    await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances, token);
     return { state: 'sent', detail: `${instances.length} instance(s) stored` };
   } catch (err) {
     const error = toMipsegError(err);
@@ -56,6 +62,6 @@ async function sendStow(destination: string, instances: Buffer[]): Promise<Omit<
 /** Sends a result (MIP + SEG) to one destination: `stow:<url>` or `dimse:<AE>@<host>:<port>`. */
 export async function exportResult(result: ResultUids, destination: string, attempt: number, deps: ExportDeps): Promise<ExportStatus> {
   const instances = await resultInstances(deps.source, result);
-  const status = destination.startsWith('dimse:') ? await sendDimse(destination, instances, deps) : await sendStow(destination, instances);
+  const status = destination.startsWith('dimse:') ? await sendDimse(destination, instances, deps) : await sendStow(destination, instances, deps.stowToken);
   return { destination, attempts: attempt, updatedAt: Date.now(), ...status };
 }

@@ -112,7 +112,8 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
       return analyzeSeries(request, { source, sink, compute, log: log.child({ jobId }) }, progress);
     },
     exportResult: (_jobId, result, destination, attempt) =>
-      exportResult(result, destination, attempt, { source, callingAeTitle: config.pipeline.exportAeTitle, log }),
+      exportResult(result, destination, attempt, { source, callingAeTitle: config.pipeline.exportAeTitle, log,
+        stowToken: config.pipeline.exportStowToken }),
   };
   const outbox = archive ? trackStudies(archive, queue, config, log) : undefined;
   queue.startProcessing(handlers, { concurrency: config.pipeline.workerConcurrency, studyChecks: archive !== undefined, analyses: options.analyses });

@@ -1,3 +1,4 @@
+import { readSopInstanceUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive } from '@mipseg/shared/store';
 
@@ -22,31 +23,151 @@ export class ArchiveResultSink implements ResultSink {
   }
 }
 
-/** POSTs results to a DICOMweb server and checks every instance was stored (no FailedSOPSequence). */
-export async function stowInstances(baseUrl: string, instances: readonly Buffer[], token?: string): Promise<void> {
-  const boundary = `mipseg-${Date.now().toString(36)}`;
+/** PS3.18 STOW-RS response attributes (DICOM JSON keys). */
+const Tag = {
+  FailedSOPSequence: '00081198',
+  ReferencedSOPSequence: '00081199',
+  ReferencedSOPInstanceUID: '00081155',
+  FailureReason: '00081197',
+} as const;
+
+type DicomJsonItem = Readonly<Record<string, { readonly Value?: readonly unknown[] } | undefined>>;
+
+interface FailedInstance {
+  readonly sopInstanceUid: string;
+  readonly failureReason: number | undefined;
+}
+
+/** What a destination said about the instances of one request. */
+interface StowResponse {
+  readonly referenced: ReadonlySet<string>;
+  readonly failed: readonly FailedInstance[];
+}
+
+function sequenceItems(body: DicomJsonItem, tag: string): DicomJsonItem[] {
+  const values = body[tag]?.Value ?? [];
+  return values.filter((v): v is DicomJsonItem => typeof v === 'object' && v !== null && !Array.isArray(v));
+}
+
+function firstValue(item: DicomJsonItem, tag: string): unknown {
+  return item[tag]?.Value?.[0];
+}
+
+function referencedUid(item: DicomJsonItem): string {
+  const uid = firstValue(item, Tag.ReferencedSOPInstanceUID);
+  return typeof uid === 'string' ? uid : '?';
+}
+
+/** A US value is a JSON number; a string of digits is taken too, as lenient readers do. */
+function failureReason(value: unknown): number | undefined {
+  const n = typeof value === 'number' || typeof value === 'string' ? Number(value) : NaN;
+  return Number.isInteger(n) && value !== '' ? n : undefined;
+}
+
+/**
+ * The body as a STOW-RS response object, or undefined where it is none: empty, not JSON (we ask for DICOM
+ * JSON, yet a PACS may answer XML or an error page), JSON `null`, or an array (a QIDO answer after a redirect).
+ */
+function parseStowResponse(text: string): StowResponse | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const body = parsed as DicomJsonItem;
+  const referenced = new Set(sequenceItems(body, Tag.ReferencedSOPSequence).map(referencedUid));
+  const failed = sequenceItems(body, Tag.FailedSOPSequence).map((i) => ({
+    sopInstanceUid: referencedUid(i),
+    failureReason: failureReason(firstValue(i, Tag.FailureReason)),
+  }));
+  return { referenced, failed };
+}
+
+/** 0xA7xx, out of resources: the destination may take the instance later (conformance: retry with backoff). */
+function isOutOfResources(reason: number | undefined): boolean {
+  return reason !== undefined && (reason & 0xff00) === 0xa700;
+}
+
+function describeFailures(failed: readonly FailedInstance[]): string {
+  return failed.map((f) => `${f.sopInstanceUid} FailureReason ${f.failureReason === undefined ? 'missing' : `0x${f.failureReason.toString(16).toUpperCase()}`}`).join(', ');
+}
+
+/**
+ * Failed items decide first: any reason other than A7xx is a refusal that a retry will not change; only A7xx
+ * ones mean "later". Otherwise every instance sent must be referenced: success is what the destination
+ * confirms, not the absence of a FailedSOPSequence.
+ */
+function checkStowResponse(where: string, response: StowResponse, sopInstanceUids: readonly string[]): void {
+  const refused = response.failed.filter((f) => !isOutOfResources(f.failureReason));
+  if (refused.length > 0) throw new MipsegError('MIPSEG_EXPORT_REFUSED', `${where}: FailedSOPSequence ${describeFailures(refused)}`);
+  if (response.failed.length > 0) {
+    throw new MipsegError('MIPSEG_STORAGE_FULL', `${where}: destination out of resources, FailedSOPSequence ${describeFailures(response.failed)}`);
+  }
+  const missing = sopInstanceUids.filter((uid) => !response.referenced.has(uid));
+  if (missing.length > 0) {
+    throw new MipsegError('MIPSEG_INTERNAL', `${where}: not confirmed, ${missing.length} of ${sopInstanceUids.length} instance(s) `
+      + `missing from ReferencedSOPSequence (${missing.join(', ')})`);
+  }
+}
+
+/** A status outside 2xx. A redirect is never followed: fetch would re-send the POST as a bodiless GET. */
+function refuseStatus(where: string, res: Response, text: string, hasToken: boolean): MipsegError {
+  if (res.status >= 300 && res.status < 400) {
+    return new MipsegError('MIPSEG_EXPORT_REFUSED', `${where}: HTTP ${res.status} redirect to ${res.headers.get('location') ?? '(no Location)'}; `
+      + 'configure the final URL as the destination');
+  }
+  if (res.status === 401 || res.status === 403) {
+    return new MipsegError('MIPSEG_EXPORT_REFUSED', `${where}: HTTP ${res.status}, authentication failed `
+      + `(${hasToken ? 'the bearer token was not accepted' : 'no bearer token is configured'})`);
+  }
+  const response = parseStowResponse(text);
+  if (response && response.failed.length > 0 && response.failed.every((f) => isOutOfResources(f.failureReason))) {
+    return new MipsegError('MIPSEG_STORAGE_FULL', `${where}: HTTP ${res.status}, destination out of resources, FailedSOPSequence ${describeFailures(response.failed)}`);
+  }
+  // Other 4xx from a PACS are refusals that retrying will not change; 5xx and 429 may pass.
+  const code = res.status >= 500 || res.status === 429 ? 'MIPSEG_INTERNAL' : 'MIPSEG_EXPORT_REFUSED';
+  return new MipsegError(code, `${where}: HTTP ${res.status} ${text.slice(0, 200)}`);
+}
+
+function multipartBody(instances: readonly Buffer[], boundary: string): Buffer<ArrayBuffer> {
   const chunks = instances.flatMap((b) => [Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), b, Buffer.from('\r\n')]);
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(chunks);
+}
+
+async function postInstances(baseUrl: string, instances: readonly Buffer[], token: string | undefined): Promise<Response> {
+  const boundary = `mipseg-${Date.now().toString(36)}`;
   const headers: Record<string, string> = {
     'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
     Accept: 'application/dicom+json',
   };
   if (token) headers['Authorization'] = `Bearer ${token}`;
-  let res: Response;
   try {
-    res = await fetch(`${baseUrl}/studies`, { method: 'POST', headers, body: Buffer.concat(chunks) });
+    return await fetch(`${baseUrl}/studies`, { method: 'POST', headers, body: multipartBody(instances, boundary), redirect: 'manual' });
   } catch (err) {
     throw new MipsegError('MIPSEG_INTERNAL', `STOW-RS to ${baseUrl}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * POSTs instances to a DICOMweb server and resolves only when the response references every one of them.
+ * Throws MIPSEG_EXPORT_REFUSED where a retry cannot help (4xx, 3xx, a FailedSOPSequence reason other than A7xx),
+ * MIPSEG_STORAGE_FULL for A7xx, MIPSEG_INTERNAL for what may pass (network, 5xx, 429, an unconfirmed answer).
+ */
+export async function stowInstances(baseUrl: string, instances: readonly Buffer[], token?: string): Promise<void> {
+  const sopInstanceUids = instances.map((b) => readSopInstanceUid(b));
+  const where = `STOW-RS to ${baseUrl}`;
+  const res = await postInstances(baseUrl, instances, token);
   const text = await res.text();
-  if (res.status !== 200 && res.status !== 202) {
-    // 4xx from a PACS is a refusal that retrying will not change; 5xx and 429 may pass.
-    const code = res.status >= 500 || res.status === 429 ? 'MIPSEG_INTERNAL' : 'MIPSEG_EXPORT_REFUSED';
-    throw new MipsegError(code, `STOW-RS to ${baseUrl}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  if (res.status < 200 || res.status >= 300) throw refuseStatus(where, res, text, Boolean(token));
+  const response = parseStowResponse(text);
+  if (!response) {
+    throw new MipsegError('MIPSEG_INTERNAL', `${where}: not confirmed, HTTP ${res.status} with Content-Type `
+      + `${res.headers.get('content-type') ?? '(none)'} is not a DICOM JSON STOW-RS response: ${JSON.stringify(text.slice(0, 100))}`);
   }
-  const body = (text ? JSON.parse(text) : {}) as Record<string, { Value?: unknown[] }>;
-  const failed = body['00081198']?.Value?.length ?? 0;
-  if (failed > 0) throw new MipsegError('MIPSEG_EXPORT_REFUSED', `STOW-RS to ${baseUrl}: ${failed} instance(s) in FailedSOPSequence`);
+  checkStowResponse(where, response, sopInstanceUids);
 }
 
 export class StowResultSink implements ResultSink {

@@ -1,0 +1,173 @@
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '@mipseg/shared/log';
+import type { ResultUids } from '@mipseg/shared/queue';
+import { syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
+import { exportResult, type ExportDeps } from './export-result';
+import type { StudySource } from './study-source';
+
+const MIP_UID = '2.25.7100.1';
+const SEG_UID = '2.25.7100.2';
+const RESULT: ResultUids = {
+  studyInstanceUid: '2.25.2000.1', mipSeriesInstanceUid: '2.25.7100.10', mipSopInstanceUid: MIP_UID,
+  segSeriesInstanceUid: '2.25.7100.20', segSopInstanceUid: SEG_UID,
+  lesionCount: 0, tumourAreaMm2: 0, modelName: 'test', modelVersion: '0',
+};
+
+/** Hands back the one instance each of the result's series holds, as the archive would. */
+const source: StudySource = {
+  readSeries: (_study, series) => Promise.resolve([syntheticPetInstance({
+    sopInstanceUid: series === RESULT.mipSeriesInstanceUid ? MIP_UID : SEG_UID, seriesInstanceUid: series,
+  })]),
+};
+
+interface SeenRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly bodyBytes: number;
+}
+
+/** A stand-in PACS on a free port: records every request and answers with `reply`. */
+class FakePacs {
+  readonly requests: SeenRequest[] = [];
+  reply: (res: ServerResponse) => void = (res) => res.writeHead(500).end();
+  private readonly server: Server = createServer((req, res) => {
+    let bodyBytes = 0;
+    req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
+    req.on('end', () => {
+      this.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes });
+      this.reply(res);
+    });
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/dicom-web`;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+function json(status: number, body: unknown): (res: ServerResponse) => void {
+  return (res) => res.writeHead(status, { 'Content-Type': 'application/dicom+json' }).end(JSON.stringify(body));
+}
+
+function referenced(...uids: string[]): Record<string, unknown> {
+  return { '00081199': { vr: 'SQ', Value: uids.map((uid) => ({ '00081155': { vr: 'UI', Value: [uid] } })) } };
+}
+
+function failed(uid: string, reason: number): Record<string, unknown> {
+  return { '00081198': { vr: 'SQ', Value: [{ '00081155': { vr: 'UI', Value: [uid] }, '00081197': { vr: 'US', Value: [reason] } }] } };
+}
+
+describe('exportResult to a STOW-RS destination', () => {
+  const pacs = new FakePacs();
+  const elsewhere = new FakePacs();
+  let pacsUrl: string;
+  let elsewhereUrl: string;
+  const deps: ExportDeps = { source, callingAeTitle: 'MIPSEG', log: createLogger('silent') };
+  const send = (extra: Partial<ExportDeps> = {}) => exportResult(RESULT, `stow:${pacsUrl}`, 1, { ...deps, ...extra });
+
+  beforeAll(async () => {
+    pacsUrl = await pacs.start();
+    elsewhereUrl = await elsewhere.start();
+  });
+
+  afterAll(async () => {
+    await pacs.stop();
+    await elsewhere.stop();
+  });
+
+  beforeEach(() => {
+    pacs.requests.length = 0;
+    elsewhere.requests.length = 0;
+  });
+
+  test('is sent when ReferencedSOPSequence lists both instances', async () => {
+    pacs.reply = json(200, referenced(MIP_UID, SEG_UID));
+    const status = await send();
+    expect(status).toMatchObject({ state: 'sent', attempts: 1 });
+    expect(pacs.requests).toHaveLength(1);
+    expect(pacs.requests[0]).toMatchObject({ method: 'POST', url: '/dicom-web/studies' });
+    expect(pacs.requests[0]?.bodyBytes).toBeGreaterThan(0);
+  });
+
+  test('does not follow a redirect: the export fails naming the Location, and nothing is sent there', async () => {
+    elsewhere.reply = json(200, []);
+    pacs.reply = (res) => res.writeHead(302, { Location: `${elsewhereUrl}/studies` }).end();
+    const status = await send();
+    expect(status.state).toBe('failed');
+    expect(status.detail).toContain('302');
+    expect(status.detail).toContain(`${elsewhereUrl}/studies`);
+    expect(status.detail).toMatch(/configure the final URL/);
+    expect(elsewhere.requests).toHaveLength(0);
+  });
+
+  test.each([
+    ['an empty array (a QIDO answer)', json(200, [])],
+    ['JSON null', json(200, null)],
+    ['an empty body', (res: ServerResponse) => res.writeHead(200).end()],
+    ['a DICOM XML body', (res: ServerResponse) => res.writeHead(200, { 'Content-Type': 'application/dicom+xml' })
+      .end('<?xml version="1.0"?><NativeDicomModel/>')],
+    ['a text body with 202', (res: ServerResponse) => res.writeHead(202, { 'Content-Type': 'text/plain' }).end('accepted')],
+  ])('is not sent but retried when the answer is %s', async (_name, reply) => {
+    pacs.reply = reply;
+    const status = await send();
+    expect(status.state).toBe('retrying');
+    expect(status.detail).toMatch(/not confirmed, HTTP 20[02] with Content-Type .* is not a DICOM JSON STOW-RS response/);
+  });
+
+  test('is not sent but retried when ReferencedSOPSequence lists only one instance', async () => {
+    pacs.reply = json(200, referenced(MIP_UID));
+    const status = await send();
+    expect(status.state).toBe('retrying');
+    expect(status.detail).toMatch(/not confirmed, 1 of 2 instance\(s\) missing from ReferencedSOPSequence/);
+    expect(status.detail).toContain(SEG_UID);
+  });
+
+  test('is retried when an instance failed with 0xA700 (out of resources)', async () => {
+    pacs.reply = json(202, { ...referenced(MIP_UID), ...failed(SEG_UID, 0xa700) });
+    const status = await send();
+    expect(status.state).toBe('retrying');
+    expect(status.detail).toMatch(new RegExp(`out of resources.*${SEG_UID} FailureReason 0xA700`));
+  });
+
+  test('is retried when a 409 lists only A7xx failures', async () => {
+    pacs.reply = json(409, { ...failed(MIP_UID, 0xa7ff), ...failed(SEG_UID, 0xa700) });
+    expect((await send()).state).toBe('retrying');
+  });
+
+  test.each([['0xC000', 0xc000], ['0xA900', 0xa900], ['0x0110', 0x0110], ['0x0122', 0x0122], ['0x0111', 0x0111]])(
+    'fails at once when an instance failed with %s', async (_name, reason) => {
+    pacs.reply = json(202, { ...referenced(MIP_UID), ...failed(SEG_UID, reason) });
+    const status = await send();
+    expect(status.state).toBe('failed');
+    expect(status.detail).toContain(`FailureReason 0x${reason.toString(16).toUpperCase()}`);
+  });
+
+  test('sends the configured bearer token, and none when none is configured', async () => {
+    pacs.reply = json(200, referenced(MIP_UID, SEG_UID));
+    expect((await send({ stowToken: 'pacs-token.abc~123' })).state).toBe('sent');
+    expect((await send()).state).toBe('sent');
+    expect(pacs.requests.map((r) => r.headers.authorization)).toEqual(['Bearer pacs-token.abc~123', undefined]);
+  });
+
+  test.each([401, 403])('fails at once on %i, saying authentication failed', async (code) => {
+    pacs.reply = (res) => res.writeHead(code).end();
+    const status = await send({ stowToken: 'wrong-token' });
+    expect(status.state).toBe('failed');
+    expect(status.detail).toMatch(new RegExp(`HTTP ${code}, authentication failed`));
+    expect(status.detail).not.toContain('wrong-token');
+  });
+
+  test('is retried on a 503 and when the destination is down', async () => {
+    pacs.reply = (res) => res.writeHead(503).end('maintenance');
+    expect((await send()).state).toBe('retrying');
+    const down = await exportResult(RESULT, 'stow:http://127.0.0.1:1/dicom-web', 1, deps);
+    expect(down.state).toBe('retrying');
+  });
+});
