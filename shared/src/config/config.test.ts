@@ -73,6 +73,17 @@ describe('loadConfig', () => {
     }
   });
 
+  test('accepts export destinations, URLs and AE title lists of every allowed form', () => {
+    const config = loadConfig({
+      EXPORT_DESTINATIONS: 'stow:https://pacs.example:8443/dicom-web, dimse:ORTHANC@10.0.0.5:4242',
+      GATEWAY_URL: 'http://gateway:8080/dicomweb/', REDIS_URL: 'redis://:secret@redis:6379/2', DIMSE_ALLOWED_AE_TITLES: 'PACS, CT_SCANNER-1',
+    });
+    expect(config.pipeline.exportDestinations).toEqual(['stow:https://pacs.example:8443/dicom-web', 'dimse:ORTHANC@10.0.0.5:4242']);
+    expect(config.pipeline.gatewayUrl).toBe('http://gateway:8080/dicomweb');
+    expect(config.pipeline.redisUrl).toBe('redis://:secret@redis:6379/2');
+    expect(config.dimse.allowedCallingAeTitles).toEqual(['PACS', 'CT_SCANNER-1']);
+  });
+
   test.each([
     [{ PORT: 'eighty' }],
     [{ PORT: '70000' }],
@@ -80,6 +91,16 @@ describe('loadConfig', () => {
     [{ DIMSE_ENABLED: 'maybe' }],
     [{ AUTH_TOKENS: 'short' }],
     [{ QIDO_MAX_RESULTS: '0' }],
+    [{ EXPORT_DESTINATIONS: 'dimse:PACS@pacs.example:0' }],
+    [{ EXPORT_DESTINATIONS: 'dimse:PACS@pacs.example:99999' }],
+    [{ EXPORT_DESTINATIONS: 'dimse:A_TITLE_LONGER_THAN_16@pacs:104' }],
+    [{ EXPORT_DESTINATIONS: 'stow:http://' }],
+    [{ EXPORT_DESTINATIONS: 'stow:ftp://pacs.example/dicomweb' }],
+    [{ GATEWAY_URL: 'gateway:8080/dicomweb' }],
+    [{ REDIS_URL: 'localhost:6379' }],
+    [{ REDIS_URL: 'http://localhost:6379' }],
+    [{ DIMSE_ALLOWED_AE_TITLES: 'PACS,A_TITLE_LONGER_THAN_16' }],
+    [{ DIMSE_ALLOWED_AE_TITLES: 'PACS\\MODALITY' }],
   ])('rejects an invalid value: %j', (env) => {
     expect(codeOf(() => loadConfig(env))).toBe('MIPSEG_CONFIG_INVALID');
   });

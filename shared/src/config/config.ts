@@ -124,12 +124,39 @@ function readList(raw: string): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** An AE title (PS3.5 AE): 1-16 printable characters other than backslash, not only spaces. */
+function isAeTitle(ae: string): boolean {
+  return /^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(ae) && ae.trim() !== '';
+}
+
 function readAeTitle(env: Env, key: ConfigKey): string {
   const ae = read(env, key);
-  if (!/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(ae) || ae.trim() === '') {
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${ae} (1-16 printable characters, no backslash)`);
-  }
+  if (!isAeTitle(ae)) throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${ae} (1-16 printable characters, no backslash)`);
   return ae;
+}
+
+/** A list of AE titles: an entry that could never match a peer's title is a typo to report at start-up. */
+function readAeTitles(env: Env, key: ConfigKey): string[] {
+  const list = readList(read(env, key));
+  const bad = list.find((ae) => !isAeTitle(ae));
+  if (bad !== undefined) throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key} entry "${bad}" (1-16 printable characters, no backslash)`);
+  return list;
+}
+
+/** A URL of one of `protocols` (e.g. 'http:'), or empty where `optional`. */
+function readUrl(env: Env, key: ConfigKey, protocols: readonly string[], optional = false): string {
+  const raw = read(env, key);
+  if (raw === '' && optional) return raw;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !protocols.includes(url.protocol) || url.hostname === '') {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${raw} (a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL)`);
+  }
+  return raw;
 }
 
 function readTokens(env: Env): string[] {
@@ -167,12 +194,27 @@ function readExportStowToken(env: Env): string {
   return token;
 }
 
-const DESTINATION = /^(stow:https?:\/\/\S+|dimse:[\x20-\x5b\x5d-\x7e]{1,16}@[^:\s]+:\d{1,5})$/;
+const DIMSE_DESTINATION = /^dimse:([\x20-\x5b\x5d-\x7e]{1,16})@([^:\s]+):(\d{1,5})$/;
+
+/** stow:<http(s) URL> or dimse:<AE>@<host>:<port 1-65535>, checked whole so that a typo fails the start, not each export. */
+function isDestination(d: string): boolean {
+  if (d.startsWith('stow:')) {
+    try {
+      const url = new URL(d.slice('stow:'.length));
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }
+  const m = DIMSE_DESTINATION.exec(d);
+  const port = Number(m?.[3]);
+  return m !== null && isAeTitle(m[1] as string) && port >= 1 && port <= 65535;
+}
 
 function readDestinations(raw: string): string[] {
   const list = readList(raw);
-  const bad = list.find((d) => !DESTINATION.test(d));
-  if (bad) throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_DESTINATIONS entry "${bad}" (stow:<url> or dimse:<AE>@<host>:<port>)`);
+  const bad = list.find((d) => !isDestination(d));
+  if (bad) throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_DESTINATIONS entry "${bad}" (stow:<http(s) URL> or dimse:<AE>@<host>:<port 1-65535>)`);
   return list;
 }
 
@@ -207,7 +249,7 @@ export function loadConfig(env: Env, overrides: Partial<Record<ConfigKey, string
     maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),
     qidoMaxResults: readInt(merged, 'QIDO_MAX_RESULTS', 1, 1_000_000),
     pipeline: Object.freeze({
-      redisUrl: read(merged, 'REDIS_URL'),
+      redisUrl: readUrl(merged, 'REDIS_URL', ['redis:', 'rediss:'], true),
       queuePrefix: read(merged, 'QUEUE_PREFIX'),
       quietPeriodMs: readInt(merged, 'QUIET_PERIOD_MS', 0, 86_400_000),
       workerConcurrency: readInt(merged, 'WORKER_CONCURRENCY', 1, 64),
@@ -218,7 +260,7 @@ export function loadConfig(env: Env, overrides: Partial<Record<ConfigKey, string
       exportAttempts: readInt(merged, 'EXPORT_ATTEMPTS', 1, 100),
       exportBackoffMs: readInt(merged, 'EXPORT_BACKOFF_MS', 0, 3_600_000),
       exportStowToken: readExportStowToken(merged),
-      gatewayUrl: read(merged, 'GATEWAY_URL').replace(/\/$/, ''),
+      gatewayUrl: readUrl(merged, 'GATEWAY_URL', ['http:', 'https:']).replace(/\/$/, ''),
       minPetSlices: readInt(merged, 'MIN_PET_SLICES', 1, 100_000),
       exportAeTitle: readAeTitle(merged, 'EXPORT_AE_TITLE'),
     }),
@@ -231,7 +273,7 @@ export function loadConfig(env: Env, overrides: Partial<Record<ConfigKey, string
       enabled: readBool(merged, 'DIMSE_ENABLED'),
       port: readInt(merged, 'DIMSE_PORT', 0, 65535),
       aeTitle: readAeTitle(merged, 'DIMSE_AE_TITLE'),
-      allowedCallingAeTitles: Object.freeze(readList(read(merged, 'DIMSE_ALLOWED_AE_TITLES'))),
+      allowedCallingAeTitles: Object.freeze(readAeTitles(merged, 'DIMSE_ALLOWED_AE_TITLES')),
       maxAssociations: readInt(merged, 'DIMSE_MAX_ASSOCIATIONS', 1, 1000),
     }),
   };
