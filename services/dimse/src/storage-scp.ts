@@ -9,6 +9,7 @@ import { busyRejection, checkAeTitles, negotiatePresentationContexts, type Assoc
 import type { AssociationSlots } from './association-slots';
 import { cStoreResultFor } from './c-store-status';
 import { encodeFileMetaInformation } from './file-meta';
+import { A_ABORT_INVALID_PDU_PARAMETER, PduLengthGuard } from './pdu-length-guard';
 import { ReceivedInstance } from './received-instance';
 
 /** What every association of one server shares. */
@@ -53,6 +54,21 @@ export class StorageScp extends Scp {
       this.hangUp();
     });
     connection.once('close', () => void this.closed());
+    this.guardPduLengths();
+  }
+
+  /** Aborts the association at the header of a PDU longer than this SCP takes (see PduLengthGuard). */
+  private guardPduLengths(): void {
+    const guard = new PduLengthGuard();
+    const onData = (chunk: Buffer): void => {
+      const oversized = guard.accept(chunk);
+      if (!oversized) return;
+      this.connection.off('data', onData);
+      this.log.warn(oversized, 'PDU longer than this SCP accepts; association aborted');
+      this.connection.end(A_ABORT_INVALID_PDU_PARAMETER);
+      this.connection.destroySoon();
+    };
+    this.connection.on('data', onData);
   }
 
   /** True once an association was accepted on this connection. */

@@ -1,0 +1,55 @@
+/**
+ * The limits this SCP holds peers to. P-DATA-TF: the Maximum Length Received that dcmjs-dimse announces in
+ * its A-ASSOCIATE-AC (its default, 256 KiB; PS3.8 D.1 binds the sender to it). Other PDUs carry no pixel
+ * data: an A-ASSOCIATE-RQ with 128 presentation contexts and user identity stays far below 1 MiB.
+ */
+export const MAX_P_DATA_TF_LENGTH = 262_144;
+export const MAX_OTHER_PDU_LENGTH = 1 << 20;
+
+const PDU_HEADER_BYTES = 6; // PDU-type, reserved, PDU-length (PS3.8 9.3)
+const P_DATA_TF = 0x04;
+
+/** What a PDU header announced that this SCP will not take. */
+export interface OversizedPdu {
+  readonly pduType: number;
+  readonly length: number;
+  readonly limit: number;
+}
+
+/**
+ * Follows the PDU boundaries of one connection's incoming bytes and reports the first PDU whose header
+ * announces more than the limit. dcmjs-dimse buffers a whole PDU before it parses it, copying what it holds
+ * on every chunk, so a peer announcing a 4 GiB PDU would otherwise grow this process's memory and CPU
+ * (and stall the gateway beside it) until the PDU timeout.
+ */
+export class PduLengthGuard {
+  private header = Buffer.alloc(0);
+  private bodyLeft = 0;
+
+  /** Feeds the next chunk; returns the first oversized PDU it announces, if any. */
+  accept(chunk: Buffer): OversizedPdu | undefined {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.bodyLeft > 0) {
+        const taken = Math.min(this.bodyLeft, chunk.length - offset);
+        this.bodyLeft -= taken;
+        offset += taken;
+        continue;
+      }
+      const needed = PDU_HEADER_BYTES - this.header.length;
+      this.header = Buffer.concat([this.header, chunk.subarray(offset, offset + needed)]);
+      offset += Math.min(needed, chunk.length - offset);
+      if (this.header.length < PDU_HEADER_BYTES) return undefined;
+      const pduType = this.header.readUInt8(0);
+      const length = this.header.readUInt32BE(2);
+      this.header = Buffer.alloc(0);
+      const limit = pduType === P_DATA_TF ? MAX_P_DATA_TF_LENGTH : MAX_OTHER_PDU_LENGTH;
+      if (length > limit) return { pduType, length, limit };
+      this.bodyLeft = length;
+    }
+    return undefined;
+  }
+}
+
+/** A-ABORT (PS3.8 9.3.8): source 2, service provider; reason 6, invalid PDU parameter value. */
+export const A_ABORT_INVALID_PDU_PARAMETER = Buffer.from([0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x06]);

@@ -1,0 +1,37 @@
+import { connect } from 'node:net';
+import { runTool, SCP_AE_TITLE, startTestDimse, type TestDimse } from './dimse-test-kit';
+
+/** Sends `bytes` and collects what the SCP answers until it closes the connection (or `timeoutMs` passes). */
+function sendRaw(port: number, bytes: Buffer, timeoutMs: number): Promise<{ answer: Buffer; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ answer: Buffer.concat(chunks), closed: false });
+    }, timeoutMs);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ answer: Buffer.concat(chunks), closed: true });
+    });
+  });
+}
+
+describe('DIMSE SCP and a peer announcing a PDU longer than it takes', () => {
+  let dimse: TestDimse;
+  beforeAll(async () => {
+    dimse = await startTestDimse();
+  });
+  afterAll(() => dimse.stop());
+
+  test('aborts at the header (A-ABORT, invalid PDU parameter) instead of buffering it, and keeps serving', async () => {
+    const header = Buffer.from([0x01, 0x00, 0xff, 0xff, 0xff, 0xf0]); // A-ASSOCIATE-RQ of almost 4 GiB
+    const { answer, closed } = await sendRaw(dimse.port, Buffer.concat([header, Buffer.alloc(64 * 1024)]), 5000);
+    expect(closed).toBe(true);
+    expect([...answer.subarray(0, 10)]).toEqual([0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x06]);
+    const echo = await runTool('echoscu', ['-aec', SCP_AE_TITLE, '127.0.0.1', String(dimse.port)]);
+    expect(echo.code).toBe(0);
+  });
+});
