@@ -1,47 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSopInstanceUid } from '@mipseg/shared/dicom';
-import { runPythonJson } from '../support/dicom-tools';
+import { readNativeDicomXmlWithKeywords, type NativeXmlReading } from '../support/native-dicom-xml';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { fetchStow, postStow } from '../support/stow';
 
 const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
-
-/**
- * Reads a PS3.19 Native DICOM Model document with Python's own XML parser (an independent reader) back into the
- * PS3.18 JSON model, failing unless the root is NativeDicomModel in its namespace; also returns each tag's keyword.
- */
-const NATIVE_XML_TO_JSON = String.raw`
-import json, sys
-import xml.etree.ElementTree as ET
-NS = '{http://dicom.nema.org/PS3.19/models/NativeDICOM}'
-NUMBERS = {'US': int, 'UL': int, 'SS': int, 'SL': int, 'IS': int, 'DS': float, 'FL': float, 'FD': float}
-keywords = {}
-def numbered(parent, name):
-    children = parent.findall(NS + name)
-    assert [int(c.get('number')) for c in children] == list(range(1, len(children) + 1)), name
-    return children
-def data_set(element):
-    out = {}
-    for a in element.findall(NS + 'DicomAttribute'):
-        vr = a.get('vr')
-        if vr == 'SQ':
-            values = [data_set(item) for item in numbered(a, 'Item')]
-        else:
-            values = [NUMBERS.get(vr, str)(v.text) for v in numbered(a, 'Value')]
-        out[a.get('tag')] = {'vr': vr, 'Value': values} if values else {'vr': vr}
-        keywords[a.get('tag')] = a.get('keyword')
-    return out
-root = ET.fromstring(sys.argv[1].encode('utf-8'))
-assert root.tag == NS + 'NativeDicomModel', root.tag
-print(json.dumps({'dataSet': data_set(root), 'keywords': keywords}))
-`;
-
-interface NativeXmlReading {
-  dataSet: Record<string, unknown>;
-  keywords: Record<string, string | null>;
-}
 
 describeWithSharedData(GE)('STOW-RS answers in the media type the client accepts', () => {
   let server: TestArchiveServer;
@@ -69,7 +34,7 @@ describeWithSharedData(GE)('STOW-RS answers in the media type the client accepts
     expect(jsonReply.status).toBe(202);
     expect(xmlReply.headers.get('content-type')).toMatch(/^application\/dicom\+xml\b/);
     expect(xmlReply.headers.get('warning')).toBe(jsonReply.warning);
-    const reading = runPythonJson(NATIVE_XML_TO_JSON, [xml]) as NativeXmlReading;
+    const reading = readNativeDicomXmlWithKeywords([xml])[0] as NativeXmlReading;
     expect(reading.dataSet).toEqual(jsonReply.body);
     expect(reading.keywords).toMatchObject({
       '00081190': 'RetrieveURL', '00081199': 'ReferencedSOPSequence', '00081198': 'FailedSOPSequence',

@@ -46,9 +46,19 @@ function toGlob(value: string): string {
   return value.replace(/\[/g, '[[]');
 }
 
+/** A literal for LIKE … ESCAPE '\\': LIKE's own metacharacters escaped. */
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
 /** DICOM wildcards to LIKE (case-insensitive, for person names), escaping LIKE's own metacharacters. */
 function toLike(value: string): string {
-  return value.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
+  return escapeLike(value).replace(/\*/g, '%').replace(/\?/g, '_');
+}
+
+/** True for a value of asterisks only, which matches every entity, those without a value included. */
+export function matchesAll(value: string): boolean {
+  return /^\**$/.test(value);
 }
 
 function rangeFragment(col: string, value: string, normalise: (v: string, end: boolean) => string): SqlFragment {
@@ -86,15 +96,44 @@ function normaliseTimeBound(v: string, end: boolean): string {
   return `${wholeEnd}.${frac.padEnd(6, '9')}`;
 }
 
+/**
+ * A UID list (PS3.4 C.2.2.2.2) as one JSON parameter: a list of any length binds one variable (SQLite allows
+ * 32,766) and compiles to one statement whatever its length. A single UID keeps the plain equality.
+ */
+function uidListFragment(col: string, value: string): SqlFragment {
+  const uids = value.split(/[,\\]/).map((u) => u.trim()).filter(Boolean);
+  if (uids.length === 1) return { sql: `${col} = ?`, params: uids };
+  return { sql: `${col} IN (SELECT value FROM json_each(?))`, params: [JSON.stringify(uids)] };
+}
+
+/**
+ * A person name without wildcards matches the whole stored value or, where the stored name also has ideographic
+ * or phonetic groups (`Yamada^Tarou=山田^太郎`), its alphabetic group: what a user types is the alphabetic name.
+ */
+function personNameFragment(col: string, value: string): SqlFragment {
+  return { sql: `(${col} = ? COLLATE NOCASE OR ${col} LIKE ? ESCAPE '\\')`, params: [value, `${escapeLike(value)}=%`] };
+}
+
+/**
+ * ModalitiesInStudy (a list of CS values, any of which a study's series may have): each value matched as the
+ * index matches text elsewhere, `*` and `?` as GLOB wildcards, case-sensitive; one JSON parameter for the list.
+ * Undefined when a value is all asterisks, which matches every study.
+ */
+export function modalitiesInStudyFragment(modalities: readonly string[]): SqlFragment | undefined {
+  if (modalities.length === 0 || modalities.some(matchesAll)) return undefined;
+  return {
+    sql: `EXISTS (SELECT 1 FROM series m, json_each(?) q WHERE m.study_uid = s.study_uid AND m.modality GLOB q.value)`,
+    params: [JSON.stringify(modalities.map(toGlob))],
+  };
+}
+
 /** One filter as SQL (PS3.4 C.2.2.2: single value, wildcard, UID list, range). */
 export function filterFragment(filter: AttributeFilter): SqlFragment {
   const { attribute: attr, value } = filter;
   const col = column(attr);
   switch (attr.kind) {
-    case 'uid': {
-      const uids = value.split(/[,\\]/).map((u) => u.trim()).filter(Boolean);
-      return { sql: `${col} IN (${uids.map(() => '?').join(',')})`, params: uids };
-    }
+    case 'uid':
+      return uidListFragment(col, value);
     case 'date':
       if (value.includes('-')) return rangeFragment(col, value, (v) => normaliseDateBound(v));
       return { sql: `${col} = ?`, params: [normaliseDateBound(value)] };
@@ -109,9 +148,7 @@ export function filterFragment(filter: AttributeFilter): SqlFragment {
       return { sql: `${col} = ?`, params: [n] };
     }
     case 'pn':
-      return hasWildcard(value)
-        ? { sql: `${col} LIKE ? ESCAPE '\\'`, params: [toLike(value)] }
-        : { sql: `${col} = ? COLLATE NOCASE`, params: [value] };
+      return hasWildcard(value) ? { sql: `${col} LIKE ? ESCAPE '\\'`, params: [toLike(value)] } : personNameFragment(col, value);
     case 'text':
       return hasWildcard(value) ? { sql: `${col} GLOB ?`, params: [toGlob(value)] } : { sql: `${col} = ?`, params: [value] };
   }

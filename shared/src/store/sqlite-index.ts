@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { StatementCache } from './statement-cache';
 import type { InstanceHeader } from '../dicom/parse-header';
 import type { IndexedValues } from '../dicom/attributes';
-import { filterFragment, type SearchQuery } from './query';
+import { filterFragment, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
 import { SCHEMA_SQL, normaliseTime } from './schema';
 
 /** An instance as the index knows it. */
@@ -203,19 +203,11 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   }
 
   search(query: SearchQuery): SearchResult {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    for (const f of query.filters) {
-      if (/^\**$/.test(f.value)) continue; // "*" matches everything, empty values included
-      const frag = filterFragment(f);
-      where.push(frag.sql);
-      params.push(...frag.params);
-    }
-    if (query.modalitiesInStudy?.length) {
-      where.push(`EXISTS (SELECT 1 FROM series m WHERE m.study_uid = s.study_uid AND m.modality IN
-        (${query.modalitiesInStudy.map(() => '?').join(',')}))`);
-      params.push(...query.modalitiesInStudy);
-    }
+    const fragments: SqlFragment[] = query.filters.filter((f) => !matchesAll(f.value)).map(filterFragment);
+    const modalities = modalitiesInStudyFragment(query.modalitiesInStudy ?? []);
+    if (modalities) fragments.push(modalities);
+    const where = fragments.map((f) => f.sql);
+    const params = fragments.flatMap((f) => f.params);
     const sql = `SELECT ${SELECT_BY_LEVEL[query.level]} FROM ${FROM_BY_LEVEL[query.level]}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${ORDER_BY_LEVEL[query.level]} LIMIT ? OFFSET ?`;
     const rows = this.statements.prepare(sql).all(...params, query.limit + 1, query.offset) as SearchRow[];

@@ -12,11 +12,12 @@ export interface PipelineApi {
 
 const STATES: readonly JobState[] = ['queued', 'running', 'done', 'not-applicable', 'failed'];
 
+/** Safe integers only: SQLite cannot bind a larger offset (`offset=1e20`) as an integer and would throw. */
 function paging(req: Request): { limit: number; offset: number } {
   const limit = Number(req.query['limit'] ?? 100);
   const offset = Number(req.query['offset'] ?? 0);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000 || !Number.isInteger(offset) || offset < 0) {
-    throw new MipsegError('MIPSEG_BAD_QUERY', 'limit (1-1000) and offset (≥ 0) must be integers');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000 || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', `limit (1-1000) and offset (0-${Number.MAX_SAFE_INTEGER}) must be integers`);
   }
   return { limit, offset };
 }

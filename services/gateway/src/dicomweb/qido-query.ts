@@ -25,6 +25,16 @@ export function toTag(key: string): string | undefined {
   return entry ? entry.tag.replace(/[(),]/g, '').toUpperCase() : undefined;
 }
 
+/**
+ * A path into a sequence (`00081115.0020000E`, PS3.18 8.3.4): mipseg neither matches on nor returns attributes
+ * inside sequences, so it ignores such a key with a Warning, as it does other keys it cannot match on, rather than
+ * refusing a query that standard clients (e.g. a viewer asking for ReferencedSeriesSequence) send.
+ */
+function isSequencePath(key: string): boolean {
+  const parts = key.split('.');
+  return parts.length > 1 && parts.every((p) => toTag(p) !== undefined);
+}
+
 function single(value: unknown, key: string): string {
   if (Array.isArray(value)) {
     if (key === 'includefield') return value.join(',');
@@ -34,10 +44,13 @@ function single(value: unknown, key: string): string {
   return value;
 }
 
+/** Safe integers only: SQLite cannot bind a larger one (`offset=1e20`) as an integer and would throw. */
 function nonNegativeInt(raw: string | undefined, key: string, fallback: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new MipsegError('MIPSEG_BAD_QUERY', `${key}=${raw}`);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', `${key}=${raw} (an integer from 0 to ${Number.MAX_SAFE_INTEGER})`);
+  }
   return n;
 }
 
@@ -57,6 +70,21 @@ function pathFilters(scope: PathScope): AttributeFilter[] {
   return out;
 }
 
+/** Adds includefield's tags to `tags`; true when it asks for `all`. */
+function parseIncludeFields(value: string, tags: string[], warnings: string[]): boolean {
+  let all = false;
+  for (const field of value.split(',').map((f) => f.trim()).filter(Boolean)) {
+    if (field === 'all') all = true;
+    else if (isSequencePath(field)) warnings.push(`includefield=${field} names an attribute in a sequence, not supported; ignored`);
+    else {
+      const tag = toTag(field);
+      if (!tag) throw new MipsegError('MIPSEG_BAD_QUERY', `includefield=${field} is not a keyword or tag`);
+      tags.push(tag);
+    }
+  }
+  return all;
+}
+
 /** Parses QIDO-RS query parameters (PS3.18 §8.3.4) for a search at `level` within the path's scope. */
 export function parseQidoRequest(level: QueryLevel, query: Record<string, unknown>, scope: PathScope, config: Config): QidoRequest {
   const filters = pathFilters(scope);
@@ -68,17 +96,14 @@ export function parseQidoRequest(level: QueryLevel, query: Record<string, unknow
   for (const [key, rawValue] of Object.entries(query)) {
     const value = single(rawValue, key);
     if (key === 'includefield') {
-      for (const field of value.split(',').map((f) => f.trim()).filter(Boolean)) {
-        if (field === 'all') includeAll = true;
-        else {
-          const tag = toTag(field);
-          if (!tag) throw new MipsegError('MIPSEG_BAD_QUERY', `includefield=${field} is not a keyword or tag`);
-          includeTags.push(tag);
-        }
-      }
+      includeAll = parseIncludeFields(value, includeTags, warnings) || includeAll;
       continue;
     }
     if (RESERVED.has(key)) continue;
+    if (isSequencePath(key)) {
+      warnings.push(`matching on ${key}, an attribute in a sequence, is not supported and was ignored`);
+      continue;
+    }
     const tag = toTag(key);
     if (!tag) throw new MipsegError('MIPSEG_BAD_QUERY', `${key} is not a DICOM keyword or tag`);
     if (tag === '00080061' && level === 'study') {

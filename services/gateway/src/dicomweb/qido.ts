@@ -1,10 +1,34 @@
+import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Config } from '@mipseg/shared/config';
 import { BULK_DATA_PLACEHOLDER, type DicomJson } from '@mipseg/shared/dicom';
+import { multipartPartType, negotiate, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import type { Archive, QueryLevel, SearchRow, StoredInstance } from '@mipseg/shared/store';
 import { parseQidoRequest, type PathScope } from './qido-query';
 import { rowToDicomJson, sortDicomJson } from './qido-results';
 import { dicomwebBase, instanceUrl } from './urls';
+
+/**
+ * Instances whose metadata is read at once for includefield: a cold cache parses each file, and a thousand
+ * results at once would hold a thousand files and their JSON in memory and as many file handles.
+ */
+const METADATA_READS_AT_ONCE = 8;
+
+const DICOM_XML = 'application/dicom+xml';
+
+/**
+ * What a search can answer with (PS3.18 10.6.3): DICOM JSON (also for application/json, as STOW and WADO
+ * metadata take it) or one Native DICOM Model document per result in multipart/related.
+ */
+const SEARCH_RESPONSE_TYPES = ['application/dicom+json', 'application/json', 'multipart/related'] as const;
+type SearchResponseType = 'json' | 'xml';
+
+/** Throws MIPSEG_NOT_ACCEPTABLE (406) when the Accept header allows neither. */
+function searchResponseType(accept: string | undefined): SearchResponseType {
+  const { offer } = negotiate(accept, SEARCH_RESPONSE_TYPES, (entry, candidate) =>
+    candidate !== 'multipart/related' || multipartPartType(entry, '') === DICOM_XML);
+  return offer === 'multipart/related' ? 'xml' : 'json';
+}
 
 function representative(archive: Archive, level: QueryLevel, row: SearchRow): StoredInstance | undefined {
   const studyUid = String(row['study_uid']);
@@ -26,9 +50,35 @@ async function fillFromMetadata(archive: Archive, level: QueryLevel, row: Search
   }
 }
 
+/** `map` over `items` with at most `limit` calls in flight; results in the order of `items`. */
+async function mapConcurrently<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await map(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/**
+ * PS3.18 10.6.3: one part per result, each a Native DICOM Model document. No result gives a body with the
+ * closing delimiter only, the multipart form of the JSON `[]`.
+ */
+function sendXmlResults(res: Response, results: readonly DicomJson[]): void {
+  const boundary = randomUUID();
+  const parts = results.map((r) => `--${boundary}\r\nContent-Type: ${DICOM_XML}\r\n\r\n${toNativeDicomModelXml(r)}\r\n`);
+  res.status(200).type(`multipart/related; type="${DICOM_XML}"; boundary=${boundary}`);
+  res.send(Buffer.from(`${parts.join('')}--${boundary}--\r\n`, 'utf8'));
+}
+
 /** GET /studies, /series, /instances and their scoped forms: Search (QIDO-RS). Empty result: 200 []. */
 export function searchHandler(archive: Archive, config: Config, level: QueryLevel) {
   return async (req: Request, res: Response): Promise<void> => {
+    const responseType = searchResponseType(req.get('accept'));
     const scope: PathScope = {
       study: req.params['study'] as string | undefined,
       series: req.params['series'] as string | undefined,
@@ -37,16 +87,15 @@ export function searchHandler(archive: Archive, config: Config, level: QueryLeve
     const { rows, truncated } = archive.index.search(qido.search);
     const base = dicomwebBase(req);
     const wanted = new Set([...qido.includeTags, ...qido.matchTags]);
-    const results = await Promise.all(
-      rows.map(async (row) => {
-        const { json, missing } = rowToDicomJson(level, row, base, wanted, qido.includeAll);
-        if (missing.length) await fillFromMetadata(archive, level, row, json, missing, base);
-        return sortDicomJson(json);
-      }),
-    );
+    const results = await mapConcurrently(rows, METADATA_READS_AT_ONCE, async (row) => {
+      const { json, missing } = rowToDicomJson(level, row, base, wanted, qido.includeAll);
+      if (missing.length) await fillFromMetadata(archive, level, row, json, missing, base);
+      return sortDicomJson(json);
+    });
     const warnings = [...qido.warnings];
     if (truncated) warnings.push(`more results match: repeat with offset=${qido.search.offset + rows.length}`);
     if (warnings.length) res.set('Warning', warnings.map((w) => `299 mipseg "${w.replace(/"/g, "'")}"`).join(', '));
-    res.status(200).type('application/dicom+json').send(JSON.stringify(results));
+    if (responseType === 'xml') sendXmlResults(res, results);
+    else res.status(200).type('application/dicom+json').send(JSON.stringify(results));
   };
 }

@@ -142,6 +142,7 @@ export async function searchWorklist(sources: WorklistSources, query: WorklistQu
   const empty = { studies: [], offset: query.offset, limit: query.limit, hasMore: false };
   if (allowed !== undefined && allowed.length === 0) return empty;
   const filters: AttributeFilter[] = [];
+  // Tens of thousands of studies can be in one state: the index binds a UID list as one JSON parameter.
   if (allowed) filters.push(filter('StudyInstanceUID', allowed.join(',')));
   if (query.patient) filters.push(patientFilter(sources.archive, query.patient));
   if (query.accession) filters.push(filter('AccessionNumber', `*${literal(query.accession)}*`));

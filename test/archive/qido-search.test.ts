@@ -1,0 +1,182 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StoredInstance } from '@mipseg/shared/store';
+import { readMultipart } from '@mipseg/shared/dicomweb';
+import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
+import { readNativeDicomXml } from '../support/native-dicom-xml';
+import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { postStow } from '../support/stow';
+
+const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+type Json = Record<string, { vr: string; Value?: unknown[] }>;
+
+const YAMADA = 'Yamada^Tarou=山田^太郎=やまだ^たろう';
+
+/** A copy of a GE slice changed by dcmodify, in a study, series and instance of its own. */
+function modifiedSlice(source: string, dir: string, name: string, changes: Record<string, string>): Buffer {
+  const path = join(dir, `${name}.dcm`);
+  copyFileSync(source, path);
+  const edits = Object.entries(changes).flatMap(([tag, value]) => ['-m', `${tag}=${value}`]);
+  const run = spawnSync('dcmodify', ['-nb', '-gst', '-gse', '-gin', ...edits, path], { encoding: 'utf8', timeout: 60_000 });
+  if (run.error) throw new Error(`dcmodify cannot run (apt-get install dcmtk): ${run.error.message}`);
+  if (run.status !== 0) throw new Error(`dcmodify exited ${run.status}: ${run.stderr}`);
+  return readFileSync(path);
+}
+
+async function multipartBodies(res: Response): Promise<string[]> {
+  const boundary = /boundary=([^;]+)/.exec(res.headers.get('content-type') ?? '')?.[1] ?? '';
+  const bodies: string[] = [];
+  await readMultipart([Buffer.from(await res.arrayBuffer())], boundary, { maxBodyBytes: Infinity, maxParts: Infinity }, () => {
+    const chunks: Buffer[] = [];
+    return {
+      write: (chunk) => Promise.resolve(void chunks.push(Buffer.from(chunk))),
+      end: () => Promise.resolve(void bodies.push(Buffer.concat(chunks).toString('utf8'))),
+      abort: () => Promise.resolve(),
+    };
+  });
+  return bodies;
+}
+
+describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-valued and CT variants', () => {
+  let server: TestArchiveServer;
+  let work: string;
+  const dir = sharedData(GE).path;
+  const slices = readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort().slice(0, 20).map((f) => join(dir, f));
+  const first = slices[0] as string;
+
+  const search = (path: string, params: Record<string, string> = {}, headers: Record<string, string> = {}) =>
+    fetch(`${server.baseUrl}${path}?${new URLSearchParams(params).toString()}`, { headers });
+  const studies = async (params: Record<string, string>): Promise<Json[]> => {
+    const res = await search('/studies', params);
+    expect(res.status).toBe(200);
+    return (await res.json()) as Json[];
+  };
+  const patientIds = async (params: Record<string, string>) =>
+    (await studies(params)).map((s) => String(s['00100020']?.Value?.[0])).sort();
+
+  beforeAll(async () => {
+    server = await startTestArchive();
+    work = mkdtempSync(join(tmpdir(), 'mipseg-qido-'));
+    const variants = [
+      modifiedSlice(first, work, 'yamada', { '(0008,0005)': 'ISO_IR 192', '(0010,0010)': YAMADA, '(0010,0020)': 'PN001' }),
+      modifiedSlice(first, work, 'two-names', { '(0010,0010)': 'Alpha^One\\Beta^Two', '(0010,0020)': 'PN002' }),
+      modifiedSlice(first, work, 'ct', { '(0008,0016)': '1.2.840.10008.5.1.4.1.1.2', '(0008,0060)': 'CT', '(0010,0020)': 'PN003' }),
+    ];
+    const originals = slices.map((p) => readFileSync(p));
+    const stored = await postStow(`${server.baseUrl}/studies`, [...variants, ...originals]);
+    expect([stored.status, stored.warning]).toEqual([200, null]);
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('answers DICOM JSON for no Accept, */*, application/* and application/json, and 406 for what it cannot produce', async () => {
+    for (const accept of [undefined, '*/*', 'application/*', 'application/json', 'application/dicom+json', 'text/html;q=0.5, application/dicom+json']) {
+      const res = await search('/studies', { PatientID: 'PN001' }, accept ? { Accept: accept } : {});
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/dicom\+json\b/);
+      expect(await res.json()).toHaveLength(1);
+    }
+    for (const accept of ['text/html', 'application/dicom+xml', 'multipart/related; type="application/dicom"', 'image/png']) {
+      const res = await search('/studies', { PatientID: 'PN001' }, { Accept: accept });
+      expect(res.status).toBe(406);
+      expect(await res.json()).toMatchObject({ code: 'MIPSEG_NOT_ACCEPTABLE' });
+    }
+  });
+
+  test('answers multipart/related XML with one Native DICOM Model document per result, the same as the JSON', async () => {
+    const params = { PatientID: 'PN00*', includefield: 'PatientWeight' };
+    const json = await studies(params);
+    const res = await search('/studies', params, { Accept: 'multipart/related; type="application/dicom+xml"' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^multipart\/related; type="application\/dicom\+xml"; boundary=/);
+    const documents = await multipartBodies(res);
+    expect(documents).toHaveLength(3);
+    expect(readNativeDicomXml(documents)).toEqual(json);
+    const none = await search('/studies', { PatientID: 'NOBODY' }, { Accept: 'multipart/related; type="application/dicom+xml"' });
+    expect(none.status).toBe(200);
+    expect(await multipartBodies(none)).toEqual([]);
+  });
+
+  test('returns person names in their component groups and each value of a multi-valued name, as WADO metadata does', async () => {
+    const [yamada] = await studies({ PatientID: 'PN001' });
+    expect(yamada?.['00100010']?.Value).toEqual([{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎', Phonetic: 'やまだ^たろう' }]);
+    const [twoNames] = await studies({ PatientID: 'PN002' });
+    expect(twoNames?.['00100010']?.Value).toEqual([{ Alphabetic: 'Alpha^One' }, { Alphabetic: 'Beta^Two' }]);
+    const study = String(yamada?.['0020000D']?.Value?.[0]);
+    const metadata = (await (await fetch(`${server.baseUrl}/studies/${study}/metadata`)).json()) as Json[];
+    expect(metadata[0]?.['00100010']?.Value).toEqual(yamada?.['00100010']?.Value);
+  });
+
+  test('matches a person name exactly on its alphabetic group, in any case; wildcards and the whole value as before', async () => {
+    expect(await patientIds({ PatientName: 'Yamada^Tarou' })).toEqual(['PN001']);
+    expect(await patientIds({ PatientName: 'YAMADA^TAROU' })).toEqual(['PN001']);
+    expect(await patientIds({ PatientName: YAMADA })).toEqual(['PN001']);
+    expect(await patientIds({ PatientName: 'yama*' })).toEqual(['PN001']);
+    expect(await patientIds({ PatientName: 'Yamada' })).toEqual([]);
+  });
+
+  test('ModalitiesInStudy=* matches every study; wildcards within values match as for other CS attributes', async () => {
+    expect(await patientIds({ ModalitiesInStudy: '*' })).toEqual(['PN001', 'PN002', 'PN003', 'STS_001']);
+    expect(await patientIds({ ModalitiesInStudy: 'P*' })).toEqual(['PN001', 'PN002', 'STS_001']);
+    expect(await patientIds({ ModalitiesInStudy: 'C?' })).toEqual(['PN003']);
+    expect(await patientIds({ ModalitiesInStudy: 'MR,CT' })).toEqual(['PN003']);
+    expect(await patientIds({ ModalitiesInStudy: 'PT\\CT', PatientID: 'PN*' })).toEqual(['PN001', 'PN002', 'PN003']);
+    expect(await patientIds({ ModalitiesInStudy: 'p*' })).toEqual([]);
+  });
+
+  test('refuses limit and offset beyond safe integers with 400 MIPSEG_BAD_QUERY; the largest safe offset finds nothing', async () => {
+    const refused: Array<Record<string, string>> = [{ offset: '1e20' }, { offset: '9007199254740992' }, { limit: '1e400' }];
+    for (const params of refused) {
+      const res = await search('/studies', params);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'MIPSEG_BAD_QUERY' });
+    }
+    expect(await studies({ offset: String(Number.MAX_SAFE_INTEGER) })).toEqual([]);
+  });
+
+  test('ignores matching keys and includefield paths into sequences with a Warning instead of refusing them', async () => {
+    const ignored: Array<Record<string, string>> = [{ PatientID: 'PN001', '00081115.0020000E': '1.2' },
+      { PatientID: 'PN001', includefield: '00081115.00081150' }, { PatientID: 'PN001', 'ReferencedSeriesSequence.SeriesInstanceUID': '1.2' }];
+    for (const params of ignored) {
+      const res = await search('/studies', params);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('warning')).toMatch(/^299 mipseg ".*sequence.*"$/);
+      expect(await res.json()).toHaveLength(1);
+    }
+    const bad = await search('/studies', { 'NoSuchKeyword.PatientID': '1' });
+    expect(bad.status).toBe(400);
+  });
+
+  test('reads includefield metadata of at most 8 instances at a time, filling every result', async () => {
+    const [sts] = await studies({ PatientID: 'STS_001' });
+    const study = String(sts?.['0020000D']?.Value?.[0]);
+    const archive = server.archive;
+    const read = archive.readMetadata.bind(archive);
+    let inFlight = 0;
+    let most = 0;
+    const spy = jest.spyOn(archive, 'readMetadata').mockImplementation(async (instance: StoredInstance) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await read(instance);
+      } finally {
+        inFlight--;
+      }
+    });
+    try {
+      const res = await search(`/studies/${study}/instances`, { includefield: 'PatientWeight' });
+      expect(res.status).toBe(200);
+      const instances = (await res.json()) as Json[];
+      expect(instances).toHaveLength(20);
+      expect(instances.every((i) => i['00101030']?.Value?.[0] === 71)).toBe(true);
+      expect(spy).toHaveBeenCalledTimes(20);
+      expect(most).toBeGreaterThan(1);
+      expect(most).toBeLessThanOrEqual(8);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
