@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
-import { readMultipart } from '@mipseg/shared/dicomweb';
+import { readMultipartParts } from '@mipseg/shared/dicomweb';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { postStow } from '../support/stow';
@@ -69,23 +69,8 @@ function fragmentsOf(file: Buffer): { basicOffsetTable: Buffer; fragments: Buffe
 }
 
 async function readParts(res: Response): Promise<Part[]> {
-  const boundary = /boundary=([^;]+)/.exec(res.headers.get('content-type') ?? '')?.[1]?.replace(/"/g, '') ?? '';
-  const parts: Part[] = [];
-  await readMultipart([Buffer.from(await res.arrayBuffer())], boundary, { maxBodyBytes: Infinity, maxParts: Infinity }, (headers) => {
-    const chunks: Buffer[] = [];
-    return {
-      write: (chunk) => {
-        chunks.push(Buffer.from(chunk));
-        return Promise.resolve();
-      },
-      end: () => {
-        parts.push({ contentType: headers['content-type'] ?? '', body: Buffer.concat(chunks) });
-        return Promise.resolve();
-      },
-      abort: () => Promise.resolve(),
-    };
-  });
-  return parts;
+  const parts = await readMultipartParts(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
+  return parts.map((p) => ({ contentType: p.headers['content-type'] ?? '', body: p.body }));
 }
 
 /** Every BulkDataURI in an instance's metadata, with the tag path that leads to it. */

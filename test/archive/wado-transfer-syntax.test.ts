@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dicomParser from 'dicom-parser';
-import { readMultipart } from '@mipseg/shared/dicomweb';
+import { readMultipartParts } from '@mipseg/shared/dicomweb';
 import { dciodvfy, pydicomAvailable, runPythonJson } from '../support/dicom-tools';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
@@ -25,23 +25,9 @@ interface Part {
 async function retrieve(url: string, accept?: string): Promise<{ status: number; parts: Part[] }> {
   const res = await fetch(url, { headers: accept === undefined ? {} : { Accept: accept } });
   if (res.status !== 200) return { status: res.status, parts: [] };
-  const boundary = /boundary=([^;]+)/.exec(res.headers.get('content-type') ?? '')?.[1]?.replace(/"/g, '') ?? '';
-  const parts: Part[] = [];
-  await readMultipart([Buffer.from(await res.arrayBuffer())], boundary, { maxBodyBytes: Infinity, maxParts: Infinity }, (headers) => {
-    const chunks: Buffer[] = [];
-    return {
-      write: (chunk) => {
-        chunks.push(Buffer.from(chunk));
-        return Promise.resolve();
-      },
-      end: () => {
-        const body = Buffer.concat(chunks);
-        expect(headers['content-length']).toBe(String(body.length));
-        parts.push({ contentType: headers['content-type'] ?? '', body });
-        return Promise.resolve();
-      },
-      abort: () => Promise.resolve(),
-    };
+  const parts = (await readMultipartParts(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()))).map((p) => {
+    expect(p.headers['content-length']).toBe(String(p.body.length));
+    return { contentType: p.headers['content-type'] ?? '', body: p.body };
   });
   return { status: res.status, parts };
 }
