@@ -18,7 +18,9 @@ describeWithSharedData(IMAGE)('mipseg segment-mip (the built CLI)', () => {
   test('writes a 0/255 mask PNG of the input size for a DM i AI MIP', () => {
     const input = sharedData(IMAGE).path;
     const out = join(dir, 'mask.png');
-    const stdout = execFileSync(process.execPath, [CLI, 'segment-mip', input, out], { encoding: 'utf8' });
+    // HOST=0.0.0.0 without AUTH_TOKENS, as in the gateway image: segment-mip listens on nothing, so it runs.
+    const stdout = execFileSync(process.execPath, [CLI, 'segment-mip', input, out],
+      { encoding: 'utf8', env: { ...process.env, HOST: '0.0.0.0', AUTH_TOKENS: '' } });
     expect(stdout).toMatch(/400x\d+ mask, \d+ tumour pixels/);
     const source = PNG.sync.read(readFileSync(input));
     const mask = PNG.sync.read(readFileSync(out));

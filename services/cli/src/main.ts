@@ -80,7 +80,7 @@ function modelDir(configured: string): string {
 }
 
 async function segmentMipCommand(input: string, output: string): Promise<void> {
-  const config = loadConfig(env);
+  const config = loadConfig(env, { listens: false });
   const result = await segmentMipFile(input, output, {
     modelDir: modelDir(config.inference.modelDir),
     threads: config.inference.threads,
@@ -111,7 +111,7 @@ program
   .action((path: string, opts: SendCommandOptions) => sendCommand(path, opts).catch(fail));
 
 async function workerCommand(): Promise<void> {
-  const config = loadConfig(env);
+  const config = loadConfig(env, { listens: false });
   const log = createLogger(config.logLevel);
   if (!config.pipeline.redisUrl) fail('mipseg worker needs REDIS_URL (queue mode); `mipseg serve` analyses in-process without it');
   const pipeline = await startPipeline({ config, log: log.child({ component: 'worker' }), modelDir: modelDir(config.inference.modelDir),

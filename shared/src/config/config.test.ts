@@ -33,6 +33,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ HOST: '0.0.0.0' }, { insecure: true }).insecure).toBe(true);
   });
 
+  test('leaves the bind check to commands that listen: the worker and segment-mip load beside HOST=0.0.0.0', () => {
+    expect(codeOf(() => loadConfig({ HOST: '0.0.0.0' }))).toBe('MIPSEG_INSECURE_BIND');
+    expect(loadConfig({ HOST: '0.0.0.0' }, { listens: false }).host).toBe('0.0.0.0');
+  });
+
   test('reads tokens from a file too', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mipseg-cfg-'));
     try {

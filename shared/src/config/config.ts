@@ -232,10 +232,15 @@ export function isLoopback(host: string): boolean {
 
 /**
  * Reads, validates and freezes the configuration. `overrides` come from CLI flags and win over env.
- * Refuses a non-loopback bind without authentication unless `insecure` is set.
+ * Refuses a non-loopback bind without authentication unless `insecure` is set, or `listens` is false: a
+ * command that opens no port (the worker, segment-mip) has no bind to refuse, even where HOST=0.0.0.0 is set
+ * for the gateway in the same image.
  */
-export function loadConfig(env: Env, overrides: Partial<Record<ConfigKey, string>> & { insecure?: boolean } = {}): Config {
-  const { insecure = false, ...rest } = overrides;
+export function loadConfig(
+  env: Env,
+  overrides: Partial<Record<ConfigKey, string>> & { insecure?: boolean; listens?: boolean } = {},
+): Config {
+  const { insecure = false, listens = true, ...rest } = overrides;
   const merged: Env = { ...env, ...rest };
   const config: Config = {
     host: read(merged, 'HOST'),
@@ -277,7 +282,7 @@ export function loadConfig(env: Env, overrides: Partial<Record<ConfigKey, string
       maxAssociations: readInt(merged, 'DIMSE_MAX_ASSOCIATIONS', 1, 1000),
     }),
   };
-  if (!isLoopback(config.host) && config.authTokens.length === 0 && !config.insecure) {
+  if (listens && !isLoopback(config.host) && config.authTokens.length === 0 && !config.insecure) {
     throw new MipsegError('MIPSEG_INSECURE_BIND', config.host);
   }
   return Object.freeze(config);
