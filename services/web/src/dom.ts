@@ -30,3 +30,16 @@ export function replaceChildren(parent: Element, ...children: Child[]): void {
   parent.replaceChildren();
   append(parent, children);
 }
+
+/**
+ * Makes `children` the element's children, in order, moving only what is out of place: an element that stays
+ * where it was keeps its keyboard focus and a click in progress.
+ */
+export function placeChildren(parent: Element, children: readonly Element[]): void {
+  const wanted = new Set<Element>(children);
+  for (const el of [...parent.children]) if (!wanted.has(el)) el.remove();
+  children.forEach((child, i) => {
+    const at = parent.children[i];
+    if (at !== child) parent.insertBefore(child, at ?? null);
+  });
+}

@@ -5,16 +5,17 @@ import { StudyEventStream } from './study-events.js';
 import { studyView } from './study-view.js';
 import { tryMipView } from './try-mip-view.js';
 import { errorBox, type Shell, type View } from './view.js';
+import { WORKLIST_LINK, worklistHref } from './worklist-url.js';
 import { worklistView } from './worklist-view.js';
 
-const events = new StudyEventStream();
+const events = new StudyEventStream(() => showLogin());
 let current: View | undefined;
 let authRequired = false;
 
 const main = h('main', { class: 'content', attrs: { id: 'content' } });
 const signOut = h('button', { class: 'btn ghost small', attrs: { type: 'button' }, on: { click: () => void signOutNow() } }, 'Sign out');
 const nav = h('nav', { class: 'nav' },
-  h('a', { attrs: { href: '/', 'data-link': '', 'data-nav': 'worklist' } }, 'Worklist'),
+  h('a', { attrs: { href: worklistHref(), 'data-link': '', 'data-nav': 'worklist', [WORKLIST_LINK]: '' } }, 'Worklist'),
   h('a', { attrs: { href: '/try', 'data-link': '', 'data-nav': 'try' } }, 'Try a MIP image'));
 
 const shell: Shell = {

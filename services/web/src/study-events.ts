@@ -1,15 +1,28 @@
+import { AuthRequiredError, fetchSession } from './api.js';
 import type { StudiesChangedEvent } from './api-types.js';
+import { backoffDelayMs } from './backoff.js';
 
 export type StudiesChangedListener = (studies: ReadonlySet<string>) => void;
 
 /**
  * The gateway's server-sent events (GET /api/worklist/events): one EventSource for the page, shared by the views.
- * EventSource reconnects by itself; after a reconnect every view refreshes, since events may have been missed.
+ * After a reconnect every view refreshes, since events may have been missed.
+ *
+ * EventSource reconnects by itself only after a network error. A reconnect answered with anything but a 200 event
+ * stream (401 once the session cookie has expired, 502 from a proxy while the gateway restarts) closes it for good,
+ * so then this asks an authenticated API whether the session still holds: if not, `onAuthRequired` (the login
+ * form); otherwise a new EventSource after a backoff, 1 s doubling to 30 s.
  */
 export class StudyEventStream {
   private source: EventSource | undefined;
   private readonly listeners = new Set<StudiesChangedListener>();
   private connected = false;
+  private failures = 0;
+  private retryTimer: number | undefined;
+  /** Bumped by close(): a probe or timer of an earlier stream then does nothing. */
+  private generation = 0;
+
+  constructor(private readonly onAuthRequired: () => void) {}
 
   subscribe(listener: StudiesChangedListener): () => void {
     this.listeners.add(listener);
@@ -18,7 +31,7 @@ export class StudyEventStream {
   }
 
   private open(): void {
-    if (this.source) return;
+    if (this.source || this.retryTimer !== undefined) return;
     const source = new EventSource('/api/worklist/events');
     source.addEventListener('studies', (e) => {
       const { studies } = JSON.parse((e as MessageEvent<string>).data) as StudiesChangedEvent;
@@ -27,12 +40,31 @@ export class StudyEventStream {
     source.addEventListener('open', () => {
       if (this.connected) this.emit(new Set(['*']));
       this.connected = true;
+      this.failures = 0;
       document.body.dataset['live'] = 'on';
     });
     source.addEventListener('error', () => {
       document.body.dataset['live'] = 'off';
+      if (source.readyState === EventSource.CLOSED && source === this.source) void this.reopen();
     });
     this.source = source;
+  }
+
+  private async reopen(): Promise<void> {
+    this.source?.close();
+    this.source = undefined;
+    const generation = this.generation;
+    try {
+      await fetchSession();
+    } catch (err) {
+      if (generation === this.generation && err instanceof AuthRequiredError) return this.onAuthRequired();
+      // Anything else (the gateway still down, a proxy error): the stream is tried again below, and with it the probe.
+    }
+    if (generation !== this.generation) return;
+    this.retryTimer = window.setTimeout(() => {
+      this.retryTimer = undefined;
+      this.open();
+    }, backoffDelayMs(this.failures++));
   }
 
   private emit(studies: ReadonlySet<string>): void {
@@ -40,8 +72,12 @@ export class StudyEventStream {
   }
 
   close(): void {
+    this.generation++;
+    window.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.source?.close();
     this.source = undefined;
     this.connected = false;
+    this.failures = 0;
   }
 }

@@ -4,7 +4,9 @@ import { aiStatusBadge, exportBadge, tickElapsed, timeTaken } from './ai-status-
 import { h, replaceChildren } from './dom.js';
 import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { mipViewer } from './mip-viewer.js';
-import { debounce, errorBox, type Shell, type View } from './view.js';
+import { backoffDelayMs } from './backoff.js';
+import { debounce, errorBox, errorMessage, type Shell, type View } from './view.js';
+import { WORKLIST_LINK, worklistHref } from './worklist-url.js';
 
 const dl = (...pairs: Array<[string, Node | string]>): HTMLElement =>
   h('dl', { class: 'facts' }, ...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
@@ -64,13 +66,16 @@ function jobsCard(d: StudyDetail): HTMLElement | null {
     h('td', { class: 'sub' }, j.version === null ? '' : `v${j.version}`))))));
 }
 
+/** Back to the worklist as the reader left it: its filter and page. */
+const backLink = (): HTMLElement => h('a', { class: 'back', attrs: { href: worklistHref(), 'data-link': '', [WORKLIST_LINK]: '' } }, '‹ Worklist');
+
 function header(d: StudyDetail, actions: HTMLElement): HTMLElement {
   const s = d.study;
   const meta = [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate),
     `${formatDate(s.studyDate)} ${formatTime(s.studyTime)}`.trim(), s.accessionNumber ? `Acc ${s.accessionNumber}` : '', s.studyDescription ?? '']
     .filter(Boolean).join(' · ');
   return h('div', { class: 'study-head' },
-    h('div', {}, h('a', { class: 'back', attrs: { href: '/', 'data-link': '' } }, '‹ Worklist'),
+    h('div', {}, backLink(),
       h('h1', { class: 'patient-name' }, formatPatientName(s.patientName)), h('div', { class: 'meta' }, meta)),
     actions);
 }
@@ -79,8 +84,13 @@ function header(d: StudyDetail, actions: HTMLElement): HTMLElement {
 export function studyView(shell: Shell, uid: string): View {
   const element = h('section', { class: 'study' }, h('p', { class: 'muted' }, 'Loading…'));
   const notice = h('div', { class: 'notice', attrs: { 'aria-live': 'polite' } });
+  const refreshNotice = h('div', { class: 'notice', attrs: { 'aria-live': 'polite', 'data-refresh-notice': '' } });
   let shownResult: string | undefined;
   let mip: HTMLElement | undefined;
+  let shown = false;
+  let loading = 0;
+  let failures = 0;
+  let retryTimer: number | undefined;
 
   async function act(what: () => Promise<unknown>, done: string): Promise<void> {
     try {
@@ -111,19 +121,36 @@ export function studyView(shell: Shell, uid: string): View {
     }
     shownResult = r?.seg.sopInstanceUid;
     const image = mip ?? h('div', { class: 'mip-placeholder' }, aiStatusBadge(d.study.ai, true), h('p', { class: 'muted' }, 'The MIP and its segmentation appear here when the analysis is done.'), timeTaken(d.study.ai));
-    replaceChildren(element, header(d, actions(d)), notice,
+    shown = true;
+    replaceChildren(element, header(d, actions(d)), notice, refreshNotice,
       h('div', { class: 'study-grid' }, h('div', { class: 'image-pane' }, image),
         h('div', { class: 'side-pane' }, resultCard(d, r), r ? downloadsCard(r) : null,
           r ? exportsCard(r, (e) => void act(() => retryExport(r.jobId, e.destination), `Sending to ${e.destination} again.`)) : null,
           seriesCard(d), jobsCard(d))));
   }
 
+  /** A refresh that failed keeps the study on screen, says so, and is tried again. */
+  function refreshFailed(err: unknown): void {
+    const delay = backoffDelayMs(failures++);
+    replaceChildren(refreshNotice, h('div', { class: 'error-box', attrs: { role: 'status' } },
+      `Could not refresh: ${errorMessage(err)}; retrying in ${Math.round(delay / 1000)} s.`));
+    retryTimer = window.setTimeout(() => void load(), delay);
+  }
+
   async function load(): Promise<void> {
+    const ticket = ++loading;
+    window.clearTimeout(retryTimer);
     try {
-      render(await fetchStudy(uid));
+      const detail = await fetchStudy(uid);
+      if (ticket !== loading) return; // a newer request is on its way, or the view is gone
+      failures = 0;
+      replaceChildren(refreshNotice);
+      render(detail);
     } catch (err) {
+      if (ticket !== loading) return;
       if (err instanceof AuthRequiredError) return shell.authRequired();
-      replaceChildren(element, h('a', { class: 'back', attrs: { href: '/', 'data-link': '' } }, '‹ Worklist'), errorBox(err));
+      if (shown) return refreshFailed(err);
+      replaceChildren(element, backLink(), errorBox(err));
     }
   }
 
@@ -131,5 +158,11 @@ export function studyView(shell: Shell, uid: string): View {
   const unsubscribe = shell.onStudiesChanged((changed) => { if (changed.has(uid) || changed.has('*')) refresh(); });
   const clock = window.setInterval(() => tickElapsed(element), 1000);
   void load();
-  return { element, dispose: () => { unsubscribe(); window.clearInterval(clock); } };
+  const dispose = (): void => {
+    unsubscribe();
+    window.clearInterval(clock);
+    window.clearTimeout(retryTimer);
+    loading++; // answers still on their way are dropped
+  };
+  return { element, dispose };
 }

@@ -14,9 +14,10 @@ export interface Shell {
   onStudiesChanged(listener: (studies: ReadonlySet<string>) => void): () => void;
 }
 
+export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 export function errorBox(err: unknown): HTMLElement {
-  const message = err instanceof Error ? err.message : String(err);
-  return h('div', { class: 'error-box', attrs: { role: 'alert' } }, message);
+  return h('div', { class: 'error-box', attrs: { role: 'alert' } }, errorMessage(err));
 }
 
 /** Calls `fn` at most once per `ms`, trailing: a burst of events costs one refresh. */

@@ -1,31 +1,19 @@
 import { AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js';
 import type { WorklistPage, WorklistStudy } from './api-types.js';
 import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
-import { h, replaceChildren } from './dom.js';
+import { h, placeChildren, replaceChildren } from './dom.js';
 import { formatArea, formatDate, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { debounce, errorBox, type Shell, type View } from './view.js';
+import { FILTER_KEYS, parseWorklistSearch, rememberWorklistPath, worklistPath } from './worklist-url.js';
 
 const PAGE_SIZE = 50;
 const FILTER_STATES = ['waiting', 'queued', 'running', 'done', 'not-applicable', 'failed'] as const;
-const FILTER_KEYS = ['patient', 'accession', 'from', 'to', 'state'] as const;
 
-/** The filter and page live in the URL, so that "back" from a study returns to the same list. */
-function readUrl(): { filter: WorklistFilter; offset: number } {
-  const q = new URLSearchParams(location.search);
-  const filter: Record<string, string> = {};
-  for (const key of FILTER_KEYS) {
-    const v = q.get(key);
-    if (v) filter[key] = v;
-  }
-  return { filter, offset: Math.max(0, Number(q.get('offset') ?? 0) || 0) };
-}
-
+/** The filter and page live in the URL (and this tab remembers it), so that "back" from a study returns to the same list. */
 function writeUrl(filter: WorklistFilter, offset: number): void {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(filter)) if (typeof v === 'string' && v) q.set(k, v);
-  if (offset) q.set('offset', String(offset));
-  const search = q.toString();
-  history.replaceState(null, '', search ? `/?${search}` : '/');
+  const path = worklistPath(filter, offset);
+  history.replaceState(null, '', path);
+  rememberWorklistPath(path);
 }
 
 function input(name: string, label: string, type: string, value: string | undefined, placeholder = ''): HTMLElement {
@@ -47,29 +35,38 @@ function lesionCell(s: WorklistStudy): HTMLElement {
   return h('td', { class: 'num' }, h('strong', {}, s.ai.lesionCount), h('div', { class: 'sub' }, formatArea(s.ai.tumourAreaMm2)));
 }
 
-function studyRow(s: WorklistStudy, open: (uid: string) => void): HTMLTableRowElement {
-  const go = () => open(s.studyInstanceUid);
-  return h('tr', { class: 'study-row', attrs: { 'data-study-uid': s.studyInstanceUid, tabindex: '0' },
-    on: { click: go, keydown: (e) => { if (e.key === 'Enter') go(); } } },
-  h('td', { class: 'col-state' }, aiStatusBadge(s.ai)),
-  h('td', { class: 'col-patient' }, h('div', { class: 'patient-name' }, formatPatientName(s.patientName)),
-    h('div', { class: 'sub' }, [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate)].filter(Boolean).join(' · '))),
-  h('td', { class: 'nowrap' }, formatDate(s.studyDate), h('div', { class: 'sub' }, formatTime(s.studyTime))),
-  h('td', { class: 'mono' }, s.accessionNumber || h('span', { class: 'muted' }, '—')),
-  h('td', { class: 'col-desc' }, s.studyDescription ?? ''),
-  h('td', {}, ...s.modalities.map((m) => h('span', { class: 'chip' }, m))),
-  h('td', { class: 'num' }, s.petSeries),
-  lesionCell(s),
-  h('td', { class: 'num nowrap' }, timeTaken(s.ai)));
+/** A row stays while its study is on the page (keeping focus and clicks); only its cells follow the data. */
+function studyRow(uid: string, open: (uid: string) => void): HTMLTableRowElement {
+  const go = () => open(uid);
+  return h('tr', { class: 'study-row', attrs: { 'data-study-uid': uid, tabindex: '0' },
+    on: { click: go, keydown: (e) => { if (e.key === 'Enter') go(); } } });
+}
+
+function studyCells(s: WorklistStudy): HTMLElement[] {
+  return [
+    h('td', { class: 'col-state' }, aiStatusBadge(s.ai)),
+    h('td', { class: 'col-patient' }, h('div', { class: 'patient-name' }, formatPatientName(s.patientName)),
+      h('div', { class: 'sub' }, [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate)].filter(Boolean).join(' · '))),
+    h('td', { class: 'nowrap' }, formatDate(s.studyDate), h('div', { class: 'sub' }, formatTime(s.studyTime))),
+    h('td', { class: 'mono' }, s.accessionNumber || h('span', { class: 'muted' }, '—')),
+    h('td', { class: 'col-desc' }, s.studyDescription ?? ''),
+    h('td', {}, ...s.modalities.map((m) => h('span', { class: 'chip' }, m))),
+    h('td', { class: 'num' }, s.petSeries),
+    lesionCell(s),
+    h('td', { class: 'num nowrap' }, timeTaken(s.ai)),
+  ];
 }
 
 const HEADERS = ['AI state', 'Patient', 'Study date', 'Accession', 'Description', 'Modalities', 'PET series', 'Lesions', 'Time taken'];
 
 /** The worklist: studies newest first, with search, state filter, paging and live updates. */
 export function worklistView(shell: Shell): View {
-  let { filter, offset } = readUrl();
+  let { filter, offset } = parseWorklistSearch(location.search);
   let page: WorklistPage | undefined;
   let loading = 0;
+  /** The rows on screen by StudyInstanceUID, with the data each shows. */
+  let rows = new Map<string, { readonly row: HTMLTableRowElement; shows: string }>();
+  rememberWorklistPath(worklistPath(filter, offset));
   const body = h('tbody');
   const status = h('div', { class: 'pager-status', attrs: { 'aria-live': 'polite' } });
   const prev = h('button', { class: 'btn', attrs: { type: 'button' }, on: { click: () => go(Math.max(0, offset - PAGE_SIZE)) } }, '‹ Previous');
@@ -97,9 +94,23 @@ export function worklistView(shell: Shell): View {
     void load();
   }
 
+  function renderRows(studies: readonly WorklistStudy[]): void {
+    const open = (uid: string) => shell.navigate(`/studies/${uid}`);
+    const kept = new Map<string, { readonly row: HTMLTableRowElement; shows: string }>();
+    for (const s of studies) {
+      const entry = rows.get(s.studyInstanceUid) ?? { row: studyRow(s.studyInstanceUid, open), shows: '' };
+      const shows = JSON.stringify(s);
+      if (entry.shows !== shows) replaceChildren(entry.row, ...studyCells(s));
+      entry.shows = shows;
+      kept.set(s.studyInstanceUid, entry);
+    }
+    rows = kept;
+    placeChildren(body, studies.length ? [...kept.values()].map((e) => e.row)
+      : [h('tr', {}, h('td', { class: 'empty', attrs: { colspan: String(HEADERS.length) } }, 'No studies match.'))]);
+  }
+
   function render(p: WorklistPage): void {
-    replaceChildren(body, ...p.studies.map((s) => studyRow(s, (uid) => shell.navigate(`/studies/${uid}`))));
-    if (p.studies.length === 0) body.append(h('tr', {}, h('td', { class: 'empty', attrs: { colspan: String(HEADERS.length) } }, 'No studies match.')));
+    renderRows(p.studies);
     status.textContent = p.studies.length ? `Studies ${p.offset + 1}–${p.offset + p.studies.length}${p.hasMore ? '' : ` of ${p.offset + p.studies.length}`}` : '';
     prev.disabled = p.offset === 0;
     next.disabled = !p.hasMore;
@@ -115,6 +126,7 @@ export function worklistView(shell: Shell): View {
       replaceChildren(message);
       render(result);
     } catch (err) {
+      if (ticket !== loading) return; // superseded: its error no longer concerns what is asked for
       if (err instanceof AuthRequiredError) return shell.authRequired();
       replaceChildren(message, errorBox(err));
     } finally {

@@ -1,0 +1,4 @@
+/** How long to wait before retry number `attempt` (0 for the first): `firstMs`, doubling, at most `maxMs`. */
+export function backoffDelayMs(attempt: number, firstMs = 1000, maxMs = 30_000): number {
+  return Math.min(maxMs, firstMs * 2 ** Math.max(0, attempt));
+}

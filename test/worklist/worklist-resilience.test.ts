@@ -1,0 +1,181 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { Page, Route } from 'playwright-core';
+import { launchChromium, type TestBrowser } from './chromium';
+import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
+import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
+
+const TOKEN = 'resilience-token-0123456789abcdef';
+/** Each test changes the AI state of its own studies only, so that none depends on another having run. */
+const STUDIES = 8;
+const uid = (i: number): string => syntheticStudy(i).studyInstanceUid;
+const row = (i: number): string => `tr[data-study-uid="${uid(i)}"]`;
+
+/** A promise and the function that settles it. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+describe('the worklist page when the server or the network misbehaves', () => {
+  let server: WorklistServer;
+  let browser: TestBrowser;
+  let page: Page;
+
+  /** The study's newest job becomes "not applicable": the event stream reports it. */
+  const changeStudy = (i: number, reason = 'no PET series'): Promise<void> => server.queue.recordNotApplicable(`na-${randomUUID()}`, uid(i), reason);
+  /** Ends every open connection, the event stream among them, as a gateway restart behind a proxy does. */
+  const dropConnections = (): void => server.gateway.server.closeAllConnections();
+  const live = (): Promise<unknown> => page.waitForSelector('body[data-live="on"]', { state: 'attached', timeout: 8000 });
+
+  beforeAll(async () => {
+    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
+    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    server = await startWorklistServer({ AUTH_TOKENS: TOKEN });
+    for (let i = 0; i < STUDIES; i++) indexSyntheticStudy(server.archive.index, syntheticStudy(i));
+    browser = await launchChromium({ width: 1280, height: 720 });
+    page = browser.page;
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    const login = await browser.context.request.post(`${server.root}/api/session`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    expect(login.status()).toBe(200);
+  });
+
+  afterEach(() => page.unrouteAll({ behavior: 'ignoreErrors' }));
+
+  test('live updates resume after a proxy refuses the event stream\'s reconnect with 502', async () => {
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(0));
+    await live();
+    const refused = signal();
+    let refusals = 0;
+    await page.route((url) => url.pathname === '/api/worklist/events', (route: Route) => {
+      if (refusals++ > 0) return route.continue();
+      refused.resolve();
+      return route.fulfill({ status: 502, contentType: 'text/html', body: '<h1>502 Bad Gateway</h1>' });
+    });
+    dropConnections();
+    await refused.promise;
+    await live(); // EventSource alone stays closed after a 502; the page opened a new one
+    await changeStudy(0);
+    await page.waitForSelector(`${row(0)} [data-state="not-applicable"]`, { timeout: 5000 });
+  }, 20_000);
+
+  test('a reconnect refused because the session expired shows the login form, and signing in brings the list back', async () => {
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(0));
+    await live();
+    await browser.context.clearCookies(); // what the 12 h cookie lifetime does
+    dropConnections();
+    await page.waitForSelector('#login-token', { timeout: 8000 });
+    await page.fill('#login-token', TOKEN);
+    await page.click('button[type="submit"]');
+    await page.waitForSelector(row(0));
+    await live();
+  }, 20_000);
+
+  test('a background refresh answered with 500 keeps the study on screen, says so, and is tried again', async () => {
+    await page.goto(`${server.root}/studies/${uid(1)}`);
+    await page.waitForSelector('.study-head');
+    await live();
+    const failed = signal();
+    let answers = 0;
+    await page.route((url) => url.pathname === `/api/worklist/studies/${uid(1)}`, (route: Route) => {
+      if (answers++ > 0) return route.continue();
+      failed.resolve();
+      return route.fulfill({ status: 500, json: { code: 'MIPSEG_INTERNAL', message: 'the index is busy' } });
+    });
+    await changeStudy(1);
+    await failed.promise;
+    const notice = page.locator('[data-refresh-notice]');
+    await notice.getByText(/Could not refresh: the index is busy; retrying/).waitFor({ timeout: 5000 });
+    expect(await page.locator('.study-head .patient-name').count()).toBe(1);
+    expect(await page.locator('.study-grid').count()).toBe(1);
+    // The retry, a second later, gets the new state and takes the notice away.
+    await page.waitForSelector('.study-grid [data-state="not-applicable"]', { timeout: 5000 });
+    expect(await notice.textContent()).toBe('');
+  }, 20_000);
+
+  test('"‹ Worklist" and the nav link return to the worklist with its filter', async () => {
+    const patient = syntheticStudy(5).patientName.split('^')[0] ?? '';
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(0));
+    await page.fill('#f-patient', patient);
+    await page.press('#f-patient', 'Enter');
+    await page.waitForFunction((n) => document.querySelectorAll('tr.study-row').length === n, 1);
+    for (const back of ['a.back', 'a[data-nav="worklist"]']) {
+      await page.click(row(5));
+      await page.waitForSelector('.study-head');
+      await page.click(back);
+      await page.waitForSelector('.worklist');
+      expect(new URL(page.url()).search).toBe(`?patient=${patient}`);
+      expect(await page.inputValue('#f-patient')).toBe(patient);
+      await page.waitForFunction((n) => document.querySelectorAll('tr.study-row').length === n, 1);
+    }
+  }, 20_000);
+
+  test('an error of a superseded worklist request is not shown', async () => {
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(0));
+    const slowDone = signal();
+    await page.route((url) => url.pathname === '/api/worklist' && url.searchParams.get('patient') === 'SLOW', async (route: Route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.fulfill({ status: 503, json: { code: 'MIPSEG_UNAVAILABLE', message: 'slow and failed' } });
+      slowDone.resolve();
+    });
+    await page.fill('#f-patient', 'SLOW');
+    await page.press('#f-patient', 'Enter');
+    await page.fill('#f-patient', syntheticStudy(1).patientId);
+    await page.press('#f-patient', 'Enter');
+    await page.waitForFunction((n) => document.querySelectorAll('tr.study-row').length === n, 1);
+    await slowDone.promise;
+    // The page has had the old answer; give it the moment it needs to handle it.
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+    expect(await page.locator('.error-box').count()).toBe(0);
+  }, 20_000);
+
+  test('an older study answer arriving after a newer one does not overwrite it', async () => {
+    const newerShown = signal();
+    const staleSent = signal();
+    let answers = 0;
+    await page.route((url) => url.pathname === `/api/worklist/studies/${uid(2)}`, async (route: Route) => {
+      if (answers++ > 0) return route.continue();
+      const stale = await route.fetch(); // the study before the change: no job yet
+      await newerShown.promise;
+      await route.fulfill({ response: stale });
+      staleSent.resolve();
+    });
+    await page.goto(`${server.root}/studies/${uid(2)}`);
+    await live();
+    await changeStudy(2);
+    await page.waitForSelector('[data-state="not-applicable"]', { timeout: 5000 });
+    newerShown.resolve();
+    await staleSent.promise;
+    // The page has had the old answer; give it the moment it needs to handle it.
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+    expect(await page.locator('.ai-status [data-state]').first().getAttribute('data-state')).toBe('not-applicable');
+  }, 20_000);
+
+  test('a live update keeps the focused row focused and leaves unchanged rows in place', async () => {
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(4));
+    await live();
+    await page.focus(row(3));
+    const unchanged = await page.$(row(4));
+    await changeStudy(3);
+    await page.waitForSelector(`${row(3)} [data-state="not-applicable"]`, { timeout: 5000 });
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset['studyUid'])).toBe(uid(3));
+    expect(await unchanged?.evaluate((el) => el.isConnected)).toBe(true);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.study-head');
+    expect(new URL(page.url()).pathname).toBe(`/studies/${uid(3)}`);
+  }, 20_000);
+});
