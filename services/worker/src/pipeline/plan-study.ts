@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@mipseg/shared/log';
 import type { AnalysisPlan, JobQueue } from '@mipseg/shared/queue';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
@@ -12,6 +12,11 @@ export interface PlanOutcome {
 
 function hashOf(parts: readonly string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 20);
+}
+
+/** Makes an on-demand run's job id its own: the time, readable in the id, and random bits, since two clicks can share a millisecond. */
+function onDemandSuffix(): string {
+  return `-${Date.now()}-${randomBytes(3).toString('hex')}`;
 }
 
 function bySeries(instances: readonly StoredInstance[]): Map<string, StoredInstance[]> {
@@ -57,7 +62,7 @@ export async function planStudy(
   const series = bySeries(archive.index.listInstances({ studyUid: studyInstanceUid }));
   const selection = selectPetSeries(await candidates(archive, series, log), { minSlices: deps.minPetSlices });
   if (selection.status === 'not-applicable') {
-    const jobId = `na-${hashOf([studyInstanceUid, ...[...series.keys()].sort()])}${options.force ? `-${Date.now()}` : ''}`;
+    const jobId = `na-${hashOf([studyInstanceUid, ...[...series.keys()].sort()])}${options.force ? onDemandSuffix() : ''}`;
     await queue.recordNotApplicable(jobId, studyInstanceUid, selection.reason);
     log.info({ studyInstanceUid, reason: selection.reason }, 'study not applicable');
     return { kind: 'not-applicable', jobId, reason: selection.reason };
@@ -65,7 +70,7 @@ export async function planStudy(
   const seriesUid = selection.series.header.seriesInstanceUid;
   const instances = series.get(seriesUid) ?? [];
   const contentHash = hashOf(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`).sort());
-  const jobId = `seg-${hashOf([seriesUid])}-${contentHash}${options.force ? `-${Date.now()}` : ''}`;
+  const jobId = `seg-${hashOf([seriesUid])}-${contentHash}${options.force ? onDemandSuffix() : ''}`;
   if (await queue.getJob(jobId)) return { kind: 'unchanged', jobId };
   const plan: AnalysisPlan = {
     studyInstanceUid,
