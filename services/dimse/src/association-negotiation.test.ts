@@ -28,15 +28,22 @@ test('rejects another called AE title (reason 7) and a calling AE title off the 
   expect(checkAeTitles('PACS', 'MIPSEG', allowList)).toBeUndefined();
 });
 
-test('passes over a proposed syntax it stores but cannot decode (RLE, big endian) when another it accepts is proposed', () => {
+test('passes over a proposed syntax it stores but cannot decode (big endian) when another it accepts is proposed', () => {
   const request = proposal(
-    [PET, '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2'],
+    [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2'],
     [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1'],
-    [PET, '1.2.840.10008.1.2.5'],
+    [PET, '1.2.840.10008.1.2.2'],
   );
   negotiatePresentationContexts(request);
   expect(request.getPresentationContexts().map(({ context }) => context.getAcceptedTransferSyntaxUid()))
-    .toEqual(['1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.5']);
+    .toEqual(['1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+});
+
+test('takes RLE Lossless when it is proposed first, as the worker decodes it', () => {
+  const request = proposal([PET, '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.1']);
+  negotiatePresentationContexts(request);
+  expect(request.getPresentationContexts().map(({ context }) => context.getAcceptedTransferSyntaxUid()))
+    .toEqual(['1.2.840.10008.1.2.5']);
 });
 
 test('accepts for storage exactly what the worker decodes, plus the syntaxes it names as stored but not decoded', () => {

@@ -26,7 +26,6 @@ export const ACCEPTED_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
  */
 export const STORED_NOT_DECODED_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
   TransferSyntax.ExplicitVrBigEndian,
-  TransferSyntax.RleLossless,
 ]);
 
 /** The A-ASSOCIATE-RJ fields (PS3.8 9.3.4) and a reason for our log. */
@@ -77,7 +76,7 @@ function isAcceptedAbstractSyntax(uid: string): boolean {
  * Sets the result of every proposed presentation context. Of the proposed transfer syntaxes the first one
  * we accept wins, as in pynetdicom: the SCU lists what its data is in first, and taking that spares it a
  * conversion (and keeps what we store identical to what it holds) — unless it is one the worker cannot
- * decode and the SCU offers another we accept, which then wins: an RLE copy kept is a study not analysed.
+ * decode and the SCU offers another we accept, which then wins: a big-endian copy kept is a study not analysed.
  * Returns the accepted contexts.
  */
 export function negotiatePresentationContexts(request: association.Association): association.PresentationContext[] {

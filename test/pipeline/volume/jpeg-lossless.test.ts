@@ -54,8 +54,9 @@ describeWithSharedData(GE_SERIES)('GE slices re-encoded by dcmcjpeg', () => {
     expect(assemblePetVolume(encoded).voxels).toEqual(assemblePetVolume(native).voxels);
   });
 
-  test('refuses RLE Lossless, naming the transfer syntax and what is decoded', () => {
-    const encoded = native.map((b, i) => dcmtk('dcmcrle', [], b, dir, `ge-rle-${i}`));
+  test('refuses Explicit VR Big Endian, naming the transfer syntax and what is decoded', () => {
+    const encoded = native.map((b, i) => dcmtk('dcmconv', ['+tb'], b, dir, `ge-big-endian-${i}`));
+    expect(readSliceHeader(parseInstance(encoded[0] as Uint8Array)).transferSyntaxUid).toBe(TransferSyntax.ExplicitVrBigEndian);
     let refusal: unknown;
     try {
       assemblePetVolume(encoded);
@@ -63,6 +64,7 @@ describeWithSharedData(GE_SERIES)('GE slices re-encoded by dcmcjpeg', () => {
       refusal = err;
     }
     expect(isMipsegError(refusal, 'MIPSEG_VOLUME_UNSUPPORTED')).toBe(true);
+    expect((refusal as Error).message).toContain(TransferSyntax.ExplicitVrBigEndian);
     expect((refusal as Error).message).toContain(TransferSyntax.RleLossless);
     expect((refusal as Error).message).toContain(TransferSyntax.JpegLsLossless);
   });

@@ -4,15 +4,11 @@ import { TransferSyntax, viewStoredSamples } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { DataSet } from './dicom-dataset';
 import type { SliceHeader } from './slice-header';
-import { decodeJpeg2000Frame, decodeJpegLsFrame, type StoredSamples } from './wasm-frame-decoders';
+import { undecodableFrame, type FrameCodec, type StoredSamples } from './frame-codec';
+import { RLE_LOSSLESS } from './rle-lossless';
+import { decodeJpeg2000Frame, decodeJpegLsFrame } from './wasm-frame-decoders';
 
 const NATIVE = new Set<string>([TransferSyntax.ImplicitVrLittleEndian, TransferSyntax.ExplicitVrLittleEndian]);
-
-/** A codec for one encapsulated frame: it hands back the stored values unsigned (signed data as its bit pattern). */
-interface FrameCodec {
-  readonly name: string;
-  decode(frame: Uint8Array, header: SliceHeader): StoredSamples;
-}
 
 const JPEG_LOSSLESS: FrameCodec = {
   name: 'JPEG Lossless',
@@ -31,6 +27,7 @@ const FRAME_CODECS: ReadonlyMap<string, FrameCodec> = new Map([
   [TransferSyntax.JpegLsNearLossless, JPEG_LS],
   [TransferSyntax.Jpeg2000Lossless, JPEG_2000],
   [TransferSyntax.Jpeg2000, JPEG_2000],
+  [TransferSyntax.RleLossless, RLE_LOSSLESS],
 ]);
 
 /** The transfer syntaxes assemblePetVolume decodes. */
@@ -82,7 +79,7 @@ function decodeNative(source: PixelDataSource, element: dicomParser.Element, hea
   writeMapped(samples, mapping, target);
 }
 
-/** The JPEG codecs store the BitsStored-bit two's complement pattern, and hand it back unsigned. */
+/** The codecs hand back the two's complement pattern unsigned (RLE keeps BitsAllocated bits, JPEG BitsStored). */
 function signExtend(samples: StoredSamples, bitsStored: number): Int32Array {
   const out = new Int32Array(samples.length);
   const signBit = 1 << (bitsStored - 1);
@@ -100,8 +97,7 @@ function decodeFrame(codec: FrameCodec, frame: Uint8Array, header: SliceHeader):
     return codec.decode(frame, header);
   } catch (err) {
     if (err instanceof MipsegError) throw err;
-    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: ${codec.name} data ` +
-      `cannot be decoded (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    throw undecodableFrame(codec.name, header, err instanceof Error ? err.message : String(err), err);
   }
 }
 
@@ -135,8 +131,8 @@ function assertDecodable(header: SliceHeader): void {
 
 /**
  * Decodes one single-frame slice (native little endian, JPEG Lossless Process 14 / SV1, JPEG-LS lossless or
- * near-lossless, JPEG 2000 lossless or not) of a parsed instance (its PixelDataSource) straight into `target`
- * (Rows x Columns values), applying the slice's own RescaleSlope and RescaleIntercept, and then `scale`
+ * near-lossless, JPEG 2000 lossless or not, RLE Lossless) of a parsed instance (its PixelDataSource) straight
+ * into `target` (Rows x Columns values), applying the slice's own RescaleSlope and RescaleIntercept, and then `scale`
  * (default 1; e.g. the slice's SUV factor) in the same pass.
  */
 export function decodeSliceInto(source: PixelDataSource, header: SliceHeader, target: Float32Array, scale = 1): void {

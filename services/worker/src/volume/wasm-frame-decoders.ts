@@ -1,5 +1,6 @@
 import createCharLsModule from '@cornerstonejs/codec-charls/decodewasmjs';
 import createOpenJpegModule from '@cornerstonejs/codec-openjpeg/decodewasmjs';
+import type { StoredSamples } from './frame-codec';
 import { instantiateWasmCodec, LazyWasmCodec, type EmscriptenFactory } from './wasm-codec';
 
 /** What CharLS's JpegLSDecoder and OpenJPEG's J2KDecoder (embind classes) have in common. */
@@ -14,9 +15,6 @@ interface EmbindFrameDecoder {
 }
 
 type DecoderClass = new () => EmbindFrameDecoder;
-
-/** Stored values as the codec gives them back: one unsigned sample per pixel, 1 byte up to 8 bits, else 2. */
-export type StoredSamples = Uint8Array | Uint16Array;
 
 function lazyCodec<Key extends string>(name: string, factory: EmscriptenFactory, wasmExport: string,
   decoderClass: Key): LazyWasmCodec<Record<Key, DecoderClass>> {
