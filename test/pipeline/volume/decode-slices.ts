@@ -18,6 +18,16 @@ export function decodeSlices(instances: readonly Uint8Array[]): DecodedSlice[] {
   });
 }
 
+/** What decoding these instances throws (undefined when it does not throw). */
+export function decodeFailure(instances: readonly Uint8Array[]): unknown {
+  try {
+    decodeSlices(instances);
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
 /**
  * Where two arrays of values first differ (a value, or the length), -1 where they are equal. expect().toEqual
  * takes seconds over a whole series' voxels; this takes milliseconds and still names the first voxel off.

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import createOpenJpegModule from '@cornerstonejs/codec-openjpeg/wasmjs';
 import * as dcmjs from 'dcmjs';
+import * as dicomParser from 'dicom-parser';
 import { instantiateWasmCodec, type WasmCodec } from '../../../services/worker/src/volume/wasm-codec';
 
 /** Runs a dcmtk converter (dcmcjpeg, dcmcjpls, dcmcrle, dcmdjpeg, …) on `input`, returning the file it wrote. */
@@ -16,6 +17,13 @@ export function dcmtkConvert(tool: string, options: readonly string[], input: Ui
 
 function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** The single frame of an encapsulated instance, its fragments joined (read by dicom-parser). */
+export function encapsulatedFrame(instance: Uint8Array): Uint8Array {
+  const ds = dicomParser.parseDicom(instance);
+  const element = ds.elements['x7fe00010'] as dicomParser.Element;
+  return dicomParser.readEncapsulatedPixelDataFromFragments(ds, element, 0, element.fragments?.length ?? 0);
 }
 
 /**
