@@ -1,7 +1,7 @@
 import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MIPSEG_IMPLEMENTATION_CLASS_UID, readFileMetaInformation } from '@mipseg/dimse';
+import { MIPSEG_IMPLEMENTATION_CLASS_UID, readFileMetaInformation } from '@mipseg/shared/dicom';
 import { sharedData } from '../support/shared-data';
 import { dataSetOf, runTool, SCP_AE_TITLE, startTestDimse, storedFile, type TestDimse } from './dimse-test-kit';
 

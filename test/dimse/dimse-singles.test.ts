@@ -1,7 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFileMetaInformation } from '@mipseg/dimse';
-import { TransferSyntax } from '@mipseg/shared/dicom';
+import { readFileMetaInformation, TransferSyntax } from '@mipseg/shared/dicom';
 import { sharedData } from '../support/shared-data';
 import { runTool, SCP_AE_TITLE, startTestDimse, storedFile, type TestDimse } from './dimse-test-kit';
 

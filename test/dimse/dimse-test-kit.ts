@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
 import { Archive } from '@mipseg/shared/store';
-import { encodeFileMetaInformation, readFileMetaInformation, startDimseServer, type DimseServer } from '@mipseg/dimse';
+import { startDimseServer, type DimseServer } from '@mipseg/dimse';
+import { encodeFileMetaInformation, readFileMetaInformation } from '@mipseg/shared/dicom';
 
 export const SCP_AE_TITLE = 'MIPSEG';
 

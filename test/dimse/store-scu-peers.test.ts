@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileMetaInformation, sendInstancesDimse } from '@mipseg/dimse';
+import { sendInstancesDimse } from '@mipseg/dimse';
+import { readFileMetaInformation } from '@mipseg/shared/dicom';
 import { sharedData } from '../support/shared-data';
 import { dataSetOf, freePort, runTool, SCP_AE_TITLE, startTestDimse, storedFile, type TestDimse } from './dimse-test-kit';
 

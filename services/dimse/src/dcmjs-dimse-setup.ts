@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Implementation, log as dimseLibraryLog } from 'dcmjs-dimse';
 import type { Logger as LoglevelLogger } from 'loglevel';
 import type { Logger } from '@mipseg/shared/log';
-import { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } from './file-meta';
+import { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } from '@mipseg/shared/dicom';
 
 // dcmjs-dimse keeps its logger and implementation identity process-wide; these set them, never at import.
 let routed = false;

@@ -4,10 +4,3 @@ export { sendInstancesDimse } from './store-scu';
 export type { InstanceSendOutcome, InstanceSendResult, StoreScuOptions } from './store-scu';
 export { classifyCStoreStatus, cStoreResultFor } from './c-store-status';
 export type { CStoreResult, CStoreStatusClass } from './c-store-status';
-export {
-  encodeFileMetaInformation,
-  readFileMetaInformation,
-  MIPSEG_IMPLEMENTATION_CLASS_UID,
-  MIPSEG_IMPLEMENTATION_VERSION_NAME,
-} from './file-meta';
-export type { FileMetaInformation, ParsedFileMeta } from './file-meta';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Dataset } from 'dcmjs-dimse';
-import { readFileMetaInformation, type ParsedFileMeta } from './file-meta';
+import { readFileMetaInformation, type ParsedFileMeta } from '@mipseg/shared/dicom';
 
 // The File Meta Information of any real file fits in this; a longer one is refused as truncated.
 const META_PROBE_BYTES = 64 * 1024;

@@ -3,12 +3,12 @@ import type { Writable } from 'node:stream';
 import { Dataset, Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
 import type { Config } from '@mipseg/shared/config';
 import { MipsegError } from '@mipseg/shared/errors';
+import { encodeFileMetaInformation } from '@mipseg/shared/dicom';
 import type { Logger } from '@mipseg/shared/log';
 import type { Archive, StoreOutcome } from '@mipseg/shared/store';
 import { busyRejection, checkAeTitles, negotiatePresentationContexts, type AssociationRejection } from './association-negotiation';
 import type { AssociationSlots } from './association-slots';
 import { cStoreResultFor } from './c-store-status';
-import { encodeFileMetaInformation } from './file-meta';
 import { A_ABORT_INVALID_PDU_PARAMETER, PduLengthGuard } from './pdu-length-guard';
 import { ReceivedInstance } from './received-instance';
 

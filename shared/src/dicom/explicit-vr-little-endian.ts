@@ -37,6 +37,11 @@ function elementHeader(tag: number, vr: string, length: number): Buffer {
   return header;
 }
 
+/** One element in Explicit VR Little Endian: its header (PS3.5 7.1.2) and `value`, already padded to even length. */
+export function explicitElement(tag: number, vr: string, value: Uint8Array): Buffer {
+  return Buffer.concat([elementHeader(tag, vr, value.length), value]);
+}
+
 /** An item or delimitation tag with its 32-bit length: the same bytes in Implicit and Explicit VR. */
 function itemHeader(tag: number, length: number): Buffer {
   const header = Buffer.alloc(8);

@@ -16,6 +16,8 @@ export { canTranscodeToExplicitVrLittleEndian, transcodeToExplicitVrLittleEndian
 export { nameBasedUid, newUid, seededUidSource } from './new-uid';
 export { MIPSEG_MANUFACTURER } from './mipseg-identity';
 export { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } from './implementation-uid';
+export { encodeFileMetaInformation, readFileMetaInformation } from './file-meta';
+export type { FileMetaInformation, ParsedFileMeta } from './file-meta';
 export { packBits, unpackBits } from './bit-packing';
 export { readSegMask } from './seg-mask';
 export type { SegMask } from './seg-mask';

@@ -1,5 +1,6 @@
-import { isMipsegError } from '@mipseg/shared/errors';
-import { encodeFileMetaInformation, MIPSEG_IMPLEMENTATION_CLASS_UID, readFileMetaInformation } from './file-meta';
+import { isMipsegError } from '../errors';
+import { encodeFileMetaInformation, readFileMetaInformation } from './file-meta';
+import { MIPSEG_IMPLEMENTATION_CLASS_UID } from './implementation-uid';
 
 const meta = {
   mediaStorageSopClassUid: '1.2.840.10008.5.1.4.1.1.128',
