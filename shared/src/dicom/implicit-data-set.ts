@@ -1,6 +1,5 @@
-import * as dcmjs from 'dcmjs';
 import { MipsegError } from '../errors';
-import { implicitVr } from './parse-options';
+import { dictionaryVrTable, implicitVr } from './parse-options';
 
 /**
  * A data element read from an Implicit VR Little Endian data set. Its VR comes from the data dictionary
@@ -29,12 +28,7 @@ export const SEQUENCE_DELIMITATION_ITEM = 0xfffee0dd;
 export const UNDEFINED_LENGTH = 0xffffffff;
 
 /** The dictionary entries with a choice of VR, which parse-options' table of fixed VRs leaves out. */
-const AMBIGUOUS_VRS: ReadonlyMap<string, string> = new Map(
-  Object.values(dcmjs.data.DicomMetaDictionary.nameMap).flatMap(({ tag, vr }) => {
-    const digits = /^\(([0-9A-F]{4}),([0-9A-F]{4})\)$/i.exec(tag);
-    return digits && ['xs', 'ox', 'lt', 'up'].includes(vr) ? [[`x${digits[1]}${digits[2]}`.toLowerCase(), vr] as const] : [];
-  }),
-);
+const AMBIGUOUS_VRS = dictionaryVrTable((vr) => ['xs', 'ox', 'lt', 'up'].includes(vr));
 
 /** The group under which the dictionary lists a repeating group: 50xx curves, 60xx overlays, 7Fxx pixel data. */
 function dictionaryGroup(group: number): number {

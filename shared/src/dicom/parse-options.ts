@@ -2,16 +2,23 @@ import * as dcmjs from 'dcmjs';
 import type * as dicomParser from 'dicom-parser';
 
 /**
- * Each standard tag's VR from dcmjs's data dictionary, keyed as dicom-parser keys tags (`x` + 8 lower-case hex
- * digits). Repeating-group entries (60xx, 50xx) and ambiguous VRs ("OB or OW", written in lower case there) are
- * left out: for those, as for private tags, dicom-parser looks ahead as it did before.
+ * The VRs of dcmjs's data dictionary that `keep` accepts, keyed as dicom-parser keys tags (`x` + 8 lower-case hex
+ * digits). Repeating-group entries (60xx, 50xx, written with x's) are left out.
  */
-const STANDARD_VRS: ReadonlyMap<string, string> = new Map(
-  Object.values(dcmjs.data.DicomMetaDictionary.nameMap).flatMap(({ tag, vr }) => {
-    const digits = /^\(([0-9A-F]{4}),([0-9A-F]{4})\)$/i.exec(tag);
-    return digits && /^[A-Z]{2}$/.test(vr) ? [[`x${digits[1]}${digits[2]}`.toLowerCase(), vr] as const] : [];
-  }),
-);
+export function dictionaryVrTable(keep: (vr: string) => boolean): ReadonlyMap<string, string> {
+  return new Map(
+    Object.values(dcmjs.data.DicomMetaDictionary.nameMap).flatMap(({ tag, vr }) => {
+      const digits = /^\(([0-9A-F]{4}),([0-9A-F]{4})\)$/i.exec(tag);
+      return digits && keep(vr) ? [[`x${digits[1]}${digits[2]}`.toLowerCase(), vr] as const] : [];
+    }),
+  );
+}
+
+/**
+ * Each standard tag's fixed VR. Ambiguous VRs ("OB or OW", written in lower case in dcmjs's dictionary) are left
+ * out: for those, as for private tags, dicom-parser looks ahead as it did before.
+ */
+const STANDARD_VRS = dictionaryVrTable((vr) => /^[A-Z]{2}$/.test(vr));
 
 /** The VR of a standard tag, for Implicit VR data sets; undefined for private and unknown tags. */
 export function implicitVr(tag: string): string | undefined {
