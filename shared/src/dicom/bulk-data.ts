@@ -1,6 +1,6 @@
 import * as dicomParser from 'dicom-parser';
 import { MipsegError } from '../errors';
-import { dicomParseOptions } from './parse-options';
+import { parseErrorDetail, parseStoredDicom } from './parse-options';
 import { TransferSyntax } from './transfer-syntaxes';
 
 /** Media types of compressed bulk data by transfer syntax (PS3.18 Table 8.7.3-5). */
@@ -33,12 +33,8 @@ export function compressedBulkDataMediaType(transferSyntaxUid: string): string {
 const WORD_BYTES: Readonly<Record<string, 2 | 4 | 8>> = { OW: 2, OF: 4, OL: 4, OD: 8, OV: 8 };
 
 function parse(bytes: Uint8Array): { ds: dicomParser.DataSet; transferSyntaxUid: string } {
-  try {
-    const ds = dicomParser.parseDicom(bytes, dicomParseOptions());
-    return { ds, transferSyntaxUid: (ds.string('x00020010') ?? '').replace(/\0/g, '').trim() };
-  } catch (err) {
-    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', typeof err === 'string' ? err : String((err as Error).message));
-  }
+  const ds = parseStoredDicom(bytes);
+  return { ds, transferSyntaxUid: (ds.string('x00020010') ?? '').replace(/\0/g, '').trim() };
 }
 
 /** `value` in little-endian byte order, as PS3.18 uncompressed bulk data is (a copy where it has to swap). */
@@ -105,7 +101,6 @@ export function readEncapsulatedFrames(bytes: Uint8Array): EncapsulatedFrames {
     const frames = offsets.map((_, f) => dicomParser.readEncapsulatedImageFrame(ds, pixel, f, offsets, fragments));
     return { transferSyntaxUid, frames };
   } catch (err) {
-    const detail = typeof err === 'string' ? err : String((err as Error).message);
-    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `encapsulated Pixel Data: ${detail}`);
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `encapsulated Pixel Data: ${parseErrorDetail(err)}`);
   }
 }

@@ -4,7 +4,7 @@ export { TransferSyntax, isUncompressed } from './transfer-syntaxes';
 export { INDEXED_ATTRIBUTES, findIndexedAttribute, DEFAULT_RETURN_KEYWORDS } from './attributes';
 export type { IndexedAttribute, IndexedValues, Level, MatchKind } from './attributes';
 export { parseInstanceHeader, readSopInstanceUid } from './parse-header';
-export { dicomParseOptions, implicitVr } from './parse-options';
+export { dicomParseOptions, implicitVr, parseStoredDicom } from './parse-options';
 export type { InstanceHeader } from './parse-header';
 export { readDicomJson, BULK_DATA_PLACEHOLDER } from './dicom-json';
 export type { DicomJson, DicomJsonAttribute } from './dicom-json';

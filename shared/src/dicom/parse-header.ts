@@ -2,7 +2,7 @@ import * as dicomParser from 'dicom-parser';
 import { TextDecoder } from 'node:util';
 import { MipsegError } from '../errors';
 import { INDEXED_ATTRIBUTES, type IndexedValues } from './attributes';
-import { dicomParseOptions } from './parse-options';
+import { parseStoredDicom } from './parse-options';
 import { isValidUid } from './uid';
 
 /** What ingest learns from an instance's header: the file meta and the indexed attributes. */
@@ -62,12 +62,7 @@ function parse(bytes: Uint8Array, untilTag = 'x7fe00010'): dicomParser.DataSet {
   if (bytes.length < 132 || String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', 'no PS3.10 File Meta Information (128-byte preamble and "DICM")');
   }
-  try {
-    return dicomParser.parseDicom(bytes, dicomParseOptions(untilTag));
-  } catch (err) {
-    const detail = typeof err === 'string' ? err : err instanceof Error ? err.message : 'parse error';
-    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
-  }
+  return parseStoredDicom(bytes, untilTag);
 }
 
 function requireUid(dataSet: dicomParser.DataSet, tag: string, keyword: string): string {

@@ -1,5 +1,6 @@
 import * as dcmjs from 'dcmjs';
-import type * as dicomParser from 'dicom-parser';
+import * as dicomParser from 'dicom-parser';
+import { MipsegError } from '../errors';
 
 /**
  * The VRs of dcmjs's data dictionary that `keep` accepts, keyed as dicom-parser keys tags (`x` + 8 lower-case hex
@@ -33,4 +34,18 @@ export function implicitVr(tag: string): string | undefined {
  */
 export function dicomParseOptions(untilTag?: string): dicomParser.ParseDicomOptions {
   return untilTag === undefined ? { vrCallback: implicitVr } : { untilTag, vrCallback: implicitVr };
+}
+
+/** What dicom-parser threw, in words: it throws strings as often as Errors. */
+export function parseErrorDetail(err: unknown): string {
+  return typeof err === 'string' ? err : err instanceof Error ? err.message : 'parse error';
+}
+
+/** A stored PS3.10 file parsed with dicomParseOptions; MIPSEG_DICOM_UNPARSEABLE where dicom-parser gives up. */
+export function parseStoredDicom(bytes: Uint8Array, untilTag?: string): dicomParser.DataSet {
+  try {
+    return dicomParser.parseDicom(bytes, dicomParseOptions(untilTag));
+  } catch (err) {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', parseErrorDetail(err), { cause: err });
+  }
 }

@@ -1,6 +1,6 @@
 import * as dicomParser from 'dicom-parser';
 import { MipsegError } from '../errors';
-import { dicomParseOptions } from './parse-options';
+import { parseStoredDicom } from './parse-options';
 import { isUncompressed, TransferSyntax } from './transfer-syntaxes';
 
 /** The Image Pixel module of an instance and where its native pixel data lies in the file. */
@@ -30,12 +30,7 @@ function num(ds: dicomParser.DataSet, tag: string, fallback: number): number {
 
 /** Reads the pixel module of a PS3.10 file; native (uncompressed, little-endian) pixel data only. */
 export function readPixelModule(bytes: Uint8Array): PixelModule {
-  let ds: dicomParser.DataSet;
-  try {
-    ds = dicomParser.parseDicom(bytes, dicomParseOptions());
-  } catch (err) {
-    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', typeof err === 'string' ? err : String((err as Error).message));
-  }
+  const ds = parseStoredDicom(bytes);
   const transferSyntaxUid = (ds.string('x00020010') ?? '').replace(/\0/g, '').trim();
   const pixel = ds.elements['x7fe00010'];
   if (!pixel) throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', 'no Pixel Data');

@@ -3,7 +3,7 @@ import { SopClass } from './sop-classes';
 import { TransferSyntax } from './transfer-syntaxes';
 import { MipsegError } from '../errors';
 import { unpackBits } from './bit-packing';
-import { dicomParseOptions } from './parse-options';
+import { parseStoredDicom } from './parse-options';
 
 /** A binary mask read back from a SEG: 0/1 values, row-major, width × height. */
 export interface SegMask {
@@ -14,15 +14,6 @@ export interface SegMask {
 
 function unsupported(detail: string): MipsegError {
   return new MipsegError('MIPSEG_SEG_UNSUPPORTED', detail);
-}
-
-function parse(bytes: Uint8Array): dicomParser.DataSet {
-  try {
-    return dicomParser.parseDicom(bytes, dicomParseOptions());
-  } catch (err) {
-    const detail = typeof err === 'string' ? err : err instanceof Error ? err.message : 'parse error';
-    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
-  }
 }
 
 // Native little-endian only: bit-packed frames are not byte-swapped or inflated here.
@@ -36,7 +27,7 @@ const text = (ds: dicomParser.DataSet, tag: string): string => (ds.string(tag) ?
  * segment. Throws MIPSEG_SEG_UNSUPPORTED for anything else (other SOP class, FRACTIONAL/LABELMAP, compressed).
  */
 export function readSegMask(bytes: Uint8Array): SegMask {
-  const ds = parse(bytes);
+  const ds = parseStoredDicom(bytes);
   const sopClass = text(ds, 'x00080016');
   if (sopClass !== SopClass.SegmentationStorage) throw unsupported(`SOP class ${sopClass || 'missing'}`);
   const type = text(ds, 'x00620001');

@@ -1,5 +1,5 @@
 import * as dicomParser from 'dicom-parser';
-import { dicomParseOptions } from '@mipseg/shared/dicom';
+import { parseStoredDicom } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 
 /** A parsed PS3.10 instance; element values still point into the caller's bytes (nothing is copied). */
@@ -55,13 +55,7 @@ export function readValueText(ds: DataSet, tag: string): string | null {
 }
 
 function parse(bytes: Uint8Array, untilPixelData: boolean): DataSet {
-  try {
-    return dicomParser.parseDicom(bytes, dicomParseOptions(untilPixelData ? 'x7fe00010' : undefined));
-  } catch (err) {
-    // dicom-parser throws strings or objects as often as Errors.
-    const detail = err instanceof Error ? err.message : typeof err === 'string' ? err : 'parse error';
-    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
-  }
+  return parseStoredDicom(bytes, untilPixelData ? 'x7fe00010' : undefined);
 }
 
 /** Parses a whole PS3.10 file (Pixel Data included); refuses files without File Meta, as ingest does. */
