@@ -16,3 +16,13 @@ describe('readSopInstanceUid', () => {
     expect(errorCodeOf(() => readSopInstanceUid(Buffer.from('not a DICOM file at all')))).toBe('MIPSEG_DICOM_UNPARSEABLE');
   });
 });
+
+describe('parseInstanceHeader', () => {
+  test('indexes a patient name in ISO 2022 code extensions as the text it stands for (PS3.5 Annex H)', () => {
+    const bytes = syntheticPetInstance({
+      sopInstanceUid: '2.25.4242.8', characterSet: '\\ISO 2022 IR 87',
+      patientNameBytes: 'Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B',
+    });
+    expect(parseInstanceHeader(bytes).values['patient_name']).toBe('Yamada^Tarou=山田^太郎');
+  });
+});

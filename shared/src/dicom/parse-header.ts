@@ -1,6 +1,6 @@
 import * as dicomParser from 'dicom-parser';
-import { TextDecoder } from 'node:util';
 import { MipsegError } from '../errors';
+import { dicomTextDecoder, type DicomTextDecoder } from './character-sets';
 import { INDEXED_ATTRIBUTES, type IndexedValues } from './attributes';
 import { parseStoredDicom } from './parse-options';
 import { isValidUid } from './uid';
@@ -20,31 +20,17 @@ export interface InstanceHeader {
   readonly values: IndexedValues;
 }
 
-// PS3.5 Annex E defined terms we decode; anything else falls back to latin1, which never throws.
-const CHARSET_DECODERS: Readonly<Record<string, string>> = {
-  'ISO_IR 192': 'utf-8',
-  'ISO_IR 100': 'latin1',
-  'ISO_IR 101': 'iso-8859-2',
-  'ISO_IR 144': 'iso-8859-5',
-  'ISO_IR 126': 'iso-8859-7',
-  'ISO_IR 127': 'iso-8859-6',
-  'ISO_IR 138': 'iso-8859-8',
-  'ISO_IR 148': 'iso-8859-9',
-  GB18030: 'gb18030',
-  GBK: 'gbk',
-};
-
-function decoderFor(dataSet: dicomParser.DataSet): TextDecoder {
-  const charsets = (dataSet.string('x00080005') ?? '').split('\\');
-  const last = charsets[charsets.length - 1]?.trim() ?? '';
-  return new TextDecoder(CHARSET_DECODERS[last] ?? 'latin1');
+function decoderFor(dataSet: dicomParser.DataSet): DicomTextDecoder {
+  const el = dataSet.elements['x00080005'];
+  const raw = el && el.length > 0 ? dataSet.byteArray.subarray(el.dataOffset, el.dataOffset + el.length) : new Uint8Array();
+  return dicomTextDecoder(Buffer.from(raw).toString('latin1'));
 }
 
-function readText(dataSet: dicomParser.DataSet, tag: string, decoder: TextDecoder): string | null {
+function readText(dataSet: dicomParser.DataSet, tag: string, vr: string, decoder: DicomTextDecoder): string | null {
   const el = dataSet.elements[`x${tag.toLowerCase()}`];
   if (!el || el.length === 0 || el.length === 0xffffffff) return null;
   const bytes = dataSet.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
-  const text = decoder.decode(bytes).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const text = decoder.decode(bytes, vr).replace(/[\0 ]+$/, '').replace(/^ +/, '');
   return text === '' ? null : text;
 }
 
@@ -100,7 +86,7 @@ export function parseInstanceHeader(bytes: Uint8Array, fileSize = bytes.length):
   const values: Record<string, string | number | null> = {};
   for (const attr of INDEXED_ATTRIBUTES) {
     values[attr.column] =
-      attr.kind === 'number' ? readNumber(dataSet, attr.tag, attr.vr) : readText(dataSet, attr.tag, decoder);
+      attr.kind === 'number' ? readNumber(dataSet, attr.tag, attr.vr) : readText(dataSet, attr.tag, attr.vr, decoder);
   }
   return {
     transferSyntaxUid: requireUid(dataSet, '00020010', 'TransferSyntaxUID'),

@@ -78,13 +78,29 @@ export interface SyntheticPetHeader {
   readonly frameOfReferenceUid?: string;
   readonly decayFactor?: number;
   readonly acquisitionTime?: string;
+  /** Specific Character Set as stored (values joined by '\\') and the name's bytes in it, one character per byte. */
+  readonly characterSet?: string;
+  readonly patientNameBytes?: string;
 }
 
-/** A PS3.10 PET instance (header and a 2×2 image) for reader tests. */
+const NAME_PLACEHOLDER = '\u0001';
+
+/**
+ * A PS3.10 PET instance (header and a 2×2 image) for reader tests. `patientNameBytes` goes in byte for byte
+ * (dcmjs would write it as UTF-8): a name in an ISO 2022 or other non-UTF-8 character set.
+ */
 export function syntheticPetInstance(h: SyntheticPetHeader): Buffer {
+  const file = writePetInstance(h);
+  if (h.patientNameBytes === undefined) return file;
+  const at = file.indexOf(Buffer.from(NAME_PLACEHOLDER.repeat(h.patientNameBytes.length)));
+  file.write(h.patientNameBytes, at, 'latin1');
+  return file;
+}
+
+function writePetInstance(h: SyntheticPetHeader): Buffer {
   return writePart10({
-    SpecificCharacterSet: 'ISO_IR 192', SOPClassUID: PET, SOPInstanceUID: h.sopInstanceUid,
-    PatientName: 'Müller^Jürgen', PatientID: 'MIPSEG-TEST-1', PatientWeight: '81.5',
+    SpecificCharacterSet: h.characterSet ?? 'ISO_IR 192', SOPClassUID: PET, SOPInstanceUID: h.sopInstanceUid,
+    PatientName: h.patientNameBytes === undefined ? 'Müller^Jürgen' : NAME_PLACEHOLDER.repeat(h.patientNameBytes.length), PatientID: 'MIPSEG-TEST-1', PatientWeight: '81.5',
     StudyInstanceUID: h.studyInstanceUid ?? '2.25.2000.1', SeriesInstanceUID: h.seriesInstanceUid ?? SOURCE_SERIES_UID,
     Modality: h.modality ?? 'PT', SeriesDate: '20240517', SeriesTime: '090000',
     AcquisitionDate: '20240517', AcquisitionTime: h.acquisitionTime ?? '090000',

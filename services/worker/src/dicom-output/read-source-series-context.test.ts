@@ -19,6 +19,19 @@ describe('readSourceSeriesContext', () => {
     expect(context.instances.map((i) => i.SOPInstanceUID)).toEqual(['2.25.1.1', '2.25.1.2']);
   });
 
+  // PS3.5 Annex H and I: Japanese and Korean scanners send names in ISO 2022 code extensions, which dcmjs refuses.
+  test.each([
+    ['\\ISO 2022 IR 87', 'Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B',
+      'Yamada^Tarou=山田^太郎=やまだ^たろう'],
+    ['\\ISO 2022 IR 149', 'Hong^Gildong=\x1b$)C\xfb\xf3^\x1b$)C\xd1\xce\xd4\xd7=\x1b$)C\xc8\xab^\x1b$)C\xb1\xe6\xb5\xbf',
+      'Hong^Gildong=洪^吉洞=홍^길동'],
+  ])('reads a patient name in %s', (characterSet, patientNameBytes, expected) => {
+    const bytes = syntheticPetInstance({ sopInstanceUid: '2.25.1.1', characterSet, patientNameBytes });
+    const context = readSourceSeriesContext([bytes]);
+    expect(context.PatientName).toBe(expected);
+    expect(context.RadiopharmaceuticalInformationSequence[0]?.['Radiopharmaceutical']).toBe('Fluorodeoxyglucose');
+  });
+
   test('reads everything from what the caller read while parsing, never from the bytes again', () => {
     const bytes = ['2.25.1.1', '2.25.1.2'].map((sopInstanceUid) => syntheticPetInstance({ sopInstanceUid }));
     const dataSets = bytes.map((b) => dicomParser.parseDicom(b));

@@ -1,8 +1,9 @@
 import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
-import { dicomParseOptions, isValidUid } from '@mipseg/shared/dicom';
+import { dicomParseOptions, isValidUid, usesCodeExtensions } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { readValueText } from '../volume';
+import { redecodeSourceText } from './source-text';
 import { itemsOf, numberOf, textOf, textsOf } from './natural-values';
 import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
 
@@ -23,8 +24,15 @@ function readHeader(ds: dicomParser.DataSet): DicomItem {
     // Copy only the bytes before Pixel Data: readFile needs its own ArrayBuffer, not the whole file's.
     const end = pixelDataStart(ds);
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
-    const file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: PIXEL_DATA, includeUntilTagValue: false });
-    return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
+    const characterSet = ds.string('x00080005') ?? '';
+    const extended = usesCodeExtensions(characterSet);
+    // ignoreErrors only for ISO 2022 text, which dcmjs refuses and source-text.ts decodes instead.
+    const file = dcmjs.data.DicomMessage.readFile(buffer, {
+      untilTag: PIXEL_DATA, includeUntilTagValue: false, ...(extended ? { ignoreErrors: true } : {}),
+    });
+    const header: DicomItem = dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
+    if (extended) redecodeSourceText(header, ds);
+    return header;
   } catch (err) {
     const detail = `instance 1: ${err instanceof Error ? err.message : String(err)}`;
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
