@@ -148,6 +148,34 @@ describeWithSharedData(GE)('DICOMweb with the whole-body GE PET series', () => {
     expect(Buffer.from(await bulk.arrayBuffer()).length).toBeGreaterThan(128 * 128 * 2);
   });
 
+  test('WADO-RS metadata of a whole series reads at most 8 instances at a time', async () => {
+    const [series] = await client.searchForSeries();
+    const archive = server.archive;
+    const read = archive.readMetadata.bind(archive);
+    let inFlight = 0;
+    let most = 0;
+    const spy = jest.spyOn(archive, 'readMetadata').mockImplementation(async (instance) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await read(instance);
+      } finally {
+        inFlight--;
+      }
+    });
+    try {
+      const metadata = await client.retrieveSeriesMetadata({
+        studyInstanceUID: String(series?.['0020000D']?.Value?.[0]),
+        seriesInstanceUID: String(series?.['0020000E']?.Value?.[0]),
+      });
+      expect(metadata).toHaveLength(267);
+      expect(spy).toHaveBeenCalledTimes(267);
+      expect(most).toBeGreaterThan(1);
+      expect(most).toBeLessThanOrEqual(8);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('renders a PET slice as PNG and serves frames', async () => {
     const [inst] = await client.searchForInstances({ queryParams: { limit: '1' } });
     const url = String(inst?.['00081190']?.Value?.[0]);

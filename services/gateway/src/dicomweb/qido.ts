@@ -1,18 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Config } from '@mipseg/shared/config';
-import { BULK_DATA_PLACEHOLDER, type DicomJson } from '@mipseg/shared/dicom';
+import type { DicomJson } from '@mipseg/shared/dicom';
 import { multipartPartType, negotiate, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import type { Archive, QueryLevel, SearchRow, StoredInstance } from '@mipseg/shared/store';
+import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseQidoRequest, type PathScope } from './qido-query';
 import { rowToDicomJson, sortDicomJson } from './qido-results';
-import { dicomwebBase, instanceUrl } from './urls';
-
-/**
- * Instances whose metadata is read at once for includefield: a cold cache parses each file, and a thousand
- * results at once would hold a thousand files and their JSON in memory and as many file handles.
- */
-const METADATA_READS_AT_ONCE = 8;
+import { dicomwebBase } from './urls';
 
 const DICOM_XML = 'application/dicom+xml';
 
@@ -42,26 +37,11 @@ async function fillFromMetadata(archive: Archive, level: QueryLevel, row: Search
   missing: string[], base: string): Promise<void> {
   const instance = representative(archive, level, row);
   if (!instance) return;
-  const url = instanceUrl(base, instance.studyInstanceUid, instance.seriesInstanceUid, instance.sopInstanceUid);
-  const metadata = JSON.parse((await archive.readMetadata(instance)).split(BULK_DATA_PLACEHOLDER).join(url)) as DicomJson;
+  const metadata = JSON.parse(await instanceMetadataJson(archive, instance, base)) as DicomJson;
   for (const tag of missing) {
     const value = metadata[tag];
     if (value) json[tag] = value;
   }
-}
-
-/** `map` over `items` with at most `limit` calls in flight; results in the order of `items`. */
-async function mapConcurrently<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await map(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }
 
 /**

@@ -4,7 +4,6 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import {
   assertUid,
-  BULK_DATA_PLACEHOLDER,
   canTranscodeToExplicitVrLittleEndian,
   compressedBulkDataMediaType,
   isUncompressed,
@@ -18,8 +17,9 @@ import {
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { multipartPartType, negotiate } from '@mipseg/shared/dicomweb';
+import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, renderFramePng } from './render';
-import { dicomwebBase, instanceUrl } from './urls';
+import { dicomwebBase } from './urls';
 
 interface Scope {
   studyUid: string;
@@ -158,10 +158,7 @@ export function retrieveMetadataHandler(archive: Archive) {
     negotiate(req.get('accept'), ['application/dicom+json', 'application/json'] as const);
     const instances = instancesIn(archive, scopeOf(req));
     const base = dicomwebBase(req);
-    const items = await Promise.all(instances.map(async (i) => {
-      const url = instanceUrl(base, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid);
-      return (await archive.readMetadata(i)).split(BULK_DATA_PLACEHOLDER).join(url);
-    }));
+    const items = await mapConcurrently(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
     res.status(200).type('application/dicom+json').send(`[${items.join(',')}]`);
   };
 }
