@@ -8,6 +8,7 @@ import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from '.
 import { parseQidoRequest, type PathScope } from './qido-query';
 import { rowToDicomJson, sortDicomJson } from './qido-results';
 import { dicomwebBase } from './urls';
+import { warningHeaderValue } from './warning-header';
 
 const DICOM_XML = 'application/dicom+xml';
 
@@ -74,7 +75,7 @@ export function searchHandler(archive: Archive, config: Config, level: QueryLeve
     });
     const warnings = [...qido.warnings];
     if (truncated) warnings.push(`more results match: repeat with offset=${qido.search.offset + rows.length}`);
-    if (warnings.length) res.set('Warning', warnings.map((w) => `299 mipseg "${w.replace(/"/g, "'")}"`).join(', '));
+    if (warnings.length) res.set('Warning', warnings.map(warningHeaderValue).join(', '));
     if (responseType === 'xml') sendXmlResults(res, results);
     else res.status(200).type('application/dicom+json').send(JSON.stringify(results));
   };

@@ -10,6 +10,7 @@ import { attribute, sequence, Tag } from './dicom-json-builder';
 import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
+import { warningHeaderValue } from './warning-header';
 
 type PartResult = StoreOutcome;
 
@@ -168,7 +169,7 @@ function stowWarnings(results: PartResult[], cut: MipsegError | undefined): stri
     if (r.status === 'stored' && r.replaced) return [`${r.header.sopInstanceUid} replaced an earlier copy, kept under retired/`];
     return [];
   }));
-  return warnings.slice(0, 50).map((w) => `299 mipseg "${w.replace(/["\r\n]/g, "'")}"`);
+  return warnings.slice(0, 50).map(warningHeaderValue);
 }
 
 /** What the STOW response body can be written as, in our order of preference (PS3.18 10.5.3). */
