@@ -25,6 +25,7 @@ export function syntheticSource(instanceCount = 3): SourceSeriesContext {
     DeidentificationMethod: '',
     StudyInstanceUID: '2.25.2000.1', StudyDate: '20240517', StudyTime: '081500', StudyID: 'S1', AccessionNumber: 'A1',
     ReferringPhysicianName: '', StudyDescription: 'PET/CT whole body', TimezoneOffsetFromUTC: '',
+    carriedPatientAndStudy: {},
     SeriesInstanceUID: SOURCE_SERIES_UID, Modality: 'PT', SeriesDate: '20240517', SeriesTime: '090000',
     FrameOfReferenceUID: '2.25.2000.3', PositionReferenceIndicator: '',
     Manufacturer: 'Test Scanner Co', ManufacturerModelName: 'PET 1', DeviceSerialNumber: 'SN1', SoftwareVersions: '1.0',
@@ -39,6 +40,7 @@ export function syntheticSource(instanceCount = 3): SourceSeriesContext {
     }],
     PatientOrientationCodeSequence: [],
     PatientGantryRelationshipCodeSequence: [],
+    LossyImageCompression: '', LossyImageCompressionRatio: [], LossyImageCompressionMethod: [],
     instances: Array.from({ length: instanceCount }, (_, i) => ({ SOPClassUID: PET, SOPInstanceUID: `2.25.2000.10.${i + 1}` })),
   };
 }
@@ -81,6 +83,8 @@ export interface SyntheticPetHeader {
   /** Specific Character Set as stored (values joined by '\\') and the name's bytes in it, one character per byte. */
   readonly characterSet?: string;
   readonly patientNameBytes?: string;
+  /** Further attributes, keyword-keyed as dcmjs naturalises them. */
+  readonly extra?: Readonly<Record<string, unknown>>;
 }
 
 const NAME_PLACEHOLDER = '\u0001';
@@ -110,6 +114,7 @@ function writePetInstance(h: SyntheticPetHeader): Buffer {
     RadiopharmaceuticalInformationSequence: [{ Radiopharmaceutical: 'Fluorodeoxyglucose', RadionuclideTotalDose: '350000000' }],
     Rows: 2, Columns: 2, BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 0, SamplesPerPixel: 1,
     PhotometricInterpretation: 'MONOCHROME2', PixelData: [new Uint16Array([0, 1, 2, 3]).buffer], _vrMap: { PixelData: 'OW' },
+    ...h.extra,
   });
 }
 

@@ -1,6 +1,6 @@
 import { MIPSEG_MANUFACTURER } from '@mipseg/shared/dicom';
 import { Concept } from './coded-concepts';
-import { codeItem, formatDa, formatDs, formatTm, type CodedConcept } from './dicom-values';
+import { codeItem, formatDs, parseUtcOffset, type CodedConcept, type DicomTimestamp } from './dicom-values';
 import type { NaturalDataset } from './part10';
 import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
 import type { EquipmentIdentity } from './write-options';
@@ -38,8 +38,23 @@ export function patientAndStudyModules(source: SourceSeriesContext): NaturalData
       PatientIdentityRemoved: source.PatientIdentityRemoved,
       DeidentificationMethod: source.DeidentificationMethod,
       StudyDescription: source.StudyDescription,
-      TimezoneOffsetFromUTC: source.TimezoneOffsetFromUTC,
+      // Only an offset the writers can honour: every DA/TM written is read in its zone (see dicomTimestamp).
+      TimezoneOffsetFromUTC: parseUtcOffset(source.TimezoneOffsetFromUTC) === null ? null : source.TimezoneOffsetFromUTC.trim(),
     }),
+    ...source.carriedPatientAndStudy,
+  };
+}
+
+/**
+ * General Image's lossy-compression attributes (PS3.3 C.7.6.1.1.5): an image derived from lossy compressed
+ * data says so, with the source's ratio and method, since a reader judging its values must know.
+ */
+export function lossyCompressionAttributes(source: SourceSeriesContext): NaturalDataset {
+  if (source.LossyImageCompression !== '01') return { LossyImageCompression: '00' };
+  return {
+    LossyImageCompression: '01',
+    ...(source.LossyImageCompressionRatio.length ? { LossyImageCompressionRatio: [...source.LossyImageCompressionRatio] } : {}),
+    ...(source.LossyImageCompressionMethod.length ? { LossyImageCompressionMethod: [...source.LossyImageCompressionMethod] } : {}),
   };
 }
 
@@ -54,13 +69,13 @@ export function generalEquipmentModule(equipment: EquipmentIdentity): NaturalDat
 }
 
 /** SOP Common: UTF-8 throughout, since dcmjs encodes every text value as UTF-8. */
-export function sopCommonModule(sopClassUid: string, sopInstanceUid: string, now: Date): NaturalDataset {
+export function sopCommonModule(sopClassUid: string, sopInstanceUid: string, now: DicomTimestamp): NaturalDataset {
   return {
     SpecificCharacterSet: 'ISO_IR 192',
     SOPClassUID: sopClassUid,
     SOPInstanceUID: sopInstanceUid,
-    InstanceCreationDate: formatDa(now),
-    InstanceCreationTime: formatTm(now),
+    InstanceCreationDate: now.date,
+    InstanceCreationTime: now.time,
   };
 }
 
@@ -71,7 +86,7 @@ export interface Contribution {
   readonly softwareVersions: string;
   readonly deviceSerialNumber: string;
   readonly description: string;
-  readonly dateTime: Date | null;
+  readonly dateTime: DicomTimestamp | null;
 }
 
 /** One ContributingEquipmentSequence item (PS3.3 C.12.1.1.5); IHE AI Results puts the AI model here. */
@@ -83,7 +98,7 @@ export function contributingEquipmentItem(c: Contribution): DicomItem {
       ManufacturerModelName: c.manufacturerModelName,
       DeviceSerialNumber: c.deviceSerialNumber,
       SoftwareVersions: c.softwareVersions,
-      ContributionDateTime: c.dateTime ? `${formatDa(c.dateTime)}${formatTm(c.dateTime)}` : null,
+      ContributionDateTime: c.dateTime ? `${c.dateTime.date}${c.dateTime.time}` : null,
       ContributionDescription: c.description,
     }),
   };

@@ -1,4 +1,4 @@
-import { formatDa, formatDs, formatTm } from './dicom-values';
+import { dicomTimestamp, formatDa, formatDs, formatTm, parseUtcOffset } from './dicom-values';
 
 describe('formatDs', () => {
   test.each([
@@ -25,5 +25,28 @@ describe('formatDa / formatTm', () => {
     const d = new Date(2024, 0, 5, 7, 8, 9, 45);
     expect(formatDa(d)).toBe('20240105');
     expect(formatTm(d)).toBe('070809.045');
+  });
+});
+
+describe('parseUtcOffset', () => {
+  test.each([['+0900', 540], ['-0500', -300], ['+0545', 345], ['+0000', 0], [' +0100 ', 60]])('reads %p as %p minutes', (value, minutes) => {
+    expect(parseUtcOffset(value)).toBe(minutes);
+  });
+
+  test.each(['', 'JST', '0900', '+9', '+0960', '+1500'])('gives null for %p', (value) => {
+    expect(parseUtcOffset(value)).toBeNull();
+  });
+});
+
+describe('dicomTimestamp', () => {
+  test('writes the instant in the stated zone, whatever zone the process runs in', () => {
+    const instant = new Date(Date.UTC(2024, 4, 17, 23, 30, 15, 250));
+    expect(dicomTimestamp(instant, 540)).toEqual({ date: '20240518', time: '083015.250' });
+    expect(dicomTimestamp(instant, -300)).toEqual({ date: '20240517', time: '183015.250' });
+  });
+
+  test('writes local time where no zone is stated', () => {
+    const instant = new Date(2024, 0, 5, 7, 8, 9, 45);
+    expect(dicomTimestamp(instant, null)).toEqual({ date: '20240105', time: '070809.045' });
   });
 });

@@ -37,3 +37,32 @@ export function formatDa(date: Date): string {
 export function formatTm(date: Date): string {
   return `${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
 }
+
+/** Minutes east of UTC of a TimezoneOffsetFromUTC value (PS3.3 C.12.1.1.8: "+HHMM" or "-HHMM"); null when absent or malformed. */
+export function parseUtcOffset(value: string): number | null {
+  const m = /^([+-])(\d{2})(\d{2})$/.exec(value.trim());
+  if (!m) return null;
+  const hours = Number(m[2]);
+  const minutes = Number(m[3]);
+  if (hours > 14 || minutes > 59) return null;
+  return (m[1] === '-' ? -1 : 1) * (hours * 60 + minutes);
+}
+
+/** An instant as a DICOM date and time. */
+export interface DicomTimestamp {
+  readonly date: string;
+  readonly time: string;
+}
+
+/**
+ * An instant's DA and TM in the zone `utcOffsetMinutes` east of UTC, where the instance states its
+ * TimezoneOffsetFromUTC (every DA and TM in it is then read in that zone), else in the process's local zone.
+ */
+export function dicomTimestamp(instant: Date, utcOffsetMinutes: number | null): DicomTimestamp {
+  if (utcOffsetMinutes === null) return { date: formatDa(instant), time: formatTm(instant) };
+  const t = new Date(instant.getTime() + utcOffsetMinutes * 60_000);
+  return {
+    date: `${t.getUTCFullYear()}${pad(t.getUTCMonth() + 1)}${pad(t.getUTCDate())}`,
+    time: `${pad(t.getUTCHours())}${pad(t.getUTCMinutes())}${pad(t.getUTCSeconds())}.${pad(t.getUTCMilliseconds(), 3)}`,
+  };
+}

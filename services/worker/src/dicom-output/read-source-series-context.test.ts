@@ -32,6 +32,31 @@ describe('readSourceSeriesContext', () => {
     expect(context.RadiopharmaceuticalInformationSequence[0]?.['Radiopharmaceutical']).toBe('Fluorodeoxyglucose');
   });
 
+  test('carries the issuers, other patient IDs and de-identification codes a PACS matches on', () => {
+    const issuer = [{ LocalNamespaceEntityID: 'RADIOLOGY-EAST' }];
+    const otherIds = [{ PatientID: 'MRN-77', IssuerOfPatientID: 'HOSPITAL-B', TypeOfPatientID: 'TEXT' }];
+    const methods = [{ CodeValue: '113100', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Basic Application Confidentiality Profile' }];
+    const context = readSourceSeriesContext([syntheticPetInstance({
+      sopInstanceUid: '2.25.1.1',
+      extra: { IssuerOfAccessionNumberSequence: issuer, OtherPatientIDsSequence: otherIds, DeidentificationMethodCodeSequence: methods },
+    })]);
+    expect(context.carriedPatientAndStudy).toMatchObject({
+      IssuerOfAccessionNumberSequence: issuer, OtherPatientIDsSequence: otherIds, DeidentificationMethodCodeSequence: methods,
+    });
+  });
+
+  test('marks the series lossy when any instance was lossy compressed, with the ratio and method', () => {
+    const lossy = { LossyImageCompression: '01', LossyImageCompressionRatio: ['8'], LossyImageCompressionMethod: ['ISO_15444_1'] };
+    const context = readSourceSeriesContext([
+      syntheticPetInstance({ sopInstanceUid: '2.25.1.1', extra: lossy }),
+      syntheticPetInstance({ sopInstanceUid: '2.25.1.2' }),
+    ]);
+    expect(context.LossyImageCompression).toBe('01');
+    expect(context.LossyImageCompressionRatio).toEqual(['8']);
+    expect(context.LossyImageCompressionMethod).toEqual(['ISO_15444_1']);
+    expect(readSourceSeriesContext([syntheticPetInstance({ sopInstanceUid: '2.25.1.3' })]).LossyImageCompression).toBe('');
+  });
+
   test('reads everything from what the caller read while parsing, never from the bytes again', () => {
     const bytes = ['2.25.1.1', '2.25.1.2'].map((sopInstanceUid) => syntheticPetInstance({ sopInstanceUid }));
     const dataSets = bytes.map((b) => dicomParser.parseDicom(b));

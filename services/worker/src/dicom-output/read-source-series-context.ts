@@ -44,7 +44,7 @@ const COMPARED_TAGS: readonly (readonly [keyword: string, tag: string])[] = Obje
   Modality: '00080060', StudyInstanceUID: '0020000d', SeriesInstanceUID: '0020000e',
   FrameOfReferenceUID: '00200052', SOPClassUID: '00080016', SOPInstanceUID: '00080018',
   AcquisitionDate: '00080022', AcquisitionTime: '00080032', DecayFactor: '00541321',
-  FrameReferenceTime: '00541300', ActualFrameDuration: '00181242',
+  FrameReferenceTime: '00541300', ActualFrameDuration: '00181242', LossyImageCompression: '00282110',
 });
 
 /** An instance's header by dicom-parser: a full dcmjs parse of every instance of a 600-slice series costs about a second. */
@@ -87,6 +87,18 @@ function sameInAll(headers: readonly DicomItem[], keyword: string): string {
 function uniformNumber(headers: readonly DicomItem[], keyword: string): number | null {
   const values = new Set(headers.map((h) => numberOf(h, keyword)));
   return values.size === 1 ? ([...values][0] ?? null) : null;
+}
+
+type LossyCompression = Pick<SourceSeriesContext, 'LossyImageCompression' | 'LossyImageCompressionRatio' |
+  'LossyImageCompressionMethod'>;
+
+function lossyCompression(base: DicomItem, headers: readonly DicomItem[]): LossyCompression {
+  const lossy = headers.some((h) => textOf(h, 'LossyImageCompression') === '01');
+  return {
+    LossyImageCompression: lossy ? '01' : '',
+    LossyImageCompressionRatio: lossy ? textsOf(base, 'LossyImageCompressionRatio') : [],
+    LossyImageCompressionMethod: lossy ? textsOf(base, 'LossyImageCompressionMethod') : [],
+  };
 }
 
 /** The earliest acquisition date and time, compared as one DA+TM string (TM padded to sort correctly). */
@@ -159,13 +171,31 @@ export function readSourceSeriesContext(instanceBytes: readonly Uint8Array[], pa
     FrameReferenceTime: uniformNumber(headers, 'FrameReferenceTime'),
     ActualFrameDuration: uniformNumber(headers, 'ActualFrameDuration'),
     instances: instanceRefs(headers),
+    ...lossyCompression(base, headers),
   };
 }
 
 type PatientAndStudy = Pick<SourceSeriesContext, 'PatientName' | 'PatientID' | 'IssuerOfPatientID' |
   'PatientBirthDate' | 'PatientSex' | 'PatientAge' | 'PatientSize' | 'PatientWeight' | 'PatientIdentityRemoved' |
   'DeidentificationMethod' | 'StudyDate' | 'StudyTime' | 'StudyID' | 'AccessionNumber' | 'ReferringPhysicianName' |
-  'StudyDescription' | 'TimezoneOffsetFromUTC'>;
+  'StudyDescription' | 'TimezoneOffsetFromUTC' | 'carriedPatientAndStudy'>;
+
+/** What carriedPatientAndStudy copies (PS3.3 C.7.1.1 Patient, C.7.2.1 General Study, C.7.2.2 Patient Study). */
+const CARRIED_PATIENT_AND_STUDY = [
+  'IssuerOfPatientIDQualifiersSequence', 'OtherPatientIDsSequence', 'OtherPatientNames', 'PatientBirthTime',
+  'EthnicGroup', 'PatientComments', 'DeidentificationMethodCodeSequence',
+  'IssuerOfAccessionNumberSequence', 'ReferringPhysicianIdentificationSequence', 'PhysiciansOfRecord',
+  'ProcedureCodeSequence', 'AdmittingDiagnosesDescription',
+] as const;
+
+function hasValue(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  return value !== undefined && value !== null && value !== '';
+}
+
+function carriedPatientAndStudy(h: DicomItem): DicomItem {
+  return Object.fromEntries(CARRIED_PATIENT_AND_STUDY.filter((k) => hasValue(h[k])).map((k) => [k, h[k]]));
+}
 
 function patientAndStudy(h: DicomItem): PatientAndStudy {
   return {
@@ -186,6 +216,7 @@ function patientAndStudy(h: DicomItem): PatientAndStudy {
     ReferringPhysicianName: textOf(h, 'ReferringPhysicianName'),
     StudyDescription: textOf(h, 'StudyDescription'),
     TimezoneOffsetFromUTC: textOf(h, 'TimezoneOffsetFromUTC'),
+    carriedPatientAndStudy: carriedPatientAndStudy(h),
   };
 }
 

@@ -36,6 +36,11 @@ export interface SourceSeriesContext {
   readonly ReferringPhysicianName: string;
   readonly StudyDescription: string;
   readonly TimezoneOffsetFromUTC: string;
+  /**
+   * Type 3 Patient and General Study attributes a PACS or patient index matches on (issuers, other IDs,
+   * de-identification codes), copied as the source has them; only those present with a value.
+   */
+  readonly carriedPatientAndStudy: DicomItem;
 
   readonly SeriesInstanceUID: string;
   readonly Modality: string;
@@ -70,6 +75,13 @@ export interface SourceSeriesContext {
   readonly RadiopharmaceuticalInformationSequence: readonly DicomItem[];
   readonly PatientOrientationCodeSequence: readonly DicomItem[];
   readonly PatientGantryRelationshipCodeSequence: readonly DicomItem[];
+  /**
+   * '01' when any source instance was lossy compressed (PS3.3 C.7.6.1.1.5: a derived image inherits it and it
+   * is never reset), else ''; the ratio and method as the source states them.
+   */
+  readonly LossyImageCompression: '01' | '';
+  readonly LossyImageCompressionRatio: readonly string[];
+  readonly LossyImageCompressionMethod: readonly string[];
 
   /** Every source instance once, in the order given. */
   readonly instances: readonly SourceInstanceRef[];

@@ -25,11 +25,47 @@ describe('writeMipInstance', () => {
     expect(ds['RescaleIntercept']).toBe(0);
     expect(ds['RealWorldValueMappingSequence'][0]['MeasurementUnitsCodeSequence'][0]['CodeValue']).toBe('{SUVbw}g/ml');
     expect(ds['ImageOrientationPatient']).toEqual([1, 0, 0, 0, 0, -1]);
+    expect(ds['PatientOrientation']).toEqual(['L', 'F']);
     expect(ds['ImagePositionPatient']).toEqual([...mip.imagePositionPatient]);
     expect(ds['Rows']).toBe(29);
     expect(ds['Columns']).toBe(37);
     expect(ds['Manufacturer']).toBe('mipseg');
     expect(ds['PatientName'][0]['Alphabetic']).toBe('Müller^Jürgen');
+  });
+
+  test('writes its creation and content times in the time zone the source states, and the offset with them', () => {
+    const instant = new Date(Date.UTC(2024, 4, 17, 23, 30, 15, 250));
+    const ds = readNatural(writeMipInstance(mip, { ...source, TimezoneOffsetFromUTC: '+0900' },
+      { ...options(), now: () => instant }).bytes);
+    expect(ds['TimezoneOffsetFromUTC']).toBe('+0900');
+    expect([ds['ContentDate'], ds['ContentTime']]).toEqual(['20240518', '083015.250']);
+    expect([ds['InstanceCreationDate'], ds['InstanceCreationTime']]).toEqual(['20240518', '083015.250']);
+    const mipseg = (ds['ContributingEquipmentSequence'] as Array<Record<string, unknown>>).at(-1);
+    expect(mipseg?.['ContributionDateTime']).toBe('20240518083015.250');
+  });
+
+  test('leaves out a TimezoneOffsetFromUTC it cannot read rather than contradict its own times', () => {
+    const ds = readNatural(writeMipInstance(mip, { ...source, TimezoneOffsetFromUTC: 'JST' }, options()).bytes);
+    expect(ds['TimezoneOffsetFromUTC']).toBeUndefined();
+  });
+
+  test('says it derives from lossy compressed data when the source was, with the source ratio and method', () => {
+    const lossy = { ...source, LossyImageCompression: '01' as const, LossyImageCompressionRatio: ['8'], LossyImageCompressionMethod: ['ISO_15444_1'] };
+    const ds = readNatural(writeMipInstance(mip, lossy, options()).bytes);
+    expect(ds['LossyImageCompression']).toBe('01');
+    expect(ds['LossyImageCompressionRatio']).toBe(8);
+    expect(ds['LossyImageCompressionMethod']).toBe('ISO_15444_1');
+    expect(readNatural(writeMipInstance(mip, source, options()).bytes)['LossyImageCompression']).toBe('00');
+  });
+
+  test('copies the issuers, other patient IDs and de-identification codes of the source', () => {
+    const carried = {
+      IssuerOfAccessionNumberSequence: [{ LocalNamespaceEntityID: 'RADIOLOGY-EAST' }],
+      OtherPatientIDsSequence: [{ PatientID: 'MRN-77', IssuerOfPatientID: 'HOSPITAL-B', TypeOfPatientID: 'TEXT' }],
+    };
+    const ds = readNatural(writeMipInstance(mip, { ...source, carriedPatientAndStudy: carried }, options()).bytes);
+    expect(ds['IssuerOfAccessionNumberSequence']).toMatchObject(carried.IssuerOfAccessionNumberSequence);
+    expect(ds['OtherPatientIDsSequence']).toMatchObject(carried.OtherPatientIDsSequence);
   });
 
   test('references every source instance, in SourceImageSequence and ReferencedSeriesSequence', () => {

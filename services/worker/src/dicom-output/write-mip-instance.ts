@@ -6,12 +6,13 @@ import {
   contributingEquipmentItem,
   WHOLE_BODY,
   generalEquipmentModule,
+  lossyCompressionAttributes,
   patientAndStudyModules,
   referencedSeriesItem,
   sopCommonModule,
 } from './common-modules';
-import { codeItem, formatDa, formatTm } from './dicom-values';
-import { greyscalePixelModule, imagePlaneAttributes, pixelDataValue } from './image-plane';
+import { codeItem } from './dicom-values';
+import { greyscalePixelModule, imagePlaneAttributes, patientOrientation, pixelDataValue } from './image-plane';
 import { writePart10, type NaturalDataset } from './part10';
 import { petImageTiming, petSeriesModule, suvRealWorldValueMapping } from './pet-mip-modules';
 import { assertImageGeometry, type RenderedMip } from './rendered-mip';
@@ -36,7 +37,7 @@ export function writeMipInstance(mip: RenderedMip, source: SourceSeriesContext, 
   if (mip.suv.length !== mip.width * mip.height) {
     throw new MipsegError('MIPSEG_DICOM_OUTPUT_INVALID', `${mip.suv.length} SUV values for ${mip.width}x${mip.height} pixels`);
   }
-  const ctx = resolveWriteContext(options);
+  const ctx = resolveWriteContext(options, source.TimezoneOffsetFromUTC);
   const sopInstanceUid = ctx.newUid();
   const seriesInstanceUid = ctx.newUid();
   const quantized = quantizeSuv(mip.suv);
@@ -54,6 +55,7 @@ export function writeMipInstance(mip: RenderedMip, source: SourceSeriesContext, 
     ...generalEquipmentModule(options.equipment),
     ContributingEquipmentSequence: mipContributors(source, options, ctx),
     ...generalImage(source, ctx),
+    PatientOrientation: patientOrientation(mip),
     ...imagePlaneAttributes(mip),
     ...mipPixels(mip, quantized),
     ...petImageTiming(source),
@@ -80,8 +82,8 @@ function mipContributors(source: SourceSeriesContext, options: DerivedInstanceOp
 function generalImage(source: SourceSeriesContext, ctx: ResolvedWriteContext): NaturalDataset {
   return {
     InstanceNumber: 1,
-    ContentDate: formatDa(ctx.now),
-    ContentTime: formatTm(ctx.now),
+    ContentDate: ctx.now.date,
+    ContentTime: ctx.now.time,
     // The PET Image module allows only PRIMARY as value 2 (C.8.9.4.1.1); value 3 names the projection.
     ImageType: ['DERIVED', 'PRIMARY', 'MIP'],
     DerivationDescription: `Coronal maximum-intensity projection of PET series ${source.SeriesInstanceUID} in SUVbw ` +
@@ -95,7 +97,7 @@ function generalImage(source: SourceSeriesContext, ctx: ResolvedWriteContext): N
       ReferencedSOPInstanceUID: i.SOPInstanceUID,
     })),
     BurnedInAnnotation: 'NO',
-    LossyImageCompression: '00',
+    ...lossyCompressionAttributes(source),
   };
 }
 

@@ -1,6 +1,7 @@
 import { newUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { ModelManifest } from '@mipseg/shared/inference';
+import { dicomTimestamp, parseUtcOffset, type DicomTimestamp } from './dicom-values';
 
 /** General Equipment of mipseg itself, as written into every result (Manufacturer is always mipseg). */
 export interface EquipmentIdentity {
@@ -38,7 +39,8 @@ export function algorithmFromManifest(manifest: ModelManifest): AlgorithmIdentit
 
 export interface ResolvedWriteContext {
   readonly newUid: () => string;
-  readonly now: Date;
+  /** The clock's reading, in the source's time zone where it states one. */
+  readonly now: DicomTimestamp;
 }
 
 // LO (PS3.5 6.2): at most 64 characters. dcmjs would cut a longer value silently.
@@ -53,11 +55,15 @@ export function assertLongStrings(values: Readonly<Record<string, string>>): voi
   }
 }
 
-/** Checks the equipment texts and fixes the UID generator and clock for one instance. */
-export function resolveWriteContext(options: DerivedInstanceOptions): ResolvedWriteContext {
+/**
+ * Checks the equipment texts and fixes the UID generator and clock for one instance. `timezoneOffsetFromUtc`
+ * is the source's (0008,0201), which the results copy.
+ */
+export function resolveWriteContext(options: DerivedInstanceOptions, timezoneOffsetFromUtc: string): ResolvedWriteContext {
   const e = options.equipment;
   assertLongStrings({
     ManufacturerModelName: e.manufacturerModelName, SoftwareVersions: e.softwareVersions, DeviceSerialNumber: e.deviceSerialNumber,
   });
-  return { newUid: options.newUid ?? newUid, now: (options.now ?? (() => new Date()))() };
+  const instant = (options.now ?? (() => new Date()))();
+  return { newUid: options.newUid ?? newUid, now: dicomTimestamp(instant, parseUtcOffset(timezoneOffsetFromUtc)) };
 }

@@ -32,6 +32,18 @@ describe('writeSegInstance', () => {
     expect(ds['SeriesDescription']).toBe(SEG_SERIES_DESCRIPTION);
   });
 
+  test('carries the source time zone, lossy compression and issuers as the MIP does', () => {
+    const instant = new Date(Date.UTC(2024, 4, 17, 23, 30, 15, 250));
+    const withAll = {
+      ...source, TimezoneOffsetFromUTC: '-0500', LossyImageCompression: '01' as const, LossyImageCompressionRatio: ['8'],
+      LossyImageCompressionMethod: ['ISO_15444_1'], carriedPatientAndStudy: { IssuerOfAccessionNumberSequence: [{ LocalNamespaceEntityID: 'RIS' }] },
+    };
+    const ds = readNatural(writeSegInstance(thresholdMask(mip), image, withAll, { ...options(), now: () => instant }).bytes);
+    expect([ds['TimezoneOffsetFromUTC'], ds['ContentDate'], ds['ContentTime']]).toEqual(['-0500', '20240517', '183015.250']);
+    expect(ds['LossyImageCompression']).toBe('01');
+    expect(ds['IssuerOfAccessionNumberSequence']).toMatchObject([{ LocalNamespaceEntityID: 'RIS' }]);
+  });
+
   test('round-trips the mask exactly through readSegMask', () => {
     const mask = thresholdMask(mip);
     const back = readSegMask(writeSegInstance(mask, image, source, options()).bytes);

@@ -4,12 +4,13 @@ import { Concept } from './coded-concepts';
 import {
   contributingEquipmentItem,
   generalEquipmentModule,
+  lossyCompressionAttributes,
   patientAndStudyModules,
   referencedSeriesItem,
   sopCommonModule,
   WHOLE_BODY,
 } from './common-modules';
-import { codeItem, formatDa, formatTm } from './dicom-values';
+import { codeItem } from './dicom-values';
 import { greyscalePixelModule, imagePlaneAttributes, pixelDataValue } from './image-plane';
 import { packBits } from './pack-bits';
 import { writePart10, type NaturalDataset } from './part10';
@@ -63,7 +64,7 @@ export function writeSegInstance(
   assertLongStrings({ AlgorithmName: options.algorithm.name, AlgorithmVersion: options.algorithm.version, SegmentLabel: label });
   const packed = packBits(mask);
   const empty = !mask.includes(1);
-  const ctx = resolveWriteContext(options);
+  const ctx = resolveWriteContext(options, source.TimezoneOffsetFromUTC);
   const sopInstanceUid = ctx.newUid();
   const seriesInstanceUid = ctx.newUid();
   const dataset: NaturalDataset = {
@@ -78,7 +79,7 @@ export function writeSegInstance(
     PositionReferenceIndicator: source.PositionReferenceIndicator,
     ...generalEquipmentModule(options.equipment),
     ContributingEquipmentSequence: [algorithmContribution(options.algorithm, ctx)],
-    ...segmentationImage(options.algorithm, label, empty, ctx),
+    ...segmentationImage(options.algorithm, label, empty, source, ctx),
     ...greyscalePixelModule(g, 1, 0),
     ...multiFrame(image, ctx.newUid()),
     ReferencedSeriesSequence: [referencedSeriesItem(image.seriesInstanceUid,
@@ -102,11 +103,13 @@ function algorithmContribution(algorithm: AlgorithmIdentity, ctx: ResolvedWriteC
   });
 }
 
-function segmentationImage(algorithm: AlgorithmIdentity, label: string, empty: boolean, ctx: ResolvedWriteContext): NaturalDataset {
+function segmentationImage(
+  algorithm: AlgorithmIdentity, label: string, empty: boolean, source: SourceSeriesContext, ctx: ResolvedWriteContext,
+): NaturalDataset {
   return {
     InstanceNumber: 1,
-    ContentDate: formatDa(ctx.now),
-    ContentTime: formatTm(ctx.now),
+    ContentDate: ctx.now.date,
+    ContentTime: ctx.now.time,
     ImageType: ['DERIVED', 'PRIMARY'],
     ContentLabel: 'TUMOUR',
     ContentDescription: empty ? 'No FDG-avid tumour found on the coronal SUV MIP' : 'FDG-avid tumour on the coronal SUV MIP',
@@ -115,7 +118,7 @@ function segmentationImage(algorithm: AlgorithmIdentity, label: string, empty: b
     SegmentationType: 'BINARY',
     SegmentsOverlap: 'NO',
     SegmentSequence: [tumourSegmentItem(algorithm, label)],
-    LossyImageCompression: '00',
+    ...lossyCompressionAttributes(source),
   };
 }
 
