@@ -95,7 +95,47 @@ describe('computeSuvScaleFactors', () => {
     expect(refusal([{ ...BQML, ...change }]).detail).toMatch(reason);
   });
 
-  test('an injection after the scan is refused, carrying calculate-suv\'s reason', () => {
-    expect(refusal([{ ...BQML, radiopharmaceuticalStartTime: '110000' }]).detail).toMatch(/calculate-suv refused.*less than zero/);
+  /** The factor for an uptake of `seconds` with BQML's weight, dose and half-life. */
+  const afterUptake = (seconds: number): number => 70_000 / (350e6 * 2 ** (-seconds / 6586.2));
+
+  test('an injection at 23:35 with only a StartTime, scanned at 00:20 the next day, is dated the day before', () => {
+    const [f] = computeSuvScaleFactors([{ ...BQML, seriesDate: '20240103', seriesTime: '002000', acquisitionDate: '20240103',
+      acquisitionTime: '002000', radiopharmaceuticalStartTime: '233500' }]);
+    expect((f as number) / afterUptake(45 * 60)).toBeCloseTo(1, 9);
+  });
+
+  test('a series re-processed on a later day dates a StartTime-only injection on the day of its acquisition', () => {
+    const [f] = computeSuvScaleFactors([{ ...BQML, seriesDate: '20240105', seriesTime: '140000' }]);
+    expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
+  });
+
+  test('a re-processed GE series dates the injection on the day of GE\'s private scan start', () => {
+    const [f] = computeSuvScaleFactors([{ ...BQML, seriesDate: '20240105', seriesTime: '140000', acquisitionTime: '101500',
+      gePostInjectionDateTime: '20240102100000.00' }]);
+    expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
+  });
+
+  test('an injection recorded minutes after the scan (clock skew) is refused, not taken as a 23.9 h uptake', () => {
+    const detail = refusal([{ ...BQML, radiopharmaceuticalStartTime: '100500' }]).detail;
+    expect(detail).toContain('RadiopharmaceuticalStartTime (0018,1072) 100500 (the day before the scan)');
+    expect(detail).toMatch(/uptake time 23\.92 h .* 13\.1 half-lives/);
+  });
+
+  test.each([
+    ['after the scan', '20240102110000', /RadiopharmaceuticalStartDateTime \(0018,1078\) 20240102110000.* is 1\.00 h after the scan start/],
+    ['dated a day early', '20240101090000', /RadiopharmaceuticalStartDateTime \(0018,1078\) 20240101090000.* 13\.7 half-lives/],
+  ])('a RadiopharmaceuticalStartDateTime %s is refused, naming it', (_what, dateTime, reason) => {
+    expect(refusal([{ ...BQML, radiopharmaceuticalStartDateTime: dateTime }]).detail).toMatch(reason);
+  });
+
+  test('a long-lived tracer imaged days after injection (Zr-89, day 7) is accepted', () => {
+    const zr89HalfLife = 78.41 * 3600;
+    const [f] = computeSuvScaleFactors([{ ...BQML, radionuclideHalfLife: zr89HalfLife, radionuclideTotalDose: 37e6,
+      radiopharmaceuticalStartTime: null, radiopharmaceuticalStartDateTime: '20231226100000' }]);
+    expect((f as number) / (70_000 / (37e6 * 2 ** (-7 * 86_400 / zr89HalfLife)))).toBeCloseTo(1, 9);
+  });
+
+  test('a SeriesDate that is not a date is refused, naming it', () => {
+    expect(refusal([{ ...BQML, seriesDate: '20240230' }]).detail).toMatch(/SeriesDate\/SeriesTime \(0008,0021\/0031\) 20240230 100000 is not a valid/);
   });
 });

@@ -1,6 +1,8 @@
 import { calculateSUVScalingFactors, type InstanceMetadata } from '@cornerstonejs/calculate-suv';
-import { MipsegError } from '@mipseg/shared/errors';
+import { injectionStart, scanStart, type DicomMoment } from './decay-times';
 import type { SuvInstanceMetadata } from './suv-instance-metadata';
+import { assertPlausibleUptake } from './suv-plausibility';
+import { suvUnavailable as unavailable } from './suv-unavailable';
 
 /** An input SUVbw scaling reads, and how to tell it is missing from an instance. */
 interface Requirement {
@@ -29,9 +31,6 @@ const DECAY_TO_SCAN_START: readonly Requirement[] = [
   { attribute: 'AcquisitionTime (0008,0032)', missing: (m) => m.acquisitionTime === null },
 ];
 
-const unavailable = (detail: string, cause?: unknown): MipsegError =>
-  new MipsegError('MIPSEG_SUV_UNAVAILABLE', detail, cause === undefined ? undefined : { cause });
-
 function assertPresent(instances: readonly SuvInstanceMetadata[], requirements: readonly Requirement[]): void {
   const missing = requirements.filter((r) => instances.some(r.missing)).map((r) => r.attribute);
   if (missing.length > 0) throw unavailable(`missing ${missing.join(', ')}`);
@@ -57,8 +56,10 @@ function assertCntsFactor(instances: readonly SuvInstanceMetadata[]): void {
 /**
  * calculate-suv's input: DICOM keywords, optional values left out rather than null. PatientSex goes in only as
  * M or F: the library uses it for SUVlbm alone, yet throws on O (other), which would cost the SUVbw as well.
+ * The injection goes in as a date and time always (see injectionStart): given a time alone, the library dates
+ * it on SeriesDate, which is wrong across midnight and for a series re-processed on a later day.
  */
-function toLibraryInput(m: SuvInstanceMetadata): InstanceMetadata {
+function toLibraryInput(m: SuvInstanceMetadata, injection: DicomMoment): InstanceMetadata {
   const optional = <K extends string, V>(name: K, value: V | null): Partial<Record<K, V>> =>
     (value === null ? {} : ({ [name]: value } as Record<K, V>));
   const philips = m.philipsSuvScaleFactor !== null || m.philipsActivityConcentrationScaleFactor !== null;
@@ -73,8 +74,7 @@ function toLibraryInput(m: SuvInstanceMetadata): InstanceMetadata {
     SeriesTime: m.seriesTime ?? '',
     AcquisitionDate: m.acquisitionDate ?? '',
     AcquisitionTime: m.acquisitionTime ?? '',
-    ...optional('RadiopharmaceuticalStartTime', m.radiopharmaceuticalStartTime),
-    ...optional('RadiopharmaceuticalStartDateTime', m.radiopharmaceuticalStartDateTime),
+    RadiopharmaceuticalStartDateTime: `${injection.date}${injection.time}`,
     ...optional('GEPrivatePostInjectionDateTime', m.gePostInjectionDateTime),
     ...optional('FrameReferenceTime', m.frameReferenceTime),
     ...optional('ActualFrameDuration', m.actualFrameDuration),
@@ -103,8 +103,13 @@ function withoutLibraryWarnings<T>(run: () => T): T {
 
 function decayCorrectedToScanStart(instances: readonly SuvInstanceMetadata[]): number[] {
   assertPresent(instances, DECAY_TO_SCAN_START);
+  const first = instances[0] as SuvInstanceMetadata;
+  const scan = scanStart(instances);
+  const injection = injectionStart(first, scan);
+  assertPlausibleUptake(injection, scan, first.radionuclideHalfLife as number);
+  const input = instances.map((m) => toLibraryInput(m, injection));
   try {
-    return withoutLibraryWarnings(() => calculateSUVScalingFactors(instances.map(toLibraryInput))).map((f) => f.suvbw);
+    return withoutLibraryWarnings(() => calculateSUVScalingFactors(input)).map((f) => f.suvbw);
   } catch (err) {
     throw unavailable(`calculate-suv refused the series: ${err instanceof Error ? err.message : String(err)}`, err);
   }

@@ -1,0 +1,108 @@
+import type { SuvInstanceMetadata } from './suv-instance-metadata';
+import { suvUnavailable } from './suv-unavailable';
+
+/**
+ * A moment as DICOM DA and TM give it: scanner-local time without a zone. Only differences between moments are
+ * used, so `seconds` counts from 1970-01-01 00:00 of that same unknown zone.
+ */
+export interface DicomMoment {
+  /** DA, YYYYMMDD */
+  readonly date: string;
+  /** TM as written (trimmed), HH[MM[SS[.F…]]] */
+  readonly time: string;
+  readonly seconds: number;
+}
+
+/** Where the scan start of the decay correction came from, for messages. */
+export interface ScanStart extends DicomMoment {
+  readonly source: string;
+}
+
+/** The injection moment decay is computed from, and the attribute(s) it was read from, for messages. */
+export interface InjectionStart extends DicomMoment {
+  readonly source: string;
+}
+
+const DA = /^(\d{4})(\d{2})(\d{2})$/;
+const TM = /^(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?$/;
+/** DT (PS3.5 6.2): a date, a time of at least the hour, an optional UTC offset (ignored: scan times carry none). */
+const DT = /^(\d{8})(\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)(?:[+-]\d{4})?$/;
+
+function dayStartSeconds(date: string): number | null {
+  const d = DA.exec(date);
+  if (d === null) return null;
+  const [year, month, day] = [Number(d[1]), Number(d[2]), Number(d[3])];
+  const ms = Date.UTC(year, month - 1, day);
+  const check = new Date(ms);
+  return check.getUTCMonth() === month - 1 && check.getUTCDate() === day ? ms / 1000 : null;
+}
+
+function secondsOfDay(time: string): number | null {
+  const t = TM.exec(time);
+  if (t === null) return null;
+  const [hours, minutes, seconds] = [Number(t[1]), Number(t[2] ?? 0), Number(t[3] ?? 0)];
+  if (hours > 23 || minutes > 59 || seconds > 60) return null;
+  return hours * 3600 + minutes * 60 + seconds + (t[4] === undefined ? 0 : Number(`0.${t[4]}`));
+}
+
+/** A DA and a TM as one moment; null where either is not a valid value. */
+export function dicomMoment(date: string, time: string): DicomMoment | null {
+  const [da, tm] = [date.trim(), time.trim()];
+  const day = dayStartSeconds(da);
+  const ofDay = secondsOfDay(tm);
+  return day === null || ofDay === null ? null : { date: da, time: tm, seconds: day + ofDay };
+}
+
+function dateTimeMoment(dt: string): DicomMoment | null {
+  const parts = DT.exec(dt.trim());
+  return parts === null ? null : dicomMoment(parts[1] as string, parts[2] as string);
+}
+
+function previousDay(date: string): string {
+  const day = dayStartSeconds(date) as number;
+  return new Date((day - 86_400) * 1000).toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+function parsed(moment: DicomMoment | null, what: string): DicomMoment {
+  if (moment === null) throw suvUnavailable(`${what} is not a valid date and time`);
+  return moment;
+}
+
+/**
+ * The scan start that decay is corrected to (QIBA SUV pseudo-code, as calculate-suv applies it): SeriesDate and
+ * SeriesTime unless they are later than the earliest AcquisitionDate/AcquisitionTime (a series re-processed
+ * later); then GE's private post-injection date and time where present, else that earliest acquisition.
+ */
+export function scanStart(instances: readonly SuvInstanceMetadata[]): ScanStart {
+  const first = instances[0] as SuvInstanceMetadata;
+  const series = parsed(dicomMoment(first.seriesDate ?? '', first.seriesTime ?? ''),
+    `SeriesDate/SeriesTime (0008,0021/0031) ${first.seriesDate} ${first.seriesTime}`);
+  const acquisitions = instances.map((m) => parsed(dicomMoment(m.acquisitionDate ?? '', m.acquisitionTime ?? ''),
+    `AcquisitionDate/AcquisitionTime (0008,0022/0032) ${m.acquisitionDate} ${m.acquisitionTime} of instance ${m.sopInstanceUid}`));
+  const earliest = acquisitions.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  if (series.seconds <= earliest.seconds) return { ...series, source: 'SeriesDate/SeriesTime' };
+  const ge = first.gePostInjectionDateTime;
+  if (ge !== null) {
+    return { ...parsed(dateTimeMoment(ge), `GE private (0009,xx0D) ${ge}`), source: 'GE private (0009,xx0D)' };
+  }
+  return { ...earliest, source: 'the earliest AcquisitionDate/AcquisitionTime' };
+}
+
+/**
+ * The injection: RadiopharmaceuticalStartDateTime where given. RadiopharmaceuticalStartTime alone carries no
+ * date; QIBA says to "consider spanning midnight", so it is dated on the day of the scan start actually used (not
+ * SeriesDate, which a re-processed series moves to a later day), and on the day before when that would put the
+ * injection after the scan (injected at 23:35, scanned at 00:20).
+ */
+export function injectionStart(first: SuvInstanceMetadata, scan: DicomMoment): InjectionStart {
+  const dateTime = first.radiopharmaceuticalStartDateTime;
+  if (dateTime !== null) {
+    const source = `RadiopharmaceuticalStartDateTime (0018,1078) ${dateTime.trim()}`;
+    return { ...parsed(dateTimeMoment(dateTime), source), source };
+  }
+  const time = (first.radiopharmaceuticalStartTime ?? '').trim();
+  const source = `RadiopharmaceuticalStartTime (0018,1072) ${time}`;
+  const sameDay = parsed(dicomMoment(scan.date, time), source);
+  if (sameDay.seconds <= scan.seconds) return { ...sameDay, source };
+  return { ...parsed(dicomMoment(previousDay(scan.date), time), source), source: `${source} (the day before the scan)` };
+}
