@@ -55,6 +55,11 @@ describe('computeSuvScaleFactors', () => {
     expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
   });
 
+  test('lower-case code strings (Units bqml, CorrectedImage attn, DecayCorrection start) are read as their upper case', () => {
+    const [f] = computeSuvScaleFactors([{ ...BQML, units: 'bqml', decayCorrection: 'start', correctedImage: ['attn', 'decy'] }]);
+    expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
+  });
+
   test('GML is already SUVbw: factor 1 without weight or dose', () => {
     expect(computeSuvScaleFactors([{ ...BQML, units: 'GML', patientWeight: null, radionuclideTotalDose: null }])).toEqual([1]);
   });

@@ -56,6 +56,7 @@ function assertCntsFactor(instances: readonly SuvInstanceMetadata[]): void {
 /**
  * calculate-suv's input: DICOM keywords, optional values left out rather than null. PatientSex goes in only as
  * M or F: the library uses it for SUVlbm alone, yet throws on O (other), which would cost the SUVbw as well.
+ * Code strings go in upper-cased, as mipseg's own checks read them; the library compares them case-sensitively.
  * The injection goes in as a date and time always (see injectionStart): given a time alone, the library dates
  * it on SeriesDate, which is wrong across midnight and for a series re-processed on a later day.
  */
@@ -64,11 +65,11 @@ function toLibraryInput(m: SuvInstanceMetadata, injection: DicomMoment): Instanc
     (value === null ? {} : ({ [name]: value } as Record<K, V>));
   const philips = m.philipsSuvScaleFactor !== null || m.philipsActivityConcentrationScaleFactor !== null;
   return {
-    CorrectedImage: [...m.correctedImage],
-    Units: m.units ?? '',
+    CorrectedImage: m.correctedImage.map((c) => c.toUpperCase()),
+    Units: m.units?.toUpperCase() ?? '',
     RadionuclideHalfLife: m.radionuclideHalfLife ?? 0,
     RadionuclideTotalDose: m.radionuclideTotalDose ?? 0,
-    DecayCorrection: m.decayCorrection ?? '',
+    DecayCorrection: m.decayCorrection?.toUpperCase() ?? '',
     PatientWeight: m.patientWeight ?? 0,
     SeriesDate: m.seriesDate ?? '',
     SeriesTime: m.seriesTime ?? '',
