@@ -24,6 +24,8 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Only with a reverse proxy in front (TRUST_PROXY) do req.protocol, req.secure and req.host follow X-Forwarded-*.
+  app.set('trust proxy', deps.config.trustProxy);
   app.use(requestLog(deps.log));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -89,7 +89,19 @@ describe('loadConfig', () => {
     expect(config.dimse.allowedCallingAeTitles).toEqual(['PACS', 'CT_SCANNER-1']);
   });
 
+  test('trusts no proxy by default; TRUST_PROXY takes true/false, a hop count or addresses, subnets and names', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'off' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8 fd00::1' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::1']);
+  });
+
   test.each([
+    [{ TRUST_PROXY: 'nginx' }],
+    [{ TRUST_PROXY: '10.0.0.0/33' }],
+    [{ TRUST_PROXY: '11' }],
     [{ PORT: 'eighty' }],
     [{ PORT: '70000' }],
     [{ DIMSE_AE_TITLE: 'A_TITLE_LONGER_THAN_16' }],

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { MipsegError } from '../errors';
 
@@ -11,6 +12,11 @@ export interface Config {
   /** Bearer tokens accepted by the gateway; empty = authentication off (only allowed on loopback). */
   readonly authTokens: readonly string[];
   readonly insecure: boolean;
+  /**
+   * Express's 'trust proxy': which peers may set X-Forwarded-Proto/Host/For (false: none, true: any, a hop count,
+   * or addresses, subnets and the names loopback, linklocal, uniquelocal).
+   */
+  readonly trustProxy: boolean | number | readonly string[];
   readonly maxRequestBytes: number;
   readonly maxInstanceBytes: number;
   readonly maxPartsPerRequest: number;
@@ -65,6 +71,7 @@ export const DEFAULTS = {
   LOG_LEVEL: 'info',
   AUTH_TOKENS: '',
   AUTH_TOKENS_FILE: '',
+  TRUST_PROXY: 'false',
   MAX_REQUEST_BYTES: String(8 * 1024 ** 3),
   MAX_INSTANCE_BYTES: String(1024 ** 3),
   MAX_PARTS_PER_REQUEST: '20000',
@@ -224,6 +231,37 @@ function readProvider(env: Env): 'cpu' | 'cuda' {
   return raw;
 }
 
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An IPv4/IPv6 address, optionally with a /prefix (a subnet), as proxy-addr takes it. */
+function isAddressOrSubnet(entry: string): boolean {
+  const [address = '', prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY: off unless the operator says a reverse proxy is in front, because a trusted X-Forwarded-Proto/Host
+ * decides the session cookie's Secure flag and the RetrieveURLs; any client could forge them if every peer were
+ * believed.
+ */
+function readTrustProxy(env: Env): boolean | number | readonly string[] {
+  const raw = read(env, 'TRUST_PROXY').trim().toLowerCase();
+  if (['false', 'off', 'no'].includes(raw)) return false;
+  if (['true', 'on', 'yes'].includes(raw)) return true;
+  if (/^\d+$/.test(raw)) return readInt(env, 'TRUST_PROXY', 0, 10) || false;
+  const list = readList(raw);
+  const bad = list.find((e) => !PROXY_NAMES.has(e) && !isAddressOrSubnet(e));
+  if (bad !== undefined || list.length === 0) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `TRUST_PROXY entry "${bad ?? raw}" (false, true, a hop count 0-10, or addresses, `
+      + 'subnets and loopback, linklocal, uniquelocal)');
+  }
+  return Object.freeze(list);
+}
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 export function isLoopback(host: string): boolean {
@@ -249,6 +287,7 @@ export function loadConfig(
     logLevel: read(merged, 'LOG_LEVEL'),
     authTokens: Object.freeze(readTokens(merged)),
     insecure,
+    trustProxy: readTrustProxy(merged),
     maxRequestBytes: readInt(merged, 'MAX_REQUEST_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxInstanceBytes: readInt(merged, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),
