@@ -1,5 +1,44 @@
 import type { InjectionStart, ScanStart } from './decay-times';
+import type { SuvInstanceMetadata } from './suv-instance-metadata';
 import { suvUnavailable } from './suv-unavailable';
+
+/** The values a clinical PET patient's SUVbw can come from, in the unit PS3.3 gives the attribute. */
+interface PlausibleRange {
+  readonly attribute: string;
+  readonly unit: string;
+  readonly min: number;
+  readonly max: number;
+  /** min and max as a reader would write them. */
+  readonly plausible: string;
+  readonly value: (m: SuvInstanceMetadata) => number | null;
+  /** The likeliest mistake behind a value out of range, for the message. */
+  readonly likely: string;
+}
+
+/**
+ * SUVbw is linear in both, so a value in the wrong unit is a wrong SUV by that unit's factor, not a refusal, unless
+ * it is caught here. PatientWeight (PS3.3 C.7.1.3) is in kg: 0.5 kg (a premature newborn) to 500 kg (twice the
+ * load limit of PET tables); grams written as kg (70000) would be SUV x1000. RadionuclideTotalDose (PS3.3
+ * C.8.9.2) is in Bq: 1 MBq (below the 14 MBq EANM paediatric minimum) to 20 GBq (ten times the largest clinical
+ * activities, Rb-82 and O-15 water at ~2 GBq); MBq written as Bq (350) would be SUV x1e6, kBq x1000.
+ */
+const WEIGHT_AND_DOSE_RANGES: readonly PlausibleRange[] = [
+  { attribute: 'PatientWeight (0010,1030)', unit: 'kg', min: 0.5, max: 500, plausible: '0.5–500 kg',
+    value: (m) => m.patientWeight, likely: 'grams written as kg?' },
+  { attribute: 'RadionuclideTotalDose (0018,1074)', unit: 'Bq', min: 1e6, max: 20e9, plausible: '1 MBq–20 GBq',
+    value: (m) => m.radionuclideTotalDose, likely: 'MBq, kBq or mCi written as Bq?' },
+];
+
+/** Refuses a PatientWeight or RadionuclideTotalDose outside WEIGHT_AND_DOSE_RANGES, naming the value. */
+export function assertPlausibleWeightAndDose(instances: readonly SuvInstanceMetadata[]): void {
+  for (const range of WEIGHT_AND_DOSE_RANGES) {
+    const outside = instances.map(range.value).find((v) => v !== null && (v < range.min || v > range.max));
+    if (outside !== undefined && outside !== null) {
+      throw suvUnavailable(`${range.attribute} is ${outside} ${range.unit}: outside the plausible ${range.plausible} ` +
+        `for a clinical PET patient (${range.likely})`);
+    }
+  }
+}
 
 /**
  * The longest uptake accepted, in half-lives of the radionuclide: after 10, less than 1/1000 of the activity is

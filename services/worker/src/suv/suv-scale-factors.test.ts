@@ -84,6 +84,21 @@ describe('computeSuvScaleFactors', () => {
     expect(refusal([{ ...BQML, ...change }]).detail).toContain(`missing ${named}`);
   });
 
+  test.each([
+    ['PatientWeight in grams', { patientWeight: 70_000 }, 'PatientWeight (0010,1030) is 70000 kg: outside the plausible 0.5–500 kg'],
+    ['PatientWeight below a newborn\'s', { patientWeight: 0.07 }, 'PatientWeight (0010,1030) is 0.07 kg'],
+    ['RadionuclideTotalDose in MBq', { radionuclideTotalDose: 350 }, 'RadionuclideTotalDose (0018,1074) is 350 Bq: outside the plausible 1 MBq–20 GBq'],
+    ['RadionuclideTotalDose beyond any clinical activity', { radionuclideTotalDose: 350e9 }, 'RadionuclideTotalDose (0018,1074) is 350000000000 Bq'],
+  ])('%s is refused as implausible, naming the attribute and the value', (_what, change, named) => {
+    expect(refusal([{ ...BQML, ...change }]).detail).toContain(named);
+    expect(refusal([{ ...BQML, ...change, decayCorrection: 'ADMIN' }]).detail).toContain(named);
+  });
+
+  test('the bounds of the plausible weight and dose are accepted', () => {
+    expect(() => computeSuvScaleFactors([{ ...BQML, patientWeight: 0.5, radionuclideTotalDose: 20e9 }])).not.toThrow();
+    expect(() => computeSuvScaleFactors([{ ...BQML, patientWeight: 500, radionuclideTotalDose: 1e6 }])).not.toThrow();
+  });
+
   test('names every missing attribute at once, even when only one instance lacks it', () => {
     const detail = refusal([BQML, { ...BQML, patientWeight: null, radionuclideTotalDose: null }]).detail;
     expect(detail).toContain('PatientWeight (0010,1030)');

@@ -1,7 +1,7 @@
 import { calculateSUVScalingFactors, type InstanceMetadata } from '@cornerstonejs/calculate-suv';
 import { injectionStart, scanStart, type DicomMoment } from './decay-times';
 import type { SuvInstanceMetadata } from './suv-instance-metadata';
-import { assertPlausibleUptake } from './suv-plausibility';
+import { assertPlausibleUptake, assertPlausibleWeightAndDose } from './suv-plausibility';
 import { suvUnavailable as unavailable } from './suv-unavailable';
 
 /** An input SUVbw scaling reads, and how to tell it is missing from an instance. */
@@ -104,6 +104,7 @@ function withoutLibraryWarnings<T>(run: () => T): T {
 
 function decayCorrectedToScanStart(instances: readonly SuvInstanceMetadata[]): number[] {
   assertPresent(instances, DECAY_TO_SCAN_START);
+  assertPlausibleWeightAndDose(instances);
   const first = instances[0] as SuvInstanceMetadata;
   const scan = scanStart(instances);
   const injection = injectionStart(first, scan);
@@ -119,6 +120,7 @@ function decayCorrectedToScanStart(instances: readonly SuvInstanceMetadata[]): n
 /** DecayCorrection ADMIN: the images are already decay corrected to the injection, so the dose is used as given. */
 function decayCorrectedToAdministration(instances: readonly SuvInstanceMetadata[]): number[] {
   assertPresent(instances, WEIGHT_AND_DOSE);
+  assertPlausibleWeightAndDose(instances);
   return instances.map((m) => ((m.patientWeight as number) * 1000) / (m.radionuclideTotalDose as number));
 }
 
