@@ -68,6 +68,14 @@ describe('writeMipInstance', () => {
     expect(ds['OtherPatientIDsSequence']).toMatchObject(carried.OtherPatientIDsSequence);
   });
 
+  test('numbers and names a later result version apart from the first', () => {
+    const first = readNatural(writeMipInstance(mip, source, options()).bytes);
+    const third = readNatural(writeMipInstance(mip, source, { ...options(), resultVersion: 3 }).bytes);
+    expect([first['SeriesNumber'], first['SeriesDescription']]).toEqual([9001, 'MIP (SUV) — mipseg']);
+    expect([third['SeriesNumber'], third['SeriesDescription']]).toEqual([9005, 'MIP (SUV) — mipseg v3']);
+    expect(errorCodeOf(() => writeMipInstance(mip, source, { ...options(), resultVersion: 0 }))).toBe('MIPSEG_DICOM_OUTPUT_INVALID');
+  });
+
   test('references every source instance, in SourceImageSequence and ReferencedSeriesSequence', () => {
     const ds = readNatural(writeMipInstance(mip, source, options()).bytes);
     const uids = source.instances.map((i) => i.SOPInstanceUID);

@@ -18,7 +18,7 @@ import { petImageTiming, petSeriesModule, suvRealWorldValueMapping } from './pet
 import { assertImageGeometry, type RenderedMip } from './rendered-mip';
 import type { SourceSeriesContext } from './source-series-context';
 import { quantizeSuv, type QuantizedSuv } from './suv-quantization';
-import { resolveWriteContext, type DerivedInstanceOptions, type ResolvedWriteContext } from './write-options';
+import { resolveWriteContext, resultSeries, type DerivedInstanceOptions, type ResolvedWriteContext } from './write-options';
 import type { WrittenInstance } from './written-instance';
 
 export const MIP_SERIES_DESCRIPTION = 'MIP (SUV) — mipseg';
@@ -46,8 +46,7 @@ export function writeMipInstance(mip: RenderedMip, source: SourceSeriesContext, 
     ...patientAndStudyModules(source),
     Modality: 'PT',
     SeriesInstanceUID: seriesInstanceUid,
-    SeriesNumber: options.seriesNumber ?? DEFAULT_MIP_SERIES_NUMBER,
-    SeriesDescription: MIP_SERIES_DESCRIPTION,
+    ...resultSeries(options, DEFAULT_MIP_SERIES_NUMBER, MIP_SERIES_DESCRIPTION),
     BodyPartExamined: WHOLE_BODY,
     ...petSeriesModule(source),
     FrameOfReferenceUID: source.FrameOfReferenceUID,

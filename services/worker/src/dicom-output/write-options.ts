@@ -24,12 +24,34 @@ export interface AlgorithmIdentity {
 /** Options every derived-instance writer takes. Tests inject `newUid` and `now` for byte-stable output. */
 export interface DerivedInstanceOptions {
   readonly equipment: EquipmentIdentity;
-  /** SeriesNumber of the new series. Defaults: MIP 9001, SEG 9002 (after any scanner series). */
+  /**
+   * SeriesNumber of the new series. Defaults: MIP 9001, SEG 9002 (after any scanner series), 2 more for each
+   * result version after the first.
+   */
   readonly seriesNumber?: number;
+  /**
+   * The result's version (AnalysisRequest.version: 1 for a series' first result, +1 for each re-run or update
+   * after a late instance). Default 1. From 2 on, the series description names it, so a PACS or viewer that
+   * shows every version of a study's results tells them apart.
+   */
+  readonly resultVersion?: number;
   /** UID generator. Default: newUid (2.25 + random UUID). */
   readonly newUid?: () => string;
   /** Clock for InstanceCreation/Content date and time. Default: the current time. */
   readonly now?: () => Date;
+}
+
+/** SeriesNumber and SeriesDescription of a result series, for its version (see DerivedInstanceOptions). */
+export function resultSeries(options: DerivedInstanceOptions, firstSeriesNumber: number, description: string):
+  { readonly SeriesNumber: number; readonly SeriesDescription: string } {
+  const version = options.resultVersion ?? 1;
+  if (!Number.isInteger(version) || version < 1) {
+    throw new MipsegError('MIPSEG_DICOM_OUTPUT_INVALID', `result version ${version}`);
+  }
+  return {
+    SeriesNumber: options.seriesNumber ?? firstSeriesNumber + 2 * (version - 1),
+    SeriesDescription: version === 1 ? description : `${description} v${version}`,
+  };
 }
 
 /** The algorithm identity a segmentation result declares, read from the model's manifest. */

@@ -18,7 +18,7 @@ import { assertImageGeometry, type ImageGeometry } from './rendered-mip';
 import type { DicomItem, SourceSeriesContext } from './source-series-context';
 import { DEFAULT_SEGMENT_LABEL, TUMOUR_SEGMENT_NUMBER, tumourSegmentItem } from './tumour-segment';
 import {
-  assertLongStrings, resolveWriteContext, type AlgorithmIdentity, type DerivedInstanceOptions, type ResolvedWriteContext,
+  assertLongStrings, resolveWriteContext, resultSeries, type AlgorithmIdentity, type DerivedInstanceOptions, type ResolvedWriteContext,
 } from './write-options';
 import type { WrittenInstance } from './written-instance';
 
@@ -72,8 +72,7 @@ export function writeSegInstance(
     ...patientAndStudyModules(source),
     Modality: 'SEG',
     SeriesInstanceUID: seriesInstanceUid,
-    SeriesNumber: options.seriesNumber ?? DEFAULT_SEG_SERIES_NUMBER,
-    SeriesDescription: `${SEG_SERIES_DESCRIPTION}${empty ? SEG_NO_FINDINGS_SUFFIX : ''}`,
+    ...segSeries(options, empty),
     BodyPartExamined: WHOLE_BODY,
     FrameOfReferenceUID: source.FrameOfReferenceUID,
     PositionReferenceIndicator: source.PositionReferenceIndicator,
@@ -88,6 +87,11 @@ export function writeSegInstance(
     _vrMap: { PixelData: 'OB' },
   };
   return { bytes: writePart10(dataset), sopClassUid: SopClass.SegmentationStorage, sopInstanceUid, seriesInstanceUid };
+}
+
+function segSeries(options: SegWriteOptions, empty: boolean): NaturalDataset {
+  const series = resultSeries(options, DEFAULT_SEG_SERIES_NUMBER, SEG_SERIES_DESCRIPTION);
+  return { ...series, SeriesDescription: `${series.SeriesDescription}${empty ? SEG_NO_FINDINGS_SUFFIX : ''}` };
 }
 
 /** IHE AI Results: the model that produced the result, as Contributing Equipment. */

@@ -1,7 +1,7 @@
 import { ERRORS, MipsegError, toMipsegError, type ErrorCode } from '@mipseg/shared/errors';
 import type { LoadModelOptions } from '@mipseg/shared/inference';
 import type { EquipmentIdentity } from '../dicom-output';
-import type { ComputeTimings, ModelIdentity, SeriesResults } from './derive-series-results';
+import type { ComputeTimings, ModelIdentity, ResultIdentity, SeriesResults } from './derive-series-results';
 
 /** What an analysis thread is started with (its workerData). */
 export interface AnalysisThreadInit {
@@ -29,7 +29,7 @@ export interface SerializedError {
 export type SeriesInstances = readonly Uint8Array[] | { readonly files: readonly string[] };
 
 export type ToAnalysisThread =
-  | { readonly kind: 'analyse'; readonly instances: SeriesInstances; readonly uidSeed: string | undefined }
+  | { readonly kind: 'analyse'; readonly instances: SeriesInstances; readonly identity: ResultIdentity }
   | { readonly kind: 'close' };
 
 export type FromAnalysisThread =

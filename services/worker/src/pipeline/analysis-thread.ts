@@ -6,7 +6,7 @@ import {
   isInstanceBytes, prepareTransfer, serializeError, type AnalysisThreadInit, type FromAnalysisThread, type SeriesInstances,
   type ToAnalysisThread,
 } from './analysis-thread-protocol';
-import { deriveSeriesResults, type ComputeTimings } from './derive-series-results';
+import { deriveSeriesResults, type ComputeTimings, type ResultIdentity } from './derive-series-results';
 
 function post(port: MessagePort, message: FromAnalysisThread, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -22,13 +22,13 @@ function readInstances(instances: SeriesInstances): { bytes: readonly Uint8Array
   return { bytes, readMs: performance.now() - t0 };
 }
 
-async function analyse(port: MessagePort, instances: SeriesInstances, uidSeed: string | undefined, model: SegmentationModel,
+async function analyse(port: MessagePort, instances: SeriesInstances, identity: ResultIdentity, model: SegmentationModel,
   init: AnalysisThreadInit): Promise<void> {
   try {
     const { bytes, readMs } = readInstances(instances);
     const withRead = (timingsMs: ComputeTimings): ComputeTimings => ({ ...timingsMs, decode: (timingsMs.decode ?? 0) + readMs });
     const found = await deriveSeriesResults(bytes, model, init.equipment,
-      (stage, timingsMs) => post(port, { kind: 'stage', stage, timingsMs: withRead(timingsMs) }), uidSeed);
+      (stage, timingsMs) => post(port, { kind: 'stage', stage, timingsMs: withRead(timingsMs) }), identity);
     const results = { ...found, timingsMs: withRead(found.timingsMs) };
     const { views: [mipBytes, segBytes], transfer } = prepareTransfer([results.mip.bytes, results.seg.bytes]);
     post(port, { kind: 'done', results: { ...results, mip: { ...results.mip, bytes: mipBytes as Uint8Array },
@@ -39,7 +39,7 @@ async function analyse(port: MessagePort, instances: SeriesInstances, uidSeed: s
 }
 
 async function handle(port: MessagePort, message: ToAnalysisThread, model: SegmentationModel, init: AnalysisThreadInit): Promise<void> {
-  if (message.kind === 'analyse') return analyse(port, message.instances, message.uidSeed, model, init);
+  if (message.kind === 'analyse') return analyse(port, message.instances, message.identity, model, init);
   await model.release();
   port.close(); // nothing else holds the thread's event loop: the thread ends
 }

@@ -65,4 +65,27 @@ describe('an analysis retried after its result was partly stored', () => {
     expect(outputs.map((i) => i.sopInstanceUid).sort()).toEqual([result.mipSopInstanceUid, result.segSopInstanceUid].sort());
     expect(new Set(outputs.map((i) => i.seriesInstanceUid))).toEqual(new Set([result.mipSeriesInstanceUid, result.segSeriesInstanceUid]));
   });
+
+  test('names a later result version in its series, so a PACS tells the versions apart', async () => {
+    const study = syntheticPetStudy({ slices: 12 });
+    const sink = new ArchiveResultSink(archive);
+    await sink.store(study.instances);
+    const sourceUids = archive.index.listInstances({ studyUid: study.studyInstanceUid }).map((i) => i.sopInstanceUid);
+    const deps: AnalysisDeps = { source: new ArchiveStudySource(archive), sink, compute: pool, log };
+    for (const version of [1, 2]) {
+      await analyzeSeries({
+        studyInstanceUid: study.studyInstanceUid, seriesInstanceUid: study.seriesInstanceUid, sopInstanceUids: sourceUids,
+        contentHash: 'test', reason: version === 1 ? 'study-complete' : 'on-demand', version, resultUidSeed: randomUUID(),
+      }, deps, progress);
+    }
+    const outputs = archive.index.listInstances({ studyUid: study.studyInstanceUid }).filter((i) => i.seriesInstanceUid !== study.seriesInstanceUid);
+    const series = await Promise.all(outputs.map(async (i) => {
+      const json = JSON.parse(await archive.readMetadata(i)) as Record<string, { Value?: unknown[] }>;
+      return `${String(json['00200011']?.Value?.[0])} ${String(json['0008103E']?.Value?.[0])}`;
+    }));
+    expect(series.sort()).toEqual([
+      '9001 MIP (SUV) — mipseg', expect.stringMatching(/^9002 Tumour SEG \(MIP\) — mipseg/),
+      '9003 MIP (SUV) — mipseg v2', expect.stringMatching(/^9004 Tumour SEG \(MIP\) — mipseg v2/),
+    ]);
+  });
 });

@@ -2,14 +2,14 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '@mipseg/shared/log';
 import type { AnalysisRequest, JobProgress, ResultUids } from '@mipseg/shared/queue';
 import { asBuffer, type SeriesInstances } from './analysis-thread-protocol';
-import type { ComputeTimings, SeriesResults, StageReporter } from './derive-series-results';
+import type { ComputeTimings, ResultIdentity, SeriesResults, StageReporter } from './derive-series-results';
 import type { ResultSink } from './result-sink';
 import type { StudySource } from './study-source';
 
 /** What runs the CPU stages of a series (the ComputePool). */
 export interface SeriesCompute {
-  /** `uidSeed`: the job's AnalysisRequest.resultUidSeed, from which the result UIDs are derived. */
-  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter, uidSeed?: string): Promise<SeriesResults>;
+  /** `identity`: the job's AnalysisRequest.resultUidSeed (the result UIDs derive from it) and version. */
+  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter, identity?: ResultIdentity): Promise<SeriesResults>;
 }
 
 export interface AnalysisDeps {
@@ -56,7 +56,8 @@ async function deriveResults(instances: SeriesInstances, request: AnalysisReques
   const relay = relayStages(progress);
   let results: SeriesResults;
   try {
-    results = await deps.compute.deriveSeriesResults(instances, relay.report, request.resultUidSeed);
+    results = await deps.compute.deriveSeriesResults(instances, relay.report,
+      { uidSeed: request.resultUidSeed, version: request.version });
   } catch (err) {
     // The analysis' own error is the one to report; a progress update that failed too is secondary.
     await relay.drained().catch(() => undefined);

@@ -3,7 +3,7 @@ import { MipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { AnalysisThreadInit, SeriesInstances } from './analysis-thread-protocol';
 import { ComputeThread, type ComputeTask } from './compute-thread';
-import type { SeriesResults, StageReporter } from './derive-series-results';
+import type { ResultIdentity, SeriesResults, StageReporter } from './derive-series-results';
 
 /** How long to wait before trying again to start a thread whose model would not load. */
 const RESTART_DELAY_MS = 5_000;
@@ -71,10 +71,10 @@ export class ComputePool {
   }
 
   /** Runs the CPU stages of one series on the next free thread. Bytes move there: do not use them after. */
-  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter, uidSeed?: string): Promise<SeriesResults> {
+  deriveSeriesResults(instances: SeriesInstances, onStage: StageReporter, identity: ResultIdentity = {}): Promise<SeriesResults> {
     if (this.closing) return Promise.reject(new MipsegError('MIPSEG_INTERNAL', 'the analysis threads are closed'));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ instances, uidSeed, onStage, resolve, reject });
+      this.waiting.push({ instances, identity, onStage, resolve, reject });
       this.dispatch();
     });
   }

@@ -4,7 +4,7 @@ import {
   isInstanceBytes, prepareTransfer, rebuildError, type AnalysisThreadInit, type FromAnalysisThread, type SeriesInstances,
   type ToAnalysisThread,
 } from './analysis-thread-protocol';
-import type { ModelIdentity, SeriesResults, StageReporter } from './derive-series-results';
+import type { ModelIdentity, ResultIdentity, SeriesResults, StageReporter } from './derive-series-results';
 
 /** How long a closing thread may take to release its model and end before it is terminated. */
 const CLOSE_TIMEOUT_MS = 5_000;
@@ -13,8 +13,8 @@ const CLOSE_TIMEOUT_MS = 5_000;
 export interface ComputeTask {
   /** Bytes are moved to the thread where they own their memory: the caller must not read them afterwards. */
   readonly instances: SeriesInstances;
-  /** The job's result UID seed (AnalysisRequest.resultUidSeed); random UIDs without it. */
-  readonly uidSeed: string | undefined;
+  /** The job's result UID seed and version (AnalysisRequest.resultUidSeed, .version). */
+  readonly identity: ResultIdentity;
   readonly onStage: StageReporter;
   resolve(results: SeriesResults): void;
   reject(error: MipsegError): void;
@@ -77,10 +77,10 @@ export class ComputeThread {
     this.task = task;
     try {
       if (!isInstanceBytes(task.instances)) {
-        this.post({ kind: 'analyse', instances: task.instances, uidSeed: task.uidSeed });
+        this.post({ kind: 'analyse', instances: task.instances, identity: task.identity });
       } else {
         const { views, transfer } = prepareTransfer(task.instances);
-        this.post({ kind: 'analyse', instances: views, uidSeed: task.uidSeed }, transfer);
+        this.post({ kind: 'analyse', instances: views, identity: task.identity }, transfer);
       }
     } catch (err) {
       this.task = undefined;

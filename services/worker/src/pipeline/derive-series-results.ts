@@ -37,17 +37,23 @@ export interface SeriesResults {
   readonly timingsMs: ComputeTimings;
 }
 
+/** Which result this is: UIDs derived from the job's seed (random without one) and its version (1 without one). */
+export interface ResultIdentity {
+  readonly uidSeed?: string | undefined;
+  readonly version?: number | undefined;
+}
+
 /** The stage the analysis enters next and the timings of the stages done, as the job's progress shows them. */
 export type StageReporter = (stage: 'inference' | 'write', timingsMs: ComputeTimings) => void;
 
 /**
  * The CPU stages of one analysis: SUV volume → coronal MIP → segmentation → MIP image and SEG (DICOM).
- * `instances` are the series' PS3.10 files; nothing here reads or stores anything. With `uidSeed` the new
- * UIDs are derived from it (the same seed, the same UIDs), otherwise random.
+ * `instances` are the series' PS3.10 files; nothing here reads or stores anything. With `identity.uidSeed` the
+ * new UIDs are derived from it (the same seed, the same UIDs), otherwise random.
  */
 export async function deriveSeriesResults(
   instances: readonly Uint8Array[], model: SegmentationModel, equipment: EquipmentIdentity, onStage: StageReporter,
-  uidSeed?: string,
+  identity: ResultIdentity = {},
 ): Promise<SeriesResults> {
   const { mip, extras: compared, firstDataSet, timingsMs: mipTimings } =
     buildMipFromInstances(instances, model.manifest.input, readComparedAttributes);
@@ -59,11 +65,12 @@ export async function deriveSeriesResults(
   onStage('write', { ...timingsMs });
   const t1 = performance.now();
   const context = readSourceSeriesContext(instances, { first: firstDataSet, compared });
+  const { uidSeed, version: resultVersion } = identity;
   const newUid = uidSeed === undefined ? undefined : seededUidSource(uidSeed); // one source: MIP and SEG draw in turn
-  const mipFile = writeMipInstance(mip, context, { equipment, newUid });
+  const mipFile = writeMipInstance(mip, context, { equipment, newUid, resultVersion });
   const segFile = writeSegInstance(mask, { sopClassUid: mipFile.sopClassUid, sopInstanceUid: mipFile.sopInstanceUid,
     seriesInstanceUid: mipFile.seriesInstanceUid, geometry: mip }, context,
-  { equipment, algorithm: algorithmFromManifest(model.manifest), newUid });
+  { equipment, algorithm: algorithmFromManifest(model.manifest), newUid, resultVersion });
   timingsMs.write = performance.now() - t1;
   return {
     mip: { bytes: mipFile.bytes, sopInstanceUid: mipFile.sopInstanceUid, seriesInstanceUid: mipFile.seriesInstanceUid },
