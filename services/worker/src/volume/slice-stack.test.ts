@@ -84,6 +84,20 @@ describe('stackSlices', () => {
     expect(refusal(atHeights([0, 3, 6, 10, 13])).detail).toMatch(/irregular slice spacing/);
   });
 
+  test('refuses a spacing that drifts within the step tolerance, naming the slice furthest off its grid position', () => {
+    // 133 slices 3.27 mm apart, then 134 at 3.56 mm: every step is within 10 % of the median, yet with the mean
+    // spacing the volume would put slice 133 19 mm from where it was acquired.
+    const zs = Array.from({ length: 267 }, (_, k) => (k <= 132 ? k * 3.27 : 132 * 3.27 + (k - 132) * 3.56));
+    const detail = refusal(atHeights(zs)).detail;
+    expect(detail).toMatch(/^slice 133 of 267 \(instance 1\.9\.431\.64\d*, ImagePositionPatient \(-10\.00, -20\.00, 431\.64\) mm\) lies -19\.28 mm off its grid position/);
+    expect(detail).toContain('drifts');
+  });
+
+  test('accepts positions rounded off the grid by less than 10 % of a spacing', () => {
+    const stack = stackSlices(atHeights([0, 3.27, 6.54, 9.81, 13.1, 16.33, 19.62, 22.89]));
+    expect(stack.sliceSpacing).toBeCloseTo(3.27, 10);
+  });
+
   test('refuses mixed orientation, size, pixel spacing and series', () => {
     const mixed = (overrides: Partial<SliceHeader>): SliceHeader[] => [...atHeights([0, 3]), slice('1.9.x', [-10, -20, 6], overrides)];
     expect(refusal(mixed({ imageOrientationPatient: [1, 0, 0, 0, 0, -1] })).detail).toContain('ImageOrientationPatient');

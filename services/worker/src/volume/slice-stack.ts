@@ -16,6 +16,12 @@ export interface SliceStack {
 
 /** A spacing more than this fraction off the median is a gap (or an overlap), never silently resampled. */
 export const MAX_SPACING_DEVIATION = 0.1;
+/**
+ * A slice may lie this fraction of one spacing off its grid position (origin + k x spacing), where the volume puts
+ * it: scanners round positions (the GE series: 0.04 mm, 1 % of 3.27 mm), but a spacing that drifts within the
+ * step check above (133 slices at 3.27 mm, then 134 at 3.56 mm) would leave slices many mm off.
+ */
+const MAX_GRID_OFFSET = 0.1;
 /** Closer than this along the normal, two slices claim the same position. */
 const DUPLICATE_POSITION_MM = 0.01;
 /** Direction cosines agree when every component differs by less than this (DS values carry ~6 digits). */
@@ -100,6 +106,19 @@ function assertRegularSpacing(sorted: readonly SliceHeader[], positions: readonl
   });
 }
 
+/** Every slice within MAX_GRID_OFFSET of one spacing of origin + k x spacing, the place the volume gives it. */
+function assertOnGrid(sorted: readonly SliceHeader[], positions: readonly number[], spacing: number): void {
+  const offsets = positions.map((p, k) => p - ((positions[0] as number) + k * spacing));
+  const k = offsets.reduce((worst, o, i) => (Math.abs(o) > Math.abs(offsets[worst] as number) ? i : worst), 0);
+  const offset = offsets[k] as number;
+  if (Math.abs(offset) <= MAX_GRID_OFFSET * spacing) return;
+  const h = sorted[k] as SliceHeader;
+  throw invalid(`slice ${k + 1} of ${sorted.length} (instance ${h.sopInstanceUid}, ImagePositionPatient ` +
+    `${formatPosition(h.imagePositionPatient)} mm) lies ${offset.toFixed(2)} mm off its grid position, first slice + ` +
+    `${k} x ${spacing.toFixed(3)} mm: the slice spacing drifts along the series (more than ` +
+    `${MAX_GRID_OFFSET * 100} % of one spacing is not resampled)`);
+}
+
 function assertOnLine(sorted: readonly SliceHeader[], positions: readonly number[], normal: Vec3): void {
   const first = sorted[0] as SliceHeader;
   const tolerance = IN_PLANE_TOLERANCE_PX * Math.min(...first.pixelSpacing);
@@ -116,7 +135,8 @@ function assertOnLine(sorted: readonly SliceHeader[], positions: readonly number
 /**
  * Orders single-frame slices along their normal (row x column direction, by dot(ImagePositionPatient, normal))
  * and checks they form one regular grid. Throws MIPSEG_VOLUME_INVALID naming the problem: fewer than 2 slices,
- * mixed series/size/spacing/orientation, duplicate positions, a gap (with the missing position) or a shear.
+ * mixed series/size/spacing/orientation, duplicate positions, a gap (with the missing position), a slice off its
+ * grid position (a drifting spacing) or a shear.
  */
 export function stackSlices(headers: readonly SliceHeader[]): SliceStack {
   if (headers.length < 2) throw invalid(`${headers.length} slice(s); a volume needs at least 2`);
@@ -129,6 +149,8 @@ export function stackSlices(headers: readonly SliceHeader[]): SliceStack {
   const sorted = order.map((o) => headers[o.i] as SliceHeader);
   const positions = order.map((o) => o.d);
   assertRegularSpacing(sorted, positions, sliceDirection);
+  const sliceSpacing = ((positions[positions.length - 1] as number) - (positions[0] as number)) / (positions.length - 1);
+  assertOnGrid(sorted, positions, sliceSpacing);
   assertOnLine(sorted, positions, sliceDirection);
   return {
     order: order.map((o) => o.i),
@@ -136,6 +158,6 @@ export function stackSlices(headers: readonly SliceHeader[]): SliceStack {
     columnDirection,
     sliceDirection,
     origin: (sorted[0] as SliceHeader).imagePositionPatient,
-    sliceSpacing: ((positions[positions.length - 1] as number) - (positions[0] as number)) / (positions.length - 1),
+    sliceSpacing,
   };
 }
