@@ -13,9 +13,17 @@ export interface GatewayServer {
 export async function startGateway(deps: GatewayDeps): Promise<GatewayServer> {
   const app = createGatewayApp(deps);
   const server = createServer(app);
-  // STOW uploads of whole studies can take minutes; only idle connections time out.
+  // STOW uploads of whole studies can take minutes, so no request has a deadline. A connection on which nothing
+  // moves either way does: a sender that stops mid-upload would otherwise keep its socket, descriptor and
+  // temporary file for ever. Destroying the socket aborts the request, and STOW discards the part in progress.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
+  server.timeout = deps.config.httpInactivityTimeoutMs;
+  server.on('timeout', (socket: Socket) => {
+    // Also how idle keep-alive connections end (keepAliveTimeout), hence debug: a request cut here is logged as aborted.
+    deps.log.debug({ remote: socket.remoteAddress }, 'closing an HTTP connection with no traffic');
+    socket.destroy();
+  });
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
     sockets.add(s);

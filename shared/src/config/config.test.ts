@@ -20,6 +20,7 @@ describe('loadConfig', () => {
     expect(config.port).toBe(8080);
     expect(config.dimse.port).toBe(11112);
     expect(config.dimse.aeTitle).toBe('MIPSEG');
+    expect(config.httpInactivityTimeoutMs).toBe(300_000);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.dimse)).toBe(true);
   });
@@ -102,6 +103,7 @@ describe('loadConfig', () => {
     [{ TRUST_PROXY: 'nginx' }],
     [{ TRUST_PROXY: '10.0.0.0/33' }],
     [{ TRUST_PROXY: '11' }],
+    [{ HTTP_INACTIVITY_TIMEOUT_MS: '0' }],
     [{ PORT: 'eighty' }],
     [{ PORT: '70000' }],
     [{ DIMSE_AE_TITLE: 'A_TITLE_LONGER_THAN_16' }],

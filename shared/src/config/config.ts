@@ -17,6 +17,8 @@ export interface Config {
    * or addresses, subnets and the names loopback, linklocal, uniquelocal).
    */
   readonly trustProxy: boolean | number | readonly string[];
+  /** An HTTP connection on which no byte moves either way for this long is closed (its request aborted). */
+  readonly httpInactivityTimeoutMs: number;
   readonly maxRequestBytes: number;
   readonly maxInstanceBytes: number;
   readonly maxPartsPerRequest: number;
@@ -72,6 +74,7 @@ export const DEFAULTS = {
   AUTH_TOKENS: '',
   AUTH_TOKENS_FILE: '',
   TRUST_PROXY: 'false',
+  HTTP_INACTIVITY_TIMEOUT_MS: '300000',
   MAX_REQUEST_BYTES: String(8 * 1024 ** 3),
   MAX_INSTANCE_BYTES: String(1024 ** 3),
   MAX_PARTS_PER_REQUEST: '20000',
@@ -288,6 +291,7 @@ export function loadConfig(
     authTokens: Object.freeze(readTokens(merged)),
     insecure,
     trustProxy: readTrustProxy(merged),
+    httpInactivityTimeoutMs: readInt(merged, 'HTTP_INACTIVITY_TIMEOUT_MS', 1000, 86_400_000),
     maxRequestBytes: readInt(merged, 'MAX_REQUEST_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxInstanceBytes: readInt(merged, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),

@@ -7,7 +7,7 @@ import type { Archive } from '@mipseg/shared/store';
 import { worklistApiRouter } from './api-router';
 import { pageRouter } from './page-router';
 import { LazyModel } from './segment-mip-route';
-import { StudyEvents } from './study-events';
+import { keepAliveInterval, StudyEvents } from './study-events';
 import { loadWebAssets } from './web-assets';
 
 export interface WorklistDeps {
@@ -36,7 +36,8 @@ export interface Worklist {
 
 /** The worklist web page and its API (issue #5). */
 export function createWorklist(deps: WorklistDeps): Worklist {
-  const events = new StudyEvents(deps.queue, deps.archive, deps.log, deps.eventPollMs ?? 1000);
+  const events = new StudyEvents(deps.queue, deps.archive, deps.log, deps.eventPollMs ?? 1000,
+    keepAliveInterval(deps.config.httpInactivityTimeoutMs));
   const model = new LazyModel(deps.loadModel);
   return {
     pageRouter: pageRouter({ assets: loadWebAssets(deps.webRoot), ohifDist: deps.ohifDist }),

@@ -6,7 +6,16 @@ import type { StudiesChangedEvent } from './worklist-types';
 
 /** Jobs looked at on each poll: everything running, and the newest jobs (finishing ones, exports). */
 const RECENT_JOBS = 100;
+/** Longest gap between writes to an event stream; shorter where the server closes quiet connections sooner. */
 const KEEPALIVE_MS = 15_000;
+
+/**
+ * How often an idle event stream gets a comment line: well inside the server's inactivity timeout (which closes a
+ * connection on which no byte moves), or the page's live view would be cut and reconnect over and over.
+ */
+export function keepAliveInterval(inactivityTimeoutMs: number): number {
+  return Math.min(KEEPALIVE_MS, Math.floor(inactivityTimeoutMs / 3));
+}
 
 function jobKey(job: JobRecord): string {
   // updatedAt too: a retried export that fails again at once ends as it began (failed, 1 attempt).
@@ -26,10 +35,11 @@ export class StudyEvents {
   /** The last poll's key per study; undefined until the first poll after a (re)start sets the baseline. */
   private previous: Map<string, string> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
   private polling = false;
-  private lastWrite = Date.now();
 
-  constructor(private readonly queue: JobQueue, archive: Archive, private readonly log: Logger, private readonly intervalMs: number) {
+  constructor(private readonly queue: JobQueue, archive: Archive, private readonly log: Logger, private readonly intervalMs: number,
+    private readonly keepAliveMs: number) {
     archive.onInstanceStored((header) => {
       if (this.timer) this.storedSince.add(header.studyInstanceUid);
     });
@@ -53,12 +63,16 @@ export class StudyEvents {
 
   private start(): void {
     this.timer = setInterval(() => void this.poll(), this.intervalMs);
+    // Its own timer, not the poll's: a poll that waits on a slow queue must not starve the streams of bytes.
+    this.keepAliveTimer = setInterval(() => this.write(': keep-alive\n\n'), this.keepAliveMs);
     void this.poll();
   }
 
   private stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
     this.timer = undefined;
+    this.keepAliveTimer = undefined;
     this.previous = undefined;
     this.storedSince.clear();
   }
@@ -92,7 +106,6 @@ export class StudyEvents {
       for (const uid of previous.keys()) if (!current.has(uid)) changed.add(uid);
       this.previous = current;
       if (changed.size > 0) this.send('studies', { studies: [...changed] } satisfies StudiesChangedEvent);
-      else if (Date.now() - this.lastWrite > KEEPALIVE_MS) this.write(': keep-alive\n\n');
     } catch (err) {
       this.log.warn({ err }, 'worklist event poll failed');
     } finally {
@@ -105,7 +118,6 @@ export class StudyEvents {
   }
 
   private write(text: string): void {
-    this.lastWrite = Date.now();
     for (const res of this.clients) res.write(text);
   }
 
