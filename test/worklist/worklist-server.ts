@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
-import { loadModel } from '@mipseg/shared/inference';
+import { loadModel, type SegmentationModel } from '@mipseg/shared/inference';
 import { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import { Archive } from '@mipseg/shared/store';
 import { createWorklist, startGateway, type GatewayServer } from '@mipseg/gateway';
@@ -22,9 +22,11 @@ export interface WorklistServer {
 
 /**
  * The gateway with the worklist, in-process, over a fresh data directory and an embedded job queue that
- * nobody processes (tests put jobs in it directly). The page is served from services/web as built.
+ * nobody processes (tests put jobs in it directly). The page is served from services/web as built. `wrapModel` lets a
+ * test hold the real model's segmentations (to fill the queue of "Try a MIP image").
  */
-export async function startWorklistServer(env: Partial<Record<ConfigKey, string>> = {}, ohifDist?: string): Promise<WorklistServer> {
+export async function startWorklistServer(env: Partial<Record<ConfigKey, string>> = {}, ohifDist?: string,
+  wrapModel: (model: SegmentationModel) => SegmentationModel = (model) => model): Promise<WorklistServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-worklist-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_ENABLED: 'false', ...env });
   const log = pino({ level: 'silent' });
@@ -32,7 +34,7 @@ export async function startWorklistServer(env: Partial<Record<ConfigKey, string>
   const retry = { attempts: 1, baseDelayMs: 100 };
   const queue = new EmbeddedJobQueue(join(dataDir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
   const worklist = createWorklist({ config, archive, queue, log, webRoot: join(REPO, 'services', 'web'), eventPollMs: 200, ...(ohifDist ? { ohifDist } : {}),
-    loadModel: () => loadModel(MODEL_DIR, { threads: 1, executionProvider: 'cpu' }) });
+    loadModel: async () => wrapModel(await loadModel(MODEL_DIR, { threads: 1, executionProvider: 'cpu' })) });
   const gateway = await startGateway({ config, archive, log, publicRouters: [{ path: '/', router: worklist.pageRouter }],
     extraRouters: [{ path: '/api', router: worklist.apiRouter }] });
   return {

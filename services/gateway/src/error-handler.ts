@@ -2,6 +2,9 @@ import type { NextFunction, Request, Response } from 'express';
 import { toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 
+/** When a client refused as busy should try again: about the time the queued segmentations take. */
+const BUSY_RETRY_AFTER_S = 5;
+
 /** Every error leaves as JSON `{code, message}` with the catalogue's status; internal ones are logged. */
 export function errorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
@@ -15,6 +18,7 @@ export function errorHandler(log: Logger) {
     // A refused upload may still be streaming in: answer, then drop the connection instead of reading it all.
     if (!req.complete) res.set('Connection', 'close');
     if (error.code === 'MIPSEG_UNAUTHORIZED') res.set('WWW-Authenticate', 'Bearer realm="mipseg"');
+    if (error.code === 'MIPSEG_BUSY') res.set('Retry-After', String(BUSY_RETRY_AFTER_S));
     res.status(error.httpStatus).json({ code: error.code, message: error.message });
   };
 }

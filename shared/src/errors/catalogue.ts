@@ -93,6 +93,7 @@ export const ERRORS = {
   MIPSEG_SEG_UNSUPPORTED: { httpStatus: 400, message: 'segmentation cannot be read as a binary mask: %s' },
   MIPSEG_NOT_APPLICABLE: { httpStatus: 422, message: 'no series of the study can be analysed: %s' },
   MIPSEG_EXPORT_REFUSED: { httpStatus: 502, message: 'the destination refused the result: %s' },
+  MIPSEG_BUSY: { httpStatus: 503, message: 'too busy, try again later: %s' },
   MIPSEG_INTERNAL: { httpStatus: 500, message: 'internal error: %s' },
 } as const satisfies Record<string, ErrorDefinition>;
 

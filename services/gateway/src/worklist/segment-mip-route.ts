@@ -8,6 +8,15 @@ import type { SegmentMipResponse } from './worklist-types';
 /** Largest upload: DM i AI MIPs are about 400 × 1000 grey PNGs of well under 1 MB. */
 export const MAX_MIP_PNG_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Most pixels an upload may declare: five times a DM i AI MIP. Decoding costs about 55 bytes a pixel (RGBA, the
+ * float input, the network's tensors), so a 72 KB PNG declaring 4096 × 4096 would cost about 0.9 GB.
+ */
+export const MAX_MIP_PIXELS = 2 * 1024 * 1024;
+
+/** Uploads that may wait for the model, each holding its PNG undecoded (at most MAX_MIP_PNG_BYTES); more get 503. */
+export const MAX_WAITING_SEGMENTATIONS = 4;
+
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Checks the signature and the IHDR size before decoding, so a tiny file cannot claim a huge image. */
@@ -20,23 +29,41 @@ function checkPngHeader(bytes: Buffer): void {
   if (width < 1 || height < 1 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) {
     throw new MipsegError('MIPSEG_IMAGE_INVALID', `size ${width} × ${height} (1 to ${MAX_IMAGE_SIDE} px a side)`);
   }
+  if (width * height > MAX_MIP_PIXELS) {
+    throw new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `image of ${width} × ${height} pixels (at most ${MAX_MIP_PIXELS})`);
+  }
 }
 
-/** One model, loaded on first use and kept; requests run one at a time (one ONNX session, bounded memory). */
+/**
+ * One model, loaded on first use and kept; requests run one at a time (one ONNX session, bounded memory), and at
+ * most `maxWaiting` wait their turn: beyond that they are refused, so a burst of uploads cannot pile up in memory.
+ */
 export class LazyModel {
   private model: Promise<SegmentationModel> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
 
-  constructor(private readonly load: () => Promise<SegmentationModel>) {}
+  constructor(private readonly load: () => Promise<SegmentationModel>, private readonly maxWaiting = MAX_WAITING_SEGMENTATIONS) {}
 
+  /** Throws MIPSEG_BUSY when a request would not be queued: lets a caller refuse before reading a body. */
+  assertRoom(): void {
+    if (this.waiting >= this.maxWaiting) throw new MipsegError('MIPSEG_BUSY', `${this.waiting} images are waiting for the model`);
+  }
+
+  /** Runs `work` when the model is free; throws MIPSEG_BUSY at once when `maxWaiting` requests already wait. */
   run<T>(work: (model: SegmentationModel) => Promise<T>): Promise<T> {
+    this.assertRoom();
+    this.waiting++;
     this.model ??= this.load();
     const model = this.model;
     // A failed load is not cached: the next request tries again.
     model.catch(() => {
       if (this.model === model) this.model = undefined;
     });
-    const next = this.queue.then(async () => work(await model));
+    const next = this.queue.then(async () => {
+      this.waiting--;
+      return work(await model);
+    });
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -53,11 +80,13 @@ export function segmentMipHandler(model: LazyModel) {
   return async (req: Request, res: Response): Promise<void> => {
     const type = (req.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
     if (type !== 'image/png') throw new MipsegError('MIPSEG_UNSUPPORTED_MEDIA_TYPE', `${type || 'no Content-Type'} (send image/png)`);
+    model.assertRoom();
     const bytes = await readLimitedBody(req, MAX_MIP_PNG_BYTES);
     checkPngHeader(bytes);
-    const image = pngToModelInput(bytes);
-    const started = performance.now();
     const response = await model.run(async (m): Promise<SegmentMipResponse> => {
+      // Decoded only now, when the model is ours: waiting requests hold their compressed PNG, not its pixels.
+      const started = performance.now();
+      const image = pngToModelInput(bytes);
       const { mask } = await m.segment(image.data, image.width, image.height);
       const areas = componentAreas(mask, image.width, image.height);
       return {

@@ -1,0 +1,86 @@
+import { PNG } from 'pngjs';
+import type { SegmentationModel } from '@mipseg/shared/inference';
+import { MAX_WAITING_SEGMENTATIONS } from '../../services/gateway/src/worklist/segment-mip-route';
+import { startWorklistServer, type WorklistServer } from './worklist-server';
+
+function whitePng(width: number, height: number): Buffer {
+  const png = new PNG({ width, height });
+  png.data.fill(255);
+  return PNG.sync.write(png);
+}
+
+/** A valid PNG whose IHDR claims `width` × `height`: the file stays tiny, so only the header can refuse it. */
+function pngDeclaring(width: number, height: number): Buffer {
+  const png = whitePng(8, 8);
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  return png;
+}
+
+describe('"Try a MIP image" bounds what it holds in memory', () => {
+  let server: WorklistServer;
+  /** Segmentations wait on this until the test opens it. */
+  let open: () => void = () => undefined;
+  let gate = Promise.resolve();
+  const hold = () => {
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+  };
+  beforeAll(async () => {
+    server = await startWorklistServer({}, undefined, (model): SegmentationModel => ({
+      ...model,
+      segment: async (...args) => {
+        await gate;
+        return model.segment(...args);
+      },
+    }));
+  });
+  afterAll(async () => {
+    open();
+    await server.stop();
+  });
+
+  const post = (body: Buffer) => fetch(`${server.root}/api/segment-mip`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array(body) });
+
+  test('refuses an image that declares 4096 × 4096 pixels with 413, before decoding it', async () => {
+    const res = await post(pngDeclaring(4096, 4096));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ code: 'MIPSEG_PAYLOAD_TOO_LARGE' });
+  });
+
+  test('queues a bounded number of images behind a running one and refuses the next with 503 and Retry-After', async () => {
+    hold();
+    const running = post(whitePng(32, 32));
+    await new Promise((r) => setTimeout(r, 300)); // the first has the model; the next ones wait
+    const queued = Array.from({ length: MAX_WAITING_SEGMENTATIONS }, () => post(whitePng(32, 32)));
+    await new Promise((r) => setTimeout(r, 300));
+    const refused = await Promise.race([post(whitePng(32, 32)),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('queued instead of refused')), 5000))]);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await refused.json()).toMatchObject({ code: 'MIPSEG_BUSY' });
+    open();
+    for (const res of await Promise.all([running, ...queued])) expect(res.status).toBe(200);
+  });
+
+  test('decodes an image only when its turn comes: an unreadable one waits behind the running one', async () => {
+    hold();
+    const running = post(whitePng(32, 32));
+    await new Promise((r) => setTimeout(r, 300));
+    const broken = whitePng(32, 32);
+    broken.fill(0, 40); // header intact, compressed data destroyed
+    let answered = false;
+    const waiting = post(broken).then((res) => {
+      answered = true;
+      return res;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(answered).toBe(false);
+    open();
+    expect((await running).status).toBe(200);
+    const res = await waiting;
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'MIPSEG_IMAGE_INVALID' });
+  });
+});
