@@ -66,7 +66,27 @@ function writeMapped(values: ArrayLike<number>, { slope, intercept }: ValueMappi
   for (let i = 0; i < target.length; i++) target[i] = (values[i] as number) * slope + intercept;
 }
 
-/** Native data is read in place from the parsed file (no second parse, no per-slice copy where aligned). */
+/**
+ * writeMapped for words whose sample is less than the word, or signed data a codec handed back unsigned (PS3.5
+ * 8.1.1): the value is the low BitsStored bits (HighBit is BitsStored - 1, see assertDecodable), their top bit
+ * the sign where PixelRepresentation is 1; bits above are not part of it (old overlays, padding, or the sign
+ * already extended). In the same single pass as writeMapped.
+ */
+function writeSamplesMapped(words: ArrayLike<number>, header: SliceHeader, { slope, intercept }: ValueMapping,
+  target: Float32Array): void {
+  // Shifting the sample's top bit to bit 31 and back drops the bits above it; >> extends the sign, >>> does not.
+  const shift = 32 - header.bitsStored;
+  if (header.pixelRepresentation === 1) {
+    for (let i = 0; i < target.length; i++) target[i] = (((words[i] as number) << shift) >> shift) * slope + intercept;
+  } else {
+    for (let i = 0; i < target.length; i++) target[i] = (((words[i] as number) << shift) >>> shift) * slope + intercept;
+  }
+}
+
+/**
+ * Native data is read in place from the parsed file (no second parse, no per-slice copy where aligned). When
+ * BitsStored fills the word, the typed view (signed where PixelRepresentation is 1) already is the sample values.
+ */
 function decodeNative(source: PixelDataSource, element: dicomParser.Element, header: SliceHeader, mapping: ValueMapping,
   target: Float32Array): void {
   const needed = target.length * (header.bitsAllocated / 8);
@@ -76,19 +96,8 @@ function decodeNative(source: PixelDataSource, element: dicomParser.Element, hea
   }
   const samples = viewStoredSamples(source.byteArray, element.dataOffset, target.length, header.bitsAllocated,
     header.pixelRepresentation === 1);
-  writeMapped(samples, mapping, target);
-}
-
-/** The codecs hand back the two's complement pattern unsigned (RLE keeps BitsAllocated bits, JPEG BitsStored). */
-function signExtend(samples: StoredSamples, bitsStored: number): Int32Array {
-  const out = new Int32Array(samples.length);
-  const signBit = 1 << (bitsStored - 1);
-  const mask = (1 << bitsStored) - 1;
-  for (let i = 0; i < samples.length; i++) {
-    const v = (samples[i] as number) & mask;
-    out[i] = v & signBit ? v - (mask + 1) : v;
-  }
-  return out;
+  if (header.bitsStored === header.bitsAllocated) writeMapped(samples, mapping, target);
+  else writeSamplesMapped(samples, header, mapping, target);
 }
 
 /** Runs the codec on the frame; undecodable data is the instance's fault, a codec that will not load is ours. */
@@ -113,7 +122,8 @@ function decodeEncapsulated(source: PixelDataSource, element: dicomParser.Elemen
     throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: ${codec.name} image has ` +
       `${samples.length} pixels, Rows x Columns is ${target.length}`);
   }
-  writeMapped(header.pixelRepresentation === 1 ? signExtend(samples, header.bitsStored) : samples, mapping, target);
+  if (header.pixelRepresentation === 0 && header.bitsStored === header.bitsAllocated) writeMapped(samples, mapping, target);
+  else writeSamplesMapped(samples, header, mapping, target);
 }
 
 function assertDecodable(header: SliceHeader): void {
@@ -126,6 +136,14 @@ function assertDecodable(header: SliceHeader): void {
   if (header.samplesPerPixel !== 1) throw unsupported(`SamplesPerPixel ${header.samplesPerPixel} (colour)`);
   if (![8, 16, 32].includes(header.bitsAllocated) || (header.bitsAllocated === 32 && !NATIVE.has(header.transferSyntaxUid))) {
     throw unsupported(`BitsAllocated ${header.bitsAllocated}`);
+  }
+  if (header.bitsStored < 1 || header.bitsStored > header.bitsAllocated) {
+    throw new MipsegError('MIPSEG_VOLUME_INVALID',
+      `instance ${header.sopInstanceUid}: BitsStored ${header.bitsStored} with BitsAllocated ${header.bitsAllocated}`);
+  }
+  if (header.highBit !== header.bitsStored - 1) {
+    throw unsupported(`HighBit ${header.highBit} with BitsStored ${header.bitsStored} (only samples in the low bits, ` +
+      `HighBit = BitsStored - 1, are decoded)`);
   }
 }
 

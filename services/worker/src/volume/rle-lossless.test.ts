@@ -9,7 +9,7 @@ function sliceHeader(rows: number, columns: number, bitsAllocated: 8 | 16): Slic
     sopClassUid: '1.2.840.10008.5.1.4.1.1.128', sopInstanceUid: SOP, seriesInstanceUid: '2.25.1', frameOfReferenceUid: '2.25.2',
     transferSyntaxUid: '1.2.840.10008.1.2.5', rows, columns, imagePositionPatient: [0, 0, 0],
     imageOrientationPatient: [1, 0, 0, 0, 1, 0], pixelSpacing: [1, 1], rescaleSlope: 1, rescaleIntercept: 0,
-    bitsAllocated, bitsStored: bitsAllocated, pixelRepresentation: 0, samplesPerPixel: 1, numberOfFrames: 1,
+    bitsAllocated, bitsStored: bitsAllocated, highBit: bitsAllocated - 1, pixelRepresentation: 0, samplesPerPixel: 1, numberOfFrames: 1,
   };
 }
 

@@ -19,6 +19,8 @@ export interface SliceHeader {
   readonly rescaleIntercept: number;
   readonly bitsAllocated: number;
   readonly bitsStored: number;
+  /** The sample's top bit (and sign bit, PS3.5 8.1.1); BitsStored - 1 where the instance leaves it out. */
+  readonly highBit: number;
   readonly pixelRepresentation: number;
   readonly samplesPerPixel: number;
   readonly numberOfFrames: number;
@@ -57,6 +59,7 @@ export function readSliceHeader(ds: DataSet): SliceHeader {
     requiredNumbers(ds, '00200037', 'ImageOrientationPatient', 6, sop);
   const [rowSpacing = 0, columnSpacing = 0] = requiredNumbers(ds, '00280030', 'PixelSpacing', 2, sop);
   const bitsAllocated = requiredUint16(ds, '00280100', 'BitsAllocated', sop);
+  const bitsStored = readUint16(ds, '00280101') ?? bitsAllocated;
   return {
     sopClassUid: required(ds, '00080016', 'SOPClassUID', sop),
     sopInstanceUid: required(ds, '00080018', 'SOPInstanceUID', sop),
@@ -71,7 +74,8 @@ export function readSliceHeader(ds: DataSet): SliceHeader {
     rescaleSlope: readNumber(ds, '00281053') ?? 1,
     rescaleIntercept: readNumber(ds, '00281052') ?? 0,
     bitsAllocated,
-    bitsStored: readUint16(ds, '00280101') ?? bitsAllocated,
+    bitsStored,
+    highBit: readUint16(ds, '00280102') ?? bitsStored - 1,
     pixelRepresentation: readUint16(ds, '00280103') ?? 0,
     samplesPerPixel: readUint16(ds, '00280002') ?? 1,
     numberOfFrames: readNumber(ds, '00280008') ?? 1,

@@ -22,6 +22,7 @@ function slice(uid: string, position: Vec3, overrides: Partial<SliceHeader> = {}
     rescaleIntercept: 0,
     bitsAllocated: 16,
     bitsStored: 16,
+    highBit: 15,
     pixelRepresentation: 0,
     samplesPerPixel: 1,
     numberOfFrames: 1,
