@@ -63,6 +63,10 @@ describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-v
       modifiedSlice(first, work, 'yamada', { '(0008,0005)': 'ISO_IR 192', '(0010,0010)': YAMADA, '(0010,0020)': 'PN001' }),
       modifiedSlice(first, work, 'two-names', { '(0010,0010)': 'Alpha^One\\Beta^Two', '(0010,0020)': 'PN002' }),
       modifiedSlice(first, work, 'ct', { '(0008,0016)': '1.2.840.10008.5.1.4.1.1.2', '(0008,0060)': 'CT', '(0010,0020)': 'PN003' }),
+      // A Japanese scanner's encoding (PS3.5 Annex H): ISO 2022 escape sequences switch to JIS X 0208 mid-name.
+      modifiedSlice(first, work, 'tanaka', {
+        '(0008,0005)': '\\ISO 2022 IR 87', '(0010,0010)': 'Tanaka^Hanako=\x1b$BEDCf\x1b(B^\x1b$B2V;R\x1b(B', '(0010,0020)': 'JIS001',
+      }),
     ];
     const originals = slices.map((p) => readFileSync(p));
     const stored = await postStow(`${server.baseUrl}/studies`, [...variants, ...originals]);
@@ -111,6 +115,17 @@ describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-v
     expect(metadata[0]?.['00100010']?.Value).toEqual(yamada?.['00100010']?.Value);
   });
 
+  test('decodes a name in ISO 2022 code extensions for QIDO and WADO metadata alike, and matches it', async () => {
+    const [tanaka] = await studies({ PatientID: 'JIS001' });
+    expect(tanaka?.['00100010']?.Value).toEqual([{ Alphabetic: 'Tanaka^Hanako', Ideographic: '田中^花子' }]);
+    const study = String(tanaka?.['0020000D']?.Value?.[0]);
+    const res = await fetch(`${server.baseUrl}/studies/${study}/metadata`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Json[])[0]?.['00100010']?.Value).toEqual(tanaka?.['00100010']?.Value);
+    expect(await patientIds({ PatientName: 'Tanaka^Hanako=田中^花子' })).toEqual(['JIS001']);
+    expect(await patientIds({ PatientName: 'tanaka^hanako' })).toEqual(['JIS001']);
+  });
+
   test('matches a person name exactly on its alphabetic group, in any case; wildcards and the whole value as before', async () => {
     expect(await patientIds({ PatientName: 'Yamada^Tarou' })).toEqual(['PN001']);
     expect(await patientIds({ PatientName: 'YAMADA^TAROU' })).toEqual(['PN001']);
@@ -120,8 +135,8 @@ describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-v
   });
 
   test('ModalitiesInStudy=* matches every study; wildcards within values match as for other CS attributes', async () => {
-    expect(await patientIds({ ModalitiesInStudy: '*' })).toEqual(['PN001', 'PN002', 'PN003', 'STS_001']);
-    expect(await patientIds({ ModalitiesInStudy: 'P*' })).toEqual(['PN001', 'PN002', 'STS_001']);
+    expect(await patientIds({ ModalitiesInStudy: '*' })).toEqual(['JIS001', 'PN001', 'PN002', 'PN003', 'STS_001']);
+    expect(await patientIds({ ModalitiesInStudy: 'P*' })).toEqual(['JIS001', 'PN001', 'PN002', 'STS_001']);
     expect(await patientIds({ ModalitiesInStudy: 'C?' })).toEqual(['PN003']);
     expect(await patientIds({ ModalitiesInStudy: 'MR,CT' })).toEqual(['PN003']);
     expect(await patientIds({ ModalitiesInStudy: 'PT\\CT', PatientID: 'PN*' })).toEqual(['PN001', 'PN002', 'PN003']);

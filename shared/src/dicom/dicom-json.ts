@@ -1,5 +1,6 @@
 import * as dcmjs from 'dcmjs';
-import { MipsegError } from '../errors';
+import { isMipsegError, MipsegError } from '../errors';
+import { readDcmjsDataSet } from './dcmjs-read';
 
 /** A data set in the PS3.18 Annex F JSON model. */
 export type DicomJson = Record<string, DicomJsonAttribute>;
@@ -64,9 +65,9 @@ function convertDataset(dict: dcmjs.DicomJsonDict, inItem: boolean): DicomJson {
 export function readDicomJson(bytes: Uint8Array, bitsAllocated: number | null, encapsulated: boolean): DicomJson {
   let parsed: dcmjs.DicomDict;
   try {
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    parsed = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: PIXEL_DATA, includeUntilTagValue: false });
+    parsed = readDcmjsDataSet(bytes);
   } catch (err) {
+    if (isMipsegError(err)) throw err;
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', err instanceof Error ? err.message : String(err), { cause: err });
   }
   const hasPixelData = PIXEL_DATA in parsed.dict;

@@ -30,7 +30,9 @@ function readText(dataSet: dicomParser.DataSet, tag: string, vr: string, decoder
   const el = dataSet.elements[`x${tag.toLowerCase()}`];
   if (!el || el.length === 0 || el.length === 0xffffffff) return null;
   const bytes = dataSet.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
-  const text = decoder.decode(bytes, vr).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const trimmed = decoder.decode(bytes, vr).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  // Empty trailing component groups ('Wang^XiaoDong=王^小東=') say nothing (PS3.5 6.2.1.1): one name, one form.
+  const text = vr === 'PN' ? trimmed.replace(/=+$/, '') : trimmed;
   return text === '' ? null : text;
 }
 

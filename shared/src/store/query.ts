@@ -110,7 +110,8 @@ function uidListFragment(col: string, value: string): SqlFragment {
  * A person name without wildcards matches the whole stored value or, where the stored name also has ideographic
  * or phonetic groups (`Yamada^Tarou=山田^太郎`), its alphabetic group: what a user types is the alphabetic name.
  */
-function personNameFragment(col: string, value: string): SqlFragment {
+function personNameFragment(col: string, raw: string): SqlFragment {
+  const value = raw.replace(/=+$/, ''); // as the index stores names: without empty trailing groups
   return { sql: `(${col} = ? COLLATE NOCASE OR ${col} LIKE ? ESCAPE '\\')`, params: [value, `${escapeLike(value)}=%`] };
 }
 

@@ -1,13 +1,10 @@
 import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
-import { dicomParseOptions, isValidUid, usesCodeExtensions } from '@mipseg/shared/dicom';
+import { dicomParseOptions, isValidUid, readDcmjsDataSet } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { readValueText } from '../volume';
-import { redecodeSourceText } from './source-text';
 import { itemsOf, numberOf, textOf, textsOf } from './natural-values';
 import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
-
-const PIXEL_DATA = '7FE00010';
 
 /**
  * dcmjs reports every 'US or SS' dictionary VR it meets (GE's Smallest/LargestImagePixelValue) on the console
@@ -19,20 +16,8 @@ function quietDcmjsValidationLog(): void {
 
 /** The whole header of the first instance, naturalised by dcmjs (the values copied into the results). */
 function readHeader(ds: dicomParser.DataSet): DicomItem {
-  const bytes = ds.byteArray;
   try {
-    // Copy only the bytes before Pixel Data: readFile needs its own ArrayBuffer, not the whole file's.
-    const end = pixelDataStart(ds);
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
-    const characterSet = ds.string('x00080005') ?? '';
-    const extended = usesCodeExtensions(characterSet);
-    // ignoreErrors only for ISO 2022 text, which dcmjs refuses and source-text.ts decodes instead.
-    const file = dcmjs.data.DicomMessage.readFile(buffer, {
-      untilTag: PIXEL_DATA, includeUntilTagValue: false, ...(extended ? { ignoreErrors: true } : {}),
-    });
-    const header: DicomItem = dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
-    if (extended) redecodeSourceText(header, ds);
-    return header;
+    return dcmjs.data.DicomMetaDictionary.naturalizeDataset(readDcmjsDataSet(ds.byteArray, ds).dict);
   } catch (err) {
     const detail = `instance 1: ${err instanceof Error ? err.message : String(err)}`;
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', detail, { cause: err });
@@ -64,12 +49,6 @@ export function readComparedAttributes(ds: dicomParser.DataSet): DicomItem {
     if (value !== null) item[keyword] = value;
   }
   return item;
-}
-
-function pixelDataStart(ds: dicomParser.DataSet): number {
-  const el = ds.elements['x7fe00010'];
-  // The element's header (tag, VR, length: at most 12 bytes) stays, so dcmjs still sees where to stop.
-  return el ? Math.min(ds.byteArray.byteLength, el.dataOffset) : ds.byteArray.byteLength;
 }
 
 function invalid(detail: string): MipsegError {

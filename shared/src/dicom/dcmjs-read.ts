@@ -1,0 +1,98 @@
+import * as dcmjs from 'dcmjs';
+import type * as dicomParser from 'dicom-parser';
+import { dicomTextDecoder, usesCodeExtensions, type DicomTextDecoder } from './character-sets';
+import { parseStoredDicom } from './parse-options';
+
+/**
+ * dcmjs refuses a data set whose Specific Character Set uses ISO 2022 code extensions (multi-valued
+ * (0008,0005), as Japanese and Korean scanners send); with ignoreErrors it silently stops reading at a
+ * sequence item that declares one. So dcmjs reads a copy in which each such (0008,0005) says ISO_IR 100
+ * (a single-byte set: every byte decodes), and each text element's value is then decoded again from the
+ * original bytes, as dicom-parser finds them, by dicomTextDecoder, sequence items included.
+ */
+
+const PIXEL_DATA = '7FE00010';
+const TEXT_VRS = new Set(['SH', 'LO', 'ST', 'LT', 'UC', 'UT', 'PN']);
+/** VRs with one value whatever backslashes they hold (PS3.5 6.2). */
+const SINGLE_VALUED_VRS = new Set(['ST', 'LT', 'UT']);
+
+function characterSetOf(ds: dicomParser.DataSet): string | null {
+  const el = ds.elements['x00080005'];
+  if (!el || el.length === 0) return null;
+  return Buffer.from(ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length)).toString('latin1');
+}
+
+/** A PN value in the DICOM JSON model (PS3.18 F.2.2): its component groups by name. */
+function personName(value: string): Record<string, string> {
+  const [alphabetic = '', ideographic, phonetic] = value.split('=');
+  return {
+    ...(alphabetic !== '' ? { Alphabetic: alphabetic } : {}),
+    ...(ideographic ? { Ideographic: ideographic } : {}),
+    ...(phonetic ? { Phonetic: phonetic } : {}),
+  };
+}
+
+function textValues(text: string, vr: string): unknown[] {
+  const values = SINGLE_VALUED_VRS.has(vr) ? [text] : text.split('\\');
+  return vr === 'PN' ? values.map(personName) : values;
+}
+
+function redecodeDict(dict: dcmjs.DicomJsonDict, ds: dicomParser.DataSet, inherited: DicomTextDecoder): void {
+  const own = characterSetOf(ds);
+  const decoder = own === null ? inherited : dicomTextDecoder(own);
+  for (const [key, el] of Object.entries(ds.elements)) {
+    const target = dict[key.slice(1).toUpperCase()];
+    if (!target) continue;
+    if (el.items) {
+      el.items.forEach((item, i) => {
+        const nested = target.Value?.[i];
+        if (item.dataSet && typeof nested === 'object' && nested !== null) {
+          redecodeDict(nested as dcmjs.DicomJsonDict, item.dataSet, decoder);
+        }
+      });
+      continue;
+    }
+    const vr = target.vr ?? el.vr ?? '';
+    if (!TEXT_VRS.has(vr) || el.length === 0 || el.length === 0xffffffff) continue;
+    const bytes = ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
+    target.Value = textValues(decoder.decode(bytes, vr).replace(/[\0 ]+$/, ''), vr);
+  }
+}
+
+/** Every (0008,0005) in the data set and its sequence items that declares ISO 2022 code extensions. */
+function codeExtensionElements(ds: dicomParser.DataSet): dicomParser.Element[] {
+  const own = ds.elements['x00080005'];
+  const found = own && usesCodeExtensions(characterSetOf(ds) ?? '') ? [own] : [];
+  for (const el of Object.values(ds.elements)) {
+    for (const item of el.items ?? []) if (item.dataSet) found.push(...codeExtensionElements(item.dataSet));
+  }
+  return found;
+}
+
+/** 'ISO_IR 100' padded with spaces to the value's length: ISO 2022 terms are longer, so it always fits. */
+function overwriteWithSingleByteSet(buffer: ArrayBuffer, el: dicomParser.Element): void {
+  const value = 'ISO_IR 100'.padEnd(el.length, ' ');
+  new Uint8Array(buffer, el.dataOffset, el.length).set(Buffer.from(value.slice(0, el.length), 'latin1'));
+}
+
+/** Where dcmjs may stop reading: just after Pixel Data's element header (tag, VR, length), so it sees the tag. */
+function headerEnd(ds: dicomParser.DataSet): number {
+  const el = ds.elements['x7fe00010'];
+  return el ? Math.min(ds.byteArray.byteLength, el.dataOffset) : ds.byteArray.byteLength;
+}
+
+/**
+ * Reads a PS3.10 file's data set with dcmjs up to Pixel Data (its value left out; dcmjs gets a copy of the
+ * bytes before it only), the text decoded in whatever character set the data set declares. `parsed` is
+ * dicom-parser's parse of the same bytes up to Pixel Data, where the caller has it. Throws what dcmjs and
+ * parseStoredDicom throw for a file they cannot read.
+ */
+export function readDcmjsDataSet(bytes: Uint8Array, parsed: dicomParser.DataSet = parseStoredDicom(bytes, 'x7fe00010')): dcmjs.DicomDict {
+  const end = headerEnd(parsed);
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
+  const extended = codeExtensionElements(parsed).filter((el) => el.dataOffset + el.length <= end);
+  for (const el of extended) overwriteWithSingleByteSet(buffer, el);
+  const file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: PIXEL_DATA, includeUntilTagValue: false });
+  if (extended.length) redecodeDict(file.dict, parsed, dicomTextDecoder(''));
+  return file;
+}
