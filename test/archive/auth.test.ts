@@ -30,6 +30,12 @@ describe('bearer-token authentication', () => {
     expect(await res.json()).toEqual([]);
   });
 
+  test('refuses a session cookie that is not valid %-encoding with 401, as any wrong credential', async () => {
+    const res = await fetch(`${server.baseUrl}/studies`, { headers: { Cookie: 'mipseg_token=%' } });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ code: 'MIPSEG_UNAUTHORIZED' });
+  });
+
   test('leaves health endpoints open for orchestrators', async () => {
     expect((await fetch(`${root}/healthz`)).status).toBe(200);
     expect((await fetch(`${root}/readyz`)).status).toBe(200);

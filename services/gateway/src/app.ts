@@ -41,7 +41,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   });
   for (const open of deps.publicRouters ?? []) app.use(open.path, open.router);
   app.use(bearerAuth(deps.config.authTokens));
-  app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config));
+  app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config, deps.log));
   for (const extra of deps.extraRouters ?? []) app.use(extra.path, extra.router);
   app.use(errorHandler(deps.log));
   return app;

@@ -6,6 +6,17 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
+/** The session cookie's token; undefined when absent or not valid %-encoding, which is no credential (401). */
+function cookieToken(header: string): string | undefined {
+  const raw = /(?:^|;\s*)mipseg_token=([^;]+)/.exec(header)?.[1];
+  if (!raw) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Bearer-token check. Tokens are compared as SHA-256 digests with timingSafeEqual, so neither the
  * content nor the length of a configured token leaks through response timing.
@@ -16,8 +27,7 @@ export function bearerAuth(tokens: readonly string[]) {
     if (digests.length === 0) return next();
     const header = req.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    const cookie = /(?:^|;\s*)mipseg_token=([^;]+)/.exec(req.get('cookie') ?? '');
-    const presented = match?.[1] ?? (cookie?.[1] ? decodeURIComponent(cookie[1]) : undefined);
+    const presented = match?.[1] ?? cookieToken(req.get('cookie') ?? '');
     if (presented !== undefined) {
       const d = digest(presented);
       let ok = false;

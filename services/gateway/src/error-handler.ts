@@ -1,16 +1,29 @@
 import type { NextFunction, Request, Response } from 'express';
-import { toMipsegError } from '@mipseg/shared/errors';
+import { isMipsegError, MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
+import { clientMessage } from './client-message';
 
 /** When a client refused as busy should try again: about the time the queued segmentations take. */
 const BUSY_RETRY_AFTER_S = 5;
 
-/** Every error leaves as JSON `{code, message}` with the catalogue's status; internal ones are logged. */
+/**
+ * Express and its router mark a fault in what the client sent with a 4xx `status` (a path's malformed %-escape
+ * reaches us as "Failed to decode param"): that is the client's error, not an internal one.
+ */
+function toGatewayError(err: unknown): MipsegError {
+  if (isMipsegError(err) || !(err instanceof Error)) return toMipsegError(err);
+  const status = (err as Error & { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) return new MipsegError('MIPSEG_BAD_REQUEST', err.message, { cause: err });
+  return toMipsegError(err);
+}
+
+/** Every error leaves as JSON `{code, message}` with the catalogue's status; a 500's detail stays in the log. */
 export function errorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const error = toMipsegError(err);
-    if (error.httpStatus >= 500) log.error({ err, url: req.originalUrl }, 'request failed');
-    else log.info({ code: error.code, url: req.originalUrl, status: error.httpStatus }, error.message);
+    const error = toGatewayError(err);
+    const message = clientMessage(error, log, { url: req.originalUrl });
+    if (error.httpStatus > 500) log.warn({ code: error.code, url: req.originalUrl, status: error.httpStatus }, error.message);
+    else if (error.httpStatus < 500) log.info({ code: error.code, url: req.originalUrl, status: error.httpStatus }, error.message);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -19,6 +32,6 @@ export function errorHandler(log: Logger) {
     if (!req.complete) res.set('Connection', 'close');
     if (error.code === 'MIPSEG_UNAUTHORIZED') res.set('WWW-Authenticate', 'Bearer realm="mipseg"');
     if (error.code === 'MIPSEG_BUSY') res.set('Retry-After', String(BUSY_RETRY_AFTER_S));
-    res.status(error.httpStatus).json({ code: error.code, message: error.message });
+    res.status(error.httpStatus).json({ code: error.code, message });
   };
 }

@@ -32,6 +32,7 @@ export const ERRORS = {
   MIPSEG_NOT_FOUND: { httpStatus: 404, message: '%s not found' },
   MIPSEG_INVALID_UID: { httpStatus: 400, message: 'invalid UID: %s' },
   MIPSEG_BAD_QUERY: { httpStatus: 400, message: 'bad query parameter: %s' },
+  MIPSEG_BAD_REQUEST: { httpStatus: 400, message: 'malformed request: %s' },
   MIPSEG_NOT_ACCEPTABLE: { httpStatus: 406, message: 'cannot produce any of the accepted media types: %s' },
   MIPSEG_UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, message: 'unsupported media type: %s' },
   MIPSEG_MULTIPART_MALFORMED: { httpStatus: 400, message: 'malformed multipart body: %s' },

@@ -21,7 +21,9 @@ const TAG_RE = /^[0-9A-Fa-f]{8}$/;
 /** Resolves a keyword or tag to its 8-hex tag; undefined when it is neither. */
 export function toTag(key: string): string | undefined {
   if (TAG_RE.test(key)) return key.toUpperCase();
-  const entry = dcmjs.data.DicomMetaDictionary.nameMap[key];
+  // Own keys only: `constructor`, `__proto__` or `toString` would otherwise find Object.prototype's members.
+  const { nameMap } = dcmjs.data.DicomMetaDictionary;
+  const entry = Object.hasOwn(nameMap, key) ? nameMap[key] : undefined;
   return entry ? entry.tag.replace(/[(),]/g, '').toUpperCase() : undefined;
 }
 

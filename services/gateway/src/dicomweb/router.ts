@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Config } from '@mipseg/shared/config';
+import type { Logger } from '@mipseg/shared/log';
 import type { Archive } from '@mipseg/shared/store';
 import { searchHandler } from './qido';
 import { storeInstancesHandler } from './stow';
@@ -16,10 +17,10 @@ const SERIES = `${STUDY}/series/:series`;
 const INSTANCE = `${SERIES}/instances/:instance`;
 
 /** The DICOMweb routes (PS3.18): STOW-RS, QIDO-RS, WADO-RS. */
-export function dicomwebRouter(archive: Archive, config: Config): Router {
+export function dicomwebRouter(archive: Archive, config: Config, log: Logger): Router {
   const r = Router();
-  r.post('/studies', storeInstancesHandler(archive, config));
-  r.post(STUDY, storeInstancesHandler(archive, config));
+  r.post('/studies', storeInstancesHandler(archive, config, log));
+  r.post(STUDY, storeInstancesHandler(archive, config, log));
 
   r.get('/studies', searchHandler(archive, config, 'study'));
   r.get('/series', searchHandler(archive, config, 'series'));

@@ -3,12 +3,14 @@ import { createHash } from 'node:crypto';
 import { fdatasync, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Config } from '@mipseg/shared/config';
+import type { Logger } from '@mipseg/shared/log';
 import { assertUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
 import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
+import { clientMessage } from '../client-message';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
 import { warningHeaderValue } from './warning-header';
 
@@ -156,20 +158,24 @@ export function buildStowResponse(results: PartResult[], base: string, study: st
   return body;
 }
 
+/** Most Warning values in one response: the parts past them are still in the sequences. */
+const MAX_WARNINGS = 50;
+
 /**
  * FailureReason codes say little to a person: the Warning header carries each failure's reason in words
  * (PS3.18 has no text field in FailedSOPSequence), notes replaced duplicates and, first, where a request was
- * cut short: the parts after the cut were never read, so no sequence can list them.
+ * cut short: the parts after the cut were never read, so no sequence can list them. `describe` gives an error's
+ * text as a client may see it.
  */
-function stowWarnings(results: PartResult[], cut: MipsegError | undefined): string[] {
-  const cutWarning = cut ? [`request cut short, ${cut.code}: ${cut.message}; the ${results.length} parts before the cut are `
+function stowWarnings(results: PartResult[], cut: MipsegError | undefined, describe: (error: MipsegError) => string): string[] {
+  const warnings = cut ? [`request cut short, ${cut.code}: ${describe(cut)}; the ${results.length} parts before the cut are `
     + 'listed; any part after them was not read (or not read whole) and is not stored'] : [];
-  const warnings = cutWarning.concat(results.flatMap((r, part) => {
-    if (r.status === 'failed') return [`part ${part + 1}${r.sopInstanceUid ? ` (${r.sopInstanceUid})` : ''}: ${r.error.message}`];
-    if (r.status === 'stored' && r.replaced) return [`${r.header.sopInstanceUid} replaced an earlier copy, kept under retired/`];
-    return [];
-  }));
-  return warnings.slice(0, 50).map(warningHeaderValue);
+  for (const [part, r] of results.entries()) {
+    if (warnings.length === MAX_WARNINGS) break;
+    if (r.status === 'failed') warnings.push(`part ${part + 1}${r.sopInstanceUid ? ` (${r.sopInstanceUid})` : ''}: ${describe(r.error)}`);
+    else if (r.status === 'stored' && r.replaced) warnings.push(`${r.header.sopInstanceUid} replaced an earlier copy, kept under retired/`);
+  }
+  return warnings.map(warningHeaderValue);
 }
 
 /** What the STOW response body can be written as, in our order of preference (PS3.18 10.5.3). */
@@ -237,7 +243,7 @@ async function receiveParts(req: Request, res: Response, boundary: string, limit
 }
 
 /** POST /studies and /studies/{StudyInstanceUID}: Store Instances (STOW-RS). */
-export function storeInstancesHandler(archive: Archive, config: Config) {
+export function storeInstancesHandler(archive: Archive, config: Config, log: Logger) {
   return async (req: Request, res: Response): Promise<void> => {
     const study = typeof req.params['study'] === 'string' ? assertUid(req.params['study'], 'StudyInstanceUID') : undefined;
     const { boundary, responseType } = checkRequest(req, config);
@@ -253,7 +259,7 @@ export function storeInstancesHandler(archive: Archive, config: Config) {
     if (cut && settled.every((r) => r.status === 'failed')) throw cut;
     if (settled.length === 0) throw new MipsegError('MIPSEG_MULTIPART_MALFORMED', 'no parts');
     const status = cut ? 202 : responseStatus(settled);
-    const warnings = stowWarnings(settled, cut);
+    const warnings = stowWarnings(settled, cut, (error) => clientMessage(error, log, { url: req.originalUrl }));
     if (warnings.length) res.set('Warning', warnings);
     res.status(status).type(responseType).send(writeStowResponse(buildStowResponse(settled, base, study), responseType));
   };

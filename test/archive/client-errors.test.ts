@@ -1,0 +1,72 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
+import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
+import { postStow } from '../support/stow';
+
+const STUDY = '2.25.700'; // syntheticPetInstance's study
+const SERIES = '2.25.701';
+const instance = (sop: string) => Buffer.from(syntheticPetInstance({ sopInstanceUid: sop, imagePositionPatient: [0, 0, 0] }));
+
+describe('client errors are 4xx, and a 500 tells the client nothing of the server\'s files', () => {
+  let server: TestArchiveServer;
+  beforeAll(async () => {
+    server = await startTestArchive();
+  });
+  afterAll(() => server.stop());
+
+  test('a path with a malformed %-escape is 400 MIPSEG_BAD_REQUEST', async () => {
+    const res = await fetch(`${server.baseUrl}/studies/%E0%A4%A`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'MIPSEG_BAD_REQUEST' });
+  });
+
+  test.each(['constructor=1', '__proto__=1', 'includefield=toString', 'hasOwnProperty.PatientID=1', 'valueOf=1'])(
+    'QIDO ?%s names no DICOM attribute: 400 MIPSEG_BAD_QUERY, like any other unknown keyword', async (query) => {
+      const res = await fetch(`${server.baseUrl}/studies?${query}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'MIPSEG_BAD_QUERY' });
+    });
+
+  test('an instance whose file has gone answers 500 MIPSEG_INTERNAL with a log reference, not the file\'s path', async () => {
+    expect((await postStow(`${server.baseUrl}/studies`, [instance('2.25.7401')])).status).toBe(200);
+    rmSync(join(server.dataDir, 'instances', STUDY, SERIES), { recursive: true, force: true });
+    const res = await fetch(`${server.baseUrl}/studies/${STUDY}/series/${SERIES}/instances/2.25.7401/metadata`);
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { code: string; message: string };
+    expect(body.code).toBe('MIPSEG_INTERNAL');
+    expect(body.message).toMatch(/ref [0-9a-f]{8}$/);
+    expect(body.message).not.toContain(server.dataDir);
+  });
+
+  test('a STOW request that cannot open a temporary file answers 500 without the path', async () => {
+    const tmp = join(server.dataDir, 'tmp');
+    rmSync(tmp, { recursive: true, force: true });
+    writeFileSync(tmp, 'a file where the temporary directory was');
+    try {
+      const reply = await postStow(`${server.baseUrl}/studies`, [instance('2.25.7402')]);
+      expect(reply.status).toBe(500);
+      expect(JSON.stringify(reply.body)).toMatch(/ref [0-9a-f]{8}/);
+      expect(JSON.stringify(reply.body)).not.toContain(server.dataDir);
+    } finally {
+      rmSync(tmp, { force: true });
+      mkdirSync(tmp);
+    }
+  });
+
+  test('a STOW part that cannot be stored names no path in its Warning; the other part is stored (202)', async () => {
+    const studyDir = join(server.dataDir, 'instances', STUDY);
+    rmSync(studyDir, { recursive: true, force: true });
+    writeFileSync(studyDir, 'a file where the study\'s directory belongs');
+    try {
+      const other = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.7403', imagePositionPatient: [0, 0, 0],
+        attributes: { StudyInstanceUID: '2.25.7490', SeriesInstanceUID: '2.25.7491' } }));
+      const reply = await postStow(`${server.baseUrl}/studies`, [other, instance('2.25.7404')]);
+      expect(reply.status).toBe(202);
+      expect(reply.warning).toMatch(/part 2 \(2\.25\.7404\): [^"]*ref [0-9a-f]{8}/);
+      expect(reply.warning).not.toContain(server.dataDir);
+    } finally {
+      rmSync(studyDir, { force: true });
+    }
+  });
+});
