@@ -58,6 +58,9 @@ describe('the worklist behind AUTH_TOKENS', () => {
       const cookies = await browser.context.cookies();
       expect(cookies.find((c) => c.name === 'mipseg_token')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
       expect(await page.evaluate(() => document.cookie)).not.toContain('mipseg_token');
+      // The page's own POSTs carry the cookie and its Origin: they pass the cross-origin check (415 is the route's answer).
+      const status = await page.evaluate(async () => (await fetch('/api/segment-mip', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'x' })).status);
+      expect(status).toBe(415);
     }, 30_000);
   });
 });

@@ -5,6 +5,7 @@ import type { Archive } from '@mipseg/shared/store';
 import { bearerAuth } from './auth';
 import { dicomwebRouter } from './dicomweb/router';
 import { errorHandler } from './error-handler';
+import { noTokenGuard } from './no-token-guard';
 import { requestLog } from './request-log';
 
 export interface GatewayDeps {
@@ -39,6 +40,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
     }
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
+  if (deps.config.authTokens.length === 0) app.use(noTokenGuard(deps.config.allowedHosts));
   for (const open of deps.publicRouters ?? []) app.use(open.path, open.router);
   app.use(bearerAuth(deps.config.authTokens));
   app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config, deps.log));

@@ -29,6 +29,19 @@ describe('loadConfig', () => {
     expect(codeOf(() => loadConfig({ HOST: '0.0.0.0' }))).toBe('MIPSEG_INSECURE_BIND');
   });
 
+  test('a name that only starts with 127. is not loopback', () => {
+    expect(codeOf(() => loadConfig({ HOST: '127.0.0.1.nip.io' }))).toBe('MIPSEG_INSECURE_BIND');
+    expect(loadConfig({ HOST: '127.0.0.2' }).host).toBe('127.0.0.2');
+  });
+
+  test('reads ALLOWED_HOSTS as lower-case names and addresses; refuses ports and junk', () => {
+    expect(loadConfig({}).allowedHosts).toEqual([]);
+    expect(loadConfig({ ALLOWED_HOSTS: 'MIPSEG.lan, 10.0.0.5 [fd00::1] fd00:0::2' }).allowedHosts).toEqual(['mipseg.lan', '10.0.0.5', 'fd00::1', 'fd00::2']);
+    for (const bad of ['mipseg.lan:8080', 'http://mipseg.lan', 'a_b.lan', '*']) {
+      expect(codeOf(() => loadConfig({ ALLOWED_HOSTS: bad }))).toBe('MIPSEG_CONFIG_INVALID');
+    }
+  });
+
   test('binds a non-loopback address when tokens are configured or --insecure is given', () => {
     expect(loadConfig({ HOST: '0.0.0.0', AUTH_TOKENS: 'a-long-enough-token-1234' }).authTokens).toHaveLength(1);
     expect(loadConfig({ HOST: '0.0.0.0' }, { insecure: true }).insecure).toBe(true);

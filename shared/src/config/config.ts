@@ -17,6 +17,11 @@ export interface Config {
    * or addresses, subnets and the names loopback, linklocal, uniquelocal).
    */
   readonly trustProxy: boolean | number | readonly string[];
+  /**
+   * Without authTokens, the host names (lower case, IPv6 without brackets) a request's Host may name besides the
+   * loopback ones (localhost, 127.0.0.0/8, ::1); every other Host is refused (DNS rebinding).
+   */
+  readonly allowedHosts: readonly string[];
   /** An HTTP connection on which no byte moves either way for this long is closed (its request aborted). */
   readonly httpInactivityTimeoutMs: number;
   readonly maxRequestBytes: number;
@@ -74,6 +79,7 @@ export const DEFAULTS = {
   AUTH_TOKENS: '',
   AUTH_TOKENS_FILE: '',
   TRUST_PROXY: 'false',
+  ALLOWED_HOSTS: '',
   HTTP_INACTIVITY_TIMEOUT_MS: '300000',
   MAX_REQUEST_BYTES: String(8 * 1024 ** 3),
   MAX_INSTANCE_BYTES: String(1024 ** 3),
@@ -248,8 +254,8 @@ function isAddressOrSubnet(entry: string): boolean {
 
 /**
  * TRUST_PROXY: off unless the operator says a reverse proxy is in front, because a trusted X-Forwarded-Proto/Host
- * decides the session cookie's Secure flag and the RetrieveURLs; any client could forge them if every peer were
- * believed.
+ * decides the session cookie's Secure flag, the RetrieveURLs and the origin that cross-site requests are checked
+ * against; any client could forge them if every peer were believed.
  */
 function readTrustProxy(env: Env): boolean | number | readonly string[] {
   const raw = read(env, 'TRUST_PROXY').trim().toLowerCase();
@@ -265,10 +271,32 @@ function readTrustProxy(env: Env): boolean | number | readonly string[] {
   return Object.freeze(list);
 }
 
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * A host name or address as it is compared with a Host header's (see hostnameOf): lower case, IPv6 without
+ * brackets; undefined when it is neither a DNS name nor an IP address.
+ */
+export function normaliseHostname(raw: string): string | undefined {
+  const host = raw.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (isIP(host) === 6) return new URL(`http://[${host}]`).hostname.slice(1, -1);
+  if (isIP(host) === 4 || HOST_NAME.test(host)) return host;
+  return undefined;
+}
+
+function readAllowedHosts(env: Env): string[] {
+  return readList(read(env, 'ALLOWED_HOSTS')).map((entry) => {
+    const host = normaliseHostname(entry);
+    if (host === undefined) throw new MipsegError('MIPSEG_CONFIG_INVALID', `ALLOWED_HOSTS entry "${entry}" (a host name or IP address, no port)`);
+    return host;
+  });
+}
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+/** localhost, ::1 or an IPv4 address in 127.0.0.0/8 (not a name that merely starts with "127.", such as 127.0.0.1.evil.example). */
 export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.');
+  return LOOPBACK.has(host) || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 /**
@@ -291,6 +319,7 @@ export function loadConfig(
     authTokens: Object.freeze(readTokens(merged)),
     insecure,
     trustProxy: readTrustProxy(merged),
+    allowedHosts: Object.freeze(readAllowedHosts(merged)),
     httpInactivityTimeoutMs: readInt(merged, 'HTTP_INACTIVITY_TIMEOUT_MS', 1000, 86_400_000),
     maxRequestBytes: readInt(merged, 'MAX_REQUEST_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxInstanceBytes: readInt(merged, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER),

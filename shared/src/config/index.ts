@@ -1,2 +1,2 @@
-export { loadConfig, isLoopback, DEFAULTS } from './config';
+export { loadConfig, isLoopback, normaliseHostname, DEFAULTS } from './config';
 export type { Config, ConfigKey } from './config';

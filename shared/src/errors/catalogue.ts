@@ -29,6 +29,8 @@ export interface ErrorDefinition {
 export const ERRORS = {
   MIPSEG_CONFIG_INVALID: { httpStatus: 500, message: 'invalid configuration: %s' },
   MIPSEG_UNAUTHORIZED: { httpStatus: 401, message: 'authentication required' },
+  MIPSEG_CROSS_ORIGIN: { httpStatus: 403, message: 'refused a request that changes data from another origin: %s' },
+  MIPSEG_HOST_REFUSED: { httpStatus: 403, message: 'Host not allowed while authentication is off: %s' },
   MIPSEG_NOT_FOUND: { httpStatus: 404, message: '%s not found' },
   MIPSEG_INVALID_UID: { httpStatus: 400, message: 'invalid UID: %s' },
   MIPSEG_BAD_QUERY: { httpStatus: 400, message: 'bad query parameter: %s' },
