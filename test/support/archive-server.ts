@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
+import type { Logger } from '@mipseg/shared/log';
 import { Archive } from '@mipseg/shared/store';
 import { startGateway, type GatewayServer } from '@mipseg/gateway';
 
@@ -16,10 +17,9 @@ export interface TestArchiveServer {
 }
 
 /** A gateway on a free port over a fresh temporary data directory; `stop` removes everything. */
-export async function startTestArchive(env: Partial<Record<ConfigKey, string>> = {}): Promise<TestArchiveServer> {
+export async function startTestArchive(env: Partial<Record<ConfigKey, string>> = {}, log: Logger = pino({ level: 'silent' })): Promise<TestArchiveServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-test-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_PORT: '0', ...env });
-  const log = pino({ level: 'silent' });
   const archive = await Archive.open(dataDir, log);
   const gateway = await startGateway({ config, archive, log });
   return {

@@ -1,19 +1,41 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '@mipseg/shared/log';
 
-/** One log line per request when it ends: what PACS administrators grep for first. */
+function isEventStream(res: Response): boolean {
+  return String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+}
+
+/**
+ * One log line per request when it ends: what PACS administrators grep for first. A request whose connection
+ * closed before its answer was sent (a client that gave up mid-upload, a connection closed for inactivity) is
+ * logged too, as aborted: a STOW cut that way may have stored instances.
+ */
 export function requestLog(log: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     // Read now: by 'finish' a destroyed request (an aborted upload) has no socket, and a throw in this
     // listener would be an uncaught exception.
-    const remote = req.socket?.remoteAddress;
-    res.once('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const fields = { method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(ms), remote };
-      if (req.path === '/healthz' || req.path === '/readyz') log.debug(fields, 'request');
+    const socket = req.socket;
+    const remote = socket?.remoteAddress;
+    let logged = false;
+    const write = (aborted: boolean): void => {
+      if (logged) return;
+      logged = true;
+      const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
+      const fields = aborted
+        // What the connection had read by then (heads included, and earlier requests on a kept-alive connection)
+        // against what the request declared: how far an upload got.
+        ? { method: req.method, url: req.originalUrl, status: res.headersSent ? res.statusCode : null, ms, remote, aborted: true,
+          connectionBytesRead: socket?.bytesRead ?? null, contentLength: req.get('content-length') ?? null }
+        : { method: req.method, url: req.originalUrl, status: res.statusCode, ms, remote };
+      // An event stream has no end but the client's going away: that close is routine.
+      if (aborted && isEventStream(res)) log.info(fields, 'event stream closed');
+      else if (aborted) log.warn(fields, 'request aborted before its answer was sent');
+      else if (req.path === '/healthz' || req.path === '/readyz') log.debug(fields, 'request');
       else log.info(fields, 'request');
-    });
+    };
+    res.once('finish', () => write(false));
+    res.once('close', () => write(!res.writableFinished));
     next();
   };
 }
