@@ -8,12 +8,20 @@ const STUDY = '2.25.700'; // syntheticPetInstance's study
 const SERIES = '2.25.701';
 const instance = (sop: string) => Buffer.from(syntheticPetInstance({ sopInstanceUid: sop, imagePositionPatient: [0, 0, 0] }));
 
-describe('client errors are 4xx, and a 500 tells the client nothing of the server\'s files', () => {
+describe('client errors are 4xx in JSON, and a 500 tells the client nothing of the server\'s files', () => {
   let server: TestArchiveServer;
   beforeAll(async () => {
     server = await startTestArchive();
   });
   afterAll(() => server.stop());
+
+  test.each([['GET', '/nowhere'], ['GET', '/dicomweb/nowhere'], ['POST', `/dicomweb/studies/${STUDY}/series`], ['DELETE', '/dicomweb/studies']])(
+    '%s %s, which no route serves, is 404 MIPSEG_NOT_FOUND as JSON', async (method, path) => {
+      const res = await fetch(`${server.baseUrl.replace('/dicomweb', '')}${path}`, { method });
+      expect(res.status).toBe(404);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
+    });
 
   test('a path with a malformed %-escape is 400 MIPSEG_BAD_REQUEST', async () => {
     const res = await fetch(`${server.baseUrl}/studies/%E0%A4%A`);

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
+import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive } from '@mipseg/shared/store';
 import { bearerAuth } from './auth';
 import { dicomwebRouter } from './dicomweb/router';
@@ -45,6 +46,8 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   app.use(bearerAuth(deps.config.authTokens));
   app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config, deps.log));
   for (const extra of deps.extraRouters ?? []) app.use(extra.path, extra.router);
+  // Past every route: the catalogue's 404 as JSON {code, message}, like every other error, not Express's HTML page.
+  app.use((req, _res, next) => next(new MipsegError('MIPSEG_NOT_FOUND', `route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;
 }
