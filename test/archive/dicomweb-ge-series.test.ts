@@ -8,6 +8,7 @@ import * as dicomParser from 'dicom-parser';
 import { readMultipart } from '@mipseg/shared/dicomweb';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
+import { watchMetadataReads } from '../support/metadata-reads';
 
 (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
 
@@ -150,30 +151,17 @@ describeWithSharedData(GE)('DICOMweb with the whole-body GE PET series', () => {
 
   test('WADO-RS metadata of a whole series reads at most 8 instances at a time', async () => {
     const [series] = await client.searchForSeries();
-    const archive = server.archive;
-    const read = archive.readMetadata.bind(archive);
-    let inFlight = 0;
-    let most = 0;
-    const spy = jest.spyOn(archive, 'readMetadata').mockImplementation(async (instance) => {
-      most = Math.max(most, ++inFlight);
-      try {
-        return await read(instance);
-      } finally {
-        inFlight--;
-      }
-    });
-    try {
-      const metadata = await client.retrieveSeriesMetadata({
+    let items = 0;
+    const reads = await watchMetadataReads(server.archive, async () => {
+      items = (await client.retrieveSeriesMetadata({
         studyInstanceUID: String(series?.['0020000D']?.Value?.[0]),
         seriesInstanceUID: String(series?.['0020000E']?.Value?.[0]),
-      });
-      expect(metadata).toHaveLength(267);
-      expect(spy).toHaveBeenCalledTimes(267);
-      expect(most).toBeGreaterThan(1);
-      expect(most).toBeLessThanOrEqual(8);
-    } finally {
-      spy.mockRestore();
-    }
+      })).length;
+    });
+    expect(items).toBe(267);
+    expect(reads.calls).toBe(267);
+    expect(reads.mostAtOnce).toBeGreaterThan(1);
+    expect(reads.mostAtOnce).toBeLessThanOrEqual(8);
   });
 
   test('renders a PET slice as PNG and serves frames', async () => {

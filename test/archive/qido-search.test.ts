@@ -2,11 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StoredInstance } from '@mipseg/shared/store';
 import { readMultipart } from '@mipseg/shared/dicomweb';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { readNativeDicomXml } from '../support/native-dicom-xml';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
+import { watchMetadataReads } from '../support/metadata-reads';
 import { postStow } from '../support/stow';
 
 const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
@@ -169,29 +169,16 @@ describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-v
   test('reads includefield metadata of at most 8 instances at a time, filling every result', async () => {
     const [sts] = await studies({ PatientID: 'STS_001' });
     const study = String(sts?.['0020000D']?.Value?.[0]);
-    const archive = server.archive;
-    const read = archive.readMetadata.bind(archive);
-    let inFlight = 0;
-    let most = 0;
-    const spy = jest.spyOn(archive, 'readMetadata').mockImplementation(async (instance: StoredInstance) => {
-      most = Math.max(most, ++inFlight);
-      try {
-        return await read(instance);
-      } finally {
-        inFlight--;
-      }
-    });
-    try {
+    let instances: Json[] = [];
+    const reads = await watchMetadataReads(server.archive, async () => {
       const res = await search(`/studies/${study}/instances`, { includefield: 'PatientWeight' });
       expect(res.status).toBe(200);
-      const instances = (await res.json()) as Json[];
-      expect(instances).toHaveLength(20);
-      expect(instances.every((i) => i['00101030']?.Value?.[0] === 71)).toBe(true);
-      expect(spy).toHaveBeenCalledTimes(20);
-      expect(most).toBeGreaterThan(1);
-      expect(most).toBeLessThanOrEqual(8);
-    } finally {
-      spy.mockRestore();
-    }
+      instances = (await res.json()) as Json[];
+    });
+    expect(instances).toHaveLength(20);
+    expect(instances.every((i) => i['00101030']?.Value?.[0] === 71)).toBe(true);
+    expect(reads.calls).toBe(20);
+    expect(reads.mostAtOnce).toBeGreaterThan(1);
+    expect(reads.mostAtOnce).toBeLessThanOrEqual(8);
   });
 });
