@@ -23,6 +23,8 @@ export interface ServeOptions {
 }
 
 export async function serve(config: Config, log: Logger, options: ServeOptions): Promise<RunningService> {
+  // First: Archive.open locks DATA_DIR for this process, and the job store and study-check outbox that the
+  // pipeline opens below live there too, so a second process stops here before it changes anything.
   const archive = await Archive.open(config.dataDir, log.child({ component: 'archive' }));
   // Embedded mode analyses here; in queue mode (REDIS_URL) `mipseg worker` processes do.
   const pipeline = await startPipeline({ config, log: log.child({ component: 'pipeline' }), archive, modelDir: options.modelDir,

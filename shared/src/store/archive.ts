@@ -11,6 +11,7 @@ import { isUncompressed } from '../dicom/transfer-syntaxes';
 import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
 import { FileBlobStore, type BlobStore } from './blob-store';
+import { DataDirLock } from './data-dir-lock';
 import { SqliteArchiveIndex, type ArchiveIndex, type StoredInstance } from './sqlite-index';
 
 /** What happened to one received instance; the STOW response and C-STORE status are built from it. */
@@ -90,14 +91,25 @@ export class Archive {
     readonly blobs: BlobStore,
     readonly index: ArchiveIndex,
     private readonly log: Logger,
+    private readonly lock?: DataDirLock,
   ) {}
 
+  /**
+   * Opens the archive in `dataDir`, which this process then owns until {@link close}: the lock comes first,
+   * since what follows (removing crash leftovers from tmp/) is only right when no other process is using it.
+   */
   static async open(dataDir: string, log: Logger): Promise<Archive> {
-    const blobs = new FileBlobStore(dataDir);
-    await blobs.init();
-    const removed = await blobs.cleanTemp();
-    if (removed) log.warn({ removed }, 'removed partial uploads left by an earlier crash');
-    return new Archive(blobs, new SqliteArchiveIndex(join(dataDir, 'index.sqlite')), log);
+    const lock = DataDirLock.acquire(dataDir);
+    try {
+      const blobs = new FileBlobStore(dataDir);
+      await blobs.init();
+      const removed = await blobs.cleanTemp();
+      if (removed) log.warn({ removed }, 'removed partial uploads left by an earlier crash');
+      return new Archive(blobs, new SqliteArchiveIndex(join(dataDir, 'index.sqlite')), log, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   onInstanceStored(listener: InstanceStoredListener): void {
@@ -217,6 +229,7 @@ export class Archive {
 
   close(): void {
     this.index.close();
+    this.lock?.release();
   }
 }
 

@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, killAndWait, startMipsegProcess, type MipsegProcess } from '../../../test/support/mipseg-process';
+
+/** Runs `mipseg serve` to its end, for a start that is expected to fail. */
+function runServe(env: Record<string, string>): Promise<{ code: number | null; stderr: string; ms: number }> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, DIMSE_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr, ms: Date.now() - started })));
+}
+
+describe('two mipseg serve processes on one DATA_DIR', () => {
+  let dataDir: string;
+  const running: MipsegProcess[] = [];
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-two-serves-'));
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((p) => killAndWait(p.child, 'SIGKILL')));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('the second fails at once naming DATA_DIR and changes nothing; once the first is killed the directory is free', async () => {
+    const first = await startMipsegProcess({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false' });
+    running.push(first);
+    // What an upload in progress looks like on disk: the second process must not take it for crash debris.
+    const upload = join(dataDir, 'tmp', 'in-flight.part');
+    writeFileSync(upload, 'half an instance');
+
+    // Its port is the first one's too: the directory is refused before any port is tried.
+    const second = await runServe({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: String(first.httpPort) });
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toContain(`DATA_DIR ${dataDir} is in use by another mipseg process`);
+    expect(second.ms).toBeLessThan(20_000);
+    expect(existsSync(upload)).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${first.httpPort}/dicomweb/studies`)).status).toBe(200);
+
+    // The kernel drops a killed process's lock: no stale lock to clear by hand.
+    await killAndWait(first.child, 'SIGKILL');
+    const third = await startMipsegProcess({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false' });
+    running.push(third);
+    expect((await fetch(`http://127.0.0.1:${third.httpPort}/dicomweb/studies`)).status).toBe(200);
+  });
+});
