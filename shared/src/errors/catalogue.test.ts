@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ERRORS, type ErrorCode } from './catalogue';
-import { MipsegError, toMipsegError } from './mipseg-error';
+import { MipsegError, toMipsegError, toStorageError } from './mipseg-error';
 
 const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'errors.md'), 'utf8');
 
@@ -23,6 +23,17 @@ describe('error catalogue', () => {
     expect(err.httpStatus).toBe(409);
     expect(err.failureReason).toBe(0xc409);
     expect(err.message).toContain('1.2.3');
+  });
+
+  test.each(['ENOSPC', 'EDQUOT', 'SQLITE_FULL'])('an error with code %s (out of space) becomes MIPSEG_STORAGE_FULL, 507 and 0xA700', (code) => {
+    const cause = Object.assign(new Error('no room'), { code });
+    for (const err of [toMipsegError(cause), toStorageError(cause)]) {
+      expect(err).toMatchObject({ code: 'MIPSEG_STORAGE_FULL', httpStatus: 507, failureReason: 0xa700, cause });
+    }
+  });
+
+  test('a storage error that is not about space becomes MIPSEG_STORAGE_FAILED', () => {
+    expect(toStorageError(Object.assign(new Error('gone'), { code: 'ENOENT' })).code).toBe('MIPSEG_STORAGE_FAILED');
   });
 
   test('anything else thrown becomes MIPSEG_INTERNAL, keeping the cause', () => {

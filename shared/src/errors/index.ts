@@ -1,3 +1,3 @@
 export { ERRORS, DicomFailureReason } from './catalogue';
 export type { ErrorCode, ErrorDefinition } from './catalogue';
-export { MipsegError, toMipsegError, isMipsegError } from './mipseg-error';
+export { MipsegError, toMipsegError, toStorageError, isMipsegError } from './mipseg-error';

@@ -1,4 +1,5 @@
 import { ERRORS, type ErrorCode } from './catalogue';
+import { outOfSpaceCode } from './out-of-space';
 
 /** An error from the catalogue. `detail` fills the message's %s; callers match on `code`. */
 export class MipsegError extends Error {
@@ -18,11 +19,28 @@ export class MipsegError extends Error {
   }
 }
 
-/** Normalises anything thrown into a MipsegError (unknown errors become MIPSEG_INTERNAL). */
+/**
+ * Normalises anything thrown into a MipsegError: out of space (ENOSPC, EDQUOT, SQLITE_FULL, from any layer) becomes
+ * MIPSEG_STORAGE_FULL, so that a full disk reads as 507 / 0xA700 and not as a fault of ours; other unknown errors
+ * become MIPSEG_INTERNAL.
+ */
 export function toMipsegError(err: unknown): MipsegError {
   if (err instanceof MipsegError) return err;
+  const full = outOfSpaceCode(err);
+  if (full) return new MipsegError('MIPSEG_STORAGE_FULL', full, { cause: err });
   const detail = err instanceof Error ? err.message : String(err);
   return new MipsegError('MIPSEG_INTERNAL', detail, { cause: err });
+}
+
+/**
+ * A failure to write an instance's bytes: out of space is MIPSEG_STORAGE_FULL (507, 0xA700: the sender may try
+ * again later), anything else MIPSEG_STORAGE_FAILED.
+ */
+export function toStorageError(err: unknown): MipsegError {
+  if (err instanceof MipsegError) return err;
+  const full = outOfSpaceCode(err);
+  if (full) return new MipsegError('MIPSEG_STORAGE_FULL', full, { cause: err });
+  return new MipsegError('MIPSEG_STORAGE_FAILED', err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 export function isMipsegError(err: unknown, code?: ErrorCode): err is MipsegError {

@@ -1,11 +1,12 @@
 import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { fdatasync, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import { assertUid, type DicomJson } from '@mipseg/shared/dicom';
-import { DicomFailureReason, MipsegError, toMipsegError } from '@mipseg/shared/errors';
+import { DicomFailureReason, MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
 import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
@@ -23,35 +24,45 @@ function failed(error: MipsegError): PartResult {
   return { status: 'failed', error };
 }
 
-function writeChunk(stream: WriteStream, chunk: Buffer): Promise<void> {
+/**
+ * Resolves when `stream` can take more, rejects with its error. The stream's errors are also caught by the
+ * listener its part keeps for life (see partSink): a failed write calls its callback before the stream emits
+ * 'error', so a listener added per write and removed in that callback leaves the emit unheard, which kills the
+ * process (ENOSPC did).
+ */
+async function writeChunk(stream: WriteStream, chunk: Buffer): Promise<void> {
+  if (stream.errored) throw stream.errored;
+  if (!stream.write(chunk)) await once(stream, 'drain');
+}
+
+/** Runs `op` with a callback and settles with it; an errored stream rejects with its own error (ENOSPC), not a later one. */
+function streamStep(stream: WriteStream, op: (done: (err?: Error | null) => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    stream.once('error', onError);
-    const ok = stream.write(chunk, () => stream.off('error', onError));
-    if (ok) resolve();
-    else stream.once('drain', resolve);
+    op((err) => {
+      const failure = stream.errored ?? err;
+      if (failure) reject(failure);
+      else resolve();
+    });
   });
 }
 
-/** Flushes the stream, fdatasyncs its descriptor (the data is durable before the rename), then closes. */
+/**
+ * Flushes the stream, fdatasyncs its descriptor (the data is durable before the rename), then closes. Rejects
+ * when any write failed, also one that failed after writeChunk had resolved (the last chunks are buffered).
+ */
 async function syncAndClose(stream: WriteStream): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    stream.once('error', reject);
-    stream.write(Buffer.alloc(0), () => resolve());
-  });
+  await streamStep(stream, (done) => stream.write(Buffer.alloc(0), done));
   const fd = (stream as WriteStream & { fd: number | null }).fd;
   if (fd !== null) await promisify(fdatasync)(fd);
-  await new Promise<void>((resolve, reject) => {
-    stream.once('error', reject);
-    stream.end(() => resolve());
-  });
+  await streamStep(stream, (done) => stream.end(done));
 }
 
-function diskError(err: unknown): MipsegError {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOSPC' || code === 'EDQUOT'
-    ? new MipsegError('MIPSEG_STORAGE_FULL', code)
-    : new MipsegError('MIPSEG_STORAGE_FAILED', err instanceof Error ? err.message : String(err));
+/** Destroys a part's stream and waits until its descriptor is closed, so that the temp file is not recreated after removal. */
+async function destroyStream(stream: WriteStream): Promise<void> {
+  if (stream.closed) return;
+  const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+  stream.destroy();
+  await closed;
 }
 
 /** A part's sink: a temp file, handed to the archive as soon as the part's closing boundary arrives. */
@@ -70,6 +81,10 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
   let headBytes = 0;
   let size = 0;
   let problem: MipsegError | undefined;
+  // For the stream's whole life: an 'error' with no listener would be thrown, and the process would die with it.
+  temp.stream.on('error', (err) => {
+    problem ??= toStorageError(err);
+  });
   return {
     write: async (chunk) => {
       if (problem) return;
@@ -85,7 +100,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
         headBytes += Math.min(chunk.length, HEADER_PROBE_BYTES - headBytes);
       }
       await writeChunk(temp.stream, chunk).catch((err: unknown) => {
-        problem = diskError(err);
+        problem ??= toStorageError(err);
       });
     },
     end: async () => {
@@ -95,7 +110,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
       if (behind) await behind;
       results.push((async (): Promise<PartResult> => {
         await syncAndClose(temp.stream).catch((err: unknown) => {
-          problem ??= diskError(err);
+          problem ??= toStorageError(err);
         });
         if (problem) {
           await archive.blobs.discardTemp(temp.path);
@@ -106,7 +121,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
       })());
     },
     abort: async () => {
-      temp.stream.destroy();
+      await destroyStream(temp.stream);
       await archive.blobs.discardTemp(temp.path);
     },
   };
@@ -242,6 +257,12 @@ async function receiveParts(req: Request, res: Response, boundary: string, limit
   }
 }
 
+/** An administrator's first sign of a full disk: the senders are told per part (0xA700), nobody else is. */
+function logStorageFull(results: readonly PartResult[], log: Logger): void {
+  const full = results.filter((r) => r.status === 'failed' && r.error.code === 'MIPSEG_STORAGE_FULL').length;
+  if (full) log.warn({ code: 'MIPSEG_STORAGE_FULL', parts: full, of: results.length }, 'out of storage: STOW parts not stored');
+}
+
 /** POST /studies and /studies/{StudyInstanceUID}: Store Instances (STOW-RS). */
 export function storeInstancesHandler(archive: Archive, config: Config, log: Logger) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -259,6 +280,7 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     if (cut && settled.every((r) => r.status === 'failed')) throw cut;
     if (settled.length === 0) throw new MipsegError('MIPSEG_MULTIPART_MALFORMED', 'no parts');
     const status = cut ? 202 : responseStatus(settled);
+    logStorageFull(settled, log);
     const warnings = stowWarnings(settled, cut, (error) => clientMessage(error, log, { url: req.originalUrl }));
     if (warnings.length) res.set('Warning', warnings);
     res.status(status).type(responseType).send(writeStowResponse(buildStowResponse(settled, base, study), responseType));
