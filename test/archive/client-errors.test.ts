@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
-import { postStow } from '../support/stow';
+import { fetchStow, postStow } from '../support/stow';
 
 const STUDY = '2.25.700'; // syntheticPetInstance's study
 const SERIES = '2.25.701';
@@ -43,7 +43,7 @@ describe('client errors are 4xx in JSON, and a 500 tells the client nothing of t
     expect(res.status).toBe(500);
     const body = (await res.json()) as { code: string; message: string };
     expect(body.code).toBe('MIPSEG_INTERNAL');
-    expect(body.message).toMatch(/ref [0-9a-f]{8}$/);
+    expect(body.message.endsWith(`ref ${res.headers.get('x-request-id')}`)).toBe(true);
     expect(body.message).not.toContain(server.dataDir);
   });
 
@@ -52,10 +52,11 @@ describe('client errors are 4xx in JSON, and a 500 tells the client nothing of t
     rmSync(tmp, { recursive: true, force: true });
     writeFileSync(tmp, 'a file where the temporary directory was');
     try {
-      const reply = await postStow(`${server.baseUrl}/studies`, [instance('2.25.7402')]);
-      expect(reply.status).toBe(500);
-      expect(JSON.stringify(reply.body)).toMatch(/ref [0-9a-f]{8}/);
-      expect(JSON.stringify(reply.body)).not.toContain(server.dataDir);
+      const res = await fetchStow(`${server.baseUrl}/studies`, [instance('2.25.7402')]);
+      const body = await res.text();
+      expect(res.status).toBe(500);
+      expect(body).toContain(`ref ${res.headers.get('x-request-id')}`);
+      expect(body).not.toContain(server.dataDir);
     } finally {
       rmSync(tmp, { force: true });
       mkdirSync(tmp);
@@ -69,10 +70,12 @@ describe('client errors are 4xx in JSON, and a 500 tells the client nothing of t
     try {
       const other = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.7403', imagePositionPatient: [0, 0, 0],
         attributes: { StudyInstanceUID: '2.25.7490', SeriesInstanceUID: '2.25.7491' } }));
-      const reply = await postStow(`${server.baseUrl}/studies`, [other, instance('2.25.7404')]);
-      expect(reply.status).toBe(202);
-      expect(reply.warning).toMatch(/part 2 \(2\.25\.7404\): [^"]*ref [0-9a-f]{8}/);
-      expect(reply.warning).not.toContain(server.dataDir);
+      const res = await fetchStow(`${server.baseUrl}/studies`, [other, instance('2.25.7404')]);
+      const warning = res.headers.get('warning') ?? '';
+      expect(res.status).toBe(202);
+      expect(warning).toMatch(/part 2 \(2\.25\.7404\): [^"]*ref /);
+      expect(warning).toContain(`ref ${res.headers.get('x-request-id')}`);
+      expect(warning).not.toContain(server.dataDir);
     } finally {
       rmSync(studyDir, { force: true });
     }

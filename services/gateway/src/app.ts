@@ -7,6 +7,7 @@ import { bearerAuth } from './auth';
 import { dicomwebRouter } from './dicomweb/router';
 import { errorHandler } from './error-handler';
 import { noTokenGuard } from './no-token-guard';
+import { assignRequestId } from './request-id';
 import { requestLog } from './request-log';
 
 export interface GatewayDeps {
@@ -28,6 +29,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   app.set('query parser', 'simple');
   // Only with a reverse proxy in front (TRUST_PROXY) do req.protocol, req.secure and req.host follow X-Forwarded-*.
   app.set('trust proxy', deps.config.trustProxy);
+  app.use(assignRequestId());
   app.use(requestLog(deps.log));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -1,15 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import type { Request } from 'express';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
+import { requestLogFields } from './request-log';
 
 /**
  * What a client is told of an error. The detail of a 500 (MIPSEG_INTERNAL, MIPSEG_STORAGE_FAILED, …) describes our
- * side, not the request, and can name files and directories: it is logged under a short reference, and the client
- * gets the catalogue's message with that reference in place of the detail.
+ * side, not the request, and can name files and directories: it is logged with the request's id, and the client
+ * gets the catalogue's message with that id as the reference in place of the detail (the same id its answer
+ * carries in X-Request-Id).
  */
-export function clientMessage(error: MipsegError, log: Logger, context: Readonly<Record<string, unknown>>): string {
+export function clientMessage(error: MipsegError, log: Logger, req: Request): string {
   if (error.httpStatus !== 500) return error.message;
-  const ref = randomBytes(4).toString('hex');
-  log.error({ err: error.cause ?? error, code: error.code, ref, ...context }, error.message);
-  return new MipsegError(error.code, `details in the server log, ref ${ref}`).message;
+  const fields = requestLogFields(req);
+  log.error({ err: error.cause ?? error, code: error.code, ...fields }, error.message);
+  return new MipsegError(error.code, `details in the server log, ref ${fields.requestId}`).message;
 }

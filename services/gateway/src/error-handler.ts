@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { isMipsegError, MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import { clientMessage } from './client-message';
+import { requestLogFields } from './request-log';
 
 /** When a client refused as busy should try again: about the time the queued segmentations take. */
 const BUSY_RETRY_AFTER_S = 5;
@@ -17,13 +18,19 @@ function toGatewayError(err: unknown): MipsegError {
   return toMipsegError(err);
 }
 
+/** A bad query's message repeats the value it could not use, which can be a patient's name or birth date. */
+function loggableMessage(error: MipsegError): string {
+  return error.code === 'MIPSEG_BAD_QUERY' ? 'bad query parameter (values are not logged)' : error.message;
+}
+
 /** Every error leaves as JSON `{code, message}` with the catalogue's status; a 500's detail stays in the log. */
 export function errorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const error = toGatewayError(err);
-    const message = clientMessage(error, log, { url: req.originalUrl });
-    if (error.httpStatus > 500) log.warn({ code: error.code, url: req.originalUrl, status: error.httpStatus }, error.message);
-    else if (error.httpStatus < 500) log.info({ code: error.code, url: req.originalUrl, status: error.httpStatus }, error.message);
+    const message = clientMessage(error, log, req);
+    const fields = { code: error.code, ...requestLogFields(req), status: error.httpStatus };
+    if (error.httpStatus > 500) log.warn(fields, error.message);
+    else if (error.httpStatus < 500) log.info(fields, loggableMessage(error));
     if (res.headersSent) {
       res.destroy();
       return;

@@ -1,8 +1,28 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '@mipseg/shared/log';
+import { requestIdOf } from './request-id';
 
 function isEventStream(res: Response): boolean {
   return String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+}
+
+/** What a log line says of a request: never a query value, since QIDO and worklist queries carry names and birth dates. */
+export interface RequestLogFields {
+  readonly requestId: string;
+  readonly method: string;
+  /** The path as requested, without its query. */
+  readonly path: string;
+  /** The names of its query parameters, each once, where it has a query. */
+  readonly query?: readonly string[];
+}
+
+/** The request's log fields, from the URL as received (a router strips its mount path from req.url while it runs). */
+export function requestLogFields(req: Request): RequestLogFields {
+  const url = req.originalUrl;
+  const at = url.indexOf('?');
+  const fields = { requestId: requestIdOf(req), method: req.method, path: at < 0 ? url : url.slice(0, at) };
+  if (at < 0 || at === url.length - 1) return fields;
+  return { ...fields, query: [...new Set(new URLSearchParams(url.slice(at + 1)).keys())] };
 }
 
 /**
@@ -13,6 +33,7 @@ function isEventStream(res: Response): boolean {
 export function requestLog(log: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
+    const request = requestLogFields(req);
     // Read now: by 'finish' a destroyed request (an aborted upload) has no socket, and a throw in this
     // listener would be an uncaught exception.
     const socket = req.socket;
@@ -25,13 +46,13 @@ export function requestLog(log: Logger) {
       const fields = aborted
         // What the connection had read by then (heads included, and earlier requests on a kept-alive connection)
         // against what the request declared: how far an upload got.
-        ? { method: req.method, url: req.originalUrl, status: res.headersSent ? res.statusCode : null, ms, remote, aborted: true,
+        ? { ...request, status: res.headersSent ? res.statusCode : null, ms, remote, aborted: true,
           connectionBytesRead: socket?.bytesRead ?? null, contentLength: req.get('content-length') ?? null }
-        : { method: req.method, url: req.originalUrl, status: res.statusCode, ms, remote };
+        : { ...request, status: res.statusCode, ms, remote };
       // An event stream has no end but the client's going away: that close is routine.
       if (aborted && isEventStream(res)) log.info(fields, 'event stream closed');
       else if (aborted) log.warn(fields, 'request aborted before its answer was sent');
-      else if (req.path === '/healthz' || req.path === '/readyz') log.debug(fields, 'request');
+      else if (request.path === '/healthz' || request.path === '/readyz') log.debug(fields, 'request');
       else log.info(fields, 'request');
     };
     res.once('finish', () => write(false));

@@ -12,6 +12,7 @@ import { attribute, sequence, Tag } from './dicom-json-builder';
 import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
 import { clientMessage } from '../client-message';
+import { requestLogFields } from '../request-log';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
 import { warningHeaderValue } from './warning-header';
 
@@ -258,9 +259,9 @@ async function receiveParts(req: Request, res: Response, boundary: string, limit
 }
 
 /** An administrator's first sign of a full disk: the senders are told per part (0xA700), nobody else is. */
-function logStorageFull(results: readonly PartResult[], log: Logger): void {
+function logStorageFull(results: readonly PartResult[], log: Logger, req: Request): void {
   const full = results.filter((r) => r.status === 'failed' && r.error.code === 'MIPSEG_STORAGE_FULL').length;
-  if (full) log.warn({ code: 'MIPSEG_STORAGE_FULL', parts: full, of: results.length }, 'out of storage: STOW parts not stored');
+  if (full) log.warn({ code: 'MIPSEG_STORAGE_FULL', ...requestLogFields(req), parts: full, of: results.length }, 'out of storage: STOW parts not stored');
 }
 
 /** POST /studies and /studies/{StudyInstanceUID}: Store Instances (STOW-RS). */
@@ -280,8 +281,8 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     if (cut && settled.every((r) => r.status === 'failed')) throw cut;
     if (settled.length === 0) throw new MipsegError('MIPSEG_MULTIPART_MALFORMED', 'no parts');
     const status = cut ? 202 : responseStatus(settled);
-    logStorageFull(settled, log);
-    const warnings = stowWarnings(settled, cut, (error) => clientMessage(error, log, { url: req.originalUrl }));
+    logStorageFull(settled, log, req);
+    const warnings = stowWarnings(settled, cut, (error) => clientMessage(error, log, req));
     if (warnings.length) res.set('Warning', warnings);
     res.status(status).type(responseType).send(writeStowResponse(buildStowResponse(settled, base, study), responseType));
   };
