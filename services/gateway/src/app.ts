@@ -7,6 +7,7 @@ import { bearerAuth } from './auth';
 import { dicomwebRouter } from './dicomweb/router';
 import { errorHandler } from './error-handler';
 import { noTokenGuard } from './no-token-guard';
+import { readinessHandler, type ReadinessCheck } from './readiness';
 import { assignRequestId } from './request-id';
 import { requestLog } from './request-log';
 
@@ -14,8 +15,11 @@ export interface GatewayDeps {
   readonly config: Config;
   readonly archive: Archive;
   readonly log: Logger;
-  /** Readiness of the parts the gateway does not own (DIMSE listener, job runner). */
-  readonly isReady?: () => boolean;
+  /**
+   * What /readyz asks besides the index and the data volume's free space: the parts the gateway does not own
+   * (the job queue in queue mode, say). Each gets 2 s.
+   */
+  readonly readinessChecks?: readonly ReadinessCheck[];
   /** Routers mounted before auth: what a browser loads before it logs in (the worklist page and its assets). */
   readonly publicRouters?: ReadonlyArray<{ path: string; router: express.Router }>;
   /** Extra routers mounted after auth (jobs API, worklist) by later layers. */
@@ -34,15 +38,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
-    let ready = deps.isReady ? deps.isReady() : true;
-    try {
-      deps.archive.index.countInstances();
-    } catch {
-      ready = false;
-    }
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
-  });
+  app.get('/readyz', readinessHandler(deps.archive, deps.config, deps.log, deps.readinessChecks ?? []));
   if (deps.config.authTokens.length === 0) app.use(noTokenGuard(deps.config.allowedHosts));
   for (const open of deps.publicRouters ?? []) app.use(open.path, open.router);
   app.use(bearerAuth(deps.config.authTokens));

@@ -1,5 +1,6 @@
 export { createGatewayApp } from './app';
 export type { GatewayDeps } from './app';
+export type { ReadinessCheck } from './readiness';
 export { startGateway } from './server';
 export type { GatewayServer } from './server';
 export { jobsRouter } from './api/jobs-router';

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
     expect(config.dimse.port).toBe(11112);
     expect(config.dimse.aeTitle).toBe('MIPSEG');
     expect(config.httpInactivityTimeoutMs).toBe(300_000);
+    expect(config.minFreeDiskBytes).toBe(1024 ** 3);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.dimse)).toBe(true);
   });
@@ -117,6 +118,8 @@ describe('loadConfig', () => {
     [{ TRUST_PROXY: '10.0.0.0/33' }],
     [{ TRUST_PROXY: '11' }],
     [{ HTTP_INACTIVITY_TIMEOUT_MS: '0' }],
+    [{ MIN_FREE_DISK_BYTES: '-1' }],
+    [{ MIN_FREE_DISK_BYTES: '1GB' }],
     [{ PORT: 'eighty' }],
     [{ PORT: '70000' }],
     [{ DIMSE_AE_TITLE: 'A_TITLE_LONGER_THAN_16' }],

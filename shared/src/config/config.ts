@@ -24,6 +24,8 @@ export interface Config {
   readonly allowedHosts: readonly string[];
   /** An HTTP connection on which no byte moves either way for this long is closed (its request aborted). */
   readonly httpInactivityTimeoutMs: number;
+  /** Below this many free bytes on DATA_DIR's volume, /readyz answers 503; 0 leaves free space unchecked. */
+  readonly minFreeDiskBytes: number;
   readonly maxRequestBytes: number;
   readonly maxInstanceBytes: number;
   readonly maxPartsPerRequest: number;
@@ -81,6 +83,7 @@ export const DEFAULTS = {
   TRUST_PROXY: 'false',
   ALLOWED_HOSTS: '',
   HTTP_INACTIVITY_TIMEOUT_MS: '300000',
+  MIN_FREE_DISK_BYTES: String(1024 ** 3),
   MAX_REQUEST_BYTES: String(8 * 1024 ** 3),
   MAX_INSTANCE_BYTES: String(1024 ** 3),
   MAX_PARTS_PER_REQUEST: '20000',
@@ -321,6 +324,7 @@ export function loadConfig(
     trustProxy: readTrustProxy(merged),
     allowedHosts: Object.freeze(readAllowedHosts(merged)),
     httpInactivityTimeoutMs: readInt(merged, 'HTTP_INACTIVITY_TIMEOUT_MS', 1000, 86_400_000),
+    minFreeDiskBytes: readInt(merged, 'MIN_FREE_DISK_BYTES', 0, Number.MAX_SAFE_INTEGER),
     maxRequestBytes: readInt(merged, 'MAX_REQUEST_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxInstanceBytes: readInt(merged, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),
