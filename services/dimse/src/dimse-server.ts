@@ -23,7 +23,11 @@ export interface DimseServer {
   close(timeoutMs?: number): Promise<void>;
 }
 
-const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+/**
+ * How long a shutdown waits for open associations, idle ones included (only the SCU may release one), before
+ * aborting them; README's Operations section and docker-compose.yml's stop_grace_period count on this value.
+ */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

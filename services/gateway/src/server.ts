@@ -5,9 +5,19 @@ import { createGatewayApp, type GatewayDeps } from './app';
 export interface GatewayServer {
   readonly port: number;
   readonly server: Server;
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes idle sockets. */
+  /**
+   * Stops accepting and closes idle connections, lets in-flight requests finish for up to `graceMs`
+   * (default {@link GATEWAY_CLOSE_GRACE_MS}), then destroys the connections still open.
+   */
   close(graceMs?: number): Promise<void>;
 }
+
+/**
+ * How long a shutdown waits for HTTP requests in flight. A STOW still uploading after it loses its connection
+ * (the parts that arrived whole are stored, unanswered); README's Operations section and docker-compose.yml's
+ * stop_grace_period count on this value.
+ */
+export const GATEWAY_CLOSE_GRACE_MS = 10_000;
 
 /** Listens on config.host:config.port (0 = a free port). */
 export async function startGateway(deps: GatewayDeps): Promise<GatewayServer> {
@@ -39,7 +49,7 @@ export async function startGateway(deps: GatewayDeps): Promise<GatewayServer> {
   return {
     port,
     server,
-    close: async (graceMs = 10_000) => {
+    close: async (graceMs = GATEWAY_CLOSE_GRACE_MS) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => sockets.forEach((s) => s.destroy()), graceMs);
