@@ -1,17 +1,28 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, killAndWait, startMipsegProcess, type MipsegProcess } from '../../../test/support/mipseg-process';
 
-/** Runs `mipseg serve` to its end, for a start that is expected to fail. */
+/**
+ * Runs `mipseg serve` to its end, for a start that is expected to fail; one that starts instead is killed
+ * (and its exit code is then null), so that the test fails rather than waits.
+ */
 function runServe(env: Record<string, string>): Promise<{ code: number | null; stderr: string; ms: number }> {
   const started = Date.now();
   const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, DIMSE_PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'] });
+    stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr, ms: Date.now() - started })));
+  child.stdout.on('data', (c: Buffer) => {
+    if (c.toString().includes('"mipseg ready"')) child.kill('SIGKILL');
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) => child.once('exit', (code) => {
+    clearTimeout(timer);
+    resolve({ code, stderr, ms: Date.now() - started });
+  }));
 }
 
 describe('two mipseg serve processes on one DATA_DIR', () => {
@@ -34,7 +45,7 @@ describe('two mipseg serve processes on one DATA_DIR', () => {
 
     // Its port is the first one's too: the directory is refused before any port is tried.
     const second = await runServe({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: String(first.httpPort) });
-    expect(second.code).not.toBe(0);
+    expect(second.code).toBe(1);
     expect(second.stderr).toContain(`DATA_DIR ${dataDir} is in use by another mipseg process`);
     expect(second.ms).toBeLessThan(20_000);
     expect(existsSync(upload)).toBe(true);
@@ -45,5 +56,23 @@ describe('two mipseg serve processes on one DATA_DIR', () => {
     const third = await startMipsegProcess({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false' });
     running.push(third);
     expect((await fetch(`http://127.0.0.1:${third.httpPort}/dicomweb/studies`)).status).toBe(200);
+  });
+});
+
+describe('mipseg serve on a DATA_DIR written by a newer release', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-newer-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('refuses to start, naming the index and its version, and exits non-zero', async () => {
+    const index = join(dataDir, 'index.sqlite');
+    const newer = new Database(index);
+    newer.pragma('user_version = 7');
+    newer.close();
+    const run = await runServe({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: '0' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${index} was written by a newer mipseg (archive index schema version 7`);
   });
 });

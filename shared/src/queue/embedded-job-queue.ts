@@ -1,8 +1,9 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqliteDatabase } from '../store/sqlite-database';
 import { StatementCache } from '../store/statement-cache';
 import { toMipsegError } from '../errors';
 import type { Logger } from '../log';
-import { EMBEDDED_JOBS_SQL } from './embedded-schema';
+import { EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, Stage } from './job-types';
@@ -49,11 +50,9 @@ export class EmbeddedJobQueue implements JobQueue {
   private readonly studyCheckTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(path: string, private readonly log: Logger, private readonly options: EmbeddedQueueOptions) {
-    this.db = new Database(path);
+    this.db = openSqliteDatabase(path, EMBEDDED_JOBS_SCHEMA);
     this.statements = new StatementCache(this.db);
-    this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.exec(EMBEDDED_JOBS_SQL);
   }
 
   scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void> {

@@ -1,5 +1,7 @@
+import type { SqliteSchema } from '../store/sqlite-database';
+
 /** Tables of the embedded job runner (DATA_DIR/jobs.sqlite). */
-export const EMBEDDED_JOBS_SQL = `
+const EMBEDDED_JOBS_SQL = `
 CREATE TABLE IF NOT EXISTS pending_studies (
   study_uid TEXT PRIMARY KEY, due_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
 );
@@ -19,3 +21,6 @@ CREATE TABLE IF NOT EXISTS exports (
   PRIMARY KEY (job_id, destination)
 );
 `;
+
+/** DATA_DIR/jobs.sqlite. Version 1: the tables above. */
+export const EMBEDDED_JOBS_SCHEMA: SqliteSchema = { name: 'job store', version: 1, sql: EMBEDDED_JOBS_SQL };

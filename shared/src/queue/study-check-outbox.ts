@@ -1,7 +1,14 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Logger } from '../log';
+import { openSqliteDatabase, type SqliteSchema } from '../store/sqlite-database';
 import { StatementCache } from '../store/statement-cache';
 import type { JobQueue } from './job-queue';
+
+/** DATA_DIR/study-check-outbox.sqlite. Version 1: one table. */
+const OUTBOX_SCHEMA: SqliteSchema = {
+  name: 'study-check outbox', version: 1,
+  sql: 'CREATE TABLE IF NOT EXISTS study_checks (study_uid TEXT PRIMARY KEY, stored_at INTEGER NOT NULL)',
+};
 
 /** How soon a hand-over that failed (Redis refused it) is tried again, unless told otherwise. */
 const RETRY_MS = 5_000;
@@ -29,10 +36,8 @@ export class StudyCheckOutbox {
     private readonly log: Logger,
     private readonly retryMs = RETRY_MS,
   ) {
-    this.db = new Database(path);
+    this.db = openSqliteDatabase(path, OUTBOX_SCHEMA);
     this.statements = new StatementCache(this.db);
-    this.db.pragma('journal_mode = WAL');
-    this.db.exec('CREATE TABLE IF NOT EXISTS study_checks (study_uid TEXT PRIMARY KEY, stored_at INTEGER NOT NULL)');
   }
 
   /** An instance of the study was stored now: recorded at once (synchronously), handed to the queue soon. */

@@ -1,10 +1,10 @@
+import type { SqliteSchema } from './sqlite-database';
+
 /**
  * SQLite schema of the archive index: patient / study / series / instance, with the attributes QIDO
  * matches on. Times are also kept normalised (HHMMSS.FFFFFF) so that range matching compares correctly.
  */
-export const SCHEMA_VERSION = 1;
-
-export const SCHEMA_SQL = `
+const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS patients (
   patient_key TEXT PRIMARY KEY,            -- PatientID + '\\' + IssuerOfPatientID
   patient_id TEXT, issuer_of_patient_id TEXT, patient_name TEXT, patient_birth_date TEXT, patient_sex TEXT
@@ -41,6 +41,9 @@ CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_nu
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 `;
+
+/** DATA_DIR/index.sqlite. Version 1: the tables above. */
+export const INDEX_SCHEMA: SqliteSchema = { name: 'archive index', version: 1, sql: SCHEMA_SQL };
 
 /** Normalises a DICOM TM value for comparisons: "1035" -> "103500.000000"; null stays null. */
 export function normaliseTime(tm: string | null): string | null {

@@ -1,9 +1,10 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { StatementCache } from './statement-cache';
 import type { InstanceHeader } from '../dicom/parse-header';
 import type { IndexedValues } from '../dicom/attributes';
 import { filterFragment, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
-import { SCHEMA_SQL, normaliseTime } from './schema';
+import { INDEX_SCHEMA, normaliseTime } from './schema';
+import { openSqliteDatabase } from './sqlite-database';
 
 /** An instance as the index knows it. */
 export interface StoredInstance {
@@ -97,12 +98,10 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   private readonly statements: StatementCache;
 
   constructor(path: string) {
-    this.db = new Database(path);
+    this.db = openSqliteDatabase(path, INDEX_SCHEMA);
     // WAL with synchronous=NORMAL: a killed process never loses a committed row or corrupts the index.
-    this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    this.db.exec(SCHEMA_SQL);
     this.statements = new StatementCache(this.db);
     this.stmts = {
       findInstance: this.db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_instance_uid = ?`),
