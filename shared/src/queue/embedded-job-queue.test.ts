@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pino from 'pino';
+import { createLogger } from '../log';
 import { until } from '../../../test/support/until';
 import { EmbeddedJobQueue } from './embedded-job-queue';
 import type { JobHandlers } from './job-queue';
@@ -150,5 +152,38 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     expect(await q.retryExport('job-a', 'bad')).toBe(true);
     const good = (await q.getJob('job-a'))?.exports.find((e) => e.destination === 'good');
     expect(good?.state).toBe('sent');
+  });
+});
+
+describe('embedded job runner: a tick that keeps failing', () => {
+  let dir: string;
+  let queue: EmbeddedJobQueue | undefined;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-embedded-'));
+  });
+  afterEach(async () => {
+    await queue?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('is logged once, not at every poll, and once more when ticks work again', async () => {
+    const lines: { msg: string; err?: unknown }[] = [];
+    const log = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) });
+    const path = join(dir, 'jobs.sqlite');
+    queue = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 20 });
+    queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) },
+      { concurrency: 1, studyChecks: true, analyses: true });
+    // Every tick reads the jobs table: without it each one fails, as each does on a full disk.
+    const admin = new Database(path);
+    admin.exec('ALTER TABLE jobs RENAME TO jobs_away');
+    await new Promise((r) => setTimeout(r, 1000));
+    const failures = lines.filter((l) => l.msg.startsWith('job runner tick failed'));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.err).toBeDefined();
+
+    admin.exec('ALTER TABLE jobs_away RENAME TO jobs');
+    admin.close();
+    await until(() => Promise.resolve(lines.some((l) => l.msg === 'job runner ticks again') ? true : undefined), 'the recovery line', WAIT);
+    expect(lines.filter((l) => l.msg.startsWith('job runner tick failed'))).toHaveLength(1);
   });
 });

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { openSqliteDatabase } from '../store/sqlite-database';
 import { StatementCache } from '../store/statement-cache';
 import { toMipsegError } from '../errors';
-import type { Logger } from '../log';
+import { RepeatedFailureLog, type Logger } from '../log';
 import { EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
@@ -48,8 +48,11 @@ export class EmbeddedJobQueue implements JobQueue {
   private tickAgain = false;
   private closing = false;
   private readonly studyCheckTimers = new Map<string, NodeJS.Timeout>();
+  /** A full disk fails every tick, five a second: logged once, summarised, and once when ticks work again. */
+  private readonly tickFailures: RepeatedFailureLog;
 
   constructor(path: string, private readonly log: Logger, private readonly options: EmbeddedQueueOptions) {
+    this.tickFailures = new RepeatedFailureLog(log, { message: 'job runner tick failed', recoveredMessage: 'job runner ticks again' });
     this.db = openSqliteDatabase(path, EMBEDDED_JOBS_SCHEMA);
     this.statements = new StatementCache(this.db);
     this.db.pragma('synchronous = NORMAL');
@@ -186,8 +189,10 @@ export class EmbeddedJobQueue implements JobQueue {
         this.startDueExports(this.handlers);
       }
     } catch (err) {
-      this.log.error({ err }, 'job runner tick failed');
+      this.tickFailures.failed(err);
+      return;
     }
+    this.tickFailures.recovered();
   }
 
   private async runDueStudyChecks(handlers: JobHandlers): Promise<void> {
