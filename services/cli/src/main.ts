@@ -7,6 +7,7 @@ import { isMipsegError } from '@mipseg/shared/errors';
 import { segmentMipFile } from '@mipseg/shared/inference';
 import { createLogger } from '@mipseg/shared/log';
 import { startPipeline } from '@mipseg/worker';
+import { closeWithin } from './close-within';
 import { isPart10File, listFiles, sendFiles } from './send';
 import { serve } from './serve';
 
@@ -39,7 +40,7 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
   const service = await serve(config, log, { modelDir: modelDir(config.inference.modelDir), softwareVersion: VERSION });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: finishing in-flight requests and associations');
-    service.close().then(() => process.exit(0), (err: unknown) => {
+    service.close().then((closed) => process.exit(closed ? 0 : 1), (err: unknown) => {
       log.error({ err }, 'shutdown failed');
       process.exit(1);
     });
@@ -118,7 +119,8 @@ async function workerCommand(): Promise<void> {
     softwareVersion: VERSION, analyses: true });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'worker shutting down: finishing the jobs in hand');
-    pipeline.close().then(() => process.exit(0), (err: unknown) => {
+    const closing = closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
+    closing.then((closed) => process.exit(closed ? 0 : 1), (err: unknown) => {
       log.error({ err }, 'worker shutdown failed');
       process.exit(1);
     });

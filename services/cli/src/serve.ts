@@ -7,13 +7,13 @@ import { createWorklist, findOhifDist, startGateway } from '@mipseg/gateway';
 import { startDimseServer } from '@mipseg/dimse';
 import { jobsRouter } from '@mipseg/gateway';
 import { startPipeline } from '@mipseg/worker';
-
-const PIPELINE_CLOSE_TIMEOUT_MS = 15_000;
+import { closeWithin } from './close-within';
 
 export interface RunningService {
   readonly httpPort: number;
   readonly dimsePort: number | undefined;
-  close(): Promise<void>;
+  /** Resolves true when every part closed, false when one did not in time (and was left; it is logged). */
+  close(): Promise<boolean>;
 }
 
 /** `mipseg serve`: the archive, the DICOMweb gateway and the DIMSE SCP in one process. */
@@ -42,7 +42,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
     extraRouters: [{ path: '/api', router: jobsRouter(pipeline, archive) }, { path: '/api', router: worklist.apiRouter }] });
   log.info({ dataDir: config.dataDir, httpPort: gateway.port, dimsePort: dimse?.port, aeTitle: config.dimse.aeTitle,
     auth: config.authTokens.length > 0 }, 'mipseg ready');
-  let closing: Promise<void> | undefined;
+  let closing: Promise<boolean> | undefined;
   return {
     httpPort: gateway.port,
     dimsePort: dimse?.port,
@@ -51,9 +51,9 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
       closing ??= (async () => {
         await worklist.close(); // ends the page's event streams, which would hold the HTTP server open
         await Promise.all([gateway.close(), dimse?.close()]);
-        // A queue whose Redis is unreachable would wait forever: jobs in hand are safe in Redis anyway.
-        await Promise.race([pipeline.close(), new Promise((r) => setTimeout(r, PIPELINE_CLOSE_TIMEOUT_MS).unref())]);
+        const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
         archive.close();
+        return pipelineClosed;
       })();
       return closing;
     },

@@ -1,7 +1,7 @@
-import { Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type WorkerOptions } from 'bullmq';
+import { isNotConnectionError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type WorkerOptions } from 'bullmq';
 import IORedis from 'ioredis';
 import { toMipsegError } from '../errors';
-import type { Logger } from '../log';
+import { RepeatedFailureLog, type Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
 import { readSettled } from './bullmq-settled-read';
@@ -41,6 +41,13 @@ function exportJobId(jobId: string, destination: string): string {
   return `${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`;
 }
 
+/** Socket errors that mean "Redis cannot be reached now", which ioredis retries by itself. */
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+function isConnectionError(err: Error): boolean {
+  return NETWORK_ERROR_CODES.has(String((err as { code?: unknown }).code)) || !isNotConnectionError(err);
+}
+
 const STATES_BY_BULLMQ: Record<string, JobState> = {
   waiting: 'queued', delayed: 'queued', prioritized: 'queued', 'waiting-children': 'queued',
   active: 'running', completed: 'done', failed: 'failed',
@@ -58,17 +65,34 @@ export class BullMqJobQueue implements JobQueue {
   private readonly analyses: Queue;
   private readonly exports: Queue;
   private readonly workers: Worker[] = [];
+  /**
+   * While Redis is away every client (ours, and each worker's blocking one) reports every reconnect attempt,
+   * about 25 a second in all: logged once, summarised, and once when Redis is back.
+   */
+  private readonly redisFailures: RepeatedFailureLog;
 
   constructor(private readonly options: BullMqQueueOptions, private readonly log: Logger) {
+    this.redisFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'Redis unreachable; reconnecting',
+      recoveredMessage: 'Redis reachable again' });
     // BullMQ needs maxRetriesPerRequest null so that blocking commands wait through a Redis restart.
     this.connection = new IORedis(options.redisUrl, { maxRetriesPerRequest: null });
-    // While Redis is away ioredis reconnects by itself and reports each failed attempt as an 'error' event;
-    // without a listener it prints them as "Unhandled error event" on stderr, outside the service's log.
-    this.connection.on('error', (err: Error) => this.log.warn({ err }, 'Redis connection error; reconnecting'));
+    // Without a listener ioredis prints each failed attempt on stderr ("Unhandled error event"), outside the log.
+    this.connection.on('error', this.onError('connection'));
+    this.connection.on('ready', () => this.redisFailures.recovered());
     const base = { connection: this.connection as ConnectionOptions, prefix: options.prefix };
     this.studyChecks = new Queue('study-checks', base);
     this.analyses = new Queue('analyses', base);
     this.exports = new Queue('exports', base);
+    // A BullMQ queue re-emits its connection's errors, and prints them raw on stderr (console.error) if no one listens.
+    for (const queue of [this.studyChecks, this.analyses, this.exports]) queue.on('error', this.onError(`queue ${queue.name}`));
+  }
+
+  /** Connection errors go to the rate-limited log; anything else is logged as it comes. */
+  private onError(source: string): (err: Error) => void {
+    return (err) => {
+      if (isConnectionError(err)) this.redisFailures.failed(err);
+      else this.log.error({ err, source }, 'BullMQ error');
+    };
   }
 
   async scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void> {
@@ -189,7 +213,7 @@ export class BullMqJobQueue implements JobQueue {
     const base = { connection: this.connection as ConnectionOptions, prefix: this.options.prefix, lockDuration: this.options.lockDurationMs,
       stalledInterval: Math.max(1000, Math.round(this.options.lockDurationMs / 2)) };
     this.startWorkers(handlers, options, base);
-    for (const w of this.workers) w.on('error', (err) => this.log.error({ err }, 'BullMQ worker error'));
+    for (const w of this.workers) w.on('error', this.onError(`worker ${w.name}`));
   }
 
   private startWorkers(handlers: JobHandlers, options: ProcessingOptions, base: WorkerOptions): void {

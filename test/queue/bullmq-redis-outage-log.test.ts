@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { createLogger } from '../../shared/src/log';
+import { BullMqJobQueue } from '../../shared/src/queue';
+import { startRedis, type TestRedis } from '../support/redis';
+import { until } from '../support/until';
+
+interface Line { level: number; msg: string; err?: unknown }
+
+describe('queue mode while Redis is unreachable', () => {
+  let redis: TestRedis;
+  let queue: BullMqJobQueue | undefined;
+  let consoleError: jest.SpyInstance;
+  /** A queue closes only once Redis answers: a failed test must bring it back before the clean-up. */
+  let redisDown = false;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    if (redisDown) await redis.start();
+    await queue?.close();
+    consoleError.mockRestore();
+    await redis.stop();
+  });
+
+  test('logs the outage once through the logger, nothing raw on the console, and one line when Redis is back', async () => {
+    consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const lines: Line[] = [];
+    const log = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line) as Line) });
+    await redis.kill();
+    redisDown = true;
+    const retry = { attempts: 1, baseDelayMs: 100 };
+    queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: ['stow'], lockDurationMs: 5000 }, log);
+    queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.reject(new Error('not in this test')),
+      exportResult: (_id, _result, destination) => Promise.resolve({ destination, state: 'sent', attempts: 1, updatedAt: 0 }) },
+    { concurrency: 1, studyChecks: true, analyses: true });
+
+    // Long enough for every client (the shared one, three workers' blocking ones) to fail many times.
+    await new Promise((r) => setTimeout(r, 2500));
+    const outage = lines.filter((l) => l.level >= 40);
+    expect(outage.map((l) => l.msg)).toEqual(['Redis unreachable; reconnecting']);
+    expect(outage[0]?.err).toBeDefined();
+    expect(consoleError).not.toHaveBeenCalled();
+
+    await redis.start();
+    redisDown = false;
+    await until(() => Promise.resolve(lines.some((l) => l.msg === 'Redis reachable again') ? true : undefined), 'the recovery line');
+    expect(lines.filter((l) => l.msg === 'Redis reachable again')).toHaveLength(1);
+    expect(await queue.pendingStudies()).toEqual([]);
+  });
+});
