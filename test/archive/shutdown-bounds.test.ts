@@ -1,13 +1,7 @@
 import { GATEWAY_CLOSE_GRACE_MS } from '@mipseg/gateway';
+import { CLOSE_TIMEOUT_MS as PIPELINE_CLOSE_TIMEOUT_MS } from '../../services/cli/src/close-within';
 import { DEFAULT_CLOSE_TIMEOUT_MS as DIMSE_CLOSE_TIMEOUT_MS } from '../../services/dimse/src/dimse-server';
 import { parseCompose, readRepoFile } from '../infra/deployment-files';
-
-/** serve.ts does not export its bound on the pipeline's close: read from its source, so a change there is seen here. */
-function pipelineCloseTimeoutMs(): number {
-  const m = /const PIPELINE_CLOSE_TIMEOUT_MS = ([\d_]+);/.exec(readRepoFile('services/cli/src/serve.ts'));
-  if (!m) throw new Error('services/cli/src/serve.ts no longer declares PIPELINE_CLOSE_TIMEOUT_MS');
-  return Number((m[1] as string).replace(/_/g, ''));
-}
 
 /** A Compose duration as stop_grace_period takes it: 1m30s, 45s, 500ms. */
 function durationMs(text: string): number {
@@ -20,7 +14,7 @@ function durationMs(text: string): number {
 describe('how long the gateway takes to stop', () => {
   test('docker-compose.yml waits longer before SIGKILL than mipseg serve can take after SIGTERM', () => {
     // serve closes the HTTP server and the DIMSE SCP at the same time, then the pipeline, then the index.
-    const worst = Math.max(GATEWAY_CLOSE_GRACE_MS, DIMSE_CLOSE_TIMEOUT_MS) + pipelineCloseTimeoutMs();
+    const worst = Math.max(GATEWAY_CLOSE_GRACE_MS, DIMSE_CLOSE_TIMEOUT_MS) + PIPELINE_CLOSE_TIMEOUT_MS;
     const gateway = parseCompose(readRepoFile('docker-compose.yml')).services['gateway'] as { stop_grace_period?: string } | undefined;
     const grace = durationMs(gateway?.stop_grace_period ?? '10s'); // Compose's default
     expect(grace).toBeGreaterThan(worst);
