@@ -1,4 +1,5 @@
 import { TextDecoder } from 'node:util';
+import type * as dicomParser from 'dicom-parser';
 
 /**
  * Text values in the character sets of Specific Character Set (0008,0005), PS3.3 C.12.1.1.2, decoded to
@@ -175,7 +176,7 @@ export interface DicomTextDecoder {
 }
 
 /** VRs whose values may use the character sets of (0008,0005); all others are the default repertoire. */
-const EXTENDED_VRS = new Set(['SH', 'LO', 'ST', 'LT', 'UC', 'UT', 'PN']);
+export const EXTENDED_VRS: ReadonlySet<string> = new Set(['SH', 'LO', 'ST', 'LT', 'UC', 'UT', 'PN']);
 
 /**
  * A decoder for a data set whose (0008,0005) holds `specificCharacterSet` (values separated by '\', as stored).
@@ -201,4 +202,11 @@ export function dicomTextDecoder(specificCharacterSet: string): DicomTextDecoder
 /** True when dcmjs cannot decode the data set's text itself (it refuses ISO 2022 code extensions). */
 export function usesCodeExtensions(specificCharacterSet: string): boolean {
   return specificCharacterSet.split('\\').some((t) => t.trim().startsWith('ISO 2022'));
+}
+
+/** The data set's (or sequence item's) own Specific Character Set as stored (values joined by '\\'), or null. */
+export function specificCharacterSetOf(ds: dicomParser.DataSet): string | null {
+  const el = ds.elements['x00080005'];
+  if (!el || el.length === 0) return null;
+  return Buffer.from(ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length)).toString('latin1');
 }

@@ -1,6 +1,8 @@
 import * as dcmjs from 'dcmjs';
 import type * as dicomParser from 'dicom-parser';
-import { dicomTextDecoder, usesCodeExtensions, type DicomTextDecoder } from './character-sets';
+import {
+  dicomTextDecoder, EXTENDED_VRS, specificCharacterSetOf, usesCodeExtensions, type DicomTextDecoder,
+} from './character-sets';
 import { parseStoredDicom } from './parse-options';
 
 /**
@@ -12,15 +14,8 @@ import { parseStoredDicom } from './parse-options';
  */
 
 const PIXEL_DATA = '7FE00010';
-const TEXT_VRS = new Set(['SH', 'LO', 'ST', 'LT', 'UC', 'UT', 'PN']);
 /** VRs with one value whatever backslashes they hold (PS3.5 6.2). */
 const SINGLE_VALUED_VRS = new Set(['ST', 'LT', 'UT']);
-
-function characterSetOf(ds: dicomParser.DataSet): string | null {
-  const el = ds.elements['x00080005'];
-  if (!el || el.length === 0) return null;
-  return Buffer.from(ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length)).toString('latin1');
-}
 
 /** A PN value in the DICOM JSON model (PS3.18 F.2.2): its component groups by name. */
 function personName(value: string): Record<string, string> {
@@ -38,7 +33,7 @@ function textValues(text: string, vr: string): unknown[] {
 }
 
 function redecodeDict(dict: dcmjs.DicomJsonDict, ds: dicomParser.DataSet, inherited: DicomTextDecoder): void {
-  const own = characterSetOf(ds);
+  const own = specificCharacterSetOf(ds);
   const decoder = own === null ? inherited : dicomTextDecoder(own);
   for (const [key, el] of Object.entries(ds.elements)) {
     const target = dict[key.slice(1).toUpperCase()];
@@ -53,7 +48,7 @@ function redecodeDict(dict: dcmjs.DicomJsonDict, ds: dicomParser.DataSet, inheri
       continue;
     }
     const vr = target.vr ?? el.vr ?? '';
-    if (!TEXT_VRS.has(vr) || el.length === 0 || el.length === 0xffffffff) continue;
+    if (!EXTENDED_VRS.has(vr) || el.length === 0 || el.length === 0xffffffff) continue;
     const bytes = ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
     target.Value = textValues(decoder.decode(bytes, vr).replace(/[\0 ]+$/, ''), vr);
   }
@@ -62,7 +57,7 @@ function redecodeDict(dict: dcmjs.DicomJsonDict, ds: dicomParser.DataSet, inheri
 /** Every (0008,0005) in the data set and its sequence items that declares ISO 2022 code extensions. */
 function codeExtensionElements(ds: dicomParser.DataSet): dicomParser.Element[] {
   const own = ds.elements['x00080005'];
-  const found = own && usesCodeExtensions(characterSetOf(ds) ?? '') ? [own] : [];
+  const found = own && usesCodeExtensions(specificCharacterSetOf(ds) ?? '') ? [own] : [];
   for (const el of Object.values(ds.elements)) {
     for (const item of el.items ?? []) if (item.dataSet) found.push(...codeExtensionElements(item.dataSet));
   }

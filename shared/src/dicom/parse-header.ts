@@ -1,6 +1,6 @@
 import * as dicomParser from 'dicom-parser';
 import { MipsegError } from '../errors';
-import { dicomTextDecoder, type DicomTextDecoder } from './character-sets';
+import { dicomTextDecoder, specificCharacterSetOf, type DicomTextDecoder } from './character-sets';
 import { INDEXED_ATTRIBUTES, type IndexedValues } from './attributes';
 import { parseStoredDicom } from './parse-options';
 import { isValidUid } from './uid';
@@ -21,9 +21,7 @@ export interface InstanceHeader {
 }
 
 function decoderFor(dataSet: dicomParser.DataSet): DicomTextDecoder {
-  const el = dataSet.elements['x00080005'];
-  const raw = el && el.length > 0 ? dataSet.byteArray.subarray(el.dataOffset, el.dataOffset + el.length) : new Uint8Array();
-  return dicomTextDecoder(Buffer.from(raw).toString('latin1'));
+  return dicomTextDecoder(specificCharacterSetOf(dataSet) ?? '');
 }
 
 function readText(dataSet: dicomParser.DataSet, tag: string, vr: string, decoder: DicomTextDecoder): string | null {
