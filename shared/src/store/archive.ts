@@ -192,14 +192,31 @@ export class Archive {
       return { status: 'unchanged', header, replaced: false };
     }
     const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
-    if (existing) {
-      const retired = await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16));
-      this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
-    }
+    const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
     await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
-    this.index.putInstance(header, { storageKey, size, sha256 }, seriesStudy !== undefined);
+    try {
+      this.index.putInstance(header, { storageKey, size, sha256 }, seriesStudy !== undefined);
+    } catch (err) {
+      await this.unpublish(storageKey, existing, retired);
+      throw err;
+    }
+    if (retired) this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
     for (const listener of this.listeners) listener(header);
     return { status: 'stored', header, replaced: existing !== undefined };
+  }
+
+  /**
+   * Undoes a publish whose index row could not be written (SQLITE_FULL on a full disk, say), so that the files
+   * agree with the index again: the copy the index still lists goes back in place, and a new instance's file,
+   * which nothing lists, is removed (else it would lie in instances/ unseen until the sender re-sent it).
+   */
+  private async unpublish(storageKey: string, existing: StoredInstance | undefined, retired: string | undefined): Promise<void> {
+    try {
+      if (existing && retired) await this.blobs.restore(retired, existing.storageKey);
+      else await this.blobs.remove(storageKey);
+    } catch (err) {
+      this.log.error({ err, storageKey }, 'could not undo a store whose index write failed: the file and the index disagree');
+    }
   }
 
   /** Runs `fn` after any other store of the same SOP Instance UID has finished. */

@@ -20,6 +20,10 @@ export interface BlobStore {
   syncPendingDirs(): Promise<void>;
   /** Moves the file at `key` aside (kept, not deleted) and returns where it went. */
   retire(key: string, reason: string): Promise<string>;
+  /** Puts a file that {@link retire} moved aside back at `key`, replacing what is there. */
+  restore(retiredKey: string, key: string): Promise<void>;
+  /** Removes the file at `key`, if there is one. */
+  remove(key: string): Promise<void>;
   read(key: string): Promise<Buffer>;
   /** The local file that holds `key`, for readers in other threads; undefined where blobs are not local files. */
   localPath(key: string): string | undefined;
@@ -114,6 +118,16 @@ export class FileBlobStore implements BlobStore {
     await this.ensureDir(dirname(target));
     await fs.rename(this.resolve(key), target);
     return retiredKey;
+  }
+
+  async restore(retiredKey: string, key: string): Promise<void> {
+    const target = this.resolve(key);
+    await fs.rename(this.resolve(retiredKey), target);
+    await fsyncDir(dirname(target));
+  }
+
+  async remove(key: string): Promise<void> {
+    await fs.rm(this.resolve(key), { force: true });
   }
 
   read(key: string): Promise<Buffer> {
