@@ -187,3 +187,83 @@ describe('embedded job runner: a tick that keeps failing', () => {
     expect(lines.filter((l) => l.msg.startsWith('job runner tick failed'))).toHaveLength(1);
   });
 });
+
+describe('embedded job runner: a job whose end cannot be written (a full disk)', () => {
+  let dir: string;
+  let queue: EmbeddedJobQueue | undefined;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-embedded-'));
+    unhandled.length = 0;
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterEach(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    await queue?.close();
+    queue = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Makes every write to `table` fail (as each does on a full disk) until the returned function is called. */
+  function breakTable(path: string, table: string): () => void {
+    const admin = new Database(path);
+    admin.exec(`ALTER TABLE ${table} RENAME TO ${table}_away`);
+    return () => {
+      admin.exec(`ALTER TABLE ${table}_away RENAME TO ${table}`);
+      admin.close();
+    };
+  }
+
+  test('an analysis runs again once the database takes writes, and is recorded done, with no unhandled rejection', async () => {
+    const lines: { msg: string }[] = [];
+    const log = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) });
+    const path = join(dir, 'jobs.sqlite');
+    queue = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 20 });
+    let runs = 0;
+    let repair: (() => void) | undefined;
+    queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => {
+      runs++;
+      if (runs === 1) repair = breakTable(path, 'jobs');
+      return Promise.resolve(RESULT);
+    } }, { concurrency: 1, studyChecks: false, analyses: true });
+    await queue.enqueueAnalysis('job-a', request('1.2.3.9'));
+    await until(() => Promise.resolve(lines.some((l) => l.msg.startsWith('the end of a job could not be written')) ? true : undefined),
+      'the failed write to be logged', WAIT);
+    repair?.();
+
+    const job = await doneJob(queue, 'job-a');
+    expect(job.result).toEqual(RESULT);
+    expect(runs).toBe(2);
+    expect(unhandled).toEqual([]);
+    expect(lines.some((l) => l.msg === 'job states are written again')).toBe(true);
+  });
+
+  test('an export is sent again once the database takes writes, and is recorded sent', async () => {
+    const log = createLogger('silent');
+    const path = join(dir, 'jobs.sqlite');
+    queue = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: { attempts: 3, baseDelayMs: 10 },
+      exportDestinations: ['dimse:PACS@127.0.0.1:11112'], pollMs: 20 });
+    const sends: number[] = [];
+    let repair: (() => void) | undefined;
+    const exportResult = (_id: string, _result: ResultUids, _destination: string, attempt: number): Promise<ExportStatus> => {
+      sends.push(attempt);
+      if (sends.length === 1) repair = breakTable(path, 'exports');
+      return Promise.resolve({ destination: 'dimse:PACS@127.0.0.1:11112', state: 'sent', attempts: attempt, updatedAt: Date.now() });
+    };
+    queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT), exportResult },
+      { concurrency: 1, studyChecks: false, analyses: true });
+    await queue.enqueueAnalysis('job-b', request('1.2.3.10'));
+    await until(() => Promise.resolve(sends.length ? true : undefined), 'the first send', WAIT);
+    await new Promise((r) => setTimeout(r, 200)); // its record fails, and ticks fail while the table is away
+    repair?.();
+
+    const sent = await until(async () => {
+      const job = await queue?.getJob('job-b');
+      return job?.exports[0]?.state === 'sent' ? job : undefined;
+    }, 'the export to be recorded sent', WAIT);
+    expect(sent.exports[0]).toMatchObject({ destination: 'dimse:PACS@127.0.0.1:11112', state: 'sent' });
+    expect(sends).toHaveLength(2);
+    expect(unhandled).toEqual([]);
+  });
+});

@@ -50,9 +50,19 @@ export class EmbeddedJobQueue implements JobQueue {
   private readonly studyCheckTimers = new Map<string, NodeJS.Timeout>();
   /** A full disk fails every tick, five a second: logged once, summarised, and once when ticks work again. */
   private readonly tickFailures: RepeatedFailureLog;
+  /**
+   * Analyses (job ids) and exports (job id and destination) that ended but whose end could not be written (a full
+   * disk): the database still says running, or claimed, which nothing else would ever change before a restart.
+   * A later tick makes them due again; they then run or are sent again, which gives the same result.
+   */
+  private readonly unrecordedAnalyses = new Set<string>();
+  private readonly unrecordedExports = new Map<string, { readonly jobId: string; readonly destination: string }>();
+  private readonly recordFailures: RepeatedFailureLog;
 
   constructor(path: string, private readonly log: Logger, private readonly options: EmbeddedQueueOptions) {
     this.tickFailures = new RepeatedFailureLog(log, { message: 'job runner tick failed', recoveredMessage: 'job runner ticks again' });
+    this.recordFailures = new RepeatedFailureLog(log, { message: 'the end of a job could not be written; it will run again',
+      recoveredMessage: 'job states are written again' });
     this.db = openSqliteDatabase(path, EMBEDDED_JOBS_SCHEMA);
     this.statements = new StatementCache(this.db);
     this.db.pragma('synchronous = NORMAL');
@@ -183,6 +193,7 @@ export class EmbeddedJobQueue implements JobQueue {
   private async tick(): Promise<void> {
     if (!this.handlers) return;
     try {
+      this.makeUnrecordedDue();
       if (this.studyChecks) await this.runDueStudyChecks(this.handlers);
       if (this.analyses) {
         this.startDueAnalyses(this.handlers);
@@ -212,9 +223,31 @@ export class EmbeddedJobQueue implements JobQueue {
     }
   }
 
-  private track(p: Promise<void>): void {
+  /**
+   * Keeps a started analysis or export until it settles, for close(). Such work records its own failures, so it
+   * rejects only when that record could not be written: `unrecorded` takes that, instead of an unhandled
+   * rejection, which would end the process.
+   */
+  private track(work: Promise<void>, unrecorded: (err: unknown) => void): void {
+    const p = work.catch(unrecorded);
     this.running.add(p);
     void p.finally(() => this.running.delete(p));
+  }
+
+  /** Runs again the analyses and exports whose end could not be written, once the database takes writes. */
+  private makeUnrecordedDue(): void {
+    if (this.unrecordedAnalyses.size === 0 && this.unrecordedExports.size === 0) return;
+    const now = Date.now();
+    for (const id of this.unrecordedAnalyses) {
+      this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL, next_attempt_at = ? WHERE id = ? AND state = 'running'`).run(now, id);
+      this.unrecordedAnalyses.delete(id);
+    }
+    for (const [key, { jobId, destination }] of this.unrecordedExports) {
+      this.statements.prepare('UPDATE exports SET next_attempt_at = ? WHERE job_id = ? AND destination = ? AND next_attempt_at = ?')
+        .run(now, jobId, destination, NOT_DUE);
+      this.unrecordedExports.delete(key);
+    }
+    this.recordFailures.recovered();
   }
 
   private startDueAnalyses(handlers: JobHandlers): void {
@@ -228,7 +261,10 @@ export class EmbeddedJobQueue implements JobQueue {
       this.track(this.runAnalysis(handlers, row).finally(() => {
         this.activeAnalyses--;
         this.requestTick(); // the next job, and this one's exports, start now rather than at the next poll
-      }));
+      }), (err) => {
+        this.unrecordedAnalyses.add(row.id);
+        this.recordFailures.failed(err, { jobId: row.id });
+      });
     }
   }
 
@@ -246,9 +282,12 @@ export class EmbeddedJobQueue implements JobQueue {
     };
     try {
       const result = await handlers.analyze(row.id, request, progress);
-      this.statements.prepare(`UPDATE jobs SET state = 'done', progress = 100, finished_at = ?, result = ?, timings = ?,
-        failure_code = NULL, failure_reason = NULL WHERE id = ?`).run(Date.now(), JSON.stringify(result), JSON.stringify(timings), row.id);
-      this.addExports(row.id);
+      // One transaction: a job recorded done always has its exports, whatever write fails.
+      this.db.transaction(() => {
+        this.statements.prepare(`UPDATE jobs SET state = 'done', progress = 100, finished_at = ?, result = ?, timings = ?,
+          failure_code = NULL, failure_reason = NULL WHERE id = ?`).run(Date.now(), JSON.stringify(result), JSON.stringify(timings), row.id);
+        this.addExports(row.id);
+      })();
     } catch (err) {
       this.failOrRetry(row, err, timings);
     }
@@ -292,7 +331,10 @@ export class EmbeddedJobQueue implements JobQueue {
       WHERE e.state IN ('pending', 'retrying') AND e.next_attempt_at <= ?`).all(Date.now()) as (ExportRow & { result: string })[];
     for (const row of due) {
       this.statements.prepare('UPDATE exports SET next_attempt_at = ? WHERE job_id = ? AND destination = ?').run(NOT_DUE, row.job_id, row.destination);
-      this.track(this.runExport(handlers, row));
+      this.track(this.runExport(handlers, row), (err) => {
+        this.unrecordedExports.set(`${row.job_id}\n${row.destination}`, { jobId: row.job_id, destination: row.destination });
+        this.recordFailures.failed(err, { jobId: row.job_id, destination: row.destination });
+      });
     }
   }
 
