@@ -46,7 +46,7 @@ describe('two mipseg serve processes on one DATA_DIR', () => {
     // Its port is the first one's too: the directory is refused before any port is tried.
     const second = await runServe({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: String(first.httpPort) });
     expect(second.code).toBe(1);
-    expect(second.stderr).toContain(`DATA_DIR ${dataDir} is in use by another mipseg process`);
+    expect(second.stderr).toContain(`MIPSEG_DATA_DIR_LOCKED: DATA_DIR in use: ${dataDir} is held by another mipseg process`);
     expect(second.ms).toBeLessThan(20_000);
     expect(existsSync(upload)).toBe(true);
     expect((await fetch(`http://127.0.0.1:${first.httpPort}/dicomweb/studies`)).status).toBe(200);
@@ -73,6 +73,6 @@ describe('mipseg serve on a DATA_DIR written by a newer release', () => {
     newer.close();
     const run = await runServe({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: '0' });
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`${index} was written by a newer mipseg (archive index schema version 7`);
+    expect(run.stderr).toContain(`MIPSEG_SCHEMA_NEWER: database from a newer release: ${index} was written by a newer mipseg (archive index schema version 7`);
   });
 });

@@ -28,6 +28,9 @@ export interface ErrorDefinition {
 
 export const ERRORS = {
   MIPSEG_CONFIG_INVALID: { httpStatus: 500, message: 'invalid configuration: %s' },
+  MIPSEG_DATA_DIR_LOCKED: { httpStatus: 500, message: 'DATA_DIR in use: %s' },
+  MIPSEG_SCHEMA_NEWER: { httpStatus: 500, message: 'database from a newer release: %s' },
+  MIPSEG_DATABASE_UNREADABLE: { httpStatus: 500, message: 'cannot open a database: %s' },
   MIPSEG_UNAUTHORIZED: { httpStatus: 401, message: 'authentication required' },
   MIPSEG_CROSS_ORIGIN: { httpStatus: 403, message: 'refused a request that changes data from another origin: %s' },
   MIPSEG_HOST_REFUSED: { httpStatus: 403, message: 'Host not allowed while authentication is off: %s' },
@@ -97,6 +100,7 @@ export const ERRORS = {
   MIPSEG_NOT_APPLICABLE: { httpStatus: 422, message: 'no series of the study can be analysed: %s' },
   MIPSEG_EXPORT_REFUSED: { httpStatus: 502, message: 'the destination refused the result: %s' },
   MIPSEG_BUSY: { httpStatus: 503, message: 'too busy, try again later: %s' },
+  MIPSEG_QUEUE_UNAVAILABLE: { httpStatus: 503, message: 'the job queue cannot be reached: %s' },
   MIPSEG_INTERNAL: { httpStatus: 500, message: 'internal error: %s' },
 } as const satisfies Record<string, ErrorDefinition>;
 

@@ -28,7 +28,7 @@ describe('one process owns a DATA_DIR', () => {
     const started = Date.now();
     const second = await Archive.open(dataDir, log).then((a) => (open.push(a), undefined), (err: unknown) => err);
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(isMipsegError(second, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+    expect(isMipsegError(second, 'MIPSEG_DATA_DIR_LOCKED')).toBe(true);
     expect((second as Error).message).toContain(dataDir);
     expect((second as Error).message).toContain('another mipseg process');
     expect(existsSync(upload)).toBe(true);

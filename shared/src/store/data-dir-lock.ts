@@ -33,10 +33,12 @@ export class DataDirLock {
       return new DataDirLock(db);
     } catch (err) {
       db?.close();
-      const detail = isBusy(err)
-        ? `DATA_DIR ${dataDir} is in use by another mipseg process (it holds ${path}); stop it, or give this one another DATA_DIR`
-        : `cannot lock DATA_DIR ${dataDir} (${path}): ${err instanceof Error ? err.message : String(err)}`;
-      throw new MipsegError('MIPSEG_CONFIG_INVALID', detail, { cause: err });
+      if (isBusy(err)) {
+        throw new MipsegError('MIPSEG_DATA_DIR_LOCKED', `${dataDir} is held by another mipseg process (its lock is ${path}); ` +
+          'stop it, or give this one another DATA_DIR', { cause: err });
+      }
+      throw new MipsegError('MIPSEG_DATABASE_UNREADABLE', `cannot lock DATA_DIR ${dataDir} (${path}): ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err });
     }
   }
 

@@ -62,7 +62,7 @@ describe('schema versions of the databases in DATA_DIR', () => {
     } catch (err) {
       refused = err;
     }
-    expect(isMipsegError(refused, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+    expect(isMipsegError(refused, 'MIPSEG_SCHEMA_NEWER')).toBe(true);
     expect((refused as Error).message).toContain(path);
     expect((refused as Error).message).toContain('schema version 2');
     expect(userVersion(path)).toBe(2);
@@ -72,7 +72,14 @@ describe('schema versions of the databases in DATA_DIR', () => {
   test.each(DATABASES)('refuses a file that is not a database as the $name, naming the file', ({ open }) => {
     const path = join(dir, 'garbage.sqlite');
     writeFileSync(path, Buffer.alloc(4096, 'not a database '));
-    expect(() => open(path)).toThrow(path);
+    let refused: unknown;
+    try {
+      open(path);
+    } catch (err) {
+      refused = err;
+    }
+    expect(isMipsegError(refused, 'MIPSEG_DATABASE_UNREADABLE')).toBe(true);
+    expect((refused as Error).message).toContain(path);
   });
 
   test('an index written before versions were recorded (user_version 0) is adopted as version 1, rows kept', () => {

@@ -15,7 +15,7 @@ export interface SqliteSchema {
 }
 
 function refuseNewer(path: string, schema: SqliteSchema, found: number): MipsegError {
-  return new MipsegError('MIPSEG_CONFIG_INVALID', `${path} was written by a newer mipseg (${schema.name} schema version ${found}; ` +
+  return new MipsegError('MIPSEG_SCHEMA_NEWER', `${path} was written by a newer mipseg (${schema.name} schema version ${found}; ` +
     `this release reads up to ${schema.version}): run that release again, or restore the backup taken before upgrading`);
 }
 
@@ -41,7 +41,7 @@ export function openSqliteDatabase(path: string, schema: SqliteSchema): Database
   } catch (err) {
     db?.close();
     if (isMipsegError(err)) throw err;
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', `cannot open the ${schema.name} ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    throw new MipsegError('MIPSEG_DATABASE_UNREADABLE', `the ${schema.name} ${path}: ${err instanceof Error ? err.message : String(err)}`,
       { cause: err });
   }
 }
