@@ -117,4 +117,17 @@ describe('/readyz says whether the service can work, naming what stops it', () =
     }
     expect(calls).toBe(1); // the second probe waited for the first one's check instead of starting another
   });
+
+  test('answers 200 but names as degraded a failing check that is not required (the job queue: ingest goes on)', async () => {
+    let up = false;
+    const queue: ReadinessCheck = { name: 'queue', required: false,
+      check: () => { if (!up) throw Object.assign(new Error('Redis is not connected (reconnecting)'), { code: 'MIPSEG_QUEUE_UNAVAILABLE' }); } };
+    const root = await start({}, [queue]);
+    expect(await probe(root)).toEqual({ status: 200, body: { status: 'ready', degraded: ['queue'],
+      checks: { index: 'ok', disk: 'ok', queue: 'failed (MIPSEG_QUEUE_UNAVAILABLE)' } } });
+    expect(lines.filter((l) => l.check === 'queue').map((l) => l.msg)).toEqual(['readiness check failed: /readyz answers 200, degraded']);
+
+    up = true;
+    expect(await probe(root)).toEqual({ status: 200, body: { status: 'ready', checks: { index: 'ok', disk: 'ok', queue: 'ok' } } });
+  });
 });

@@ -8,6 +8,7 @@ import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { killAndWait, startMipsegProcess, startMipsegWorker, type MipsegProcess } from '../support/mipseg-process';
 import { startRedis, type TestRedis } from '../support/redis';
 import { waitForJobs, type ApiJob } from '../support/pipeline-wait';
+import { until } from '../support/until';
 
 const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
 type Json = Record<string, { Value?: unknown[] }>;
@@ -62,6 +63,7 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
     const jobs = await waitForJobs(root, copy.studyInstanceUid, finished);
     expect(jobs[0]?.state).toBe('done');
     expect(await segSeriesCount(copy.studyInstanceUid)).toBe(1);
+    expect(await (await fetch(`${root}/readyz`)).json()).toEqual({ status: 'ready', checks: { index: 'ok', disk: 'ok', queue: 'ok' } });
   });
 
   test('a worker killed in the middle of a job: the job completes after a restart, once', async () => {
@@ -93,6 +95,14 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
     const copy = copies[3] as SeriesCopy;
     await redis.kill();
     await send(copy); // stored and acknowledged; the study check cannot reach Redis
+    // Still ready, since it still stores what it is sent; the queue is named as degraded for monitoring.
+    const readyz = await until(async () => {
+      const res = await fetch(`${root}/readyz`);
+      const body = (await res.json()) as { degraded?: string[] };
+      return body.degraded ? { status: res.status, body } : undefined;
+    }, '/readyz to name the queue');
+    expect(readyz).toEqual({ status: 200, body: { status: 'ready', degraded: ['queue'],
+      checks: { index: 'ok', disk: 'ok', queue: 'failed (MIPSEG_QUEUE_UNAVAILABLE)' } } });
     await killAndWait(gateway.child, 'SIGKILL');
     await redis.start();
     gateway = await startMipsegProcess({ ...common, DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: String(gateway.httpPort) });

@@ -9,17 +9,21 @@ interface Line { level: number; msg: string; err?: unknown }
 describe('queue mode while Redis is unreachable', () => {
   let redis: TestRedis;
   let queue: BullMqJobQueue | undefined;
-  let consoleError: jest.SpyInstance;
+  let consoleError: jest.SpyInstance | undefined;
   /** A queue closes only once Redis answers: a failed test must bring it back before the clean-up. */
   let redisDown = false;
 
   beforeAll(async () => {
     redis = await startRedis();
   });
-  afterAll(async () => {
+  afterEach(async () => {
     if (redisDown) await redis.start();
+    redisDown = false;
     await queue?.close();
-    consoleError.mockRestore();
+    queue = undefined;
+  });
+  afterAll(async () => {
+    consoleError?.mockRestore();
     await redis.stop();
   });
 
@@ -48,5 +52,24 @@ describe('queue mode while Redis is unreachable', () => {
     await until(() => Promise.resolve(lines.some((l) => l.msg === 'Redis reachable again') ? true : undefined), 'the recovery line');
     expect(lines.filter((l) => l.msg === 'Redis reachable again')).toHaveLength(1);
     expect(await queue.pendingStudies()).toEqual([]);
+  });
+
+  test('ping (asked by /readyz) fails at once while Redis is away, naming MIPSEG_QUEUE_UNAVAILABLE, and passes once it is back', async () => {
+    const log = createLogger('silent');
+    const retry = { attempts: 1, baseDelayMs: 100 };
+    queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: [], lockDurationMs: 5000 }, log);
+    await until(() => queue!.ping().then(() => true, () => undefined), 'the first ping');
+
+    await redis.kill();
+    redisDown = true;
+    await until(() => queue!.ping().then(() => undefined, (err: unknown) => err), 'ping to fail');
+    const started = Date.now();
+    await expect(queue.ping()).rejects.toMatchObject({ code: 'MIPSEG_QUEUE_UNAVAILABLE' });
+    expect(Date.now() - started).toBeLessThan(1500); // not left waiting in the offline queue until Redis is back
+
+    await redis.start();
+    redisDown = false;
+    await until(() => queue!.ping().then(() => true, () => undefined), 'ping to pass again');
   });
 });

@@ -38,6 +38,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
     webRoot: resolve(__dirname, '..', '..', 'web'), ohifDist: findOhifDist(__dirname),
     loadModel: () => loadModel(options.modelDir, { threads: config.inference.threads, executionProvider: config.inference.executionProvider }) });
   const gateway = await startGateway({ config, archive, log: log.child({ component: 'gateway' }),
+    readinessChecks: [{ name: 'queue', check: () => pipeline.queue.ping(), required: false }],
     publicRouters: [{ path: '/', router: worklist.pageRouter }],
     extraRouters: [{ path: '/api', router: jobsRouter(pipeline, archive) }, { path: '/api', router: worklist.apiRouter }] });
   log.info({ dataDir: config.dataDir, httpPort: gateway.port, dimsePort: dimse?.port, aeTitle: config.dimse.aeTitle,

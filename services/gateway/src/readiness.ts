@@ -10,6 +10,12 @@ import type { Archive } from '@mipseg/shared/store';
 export interface ReadinessCheck {
   readonly name: string;
   check(): Promise<void> | void;
+  /**
+   * false: a failure is reported (and logged) but /readyz still answers 200, naming the check under `degraded`.
+   * For what the service can work without for a while, such as the job queue that ingest does not wait for:
+   * taking every gateway out of service when it fails would stop studies arriving that it could store.
+   */
+  readonly required?: boolean;
 }
 
 /** Longest a check may take: a queue whose Redis is unreachable would otherwise keep /readyz waiting for ever. */
@@ -91,26 +97,28 @@ function guarded(check: ReadinessCheck): () => Promise<Outcome> {
  */
 export function readinessHandler(archive: Archive, config: Config, log: Logger, extra: readonly ReadinessCheck[]) {
   const checks = [indexCheck(archive), ...(config.minFreeDiskBytes > 0 ? [diskCheck(archive, config.minFreeDiskBytes)] : []), ...extra];
-  const runs = checks.map((c) => ({ name: c.name, run: guarded(c) }));
+  const runs = checks.map((c) => ({ name: c.name, required: c.required !== false, run: guarded(c) }));
   const reported = new Map(checks.map((c) => [c.name, 'ok']));
-  const logChange = (name: string, outcome: Outcome): void => {
+  const logChange = (name: string, required: boolean, outcome: Outcome): void => {
     const reason = outcome.ok ? 'ok' : outcome.reason;
     if (reported.get(name) === reason) return;
     reported.set(name, reason);
     if (outcome.ok) log.info({ check: name }, 'readiness check passes again');
-    else log.warn({ check: name, reason, detail: outcome.detail }, 'readiness check failed: /readyz answers 503');
+    else log.warn({ check: name, reason, detail: outcome.detail }, `readiness check failed: /readyz answers ${required ? '503' : '200, degraded'}`);
   };
   return async (_req: Request, res: Response): Promise<void> => {
     const outcomes = await Promise.all(runs.map(({ run }) => run()));
     const checksReport: Record<string, string> = {};
     const failed: string[] = [];
-    runs.forEach(({ name }, k) => {
+    const degraded: string[] = [];
+    runs.forEach(({ name, required }, k) => {
       const outcome = outcomes[k] as Outcome;
-      logChange(name, outcome);
+      logChange(name, required, outcome);
       checksReport[name] = outcome.ok ? 'ok' : outcome.reason;
-      if (!outcome.ok) failed.push(name);
+      if (!outcome.ok) (required ? failed : degraded).push(name);
     });
-    if (failed.length) res.status(503).json({ status: 'not ready', failed, checks: checksReport });
-    else res.json({ status: 'ready', checks: checksReport });
+    const extra = degraded.length ? { degraded } : {};
+    if (failed.length) res.status(503).json({ status: 'not ready', failed, ...extra, checks: checksReport });
+    else res.json({ status: 'ready', ...extra, checks: checksReport });
   };
 }

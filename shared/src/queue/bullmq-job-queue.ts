@@ -1,6 +1,6 @@
 import { isNotConnectionError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type WorkerOptions } from 'bullmq';
 import IORedis from 'ioredis';
-import { toMipsegError } from '../errors';
+import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
@@ -274,6 +274,14 @@ export class BullMqJobQueue implements JobQueue {
     if (!job || (await job.getState()) !== 'failed') return false;
     await job.retry('failed', { resetAttemptsMade: true });
     return true;
+  }
+
+  async ping(): Promise<void> {
+    // Asked while disconnected, a command would wait in ioredis' offline queue until Redis is back.
+    if (this.connection.status !== 'ready') {
+      throw new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `Redis is not connected (${this.connection.status})`);
+    }
+    await this.connection.ping();
   }
 
   async close(): Promise<void> {

@@ -358,6 +358,12 @@ export class EmbeddedJobQueue implements JobQueue {
     if (state !== 'sent') this.log.warn({ jobId: row.job_id, destination: row.destination, attempt, state, detail }, 'export not sent');
   }
 
+  ping(): Promise<void> {
+    this.statements.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM jobs LIMIT 1)').get();
+    this.statements.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM exports LIMIT 1)').get();
+    return Promise.resolve();
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     if (this.timer) clearInterval(this.timer);

@@ -45,6 +45,11 @@ export interface JobQueue {
   retryExport(jobId: string, destination: string): Promise<boolean>;
   /** Starts taking jobs with these handlers (`concurrency` analyses at a time). */
   startProcessing(handlers: JobHandlers, options: ProcessingOptions): void;
+  /**
+   * Resolves when the queue can take and hand out jobs now; rejects (MIPSEG_QUEUE_UNAVAILABLE, or the store's
+   * own error) when not. For /readyz: cheap, and never waits for a connection to come back.
+   */
+  ping(): Promise<void>;
   /** Stops taking jobs, lets running ones finish, closes connections. */
   close(): Promise<void>;
 }
