@@ -64,6 +64,28 @@ describe('loadConfig', () => {
     }
   });
 
+  test('a token file that cannot be read fails the start naming AUTH_TOKENS_FILE, the path and the reason', () => {
+    const missing = join(tmpdir(), 'mipseg-no-such-tokens-file');
+    try {
+      loadConfig({ AUTH_TOKENS_FILE: missing });
+      throw new Error('accepted');
+    } catch (err) {
+      expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+      expect((err as Error).message).toContain(`AUTH_TOKENS_FILE=${missing} cannot be read (ENOENT)`);
+    }
+  });
+
+  test('refuses a LOG_LEVEL pino does not know, naming the variable and the levels it takes', () => {
+    expect(loadConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    try {
+      loadConfig({ LOG_LEVEL: 'verbose' });
+      throw new Error('accepted');
+    } catch (err) {
+      expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+      expect((err as Error).message).toContain('LOG_LEVEL=verbose (fatal, error, warn, info, debug, trace, silent)');
+    }
+  });
+
   test('reads the STOW-RS export token from the environment or a file; none by default', () => {
     expect(loadConfig({}).pipeline.exportStowToken).toBe('');
     expect(loadConfig({ EXPORT_STOW_TOKEN: 'eyJhbGciOi.J9-_~+/x==' }).pipeline.exportStowToken).toBe('eyJhbGciOi.J9-_~+/x==');

@@ -178,9 +178,18 @@ function readUrl(env: Env, key: ConfigKey, protocols: readonly string[], optiona
   return raw;
 }
 
+/** A file named by `key` (a secret kept out of the environment); the message names the variable, never the content. */
+function readSecretFile(key: ConfigKey, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
 function readTokens(env: Env): string[] {
   const file = read(env, 'AUTH_TOKENS_FILE');
-  const fromFile = file ? readList(readFileSync(file, 'utf8')) : [];
+  const fromFile = file ? readList(readSecretFile('AUTH_TOKENS_FILE', file)) : [];
   const tokens = [...readList(read(env, 'AUTH_TOKENS')), ...fromFile];
   if (tokens.some((t) => t.length < 16)) {
     throw new MipsegError('MIPSEG_CONFIG_INVALID', 'AUTH_TOKENS: every token needs at least 16 characters');
@@ -191,20 +200,12 @@ function readTokens(env: Env): string[] {
 // RFC 6750 b64token: also keeps whitespace and line breaks (header injection) out of the Authorization header.
 const BEARER_TOKEN = /^[\w.~+/-]+=*$/;
 
-function readTokenFile(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_STOW_TOKEN_FILE=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-}
-
 /** The token mipseg sends to STOW-RS destinations. Messages name the variable, never the token. */
 function readExportStowToken(env: Env): string {
   const inline = read(env, 'EXPORT_STOW_TOKEN');
   const file = read(env, 'EXPORT_STOW_TOKEN_FILE');
   if (inline && file) throw new MipsegError('MIPSEG_CONFIG_INVALID', 'EXPORT_STOW_TOKEN and EXPORT_STOW_TOKEN_FILE are both set (use one)');
-  const token = file ? readTokenFile(file) : inline;
+  const token = file ? readSecretFile('EXPORT_STOW_TOKEN_FILE', file).trim() : inline;
   if (token && !BEARER_TOKEN.test(token)) {
     const key = file ? 'EXPORT_STOW_TOKEN_FILE' : 'EXPORT_STOW_TOKEN';
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}: the token must be one RFC 6750 bearer token (letters, digits, -._~+/, trailing =)`);
@@ -235,6 +236,14 @@ function readDestinations(raw: string): string[] {
   const bad = list.find((d) => !isDestination(d));
   if (bad) throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_DESTINATIONS entry "${bad}" (stow:<http(s) URL> or dimse:<AE>@<host>:<port 1-65535>)`);
   return list;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function readLogLevel(env: Env): string {
+  const level = read(env, 'LOG_LEVEL');
+  if (!LOG_LEVELS.includes(level)) throw new MipsegError('MIPSEG_CONFIG_INVALID', `LOG_LEVEL=${level} (${LOG_LEVELS.join(', ')})`);
+  return level;
 }
 
 function readProvider(env: Env): 'cpu' | 'cuda' {
@@ -318,7 +327,7 @@ export function loadConfig(
     host: read(merged, 'HOST'),
     port: readInt(merged, 'PORT', 0, 65535),
     dataDir: resolve(read(merged, 'DATA_DIR')),
-    logLevel: read(merged, 'LOG_LEVEL'),
+    logLevel: readLogLevel(merged),
     authTokens: Object.freeze(readTokens(merged)),
     insecure,
     trustProxy: readTrustProxy(merged),
