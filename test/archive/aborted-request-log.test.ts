@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { createLogger } from '@mipseg/shared/log';
 import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
+import { startWorklistServer } from '../worklist/worklist-server';
 import { until } from '../support/until';
 
 const BOUNDARY = 'aborted-boundary';
@@ -13,6 +14,7 @@ const part = (sop: string) => Buffer.concat([Buffer.from(`--${BOUNDARY}\r\nConte
 const REQUEST_LINE = new Set(['request', 'request aborted before its answer was sent']);
 
 interface LogLine {
+  readonly level: number;
   readonly msg: string;
   readonly method?: string;
   readonly path?: string;
@@ -46,6 +48,8 @@ describe('the request log', () => {
     expect(requestLines()).toHaveLength(1);
     expect(requestLines()[0]).toMatchObject({ aborted: true, contentLength: String(body.length + 100) });
     expect(requestLines()[0]?.connectionBytesRead).toBeGreaterThanOrEqual(sent.length);
+    // The sender's leaving is not a fault of the service: nothing at error level.
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
   });
 
   test('logs a request that was answered once, not as aborted', async () => {
@@ -56,5 +60,29 @@ describe('the request log', () => {
     const logged = lines.slice(before).filter((l) => l.path === '/dicomweb/studies' && l.method === 'GET' && REQUEST_LINE.has(l.msg));
     expect(logged).toHaveLength(1);
     expect(logged[0]?.aborted).toBeUndefined();
+  });
+});
+
+describe('an upload to "Try a MIP image" whose sender goes away', () => {
+  test('is logged as aborted, and nothing at error level', async () => {
+    const lines: LogLine[] = [];
+    const log = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line) as LogLine) });
+    const server = await startWorklistServer({}, undefined, undefined, log);
+    try {
+      const socket = connect(server.gateway.port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write('POST /api/segment-mip HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n');
+      socket.write(Buffer.alloc(1000));
+      await new Promise((r) => setTimeout(r, 200));
+      socket.destroy();
+      const requestLines = () => lines.filter((l) => l.path === '/api/segment-mip' && REQUEST_LINE.has(l.msg));
+      await until(() => Promise.resolve(requestLines().length > 0 ? true : undefined), 'a request log line', { timeoutMs: 3000 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(requestLines()).toHaveLength(1);
+      expect(requestLines()[0]).toMatchObject({ aborted: true });
+      expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
+import type { Logger } from '@mipseg/shared/log';
 import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
 import { loadModel, type SegmentationModel } from '@mipseg/shared/inference';
 import { EmbeddedJobQueue } from '@mipseg/shared/queue';
@@ -26,10 +27,9 @@ export interface WorklistServer {
  * test hold the real model's segmentations (to fill the queue of "Try a MIP image").
  */
 export async function startWorklistServer(env: Partial<Record<ConfigKey, string>> = {}, ohifDist?: string,
-  wrapModel: (model: SegmentationModel) => SegmentationModel = (model) => model): Promise<WorklistServer> {
+  wrapModel: (model: SegmentationModel) => SegmentationModel = (model) => model, log: Logger = pino({ level: 'silent' })): Promise<WorklistServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-worklist-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_ENABLED: 'false', ...env });
-  const log = pino({ level: 'silent' });
   const archive = await Archive.open(dataDir, log);
   const retry = { attempts: 1, baseDelayMs: 100 };
   const queue = new EmbeddedJobQueue(join(dataDir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });

@@ -13,6 +13,7 @@ import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared
 import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
 import { clientMessage } from '../client-message';
 import { requestLogFields } from '../request-log';
+import { senderGoneError } from '../sender-gone';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
 import { warningHeaderValue } from './warning-header';
 
@@ -254,7 +255,7 @@ async function receiveParts(req: Request, res: Response, boundary: string, limit
       req.resume();
       res.set('Connection', 'close');
     }
-    return toMipsegError(err);
+    return senderGoneError(err, req) ?? toMipsegError(err);
   }
 }
 
