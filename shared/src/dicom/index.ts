@@ -22,5 +22,6 @@ export { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } f
 export { encodeFileMetaInformation, readFileMetaInformation } from './file-meta';
 export type { FileMetaInformation, ParsedFileMeta } from './file-meta';
 export { packBits, unpackBits } from './bit-packing';
+export { sameDataSet } from './same-data-set';
 export { readSegMask } from './seg-mask';
 export type { SegMask } from './seg-mask';

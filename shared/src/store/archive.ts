@@ -8,6 +8,7 @@ import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header'
 import { dicomParseOptions } from '../dicom/parse-options';
 import { isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS } from '../dicom/sop-classes';
 import { isUncompressed } from '../dicom/transfer-syntaxes';
+import { sameDataSet } from '../dicom/same-data-set';
 import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
 import { FileBlobStore, type BlobStore } from './blob-store';
@@ -187,7 +188,7 @@ export class Archive {
     if (existing && (existing.studyInstanceUid !== header.studyInstanceUid || existing.seriesInstanceUid !== header.seriesInstanceUid)) {
       throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `${header.sopInstanceUid} is stored in series ${existing.seriesInstanceUid}`);
     }
-    if (existing && existing.sha256 === sha256) {
+    if (existing && (existing.sha256 === sha256 || await this.holdsSameDataSet(existing, tempPath))) {
       await this.blobs.discardTemp(tempPath);
       return { status: 'unchanged', header, replaced: false };
     }
@@ -203,6 +204,22 @@ export class Archive {
     if (retired) this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
     for (const listener of this.listeners) listener(header);
     return { status: 'stored', header, replaced: existing !== undefined };
+  }
+
+  /**
+   * Whether a copy with other bytes is the stored instance re-encoded: other File Meta (a STOW-RS client's, or the
+   * one written for a C-STORE association), another little-endian transfer syntax, other sequence lengths. Such a
+   * re-send keeps the stored copy, as an identical one does; replacing it would analyse the study again.
+   */
+  private async holdsSameDataSet(existing: StoredInstance, tempPath: string): Promise<boolean> {
+    try {
+      const [stored, received] = await Promise.all([this.blobs.read(existing.storageKey), fs.readFile(tempPath)]);
+      const same = sameDataSet(stored, received);
+      if (same) this.log.info({ sopInstanceUid: existing.sopInstanceUid }, 'instance sent again in another encoding; the stored copy is kept');
+      return same;
+    } catch {
+      return false; // the stored file cannot be read: the new copy replaces it
+    }
   }
 
   /**

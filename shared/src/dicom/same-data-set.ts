@@ -1,0 +1,70 @@
+import type * as dicomParser from 'dicom-parser';
+import { parseStoredDicom } from './parse-options';
+import { TransferSyntax } from './transfer-syntaxes';
+
+/**
+ * Group 0002 (File Meta Information), group lengths, which an encoding may or may not write, and the delimiters
+ * of undefined-length items, which dicom-parser lists among an item's elements.
+ */
+function isEncodingOnly(tag: string): boolean {
+  return tag.startsWith('x0002') || tag.startsWith('xfffe') || tag.endsWith('0000');
+}
+
+function contentTags(dataSet: dicomParser.DataSet): string[] {
+  return Object.keys(dataSet.elements).filter((tag) => !isEncodingOnly(tag)).sort();
+}
+
+function sameBytes(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number, length: number): boolean {
+  return Buffer.from(a.buffer, a.byteOffset + aOffset, length).equals(Buffer.from(b.buffer, b.byteOffset + bOffset, length));
+}
+
+function sameFragments(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicomParser.DataSet, eb: dicomParser.Element): boolean {
+  const fa = ea.fragments ?? [];
+  const fb = eb.fragments ?? [];
+  const ta = ea.basicOffsetTable ?? [];
+  const tb = eb.basicOffsetTable ?? [];
+  return fa.length === fb.length && ta.length === tb.length && ta.every((v, k) => v === tb[k])
+    && fa.every((f, k) => f.length === fb[k]?.length && sameBytes(a.byteArray, f.position, b.byteArray, (fb[k] as { position: number }).position, f.length));
+}
+
+function sameElement(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicomParser.DataSet, eb: dicomParser.Element): boolean {
+  if (ea.items || eb.items) {
+    const ia = ea.items ?? [];
+    const ib = eb.items ?? [];
+    return ia.length === ib.length && ia.every((item, k) => {
+      const other = ib[k]?.dataSet;
+      return item.dataSet !== undefined && other !== undefined && sameElements(item.dataSet, other);
+    });
+  }
+  if (ea.encapsulatedPixelData || eb.encapsulatedPixelData) {
+    return ea.encapsulatedPixelData === eb.encapsulatedPixelData && sameFragments(a, ea, b, eb);
+  }
+  return ea.length === eb.length && sameBytes(a.byteArray, ea.dataOffset, b.byteArray, eb.dataOffset, ea.length);
+}
+
+function sameElements(a: dicomParser.DataSet, b: dicomParser.DataSet): boolean {
+  const tags = contentTags(a);
+  const others = contentTags(b);
+  if (tags.length !== others.length || tags.some((tag, k) => tag !== others[k])) return false;
+  return tags.every((tag) => sameElement(a, a.elements[tag] as dicomParser.Element, b, b.elements[tag] as dicomParser.Element));
+}
+
+/**
+ * Whether two PS3.10 files hold the same data set: the same elements with the same values, items and fragments,
+ * whatever their File Meta Information and however they were encoded (Implicit or Explicit VR Little Endian,
+ * sequences and items of defined or undefined length). The same instance reaches mipseg so by STOW-RS (the
+ * client's meta) and by C-STORE (meta mipseg writes, in the transfer syntax the association agreed): that is a
+ * re-send, not a new copy. Big Endian against Little Endian, or a file either parser rejects, counts as different.
+ */
+export function sameDataSet(a: Uint8Array, b: Uint8Array): boolean {
+  let x: dicomParser.DataSet;
+  let y: dicomParser.DataSet;
+  try {
+    x = parseStoredDicom(a);
+    y = parseStoredDicom(b);
+  } catch {
+    return false;
+  }
+  const bigEndian = (d: dicomParser.DataSet) => d.string('x00020010') === TransferSyntax.ExplicitVrBigEndian;
+  return bigEndian(x) === bigEndian(y) && sameElements(x, y);
+}
