@@ -5,7 +5,7 @@ import pino from 'pino';
 import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import { Archive } from '@mipseg/shared/store';
-import { startGateway, type GatewayServer } from '@mipseg/gateway';
+import { startGateway, type GatewayDeps, type GatewayServer } from '@mipseg/gateway';
 
 export interface TestArchiveServer {
   readonly config: Config;
@@ -17,11 +17,12 @@ export interface TestArchiveServer {
 }
 
 /** A gateway on a free port over a fresh temporary data directory; `stop` removes everything. */
-export async function startTestArchive(env: Partial<Record<ConfigKey, string>> = {}, log: Logger = pino({ level: 'silent' })): Promise<TestArchiveServer> {
+export async function startTestArchive(env: Partial<Record<ConfigKey, string>> = {}, log: Logger = pino({ level: 'silent' }),
+  deps: Pick<GatewayDeps, 'studyDeletionGuard'> = {}): Promise<TestArchiveServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-test-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_PORT: '0', ...env });
   const archive = await Archive.open(dataDir, log);
-  const gateway = await startGateway({ config, archive, log });
+  const gateway = await startGateway({ config, archive, log, ...deps });
   return {
     config,
     archive,

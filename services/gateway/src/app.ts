@@ -4,6 +4,7 @@ import type { Logger } from '@mipseg/shared/log';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive } from '@mipseg/shared/store';
 import { bearerAuth } from './auth';
+import type { StudyDeletionGuard } from './dicomweb/delete-study';
 import { dicomwebRouter } from './dicomweb/router';
 import { errorHandler } from './error-handler';
 import { noTokenGuard } from './no-token-guard';
@@ -20,6 +21,8 @@ export interface GatewayDeps {
    * (the job queue in queue mode, say). Each gets 2 s.
    */
   readonly readinessChecks?: readonly ReadinessCheck[];
+  /** Asked before a study is deleted: the job queue's owner refuses while the study's analysis is pending. */
+  readonly studyDeletionGuard?: StudyDeletionGuard;
   /** Routers mounted before auth: what a browser loads before it logs in (the worklist page and its assets). */
   readonly publicRouters?: ReadonlyArray<{ path: string; router: express.Router }>;
   /** Extra routers mounted after auth (jobs API, worklist) by later layers. */
@@ -42,7 +45,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   if (deps.config.authTokens.length === 0) app.use(noTokenGuard(deps.config.allowedHosts));
   for (const open of deps.publicRouters ?? []) app.use(open.path, open.router);
   app.use(bearerAuth(deps.config.authTokens));
-  app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config, deps.log));
+  app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config, deps.log, deps.studyDeletionGuard));
   for (const extra of deps.extraRouters ?? []) app.use(extra.path, extra.router);
   // Past every route: the catalogue's 404 as JSON {code, message}, like every other error, not Express's HTML page.
   app.use((req, _res, next) => next(new MipsegError('MIPSEG_NOT_FOUND', `route ${req.method} ${req.path}`)));

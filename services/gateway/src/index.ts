@@ -1,6 +1,7 @@
 export { createGatewayApp } from './app';
 export type { GatewayDeps } from './app';
 export type { ReadinessCheck } from './readiness';
+export type { StudyDeletionGuard } from './dicomweb/delete-study';
 export { GATEWAY_CLOSE_GRACE_MS, startGateway } from './server';
 export type { GatewayServer } from './server';
 export { jobsRouter } from './api/jobs-router';

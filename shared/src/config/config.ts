@@ -30,6 +30,8 @@ export interface Config {
   readonly maxInstanceBytes: number;
   readonly maxPartsPerRequest: number;
   readonly qidoMaxResults: number;
+  /** DELETE /dicomweb/studies/{study} is answered (else 405): off unless the operator turns it on. */
+  readonly allowStudyDelete: boolean;
   readonly inference: {
     /** The model folder (model.json + model.onnx); empty = the model shipped with mipseg. */
     readonly modelDir: string;
@@ -88,6 +90,7 @@ export const DEFAULTS = {
   MAX_INSTANCE_BYTES: String(1024 ** 3),
   MAX_PARTS_PER_REQUEST: '20000',
   QIDO_MAX_RESULTS: '1000',
+  ALLOW_STUDY_DELETE: 'false',
   REDIS_URL: '',
   QUEUE_PREFIX: 'mipseg',
   QUIET_PERIOD_MS: '5000',
@@ -338,6 +341,7 @@ export function loadConfig(
     maxInstanceBytes: readInt(merged, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),
     qidoMaxResults: readInt(merged, 'QIDO_MAX_RESULTS', 1, 1_000_000),
+    allowStudyDelete: readBool(merged, 'ALLOW_STUDY_DELETE'),
     pipeline: Object.freeze({
       redisUrl: readUrl(merged, 'REDIS_URL', ['redis:', 'rediss:'], true),
       queuePrefix: read(merged, 'QUEUE_PREFIX'),

@@ -101,6 +101,8 @@ export const ERRORS = {
   MIPSEG_EXPORT_REFUSED: { httpStatus: 502, message: 'the destination refused the result: %s' },
   MIPSEG_BUSY: { httpStatus: 503, message: 'too busy, try again later: %s' },
   MIPSEG_QUEUE_UNAVAILABLE: { httpStatus: 503, message: 'the job queue cannot be reached: %s' },
+  MIPSEG_DELETE_DISABLED: { httpStatus: 405, message: 'deleting studies is not enabled: %s' },
+  MIPSEG_STUDY_BUSY: { httpStatus: 409, message: 'the study cannot be deleted now: %s' },
   MIPSEG_INTERNAL: { httpStatus: 500, message: 'internal error: %s' },
 } as const satisfies Record<string, ErrorDefinition>;
 

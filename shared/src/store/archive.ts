@@ -13,6 +13,7 @@ import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
 import { FileBlobStore, type BlobStore } from './blob-store';
 import { DataDirLock } from './data-dir-lock';
+import { StudyGate } from './study-gate';
 import { SqliteArchiveIndex, type ArchiveIndex, type StoredInstance } from './sqlite-index';
 
 /** What happened to one received instance; the STOW response and C-STORE status are built from it. */
@@ -87,6 +88,7 @@ async function readHeaderBytes(path: string, size: number): Promise<Buffer> {
 export class Archive {
   private readonly listeners: InstanceStoredListener[] = [];
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly studies = new StudyGate();
 
   constructor(
     readonly blobs: BlobStore,
@@ -140,7 +142,7 @@ export class Archive {
       header = await this.readHeader(file);
       this.validate(header, options);
       const h = header;
-      return await this.serialised(h.sopInstanceUid, () => this.commit(h, file, options));
+      return await this.studies.share(h.studyInstanceUid, () => this.serialised(h.sopInstanceUid, () => this.commit(h, file, options)));
     } catch (err) {
       await this.blobs.discardTemp(file.path);
       const error = toMipsegError(err);
@@ -246,6 +248,29 @@ export class Archive {
     } finally {
       if (this.locks.get(key) === next) this.locks.delete(key);
     }
+  }
+
+  /**
+   * Deletes a study: its index rows (and its patient's, when no other study has that patient), its files with
+   * their cached metadata, and the copies of its instances that replacements moved to retired/, since a study
+   * deleted for privacy must leave none behind. Stores of the study in progress finish first; stores arriving
+   * meanwhile run after it. Returns how many instances it held; undefined when the study is not known.
+   * Once the rows are gone the study is gone for every reader: a file that cannot be removed then is logged.
+   */
+  async deleteStudy(studyUid: string): Promise<number | undefined> {
+    const uid = assertUid(studyUid);
+    return this.studies.exclusive(uid, async () => {
+      const instances = this.index.deleteStudy(uid);
+      if (instances === undefined) return undefined;
+      for (const folder of [join('instances', uid), join('retired', 'instances', uid)]) {
+        try {
+          await this.blobs.removeFolder(folder);
+        } catch (err) {
+          this.log.error({ err, studyInstanceUid: uid, folder }, 'a deleted study\'s files could not all be removed: remove the folder by hand');
+        }
+      }
+      return instances;
+    });
   }
 
   /** The instance's DICOM JSON (pixel data by BulkDataURI placeholder), computed once and cached beside it. */

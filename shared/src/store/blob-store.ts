@@ -24,6 +24,8 @@ export interface BlobStore {
   restore(retiredKey: string, key: string): Promise<void>;
   /** Removes the file at `key`, if there is one. */
   remove(key: string): Promise<void>;
+  /** Removes everything under the folder `prefix` (a key's leading path), if anything is there. */
+  removeFolder(prefix: string): Promise<void>;
   read(key: string): Promise<Buffer>;
   /** The local file that holds `key`, for readers in other threads; undefined where blobs are not local files. */
   localPath(key: string): string | undefined;
@@ -128,6 +130,13 @@ export class FileBlobStore implements BlobStore {
 
   async remove(key: string): Promise<void> {
     await fs.rm(this.resolve(key), { force: true });
+  }
+
+  async removeFolder(prefix: string): Promise<void> {
+    const folder = this.resolve(prefix);
+    await fs.rm(folder, { recursive: true, force: true });
+    for (const dir of this.createdDirs) if (dir === folder || dir.startsWith(`${folder}${sep}`)) this.createdDirs.delete(dir);
+    await fsyncDir(dirname(folder)).catch(() => undefined); // the parent is gone too when nothing else was in it
   }
 
   read(key: string): Promise<Buffer> {

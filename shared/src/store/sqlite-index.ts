@@ -58,6 +58,11 @@ export interface ArchiveIndex {
   findRepresentativeInstance(scope: { studyUid: string; seriesUid?: string }): StoredInstance | undefined;
   search(query: SearchQuery): SearchResult;
   countInstances(): number;
+  /**
+   * Removes a study's instance, series and study rows, and its patient's row when no other study has that
+   * patient, in one transaction. Returns the number of instances it held; undefined when the study is not known.
+   */
+  deleteStudy(studyUid: string): number | undefined;
   close(): void;
 }
 
@@ -138,6 +143,21 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       countInstances: this.db.prepare('SELECT COUNT(*) AS n FROM instances'),
       findSeriesStudy: this.db.prepare('SELECT study_uid AS studyUid FROM series WHERE series_uid = ?'),
     };
+  }
+
+  deleteStudy(studyUid: string): number | undefined {
+    const remove = this.db.transaction((uid: string): number | undefined => {
+      const study = this.statements.prepare('SELECT patient_key AS patientKey FROM studies WHERE study_uid = ?').get(uid) as
+        { patientKey: string } | undefined;
+      if (!study) return undefined;
+      const { changes } = this.statements.prepare('DELETE FROM instances WHERE study_uid = ?').run(uid);
+      this.statements.prepare('DELETE FROM series WHERE study_uid = ?').run(uid);
+      this.statements.prepare('DELETE FROM studies WHERE study_uid = ?').run(uid);
+      this.statements.prepare('DELETE FROM patients WHERE patient_key = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = ?)')
+        .run(study.patientKey, study.patientKey);
+      return changes;
+    });
+    return remove(studyUid);
   }
 
   findInstance(sopInstanceUid: string): StoredInstance | undefined {

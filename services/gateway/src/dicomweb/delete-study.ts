@@ -1,0 +1,32 @@
+import type { Request, Response } from 'express';
+import type { Config } from '@mipseg/shared/config';
+import { assertUid } from '@mipseg/shared/dicom';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { Logger } from '@mipseg/shared/log';
+import type { Archive } from '@mipseg/shared/store';
+import { requestLogFields } from '../request-log';
+
+/**
+ * Why a study may not be deleted now, in words (its analysis is waiting or running, and would store results into
+ * a study that no longer exists), or undefined when it may. The process that runs the job queue supplies it.
+ */
+export type StudyDeletionGuard = (studyInstanceUid: string) => Promise<string | undefined>;
+
+/**
+ * DELETE /studies/{StudyInstanceUID}: not part of PS3.18, but what an administrator needs for a study sent to the
+ * wrong place or under the wrong patient (Orthanc and cloud DICOMweb stores answer it too). Off unless
+ * ALLOW_STUDY_DELETE is set; every deletion is logged at warn level with the request's id and address, as the
+ * audit trail. Results already sent to a PACS stay there: this deletes mipseg's copy only.
+ */
+export function deleteStudyHandler(archive: Archive, config: Config, log: Logger, guard?: StudyDeletionGuard) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const study = assertUid(String(req.params['study']), 'StudyInstanceUID');
+    if (!config.allowStudyDelete) throw new MipsegError('MIPSEG_DELETE_DISABLED', 'ALLOW_STUDY_DELETE is off');
+    const busy = await guard?.(study);
+    if (busy !== undefined) throw new MipsegError('MIPSEG_STUDY_BUSY', `study ${study}: ${busy}`);
+    const instances = await archive.deleteStudy(study);
+    if (instances === undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
+    log.warn({ ...requestLogFields(req), studyInstanceUid: study, instances }, 'study deleted');
+    res.json({ studyInstanceUid: study, deletedInstances: instances });
+  };
+}

@@ -1,0 +1,131 @@
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createLogger } from '@mipseg/shared/log';
+import { syntheticPetInstance, type SyntheticPetSlice } from '../pipeline/volume/synthetic-pet-instance';
+import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
+import { postStow } from '../support/stow';
+
+const KEPT = '2.25.9100';
+const DELETED = '2.25.9200';
+
+/** A PET slice of `study` (series `${study}.1`); the same patient for every study unless `patientId` says otherwise. */
+function slice(study: string, n: number, patientId = 'DEL-1', extra: Partial<SyntheticPetSlice> = {}): Buffer {
+  return Buffer.from(syntheticPetInstance({ sopInstanceUid: `${study}.1.${n}`, seriesInstanceUid: `${study}.1`, imagePositionPatient: [0, 0, n],
+    ...extra, attributes: { StudyInstanceUID: study, PatientID: patientId, ...extra.attributes } }));
+}
+
+interface LogLine { readonly level: number; readonly msg: string; readonly studyInstanceUid?: string; readonly requestId?: string; readonly instances?: number }
+
+describe('DELETE /dicomweb/studies/{study}', () => {
+  let server: TestArchiveServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  const del = (study: string) => fetch(`${server?.baseUrl}/studies/${study}`, { method: 'DELETE' });
+  const studies = async (): Promise<string[]> => {
+    const rows = (await (await fetch(`${server?.baseUrl}/studies`)).json()) as Record<string, { Value: string[] }>[];
+    return rows.map((r) => r['0020000D']?.Value[0] as string).sort();
+  };
+  const patientIds = (): string[] => {
+    const db = new Database(join(server?.dataDir as string, 'index.sqlite'), { readonly: true });
+    try {
+      return (db.prepare('SELECT patient_id AS id FROM patients ORDER BY 1').all() as { id: string }[]).map((r) => r.id);
+    } finally {
+      db.close();
+    }
+  };
+
+  test('answers 405 with Allow unless ALLOW_STUDY_DELETE is on, and keeps the study', async () => {
+    server = await startTestArchive();
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1)])).status).toBe(200);
+    const res = await del(DELETED);
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(await res.json()).toMatchObject({ code: 'MIPSEG_DELETE_DISABLED' });
+    expect(await studies()).toEqual([DELETED]);
+  });
+
+  test('removes the study\'s rows, files, cached metadata and retired copies, logs who asked, and leaves the rest', async () => {
+    const lines: LogLine[] = [];
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' }, createLogger('info', { write: (l: string) => lines.push(JSON.parse(l) as LogLine) }));
+    const base = server.baseUrl;
+    expect((await postStow(`${base}/studies`, [slice(KEPT, 1), slice(DELETED, 1), slice(DELETED, 2)])).status).toBe(200);
+    // A replaced copy (kept under retired/) and cached metadata: both are the deleted study's data too.
+    expect((await postStow(`${base}/studies`, [slice(DELETED, 2, 'DEL-1', { stored: [9] })])).status).toBe(202);
+    expect((await fetch(`${base}/studies/${DELETED}/metadata`)).status).toBe(200);
+    expect(existsSync(join(server.dataDir, 'retired', 'instances', DELETED))).toBe(true);
+
+    const res = await del(DELETED);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ studyInstanceUid: DELETED, deletedInstances: 2 });
+
+    expect(await studies()).toEqual([KEPT]);
+    expect((await fetch(`${base}/studies/${DELETED}/metadata`)).status).toBe(404);
+    expect(existsSync(join(server.dataDir, 'instances', DELETED))).toBe(false);
+    expect(existsSync(join(server.dataDir, 'retired', 'instances', DELETED))).toBe(false);
+    expect(readdirSync(join(server.dataDir, 'instances'))).toEqual([KEPT]);
+    expect(patientIds()).toEqual(['DEL-1']); // the kept study's patient
+    const audit = lines.filter((l) => l.msg === 'study deleted');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ level: 40, studyInstanceUid: DELETED, instances: 2 });
+    expect(audit[0]?.requestId).toEqual(res.headers.get('x-request-id'));
+
+    expect((await del(DELETED)).status).toBe(404);
+    // Sent again, it is a new study like any other.
+    expect((await postStow(`${base}/studies`, [slice(DELETED, 1)])).status).toBe(200);
+    expect(await studies()).toEqual([KEPT, DELETED]);
+  });
+
+  test('removes the patient with its last study', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1, 'KEEP-1'), slice(DELETED, 1, 'GONE-1')])).status).toBe(200);
+    expect((await del(DELETED)).status).toBe(200);
+    expect(patientIds()).toEqual(['KEEP-1']);
+  });
+
+  test('answers 409 while the guard says the study\'s analysis is pending, and keeps it', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' }, undefined,
+      { studyDeletionGuard: (study) => Promise.resolve(study === DELETED ? 'its analysis (job seg-1) is running' : undefined) });
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1)])).status).toBe(200);
+    const res = await del(DELETED);
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ code: 'MIPSEG_STUDY_BUSY', message: expect.stringContaining('job seg-1') as unknown });
+    expect(await studies()).toEqual([DELETED]);
+  });
+
+  test('stores racing a deletion all succeed, and leave every indexed instance with its file and no file unindexed', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const { archive, dataDir } = server;
+    const store = (n: number) => {
+      const temp = join(dataDir, 'tmp', `race-${n}.part`);
+      writeFileSync(temp, slice(DELETED, n));
+      return archive.storeFromTemp(temp);
+    };
+    expect((await store(0)).status).toBe('stored');
+    // The deletion starts when the tenth store lands: others are then part-way through theirs.
+    let landed = 0;
+    let deletion: Promise<number | undefined> | undefined;
+    archive.onInstanceStored(() => {
+      if (++landed === 10) deletion = archive.deleteStudy(DELETED);
+    });
+    const outcomes = await Promise.all(Array.from({ length: 25 }, (_, k) => store(k + 1)));
+    expect(await deletion).toBeGreaterThanOrEqual(10);
+
+    expect(outcomes.map((o) => o.status)).toEqual(Array<string>(25).fill('stored'));
+    const indexed = archive.index.listInstances({ studyUid: DELETED }).map((i) => i.storageKey).sort();
+    const folder = join(dataDir, 'instances', DELETED);
+    const files = existsSync(folder)
+      ? readdirSync(folder, { recursive: true }).map(String).filter((f) => f.endsWith('.dcm')).map((f) => join('instances', DELETED, f)).sort()
+      : [];
+    expect(files).toEqual(indexed);
+    expect(indexed.length).toBeLessThan(25);
+  });
+
+  test('refuses a malformed UID with 400', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    expect((await del('1.2.x')).status).toBe(400);
+  });
+});
