@@ -4,6 +4,9 @@ import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, killAndWait, startMipsegProcess, type MipsegProcess } from '../../../test/support/mipseg-process';
+import { waitForJobs } from '../../../test/support/pipeline-wait';
+import { postStow } from '../../../test/support/stow';
+import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
 
 /**
  * Runs `mipseg serve` to its end, for a start that is expected to fail; one that starts instead is killed
@@ -74,5 +77,37 @@ describe('mipseg serve on a DATA_DIR written by a newer release', () => {
     const run = await runServe({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: '0' });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`MIPSEG_SCHEMA_NEWER: database from a newer release: ${index} was written by a newer mipseg (archive index schema version 7`);
+  });
+});
+
+describe('mipseg serve with ALLOW_STUDY_DELETE', () => {
+  let dataDir: string;
+  let service: MipsegProcess | undefined;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-serve-delete-'));
+  });
+  afterAll(async () => {
+    if (service) await killAndWait(service.child, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('refuses to delete a study whose analysis is pending (409), and deletes it once its job has finished', async () => {
+    service = await startMipsegProcess({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', ALLOW_STUDY_DELETE: 'true', QUIET_PERIOD_MS: '1500' });
+    const root = `http://127.0.0.1:${service.httpPort}`;
+    const instance = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.9301.1', seriesInstanceUid: '2.25.9301', imagePositionPatient: [0, 0, 0],
+      attributes: { StudyInstanceUID: '2.25.9300' } }));
+    expect((await postStow(`${root}/dicomweb/studies`, [instance])).status).toBe(200);
+
+    const early = await fetch(`${root}/dicomweb/studies/2.25.9300`, { method: 'DELETE' });
+    expect(early.status).toBe(409);
+    expect(await early.json()).toMatchObject({ code: 'MIPSEG_STUDY_BUSY' });
+
+    // One slice is too few for a whole-body PET: the study's job ends "not applicable" after the quiet period.
+    const jobs = await waitForJobs(root, '2.25.9300', (list) => list.some((j) => j.state === 'not-applicable'), 30_000);
+    expect(jobs).toHaveLength(1);
+    const res = await fetch(`${root}/dicomweb/studies/2.25.9300`, { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ studyInstanceUid: '2.25.9300', deletedInstances: 1 });
+    expect(await (await fetch(`${root}/dicomweb/studies?StudyInstanceUID=2.25.9300`)).json()).toEqual([]);
   });
 });
