@@ -2,7 +2,7 @@ import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import { resolve } from 'node:path';
 import { loadModel } from '@mipseg/shared/inference';
-import { Archive } from '@mipseg/shared/store';
+import { Archive, scheduleRetiredPruning } from '@mipseg/shared/store';
 import { createWorklist, findOhifDist, startGateway } from '@mipseg/gateway';
 import { startDimseServer } from '@mipseg/dimse';
 import { jobsRouter } from '@mipseg/gateway';
@@ -26,6 +26,9 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
   // First: Archive.open locks DATA_DIR for this process, and the job store and study-check outbox that the
   // pipeline opens below live there too, so a second process stops here before it changes anything.
   const archive = await Archive.open(config.dataDir, log.child({ component: 'archive' }));
+  const pruning = config.retiredRetentionDays > 0
+    ? scheduleRetiredPruning(archive, config.retiredRetentionDays, log.child({ component: 'archive' }))
+    : undefined;
   // Embedded mode analyses here; in queue mode (REDIS_URL) `mipseg worker` processes do.
   const pipeline = await startPipeline({ config, log: log.child({ component: 'pipeline' }), archive, modelDir: options.modelDir,
     softwareVersion: options.softwareVersion, analyses: !config.pipeline.redisUrl });
@@ -54,6 +57,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
         await worklist.close(); // ends the page's event streams, which would hold the HTTP server open
         await Promise.all([gateway.close(), dimse?.close()]);
         const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
+        await pruning?.stop();
         archive.close();
         return pipelineClosed;
       })();

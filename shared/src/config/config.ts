@@ -32,6 +32,8 @@ export interface Config {
   readonly qidoMaxResults: number;
   /** DELETE /dicomweb/studies/{study} is answered (else 405): off unless the operator turns it on. */
   readonly allowStudyDelete: boolean;
+  /** Copies of replaced instances under retired/ are removed after this many days; 0 keeps them for ever. */
+  readonly retiredRetentionDays: number;
   readonly inference: {
     /** The model folder (model.json + model.onnx); empty = the model shipped with mipseg. */
     readonly modelDir: string;
@@ -91,6 +93,7 @@ export const DEFAULTS = {
   MAX_PARTS_PER_REQUEST: '20000',
   QIDO_MAX_RESULTS: '1000',
   ALLOW_STUDY_DELETE: 'false',
+  RETIRED_RETENTION_DAYS: '0',
   REDIS_URL: '',
   QUEUE_PREFIX: 'mipseg',
   QUIET_PERIOD_MS: '5000',
@@ -342,6 +345,7 @@ export function loadConfig(
     maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),
     qidoMaxResults: readInt(merged, 'QIDO_MAX_RESULTS', 1, 1_000_000),
     allowStudyDelete: readBool(merged, 'ALLOW_STUDY_DELETE'),
+    retiredRetentionDays: readInt(merged, 'RETIRED_RETENTION_DAYS', 0, 36_500),
     pipeline: Object.freeze({
       redisUrl: readUrl(merged, 'REDIS_URL', ['redis:', 'rediss:'], true),
       queuePrefix: read(merged, 'QUEUE_PREFIX'),

@@ -20,6 +20,11 @@ export interface BlobStore {
   syncPendingDirs(): Promise<void>;
   /** Moves the file at `key` aside (kept, not deleted) and returns where it went. */
   retire(key: string, reason: string): Promise<string>;
+  /**
+   * Removes the files that {@link retire} moved aside before `retiredBefore` (ms since the epoch), and the folders
+   * that leaves empty. Returns how many files and bytes went.
+   */
+  pruneRetired(retiredBefore: number): Promise<{ files: number; bytes: number }>;
   /** Puts a file that {@link retire} moved aside back at `key`, replacing what is there. */
   restore(retiredKey: string, key: string): Promise<void>;
   /** Removes the file at `key`, if there is one. */
@@ -118,8 +123,53 @@ export class FileBlobStore implements BlobStore {
     const retiredKey = join('retired', `${key}.${reason}.${Date.now()}`);
     const target = this.resolve(retiredKey);
     await this.ensureDir(dirname(target));
-    await fs.rename(this.resolve(key), target);
+    try {
+      await fs.rename(this.resolve(key), target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // pruneRetired removed the folder since it was made: make it again (the source file exists: it is indexed).
+      await fs.mkdir(dirname(target), { recursive: true });
+      await fs.rename(this.resolve(key), target);
+    }
     return retiredKey;
+  }
+
+  async pruneRetired(retiredBefore: number): Promise<{ files: number; bytes: number }> {
+    const pruned = { files: 0, bytes: 0 };
+    await this.pruneFolder(join(this.root, 'retired'), retiredBefore, pruned);
+    return pruned;
+  }
+
+  /** Prunes one folder of retired/ depth first; true when it is left empty. */
+  private async pruneFolder(dir: string, retiredBefore: number, pruned: { files: number; bytes: number }): Promise<boolean> {
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    let left = entries.length;
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (await this.pruneFolder(path, retiredBefore, pruned)) {
+          this.createdDirs.delete(path);
+          await fs.rmdir(path).catch(() => undefined); // a retire may have just put a file there
+          left--;
+        }
+        continue;
+      }
+      // retire() names a file <key>.<reason>.<ms since the epoch>; anything else here was put by hand and stays.
+      const retiredAt = Number(/\.(\d{13})$/.exec(entry.name)?.[1] ?? NaN);
+      if (!(retiredAt < retiredBefore)) continue;
+      const { size } = await fs.stat(path);
+      await fs.rm(path, { force: true });
+      pruned.files++;
+      pruned.bytes += size;
+      left--;
+    }
+    return left === 0 && dir !== join(this.root, 'retired');
   }
 
   async restore(retiredKey: string, key: string): Promise<void> {
