@@ -52,7 +52,11 @@ export async function startGateway(deps: GatewayDeps): Promise<GatewayServer> {
     close: async (graceMs = GATEWAY_CLOSE_GRACE_MS) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const timer = setTimeout(() => sockets.forEach((s) => s.destroy()), graceMs);
+      const timer = setTimeout(() => {
+        // Said, so that an operator reading the shutdown knows which part held it up and what was cut.
+        deps.log.warn({ open: sockets.size, graceMs }, 'HTTP requests still running after the shutdown grace period; closing their connections');
+        sockets.forEach((s) => s.destroy());
+      }, graceMs);
       await closed;
       clearTimeout(timer);
     },
