@@ -217,7 +217,7 @@ export class Archive {
     try {
       const [stored, received] = await Promise.all([this.blobs.read(existing.storageKey), fs.readFile(tempPath)]);
       const same = sameDataSet(stored, received);
-      if (same) this.log.info({ sopInstanceUid: existing.sopInstanceUid }, 'instance sent again in another encoding; the stored copy is kept');
+      if (same) this.log.debug({ sopInstanceUid: existing.sopInstanceUid }, 'instance sent again in another encoding; the stored copy is kept');
       return same;
     } catch {
       return false; // the stored file cannot be read: the new copy replaces it
