@@ -15,7 +15,14 @@ function slice(study: string, n: number, patientId = 'DEL-1', extra: Partial<Syn
     ...extra, attributes: { StudyInstanceUID: study, PatientID: patientId, ...extra.attributes } }));
 }
 
-interface LogLine { readonly level: number; readonly msg: string; readonly studyInstanceUid?: string; readonly requestId?: string; readonly instances?: number }
+interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly studyInstanceUid?: string;
+  readonly requestId?: string;
+  readonly instances?: number;
+  readonly remote?: string;
+}
 
 describe('DELETE /dicomweb/studies/{study}', () => {
   let server: TestArchiveServer | undefined;
@@ -70,7 +77,7 @@ describe('DELETE /dicomweb/studies/{study}', () => {
     expect(patientIds()).toEqual(['DEL-1']); // the kept study's patient
     const audit = lines.filter((l) => l.msg === 'study deleted');
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ level: 40, studyInstanceUid: DELETED, instances: 2 });
+    expect(audit[0]).toMatchObject({ level: 40, studyInstanceUid: DELETED, instances: 2, remote: '127.0.0.1' });
     expect(audit[0]?.requestId).toEqual(res.headers.get('x-request-id'));
 
     expect((await del(DELETED)).status).toBe(404);

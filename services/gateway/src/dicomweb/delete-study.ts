@@ -26,7 +26,7 @@ export function deleteStudyHandler(archive: Archive, config: Config, log: Logger
     if (busy !== undefined) throw new MipsegError('MIPSEG_STUDY_BUSY', `study ${study}: ${busy}`);
     const instances = await archive.deleteStudy(study);
     if (instances === undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
-    log.warn({ ...requestLogFields(req), studyInstanceUid: study, instances }, 'study deleted');
+    log.warn({ ...requestLogFields(req), remote: req.socket.remoteAddress, studyInstanceUid: study, instances }, 'study deleted');
     res.json({ studyInstanceUid: study, deletedInstances: instances });
   };
 }
