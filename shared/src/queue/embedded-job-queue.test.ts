@@ -219,7 +219,7 @@ describe('embedded job runner: a job whose end cannot be written (a full disk)',
     const lines: { msg: string }[] = [];
     const log = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) });
     const path = join(dir, 'jobs.sqlite');
-    queue = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 20 });
+    queue = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 20, unrecordedRetryMs: 300 });
     let runs = 0;
     let repair: (() => void) | undefined;
     queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => {
@@ -239,11 +239,44 @@ describe('embedded job runner: a job whose end cannot be written (a full disk)',
     expect(lines.some((l) => l.msg === 'job states are written again')).toBe(true);
   });
 
+  test('an analysis whose done record alone fails (its exports cannot be added) is run again, not recorded failed', async () => {
+    const path = join(dir, 'jobs.sqlite');
+    queue = new EmbeddedJobQueue(path, createLogger('silent'), { analysisRetry: retry, exportRetry: retry,
+      exportDestinations: ['dimse:PACS@127.0.0.1:11112'], pollMs: 20, unrecordedRetryMs: 300 });
+    let runs = 0;
+    let repair: (() => void) | undefined;
+    queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => {
+      runs++;
+      if (runs === 1) repair = breakTable(path, 'exports');
+      return Promise.resolve(RESULT);
+    } }, { concurrency: 1, studyChecks: false, analyses: true });
+    await queue.enqueueAnalysis('job-c', request('1.2.3.11'));
+    await until(() => Promise.resolve(runs >= 1 ? true : undefined), 'the first run', WAIT);
+    await new Promise((r) => setTimeout(r, 100));
+    const look = new Database(path, { readonly: true });
+    // Waiting to run again, not 'failed' with the database's error.
+    expect(look.prepare('SELECT state, failure_code AS code FROM jobs WHERE id = ?').get('job-c')).toEqual({ state: 'queued', code: null });
+    look.close();
+    repair?.();
+    const job = await doneJob(queue, 'job-c');
+    expect(job.failureCode).toBeNull();
+    expect(runs).toBe(2);
+  });
+
+  test('ping rejects with MIPSEG_QUEUE_UNAVAILABLE while the job store cannot be read', async () => {
+    const path = join(dir, 'jobs.sqlite');
+    queue = new EmbeddedJobQueue(path, createLogger('silent'), { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
+    await expect(queue.ping()).resolves.toBeUndefined();
+    const repair = breakTable(path, 'jobs');
+    await expect(queue.ping()).rejects.toMatchObject({ code: 'MIPSEG_QUEUE_UNAVAILABLE' });
+    repair();
+  });
+
   test('an export is sent again once the database takes writes, and is recorded sent', async () => {
     const log = createLogger('silent');
     const path = join(dir, 'jobs.sqlite');
     queue = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: { attempts: 3, baseDelayMs: 10 },
-      exportDestinations: ['dimse:PACS@127.0.0.1:11112'], pollMs: 20 });
+      exportDestinations: ['dimse:PACS@127.0.0.1:11112'], pollMs: 20, unrecordedRetryMs: 300 });
     const sends: number[] = [];
     let repair: (() => void) | undefined;
     const exportResult = (_id: string, _result: ResultUids, _destination: string, attempt: number): Promise<ExportStatus> => {

@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3';
 import { openSqliteDatabase } from '../store/sqlite-database';
 import { StatementCache } from '../store/statement-cache';
-import { toMipsegError } from '../errors';
+import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
 import { EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
-import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, Stage } from './job-types';
+import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
 import { backoffDelay, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
 /**
@@ -15,6 +15,12 @@ import { backoffDelay, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy }
  */
 const NOT_DUE = Number.MAX_SAFE_INTEGER;
 
+/**
+ * A write that failed (a full disk) may well fail again: an analysis or export whose end could not be written
+ * waits this long before it runs again, rather than running at every tick while the disk stays full.
+ */
+export const UNRECORDED_RETRY_MS = 10_000;
+
 export interface EmbeddedQueueOptions {
   readonly analysisRetry: RetryPolicy;
   readonly exportRetry: RetryPolicy;
@@ -22,6 +28,8 @@ export interface EmbeddedQueueOptions {
   readonly pollMs?: number;
   /** Default STUDY_CHECK_RETRY_MS. */
   readonly studyCheckRetryMs?: number;
+  /** How long after its end could not be written an analysis or export is tried again; default UNRECORDED_RETRY_MS. */
+  readonly unrecordedRetryMs?: number;
 }
 
 /**
@@ -234,10 +242,10 @@ export class EmbeddedJobQueue implements JobQueue {
     void p.finally(() => this.running.delete(p));
   }
 
-  /** Runs again the analyses and exports whose end could not be written, once the database takes writes. */
+  /** Makes the analyses and exports whose end could not be written due again, once the database takes writes. */
   private makeUnrecordedDue(): void {
     if (this.unrecordedAnalyses.size === 0 && this.unrecordedExports.size === 0) return;
-    const now = Date.now();
+    const now = Date.now() + (this.options.unrecordedRetryMs ?? UNRECORDED_RETRY_MS);
     for (const id of this.unrecordedAnalyses) {
       this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL, next_attempt_at = ? WHERE id = ? AND state = 'running'`).run(now, id);
       this.unrecordedAnalyses.delete(id);
@@ -280,17 +288,21 @@ export class EmbeddedJobQueue implements JobQueue {
         timings[stage] = Math.round(ms);
       },
     };
+    let result: ResultUids;
     try {
-      const result = await handlers.analyze(row.id, request, progress);
-      // One transaction: a job recorded done always has its exports, whatever write fails.
-      this.db.transaction(() => {
-        this.statements.prepare(`UPDATE jobs SET state = 'done', progress = 100, finished_at = ?, result = ?, timings = ?,
-          failure_code = NULL, failure_reason = NULL WHERE id = ?`).run(Date.now(), JSON.stringify(result), JSON.stringify(timings), row.id);
-        this.addExports(row.id);
-      })();
+      result = await handlers.analyze(row.id, request, progress);
     } catch (err) {
       this.failOrRetry(row, err, timings);
+      return;
     }
+    // One transaction: a job recorded done always has its exports. If it cannot be written the analysis did not
+    // fail: this rejects, and track() runs it again once writes work (the same result), rather than recording it
+    // as failed with the database's error.
+    this.db.transaction(() => {
+      this.statements.prepare(`UPDATE jobs SET state = 'done', progress = 100, finished_at = ?, result = ?, timings = ?,
+        failure_code = NULL, failure_reason = NULL WHERE id = ?`).run(Date.now(), JSON.stringify(result), JSON.stringify(timings), row.id);
+      this.addExports(row.id);
+    })();
   }
 
   private failOrRetry(row: JobRow, err: unknown, timings: Partial<Record<Stage, number>>): void {
@@ -359,9 +371,15 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   ping(): Promise<void> {
-    this.statements.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM jobs LIMIT 1)').get();
-    this.statements.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM exports LIMIT 1)').get();
-    return Promise.resolve();
+    try {
+      this.statements.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM jobs LIMIT 1)').get();
+      this.statements.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM exports LIMIT 1)').get();
+      return Promise.resolve();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      return Promise.reject(new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `the job store cannot be read (${typeof code === 'string' ? code : 'error'})`,
+        { cause: err }));
+    }
   }
 
   async close(): Promise<void> {
