@@ -131,6 +131,18 @@ describe('DELETE /dicomweb/studies/{study}', () => {
     expect(indexed.length).toBeLessThan(25);
   });
 
+  test('a STOW that stored a part of the study before its deletion still answers for its other parts', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const { archive, dataDir } = server;
+    // As STOW stores each part: the folder's sync is left to the end of the request.
+    writeFileSync(join(dataDir, 'tmp', 'a.part'), slice(DELETED, 1));
+    expect((await archive.storeFromTemp(join(dataDir, 'tmp', 'a.part'), { deferDirSync: true })).status).toBe('stored');
+    expect(await archive.deleteStudy(DELETED)).toBe(1);
+    writeFileSync(join(dataDir, 'tmp', 'b.part'), slice(KEPT, 1));
+    expect((await archive.storeFromTemp(join(dataDir, 'tmp', 'b.part'), { deferDirSync: true })).status).toBe('stored');
+    await expect(archive.blobs.syncPendingDirs()).resolves.toBeUndefined();
+  });
+
   test('refuses a malformed UID with 400', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
     expect((await del('1.2.x')).status).toBe(400);

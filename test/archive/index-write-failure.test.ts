@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { createLogger } from '@mipseg/shared/log';
-import { Archive } from '@mipseg/shared/store';
+import { Archive, FileBlobStore, SqliteArchiveIndex, type PublishOptions } from '@mipseg/shared/store';
 import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
 
 const SERIES = '1.2.826.0.1.3680043.8.498.77001';
@@ -75,4 +75,42 @@ describe('a store whose index write fails leaves the files as the index lists th
     expect(Buffer.from(await readFile(join(dataDir, after?.storageKey as string))).equals(Buffer.from(original))).toBe(true);
     expect(await filesUnder(join(dataDir, 'instances'))).toHaveLength(1);
   }, 30_000);
+});
+
+/** The real blob store, whose next publish fails as a full disk makes it fail (fdatasync or rename: ENOSPC). */
+class DiskFullAtPublish extends FileBlobStore {
+  full = false;
+  override async publish(tempPath: string, key: string, options?: PublishOptions): Promise<void> {
+    if (this.full) throw Object.assign(new Error('ENOSPC: no space left on device, fdatasync'), { code: 'ENOSPC' });
+    return super.publish(tempPath, key, options);
+  }
+}
+
+describe('a replacement whose publish fails', () => {
+  test('puts the stored copy back, so that the index never names a file that is gone', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-publish-fail-'));
+    const blobs = new DiskFullAtPublish(dataDir);
+    await blobs.init();
+    const archive = new Archive(blobs, new SqliteArchiveIndex(join(dataDir, 'index.sqlite')), createLogger('silent'));
+    try {
+      const uid = `${SERIES}.3`;
+      const store = async (bytes: Uint8Array, name: string) => {
+        const temp = join(dataDir, 'tmp', `${name}.part`);
+        await writeFile(temp, bytes);
+        return archive.storeFromTemp(temp);
+      };
+      const original = syntheticPetInstance({ sopInstanceUid: uid, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 0] });
+      expect((await store(original, 'original')).status).toBe('stored');
+      blobs.full = true;
+      const outcome = await store(syntheticPetInstance({ sopInstanceUid: uid, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 0], stored: [3] }), 'changed');
+      expect(outcome).toMatchObject({ status: 'failed', error: { code: 'MIPSEG_STORAGE_FULL' } });
+
+      const row = archive.index.findInstance(uid);
+      expect(Buffer.from(await readFile(join(dataDir, row?.storageKey as string))).equals(Buffer.from(original))).toBe(true);
+      expect(await readdir(join(dataDir, 'tmp'))).toEqual([]);
+    } finally {
+      archive.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -81,9 +81,10 @@ async function readHeaderBytes(path: string, size: number): Promise<Buffer> {
 
 /**
  * The archive: instance files in a {@link BlobStore}, attributes in an {@link ArchiveIndex}.
- * Duplicate policy: the same SOP Instance UID with identical bytes is acknowledged without change; with
- * different bytes in the same series, the new copy replaces the old one, which is kept under retired/
- * (never deleted) and a warning is returned; under another study or series it is refused (0x0111).
+ * Duplicate policy: the same SOP Instance UID with the same data set (identical bytes, or another encoding of
+ * it) is acknowledged without change; with other content in the same series, the new copy replaces the old one,
+ * which is kept under retired/ (until RETIRED_RETENTION_DAYS) and a warning is returned; under another study or
+ * series it is refused (0x0111).
  */
 export class Archive {
   private readonly listeners: InstanceStoredListener[] = [];
@@ -196,8 +197,8 @@ export class Archive {
     }
     const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
     const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
-    await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
     try {
+      await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
       this.index.putInstance(header, { storageKey, size, sha256 }, seriesStudy !== undefined);
     } catch (err) {
       await this.unpublish(storageKey, existing, retired);
@@ -225,9 +226,9 @@ export class Archive {
   }
 
   /**
-   * Undoes a publish whose index row could not be written (SQLITE_FULL on a full disk, say), so that the files
-   * agree with the index again: the copy the index still lists goes back in place, and a new instance's file,
-   * which nothing lists, is removed (else it would lie in instances/ unseen until the sender re-sent it).
+   * Undoes a publish that failed (ENOSPC, say) or whose index row could not be written (SQLITE_FULL), so that the
+   * files agree with the index again: the copy the index still lists goes back in place, and a new instance's
+   * file, which nothing lists, is removed (else it would lie in instances/ unseen until the sender re-sent it).
    */
   private async unpublish(storageKey: string, existing: StoredInstance | undefined, retired: string | undefined): Promise<void> {
     try {

@@ -116,7 +116,14 @@ export class FileBlobStore implements BlobStore {
   async syncPendingDirs(): Promise<void> {
     const dirs = [...this.pendingDirs];
     this.pendingDirs.clear();
-    await Promise.all(dirs.map(fsyncDir));
+    await Promise.all(dirs.map(async (dir) => {
+      try {
+        await fsyncDir(dir);
+      } catch (err) {
+        // Removed since (a deleted study): nothing in it is left to make durable.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }));
   }
 
   async retire(key: string, reason: string): Promise<string> {
@@ -185,7 +192,9 @@ export class FileBlobStore implements BlobStore {
   async removeFolder(prefix: string): Promise<void> {
     const folder = this.resolve(prefix);
     await fs.rm(folder, { recursive: true, force: true });
-    for (const dir of this.createdDirs) if (dir === folder || dir.startsWith(`${folder}${sep}`)) this.createdDirs.delete(dir);
+    const inside = (dir: string) => dir === folder || dir.startsWith(`${folder}${sep}`);
+    for (const dir of this.createdDirs) if (inside(dir)) this.createdDirs.delete(dir);
+    for (const dir of this.pendingDirs) if (inside(dir)) this.pendingDirs.delete(dir);
     await fsyncDir(dirname(folder)).catch(() => undefined); // the parent is gone too when nothing else was in it
   }
 
