@@ -143,6 +143,18 @@ describe('DELETE /dicomweb/studies/{study}', () => {
     await expect(archive.blobs.syncPendingDirs()).resolves.toBeUndefined();
   });
 
+  test('metadata reads racing the deletion leave no cached metadata behind, and a read after it is a 404', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const { archive, dataDir } = server;
+    expect((await postStow(`${server.baseUrl}/studies`, Array.from({ length: 8 }, (_, n) => slice(DELETED, n + 1)))).status).toBe(200);
+    const rows = archive.index.listInstances({ studyUid: DELETED });
+    const reads = rows.map((row) => archive.readMetadata(row));
+    await archive.deleteStudy(DELETED);
+    await Promise.allSettled(reads);
+    expect(existsSync(join(dataDir, 'instances', DELETED))).toBe(false);
+    await expect(archive.readMetadata(rows[0] as (typeof rows)[number])).rejects.toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
+  });
+
   test('refuses a malformed UID with 400', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
     expect((await del('1.2.x')).status).toBe(400);

@@ -280,11 +280,23 @@ export class Archive {
     try {
       return (await this.blobs.read(key)).toString('utf8');
     } catch {
-      const bytes = await this.blobs.read(instance.storageKey);
-      const json = JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, !isUncompressed(instance.transferSyntaxUid)));
-      await this.blobs.writeAtomic(key, json);
-      return json;
+      // Not cached yet: computed below.
     }
+    let bytes: Buffer;
+    try {
+      bytes = await this.blobs.read(instance.storageKey);
+    } catch (err) {
+      // Deleted (its study) or replaced since the caller looked it up.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
+      throw err;
+    }
+    const json = JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, !isUncompressed(instance.transferSyntaxUid)));
+    // Cached only while the instance is still stored as it was read, and inside the study's gate: a deletion of the
+    // study must never find this file written back into the folder it removed, with the patient's data in it.
+    await this.studies.share(instance.studyInstanceUid, async () => {
+      if (this.index.findInstance(instance.sopInstanceUid)?.sha256 === instance.sha256) await this.blobs.writeAtomic(key, json);
+    });
+    return json;
   }
 
   close(): void {
