@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createLogger } from '@mipseg/shared/log';
@@ -153,6 +154,22 @@ describe('DELETE /dicomweb/studies/{study}', () => {
     await Promise.allSettled(reads);
     expect(existsSync(join(dataDir, 'instances', DELETED))).toBe(false);
     await expect(archive.readMetadata(rows[0] as (typeof rows)[number])).rejects.toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
+  });
+
+  test('leaves the patient\'s name and ID nowhere in the index files', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const secret = slice(DELETED, 1, 'MRN-778899', { attributes: { PatientName: 'Secretname^Patient' } });
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1), secret])).status).toBe(200);
+    expect((await del(DELETED)).status).toBe(200);
+    const { dataDir } = server;
+    await server.gateway.close(1000);
+    server.archive.close(); // what is on disk once the process has let go of it
+    for (const name of readdirSync(dataDir).filter((f) => f.startsWith('index.sqlite'))) {
+      const bytes = readFileSync(join(dataDir, name));
+      expect([name, bytes.includes('Secretname'), bytes.includes('MRN-778899')]).toEqual([name, false, false]);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+    server = undefined;
   });
 
   test('refuses a malformed UID with 400', async () => {

@@ -157,7 +157,17 @@ export class SqliteArchiveIndex implements ArchiveIndex {
         .run(study.patientKey, study.patientKey);
       return changes;
     });
-    return remove(studyUid);
+    // The rows' bytes would otherwise stay readable in free pages and in the WAL: overwritten with zeros (for this
+    // transaction only: it costs writes), then the WAL copied into the file and truncated (best effort: a reader
+    // holding an old snapshot, a backup say, leaves the WAL to the next checkpoint).
+    this.db.pragma('secure_delete = ON');
+    try {
+      const instances = remove(studyUid);
+      if (instances !== undefined) this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return instances;
+    } finally {
+      this.db.pragma('secure_delete = OFF');
+    }
   }
 
   findInstance(sopInstanceUid: string): StoredInstance | undefined {
