@@ -172,6 +172,15 @@ describe('DELETE /dicomweb/studies/{study}', () => {
     server = undefined;
   });
 
+  test('answers 503 when the job queue cannot say whether the study is busy, and keeps it', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' }, undefined, { studyDeletionGuard: () => new Promise(() => undefined) });
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1)])).status).toBe(200);
+    const res = await del(DELETED);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ code: 'MIPSEG_QUEUE_UNAVAILABLE' });
+    expect(await studies()).toEqual([DELETED]);
+  }, 15_000);
+
   test('refuses a malformed UID with 400', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
     expect((await del('1.2.x')).status).toBe(400);

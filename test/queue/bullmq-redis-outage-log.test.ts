@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../shared/src/log';
 import { BullMqJobQueue } from '../../shared/src/queue';
+import { studyDeletionRefusal } from '../../services/worker/src/pipeline/study-deletion-guard';
 import { startRedis, type TestRedis } from '../support/redis';
 import { until } from '../support/until';
 
@@ -71,5 +72,18 @@ describe('queue mode while Redis is unreachable', () => {
     await redis.start();
     redisDown = false;
     await until(() => queue!.ping().then(() => true, () => undefined), 'ping to pass again');
+  });
+
+  test('a study deletion asked while Redis is away is refused at once (503), not allowed blind or left waiting', async () => {
+    const retry = { attempts: 1, baseDelayMs: 100 };
+    queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: [], lockDurationMs: 5000 }, createLogger('silent'));
+    await until(() => queue!.ping().then(() => true, () => undefined), 'the first ping');
+    expect(await studyDeletionRefusal(queue, '2.25.8')).toBeUndefined();
+
+    await redis.kill();
+    redisDown = true;
+    await until(() => queue!.ping().then(() => undefined, () => true), 'ping to fail');
+    await expect(studyDeletionRefusal(queue, '2.25.8')).rejects.toMatchObject({ code: 'MIPSEG_QUEUE_UNAVAILABLE', httpStatus: 503 });
   });
 });

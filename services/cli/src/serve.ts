@@ -6,7 +6,7 @@ import { Archive, scheduleRetiredPruning } from '@mipseg/shared/store';
 import { createWorklist, findOhifDist, startGateway } from '@mipseg/gateway';
 import { startDimseServer } from '@mipseg/dimse';
 import { jobsRouter } from '@mipseg/gateway';
-import { startPipeline, studyDeletionRefusal } from '@mipseg/worker';
+import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
 
 export interface RunningService {
@@ -42,7 +42,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
     loadModel: () => loadModel(options.modelDir, { threads: config.inference.threads, executionProvider: config.inference.executionProvider }) });
   const gateway = await startGateway({ config, archive, log: log.child({ component: 'gateway' }),
     readinessChecks: [{ name: 'queue', check: () => pipeline.queue.ping(), required: false }],
-    studyDeletionGuard: (study) => studyDeletionRefusal(pipeline.queue, study),
+    studyDeletionGuard: (study) => pipeline.studyDeletionRefusal(study),
     publicRouters: [{ path: '/', router: worklist.pageRouter }],
     extraRouters: [{ path: '/api', router: jobsRouter(pipeline, archive) }, { path: '/api', router: worklist.apiRouter }] });
   log.info({ dataDir: config.dataDir, httpPort: gateway.port, dimsePort: dimse?.port, aeTitle: config.dimse.aeTitle,

@@ -12,6 +12,21 @@ import { requestLogFields } from '../request-log';
  */
 export type StudyDeletionGuard = (studyInstanceUid: string) => Promise<string | undefined>;
 
+/** Longest the guard may take: a job queue whose Redis went away mid-question would otherwise hold the request. */
+export const GUARD_TIMEOUT_MS = 5000;
+
+async function ask(guard: StudyDeletionGuard, study: string): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `no answer within ${GUARD_TIMEOUT_MS} ms`)), GUARD_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([guard(study), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * DELETE /studies/{StudyInstanceUID}: not part of PS3.18, but what an administrator needs for a study sent to the
  * wrong place or under the wrong patient (Orthanc and cloud DICOMweb stores answer it too). Off unless
@@ -22,7 +37,7 @@ export function deleteStudyHandler(archive: Archive, config: Config, log: Logger
   return async (req: Request, res: Response): Promise<void> => {
     const study = assertUid(String(req.params['study']), 'StudyInstanceUID');
     if (!config.allowStudyDelete) throw new MipsegError('MIPSEG_DELETE_DISABLED', 'ALLOW_STUDY_DELETE is off');
-    const busy = await guard?.(study);
+    const busy = guard ? await ask(guard, study) : undefined;
     if (busy !== undefined) throw new MipsegError('MIPSEG_STUDY_BUSY', `study ${study}: ${busy}`);
     const instances = await archive.deleteStudy(study);
     if (instances === undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);

@@ -66,6 +66,20 @@ describe('an analysis retried after its result was partly stored', () => {
     expect(new Set(outputs.map((i) => i.seriesInstanceUid))).toEqual(new Set([result.mipSeriesInstanceUid, result.segSeriesInstanceUid]));
   });
 
+  test('a study deleted during its analysis stays deleted: the results are not stored, the job fails as not found', async () => {
+    const study = syntheticPetStudy({ slices: 12 });
+    await new ArchiveResultSink(archive).store(study.instances);
+    const sourceUids = archive.index.listInstances({ studyUid: study.studyInstanceUid }).map((i) => i.sopInstanceUid);
+    // The deletion lands while the MIP and SEG are being derived, just before they would be stored.
+    const deleting: JobProgress = { ...progress, stage: async (stage) => { if (stage === 'store') await archive.deleteStudy(study.studyInstanceUid); } };
+    const deps: AnalysisDeps = { source: new ArchiveStudySource(archive), sink: new ArchiveResultSink(archive), compute: pool, log };
+    await expect(analyzeSeries({
+      studyInstanceUid: study.studyInstanceUid, seriesInstanceUid: study.seriesInstanceUid, sopInstanceUids: sourceUids,
+      contentHash: 'test', reason: 'study-complete', version: 1, resultUidSeed: randomUUID(),
+    }, deps, deleting)).rejects.toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
+    expect(archive.index.listInstances({ studyUid: study.studyInstanceUid })).toEqual([]);
+  });
+
   test('names a later result version in its series, so a PACS tells the versions apart', async () => {
     const study = syntheticPetStudy({ slices: 12 });
     const sink = new ArchiveResultSink(archive);

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@mipseg/shared/log';
+import { MipsegError } from '@mipseg/shared/errors';
 import type { AnalysisRequest, JobProgress, ResultUids } from '@mipseg/shared/queue';
 import { asBuffer, type SeriesInstances } from './analysis-thread-protocol';
 import type { ComputeTimings, ResultIdentity, SeriesResults, StageReporter } from './derive-series-results';
@@ -81,7 +82,13 @@ export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps
   });
   const results = await deriveResults(instances, request, deps, progress);
   await progress.stage('store', 90);
-  await timed(progress, 'store', () => deps.sink.store([asBuffer(results.mip.bytes), asBuffer(results.seg.bytes)]));
+  await timed(progress, 'store', async () => {
+    // A study deleted while it was analysed stays deleted: its MIP and SEG would bring the patient back.
+    if (!(await deps.source.hasSeries(studyInstanceUid, seriesInstanceUid))) {
+      throw new MipsegError('MIPSEG_NOT_FOUND', `series ${seriesInstanceUid} (deleted during its analysis, so its results were not stored)`);
+    }
+    await deps.sink.store([asBuffer(results.mip.bytes), asBuffer(results.seg.bytes)]);
+  });
   const areas = results.lesionAreasPx;
   const pixelArea = results.mipPixelSpacingMm[0] * results.mipPixelSpacingMm[1];
   deps.log.info({ seriesInstanceUid: request.seriesInstanceUid, lesions: areas.length, version: request.version,

@@ -19,6 +19,7 @@ const source: StudySource = {
   readSeries: (_study, series) => Promise.resolve([syntheticPetInstance({
     sopInstanceUid: series === RESULT.mipSeriesInstanceUid ? MIP_UID : SEG_UID, seriesInstanceUid: series,
   })]),
+  hasSeries: () => Promise.resolve(true),
 };
 
 interface SeenRequest {

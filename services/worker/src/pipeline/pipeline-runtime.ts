@@ -12,11 +12,14 @@ import { exportResult } from './export-result';
 import { planStudy, type PlanOutcome } from './plan-study';
 import { ArchiveResultSink, StowResultSink, type ResultSink } from './result-sink';
 import { ArchiveStudySource, DicomwebStudySource, type StudySource } from './study-source';
+import { studyDeletionRefusal } from './study-deletion-guard';
 
 export interface PipelineRuntime {
   readonly queue: JobQueue;
   /** Plans a study now (POST /api/studies/{uid}/analyze); only where the archive is. */
   analyzeNow(studyInstanceUid: string): Promise<PlanOutcome>;
+  /** Why the study may not be deleted now (its analysis is pending), or undefined: see studyDeletionRefusal. */
+  studyDeletionRefusal(studyInstanceUid: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -121,6 +124,7 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
   return {
     queue,
     analyzeNow: (uid) => plan(uid, true),
+    studyDeletionRefusal: (uid) => studyDeletionRefusal(queue, uid, outbox?.pending() ?? []),
     close: async () => {
       outbox?.close();
       await queue.close(); // lets running analyses finish

@@ -32,6 +32,10 @@ describe('a study may be deleted only when nothing of it is in flight', () => {
     expect(await studyDeletionRefusal(queue, '2.25.3')).toMatch(/job seg-queued\) is queued/);
   });
 
+  test('refuses while the study is in the outbox, not yet handed to Redis', async () => {
+    expect(await studyDeletionRefusal(queue, '2.25.5', ['2.25.5'])).toMatch(/quiet period/);
+  });
+
   test('allows a study whose jobs have all finished', async () => {
     await queue.recordNotApplicable('na-1', '2.25.4', 'no PET series');
     expect(await studyDeletionRefusal(queue, '2.25.4')).toBeUndefined();

@@ -11,6 +11,8 @@ export interface StudySource {
    * main thread, which every analysis shares, stays free. Undefined where the bytes must come through here.
    */
   seriesFiles?(studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUids?: readonly string[]): string[] | undefined;
+  /** Whether the series is still stored in that study: asked before results are stored beside it. */
+  hasSeries(studyInstanceUid: string, seriesInstanceUid: string): Promise<boolean>;
 }
 
 export class ArchiveStudySource implements StudySource {
@@ -19,6 +21,10 @@ export class ArchiveStudySource implements StudySource {
   async readSeries(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]> {
     const instances = this.listSeries(studyUid, seriesUid, sopInstanceUids);
     return Promise.all(instances.map((i) => this.archive.blobs.read(i.storageKey)));
+  }
+
+  hasSeries(studyUid: string, seriesUid: string): Promise<boolean> {
+    return Promise.resolve(this.archive.index.findSeriesStudy(seriesUid) === studyUid);
   }
 
   seriesFiles(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): string[] | undefined {
@@ -39,6 +45,15 @@ export class ArchiveStudySource implements StudySource {
 /** Reads through WADO-RS, so that workers on other machines need only the gateway's URL (and token). */
 export class DicomwebStudySource implements StudySource {
   constructor(private readonly baseUrl: string, private readonly token?: string) {}
+
+  async hasSeries(studyUid: string, seriesUid: string): Promise<boolean> {
+    const headers: Record<string, string> = { Accept: 'application/dicom+json' };
+    if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
+    const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series?SeriesInstanceUID=${seriesUid}&includefield=0020000E`, { headers });
+    if (!res.ok) throw new MipsegError('MIPSEG_INTERNAL', `QIDO-RS series ${seriesUid}: HTTP ${res.status}`);
+    const text = await res.text();
+    return text.trim() !== '' && (JSON.parse(text) as unknown[]).length > 0;
+  }
 
   async readSeries(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]> {
     const headers: Record<string, string> = { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
