@@ -2,7 +2,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sameDataSet } from '@mipseg/shared/dicom';
+import { encodeFileMetaInformation, sameDataSet } from '@mipseg/shared/dicom';
+import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
 
 /** Runs a dcmtk tool over files in `dir`; throws with its output when it fails. */
@@ -63,5 +64,56 @@ describe('sameDataSet tells a re-encoded copy of an instance from a changed one'
 
   test('a file that cannot be parsed is never the same', () => {
     expect(sameDataSet(file('original.dcm'), Buffer.from('not DICOM at all'))).toBe(false);
+  });
+});
+
+/** An Explicit VR Little Endian element: tag, VR, and the value (lengths in the short or long form as the VR wants). */
+function explicitElement(group: number, element: number, vr: string, value: Buffer): Buffer {
+  const long = ['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr);
+  const header = Buffer.alloc(long ? 12 : 8);
+  header.writeUInt16LE(group, 0);
+  header.writeUInt16LE(element, 2);
+  header.write(vr, 4, 'latin1');
+  if (long) header.writeUInt32LE(value.length, 8);
+  else header.writeUInt16LE(value.length, 6);
+  return Buffer.concat([header, value]);
+}
+
+function privateInstance(element: Buffer): Buffer {
+  const meta = encodeFileMetaInformation({ mediaStorageSopClassUid: '1.2.840.10008.5.1.4.1.1.128', mediaStorageSopInstanceUid: '2.25.8802',
+    transferSyntaxUid: '1.2.840.10008.1.2.1' });
+  return Buffer.concat([meta, explicitElement(0x0008, 0x0018, 'UI', Buffer.from('2.25.8802\0', 'latin1')),
+    explicitElement(0x0009, 0x0010, 'LO', Buffer.from('MIPSEG T')), element]);
+}
+
+describe('sameDataSet on hand-built edge cases', () => {
+  test('an empty sequence is not the same as a value of the same tag with content', () => {
+    const emptySequence = privateInstance(explicitElement(0x0009, 0x1001, 'SQ', Buffer.alloc(0)));
+    const bytes = privateInstance(explicitElement(0x0009, 0x1001, 'OB', Buffer.from('0123456789abcdef')));
+    const emptyBytes = privateInstance(explicitElement(0x0009, 0x1001, 'OB', Buffer.alloc(0)));
+    expect(sameDataSet(emptySequence, bytes)).toBe(false);
+    expect(sameDataSet(bytes, emptySequence)).toBe(false);
+    expect(sameDataSet(emptySequence, emptyBytes)).toBe(true);
+  });
+
+  test('text values differing only in trailing padding are the same; any other difference is not', () => {
+    const padded = privateInstance(explicitElement(0x0008, 0x103e, 'LO', Buffer.from('WB PET  ')));
+    const trimmed = privateInstance(explicitElement(0x0008, 0x103e, 'LO', Buffer.from('WB PET')));
+    const other = privateInstance(explicitElement(0x0008, 0x103e, 'LO', Buffer.from(' WB PET ')));
+    expect(sameDataSet(padded, trimmed)).toBe(true);
+    expect(sameDataSet(padded, other)).toBe(false);
+  });
+});
+
+const SAMPLE = 'data/pet-dicom/singles/dicomweb-client-sample.dcm';
+describeWithSharedData(SAMPLE)('sameDataSet on a real file dcmtk re-encodes (it trims trailing spaces)', () => {
+  test.each([['+ti'], ['+te']])('the file and dcmconv %s of it hold the same data set', (option) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-same-real-'));
+    try {
+      dcmtk(dir, 'dcmconv', [option, sharedData(SAMPLE).path, 'converted.dcm']);
+      expect(sameDataSet(readFileSync(sharedData(SAMPLE).path), readFileSync(join(dir, 'converted.dcm')))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import type * as dicomParser from 'dicom-parser';
-import { parseStoredDicom } from './parse-options';
+import { implicitVr, parseStoredDicom } from './parse-options';
 import { TransferSyntax } from './transfer-syntaxes';
 
 /**
@@ -18,6 +18,20 @@ function sameBytes(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: numbe
   return Buffer.from(a.buffer, a.byteOffset + aOffset, length).equals(Buffer.from(b.buffer, b.byteOffset + bOffset, length));
 }
 
+/** VRs whose values are text, where trailing spaces (and, for UI, a trailing NUL) only pad the value to even length. */
+const PADDED_TEXT_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT']);
+
+function valueOf(d: dicomParser.DataSet, e: dicomParser.Element): Buffer {
+  return Buffer.from(d.byteArray.buffer, d.byteArray.byteOffset + e.dataOffset, e.length);
+}
+
+/** A text value without the padding that writers add or leave out as they please (dcmtk trims it, say). */
+function unpadded(value: Buffer): Buffer {
+  let end = value.length;
+  while (end > 0 && (value[end - 1] === 0x20 || value[end - 1] === 0x00)) end--;
+  return value.subarray(0, end);
+}
+
 function sameFragments(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicomParser.DataSet, eb: dicomParser.Element): boolean {
   const fa = ea.fragments ?? [];
   const fb = eb.fragments ?? [];
@@ -29,8 +43,10 @@ function sameFragments(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicom
 
 function sameElement(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicomParser.DataSet, eb: dicomParser.Element): boolean {
   if (ea.items || eb.items) {
-    const ia = ea.items ?? [];
-    const ib = eb.items ?? [];
+    // A sequence on one side only: the same only when both are empty (an empty SQ against an empty value).
+    if (!ea.items || !eb.items) return (ea.items?.length ?? ea.length) === 0 && (eb.items?.length ?? eb.length) === 0;
+    const ia = ea.items;
+    const ib = eb.items;
     return ia.length === ib.length && ia.every((item, k) => {
       const other = ib[k]?.dataSet;
       return item.dataSet !== undefined && other !== undefined && sameElements(item.dataSet, other);
@@ -39,7 +55,9 @@ function sameElement(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicomPa
   if (ea.encapsulatedPixelData || eb.encapsulatedPixelData) {
     return ea.encapsulatedPixelData === eb.encapsulatedPixelData && sameFragments(a, ea, b, eb);
   }
-  return ea.length === eb.length && sameBytes(a.byteArray, ea.dataOffset, b.byteArray, eb.dataOffset, ea.length);
+  if (ea.length === eb.length && sameBytes(a.byteArray, ea.dataOffset, b.byteArray, eb.dataOffset, ea.length)) return true;
+  const vr = ea.vr ?? eb.vr ?? implicitVr(ea.tag);
+  return vr !== undefined && PADDED_TEXT_VRS.has(vr) && unpadded(valueOf(a, ea)).equals(unpadded(valueOf(b, eb)));
 }
 
 function sameElements(a: dicomParser.DataSet, b: dicomParser.DataSet): boolean {
@@ -52,9 +70,11 @@ function sameElements(a: dicomParser.DataSet, b: dicomParser.DataSet): boolean {
 /**
  * Whether two PS3.10 files hold the same data set: the same elements with the same values, items and fragments,
  * whatever their File Meta Information and however they were encoded (Implicit or Explicit VR Little Endian,
- * sequences and items of defined or undefined length). The same instance reaches mipseg so by STOW-RS (the
- * client's meta) and by C-STORE (meta mipseg writes, in the transfer syntax the association agreed): that is a
- * re-send, not a new copy. Big Endian against Little Endian, or a file either parser rejects, counts as different.
+ * sequences and items of defined or undefined length, text values with or without their trailing padding). The
+ * same instance reaches mipseg so by STOW-RS (the client's meta) and by C-STORE (meta mipseg writes, in the
+ * transfer syntax the association agreed): that is a re-send, not a new copy. Big Endian against Little Endian, a
+ * private sequence that one parse reads as items and the other as bytes, or a file either parser rejects, counts as
+ * different: the new copy then replaces the stored one, as any changed copy does.
  */
 export function sameDataSet(a: Uint8Array, b: Uint8Array): boolean {
   let x: dicomParser.DataSet;

@@ -47,6 +47,9 @@ export interface ReceivedFile {
   readonly dataSynced: boolean;
 }
 
+/** Largest stored instance that a different copy is compared with, element by element (see holdsSameDataSet). */
+export const SAME_DATA_SET_MAX_BYTES = 64 * 1024 * 1024;
+
 /** A listener told about every instance that was stored or replaced (the pipeline's study tracker). */
 export type InstanceStoredListener = (header: InstanceHeader) => void;
 
@@ -191,7 +194,7 @@ export class Archive {
     if (existing && (existing.studyInstanceUid !== header.studyInstanceUid || existing.seriesInstanceUid !== header.seriesInstanceUid)) {
       throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `${header.sopInstanceUid} is stored in series ${existing.seriesInstanceUid}`);
     }
-    if (existing && (existing.sha256 === sha256 || await this.holdsSameDataSet(existing, tempPath))) {
+    if (existing && (existing.sha256 === sha256 || await this.holdsSameDataSet(existing, tempPath, size))) {
       await this.blobs.discardTemp(tempPath);
       return { status: 'unchanged', header, replaced: false };
     }
@@ -214,7 +217,10 @@ export class Archive {
    * one written for a C-STORE association), another little-endian transfer syntax, other sequence lengths. Such a
    * re-send keeps the stored copy, as an identical one does; replacing it would analyse the study again.
    */
-  private async holdsSameDataSet(existing: StoredInstance, tempPath: string): Promise<boolean> {
+  private async holdsSameDataSet(existing: StoredInstance, tempPath: string, size: number): Promise<boolean> {
+    // Both copies are read whole to compare them: past this size the new copy replaces the stored one unread, as
+    // before, rather than hold two large multi-frame instances in memory per association.
+    if (existing.size > SAME_DATA_SET_MAX_BYTES || size > SAME_DATA_SET_MAX_BYTES) return false;
     try {
       const [stored, received] = await Promise.all([this.blobs.read(existing.storageKey), fs.readFile(tempPath)]);
       const same = sameDataSet(stored, received);
