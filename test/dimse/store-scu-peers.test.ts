@@ -94,4 +94,19 @@ async function startStorescp(outDir: string, accept = '+xa'): Promise<{ port: nu
       storescp.process.kill();
     }
   });
+
+  const segs = sharedData('data/seg-examples/dcmjs-tumor_User1_Manual_Trial1.dcm');
+  (segs.available ? test : test.skip)('refuses at once a BINARY SEG (1 bit) for a peer that takes Implicit VR only, saying why', async () => {
+    const outDir = await mkdtemp(join(scratch, 'storescp-implicit-seg-'));
+    const storescp = await startStorescp(outDir, '+xi');
+    try {
+      const [seg] = await sendInstancesDimse({ host: '127.0.0.1', port: storescp.port, callingAeTitle: 'MIPSEG_SCU',
+        calledAeTitle: 'STORESCP', files: [segs.path] });
+      // Before: the library skipped it without a word, and the export was retried as "association ended early".
+      expect(seg).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/1-bit pixel data cannot be re-encoded/) });
+      expect(await readdir(outDir)).toHaveLength(0);
+    } finally {
+      storescp.process.kill();
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { Client, requests } from 'dcmjs-dimse';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,20 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
     const [result] = await send([path], { calledAeTitle: 'NOT_MIPSEG' });
     expect(result).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/called AE title not recognized/) });
   });
+
+  test('gives up on a peer that accepts the connection and never answers after peerTimeoutMs, as retryable', async () => {
+    const silent = createServer(() => undefined); // takes the connection, reads nothing, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      const [result] = await send([await file('hung.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.71', modality: 'PT' }))],
+        { port: (silent.address() as AddressInfo).port, peerTimeoutMs: 1000 });
+      expect(result).toMatchObject({ outcome: 'retryable' });
+      expect(Date.now() - started).toBeLessThan(30_000); // not the 10-minute association timeout
+    } finally {
+      silent.close();
+    }
+  }, 60_000);
 
   test('reports a peer that is not listening as retryable', async () => {
     const path = await file('d.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.41', modality: 'PT' }));

@@ -1,21 +1,39 @@
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Dataset } from 'dcmjs-dimse';
-import { readFileMetaInformation, type ParsedFileMeta } from '@mipseg/shared/dicom';
+import { parseStoredDicom, readFileMetaInformation, type ParsedFileMeta } from '@mipseg/shared/dicom';
 
 // The File Meta Information of any real file fits in this; a longer one is refused as truncated.
 const META_PROBE_BYTES = 64 * 1024;
 
-/** Reads just the File Meta Information of a PS3.10 file. */
-export async function readFileMeta(path: string): Promise<ParsedFileMeta> {
+/** The first bytes of a file: its File Meta Information and, in any file mipseg writes, the image module. */
+async function readProbe(path: string): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
     const probe = Buffer.alloc(META_PROBE_BYTES);
     const { bytesRead } = await handle.read(probe, 0, probe.length, 0);
-    return readFileMetaInformation(probe.subarray(0, bytesRead));
+    return probe.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
+}
+
+/** Reads just the File Meta Information of a PS3.10 file. */
+export async function readFileMeta(path: string): Promise<ParsedFileMeta> {
+  return readFileMetaInformation(await readProbe(path));
+}
+
+/** The File Meta Information, and BitsAllocated where it lies within the first 64 KiB (undefined otherwise). */
+export async function readFileMetaAndBits(path: string): Promise<{ meta: ParsedFileMeta; bitsAllocated: number | undefined }> {
+  const probe = await readProbe(path);
+  const meta = readFileMetaInformation(probe);
+  let bitsAllocated: number | undefined;
+  try {
+    bitsAllocated = parseStoredDicom(probe, 'x00280101').uint16('x00280100');
+  } catch {
+    bitsAllocated = undefined; // a header longer than the probe: not known, and not needed unless transcoding
+  }
+  return { meta, bitsAllocated };
 }
 
 /**

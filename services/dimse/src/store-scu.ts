@@ -5,7 +5,7 @@ import { MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import { classifyCStoreStatus } from './c-store-status';
 import { announceMipsegImplementation, quietDcmjsDimseLog } from './dcmjs-dimse-setup';
-import { P10FileDataSet, readFileMeta } from './p10-file-data-set';
+import { P10FileDataSet, readFileMetaAndBits } from './p10-file-data-set';
 
 export interface StoreScuOptions {
   readonly host: string;
@@ -16,6 +16,11 @@ export interface StoreScuOptions {
   readonly files: readonly string[];
   /** Gives up on the association after this long (default 10 minutes); unanswered instances are retryable. */
   readonly timeoutMs?: number;
+  /**
+   * Gives up on a peer that does not answer the association request, or stops answering (no PDU), after this long
+   * (default 60 s): a PACS that accepts the connection and then hangs must not hold an export for the whole timeout.
+   */
+  readonly peerTimeoutMs?: number;
   readonly log?: Logger;
 }
 
@@ -40,6 +45,7 @@ export interface InstanceSendResult {
 interface Pending {
   readonly file: string;
   readonly dataSet: P10FileDataSet;
+  readonly bitsAllocated: number | undefined;
   readonly request: requests.CStoreRequest;
   response?: responses.CStoreResponse;
   /** Set when the accepted presentation contexts already say the peer will not take this instance. */
@@ -47,6 +53,7 @@ interface Pending {
 }
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_PEER_TIMEOUT_MS = 60_000;
 const LITTLE_ENDIAN = new Set<string>([TransferSyntax.ImplicitVrLittleEndian, TransferSyntax.ExplicitVrLittleEndian]);
 
 function assertAeTitle(ae: string, what: string): void {
@@ -57,8 +64,9 @@ function assertAeTitle(ae: string, what: string): void {
 
 async function prepare(file: string): Promise<Pending | InstanceSendResult> {
   try {
-    const dataSet = new P10FileDataSet(file, await readFileMeta(file));
-    return { file, dataSet, request: new requests.CStoreRequest(dataSet) };
+    const { meta, bitsAllocated } = await readFileMetaAndBits(file);
+    const dataSet = new P10FileDataSet(file, meta);
+    return { file, dataSet, bitsAllocated, request: new requests.CStoreRequest(dataSet) };
   } catch (err) {
     return { file, outcome: 'failed', reason: toMipsegError(err).message };
   }
@@ -86,6 +94,12 @@ function refusalFor(accepted: association.Association, p: Pending): string | und
   const acceptedTs = context.getAcceptedTransferSyntaxUid() ?? '';
   if (acceptedTs !== ts && !(isUncompressed(ts) && isUncompressed(acceptedTs))) {
     return `peer accepted ${acceptedTs} only, not the instance's ${ts} (mipseg does not transcode)`;
+  }
+  // dcmjs-dimse re-encodes between uncompressed syntaxes for 8- and 16-bit pixel data only: a BINARY SEG (1 bit)
+  // would be skipped without a word, and look like an association that ended early, retried for nothing.
+  if (acceptedTs !== ts && p.bitsAllocated !== 8 && p.bitsAllocated !== 16 && p.bitsAllocated !== undefined) {
+    return `peer accepted ${acceptedTs} only, not the instance's ${ts}; its ${p.bitsAllocated}-bit pixel data cannot be `
+      + 're-encoded for it: configure the peer to accept Explicit VR Little Endian';
   }
   return undefined;
 }
@@ -176,9 +190,18 @@ function runAssociation(options: StoreScuOptions, pending: readonly Pending[]): 
     });
     client.on('networkError', (err: Error) => {
       report.error ??= err.message;
+      // The library may leave the socket half-closed after its own timeouts (no 'closed' then): end it here.
+      try {
+        client.abort();
+      } catch {
+        // Not connected: nothing to abort.
+      }
+      finish();
     });
     client.on('closed', finish);
-    client.send(options.host, options.port, options.callingAeTitle, options.calledAeTitle);
+    const peerTimeoutMs = options.peerTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS;
+    client.send(options.host, options.port, options.callingAeTitle, options.calledAeTitle,
+      { connectTimeout: peerTimeoutMs, associationTimeout: peerTimeoutMs, pduTimeout: peerTimeoutMs });
     // The library writes each command and data set in several small writes; with Nagle's algorithm every
     // C-STORE then waits ~40 ms on a delayed ACK. Its socket is internal, hence the cast.
     (client as unknown as { network?: { socket?: Socket } }).network?.socket?.setNoDelay(true);

@@ -4,6 +4,9 @@ import { createLogger } from '@mipseg/shared/log';
 import type { ResultUids } from '@mipseg/shared/queue';
 import { syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
 import { exportResult, type ExportDeps } from './export-result';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SCP_AE_TITLE, startTestDimse, type TestDimse } from '../../../../test/dimse/dimse-test-kit';
 import type { StudySource } from './study-source';
 
 const MIP_UID = '2.25.7100.1';
@@ -170,5 +173,35 @@ describe('exportResult to a STOW-RS destination', () => {
     expect((await send()).state).toBe('retrying');
     const down = await exportResult(RESULT, 'stow:http://127.0.0.1:1/dicom-web', 1, deps);
     expect(down.state).toBe('retrying');
+  });
+});
+
+describe('exportResult to a DIMSE destination', () => {
+  let dimse: TestDimse;
+  const deps: ExportDeps = { source, callingAeTitle: 'MIPSEG', log: createLogger('silent') };
+  beforeAll(async () => {
+    dimse = await startTestDimse();
+    // The PACS already holds the MIP's SOP Instance UID, in another series: it answers that one 0x0111.
+    const temp = join(dimse.dataDir, 'tmp', 'elsewhere.part');
+    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: MIP_UID, seriesInstanceUid: '2.25.7100.99' }));
+    expect((await dimse.archive.storeFromTemp(temp)).status).toBe('stored');
+  });
+  afterAll(() => dimse.stop());
+
+  test('a first attempt answered "duplicate SOP instance" fails, naming the instance and its status', async () => {
+    const status = await exportResult(RESULT, `dimse:${SCP_AE_TITLE}@127.0.0.1:${dimse.port}`, 1, deps);
+    expect(status.state).toBe('failed');
+    expect(status.detail).toMatch(/^MIP: C-STORE status 0x0111/);
+  });
+
+  test('a later attempt answered "duplicate" for an instance counts it as stored by an earlier one', async () => {
+    const status = await exportResult(RESULT, `dimse:${SCP_AE_TITLE}@127.0.0.1:${dimse.port}`, 2, deps);
+    expect(status).toMatchObject({ state: 'sent', detail: '2 instance(s) stored (1 already there from an earlier attempt)' });
+  });
+
+  test('a peer that refuses the association names no C-STORE status it never sent', async () => {
+    const status = await exportResult(RESULT, `dimse:NOT_MIPSEG@127.0.0.1:${dimse.port}`, 1, deps);
+    expect(status.state).toBe('failed');
+    expect(status.detail).toMatch(/^MIP: no C-STORE status: association rejected/);
   });
 });

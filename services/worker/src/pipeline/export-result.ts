@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sendInstancesDimse } from '@mipseg/dimse';
+import { sendInstancesDimse, type InstanceSendResult } from '@mipseg/dimse';
 import { isMipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { ExportStatus, ResultUids } from '@mipseg/shared/queue';
@@ -22,7 +22,18 @@ async function resultInstances(source: StudySource, result: ResultUids): Promise
   return [...mip, ...seg];
 }
 
-async function sendDimse(destination: string, instances: Buffer[], deps: ExportDeps): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
+/** Which of the result's instances a C-STORE result is about, its status (where one came back) and the reason. */
+function describeSend(r: InstanceSendResult, result: ResultUids): string {
+  const which = r.sopInstanceUid === result.segSopInstanceUid ? 'SEG' : r.sopInstanceUid === result.mipSopInstanceUid ? 'MIP' : 'instance';
+  const status = r.status === undefined ? 'no C-STORE status' : `C-STORE status 0x${r.status.toString(16).padStart(4, '0')}`;
+  return `${which}: ${status}${r.reason ? `: ${r.reason}` : ''}`;
+}
+
+/** PS3.7 C.4.2.1.4 "Duplicate SOP Instance". */
+const DUPLICATE_SOP_INSTANCE = 0x0111;
+
+async function sendDimse(destination: string, instances: Buffer[], result: ResultUids, attempt: number,
+  deps: ExportDeps): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
   const m = /^dimse:(.+)@([^:@]+):(\d+)$/.exec(destination);
   if (!m) return { state: 'failed', detail: `bad destination ${destination}` };
   const dir = await mkdtemp(join(tmpdir(), 'mipseg-export-'));
@@ -34,12 +45,16 @@ async function sendDimse(destination: string, instances: Buffer[], deps: ExportD
     }));
     const results = await sendInstancesDimse({ host: m[2] as string, port: Number(m[3]), calledAeTitle: m[1] as string,
       callingAeTitle: deps.callingAeTitle, files, log: deps.log });
+    // A re-send after an attempt that lost its connection: the peer may have stored an instance then, and some PACS
+    // answer the same instance again with "duplicate". The UIDs are this result's own, so that is the one it has.
+    const alreadyStored = (r: InstanceSendResult) => attempt > 1 && r.status === DUPLICATE_SOP_INSTANCE;
     // Every instance's own status counts: one failure means the result did not arrive whole.
-    const failed = results.find((r) => r.outcome === 'failed');
-    if (failed) return { state: 'failed', detail: `C-STORE status 0x${(failed.status ?? 0).toString(16)}: ${failed.reason ?? ''}` };
+    const failed = results.find((r) => r.outcome === 'failed' && !alreadyStored(r));
+    if (failed) return { state: 'failed', detail: describeSend(failed, result) };
     const retryable = results.find((r) => r.outcome === 'retryable');
-    if (retryable) return { state: 'retrying', detail: retryable.reason ?? `C-STORE status 0x${(retryable.status ?? 0).toString(16)}` };
-    return { state: 'sent', detail: `${results.length} instance(s) stored` };
+    if (retryable) return { state: 'retrying', detail: describeSend(retryable, result) };
+    const duplicates = results.filter(alreadyStored).length;
+    return { state: 'sent', detail: `${results.length} instance(s) stored${duplicates ? ` (${duplicates} already there from an earlier attempt)` : ''}` };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -62,6 +77,8 @@ async function sendStow(destination: string, instances: Buffer[], token: string 
 /** Sends a result (MIP + SEG) to one destination: `stow:<url>` or `dimse:<AE>@<host>:<port>`. */
 export async function exportResult(result: ResultUids, destination: string, attempt: number, deps: ExportDeps): Promise<ExportStatus> {
   const instances = await resultInstances(deps.source, result);
-  const status = destination.startsWith('dimse:') ? await sendDimse(destination, instances, deps) : await sendStow(destination, instances, deps.stowToken);
+  const status = destination.startsWith('dimse:')
+    ? await sendDimse(destination, instances, result, attempt, deps)
+    : await sendStow(destination, instances, deps.stowToken);
   return { destination, attempts: attempt, updatedAt: Date.now(), ...status };
 }

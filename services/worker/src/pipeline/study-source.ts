@@ -63,6 +63,11 @@ export class DicomwebStudySource implements StudySource {
     const parts = await readMultipartBody(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
     if (!sopInstanceUids) return parts;
     const wanted = new Set(sopInstanceUids);
-    return parts.filter((p) => wanted.has(readSopInstanceUid(p)));
+    const found = parts.filter((p) => wanted.has(readSopInstanceUid(p)));
+    // As ArchiveStudySource: an instance asked for and not returned is missing, never silently left out.
+    if (found.length !== wanted.size) {
+      throw new MipsegError('MIPSEG_NOT_FOUND', `${wanted.size - found.length} of ${wanted.size} instance(s) of series ${seriesUid}`);
+    }
+    return found;
   }
 }
