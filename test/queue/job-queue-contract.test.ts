@@ -186,6 +186,31 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     expect(failed.detail).toMatch(/connection refused/);
     pacsUp = true;
     expect(await q.retryExport('exp', 'pacs')).toBe(true);
-    await until(async () => ((await q.getJob('exp'))?.exports[0]?.state === 'sent' ? true : undefined), 'the export to be sent');
+    const sent = await until(async () => {
+      const e = (await q.getJob('exp'))?.exports[0];
+      return e?.state === 'sent' ? e : undefined;
+    }, 'the export to be sent');
+    expect(sent.detail ?? '').not.toMatch(/connection refused/); // what was confirmed, not an earlier attempt's failure
+  });
+
+  test('two destinations whose names differ only in punctuation are two exports, each sent', async () => {
+    const destinations = ['dimse:PACS@pacs-a.example:104', 'dimse:PACS@pacs_a.example:104'];
+    const q = await harness.make(destinations);
+    const sentTo: string[] = [];
+    q.startProcessing({
+      checkStudy: () => Promise.resolve(),
+      analyze: () => Promise.resolve(RESULT),
+      exportResult: (_id, _result, destination, attempt) => {
+        sentTo.push(destination);
+        return Promise.resolve({ destination, state: 'sent', attempts: attempt, detail: `stored at ${destination}`, updatedAt: Date.now() });
+      },
+    }, { concurrency: 1, studyChecks: false, analyses: true });
+    await q.enqueueAnalysis('two', request('1.2.3.5'));
+    const exports = await until(async () => {
+      const e = (await q.getJob('two'))?.exports ?? [];
+      return e.length === 2 && e.every((x) => x.state === 'sent') ? e : undefined;
+    }, 'both exports to be sent');
+    expect(sentTo.sort()).toEqual(destinations);
+    expect(exports.map((e) => e.detail).sort()).toEqual(destinations.map((d) => `stored at ${d}`));
   });
 });

@@ -115,6 +115,19 @@ describe('loadConfig', () => {
     }
   });
 
+  test('refuses a stow: destination with user:password, and never shows a password in a message', () => {
+    for (const env of [{ EXPORT_DESTINATIONS: 'stow:http://admin:S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:S3cretPw@redis:6379O' }]) {
+      try {
+        loadConfig(env);
+        throw new Error('accepted');
+      } catch (err) {
+        expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+        expect((err as Error).message).not.toContain('S3cretPw');
+        expect((err as Error).message).toContain('***@');
+      }
+    }
+  });
+
   test('accepts export destinations, URLs and AE title lists of every allowed form', () => {
     const config = loadConfig({
       EXPORT_DESTINATIONS: 'stow:https://pacs.example:8443/dicom-web, dimse:ORTHANC@10.0.0.5:4242',

@@ -168,6 +168,11 @@ function readAeTitles(env: Env, key: ConfigKey): string[] {
   return list;
 }
 
+/** A URL as a message may show it: a password in it (redis://:secret@host) replaced by ***. */
+function withoutUserinfo(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+}
+
 /** A URL of one of `protocols` (e.g. 'http:'), or empty where `optional`. */
 function readUrl(env: Env, key: ConfigKey, protocols: readonly string[], optional = false): string {
   const raw = read(env, key);
@@ -179,7 +184,7 @@ function readUrl(env: Env, key: ConfigKey, protocols: readonly string[], optiona
     url = undefined;
   }
   if (!url || !protocols.includes(url.protocol) || url.hostname === '') {
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${raw} (a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL)`);
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${withoutUserinfo(raw)} (a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL)`);
   }
   return raw;
 }
@@ -227,7 +232,8 @@ function isDestination(d: string): boolean {
   if (d.startsWith('stow:')) {
     try {
       const url = new URL(d.slice('stow:'.length));
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+      // No user:password@: fetch refuses such URLs (every export would fail), and the password would be shown.
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '';
     } catch {
       return false;
     }
@@ -240,7 +246,11 @@ function isDestination(d: string): boolean {
 function readDestinations(raw: string): string[] {
   const list = readList(raw);
   const bad = list.find((d) => !isDestination(d));
-  if (bad) throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_DESTINATIONS entry "${bad}" (stow:<http(s) URL> or dimse:<AE>@<host>:<port 1-65535>)`);
+  if (bad) {
+    const shown = bad.startsWith('stow:') ? `stow:${withoutUserinfo(bad.slice('stow:'.length))}` : bad;
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_DESTINATIONS entry "${shown}" `
+      + '(stow:<http(s) URL> without user:password, whose token goes in EXPORT_STOW_TOKEN; or dimse:<AE>@<host>:<port 1-65535>)');
+  }
   return list;
 }
 

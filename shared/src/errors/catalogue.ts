@@ -99,6 +99,7 @@ export const ERRORS = {
   MIPSEG_SEG_UNSUPPORTED: { httpStatus: 400, message: 'segmentation cannot be read as a binary mask: %s' },
   MIPSEG_NOT_APPLICABLE: { httpStatus: 422, message: 'no series of the study can be analysed: %s' },
   MIPSEG_EXPORT_REFUSED: { httpStatus: 502, message: 'the destination refused the result: %s' },
+  MIPSEG_DESTINATION_UNAVAILABLE: { httpStatus: 503, message: 'the destination did not take the instances now: %s' },
   MIPSEG_BUSY: { httpStatus: 503, message: 'too busy, try again later: %s' },
   MIPSEG_QUEUE_UNAVAILABLE: { httpStatus: 503, message: 'the job queue cannot be reached: %s' },
   MIPSEG_DELETE_DISABLED: { httpStatus: 405, message: 'deleting studies is not enabled: %s' },

@@ -1,4 +1,5 @@
 import { isNotConnectionError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type WorkerOptions } from 'bullmq';
+import { createHash } from 'node:crypto';
 import IORedis from 'ioredis';
 import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
@@ -36,8 +37,16 @@ interface ExportData {
   readonly result: ResultUids;
 }
 
-/** One export job per result and destination; BullMQ job ids must not contain ':', so the URL or AE address is folded. */
+/**
+ * One export job per result and destination. BullMQ job ids must not contain ':', so the destination is named by
+ * its hash: folding each other character to '_', as before, gave pacs-a and pacs_a one job (one was never sent).
+ */
 function exportJobId(jobId: string, destination: string): string {
+  return `${jobId}--${createHash('sha256').update(destination).digest('hex').slice(0, 32)}`;
+}
+
+/** The id earlier releases gave an export job: still looked up, so that exports queued before an upgrade show. */
+function legacyExportJobId(jobId: string, destination: string): string {
   return `${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`;
 }
 
@@ -200,13 +209,19 @@ export class BullMqJobQueue implements JobQueue {
     };
   }
 
+  private async exportJob(jobId: string, destination: string): Promise<Job | undefined> {
+    return (await this.exports.getJob(exportJobId(jobId, destination))) ?? (await this.exports.getJob(legacyExportJobId(jobId, destination)));
+  }
+
   private async exportStatus(jobId: string, destination: string): Promise<ExportStatus | undefined> {
-    const snapshot = await this.exports.getJob(exportJobId(jobId, destination));
+    const snapshot = await this.exportJob(jobId, destination);
     if (!snapshot) return undefined;
     const { job, state: s } = await readSettled(this.exports, snapshot);
     const state = s === 'completed' ? 'sent' : s === 'failed' ? 'failed' : job.attemptsMade > 0 ? 'retrying' : 'pending';
+    // A sent export says what the destination confirmed, not the reason an earlier attempt failed.
+    const detail = s === 'completed' ? (job.returnvalue as ExportStatus | null)?.detail : job.failedReason;
     return { destination, state, attempts: job.attemptsMade, updatedAt: job.finishedOn ?? job.processedOn ?? job.timestamp,
-      ...(job.failedReason ? { detail: job.failedReason } : {}) };
+      ...(detail ? { detail } : {}) };
   }
 
   startProcessing(handlers: JobHandlers, options: ProcessingOptions): void {
@@ -225,13 +240,19 @@ export class BullMqJobQueue implements JobQueue {
     if (!options.analyses) return;
     this.workers.push(new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency }));
     if (handlers.exportResult) {
-      this.workers.push(new Worker('exports', async (job: Job) => {
+      const exports = new Worker('exports', async (job: Job) => {
         const data = job.data as ExportData;
         const status = await (handlers.exportResult as NonNullable<JobHandlers['exportResult']>)(data.jobId, data.result, data.destination, job.attemptsMade + 1);
         if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
         if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
         return status;
-      }, { ...base, concurrency: 2 }));
+      }, { ...base, concurrency: 2 });
+      // As the embedded runner does: an administrator reading the worker's log sees each export that did not go.
+      exports.on('failed', (job, err) => {
+        const data = job?.data as ExportData | undefined;
+        this.log.warn({ jobId: data?.jobId, destination: data?.destination, attempt: job?.attemptsMade, detail: err.message }, 'export not sent');
+      });
+      this.workers.push(exports);
     }
   }
 
@@ -270,9 +291,13 @@ export class BullMqJobQueue implements JobQueue {
 
   /** Sends a result to a destination again (the worklist's retry button). */
   async retryExport(jobId: string, destination: string): Promise<boolean> {
-    const job = await this.exports.getJob(exportJobId(jobId, destination));
+    const job = await this.exportJob(jobId, destination);
     if (!job || (await job.getState()) !== 'failed') return false;
-    await job.retry('failed', { resetAttemptsMade: true });
+    try {
+      await job.retry('failed', { resetAttemptsMade: true });
+    } catch {
+      return false; // a second click, or another gateway, moved it out of the failed state first
+    }
     return true;
   }
 

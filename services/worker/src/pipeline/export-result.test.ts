@@ -4,9 +4,12 @@ import { createLogger } from '@mipseg/shared/log';
 import type { ResultUids } from '@mipseg/shared/queue';
 import { syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
 import { exportResult, type ExportDeps } from './export-result';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SCP_AE_TITLE, startTestDimse, type TestDimse } from '../../../../test/dimse/dimse-test-kit';
+import { freePort, SCP_AE_TITLE, startTestDimse, type TestDimse } from '../../../../test/dimse/dimse-test-kit';
 import type { StudySource } from './study-source';
 
 const MIP_UID = '2.25.7100.1';
@@ -168,11 +171,32 @@ describe('exportResult to a STOW-RS destination', () => {
     expect(status.detail).not.toContain('wrong-token');
   });
 
-  test('is retried on a 503 and when the destination is down', async () => {
+  test('is retried on a 503 and a 408, and when the destination is down, naming why it could not connect', async () => {
     pacs.reply = (res) => res.writeHead(503).end('maintenance');
     expect((await send()).state).toBe('retrying');
-    const down = await exportResult(RESULT, 'stow:http://127.0.0.1:1/dicom-web', 1, deps);
+    pacs.reply = (res) => res.writeHead(408).end('request timeout');
+    expect((await send()).state).toBe('retrying');
+    const closed = await freePort();
+    const down = await exportResult(RESULT, `stow:http://127.0.0.1:${closed}/dicom-web`, 1, deps);
     expect(down.state).toBe('retrying');
+    expect(down.detail).toContain(`the destination did not take the instances now: STOW-RS to http://127.0.0.1:${closed}/dicom-web: ECONNREFUSED`);
+  });
+
+  test('fails at once on a TLS certificate this host does not trust, saying so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-tls-'));
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });
+    expect(made.status).toBe(0);
+    const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end());
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const status = await exportResult(RESULT, `stow:https://127.0.0.1:${(tls.address() as AddressInfo).port}/dicom-web`, 1, deps);
+      expect(status.state).toBe('failed');
+      expect(status.detail).toMatch(/TLS certificate not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT/);
+    } finally {
+      tls.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -107,7 +107,7 @@ function checkStowResponse(where: string, response: StowResponse, sopInstanceUid
   }
   const missing = sopInstanceUids.filter((uid) => !response.referenced.has(uid));
   if (missing.length > 0) {
-    throw new MipsegError('MIPSEG_INTERNAL', `${where}: not confirmed, ${missing.length} of ${sopInstanceUids.length} instance(s) `
+    throw new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `${where}: not confirmed, ${missing.length} of ${sopInstanceUids.length} instance(s) `
       + `missing from ReferencedSOPSequence (${missing.join(', ')})`);
   }
 }
@@ -126,8 +126,8 @@ function refuseStatus(where: string, res: Response, text: string, hasToken: bool
   if (response && response.failed.length > 0 && response.failed.every((f) => isOutOfResources(f.failureReason))) {
     return new MipsegError('MIPSEG_STORAGE_FULL', `${where}: HTTP ${res.status}, destination out of resources, FailedSOPSequence ${describeFailures(response.failed)}`);
   }
-  // Other 4xx from a PACS are refusals that retrying will not change; 5xx and 429 may pass.
-  const code = res.status >= 500 || res.status === 429 ? 'MIPSEG_INTERNAL' : 'MIPSEG_EXPORT_REFUSED';
+  // Other 4xx from a PACS are refusals that retrying will not change; 5xx, 429 and 408 (timed out) may pass.
+  const code = res.status >= 500 || res.status === 429 || res.status === 408 ? 'MIPSEG_DESTINATION_UNAVAILABLE' : 'MIPSEG_EXPORT_REFUSED';
   return new MipsegError(code, `${where}: HTTP ${res.status} ${text.slice(0, 200)}`);
 }
 
@@ -135,6 +135,24 @@ function multipartBody(instances: readonly Buffer[], boundary: string): Buffer<A
   const chunks = instances.flatMap((b) => [Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), b, Buffer.from('\r\n')]);
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return Buffer.concat(chunks);
+}
+
+/** TLS errors that a retry cannot fix: the destination's certificate is not one this host trusts. */
+const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+/**
+ * fetch's own message is only "fetch failed": the reason (ECONNREFUSED, ENOTFOUND, a certificate error) is its
+ * cause. A connection that could not be made may work later; a certificate this host does not trust will not.
+ */
+function unreachable(baseUrl: string, err: unknown): MipsegError {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const why = [code, typeof cause?.message === 'string' ? cause.message : undefined].filter(Boolean).join(': ') || (err as Error).message;
+  if (code && CERTIFICATE_ERRORS.test(code)) {
+    return new MipsegError('MIPSEG_EXPORT_REFUSED', `STOW-RS to ${baseUrl}: TLS certificate not trusted (${why}); `
+      + 'add its CA with NODE_EXTRA_CA_CERTS', { cause: err });
+  }
+  return new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `STOW-RS to ${baseUrl}: ${why}`, { cause: err });
 }
 
 async function postInstances(baseUrl: string, instances: readonly Buffer[], token: string | undefined): Promise<Response> {
@@ -147,14 +165,15 @@ async function postInstances(baseUrl: string, instances: readonly Buffer[], toke
   try {
     return await fetch(`${baseUrl}/studies`, { method: 'POST', headers, body: multipartBody(instances, boundary), redirect: 'manual' });
   } catch (err) {
-    throw new MipsegError('MIPSEG_INTERNAL', `STOW-RS to ${baseUrl}: ${(err as Error).message}`, { cause: err });
+    throw unreachable(baseUrl, err);
   }
 }
 
 /**
  * POSTs instances to a DICOMweb server and resolves only when the response references every one of them.
  * Throws MIPSEG_EXPORT_REFUSED where a retry cannot help (4xx, 3xx, a FailedSOPSequence reason other than A7xx),
- * MIPSEG_STORAGE_FULL for A7xx, MIPSEG_INTERNAL for what may pass (network, 5xx, 429, an unconfirmed answer).
+ * MIPSEG_STORAGE_FULL for A7xx, MIPSEG_DESTINATION_UNAVAILABLE for what may pass (network, 5xx, 429, 408, an
+ * unconfirmed answer).
  */
 export async function stowInstances(baseUrl: string, instances: readonly Buffer[], token?: string): Promise<void> {
   const sopInstanceUids = instances.map((b) => readSopInstanceUid(b));
@@ -164,7 +183,7 @@ export async function stowInstances(baseUrl: string, instances: readonly Buffer[
   if (res.status < 200 || res.status >= 300) throw refuseStatus(where, res, text, Boolean(token));
   const response = parseStowResponse(text);
   if (!response) {
-    throw new MipsegError('MIPSEG_INTERNAL', `${where}: not confirmed, HTTP ${res.status} with Content-Type `
+    throw new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `${where}: not confirmed, HTTP ${res.status} with Content-Type `
       + `${res.headers.get('content-type') ?? '(none)'} is not a DICOM JSON STOW-RS response: ${JSON.stringify(text.slice(0, 100))}`);
   }
   checkStowResponse(where, response, sopInstanceUids);
