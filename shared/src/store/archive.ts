@@ -292,8 +292,10 @@ export class Archive {
     try {
       bytes = await this.blobs.read(instance.storageKey);
     } catch (err) {
-      // Deleted (its study) or replaced since the caller looked it up.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
+      // Deleted (its study) or replaced since the caller looked it up: not found. A file missing under a row that
+      // still lists it is the server's fault, and stays an internal error.
+      const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && this.index.findInstance(instance.sopInstanceUid)?.sha256 !== instance.sha256;
+      if (gone) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
       throw err;
     }
     const json = JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, !isUncompressed(instance.transferSyntaxUid)));
