@@ -156,6 +156,16 @@ describe('exportResult to a STOW-RS destination', () => {
     expect(status.detail).toContain(`FailureReason 0x${reason.toString(16).toUpperCase()}`);
   });
 
+  const bothDuplicates = { '00081198': { vr: 'SQ', Value: [MIP_UID, SEG_UID].map((uid) => ({
+    '00081155': { vr: 'UI', Value: [uid] }, '00081197': { vr: 'US', Value: [0x0111] } })) } };
+  test.each([[202, { ...referenced(MIP_UID), ...failed(SEG_UID, 0x0111) }], [409, bothDuplicates]])(
+    'a later attempt answered %s with 0x0111 (duplicate) counts the instance as stored by an earlier one', async (code, body) => {
+    pacs.reply = json(code, body);
+    expect((await exportResult(RESULT, `stow:${pacsUrl}`, 2, deps)).state).toBe('sent');
+    pacs.reply = json(202, { ...referenced(MIP_UID), ...failed(SEG_UID, 0xc000) });
+    expect((await exportResult(RESULT, `stow:${pacsUrl}`, 2, deps)).state).toBe('failed'); // any other reason still fails
+  });
+
   test('sends the configured bearer token, and none when none is configured', async () => {
     pacs.reply = json(200, referenced(MIP_UID, SEG_UID));
     expect((await send({ stowToken: 'pacs-token.abc~123' })).state).toBe('sent');

@@ -64,9 +64,11 @@ async function sendDimse(destination: string, instances: Buffer[], result: Resul
  * `sent` only when the destination referenced every instance; a refusal fails at once, anything else (down,
  * out of resources, an answer that confirms nothing) is retried and becomes `failed` after the last attempt.
  */
-async function sendStow(destination: string, instances: Buffer[], token: string | undefined): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
+async function sendStow(destination: string, instances: Buffer[], token: string | undefined,
+  attempt: number): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
   try {
-    await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances, token);
+    // As by C-STORE: on a re-send, "duplicate" (0x0111) for one of the result's own instances means it is there.
+    await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances, token, { duplicatesAreStored: attempt > 1 });
     return { state: 'sent', detail: `${instances.length} instance(s) stored` };
   } catch (err) {
     const error = toMipsegError(err);
@@ -79,6 +81,6 @@ export async function exportResult(result: ResultUids, destination: string, atte
   const instances = await resultInstances(deps.source, result);
   const status = destination.startsWith('dimse:')
     ? await sendDimse(destination, instances, result, attempt, deps)
-    : await sendStow(destination, instances, deps.stowToken);
+    : await sendStow(destination, instances, deps.stowToken, attempt);
   return { destination, attempts: attempt, updatedAt: Date.now(), ...status };
 }

@@ -169,19 +169,42 @@ async function postInstances(baseUrl: string, instances: readonly Buffer[], toke
   }
 }
 
+/** PS3.18 FailureReason 0x0111, "Duplicate SOP Instance". */
+const DUPLICATE_SOP_INSTANCE = 0x0111;
+
+/** The response with "duplicate" failures counted as referenced: the destination holds those instances. */
+function withDuplicatesAsStored(response: StowResponse): StowResponse {
+  const duplicates = response.failed.filter((f) => f.failureReason === DUPLICATE_SOP_INSTANCE);
+  return {
+    referenced: new Set([...response.referenced, ...duplicates.map((f) => f.sopInstanceUid)]),
+    failed: response.failed.filter((f) => f.failureReason !== DUPLICATE_SOP_INSTANCE),
+  };
+}
+
+export interface StowOptions {
+  /**
+   * A re-send of instances an earlier attempt may have stored (their UIDs are the sender's own): a FailureReason
+   * 0x0111 "duplicate" then means the destination holds the instance, and counts as stored.
+   */
+  readonly duplicatesAreStored?: boolean;
+}
+
 /**
  * POSTs instances to a DICOMweb server and resolves only when the response references every one of them.
  * Throws MIPSEG_EXPORT_REFUSED where a retry cannot help (4xx, 3xx, a FailedSOPSequence reason other than A7xx),
  * MIPSEG_STORAGE_FULL for A7xx, MIPSEG_DESTINATION_UNAVAILABLE for what may pass (network, 5xx, 429, 408, an
  * unconfirmed answer).
  */
-export async function stowInstances(baseUrl: string, instances: readonly Buffer[], token?: string): Promise<void> {
+export async function stowInstances(baseUrl: string, instances: readonly Buffer[], token?: string, options: StowOptions = {}): Promise<void> {
   const sopInstanceUids = instances.map((b) => readSopInstanceUid(b));
   const where = `STOW-RS to ${baseUrl}`;
   const res = await postInstances(baseUrl, instances, token);
   const text = await res.text();
-  if (res.status < 200 || res.status >= 300) throw refuseStatus(where, res, text, Boolean(token));
-  const response = parseStowResponse(text);
+  const parsed = parseStowResponse(text);
+  const response = parsed && options.duplicatesAreStored ? withDuplicatesAsStored(parsed) : parsed;
+  // A 409 whose every failure was a duplicate of a re-send is then a success like any other.
+  const allDuplicates = res.status === 409 && response !== undefined && parsed !== undefined && parsed.failed.length > 0 && response.failed.length === 0;
+  if ((res.status < 200 || res.status >= 300) && !allDuplicates) throw refuseStatus(where, res, text, Boolean(token));
   if (!response) {
     throw new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `${where}: not confirmed, HTTP ${res.status} with Content-Type `
       + `${res.headers.get('content-type') ?? '(none)'} is not a DICOM JSON STOW-RS response: ${JSON.stringify(text.slice(0, 100))}`);
