@@ -101,11 +101,11 @@ export interface SyntheticInstance {
   readonly sopClassUid: string;
   readonly sopInstanceUid: string;
   readonly modality: string;
-  /** Length of a zero-filled Pixel Data element, to make the instance as large as a test needs. */
+  /** Length of a zero-filled Pixel Data element, to make the instance as large as a test needs; default 2 (0: none). */
   readonly pixelDataBytes?: number;
 }
 
-/** A minimal instance (no pixel data) as a PS3.10 file, for tests that must run without ../shared. */
+/** A minimal instance as a PS3.10 file (two bytes of pixel data unless told otherwise), for tests that must run without ../shared. */
 export function syntheticInstance(instance: SyntheticInstance): Buffer {
   const uid = (g: number, e: number, v: string) => implicitElement(g, e, v, 0);
   const text = (g: number, e: number, v: string) => implicitElement(g, e, v, 0x20);
@@ -116,7 +116,7 @@ export function syntheticInstance(instance: SyntheticInstance): Buffer {
     text(0x0010, 0x0020, 'MIPSEG-TEST'),
     uid(0x0020, 0x000d, '2.25.1001'),
     uid(0x0020, 0x000e, '2.25.1002'),
-    instance.pixelDataBytes ? implicitElement(0x7fe0, 0x0010, '\0'.repeat(instance.pixelDataBytes), 0) : Buffer.alloc(0),
+    (instance.pixelDataBytes ?? 2) > 0 ? implicitElement(0x7fe0, 0x0010, '\0'.repeat(instance.pixelDataBytes ?? 2), 0) : Buffer.alloc(0),
   ]);
   const meta = encodeFileMetaInformation({
     mediaStorageSopClassUid: instance.sopClassUid,

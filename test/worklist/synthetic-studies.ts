@@ -35,7 +35,7 @@ function header(s: SyntheticStudy, series: string, sop: string, modality: 'PT' |
   const sopClassUid = modality === 'PT' ? PET_IMAGE_STORAGE : CT_IMAGE_STORAGE;
   return {
     transferSyntaxUid: EXPLICIT_VR_LE, mediaStorageSopClassUid: sopClassUid, mediaStorageSopInstanceUid: sop,
-    studyInstanceUid: s.studyInstanceUid, seriesInstanceUid: series, sopInstanceUid: sop, sopClassUid, modality, encapsulated: false,
+    studyInstanceUid: s.studyInstanceUid, seriesInstanceUid: series, sopInstanceUid: sop, sopClassUid, modality, encapsulated: false, hasPixelData: true,
     values: {
       ...EMPTY_VALUES,
       patient_name: s.patientName, patient_id: s.patientId, patient_sex: instanceNumber % 2 ? 'F' : 'M', patient_birth_date: '19580412',

@@ -17,6 +17,8 @@ export interface InstanceHeader {
   readonly modality: string;
   /** Pixel Data of undefined length (a compressed transfer syntax): its completeness is checked on the file. */
   readonly encapsulated: boolean;
+  /** Whether it has (7FE0,0010) Pixel Data, or Float or Double Float Pixel Data. */
+  readonly hasPixelData: boolean;
   readonly values: IndexedValues;
 }
 
@@ -76,11 +78,29 @@ function assertPixelDataComplete(dataSet: dicomParser.DataSet, fileSize: number)
 }
 
 /**
+ * dicom-parser reads an element whose value runs past the end of the bytes without a word: a data set cut short
+ * before its Pixel Data would pass for whole. Every element (in items too) must end within the bytes parsed;
+ * Pixel Data is held to the file's size, as the header is parsed from its first bytes only. Where the bytes are
+ * just that probe, the caller parses the whole file again.
+ */
+function assertElementsWithin(dataSet: dicomParser.DataSet, available: number): void {
+  for (const [tag, el] of Object.entries(dataSet.elements)) {
+    if (tag === 'x7fe00010' || el.length === UNDEFINED_LENGTH || el.hadUndefinedLength) continue;
+    if (el.dataOffset + el.length > available) {
+      throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `truncated: (${tag.slice(1, 5)},${tag.slice(5)}) needs ${el.dataOffset + el.length} bytes, `
+        + `there are ${available}`);
+    }
+    for (const item of el.items ?? []) if (item.dataSet) assertElementsWithin(item.dataSet, available);
+  }
+}
+
+/**
  * Parses a PS3.10 file's header (stops before Pixel Data) and extracts what ingest and QIDO need.
  * Throws MIPSEG_DICOM_UNPARSEABLE / MIPSEG_DICOM_MISSING_ATTRIBUTE with a reason a sender can act on.
  */
 export function parseInstanceHeader(bytes: Uint8Array, fileSize = bytes.length): InstanceHeader {
   const dataSet = parse(bytes);
+  assertElementsWithin(dataSet, bytes.length);
   assertPixelDataComplete(dataSet, fileSize);
   const decoder = decoderFor(dataSet);
   const values: Record<string, string | number | null> = {};
@@ -98,6 +118,7 @@ export function parseInstanceHeader(bytes: Uint8Array, fileSize = bytes.length):
     sopClassUid: requireUid(dataSet, '00080016', 'SOPClassUID'),
     modality: String(values['modality'] ?? ''),
     encapsulated: isEncapsulated(dataSet),
+    hasPixelData: ['x7fe00010', 'x7fe00008', 'x7fe00009'].some((tag) => dataSet.elements[tag] !== undefined),
     values,
   };
 }

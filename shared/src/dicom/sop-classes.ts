@@ -29,6 +29,13 @@ export const SopClass = {
 
 export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
 
+/** The accepted SOP classes whose instances must carry pixel data (the image ones). */
+export const IMAGE_SOP_CLASSES: ReadonlySet<string> = new Set<string>([
+  SopClass.PositronEmissionTomographyImageStorage, SopClass.EnhancedPetImageStorage, SopClass.LegacyConvertedEnhancedPetImageStorage,
+  SopClass.CtImageStorage, SopClass.EnhancedCtImageStorage, SopClass.LegacyConvertedEnhancedCtImageStorage, SopClass.MrImageStorage,
+  SopClass.SecondaryCaptureImageStorage, SopClass.SegmentationStorage,
+]);
+
 const SUPPORTED = new Set<string>(Object.values(SopClass));
 
 export function isSupportedStorageSopClass(uid: string): boolean {

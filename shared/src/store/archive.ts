@@ -6,7 +6,7 @@ import { MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
 import { dicomParseOptions } from '../dicom/parse-options';
-import { isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS } from '../dicom/sop-classes';
+import { IMAGE_SOP_CLASSES, isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS } from '../dicom/sop-classes';
 import { isUncompressed } from '../dicom/transfer-syntaxes';
 import { sameDataSet } from '../dicom/same-data-set';
 import { assertUid } from '../dicom/uid';
@@ -174,6 +174,11 @@ export class Archive {
     }
     if (header.mediaStorageSopInstanceUid !== header.sopInstanceUid || header.mediaStorageSopClassUid !== header.sopClassUid) {
       throw new MipsegError('MIPSEG_SOP_CLASS_MISMATCH', 'File Meta Information names another SOP class or instance');
+    }
+    // Type 1 in every image SOP class: an image without it is one cut short at an element boundary (no parse can
+    // tell that from a whole file), and would replace a good copy with an empty one.
+    if (IMAGE_SOP_CLASSES.has(header.sopClassUid) && !header.hasPixelData) {
+      throw new MipsegError('MIPSEG_DICOM_MISSING_ATTRIBUTE', 'PixelData (7FE0,0010): the image has none (cut short?)');
     }
     const modalities = MODALITIES_BY_SOP_CLASS[header.sopClassUid];
     if (modalities && !modalities.includes(header.modality)) {
