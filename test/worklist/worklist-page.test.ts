@@ -101,6 +101,11 @@ describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE ser
     await expect(page.locator('tr.study-row:has([data-state="not-applicable"]) .reason').textContent()).resolves.toMatch(/fewer than 50/);
     await page.mouse.move(0, 0);
     await screenshot(page, 'worklist');
+    // The study's analysis history keeps the reason of each run, not only its state.
+    await page.locator('tr.study-row:has([data-state="not-applicable"])').click();
+    await expect(page.locator('.card', { hasText: 'Analysis history' }).locator('.reason').first().textContent()).resolves.toMatch(/fewer than 50/);
+    await page.goBack();
+    await page.waitForSelector('tr.study-row [data-state="not-applicable"]');
   }, 180_000);
 
   test('the study view shows the MIP with its segmentation, and the SEG download is a DICOM file', async () => {

@@ -62,7 +62,10 @@ function seriesCard(d: StudyDetail): HTMLElement {
 function jobsCard(d: StudyDetail): HTMLElement | null {
   if (d.jobs.length === 0) return null;
   return card('Analysis history', h('table', { class: 'compact' }, h('tbody', {}, ...d.jobs.map((j) => h('tr', {},
-    h('td', { class: 'nowrap sub' }, formatDateTime(j.createdAt)), h('td', {}, j.state), h('td', { class: 'sub' }, j.trigger ?? ''),
+    h('td', { class: 'nowrap sub' }, formatDateTime(j.createdAt)),
+    // Why a run failed stays readable after a later one succeeds: the reason under its state, in full on hover.
+    h('td', {}, j.state, j.reason ? h('div', { class: 'reason', title: j.reason }, j.reason) : null),
+    h('td', { class: 'sub' }, j.trigger ?? ''),
     h('td', { class: 'sub' }, j.version === null ? '' : `v${j.version}`))))));
 }
 
