@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import type { Archive } from '@mipseg/shared/store';
+import { withTimeout } from './with-timeout';
 
 /**
  * Something the service needs in order to work, asked by /readyz: `check` returns (or resolves) when it is usable
@@ -60,18 +61,6 @@ function publicReason(err: unknown): string {
   return typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? `failed (${code})` : 'failed';
 }
 
-async function withTimeout(work: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new CheckFailed(`no answer within ${CHECK_TIMEOUT_MS} ms`, 'timed out')), CHECK_TIMEOUT_MS);
-  });
-  try {
-    await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 type Outcome = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly detail: string };
 
 /** Runs a check, at most one at a time: probes that come while one hangs wait for it rather than pile up behind it. */
@@ -79,7 +68,8 @@ function guarded(check: ReadinessCheck): () => Promise<Outcome> {
   let running: Promise<Outcome> | undefined;
   const run = async (): Promise<Outcome> => {
     try {
-      await withTimeout((async () => check.check())());
+      await withTimeout((async () => check.check())(), CHECK_TIMEOUT_MS,
+        () => new CheckFailed(`no answer within ${CHECK_TIMEOUT_MS} ms`, 'timed out'));
       return { ok: true };
     } catch (err) {
       return { ok: false, reason: publicReason(err), detail: err instanceof Error ? err.message : String(err) };

@@ -5,6 +5,7 @@ import { MipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { Archive } from '@mipseg/shared/store';
 import { requestLogFields } from '../request-log';
+import { withTimeout } from '../with-timeout';
 
 /**
  * Why a study may not be deleted now, in words (its analysis is waiting or running, and would store results into
@@ -14,18 +15,6 @@ export type StudyDeletionGuard = (studyInstanceUid: string) => Promise<string | 
 
 /** Longest the guard may take: a job queue whose Redis went away mid-question would otherwise hold the request. */
 export const GUARD_TIMEOUT_MS = 5000;
-
-async function ask(guard: StudyDeletionGuard, study: string): Promise<string | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `no answer within ${GUARD_TIMEOUT_MS} ms`)), GUARD_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([guard(study), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * DELETE /studies/{StudyInstanceUID}: not part of PS3.18, but what an administrator needs for a study sent to the
@@ -37,7 +26,9 @@ export function deleteStudyHandler(archive: Archive, config: Config, log: Logger
   return async (req: Request, res: Response): Promise<void> => {
     const study = assertUid(String(req.params['study']), 'StudyInstanceUID');
     if (!config.allowStudyDelete) throw new MipsegError('MIPSEG_DELETE_DISABLED', 'ALLOW_STUDY_DELETE is off');
-    const busy = guard ? await ask(guard, study) : undefined;
+    const busy = guard
+      ? await withTimeout(guard(study), GUARD_TIMEOUT_MS, () => new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `no answer within ${GUARD_TIMEOUT_MS} ms`))
+      : undefined;
     if (busy !== undefined) throw new MipsegError('MIPSEG_STUDY_BUSY', `study ${study}: ${busy}`);
     const instances = await archive.deleteStudy(study);
     if (instances === undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendInstancesDimse, type InstanceSendResult } from '@mipseg/dimse';
-import { isMipsegError, toMipsegError } from '@mipseg/shared/errors';
+import { DicomFailureReason, isMipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { ExportStatus, ResultUids } from '@mipseg/shared/queue';
 import { stowInstances } from './result-sink';
@@ -29,9 +29,6 @@ function describeSend(r: InstanceSendResult, result: ResultUids): string {
   return `${which}: ${status}${r.reason ? `: ${r.reason}` : ''}`;
 }
 
-/** PS3.7 C.4.2.1.4 "Duplicate SOP Instance". */
-const DUPLICATE_SOP_INSTANCE = 0x0111;
-
 async function sendDimse(destination: string, instances: Buffer[], result: ResultUids, attempt: number,
   deps: ExportDeps): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
   const m = /^dimse:(.+)@([^:@]+):(\d+)$/.exec(destination);
@@ -47,7 +44,7 @@ async function sendDimse(destination: string, instances: Buffer[], result: Resul
       callingAeTitle: deps.callingAeTitle, files, log: deps.log });
     // A re-send after an attempt that lost its connection: the peer may have stored an instance then, and some PACS
     // answer the same instance again with "duplicate". The UIDs are this result's own, so that is the one it has.
-    const alreadyStored = (r: InstanceSendResult) => attempt > 1 && r.status === DUPLICATE_SOP_INSTANCE;
+    const alreadyStored = (r: InstanceSendResult) => attempt > 1 && r.status === DicomFailureReason.DuplicateSopInstance;
     // Every instance's own status counts: one failure means the result did not arrive whole.
     const failed = results.find((r) => r.outcome === 'failed' && !alreadyStored(r));
     if (failed) return { state: 'failed', detail: describeSend(failed, result) };

@@ -1,5 +1,5 @@
 import { readSopInstanceUid } from '@mipseg/shared/dicom';
-import { MipsegError } from '@mipseg/shared/errors';
+import { DicomFailureReason, MipsegError } from '@mipseg/shared/errors';
 import type { Archive } from '@mipseg/shared/store';
 
 /** Where a worker stores its results: the archive (embedded) or the gateway by STOW-RS (queue mode). */
@@ -169,15 +169,12 @@ async function postInstances(baseUrl: string, instances: readonly Buffer[], toke
   }
 }
 
-/** PS3.18 FailureReason 0x0111, "Duplicate SOP Instance". */
-const DUPLICATE_SOP_INSTANCE = 0x0111;
-
 /** The response with "duplicate" failures counted as referenced: the destination holds those instances. */
 function withDuplicatesAsStored(response: StowResponse): StowResponse {
-  const duplicates = response.failed.filter((f) => f.failureReason === DUPLICATE_SOP_INSTANCE);
+  const duplicates = response.failed.filter((f) => f.failureReason === DicomFailureReason.DuplicateSopInstance);
   return {
     referenced: new Set([...response.referenced, ...duplicates.map((f) => f.sopInstanceUid)]),
-    failed: response.failed.filter((f) => f.failureReason !== DUPLICATE_SOP_INSTANCE),
+    failed: response.failed.filter((f) => f.failureReason !== DicomFailureReason.DuplicateSopInstance),
   };
 }
 

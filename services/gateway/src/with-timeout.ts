@@ -1,0 +1,15 @@
+/**
+ * `work`, or a rejection with `timedOut()` once `timeoutMs` has passed without it: for what the gateway asks of
+ * parts it does not own (a job queue whose Redis went away), which must not hold a request or a probe for ever.
+ */
+export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, timedOut: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(timedOut()), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
