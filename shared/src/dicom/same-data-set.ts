@@ -14,15 +14,16 @@ function contentTags(dataSet: dicomParser.DataSet): string[] {
   return Object.keys(dataSet.elements).filter((tag) => !isEncodingOnly(tag)).sort();
 }
 
-function sameBytes(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number, length: number): boolean {
-  return Buffer.from(a.buffer, a.byteOffset + aOffset, length).equals(Buffer.from(b.buffer, b.byteOffset + bOffset, length));
+/** `length` bytes of the data set's buffer from `offset`, without a copy. */
+function bytesAt(d: dicomParser.DataSet, offset: number, length: number): Buffer {
+  return Buffer.from(d.byteArray.buffer, d.byteArray.byteOffset + offset, length);
 }
 
 /** VRs whose values are text, where trailing spaces (and, for UI, a trailing NUL) only pad the value to even length. */
 const PADDED_TEXT_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT']);
 
 function valueOf(d: dicomParser.DataSet, e: dicomParser.Element): Buffer {
-  return Buffer.from(d.byteArray.buffer, d.byteArray.byteOffset + e.dataOffset, e.length);
+  return bytesAt(d, e.dataOffset, e.length);
 }
 
 /** A text value without the padding that writers add or leave out as they please (dcmtk trims it, say). */
@@ -38,7 +39,10 @@ function sameFragments(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicom
   const ta = ea.basicOffsetTable ?? [];
   const tb = eb.basicOffsetTable ?? [];
   return fa.length === fb.length && ta.length === tb.length && ta.every((v, k) => v === tb[k])
-    && fa.every((f, k) => f.length === fb[k]?.length && sameBytes(a.byteArray, f.position, b.byteArray, (fb[k] as { position: number }).position, f.length));
+    && fa.every((f, k) => {
+      const g = fb[k];
+      return g !== undefined && bytesAt(a, f.position, f.length).equals(bytesAt(b, g.position, g.length));
+    });
 }
 
 function sameElement(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicomParser.DataSet, eb: dicomParser.Element): boolean {
@@ -55,9 +59,11 @@ function sameElement(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicomPa
   if (ea.encapsulatedPixelData || eb.encapsulatedPixelData) {
     return ea.encapsulatedPixelData === eb.encapsulatedPixelData && sameFragments(a, ea, b, eb);
   }
-  if (ea.length === eb.length && sameBytes(a.byteArray, ea.dataOffset, b.byteArray, eb.dataOffset, ea.length)) return true;
+  const va = valueOf(a, ea);
+  const vb = valueOf(b, eb);
+  if (va.equals(vb)) return true;
   const vr = ea.vr ?? eb.vr ?? implicitVr(ea.tag);
-  return vr !== undefined && PADDED_TEXT_VRS.has(vr) && unpadded(valueOf(a, ea)).equals(unpadded(valueOf(b, eb)));
+  return vr !== undefined && PADDED_TEXT_VRS.has(vr) && unpadded(va).equals(unpadded(vb));
 }
 
 function sameElements(a: dicomParser.DataSet, b: dicomParser.DataSet): boolean {

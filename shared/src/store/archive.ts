@@ -209,7 +209,7 @@ export class Archive {
       await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
       this.index.putInstance(header, { storageKey, size, sha256 }, seriesStudy !== undefined);
     } catch (err) {
-      await this.unpublish(storageKey, existing, retired);
+      await this.unpublish(storageKey, retired);
       throw err;
     }
     if (retired) this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
@@ -241,9 +241,10 @@ export class Archive {
    * files agree with the index again: the copy the index still lists goes back in place, and a new instance's
    * file, which nothing lists, is removed (else it would lie in instances/ unseen until the sender re-sent it).
    */
-  private async unpublish(storageKey: string, existing: StoredInstance | undefined, retired: string | undefined): Promise<void> {
+  private async unpublish(storageKey: string, retired: string | undefined): Promise<void> {
     try {
-      if (existing && retired) await this.blobs.restore(retired, existing.storageKey);
+      // A replaced copy lived at the same key: its study, series and UID are the new one's.
+      if (retired) await this.blobs.restore(retired, storageKey);
       else await this.blobs.remove(storageKey);
     } catch (err) {
       this.log.error({ err, storageKey }, 'could not undo a store whose index write failed: the file and the index disagree');
@@ -299,7 +300,7 @@ export class Archive {
     } catch (err) {
       // Deleted (its study) or replaced since the caller looked it up: not found. A file missing under a row that
       // still lists it is the server's fault, and stays an internal error.
-      const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && this.index.findInstance(instance.sopInstanceUid)?.sha256 !== instance.sha256;
+      const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && !this.isStillStored(instance);
       if (gone) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
       throw err;
     }
@@ -307,9 +308,14 @@ export class Archive {
     // Cached only while the instance is still stored as it was read, and inside the study's gate: a deletion of the
     // study must never find this file written back into the folder it removed, with the patient's data in it.
     await this.studies.share(instance.studyInstanceUid, async () => {
-      if (this.index.findInstance(instance.sopInstanceUid)?.sha256 === instance.sha256) await this.blobs.writeAtomic(key, json);
+      if (this.isStillStored(instance)) await this.blobs.writeAtomic(key, json);
     });
     return json;
+  }
+
+  /** Whether the index still lists this copy of the instance (not deleted, nor replaced by another). */
+  private isStillStored(instance: StoredInstance): boolean {
+    return this.index.findInstance(instance.sopInstanceUid)?.sha256 === instance.sha256;
   }
 
   close(): void {

@@ -46,19 +46,22 @@ export class ArchiveStudySource implements StudySource {
 export class DicomwebStudySource implements StudySource {
   constructor(private readonly baseUrl: string, private readonly token?: string) {}
 
+  /** Request headers: what the gateway should answer with, and the token where there is one. */
+  private headers(accept: string): Record<string, string> {
+    return this.token ? { Accept: accept, Authorization: `Bearer ${this.token}` } : { Accept: accept };
+  }
+
   async hasSeries(studyUid: string, seriesUid: string): Promise<boolean> {
-    const headers: Record<string, string> = { Accept: 'application/dicom+json' };
-    if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
-    const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series?SeriesInstanceUID=${seriesUid}&includefield=0020000E`, { headers });
+    const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series?SeriesInstanceUID=${seriesUid}&includefield=0020000E`,
+      { headers: this.headers('application/dicom+json') });
     if (!res.ok) throw new MipsegError('MIPSEG_INTERNAL', `QIDO-RS series ${seriesUid}: HTTP ${res.status}`);
     const text = await res.text();
     return text.trim() !== '' && (JSON.parse(text) as unknown[]).length > 0;
   }
 
   async readSeries(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]> {
-    const headers: Record<string, string> = { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
-    if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
-    const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series/${seriesUid}`, { headers });
+    const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series/${seriesUid}`,
+      { headers: this.headers('multipart/related; type="application/dicom"; transfer-syntax=*') });
     if (!res.ok) throw new MipsegError(res.status === 404 ? 'MIPSEG_NOT_FOUND' : 'MIPSEG_INTERNAL', `WADO-RS series ${seriesUid}: HTTP ${res.status}`);
     const parts = await readMultipartBody(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
     if (!sopInstanceUids) return parts;
