@@ -245,14 +245,14 @@ export class EmbeddedJobQueue implements JobQueue {
   /** Makes the analyses and exports whose end could not be written due again, once the database takes writes. */
   private makeUnrecordedDue(): void {
     if (this.unrecordedAnalyses.size === 0 && this.unrecordedExports.size === 0) return;
-    const now = Date.now() + (this.options.unrecordedRetryMs ?? UNRECORDED_RETRY_MS);
+    const dueAt = Date.now() + (this.options.unrecordedRetryMs ?? UNRECORDED_RETRY_MS);
     for (const id of this.unrecordedAnalyses) {
-      this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL, next_attempt_at = ? WHERE id = ? AND state = 'running'`).run(now, id);
+      this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL, next_attempt_at = ? WHERE id = ? AND state = 'running'`).run(dueAt, id);
       this.unrecordedAnalyses.delete(id);
     }
     for (const [key, { jobId, destination }] of this.unrecordedExports) {
       this.statements.prepare('UPDATE exports SET next_attempt_at = ? WHERE job_id = ? AND destination = ? AND next_attempt_at = ?')
-        .run(now, jobId, destination, NOT_DUE);
+        .run(dueAt, jobId, destination, NOT_DUE);
       this.unrecordedExports.delete(key);
     }
     this.recordFailures.recovered();
