@@ -103,6 +103,12 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
     }, '/readyz to name the queue');
     expect(readyz).toEqual({ status: 200, body: { status: 'ready', degraded: ['queue'],
       checks: { index: 'ok', disk: 'ok', queue: 'failed (MIPSEG_QUEUE_UNAVAILABLE)' } } });
+    // The worklist and the jobs API say the queue is away, rather than leave the page loading until Redis is back.
+    for (const path of ['/api/worklist', `/api/jobs?study=${copy.studyInstanceUid}`]) {
+      const res = await fetch(`${root}${path}`, { signal: AbortSignal.timeout(5000) });
+      expect({ path, status: res.status, code: ((await res.json()) as { code?: string }).code })
+        .toEqual({ path, status: 503, code: 'MIPSEG_QUEUE_UNAVAILABLE' });
+    }
     await killAndWait(gateway.child, 'SIGKILL');
     await redis.start();
     gateway = await startMipsegProcess({ ...common, DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: String(gateway.httpPort) });

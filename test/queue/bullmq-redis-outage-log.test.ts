@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import IORedis from 'ioredis';
 import { createLogger } from '../../shared/src/log';
 import { BullMqJobQueue } from '../../shared/src/queue';
 import { studyDeletionRefusal } from '../../services/worker/src/pipeline/study-deletion-guard';
@@ -13,6 +14,7 @@ describe('queue mode while Redis is unreachable', () => {
   let consoleError: jest.SpyInstance | undefined;
   /** A queue closes only once Redis answers: a failed test must bring it back before the clean-up. */
   let redisDown = false;
+  const retry = { attempts: 1, baseDelayMs: 100 };
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -34,7 +36,6 @@ describe('queue mode while Redis is unreachable', () => {
     const log = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line) as Line) });
     await redis.kill();
     redisDown = true;
-    const retry = { attempts: 1, baseDelayMs: 100 };
     queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
       exportDestinations: ['stow'], lockDurationMs: 5000 }, log);
     queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.reject(new Error('not in this test')),
@@ -57,7 +58,6 @@ describe('queue mode while Redis is unreachable', () => {
 
   test('ping (asked by /readyz) fails at once while Redis is away, naming MIPSEG_QUEUE_UNAVAILABLE, and passes once it is back', async () => {
     const log = createLogger('silent');
-    const retry = { attempts: 1, baseDelayMs: 100 };
     queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
       exportDestinations: [], lockDurationMs: 5000 }, log);
     await until(() => queue!.ping().then(() => true, () => undefined), 'the first ping');
@@ -74,8 +74,59 @@ describe('queue mode while Redis is unreachable', () => {
     await until(() => queue!.ping().then(() => true, () => undefined), 'ping to pass again');
   });
 
+  test('ping gives up within seconds when Redis holds the connection open but does not answer (CLIENT PAUSE)', async () => {
+    queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: [], lockDurationMs: 5000 }, createLogger('silent'));
+    await until(() => queue!.ping().then(() => true, () => undefined), 'the first ping');
+    const admin = new IORedis(redis.url);
+    try {
+      await admin.call('CLIENT', 'PAUSE', '6000', 'ALL');
+      const started = Date.now();
+      await expect(queue.ping()).rejects.toMatchObject({ code: 'MIPSEG_QUEUE_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(4000); // the pause lasts 6 s: the old ping waited it out
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+      admin.disconnect();
+    }
+  });
+
+  test('a ping on the wire when Redis dies settles at once, not when Redis comes back', async () => {
+    queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: [], lockDurationMs: 5000 }, createLogger('silent'));
+    await until(() => queue!.ping().then(() => true, () => undefined), 'the first ping');
+    const settled = queue.ping().then(() => 'answered', () => 'refused');
+    await redis.kill();
+    redisDown = true;
+    const started = Date.now();
+    // Either outcome is right (Redis may answer before it dies); waiting for the restart below is not.
+    const outcome = await Promise.race([settled, new Promise((r) => setTimeout(() => r('still waiting'), 4000))]);
+    expect(outcome).not.toBe('still waiting');
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  test('reads that answer a person (jobs, pending studies, an export retry) fail at once while Redis is away', async () => {
+    queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: ['stow'], lockDurationMs: 5000 }, createLogger('silent'));
+    await until(() => queue!.ping().then(() => true, () => undefined), 'the first ping');
+    await redis.kill();
+    redisDown = true;
+    await until(() => queue!.ping().then(() => undefined, () => true), 'ping to fail');
+    const q = queue;
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ['listJobs', () => q.listJobs({ limit: 10, offset: 0 })],
+      ['getJob', () => q.getJob('seg-1')],
+      ['pendingStudies', () => q.pendingStudies()],
+      ['latestJobsByStudy', () => q.latestJobsByStudy(['2.25.8'])],
+      ['retryExport', () => q.retryExport('seg-1', 'stow')],
+    ];
+    for (const [name, read] of reads) {
+      const outcome = await Promise.race([read().then(() => 'answered', (err: unknown) => (err as { code?: string }).code),
+        new Promise((r) => setTimeout(() => r('still waiting'), 1500))]);
+      expect({ name, outcome }).toEqual({ name, outcome: 'MIPSEG_QUEUE_UNAVAILABLE' });
+    }
+  });
+
   test('a study deletion asked while Redis is away is refused at once (503), not allowed blind or left waiting', async () => {
-    const retry = { attempts: 1, baseDelayMs: 100 };
     queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
       exportDestinations: [], lockDurationMs: 5000 }, createLogger('silent'));
     await until(() => queue!.ping().then(() => true, () => undefined), 'the first ping');

@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
+import { withTimeout } from '@mipseg/shared/async';
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import type { Archive } from '@mipseg/shared/store';
-import { withTimeout } from './with-timeout';
 
 /**
  * Something the service needs in order to work, asked by /readyz: `check` returns (or resolves) when it is usable

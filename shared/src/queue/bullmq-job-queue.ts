@@ -1,6 +1,7 @@
 import { isNotConnectionError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type WorkerOptions } from 'bullmq';
 import { createHash } from 'node:crypto';
 import IORedis from 'ioredis';
+import { withTimeout } from '../async';
 import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
@@ -49,6 +50,9 @@ function exportJobId(jobId: string, destination: string): string {
 function legacyExportJobId(jobId: string, destination: string): string {
   return `${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`;
 }
+
+/** How long /readyz and the study-deletion guard wait for Redis to answer PING; it answers in well under 1 ms. */
+const PING_TIMEOUT_MS = 2000;
 
 /** Socket errors that mean "Redis cannot be reached now", which ioredis retries by itself. */
 const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
@@ -118,6 +122,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async pendingStudies(): Promise<string[]> {
+    this.assertConnected();
     const jobs = await this.studyChecks.getJobs(['delayed', 'waiting'], 0, 10_000);
     return [...new Set(jobs.map((j) => (j.data as { studyInstanceUid: string }).studyInstanceUid))];
   }
@@ -146,11 +151,13 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async getJob(id: string): Promise<JobRecord | undefined> {
+    this.assertConnected();
     const job = await this.analyses.getJob(id);
     return job ? this.toRecord(job) : undefined;
   }
 
   async listJobs(filter: JobFilter): Promise<JobRecord[]> {
+    this.assertConnected();
     // BullMQ has no secondary index by study: list the newest jobs and filter (bounded by 5,000).
     const jobs = await this.analyses.getJobs(['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'], 0, 5000);
     const records = await Promise.all(jobs.map((j) => this.toRecord(j)));
@@ -291,6 +298,7 @@ export class BullMqJobQueue implements JobQueue {
 
   /** Sends a result to a destination again (the worklist's retry button). */
   async retryExport(jobId: string, destination: string): Promise<boolean> {
+    this.assertConnected();
     const job = await this.exportJob(jobId, destination);
     if (!job || (await job.getState()) !== 'failed') return false;
     try {
@@ -302,11 +310,22 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async ping(): Promise<void> {
-    // Asked while disconnected, a command would wait in ioredis' offline queue until Redis is back.
+    this.assertConnected();
+    // Connected is not enough: a Redis that hangs (or dies while the PING is on the wire, which ioredis then
+    // resends after reconnecting) would hold the caller until it answers again.
+    await withTimeout(this.connection.ping(), PING_TIMEOUT_MS,
+      () => new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `Redis did not answer PING within ${PING_TIMEOUT_MS} ms`));
+  }
+
+  /**
+   * Asked while disconnected, a command waits in ioredis' offline queue until Redis is back (maxRetriesPerRequest
+   * is null for BullMQ's sake): reads that answer a person (the worklist, the jobs API, a deletion's guard) fail
+   * at once instead, as a 503. Writes still wait: the study-check outbox and the workers rely on that.
+   */
+  private assertConnected(): void {
     if (this.connection.status !== 'ready') {
       throw new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `Redis is not connected (${this.connection.status})`);
     }
-    await this.connection.ping();
   }
 
   async close(): Promise<void> {

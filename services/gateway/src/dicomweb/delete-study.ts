@@ -1,11 +1,11 @@
 import type { Request, Response } from 'express';
+import { withTimeout } from '@mipseg/shared/async';
 import type { Config } from '@mipseg/shared/config';
 import { assertUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { Archive } from '@mipseg/shared/store';
 import { requestLogFields } from '../request-log';
-import { withTimeout } from '../with-timeout';
 
 /**
  * Why a study may not be deleted now, in words (its analysis is waiting or running, and would store results into

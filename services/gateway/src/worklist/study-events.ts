@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { Logger } from '@mipseg/shared/log';
+import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import type { StudiesChangedEvent } from './worklist-types';
@@ -37,9 +37,13 @@ export class StudyEvents {
   private timer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private polling = false;
+  /** A poll fails on every tick while the queue is away (Redis down): logged once, summarised, and on recovery. */
+  private readonly pollFailures: RepeatedFailureLog;
 
-  constructor(private readonly queue: JobQueue, archive: Archive, private readonly log: Logger, private readonly intervalMs: number,
+  constructor(private readonly queue: JobQueue, archive: Archive, log: Logger, private readonly intervalMs: number,
     private readonly keepAliveMs: number) {
+    this.pollFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'worklist event poll failed',
+      recoveredMessage: 'worklist event poll works again' });
     archive.onInstanceStored((header) => {
       if (this.timer) this.storedSince.add(header.studyInstanceUid);
     });
@@ -99,6 +103,7 @@ export class StudyEvents {
     this.polling = true;
     try {
       const current = await this.snapshot();
+      this.pollFailures.recovered();
       const previous = this.previous ?? current; // the first poll sets the baseline
       const changed = new Set(this.storedSince);
       this.storedSince.clear();
@@ -107,7 +112,7 @@ export class StudyEvents {
       this.previous = current;
       if (changed.size > 0) this.send('studies', { studies: [...changed] } satisfies StudiesChangedEvent);
     } catch (err) {
-      this.log.warn({ err }, 'worklist event poll failed');
+      this.pollFailures.failed(err);
     } finally {
       this.polling = false;
     }
