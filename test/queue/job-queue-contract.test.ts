@@ -213,4 +213,32 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     expect(sentTo.sort()).toEqual(destinations);
     expect(exports.map((e) => e.detail).sort()).toEqual(destinations.map((d) => `stored at ${d}`));
   });
+
+  test('a destination that never answers holds up none of another destination\'s exports', async () => {
+    const q = await harness.make(['hung-pacs', 'pacs']);
+    const hung: Array<() => void> = [];
+    q.startProcessing({
+      checkStudy: () => Promise.resolve(),
+      analyze: () => Promise.resolve(RESULT),
+      exportResult: (_id, _result, destination, attempt) => {
+        const sent = { destination, state: 'sent' as const, attempts: attempt, updatedAt: Date.now() };
+        return destination === 'pacs' ? Promise.resolve(sent) : new Promise((resolve) => hung.push(() => resolve(sent)));
+      },
+    }, { concurrency: 1, studyChecks: false, analyses: true });
+    const ids = ['h1', 'h2', 'h3', 'h4'];
+    try {
+      for (const [i, id] of ids.entries()) await q.enqueueAnalysis(id, request(`1.2.3.6.${i}`));
+      // Every result reaches 'pacs' while the hung PACS holds its exports (more of them than a worker's export slots).
+      for (const id of ids) {
+        await until(async () => ((await q.getJob(id))?.exports.find((e) => e.destination === 'pacs')?.state === 'sent' ? true : undefined),
+          `job ${id}'s export to pacs`);
+      }
+    } finally {
+      // Let the hung sends end, so that the queue can close.
+      const release = setInterval(() => hung.splice(0).forEach((r) => r()), 20);
+      await until(async () => ((await Promise.all(ids.map((id) => q.getJob(id))))
+        .every((j) => j?.exports.every((e) => e.state === 'sent')) ? true : undefined), 'the hung exports to end');
+      clearInterval(release);
+    }
+  });
 });

@@ -46,10 +46,21 @@ function exportJobId(jobId: string, destination: string): string {
   return `${jobId}--${createHash('sha256').update(destination).digest('hex').slice(0, 32)}`;
 }
 
+/**
+ * Each destination's exports have their own queue (and workers): in one shared queue a PACS that hangs held every
+ * export slot in turn, and the results for every other destination waited behind it.
+ */
+function exportQueueName(destination: string): string {
+  return `exports-${createHash('sha256').update(destination).digest('hex').slice(0, 16)}`;
+}
+
 /** The id earlier releases gave an export job: still looked up, so that exports queued before an upgrade show. */
 function legacyExportJobId(jobId: string, destination: string): string {
   return `${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`;
 }
+
+/** Exports sent at once to one destination, by each worker process. */
+const EXPORT_CONCURRENCY = 2;
 
 /** How long /readyz and the study-deletion guard wait for Redis to answer PING; it answers in well under 1 ms. */
 const PING_TIMEOUT_MS = 2000;
@@ -67,16 +78,18 @@ const STATES_BY_BULLMQ: Record<string, JobState> = {
 };
 
 /**
- * Queue mode: three BullMQ queues on Redis — study checks (debounced per study: each new instance moves
- * the check to the end of the quiet period), analyses (job id derived from the series content, so a
- * re-send adds nothing) and exports (one job per result and destination, retried with backoff).
+ * Queue mode: BullMQ queues on Redis — study checks (debounced per study: each new instance moves the check to
+ * the end of the quiet period), analyses (job id derived from the series content, so a re-send adds nothing) and
+ * one queue of exports per destination (one job per result, retried with backoff). The single 'exports' queue of
+ * earlier releases is still read and worked, so that exports queued before an upgrade are sent and shown.
  */
 export class BullMqJobQueue implements JobQueue {
   readonly mode = 'bullmq' as const;
   private readonly connection: IORedis;
   private readonly studyChecks: Queue;
   private readonly analyses: Queue;
-  private readonly exports: Queue;
+  private readonly exportQueues = new Map<string, Queue>();
+  private readonly legacyExports: Queue;
   private readonly workers: Worker[] = [];
   /**
    * While Redis is away every client (ours, and each worker's blocking one) reports every reconnect attempt,
@@ -95,9 +108,14 @@ export class BullMqJobQueue implements JobQueue {
     const base = { connection: this.connection as ConnectionOptions, prefix: options.prefix };
     this.studyChecks = new Queue('study-checks', base);
     this.analyses = new Queue('analyses', base);
-    this.exports = new Queue('exports', base);
+    for (const destination of options.exportDestinations) this.exportQueues.set(destination, new Queue(exportQueueName(destination), base));
+    this.legacyExports = new Queue('exports', base);
     // A BullMQ queue re-emits its connection's errors, and prints them raw on stderr (console.error) if no one listens.
-    for (const queue of [this.studyChecks, this.analyses, this.exports]) queue.on('error', this.onError(`queue ${queue.name}`));
+    for (const queue of this.queues()) queue.on('error', this.onError(`queue ${queue.name}`));
+  }
+
+  private queues(): Queue[] {
+    return [this.studyChecks, this.analyses, ...this.exportQueues.values(), this.legacyExports];
   }
 
   /** Connection errors go to the rate-limited log; anything else is logged as it comes. */
@@ -216,14 +234,19 @@ export class BullMqJobQueue implements JobQueue {
     };
   }
 
-  private async exportJob(jobId: string, destination: string): Promise<Job | undefined> {
-    return (await this.exports.getJob(exportJobId(jobId, destination))) ?? (await this.exports.getJob(legacyExportJobId(jobId, destination)));
+  /** The export job of a result for a destination, in the destination's queue or (queued before an upgrade) the shared one. */
+  private async exportJob(jobId: string, destination: string): Promise<{ queue: Queue; job: Job } | undefined> {
+    const own = this.exportQueues.get(destination);
+    const found = (await own?.getJob(exportJobId(jobId, destination))) ?? undefined;
+    if (own && found) return { queue: own, job: found };
+    const legacy = (await this.legacyExports.getJob(exportJobId(jobId, destination))) ?? (await this.legacyExports.getJob(legacyExportJobId(jobId, destination)));
+    return legacy ? { queue: this.legacyExports, job: legacy } : undefined;
   }
 
   private async exportStatus(jobId: string, destination: string): Promise<ExportStatus | undefined> {
-    const snapshot = await this.exportJob(jobId, destination);
-    if (!snapshot) return undefined;
-    const { job, state: s } = await readSettled(this.exports, snapshot);
+    const found = await this.exportJob(jobId, destination);
+    if (!found) return undefined;
+    const { job, state: s } = await readSettled(found.queue, found.job);
     const state = s === 'completed' ? 'sent' : s === 'failed' ? 'failed' : job.attemptsMade > 0 ? 'retrying' : 'pending';
     // A sent export says what the destination confirmed, not the reason an earlier attempt failed.
     const detail = s === 'completed' ? (job.returnvalue as ExportStatus | null)?.detail : job.failedReason;
@@ -246,14 +269,16 @@ export class BullMqJobQueue implements JobQueue {
     }
     if (!options.analyses) return;
     this.workers.push(new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency }));
-    if (handlers.exportResult) {
-      const exports = new Worker('exports', async (job: Job) => {
+    if (!handlers.exportResult) return;
+    const exportResult = handlers.exportResult.bind(handlers);
+    for (const queue of [...this.exportQueues.values(), this.legacyExports]) {
+      const exports = new Worker(queue.name, async (job: Job) => {
         const data = job.data as ExportData;
-        const status = await (handlers.exportResult as NonNullable<JobHandlers['exportResult']>)(data.jobId, data.result, data.destination, job.attemptsMade + 1);
+        const status = await exportResult(data.jobId, data.result, data.destination, job.attemptsMade + 1);
         if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
         if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
         return status;
-      }, { ...base, concurrency: 2 });
+      }, { ...base, concurrency: EXPORT_CONCURRENCY });
       // As the embedded runner does: an administrator reading the worker's log sees each export that did not go.
       exports.on('failed', (job, err) => {
         const data = job?.data as ExportData | undefined;
@@ -276,7 +301,7 @@ export class BullMqJobQueue implements JobQueue {
     try {
       const result = await handlers.analyze(job.id ?? '', data.request, progress);
       await job.updateProgress({ stage: null, progress: 100, timingsMs } satisfies ProgressData);
-      for (const destination of this.options.exportDestinations) await this.addExport(job.id ?? '', destination, result);
+      for (const [destination, queue] of this.exportQueues) await this.addExport(queue, job.id ?? '', destination, result);
       return result;
     } catch (err) {
       const error = toMipsegError(err);
@@ -286,8 +311,8 @@ export class BullMqJobQueue implements JobQueue {
     }
   }
 
-  private async addExport(jobId: string, destination: string, result: ResultUids): Promise<void> {
-    await this.exports.add('export', { jobId, destination, result } satisfies ExportData, {
+  private async addExport(queue: Queue, jobId: string, destination: string, result: ResultUids): Promise<void> {
+    await queue.add('export', { jobId, destination, result } satisfies ExportData, {
       jobId: exportJobId(jobId, destination),
       attempts: this.options.exportRetry.attempts,
       backoff: { type: 'exponential', delay: this.options.exportRetry.baseDelayMs },
@@ -299,7 +324,7 @@ export class BullMqJobQueue implements JobQueue {
   /** Sends a result to a destination again (the worklist's retry button). */
   async retryExport(jobId: string, destination: string): Promise<boolean> {
     this.assertConnected();
-    const job = await this.exportJob(jobId, destination);
+    const job = (await this.exportJob(jobId, destination))?.job;
     if (!job || (await job.getState()) !== 'failed') return false;
     try {
       await job.retry('failed', { resetAttemptsMade: true });
@@ -330,7 +355,7 @@ export class BullMqJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
-    await Promise.all([this.studyChecks.close(), this.analyses.close(), this.exports.close()]);
+    await Promise.all(this.queues().map((q) => q.close()));
     await this.connection.quit();
   }
 }
