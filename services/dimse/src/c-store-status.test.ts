@@ -33,6 +33,9 @@ test('classifies response statuses the way an SCU must act on them', () => {
   expect(classifyCStoreStatus(0x0000)).toBe('success');
   expect(classifyCStoreStatus(0xb000)).toBe('warning');
   expect(classifyCStoreStatus(0xb007)).toBe('warning');
+  // PS3.7 C.4's general warnings: some archives answer a C-STORE with them, having stored the instance.
+  expect(classifyCStoreStatus(0x0107)).toBe('warning');
+  expect(classifyCStoreStatus(0x0116)).toBe('warning');
   expect(classifyCStoreStatus(0xa700)).toBe('retryable');
   expect(classifyCStoreStatus(0xa7ff)).toBe('retryable');
   for (const permanent of [0xa900, 0xc000, 0xc409, 0x0122, 0x0111, 0x0110]) {

@@ -37,13 +37,17 @@ export function cStoreResultFor(outcome: StoreOutcome): CStoreResult {
 /** What an SCU should do about a C-STORE response status. */
 export type CStoreStatusClass = 'success' | 'warning' | 'retryable' | 'failure';
 
+/** PS3.7 C.4's general warning statuses, which some archives answer a C-STORE with: Attribute List Error, Attribute Value Out of Range. */
+const GENERAL_WARNINGS = new Set([0x0107, 0x0116]);
+
 /**
- * PS3.4 B.2.3: 0000 success; 0001 and Bxxx warnings (stored, perhaps coerced); A7xx "Out of Resources" is
- * worth retrying later; everything else (A9xx, Cxxx, 0122, 0110, 0111, ...) fails the same way again.
+ * PS3.4 B.2.3: 0000 success; 0001 and Bxxx warnings (stored, perhaps coerced), as are 0107 and 0116 (PS3.7 C.4);
+ * A7xx "Out of Resources" is worth retrying later; everything else (A9xx, Cxxx, 0122, 0110, 0111, ...) fails the
+ * same way again.
  */
 export function classifyCStoreStatus(status: number): CStoreStatusClass {
   if (status === 0x0000) return 'success';
-  if (status === 0x0001 || (status & 0xf000) === 0xb000) return 'warning';
+  if (status === 0x0001 || (status & 0xf000) === 0xb000 || GENERAL_WARNINGS.has(status)) return 'warning';
   if ((status & 0xff00) === 0xa700) return 'retryable';
   return 'failure';
 }
