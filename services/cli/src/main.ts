@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type ConfigKey } from '@mipseg/shared/config';
 import { isMipsegError } from '@mipseg/shared/errors';
 import { segmentMipFile } from '@mipseg/shared/inference';
@@ -52,8 +52,18 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
 interface SendCommandOptions {
   url: string;
   token?: string;
-  batchSize: string;
+  batchSize: number;
   progress: boolean;
+}
+
+/** Instances per STOW-RS request: a whole number from 1 (0 or less would send empty requests for ever). */
+const MAX_BATCH_SIZE = 10_000;
+
+function batchSizeArgument(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_BATCH_SIZE) {
+    throw new InvalidArgumentError(`a whole number from 1 to ${MAX_BATCH_SIZE} is needed`);
+  }
+  return Number(value);
 }
 
 async function sendCommand(path: string, opts: SendCommandOptions): Promise<void> {
@@ -65,7 +75,7 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
   if (files.length === 0) fail(`no DICOM files under ${path}`);
   const summary = await sendFiles(files, {
     url: opts.url,
-    batchSize: Number(opts.batchSize),
+    batchSize: opts.batchSize,
     progress: opts.progress && process.stderr.isTTY === true,
     ...(opts.token ? { token: opts.token } : {}),
   });
@@ -105,9 +115,9 @@ program
 program
   .command('send <path>')
   .description('send a DICOM file or folder to a DICOMweb server by STOW-RS')
-  .addOption(new Option('--url <url>', 'DICOMweb base URL').default(`http://127.0.0.1:${env['PORT'] ?? '8080'}/dicomweb`))
+  .addOption(new Option('--url <url>', 'DICOMweb base URL').default(`http://127.0.0.1:${env['PORT'] || '8080'}/dicomweb`))
   .addOption(new Option('--token <token>', 'bearer token').env('MIPSEG_TOKEN'))
-  .option('--batch-size <n>', 'instances per STOW request', '100')
+  .option('--batch-size <n>', `instances per STOW request (1-${MAX_BATCH_SIZE})`, batchSizeArgument, 100)
   .option('--no-progress', 'no progress bar')
   .action((path: string, opts: SendCommandOptions) => sendCommand(path, opts).catch(fail));
 

@@ -110,6 +110,9 @@ async function postBatchOnce(files: readonly string[], options: SendOptions, onB
 
 /** Sends DICOM files to a DICOMweb server by STOW-RS, in batches, with a progress bar on stderr. */
 export async function sendFiles(files: readonly string[], options: SendOptions): Promise<SendSummary> {
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+    throw new RangeError(`batch size must be a whole number from 1, not ${options.batchSize}`);
+  }
   const totalBytes = (await Promise.all(files.map((f) => fs.stat(f)))).reduce((n, s) => n + s.size, 0);
   const bar = options.progress
     ? new SingleBar({ format: 'sending [{bar}] {percentage}% | {value}/{total} bytes | {files} files', stream: process.stderr }, Presets.shades_classic)
