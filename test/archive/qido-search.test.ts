@@ -182,3 +182,50 @@ describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-v
     expect(reads.mostAtOnce).toBeLessThanOrEqual(8);
   });
 });
+
+describeWithSharedData(GE)('QIDO-RS after a corrected re-send', () => {
+  let server: TestArchiveServer;
+  let work: string;
+  const first = join(sharedData(GE).path, readdirSync(sharedData(GE).path).filter((f) => f.endsWith('.dcm')).sort()[0] as string);
+  const search = (path: string, params: Record<string, string> = {}) =>
+    fetch(`${server.baseUrl}${path}?${new URLSearchParams(params).toString()}`);
+  const studies = async (params: Record<string, string>): Promise<Json[]> => {
+    const res = await search('/studies', params);
+    expect(res.status).toBe(200);
+    return (await res.json()) as Json[];
+  };
+  beforeAll(async () => {
+    server = await startTestArchive();
+    work = mkdtempSync(join(tmpdir(), 'mipseg-qido-corrected-'));
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a corrected copy of a stored instance (same UIDs) updates what QIDO shows and matches, as WADO metadata does', async () => {
+    const original = modifiedSlice(first, work, 'to-correct', { '(0010,0010)': 'Wrong^Name', '(0010,0020)': 'OLD-MRN-7',
+      '(0008,1030)': 'BEFORE', '(0008,103E)': 'SERIES BEFORE' });
+    expect((await postStow(`${server.baseUrl}/studies`, [original])).status).toBe(200);
+    const [before] = await studies({ PatientID: 'OLD-MRN-7' });
+    const study = String(before?.['0020000D']?.Value?.[0]);
+    // The same study, series and instance UIDs: dcmodify without -g* keeps them.
+    const path = join(work, 'corrected.dcm');
+    copyFileSync(join(work, 'to-correct.dcm'), path);
+    const run = spawnSync('dcmodify', ['-nb', '-m', '(0010,0010)=Right^Name', '-m', '(0010,0020)=NEW-MRN-7', '-m', '(0008,1030)=AFTER',
+      '-m', '(0008,103E)=SERIES AFTER', path], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.status).toBe(0);
+    const replaced = await postStow(`${server.baseUrl}/studies`, [readFileSync(path)]);
+    expect(replaced.status).toBe(202); // stored, with the warning that it replaced an earlier copy
+
+    expect(await studies({ PatientID: 'OLD-MRN-7' })).toEqual([]);
+    const [after] = await studies({ PatientID: 'NEW-MRN-7' });
+    expect([after?.['0020000D']?.Value?.[0], after?.['00100010']?.Value, after?.['00081030']?.Value])
+      .toEqual([study, [{ Alphabetic: 'Right^Name' }], ['AFTER']]);
+    expect(await studies({ PatientName: 'Wrong^Name' })).toEqual([]);
+    const series = (await (await search(`/studies/${study}/series`, { SeriesDescription: 'SERIES AFTER' })).json()) as Json[];
+    expect(series).toHaveLength(1);
+    const metadata = (await (await fetch(`${server.baseUrl}/studies/${study}/metadata`)).json()) as Json[];
+    expect(metadata[0]?.['00100020']?.Value).toEqual(['NEW-MRN-7']);
+  });
+});

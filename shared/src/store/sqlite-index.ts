@@ -49,8 +49,9 @@ export interface ArchiveIndex {
   /** The study a series belongs to, if the series is known. */
   findSeriesStudy(seriesUid: string): string | undefined;
   /**
-   * Indexes an instance. `seriesKnown`: the series row exists already, so only the instance row is
-   * written (patient/study/series attributes do not change within a series; saves three upserts).
+   * Indexes an instance. `seriesKnown`: the series row exists already and the instance is new to it, so only the
+   * instance row is written (patient/study/series attributes do not change within a series; saves three upserts).
+   * A copy that replaces a stored one may carry corrected attributes: it is indexed in full.
    */
   putInstance(header: InstanceHeader, file: StoredFile, seriesKnown?: boolean): void;
   listInstances(scope: { studyUid: string; seriesUid?: string; sopInstanceUid?: string }): StoredInstance[];
@@ -131,7 +132,13 @@ export class SqliteArchiveIndex implements ArchiveIndex {
           @pps_start_time, @pps_start_time_n, @body_part_examined, @now, @now)
         ON CONFLICT(series_uid) DO UPDATE SET modality = coalesce(excluded.modality, modality),
           series_description = coalesce(excluded.series_description, series_description),
-          series_number = coalesce(excluded.series_number, series_number), updated_at = @now`),
+          series_number = coalesce(excluded.series_number, series_number),
+          series_date = coalesce(excluded.series_date, series_date), series_time = coalesce(excluded.series_time, series_time),
+          series_time_n = coalesce(excluded.series_time_n, series_time_n),
+          pps_start_date = coalesce(excluded.pps_start_date, pps_start_date),
+          pps_start_time = coalesce(excluded.pps_start_time, pps_start_time),
+          pps_start_time_n = coalesce(excluded.pps_start_time_n, pps_start_time_n),
+          body_part_examined = coalesce(excluded.body_part_examined, body_part_examined), updated_at = @now`),
       upsertInstance: this.db.prepare(`INSERT INTO instances VALUES (@sop_instance_uid, @series_uid, @study_uid,
           @sop_class_uid, @transfer_syntax_uid, @instance_number, @rows, @columns, @bits_allocated,
           @number_of_frames, @storage_key, @size, @sha256, @now)
@@ -142,6 +149,9 @@ export class SqliteArchiveIndex implements ArchiveIndex {
           sha256 = excluded.sha256, received_at = excluded.received_at`),
       countInstances: this.db.prepare('SELECT COUNT(*) AS n FROM instances'),
       findSeriesStudy: this.db.prepare('SELECT study_uid AS studyUid FROM series WHERE series_uid = ?'),
+      findStudyPatient: this.db.prepare('SELECT patient_key AS patientKey FROM studies WHERE study_uid = ?'),
+      deleteOrphanPatient: this.db.prepare(`DELETE FROM patients WHERE patient_key = @patientKey
+        AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = @patientKey)`),
     };
   }
 
@@ -201,10 +211,14 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       return;
     }
     this.db.transaction(() => {
+      const before = this.stmts.findStudyPatient.get(row.study_uid) as { patientKey: string } | undefined;
       this.stmts.upsertPatient.run(row);
       this.stmts.upsertStudy.run(row);
       this.stmts.upsertSeries.run(row);
       this.stmts.upsertInstance.run(row);
+      // A corrected PatientID moves the study to another patient: the old row, if no study is left with it, would
+      // keep a name no search can reach (and that deleting the study would no longer remove).
+      if (before && before.patientKey !== row.patient_key) this.stmts.deleteOrphanPatient.run(before);
     })();
   }
 
