@@ -21,10 +21,10 @@ test('accepts the called AE title and any calling AE title when the allow-list i
   expect(checkAeTitles('ANYONE', 'MIPSEG', policy)).toBeUndefined();
 });
 
-test('rejects another called AE title (reason 7) and a calling AE title off the allow-list (reason 3)', () => {
-  expect(checkAeTitles('ANYONE', 'OTHER', policy)?.reason).toBe(RejectReason.CalledAeNotRecognized);
+test('rejects another called AE title (reason 7) and a calling AE title off the allow-list (reason 3), naming the catalogue code', () => {
+  expect(checkAeTitles('ANYONE', 'OTHER', policy)).toMatchObject({ reason: RejectReason.CalledAeNotRecognized, code: 'MIPSEG_AE_TITLE_REFUSED' });
   const allowList = { ...policy, allowedCallingAeTitles: ['PACS'] };
-  expect(checkAeTitles('ANYONE', 'MIPSEG', allowList)?.reason).toBe(RejectReason.CallingAeNotRecognized);
+  expect(checkAeTitles('ANYONE', 'MIPSEG', allowList)).toMatchObject({ reason: RejectReason.CallingAeNotRecognized, code: 'MIPSEG_AE_TITLE_REFUSED' });
   expect(checkAeTitles('PACS', 'MIPSEG', allowList)).toBeUndefined();
 });
 

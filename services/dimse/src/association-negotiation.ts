@@ -34,6 +34,8 @@ export interface AssociationRejection {
   readonly source: number;
   readonly reason: number;
   readonly why: string;
+  /** The catalogue's code, for the log line (an association has no HTTP answer to carry it). */
+  readonly code: 'MIPSEG_AE_TITLE_REFUSED' | 'MIPSEG_BUSY';
 }
 
 export interface AssociationPolicy {
@@ -48,12 +50,12 @@ const { RejectResult, RejectSource, RejectReason, PresentationContextResult } = 
 export function checkAeTitles(callingAeTitle: string, calledAeTitle: string, policy: AssociationPolicy): AssociationRejection | undefined {
   if (calledAeTitle.trim() !== policy.aeTitle.trim()) {
     return { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CalledAeNotRecognized,
-      why: `called AE title "${calledAeTitle}" is not "${policy.aeTitle}"` };
+      why: `called AE title "${calledAeTitle}" is not "${policy.aeTitle}"`, code: 'MIPSEG_AE_TITLE_REFUSED' };
   }
   const allowed = policy.allowedCallingAeTitles;
   if (allowed.length > 0 && !allowed.includes(callingAeTitle.trim())) {
     return { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CallingAeNotRecognized,
-      why: `calling AE title "${callingAeTitle}" is not on the allow-list` };
+      why: `calling AE title "${callingAeTitle}" is not on the allow-list`, code: 'MIPSEG_AE_TITLE_REFUSED' };
   }
   return undefined;
 }
@@ -65,6 +67,7 @@ export function busyRejection(why: string, reason: 'local-limit' | 'congestion')
     source: RejectSource.ServiceProviderPresentation,
     reason: reason === 'local-limit' ? RejectReason.LocalLimitExceeded : RejectReason.TemporaryCongestion,
     why,
+    code: 'MIPSEG_BUSY',
   };
 }
 

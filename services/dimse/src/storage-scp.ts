@@ -81,7 +81,7 @@ export class StorageScp extends Scp {
     this.callingAeTitle = peer.callingAeTitle;
     const rejection = checkAeTitles(peer.callingAeTitle, peer.calledAeTitle, this.context.config.dimse) ?? this.takeSlot();
     if (rejection) {
-      this.log.warn({ ...peer, reason: rejection.why }, 'association rejected');
+      this.log.warn({ ...peer, code: rejection.code, reason: rejection.why }, 'association rejected');
       this.sendAssociationReject(rejection.result, rejection.source, rejection.reason);
       this.hangUp();
       return;

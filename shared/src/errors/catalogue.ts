@@ -87,7 +87,7 @@ export const ERRORS = {
   MIPSEG_VOLUME_INVALID: { httpStatus: 422, message: 'PET series does not form one regular volume: %s' },
   MIPSEG_VOLUME_UNSUPPORTED: { httpStatus: 422, message: 'PET series cannot be decoded or projected by mipseg: %s' },
   MIPSEG_SUV_UNAVAILABLE: { httpStatus: 422, message: 'SUV cannot be computed for this PET series: %s' },
-  MIPSEG_AE_TITLE_REFUSED: { httpStatus: 403, message: 'calling AE title not allowed: %s' },
+  MIPSEG_AE_TITLE_REFUSED: { httpStatus: 403, message: 'AE title not accepted: %s' },
   MIPSEG_INSECURE_BIND: {
     httpStatus: 500,
     message: 'refusing to listen on %s without authentication; configure AUTH_TOKENS or pass --insecure',
