@@ -129,7 +129,7 @@ async function workerCommand(): Promise<void> {
     softwareVersion: VERSION, analyses: true });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'worker shutting down: finishing the jobs in hand');
-    const closing = closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
+    const closing = closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log, config.pipeline.workerShutdownMs);
     closing.then((closed) => process.exit(closed ? 0 : 1), (err: unknown) => {
       log.error({ err }, 'worker shutdown failed');
       process.exit(1);

@@ -51,6 +51,8 @@ export interface Config {
     readonly jobBackoffMs: number;
     /** A killed worker's job is retried after this long (BullMQ lock duration). */
     readonly jobLockMs: number;
+    /** How long `mipseg worker` waits on SIGTERM for its jobs in hand before it exits without them. */
+    readonly workerShutdownMs: number;
     /** Where results go: `stow:<DICOMweb base URL>` or `dimse:<AE>@<host>:<port>`. */
     readonly exportDestinations: readonly string[];
     readonly exportAttempts: number;
@@ -101,6 +103,7 @@ export const DEFAULTS = {
   JOB_ATTEMPTS: '3',
   JOB_BACKOFF_MS: '5000',
   JOB_LOCK_MS: '30000',
+  WORKER_SHUTDOWN_MS: '50000',
   EXPORT_DESTINATIONS: '',
   EXPORT_ATTEMPTS: '5',
   EXPORT_BACKOFF_MS: '5000',
@@ -128,7 +131,8 @@ function read(env: Env, key: ConfigKey): string {
 
 function readInt(env: Env, key: ConfigKey, min: number, max: number): number {
   const raw = read(env, key);
-  const n = Number(raw);
+  // Digits only: Number() would also take 0x50, 1e3 and ' 80', which an operator never means as written.
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${raw} (an integer from ${min} to ${max})`);
   }
@@ -166,6 +170,25 @@ function readAeTitles(env: Env, key: ConfigKey): string[] {
   const bad = list.find((ae) => !isAeTitle(ae));
   if (bad !== undefined) throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key} entry "${bad}" (1-16 printable characters, no backslash)`);
   return list;
+}
+
+/** HOST: an IPv4 or IPv6 address, or a host name (what the HTTP server's listen() resolves); no port. */
+function readHost(env: Env): string {
+  const host = read(env, 'HOST');
+  const hostName = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  if (isIP(host) === 0 && !hostName.test(host)) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `HOST=${host} (an IP address or host name, without a port: PORT sets that)`);
+  }
+  return host;
+}
+
+/** QUEUE_PREFIX: it begins every Redis key; ':' and braces would change how BullMQ's keys split and hash. */
+function readQueuePrefix(env: Env): string {
+  const prefix = read(env, 'QUEUE_PREFIX');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `QUEUE_PREFIX=${prefix} (1-64 letters, digits, '_', '.' or '-')`);
+  }
+  return prefix;
 }
 
 /** A URL as a message may show it: a password in it (redis://:secret@host) replaced by ***. */
@@ -340,7 +363,7 @@ export function loadConfig(
   const { insecure = false, listens = true, ...rest } = overrides;
   const merged: Env = { ...env, ...rest };
   const config: Config = {
-    host: read(merged, 'HOST'),
+    host: readHost(merged),
     port: readInt(merged, 'PORT', 0, 65535),
     dataDir: resolve(read(merged, 'DATA_DIR')),
     logLevel: readLogLevel(merged),
@@ -358,12 +381,13 @@ export function loadConfig(
     retiredRetentionDays: readInt(merged, 'RETIRED_RETENTION_DAYS', 0, 36_500),
     pipeline: Object.freeze({
       redisUrl: readUrl(merged, 'REDIS_URL', ['redis:', 'rediss:'], true),
-      queuePrefix: read(merged, 'QUEUE_PREFIX'),
+      queuePrefix: readQueuePrefix(merged),
       quietPeriodMs: readInt(merged, 'QUIET_PERIOD_MS', 0, 86_400_000),
       workerConcurrency: readInt(merged, 'WORKER_CONCURRENCY', 1, 64),
       jobAttempts: readInt(merged, 'JOB_ATTEMPTS', 1, 100),
       jobBackoffMs: readInt(merged, 'JOB_BACKOFF_MS', 0, 3_600_000),
       jobLockMs: readInt(merged, 'JOB_LOCK_MS', 1000, 3_600_000),
+      workerShutdownMs: readInt(merged, 'WORKER_SHUTDOWN_MS', 1000, 3_600_000),
       exportDestinations: Object.freeze(readDestinations(read(merged, 'EXPORT_DESTINATIONS'))),
       exportAttempts: readInt(merged, 'EXPORT_ATTEMPTS', 1, 100),
       exportBackoffMs: readInt(merged, 'EXPORT_BACKOFF_MS', 0, 3_600_000),
