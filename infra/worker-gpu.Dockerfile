@@ -49,11 +49,12 @@ RUN npm run build \
  && rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32
 
 FROM base
-RUN useradd --uid 1000 --create-home --shell /usr/sbin/nologin mipseg
+# Ubuntu 24.04 bases already have uid 1000 (user 'ubuntu'): use it there rather than fail on a second one.
+RUN id -u 1000 >/dev/null 2>&1 || useradd --uid 1000 --create-home --shell /usr/sbin/nologin mipseg
 ENV NODE_ENV=production \
     INFERENCE_EXECUTION_PROVIDER=cuda
 WORKDIR /app
 # Includes models/mip-attention-unet (model.onnx, model.json, model.schema.json), which the worker loads.
 COPY --from=build /app ./
-USER mipseg
+USER 1000
 CMD ["node", "services/cli/dist/main.js", "worker"]
