@@ -206,4 +206,24 @@ describeWithSharedData(FRACTIONAL_SEG)('WADO-RS bulkdata of compressed multi-fra
     expect(parts.map((p) => p.contentType)).toEqual(Array(3).fill('image/dicom-rle; transfer-syntax=1.2.840.10008.1.2.5'));
     parts.forEach((p, f) => expect(p.body.equals(fragments[f] as Buffer)).toBe(true));
   });
+
+  test('its frames are served as stored when asked as OHIF asks (octet-stream, transfer-syntax=*), or in their media type', async () => {
+    const file = compress('dcmcrle', [], rewrite(readFileSync(sharedData(FRACTIONAL_SEG).path), '1.2.826.0.1.3680043.8.498.7004'));
+    const { fragments } = fragmentsOf(file);
+    const stored = await postStow(`${server.baseUrl}/studies`, [file]);
+    expect(stored.status).toBe(200);
+    const url = String(stored.body?.['00081199']?.Value?.[0]?.['00081190']?.Value?.[0]);
+    const ohif = { Accept: 'multipart/related; type=application/octet-stream; transfer-syntax=*' };
+    const res = await fetch(`${url}/frames/3,1`, { headers: ohif });
+    expect(res.status).toBe(200);
+    const parts = await readParts(res);
+    expect(parts.map((p) => p.contentType)).toEqual(Array(2).fill('application/octet-stream; transfer-syntax=1.2.840.10008.1.2.5'));
+    expect([parts[0]?.body.equals(fragments[2] as Buffer), parts[1]?.body.equals(fragments[0] as Buffer)]).toEqual([true, true]);
+
+    const own = await fetch(`${url}/frames/2`, { headers: { Accept: 'multipart/related; type="image/dicom-rle"' } });
+    expect((await readParts(own)).map((p) => p.contentType)).toEqual(['image/dicom-rle; transfer-syntax=1.2.840.10008.1.2.5']);
+    // Uncompressed octet-stream (no transfer-syntax) would need decompressing, which mipseg does not do; nor a frame it lacks.
+    expect((await fetch(`${url}/frames/1`, { headers: { Accept: 'multipart/related; type="application/octet-stream"' } })).status).toBe(406);
+    expect((await fetch(`${url}/frames/4`, { headers: ohif })).status).toBe(404);
+  });
 });

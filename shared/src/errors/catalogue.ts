@@ -83,7 +83,7 @@ export const ERRORS = {
     failureReason: DicomFailureReason.ProcessingFailure,
   },
   MIPSEG_RENDER_UNSUPPORTED: { httpStatus: 406, message: 'cannot render this instance: %s' },
-  MIPSEG_FRAMES_UNSUPPORTED: { httpStatus: 406, message: 'frames are served for uncompressed data only: %s' },
+  MIPSEG_FRAMES_UNSUPPORTED: { httpStatus: 406, message: 'compressed pixel data is not decoded for clients: %s' },
   MIPSEG_VOLUME_INVALID: { httpStatus: 422, message: 'PET series does not form one regular volume: %s' },
   MIPSEG_VOLUME_UNSUPPORTED: { httpStatus: 422, message: 'PET series cannot be decoded or projected by mipseg: %s' },
   MIPSEG_SUV_UNAVAILABLE: { httpStatus: 422, message: 'SUV cannot be computed for this PET series: %s' },

@@ -179,13 +179,19 @@ async function loadSingle(archive: Archive, req: Request): Promise<{ instance: S
 /**
  * GET …/frames/{list}: native frames as application/octet-stream parts. BitsAllocated 1 frames are re-packed to
  * start at bit 0 (see readNativeFrame). Every frame is cut before the first part is sent, so a frame missing
- * from Pixel Data answers 404 rather than a truncated 200.
+ * from Pixel Data answers 404 rather than a truncated 200. Compressed frames go as stored (see
+ * compressedFrameParts): mipseg does not transcode them.
  */
 export function retrieveFramesHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
+    const { instance, bytes } = await loadSingle(archive, req);
+    if (!isUncompressed(instance.transferSyntaxUid)) {
+      const { partType, parts } = compressedFrameParts(bytes, req.get('accept'), String(req.params['frames']));
+      await sendMultipart(res, partType, parts);
+      return;
+    }
     negotiate(req.get('accept'), ['multipart/related'] as const, (entry) =>
       ['application/octet-stream', '*/*'].includes(multipartPartType(entry, 'application/octet-stream')));
-    const { bytes } = await loadSingle(archive, req);
     const m = readPixelModule(bytes);
     const frames = parseFrameList(String(req.params['frames']), m.numberOfFrames).map((f) => readNativeFrame(bytes, m, f));
     const parts = frames.map((frame) => ({
@@ -229,6 +235,23 @@ function compressedPartType(accept: string | undefined, mediaType: string, trans
     return true;
   });
   return chosen;
+}
+
+/**
+ * The frames of encapsulated Pixel Data as stored (PS3.18 8.7.3.3.2): each frame's bitstream, as its own media
+ * type (image/jls, image/jpeg, …) or, where the client asks for it with transfer-syntax=* or the stored syntax, as
+ * application/octet-stream. This is what OHIF asks for (type=application/octet-stream; transfer-syntax=*): a
+ * viewer decodes the frames itself. Without either, 406: mipseg does not decompress.
+ */
+function compressedFrameParts(bytes: Buffer, accept: string | undefined, list: string): { partType: string; parts: Part[] } {
+  const { transferSyntaxUid, frames } = readEncapsulatedFrames(bytes);
+  const partType = compressedPartType(accept, compressedBulkDataMediaType(transferSyntaxUid), transferSyntaxUid);
+  const headers = `Content-Type: ${partType}; transfer-syntax=${transferSyntaxUid}`;
+  const parts = parseFrameList(list, frames.length).map((f) => {
+    const frame = frames[f - 1] as Uint8Array;
+    return { headers, body: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength) };
+  });
+  return { partType, parts };
 }
 
 /**
