@@ -21,10 +21,18 @@ const VARIANTS = {
   noPatientWeight: { slices: SLICES, attributes: { PatientWeight: undefined } },
   noInjectedDose: {
     slices: SLICES,
-    attributes: { RadiopharmaceuticalInformationSequence: [{ RadiopharmaceuticalStartTime: '090000', RadionuclideHalfLife: 6586.2 }] },
+    attributes: { RadiopharmaceuticalInformationSequence: [{ Radiopharmaceutical: 'Fluorodeoxyglucose', RadiopharmaceuticalStartTime: '090000',
+      RadionuclideHalfLife: 6586.2 }] },
   },
   notAttenuationCorrected: { slices: SLICES, attributes: { CorrectedImage: ['DECY', 'SCAT'] } },
   dynamic: { slices: SLICES, attributes: { SeriesType: ['DYNAMIC', 'IMAGE'] } },
+  // The last two slices never came (yet): the series says it has SLICES.
+  stillArriving: { slices: SLICES, omit: [SLICES - 2, SLICES - 1], attributes: { NumberOfSlices: SLICES } },
+  psma: {
+    slices: SLICES,
+    attributes: { RadiopharmaceuticalInformationSequence: [{ Radiopharmaceutical: '18F-PSMA-1007', RadiopharmaceuticalStartTime: '090000',
+      RadionuclideTotalDose: 350e6, RadionuclideHalfLife: 6586.2 }] },
+  },
   ctOnly: {
     slices: SLICES,
     sopClassUid: SopClass.CtImageStorage,
@@ -45,6 +53,8 @@ const FAILURES: ReadonlyArray<[Case, string, readonly string[], readonly string[
 const NOT_APPLICABLE: ReadonlyArray<[Case, readonly string[]]> = [
   ['notAttenuationCorrected', ['CorrectedImage is DECY\\SCAT (ATTN and DECY needed)']],
   ['dynamic', ['SeriesType is DYNAMIC\\IMAGE']],
+  ['stillArriving', [`${SLICES - 2} of ${SLICES} slices received (NumberOfSlices): the series is incomplete`]],
+  ['psma', ['the radiopharmaceutical is 18F-PSMA-1007, not FDG']],
   ['ctOnly', ['Modality is CT', 'not a PET image storage class']],
 ];
 
@@ -100,6 +110,17 @@ describe('bad PET series fail at once with a reason, and the service keeps worki
     expect({ state: job.state, failureCode: job.failureCode }).toEqual({ state: 'not-applicable', failureCode: 'MIPSEG_NOT_APPLICABLE' });
     expect(job.failureReason).toContain(studies[name].seriesInstanceUid);
     for (const text of named) expect(job.failureReason).toContain(text);
+  });
+
+  test('a series found incomplete is analysed once its last slices arrive', async () => {
+    const study = syntheticPetStudy({ slices: SLICES, attributes: { NumberOfSlices: SLICES } });
+    const first = study.instances.slice(0, SLICES - 3);
+    expect((await postStow(`${root}/dicomweb/studies`, first)).status).toBe(200);
+    const [waiting] = await settled(study);
+    expect(waiting?.state).toBe('not-applicable');
+    expect((await postStow(`${root}/dicomweb/studies`, study.instances.slice(SLICES - 3))).status).toBe(200);
+    const jobs = (await waitForJobs(root, study.studyInstanceUid, (j) => j.some((x) => x.state === 'done'), WAIT_MS)) as Job[];
+    expect(jobs.find((j) => j.state === 'done')?.result?.segSopInstanceUid).toBeTruthy();
   });
 
   test('after them, a valid study still completes and /healthz answers', async () => {

@@ -45,7 +45,7 @@ function petAttributes(s: SyntheticPetSlice, rows: number, columns: number): Rec
     Units: 'BQML',
     DecayCorrection: 'START',
     RadiopharmaceuticalInformationSequence: [{
-      RadiopharmaceuticalStartTime: '090000', RadionuclideTotalDose: 350e6, RadionuclideHalfLife: 6586.2,
+      Radiopharmaceutical: 'Fluorodeoxyglucose', RadiopharmaceuticalStartTime: '090000', RadionuclideTotalDose: 350e6, RadionuclideHalfLife: 6586.2,
     }],
     ImagePositionPatient: [...s.imagePositionPatient],
     ImageOrientationPatient: [...(s.imageOrientationPatient ?? [1, 0, 0, 0, 1, 0])],

@@ -62,7 +62,9 @@ export async function planStudy(
   const series = bySeries(archive.index.listInstances({ studyUid: studyInstanceUid }));
   const selection = selectPetSeries(await candidates(archive, series, log), { minSlices: deps.minPetSlices });
   if (selection.status === 'not-applicable') {
-    const jobId = `na-${hashOf([studyInstanceUid, ...[...series.keys()].sort()])}${options.force ? onDemandSuffix() : ''}`;
+    // The instance counts too: a series still arriving ("200 of 267 slices") gets a new verdict with each check.
+    const seen = [...series].map(([uid, instances]) => `${uid}:${instances.length}`).sort();
+    const jobId = `na-${hashOf([studyInstanceUid, ...seen])}${options.force ? onDemandSuffix() : ''}`;
     await queue.recordNotApplicable(jobId, studyInstanceUid, selection.reason);
     log.info({ studyInstanceUid, reason: selection.reason }, 'study not applicable');
     return { kind: 'not-applicable', jobId, reason: selection.reason };

@@ -38,6 +38,25 @@ function isMipsegOutput({ header }: PetSeriesCandidate): string | null {
   return null;
 }
 
+/**
+ * FDG as data sets name it: SNOMED CT 35321007 (Fludeoxyglucose (18F)), its SNOMED RT (C-B1031) and SNOMED III
+ * (Y-X1743) codes, or a name or code meaning such as "FDG -- fluorodeoxyglucose" or "Fluorodeoxyglucose F^18^".
+ */
+const FDG_CODE_VALUES: readonly string[] = ['35321007', 'C-B1031', 'Y-X1743'];
+const FDG_NAME = /FDG|fluoro-?deoxy-?glucose|fludeoxyglucose/i;
+
+/** Why the series' tracer is not known to be FDG, or null when it is. */
+function notFdg({ header }: PetSeriesCandidate): string | null {
+  const { name, code } = header.radiopharmaceutical;
+  if (code?.value && FDG_CODE_VALUES.includes(code.value)) return null;
+  const names = [name, code?.meaning].filter((n): n is string => n !== null && n !== undefined && n !== '');
+  if (names.some((n) => FDG_NAME.test(n))) return null;
+  const named = names.length ? names.join(' / ') : code?.value ? `code ${code.value}` : null;
+  return named === null
+    ? 'the radiopharmaceutical is not named (Radiopharmaceutical (0018,0031) and its code are empty): the model is for FDG PET'
+    : `the radiopharmaceutical is ${named}, not FDG: the model is for FDG PET`;
+}
+
 /** The rules a series must all pass to be segmented, in the order a reader would check them. */
 export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freeze([
   {
@@ -78,6 +97,20 @@ export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freez
     description: 'SeriesType (0054,1000) value 1 is STATIC or WHOLE BODY (not DYNAMIC or GATED)',
     check: ({ header }) => (ACCEPTED_SERIES_TYPES.includes(header.seriesType[0]?.toUpperCase() ?? '') ? null
       : `SeriesType is ${shown(header.seriesType)}`),
+  },
+  {
+    id: 'fdg',
+    description: 'the radiopharmaceutical is FDG, by its code (SCT 35321007, SRT C-B1031) or name (0018,0031)',
+    check: notFdg,
+  },
+  {
+    id: 'all-slices-received',
+    description: 'as many slices received as NumberOfSlices (0054,0081) says the series holds, where it says',
+    check: (series) => {
+      const expected = series.header.numberOfSlices;
+      return expected === null || expected === 0 || sliceCount(series) >= expected ? null
+        : `${sliceCount(series)} of ${expected} slices received (NumberOfSlices): the series is incomplete`;
+    },
   },
   {
     id: 'enough-slices',

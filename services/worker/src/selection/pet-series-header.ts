@@ -1,5 +1,12 @@
 import { MipsegError } from '@mipseg/shared/errors';
-import { parseInstanceHeaderOnly, readNumber, readString, readStrings } from '../volume';
+import { parseInstanceHeaderOnly, readFirstItem, readNumber, readString, readStrings, readUint16 } from '../volume';
+
+/** A coded concept as a data set gives it: CodeValue, CodingSchemeDesignator, CodeMeaning (any may be null). */
+export interface CodedValue {
+  readonly value: string | null;
+  readonly scheme: string | null;
+  readonly meaning: string | null;
+}
 
 /** What series eligibility looks at, read from one instance of the series. Absent values are null or empty. */
 export interface PetSeriesHeader {
@@ -17,6 +24,10 @@ export interface PetSeriesHeader {
   readonly manufacturer: string | null;
   readonly softwareVersions: readonly string[];
   readonly numberOfFrames: number;
+  /** NumberOfSlices (0054,0081): the slices the series holds once complete (PET Series module, Type 1). */
+  readonly numberOfSlices: number | null;
+  /** RadiopharmaceuticalInformationSequence's first item: Radiopharmaceutical (0018,0031) and its code. */
+  readonly radiopharmaceutical: { readonly name: string | null; readonly code: CodedValue | null };
 }
 
 /** A series to choose from: one instance's header and how many instances the archive holds for it. */
@@ -45,5 +56,17 @@ export function readPetSeriesHeader(bytes: Uint8Array): PetSeriesHeader {
     manufacturer: readString(ds, '00080070'),
     softwareVersions: values('00181020'),
     numberOfFrames: readNumber(ds, '00280008') ?? 1,
+    numberOfSlices: readUint16(ds, '00540081'),
+    radiopharmaceutical: readRadiopharmaceutical(ds),
+  };
+}
+
+function readRadiopharmaceutical(ds: ReturnType<typeof parseInstanceHeaderOnly>): PetSeriesHeader['radiopharmaceutical'] {
+  const item = readFirstItem(ds, '00540016');
+  if (item === null) return { name: null, code: null };
+  const code = readFirstItem(item, '00540304');
+  return {
+    name: readString(item, '00180031'),
+    code: code === null ? null : { value: readString(code, '00080100'), scheme: readString(code, '00080102'), meaning: readString(code, '00080104') },
   };
 }

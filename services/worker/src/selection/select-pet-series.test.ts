@@ -15,7 +15,11 @@ const WHOLE_BODY_PET: PetSeriesHeader = {
   manufacturer: 'GE MEDICAL SYSTEMS',
   softwareVersions: ['36.14'],
   numberOfFrames: 1,
+  numberOfSlices: 267,
+  radiopharmaceutical: { name: 'FDG -- fluorodeoxyglucose', code: { value: 'C-B1031', scheme: 'SRT', meaning: 'Fluorodeoxyglucose F^18^' } },
 };
+
+const TRACER = (name: string | null, code: PetSeriesHeader['radiopharmaceutical']['code'] = null) => ({ radiopharmaceutical: { name, code } });
 
 const series = (header: Partial<PetSeriesHeader>, instanceCount = 267): PetSeriesCandidate =>
   ({ header: { ...WHOLE_BODY_PET, ...header }, instanceCount });
@@ -36,7 +40,7 @@ describe('selectPetSeries', () => {
   test('every rule is data: an id, a description and a check', () => {
     expect(SERIES_ELIGIBILITY_RULES.map((r) => r.id)).toEqual([
       'modality-pt', 'pet-image-storage', 'original-not-derived', 'not-mipseg-output',
-      'attenuation-and-decay-corrected', 'static-or-whole-body', 'enough-slices',
+      'attenuation-and-decay-corrected', 'static-or-whole-body', 'fdg', 'all-slices-received', 'enough-slices',
     ]);
     for (const rule of SERIES_ELIGIBILITY_RULES) expect(rule.description.length).toBeGreaterThan(10);
   });
@@ -46,7 +50,11 @@ describe('selectPetSeries', () => {
     ['dynamic', { seriesType: ['DYNAMIC', 'IMAGE'] }, 267, 'static-or-whole-body'],
     ['gated', { seriesType: ['GATED', 'IMAGE'] }, 267, 'static-or-whole-body'],
     ['derived', { imageType: ['DERIVED', 'SECONDARY'] }, 267, 'original-not-derived'],
-    ['short', {}, 49, 'enough-slices'],
+    ['short', { numberOfSlices: 49 }, 49, 'enough-slices'],
+    ['still arriving', {}, 200, 'all-slices-received'],
+    ['PSMA', TRACER('18F-PSMA-1007'), 267, 'fdg'],
+    ['DOTATATE (by code only)', TRACER(null, { value: '424487000', scheme: 'SCT', meaning: null }), 267, 'fdg'],
+    ['tracer-unnamed', TRACER(null), 267, 'fdg'],
     ['mipseg manufacturer', { manufacturer: MIPSEG_MANUFACTURER }, 267, 'not-mipseg-output'],
     ['mipseg software', { softwareVersions: ['mipseg 0.1.0'] }, 267, 'not-mipseg-output'],
     ['secondary capture', { sopClassUid: SopClass.SecondaryCaptureImageStorage }, 267, 'pet-image-storage'],
@@ -57,8 +65,32 @@ describe('selectPetSeries', () => {
     expect(selection.status === 'not-applicable' && selection.reason).toContain(WHOLE_BODY_PET.seriesInstanceUid);
   });
 
+  test.each<[string, PetSeriesHeader['radiopharmaceutical']]>([
+    ['the GE sample\'s name', { name: 'FDG -- fluorodeoxyglucose', code: null }],
+    ['a Siemens name', { name: 'Fluorodeoxyglucose F^18^', code: null }],
+    ['SNOMED CT by code alone', { name: null, code: { value: '35321007', scheme: 'SCT', meaning: null } }],
+    ['SNOMED III by code, with another name', { name: '18F', code: { value: 'Y-X1743', scheme: '99SDM', meaning: 'FDG' } }],
+    ['a code meaning', { name: null, code: { value: 'X', scheme: 'LOCAL', meaning: 'Fludeoxyglucose F18' } }],
+  ])('FDG is recognised by %s', (_what, radiopharmaceutical) => {
+    expect(selectPetSeries([series({ radiopharmaceutical })]).status).toBe('selected');
+  });
+
+  test('why a tracer is refused names it, or says it is not named', () => {
+    const psma = selectPetSeries([series(TRACER('18F-PSMA-1007'))]);
+    expect(psma.status === 'not-applicable' && psma.reason).toContain('the radiopharmaceutical is 18F-PSMA-1007, not FDG');
+    const unnamed = selectPetSeries([series(TRACER(null))]);
+    expect(unnamed.status === 'not-applicable' && unnamed.reason).toContain('the radiopharmaceutical is not named');
+  });
+
+  test('a series without NumberOfSlices is judged by its slice count alone; with it, more slices than it says pass', () => {
+    expect(selectPetSeries([series({ numberOfSlices: null }, 200)]).status).toBe('selected');
+    expect(selectPetSeries([series({}, 268)]).status).toBe('selected');
+    const partial = selectPetSeries([series({}, 200)]);
+    expect(partial.status === 'not-applicable' && partial.reason).toContain('200 of 267 slices received (NumberOfSlices)');
+  });
+
   test('the slice minimum is configurable', () => {
-    expect(selectPetSeries([series({}, 20)], { minSlices: 20 }).status).toBe('selected');
+    expect(selectPetSeries([series({ numberOfSlices: 20 }, 20)], { minSlices: 20 }).status).toBe('selected');
   });
 
   test('an Enhanced PET series counts its frames as slices', () => {
@@ -68,8 +100,8 @@ describe('selectPetSeries', () => {
 
   test('prefers single-frame PET, then the series with more slices', () => {
     const enhanced = series({ seriesInstanceUid: '2.25.30', sopClassUid: SopClass.EnhancedPetImageStorage, numberOfFrames: 400 }, 1);
-    const torso = series({ seriesInstanceUid: '2.25.31' }, 120);
-    const wholeBody = series({ seriesInstanceUid: '2.25.32' }, 300);
+    const torso = series({ seriesInstanceUid: '2.25.31', numberOfSlices: 120 }, 120);
+    const wholeBody = series({ seriesInstanceUid: '2.25.32', numberOfSlices: 300 }, 300);
     const selection = selectPetSeries([enhanced, torso, wholeBody]);
     expect(selection.status === 'selected' && selection.series.header.seriesInstanceUid).toBe('2.25.32');
   });
