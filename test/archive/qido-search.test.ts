@@ -228,4 +228,16 @@ describeWithSharedData(GE)('QIDO-RS after a corrected re-send', () => {
     const metadata = (await (await fetch(`${server.baseUrl}/studies/${study}/metadata`)).json()) as Json[];
     expect(metadata[0]?.['00100020']?.Value).toEqual(['NEW-MRN-7']);
   });
+
+  test('a name stored with empty trailing components (Doe^John^^^) is found by the name without them, and the other way round', async () => {
+    const trailing = modifiedSlice(first, work, 'trailing', { '(0010,0010)': 'Doe^Jane^^^', '(0010,0020)': 'TRAIL-1' });
+    const plain = modifiedSlice(first, work, 'plain', { '(0010,0010)': 'Roe^Richard', '(0010,0020)': 'TRAIL-2' });
+    expect((await postStow(`${server.baseUrl}/studies`, [trailing, plain])).status).toBe(200);
+    const ids = async (name: string) => (await studies({ PatientName: name })).map((s) => s['00100020']?.Value?.[0]);
+    expect(await ids('Doe^Jane')).toEqual(['TRAIL-1']);
+    expect(await ids('doe^jane^^')).toEqual(['TRAIL-1']);
+    expect(await ids('Roe^Richard^^^')).toEqual(['TRAIL-2']);
+    const [doe] = await studies({ PatientID: 'TRAIL-1' });
+    expect(doe?.['00100010']?.Value).toEqual([{ Alphabetic: 'Doe^Jane' }]);
+  });
 });

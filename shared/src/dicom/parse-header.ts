@@ -26,13 +26,20 @@ function decoderFor(dataSet: dicomParser.DataSet): DicomTextDecoder {
   return dicomTextDecoder(specificCharacterSetOf(dataSet) ?? '');
 }
 
+/**
+ * Empty trailing components and component groups say nothing (PS3.5 6.2.1.1): 'Doe^John^^^' is 'Doe^John', and
+ * 'Wang^XiaoDong=王^小東=' is 'Wang^XiaoDong=王^小東'. One name, one form, so that a search for it finds it.
+ */
+export function withoutEmptyTrailingComponents(name: string): string {
+  return name.split('\\').map((value) => value.split('=').map((group) => group.replace(/\^+$/, '')).join('=').replace(/=+$/, '')).join('\\');
+}
+
 function readText(dataSet: dicomParser.DataSet, tag: string, vr: string, decoder: DicomTextDecoder): string | null {
   const el = dataSet.elements[`x${tag.toLowerCase()}`];
   if (!el || el.length === 0 || el.length === 0xffffffff) return null;
   const bytes = dataSet.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
   const trimmed = decoder.decode(bytes, vr).replace(/[\0 ]+$/, '').replace(/^ +/, '');
-  // Empty trailing component groups ('Wang^XiaoDong=王^小東=') say nothing (PS3.5 6.2.1.1): one name, one form.
-  const text = vr === 'PN' ? trimmed.replace(/=+$/, '') : trimmed;
+  const text = vr === 'PN' ? withoutEmptyTrailingComponents(trimmed) : trimmed;
   return text === '' ? null : text;
 }
 

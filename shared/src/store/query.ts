@@ -1,5 +1,6 @@
 import { MipsegError } from '../errors';
 import type { IndexedAttribute, Level } from '../dicom/attributes';
+import { withoutEmptyTrailingComponents } from '../dicom/parse-header';
 import { normaliseTime } from './schema';
 
 export type QueryLevel = 'study' | 'series' | 'instance';
@@ -111,8 +112,9 @@ function uidListFragment(col: string, value: string): SqlFragment {
  * or phonetic groups (`Yamada^Tarou=山田^太郎`), its alphabetic group: what a user types is the alphabetic name.
  */
 function personNameFragment(col: string, raw: string): SqlFragment {
-  const value = raw.replace(/=+$/, ''); // as the index stores names: without empty trailing groups
-  return { sql: `(${col} = ? COLLATE NOCASE OR ${col} LIKE ? ESCAPE '\\')`, params: [value, `${escapeLike(value)}=%`] };
+  const value = withoutEmptyTrailingComponents(raw); // as the index stores names
+  // rtrim: rows indexed before names were stored that way may still end in '^'.
+  return { sql: `(rtrim(${col}, '^') = ? COLLATE NOCASE OR ${col} LIKE ? ESCAPE '\\')`, params: [value, `${escapeLike(value)}=%`] };
 }
 
 /**
