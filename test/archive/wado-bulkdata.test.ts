@@ -155,6 +155,15 @@ describeWithSharedData(GE_SLICE)('WADO-RS bulkdata: every BulkDataURI in the met
     const icon = (metadata['00880200']?.Value?.[0] as Json)['7FE00010'];
     expect(icon?.InlineBinary).toBe(values.icon.toString('base64'));
     expect((await fetch(`${url}/bulkdata/00091099`)).status).toBe(404);
+    // Native bulk data is application/octet-stream only: other media types are not acceptable.
+    for (const accept of ['text/html', 'image/jpeg', 'application/dicom+json', 'multipart/related; type="image/jpeg"']) {
+      const res = await fetch(`${url}/bulkdata/7FE00010`, { headers: { Accept: accept } });
+      expect({ accept, status: res.status }).toEqual({ accept, status: 406 });
+    }
+    for (const accept of ['*/*', 'multipart/related; type="application/octet-stream"', 'multipart/related']) {
+      const res = await fetch(`${url}/bulkdata/7FE00010`, { headers: { Accept: accept } });
+      expect({ accept, status: res.status }).toEqual({ accept, status: 200 });
+    }
   });
 
   test('compressed Pixel Data: its BulkDataURI serves the JPEG bitstream, fragments joined without item delimiters', async () => {

@@ -271,6 +271,9 @@ export function retrieveBulkDataHandler(archive: Archive) {
       await sendMultipart(res, partType, frames.map((f) => ({ headers, body: Buffer.from(f.buffer, f.byteOffset, f.byteLength) })));
       return;
     }
+    // Native values go as application/octet-stream only: an Accept without it (text/html, image/jpeg) is a 406.
+    negotiate(req.get('accept'), ['multipart/related'] as const, (entry) =>
+      ['application/octet-stream', '*/*'].includes(multipartPartType(entry, 'application/octet-stream')));
     const body = uncompressedBulkData(bytes, tag);
     function* parts() {
       yield { headers: 'Content-Type: application/octet-stream', body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
