@@ -15,10 +15,6 @@ export interface EligibilityRule {
   readonly check: (series: PetSeriesCandidate, options: EligibilityOptions) => string | null;
 }
 
-const PET_SOP_CLASSES: readonly string[] = [
-  SopClass.PositronEmissionTomographyImageStorage,
-  SopClass.EnhancedPetImageStorage,
-];
 const ACCEPTED_SERIES_TYPES: readonly string[] = ['STATIC', 'WHOLE BODY'];
 const MIPSEG_MARKER = MIPSEG_MANUFACTURER.toLowerCase();
 
@@ -66,9 +62,13 @@ export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freez
   },
   {
     id: 'pet-image-storage',
-    description: 'SOP Class is PET Image Storage or Enhanced PET Image Storage',
-    check: ({ header }) => (PET_SOP_CLASSES.includes(header.sopClassUid ?? '') ? null
-      : `SOP Class UID ${header.sopClassUid ?? 'missing'} is not a PET image storage class`),
+    description: 'SOP Class is PET Image Storage (single-frame slices: the volume assembler does not take Enhanced PET)',
+    check: ({ header }) => {
+      if (header.sopClassUid === SopClass.PositronEmissionTomographyImageStorage) return null;
+      // Refused here, as not applicable, rather than chosen and then failed by the volume assembler.
+      if (header.sopClassUid === SopClass.EnhancedPetImageStorage) return 'Enhanced PET Image Storage (multi-frame) is not assembled by mipseg';
+      return `SOP Class UID ${header.sopClassUid ?? 'missing'} is not a PET image storage class`;
+    },
   },
   {
     id: 'original-not-derived',

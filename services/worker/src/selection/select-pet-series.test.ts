@@ -93,12 +93,13 @@ describe('selectPetSeries', () => {
     expect(selectPetSeries([series({ numberOfSlices: 20 }, 20)], { minSlices: 20 }).status).toBe('selected');
   });
 
-  test('an Enhanced PET series counts its frames as slices', () => {
+  test('an Enhanced PET series is not applicable (multi-frame PET is not assembled), not chosen to fail later', () => {
     const enhanced = series({ sopClassUid: SopClass.EnhancedPetImageStorage, numberOfFrames: 300 }, 1);
-    expect(selectPetSeries([enhanced]).status).toBe('selected');
+    const selection = selectPetSeries([enhanced]);
+    expect(selection.status === 'not-applicable' && selection.reason).toContain('Enhanced PET Image Storage (multi-frame) is not assembled');
   });
 
-  test('prefers single-frame PET, then the series with more slices', () => {
+  test('prefers the series with more slices; an Enhanced PET series beside them is not chosen', () => {
     const enhanced = series({ seriesInstanceUid: '2.25.30', sopClassUid: SopClass.EnhancedPetImageStorage, numberOfFrames: 400 }, 1);
     const torso = series({ seriesInstanceUid: '2.25.31', numberOfSlices: 120 }, 120);
     const wholeBody = series({ seriesInstanceUid: '2.25.32', numberOfSlices: 300 }, 300);

@@ -1,4 +1,3 @@
-import { SopClass } from '@mipseg/shared/dicom';
 import {
   DEFAULT_ELIGIBILITY_OPTIONS,
   SERIES_ELIGIBILITY_RULES,
@@ -33,15 +32,9 @@ function judge(series: PetSeriesCandidate, rules: readonly EligibilityRule[], op
   return { seriesInstanceUid: series.header.seriesInstanceUid, eligible: failures.length === 0, failures };
 }
 
-/**
- * Preference among eligible series: single-frame PET Image Storage (what the volume assembler decodes), then
- * the most slices (the whole-body reconstruction over a partial one), then the lowest SeriesNumber, then UID.
- */
+/** Preference among eligible series: the most slices (the whole-body reconstruction over a partial one), then the lowest SeriesNumber, then UID. */
 function preferred(a: PetSeriesCandidate, b: PetSeriesCandidate): number {
-  const classic = (s: PetSeriesCandidate): number =>
-    (s.header.sopClassUid === SopClass.PositronEmissionTomographyImageStorage ? 0 : 1);
-  return classic(a) - classic(b) || sliceCount(b) - sliceCount(a) ||
-    (a.header.seriesNumber ?? Infinity) - (b.header.seriesNumber ?? Infinity) ||
+  return sliceCount(b) - sliceCount(a) || (a.header.seriesNumber ?? Infinity) - (b.header.seriesNumber ?? Infinity) ||
     a.header.seriesInstanceUid.localeCompare(b.header.seriesInstanceUid);
 }
 
