@@ -73,6 +73,19 @@ describeWithSharedData(GE)('STOW-RS refuses bad input and keeps what is stored',
     expect(failureReasons(reply)).toEqual([0xc000]);
   });
 
+  test('a well-formed instance of a SOP class mipseg does not store is refused with 409 and 0x0122 (PS3.18 10.5.3)', async () => {
+    const nuclearMedicine = '1.2.840.10008.5.1.4.1.1.20';
+    const other = rewrite(first, (dict, meta) => {
+      dict['00080016'] = { vr: 'UI', Value: [nuclearMedicine] };
+      meta['00020002'] = { vr: 'UI', Value: [nuclearMedicine] };
+      dict['00080018'] = { vr: 'UI', Value: ['2.25.4242424242'] };
+      meta['00020003'] = { vr: 'UI', Value: ['2.25.4242424242'] };
+    });
+    const reply = await postStow(studyUrl, [other]);
+    expect(reply.status).toBe(409);
+    expect(failureReasons(reply)).toEqual([0x0122]);
+  });
+
   test('a body that is not multipart/related is refused with 415', async () => {
     const reply = await postStow(studyUrl, [first], { contentType: 'application/json' });
     expect(reply.status).toBe(415);

@@ -52,13 +52,15 @@ export const ERRORS = {
     message: 'required attribute missing or invalid: %s',
     failureReason: DicomFailureReason.CannotUnderstand,
   },
+  // 409, not 400: PS3.18 10.5.3 names an unsupported SOP Class as its example of a well-formed request whose
+  // instances cannot be stored (a conflict with what the server takes), as it names a study mismatch.
   MIPSEG_SOP_CLASS_NOT_SUPPORTED: {
-    httpStatus: 400,
+    httpStatus: 409,
     message: 'SOP class not supported: %s',
     failureReason: DicomFailureReason.SopClassNotSupported,
   },
   MIPSEG_SOP_CLASS_MISMATCH: {
-    httpStatus: 400,
+    httpStatus: 409,
     message: 'data set does not match its SOP class: %s',
     failureReason: DicomFailureReason.DataSetDoesNotMatchSopClass,
   },
