@@ -6,6 +6,7 @@ import { sendFiles } from '../../services/cli/src/send';
 import { makeSeriesCopies, type SeriesCopy } from '../bench/series-copies';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { killAndWait, startMipsegProcess, startMipsegWorker, type MipsegProcess } from '../support/mipseg-process';
+import { startOrthanc, type OrthancServer } from '../support/orthanc';
 import { startRedis, type TestRedis } from '../support/redis';
 import { waitForJobs, type ApiJob } from '../support/pipeline-wait';
 import { until } from '../support/until';
@@ -15,6 +16,7 @@ type Json = Record<string, { Value?: unknown[] }>;
 
 describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker processes', () => {
   let redis: TestRedis;
+  let orthanc: OrthancServer;
   let dataDir: string;
   let copiesDir: string;
   let copies: SeriesCopy[];
@@ -38,11 +40,14 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
 
   beforeAll(async () => {
     redis = await startRedis();
+    orthanc = await startOrthanc();
     dataDir = mkdtempSync(join(tmpdir(), 'mipseg-queue-'));
     copiesDir = mkdtempSync(join(tmpdir(), 'mipseg-queue-copies-'));
     copies = await makeSeriesCopies(sharedData(GE).path, copiesDir, 4);
     common = { REDIS_URL: redis.url, QUEUE_PREFIX: `q-${randomUUID()}`, QUIET_PERIOD_MS: '1000', JOB_LOCK_MS: '3000',
-      JOB_BACKOFF_MS: '500' };
+      JOB_BACKOFF_MS: '500',
+      // Both kinds of destination, each with its own export queue in Redis, worked by the worker processes.
+      EXPORT_DESTINATIONS: `stow:${orthanc.dicomwebUrl},dimse:${orthanc.aet}@127.0.0.1:${orthanc.dicomPort}`, EXPORT_BACKOFF_MS: '500' };
     gateway = await startMipsegProcess({ ...common, DATA_DIR: dataDir, DIMSE_ENABLED: 'false' });
     root = `http://127.0.0.1:${gateway.httpPort}`;
     env = { ...common, GATEWAY_URL: `${root}/dicomweb`, DATA_DIR: join(dataDir, 'worker-unused') };
@@ -53,6 +58,7 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
     await Promise.all(workers.map((w) => killAndWait(w.child, 'SIGKILL')));
     await killAndWait(gateway.child, 'SIGTERM');
     await redis.stop();
+    await orthanc.stop();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(copiesDir, { recursive: true, force: true });
   });
@@ -64,6 +70,13 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
     expect(jobs[0]?.state).toBe('done');
     expect(await segSeriesCount(copy.studyInstanceUid)).toBe(1);
     expect(await (await fetch(`${root}/readyz`)).json()).toEqual({ status: 'ready', checks: { index: 'ok', disk: 'ok', queue: 'ok' } });
+
+    // The worker sends the results to Orthanc by STOW-RS and by C-STORE; the gateway shows both as sent.
+    const sent = await waitForJobs(root, copy.studyInstanceUid,
+      (j) => (j[0]?.exports ?? []).length === 2 && (j[0]?.exports ?? []).every((e) => e.state === 'sent'), 60_000);
+    expect(sent[0]?.exports.map((e) => e.destination.split(':')[0]).sort()).toEqual(['dimse', 'stow']);
+    const seg = sent[0]?.result?.segSopInstanceUid;
+    expect(await orthanc.rest<string[]>('POST', '/tools/find', { Level: 'Instance', Query: { SOPInstanceUID: seg } })).toHaveLength(1);
   });
 
   test('a worker killed in the middle of a job: the job completes after a restart, once', async () => {
