@@ -50,6 +50,7 @@ describeWithSharedData(GE)('STOW-RS refuses bad input and keeps what is stored',
     const reply = await postStow(studyUrl, [Buffer.from('this is not DICOM at all'.repeat(20))]);
     expect(reply.status).toBe(400);
     expect(failureReasons(reply)).toEqual([0xc000]);
+    expect(reply.body).not.toHaveProperty('00081199'); // Type 1C: no ReferencedSOPSequence when nothing was stored
   });
 
   test('a DICOM file truncated inside its pixel data is refused, not stored', async () => {

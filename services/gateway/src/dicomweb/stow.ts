@@ -167,10 +167,9 @@ export function buildStowResponse(results: PartResult[], base: string, study: st
   const bad = results.filter((r): r is Extract<PartResult, { status: 'failed' }> => r.status === 'failed');
   const studies = new Set(ok.map((r) => r.header.studyInstanceUid));
   const onlyStudy = study ?? (studies.size === 1 ? [...studies][0] : undefined);
-  const body: DicomJson = {
-    [Tag.RetrieveURL]: attribute('UR', onlyStudy ? studyUrl(base, onlyStudy) : null),
-    [Tag.ReferencedSOPSequence]: sequence(ok.map((r) => referencedItem(r, base))),
-  };
+  const body: DicomJson = { [Tag.RetrieveURL]: attribute('UR', onlyStudy ? studyUrl(base, onlyStudy) : null) };
+  // Both sequences are Type 1C (PS3.18 Table I.1-1): each only when it has an item.
+  if (ok.length) body[Tag.ReferencedSOPSequence] = sequence(ok.map((r) => referencedItem(r, base)));
   if (bad.length) body[Tag.FailedSOPSequence] = sequence(bad.map(failedItem));
   return body;
 }
