@@ -8,6 +8,7 @@ import { startTestArchive, type TestArchiveServer } from '../support/archive-ser
 import { failureReasons, postStow, type StowReply } from '../support/stow';
 
 const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
+const PET_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.128';
 type Json = Record<string, { Value?: unknown[] }>;
 
 function geSlices(count: number): Buffer[] {
@@ -120,6 +121,9 @@ describeWithSharedData(GE)('STOW-RS of an instance over MAX_INSTANCE_BYTES', () 
     expect(reply.status).toBe(413);
     expect(failureReasons(reply)).toEqual([0x0110]);
     expect(reply.warning).toMatch(/MAX_INSTANCE_BYTES/);
+    // Named by the UIDs its File Meta gave (Type 1 in FailedSOPSequence), though it was never parsed.
+    const [failedItem] = (reply.body?.['00081198']?.Value ?? []) as Array<Record<string, { Value?: unknown[] }>>;
+    expect([failedItem?.['00081150']?.Value?.[0], failedItem?.['00081155']?.Value?.[0]]).toEqual([PET_IMAGE_STORAGE, sopUidOf(geSlices(1)[0] as Buffer)]);
   });
 
   test('beside an instance that fails for another reason, the answer stays 400', async () => {

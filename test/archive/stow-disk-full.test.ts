@@ -93,7 +93,7 @@ describe('STOW-RS on a full disk', () => {
     expect(reply.status).toBe(202);
     expect(referenced(reply)).toEqual(sops.slice(0, 2));
     expect(failureReasons(reply)).toEqual([0xa700, 0xa700, 0xa700]);
-    expect(reply.warning).toMatch(/part 3: out of storage: ENOSPC/);
+    expect(reply.warning).toMatch(/part 3 \(2\.25\.\d+\): out of storage: ENOSPC/);
     expect(tempFiles()).toEqual([]);
     expect(storedFiles()).toHaveLength(2);
     expect(archive.index.listInstances({ studyUid: STUDY }).map((i) => i.sopInstanceUid).sort()).toEqual(sops.slice(0, 2));

@@ -5,7 +5,7 @@ import { fdatasync, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
-import { assertUid, type DicomJson } from '@mipseg/shared/dicom';
+import { assertUid, readFileMetaInformation, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
@@ -24,6 +24,20 @@ const IN_FLIGHT = 16;
 
 function failed(error: MipsegError): PartResult {
   return { status: 'failed', error };
+}
+
+/**
+ * A part refused before it was parsed (over MAX_INSTANCE_BYTES, or unwritable), named by its File Meta's UIDs
+ * where its first bytes hold them: FailedSOPSequence's UIDs are Type 1, and they tell the sender which one it was.
+ */
+function failedPart(error: MipsegError, head: Buffer): PartResult {
+  try {
+    const meta = readFileMetaInformation(head);
+    return { status: 'failed', error, sopClassUid: meta.mediaStorageSopClassUid || undefined,
+      sopInstanceUid: meta.mediaStorageSopInstanceUid || undefined };
+  } catch {
+    return failed(error);
+  }
 }
 
 /**
@@ -90,6 +104,11 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
   return {
     write: async (chunk) => {
       if (problem) return;
+      // The head first: a part refused for its size is still named by the UIDs in it (see failedPart).
+      if (headBytes < HEADER_PROBE_BYTES) {
+        head.push(Buffer.from(chunk.subarray(0, HEADER_PROBE_BYTES - headBytes)));
+        headBytes += Math.min(chunk.length, HEADER_PROBE_BYTES - headBytes);
+      }
       size += chunk.length;
       if (size > config.maxInstanceBytes) {
         // Over a configured size, like the request limits (413), not a fault of ours: FailureReason stays 0x0110.
@@ -97,10 +116,6 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
         return;
       }
       hash.update(chunk);
-      if (headBytes < HEADER_PROBE_BYTES) {
-        head.push(Buffer.from(chunk.subarray(0, HEADER_PROBE_BYTES - headBytes)));
-        headBytes += Math.min(chunk.length, HEADER_PROBE_BYTES - headBytes);
-      }
       await writeChunk(temp.stream, chunk).catch((err: unknown) => {
         problem ??= toStorageError(err);
       });
@@ -116,7 +131,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
         });
         if (problem) {
           await archive.blobs.discardTemp(temp.path);
-          return failed(problem);
+          return failedPart(problem, Buffer.concat(head));
         }
         const file = { path: temp.path, size, sha256: hash.digest('hex'), head: Buffer.concat(head), dataSynced: true };
         return archive.storeReceived(file, { expectedStudyUid, deferDirSync: true });
