@@ -112,9 +112,8 @@ function uidListFragment(col: string, value: string): SqlFragment {
  * or phonetic groups (`Yamada^Tarou=山田^太郎`), its alphabetic group: what a user types is the alphabetic name.
  */
 function personNameFragment(col: string, raw: string): SqlFragment {
-  const value = withoutEmptyTrailingComponents(raw); // as the index stores names
-  // rtrim: rows indexed before names were stored that way may still end in '^'.
-  return { sql: `(rtrim(${col}, '^') = ? COLLATE NOCASE OR ${col} LIKE ? ESCAPE '\\')`, params: [value, `${escapeLike(value)}=%`] };
+  const value = withoutEmptyTrailingComponents(raw); // as the index stores names (older rows are rewritten at start-up)
+  return { sql: `(${col} = ? COLLATE NOCASE OR ${col} LIKE ? ESCAPE '\\')`, params: [value, `${escapeLike(value)}=%`] };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { StatementCache } from './statement-cache';
-import type { InstanceHeader } from '../dicom/parse-header';
+import { withoutEmptyTrailingComponents, type InstanceHeader } from '../dicom/parse-header';
 import type { IndexedValues } from '../dicom/attributes';
 import { filterFragment, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
 import { INDEX_SCHEMA, normaliseTime } from './schema';
@@ -109,6 +109,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.statements = new StatementCache(this.db);
+    this.normaliseLegacyNames();
     this.stmts = {
       findInstance: this.db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_instance_uid = ?`),
       upsertPatient: this.db.prepare(`INSERT INTO patients VALUES (@patient_key, @patient_id, @issuer_of_patient_id,
@@ -153,6 +154,23 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       deleteOrphanPatient: this.db.prepare(`DELETE FROM patients WHERE patient_key = @patientKey
         AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = @patientKey)`),
     };
+  }
+
+  /**
+   * Names indexed before they were stored without empty trailing components ('Doe^John^^^=…') are rewritten once,
+   * so that an exact search finds them as it finds names indexed since. Recorded in `meta`, so it runs once.
+   */
+  private normaliseLegacyNames(): void {
+    const done = this.db.prepare("SELECT 1 FROM meta WHERE key = 'names-normalised'").get();
+    if (done) return;
+    this.db.function('mipseg_pn', { deterministic: true }, (name: unknown) =>
+      (typeof name === 'string' ? withoutEmptyTrailingComponents(name) : name) as string | null);
+    this.db.transaction(() => {
+      this.db.exec(`UPDATE patients SET patient_name = mipseg_pn(patient_name) WHERE patient_name <> mipseg_pn(patient_name);
+        UPDATE studies SET referring_physician_name = mipseg_pn(referring_physician_name)
+          WHERE referring_physician_name <> mipseg_pn(referring_physician_name);
+        INSERT INTO meta VALUES ('names-normalised', '1');`);
+    })();
   }
 
   deleteStudy(studyUid: string): number | undefined {
