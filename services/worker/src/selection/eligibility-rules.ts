@@ -39,7 +39,11 @@ function isMipsegOutput({ header }: PetSeriesCandidate): string | null {
  * (Y-X1743) codes, or a name or code meaning such as "FDG -- fluorodeoxyglucose" or "Fluorodeoxyglucose F^18^".
  */
 const FDG_CODE_VALUES: readonly string[] = ['35321007', 'C-B1031', 'Y-X1743'];
-const FDG_NAME = /FDG|fluoro-?deoxy-?glucose|fludeoxyglucose/i;
+const FDG_NAME = new RegExp([
+  'FDG', 'fludeoxyglucose',
+  'fluo?ro?-?d[eé]s?oxy-?glucose', // Fluorodeoxyglucose, Fluorodesoxyglucose, Fluordesoxyglucose
+  'fluoro.{0,12}deoxy.{0,12}glucose', 'deoxy.{0,12}fluoro.{0,12}glucose', // F-18 Fluoro-2-deoxy-D-glucose, 2-deoxy-2-[18F]fluoro-D-glucose
+].join('|'), 'i');
 
 /** Why the series' tracer is not known to be FDG, or null when it is. */
 function notFdg({ header }: PetSeriesCandidate): string | null {

@@ -55,6 +55,7 @@ describe('selectPetSeries', () => {
     ['PSMA', TRACER('18F-PSMA-1007'), 267, 'fdg'],
     ['DOTATATE (by code only)', TRACER(null, { value: '424487000', scheme: 'SCT', meaning: null }), 267, 'fdg'],
     ['tracer-unnamed', TRACER(null), 267, 'fdg'],
+    ['FLT (by its chemical name, deoxy and fluoro but no glucose)', TRACER("3'-deoxy-3'-[18F]fluorothymidine"), 267, 'fdg'],
     ['mipseg manufacturer', { manufacturer: MIPSEG_MANUFACTURER }, 267, 'not-mipseg-output'],
     ['mipseg software', { softwareVersions: ['mipseg 0.1.0'] }, 267, 'not-mipseg-output'],
     ['secondary capture', { sopClassUid: SopClass.SecondaryCaptureImageStorage }, 267, 'pet-image-storage'],
@@ -71,6 +72,11 @@ describe('selectPetSeries', () => {
     ['SNOMED CT by code alone', { name: null, code: { value: '35321007', scheme: 'SCT', meaning: null } }],
     ['SNOMED III by code, with another name', { name: '18F', code: { value: 'Y-X1743', scheme: '99SDM', meaning: 'FDG' } }],
     ['a code meaning', { name: null, code: { value: 'X', scheme: 'LOCAL', meaning: 'Fludeoxyglucose F18' } }],
+    ['a German name', { name: 'Fluordesoxyglucose', code: null }],
+    ['a French name', { name: 'Fluorodésoxyglucose', code: null }],
+    ['the chemical name', { name: '2-deoxy-2-[18F]fluoro-D-glucose', code: null }],
+    ['another spelling', { name: 'F-18 Fluoro-2-deoxy-D-glucose', code: null }],
+    ['18F-FDG', { name: '18F-FDG', code: null }],
   ])('FDG is recognised by %s', (_what, radiopharmaceutical) => {
     expect(selectPetSeries([series({ radiopharmaceutical })]).status).toBe('selected');
   });
