@@ -12,14 +12,14 @@ const RESULT: ResultUids = {
   lesionCount: 1, tumourAreaMm2: 40, modelName: 'm', modelVersion: '1',
 };
 
-describe('queue mode after an upgrade: exports queued in the shared queue of earlier releases', () => {
+describe('queue mode after an upgrade or a configuration change', () => {
   let redis: TestRedis;
   beforeAll(async () => {
     redis = await startRedis();
   });
   afterAll(() => redis.stop());
 
-  test('are sent and shown, and a failed one can be retried from the worklist', async () => {
+  test('exports queued in the shared queue of earlier releases are sent and shown, and a failed one can be retried', async () => {
     const prefix = `t-${randomUUID()}`;
     const destination = 'dimse:PACS@pacs.example:104';
     const retry = { attempts: 1, baseDelayMs: 100 };
@@ -65,6 +65,48 @@ describe('queue mode after an upgrade: exports queued in the shared queue of ear
       await oldAnalyses.close();
       await oldExports.close();
       connection.disconnect();
+    }
+  });
+
+  test('an export queued for a destination since taken out of EXPORT_DESTINATIONS is still sent and shown; new results do not go there', async () => {
+    const prefix = `t-${randomUUID()}`;
+    const retry = { attempts: 1, baseDelayMs: 100 };
+    const request = (series: string) => ({ studyInstanceUid: '1.2.3', seriesInstanceUid: series, sopInstanceUids: ['1.2.3.4'],
+      contentHash: series, reason: 'study-complete' as const });
+    // Before: results go to old-pacs; this worker analyses but sends nothing (its export is left queued).
+    const before = new BullMqJobQueue({ redisUrl: redis.url, prefix, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: ['old-pacs'], lockDurationMs: 5000 }, createLogger('silent'));
+    await until(() => before.ping().then(() => true, () => undefined), 'Redis');
+    before.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) },
+      { concurrency: 1, studyChecks: false, analyses: true });
+    await before.enqueueAnalysis('seg-a', request('2.25.1'));
+    await until(async () => ((await before.getJob('seg-a'))?.exports[0]?.state === 'pending' ? true : undefined), 'the queued export');
+    await before.close();
+
+    // After: EXPORT_DESTINATIONS names new-pacs only.
+    const lines: Array<{ msg: string; destination?: string }> = [];
+    const after = new BullMqJobQueue({ redisUrl: redis.url, prefix, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: ['new-pacs'], lockDurationMs: 5000 }, createLogger('info', { write: (l: string) => lines.push(JSON.parse(l) as { msg: string; destination?: string }) }));
+    const sent: string[] = [];
+    try {
+      await until(() => after.ping().then(() => true, () => undefined), 'Redis');
+      after.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT),
+        exportResult: (jobId, _result, to, attempt) => {
+          sent.push(`${jobId}->${to}`);
+          return Promise.resolve({ destination: to, state: 'sent', attempts: attempt, updatedAt: Date.now() });
+        } }, { concurrency: 1, studyChecks: false, analyses: true });
+      const old = await until(async () => {
+        const e = (await after.getJob('seg-a'))?.exports.find((x) => x.destination === 'old-pacs');
+        return e?.state === 'sent' ? e : undefined;
+      }, 'the old destination\'s export to be sent');
+      expect(old.destination).toBe('old-pacs');
+      expect(lines.find((l) => l.msg.includes('no longer names'))?.destination).toBe('old-pacs');
+
+      await after.enqueueAnalysis('seg-b', request('2.25.2'));
+      await until(async () => ((await after.getJob('seg-b'))?.exports.some((e) => e.state === 'sent') ? true : undefined), 'the new result\'s export');
+      expect(sent.sort()).toEqual(['seg-a->old-pacs', 'seg-b->new-pacs']);
+    } finally {
+      await after.close();
     }
   });
 });

@@ -120,6 +120,7 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     } }, { concurrency: 1, studyChecks: false, analyses: true });
     expect(await q.enqueueAnalysis('job-a', request('1.2.3.1'))).toEqual({ created: true, version: 1 });
     expect(await q.enqueueAnalysis('job-a', request('1.2.3.1'))).toEqual({ created: false });
+    expect([await q.hasJob('job-a'), await q.hasJob('job-z')]).toEqual([true, false]);
     const job = await finished(q, 'job-a');
     expect(job.state).toBe('done');
     expect(job.result).toEqual(RESULT);

@@ -32,6 +32,8 @@ interface ProgressData {
   readonly timingsMs: Partial<Record<Stage, number>>;
 }
 
+type ExportHandler = NonNullable<JobHandlers['exportResult']>;
+
 interface ExportData {
   readonly jobId: string;
   readonly destination: string;
@@ -88,8 +90,12 @@ export class BullMqJobQueue implements JobQueue {
   private readonly connection: IORedis;
   private readonly studyChecks: Queue;
   private readonly analyses: Queue;
+  /** Each destination's export queue: the configured ones, and any other that still holds exports (see workFormerDestinations). */
   private readonly exportQueues = new Map<string, Queue>();
   private readonly legacyExports: Queue;
+  /** A Redis set of every destination an export was ever queued for: what to look at after EXPORT_DESTINATIONS changed. */
+  private readonly destinationsKey: string;
+  private closing = false;
   private readonly workers: Worker[] = [];
   /**
    * While Redis is away every client (ours, and each worker's blocking one) reports every reconnect attempt,
@@ -105,13 +111,33 @@ export class BullMqJobQueue implements JobQueue {
     // Without a listener ioredis prints each failed attempt on stderr ("Unhandled error event"), outside the log.
     this.connection.on('error', this.onError('connection'));
     this.connection.on('ready', () => this.redisFailures.recovered());
-    const base = { connection: this.connection as ConnectionOptions, prefix: options.prefix };
-    this.studyChecks = new Queue('study-checks', base);
-    this.analyses = new Queue('analyses', base);
-    for (const destination of options.exportDestinations) this.exportQueues.set(destination, new Queue(exportQueueName(destination), base));
-    this.legacyExports = new Queue('exports', base);
+    this.destinationsKey = `${options.prefix}:export-destinations`;
+    this.studyChecks = this.newQueue('study-checks');
+    this.analyses = this.newQueue('analyses');
+    for (const destination of options.exportDestinations) this.exportQueueFor(destination);
+    this.legacyExports = this.newQueue('exports');
+  }
+
+  private newQueue(name: string): Queue {
+    const queue = new Queue(name, { connection: this.connection, prefix: this.options.prefix });
     // A BullMQ queue re-emits its connection's errors, and prints them raw on stderr (console.error) if no one listens.
-    for (const queue of this.queues()) queue.on('error', this.onError(`queue ${queue.name}`));
+    queue.on('error', this.onError(`queue ${name}`));
+    return queue;
+  }
+
+  private exportQueueFor(destination: string): Queue {
+    let queue = this.exportQueues.get(destination);
+    if (!queue) {
+      queue = this.newQueue(exportQueueName(destination));
+      this.exportQueues.set(destination, queue);
+    }
+    return queue;
+  }
+
+  /** Destinations an export was queued for that EXPORT_DESTINATIONS no longer names. */
+  private async formerDestinations(): Promise<string[]> {
+    const configured = new Set(this.options.exportDestinations);
+    return (await this.connection.smembers(this.destinationsKey)).filter((d) => !configured.has(d)).sort();
   }
 
   private queues(): Queue[] {
@@ -168,17 +194,27 @@ export class BullMqJobQueue implements JobQueue {
     await this.analyses.add('not-applicable', { notApplicable: { studyInstanceUid, reason } } satisfies AnalysisData, { jobId });
   }
 
+  async hasJob(id: string): Promise<boolean> {
+    return (await this.analyses.getJob(id)) !== undefined;
+  }
+
   async getJob(id: string): Promise<JobRecord | undefined> {
     this.assertConnected();
     const job = await this.analyses.getJob(id);
-    return job ? this.toRecord(job) : undefined;
+    return job ? this.toRecord(job, await this.shownDestinations()) : undefined;
+  }
+
+  /** The destinations a job's exports are looked up for: the configured ones, then any a result was sent to before. */
+  private async shownDestinations(): Promise<string[]> {
+    return [...this.options.exportDestinations, ...await this.formerDestinations()];
   }
 
   async listJobs(filter: JobFilter): Promise<JobRecord[]> {
     this.assertConnected();
     // BullMQ has no secondary index by study: list the newest jobs and filter (bounded by 5,000).
     const jobs = await this.analyses.getJobs(['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'], 0, 5000);
-    const records = await Promise.all(jobs.map((j) => this.toRecord(j)));
+    const destinations = await this.shownDestinations();
+    const records = await Promise.all(jobs.map((j) => this.toRecord(j, destinations)));
     return records
       .filter((r) => (!filter.studyInstanceUid || r.studyInstanceUid === filter.studyInstanceUid) && (!filter.state || r.state === filter.state))
       .sort((a, b) => b.createdAt - a.createdAt)
@@ -207,12 +243,12 @@ export class BullMqJobQueue implements JobQueue {
     return matching;
   }
 
-  private async toRecord(snapshot: Job): Promise<JobRecord> {
+  private async toRecord(snapshot: Job, destinations: readonly string[]): Promise<JobRecord> {
     const { job, state: bullState } = await readSettled(this.analyses, snapshot);
     const data = job.data as AnalysisData;
     const state = STATES_BY_BULLMQ[bullState] ?? 'queued';
     const progress = (typeof job.progress === 'object' ? job.progress : { stage: null, progress: 0, timingsMs: {} }) as ProgressData;
-    const exports = await Promise.all(this.options.exportDestinations.map((d) => this.exportStatus(job.id ?? '', d)));
+    const exports = await Promise.all(destinations.map((d) => this.exportStatus(job.id ?? '', d)));
     const failure = state === 'failed' ? splitFailure(job.failedReason) : { code: null, reason: null };
     return {
       id: job.id ?? '',
@@ -236,9 +272,9 @@ export class BullMqJobQueue implements JobQueue {
 
   /** The export job of a result for a destination, in the destination's queue or (queued before an upgrade) the shared one. */
   private async exportJob(jobId: string, destination: string): Promise<{ queue: Queue; job: Job } | undefined> {
-    const own = this.exportQueues.get(destination);
-    const found = (await own?.getJob(exportJobId(jobId, destination))) ?? undefined;
-    if (own && found) return { queue: own, job: found };
+    const own = this.exportQueueFor(destination);
+    const found = await own.getJob(exportJobId(jobId, destination));
+    if (found) return { queue: own, job: found };
     const legacy = (await this.legacyExports.getJob(exportJobId(jobId, destination))) ?? (await this.legacyExports.getJob(legacyExportJobId(jobId, destination)));
     return legacy ? { queue: this.legacyExports, job: legacy } : undefined;
   }
@@ -258,34 +294,60 @@ export class BullMqJobQueue implements JobQueue {
     const base = { connection: this.connection as ConnectionOptions, prefix: this.options.prefix, lockDuration: this.options.lockDurationMs,
       stalledInterval: Math.max(1000, Math.round(this.options.lockDurationMs / 2)) };
     this.startWorkers(handlers, options, base);
-    for (const w of this.workers) w.on('error', this.onError(`worker ${w.name}`));
+    if (options.analyses && handlers.exportResult) {
+      this.workFormerDestinations(handlers.exportResult.bind(handlers), base).catch((err: unknown) =>
+        this.log.error({ err }, 'cannot look for exports queued for destinations no longer configured'));
+    }
+  }
+
+  private addWorker(worker: Worker): void {
+    worker.on('error', this.onError(`worker ${worker.name}`));
+    this.workers.push(worker);
+  }
+
+  /**
+   * Exports queued for a destination EXPORT_DESTINATIONS no longer names are still sent (and shown), as the
+   * embedded runner sends every export it holds: left alone they would wait in Redis for ever, unseen.
+   */
+  private async workFormerDestinations(exportResult: ExportHandler, base: WorkerOptions): Promise<void> {
+    for (const destination of await this.formerDestinations()) {
+      if (this.closing) return;
+      const queue = this.exportQueueFor(destination);
+      const waiting = await queue.getJobCountByTypes('waiting', 'delayed', 'prioritized', 'active', 'failed');
+      if (waiting === 0) continue;
+      this.log.warn({ destination, exports: waiting }, 'exports queued for a destination EXPORT_DESTINATIONS no longer names: still sent');
+      this.addWorker(this.exportWorker(queue, exportResult, base));
+    }
   }
 
   private startWorkers(handlers: JobHandlers, options: ProcessingOptions, base: WorkerOptions): void {
     if (options.studyChecks) {
-      this.workers.push(new Worker('study-checks', async (job: Job) => {
+      this.addWorker(new Worker('study-checks', async (job: Job) => {
         await handlers.checkStudy((job.data as { studyInstanceUid: string }).studyInstanceUid);
       }, { ...base, concurrency: 1 }));
     }
     if (!options.analyses) return;
-    this.workers.push(new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency }));
+    this.addWorker(new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency }));
     if (!handlers.exportResult) return;
     const exportResult = handlers.exportResult.bind(handlers);
-    for (const queue of [...this.exportQueues.values(), this.legacyExports]) {
-      const exports = new Worker(queue.name, async (job: Job) => {
-        const data = job.data as ExportData;
-        const status = await exportResult(data.jobId, data.result, data.destination, job.attemptsMade + 1);
-        if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
-        if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
-        return status;
-      }, { ...base, concurrency: EXPORT_CONCURRENCY });
-      // As the embedded runner does: an administrator reading the worker's log sees each export that did not go.
-      exports.on('failed', (job, err) => {
-        const data = job?.data as ExportData | undefined;
-        this.log.warn({ jobId: data?.jobId, destination: data?.destination, attempt: job?.attemptsMade, detail: err.message }, 'export not sent');
-      });
-      this.workers.push(exports);
-    }
+    for (const destination of this.options.exportDestinations) this.addWorker(this.exportWorker(this.exportQueueFor(destination), exportResult, base));
+    this.addWorker(this.exportWorker(this.legacyExports, exportResult, base));
+  }
+
+  private exportWorker(queue: Queue, exportResult: ExportHandler, base: WorkerOptions): Worker {
+    const worker = new Worker(queue.name, async (job: Job) => {
+      const data = job.data as ExportData;
+      const status = await exportResult(data.jobId, data.result, data.destination, job.attemptsMade + 1);
+      if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
+      if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
+      return status;
+    }, { ...base, concurrency: EXPORT_CONCURRENCY });
+    // As the embedded runner does: an administrator reading the worker's log sees each export that did not go.
+    worker.on('failed', (job, err) => {
+      const data = job?.data as ExportData | undefined;
+      this.log.warn({ jobId: data?.jobId, destination: data?.destination, attempt: job?.attemptsMade, detail: err.message }, 'export not sent');
+    });
+    return worker;
   }
 
   private async runAnalysis(handlers: JobHandlers, job: Job): Promise<ResultUids | null> {
@@ -301,7 +363,7 @@ export class BullMqJobQueue implements JobQueue {
     try {
       const result = await handlers.analyze(job.id ?? '', data.request, progress);
       await job.updateProgress({ stage: null, progress: 100, timingsMs } satisfies ProgressData);
-      for (const [destination, queue] of this.exportQueues) await this.addExport(queue, job.id ?? '', destination, result);
+      for (const destination of this.options.exportDestinations) await this.addExport(job.id ?? '', destination, result);
       return result;
     } catch (err) {
       const error = toMipsegError(err);
@@ -311,8 +373,10 @@ export class BullMqJobQueue implements JobQueue {
     }
   }
 
-  private async addExport(queue: Queue, jobId: string, destination: string, result: ResultUids): Promise<void> {
-    await queue.add('export', { jobId, destination, result } satisfies ExportData, {
+  private async addExport(jobId: string, destination: string, result: ResultUids): Promise<void> {
+    // Remembered first, so that an export queued for a destination later taken out of the configuration is still found.
+    await this.connection.sadd(this.destinationsKey, destination);
+    await this.exportQueueFor(destination).add('export', { jobId, destination, result } satisfies ExportData, {
       jobId: exportJobId(jobId, destination),
       attempts: this.options.exportRetry.attempts,
       backoff: { type: 'exponential', delay: this.options.exportRetry.baseDelayMs },
@@ -354,6 +418,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all(this.queues().map((q) => q.close()));
     await this.connection.quit();

@@ -123,6 +123,10 @@ export class EmbeddedJobQueue implements JobQueue {
     return Promise.resolve();
   }
 
+  hasJob(id: string): Promise<boolean> {
+    return Promise.resolve(this.statements.prepare('SELECT 1 FROM jobs WHERE id = ?').get(id) !== undefined);
+  }
+
   getJob(id: string): Promise<JobRecord | undefined> {
     const row = this.statements.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return Promise.resolve(row ? this.withExports(row) : undefined);

@@ -36,6 +36,11 @@ export interface JobQueue {
   /** Records a study with no eligible series, with the reason, as a finished job. */
   recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void>;
   getJob(id: string): Promise<JobRecord | undefined>;
+  /**
+   * Whether a job with this id exists, for the planner: unlike getJob (which answers a person and fails at once
+   * while Redis is away), it waits for the queue as the planner's other calls do.
+   */
+  hasJob(id: string): Promise<boolean>;
   listJobs(filter: JobFilter): Promise<JobRecord[]>;
   /** The newest job (by creation) of each of these studies: one lookup for a worklist page. Studies without a job are absent. */
   latestJobsByStudy(studyInstanceUids: readonly string[]): Promise<Map<string, JobRecord>>;

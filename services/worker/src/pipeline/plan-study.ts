@@ -73,7 +73,7 @@ export async function planStudy(
   const instances = series.get(seriesUid) ?? [];
   const contentHash = hashOf(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`).sort());
   const jobId = `seg-${hashOf([seriesUid])}-${contentHash}${options.force ? onDemandSuffix() : ''}`;
-  if (await queue.getJob(jobId)) return { kind: 'unchanged', jobId };
+  if (await queue.hasJob(jobId)) return { kind: 'unchanged', jobId };
   const plan: AnalysisPlan = {
     studyInstanceUid,
     seriesInstanceUid: seriesUid,
