@@ -186,3 +186,81 @@ describe('DELETE /dicomweb/studies/{study}', () => {
     expect((await del('1.2.x')).status).toBe(400);
   });
 });
+
+describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
+  let server: TestArchiveServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  /** A slice of a second series of `study`: `${study}.2`. */
+  const otherSeries = (study: string, n: number, stored?: number[]) => Buffer.from(syntheticPetInstance({ sopInstanceUid: `${study}.2.${n}`,
+    seriesInstanceUid: `${study}.2`, imagePositionPatient: [0, 0, n], ...(stored ? { stored } : {}),
+    attributes: { StudyInstanceUID: study, PatientID: 'DEL-1' } }));
+  const delSeries = (study: string, series: string) => fetch(`${server?.baseUrl}/studies/${study}/series/${series}`, { method: 'DELETE' });
+  const seriesOf = async (study: string): Promise<string[]> => {
+    const res = await fetch(`${server?.baseUrl}/studies/${study}/series`);
+    const rows = (await res.json()) as Record<string, { Value: string[] }>[];
+    return rows.map((r) => r['0020000E']?.Value[0] as string).sort();
+  };
+
+  test('removes one series (rows, files, cached metadata, retired copies), keeps the study\'s others, and logs who asked', async () => {
+    const lines: LogLine[] = [];
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' }, createLogger('info', { write: (l: string) => lines.push(JSON.parse(l) as LogLine) }));
+    const base = server.baseUrl;
+    expect((await postStow(`${base}/studies`, [slice(DELETED, 1), slice(DELETED, 2), otherSeries(DELETED, 1)])).status).toBe(200);
+    expect((await postStow(`${base}/studies`, [otherSeries(DELETED, 1, [9])])).status).toBe(202); // a replaced copy, retired
+    expect((await fetch(`${base}/studies/${DELETED}/series/${DELETED}.2/metadata`)).status).toBe(200);
+    expect(existsSync(join(server.dataDir, 'retired', 'instances', DELETED, `${DELETED}.2`))).toBe(true);
+
+    const res = await delSeries(DELETED, `${DELETED}.2`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ studyInstanceUid: DELETED, seriesInstanceUid: `${DELETED}.2`, deletedInstances: 1 });
+    expect(await seriesOf(DELETED)).toEqual([`${DELETED}.1`]);
+    const [study] = (await (await fetch(`${base}/studies?StudyInstanceUID=${DELETED}`)).json()) as Record<string, { Value: number[] }>[];
+    expect([study?.['00201206']?.Value[0], study?.['00201208']?.Value[0]]).toEqual([1, 2]); // counts follow
+    expect((await fetch(`${base}/studies/${DELETED}/series/${DELETED}.2/metadata`)).status).toBe(404);
+    expect(existsSync(join(server.dataDir, 'instances', DELETED, `${DELETED}.2`))).toBe(false);
+    expect(existsSync(join(server.dataDir, 'retired', 'instances', DELETED, `${DELETED}.2`))).toBe(false);
+    expect(readdirSync(join(server.dataDir, 'instances', DELETED))).toEqual([`${DELETED}.1`]);
+    expect(lines.filter((l) => l.msg === 'series deleted').map((l) => [l.studyInstanceUid, l.instances])).toEqual([[DELETED, 1]]);
+  });
+
+  test('deleting a study\'s last series removes the study and, with its last study, the patient', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1, 'KEEP-1'), slice(DELETED, 1, 'GONE-1')])).status).toBe(200);
+    expect((await delSeries(DELETED, `${DELETED}.1`)).status).toBe(200);
+    expect((await (await fetch(`${server.baseUrl}/studies`)).json() as unknown[]).length).toBe(1);
+    expect(existsSync(join(server.dataDir, 'instances', DELETED))).toBe(false);
+    const db = new Database(join(server.dataDir, 'index.sqlite'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT patient_id AS id FROM patients').all()).toEqual([{ id: 'KEEP-1' }]);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('answers 404 for a series the study does not have (another study\'s included), 405 while deleting is off, 409 while busy', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1), slice(DELETED, 1)])).status).toBe(200);
+    expect((await delSeries(DELETED, `${KEPT}.1`)).status).toBe(404);
+    expect((await delSeries(DELETED, '2.25.1')).status).toBe(404);
+    expect(await seriesOf(KEPT)).toEqual([`${KEPT}.1`]);
+    await server.stop();
+
+    server = await startTestArchive();
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1)])).status).toBe(200);
+    const off = await delSeries(DELETED, `${DELETED}.1`);
+    expect([off.status, off.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    await server.stop();
+
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' }, undefined,
+      { studyDeletionGuard: () => Promise.resolve('its analysis (job seg-2) is queued') });
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1)])).status).toBe(200);
+    const busy = await delSeries(DELETED, `${DELETED}.1`);
+    expect(busy.status).toBe(409);
+    expect(await busy.json()).toMatchObject({ code: 'MIPSEG_STUDY_BUSY' });
+    expect(await seriesOf(DELETED)).toEqual([`${DELETED}.1`]);
+  });
+});

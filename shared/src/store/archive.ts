@@ -275,15 +275,40 @@ export class Archive {
     return this.studies.exclusive(uid, async () => {
       const instances = this.index.deleteStudy(uid);
       if (instances === undefined) return undefined;
-      for (const folder of [join('instances', uid), join('retired', 'instances', uid)]) {
-        try {
-          await this.blobs.removeFolder(folder);
-        } catch (err) {
-          this.log.error({ err, studyInstanceUid: uid, folder }, 'a deleted study\'s files could not all be removed: remove the folder by hand');
-        }
+      await this.removeFolders([join('instances', uid), join('retired', 'instances', uid)], { studyInstanceUid: uid });
+      return instances;
+    });
+  }
+
+  /**
+   * Deletes one series of a study as deleteStudy deletes a study: rows (the study's and patient's too when it was
+   * the last series), files with their cached metadata, retired copies. Undefined when the study has no such series.
+   */
+  async deleteSeries(studyUid: string, seriesUid: string): Promise<number | undefined> {
+    const study = assertUid(studyUid);
+    const series = assertUid(seriesUid);
+    return this.studies.exclusive(study, async () => {
+      const instances = this.index.deleteSeries(study, series);
+      if (instances === undefined) return undefined;
+      const fields = { studyInstanceUid: study, seriesInstanceUid: series };
+      await this.removeFolders([join('instances', study, series), join('retired', 'instances', study, series)], fields);
+      // The study's folders too, once it has no instance left: its last series went.
+      if (this.index.listInstances({ studyUid: study }).length === 0) {
+        await this.removeFolders([join('instances', study), join('retired', 'instances', study)], fields);
       }
       return instances;
     });
+  }
+
+  /** Removes folders of rows already deleted: what cannot be removed is logged, since readers no longer see it. */
+  private async removeFolders(folders: readonly string[], fields: Record<string, string>): Promise<void> {
+    for (const folder of folders) {
+      try {
+        await this.blobs.removeFolder(folder);
+      } catch (err) {
+        this.log.error({ err, ...fields, folder }, 'deleted files could not all be removed: remove the folder by hand');
+      }
+    }
   }
 
   /** The instance's DICOM JSON (pixel data by BulkDataURI placeholder), computed once and cached beside it. */

@@ -64,6 +64,11 @@ export interface ArchiveIndex {
    * patient, in one transaction. Returns the number of instances it held; undefined when the study is not known.
    */
   deleteStudy(studyUid: string): number | undefined;
+  /**
+   * Removes a series of a study: its instance and series rows, and the study's (and its patient's) when it was
+   * the study's last series. Returns the number of instances it held; undefined when the study has no such series.
+   */
+  deleteSeries(studyUid: string, seriesUid: string): number | undefined;
   close(): void;
 }
 
@@ -174,23 +179,46 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   }
 
   deleteStudy(studyUid: string): number | undefined {
-    const remove = this.db.transaction((uid: string): number | undefined => {
-      const study = this.statements.prepare('SELECT patient_key AS patientKey FROM studies WHERE study_uid = ?').get(uid) as
+    return this.securelyDeleting(() => {
+      const study = this.statements.prepare('SELECT patient_key AS patientKey FROM studies WHERE study_uid = ?').get(studyUid) as
         { patientKey: string } | undefined;
       if (!study) return undefined;
-      const { changes } = this.statements.prepare('DELETE FROM instances WHERE study_uid = ?').run(uid);
-      this.statements.prepare('DELETE FROM series WHERE study_uid = ?').run(uid);
-      this.statements.prepare('DELETE FROM studies WHERE study_uid = ?').run(uid);
-      this.statements.prepare('DELETE FROM patients WHERE patient_key = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = ?)')
-        .run(study.patientKey, study.patientKey);
+      const { changes } = this.statements.prepare('DELETE FROM instances WHERE study_uid = ?').run(studyUid);
+      this.statements.prepare('DELETE FROM series WHERE study_uid = ?').run(studyUid);
+      this.removeStudyRow(studyUid, study.patientKey);
       return changes;
     });
-    // The rows' bytes would otherwise stay readable in free pages and in the WAL: overwritten with zeros (for this
-    // transaction only: it costs writes), then the WAL copied into the file and truncated (best effort: a reader
-    // holding an old snapshot, a backup say, leaves the WAL to the next checkpoint).
+  }
+
+  deleteSeries(studyUid: string, seriesUid: string): number | undefined {
+    return this.securelyDeleting(() => {
+      const known = this.statements.prepare(`SELECT s.patient_key AS patientKey FROM series se JOIN studies s ON s.study_uid = se.study_uid
+        WHERE se.series_uid = ? AND se.study_uid = ?`).get(seriesUid, studyUid) as { patientKey: string } | undefined;
+      if (!known) return undefined;
+      const { changes } = this.statements.prepare('DELETE FROM instances WHERE series_uid = ?').run(seriesUid);
+      this.statements.prepare('DELETE FROM series WHERE series_uid = ?').run(seriesUid);
+      const left = this.statements.prepare('SELECT 1 FROM series WHERE study_uid = ? LIMIT 1').get(studyUid);
+      if (!left) this.removeStudyRow(studyUid, known.patientKey);
+      return changes;
+    });
+  }
+
+  /** A study's row, and its patient's when no other study has that patient. */
+  private removeStudyRow(studyUid: string, patientKey: string): void {
+    this.statements.prepare('DELETE FROM studies WHERE study_uid = ?').run(studyUid);
+    this.statements.prepare('DELETE FROM patients WHERE patient_key = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = ?)')
+      .run(patientKey, patientKey);
+  }
+
+  /**
+   * Runs a deletion in one transaction with its rows' bytes overwritten: they would otherwise stay readable in free
+   * pages and in the WAL. Zeroed (for this transaction only: it costs writes), then the WAL copied into the file and
+   * truncated (best effort: a reader holding an old snapshot, a backup say, leaves the WAL to the next checkpoint).
+   */
+  private securelyDeleting(remove: () => number | undefined): number | undefined {
     this.db.pragma('secure_delete = ON');
     try {
-      const instances = remove(studyUid);
+      const instances = this.db.transaction(remove)();
       if (instances !== undefined) this.db.pragma('wal_checkpoint(TRUNCATE)');
       return instances;
     } finally {

@@ -16,6 +16,15 @@ export type StudyDeletionGuard = (studyInstanceUid: string) => Promise<string | 
 /** Longest the guard may take: a job queue whose Redis went away mid-question would otherwise hold the request. */
 export const GUARD_TIMEOUT_MS = 5000;
 
+/** Refuses a deletion in the study while deleting is off, or while its analysis is waiting or running. */
+async function assertDeletable(study: string, config: Config, guard: StudyDeletionGuard | undefined): Promise<void> {
+  if (!config.allowStudyDelete) throw new MipsegError('MIPSEG_DELETE_DISABLED', 'ALLOW_STUDY_DELETE is off');
+  const busy = guard
+    ? await withTimeout(guard(study), GUARD_TIMEOUT_MS, () => new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `no answer within ${GUARD_TIMEOUT_MS} ms`))
+    : undefined;
+  if (busy !== undefined) throw new MipsegError('MIPSEG_STUDY_BUSY', `study ${study}: ${busy}`);
+}
+
 /**
  * DELETE /studies/{StudyInstanceUID}: not part of PS3.18, but what an administrator needs for a study sent to the
  * wrong place or under the wrong patient (Orthanc and cloud DICOMweb stores answer it too). Off unless
@@ -25,14 +34,30 @@ export const GUARD_TIMEOUT_MS = 5000;
 export function deleteStudyHandler(archive: Archive, config: Config, log: Logger, guard?: StudyDeletionGuard) {
   return async (req: Request, res: Response): Promise<void> => {
     const study = assertUid(String(req.params['study']), 'StudyInstanceUID');
-    if (!config.allowStudyDelete) throw new MipsegError('MIPSEG_DELETE_DISABLED', 'ALLOW_STUDY_DELETE is off');
-    const busy = guard
-      ? await withTimeout(guard(study), GUARD_TIMEOUT_MS, () => new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `no answer within ${GUARD_TIMEOUT_MS} ms`))
-      : undefined;
-    if (busy !== undefined) throw new MipsegError('MIPSEG_STUDY_BUSY', `study ${study}: ${busy}`);
+    await assertDeletable(study, config, guard);
     const instances = await archive.deleteStudy(study);
     if (instances === undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
     log.warn({ ...requestLogFields(req), remote: req.socket.remoteAddress, studyInstanceUid: study, instances }, 'study deleted');
     res.json({ studyInstanceUid: study, deletedInstances: instances });
+  };
+}
+
+/**
+ * DELETE /studies/{StudyInstanceUID}/series/{SeriesInstanceUID}: one series, as a study is deleted (the same
+ * switch, guard and audit line): a series sent by mistake, or an AI result a reader rejects. A result deleted
+ * this way is not made again by a re-send of its source (the same content is not analysed twice): POST
+ * /api/studies/{uid}/analyze makes a new one.
+ */
+export function deleteSeriesHandler(archive: Archive, config: Config, log: Logger, guard?: StudyDeletionGuard) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const study = assertUid(String(req.params['study']), 'StudyInstanceUID');
+    const series = assertUid(String(req.params['series']), 'SeriesInstanceUID');
+    if (!config.allowStudyDelete) res.set('Allow', 'GET, HEAD'); // for the 405: a series URL takes no POST
+    await assertDeletable(study, config, guard);
+    const instances = await archive.deleteSeries(study, series);
+    if (instances === undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `series ${series} of study ${study}`);
+    log.warn({ ...requestLogFields(req), remote: req.socket.remoteAddress, studyInstanceUid: study, seriesInstanceUid: series, instances },
+      'series deleted');
+    res.json({ studyInstanceUid: study, seriesInstanceUid: series, deletedInstances: instances });
   };
 }
