@@ -227,6 +227,27 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     expect(lines.filter((l) => l.msg === 'series deleted').map((l) => [l.studyInstanceUid, l.instances])).toEqual([[DELETED, 1]]);
   });
 
+  test('deleting a series sent under the wrong patient puts the study back under its own patient', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const right = slice(DELETED, 1, 'RIGHT-1', { attributes: { PatientName: 'Right^Patient', AccessionNumber: 'ACC-RIGHT' } });
+    const wrong = Buffer.from(syntheticPetInstance({ sopInstanceUid: `${DELETED}.2.1`, seriesInstanceUid: `${DELETED}.2`,
+      imagePositionPatient: [0, 0, 1], attributes: { StudyInstanceUID: DELETED, PatientID: 'WRONG-9', PatientName: 'Wrong^Patient',
+        PatientBirthDate: '19500101', AccessionNumber: 'ACC-WRONG' } }));
+    expect((await postStow(`${server.baseUrl}/studies`, [right])).status).toBe(200);
+    expect((await postStow(`${server.baseUrl}/studies`, [wrong])).status).toBe(200);
+    expect((await delSeries(DELETED, `${DELETED}.2`)).status).toBe(200);
+
+    const [study] = (await (await fetch(`${server.baseUrl}/studies?StudyInstanceUID=${DELETED}`)).json()) as Record<string, { Value: unknown[] }>[];
+    expect([study?.['00100020']?.Value[0], study?.['00100010']?.Value[0], study?.['00080050']?.Value[0]])
+      .toEqual(['RIGHT-1', { Alphabetic: 'Right^Patient' }, 'ACC-RIGHT']);
+    const db = new Database(join(server.dataDir, 'index.sqlite'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT patient_id AS id, patient_name AS name FROM patients').all()).toEqual([{ id: 'RIGHT-1', name: 'Right^Patient' }]);
+    } finally {
+      db.close();
+    }
+  });
+
   test('deleting a study\'s last series removes the study and, with its last study, the patient', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
     expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1, 'KEEP-1'), slice(DELETED, 1, 'GONE-1')])).status).toBe(200);

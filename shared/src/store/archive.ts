@@ -288,7 +288,10 @@ export class Archive {
     const study = assertUid(studyUid);
     const series = assertUid(seriesUid);
     return this.studies.exclusive(study, async () => {
-      const instances = this.index.deleteSeries(study, series);
+      // An instance of a series that stays sets the study's patient and study attributes again (see deleteSeries).
+      const kept = this.index.listInstances({ studyUid: study }).find((i) => i.seriesInstanceUid !== series);
+      const remaining = kept ? await this.headerOf(kept) : undefined;
+      const instances = this.index.deleteSeries(study, series, remaining);
       if (instances === undefined) return undefined;
       const fields = { studyInstanceUid: study, seriesInstanceUid: series };
       await this.removeFolders([join('instances', study, series), join('retired', 'instances', study, series)], fields);
@@ -298,6 +301,11 @@ export class Archive {
       }
       return instances;
     });
+  }
+
+  private async headerOf(instance: StoredInstance): Promise<InstanceHeader> {
+    const bytes = await this.blobs.read(instance.storageKey);
+    return parseInstanceHeader(bytes, bytes.length);
   }
 
   /** Removes folders of rows already deleted: what cannot be removed is logged, since readers no longer see it. */

@@ -66,10 +66,30 @@ export interface ArchiveIndex {
   deleteStudy(studyUid: string): number | undefined;
   /**
    * Removes a series of a study: its instance and series rows, and the study's (and its patient's) when it was
-   * the study's last series. Returns the number of instances it held; undefined when the study has no such series.
+   * the study's last series. Otherwise the study's patient and study attributes are set again from `remaining`, an
+   * instance of a series that stays: the deleted series (sent under the wrong patient, say) had set them when it
+   * was stored. Returns the number of instances it held; undefined when the study has no such series.
    */
-  deleteSeries(studyUid: string, seriesUid: string): number | undefined;
+  deleteSeries(studyUid: string, seriesUid: string, remaining?: InstanceHeader): number | undefined;
   close(): void;
+}
+
+/** An instance's patient, study, series and instance attributes as the index's statements take them. */
+function attributeRow(header: InstanceHeader) {
+  const v = header.values;
+  return {
+    ...v,
+    patient_key: `${v['patient_id'] ?? ''}\\${v['issuer_of_patient_id'] ?? ''}`,
+    study_uid: header.studyInstanceUid,
+    series_uid: header.seriesInstanceUid,
+    sop_instance_uid: header.sopInstanceUid,
+    sop_class_uid: header.sopClassUid,
+    transfer_syntax_uid: header.transferSyntaxUid,
+    study_time_n: normaliseTime(v['study_time'] as string | null),
+    series_time_n: normaliseTime(v['series_time'] as string | null),
+    pps_start_time_n: normaliseTime(v['pps_start_time'] as string | null),
+    now: Date.now(),
+  };
 }
 
 const INSTANCE_COLUMNS = `sop_instance_uid AS sopInstanceUid, series_uid AS seriesInstanceUid,
@@ -156,6 +176,16 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       countInstances: this.db.prepare('SELECT COUNT(*) AS n FROM instances'),
       findSeriesStudy: this.db.prepare('SELECT study_uid AS studyUid FROM series WHERE series_uid = ?'),
       findStudyPatient: this.db.prepare('SELECT patient_key AS patientKey FROM studies WHERE study_uid = ?'),
+      // Overwriting, not merging: what a deleted series set must not survive it.
+      replacePatient: this.db.prepare(`INSERT INTO patients VALUES (@patient_key, @patient_id, @issuer_of_patient_id,
+          @patient_name, @patient_birth_date, @patient_sex)
+        ON CONFLICT(patient_key) DO UPDATE SET patient_name = excluded.patient_name,
+          patient_birth_date = excluded.patient_birth_date, patient_sex = excluded.patient_sex`),
+      replaceStudy: this.db.prepare(`UPDATE studies SET patient_key = @patient_key, study_date = @study_date,
+          study_time = @study_time, study_time_n = @study_time_n, accession_number = @accession_number,
+          referring_physician_name = @referring_physician_name, study_id = @study_id,
+          study_description = @study_description, timezone_offset = @timezone_offset, updated_at = @now
+        WHERE study_uid = @study_uid`),
       deleteOrphanPatient: this.db.prepare(`DELETE FROM patients WHERE patient_key = @patientKey
         AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = @patientKey)`),
     };
@@ -190,7 +220,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     });
   }
 
-  deleteSeries(studyUid: string, seriesUid: string): number | undefined {
+  deleteSeries(studyUid: string, seriesUid: string, remaining?: InstanceHeader): number | undefined {
     return this.securelyDeleting(() => {
       const known = this.statements.prepare(`SELECT s.patient_key AS patientKey FROM series se JOIN studies s ON s.study_uid = se.study_uid
         WHERE se.series_uid = ? AND se.study_uid = ?`).get(seriesUid, studyUid) as { patientKey: string } | undefined;
@@ -198,7 +228,14 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       const { changes } = this.statements.prepare('DELETE FROM instances WHERE series_uid = ?').run(seriesUid);
       this.statements.prepare('DELETE FROM series WHERE series_uid = ?').run(seriesUid);
       const left = this.statements.prepare('SELECT 1 FROM series WHERE study_uid = ? LIMIT 1').get(studyUid);
-      if (!left) this.removeStudyRow(studyUid, known.patientKey);
+      if (!left) {
+        this.removeStudyRow(studyUid, known.patientKey);
+      } else if (remaining) {
+        const row = attributeRow(remaining);
+        this.stmts.replacePatient.run(row);
+        this.stmts.replaceStudy.run(row);
+        if (row.patient_key !== known.patientKey) this.stmts.deleteOrphanPatient.run({ patientKey: known.patientKey });
+      }
       return changes;
     });
   }
@@ -235,23 +272,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   }
 
   putInstance(header: InstanceHeader, file: StoredFile, seriesKnown = false): void {
-    const v = header.values;
-    const row = {
-      ...v,
-      patient_key: `${v['patient_id'] ?? ''}\\${v['issuer_of_patient_id'] ?? ''}`,
-      study_uid: header.studyInstanceUid,
-      series_uid: header.seriesInstanceUid,
-      sop_instance_uid: header.sopInstanceUid,
-      sop_class_uid: header.sopClassUid,
-      transfer_syntax_uid: header.transferSyntaxUid,
-      study_time_n: normaliseTime(v['study_time'] as string | null),
-      series_time_n: normaliseTime(v['series_time'] as string | null),
-      pps_start_time_n: normaliseTime(v['pps_start_time'] as string | null),
-      storage_key: file.storageKey,
-      size: file.size,
-      sha256: file.sha256,
-      now: Date.now(),
-    };
+    const row = { ...attributeRow(header), storage_key: file.storageKey, size: file.size, sha256: file.sha256 };
     if (seriesKnown) {
       this.stmts.upsertInstance.run(row);
       return;
