@@ -40,9 +40,11 @@ function isMipsegOutput({ header }: PetSeriesCandidate): string | null {
  */
 const FDG_CODE_VALUES: readonly string[] = ['35321007', 'C-B1031', 'Y-X1743'];
 const FDG_NAME = new RegExp([
-  'FDG', 'fludeoxyglucose',
-  'fluo?ro?-?d[eé]s?oxy-?glucose', // Fluorodeoxyglucose, Fluorodesoxyglucose, Fluordesoxyglucose
-  'fluoro.{0,12}deoxy.{0,12}glucose', 'deoxy.{0,12}fluoro.{0,12}glucose', // F-18 Fluoro-2-deoxy-D-glucose, 2-deoxy-2-[18F]fluoro-D-glucose
+  'FDG(?!al)', // not FDGal (fluorodeoxygalactose)
+  // Fluorodeoxyglucose, Fludeoxyglucose (INN), Fludesoxyglucose, Fluordesoxyglukose, Fludesoxiglucosa, Fludeossiglucosio
+  'flu(?:oro?|o?r)?-?d[eé]s?o(?:x|ss)[yi]-?glu[ck]os[eai]o?',
+  // The chemical name, the fluorine at position 2 only (6-deoxy-6-fluoro-D-glucose is another tracer)
+  'fluoro-?2-deoxy-?(?:d-)?glucose', '2-deoxy-2-.{0,10}fluoro-?(?:d-)?glucose',
 ].join('|'), 'i');
 
 /** Why the series' tracer is not known to be FDG, or null when it is. */

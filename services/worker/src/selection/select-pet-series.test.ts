@@ -56,6 +56,10 @@ describe('selectPetSeries', () => {
     ['DOTATATE (by code only)', TRACER(null, { value: '424487000', scheme: 'SCT', meaning: null }), 267, 'fdg'],
     ['tracer-unnamed', TRACER(null), 267, 'fdg'],
     ['FLT (by its chemical name, deoxy and fluoro but no glucose)', TRACER("3'-deoxy-3'-[18F]fluorothymidine"), 267, 'fdg'],
+    ['6-fluoro-deoxyglucose (fluorine at 6, not 2)', TRACER('6-deoxy-6-[18F]fluoro-D-glucose'), 267, 'fdg'],
+    ['FDGal (a galactose tracer)', TRACER('[18F]FDGal'), 267, 'fdg'],
+    ['FES', TRACER('16alpha-[18F]fluoro-17beta-estradiol'), 267, 'fdg'],
+    ['FDOPA', TRACER('6-[18F]fluoro-L-DOPA'), 267, 'fdg'],
     ['mipseg manufacturer', { manufacturer: MIPSEG_MANUFACTURER }, 267, 'not-mipseg-output'],
     ['mipseg software', { softwareVersions: ['mipseg 0.1.0'] }, 267, 'not-mipseg-output'],
     ['secondary capture', { sopClassUid: SopClass.SecondaryCaptureImageStorage }, 267, 'pet-image-storage'],
@@ -77,6 +81,10 @@ describe('selectPetSeries', () => {
     ['the chemical name', { name: '2-deoxy-2-[18F]fluoro-D-glucose', code: null }],
     ['another spelling', { name: 'F-18 Fluoro-2-deoxy-D-glucose', code: null }],
     ['18F-FDG', { name: '18F-FDG', code: null }],
+    ['the German INN', { name: 'Fludesoxyglucose (18F)', code: null }],
+    ['the Spanish INN', { name: 'Fludesoxiglucosa (18F)', code: null }],
+    ['the Italian INN', { name: 'Fludeossiglucosio (18F)', code: null }],
+    ['a German spelling with k', { name: 'Fluordesoxyglukose', code: null }],
   ])('FDG is recognised by %s', (_what, radiopharmaceutical) => {
     expect(selectPetSeries([series({ radiopharmaceutical })]).status).toBe('selected');
   });
