@@ -108,5 +108,20 @@ describe('queue mode after an upgrade or a configuration change', () => {
     } finally {
       await after.close();
     }
+
+    // Once nothing of it is left to send, the next worker forgets the old destination (job lists stop looking it up).
+    const later = new BullMqJobQueue({ redisUrl: redis.url, prefix, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: ['new-pacs'], lockDurationMs: 5000 }, createLogger('silent'));
+    const admin = new IORedis(redis.url);
+    try {
+      later.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT),
+        exportResult: (_id, _result, to, attempt) => Promise.resolve({ destination: to, state: 'sent', attempts: attempt, updatedAt: Date.now() }) },
+      { concurrency: 1, studyChecks: false, analyses: true });
+      await until(async () => ((await admin.smembers(`${prefix}:export-destinations`)).includes('old-pacs') ? undefined : true), 'old-pacs forgotten');
+      expect(await admin.smembers(`${prefix}:export-destinations`)).toEqual(['new-pacs']);
+    } finally {
+      admin.disconnect();
+      await later.close();
+    }
   });
 });

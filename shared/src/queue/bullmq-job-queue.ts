@@ -96,6 +96,8 @@ export class BullMqJobQueue implements JobQueue {
   /** A Redis set of every destination an export was ever queued for: what to look at after EXPORT_DESTINATIONS changed. */
   private readonly destinationsKey: string;
   private closing = false;
+  /** The look for former destinations' exports at start-up (close() waits for it, so that it starts no worker after). */
+  private formerScan: Promise<void> = Promise.resolve();
   private readonly workers: Worker[] = [];
   /**
    * While Redis is away every client (ours, and each worker's blocking one) reports every reconnect attempt,
@@ -295,7 +297,7 @@ export class BullMqJobQueue implements JobQueue {
       stalledInterval: Math.max(1000, Math.round(this.options.lockDurationMs / 2)) };
     this.startWorkers(handlers, options, base);
     if (options.analyses && handlers.exportResult) {
-      this.workFormerDestinations(handlers.exportResult.bind(handlers), base).catch((err: unknown) =>
+      this.formerScan = this.workFormerDestinations(handlers.exportResult.bind(handlers), base).catch((err: unknown) =>
         this.log.error({ err }, 'cannot look for exports queued for destinations no longer configured'));
     }
   }
@@ -314,7 +316,13 @@ export class BullMqJobQueue implements JobQueue {
       if (this.closing) return;
       const queue = this.exportQueueFor(destination);
       const waiting = await queue.getJobCountByTypes('waiting', 'delayed', 'prioritized', 'active', 'failed');
-      if (waiting === 0) continue;
+      if (this.closing) return;
+      if (waiting === 0) {
+        // Nothing of it left to send or retry: forgotten, so that job lists stop looking it up (its sent exports
+        // then no longer show beside the jobs; the destinations configured now do).
+        await this.connection.srem(this.destinationsKey, destination);
+        continue;
+      }
       this.log.warn({ destination, exports: waiting }, 'exports queued for a destination EXPORT_DESTINATIONS no longer names: still sent');
       this.addWorker(this.exportWorker(queue, exportResult, base));
     }
@@ -419,6 +427,7 @@ export class BullMqJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     this.closing = true;
+    await this.formerScan;
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all(this.queues().map((q) => q.close()));
     await this.connection.quit();
