@@ -248,6 +248,22 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     }
   });
 
+  test('a frame read that loses the race with the series\' deletion answers 404, not 500', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1), otherSeries(DELETED, 1)])).status).toBe(200);
+    const { archive } = server;
+    const read = archive.blobs.read.bind(archive.blobs);
+    // The deletion lands between the read's index lookup and its file read.
+    archive.blobs.read = async (key: string) => {
+      archive.blobs.read = read;
+      await archive.deleteSeries(DELETED, `${DELETED}.2`);
+      return read(key);
+    };
+    const res = await fetch(`${server.baseUrl}/studies/${DELETED}/series/${DELETED}.2/instances/${DELETED}.2.1/frames/1`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
+  });
+
   test('deleting a study\'s last series removes the study and, with its last study, the patient', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
     expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1, 'KEEP-1'), slice(DELETED, 1, 'GONE-1')])).status).toBe(200);

@@ -172,8 +172,16 @@ function parseFrameList(raw: string, numberOfFrames: number): number[] {
 }
 
 async function loadSingle(archive: Archive, req: Request): Promise<{ instance: StoredInstance; bytes: Buffer }> {
-  const [instance] = instancesIn(archive, scopeOf(req));
-  return { instance: instance as StoredInstance, bytes: await archive.blobs.read((instance as StoredInstance).storageKey) };
+  const instance = instancesIn(archive, scopeOf(req))[0] as StoredInstance;
+  try {
+    return { instance, bytes: await archive.blobs.read(instance.storageKey) };
+  } catch (err) {
+    // Deleted (its series or study) or replaced since it was looked up: not found, as readMetadata answers. A file
+    // missing under a row that still lists it is the server's fault, and stays an internal error.
+    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && archive.index.findInstance(instance.sopInstanceUid)?.sha256 !== instance.sha256;
+    if (gone) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
+    throw err;
+  }
 }
 
 /**
