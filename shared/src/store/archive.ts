@@ -295,8 +295,8 @@ export class Archive {
       if (instances === undefined) return undefined;
       const fields = { studyInstanceUid: study, seriesInstanceUid: series };
       await this.removeFolders([join('instances', study, series), join('retired', 'instances', study, series)], fields);
-      // The study's folders too, once it has no instance left: its last series went.
-      if (this.index.listInstances({ studyUid: study }).length === 0) {
+      // The study's folders too when no other series had an instance: its last series went (and its rows with it).
+      if (!kept) {
         await this.removeFolders([join('instances', study), join('retired', 'instances', study)], fields);
       }
       return instances;
@@ -347,7 +347,7 @@ export class Archive {
   }
 
   /** Whether the index still lists this copy of the instance (not deleted, nor replaced by another). */
-  private isStillStored(instance: StoredInstance): boolean {
+  isStillStored(instance: StoredInstance): boolean {
     return this.index.findInstance(instance.sopInstanceUid)?.sha256 === instance.sha256;
   }
 

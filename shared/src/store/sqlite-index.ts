@@ -210,8 +210,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   deleteStudy(studyUid: string): number | undefined {
     return this.securelyDeleting(() => {
-      const study = this.statements.prepare('SELECT patient_key AS patientKey FROM studies WHERE study_uid = ?').get(studyUid) as
-        { patientKey: string } | undefined;
+      const study = this.stmts.findStudyPatient.get(studyUid) as { patientKey: string } | undefined;
       if (!study) return undefined;
       const { changes } = this.statements.prepare('DELETE FROM instances WHERE study_uid = ?').run(studyUid);
       this.statements.prepare('DELETE FROM series WHERE study_uid = ?').run(studyUid);
@@ -243,8 +242,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   /** A study's row, and its patient's when no other study has that patient. */
   private removeStudyRow(studyUid: string, patientKey: string): void {
     this.statements.prepare('DELETE FROM studies WHERE study_uid = ?').run(studyUid);
-    this.statements.prepare('DELETE FROM patients WHERE patient_key = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = ?)')
-      .run(patientKey, patientKey);
+    this.stmts.deleteOrphanPatient.run({ patientKey });
   }
 
   /**

@@ -178,7 +178,7 @@ async function loadSingle(archive: Archive, req: Request): Promise<{ instance: S
   } catch (err) {
     // Deleted (its series or study) or replaced since it was looked up: not found, as readMetadata answers. A file
     // missing under a row that still lists it is the server's fault, and stays an internal error.
-    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && archive.index.findInstance(instance.sopInstanceUid)?.sha256 !== instance.sha256;
+    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && !archive.isStillStored(instance);
     if (gone) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
     throw err;
   }
