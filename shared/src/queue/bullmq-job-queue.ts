@@ -34,6 +34,12 @@ interface ProgressData {
 
 type ExportHandler = NonNullable<JobHandlers['exportResult']>;
 
+/** Where a job list looks for exports: these destinations, and the shared queue of earlier releases if it holds any. */
+interface ExportLookup {
+  readonly destinations: readonly string[];
+  readonly legacy: boolean;
+}
+
 interface ExportData {
   readonly jobId: string;
   readonly destination: string;
@@ -45,7 +51,12 @@ interface ExportData {
  * its hash: folding each other character to '_', as before, gave pacs-a and pacs_a one job (one was never sent).
  */
 function exportJobId(jobId: string, destination: string): string {
-  return `${jobId}--${createHash('sha256').update(destination).digest('hex').slice(0, 32)}`;
+  return `${jobId}--${destinationDigest(destination).slice(0, 32)}`;
+}
+
+/** A destination's name where ':' and other URL characters may not stand: its SHA-256, in hex. */
+function destinationDigest(destination: string): string {
+  return createHash('sha256').update(destination).digest('hex');
 }
 
 /**
@@ -53,7 +64,7 @@ function exportJobId(jobId: string, destination: string): string {
  * export slot in turn, and the results for every other destination waited behind it.
  */
 function exportQueueName(destination: string): string {
-  return `exports-${createHash('sha256').update(destination).digest('hex').slice(0, 16)}`;
+  return `exports-${destinationDigest(destination).slice(0, 16)}`;
 }
 
 /** The id earlier releases gave an export job: still looked up, so that exports queued before an upgrade show. */
@@ -203,20 +214,26 @@ export class BullMqJobQueue implements JobQueue {
   async getJob(id: string): Promise<JobRecord | undefined> {
     this.assertConnected();
     const job = await this.analyses.getJob(id);
-    return job ? this.toRecord(job, await this.shownDestinations()) : undefined;
+    return job ? this.toRecord(job, await this.exportLookup()) : undefined;
   }
 
-  /** The destinations a job's exports are looked up for: the configured ones, then any a result was sent to before. */
-  private async shownDestinations(): Promise<string[]> {
-    return [...this.options.exportDestinations, ...await this.formerDestinations()];
+  /**
+   * Asked once per job list: the destinations a job's exports are looked up for (the configured ones, then any a
+   * result was sent to before), and whether the shared queue of earlier releases holds anything. Most installations'
+   * holds nothing, and looking in it costs each job two Redis round trips per destination.
+   */
+  private async exportLookup(): Promise<ExportLookup> {
+    const [former, legacyJobs] = await Promise.all([this.formerDestinations(),
+      this.legacyExports.getJobCountByTypes('waiting', 'waiting-children', 'delayed', 'prioritized', 'active', 'completed', 'failed')]);
+    return { destinations: [...this.options.exportDestinations, ...former], legacy: legacyJobs > 0 };
   }
 
   async listJobs(filter: JobFilter): Promise<JobRecord[]> {
     this.assertConnected();
     // BullMQ has no secondary index by study: list the newest jobs and filter (bounded by 5,000).
     const jobs = await this.analyses.getJobs(['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'], 0, 5000);
-    const destinations = await this.shownDestinations();
-    const records = await Promise.all(jobs.map((j) => this.toRecord(j, destinations)));
+    const lookup = await this.exportLookup();
+    const records = await Promise.all(jobs.map((j) => this.toRecord(j, lookup)));
     return records
       .filter((r) => (!filter.studyInstanceUid || r.studyInstanceUid === filter.studyInstanceUid) && (!filter.state || r.state === filter.state))
       .sort((a, b) => b.createdAt - a.createdAt)
@@ -245,12 +262,12 @@ export class BullMqJobQueue implements JobQueue {
     return matching;
   }
 
-  private async toRecord(snapshot: Job, destinations: readonly string[]): Promise<JobRecord> {
+  private async toRecord(snapshot: Job, lookup: ExportLookup): Promise<JobRecord> {
     const { job, state: bullState } = await readSettled(this.analyses, snapshot);
     const data = job.data as AnalysisData;
     const state = STATES_BY_BULLMQ[bullState] ?? 'queued';
     const progress = (typeof job.progress === 'object' ? job.progress : { stage: null, progress: 0, timingsMs: {} }) as ProgressData;
-    const exports = await Promise.all(destinations.map((d) => this.exportStatus(job.id ?? '', d)));
+    const exports = await Promise.all(lookup.destinations.map((d) => this.exportStatus(job.id ?? '', d, lookup.legacy)));
     const failure = state === 'failed' ? splitFailure(job.failedReason) : { code: null, reason: null };
     return {
       id: job.id ?? '',
@@ -272,17 +289,21 @@ export class BullMqJobQueue implements JobQueue {
     };
   }
 
-  /** The export job of a result for a destination, in the destination's queue or (queued before an upgrade) the shared one. */
-  private async exportJob(jobId: string, destination: string): Promise<{ queue: Queue; job: Job } | undefined> {
+  /**
+   * The export job of a result for a destination, in the destination's queue or (queued before an upgrade) the shared
+   * one, looked in unless `legacy` is false.
+   */
+  private async exportJob(jobId: string, destination: string, legacy = true): Promise<{ queue: Queue; job: Job } | undefined> {
     const own = this.exportQueueFor(destination);
     const found = await own.getJob(exportJobId(jobId, destination));
     if (found) return { queue: own, job: found };
-    const legacy = (await this.legacyExports.getJob(exportJobId(jobId, destination))) ?? (await this.legacyExports.getJob(legacyExportJobId(jobId, destination)));
-    return legacy ? { queue: this.legacyExports, job: legacy } : undefined;
+    if (!legacy) return undefined;
+    const old = (await this.legacyExports.getJob(exportJobId(jobId, destination))) ?? (await this.legacyExports.getJob(legacyExportJobId(jobId, destination)));
+    return old ? { queue: this.legacyExports, job: old } : undefined;
   }
 
-  private async exportStatus(jobId: string, destination: string): Promise<ExportStatus | undefined> {
-    const found = await this.exportJob(jobId, destination);
+  private async exportStatus(jobId: string, destination: string, legacy: boolean): Promise<ExportStatus | undefined> {
+    const found = await this.exportJob(jobId, destination, legacy);
     if (!found) return undefined;
     const { job, state: s } = await readSettled(found.queue, found.job);
     const state = s === 'completed' ? 'sent' : s === 'failed' ? 'failed' : job.attemptsMade > 0 ? 'retrying' : 'pending';
