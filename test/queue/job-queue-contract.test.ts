@@ -156,6 +156,29 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     expect(flaky).toMatchObject({ state: 'done', attempts: 2 });
   });
 
+  test('each attempt gets the whole instance list; the jobs API shows its length, queued, done and failed', async () => {
+    const q = await harness.make([]);
+    const uids = ['1.2.3.4.1', '1.2.3.4.2', '1.2.3.4.3'];
+    await q.enqueueAnalysis('whole', { ...request('1.2.3.5'), sopInstanceUids: uids });
+    await q.enqueueAnalysis('refused', { ...request('1.2.3.6'), sopInstanceUids: uids });
+    const queued = (await q.getJob('whole')) as JobRecord;
+    expect(queued.request).toMatchObject({ seriesInstanceUid: '1.2.3.5', instanceCount: 3, version: 1 });
+    expect(queued.request).not.toHaveProperty('sopInstanceUids');
+    const received: string[][] = [];
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (id, req) => {
+      if (id === 'refused') return Promise.reject(new MipsegError('MIPSEG_IMAGE_INVALID', 'duplicate slice positions'));
+      received.push([...req.sopInstanceUids]);
+      return received.length < 2 ? Promise.reject(new Error('connection reset')) : Promise.resolve(RESULT);
+    } }, { concurrency: 1, studyChecks: false, analyses: true });
+    const done = await finished(q, 'whole');
+    const failed = await finished(q, 'refused');
+    expect(received).toEqual([uids, uids]);
+    for (const job of [done, failed, ...(await q.listJobs({ limit: 10, offset: 0 }))]) {
+      expect(job.request).toMatchObject({ instanceCount: 3, contentHash: 'abc' });
+      expect(job.request).not.toHaveProperty('sopInstanceUids');
+    }
+  });
+
   test('a study without eligible series is recorded as not applicable with its reason', async () => {
     const q = await harness.make([]);
     q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) }, { concurrency: 1, studyChecks: false, analyses: true });

@@ -6,7 +6,9 @@ import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
+import { FinishedRequests, type AnalysisData } from './bullmq-finished-requests';
 import { readSettled } from './bullmq-settled-read';
+import { summariseRequest } from './request-summary';
 import { isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
 export interface BullMqQueueOptions {
@@ -19,11 +21,6 @@ export interface BullMqQueueOptions {
   readonly lockDurationMs: number;
   /** Default STUDY_CHECK_RETRY_MS. */
   readonly studyCheckRetryMs?: number;
-}
-
-interface AnalysisData {
-  readonly request?: AnalysisRequest;
-  readonly notApplicable?: { readonly studyInstanceUid: string; readonly reason: string };
 }
 
 interface ProgressData {
@@ -109,6 +106,9 @@ export class BullMqJobQueue implements JobQueue {
   private closing = false;
   /** The look for former destinations' exports at start-up (close() waits for it, so that it starts no worker after). */
   private formerScan: Promise<void> = Promise.resolve();
+  private readonly finishedRequests: FinishedRequests;
+  /** The summary of finished jobs of earlier releases at start-up (close() waits for it). */
+  private earlierSummaries: Promise<void> = Promise.resolve();
   private readonly workers: Worker[] = [];
   /**
    * While Redis is away every client (ours, and each worker's blocking one) reports every reconnect attempt,
@@ -125,6 +125,7 @@ export class BullMqJobQueue implements JobQueue {
     this.connection.on('error', this.onError('connection'));
     this.connection.on('ready', () => this.redisFailures.recovered());
     this.destinationsKey = `${options.prefix}:export-destinations`;
+    this.finishedRequests = new FinishedRequests(this.connection, options.prefix, log);
     this.studyChecks = this.newQueue('study-checks');
     this.analyses = this.newQueue('analyses');
     for (const destination of options.exportDestinations) this.exportQueueFor(destination);
@@ -285,7 +286,7 @@ export class BullMqJobQueue implements JobQueue {
       failureReason: data.notApplicable ? data.notApplicable.reason : failure.reason,
       result: state === 'done' && !data.notApplicable ? (job.returnvalue as ResultUids) : null,
       exports: exports.filter((e): e is ExportStatus => e !== undefined),
-      request: data.request ?? null,
+      request: data.request ? summariseRequest(data.request) : null,
     };
   }
 
@@ -356,7 +357,11 @@ export class BullMqJobQueue implements JobQueue {
       }, { ...base, concurrency: 1 }));
     }
     if (!options.analyses) return;
-    this.addWorker(new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency }));
+    const analyses = new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency });
+    this.finishedRequests.watch(analyses);
+    this.addWorker(analyses);
+    this.earlierSummaries = this.finishedRequests.summariseEarlier(this.analyses, () => this.closing).catch((err: unknown) =>
+      this.log.warn({ err }, 'could not drop the instance lists of jobs finished by an earlier release; trying again at the next start'));
     if (!handlers.exportResult) return;
     const exportResult = handlers.exportResult.bind(handlers);
     for (const destination of this.options.exportDestinations) this.addWorker(this.exportWorker(this.exportQueueFor(destination), exportResult, base));
@@ -380,8 +385,10 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   private async runAnalysis(handlers: JobHandlers, job: Job): Promise<ResultUids | null> {
-    const data = job.data as AnalysisData;
-    if (!data.request) return null;
+    const { request } = job.data as AnalysisData;
+    if (!request) return null;
+    // Only a finished job is summarised, and nothing runs a finished job again; should something, it says so.
+    if (!('sopInstanceUids' in request)) throw new UnrecoverableError('MIPSEG_INTERNAL: a finished job cannot run again');
     const timingsMs: Partial<Record<Stage, number>> = {};
     const progress = {
       stage: (stage: Stage, value: number) => job.updateProgress({ stage, progress: Math.round(value), timingsMs } satisfies ProgressData),
@@ -390,7 +397,7 @@ export class BullMqJobQueue implements JobQueue {
       },
     };
     try {
-      const result = await handlers.analyze(job.id ?? '', data.request, progress);
+      const result = await handlers.analyze(job.id ?? '', request, progress);
       await job.updateProgress({ stage: null, progress: 100, timingsMs } satisfies ProgressData);
       for (const destination of this.options.exportDestinations) await this.addExport(job.id ?? '', destination, result);
       return result;
@@ -448,8 +455,9 @@ export class BullMqJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     this.closing = true;
-    await this.formerScan;
+    await Promise.all([this.formerScan, this.earlierSummaries]);
     await Promise.all(this.workers.map((w) => w.close()));
+    await this.finishedRequests.settle();
     await Promise.all(this.queues().map((q) => q.close()));
     await this.connection.quit();
   }

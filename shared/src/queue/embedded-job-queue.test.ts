@@ -155,6 +155,62 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
   });
 });
 
+describe('embedded job runner: what a finished job keeps', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-embedded-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const storedRequests = (path: string) => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return Object.fromEntries((db.prepare('SELECT id, request FROM jobs').all() as { id: string; request: string }[])
+        .map((r) => [r.id, JSON.parse(r.request) as Record<string, unknown>]));
+    } finally {
+      db.close();
+    }
+  };
+
+  test('a done or failed job keeps the count of its instances, a queued one the list; earlier releases\' rows are summarised at start-up', async () => {
+    const path = join(dir, 'jobs.sqlite');
+    const uids = Array.from({ length: 300 }, (_, i) => `1.2.3.4.${i}`);
+    const q = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 20 });
+    for (const id of ['done', 'failed', 'waiting']) await q.enqueueAnalysis(id, { ...request(`1.2.3.${id}`), sopInstanceUids: uids });
+    let release = (): void => undefined;
+    const held = new Promise<ResultUids>((resolve) => {
+      release = () => resolve(RESULT);
+    });
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (id) =>
+      id === 'done' ? Promise.resolve(RESULT) : id === 'failed' ? Promise.reject(new Error('no')) : held },
+    { concurrency: 3, studyChecks: false, analyses: true });
+    await doneJob(q, 'done');
+    await until(async () => ((await q.getJob('failed'))?.state === 'failed' ? true : undefined), 'the failed job', WAIT);
+    await until(async () => ((await q.getJob('waiting'))?.state === 'running' ? true : undefined), 'the running job', WAIT);
+    const stored = storedRequests(path);
+    expect(stored['done']).toMatchObject({ instanceCount: 300, seriesInstanceUid: '1.2.3.done', version: 1 });
+    expect(stored['done']).not.toHaveProperty('sopInstanceUids');
+    expect(stored['failed']).toMatchObject({ instanceCount: 300 });
+    expect(stored['failed']).not.toHaveProperty('sopInstanceUids');
+    expect(stored['waiting']?.['sopInstanceUids']).toEqual(uids);
+    // A row as an earlier release left it, read by a second runner opened on the same file.
+    const db = new Database(path);
+    db.prepare(`UPDATE jobs SET request = ? WHERE id = 'done'`).run(JSON.stringify({ ...request('1.2.3.done'), sopInstanceUids: uids }));
+    db.close();
+    const reopened = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 20 });
+    try {
+      const after = storedRequests(path);
+      expect(after['done']).toMatchObject({ instanceCount: 300, seriesInstanceUid: '1.2.3.done' });
+      expect(after['done']).not.toHaveProperty('sopInstanceUids');
+      expect(after['waiting']?.['sopInstanceUids']).toEqual(uids);
+    } finally {
+      await reopened.close();
+      release();
+      await q.close();
+    }
+  });
+});
+
 describe('embedded job runner: a tick that keeps failing', () => {
   let dir: string;
   let queue: EmbeddedJobQueue | undefined;

@@ -7,6 +7,7 @@ import { EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
+import { summariseRequest, type StoredAnalysisRequest } from './request-summary';
 import { backoffDelay, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
 /**
@@ -74,6 +75,22 @@ export class EmbeddedJobQueue implements JobQueue {
     this.db = openSqliteDatabase(path, EMBEDDED_JOBS_SCHEMA);
     this.statements = new StatementCache(this.db);
     this.db.pragma('synchronous = NORMAL');
+    this.summariseFinishedRequests();
+  }
+
+  /**
+   * Jobs finished by releases that kept the whole request: their instance lists go (the summary is what the jobs
+   * API shows in any case). A disk too full for it does not stop the runner: the next start tries again.
+   */
+  private summariseFinishedRequests(): void {
+    try {
+      const { changes } = this.db.prepare(`UPDATE jobs SET request = json_set(json_remove(request, '$.sopInstanceUids'),
+          '$.instanceCount', json_array_length(request, '$.sopInstanceUids'))
+        WHERE state IN ('done', 'failed') AND request IS NOT NULL AND json_type(request, '$.sopInstanceUids') = 'array'`).run();
+      if (changes > 0) this.log.info({ jobs: changes }, 'finished jobs no longer keep their instance lists');
+    } catch (err) {
+      this.log.warn({ err }, 'could not drop the instance lists of finished jobs; trying again at the next start');
+    }
   }
 
   scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void> {
@@ -304,7 +321,8 @@ export class EmbeddedJobQueue implements JobQueue {
     // as failed with the database's error.
     this.db.transaction(() => {
       this.statements.prepare(`UPDATE jobs SET state = 'done', progress = 100, finished_at = ?, result = ?, timings = ?,
-        failure_code = NULL, failure_reason = NULL WHERE id = ?`).run(Date.now(), JSON.stringify(result), JSON.stringify(timings), row.id);
+        failure_code = NULL, failure_reason = NULL, request = ? WHERE id = ?`)
+        .run(Date.now(), JSON.stringify(result), JSON.stringify(timings), JSON.stringify(summariseRequest(request)), row.id);
       this.addExports(row.id);
     })();
   }
@@ -321,8 +339,9 @@ export class EmbeddedJobQueue implements JobQueue {
       return;
     }
     this.log.warn({ jobId: row.id, code: error.code, reason: error.message }, 'analysis failed');
-    this.statements.prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, failure_code = ?, failure_reason = ?, timings = ? WHERE id = ?`)
-      .run(Date.now(), error.code, error.message, JSON.stringify(timings), row.id);
+    const request = row.request ? JSON.stringify(summariseRequest(JSON.parse(row.request) as StoredAnalysisRequest)) : null;
+    this.statements.prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, failure_code = ?, failure_reason = ?, timings = ?, request = ?
+      WHERE id = ?`).run(Date.now(), error.code, error.message, JSON.stringify(timings), request, row.id);
   }
 
   private addExports(jobId: string): void {

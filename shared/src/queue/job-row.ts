@@ -1,4 +1,5 @@
-import type { AnalysisRequest, ExportStatus, JobRecord, JobState, ResultUids, Stage } from './job-types';
+import type { ExportStatus, JobRecord, JobState, ResultUids, Stage } from './job-types';
+import { summariseRequest, type StoredAnalysisRequest } from './request-summary';
 
 /** A jobs-table row as SQLite returns it. */
 export interface JobRow {
@@ -44,7 +45,7 @@ export function toJobRecord(row: JobRow, exports: readonly ExportRow[]): JobReco
     failureCode: row.failure_code,
     failureReason: row.failure_reason,
     result: row.result ? (JSON.parse(row.result) as ResultUids) : null,
-    request: row.request ? (JSON.parse(row.request) as AnalysisRequest) : null,
+    request: row.request ? summariseRequest(JSON.parse(row.request) as StoredAnalysisRequest) : null,
     exports: exports.map((e) => ({
       destination: e.destination,
       state: e.state,

@@ -33,6 +33,9 @@ export interface AnalysisRequest {
 /** An analysis as planned, before the queue gives it its result version (AnalysisRequest.version). */
 export type AnalysisPlan = Omit<AnalysisRequest, 'version'>;
 
+/** A job's request as the jobs API shows it, and as a finished job keeps it: the instance list replaced by its length. */
+export type JobRequestSummary = Omit<AnalysisRequest, 'sopInstanceUids'> & { readonly instanceCount: number };
+
 export interface ResultUids {
   readonly studyInstanceUid: string;
   readonly mipSeriesInstanceUid: string;
@@ -72,7 +75,7 @@ export interface JobRecord {
   readonly failureReason: string | null;
   readonly result: ResultUids | null;
   readonly exports: readonly ExportStatus[];
-  readonly request: AnalysisRequest | null;
+  readonly request: JobRequestSummary | null;
 }
 
 export interface JobFilter {

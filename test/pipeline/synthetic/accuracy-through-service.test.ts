@@ -37,7 +37,7 @@ interface PatientResult {
   seg?: SegMask;
 }
 
-type JobWithRequest = ApiJob & { request: { sopInstanceUids: string[] } | null };
+type JobWithRequest = ApiJob & { request: { instanceCount: number } | null };
 
 /** The first `count` validation patients present (case numbers are not contiguous). */
 function validationPatients(imgs: string, count: number): string[] {
@@ -94,7 +94,7 @@ describeWithSharedData(PATIENTS)(`the model's Dice through the service (STOW-RS 
 
   async function scoreService(result: PatientResult): Promise<void> {
     // The job that analysed the whole series (a quiet period ending mid-send would add a partial one first).
-    const complete = (j: ApiJob) => j.state === 'done' && (j as JobWithRequest).request?.sopInstanceUids.length === result.slices;
+    const complete = (j: ApiJob) => j.state === 'done' && (j as JobWithRequest).request?.instanceCount === result.slices;
     const jobs = await waitForJobs(root, result.studyInstanceUid, (js) => js.some(complete) || js.some((j) => j.state === 'failed'), 240_000);
     const job = jobs.find(complete);
     if (!job?.result) throw new Error(`patient ${result.patient}: no complete job: ${JSON.stringify(jobs).slice(0, 1000)}`);
