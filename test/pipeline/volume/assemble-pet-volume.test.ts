@@ -55,6 +55,20 @@ describe('assemblePetVolume (synthetic slices written by dcmjs)', () => {
     expect(code(() => assemblePetVolume(given))).toMatch(/^MIPSEG_VOLUME_INVALID: .*ImagePositionPatient \(0020,0032\)/);
   });
 
+  test('refuses a slice whose RescaleSlope is missing, unreadable or 0, naming the instance, rather than taking it as 1', () => {
+    for (const slope of [undefined, '3,27E-5', '0']) {
+      const given = slices(3).map((s, k) => syntheticPetInstance(k === 1 ? { ...s, attributes: { RescaleSlope: slope } } : s));
+      expect(code(() => assemblePetVolume(given))).toMatch(/^MIPSEG_VOLUME_INVALID: instance 2\.25\.711 .*RescaleSlope \(0028,1053\)/);
+    }
+  });
+
+  test('takes an absent RescaleIntercept as 0 but refuses an unreadable one', () => {
+    const absent = slices(2).map((s) => syntheticPetInstance({ ...s, attributes: { RescaleIntercept: undefined } }));
+    expect(voxel(assemblePetVolume(absent), 1, 2, 1)).toBe(101 * 2);
+    const unreadable = slices(2).map((s) => syntheticPetInstance({ ...s, attributes: { RescaleIntercept: 'zero' } }));
+    expect(code(() => assemblePetVolume(unreadable))).toMatch(/^MIPSEG_VOLUME_INVALID: .*RescaleIntercept \(0028,1052\)/);
+  });
+
   test('refuses an instance without Pixel Data', () => {
     const given = slices(2).map((s) => syntheticPetInstance({ ...s, attributes: { PixelData: undefined } }));
     expect(code(() => assemblePetVolume(given))).toMatch(/^MIPSEG_VOLUME_INVALID: .*no Pixel Data/);

@@ -43,6 +43,23 @@ function requiredNumbers(ds: DataSet, tag: string, keyword: string, count: numbe
   return values;
 }
 
+/**
+ * Rescale Slope is Type 1 in the PET Image module and differs per slice (GE) or lies far from 1 (Siemens ~9, GE
+ * ~6e-8): a slice without a readable, non-zero one would be given wrong SUVs with nothing downstream to notice.
+ */
+function rescaleSlopeOf(ds: DataSet, sop: string): number {
+  const [slope = 0] = requiredNumbers(ds, '00281053', 'RescaleSlope', 1, sop);
+  if (slope === 0) throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${sop} has a RescaleSlope (0028,1053) of 0`);
+  return slope;
+}
+
+/** Rescale Intercept is 0 for PET; absent means 0, but a value that cannot be read is not taken as 0. */
+function rescaleInterceptOf(ds: DataSet, sop: string): number {
+  if (readString(ds, '00281052') === null) return 0;
+  const [intercept = 0] = requiredNumbers(ds, '00281052', 'RescaleIntercept', 1, sop);
+  return intercept;
+}
+
 function requiredUint16(ds: DataSet, tag: string, keyword: string, sop: string): number {
   const value = readUint16(ds, tag);
   if (value === null || value === 0) {
@@ -71,8 +88,8 @@ export function readSliceHeader(ds: DataSet): SliceHeader {
     imagePositionPatient: [x, y, z],
     imageOrientationPatient: [r0, r1, r2, c0, c1, c2],
     pixelSpacing: [rowSpacing, columnSpacing],
-    rescaleSlope: readNumber(ds, '00281053') ?? 1,
-    rescaleIntercept: readNumber(ds, '00281052') ?? 0,
+    rescaleSlope: rescaleSlopeOf(ds, sop),
+    rescaleIntercept: rescaleInterceptOf(ds, sop),
     bitsAllocated,
     bitsStored,
     highBit: readUint16(ds, '00280102') ?? bitsStored - 1,
