@@ -17,6 +17,7 @@ function toMetadata(i: CaseInstance, index: number): SuvInstanceMetadata {
   return {
     sopInstanceUid: `2.25.${index + 1}`,
     units: text(i['Units']),
+    suvType: text(i['SUVType']),
     decayCorrection: text(i['DecayCorrection']),
     correctedImage: Array.isArray(corrected) ? corrected.map(String) : typeof corrected === 'string' ? corrected.split('\\') : [],
     patientWeight: number(i['PatientWeight']),

@@ -15,6 +15,8 @@ import {
 export interface SuvInstanceMetadata {
   readonly sopInstanceUid: string | null;
   readonly units: string | null;
+  /** SUV Type (0054,1006): which SUV a GML series holds (BW, BSA, LBM, IBW, …). */
+  readonly suvType: string | null;
   readonly decayCorrection: string | null;
   readonly correctedImage: readonly string[];
   /** kg */
@@ -64,6 +66,7 @@ export function readSuvMetadataFromDataSet(ds: DataSet): SuvInstanceMetadata {
   return {
     sopInstanceUid: readString(ds, '00080018'),
     units: readString(ds, '00541001'),
+    suvType: readString(ds, '00541006'),
     decayCorrection: readString(ds, '00541102'),
     correctedImage: readStrings(ds, '00280051').filter((v) => v !== ''),
     patientWeight: readNumber(ds, '00101030'),

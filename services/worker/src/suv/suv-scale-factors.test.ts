@@ -6,6 +6,7 @@ import type { SuvInstanceMetadata } from './suv-instance-metadata';
 const BQML: SuvInstanceMetadata = {
   sopInstanceUid: '2.25.1',
   units: 'BQML',
+  suvType: null,
   decayCorrection: 'START',
   correctedImage: ['NORM', 'ATTN', 'SCAT', 'DECY'],
   patientWeight: 70,
@@ -62,6 +63,13 @@ describe('computeSuvScaleFactors', () => {
 
   test('GML is already SUVbw: factor 1 without weight or dose', () => {
     expect(computeSuvScaleFactors([{ ...BQML, units: 'GML', patientWeight: null, radionuclideTotalDose: null }])).toEqual([1]);
+    expect(computeSuvScaleFactors([{ ...BQML, units: 'GML', suvType: 'BW' }])).toEqual([1]);
+  });
+
+  test('GML of another SUV type (lean body mass, body surface area) is refused, naming SUVType', () => {
+    for (const suvType of ['LBM', 'BSA', 'IBW']) {
+      expect(refusal([{ ...BQML, units: 'GML', suvType }]).detail).toMatch(new RegExp(`SUVType \\(0054,1006\\) ${suvType}`));
+    }
   });
 
   test('DecayCorrection ADMIN divides by the dose as administered', () => {

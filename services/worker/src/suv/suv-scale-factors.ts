@@ -125,6 +125,18 @@ function decayCorrectedToAdministration(instances: readonly SuvInstanceMetadata[
 }
 
 /**
+ * GML values are SUVbw only when SUV Type (0054,1006) says BW or, as before the attribute existed, nothing: an
+ * SUL (LBM) series read as SUVbw would be a third dimmer than the model expects and labelled wrongly.
+ */
+function gmlAsBodyWeight(first: SuvInstanceMetadata, instances: readonly SuvInstanceMetadata[]): number[] {
+  const suvType = first.suvType?.toUpperCase() ?? null;
+  if (suvType !== null && suvType !== 'BW') {
+    throw unavailable(`Units (0054,1001) is GML with SUVType (0054,1006) ${suvType}: only body-weight SUV (BW) is analysed`);
+  }
+  return instances.map(() => 1);
+}
+
+/**
  * SUVbw scale factors, one per instance (SUVbw = rescaled value x factor), for the instances of one series.
  * Units BQML and Philips CNTS go through @cornerstonejs/calculate-suv (decay correction to the scan start,
  * GE and Philips private attributes); GML is already SUVbw (factor 1); DecayCorrection ADMIN divides by the
@@ -135,7 +147,7 @@ export function computeSuvScaleFactors(instances: readonly SuvInstanceMetadata[]
   if (first === undefined) throw unavailable('no instances');
   const units = first.units?.toUpperCase() ?? null;
   if (units === null) throw unavailable('missing Units (0054,1001)');
-  if (units === 'GML') return instances.map(() => 1);
+  if (units === 'GML') return gmlAsBodyWeight(first, instances);
   if (units !== 'BQML' && units !== 'CNTS') {
     throw unavailable(`Units (0054,1001) is ${units}: only BQML, CNTS (Philips, with its SUV factor) and GML ` +
       'can be converted to SUVbw');
