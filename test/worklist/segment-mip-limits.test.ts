@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
 import type { SegmentationModel } from '@mipseg/shared/inference';
 import { MAX_WAITING_SEGMENTATIONS } from '../../services/gateway/src/worklist/segment-mip-route';
@@ -15,6 +16,14 @@ function pngDeclaring(width: number, height: number): Buffer {
   png.writeUInt32BE(width, 16);
   png.writeUInt32BE(height, 20);
   return png;
+}
+
+/** The PNG marked interlaced (Adam7) in its IHDR, with the chunk's CRC made right again. */
+function markedInterlaced(png: Buffer): Buffer {
+  const copy = Buffer.from(png);
+  copy[28] = 1;
+  copy.writeUInt32BE(crc32(copy.subarray(12, 29)), 29);
+  return copy;
 }
 
 describe('"Try a MIP image" bounds what it holds in memory', () => {
@@ -47,6 +56,12 @@ describe('"Try a MIP image" bounds what it holds in memory', () => {
     const res = await post(pngDeclaring(4096, 4096));
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ code: 'MIPSEG_PAYLOAD_TOO_LARGE' });
+  });
+
+  test('refuses an interlaced PNG with 400 before inflating it (pngjs inflates those without a bound)', async () => {
+    const res = await post(markedInterlaced(whitePng(8, 8)));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'MIPSEG_IMAGE_INVALID', message: expect.stringMatching(/interlac/) });
   });
 
   test('queues a bounded number of images behind a running one and refuses the next with 503 and Retry-After', async () => {

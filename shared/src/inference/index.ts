@@ -10,7 +10,7 @@ export {
   MODEL_MANIFEST_SCHEMA_ID,
 } from './model-manifest';
 export type { ModelManifest } from './model-manifest';
-export { pngToModelInput, maskToPng } from './mip-png';
+export { pngToModelInput, maskToPng, refuseInterlacedPng } from './mip-png';
 export { normaliseInput, bodyMedian } from './input-normalisation';
 export type { InputNormalisation } from './input-normalisation';
 export type { ModelInput } from './mip-png';

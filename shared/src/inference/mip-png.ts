@@ -8,7 +8,20 @@ export interface ModelInput {
   readonly height: number;
 }
 
+/**
+ * Refuses an interlaced (Adam7) PNG before it is decoded: pngjs inflates those with no bound on the output, so a
+ * file of 1 MB can expand to gigabytes on the caller's thread. MIPs are never interlaced; resaving one plain works.
+ */
+export function refuseInterlacedPng(png: Uint8Array): void {
+  // IHDR is the first chunk: signature (8), length (4), type (4), then width, height, bit depth, colour type,
+  // compression, filter, and the interlace method at byte 28.
+  if (png.length > 28 && png[28] !== 0) {
+    throw new MipsegError('MIPSEG_IMAGE_INVALID', 'interlaced PNGs are not read: save the image without interlacing');
+  }
+}
+
 function decodePng(png: Uint8Array): PNG {
+  refuseInterlacedPng(png);
   try {
     // pngjs hands back 8-bit RGBA whatever the file's colour type (grey, grey+alpha, palette, RGB).
     return PNG.sync.read(Buffer.from(png.buffer, png.byteOffset, png.byteLength));

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { MipsegError } from '@mipseg/shared/errors';
-import { componentAreas, maskToPng, MAX_IMAGE_SIDE, pngToModelInput, type SegmentationModel } from '@mipseg/shared/inference';
+import { componentAreas, maskToPng, MAX_IMAGE_SIDE, pngToModelInput, refuseInterlacedPng, type SegmentationModel } from '@mipseg/shared/inference';
 import { readLimitedBody } from './request-body';
 import { maskToOverlayPng } from './seg-overlay';
 import type { SegmentMipResponse } from './worklist-types';
@@ -32,6 +32,7 @@ function checkPngHeader(bytes: Buffer): void {
   if (width * height > MAX_MIP_PIXELS) {
     throw new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `image of ${width} × ${height} pixels (at most ${MAX_MIP_PIXELS})`);
   }
+  refuseInterlacedPng(bytes);
 }
 
 /**
