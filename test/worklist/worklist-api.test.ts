@@ -1,5 +1,7 @@
 import { PNG } from 'pngjs';
-import type { WorklistPage } from '../../services/gateway/src/worklist/worklist-types';
+import type { ResultUids } from '@mipseg/shared/queue';
+import type { StudyDetail, WorklistPage } from '../../services/gateway/src/worklist/worklist-types';
+import { until } from '../support/until';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
 import { startWorklistServer, type WorklistServer } from './worklist-server';
 
@@ -121,5 +123,50 @@ describe('the worklist API', () => {
       const decoded = PNG.sync.read(Buffer.from(b64, 'base64'));
       expect([decoded.width, decoded.height]).toEqual([64, 128]);
     }
+  });
+});
+
+describe('the worklist when a result\'s series are no longer in the archive (a reader deleted them)', () => {
+  let server: WorklistServer;
+  const uid = (i: number) => syntheticStudy(i).studyInstanceUid;
+  /** The synthetic PET series' images stand in for the MIP and SEG; a deleted result names images the index lacks. */
+  const result = (study: string, stored: boolean): ResultUids => ({
+    studyInstanceUid: study, mipSeriesInstanceUid: `${study}.2`, mipSopInstanceUid: `${study}.2.1`,
+    segSeriesInstanceUid: stored ? `${study}.2` : `${study}.9`, segSopInstanceUid: stored ? `${study}.2.2` : `${study}.9.1`,
+    lesionCount: 2, tumourAreaMm2: 500, modelName: 'm', modelVersion: '1',
+  });
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${server.root}/api/worklist${path}`);
+    expect(res.status).toBe(200);
+    return (await res.json()) as T;
+  };
+
+  beforeAll(async () => {
+    server = await startWorklistServer();
+    for (let i = 0; i < 2; i++) indexSyntheticStudy(server.archive.index, syntheticStudy(i));
+    server.queue.startProcessing({ checkStudy: () => Promise.resolve(),
+      analyze: (id, req) => Promise.resolve(result(req.studyInstanceUid, id === 'kept')) }, { concurrency: 1, studyChecks: false, analyses: true });
+    await server.queue.enqueueAnalysis('kept', request(uid(0)));
+    await server.queue.enqueueAnalysis('rejected', request(uid(1)));
+    await until(async () => ((await server.queue.listJobs({ state: 'done', limit: 10, offset: 0 })).length === 2 ? true : undefined), 'both jobs');
+  });
+  afterAll(() => server.stop());
+
+  test('shows it as deleted, without its lesions, and the state filter tells done from deleted', async () => {
+    const page = await get<WorklistPage>('?limit=50');
+    const ai = (i: number) => page.studies.find((s) => s.studyInstanceUid === uid(i))?.ai;
+    expect(ai(0)).toMatchObject({ state: 'done', lesionCount: 2 });
+    expect(ai(1)).toMatchObject({ state: 'deleted', lesionCount: null, tumourAreaMm2: null, reason: expect.stringMatching(/deleted/) });
+    expect((await get<WorklistPage>('?state=done')).studies.map((s) => s.studyInstanceUid)).toEqual([uid(0)]);
+    expect((await get<WorklistPage>('?state=deleted')).studies.map((s) => s.studyInstanceUid)).toEqual([uid(1)]);
+  });
+
+  test('the study view offers no result for it, and its overlay is not found', async () => {
+    expect(await get<StudyDetail>(`/studies/${uid(0)}`)).toMatchObject({ result: { lesionCount: 2 } });
+    const rejected = await get<StudyDetail>(`/studies/${uid(1)}`);
+    expect(rejected.result).toBeNull();
+    expect(rejected.study.ai.state).toBe('deleted');
+    expect(rejected.jobs.map((j) => j.id)).toEqual(['rejected']); // the record stays: what was done, and when
+    expect((await fetch(`${server.root}/api/studies/${uid(1)}/overlay.png`)).status).toBe(404);
   });
 });

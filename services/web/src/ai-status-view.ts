@@ -4,7 +4,7 @@ import { formatDuration, shortenUids, stageLabel } from './format.js';
 
 const LABELS: Readonly<Record<AiState, string>> = {
   waiting: 'Waiting for images', none: 'Not analysed', queued: 'Queued', running: 'Running', done: 'Done',
-  'not-applicable': 'Not applicable', failed: 'Failed',
+  deleted: 'Result deleted', 'not-applicable': 'Not applicable', failed: 'Failed',
 };
 
 export const aiStateLabel = (state: AiState): string => LABELS[state];
@@ -35,7 +35,7 @@ export function aiStatusBadge(ai: AiStatus, detailed = false): HTMLElement {
     wrap.append(h('div', { class: 'stage' }, `${stageLabel(ai.stage)} · ${ai.progress}%`),
       h('div', { class: 'progress', attrs: { role: 'progressbar', 'aria-valuenow': String(ai.progress) } }, bar));
   }
-  if (ai.reason && (ai.state === 'failed' || ai.state === 'not-applicable')) {
+  if (ai.reason && (ai.state === 'failed' || ai.state === 'not-applicable' || ai.state === 'deleted')) {
     wrap.append(h('div', { class: detailed ? 'reason' : 'reason clamp', title: ai.reason }, detailed ? ai.reason : shortenUids(ai.reason)));
   }
   return wrap;

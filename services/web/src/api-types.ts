@@ -4,9 +4,10 @@
  */
 
 /** The AI state of a study as the worklist shows it: "waiting" and "none" have no job yet. */
-export type AiState = 'waiting' | 'none' | 'queued' | 'running' | 'done' | 'not-applicable' | 'failed';
+/** 'deleted': the newest job finished, but its result series have since been deleted (a reader rejected them). */
+export type AiState = 'waiting' | 'none' | 'queued' | 'running' | 'done' | 'deleted' | 'not-applicable' | 'failed';
 
-export const AI_STATES: readonly AiState[] = ['waiting', 'none', 'queued', 'running', 'done', 'not-applicable', 'failed'];
+export const AI_STATES: readonly AiState[] = ['waiting', 'none', 'queued', 'running', 'done', 'deleted', 'not-applicable', 'failed'];
 
 export interface ExportSummary {
   readonly destination: string;

@@ -17,7 +17,7 @@ function card(title: string, ...children: Array<Node | null>): HTMLElement {
 
 function resultCard(d: StudyDetail, r: StudyResult | null): HTMLElement {
   const status = aiStatusBadge(d.study.ai, true);
-  if (!r) return card('AI result', status, h('p', { class: 'muted' }, 'No result yet.'));
+  if (!r) return card('AI result', status, h('p', { class: 'muted' }, d.study.ai.state === 'deleted' ? 'The result was deleted.' : 'No result yet.'));
   const timings = Object.entries(r.timingsMs).map(([stage, ms]) => `${stage} ${formatDuration(ms)}`).join(' · ');
   return card('AI result', status, dl(
     ['Lesions', h('strong', { class: 'lesion-count' }, r.lesionCount === 0 ? 'none found' : String(r.lesionCount))],

@@ -7,7 +7,7 @@ import { debounce, errorBox, type Shell, type View } from './view.js';
 import { FILTER_KEYS, parseWorklistSearch, rememberWorklistPath, worklistPath } from './worklist-url.js';
 
 const PAGE_SIZE = 50;
-const FILTER_STATES = ['waiting', 'queued', 'running', 'done', 'not-applicable', 'failed'] as const;
+const FILTER_STATES = ['waiting', 'queued', 'running', 'done', 'deleted', 'not-applicable', 'failed'] as const;
 
 /** The filter and page live in the URL (and this tab remembers it), so that "back" from a study returns to the same list. */
 function writeUrl(filter: WorklistFilter, offset: number): void {

@@ -1,4 +1,5 @@
-import type { ExportStatus, JobRecord } from '@mipseg/shared/queue';
+import type { ExportStatus, JobRecord, ResultUids } from '@mipseg/shared/queue';
+import type { Archive } from '@mipseg/shared/store';
 import type { AiStatus, ExportSummary } from './worklist-types';
 
 export function toExportSummary(e: ExportStatus): ExportSummary {
@@ -9,6 +10,24 @@ const NO_JOB = {
   jobId: null, stage: null, progress: 0, reason: null, failureCode: null, createdAt: null, startedAt: null, finishedAt: null,
   lesionCount: null, tumourAreaMm2: null, exports: [],
 } as const;
+
+/** Shown for a result whose series were deleted: the job record stays, the images do not. */
+const DELETED_REASON = 'the result (its MIP or SEG series) was deleted; Run again makes a new one';
+
+/**
+ * Whether a result's MIP and SEG are both still in the archive: a reader rejects a result by deleting its series,
+ * and the job that made it keeps its record (the audit trail), so the record alone cannot say.
+ */
+export function isResultStored(archive: Archive, result: ResultUids): boolean {
+  return archive.index.findInstance(result.segSopInstanceUid) !== undefined && archive.index.findInstance(result.mipSopInstanceUid) !== undefined;
+}
+
+/** The newest job, for the worklist: a done job whose result was deleted shows as 'deleted', not as a finding. */
+export function aiStatusOfStudy(archive: Archive, job: JobRecord | undefined, waiting: boolean): AiStatus {
+  const status = aiStatusOf(job, waiting);
+  if (status.state !== 'done' || !job?.result || isResultStored(archive, job.result)) return status;
+  return { ...status, state: 'deleted', reason: DELETED_REASON, lesionCount: null, tumourAreaMm2: null };
+}
 
 /**
  * A study's AI state from its newest job. A study inside its quiet period shows "waiting" whatever an earlier

@@ -2,7 +2,7 @@ import { MipsegError } from '@mipseg/shared/errors';
 import type { JobRecord, ResultUids } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { instanceUrl } from '../dicomweb/urls';
-import { toExportSummary } from './ai-status';
+import { isResultStored, toExportSummary } from './ai-status';
 import { filter, toWorklistStudies, type WorklistSources } from './worklist-query';
 import type { InstanceLinks, JobSummary, SeriesSummary, StudyDetail, StudyResult } from './worklist-types';
 
@@ -66,11 +66,13 @@ export async function readStudyDetail(sources: WorklistSources, study: string, o
   const pending = new Set(await sources.queue.pendingStudies());
   const [row] = await toWorklistStudies(sources, rows, pending);
   const jobs = await sources.queue.listJobs({ studyInstanceUid: study, limit: 50, offset: 0 });
+  // The newest result, unless its series were deleted (the row then says so); an older version is superseded.
   const done = jobs.find((j) => j.state === 'done' && j.result !== null);
+  const stored = done?.result && isResultStored(sources.archive, done.result) ? done.result : undefined;
   return {
     study: row as StudyDetail['study'],
     series: listSeries(sources.archive, study),
-    result: done?.result ? toResult(done, done.result) : null,
+    result: done && stored ? toResult(done, stored) : null,
     jobs: jobs.map(toJobSummary),
     viewer: { available: options.viewerAvailable, url: `/viewer?StudyInstanceUIDs=${study}` },
   };
@@ -79,5 +81,6 @@ export async function readStudyDetail(sources: WorklistSources, study: string, o
 /** The newest finished result of a study (for the overlay when no SEG is named). */
 export async function latestResult(sources: WorklistSources, study: string): Promise<ResultUids | undefined> {
   const jobs = await sources.queue.listJobs({ studyInstanceUid: study, state: 'done', limit: 1, offset: 0 });
-  return jobs[0]?.result ?? undefined;
+  const result = jobs[0]?.result ?? undefined;
+  return result && isResultStored(sources.archive, result) ? result : undefined;
 }

@@ -3,7 +3,7 @@ import { findIndexedAttribute, type IndexedAttribute } from '@mipseg/shared/dico
 import { MipsegError } from '@mipseg/shared/errors';
 import type { JobQueue } from '@mipseg/shared/queue';
 import type { Archive, AttributeFilter, SearchRow } from '@mipseg/shared/store';
-import { aiStatusOf } from './ai-status';
+import { aiStatusOfStudy, isResultStored } from './ai-status';
 import { AI_STATES, type AiState, type WorklistPage, type WorklistStudy } from './worklist-types';
 
 /** The worklist's search, already validated: GET /api/worklist?patient=&accession=&from=&to=&state=&limit=&offset= */
@@ -76,11 +76,19 @@ function patientFilter(archive: Archive, typed: string): AttributeFilter {
 }
 
 /** The studies a state filter allows, from the job queue (undefined = no restriction). */
-async function studiesInState(queue: JobQueue, state: AiState | undefined, pending: ReadonlySet<string>): Promise<string[] | undefined> {
+async function studiesInState(sources: WorklistSources, state: AiState | undefined, pending: ReadonlySet<string>): Promise<string[] | undefined> {
   if (state === undefined) return undefined;
   if (state === 'waiting') return [...pending];
   if (state === 'none') throw new MipsegError('MIPSEG_BAD_QUERY', 'state=none cannot be filtered on');
-  return (await queue.studiesWithLatestJobState(state)).filter((uid) => !pending.has(uid));
+  const jobState = state === 'deleted' ? 'done' : state;
+  const studies = (await sources.queue.studiesWithLatestJobState(jobState)).filter((uid) => !pending.has(uid));
+  if (jobState !== 'done') return studies;
+  // Done and deleted differ only in whether the result's series are still stored.
+  const latest = await sources.queue.latestJobsByStudy(studies);
+  return studies.filter((uid) => {
+    const result = latest.get(uid)?.result;
+    return (result ? isResultStored(sources.archive, result) : true) === (state === 'done');
+  });
 }
 
 const str = (row: SearchRow, column: string): string | null => {
@@ -127,7 +135,7 @@ export async function toWorklistStudies(sources: WorklistSources, rows: readonly
       modalities: (row.modalities_in_study ?? '').split('\\').filter(Boolean),
       petSeries: petSeries.get(uid) ?? 0,
       instances: row.number_of_study_related_instances ?? 0,
-      ai: aiStatusOf(jobs.get(uid), pending.has(uid)),
+      ai: aiStatusOfStudy(sources.archive, jobs.get(uid), pending.has(uid)),
     };
   });
 }
@@ -138,7 +146,7 @@ export async function toWorklistStudies(sources: WorklistSources, rows: readonly
  */
 export async function searchWorklist(sources: WorklistSources, query: WorklistQuery): Promise<WorklistPage> {
   const pending = new Set(await sources.queue.pendingStudies());
-  const allowed = await studiesInState(sources.queue, query.state, pending);
+  const allowed = await studiesInState(sources, query.state, pending);
   const empty = { studies: [], offset: query.offset, limit: query.limit, hasMore: false };
   if (allowed !== undefined && allowed.length === 0) return empty;
   const filters: AttributeFilter[] = [];
