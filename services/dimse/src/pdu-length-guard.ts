@@ -6,6 +6,15 @@
 export const MAX_P_DATA_TF_LENGTH = 262_144;
 export const MAX_OTHER_PDU_LENGTH = 1 << 20;
 
+/**
+ * The Maximum Length Received to announce in an A-ASSOCIATE-AC. dcmjs-dimse announces the smaller of the peer's
+ * value and its own; a peer announcing 0 ("no limit", PS3.8 D.1) would be told there is none here either, and
+ * then have every P-DATA-TF longer than MAX_P_DATA_TF_LENGTH aborted by the guard below.
+ */
+export function maxPduLengthToAnnounce(peerMaximum: number): number {
+  return peerMaximum === 0 ? MAX_P_DATA_TF_LENGTH : Math.min(peerMaximum, MAX_P_DATA_TF_LENGTH);
+}
+
 const PDU_HEADER_BYTES = 6; // PDU-type, reserved, PDU-length (PS3.8 9.3)
 const P_DATA_TF = 0x04;
 

@@ -9,7 +9,7 @@ import type { Archive, StoreOutcome } from '@mipseg/shared/store';
 import { busyRejection, checkAeTitles, negotiatePresentationContexts, type AssociationRejection } from './association-negotiation';
 import type { AssociationSlots } from './association-slots';
 import { cStoreResultFor } from './c-store-status';
-import { A_ABORT_INVALID_PDU_PARAMETER, PduLengthGuard } from './pdu-length-guard';
+import { A_ABORT_INVALID_PDU_PARAMETER, maxPduLengthToAnnounce, PduLengthGuard } from './pdu-length-guard';
 import { ReceivedInstance } from './received-instance';
 
 /** What every association of one server shares. */
@@ -88,6 +88,7 @@ export class StorageScp extends Scp {
     }
     // No asynchronous operations window: the SCU waits for each C-STORE response before the next request.
     request.setNegotiateAsyncOps(false);
+    request.setMaxPduLength(maxPduLengthToAnnounce(request.getMaxPduLength()));
     const accepted = negotiatePresentationContexts(request);
     this.log.info({ ...peer, proposedContexts: request.getPresentationContexts().length, acceptedContexts: accepted.length },
       'association accepted');
