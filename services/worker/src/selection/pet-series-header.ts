@@ -26,6 +26,8 @@ export interface PetSeriesHeader {
   readonly numberOfFrames: number;
   /** NumberOfSlices (0054,0081): the slices the series holds once complete (PET Series module, Type 1). */
   readonly numberOfSlices: number | null;
+  /** SpacingBetweenSlices (0018,0088), else SliceThickness (0018,0050), in mm: with the slice count, the axial coverage. */
+  readonly sliceSpacingMm: number | null;
   /** RadiopharmaceuticalInformationSequence's first item: Radiopharmaceutical (0018,0031) and its code. */
   readonly radiopharmaceutical: { readonly name: string | null; readonly code: CodedValue | null };
 }
@@ -57,9 +59,12 @@ export function readPetSeriesHeader(bytes: Uint8Array): PetSeriesHeader {
     softwareVersions: values('00181020'),
     numberOfFrames: readNumber(ds, '00280008') ?? 1,
     numberOfSlices: readUint16(ds, '00540081'),
+    sliceSpacingMm: positive(readNumber(ds, '00180088')) ?? positive(readNumber(ds, '00180050')),
     radiopharmaceutical: readRadiopharmaceutical(ds),
   };
 }
+
+const positive = (value: number | null): number | null => (value !== null && value > 0 ? value : null);
 
 function readRadiopharmaceutical(ds: ReturnType<typeof parseInstanceHeaderOnly>): PetSeriesHeader['radiopharmaceutical'] {
   const item = readFirstItem(ds, '00540016');

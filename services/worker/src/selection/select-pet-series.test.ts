@@ -16,6 +16,7 @@ const WHOLE_BODY_PET: PetSeriesHeader = {
   softwareVersions: ['36.14'],
   numberOfFrames: 1,
   numberOfSlices: 267,
+  sliceSpacingMm: 3.27,
   radiopharmaceutical: { name: 'FDG -- fluorodeoxyglucose', code: { value: 'C-B1031', scheme: 'SRT', meaning: 'Fluorodeoxyglucose F^18^' } },
 };
 
@@ -119,6 +120,23 @@ describe('selectPetSeries', () => {
     const wholeBody = series({ seriesInstanceUid: '2.25.32', numberOfSlices: 300 }, 300);
     const selection = selectPetSeries([enhanced, torso, wholeBody]);
     expect(selection.status === 'selected' && selection.series.header.seriesInstanceUid).toBe('2.25.32');
+  });
+
+  test('prefers the longest coverage: a whole-body series over a head-and-neck one of more, thinner slices', () => {
+    const headAndNeck = series({ seriesInstanceUid: '2.25.33', seriesNumber: 2, numberOfSlices: 300, sliceSpacingMm: 1.5 }, 300); // 45 cm
+    const wholeBody = series({ seriesInstanceUid: '2.25.34', seriesNumber: 4, numberOfSlices: 250, sliceSpacingMm: 4 }, 250); // 100 cm
+    const selection = selectPetSeries([headAndNeck, wholeBody]);
+    expect(selection.status === 'selected' && selection.series.header.seriesInstanceUid).toBe('2.25.34');
+    // Two reconstructions of one scan (within 2 cm of each other): the more slices; no spacing known: the more slices too.
+    const fine = series({ seriesInstanceUid: '2.25.35', numberOfSlices: 500, sliceSpacingMm: 2 }, 500);
+    const coarse = series({ seriesInstanceUid: '2.25.36', numberOfSlices: 303, sliceSpacingMm: 3.27 }, 303);
+    const unknown = (s: PetSeriesCandidate): PetSeriesCandidate => ({ ...s, header: { ...s.header, sliceSpacingMm: null } });
+    const chosen = (candidates: PetSeriesCandidate[]) => {
+      const selection = selectPetSeries(candidates);
+      return selection.status === 'selected' ? selection.series.header.seriesInstanceUid : selection.reason;
+    };
+    expect(chosen([coarse, fine])).toBe('2.25.35');
+    expect(chosen([unknown(headAndNeck), unknown(wholeBody)])).toBe('2.25.33');
   });
 
   // PET/CT scanners send a CT dose report and an injected-activity report with almost every study.

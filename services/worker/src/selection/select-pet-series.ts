@@ -32,9 +32,24 @@ function judge(series: PetSeriesCandidate, rules: readonly EligibilityRule[], op
   return { seriesInstanceUid: series.header.seriesInstanceUid, eligible: failures.length === 0, failures };
 }
 
-/** Preference among eligible series: the most slices (the whole-body reconstruction over a partial one), then the lowest SeriesNumber, then UID. */
+/** Coverages this close count as the same (two reconstructions of one whole-body scan differ by a slice or two). */
+const COVERAGE_STEP_MM = 20;
+
+/** Axial coverage in steps of COVERAGE_STEP_MM, or null when the header gives no slice spacing. */
+function coverageSteps(series: PetSeriesCandidate): number | null {
+  const spacing = series.header.sliceSpacingMm;
+  return spacing === null ? null : Math.round((sliceCount(series) * spacing) / COVERAGE_STEP_MM);
+}
+
+/**
+ * Preference among eligible series: the longest axial coverage (the whole-body reconstruction over a partial or a
+ * high-resolution head-and-neck one, which can hold more, thinner slices), then the most slices, then the lowest
+ * SeriesNumber, then UID.
+ */
 function preferred(a: PetSeriesCandidate, b: PetSeriesCandidate): number {
-  return sliceCount(b) - sliceCount(a) || (a.header.seriesNumber ?? Infinity) - (b.header.seriesNumber ?? Infinity) ||
+  const [coverageA, coverageB] = [coverageSteps(a), coverageSteps(b)];
+  const byCoverage = coverageA !== null && coverageB !== null ? coverageB - coverageA : 0;
+  return byCoverage || sliceCount(b) - sliceCount(a) || (a.header.seriesNumber ?? Infinity) - (b.header.seriesNumber ?? Infinity) ||
     a.header.seriesInstanceUid.localeCompare(b.header.seriesInstanceUid);
 }
 
