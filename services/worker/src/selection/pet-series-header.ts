@@ -1,5 +1,5 @@
 import { MipsegError } from '@mipseg/shared/errors';
-import { parseInstanceHeaderOnly, readFirstItem, readNumber, readString, readStrings, readUint16 } from '../volume';
+import { parseInstanceHeaderOnly, readDecodedString, readFirstItem, readNumber, readString, readStrings, readUint16, readValueText } from '../volume';
 
 /** A coded concept as a data set gives it: CodeValue, CodingSchemeDesignator, CodeMeaning (any may be null). */
 export interface CodedValue {
@@ -70,8 +70,11 @@ function readRadiopharmaceutical(ds: ReturnType<typeof parseInstanceHeaderOnly>)
   const item = readFirstItem(ds, '00540016');
   if (item === null) return { name: null, code: null };
   const code = readFirstItem(item, '00540304');
+  // A sequence item may name its own character set; otherwise it has the data set's.
+  const characterSet = readValueText(item, '00080005') ?? readValueText(ds, '00080005');
   return {
-    name: readString(item, '00180031'),
-    code: code === null ? null : { value: readString(code, '00080100'), scheme: readString(code, '00080102'), meaning: readString(code, '00080104') },
+    name: readDecodedString(item, '00180031', characterSet, 'LO'),
+    code: code === null ? null : { value: readString(code, '00080100'), scheme: readString(code, '00080102'),
+      meaning: readDecodedString(code, '00080104', readValueText(code, '00080005') ?? characterSet, 'LO') },
   };
 }

@@ -1,5 +1,5 @@
 import * as dicomParser from 'dicom-parser';
-import { parseStoredDicom } from '@mipseg/shared/dicom';
+import { dicomTextDecoder, parseStoredDicom } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 
 /** A parsed PS3.10 instance; element values still point into the caller's bytes (nothing is copied). */
@@ -52,6 +52,19 @@ function readText(ds: DataSet, k: string): string | null {
  */
 export function readValueText(ds: DataSet, tag: string): string | null {
   return readText(ds, key(tag))?.trim() ?? null;
+}
+
+/**
+ * The first value of a text attribute (VR `vr`) decoded under `specificCharacterSet` (UTF-8, ISO 2022, …), where
+ * readString reads Latin-1: for the few free-text values compared with words, such as a tracer's name, which a
+ * UTF-8 file would otherwise spell "FludÃ©soxyglucose".
+ */
+export function readDecodedString(ds: DataSet, tag: string, specificCharacterSet: string | null, vr: string): string | null {
+  const el = ds.elements[key(tag)];
+  if (specificCharacterSet === null || !el || el.length === 0 || el.length === 0xffffffff) return readString(ds, tag);
+  const text = dicomTextDecoder(specificCharacterSet).decode(ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length), vr);
+  const first = (text.split('\\')[0] ?? '').replace(/\0[\s\S]*$/, '').trim();
+  return first === '' ? null : first;
 }
 
 function parse(bytes: Uint8Array, untilPixelData: boolean): DataSet {

@@ -20,5 +20,6 @@ export {
   readFirstItem,
   findPrivateTag,
   readValueText,
+  readDecodedString,
 } from './dicom-dataset';
 export type { DataSet } from './dicom-dataset';
