@@ -27,9 +27,18 @@ function isEmptyValue(v: unknown): boolean {
   return v === undefined || v === null || v === '';
 }
 
+/**
+ * PS3.18 F.2.3: an AT value is the tag it names as 8 uppercase hex digits ("0062000B"); dcmjs reads it as the
+ * number (group << 16 | element), which a client would take for a decimal.
+ */
+function attributeTagText(value: unknown): unknown {
+  return typeof value === 'number' ? value.toString(16).toUpperCase().padStart(8, '0') : value;
+}
+
 function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean): DicomJsonAttribute {
   const vr = el.vr ?? 'UN';
-  const values = Array.isArray(el.Value) ? el.Value : [];
+  const read = Array.isArray(el.Value) ? el.Value : [];
+  const values = vr === 'AT' ? read.map(attributeTagText) : read;
   if (vr === 'SQ') {
     const items = values.map((item) => convertDataset(item as dcmjs.DicomJsonDict, true));
     return items.length ? { vr, Value: items } : { vr };

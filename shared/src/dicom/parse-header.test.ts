@@ -1,4 +1,6 @@
 import { errorCodeOf, syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
+import { instanceWithHeaderPastProbe } from '../../../test/support/header-past-probe';
+import { HEADER_PROBE_BYTES } from '../store/archive';
 import { parseInstanceHeader, readSopInstanceUid } from './parse-header';
 
 describe('readSopInstanceUid', () => {
@@ -24,5 +26,11 @@ describe('parseInstanceHeader', () => {
       patientNameBytes: 'Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B',
     });
     expect(parseInstanceHeader(bytes).values['patient_name']).toBe('Yamada^Tarou=山田^太郎');
+  });
+
+  test('refuses a probe that ends inside a sequence of undefined length, so that the caller parses the whole file', () => {
+    const file = instanceWithHeaderPastProbe('2.25.4242.9');
+    expect(errorCodeOf(() => parseInstanceHeader(file.subarray(0, HEADER_PROBE_BYTES), file.length))).toBe('MIPSEG_DICOM_UNPARSEABLE');
+    expect(parseInstanceHeader(file, file.length).hasPixelData).toBe(true);
   });
 });

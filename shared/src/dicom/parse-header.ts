@@ -102,11 +102,27 @@ function assertElementsWithin(dataSet: dicomParser.DataSet, available: number): 
 }
 
 /**
- * Parses a PS3.10 file's header (stops before Pixel Data) and extracts what ingest and QIDO need.
+ * Where the bytes are only the file's first part, the header must end inside them. dicom-parser stops at the end of
+ * the bytes without a word, even inside a sequence of undefined length (an enhanced multi-frame's Per-frame Functional
+ * Groups can run past the probe): what it read would pass for a whole header without Pixel Data, and a valid image
+ * would be refused. Only Pixel Data stops the parse before the end of the bytes, so a probe parse that did not reach
+ * it ran out; the caller then parses the whole file.
+ */
+function assertHeaderWithin(dataSet: dicomParser.DataSet, parsed: number, fileSize: number): void {
+  if (parsed < fileSize && dataSet.elements['x7fe00010'] === undefined) {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `truncated: the header runs past the ${parsed} bytes parsed, the file has ${fileSize}`);
+  }
+}
+
+/**
+ * Parses a PS3.10 file's header (stops before Pixel Data) and extracts what ingest and QIDO need. `bytes` may be the
+ * file's first `bytes.length` of `fileSize` bytes; where they do not hold the whole header, it throws
+ * MIPSEG_DICOM_UNPARSEABLE and the caller parses the whole file.
  * Throws MIPSEG_DICOM_UNPARSEABLE / MIPSEG_DICOM_MISSING_ATTRIBUTE with a reason a sender can act on.
  */
 export function parseInstanceHeader(bytes: Uint8Array, fileSize = bytes.length): InstanceHeader {
   const dataSet = parse(bytes);
+  assertHeaderWithin(dataSet, bytes.length, fileSize);
   assertElementsWithin(dataSet, bytes.length);
   assertPixelDataComplete(dataSet, fileSize);
   const decoder = decoderFor(dataSet);
