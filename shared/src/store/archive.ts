@@ -13,6 +13,7 @@ import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
 import { FileBlobStore, type BlobStore } from './blob-store';
 import { DataDirLock } from './data-dir-lock';
+import { separatePatientsWithoutId } from './patients-without-id';
 import { StudyGate } from './study-gate';
 import { SqliteArchiveIndex, type ArchiveIndex, type StoredInstance } from './sqlite-index';
 
@@ -108,13 +109,18 @@ export class Archive {
    */
   static async open(dataDir: string, log: Logger): Promise<Archive> {
     const lock = DataDirLock.acquire(dataDir);
+    let index: SqliteArchiveIndex | undefined;
     try {
       const blobs = new FileBlobStore(dataDir);
       await blobs.init();
       const removed = await blobs.cleanTemp();
       if (removed) log.warn({ removed }, 'removed partial uploads left by an earlier crash');
-      return new Archive(blobs, new SqliteArchiveIndex(join(dataDir, 'index.sqlite')), log, lock);
+      index = new SqliteArchiveIndex(join(dataDir, 'index.sqlite'));
+      const archive = new Archive(blobs, index, log, lock);
+      await separatePatientsWithoutId(index, (instance) => archive.headerOf(instance), log);
+      return archive;
     } catch (err) {
+      index?.close();
       lock.release();
       throw err;
     }

@@ -6,7 +6,7 @@ import type { SqliteSchema } from './sqlite-database';
  */
 const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS patients (
-  patient_key TEXT PRIMARY KEY,            -- PatientID + '\\' + IssuerOfPatientID
+  patient_key TEXT PRIMARY KEY,            -- PatientID + '\\' + IssuerOfPatientID; 'study:' + StudyInstanceUID without a PatientID
   patient_id TEXT, issuer_of_patient_id TEXT, patient_name TEXT, patient_birth_date TEXT, patient_sex TEXT
 );
 CREATE TABLE IF NOT EXISTS studies (

@@ -74,12 +74,33 @@ export interface ArchiveIndex {
   close(): void;
 }
 
+/**
+ * Starts the key of the patient of a study without a PatientID, followed by its StudyInstanceUID. Such a key has no
+ * backslash, which every PatientID key has, so it is never a real patient's.
+ */
+const OWN_PATIENT_KEY_PREFIX = 'study:';
+
+/** The `meta` key that records that studies without a PatientID that earlier releases merged were given their patients. */
+const PATIENTS_SEPARATED = 'patients-without-id-separated';
+
+/**
+ * The key of the patients row an instance's study belongs to: PatientID + '\' + IssuerOfPatientID. A study without a
+ * PatientID has a patient of its own, as in dcm4chee: one row shared by all such studies would show the last one's
+ * name, birth date and sex for every other.
+ */
+function patientKeyOf(header: InstanceHeader): string {
+  const v = header.values;
+  const id = v['patient_id'] ?? '';
+  if (String(id).trim() === '') return `${OWN_PATIENT_KEY_PREFIX}${header.studyInstanceUid}`;
+  return `${id}\\${v['issuer_of_patient_id'] ?? ''}`;
+}
+
 /** An instance's patient, study, series and instance attributes as the index's statements take them. */
 function attributeRow(header: InstanceHeader) {
   const v = header.values;
   return {
     ...v,
-    patient_key: `${v['patient_id'] ?? ''}\\${v['issuer_of_patient_id'] ?? ''}`,
+    patient_key: patientKeyOf(header),
     study_uid: header.studyInstanceUid,
     series_uid: header.seriesInstanceUid,
     sop_instance_uid: header.sopInstanceUid,
@@ -206,6 +227,39 @@ export class SqliteArchiveIndex implements ArchiveIndex {
           WHERE referring_physician_name <> mipseg_pn(referring_physician_name);
         INSERT INTO meta VALUES ('names-normalised', '1');`);
     })();
+  }
+
+  /**
+   * Studies that an earlier release filed under the one patient it gave every study without a PatientID (key '\'
+   * + issuer), whose attributes were the last such study's. None once {@link recordPatientsSeparated} has run.
+   */
+  studiesOnSharedPatientWithoutId(): string[] {
+    if (this.db.prepare(`SELECT 1 FROM meta WHERE key = '${PATIENTS_SEPARATED}'`).get()) return [];
+    return this.db.prepare(`SELECT s.study_uid FROM studies s JOIN patients p ON p.patient_key = s.patient_key
+      WHERE coalesce(trim(p.patient_id), '') = '' AND s.patient_key <> ? || s.study_uid ORDER BY s.study_uid`)
+      .pluck().all(OWN_PATIENT_KEY_PREFIX) as string[];
+  }
+
+  /**
+   * Files a study under the patient that `header`, one of its instances, names (its own when that has no PatientID),
+   * with that instance's patient attributes. Without a header (no instance could be read) under a patient of its own
+   * with none: no name is better than another patient's.
+   */
+  refileStudyPatient(studyUid: string, header: InstanceHeader | undefined): void {
+    const row = header ? attributeRow(header) : { patient_key: `${OWN_PATIENT_KEY_PREFIX}${studyUid}`, patient_id: null,
+      issuer_of_patient_id: null, patient_name: null, patient_birth_date: null, patient_sex: null };
+    this.db.transaction(() => {
+      const before = this.stmts.findStudyPatient.get(studyUid) as { patientKey: string } | undefined;
+      if (!before) return;
+      this.stmts.replacePatient.run(row);
+      this.statements.prepare('UPDATE studies SET patient_key = ? WHERE study_uid = ?').run(row.patient_key, studyUid);
+      if (before.patientKey !== row.patient_key) this.stmts.deleteOrphanPatient.run(before);
+    })();
+  }
+
+  /** Records that the studies of {@link studiesOnSharedPatientWithoutId} have each been given their patient. */
+  recordPatientsSeparated(): void {
+    this.db.prepare(`INSERT OR IGNORE INTO meta VALUES ('${PATIENTS_SEPARATED}', '1')`).run();
   }
 
   deleteStudy(studyUid: string): number | undefined {
