@@ -96,12 +96,16 @@ export function scanStart(instances: readonly SuvInstanceMetadata[]): ScanStart 
  */
 export function injectionStart(first: SuvInstanceMetadata, scan: DicomMoment): InjectionStart {
   const dateTime = first.radiopharmaceuticalStartDateTime;
+  const time = (first.radiopharmaceuticalStartTime ?? '').trim();
+  let note = '';
   if (dateTime !== null) {
     const source = `RadiopharmaceuticalStartDateTime (0018,1078) ${dateTime.trim()}`;
-    return { ...parsed(dateTimeMoment(dateTime), source), source };
+    const moment = dateTimeMoment(dateTime);
+    // A DateTime that cannot be read (a date alone, say) is not the end of it where the StartTime can be.
+    if (moment !== null || time === '') return { ...parsed(moment, source), source };
+    note = `; ${source} is not a valid date and time`;
   }
-  const time = (first.radiopharmaceuticalStartTime ?? '').trim();
-  const source = `RadiopharmaceuticalStartTime (0018,1072) ${time}`;
+  const source = `RadiopharmaceuticalStartTime (0018,1072) ${time}${note}`;
   const sameDay = parsed(dicomMoment(scan.date, time), source);
   if (sameDay.seconds <= scan.seconds) return { ...sameDay, source };
   return { ...parsed(dicomMoment(previousDay(scan.date), time), source), source: `${source} (the day before the scan)` };

@@ -156,6 +156,13 @@ describe('computeSuvScaleFactors', () => {
     expect(refusal([{ ...BQML, radiopharmaceuticalStartDateTime: dateTime }]).detail).toMatch(reason);
   });
 
+  test('a RadiopharmaceuticalStartDateTime that cannot be read gives way to a valid StartTime; without one it is refused, naming it', () => {
+    const [f] = computeSuvScaleFactors([{ ...BQML, radiopharmaceuticalStartDateTime: '20240102' }]);
+    expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
+    expect(refusal([{ ...BQML, radiopharmaceuticalStartDateTime: '20240102', radiopharmaceuticalStartTime: null }]).detail)
+      .toMatch(/RadiopharmaceuticalStartDateTime \(0018,1078\) 20240102 is not a valid date and time/);
+  });
+
   test('a long-lived tracer imaged days after injection (Zr-89, day 7) is accepted', () => {
     const zr89HalfLife = 78.41 * 3600;
     const [f] = computeSuvScaleFactors([{ ...BQML, radionuclideHalfLife: zr89HalfLife, radionuclideTotalDose: 37e6,
