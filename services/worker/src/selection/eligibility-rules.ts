@@ -100,9 +100,10 @@ export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freez
   },
   {
     id: 'static-or-whole-body',
-    description: 'SeriesType (0054,1000) value 1 is STATIC or WHOLE BODY (not DYNAMIC or GATED)',
-    check: ({ header }) => (ACCEPTED_SERIES_TYPES.includes(header.seriesType[0]?.toUpperCase() ?? '') ? null
-      : `SeriesType is ${shown(header.seriesType)}`),
+    description: 'SeriesType (0054,1000) value 1 is STATIC or WHOLE BODY (not DYNAMIC or GATED), value 2 not REPROJECTION',
+    // A REPROJECTION series holds projections (a scanner's own MIPs), not the transaxial slices a volume is built from.
+    check: ({ header }) => (ACCEPTED_SERIES_TYPES.includes(header.seriesType[0]?.toUpperCase() ?? '') &&
+      header.seriesType[1]?.toUpperCase() !== 'REPROJECTION' ? null : `SeriesType is ${shown(header.seriesType)}`),
   },
   {
     id: 'fdg',

@@ -50,6 +50,7 @@ describe('selectPetSeries', () => {
     ['non-attenuation-corrected', { correctedImage: ['DECY', 'NORM'] }, 267, 'attenuation-and-decay-corrected'],
     ['dynamic', { seriesType: ['DYNAMIC', 'IMAGE'] }, 267, 'static-or-whole-body'],
     ['gated', { seriesType: ['GATED', 'IMAGE'] }, 267, 'static-or-whole-body'],
+    ['a reprojection', { seriesType: ['WHOLE BODY', 'REPROJECTION'] }, 267, 'static-or-whole-body'],
     ['derived', { imageType: ['DERIVED', 'SECONDARY'] }, 267, 'original-not-derived'],
     ['short', { numberOfSlices: 49 }, 49, 'enough-slices'],
     ['still arriving', {}, 200, 'all-slices-received'],
