@@ -24,9 +24,10 @@ const text = (ds: dicomParser.DataSet, tag: string): string => (ds.string(tag) ?
 /**
  * Reads the mask of a BINARY SEG with native pixel data, as mipseg writes it (one frame on a 2D image).
  * Several frames are combined into one mask (their union): a SEG on a single image may carry one frame per
- * segment. Throws MIPSEG_SEG_UNSUPPORTED for anything else (other SOP class, FRACTIONAL/LABELMAP, compressed).
+ * segment. Throws MIPSEG_SEG_UNSUPPORTED for anything else (other SOP class, FRACTIONAL/LABELMAP, compressed), and
+ * for a mask of more than `maxPixels`.
  */
-export function readSegMask(bytes: Uint8Array): SegMask {
+export function readSegMask(bytes: Uint8Array, maxPixels = Number.POSITIVE_INFINITY): SegMask {
   const ds = parseStoredDicom(bytes);
   const sopClass = text(ds, 'x00080016');
   if (sopClass !== SopClass.SegmentationStorage) throw unsupported(`SOP class ${sopClass || 'missing'}`);
@@ -39,6 +40,8 @@ export function readSegMask(bytes: Uint8Array): SegMask {
   const frames = Number(text(ds, 'x00280008') || '1');
   const pixel = ds.elements['x7fe00010'];
   const size = width * height;
+  // Checked before anything is allocated: a caller answering a request bounds what one SEG may make it hold.
+  if (size > maxPixels) throw unsupported(`a mask of ${width}x${height} pixels (at most ${maxPixels} read here)`);
   if (!pixel || size === 0 || !Number.isInteger(frames) || frames < 1 || pixel.length < Math.ceil((size * frames) / 8)) {
     throw unsupported(`${frames} frame(s) of ${width}x${height} in ${pixel?.length ?? 0} bytes of Pixel Data`);
   }

@@ -17,8 +17,15 @@ export function maskToOverlayPng(mask: Uint8Array, width: number, height: number
   return PNG.sync.write(png);
 }
 
+/**
+ * Most pixels an overlay is made for: sixteen times a whole-body MIP at 2 mm (about 250 × 1000). The PNG is built on
+ * the gateway's thread at about 6 bytes a pixel; any SEG stored by STOW-RS can be named, and a 20000 × 20000 one
+ * would otherwise hold gigabytes and stall every request for seconds.
+ */
+export const MAX_OVERLAY_PIXELS = 4 * 1024 * 1024;
+
 /** The mask of a mipseg SEG (Part 10 bytes) as an overlay PNG of the MIP's size (the SEG is defined on the MIP). */
 export function segToOverlayPng(segBytes: Uint8Array): Buffer {
-  const { width, height, mask } = readSegMask(segBytes);
+  const { width, height, mask } = readSegMask(segBytes, MAX_OVERLAY_PIXELS);
   return maskToOverlayPng(mask, width, height);
 }

@@ -25,6 +25,17 @@ describe('readSegMask', () => {
     expect([...back.mask].flatMap((v, i) => (v ? [i] : []))).toEqual([0, 7, 14]);
   });
 
+  test('refuses a mask of more pixels than the caller bounds it to (the worklist overlay), before reading it', () => {
+    const ds = readNatural(segOut.bytes);
+    ds['Rows'] = 3000;
+    ds['Columns'] = 3000;
+    ds['PixelData'] = [new ArrayBuffer((3000 * 3000) / 8)];
+    ds['_vrMap'] = { PixelData: 'OB' };
+    const big = writePart10(ds);
+    expect(errorCodeOf(() => readSegMask(big, 4 * 1024 * 1024))).toBe('MIPSEG_SEG_UNSUPPORTED');
+    expect(readSegMask(big).mask).toHaveLength(3000 * 3000);
+  });
+
   test('refuses an instance that is not a SEG with MIPSEG_SEG_UNSUPPORTED', () => {
     expect(errorCodeOf(() => readSegMask(mipOut.bytes))).toBe('MIPSEG_SEG_UNSUPPORTED');
   });
