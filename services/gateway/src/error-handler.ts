@@ -18,9 +18,14 @@ function toGatewayError(err: unknown): MipsegError {
   return toMipsegError(err);
 }
 
-/** A bad query's message repeats the value it could not use, which can be a patient's name or birth date. */
+/**
+ * A bad query's message repeats the value it could not use, which can be a patient's name or birth date; so does an
+ * invalid UID's, which may have come from a query parameter (`?study=`, `?seg=`) as anything typed there.
+ */
 function loggableMessage(error: MipsegError): string {
-  return error.code === 'MIPSEG_BAD_QUERY' ? 'bad query parameter (values are not logged)' : error.message;
+  if (error.code === 'MIPSEG_BAD_QUERY') return 'bad query parameter (values are not logged)';
+  if (error.code === 'MIPSEG_INVALID_UID') return 'invalid UID (values are not logged)';
+  return error.message;
 }
 
 /** Every error leaves as JSON `{code, message}` with the catalogue's status; a 500's detail stays in the log. */
