@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readModelManifest } from '@mipseg/shared/inference';
 import { listFiles, sendFiles } from '../../services/cli/src/send';
 import { readSourceSeriesContext, writeMipInstance, writeSegInstance } from '../../services/worker/src/dicom-output';
@@ -24,6 +26,27 @@ describe('/viewer when @ohif/app is not installed', () => {
     const res = await fetch(`${server.root}/viewer?StudyInstanceUIDs=1.2.3`);
     expect(res.status).toBe(404);
     expect(await res.text()).toContain('npm run install:ohif');
+  });
+});
+
+describe('/viewer (any OHIF build)', () => {
+  let server: WorklistServer;
+  let dist: string;
+  beforeAll(async () => {
+    dist = await mkdtemp(join(tmpdir(), 'mipseg-ohif-'));
+    await writeFile(join(dist, 'index.html'), '<!doctype html><title>OHIF</title>');
+    server = await startWorklistServer({}, dist);
+  });
+  afterAll(async () => {
+    await server.stop();
+    await rm(dist, { recursive: true, force: true });
+  });
+
+  test('may be framed by the worklist\'s own origin only', async () => {
+    const page = await fetch(`${server.root}/viewer?StudyInstanceUIDs=1.2.3`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toBe("frame-ancestors 'self'");
+    expect(page.headers.get('x-frame-options')).toBe('SAMEORIGIN');
   });
 });
 

@@ -34,7 +34,9 @@ function ohifRoutes(r: Router, ohifDist: string | undefined): void {
     res.set('Cache-Control', 'no-cache').type('application/javascript').send(ohifAppConfig(dicomwebBase(req)));
   });
   r.get('/viewer{/*rest}', (_req, res) => {
-    res.set('Cache-Control', 'no-cache').sendFile(join(ohifDist, 'index.html'));
+    // The viewer sends the session cookie with its DICOMweb requests: no other site may frame it (clickjacking).
+    res.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': "frame-ancestors 'self'", 'X-Frame-Options': 'SAMEORIGIN' })
+      .sendFile(join(ohifDist, 'index.html'));
   });
   // The viewer's bundles sit at the root of its dist (it is built for "/"); unknown paths fall through.
   r.use(express.static(ohifDist, { index: false, maxAge: '1h' }));
