@@ -6,6 +6,8 @@ describe('how DICOM values read on the worklist', () => {
     expect(formatPatientName('STS_001')).toBe('STS_001');
     expect(formatPatientName('YAMADA^TARO=山田^太郎')).toBe('YAMADA, TARO');
     expect(formatPatientName(null)).toBe('(no name)');
+    expect(formatPatientName('=山田^太郎=やまだ^たろう')).toBe('山田, 太郎');
+    expect(formatPatientName('^^^')).toBe('(no name)');
   });
 
   test('dates, durations, areas and age at the study date', () => {

@@ -1,9 +1,13 @@
 /** How DICOM values read on screen. */
 
-/** "DOE^JANE^M" → "DOE, Jane M" style: family name first, as worklists show it. */
+/**
+ * "DOE^JANE^M" → "DOE, JANE M": family name first, as worklists show it. The alphabetic group is shown; a name held
+ * only in its ideographic or phonetic group ("=山田^太郎") is shown in the first group that has one.
+ */
 export function formatPatientName(pn: string | null): string {
-  if (!pn) return '(no name)';
-  const [family = '', given = '', middle = '', prefix = '', suffix = ''] = pn.split('=')[0]?.split('^') ?? [];
+  const group = pn?.split('=').find((g) => g.replace(/\^/g, '').trim() !== '');
+  if (!group) return '(no name)';
+  const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group.split('^');
   const rest = [prefix, given, middle, suffix].filter(Boolean).join(' ');
   return rest ? `${family}, ${rest}` : family;
 }
