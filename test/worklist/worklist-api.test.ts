@@ -48,6 +48,12 @@ describe('the worklist API', () => {
     const byName = await get('patient=garc');
     expect(byName.studies.length).toBe(3);
     expect(byName.studies.every((s) => s.patientName?.startsWith('GARCIA'))).toBe(true);
+    // Not only ASCII letters: SQLite's own LIKE and NOCASE fold A–Z alone.
+    for (const typed of ['MÜLLER', 'müller', 'Müll']) {
+      expect((await get(`patient=${encodeURIComponent(typed)}`)).studies.map((s) => s.patientName)).toEqual(['MÜLLER^ANNA', 'MÜLLER^JOHN', 'MÜLLER^MARIA']);
+    }
+    const qido = async (name: string) => ((await (await fetch(`${server.root}/dicomweb/studies?PatientName=${encodeURIComponent(name)}`)).json()) as unknown[]).length;
+    expect([await qido('müller^anna'), await qido('mü*'), await qido('MÜLLER^ANNA')]).toEqual([1, 3, 1]);
     expect((await get('accession=500007')).studies.map((s) => s.studyInstanceUid)).toEqual([uid(7)]);
     const s = syntheticStudy(0).studyDate;
     const day = `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6)}`;

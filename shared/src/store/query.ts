@@ -111,9 +111,20 @@ function uidListFragment(col: string, value: string): SqlFragment {
  * A person name without wildcards matches the whole stored value or, where the stored name also has ideographic
  * or phonetic groups (`Yamada^Tarou=山田^太郎`), its alphabetic group: what a user types is the alphabetic name.
  */
+/**
+ * Person names match in any case, in any script: SQLite's NOCASE and LIKE fold ASCII letters only, so 'müller' did
+ * not find 'MÜLLER'. The index registers FOLD_FUNCTION (Unicode lower case); wildcards and escapes are unchanged by it.
+ */
+export const FOLD_FUNCTION = 'mipseg_fold';
+
+export function foldCase(value: unknown): unknown {
+  return typeof value === 'string' ? value.normalize('NFC').toLowerCase() : value;
+}
+
 function personNameFragment(col: string, raw: string): SqlFragment {
   const value = withoutEmptyTrailingComponents(raw); // as the index stores names (older rows are rewritten at start-up)
-  return { sql: `(${col} = ? COLLATE NOCASE OR ${col} LIKE ? ESCAPE '\\')`, params: [value, `${escapeLike(value)}=%`] };
+  return { sql: `(${FOLD_FUNCTION}(${col}) = ${FOLD_FUNCTION}(?) OR ${FOLD_FUNCTION}(${col}) LIKE ${FOLD_FUNCTION}(?) ESCAPE '\\')`,
+    params: [value, `${escapeLike(value)}=%`] };
 }
 
 /**
@@ -150,7 +161,8 @@ export function filterFragment(filter: AttributeFilter): SqlFragment {
       return { sql: `${col} = ?`, params: [n] };
     }
     case 'pn':
-      return hasWildcard(value) ? { sql: `${col} LIKE ? ESCAPE '\\'`, params: [toLike(value)] } : personNameFragment(col, value);
+      return hasWildcard(value) ? { sql: `${FOLD_FUNCTION}(${col}) LIKE ${FOLD_FUNCTION}(?) ESCAPE '\\'`, params: [toLike(value)] }
+        : personNameFragment(col, value);
     case 'text':
       return hasWildcard(value) ? { sql: `${col} GLOB ?`, params: [toGlob(value)] } : { sql: `${col} = ?`, params: [value] };
   }

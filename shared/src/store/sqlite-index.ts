@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { StatementCache } from './statement-cache';
 import { withoutEmptyTrailingComponents, type InstanceHeader } from '../dicom/parse-header';
 import type { IndexedValues } from '../dicom/attributes';
-import { filterFragment, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
+import { filterFragment, FOLD_FUNCTION, foldCase, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
 import { INDEX_SCHEMA, normaliseTime } from './schema';
 import { openSqliteDatabase } from './sqlite-database';
 
@@ -154,6 +154,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     // WAL with synchronous=NORMAL: a killed process never loses a committed row or corrupts the index.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
+    this.db.function(FOLD_FUNCTION, { deterministic: true }, (value: unknown) => foldCase(value) as string | null);
     this.statements = new StatementCache(this.db);
     this.normaliseLegacyNames();
     this.stmts = {
