@@ -175,4 +175,17 @@ describe('the worklist when a result\'s series are no longer in the archive (a r
     expect(rejected.jobs.map((j) => j.id)).toEqual(['rejected']); // the record stays: what was done, and when
     expect((await fetch(`${server.root}/api/studies/${uid(1)}/overlay.png`)).status).toBe(404);
   });
+
+  test('a deleted study is pushed to the page as a change (no job changes), and leaves the list', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${server.root}/api/worklist/events`, { signal: controller.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = new TextDecoder().decode((await reader.read()).value); // the stream is open: the poller runs
+    await new Promise((r) => setTimeout(r, 400)); // past the first poll, which only sets the baseline
+    expect(await server.archive.deleteStudy(uid(1))).toBe(4);
+    while (!text.includes('event: studies')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    expect(text).toContain(uid(1));
+    expect((await get<WorklistPage>('?limit=50')).studies.map((s) => s.studyInstanceUid)).toEqual([uid(0)]);
+  });
 });

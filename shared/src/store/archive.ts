@@ -54,6 +54,9 @@ export const SAME_DATA_SET_MAX_BYTES = 64 * 1024 * 1024;
 /** A listener told about every instance that was stored or replaced (the pipeline's study tracker). */
 export type InstanceStoredListener = (header: InstanceHeader) => void;
 
+/** A listener told of every study a deletion took instances from (the worklist's live view). */
+export type StudyDeletedFromListener = (studyInstanceUid: string) => void;
+
 // Reading the header needs only the bytes before Pixel Data; this covers nearly every file in one read.
 export const HEADER_PROBE_BYTES = 1 << 20;
 
@@ -93,6 +96,7 @@ async function readHeaderBytes(path: string, size: number): Promise<Buffer> {
  */
 export class Archive {
   private readonly listeners: InstanceStoredListener[] = [];
+  private readonly deletionListeners: StudyDeletedFromListener[] = [];
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly studies = new StudyGate();
 
@@ -128,6 +132,10 @@ export class Archive {
 
   onInstanceStored(listener: InstanceStoredListener): void {
     this.listeners.push(listener);
+  }
+
+  onDeletedFrom(listener: StudyDeletedFromListener): void {
+    this.deletionListeners.push(listener);
   }
 
   /** Stores a received file (already on disk under tmp/); the temp file is consumed either way. */
@@ -282,6 +290,7 @@ export class Archive {
     return this.studies.exclusive(uid, async () => {
       const instances = this.index.deleteStudy(uid);
       if (instances === undefined) return undefined;
+      for (const listener of this.deletionListeners) listener(uid);
       await this.removeFolders([join('instances', uid), join('retired', 'instances', uid)], { studyInstanceUid: uid });
       return instances;
     });
@@ -300,6 +309,7 @@ export class Archive {
       const remaining = kept ? await this.headerOf(kept) : undefined;
       const instances = this.index.deleteSeries(study, series, remaining);
       if (instances === undefined) return undefined;
+      for (const listener of this.deletionListeners) listener(study);
       const fields = { studyInstanceUid: study, seriesInstanceUid: series };
       await this.removeFolders([join('instances', study, series), join('retired', 'instances', study, series)], fields);
       // The study's folders too when no other series had an instance: its last series went (and its rows with it).

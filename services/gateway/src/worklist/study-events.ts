@@ -26,12 +26,13 @@ function jobKey(job: JobRecord): string {
 /**
  * Server-sent events for the worklist page (GET /api/worklist/events). One poller for all clients, running only
  * while a client is connected: every `intervalMs` it reads the quiet-period studies and the running and newest jobs,
- * and compares them with the previous poll; stored instances are reported by the archive directly. Clients get
+ * and compares them with the previous poll; stored and deleted instances are reported by the archive directly. Clients get
  * `event: studies` with the UIDs that changed and fetch what they show again.
  */
 export class StudyEvents {
   private readonly clients = new Set<Response>();
-  private readonly storedSince = new Set<string>();
+  /** Studies the archive stored instances in or deleted them from since the last poll. */
+  private readonly changedSince = new Set<string>();
   /** The last poll's key per study; undefined until the first poll after a (re)start sets the baseline. */
   private previous: Map<string, string> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -45,7 +46,11 @@ export class StudyEvents {
     this.pollFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'worklist event poll failed',
       recoveredMessage: 'worklist event poll works again' });
     archive.onInstanceStored((header) => {
-      if (this.timer) this.storedSince.add(header.studyInstanceUid);
+      if (this.timer) this.changedSince.add(header.studyInstanceUid);
+    });
+    // A deleted study leaves the list, a deleted result leaves its study's row: neither changes a job.
+    archive.onDeletedFrom((study) => {
+      if (this.timer) this.changedSince.add(study);
     });
   }
 
@@ -78,7 +83,7 @@ export class StudyEvents {
     this.timer = undefined;
     this.keepAliveTimer = undefined;
     this.previous = undefined;
-    this.storedSince.clear();
+    this.changedSince.clear();
   }
 
   private async snapshot(): Promise<Map<string, string>> {
@@ -105,8 +110,8 @@ export class StudyEvents {
       const current = await this.snapshot();
       this.pollFailures.recovered();
       const previous = this.previous ?? current; // the first poll sets the baseline
-      const changed = new Set(this.storedSince);
-      this.storedSince.clear();
+      const changed = new Set(this.changedSince);
+      this.changedSince.clear();
       for (const [uid, key] of current) if (previous.get(uid) !== key) changed.add(uid);
       for (const uid of previous.keys()) if (!current.has(uid)) changed.add(uid);
       this.previous = current;
