@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as dcmjs from 'dcmjs';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
@@ -168,5 +168,27 @@ describeWithSharedData(GE)('STOW-RS duplicate policy', () => {
     expect(reply.warning).toMatch(/replaced/);
     const retired = readdirSync(join(server.dataDir, 'retired'), { recursive: true }).filter((f) => String(f).includes('.dcm.'));
     expect(retired).toHaveLength(1);
+    expect(readFileSync(join(server.dataDir, 'retired', String(retired[0])))).toEqual(bytes);
+  });
+
+  test('an instance whose file an earlier crash lost (mid-replacement) is stored again by a re-send, changed or not', async () => {
+    const bytes = readFileSync(join(sharedData(GE).path, '1-002.dcm'));
+    expect((await postStow(`${server.baseUrl}/studies`, [bytes])).status).toBe(200);
+    const sop = String((dcmjs.data.DicomMessage.readFile(new Uint8Array(bytes).buffer).dict['00080018']?.Value ?? [])[0]);
+    const stored = server.archive.index.findInstance(sop);
+    const url = `${server.baseUrl}/studies/${stored?.studyInstanceUid}/series/${stored?.seriesInstanceUid}/instances/${sop}`;
+    const lose = () => rmSync(join(server.dataDir, String(stored?.storageKey)));
+    lose();
+    // The same bytes: acknowledged as stored, and readable again (it used to answer "unchanged" and stay lost).
+    expect((await postStow(`${server.baseUrl}/studies`, [bytes])).status).toBe(200);
+    expect((await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"' } })).status).toBe(200);
+    lose();
+    // A changed copy: stored in its place (it used to fail for ever, as nothing was there to move aside).
+    const changed = rewrite(bytes, (dict) => {
+      dict['0008103E'] = { vr: 'LO', Value: ['corrected after a crash'] };
+    });
+    expect((await postStow(`${server.baseUrl}/studies`, [changed])).status).toBe(200);
+    expect(server.archive.index.findInstance(sop)?.sha256).toBe(createHash('sha256').update(changed).digest('hex'));
+    expect(existsSync(join(server.dataDir, String(stored?.storageKey)))).toBe(true);
   });
 });

@@ -214,7 +214,10 @@ export class Archive {
     if (existing && (existing.studyInstanceUid !== header.studyInstanceUid || existing.seriesInstanceUid !== header.seriesInstanceUid)) {
       throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `${header.sopInstanceUid} is stored in series ${existing.seriesInstanceUid}`);
     }
-    if (existing && (existing.sha256 === sha256 || await this.holdsSameDataSet(existing, tempPath, size))) {
+    // The stored copy stays, unless its file is gone (a crash of an earlier release mid-replacement): then this
+    // copy takes its place, and the instance can be read again.
+    if (existing && (existing.sha256 === sha256 || await this.holdsSameDataSet(existing, tempPath, size)) &&
+      await this.blobs.exists(existing.storageKey)) {
       await this.blobs.discardTemp(tempPath);
       return { status: 'unchanged', header, replaced: false };
     }
@@ -228,8 +231,9 @@ export class Archive {
       throw err;
     }
     if (retired) this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
+    else if (existing) this.log.warn({ sopInstanceUid: header.sopInstanceUid }, 'the file of a stored instance was missing: the copy received takes its place');
     for (const listener of this.listeners) listener(header);
-    return { status: 'stored', header, replaced: existing !== undefined };
+    return { status: 'stored', header, replaced: retired !== undefined };
   }
 
   /**

@@ -18,8 +18,11 @@ export interface BlobStore {
   publish(tempPath: string, key: string, options?: PublishOptions): Promise<void>;
   /** fsyncs every directory a deferred publish touched. */
   syncPendingDirs(): Promise<void>;
-  /** Moves the file at `key` aside (kept, not deleted) and returns where it went. */
-  retire(key: string, reason: string): Promise<string>;
+  /**
+   * Keeps the file at `key` under retired/ and returns where; the file stays at `key` too, until a publish replaces
+   * it, so that no crash between the two leaves `key` without a file. Undefined when `key` has no file to keep.
+   */
+  retire(key: string, reason: string): Promise<string | undefined>;
   /**
    * Removes the files that {@link retire} moved aside before `retiredBefore` (ms since the epoch), and the folders
    * that leaves empty. Returns how many files and bytes went.
@@ -48,6 +51,17 @@ export interface BlobStore {
 export interface PublishOptions {
   readonly dataSynced?: boolean;
   readonly deferDirSync?: boolean;
+}
+
+/** A second name for the file (a hard link); a copy where the file system has no links. */
+async function keepAs(source: string, target: string): Promise<void> {
+  try {
+    await fs.link(source, target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'EMLINK') throw err;
+    await fs.copyFile(source, target);
+  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -126,17 +140,19 @@ export class FileBlobStore implements BlobStore {
     }));
   }
 
-  async retire(key: string, reason: string): Promise<string> {
+  async retire(key: string, reason: string): Promise<string | undefined> {
+    const source = this.resolve(key);
+    if (!(await this.exists(key))) return undefined; // lost to a crash of an earlier release: nothing to keep
     const retiredKey = join('retired', `${key}.${reason}.${Date.now()}`);
     const target = this.resolve(retiredKey);
     await this.ensureDir(dirname(target));
     try {
-      await fs.rename(this.resolve(key), target);
+      await keepAs(source, target);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // pruneRetired removed the folder since it was made: make it again (the source file exists: it is indexed).
+      // pruneRetired removed the folder since it was made: make it again.
       await fs.mkdir(dirname(target), { recursive: true });
-      await fs.rename(this.resolve(key), target);
+      await keepAs(source, target);
     }
     return retiredKey;
   }
