@@ -21,3 +21,26 @@ describe('FileBlobStore.retire', () => {
     expect(await blobs.retire('instances/1/2/4.dcm', 'abc')).toBeUndefined(); // nothing there to keep
   });
 });
+
+describe('FileBlobStore.syncPendingDirs', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'mipseg-blobs-'));
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  test('a caller whose renames an earlier caller is syncing waits for that sync, rather than answering at once', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.init();
+    for (const name of ['1', '2']) {
+      const { path, stream } = blobs.createTemp();
+      await new Promise<void>((resolve, reject) => stream.end(`copy ${name}`, () => resolve()).on('error', reject));
+      await blobs.publish(path, `instances/1/2/${name}.dcm`, { deferDirSync: true });
+    }
+    const done: string[] = [];
+    const first = blobs.syncPendingDirs().then(() => done.push('first'));
+    const second = blobs.syncPendingDirs().then(() => done.push('second')); // its set is empty: the first took the folder
+    await Promise.all([first, second]);
+    expect(done).toEqual(['first', 'second']);
+  });
+});

@@ -77,6 +77,11 @@ export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
   private readonly createdDirs = new Set<string>();
   private readonly pendingDirs = new Set<string>();
+  /**
+   * Directory fsyncs started and not yet done. A caller whose renames another caller's sync took over must wait for
+   * that sync too: its own set is empty by then, and answering at once would acknowledge a rename not yet durable.
+   */
+  private readonly syncingDirs = new Set<Promise<void>>();
 
   constructor(private readonly root: string) {
     this.tmpDir = join(root, 'tmp');
@@ -130,14 +135,15 @@ export class FileBlobStore implements BlobStore {
   async syncPendingDirs(): Promise<void> {
     const dirs = [...this.pendingDirs];
     this.pendingDirs.clear();
-    await Promise.all(dirs.map(async (dir) => {
-      try {
-        await fsyncDir(dir);
-      } catch (err) {
+    for (const dir of dirs) {
+      const sync = fsyncDir(dir).catch((err: unknown) => {
         // Removed since (a deleted study): nothing in it is left to make durable.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    }));
+      });
+      this.syncingDirs.add(sync);
+      void sync.finally(() => this.syncingDirs.delete(sync)).catch(() => undefined);
+    }
+    await Promise.all([...this.syncingDirs]);
   }
 
   async retire(key: string, reason: string): Promise<string | undefined> {
