@@ -8,6 +8,7 @@ import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
 import { FinishedRequests, type AnalysisData } from './bullmq-finished-requests';
 import { readSettled } from './bullmq-settled-read';
+import { StudyJobIndex } from './bullmq-study-index';
 import { summariseRequest } from './request-summary';
 import { isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
@@ -107,6 +108,9 @@ export class BullMqJobQueue implements JobQueue {
   /** The look for former destinations' exports at start-up (close() waits for it, so that it starts no worker after). */
   private formerScan: Promise<void> = Promise.resolve();
   private readonly finishedRequests: FinishedRequests;
+  private readonly studyIndex: StudyJobIndex;
+  /** The indexing of earlier releases' jobs by study at start-up (close() waits for it). */
+  private studyIndexBuild: Promise<void> = Promise.resolve();
   /** The summary of finished jobs of earlier releases at start-up (close() waits for it). */
   private earlierSummaries: Promise<void> = Promise.resolve();
   private readonly workers: Worker[] = [];
@@ -126,6 +130,7 @@ export class BullMqJobQueue implements JobQueue {
     this.connection.on('ready', () => this.redisFailures.recovered());
     this.destinationsKey = `${options.prefix}:export-destinations`;
     this.finishedRequests = new FinishedRequests(this.connection, options.prefix, log);
+    this.studyIndex = new StudyJobIndex(this.connection, options.prefix, log);
     this.studyChecks = this.newQueue('study-checks');
     this.analyses = this.newQueue('analyses');
     for (const destination of options.exportDestinations) this.exportQueueFor(destination);
@@ -193,6 +198,7 @@ export class BullMqJobQueue implements JobQueue {
     // other's version is left unused — a gap in the numbering, never a duplicate.
     const version = await this.connection.hincrby(`${this.options.prefix}:series-versions`, plan.seriesInstanceUid, 1);
     const request: AnalysisRequest = { ...plan, version };
+    await this.studyIndex.add(plan.studyInstanceUid, jobId);
     await this.analyses.add('analyze', { request } satisfies AnalysisData, {
       jobId,
       attempts: this.options.analysisRetry.attempts,
@@ -205,6 +211,7 @@ export class BullMqJobQueue implements JobQueue {
 
   async recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
     if (await this.analyses.getJob(jobId)) return;
+    await this.studyIndex.add(studyInstanceUid, jobId);
     await this.analyses.add('not-applicable', { notApplicable: { studyInstanceUid, reason } } satisfies AnalysisData, { jobId });
   }
 
@@ -231,8 +238,11 @@ export class BullMqJobQueue implements JobQueue {
 
   async listJobs(filter: JobFilter): Promise<JobRecord[]> {
     this.assertConnected();
-    // BullMQ has no secondary index by study: list the newest jobs and filter (bounded by 5,000).
-    const jobs = await this.analyses.getJobs(['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'], 0, 5000);
+    // One study's jobs come from the study index; all jobs (or, before the index is built, a study's) are the newest
+    // 5,000, filtered.
+    const jobs = filter.studyInstanceUid && await this.studyIndex.ready()
+      ? await this.jobsById(await this.studyIndex.jobsOf(filter.studyInstanceUid))
+      : await this.analyses.getJobs(['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'], 0, 5000);
     const lookup = await this.exportLookup();
     const records = await Promise.all(jobs.map((j) => this.toRecord(j, lookup)));
     return records
@@ -241,10 +251,24 @@ export class BullMqJobQueue implements JobQueue {
       .slice(filter.offset, filter.offset + filter.limit);
   }
 
+  /** The jobs of these ids that exist (an id indexed just before its add failed does not). */
+  private async jobsById(ids: readonly string[]): Promise<Job[]> {
+    const jobs = await Promise.all(ids.map((id) => this.analyses.getJob(id)));
+    return jobs.filter((j): j is Job => j !== undefined);
+  }
+
   async latestJobsByStudy(studyInstanceUids: readonly string[]): Promise<Map<string, JobRecord>> {
     const wanted = new Set(studyInstanceUids);
     const latest = new Map<string, JobRecord>();
     if (wanted.size === 0) return latest;
+    this.assertConnected();
+    if (await this.studyIndex.ready()) {
+      const ids = await this.studyIndex.latest([...wanted]);
+      const lookup = await this.exportLookup();
+      const jobs = await this.jobsById([...ids.values()]);
+      for (const record of await Promise.all(jobs.map((j) => this.toRecord(j, lookup)))) latest.set(record.studyInstanceUid, record);
+      return latest;
+    }
     // Newest first, so the first job seen of a study is its latest (same 5,000-job bound as listJobs).
     for (const record of await this.listJobs({ limit: 5000, offset: 0 })) {
       if (wanted.has(record.studyInstanceUid) && !latest.has(record.studyInstanceUid)) latest.set(record.studyInstanceUid, record);
@@ -362,6 +386,8 @@ export class BullMqJobQueue implements JobQueue {
     this.addWorker(analyses);
     this.earlierSummaries = this.finishedRequests.summariseEarlier(this.analyses, () => this.closing).catch((err: unknown) =>
       this.log.warn({ err }, 'could not drop the instance lists of jobs finished by an earlier release; trying again at the next start'));
+    this.studyIndexBuild = this.studyIndex.build(this.analyses, () => this.closing).catch((err: unknown) =>
+      this.log.warn({ err }, 'could not index the jobs of an earlier release by study; trying again at the next start'));
     if (!handlers.exportResult) return;
     const exportResult = handlers.exportResult.bind(handlers);
     for (const destination of this.options.exportDestinations) this.addWorker(this.exportWorker(this.exportQueueFor(destination), exportResult, base));
@@ -455,7 +481,7 @@ export class BullMqJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([this.formerScan, this.earlierSummaries]);
+    await Promise.all([this.formerScan, this.earlierSummaries, this.studyIndexBuild]);
     await Promise.all(this.workers.map((w) => w.close()));
     await this.finishedRequests.settle();
     await Promise.all(this.queues().map((q) => q.close()));
