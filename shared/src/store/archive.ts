@@ -31,8 +31,8 @@ export interface StoreOptions {
   /** The {StudyInstanceUID} of a STOW URL: instances of other studies are refused. */
   readonly expectedStudyUid?: string;
   /**
-   * Leave the directory fsync to {@link BlobStore.syncPendingDirs}, which the caller runs before it
-   * acknowledges (one fsync per series folder per STOW request instead of one per instance).
+   * Leave the directory fsync and the index's to {@link Archive.syncDeferred}, which the caller runs before it
+   * acknowledges (one fsync per series folder and one of the index per STOW request instead of one per instance).
    */
   readonly deferDirSync?: boolean;
 }
@@ -134,6 +134,11 @@ export class Archive {
     this.listeners.push(listener);
   }
 
+  /** Makes the stores made with `deferDirSync` durable (their folders and index rows); run before acknowledging them. */
+  async syncDeferred(): Promise<void> {
+    await Promise.all([this.blobs.syncPendingDirs(), this.index.syncToDisk()]);
+  }
+
   onDeletedFrom(listener: StudyDeletedFromListener): void {
     this.deletionListeners.push(listener);
   }
@@ -230,6 +235,8 @@ export class Archive {
       await this.unpublish(storageKey, retired);
       throw err;
     }
+    // Outside the undo above: the row is committed, and an fsync that fails must not take away its file.
+    if (options.deferDirSync !== true) await this.index.syncToDisk();
     if (retired) this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
     else if (existing) this.log.warn({ sopInstanceUid: header.sopInstanceUid }, 'the file of a stored instance was missing: the copy received takes its place');
     for (const listener of this.listeners) listener(header);

@@ -5,6 +5,7 @@ import type { IndexedValues } from '../dicom/attributes';
 import { filterFragment, FOLD_FUNCTION, foldCase, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
 import { INDEX_SCHEMA, normaliseTime } from './schema';
 import { openSqliteDatabase } from './sqlite-database';
+import { WalSync } from './wal-sync';
 
 /** An instance as the index knows it. */
 export interface StoredInstance {
@@ -54,6 +55,8 @@ export interface ArchiveIndex {
    * A copy that replaces a stored one may carry corrected attributes: it is indexed in full.
    */
   putInstance(header: InstanceHeader, file: StoredFile, seriesKnown?: boolean): void;
+  /** Makes every write committed so far durable (survives a power loss); stores call it before they acknowledge. */
+  syncToDisk(): Promise<void>;
   listInstances(scope: { studyUid: string; seriesUid?: string; sopInstanceUid?: string }): StoredInstance[];
   /** One instance of a study or series, whose metadata stands for the study/series-level attributes. */
   findRepresentativeInstance(scope: { studyUid: string; seriesUid?: string }): StoredInstance | undefined;
@@ -148,11 +151,14 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   private readonly stmts;
   /** The statements whose SQL depends on the query (a few shapes each), compiled once per shape. */
   private readonly statements: StatementCache;
+  private readonly wal: WalSync;
 
   constructor(path: string) {
     this.db = openSqliteDatabase(path, INDEX_SCHEMA);
-    // WAL with synchronous=NORMAL: a killed process never loses a committed row or corrupts the index.
+    // WAL with synchronous=NORMAL: a killed process never loses a committed row or corrupts the index; what a power
+    // loss could take is made durable by syncToDisk where a store is acknowledged.
     this.db.pragma('synchronous = NORMAL');
+    this.wal = new WalSync(`${path}-wal`);
     this.db.pragma('foreign_keys = ON');
     this.db.function(FOLD_FUNCTION, { deterministic: true }, (value: unknown) => foldCase(value) as string | null);
     this.statements = new StatementCache(this.db);
@@ -380,6 +386,10 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   countInstances(): number {
     return (this.stmts.countInstances.get() as { n: number }).n;
+  }
+
+  syncToDisk(): Promise<void> {
+    return this.wal.sync();
   }
 
   close(): void {

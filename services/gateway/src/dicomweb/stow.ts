@@ -289,8 +289,8 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     const cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
       (headers) => partSink(archive, config, headers, study, results));
     const settled = cut ? await settleParts(results) : await Promise.all(results);
-    // The renames of this request become durable together, before the client hears "stored".
-    await archive.blobs.syncPendingDirs();
+    // The renames and index rows of this request become durable together, before the client hears "stored".
+    await archive.syncDeferred();
     // PS3.18 10.5.3: some instances stored is 202, listing them; a client told only 413/400 would send them again
     // or, worse, believe them lost. With nothing stored, the error itself is the truth.
     if (cut && settled.every((r) => r.status === 'failed')) throw cut;
