@@ -1,3 +1,5 @@
+import * as jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -164,13 +166,25 @@ describeWithSharedData(GE)('DICOMweb with the whole-body GE PET series', () => {
     expect(reads.mostAtOnce).toBeLessThanOrEqual(8);
   });
 
-  test('renders a PET slice as PNG and serves frames', async () => {
+  test('renders a PET slice as PNG, or as JPEG when asked, and serves frames', async () => {
     const [inst] = await client.searchForInstances({ queryParams: { limit: '1' } });
     const url = String(inst?.['00081190']?.Value?.[0]);
     const png = await fetch(`${url}/rendered`, { headers: { Accept: 'image/png' } });
     expect(png.status).toBe(200);
     expect(png.headers.get('content-type')).toBe('image/png');
-    expect(Buffer.from(await png.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    const pngBytes = Buffer.from(await png.arrayBuffer());
+    expect(pngBytes.subarray(1, 4).toString()).toBe('PNG');
+    // PS3.18 lists JPEG for rendered single frames: given to a client that asks for it, and the same picture.
+    const jpg = await fetch(`${url}/rendered`, { headers: { Accept: 'image/jpeg' } });
+    expect([jpg.status, jpg.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+    const decoded = jpeg.decode(Buffer.from(await jpg.arrayBuffer()), { useTArray: true });
+    const lossless = PNG.sync.read(pngBytes);
+    expect([decoded.width, decoded.height]).toEqual([lossless.width, lossless.height]);
+    let worst = 0;
+    for (let i = 0; i < decoded.data.length; i += 4) worst = Math.max(worst, Math.abs((decoded.data[i] as number) - (lossless.data[i] as number)));
+    expect(worst).toBeLessThan(40);
+    expect((await fetch(`${url}/rendered`, { headers: { Accept: 'image/png;q=0.5, image/jpeg' } })).headers.get('content-type')).toBe('image/jpeg');
+    expect((await fetch(`${url}/rendered`, { headers: { Accept: 'image/gif' } })).status).toBe(406);
     const frame = await fetch(`${url}/frames/1`, { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
     expect(frame.status).toBe(200);
     const missing = await fetch(`${url}/frames/2`);

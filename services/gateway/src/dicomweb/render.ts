@@ -1,3 +1,4 @@
+import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { readFrameValues, type PixelModule } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
@@ -36,8 +37,29 @@ function defaultWindow(values: Float32Array, m: PixelModule): Window {
   return { center: lo + width / 2, width };
 }
 
-/** Renders one frame of a greyscale instance to an 8-bit PNG (rescaled, windowed, MONOCHROME1 inverted). */
-export function renderFramePng(bytes: Uint8Array, m: PixelModule, frame: number, window?: Window): Buffer {
+/** The media types /rendered answers in: PNG (lossless) preferred where the client takes both. */
+export const RENDERED_MEDIA_TYPES = ['image/png', 'image/jpeg'] as const;
+export type RenderedMediaType = (typeof RENDERED_MEDIA_TYPES)[number];
+
+/** JPEG quality of a rendered frame: a viewing copy of 8-bit greyscale, not a diagnostic one. */
+const JPEG_QUALITY = 90;
+
+/** Renders one frame of a greyscale instance as `type` (8-bit: rescaled, windowed, MONOCHROME1 inverted). */
+export function renderFrame(bytes: Uint8Array, m: PixelModule, frame: number, type: RenderedMediaType, window?: Window): Buffer {
+  const grey = renderFrameGrey(bytes, m, frame, window);
+  if (type === 'image/png') {
+    const png = new PNG({ width: m.columns, height: m.rows, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+    png.data = grey;
+    return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  }
+  // jpeg-js takes RGBA: each grey value three times, opaque.
+  const rgba = Buffer.alloc(grey.length * 4, 255);
+  for (let i = 0, j = 0; i < grey.length; i++, j += 4) rgba[j] = rgba[j + 1] = rgba[j + 2] = grey[i] as number;
+  return jpeg.encode({ data: rgba, width: m.columns, height: m.rows }, JPEG_QUALITY).data;
+}
+
+/** One frame as 8-bit grey values, row-major. */
+function renderFrameGrey(bytes: Uint8Array, m: PixelModule, frame: number, window?: Window): Buffer {
   if (m.samplesPerPixel !== 1 || !m.photometricInterpretation.startsWith('MONOCHROME')) {
     throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `PhotometricInterpretation ${m.photometricInterpretation}`);
   }
@@ -46,7 +68,6 @@ export function renderFramePng(bytes: Uint8Array, m: PixelModule, frame: number,
   const values = new Float32Array(stored.length);
   for (let i = 0; i < stored.length; i++) values[i] = (stored[i] as number) * m.rescaleSlope + m.rescaleIntercept;
   const w = window ?? defaultWindow(values, m);
-  const png = new PNG({ width: m.columns, height: m.rows, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
   const lo = w.center - w.width / 2;
   const invert = m.photometricInterpretation === 'MONOCHROME1';
   const grey = Buffer.alloc(values.length);
@@ -55,6 +76,5 @@ export function renderFramePng(bytes: Uint8Array, m: PixelModule, frame: number,
     const clamped = v < 0 ? 0 : v > 255 ? 255 : v;
     grey[i] = invert ? 255 - clamped : clamped;
   }
-  png.data = grey;
-  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  return grey;
 }

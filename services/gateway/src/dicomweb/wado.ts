@@ -18,7 +18,7 @@ import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { multipartPartType, negotiate } from '@mipseg/shared/dicomweb';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
-import { parseWindowParam, renderFramePng } from './render';
+import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
 import { dicomwebBase } from './urls';
 
 interface Scope {
@@ -290,14 +290,14 @@ export function retrieveBulkDataHandler(archive: Archive) {
   };
 }
 
-/** GET …/rendered and …/frames/{n}/rendered: a PNG for viewers and the worklist. */
+/** GET …/rendered and …/frames/{n}/rendered: a PNG (or, asked for, a JPEG) for viewers and the worklist. */
 export function retrieveRenderedHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
-    negotiate(req.get('accept'), ['image/png'] as const);
+    const { offer: type } = negotiate(req.get('accept'), RENDERED_MEDIA_TYPES);
     const { bytes } = await loadSingle(archive, req);
     const m = readPixelModule(bytes);
     const frame = req.params['frames'] === undefined ? 1 : parseFrameList(String(req.params['frames']), m.numberOfFrames)[0] ?? 1;
-    const png = renderFramePng(bytes, m, frame, parseWindowParam(req.query['window']));
-    res.status(200).type('image/png').set('Cache-Control', 'private, max-age=3600').send(png);
+    const image = renderFrame(bytes, m, frame, type, parseWindowParam(req.query['window']));
+    res.status(200).type(type).set({ 'Cache-Control': 'private, max-age=3600', Vary: 'Accept' }).send(image);
   };
 }
