@@ -105,6 +105,17 @@ describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-v
     expect(await multipartBodies(none)).toEqual([]);
   });
 
+  test('answers WADO-RS metadata in XML too (PS3.18 10.4.3): one Native DICOM Model document per instance, the same as the JSON', async () => {
+    const study = String((await studies({ PatientID: 'PN001' }))[0]?.['0020000D']?.Value?.[0]);
+    const json = (await (await fetch(`${server.baseUrl}/studies/${study}/metadata`)).json()) as Json[];
+    const res = await fetch(`${server.baseUrl}/studies/${study}/metadata`, { headers: { Accept: 'multipart/related; type="application/dicom+xml"' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^multipart\/related; type="application\/dicom\+xml"; boundary=/);
+    expect(readNativeDicomXml(await multipartBodies(res))).toEqual(json);
+    const refused = await fetch(`${server.baseUrl}/studies/${study}/metadata`, { headers: { Accept: 'multipart/related; type="application/dicom"' } });
+    expect(refused.status).toBe(406);
+  });
+
   test('returns person names in their component groups and each value of a multi-valued name, as WADO metadata does', async () => {
     const [yamada] = await studies({ PatientID: 'PN001' });
     expect(yamada?.['00100010']?.Value).toEqual([{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎', Phonetic: 'やまだ^たろう' }]);

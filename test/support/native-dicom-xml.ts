@@ -2,7 +2,8 @@ import { runPythonJson } from './dicom-tools';
 
 /**
  * Reads PS3.19 Native DICOM Model documents with Python's own XML parser (an independent reader) back into the
- * PS3.18 JSON model, failing unless each root is NativeDicomModel in its namespace. Person names come back as
+ * PS3.18 JSON model (InlineBinary and BulkData as InlineBinary and BulkDataURI), failing unless each root is
+ * NativeDicomModel in its namespace. Person names come back as
  * PS3.18 F.2.2 objects, their components joined with `^` (trailing empty ones dropped, as PS3.5 allows). Each
  * tag's keyword attribute is collected too.
  */
@@ -38,6 +39,11 @@ def data_set(element, keywords):
         else:
             values = [NUMBERS.get(vr, str)(v.text) for v in numbered(a, 'Value')]
         out[a.get('tag')] = {'vr': vr, 'Value': values} if values else {'vr': vr}
+        inline, bulk = a.find(NS + 'InlineBinary'), a.find(NS + 'BulkData')
+        if inline is not None:
+            out[a.get('tag')]['InlineBinary'] = inline.text or ''
+        if bulk is not None:
+            out[a.get('tag')]['BulkDataURI'] = bulk.get('uri')
     return out
 documents = []
 for text in sys.argv[1:]:

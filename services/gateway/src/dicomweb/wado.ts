@@ -16,7 +16,8 @@ import {
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
-import { multipartPartType, negotiate } from '@mipseg/shared/dicomweb';
+import { multipartPartType, negotiate, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
+import type { DicomJson } from '@mipseg/shared/dicom';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
 import { dicomwebBase } from './urls';
@@ -152,14 +153,25 @@ export function retrieveHandler(archive: Archive) {
   };
 }
 
-/** GET …/metadata: the instances' DICOM JSON with BulkDataURIs for pixel data. */
+const DICOM_XML = 'application/dicom+xml';
+/** PS3.18 10.4.3: metadata as one DICOM JSON array, or as one Native DICOM Model document per instance in multipart. */
+const METADATA_TYPES = ['application/dicom+json', 'application/json', 'multipart/related'] as const;
+
+/** GET …/metadata: the instances' DICOM JSON (or XML) with BulkDataURIs for pixel data. */
 export function retrieveMetadataHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
-    negotiate(req.get('accept'), ['application/dicom+json', 'application/json'] as const);
+    const { offer } = negotiate(req.get('accept'), METADATA_TYPES, (entry, candidate) =>
+      candidate !== 'multipart/related' || multipartPartType(entry, '') === DICOM_XML);
     const instances = instancesIn(archive, scopeOf(req));
     const base = dicomwebBase(req);
     const items = await mapConcurrently(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
-    res.status(200).type('application/dicom+json').send(`[${items.join(',')}]`);
+    if (offer !== 'multipart/related') {
+      res.status(200).type('application/dicom+json').send(`[${items.join(',')}]`);
+      return;
+    }
+    await sendMultipart(res, DICOM_XML, items.map((item) => ({
+      headers: `Content-Type: ${DICOM_XML}`, body: Buffer.from(toNativeDicomModelXml(JSON.parse(item) as DicomJson), 'utf8'),
+    })));
   };
 }
 
