@@ -105,6 +105,11 @@ describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-v
     expect(await multipartBodies(none)).toEqual([]);
   });
 
+  test('returns an includefield attribute the instances do not have, empty, with its dictionary VR (as C-FIND returns a key)', async () => {
+    const [study] = await studies({ PatientID: 'PN001', includefield: 'AdmittingDiagnosesDescription,PixelPaddingValue,00291010' });
+    expect([study?.['00081080'], study?.['00280120'], study?.['00291010']]).toEqual([{ vr: 'LO' }, { vr: 'US' }, { vr: 'UN' }]);
+  });
+
   test('answers WADO-RS metadata in XML too (PS3.18 10.4.3): one Native DICOM Model document per instance, the same as the JSON', async () => {
     const study = String((await studies({ PatientID: 'PN001' }))[0]?.['0020000D']?.Value?.[0]);
     const json = (await (await fetch(`${server.baseUrl}/studies/${study}/metadata`)).json()) as Json[];

@@ -5,7 +5,7 @@ import type { DicomJson } from '@mipseg/shared/dicom';
 import { multipartPartType, negotiate, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import type { Archive, QueryLevel, SearchRow, StoredInstance } from '@mipseg/shared/store';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
-import { parseQidoRequest, type PathScope } from './qido-query';
+import { dictionaryVr, parseQidoRequest, type PathScope } from './qido-query';
 import { rowToDicomJson, sortDicomJson } from './qido-results';
 import { dicomwebBase } from './urls';
 import { warningHeaderValue } from './warning-header';
@@ -33,16 +33,15 @@ function representative(archive: Archive, level: QueryLevel, row: SearchRow): St
   return archive.index.findRepresentativeInstance({ studyUid });
 }
 
-/** Fills attributes the index does not hold (includefield of any tag) from a representative instance. */
+/**
+ * Fills attributes the index does not hold (includefield of any tag) from a representative instance. One it does not
+ * have is returned empty, as C-FIND returns a key without a value (PS3.4 C.2.2.1.2): asked for, always answered.
+ */
 async function fillFromMetadata(archive: Archive, level: QueryLevel, row: SearchRow, json: DicomJson,
   missing: string[], base: string): Promise<void> {
   const instance = representative(archive, level, row);
-  if (!instance) return;
-  const metadata = JSON.parse(await instanceMetadataJson(archive, instance, base)) as DicomJson;
-  for (const tag of missing) {
-    const value = metadata[tag];
-    if (value) json[tag] = value;
-  }
+  const metadata = instance ? JSON.parse(await instanceMetadataJson(archive, instance, base)) as DicomJson : {};
+  for (const tag of missing) json[tag] = metadata[tag] ?? { vr: dictionaryVr(tag) };
 }
 
 /**
