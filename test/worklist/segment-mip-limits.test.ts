@@ -99,3 +99,28 @@ describe('"Try a MIP image" bounds what it holds in memory', () => {
     expect(await res.json()).toMatchObject({ code: 'MIPSEG_IMAGE_INVALID' });
   });
 });
+
+describe('"Try a MIP image" during a shutdown', () => {
+  test('an image waiting for the model when the server starts closing is still segmented (200), not refused with a disposed model', async () => {
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const server = await startWorklistServer({}, undefined, (model): SegmentationModel => ({
+      ...model,
+      segment: async (...args) => {
+        await gate;
+        return model.segment(...args);
+      },
+    }));
+    const post = () => fetch(`${server.root}/api/segment-mip`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array(whitePng(32, 32)) });
+    const running = post();
+    await new Promise((r) => setTimeout(r, 300));
+    const waiting = post();
+    await new Promise((r) => setTimeout(r, 100));
+    const stopped = server.stop();
+    setTimeout(open, 200); // within the gateway's grace period
+    expect([(await running).status, (await waiting).status]).toEqual([200, 200]);
+    await stopped;
+  });
+});

@@ -41,8 +41,9 @@ export async function startWorklistServer(env: Partial<Record<ConfigKey, string>
     config, archive, queue, gateway,
     root: `http://127.0.0.1:${gateway.port}`,
     stop: async () => {
-      await worklist.close();
+      worklist.endEventStreams();
       await gateway.close(1000);
+      await worklist.close();
       await queue.close();
       archive.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -54,8 +54,9 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
     close: () => {
       // In-flight requests and associations finish first; the index closes last.
       closing ??= (async () => {
-        await worklist.close(); // ends the page's event streams, which would hold the HTTP server open
+        worklist.endEventStreams(); // they would hold the HTTP server open
         await Promise.all([gateway.close(), dimse?.close()]);
+        await worklist.close(); // the model, once no request can still be waiting for it
         const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
         await pruning?.stop();
         archive.close();

@@ -30,7 +30,9 @@ export interface Worklist {
   readonly pageRouter: Router;
   /** Mounted at "/api" after the bearer-token check. */
   readonly apiRouter: Router;
-  /** Ends the event streams and frees the model; call before closing the HTTP server. */
+  /** Ends the page's event streams, which would hold the HTTP server open: call before closing it. */
+  endEventStreams(): void;
+  /** Frees the model ("Try a MIP image"): call once the HTTP server has closed, so that no request still waits for it. */
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export function createWorklist(deps: WorklistDeps): Worklist {
       sources: { archive: deps.archive, queue: deps.queue }, events, model,
       authRequired: deps.config.authTokens.length > 0, viewerAvailable: deps.ohifDist !== undefined,
     }),
+    endEventStreams: () => events.close(),
     close: async () => {
       events.close();
       await model.release();
