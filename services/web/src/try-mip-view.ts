@@ -31,6 +31,7 @@ function resultPanel(file: File, imageUrl: string, r: SegmentMipResponse): HTMLE
 export function tryMipView(shell: Shell): View {
   const output = h('div', { class: 'try-output' });
   let objectUrl: string | undefined;
+  let disposed = false;
 
   async function run(file: File): Promise<void> {
     if (file.type && file.type !== 'image/png') return replaceChildren(output, errorBox(new Error(`${file.name} is not a PNG image.`)));
@@ -38,6 +39,7 @@ export function tryMipView(shell: Shell): View {
     replaceChildren(output, h('p', { class: 'muted' }, `Segmenting ${file.name}…`));
     try {
       const result = await segmentMip(file);
+      if (disposed) return; // the reader left while it ran: nothing to show, and no object URL to leave behind
       if (objectUrl) URL.revokeObjectURL(objectUrl);
       objectUrl = URL.createObjectURL(file);
       replaceChildren(output, resultPanel(file, objectUrl, result));
@@ -61,5 +63,8 @@ export function tryMipView(shell: Shell): View {
     h('div', { class: 'page-head' }, h('h1', {}, 'Try a MIP image')),
     h('p', { class: 'muted intro' }, 'Runs the segmentation model on one MIP image. Nothing is stored: the image and its mask stay in this browser.'),
     drop, output);
-  return { element, dispose: () => { if (objectUrl) URL.revokeObjectURL(objectUrl); } };
+  return { element, dispose: () => {
+    disposed = true;
+    if (objectUrl) URL.revokeObjectURL(objectUrl);
+  } };
 }
