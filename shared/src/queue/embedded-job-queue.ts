@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { openSqliteDatabase } from '../store/sqlite-database';
 import { StatementCache } from '../store/statement-cache';
+import { WalSync } from '../store/wal-sync';
 import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
 import { EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
@@ -67,6 +68,7 @@ export class EmbeddedJobQueue implements JobQueue {
   private readonly unrecordedAnalyses = new Set<string>();
   private readonly unrecordedExports = new Map<string, { readonly jobId: string; readonly destination: string }>();
   private readonly recordFailures: RepeatedFailureLog;
+  private readonly wal: WalSync;
 
   constructor(path: string, private readonly log: Logger, private readonly options: EmbeddedQueueOptions) {
     this.tickFailures = new RepeatedFailureLog(log, { message: 'job runner tick failed', recoveredMessage: 'job runner ticks again' });
@@ -75,6 +77,7 @@ export class EmbeddedJobQueue implements JobQueue {
     this.db = openSqliteDatabase(path, EMBEDDED_JOBS_SCHEMA);
     this.statements = new StatementCache(this.db);
     this.db.pragma('synchronous = NORMAL');
+    this.wal = new WalSync(`${path}-wal`);
     this.summariseFinishedRequests();
   }
 
@@ -91,6 +94,10 @@ export class EmbeddedJobQueue implements JobQueue {
     } catch (err) {
       this.log.warn({ err }, 'could not drop the instance lists of finished jobs; trying again at the next start');
     }
+  }
+
+  syncToDisk(): Promise<void> {
+    return this.wal.sync();
   }
 
   scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void> {

@@ -25,6 +25,11 @@ export interface JobQueue {
   readonly mode: 'embedded' | 'bullmq';
   /** (Re)starts a study's quiet period: `checkStudy` runs `delayMs` after the last call for that study. */
   scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void>;
+  /**
+   * Makes the study checks scheduled so far survive a power loss, where the queue's own writes do not (the embedded
+   * runner's SQLite, written without an fsync per commit); absent where they already do (queue mode's outbox).
+   */
+  syncToDisk?(): Promise<void>;
   /** Studies inside their quiet period ("waiting for more images"). */
   pendingStudies(): Promise<string[]>;
   /**

@@ -97,6 +97,7 @@ async function readHeaderBytes(path: string, size: number): Promise<Buffer> {
 export class Archive {
   private readonly listeners: InstanceStoredListener[] = [];
   private readonly deletionListeners: StudyDeletedFromListener[] = [];
+  private readonly syncTargets: Array<() => Promise<void>> = [];
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly studies = new StudyGate();
 
@@ -136,7 +137,19 @@ export class Archive {
 
   /** Makes the stores made with `deferDirSync` durable (their folders and index rows); run before acknowledging them. */
   async syncDeferred(): Promise<void> {
-    await Promise.all([this.blobs.syncPendingDirs(), this.index.syncToDisk()]);
+    await Promise.all([this.blobs.syncPendingDirs(), this.syncWrites()]);
+  }
+
+  /**
+   * Also makes `target` durable wherever a store is acknowledged: what a store listener wrote elsewhere (the embedded
+   * job runner's pending study check) must survive a power loss with the instance, or the study is never analysed.
+   */
+  syncAlso(target: () => Promise<void>): void {
+    this.syncTargets.push(target);
+  }
+
+  private async syncWrites(): Promise<void> {
+    await Promise.all([this.index.syncToDisk(), ...this.syncTargets.map((target) => target())]);
   }
 
   onDeletedFrom(listener: StudyDeletedFromListener): void {
@@ -235,11 +248,12 @@ export class Archive {
       await this.unpublish(storageKey, retired);
       throw err;
     }
-    // Outside the undo above: the row is committed, and an fsync that fails must not take away its file.
-    if (options.deferDirSync !== true) await this.index.syncToDisk();
     if (retired) this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
     else if (existing) this.log.warn({ sopInstanceUid: header.sopInstanceUid }, 'the file of a stored instance was missing: the copy received takes its place');
     for (const listener of this.listeners) listener(header);
+    // After the listeners (what they wrote is synced too), outside the undo above: the row is committed, and an
+    // fsync that fails must not take away its file.
+    if (options.deferDirSync !== true) await this.syncWrites();
     return { status: 'stored', header, replaced: retired !== undefined };
   }
 

@@ -66,12 +66,13 @@ function startComputePool(options: PipelineOptions): Promise<ComputePool> {
 
 /**
  * Every stored instance restarts its study's quiet period before the sender hears it was stored. Embedded, the
- * queue's own insert is that record (synchronous SQLite); in queue mode it is the outbox beside the index, which
+ * queue's own insert is that record (synchronous SQLite, its log fsynced with the index's before the answer); in queue mode it is the outbox beside the index, which
  * hands the study to Redis and, at start, hands over what a previous process recorded and could not.
  */
 function trackStudies(archive: Archive, queue: JobQueue, config: Config, log: Logger): StudyCheckOutbox | undefined {
   const quietMs = config.pipeline.quietPeriodMs;
   if (queue.mode === 'embedded') {
+    if (queue.syncToDisk) archive.syncAlso(() => queue.syncToDisk?.() ?? Promise.resolve());
     archive.onInstanceStored((header) => {
       queue.scheduleStudyCheck(header.studyInstanceUid, quietMs)
         .catch((err: unknown) => log.error({ err, studyInstanceUid: header.studyInstanceUid }, 'could not schedule the study check'));
