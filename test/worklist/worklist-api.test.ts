@@ -176,6 +176,13 @@ describe('the worklist when a result\'s series are no longer in the archive (a r
     expect((await fetch(`${server.root}/api/studies/${uid(1)}/overlay.png`)).status).toBe(404);
   });
 
+  test('the jobs API gives no latest result for it either, and says it was deleted', async () => {
+    const results = async (i: number) => (await (await fetch(`${server.root}/api/studies/${uid(i)}/results`)).json()) as
+      { latestResult: { lesionCount: number } | null; resultDeleted: boolean; jobs: unknown[] };
+    expect(await results(0)).toMatchObject({ latestResult: { lesionCount: 2 }, resultDeleted: false });
+    expect(await results(1)).toMatchObject({ latestResult: null, resultDeleted: true, jobs: [expect.objectContaining({ id: 'rejected' })] });
+  });
+
   test('a deleted study is pushed to the page as a change (no job changes), and leaves the list', async () => {
     const controller = new AbortController();
     const res = await fetch(`${server.root}/api/worklist/events`, { signal: controller.signal });

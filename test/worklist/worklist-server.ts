@@ -7,7 +7,7 @@ import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
 import { loadModel, type SegmentationModel } from '@mipseg/shared/inference';
 import { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import { Archive } from '@mipseg/shared/store';
-import { createWorklist, startGateway, type GatewayServer } from '@mipseg/gateway';
+import { createWorklist, jobsRouter, startGateway, type GatewayServer } from '@mipseg/gateway';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const MODEL_DIR = join(REPO, 'models', 'mip-attention-unet');
@@ -35,8 +35,10 @@ export async function startWorklistServer(env: Partial<Record<ConfigKey, string>
   const queue = new EmbeddedJobQueue(join(dataDir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
   const worklist = createWorklist({ config, archive, queue, log, webRoot: join(REPO, 'services', 'web'), eventPollMs: 200, ...(ohifDist ? { ohifDist } : {}),
     loadModel: async () => wrapModel(await loadModel(MODEL_DIR, { threads: 1, executionProvider: 'cpu' })) });
+  // The jobs API beside the worklist's, as `mipseg serve` mounts them; nothing here plans studies.
+  const jobs = jobsRouter({ queue, analyzeNow: () => Promise.reject(new Error('no pipeline in this test server')) }, archive);
   const gateway = await startGateway({ config, archive, log, publicRouters: [{ path: '/', router: worklist.pageRouter }],
-    extraRouters: [{ path: '/api', router: worklist.apiRouter }] });
+    extraRouters: [{ path: '/api', router: jobs }, { path: '/api', router: worklist.apiRouter }] });
   return {
     config, archive, queue, gateway,
     root: `http://127.0.0.1:${gateway.port}`,

@@ -5,7 +5,7 @@ import { withTimeout } from '../async';
 import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
-import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultUids, Stage } from './job-types';
+import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage } from './job-types';
 import { FinishedRequests, type AnalysisData } from './bullmq-finished-requests';
 import { readSettled } from './bullmq-settled-read';
 import { StudyJobIndex } from './bullmq-study-index';
@@ -274,6 +274,17 @@ export class BullMqJobQueue implements JobQueue {
       if (wanted.has(record.studyInstanceUid) && !latest.has(record.studyInstanceUid)) latest.set(record.studyInstanceUid, record);
     }
     return latest;
+  }
+
+  async latestDoneResults(): Promise<Map<string, ResultInstances>> {
+    const results = new Map<string, ResultInstances>();
+    const seen = new Set<string>();
+    for (const record of await this.listJobs({ limit: 5000, offset: 0 })) {
+      if (seen.has(record.studyInstanceUid)) continue;
+      seen.add(record.studyInstanceUid);
+      if (record.state === 'done' && record.result) results.set(record.studyInstanceUid, record.result);
+    }
+    return results;
   }
 
   async studiesWithLatestJobState(state: JobState): Promise<string[]> {

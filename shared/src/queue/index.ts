@@ -1,6 +1,7 @@
 export { STAGES } from './job-types';
 export type {
-  AnalysisPlan, AnalysisRequest, ExportState, ExportStatus, JobFilter, JobProgress, JobRecord, JobRequestSummary, JobState, ResultUids, Stage,
+  AnalysisPlan, AnalysisRequest, ExportState, ExportStatus, JobFilter, JobProgress, JobRecord, JobRequestSummary, JobState, ResultInstances,
+  ResultUids, Stage,
 } from './job-types';
 export type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 export { EmbeddedJobQueue } from './embedded-job-queue';

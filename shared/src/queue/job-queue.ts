@@ -1,4 +1,4 @@
-import type { AnalysisPlan, AnalysisRequest, JobFilter, JobProgress, JobRecord, JobState, ResultUids, ExportStatus } from './job-types';
+import type { AnalysisPlan, AnalysisRequest, JobFilter, JobProgress, JobRecord, JobState, ResultInstances, ResultUids, ExportStatus } from './job-types';
 
 /** What a job runner calls: planning a study after its quiet period, and analysing one series. */
 export interface JobHandlers {
@@ -51,6 +51,8 @@ export interface JobQueue {
   latestJobsByStudy(studyInstanceUids: readonly string[]): Promise<Map<string, JobRecord>>;
   /** Studies whose newest job is in `state` (the worklist's state filter). */
   studiesWithLatestJobState(state: JobState): Promise<string[]>;
+  /** The MIP and SEG of each study whose newest job is done (the worklist's done and deleted filters), by study. */
+  latestDoneResults(): Promise<Map<string, ResultInstances>>;
   /** Sends a finished result to a destination again, from the start (the worklist's retry button). */
   retryExport(jobId: string, destination: string): Promise<boolean>;
   /** Starts taking jobs with these handlers (`concurrency` analyses at a time). */

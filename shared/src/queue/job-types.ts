@@ -48,6 +48,9 @@ export interface ResultUids {
   readonly modelVersion: string;
 }
 
+/** The instances a result consists of: what must still be stored for it to be shown. */
+export type ResultInstances = Pick<ResultUids, 'mipSopInstanceUid' | 'segSopInstanceUid'>;
+
 export type ExportState = 'pending' | 'sent' | 'retrying' | 'failed';
 
 export interface ExportStatus {

@@ -57,6 +57,8 @@ export interface ArchiveIndex {
   putInstance(header: InstanceHeader, file: StoredFile, seriesKnown?: boolean): void;
   /** Makes every write committed so far durable (survives a power loss); stores call it before they acknowledge. */
   syncToDisk(): Promise<void>;
+  /** Which of these SOP Instance UIDs are stored (one query however many). */
+  storedSopInstanceUids(sopInstanceUids: readonly string[]): Set<string>;
   listInstances(scope: { studyUid: string; seriesUid?: string; sopInstanceUid?: string }): StoredInstance[];
   /** One instance of a study or series, whose metadata stands for the study/series-level attributes. */
   findRepresentativeInstance(scope: { studyUid: string; seriesUid?: string }): StoredInstance | undefined;
@@ -390,6 +392,12 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   syncToDisk(): Promise<void> {
     return this.wal.sync();
+  }
+
+  storedSopInstanceUids(sopInstanceUids: readonly string[]): Set<string> {
+    if (sopInstanceUids.length === 0) return new Set();
+    return new Set(this.statements.prepare('SELECT sop_instance_uid FROM instances WHERE sop_instance_uid IN (SELECT value FROM json_each(?))')
+      .pluck().all(JSON.stringify(sopInstanceUids)) as string[]);
   }
 
   close(): void {

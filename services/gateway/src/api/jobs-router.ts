@@ -53,8 +53,10 @@ export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
     const study = assertUid(req.params.study, 'StudyInstanceUID');
     const jobs = await pipeline.queue.listJobs({ studyInstanceUid: study, limit: 100, offset: 0 });
     const waiting = (await pipeline.queue.pendingStudies()).includes(study);
-    const latest = jobs.find((j) => j.state === 'done') ?? null;
-    res.json({ studyInstanceUid: study, waitingForInstances: waiting, latestResult: latest?.result ?? null, jobs });
+    const latest = jobs.find((j) => j.state === 'done')?.result ?? null;
+    // A result whose series were deleted (a reader rejected it) is no result: the jobs still say what was done.
+    const stored = latest !== null && archive.index.storedSopInstanceUids([latest.mipSopInstanceUid, latest.segSopInstanceUid]).size === 2;
+    res.json({ studyInstanceUid: study, waitingForInstances: waiting, latestResult: stored ? latest : null, resultDeleted: latest !== null && !stored, jobs });
   });
   r.post('/studies/:study/analyze', async (req, res) => {
     const study = assertUid(req.params.study, 'StudyInstanceUID');

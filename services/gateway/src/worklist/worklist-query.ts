@@ -3,7 +3,7 @@ import { findIndexedAttribute, type IndexedAttribute } from '@mipseg/shared/dico
 import { MipsegError } from '@mipseg/shared/errors';
 import type { JobQueue } from '@mipseg/shared/queue';
 import type { Archive, AttributeFilter, SearchRow } from '@mipseg/shared/store';
-import { aiStatusOfStudy, isResultStored } from './ai-status';
+import { aiStatusOfStudy } from './ai-status';
 import { AI_STATES, type AiState, type WorklistPage, type WorklistStudy } from './worklist-types';
 
 /** The worklist's search, already validated: GET /api/worklist?patient=&accession=&from=&to=&state=&limit=&offset= */
@@ -80,15 +80,12 @@ async function studiesInState(sources: WorklistSources, state: AiState | undefin
   if (state === undefined) return undefined;
   if (state === 'waiting') return [...pending];
   if (state === 'none') throw new MipsegError('MIPSEG_BAD_QUERY', 'state=none cannot be filtered on');
-  const jobState = state === 'deleted' ? 'done' : state;
-  const studies = (await sources.queue.studiesWithLatestJobState(jobState)).filter((uid) => !pending.has(uid));
-  if (jobState !== 'done') return studies;
-  // Done and deleted differ only in whether the result's series are still stored.
-  const latest = await sources.queue.latestJobsByStudy(studies);
-  return studies.filter((uid) => {
-    const result = latest.get(uid)?.result;
-    return (result ? isResultStored(sources.archive, result) : true) === (state === 'done');
-  });
+  if (state !== 'done' && state !== 'deleted') return (await sources.queue.studiesWithLatestJobState(state)).filter((uid) => !pending.has(uid));
+  // Done and deleted differ only in whether the result's series are still stored: one index query for all of them.
+  const results = [...(await sources.queue.latestDoneResults())].filter(([uid]) => !pending.has(uid));
+  const stored = sources.archive.index.storedSopInstanceUids(results.flatMap(([, r]) => [r.mipSopInstanceUid, r.segSopInstanceUid]));
+  return results.filter(([, r]) => (stored.has(r.mipSopInstanceUid) && stored.has(r.segSopInstanceUid)) === (state === 'done'))
+    .map(([uid]) => uid);
 }
 
 const str = (row: SearchRow, column: string): string | null => {
