@@ -108,10 +108,6 @@ function uidListFragment(col: string, value: string): SqlFragment {
 }
 
 /**
- * A person name without wildcards matches the whole stored value or, where the stored name also has ideographic
- * or phonetic groups (`Yamada^Tarou=山田^太郎`), its alphabetic group: what a user types is the alphabetic name.
- */
-/**
  * Person names match in any case, in any script: SQLite's NOCASE and LIKE fold ASCII letters only, so 'müller' did
  * not find 'MÜLLER'. The index registers FOLD_FUNCTION (Unicode lower case); wildcards and escapes are unchanged by it.
  */
@@ -121,10 +117,29 @@ export function foldCase(value: unknown): unknown {
   return typeof value === 'string' ? value.normalize('NFC').toLowerCase() : value;
 }
 
+/**
+ * The column as compared with `value`: through FOLD_FUNCTION only when the value has a letter outside ASCII. An
+ * ASCII value finds the same rows with SQLite's own folding, which is ten times faster than a JavaScript call per row.
+ */
+function folded(col: string, value: string): { col: string; param: string } {
+  // eslint-disable-next-line no-control-regex -- the ASCII range is the point
+  return /^[\x00-\x7f]*$/.test(value) ? { col, param: '?' } : { col: `${FOLD_FUNCTION}(${col})`, param: `${FOLD_FUNCTION}(?)` };
+}
+
+/**
+ * A person name without wildcards matches the whole stored value or, where the stored name also has ideographic
+ * or phonetic groups (`Yamada^Tarou=山田^太郎`), its alphabetic group: what a user types is the alphabetic name.
+ */
 function personNameFragment(col: string, raw: string): SqlFragment {
   const value = withoutEmptyTrailingComponents(raw); // as the index stores names (older rows are rewritten at start-up)
-  return { sql: `(${FOLD_FUNCTION}(${col}) = ${FOLD_FUNCTION}(?) OR ${FOLD_FUNCTION}(${col}) LIKE ${FOLD_FUNCTION}(?) ESCAPE '\\')`,
-    params: [value, `${escapeLike(value)}=%`] };
+  const f = folded(col, value);
+  return { sql: `(${f.col} = ${f.param} COLLATE NOCASE OR ${f.col} LIKE ${f.param} ESCAPE '\\')`, params: [value, `${escapeLike(value)}=%`] };
+}
+
+/** A person name with wildcards: LIKE over the whole stored value, in any case. */
+function personNamePatternFragment(col: string, value: string): SqlFragment {
+  const f = folded(col, value);
+  return { sql: `${f.col} LIKE ${f.param} ESCAPE '\\'`, params: [toLike(value)] };
 }
 
 /**
@@ -161,8 +176,7 @@ export function filterFragment(filter: AttributeFilter): SqlFragment {
       return { sql: `${col} = ?`, params: [n] };
     }
     case 'pn':
-      return hasWildcard(value) ? { sql: `${FOLD_FUNCTION}(${col}) LIKE ${FOLD_FUNCTION}(?) ESCAPE '\\'`, params: [toLike(value)] }
-        : personNameFragment(col, value);
+      return hasWildcard(value) ? personNamePatternFragment(col, value) : personNameFragment(col, value);
     case 'text':
       return hasWildcard(value) ? { sql: `${col} GLOB ?`, params: [toGlob(value)] } : { sql: `${col} = ?`, params: [value] };
   }
