@@ -54,23 +54,43 @@ describe('queue mode: a study\'s jobs are found however many jobs came after the
     }
   });
 
-  test('jobs added by an earlier release are indexed by study once, when a worker starts', async () => {
+  test('jobs added by an earlier release are indexed by study once, when a worker starts, also while it moves them', async () => {
     const prefix = `t-${randomUUID()}`;
     const old = new Queue('analyses', { connection, prefix });
     try {
       await old.add('analyze', { request: { ...plan('1.2.7'), version: 1 } }, { jobId: 'seg-earlier', delay: 3_600_000 });
-      await old.add('not-applicable', { notApplicable: { studyInstanceUid: '1.2.8', reason: 'no PET series' } }, { jobId: 'na-earlier', delay: 3_600_000 });
-      const queue = open(prefix);
+      // Waiting jobs, which the starting worker takes (8 at a time) while the index is built: they change state under it.
+      await old.addBulk(Array.from({ length: 3000 }, (_, i) => ({ name: 'not-applicable', opts: { jobId: `na-${i}` },
+        data: { notApplicable: { studyInstanceUid: `1.4.${i}`, reason: 'no PET series' } } })));
+      const queue = new BullMqJobQueue({ redisUrl: redis.url, prefix, analysisRetry: retry, exportRetry: retry, exportDestinations: [],
+        lockDurationMs: 5000 }, createLogger('silent'));
       try {
-        work(queue);
+        queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) },
+          { concurrency: 8, studyChecks: false, analyses: true });
         await indexed(prefix);
-        const latest = await queue.latestJobsByStudy(['1.2.7', '1.2.8', '1.2.6']);
-        expect([...latest].map(([study, job]) => [study, job.id]).sort()).toEqual([['1.2.7', 'seg-earlier'], ['1.2.8', 'na-earlier']]);
+        const studies = ['1.2.7', ...Array.from({ length: 3000 }, (_, i) => `1.4.${i}`)];
+        const latest = await queue.latestJobsByStudy(studies);
+        expect(studies.filter((s) => !latest.has(s))).toEqual([]);
+        expect(latest.get('1.2.7')?.id).toBe('seg-earlier');
       } finally {
         await queue.close();
       }
     } finally {
       await old.close();
+    }
+  });
+
+  test('a study whose newest indexed id names no job (its add failed) shows its newest job that exists', async () => {
+    const prefix = `t-${randomUUID()}`;
+    const queue = open(prefix);
+    try {
+      work(queue);
+      await indexed(prefix);
+      await queue.recordNotApplicable('na-older', '1.2.5', 'no PET series');
+      await connection.zadd(`${prefix}:study-jobs:1.2.5`, Date.now() + 60_000, 'seg-never-added');
+      expect((await queue.latestJobsByStudy(['1.2.5'])).get('1.2.5')?.id).toBe('na-older');
+    } finally {
+      await queue.close();
     }
   });
 });

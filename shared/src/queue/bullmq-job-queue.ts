@@ -192,7 +192,10 @@ export class BullMqJobQueue implements JobQueue {
 
   async enqueueAnalysis(jobId: string, plan: AnalysisPlan): Promise<{ created: true; version: number } | { created: false }> {
     const existing = await this.analyses.getJob(jobId);
-    if (existing) return { created: false };
+    if (existing) {
+      await this.studyIndex.add(plan.studyInstanceUid, jobId, existing.timestamp); // heals an entry a crash left out
+      return { created: false };
+    }
     // HINCRBY allots the version in one Redis command, so two planners (gateways, a double click) never share
     // one. Two planners adding the same job id at once both pass the check above: one add wins, and the
     // other's version is left unused — a gap in the numbering, never a duplicate.
@@ -210,7 +213,11 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
-    if (await this.analyses.getJob(jobId)) return;
+    const existing = await this.analyses.getJob(jobId);
+    if (existing) {
+      await this.studyIndex.add(studyInstanceUid, jobId, existing.timestamp);
+      return;
+    }
     await this.studyIndex.add(studyInstanceUid, jobId);
     await this.analyses.add('not-applicable', { notApplicable: { studyInstanceUid, reason } } satisfies AnalysisData, { jobId });
   }
@@ -263,10 +270,11 @@ export class BullMqJobQueue implements JobQueue {
     if (wanted.size === 0) return latest;
     this.assertConnected();
     if (await this.studyIndex.ready()) {
-      const ids = await this.studyIndex.latest([...wanted]);
+      const newest = await this.studyIndex.latest([...wanted]);
       const lookup = await this.exportLookup();
-      const jobs = await this.jobsById([...ids.values()]);
-      for (const record of await Promise.all(jobs.map((j) => this.toRecord(j, lookup)))) latest.set(record.studyInstanceUid, record);
+      const jobs = await Promise.all([...newest.values()].map(async (ids) => (await this.jobsById(ids))[0]));
+      const found = jobs.filter((j): j is Job => j !== undefined);
+      for (const record of await Promise.all(found.map((j) => this.toRecord(j, lookup)))) latest.set(record.studyInstanceUid, record);
       return latest;
     }
     // Newest first, so the first job seen of a study is its latest (same 5,000-job bound as listJobs).
@@ -397,7 +405,7 @@ export class BullMqJobQueue implements JobQueue {
     this.addWorker(analyses);
     this.earlierSummaries = this.finishedRequests.summariseEarlier(this.analyses, () => this.closing).catch((err: unknown) =>
       this.log.warn({ err }, 'could not drop the instance lists of jobs finished by an earlier release; trying again at the next start'));
-    this.studyIndexBuild = this.studyIndex.build(this.analyses, () => this.closing).catch((err: unknown) =>
+    this.studyIndexBuild = this.studyIndex.build(() => this.closing).catch((err: unknown) =>
       this.log.warn({ err }, 'could not index the jobs of an earlier release by study; trying again at the next start'));
     if (!handlers.exportResult) return;
     const exportResult = handlers.exportResult.bind(handlers);

@@ -1,11 +1,9 @@
-import type { Queue } from 'bullmq';
 import type IORedis from 'ioredis';
 import type { Logger } from '../log';
 import type { AnalysisData } from './bullmq-finished-requests';
 
-/** Jobs of earlier releases are indexed this many at a time. */
+/** Keys of earlier releases' jobs are scanned this many at a time. */
 const PAGE = 500;
-const ALL_STATES = ['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'] as const;
 
 /**
  * Each study's analysis jobs, newest last: a Redis sorted set per study (score: when the job was added). BullMQ has
@@ -37,16 +35,18 @@ export class StudyJobIndex {
     return this.built;
   }
 
-  /** The newest job id of each study that has one. */
-  async latest(studyInstanceUids: readonly string[]): Promise<Map<string, string>> {
+  /**
+   * The newest few job ids of each study, newest first: a caller takes the newest that exists, since an id is indexed
+   * before its job is added and an add that failed leaves it naming nothing.
+   */
+  async latest(studyInstanceUids: readonly string[], few = 3): Promise<Map<string, string[]>> {
     const pipeline = this.connection.pipeline();
-    for (const uid of studyInstanceUids) pipeline.zrange(this.key(uid), '-1', '-1');
+    for (const uid of studyInstanceUids) pipeline.zrevrange(this.key(uid), 0, few - 1);
     const replies = (await pipeline.exec()) ?? [];
-    const latest = new Map<string, string>();
+    const latest = new Map<string, string[]>();
     replies.forEach(([err, ids], i) => {
       if (err) throw err;
-      const id = (ids as string[])[0];
-      if (id !== undefined) latest.set(studyInstanceUids[i] as string, id);
+      if ((ids as string[]).length > 0) latest.set(studyInstanceUids[i] as string, ids as string[]);
     });
     return latest;
   }
@@ -56,25 +56,54 @@ export class StudyJobIndex {
     return this.connection.zrevrange(this.key(studyInstanceUid), 0, -1);
   }
 
-  /** Indexes the jobs added before this index existed, once, in the background of a worker's start. */
-  async build(analyses: Queue, closing: () => boolean): Promise<void> {
+  /**
+   * Indexes the jobs added before this index existed, once, in the background of a worker's start. Their hashes are
+   * visited by SCAN, whose order does not depend on their state: paging BullMQ's state lists skipped jobs that a
+   * worker moved from one list to another meanwhile, and left them out of the index for good.
+   */
+  async build(closing: () => boolean): Promise<void> {
     if (await this.ready()) return;
+    const match = `${this.prefix}:analyses:*`;
+    let cursor = '0';
     let indexed = 0;
-    for (let start = 0; !closing(); start += PAGE) {
-      const jobs = await analyses.getJobs([...ALL_STATES], start, start + PAGE - 1, true);
-      if (jobs.length === 0) {
-        await this.connection.set(this.builtKey, String(Date.now()));
-        if (indexed > 0) this.log.info({ jobs: indexed }, 'jobs of earlier releases indexed by study');
-        return;
-      }
-      const pipeline = this.connection.pipeline();
-      for (const job of jobs) {
-        const data = job.data as AnalysisData;
-        const study = data.request?.studyInstanceUid ?? data.notApplicable?.studyInstanceUid;
-        if (study && job.id) pipeline.zadd(this.key(study), job.timestamp, job.id);
-      }
-      await pipeline.exec();
-      indexed += jobs.length;
-    }
+    do {
+      if (closing()) return;
+      const [next, keys] = await this.connection.scan(cursor, 'MATCH', match, 'COUNT', PAGE, 'TYPE', 'hash');
+      cursor = next;
+      indexed += await this.indexHashes(keys);
+    } while (cursor !== '0');
+    await this.connection.set(this.builtKey, String(Date.now()));
+    if (indexed > 0) this.log.info({ jobs: indexed }, 'jobs of earlier releases indexed by study');
+  }
+
+  /** Indexes the jobs among these hashes (the queue's own hashes, such as its meta, hold no job data). */
+  private async indexHashes(keys: readonly string[]): Promise<number> {
+    const prefix = `${this.prefix}:analyses:`;
+    const read = this.connection.pipeline();
+    for (const key of keys) read.hmget(key, 'data', 'timestamp');
+    const replies = (await read.exec()) ?? [];
+    const write = this.connection.pipeline();
+    let indexed = 0;
+    replies.forEach(([err, fields], i) => {
+      if (err) throw err;
+      const [data, timestamp] = fields as [string | null, string | null];
+      const jobId = (keys[i] as string).slice(prefix.length);
+      const study = data === null ? undefined : studyOf(data);
+      if (!study || timestamp === null || jobId.includes(':')) return;
+      write.zadd(this.key(study), Number(timestamp), jobId);
+      indexed++;
+    });
+    if (indexed > 0) await write.exec();
+    return indexed;
+  }
+}
+
+/** The study a job's data names, or undefined where it is not an analysis or not-applicable record. */
+function studyOf(data: string): string | undefined {
+  try {
+    const parsed = JSON.parse(data) as AnalysisData;
+    return parsed.request?.studyInstanceUid ?? parsed.notApplicable?.studyInstanceUid;
+  } catch {
+    return undefined;
   }
 }
