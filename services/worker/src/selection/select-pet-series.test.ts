@@ -138,6 +138,13 @@ describe('selectPetSeries', () => {
     };
     expect(chosen([coarse, fine])).toBe('2.25.35');
     expect(chosen([unknown(headAndNeck), unknown(wholeBody)])).toBe('2.25.33');
+    // 988 mm and 991 mm are one scan however they round: the more slices. In any order of the input.
+    const fine494 = series({ seriesInstanceUid: '2.25.37', numberOfSlices: 494, sliceSpacingMm: 2 }, 494);
+    expect([chosen([coarse, fine494]), chosen([fine494, coarse])]).toEqual(['2.25.37', '2.25.37']);
+    // A series without a spacing is not ranked among those with one, whatever the order it came in.
+    const noSpacing = unknown(series({ seriesInstanceUid: '2.25.38', numberOfSlices: 300 }, 300));
+    const orders = [[wholeBody, headAndNeck, noSpacing], [headAndNeck, wholeBody, noSpacing], [noSpacing, headAndNeck, wholeBody]];
+    expect(orders.map(chosen)).toEqual(['2.25.34', '2.25.34', '2.25.34']);
   });
 
   // PET/CT scanners send a CT dose report and an injected-activity report with almost every study.

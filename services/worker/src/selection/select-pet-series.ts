@@ -33,24 +33,31 @@ function judge(series: PetSeriesCandidate, rules: readonly EligibilityRule[], op
 }
 
 /** Coverages this close count as the same (two reconstructions of one whole-body scan differ by a slice or two). */
-const COVERAGE_STEP_MM = 20;
+const COVERAGE_TOLERANCE_MM = 20;
 
-/** Axial coverage in steps of COVERAGE_STEP_MM, or null when the header gives no slice spacing. */
-function coverageSteps(series: PetSeriesCandidate): number | null {
+/** Axial coverage in mm (slices × spacing), or null when the header gives no slice spacing. */
+function coverageMm(series: PetSeriesCandidate): number | null {
   const spacing = series.header.sliceSpacingMm;
-  return spacing === null ? null : Math.round((sliceCount(series) * spacing) / COVERAGE_STEP_MM);
+  return spacing === null ? null : sliceCount(series) * spacing;
+}
+
+/** The most slices, then the lowest SeriesNumber, then UID: a total order, so the input's order never decides. */
+function bySlices(a: PetSeriesCandidate, b: PetSeriesCandidate): number {
+  return sliceCount(b) - sliceCount(a) || (a.header.seriesNumber ?? Infinity) - (b.header.seriesNumber ?? Infinity) ||
+    a.header.seriesInstanceUid.localeCompare(b.header.seriesInstanceUid);
 }
 
 /**
- * Preference among eligible series: the longest axial coverage (the whole-body reconstruction over a partial or a
- * high-resolution head-and-neck one, which can hold more, thinner slices), then the most slices, then the lowest
- * SeriesNumber, then UID.
+ * The series to analyse among eligible ones: of those whose spacing is known, the ones within COVERAGE_TOLERANCE_MM of
+ * the longest axial coverage (the whole-body reconstruction, not a partial or a high-resolution head-and-neck one,
+ * which can hold more, thinner slices); among those, the most slices. A series without a spacing is chosen only where
+ * no series has one.
  */
-function preferred(a: PetSeriesCandidate, b: PetSeriesCandidate): number {
-  const [coverageA, coverageB] = [coverageSteps(a), coverageSteps(b)];
-  const byCoverage = coverageA !== null && coverageB !== null ? coverageB - coverageA : 0;
-  return byCoverage || sliceCount(b) - sliceCount(a) || (a.header.seriesNumber ?? Infinity) - (b.header.seriesNumber ?? Infinity) ||
-    a.header.seriesInstanceUid.localeCompare(b.header.seriesInstanceUid);
+function preferred(eligible: readonly PetSeriesCandidate[]): PetSeriesCandidate | undefined {
+  const known = eligible.filter((s) => coverageMm(s) !== null);
+  const longest = Math.max(...known.map((s) => coverageMm(s) as number));
+  const pool = known.length > 0 ? known.filter((s) => (coverageMm(s) as number) >= longest - COVERAGE_TOLERANCE_MM) : [...eligible];
+  return pool.sort(bySlices)[0];
 }
 
 function notApplicableReason(verdicts: readonly SeriesVerdict[]): string {
@@ -69,8 +76,7 @@ export function selectPetSeries(
 ): PetSeriesSelection {
   const settings = { ...DEFAULT_ELIGIBILITY_OPTIONS, ...options };
   const verdicts = seriesList.map((s) => judge(s, rules, settings));
-  const eligible = seriesList.filter((_, i) => verdicts[i]?.eligible).sort(preferred);
-  const chosen = eligible[0];
+  const chosen = preferred(seriesList.filter((_, i) => verdicts[i]?.eligible));
   if (chosen === undefined) return { status: 'not-applicable', reason: notApplicableReason(verdicts), verdicts };
   return { status: 'selected', series: chosen, verdicts };
 }
