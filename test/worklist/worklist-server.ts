@@ -7,7 +7,7 @@ import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
 import { loadModel, type SegmentationModel } from '@mipseg/shared/inference';
 import { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import { Archive } from '@mipseg/shared/store';
-import { createWorklist, jobsRouter, startGateway, type GatewayServer } from '@mipseg/gateway';
+import { closeGatewayAndWorklist, createWorklist, jobsRouter, startGateway, type GatewayServer } from '@mipseg/gateway';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const MODEL_DIR = join(REPO, 'models', 'mip-attention-unet');
@@ -43,9 +43,7 @@ export async function startWorklistServer(env: Partial<Record<ConfigKey, string>
     config, archive, queue, gateway,
     root: `http://127.0.0.1:${gateway.port}`,
     stop: async () => {
-      worklist.endEventStreams();
-      await gateway.close(1000);
-      await worklist.close();
+      await closeGatewayAndWorklist(gateway, worklist, [], 1000);
       await queue.close();
       archive.close();
       await rm(dataDir, { recursive: true, force: true });

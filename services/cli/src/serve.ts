@@ -3,9 +3,8 @@ import type { Logger } from '@mipseg/shared/log';
 import { resolve } from 'node:path';
 import { loadModel } from '@mipseg/shared/inference';
 import { Archive, scheduleRetiredPruning } from '@mipseg/shared/store';
-import { createWorklist, findOhifDist, startGateway } from '@mipseg/gateway';
+import { closeGatewayAndWorklist, createWorklist, findOhifDist, jobsRouter, startGateway } from '@mipseg/gateway';
 import { startDimseServer } from '@mipseg/dimse';
-import { jobsRouter } from '@mipseg/gateway';
 import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
 
@@ -54,9 +53,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
     close: () => {
       // In-flight requests and associations finish first; the index closes last.
       closing ??= (async () => {
-        worklist.endEventStreams(); // they would hold the HTTP server open
-        await Promise.all([gateway.close(), dimse?.close()]);
-        await worklist.close(); // the model, once no request can still be waiting for it
+        await closeGatewayAndWorklist(gateway, worklist, dimse ? [() => dimse.close()] : []);
         const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
         await pruning?.stop();
         archive.close();

@@ -6,5 +6,5 @@ export { GATEWAY_CLOSE_GRACE_MS, startGateway } from './server';
 export type { GatewayServer } from './server';
 export { jobsRouter } from './api/jobs-router';
 export type { PipelineApi } from './api/jobs-router';
-export { createWorklist, findOhifDist } from './worklist';
+export { closeGatewayAndWorklist, createWorklist, findOhifDist } from './worklist';
 export type { Worklist, WorklistDeps } from './worklist';

@@ -4,6 +4,7 @@ import type { SegmentationModel } from '@mipseg/shared/inference';
 import type { Logger } from '@mipseg/shared/log';
 import type { JobQueue } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
+import type { GatewayServer } from '../server';
 import { worklistApiRouter } from './api-router';
 import { pageRouter } from './page-router';
 import { LazyModel } from './segment-mip-route';
@@ -53,6 +54,18 @@ export function createWorklist(deps: WorklistDeps): Worklist {
       await model.release();
     },
   };
+}
+
+/**
+ * Closes the HTTP side in the one order that loses nothing: the page's event streams (they would hold the server open),
+ * then the server, whose requests finish (with whatever else closes `alongside`, the DIMSE listener), and only then
+ * the worklist's model, which such a request may have been waiting for.
+ */
+export async function closeGatewayAndWorklist(gateway: GatewayServer, worklist: Worklist,
+  alongside: ReadonlyArray<() => Promise<unknown>> = [], graceMs?: number): Promise<void> {
+  worklist.endEventStreams();
+  await Promise.all([gateway.close(graceMs), ...alongside.map((close) => close())]);
+  await worklist.close();
 }
 
 export { findOhifDist } from './ohif-viewer';
