@@ -44,6 +44,11 @@ export interface AcceptEntry extends MediaType {
 
 /** Parses an Accept header into entries sorted by q-value (highest first); q=0 entries are dropped. */
 export function parseAccept(header: string | undefined): AcceptEntry[] {
+  return parseAcceptWithExclusions(header).filter((e) => e.q > 0).sort((a, b) => b.q - a.q);
+}
+
+/** Every entry as the client wrote it, q=0 ones (which exclude what they name) included. */
+function parseAcceptWithExclusions(header: string | undefined): AcceptEntry[] {
   if (!header || header.trim() === '') return [{ type: '*/*', params: {}, q: 1 }];
   return splitOutsideQuotes(header, ',')
     .map((part) => {
@@ -51,18 +56,34 @@ export function parseAccept(header: string | undefined): AcceptEntry[] {
       const q = mt.params['q'] === undefined ? 1 : Number(mt.params['q']);
       return { ...mt, q: Number.isFinite(q) ? q : 0 };
     })
-    .filter((e) => e.q > 0 && e.type !== '')
-    .sort((a, b) => b.q - a.q);
+    .filter((e) => e.type !== '');
 }
 
-function typeMatches(pattern: string, type: string): boolean {
-  if (pattern === '*/*' || pattern === type) return true;
-  return pattern.endsWith('/*') && type.startsWith(pattern.slice(0, -1));
+/** How specifically a media range names `type`: 2 exactly, 1 as `type/*`, 0 as `*\/*`; -1 when it does not match. */
+function specificity(range: string, type: string): number {
+  if (range === type) return 2;
+  if (range.endsWith('/*') && range !== '*/*' && type.startsWith(range.slice(0, -1))) return 1;
+  return range === '*/*' ? 0 : -1;
 }
 
 /**
- * Chooses what to send: the first offer (in the server's order of preference) acceptable to the client's
- * highest-q entries. `check` can veto an entry (e.g. a transfer-syntax we cannot produce).
+ * The entry that sets an offer's quality (RFC 9110 12.5.1): the most specific range that names it and that `check`
+ * accepts, the highest q among equally specific ones. Undefined when none does.
+ */
+function entryFor<T extends string>(entries: readonly AcceptEntry[], offer: T, check: (entry: AcceptEntry, offer: T) => boolean): AcceptEntry | undefined {
+  let best: { entry: AcceptEntry; specificity: number } | undefined;
+  for (const entry of entries) {
+    const s = specificity(entry.type, offer);
+    if (s < 0 || !check(entry, offer)) continue;
+    if (!best || s > best.specificity || (s === best.specificity && entry.q > best.entry.q)) best = { entry, specificity: s };
+  }
+  return best?.entry;
+}
+
+/**
+ * Chooses what to send: the offer of the highest quality to the client, each offer's quality being the q of the most
+ * specific range naming it (`image/*, image/png;q=0.1` prefers any other image to PNG; `image/png;q=0` refuses PNG);
+ * the server's order of preference breaks ties. `check` can veto an entry (e.g. a transfer-syntax we cannot produce).
  * Throws MIPSEG_NOT_ACCEPTABLE (406) when nothing fits.
  */
 export function negotiate<T extends string>(
@@ -70,13 +91,14 @@ export function negotiate<T extends string>(
   offers: readonly T[],
   check: (entry: AcceptEntry, offer: T) => boolean = () => true,
 ): { offer: T; entry: AcceptEntry } {
-  const entries = parseAccept(accept);
-  for (const entry of entries) {
-    for (const offer of offers) {
-      if (typeMatches(entry.type, offer) && check(entry, offer)) return { offer, entry };
-    }
+  const entries = parseAcceptWithExclusions(accept);
+  let chosen: { offer: T; entry: AcceptEntry } | undefined;
+  for (const offer of offers) {
+    const entry = entryFor(entries, offer, check);
+    if (entry && entry.q > 0 && (!chosen || entry.q > chosen.entry.q)) chosen = { offer, entry };
   }
-  throw new MipsegError('MIPSEG_NOT_ACCEPTABLE', accept ?? '');
+  if (!chosen) throw new MipsegError('MIPSEG_NOT_ACCEPTABLE', accept ?? '');
+  return chosen;
 }
 
 /** WADO multipart requests name the part type in `type=`; a bare multipart/related means application/dicom. */
