@@ -232,10 +232,10 @@ export class Archive {
     if (existing && (existing.studyInstanceUid !== header.studyInstanceUid || existing.seriesInstanceUid !== header.seriesInstanceUid)) {
       throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `${header.sopInstanceUid} is stored in series ${existing.seriesInstanceUid}`);
     }
-    // The stored copy stays, unless its file is gone (a crash of an earlier release mid-replacement): then this
-    // copy takes its place, and the instance can be read again.
+    // The stored copy stays, unless its file is gone or not the one indexed (a crash mid-replacement): then this copy
+    // takes its place, and the instance can be read again.
     if (existing && (existing.sha256 === sha256 || await this.holdsSameDataSet(existing, tempPath, size)) &&
-      await this.blobs.exists(existing.storageKey)) {
+      await this.storedFileIntact(existing)) {
       await this.blobs.discardTemp(tempPath);
       return { status: 'unchanged', header, replaced: false };
     }
@@ -345,9 +345,30 @@ export class Archive {
     });
   }
 
+  /** A stored instance's header: from its first MiB where that holds it, else from the whole file. */
   private async headerOf(instance: StoredInstance): Promise<InstanceHeader> {
+    const path = this.blobs.localPath(instance.storageKey);
+    if (path && instance.size > HEADER_PROBE_BYTES) {
+      try {
+        return parseInstanceHeader(await readHeaderBytes(path, instance.size), instance.size);
+      } catch {
+        // The header runs past the probe (or the probe is unreadable): the whole file decides.
+      }
+    }
     const bytes = await this.blobs.read(instance.storageKey);
     return parseInstanceHeader(bytes, bytes.length);
+  }
+
+  /**
+   * Whether the stored copy is there and of the size the index gives: after a power loss the index row of a
+   * replacement can be durable while its rename is not, and a re-send must then store it again, not be told "unchanged".
+   */
+  private async storedFileIntact(instance: StoredInstance): Promise<boolean> {
+    try {
+      return (await this.blobs.size(instance.storageKey)) === instance.size;
+    } catch {
+      return false;
+    }
   }
 
   /** Removes folders of rows already deleted: what cannot be removed is logged, since readers no longer see it. */
