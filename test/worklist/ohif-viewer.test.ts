@@ -47,6 +47,8 @@ describe('/viewer (any OHIF build)', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toBe("frame-ancestors 'self'");
     expect(page.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    const byName = await fetch(`${server.root}/index.html`);
+    expect([byName.status, byName.headers.get('x-frame-options')]).toEqual([200, 'SAMEORIGIN']);
   });
 });
 

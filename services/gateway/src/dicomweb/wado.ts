@@ -166,9 +166,10 @@ export function retrieveMetadataHandler(archive: Archive) {
     const base = dicomwebBase(req);
     const items = await mapConcurrently(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
     if (offer !== 'multipart/related') {
-      res.status(200).type('application/dicom+json').send(`[${items.join(',')}]`);
+      res.status(200).type('application/dicom+json').set('Vary', 'Accept').send(`[${items.join(',')}]`);
       return;
     }
+    res.set('Vary', 'Accept');
     await sendMultipart(res, DICOM_XML, items.map((item) => ({
       headers: `Content-Type: ${DICOM_XML}`, body: Buffer.from(toNativeDicomModelXml(JSON.parse(item) as DicomJson), 'utf8'),
     })));

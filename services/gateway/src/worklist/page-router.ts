@@ -9,6 +9,9 @@ import { ASSET_PREFIX, type WebAssets } from './web-assets';
 const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; " +
   "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
+/** The viewer sends the session cookie with its DICOMweb requests: no other site may frame it (clickjacking). */
+const VIEWER_FRAMING = { 'Content-Security-Policy': "frame-ancestors 'self'", 'X-Frame-Options': 'SAMEORIGIN' } as const;
+
 /** Client-side routes of the page: each answers with index.html. */
 const PAGE_PATHS = ['/', '/studies/:study', '/try'];
 
@@ -34,12 +37,14 @@ function ohifRoutes(r: Router, ohifDist: string | undefined): void {
     res.set('Cache-Control', 'no-cache').type('application/javascript').send(ohifAppConfig(dicomwebBase(req)));
   });
   r.get('/viewer{/*rest}', (_req, res) => {
-    // The viewer sends the session cookie with its DICOMweb requests: no other site may frame it (clickjacking).
-    res.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': "frame-ancestors 'self'", 'X-Frame-Options': 'SAMEORIGIN' })
-      .sendFile(join(ohifDist, 'index.html'));
+    res.set({ 'Cache-Control': 'no-cache', ...VIEWER_FRAMING }).sendFile(join(ohifDist, 'index.html'));
   });
-  // The viewer's bundles sit at the root of its dist (it is built for "/"); unknown paths fall through.
-  r.use(express.static(ohifDist, { index: false, maxAge: '1h' }));
+  // The viewer's bundles sit at the root of its dist (it is built for "/"); unknown paths fall through. Its pages
+  // (index.html reached by name) carry the framing rule too.
+  r.use(express.static(ohifDist, { index: false, maxAge: '1h',
+    setHeaders: (res, path) => {
+      if (path.endsWith('.html')) res.set(VIEWER_FRAMING);
+    } }));
 }
 
 export interface PageRouterOptions {
