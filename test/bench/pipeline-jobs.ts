@@ -7,7 +7,7 @@ export interface BenchJob extends Omit<ApiJob, 'exports'> {
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
-  readonly request: { readonly sopInstanceUids: readonly string[] } | null;
+  readonly request: { readonly instanceCount: number } | null;
   readonly exports: ReadonlyArray<{ destination: string; state: string; attempts: number; detail?: string; updatedAt: number }>;
 }
 
@@ -42,7 +42,7 @@ function exportMs(job: BenchJob): number | undefined {
 
 /** Waits for the job that analysed all `instances` of the study (and for its exports, when `exports` > 0). */
 async function finishedJob(service: BenchService, study: string, instances: number, exports: number): Promise<BenchJob> {
-  const complete = (j: BenchJob) => isDone(j) && j.request?.sopInstanceUids.length === instances;
+  const complete = (j: BenchJob) => isDone(j) && j.request?.instanceCount === instances;
   const settled = (j: BenchJob) => j.exports.length === exports && j.exports.every((e) => ['sent', 'failed'].includes(e.state));
   const jobs = (await waitForJobs(service.root, study, (js) => (js as unknown as BenchJob[]).some((j) => complete(j) &&
     (j.state !== 'done' || settled(j))), 600_000)) as unknown as BenchJob[];
