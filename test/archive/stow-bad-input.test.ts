@@ -196,5 +196,14 @@ describeWithSharedData(GE)('STOW-RS duplicate policy', () => {
     // Not "unchanged": stored again (202: the file found there is kept under retired/, as a replaced copy is).
     expect((await postStow(`${server.baseUrl}/studies`, [changed])).status).toBe(202);
     expect(readFileSync(join(server.dataDir, String(stored?.storageKey)))).toEqual(changed);
+    // The same, with a correction of the same length (PatientSex): only the stored file's hash tells the copies apart.
+    const sameLength = rewrite(changed, (dict) => {
+      dict['00100040'] = { vr: 'CS', Value: ['O'] };
+    });
+    expect(sameLength.length).toBe(changed.length);
+    expect((await postStow(`${server.baseUrl}/studies`, [sameLength])).status).toBe(202);
+    writeFileSync(join(server.dataDir, String(stored?.storageKey)), changed);
+    expect((await postStow(`${server.baseUrl}/studies`, [sameLength])).status).toBe(202);
+    expect(readFileSync(join(server.dataDir, String(stored?.storageKey)))).toEqual(sameLength);
   });
 });

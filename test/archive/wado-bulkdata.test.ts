@@ -189,6 +189,13 @@ describeWithSharedData(GE_SLICE)('WADO-RS bulkdata: every BulkDataURI in the met
     // application/octet-stream without transfer-syntax=* means uncompressed (PS3.18 8.7.3.3): not transcoded.
     const uncompressed = await fetch(`${url}/bulkdata/7FE00010`, { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
     expect(uncompressed.status).toBe(406);
+    // Several acceptable entries: the part type is the winning entry's, not the last one looked at; q=0 refuses.
+    const partType = async (accept: string) =>
+      (await readParts(await fetch(`${url}/bulkdata/7FE00010`, { headers: { Accept: accept } }))).map((p) => p.contentType.split(';')[0]);
+    const octet = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
+    expect(await partType(`${octet}, */*;q=0.1`)).toEqual(['application/octet-stream']);
+    expect(await partType(`${octet};q=0.9, multipart/related; type="image/jpeg";q=0.5`)).toEqual(['application/octet-stream']);
+    expect(await partType(`multipart/related; type="image/jpeg", ${octet};q=0`)).toEqual(['image/jpeg']);
   });
 
 });

@@ -12,7 +12,7 @@ describe('the worklist overlay of a SEG stored by STOW-RS', () => {
   });
   afterAll(() => server.stop());
 
-  test('is drawn for a MIP-sized SEG and refused (400) for one of 3000 × 3000 pixels, before its mask is read', async () => {
+  test('is drawn for a MIP-sized SEG and refused (400) for one of 3000 × 3000 pixels', async () => {
     const source = syntheticSource();
     const mip = syntheticMip(5, 3);
     const mipOut = writeMipInstance(mip, source, { equipment: EQUIPMENT });

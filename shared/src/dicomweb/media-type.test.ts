@@ -25,6 +25,7 @@ describe('Accept negotiation (RFC 9110 12.5.1)', () => {
     expect(chosen('image/png;q=0', RENDERED)).toBe('406');
     expect(chosen('image/*;q=0, */*', RENDERED)).toBe('406');
     expect(chosen('text/html', RENDERED)).toBe('406');
+    expect(chosen('image/png;q=abc, */*', RENDERED)).toBe('image/png'); // an unreadable q is ignored, not a refusal
   });
 
   test('a check can veto an entry, and the next best entry for that offer counts', () => {

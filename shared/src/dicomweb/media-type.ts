@@ -54,9 +54,10 @@ function parseAcceptWithExclusions(header: string | undefined): AcceptEntry[] {
     .map((part) => {
       const mt = parseMediaType(part);
       const q = mt.params['q'] === undefined ? 1 : Number(mt.params['q']);
-      return { ...mt, q: Number.isFinite(q) ? q : 0 };
+      return { ...mt, q };
     })
-    .filter((e) => e.type !== '');
+    // A q that is not a number is no exclusion (q=0 is): such an entry is left out, as before q=0 counted.
+    .filter((e) => e.type !== '' && Number.isFinite(e.q));
 }
 
 /** How specifically a media range names `type`: 2 exactly, 1 as `type/*`, 0 as `*\/*`; -1 when it does not match. */

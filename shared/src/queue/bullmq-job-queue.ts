@@ -258,6 +258,15 @@ export class BullMqJobQueue implements JobQueue {
       .slice(filter.offset, filter.offset + filter.limit);
   }
 
+  /** The first of these ids (newest first) that names a job: read one at a time, since the first nearly always does. */
+  private async newestExisting(ids: readonly string[]): Promise<Job | undefined> {
+    for (const id of ids) {
+      const job = await this.analyses.getJob(id);
+      if (job) return job;
+    }
+    return undefined;
+  }
+
   /** The jobs of these ids that exist (an id indexed just before its add failed does not). */
   private async jobsById(ids: readonly string[]): Promise<Job[]> {
     const jobs = await Promise.all(ids.map((id) => this.analyses.getJob(id)));
@@ -272,7 +281,7 @@ export class BullMqJobQueue implements JobQueue {
     if (await this.studyIndex.ready()) {
       const newest = await this.studyIndex.latest([...wanted]);
       const lookup = await this.exportLookup();
-      const jobs = await Promise.all([...newest.values()].map(async (ids) => (await this.jobsById(ids))[0]));
+      const jobs = await Promise.all([...newest.values()].map((ids) => this.newestExisting(ids)));
       const found = jobs.filter((j): j is Job => j !== undefined);
       for (const record of await Promise.all(found.map((j) => this.toRecord(j, lookup)))) latest.set(record.studyInstanceUid, record);
       return latest;

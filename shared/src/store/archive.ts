@@ -360,12 +360,16 @@ export class Archive {
   }
 
   /**
-   * Whether the stored copy is there and of the size the index gives: after a power loss the index row of a
-   * replacement can be durable while its rename is not, and a re-send must then store it again, not be told "unchanged".
+   * Whether the stored file is the one the index names (its SHA-256): after a power loss the index row of a
+   * replacement can be durable while its rename is not, and a re-send must then store it again, not be told
+   * "unchanged". A re-send reads the stored copy once, as a re-encoded one already does (holdsSameDataSet).
    */
   private async storedFileIntact(instance: StoredInstance): Promise<boolean> {
     try {
-      return (await this.blobs.size(instance.storageKey)) === instance.size;
+      if ((await this.blobs.size(instance.storageKey)) !== instance.size) return false;
+      const hash = createHash('sha256');
+      for await (const chunk of this.blobs.openRead(instance.storageKey)) hash.update(chunk as Buffer);
+      return hash.digest('hex') === instance.sha256;
     } catch {
       return false;
     }

@@ -16,7 +16,7 @@ import {
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
-import { multipartPartType, negotiate, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
+import { multipartPartType, negotiate, toNativeDicomModelXml, type AcceptEntry } from '@mipseg/shared/dicomweb';
 import type { DicomJson } from '@mipseg/shared/dicom';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
@@ -245,17 +245,16 @@ function uncompressedBulkData(bytes: Buffer, tag: string): Uint8Array {
  * means uncompressed (PS3.18 8.7.3.3), which mipseg does not transcode to: 406.
  */
 function compressedPartType(accept: string | undefined, mediaType: string, transferSyntaxUid: string): string {
-  let chosen = mediaType;
-  negotiate(accept, ['multipart/related'] as const, (entry) => {
+  // What one Accept entry asks for, if mipseg can send it; the winning entry (not the last one looked at) decides.
+  const partTypeFor = (entry: AcceptEntry): string | undefined => {
     const wanted = entry.type === '*/*' ? mediaType : multipartPartType(entry, mediaType);
     const ts = entry.params['transfer-syntax'];
     const asStored = ts === '*' || ts === transferSyntaxUid;
-    if (wanted === 'application/octet-stream' && asStored) chosen = wanted;
-    else if (wanted === mediaType && (ts === undefined || asStored)) chosen = mediaType;
-    else return false;
-    return true;
-  });
-  return chosen;
+    if (wanted === 'application/octet-stream' && asStored) return wanted;
+    return wanted === mediaType && (ts === undefined || asStored) ? mediaType : undefined;
+  };
+  const { entry } = negotiate(accept, ['multipart/related'] as const, (e) => partTypeFor(e) !== undefined);
+  return partTypeFor(entry) ?? mediaType;
 }
 
 /**
