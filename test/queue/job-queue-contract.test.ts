@@ -179,6 +179,20 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     }
   });
 
+  test('gives the MIP and SEG of each study whose newest job is done, and of no other', async () => {
+    const q = await harness.make([]);
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (id, req) => (id === 'seg-bad'
+      ? Promise.reject(new MipsegError('MIPSEG_IMAGE_INVALID', 'gap'))
+      : Promise.resolve({ ...RESULT, studyInstanceUid: req.studyInstanceUid, segSopInstanceUid: `${req.studyInstanceUid}.9` })) },
+    { concurrency: 1, studyChecks: false, analyses: true });
+    await q.enqueueAnalysis('seg-good', { ...request('1.5.1.1'), studyInstanceUid: '1.5.1' });
+    await q.enqueueAnalysis('seg-bad', { ...request('1.5.2.1'), studyInstanceUid: '1.5.2' });
+    await finished(q, 'seg-good');
+    await finished(q, 'seg-bad');
+    await q.recordNotApplicable('na-later', '1.5.3', 'no PET series');
+    expect([...(await q.latestDoneResults())]).toEqual([['1.5.1', { mipSopInstanceUid: RESULT.mipSopInstanceUid, segSopInstanceUid: '1.5.1.9' }]]);
+  });
+
   test('a study without eligible series is recorded as not applicable with its reason', async () => {
     const q = await harness.make([]);
     q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) }, { concurrency: 1, studyChecks: false, analyses: true });

@@ -299,7 +299,8 @@ export class BullMqJobQueue implements JobQueue {
     for (const record of await this.listJobs({ limit: 5000, offset: 0 })) {
       if (seen.has(record.studyInstanceUid)) continue;
       seen.add(record.studyInstanceUid);
-      if (record.state === 'done' && record.result) results.set(record.studyInstanceUid, record.result);
+      const result = record.state === 'done' ? record.result : null;
+      if (result) results.set(record.studyInstanceUid, { mipSopInstanceUid: result.mipSopInstanceUid, segSopInstanceUid: result.segSopInstanceUid });
     }
     return results;
   }
