@@ -147,6 +147,8 @@ describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-v
     expect(await patientIds({ PatientName: 'YAMADA^TAROU' })).toEqual(['PN001']);
     expect(await patientIds({ PatientName: YAMADA })).toEqual(['PN001']);
     expect(await patientIds({ PatientName: 'yama*' })).toEqual(['PN001']);
+    expect(await patientIds({ PatientName: '*Tarou' })).toEqual(['PN001']); // the alphabetic group ends there
+    expect(await patientIds({ PatientName: '*たろう' })).toEqual(['PN001']); // and the whole value
     expect(await patientIds({ PatientName: 'Yamada' })).toEqual([]);
   });
 

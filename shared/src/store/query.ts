@@ -136,10 +136,15 @@ function personNameFragment(col: string, raw: string): SqlFragment {
   return { sql: `(${f.col} = ${f.param} COLLATE NOCASE OR ${f.col} LIKE ${f.param} ESCAPE '\\')`, params: [value, `${escapeLike(value)}=%`] };
 }
 
-/** A person name with wildcards: LIKE over the whole stored value, in any case. */
+/**
+ * A person name with wildcards: LIKE over the whole stored value or, where it has ideographic or phonetic groups, over
+ * its alphabetic group alone, in any case: `*Tarou` finds `Yamada^Tarou=山田^太郎`.
+ */
 function personNamePatternFragment(col: string, value: string): SqlFragment {
+  const alphabetic = `CASE WHEN instr(${col}, '=') > 0 THEN substr(${col}, 1, instr(${col}, '=') - 1) END`;
   const f = folded(col, value);
-  return { sql: `${f.col} LIKE ${f.param} ESCAPE '\\'`, params: [toLike(value)] };
+  const g = folded(alphabetic, value);
+  return { sql: `(${f.col} LIKE ${f.param} ESCAPE '\\' OR ${g.col} LIKE ${g.param} ESCAPE '\\')`, params: [toLike(value), toLike(value)] };
 }
 
 /**
