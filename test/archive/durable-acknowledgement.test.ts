@@ -13,38 +13,19 @@ describeWithSharedData(GE)('STOW-RS answers only once the index rows it wrote ar
   });
   afterAll(() => server.stop());
 
-  test('holds its answer while the index\'s log is being flushed, and flushes it once per request', async () => {
+  const slices = (from: number, to: number) => {
     const dir = sharedData(GE).path;
-    const files = readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort().slice(0, 5).map((f) => readFileSync(join(dir, f)));
-    const index = server.archive.index;
-    const flush = index.syncToDisk.bind(index);
-    let release = (): void => undefined;
-    let flushes = 0;
-    index.syncToDisk = () => {
-      flushes++;
-      return new Promise<void>((resolve) => {
-        release = () => void flush().then(resolve);
-      });
-    };
-    let answered = false;
-    const reply = postStow(`${server.baseUrl}/studies`, files).then((r) => {
-      answered = true;
-      return r;
-    });
-    for (let k = 0; k < 100 && flushes === 0; k++) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 200));
-    expect([flushes, answered]).toEqual([1, false]);
-    release();
-    expect((await reply).status).toBe(200);
-    index.syncToDisk = flush;
-  });
+    return readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort().slice(from, to).map((f) => readFileSync(join(dir, f)));
+  };
 
-  test('waits for what store listeners wrote elsewhere to be flushed too (the embedded runner\'s pending study check)', async () => {
-    const dir = sharedData(GE).path;
-    const files = readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort().slice(5, 8).map((f) => readFileSync(join(dir, f)));
+  /**
+   * A held flush: `hold` is given a function returning the promise a flush waits on. Posts `files`, checks that the answer
+   * waits for exactly one flush, then lets it go and returns the answer's status.
+   */
+  async function stowHeldByOneFlush(files: Buffer[], hold: (flush: () => Promise<void>) => void): Promise<number> {
     let release = (): void => undefined;
     let flushes = 0;
-    server.archive.syncAlso(() => {
+    hold(() => {
       flushes++;
       return new Promise<void>((resolve) => {
         release = resolve;
@@ -59,6 +40,22 @@ describeWithSharedData(GE)('STOW-RS answers only once the index rows it wrote ar
     await new Promise((r) => setTimeout(r, 200));
     expect([flushes, answered]).toEqual([1, false]);
     release();
-    expect((await reply).status).toBe(200);
+    return (await reply).status;
+  }
+
+  test('holds its answer while the index\'s log is being flushed, and flushes it once per request', async () => {
+    const index = server.archive.index;
+    const flush = index.syncToDisk.bind(index);
+    try {
+      expect(await stowHeldByOneFlush(slices(0, 5), (held) => {
+        index.syncToDisk = () => held().then(flush);
+      })).toBe(200);
+    } finally {
+      index.syncToDisk = flush;
+    }
+  });
+
+  test('waits for what store listeners wrote elsewhere to be flushed too (the embedded runner\'s pending study check)', async () => {
+    expect(await stowHeldByOneFlush(slices(5, 8), (held) => server.archive.syncAlso(held))).toBe(200);
   });
 });
