@@ -191,11 +191,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async enqueueAnalysis(jobId: string, plan: AnalysisPlan): Promise<{ created: true; version: number } | { created: false }> {
-    const existing = await this.analyses.getJob(jobId);
-    if (existing) {
-      await this.studyIndex.add(plan.studyInstanceUid, jobId, existing.timestamp); // heals an entry a crash left out
-      return { created: false };
-    }
+    if (await this.existsIndexed(plan.studyInstanceUid, jobId)) return { created: false };
     // HINCRBY allots the version in one Redis command, so two planners (gateways, a double click) never share
     // one. Two planners adding the same job id at once both pass the check above: one add wins, and the
     // other's version is left unused — a gap in the numbering, never a duplicate.
@@ -213,13 +209,16 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
-    const existing = await this.analyses.getJob(jobId);
-    if (existing) {
-      await this.studyIndex.add(studyInstanceUid, jobId, existing.timestamp);
-      return;
-    }
+    if (await this.existsIndexed(studyInstanceUid, jobId)) return;
     await this.studyIndex.add(studyInstanceUid, jobId);
     await this.analyses.add('not-applicable', { notApplicable: { studyInstanceUid, reason } } satisfies AnalysisData, { jobId });
+  }
+
+  /** Whether the job exists; if it does, it is indexed again under its study (which heals an entry a crash left out). */
+  private async existsIndexed(studyInstanceUid: string, jobId: string): Promise<boolean> {
+    const existing = await this.analyses.getJob(jobId);
+    if (existing) await this.studyIndex.add(studyInstanceUid, jobId, existing.timestamp);
+    return existing !== undefined;
   }
 
   async hasJob(id: string): Promise<boolean> {
@@ -286,34 +285,30 @@ export class BullMqJobQueue implements JobQueue {
       for (const record of await Promise.all(found.map((j) => this.toRecord(j, lookup)))) latest.set(record.studyInstanceUid, record);
       return latest;
     }
-    // Newest first, so the first job seen of a study is its latest (same 5,000-job bound as listJobs).
-    for (const record of await this.listJobs({ limit: 5000, offset: 0 })) {
-      if (wanted.has(record.studyInstanceUid) && !latest.has(record.studyInstanceUid)) latest.set(record.studyInstanceUid, record);
-    }
+    for (const [study, record] of await this.newestJobPerStudy()) if (wanted.has(study)) latest.set(study, record);
     return latest;
+  }
+
+  /** Each study's newest job among the newest 5,000 (listJobs' bound): a list newest first, so the first seen of a study. */
+  private async newestJobPerStudy(): Promise<Map<string, JobRecord>> {
+    const newest = new Map<string, JobRecord>();
+    for (const record of await this.listJobs({ limit: 5000, offset: 0 })) {
+      if (!newest.has(record.studyInstanceUid)) newest.set(record.studyInstanceUid, record);
+    }
+    return newest;
   }
 
   async latestDoneResults(): Promise<Map<string, ResultInstances>> {
     const results = new Map<string, ResultInstances>();
-    const seen = new Set<string>();
-    for (const record of await this.listJobs({ limit: 5000, offset: 0 })) {
-      if (seen.has(record.studyInstanceUid)) continue;
-      seen.add(record.studyInstanceUid);
+    for (const [study, record] of await this.newestJobPerStudy()) {
       const result = record.state === 'done' ? record.result : null;
-      if (result) results.set(record.studyInstanceUid, { mipSopInstanceUid: result.mipSopInstanceUid, segSopInstanceUid: result.segSopInstanceUid });
+      if (result) results.set(study, { mipSopInstanceUid: result.mipSopInstanceUid, segSopInstanceUid: result.segSopInstanceUid });
     }
     return results;
   }
 
   async studiesWithLatestJobState(state: JobState): Promise<string[]> {
-    const seen = new Set<string>();
-    const matching: string[] = [];
-    for (const record of await this.listJobs({ limit: 5000, offset: 0 })) {
-      if (seen.has(record.studyInstanceUid)) continue;
-      seen.add(record.studyInstanceUid);
-      if (record.state === state) matching.push(record.studyInstanceUid);
-    }
-    return matching;
+    return [...(await this.newestJobPerStudy())].filter(([, record]) => record.state === state).map(([study]) => study);
   }
 
   private async toRecord(snapshot: Job, lookup: ExportLookup): Promise<JobRecord> {

@@ -23,6 +23,9 @@ const NOT_DUE = Number.MAX_SAFE_INTEGER;
  */
 export const UNRECORDED_RETRY_MS = 10_000;
 
+/** A job's place among its study's jobs, 1 for the newest: listJobs' order (created_at DESC, id) within each study. */
+const RANK_IN_STUDY = 'ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank';
+
 export interface EmbeddedQueueOptions {
   readonly analysisRetry: RetryPolicy;
   readonly exportRetry: RetryPolicy;
@@ -153,7 +156,7 @@ export class EmbeddedJobQueue implements JobQueue {
 
   getJob(id: string): Promise<JobRecord | undefined> {
     const row = this.statements.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
-    return Promise.resolve(row ? this.withExports(row) : undefined);
+    return Promise.resolve(row ? this.withExports([row])[0] : undefined);
   }
 
   listJobs(filter: JobFilter): Promise<JobRecord[]> {
@@ -170,42 +173,46 @@ export class EmbeddedJobQueue implements JobQueue {
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at DESC, id LIMIT ? OFFSET ?`;
     const rows = this.statements.prepare(sql).all(...params, filter.limit, filter.offset) as JobRow[];
-    return Promise.resolve(rows.map((r) => this.withExports(r)));
+    return Promise.resolve(this.withExports(rows));
   }
 
   latestJobsByStudy(studyInstanceUids: readonly string[]): Promise<Map<string, JobRecord>> {
     const latest = new Map<string, JobRecord>();
     if (studyInstanceUids.length === 0) return Promise.resolve(latest);
-    const rows = this.statements.prepare(`SELECT * FROM (SELECT j.*, ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank
+    const rows = this.statements.prepare(`SELECT * FROM (SELECT j.*, ${RANK_IN_STUDY}
       FROM jobs j WHERE study_uid IN (SELECT value FROM json_each(?))) WHERE rank = 1`).all(JSON.stringify(studyInstanceUids)) as JobRow[];
-    const exports = this.statements.prepare('SELECT * FROM exports WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY destination')
-      .all(JSON.stringify(rows.map((r) => r.id))) as ExportRow[];
-    // Grouped once: filtering the whole list for each job made a page of thousands of studies quadratic.
-    const byJob = new Map<string, ExportRow[]>();
-    for (const e of exports) byJob.set(e.job_id, [...(byJob.get(e.job_id) ?? []), e]);
-    for (const row of rows) latest.set(row.study_uid, toJobRecord(row, byJob.get(row.id) ?? []));
+    for (const record of this.withExports(rows)) latest.set(record.studyInstanceUid, record);
     return Promise.resolve(latest);
   }
 
   latestDoneResults(): Promise<Map<string, ResultInstances>> {
     // The two UIDs taken out by SQLite: parsing every result in JavaScript cost more than the rest of the filter.
     const rows = this.statements.prepare(`SELECT study_uid, json_extract(result, '$.mipSopInstanceUid') AS mip,
-      json_extract(result, '$.segSopInstanceUid') AS seg FROM (SELECT study_uid, state, result,
-      ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank FROM jobs) WHERE rank = 1 AND state = 'done'
+      json_extract(result, '$.segSopInstanceUid') AS seg FROM (SELECT study_uid, state, result, ${RANK_IN_STUDY} FROM jobs)
+      WHERE rank = 1 AND state = 'done'
       AND result IS NOT NULL`).all() as { study_uid: string; mip: string; seg: string }[];
     return Promise.resolve(new Map(rows.map((r) => [r.study_uid, { mipSopInstanceUid: r.mip, segSopInstanceUid: r.seg }])));
   }
 
   studiesWithLatestJobState(state: JobState): Promise<string[]> {
-    const rows = this.statements.prepare(`SELECT study_uid FROM (SELECT study_uid, state,
-      ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank FROM jobs) WHERE rank = 1 AND state = ?`)
+    const rows = this.statements.prepare(`SELECT study_uid FROM (SELECT study_uid, state, ${RANK_IN_STUDY} FROM jobs)
+      WHERE rank = 1 AND state = ?`)
       .all(state) as { study_uid: string }[];
     return Promise.resolve(rows.map((r) => r.study_uid));
   }
 
-  private withExports(row: JobRow): JobRecord {
-    const exports = this.statements.prepare('SELECT * FROM exports WHERE job_id = ? ORDER BY destination').all(row.id) as ExportRow[];
-    return toJobRecord(row, exports);
+  /** The jobs' records with their exports, read in one query for all of them and grouped once (not per job). */
+  private withExports(rows: readonly JobRow[]): JobRecord[] {
+    if (rows.length === 0) return [];
+    const exports = this.statements.prepare('SELECT * FROM exports WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY destination')
+      .all(JSON.stringify(rows.map((r) => r.id))) as ExportRow[];
+    const byJob = new Map<string, ExportRow[]>();
+    for (const e of exports) {
+      const ofJob = byJob.get(e.job_id);
+      if (ofJob) ofJob.push(e);
+      else byJob.set(e.job_id, [e]);
+    }
+    return rows.map((row) => toJobRecord(row, byJob.get(row.id) ?? []));
   }
 
   startProcessing(handlers: JobHandlers, options: ProcessingOptions): void {
