@@ -3,6 +3,7 @@ import { assertUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { JobQueue, JobState } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
+import { isResultStored } from '../worklist/ai-status';
 
 /** What the jobs API needs of the pipeline (kept as an interface: the gateway does not run jobs). */
 export interface PipelineApi {
@@ -55,7 +56,7 @@ export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
     const waiting = (await pipeline.queue.pendingStudies()).includes(study);
     const latest = jobs.find((j) => j.state === 'done')?.result ?? null;
     // A result whose series were deleted (a reader rejected it) is no result: the jobs still say what was done.
-    const stored = latest !== null && archive.index.storedSopInstanceUids([latest.mipSopInstanceUid, latest.segSopInstanceUid]).size === 2;
+    const stored = latest !== null && isResultStored(archive, latest);
     res.json({ studyInstanceUid: study, waitingForInstances: waiting, latestResult: stored ? latest : null, resultDeleted: latest !== null && !stored, jobs });
   });
   r.post('/studies/:study/analyze', async (req, res) => {

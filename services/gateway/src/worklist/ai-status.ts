@@ -1,4 +1,4 @@
-import type { ExportStatus, JobRecord, ResultUids } from '@mipseg/shared/queue';
+import type { ExportStatus, JobRecord, ResultInstances } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import type { AiStatus, ExportSummary } from './worklist-types';
 
@@ -15,11 +15,17 @@ const NO_JOB = {
 const DELETED_REASON = 'the result (its MIP or SEG series) was deleted; Run again makes a new one';
 
 /**
- * Whether a result's MIP and SEG are both still in the archive: a reader rejects a result by deleting its series,
- * and the job that made it keeps its record (the audit trail), so the record alone cannot say.
+ * Whether a result's MIP and SEG are both among `stored` (SOP Instance UIDs the index holds): a reader rejects a
+ * result by deleting its series, and the job that made it keeps its record (the audit trail), so the record alone
+ * cannot say. `stored` may hold many results' instances: a list checks them all in one index query.
  */
-export function isResultStored(archive: Archive, result: ResultUids): boolean {
-  return archive.index.findInstance(result.segSopInstanceUid) !== undefined && archive.index.findInstance(result.mipSopInstanceUid) !== undefined;
+export function isResultAmong(stored: ReadonlySet<string>, result: ResultInstances): boolean {
+  return stored.has(result.mipSopInstanceUid) && stored.has(result.segSopInstanceUid);
+}
+
+/** Whether a result's MIP and SEG are both still in the archive (see isResultAmong). */
+export function isResultStored(archive: Archive, result: ResultInstances): boolean {
+  return isResultAmong(archive.index.storedSopInstanceUids([result.mipSopInstanceUid, result.segSopInstanceUid]), result);
 }
 
 /** The newest job, for the worklist: a done job whose result was deleted shows as 'deleted', not as a finding. */

@@ -3,7 +3,7 @@ import { findIndexedAttribute, type IndexedAttribute } from '@mipseg/shared/dico
 import { MipsegError } from '@mipseg/shared/errors';
 import type { JobQueue } from '@mipseg/shared/queue';
 import type { Archive, AttributeFilter, SearchRow } from '@mipseg/shared/store';
-import { aiStatusOfStudy } from './ai-status';
+import { aiStatusOfStudy, isResultAmong } from './ai-status';
 import { AI_STATES, type AiState, type WorklistPage, type WorklistStudy } from './worklist-types';
 
 /** The worklist's search, already validated: GET /api/worklist?patient=&accession=&from=&to=&state=&limit=&offset= */
@@ -84,8 +84,7 @@ async function studiesInState(sources: WorklistSources, state: AiState | undefin
   // Done and deleted differ only in whether the result's series are still stored: one index query for all of them.
   const results = [...(await sources.queue.latestDoneResults())].filter(([uid]) => !pending.has(uid));
   const stored = sources.archive.index.storedSopInstanceUids(results.flatMap(([, r]) => [r.mipSopInstanceUid, r.segSopInstanceUid]));
-  return results.filter(([, r]) => (stored.has(r.mipSopInstanceUid) && stored.has(r.segSopInstanceUid)) === (state === 'done'))
-    .map(([uid]) => uid);
+  return results.filter(([, r]) => isResultAmong(stored, r) === (state === 'done')).map(([uid]) => uid);
 }
 
 const str = (row: SearchRow, column: string): string | null => {
