@@ -50,6 +50,18 @@ export function dictionaryVr(tag: number): string {
   return implicitVr(key) ?? AMBIGUOUS_VRS.get(key) ?? 'UN';
 }
 
+/** dcmjs's lower-case VRs for a choice ('xs': US or SS, 'ox': OB or OW), as written for a value that is not there. */
+const WRITTEN_FOR_CHOICE: Readonly<Record<string, string>> = { xs: 'US', ox: 'OB', lt: 'OW' };
+
+/**
+ * The VR to give an attribute returned without a value (a QIDO includefield the instance lacks), by its tag in 8 hex
+ * digits: dictionaryVr's, the first choice where the dictionary offers one, UN where it has none.
+ */
+export function emptyAttributeVr(tag: string): string {
+  const vr = dictionaryVr(Number.parseInt(tag, 16));
+  return WRITTEN_FOR_CHOICE[vr] ?? (/^[A-Z]{2}$/.test(vr) ? vr : 'UN');
+}
+
 function unparseable(detail: string, at: number): MipsegError {
   return new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `Implicit VR data set: ${detail} at byte ${at}`);
 }

@@ -22,6 +22,7 @@ export { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } f
 export { encodeFileMetaInformation, readFileMetaInformation } from './file-meta';
 export type { FileMetaInformation, ParsedFileMeta } from './file-meta';
 export { packBits, unpackBits } from './bit-packing';
+export { emptyAttributeVr } from './implicit-data-set';
 export { sameDataSet } from './same-data-set';
 export { readSegMask } from './seg-mask';
 export type { SegMask } from './seg-mask';

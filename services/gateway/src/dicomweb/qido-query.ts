@@ -28,18 +28,6 @@ export function toTag(key: string): string | undefined {
 }
 
 /**
- * The VR the data dictionary gives a tag (8 hex digits), for an attribute returned empty; dcmjs's lower-case
- * pseudo-VRs ('xs': US or SS, 'ox': OB or OW) are given as their first choice, an unknown or private tag as UN.
- */
-export function dictionaryVr(tag: string): string {
-  const { dictionary } = dcmjs.data.DicomMetaDictionary;
-  // The key is built from 8 hex digits, never a prototype member's name (the dictionary's entries are not own keys).
-  const vr = TAG_RE.test(tag) ? dictionary[`(${tag.slice(0, 4)},${tag.slice(4)})`]?.vr : undefined;
-  const PSEUDO: Record<string, string> = { xs: 'US', ox: 'OB', lt: 'OW' };
-  return vr === undefined ? 'UN' : (PSEUDO[vr] ?? (/^[A-Z]{2}$/.test(vr) ? vr : 'UN'));
-}
-
-/**
  * A path into a sequence (`00081115.0020000E`, PS3.18 8.3.4): mipseg neither matches on nor returns attributes
  * inside sequences, so it ignores such a key with a Warning, as it does other keys it cannot match on, rather than
  * refusing a query that standard clients (e.g. a viewer asking for ReferencedSeriesSequence) send.

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Config } from '@mipseg/shared/config';
-import type { DicomJson } from '@mipseg/shared/dicom';
+import { emptyAttributeVr, type DicomJson } from '@mipseg/shared/dicom';
 import { multipartPartType, negotiate, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import type { Archive, QueryLevel, SearchRow, StoredInstance } from '@mipseg/shared/store';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
-import { dictionaryVr, parseQidoRequest, type PathScope } from './qido-query';
+import { parseQidoRequest, type PathScope } from './qido-query';
 import { rowToDicomJson, sortDicomJson } from './qido-results';
 import { dicomwebBase } from './urls';
 import { warningHeaderValue } from './warning-header';
@@ -41,7 +41,7 @@ async function fillFromMetadata(archive: Archive, level: QueryLevel, row: Search
   missing: string[], base: string): Promise<void> {
   const instance = representative(archive, level, row);
   const metadata = instance ? JSON.parse(await instanceMetadataJson(archive, instance, base)) as DicomJson : {};
-  for (const tag of missing) json[tag] = metadata[tag] ?? { vr: dictionaryVr(tag) };
+  for (const tag of missing) json[tag] = metadata[tag] ?? { vr: emptyAttributeVr(tag) };
 }
 
 /**
