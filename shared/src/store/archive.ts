@@ -75,6 +75,10 @@ function metadataKeyFor(instance: StoredInstance): string {
   return instance.storageKey.replace(/\.dcm$/, `.${instance.sha256.slice(0, 16)}.m${METADATA_FORMAT}.json`);
 }
 
+function sha256Of(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
 async function readHeaderBytes(path: string, size: number): Promise<Buffer> {
   const handle = await fs.open(path, 'r');
   try {
@@ -161,7 +165,7 @@ export class Archive {
     try {
       const { size } = await fs.stat(tempPath);
       const bytes = await fs.readFile(tempPath);
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const sha256 = sha256Of(bytes);
       return await this.storeReceived({ path: tempPath, size, sha256, head: bytes, dataSynced: false }, options);
     } catch (err) {
       await this.blobs.discardTemp(tempPath);
@@ -234,8 +238,7 @@ export class Archive {
     }
     // The stored copy stays, unless its file is gone or not the one indexed (a crash mid-replacement): then this copy
     // takes its place, and the instance can be read again.
-    if (existing && (existing.sha256 === sha256 || await this.holdsSameDataSet(existing, tempPath, size)) &&
-      await this.storedFileIntact(existing)) {
+    if (existing && (existing.sha256 === sha256 ? await this.storedFileIntact(existing) : await this.holdsSameDataSet(existing, tempPath, size))) {
       await this.blobs.discardTemp(tempPath);
       return { status: 'unchanged', header, replaced: false };
     }
@@ -268,6 +271,8 @@ export class Archive {
     if (existing.size > SAME_DATA_SET_MAX_BYTES || size > SAME_DATA_SET_MAX_BYTES) return false;
     try {
       const [stored, received] = await Promise.all([this.blobs.read(existing.storageKey), fs.readFile(tempPath)]);
+      // Read once for both questions: is the stored file the one indexed (see storedFileIntact), and the same data set.
+      if (sha256Of(stored) !== existing.sha256) return false;
       const same = sameDataSet(stored, received);
       if (same) this.log.debug({ sopInstanceUid: existing.sopInstanceUid }, 'instance sent again in another encoding; the stored copy is kept');
       return same;
@@ -362,12 +367,12 @@ export class Archive {
   /**
    * Whether the stored file is the one the index names (its SHA-256): after a power loss the index row of a
    * replacement can be durable while its rename is not, and a re-send must then store it again, not be told
-   * "unchanged". A re-send reads the stored copy once, as a re-encoded one already does (holdsSameDataSet).
+   * "unchanged". A re-send reads the stored copy once (a re-encoded one in holdsSameDataSet, which checks the same).
    */
   private async storedFileIntact(instance: StoredInstance): Promise<boolean> {
     try {
       if ((await this.blobs.size(instance.storageKey)) !== instance.size) return false;
-      const hash = createHash('sha256');
+      const hash = createHash('sha256'); // streamed: a stored multi-frame instance can be hundreds of megabytes
       for await (const chunk of this.blobs.openRead(instance.storageKey)) hash.update(chunk as Buffer);
       return hash.digest('hex') === instance.sha256;
     } catch {
