@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
-import IORedis from 'ioredis';
 import { MipsegError } from '@mipseg/shared/errors';
 import { createLogger } from '@mipseg/shared/log';
 import { BullMqJobQueue, type AnalysisRequest, type ResultUids } from '@mipseg/shared/queue';
-import { startRedis, type TestRedis } from '../support/redis';
+import { useRedisWithClient } from '../support/redis';
 import { until } from '../support/until';
 
 const RESULT: ResultUids = {
@@ -20,24 +19,15 @@ function request(series: string): AnalysisRequest {
 }
 
 describe('queue mode: what Redis keeps of a finished analysis', () => {
-  let redis: TestRedis;
-  let connection: IORedis;
-  beforeAll(async () => {
-    redis = await startRedis();
-    connection = new IORedis(redis.url, { maxRetriesPerRequest: null });
-  });
-  afterAll(async () => {
-    connection.disconnect();
-    await redis.stop();
-  });
+  const fixture = useRedisWithClient();
 
   const storedRequest = async (prefix: string, id: string) =>
-    (JSON.parse((await connection.hget(`${prefix}:analyses:${id}`, 'data')) ?? '{}') as { request?: Record<string, unknown> }).request;
+    (JSON.parse((await fixture.connection.hget(`${prefix}:analyses:${id}`, 'data')) ?? '{}') as { request?: Record<string, unknown> }).request;
   const summarised = (prefix: string, id: string) => until(async () => {
     const stored = await storedRequest(prefix, id);
     return stored && !('sopInstanceUids' in stored) ? stored : undefined;
   }, `job ${id} to be summarised`);
-  const open = (prefix: string) => new BullMqJobQueue({ redisUrl: redis.url, prefix, analysisRetry: retry, exportRetry: retry,
+  const open = (prefix: string) => new BullMqJobQueue({ redisUrl: fixture.redis.url, prefix, analysisRetry: retry, exportRetry: retry,
     exportDestinations: [], lockDurationMs: 5000 }, createLogger('silent'));
 
   test('a done or failed job keeps the count of its instances; a job still to run, or to be retried, keeps the list', async () => {
@@ -72,10 +62,10 @@ describe('queue mode: what Redis keeps of a finished analysis', () => {
   test('jobs finished by an earlier release are summarised once, when a worker starts', async () => {
     const prefix = `t-${randomUUID()}`;
     // As an earlier release left them: finished with their whole request.
-    const old = new Queue('analyses', { connection, prefix });
+    const old = new Queue('analyses', { connection: fixture.connection, prefix });
     const finishOld = async (ids: string[]) => {
       const worker = new Worker('analyses', (job) => (job.id === 'old-failed' ? Promise.reject(new Error('MIPSEG_IMAGE_INVALID: gap'))
-        : Promise.resolve(RESULT)), { connection, prefix });
+        : Promise.resolve(RESULT)), { connection: fixture.connection, prefix });
       for (const id of ids) await old.add('analyze', { request: request(`1.2.3.${id}`) }, { jobId: id, removeOnComplete: false, removeOnFail: false });
       await until(async () => ((await old.getJobCountByTypes('completed', 'failed')) >= ids.length ? true : undefined), 'the old jobs');
       await worker.close();
@@ -88,7 +78,7 @@ describe('queue mode: what Redis keeps of a finished analysis', () => {
       expect(await summarised(prefix, 'old-done')).toMatchObject({ instanceCount: 400, seriesInstanceUid: '1.2.3.old-done' });
       expect(await summarised(prefix, 'old-failed')).toMatchObject({ instanceCount: 400 });
       expect((await queue.getJob('old-done'))?.request).toMatchObject({ instanceCount: 400 });
-      await until(async () => ((await connection.exists(`${prefix}:finished-requests-summarised`)) ? true : undefined), 'the marker');
+      await until(async () => ((await fixture.connection.exists(`${prefix}:finished-requests-summarised`)) ? true : undefined), 'the marker');
       await queue.close();
 
       // Once done, a later start reads no finished job again (their number only grows).

@@ -71,3 +71,23 @@ export async function startRedis(): Promise<TestRedis> {
     },
   };
 }
+
+/** A describe block's private Redis and a plain client on it (for what a test reads or writes beside the queue). */
+export interface RedisFixture {
+  redis: TestRedis;
+  connection: IORedis;
+}
+
+/** Starts a private Redis and a client before a describe block's tests, and stops both after them. */
+export function useRedisWithClient(): RedisFixture {
+  const fixture = {} as RedisFixture; // filled in beforeAll, before any test reads it
+  beforeAll(async () => {
+    fixture.redis = await startRedis();
+    fixture.connection = new IORedis(fixture.redis.url, { maxRetriesPerRequest: null });
+  });
+  afterAll(async () => {
+    fixture.connection.disconnect();
+    await fixture.redis.stop();
+  });
+  return fixture;
+}
