@@ -260,9 +260,8 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     this.db.transaction(() => {
       const before = this.stmts.findStudyPatient.get(studyUid) as { patientKey: string } | undefined;
       if (!before) return;
-      this.stmts.replacePatient.run(row);
-      this.statements.prepare('UPDATE studies SET patient_key = ? WHERE study_uid = ?').run(row.patient_key, studyUid);
-      if (before.patientKey !== row.patient_key) this.stmts.deleteOrphanPatient.run(before);
+      this.refileStudy(row, before.patientKey, () =>
+        this.statements.prepare('UPDATE studies SET patient_key = ? WHERE study_uid = ?').run(row.patient_key, studyUid));
     })();
   }
 
@@ -294,12 +293,20 @@ export class SqliteArchiveIndex implements ArchiveIndex {
         this.removeStudyRow(studyUid, known.patientKey);
       } else if (remaining) {
         const row = attributeRow(remaining);
-        this.stmts.replacePatient.run(row);
-        this.stmts.replaceStudy.run(row);
-        if (row.patient_key !== known.patientKey) this.stmts.deleteOrphanPatient.run({ patientKey: known.patientKey });
+        this.refileStudy(row, known.patientKey, () => this.stmts.replaceStudy.run(row));
       }
       return changes;
     });
+  }
+
+  /**
+   * Files a study under `row`'s patient, whose attributes `row` sets: `updateStudy` points the study row at it, and the
+   * patient it was under goes when no study is left with it. Inside the caller's transaction.
+   */
+  private refileStudy(row: { readonly patient_key: string }, previousKey: string, updateStudy: () => void): void {
+    this.stmts.replacePatient.run(row);
+    updateStudy();
+    if (row.patient_key !== previousKey) this.stmts.deleteOrphanPatient.run({ patientKey: previousKey });
   }
 
   /** A study's row, and its patient's when no other study has that patient. */
