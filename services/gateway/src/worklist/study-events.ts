@@ -45,13 +45,12 @@ export class StudyEvents {
     private readonly keepAliveMs: number) {
     this.pollFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'worklist event poll failed',
       recoveredMessage: 'worklist event poll works again' });
-    archive.onInstanceStored((header) => {
-      if (this.timer) this.changedSince.add(header.studyInstanceUid);
-    });
-    // A deleted study leaves the list, a deleted result leaves its study's row: neither changes a job.
-    archive.onDeletedFrom((study) => {
+    const changed = (study: string): void => {
       if (this.timer) this.changedSince.add(study);
-    });
+    };
+    archive.onInstanceStored((header) => changed(header.studyInstanceUid));
+    // A deleted study leaves the list, a deleted result leaves its study's row: neither changes a job.
+    archive.onDeletedFrom(changed);
   }
 
   subscribe(req: Request, res: Response): void {
