@@ -1,30 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Config } from '@mipseg/shared/config';
 import { emptyAttributeVr, type DicomJson } from '@mipseg/shared/dicom';
-import { multipartPartType, negotiate, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import type { Archive, QueryLevel, SearchRow, StoredInstance } from '@mipseg/shared/store';
+import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseQidoRequest, type PathScope } from './qido-query';
 import { rowToDicomJson, sortDicomJson } from './qido-results';
 import { dicomwebBase } from './urls';
 import { warningHeaderValue } from './warning-header';
-
-const DICOM_XML = 'application/dicom+xml';
-
-/**
- * What a search can answer with (PS3.18 10.6.3): DICOM JSON (also for application/json, as STOW and WADO
- * metadata take it) or one Native DICOM Model document per result in multipart/related.
- */
-const SEARCH_RESPONSE_TYPES = ['application/dicom+json', 'application/json', 'multipart/related'] as const;
-type SearchResponseType = 'json' | 'xml';
-
-/** Throws MIPSEG_NOT_ACCEPTABLE (406) when the Accept header allows neither. */
-function searchResponseType(accept: string | undefined): SearchResponseType {
-  const { offer } = negotiate(accept, SEARCH_RESPONSE_TYPES, (entry, candidate) =>
-    candidate !== 'multipart/related' || multipartPartType(entry, '') === DICOM_XML);
-  return offer === 'multipart/related' ? 'xml' : 'json';
-}
 
 function representative(archive: Archive, level: QueryLevel, row: SearchRow): StoredInstance | undefined {
   const studyUid = String(row['study_uid']);
@@ -44,21 +27,10 @@ async function fillFromMetadata(archive: Archive, level: QueryLevel, row: Search
   for (const tag of missing) json[tag] = metadata[tag] ?? { vr: emptyAttributeVr(tag) };
 }
 
-/**
- * PS3.18 10.6.3: one part per result, each a Native DICOM Model document. No result gives a body with the
- * closing delimiter only, the multipart form of the JSON `[]`.
- */
-function sendXmlResults(res: Response, results: readonly DicomJson[]): void {
-  const boundary = randomUUID();
-  const parts = results.map((r) => `--${boundary}\r\nContent-Type: ${DICOM_XML}\r\n\r\n${toNativeDicomModelXml(r)}\r\n`);
-  res.status(200).type(`multipart/related; type="${DICOM_XML}"; boundary=${boundary}`);
-  res.send(Buffer.from(`${parts.join('')}--${boundary}--\r\n`, 'utf8'));
-}
-
 /** GET /studies, /series, /instances and their scoped forms: Search (QIDO-RS). Empty result: 200 []. */
 export function searchHandler(archive: Archive, config: Config, level: QueryLevel) {
   return async (req: Request, res: Response): Promise<void> => {
-    const responseType = searchResponseType(req.get('accept'));
+    const responseType = jsonOrXml(req.get('accept'));
     const scope: PathScope = {
       study: req.params['study'] as string | undefined,
       series: req.params['series'] as string | undefined,
@@ -75,7 +47,7 @@ export function searchHandler(archive: Archive, config: Config, level: QueryLeve
     const warnings = [...qido.warnings];
     if (truncated) warnings.push(`more results match: repeat with offset=${qido.search.offset + rows.length}`);
     if (warnings.length) res.set('Warning', warnings.map(warningHeaderValue).join(', '));
-    if (responseType === 'xml') sendXmlResults(res, results);
+    if (responseType === 'xml') sendXmlDocuments(res, results);
     else res.status(200).type('application/dicom+json').send(JSON.stringify(results));
   };
 }

@@ -16,8 +16,9 @@ import {
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
-import { multipartPartType, negotiate, toNativeDicomModelXml, type AcceptEntry } from '@mipseg/shared/dicomweb';
+import { multipartPartType, negotiate, type AcceptEntry } from '@mipseg/shared/dicomweb';
 import type { DicomJson } from '@mipseg/shared/dicom';
+import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
 import { dicomwebBase } from './urls';
@@ -153,26 +154,16 @@ export function retrieveHandler(archive: Archive) {
   };
 }
 
-const DICOM_XML = 'application/dicom+xml';
-/** PS3.18 10.4.3: metadata as one DICOM JSON array, or as one Native DICOM Model document per instance in multipart. */
-const METADATA_TYPES = ['application/dicom+json', 'application/json', 'multipart/related'] as const;
-
 /** GET …/metadata: the instances' DICOM JSON (or XML) with BulkDataURIs for pixel data. */
 export function retrieveMetadataHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
-    const { offer } = negotiate(req.get('accept'), METADATA_TYPES, (entry, candidate) =>
-      candidate !== 'multipart/related' || multipartPartType(entry, '') === DICOM_XML);
+    const responseType = jsonOrXml(req.get('accept')); // PS3.18 10.4.3: a JSON array, or an XML document per instance
     const instances = instancesIn(archive, scopeOf(req));
     const base = dicomwebBase(req);
     const items = await mapConcurrently(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
-    if (offer !== 'multipart/related') {
-      res.status(200).type('application/dicom+json').set('Vary', 'Accept').send(`[${items.join(',')}]`);
-      return;
-    }
     res.set('Vary', 'Accept');
-    await sendMultipart(res, DICOM_XML, items.map((item) => ({
-      headers: `Content-Type: ${DICOM_XML}`, body: Buffer.from(toNativeDicomModelXml(JSON.parse(item) as DicomJson), 'utf8'),
-    })));
+    if (responseType === 'xml') sendXmlDocuments(res, items.map((item) => JSON.parse(item) as DicomJson));
+    else res.status(200).type('application/dicom+json').send(`[${items.join(',')}]`);
   };
 }
 
