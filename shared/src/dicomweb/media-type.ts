@@ -42,13 +42,8 @@ export interface AcceptEntry extends MediaType {
   readonly q: number;
 }
 
-/** Parses an Accept header into entries sorted by q-value (highest first); q=0 entries are dropped. */
+/** Parses an Accept header into its entries as the client wrote them, q=0 ones (which exclude what they name) included. */
 export function parseAccept(header: string | undefined): AcceptEntry[] {
-  return parseAcceptWithExclusions(header).filter((e) => e.q > 0).sort((a, b) => b.q - a.q);
-}
-
-/** Every entry as the client wrote it, q=0 ones (which exclude what they name) included. */
-function parseAcceptWithExclusions(header: string | undefined): AcceptEntry[] {
   if (!header || header.trim() === '') return [{ type: '*/*', params: {}, q: 1 }];
   return splitOutsideQuotes(header, ',')
     .map((part) => {
@@ -92,7 +87,7 @@ export function negotiate<T extends string>(
   offers: readonly T[],
   check: (entry: AcceptEntry, offer: T) => boolean = () => true,
 ): { offer: T; entry: AcceptEntry } {
-  const entries = parseAcceptWithExclusions(accept);
+  const entries = parseAccept(accept);
   let chosen: { offer: T; entry: AcceptEntry } | undefined;
   for (const offer of offers) {
     const entry = entryFor(entries, offer, check);
