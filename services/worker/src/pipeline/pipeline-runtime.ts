@@ -72,7 +72,8 @@ function startComputePool(options: PipelineOptions): Promise<ComputePool> {
 function trackStudies(archive: Archive, queue: JobQueue, config: Config, log: Logger): StudyCheckOutbox | undefined {
   const quietMs = config.pipeline.quietPeriodMs;
   if (queue.mode === 'embedded') {
-    if (queue.syncToDisk) archive.syncAlso(() => queue.syncToDisk?.() ?? Promise.resolve());
+    const syncToDisk = queue.syncToDisk?.bind(queue);
+    if (syncToDisk) archive.syncAlso(syncToDisk);
     archive.onInstanceStored((header) => {
       queue.scheduleStudyCheck(header.studyInstanceUid, quietMs)
         .catch((err: unknown) => log.error({ err, studyInstanceUid: header.studyInstanceUid }, 'could not schedule the study check'));
