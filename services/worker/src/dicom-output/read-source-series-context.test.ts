@@ -1,6 +1,7 @@
 import * as dicomParser from 'dicom-parser';
 import { readComparedAttributes, readSourceSeriesContext } from './read-source-series-context';
 import { errorCodeOf, syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
+import { encapsulateFrame } from '../../../../test/pipeline/volume/encapsulated-copies';
 
 describe('readSourceSeriesContext', () => {
   test('reads the patient, study, frame of reference, PET attributes and every instance once', () => {
@@ -55,6 +56,17 @@ describe('readSourceSeriesContext', () => {
     expect(context.LossyImageCompressionRatio).toEqual(['8']);
     expect(context.LossyImageCompressionMethod).toEqual(['ISO_15444_1']);
     expect(readSourceSeriesContext([syntheticPetInstance({ sopInstanceUid: '2.25.1.3' })]).LossyImageCompression).toBe('');
+  });
+
+  test('marks the series lossy when an instance came in a lossy transfer syntax without saying so', () => {
+    const plain = syntheticPetInstance({ sopInstanceUid: '2.25.1.1' });
+    const nearLossless = encapsulateFrame(syntheticPetInstance({ sopInstanceUid: '2.25.1.2' }), '1.2.840.10008.1.2.4.81', new Uint8Array(8));
+    const context = readSourceSeriesContext([plain, nearLossless]);
+    expect(context.LossyImageCompression).toBe('01');
+    expect(context.LossyImageCompressionMethod).toEqual(['ISO_14495_1']);
+    expect(context.LossyImageCompressionRatio).toEqual([]);
+    const reversible = encapsulateFrame(syntheticPetInstance({ sopInstanceUid: '2.25.1.3' }), '1.2.840.10008.1.2.4.80', new Uint8Array(8));
+    expect(readSourceSeriesContext([plain, reversible]).LossyImageCompression).toBe('');
   });
 
   test('reads everything from what the caller read while parsing, never from the bytes again', () => {

@@ -1,6 +1,6 @@
 import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
-import { dicomParseOptions, isValidUid, readDcmjsDataSet } from '@mipseg/shared/dicom';
+import { dicomParseOptions, isValidUid, readDcmjsDataSet, TransferSyntax } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { readValueText } from '../volume';
 import { itemsOf, numberOf, textOf, textsOf } from './natural-values';
@@ -30,6 +30,7 @@ const COMPARED_TAGS: readonly (readonly [keyword: string, tag: string])[] = Obje
   FrameOfReferenceUID: '00200052', SOPClassUID: '00080016', SOPInstanceUID: '00080018',
   AcquisitionDate: '00080022', AcquisitionTime: '00080032', DecayFactor: '00541321',
   FrameReferenceTime: '00541300', ActualFrameDuration: '00181242', LossyImageCompression: '00282110',
+  TransferSyntaxUID: '00020010',
 });
 
 /** An instance's header by dicom-parser: a full dcmjs parse of every instance of a 600-slice series costs about a second. */
@@ -71,12 +72,29 @@ function uniformNumber(headers: readonly DicomItem[], keyword: string): number |
 type LossyCompression = Pick<SourceSeriesContext, 'LossyImageCompression' | 'LossyImageCompressionRatio' |
   'LossyImageCompressionMethod'>;
 
+/**
+ * Transfer syntaxes that are lossy by definition (PS3.5 8.2): what was sent in them has lost information whether
+ * or not the sender set LossyImageCompression, and a derived image must say so (PS3.3 C.7.6.1.1.5). JPEG 2000
+ * (.91) may be reversible or not, so for it the instance's own LossyImageCompression decides.
+ */
+const LOSSY_TRANSFER_SYNTAX_METHODS: ReadonlyMap<string, string> = new Map([
+  [TransferSyntax.JpegLsNearLossless, 'ISO_14495_1'],
+]);
+
 function lossyCompression(base: DicomItem, headers: readonly DicomItem[]): LossyCompression {
-  const lossy = headers.some((h) => textOf(h, 'LossyImageCompression') === '01');
+  const declared = headers.some((h) => textOf(h, 'LossyImageCompression') === '01');
+  const impliedMethods = [...new Set(headers
+    .map((h) => LOSSY_TRANSFER_SYNTAX_METHODS.get(textOf(h, 'TransferSyntaxUID')))
+    .filter((m): m is string => m !== undefined))];
+  if (!declared && impliedMethods.length === 0) {
+    return { LossyImageCompression: '', LossyImageCompressionRatio: [], LossyImageCompressionMethod: [] };
+  }
+  const declaredMethods = declared ? textsOf(base, 'LossyImageCompressionMethod') : [];
   return {
-    LossyImageCompression: lossy ? '01' : '',
-    LossyImageCompressionRatio: lossy ? textsOf(base, 'LossyImageCompressionRatio') : [],
-    LossyImageCompressionMethod: lossy ? textsOf(base, 'LossyImageCompressionMethod') : [],
+    LossyImageCompression: '01',
+    // A ratio is only known where the sender wrote one.
+    LossyImageCompressionRatio: declared ? textsOf(base, 'LossyImageCompressionRatio') : [],
+    LossyImageCompressionMethod: declaredMethods.length > 0 ? declaredMethods : impliedMethods,
   };
 }
 
