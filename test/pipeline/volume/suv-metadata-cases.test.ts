@@ -29,6 +29,7 @@ function toMetadata(i: CaseInstance, index: number): SuvInstanceMetadata {
     acquisitionTime: text(i['AcquisitionTime']),
     radiopharmaceuticalStartTime: text(i['RadiopharmaceuticalStartTime']),
     radiopharmaceuticalStartDateTime: text(i['RadiopharmaceuticalStartDateTime']),
+    timezoneOffsetFromUtc: text(i['TimezoneOffsetFromUTC']),
     radionuclideTotalDose: number(i['RadionuclideTotalDose']),
     radionuclideHalfLife: number(i['RadionuclideHalfLife']),
     frameReferenceTime: number(i['FrameReferenceTime']),

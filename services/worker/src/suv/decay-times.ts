@@ -25,8 +25,10 @@ export interface InjectionStart extends DicomMoment {
 
 const DA = /^(\d{4})(\d{2})(\d{2})$/;
 const TM = /^(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?$/;
-/** DT (PS3.5 6.2): a date, a time of at least the hour, an optional UTC offset (ignored: scan times carry none). */
-const DT = /^(\d{8})(\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)(?:[+-]\d{4})?$/;
+/** DT (PS3.5 6.2): a date, a time of at least the hour, an optional UTC offset &ZZXX. */
+const DT = /^(\d{8})(\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)([+-]\d{4})?$/;
+/** A UTC offset as DT and Timezone Offset From UTC (0008,0201) write it: &ZZXX, −12:00 to +14:00. */
+const UTC_OFFSET = /^([+-])(\d{2})(\d{2})$/;
 
 function dayStartSeconds(date: string): number | null {
   const d = DA.exec(date);
@@ -53,9 +55,52 @@ export function dicomMoment(date: string, time: string): DicomMoment | null {
   return day === null || ofDay === null ? null : { date: da, time: tm, seconds: day + ofDay };
 }
 
-function dateTimeMoment(dt: string): DicomMoment | null {
+/** Seconds east of UTC of an &ZZXX offset; null where it is not one. */
+function utcOffsetSeconds(offset: string): number | null {
+  const o = UTC_OFFSET.exec(offset.trim());
+  if (o === null) return null;
+  const [hours, minutes] = [Number(o[2]), Number(o[3])];
+  if (hours > 14 || minutes > 59) return null;
+  return (o[1] === '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
+}
+
+/** A moment `seconds` from 1970-01-01 00:00 of its zone, written back as DA and TM (to the microsecond). */
+function momentAt(seconds: number): DicomMoment {
+  const whole = Math.floor(seconds);
+  const iso = new Date(whole * 1000).toISOString();
+  const micros = Math.round((seconds - whole) * 1e6);
+  const fraction = micros === 0 ? '' : `.${String(micros).padStart(6, '0')}`;
+  return { date: iso.slice(0, 10).replace(/-/g, ''), time: `${iso.slice(11, 19).replace(/:/g, '')}${fraction}`, seconds };
+}
+
+interface DateTimeMoment extends DicomMoment {
+  /** The DT's own UTC offset, &ZZXX, where it has one. */
+  readonly offset: string | null;
+}
+
+function dateTimeMoment(dt: string): DateTimeMoment | null {
   const parts = DT.exec(dt.trim());
-  return parts === null ? null : dicomMoment(parts[1] as string, parts[2] as string);
+  if (parts === null) return null;
+  const offset = parts[3] ?? null;
+  if (offset !== null && utcOffsetSeconds(offset) === null) return null;
+  const moment = dicomMoment(parts[1] as string, parts[2] as string);
+  return moment === null ? null : { ...moment, offset };
+}
+
+/**
+ * A DT moment on the instance's own clock. DA and TM carry no zone: they are in Timezone Offset From UTC
+ * (0008,0201) where the instance gives one. A DT with an offset of its own (an injection logged in UTC by a
+ * dose-management system beside a scanner on local time) is moved to that zone, or the uptake would be out by
+ * whole hours. Without Timezone Offset From UTC the scanner's zone is unknown, and the DT is read as written.
+ */
+function onInstanceClock(moment: DateTimeMoment, timezoneOffsetFromUtc: string | null): { moment: DicomMoment; note: string } {
+  const local = timezoneOffsetFromUtc === null ? null : utcOffsetSeconds(timezoneOffsetFromUtc);
+  const own = moment.offset === null ? null : utcOffsetSeconds(moment.offset);
+  if (local === null || own === null || local === own) return { moment, note: '' };
+  return {
+    moment: momentAt(moment.seconds - own + local),
+    note: ` (UTC${moment.offset}, moved to TimezoneOffsetFromUTC ${(timezoneOffsetFromUtc as string).trim()})`,
+  };
 }
 
 function previousDay(date: string): string {
@@ -63,7 +108,7 @@ function previousDay(date: string): string {
   return new Date((day - 86_400) * 1000).toISOString().slice(0, 10).replace(/-/g, '');
 }
 
-function parsed(moment: DicomMoment | null, what: string): DicomMoment {
+function parsed<M extends DicomMoment>(moment: M | null, what: string): M {
   if (moment === null) throw suvUnavailable(`${what} is not a valid date and time`);
   return moment;
 }
@@ -83,7 +128,8 @@ export function scanStart(instances: readonly SuvInstanceMetadata[]): ScanStart 
   if (series.seconds <= earliest.seconds) return { ...series, source: 'SeriesDate/SeriesTime' };
   const ge = first.gePostInjectionDateTime;
   if (ge !== null) {
-    return { ...parsed(dateTimeMoment(ge), `GE private (0009,xx0D) ${ge}`), source: 'GE private (0009,xx0D)' };
+    const { moment, note } = onInstanceClock(parsed(dateTimeMoment(ge), `GE private (0009,xx0D) ${ge}`), first.timezoneOffsetFromUtc);
+    return { ...moment, source: `GE private (0009,xx0D)${note}` };
   }
   return { ...earliest, source: 'the earliest AcquisitionDate/AcquisitionTime' };
 }
@@ -102,7 +148,10 @@ export function injectionStart(first: SuvInstanceMetadata, scan: DicomMoment): I
     const source = `RadiopharmaceuticalStartDateTime (0018,1078) ${dateTime.trim()}`;
     const moment = dateTimeMoment(dateTime);
     // A DateTime that cannot be read (a date alone, say) is not the end of it where the StartTime can be.
-    if (moment !== null || time === '') return { ...parsed(moment, source), source };
+    if (moment !== null || time === '') {
+      const onClock = onInstanceClock(parsed(moment, source), first.timezoneOffsetFromUtc);
+      return { ...onClock.moment, source: `${source}${onClock.note}` };
+    }
     note = `; ${source} is not a valid date and time`;
   }
   const source = `RadiopharmaceuticalStartTime (0018,1072) ${time}${note}`;

@@ -30,6 +30,8 @@ export interface SuvInstanceMetadata {
   readonly acquisitionTime: string | null;
   readonly radiopharmaceuticalStartTime: string | null;
   readonly radiopharmaceuticalStartDateTime: string | null;
+  /** Timezone Offset From UTC (0008,0201), &ZZXX: the zone of every DA/TM in the instance; null where absent. */
+  readonly timezoneOffsetFromUtc: string | null;
   /** Bq at RadiopharmaceuticalStartTime */
   readonly radionuclideTotalDose: number | null;
   /** s */
@@ -78,6 +80,7 @@ export function readSuvMetadataFromDataSet(ds: DataSet): SuvInstanceMetadata {
     acquisitionTime: readString(ds, '00080032'),
     radiopharmaceuticalStartTime: fromIsotope((d) => readString(d, '00181072')),
     radiopharmaceuticalStartDateTime: fromIsotope((d) => readString(d, '00181078')),
+    timezoneOffsetFromUtc: readString(ds, '00080201'),
     radionuclideTotalDose: fromIsotope((d) => readNumber(d, '00181074')),
     radionuclideHalfLife: fromIsotope((d) => readNumber(d, '00181075')),
     frameReferenceTime: readNumber(ds, '00541300'),

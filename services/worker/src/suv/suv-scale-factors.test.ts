@@ -18,6 +18,7 @@ const BQML: SuvInstanceMetadata = {
   acquisitionTime: '100000',
   radiopharmaceuticalStartTime: '090000',
   radiopharmaceuticalStartDateTime: null,
+  timezoneOffsetFromUtc: null,
   radionuclideTotalDose: 350e6,
   radionuclideHalfLife: 6586.2,
   frameReferenceTime: null,
@@ -161,6 +162,31 @@ describe('computeSuvScaleFactors', () => {
     expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
     expect(refusal([{ ...BQML, radiopharmaceuticalStartDateTime: '20240102', radiopharmaceuticalStartTime: null }]).detail)
       .toMatch(/RadiopharmaceuticalStartDateTime \(0018,1078\) 20240102 is not a valid date and time/);
+  });
+
+  test('an injection logged in UTC beside a scanner on local time is moved to the scanner\'s zone', () => {
+    // 08:00 UTC is 09:00 at +0100: one hour before the 10:00 scan, as in the base case.
+    const [f] = computeSuvScaleFactors([{ ...BQML, timezoneOffsetFromUtc: '+0100', radiopharmaceuticalStartTime: null,
+      radiopharmaceuticalStartDateTime: '20240102080000+0000' }]);
+    expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
+    // Across midnight and a negative zone: 2024-01-03 03:00 UTC is 2024-01-02 22:00 at -0500; scanned 23:00.
+    const [g] = computeSuvScaleFactors([{ ...BQML, timezoneOffsetFromUtc: '-0500', seriesTime: '230000', acquisitionTime: '230000',
+      radiopharmaceuticalStartTime: null, radiopharmaceuticalStartDateTime: '20240103030000.5+0000' }]);
+    expect((g as number) / afterUptake(3600 - 0.5)).toBeCloseTo(1, 9);
+  });
+
+  test('a DT offset is read as the scanner\'s own where the instance gives no TimezoneOffsetFromUTC or the same one', () => {
+    for (const timezoneOffsetFromUtc of [null, '+0200']) {
+      const [f] = computeSuvScaleFactors([{ ...BQML, timezoneOffsetFromUtc, radiopharmaceuticalStartTime: null,
+        radiopharmaceuticalStartDateTime: '20240102090000+0200' }]);
+      expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
+    }
+  });
+
+  test('the refusal of an implausible injection names the zone it was moved from', () => {
+    expect(refusal([{ ...BQML, timezoneOffsetFromUtc: '+0100', radiopharmaceuticalStartTime: null,
+      radiopharmaceuticalStartDateTime: '20240102100000+0000' }]).detail)
+      .toMatch(/20240102100000\+0000 \(UTC\+0000, moved to TimezoneOffsetFromUTC \+0100\), taken as 20240102 110000, is 1\.00 h after/);
   });
 
   test('a long-lived tracer imaged days after injection (Zr-89, day 7) is accepted', () => {
