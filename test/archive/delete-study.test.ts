@@ -301,3 +301,80 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     expect(await seriesOf(DELETED)).toEqual([`${DELETED}.1`]);
   });
 });
+
+describe('DELETE /dicomweb/studies/{study}/series/{series}/instances/{instance}', () => {
+  let server: TestArchiveServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  const SERIES = `${DELETED}.1`;
+  // The deleted instance's UID begins its neighbour's: only whole file names may match.
+  const [GONE, NEIGHBOUR] = [`${SERIES}.7`, `${SERIES}.7.1`];
+  const instance = (sop: string, z: number, stored?: number[]) => Buffer.from(syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: SERIES,
+    imagePositionPatient: [0, 0, z], ...(stored ? { stored } : {}), attributes: { StudyInstanceUID: DELETED, PatientID: 'DEL-1' } }));
+  const delInstance = (study: string, series: string, sop: string) =>
+    fetch(`${server?.baseUrl}/studies/${study}/series/${series}/instances/${sop}`, { method: 'DELETE' });
+  const filesOf = (...folder: string[]): string[] => {
+    const dir = join(server?.dataDir as string, ...folder);
+    return existsSync(dir) ? readdirSync(dir).sort() : [];
+  };
+
+  test('removes one instance (row, file, cached metadata, retired copies), keeps its neighbours, and logs who asked', async () => {
+    const lines: LogLine[] = [];
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' }, createLogger('info', { write: (l: string) => lines.push(JSON.parse(l) as LogLine) }));
+    const base = server.baseUrl;
+    expect((await postStow(`${base}/studies`, [instance(GONE, 1), instance(NEIGHBOUR, 2), instance(`${SERIES}.8`, 3)])).status).toBe(200);
+    expect((await postStow(`${base}/studies`, [instance(GONE, 1, [9]), instance(NEIGHBOUR, 2, [9])])).status).toBe(202); // retired copies
+    expect((await fetch(`${base}/studies/${DELETED}/series/${SERIES}/metadata`)).status).toBe(200); // cached metadata
+    expect(filesOf('instances', DELETED, SERIES).filter((f) => f.startsWith(`${GONE}.`)).length).toBeGreaterThan(2);
+
+    const res = await delInstance(DELETED, SERIES, GONE);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ studyInstanceUid: DELETED, seriesInstanceUid: SERIES, sopInstanceUid: GONE, deletedInstances: 1 });
+
+    expect((await fetch(`${base}/studies/${DELETED}/series/${SERIES}/instances/${GONE}/metadata`)).status).toBe(404);
+    const left = (await (await fetch(`${base}/studies/${DELETED}/series/${SERIES}/instances`)).json()) as Record<string, { Value: string[] }>[];
+    expect(left.map((r) => r['00080018']?.Value[0]).sort()).toEqual([NEIGHBOUR, `${SERIES}.8`]);
+    const [study] = (await (await fetch(`${base}/studies?StudyInstanceUID=${DELETED}`)).json()) as Record<string, { Value: number[] }>[];
+    expect(study?.['00201208']?.Value[0]).toBe(2);
+    expect(filesOf('instances', DELETED, SERIES).filter((f) => f.startsWith(`${GONE}.`) && !f.startsWith(`${NEIGHBOUR}.`))).toEqual([]);
+    expect(filesOf('retired', 'instances', DELETED, SERIES).map((f) => f.slice(0, NEIGHBOUR.length + 5))).toEqual([`${NEIGHBOUR}.dcm.`]);
+    expect((await fetch(`${base}/studies/${DELETED}/series/${SERIES}/instances/${NEIGHBOUR}/metadata`)).status).toBe(200);
+    expect(lines.filter((l) => l.msg === 'instance deleted').map((l) => [l.studyInstanceUid, l.requestId !== undefined])).toEqual([[DELETED, true]]);
+  });
+
+  test('deleting a series\' last instance removes the series, and with the study\'s last series the study', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    expect((await postStow(`${server.baseUrl}/studies`, [instance(GONE, 1), slice(KEPT, 1)])).status).toBe(200);
+    expect((await delInstance(DELETED, SERIES, GONE)).status).toBe(200);
+    const rows = (await (await fetch(`${server.baseUrl}/studies`)).json()) as Record<string, { Value: string[] }>[];
+    expect(rows.map((r) => r['0020000D']?.Value[0])).toEqual([KEPT]);
+    expect(existsSync(join(server.dataDir, 'instances', DELETED))).toBe(false);
+  });
+
+  test('answers 404 for an instance of another series or study, 405 while deleting is off, 409 while busy, 400 for a bad UID', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    expect((await postStow(`${server.baseUrl}/studies`, [instance(GONE, 1), slice(KEPT, 1)])).status).toBe(200);
+    expect((await delInstance(DELETED, `${KEPT}.1`, GONE)).status).toBe(404);
+    expect((await delInstance(KEPT, SERIES, GONE)).status).toBe(404);
+    expect((await delInstance(DELETED, SERIES, `${KEPT}.1.1`)).status).toBe(404);
+    expect((await delInstance(DELETED, SERIES, '1.2.x')).status).toBe(400);
+    expect((await fetch(`${server.baseUrl}/studies/${DELETED}/series/${SERIES}/instances/${GONE}/metadata`)).status).toBe(200);
+    await server.stop();
+
+    server = await startTestArchive();
+    expect((await postStow(`${server.baseUrl}/studies`, [instance(GONE, 1)])).status).toBe(200);
+    const off = await delInstance(DELETED, SERIES, GONE);
+    expect([off.status, off.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    await server.stop();
+
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' }, undefined,
+      { studyDeletionGuard: () => Promise.resolve('its analysis (job seg-2) is running') });
+    expect((await postStow(`${server.baseUrl}/studies`, [instance(GONE, 1)])).status).toBe(200);
+    const busy = await delInstance(DELETED, SERIES, GONE);
+    expect(busy.status).toBe(409);
+    expect(await busy.json()).toMatchObject({ code: 'MIPSEG_STUDY_BUSY' });
+  });
+});

@@ -333,21 +333,66 @@ export class Archive {
   async deleteSeries(studyUid: string, seriesUid: string): Promise<number | undefined> {
     const study = assertUid(studyUid);
     const series = assertUid(seriesUid);
+    return this.studies.exclusive(study, () => this.deleteSeriesOfHeldStudy(study, series));
+  }
+
+  /** deleteSeries's work, inside the study's gate. */
+  private async deleteSeriesOfHeldStudy(study: string, series: string): Promise<number | undefined> {
+    // An instance of a series that stays sets the study's patient and study attributes again (see deleteSeries).
+    const kept = this.index.listInstances({ studyUid: study }).find((i) => i.seriesInstanceUid !== series);
+    const remaining = kept ? await this.headerOf(kept) : undefined;
+    const instances = this.index.deleteSeries(study, series, remaining);
+    if (instances === undefined) return undefined;
+    for (const listener of this.deletionListeners) listener(study);
+    const fields = { studyInstanceUid: study, seriesInstanceUid: series };
+    await this.removeFolders([join('instances', study, series), join('retired', 'instances', study, series)], fields);
+    // The study's folders too when no other series had an instance: its last series went (and its rows with it).
+    if (!kept) {
+      await this.removeFolders([join('instances', study), join('retired', 'instances', study)], fields);
+    }
+    return instances;
+  }
+
+  /**
+   * Deletes one instance (a duplicate slice that keeps its series from being analysed, say) as deleteSeries deletes
+   * a series: its row, its file with its cached metadata, its retired copies; the series and study with it when it
+   * was their last instance. False when the series has no such instance.
+   */
+  async deleteInstance(studyUid: string, seriesUid: string, sopInstanceUid: string): Promise<boolean> {
+    const study = assertUid(studyUid);
+    const series = assertUid(seriesUid);
+    const sop = assertUid(sopInstanceUid);
     return this.studies.exclusive(study, async () => {
-      // An instance of a series that stays sets the study's patient and study attributes again (see deleteSeries).
-      const kept = this.index.listInstances({ studyUid: study }).find((i) => i.seriesInstanceUid !== series);
-      const remaining = kept ? await this.headerOf(kept) : undefined;
-      const instances = this.index.deleteSeries(study, series, remaining);
-      if (instances === undefined) return undefined;
-      for (const listener of this.deletionListeners) listener(study);
-      const fields = { studyInstanceUid: study, seriesInstanceUid: series };
-      await this.removeFolders([join('instances', study, series), join('retired', 'instances', study, series)], fields);
-      // The study's folders too when no other series had an instance: its last series went (and its rows with it).
-      if (!kept) {
-        await this.removeFolders([join('instances', study), join('retired', 'instances', study)], fields);
+      const instance = this.index.findInstance(sop);
+      if (!instance || instance.studyInstanceUid !== study || instance.seriesInstanceUid !== series) return false;
+      const inStudy = this.index.listInstances({ studyUid: study });
+      if (!inStudy.some((i) => i.seriesInstanceUid === series && i.sopInstanceUid !== sop)) {
+        return (await this.deleteSeriesOfHeldStudy(study, series)) !== undefined;
       }
-      return instances;
+      const kept = inStudy.find((i) => i.sopInstanceUid !== sop) as StoredInstance;
+      if (!this.index.deleteInstance(sop, await this.headerOf(kept))) return false;
+      for (const listener of this.deletionListeners) listener(study);
+      await this.removeInstanceFiles(study, series, sop);
+      return true;
     });
+  }
+
+  /**
+   * Removes an instance's file, the metadata cached beside it (any format, any earlier copy) and its copies under
+   * retired/. Names are matched whole: one UID can begin another ("1.2.3" and "1.2.3.4").
+   */
+  private async removeInstanceFiles(study: string, series: string, sop: string): Promise<void> {
+    const uid = sop.replace(/\./g, '\\.');
+    const own = new RegExp(`^${uid}\\.(dcm|[0-9a-f]{16}\\.m\\d+\\.json)$`);
+    const retired = new RegExp(`^${uid}\\.dcm\\.[^.]+\\.\\d{13}$`);
+    const fields = { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop };
+    for (const [folder, pattern] of [[join('instances', study, series), own], [join('retired', 'instances', study, series), retired]] as const) {
+      try {
+        await this.blobs.removeMatching(folder, (name) => pattern.test(name));
+      } catch (err) {
+        this.log.error({ err, ...fields, folder }, 'deleted files could not all be removed: remove them by hand');
+      }
+    }
   }
 
   /** A stored instance's header: from its first MiB where that holds it, else from the whole file. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs, type ReadStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs, type Dirent, type ReadStream, type WriteStream } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { MipsegError } from '../errors';
 
@@ -34,6 +34,8 @@ export interface BlobStore {
   remove(key: string): Promise<void>;
   /** Removes everything under the folder `prefix` (a key's leading path), if anything is there. */
   removeFolder(prefix: string): Promise<void>;
+  /** Removes the files directly in the folder `prefix` whose names `matches` accepts (nothing when there is no such folder). */
+  removeMatching(prefix: string, matches: (name: string) => boolean): Promise<void>;
   read(key: string): Promise<Buffer>;
   /** The local file that holds `key`, for readers in other threads; undefined where blobs are not local files. */
   localPath(key: string): string | undefined;
@@ -218,6 +220,20 @@ export class FileBlobStore implements BlobStore {
     for (const dir of this.createdDirs) if (inside(dir)) this.createdDirs.delete(dir);
     for (const dir of this.pendingDirs) if (inside(dir)) this.pendingDirs.delete(dir);
     await fsyncDir(dirname(folder)).catch(() => undefined); // the parent is gone too when nothing else was in it
+  }
+
+  async removeMatching(prefix: string, matches: (name: string) => boolean): Promise<void> {
+    const folder = this.resolve(prefix);
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(folder, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const doomed = entries.filter((e) => e.isFile() && matches(e.name));
+    for (const entry of doomed) await fs.rm(join(folder, entry.name), { force: true });
+    if (doomed.length > 0) await fsyncDir(folder);
   }
 
   read(key: string): Promise<Buffer> {

@@ -76,6 +76,12 @@ export interface ArchiveIndex {
    * was stored. Returns the number of instances it held; undefined when the study has no such series.
    */
   deleteSeries(studyUid: string, seriesUid: string, remaining?: InstanceHeader): number | undefined;
+  /**
+   * Removes one instance's row, not the last of its series (deleteSeries takes that), and sets the study's patient
+   * and study attributes again from `remaining`, another instance of the study, as deleteSeries does. False when the
+   * instance is not stored.
+   */
+  deleteInstance(sopInstanceUid: string, remaining: InstanceHeader): boolean;
   close(): void;
 }
 
@@ -297,6 +303,17 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       }
       return changes;
     });
+  }
+
+  deleteInstance(sopInstanceUid: string, remaining: InstanceHeader): boolean {
+    return this.securelyDeleting(() => {
+      const study = this.stmts.findStudyPatient.get(remaining.studyInstanceUid) as { patientKey: string } | undefined;
+      const { changes } = this.statements.prepare('DELETE FROM instances WHERE sop_instance_uid = ?').run(sopInstanceUid);
+      if (changes === 0 || !study) return undefined;
+      const row = attributeRow(remaining);
+      this.refileStudy(row, study.patientKey, () => this.stmts.replaceStudy.run(row));
+      return changes;
+    }) !== undefined;
   }
 
   /**

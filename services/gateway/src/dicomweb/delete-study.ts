@@ -61,3 +61,25 @@ export function deleteSeriesHandler(archive: Archive, config: Config, log: Logge
     res.json({ studyInstanceUid: study, seriesInstanceUid: series, deletedInstances: instances });
   };
 }
+
+/**
+ * DELETE /studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/instances/{SOPInstanceUID}: one instance, as a
+ * series is deleted (the same switch, guard and audit line) — a duplicate or stray slice that keeps its series
+ * from being analysed, which can then be analysed again by POST /api/studies/{uid}/analyze. The series (and the
+ * study) goes with its last instance.
+ */
+export function deleteInstanceHandler(archive: Archive, config: Config, log: Logger, guard?: StudyDeletionGuard) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const study = assertUid(String(req.params['study']), 'StudyInstanceUID');
+    const series = assertUid(String(req.params['series']), 'SeriesInstanceUID');
+    const sop = assertUid(String(req.params['instance']), 'SOPInstanceUID');
+    if (!config.allowStudyDelete) res.set('Allow', 'GET, HEAD');
+    await assertDeletable(study, config, guard);
+    if (!(await archive.deleteInstance(study, series, sop))) {
+      throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${sop} of series ${series} of study ${study}`);
+    }
+    log.warn({ ...requestLogFields(req), remote: req.socket.remoteAddress, studyInstanceUid: study, seriesInstanceUid: series,
+      sopInstanceUid: sop }, 'instance deleted');
+    res.json({ studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop, deletedInstances: 1 });
+  };
+}

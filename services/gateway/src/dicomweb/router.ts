@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import type { Archive } from '@mipseg/shared/store';
-import { deleteSeriesHandler, deleteStudyHandler, type StudyDeletionGuard } from './delete-study';
+import { deleteInstanceHandler, deleteSeriesHandler, deleteStudyHandler, type StudyDeletionGuard } from './delete-study';
 import { searchHandler } from './qido';
 import { storeInstancesHandler } from './stow';
 import {
@@ -17,13 +17,14 @@ const STUDY = '/studies/:study';
 const SERIES = `${STUDY}/series/:series`;
 const INSTANCE = `${SERIES}/instances/:instance`;
 
-/** The DICOMweb routes (PS3.18): STOW-RS, QIDO-RS, WADO-RS; and deleting a study or series, which PS3.18 leaves out. */
+/** The DICOMweb routes (PS3.18): STOW-RS, QIDO-RS, WADO-RS; and deleting a study, series or instance, which PS3.18 leaves out. */
 export function dicomwebRouter(archive: Archive, config: Config, log: Logger, deletionGuard?: StudyDeletionGuard): Router {
   const r = Router();
   r.post('/studies', storeInstancesHandler(archive, config, log));
   r.post(STUDY, storeInstancesHandler(archive, config, log));
   r.delete(STUDY, deleteStudyHandler(archive, config, log, deletionGuard));
   r.delete(SERIES, deleteSeriesHandler(archive, config, log, deletionGuard));
+  r.delete(INSTANCE, deleteInstanceHandler(archive, config, log, deletionGuard));
 
   r.get('/studies', searchHandler(archive, config, 'study'));
   r.get('/series', searchHandler(archive, config, 'series'));
