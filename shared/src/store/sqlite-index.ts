@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { MipsegError } from '../errors';
 import { StatementCache } from './statement-cache';
 import { withoutEmptyTrailingComponents, type InstanceHeader } from '../dicom/parse-header';
 import type { IndexedValues } from '../dicom/attributes';
@@ -52,7 +53,8 @@ export interface ArchiveIndex {
   /**
    * Indexes an instance. `seriesKnown`: the series row exists already and the instance is new to it, so only the
    * instance row is written (patient/study/series attributes do not change within a series; saves three upserts).
-   * A copy that replaces a stored one may carry corrected attributes: it is indexed in full.
+   * A copy that replaces a stored one may carry corrected attributes: it is indexed in full. Throws
+   * MIPSEG_INSTANCE_CONFLICT, writing nothing, when the series belongs to another study.
    */
   putInstance(header: InstanceHeader, file: StoredFile, seriesKnown?: boolean): void;
   /** Makes every write committed so far durable (survives a power loss); stores call it before they acknowledge. */
@@ -363,6 +365,12 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       return;
     }
     this.db.transaction(() => {
+      // Checked again here, where no other store can come between the check and the write: two instances of one new
+      // series sent under two studies at once each passed the archive's check before either row existed.
+      const owner = this.findSeriesStudy(row.series_uid);
+      if (owner !== undefined && owner !== row.study_uid) {
+        throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `series ${row.series_uid} belongs to study ${owner}`);
+      }
       const before = this.stmts.findStudyPatient.get(row.study_uid) as { patientKey: string } | undefined;
       this.stmts.upsertPatient.run(row);
       this.stmts.upsertStudy.run(row);

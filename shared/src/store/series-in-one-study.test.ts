@@ -1,0 +1,49 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../log';
+import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import { Archive } from './archive';
+
+/** An instance of series `series` filed under `study`, written to tmp/ as a receiver leaves it. */
+function received(dir: string, name: string, study: string, series: string, sop: string): string {
+  const temp = join(dir, 'tmp', `${name}.part`);
+  writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: series, imagePositionPatient: [0, 0, 1],
+    attributes: { StudyInstanceUID: study, PatientID: 'SERIES-RACE' } }));
+  return temp;
+}
+
+describe('a series belongs to one study', () => {
+  let dir: string;
+  let archive: Archive;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-series-race-'));
+    archive = await Archive.open(dir, createLogger('silent'));
+  });
+  afterEach(() => {
+    archive.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('of two instances of one new series sent under two studies at once, one is stored and the other refused', async () => {
+    const pairs = Array.from({ length: 20 }, (_, k) => ({ a: `2.25.9610.${k}`, b: `2.25.9620.${k}`, series: `2.25.9630.${k}` }));
+    const outcomes = await Promise.all(pairs.flatMap(({ a, b, series }) => [
+      archive.storeFromTemp(received(dir, `a${series}`, a, series, `${series}.1`)),
+      archive.storeFromTemp(received(dir, `b${series}`, b, series, `${series}.2`)),
+    ]));
+    for (const [k, { series }] of pairs.entries()) {
+      const pair = outcomes.slice(2 * k, 2 * k + 2);
+      expect(pair.map((o) => o.status).sort()).toEqual(['failed', 'stored']);
+      const refused = pair.find((o) => o.status === 'failed');
+      expect(refused?.status === 'failed' ? refused.error.code : undefined).toBe('MIPSEG_INSTANCE_CONFLICT');
+      // The index and the files agree: one study holds the series, and only its instance has a file.
+      const studies = pairs[k] as { a: string; b: string };
+      const held = [studies.a, studies.b].filter((s) => archive.index.listInstances({ studyUid: s }).length > 0);
+      expect(held).toHaveLength(1);
+      expect(archive.index.findSeriesStudy(series)).toBe(held[0]);
+    }
+    const files = readdirSync(join(dir, 'instances'), { recursive: true }).filter((f) => String(f).endsWith('.dcm'));
+    expect(files).toHaveLength(pairs.length);
+    expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+  });
+});
