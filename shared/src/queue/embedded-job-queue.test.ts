@@ -115,6 +115,41 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     }
   });
 
+  test('an analysis that ends the process at every attempt is failed at the start after its last, not run for ever', async () => {
+    const path = join(dir, 'poison.sqlite');
+    const options = { analysisRetry: { attempts: 2, baseDelayMs: 100 }, exportRetry: retry, exportDestinations: [], pollMs: 20 };
+    const runs: number[] = [];
+    const hung: EmbeddedJobQueue[] = [];
+    const release: (() => void)[] = [];
+    // Each process starts the analysis and never ends it (as if killed by it); the next one opens the same database.
+    const startProcess = (): EmbeddedJobQueue => {
+      const q = new EmbeddedJobQueue(path, log, options);
+      q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => {
+        runs.push(hung.length);
+        return new Promise<ResultUids>((_resolve, reject) => release.push(() => reject(new Error('released after the test'))));
+      } }, { concurrency: 1, studyChecks: false, analyses: true });
+      hung.push(q);
+      return q;
+    };
+    try {
+      const first = startProcess();
+      await first.enqueueAnalysis('job-a', request('1.2.3.1'));
+      await until(() => Promise.resolve(runs.length === 1 ? true : undefined), 'the first attempt', WAIT);
+      startProcess();
+      await until(() => Promise.resolve(runs.length === 2 ? true : undefined), 'the second attempt, after a restart', WAIT);
+      const third = startProcess();
+      const job = await until(async () => ((await third.getJob('job-a'))?.state === 'failed' ? third.getJob('job-a') : undefined),
+        'the job to be failed', WAIT);
+      expect(job?.failureCode).toBe('MIPSEG_INTERNAL');
+      expect(job?.failureReason).toMatch(/ended 2 times while running this analysis/);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // ten polls: none may start it again
+      expect(runs).toEqual([1, 2]);
+    } finally {
+      for (const r of release) r();
+      await Promise.all(hung.map((q) => q.close()));
+    }
+  });
+
   async function expectSentAfterRestart(restarted: EmbeddedJobQueue): Promise<void> {
     const sent: number[] = [];
     restarted.startProcessing({

@@ -220,6 +220,7 @@ export class EmbeddedJobQueue implements JobQueue {
     this.concurrency = options.concurrency;
     this.studyChecks = options.studyChecks;
     this.analyses = options.analyses;
+    this.failJobsThatEndedTheProcess();
     const interrupted = this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run();
     if (interrupted.changes) this.log.warn({ jobs: interrupted.changes }, 're-queued jobs interrupted by a restart');
     // Still claimed, so still being sent when the last process ended: nothing else would ever release them.
@@ -364,10 +365,29 @@ export class EmbeddedJobQueue implements JobQueue {
         .run(Date.now() + delay, error.code, error.message, row.id);
       return;
     }
+    this.recordFailed(row, error, timings);
+  }
+
+  private recordFailed(row: JobRow, error: MipsegError, timings: Partial<Record<Stage, number>>): void {
     this.log.warn({ jobId: row.id, code: error.code, reason: error.message }, 'analysis failed');
     const request = row.request ? JSON.stringify(summariseRequest(JSON.parse(row.request) as StoredAnalysisRequest)) : null;
     this.statements.prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, failure_code = ?, failure_reason = ?, timings = ?, request = ?
       WHERE id = ?`).run(Date.now(), error.code, error.message, JSON.stringify(timings), request, row.id);
+  }
+
+  /**
+   * A job still running when the process last ended was interrupted by a restart, or ended the process itself (an
+   * out-of-memory kill, a crash in native code). Each start counts as an attempt, as a stall does in BullMQ: one
+   * that has used them all is failed rather than run again, or it would take the archive down at every start.
+   */
+  private failJobsThatEndedTheProcess(): void {
+    const limit = this.options.analysisRetry.attempts;
+    const spent = this.statements.prepare(`SELECT * FROM jobs WHERE state = 'running' AND attempts >= ?`).all(limit) as JobRow[];
+    for (const row of spent) {
+      const error = new MipsegError('MIPSEG_INTERNAL', `the process ended ${row.attempts} times while running this analysis ` +
+        '(a restart, or the analysis itself crashed or was killed for memory); not run again: POST /api/studies/{uid}/analyze to try again');
+      this.recordFailed(row, error, JSON.parse(row.timings ?? '{}') as Partial<Record<Stage, number>>);
+    }
   }
 
   private addExports(jobId: string): void {
