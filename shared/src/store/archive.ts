@@ -5,6 +5,7 @@ import * as dicomParser from 'dicom-parser';
 import { MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
+import { readFileMetaInformation } from '../dicom/file-meta';
 import { dicomParseOptions } from '../dicom/parse-options';
 import { IMAGE_SOP_CLASSES, isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS } from '../dicom/sop-classes';
 import { isUncompressed } from '../dicom/transfer-syntaxes';
@@ -73,6 +74,19 @@ const METADATA_FORMAT = 3;
 
 function metadataKeyFor(instance: StoredInstance): string {
   return instance.storageKey.replace(/\.dcm$/, `.${instance.sha256.slice(0, 16)}.m${METADATA_FORMAT}.json`);
+}
+
+/**
+ * The UIDs the File Meta Information gives, for a failure to name its instance when the data set could not be
+ * read (FailedSOPSequence's UIDs are Type 1).
+ */
+function fileMetaUids(head: Buffer): { sopClassUid?: string; sopInstanceUid?: string } {
+  try {
+    const meta = readFileMetaInformation(head);
+    return { sopClassUid: meta.mediaStorageSopClassUid || undefined, sopInstanceUid: meta.mediaStorageSopInstanceUid || undefined };
+  } catch {
+    return {};
+  }
 }
 
 function sha256Of(bytes: Buffer): string {
@@ -188,7 +202,8 @@ export class Archive {
       await this.blobs.discardTemp(file.path);
       const error = toMipsegError(err);
       if (error.code === 'MIPSEG_INTERNAL') this.log.error({ err }, 'storing an instance failed');
-      return { status: 'failed', error, sopClassUid: header?.sopClassUid, sopInstanceUid: header?.sopInstanceUid };
+      const uids = header ? { sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid } : fileMetaUids(file.head);
+      return { status: 'failed', error, ...uids };
     }
   }
 

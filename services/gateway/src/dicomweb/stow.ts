@@ -5,7 +5,7 @@ import { fdatasync, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
-import { assertUid, readFileMetaInformation, type DicomJson } from '@mipseg/shared/dicom';
+import { assertUid, readFileMetaInformation, readSopInstanceUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
@@ -30,6 +30,15 @@ function failed(error: MipsegError): PartResult {
  * A part refused before it was parsed (over MAX_INSTANCE_BYTES, or unwritable), named by its File Meta's UIDs
  * where its first bytes hold them: FailedSOPSequence's UIDs are Type 1, and they tell the sender which one it was.
  */
+/** The SOP Instance UID a part's first bytes give, where they give a valid one. */
+function sopInstanceUidOf(head: Buffer): string | undefined {
+  try {
+    return readSopInstanceUid(head);
+  } catch {
+    return undefined; // refused in full by the archive, which parses it
+  }
+}
+
 function failedPart(error: MipsegError, head: Buffer): PartResult {
   try {
     const meta = readFileMetaInformation(head);
@@ -83,7 +92,7 @@ async function destroyStream(stream: WriteStream): Promise<void> {
 
 /** A part's sink: a temp file, handed to the archive as soon as the part's closing boundary arrives. */
 function partSink(archive: Archive, config: Config, headers: PartHeaders, expectedStudyUid: string | undefined,
-  results: Promise<PartResult>[]): PartSink {
+  results: Promise<PartResult>[], bySopInstanceUid: Map<string, Promise<PartResult>>): PartSink {
   const partType = headers['content-type'] ? parseMediaType(headers['content-type']).type : 'application/dicom';
   if (partType !== 'application/dicom') {
     results.push(Promise.resolve(failed(new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `part Content-Type ${partType}`))));
@@ -125,17 +134,25 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
       // fsyncs of one request overlap instead of queueing one behind the other (at most IN_FLIGHT at once).
       const behind = results[results.length - IN_FLIGHT];
       if (behind) await behind;
-      results.push((async (): Promise<PartResult> => {
+      const headBytesRead = Buffer.concat(head);
+      // Two copies of one instance in a request are stored in part order, so the later one is the copy kept, as
+      // for copies sent one request after another; parts run side by side and would otherwise finish in any order.
+      const uid = problem ? undefined : sopInstanceUidOf(headBytesRead);
+      const earlier = uid === undefined ? undefined : bySopInstanceUid.get(uid);
+      const stored = (async (): Promise<PartResult> => {
         await syncAndClose(temp.stream).catch((err: unknown) => {
           problem ??= toStorageError(err);
         });
         if (problem) {
           await archive.blobs.discardTemp(temp.path);
-          return failedPart(problem, Buffer.concat(head));
+          return failedPart(problem, headBytesRead);
         }
-        const file = { path: temp.path, size, sha256: hash.digest('hex'), head: Buffer.concat(head), dataSynced: true };
+        if (earlier) await earlier;
+        const file = { path: temp.path, size, sha256: hash.digest('hex'), head: headBytesRead, dataSynced: true };
         return archive.storeReceived(file, { expectedStudyUid, deferDirSync: true });
-      })());
+      })();
+      results.push(stored);
+      if (uid !== undefined) bySopInstanceUid.set(uid, stored);
     },
     abort: async () => {
       await destroyStream(temp.stream);
@@ -164,7 +181,7 @@ function failedItem(o: Extract<PartResult, { status: 'failed' }>): DicomJson {
 /**
  * PS3.18 §10.5.3: 200 all stored; 202 partly/with warnings; 409 conflicts only; 413 only instances over
  * MAX_INSTANCE_BYTES (the conformance notes: 413 over the configured size; such a request is not malformed);
- * 507 out of storage; else 400.
+ * 507 out of storage; 500 (503) when any failure was the server's; else 400.
  */
 function responseStatus(results: PartResult[]): number {
   const failures = results.filter((r): r is Extract<PartResult, { status: 'failed' }> => r.status === 'failed');
@@ -174,6 +191,10 @@ function responseStatus(results: PartResult[]): number {
   if (failures.every((f) => f.error.httpStatus === 409)) return 409;
   if (failures.every((f) => f.error.code === 'MIPSEG_PAYLOAD_TOO_LARGE')) return 413;
   if (failures.some((f) => f.error.code === 'MIPSEG_STORAGE_FULL')) return 507;
+  // A fault of ours (an I/O error, say) is not a malformed request: a client, mipseg's own exporter among them,
+  // gives up on a 4xx but tries a 5xx again.
+  const ours = failures.filter((f) => f.error.httpStatus >= 500);
+  if (ours.length > 0) return ours.some((f) => f.error.httpStatus === 503) ? 503 : 500;
   return 400;
 }
 
@@ -286,8 +307,9 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     const { boundary, responseType } = checkRequest(req, config);
     const base = dicomwebBase(req);
     const results: Promise<PartResult>[] = [];
+    const bySopInstanceUid = new Map<string, Promise<PartResult>>();
     const cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
-      (headers) => partSink(archive, config, headers, study, results));
+      (headers) => partSink(archive, config, headers, study, results, bySopInstanceUid));
     const settled = cut ? await settleParts(results) : await Promise.all(results);
     // The renames and index rows of this request become durable together, before the client hears "stored".
     await archive.syncDeferred();
