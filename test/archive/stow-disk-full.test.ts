@@ -17,6 +17,8 @@ import { failureReasons, postStow, type StowReply } from '../support/stow';
  */
 class FillingBlobStore extends FileBlobStore {
   free = Number.MAX_SAFE_INTEGER;
+  /** Whether writes of whole files (the metadata cache) fail as on a full disk. */
+  cacheWritesFail = false;
 
   constructor(private readonly dir: string) {
     super(dir);
@@ -35,6 +37,13 @@ class FillingBlobStore extends FileBlobStore {
       write(fd, buffer, offset, length, position, callback);
     };
     return { path, stream: createWriteStream(path, { flags: 'wx', fs: { open, close, write: writeOrFail } }) };
+  }
+
+  override writeAtomic(key: string, data: Buffer | string): Promise<void> {
+    if (this.cacheWritesFail) {
+      return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' }));
+    }
+    return super.writeAtomic(key, data);
   }
 }
 
@@ -83,6 +92,16 @@ describe('STOW-RS on a full disk', () => {
     expect(storedFiles()).toEqual([]);
     expect(archive.index.countInstances()).toBe(0);
     await expectStillServing();
+  });
+
+  test('viewers still get metadata when the disk is too full to cache it', async () => {
+    expect((await postStow(`${base}/dicomweb/studies`, [instance('2.25.7621')])).status).toBe(200);
+    blobs.cacheWritesFail = true;
+    const res = await fetch(`${base}/dicomweb/studies/${STUDY}/metadata`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as unknown[]).length).toBe(1);
+    const search = await fetch(`${base}/dicomweb/studies?includefield=00081030`);
+    expect(search.status).toBe(200);
   });
 
   test('when the disk fills mid-request, answers 202 listing the parts stored, and files and index agree', async () => {

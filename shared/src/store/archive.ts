@@ -472,9 +472,14 @@ export class Archive {
     const json = JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, !isUncompressed(instance.transferSyntaxUid)));
     // Cached only while the instance is still stored as it was read, and inside the study's gate: a deletion of the
     // study must never find this file written back into the folder it removed, with the patient's data in it.
-    await this.studies.share(instance.studyInstanceUid, async () => {
-      if (this.isStillStored(instance)) await this.blobs.writeAtomic(key, json);
-    });
+    try {
+      await this.studies.share(instance.studyInstanceUid, async () => {
+        if (this.isStillStored(instance)) await this.blobs.writeAtomic(key, json);
+      });
+    } catch (err) {
+      // Only a cache: a full disk must not keep viewers from the metadata they ask for.
+      this.log.warn({ err, sopInstanceUid: instance.sopInstanceUid }, 'metadata could not be cached; served uncached');
+    }
     return json;
   }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileBlobStore } from './blob-store';
@@ -42,5 +42,21 @@ describe('FileBlobStore.syncPendingDirs', () => {
     const second = blobs.syncPendingDirs().then(() => done.push('second')); // its set is empty: the first took the folder
     await Promise.all([first, second]);
     expect(done).toEqual(['first', 'second']);
+  });
+});
+
+describe('FileBlobStore.writeAtomic', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'mipseg-blobs-'));
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  test('leaves no temporary file behind when the write cannot be published', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.init();
+    await blobs.writeAtomic('instances/1', 'a file where a folder must go');
+    await expect(blobs.writeAtomic('instances/1/2/3.json', '{}')).rejects.toThrow();
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
   });
 });

@@ -245,9 +245,14 @@ export class FileBlobStore implements BlobStore {
   }
 
   async writeAtomic(key: string, data: Buffer | string): Promise<void> {
-    const { path } = { path: join(this.tmpDir, `${randomUUID()}.part`) };
-    await fs.writeFile(path, data, { flag: 'wx' });
-    await this.publish(path, key);
+    const path = join(this.tmpDir, `${randomUUID()}.part`);
+    try {
+      await fs.writeFile(path, data, { flag: 'wx' });
+      await this.publish(path, key);
+    } catch (err) {
+      await fs.rm(path, { force: true }).catch(() => undefined); // a write cut short by a full disk leaves a part
+      throw err;
+    }
   }
 
   async exists(key: string): Promise<boolean> {
