@@ -16,6 +16,8 @@ export interface DicomMoment {
 /** Where the scan start of the decay correction came from, for messages. */
 export interface ScanStart extends DicomMoment {
   readonly source: string;
+  /** Whether it is GE's private scan start (0009,xx0D), moved to the instance's clock where its offset said so. */
+  readonly fromGePrivate: boolean;
 }
 
 /** The injection moment decay is computed from, and the attribute(s) it was read from, for messages. */
@@ -125,13 +127,13 @@ export function scanStart(instances: readonly SuvInstanceMetadata[]): ScanStart 
   const acquisitions = instances.map((m) => parsed(dicomMoment(m.acquisitionDate ?? '', m.acquisitionTime ?? ''),
     `AcquisitionDate/AcquisitionTime (0008,0022/0032) ${m.acquisitionDate} ${m.acquisitionTime} of instance ${m.sopInstanceUid}`));
   const earliest = acquisitions.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-  if (series.seconds <= earliest.seconds) return { ...series, source: 'SeriesDate/SeriesTime' };
+  if (series.seconds <= earliest.seconds) return { ...series, source: 'SeriesDate/SeriesTime', fromGePrivate: false };
   const ge = first.gePostInjectionDateTime;
   if (ge !== null) {
     const { moment, note } = onInstanceClock(parsed(dateTimeMoment(ge), `GE private (0009,xx0D) ${ge}`), first.timezoneOffsetFromUtc);
-    return { ...moment, source: `GE private (0009,xx0D)${note}` };
+    return { ...moment, source: `GE private (0009,xx0D)${note}`, fromGePrivate: true };
   }
-  return { ...earliest, source: 'the earliest AcquisitionDate/AcquisitionTime' };
+  return { ...earliest, source: 'the earliest AcquisitionDate/AcquisitionTime', fromGePrivate: false };
 }
 
 /**

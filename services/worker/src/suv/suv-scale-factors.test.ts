@@ -175,6 +175,13 @@ describe('computeSuvScaleFactors', () => {
     expect((g as number) / afterUptake(3600 - 0.5)).toBeCloseTo(1, 9);
   });
 
+  test('GE\'s private scan start with a UTC offset is decayed to as moved to the scanner\'s zone', () => {
+    // A series re-processed later: GE's time decides. 09:00 UTC is 10:00 at +0100, one hour after the 09:00 injection.
+    const [f] = computeSuvScaleFactors([{ ...BQML, timezoneOffsetFromUtc: '+0100', seriesDate: '20240105', seriesTime: '140000',
+      acquisitionTime: '101500', gePostInjectionDateTime: '20240102090000+0000' }]);
+    expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
+  });
+
   test('a DT offset is read as the scanner\'s own where the instance gives no TimezoneOffsetFromUTC or the same one', () => {
     for (const timezoneOffsetFromUtc of [null, '+0200']) {
       const [f] = computeSuvScaleFactors([{ ...BQML, timezoneOffsetFromUtc, radiopharmaceuticalStartTime: null,

@@ -1,5 +1,5 @@
 import { calculateSUVScalingFactors, type InstanceMetadata } from '@cornerstonejs/calculate-suv';
-import { injectionStart, scanStart, type DicomMoment } from './decay-times';
+import { injectionStart, scanStart, type DicomMoment, type ScanStart } from './decay-times';
 import type { SuvInstanceMetadata } from './suv-instance-metadata';
 import { assertPlausibleUptake, assertPlausibleWeightAndDose } from './suv-plausibility';
 import { suvUnavailable as unavailable } from './suv-unavailable';
@@ -58,9 +58,10 @@ function assertCntsFactor(instances: readonly SuvInstanceMetadata[]): void {
  * M or F: the library uses it for SUVlbm alone, yet throws on O (other), which would cost the SUVbw as well.
  * Code strings go in upper-cased, as mipseg's own checks read them; the library compares them case-sensitively.
  * The injection goes in as a date and time always (see injectionStart): given a time alone, the library dates
- * it on SeriesDate, which is wrong across midnight and for a series re-processed on a later day.
+ * it on SeriesDate, which is wrong across midnight and for a series re-processed on a later day. So does GE's
+ * scan start where scanStart took it (see there).
  */
-function toLibraryInput(m: SuvInstanceMetadata, injection: DicomMoment): InstanceMetadata {
+function toLibraryInput(m: SuvInstanceMetadata, injection: DicomMoment, scan: ScanStart): InstanceMetadata {
   const optional = <K extends string, V>(name: K, value: V | null): Partial<Record<K, V>> =>
     (value === null ? {} : ({ [name]: value } as Record<K, V>));
   const philips = m.philipsSuvScaleFactor !== null || m.philipsActivityConcentrationScaleFactor !== null;
@@ -76,7 +77,9 @@ function toLibraryInput(m: SuvInstanceMetadata, injection: DicomMoment): Instanc
     AcquisitionDate: m.acquisitionDate ?? '',
     AcquisitionTime: m.acquisitionTime ?? '',
     RadiopharmaceuticalStartDateTime: `${injection.date}${injection.time}`,
-    ...optional('GEPrivatePostInjectionDateTime', m.gePostInjectionDateTime),
+    // The library decays to GE's time when it would (as scanStart does), but reads it without its UTC offset:
+    // where scanStart took it, it goes in as scanStart read it, on the instance's clock.
+    ...optional('GEPrivatePostInjectionDateTime', scan.fromGePrivate ? `${scan.date}${scan.time}` : m.gePostInjectionDateTime),
     ...optional('FrameReferenceTime', m.frameReferenceTime),
     ...optional('ActualFrameDuration', m.actualFrameDuration),
     ...optional('PatientSize', m.patientSize),
@@ -109,7 +112,7 @@ function decayCorrectedToScanStart(instances: readonly SuvInstanceMetadata[]): n
   const scan = scanStart(instances);
   const injection = injectionStart(first, scan);
   assertPlausibleUptake(injection, scan, first.radionuclideHalfLife as number);
-  const input = instances.map((m) => toLibraryInput(m, injection));
+  const input = instances.map((m) => toLibraryInput(m, injection, scan));
   try {
     return withoutLibraryWarnings(() => calculateSUVScalingFactors(input)).map((f) => f.suvbw);
   } catch (err) {
