@@ -1,7 +1,8 @@
 import * as dicomParser from 'dicom-parser';
 import { readComparedAttributes, readSourceSeriesContext } from './read-source-series-context';
 import { errorCodeOf, syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
-import { encapsulateFrame } from '../../../../test/pipeline/volume/encapsulated-copies';
+import { encapsulateFrame, jpeg2000Copy } from '../../../../test/pipeline/volume/encapsulated-copies';
+import { syntheticPetInstance as volumeInstance } from '../../../../test/pipeline/volume/synthetic-pet-instance';
 
 describe('readSourceSeriesContext', () => {
   test('reads the patient, study, frame of reference, PET attributes and every instance once', () => {
@@ -67,6 +68,27 @@ describe('readSourceSeriesContext', () => {
     expect(context.LossyImageCompressionRatio).toEqual([]);
     const reversible = encapsulateFrame(syntheticPetInstance({ sopInstanceUid: '2.25.1.3' }), '1.2.840.10008.1.2.4.80', new Uint8Array(8));
     expect(readSourceSeriesContext([plain, reversible]).LossyImageCompression).toBe('');
+  });
+
+  test('takes the lossy ratio and method from an instance that declares them, not only from the first', () => {
+    const lossy = { LossyImageCompression: '01', LossyImageCompressionRatio: ['8.5', '2'], LossyImageCompressionMethod: ['ISO_15444_1', 'ISO_10918_1'] };
+    const context = readSourceSeriesContext([
+      syntheticPetInstance({ sopInstanceUid: '2.25.1.1' }),
+      syntheticPetInstance({ sopInstanceUid: '2.25.1.2', extra: lossy }),
+    ]);
+    expect(context.LossyImageCompression).toBe('01');
+    expect(context.LossyImageCompressionRatio).toEqual(['8.5', '2']);
+    expect(context.LossyImageCompressionMethod).toEqual(['ISO_15444_1', 'ISO_10918_1']);
+  });
+
+  test('reads from a JPEG 2000 codestream whether it was compressed irreversibly, which the sender did not say', () => {
+    const native = (sop: string) => volumeInstance({ sopInstanceUid: sop, imagePositionPatient: [0, 0, 0], rows: 32, columns: 32,
+      stored: Array.from({ length: 1024 }, (_, i) => (i * 37) % 1000), attributes: { FrameOfReferenceUID: '2.25.2000.3' } });
+    const irreversible = jpeg2000Copy(native('2.25.1.1'), { transferSyntaxUid: '1.2.840.10008.1.2.4.91', signedCodestream: false, lossyPsnr: 30 });
+    const reversible = jpeg2000Copy(native('2.25.1.2'), { transferSyntaxUid: '1.2.840.10008.1.2.4.91', signedCodestream: false });
+    const lossy = readSourceSeriesContext([Buffer.from(reversible), Buffer.from(irreversible)]);
+    expect([lossy.LossyImageCompression, lossy.LossyImageCompressionMethod]).toEqual(['01', ['ISO_15444_1']]);
+    expect(readSourceSeriesContext([Buffer.from(reversible)]).LossyImageCompression).toBe('');
   });
 
   test('reads everything from what the caller read while parsing, never from the bytes again', () => {

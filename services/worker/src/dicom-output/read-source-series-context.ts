@@ -30,7 +30,7 @@ const COMPARED_TAGS: readonly (readonly [keyword: string, tag: string])[] = Obje
   FrameOfReferenceUID: '00200052', SOPClassUID: '00080016', SOPInstanceUID: '00080018',
   AcquisitionDate: '00080022', AcquisitionTime: '00080032', DecayFactor: '00541321',
   FrameReferenceTime: '00541300', ActualFrameDuration: '00181242', LossyImageCompression: '00282110',
-  TransferSyntaxUID: '00020010',
+  LossyImageCompressionRatio: '00282112', LossyImageCompressionMethod: '00282114', TransferSyntaxUID: '00020010',
 });
 
 /** An instance's header by dicom-parser: a full dcmjs parse of every instance of a 600-slice series costs about a second. */
@@ -49,7 +49,43 @@ export function readComparedAttributes(ds: dicomParser.DataSet): DicomItem {
     const value = readValueText(ds, tag);
     if (value !== null) item[keyword] = value;
   }
+  if (item['TransferSyntaxUID'] === TransferSyntax.Jpeg2000 && isIrreversibleJpeg2000(ds)) item[IRREVERSIBLE_JPEG_2000] = true;
   return item;
+}
+
+/** Marks an instance whose JPEG 2000 codestream says it was compressed with the irreversible 9/7 wavelet. */
+const IRREVERSIBLE_JPEG_2000 = 'irreversibleJpeg2000';
+
+const readUint16 = (b: Uint8Array, at: number): number => ((b[at] ?? 0) << 8) | (b[at + 1] ?? 0);
+const readUint32Le = (b: Uint8Array, at: number): number =>
+  ((b[at] ?? 0) | ((b[at + 1] ?? 0) << 8) | ((b[at + 2] ?? 0) << 16)) + (b[at + 3] ?? 0) * 0x1000000;
+
+/**
+ * Whether the first frame of a JPEG 2000 (.91) instance was compressed irreversibly: that syntax may be either,
+ * and senders often leave LossyImageCompression out. Reads the codestream's COD marker (ISO 15444-1 A.6.1): its
+ * last SPcod byte is the wavelet, 0 for the irreversible 9/7 one. Works on a parse that stopped at Pixel Data
+ * (the element's offset is known, its fragments are not): the first fragment is found by its item headers.
+ */
+function isIrreversibleJpeg2000(ds: dicomParser.DataSet): boolean {
+  const pixelData = ds.elements['x7fe00010'];
+  if (!pixelData) return false;
+  const bytes = ds.byteArray;
+  let at = pixelData.dataOffset;
+  // The Basic Offset Table item, then the first fragment's item (tag FFFE,E000 and a 4-byte length each).
+  if (readUint32Le(bytes, at) !== 0xe000fffe) return false;
+  at += 8 + readUint32Le(bytes, at + 4);
+  if (readUint32Le(bytes, at) !== 0xe000fffe) return false;
+  at += 8;
+  if (readUint16(bytes, at) !== 0xff4f) return false; // SOC
+  at += 2;
+  const end = Math.min(bytes.length, at + 4096); // the main header comes first and is short
+  while (at + 4 <= end) {
+    const marker = readUint16(bytes, at);
+    if (marker === 0xff52) return bytes[at + 13] === 0; // COD: Lcod, Scod, SGcod (4 bytes), then SPcod's 5th byte
+    if (marker === 0xff90 || (marker & 0xff00) !== 0xff00) return false; // a tile part, or not a marker: no COD
+    at += 2 + readUint16(bytes, at + 2);
+  }
+  return false;
 }
 
 function invalid(detail: string): MipsegError {
@@ -75,25 +111,27 @@ type LossyCompression = Pick<SourceSeriesContext, 'LossyImageCompression' | 'Los
 /**
  * Transfer syntaxes that are lossy by definition (PS3.5 8.2): what was sent in them has lost information whether
  * or not the sender set LossyImageCompression, and a derived image must say so (PS3.3 C.7.6.1.1.5). JPEG 2000
- * (.91) may be reversible or not, so for it the instance's own LossyImageCompression decides.
+ * (.91) may be reversible or not: its codestream decides (isIrreversibleJpeg2000).
  */
 const LOSSY_TRANSFER_SYNTAX_METHODS: ReadonlyMap<string, string> = new Map([
   [TransferSyntax.JpegLsNearLossless, 'ISO_14495_1'],
 ]);
 
-function lossyCompression(base: DicomItem, headers: readonly DicomItem[]): LossyCompression {
-  const declared = headers.some((h) => textOf(h, 'LossyImageCompression') === '01');
+function lossyCompression(headers: readonly DicomItem[]): LossyCompression {
+  const declaring = headers.find((h) => textOf(h, 'LossyImageCompression') === '01');
   const impliedMethods = [...new Set(headers
-    .map((h) => LOSSY_TRANSFER_SYNTAX_METHODS.get(textOf(h, 'TransferSyntaxUID')))
+    .map((h) => (h[IRREVERSIBLE_JPEG_2000] === true ? 'ISO_15444_1' : LOSSY_TRANSFER_SYNTAX_METHODS.get(textOf(h, 'TransferSyntaxUID'))))
     .filter((m): m is string => m !== undefined))];
-  if (!declared && impliedMethods.length === 0) {
+  if (!declaring && impliedMethods.length === 0) {
     return { LossyImageCompression: '', LossyImageCompressionRatio: [], LossyImageCompressionMethod: [] };
   }
-  const declaredMethods = declared ? textsOf(base, 'LossyImageCompressionMethod') : [];
+  // Ratio and method pair up value by value (one per lossy step): both from the instance that declared them.
+  const split = (keyword: string): string[] => (declaring ? textOf(declaring, keyword).split('\\').map((v) => v.trim()).filter((v) => v !== '') : []);
+  const declaredMethods = split('LossyImageCompressionMethod');
   return {
     LossyImageCompression: '01',
     // A ratio is only known where the sender wrote one.
-    LossyImageCompressionRatio: declared ? textsOf(base, 'LossyImageCompressionRatio') : [],
+    LossyImageCompressionRatio: split('LossyImageCompressionRatio'),
     LossyImageCompressionMethod: declaredMethods.length > 0 ? declaredMethods : impliedMethods,
   };
 }
@@ -168,7 +206,7 @@ export function readSourceSeriesContext(instanceBytes: readonly Uint8Array[], pa
     FrameReferenceTime: uniformNumber(headers, 'FrameReferenceTime'),
     ActualFrameDuration: uniformNumber(headers, 'ActualFrameDuration'),
     instances: instanceRefs(headers),
-    ...lossyCompression(base, headers),
+    ...lossyCompression(headers),
   };
 }
 
