@@ -207,3 +207,30 @@ describeWithSharedData(GE)('STOW-RS duplicate policy', () => {
     expect(readFileSync(join(server.dataDir, String(stored?.storageKey)))).toEqual(sameLength);
   });
 });
+
+describeWithSharedData(GE)('STOW-RS replacement and cached metadata', () => {
+  let server: TestArchiveServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  test('a copy that corrects the patient\'s name leaves no metadata cached from the copy it replaced', async () => {
+    const archive = await startTestArchive();
+    server = archive;
+    const bytes = readFileSync(join(sharedData(GE).path, '1-003.dcm'));
+    expect((await postStow(`${archive.baseUrl}/studies`, [bytes])).status).toBe(200);
+    const study = String(archive.archive.index.search({ level: 'study', filters: [], limit: 10, offset: 0 }).rows[0]?.['study_uid']);
+    expect((await fetch(`${archive.baseUrl}/studies/${study}/metadata`)).status).toBe(200); // cached now
+    const corrected = rewrite(bytes, (dict) => {
+      dict['00100010'] = { vr: 'PN', Value: [{ Alphabetic: 'Corrected^Name' }] };
+    });
+    expect((await postStow(`${archive.baseUrl}/studies`, [corrected])).status).toBe(202);
+    const cached = () => readdirSync(join(archive.dataDir, 'instances'), { recursive: true }).map(String).filter((f) => f.endsWith('.json'))
+      .map((f) => readFileSync(join(archive.dataDir, 'instances', f), 'utf8'));
+    expect(cached().some((json) => json.includes('STS_'))).toBe(false);
+    const [metadata] = (await (await fetch(`${archive.baseUrl}/studies/${study}/metadata`)).json()) as Record<string, { Value?: unknown[] }>[];
+    expect(metadata?.['00100010']?.Value).toEqual([{ Alphabetic: 'Corrected^Name' }]);
+    expect(cached()).toHaveLength(1);
+  });
+});

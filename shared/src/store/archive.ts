@@ -89,6 +89,11 @@ function fileMetaUids(head: Buffer): { sopClassUid?: string; sopInstanceUid?: st
   }
 }
 
+/** A UID as a regular expression that matches it literally. */
+function escapeRegExp(uid: string): string {
+  return uid.replace(/\./g, '\\.');
+}
+
 function sha256Of(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -266,6 +271,9 @@ export class Archive {
       await this.unpublish(storageKey, retired);
       throw err;
     }
+    // The replaced copy's cached metadata would otherwise stay beside the new copy for good, with the attributes
+    // (a patient's name, say) the replacement corrected.
+    if (existing) await this.removeCachedMetadata(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
     if (retired) this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
     else if (existing) this.log.warn({ sopInstanceUid: header.sopInstanceUid }, 'the file of a stored instance was missing: the copy received takes its place');
     for (const listener of this.listeners) listener(header);
@@ -397,16 +405,25 @@ export class Archive {
    * retired/. Names are matched whole: one UID can begin another ("1.2.3" and "1.2.3.4").
    */
   private async removeInstanceFiles(study: string, series: string, sop: string): Promise<void> {
-    const uid = sop.replace(/\./g, '\\.');
+    const uid = escapeRegExp(sop);
     const own = new RegExp(`^${uid}\\.(dcm|[0-9a-f]{16}\\.m\\d+\\.json)$`);
     const retired = new RegExp(`^${uid}\\.dcm\\.[^.]+\\.\\d{13}$`);
-    const fields = { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop };
     for (const [folder, pattern] of [[join('instances', study, series), own], [join('retired', 'instances', study, series), retired]] as const) {
-      try {
-        await this.blobs.removeMatching(folder, (name) => pattern.test(name));
-      } catch (err) {
-        this.log.error({ err, ...fields, folder }, 'deleted files could not all be removed: remove them by hand');
-      }
+      await this.removeMatching(folder, pattern, { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop });
+    }
+  }
+
+  /** Removes the metadata cached for an instance (every copy, every format), matching whole names as above. */
+  private async removeCachedMetadata(study: string, series: string, sop: string): Promise<void> {
+    const cached = new RegExp(`^${escapeRegExp(sop)}\\.[0-9a-f]{16}\\.m\\d+\\.json$`);
+    await this.removeMatching(join('instances', study, series), cached, { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop });
+  }
+
+  private async removeMatching(folder: string, pattern: RegExp, fields: Record<string, string>): Promise<void> {
+    try {
+      await this.blobs.removeMatching(folder, (name) => pattern.test(name));
+    } catch (err) {
+      this.log.error({ err, ...fields, folder }, 'files that should have gone could not all be removed: remove them by hand');
     }
   }
 
