@@ -93,7 +93,7 @@ describe('binaryFrameBits', () => {
 describe('readNativeFrame', () => {
   const module = (over: Partial<PixelModule>): PixelModule => ({
     rows: 2, columns: 2, samplesPerPixel: 1, bitsAllocated: 16, pixelRepresentation: 0, photometricInterpretation: 'MONOCHROME2',
-    numberOfFrames: 2, rescaleSlope: 1, rescaleIntercept: 0, windowCenter: null, windowWidth: null,
+    numberOfFrames: 2, rescaleSlope: 1, rescaleIntercept: 0, windowCenter: null, windowWidth: null, voiLutFunction: null,
     transferSyntaxUid: '1.2.840.10008.1.2.1', pixelDataOffset: 4, pixelDataLength: 16, ...over,
   });
 

@@ -16,6 +16,8 @@ export interface PixelModule {
   readonly rescaleIntercept: number;
   readonly windowCenter: number | null;
   readonly windowWidth: number | null;
+  /** VOI LUT Function (0028,1056), upper case: LINEAR (the default), LINEAR_EXACT or SIGMOID; null when absent. */
+  readonly voiLutFunction: string | null;
   readonly transferSyntaxUid: string;
   /** Byte offset and length of the Pixel Data value in the file (native data only). */
   readonly pixelDataOffset: number;
@@ -51,6 +53,7 @@ export function readPixelModule(bytes: Uint8Array): PixelModule {
     rescaleIntercept: num(ds, 'x00281052', 0),
     windowCenter: hasWindow ? num(ds, 'x00281050', 0) : null,
     windowWidth: hasWindow ? num(ds, 'x00281051', 0) : null,
+    voiLutFunction: ds.string('x00281056')?.trim().toUpperCase() || null,
     transferSyntaxUid,
     pixelDataOffset: pixel.dataOffset,
     pixelDataLength: pixel.length,

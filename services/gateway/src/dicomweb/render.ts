@@ -3,38 +3,51 @@ import { PNG } from 'pngjs';
 import { readFrameValues, type PixelModule } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 
+/**
+ * A VOI window (PS3.3 C.11.2.1.2). `linear`, the default, maps c − 0.5 ± (w − 1)/2 to black and white, so a window
+ * of 3.5/7 shows 0 to 6; `linear-exact` maps c ± w/2.
+ */
 export interface Window {
   readonly center: number;
   readonly width: number;
+  readonly fn: 'linear' | 'linear-exact';
 }
 
-/** `window=center,width[,function]` (PS3.18 §8.3.5.1.4); linear function only. */
+/** `window=center,width[,function]` (PS3.18 §8.3.5.1.4): linear (the default) or linear-exact. */
 export function parseWindowParam(raw: unknown): Window | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string') throw new MipsegError('MIPSEG_BAD_QUERY', 'window given more than once');
-  const [c, w, fn = 'linear'] = raw.split(',');
+  const [c, w, name = 'linear'] = raw.split(',');
   const center = Number(c);
   const width = Number(w);
-  if (!Number.isFinite(center) || !Number.isFinite(width) || width <= 0 || fn.toLowerCase() !== 'linear') {
-    throw new MipsegError('MIPSEG_BAD_QUERY', `window=${raw} (center,width,linear)`);
+  const fn = name.toLowerCase();
+  if (!Number.isFinite(center) || !Number.isFinite(width) || width <= 0 || (fn !== 'linear' && fn !== 'linear-exact')) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', `window=${raw} (center,width[,linear|linear-exact])`);
   }
-  return { center, width };
+  return { center, width, fn };
 }
 
 /**
- * PET has no meaningful stored window: activity spans orders of magnitude between background and the
- * bladder. We show 0 .. the 99.5th percentile of the frame, which keeps lesions visible without the
- * hottest organ washing everything out.
+ * The instance's own window where it has one (SIGMOID is shown as LINEAR). PET has no meaningful stored window:
+ * activity spans orders of magnitude between background and the bladder. We show 0 .. the 99.5th percentile of
+ * the frame, which keeps lesions visible without the hottest organ washing everything out.
  */
 function defaultWindow(values: Float32Array, m: PixelModule): Window {
   if (m.windowCenter !== null && m.windowWidth !== null && m.windowWidth > 0) {
-    return { center: m.windowCenter, width: m.windowWidth };
+    return { center: m.windowCenter, width: m.windowWidth, fn: m.voiLutFunction === 'LINEAR_EXACT' ? 'linear-exact' : 'linear' };
   }
   const sorted = Float32Array.from(values).sort();
   const hi = sorted[Math.floor((sorted.length - 1) * 0.995)] ?? 1;
   const lo = Math.min(0, sorted[0] ?? 0);
   const width = Math.max(hi - lo, 1e-6);
-  return { center: lo + width / 2, width };
+  return { center: lo + width / 2, width, fn: 'linear-exact' };
+}
+
+/** The values a window shows as black and as white. LINEAR with a width under 1 is a threshold at c − 0.5. */
+function windowBounds(w: Window): { lo: number; span: number } {
+  if (w.fn === 'linear-exact') return { lo: w.center - w.width / 2, span: w.width };
+  const span = Math.max(w.width - 1, 0);
+  return { lo: w.center - 0.5 - span / 2, span };
 }
 
 /** The media types /rendered answers in: PNG (lossless) preferred where the client takes both. */
@@ -67,12 +80,12 @@ function renderFrameGrey(bytes: Uint8Array, m: PixelModule, frame: number, windo
   const stored = readFrameValues(bytes, m, frame);
   const values = new Float32Array(stored.length);
   for (let i = 0; i < stored.length; i++) values[i] = (stored[i] as number) * m.rescaleSlope + m.rescaleIntercept;
-  const w = window ?? defaultWindow(values, m);
-  const lo = w.center - w.width / 2;
+  const { lo, span } = windowBounds(window ?? defaultWindow(values, m));
   const invert = m.photometricInterpretation === 'MONOCHROME1';
   const grey = Buffer.alloc(values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = Math.round((((values[i] as number) - lo) / w.width) * 255);
+    const x = (values[i] as number) - lo;
+    const v = span > 0 ? Math.round((x / span) * 255) : x > 0 ? 255 : 0;
     const clamped = v < 0 ? 0 : v > 255 ? 255 : v;
     grey[i] = invert ? 255 - clamped : clamped;
   }

@@ -23,8 +23,9 @@ import type { WrittenInstance } from './written-instance';
 
 export const MIP_SERIES_DESCRIPTION = 'MIP (SUV) — mipseg';
 export const DEFAULT_MIP_SERIES_NUMBER = 9001;
-// The display window of the DM i AI MIPs the model was trained on (suvWhite 6): SUV 0 to 6.
-const WINDOW_SUV = { center: 3, width: 6 };
+// The display window of the DM i AI MIPs the model was trained on (suvWhite 6): SUV 0 to 6. As the default
+// LINEAR VOI function reads it (PS3.3 C.11.2.1.2.1: c − 0.5 ± (w − 1)/2), that is center 3.5, width 7.
+const WINDOW_SUV = { center: 3.5, width: 7 };
 
 /**
  * Writes the MIP as a one-image derived PET series in the source's study (PET Image Storage; see
