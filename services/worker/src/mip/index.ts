@@ -4,7 +4,7 @@ export { mipToPatient, CORONAL_MIP_ORIENTATION } from './mip-geometry';
 export type { MipGeometry } from './mip-geometry';
 export { projectionAxes, MAX_LEAN_VOXELS } from './projection-axes';
 export type { GridIndex, ProjectionAxes, VoxelAxis } from './projection-axes';
-export { axisWeights, resampleImage } from './resampling';
+export { axisFootprints, axisWeights, resampleImage, resampleImageByMaximum } from './resampling';
 export type { AxisWeights } from './resampling';
 export { buildMipFromInstances } from './build-mip-from-instances';
 export type { MipFromInstances, MipManifestInput, MipStageTimings } from './build-mip-from-instances';

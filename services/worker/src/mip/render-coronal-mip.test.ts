@@ -80,6 +80,23 @@ describe('renderCoronalMip', () => {
     expect(mip.input[0]).toBeCloseTo(1 / 6, 6);
   });
 
+  test('keeps a small lesion\'s SUVmax in the stored image when the voxels are coarser than the pixels; the model\'s input is interpolated', () => {
+    // 4.7 mm voxels (a GE whole-body grid) shown at 2 mm: no pixel centre falls on the hot voxel's centre.
+    const grid: Grid = { ...HEAD_FIRST_AXIAL, columns: 9, rows: 5, slices: 9, origin: [-18.8, -6, 0], pixelSpacing: [4.7, 4.7], sliceSpacing: 4.7 };
+    const mip = render(volumeOf(grid, ([x, y, z]) => (x === 5 && y === -1 && z === 19 ? 10 : 1)));
+    expect(Math.max(...mip.suv)).toBe(10);
+    expect(Math.min(...mip.suv)).toBe(1);
+    const interpolatedPeak = Math.max(...mip.input) * 6;
+    expect(interpolatedPeak).toBeLessThan(9.5);
+    // The hot voxel covers x 2.65..7.35 and z 16.65..21.35: the stored image is hot there and only there.
+    const hot = [...mip.suv.keys()].filter((i) => mip.suv[i] === 10).map((i) => mipToPatient(mip, Math.floor(i / mip.width), i % mip.width));
+    for (const [x, z] of hot) {
+      expect(Math.abs(x - 5)).toBeLessThan(2.35 + 1);
+      expect(Math.abs(z - 19)).toBeLessThan(2.35 + 1);
+    }
+    expect(hot.length).toBeGreaterThanOrEqual(4);
+  });
+
   test('without clampInput (a normalising model) the input keeps SUV above suvWhite, still floored at 0', () => {
     const grid: Grid = { ...HEAD_FIRST_AXIAL, rows: 7, pixelSpacing: [2, 2], sliceSpacing: 2, slices: 21 };
     const volume = volumeOf(grid, ([x, y, z]) => (x === 4 && y === 2 && z === 10 ? 9 : x === 0 ? -1 : 1));

@@ -3,7 +3,7 @@ import { SUV_BODY_WEIGHT_UNITS } from '../suv';
 import type { PetVolume, PetVolumeGrid } from '../volume';
 import { CORONAL_MIP_ORIENTATION, type MipGeometry } from './mip-geometry';
 import { projectionAxes, type GridIndex, type ProjectionAxes, type VoxelAxis } from './projection-axes';
-import { axisWeights, resampleImage } from './resampling';
+import { axisFootprints, axisWeights, resampleImage, resampleImageByMaximum } from './resampling';
 
 export interface CoronalMipOptions {
   /** Output pixel spacing, mm (the model manifest's input.pixelSpacingMm). */
@@ -20,9 +20,16 @@ export interface CoronalMipOptions {
 
 /** A coronal maximum-intensity projection in SUVbw, head at the top, patient's right on the image's left. */
 export interface CoronalMip extends MipGeometry {
-  /** Row-major, width x height: the largest SUVbw along the patient's anterior–posterior axis. */
+  /**
+   * Row-major, width x height: the largest SUVbw along the patient's anterior–posterior axis, and over the voxel
+   * columns each pixel covers (so the MIP's SUVmax is the volume's). What is stored and shown.
+   */
   readonly suv: Float32Array;
-  /** The image for the model: clamp(suv / suvWhite, 0, 1), or max(suv / suvWhite, 0) without clampInput. */
+  /**
+   * The image for the model: the projection interpolated to the pixels (linear when enlarging, area-weighted when
+   * shrinking, as the training images were made), mapped as clamp(SUV / suvWhite, 0, 1), or max(SUV / suvWhite, 0)
+   * without clampInput.
+   */
   readonly input: Float32Array;
 }
 
@@ -110,9 +117,12 @@ export class CoronalMipProjection {
     const height = Math.max(1, Math.round((z.count * Math.abs(z.step)) / spacing));
     const columns = samplePositions(x, width, spacing, 1);
     const rows = samplePositions(z, height, spacing, -1);
-    const suv = resampleImage(this.maxima, x.count, z.count,
-      axisWeights(x.count, columns.indices, spacing / Math.abs(x.step)),
-      axisWeights(z.count, rows.indices, spacing / Math.abs(z.step)));
+    const [xRatio, zRatio] = [spacing / Math.abs(x.step), spacing / Math.abs(z.step)];
+    // The model sees the image it was trained on, interpolated; what is stored and shown in SUV keeps every peak.
+    const interpolated = resampleImage(this.maxima, x.count, z.count,
+      axisWeights(x.count, columns.indices, xRatio), axisWeights(z.count, rows.indices, zRatio));
+    const suv = resampleImageByMaximum(this.maxima, x.count, z.count,
+      axisFootprints(x.count, columns.indices, xRatio), axisFootprints(z.count, rows.indices, zRatio));
     return {
       width,
       height,
@@ -122,15 +132,16 @@ export class CoronalMipProjection {
       sliceThicknessMm: y.count * Math.abs(y.step),
       frameOfReferenceUid: this.grid.frameOfReferenceUid,
       suv,
-      input: toInput(suv, this.options),
+      input: toInput(interpolated, this.options),
     };
   }
 }
 
 /**
  * Renders the coronal MIP of an SUVbw volume: the maximum along the patient's anterior–posterior axis within
- * the voxel grid, then resampled to `pixelSpacingMm` square pixels (linear interpolation when enlarging,
- * area-weighted when shrinking; see axisWeights). Rows run head→feet and columns patient right→left whatever
+ * the voxel grid, then resampled to `pixelSpacingMm` square pixels: by the maximum under each pixel for the SUV
+ * image, and for the model's input by linear interpolation when enlarging, area-weighted when shrinking (see
+ * axisWeights). Rows run head→feet and columns patient right→left whatever
  * the acquisition's orientation or slice order. Pure: no I/O; the volume is not changed.
  */
 export function renderCoronalMip(volume: PetVolume, options: CoronalMipOptions): CoronalMip {

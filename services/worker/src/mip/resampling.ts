@@ -63,3 +63,53 @@ export function resampleImage(image: Float32Array, width: number, height: number
   }
   return out;
 }
+
+/**
+ * The input samples each output sample's extent overlaps along one axis: output o covers [u − ratio/2, u + ratio/2)
+ * in input indices, input i covers [i − 0.5, i + 0.5). Clamped into range (an output past either end takes the edge).
+ */
+export interface AxisFootprints {
+  readonly outputs: number;
+  readonly from: Int32Array;
+  readonly to: Int32Array;
+}
+
+/** @param positions fractional input index of each output sample centre; @param ratio output spacing / input spacing */
+export function axisFootprints(inputs: number, positions: readonly number[], ratio: number): AxisFootprints {
+  const from = new Int32Array(positions.length);
+  const to = new Int32Array(positions.length);
+  const clamp = (i: number): number => Math.min(inputs - 1, Math.max(0, i));
+  positions.forEach((u, o) => {
+    from[o] = clamp(Math.floor(u - ratio / 2 - 0.5) + 1);
+    to[o] = Math.max(from[o] as number, clamp(Math.ceil(u + ratio / 2 + 0.5) - 1));
+  });
+  return { outputs: positions.length, from, to };
+}
+
+/**
+ * Resamples a row-major image by the largest input sample under each output pixel, separably (a maximum is). What a
+ * MIP stored in SUV needs: interpolation lowers a small lesion's peak (by up to a sixth from 4.7 mm pixels to
+ * 2 mm), and a reader measures SUVmax on what is shown; the maximum never invents a value nor loses one.
+ */
+export function resampleImageByMaximum(image: Float32Array, width: number, height: number, xf: AxisFootprints,
+  yf: AxisFootprints): Float32Array {
+  const across = new Float32Array(xf.outputs * height);
+  for (let y = 0; y < height; y++) {
+    for (let o = 0; o < xf.outputs; o++) {
+      let v = -Infinity;
+      for (let i = xf.from[o] as number; i <= (xf.to[o] as number); i++) v = Math.max(v, image[y * width + i] as number);
+      across[y * xf.outputs + o] = v;
+    }
+  }
+  const out = new Float32Array(xf.outputs * yf.outputs).fill(-Infinity);
+  for (let o = 0; o < yf.outputs; o++) {
+    for (let j = yf.from[o] as number; j <= (yf.to[o] as number); j++) {
+      const row = j * xf.outputs;
+      for (let x = 0; x < xf.outputs; x++) {
+        const v = across[row + x] as number;
+        if (v > (out[o * xf.outputs + x] as number)) out[o * xf.outputs + x] = v;
+      }
+    }
+  }
+  return out;
+}
