@@ -81,7 +81,7 @@ export function axisFootprints(inputs: number, positions: readonly number[], rat
   const clamp = (i: number): number => Math.min(inputs - 1, Math.max(0, i));
   positions.forEach((u, o) => {
     from[o] = clamp(Math.floor(u - ratio / 2 - 0.5) + 1);
-    to[o] = Math.max(from[o] as number, clamp(Math.ceil(u + ratio / 2 + 0.5) - 1));
+    to[o] = Math.max(from[o], clamp(Math.ceil(u + ratio / 2 + 0.5) - 1));
   });
   return { outputs: positions.length, from, to };
 }
