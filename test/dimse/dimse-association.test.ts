@@ -1,5 +1,6 @@
+import { connect, type Socket } from 'node:net';
 import { Client, requests } from 'dcmjs-dimse';
-import { runTool, SCP_AE_TITLE, startTestDimse, type TestDimse } from './dimse-test-kit';
+import { associateRequest, RELEASE_REQUEST, runTool, SCP_AE_TITLE, startTestDimse, type TestDimse } from './dimse-test-kit';
 
 const echo = (dimse: TestDimse, ...args: string[]) =>
   runTool('echoscu', ['-v', ...args, '127.0.0.1', String(dimse.port)]);
@@ -18,13 +19,42 @@ function holdAssociation(port: number, lingerMs: number): { accepted: Promise<vo
   return { accepted, released: done };
 }
 
+/**
+ * A raw SCU that associates, releases, and then keeps its end of the connection open, as a lingering SCU does:
+ * allowHalfOpen, so that the SCP closing its side does not close ours. `released` resolves on A-RELEASE-RP,
+ * `hungUp` when the SCP has closed its side.
+ */
+function lingerAfterRelease(port: number): { socket: Socket; released: Promise<void>; hungUp: Promise<void> } {
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => socket.write(associateRequest(16_384)));
+  socket.on('error', () => undefined);
+  let pending = Buffer.alloc(0);
+  const released = new Promise<void>((resolve, reject) => socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 6 && pending.length >= 6 + pending.readUInt32BE(2)) {
+      const type = pending[0];
+      pending = pending.subarray(6 + pending.readUInt32BE(2));
+      if (type === 0x02) socket.write(RELEASE_REQUEST); // A-ASSOCIATE-AC
+      else if (type === 0x06) resolve(); // A-RELEASE-RP
+      else reject(new Error(`unexpected PDU type ${type ?? '?'}`));
+    }
+  }));
+  const hungUp = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+  return { socket, released, hungUp };
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 describe('DIMSE association negotiation', () => {
   let open: TestDimse;
   let restricted: TestDimse;
 
   beforeAll(async () => {
     open = await startTestDimse();
-    restricted = await startTestDimse({ DIMSE_ALLOWED_AE_TITLES: 'PACS1,PACS2' });
+    restricted = await startTestDimse({ DIMSE_ALLOWED_AE_TITLES: 'PACS1,PACS2,MAIN PACS' });
   });
   afterAll(async () => {
     await open?.stop();
@@ -54,6 +84,13 @@ describe('DIMSE association negotiation', () => {
     expect(run.code).toBe(0);
   });
 
+  test('takes an allowed AE title with a space in it as one title', async () => {
+    expect((await echo(restricted, '-aet', 'MAIN PACS', '-aec', SCP_AE_TITLE)).code).toBe(0);
+    const part = await echo(restricted, '-aet', 'MAIN', '-aec', SCP_AE_TITLE);
+    expect(part.code).not.toBe(0);
+    expect(part.output).toMatch(/Calling AE Title Not Recognized/i);
+  });
+
   test('picks a transfer syntax it supports out of a long proposal', async () => {
     // dcmtk's debugging option: 3 Verification contexts, each with 38 transfer syntaxes, most unknown to us.
     const run = await echo(open, '-aec', SCP_AE_TITLE, '--propose-ts', '38', '--propose-pc', '3');
@@ -73,6 +110,20 @@ describe('DIMSE association limits and shutdown', () => {
       expect(await held.released).toBe(true);
       expect((await echo(dimse, '-aec', SCP_AE_TITLE)).code).toBe(0);
     } finally {
+      await dimse.stop();
+    }
+  });
+
+  test('hangs up on an SCU that lingers after A-RELEASE-RP, whose association no longer holds a slot', async () => {
+    const dimse = await startTestDimse({ DIMSE_MAX_ASSOCIATIONS: '1' });
+    const lingering = lingerAfterRelease(dimse.port);
+    try {
+      await within(lingering.released, 5000, 'A-RELEASE-RP');
+      // Its connection is still open on its side, yet the only slot is free for the next association.
+      expect((await echo(dimse, '-aec', SCP_AE_TITLE)).code).toBe(0);
+      await within(lingering.hungUp, 1000, 'close of the SCP\'s side of the connection');
+    } finally {
+      lingering.socket.destroy();
       await dimse.stop();
     }
   });

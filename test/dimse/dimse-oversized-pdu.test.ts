@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { runTool, SCP_AE_TITLE, startTestDimse, type TestDimse } from './dimse-test-kit';
+import { associateRequest, runTool, SCP_AE_TITLE, startTestDimse, type TestDimse } from './dimse-test-kit';
 
 /** Sends `bytes` and collects what the SCP answers until it closes the connection (or `timeoutMs` passes). */
 function sendRaw(port: number, bytes: Buffer, timeoutMs: number): Promise<{ answer: Buffer; closed: boolean }> {
@@ -17,29 +17,6 @@ function sendRaw(port: number, bytes: Buffer, timeoutMs: number): Promise<{ answ
       resolve({ answer: Buffer.concat(chunks), closed: true });
     });
   });
-}
-
-const item = (type: number, body: Buffer): Buffer => {
-  const header = Buffer.alloc(4);
-  header[0] = type;
-  header.writeUInt16BE(body.length, 2);
-  return Buffer.concat([header, body]);
-};
-const uidItem = (type: number, uid: string): Buffer => item(type, Buffer.from(uid, 'latin1'));
-const aeTitle = (title: string): Buffer => Buffer.from(title.padEnd(16, ' '), 'latin1');
-
-/** An A-ASSOCIATE-RQ proposing Verification, announcing `maxLength` as its Maximum Length Received (PS3.8 D.1). */
-function associateRequest(maxLength: number): Buffer {
-  const context = item(0x20, Buffer.concat([Buffer.from([1, 0, 0, 0]), uidItem(0x30, '1.2.840.10008.1.1'), uidItem(0x40, '1.2.840.10008.1.2')]));
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(maxLength);
-  const userInfo = item(0x50, Buffer.concat([item(0x51, length), uidItem(0x52, '1.2.826.0.1.3680043.8.498.1')]));
-  const body = Buffer.concat([Buffer.from([0, 1, 0, 0]), aeTitle(SCP_AE_TITLE), aeTitle('RAWSCU'), Buffer.alloc(32),
-    uidItem(0x10, '1.2.840.10008.3.1.1.1'), context, userInfo]);
-  const header = Buffer.alloc(6);
-  header[0] = 0x01;
-  header.writeUInt32BE(body.length, 2);
-  return Buffer.concat([header, body]);
 }
 
 /** The Maximum Length Received an A-ASSOCIATE-AC announces (its user information sub-item 0x51). */

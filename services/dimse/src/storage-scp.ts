@@ -22,7 +22,11 @@ export interface StorageScpContext {
   track(work: Promise<unknown>): void;
 }
 
-// After our last PDU, how long a peer may take to close its side before the connection is destroyed.
+/**
+ * After our last PDU, how long a peer may take to close its side before the connection is destroyed: the ARTIM
+ * timer of PS3.8 9.2, which an acceptor starts on sending A-RELEASE-RP or A-ASSOCIATE-RJ (actions AR-4, AE-8; state
+ * Sta13) and on whose expiry it closes the transport connection itself (AA-2).
+ */
 const HANG_UP_GRACE_MS = 5000;
 /**
  * dcmjs-dimse aborts an association after this long without a PDU from the peer. Its 60 s default also
@@ -97,7 +101,14 @@ export class StorageScp extends Scp {
 
   override associationReleaseRequested(): void {
     // A release must not overtake the response to a C-STORE still being stored.
-    void Promise.allSettled([...this.storing]).then(() => this.sendAssociationReleaseResponse());
+    void Promise.allSettled([...this.storing]).then(() => {
+      if (this.connection.destroyed) return;
+      this.sendAssociationReleaseResponse();
+      // The association no longer exists once A-RELEASE-RP is sent (PS3.8 Sta13), so its slot is free now. The SCU
+      // should then close the connection; one that lingers would otherwise hold it until the PDU timeout.
+      this.giveBackSlot();
+      this.hangUp();
+    });
   }
 
   override abort(source: number, reason: number): void {
@@ -183,9 +194,13 @@ export class StorageScp extends Scp {
     this.connection.destroy();
   }
 
-  private async closed(): Promise<void> {
+  private giveBackSlot(): void {
     if (this.holdsSlot) this.context.slots.release();
     this.holdsSlot = false;
+  }
+
+  private async closed(): Promise<void> {
+    this.giveBackSlot();
     const unfinished = [...this.receiving.values()];
     this.receiving.clear();
     if (unfinished.length > 0) this.log.warn({ unfinished: unfinished.length }, 'connection closed during a C-STORE data set');

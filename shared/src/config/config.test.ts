@@ -139,6 +139,22 @@ describe('loadConfig', () => {
     expect(config.dimse.allowedCallingAeTitles).toEqual(['PACS', 'CT_SCANNER-1']);
   });
 
+  test('keeps an AE title with a space whole: only commas separate AE titles and export destinations', () => {
+    const config = loadConfig({
+      DIMSE_ALLOWED_AE_TITLES: 'MAIN PACS,CT 1 , PET_CT',
+      EXPORT_DESTINATIONS: 'dimse:MAIN PACS@10.0.0.5:104,\n stow:https://pacs.example/dicom-web',
+    });
+    expect(config.dimse.allowedCallingAeTitles).toEqual(['MAIN PACS', 'CT 1', 'PET_CT']);
+    expect(config.pipeline.exportDestinations).toEqual(['dimse:MAIN PACS@10.0.0.5:104', 'stow:https://pacs.example/dicom-web']);
+  });
+
+  test('lists whose entries cannot hold a space still take spaces and line breaks as separators, as documented', () => {
+    const config = loadConfig({ AUTH_TOKENS: 'first-token-0123456789 second-token-012345678,third-token-0123456789',
+      ALLOWED_HOSTS: 'mipseg.example 10.0.0.7' });
+    expect(config.authTokens).toEqual(['first-token-0123456789', 'second-token-012345678', 'third-token-0123456789']);
+    expect(config.allowedHosts).toEqual(['mipseg.example', '10.0.0.7']);
+  });
+
   test('trusts no proxy by default; TRUST_PROXY takes true/false, a hop count or addresses, subnets and names', () => {
     expect(loadConfig({}).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: 'off' }).trustProxy).toBe(false);
@@ -178,6 +194,8 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://localhost:6379' }],
     [{ DIMSE_ALLOWED_AE_TITLES: 'PACS,A_TITLE_LONGER_THAN_16' }],
     [{ DIMSE_ALLOWED_AE_TITLES: 'PACS\\MODALITY' }],
+    [{ DIMSE_ALLOWED_AE_TITLES: 'PACS1 PACS2 PACS3 PACS4' }], // one title now, and longer than 16
+    [{ EXPORT_DESTINATIONS: 'stow:https://pacs-a.example/dicom-web stow:https://pacs-b.example/dicom-web' }],
   ])('rejects an invalid value: %j', (env) => {
     expect(codeOf(() => loadConfig(env))).toBe('MIPSEG_CONFIG_INVALID');
   });

@@ -146,9 +146,22 @@ function readBool(env: Env, key: ConfigKey): boolean {
   throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${raw} (true or false)`);
 }
 
+/** A list of entries none of which can hold a space (tokens, host names, addresses): commas or whitespace separate them. */
 function readList(raw: string): string[] {
   return raw
     .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/**
+ * A list of entries that may hold spaces: AE titles ("MAIN PACS") and the DIMSE destinations that name one.
+ * Only commas separate them; an entry's leading and trailing spaces go, as they are not significant in an AE
+ * title (PS3.5 6.2, AE).
+ */
+function readCommaList(raw: string): string[] {
+  return raw
+    .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 }
@@ -166,7 +179,7 @@ function readAeTitle(env: Env, key: ConfigKey): string {
 
 /** A list of AE titles: an entry that could never match a peer's title is a typo to report at start-up. */
 function readAeTitles(env: Env, key: ConfigKey): string[] {
-  const list = readList(read(env, key));
+  const list = readCommaList(read(env, key));
   const bad = list.find((ae) => !isAeTitle(ae));
   if (bad !== undefined) throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key} entry "${bad}" (1-16 printable characters, no backslash)`);
   return list;
@@ -253,6 +266,9 @@ const DIMSE_DESTINATION = /^dimse:([\x20-\x5b\x5d-\x7e]{1,16})@([^:\s]+):(\d{1,5
 /** stow:<http(s) URL> or dimse:<AE>@<host>:<port 1-65535>, checked whole so that a typo fails the start, not each export. */
 function isDestination(d: string): boolean {
   if (d.startsWith('stow:')) {
+    // A URL holds no whitespace, but URL() would encode it: two stow: entries separated by a space (commas alone
+    // separate destinations) would become one URL with "%20stow:" in its path instead of failing here.
+    if (/\s/.test(d)) return false;
     try {
       const url = new URL(d.slice('stow:'.length));
       // No user:password@: fetch refuses such URLs (every export would fail), and the password would be shown.
@@ -267,7 +283,7 @@ function isDestination(d: string): boolean {
 }
 
 function readDestinations(raw: string): string[] {
-  const list = readList(raw);
+  const list = readCommaList(raw);
   const bad = list.find((d) => !isDestination(d));
   if (bad) {
     const shown = bad.startsWith('stow:') ? `stow:${withoutUserinfo(bad.slice('stow:'.length))}` : bad;

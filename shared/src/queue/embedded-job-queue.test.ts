@@ -188,6 +188,46 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     const good = (await q.getJob('job-a'))?.exports.find((e) => e.destination === 'good');
     expect(good?.state).toBe('sent');
   });
+
+  test('sends at most two exports at once to one destination; another destination is not held up', async () => {
+    const destinations = ['dimse:PACS@pacs-a:104', 'stow:http://pacs-b/dicom-web'];
+    const q = new EmbeddedJobQueue(join(dir, 'busy.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: destinations, pollMs: 20 });
+    queues.push(q);
+    // A destination that takes each result only when the test lets it, counting the sends it holds at once.
+    const sending = new Map<string, number>();
+    const most = new Map<string, number>();
+    let taking = false;
+    const waiting: (() => void)[] = [];
+    q.startProcessing({
+      checkStudy: () => Promise.resolve(),
+      analyze: () => Promise.resolve(RESULT),
+      exportResult: async (_id, _result, destination, attempt) => {
+        sending.set(destination, (sending.get(destination) ?? 0) + 1);
+        most.set(destination, Math.max(most.get(destination) ?? 0, sending.get(destination) ?? 0));
+        if (!taking) await new Promise<void>((resolve) => waiting.push(resolve));
+        sending.set(destination, (sending.get(destination) ?? 0) - 1);
+        return { destination, state: 'sent', attempts: attempt, updatedAt: Date.now() };
+      },
+    }, { concurrency: 1, studyChecks: false, analyses: true });
+    const letThrough = () => {
+      taking = true;
+      for (const release of waiting.splice(0)) release();
+    };
+    const jobs = ['a', 'b', 'c', 'd', 'e', 'f'];
+    try {
+      for (const [i, id] of jobs.entries()) await q.enqueueAnalysis(`job-${id}`, request(`1.2.3.${i + 1}`));
+      for (const id of jobs) await doneJob(q, `job-${id}`);
+      await new Promise((r) => setTimeout(r, 200)); // ten polls with six results' exports due
+      expect(destinations.map((d) => sending.get(d))).toEqual([2, 2]);
+    } finally {
+      letThrough(); // else close() would wait for sends that never end
+    }
+    await until(async () => {
+      const states = (await q.listJobs({ limit: 10, offset: 0 })).flatMap((j) => j.exports.map((e) => e.state));
+      return states.length === 12 && states.every((s) => s === 'sent') ? true : undefined;
+    }, 'all twelve exports to be sent', WAIT);
+    expect(destinations.map((d) => most.get(d))).toEqual([2, 2]);
+  });
 });
 
 describe('embedded job runner: what a finished job keeps', () => {

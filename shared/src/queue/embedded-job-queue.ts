@@ -23,6 +23,13 @@ const NOT_DUE = Number.MAX_SAFE_INTEGER;
  */
 export const UNRECORDED_RETRY_MS = 10_000;
 
+/**
+ * Exports sent at once to one destination, as a BullMQ worker process sends them (bullmq-job-queue.ts'
+ * EXPORT_CONCURRENCY): a PACS answers a handful of associations well, and six results finishing together must
+ * not become six simultaneous associations (and, where it limits them, rejections) at one PACS.
+ */
+export const EXPORTS_PER_DESTINATION = 2;
+
 /** A job's place among its study's jobs, 1 for the newest: listJobs' order (created_at DESC, id) within each study. */
 const RANK_IN_STUDY = 'ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank';
 
@@ -71,6 +78,8 @@ export class EmbeddedJobQueue implements JobQueue {
   private readonly unrecordedAnalyses = new Set<string>();
   private readonly unrecordedExports = new Map<string, { readonly jobId: string; readonly destination: string }>();
   private readonly recordFailures: RepeatedFailureLog;
+  /** Exports being sent, by destination (at most EXPORTS_PER_DESTINATION each). */
+  private readonly exportsSending = new Map<string, number>();
   private readonly wal: WalSync;
 
   constructor(path: string, private readonly log: Logger, private readonly options: EmbeddedQueueOptions) {
@@ -406,13 +415,27 @@ export class EmbeddedJobQueue implements JobQueue {
     return Promise.resolve(info.changes === 1);
   }
 
+  /**
+   * Starts due exports, the longest due first, up to EXPORTS_PER_DESTINATION per destination. One over the limit
+   * is left due and unclaimed: the tick that the end of one of its destination's sends asks for starts it.
+   */
   private startDueExports(handlers: JobHandlers): void {
     if (!handlers.exportResult) return;
     const due = this.statements.prepare(`SELECT e.*, j.result FROM exports e JOIN jobs j ON j.id = e.job_id
-      WHERE e.state IN ('pending', 'retrying') AND e.next_attempt_at <= ?`).all(Date.now()) as (ExportRow & { result: string })[];
+      WHERE e.state IN ('pending', 'retrying') AND e.next_attempt_at <= ? ORDER BY e.next_attempt_at, e.job_id`)
+      .all(Date.now()) as (ExportRow & { result: string })[];
     for (const row of due) {
+      const sending = this.exportsSending.get(row.destination) ?? 0;
+      if (sending >= EXPORTS_PER_DESTINATION) continue;
       this.statements.prepare('UPDATE exports SET next_attempt_at = ? WHERE job_id = ? AND destination = ?').run(NOT_DUE, row.job_id, row.destination);
-      this.track(this.runExport(handlers, row), (err) => {
+      this.exportsSending.set(row.destination, sending + 1);
+      const sent = this.runExport(handlers, row).finally(() => {
+        const left = (this.exportsSending.get(row.destination) ?? 1) - 1;
+        if (left > 0) this.exportsSending.set(row.destination, left);
+        else this.exportsSending.delete(row.destination);
+        this.requestTick();
+      });
+      this.track(sent, (err) => {
         this.unrecordedExports.set(`${row.job_id}\n${row.destination}`, { jobId: row.job_id, destination: row.destination });
         this.recordFailures.failed(err, { jobId: row.job_id, destination: row.destination });
       });

@@ -29,7 +29,20 @@ function describeSend(r: InstanceSendResult, result: ResultUids): string {
   return `${which}: ${status}${r.reason ? `: ${r.reason}` : ''}`;
 }
 
-async function sendDimse(destination: string, instances: Buffer[], result: ResultUids, attempt: number,
+/**
+ * Whether a "duplicate SOP instance" (0x0111) answer means the destination already holds the instance, on any
+ * attempt, the first included. The result's SOP Instance UIDs are mipseg's own (2.25 UIDs derived from a random
+ * seed drawn for each analysis job, resultUidSeed), so the only copy a destination can hold under one of them is
+ * one that mipseg sent: an earlier attempt that lost its connection or its response. The attempt number cannot
+ * tell: the Retry button starts again from attempt 1 (the embedded runner sets attempts to 0, BullMQ resets
+ * attemptsMade), and a send cut short by a crash is sent again as the same attempt. Refusing the duplicate there
+ * would fail every retry of a result that did arrive.
+ */
+function heldAlready(r: InstanceSendResult): boolean {
+  return r.status === DicomFailureReason.DuplicateSopInstance;
+}
+
+async function sendDimse(destination: string, instances: Buffer[], result: ResultUids,
   deps: ExportDeps): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
   const m = /^dimse:(.+)@([^:@]+):(\d+)$/.exec(destination);
   if (!m) return { state: 'failed', detail: `bad destination ${destination}` };
@@ -42,16 +55,13 @@ async function sendDimse(destination: string, instances: Buffer[], result: Resul
     }));
     const results = await sendInstancesDimse({ host: m[2] as string, port: Number(m[3]), calledAeTitle: m[1] as string,
       callingAeTitle: deps.callingAeTitle, files, log: deps.log });
-    // A re-send after an attempt that lost its connection: the peer may have stored an instance then, and some PACS
-    // answer the same instance again with "duplicate". The UIDs are this result's own, so that is the one it has.
-    const alreadyStored = (r: InstanceSendResult) => attempt > 1 && r.status === DicomFailureReason.DuplicateSopInstance;
     // Every instance's own status counts: one failure means the result did not arrive whole.
-    const failed = results.find((r) => r.outcome === 'failed' && !alreadyStored(r));
+    const failed = results.find((r) => r.outcome === 'failed' && !heldAlready(r));
     if (failed) return { state: 'failed', detail: describeSend(failed, result) };
     const retryable = results.find((r) => r.outcome === 'retryable');
     if (retryable) return { state: 'retrying', detail: describeSend(retryable, result) };
-    const duplicates = results.filter(alreadyStored).length;
-    return { state: 'sent', detail: `${results.length} instance(s) stored${duplicates ? ` (${duplicates} already there from an earlier attempt)` : ''}` };
+    const duplicates = results.filter(heldAlready).length;
+    return { state: 'sent', detail: `${results.length} instance(s) stored${duplicates ? ` (${duplicates} already there from an earlier send)` : ''}` };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -61,11 +71,11 @@ async function sendDimse(destination: string, instances: Buffer[], result: Resul
  * `sent` only when the destination referenced every instance; a refusal fails at once, anything else (down,
  * out of resources, an answer that confirms nothing) is retried and becomes `failed` after the last attempt.
  */
-async function sendStow(destination: string, instances: Buffer[], token: string | undefined,
-  attempt: number): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
+async function sendStow(destination: string, instances: Buffer[],
+  token: string | undefined): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
   try {
-    // As by C-STORE: on a re-send, "duplicate" (0x0111) for one of the result's own instances means it is there.
-    await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances, token, { duplicatesAreStored: attempt > 1 });
+    // As by C-STORE (see heldAlready): "duplicate" (0x0111) for one of the result's own instances means it is there.
+    await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances, token, { duplicatesAreStored: true });
     return { state: 'sent', detail: `${instances.length} instance(s) stored` };
   } catch (err) {
     const error = toMipsegError(err);
@@ -77,7 +87,7 @@ async function sendStow(destination: string, instances: Buffer[], token: string 
 export async function exportResult(result: ResultUids, destination: string, attempt: number, deps: ExportDeps): Promise<ExportStatus> {
   const instances = await resultInstances(deps.source, result);
   const status = destination.startsWith('dimse:')
-    ? await sendDimse(destination, instances, result, attempt, deps)
-    : await sendStow(destination, instances, deps.stowToken, attempt);
+    ? await sendDimse(destination, instances, result, deps)
+    : await sendStow(destination, instances, deps.stowToken);
   return { destination, attempts: attempt, updatedAt: Date.now(), ...status };
 }

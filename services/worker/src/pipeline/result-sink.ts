@@ -180,8 +180,8 @@ function withDuplicatesAsStored(response: StowResponse): StowResponse {
 
 export interface StowOptions {
   /**
-   * A re-send of instances an earlier attempt may have stored (their UIDs are the sender's own): a FailureReason
-   * 0x0111 "duplicate" then means the destination holds the instance, and counts as stored.
+   * Instances whose UIDs the sender made itself, which an earlier send (of any attempt) may have stored: a
+   * FailureReason 0x0111 "duplicate" then means the destination holds the instance, and counts as stored.
    */
   readonly duplicatesAreStored?: boolean;
 }
