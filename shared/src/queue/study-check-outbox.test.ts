@@ -71,4 +71,14 @@ describe('the study-check outbox of queue mode', () => {
     await until(() => Promise.resolve(outbox.pending().length === 0 ? true : undefined), 'the hand-over to succeed', WAIT);
     expect(queue.calls.length).toBeGreaterThanOrEqual(2);
   });
+
+  test('flushes its log to disk when asked, as the archive asks before it acknowledges a store', async () => {
+    const synced: string[] = [];
+    const outbox = new StudyCheckOutbox(path, recordingQueue(() => new Promise(() => undefined)), QUIET_MS, log, undefined,
+      (file) => Promise.resolve(void synced.push(file)));
+    open.push(outbox);
+    outbox.record('1.2.3');
+    await outbox.syncToDisk();
+    expect(synced).toEqual([`${path}-wal`]);
+  });
 });

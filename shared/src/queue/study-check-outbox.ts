@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Logger } from '../log';
 import { openSqliteDatabase, type SqliteSchema } from '../store/sqlite-database';
 import { StatementCache } from '../store/statement-cache';
+import { WalSync } from '../store/wal-sync';
 import type { JobQueue } from './job-queue';
 
 /** DATA_DIR/study-check-outbox.sqlite. Version 1: one table. */
@@ -24,6 +25,7 @@ const RETRY_MS = 5_000;
 export class StudyCheckOutbox {
   private readonly db: Database.Database;
   private readonly statements: StatementCache;
+  private readonly wal: WalSync;
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -35,9 +37,20 @@ export class StudyCheckOutbox {
     private readonly quietPeriodMs: number,
     private readonly log: Logger,
     private readonly retryMs = RETRY_MS,
+    fsync?: (path: string) => Promise<void>,
   ) {
     this.db = openSqliteDatabase(path, OUTBOX_SCHEMA);
     this.statements = new StatementCache(this.db);
+    this.wal = new WalSync(`${path}-wal`, fsync);
+  }
+
+  /**
+   * Makes every record so far durable. The archive calls it before a store is acknowledged (Archive.syncAlso): with
+   * synchronous=NORMAL a power loss could otherwise keep an acknowledged instance in the index and lose its
+   * study's check, and the study would never be analysed.
+   */
+  syncToDisk(): Promise<void> {
+    return this.wal.sync();
   }
 
   /** An instance of the study was stored now: recorded at once (synchronously), handed to the queue soon. */

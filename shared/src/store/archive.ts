@@ -260,6 +260,10 @@ export class Archive {
     // takes its place, and the instance can be read again.
     if (existing && (existing.sha256 === sha256 ? await this.storedFileIntact(existing) : await this.holdsSameDataSet(existing, tempPath, size))) {
       await this.blobs.discardTemp(tempPath);
+      // The listeners hear it again (its study's quiet period restarts): a sender re-sends what it was told failed,
+      // and a failure may have come from a listener (the study check not recorded) after the row was written.
+      this.notifyStored(header);
+      if (options.deferDirSync !== true) await this.syncWrites();
       return { status: 'unchanged', header, replaced: false };
     }
     const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
@@ -276,11 +280,15 @@ export class Archive {
     if (existing) await this.removeCachedMetadata(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
     if (retired) this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
     else if (existing) this.log.warn({ sopInstanceUid: header.sopInstanceUid }, 'the file of a stored instance was missing: the copy received takes its place');
-    for (const listener of this.listeners) listener(header);
+    this.notifyStored(header);
     // After the listeners (what they wrote is synced too), outside the undo above: the row is committed, and an
     // fsync that fails must not take away its file.
     if (options.deferDirSync !== true) await this.syncWrites();
     return { status: 'stored', header, replaced: retired !== undefined };
+  }
+
+  private notifyStored(header: InstanceHeader): void {
+    for (const listener of this.listeners) listener(header);
   }
 
   /**

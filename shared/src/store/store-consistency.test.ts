@@ -47,3 +47,33 @@ describe('a series belongs to one study', () => {
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
   });
 });
+
+describe('an instance whose store listener failed', () => {
+  let dir: string;
+  let archive: Archive;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-listener-'));
+    archive = await Archive.open(dir, createLogger('silent'));
+  });
+  afterEach(() => {
+    archive.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('is reported failed, and the sender\'s re-send tells the listeners again (its study check is recorded then)', async () => {
+    const heard: string[] = [];
+    let failOnce = true;
+    archive.onInstanceStored((header) => {
+      if (failOnce) {
+        failOnce = false;
+        throw Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL' });
+      }
+      heard.push(header.sopInstanceUid);
+    });
+    const first = await archive.storeFromTemp(received(dir, 'first', '2.25.9640', '2.25.9640.1', '2.25.9640.1.1'));
+    expect(first.status).toBe('failed');
+    const again = await archive.storeFromTemp(received(dir, 'again', '2.25.9640', '2.25.9640.1', '2.25.9640.1.1'));
+    expect(again.status).toBe('unchanged');
+    expect(heard).toEqual(['2.25.9640.1.1']);
+  });
+});
