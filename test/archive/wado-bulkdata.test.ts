@@ -166,6 +166,28 @@ describeWithSharedData(GE_SLICE)('WADO-RS bulkdata: every BulkDataURI in the met
     }
   });
 
+  test('native frames and Pixel Data go as Explicit VR Little Endian octets: another transfer syntax is 406, or the next entry', async () => {
+    // The GE slice as the scanner wrote it (Implicit VR Little Endian): native PET data.
+    const { url } = await storeAndReadMetadata(slice);
+    const octets = 'multipart/related; type="application/octet-stream"';
+    const contentTypes = async (resource: string, accept: string) => {
+      const res = await fetch(`${url}/${resource}`, { headers: { Accept: accept } });
+      return res.status === 200 ? (await readParts(res)).map((p) => p.contentType) : res.status;
+    };
+    const served = { 'frames/1': [`application/octet-stream; transfer-syntax=${EXPLICIT_VR_LITTLE_ENDIAN}`], 'bulkdata/7FE00010': ['application/octet-stream'] };
+    for (const [resource, parts] of Object.entries(served)) {
+      for (const ts of ['', '; transfer-syntax=*', `; transfer-syntax=${EXPLICIT_VR_LITTLE_ENDIAN}`, `; transfer-syntax="${EXPLICIT_VR_LITTLE_ENDIAN}"`]) {
+        expect({ resource, ts, served: await contentTypes(resource, `${octets}${ts}`) }).toEqual({ resource, ts, served: parts });
+      }
+      // JPEG-LS, JPEG Lossless and Explicit VR Big Endian: mipseg neither compresses nor byte-swaps for clients.
+      for (const ts of ['1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.2']) {
+        expect({ resource, ts, served: await contentTypes(resource, `${octets}; transfer-syntax=${ts}`) }).toEqual({ resource, ts, served: 406 });
+      }
+      const listed = `${octets}; transfer-syntax=1.2.840.10008.1.2.4.80, ${octets}; transfer-syntax=${EXPLICIT_VR_LITTLE_ENDIAN}; q=0.5`;
+      expect({ resource, served: await contentTypes(resource, listed) }).toEqual({ resource, served: parts });
+    }
+  });
+
   test('compressed Pixel Data: its BulkDataURI serves the JPEG bitstream, fragments joined without item delimiters', async () => {
     // Fragments of at most 4 KB, so that one frame spans several.
     const file = compress('dcmcjpeg', ['+fs', '4'], rewrite(slice, '1.2.826.0.1.3680043.8.498.7002'));

@@ -1,8 +1,9 @@
 import type { Config } from '@mipseg/shared/config';
-import { assertUid, findIndexedAttribute, type IndexedAttribute } from '@mipseg/shared/dicom';
+import { assertUid, findIndexedAttribute, type IndexedAttribute, type Level } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { isMatchableAt, type AttributeFilter, type QueryLevel, type SearchQuery } from '@mipseg/shared/store';
 import * as dcmjs from 'dcmjs';
+import { computedAttributeLevel, type ParentLevel } from './qido-results';
 
 /** A QIDO request after parsing: the search, what to return, and warnings for the Warning header. */
 export interface QidoRequest {
@@ -12,6 +13,8 @@ export interface QidoRequest {
   readonly includeTags: readonly string[];
   /** Tags of the matching keys, which results must echo. */
   readonly matchTags: readonly string[];
+  /** Levels above the query level whose required attributes the target resource adds (see parentLevelsOf). */
+  readonly parentLevels: readonly ParentLevel[];
   readonly warnings: readonly string[];
 }
 
@@ -72,8 +75,20 @@ function pathFilters(scope: PathScope): AttributeFilter[] {
   return out;
 }
 
+const LEVEL_ORDER: Record<Level, number> = { patient: 0, study: 1, series: 2, instance: 3 };
+
+/**
+ * The level of an attribute that lies below `level` (series for Modality at study level), where mipseg knows its
+ * level: PS3.18 10.6.3.3 has a search not return such an attribute named in includefield (a study has no one
+ * Modality to return). Undefined otherwise; attributes neither indexed nor computed are answered from an instance.
+ */
+function lowerLevelOf(tag: string, level: QueryLevel): Level | undefined {
+  const own = findIndexedAttribute(tag)?.level ?? computedAttributeLevel(tag);
+  return own !== undefined && LEVEL_ORDER[own] > LEVEL_ORDER[level] ? own : undefined;
+}
+
 /** Adds includefield's tags to `tags`; true when it asks for `all`. */
-function parseIncludeFields(value: string, tags: string[], warnings: string[]): boolean {
+function parseIncludeFields(value: string, level: QueryLevel, tags: string[], warnings: string[]): boolean {
   let all = false;
   for (const field of value.split(',').map((f) => f.trim()).filter(Boolean)) {
     if (field === 'all') all = true;
@@ -81,10 +96,23 @@ function parseIncludeFields(value: string, tags: string[], warnings: string[]): 
     else {
       const tag = toTag(field);
       if (!tag) throw new MipsegError('MIPSEG_BAD_QUERY', `includefield=${field} is not a keyword or tag`);
-      tags.push(tag);
+      const lower = lowerLevelOf(tag, level);
+      if (lower) warnings.push(`includefield=${field}: ${lower}-level attribute, not returned by a ${level}-level search (PS3.18 10.6.3.3)`);
+      else tags.push(tag);
     }
   }
   return all;
+}
+
+/**
+ * PS3.18 10.6.3.3: All Series results carry the study's required attributes; All Instances the study's and the
+ * series'; Study's Instances the series'. Where the path names the study (or series), the client knows them already.
+ */
+function parentLevelsOf(level: QueryLevel, scope: PathScope): ParentLevel[] {
+  if (level === 'series') return scope.study === undefined ? ['study'] : [];
+  if (level === 'instance' && scope.study === undefined) return ['study', 'series'];
+  if (level === 'instance' && scope.series === undefined) return ['series'];
+  return [];
 }
 
 /** Parses QIDO-RS query parameters (PS3.18 §8.3.4) for a search at `level` within the path's scope. */
@@ -98,7 +126,7 @@ export function parseQidoRequest(level: QueryLevel, query: Record<string, unknow
   for (const [key, rawValue] of Object.entries(query)) {
     const value = single(rawValue, key);
     if (key === 'includefield') {
-      includeAll = parseIncludeFields(value, includeTags, warnings) || includeAll;
+      includeAll = parseIncludeFields(value, level, includeTags, warnings) || includeAll;
       continue;
     }
     if (RESERVED.has(key)) continue;
@@ -127,5 +155,5 @@ export function parseQidoRequest(level: QueryLevel, query: Record<string, unknow
   if (requested > config.qidoMaxResults) warnings.push(`limit capped at QIDO_MAX_RESULTS=${config.qidoMaxResults}`);
   const offset = nonNegativeInt(query['offset'] as string | undefined, 'offset', 0);
   const search: SearchQuery = { level, filters, limit, offset, ...(modalitiesInStudy ? { modalitiesInStudy } : {}) };
-  return { search, includeAll, includeTags, matchTags, warnings };
+  return { search, includeAll, includeTags, matchTags, parentLevels: parentLevelsOf(level, scope), warnings };
 }

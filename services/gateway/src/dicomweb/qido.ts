@@ -4,8 +4,9 @@ import { emptyAttributeVr, type DicomJson } from '@mipseg/shared/dicom';
 import type { Archive, QueryLevel, SearchRow, StoredInstance } from '@mipseg/shared/store';
 import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
+import { loadParentRows } from './qido-parent-rows';
 import { parseQidoRequest, type PathScope } from './qido-query';
-import { rowToDicomJson, sortDicomJson } from './qido-results';
+import { parentRowsToLoad, qidoResultBuilder, sortDicomJson, type ReturnedAttributes } from './qido-results';
 import { dicomwebBase } from './urls';
 import { warningHeaderValue } from './warning-header';
 
@@ -21,7 +22,7 @@ function representative(archive: Archive, level: QueryLevel, row: SearchRow): St
  * have is returned empty, as C-FIND returns a key without a value (PS3.4 C.2.2.1.2): asked for, always answered.
  */
 async function fillFromMetadata(archive: Archive, level: QueryLevel, row: SearchRow, json: DicomJson,
-  missing: string[], base: string): Promise<void> {
+  missing: readonly string[], base: string): Promise<void> {
   const instance = representative(archive, level, row);
   const metadata = instance ? JSON.parse(await instanceMetadataJson(archive, instance, base)) as DicomJson : {};
   for (const tag of missing) json[tag] = metadata[tag] ?? { vr: emptyAttributeVr(tag) };
@@ -38,12 +39,18 @@ export function searchHandler(archive: Archive, config: Config, level: QueryLeve
     const qido = parseQidoRequest(level, req.query, scope, config);
     const { rows, truncated } = archive.index.search(qido.search);
     const base = dicomwebBase(req);
-    const wanted = new Set([...qido.includeTags, ...qido.matchTags]);
-    const results = await mapConcurrently(rows, METADATA_READS_AT_ONCE, async (row) => {
-      const { json, missing } = rowToDicomJson(level, row, base, wanted, qido.includeAll);
-      if (missing.length) await fillFromMetadata(archive, level, row, json, missing, base);
-      return sortDicomJson(json);
-    });
+    const returned: ReturnedAttributes = {
+      wanted: new Set([...qido.includeTags, ...qido.matchTags]), includeAll: qido.includeAll, parentLevels: qido.parentLevels,
+    };
+    const parents = loadParentRows(archive.index, rows, parentRowsToLoad(level, returned));
+    const { missing, build } = qidoResultBuilder(level, base, returned);
+    // Built in tag order: only results that metadata fills in need sorting again.
+    const results = missing.length === 0 ? rows.map((row) => build(row, parents))
+      : await mapConcurrently(rows, METADATA_READS_AT_ONCE, async (row) => {
+        const json = build(row, parents);
+        await fillFromMetadata(archive, level, row, json, missing, base);
+        return sortDicomJson(json);
+      });
     const warnings = [...qido.warnings];
     if (truncated) warnings.push(`more results match: repeat with offset=${qido.search.offset + rows.length}`);
     if (warnings.length) res.set('Warning', warnings.map(warningHeaderValue).join(', '));

@@ -189,6 +189,20 @@ async function loadSingle(archive: Archive, req: Request): Promise<{ instance: S
 }
 
 /**
+ * Whether an Accept entry can be answered with native (uncompressed) frames or bulk data: little-endian octets
+ * (PS3.18 8.7.3.3.1), which is Explicit VR Little Endian, what no transfer-syntax parameter means there. Implicit
+ * VR Little Endian is taken too: its pixel bytes are the same octets (some viewers ask for it). An entry naming
+ * another transfer syntax (JPEG-LS, say) cannot be answered: mipseg does not compress for clients.
+ */
+const NATIVE_OCTET_SYNTAXES = new Set<string>(['*', TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian]);
+
+function acceptsNativeOctets(entry: AcceptEntry): boolean {
+  if (!['application/octet-stream', '*/*'].includes(multipartPartType(entry, 'application/octet-stream'))) return false;
+  const requested = entry.params['transfer-syntax'];
+  return requested === undefined || NATIVE_OCTET_SYNTAXES.has(requested);
+}
+
+/**
  * GET …/frames/{list}: native frames as application/octet-stream parts. BitsAllocated 1 frames are re-packed to
  * start at bit 0 (see readNativeFrame). Every frame is cut before the first part is sent, so a frame missing
  * from Pixel Data answers 404 rather than a truncated 200. Compressed frames go as stored (see
@@ -202,12 +216,11 @@ export function retrieveFramesHandler(archive: Archive) {
       await sendMultipart(res, partType, parts);
       return;
     }
-    negotiate(req.get('accept'), ['multipart/related'] as const, (entry) =>
-      ['application/octet-stream', '*/*'].includes(multipartPartType(entry, 'application/octet-stream')));
+    negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
     const m = readPixelModule(bytes);
     const frames = parseFrameList(String(req.params['frames']), m.numberOfFrames).map((f) => readNativeFrame(bytes, m, f));
     const parts = frames.map((frame) => ({
-      headers: 'Content-Type: application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1',
+      headers: `Content-Type: application/octet-stream; transfer-syntax=${TransferSyntax.ExplicitVrLittleEndian}`,
       body: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
     }));
     await sendMultipart(res, 'application/octet-stream', parts);
@@ -283,8 +296,7 @@ export function retrieveBulkDataHandler(archive: Archive) {
       return;
     }
     // Native values go as application/octet-stream only: an Accept without it (text/html, image/jpeg) is a 406.
-    negotiate(req.get('accept'), ['multipart/related'] as const, (entry) =>
-      ['application/octet-stream', '*/*'].includes(multipartPartType(entry, 'application/octet-stream')));
+    negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
     const body = uncompressedBulkData(bytes, tag);
     function* parts() {
       yield { headers: 'Content-Type: application/octet-stream', body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
