@@ -39,6 +39,14 @@ test('passes over a proposed syntax it stores but cannot decode (big endian) whe
     .toEqual(['1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
 });
 
+test('stores lossy JPEG and HTJ2K as sent when nothing else is proposed (a PACS forwarding what it holds)', () => {
+  const request = proposal([PET, '1.2.840.10008.1.2.4.50'], [PET, '1.2.840.10008.1.2.4.51'], [PET, '1.2.840.10008.1.2.4.203']);
+  negotiatePresentationContexts(request);
+  expect(request.getPresentationContexts().map(({ context }) => [context.getResult(), context.getAcceptedTransferSyntaxUid()])).toEqual([
+    [Result.Accept, '1.2.840.10008.1.2.4.50'], [Result.Accept, '1.2.840.10008.1.2.4.51'], [Result.Accept, '1.2.840.10008.1.2.4.203'],
+  ]);
+});
+
 test('takes RLE Lossless when it is proposed first, as the worker decodes it', () => {
   const request = proposal([PET, '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.1']);
   negotiatePresentationContexts(request);
@@ -56,7 +64,7 @@ test('takes the first proposed transfer syntax it supports, and rejects what it 
   const request = proposal(
     [PET, '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2'],
     [PET, '1.2.840.10008.1.2.4.70'],
-    [PET, '1.2.840.10008.1.2.4.50'],
+    [PET, '1.2.840.10008.1.2.4.100'],
     [PET, '1.2.840.10008.1.2.1.99'],
     ['1.2.840.10008.5.1.4.1.1.6.1', '1.2.840.10008.1.2'],
     ['1.2.840.10008.1.1', '1.2.840.10008.1.2'],
@@ -66,7 +74,7 @@ test('takes the first proposed transfer syntax it supports, and rejects what it 
   expect(results).toEqual([
     [Result.Accept, '1.2.840.10008.1.2.1'],
     [Result.Accept, '1.2.840.10008.1.2.4.70'],
-    [Result.RejectTransferSyntaxesNotSupported, '1.2.840.10008.1.2.4.50'],
+    [Result.RejectTransferSyntaxesNotSupported, '1.2.840.10008.1.2.4.100'],
     [Result.RejectTransferSyntaxesNotSupported, '1.2.840.10008.1.2.1.99'],
     [Result.RejectAbstractSyntaxNotSupported, '1.2.840.10008.1.2'],
     [Result.Accept, '1.2.840.10008.1.2'],

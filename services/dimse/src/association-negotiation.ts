@@ -17,15 +17,26 @@ export const ACCEPTED_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
   TransferSyntax.Jpeg2000Lossless,
   TransferSyntax.Jpeg2000,
   TransferSyntax.RleLossless,
+  TransferSyntax.JpegBaseline,
+  TransferSyntax.JpegExtended,
+  TransferSyntax.Htj2kLossless,
+  TransferSyntax.Htj2kLosslessRpcl,
+  TransferSyntax.Htj2k,
 ]);
 
 /**
- * Accepted, so that a sender with nothing else can still store, but not decoded by the worker: a PET series in
- * one of these is kept and its analysis fails. Where the sender also proposes a syntax the worker decodes,
- * that one is taken instead (a test checks this list against the worker's decoders).
+ * Accepted, so that a sender with nothing else can still store (a PACS forwarding lossy JPEG secondary captures
+ * or CT as it holds them), but not decoded by the worker: a PET series in one of these is kept and its analysis
+ * fails with the transfer syntax named. Where the sender also proposes a syntax the worker decodes, that one is
+ * taken instead (a test checks this list against the worker's decoders).
  */
 export const STORED_NOT_DECODED_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
   TransferSyntax.ExplicitVrBigEndian,
+  TransferSyntax.JpegBaseline,
+  TransferSyntax.JpegExtended,
+  TransferSyntax.Htj2kLossless,
+  TransferSyntax.Htj2kLosslessRpcl,
+  TransferSyntax.Htj2k,
 ]);
 
 /** The A-ASSOCIATE-RJ fields (PS3.8 9.3.4) and a reason for our log. */
