@@ -80,9 +80,12 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
     ...(opts.token ? { token: opts.token } : {}),
   });
   const rate = summary.seconds > 0 ? (summary.files / summary.seconds).toFixed(1) : '-';
-  process.stdout.write(`${summary.stored} stored, ${summary.failed} failed of ${summary.files} files ` +
+  const cut = summary.notStored > 0 ? `, ${summary.notStored} not stored (cut short by the server)` : '';
+  process.stdout.write(`${summary.stored} stored, ${summary.failed} failed${cut} of ${summary.files} files ` +
     `(${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(1)} s, ${rate} instances/s)\n`);
-  if (summary.failed > 0 || summary.statuses.some((s) => s >= 400)) process.exitCode = 2;
+  for (const warning of summary.warnings) process.stderr.write(`server warning: ${warning}\n`);
+  // Success is every file stored: a server that stops reading a request answers 202 and fails nothing.
+  if (summary.stored < summary.files || summary.statuses.some((s) => s >= 400)) process.exitCode = 2;
 }
 
 /** The model shipped beside the CLI (services/cli/dist → models/), unless MODEL_DIR names another. */

@@ -1,7 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startTestArchive, type TestArchiveServer } from '../../../test/support/archive-server';
 import { CLI } from '../../../test/support/mipseg-process';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
 import { sendFiles } from './send';
@@ -25,5 +26,52 @@ describe('mipseg send --batch-size', () => {
   test('sendFiles refuses a batch size below 1 rather than loop without sending', async () => {
     await expect(sendFiles([join(dir, 'a.dcm')], { url: 'http://127.0.0.1:9/dicomweb', batchSize: 0, progress: false }))
       .rejects.toThrow(/batch size must be a whole number/);
+  });
+});
+
+/** Runs the built CLI to its end (asynchronously: the archive it sends to answers from this process). */
+function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('mipseg send to a server that stops reading a request (MAX_PARTS_PER_REQUEST)', () => {
+  let dir: string;
+  let server: TestArchiveServer;
+  const FILES = 5;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-send-cut-'));
+    for (let i = 0; i < FILES; i++) {
+      writeFileSync(join(dir, `${i}.dcm`), syntheticPetInstance({ sopInstanceUid: `2.25.9100${i}`, imagePositionPatient: [0, 0, 4 * i] }));
+    }
+    server = await startTestArchive({ MAX_PARTS_PER_REQUEST: '3' });
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('counts the parts the 202 does not list as not stored, with the server\'s Warning', async () => {
+    const files = [0, 1, 2, 3, 4].map((i) => join(dir, `${i}.dcm`));
+    const summary = await sendFiles(files, { url: server.baseUrl, batchSize: 100, progress: false });
+    expect(summary).toMatchObject({ files: FILES, stored: 3, failed: 0, notStored: 2, statuses: [202] });
+    expect(summary.warnings).toEqual([expect.stringMatching(/MIPSEG_PAYLOAD_TOO_LARGE/)]);
+  });
+
+  test('reports the files not stored and exits 2, though nothing failed', async () => {
+    const run = await runCli(['send', dir, '--url', server.baseUrl, '--batch-size', '100', '--no-progress']);
+    expect(run.stdout).toMatch(/^3 stored, 0 failed, 2 not stored \(cut short by the server\) of 5 files /);
+    expect(run.stderr).toMatch(/server warning: .*MIPSEG_PAYLOAD_TOO_LARGE/);
+    expect(run.code).toBe(2);
+  });
+
+  test('exits 0 when every file is stored in batches under the limit', async () => {
+    const run = await runCli(['send', dir, '--url', server.baseUrl, '--batch-size', '3', '--no-progress']);
+    expect(run.stdout).toMatch(/^5 stored, 0 failed of 5 files /);
+    expect(run.code).toBe(0);
   });
 });

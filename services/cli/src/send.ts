@@ -16,6 +16,13 @@ export interface SendSummary {
   readonly files: number;
   readonly stored: number;
   readonly failed: number;
+  /**
+   * Files the server answered for neither as stored nor as failed: it stopped reading the request (a 202 with a
+   * `Warning`, e.g. past MAX_PARTS_PER_REQUEST) or its answer listed fewer instances than were sent.
+   */
+  readonly notStored: number;
+  /** The distinct `Warning` headers of the answers, which say why a request was cut short. */
+  readonly warnings: string[];
   readonly bytes: number;
   readonly seconds: number;
   readonly statuses: number[];
@@ -66,6 +73,7 @@ interface StowResult {
   status: number;
   stored: number;
   failed: number;
+  warning: string | null;
 }
 
 function countSequence(body: unknown, tag: string): number {
@@ -92,7 +100,8 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
   }
   const stored = countSequence(body, '00081199');
   const failed = countSequence(body, '00081198');
-  return { status: res.status, stored, failed: res.status >= 400 && stored + failed === 0 ? files.length : failed };
+  return { status: res.status, stored, failed: res.status >= 400 && stored + failed === 0 ? files.length : failed,
+    warning: res.headers.get('warning') };
 }
 
 /**
@@ -122,7 +131,9 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
   let sent = 0;
   let stored = 0;
   let failed = 0;
+  let notStored = 0;
   const statuses: number[] = [];
+  const warnings = new Set<string>();
   for (let i = 0; i < files.length; i += options.batchSize) {
     const batch = files.slice(i, i + options.batchSize);
     const result = await postBatchOnce(batch, options, (n) => {
@@ -131,9 +142,14 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
     });
     stored += result.stored;
     failed += result.failed;
+    // What the answer does not list was not stored either: a server that cut the request short lists only the
+    // parts it read, and counting just the FailedSOPSequence reported such a send as a success.
+    notStored += Math.max(0, batch.length - result.stored - result.failed);
     statuses.push(result.status);
+    if (result.warning) warnings.add(result.warning);
     bar?.update(sent, { files: `${Math.min(i + batch.length, files.length)}/${files.length}` });
   }
   bar?.stop();
-  return { files: files.length, stored, failed, bytes: totalBytes, seconds: (Date.now() - started) / 1000, statuses };
+  return { files: files.length, stored, failed, notStored, warnings: [...warnings], bytes: totalBytes,
+    seconds: (Date.now() - started) / 1000, statuses };
 }

@@ -73,6 +73,14 @@ function legacyExportJobId(jobId: string, destination: string): string {
 /** Exports sent at once to one destination, by each worker process. */
 const EXPORT_CONCURRENCY = 2;
 
+/**
+ * How often a study check may be taken back from a process that died holding it. BullMQ's default is once: a check
+ * running during two gateway crashes then failed for good ("job stalled more than allowable limit"), its unlimited
+ * attempts notwithstanding, and its study was never analysed. Unlimited, as the attempts are: a check reads the index
+ * and one header per series and plans, so running it again is harmless, and it is not what brings a process down.
+ */
+const STUDY_CHECK_MAX_STALLS = Number.MAX_SAFE_INTEGER;
+
 /** How long /readyz and the study-deletion guard wait for Redis to answer PING; it answers in well under 1 ms. */
 const PING_TIMEOUT_MS = 2000;
 
@@ -402,7 +410,7 @@ export class BullMqJobQueue implements JobQueue {
     if (options.studyChecks) {
       this.addWorker(new Worker('study-checks', async (job: Job) => {
         await handlers.checkStudy((job.data as { studyInstanceUid: string }).studyInstanceUid);
-      }, { ...base, concurrency: 1 }));
+      }, { ...base, concurrency: 1, maxStalledCount: STUDY_CHECK_MAX_STALLS }));
     }
     if (!options.analyses) return;
     const analyses = new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency });

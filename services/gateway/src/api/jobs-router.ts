@@ -62,6 +62,9 @@ export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
   r.post('/studies/:study/analyze', async (req, res) => {
     const study = assertUid(req.params.study, 'StudyInstanceUID');
     if (!archive.index.findRepresentativeInstance({ studyUid: study })) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
+    // The planner's queue calls wait for Redis to come back (study checks rely on that): asked while it is away,
+    // a click would hang and then run, with every other click, once it returns. A person is answered 503 instead.
+    await pipeline.queue.ping();
     res.status(202).json(await pipeline.analyzeNow(study));
   });
   return r;

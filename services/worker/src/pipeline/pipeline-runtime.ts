@@ -60,7 +60,9 @@ function startComputePool(options: PipelineOptions): Promise<ComputePool> {
       loadOptions: { threads: config.inference.threads, executionProvider: config.inference.executionProvider },
       equipment: equipment(options.softwareVersion),
     },
-    log: options.log.child({ component: 'analysis-threads' }),
+    // The caller's logger already names a component (pipeline, worker): a second `component` binding would write
+    // the key twice in each line, and log tools keep either one. The pool is named under a key of its own.
+    log: options.log.child({ subcomponent: 'analysis-threads' }),
   });
 }
 
