@@ -27,7 +27,8 @@ export interface JobQueue {
   scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void>;
   /**
    * Makes the study checks scheduled so far survive a power loss, where the queue's own writes do not (the embedded
-   * runner's SQLite, written without an fsync per commit); absent where they already do (queue mode's outbox).
+   * runner's SQLite, written without an fsync per commit). Absent in queue mode, whose checks reach Redis through
+   * the outbox, which the archive syncs itself (StudyCheckOutbox.syncToDisk).
    */
   syncToDisk?(): Promise<void>;
   /** Studies inside their quiet period ("waiting for more images"). */

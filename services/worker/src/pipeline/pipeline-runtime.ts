@@ -68,8 +68,9 @@ function startComputePool(options: PipelineOptions): Promise<ComputePool> {
 
 /**
  * Every stored instance restarts its study's quiet period before the sender hears it was stored. Embedded, the
- * queue's own insert is that record (synchronous SQLite, its log fsynced with the index's before the answer); in queue mode it is the outbox beside the index, which
- * hands the study to Redis and, at start, hands over what a previous process recorded and could not.
+ * queue's own insert is that record; in queue mode it is the outbox beside the index, which hands the study to Redis
+ * and, at start, hands over what a previous process recorded and could not. Either's log is fsynced with the
+ * index's before the answer (Archive.syncAlso).
  */
 function trackStudies(archive: Archive, queue: JobQueue, config: Config, log: Logger): StudyCheckOutbox | undefined {
   const quietMs = config.pipeline.quietPeriodMs;
@@ -83,6 +84,7 @@ function trackStudies(archive: Archive, queue: JobQueue, config: Config, log: Lo
     return undefined;
   }
   const outbox = new StudyCheckOutbox(join(config.dataDir, 'study-check-outbox.sqlite'), queue, quietMs, log);
+  archive.syncAlso(() => outbox.syncToDisk());
   archive.onInstanceStored((header) => outbox.record(header.studyInstanceUid));
   outbox.flushSoon();
   return outbox;
