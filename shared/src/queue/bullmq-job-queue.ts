@@ -1,4 +1,4 @@
-import { isNotConnectionError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type WorkerOptions } from 'bullmq';
+import { isNotConnectionError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type MinimalJob, type WorkerOptions } from 'bullmq';
 import { createHash } from 'node:crypto';
 import IORedis from 'ioredis';
 import { withTimeout } from '../async';
@@ -10,7 +10,7 @@ import { FinishedRequests, type AnalysisData } from './bullmq-finished-requests'
 import { readSettled } from './bullmq-settled-read';
 import { StudyJobIndex } from './bullmq-study-index';
 import { summariseRequest } from './request-summary';
-import { isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
+import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
 export interface BullMqQueueOptions {
   readonly redisUrl: string;
@@ -70,8 +70,18 @@ function legacyExportJobId(jobId: string, destination: string): string {
   return `${jobId}--${destination.replace(/[^A-Za-z0-9]/g, '_')}`;
 }
 
-/** Exports sent at once to one destination, by each worker process. */
-const EXPORT_CONCURRENCY = 2;
+/**
+ * Analyses and exports wait between attempts as the embedded runner has them wait (backoffDelay: doubling from the
+ * job's base, capped at MAX_BACKOFF_MS), not by BullMQ's own exponential backoff, which has no cap. Jobs queued by
+ * earlier releases keep 'exponential', which BullMQ still answers itself.
+ */
+const CAPPED_EXPONENTIAL = 'capped-exponential';
+
+export function cappedBackoff(attemptsMade: number, _type?: string, _err?: Error, job?: MinimalJob): number {
+  const backoff = job?.opts.backoff;
+  const baseDelayMs = typeof backoff === 'number' ? backoff : backoff?.delay ?? 0;
+  return backoffDelay({ attempts: attemptsMade, baseDelayMs }, attemptsMade);
+}
 
 /**
  * How often a study check may be taken back from a process that died holding it. BullMQ's default is once: a check
@@ -209,7 +219,7 @@ export class BullMqJobQueue implements JobQueue {
     await this.analyses.add('analyze', { request } satisfies AnalysisData, {
       jobId,
       attempts: this.options.analysisRetry.attempts,
-      backoff: { type: 'exponential', delay: this.options.analysisRetry.baseDelayMs },
+      backoff: { type: CAPPED_EXPONENTIAL, delay: this.options.analysisRetry.baseDelayMs },
       removeOnComplete: false,
       removeOnFail: false,
     });
@@ -372,7 +382,7 @@ export class BullMqJobQueue implements JobQueue {
 
   startProcessing(handlers: JobHandlers, options: ProcessingOptions): void {
     const base = { connection: this.connection as ConnectionOptions, prefix: this.options.prefix, lockDuration: this.options.lockDurationMs,
-      stalledInterval: Math.max(1000, Math.round(this.options.lockDurationMs / 2)) };
+      stalledInterval: Math.max(1000, Math.round(this.options.lockDurationMs / 2)), settings: { backoffStrategy: cappedBackoff } };
     this.startWorkers(handlers, options, base);
     if (options.analyses && handlers.exportResult) {
       this.formerScan = this.workFormerDestinations(handlers.exportResult.bind(handlers), base).catch((err: unknown) =>
@@ -433,7 +443,7 @@ export class BullMqJobQueue implements JobQueue {
       if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
       if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
       return status;
-    }, { ...base, concurrency: EXPORT_CONCURRENCY });
+    }, { ...base, concurrency: EXPORTS_PER_DESTINATION });
     // As the embedded runner does: an administrator reading the worker's log sees each export that did not go.
     worker.on('failed', (job, err) => {
       const data = job?.data as ExportData | undefined;
@@ -473,7 +483,7 @@ export class BullMqJobQueue implements JobQueue {
     await this.exportQueueFor(destination).add('export', { jobId, destination, result } satisfies ExportData, {
       jobId: exportJobId(jobId, destination),
       attempts: this.options.exportRetry.attempts,
-      backoff: { type: 'exponential', delay: this.options.exportRetry.baseDelayMs },
+      backoff: { type: CAPPED_EXPONENTIAL, delay: this.options.exportRetry.baseDelayMs },
       removeOnComplete: false,
       removeOnFail: false,
     });

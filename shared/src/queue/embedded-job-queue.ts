@@ -9,7 +9,7 @@ import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage } from './job-types';
 import { summariseRequest, type StoredAnalysisRequest } from './request-summary';
-import { backoffDelay, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
+import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
 /**
  * next_attempt_at of an export no tick may start: one being sent (claimed, so that the next tick does not
@@ -22,13 +22,6 @@ const NOT_DUE = Number.MAX_SAFE_INTEGER;
  * waits this long before it runs again, rather than running at every tick while the disk stays full.
  */
 export const UNRECORDED_RETRY_MS = 10_000;
-
-/**
- * Exports sent at once to one destination, as a BullMQ worker process sends them (bullmq-job-queue.ts'
- * EXPORT_CONCURRENCY): a PACS answers a handful of associations well, and six results finishing together must
- * not become six simultaneous associations (and, where it limits them, rejections) at one PACS.
- */
-export const EXPORTS_PER_DESTINATION = 2;
 
 /** A job's place among its study's jobs, 1 for the newest: listJobs' order (created_at DESC, id) within each study. */
 const RANK_IN_STUDY = 'ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank';

@@ -1,4 +1,8 @@
+import type { MinimalJob } from 'bullmq';
+import { cappedBackoff } from './bullmq-job-queue';
 import { backoffDelay, MAX_BACKOFF_MS } from './retry-policy';
+
+const CAPPED = 'capped-exponential';
 
 describe('backoffDelay', () => {
   test('doubles from the base after each failed attempt', () => {
@@ -27,5 +31,16 @@ describe('backoffDelay', () => {
 
   test('a base of 0 retries at once on every attempt (no NaN)', () => {
     expect([1, 2, 1100].map((n) => backoffDelay({ attempts: 5, baseDelayMs: 0 }, n))).toEqual([0, 0, 0]);
+  });
+});
+
+describe('the backoff BullMQ workers use', () => {
+  const job = (backoff: unknown) => ({ opts: { backoff } }) as unknown as MinimalJob;
+
+  test('doubles from the job\'s own base and stops at the same cap as the embedded runner', () => {
+    expect(cappedBackoff(1, CAPPED, undefined, job({ type: CAPPED, delay: 5000 }))).toBe(5000);
+    expect(cappedBackoff(3, CAPPED, undefined, job({ type: CAPPED, delay: 5000 }))).toBe(20_000);
+    expect(cappedBackoff(40, CAPPED, undefined, job({ type: CAPPED, delay: 5000 }))).toBe(MAX_BACKOFF_MS);
+    expect(cappedBackoff(2, CAPPED, undefined, job(1000))).toBe(2000);
   });
 });

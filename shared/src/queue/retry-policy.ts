@@ -41,3 +41,10 @@ export function backoffDelay(policy: RetryPolicy, attempt: number): number {
   const doubled = policy.baseDelayMs * 2 ** Math.min(MAX_DOUBLINGS, Math.max(0, attempt - 1));
   return Math.min(doubled, Math.max(MAX_BACKOFF_MS, policy.baseDelayMs));
 }
+
+/**
+ * Exports sent at once to one destination by each process (the embedded runner, a BullMQ worker): a PACS answers a
+ * handful of associations well, and six results finishing together must not become six simultaneous associations
+ * (and, where it limits them, rejections) at one PACS.
+ */
+export const EXPORTS_PER_DESTINATION = 2;
