@@ -122,3 +122,17 @@ export function readFileMetaInformation(bytes: Uint8Array): ParsedFileMeta {
     dataSetOffset,
   };
 }
+
+/**
+ * The SOP Class and Instance UIDs the File Meta Information names, as far as `head` (a file's first bytes) holds
+ * them; none where it cannot be read. For a failure to name its instance when the data set was not read
+ * (FailedSOPSequence's UIDs are Type 1, and they tell the sender which one it was).
+ */
+export function fileMetaUids(head: Uint8Array): { sopClassUid?: string; sopInstanceUid?: string } {
+  try {
+    const meta = readFileMetaInformation(head);
+    return { sopClassUid: meta.mediaStorageSopClassUid || undefined, sopInstanceUid: meta.mediaStorageSopInstanceUid || undefined };
+  } catch {
+    return {};
+  }
+}

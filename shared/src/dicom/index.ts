@@ -19,7 +19,7 @@ export { canTranscodeToExplicitVrLittleEndian, transcodeToExplicitVrLittleEndian
 export { nameBasedUid, newUid, seededUidSource } from './new-uid';
 export { MIPSEG_MANUFACTURER } from './mipseg-identity';
 export { MIPSEG_IMPLEMENTATION_CLASS_UID, MIPSEG_IMPLEMENTATION_VERSION_NAME } from './implementation-uid';
-export { encodeFileMetaInformation, readFileMetaInformation } from './file-meta';
+export { encodeFileMetaInformation, fileMetaUids, readFileMetaInformation } from './file-meta';
 export type { FileMetaInformation, ParsedFileMeta } from './file-meta';
 export { packBits, unpackBits } from './bit-packing';
 export { emptyAttributeVr } from './implicit-data-set';

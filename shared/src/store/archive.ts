@@ -5,7 +5,7 @@ import * as dicomParser from 'dicom-parser';
 import { MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
-import { readFileMetaInformation } from '../dicom/file-meta';
+import { fileMetaUids } from '../dicom/file-meta';
 import { dicomParseOptions } from '../dicom/parse-options';
 import { IMAGE_SOP_CLASSES, isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS } from '../dicom/sop-classes';
 import { isUncompressed } from '../dicom/transfer-syntaxes';
@@ -77,21 +77,16 @@ function metadataKeyFor(instance: StoredInstance): string {
 }
 
 /**
- * The UIDs the File Meta Information gives, for a failure to name its instance when the data set could not be
- * read (FailedSOPSequence's UIDs are Type 1).
+ * The names of an instance's files in its series folder (storageKeyFor, metadataKeyFor) and under retired/
+ * (BlobStore.retire: `<key>.<reason>.<ms>`), matched whole: one UID can begin another ("1.2.3" and "1.2.3.4").
  */
-function fileMetaUids(head: Buffer): { sopClassUid?: string; sopInstanceUid?: string } {
-  try {
-    const meta = readFileMetaInformation(head);
-    return { sopClassUid: meta.mediaStorageSopClassUid || undefined, sopInstanceUid: meta.mediaStorageSopInstanceUid || undefined };
-  } catch {
-    return {};
-  }
-}
-
-/** A UID as a regular expression that matches it literally. */
-function escapeRegExp(uid: string): string {
-  return uid.replace(/\./g, '\\.');
+function instanceFileNames(sop: string): { file: RegExp; cachedMetadata: RegExp; retired: RegExp } {
+  const uid = sop.replace(/\./g, '\\.');
+  return {
+    file: new RegExp(`^${uid}\\.dcm$`),
+    cachedMetadata: new RegExp(`^${uid}\\.[0-9a-f]{16}\\.m\\d+\\.json$`),
+    retired: new RegExp(`^${uid}\\.dcm\\.[^.]+\\.\\d{13}$`),
+  };
 }
 
 function sha256Of(bytes: Buffer): string {
@@ -408,28 +403,24 @@ export class Archive {
     });
   }
 
-  /**
-   * Removes an instance's file, the metadata cached beside it (any format, any earlier copy) and its copies under
-   * retired/. Names are matched whole: one UID can begin another ("1.2.3" and "1.2.3.4").
-   */
+  /** Removes an instance's file, the metadata cached beside it and its copies under retired/. */
   private async removeInstanceFiles(study: string, series: string, sop: string): Promise<void> {
-    const uid = escapeRegExp(sop);
-    const own = new RegExp(`^${uid}\\.(dcm|[0-9a-f]{16}\\.m\\d+\\.json)$`);
-    const retired = new RegExp(`^${uid}\\.dcm\\.[^.]+\\.\\d{13}$`);
-    for (const [folder, pattern] of [[join('instances', study, series), own], [join('retired', 'instances', study, series), retired]] as const) {
-      await this.removeMatching(folder, pattern, { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop });
-    }
+    const names = instanceFileNames(sop);
+    const fields = { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop };
+    await this.removeMatching(join('instances', study, series), (name) => names.file.test(name) || names.cachedMetadata.test(name), fields);
+    await this.removeMatching(join('retired', 'instances', study, series), (name) => names.retired.test(name), fields);
   }
 
-  /** Removes the metadata cached for an instance (every copy, every format), matching whole names as above. */
+  /** Removes the metadata cached for an instance (every copy, every format). */
   private async removeCachedMetadata(study: string, series: string, sop: string): Promise<void> {
-    const cached = new RegExp(`^${escapeRegExp(sop)}\\.[0-9a-f]{16}\\.m\\d+\\.json$`);
-    await this.removeMatching(join('instances', study, series), cached, { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop });
+    const { cachedMetadata } = instanceFileNames(sop);
+    await this.removeMatching(join('instances', study, series), (name) => cachedMetadata.test(name),
+      { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop });
   }
 
-  private async removeMatching(folder: string, pattern: RegExp, fields: Record<string, string>): Promise<void> {
+  private async removeMatching(folder: string, matches: (name: string) => boolean, fields: Record<string, string>): Promise<void> {
     try {
-      await this.blobs.removeMatching(folder, (name) => pattern.test(name));
+      await this.blobs.removeMatching(folder, matches);
     } catch (err) {
       this.log.error({ err, ...fields, folder }, 'files that should have gone could not all be removed: remove them by hand');
     }

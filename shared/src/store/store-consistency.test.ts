@@ -13,11 +13,11 @@ function received(dir: string, name: string, study: string, series: string, sop:
   return temp;
 }
 
-describe('a series belongs to one study', () => {
+describe('the archive keeps its index and files consistent', () => {
   let dir: string;
   let archive: Archive;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mipseg-series-race-'));
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-store-consistency-'));
     archive = await Archive.open(dir, createLogger('silent'));
   });
   afterEach(() => {
@@ -25,7 +25,7 @@ describe('a series belongs to one study', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('of two instances of one new series sent under two studies at once, one is stored and the other refused', async () => {
+  test('a series belongs to one study: of two instances of one new series sent under two studies at once, one is stored and the other refused', async () => {
     const pairs = Array.from({ length: 20 }, (_, k) => ({ a: `2.25.9610.${k}`, b: `2.25.9620.${k}`, series: `2.25.9630.${k}` }));
     const outcomes = await Promise.all(pairs.flatMap(({ a, b, series }) => [
       archive.storeFromTemp(received(dir, `a${series}`, a, series, `${series}.1`)),
@@ -46,21 +46,8 @@ describe('a series belongs to one study', () => {
     expect(files).toHaveLength(pairs.length);
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
   });
-});
 
-describe('an instance whose store listener failed', () => {
-  let dir: string;
-  let archive: Archive;
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mipseg-listener-'));
-    archive = await Archive.open(dir, createLogger('silent'));
-  });
-  afterEach(() => {
-    archive.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  test('is reported failed, and the sender\'s re-send tells the listeners again (its study check is recorded then)', async () => {
+  test('an instance whose store listener failed is reported failed, and the sender\'s re-send tells the listeners again (its study check is recorded then)', async () => {
     const heard: string[] = [];
     let failOnce = true;
     archive.onInstanceStored((header) => {

@@ -5,7 +5,7 @@ import { fdatasync, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
-import { assertUid, readFileMetaInformation, readSopInstanceUid, type DicomJson } from '@mipseg/shared/dicom';
+import { assertUid, fileMetaUids, readSopInstanceUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
@@ -26,10 +26,6 @@ function failed(error: MipsegError): PartResult {
   return { status: 'failed', error };
 }
 
-/**
- * A part refused before it was parsed (over MAX_INSTANCE_BYTES, or unwritable), named by its File Meta's UIDs
- * where its first bytes hold them: FailedSOPSequence's UIDs are Type 1, and they tell the sender which one it was.
- */
 /** The SOP Instance UID a part's first bytes give, where they give a valid one. */
 function sopInstanceUidOf(head: Buffer): string | undefined {
   try {
@@ -39,14 +35,9 @@ function sopInstanceUidOf(head: Buffer): string | undefined {
   }
 }
 
+/** A part refused before it was parsed (over MAX_INSTANCE_BYTES, or unwritable), named by its File Meta's UIDs. */
 function failedPart(error: MipsegError, head: Buffer): PartResult {
-  try {
-    const meta = readFileMetaInformation(head);
-    return { status: 'failed', error, sopClassUid: meta.mediaStorageSopClassUid || undefined,
-      sopInstanceUid: meta.mediaStorageSopInstanceUid || undefined };
-  } catch {
-    return failed(error);
-  }
+  return { status: 'failed', error, ...fileMetaUids(head) };
 }
 
 /**

@@ -106,8 +106,7 @@ function onInstanceClock(moment: DateTimeMoment, timezoneOffsetFromUtc: string |
 }
 
 function previousDay(date: string): string {
-  const day = dayStartSeconds(date) as number;
-  return new Date((day - 86_400) * 1000).toISOString().slice(0, 10).replace(/-/g, '');
+  return momentAt((dayStartSeconds(date) as number) - 86_400).date;
 }
 
 function parsed<M extends DicomMoment>(moment: M | null, what: string): M {
