@@ -114,6 +114,8 @@ async function readHeaderBytes(path: string, size: number): Promise<Buffer> {
  */
 export class Archive {
   private readonly listeners: InstanceStoredListener[] = [];
+  /** Instances stored whose listeners failed (the sender was told the store failed): a re-send tells them again. */
+  private readonly unheard = new Set<string>();
   private readonly deletionListeners: StudyDeletedFromListener[] = [];
   private readonly syncTargets: Array<() => Promise<void>> = [];
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -255,10 +257,12 @@ export class Archive {
     // takes its place, and the instance can be read again.
     if (existing && (existing.sha256 === sha256 ? await this.storedFileIntact(existing) : await this.holdsSameDataSet(existing, tempPath, size))) {
       await this.blobs.discardTemp(tempPath);
-      // The listeners hear it again (its study's quiet period restarts): a sender re-sends what it was told failed,
-      // and a failure may have come from a listener (the study check not recorded) after the row was written.
-      this.notifyStored(header);
-      if (options.deferDirSync !== true) await this.syncWrites();
+      // A re-send changes nothing and tells no one, unless the listeners failed when it was stored (its study check
+      // not recorded, after the row was written): the sender was told the store failed, and this is its retry.
+      if (this.unheard.has(header.sopInstanceUid)) {
+        this.notifyStored(header);
+        if (options.deferDirSync !== true) await this.syncWrites();
+      }
       return { status: 'unchanged', header, replaced: false };
     }
     const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
@@ -283,7 +287,13 @@ export class Archive {
   }
 
   private notifyStored(header: InstanceHeader): void {
-    for (const listener of this.listeners) listener(header);
+    try {
+      for (const listener of this.listeners) listener(header);
+    } catch (err) {
+      this.unheard.add(header.sopInstanceUid);
+      throw err;
+    }
+    this.unheard.delete(header.sopInstanceUid);
   }
 
   /**

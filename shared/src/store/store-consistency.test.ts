@@ -47,7 +47,7 @@ describe('the archive keeps its index and files consistent', () => {
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
   });
 
-  test('an instance whose store listener failed is reported failed, and the sender\'s re-send tells the listeners again (its study check is recorded then)', async () => {
+  test('an instance whose store listener failed is reported failed, and the sender\'s re-send tells the listeners again (its study check is recorded then), once', async () => {
     const heard: string[] = [];
     let failOnce = true;
     archive.onInstanceStored((header) => {
@@ -61,6 +61,9 @@ describe('the archive keeps its index and files consistent', () => {
     expect(first.status).toBe('failed');
     const again = await archive.storeFromTemp(received(dir, 'again', '2.25.9640', '2.25.9640.1', '2.25.9640.1.1'));
     expect(again.status).toBe('unchanged');
+    expect(heard).toEqual(['2.25.9640.1.1']);
+    // Heard now: a further re-send is unchanged and tells no one, as any re-send of a stored instance.
+    expect((await archive.storeFromTemp(received(dir, 'third', '2.25.9640', '2.25.9640.1', '2.25.9640.1.1'))).status).toBe('unchanged');
     expect(heard).toEqual(['2.25.9640.1.1']);
   });
 });
