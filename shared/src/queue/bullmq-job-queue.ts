@@ -524,7 +524,10 @@ export class BullMqJobQueue implements JobQueue {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all([this.formerScan, this.earlierSummaries, this.studyIndexBuild]);
-    await Promise.all(this.workers.map((w) => w.close()));
+    // A study check is not waited for: after a Redis outage its worker's close can wait for ever on a blocking read
+    // that its reconnecting connection never answers, and a check cut short is harmless (it runs again, see
+    // STUDY_CHECK_MAX_STALLS). Analyses and exports are let finish.
+    await Promise.all(this.workers.map((w) => w.close(w.name === 'study-checks')));
     await this.finishedRequests.settle();
     await Promise.all(this.queues().map((q) => q.close()));
     await this.connection.quit();
