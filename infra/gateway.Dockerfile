@@ -48,4 +48,4 @@ EXPOSE 8080 11112
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The entry point of `npm start` (scripts/start.sh). HOST=0.0.0.0 is refused without AUTH_TOKENS (or --insecure).
-CMD ["node", "services/cli/dist/main.js", "serve"]
+CMD ["node", "--single-threaded-gc", "services/cli/dist/main.js", "serve"]

@@ -38,4 +38,4 @@ WORKDIR /app
 COPY --from=build /app ./
 USER node
 # No port: a worker only connects out (Redis, the gateway, the export destinations).
-CMD ["node", "services/cli/dist/main.js", "worker"]
+CMD ["node", "--single-threaded-gc", "services/cli/dist/main.js", "worker"]

@@ -57,4 +57,4 @@ WORKDIR /app
 # Includes models/mip-attention-unet (model.onnx, model.json, model.schema.json), which the worker loads.
 COPY --from=build /app ./
 USER 1000
-CMD ["node", "services/cli/dist/main.js", "worker"]
+CMD ["node", "--single-threaded-gc", "services/cli/dist/main.js", "worker"]

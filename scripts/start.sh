@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-node-deps.sh
 npm run -s build
-exec node services/cli/dist/main.js serve "$@"
+# --single-threaded-gc: see README, "Why one GC thread" (node refuses it in NODE_OPTIONS, so it goes here).
+exec node --single-threaded-gc services/cli/dist/main.js serve "$@"

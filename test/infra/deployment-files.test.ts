@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DEFAULTS, loadConfig, type Config } from '@mipseg/shared/config';
 import { isMipsegError } from '@mipseg/shared/errors';
 import { startTestArchive } from '../support/archive-server';
+import { SERVICE_NODE_FLAGS } from '../support/mipseg-process';
 import {
   ROOT, cliCommands, composeEnvironment, contextCopySources, dockerIgnored, envFileEntries, envOf, execForm, finalStage,
   parseCompose, parseDockerfile, readRepoFile, type ComposeService, type Dockerfile,
@@ -46,6 +47,14 @@ function containerEnv(name: string, authTokens: string): Record<string, string> 
   return { ...envOf(finalStage(dockerfileOf(name))), ...fromFile, AUTH_TOKENS: authTokens, ...composeEnvironment(s) };
 }
 
+/** The node flags of the `mipseg` bin's `#!/usr/bin/env -S node …` line: what every entry point must run with. */
+function binNodeFlags(): string[] {
+  const shebang = readRepoFile('services/cli/src/main.ts').split('\n')[0] ?? '';
+  const words = shebang.replace(/^#!\/usr\/bin\/env (-S )?/, '').split(' ');
+  expect(words[0]).toBe('node');
+  return words.slice(1);
+}
+
 function configOf(name: string): Config {
   return loadConfig(containerEnv(name, TEST_TOKEN));
 }
@@ -54,12 +63,14 @@ describe('docker-compose.yml and infra/*.Dockerfile', () => {
   it('runs each mipseg service as a non-root user with one of the CLI commands, through the entry point npm start uses', () => {
     const commands = cliCommands();
     expect(commands).toEqual(expect.arrayContaining(['serve', 'worker']));
-    expect(readRepoFile('scripts/start.sh')).toContain(`node ${pkg.bin['mipseg']} serve`);
+    const flags = binNodeFlags();
+    expect(flags).toEqual(SERVICE_NODE_FLAGS);
+    expect(readRepoFile('scripts/start.sh')).toContain(`node ${[...flags, pkg.bin['mipseg']].join(' ')} serve`);
     for (const [name, expected] of Object.entries(MIPSEG_SERVICES)) {
       const image = finalStage(dockerfileOf(name));
       const command = service(name).command ?? execForm(image, 'CMD');
-      expect([name, command]).toEqual([name, ['node', pkg.bin['mipseg'], expected]]);
-      expect(commands).toContain(command[2]);
+      expect([name, command]).toEqual([name, ['node', ...flags, pkg.bin['mipseg'], expected]]);
+      expect(commands).toContain(command.at(-1));
       const user = image.filter((i) => i.keyword === 'USER').at(-1)?.args;
       expect([name, user === undefined || user === 'root' || user === '0']).toEqual([name, false]);
     }

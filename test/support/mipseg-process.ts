@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 
 export const CLI = resolve(__dirname, '..', '..', 'services', 'cli', 'dist', 'main.js');
 
+/** The node flags `npm start` and the images give the service (README, "Why one GC thread"). */
+export const SERVICE_NODE_FLAGS = ['--single-threaded-gc'];
+
 export interface MipsegProcess {
   readonly child: ChildProcess;
   readonly httpPort: number;
@@ -24,7 +27,7 @@ export function startMipsegWorker(env: Record<string, string>): Promise<MipsegPr
 }
 
 function startCli(command: string, readyMarker: string, env: Record<string, string>): Promise<MipsegProcess> {
-  const child = spawn(process.execPath, [CLI, command], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, command], {
     env: { ...process.env, PORT: '0', DIMSE_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
