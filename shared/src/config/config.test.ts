@@ -64,6 +64,36 @@ describe('loadConfig', () => {
     }
   });
 
+  test.each([['an empty', ''], ['a whitespace-only', ' \n\t\n']])('%s token file fails the start naming AUTH_TOKENS_FILE, not turning authentication off', (_, content) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-cfg-'));
+    try {
+      const file = join(dir, 'tokens');
+      writeFileSync(file, content);
+      loadConfig({ AUTH_TOKENS_FILE: file });
+      throw new Error('accepted');
+    } catch (err) {
+      expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+      expect((err as Error).message).toContain('AUTH_TOKENS_FILE');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a too-short token from the file is reported against AUTH_TOKENS_FILE, without showing it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-cfg-'));
+    try {
+      writeFileSync(join(dir, 'tokens'), 'first-token-0123456789\nshort\n');
+      loadConfig({ AUTH_TOKENS: 'inline-token-0123456789', AUTH_TOKENS_FILE: join(dir, 'tokens') });
+      throw new Error('accepted');
+    } catch (err) {
+      expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+      expect((err as Error).message).toContain('AUTH_TOKENS_FILE: every token needs at least 16 characters');
+      expect((err as Error).message).not.toContain('short');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a token file that cannot be read fails the start naming AUTH_TOKENS_FILE, the path and the reason', () => {
     const missing = join(tmpdir(), 'mipseg-no-such-tokens-file');
     try {
@@ -162,6 +192,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8 fd00::1' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::1']);
+  });
+
+  test('takes a TRUST_PROXY hop count with spaces around it, as it takes " true"', () => {
+    expect(loadConfig({ TRUST_PROXY: ' true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: ' 2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '3 ' }).trustProxy).toBe(3);
   });
 
   test.each([

@@ -130,7 +130,10 @@ function read(env: Env, key: ConfigKey): string {
 }
 
 function readInt(env: Env, key: ConfigKey, min: number, max: number): number {
-  const raw = read(env, key);
+  return parseInteger(key, read(env, key), min, max);
+}
+
+function parseInteger(key: ConfigKey, raw: string, min: number, max: number): number {
   // Digits only: Number() would also take 0x50, 1e3 and ' 80', which an operator never means as written.
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
@@ -234,14 +237,23 @@ function readSecretFile(key: ConfigKey, file: string): string {
   }
 }
 
-function readTokens(env: Env): string[] {
-  const file = read(env, 'AUTH_TOKENS_FILE');
-  const fromFile = file ? readList(readSecretFile('AUTH_TOKENS_FILE', file)) : [];
-  const tokens = [...readList(read(env, 'AUTH_TOKENS')), ...fromFile];
+/** `key` names where the tokens came from, so that the operator knows which to fix; the tokens are never shown. */
+function checkTokenLengths(key: ConfigKey, tokens: readonly string[]): void {
   if (tokens.some((t) => t.length < 16)) {
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', 'AUTH_TOKENS: every token needs at least 16 characters');
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}: every token needs at least 16 characters`);
   }
-  return tokens;
+}
+
+function readTokens(env: Env): string[] {
+  const inline = readList(read(env, 'AUTH_TOKENS'));
+  checkTokenLengths('AUTH_TOKENS', inline);
+  const file = read(env, 'AUTH_TOKENS_FILE');
+  if (!file) return inline;
+  const fromFile = readList(readSecretFile('AUTH_TOKENS_FILE', file));
+  // No tokens would mean no authentication: a file not yet written or truncated must not turn it off unannounced.
+  if (fromFile.length === 0) throw new MipsegError('MIPSEG_CONFIG_INVALID', `AUTH_TOKENS_FILE=${file} holds no token`);
+  checkTokenLengths('AUTH_TOKENS_FILE', fromFile);
+  return [...inline, ...fromFile];
 }
 
 // RFC 6750 b64token: also keeps whitespace and line breaks (header injection) out of the Authorization header.
@@ -328,7 +340,8 @@ function readTrustProxy(env: Env): boolean | number | readonly string[] {
   const raw = read(env, 'TRUST_PROXY').trim().toLowerCase();
   if (['false', 'off', 'no'].includes(raw)) return false;
   if (['true', 'on', 'yes'].includes(raw)) return true;
-  if (/^\d+$/.test(raw)) return readInt(env, 'TRUST_PROXY', 0, 10) || false;
+  // The trimmed value, as for true/false: readInt would re-read the raw one and refuse " 2".
+  if (/^\d+$/.test(raw)) return parseInteger('TRUST_PROXY', raw, 0, 10) || false;
   const list = readList(raw);
   const bad = list.find((e) => !PROXY_NAMES.has(e) && !isAddressOrSubnet(e));
   if (bad !== undefined || list.length === 0) {
