@@ -1,6 +1,7 @@
 export { loadModel } from './load-model';
 export type { ExecutionProvider, LoadModelOptions } from './load-model';
-export { createSegmentationModel, mirrorColumns, MAX_IMAGE_SIDE } from './segmentation-model';
+export { createSegmentationModel, mirrorColumns } from './segmentation-model';
+export { MAX_IMAGE_SIDE } from './image-limits';
 export type { Segmentation, SegmentationModel, SegmentOptions } from './segmentation-model';
 export {
   readModelManifest,
@@ -10,7 +11,7 @@ export {
   MODEL_MANIFEST_SCHEMA_ID,
 } from './model-manifest';
 export type { ModelManifest } from './model-manifest';
-export { pngToModelInput, maskToPng, refuseInterlacedPng } from './mip-png';
+export { pngToModelInput, maskToPng, checkPngHeader, refuseInterlacedPng } from './mip-png';
 export { normaliseInput, bodyMedian } from './input-normalisation';
 export type { InputNormalisation } from './input-normalisation';
 export type { ModelInput } from './mip-png';

@@ -74,9 +74,10 @@ export async function loadModel(modelDir: string, options: LoadModelOptions): Pr
   const session = await createSession(await readVerifiedOnnx(modelDir, manifest), options);
   try {
     checkSessionContract(session, manifest);
+    // Also refuses what the schema cannot state (the input normalisation's two levels), after the session exists.
+    return createSegmentationModel(session, manifest);
   } catch (err) {
     await session.release();
     throw err;
   }
-  return createSegmentationModel(session, manifest);
 }

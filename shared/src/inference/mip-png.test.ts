@@ -1,11 +1,24 @@
+import { crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { isMipsegError } from '../errors';
 import { maskToPng, pngToModelInput } from './mip-png';
 
-function encode(width: number, height: number, rgba: number[], colorType: 0 | 6): Buffer {
+function encode(width: number, height: number, rgba: number[], colorType: 0 | 2 | 6): Buffer {
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba);
   return PNG.sync.write(png, { colorType });
+}
+
+/** The PNG with a tRNS chunk (its CRC right) placed after IHDR, where a colour key belongs. */
+function withTrns(png: Buffer, key: number[]): Buffer {
+  const data = Buffer.from(key);
+  const chunk = Buffer.alloc(12 + data.length);
+  chunk.writeUInt32BE(data.length, 0);
+  chunk.write('tRNS', 4, 'latin1');
+  data.copy(chunk, 8);
+  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
+  const afterIhdr = 8 + 12 + 13;
+  return Buffer.concat([png.subarray(0, afterIhdr), chunk, png.subarray(afterIhdr)]);
 }
 
 describe('pngToModelInput', () => {
@@ -19,6 +32,34 @@ describe('pngToModelInput', () => {
       const input = pngToModelInput(encode(2, 2, rgba, colorType));
       expect([input.width, input.height]).toEqual([2, 2]);
       expect(Array.from(input.data)).toEqual(expected);
+    }
+  });
+
+  it('reads a pixel keyed transparent by tRNS by its colour, as PIL convert("L") does (white air stays x = 0)', () => {
+    const expected = greys.map((g) => Math.fround((255 - g) / 255));
+    // 16-bit samples, as tRNS stores them: grey 255, and RGB (255, 255, 255).
+    const keyed = [withTrns(encode(2, 2, rgba, 0), [0, 255]), withTrns(encode(2, 2, rgba, 2), [0, 255, 0, 255, 0, 255])];
+    for (const png of keyed) {
+      const input = pngToModelInput(png);
+      expect(input.data[0]).toBe(0);
+      expect(Array.from(input.data)).toEqual(expected);
+    }
+  });
+
+  it('refuses an image wider than the model takes from its IHDR, without decoding it', () => {
+    const read = jest.spyOn(PNG.sync, 'read');
+    try {
+      let caught: unknown;
+      try {
+        pngToModelInput(encode(5000, 1, new Array<number>(5000 * 4).fill(255), 0));
+      } catch (err) {
+        caught = err;
+      }
+      expect(isMipsegError(caught, 'MIPSEG_IMAGE_INVALID')).toBe(true);
+      expect((caught as Error).message).toContain('5000 x 1');
+      expect(read).not.toHaveBeenCalled();
+    } finally {
+      read.mockRestore();
     }
   });
 

@@ -1,5 +1,6 @@
 import { PNG } from 'pngjs';
 import { MipsegError } from '../errors';
+import { MAX_IMAGE_SIDE } from './image-limits';
 
 /** A single-channel float image, row-major, as the network reads it. */
 export interface ModelInput {
@@ -7,6 +8,8 @@ export interface ModelInput {
   readonly width: number;
   readonly height: number;
 }
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /**
  * Refuses an interlaced (Adam7) PNG before it is decoded: pngjs inflates those with no bound on the output, so a
@@ -20,11 +23,47 @@ export function refuseInterlacedPng(png: Uint8Array): void {
   }
 }
 
+/**
+ * Checks the signature and the size IHDR declares (the model's MAX_IMAGE_SIDE) before anything is inflated, so that
+ * a small file cannot make the decoder allocate a huge image only for the model to refuse it afterwards. Returns
+ * that size, for callers with a tighter limit of their own.
+ */
+export function checkPngHeader(png: Uint8Array): { readonly width: number; readonly height: number } {
+  const bytes = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  if (bytes.length < 24 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE) || bytes.toString('latin1', 12, 16) !== 'IHDR') {
+    throw new MipsegError('MIPSEG_IMAGE_INVALID', 'not a PNG file');
+  }
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  if (width < 1 || height < 1 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) {
+    throw new MipsegError('MIPSEG_IMAGE_INVALID', `size ${width} x ${height} (1 to ${MAX_IMAGE_SIDE} px a side)`);
+  }
+  refuseInterlacedPng(bytes);
+  return { width, height };
+}
+
+/**
+ * The PNG without its tRNS chunk. pngjs makes a pixel of a grey or RGB colour key (0, 0, 0, 0), so white air keyed
+ * transparent would read as maximum uptake, while training read images with PIL's convert("L"), which ignores
+ * transparency and keeps the colour. tRNS is ancillary and only ever sets alpha, which the model input ignores.
+ */
+function withoutTransparency(png: Buffer): Buffer {
+  // tRNS must come before the first IDAT: only the header chunks are walked.
+  for (let at = PNG_SIGNATURE.length; at + 12 <= png.length;) {
+    const type = png.toString('latin1', at + 4, at + 8);
+    const end = at + 12 + png.readUInt32BE(at);
+    if (type === 'tRNS') return withoutTransparency(Buffer.concat([png.subarray(0, at), png.subarray(end)]));
+    if (type === 'IDAT' || type === 'IEND') break;
+    at = end;
+  }
+  return png;
+}
+
 function decodePng(png: Uint8Array): PNG {
-  refuseInterlacedPng(png);
+  checkPngHeader(png);
   try {
     // pngjs hands back 8-bit RGBA whatever the file's colour type (grey, grey+alpha, palette, RGB).
-    return PNG.sync.read(Buffer.from(png.buffer, png.byteOffset, png.byteLength));
+    return PNG.sync.read(withoutTransparency(Buffer.from(png.buffer, png.byteOffset, png.byteLength)));
   } catch (err) {
     throw new MipsegError('MIPSEG_IMAGE_INVALID', `not a readable PNG: ${(err as Error).message}`, { cause: err });
   }

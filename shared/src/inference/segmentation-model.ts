@@ -4,10 +4,8 @@ import { MipsegError } from '../errors';
 import { cropPadded, padToMultiple } from './image-padding';
 import { assertInputNormalisation, normaliseInput } from './input-normalisation';
 import { componentFilterOf, filterComponents, sigmoid, thresholdLogits } from './mask-postprocess';
+import { MAX_IMAGE_SIDE } from './image-limits';
 import type { ModelManifest } from './model-manifest';
-
-/** Larger images are refused rather than risking an out-of-memory session run (MIPs are about 400 x 1000). */
-export const MAX_IMAGE_SIDE = 4096;
 
 export interface SegmentOptions {
   /** Also return the per-pixel tumour probability (costs a sigmoid per pixel). */

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { MipsegError } from '@mipseg/shared/errors';
-import { componentAreas, maskToPng, MAX_IMAGE_SIDE, pngToModelInput, refuseInterlacedPng, type SegmentationModel } from '@mipseg/shared/inference';
+import { checkPngHeader, componentAreas, maskToPng, pngToModelInput, type SegmentationModel } from '@mipseg/shared/inference';
 import { readLimitedBody } from './request-body';
 import { maskToOverlayPng } from './seg-overlay';
 import type { SegmentMipResponse } from './worklist-types';
@@ -17,22 +17,12 @@ export const MAX_MIP_PIXELS = 2 * 1024 * 1024;
 /** Uploads that may wait for the model, each holding its PNG undecoded (at most MAX_MIP_PNG_BYTES); more get 503. */
 export const MAX_WAITING_SEGMENTATIONS = 4;
 
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** Checks the signature and the IHDR size before decoding, so a tiny file cannot claim a huge image. */
-function checkPngHeader(bytes: Buffer): void {
-  if (bytes.length < 24 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE) || bytes.toString('latin1', 12, 16) !== 'IHDR') {
-    throw new MipsegError('MIPSEG_IMAGE_INVALID', 'the upload is not a PNG file');
-  }
-  const width = bytes.readUInt32BE(16);
-  const height = bytes.readUInt32BE(20);
-  if (width < 1 || height < 1 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) {
-    throw new MipsegError('MIPSEG_IMAGE_INVALID', `size ${width} × ${height} (1 to ${MAX_IMAGE_SIDE} px a side)`);
-  }
+/** The shared header check (signature, size, no interlacing), then this route's own pixel budget. */
+function checkUploadHeader(bytes: Buffer): void {
+  const { width, height } = checkPngHeader(bytes);
   if (width * height > MAX_MIP_PIXELS) {
     throw new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `image of ${width} × ${height} pixels (at most ${MAX_MIP_PIXELS})`);
   }
-  refuseInterlacedPng(bytes);
 }
 
 /**
@@ -83,7 +73,7 @@ export function segmentMipHandler(model: LazyModel) {
     if (type !== 'image/png') throw new MipsegError('MIPSEG_UNSUPPORTED_MEDIA_TYPE', `${type || 'no Content-Type'} (send image/png)`);
     model.assertRoom();
     const bytes = await readLimitedBody(req, MAX_MIP_PNG_BYTES);
-    checkPngHeader(bytes);
+    checkUploadHeader(bytes);
     const response = await model.run(async (m): Promise<SegmentMipResponse> => {
       // Decoded only now, when the model is ours: waiting requests hold their compressed PNG, not its pixels.
       const started = performance.now();
