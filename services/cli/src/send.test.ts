@@ -1,11 +1,43 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestArchive, type TestArchiveServer } from '../../../test/support/archive-server';
 import { CLI } from '../../../test/support/mipseg-process';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
-import { sendFiles } from './send';
+import { listFiles, sendFiles } from './send';
+
+describe('listFiles (what mipseg send <folder> sends)', () => {
+  let root: string;
+  let dir: string;
+  let elsewhere: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'mipseg-list-'));
+    dir = join(root, 'study');
+    elsewhere = join(root, 'elsewhere');
+    mkdirSync(dir);
+    mkdirSync(join(elsewhere, 'series'), { recursive: true });
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  test('follows symbolic links to files and folders, and walks a folder reached twice (a link cycle) once', async () => {
+    writeFileSync(join(dir, 'a.dcm'), 'a');
+    writeFileSync(join(elsewhere, 'b.dcm'), 'b');
+    writeFileSync(join(elsewhere, 'series', 'c.dcm'), 'c');
+    symlinkSync(join(elsewhere, 'b.dcm'), join(dir, 'b.dcm'));
+    symlinkSync(join(elsewhere, 'series'), join(dir, 'series'), 'dir');
+    // Cycles: the folder linked to itself, and back up from inside the linked folder.
+    symlinkSync(dir, join(dir, 'again'), 'dir');
+    symlinkSync(dir, join(elsewhere, 'series', 'up'), 'dir');
+    expect(await listFiles(dir)).toEqual([join(dir, 'a.dcm'), join(dir, 'b.dcm'), join(dir, 'series', 'c.dcm')]);
+  });
+
+  test('fails on a dangling symbolic link, naming it, as on any file it cannot read', async () => {
+    writeFileSync(join(dir, 'a.dcm'), 'a');
+    symlinkSync(join(elsewhere, 'gone.dcm'), join(dir, 'gone.dcm'));
+    await expect(listFiles(dir)).rejects.toMatchObject({ code: 'ENOENT', path: join(dir, 'gone.dcm') });
+  });
+});
 
 describe('mipseg send --batch-size', () => {
   let dir: string;

@@ -40,18 +40,32 @@ export async function isPart10File(path: string): Promise<boolean> {
   }
 }
 
-/** Lists files under a path (a file, or a folder walked recursively), skipping hidden files. */
+/**
+ * Lists files under a path (a file, or a folder walked recursively), skipping hidden files. Symbolic links are
+ * followed; a folder reached again (a link cycle, or two links to it) is walked once. A dangling link throws
+ * (ENOENT, naming it), as a file that cannot be read does, rather than being left out unseen.
+ */
 export async function listFiles(path: string): Promise<string[]> {
   const stat = await fs.stat(path);
   if (stat.isFile()) return [path];
   const out: string[] = [];
-  for (const entry of await fs.readdir(path, { withFileTypes: true })) {
-    if (entry.name.startsWith('.')) continue;
-    const full = join(path, entry.name);
-    if (entry.isDirectory()) out.push(...(await listFiles(full)));
-    else if (entry.isFile()) out.push(full);
-  }
+  await walkFolder(path, new Set(), out);
   return out.sort();
+}
+
+/** Adds the files under `folder` to `out`, unless its real path is in `visited` (then it was walked already). */
+async function walkFolder(folder: string, visited: Set<string>, out: string[]): Promise<void> {
+  const real = await fs.realpath(folder);
+  if (visited.has(real)) return;
+  visited.add(real);
+  for (const entry of await fs.readdir(folder, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue;
+    const full = join(folder, entry.name);
+    // A link's own type is neither file nor folder: its target's is what counts.
+    const target = entry.isSymbolicLink() ? await fs.stat(full) : entry;
+    if (target.isDirectory()) await walkFolder(full, visited, out);
+    else if (target.isFile()) out.push(full);
+  }
 }
 
 function multipartBody(files: readonly string[], boundary: string, onBytes: (n: number) => void): Readable {
