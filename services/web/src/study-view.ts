@@ -1,4 +1,4 @@
-import { analyzeStudy, AuthRequiredError, fetchStudy, retryExport } from './api.js';
+import { analyzeStudy, ApiError, AuthRequiredError, fetchStudy, retryExport } from './api.js';
 import type { ExportSummary, InstanceLinks, StudyDetail, StudyResult } from './api-types.js';
 import { aiStatusBadge, exportBadge, tickElapsed, timeTaken } from './ai-status-view.js';
 import { h, replaceChildren } from './dom.js';
@@ -72,6 +72,17 @@ function jobsCard(d: StudyDetail): HTMLElement | null {
 /** Back to the worklist as the reader left it: its filter and page. */
 const backLink = (): HTMLElement => h('a', { class: 'back', attrs: { href: worklistHref(), 'data-link': '', [WORKLIST_LINK]: '' } }, '‹ Worklist');
 
+/** The archive no longer holds the study (an administrator's DELETE): trying again cannot bring it back. */
+const isStudyGone = (err: unknown): boolean => err instanceof ApiError && err.code === 'MIPSEG_NOT_FOUND';
+
+/** What replaces a study deleted while it was open: none of the patient's images or data, and the way back. */
+function studyDeleted(): HTMLElement {
+  return h('div', { class: 'card study-deleted', attrs: { role: 'status', 'data-study-deleted': '' } },
+    h('h1', {}, 'Study deleted'),
+    h('p', { class: 'muted' }, 'This study is no longer in the archive: it was deleted while it was open here.'),
+    h('a', { class: 'btn primary', attrs: { href: worklistHref(), 'data-link': '', [WORKLIST_LINK]: '' } }, 'Back to the worklist'));
+}
+
 function header(d: StudyDetail, actions: HTMLElement): HTMLElement {
   const s = d.study;
   const meta = [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate),
@@ -132,7 +143,15 @@ export function studyView(shell: Shell, uid: string): View {
           seriesCard(d), jobsCard(d))));
   }
 
-  /** A refresh that failed keeps the study on screen, says so, and is tried again. */
+  /** The study was deleted while shown: its images and data leave the screen, and nothing is asked for again. */
+  function deleted(): void {
+    stop();
+    mip = undefined;
+    shownResult = undefined;
+    replaceChildren(element, studyDeleted());
+  }
+
+  /** A refresh that failed otherwise keeps the study on screen, says so, and is tried again. */
   function refreshFailed(err: unknown): void {
     const delay = backoffDelayMs(failures++);
     replaceChildren(refreshNotice, h('div', { class: 'error-box', attrs: { role: 'status' } },
@@ -152,6 +171,7 @@ export function studyView(shell: Shell, uid: string): View {
     } catch (err) {
       if (ticket !== loading) return;
       if (err instanceof AuthRequiredError) return shell.authRequired();
+      if (shown && isStudyGone(err)) return deleted();
       if (shown) return refreshFailed(err);
       replaceChildren(element, backLink(), errorBox(err));
     }
@@ -161,11 +181,13 @@ export function studyView(shell: Shell, uid: string): View {
   const unsubscribe = shell.onStudiesChanged((changed) => { if (changed.has(uid) || changed.has('*')) refresh(); });
   const clock = window.setInterval(() => tickElapsed(element), 1000);
   void load();
-  const dispose = (): void => {
+  /** No more refreshes: no live updates, no pending or retried request, and answers still on their way dropped. */
+  function stop(): void {
     unsubscribe();
+    refresh.cancel();
     window.clearInterval(clock);
     window.clearTimeout(retryTimer);
-    loading++; // answers still on their way are dropped
-  };
-  return { element, dispose };
+    loading++;
+  }
+  return { element, dispose: stop };
 }

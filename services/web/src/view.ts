@@ -20,14 +20,29 @@ export function errorBox(err: unknown): HTMLElement {
   return h('div', { class: 'error-box', attrs: { role: 'alert' } }, errorMessage(err));
 }
 
-/** Calls `fn` at most once per `ms`, trailing: a burst of events costs one refresh. */
-export function debounce(fn: () => void, ms: number): () => void {
+/** A debounced call, and a way to drop the call it has pending (a view's dispose() must: see debounce). */
+export interface Debounced {
+  (): void;
+  cancel(): void;
+}
+
+/**
+ * Calls `fn` at most once per `ms`, trailing: a burst of events costs one refresh. A view cancels it when disposed,
+ * or the pending call runs on a view nobody sees (and a 401 there shows the login form over the next view).
+ */
+export function debounce(fn: () => void, ms: number): Debounced {
   let timer: number | undefined;
-  return () => {
+  const call = (): void => {
     if (timer !== undefined) return;
     timer = window.setTimeout(() => {
       timer = undefined;
       fn();
     }, ms);
   };
+  return Object.assign(call, {
+    cancel: (): void => {
+      window.clearTimeout(timer);
+      timer = undefined;
+    },
+  });
 }

@@ -148,5 +148,5 @@ export function worklistView(shell: Shell): View {
     h('div', { class: 'table-wrap' }, h('table', { class: 'studies' }, h('thead', {}, h('tr', {}, ...HEADERS.map((t) => h('th', { attrs: { scope: 'col' } }, t)))), body)),
     h('div', { class: 'pager' }, status, h('div', { class: 'pager-buttons' }, prev, next)));
   void load();
-  return { element, dispose: () => { unsubscribe(); window.clearInterval(clock); } };
+  return { element, dispose: () => { unsubscribe(); refresh.cancel(); window.clearInterval(clock); } };
 }
