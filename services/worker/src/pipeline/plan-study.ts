@@ -2,7 +2,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@mipseg/shared/log';
 import type { AnalysisPlan, JobQueue } from '@mipseg/shared/queue';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
-import { readPetSeriesHeader, selectPetSeries, type PetSeriesCandidate } from '../selection';
+import { toMipsegError } from '@mipseg/shared/errors';
+import { readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
 
 export interface PlanOutcome {
   readonly kind: 'queued' | 'unchanged' | 'not-applicable';
@@ -30,19 +31,58 @@ function bySeries(instances: readonly StoredInstance[]): Map<string, StoredInsta
 }
 
 /**
- * Each series' header, from its first instance. A header that does not parse leaves its series out (bad data
- * stays bad); a file that cannot be read (EMFILE, EIO) fails the whole check, which is then retried, since
- * leaving the PET series out would record the study as "not applicable" for good.
+ * Errors that say this one file will not be read, however often the check is retried: it is gone (deleted or lost
+ * by hand) or the process may not open it. Anything else (EMFILE, EIO) may pass, as may a failure of the index, so it
+ * fails the whole check, which is retried: leaving the PET series out for it would record the study as "not applicable"
+ * for good. Retrying a missing file, though, kept the study pending for ever, its PET series never queued and every
+ * deletion of it refused as busy.
  */
-async function candidates(archive: Archive, series: Map<string, StoredInstance[]>, log: Logger): Promise<PetSeriesCandidate[]> {
-  const out: PetSeriesCandidate[] = [];
+const FILE_GONE_OR_FORBIDDEN: readonly string[] = ['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM'];
+
+const isFileGoneOrForbidden = (err: unknown): boolean =>
+  FILE_GONE_OR_FORBIDDEN.includes(String((err as NodeJS.ErrnoException | undefined)?.code));
+
+/** Each series' header, or why it cannot be read: a header that does not parse, or a file gone or forbidden. */
+interface StudySeriesHeaders {
+  readonly candidates: PetSeriesCandidate[];
+  readonly unreadable: SeriesVerdict[];
+}
+
+/** The verdict on a series whose header could not be read: no rule can pass it, so it is not eligible. */
+function unreadableVerdict(seriesInstanceUid: string, reason: string): SeriesVerdict {
+  return { seriesInstanceUid, eligible: false, failures: [{ ruleId: 'header-readable', reason }] };
+}
+
+/**
+ * Reads one series' header from its first instance. Bad data stays bad: a header that does not parse, or a file
+ * gone or forbidden, is this series' verdict, logged once here; any other read error is thrown (see above).
+ */
+async function readSeriesHeader(archive: Archive, uid: string, instances: StoredInstance[], log: Logger):
+  Promise<PetSeriesCandidate | SeriesVerdict> {
+  const { storageKey } = instances[0] as StoredInstance;
+  let bytes: Buffer;
+  try {
+    bytes = await archive.blobs.read(storageKey);
+  } catch (err) {
+    if (!isFileGoneOrForbidden(err)) throw err;
+    const code = String((err as NodeJS.ErrnoException).code);
+    log.warn({ err, seriesInstanceUid: uid, storageKey }, "series' first file cannot be read; series not eligible");
+    return unreadableVerdict(uid, `its first instance's file ${storageKey} cannot be read (${code})`);
+  }
+  try {
+    return { header: readPetSeriesHeader(bytes), instanceCount: instances.length };
+  } catch (err) {
+    log.warn({ err, seriesInstanceUid: uid, storageKey }, 'series header unreadable; series skipped');
+    return unreadableVerdict(uid, `the header in ${storageKey} does not parse: ${toMipsegError(err).message}`);
+  }
+}
+
+async function readSeriesHeaders(archive: Archive, series: Map<string, StoredInstance[]>, log: Logger): Promise<StudySeriesHeaders> {
+  const out: StudySeriesHeaders = { candidates: [], unreadable: [] };
   for (const [uid, instances] of series) {
-    const bytes = await archive.blobs.read((instances[0] as StoredInstance).storageKey);
-    try {
-      out.push({ header: readPetSeriesHeader(bytes), instanceCount: instances.length });
-    } catch (err) {
-      log.warn({ err, seriesInstanceUid: uid }, 'series header unreadable; series skipped');
-    }
+    const read = await readSeriesHeader(archive, uid, instances, log);
+    if ('header' in read) out.candidates.push(read);
+    else out.unreadable.push(read);
   }
   return out;
 }
@@ -60,7 +100,8 @@ export async function planStudy(
 ): Promise<PlanOutcome> {
   const { archive, queue, log } = deps;
   const series = bySeries(archive.index.listInstances({ studyUid: studyInstanceUid }));
-  const selection = selectPetSeries(await candidates(archive, series, log), { minSlices: deps.minPetSlices });
+  const { candidates, unreadable } = await readSeriesHeaders(archive, series, log);
+  const selection = selectPetSeries(candidates, { minSlices: deps.minPetSlices }, SERIES_ELIGIBILITY_RULES, unreadable);
   if (selection.status === 'not-applicable') {
     // The instance counts too: a series still arriving ("200 of 267 slices") gets a new verdict with each check.
     const seen = [...series].map(([uid, instances]) => `${uid}:${instances.length}`).sort();

@@ -68,15 +68,19 @@ function notApplicableReason(verdicts: readonly SeriesVerdict[]): string {
 /**
  * Chooses the PET series of a study to segment, by SERIES_ELIGIBILITY_RULES. Returns the chosen series, or
  * 'not-applicable' with every series' failed rules; every verdict is kept for the audit trail either way.
+ * `unreadable` are the verdicts on series whose header could not be read: they count among the study's series, so
+ * that a study left with nothing to choose says why, rather than that it has no series.
  */
 export function selectPetSeries(
   seriesList: readonly PetSeriesCandidate[],
   options: Partial<EligibilityOptions> = {},
   rules: readonly EligibilityRule[] = SERIES_ELIGIBILITY_RULES,
+  unreadable: readonly SeriesVerdict[] = [],
 ): PetSeriesSelection {
   const settings = { ...DEFAULT_ELIGIBILITY_OPTIONS, ...options };
-  const verdicts = seriesList.map((s) => judge(s, rules, settings));
-  const chosen = preferred(seriesList.filter((_, i) => verdicts[i]?.eligible));
+  const judged = seriesList.map((s) => judge(s, rules, settings));
+  const chosen = preferred(seriesList.filter((_, i) => judged[i]?.eligible));
+  const verdicts = [...judged, ...unreadable];
   if (chosen === undefined) return { status: 'not-applicable', reason: notApplicableReason(verdicts), verdicts };
   return { status: 'selected', series: chosen, verdicts };
 }

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { SopClass } from '@mipseg/shared/dicom';
+import { EmbeddedJobQueue } from '@mipseg/shared/queue';
+import { Archive } from '@mipseg/shared/store';
+import { planStudy } from '../../services/worker/src/pipeline/plan-study';
+import { ArchiveResultSink } from '../../services/worker/src/pipeline/result-sink';
+import { until } from '../support/until';
+import { syntheticPetStudy } from './faults/synthetic-pet-study';
+
+const log = pino({ level: 'silent' });
+const retry = { attempts: 1, baseDelayMs: 100 };
+/** Well under STUDY_CHECK_RETRY_MS: a check that failed and waits to be retried is still pending when this runs out. */
+const WAIT = { timeoutMs: 5_000, pollMs: 50 };
+
+describe('a study check where a series file is missing', () => {
+  let dir: string;
+  let archive: Archive;
+  let queue: EmbeddedJobQueue;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-unreadable-'));
+    archive = await Archive.open(join(dir, 'data'), log);
+    queue = new EmbeddedJobQueue(join(dir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 50 });
+    // Study checks only: the PET job stays queued where the test can see it.
+    queue.startProcessing({
+      checkStudy: async (uid) => void (await planStudy(uid, { archive, queue, log, minPetSlices: 10 })),
+      analyze: () => Promise.reject(new Error('not in this test')),
+    }, { concurrency: 1, studyChecks: true, analyses: false });
+  });
+  afterEach(async () => {
+    await queue.close();
+    archive.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A PET series and a CT series of one study; returns the study and the CT series. */
+  async function storePetAndCt(): Promise<{ study: string; ctSeries: string }> {
+    const pet = syntheticPetStudy({ slices: 12 });
+    const ct = syntheticPetStudy({
+      slices: 3, sopClassUid: SopClass.CtImageStorage,
+      attributes: { StudyInstanceUID: pet.studyInstanceUid, Modality: 'CT', ImageType: ['ORIGINAL', 'PRIMARY', 'AXIAL'],
+        SeriesType: undefined, CorrectedImage: undefined, RadiopharmaceuticalInformationSequence: undefined },
+    });
+    await new ArchiveResultSink(archive).store([...pet.instances, ...ct.instances]);
+    return { study: pet.studyInstanceUid, ctSeries: ct.seriesInstanceUid };
+  }
+
+  test("queues the PET series and leaves the study no longer pending when the CT series' first file is gone", async () => {
+    const { study, ctSeries } = await storePetAndCt();
+    const [first] = archive.index.listInstances({ studyUid: study, seriesUid: ctSeries });
+    await archive.blobs.remove(first?.storageKey ?? '');
+
+    await queue.scheduleStudyCheck(study, 0);
+    const jobs = await until(async () => {
+      const listed = await queue.listJobs({ studyInstanceUid: study, limit: 10, offset: 0 });
+      return listed.length > 0 ? listed : undefined;
+    }, 'the PET job to be queued', WAIT);
+    expect(jobs.map((j) => j.state)).toEqual(['queued']);
+    expect(jobs[0]?.request?.seriesInstanceUid).not.toBe(ctSeries);
+    await until(async () => ((await queue.pendingStudies()).includes(study) ? undefined : true), 'the study to be no longer pending', WAIT);
+  });
+
+  test('says which series and file could not be read when no other series is eligible', async () => {
+    const { study, ctSeries } = await storePetAndCt();
+    for (const instance of archive.index.listInstances({ studyUid: study })) await archive.blobs.remove(instance.storageKey);
+
+    const outcome = await planStudy(study, { archive, queue, log, minPetSlices: 10 });
+    expect(outcome.kind).toBe('not-applicable');
+    expect(outcome.reason).toContain(`${ctSeries}: its first instance's file`);
+    expect(outcome.reason).toContain('cannot be read (ENOENT)');
+  });
+});
