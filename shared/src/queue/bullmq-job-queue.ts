@@ -91,6 +91,18 @@ export function cappedBackoff(attemptsMade: number, _type?: string, _err?: Error
  */
 const STUDY_CHECK_MAX_STALLS = Number.MAX_SAFE_INTEGER;
 
+/**
+ * How often an analysis or export may be taken back from a worker that stopped renewing its lock (killed, or cut
+ * off from Redis for longer than the lock): a stall uses an attempt, as a start does embedded, so that JOB_ATTEMPTS
+ * (EXPORT_ATTEMPTS) starts are allowed in all, not BullMQ's default of two whatever they say. attempts - 1, since a
+ * stall does not add to attemptsMade: BullMQ counts stalls apart and fails the job at the stall that takes the count
+ * past this, so a job that only ever stalls is started this many times plus one. Failures (attemptsMade) and
+ * stalls are still counted apart: a job that does both may be started more often than its attempts.
+ */
+function maxStalls(policy: RetryPolicy): number {
+  return Math.max(0, policy.attempts - 1);
+}
+
 /** How long /readyz and the study-deletion guard wait for Redis to answer PING; it answers in well under 1 ms. */
 const PING_TIMEOUT_MS = 2000;
 
@@ -423,7 +435,8 @@ export class BullMqJobQueue implements JobQueue {
       }, { ...base, concurrency: 1, maxStalledCount: STUDY_CHECK_MAX_STALLS }));
     }
     if (!options.analyses) return;
-    const analyses = new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job), { ...base, concurrency: options.concurrency });
+    const analyses = new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job),
+      { ...base, concurrency: options.concurrency, maxStalledCount: maxStalls(this.options.analysisRetry) });
     this.finishedRequests.watch(analyses);
     this.addWorker(analyses);
     this.earlierSummaries = this.finishedRequests.summariseEarlier(this.analyses, () => this.closing).catch((err: unknown) =>
@@ -443,7 +456,7 @@ export class BullMqJobQueue implements JobQueue {
       if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
       if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
       return status;
-    }, { ...base, concurrency: EXPORTS_PER_DESTINATION });
+    }, { ...base, concurrency: EXPORTS_PER_DESTINATION, maxStalledCount: maxStalls(this.options.exportRetry) });
     // As the embedded runner does: an administrator reading the worker's log sees each export that did not go.
     worker.on('failed', (job, err) => {
       const data = job?.data as ExportData | undefined;

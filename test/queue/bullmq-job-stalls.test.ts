@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { createLogger } from '@mipseg/shared/log';
+import { BullMqJobQueue, type AnalysisPlan, type JobRecord } from '@mipseg/shared/queue';
+import { killAndWait } from '../support/mipseg-process';
+import { useRedisWithClient } from '../support/redis';
+import { until } from '../support/until';
+
+const QUEUE_MODULE = resolve(__dirname, '..', '..', 'shared', 'src', 'queue', 'index.ts');
+const LOG_MODULE = resolve(__dirname, '..', '..', 'shared', 'src', 'log', 'index.ts');
+const JOB = 'seg-stalls';
+const DESTINATION = 'stow:http://127.0.0.1:9/dicom-web';
+/** Short, so that a dead worker's job is taken back within seconds (stalled jobs are looked for every half of it). */
+const LOCK_MS = 1000;
+
+const PLAN: AnalysisPlan = { studyInstanceUid: '2.25.7401', seriesInstanceUid: '2.25.7402', sopInstanceUids: ['2.25.7403'],
+  contentHash: 'abc', reason: 'study-complete', resultUidSeed: 'seed' };
+
+/**
+ * A `mipseg worker` as far as the queue goes, with JOB_ATTEMPTS and EXPORT_ATTEMPTS of ATTEMPTS. It hangs in the step that
+ * STALL names (analyze, or export after an analysis that succeeds at once) until it is killed, saying "running <step>".
+ */
+const WORKER_SCRIPT = `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();
+const { BullMqJobQueue } = require(${JSON.stringify(QUEUE_MODULE)});
+const { createLogger } = require(${JSON.stringify(LOG_MODULE)});
+const retry = { attempts: Number(process.env.ATTEMPTS), baseDelayMs: 100 };
+const queue = new BullMqJobQueue({ redisUrl: process.env.REDIS_URL, prefix: process.env.QUEUE_PREFIX, analysisRetry: retry,
+  exportRetry: retry, exportDestinations: [${JSON.stringify(DESTINATION)}], lockDurationMs: ${LOCK_MS} }, createLogger('silent'));
+const hang = (step) => { process.stdout.write('running ' + step + '\\n'); return new Promise(() => undefined); };
+const result = { studyInstanceUid: '2.25.7401', mipSeriesInstanceUid: '2.25.7404', mipSopInstanceUid: '2.25.7405',
+  segSeriesInstanceUid: '2.25.7406', segSopInstanceUid: '2.25.7407', lesionCount: 0, tumourAreaMm2: 0, modelName: 'm', modelVersion: '1' };
+queue.startProcessing({
+  checkStudy: () => Promise.resolve(),
+  analyze: () => (process.env.STALL === 'analyze' ? hang('analyze') : Promise.resolve(result)),
+  exportResult: () => hang('export'),
+}, { concurrency: 1, studyChecks: false, analyses: true });`;
+
+interface WorkerProcess {
+  readonly child: ChildProcess;
+  /** Whether it has said that it runs the step. */
+  readonly running: () => boolean;
+}
+
+function startWorker(env: Record<string, string>, step: string): WorkerProcess {
+  const child = spawn(process.execPath, ['-e', WORKER_SCRIPT], { env: { ...process.env, ...env, STALL: step }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  return { child, running: () => output.includes(`running ${step}`) };
+}
+
+/** Whether the step's job has been failed: the analysis, or its export. */
+function failed(job: JobRecord | undefined, step: string): boolean {
+  return step === 'analyze' ? job?.state === 'failed' : job?.exports[0]?.state === 'failed';
+}
+
+describe('a job whose worker process is killed while running it', () => {
+  const fixture = useRedisWithClient();
+  const running: WorkerProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((w) => killAndWait(w.child, 'SIGKILL')));
+  });
+
+  /** Starts workers one after another, killing each once it runs the step; returns what each found: running, or the job failed. */
+  async function startAndKill(step: string, attempts: number, workers: number): Promise<string[]> {
+    const prefix = `t-${randomUUID()}`;
+    const env = { REDIS_URL: fixture.redis.url, QUEUE_PREFIX: prefix, ATTEMPTS: String(attempts) };
+    const retry = { attempts, baseDelayMs: 100 };
+    const queue = new BullMqJobQueue({ redisUrl: fixture.redis.url, prefix, analysisRetry: retry, exportRetry: retry,
+      exportDestinations: [DESTINATION], lockDurationMs: LOCK_MS }, createLogger('silent'));
+    const outcomes: string[] = [];
+    try {
+      await queue.enqueueAnalysis(JOB, PLAN);
+      for (let worker = 1; worker <= workers; worker++) {
+        const started = startWorker(env, step);
+        running.push(started);
+        outcomes.push(await until(async () => {
+          if (started.running()) return 'running';
+          return failed(await queue.getJob(JOB), step) ? 'failed' : undefined;
+        }, `worker ${worker} to run the ${step} or find it failed`, { timeoutMs: 30_000 }));
+        await killAndWait(started.child, 'SIGKILL');
+      }
+    } finally {
+      await queue.close();
+    }
+    return outcomes;
+  }
+
+  // BullMQ's default maxStalledCount (1) failed the job when the second worker's death was noticed, by the third.
+  test.each(['analyze', 'export'])('%s, with 5 attempts: is still run by a third worker after two kills, not failed as stalled', async (step) => {
+    expect(await startAndKill(step, 5, 3)).toEqual(['running', 'running', 'running']);
+  }, 120_000);
+
+  test('analyze, with 2 attempts: is started twice in all, then failed at the second kill', async () => {
+    expect(await startAndKill('analyze', 2, 3)).toEqual(['running', 'running', 'failed']);
+  }, 120_000);
+});
