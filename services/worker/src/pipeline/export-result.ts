@@ -83,9 +83,26 @@ async function sendStow(destination: string, instances: Buffer[],
   }
 }
 
+/**
+ * The result's instances, or undefined where a reader deleted its series (MIPSEG_NOT_FOUND): a result that no longer
+ * exists will not reappear, so retrying the export (up to EXPORT_ATTEMPTS) only postpones its failure.
+ */
+async function resultInstancesIfKept(source: StudySource, result: ResultUids): Promise<Buffer[] | undefined> {
+  try {
+    return await resultInstances(source, result);
+  } catch (err) {
+    if (isMipsegError(err, 'MIPSEG_NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
 /** Sends a result (MIP + SEG) to one destination: `stow:<url>` or `dimse:<AE>@<host>:<port>`. */
 export async function exportResult(result: ResultUids, destination: string, attempt: number, deps: ExportDeps): Promise<ExportStatus> {
-  const instances = await resultInstances(deps.source, result);
+  const instances = await resultInstancesIfKept(deps.source, result);
+  if (instances === undefined) {
+    return { destination, attempts: attempt, updatedAt: Date.now(), state: 'failed',
+      detail: `the result series (MIP ${result.mipSeriesInstanceUid}, SEG ${result.segSeriesInstanceUid}) was deleted: nothing to send` };
+  }
   const status = destination.startsWith('dimse:')
     ? await sendDimse(destination, instances, result, deps)
     : await sendStow(destination, instances, deps.stowToken);
