@@ -82,6 +82,33 @@ describe('the worklist API', () => {
     }
   });
 
+  test('finds a patient by a name typed as the page shows it, as said aloud or as stored, in either order and any case', async () => {
+    for (const typed of ['garcia, maria', 'GARCIA, MARIA', 'Maria Garcia', 'maria  garcia', 'garcia^maria', 'gar mar']) {
+      expect((await get(`patient=${encodeURIComponent(typed)}`)).studies.map((s) => s.patientName)).toEqual(['GARCIA^MARIA']);
+    }
+    expect((await get(`patient=${encodeURIComponent('müller, anna')}`)).studies.map((s) => s.patientName)).toEqual(['MÜLLER^ANNA']);
+    expect((await get(`patient=${encodeURIComponent('garcia, kenji')}`)).studies).toEqual([]);
+  });
+
+  test('refuses a from or to that is not a day of the calendar, and a from after to, with 400 and the catalogue code', async () => {
+    for (const q of ['from=2026-02-30', 'to=2026-13-45', 'from=2025-04-31', 'to=2025-00-10', 'from=2025-06-30&to=2025-06-01']) {
+      const res = await fetch(`${server.root}/api/worklist?${q}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'MIPSEG_BAD_QUERY' });
+    }
+    expect((await get('from=2024-02-29&to=2025-06-30')).studies.length).toBeGreaterThan(0); // a leap day is a day
+  });
+
+  test('refuses a single-valued parameter given more than once with 400 and the catalogue code', async () => {
+    const seg = `${uid(0)}.2.2`;
+    for (const path of [`/api/studies/${uid(0)}/overlay.png?seg=${seg}&seg=${seg}`, '/api/worklist?patient=garcia&patient=maria',
+      '/api/worklist?state=queued&state=failed', '/api/worklist?limit=5&limit=10']) {
+      const res = await fetch(`${server.root}${path}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'MIPSEG_BAD_QUERY' });
+    }
+  });
+
   test('serves the page uncached and its versioned assets cached for a year; an old version is not served', async () => {
     const page = await fetch(`${server.root}/`);
     expect(page.headers.get('cache-control')).toBe('no-cache');

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { assertUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive } from '@mipseg/shared/store';
+import { singleQueryParam } from './query-params';
 import { segToOverlayPng } from './seg-overlay';
 import { segmentMipHandler, type LazyModel } from './segment-mip-route';
 import { createSession } from './session';
@@ -35,14 +36,15 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
   r.get('/worklist', async (req, res) => {
     res.set('Cache-Control', 'no-store').json(await searchWorklist(sources, parseWorklistQuery(req)));
   });
-  r.get('/worklist/events', (req, res) => options.events.subscribe(req, res));
+  r.get('/worklist/events', (_req, res) => options.events.subscribe(res));
   r.get('/worklist/studies/:study', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
     res.set('Cache-Control', 'no-store').json(await readStudyDetail(sources, study, { viewerAvailable: options.viewerAvailable }));
   });
   r.get('/studies/:study/overlay.png', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
-    const named = typeof req.query['seg'] === 'string' ? assertUid(req.query['seg'], 'seg') : undefined;
+    const segParam = singleQueryParam(req, 'seg');
+    const named = segParam === undefined ? undefined : assertUid(segParam, 'seg');
     const seg = named ?? (await latestResult(sources, study))?.segSopInstanceUid;
     if (!seg) throw new MipsegError('MIPSEG_NOT_FOUND', `a result of study ${study}`);
     const { instance, bytes } = await readInstance(sources.archive, study, undefined, seg);

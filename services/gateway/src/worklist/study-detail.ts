@@ -3,7 +3,8 @@ import type { JobRecord, ResultUids } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { instanceUrl } from '../dicomweb/urls';
 import { isResultStored, toExportSummary } from './ai-status';
-import { filter, toWorklistStudies, type WorklistSources } from './worklist-query';
+import { readQueue } from './queue-read';
+import { filter, readPendingStudies, toWorklistStudies, type WorklistSources } from './worklist-query';
 import type { InstanceLinks, JobSummary, SeriesSummary, StudyDetail, StudyResult } from './worklist-types';
 
 /** Root-relative links, so that the page works behind any reverse proxy that keeps the paths. */
@@ -63,9 +64,9 @@ export interface StudyDetailOptions {
 export async function readStudyDetail(sources: WorklistSources, study: string, options: StudyDetailOptions): Promise<StudyDetail> {
   const { rows } = sources.archive.index.search({ level: 'study', filters: [filter('StudyInstanceUID', study)], limit: 1, offset: 0 });
   if (rows.length === 0) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
-  const pending = new Set(await sources.queue.pendingStudies());
+  const pending = await readPendingStudies(sources.queue);
   const [row] = await toWorklistStudies(sources, rows, pending);
-  const jobs = await sources.queue.listJobs({ studyInstanceUid: study, limit: 50, offset: 0 });
+  const jobs = await readQueue(sources.queue.listJobs({ studyInstanceUid: study, limit: 50, offset: 0 }), `the jobs of study ${study}`);
   // The newest result, unless its series were deleted (the row then says so); an older version is superseded.
   const done = jobs.find((j) => j.state === 'done' && j.result !== null);
   const stored = done?.result && isResultStored(sources.archive, done.result) ? done.result : undefined;
@@ -80,7 +81,7 @@ export async function readStudyDetail(sources: WorklistSources, study: string, o
 
 /** The newest finished result of a study (for the overlay when no SEG is named). */
 export async function latestResult(sources: WorklistSources, study: string): Promise<ResultUids | undefined> {
-  const jobs = await sources.queue.listJobs({ studyInstanceUid: study, state: 'done', limit: 1, offset: 0 });
+  const jobs = await readQueue(sources.queue.listJobs({ studyInstanceUid: study, state: 'done', limit: 1, offset: 0 }), `the results of study ${study}`);
   const result = jobs[0]?.result ?? undefined;
   return result && isResultStored(sources.archive, result) ? result : undefined;
 }

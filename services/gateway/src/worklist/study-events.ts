@@ -1,7 +1,8 @@
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
+import { readQueue } from './queue-read';
 import type { StudiesChangedEvent } from './worklist-types';
 
 /** Jobs looked at on each poll: everything running, and the newest jobs (finishing ones, exports). */
@@ -53,7 +54,10 @@ export class StudyEvents {
     archive.onDeletedFrom(changed);
   }
 
-  subscribe(req: Request, res: Response): void {
+  subscribe(res: Response): void {
+    // A client that left while an earlier middleware awaited (express.static's stat) fires no 'close' any more:
+    // taken on, it would stay in `clients` and keep the poller running for the life of the process.
+    if (res.closed || res.writableEnded) return;
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -63,7 +67,8 @@ export class StudyEvents {
     res.write(`retry: 2000\n\n`);
     this.clients.add(res);
     if (!this.timer) this.start();
-    req.on('close', () => {
+    // The response's 'close', not the request's: it comes whenever the connection goes, the body read or not.
+    res.on('close', () => {
       this.clients.delete(res);
       if (this.clients.size === 0) this.stop();
     });
@@ -86,11 +91,11 @@ export class StudyEvents {
   }
 
   private async snapshot(): Promise<Map<string, string>> {
-    const [pending, running, recent] = await Promise.all([
+    const [pending, running, recent] = await readQueue(Promise.all([
       this.queue.pendingStudies(),
       this.queue.listJobs({ state: 'running', limit: RECENT_JOBS, offset: 0 }),
       this.queue.listJobs({ limit: RECENT_JOBS, offset: 0 }),
-    ]);
+    ]), 'the worklist event poll');
     const keys = new Map<string, string>();
     for (const uid of pending) keys.set(uid, 'waiting');
     const seen = new Set<string>();
@@ -102,24 +107,32 @@ export class StudyEvents {
     return keys;
   }
 
+  /** Studies whose quiet period or jobs changed since the previous poll (none on the first, which sets the baseline). */
+  private async queueChanges(): Promise<string[]> {
+    const current = await this.snapshot();
+    const previous = this.previous ?? current;
+    this.previous = current;
+    const changed = [...current].filter(([uid, key]) => previous.get(uid) !== key).map(([uid]) => uid);
+    return [...changed, ...[...previous.keys()].filter((uid) => !current.has(uid))];
+  }
+
   private async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
+    let fromQueue: string[] = [];
     try {
-      const current = await this.snapshot();
+      fromQueue = await this.queueChanges();
       this.pollFailures.recovered();
-      const previous = this.previous ?? current; // the first poll sets the baseline
-      const changed = new Set(this.changedSince);
-      this.changedSince.clear();
-      for (const [uid, key] of current) if (previous.get(uid) !== key) changed.add(uid);
-      for (const uid of previous.keys()) if (!current.has(uid)) changed.add(uid);
-      this.previous = current;
-      if (changed.size > 0) this.send('studies', { studies: [...changed] } satisfies StudiesChangedEvent);
     } catch (err) {
       this.pollFailures.failed(err);
     } finally {
       this.polling = false;
     }
+    // What the archive reported goes out whether or not the queue answered: a study stored while Redis is down
+    // must still appear on the page.
+    const changed = new Set([...this.changedSince, ...fromQueue]);
+    this.changedSince.clear();
+    if (changed.size > 0) this.send('studies', { studies: [...changed] } satisfies StudiesChangedEvent);
   }
 
   private send(event: string, data: unknown): void {

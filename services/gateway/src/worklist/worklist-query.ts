@@ -4,6 +4,8 @@ import { MipsegError } from '@mipseg/shared/errors';
 import type { JobQueue } from '@mipseg/shared/queue';
 import type { Archive, AttributeFilter, SearchRow } from '@mipseg/shared/store';
 import { aiStatusOfStudy, isResultAmong } from './ai-status';
+import { singleQueryParam } from './query-params';
+import { readQueue } from './queue-read';
 import { AI_STATES, type AiState, type WorklistPage, type WorklistStudy } from './worklist-types';
 
 /** The worklist's search, already validated: GET /api/worklist?patient=&accession=&from=&to=&state=&limit=&offset= */
@@ -21,20 +23,39 @@ export interface WorklistQuery {
 export const MAX_PAGE_SIZE = 200;
 
 function text(req: Request, name: string, max = 64): string | undefined {
-  const value = req.query[name];
+  const value = singleQueryParam(req, name);
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string' || value.length > max) throw new MipsegError('MIPSEG_BAD_QUERY', `${name} (a text of at most ${max} characters)`);
+  if (value.length > max) throw new MipsegError('MIPSEG_BAD_QUERY', `${name} (a text of at most ${max} characters)`);
   return value.trim() || undefined;
 }
 
+/** Whether YYYYMMDD names a day that exists: 2026-02-30 has the form of a date, but no study can be on it. */
+function isCalendarDate(yyyymmdd: string): boolean {
+  const [y, m, d] = [yyyymmdd.slice(0, 4), yyyymmdd.slice(4, 6), yyyymmdd.slice(6)].map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d)); // rolls an impossible day over into another month
+  return day.getUTCFullYear() === y && day.getUTCMonth() === m - 1 && day.getUTCDate() === d;
+}
+
 function date(req: Request, name: string): string | undefined {
-  const value = text(req, name, 10)?.replace(/-/g, '');
-  if (value !== undefined && !/^\d{8}$/.test(value)) throw new MipsegError('MIPSEG_BAD_QUERY', `${name} (YYYY-MM-DD)`);
+  const typed = text(req, name, 10);
+  const value = typed?.replace(/-/g, '');
+  if (value !== undefined && !(/^\d{8}$/.test(value) && isCalendarDate(value))) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', `${name}=${typed ?? ''} (a date of the calendar, YYYY-MM-DD)`);
+  }
   return value;
 }
 
+/** The study date range; a reversed one is refused rather than answered with an empty page that looks like "no studies". */
+function dateRange(req: Request): { from: string | undefined; to: string | undefined } {
+  const range = { from: date(req, 'from'), to: date(req, 'to') };
+  if (range.from !== undefined && range.to !== undefined && range.from > range.to) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', `from (${range.from}) is after to (${range.to})`);
+  }
+  return range;
+}
+
 function integer(req: Request, name: string, fallback: number, min: number, max: number): number {
-  const n = Number(req.query[name] ?? fallback);
+  const n = Number(singleQueryParam(req, name) ?? fallback);
   if (!Number.isInteger(n) || n < min || n > max) throw new MipsegError('MIPSEG_BAD_QUERY', `${name} (an integer from ${min} to ${max})`);
   return n;
 }
@@ -45,7 +66,7 @@ export function parseWorklistQuery(req: Request): WorklistQuery {
     throw new MipsegError('MIPSEG_BAD_QUERY', `state (one of ${AI_STATES.join(', ')})`);
   }
   const q = {
-    patient: text(req, 'patient'), accession: text(req, 'accession'), from: date(req, 'from'), to: date(req, 'to'),
+    patient: text(req, 'patient'), accession: text(req, 'accession'), ...dateRange(req),
     state: state as AiState | undefined,
     limit: integer(req, 'limit', 50, 1, MAX_PAGE_SIZE), offset: integer(req, 'offset', 0, 0, 10_000_000),
   };
@@ -65,14 +86,24 @@ export const filter = (keyword: string, value: string): AttributeFilter => ({ at
 const literal = (value: string): string => value.replace(/[*?\\]/g, '');
 
 /**
- * The patient box: a Patient ID when one starts with what was typed (MRNs are typed from the start),
- * otherwise a case-insensitive part of the Patient Name.
+ * A name typed as the page shows it (`GARCIA, MARIA`), as people say it (`Maria Garcia`) or as DICOM stores it
+ * (`GARCIA^MARIA`): its words, each of which must be a part of the stored name, in any order. The index ANDs filters,
+ * and its person-name wildcards match in any case, so one filter per word says exactly that.
  */
-function patientFilter(archive: Archive, typed: string): AttributeFilter {
+function nameWordFilters(value: string): AttributeFilter[] {
+  const words = value.split(/[\s,^]+/).filter(Boolean);
+  return (words.length > 0 ? words : [value]).map((word) => filter('PatientName', `*${word}*`));
+}
+
+/**
+ * The patient box: a Patient ID when one starts with what was typed (MRNs are typed from the start),
+ * otherwise a case-insensitive part of the Patient Name, or parts of it (see nameWordFilters).
+ */
+function patientFilters(archive: Archive, typed: string): AttributeFilter[] {
   const value = literal(typed);
   const byId = filter('PatientID', `${value}*`);
   const idMatches = archive.index.search({ level: 'study', filters: [byId], limit: 1, offset: 0 }).rows.length > 0;
-  return idMatches ? byId : filter('PatientName', `*${value}*`);
+  return idMatches ? [byId] : nameWordFilters(value);
 }
 
 /** The studies a state filter allows, from the job queue (undefined = no restriction). */
@@ -80,9 +111,11 @@ async function studiesInState(sources: WorklistSources, state: AiState | undefin
   if (state === undefined) return undefined;
   if (state === 'waiting') return [...pending];
   if (state === 'none') throw new MipsegError('MIPSEG_BAD_QUERY', 'state=none cannot be filtered on');
-  if (state !== 'done' && state !== 'deleted') return (await sources.queue.studiesWithLatestJobState(state)).filter((uid) => !pending.has(uid));
+  if (state !== 'done' && state !== 'deleted') {
+    return (await readQueue(sources.queue.studiesWithLatestJobState(state), `studies whose newest job is ${state}`)).filter((uid) => !pending.has(uid));
+  }
   // Done and deleted differ only in whether the result's series are still stored: one index query for all of them.
-  const results = [...(await sources.queue.latestDoneResults())].filter(([uid]) => !pending.has(uid));
+  const results = [...(await readQueue(sources.queue.latestDoneResults(), 'the newest results'))].filter(([uid]) => !pending.has(uid));
   const stored = sources.archive.index.storedSopInstanceUids(results.flatMap(([, r]) => [r.mipSopInstanceUid, r.segSopInstanceUid]));
   return results.filter(([, r]) => isResultAmong(stored, r) === (state === 'done')).map(([uid]) => uid);
 }
@@ -115,7 +148,7 @@ export interface WorklistSources {
 /** Index rows joined with their newest job and PET series counts. */
 export async function toWorklistStudies(sources: WorklistSources, rows: readonly SearchRow[], pending: ReadonlySet<string>): Promise<WorklistStudy[]> {
   const uids = rows.map((r) => String(r['study_uid']));
-  const [jobs, petSeries] = [await sources.queue.latestJobsByStudy(uids), countPetSeries(sources.archive, uids)];
+  const [jobs, petSeries] = [await readQueue(sources.queue.latestJobsByStudy(uids), 'the newest jobs'), countPetSeries(sources.archive, uids)];
   return rows.map((row, i) => {
     const uid = uids[i] as string;
     return {
@@ -136,19 +169,24 @@ export async function toWorklistStudies(sources: WorklistSources, rows: readonly
   });
 }
 
+/** Studies in their quiet period ("waiting"), within the time a person is kept waiting for the queue. */
+export async function readPendingStudies(queue: JobQueue): Promise<Set<string>> {
+  return new Set(await readQueue(queue.pendingStudies(), 'the studies in their quiet period'));
+}
+
 /**
  * One page of the worklist, newest study first: one study-level search of the index (its filters, order and
  * paging), then the page's newest jobs and PET series counts in one lookup each.
  */
 export async function searchWorklist(sources: WorklistSources, query: WorklistQuery): Promise<WorklistPage> {
-  const pending = new Set(await sources.queue.pendingStudies());
+  const pending = await readPendingStudies(sources.queue);
   const allowed = await studiesInState(sources, query.state, pending);
   const empty = { studies: [], offset: query.offset, limit: query.limit, hasMore: false };
   if (allowed !== undefined && allowed.length === 0) return empty;
   const filters: AttributeFilter[] = [];
   // Tens of thousands of studies can be in one state: the index binds a UID list as one JSON parameter.
   if (allowed) filters.push(filter('StudyInstanceUID', allowed.join(',')));
-  if (query.patient) filters.push(patientFilter(sources.archive, query.patient));
+  if (query.patient) filters.push(...patientFilters(sources.archive, query.patient));
   if (query.accession) filters.push(filter('AccessionNumber', `*${literal(query.accession)}*`));
   if (query.from || query.to) filters.push(filter('StudyDate', `${query.from ?? ''}-${query.to ?? ''}`));
   const { rows, truncated } = sources.archive.index.search({ level: 'study', filters, limit: query.limit, offset: query.offset });

@@ -1,0 +1,15 @@
+import { withTimeout } from '@mipseg/shared/async';
+import { MipsegError } from '@mipseg/shared/errors';
+
+/**
+ * Longest the worklist waits for one read of the job queue, as a deletion's guard and the queue's ping do: a Redis
+ * that accepts commands but never answers (maxRetriesPerRequest is null, and there is no command timeout) would
+ * otherwise hold a person's request, or the event poller, for ever.
+ */
+export const QUEUE_READ_TIMEOUT_MS = 5000;
+
+/** `read` of the job queue, or MIPSEG_QUEUE_UNAVAILABLE (503) once QUEUE_READ_TIMEOUT_MS has passed without an answer. */
+export function readQueue<T>(read: Promise<T>, what: string): Promise<T> {
+  return withTimeout(read, QUEUE_READ_TIMEOUT_MS,
+    () => new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `${what}: no answer within ${QUEUE_READ_TIMEOUT_MS} ms`));
+}
