@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import { jobsRouter, startGateway, type GatewayServer } from '@mipseg/gateway';
+import { secretDigest, SessionStore } from '../../services/gateway/src/session-store';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
 
@@ -29,10 +30,12 @@ describe('requests that change data, authenticated by the session cookie, must c
         return Promise.resolve({ kind: 'queued', jobId: `job-${analysed.length}` });
       },
     };
-    gateway = await startGateway({ config: archive.config, archive: archive.archive, log: pino({ level: 'silent' }),
+    // No worklist here to sign in through: the session is opened as POST /api/session would.
+    const sessions = new SessionStore();
+    gateway = await startGateway({ config: archive.config, archive: archive.archive, log: pino({ level: 'silent' }), sessions,
       extraRouters: [{ path: '/api', router: jobsRouter(pipeline, archive.archive) }] });
     root = `http://127.0.0.1:${gateway.port}`;
-    cookie = `mipseg_token=${TOKEN}`;
+    cookie = `mipseg_token=${sessions.open(secretDigest(TOKEN))}`;
   });
   afterAll(async () => {
     await gateway.close(1000);

@@ -7,7 +7,7 @@ import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
 import { loadModel, type SegmentationModel } from '@mipseg/shared/inference';
 import { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import { Archive } from '@mipseg/shared/store';
-import { closeGatewayAndWorklist, createWorklist, jobsRouter, startGateway, type GatewayServer } from '@mipseg/gateway';
+import { closeGatewayAndWorklist, createWorklist, jobsRouter, startGateway, type GatewayDeps, type GatewayServer } from '@mipseg/gateway';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const MODEL_DIR = join(REPO, 'models', 'mip-attention-unet');
@@ -24,10 +24,12 @@ export interface WorklistServer {
 /**
  * The gateway with the worklist, in-process, over a fresh data directory and an embedded job queue that
  * nobody processes (tests put jobs in it directly). The page is served from services/web as built. `wrapModel` lets a
- * test hold the real model's segmentations (to fill the queue of "Try a MIP image").
+ * test hold the real model's segmentations (to fill the queue of "Try a MIP image"); `sessions`, a session store with
+ * the test's own clock.
  */
 export async function startWorklistServer(env: Partial<Record<ConfigKey, string>> = {}, ohifDist?: string,
-  wrapModel: (model: SegmentationModel) => SegmentationModel = (model) => model, log: Logger = pino({ level: 'silent' })): Promise<WorklistServer> {
+  wrapModel: (model: SegmentationModel) => SegmentationModel = (model) => model, log: Logger = pino({ level: 'silent' }),
+  deps: Pick<GatewayDeps, 'sessions'> = {}): Promise<WorklistServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-worklist-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_ENABLED: 'false', ...env });
   const archive = await Archive.open(dataDir, log);
@@ -38,7 +40,7 @@ export async function startWorklistServer(env: Partial<Record<ConfigKey, string>
   // The jobs API beside the worklist's, as `mipseg serve` mounts them; nothing here plans studies.
   const jobs = jobsRouter({ queue, analyzeNow: () => Promise.reject(new Error('no pipeline in this test server')) }, archive);
   const gateway = await startGateway({ config, archive, log, publicRouters: [{ path: '/', router: worklist.pageRouter }],
-    extraRouters: [{ path: '/api', router: jobs }, { path: '/api', router: worklist.apiRouter }] });
+    extraRouters: [{ path: '/api', router: jobs }, { path: '/api', router: worklist.apiRouter }], ...deps });
   return {
     config, archive, queue, gateway,
     root: `http://127.0.0.1:${gateway.port}`,

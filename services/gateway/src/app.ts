@@ -11,6 +11,7 @@ import { noTokenGuard } from './no-token-guard';
 import { readinessHandler, type ReadinessCheck } from './readiness';
 import { assignRequestId } from './request-id';
 import { requestLog } from './request-log';
+import { attachSessionStore, SessionStore } from './session-store';
 
 export interface GatewayDeps {
   readonly config: Config;
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   readonly publicRouters?: ReadonlyArray<{ path: string; router: express.Router }>;
   /** Extra routers mounted after auth (jobs API, worklist) by later layers. */
   readonly extraRouters?: ReadonlyArray<{ path: string; router: express.Router }>;
+  /** The worklist's sign-in sessions; a new, empty store by default (tests pass one with their own clock). */
+  readonly sessions?: SessionStore;
 }
 
 /** Builds the Express app without listening, so tests can call it in-process. */
@@ -36,6 +39,8 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   app.set('query parser', 'simple');
   // Only with a reverse proxy in front (TRUST_PROXY) do req.protocol, req.secure and req.host follow X-Forwarded-*.
   app.set('trust proxy', deps.config.trustProxy);
+  const sessions = deps.sessions ?? new SessionStore();
+  attachSessionStore(app, sessions);
   app.use(assignRequestId());
   app.use(requestLog(deps.log));
   app.get('/healthz', (_req, res) => {
@@ -44,7 +49,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   app.get('/readyz', readinessHandler(deps.archive, deps.config, deps.log, deps.readinessChecks ?? []));
   if (deps.config.authTokens.length === 0) app.use(noTokenGuard(deps.config.allowedHosts));
   for (const open of deps.publicRouters ?? []) app.use(open.path, open.router);
-  app.use(bearerAuth(deps.config.authTokens));
+  app.use(bearerAuth(deps.config.authTokens, sessions));
   app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config, deps.log, deps.studyDeletionGuard));
   for (const extra of deps.extraRouters ?? []) app.use(extra.path, extra.router);
   // Past every route: the catalogue's 404 as JSON {code, message}, like every other error, not Express's HTML page.

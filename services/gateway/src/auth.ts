@@ -1,15 +1,16 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { MipsegError } from '@mipseg/shared/errors';
 import { claimedOrigin, isOwnOrigin, isSafeMethod } from './same-origin';
+import { secretDigest, type SessionStore } from './session-store';
 
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
+/** The cookie that holds a sign-in's session id (never a token; see session-store.ts). */
+export const SESSION_COOKIE = 'mipseg_token';
+const SESSION_COOKIE_VALUE = /(?:^|;\s*)mipseg_token=([^;]+)/;
 
-/** The session cookie's token; undefined when absent or not valid %-encoding, which is no credential (401). */
-function cookieToken(header: string): string | undefined {
-  const raw = /(?:^|;\s*)mipseg_token=([^;]+)/.exec(header)?.[1];
+/** The session cookie's id; undefined when absent or not valid %-encoding, which is no credential (401). */
+export function sessionIdFromCookie(req: Request): string | undefined {
+  const raw = SESSION_COOKIE_VALUE.exec(req.get('cookie') ?? '')?.[1];
   if (!raw) return undefined;
   try {
     return decodeURIComponent(raw);
@@ -18,30 +19,40 @@ function cookieToken(header: string): string | undefined {
   }
 }
 
+/** Whether `d` is one of `digests`, compared with timingSafeEqual against every one. */
+function isConfigured(digests: readonly Buffer[], d: Buffer): boolean {
+  let ok = false;
+  for (const candidate of digests) ok = timingSafeEqual(candidate, d) || ok;
+  return ok;
+}
+
 /**
  * Bearer-token check. Tokens are compared as SHA-256 digests with timingSafeEqual, so neither the
  * content nor the length of a configured token leaks through response timing.
+ *
+ * Without an Authorization header, the session cookie may authenticate instead: its value is a session id from
+ * `sessions` (opened by signing in), valid until it expires or is revoked, and only while the token that opened it
+ * is still configured. A session id is never accepted as a bearer token, nor a token as a session id.
  *
  * The session cookie is an ambient credential: the browser adds it to requests that other pages cause, and
  * SameSite=Strict does not stop a page on another port or subdomain of the same site. So a request that changes
  * something (not GET or HEAD) and is authenticated by the cookie must say, by Origin or else Referer, that it comes
  * from this gateway's own origin (403 MIPSEG_CROSS_ORIGIN). An Authorization header is never ambient: no check.
  */
-export function bearerAuth(tokens: readonly string[]) {
-  const digests = tokens.map(digest);
-  const valid = (token: string): boolean => {
-    const d = digest(token);
-    let ok = false;
-    for (const candidate of digests) ok = timingSafeEqual(candidate, d) || ok;
-    return ok;
+export function bearerAuth(tokens: readonly string[], sessions: SessionStore) {
+  const digests = tokens.map(secretDigest);
+  const validSession = (id: string): boolean => {
+    const tokenDigest = sessions.tokenDigestOf(id);
+    return tokenDigest !== undefined && isConfigured(digests, tokenDigest);
   };
   return (req: Request, _res: Response, next: NextFunction): void => {
     if (digests.length === 0) return next();
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
-    const presented = bearer ?? cookieToken(req.get('cookie') ?? '');
-    if (presented === undefined || !valid(presented)) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));
+    if (bearer !== undefined) return next(isConfigured(digests, secretDigest(bearer)) ? undefined : new MipsegError('MIPSEG_UNAUTHORIZED'));
+    const sessionId = sessionIdFromCookie(req);
+    if (sessionId === undefined || !validSession(sessionId)) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));
     const origin = claimedOrigin(req);
-    if (bearer === undefined && !isSafeMethod(req.method) && !isOwnOrigin(req, origin)) {
+    if (!isSafeMethod(req.method) && !isOwnOrigin(req, origin)) {
       return next(new MipsegError('MIPSEG_CROSS_ORIGIN', origin ?? 'neither Origin nor Referer given'));
     }
     next();

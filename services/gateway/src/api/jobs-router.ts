@@ -4,6 +4,7 @@ import { MipsegError } from '@mipseg/shared/errors';
 import type { JobQueue, JobState } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { isResultStored } from '../worklist/ai-status';
+import { singleQueryParam } from '../worklist/query-params';
 
 /** What the jobs API needs of the pipeline (kept as an interface: the gateway does not run jobs). */
 export interface PipelineApi {
@@ -15,8 +16,8 @@ const STATES: readonly JobState[] = ['queued', 'running', 'done', 'not-applicabl
 
 /** Safe integers only: SQLite cannot bind a larger offset (`offset=1e20`) as an integer and would throw. */
 function paging(req: Request): { limit: number; offset: number } {
-  const limit = Number(req.query['limit'] ?? 100);
-  const offset = Number(req.query['offset'] ?? 0);
+  const limit = Number(singleQueryParam(req, 'limit') ?? 100);
+  const offset = Number(singleQueryParam(req, 'offset') ?? 0);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000 || !Number.isSafeInteger(offset) || offset < 0) {
     throw new MipsegError('MIPSEG_BAD_QUERY', `limit (1-1000) and offset (0-${Number.MAX_SAFE_INTEGER}) must be integers`);
   }
@@ -24,19 +25,25 @@ function paging(req: Request): { limit: number; offset: number } {
 }
 
 function stateParam(req: Request): JobState | undefined {
-  const state = req.query['state'];
+  const state = singleQueryParam(req, 'state');
   if (state === undefined) return undefined;
-  if (typeof state !== 'string' || !STATES.includes(state as JobState)) {
+  if (!STATES.includes(state as JobState)) {
     throw new MipsegError('MIPSEG_BAD_QUERY', `state must be one of ${STATES.join(', ')}`);
   }
   return state as JobState;
+}
+
+/** A repeated study (`study=A&study=A`) is refused, not read as absent, which would list every patient's jobs. */
+function studyParam(req: Request): string | undefined {
+  const study = singleQueryParam(req, 'study');
+  return study === undefined ? undefined : assertUid(study, 'study');
 }
 
 /** The jobs API: /api/jobs, /api/jobs/{id}, /api/studies/{uid}/results, /api/studies/{uid}/analyze. */
 export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
   const r = Router();
   r.get('/jobs', async (req, res) => {
-    const study = typeof req.query['study'] === 'string' ? assertUid(req.query['study'], 'study') : undefined;
+    const study = studyParam(req);
     const state = stateParam(req);
     res.json(await pipeline.queue.listJobs({ ...paging(req), ...(study ? { studyInstanceUid: study } : {}), ...(state ? { state } : {}) }));
   });

@@ -1,7 +1,7 @@
 import express, { Router, type Response } from 'express';
 import { join } from 'node:path';
 import { dicomwebBase } from '../dicomweb/urls';
-import { clearSessionCookie } from './session';
+import { endSession } from './session';
 import { OHIF_NOT_INSTALLED_HTML, ohifAppConfig } from './ohif-viewer';
 import { ASSET_PREFIX, type WebAssets } from './web-assets';
 
@@ -64,7 +64,7 @@ export function pageRouter(options: PageRouterOptions): Router {
     r.use(`${ASSET_PREFIX}/${assets.version}`, express.static(root, { index: false, immutable: true, maxAge: YEAR_S * 1000, fallthrough: true }));
   }
   r.delete('/api/session', (req, res) => {
-    clearSessionCookie(req, res);
+    endSession(req, res);
     res.status(204).end();
   });
   ohifRoutes(r, options.ohifDist);

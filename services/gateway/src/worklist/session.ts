@@ -1,8 +1,6 @@
 import type { Request, Response } from 'express';
-
-/** The cookie that bearerAuth (../auth.ts) accepts in place of an Authorization header. */
-export const SESSION_COOKIE = 'mipseg_token';
-const SESSION_MS = 12 * 3600 * 1000;
+import { SESSION_COOKIE, sessionIdFromCookie } from '../auth';
+import { secretDigest, sessionStoreOf } from '../session-store';
 
 function cookieOptions(req: Request) {
   return { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' } as const;
@@ -11,17 +9,25 @@ function cookieOptions(req: Request) {
 /**
  * POST /api/session, mounted after the bearer-token check: the login form sends the token as
  * `Authorization: Bearer …`, so it is checked exactly as every API call's is, and only a valid one gets here.
- * The token goes into an HttpOnly, SameSite=Strict cookie: scripts cannot read it, other sites cannot send it,
+ * The cookie gets a new session id, not the token: cookies are not kept apart by port, so another service on this
+ * host name sees it, and there it must be worth nothing beyond this gateway's page (not a bearer token for DICOMweb)
+ * and only until the session ends. HttpOnly, SameSite=Strict: scripts cannot read it, other sites cannot send it,
  * and <img>, EventSource and the viewer's requests carry it.
  */
 export function createSession(authRequired: boolean) {
   return (req: Request, res: Response): void => {
     const token = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
-    if (authRequired && token) res.cookie(SESSION_COOKIE, token, { ...cookieOptions(req), maxAge: SESSION_MS });
+    if (authRequired && token) {
+      const sessions = sessionStoreOf(req);
+      res.cookie(SESSION_COOKIE, sessions.open(secretDigest(token)), { ...cookieOptions(req), maxAge: sessions.lifetimeMs });
+    }
     res.set('Cache-Control', 'no-store').json({ authRequired });
   };
 }
 
-export function clearSessionCookie(req: Request, res: Response): void {
+/** DELETE /api/session (sign-out), before the bearer-token check: ends the session on the server and clears the cookie. */
+export function endSession(req: Request, res: Response): void {
+  const id = sessionIdFromCookie(req);
+  if (id !== undefined) sessionStoreOf(req).revoke(id);
   res.clearCookie(SESSION_COOKIE, cookieOptions(req));
 }

@@ -1,0 +1,98 @@
+import { SESSION_LIFETIME_MS, SessionStore } from '../../services/gateway/src/session-store';
+import { startWorklistServer, type WorklistServer } from './worklist-server';
+
+const TOKEN = 'session-token-0123456789abcdef';
+
+async function signIn(server: WorklistServer): Promise<{ setCookie: string; id: string; jar: { Cookie: string } }> {
+  const res = await fetch(`${server.root}/api/session`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+  expect(res.status).toBe(200);
+  const setCookie = res.headers.get('set-cookie') ?? '';
+  const pair = setCookie.split(';')[0] ?? '';
+  return { setCookie, id: decodeURIComponent(pair.slice(pair.indexOf('=') + 1)), jar: { Cookie: pair } };
+}
+
+const worklistStatus = async (server: WorklistServer, headers: Record<string, string>) =>
+  (await fetch(`${server.root}/api/worklist`, { headers })).status;
+
+describe('the sign-in session cookie', () => {
+  let server: WorklistServer;
+  let clock = Date.now();
+  beforeAll(async () => {
+    server = await startWorklistServer({ AUTH_TOKENS: TOKEN }, undefined, undefined, undefined, { sessions: new SessionStore({ now: () => clock }) });
+  });
+  afterAll(() => server?.stop());
+
+  test('carries a new session id, never the token', async () => {
+    const first = await signIn(server);
+    const second = await signIn(server);
+    expect(first.setCookie).toMatch(/^mipseg_token=/);
+    expect(first.id).not.toBe(TOKEN);
+    expect(first.setCookie).not.toContain(TOKEN);
+    expect(first.setCookie).not.toContain(encodeURIComponent(TOKEN));
+    expect(second.id).not.toBe(first.id);
+    expect(await worklistStatus(server, first.jar)).toBe(200);
+  });
+
+  test('is not accepted as a bearer token: 401 on DICOMweb and the API', async () => {
+    const { id } = await signIn(server);
+    const bearer = { Authorization: `Bearer ${id}` };
+    expect(await worklistStatus(server, bearer)).toBe(401);
+    const stow = await fetch(`${server.root}/dicomweb/studies`, { headers: bearer });
+    expect(stow.status).toBe(401);
+    expect(await stow.json()).toMatchObject({ code: 'MIPSEG_UNAUTHORIZED' });
+  });
+
+  test('is refused once signed out, even when the browser sends it again: 401', async () => {
+    const { jar } = await signIn(server);
+    const logout = await fetch(`${server.root}/api/session`, { method: 'DELETE', headers: jar });
+    expect(logout.status).toBe(204);
+    expect(await worklistStatus(server, jar)).toBe(401);
+    expect((await fetch(`${server.root}/dicomweb/studies`, { headers: jar })).status).toBe(401);
+  });
+
+  test('expires on the server after its lifetime (12 h, the cookie\'s Max-Age), whatever the browser keeps', async () => {
+    const { setCookie, jar } = await signIn(server);
+    expect(setCookie).toMatch(new RegExp(`Max-Age=${SESSION_LIFETIME_MS / 1000}\\b`));
+    const start = clock;
+    try {
+      clock = start + SESSION_LIFETIME_MS - 1;
+      expect(await worklistStatus(server, jar)).toBe(200);
+      clock = start + SESSION_LIFETIME_MS;
+      expect(await worklistStatus(server, jar)).toBe(401);
+    } finally {
+      clock = start;
+    }
+  });
+
+  test('the raw token in the cookie, as earlier releases set it, is no session: 401', async () => {
+    expect(await worklistStatus(server, { Cookie: `mipseg_token=${TOKEN}` })).toBe(401);
+  });
+});
+
+describe('sessions and the gateway process', () => {
+  test('a session ends with the process: a restarted gateway refuses the old cookie', async () => {
+    const before = await startWorklistServer({ AUTH_TOKENS: TOKEN });
+    const { jar } = await signIn(before);
+    await before.stop();
+    const after = await startWorklistServer({ AUTH_TOKENS: TOKEN });
+    try {
+      expect(await worklistStatus(after, jar)).toBe(401);
+    } finally {
+      await after.stop();
+    }
+  });
+
+  test('a session opened with a token that is no longer configured is refused', async () => {
+    const sessions = new SessionStore();
+    const both = await startWorklistServer({ AUTH_TOKENS: `${TOKEN},other-token-0123456789abcdef` }, undefined, undefined, undefined, { sessions });
+    const { jar } = await signIn(both);
+    expect(await worklistStatus(both, jar)).toBe(200);
+    await both.stop();
+    const otherOnly = await startWorklistServer({ AUTH_TOKENS: 'other-token-0123456789abcdef' }, undefined, undefined, undefined, { sessions });
+    try {
+      expect(await worklistStatus(otherOnly, jar)).toBe(401);
+    } finally {
+      await otherOnly.stop();
+    }
+  });
+});
