@@ -1,4 +1,4 @@
-import { isNotConnectionError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type MinimalJob, type WorkerOptions } from 'bullmq';
+import { DelayedError, isNotConnectionError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type MinimalJob, type WorkerOptions } from 'bullmq';
 import { createHash } from 'node:crypto';
 import IORedis from 'ioredis';
 import { withTimeout } from '../async';
@@ -113,6 +113,26 @@ function isConnectionError(err: Error): boolean {
   return NETWORK_ERROR_CODES.has(String((err as { code?: unknown }).code)) || !isNotConnectionError(err);
 }
 
+/**
+ * Whether an analysis failed because the gateway could not be reached (a queue-mode worker reads the series and
+ * stores the results through GATEWAY_URL): fetch's "fetch failed", or the result sink's error made of it, with a
+ * socket error code somewhere down its causes.
+ */
+function isGatewayUnreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (NETWORK_ERROR_CODES.has(String((e as { code?: unknown }).code))) return true;
+  }
+  return false;
+}
+
+/**
+ * How long an analysis waits for an unreachable gateway before it is tried again. Such a wait uses no attempt: a
+ * gateway restart (its shutdown alone may take tens of seconds) outlasts JOB_ATTEMPTS at
+ * a 5 s base, and every job running or queued then failed, for good, since a later check of the same content
+ * finds the failed job and plans nothing.
+ */
+const GATEWAY_RETRY_MIN_MS = 1000;
+
 const STATES_BY_BULLMQ: Record<string, JobState> = {
   waiting: 'queued', delayed: 'queued', prioritized: 'queued', 'waiting-children': 'queued',
   active: 'running', completed: 'done', failed: 'failed',
@@ -149,8 +169,12 @@ export class BullMqJobQueue implements JobQueue {
    * about 25 a second in all: logged once, summarised, and once when Redis is back.
    */
   private readonly redisFailures: RepeatedFailureLog;
+  /** Analyses put back while the gateway cannot be reached: every job would log each try, every few seconds. */
+  private readonly gatewayFailures: RepeatedFailureLog;
 
   constructor(private readonly options: BullMqQueueOptions, private readonly log: Logger) {
+    this.gatewayFailures = new RepeatedFailureLog(log, { level: 'warn',
+      message: 'gateway unreachable; analysis put back, using no attempt', recoveredMessage: 'gateway reachable again' });
     this.redisFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'Redis unreachable; reconnecting',
       recoveredMessage: 'Redis reachable again' });
     // BullMQ needs maxRetriesPerRequest null so that blocking commands wait through a Redis restart.
@@ -435,7 +459,7 @@ export class BullMqJobQueue implements JobQueue {
       }, { ...base, concurrency: 1, maxStalledCount: STUDY_CHECK_MAX_STALLS }));
     }
     if (!options.analyses) return;
-    const analyses = new Worker('analyses', (job: Job) => this.runAnalysis(handlers, job),
+    const analyses = new Worker('analyses', (job: Job, token?: string) => this.runAnalysis(handlers, job, token),
       { ...base, concurrency: options.concurrency, maxStalledCount: maxStalls(this.options.analysisRetry) });
     this.finishedRequests.watch(analyses);
     this.addWorker(analyses);
@@ -465,7 +489,7 @@ export class BullMqJobQueue implements JobQueue {
     return worker;
   }
 
-  private async runAnalysis(handlers: JobHandlers, job: Job): Promise<ResultUids | null> {
+  private async runAnalysis(handlers: JobHandlers, job: Job, token: string | undefined): Promise<ResultUids | null> {
     const { request } = job.data as AnalysisData;
     if (!request) return null;
     // Only a finished job is summarised, and nothing runs a finished job again; should something, it says so.
@@ -479,15 +503,24 @@ export class BullMqJobQueue implements JobQueue {
     };
     try {
       const result = await handlers.analyze(job.id ?? '', request, progress);
+      this.gatewayFailures.recovered();
       await job.updateProgress({ stage: null, progress: 100, timingsMs } satisfies ProgressData);
       for (const destination of this.options.exportDestinations) await this.addExport(job.id ?? '', destination, result);
       return result;
     } catch (err) {
+      if (isGatewayUnreachable(err)) return this.postponeForGateway(job, token, err);
       const error = toMipsegError(err);
       // "CODE: message" keeps the catalogue code in BullMQ's failedReason for the jobs API.
       const text = `${error.code}: ${error.message}`;
       throw isUnrecoverable(err) ? new UnrecoverableError(text) : new Error(text);
     }
+  }
+
+  /** Puts the analysis back as delayed, using no attempt, until the gateway answers again (see GATEWAY_RETRY_MIN_MS). */
+  private async postponeForGateway(job: Job, token: string | undefined, err: unknown): Promise<never> {
+    this.gatewayFailures.failed(err, { jobId: job.id });
+    await job.moveToDelayed(Date.now() + Math.max(GATEWAY_RETRY_MIN_MS, this.options.analysisRetry.baseDelayMs), token);
+    throw new DelayedError();
   }
 
   private async addExport(jobId: string, destination: string, result: ResultUids): Promise<void> {
