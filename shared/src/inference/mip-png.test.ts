@@ -46,6 +46,18 @@ describe('pngToModelInput', () => {
     }
   });
 
+  it('refuses a PNG with more than one tRNS chunk (one at most, by the PNG specification), as thousands were a way to exhaust memory', () => {
+    const twice = withTrns(withTrns(encode(2, 2, rgba, 0), [0, 255]), [0, 255]);
+    let caught: unknown;
+    try {
+      pngToModelInput(twice);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isMipsegError(caught, 'MIPSEG_IMAGE_INVALID')).toBe(true);
+    expect((caught as Error).message).toContain('more than one tRNS');
+  });
+
   it('refuses an image wider than the model takes from its IHDR, without decoding it', () => {
     const read = jest.spyOn(PNG.sync, 'read');
     try {

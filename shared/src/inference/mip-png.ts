@@ -48,15 +48,20 @@ export function checkPngHeader(png: Uint8Array): { readonly width: number; reado
  * transparency and keeps the colour. tRNS is ancillary and only ever sets alpha, which the model input ignores.
  */
 function withoutTransparency(png: Buffer): Buffer {
-  // tRNS must come before the first IDAT: only the header chunks are walked.
+  // One pass over the chunks before the first IDAT (where tRNS must be), each copied at most once: a file of many
+  // chunks must cost one walk, not a copy of the file per chunk.
+  let tRNS: { start: number; end: number } | undefined;
   for (let at = PNG_SIGNATURE.length; at + 12 <= png.length;) {
     const type = png.toString('latin1', at + 4, at + 8);
     const end = at + 12 + png.readUInt32BE(at);
-    if (type === 'tRNS') return withoutTransparency(Buffer.concat([png.subarray(0, at), png.subarray(end)]));
     if (type === 'IDAT' || type === 'IEND') break;
+    if (type === 'tRNS') {
+      if (tRNS) throw new MipsegError('MIPSEG_IMAGE_INVALID', 'not a readable PNG: more than one tRNS chunk');
+      tRNS = { start: at, end };
+    }
     at = end;
   }
-  return png;
+  return tRNS ? Buffer.concat([png.subarray(0, tRNS.start), png.subarray(Math.min(tRNS.end, png.length))]) : png;
 }
 
 function decodePng(png: Uint8Array): PNG {
