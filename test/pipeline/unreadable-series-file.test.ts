@@ -62,6 +62,19 @@ describe('a study check where a series file is missing', () => {
     await until(async () => ((await queue.pendingStudies()).includes(study) ? undefined : true), 'the study to be no longer pending', WAIT);
   });
 
+  test('a file the process may not open (EACCES, as after a restore owned by root) fails the check, to be retried, and records nothing', async () => {
+    const { study, ctSeries } = await storePetAndCt();
+    const [first] = archive.index.listInstances({ studyUid: study, seriesUid: ctSeries });
+    const read = archive.blobs.read.bind(archive.blobs);
+    // Tests run as root, which chmod does not stop: the store answers as a file system would.
+    jest.spyOn(archive.blobs, 'read').mockImplementation((key: string) => (key === first?.storageKey
+      ? Promise.reject(Object.assign(new Error(`EACCES: permission denied, open '${key}'`), { code: 'EACCES' }))
+      : read(key)));
+
+    await expect(planStudy(study, { archive, queue, log, minPetSlices: 10 })).rejects.toMatchObject({ code: 'EACCES' });
+    expect(await queue.listJobs({ studyInstanceUid: study, limit: 10, offset: 0 })).toEqual([]);
+  });
+
   test('says which series and file could not be read when no other series is eligible', async () => {
     const { study, ctSeries } = await storePetAndCt();
     for (const instance of archive.index.listInstances({ studyUid: study })) await archive.blobs.remove(instance.storageKey);

@@ -31,18 +31,17 @@ function bySeries(instances: readonly StoredInstance[]): Map<string, StoredInsta
 }
 
 /**
- * Errors that say this one file will not be read, however often the check is retried: it is gone (deleted or lost
- * by hand) or the process may not open it. Anything else (EMFILE, EIO) may pass, as may a failure of the index, so it
- * fails the whole check, which is retried: leaving the PET series out for it would record the study as "not applicable"
- * for good. Retrying a missing file, though, kept the study pending for ever, its PET series never queued and every
- * deletion of it refused as busy.
+ * Errors that say this one file is gone, however often the check is retried (deleted or lost by hand). Anything else
+ * fails the whole check, which is retried: EMFILE or EIO may pass, and so may EACCES or EPERM, which after a restore
+ * or a migration affect every file until an administrator mends the ownership — leaving the PET series out for them
+ * would record those studies as "not applicable" for good. Retrying a missing file, though, kept the study pending
+ * for ever, its PET series never queued and every deletion of it refused as busy.
  */
-const FILE_GONE_OR_FORBIDDEN: readonly string[] = ['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM'];
+const FILE_GONE: readonly string[] = ['ENOENT', 'ENOTDIR', 'EISDIR'];
 
-const isFileGoneOrForbidden = (err: unknown): boolean =>
-  FILE_GONE_OR_FORBIDDEN.includes(String((err as NodeJS.ErrnoException | undefined)?.code));
+const isFileGone = (err: unknown): boolean => FILE_GONE.includes(String((err as NodeJS.ErrnoException | undefined)?.code));
 
-/** Each series' header, or why it cannot be read: a header that does not parse, or a file gone or forbidden. */
+/** Each series' header, or why it cannot be read: a header that does not parse, or a file gone. */
 interface StudySeriesHeaders {
   readonly candidates: PetSeriesCandidate[];
   readonly unreadable: SeriesVerdict[];
@@ -55,7 +54,7 @@ function unreadableVerdict(seriesInstanceUid: string, reason: string): SeriesVer
 
 /**
  * Reads one series' header from its first instance. Bad data stays bad: a header that does not parse, or a file
- * gone or forbidden, is this series' verdict, logged once here; any other read error is thrown (see above).
+ * gone, is this series' verdict, logged once here; any other read error is thrown (see above).
  */
 async function readSeriesHeader(archive: Archive, uid: string, instances: StoredInstance[], log: Logger):
   Promise<PetSeriesCandidate | SeriesVerdict> {
@@ -64,7 +63,7 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
   try {
     bytes = await archive.blobs.read(storageKey);
   } catch (err) {
-    if (!isFileGoneOrForbidden(err)) throw err;
+    if (!isFileGone(err)) throw err;
     const code = String((err as NodeJS.ErrnoException).code);
     log.warn({ err, seriesInstanceUid: uid, storageKey }, "series' first file cannot be read; series not eligible");
     return unreadableVerdict(uid, `its first instance's file ${storageKey} cannot be read (${code})`);
