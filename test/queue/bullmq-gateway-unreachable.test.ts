@@ -79,3 +79,20 @@ test('any other transient failure still uses an attempt and fails the job once t
   const job = await finished('job-oom');
   expect([job.state, runs]).toEqual(['failed', retry.attempts]);
 });
+
+test('an analysis that cannot reach the gateway for longer than the wait is failed once its attempts are used, saying so', async () => {
+  await queue.close();
+  queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: retry, exportRetry: retry,
+    exportDestinations: [], lockDurationMs: 5000, gatewayWaitMaxMs: 1500 }, pino({ level: 'silent' }));
+  let runs = 0;
+  queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => {
+    runs++;
+    return Promise.reject(connectionRefused());
+  } }, { concurrency: 1, studyChecks: false, analyses: true });
+  await queue.enqueueAnalysis('job-typo', request('1.2.3.4'));
+  const job = await finished('job-typo');
+  expect(job.state).toBe('failed');
+  expect(job.failureReason).toContain('gateway unreachable: ECONNREFUSED; check GATEWAY_URL');
+  // Put back while the wait lasted (at least twice, 1 s apart), then its two attempts.
+  expect(runs).toBeGreaterThanOrEqual(2 + retry.attempts);
+});

@@ -8,6 +8,8 @@ import { summariseRequest, type StoredAnalysisRequest } from './request-summary'
 export interface AnalysisData {
   readonly request?: StoredAnalysisRequest;
   readonly notApplicable?: { readonly studyInstanceUid: string; readonly reason: string };
+  /** When the analysis first found the gateway unreachable, while it waits for it (ms since the epoch). */
+  readonly gatewayUnreachableSince?: number;
 }
 
 /** Finished jobs of earlier releases are summarised this many at a time. */

@@ -22,6 +22,8 @@ export interface BullMqQueueOptions {
   readonly lockDurationMs: number;
   /** Default STUDY_CHECK_RETRY_MS. */
   readonly studyCheckRetryMs?: number;
+  /** Default GATEWAY_WAIT_MAX_MS (tests shorten it). */
+  readonly gatewayWaitMaxMs?: number;
 }
 
 interface ProgressData {
@@ -114,15 +116,16 @@ function isConnectionError(err: Error): boolean {
 }
 
 /**
- * Whether an analysis failed because the gateway could not be reached (a queue-mode worker reads the series and
- * stores the results through GATEWAY_URL): fetch's "fetch failed", or the result sink's error made of it, with a
- * socket error code somewhere down its causes.
+ * The socket error code (ECONNREFUSED, ENOTFOUND, …) under an analysis's failure, where it failed because the gateway
+ * could not be reached: a queue-mode worker reads the series and stores the results through GATEWAY_URL, and fetch
+ * throws "fetch failed" (or the result sink an error made of it) with the code somewhere down its causes.
  */
-function isGatewayUnreachable(err: unknown): boolean {
+function gatewaySocketError(err: unknown): string | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    if (NETWORK_ERROR_CODES.has(String((e as { code?: unknown }).code))) return true;
+    const code = String((e as { code?: unknown }).code);
+    if (NETWORK_ERROR_CODES.has(code)) return code;
   }
-  return false;
+  return undefined;
 }
 
 /**
@@ -132,6 +135,13 @@ function isGatewayUnreachable(err: unknown): boolean {
  * finds the failed job and plans nothing.
  */
 const GATEWAY_RETRY_MIN_MS = 1000;
+
+/**
+ * How long an analysis waits, in all, for the gateway before its failures count as attempts again: longer than any
+ * restart, short enough that a GATEWAY_URL that names no gateway (a typo, a decommissioned host) shows as failed
+ * jobs with the reason, not as jobs queued for ever.
+ */
+export const GATEWAY_WAIT_MAX_MS = 10 * 60_000;
 
 const STATES_BY_BULLMQ: Record<string, JobState> = {
   waiting: 'queued', delayed: 'queued', prioritized: 'queued', 'waiting-children': 'queued',
@@ -508,17 +518,26 @@ export class BullMqJobQueue implements JobQueue {
       for (const destination of this.options.exportDestinations) await this.addExport(job.id ?? '', destination, result);
       return result;
     } catch (err) {
-      if (isGatewayUnreachable(err)) return this.postponeForGateway(job, token, err);
+      const socketError = gatewaySocketError(err);
+      if (socketError && this.stillWaitingForGateway(job)) return this.postponeForGateway(job, token, err);
       const error = toMipsegError(err);
       // "CODE: message" keeps the catalogue code in BullMQ's failedReason for the jobs API.
-      const text = `${error.code}: ${error.message}`;
+      const text = `${error.code}: ${error.message}${socketError ? ` (gateway unreachable: ${socketError}; check GATEWAY_URL)` : ''}`;
       throw isUnrecoverable(err) ? new UnrecoverableError(text) : new Error(text);
     }
+  }
+
+  /** Whether the analysis has waited for the gateway less than GATEWAY_WAIT_MAX_MS so far. */
+  private stillWaitingForGateway(job: Job): boolean {
+    const since = (job.data as AnalysisData).gatewayUnreachableSince;
+    return since === undefined || Date.now() - since < (this.options.gatewayWaitMaxMs ?? GATEWAY_WAIT_MAX_MS);
   }
 
   /** Puts the analysis back as delayed, using no attempt, until the gateway answers again (see GATEWAY_RETRY_MIN_MS). */
   private async postponeForGateway(job: Job, token: string | undefined, err: unknown): Promise<never> {
     this.gatewayFailures.failed(err, { jobId: job.id });
+    const data = job.data as AnalysisData;
+    if (data.gatewayUnreachableSince === undefined) await job.updateData({ ...data, gatewayUnreachableSince: Date.now() });
     await job.moveToDelayed(Date.now() + Math.max(GATEWAY_RETRY_MIN_MS, this.options.analysisRetry.baseDelayMs), token);
     throw new DelayedError();
   }
