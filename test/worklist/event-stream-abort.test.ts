@@ -18,6 +18,8 @@ describe('the worklist event stream when its client leaves before the stream is 
   let queue: EmbeddedJobQueue;
   let events: StudyEvents;
   let server: Server;
+  /** Settles once the request has reached the first middleware (its client still there). */
+  let reached: Promise<void>;
   /** Settles once the stream's handler has run, after the client left. */
   let handled: Promise<void>;
 
@@ -28,11 +30,16 @@ describe('the worklist event stream when its client leaves before the stream is 
     queue = new EmbeddedJobQueue(join(dataDir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
     events = new StudyEvents(queue, archive, log, POLL_MS, 10_000);
     const app = express();
+    let markReached = (): void => undefined;
+    reached = new Promise((resolve) => { markReached = resolve; });
     let markHandled = (): void => undefined;
     handled = new Promise((resolve) => { markHandled = resolve; });
     // An asynchronous middleware before the stream (as express.static's fs.stat is) that passes the request on only
     // once its client has gone.
-    app.get('/events', (req, _res, next) => req.socket.once('close', () => setImmediate(next)), (_req, res) => {
+    app.get('/events', (req, _res, next) => {
+      req.socket.once('close', () => setImmediate(next));
+      markReached();
+    }, (_req, res) => {
       events.subscribe(res);
       markHandled();
     });
@@ -55,7 +62,7 @@ describe('the worklist event stream when its client leaves before the stream is 
     const req = request({ host: '127.0.0.1', port, path: '/events' });
     req.on('error', () => undefined); // the abort below
     req.end();
-    await sleep(100); // the request has reached the middleware
+    await reached;
     req.destroy();
     await handled;
     await sleep(POLL_MS * 4);

@@ -23,6 +23,28 @@ function countRequests(page: Page, path: string): { count: () => number } {
   return { count: () => n };
 }
 
+interface StudyChangedHandled { studyChangedHandled: Promise<void> }
+
+/**
+ * Run in the page before its scripts: `window.studyChangedHandled` settles once a `studies` listener of the page's
+ * own event stream (the view's) has handled an event naming `study`, and so has scheduled the view's refresh.
+ */
+function markStudyChangedHandled(study: string): void {
+  let handled = (): void => undefined;
+  (window as unknown as StudyChangedHandled).studyChangedHandled = new Promise((resolve) => { handled = resolve; });
+  const add = EventSource.prototype.addEventListener; // eslint-disable-line @typescript-eslint/unbound-method -- called with its stream below
+  EventSource.prototype.addEventListener = function (this: EventSource, type: string, listener: EventListenerOrEventListenerObject,
+    options?: boolean | AddEventListenerOptions): void {
+    const marking = type === 'studies' && typeof listener === 'function'
+      ? (e: Event): void => {
+        listener.call(this, e);
+        if ((e as MessageEvent<string>).data.includes(study)) handled();
+      }
+      : listener;
+    add.call(this, type, marking, options);
+  } as typeof add;
+}
+
 describe('the study view when its study goes away', () => {
   let server: WorklistServer;
   let browser: TestBrowser;
@@ -82,24 +104,16 @@ describe('the study view when its study goes away', () => {
 
   test('leaving a study before its live refresh is due cancels the refresh: no request, no retry, no login form', async () => {
     await page.clock.install();
+    await page.addInitScript(markStudyChangedHandled, uid(1));
     await page.goto(`${server.root}/studies/${uid(1)}`);
     await page.waitForSelector('.study-head');
     await live();
-    // A second stream in the page tells the test when the change has reached it (and so the view's stream too).
-    await page.evaluate((study) => new Promise<void>((opened) => {
-      const source = new EventSource('/api/worklist/events');
-      (window as unknown as { changed: Promise<void> }).changed = new Promise((changed) => source.addEventListener('studies', (e) => {
-        if ((e as MessageEvent<string>).data.includes(study)) changed();
-      }));
-      source.addEventListener('open', () => opened());
-    }), uid(1));
     // Were the refresh made, its answer (401) would show the login form over the worklist.
     await page.route((url) => url.pathname === studyApi(1), (route) => route.fulfill({ status: 401, json: { code: 'MIPSEG_UNAUTHENTICATED', message: 'no' } }));
     const requests = countRequests(page, studyApi(1));
     await page.clock.pauseAt(Date.now() + 60_000); // the 250 ms debounce waits until the clock moves on
     await server.queue.recordNotApplicable('na-1', uid(1), 'no PET series');
-    await page.evaluate(() => (window as unknown as { changed: Promise<void> }).changed);
-    await new Promise((r) => setTimeout(r, 300)); // real time: the view's own stream has had the event as well
+    await page.evaluate(() => (window as unknown as StudyChangedHandled).studyChangedHandled); // the view's refresh is due
 
     await page.click('a.back');
     await page.waitForSelector(`tr[data-study-uid="${uid(2)}"]`);

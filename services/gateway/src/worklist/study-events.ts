@@ -24,6 +24,21 @@ function jobKey(job: JobRecord): string {
   return `${job.id}:${job.state}:${job.stage ?? ''}:${job.progress}:${exports}`;
 }
 
+type QueueState = [pending: string[], running: JobRecord[], recent: JobRecord[]];
+
+/** A key per study that changes whenever its quiet period or one of its jobs does. */
+function studyKeys(pending: string[], jobs: JobRecord[]): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const uid of pending) keys.set(uid, 'waiting');
+  const seen = new Set<string>();
+  for (const job of jobs) {
+    if (seen.has(job.id)) continue;
+    seen.add(job.id);
+    keys.set(job.studyInstanceUid, `${keys.get(job.studyInstanceUid) ?? ''}|${jobKey(job)}`);
+  }
+  return keys;
+}
+
 /**
  * Server-sent events for the worklist page (GET /api/worklist/events). One poller for all clients, running only
  * while a client is connected: every `intervalMs` it reads the quiet-period studies and the running and newest jobs,
@@ -38,7 +53,8 @@ export class StudyEvents {
   private previous: Map<string, string> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
-  private polling = false;
+  /** Whether the poll's queue reads are still running: until they have settled, not only until the poll stopped waiting. */
+  private reading = false;
   /** A poll fails on every tick while the queue is away (Redis down): logged once, summarised, and on recovery. */
   private readonly pollFailures: RepeatedFailureLog;
 
@@ -75,10 +91,10 @@ export class StudyEvents {
   }
 
   private start(): void {
-    this.timer = setInterval(() => void this.poll(), this.intervalMs);
+    this.timer = setInterval(() => this.poll(), this.intervalMs);
     // Its own timer, not the poll's: a poll that waits on a slow queue must not starve the streams of bytes.
     this.keepAliveTimer = setInterval(() => this.write(': keep-alive\n\n'), this.keepAliveMs);
-    void this.poll();
+    this.poll();
   }
 
   private stop(): void {
@@ -90,46 +106,52 @@ export class StudyEvents {
     this.changedSince.clear();
   }
 
-  private async snapshot(): Promise<Map<string, string>> {
-    const [pending, running, recent] = await readQueue(Promise.all([
-      this.queue.pendingStudies(),
-      this.queue.listJobs({ state: 'running', limit: RECENT_JOBS, offset: 0 }),
-      this.queue.listJobs({ limit: RECENT_JOBS, offset: 0 }),
-    ]), 'the worklist event poll');
-    const keys = new Map<string, string>();
-    for (const uid of pending) keys.set(uid, 'waiting');
-    const seen = new Set<string>();
-    for (const job of [...running, ...recent]) {
-      if (seen.has(job.id)) continue;
-      seen.add(job.id);
-      keys.set(job.studyInstanceUid, `${keys.get(job.studyInstanceUid) ?? ''}|${jobKey(job)}`);
-    }
-    return keys;
+  /** The poll's reads of the queue, each a promise (a queue that throws at once rejects it) and all started together. */
+  private readQueueState(): [Promise<string[]>, Promise<JobRecord[]>, Promise<JobRecord[]>] {
+    const read = async <T>(fn: () => Promise<T>): Promise<T> => fn();
+    return [
+      read(() => this.queue.pendingStudies()),
+      read(() => this.queue.listJobs({ state: 'running', limit: RECENT_JOBS, offset: 0 })),
+      read(() => this.queue.listJobs({ limit: RECENT_JOBS, offset: 0 })),
+    ];
   }
 
   /** Studies whose quiet period or jobs changed since the previous poll (none on the first, which sets the baseline). */
-  private async queueChanges(): Promise<string[]> {
-    const current = await this.snapshot();
+  private queueChanges([pending, running, recent]: QueueState): string[] {
+    const current = studyKeys(pending, [...running, ...recent]);
     const previous = this.previous ?? current;
     this.previous = current;
     const changed = [...current].filter(([uid, key]) => previous.get(uid) !== key).map(([uid]) => uid);
     return [...changed, ...[...previous.keys()].filter((uid) => !current.has(uid))];
   }
 
-  private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
+  private poll(): void {
+    // The wait for a read ends at its timeout, the read itself only when the queue answers (a slow scan of a long job
+    // list): a second read beside it would load Redis further, so none starts until it has. The archive's changes go out.
+    if (this.reading) {
+      this.sendChanges([]);
+      return;
+    }
+    this.reading = true;
+    const reads = this.readQueueState();
+    void Promise.allSettled(reads).then(() => { this.reading = false; });
+    void this.reportChanges(Promise.all(reads));
+  }
+
+  private async reportChanges(reads: Promise<QueueState>): Promise<void> {
     let fromQueue: string[] = [];
     try {
-      fromQueue = await this.queueChanges();
+      fromQueue = this.queueChanges(await readQueue(reads, 'the worklist event poll'));
       this.pollFailures.recovered();
     } catch (err) {
       this.pollFailures.failed(err);
-    } finally {
-      this.polling = false;
     }
     // What the archive reported goes out whether or not the queue answered: a study stored while Redis is down
     // must still appear on the page.
+    this.sendChanges(fromQueue);
+  }
+
+  private sendChanges(fromQueue: string[]): void {
     const changed = new Set([...this.changedSince, ...fromQueue]);
     this.changedSince.clear();
     if (changed.size > 0) this.send('studies', { studies: [...changed] } satisfies StudiesChangedEvent);
