@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '@mipseg/shared/log';
+import { MipsegError } from '@mipseg/shared/errors';
 import type { ResultUids } from '@mipseg/shared/queue';
 import { syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
 import { exportResult, type ExportDeps } from './export-result';
@@ -235,5 +236,23 @@ describe('exportResult to a DIMSE destination', () => {
     const status = await exportResult(RESULT, `dimse:NOT_MIPSEG@127.0.0.1:${dimse.port}`, 1, deps);
     expect(status.state).toBe('failed');
     expect(status.detail).toMatch(/^MIP: no C-STORE status: association rejected/);
+  });
+});
+
+describe('an export whose result cannot be read', () => {
+  const notFound = (): Promise<Buffer[]> => Promise.reject(new MipsegError('MIPSEG_NOT_FOUND', 'WADO-RS series 2.25.7100.10: HTTP 404'));
+  const deps = (hasSeries: (study: string, series: string) => Promise<boolean>): ExportDeps =>
+    ({ source: { readSeries: notFound, hasSeries }, callingAeTitle: 'MIPSEG', log: createLogger('silent') });
+
+  test('is not taken for a deleted result while the archive still lists both series (a proxy\'s 404): it is thrown, to be retried', async () => {
+    await expect(exportResult(RESULT, 'stow:http://127.0.0.1:9/dicomweb', 1, deps(() => Promise.resolve(true))))
+      .rejects.toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
+  });
+
+  test('fails at once, saying so, when the archive confirms a result series is gone', async () => {
+    const status = await exportResult(RESULT, 'stow:http://127.0.0.1:9/dicomweb', 1,
+      deps((_study, series) => Promise.resolve(series !== RESULT.segSeriesInstanceUid)));
+    expect(status).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(status.detail).toContain('was deleted');
   });
 });

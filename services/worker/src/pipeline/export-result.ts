@@ -84,15 +84,20 @@ async function sendStow(destination: string, instances: Buffer[],
 }
 
 /**
- * The result's instances, or undefined where a reader deleted its series (MIPSEG_NOT_FOUND): a result that no longer
- * exists will not reappear, so retrying the export (up to EXPORT_ATTEMPTS) only postpones its failure.
+ * The result's instances, or undefined where a reader deleted its series: a result that no longer exists will not
+ * reappear, so retrying the export (up to EXPORT_ATTEMPTS) only postpones its failure. A "not found" is taken for a
+ * deletion only once the archive confirms a series is gone: a worker reads through GATEWAY_URL, where a 404 may also
+ * come from a proxy in front of a restarting gateway, and that is retried like any other transient failure.
  */
 async function resultInstancesIfKept(source: StudySource, result: ResultUids): Promise<Buffer[] | undefined> {
   try {
     return await resultInstances(source, result);
   } catch (err) {
-    if (isMipsegError(err, 'MIPSEG_NOT_FOUND')) return undefined;
-    throw err;
+    if (!isMipsegError(err, 'MIPSEG_NOT_FOUND')) throw err;
+    const kept = await Promise.all([result.mipSeriesInstanceUid, result.segSeriesInstanceUid]
+      .map((series) => source.hasSeries(result.studyInstanceUid, series)));
+    if (kept.every(Boolean)) throw err;
+    return undefined;
   }
 }
 
