@@ -1,6 +1,6 @@
 import { MipsegError } from '@mipseg/shared/errors';
 import { createLogger } from '@mipseg/shared/log';
-import { QUEUE_READ_TIMEOUT_MS } from '../../services/gateway/src/worklist/queue-read';
+import { QUEUE_READ_TIMEOUT_MS } from '../../services/gateway/src/queue-read';
 import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
 import { postStow } from '../support/stow';
 import { until } from '../support/until';

@@ -6,7 +6,7 @@ import { secretDigest, type SessionStore } from './session-store';
 
 /** The cookie that holds a sign-in's session id (never a token; see session-store.ts). */
 export const SESSION_COOKIE = 'mipseg_token';
-const SESSION_COOKIE_VALUE = /(?:^|;\s*)mipseg_token=([^;]+)/;
+const SESSION_COOKIE_VALUE = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`);
 
 /** The session cookie's id; undefined when absent or not valid %-encoding, which is no credential (401). */
 export function sessionIdFromCookie(req: Request): string | undefined {
@@ -17,6 +17,11 @@ export function sessionIdFromCookie(req: Request): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The token of an `Authorization: Bearer …` header; undefined without one. */
+export function bearerToken(req: Request): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
 }
 
 /** Whether `d` is one of `digests`, compared with timingSafeEqual against every one. */
@@ -47,7 +52,7 @@ export function bearerAuth(tokens: readonly string[], sessions: SessionStore) {
   };
   return (req: Request, _res: Response, next: NextFunction): void => {
     if (digests.length === 0) return next();
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+    const bearer = bearerToken(req);
     if (bearer !== undefined) return next(isConfigured(digests, secretDigest(bearer)) ? undefined : new MipsegError('MIPSEG_UNAUTHORIZED'));
     const sessionId = sessionIdFromCookie(req);
     if (sessionId === undefined || !validSession(sessionId)) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));

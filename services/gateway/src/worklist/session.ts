@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { SESSION_COOKIE, sessionIdFromCookie } from '../auth';
+import { bearerToken, SESSION_COOKIE, sessionIdFromCookie } from '../auth';
 import { secretDigest, sessionStoreOf } from '../session-store';
 
 function cookieOptions(req: Request) {
@@ -16,7 +16,7 @@ function cookieOptions(req: Request) {
  */
 export function createSession(authRequired: boolean) {
   return (req: Request, res: Response): void => {
-    const token = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+    const token = bearerToken(req);
     if (authRequired && token) {
       const sessions = sessionStoreOf(req);
       res.cookie(SESSION_COOKIE, sessions.open(secretDigest(token)), { ...cookieOptions(req), maxAge: sessions.lifetimeMs });

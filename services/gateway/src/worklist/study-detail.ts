@@ -3,7 +3,7 @@ import type { JobRecord, ResultUids } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { instanceUrl } from '../dicomweb/urls';
 import { isResultStored, toExportSummary } from './ai-status';
-import { readQueue } from './queue-read';
+import { readQueue } from '../queue-read';
 import { filter, readPendingStudies, toWorklistStudies, type WorklistSources } from './worklist-query';
 import type { InstanceLinks, JobSummary, SeriesSummary, StudyDetail, StudyResult } from './worklist-types';
 

@@ -2,7 +2,7 @@ import type { Response } from 'express';
 import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
-import { readQueue } from './queue-read';
+import { readQueue } from '../queue-read';
 import type { StudiesChangedEvent } from './worklist-types';
 
 /** Jobs looked at on each poll: everything running, and the newest jobs (finishing ones, exports). */

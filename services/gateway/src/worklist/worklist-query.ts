@@ -5,7 +5,7 @@ import type { JobQueue } from '@mipseg/shared/queue';
 import type { Archive, AttributeFilter, SearchRow } from '@mipseg/shared/store';
 import { aiStatusOfStudy, isResultAmong } from './ai-status';
 import { singleQueryParam } from './query-params';
-import { readQueue } from './queue-read';
+import { readQueue } from '../queue-read';
 import { AI_STATES, type AiState, type WorklistPage, type WorklistStudy } from './worklist-types';
 
 /** The worklist's search, already validated: GET /api/worklist?patient=&accession=&from=&to=&state=&limit=&offset= */

@@ -2,9 +2,9 @@ import { withTimeout } from '@mipseg/shared/async';
 import { MipsegError } from '@mipseg/shared/errors';
 
 /**
- * Longest the worklist waits for one read of the job queue, as a deletion's guard and the queue's ping do: a Redis
- * that accepts commands but never answers (maxRetriesPerRequest is null, and there is no command timeout) would
- * otherwise hold a person's request, or the event poller, for ever.
+ * Longest the gateway waits for one read of the job queue (the worklist's, the deletion guard's), as the queue's ping
+ * does: a Redis that accepts commands but never answers (maxRetriesPerRequest is null, and there is no command
+ * timeout) would otherwise hold a person's request, or the event poller, for ever.
  */
 export const QUEUE_READ_TIMEOUT_MS = 5000;
 
