@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
-import { EmbeddedJobQueue, type AnalysisPlan, type ExportStatus, type ResultUids } from '@mipseg/shared/queue';
-import { Archive } from '@mipseg/shared/store';
+import type { AnalysisPlan, EmbeddedJobQueue, ExportStatus, ResultUids } from '@mipseg/shared/queue';
+import type { Archive } from '@mipseg/shared/store';
 import { exportResult } from '../../services/worker/src/pipeline/export-result';
 import { ArchiveResultSink } from '../../services/worker/src/pipeline/result-sink';
 import { ArchiveStudySource } from '../../services/worker/src/pipeline/study-source';
+import { openArchiveAndQueue, type ArchiveAndQueue } from '../support/archive-and-queue';
 import { until } from '../support/until';
 import { syntheticPetStudy } from './faults/synthetic-pet-study';
 
@@ -16,20 +14,15 @@ const DESTINATION = 'stow:http://127.0.0.1:9/dicom-web';
 const WAIT = { timeoutMs: 10_000, pollMs: 20 };
 
 describe('exporting a result whose series was deleted', () => {
-  let dir: string;
+  let stores: ArchiveAndQueue;
   let archive: Archive;
   let queue: EmbeddedJobQueue;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mipseg-export-deleted-'));
-    archive = await Archive.open(join(dir, 'data'), log);
-    queue = new EmbeddedJobQueue(join(dir, 'jobs.sqlite'), log, { analysisRetry: { attempts: 1, baseDelayMs: 100 },
+    stores = await openArchiveAndQueue('mipseg-export-deleted-', log, { analysisRetry: { attempts: 1, baseDelayMs: 100 },
       exportRetry: { attempts: 3, baseDelayMs: 100 }, exportDestinations: [DESTINATION], pollMs: 20 });
+    ({ archive, queue } = stores);
   });
-  afterEach(async () => {
-    await queue.close();
-    archive.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => stores.close());
 
   /** A stored result: one instance each as its MIP and its SEG series, in one study. */
   async function storedResult(): Promise<ResultUids> {

@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { SopClass } from '@mipseg/shared/dicom';
-import { EmbeddedJobQueue } from '@mipseg/shared/queue';
-import { Archive } from '@mipseg/shared/store';
+import type { EmbeddedJobQueue } from '@mipseg/shared/queue';
+import type { Archive } from '@mipseg/shared/store';
 import { planStudy } from '../../services/worker/src/pipeline/plan-study';
 import { ArchiveResultSink } from '../../services/worker/src/pipeline/result-sink';
+import { openArchiveAndQueue, type ArchiveAndQueue } from '../support/archive-and-queue';
 import { until } from '../support/until';
 import { syntheticPetStudy } from './faults/synthetic-pet-study';
 
@@ -16,24 +14,19 @@ const retry = { attempts: 1, baseDelayMs: 100 };
 const WAIT = { timeoutMs: 5_000, pollMs: 50 };
 
 describe('a study check where a series file is missing', () => {
-  let dir: string;
+  let stores: ArchiveAndQueue;
   let archive: Archive;
   let queue: EmbeddedJobQueue;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mipseg-unreadable-'));
-    archive = await Archive.open(join(dir, 'data'), log);
-    queue = new EmbeddedJobQueue(join(dir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 50 });
+    stores = await openArchiveAndQueue('mipseg-unreadable-', log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 50 });
+    ({ archive, queue } = stores);
     // Study checks only: the PET job stays queued where the test can see it.
     queue.startProcessing({
       checkStudy: async (uid) => void (await planStudy(uid, { archive, queue, log, minPetSlices: 10 })),
       analyze: () => Promise.reject(new Error('not in this test')),
     }, { concurrency: 1, studyChecks: true, analyses: false });
   });
-  afterEach(async () => {
-    await queue.close();
-    archive.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => stores.close());
 
   /** A PET series and a CT series of one study; returns the study and the CT series. */
   async function storePetAndCt(): Promise<{ study: string; ctSeries: string }> {

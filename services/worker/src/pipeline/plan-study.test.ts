@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
-import { EmbeddedJobQueue } from '@mipseg/shared/queue';
-import { Archive } from '@mipseg/shared/store';
+import type { EmbeddedJobQueue } from '@mipseg/shared/queue';
+import type { Archive } from '@mipseg/shared/store';
 import { syntheticPetStudy } from '../../../../test/pipeline/faults/synthetic-pet-study';
+import { openArchiveAndQueue, type ArchiveAndQueue } from '../../../../test/support/archive-and-queue';
 import { planStudy } from './plan-study';
 import { ArchiveResultSink } from './result-sink';
 
@@ -12,22 +10,17 @@ const log = pino({ level: 'silent' });
 const retry = { attempts: 1, baseDelayMs: 100 };
 
 describe('planning a quiet study', () => {
-  let dir: string;
+  let stores: ArchiveAndQueue;
   let archive: Archive;
   let queue: EmbeddedJobQueue;
   let deps: Parameters<typeof planStudy>[1];
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mipseg-plan-'));
-    archive = await Archive.open(join(dir, 'data'), log);
     // Not processing: the jobs stay queued where the test can read them.
-    queue = new EmbeddedJobQueue(join(dir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
+    stores = await openArchiveAndQueue('mipseg-plan-', log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
+    ({ archive, queue } = stores);
     deps = { archive, queue, log, minPetSlices: 10 };
   });
-  afterEach(async () => {
-    await queue.close();
-    archive.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => stores.close());
 
   async function storedStudy(): Promise<string> {
     const study = syntheticPetStudy({ slices: 12 });
