@@ -36,6 +36,24 @@ describe('planning a quiet study', () => {
     expect(versions.sort()).toEqual([1, 2]);
   });
 
+  test('content that returns to an earlier state (A, B, A) makes a new result version, so the newest result matches the archive', async () => {
+    const study = syntheticPetStudy({ slices: 13 });
+    const sink = new ArchiveResultSink(archive);
+    await sink.store(study.instances.slice(0, 12));
+    const planA = await planStudy(study.studyInstanceUid, deps);
+    await sink.store(study.instances.slice(12));
+    const planB = await planStudy(study.studyInstanceUid, deps);
+    const late = archive.index.listInstances({ studyUid: study.studyInstanceUid }).find((i) => i.instanceNumber === 13);
+    expect(late).toBeDefined();
+    expect(await archive.deleteInstance(study.studyInstanceUid, study.seriesInstanceUid, late?.sopInstanceUid ?? '')).toBe(true);
+    const planA2 = await planStudy(study.studyInstanceUid, deps);
+    expect([planA.kind, planB.kind, planA2.kind]).toEqual(['queued', 'queued', 'queued']);
+    expect(new Set([planA.jobId, planB.jobId, planA2.jobId]).size).toBe(3);
+    const newest = await queue.getJob(planA2.jobId);
+    expect(newest?.request).toMatchObject({ version: 3, instanceCount: 12 });
+    expect(await planStudy(study.studyInstanceUid, deps)).toEqual({ kind: 'unchanged', jobId: planA2.jobId });
+  });
+
   test('a file that cannot be read fails the check, to be retried, instead of making the study "not applicable"', async () => {
     const study = await storedStudy();
     const read = archive.blobs.read.bind(archive.blobs);

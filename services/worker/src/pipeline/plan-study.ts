@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@mipseg/shared/log';
-import type { AnalysisPlan, JobQueue } from '@mipseg/shared/queue';
+import type { AnalysisPlan, JobQueue, JobRecord } from '@mipseg/shared/queue';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { toMipsegError } from '@mipseg/shared/errors';
 import { readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
@@ -86,11 +86,35 @@ async function readSeriesHeaders(archive: Archive, series: Map<string, StoredIns
   return out;
 }
 
+/** The series' newest analysis (highest result version), on-demand runs included; not-applicable records have none. */
+async function newestAnalysisOf(queue: JobQueue, studyInstanceUid: string, seriesInstanceUid: string): Promise<JobRecord | undefined> {
+  const jobs = await queue.listJobs({ studyInstanceUid, limit: 1000, offset: 0 });
+  let newest: JobRecord | undefined;
+  for (const job of jobs) {
+    if (job.request?.seriesInstanceUid !== seriesInstanceUid) continue;
+    if (!newest?.request || job.request.version > newest.request.version) newest = job;
+  }
+  return newest;
+}
+
+/**
+ * The id of a new analysis of this content. Content seen before, but not in the newest analysis (a late instance
+ * deleted again: A, B, A), needs an id of its own, or A's existing job would stand in for it and the newest result
+ * would stay B's; it is derived from the job it follows, so two planners of the same moment still agree on it.
+ */
+async function analysisJobId(queue: JobQueue, seriesUid: string, contentHash: string, newest: JobRecord | undefined, force: boolean):
+  Promise<string> {
+  const id = `seg-${hashOf([seriesUid])}-${contentHash}`;
+  if (force) return `${id}${onDemandSuffix()}`;
+  if (newest && await queue.hasJob(id)) return `${id}-after-${hashOf([newest.id]).slice(0, 8)}`;
+  return id;
+}
+
 /**
  * Decides what to analyse in a study once it is quiet: the eligible PET series, as a job whose id is
- * derived from the series' content (SOP Instance UIDs and file hashes). The same content gives the same
- * id, so a re-send or mipseg's own results arriving add nothing; a late or changed instance gives a new
- * id and a new result version. `force` (on demand) always makes a new version.
+ * derived from the series' content (SOP Instance UIDs and file hashes). Content the series' newest analysis
+ * already had adds nothing (a re-send, or mipseg's own results arriving); a late, changed or deleted instance
+ * gives a new id and a new result version. `force` (on demand) always makes a new version.
  */
 export async function planStudy(
   studyInstanceUid: string,
@@ -112,8 +136,9 @@ export async function planStudy(
   const seriesUid = selection.series.header.seriesInstanceUid;
   const instances = series.get(seriesUid) ?? [];
   const contentHash = hashOf(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`).sort());
-  const jobId = `seg-${hashOf([seriesUid])}-${contentHash}${options.force ? onDemandSuffix() : ''}`;
-  if (await queue.hasJob(jobId)) return { kind: 'unchanged', jobId };
+  const newest = await newestAnalysisOf(queue, studyInstanceUid, seriesUid);
+  if (!options.force && newest?.request?.contentHash === contentHash) return { kind: 'unchanged', jobId: newest.id };
+  const jobId = await analysisJobId(queue, seriesUid, contentHash, newest, options.force === true);
   const plan: AnalysisPlan = {
     studyInstanceUid,
     seriesInstanceUid: seriesUid,
