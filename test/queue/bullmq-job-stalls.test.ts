@@ -61,24 +61,32 @@ describe('a job whose worker process is killed while running it', () => {
     await Promise.all(running.splice(0).map((w) => killAndWait(w.child, 'SIGKILL')));
   });
 
-  /** Starts workers one after another, killing each once it runs the step; returns what each found: running, or the job failed. */
-  async function startAndKill(step: string, attempts: number, workers: number): Promise<string[]> {
+  /**
+   * Starts workers one after another, killing each once it runs the step; returns what each found: running, or the job
+   * failed. With `thenRetry`, the failed export is then retried (the worklist's button) and that many more workers follow.
+   */
+  async function startAndKill(step: string, attempts: number, workers: number, thenRetry = 0): Promise<string[]> {
     const prefix = `t-${randomUUID()}`;
     const env = { REDIS_URL: fixture.redis.url, QUEUE_PREFIX: prefix, ATTEMPTS: String(attempts) };
     const retry = { attempts, baseDelayMs: 100 };
     const queue = new BullMqJobQueue({ redisUrl: fixture.redis.url, prefix, analysisRetry: retry, exportRetry: retry,
       exportDestinations: [DESTINATION], lockDurationMs: LOCK_MS }, createLogger('silent'));
     const outcomes: string[] = [];
+    const startAndKillOne = async (worker: number): Promise<void> => {
+      const started = startWorker(env, step);
+      running.push(started);
+      outcomes.push(await until(async () => {
+        if (started.running()) return 'running';
+        return failed(await queue.getJob(JOB), step) ? 'failed' : undefined;
+      }, `worker ${worker} to run the ${step} or find it failed`, { timeoutMs: 30_000 }));
+      await killAndWait(started.child, 'SIGKILL');
+    };
     try {
       await queue.enqueueAnalysis(JOB, PLAN);
-      for (let worker = 1; worker <= workers; worker++) {
-        const started = startWorker(env, step);
-        running.push(started);
-        outcomes.push(await until(async () => {
-          if (started.running()) return 'running';
-          return failed(await queue.getJob(JOB), step) ? 'failed' : undefined;
-        }, `worker ${worker} to run the ${step} or find it failed`, { timeoutMs: 30_000 }));
-        await killAndWait(started.child, 'SIGKILL');
+      for (let worker = 1; worker <= workers; worker++) await startAndKillOne(worker);
+      if (thenRetry > 0) {
+        expect(await queue.retryExport(JOB, DESTINATION)).toBe(true);
+        for (let worker = 1; worker <= thenRetry; worker++) await startAndKillOne(workers + worker);
       }
     } finally {
       await queue.close();
@@ -93,5 +101,10 @@ describe('a job whose worker process is killed while running it', () => {
 
   test('analyze, with 2 attempts: is started twice in all, then failed at the second kill', async () => {
     expect(await startAndKill('analyze', 2, 3)).toEqual(['running', 'running', 'failed']);
+  }, 120_000);
+
+  // BullMQ keeps a job's stall count through a retry: the retried export failed at its first stall, as stalled.
+  test('export, with 2 attempts: failed as stalled, then retried, is started twice again', async () => {
+    expect(await startAndKill('export', 2, 3, 2)).toEqual(['running', 'running', 'failed', 'running', 'running']);
   }, 120_000);
 });

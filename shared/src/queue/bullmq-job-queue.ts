@@ -557,8 +557,12 @@ export class BullMqJobQueue implements JobQueue {
   /** Sends a result to a destination again (the worklist's retry button). */
   async retryExport(jobId: string, destination: string): Promise<boolean> {
     this.assertConnected();
-    const job = (await this.exportJob(jobId, destination))?.job;
-    if (!job || (await job.getState()) !== 'failed') return false;
+    const found = await this.exportJob(jobId, destination);
+    const job = found?.job;
+    if (!found || !job?.id || (await job.getState()) !== 'failed') return false;
+    // BullMQ's retry resets the attempts but not the stall count ("stc"): an export failed by its stalls would fail
+    // again at its next one. It gets them all back, as it gets its attempts.
+    await this.connection.hdel(found.queue.toKey(job.id), 'stc');
     try {
       await job.retry('failed', { resetAttemptsMade: true });
     } catch {
