@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { MipsegError } from '@mipseg/shared/errors';
 import {
-  BullMqJobQueue, EmbeddedJobQueue, type AnalysisRequest, type JobHandlers, type JobQueue, type JobRecord, type ResultUids,
+  BullMqJobQueue, EmbeddedJobQueue, type AnalysisRequest, type ExportStatus, type JobHandlers, type JobQueue, type JobRecord, type ResultUids,
 } from '@mipseg/shared/queue';
 import { startRedis, type TestRedis } from '../support/redis';
 import { until } from '../support/until';
@@ -191,6 +191,60 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     await finished(q, 'seg-bad');
     await q.recordNotApplicable('na-later', '1.5.3', 'no PET series');
     expect([...(await q.latestDoneResults())]).toEqual([['1.5.1', { mipSopInstanceUid: RESULT.mipSopInstanceUid, segSopInstanceUid: '1.5.1.9' }]]);
+  });
+
+  test('retention removes old finished job records but keeps each study\'s newest and newest done job, each series\' newest analysis, and jobs with exports to send', async () => {
+    const q = await harness.make(['pacs']);
+    let releaseExport: () => void = () => undefined;
+    const exportHeld = new Promise<void>((resolve) => (releaseExport = resolve));
+    const sent = (destination: string, attempt: number): ExportStatus => ({ destination, state: 'sent', attempts: attempt, updatedAt: Date.now() });
+    q.startProcessing({
+      checkStudy: () => Promise.resolve(),
+      analyze: (id) => (id.endsWith('-failed') ? Promise.reject(new MipsegError('MIPSEG_IMAGE_INVALID', 'gap')) : Promise.resolve(RESULT)),
+      // The first analysis of study B is still being sent to the PACS when retention runs.
+      exportResult: async (id, _result, destination, attempt) => {
+        if (id === 'b-1') await exportHeld;
+        return sent(destination, attempt);
+      },
+    }, { concurrency: 1, studyChecks: false, analyses: true });
+    // Released in any case: the harness's close waits for exports being sent.
+    try {
+      const analyse = async (id: string, study: string, series: string) => {
+        await q.enqueueAnalysis(id, { ...request(series), studyInstanceUid: study });
+        return finished(q, id);
+      };
+      await analyse('a-1', '1.7.1', '1.7.1.1');
+      await analyse('a-2', '1.7.1', '1.7.1.1');
+      await analyse('a-3-failed', '1.7.1', '1.7.1.1');
+      await analyse('b-1', '1.7.2', '1.7.2.1');
+      await analyse('b-2', '1.7.2', '1.7.2.1');
+      await q.recordNotApplicable('na-1', '1.7.3', 'no PET series');
+      await finished(q, 'na-1');
+      await new Promise((r) => setTimeout(r, 5));
+      await q.recordNotApplicable('na-2', '1.7.3', 'no PET series, still');
+      await finished(q, 'na-2');
+      await until(async () => ((await q.getJob('b-2'))?.exports[0]?.state === 'sent' ? true : undefined), 'b-2 to be sent');
+      const ids = async (study: string) => (await q.listJobs({ studyInstanceUid: study, limit: 100, offset: 0 })).map((j) => j.id).sort();
+
+      expect(await q.pruneFinishedJobs(Date.now() - 60_000)).toBe(0); // all finished within the last minute
+      expect(await q.pruneFinishedJobs(Date.now() + 1)).toBe(2);
+      expect(await ids('1.7.1')).toEqual(['a-2', 'a-3-failed']); // a-2: the newest done; a-3: the newest, and the series' newest
+      expect(await ids('1.7.2')).toEqual(['b-1', 'b-2']); // b-1's export is still being sent
+      expect(await ids('1.7.3')).toEqual(['na-2']);
+      expect(await q.getJob('a-1')).toBeUndefined();
+      expect((await q.listJobs({ limit: 100, offset: 0 })).map((j) => j.id)).not.toContain('a-1');
+      // The series' next analysis still gets the next version.
+      expect(await q.enqueueAnalysis('a-4', { ...request('1.7.1.1'), studyInstanceUid: '1.7.1' })).toEqual({ created: true, version: 4 });
+
+      releaseExport();
+      await until(async () => ((await q.getJob('b-1'))?.exports[0]?.state === 'sent' ? true : undefined), 'b-1 to be sent');
+      await finished(q, 'a-4');
+      expect(await q.pruneFinishedJobs(Date.now() + 1)).toBe(3); // b-1, sent; a-2 and a-3, followed by a-4
+      expect(await ids('1.7.2')).toEqual(['b-2']);
+      expect(await ids('1.7.1')).toEqual(['a-4']);
+    } finally {
+      releaseExport();
+    }
   });
 
   test('a study without eligible series is recorded as not applicable with its reason', async () => {

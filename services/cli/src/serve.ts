@@ -2,6 +2,7 @@ import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import { resolve } from 'node:path';
 import { loadModel } from '@mipseg/shared/inference';
+import { scheduleJobPruning } from '@mipseg/shared/queue';
 import { Archive, scheduleRetiredPruning } from '@mipseg/shared/store';
 import { closeGatewayAndWorklist, createWorklist, findOhifDist, jobsRouter, startGateway } from '@mipseg/gateway';
 import { startDimseServer } from '@mipseg/dimse';
@@ -31,6 +32,9 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
   // Embedded mode analyses here; in queue mode (REDIS_URL) `mipseg worker` processes do.
   const pipeline = await startPipeline({ config, log: log.child({ component: 'pipeline' }), archive, modelDir: options.modelDir,
     softwareVersion: options.softwareVersion, analyses: !config.pipeline.redisUrl });
+  const jobPruning = config.jobRetentionDays > 0
+    ? scheduleJobPruning(pipeline.queue, config.jobRetentionDays, log.child({ component: 'pipeline' }))
+    : undefined;
   const dimse = config.dimse.enabled
     ? await startDimseServer({ config, archive, log: log.child({ component: 'dimse' }) })
     : undefined;
@@ -55,9 +59,11 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
       closing ??= (async () => {
         await closeGatewayAndWorklist(gateway, worklist, dimse ? [() => dimse.close()] : []);
         const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
+        // After the queue: its close ends a pruning run (which stops between studies, or fails with the connection).
+        const pruningStopped = !jobPruning || await closeWithin('job record pruning', () => jobPruning.stop(), log);
         await pruning?.stop();
         archive.close();
-        return pipelineClosed;
+        return pipelineClosed && pruningStopped;
       })();
       return closing;
     },

@@ -1,1 +1,2 @@
 export { withTimeout } from './with-timeout';
+export { DAY_MS, runDaily } from './daily';

@@ -34,6 +34,8 @@ export interface Config {
   readonly allowStudyDelete: boolean;
   /** Copies of replaced instances under retired/ are removed after this many days; 0 keeps them for ever. */
   readonly retiredRetentionDays: number;
+  /** Records of jobs finished longer ago are removed (JobQueue.pruneFinishedJobs); 0 keeps them for ever. */
+  readonly jobRetentionDays: number;
   readonly inference: {
     /** The model folder (model.json + model.onnx); empty = the model shipped with mipseg. */
     readonly modelDir: string;
@@ -96,6 +98,7 @@ export const DEFAULTS = {
   QIDO_MAX_RESULTS: '1000',
   ALLOW_STUDY_DELETE: 'false',
   RETIRED_RETENTION_DAYS: '0',
+  JOB_RETENTION_DAYS: '0',
   REDIS_URL: '',
   QUEUE_PREFIX: 'mipseg',
   QUIET_PERIOD_MS: '5000',
@@ -408,6 +411,7 @@ export function loadConfig(
     qidoMaxResults: readInt(merged, 'QIDO_MAX_RESULTS', 1, 1_000_000),
     allowStudyDelete: readBool(merged, 'ALLOW_STUDY_DELETE'),
     retiredRetentionDays: readInt(merged, 'RETIRED_RETENTION_DAYS', 0, 36_500),
+    jobRetentionDays: readInt(merged, 'JOB_RETENTION_DAYS', 0, 36_500),
     pipeline: Object.freeze({
       redisUrl: readUrl(merged, 'REDIS_URL', ['redis:', 'rediss:'], true),
       queuePrefix: readQueuePrefix(merged),

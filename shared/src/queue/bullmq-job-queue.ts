@@ -9,6 +9,7 @@ import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord,
 import { FinishedRequests, type AnalysisData } from './bullmq-finished-requests';
 import { readSettled } from './bullmq-settled-read';
 import { StudyJobIndex } from './bullmq-study-index';
+import { prunableJobIds } from './job-retention';
 import { summariseRequest } from './request-summary';
 import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
@@ -552,6 +553,49 @@ export class BullMqJobQueue implements JobQueue {
       removeOnComplete: false,
       removeOnFail: false,
     });
+  }
+
+  async pruneFinishedJobs(finishedBefore: number): Promise<number> {
+    this.assertConnected();
+    // Without the study index a study's jobs cannot all be found, and what is kept could not be told: the next day.
+    if (!(await this.studyIndex.ready())) {
+      this.log.info('job records are not pruned until the jobs of an earlier release are indexed by study');
+      return 0;
+    }
+    let removed = 0;
+    const lookup = await this.exportLookup();
+    for (const study of await this.studiesFinishedBefore(finishedBefore)) {
+      if (this.closing) break;
+      const jobs = await this.listJobs({ studyInstanceUid: study, limit: Number.MAX_SAFE_INTEGER, offset: 0 });
+      const prunable = prunableJobIds(jobs, finishedBefore);
+      for (const id of prunable) await this.removeJobAndExports(id, lookup);
+      await this.studyIndex.remove(study, prunable);
+      removed += prunable.length;
+    }
+    return removed;
+  }
+
+  /** The studies of the analyses (and not-applicable records) that finished before the time: BullMQ scores its finished sets by it. */
+  private async studiesFinishedBefore(finishedBefore: number): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const key of [this.analyses.toKey('completed'), this.analyses.toKey('failed')]) {
+      for (const id of await this.connection.zrangebyscore(key, '-inf', `(${finishedBefore}`)) ids.add(id);
+    }
+    const studies = new Set<string>();
+    for (const id of ids) {
+      const data = (await this.analyses.getJob(id))?.data as AnalysisData | undefined;
+      const study = data?.request?.studyInstanceUid ?? data?.notApplicable?.studyInstanceUid;
+      if (study) studies.add(study);
+    }
+    return [...studies].sort();
+  }
+
+  private async removeJobAndExports(jobId: string, { destinations, legacy }: ExportLookup): Promise<void> {
+    for (const destination of destinations) {
+      const found = await this.exportJob(jobId, destination, legacy);
+      await found?.job.remove();
+    }
+    await (await this.analyses.getJob(jobId))?.remove();
   }
 
   /** Sends a result to a destination again (the worklist's retry button). */

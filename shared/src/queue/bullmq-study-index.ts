@@ -51,6 +51,11 @@ export class StudyJobIndex {
     return latest;
   }
 
+  /** Takes these job ids (whose records are removed) out of the study's index. */
+  async remove(studyInstanceUid: string, jobIds: readonly string[]): Promise<void> {
+    if (jobIds.length > 0) await this.connection.zrem(this.key(studyInstanceUid), ...jobIds);
+  }
+
   /** A study's job ids, newest first. */
   async jobsOf(studyInstanceUid: string): Promise<string[]> {
     return this.connection.zrevrange(this.key(studyInstanceUid), 0, -1);

@@ -7,6 +7,7 @@ import { RepeatedFailureLog, type Logger } from '../log';
 import { EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
+import { prunableJobIds } from './job-retention';
 import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage } from './job-types';
 import { summariseRequest, type StoredAnalysisRequest } from './request-summary';
 import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
@@ -201,6 +202,21 @@ export class EmbeddedJobQueue implements JobQueue {
       WHERE rank = 1 AND state = ?`)
       .all(state) as { study_uid: string }[];
     return Promise.resolve(rows.map((r) => r.study_uid));
+  }
+
+  pruneFinishedJobs(finishedBefore: number): Promise<number> {
+    const studies = this.statements.prepare(`SELECT DISTINCT study_uid FROM jobs
+      WHERE state IN ('done', 'failed', 'not-applicable') AND finished_at < ?`).all(finishedBefore) as { study_uid: string }[];
+    let removed = 0;
+    // A study at a time, read and deleted with no await between: nothing changes its jobs in between.
+    const pruneStudy = this.db.transaction((studyUid: string) => {
+      const rows = this.statements.prepare('SELECT * FROM jobs WHERE study_uid = ?').all(studyUid) as JobRow[];
+      const ids = JSON.stringify(prunableJobIds(this.withExports(rows), finishedBefore));
+      this.statements.prepare('DELETE FROM exports WHERE job_id IN (SELECT value FROM json_each(?))').run(ids);
+      return this.statements.prepare('DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))').run(ids).changes;
+    });
+    for (const { study_uid: studyUid } of studies) removed += pruneStudy(studyUid);
+    return Promise.resolve(removed);
   }
 
   /** The jobs' records with their exports, read in one query for all of them and grouped once (not per job). */

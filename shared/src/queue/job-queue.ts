@@ -54,6 +54,13 @@ export interface JobQueue {
   studiesWithLatestJobState(state: JobState): Promise<string[]>;
   /** The MIP and SEG of each study whose newest job is done (the worklist's done and deleted filters), by study. */
   latestDoneResults(): Promise<Map<string, ResultInstances>>;
+  /**
+   * Removes the records of jobs that finished before `finishedBefore` (JOB_RETENTION_DAYS), with their exports, but
+   * none that the service still reads: each study's newest job and newest done job (the worklist's AI status, the
+   * study's results), each series' newest analysis (what content counts as new, and the next result version), and
+   * any job with an export still to be sent. Resolves to how many were removed.
+   */
+  pruneFinishedJobs(finishedBefore: number): Promise<number>;
   /** Sends a finished result to a destination again, from the start (the worklist's retry button). */
   retryExport(jobId: string, destination: string): Promise<boolean>;
   /** Starts taking jobs with these handlers (`concurrency` analyses at a time). */

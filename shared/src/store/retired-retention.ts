@@ -1,7 +1,6 @@
+import { DAY_MS, runDaily } from '../async';
 import type { Logger } from '../log';
 import type { Archive } from './archive';
-
-const DAY_MS = 86_400_000;
 
 /**
  * Removes, at start-up and then daily, the copies of replaced instances kept under retired/ for longer than
@@ -9,24 +8,9 @@ const DAY_MS = 86_400_000;
  * corrected re-send. A failed run is logged and tried again the next day; the service is not affected.
  */
 export function scheduleRetiredPruning(archive: Archive, days: number, log: Logger): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const prune = (): void => {
-    if (running) return;
-    running = archive.blobs.pruneRetired(Date.now() - days * DAY_MS).then(({ files, bytes }) => {
-      if (files) log.info({ files, bytes, retentionDays: days }, 'removed retired copies of replaced instances');
-    }, (err: unknown) => {
-      log.warn({ err, retentionDays: days }, 'could not remove old retired copies; trying again tomorrow');
-    }).finally(() => {
-      running = undefined;
-    });
-  };
-  prune();
-  const timer = setInterval(prune, DAY_MS);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return runDaily(() => archive.blobs.pruneRetired(Date.now() - days * DAY_MS).then(({ files, bytes }) => {
+    if (files) log.info({ files, bytes, retentionDays: days }, 'removed retired copies of replaced instances');
+  }, (err: unknown) => {
+    log.warn({ err, retentionDays: days }, 'could not remove old retired copies; trying again tomorrow');
+  }));
 }

@@ -1,0 +1,53 @@
+import { DAY_MS, runDaily } from '../async';
+import type { Logger } from '../log';
+import type { JobQueue } from './job-queue';
+import type { JobRecord } from './job-types';
+
+const FINISHED = new Set(['done', 'failed', 'not-applicable']);
+
+/** Whether an export of the job is still to be sent (pending, or waiting for its next attempt). */
+const exportOutstanding = (job: JobRecord): boolean => job.exports.some((e) => e.state === 'pending' || e.state === 'retrying');
+
+/**
+ * The ids of one study's jobs whose records JOB_RETENTION_DAYS removes: finished before `finishedBefore`, and none
+ * of what the service still reads (JobQueue.pruneFinishedJobs): the study's newest job (its AI status on the
+ * worklist) and newest done job (its results), each series' newest analysis (what content counts as new, see
+ * planStudy, and its next result version), and jobs with an export still to be sent. `jobs` are all the study's.
+ */
+export function prunableJobIds(jobs: readonly JobRecord[], finishedBefore: number): string[] {
+  const newestFirst = [...jobs].sort((a, b) => b.createdAt - a.createdAt || a.id.localeCompare(b.id));
+  const kept = new Set<string>();
+  const newest = newestFirst[0];
+  if (newest) kept.add(newest.id);
+  const newestDone = newestFirst.find((j) => j.state === 'done');
+  if (newestDone) kept.add(newestDone.id);
+  const newestOfSeries = new Map<string, JobRecord>();
+  for (const job of newestFirst) {
+    const series = job.request?.seriesInstanceUid;
+    if (series === undefined) continue;
+    const held = newestOfSeries.get(series);
+    if (!held?.request || job.request && job.request.version > held.request.version) newestOfSeries.set(series, job);
+  }
+  for (const job of newestOfSeries.values()) kept.add(job.id);
+  return newestFirst
+    .filter((j) => FINISHED.has(j.state) && j.finishedAt !== null && j.finishedAt < finishedBefore)
+    .filter((j) => !kept.has(j.id) && !exportOutstanding(j))
+    .map((j) => j.id);
+}
+
+/**
+ * Removes, at start-up and then daily, the records of jobs finished more than `days` ago (JOB_RETENTION_DAYS): one
+ * per analysis, kept for ever they grow jobs.sqlite, or Redis's memory in queue mode, with every study. A failed run
+ * (Redis away) is logged and tried again the next day; the service is not affected.
+ */
+export function scheduleJobPruning(queue: JobQueue, days: number, log: Logger): { stop(): Promise<void> } {
+  return runDaily(async () => {
+    try {
+      const jobs = await queue.pruneFinishedJobs(Date.now() - days * DAY_MS);
+      if (jobs) log.info({ jobs, retentionDays: days }, 'removed the records of old finished jobs');
+    } catch (err) {
+      // The embedded store throws at once (a closed or full database): caught here as well.
+      log.warn({ err, retentionDays: days }, 'could not remove the records of old finished jobs; trying again tomorrow');
+    }
+  });
+}
