@@ -94,6 +94,25 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     expect((checks[0] as [string, number])[1] - start).toBeGreaterThanOrEqual(850);
   });
 
+  // The deletion guard and the results API read this: a study being planned is not yet safe to delete.
+  test('a study whose check is running is still pending, until the check has finished', async () => {
+    const q = await harness.make([]);
+    let finishCheck: () => void = () => undefined;
+    let checking = false;
+    q.startProcessing({ checkStudy: () => {
+      checking = true;
+      return new Promise<void>((resolve) => (finishCheck = resolve));
+    }, analyze: () => Promise.resolve(RESULT) }, { concurrency: 1, studyChecks: true, analyses: true });
+    try {
+      await q.scheduleStudyCheck('1.2.4', 20);
+      await until(() => Promise.resolve(checking ? true : undefined), 'the study check to start');
+      expect(await q.pendingStudies()).toEqual(['1.2.4']);
+    } finally {
+      finishCheck();
+    }
+    await until(async () => ((await q.pendingStudies()).length === 0 ? true : undefined), 'the study to leave the pending list');
+  });
+
   test('a study check that fails is run again until it succeeds, and then not again', async () => {
     const q = await harness.make([]);
     const checks: number[] = [];

@@ -251,7 +251,9 @@ export class BullMqJobQueue implements JobQueue {
 
   async pendingStudies(): Promise<string[]> {
     this.assertConnected();
-    const jobs = await this.studyChecks.getJobs(['delayed', 'waiting'], 0, 10_000);
+    // 'active': a study being planned counts, as in the embedded runner, whose entry goes once its check has finished;
+    // the deletion guard must see it, or a study deleted while planned gets an analysis queued for it.
+    const jobs = await this.studyChecks.getJobs(['delayed', 'waiting', 'active'], 0, 10_000);
     return [...new Set(jobs.map((j) => (j.data as { studyInstanceUid: string }).studyInstanceUid))];
   }
 
