@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import * as dcmjs from 'dcmjs';
 import { Dataset } from 'dcmjs-dimse';
 import { parseStoredDicom, readFileMetaInformation, type ParsedFileMeta } from '@mipseg/shared/dicom';
 
@@ -73,4 +74,29 @@ export class P10FileDataSet extends Dataset {
   release(): void {
     this.raw = undefined;
   }
+}
+
+/** A C-STORE data set of bytes already encoded in its transfer syntax, sent as they are. */
+class EncodedDataSet extends Dataset {
+  constructor(private readonly bytes: Buffer, meta: ParsedFileMeta, transferSyntaxUid: string) {
+    super({ SOPClassUID: meta.mediaStorageSopClassUid, SOPInstanceUID: meta.mediaStorageSopInstanceUid }, transferSyntaxUid);
+  }
+
+  override getDenaturalizedDataset(): Buffer {
+    return this.bytes;
+  }
+}
+
+/**
+ * The file's data set re-encoded by dcmjs in another uncompressed little-endian transfer syntax (Implicit or
+ * Explicit VR). dcmjs-dimse converts between them itself for 8- and 16-bit pixel data only; a BINARY SEG (1 bit)
+ * for a peer that takes Implicit VR only goes this way. Values are read and written again by dcmjs, which is how
+ * mipseg wrote its outputs in the first place (UTF-8 text, ISO_IR 192).
+ */
+export function reencodedDataSet(dataSet: P10FileDataSet, transferSyntaxUid: string): Dataset {
+  const file = readFileSync(dataSet.path);
+  const dict = dcmjs.data.DicomMessage.readFile(file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength));
+  dict.meta['00020010'] = { vr: 'UI', Value: [transferSyntaxUid] };
+  const written = Buffer.from(dict.write());
+  return new EncodedDataSet(written.subarray(readFileMetaInformation(written).dataSetOffset), dataSet.meta, transferSyntaxUid);
 }

@@ -5,7 +5,7 @@ import { MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import { classifyCStoreStatus } from './c-store-status';
 import { announceMipsegImplementation, quietDcmjsDimseLog } from './dcmjs-dimse-setup';
-import { P10FileDataSet, readFileMetaAndBits } from './p10-file-data-set';
+import { P10FileDataSet, readFileMetaAndBits, reencodedDataSet } from './p10-file-data-set';
 
 export interface StoreScuOptions {
   readonly host: string;
@@ -96,12 +96,24 @@ function refusalFor(accepted: association.Association, p: Pending): string | und
     return `peer accepted ${acceptedTs} only, not the instance's ${ts} (mipseg does not transcode)`;
   }
   // dcmjs-dimse re-encodes between uncompressed syntaxes for 8- and 16-bit pixel data only: a BINARY SEG (1 bit)
-  // would be skipped without a word, and look like an association that ended early, retried for nothing.
+  // would be skipped without a word, and look like an association that ended early, retried for nothing. Between
+  // the little-endian ones dcmjs re-encodes it here instead; any other such conversion is refused, saying why.
   if (acceptedTs !== ts && p.bitsAllocated !== 8 && p.bitsAllocated !== 16 && p.bitsAllocated !== undefined) {
+    if (LITTLE_ENDIAN.has(ts) && LITTLE_ENDIAN.has(acceptedTs)) return reencodeFor(p, acceptedTs);
     return `peer accepted ${acceptedTs} only, not the instance's ${ts}; its ${p.bitsAllocated}-bit pixel data cannot be `
       + 're-encoded for it: configure the peer to accept Explicit VR Little Endian';
   }
   return undefined;
+}
+
+/** Gives the request the instance re-encoded in `transferSyntaxUid`; the reason it cannot go, should that fail. */
+function reencodeFor(p: Pending, transferSyntaxUid: string): string | undefined {
+  try {
+    p.request.setDataset(reencodedDataSet(p.dataSet, transferSyntaxUid));
+    return undefined;
+  } catch (err) {
+    return `peer accepted ${transferSyntaxUid} only, and the instance could not be re-encoded for it: ${toMipsegError(err).message}`;
+  }
 }
 
 /** What happened to the association as a whole. */
