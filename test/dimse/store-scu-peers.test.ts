@@ -12,7 +12,7 @@ const reference = sharedData('data/pet-dicom/ge-discovery-st-wholebody');
 
 /** A file's data set as dcmjs reads it, whatever its transfer syntax: values by keyword, Pixel Data as bytes. */
 function naturalDataSet(file: Buffer): Record<string, unknown> {
-  const dict = dcmjs.data.DicomMessage.readFile(file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength));
+  const dict = dcmjs.data.DicomMessage.readFile(Uint8Array.from(file).buffer);
   const natural: Record<string, unknown> = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
   const pixels = natural.PixelData as ArrayBuffer[];
   // Without the VRs read: Implicit VR has none, and Pixel Data then reads as OW (PS3.5 A.1), whatever was written.

@@ -26,6 +26,12 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.dimse)).toBe(true);
   });
 
+  test('refuses a TZ that names no time zone, which node would take as UTC without a word', () => {
+    expect(codeOf(() => loadConfig({ TZ: 'Europe/Copenhagn' }))).toBe('MIPSEG_CONFIG_INVALID');
+    expect(codeOf(() => loadConfig({ TZ: 'Europe/Copenhagen' }))).toBeUndefined();
+    expect(codeOf(() => loadConfig({ TZ: 'UTC' }))).toBeUndefined();
+  });
+
   test('refuses to bind a non-loopback address without authentication', () => {
     expect(codeOf(() => loadConfig({ HOST: '0.0.0.0' }))).toBe('MIPSEG_INSECURE_BIND');
   });

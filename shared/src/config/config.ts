@@ -5,6 +5,11 @@ import { MipsegError } from '../errors';
 
 /** Everything mipseg can be configured with. Built once at start-up by {@link loadConfig}, then frozen. */
 export interface Config {
+  /**
+   * The zone (TZ, else the machine's) in which result dates and times are written when the source states no
+   * TimezoneOffsetFromUTC: an IANA name, such as Europe/Copenhagen.
+   */
+  readonly timeZone: string;
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
@@ -98,6 +103,7 @@ export const DEFAULTS = {
   QIDO_MAX_RESULTS: '1000',
   ALLOW_STUDY_DELETE: 'false',
   RETIRED_RETENTION_DAYS: '0',
+  TZ: '',
   JOB_RETENTION_DAYS: '0',
   REDIS_URL: '',
   QUEUE_PREFIX: 'mipseg',
@@ -143,6 +149,23 @@ function parseInteger(key: ConfigKey, raw: string, min: number, max: number): nu
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${raw} (an integer from ${min} to ${max})`);
   }
   return n;
+}
+
+/**
+ * TZ is node's own (it sets the zone of every local date and time); read here only to refuse a name node does not
+ * know, which it would otherwise take silently as UTC, and results would then carry UTC times as local ones.
+ */
+function readTimeZone(env: Env): string {
+  const tz = read(env, 'TZ').trim();
+  // ":/etc/localtime" and other file forms are the C library's, which node follows too; they cannot be checked here.
+  if (tz !== '' && !tz.startsWith(':')) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+    } catch {
+      throw new MipsegError('MIPSEG_CONFIG_INVALID', `TZ=${tz} (a time zone name such as Europe/Copenhagen, or UTC)`);
+    }
+  }
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
 function readBool(env: Env, key: ConfigKey): boolean {
@@ -395,6 +418,7 @@ export function loadConfig(
   const { insecure = false, listens = true, ...rest } = overrides;
   const merged: Env = { ...env, ...rest };
   const config: Config = {
+    timeZone: readTimeZone(merged),
     host: readHost(merged),
     port: readInt(merged, 'PORT', 0, 65535),
     dataDir: resolve(read(merged, 'DATA_DIR')),

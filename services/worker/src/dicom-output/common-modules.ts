@@ -98,7 +98,8 @@ export function contributingEquipmentItem(c: Contribution): DicomItem {
       ManufacturerModelName: c.manufacturerModelName,
       DeviceSerialNumber: c.deviceSerialNumber,
       SoftwareVersions: c.softwareVersions,
-      ContributionDateTime: c.dateTime ? `${c.dateTime.date}${c.dateTime.time}` : null,
+      // With its offset: a DT may carry one, and the ContributionDateTime then says which zone it is in.
+      ContributionDateTime: c.dateTime ? `${c.dateTime.date}${c.dateTime.time}${c.dateTime.utcOffset}` : null,
       ContributionDescription: c.description,
     }),
   };

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { dicomTimestamp, formatDa, formatDs, formatTm, parseUtcOffset } from './dicom-values';
 
 describe('formatDs', () => {
@@ -41,12 +42,26 @@ describe('parseUtcOffset', () => {
 describe('dicomTimestamp', () => {
   test('writes the instant in the stated zone, whatever zone the process runs in', () => {
     const instant = new Date(Date.UTC(2024, 4, 17, 23, 30, 15, 250));
-    expect(dicomTimestamp(instant, 540)).toEqual({ date: '20240518', time: '083015.250' });
-    expect(dicomTimestamp(instant, -300)).toEqual({ date: '20240517', time: '183015.250' });
+    expect(dicomTimestamp(instant, 540)).toEqual({ date: '20240518', time: '083015.250', utcOffset: '+0900' });
+    expect(dicomTimestamp(instant, -300)).toEqual({ date: '20240517', time: '183015.250', utcOffset: '-0500' });
   });
 
   test('writes local time where no zone is stated', () => {
     const instant = new Date(2024, 0, 5, 7, 8, 9, 45);
-    expect(dicomTimestamp(instant, null)).toEqual({ date: '20240105', time: '070809.045' });
+    expect(dicomTimestamp(instant, null)).toMatchObject({ date: '20240105', time: '070809.045' });
+  });
+
+  // Containers run in UTC unless TZ is set: results of a scanner an hour east of it would carry times an hour early.
+  // In a process of its own: jest's process.env is a copy, and node reads TZ from the real one.
+  test.each([
+    ['Europe/Copenhagen', { date: '20240106', time: '003000.000', utcOffset: '+0100' }],
+    ['America/Chicago', { date: '20240105', time: '173000.000', utcOffset: '-0600' }],
+  ])('writes local time in the zone TZ names (%s), with its offset', (tz, expected) => {
+    const script = `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();
+const { dicomTimestamp } = require(${JSON.stringify(require.resolve('./dicom-values'))});
+process.stdout.write(JSON.stringify(dicomTimestamp(new Date(Date.UTC(2024, 0, 5, 23, 30, 0, 0)), null)));`;
+    const run = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual(expected);
   });
 });

@@ -48,21 +48,32 @@ export function parseUtcOffset(value: string): number | null {
   return (m[1] === '-' ? -1 : 1) * (hours * 60 + minutes);
 }
 
-/** An instant as a DICOM date and time. */
+/** An instant as a DICOM date and time, and the zone they are in. */
 export interface DicomTimestamp {
   readonly date: string;
   readonly time: string;
+  /** The zone's offset from UTC at that instant, "+HHMM" or "-HHMM": the suffix that makes a DT value unambiguous. */
+  readonly utcOffset: string;
 }
 
 /**
  * An instant's DA and TM in the zone `utcOffsetMinutes` east of UTC, where the instance states its
- * TimezoneOffsetFromUTC (every DA and TM in it is then read in that zone), else in the process's local zone.
+ * TimezoneOffsetFromUTC (every DA and TM in it is then read in that zone), else in the process's local zone (TZ).
  */
 export function dicomTimestamp(instant: Date, utcOffsetMinutes: number | null): DicomTimestamp {
-  if (utcOffsetMinutes === null) return { date: formatDa(instant), time: formatTm(instant) };
+  if (utcOffsetMinutes === null) {
+    return { date: formatDa(instant), time: formatTm(instant), utcOffset: formatUtcOffset(-instant.getTimezoneOffset()) };
+  }
   const t = new Date(instant.getTime() + utcOffsetMinutes * 60_000);
   return {
     date: `${t.getUTCFullYear()}${pad(t.getUTCMonth() + 1)}${pad(t.getUTCDate())}`,
     time: `${pad(t.getUTCHours())}${pad(t.getUTCMinutes())}${pad(t.getUTCSeconds())}.${pad(t.getUTCMilliseconds(), 3)}`,
+    utcOffset: formatUtcOffset(utcOffsetMinutes),
   };
+}
+
+/** Minutes east of UTC as "+HHMM" or "-HHMM" (PS3.5 DT's offset suffix, and TimezoneOffsetFromUTC's form). */
+export function formatUtcOffset(minutesEast: number): string {
+  const abs = Math.abs(minutesEast);
+  return `${minutesEast < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
 }

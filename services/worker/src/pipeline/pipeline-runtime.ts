@@ -126,8 +126,8 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
   };
   const outbox = archive ? trackStudies(archive, queue, config, log) : undefined;
   queue.startProcessing(handlers, { concurrency: config.pipeline.workerConcurrency, studyChecks: archive !== undefined, analyses: options.analyses });
-  log.info({ mode: queue.mode, analyses: options.analyses, studyChecks: archive !== undefined, nodeFlags: process.execArgv },
-    'pipeline started');
+  log.info({ mode: queue.mode, analyses: options.analyses, studyChecks: archive !== undefined, nodeFlags: process.execArgv,
+    timeZone: config.timeZone }, 'pipeline started');
   return {
     queue,
     analyzeNow: (uid) => plan(uid, true),
