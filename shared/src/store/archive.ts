@@ -259,10 +259,10 @@ export class Archive {
       await this.blobs.discardTemp(tempPath);
       // A re-send changes nothing and tells no one, unless the listeners failed when it was stored (its study check
       // not recorded, after the row was written): the sender was told the store failed, and this is its retry.
-      if (this.unheard.has(header.sopInstanceUid)) {
-        this.notifyStored(header);
-        if (options.deferDirSync !== true) await this.syncWrites();
-      }
+      if (this.unheard.has(header.sopInstanceUid)) this.notifyStored(header);
+      // The stored copy may be one a STOW request committed with its fsyncs left to the request's end, still to come:
+      // this sender is told "stored" now, so what is pending is made durable first (little, or nothing, to do).
+      if (options.deferDirSync !== true) await this.syncDeferred();
       return { status: 'unchanged', header, replaced: false };
     }
     const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
