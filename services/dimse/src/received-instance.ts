@@ -2,18 +2,11 @@ import { createHash } from 'node:crypto';
 import type { WriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import { MipsegError } from '@mipseg/shared/errors';
+import { MipsegError, toStorageError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 
 // A PDV cannot be longer than its PDU's 32-bit length field, so with this mark write() never returns false.
 const NEVER_FULL = 2 ** 32;
-
-function storageError(err: unknown): MipsegError {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOSPC' || code === 'EDQUOT'
-    ? new MipsegError('MIPSEG_STORAGE_FULL', code)
-    : new MipsegError('MIPSEG_STORAGE_FAILED', err instanceof Error ? err.message : String(err));
-}
 
 /**
  * Where dcmjs-dimse writes the P-DATA PDV values of one C-STORE data set: straight into a temp file that
@@ -43,7 +36,7 @@ export class ReceivedInstance extends Writable {
     this.file = archive.blobs.createTemp();
     this.fileClosed = new Promise((resolve) => this.file.stream.once('close', resolve));
     this.file.stream.on('error', (err) => {
-      this.problem ??= storageError(err);
+      this.problem ??= toStorageError(err);
       this.resumeSocket();
     });
     this.append(fileMeta);

@@ -32,6 +32,14 @@ describe('error catalogue', () => {
     }
   });
 
+  // Answered 0x0110 before, which senders take as final: a PACS forward of a study ended at the first EMFILE.
+  test.each(['EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'SQLITE_BUSY', 'SQLITE_LOCKED'])('an error with code %s (short for now) becomes MIPSEG_STORAGE_BUSY, 503 and 0xA700', (code) => {
+    const cause = Object.assign(new Error('try later'), { code });
+    for (const err of [toMipsegError(cause), toStorageError(cause)]) {
+      expect(err).toMatchObject({ code: 'MIPSEG_STORAGE_BUSY', httpStatus: 503, failureReason: 0xa700, cause });
+    }
+  });
+
   test('a storage error that is not about space becomes MIPSEG_STORAGE_FAILED', () => {
     expect(toStorageError(Object.assign(new Error('gone'), { code: 'ENOENT' })).code).toBe('MIPSEG_STORAGE_FAILED');
   });

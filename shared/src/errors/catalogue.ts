@@ -79,6 +79,11 @@ export const ERRORS = {
     message: 'out of storage: %s',
     failureReason: DicomFailureReason.OutOfResources,
   },
+  MIPSEG_STORAGE_BUSY: {
+    httpStatus: 503,
+    message: 'storage busy, try again later: %s',
+    failureReason: DicomFailureReason.OutOfResources,
+  },
   MIPSEG_STORAGE_FAILED: {
     httpStatus: 500,
     message: 'could not persist instance: %s',

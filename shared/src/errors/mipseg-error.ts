@@ -1,5 +1,5 @@
 import { ERRORS, type ErrorCode } from './catalogue';
-import { outOfSpaceCode } from './out-of-space';
+import { outOfSpaceCode, shortForNowCode } from './out-of-space';
 
 /** An error from the catalogue. `detail` fills the message's %s; callers match on `code`. */
 export class MipsegError extends Error {
@@ -21,13 +21,16 @@ export class MipsegError extends Error {
 
 /**
  * Normalises anything thrown into a MipsegError: out of space (ENOSPC, EDQUOT, SQLITE_FULL, from any layer) becomes
- * MIPSEG_STORAGE_FULL, so that a full disk reads as 507 / 0xA700 and not as a fault of ours; other unknown errors
+ * MIPSEG_STORAGE_FULL, so that a full disk reads as 507 / 0xA700 and not as a fault of ours; a resource short for
+ * now (EMFILE, SQLITE_BUSY, …) MIPSEG_STORAGE_BUSY (503 / 0xA700: send again later); other unknown errors
  * become MIPSEG_INTERNAL.
  */
 export function toMipsegError(err: unknown): MipsegError {
   if (err instanceof MipsegError) return err;
   const full = outOfSpaceCode(err);
   if (full) return new MipsegError('MIPSEG_STORAGE_FULL', full, { cause: err });
+  const busy = shortForNowCode(err);
+  if (busy) return new MipsegError('MIPSEG_STORAGE_BUSY', busy, { cause: err });
   const detail = err instanceof Error ? err.message : String(err);
   return new MipsegError('MIPSEG_INTERNAL', detail, { cause: err });
 }
@@ -40,6 +43,8 @@ export function toStorageError(err: unknown): MipsegError {
   if (err instanceof MipsegError) return err;
   const full = outOfSpaceCode(err);
   if (full) return new MipsegError('MIPSEG_STORAGE_FULL', full, { cause: err });
+  const busy = shortForNowCode(err);
+  if (busy) return new MipsegError('MIPSEG_STORAGE_BUSY', busy, { cause: err });
   return new MipsegError('MIPSEG_STORAGE_FAILED', err instanceof Error ? err.message : String(err), { cause: err });
 }
 

@@ -291,7 +291,12 @@ export class Archive {
       for (const listener of this.listeners) listener(header);
     } catch (err) {
       this.unheard.add(header.sopInstanceUid);
-      throw err;
+      // A failure the sender can mend by sending again (0xA700, 503; not 0x0110, which senders take as final): the
+      // instance is stored, and its re-send tells the listeners again (see commit).
+      const error = toMipsegError(err);
+      throw error.code === 'MIPSEG_INTERNAL'
+        ? new MipsegError('MIPSEG_STORAGE_BUSY', `stored, but its study check could not be recorded (${error.message})`, { cause: err })
+        : error;
     }
     this.unheard.delete(header.sopInstanceUid);
   }

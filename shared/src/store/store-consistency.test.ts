@@ -47,6 +47,15 @@ describe('the archive keeps its index and files consistent', () => {
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
   });
 
+  test('an instance whose store listener failed for a reason of its own is answered "busy" (0xA700, a sender retries), not a processing failure (0x0110, final)', async () => {
+    archive.onInstanceStored(() => {
+      throw new Error('the outbox is closed');
+    });
+    const first = await archive.storeFromTemp(received(dir, 'first', '2.25.9641', '2.25.9641.1', '2.25.9641.1.1'));
+    expect(first).toMatchObject({ status: 'failed', error: { code: 'MIPSEG_STORAGE_BUSY', failureReason: 0xa700 } });
+    expect(first.status === 'failed' && first.error.message).toMatch(/stored, but its study check could not be recorded/);
+  });
+
   test('an instance whose store listener failed is reported failed, and the sender\'s re-send tells the listeners again (its study check is recorded then), once', async () => {
     const heard: string[] = [];
     let failOnce = true;
