@@ -171,6 +171,25 @@ describeWithSharedData(GE)('QIDO-RS over stored GE slices with Japanese, multi-v
     expect(await studies({ offset: String(Number.MAX_SAFE_INTEGER) })).toEqual([]);
   });
 
+  // `limit=` read as 0: 200 [] with a Warning to page on, and a paging client asked for nothing again and again.
+  test('reads an empty limit or offset as absent, and refuses one that is not written in digits', async () => {
+    expect(await patientIds({ PatientID: 'PN00*', limit: '' })).toEqual(['PN001', 'PN002', 'PN003']);
+    expect(await patientIds({ PatientID: 'PN00*', offset: '' })).toEqual(['PN001', 'PN002', 'PN003']);
+    for (const limit of [' 2', '0x2', '2.0']) {
+      const res = await search('/studies', { limit });
+      expect([limit, res.status]).toEqual([limit, 400]);
+    }
+  });
+
+  // PS3.4 C.2.2.2.5: in a query it gives the zone of the query's dates and times; matched as a value it left out every
+  // study that states no offset (most), without a word.
+  test('does not match on TimezoneOffsetFromUTC, and says so', async () => {
+    const res = await search('/studies', { PatientID: 'PN00*', TimezoneOffsetFromUTC: '+0100' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('warning')).toMatch(/TimezoneOffsetFromUTC/);
+    expect((await res.json() as Json[]).map((s) => String(s['00100020']?.Value?.[0])).sort()).toEqual(['PN001', 'PN002', 'PN003']);
+  });
+
   test('ignores matching keys and includefield paths into sequences with a Warning instead of refusing them', async () => {
     const ignored: Array<Record<string, string>> = [{ PatientID: 'PN001', '00081115.0020000E': '1.2' },
       { PatientID: 'PN001', includefield: '00081115.00081150' }, { PatientID: 'PN001', 'ReferencedSeriesSequence.SeriesInstanceUID': '1.2' }];

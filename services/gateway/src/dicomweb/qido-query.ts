@@ -50,14 +50,21 @@ function single(value: unknown, key: string): string {
 }
 
 /** Safe integers only: SQLite cannot bind a larger one (`offset=1e20`) as an integer and would throw. */
+/**
+ * An empty value is read as absent (as an empty matching key is universal): `limit=` read as 0 answered nothing, with
+ * a Warning to page on. Digits only: Number() would also take ' 5', 0x5 and 5.0.
+ */
 function nonNegativeInt(raw: string | undefined, key: string, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
+  if (raw === undefined || raw === '') return fallback;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) {
     throw new MipsegError('MIPSEG_BAD_QUERY', `${key}=${raw} (an integer from 0 to ${Number.MAX_SAFE_INTEGER})`);
   }
   return n;
 }
+
+/** TimezoneOffsetFromUTC: in a query, the zone of its dates and times rather than a matching key. */
+const TIMEZONE_OFFSET_FROM_UTC = '00080201';
 
 export interface PathScope {
   readonly study?: string;
@@ -136,6 +143,11 @@ export function parseQidoRequest(level: QueryLevel, query: Record<string, unknow
     }
     const tag = toTag(key);
     if (!tag) throw new MipsegError('MIPSEG_BAD_QUERY', `${key} is not a DICOM keyword or tag`);
+    if (tag === TIMEZONE_OFFSET_FROM_UTC) {
+      warnings.push(`${key} gives the zone of a query's dates and times (PS3.4 C.2.2.2.5), not a value to match; `
+        + 'mipseg matches dates and times as stored and ignored it');
+      continue;
+    }
     if (tag === '00080061' && level === 'study') {
       modalitiesInStudy = value.split(/[,\\]/).map((m) => m.trim()).filter(Boolean);
       matchTags.push(tag);
