@@ -12,6 +12,7 @@ test('a stored instance and an identical resend both answer 0x0000 without Error
 
 test.each<[ErrorCode, string]>([
   ['MIPSEG_STORAGE_FULL', 'a700'],
+  ['MIPSEG_STORAGE_BUSY', 'a700'],
   ['MIPSEG_SOP_CLASS_MISMATCH', 'a900'],
   ['MIPSEG_DICOM_UNPARSEABLE', 'c000'],
   ['MIPSEG_DICOM_MISSING_ATTRIBUTE', 'c000'],
@@ -27,6 +28,17 @@ test('ErrorComment carries the message as a valid LO: at most 64 characters, no 
   const { errorComment } = failed('MIPSEG_SOP_CLASS_MISMATCH', `ImageType ORIGINAL\\PRIMARY ${'y'.repeat(80)}`);
   expect(errorComment).toMatch(/^data set does not match its SOP class: ImageType ORIGINAL PRIMA/);
   expect(errorComment?.length).toBeLessThanOrEqual(64);
+});
+
+// The peer may be any calling AE: a file path under DATA_DIR, or an internal message, is for the log only.
+test('ErrorComment of a fault of ours or of the system gives its code, not its message', () => {
+  const cause = Object.assign(new Error("EACCES: permission denied, open '/srv/mipseg/data/tmp/1.part'"), { code: 'EACCES' });
+  const storage = cStoreResultFor({ status: 'failed', error: new MipsegError('MIPSEG_STORAGE_FAILED', cause.message, { cause }) });
+  expect(storage.errorComment).toBe('MIPSEG_STORAGE_FAILED (EACCES); see the mipseg log');
+  const internal = cStoreResultFor({ status: 'failed', error: new MipsegError('MIPSEG_INTERNAL', 'TypeError: x is undefined at /app/dist/a.js') });
+  expect(internal.errorComment).toBe('internal error; see the mipseg log');
+  // What is wrong with the instance itself stays said.
+  expect(failed('MIPSEG_STORAGE_FAILED', 'instance over MAX_INSTANCE_BYTES (1073741824)').errorComment).toMatch(/over MAX_INSTANCE_BYTES/);
 });
 
 test('classifies response statuses the way an SCU must act on them', () => {

@@ -1,4 +1,4 @@
-import type { MipsegError } from '@mipseg/shared/errors';
+import { MipsegError } from '@mipseg/shared/errors';
 import type { StoreOutcome } from '@mipseg/shared/store';
 
 /** C-STORE status values used here (PS3.4 B.2.3, PS3.7 C.4.2.1.4). */
@@ -25,12 +25,27 @@ export function cStoreFailureStatus(error: MipsegError): number {
   return error.failureReason ?? CStoreStatus.ProcessingFailure;
 }
 
+/**
+ * What the peer is told of a failure. A fault of ours, or an error the system raised (its message names files under
+ * DATA_DIR), is logged in full and the peer gets its code only, as a 500 over HTTP gives a reference only: any calling
+ * AE may be answered. Failures about the instance itself say what is wrong with it.
+ */
+function peerComment(error: MipsegError): string {
+  if (error.code === 'MIPSEG_INTERNAL') return 'internal error; see the mipseg log';
+  const cause: unknown = error.cause;
+  if (cause instanceof Error && !(cause instanceof MipsegError)) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return `${error.code}${typeof code === 'string' ? ` (${code})` : ''}; see the mipseg log`;
+  }
+  return error.message;
+}
+
 /** Maps what the archive did with a received instance to the C-STORE response the SCU gets. */
 export function cStoreResultFor(outcome: StoreOutcome): CStoreResult {
   if (outcome.status !== 'failed') return { status: CStoreStatus.Success };
   return {
     status: cStoreFailureStatus(outcome.error),
-    errorComment: errorComment(outcome.error.message),
+    errorComment: errorComment(peerComment(outcome.error)),
   };
 }
 
