@@ -248,6 +248,24 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     }
   });
 
+  // The patient row is shared by the patient's studies, and the latest instance stored sets it: a stray series deleted
+  // from an older study refiled the patient from that study's first instance, the name before its correction.
+  test('deleting a series of an older study keeps the name a later study of the same patient corrected, for both', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const older = [slice(DELETED, 1, 'SAME-1', { attributes: { PatientName: 'Doe^Jane' } }),
+      Buffer.from(syntheticPetInstance({ sopInstanceUid: `${DELETED}.2.1`, seriesInstanceUid: `${DELETED}.2`, imagePositionPatient: [0, 0, 1],
+        attributes: { StudyInstanceUID: DELETED, PatientID: 'SAME-1', PatientName: 'Doe^Jane' } }))];
+    expect((await postStow(`${server.baseUrl}/studies`, older)).status).toBe(200);
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1, 'SAME-1', { attributes: { PatientName: 'Smith^Jane' } })])).status).toBe(200);
+    const names = async () => {
+      const rows = (await (await fetch(`${server?.baseUrl}/studies?PatientID=SAME-1`)).json()) as Record<string, { Value: Array<{ Alphabetic: string }> }>[];
+      return rows.map((r) => r['00100010']?.Value[0]?.Alphabetic);
+    };
+    expect(await names()).toEqual(['Smith^Jane', 'Smith^Jane']);
+    expect((await delSeries(DELETED, `${DELETED}.2`)).status).toBe(200);
+    expect(await names()).toEqual(['Smith^Jane', 'Smith^Jane']);
+  });
+
   test('a frame read that loses the race with the series\' deletion answers 404, not 500', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
     expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1), otherSeries(DELETED, 1)])).status).toBe(200);

@@ -16,7 +16,7 @@ import { FileBlobStore, type BlobStore } from './blob-store';
 import { DataDirLock } from './data-dir-lock';
 import { separatePatientsWithoutId } from './patients-without-id';
 import { StudyGate } from './study-gate';
-import { SqliteArchiveIndex, type ArchiveIndex, type StoredInstance } from './sqlite-index';
+import { patientKeyOf, SqliteArchiveIndex, type ArchiveIndex, type RemainingHeaders, type StoredInstance } from './sqlite-index';
 
 /** What happened to one received instance; the STOW response and C-STORE status are built from it. */
 export type StoreOutcome =
@@ -379,9 +379,8 @@ export class Archive {
 
   /** deleteSeries's work, inside the study's gate. */
   private async deleteSeriesOfHeldStudy(study: string, series: string): Promise<number | undefined> {
-    // An instance of a series that stays sets the study's patient and study attributes again (see deleteSeries).
-    const kept = this.index.listInstances({ studyUid: study }).find((i) => i.seriesInstanceUid !== series);
-    const remaining = kept ? await this.headerOf(kept) : undefined;
+    const remaining = await this.remainingHeaders(study, { seriesUid: series });
+    const kept = remaining !== undefined;
     const instances = this.index.deleteSeries(study, series, remaining);
     if (instances === undefined) return undefined;
     for (const listener of this.deletionListeners) listener(study);
@@ -410,12 +409,25 @@ export class Archive {
       if (!inStudy.some((i) => i.seriesInstanceUid === series && i.sopInstanceUid !== sop)) {
         return (await this.deleteSeriesOfHeldStudy(study, series)) !== undefined;
       }
-      const kept = inStudy.find((i) => i.sopInstanceUid !== sop) as StoredInstance;
-      if (!this.index.deleteInstance(sop, await this.headerOf(kept))) return false;
+      const remaining = await this.remainingHeaders(study, { sopInstanceUid: sop });
+      if (!remaining || !this.index.deleteInstance(sop, remaining)) return false;
       for (const listener of this.deletionListeners) listener(study);
       await this.removeInstanceFiles(study, series, sop);
       return true;
     });
+  }
+
+  /**
+   * The headers that set a study's and its patient's attributes once `gone` is deleted (RemainingHeaders); undefined
+   * when nothing of the study remains. The patient's is read only where another study of the patient holds a newer one.
+   */
+  private async remainingHeaders(study: string, gone: { seriesUid?: string; sopInstanceUid?: string }): Promise<RemainingHeaders | undefined> {
+    const kept = this.index.newestInstance({ studyUid: study }, gone);
+    if (!kept) return undefined;
+    const header = await this.headerOf(kept);
+    const newest = this.index.newestInstance({ studyUid: study, patientKey: patientKeyOf(header) }, gone);
+    const patient = newest && newest.sopInstanceUid !== kept.sopInstanceUid ? await this.headerOf(newest) : undefined;
+    return { study: header, ...(patient ? { patient } : {}) };
   }
 
   /** Removes an instance's file, the metadata cached beside it and its copies under retired/. */

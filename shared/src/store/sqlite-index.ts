@@ -25,6 +25,16 @@ export interface StoredInstance {
   readonly instanceNumber: number | null;
 }
 
+/**
+ * What sets a study's rows again once some of its instances are deleted, overwriting what they set: the study's
+ * attributes come from its newest remaining instance, the patient's (a row its other studies share) from the
+ * newest remaining instance of any study of that patient, as they would had the deleted ones never come.
+ */
+export interface RemainingHeaders {
+  readonly study: InstanceHeader;
+  readonly patient?: InstanceHeader;
+}
+
 export interface StoredFile {
   readonly storageKey: string;
   readonly size: number;
@@ -73,17 +83,18 @@ export interface ArchiveIndex {
   deleteStudy(studyUid: string): number | undefined;
   /**
    * Removes a series of a study: its instance and series rows, and the study's (and its patient's) when it was
-   * the study's last series. Otherwise the study's patient and study attributes are set again from `remaining`, an
-   * instance of a series that stays: the deleted series (sent under the wrong patient, say) had set them when it
-   * was stored. Returns the number of instances it held; undefined when the study has no such series.
+   * the study's last series. Otherwise the study's patient and study attributes are set again from `remaining`
+   * (instances that stay): the deleted series (sent under the wrong patient, say) had set them when it was stored.
+   * Returns the number of instances it held; undefined when the study has no such series.
    */
-  deleteSeries(studyUid: string, seriesUid: string, remaining?: InstanceHeader): number | undefined;
+  deleteSeries(studyUid: string, seriesUid: string, remaining?: RemainingHeaders): number | undefined;
   /**
    * Removes one instance's row, not the last of its series (deleteSeries takes that), and sets the study's patient
-   * and study attributes again from `remaining`, another instance of the study, as deleteSeries does. False when the
-   * instance is not stored.
+   * and study attributes again from `remaining`, as deleteSeries does. False when the instance is not stored.
    */
-  deleteInstance(sopInstanceUid: string, remaining: InstanceHeader): boolean;
+  deleteInstance(sopInstanceUid: string, remaining: RemainingHeaders): boolean;
+  /** See SqliteArchiveIndex.newestInstance. */
+  newestInstance(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }): StoredInstance | undefined;
   close(): void;
 }
 
@@ -101,7 +112,7 @@ const PATIENTS_SEPARATED = 'patients-without-id-separated';
  * PatientID has a patient of its own, as in dcm4chee: one row shared by all such studies would show the last one's
  * name, birth date and sex for every other.
  */
-function patientKeyOf(header: InstanceHeader): string {
+export function patientKeyOf(header: InstanceHeader): string {
   const v = header.values;
   const id = v['patient_id'] ?? '';
   if (String(id).trim() === '') return `${OWN_PATIENT_KEY_PREFIX}${header.studyInstanceUid}`;
@@ -289,7 +300,19 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     });
   }
 
-  deleteSeries(studyUid: string, seriesUid: string, remaining?: InstanceHeader): number | undefined {
+  /**
+   * The instance stored last of a study, or of every study filed under a patient (and the study itself, which a
+   * deletion may be about to move there), leaving out what is being deleted: the one whose attributes stand after it.
+   */
+  newestInstance(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }): StoredInstance | undefined {
+    return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances
+      WHERE (study_uid = ? OR study_uid IN (SELECT study_uid FROM studies WHERE patient_key = ?))
+        AND series_uid <> ? AND sop_instance_uid <> ?
+      ORDER BY received_at DESC, sop_instance_uid LIMIT 1`)
+      .get(scope.studyUid, scope.patientKey ?? null, gone.seriesUid ?? '', gone.sopInstanceUid ?? '') as StoredInstance | undefined;
+  }
+
+  deleteSeries(studyUid: string, seriesUid: string, remaining?: RemainingHeaders): number | undefined {
     return this.securelyDeleting(() => {
       const known = this.statements.prepare(`SELECT s.patient_key AS patientKey FROM series se JOIN studies s ON s.study_uid = se.study_uid
         WHERE se.series_uid = ? AND se.study_uid = ?`).get(seriesUid, studyUid) as { patientKey: string } | undefined;
@@ -300,22 +323,27 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       if (!left) {
         this.removeStudyRow(studyUid, known.patientKey);
       } else if (remaining) {
-        const row = attributeRow(remaining);
-        this.refileStudy(row, known.patientKey, () => this.stmts.replaceStudy.run(row));
+        this.refileAfterDeletion(remaining, known.patientKey);
       }
       return changes;
     });
   }
 
-  deleteInstance(sopInstanceUid: string, remaining: InstanceHeader): boolean {
+  deleteInstance(sopInstanceUid: string, remaining: RemainingHeaders): boolean {
     return this.securelyDeleting(() => {
-      const study = this.stmts.findStudyPatient.get(remaining.studyInstanceUid) as { patientKey: string } | undefined;
+      const study = this.stmts.findStudyPatient.get(remaining.study.studyInstanceUid) as { patientKey: string } | undefined;
       const { changes } = this.statements.prepare('DELETE FROM instances WHERE sop_instance_uid = ?').run(sopInstanceUid);
       if (changes === 0 || !study) return undefined;
-      const row = attributeRow(remaining);
-      this.refileStudy(row, study.patientKey, () => this.stmts.replaceStudy.run(row));
+      this.refileAfterDeletion(remaining, study.patientKey);
       return changes;
     }) !== undefined;
+  }
+
+  /** The study's attributes from its newest remaining instance, its patient's from the patient's (see RemainingHeaders). */
+  private refileAfterDeletion(remaining: RemainingHeaders, previousKey: string): void {
+    const row = attributeRow(remaining.study);
+    const patientRow = remaining.patient && patientKeyOf(remaining.patient) === row.patient_key ? attributeRow(remaining.patient) : row;
+    this.refileStudy(patientRow, previousKey, () => this.stmts.replaceStudy.run(row));
   }
 
   /**
