@@ -82,6 +82,15 @@ describe('computeSuvScaleFactors', () => {
     expect(computeSuvScaleFactors([{ ...BQML, units: 'CNTS', philipsSuvScaleFactor: 0.000551 }])).toEqual([0.000551]);
   });
 
+  // The scanner's factor has the decay in it already: refusing such a series for its timing attributes cost its result.
+  test('Philips CNTS with its SUV Scale Factor needs no decay attributes, whatever DecayCorrection says', () => {
+    const cnts = { ...BQML, units: 'CNTS', philipsSuvScaleFactor: 0.000551, decayCorrection: 'ADMIN', radiopharmaceuticalStartTime: null,
+      radionuclideHalfLife: null, seriesTime: null };
+    expect(computeSuvScaleFactors([cnts, { ...cnts, philipsSuvScaleFactor: 0.000552 }])).toEqual([0.000551, 0.000552]);
+    // Still a body-weight SUV of a patient: without a weight it is refused.
+    expect(refusal([{ ...cnts, patientWeight: null }]).message).toMatch(/PatientWeight/);
+  });
+
   test.each([
     ['no PatientWeight', { patientWeight: null }, 'PatientWeight (0010,1030)'],
     ['PatientWeight 0', { patientWeight: 0 }, 'PatientWeight (0010,1030)'],

@@ -120,6 +120,17 @@ function decayCorrectedToScanStart(instances: readonly SuvInstanceMetadata[]): n
   }
 }
 
+/**
+ * Philips CNTS with the SUV Scale Factor (7053,xx00) on every instance: the scanner's own SUVbw factor, decay
+ * included, as calculate-suv would return it. Not through the library, which computes a decay factor for every series
+ * first and so would refuse one that lacks the injection time or half-life, or says ADMIN, although it needs none.
+ */
+function philipsSuvFactors(instances: readonly SuvInstanceMetadata[]): number[] {
+  assertPresent(instances, WEIGHT_AND_DOSE);
+  assertPlausibleWeightAndDose(instances);
+  return instances.map((m) => m.philipsSuvScaleFactor as number);
+}
+
 /** DecayCorrection ADMIN: the images are already decay corrected to the injection, so the dose is used as given. */
 function decayCorrectedToAdministration(instances: readonly SuvInstanceMetadata[]): number[] {
   assertPresent(instances, WEIGHT_AND_DOSE);
@@ -157,6 +168,7 @@ export function computeSuvScaleFactors(instances: readonly SuvInstanceMetadata[]
   }
   assertCorrected(first);
   if (units === 'CNTS') assertCntsFactor(instances);
+  if (units === 'CNTS' && instances.every((m) => positive(m.philipsSuvScaleFactor))) return philipsSuvFactors(instances);
   const decay = first.decayCorrection?.toUpperCase() ?? null;
   if (decay === 'START') return decayCorrectedToScanStart(instances);
   if (decay === 'ADMIN' && units === 'BQML') return decayCorrectedToAdministration(instances);
