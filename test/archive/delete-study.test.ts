@@ -266,6 +266,19 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     expect(await names()).toEqual(['Smith^Jane', 'Smith^Jane']);
   });
 
+  test('deleting a series still succeeds when the later study\'s instance cannot be read (being deleted, or its file lost)', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const older = [slice(DELETED, 1, 'SAME-2', { attributes: { PatientName: 'Doe^Jane' } }),
+      Buffer.from(syntheticPetInstance({ sopInstanceUid: `${DELETED}.2.1`, seriesInstanceUid: `${DELETED}.2`, imagePositionPatient: [0, 0, 1],
+        attributes: { StudyInstanceUID: DELETED, PatientID: 'SAME-2', PatientName: 'Doe^Jane' } }))];
+    expect((await postStow(`${server.baseUrl}/studies`, older)).status).toBe(200);
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1, 'SAME-2', { attributes: { PatientName: 'Smith^Jane' } })])).status).toBe(200);
+    const [later] = server.archive.index.listInstances({ studyUid: KEPT });
+    await rm(join(server.dataDir, String(later?.storageKey)));
+    expect((await delSeries(DELETED, `${DELETED}.2`)).status).toBe(200);
+    expect(await seriesOf(DELETED)).toEqual([`${DELETED}.1`]);
+  });
+
   test('a frame read that loses the race with the series\' deletion answers 404, not 500', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
     expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1), otherSeries(DELETED, 1)])).status).toBe(200);

@@ -426,8 +426,21 @@ export class Archive {
     if (!kept) return undefined;
     const header = await this.headerOf(kept);
     const newest = this.index.newestInstance({ studyUid: study, patientKey: patientKeyOf(header) }, gone);
-    const patient = newest && newest.sopInstanceUid !== kept.sopInstanceUid ? await this.headerOf(newest) : undefined;
+    const patient = newest && newest.sopInstanceUid !== kept.sopInstanceUid ? await this.headerOrNone(newest) : undefined;
     return { study: header, ...(patient ? { patient } : {}) };
+  }
+
+  /**
+   * The header of an instance of another study, read without holding that study's gate: were it being deleted
+   * meanwhile, the deletion here goes on with this study's own instance setting the patient, as before.
+   */
+  private async headerOrNone(instance: StoredInstance): Promise<InstanceHeader | undefined> {
+    try {
+      return await this.headerOf(instance);
+    } catch (err) {
+      this.log.warn({ err, sopInstanceUid: instance.sopInstanceUid }, "another study's instance could not be read; the patient is set from this study");
+      return undefined;
+    }
   }
 
   /** Removes an instance's file, the metadata cached beside it and its copies under retired/. */
