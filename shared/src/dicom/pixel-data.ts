@@ -30,9 +30,12 @@ function num(ds: dicomParser.DataSet, tag: string, fallback: number): number {
   return Number.isFinite(n) ? n : fallback;
 }
 
-/** Reads the pixel module of a PS3.10 file; native (uncompressed, little-endian) pixel data only. */
+/**
+ * Reads the pixel module of a PS3.10 file; native (uncompressed, little-endian) pixel data only. `bytes` may end
+ * inside Pixel Data (a file's first bytes): the parse stops at its header, which gives its offset and length.
+ */
 export function readPixelModule(bytes: Uint8Array): PixelModule {
-  const ds = parseStoredDicom(bytes);
+  const ds = parseStoredDicom(bytes, 'x7fe00010');
   const transferSyntaxUid = (ds.string('x00020010') ?? '').replace(/\0/g, '').trim();
   const pixel = ds.elements['x7fe00010'];
   if (!pixel) throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', 'no Pixel Data');

@@ -37,6 +37,8 @@ export interface BlobStore {
   /** Removes the files directly in the folder `prefix` whose names `matches` accepts (nothing when there is no such folder). */
   removeMatching(prefix: string, matches: (name: string) => boolean): Promise<void>;
   read(key: string): Promise<Buffer>;
+  /** `length` bytes of a blob from `start` (fewer where it ends sooner). */
+  readRange(key: string, start: number, length: number): Promise<Buffer>;
   /** The local file that holds `key`, for readers in other threads; undefined where blobs are not local files. */
   localPath(key: string): string | undefined;
   openRead(key: string, start?: number, end?: number): ReadStream;
@@ -238,6 +240,22 @@ export class FileBlobStore implements BlobStore {
 
   read(key: string): Promise<Buffer> {
     return fs.readFile(this.resolve(key));
+  }
+
+  async readRange(key: string, start: number, length: number): Promise<Buffer> {
+    const handle = await fs.open(this.resolve(key), 'r');
+    try {
+      const out = Buffer.alloc(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await handle.read(out, filled, length - filled, start + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return out.subarray(0, filled);
+    } finally {
+      await handle.close();
+    }
   }
 
   openRead(key: string, start?: number, end?: number): ReadStream {

@@ -6,6 +6,7 @@ import {
   assertUid,
   canTranscodeToExplicitVrLittleEndian,
   compressedBulkDataMediaType,
+  frameByteLength,
   isUncompressed,
   readBulkDataElement,
   readEncapsulatedFrames,
@@ -13,9 +14,10 @@ import {
   readPixelModule,
   TransferSyntax,
   transcodeToExplicitVrLittleEndian,
+  type PixelModule,
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
-import type { Archive, StoredInstance } from '@mipseg/shared/store';
+import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
 import { multipartPartType, negotiate, type AcceptEntry } from '@mipseg/shared/dicomweb';
 import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
@@ -177,15 +179,55 @@ function parseFrameList(raw: string, numberOfFrames: number): number[] {
 
 async function loadSingle(archive: Archive, req: Request): Promise<{ instance: StoredInstance; bytes: Buffer }> {
   const instance = instancesIn(archive, scopeOf(req))[0] as StoredInstance;
+  return { instance, bytes: await readStored(archive, instance, () => archive.blobs.read(instance.storageKey)) };
+}
+
+/**
+ * Reads from an instance's file. Deleted (its series or study) or replaced since it was looked up: not found, as
+ * readMetadata answers. A file missing under a row that still lists it is the server's fault, and stays an internal error.
+ */
+async function readStored<T>(archive: Archive, instance: StoredInstance, read: () => Promise<T>): Promise<T> {
   try {
-    return { instance, bytes: await archive.blobs.read(instance.storageKey) };
+    return await read();
   } catch (err) {
-    // Deleted (its series or study) or replaced since it was looked up: not found, as readMetadata answers. A file
-    // missing under a row that still lists it is the server's fault, and stays an internal error.
     const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && !archive.isStillStored(instance);
     if (gone) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
     throw err;
   }
+}
+
+/**
+ * Native instances larger than this have their frames read one by one from the file, not the whole file per request:
+ * a viewer asks for an enhanced CT's 300 frames (150 MB) one request each, and each read all 150 MB.
+ */
+export const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The frames of a large native instance, each read alone from its file after the header (BitsAllocated 8 and
+ * more: a BINARY SEG's frames do not start on a byte, and SEGs are small). Undefined where the header runs past
+ * the probe, for the caller to read the file whole.
+ */
+async function nativeFramesByRange(archive: Archive, instance: StoredInstance, list: string): Promise<Uint8Array[] | undefined> {
+  const probe = await readStored(archive, instance, () => archive.blobs.readRange(instance.storageKey, 0, HEADER_PROBE_BYTES));
+  let m: PixelModule;
+  try {
+    m = readPixelModule(probe);
+  } catch {
+    return undefined;
+  }
+  if (m.bitsAllocated === 1) return undefined;
+  const size = frameByteLength(m);
+  const available = Math.min(m.pixelDataLength, instance.size - m.pixelDataOffset);
+  return Promise.all(parseFrameList(list, m.numberOfFrames).map(async (f) => {
+    const start = (f - 1) * size;
+    if (start + size > available) {
+      throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f}: its bytes end past the ${available} bytes of Pixel Data`);
+    }
+    const frame = await readStored(archive, instance, () => archive.blobs.readRange(instance.storageKey, m.pixelDataOffset + start, size));
+    // The file replaced by a shorter copy since the header was read: not found, rather than a short frame.
+    if (frame.length < size) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f} of instance ${instance.sopInstanceUid}`);
+    return frame;
+  }));
 }
 
 /**
@@ -210,6 +252,15 @@ function acceptsNativeOctets(entry: AcceptEntry): boolean {
  */
 export function retrieveFramesHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
+    const looked = instancesIn(archive, scopeOf(req))[0] as StoredInstance;
+    if (isUncompressed(looked.transferSyntaxUid) && looked.size > WHOLE_READ_MAX_BYTES && looked.bitsAllocated !== 1) {
+      negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
+      const frames = await nativeFramesByRange(archive, looked, String(req.params['frames']));
+      if (frames) {
+        await sendMultipart(res, 'application/octet-stream', frames.map(nativeFramePart));
+        return;
+      }
+    }
     const { instance, bytes } = await loadSingle(archive, req);
     if (!isUncompressed(instance.transferSyntaxUid)) {
       const { partType, parts } = compressedFrameParts(bytes, req.get('accept'), String(req.params['frames']));
@@ -219,11 +270,14 @@ export function retrieveFramesHandler(archive: Archive) {
     negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
     const m = readPixelModule(bytes);
     const frames = parseFrameList(String(req.params['frames']), m.numberOfFrames).map((f) => readNativeFrame(bytes, m, f));
-    const parts = frames.map((frame) => ({
-      headers: `Content-Type: application/octet-stream; transfer-syntax=${TransferSyntax.ExplicitVrLittleEndian}`,
-      body: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
-    }));
-    await sendMultipart(res, 'application/octet-stream', parts);
+    await sendMultipart(res, 'application/octet-stream', frames.map(nativeFramePart));
+  };
+}
+
+function nativeFramePart(frame: Uint8Array): Part {
+  return {
+    headers: `Content-Type: application/octet-stream; transfer-syntax=${TransferSyntax.ExplicitVrLittleEndian}`,
+    body: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
   };
 }
 

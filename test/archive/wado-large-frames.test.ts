@@ -1,0 +1,66 @@
+import XMLHttpRequest from 'xhr2';
+import { api } from 'dicomweb-client';
+import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
+import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
+import { postStow } from '../support/stow';
+
+(globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
+
+const STUDY = '2.25.9701';
+const SERIES = '2.25.9701.1';
+const SOP = '2.25.9701.1.1';
+/** 40 frames of 256 × 256 16-bit samples: 5 MiB of Pixel Data, above WHOLE_READ_MAX_BYTES. */
+const ROWS = 256;
+const FRAMES = 40;
+const PER_FRAME = ROWS * ROWS;
+
+/** Frame f (1-based) holds f at every sample, but for its first, which holds -f: a wrong offset shows. */
+function stored(): number[] {
+  return Array.from({ length: PER_FRAME * FRAMES }, (_, i) => {
+    const f = Math.floor(i / PER_FRAME) + 1;
+    return i % PER_FRAME === 0 ? -f : f;
+  });
+}
+
+interface Client {
+  retrieveInstanceFrames(o: { studyInstanceUID: string; seriesInstanceUID: string; sopInstanceUID: string; frameNumbers: number[] }): Promise<ArrayBuffer[]>;
+}
+
+describe('WADO-RS frames of a large native instance', () => {
+  let server: TestArchiveServer;
+  let client: Client;
+  beforeAll(async () => {
+    server = await startTestArchive();
+    client = new api.DICOMwebClient({ url: server.baseUrl, singlepart: false }) as unknown as Client;
+    const file = Buffer.from(syntheticPetInstance({ sopInstanceUid: SOP, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 0],
+      rows: ROWS, columns: ROWS, numberOfFrames: FRAMES, stored: stored(), attributes: { StudyInstanceUID: STUDY } }));
+    expect(file.length).toBeGreaterThan(5 * 1024 * 1024);
+    expect((await postStow(`${server.baseUrl}/studies`, [file])).status).toBe(200);
+  });
+  afterAll(() => server.stop());
+
+  // A viewer asks for each frame of an enhanced CT (150 MB, 300 frames) in a request of its own: each read all of it.
+  test('are read from the file frame by frame, never the whole file, and are each frame\'s samples', async () => {
+    const whole = server.archive.blobs.read.bind(server.archive.blobs);
+    const wholeReads: string[] = [];
+    server.archive.blobs.read = (key: string) => {
+      wholeReads.push(key);
+      return whole(key);
+    };
+    try {
+      const frames = await client.retrieveInstanceFrames({ studyInstanceUID: STUDY, seriesInstanceUID: SERIES, sopInstanceUID: SOP,
+        frameNumbers: [2, 40] });
+      const samples = frames.map((f) => new Int16Array(f));
+      expect(samples.map((s) => [s.length, s[0], s[1], s[PER_FRAME - 1]])).toEqual([[PER_FRAME, -2, 2, 2], [PER_FRAME, -40, 40, 40]]);
+      expect(wholeReads).toEqual([]);
+    } finally {
+      server.archive.blobs.read = whole;
+    }
+  });
+
+  test('answers 404 for a frame beyond NumberOfFrames', async () => {
+    const res = await fetch(`${server.baseUrl}/studies/${STUDY}/series/${SERIES}/instances/${SOP}/frames/41`,
+      { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
+    expect(res.status).toBe(404);
+  });
+});
