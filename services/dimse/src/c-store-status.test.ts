@@ -37,8 +37,11 @@ test('ErrorComment of a fault of ours or of the system gives its code, not its m
   expect(storage.errorComment).toBe('MIPSEG_STORAGE_FAILED (EACCES); see the mipseg log');
   const internal = cStoreResultFor({ status: 'failed', error: new MipsegError('MIPSEG_INTERNAL', 'TypeError: x is undefined at /app/dist/a.js') });
   expect(internal.errorComment).toBe('internal error; see the mipseg log');
-  // What is wrong with the instance itself stays said.
+  // What is wrong with the instance itself stays said, whatever library raised it.
   expect(failed('MIPSEG_STORAGE_FAILED', 'instance over MAX_INSTANCE_BYTES (1073741824)').errorComment).toMatch(/over MAX_INSTANCE_BYTES/);
+  const parse = new Error('dicomParser.readPart10Header: missing required meta header attribute 0002,0010');
+  expect(cStoreResultFor({ status: 'failed', error: new MipsegError('MIPSEG_DICOM_UNPARSEABLE', parse.message, { cause: parse }) }).errorComment)
+    .toMatch(/^not a parseable DICOM instance: dicomParser.readPart10Header/);
 });
 
 test('classifies response statuses the way an SCU must act on them', () => {

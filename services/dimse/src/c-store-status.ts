@@ -26,19 +26,22 @@ export function cStoreFailureStatus(error: MipsegError): number {
 }
 
 /**
- * What the peer is told of a failure. A fault of ours, or an error the system raised (its message names files under
- * DATA_DIR), is logged in full and the peer gets its code only, as a 500 over HTTP gives a reference only: any calling
- * AE may be answered. Failures about the instance itself say what is wrong with it.
+ * What the peer is told of a failure. A fault of ours, or a storage failure the system raised (its message names
+ * files under DATA_DIR), is logged in full and the peer gets its code only, as a 500 over HTTP gives a reference
+ * only: any calling AE may be answered. Failures about the instance itself say what is wrong with it.
  */
 function peerComment(error: MipsegError): string {
   if (error.code === 'MIPSEG_INTERNAL') return 'internal error; see the mipseg log';
   const cause: unknown = error.cause;
-  if (cause instanceof Error && !(cause instanceof MipsegError)) {
+  if (SERVER_SIDE.has(error.code) && cause instanceof Error && !(cause instanceof MipsegError)) {
     const code = (cause as NodeJS.ErrnoException).code;
     return `${error.code}${typeof code === 'string' ? ` (${code})` : ''}; see the mipseg log`;
   }
   return error.message;
 }
+
+/** Failures of the server's storage, whose system errors name its files; any other code is about the instance. */
+const SERVER_SIDE: ReadonlySet<string> = new Set(['MIPSEG_STORAGE_FAILED', 'MIPSEG_STORAGE_BUSY', 'MIPSEG_STORAGE_FULL']);
 
 /** Maps what the archive did with a received instance to the C-STORE response the SCU gets. */
 export function cStoreResultFor(outcome: StoreOutcome): CStoreResult {

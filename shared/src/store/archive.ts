@@ -204,6 +204,8 @@ export class Archive {
       await this.blobs.discardTemp(file.path);
       const error = toMipsegError(err);
       if (error.code === 'MIPSEG_INTERNAL') this.log.error({ err }, 'storing an instance failed');
+      // The sender is told to try again later (503, 0xA700) and pointed at this log: the cause must be in it.
+      else if (error.code === 'MIPSEG_STORAGE_BUSY') this.log.warn({ err: error.cause ?? err }, 'storing an instance failed for now; the sender may retry');
       const uids = header ? { sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid } : fileMetaUids(file.head);
       return { status: 'failed', error, ...uids };
     }

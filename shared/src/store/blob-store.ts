@@ -8,6 +8,12 @@ import { MipsegError } from '../errors';
  * into place, so a crash never leaves a partial instance visible. Keys are relative paths built from
  * validated UIDs only. An object-store implementation can follow the same interface.
  */
+/** A blob open for reads at offsets (BlobStore.openRanged). */
+export interface RangedBlob {
+  read(start: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
 export interface BlobStore {
   /** A new temporary file to stream an incoming instance into. */
   createTemp(): { path: string; stream: WriteStream };
@@ -37,8 +43,11 @@ export interface BlobStore {
   /** Removes the files directly in the folder `prefix` whose names `matches` accepts (nothing when there is no such folder). */
   removeMatching(prefix: string, matches: (name: string) => boolean): Promise<void>;
   read(key: string): Promise<Buffer>;
-  /** `length` bytes of a blob from `start` (fewer where it ends sooner). */
-  readRange(key: string, start: number, length: number): Promise<Buffer>;
+  /**
+   * Opens a blob for reads at offsets, all from the one file opened (a replacement published meanwhile under the
+   * same key is not mixed in); `read` gives fewer bytes where the blob ends sooner. The caller closes it.
+   */
+  openRanged(key: string): Promise<RangedBlob>;
   /** The local file that holds `key`, for readers in other threads; undefined where blobs are not local files. */
   localPath(key: string): string | undefined;
   openRead(key: string, start?: number, end?: number): ReadStream;
@@ -242,20 +251,21 @@ export class FileBlobStore implements BlobStore {
     return fs.readFile(this.resolve(key));
   }
 
-  async readRange(key: string, start: number, length: number): Promise<Buffer> {
+  async openRanged(key: string): Promise<RangedBlob> {
     const handle = await fs.open(this.resolve(key), 'r');
-    try {
-      const out = Buffer.alloc(length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await handle.read(out, filled, length - filled, start + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return out.subarray(0, filled);
-    } finally {
-      await handle.close();
-    }
+    return {
+      read: async (start, length) => {
+        const out = Buffer.alloc(length);
+        let filled = 0;
+        while (filled < length) {
+          const { bytesRead } = await handle.read(out, filled, length - filled, start + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        return out.subarray(0, filled);
+      },
+      close: () => handle.close(),
+    };
   }
 
   openRead(key: string, start?: number, end?: number): ReadStream {

@@ -2,7 +2,7 @@ export { Archive, storageKeyFor, HEADER_PROBE_BYTES } from './archive';
 export { scheduleRetiredPruning } from './retired-retention';
 export type { StoreOutcome, StoreOptions, InstanceStoredListener, ReceivedFile, StudyDeletedFromListener } from './archive';
 export { FileBlobStore } from './blob-store';
-export type { BlobStore, PublishOptions } from './blob-store';
+export type { BlobStore, PublishOptions, RangedBlob } from './blob-store';
 export { SqliteArchiveIndex } from './sqlite-index';
 export type { ArchiveIndex, StoredInstance, StoredFile, SearchRow, SearchResult } from './sqlite-index';
 export type { SearchQuery, AttributeFilter, QueryLevel } from './query';

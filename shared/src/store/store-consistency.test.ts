@@ -47,13 +47,18 @@ describe('the archive keeps its index and files consistent', () => {
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
   });
 
-  test('an instance whose store listener failed for a reason of its own is answered "busy" (0xA700, a sender retries), not a processing failure (0x0110, final)', async () => {
+  test('an instance whose store listener failed for a reason of its own is answered "busy" (0xA700, a sender retries), not a processing failure (0x0110, final), and the cause is logged', async () => {
+    archive.close();
+    const lines: Array<{ level: number; msg: string; err?: { message?: string } }> = [];
+    archive = await Archive.open(dir, createLogger('info', { write: (l: string) => lines.push(JSON.parse(l) as (typeof lines)[number]) }));
     archive.onInstanceStored(() => {
       throw new Error('the outbox is closed');
     });
     const first = await archive.storeFromTemp(received(dir, 'first', '2.25.9641', '2.25.9641.1', '2.25.9641.1.1'));
     expect(first).toMatchObject({ status: 'failed', error: { code: 'MIPSEG_STORAGE_BUSY', failureReason: 0xa700 } });
     expect(first.status === 'failed' && first.error.message).toMatch(/stored, but its study check could not be recorded/);
+    // The sender is pointed at the log: the cause is there.
+    expect(lines.find((l) => l.level === 40 && l.err?.message === 'the outbox is closed')).toBeDefined();
   });
 
   test('an instance whose store listener failed is reported failed, and the sender\'s re-send tells the listeners again (its study check is recorded then), once', async () => {

@@ -208,26 +208,32 @@ export const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
  * the probe, for the caller to read the file whole.
  */
 async function nativeFramesByRange(archive: Archive, instance: StoredInstance, list: string): Promise<Uint8Array[] | undefined> {
-  const probe = await readStored(archive, instance, () => archive.blobs.readRange(instance.storageKey, 0, HEADER_PROBE_BYTES));
-  let m: PixelModule;
+  const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
   try {
-    m = readPixelModule(probe);
-  } catch {
-    return undefined;
-  }
-  if (m.bitsAllocated === 1) return undefined;
-  const size = frameByteLength(m);
-  const available = Math.min(m.pixelDataLength, instance.size - m.pixelDataOffset);
-  return Promise.all(parseFrameList(list, m.numberOfFrames).map(async (f) => {
-    const start = (f - 1) * size;
-    if (start + size > available) {
-      throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f}: its bytes end past the ${available} bytes of Pixel Data`);
+    let m: PixelModule;
+    try {
+      m = readPixelModule(await file.read(0, HEADER_PROBE_BYTES));
+    } catch {
+      return undefined;
     }
-    const frame = await readStored(archive, instance, () => archive.blobs.readRange(instance.storageKey, m.pixelDataOffset + start, size));
-    // The file replaced by a shorter copy since the header was read: not found, rather than a short frame.
-    if (frame.length < size) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f} of instance ${instance.sopInstanceUid}`);
-    return frame;
-  }));
+    if (m.bitsAllocated === 1) return undefined;
+    const size = frameByteLength(m);
+    const available = Math.min(m.pixelDataLength, instance.size - m.pixelDataOffset);
+    const frames: Uint8Array[] = [];
+    // One after another, from the one file opened: a replacement published meanwhile is not mixed in.
+    for (const f of parseFrameList(list, m.numberOfFrames)) {
+      const start = (f - 1) * size;
+      if (start + size > available) {
+        throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f}: its bytes end past the ${available} bytes of Pixel Data`);
+      }
+      const frame = await file.read(m.pixelDataOffset + start, size);
+      if (frame.length < size) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f} of instance ${instance.sopInstanceUid}`);
+      frames.push(frame);
+    }
+    return frames;
+  } finally {
+    await file.close();
+  }
 }
 
 /**
