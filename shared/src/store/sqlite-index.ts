@@ -301,14 +301,17 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   }
 
   /**
-   * The instance stored last of a study, or of every study filed under a patient (and the study itself, which a
-   * deletion may be about to move there), leaving out what is being deleted: the one whose attributes stand after it.
+   * Of a study, or of every study filed under a patient (and the study itself, which a deletion may be about to move
+   * there), leaving out what is being deleted: the instance whose attributes stand after it. Those of the instance
+   * that set them last, as putInstance sets them: the first of a new series, or a replacement, each of which stamps
+   * its series' updated_at with its own received_at (later instances of a known series set nothing, and stamp nothing).
    */
   newestInstance(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }): StoredInstance | undefined {
-    return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances
+    return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
+        (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
       WHERE (study_uid = ? OR study_uid IN (SELECT study_uid FROM studies WHERE patient_key = ?))
         AND series_uid <> ? AND sop_instance_uid <> ?
-      ORDER BY received_at DESC, sop_instance_uid LIMIT 1`)
+      ORDER BY series_set_at DESC, received_at = series_set_at DESC, received_at DESC, sop_instance_uid LIMIT 1`)
       .get(scope.studyUid, scope.patientKey ?? null, gone.seriesUid ?? '', gone.sopInstanceUid ?? '') as StoredInstance | undefined;
   }
 
