@@ -566,38 +566,43 @@ export class BullMqJobQueue implements JobQueue {
     }
     let removed = 0;
     const lookup = await this.exportLookup();
-    for (const study of await this.studiesFinishedBefore(finishedBefore)) {
+    // A study with one job keeps it (its newest): only studies with several are read.
+    for (const study of await this.studyIndex.studiesWithSeveralJobs()) {
       if (this.closing) break;
       const jobs = await this.listJobs({ studyInstanceUid: study, limit: Number.MAX_SAFE_INTEGER, offset: 0 });
-      const prunable = prunableJobIds(jobs, finishedBefore);
-      for (const id of prunable) await this.removeJobAndExports(id, lookup);
-      await this.studyIndex.remove(study, prunable);
-      removed += prunable.length;
+      const gone: string[] = [];
+      for (const id of prunableJobIds(jobs, finishedBefore)) {
+        if (await this.removeJobAndExports(id, lookup)) gone.push(id);
+      }
+      await this.studyIndex.remove(study, gone);
+      removed += gone.length;
     }
     return removed;
   }
 
-  /** The studies of the analyses (and not-applicable records) that finished before the time: BullMQ scores its finished sets by it. */
-  private async studiesFinishedBefore(finishedBefore: number): Promise<string[]> {
-    const ids = new Set<string>();
-    for (const key of [this.analyses.toKey('completed'), this.analyses.toKey('failed')]) {
-      for (const id of await this.connection.zrangebyscore(key, '-inf', `(${finishedBefore}`)) ids.add(id);
+  /**
+   * Removes a finished analysis and its exports, unless one of them has moved on since the job list was read (an export
+   * retried by hand, say) or cannot be removed (held by a worker, or removed by another gateway's pruning first): then
+   * it stays, for the next day, and the rest of the run goes on. Whether it was removed.
+   */
+  private async removeJobAndExports(jobId: string, { destinations, legacy }: ExportLookup): Promise<boolean> {
+    const finished = async (job: Job): Promise<boolean> => ['completed', 'failed'].includes(await job.getState());
+    try {
+      const analysis = await this.analyses.getJob(jobId);
+      if (!analysis || !(await finished(analysis))) return false;
+      const exports: Job[] = [];
+      for (const destination of destinations) {
+        const found = await this.exportJob(jobId, destination, legacy);
+        if (found) exports.push(found.job);
+      }
+      for (const job of exports) if (!(await finished(job))) return false;
+      for (const job of exports) await job.remove();
+      await analysis.remove();
+      return true;
+    } catch (err) {
+      this.log.warn({ err, jobId }, 'a finished job could not be removed; it stays until the next pruning');
+      return false;
     }
-    const studies = new Set<string>();
-    for (const id of ids) {
-      const data = (await this.analyses.getJob(id))?.data as AnalysisData | undefined;
-      const study = data?.request?.studyInstanceUid ?? data?.notApplicable?.studyInstanceUid;
-      if (study) studies.add(study);
-    }
-    return [...studies].sort();
-  }
-
-  private async removeJobAndExports(jobId: string, { destinations, legacy }: ExportLookup): Promise<void> {
-    for (const destination of destinations) {
-      const found = await this.exportJob(jobId, destination, legacy);
-      await found?.job.remove();
-    }
-    await (await this.analyses.getJob(jobId))?.remove();
   }
 
   /** Sends a result to a destination again (the worklist's retry button). */

@@ -51,6 +51,26 @@ export class StudyJobIndex {
     return latest;
   }
 
+  /** The studies indexed with more than one job (found by SCAN, a page at a time, not by one KEYS). */
+  async studiesWithSeveralJobs(): Promise<string[]> {
+    const prefix = this.key('');
+    const studies: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.connection.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const counts = this.connection.pipeline();
+      for (const key of keys) counts.zcard(key);
+      const replies = (await counts.exec()) ?? [];
+      replies.forEach(([err, count], i) => {
+        if (err) throw err;
+        if ((count as number) > 1) studies.push((keys[i] as string).slice(prefix.length));
+      });
+    } while (cursor !== '0');
+    return studies.sort();
+  }
+
   /** Takes these job ids (whose records are removed) out of the study's index. */
   async remove(studyInstanceUid: string, jobIds: readonly string[]): Promise<void> {
     if (jobIds.length > 0) await this.connection.zrem(this.key(studyInstanceUid), ...jobIds);

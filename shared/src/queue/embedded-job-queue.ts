@@ -204,9 +204,11 @@ export class EmbeddedJobQueue implements JobQueue {
     return Promise.resolve(rows.map((r) => r.study_uid));
   }
 
-  pruneFinishedJobs(finishedBefore: number): Promise<number> {
-    const studies = this.statements.prepare(`SELECT DISTINCT study_uid FROM jobs
-      WHERE state IN ('done', 'failed', 'not-applicable') AND finished_at < ?`).all(finishedBefore) as { study_uid: string }[];
+  async pruneFinishedJobs(finishedBefore: number): Promise<number> {
+    // A study with one job keeps it (its newest): only studies with several, one of them finished before the time.
+    const studies = this.statements.prepare(`SELECT study_uid FROM jobs GROUP BY study_uid
+      HAVING COUNT(*) > 1 AND MIN(CASE WHEN state IN ('done', 'failed', 'not-applicable') THEN finished_at END) < ?`)
+      .all(finishedBefore) as { study_uid: string }[];
     let removed = 0;
     // A study at a time, read and deleted with no await between: nothing changes its jobs in between.
     const pruneStudy = this.db.transaction((studyUid: string) => {
@@ -215,8 +217,13 @@ export class EmbeddedJobQueue implements JobQueue {
       this.statements.prepare('DELETE FROM exports WHERE job_id IN (SELECT value FROM json_each(?))').run(ids);
       return this.statements.prepare('DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))').run(ids).changes;
     });
-    for (const { study_uid: studyUid } of studies) removed += pruneStudy(studyUid);
-    return Promise.resolve(removed);
+    for (const { study_uid: studyUid } of studies) {
+      if (this.closing) break;
+      removed += pruneStudy(studyUid);
+      // Between studies the event loop runs: a first run over years of jobs must not hold up the service's start.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return removed;
   }
 
   /** The jobs' records with their exports, read in one query for all of them and grouped once (not per job). */
