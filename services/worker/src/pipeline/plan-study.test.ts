@@ -54,6 +54,21 @@ describe('planning a quiet study', () => {
     expect(await planStudy(study.studyInstanceUid, deps)).toEqual({ kind: 'unchanged', jobId: planA2.jobId });
   });
 
+  test('the same content sent again after the study was found "not applicable" is analysed again, so its result shows', async () => {
+    const study = await storedStudy();
+    const first = await planStudy(study, deps);
+    expect(first.kind).toBe('queued');
+    // The PET series deleted, say, and the study checked: its newest job says "not applicable".
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await queue.recordNotApplicable('na-between', study, 'no PET series');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const again = await planStudy(study, deps);
+    expect(again.kind).toBe('queued');
+    expect(again.jobId).not.toBe(first.jobId);
+    expect((await queue.getJob(again.jobId))?.request?.version).toBe(2);
+    expect(await planStudy(study, deps)).toEqual({ kind: 'unchanged', jobId: again.jobId });
+  });
+
   test('a file that cannot be read fails the check, to be retried, instead of making the study "not applicable"', async () => {
     const study = await storedStudy();
     const read = archive.blobs.read.bind(archive.blobs);

@@ -87,14 +87,19 @@ async function readSeriesHeaders(archive: Archive, series: Map<string, StoredIns
 }
 
 /** The series' newest analysis (highest result version), on-demand runs included; not-applicable records have none. */
-async function newestAnalysisOf(queue: JobQueue, studyInstanceUid: string, seriesInstanceUid: string): Promise<JobRecord | undefined> {
+async function newestAnalysisOf(queue: JobQueue, studyInstanceUid: string, seriesInstanceUid: string):
+  Promise<{ newest: JobRecord | undefined; verdictSince: boolean }> {
   const jobs = await queue.listJobs({ studyInstanceUid, limit: 1000, offset: 0 });
   let newest: JobRecord | undefined;
   for (const job of jobs) {
     if (job.request?.seriesInstanceUid !== seriesInstanceUid) continue;
     if (!newest?.request || job.request.version > newest.request.version) newest = job;
   }
-  return newest;
+  // A "not applicable" recorded since (the series was gone, then sent again): the study shows that verdict, not
+  // the analysis, so the same content must be analysed again for a result to show.
+  const analysedAt = newest?.createdAt;
+  const verdictSince = analysedAt !== undefined && jobs.some((j) => j.state === 'not-applicable' && j.createdAt > analysedAt);
+  return { newest, verdictSince };
 }
 
 /**
@@ -136,8 +141,8 @@ export async function planStudy(
   const seriesUid = selection.series.header.seriesInstanceUid;
   const instances = series.get(seriesUid) ?? [];
   const contentHash = hashOf(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`).sort());
-  const newest = await newestAnalysisOf(queue, studyInstanceUid, seriesUid);
-  if (!options.force && newest?.request?.contentHash === contentHash) return { kind: 'unchanged', jobId: newest.id };
+  const { newest, verdictSince } = await newestAnalysisOf(queue, studyInstanceUid, seriesUid);
+  if (!options.force && !verdictSince && newest?.request?.contentHash === contentHash) return { kind: 'unchanged', jobId: newest.id };
   const jobId = await analysisJobId(queue, seriesUid, contentHash, newest, options.force === true);
   const plan: AnalysisPlan = {
     studyInstanceUid,
