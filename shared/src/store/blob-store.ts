@@ -3,17 +3,17 @@ import { createReadStream, createWriteStream, promises as fs, type Dirent, type 
 import { dirname, join, relative, sep } from 'node:path';
 import { MipsegError } from '../errors';
 
-/**
- * Where instance bytes live. Files are published atomically: written under tmp/, fsynced, then renamed
- * into place, so a crash never leaves a partial instance visible. Keys are relative paths built from
- * validated UIDs only. An object-store implementation can follow the same interface.
- */
 /** A blob open for reads at offsets (BlobStore.openRanged). */
 export interface RangedBlob {
   read(start: number, length: number): Promise<Buffer>;
   close(): Promise<void>;
 }
 
+/**
+ * Where instance bytes live. Files are published atomically: written under tmp/, fsynced, then renamed
+ * into place, so a crash never leaves a partial instance visible. Keys are relative paths built from
+ * validated UIDs only. An object-store implementation can follow the same interface.
+ */
 export interface BlobStore {
   /** A new temporary file to stream an incoming instance into. */
   createTemp(): { path: string; stream: WriteStream };
