@@ -1,5 +1,5 @@
 import { ERRORS, type ErrorCode } from './catalogue';
-import { outOfSpaceCode, shortForNowCode } from './out-of-space';
+import { resourceShortage } from './out-of-space';
 
 /** An error from the catalogue. `detail` fills the message's %s; callers match on `code`. */
 export class MipsegError extends Error {
@@ -27,24 +27,20 @@ export class MipsegError extends Error {
  */
 export function toMipsegError(err: unknown): MipsegError {
   if (err instanceof MipsegError) return err;
-  const full = outOfSpaceCode(err);
-  if (full) return new MipsegError('MIPSEG_STORAGE_FULL', full, { cause: err });
-  const busy = shortForNowCode(err);
-  if (busy) return new MipsegError('MIPSEG_STORAGE_BUSY', busy, { cause: err });
+  const shortage = resourceShortage(err);
+  if (shortage) return new MipsegError(shortage.code, shortage.errorCode, { cause: err });
   const detail = err instanceof Error ? err.message : String(err);
   return new MipsegError('MIPSEG_INTERNAL', detail, { cause: err });
 }
 
 /**
  * A failure to write an instance's bytes: out of space is MIPSEG_STORAGE_FULL (507, 0xA700: the sender may try
- * again later), anything else MIPSEG_STORAGE_FAILED.
+ * again later), a resource short for now MIPSEG_STORAGE_BUSY (503, 0xA700), anything else MIPSEG_STORAGE_FAILED.
  */
 export function toStorageError(err: unknown): MipsegError {
   if (err instanceof MipsegError) return err;
-  const full = outOfSpaceCode(err);
-  if (full) return new MipsegError('MIPSEG_STORAGE_FULL', full, { cause: err });
-  const busy = shortForNowCode(err);
-  if (busy) return new MipsegError('MIPSEG_STORAGE_BUSY', busy, { cause: err });
+  const shortage = resourceShortage(err);
+  if (shortage) return new MipsegError(shortage.code, shortage.errorCode, { cause: err });
   return new MipsegError('MIPSEG_STORAGE_FAILED', err instanceof Error ? err.message : String(err), { cause: err });
 }
 
