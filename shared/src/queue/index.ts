@@ -9,6 +9,7 @@ export type { EmbeddedQueueOptions } from './embedded-job-queue';
 export { BullMqJobQueue } from './bullmq-job-queue';
 export { StudyCheckOutbox } from './study-check-outbox';
 export { scheduleJobPruning } from './job-retention';
+export { newestAnalysisBySeries } from './newest-analysis';
 export type { BullMqQueueOptions } from './bullmq-job-queue';
 export { isUnrecoverable, backoffDelay } from './retry-policy';
 export type { RetryPolicy } from './retry-policy';

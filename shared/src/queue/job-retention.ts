@@ -2,6 +2,7 @@ import { DAY_MS, runDaily } from '../async';
 import type { Logger } from '../log';
 import type { JobQueue } from './job-queue';
 import type { JobRecord } from './job-types';
+import { newestAnalysisBySeries } from './newest-analysis';
 
 const FINISHED = new Set(['done', 'failed', 'not-applicable']);
 
@@ -21,14 +22,7 @@ export function prunableJobIds(jobs: readonly JobRecord[], finishedBefore: numbe
   if (newest) kept.add(newest.id);
   const newestDone = newestFirst.find((j) => j.state === 'done');
   if (newestDone) kept.add(newestDone.id);
-  const newestOfSeries = new Map<string, JobRecord>();
-  for (const job of newestFirst) {
-    const series = job.request?.seriesInstanceUid;
-    if (series === undefined) continue;
-    const held = newestOfSeries.get(series);
-    if (!held?.request || job.request && job.request.version > held.request.version) newestOfSeries.set(series, job);
-  }
-  for (const job of newestOfSeries.values()) kept.add(job.id);
+  for (const job of newestAnalysisBySeries(jobs).values()) kept.add(job.id);
   return newestFirst
     .filter((j) => FINISHED.has(j.state) && j.finishedAt !== null && j.finishedAt < finishedBefore)
     .filter((j) => !kept.has(j.id) && !exportOutstanding(j))
@@ -46,7 +40,6 @@ export function scheduleJobPruning(queue: JobQueue, days: number, log: Logger): 
       const jobs = await queue.pruneFinishedJobs(Date.now() - days * DAY_MS);
       if (jobs) log.info({ jobs, retentionDays: days }, 'removed the records of old finished jobs');
     } catch (err) {
-      // The embedded store throws at once (a closed or full database): caught here as well.
       log.warn({ err, retentionDays: days }, 'could not remove the records of old finished jobs; trying again tomorrow');
     }
   });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@mipseg/shared/log';
-import type { AnalysisPlan, JobQueue, JobRecord } from '@mipseg/shared/queue';
+import { newestAnalysisBySeries, type AnalysisPlan, type JobQueue, type JobRecord } from '@mipseg/shared/queue';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { toMipsegError } from '@mipseg/shared/errors';
 import { readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
@@ -86,15 +86,11 @@ async function readSeriesHeaders(archive: Archive, series: Map<string, StoredIns
   return out;
 }
 
-/** The series' newest analysis (highest result version), on-demand runs included; not-applicable records have none. */
+/** The series' newest analysis (newestAnalysisBySeries), and whether the study was found not applicable since. */
 async function newestAnalysisOf(queue: JobQueue, studyInstanceUid: string, seriesInstanceUid: string):
   Promise<{ newest: JobRecord | undefined; verdictSince: boolean }> {
   const jobs = await queue.listJobs({ studyInstanceUid, limit: 1000, offset: 0 });
-  let newest: JobRecord | undefined;
-  for (const job of jobs) {
-    if (job.request?.seriesInstanceUid !== seriesInstanceUid) continue;
-    if (!newest?.request || job.request.version > newest.request.version) newest = job;
-  }
+  const newest = newestAnalysisBySeries(jobs).get(seriesInstanceUid);
   // A "not applicable" recorded since (the series was gone, then sent again): the study shows that verdict, not
   // the analysis, so the same content must be analysed again for a result to show.
   const analysedAt = newest?.createdAt;
