@@ -421,14 +421,14 @@ export class Archive {
 
   /**
    * The headers that set a study's and its patient's attributes once `gone` is deleted (RemainingHeaders); undefined
-   * when nothing of the study remains. The patient's is read only where another study of the patient holds a newer one.
+   * when nothing of the study remains. The patient's is read only where it comes from another study of the patient.
    */
   private async remainingHeaders(study: string, gone: { seriesUid?: string; sopInstanceUid?: string }): Promise<RemainingHeaders | undefined> {
-    const kept = this.index.newestInstance({ studyUid: study }, gone);
+    const kept = this.index.attributeSource({ studyUid: study }, gone);
     if (!kept) return undefined;
     const header = await this.headerOf(kept);
-    const newest = this.index.newestInstance({ studyUid: study, patientKey: patientKeyOf(header) }, gone);
-    const patient = newest && newest.sopInstanceUid !== kept.sopInstanceUid ? await this.headerOrNone(newest) : undefined;
+    const ofPatient = this.index.attributeSource({ studyUid: study, patientKey: patientKeyOf(header) }, gone);
+    const patient = ofPatient && ofPatient.sopInstanceUid !== kept.sopInstanceUid ? await this.headerOrNone(ofPatient) : undefined;
     return { study: header, ...(patient ? { patient } : {}) };
   }
 

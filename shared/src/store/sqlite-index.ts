@@ -27,8 +27,8 @@ export interface StoredInstance {
 
 /**
  * What sets a study's rows again once some of its instances are deleted, overwriting what they set: the study's
- * attributes come from its newest remaining instance, the patient's (a row its other studies share) from the
- * newest remaining instance of any study of that patient, as they would had the deleted ones never come.
+ * attributes come from the remaining instance of the study that set them last, the patient's (a row its other studies
+ * share) from the one of any study of that patient (see attributeSource), as they would had the deleted ones never come.
  */
 export interface RemainingHeaders {
   readonly study: InstanceHeader;
@@ -93,8 +93,8 @@ export interface ArchiveIndex {
    * and study attributes again from `remaining`, as deleteSeries does. False when the instance is not stored.
    */
   deleteInstance(sopInstanceUid: string, remaining: RemainingHeaders): boolean;
-  /** See SqliteArchiveIndex.newestInstance. */
-  newestInstance(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }): StoredInstance | undefined;
+  /** See SqliteArchiveIndex.attributeSource. */
+  attributeSource(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }): StoredInstance | undefined;
   close(): void;
 }
 
@@ -306,7 +306,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
    * that set them last, as putInstance sets them: the first of a new series, or a replacement, each of which stamps
    * its series' updated_at with its own received_at (later instances of a known series set nothing, and stamp nothing).
    */
-  newestInstance(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }): StoredInstance | undefined {
+  attributeSource(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }): StoredInstance | undefined {
     return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
         (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
       WHERE (study_uid = ? OR study_uid IN (SELECT study_uid FROM studies WHERE patient_key = ?))
@@ -342,7 +342,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     }) !== undefined;
   }
 
-  /** The study's attributes from its newest remaining instance, its patient's from the patient's (see RemainingHeaders). */
+  /** The study's attributes and its patient's from their sources (see RemainingHeaders). */
   private refileAfterDeletion(remaining: RemainingHeaders, previousKey: string): void {
     const row = attributeRow(remaining.study);
     const patientRow = remaining.patient && patientKeyOf(remaining.patient) === row.patient_key ? attributeRow(remaining.patient) : row;
