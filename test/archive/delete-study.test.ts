@@ -195,9 +195,9 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
   });
 
   /** A slice of a second series of `study`: `${study}.2`. */
-  const otherSeries = (study: string, n: number, stored?: number[]) => Buffer.from(syntheticPetInstance({ sopInstanceUid: `${study}.2.${n}`,
-    seriesInstanceUid: `${study}.2`, imagePositionPatient: [0, 0, n], ...(stored ? { stored } : {}),
-    attributes: { StudyInstanceUID: study, PatientID: 'DEL-1' } }));
+  const otherSeries = (study: string, n: number, stored?: number[], attributes: Record<string, unknown> = {}) => Buffer.from(syntheticPetInstance({
+    sopInstanceUid: `${study}.2.${n}`, seriesInstanceUid: `${study}.2`, imagePositionPatient: [0, 0, n], ...(stored ? { stored } : {}),
+    attributes: { StudyInstanceUID: study, PatientID: 'DEL-1', ...attributes } }));
   const delSeries = (study: string, series: string) => fetch(`${server?.baseUrl}/studies/${study}/series/${series}`, { method: 'DELETE' });
   const seriesOf = async (study: string): Promise<string[]> => {
     const res = await fetch(`${server?.baseUrl}/studies/${study}/series`);
@@ -248,15 +248,19 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     }
   });
 
+  /** An older study of the patient with two series, named Doe^Jane, then a later study that corrects it to Smith^Jane. */
+  async function storeNameThenCorrection(patientId: string): Promise<void> {
+    const older = [slice(DELETED, 1, patientId, { attributes: { PatientName: 'Doe^Jane' } }),
+      otherSeries(DELETED, 1, undefined, { PatientID: patientId, PatientName: 'Doe^Jane' })];
+    expect((await postStow(`${server?.baseUrl}/studies`, older)).status).toBe(200);
+    expect((await postStow(`${server?.baseUrl}/studies`, [slice(KEPT, 1, patientId, { attributes: { PatientName: 'Smith^Jane' } })])).status).toBe(200);
+  }
+
   // The patient row is shared by the patient's studies, and the latest instance stored sets it: a stray series deleted
   // from an older study refiled the patient from that study's first instance, the name before its correction.
   test('deleting a series of an older study keeps the name a later study of the same patient corrected, for both', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
-    const older = [slice(DELETED, 1, 'SAME-1', { attributes: { PatientName: 'Doe^Jane' } }),
-      Buffer.from(syntheticPetInstance({ sopInstanceUid: `${DELETED}.2.1`, seriesInstanceUid: `${DELETED}.2`, imagePositionPatient: [0, 0, 1],
-        attributes: { StudyInstanceUID: DELETED, PatientID: 'SAME-1', PatientName: 'Doe^Jane' } }))];
-    expect((await postStow(`${server.baseUrl}/studies`, older)).status).toBe(200);
-    expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1, 'SAME-1', { attributes: { PatientName: 'Smith^Jane' } })])).status).toBe(200);
+    await storeNameThenCorrection('SAME-1');
     const names = async () => {
       const rows = (await (await fetch(`${server?.baseUrl}/studies?PatientID=SAME-1`)).json()) as Record<string, { Value: Array<{ Alphabetic: string }> }>[];
       return rows.map((r) => r['00100010']?.Value[0]?.Alphabetic);
@@ -271,11 +275,7 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
 
   test('deleting a series still succeeds when the later study\'s instance cannot be read (being deleted, or its file lost)', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
-    const older = [slice(DELETED, 1, 'SAME-2', { attributes: { PatientName: 'Doe^Jane' } }),
-      Buffer.from(syntheticPetInstance({ sopInstanceUid: `${DELETED}.2.1`, seriesInstanceUid: `${DELETED}.2`, imagePositionPatient: [0, 0, 1],
-        attributes: { StudyInstanceUID: DELETED, PatientID: 'SAME-2', PatientName: 'Doe^Jane' } }))];
-    expect((await postStow(`${server.baseUrl}/studies`, older)).status).toBe(200);
-    expect((await postStow(`${server.baseUrl}/studies`, [slice(KEPT, 1, 'SAME-2', { attributes: { PatientName: 'Smith^Jane' } })])).status).toBe(200);
+    await storeNameThenCorrection('SAME-2');
     const [later] = server.archive.index.listInstances({ studyUid: KEPT });
     await rm(join(server.dataDir, String(later?.storageKey)));
     expect((await delSeries(DELETED, `${DELETED}.2`)).status).toBe(200);
