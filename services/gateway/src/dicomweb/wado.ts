@@ -177,8 +177,15 @@ function parseFrameList(raw: string, numberOfFrames: number): number[] {
   return frames;
 }
 
+function singleInstance(archive: Archive, req: Request): StoredInstance {
+  return instancesIn(archive, scopeOf(req))[0] as StoredInstance;
+}
+
 async function loadSingle(archive: Archive, req: Request): Promise<{ instance: StoredInstance; bytes: Buffer }> {
-  const instance = instancesIn(archive, scopeOf(req))[0] as StoredInstance;
+  return loadStored(archive, singleInstance(archive, req));
+}
+
+async function loadStored(archive: Archive, instance: StoredInstance): Promise<{ instance: StoredInstance; bytes: Buffer }> {
   return { instance, bytes: await readStored(archive, instance, () => archive.blobs.read(instance.storageKey)) };
 }
 
@@ -258,7 +265,7 @@ function acceptsNativeOctets(entry: AcceptEntry): boolean {
  */
 export function retrieveFramesHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
-    const looked = instancesIn(archive, scopeOf(req))[0] as StoredInstance;
+    const looked = singleInstance(archive, req);
     if (isUncompressed(looked.transferSyntaxUid) && looked.size > WHOLE_READ_MAX_BYTES && looked.bitsAllocated !== 1) {
       negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
       const frames = await nativeFramesByRange(archive, looked, String(req.params['frames']));
@@ -267,7 +274,8 @@ export function retrieveFramesHandler(archive: Archive) {
         return;
       }
     }
-    const { instance, bytes } = await loadSingle(archive, req);
+    // The instance looked up once: each frame request of a viewer goes this way.
+    const { instance, bytes } = await loadStored(archive, looked);
     if (!isUncompressed(instance.transferSyntaxUid)) {
       const { partType, parts } = compressedFrameParts(bytes, req.get('accept'), String(req.params['frames']));
       await sendMultipart(res, partType, parts);
