@@ -151,6 +151,61 @@ describe('loadConfig', () => {
     }
   });
 
+  describe('EXPORT_STOW_TOKENS_FILE', () => {
+    const A = 'https://pacs-a.example/dicom-web';
+    const B = 'https://pacs-b.example:8443/dicomweb';
+    const destinations = `stow:${A}, dimse:PACS@10.0.0.5:104, stow:${B}`;
+    let dir: string;
+    beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'mipseg-cfg-')); });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    const withFile = (content: string, env: Record<string, string> = {}) => {
+      writeFileSync(join(dir, 'tokens'), content);
+      return () => loadConfig({ EXPORT_DESTINATIONS: destinations, EXPORT_STOW_TOKENS_FILE: join(dir, 'tokens'), ...env });
+    };
+    const messageOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (err) {
+        expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+        return (err as Error).message;
+      }
+      throw new Error('accepted');
+    };
+
+    test('gives each listed stow: destination its own token, keyed by its EXPORT_DESTINATIONS entry; none by default', () => {
+      expect(loadConfig({ EXPORT_DESTINATIONS: destinations }).pipeline.exportStowTokens).toEqual({});
+      // Comments, blank lines, a stow: prefix, a trailing slash and an upper-case host are all the same destination.
+      const config = withFile(`# PACS A\n\nstow:https://PACS-A.example/dicom-web/  token-of-a.1\r\n${B}\ttoken-of-b~2==\n`,
+        { EXPORT_STOW_TOKEN: 'shared-token-3' })();
+      expect(config.pipeline.exportStowTokens).toEqual({ [`stow:${A}`]: 'token-of-a.1', [`stow:${B}`]: 'token-of-b~2==' });
+      expect(config.pipeline.exportStowToken).toBe('shared-token-3');
+      expect(Object.isFrozen(config.pipeline.exportStowTokens)).toBe(true);
+    });
+
+    test('refuses a URL that is not a stow: destination, naming the line and never a token', () => {
+      const message = messageOf(withFile(`${A} token-of-a.1\nhttps://pacs-c.example/dicom-web token-of-c.3\n`));
+      expect(message).toContain('line 2: https://pacs-c.example/dicom-web is not a stow: entry of EXPORT_DESTINATIONS');
+      expect(message).not.toContain('token-of');
+    });
+
+    test.each([
+      ['a line without a token', `${A}\n`, 'line 1: expected "<stow URL> <token>"'],
+      ['a token with a space in it', `${A} token of a\n`, 'line 1: expected "<stow URL> <token>"'],
+      ['a token that is not an RFC 6750 bearer token', `${A} token-of-a;1\n`, 'line 1: the token must be one RFC 6750 bearer token'],
+      ['a destination listed twice', `${A} token-of-a.1\n${A}/ token-of-a.2\n`, `line 2: ${A}/ is listed twice`],
+      ['a URL with user:password', 'https://admin:S3cretPw@pacs-a.example/dicom-web token-of-a.1\n', 'line 1: "https://***@pacs-a.example/dicom-web" is not'],
+      ['a DIMSE destination', 'dimse:PACS@10.0.0.5:104 token-of-a.1\n', 'line 1: "dimse:PACS@10.0.0.5:104" is not an http(s) URL'],
+    ])('refuses %s, saying which line', (_, content, expected) => {
+      const message = messageOf(withFile(content));
+      expect(message).toContain(expected);
+      expect(message).not.toMatch(/token-of-a[.;]|S3cretPw/);
+    });
+
+    test('a file that cannot be read fails the start, naming it', () => {
+      expect(messageOf(() => loadConfig({ EXPORT_STOW_TOKENS_FILE: join(dir, 'missing') }))).toContain('cannot be read (ENOENT)');
+    });
+  });
+
   test('refuses a stow: destination with user:password, and never shows a password in a message', () => {
     for (const env of [{ EXPORT_DESTINATIONS: 'stow:http://admin:S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:S3cretPw@redis:6379O' }]) {
       try {

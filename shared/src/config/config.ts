@@ -64,8 +64,10 @@ export interface Config {
     readonly exportDestinations: readonly string[];
     readonly exportAttempts: number;
     readonly exportBackoffMs: number;
-    /** Bearer token sent to every `stow:` destination; empty = none. A secret: never log it. */
+    /** Bearer token sent to every `stow:` destination without its own; empty = none. A secret: never log it. */
     readonly exportStowToken: string;
+    /** Each `stow:` destination's own token (EXPORT_STOW_TOKENS_FILE), keyed by its EXPORT_DESTINATIONS entry. Secrets. */
+    readonly exportStowTokens: Readonly<Record<string, string>>;
     /** Queue-mode workers read studies from and store results to this gateway (DICOMweb base URL). */
     readonly gatewayUrl: string;
     /** Fewest slices a PET series needs to be analysed. */
@@ -118,6 +120,7 @@ export const DEFAULTS = {
   EXPORT_BACKOFF_MS: '5000',
   EXPORT_STOW_TOKEN: '',
   EXPORT_STOW_TOKEN_FILE: '',
+  EXPORT_STOW_TOKENS_FILE: '',
   GATEWAY_URL: 'http://127.0.0.1:8080/dicomweb',
   MIN_PET_SLICES: '50',
   EXPORT_AE_TITLE: 'MIPSEG',
@@ -299,6 +302,39 @@ function readExportStowToken(env: Env): string {
   return token;
 }
 
+/** A stow: destination's URL in one spelling (trailing slash, case of scheme and host), to match the two lists. */
+function sameUrl(url: string): string {
+  return new URL(url).href.replace(/\/+$/, '');
+}
+
+/**
+ * EXPORT_STOW_TOKENS_FILE: one `<stow URL> <token>` per line (`#` comments and blank lines ignored), so that each
+ * DICOMweb destination gets its own token and none sees another's. Every URL must be one of EXPORT_DESTINATIONS'
+ * stow: entries: a typo fails the start instead of sending EXPORT_STOW_TOKEN, or nothing, to that destination.
+ * Messages name the line and the URL, never a token.
+ */
+function readExportStowTokens(env: Env, destinations: readonly string[]): Record<string, string> {
+  const file = read(env, 'EXPORT_STOW_TOKENS_FILE');
+  if (!file) return {};
+  const stow = new Map(destinations.filter((d) => d.startsWith('stow:')).map((d) => [sameUrl(d.slice('stow:'.length)), d]));
+  const tokens: Record<string, string> = {};
+  const fail = (line: number, why: string) => new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_STOW_TOKENS_FILE=${file} line ${line}: ${why}`);
+  readSecretFile('EXPORT_STOW_TOKENS_FILE', file).split(/\r?\n/).forEach((text, i) => {
+    const line = text.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const [rawUrl = '', token, ...rest] = line.split(/\s+/);
+    const url = rawUrl.startsWith('stow:') ? rawUrl.slice('stow:'.length) : rawUrl;
+    if (token === undefined || rest.length > 0) throw fail(i + 1, 'expected "<stow URL> <token>"');
+    if (!isDestination(`stow:${url}`)) throw fail(i + 1, `"${withoutUserinfo(url)}" is not an http(s) URL without user:password`);
+    const destination = stow.get(sameUrl(url));
+    if (destination === undefined) throw fail(i + 1, `${url} is not a stow: entry of EXPORT_DESTINATIONS`);
+    if (destination in tokens) throw fail(i + 1, `${url} is listed twice`);
+    if (!BEARER_TOKEN.test(token)) throw fail(i + 1, 'the token must be one RFC 6750 bearer token (letters, digits, -._~+/, trailing =)');
+    tokens[destination] = token;
+  });
+  return tokens;
+}
+
 const DIMSE_DESTINATION = /^dimse:([\x20-\x5b\x5d-\x7e]{1,16})@([^:\s]+):(\d{1,5})$/;
 
 /** stow:<http(s) URL> or dimse:<AE>@<host>:<port 1-65535>, checked whole so that a typo fails the start, not each export. */
@@ -417,6 +453,7 @@ export function loadConfig(
 ): Config {
   const { insecure = false, listens = true, ...rest } = overrides;
   const merged: Env = { ...env, ...rest };
+  const destinations = readDestinations(read(merged, 'EXPORT_DESTINATIONS'));
   const config: Config = {
     timeZone: readTimeZone(merged),
     host: readHost(merged),
@@ -445,10 +482,11 @@ export function loadConfig(
       jobBackoffMs: readInt(merged, 'JOB_BACKOFF_MS', 0, 3_600_000),
       jobLockMs: readInt(merged, 'JOB_LOCK_MS', 1000, 3_600_000),
       workerShutdownMs: readInt(merged, 'WORKER_SHUTDOWN_MS', 1000, 3_600_000),
-      exportDestinations: Object.freeze(readDestinations(read(merged, 'EXPORT_DESTINATIONS'))),
+      exportDestinations: Object.freeze(destinations),
       exportAttempts: readInt(merged, 'EXPORT_ATTEMPTS', 1, 100),
       exportBackoffMs: readInt(merged, 'EXPORT_BACKOFF_MS', 0, 3_600_000),
       exportStowToken: readExportStowToken(merged),
+      exportStowTokens: Object.freeze(readExportStowTokens(merged, destinations)),
       gatewayUrl: readUrl(merged, 'GATEWAY_URL', ['http:', 'https:']).replace(/\/$/, ''),
       minPetSlices: readInt(merged, 'MIN_PET_SLICES', 1, 100_000),
       exportAeTitle: readAeTitle(merged, 'EXPORT_AE_TITLE'),

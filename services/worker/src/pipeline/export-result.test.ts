@@ -4,7 +4,8 @@ import { createLogger } from '@mipseg/shared/log';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { ResultUids } from '@mipseg/shared/queue';
 import { syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
-import { exportResult, type ExportDeps } from './export-result';
+import { loadConfig } from '@mipseg/shared/config';
+import { exportResult, exportSettings, type ExportDeps } from './export-result';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -173,6 +174,20 @@ describe('exportResult to a STOW-RS destination', () => {
     expect((await send({ stowToken: 'pacs-token.abc~123' })).state).toBe('sent');
     expect((await send()).state).toBe('sent');
     expect(pacs.requests.map((r) => r.headers.authorization)).toEqual(['Bearer pacs-token.abc~123', undefined]);
+  });
+
+  test("sends a destination its own token, and the shared one only to destinations without one", async () => {
+    pacs.reply = json(200, referenced(MIP_UID, SEG_UID));
+    elsewhere.reply = json(200, referenced(MIP_UID, SEG_UID));
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-tokens-'));
+    writeFileSync(join(dir, 'tokens'), `${pacsUrl} pacs-own-token-456\n`);
+    const tokens = exportSettings(loadConfig({ EXPORT_DESTINATIONS: `stow:${pacsUrl},stow:${elsewhereUrl}`,
+      EXPORT_STOW_TOKENS_FILE: join(dir, 'tokens'), EXPORT_STOW_TOKEN: 'shared-token-123' }).pipeline);
+    rmSync(dir, { recursive: true });
+    expect((await send(tokens)).state).toBe('sent');
+    expect((await exportResult(RESULT, `stow:${elsewhereUrl}`, 1, { ...deps, ...tokens })).state).toBe('sent');
+    expect(pacs.requests.map((r) => r.headers.authorization)).toEqual(['Bearer pacs-own-token-456']);
+    expect(elsewhere.requests.map((r) => r.headers.authorization)).toEqual(['Bearer shared-token-123']);
   });
 
   test.each([401, 403])('fails at once on %i, saying authentication failed', async (code) => {

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendInstancesDimse, type InstanceSendResult } from '@mipseg/dimse';
+import type { Config } from '@mipseg/shared/config';
 import { DicomFailureReason, isMipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { ExportStatus, ResultUids } from '@mipseg/shared/queue';
@@ -12,8 +13,15 @@ export interface ExportDeps {
   readonly source: StudySource;
   readonly callingAeTitle: string;
   readonly log: Logger;
-  /** Bearer token for `stow:` destinations (EXPORT_STOW_TOKEN); undefined or empty = none. */
+  /** Bearer token for `stow:` destinations without their own (EXPORT_STOW_TOKEN); undefined or empty = none. */
   readonly stowToken?: string;
+  /** Destinations' own tokens (EXPORT_STOW_TOKENS_FILE), keyed by the destination entry; they win over stowToken. */
+  readonly stowTokens?: Readonly<Record<string, string>>;
+}
+
+/** What ExportDeps takes from the configuration: our AE title for C-STORE, the tokens for STOW-RS. */
+export function exportSettings(pipeline: Config['pipeline']): Pick<ExportDeps, 'callingAeTitle' | 'stowToken' | 'stowTokens'> {
+  return { callingAeTitle: pipeline.exportAeTitle, stowToken: pipeline.exportStowToken, stowTokens: pipeline.exportStowTokens };
 }
 
 async function resultInstances(source: StudySource, result: ResultUids): Promise<Buffer[]> {
@@ -110,6 +118,6 @@ export async function exportResult(result: ResultUids, destination: string, atte
   }
   const status = destination.startsWith('dimse:')
     ? await sendDimse(destination, instances, result, deps)
-    : await sendStow(destination, instances, deps.stowToken);
+    : await sendStow(destination, instances, deps.stowTokens?.[destination] ?? deps.stowToken);
   return { destination, attempts: attempt, updatedAt: Date.now(), ...status };
 }

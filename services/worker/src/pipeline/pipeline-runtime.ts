@@ -8,7 +8,7 @@ import { MIPSEG_MANUFACTURER } from '@mipseg/shared/dicom';
 import type { EquipmentIdentity } from '../dicom-output';
 import { analyzeSeries } from './analyze-series';
 import { ComputePool } from './compute-pool';
-import { exportResult } from './export-result';
+import { exportResult, exportSettings } from './export-result';
 import { planStudy, type PlanOutcome } from './plan-study';
 import { ArchiveResultSink, StowResultSink, type ResultSink } from './result-sink';
 import { ArchiveStudySource, DicomwebStudySource, type StudySource } from './study-source';
@@ -121,8 +121,7 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
       return analyzeSeries(request, { source, sink, compute, log: log.child({ jobId }) }, progress);
     },
     exportResult: (_jobId, result, destination, attempt) =>
-      exportResult(result, destination, attempt, { source, callingAeTitle: config.pipeline.exportAeTitle, log,
-        stowToken: config.pipeline.exportStowToken }),
+      exportResult(result, destination, attempt, { source, log, ...exportSettings(config.pipeline) }),
   };
   const outbox = archive ? trackStudies(archive, queue, config, log) : undefined;
   queue.startProcessing(handlers, { concurrency: config.pipeline.workerConcurrency, studyChecks: archive !== undefined, analyses: options.analyses });
