@@ -46,6 +46,26 @@ describe('the worklist while the job queue fails or does not answer (Redis down 
     }
   }, 20_000);
 
+  test('answers the jobs API with 503 MIPSEG_QUEUE_UNAVAILABLE when a queue read never answers', async () => {
+    jest.spyOn(server.queue, 'listJobs').mockImplementation(noAnswer);
+    jest.spyOn(server.queue, 'getJob').mockImplementation(noAnswer);
+    jest.spyOn(server.queue, 'pendingStudies').mockImplementation(noAnswer);
+    const paths = ['/api/jobs', '/api/jobs?state=failed', '/api/jobs/some-job', `/api/studies/${study}/results`];
+    const answers = await Promise.all(paths.map(async (path) => {
+      const res = await fetch(`${server.root}${path}`);
+      return { path, status: res.status, body: await res.json() as unknown };
+    }));
+    expect(answers).toMatchObject(paths.map((path) => ({ path, status: 503, body: { code: 'MIPSEG_QUEUE_UNAVAILABLE' } })));
+  }, 20_000);
+
+  test('refuses an export retry with 503 while the queue does not answer, without asking for the retry', async () => {
+    jest.spyOn(server.queue, 'ping').mockRejectedValue(new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', 'Redis is not connected (reconnecting)'));
+    const retry = jest.spyOn(server.queue, 'retryExport');
+    const res = await fetch(`${server.root}/api/jobs/some-job/exports/${encodeURIComponent('stow:http://pacs/dicom-web')}/retry`, { method: 'POST' });
+    expect(res.status).toBe(503);
+    expect(retry).not.toHaveBeenCalled();
+  });
+
   test('logs an event poll that gets no answer as failed, and polls again once the queue answers', async () => {
     let answer = (): void => undefined;
     // The first poll's read only, answered once the poll has given up on it (the poller waits for it before reading again).

@@ -2,7 +2,7 @@ import { withTimeout } from '@mipseg/shared/async';
 import { MipsegError } from '@mipseg/shared/errors';
 
 /**
- * Longest the gateway waits for one read of the job queue (the worklist's, the deletion guard's), as the queue's ping
+ * Longest the gateway waits for one read of the job queue (the worklist's, the jobs API's, the deletion guard's), as the queue's ping
  * does: a Redis that accepts commands but never answers (maxRetriesPerRequest is null, and there is no command
  * timeout) would otherwise hold a person's request, or the event poller, for ever.
  */

@@ -3,6 +3,7 @@ import { assertUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { JobQueue, JobState } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
+import { readQueue } from '../queue-read';
 import { isResultStored } from '../worklist/ai-status';
 import { singleQueryParam } from '../worklist/query-params';
 
@@ -45,22 +46,24 @@ export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
   r.get('/jobs', async (req, res) => {
     const study = studyParam(req);
     const state = stateParam(req);
-    res.json(await pipeline.queue.listJobs({ ...paging(req), ...(study ? { studyInstanceUid: study } : {}), ...(state ? { state } : {}) }));
+    res.json(await readQueue(pipeline.queue.listJobs({ ...paging(req), ...(study ? { studyInstanceUid: study } : {}), ...(state ? { state } : {}) }), 'the job list'));
   });
   r.get('/jobs/:id', async (req, res) => {
-    const job = await pipeline.queue.getJob(req.params.id);
+    const job = await readQueue(pipeline.queue.getJob(req.params.id), `job ${req.params.id}`);
     if (!job) throw new MipsegError('MIPSEG_NOT_FOUND', `job ${req.params.id}`);
     res.json(job);
   });
   r.post('/jobs/:id/exports/:destination/retry', async (req, res) => {
+    // As for analyze below: a retry asked while Redis is away would hang, then run once it returns.
+    await pipeline.queue.ping();
     const ok = await pipeline.queue.retryExport(req.params.id, req.params.destination);
     if (!ok) throw new MipsegError('MIPSEG_NOT_FOUND', `a failed export of job ${req.params.id} to ${req.params.destination}`);
     res.status(202).json({ retrying: true });
   });
   r.get('/studies/:study/results', async (req, res) => {
     const study = assertUid(req.params.study, 'StudyInstanceUID');
-    const jobs = await pipeline.queue.listJobs({ studyInstanceUid: study, limit: 100, offset: 0 });
-    const waiting = (await pipeline.queue.pendingStudies()).includes(study);
+    const jobs = await readQueue(pipeline.queue.listJobs({ studyInstanceUid: study, limit: 100, offset: 0 }), `the jobs of study ${study}`);
+    const waiting = (await readQueue(pipeline.queue.pendingStudies(), 'the studies in their quiet period')).includes(study);
     const latest = jobs.find((j) => j.state === 'done')?.result ?? null;
     // A result whose series were deleted (a reader rejected it) is no result: the jobs still say what was done.
     const stored = latest !== null && isResultStored(archive, latest);
