@@ -42,6 +42,24 @@ function lingerAfterRelease(port: number): { socket: Socket; released: Promise<v
   return { socket, released, hungUp };
 }
 
+/** A raw SCU that associates and then stays idle; `pdus` collects the type of every PDU the SCP sends until it closes. */
+function idleAssociation(port: number): { accepted: Promise<void>; closed: Promise<number[]> } {
+  const socket = connect({ port, host: '127.0.0.1' }, () => socket.write(associateRequest(16_384)));
+  socket.on('error', () => undefined);
+  const pdus: number[] = [];
+  let pending = Buffer.alloc(0);
+  const accepted = new Promise<void>((resolve) => socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 6 && pending.length >= 6 + pending.readUInt32BE(2)) {
+      pdus.push(pending[0] as number);
+      if (pending[0] === 0x02) resolve(); // A-ASSOCIATE-AC
+      pending = pending.subarray(6 + pending.readUInt32BE(2));
+    }
+  }));
+  const closed = new Promise<number[]>((resolve) => socket.once('close', () => resolve(pdus)));
+  return { accepted, closed };
+}
+
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
@@ -124,6 +142,18 @@ describe('DIMSE association limits and shutdown', () => {
       await within(lingering.hungUp, 1000, 'close of the SCP\'s side of the connection');
     } finally {
       lingering.socket.destroy();
+      await dimse.stop();
+    }
+  });
+
+  test('close() sends A-ABORT on an association still open at its timeout, not a bare TCP close', async () => {
+    const dimse = await startTestDimse();
+    try {
+      const idle = idleAssociation(dimse.port);
+      await idle.accepted;
+      await dimse.server.close(300);
+      expect(await within(idle.closed, 5000, 'close of the connection')).toEqual([0x02, 0x07]); // A-ASSOCIATE-AC, A-ABORT
+    } finally {
       await dimse.stop();
     }
   });

@@ -18,7 +18,7 @@ export interface DimseServer {
   readonly port: number;
   /**
    * Stops accepting connections and refuses new associations, lets open associations finish and the
-   * instances they sent be stored, and after `timeoutMs` destroys the connections still open.
+   * instances they sent be stored, and after `timeoutMs` aborts the associations still open (A-ABORT, then close).
    */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -90,8 +90,8 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
     // Connections that never got an association have nothing to finish.
     for (const scp of connections.keys()) if (!scp.hasAssociation) scp.hangUp();
     if (!(await untilClosed(server, timeoutMs))) {
-      log.warn({ open: connections.size }, 'DIMSE close timed out; destroying open connections');
-      for (const scp of connections.keys()) scp.destroyConnection();
+      log.warn({ open: connections.size }, 'DIMSE close timed out; aborting open associations');
+      for (const scp of connections.keys()) scp.abortAssociation();
       await Promise.all(connections.values());
     }
     // Closing connections may add work (discarding partial data sets), hence the loop.

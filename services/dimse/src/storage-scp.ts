@@ -9,7 +9,7 @@ import type { Archive, StoreOutcome } from '@mipseg/shared/store';
 import { busyRejection, checkAeTitles, negotiatePresentationContexts, type AssociationRejection } from './association-negotiation';
 import type { AssociationSlots } from './association-slots';
 import { cStoreResultFor } from './c-store-status';
-import { A_ABORT_INVALID_PDU_PARAMETER, maxPduLengthToAnnounce, PduLengthGuard } from './pdu-length-guard';
+import { A_ABORT_BY_USER, A_ABORT_INVALID_PDU_PARAMETER, maxPduLengthToAnnounce, PduLengthGuard } from './pdu-length-guard';
 import { ReceivedInstance } from './received-instance';
 
 /** What every association of one server shares. */
@@ -190,8 +190,15 @@ export class StorageScp extends Scp {
     setTimeout(() => this.connection.destroy(), HANG_UP_GRACE_MS).unref();
   }
 
-  destroyConnection(): void {
-    this.connection.destroy();
+  /**
+   * Ends the association with an A-ABORT, so that the peer logs an abort (and resends what it had not been
+   * answered for) rather than a network error, then closes the connection like hangUp.
+   */
+  abortAssociation(): void {
+    if (this.connection.destroyed) return;
+    this.connection.end(A_ABORT_BY_USER);
+    // A peer closes at once on an A-ABORT; this bounds a shutdown by a second more for one that does not.
+    setTimeout(() => this.connection.destroy(), 1000).unref();
   }
 
   private giveBackSlot(): void {
