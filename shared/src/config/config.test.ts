@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMipsegError } from '../errors';
-import { loadConfig } from './config';
+import { loadConfig, stowTokenFor } from './config';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -173,13 +173,25 @@ describe('loadConfig', () => {
     };
 
     test('gives each listed stow: destination its own token, keyed by its EXPORT_DESTINATIONS entry; none by default', () => {
-      expect(loadConfig({ EXPORT_DESTINATIONS: destinations }).pipeline.exportStowTokens).toEqual({});
+      expect(stowTokenFor(loadConfig({ EXPORT_DESTINATIONS: destinations }).pipeline, `stow:${A}`)).toBe('');
       // Comments, blank lines, a stow: prefix, a trailing slash and an upper-case host are all the same destination.
       const config = withFile(`# PACS A\n\nstow:https://PACS-A.example/dicom-web/  token-of-a.1\r\n${B}\ttoken-of-b~2==\n`,
         { EXPORT_STOW_TOKEN: 'shared-token-3' })();
-      expect(config.pipeline.exportStowTokens).toEqual({ [`stow:${A}`]: 'token-of-a.1', [`stow:${B}`]: 'token-of-b~2==' });
-      expect(config.pipeline.exportStowToken).toBe('shared-token-3');
+      expect(stowTokenFor(config.pipeline, `stow:${A}`)).toBe('token-of-a.1');
+      expect(stowTokenFor(config.pipeline, `stow:${B}`)).toBe('token-of-b~2==');
       expect(Object.isFrozen(config.pipeline.exportStowTokens)).toBe(true);
+    });
+
+    test('a destination written another way gets its own token; the shared one goes only to configured destinations', () => {
+      const config = withFile(`${A} token-of-a.1\n`, { EXPORT_STOW_TOKEN: 'shared-token-3' })();
+      // An export queued before EXPORT_DESTINATIONS was respelled keeps the old spelling.
+      expect(stowTokenFor(config.pipeline, 'stow:HTTPS://pacs-a.example/dicom-web/')).toBe('token-of-a.1');
+      expect(stowTokenFor(config.pipeline, `stow:${B}`)).toBe('shared-token-3');
+      // One queued for a destination since removed, which may have had its own token: not the shared one.
+      expect(stowTokenFor(config.pipeline, 'stow:https://old-pacs.example/dicom-web')).toBe('');
+      // Without a tokens file the shared token goes to every stow: destination, as before the file existed.
+      const shared = loadConfig({ EXPORT_DESTINATIONS: destinations, EXPORT_STOW_TOKEN: 'shared-token-3' }).pipeline;
+      expect(stowTokenFor(shared, 'stow:https://old-pacs.example/dicom-web')).toBe('shared-token-3');
     });
 
     test('refuses a URL that is not a stow: destination, naming the line and never a token', () => {
@@ -193,8 +205,10 @@ describe('loadConfig', () => {
       ['a token with a space in it', `${A} token of a\n`, 'line 1: expected "<stow URL> <token>"'],
       ['a token that is not an RFC 6750 bearer token', `${A} token-of-a;1\n`, 'line 1: the token must be one RFC 6750 bearer token'],
       ['a destination listed twice', `${A} token-of-a.1\n${A}/ token-of-a.2\n`, `line 2: ${A}/ is listed twice`],
-      ['a URL with user:password', 'https://admin:S3cretPw@pacs-a.example/dicom-web token-of-a.1\n', 'line 1: "https://***@pacs-a.example/dicom-web" is not'],
-      ['a DIMSE destination', 'dimse:PACS@10.0.0.5:104 token-of-a.1\n', 'line 1: "dimse:PACS@10.0.0.5:104" is not an http(s) URL'],
+      ['a URL with user:password', 'https://admin:S3cretPw@pacs-a.example/dicom-web token-of-a.1\n', 'line 1: the first field is not an http(s) URL without user:password'],
+      ['a DIMSE destination', 'dimse:PACS@10.0.0.5:104 token-of-a.1\n', 'line 1: the first field is not an http(s) URL'],
+      ['a line written token first', `token-of-a.1 ${A}\n`, 'line 1: the first field is not an http(s) URL'],
+      ['a file with no token in it', '# none yet\n\n', 'holds no token'],
     ])('refuses %s, saying which line', (_, content, expected) => {
       const message = messageOf(withFile(content));
       expect(message).toContain(expected);

@@ -66,7 +66,7 @@ export interface Config {
     readonly exportBackoffMs: number;
     /** Bearer token sent to every `stow:` destination without its own; empty = none. A secret: never log it. */
     readonly exportStowToken: string;
-    /** Each `stow:` destination's own token (EXPORT_STOW_TOKENS_FILE), keyed by its EXPORT_DESTINATIONS entry. Secrets. */
+    /** Each `stow:` destination's own token (EXPORT_STOW_TOKENS_FILE), keyed by its URL in one spelling: use stowTokenFor. Secrets. */
     readonly exportStowTokens: Readonly<Record<string, string>>;
     /** Queue-mode workers read studies from and store results to this gateway (DICOMweb base URL). */
     readonly gatewayUrl: string;
@@ -311,12 +311,13 @@ function sameUrl(url: string): string {
  * EXPORT_STOW_TOKENS_FILE: one `<stow URL> <token>` per line (`#` comments and blank lines ignored), so that each
  * DICOMweb destination gets its own token and none sees another's. Every URL must be one of EXPORT_DESTINATIONS'
  * stow: entries: a typo fails the start instead of sending EXPORT_STOW_TOKEN, or nothing, to that destination.
- * Messages name the line and the URL, never a token.
+ * Keyed by the URL in one spelling (sameUrl). Messages name the line and the URL, never a token, nor a first field
+ * that is not a URL (a line written token first).
  */
 function readExportStowTokens(env: Env, destinations: readonly string[]): Record<string, string> {
   const file = read(env, 'EXPORT_STOW_TOKENS_FILE');
   if (!file) return {};
-  const stow = new Map(destinations.filter((d) => d.startsWith('stow:')).map((d) => [sameUrl(d.slice('stow:'.length)), d]));
+  const stow = new Set(destinations.filter((d) => d.startsWith('stow:')).map((d) => sameUrl(d.slice('stow:'.length))));
   const tokens: Record<string, string> = {};
   const fail = (line: number, why: string) => new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_STOW_TOKENS_FILE=${file} line ${line}: ${why}`);
   readSecretFile('EXPORT_STOW_TOKENS_FILE', file).split(/\r?\n/).forEach((text, i) => {
@@ -325,14 +326,30 @@ function readExportStowTokens(env: Env, destinations: readonly string[]): Record
     const [rawUrl = '', token, ...rest] = line.split(/\s+/);
     const url = rawUrl.startsWith('stow:') ? rawUrl.slice('stow:'.length) : rawUrl;
     if (token === undefined || rest.length > 0) throw fail(i + 1, 'expected "<stow URL> <token>"');
-    if (!isDestination(`stow:${url}`)) throw fail(i + 1, `"${withoutUserinfo(url)}" is not an http(s) URL without user:password`);
-    const destination = stow.get(sameUrl(url));
-    if (destination === undefined) throw fail(i + 1, `${url} is not a stow: entry of EXPORT_DESTINATIONS`);
-    if (destination in tokens) throw fail(i + 1, `${url} is listed twice`);
+    if (!isDestination(`stow:${url}`)) throw fail(i + 1, 'the first field is not an http(s) URL without user:password (expected "<stow URL> <token>")');
+    const key = sameUrl(url);
+    if (!stow.has(key)) throw fail(i + 1, `${url} is not a stow: entry of EXPORT_DESTINATIONS`);
+    if (key in tokens) throw fail(i + 1, `${url} is listed twice`);
     if (!BEARER_TOKEN.test(token)) throw fail(i + 1, 'the token must be one RFC 6750 bearer token (letters, digits, -._~+/, trailing =)');
-    tokens[destination] = token;
+    tokens[key] = token;
   });
+  if (Object.keys(tokens).length === 0) throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_STOW_TOKENS_FILE=${file} holds no token`);
   return tokens;
+}
+
+/**
+ * The bearer token for a `stow:` destination, or '' for none: its own from EXPORT_STOW_TOKENS_FILE (in any spelling
+ * of its URL), else EXPORT_STOW_TOKEN. An export still queued for a destination since taken out of
+ * EXPORT_DESTINATIONS gets EXPORT_STOW_TOKEN only where no tokens file is used: with one, the shared token belongs
+ * to the destinations configured, and it is not sent to one that may have had a token of its own.
+ */
+export function stowTokenFor(pipeline: Config['pipeline'], destination: string): string {
+  const url = URL.canParse(destination.slice('stow:'.length)) ? sameUrl(destination.slice('stow:'.length)) : destination;
+  const own = pipeline.exportStowTokens[url];
+  if (own !== undefined) return own;
+  const usesFile = Object.keys(pipeline.exportStowTokens).length > 0;
+  const configured = pipeline.exportDestinations.some((d) => d.startsWith('stow:') && sameUrl(d.slice('stow:'.length)) === url);
+  return configured || !usesFile ? pipeline.exportStowToken : '';
 }
 
 const DIMSE_DESTINATION = /^dimse:([\x20-\x5b\x5d-\x7e]{1,16})@([^:\s]+):(\d{1,5})$/;

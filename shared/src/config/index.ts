@@ -1,2 +1,2 @@
-export { loadConfig, isLoopback, normaliseHostname, DEFAULTS } from './config';
+export { loadConfig, isLoopback, normaliseHostname, stowTokenFor, DEFAULTS } from './config';
 export type { Config, ConfigKey } from './config';

@@ -171,7 +171,7 @@ describe('exportResult to a STOW-RS destination', () => {
 
   test('sends the configured bearer token, and none when none is configured', async () => {
     pacs.reply = json(200, referenced(MIP_UID, SEG_UID));
-    expect((await send({ stowToken: 'pacs-token.abc~123' })).state).toBe('sent');
+    expect((await send({ stowTokenFor: () => 'pacs-token.abc~123' })).state).toBe('sent');
     expect((await send()).state).toBe('sent');
     expect(pacs.requests.map((r) => r.headers.authorization)).toEqual(['Bearer pacs-token.abc~123', undefined]);
   });
@@ -186,13 +186,15 @@ describe('exportResult to a STOW-RS destination', () => {
     rmSync(dir, { recursive: true });
     expect((await send(tokens)).state).toBe('sent');
     expect((await exportResult(RESULT, `stow:${elsewhereUrl}`, 1, { ...deps, ...tokens })).state).toBe('sent');
-    expect(pacs.requests.map((r) => r.headers.authorization)).toEqual(['Bearer pacs-own-token-456']);
+    // An export queued under another spelling of the same URL (before EXPORT_DESTINATIONS was tidied) too.
+    expect((await exportResult(RESULT, `stow:${pacsUrl}/`, 1, { ...deps, ...tokens })).state).toBe('sent');
+    expect(pacs.requests.map((r) => r.headers.authorization)).toEqual(['Bearer pacs-own-token-456', 'Bearer pacs-own-token-456']);
     expect(elsewhere.requests.map((r) => r.headers.authorization)).toEqual(['Bearer shared-token-123']);
   });
 
   test.each([401, 403])('fails at once on %i, saying authentication failed', async (code) => {
     pacs.reply = (res) => res.writeHead(code).end();
-    const status = await send({ stowToken: 'wrong-token' });
+    const status = await send({ stowTokenFor: () => 'wrong-token' });
     expect(status.state).toBe('failed');
     expect(status.detail).toMatch(new RegExp(`HTTP ${code}, authentication failed`));
     expect(status.detail).not.toContain('wrong-token');

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendInstancesDimse, type InstanceSendResult } from '@mipseg/dimse';
-import type { Config } from '@mipseg/shared/config';
+import { stowTokenFor, type Config } from '@mipseg/shared/config';
 import { DicomFailureReason, isMipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { ExportStatus, ResultUids } from '@mipseg/shared/queue';
@@ -13,15 +13,13 @@ export interface ExportDeps {
   readonly source: StudySource;
   readonly callingAeTitle: string;
   readonly log: Logger;
-  /** Bearer token for `stow:` destinations without their own (EXPORT_STOW_TOKEN); undefined or empty = none. */
-  readonly stowToken?: string;
-  /** Destinations' own tokens (EXPORT_STOW_TOKENS_FILE), keyed by the destination entry; they win over stowToken. */
-  readonly stowTokens?: Readonly<Record<string, string>>;
+  /** The bearer token for a `stow:` destination (config's stowTokenFor); undefined or empty = none. */
+  readonly stowTokenFor?: (destination: string) => string;
 }
 
 /** What ExportDeps takes from the configuration: our AE title for C-STORE, the tokens for STOW-RS. */
-export function exportSettings(pipeline: Config['pipeline']): Pick<ExportDeps, 'callingAeTitle' | 'stowToken' | 'stowTokens'> {
-  return { callingAeTitle: pipeline.exportAeTitle, stowToken: pipeline.exportStowToken, stowTokens: pipeline.exportStowTokens };
+export function exportSettings(pipeline: Config['pipeline']): Pick<ExportDeps, 'callingAeTitle' | 'stowTokenFor'> {
+  return { callingAeTitle: pipeline.exportAeTitle, stowTokenFor: (destination) => stowTokenFor(pipeline, destination) };
 }
 
 async function resultInstances(source: StudySource, result: ResultUids): Promise<Buffer[]> {
@@ -118,6 +116,6 @@ export async function exportResult(result: ResultUids, destination: string, atte
   }
   const status = destination.startsWith('dimse:')
     ? await sendDimse(destination, instances, result, deps)
-    : await sendStow(destination, instances, deps.stowTokens?.[destination] ?? deps.stowToken);
+    : await sendStow(destination, instances, deps.stowTokenFor?.(destination));
   return { destination, attempts: attempt, updatedAt: Date.now(), ...status };
 }
