@@ -150,6 +150,15 @@ describe('exportResult to a STOW-RS destination', () => {
     expect((await send()).state).toBe('retrying');
   });
 
+  test('is retried when a 409 lists one instance as a duplicate of an earlier send and the other as out of resources', async () => {
+    const both = { '00081198': { vr: 'SQ', Value: [[MIP_UID, 0x0111], [SEG_UID, 0xa700]].map(([uid, reason]) => ({
+      '00081155': { vr: 'UI', Value: [uid] }, '00081197': { vr: 'US', Value: [reason] } })) } };
+    pacs.reply = json(409, both);
+    const status = await send();
+    expect(status.state).toBe('retrying');
+    expect(status.detail).toMatch(new RegExp(`out of resources.*${SEG_UID} FailureReason 0xA700`));
+  });
+
   test.each([['0xC000', 0xc000], ['0xA900', 0xa900], ['0x0110', 0x0110], ['0x0122', 0x0122]])(
     'fails at once when an instance failed with %s', async (_name, reason) => {
     pacs.reply = json(202, { ...referenced(MIP_UID), ...failed(SEG_UID, reason) });

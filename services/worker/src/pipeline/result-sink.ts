@@ -112,8 +112,11 @@ function checkStowResponse(where: string, response: StowResponse, sopInstanceUid
   }
 }
 
-/** A status outside 2xx. A redirect is never followed: fetch would re-send the POST as a bodiless GET. */
-function refuseStatus(where: string, res: Response, text: string, hasToken: boolean): MipsegError {
+/**
+ * A status outside 2xx. A redirect is never followed: fetch would re-send the POST as a bodiless GET. `response` is
+ * the body as read, with duplicates of an earlier send already counted as stored where they may be.
+ */
+function refuseStatus(where: string, res: Response, text: string, hasToken: boolean, response: StowResponse | undefined): MipsegError {
   if (res.status >= 300 && res.status < 400) {
     return new MipsegError('MIPSEG_EXPORT_REFUSED', `${where}: HTTP ${res.status} redirect to ${res.headers.get('location') ?? '(no Location)'}; `
       + 'configure the final URL as the destination');
@@ -122,7 +125,6 @@ function refuseStatus(where: string, res: Response, text: string, hasToken: bool
     return new MipsegError('MIPSEG_EXPORT_REFUSED', `${where}: HTTP ${res.status}, authentication failed `
       + `(${hasToken ? 'the bearer token was not accepted' : 'no bearer token is configured'})`);
   }
-  const response = parseStowResponse(text);
   if (response && response.failed.length > 0 && response.failed.every((f) => isOutOfResources(f.failureReason))) {
     return new MipsegError('MIPSEG_STORAGE_FULL', `${where}: HTTP ${res.status}, destination out of resources, FailedSOPSequence ${describeFailures(response.failed)}`);
   }
@@ -201,7 +203,7 @@ export async function stowInstances(baseUrl: string, instances: readonly Buffer[
   const response = parsed && options.duplicatesAreStored ? withDuplicatesAsStored(parsed) : parsed;
   // A 409 whose every failure was a duplicate of a re-send is then a success like any other.
   const allDuplicates = res.status === 409 && response !== undefined && parsed !== undefined && parsed.failed.length > 0 && response.failed.length === 0;
-  if ((res.status < 200 || res.status >= 300) && !allDuplicates) throw refuseStatus(where, res, text, Boolean(token));
+  if ((res.status < 200 || res.status >= 300) && !allDuplicates) throw refuseStatus(where, res, text, Boolean(token), response);
   if (!response) {
     throw new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `${where}: not confirmed, HTTP ${res.status} with Content-Type `
       + `${res.headers.get('content-type') ?? '(none)'} is not a DICOM JSON STOW-RS response: ${JSON.stringify(text.slice(0, 100))}`);
