@@ -33,6 +33,20 @@ describe('the sign-in session cookie', () => {
     expect(await worklistStatus(server, first.jar)).toBe(200);
   });
 
+  test('is set only by signing in (POST): a GET or HEAD of /api/session with the token opens no session', async () => {
+    for (const method of ['GET', 'HEAD']) {
+      const res = await fetch(`${server.root}/api/session`, { method, headers: { Authorization: `Bearer ${TOKEN}` } });
+      expect({ method, status: res.status, setCookie: res.headers.get('set-cookie') }).toEqual({ method, status: 200, setCookie: null });
+    }
+  });
+
+  test('is found among other cookies of the same name, such as one a page on another port of this host planted', async () => {
+    const { jar } = await signIn(server);
+    // Cookies are not kept apart by port, and the browser sends the one with the longer path first.
+    expect(await worklistStatus(server, { Cookie: `mipseg_token=planted-junk; ${jar.Cookie}` })).toBe(200);
+    expect(await worklistStatus(server, { Cookie: 'mipseg_token=planted-junk; mipseg_token=more-junk' })).toBe(401);
+  });
+
   test('is not accepted as a bearer token: 401 on DICOMweb and the API', async () => {
     const { id } = await signIn(server);
     const bearer = { Authorization: `Bearer ${id}` };

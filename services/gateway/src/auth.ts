@@ -6,17 +6,23 @@ import { secretDigest, type SessionStore } from './session-store';
 
 /** The cookie that holds a sign-in's session id (never a token; see session-store.ts). */
 export const SESSION_COOKIE = 'mipseg_token';
-const SESSION_COOKIE_VALUE = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`);
+const SESSION_COOKIE_VALUE = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]*)`, 'g');
 
-/** The session cookie's id; undefined when absent or not valid %-encoding, which is no credential (401). */
-export function sessionIdFromCookie(req: Request): string | undefined {
-  const raw = SESSION_COOKIE_VALUE.exec(req.get('cookie') ?? '')?.[1];
-  if (!raw) return undefined;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
+/**
+ * The session ids of every cookie by that name, in the order sent; values that are not valid %-encoding are left
+ * out (no credential). There can be several: cookies are not kept apart by port, so a page on another port of this
+ * host can set one (with a longer path, which the browser sends first), and reading only the first would sign
+ * every user out, or into the planter's session.
+ */
+export function sessionIdsFromCookie(req: Request): string[] {
+  const ids: string[] = [];
+  for (const [, raw] of (req.get('cookie') ?? '').matchAll(SESSION_COOKIE_VALUE)) {
+    if (!raw) continue;
+    try {
+      ids.push(decodeURIComponent(raw));
+    } catch { /* not a session id */ }
   }
+  return ids;
 }
 
 /** The token of an `Authorization: Bearer …` header; undefined without one. */
@@ -54,8 +60,7 @@ export function bearerAuth(tokens: readonly string[], sessions: SessionStore) {
     if (digests.length === 0) return next();
     const bearer = bearerToken(req);
     if (bearer !== undefined) return next(isConfigured(digests, secretDigest(bearer)) ? undefined : new MipsegError('MIPSEG_UNAUTHORIZED'));
-    const sessionId = sessionIdFromCookie(req);
-    if (sessionId === undefined || !validSession(sessionId)) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));
+    if (!sessionIdsFromCookie(req).some(validSession)) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));
     const origin = claimedOrigin(req);
     if (!isSafeMethod(req.method) && !isOwnOrigin(req, origin)) {
       return next(new MipsegError('MIPSEG_CROSS_ORIGIN', origin ?? 'neither Origin nor Referer given'));

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { bearerToken, SESSION_COOKIE, sessionIdFromCookie } from '../auth';
+import { bearerToken, SESSION_COOKIE, sessionIdsFromCookie } from '../auth';
 import { secretDigest, sessionStoreOf } from '../session-store';
 
 function cookieOptions(req: Request) {
@@ -16,6 +16,12 @@ function cookieOptions(req: Request) {
  */
 export function createSession(authRequired: boolean) {
   return (req: Request, res: Response): void => {
+    if (req.method !== 'POST') {
+      // GET (and HEAD) only say whether a token is needed: a script that checks its token that way every few
+      // seconds would otherwise open sessions until the oldest, people's, are ended.
+      res.set('Cache-Control', 'no-store').json({ authRequired });
+      return;
+    }
     const token = bearerToken(req);
     if (authRequired && token) {
       const sessions = sessionStoreOf(req);
@@ -27,7 +33,6 @@ export function createSession(authRequired: boolean) {
 
 /** DELETE /api/session (sign-out), before the bearer-token check: ends the session on the server and clears the cookie. */
 export function endSession(req: Request, res: Response): void {
-  const id = sessionIdFromCookie(req);
-  if (id !== undefined) sessionStoreOf(req).revoke(id);
+  for (const id of sessionIdsFromCookie(req)) sessionStoreOf(req).revoke(id);
   res.clearCookie(SESSION_COOKIE, cookieOptions(req));
 }
