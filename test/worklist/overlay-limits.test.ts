@@ -12,7 +12,7 @@ describe('the worklist overlay of a SEG stored by STOW-RS', () => {
   });
   afterAll(() => server.stop());
 
-  test('is drawn for a MIP-sized SEG and refused (400) for one of 3000 × 3000 pixels', async () => {
+  test('is drawn for a MIP-sized SEG and refused (400) for one of 3000 × 3000 pixels or of 40 frames of 2048 × 2048', async () => {
     const source = syntheticSource();
     const mip = syntheticMip(5, 3);
     const mipOut = writeMipInstance(mip, source, { equipment: EQUIPMENT });
@@ -25,12 +25,22 @@ describe('the worklist overlay of a SEG stored by STOW-RS', () => {
     large['PixelData'] = [new ArrayBuffer((3000 * 3000) / 8)];
     large['_vrMap'] = { PixelData: 'OB' };
     const largeBytes = Buffer.from(writePart10(large));
-    const stored = await postStow(`${server.root}/dicomweb/studies`, [Buffer.from(seg.bytes), largeBytes]);
+    // Frames within the pixel bound, but 40 of them: a 20 MiB file, 40 × 4 M pixels to unpack on the gateway's thread.
+    const manyFrames = readNatural(seg.bytes);
+    manyFrames['SOPInstanceUID'] = `${String(manyFrames['SOPInstanceUID'])}.8`;
+    manyFrames['Rows'] = 2048;
+    manyFrames['Columns'] = 2048;
+    manyFrames['NumberOfFrames'] = 40;
+    manyFrames['PixelData'] = [new ArrayBuffer((2048 * 2048 * 40) / 8)];
+    manyFrames['_vrMap'] = { PixelData: 'OB' };
+    const manyFramesBytes = Buffer.from(writePart10(manyFrames));
+    const stored = await postStow(`${server.root}/dicomweb/studies`, [Buffer.from(seg.bytes), largeBytes, manyFramesBytes]);
     expect(stored.status).toBe(200);
     const overlay = (sop: string) => fetch(`${server.root}/api/studies/${source.StudyInstanceUID}/overlay.png?seg=${sop}`);
     expect((await overlay(String(readNatural(seg.bytes)['SOPInstanceUID']))).status).toBe(200);
-    const refused = await overlay(String(large['SOPInstanceUID']));
-    expect(refused.status).toBe(400);
-    expect(await refused.json()).toMatchObject({ code: 'MIPSEG_SEG_UNSUPPORTED' });
+    for (const sop of [large['SOPInstanceUID'], manyFrames['SOPInstanceUID']]) {
+      const refused = await overlay(String(sop));
+      expect({ sop, status: refused.status, body: await refused.json() as unknown }).toMatchObject({ sop, status: 400, body: { code: 'MIPSEG_SEG_UNSUPPORTED' } });
+    }
   });
 });

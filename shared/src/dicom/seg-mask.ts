@@ -25,7 +25,7 @@ const text = (ds: dicomParser.DataSet, tag: string): string => (ds.string(tag) ?
  * Reads the mask of a BINARY SEG with native pixel data, as mipseg writes it (one frame on a 2D image).
  * Several frames are combined into one mask (their union): a SEG on a single image may carry one frame per
  * segment. Throws MIPSEG_SEG_UNSUPPORTED for anything else (other SOP class, FRACTIONAL/LABELMAP, compressed), and
- * for a mask of more than `maxPixels`.
+ * for frames of more than `maxPixels` in all.
  */
 export function readSegMask(bytes: Uint8Array, maxPixels = Number.POSITIVE_INFINITY): SegMask {
   const ds = parseStoredDicom(bytes);
@@ -40,8 +40,10 @@ export function readSegMask(bytes: Uint8Array, maxPixels = Number.POSITIVE_INFIN
   const frames = Number(text(ds, 'x00280008') || '1');
   const pixel = ds.elements['x7fe00010'];
   const size = width * height;
-  // Checked before anything is allocated: a caller answering a request bounds what one SEG may make it hold.
+  // Checked before anything is allocated: a caller answering a request bounds what one SEG may make it hold and
+  // unpack, every frame counted (each is unpacked whole).
   if (size > maxPixels) throw unsupported(`a mask of ${width}x${height} pixels (at most ${maxPixels} read here)`);
+  if (size * frames > maxPixels) throw unsupported(`${frames} frames of ${width}x${height} pixels (at most ${maxPixels} pixels in all read here)`);
   if (!pixel || size === 0 || !Number.isInteger(frames) || frames < 1 || pixel.length < Math.ceil((size * frames) / 8)) {
     throw unsupported(`${frames} frame(s) of ${width}x${height} in ${pixel?.length ?? 0} bytes of Pixel Data`);
   }

@@ -23,6 +23,7 @@ import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
+import { readStored } from '../stored-read';
 import { dicomwebBase } from './urls';
 
 interface Scope {
@@ -187,20 +188,6 @@ async function loadSingle(archive: Archive, req: Request): Promise<{ instance: S
 
 async function loadStored(archive: Archive, instance: StoredInstance): Promise<{ instance: StoredInstance; bytes: Buffer }> {
   return { instance, bytes: await readStored(archive, instance, () => archive.blobs.read(instance.storageKey)) };
-}
-
-/**
- * Reads from an instance's file. Deleted (its series or study) or replaced since it was looked up: not found, as
- * readMetadata answers. A file missing under a row that still lists it is the server's fault, and stays an internal error.
- */
-async function readStored<T>(archive: Archive, instance: StoredInstance, read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (err) {
-    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && !archive.isStillStored(instance);
-    if (gone) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
-    throw err;
-  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Router, type Request } from 'express';
 import { assertUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
-import type { Archive } from '@mipseg/shared/store';
+import type { Archive, StoredInstance } from '@mipseg/shared/store';
+import { readStored, sendStoredFile } from '../stored-read';
 import { singleQueryParam } from './query-params';
 import { segToOverlayPng } from './seg-overlay';
 import { segmentMipHandler, type LazyModel } from './segment-mip-route';
@@ -20,12 +21,18 @@ export interface ApiRouterOptions {
 
 const uidParam = (req: Request, name: string, what: string): string => assertUid(String(req.params[name]), what);
 
-/** The stored file of an instance of `study` (404 when it is of another study). */
-async function readInstance(archive: Archive, study: string, series: string | undefined, sop: string) {
+/** An instance of `study` (404 when it is of another study). */
+function findInstance(archive: Archive, study: string, series: string | undefined, sop: string): StoredInstance {
   const [instance] = archive.index.listInstances({ studyUid: study, ...(series ? { seriesUid: series } : {}), sopInstanceUid: sop });
   if (!instance) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${sop} in study ${study}`);
-  return { instance, bytes: await archive.blobs.read(instance.storageKey) };
+  return instance;
 }
+
+/**
+ * Largest SEG file drawn as an overlay: MAX_OVERLAY_PIXELS at one bit each is half a megabyte, and a header of a
+ * few more. Checked before the file is read, so that naming a large instance does not make the gateway hold it.
+ */
+const MAX_OVERLAY_FILE_BYTES = 16 * 1024 * 1024;
 
 /** The worklist page's API, mounted under /api after the bearer-token check. */
 export function worklistApiRouter(options: ApiRouterOptions): Router {
@@ -47,16 +54,20 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
     const named = segParam === undefined ? undefined : assertUid(segParam, 'seg');
     const seg = named ?? (await latestResult(sources, study))?.segSopInstanceUid;
     if (!seg) throw new MipsegError('MIPSEG_NOT_FOUND', `a result of study ${study}`);
-    const { instance, bytes } = await readInstance(sources.archive, study, undefined, seg);
+    const instance = findInstance(sources.archive, study, undefined, seg);
+    if (instance.size > MAX_OVERLAY_FILE_BYTES) {
+      throw new MipsegError('MIPSEG_SEG_UNSUPPORTED', `a file of ${instance.size} bytes (at most ${MAX_OVERLAY_FILE_BYTES} drawn as an overlay)`);
+    }
+    const bytes = await readStored(sources.archive, instance, () => sources.archive.blobs.read(instance.storageKey));
     // The SEG's hash names its content: the browser revalidates and gets 304 while it is unchanged.
     res.set({ 'Cache-Control': 'private, no-cache', ETag: `"${instance.sha256.slice(0, 32)}"` }).type('image/png').send(segToOverlayPng(bytes));
   });
   r.get('/studies/:study/series/:series/instances/:instance/file', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
-    const { instance, bytes } = await readInstance(sources.archive, study, uidParam(req, 'series', 'SeriesInstanceUID'),
-      uidParam(req, 'instance', 'SOPInstanceUID'));
+    const instance = findInstance(sources.archive, study, uidParam(req, 'series', 'SeriesInstanceUID'), uidParam(req, 'instance', 'SOPInstanceUID'));
     res.set({ 'Content-Disposition': `attachment; filename="${instance.sopInstanceUid}.dcm"`, 'Cache-Control': 'private, max-age=3600' })
-      .type('application/dicom').send(bytes);
+      .type('application/dicom');
+    await sendStoredFile(sources.archive, instance, res);
   });
   r.post('/segment-mip', segmentMipHandler(options.model));
   return r;

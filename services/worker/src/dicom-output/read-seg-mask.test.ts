@@ -36,6 +36,18 @@ describe('readSegMask', () => {
     expect(readSegMask(big).mask).toHaveLength(3000 * 3000);
   });
 
+  test('counts every frame against that bound: 8 frames of 1024 × 1024 are 8 M pixels to unpack', () => {
+    const ds = readNatural(segOut.bytes);
+    ds['Rows'] = 1024;
+    ds['Columns'] = 1024;
+    ds['NumberOfFrames'] = 8;
+    ds['PixelData'] = [new ArrayBuffer((1024 * 1024 * 8) / 8)];
+    ds['_vrMap'] = { PixelData: 'OB' };
+    const frames = writePart10(ds);
+    expect(errorCodeOf(() => readSegMask(frames, 4 * 1024 * 1024))).toBe('MIPSEG_SEG_UNSUPPORTED');
+    expect(readSegMask(frames, 8 * 1024 * 1024).mask).toHaveLength(1024 * 1024);
+  });
+
   test('refuses an instance that is not a SEG with MIPSEG_SEG_UNSUPPORTED', () => {
     expect(errorCodeOf(() => readSegMask(mipOut.bytes))).toBe('MIPSEG_SEG_UNSUPPORTED');
   });

@@ -1,0 +1,51 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Response } from 'express';
+import { MipsegError } from '@mipseg/shared/errors';
+import type { Archive, RangedBlob, StoredInstance } from '@mipseg/shared/store';
+
+/**
+ * Reads from an instance's file. Deleted (its series or study) or replaced since it was looked up: not found, as
+ * readMetadata answers. A file missing under a row that still lists it is the server's fault, and stays an internal error.
+ */
+export async function readStored<T>(archive: Archive, instance: StoredInstance, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && !archive.isStillStored(instance);
+    if (gone) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
+    throw err;
+  }
+}
+
+/** Files up to this size are read whole and sent; larger ones are streamed (PET slices are tens of kilobytes). */
+const SEND_WHOLE_MAX_BYTES = 1 << 20;
+const STREAM_CHUNK_BYTES = 1 << 20;
+
+async function* chunksOf(file: RangedBlob, size: number): AsyncGenerator<Buffer> {
+  for (let start = 0; start < size; start += STREAM_CHUNK_BYTES) {
+    const chunk = await file.read(start, Math.min(STREAM_CHUNK_BYTES, size - start));
+    if (chunk.length === 0) throw new Error(`the file of instance ended at ${start} of ${size} bytes`);
+    yield chunk;
+  }
+}
+
+/**
+ * Sends an instance's file as the body of `res` (headers already set by the caller): small ones read whole, large
+ * ones streamed a chunk at a time from one opened file, so a 1 GiB instance holds a megabyte, not a gigabyte, and
+ * a replacement published meanwhile is not mixed in. The file is opened before the status is sent: one deleted
+ * since it was looked up is a 404, not a cut connection.
+ */
+export async function sendStoredFile(archive: Archive, instance: StoredInstance, res: Response): Promise<void> {
+  if (instance.size <= SEND_WHOLE_MAX_BYTES) {
+    res.send(await readStored(archive, instance, () => archive.blobs.read(instance.storageKey)));
+    return;
+  }
+  const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
+  try {
+    res.set('Content-Length', String(instance.size));
+    await pipeline(Readable.from(chunksOf(file, instance.size)), res);
+  } finally {
+    await file.close();
+  }
+}
