@@ -9,12 +9,15 @@ const BUSY_RETRY_AFTER_S = 5;
 
 /**
  * Express and its router mark a fault in what the client sent with a 4xx `status` (a path's malformed %-escape
- * reaches us as "Failed to decode param"): that is the client's error, not an internal one.
+ * reaches us as "Failed to decode param"): that is the client's error, not an internal one. A system error with
+ * such a status is not: sendFile gives a file of ours that is missing (ENOENT, with its path) a 404 status.
  */
 function toGatewayError(err: unknown): MipsegError {
   if (isMipsegError(err) || !(err instanceof Error)) return toMipsegError(err);
-  const status = (err as Error & { status?: unknown }).status;
-  if (typeof status === 'number' && status >= 400 && status < 500) return new MipsegError('MIPSEG_BAD_REQUEST', err.message, { cause: err });
+  const { status, syscall } = err as Error & { status?: unknown; syscall?: unknown };
+  if (typeof status === 'number' && status >= 400 && status < 500 && syscall === undefined) {
+    return new MipsegError('MIPSEG_BAD_REQUEST', err.message, { cause: err });
+  }
   return toMipsegError(err);
 }
 
