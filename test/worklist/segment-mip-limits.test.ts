@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
 import type { SegmentationModel } from '@mipseg/shared/inference';
@@ -77,6 +78,29 @@ describe('"Try a MIP image" bounds what it holds in memory', () => {
     expect(await refused.json()).toMatchObject({ code: 'MIPSEG_BUSY' });
     open();
     for (const res of await Promise.all([running, ...queued])) expect(res.status).toBe(200);
+  });
+
+  test('counts an upload as waiting from its first byte: bodies still arriving fill the queue, and give their place back when cut off', async () => {
+    const png = whitePng(256, 256);
+    const { port } = new URL(server.root);
+    // Uploads that send half their body and then stall, as a slow or hostile sender does.
+    const stalled = Array.from({ length: MAX_WAITING_SEGMENTATIONS }, () => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write(`POST /api/segment-mip HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: image/png\r\nContent-Length: ${png.length}\r\n\r\n`);
+      socket.write(png.subarray(0, png.length >> 1));
+      return socket;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const refused = await post(png);
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toMatchObject({ code: 'MIPSEG_BUSY' });
+    } finally {
+      for (const socket of stalled) socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await post(png)).status).toBe(200);
   });
 
   test('decodes an image only when its turn comes: an unreadable one waits behind the running one', async () => {

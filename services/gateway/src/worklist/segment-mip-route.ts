@@ -25,9 +25,18 @@ function checkUploadHeader(bytes: Buffer): void {
   }
 }
 
+/** A place among the requests waiting for the model, taken before the body is read (LazyModel.reserve). */
+export interface ModelTurn {
+  /** Runs `work` when the model is free; the place is given up when it starts. */
+  run<T>(work: (model: SegmentationModel) => Promise<T>): Promise<T>;
+  /** Gives the place up unused (the body could not be read, or was refused). Safe to call more than once. */
+  cancel(): void;
+}
+
 /**
  * One model, loaded on first use and kept; requests run one at a time (one ONNX session, bounded memory), and at
- * most `maxWaiting` wait their turn: beyond that they are refused, so a burst of uploads cannot pile up in memory.
+ * most `maxWaiting` wait their turn, counted from before their bodies are read: beyond that they are refused, so a
+ * burst of uploads, slow ones included, cannot pile up in memory.
  */
 export class LazyModel {
   private model: Promise<SegmentationModel> | undefined;
@@ -36,15 +45,30 @@ export class LazyModel {
 
   constructor(private readonly load: () => Promise<SegmentationModel>, private readonly maxWaiting = MAX_WAITING_SEGMENTATIONS) {}
 
-  /** Throws MIPSEG_BUSY when a request would not be queued: lets a caller refuse before reading a body. */
-  assertRoom(): void {
+  /** Takes a place among those waiting; throws MIPSEG_BUSY at once when `maxWaiting` already wait. */
+  reserve(): ModelTurn {
     if (this.waiting >= this.maxWaiting) throw new MipsegError('MIPSEG_BUSY', `${this.waiting} images are waiting for the model`);
+    this.waiting++;
+    let held = true;
+    const giveBack = (): void => {
+      if (held) this.waiting--;
+      held = false;
+    };
+    return {
+      run: (work) => {
+        if (!held) return Promise.reject(new Error('this turn was given up'));
+        return this.enqueue(work, giveBack);
+      },
+      cancel: giveBack,
+    };
   }
 
   /** Runs `work` when the model is free; throws MIPSEG_BUSY at once when `maxWaiting` requests already wait. */
   run<T>(work: (model: SegmentationModel) => Promise<T>): Promise<T> {
-    this.assertRoom();
-    this.waiting++;
+    return this.reserve().run(work);
+  }
+
+  private enqueue<T>(work: (model: SegmentationModel) => Promise<T>, started: () => void): Promise<T> {
     this.model ??= this.load();
     const model = this.model;
     // A failed load is not cached: the next request tries again.
@@ -52,7 +76,7 @@ export class LazyModel {
       if (this.model === model) this.model = undefined;
     });
     const next = this.queue.then(async () => {
-      this.waiting--;
+      started();
       return work(await model);
     });
     this.queue = next.catch(() => undefined);
@@ -71,10 +95,16 @@ export function segmentMipHandler(model: LazyModel) {
   return async (req: Request, res: Response): Promise<void> => {
     const type = (req.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
     if (type !== 'image/png') throw new MipsegError('MIPSEG_UNSUPPORTED_MEDIA_TYPE', `${type || 'no Content-Type'} (send image/png)`);
-    model.assertRoom();
-    const bytes = await readLimitedBody(req, MAX_MIP_PNG_BYTES);
-    checkUploadHeader(bytes);
-    const response = await model.run(async (m): Promise<SegmentMipResponse> => {
+    const turn = model.reserve();
+    let bytes: Buffer;
+    try {
+      bytes = await readLimitedBody(req, MAX_MIP_PNG_BYTES);
+      checkUploadHeader(bytes);
+    } catch (err) {
+      turn.cancel();
+      throw err;
+    }
+    const response = await turn.run(async (m): Promise<SegmentMipResponse> => {
       // Decoded only now, when the model is ours: waiting requests hold their compressed PNG, not its pixels.
       const started = performance.now();
       const image = pngToModelInput(bytes);
