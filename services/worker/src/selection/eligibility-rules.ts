@@ -42,9 +42,10 @@ const FDG_CODE_VALUES: readonly string[] = ['35321007', 'C-B1031', 'Y-X1743'];
 const FDG_NAME = new RegExp([
   'FDG(?!al)', // not FDGal (fluorodeoxygalactose)
   // Fluorodeoxyglucose, Fludeoxyglucose (INN), Fludesoxyglucose, Fluordesoxyglukose, Fludesoxiglucosa, Fludeossiglucosio
-  'flu(?:oro?|o?r)?-?d[eé]s?o(?:x|ss)[yi]-?glu[ck]os[eai]o?',
+  // (written as one word, or in parts joined by a hyphen or a space: "Fluoro Deoxy Glucose", "Fluorodeoxy glucose")
+  'flu(?:oro?|o?r)?[-\\s]?d[eé]s?o(?:x|ss)[yi][-\\s]?glu[ck]os[eai]o?',
   // The chemical name, the fluorine at position 2 only (6-deoxy-6-fluoro-D-glucose is another tracer)
-  'fluoro-?2-deoxy-?(?:d-)?glucose', '2-deoxy-2-.{0,10}fluoro-?(?:d-)?glucose',
+  'fluoro[-\\s]?2-deoxy[-\\s]?(?:d-)?glucose', '2-deoxy-2-.{0,10}fluoro[-\\s]?(?:d-)?glucose',
 ].join('|'), 'i');
 
 /** Why the series' tracer is not known to be FDG, or null when it is. */

@@ -87,6 +87,9 @@ describe('selectPetSeries', () => {
     ['the Spanish INN', { name: 'Fludesoxiglucosa (18F)', code: null }],
     ['the Italian INN', { name: 'Fludeossiglucosio (18F)', code: null }],
     ['a German spelling with k', { name: 'Fluordesoxyglukose', code: null }],
+    ['a name in words', { name: 'Fluoro Deoxy Glucose', code: null }],
+    ['a name in two words', { name: '18F Fluorodeoxy glucose', code: null }],
+    ['the chemical name with spaces', { name: 'Fluoro 2-deoxy D-glucose', code: null }],
   ])('FDG is recognised by %s', (_what, radiopharmaceutical) => {
     expect(selectPetSeries([series({ radiopharmaceutical })]).status).toBe('selected');
   });
