@@ -1,3 +1,4 @@
+import { siteZoneAt } from '@mipseg/shared/config';
 import type { SuvInstanceMetadata } from './suv-instance-metadata';
 import { suvUnavailable } from './suv-unavailable';
 
@@ -91,18 +92,30 @@ function dateTimeMoment(dt: string): DateTimeMoment | null {
 
 /**
  * A DT moment on the instance's own clock. DA and TM carry no zone: they are in Timezone Offset From UTC
- * (0008,0201) where the instance gives one. A DT with an offset of its own (an injection logged in UTC by a
- * dose-management system beside a scanner on local time) is moved to that zone, or the uptake would be out by
- * whole hours. Without Timezone Offset From UTC the scanner's zone is unknown, and the DT is read as written.
+ * (0008,0201) where the instance gives one, else in the site's zone where TZ names it (README: the scanners' zone).
+ * A DT with an offset of its own (an injection logged in UTC by a dose-management system beside a scanner on local
+ * time) is moved to that zone, or the uptake would be out by whole hours. With neither, the scanner's zone is
+ * unknown, and the DT is read as written.
  */
 function onInstanceClock(moment: DateTimeMoment, timezoneOffsetFromUtc: string | null): { moment: DicomMoment; note: string } {
-  const local = timezoneOffsetFromUtc === null ? null : utcOffsetSeconds(timezoneOffsetFromUtc);
   const own = moment.offset === null ? null : utcOffsetSeconds(moment.offset);
-  if (local === null || own === null || local === own) return { moment, note: '' };
-  return {
-    moment: momentAt(moment.seconds - own + local),
-    note: ` (UTC${moment.offset}, moved to TimezoneOffsetFromUTC ${(timezoneOffsetFromUtc as string).trim()})`,
-  };
+  if (own === null) return { moment, note: '' };
+  const instant = moment.seconds - own;
+  if (timezoneOffsetFromUtc !== null) {
+    const stated = utcOffsetSeconds(timezoneOffsetFromUtc);
+    if (stated === null || stated === own) return { moment, note: '' };
+    return { moment: momentAt(instant + stated), note: ` (UTC${moment.offset}, moved to TimezoneOffsetFromUTC ${timezoneOffsetFromUtc.trim()})` };
+  }
+  const site = siteZoneAt(instant);
+  if (site === null || site.offsetSeconds === own) return { moment, note: '' };
+  return { moment: momentAt(instant + site.offsetSeconds),
+    note: ` (UTC${moment.offset}, moved to the site's zone, TZ ${site.zone} at UTC${formatOffset(site.offsetSeconds)}: the instance gives no TimezoneOffsetFromUTC)` };
+}
+
+/** Seconds east of UTC as &ZZXX. */
+function formatOffset(seconds: number): string {
+  const minutes = Math.abs(seconds) / 60;
+  return `${seconds < 0 ? '-' : '+'}${String(Math.floor(minutes / 60)).padStart(2, '0')}${String(minutes % 60).padStart(2, '0')}`;
 }
 
 function previousDay(date: string): string {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { isMipsegError, type MipsegError } from '@mipseg/shared/errors';
 import { computeSuvScaleFactors } from './suv-scale-factors';
 import type { SuvInstanceMetadata } from './suv-instance-metadata';
@@ -191,12 +192,46 @@ describe('computeSuvScaleFactors', () => {
     expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
   });
 
-  test('a DT offset is read as the scanner\'s own where the instance gives no TimezoneOffsetFromUTC or the same one', () => {
-    for (const timezoneOffsetFromUtc of [null, '+0200']) {
-      const [f] = computeSuvScaleFactors([{ ...BQML, timezoneOffsetFromUtc, radiopharmaceuticalStartTime: null,
-        radiopharmaceuticalStartDateTime: '20240102090000+0200' }]);
-      expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
-    }
+  test('a DT offset is read as the scanner\'s own where the instance gives the same TimezoneOffsetFromUTC', () => {
+    const [f] = computeSuvScaleFactors([{ ...BQML, timezoneOffsetFromUtc: '+0200', radiopharmaceuticalStartTime: null,
+      radiopharmaceuticalStartDateTime: '20240102090000+0200' }]);
+    expect((f as number) / expectedBqml).toBeCloseTo(1, 9);
+  });
+
+  describe('where the instance gives no TimezoneOffsetFromUTC (each case in a node child: TZ is read at its start)', () => {
+    /** The factors (or the refusal's message) computed in a node child whose TZ is `tz`, or unset. */
+    const factorsWith = (tz: string | undefined, instance: SuvInstanceMetadata): { factor?: number; refused?: string } => {
+      const script = `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();
+const { computeSuvScaleFactors } = require(${JSON.stringify(require.resolve('./suv-scale-factors'))});
+let out; try { out = { factor: computeSuvScaleFactors([${JSON.stringify(instance)}])[0] }; } catch (e) { out = { refused: e.message }; }
+process.stdout.write(JSON.stringify(out));`;
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env['TZ'];
+      if (tz !== undefined) env['TZ'] = tz;
+      const run = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+      expect(run.stderr).toBe('');
+      return JSON.parse(run.stdout) as { factor?: number; refused?: string };
+    };
+    const injectedAt = (dateTime: string): SuvInstanceMetadata =>
+      ({ ...BQML, timezoneOffsetFromUtc: null, radiopharmaceuticalStartTime: null, radiopharmaceuticalStartDateTime: dateTime });
+
+    test('a DT offset is read as the scanner\'s own while TZ is not set (the scanner\'s zone is unknown)', () => {
+      expect((factorsWith(undefined, injectedAt('20240102090000+0200')).factor as number) / expectedBqml).toBeCloseTo(1, 9);
+    });
+
+    test('a DT in UTC is moved to the site\'s zone that TZ names, summer time included', () => {
+      // 08:00 UTC is 09:00 in Copenhagen in January, one hour before the 10:00 scan; in July 10:00 is 08:00 UTC.
+      expect((factorsWith('Europe/Copenhagen', injectedAt('20240102080000+0000')).factor as number) / expectedBqml).toBeCloseTo(1, 9);
+      const july = { ...injectedAt('20240702070000+0000'), seriesDate: '20240702', acquisitionDate: '20240702' };
+      expect((factorsWith('Europe/Copenhagen', july).factor as number) / expectedBqml).toBeCloseTo(1, 9);
+      // Already in the site's zone: read as written.
+      expect((factorsWith('Europe/Copenhagen', injectedAt('20240102090000+0100')).factor as number) / expectedBqml).toBeCloseTo(1, 9);
+    });
+
+    test('a refusal names the site\'s zone the DT was moved to', () => {
+      expect(factorsWith('Europe/Copenhagen', injectedAt('20240102100000+0000')).refused)
+        .toMatch(/20240102100000\+0000 \(UTC\+0000, moved to the site's zone, TZ Europe\/Copenhagen at UTC\+0100: the instance gives no TimezoneOffsetFromUTC\), taken as 20240102 110000/);
+    });
   });
 
   test('the refusal of an implausible injection names the zone it was moved from', () => {
