@@ -220,6 +220,16 @@ describe('exportResult to a STOW-RS destination', () => {
     expect(down.detail).toContain(`the destination did not take the instances now: STOW-RS to http://127.0.0.1:${closed}/dicom-web: ECONNREFUSED`);
   });
 
+  test.each([['no answer at all', false], ['an answer whose body never ends', true]])(
+    'is retried, saying so, when the destination takes the request and gives %s', async (_, headersFirst) => {
+    pacs.reply = (res) => {
+      if (headersFirst) res.writeHead(200, { 'Content-Type': 'application/dicom+json' }).write('{');
+    };
+    const status = await send({ stowTimeoutMs: 500 });
+    expect(status.state).toBe('retrying');
+    expect(status.detail).toContain('no complete answer within 0.5 s');
+  });
+
   test('fails at once on a TLS certificate this host does not trust, saying so', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mipseg-tls-'));
     const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1',

@@ -15,6 +15,8 @@ export interface ExportDeps {
   readonly log: Logger;
   /** The bearer token for a `stow:` destination (config's stowTokenFor); undefined or empty = none. */
   readonly stowTokenFor?: (destination: string) => string;
+  /** Longest a STOW-RS export may take (STOW_TIMEOUT_MS); shorter in tests. */
+  readonly stowTimeoutMs?: number;
 }
 
 /** What ExportDeps takes from the configuration: our AE title for C-STORE, the tokens for STOW-RS. */
@@ -78,10 +80,11 @@ async function sendDimse(destination: string, instances: Buffer[], result: Resul
  * out of resources, an answer that confirms nothing) is retried and becomes `failed` after the last attempt.
  */
 async function sendStow(destination: string, instances: Buffer[],
-  token: string | undefined): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
+  deps: ExportDeps): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
   try {
     // As by C-STORE (see heldAlready): "duplicate" (0x0111) for one of the result's own instances means it is there.
-    await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances, token, { duplicatesAreStored: true });
+    await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances, deps.stowTokenFor?.(destination),
+      { duplicatesAreStored: true, ...(deps.stowTimeoutMs === undefined ? {} : { timeoutMs: deps.stowTimeoutMs }) });
     return { state: 'sent', detail: `${instances.length} instance(s) stored` };
   } catch (err) {
     const error = toMipsegError(err);
@@ -116,6 +119,6 @@ export async function exportResult(result: ResultUids, destination: string, atte
   }
   const status = destination.startsWith('dimse:')
     ? await sendDimse(destination, instances, result, deps)
-    : await sendStow(destination, instances, deps.stowTokenFor?.(destination));
+    : await sendStow(destination, instances, deps);
   return { destination, attempts: attempt, updatedAt: Date.now(), ...status };
 }

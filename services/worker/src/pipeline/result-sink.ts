@@ -157,7 +157,21 @@ function unreachable(baseUrl: string, err: unknown): MipsegError {
   return new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `STOW-RS to ${baseUrl}: ${why}`, { cause: err });
 }
 
-async function postInstances(baseUrl: string, instances: readonly Buffer[], token: string | undefined): Promise<Response> {
+/**
+ * Longest a STOW-RS request may take, upload to last byte of the answer: a result is a MIP and a SEG of well under
+ * a few megabytes. Without it a destination that takes the POST and never answers holds each attempt (and one of
+ * its two export slots) for node's own 5-minute bounds, and a result shows failed only after EXPORT_ATTEMPTS of them.
+ */
+export const STOW_TIMEOUT_MS = 120_000;
+
+/** What fetch throws once `signal` has timed out, in whatever part of the exchange. */
+function timedOut(signal: AbortSignal): boolean {
+  return signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
+}
+
+async function postInstances(baseUrl: string, instances: readonly Buffer[], token: string | undefined,
+  timeoutMs: number): Promise<{ res: Response; signal: AbortSignal }> {
+  const signal = AbortSignal.timeout(timeoutMs);
   const boundary = `mipseg-${Date.now().toString(36)}`;
   const headers: Record<string, string> = {
     'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
@@ -165,10 +179,15 @@ async function postInstances(baseUrl: string, instances: readonly Buffer[], toke
   };
   if (token) headers['Authorization'] = `Bearer ${token}`;
   try {
-    return await fetch(`${baseUrl}/studies`, { method: 'POST', headers, body: multipartBody(instances, boundary), redirect: 'manual' });
+    return { res: await fetch(`${baseUrl}/studies`, { method: 'POST', headers, body: multipartBody(instances, boundary), redirect: 'manual', signal }), signal };
   } catch (err) {
+    if (timedOut(signal)) throw noAnswer(baseUrl, timeoutMs, err);
     throw unreachable(baseUrl, err);
   }
+}
+
+function noAnswer(baseUrl: string, timeoutMs: number, err: unknown): MipsegError {
+  return new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `STOW-RS to ${baseUrl}: no complete answer within ${timeoutMs / 1000} s`, { cause: err });
 }
 
 /** The response with "duplicate" failures counted as referenced: the destination holds those instances. */
@@ -186,6 +205,8 @@ export interface StowOptions {
    * FailureReason 0x0111 "duplicate" then means the destination holds the instance, and counts as stored.
    */
   readonly duplicatesAreStored?: boolean;
+  /** Longest the request may take (STOW_TIMEOUT_MS); shorter in tests. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -197,8 +218,15 @@ export interface StowOptions {
 export async function stowInstances(baseUrl: string, instances: readonly Buffer[], token?: string, options: StowOptions = {}): Promise<void> {
   const sopInstanceUids = instances.map((b) => readSopInstanceUid(b));
   const where = `STOW-RS to ${baseUrl}`;
-  const res = await postInstances(baseUrl, instances, token);
-  const text = await res.text();
+  const timeoutMs = options.timeoutMs ?? STOW_TIMEOUT_MS;
+  const { res, signal } = await postInstances(baseUrl, instances, token, timeoutMs);
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    if (timedOut(signal)) throw noAnswer(baseUrl, timeoutMs, err);
+    throw unreachable(baseUrl, err);
+  }
   const parsed = parseStowResponse(text);
   const response = parsed && options.duplicatesAreStored ? withDuplicatesAsStored(parsed) : parsed;
   // A 409 whose every failure was a duplicate of a re-send is then a success like any other.
