@@ -302,6 +302,12 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
       return e?.state === 'sent' ? e : undefined;
     }, 'the export to be sent');
     expect(sent.detail ?? '').not.toMatch(/connection refused/); // what was confirmed, not an earlier attempt's failure
+    // A destination the job was never exported to is no export to retry, and (queue mode) opens no queue for it:
+    // the route takes any string, and each queue object would stay for the life of the process.
+    for (const unknown of ['stow:http://never-configured.example/dicom-web', 'dimse:NOBODY@10.9.9.9:104']) {
+      expect(await q.retryExport('exp', unknown)).toBe(false);
+      if (q instanceof BullMqJobQueue) expect((q as unknown as { exportQueues: Map<string, unknown> }).exportQueues.has(unknown)).toBe(false);
+    }
   });
 
   test('two destinations whose names differ only in punctuation are two exports, each sent', async () => {

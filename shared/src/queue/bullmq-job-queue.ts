@@ -608,6 +608,11 @@ export class BullMqJobQueue implements JobQueue {
   /** Sends a result to a destination again (the worklist's retry button). */
   async retryExport(jobId: string, destination: string): Promise<boolean> {
     this.assertConnected();
+    // The destination comes from a request: one never exported to has no export, and must not get a queue object
+    // (exportQueueFor keeps each for the life of the process).
+    if (!this.options.exportDestinations.includes(destination) && !(await this.connection.sismember(this.destinationsKey, destination))) {
+      return false;
+    }
     const found = await this.exportJob(jobId, destination);
     const job = found?.job;
     if (!found || !job?.id || (await job.getState()) !== 'failed') return false;
