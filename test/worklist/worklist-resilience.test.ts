@@ -69,6 +69,21 @@ describe('the worklist page when the server or the network misbehaves', () => {
     await page.waitForSelector(`${row(0)} [data-state="not-applicable"]`, { timeout: 5000 });
   }, 20_000);
 
+  test('a change made after the list was read but before the event stream opened still reaches the page', async () => {
+    // The stream's first poll takes the state it compares later polls with: a change before that poll is never an event.
+    const held = signal();
+    await page.route((url) => url.pathname === '/api/worklist/events', async (route: Route) => {
+      await held.promise;
+      return route.continue();
+    });
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(6));
+    await changeStudy(6);
+    held.resolve();
+    await live();
+    await page.waitForSelector(`${row(6)} [data-state="not-applicable"]`, { timeout: 5000 });
+  }, 20_000);
+
   test('a reconnect refused because the session expired shows the login form, and signing in brings the list back', async () => {
     await page.goto(`${server.root}/`);
     await page.waitForSelector(row(0));

@@ -6,7 +6,7 @@ export type StudiesChangedListener = (studies: ReadonlySet<string>) => void;
 
 /**
  * The gateway's server-sent events (GET /api/worklist/events): one EventSource for the page, shared by the views.
- * After a reconnect every view refreshes, since events may have been missed.
+ * Once the stream is open (and again after a reconnect) every view refreshes, since events may have been missed.
  *
  * EventSource reconnects by itself only after a network error. A reconnect answered with anything but a 200 event
  * stream (401 once the session cookie has expired, 502 from a proxy while the gateway restarts) closes it for good,
@@ -16,7 +16,6 @@ export type StudiesChangedListener = (studies: ReadonlySet<string>) => void;
 export class StudyEventStream {
   private source: EventSource | undefined;
   private readonly listeners = new Set<StudiesChangedListener>();
-  private connected = false;
   private failures = 0;
   private retryTimer: number | undefined;
   /** Bumped by close(): a probe or timer of an earlier stream then does nothing. */
@@ -38,8 +37,9 @@ export class StudyEventStream {
       this.emit(new Set(studies));
     });
     source.addEventListener('open', () => {
-      if (this.connected) this.emit(new Set(['*']));
-      this.connected = true;
+      // Every view refreshes, on the first open too: the server compares its polls with the state at the stream's
+      // first poll, so a change between a view's own read and that poll would never be sent.
+      this.emit(new Set(['*']));
       this.failures = 0;
       document.body.dataset['live'] = 'on';
     });
@@ -77,7 +77,6 @@ export class StudyEventStream {
     this.retryTimer = undefined;
     this.source?.close();
     this.source = undefined;
-    this.connected = false;
     this.failures = 0;
   }
 }
