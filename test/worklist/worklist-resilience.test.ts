@@ -119,6 +119,28 @@ describe('the worklist page when the server or the network misbehaves', () => {
     expect(await notice.textContent()).toBe('');
   }, 20_000);
 
+  test('Run again answered after the reader left the study asks nothing more for that study', async () => {
+    await page.goto(`${server.root}/studies/${uid(7)}`);
+    await page.waitForSelector('.study-head');
+    const analyzed = signal();
+    await page.route((url) => url.pathname === `/api/studies/${uid(7)}/analyze`, async (route: Route) => {
+      await analyzed.promise;
+      return route.fulfill({ status: 202, json: { kind: 'queued', jobId: 'job-7' } });
+    });
+    let studyReads = 0;
+    await page.route((url) => url.pathname === `/api/worklist/studies/${uid(7)}`, (route: Route) => {
+      studyReads++;
+      return route.fulfill({ status: 500, json: { code: 'MIPSEG_INTERNAL', message: 'the index is busy' } });
+    });
+    await page.click('[data-action="analyze"]');
+    await page.click('a.back');
+    await page.waitForSelector('.worklist');
+    analyzed.resolve();
+    // Before, the answer started a load of the study gone from the screen, and its failures retried for ever.
+    await page.waitForTimeout(2500);
+    expect(studyReads).toBe(0);
+  }, 20_000);
+
   test('"‹ Worklist" and the nav link return to the worklist with its filter', async () => {
     const patient = syntheticStudy(5).patientName.split('^')[0] ?? '';
     await page.goto(`${server.root}/`);

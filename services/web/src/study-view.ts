@@ -105,13 +105,17 @@ export function studyView(shell: Shell, uid: string): View {
   let loading = 0;
   let failures = 0;
   let retryTimer: number | undefined;
+  /** Set by stop(): the reader has left this view, and an answer still on its way must not start anything. */
+  let stopped = false;
 
   async function act(what: () => Promise<unknown>, done: string): Promise<void> {
     try {
       await what();
+      if (stopped) return;
       replaceChildren(notice, h('div', { class: 'ok-box' }, done));
       await load();
     } catch (err) {
+      if (stopped) return;
       if (err instanceof AuthRequiredError) return shell.authRequired();
       replaceChildren(notice, errorBox(err));
     }
@@ -160,6 +164,7 @@ export function studyView(shell: Shell, uid: string): View {
   }
 
   async function load(): Promise<void> {
+    if (stopped) return;
     const ticket = ++loading;
     window.clearTimeout(retryTimer);
     try {
@@ -183,6 +188,7 @@ export function studyView(shell: Shell, uid: string): View {
   void load();
   /** No more refreshes: no live updates, no pending or retried request, and answers still on their way dropped. */
   function stop(): void {
+    stopped = true;
     unsubscribe();
     refresh.cancel();
     window.clearInterval(clock);
