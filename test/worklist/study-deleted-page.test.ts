@@ -105,9 +105,16 @@ describe('the study view when its study goes away', () => {
   test('leaving a study before its live refresh is due cancels the refresh: no request, no retry, no login form', async () => {
     await page.clock.install();
     await page.addInitScript(markStudyChangedHandled, uid(1));
+    // The view reads the study once when shown and once more when the event stream opens (a change may have come
+    // between): both are answered before the refresh this test is about is made due.
+    let reads = 0;
+    const bothReadsDone = new Promise<void>((resolve) => page.on('requestfinished', (r: Request) => {
+      if (new URL(r.url()).pathname === studyApi(1) && ++reads === 2) resolve();
+    }));
     await page.goto(`${server.root}/studies/${uid(1)}`);
     await page.waitForSelector('.study-head');
     await live();
+    await bothReadsDone;
     // Were the refresh made, its answer (401) would show the login form over the worklist.
     await page.route((url) => url.pathname === studyApi(1), (route) => route.fulfill({ status: 401, json: { code: 'MIPSEG_UNAUTHENTICATED', message: 'no' } }));
     const requests = countRequests(page, studyApi(1));
