@@ -282,6 +282,21 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     expect(await seriesOf(DELETED)).toEqual([`${DELETED}.1`]);
   });
 
+  test('deleting a series still succeeds when the study\'s remaining instances cannot be read (files lost), its attributes as they were', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    // Series 2 is the newer: its instance sets the study's attributes once series 1 is deleted, but its file is lost.
+    expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1)])).status).toBe(200);
+    expect((await postStow(`${server.baseUrl}/studies`, [otherSeries(DELETED, 1), otherSeries(DELETED, 2)])).status).toBe(200);
+    for (const lost of server.archive.index.listInstances({ studyUid: DELETED, seriesUid: `${DELETED}.2` })) {
+      await rm(join(server.dataDir, lost.storageKey));
+    }
+    expect((await delSeries(DELETED, `${DELETED}.1`)).status).toBe(200);
+    expect(await seriesOf(DELETED)).toEqual([`${DELETED}.2`]);
+    const [study] = (await (await fetch(`${server.baseUrl}/studies?StudyInstanceUID=${DELETED}`)).json()) as Record<string, { Value: unknown[] }>[];
+    expect(study?.['00100020']?.Value).toEqual(['DEL-1']);
+    expect(study?.['00201208']?.Value).toEqual([2]);
+  });
+
   test('a frame read that loses the race with the series\' deletion answers 404, not 500', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
     expect((await postStow(`${server.baseUrl}/studies`, [slice(DELETED, 1), otherSeries(DELETED, 1)])).status).toBe(200);

@@ -1,3 +1,4 @@
+import * as dicomParser from 'dicom-parser';
 import { newUid } from '@mipseg/shared/dicom';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { buildDoseSr, type DoseSrInstance } from '../support/dose-sr';
@@ -74,5 +75,20 @@ describe('radiation dose SR documents through DICOMweb', () => {
       expect(((await res.json()) as { code?: string }).code).toMatch(/^MIPSEG_/);
     }
     expect((await fetch(`${server.baseUrl.replace('/dicomweb', '')}/healthz`)).status).toBe(200);
+  });
+
+  test('a re-send cut short at an element boundary is refused (0xC000) and the stored report kept', async () => {
+    const [r] = reports as [DoseSrInstance];
+    // The end of the last top-level element before the content tree: a cut there parses as a whole file.
+    const parsed = dicomParser.parseDicom(new Uint8Array(r.bytes));
+    const ends = Object.entries(parsed.elements).filter(([tag]) => tag < 'x0040a730').map(([, e]) => e.dataOffset + e.length);
+    const cut = r.bytes.subarray(0, Math.max(...ends));
+    expect(() => dicomParser.parseDicom(new Uint8Array(cut))).not.toThrow();
+    const refused = await postStow(`${server.baseUrl}/studies`, [cut]);
+    expect(refused.status).toBe(400);
+    expect(refused.body?.['00081198']?.Value?.[0]?.['00081197']?.Value).toEqual([0xc000]);
+    const url = `${server.baseUrl}/studies/${STUDY}/series/${r.seriesInstanceUid}/instances/${r.sopInstanceUid}`;
+    const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    expect(Buffer.from(await res.arrayBuffer()).indexOf(r.bytes)).toBeGreaterThan(0);
   });
 });

@@ -112,6 +112,23 @@ async function readHeaderBytes(path: string, size: number): Promise<Buffer> {
  * which is kept under retired/ (until RETIRED_RETENTION_DAYS) and a warning is returned; under another study or
  * series it is refused (0x0111).
  */
+/**
+ * A copy that is the stored one's first bytes and no more is the stored copy cut short (a transfer that broke off),
+ * not a correction: it must not replace it. A cut at an element boundary parses as a whole file, and only image SOP
+ * classes can be told by a Type 1 element missing (Pixel Data, see validate); an SR, a KOS or an RTSTRUCT cannot.
+ */
+function assertNotCutFrom(stored: Buffer, received: Buffer): void {
+  if (received.length < stored.length && stored.subarray(0, received.length).equals(received)) {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE',
+      `truncated: the copy received is the first ${received.length} of the ${stored.length} bytes of the copy stored`);
+  }
+}
+
+/** How many unreadable instances a deletion passes over to find one that sets the study's attributes again. */
+const UNREADABLE_SOURCES_PASSED_OVER = 16;
+/** Instances of the study remain, but none of those tried could be read: its attributes stay as they are. */
+const UNREADABLE = Symbol('unreadable');
+
 export class Archive {
   private readonly listeners: InstanceStoredListener[] = [];
   /** Instances stored whose listeners failed (the sender was told the store failed): a re-send tells them again. */
@@ -312,16 +329,19 @@ export class Archive {
     // Both copies are read whole to compare them: past this size the new copy replaces the stored one unread, as
     // before, rather than hold two large multi-frame instances in memory per association.
     if (existing.size > SAME_DATA_SET_MAX_BYTES || size > SAME_DATA_SET_MAX_BYTES) return false;
+    let stored: Buffer;
+    let received: Buffer;
     try {
-      const [stored, received] = await Promise.all([this.blobs.read(existing.storageKey), fs.readFile(tempPath)]);
-      // Read once for both questions: is the stored file the one indexed (see storedFileIntact), and the same data set.
-      if (sha256Of(stored) !== existing.sha256) return false;
-      const same = sameDataSet(stored, received);
-      if (same) this.log.debug({ sopInstanceUid: existing.sopInstanceUid }, 'instance sent again in another encoding; the stored copy is kept');
-      return same;
+      [stored, received] = await Promise.all([this.blobs.read(existing.storageKey), fs.readFile(tempPath)]);
     } catch {
       return false; // the stored file cannot be read: the new copy replaces it
     }
+    // Read once for both questions: is the stored file the one indexed (see storedFileIntact), and the same data set.
+    if (sha256Of(stored) !== existing.sha256) return false;
+    assertNotCutFrom(stored, received);
+    const same = sameDataSet(stored, received);
+    if (same) this.log.debug({ sopInstanceUid: existing.sopInstanceUid }, 'instance sent again in another encoding; the stored copy is kept');
+    return same;
   }
 
   /**
@@ -383,7 +403,7 @@ export class Archive {
   private async deleteSeriesOfHeldStudy(study: string, series: string): Promise<number | undefined> {
     const remaining = await this.remainingHeaders(study, { seriesUid: series });
     const kept = remaining !== undefined;
-    const instances = this.index.deleteSeries(study, series, remaining);
+    const instances = this.index.deleteSeries(study, series, remaining === UNREADABLE ? undefined : remaining);
     if (instances === undefined) return undefined;
     for (const listener of this.deletionListeners) listener(study);
     const fields = { studyInstanceUid: study, seriesInstanceUid: series };
@@ -412,7 +432,7 @@ export class Archive {
         return (await this.deleteSeriesOfHeldStudy(study, series)) !== undefined;
       }
       const remaining = await this.remainingHeaders(study, { sopInstanceUid: sop });
-      if (!remaining || !this.index.deleteInstance(sop, remaining)) return false;
+      if (!remaining || !this.index.deleteInstance(study, sop, remaining === UNREADABLE ? undefined : remaining)) return false;
       for (const listener of this.deletionListeners) listener(study);
       await this.removeInstanceFiles(study, series, sop);
       return true;
@@ -423,13 +443,34 @@ export class Archive {
    * The headers that set a study's and its patient's attributes once `gone` is deleted (RemainingHeaders); undefined
    * when nothing of the study remains. The patient's is read only where it comes from another study of the patient.
    */
-  private async remainingHeaders(study: string, gone: { seriesUid?: string; sopInstanceUid?: string }): Promise<RemainingHeaders | undefined> {
-    const kept = this.index.attributeSource({ studyUid: study }, gone);
-    if (!kept) return undefined;
-    const header = await this.headerOf(kept);
+  private async remainingHeaders(study: string, gone: { seriesUid?: string; sopInstanceUid?: string }):
+    Promise<RemainingHeaders | typeof UNREADABLE | undefined> {
+    const source = await this.readableAttributeSource(study, gone);
+    if (source === undefined || source === UNREADABLE) return source;
+    const { kept, header } = source;
     const ofPatient = this.index.attributeSource({ studyUid: study, patientKey: patientKeyOf(header) }, gone);
     const patient = ofPatient && ofPatient.sopInstanceUid !== kept.sopInstanceUid ? await this.headerOrNone(ofPatient) : undefined;
     return { study: header, ...(patient ? { patient } : {}) };
+  }
+
+  /**
+   * The study's attribute source once `gone` is deleted and its header; undefined when nothing of the study remains.
+   * A source whose file cannot be read (lost under its row) is passed over for the next, and where none can be read
+   * (UNREADABLE) the deletion leaves the study's attributes as they are: an administrator clearing up after a disk
+   * fault must be able to delete, not be answered 500 for ever.
+   */
+  private async readableAttributeSource(study: string, gone: { seriesUid?: string; sopInstanceUid?: string }):
+    Promise<{ kept: StoredInstance; header: InstanceHeader } | typeof UNREADABLE | undefined> {
+    for (let skip = 0; skip < UNREADABLE_SOURCES_PASSED_OVER; skip++) {
+      const kept = this.index.attributeSource({ studyUid: study }, gone, skip);
+      if (!kept) return skip === 0 ? undefined : UNREADABLE;
+      try {
+        return { kept, header: await this.headerOf(kept) };
+      } catch (err) {
+        this.log.warn({ err, sopInstanceUid: kept.sopInstanceUid }, "an instance's file could not be read to set its study's attributes again");
+      }
+    }
+    return UNREADABLE;
   }
 
   /**

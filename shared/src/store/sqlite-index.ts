@@ -92,9 +92,11 @@ export interface ArchiveIndex {
    * Removes one instance's row, not the last of its series (deleteSeries takes that), and sets the study's patient
    * and study attributes again from `remaining`, as deleteSeries does. False when the instance is not stored.
    */
-  deleteInstance(sopInstanceUid: string, remaining: RemainingHeaders): boolean;
+  /** `remaining` undefined: the study's attributes stay as they are (no remaining instance could be read). */
+  deleteInstance(studyUid: string, sopInstanceUid: string, remaining: RemainingHeaders | undefined): boolean;
   /** See SqliteArchiveIndex.attributeSource. */
-  attributeSource(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }): StoredInstance | undefined;
+  /** `skip`: how many of the best sources to pass over (their files could not be read). */
+  attributeSource(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }, skip?: number): StoredInstance | undefined;
   close(): void;
 }
 
@@ -306,13 +308,13 @@ export class SqliteArchiveIndex implements ArchiveIndex {
    * that set them last, as putInstance sets them: the first of a new series, or a replacement, each of which stamps
    * its series' updated_at with its own received_at (later instances of a known series set nothing, and stamp nothing).
    */
-  attributeSource(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }): StoredInstance | undefined {
+  attributeSource(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }, skip = 0): StoredInstance | undefined {
     return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
         (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
       WHERE (study_uid = ? OR study_uid IN (SELECT study_uid FROM studies WHERE patient_key = ?))
         AND series_uid <> ? AND sop_instance_uid <> ?
-      ORDER BY series_set_at DESC, received_at = series_set_at DESC, received_at DESC, sop_instance_uid LIMIT 1`)
-      .get(scope.studyUid, scope.patientKey ?? null, gone.seriesUid ?? '', gone.sopInstanceUid ?? '') as StoredInstance | undefined;
+      ORDER BY series_set_at DESC, received_at = series_set_at DESC, received_at DESC, sop_instance_uid LIMIT 1 OFFSET ?`)
+      .get(scope.studyUid, scope.patientKey ?? null, gone.seriesUid ?? '', gone.sopInstanceUid ?? '', skip) as StoredInstance | undefined;
   }
 
   deleteSeries(studyUid: string, seriesUid: string, remaining?: RemainingHeaders): number | undefined {
@@ -332,12 +334,12 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     });
   }
 
-  deleteInstance(sopInstanceUid: string, remaining: RemainingHeaders): boolean {
+  deleteInstance(studyUid: string, sopInstanceUid: string, remaining: RemainingHeaders | undefined): boolean {
     return this.securelyDeleting(() => {
-      const study = this.stmts.findStudyPatient.get(remaining.study.studyInstanceUid) as { patientKey: string } | undefined;
-      const { changes } = this.statements.prepare('DELETE FROM instances WHERE sop_instance_uid = ?').run(sopInstanceUid);
+      const study = this.stmts.findStudyPatient.get(studyUid) as { patientKey: string } | undefined;
+      const { changes } = this.statements.prepare('DELETE FROM instances WHERE sop_instance_uid = ? AND study_uid = ?').run(sopInstanceUid, studyUid);
       if (changes === 0 || !study) return undefined;
-      this.refileAfterDeletion(remaining, study.patientKey);
+      if (remaining) this.refileAfterDeletion(remaining, study.patientKey);
       return changes;
     }) !== undefined;
   }
