@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { promises as fsPromises } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileBlobStore } from './blob-store';
@@ -58,5 +59,49 @@ describe('FileBlobStore.writeAtomic', () => {
     await blobs.writeAtomic('instances/1', 'a file where a folder must go');
     await expect(blobs.writeAtomic('instances/1/2/3.json', '{}')).rejects.toThrow();
     expect(await readdir(join(root, 'tmp'))).toEqual([]);
+  });
+});
+
+describe('FileBlobStore: folders made durable with the files in them', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'mipseg-blobs-'));
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** The folders opened read-only (to be fsynced) while `work` runs. */
+  async function foldersSynced(work: () => Promise<unknown>): Promise<string[]> {
+    const opened: string[] = [];
+    const open = fsPromises.open.bind(fsPromises);
+    const spy = jest.spyOn(fsPromises, 'open').mockImplementation(async (path, flags, mode) => {
+      if (flags === 'r' && (await stat(path)).isDirectory()) opened.push(String(path));
+      return open(path, flags, mode);
+    });
+    try {
+      await work();
+    } finally {
+      spy.mockRestore();
+    }
+    return opened;
+  }
+
+  test('the first file of a new study fsyncs every folder made for it, so that a power loss cannot lose the study\'s folder', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.init();
+    const synced = await foldersSynced(() => blobs.writeAtomic('instances/1/2/3.dcm', 'copy'));
+    for (const dir of ['instances', 'instances/1', 'instances/1/2']) expect(synced).toContain(join(root, dir));
+    // The next file of the series needs its own folder's fsync only.
+    expect(await foldersSynced(() => blobs.writeAtomic('instances/1/2/4.dcm', 'copy'))).toEqual([join(root, 'instances/1/2')]);
+  });
+
+  test('a retired copy\'s folder is fsynced, so that the copy kept survives with the replacement', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.init();
+    await blobs.writeAtomic('instances/1/2/3.dcm', 'old copy');
+    const synced = await foldersSynced(() => blobs.retire('instances/1/2/3.dcm', 'abc'));
+    for (const dir of ['.', 'retired', 'retired/instances', 'retired/instances/1', 'retired/instances/1/2']) expect(synced).toContain(join(root, dir));
   });
 });

@@ -123,9 +123,20 @@ export class FileBlobStore implements BlobStore {
     return { path, stream: createWriteStream(path, { flags: 'wx' }) };
   }
 
+  /**
+   * Makes `dir` and the folders above it that are missing. Each new folder's entry is in its parent, which is fsynced
+   * here (`dir`'s own entries are the caller's to sync): else a power loss after an acknowledged store could lose a new
+   * study's or series' folder, and the files in it with it, although each file and `dir` itself were synced.
+   */
   private async ensureDir(dir: string): Promise<void> {
     if (this.createdDirs.has(dir)) return;
-    await fs.mkdir(dir, { recursive: true });
+    const first = await fs.mkdir(dir, { recursive: true });
+    if (first !== undefined) {
+      const parents: string[] = [];
+      for (let d = dir; d !== first; d = dirname(d)) parents.push(dirname(d));
+      parents.push(dirname(first));
+      for (const parent of parents) await fsyncDir(parent);
+    }
     this.createdDirs.add(dir);
   }
 
@@ -170,9 +181,12 @@ export class FileBlobStore implements BlobStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // pruneRetired removed the folder since it was made: make it again.
-      await fs.mkdir(dirname(target), { recursive: true });
+      this.createdDirs.delete(dirname(target));
+      await this.ensureDir(dirname(target));
       await keepAs(source, target);
     }
+    // The kept copy must outlive a power loss with the replacement that is about to take its name (README: kept).
+    await fsyncDir(dirname(target));
     return retiredKey;
   }
 
