@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { createLogger } from '../log';
 import { until } from '../../../test/support/until';
-import { EmbeddedJobQueue } from './embedded-job-queue';
+import { DUE_EXPORTS_SQL, EmbeddedJobQueue } from './embedded-job-queue';
 import type { JobHandlers } from './job-queue';
 import type { AnalysisRequest, ExportStatus, JobRecord, ResultUids } from './job-types';
 
@@ -54,6 +54,40 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     await until(() => Promise.resolve(checked.length ? true : undefined), 'the study check', WAIT);
     expect(checked).toEqual(['1.2.3']);
     expect(await q.pendingStudies()).toEqual([]);
+  });
+
+  test('a shutdown that begins during a study check starts nothing more: the analysis it planned stays queued for the next start', async () => {
+    const path = join(dir, 'jobs.sqlite');
+    const q = open(NO_POLL_MS, path);
+    let checking = false;
+    const analysed: string[] = [];
+    q.startProcessing({
+      checkStudy: async () => {
+        checking = true;
+        await new Promise((r) => setTimeout(r, 300));
+        await q.enqueueAnalysis('job-1', request('1.2.3.1'));
+      },
+      analyze: (id) => Promise.resolve(void analysed.push(id)).then(() => RESULT),
+    }, { concurrency: 1, studyChecks: true, analyses: true });
+    await q.scheduleStudyCheck('1.2.3', 0);
+    await until(() => Promise.resolve(checking ? true : undefined), 'the study check to start', WAIT);
+    await q.close();
+    expect(analysed).toEqual([]);
+    const reopened = open(NO_POLL_MS, path);
+    expect((await reopened.getJob('job-1'))?.state).toBe('queued');
+  });
+
+  test('the due-export query of every tick reads an index, not every export ever sent', () => {
+    const path = join(dir, 'jobs.sqlite');
+    open(NO_POLL_MS, path);
+    const db = new Database(path, { readonly: true });
+    try {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${DUE_EXPORTS_SQL}`).all(0) as { detail: string }[]).map((r) => r.detail);
+      expect(plan.some((d) => /exports_due/.test(d))).toBe(true);
+      expect(plan.some((d) => /^SCAN e\b/.test(d))).toBe(false);
+    } finally {
+      db.close();
+    }
   });
 
   test('a new analysis starts at once, and the next one as soon as it finishes', async () => {

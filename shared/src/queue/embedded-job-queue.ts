@@ -47,6 +47,10 @@ export interface EmbeddedQueueOptions {
  * as the safety net (and picks up what a restart left), since SQLite, not a timer, is the record.
  * Exports being sent when the process died are sent again at start-up, as interrupted analyses run again.
  */
+/** Exports due to be sent, the longest due first (read through the exports_due index, see embedded-schema.ts). */
+export const DUE_EXPORTS_SQL = `SELECT e.*, j.result FROM exports e JOIN jobs j ON j.id = e.job_id
+  WHERE e.state IN ('pending', 'retrying') AND e.next_attempt_at <= ? ORDER BY e.next_attempt_at, e.job_id`;
+
 export class EmbeddedJobQueue implements JobQueue {
   readonly mode = 'embedded' as const;
   private readonly db: Database.Database;
@@ -272,11 +276,13 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   private async tick(): Promise<void> {
-    if (!this.handlers) return;
+    if (!this.handlers || this.closing) return;
     try {
       this.makeUnrecordedDue();
       if (this.studyChecks) await this.runDueStudyChecks(this.handlers);
-      if (this.analyses) {
+      // A shutdown that began during the checks starts nothing more: close() would wait for it, and what it cut off
+      // would count as an attempt at the next start. What is due stays due.
+      if (this.analyses && !this.closing) {
         this.startDueAnalyses(this.handlers);
         this.startDueExports(this.handlers);
       }
@@ -290,6 +296,7 @@ export class EmbeddedJobQueue implements JobQueue {
   private async runDueStudyChecks(handlers: JobHandlers): Promise<void> {
     const due = this.statements.prepare('SELECT study_uid, due_at FROM pending_studies WHERE due_at <= ?').all(Date.now()) as { study_uid: string; due_at: number }[];
     for (const { study_uid, due_at } of due) {
+      if (this.closing) return; // the rest stay due, for the next start
       try {
         await handlers.checkStudy(study_uid);
         // Only clear the entry if no instance arrived meanwhile (that moved due_at on).
@@ -437,9 +444,7 @@ export class EmbeddedJobQueue implements JobQueue {
    */
   private startDueExports(handlers: JobHandlers): void {
     if (!handlers.exportResult) return;
-    const due = this.statements.prepare(`SELECT e.*, j.result FROM exports e JOIN jobs j ON j.id = e.job_id
-      WHERE e.state IN ('pending', 'retrying') AND e.next_attempt_at <= ? ORDER BY e.next_attempt_at, e.job_id`)
-      .all(Date.now()) as (ExportRow & { result: string })[];
+    const due = this.statements.prepare(DUE_EXPORTS_SQL).all(Date.now()) as (ExportRow & { result: string })[];
     for (const row of due) {
       const sending = this.exportsSending.get(row.destination) ?? 0;
       if (sending >= EXPORTS_PER_DESTINATION) continue;
