@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { MipsegError } from '@mipseg/shared/errors';
 import { createLogger } from '@mipseg/shared/log';
 import { EmbeddedJobQueue, scheduleJobPruning, type AnalysisRequest, type JobQueue, type ResultUids } from '@mipseg/shared/queue';
 import { until } from '../support/until';
@@ -62,6 +63,20 @@ describe('JOB_RETENTION_DAYS: the records of old finished jobs are removed at st
     expect(line).toMatchObject({ jobs: 1, retentionDays: 30 });
     const left = await queue.listJobs({ studyInstanceUid: '1.8.1', limit: 10, offset: 0 });
     expect(left.map((j) => j.id).sort()).toEqual(['v2', 'v3']);
+  });
+
+  test('a run that finds the queue unavailable (Redis still connecting at start-up) is tried again soon, not the next day', async () => {
+    let calls = 0;
+    const connecting = { pruneFinishedJobs: () => {
+      calls++;
+      return calls < 3 ? Promise.reject(new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', 'Redis is not connected (connecting)')) : Promise.resolve(2);
+    } } as unknown as JobQueue;
+    const { lines, log } = capturingLogger();
+    schedule = scheduleJobPruning(connecting, 30, log, { retryMs: 50 });
+    const line = await until(() => Promise.resolve(lines.find((l) => l.msg === 'removed the records of old finished jobs')), 'the pruning log line');
+    expect(line).toMatchObject({ jobs: 2 });
+    expect(calls).toBe(3);
+    expect(lines.filter((l) => l.level >= 40)).toEqual([]); // a moment's wait at start-up is no warning
   });
 
   test('a pruning run that fails, even at once, is logged as a warning and the service goes on', async () => {

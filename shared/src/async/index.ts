@@ -1,2 +1,2 @@
 export { withTimeout } from './with-timeout';
-export { DAY_MS, runDaily } from './daily';
+export { DAY_MS, runDaily, type DailyOptions, type DailyOutcome } from './daily';

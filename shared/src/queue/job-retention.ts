@@ -1,4 +1,5 @@
-import { DAY_MS, runDaily } from '../async';
+import { DAY_MS, runDaily, type DailyOptions } from '../async';
+import { isMipsegError } from '../errors';
 import type { Logger } from '../log';
 import type { JobQueue } from './job-queue';
 import type { JobRecord } from './job-types';
@@ -31,16 +32,31 @@ export function prunableJobIds(jobs: readonly JobRecord[], finishedBefore: numbe
 
 /**
  * Removes, at start-up and then daily, the records of jobs finished more than `days` ago (JOB_RETENTION_DAYS): one
- * per analysis, kept for ever they grow jobs.sqlite, or Redis's memory in queue mode, with every study. A failed run
- * (Redis away) is logged and tried again the next day; the service is not affected.
+ * per analysis, kept for ever they grow jobs.sqlite, or Redis's memory in queue mode, with every study. A run that
+ * finds the queue unavailable (Redis still connecting at start-up, or away) is tried again a minute later, quietly
+ * until it has failed for an hour; any other failure is logged and tried again the next day. The service is not
+ * affected either way.
  */
-export function scheduleJobPruning(queue: JobQueue, days: number, log: Logger): { stop(): Promise<void> } {
+export function scheduleJobPruning(queue: JobQueue, days: number, log: Logger, options: DailyOptions = {}): { stop(): Promise<void> } {
+  let unavailableSince: number | undefined;
   return runDaily(async () => {
     try {
       const jobs = await queue.pruneFinishedJobs(Date.now() - days * DAY_MS);
+      unavailableSince = undefined;
       if (jobs) log.info({ jobs, retentionDays: days }, 'removed the records of old finished jobs');
     } catch (err) {
+      if (isMipsegError(err, 'MIPSEG_QUEUE_UNAVAILABLE')) {
+        unavailableSince ??= Date.now();
+        if (Date.now() - unavailableSince < UNAVAILABLE_QUIET_MS) return 'again-soon';
+        log.warn({ err, retentionDays: days }, 'could not remove the records of old finished jobs: the job queue is unavailable; trying again');
+        unavailableSince = Date.now();
+        return 'again-soon';
+      }
       log.warn({ err, retentionDays: days }, 'could not remove the records of old finished jobs; trying again tomorrow');
     }
-  });
+    return 'done';
+  }, options);
 }
+
+/** How long job pruning retries an unavailable queue without a word (Redis connecting at start-up takes a moment). */
+const UNAVAILABLE_QUIET_MS = 3_600_000;
