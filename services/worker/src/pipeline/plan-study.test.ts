@@ -2,6 +2,7 @@ import pino from 'pino';
 import type { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { syntheticPetStudy } from '../../../../test/pipeline/faults/synthetic-pet-study';
+import { syntheticPetInstance } from '../../../../test/pipeline/volume/synthetic-pet-instance';
 import { openArchiveAndQueue, type ArchiveAndQueue } from '../../../../test/support/archive-and-queue';
 import { planStudy } from './plan-study';
 import { ArchiveResultSink } from './result-sink';
@@ -27,6 +28,19 @@ describe('planning a quiet study', () => {
     await new ArchiveResultSink(archive).store(study.instances);
     return study.studyInstanceUid;
   }
+
+  test('reads a series\' header from the start of its first file, not the whole of a large one', async () => {
+    const study = await storedStudy();
+    const large = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.77001', seriesInstanceUid: '2.25.77000', imagePositionPatient: [0, 0, 0],
+      rows: 800, columns: 800, attributes: { StudyInstanceUID: study } }));
+    await new ArchiveResultSink(archive).store([large]);
+    const readWhole = jest.spyOn(archive.blobs, 'read');
+    await planStudy(study, deps);
+    const [stored] = archive.index.listInstances({ studyUid: study, seriesUid: '2.25.77000' });
+    expect(stored?.size).toBeGreaterThan(1 << 20);
+    expect(readWhole.mock.calls.map(([key]) => key)).not.toContain(stored?.storageKey);
+    readWhole.mockRestore();
+  });
 
   test('two on-demand runs asked for at the same moment make versions 1 and 2', async () => {
     const study = await storedStudy();

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@mipseg/shared/log';
 import { newestAnalysisBySeries, type AnalysisPlan, type JobQueue, type JobRecord } from '@mipseg/shared/queue';
-import type { Archive, StoredInstance } from '@mipseg/shared/store';
+import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
 import { toMipsegError } from '@mipseg/shared/errors';
 import { readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
 
@@ -58,10 +58,11 @@ function unreadableVerdict(seriesInstanceUid: string, reason: string): SeriesVer
  */
 async function readSeriesHeader(archive: Archive, uid: string, instances: StoredInstance[], log: Logger):
   Promise<PetSeriesCandidate | SeriesVerdict> {
-  const { storageKey } = instances[0] as StoredInstance;
+  const first = instances[0] as StoredInstance;
+  const { storageKey } = first;
   let bytes: Buffer;
   try {
-    bytes = await archive.blobs.read(storageKey);
+    bytes = await readHeaderPart(archive, first);
   } catch (err) {
     if (!isFileGone(err)) throw err;
     const code = String((err as NodeJS.ErrnoException).code);
@@ -71,8 +72,30 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
   try {
     return { header: readPetSeriesHeader(bytes), instanceCount: instances.length };
   } catch (err) {
+    // A header longer than the probe: the whole file decides.
+    if (bytes.length < first.size) {
+      try {
+        return { header: readPetSeriesHeader(await archive.blobs.read(storageKey)), instanceCount: instances.length };
+      } catch {
+        // reported below, as the probe's failure
+      }
+    }
     log.warn({ err, seriesInstanceUid: uid, storageKey }, 'series header unreadable; series skipped');
     return unreadableVerdict(uid, `the header in ${storageKey} does not parse: ${toMipsegError(err).message}`);
+  }
+}
+
+/**
+ * The first HEADER_PROBE_BYTES of an instance's file, or the whole of a smaller one: a check runs on every late
+ * instance and after every result, and a series may start with a multi-frame instance of hundreds of megabytes.
+ */
+async function readHeaderPart(archive: Archive, instance: StoredInstance): Promise<Buffer> {
+  if (instance.size <= HEADER_PROBE_BYTES) return archive.blobs.read(instance.storageKey);
+  const file = await archive.blobs.openRanged(instance.storageKey);
+  try {
+    return await file.read(0, HEADER_PROBE_BYTES);
+  } finally {
+    await file.close();
   }
 }
 
