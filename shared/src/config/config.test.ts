@@ -28,6 +28,9 @@ describe('loadConfig', () => {
 
   test('refuses a TZ that names no time zone, which node would take as UTC without a word', () => {
     expect(codeOf(() => loadConfig({ TZ: 'Europe/Copenhagn' }))).toBe('MIPSEG_CONFIG_INVALID');
+    // Intl takes these; node does not, and runs in UTC.
+    for (const tz of ['europe/copenhagen', 'Europe/Copenhagen ', ' UTC', 'utc']) expect([tz, codeOf(() => loadConfig({ TZ: tz }))]).toEqual([tz, 'MIPSEG_CONFIG_INVALID']);
+    expect(codeOf(() => loadConfig({ TZ: 'US/Eastern' }))).toBeUndefined(); // an alias, spelled as node takes it
     expect(codeOf(() => loadConfig({ TZ: 'Europe/Copenhagen' }))).toBeUndefined();
     expect(codeOf(() => loadConfig({ TZ: 'UTC' }))).toBeUndefined();
   });
@@ -220,8 +223,16 @@ describe('loadConfig', () => {
     });
   });
 
+  test('refuses GATEWAY_URL with user:password (fetch refuses it, showing the password), and keeps REDIS_URL\'s', () => {
+    expect(codeOf(() => loadConfig({ GATEWAY_URL: 'http://svc:Pa55word@gw:8080/dicomweb' }))).toBe('MIPSEG_CONFIG_INVALID');
+    expect(loadConfig({ REDIS_URL: 'redis://:Pa55word@redis:6379' }).pipeline.redisUrl).toBe('redis://:Pa55word@redis:6379');
+  });
+
   test('refuses a stow: destination with user:password, and never shows a password in a message', () => {
-    for (const env of [{ EXPORT_DESTINATIONS: 'stow:http://admin:S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:S3cretPw@redis:6379O' }]) {
+    for (const env of [{ EXPORT_DESTINATIONS: 'stow:http://admin:S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:S3cretPw@redis:6379O' },
+      // A base64 password holds "/", and an unescaped one may hold "@": neither ends the userinfo.
+      { REDIS_URL: 'redis://:ab/S3cretPw+ef@redis:6379O' }, { GATEWAY_URL: 'http://svc:ab/S3cretPw@gw:8080/dicomweb' },
+      { EXPORT_DESTINATIONS: 'stow:https://u:se/S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:p@S3cretPw@redis:6379O' }]) {
       try {
         loadConfig(env);
         throw new Error('accepted');

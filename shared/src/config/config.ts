@@ -159,16 +159,30 @@ function parseInteger(key: ConfigKey, raw: string, min: number, max: number): nu
  * know, which it would otherwise take silently as UTC, and results would then carry UTC times as local ones.
  */
 function readTimeZone(env: Env): string {
-  const tz = read(env, 'TZ').trim();
+  const tz = read(env, 'TZ');
   // ":/etc/localtime" and other file forms are the C library's, which node follows too; they cannot be checked here.
-  if (tz !== '' && !tz.startsWith(':')) {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: tz });
-    } catch {
-      throw new MipsegError('MIPSEG_CONFIG_INVALID', `TZ=${tz} (a time zone name such as Europe/Copenhagen, or UTC)`);
-    }
+  if (tz !== '' && !tz.startsWith(':') && !isZoneNodeTakes(tz)) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `TZ=${JSON.stringify(tz)} (a time zone name spelled exactly, such as Europe/Copenhagen, or UTC)`);
   }
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/**
+ * Whether node sets its zone from TZ=`tz`. Intl takes a name in any case ("europe/copenhagen") and node does not:
+ * given that, or a name with a space around it, node runs in UTC. A name Intl resolves to itself in another case is
+ * so misspelled; an alias (US/Eastern) resolves to another name altogether. Where `tz` is this process's own TZ,
+ * node has said already: it has a zone, or none.
+ */
+function isZoneNodeTakes(tz: string): boolean {
+  if (tz.trim() !== tz) return false;
+  let resolved: string;
+  try {
+    resolved = new Intl.DateTimeFormat('en', { timeZone: tz }).resolvedOptions().timeZone;
+  } catch {
+    return false;
+  }
+  if (resolved !== tz && resolved.toLowerCase() === tz.toLowerCase()) return false;
+  return tz !== process.env['TZ'] || (Intl.DateTimeFormat().resolvedOptions().timeZone as string | undefined) !== undefined;
 }
 
 function readBool(env: Env, key: ConfigKey): boolean {
@@ -236,13 +250,20 @@ function readQueuePrefix(env: Env): string {
   return prefix;
 }
 
-/** A URL as a message may show it: a password in it (redis://:secret@host) replaced by ***. */
+/**
+ * A URL as a message may show it: a password in it (redis://:secret@host) replaced by ***. Everything up to the
+ * authority's last "@" is userinfo: a password may hold "/" (base64) and "@" (unescaped), so neither ends it.
+ */
 function withoutUserinfo(raw: string): string {
-  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0];
+  if (scheme === undefined) return raw;
+  const rest = raw.slice(scheme.length);
+  const at = rest.lastIndexOf('@', rest.search(/[?#]|$/));
+  return at < 0 ? raw : `${scheme}***@${rest.slice(at + 1)}`;
 }
 
 /** A URL of one of `protocols` (e.g. 'http:'), or empty where `optional`. */
-function readUrl(env: Env, key: ConfigKey, protocols: readonly string[], optional = false): string {
+function readUrl(env: Env, key: ConfigKey, protocols: readonly string[], optional = false, allowUserinfo = false): string {
   const raw = read(env, key);
   if (raw === '' && optional) return raw;
   let url: URL | undefined;
@@ -253,6 +274,11 @@ function readUrl(env: Env, key: ConfigKey, protocols: readonly string[], optiona
   }
   if (!url || !protocols.includes(url.protocol) || url.hostname === '') {
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${withoutUserinfo(raw)} (a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL)`);
+  }
+  // fetch refuses a URL with user:password (every request would fail, its message showing the password); Redis's
+  // password has no other place, and ioredis takes it there.
+  if (!allowUserinfo && (url.username !== '' || url.password !== '')) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${withoutUserinfo(raw)}: no user:password in this URL (a worker sends the gateway the first of AUTH_TOKENS)`);
   }
   return raw;
 }
@@ -491,7 +517,7 @@ export function loadConfig(
     retiredRetentionDays: readInt(merged, 'RETIRED_RETENTION_DAYS', 0, 36_500),
     jobRetentionDays: readInt(merged, 'JOB_RETENTION_DAYS', 0, 36_500),
     pipeline: Object.freeze({
-      redisUrl: readUrl(merged, 'REDIS_URL', ['redis:', 'rediss:'], true),
+      redisUrl: readUrl(merged, 'REDIS_URL', ['redis:', 'rediss:'], true, true),
       queuePrefix: readQueuePrefix(merged),
       quietPeriodMs: readInt(merged, 'QUIET_PERIOD_MS', 0, 86_400_000),
       workerConcurrency: readInt(merged, 'WORKER_CONCURRENCY', 1, 64),
