@@ -8,7 +8,7 @@ import { segmentMipFile } from '@mipseg/shared/inference';
 import { createLogger } from '@mipseg/shared/log';
 import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
-import { isPart10File, listFiles, sendFiles } from './send';
+import { listFiles, part10Files, sendFiles } from './send';
 import { serve } from './serve';
 
 const VERSION = (JSON.parse(readFileSync(resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -66,10 +66,15 @@ function batchSizeArgument(value: string): number {
   return Number(value);
 }
 
+/** RFC 6750 b64token, as the gateway takes it: a token file's two lines in $(cat …) must not reach a header, or a message. */
+const BEARER_TOKEN = /^[\w.~+/-]+=*$/;
+
 async function sendCommand(path: string, opts: SendCommandOptions): Promise<void> {
+  if (opts.token !== undefined && opts.token !== '' && !BEARER_TOKEN.test(opts.token)) {
+    fail('--token (or MIPSEG_TOKEN): one bearer token is needed (letters, digits, -._~+/, trailing =; no spaces or line breaks)');
+  }
   const all = await listFiles(path);
-  const checks = await Promise.all(all.map(isPart10File));
-  const files = all.filter((_, i) => checks[i]);
+  const files = await part10Files(all);
   const skipped = all.length - files.length;
   if (skipped) process.stderr.write(`skipping ${skipped} file(s) that are not PS3.10 DICOM (no "DICM" prefix)\n`);
   if (files.length === 0) fail(`no DICOM files under ${path}`);
@@ -84,6 +89,7 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
   process.stdout.write(`${summary.stored} stored, ${summary.failed} failed${cut} of ${summary.files} files ` +
     `(${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(1)} s, ${rate} instances/s)\n`);
   for (const warning of summary.warnings) process.stderr.write(`server warning: ${warning}\n`);
+  if (summary.stoppedBy !== undefined) process.stderr.write(`mipseg: sending stopped: ${summary.stoppedBy}\n`);
   // Success is every file stored: a server that stops reading a request answers 202 and fails nothing.
   if (summary.stored < summary.files || summary.statuses.some((s) => s >= 400)) process.exitCode = 2;
 }

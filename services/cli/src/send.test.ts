@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startTestArchive, type TestArchiveServer } from '../../../test/support/archive-server';
 import { CLI } from '../../../test/support/mipseg-process';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import { freePort } from '../../../test/support/redis';
 import { listFiles, sendFiles } from './send';
 
 describe('listFiles (what mipseg send <folder> sends)', () => {
@@ -30,6 +31,15 @@ describe('listFiles (what mipseg send <folder> sends)', () => {
     symlinkSync(dir, join(dir, 'again'), 'dir');
     symlinkSync(dir, join(elsewhere, 'series', 'up'), 'dir');
     expect(await listFiles(dir)).toEqual([join(dir, 'a.dcm'), join(dir, 'b.dcm'), join(dir, 'series', 'c.dcm')]);
+  });
+
+  test('lists a file reached again through a link beside it once, so that it is not sent and counted twice', async () => {
+    writeFileSync(join(dir, 'a.dcm'), 'a');
+    writeFileSync(join(dir, 'b.dcm'), 'b');
+    symlinkSync(join(dir, 'a.dcm'), join(dir, 'z-link.dcm'));
+    symlinkSync(join(dir, 'b.dcm'), join(elsewhere, 'b-link.dcm'));
+    symlinkSync(elsewhere, join(dir, 'other'), 'dir');
+    expect(await listFiles(dir)).toEqual([join(dir, 'a.dcm'), join(dir, 'b.dcm')]);
   });
 
   test('fails on a dangling symbolic link, naming it, as on any file it cannot read', async () => {
@@ -107,3 +117,51 @@ describe('mipseg send to a server that stops reading a request (MAX_PARTS_PER_RE
     expect(run.code).toBe(0);
   });
 });
+
+describe('mipseg send: what it cannot do is said, and the exit code says it', () => {
+  let dir: string;
+  let server: TestArchiveServer;
+  const FILES = 300;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-send-many-'));
+    for (let i = 0; i < FILES; i++) {
+      writeFileSync(join(dir, `${String(i).padStart(3, '0')}.dcm`), syntheticPetInstance({ sopInstanceUid: `2.25.9200${i}`, imagePositionPatient: [0, 0, 4 * i] }));
+    }
+    server = await startTestArchive();
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('sends a folder of more files than it may open at once (a hard limit of 128 descriptors)', async () => {
+    const run = await runShell(`ulimit -n 128 && exec "${process.execPath}" "${CLI}" send "${dir}" --url "${server.baseUrl}" --no-progress`);
+    expect(run.stderr).not.toMatch(/EMFILE/);
+    expect(run.stdout).toMatch(new RegExp(`^${FILES} stored, 0 failed of ${FILES} files `));
+    expect(run.code).toBe(0);
+  });
+
+  test('a server that cannot be reached: a summary, the reason, and exit code 2', async () => {
+    const run = await runCli(['send', dir, '--url', `http://127.0.0.1:${await freePort()}/dicomweb`, '--no-progress']);
+    expect(run.stdout).toMatch(new RegExp(`^0 stored, 0 failed, ${FILES} not stored .* of ${FILES} files `));
+    expect(run.stderr).toMatch(/sending stopped: fetch failed \(ECONNREFUSED/);
+    expect(run.code).toBe(2);
+  });
+
+  test('a token of two lines (a token file read whole) is refused before anything is sent, without showing it', async () => {
+    const run = await runCli(['send', dir, '--url', server.baseUrl, '--token', 'first-token-0123456789\nsecond-token-0123456789']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/one bearer token is needed/);
+    expect(run.stderr).not.toMatch(/first-token|second-token/);
+  });
+});
+
+/** Runs a shell command line to its end (the CLI under a descriptor limit). */
+function runShell(line: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn('bash', ['-c', line], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}

@@ -26,6 +26,8 @@ export interface SendSummary {
   readonly bytes: number;
   readonly seconds: number;
   readonly statuses: number[];
+  /** Why sending stopped before the last batch (the server could not be reached, say); the rest count as not stored. */
+  readonly stoppedBy?: string;
 }
 
 /** True when the file starts like PS3.10 (128-byte preamble, "DICM"): what STOW-RS accepts. */
@@ -42,19 +44,22 @@ export async function isPart10File(path: string): Promise<boolean> {
 
 /**
  * Lists files under a path (a file, or a folder walked recursively), skipping hidden files. Symbolic links are
- * followed; a folder reached again (a link cycle, or two links to it) is walked once. A dangling link throws
- * (ENOENT, naming it), as a file that cannot be read does, rather than being left out unseen.
+ * followed; a folder reached again (a link cycle, or two links to it) is walked once, and a file reached again (a
+ * link beside it) listed once, in sorted order the first way. A dangling link throws (ENOENT, naming it), as a file
+ * that cannot be read does, rather than being left out unseen.
  */
 export async function listFiles(path: string): Promise<string[]> {
   const stat = await fs.stat(path);
   if (stat.isFile()) return [path];
-  const out: string[] = [];
-  await walkFolder(path, new Set(), out);
-  return out.sort();
+  const found: Array<{ path: string; real: string }> = [];
+  await walkFolder(path, new Set(), found);
+  const seen = new Set<string>();
+  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .filter((f) => !seen.has(f.real) && seen.add(f.real)).map((f) => f.path);
 }
 
 /** Adds the files under `folder` to `out`, unless its real path is in `visited` (then it was walked already). */
-async function walkFolder(folder: string, visited: Set<string>, out: string[]): Promise<void> {
+async function walkFolder(folder: string, visited: Set<string>, out: Array<{ path: string; real: string }>): Promise<void> {
   const real = await fs.realpath(folder);
   if (visited.has(real)) return;
   visited.add(real);
@@ -64,8 +69,22 @@ async function walkFolder(folder: string, visited: Set<string>, out: string[]): 
     // A link's own type is neither file nor folder: its target's is what counts.
     const target = entry.isSymbolicLink() ? await fs.stat(full) : entry;
     if (target.isDirectory()) await walkFolder(full, visited, out);
-    else if (target.isFile()) out.push(full);
+    else if (target.isFile()) out.push({ path: full, real: entry.isSymbolicLink() ? await fs.realpath(full) : join(real, entry.name) });
   }
+}
+
+/** Files checked at once by part10Files: each check holds a descriptor, and a folder may hold more files than the limit. */
+const CHECKS_AT_ONCE = 32;
+
+/** The files that start like PS3.10 (isPart10File), in order, checked CHECKS_AT_ONCE at a time. */
+export async function part10Files(files: readonly string[]): Promise<string[]> {
+  const isPart10 = new Array<boolean>(files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < files.length; i = next++) isPart10[i] = await isPart10File(files[i] as string);
+  };
+  await Promise.all(Array.from({ length: Math.min(CHECKS_AT_ONCE, files.length) }, worker));
+  return files.filter((_, i) => isPart10[i]);
 }
 
 function multipartBody(files: readonly string[], boundary: string, onBytes: (n: number) => void): Readable {
@@ -148,12 +167,22 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
   let notStored = 0;
   const statuses: number[] = [];
   const warnings = new Set<string>();
+  let stoppedBy: string | undefined;
   for (let i = 0; i < files.length; i += options.batchSize) {
     const batch = files.slice(i, i + options.batchSize);
-    const result = await postBatchOnce(batch, options, (n) => {
-      sent += n;
-      bar?.update(sent);
-    });
+    let result: StowResult;
+    try {
+      result = await postBatchOnce(batch, options, (n) => {
+        sent += n;
+        bar?.update(sent);
+      });
+    } catch (err) {
+      // The server cannot be reached (or a file cannot be read): this batch and the rest are not stored, and the
+      // summary says how far it got rather than the send ending with "fetch failed" alone.
+      stoppedBy = sendError(err);
+      notStored += files.length - i;
+      break;
+    }
     stored += result.stored;
     failed += result.failed;
     // What the answer does not list was not stored either: a server that cut the request short lists only the
@@ -165,5 +194,14 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
   }
   bar?.stop();
   return { files: files.length, stored, failed, notStored, warnings: [...warnings], bytes: totalBytes,
-    seconds: (Date.now() - started) / 1000, statuses };
+    seconds: (Date.now() - started) / 1000, statuses, ...(stoppedBy === undefined ? {} : { stoppedBy }) };
+}
+
+/** fetch's own message is only "fetch failed": the reason (ECONNREFUSED, ENOTFOUND, a certificate error) is its cause. */
+function sendError(err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const why = [typeof cause?.code === 'string' ? cause.code : undefined, typeof cause?.message === 'string' ? cause.message : undefined]
+    .filter(Boolean).join(': ');
+  const message = err instanceof Error ? err.message : String(err);
+  return why ? `${message} (${why})` : message;
 }
