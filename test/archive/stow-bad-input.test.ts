@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import * as dcmjs from 'dcmjs';
+import { encodeFileMetaInformation, fileMetaUids } from '@mipseg/shared/dicom';
+import { walkFileMeta } from '../../shared/src/dicom/file-meta';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { failureReasons, postStow } from '../support/stow';
@@ -57,6 +60,18 @@ describeWithSharedData(GE)('STOW-RS refuses bad input and keeps what is stored',
     const reply = await postStow(studyUrl, [first.subarray(0, first.length - 1000)]);
     expect(reply.status).toBe(400);
     expect(failureReasons(reply)).toEqual([0xc000]);
+  });
+
+  test('a Deflated Explicit VR Little Endian instance is refused as such (0xC000), not called truncated', async () => {
+    const dataSet = first.subarray(walkFileMeta(first).dataSetOffset);
+    const { sopClassUid, sopInstanceUid } = fileMetaUids(first);
+    const meta = encodeFileMetaInformation({ mediaStorageSopClassUid: String(sopClassUid), mediaStorageSopInstanceUid: `${String(sopInstanceUid)}.99`,
+      transferSyntaxUid: '1.2.840.10008.1.2.1.99' });
+    const reply = await postStow(studyUrl, [Buffer.concat([meta, deflateRawSync(dataSet)])]);
+    expect(reply.status).toBe(400);
+    expect(failureReasons(reply)).toEqual([0xc000]);
+    expect(reply.warning).toMatch(/Deflated Explicit VR Little Endian .* is not accepted/);
+    expect(reply.warning).not.toMatch(/truncated/);
   });
 
   test('a DICOM file truncated inside its header is refused', async () => {

@@ -2,6 +2,7 @@ import * as dicomParser from 'dicom-parser';
 import { MipsegError } from '../errors';
 import { dicomTextDecoder, specificCharacterSetOf, type DicomTextDecoder } from './character-sets';
 import { INDEXED_ATTRIBUTES, type IndexedValues } from './attributes';
+import { readFileMetaInformation } from './file-meta';
 import { parseStoredDicom } from './parse-options';
 import { isValidUid } from './uid';
 
@@ -101,6 +102,26 @@ function assertElementsWithin(dataSet: dicomParser.DataSet, available: number): 
   }
 }
 
+const DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1.99';
+
+/**
+ * Deflated Explicit VR Little Endian is not stored: WADO-RS, the analysis and the C-STORE export read data sets in
+ * place, and none inflates one. Said as such, before the data set is parsed: the parse and the length checks
+ * would otherwise call a whole file unparseable or truncated.
+ */
+function assertNotDeflated(bytes: Uint8Array): void {
+  let transferSyntaxUid: string | undefined;
+  try {
+    transferSyntaxUid = readFileMetaInformation(bytes).transferSyntaxUid;
+  } catch {
+    return; // what is wrong with the File Meta is the parse's to say
+  }
+  if (transferSyntaxUid === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN) {
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE',
+      `transfer syntax Deflated Explicit VR Little Endian (${DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN}) is not accepted: send the instance uncompressed`);
+  }
+}
+
 /**
  * Where the bytes are only the file's first part, the header must end inside them. dicom-parser stops at the end of
  * the bytes without a word, even inside a sequence of undefined length (an enhanced multi-frame's Per-frame Functional
@@ -121,6 +142,7 @@ function assertHeaderWithin(dataSet: dicomParser.DataSet, parsed: number, fileSi
  * Throws MIPSEG_DICOM_UNPARSEABLE / MIPSEG_DICOM_MISSING_ATTRIBUTE with a reason a sender can act on.
  */
 export function parseInstanceHeader(bytes: Uint8Array, fileSize = bytes.length): InstanceHeader {
+  assertNotDeflated(bytes);
   const dataSet = parse(bytes);
   assertHeaderWithin(dataSet, bytes.length, fileSize);
   assertElementsWithin(dataSet, bytes.length);
