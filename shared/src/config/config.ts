@@ -60,6 +60,8 @@ export interface Config {
     readonly jobLockMs: number;
     /** How long `mipseg worker` waits on SIGTERM for its jobs in hand before it exits without them. */
     readonly workerShutdownMs: number;
+    /** Longest one analysis may run (decode to DICOM writing) before its thread is stopped and the job retried. */
+    readonly analysisTimeoutMs: number;
     /** Where results go: `stow:<DICOMweb base URL>` or `dimse:<AE>@<host>:<port>`. */
     readonly exportDestinations: readonly string[];
     readonly exportAttempts: number;
@@ -115,6 +117,7 @@ export const DEFAULTS = {
   JOB_BACKOFF_MS: '5000',
   JOB_LOCK_MS: '30000',
   WORKER_SHUTDOWN_MS: '50000',
+  ANALYSIS_TIMEOUT_MS: '600000',
   EXPORT_DESTINATIONS: '',
   EXPORT_ATTEMPTS: '5',
   EXPORT_BACKOFF_MS: '5000',
@@ -525,6 +528,7 @@ export function loadConfig(
       jobBackoffMs: readInt(merged, 'JOB_BACKOFF_MS', 0, 3_600_000),
       jobLockMs: readInt(merged, 'JOB_LOCK_MS', 1000, 3_600_000),
       workerShutdownMs: readInt(merged, 'WORKER_SHUTDOWN_MS', 1000, 3_600_000),
+      analysisTimeoutMs: readInt(merged, 'ANALYSIS_TIMEOUT_MS', 10_000, 86_400_000),
       exportDestinations: Object.freeze(destinations),
       exportAttempts: readInt(merged, 'EXPORT_ATTEMPTS', 1, 100),
       exportBackoffMs: readInt(merged, 'EXPORT_BACKOFF_MS', 0, 3_600_000),

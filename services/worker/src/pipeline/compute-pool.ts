@@ -15,6 +15,8 @@ export interface ComputePoolOptions {
   readonly log: Logger;
   /** A module that exports serveAnalysisThread(); by default ./analysis-thread. Tests give one that can crash. */
   readonly threadModule?: string;
+  /** Longest one analysis may run on its thread before the thread is stopped (ANALYSIS_TIMEOUT_MS). */
+  readonly analysisTimeoutMs?: number;
 }
 
 /** Where serveAnalysisThread is: beside this file, as .js when built and as .ts when a test runs the source. */
@@ -93,7 +95,7 @@ export class ComputePool {
     const thread = new ComputeThread(this.script, this.options.thread, {
       idle: () => this.dispatch(),
       ended: (t, error, wasReady) => this.threadEnded(t, error, wasReady),
-    });
+    }, this.options.analysisTimeoutMs);
     this.threads.add(thread);
     return thread;
   }

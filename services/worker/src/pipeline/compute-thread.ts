@@ -9,6 +9,9 @@ import type { ModelIdentity, ResultIdentity, SeriesResults, StageReporter } from
 /** How long a closing thread may take to release its model and end before it is terminated. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
+/** ANALYSIS_TIMEOUT_MS's default: a whole-body PET series takes well under a minute here, a GE series a fraction of a second. */
+export const DEFAULT_ANALYSIS_TIMEOUT_MS = 600_000;
+
 /** One series to analyse and who waits for it. */
 export interface ComputeTask {
   /** Bytes are moved to the thread where they own their memory: the caller must not read them afterwards. */
@@ -44,8 +47,12 @@ export class ComputeThread {
   private task: ComputeTask | undefined;
   private startError: MipsegError | undefined;
   private uncaught: Error | undefined;
+  /** Ends the task's thread once it has run ANALYSIS_TIMEOUT_MS (a decoder or the model stuck on a series). */
+  private taskTimer: NodeJS.Timeout | undefined;
+  private timedOut = false;
 
-  constructor(script: string, init: AnalysisThreadInit, private readonly events: ComputeThreadEvents) {
+  constructor(script: string, init: AnalysisThreadInit, private readonly events: ComputeThreadEvents,
+    private readonly analysisTimeoutMs = DEFAULT_ANALYSIS_TIMEOUT_MS) {
     this.ready = new Promise((resolve, reject) => {
       this.markReady = resolve;
       this.markStartFailed = reject;
@@ -75,6 +82,12 @@ export class ComputeThread {
   analyse(task: ComputeTask): void {
     if (!this.idle) throw new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} is not idle`);
     this.task = task;
+    this.taskTimer = setTimeout(() => {
+      // The thread cannot be asked to stop (it is not reading messages): it is terminated, fails its task, and the
+      // pool starts another. The analysis is retried like any internal failure, and fails for good after its attempts.
+      this.timedOut = true;
+      void this.worker.terminate();
+    }, this.analysisTimeoutMs).unref();
     try {
       if (!isInstanceBytes(task.instances)) {
         this.post({ kind: 'analyse', instances: task.instances, identity: task.identity });
@@ -83,6 +96,7 @@ export class ComputeThread {
         this.post({ kind: 'analyse', instances: views, identity: task.identity }, transfer);
       }
     } catch (err) {
+      clearTimeout(this.taskTimer);
       this.task = undefined;
       task.reject(toMipsegError(err));
     }
@@ -125,6 +139,7 @@ export class ComputeThread {
   }
 
   private finish(settle: (task: ComputeTask) => void): void {
+    clearTimeout(this.taskTimer);
     const task = this.task;
     this.task = undefined;
     if (task) settle(task);
@@ -132,9 +147,12 @@ export class ComputeThread {
   }
 
   private end(exitCode: number): void {
+    clearTimeout(this.taskTimer);
     const error = this.closing
       ? new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} was closed`)
-      : this.startError ?? new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} stopped (exit code ${exitCode})` +
+      : this.timedOut
+        ? new MipsegError('MIPSEG_INTERNAL', `the analysis did not end within ${this.analysisTimeoutMs / 1000} s (ANALYSIS_TIMEOUT_MS): its thread was stopped`)
+        : this.startError ?? new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} stopped (exit code ${exitCode})` +
         (this.uncaught ? `: ${this.uncaught.message}` : ''), { cause: this.uncaught });
     this.markStartFailed(error); // no effect once ready
     const task = this.task;

@@ -55,6 +55,7 @@ function startComputePool(options: PipelineOptions): Promise<ComputePool> {
   const { config } = options;
   return ComputePool.start({
     size: config.pipeline.workerConcurrency,
+    analysisTimeoutMs: config.pipeline.analysisTimeoutMs,
     thread: {
       modelDir: options.modelDir,
       loadOptions: { threads: config.inference.threads, executionProvider: config.inference.executionProvider },
