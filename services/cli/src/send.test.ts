@@ -71,9 +71,9 @@ describe('mipseg send --batch-size', () => {
   });
 });
 
-/** Runs the built CLI to its end (asynchronously: the archive it sends to answers from this process). */
-function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs a command to its end, asynchronously (the archive it sends to answers from this process). */
+function runToEnd(command: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -81,15 +81,24 @@ function runCli(args: readonly string[]): Promise<{ code: number | null; stdout:
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
+/** A new folder of `count` PET slices, files named in sorted order (000.dcm, 001.dcm, …), UIDs `${uidPrefix}${i}`. */
+function folderOfSlices(prefix: string, count: number, uidPrefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  for (let i = 0; i < count; i++) {
+    writeFileSync(join(dir, `${String(i).padStart(3, '0')}.dcm`), syntheticPetInstance({ sopInstanceUid: `${uidPrefix}${i}`, imagePositionPatient: [0, 0, 4 * i] }));
+  }
+  return dir;
+}
+
+/** Runs the built CLI to its end. */
+const runCli = (args: readonly string[]) => runToEnd(process.execPath, [CLI, ...args]);
+
 describe('mipseg send to a server that stops reading a request (MAX_PARTS_PER_REQUEST)', () => {
   let dir: string;
   let server: TestArchiveServer;
   const FILES = 5;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mipseg-send-cut-'));
-    for (let i = 0; i < FILES; i++) {
-      writeFileSync(join(dir, `${i}.dcm`), syntheticPetInstance({ sopInstanceUid: `2.25.9100${i}`, imagePositionPatient: [0, 0, 4 * i] }));
-    }
+    dir = folderOfSlices('mipseg-send-cut-', FILES, '2.25.9100');
     server = await startTestArchive({ MAX_PARTS_PER_REQUEST: '3' });
   });
   afterAll(async () => {
@@ -98,7 +107,7 @@ describe('mipseg send to a server that stops reading a request (MAX_PARTS_PER_RE
   });
 
   test('counts the parts the 202 does not list as not stored, with the server\'s Warning', async () => {
-    const files = [0, 1, 2, 3, 4].map((i) => join(dir, `${i}.dcm`));
+    const files = [0, 1, 2, 3, 4].map((i) => join(dir, `00${i}.dcm`));
     const summary = await sendFiles(files, { url: server.baseUrl, batchSize: 100, progress: false });
     expect(summary).toMatchObject({ files: FILES, stored: 3, failed: 0, notStored: 2, statuses: [202] });
     expect(summary.warnings).toEqual([expect.stringMatching(/MIPSEG_PAYLOAD_TOO_LARGE/)]);
@@ -123,10 +132,7 @@ describe('mipseg send: what it cannot do is said, and the exit code says it', ()
   let server: TestArchiveServer;
   const FILES = 300;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mipseg-send-many-'));
-    for (let i = 0; i < FILES; i++) {
-      writeFileSync(join(dir, `${String(i).padStart(3, '0')}.dcm`), syntheticPetInstance({ sopInstanceUid: `2.25.9200${i}`, imagePositionPatient: [0, 0, 4 * i] }));
-    }
+    dir = folderOfSlices('mipseg-send-many-', FILES, '2.25.9200');
     server = await startTestArchive();
   });
   afterAll(async () => {
@@ -135,7 +141,7 @@ describe('mipseg send: what it cannot do is said, and the exit code says it', ()
   });
 
   test('sends a folder of more files than it may open at once (a hard limit of 128 descriptors)', async () => {
-    const run = await runShell(`ulimit -n 128 && exec "${process.execPath}" "${CLI}" send "${dir}" --url "${server.baseUrl}" --no-progress`);
+    const run = await runToEnd('bash', ['-c', `ulimit -n 128 && exec "${process.execPath}" "${CLI}" send "${dir}" --url "${server.baseUrl}" --no-progress`]);
     expect(run.stderr).not.toMatch(/EMFILE/);
     expect(run.stdout).toMatch(new RegExp(`^${FILES} stored, 0 failed of ${FILES} files `));
     expect(run.code).toBe(0);
@@ -155,13 +161,3 @@ describe('mipseg send: what it cannot do is said, and the exit code says it', ()
     expect(run.stderr).not.toMatch(/first-token|second-token/);
   });
 });
-
-/** Runs a shell command line to its end (the CLI under a descriptor limit). */
-function runShell(line: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('bash', ['-c', line], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
