@@ -70,7 +70,9 @@ function batchSizeArgument(value: string): number {
 const BEARER_TOKEN = /^[\w.~+/-]+=*$/;
 
 async function sendCommand(path: string, opts: SendCommandOptions): Promise<void> {
-  if (opts.token !== undefined && opts.token !== '' && !BEARER_TOKEN.test(opts.token)) {
+  // Surrounding whitespace is not the token's (a secret file's last line break), as the gateway reads its own files.
+  const token = opts.token?.trim();
+  if (token !== undefined && token !== '' && !BEARER_TOKEN.test(token)) {
     fail('--token (or MIPSEG_TOKEN): one bearer token is needed (letters, digits, -._~+/, trailing =; no spaces or line breaks)');
   }
   const all = await listFiles(path);
@@ -82,7 +84,7 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
     url: opts.url,
     batchSize: opts.batchSize,
     progress: opts.progress && process.stderr.isTTY === true,
-    ...(opts.token ? { token: opts.token } : {}),
+    ...(token ? { token } : {}),
   });
   const rate = summary.seconds > 0 ? (summary.files / summary.seconds).toFixed(1) : '-';
   const cut = summary.notStored > 0 ? `, ${summary.notStored} not stored (cut short by the server)` : '';

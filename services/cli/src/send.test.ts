@@ -154,6 +154,11 @@ describe('mipseg send: what it cannot do is said, and the exit code says it', ()
     expect(run.code).toBe(2);
   });
 
+  test('a token with a line break after it (a secret file) is the token without it', async () => {
+    const run = await runCli(['send', dir, '--url', server.baseUrl, '--token', 'good-token-0123456789\n', '--no-progress']);
+    expect(run.code).toBe(0);
+  });
+
   test('a token of two lines (a token file read whole) is refused before anything is sent, without showing it', async () => {
     const run = await runCli(['send', dir, '--url', server.baseUrl, '--token', 'first-token-0123456789\nsecond-token-0123456789']);
     expect(run.code).toBe(1);

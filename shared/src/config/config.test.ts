@@ -232,7 +232,10 @@ describe('loadConfig', () => {
     for (const env of [{ EXPORT_DESTINATIONS: 'stow:http://admin:S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:S3cretPw@redis:6379O' },
       // A base64 password holds "/", and an unescaped one may hold "@": neither ends the userinfo.
       { REDIS_URL: 'redis://:ab/S3cretPw+ef@redis:6379O' }, { GATEWAY_URL: 'http://svc:ab/S3cretPw@gw:8080/dicomweb' },
-      { EXPORT_DESTINATIONS: 'stow:https://u:se/S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:p@S3cretPw@redis:6379O' }]) {
+      { EXPORT_DESTINATIONS: 'stow:https://u:se/S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:p@S3cretPw@redis:6379O' },
+      // "?" and "#" written unescaped: the URL does not parse, and the password must not show either.
+      { REDIS_URL: 'redis://:ab#S3cretPw@redis:6379' }, { GATEWAY_URL: 'http://svc:x#S3cretPw@gw:8080/dicomweb' },
+      { EXPORT_DESTINATIONS: 'stow:https://u:p?S3cretPw@pacs.example/dicom-web' }]) {
       try {
         loadConfig(env);
         throw new Error('accepted');

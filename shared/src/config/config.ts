@@ -255,13 +255,14 @@ function readQueuePrefix(env: Env): string {
 
 /**
  * A URL as a message may show it: a password in it (redis://:secret@host) replaced by ***. Everything up to the
- * authority's last "@" is userinfo: a password may hold "/" (base64) and "@" (unescaped), so neither ends it.
+ * last "@" is taken for userinfo: a password written unescaped may hold "/", "?", "#" and "@", none of which then
+ * ends it. (An "@" in a path hides the host too: more hidden, never a password shown.)
  */
 function withoutUserinfo(raw: string): string {
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0];
   if (scheme === undefined) return raw;
   const rest = raw.slice(scheme.length);
-  const at = rest.lastIndexOf('@', rest.search(/[?#]|$/));
+  const at = rest.lastIndexOf('@');
   return at < 0 ? raw : `${scheme}***@${rest.slice(at + 1)}`;
 }
 
