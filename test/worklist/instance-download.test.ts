@@ -49,5 +49,8 @@ describe('the worklist page\'s instance download (/api/studies/{s}/series/{se}/i
     jest.spyOn(server.archive, 'isStillStored').mockReturnValue(false);
     const res = await fetch(url(sop));
     expect({ status: res.status, body: await res.json() as unknown }).toMatchObject({ status: 404, body: { code: 'MIPSEG_NOT_FOUND' } });
+    // Not saved as a .dcm file, nor cached for an hour: the instance may be sent again.
+    expect(res.headers.get('content-disposition')).toBeNull();
+    expect(res.headers.get('cache-control') ?? '').not.toMatch(/max-age/);
   });
 });

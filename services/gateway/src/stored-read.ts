@@ -31,19 +31,21 @@ async function* chunksOf(file: RangedBlob, size: number): AsyncGenerator<Buffer>
 }
 
 /**
- * Sends an instance's file as the body of `res` (headers already set by the caller): small ones read whole, large
- * ones streamed a chunk at a time from one opened file, so a 1 GiB instance holds a megabyte, not a gigabyte, and
- * a replacement published meanwhile is not mixed in. The file is opened before the status is sent: one deleted
- * since it was looked up is a 404, not a cut connection.
+ * Sends an instance's file as the body of `res`, with `headers` and `type`: small ones read whole, large ones
+ * streamed a chunk at a time from one opened file, so a 1 GiB instance holds a megabyte, not a gigabyte, and a
+ * replacement published meanwhile is not mixed in. The file is read or opened before any header is set: one deleted
+ * since it was looked up is a plain 404 (not an attachment, nor cached), not a cut connection.
  */
-export async function sendStoredFile(archive: Archive, instance: StoredInstance, res: Response): Promise<void> {
+export async function sendStoredFile(archive: Archive, instance: StoredInstance, res: Response, type: string,
+  headers: Record<string, string>): Promise<void> {
   if (instance.size <= SEND_WHOLE_MAX_BYTES) {
-    res.send(await readStored(archive, instance, () => archive.blobs.read(instance.storageKey)));
+    const bytes = await readStored(archive, instance, () => archive.blobs.read(instance.storageKey));
+    res.set(headers).type(type).send(bytes);
     return;
   }
   const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
   try {
-    res.set('Content-Length', String(instance.size));
+    res.set(headers).type(type).set('Content-Length', String(instance.size));
     await pipeline(Readable.from(chunksOf(file, instance.size)), res);
   } finally {
     await file.close();

@@ -65,9 +65,8 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
   r.get('/studies/:study/series/:series/instances/:instance/file', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
     const instance = findInstance(sources.archive, study, uidParam(req, 'series', 'SeriesInstanceUID'), uidParam(req, 'instance', 'SOPInstanceUID'));
-    res.set({ 'Content-Disposition': `attachment; filename="${instance.sopInstanceUid}.dcm"`, 'Cache-Control': 'private, max-age=3600' })
-      .type('application/dicom');
-    await sendStoredFile(sources.archive, instance, res);
+    await sendStoredFile(sources.archive, instance, res, 'application/dicom',
+      { 'Content-Disposition': `attachment; filename="${instance.sopInstanceUid}.dcm"`, 'Cache-Control': 'private, max-age=3600' });
   });
   r.post('/segment-mip', segmentMipHandler(options.model));
   return r;
