@@ -1,3 +1,4 @@
+import * as dcmjs from 'dcmjs';
 import pino from 'pino';
 import type { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
@@ -40,6 +41,22 @@ describe('planning a quiet study', () => {
     expect(stored?.size).toBeGreaterThan(1 << 20);
     expect(readWhole.mock.calls.map(([key]) => key)).not.toContain(stored?.storageKey);
     readWhole.mockRestore();
+  });
+
+  test('reads the whole file where the header runs past that start: an Implicit VR parse cut there would lose the tracer', async () => {
+    // 1.3 MB of palette data (0028,1201) before the radiopharmaceutical (0054,0016), in Implicit VR: a parse of the
+    // first 1 MiB stops inside it without an error, and what follows would read as absent ("not FDG").
+    const study = syntheticPetStudy({ slices: 12 });
+    const large = study.instances.map((bytes) => {
+      const file = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
+      file.meta['00020010'] = { vr: 'UI', Value: ['1.2.840.10008.1.2'] };
+      file.dict['00281201'] = { vr: 'OW', Value: [new ArrayBuffer(1_300_000)] };
+      return Buffer.from(file.write());
+    });
+    await new ArchiveResultSink(archive).store(large);
+    const [first] = archive.index.listInstances({ studyUid: study.studyInstanceUid });
+    expect([first?.transferSyntaxUid, (first?.size ?? 0) > (1 << 20)]).toEqual(['1.2.840.10008.1.2', true]);
+    expect((await planStudy(study.studyInstanceUid, deps)).kind).toBe('queued');
   });
 
   test('two on-demand runs asked for at the same moment make versions 1 and 2', async () => {

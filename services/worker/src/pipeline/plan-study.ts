@@ -3,6 +3,7 @@ import type { Logger } from '@mipseg/shared/log';
 import { newestAnalysisBySeries, type AnalysisPlan, type JobQueue, type JobRecord } from '@mipseg/shared/queue';
 import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
 import { toMipsegError } from '@mipseg/shared/errors';
+import { parseInstanceHeaderOnly } from '../volume';
 import { readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
 
 export interface PlanOutcome {
@@ -72,30 +73,36 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
   try {
     return { header: readPetSeriesHeader(bytes), instanceCount: instances.length };
   } catch (err) {
-    // A header longer than the probe: the whole file decides.
-    if (bytes.length < first.size) {
-      try {
-        return { header: readPetSeriesHeader(await archive.blobs.read(storageKey)), instanceCount: instances.length };
-      } catch {
-        // reported below, as the probe's failure
-      }
-    }
     log.warn({ err, seriesInstanceUid: uid, storageKey }, 'series header unreadable; series skipped');
     return unreadableVerdict(uid, `the header in ${storageKey} does not parse: ${toMipsegError(err).message}`);
   }
 }
 
 /**
- * The first HEADER_PROBE_BYTES of an instance's file, or the whole of a smaller one: a check runs on every late
- * instance and after every result, and a series may start with a multi-frame instance of hundreds of megabytes.
+ * The first HEADER_PROBE_BYTES of an instance's file where its header ends inside them (its parse reaches Pixel
+ * Data), else the whole file: a check runs on every late instance and after every result, and a series may start
+ * with a multi-frame instance of hundreds of megabytes. The parse must be seen to reach Pixel Data: cut inside an
+ * Implicit VR element it stops without an error, and the attributes after the cut would read as absent.
  */
 async function readHeaderPart(archive: Archive, instance: StoredInstance): Promise<Buffer> {
-  if (instance.size <= HEADER_PROBE_BYTES) return archive.blobs.read(instance.storageKey);
-  const file = await archive.blobs.openRanged(instance.storageKey);
+  if (instance.size > HEADER_PROBE_BYTES) {
+    const file = await archive.blobs.openRanged(instance.storageKey);
+    let probe: Buffer;
+    try {
+      probe = await file.read(0, HEADER_PROBE_BYTES);
+    } finally {
+      await file.close();
+    }
+    if (reachesPixelData(probe)) return probe;
+  }
+  return archive.blobs.read(instance.storageKey);
+}
+
+function reachesPixelData(bytes: Buffer): boolean {
   try {
-    return await file.read(0, HEADER_PROBE_BYTES);
-  } finally {
-    await file.close();
+    return parseInstanceHeaderOnly(bytes).elements['x7fe00010'] !== undefined;
+  } catch {
+    return false;
   }
 }
 
