@@ -1,5 +1,6 @@
 import * as dicomParser from 'dicom-parser';
-import { newUid } from '@mipseg/shared/dicom';
+import { walkFileMeta } from '../../shared/src/dicom/file-meta';
+import { encodeFileMetaInformation, fileMetaUids, newUid } from '@mipseg/shared/dicom';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { buildDoseSr, type DoseSrInstance } from '../support/dose-sr';
 import { postStow, type StowReply } from '../support/stow';
@@ -90,5 +91,18 @@ describe('radiation dose SR documents through DICOMweb', () => {
     const url = `${server.baseUrl}/studies/${STUDY}/series/${r.seriesInstanceUid}/instances/${r.sopInstanceUid}`;
     const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     expect(Buffer.from(await res.arrayBuffer()).indexOf(r.bytes)).toBeGreaterThan(0);
+    // The same cut behind another sender's File Meta (as a copy from another client, or by C-STORE, carries).
+    const otherMeta = withOwnFileMeta(cut);
+    expect(otherMeta.subarray(0, 300).equals(r.bytes.subarray(0, 300))).toBe(false);
+    const alsoRefused = await postStow(`${server.baseUrl}/studies`, [otherMeta]);
+    expect(alsoRefused.body?.['00081198']?.Value?.[0]?.['00081197']?.Value).toEqual([0xc000]);
   });
 });
+
+/** `bytes` behind a File Meta of mipseg's own writing (another implementation's name than the sender's), its data set as it was. */
+function withOwnFileMeta(bytes: Buffer): Buffer {
+  const { sopClassUid, sopInstanceUid } = fileMetaUids(bytes);
+  const meta = encodeFileMetaInformation({ mediaStorageSopClassUid: String(sopClassUid), mediaStorageSopInstanceUid: String(sopInstanceUid),
+    transferSyntaxUid: '1.2.840.10008.1.2.1' });
+  return Buffer.concat([meta, bytes.subarray(walkFileMeta(bytes).dataSetOffset)]);
+}

@@ -5,7 +5,7 @@ import * as dicomParser from 'dicom-parser';
 import { MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
-import { fileMetaUids } from '../dicom/file-meta';
+import { fileMetaUids, walkFileMeta } from '../dicom/file-meta';
 import { dicomParseOptions } from '../dicom/parse-options';
 import { IMAGE_SOP_CLASSES, isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS } from '../dicom/sop-classes';
 import { isUncompressed } from '../dicom/transfer-syntaxes';
@@ -113,14 +113,25 @@ async function readHeaderBytes(path: string, size: number): Promise<Buffer> {
  * series it is refused (0x0111).
  */
 /**
- * A copy that is the stored one's first bytes and no more is the stored copy cut short (a transfer that broke off),
- * not a correction: it must not replace it. A cut at an element boundary parses as a whole file, and only image SOP
- * classes can be told by a Type 1 element missing (Pixel Data, see validate); an SR, a KOS or an RTSTRUCT cannot.
+ * A copy whose data set is the stored one's first bytes and no more is the stored copy cut short (a transfer that
+ * broke off), not a correction: it must not replace it. A cut at an element boundary parses as a whole file, and only
+ * image SOP classes can be told by a Type 1 element missing (Pixel Data, see validate); an SR, a KOS or an RTSTRUCT
+ * cannot. The data sets are compared, not the files: the File Meta differs between copies that came by C-STORE
+ * (mipseg writes it) and by STOW-RS. A re-send that drops trailing elements on purpose (padding) is refused too;
+ * sent with anything else changed, it replaces as any correction does.
  */
 function assertNotCutFrom(stored: Buffer, received: Buffer): void {
-  if (received.length < stored.length && stored.subarray(0, received.length).equals(received)) {
+  let storedSet: Buffer;
+  let receivedSet: Buffer;
+  try {
+    storedSet = stored.subarray(walkFileMeta(stored).dataSetOffset);
+    receivedSet = received.subarray(walkFileMeta(received).dataSetOffset);
+  } catch {
+    return; // a File Meta that cannot be walked is the parse's to refuse
+  }
+  if (receivedSet.length < storedSet.length && storedSet.subarray(0, receivedSet.length).equals(receivedSet)) {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE',
-      `truncated: the copy received is the first ${received.length} of the ${stored.length} bytes of the copy stored`);
+      `truncated: the data set received is the first ${receivedSet.length} of the ${storedSet.length} bytes of the copy stored`);
   }
 }
 

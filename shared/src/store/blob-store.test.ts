@@ -97,6 +97,31 @@ describe('FileBlobStore: folders made durable with the files in them', () => {
     expect(await foldersSynced(() => blobs.writeAtomic('instances/1/2/4.dcm', 'copy'))).toEqual([join(root, 'instances/1/2')]);
   });
 
+  test('a second store into a series folder being made waits for the first store\'s fsyncs of its parents', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.init();
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const open = fsPromises.open.bind(fsPromises);
+    const spy = jest.spyOn(fsPromises, 'open').mockImplementation(async (path, flags, mode) => {
+      if (flags === 'r' && String(path) === join(root, 'instances', '1')) await held; // the study folder's fsync, held
+      return open(path, flags, mode);
+    });
+    try {
+      const settled: string[] = [];
+      const first = blobs.writeAtomic('instances/1/2/3.dcm', 'first').then(() => settled.push('first'));
+      await new Promise((r) => setTimeout(r, 50));
+      const second = blobs.writeAtomic('instances/1/2/4.dcm', 'second').then(() => settled.push('second'));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(settled).toEqual([]); // the second, too, waits for the folder the first is making durable
+      release();
+      await Promise.all([first, second]);
+      expect(settled.sort()).toEqual(['first', 'second']);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('a retired copy\'s folder is fsynced, so that the copy kept survives with the replacement', async () => {
     const blobs = new FileBlobStore(root);
     await blobs.init();

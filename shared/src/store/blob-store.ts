@@ -88,7 +88,8 @@ async function fsyncDir(dir: string): Promise<void> {
 
 export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
-  private readonly createdDirs = new Set<string>();
+  /** Folders made (or being made) by ensureDir, with the promise of their parents' fsyncs. */
+  private readonly createdDirs = new Map<string, Promise<void>>();
   private readonly pendingDirs = new Set<string>();
   /**
    * Directory fsyncs started and not yet done. A caller whose renames another caller's sync took over must wait for
@@ -128,16 +129,25 @@ export class FileBlobStore implements BlobStore {
    * here (`dir`'s own entries are the caller's to sync): else a power loss after an acknowledged store could lose a new
    * study's or series' folder, and the files in it with it, although each file and `dir` itself were synced.
    */
-  private async ensureDir(dir: string): Promise<void> {
-    if (this.createdDirs.has(dir)) return;
-    const first = await fs.mkdir(dir, { recursive: true });
-    if (first !== undefined) {
-      const parents: string[] = [];
-      for (let d = dir; d !== first; d = dirname(d)) parents.push(dirname(d));
-      parents.push(dirname(first));
-      for (const parent of parents) await fsyncDir(parent);
+  private ensureDir(dir: string): Promise<void> {
+    // The promise is kept, not a flag: a second store into the same new series must wait for the first one's
+    // parent fsyncs, or it could be acknowledged before its folder is durable.
+    let made = this.createdDirs.get(dir);
+    if (!made) {
+      made = this.makeDir(dir);
+      this.createdDirs.set(dir, made);
+      made.catch(() => this.createdDirs.delete(dir));
     }
-    this.createdDirs.add(dir);
+    return made;
+  }
+
+  private async makeDir(dir: string): Promise<void> {
+    const first = await fs.mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    const parents: string[] = [];
+    for (let d = dir; d !== first; d = dirname(d)) parents.push(dirname(d));
+    parents.push(dirname(first));
+    for (const parent of parents) await fsyncDir(parent);
   }
 
   async publish(tempPath: string, key: string, options: PublishOptions = {}): Promise<void> {
@@ -242,7 +252,7 @@ export class FileBlobStore implements BlobStore {
     const folder = this.resolve(prefix);
     await fs.rm(folder, { recursive: true, force: true });
     const inside = (dir: string) => dir === folder || dir.startsWith(`${folder}${sep}`);
-    for (const dir of this.createdDirs) if (inside(dir)) this.createdDirs.delete(dir);
+    for (const dir of this.createdDirs.keys()) if (inside(dir)) this.createdDirs.delete(dir);
     for (const dir of this.pendingDirs) if (inside(dir)) this.pendingDirs.delete(dir);
     await fsyncDir(dirname(folder)).catch(() => undefined); // the parent is gone too when nothing else was in it
   }
