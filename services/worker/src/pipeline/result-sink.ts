@@ -243,6 +243,11 @@ export class StowResultSink implements ResultSink {
   constructor(private readonly baseUrl: string, private readonly token?: string) {}
 
   store(instances: readonly Buffer[]): Promise<void> {
-    return stowInstances(this.baseUrl, instances, this.token);
+    // Not the exports' 120 s: the gateway may hold the store behind a large study's, and a store given up after the
+    // gateway took it would be retried as a second result version. Node's own 5-minute bounds apply, as before.
+    return stowInstances(this.baseUrl, instances, this.token, { timeoutMs: RESULT_STORE_TIMEOUT_MS });
   }
 }
+
+/** Longest a queue-mode worker waits on the gateway storing its MIP and SEG (longer than node's own bounds). */
+const RESULT_STORE_TIMEOUT_MS = 600_000;
