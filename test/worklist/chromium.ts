@@ -48,3 +48,11 @@ export async function waitForImages(page: Page, selector: string, timeout = 30_0
     return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
   }, selector, { timeout });
 }
+
+/** Settles once `count` requests for `path` (a URL's pathname) have finished on `page`, counted from now. */
+export function readsOf(page: Page, path: string, count: number): Promise<void> {
+  let reads = 0;
+  return new Promise((resolve) => page.on('requestfinished', (r) => {
+    if (new URL(r.url()).pathname === path && ++reads === count) resolve();
+  }));
+}

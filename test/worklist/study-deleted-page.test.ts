@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import type { Page, Request } from 'playwright-core';
 import type { ResultUids } from '@mipseg/shared/queue';
 import { until } from '../support/until';
-import { launchChromium, type TestBrowser } from './chromium';
+import { launchChromium, readsOf, type TestBrowser } from './chromium';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
 import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
 
@@ -107,10 +107,7 @@ describe('the study view when its study goes away', () => {
     await page.addInitScript(markStudyChangedHandled, uid(1));
     // The view reads the study once when shown and once more when the event stream opens (a change may have come
     // between): both are answered before the refresh this test is about is made due.
-    let reads = 0;
-    const bothReadsDone = new Promise<void>((resolve) => page.on('requestfinished', (r: Request) => {
-      if (new URL(r.url()).pathname === studyApi(1) && ++reads === 2) resolve();
-    }));
+    const bothReadsDone = readsOf(page, studyApi(1), 2);
     await page.goto(`${server.root}/studies/${uid(1)}`);
     await page.waitForSelector('.study-head');
     await live();

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Page, Route } from 'playwright-core';
-import { launchChromium, type TestBrowser } from './chromium';
+import { launchChromium, readsOf, type TestBrowser } from './chromium';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
 import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
 
@@ -120,8 +120,12 @@ describe('the worklist page when the server or the network misbehaves', () => {
   }, 20_000);
 
   test('Run again answered after the reader left the study asks nothing more for that study', async () => {
+    // The view reads the study when shown and again when the event stream opens: both answered before counting.
+    const bothReads = readsOf(page, `/api/worklist/studies/${uid(7)}`, 2);
     await page.goto(`${server.root}/studies/${uid(7)}`);
     await page.waitForSelector('.study-head');
+    await live();
+    await bothReads;
     const analyzed = signal();
     await page.route((url) => url.pathname === `/api/studies/${uid(7)}/analyze`, async (route: Route) => {
       await analyzed.promise;
