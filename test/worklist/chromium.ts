@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -49,10 +49,25 @@ export async function waitForImages(page: Page, selector: string, timeout = 30_0
   }, selector, { timeout });
 }
 
-/** Settles once `count` requests for `path` (a URL's pathname) have finished on `page`, counted from now. */
-export function readsOf(page: Page, path: string, count: number): Promise<void> {
+/**
+ * Settles once `count` requests for `path` (a URL's pathname) have finished on `page`, counted from now; rejects,
+ * saying so, when one fails or `timeoutMs` passes first (rather than leaving the test to its own timeout).
+ */
+export function readsOf(page: Page, path: string, count: number, timeoutMs = 10_000): Promise<void> {
   let reads = 0;
-  return new Promise((resolve) => page.on('requestfinished', (r) => {
-    if (new URL(r.url()).pathname === path && ++reads === count) resolve();
-  }));
+  let timer: NodeJS.Timeout | undefined;
+  const ofPath = (r: Request): boolean => new URL(r.url()).pathname === path;
+  let finished = (_r: Request): void => undefined;
+  let failed = (_r: Request): void => undefined;
+  return new Promise<void>((resolve, reject) => {
+    finished = (r) => { if (ofPath(r) && ++reads === count) resolve(); };
+    failed = (r) => { if (ofPath(r)) reject(new Error(`a read of ${path} failed: ${r.failure()?.errorText ?? 'unknown'}`)); };
+    timer = setTimeout(() => reject(new Error(`${reads} of ${count} reads of ${path} within ${timeoutMs} ms`)), timeoutMs);
+    page.on('requestfinished', finished);
+    page.on('requestfailed', failed);
+  }).finally(() => {
+    clearTimeout(timer);
+    page.off('requestfinished', finished);
+    page.off('requestfailed', failed);
+  });
 }

@@ -3,6 +3,7 @@ import { crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
 import type { SegmentationModel } from '@mipseg/shared/inference';
 import { MAX_WAITING_SEGMENTATIONS } from '../../services/gateway/src/worklist/segment-mip-route';
+import { until } from '../support/until';
 import { startWorklistServer, type WorklistServer } from './worklist-server';
 
 function whitePng(width: number, height: number): Buffer {
@@ -91,16 +92,18 @@ describe('"Try a MIP image" bounds what it holds in memory', () => {
       socket.write(png.subarray(0, png.length >> 1));
       return socket;
     });
+    // Asked until the stalled uploads hold the places (without the count from the first byte, never: a timeout).
+    const answered = (status: number) => async () => {
+      const res = await post(png);
+      return res.status === status ? res : undefined;
+    };
     try {
-      await new Promise((r) => setTimeout(r, 300));
-      const refused = await post(png);
-      expect(refused.status).toBe(503);
+      const refused = await until(answered(503), 'a 503 while the stalled uploads wait', { timeoutMs: 8000 });
       expect(await refused.json()).toMatchObject({ code: 'MIPSEG_BUSY' });
     } finally {
       for (const socket of stalled) socket.destroy();
     }
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await post(png)).status).toBe(200);
+    await until(answered(200), 'a 200 once the stalled uploads are cut off', { timeoutMs: 8000 });
   });
 
   test('decodes an image only when its turn comes: an unreadable one waits behind the running one', async () => {
