@@ -78,6 +78,22 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
   });
   afterEach(() => harness.cleanup());
 
+  test('jobs made in the same millisecond list in one order in both modes: newest first, then by id', async () => {
+    const q = await harness.make([]);
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+    try {
+      for (const id of ['job-b', 'job-c', 'job-a']) await q.enqueueAnalysis(id, request('1.2.3.4'));
+    } finally {
+      clock.mockRestore();
+    }
+    const listed = async (filter: { studyInstanceUid?: string }) => (await q.listJobs({ ...filter, limit: 10, offset: 0 })).map((j) => j.id);
+    expect(await listed({})).toEqual(['job-a', 'job-b', 'job-c']);
+    expect(await listed({ studyInstanceUid: '1.2.3' })).toEqual(['job-a', 'job-b', 'job-c']);
+    expect((await q.listJobs({ limit: 1, offset: 1 })).map((j) => j.id)).toEqual(['job-b']);
+    expect((await q.latestJobsByStudy(['1.2.3'])).get('1.2.3')?.id).toBe('job-a');
+  });
+
   test('a study check runs once, a quiet period after the last instance', async () => {
     const q = await harness.make([]);
     const checks: Array<[string, number]> = [];

@@ -320,7 +320,8 @@ export class BullMqJobQueue implements JobQueue {
     const records = await Promise.all(jobs.map((j) => this.toRecord(j, lookup)));
     return records
       .filter((r) => (!filter.studyInstanceUid || r.studyInstanceUid === filter.studyInstanceUid) && (!filter.state || r.state === filter.state))
-      .sort((a, b) => b.createdAt - a.createdAt)
+      // Newest first, ties by id as in embedded mode: paging by offset needs one order that does not change.
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .slice(filter.offset, filter.offset + filter.limit);
   }
 

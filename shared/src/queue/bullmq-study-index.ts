@@ -41,12 +41,13 @@ export class StudyJobIndex {
    */
   async latest(studyInstanceUids: readonly string[], few = 3): Promise<Map<string, string[]>> {
     const pipeline = this.connection.pipeline();
-    for (const uid of studyInstanceUids) pipeline.zrevrange(this.key(uid), 0, few - 1);
+    for (const uid of studyInstanceUids) pipeline.zrevrange(this.key(uid), 0, few - 1, 'WITHSCORES');
     const replies = (await pipeline.exec()) ?? [];
     const latest = new Map<string, string[]>();
-    replies.forEach(([err, ids], i) => {
+    replies.forEach(([err, flat], i) => {
       if (err) throw err;
-      if ((ids as string[]).length > 0) latest.set(studyInstanceUids[i] as string, ids as string[]);
+      const ids = newestFirst(flat as string[]);
+      if (ids.length > 0) latest.set(studyInstanceUids[i] as string, ids);
     });
     return latest;
   }
@@ -78,7 +79,7 @@ export class StudyJobIndex {
 
   /** A study's job ids, newest first. */
   async jobsOf(studyInstanceUid: string): Promise<string[]> {
-    return this.connection.zrevrange(this.key(studyInstanceUid), 0, -1);
+    return newestFirst(await this.connection.zrevrange(this.key(studyInstanceUid), 0, -1, 'WITHSCORES'));
   }
 
   /**
@@ -131,4 +132,14 @@ function studyOf(data: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Ids from a ZREVRANGE … WITHSCORES reply (id, score, id, score, …), newest first and, among ids created in the same
+ * millisecond, by id: Redis orders those by id descending, the embedded job store (and listJobs) ascending.
+ */
+function newestFirst(flat: readonly string[]): string[] {
+  const pairs: Array<{ id: string; score: number }> = [];
+  for (let k = 0; k + 1 < flat.length; k += 2) pairs.push({ id: flat[k] as string, score: Number(flat[k + 1]) });
+  return pairs.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((p) => p.id);
 }
