@@ -72,6 +72,36 @@ describe('the study-check outbox of queue mode', () => {
     expect(queue.calls.length).toBeGreaterThanOrEqual(2);
   });
 
+  test('a failed read of its own table is logged and tried again, not a rejection that would end the process', async () => {
+    const queue = recordingQueue();
+    const lines: string[] = [];
+    const outbox = new StudyCheckOutbox(path, queue, QUIET_MS, pino({ level: 'error' }, { write: (l: string) => lines.push(l) }), 50);
+    open.push(outbox);
+    outbox.record('1.2.3');
+    await until(() => Promise.resolve(outbox.pending().length === 0 ? true : undefined), 'the first hand-over', WAIT);
+    const statements = (outbox as unknown as { statements: { prepare(sql: string): unknown } }).statements;
+    const prepare = statements.prepare.bind(statements);
+    let failing = true;
+    jest.spyOn(statements, 'prepare').mockImplementation((sql: string) => {
+      if (failing && sql.startsWith('SELECT study_uid, stored_at')) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+      return prepare(sql);
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown): void => void unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      outbox.record('1.2.4');
+      await until(() => Promise.resolve(lines.some((l) => l.includes('could not read the study checks')) ? true : undefined), 'the error logged', WAIT);
+      failing = false;
+      await until(() => Promise.resolve(outbox.pending().length === 0 ? true : undefined), 'the hand-over after the retry', WAIT);
+      expect(queue.calls.map((c) => c.study)).toContain('1.2.4');
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      jest.restoreAllMocks();
+    }
+  });
+
   test('flushes its log to disk when asked, as the archive asks before it acknowledges a store', async () => {
     const synced: string[] = [];
     const outbox = new StudyCheckOutbox(path, recordingQueue(() => new Promise(() => undefined)), QUIET_MS, log, undefined,

@@ -82,7 +82,16 @@ export class StudyCheckOutbox {
   }
 
   private async flush(): Promise<void> {
-    const rows = this.statements.prepare('SELECT study_uid, stored_at FROM study_checks').all() as { study_uid: string; stored_at: number }[];
+    let rows: { study_uid: string; stored_at: number }[];
+    try {
+      rows = this.statements.prepare('SELECT study_uid, stored_at FROM study_checks').all() as { study_uid: string; stored_at: number }[];
+    } catch (err) {
+      // A read the disk failed (SQLITE_IOERR): logged and tried again, as a refused hand-over is. Thrown from here it
+      // would be a rejection nobody awaits, which ends the process.
+      this.log.error({ err }, 'could not read the study checks to hand over; will try again');
+      this.retryLater();
+      return;
+    }
     for (const { study_uid, stored_at } of rows) {
       try {
         // The quiet period counts from the instance, not from the hand-over (later after a restart).
