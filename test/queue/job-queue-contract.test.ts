@@ -78,6 +78,14 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
   });
   afterEach(() => harness.cleanup());
 
+  test('two planners adding the same job at once: one is told it made it, the other that it exists', async () => {
+    const q = await harness.make([]);
+    const outcomes = await Promise.all([q.enqueueAnalysis('dup', request('1.2.3.4')), q.enqueueAnalysis('dup', request('1.2.3.4'))]);
+    expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+    const made = outcomes.find((o) => o.created) as { version: number };
+    expect((await q.getJob('dup'))?.request?.version).toBe(made.version);
+  });
+
   test('jobs made in the same millisecond list in one order in both modes: newest first, then by id', async () => {
     const q = await harness.make([]);
     const now = Date.now();

@@ -272,6 +272,9 @@ export class BullMqJobQueue implements JobQueue {
       removeOnComplete: false,
       removeOnFail: false,
     });
+    // BullMQ ignores an add of an id it holds (and says so only by an event): the job stored tells whose add won.
+    const stored = await this.analyses.getJob(jobId);
+    if ((stored?.data as AnalysisData | undefined)?.request?.version !== version) return { created: false };
     return { created: true, version };
   }
 
