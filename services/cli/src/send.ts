@@ -3,6 +3,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { SingleBar, Presets } from 'cli-progress';
+import { fetchFailureCause } from '@mipseg/shared/errors';
 
 export interface SendOptions {
   readonly url: string;
@@ -197,11 +198,9 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
     seconds: (Date.now() - started) / 1000, statuses, ...(stoppedBy === undefined ? {} : { stoppedBy }) };
 }
 
-/** fetch's own message is only "fetch failed": the reason (ECONNREFUSED, ENOTFOUND, a certificate error) is its cause. */
+/** The error's message, and the reason in its cause where a fetch failed ("fetch failed (ECONNREFUSED: …)"). */
 function sendError(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
-  const why = [typeof cause?.code === 'string' ? cause.code : undefined, typeof cause?.message === 'string' ? cause.message : undefined]
-    .filter(Boolean).join(': ');
+  const { detail } = fetchFailureCause(err);
   const message = err instanceof Error ? err.message : String(err);
-  return why ? `${message} (${why})` : message;
+  return detail ? `${message} (${detail})` : message;
 }

@@ -1,5 +1,5 @@
 import { readSopInstanceUid } from '@mipseg/shared/dicom';
-import { DicomFailureReason, MipsegError } from '@mipseg/shared/errors';
+import { DicomFailureReason, fetchFailureCause, MipsegError } from '@mipseg/shared/errors';
 import type { Archive } from '@mipseg/shared/store';
 
 /** Where a worker stores its results: the archive (embedded) or the gateway by STOW-RS (queue mode). */
@@ -147,9 +147,8 @@ const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSU
  * cause. A connection that could not be made may work later; a certificate this host does not trust will not.
  */
 function unreachable(baseUrl: string, err: unknown): MipsegError {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
-  const code = typeof cause?.code === 'string' ? cause.code : undefined;
-  const why = [code, typeof cause?.message === 'string' ? cause.message : undefined].filter(Boolean).join(': ') || (err as Error).message;
+  const { code, detail } = fetchFailureCause(err);
+  const why = detail || (err as Error).message;
   if (code && CERTIFICATE_ERRORS.test(code)) {
     return new MipsegError('MIPSEG_EXPORT_REFUSED', `STOW-RS to ${baseUrl}: TLS certificate not trusted (${why}); `
       + 'add its CA with NODE_EXTRA_CA_CERTS', { cause: err });
