@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig, type ConfigKey } from '@mipseg/shared/config';
+import { isBearerToken, loadConfig, type ConfigKey } from '@mipseg/shared/config';
 import { isMipsegError } from '@mipseg/shared/errors';
 import { segmentMipFile } from '@mipseg/shared/inference';
 import { createLogger } from '@mipseg/shared/log';
@@ -66,13 +66,11 @@ function batchSizeArgument(value: string): number {
   return Number(value);
 }
 
-/** RFC 6750 b64token, as the gateway takes it: a token file's two lines in $(cat …) must not reach a header, or a message. */
-const BEARER_TOKEN = /^[\w.~+/-]+=*$/;
-
 async function sendCommand(path: string, opts: SendCommandOptions): Promise<void> {
   // Surrounding whitespace is not the token's (a secret file's last line break), as the gateway reads its own files.
   const token = opts.token?.trim();
-  if (token !== undefined && token !== '' && !BEARER_TOKEN.test(token)) {
+  // A token file's two lines in $(cat …) must not reach a header, or a message.
+  if (token !== undefined && token !== '' && !isBearerToken(token)) {
     fail('--token (or MIPSEG_TOKEN): one bearer token is needed (letters, digits, -._~+/, trailing =; no spaces or line breaks)');
   }
   const all = await listFiles(path);

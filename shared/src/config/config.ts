@@ -318,13 +318,18 @@ function readTokens(env: Env): string[] {
 // RFC 6750 b64token: also keeps whitespace and line breaks (header injection) out of the Authorization header.
 const BEARER_TOKEN = /^[\w.~+/-]+=*$/;
 
+/** Whether `token` is one RFC 6750 bearer token (b64token), as every token mipseg sends must be. */
+export function isBearerToken(token: string): boolean {
+  return BEARER_TOKEN.test(token);
+}
+
 /** The token mipseg sends to STOW-RS destinations. Messages name the variable, never the token. */
 function readExportStowToken(env: Env): string {
   const inline = read(env, 'EXPORT_STOW_TOKEN');
   const file = read(env, 'EXPORT_STOW_TOKEN_FILE');
   if (inline && file) throw new MipsegError('MIPSEG_CONFIG_INVALID', 'EXPORT_STOW_TOKEN and EXPORT_STOW_TOKEN_FILE are both set (use one)');
   const token = file ? readSecretFile('EXPORT_STOW_TOKEN_FILE', file).trim() : inline;
-  if (token && !BEARER_TOKEN.test(token)) {
+  if (token && !isBearerToken(token)) {
     const key = file ? 'EXPORT_STOW_TOKEN_FILE' : 'EXPORT_STOW_TOKEN';
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}: the token must be one RFC 6750 bearer token (letters, digits, -._~+/, trailing =)`);
   }
@@ -360,7 +365,7 @@ function readExportStowTokens(env: Env, destinations: readonly string[]): Record
     const key = sameUrl(url);
     if (!stow.has(key)) throw fail(i + 1, `${url} is not a stow: entry of EXPORT_DESTINATIONS`);
     if (key in tokens) throw fail(i + 1, `${url} is listed twice`);
-    if (!BEARER_TOKEN.test(token)) throw fail(i + 1, 'the token must be one RFC 6750 bearer token (letters, digits, -._~+/, trailing =)');
+    if (!isBearerToken(token)) throw fail(i + 1, 'the token must be one RFC 6750 bearer token (letters, digits, -._~+/, trailing =)');
     tokens[key] = token;
   });
   if (Object.keys(tokens).length === 0) throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_STOW_TOKENS_FILE=${file} holds no token`);
