@@ -18,6 +18,11 @@ export async function readStored<T>(archive: Archive, instance: StoredInstance, 
   }
 }
 
+/** An instance's whole file (readStored's not found where it was deleted or replaced since it was looked up). */
+export function readStoredFile(archive: Archive, instance: StoredInstance): Promise<Buffer> {
+  return readStored(archive, instance, () => archive.blobs.read(instance.storageKey));
+}
+
 /** Files up to this size are read whole and sent; larger ones are streamed (PET slices are tens of kilobytes). */
 const SEND_WHOLE_MAX_BYTES = 1 << 20;
 const STREAM_CHUNK_BYTES = 1 << 20;
@@ -39,7 +44,7 @@ async function* chunksOf(file: RangedBlob, size: number): AsyncGenerator<Buffer>
 export async function sendStoredFile(archive: Archive, instance: StoredInstance, res: Response, type: string,
   headers: Record<string, string>): Promise<void> {
   if (instance.size <= SEND_WHOLE_MAX_BYTES) {
-    const bytes = await readStored(archive, instance, () => archive.blobs.read(instance.storageKey));
+    const bytes = await readStoredFile(archive, instance);
     res.set(headers).type(type).send(bytes);
     return;
   }

@@ -23,7 +23,7 @@ import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
-import { readStored } from '../stored-read';
+import { readStored, readStoredFile } from '../stored-read';
 import { dicomwebBase } from './urls';
 
 interface Scope {
@@ -187,7 +187,7 @@ async function loadSingle(archive: Archive, req: Request): Promise<{ instance: S
 }
 
 async function loadStored(archive: Archive, instance: StoredInstance): Promise<{ instance: StoredInstance; bytes: Buffer }> {
-  return { instance, bytes: await readStored(archive, instance, () => archive.blobs.read(instance.storageKey)) };
+  return { instance, bytes: await readStoredFile(archive, instance) };
 }
 
 /**

@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { assertUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
-import { readStored, sendStoredFile } from '../stored-read';
+import { readStoredFile, sendStoredFile } from '../stored-read';
 import { singleQueryParam } from './query-params';
 import { segToOverlayPng } from './seg-overlay';
 import { segmentMipHandler, type LazyModel } from './segment-mip-route';
@@ -58,7 +58,7 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
     if (instance.size > MAX_OVERLAY_FILE_BYTES) {
       throw new MipsegError('MIPSEG_SEG_UNSUPPORTED', `a file of ${instance.size} bytes (at most ${MAX_OVERLAY_FILE_BYTES} drawn as an overlay)`);
     }
-    const bytes = await readStored(sources.archive, instance, () => sources.archive.blobs.read(instance.storageKey));
+    const bytes = await readStoredFile(sources.archive, instance);
     // The SEG's hash names its content: the browser revalidates and gets 304 while it is unchanged.
     res.set({ 'Cache-Control': 'private, no-cache', ETag: `"${instance.sha256.slice(0, 32)}"` }).type('image/png').send(segToOverlayPng(bytes));
   });
