@@ -9,6 +9,7 @@ import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord,
 import { FinishedRequests, type AnalysisData } from './bullmq-finished-requests';
 import { readSettled } from './bullmq-settled-read';
 import { StudyJobIndex } from './bullmq-study-index';
+import { newestFirstThenId } from './job-order';
 import { prunableJobIds } from './job-retention';
 import { summariseRequest } from './request-summary';
 import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
@@ -323,8 +324,8 @@ export class BullMqJobQueue implements JobQueue {
     const records = await Promise.all(jobs.map((j) => this.toRecord(j, lookup)));
     return records
       .filter((r) => (!filter.studyInstanceUid || r.studyInstanceUid === filter.studyInstanceUid) && (!filter.state || r.state === filter.state))
-      // Newest first, ties by id as in embedded mode: paging by offset needs one order that does not change.
-      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      // One order that does not change, as in embedded mode: paging by offset needs it.
+      .sort(newestFirstThenId)
       .slice(filter.offset, filter.offset + filter.limit);
   }
 

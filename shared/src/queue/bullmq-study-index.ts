@@ -1,6 +1,7 @@
 import type IORedis from 'ioredis';
 import type { Logger } from '../log';
 import type { AnalysisData } from './bullmq-finished-requests';
+import { newestFirstThenId } from './job-order';
 
 /** Keys of earlier releases' jobs are scanned this many at a time. */
 const PAGE = 500;
@@ -139,7 +140,7 @@ function studyOf(data: string): string | undefined {
  * millisecond, by id: Redis orders those by id descending, the embedded job store (and listJobs) ascending.
  */
 function newestFirst(flat: readonly string[]): string[] {
-  const pairs: Array<{ id: string; score: number }> = [];
-  for (let k = 0; k + 1 < flat.length; k += 2) pairs.push({ id: flat[k] as string, score: Number(flat[k + 1]) });
-  return pairs.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((p) => p.id);
+  const jobs: Array<{ id: string; createdAt: number }> = [];
+  for (let k = 0; k + 1 < flat.length; k += 2) jobs.push({ id: flat[k] as string, createdAt: Number(flat[k + 1]) });
+  return jobs.sort(newestFirstThenId).map((j) => j.id);
 }
