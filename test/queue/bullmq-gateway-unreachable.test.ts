@@ -96,3 +96,25 @@ test('an analysis that cannot reach the gateway for longer than the wait is fail
   // Put back while the wait lasted (at least twice, 1 s apart), then its two attempts.
   expect(runs).toBeGreaterThanOrEqual(2 + retry.attempts);
 });
+
+test('the wait for the gateway starts again once the analysis has got past it', async () => {
+  await queue.close();
+  const attempts3 = { attempts: 3, baseDelayMs: 100 };
+  queue = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry: attempts3, exportRetry: attempts3,
+    exportDestinations: [], lockDurationMs: 5000, gatewayWaitMaxMs: 1500 }, pino({ level: 'silent' }));
+  let runs = 0;
+  queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: async () => {
+    runs++;
+    // A restart (refused), then the gateway back for longer than the wait (an attempt used on something else),
+    // then a second, shorter restart: it is a new wait, not the end of the first.
+    if (runs === 2) {
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+      throw new Error('onnxruntime: out of memory');
+    }
+    if (runs <= 4) throw connectionRefused();
+    return RESULT;
+  } }, { concurrency: 1, studyChecks: false, analyses: true });
+  await queue.enqueueAnalysis('job-two-restarts', request('1.2.3.5'));
+  const job = await finished('job-two-restarts');
+  expect([job.state, runs]).toEqual(['done', 5]);
+});

@@ -528,6 +528,7 @@ export class BullMqJobQueue implements JobQueue {
     } catch (err) {
       const socketError = gatewaySocketError(err);
       if (socketError && this.stillWaitingForGateway(job)) return this.postponeForGateway(job, token, err);
+      if (!socketError) await this.gatewayReachedAgain(job);
       const error = toMipsegError(err);
       // "CODE: message" keeps the catalogue code in BullMQ's failedReason for the jobs API.
       const text = `${error.code}: ${error.message}${socketError ? ` (gateway unreachable: ${socketError}; check GATEWAY_URL)` : ''}`;
@@ -539,6 +540,17 @@ export class BullMqJobQueue implements JobQueue {
   private stillWaitingForGateway(job: Job): boolean {
     const since = (job.data as AnalysisData).gatewayUnreachableSince;
     return since === undefined || Date.now() - since < (this.options.gatewayWaitMaxMs ?? GATEWAY_WAIT_MAX_MS);
+  }
+
+  /**
+   * An analysis that failed for another reason got past the gateway: a later restart of it is a new wait, not the
+   * rest of the first (GATEWAY_WAIT_MAX_MS counts one outage, without a break).
+   */
+  private async gatewayReachedAgain(job: Job): Promise<void> {
+    const data = job.data as AnalysisData;
+    if (data.gatewayUnreachableSince === undefined) return;
+    // Stored as JSON: an undefined member is left out.
+    await job.updateData({ ...data, gatewayUnreachableSince: undefined });
   }
 
   /** Puts the analysis back as delayed, using no attempt, until the gateway answers again (see GATEWAY_RETRY_MIN_MS). */
