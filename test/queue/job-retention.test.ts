@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MipsegError } from '@mipseg/shared/errors';
 import { createLogger } from '@mipseg/shared/log';
-import { EmbeddedJobQueue, scheduleJobPruning, type AnalysisRequest, type JobQueue, type ResultUids } from '@mipseg/shared/queue';
+import { EmbeddedJobQueue, scheduleJobPruning, type AnalysisRequest, type JobQueue, type JobRecord, type ResultUids } from '@mipseg/shared/queue';
+import { prunableJobIds } from '../../shared/src/queue/job-retention';
 import { until } from '../support/until';
 
 const DAY_MS = 86_400_000;
@@ -88,5 +89,20 @@ describe('JOB_RETENTION_DAYS: the records of old finished jobs are removed at st
     const warning = await until(() => Promise.resolve(lines.find((l) => l.msg.startsWith('could not remove the records of old finished jobs'))),
       'the warning');
     expect(warning).toMatchObject({ level: 40, retentionDays: 7 });
+  });
+});
+
+describe('which finished jobs are pruned', () => {
+  const finishedLongAgo = (id: string, version: number): JobRecord => ({
+    id, studyInstanceUid: '1.8.1', seriesInstanceUid: '1.8.1.1', state: 'done', stage: null, progress: 100, attempts: 1,
+    createdAt: 1_000, startedAt: 1_000, finishedAt: 2_000, timingsMs: {}, failureCode: null, failureReason: null, result: RESULT,
+    exports: [], request: { studyInstanceUid: '1.8.1', seriesInstanceUid: '1.8.1.1', contentHash: id, reason: 'study-complete', version, instanceCount: 1 },
+  });
+
+  test('of two jobs made in the same millisecond, the one the job list shows first (ids in code-unit order) is kept as the newest', () => {
+    // The list orders ties by id as SQLite does ('B' < 'a'); a locale's order ('a' < 'B') would keep 'a' instead and
+    // remove the job the worklist shows.
+    const jobs = [finishedLongAgo('a', 2), finishedLongAgo('B', 1)];
+    expect(prunableJobIds(jobs, Date.now())).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { DAY_MS, runDaily, type DailyOptions } from '../async';
 import { isMipsegError } from '../errors';
 import type { Logger } from '../log';
 import type { JobQueue } from './job-queue';
+import { newestFirstThenId } from './job-order';
 import type { JobRecord } from './job-types';
 import { newestAnalysisBySeries } from './newest-analysis';
 
@@ -17,7 +18,7 @@ const exportOutstanding = (job: JobRecord): boolean => job.exports.some((e) => e
  * planStudy, and its next result version), and jobs with an export still to be sent. `jobs` are all the study's.
  */
 export function prunableJobIds(jobs: readonly JobRecord[], finishedBefore: number): string[] {
-  const newestFirst = [...jobs].sort((a, b) => b.createdAt - a.createdAt || a.id.localeCompare(b.id));
+  const newestFirst = [...jobs].sort(newestFirstThenId);
   const kept = new Set<string>();
   const newest = newestFirst[0];
   if (newest) kept.add(newest.id);
