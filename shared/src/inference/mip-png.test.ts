@@ -22,15 +22,15 @@ function withTrns(png: Buffer, key: number[]): Buffer {
 }
 
 describe('pngToModelInput', () => {
-  // Inverted grey as DM i AI writes it: air 255 -> 0, tissue 220, tumour 60, maximum uptake 0 -> 1.
-  const greys = [255, 220, 60, 0];
+  // Inverted grey as DM i AI writes it: air 255 -> 0, tissue 220, tumour 60, maximum uptake 0 -> 1; mostly air, as a MIP is.
+  const greys = [255, 220, 60, 0, 255, 255, 255, 255];
   const rgba = greys.flatMap((g) => [g, g, g, 255]);
 
   it('maps inverted grey to x = (255 - grey) / 255 for RGBA and grey PNGs alike', () => {
     const expected = greys.map((g) => Math.fround((255 - g) / 255));
     for (const colorType of [6, 0] as const) {
-      const input = pngToModelInput(encode(2, 2, rgba, colorType));
-      expect([input.width, input.height]).toEqual([2, 2]);
+      const input = pngToModelInput(encode(4, 2, rgba, colorType));
+      expect([input.width, input.height]).toEqual([4, 2]);
       expect(Array.from(input.data)).toEqual(expected);
     }
   });
@@ -38,7 +38,7 @@ describe('pngToModelInput', () => {
   it('reads a pixel keyed transparent by tRNS by its colour, as PIL convert("L") does (white air stays x = 0)', () => {
     const expected = greys.map((g) => Math.fround((255 - g) / 255));
     // 16-bit samples, as tRNS stores them: grey 255, and RGB (255, 255, 255).
-    const keyed = [withTrns(encode(2, 2, rgba, 0), [0, 255]), withTrns(encode(2, 2, rgba, 2), [0, 255, 0, 255, 0, 255])];
+    const keyed = [withTrns(encode(4, 2, rgba, 0), [0, 255]), withTrns(encode(4, 2, rgba, 2), [0, 255, 0, 255, 0, 255])];
     for (const png of keyed) {
       const input = pngToModelInput(png);
       expect(input.data[0]).toBe(0);
@@ -47,7 +47,7 @@ describe('pngToModelInput', () => {
   });
 
   it('refuses a PNG with more than one tRNS chunk (one at most, by the PNG specification), as thousands were a way to exhaust memory', () => {
-    const twice = withTrns(withTrns(encode(2, 2, rgba, 0), [0, 255]), [0, 255]);
+    const twice = withTrns(withTrns(encode(4, 2, rgba, 0), [0, 255]), [0, 255]);
     let caught: unknown;
     try {
       pngToModelInput(twice);
@@ -91,5 +91,33 @@ describe('maskToPng', () => {
     const png = PNG.sync.read(maskToPng(Uint8Array.from([0, 1, 1, 0, 0, 1]), 3, 2));
     expect([png.width, png.height, png.colorType, png.depth]).toEqual([3, 2, 0, 8]);
     expect(Array.from(png.data.filter((_, i) => i % 4 === 0))).toEqual([0, 255, 255, 0, 0, 255]);
+  });
+});
+
+describe('pngToModelInput refuses images the model would misread', () => {
+  const refusal = (png: Buffer): string => {
+    try {
+      pngToModelInput(png);
+    } catch (err) {
+      if (isMipsegError(err, 'MIPSEG_IMAGE_INVALID')) return err.message;
+      throw err;
+    }
+    return 'accepted';
+  };
+  // 10 × 10: white air, with a few tissue greys.
+  const mip = (pixel: (i: number) => [number, number, number]): Buffer =>
+    encode(10, 10, Array.from({ length: 100 }, (_, i) => [...pixel(i), 255]).flat(), 6);
+
+  it('refuses a colour-mapped image (a hot-iron MIP), naming the share of coloured pixels', () => {
+    expect(refusal(mip((i) => (i < 20 ? [255, 120, 0] : [255, 255, 255])))).toContain('a colour image (20.0 % of its pixels');
+  });
+
+  it('takes a grey MIP whose channels differ a little (a lossy step) or with a red mark on 1 % of it', () => {
+    expect(refusal(mip((i) => (i < 50 ? [200, 205, 196] : [255, 255, 255])))).toBe('accepted');
+    expect(refusal(mip((i) => (i === 0 ? [255, 0, 0] : [240, 240, 240])))).toBe('accepted');
+  });
+
+  it('refuses a MIP shown uptake bright on black, and says to invert it', () => {
+    expect(refusal(mip((i) => (i < 10 ? [230, 230, 230] : [0, 0, 0])))).toMatch(/mostly dark \(median grey 0 of 255\).*invert/);
   });
 });

@@ -76,17 +76,60 @@ function decodePng(png: Uint8Array): PNG {
 
 /**
  * Reads a DM i AI style MIP PNG (inverted grey: uptake dark, air 255; RGBA with R = G = B, or grey) as
- * network input x = (255 - grey) / 255. Grey is taken with PIL's convert("L") integer formula so the input
+ * network input x = (255 - grey) / 255. A colour image, or one mostly dark, is refused (MIPSEG_IMAGE_INVALID). Grey is taken with PIL's convert("L") integer formula so the input
  * is bit-identical to training (training/data.py read_input) even for a PNG whose channels differ.
  */
 export function pngToModelInput(png: Uint8Array): ModelInput {
   const { width, height, data: rgba } = decodePng(png);
   const data = new Float32Array(width * height);
+  const greyCounts = new Uint32Array(256);
+  let coloured = 0;
   for (let i = 0, j = 0; i < data.length; i++, j += 4) {
-    const grey = ((rgba[j] as number) * 19595 + (rgba[j + 1] as number) * 38470 + (rgba[j + 2] as number) * 7471 + 0x8000) >> 16;
+    const r = rgba[j] as number;
+    const g = rgba[j + 1] as number;
+    const b = rgba[j + 2] as number;
+    const grey = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+    if (Math.max(r, g, b) - Math.min(r, g, b) > COLOUR_TOLERANCE) coloured++;
+    greyCounts[grey] = (greyCounts[grey] as number) + 1;
     data[i] = (255 - grey) / 255;
   }
+  refuseUnlikeMip(coloured / data.length, medianOf(greyCounts, data.length));
   return { data, width, height };
+}
+
+/**
+ * Channels may differ by this much in a grey pixel (a MIP saved through a lossy step); beyond it a pixel is coloured.
+ * Every DM i AI image has R = G = B.
+ */
+const COLOUR_TOLERANCE = 16;
+/** Coloured pixels above this share make the image a colour one (a colour-mapped MIP, a screenshot), not a grey MIP. */
+const MAX_COLOURED_SHARE = 0.01;
+/** A MIP the model reads is mostly air and tissue, light grey: the DM i AI images' median grey is 213 to 255. */
+const MIN_MEDIAN_GREY = 128;
+
+function medianOf(counts: Uint32Array, total: number): number {
+  let seen = 0;
+  for (let grey = 0; grey < counts.length; grey++) {
+    seen += counts[grey] as number;
+    if (seen * 2 >= total) return grey;
+  }
+  return 255;
+}
+
+/**
+ * Refuses what the model would read without complaint and answer with nonsense: a colour image (its luminance is not
+ * uptake) and a MIP the other way round (uptake bright on black, as most viewers show it, where the model expects
+ * uptake dark on white).
+ */
+function refuseUnlikeMip(colouredShare: number, medianGrey: number): void {
+  if (colouredShare > MAX_COLOURED_SHARE) {
+    throw new MipsegError('MIPSEG_IMAGE_INVALID', `a colour image (${(colouredShare * 100).toFixed(1)} % of its pixels are `
+      + 'coloured): the model reads a grey MIP, uptake dark on white, as the DM i AI images are');
+  }
+  if (medianGrey < MIN_MEDIAN_GREY) {
+    throw new MipsegError('MIPSEG_IMAGE_INVALID', `mostly dark (median grey ${medianGrey} of 255): the model reads a MIP `
+      + 'with uptake dark on white; invert an image shown uptake bright on black');
+  }
 }
 
 /** Encodes a 0/1 mask as an 8-bit grey PNG with 0 (background) and 255 (tumour), the DM i AI label style. */
