@@ -118,3 +118,39 @@ test('the wait for the gateway starts again once the analysis has got past it', 
   const job = await finished('job-two-restarts');
   expect([job.state, runs]).toEqual(['done', 5]);
 });
+
+describe('an export, which reads the result back through the gateway, waits for it as an analysis does', () => {
+  const destination = 'stow:http://127.0.0.1:1/dicomweb';
+  const exportingQueue = (gatewayWaitMaxMs?: number) => new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`,
+    analysisRetry: retry, exportRetry: retry, exportDestinations: [destination], lockDurationMs: 5000,
+    ...(gatewayWaitMaxMs === undefined ? {} : { gatewayWaitMaxMs }) }, pino({ level: 'silent' }));
+  const exported = (id: string) => until(async () => {
+    const e = (await queue.getJob(id))?.exports[0];
+    return e && ['sent', 'failed'].includes(e.state) ? e : undefined;
+  }, `the export of ${id} to finish`);
+
+  test('a gateway restart that outlasts EXPORT_ATTEMPTS uses none of them, and the export is sent', async () => {
+    await queue.close();
+    queue = exportingQueue();
+    let sends = 0;
+    queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT), exportResult: (_job, _result, dest, attempt) => {
+      sends++;
+      return sends <= 4 ? Promise.reject(connectionRefused())
+        : Promise.resolve({ destination: dest, state: 'sent', attempts: attempt, updatedAt: Date.now(), detail: '2 instance(s) stored' });
+    } }, { concurrency: 1, studyChecks: false, analyses: true });
+    await queue.enqueueAnalysis('job-export-gw', request('1.2.3.6'));
+    const e = await exported('job-export-gw');
+    expect([e.state, sends]).toEqual(['sent', 5]);
+  });
+
+  test('past the wait, its failure uses attempts and names the socket error', async () => {
+    await queue.close();
+    queue = exportingQueue(1500);
+    queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT),
+      exportResult: () => Promise.reject(connectionRefused()) }, { concurrency: 1, studyChecks: false, analyses: true });
+    await queue.enqueueAnalysis('job-export-typo', request('1.2.3.7'));
+    const e = await exported('job-export-typo');
+    expect(e.state).toBe('failed');
+    expect(e.detail).toContain('gateway unreachable: ECONNREFUSED; check GATEWAY_URL');
+  });
+});

@@ -46,6 +46,13 @@ interface ExportData {
   readonly jobId: string;
   readonly destination: string;
   readonly result: ResultUids;
+  /** As AnalysisData's: a worker reads the result back through GATEWAY_URL to send it. */
+  readonly gatewayUnreachableSince?: number;
+}
+
+/** What a job that reads or stores through the gateway keeps of its wait for it. */
+interface GatewayWait {
+  readonly gatewayUnreachableSince?: number;
 }
 
 /**
@@ -492,9 +499,8 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   private exportWorker(queue: Queue, exportResult: ExportHandler, base: WorkerOptions): Worker {
-    const worker = new Worker(queue.name, async (job: Job) => {
-      const data = job.data as ExportData;
-      const status = await exportResult(data.jobId, data.result, data.destination, job.attemptsMade + 1);
+    const worker = new Worker(queue.name, async (job: Job, token?: string) => {
+      const status = await this.sendExport(job, token, exportResult);
       if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
       if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
       return status;
@@ -505,6 +511,29 @@ export class BullMqJobQueue implements JobQueue {
       this.log.warn({ jobId: data?.jobId, destination: data?.destination, attempt: job?.attemptsMade, detail: err.message }, 'export not sent');
     });
     return worker;
+  }
+
+  /**
+   * One attempt at an export. The result is read back through the gateway first: a failure to reach it (what the
+   * handler throws; a destination's own failures come back as a status) waits for it as an analysis does, using no
+   * attempt, and names the socket error once the wait is over.
+   */
+  private async sendExport(job: Job, token: string | undefined, exportResult: ExportHandler): Promise<ExportStatus> {
+    const data = job.data as ExportData;
+    try {
+      const status = await exportResult(data.jobId, data.result, data.destination, job.attemptsMade + 1);
+      this.gatewayFailures.recovered();
+      await this.gatewayReachedAgain(job);
+      return status;
+    } catch (err) {
+      const socketError = gatewaySocketError(err);
+      if (socketError && this.stillWaitingForGateway(job)) return this.postponeForGateway(job, token, err);
+      if (!socketError) {
+        await this.gatewayReachedAgain(job);
+        throw err;
+      }
+      throw new Error(`${toMipsegError(err).message} (gateway unreachable: ${socketError}; check GATEWAY_URL)`, { cause: err });
+    }
   }
 
   private async runAnalysis(handlers: JobHandlers, job: Job, token: string | undefined): Promise<ResultUids | null> {
@@ -536,9 +565,9 @@ export class BullMqJobQueue implements JobQueue {
     }
   }
 
-  /** Whether the analysis has waited for the gateway less than GATEWAY_WAIT_MAX_MS so far. */
+  /** Whether the job (an analysis or an export) has waited for the gateway less than GATEWAY_WAIT_MAX_MS so far. */
   private stillWaitingForGateway(job: Job): boolean {
-    const since = (job.data as AnalysisData).gatewayUnreachableSince;
+    const since = (job.data as GatewayWait).gatewayUnreachableSince;
     return since === undefined || Date.now() - since < (this.options.gatewayWaitMaxMs ?? GATEWAY_WAIT_MAX_MS);
   }
 
@@ -547,16 +576,16 @@ export class BullMqJobQueue implements JobQueue {
    * rest of the first (GATEWAY_WAIT_MAX_MS counts one outage, without a break).
    */
   private async gatewayReachedAgain(job: Job): Promise<void> {
-    const data = job.data as AnalysisData;
+    const data = job.data as GatewayWait;
     if (data.gatewayUnreachableSince === undefined) return;
     // Stored as JSON: an undefined member is left out.
     await job.updateData({ ...data, gatewayUnreachableSince: undefined });
   }
 
-  /** Puts the analysis back as delayed, using no attempt, until the gateway answers again (see GATEWAY_RETRY_MIN_MS). */
+  /** Puts the job back as delayed, using no attempt, until the gateway answers again (see GATEWAY_RETRY_MIN_MS). */
   private async postponeForGateway(job: Job, token: string | undefined, err: unknown): Promise<never> {
     this.gatewayFailures.failed(err, { jobId: job.id });
-    const data = job.data as AnalysisData;
+    const data = job.data as GatewayWait;
     if (data.gatewayUnreachableSince === undefined) await job.updateData({ ...data, gatewayUnreachableSince: Date.now() });
     await job.moveToDelayed(Date.now() + Math.max(GATEWAY_RETRY_MIN_MS, this.options.analysisRetry.baseDelayMs), token);
     throw new DelayedError();
