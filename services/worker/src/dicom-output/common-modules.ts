@@ -17,17 +17,44 @@ function optional(values: Record<string, string | number | null>): NaturalDatase
 
 const ds = (n: number | null): string | null => (n === null ? null : formatDs(n));
 
+/**
+ * A copied DA as PS3.5 writes it: the ACR-NEMA form yyyy.mm.dd (which PS3.5 6.2 still has readers accept, and migrated
+ * archives hold) without its dots; anything else that is not yyyymmdd is left empty (these are Type 2), since the
+ * writer refuses it and the result could never be written.
+ */
+export function fitDa(value: string): string {
+  const v = value.trim();
+  const legacy = /^(\d{4})\.(\d{2})\.(\d{2})$/.exec(v);
+  if (legacy) return `${legacy[1]}${legacy[2]}${legacy[3]}`;
+  return /^\d{8}$/.test(v) ? v : '';
+}
+
+/** A copied TM: the ACR-NEMA form hh:mm:ss.frac without its colons; anything else that is not a TM, empty (Type 2). */
+export function fitTm(value: string): string {
+  const v = value.trim();
+  const plain = /^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$/.test(v) ? v.replaceAll(':', '') : v;
+  return /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(plain) ? plain : '';
+}
+
+/** PS3.5 6.2: at most 64 characters in each of a PN's component groups. */
+const PN_GROUP_MAX = 64;
+
+/** A copied PN whose component groups are cut to 64 characters: a name too long to write would leave no result at all. */
+export function fitPn(value: string): string {
+  return value.split('=').map((group) => [...group].slice(0, PN_GROUP_MAX).join('')).join('=');
+}
+
 /** Patient, Patient Study and General Study modules: the source's values, so the result joins its study. */
 export function patientAndStudyModules(source: SourceSeriesContext): NaturalDataset {
   return {
-    PatientName: source.PatientName,
+    PatientName: fitPn(source.PatientName),
     PatientID: source.PatientID,
-    PatientBirthDate: source.PatientBirthDate,
+    PatientBirthDate: fitDa(source.PatientBirthDate),
     PatientSex: source.PatientSex,
     StudyInstanceUID: source.StudyInstanceUID,
-    StudyDate: source.StudyDate,
-    StudyTime: source.StudyTime,
-    ReferringPhysicianName: source.ReferringPhysicianName,
+    StudyDate: fitDa(source.StudyDate),
+    StudyTime: fitTm(source.StudyTime),
+    ReferringPhysicianName: fitPn(source.ReferringPhysicianName),
     StudyID: source.StudyID,
     AccessionNumber: source.AccessionNumber,
     ...optional({

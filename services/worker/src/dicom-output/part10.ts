@@ -1,4 +1,5 @@
 import * as dcmjs from 'dcmjs';
+import { MipsegError } from '@mipseg/shared/errors';
 import {
   MIPSEG_IMPLEMENTATION_CLASS_UID,
   MIPSEG_IMPLEMENTATION_VERSION_NAME,
@@ -24,6 +25,13 @@ export function writePart10(dataset: NaturalDataset): Buffer {
     _vrMap: { FileMetaInformationVersion: 'OB' },
   });
   const file = new DicomDict(meta);
-  file.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
-  return Buffer.from(file.write());
+  try {
+    file.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
+    return Buffer.from(file.write());
+  } catch (err) {
+    // What mipseg writes itself is formatted to its VR; a value the writer refuses was copied from the source (an
+    // over-long DS or PN in a carried sequence, say), and writing it again will not succeed: not retried.
+    throw new MipsegError('MIPSEG_SOURCE_SERIES_INVALID', `a value copied from it cannot be written: ${(err as Error).message}`,
+      { cause: err });
+  }
 }

@@ -108,3 +108,27 @@ describe('writeMipInstance', () => {
       .toBe('MIPSEG_SOURCE_SERIES_INVALID');
   });
 });
+
+describe('writeMipInstance with source values the writer would refuse', () => {
+  const mip = syntheticMip(37, 29);
+  const source = syntheticSource();
+
+  test('writes an ACR-NEMA date (yyyy.mm.dd) and time (hh:mm:ss) in the PS3.5 form, and leaves an unreadable one empty', () => {
+    const ds = readNatural(writeMipInstance(mip, { ...source, StudyDate: '2014.10.23', StudyTime: '09:30:15.5',
+      PatientBirthDate: 'unknown' }, options()).bytes);
+    expect([ds['StudyDate'], ds['StudyTime']]).toEqual(['20141023', '093015.5']);
+    expect(ds['PatientBirthDate'] ?? '').toBe('');
+  });
+
+  test('cuts a name longer than a PN component group may be (64 characters) instead of failing the result', () => {
+    const long = `${'A'.repeat(70)}^Jürgen`;
+    const ds = readNatural(writeMipInstance(mip, { ...source, PatientName: long, ReferringPhysicianName: long }, options()).bytes);
+    expect(ds['PatientName'][0]['Alphabetic']).toBe('A'.repeat(64));
+    expect(ds['ReferringPhysicianName'][0]['Alphabetic']).toBe('A'.repeat(64));
+  });
+
+  test('refuses a copied value it cannot write as a fault of the source series (not retried), naming it', () => {
+    const carried = { ...source.carriedPatientAndStudy, OtherPatientNames: [{ Alphabetic: 'B'.repeat(80) }] };
+    expect(errorCodeOf(() => writeMipInstance(mip, { ...source, carriedPatientAndStudy: carried }, options()))).toBe('MIPSEG_SOURCE_SERIES_INVALID');
+  });
+});
