@@ -44,6 +44,9 @@ export class StorageScp extends Scp {
   private readonly storing = new Set<Promise<unknown>>();
   private callingAeTitle = '';
   private holdsSlot = false;
+  /** Studies this association stored some of: while it stays open they are still arriving. */
+  private readonly studies = new Set<string>();
+  private stillArriving: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly connection: Socket,
@@ -169,7 +172,26 @@ export class StorageScp extends Scp {
     const fields = { sopInstanceUid: request.getAffectedSopInstanceUid(), status: `0x${result.status.toString(16).padStart(4, '0')}` };
     if (outcome.status === 'failed') this.log.warn({ ...fields, code: outcome.error.code, err: outcome.error.message }, 'C-STORE refused');
     else this.log.debug({ ...fields, outcome: outcome.status }, 'C-STORE stored');
+    if (outcome.status === 'stored') this.arriving(outcome.header.studyInstanceUid);
     return response;
+  }
+
+  /**
+   * DIMSE has no "study complete": a study counts as arriving until its association ends, so a sender that pauses
+   * between instances longer than QUIET_PERIOD_MS, or a large instance on a slow link, does not have a part of the
+   * study analysed (and exported) first. Its quiet period is started again every half period while the association
+   * is open, and once more when it ends (see closed).
+   */
+  private arriving(studyInstanceUid: string): void {
+    this.studies.add(studyInstanceUid);
+    const quietMs = this.context.config.pipeline.quietPeriodMs;
+    if (this.stillArriving || quietMs === 0 || this.connection.destroyed) return;
+    this.stillArriving = setInterval(() => this.noteStudiesArriving(), Math.max(50, quietMs / 2));
+    this.stillArriving.unref();
+  }
+
+  private noteStudiesArriving(): void {
+    for (const study of this.studies) this.context.archive.noteStudyActivity(study);
   }
 
   private takeSlot(): AssociationRejection | undefined {
@@ -208,6 +230,9 @@ export class StorageScp extends Scp {
 
   private async closed(): Promise<void> {
     this.giveBackSlot();
+    clearInterval(this.stillArriving);
+    // The quiet period runs from the end of the association.
+    this.noteStudiesArriving();
     const unfinished = [...this.receiving.values()];
     this.receiving.clear();
     if (unfinished.length > 0) this.log.warn({ unfinished: unfinished.length }, 'connection closed during a C-STORE data set');

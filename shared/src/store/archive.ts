@@ -142,6 +142,7 @@ const UNREADABLE = Symbol('unreadable');
 
 export class Archive {
   private readonly listeners: InstanceStoredListener[] = [];
+  private readonly activityListeners: Array<(studyInstanceUid: string) => void> = [];
   /** Instances stored whose listeners failed (the sender was told the store failed): a re-send tells them again. */
   private readonly unheard = new Set<string>();
   private readonly deletionListeners: StudyDeletedFromListener[] = [];
@@ -181,6 +182,26 @@ export class Archive {
 
   onInstanceStored(listener: InstanceStoredListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Listens for studies still arriving with nothing stored (see noteStudyActivity). */
+  onStudyActivity(listener: (studyInstanceUid: string) => void): void {
+    this.activityListeners.push(listener);
+  }
+
+  /**
+   * Says that a study is still arriving although nothing of it was stored just now: an association that stored some
+   * of it is still open (a PACS pausing between instances, a large instance on a slow link) or has just ended. Its
+   * quiet period starts again, as at a store; nothing is written, so nothing here needs to be durable.
+   */
+  noteStudyActivity(studyInstanceUid: string): void {
+    for (const listener of this.activityListeners) {
+      try {
+        listener(studyInstanceUid);
+      } catch (err) {
+        this.log.warn({ err, studyInstanceUid }, 'could not restart the quiet period of a study still arriving');
+      }
+    }
   }
 
   /** Makes the stores made with `deferDirSync` durable (their folders and index rows); run before acknowledging them. */

@@ -68,7 +68,8 @@ function startComputePool(options: PipelineOptions): Promise<ComputePool> {
 }
 
 /**
- * Every stored instance restarts its study's quiet period before the sender hears it was stored. Embedded, the
+ * Every stored instance restarts its study's quiet period before the sender hears it was stored, and so does an
+ * association still open with some of the study (Archive.noteStudyActivity). Embedded, the
  * queue's own insert is that record; in queue mode it is the outbox beside the index, which hands the study to Redis
  * and, at start, hands over what a previous process recorded and could not. Either's log is fsynced with the
  * index's before the answer (Archive.syncAlso).
@@ -78,15 +79,18 @@ function trackStudies(archive: Archive, queue: JobQueue, config: Config, log: Lo
   if (queue.mode === 'embedded') {
     const syncToDisk = queue.syncToDisk?.bind(queue);
     if (syncToDisk) archive.syncAlso(syncToDisk);
-    archive.onInstanceStored((header) => {
-      queue.scheduleStudyCheck(header.studyInstanceUid, quietMs)
-        .catch((err: unknown) => log.error({ err, studyInstanceUid: header.studyInstanceUid }, 'could not schedule the study check'));
-    });
+    const schedule = (studyInstanceUid: string): void => {
+      queue.scheduleStudyCheck(studyInstanceUid, quietMs)
+        .catch((err: unknown) => log.error({ err, studyInstanceUid }, 'could not schedule the study check'));
+    };
+    archive.onInstanceStored((header) => schedule(header.studyInstanceUid));
+    archive.onStudyActivity(schedule);
     return undefined;
   }
   const outbox = new StudyCheckOutbox(join(config.dataDir, 'study-check-outbox.sqlite'), queue, quietMs, log);
   archive.syncAlso(() => outbox.syncToDisk());
   archive.onInstanceStored((header) => outbox.record(header.studyInstanceUid));
+  archive.onStudyActivity((studyInstanceUid) => outbox.record(studyInstanceUid));
   outbox.flushSoon();
   return outbox;
 }
