@@ -28,6 +28,16 @@ test('rejects another called AE title (reason 7) and a calling AE title off the 
   expect(checkAeTitles('PACS', 'MIPSEG', allowList)).toBeUndefined();
 });
 
+test('an AE@address entry takes that AE title only from that address (an IPv4 peer may show as ::ffff:a.b.c.d)', () => {
+  const tied = { ...policy, allowedCallingAeTitles: ['PACS@10.0.0.5', 'CT@fd00::1'] };
+  expect(checkAeTitles('PACS', 'MIPSEG', tied, '10.0.0.5')).toBeUndefined();
+  expect(checkAeTitles('PACS', 'MIPSEG', tied, '::ffff:10.0.0.5')).toBeUndefined();
+  expect(checkAeTitles('CT', 'MIPSEG', tied, 'FD00::1')).toBeUndefined();
+  expect(checkAeTitles('PACS', 'MIPSEG', tied, '10.0.0.6')).toMatchObject({ reason: RejectReason.CallingAeNotRecognized,
+    why: 'calling AE title "PACS" from 10.0.0.6 is not on the allow-list' });
+  expect(checkAeTitles('PACS', 'MIPSEG', tied)).toMatchObject({ reason: RejectReason.CallingAeNotRecognized });
+});
+
 test('passes over a proposed syntax it stores but cannot decode (big endian) when another it accepts is proposed', () => {
   const request = proposal(
     [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2'],

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { constants, type association } from 'dcmjs-dimse';
+import { splitAllowedAeEntry } from '@mipseg/shared/config';
 import { isSupportedStorageSopClass, TransferSyntax, VERIFICATION_SOP_CLASS } from '@mipseg/shared/dicom';
 
 /**
@@ -51,22 +53,38 @@ export interface AssociationRejection {
 
 export interface AssociationPolicy {
   readonly aeTitle: string;
-  /** Empty: any calling AE title may associate. */
+  /** Empty: any calling AE title may associate. `AE@address`: that AE title from that IP address only. */
   readonly allowedCallingAeTitles: readonly string[];
+}
+
+/** The peer's IP address as entries name it: an IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d. */
+function plainAddress(address: string): string {
+  const lower = address.toLowerCase();
+  return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
+}
+
+function isAllowedPeer(callingAeTitle: string, peerAddress: string | undefined, allowed: readonly string[]): boolean {
+  const calling = callingAeTitle.trim();
+  const from = peerAddress === undefined ? undefined : plainAddress(peerAddress);
+  return allowed.some((entry) => {
+    const { aeTitle, address } = splitAllowedAeEntry(entry);
+    return aeTitle === calling && (address === undefined || address === from);
+  });
 }
 
 const { RejectResult, RejectSource, RejectReason, PresentationContextResult } = constants;
 
 /** Checks the AE titles of an A-ASSOCIATE-RQ; undefined when the association may go on. */
-export function checkAeTitles(callingAeTitle: string, calledAeTitle: string, policy: AssociationPolicy): AssociationRejection | undefined {
+export function checkAeTitles(callingAeTitle: string, calledAeTitle: string, policy: AssociationPolicy,
+  peerAddress?: string): AssociationRejection | undefined {
   if (calledAeTitle.trim() !== policy.aeTitle.trim()) {
     return { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CalledAeNotRecognized,
       why: `called AE title "${calledAeTitle}" is not "${policy.aeTitle}"`, code: 'MIPSEG_AE_TITLE_REFUSED' };
   }
   const allowed = policy.allowedCallingAeTitles;
-  if (allowed.length > 0 && !allowed.includes(callingAeTitle.trim())) {
+  if (allowed.length > 0 && !isAllowedPeer(callingAeTitle, peerAddress, allowed)) {
     return { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.CallingAeNotRecognized,
-      why: `calling AE title "${callingAeTitle}" is not on the allow-list`, code: 'MIPSEG_AE_TITLE_REFUSED' };
+      why: `calling AE title "${callingAeTitle}" from ${peerAddress ?? 'an unknown address'} is not on the allow-list`, code: 'MIPSEG_AE_TITLE_REFUSED' };
   }
   return undefined;
 }

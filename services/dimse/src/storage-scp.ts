@@ -86,7 +86,8 @@ export class StorageScp extends Scp {
   override associationRequested(request: association.Association): void {
     const peer = { callingAeTitle: request.getCallingAeTitle(), calledAeTitle: request.getCalledAeTitle() };
     this.callingAeTitle = peer.callingAeTitle;
-    const rejection = checkAeTitles(peer.callingAeTitle, peer.calledAeTitle, this.context.config.dimse) ?? this.takeSlot();
+    const rejection = checkAeTitles(peer.callingAeTitle, peer.calledAeTitle, this.context.config.dimse, this.connection.remoteAddress)
+      ?? this.takeSlot();
     if (rejection) {
       this.log.warn({ ...peer, code: rejection.code, reason: rejection.why }, 'association rejected');
       this.sendAssociationReject(rejection.result, rejection.source, rejection.reason);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMipsegError } from '../errors';
-import { loadConfig, stowTokenFor } from './config';
+import { loadConfig, splitAllowedAeEntry, stowTokenFor } from './config';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -53,8 +53,26 @@ describe('loadConfig', () => {
   });
 
   test('binds a non-loopback address when tokens are configured or --insecure is given', () => {
-    expect(loadConfig({ HOST: '0.0.0.0', AUTH_TOKENS: 'a-long-enough-token-1234' }).authTokens).toHaveLength(1);
+    expect(loadConfig({ HOST: '0.0.0.0', AUTH_TOKENS: 'a-long-enough-token-1234', DIMSE_ALLOWED_AE_TITLES: 'PACS' }).authTokens).toHaveLength(1);
     expect(loadConfig({ HOST: '0.0.0.0' }, { insecure: true }).insecure).toBe(true);
+  });
+
+  test('refuses a DIMSE SCP open to every calling AE title on a non-loopback address, even with tokens for HTTP', () => {
+    const reachable = { HOST: '0.0.0.0', AUTH_TOKENS: 'a-long-enough-token-1234', DIMSE_ALLOWED_AE_TITLES: '' };
+    expect(codeOf(() => loadConfig(reachable))).toBe('MIPSEG_INSECURE_DIMSE_BIND');
+    expect(codeOf(() => loadConfig({ ...reachable, DIMSE_ALLOWED_AE_TITLES: 'PACS' }))).toBeUndefined();
+    expect(codeOf(() => loadConfig({ ...reachable, DIMSE_ENABLED: 'false' }))).toBeUndefined();
+    expect(codeOf(() => loadConfig(reachable, { insecure: true }))).toBeUndefined();
+    expect(codeOf(() => loadConfig({ ...reachable, HOST: '127.0.0.1' }))).toBeUndefined();
+  });
+
+  test('reads AE@address entries, an IP address after the last "@"; anything else after it is part of the AE title', () => {
+    const config = loadConfig({ DIMSE_ALLOWED_AE_TITLES: 'MAIN PACS@10.0.0.5, CT@FD00::1, A@B' });
+    expect(config.dimse.allowedCallingAeTitles).toEqual(['MAIN PACS@10.0.0.5', 'CT@FD00::1', 'A@B']);
+    expect(splitAllowedAeEntry('MAIN PACS@10.0.0.5')).toEqual({ aeTitle: 'MAIN PACS', address: '10.0.0.5' });
+    expect(splitAllowedAeEntry('CT@FD00::1')).toEqual({ aeTitle: 'CT', address: 'fd00::1' });
+    expect(splitAllowedAeEntry('A@B')).toEqual({ aeTitle: 'A@B' });
+    expect(codeOf(() => loadConfig({ DIMSE_ALLOWED_AE_TITLES: 'A-TITLE-FAR-TOO-LONG@10.0.0.5' }))).toBe('MIPSEG_CONFIG_INVALID');
   });
 
   test('leaves the bind check to commands that listen: the worker and segment-mip load beside HOST=0.0.0.0', () => {

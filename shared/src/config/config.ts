@@ -227,10 +227,24 @@ function readAeTitle(env: Env, key: ConfigKey): string {
 }
 
 /** A list of AE titles: an entry that could never match a peer's title is a typo to report at start-up. */
+/**
+ * A DIMSE_ALLOWED_AE_TITLES entry: a calling AE title, or `AE@address` where the association must also come from
+ * that IP address (AE titles are sent by the peer and trivially copied; the address is the connection's). An entry
+ * whose part after the last "@" is no IP address is an AE title holding "@".
+ */
+export function splitAllowedAeEntry(entry: string): { readonly aeTitle: string; readonly address?: string } {
+  const at = entry.lastIndexOf('@');
+  const address = at > 0 ? entry.slice(at + 1) : '';
+  return isIP(address) ? { aeTitle: entry.slice(0, at), address: address.toLowerCase() } : { aeTitle: entry };
+}
+
 function readAeTitles(env: Env, key: ConfigKey): string[] {
   const list = readCommaList(read(env, key));
-  const bad = list.find((ae) => !isAeTitle(ae));
-  if (bad !== undefined) throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key} entry "${bad}" (1-16 printable characters, no backslash)`);
+  const bad = list.find((entry) => !isAeTitle(splitAllowedAeEntry(entry).aeTitle));
+  if (bad !== undefined) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key} entry "${bad}" (an AE title of 1-16 printable characters, no backslash; `
+      + 'or AE@address, an IP address)');
+  }
   return list;
 }
 
@@ -559,6 +573,11 @@ export function loadConfig(
   };
   if (listens && !isLoopback(config.host) && config.authTokens.length === 0 && !config.insecure) {
     throw new MipsegError('MIPSEG_INSECURE_BIND', config.host);
+  }
+  // DIMSE has no tokens: on a reachable address, an SCP open to every calling AE title would let any host store (and
+  // replace) instances that the HTTP side guards.
+  if (listens && config.dimse.enabled && !isLoopback(config.host) && config.dimse.allowedCallingAeTitles.length === 0 && !config.insecure) {
+    throw new MipsegError('MIPSEG_INSECURE_DIMSE_BIND', config.host);
   }
   return Object.freeze(config);
 }

@@ -95,6 +95,10 @@ export const ERRORS = {
   MIPSEG_VOLUME_UNSUPPORTED: { httpStatus: 422, message: 'PET series cannot be decoded or projected by mipseg: %s' },
   MIPSEG_SUV_UNAVAILABLE: { httpStatus: 422, message: 'SUV cannot be computed for this PET series: %s' },
   MIPSEG_AE_TITLE_REFUSED: { httpStatus: 403, message: 'AE title not accepted: %s' },
+  MIPSEG_INSECURE_DIMSE_BIND: {
+    httpStatus: 500,
+    message: 'refusing to accept C-STORE from any calling AE title on %s; set DIMSE_ALLOWED_AE_TITLES (AE or AE@address), DIMSE_ENABLED=false, or pass --insecure',
+  },
   MIPSEG_INSECURE_BIND: {
     httpStatus: 500,
     message: 'refusing to listen on %s without authentication; configure AUTH_TOKENS or pass --insecure',
