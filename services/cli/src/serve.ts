@@ -26,6 +26,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
   // First: Archive.open locks DATA_DIR for this process, and the job store and study-check outbox that the
   // pipeline opens below live there too, so a second process stops here before it changes anything.
   const archive = await Archive.open(config.dataDir, log.child({ component: 'archive' }));
+  archive.keepFree(config.minFreeDiskBytes);
   const pruning = config.retiredRetentionDays > 0
     ? scheduleRetiredPruning(archive, config.retiredRetentionDays, log.child({ component: 'archive' }))
     : undefined;

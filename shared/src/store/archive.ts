@@ -13,6 +13,7 @@ import { sameDataSet } from '../dicom/same-data-set';
 import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
 import { FileBlobStore, type BlobStore } from './blob-store';
+import { FreeSpaceFloor } from './free-space-floor';
 import { DataDirLock } from './data-dir-lock';
 import { separatePatientsWithoutId } from './patients-without-id';
 import { StudyGate } from './study-gate';
@@ -143,6 +144,7 @@ const UNREADABLE = Symbol('unreadable');
 export class Archive {
   private readonly listeners: InstanceStoredListener[] = [];
   private readonly activityListeners: Array<(studyInstanceUid: string) => void> = [];
+  private freeSpaceFloor: FreeSpaceFloor | undefined;
   /** Instances stored whose listeners failed (the sender was told the store failed): a re-send tells them again. */
   private readonly unheard = new Set<string>();
   private readonly deletionListeners: StudyDeletedFromListener[] = [];
@@ -178,6 +180,14 @@ export class Archive {
       lock.release();
       throw err;
     }
+  }
+
+  /**
+   * Refuses new instances (MIPSEG_STORAGE_FULL) while DATA_DIR's volume has fewer than `minFreeBytes` free
+   * (MIN_FREE_DISK_BYTES; 0: never). A re-send of a stored instance is still answered "stored".
+   */
+  keepFree(minFreeBytes: number): void {
+    this.freeSpaceFloor = new FreeSpaceFloor(() => this.blobs.freeBytes(), minFreeBytes);
   }
 
   onInstanceStored(listener: InstanceStoredListener): void {
@@ -316,6 +326,7 @@ export class Archive {
       if (options.deferDirSync !== true) await this.syncDeferred();
       return { status: 'unchanged', header, replaced: false };
     }
+    await this.freeSpaceFloor?.assertRoomFor(size);
     const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
     const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
     try {

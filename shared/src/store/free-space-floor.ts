@@ -1,0 +1,47 @@
+import { MipsegError } from '../errors';
+
+/** How long a reading of the volume's free space stands for the stores that follow (statfs costs a system call). */
+const READING_MAX_AGE_MS = 1000;
+
+/**
+ * MIN_FREE_DISK_BYTES as a floor for new instances, not only a readiness signal: a DIMSE sender has no /readyz to
+ * watch, and would fill the volume the index, the job store and the logs share until a write failed midway. Below
+ * the floor a new instance is refused as out of storage (507, 0xA700: the sender retries later). The free space is
+ * read at most once a second; stores in between count against that reading.
+ */
+export class FreeSpaceFloor {
+  private free = Number.POSITIVE_INFINITY;
+  private readAt = Number.NEGATIVE_INFINITY;
+  private reading: Promise<number> | undefined;
+
+  constructor(
+    private readonly freeBytes: () => Promise<number>,
+    private readonly minFreeBytes: number,
+  ) {}
+
+  /** Throws MIPSEG_STORAGE_FULL while the volume is below the floor; then counts `bytes` as used. */
+  async assertRoomFor(bytes: number): Promise<void> {
+    if (this.minFreeBytes <= 0) return;
+    const free = await this.currentFree();
+    if (free < this.minFreeBytes) {
+      throw new MipsegError('MIPSEG_STORAGE_FULL', `${free} bytes free on DATA_DIR's volume, below MIN_FREE_DISK_BYTES (${this.minFreeBytes})`);
+    }
+    this.free -= bytes;
+  }
+
+  private currentFree(): Promise<number> {
+    if (Date.now() - this.readAt < READING_MAX_AGE_MS) return Promise.resolve(this.free);
+    this.reading ??= this.freeBytes()
+      // A volume whose free space cannot be read is not taken for a full one: stores go on, and fail for real if it is.
+      .catch(() => Number.POSITIVE_INFINITY)
+      .then((free) => {
+        this.free = free;
+        this.readAt = Date.now();
+        return free;
+      })
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
+  }
+}
