@@ -25,6 +25,22 @@ export const SopClass = {
   // The successor of X-Ray Radiation Dose SR: newer CT software sends its dose report in it.
   EnhancedXRayRadiationDoseSrStorage: '1.2.840.10008.5.1.4.1.1.88.76',
   RtStructureSetStorage: '1.2.840.10008.5.1.4.1.1.481.3',
+  // What else a PET/CT study holds, which a router sends with it: a refused presentation context fails its whole
+  // transfer. Stored and served; the pipeline reads none of them.
+  SpatialRegistrationStorage: '1.2.840.10008.5.1.4.1.1.66.1',
+  DeformableSpatialRegistrationStorage: '1.2.840.10008.5.1.4.1.1.66.3',
+  RawDataStorage: '1.2.840.10008.5.1.4.1.1.66',
+  GrayscaleSoftcopyPresentationStateStorage: '1.2.840.10008.5.1.4.1.1.11.1',
+  ColorSoftcopyPresentationStateStorage: '1.2.840.10008.5.1.4.1.1.11.2',
+  EncapsulatedPdfStorage: '1.2.840.10008.5.1.4.1.1.104.1',
+  MultiFrameSingleBitSecondaryCaptureImageStorage: '1.2.840.10008.5.1.4.1.1.7.1',
+  MultiFrameGrayscaleByteSecondaryCaptureImageStorage: '1.2.840.10008.5.1.4.1.1.7.2',
+  MultiFrameGrayscaleWordSecondaryCaptureImageStorage: '1.2.840.10008.5.1.4.1.1.7.3',
+  MultiFrameTrueColorSecondaryCaptureImageStorage: '1.2.840.10008.5.1.4.1.1.7.4',
+  ExtensibleSrStorage: '1.2.840.10008.5.1.4.1.1.88.35',
+  PatientRadiationDoseSrStorage: '1.2.840.10008.5.1.4.1.1.88.73',
+  // Siemens scanners' private non-image objects (raw data, protocols), sent with their studies.
+  SiemensCsaNonImageStorage: '1.3.12.2.1107.5.9.1',
 } as const;
 
 export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
@@ -34,6 +50,8 @@ export const IMAGE_SOP_CLASSES: ReadonlySet<string> = new Set<string>([
   SopClass.PositronEmissionTomographyImageStorage, SopClass.EnhancedPetImageStorage, SopClass.LegacyConvertedEnhancedPetImageStorage,
   SopClass.CtImageStorage, SopClass.EnhancedCtImageStorage, SopClass.LegacyConvertedEnhancedCtImageStorage, SopClass.MrImageStorage,
   SopClass.SecondaryCaptureImageStorage, SopClass.SegmentationStorage,
+  SopClass.MultiFrameSingleBitSecondaryCaptureImageStorage, SopClass.MultiFrameGrayscaleByteSecondaryCaptureImageStorage,
+  SopClass.MultiFrameGrayscaleWordSecondaryCaptureImageStorage, SopClass.MultiFrameTrueColorSecondaryCaptureImageStorage,
 ]);
 
 const SUPPORTED = new Set<string>(Object.values(SopClass));
@@ -57,4 +75,8 @@ export const MODALITIES_BY_SOP_CLASS: Readonly<Record<string, readonly string[]>
   [SopClass.MrImageStorage]: ['MR'],
   [SopClass.SegmentationStorage]: ['SEG'],
   [SopClass.RtStructureSetStorage]: ['RTSTRUCT'],
+  [SopClass.SpatialRegistrationStorage]: ['REG'],
+  [SopClass.DeformableSpatialRegistrationStorage]: ['REG'],
+  [SopClass.GrayscaleSoftcopyPresentationStateStorage]: ['PR'],
+  [SopClass.ColorSoftcopyPresentationStateStorage]: ['PR'],
 };
