@@ -35,12 +35,30 @@ function attributeTagText(value: unknown): unknown {
   return typeof value === 'number' ? value.toString(16).toUpperCase().padStart(8, '0') : value;
 }
 
-function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean): DicomJsonAttribute {
-  const vr = el.vr ?? 'UN';
+/**
+ * Attributes whose VR PS3.6 gives as "US or SS", by Pixel Representation: pixel values and the real-world value
+ * range they map. In an Implicit VR file dcmjs reads them as US whatever the Pixel Representation, so a signed
+ * image's -1000 would show as 64536 (LUT descriptors are left alone: their counts are unsigned whatever it is).
+ */
+const PIXEL_VALUE_TAGS = new Set(['00280106', '00280107', '00280108', '00280109', '00280110', '00280111', '00280120', '00280121',
+  '00409211', '00409216']);
+
+/** How the JSON model is made from one file: whether its "US or SS" pixel values are signed and read as US. */
+interface Conversion {
+  readonly signedPixelValuesReadAsUs: boolean;
+}
+
+function asSignedShort(value: unknown): unknown {
+  return typeof value === 'number' && value > 0x7fff && value <= 0xffff ? value - 0x10000 : value;
+}
+
+function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean, conversion: Conversion): DicomJsonAttribute {
+  const signed = conversion.signedPixelValuesReadAsUs && el.vr === 'US' && PIXEL_VALUE_TAGS.has(tag);
+  const vr = signed ? 'SS' : el.vr ?? 'UN';
   const read = Array.isArray(el.Value) ? el.Value : [];
-  const values = vr === 'AT' ? read.map(attributeTagText) : read;
+  const values = vr === 'AT' ? read.map(attributeTagText) : signed ? read.map(asSignedShort) : read;
   if (vr === 'SQ') {
-    const items = values.map((item) => convertDataset(item as dcmjs.DicomJsonDict, true));
+    const items = values.map((item) => convertDataset(item as dcmjs.DicomJsonDict, true, conversion));
     return items.length ? { vr, Value: items } : { vr };
   }
   if (BINARY_VRS.has(vr)) {
@@ -56,14 +74,22 @@ function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean
   return { vr, Value: values.map((v) => (isEmptyValue(v) ? null : v)) };
 }
 
-function convertDataset(dict: dcmjs.DicomJsonDict, inItem: boolean): DicomJson {
+function convertDataset(dict: dcmjs.DicomJsonDict, inItem: boolean, conversion: Conversion): DicomJson {
   const out: DicomJson = {};
   for (const tag of Object.keys(dict).sort()) {
     const el = dict[tag];
     if (!el || tag.startsWith('0002')) continue;
-    out[tag] = convertElement(tag, el, inItem);
+    out[tag] = convertElement(tag, el, inItem, conversion);
   }
   return out;
+}
+
+const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
+
+function conversionOf(file: dcmjs.DicomDict): Conversion {
+  const syntax = file.meta['00020010']?.Value?.[0];
+  const pixelRepresentation = file.dict['00280103']?.Value?.[0];
+  return { signedPixelValuesReadAsUs: syntax === IMPLICIT_VR_LITTLE_ENDIAN && pixelRepresentation === 1 };
 }
 
 /**
@@ -81,7 +107,7 @@ export function readDicomJson(bytes: Uint8Array, bitsAllocated: number | null, e
   }
   const hasPixelData = PIXEL_DATA in parsed.dict;
   delete parsed.dict[PIXEL_DATA];
-  const json = convertDataset(parsed.dict, false);
+  const json = convertDataset(parsed.dict, false, conversionOf(parsed));
   // Encapsulated Pixel Data keeps its URI too: PS3.18 8.7.3.3.2 defines it as bulk data (each frame's compressed
   // bitstream), which the bulkdata route serves. Leaving the URI out would say Pixel Data is empty (F.2.5).
   if (hasPixelData) {
