@@ -20,6 +20,12 @@ const INSTANCE = `${SERIES}/instances/:instance`;
 /** The DICOMweb routes (PS3.18): STOW-RS, QIDO-RS, WADO-RS; and deleting a study, series or instance, which PS3.18 leaves out. */
 export function dicomwebRouter(archive: Archive, config: Config, log: Logger, deletionGuard?: StudyDeletionGuard): Router {
   const r = Router();
+  // Every DICOMweb answer's body is chosen by Accept (JSON or XML, a transfer syntax, multipart or not): a cache between
+  // clients (a proxy, a browser) must not hand one client's form to another, as Express's ETags would let it.
+  r.use((_req, res, next) => {
+    res.vary('Accept');
+    next();
+  });
   r.post('/studies', storeInstancesHandler(archive, config, log));
   r.post(STUDY, storeInstancesHandler(archive, config, log));
   r.delete(STUDY, deleteStudyHandler(archive, config, log, deletionGuard));
