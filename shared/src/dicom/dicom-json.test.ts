@@ -62,3 +62,11 @@ describe('readDicomJson of an Implicit VR file, whose "US or SS" attributes carr
     expect(json['00280106']).toEqual({ vr: 'US', Value: [64536] });
   });
 });
+
+test('readDicomJson gives text values without the space that pads them to even length (a DT too, in items too)', () => {
+  const json = readDicomJson(syntheticPetInstance({ sopInstanceUid: '2.25.88.6', imagePositionPatient: [0, 0, 0],
+    attributes: { AcquisitionDateTime: '20030619000000.000000', ContributingEquipmentSequence: [{ ContributionDateTime: '20030619000000.000000', Manufacturer: 'X' }] },
+  }), 16, false);
+  expect(json['0008002A']).toEqual({ vr: 'DT', Value: ['20030619000000.000000'] });
+  expect((json['0018A001']?.Value?.[0] as Record<string, unknown>)['0018A002']).toEqual({ vr: 'DT', Value: ['20030619000000.000000'] });
+});

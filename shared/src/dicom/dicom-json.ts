@@ -52,6 +52,14 @@ function asSignedShort(value: unknown): unknown {
   return typeof value === 'number' && value > 0x7fff && value <= 0xffff ? value - 0x10000 : value;
 }
 
+/**
+ * A text value without the space (or, for UI, NUL) that pads it to even length in the file: trailing spaces are
+ * insignificant in every text VR (PS3.5 6.2), and dcmjs keeps some (a DT's), which strict parsers then refuse.
+ */
+function withoutTrailingPadding(value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(/[ \0]+$/, '') : value;
+}
+
 function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean, conversion: Conversion): DicomJsonAttribute {
   const signed = conversion.signedPixelValuesReadAsUs && el.vr === 'US' && PIXEL_VALUE_TAGS.has(tag);
   const vr = signed ? 'SS' : el.vr ?? 'UN';
@@ -70,8 +78,9 @@ function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean
     if (total > INLINE_BINARY_LIMIT && !inItem) return { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` };
     return { vr, InlineBinary: Buffer.concat(buffers.map((b) => Buffer.from(b))).toString('base64') };
   }
-  if (values.every(isEmptyValue)) return { vr };
-  return { vr, Value: values.map((v) => (isEmptyValue(v) ? null : v)) };
+  const unpadded = values.map(withoutTrailingPadding);
+  if (unpadded.every(isEmptyValue)) return { vr };
+  return { vr, Value: unpadded.map((v) => (isEmptyValue(v) ? null : v)) };
 }
 
 function convertDataset(dict: dcmjs.DicomJsonDict, inItem: boolean, conversion: Conversion): DicomJson {

@@ -71,8 +71,9 @@ export function storageKeyFor(studyUid: string, seriesUid: string, sopUid: strin
  * 2: binary values inside sequence items inline (their old BulkDataURIs named no top-level element).
  * 3: AT values as 8 hex digits (they were numbers).
  * 4: a signed image's "US or SS" pixel values from an Implicit VR file as SS (they were US).
+ * 5: text values without trailing padding (a DT kept its space).
  */
-const METADATA_FORMAT = 4;
+const METADATA_FORMAT = 5;
 
 function metadataKeyFor(instance: StoredInstance): string {
   return instance.storageKey.replace(/\.dcm$/, `.${instance.sha256.slice(0, 16)}.m${METADATA_FORMAT}.json`);
