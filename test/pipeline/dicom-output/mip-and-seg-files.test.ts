@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFrameValues, readPixelModule, SopClass } from '@mipseg/shared/dicom';
 import {
-  readSegMask, writeMipInstance, writeSegInstance, type RenderedMip, type WrittenInstance,
+  readSegMask, readSourceSeriesContext, writeMipInstance, writeSegInstance, type RenderedMip, type WrittenInstance,
 } from '../../../services/worker/src/dicom-output';
 import { dciodvfy, dcmdump, pydicomAvailable, runPythonJson } from '../../support/dicom-tools';
 import { PYDICOM_CHECK } from './pydicom-check';
 import { writePart10 } from '../../../services/worker/src/dicom-output/part10';
-import { ALGORITHM, EQUIPMENT, readNatural, syntheticMip, syntheticSource, thresholdMask } from './synthetic-source';
+import { ALGORITHM, EQUIPMENT, readNatural, syntheticMip, syntheticPetInstance, syntheticSource, thresholdMask } from './synthetic-source';
 
 interface Written {
   readonly mip: RenderedMip;
@@ -148,6 +148,37 @@ describe('the dciodvfy check', () => {
       writeFileSync(join(dir, 'broken-seg.dcm'), writePart10(seg));
       expect(dciodvfy(join(dir, 'broken-mip.dcm')).errors.join('\n')).toMatch(/Units/);
       expect(dciodvfy(join(dir, 'broken-seg.dcm')).errors.join('\n')).toMatch(/SegmentSequence/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a source whose sequences break their macros', () => {
+  test('gives results without the incomplete items, with zero dciodvfy errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-broken-macros-'));
+    try {
+      const procedure = { CodeValue: 'PETCT-WB', CodingSchemeDesignator: 'LOCAL', CodeMeaning: 'PET/CT whole body' };
+      const source = readSourceSeriesContext([syntheticPetInstance({
+        sopInstanceUid: '2.25.1.9',
+        extra: {
+          // A person code with a value only, and no institution (a real GE file, fo-dicom GH610, has this).
+          ReferringPhysicianIdentificationSequence: [{ PersonIdentificationCodeSequence: [{ CodeValue: '12345' }] }],
+          ProcedureCodeSequence: [{ CodeValue: 'X', CodingSchemeDesignator: 'LOCAL' }, procedure],
+          RadiopharmaceuticalInformationSequence: [{ Radiopharmaceutical: 'Fluorodeoxyglucose', RadiopharmaceuticalStartTime: '080000',
+            RadionuclideTotalDose: '350000000', RadionuclideHalfLife: '6586.2' }],
+        },
+      })]);
+      expect(source.carriedPatientAndStudy['ReferringPhysicianIdentificationSequence']).toBeUndefined();
+      expect(source.carriedPatientAndStudy['ProcedureCodeSequence']).toEqual([expect.objectContaining(procedure)]);
+      expect(source.RadiopharmaceuticalInformationSequence[0]?.['RadionuclideCodeSequence']).toEqual([]);
+      const mip = syntheticMip(8, 3);
+      const mipOut = writeMipInstance(mip, source, { equipment: EQUIPMENT });
+      const segOut = writeSegInstance(thresholdMask(mip), { ...mipOut, geometry: mip }, source, { equipment: EQUIPMENT, algorithm: ALGORITHM });
+      writeFileSync(join(dir, 'mip.dcm'), mipOut.bytes);
+      writeFileSync(join(dir, 'seg.dcm'), segOut.bytes);
+      expect(dciodvfy(join(dir, 'mip.dcm')).errors).toEqual([]);
+      expect(dciodvfy(join(dir, 'seg.dcm')).errors).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

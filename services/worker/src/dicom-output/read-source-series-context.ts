@@ -3,6 +3,7 @@ import * as dicomParser from 'dicom-parser';
 import { dicomParseOptions, isValidUid, readDcmjsDataSet, TransferSyntax } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { readValueText } from '../volume';
+import { checkedSequence, withCheckedSequences } from './carried-sequences';
 import { itemsOf, numberOf, textOf, textsOf } from './natural-values';
 import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
 
@@ -229,7 +230,7 @@ function hasValue(value: unknown): boolean {
 }
 
 function carriedPatientAndStudy(h: DicomItem): DicomItem {
-  return Object.fromEntries(CARRIED_PATIENT_AND_STUDY.filter((k) => hasValue(h[k])).map((k) => [k, h[k]]));
+  return withCheckedSequences(Object.fromEntries(CARRIED_PATIENT_AND_STUDY.filter((k) => hasValue(h[k])).map((k) => [k, h[k]])));
 }
 
 function patientAndStudy(h: DicomItem): PatientAndStudy {
@@ -278,8 +279,8 @@ function petAttributes(h: DicomItem): PetAttributes {
     AttenuationCorrectionMethod: textOf(h, 'AttenuationCorrectionMethod'),
     ReconstructionMethod: textOf(h, 'ReconstructionMethod'),
     CollimatorType: textOf(h, 'CollimatorType'),
-    RadiopharmaceuticalInformationSequence: itemsOf(h, 'RadiopharmaceuticalInformationSequence'),
-    PatientOrientationCodeSequence: itemsOf(h, 'PatientOrientationCodeSequence'),
-    PatientGantryRelationshipCodeSequence: itemsOf(h, 'PatientGantryRelationshipCodeSequence'),
+    RadiopharmaceuticalInformationSequence: checkedSequence('RadiopharmaceuticalInformationSequence', itemsOf(h, 'RadiopharmaceuticalInformationSequence')),
+    PatientOrientationCodeSequence: checkedSequence('PatientOrientationCodeSequence', itemsOf(h, 'PatientOrientationCodeSequence')),
+    PatientGantryRelationshipCodeSequence: checkedSequence('PatientGantryRelationshipCodeSequence', itemsOf(h, 'PatientGantryRelationshipCodeSequence')),
   };
 }
