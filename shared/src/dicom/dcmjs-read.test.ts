@@ -44,3 +44,15 @@ describe('readDcmjsDataSet', () => {
 function patternOf(name: string): string {
   return name.split('=')[0] ?? '';
 }
+
+describe('readDcmjsDataSet of a Specific Character Set dcmjs does not know', () => {
+  test.each([
+    ['a spelling outside PS3.3', 'ISO-8859-1'],
+    ['a term repeated', 'ISO_IR 100\\ISO_IR 100'],
+    ['an unknown short term', 'LATIN1'],
+  ])('reads %s (%s) as Latin-1 instead of failing', (_what, characterSet) => {
+    const bytes = syntheticPetInstance({ sopInstanceUid: '2.25.1.7', characterSet, patientNameBytes: 'M\xfcller^J\xfcrgen' });
+    const file = readDcmjsDataSet(bytes);
+    expect(file.dict['00100010']?.Value).toEqual([{ Alphabetic: 'Müller^Jürgen' }]);
+  });
+});

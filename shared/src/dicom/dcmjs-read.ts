@@ -54,19 +54,39 @@ function redecodeDict(dict: dcmjs.DicomJsonDict, ds: dicomParser.DataSet, inheri
   }
 }
 
-/** Every (0008,0005) in the data set and its sequence items that declares ISO 2022 code extensions. */
+/**
+ * The terms dcmjs decodes itself (its encodingMapping, after its own normalisation: '_' and ' ' to '-', lower case). It
+ * throws for any other, and for more than one value: ISO 2022 code extensions, but also a repeated term
+ * ('ISO_IR 100\\ISO_IR 100') or a spelling outside PS3.3 ('ISO-8859-1'), which scanners send too.
+ */
+const DCMJS_TERMS: ReadonlySet<string> = new Set(Object.keys(
+  (dcmjs as unknown as { constants: { encodingMapping: Record<string, string> } }).constants.encodingMapping));
+
+function dcmjsCannotRead(specificCharacterSet: string): boolean {
+  const terms = specificCharacterSet.split('\\');
+  const first = (terms[0] ?? '').replace(/\0/g, '').trim().replace(/[_ ]/g, '-').toLowerCase();
+  return usesCodeExtensions(specificCharacterSet) || terms.length > 1 || !DCMJS_TERMS.has(first);
+}
+
+/**
+ * Every (0008,0005) in the data set and its sequence items that dcmjs would refuse: ISO 2022 code extensions, and
+ * any other term or combination it does not know (dicomTextDecoder reads those, as Latin-1 where it knows none).
+ */
 function codeExtensionElements(ds: dicomParser.DataSet): dicomParser.Element[] {
   const own = ds.elements['x00080005'];
-  const found = own && usesCodeExtensions(specificCharacterSetOf(ds) ?? '') ? [own] : [];
+  const found = own && dcmjsCannotRead(specificCharacterSetOf(ds) ?? '') ? [own] : [];
   for (const el of Object.values(ds.elements)) {
     for (const item of el.items ?? []) if (item.dataSet) found.push(...codeExtensionElements(item.dataSet));
   }
   return found;
 }
 
-/** 'ISO_IR 100' padded with spaces to the value's length: ISO 2022 terms are longer, so it always fits. */
+/**
+ * 'ISO_IR 100' padded with spaces to the value's length (ISO 2022 terms are longer), or all spaces where it does not
+ * fit (an unknown short term): dcmjs then reads the default repertoire, single-byte too.
+ */
 function overwriteWithSingleByteSet(buffer: ArrayBuffer, el: dicomParser.Element): void {
-  const value = 'ISO_IR 100'.padEnd(el.length, ' ');
+  const value = el.length >= 'ISO_IR 100'.length ? 'ISO_IR 100'.padEnd(el.length, ' ') : ' '.repeat(el.length);
   new Uint8Array(buffer, el.dataOffset, el.length).set(Buffer.from(value.slice(0, el.length), 'latin1'));
 }
 

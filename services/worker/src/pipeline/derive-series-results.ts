@@ -58,13 +58,17 @@ export async function deriveSeriesResults(
   const { mip, extras: compared, firstDataSet, timingsMs: mipTimings } =
     buildMipFromInstances(instances, model.manifest.input, readComparedAttributes);
   const timingsMs: ComputeTimings = { ...mipTimings };
+  // Before inference: a source the results cannot be written from (no Frame of Reference, an unreadable Modality)
+  // fails here, not after the model has run. Its time counts as writing, where it is used.
+  const tc = performance.now();
+  const context = readSourceSeriesContext(instances, { first: firstDataSet, compared });
+  const contextMs = performance.now() - tc;
   onStage('inference', { ...timingsMs });
   const t0 = performance.now();
   const { mask } = await model.segment(mip.input, mip.width, mip.height);
   timingsMs.inference = performance.now() - t0;
   onStage('write', { ...timingsMs });
-  const t1 = performance.now();
-  const context = readSourceSeriesContext(instances, { first: firstDataSet, compared });
+  const t1 = performance.now() - contextMs;
   const { uidSeed, version: resultVersion } = identity;
   const newUid = uidSeed === undefined ? undefined : seededUidSource(uidSeed); // one source: MIP and SEG draw in turn
   const mipFile = writeMipInstance(mip, context, { equipment, newUid, resultVersion });
