@@ -4,12 +4,12 @@ import { dicomTimestamp, formatDa, formatDs, formatTm, parseUtcOffset } from './
 describe('formatDs', () => {
   test.each([
     [0, '0'], [-0, '0'], [2, '2'], [-297.65625, '-297.65625'], [1.63, '1.63'], [388777472, '388777472'],
-    [1e-7, '1e-7'], [0.1 + 0.2, '0.3'],
+    [1e-7, '1e-7'], [0.1 + 0.2, '0.3'], [1.23e17, '1.23e17'], [-1e16, '-1e16'],
   ])('writes %p as %p', (value, text) => {
     expect(formatDs(value)).toBe(text);
   });
 
-  test.each([Math.PI / 42737, -0.00014648661603, 123456789.12345679, 1 / 3, -2 / 3, 6.02214076e23])(
+  test.each([Math.PI / 42737, -0.00014648661603, 123456789.12345679, 1 / 3, -2 / 3, 6.02214076e23, 1.234567890123457e18, -9.87654321987654e19])(
     'keeps %p within 16 characters and 1e-9 relative', (value) => {
       const text = formatDs(value);
       expect(text.length).toBeLessThanOrEqual(16);

@@ -23,6 +23,11 @@ export function formatDs(value: number): string {
     const text = String(Number(value.toPrecision(digits)));
     if (text.length <= DS_MAX_LENGTH) return text === '-0' ? '0' : text;
   }
+  // JavaScript writes plain digits up to 1e21: a larger or tinier value fits only with an exponent, which DS allows.
+  for (let digits = 15; digits >= 1; digits--) {
+    const text = value.toExponential(digits - 1).replace(/\.?0+e/, 'e').replace('e+', 'e');
+    if (text.length <= DS_MAX_LENGTH) return text;
+  }
   throw new RangeError(`DS value ${value} does not fit 16 characters`);
 }
 

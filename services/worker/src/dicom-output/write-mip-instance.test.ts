@@ -71,8 +71,8 @@ describe('writeMipInstance', () => {
   test('numbers and names a later result version apart from the first', () => {
     const first = readNatural(writeMipInstance(mip, source, options()).bytes);
     const third = readNatural(writeMipInstance(mip, source, { ...options(), resultVersion: 3 }).bytes);
-    expect([first['SeriesNumber'], first['SeriesDescription']]).toEqual([9001, 'MIP (SUV) — mipseg']);
-    expect([third['SeriesNumber'], third['SeriesDescription']]).toEqual([9005, 'MIP (SUV) — mipseg v3']);
+    expect([first['SeriesNumber'], first['SeriesDescription']]).toEqual([9001, 'MIP (SUV) - mipseg']);
+    expect([third['SeriesNumber'], third['SeriesDescription']]).toEqual([9005, 'MIP (SUV) - mipseg v3']);
     expect(errorCodeOf(() => writeMipInstance(mip, source, { ...options(), resultVersion: 0 }))).toBe('MIPSEG_DICOM_OUTPUT_INVALID');
   });
 

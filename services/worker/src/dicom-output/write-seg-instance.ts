@@ -37,7 +37,8 @@ export interface SegWriteOptions extends DerivedInstanceOptions {
   readonly segmentLabel?: string;
 }
 
-export const SEG_SERIES_DESCRIPTION = 'Tumour SEG (MIP) — mipseg';
+// ASCII, as MIP_SERIES_DESCRIPTION.
+export const SEG_SERIES_DESCRIPTION = 'Tumour SEG (MIP) - mipseg';
 export const SEG_NO_FINDINGS_SUFFIX = ': none found';
 export const DEFAULT_SEG_SERIES_NUMBER = 9002;
 const TAG_REFERENCED_SEGMENT_NUMBER = 0x0062000b;

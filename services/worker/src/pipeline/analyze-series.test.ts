@@ -98,8 +98,8 @@ describe('an analysis retried after its result was partly stored', () => {
       return `${String(json['00200011']?.Value?.[0])} ${String(json['0008103E']?.Value?.[0])}`;
     }));
     expect(series.sort()).toEqual([
-      '9001 MIP (SUV) — mipseg', expect.stringMatching(/^9002 Tumour SEG \(MIP\) — mipseg/),
-      '9003 MIP (SUV) — mipseg v2', expect.stringMatching(/^9004 Tumour SEG \(MIP\) — mipseg v2/),
+      '9001 MIP (SUV) - mipseg', expect.stringMatching(/^9002 Tumour SEG \(MIP\) - mipseg/),
+      '9003 MIP (SUV) - mipseg v2', expect.stringMatching(/^9004 Tumour SEG \(MIP\) - mipseg v2/),
     ]);
   });
 });
