@@ -75,7 +75,9 @@ export class ComputeThread {
   }
 
   get idle(): boolean {
-    return this.wasReady && !this.closing && this.task === undefined;
+    // A thread its time limit stopped is on its way out: a result that arrived as it was stopped must not make it
+    // take the next analysis, which its exit would then fail.
+    return this.wasReady && !this.closing && !this.timedOut && this.task === undefined;
   }
 
   /** Starts a task; only on an idle thread. */
@@ -143,7 +145,7 @@ export class ComputeThread {
     const task = this.task;
     this.task = undefined;
     if (task) settle(task);
-    if (!this.closing) this.events.idle(this);
+    if (this.idle) this.events.idle(this);
   }
 
   private end(exitCode: number): void {
