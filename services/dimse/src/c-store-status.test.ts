@@ -26,11 +26,17 @@ test.each<[ErrorCode, string]>([
 
 test('ErrorComment carries the message as a valid LO: at most 64 characters, no backslash', () => {
   const { errorComment } = failed('MIPSEG_SOP_CLASS_MISMATCH', `ImageType ORIGINAL\\PRIMARY ${'y'.repeat(80)}`);
-  expect(errorComment).toMatch(/^data set does not match its SOP class: ImageType ORIGINAL PRIMA/);
+  expect(errorComment).toMatch(/^ImageType ORIGINAL PRIMARY y+$/); // the detail alone: the whole message does not fit
   expect(errorComment?.length).toBeLessThanOrEqual(64);
 });
 
 // The peer may be any calling AE: a file path under DATA_DIR, or an internal message, is for the log only.
+test('ErrorComment of a message too long for it gives what names the problem, not the catalogue\'s words', () => {
+  expect(failed('MIPSEG_DICOM_MISSING_ATTRIBUTE', 'StudyInstanceUID (0020,000D): not a valid UID').errorComment)
+    .toBe('StudyInstanceUID (0020,000D): not a valid UID');
+  expect(failed('MIPSEG_DICOM_MISSING_ATTRIBUTE', 'Modality').errorComment).toBe('required attribute missing or invalid: Modality');
+});
+
 test('ErrorComment of a fault of ours or of the system gives its code, not its message', () => {
   const cause = Object.assign(new Error("EACCES: permission denied, open '/srv/mipseg/data/tmp/1.part'"), { code: 'EACCES' });
   const storage = cStoreResultFor({ status: 'failed', error: new MipsegError('MIPSEG_STORAGE_FAILED', cause.message, { cause }) });
@@ -41,7 +47,7 @@ test('ErrorComment of a fault of ours or of the system gives its code, not its m
   expect(failed('MIPSEG_STORAGE_FAILED', 'instance over MAX_INSTANCE_BYTES (1073741824)').errorComment).toMatch(/over MAX_INSTANCE_BYTES/);
   const parse = new Error('dicomParser.readPart10Header: missing required meta header attribute 0002,0010');
   expect(cStoreResultFor({ status: 'failed', error: new MipsegError('MIPSEG_DICOM_UNPARSEABLE', parse.message, { cause: parse }) }).errorComment)
-    .toMatch(/^not a parseable DICOM instance: dicomParser.readPart10Header/);
+    .toMatch(/^dicomParser.readPart10Header: missing required meta header/); // its detail, not MIPSEG_DICOM_UNPARSEABLE
 });
 
 test('classifies response statuses the way an SCU must act on them', () => {

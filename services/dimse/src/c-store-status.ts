@@ -37,7 +37,9 @@ function peerComment(error: MipsegError): string {
     const code = (cause as NodeJS.ErrnoException).code;
     return `${error.code}${typeof code === 'string' ? ` (${code})` : ''}; see the mipseg log`;
   }
-  return error.message;
+  // The catalogue's words take 20-40 of ErrorComment's 64 characters, and the status already says as much: where the
+  // whole message does not fit, the part that names what is wrong (the detail) goes alone.
+  return error.message.length <= ERROR_COMMENT_MAX || error.detail === '' ? error.message : error.detail;
 }
 
 /** Failures of the server's storage, whose system errors name its files; any other code is about the instance. */
