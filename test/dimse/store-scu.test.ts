@@ -1,4 +1,6 @@
-import { Client, requests } from 'dcmjs-dimse';
+import { Client, constants, requests, Scp, Server, type association } from 'dcmjs-dimse';
+
+type DimseAssociation = association.Association;
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -84,6 +86,32 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
       expect(Date.now() - started).toBeLessThan(30_000); // not the 10-minute association timeout
     } finally {
       silent.close();
+    }
+  }, 60_000);
+
+  test('reports a peer that aborts the association as retryable at once, with the abort\'s source and reason', async () => {
+    // An SCP that accepts, then answers the C-STORE with an A-ABORT and leaves its socket open (as some do).
+    class AbortingScp extends Scp {
+      override associationRequested(association: DimseAssociation): void {
+        for (const { id } of association.getPresentationContexts()) {
+          const context = association.getPresentationContext(id);
+          context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
+        }
+        this.sendAssociationAccept();
+      }
+      override cStoreRequest(): void {
+        this.sendAbort(constants.AbortSource.ServiceProvider, constants.AbortReason.NotSpecified);
+      }
+    }
+    const port = await freePort();
+    const server = new Server(AbortingScp);
+    server.listen(port);
+    try {
+      const [result] = await send([await file('aborted.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.72', modality: 'PT' }))],
+        { port, peerTimeoutMs: 30_000 });
+      expect(result).toMatchObject({ outcome: 'retryable', reason: expect.stringMatching(/aborted the association \(source 2, reason 0\)/) });
+    } finally {
+      server.close();
     }
   }, 60_000);
 

@@ -167,6 +167,12 @@ export async function sendInstancesDimse(options: StoreScuOptions): Promise<Inst
   return prepared.map((p) => ('request' in p ? resultFor(p, report) : p));
 }
 
+/** The parts of dcmjs-dimse's connection (the Client's `network`) used here. */
+interface DimseNetwork {
+  readonly socket?: Socket;
+  on(event: 'abort', listener: (abort: { source: number; reason: number }) => void): void;
+}
+
 function runAssociation(options: StoreScuOptions, pending: readonly Pending[]): Promise<AssociationReport> {
   return new Promise((resolve) => {
     const report: AssociationReport = { transient: false };
@@ -214,8 +220,17 @@ function runAssociation(options: StoreScuOptions, pending: readonly Pending[]): 
     const peerTimeoutMs = options.peerTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS;
     client.send(options.host, options.port, options.callingAeTitle, options.calledAeTitle,
       { connectTimeout: peerTimeoutMs, associationTimeout: peerTimeoutMs, pduTimeout: peerTimeoutMs });
+    // Its connection is internal, hence the cast.
+    const network = (client as unknown as { network?: DimseNetwork }).network;
     // The library writes each command and data set in several small writes; with Nagle's algorithm every
-    // C-STORE then waits ~40 ms on a delayed ACK. Its socket is internal, hence the cast.
-    (client as unknown as { network?: { socket?: Socket } }).network?.socket?.setNoDelay(true);
+    // C-STORE then waits ~40 ms on a delayed ACK.
+    network?.socket?.setNoDelay(true);
+    // The Client does not pass a peer's A-ABORT on: the association is over, and a peer that keeps its socket open
+    // would otherwise hold this one until peerTimeoutMs, reported as a timeout.
+    network?.on('abort', ({ source, reason }) => {
+      report.error ??= `the peer aborted the association (source ${source}, reason ${reason})`;
+      network.socket?.destroy();
+      finish();
+    });
   });
 }
