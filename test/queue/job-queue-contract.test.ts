@@ -199,6 +199,27 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     expect(flaky).toMatchObject({ state: 'done', attempts: 2 });
   });
 
+  test('a job on its next attempt shows why the last one failed, and no failure once it is done', async () => {
+    const q = await harness.make([]);
+    let runs = 0;
+    let finishSecond: (() => void) | undefined;
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => {
+      runs++;
+      if (runs === 1) return Promise.reject(new Error('connection reset'));
+      return new Promise<ResultUids>((resolve) => {
+        finishSecond = () => resolve(RESULT);
+      });
+    } }, { concurrency: 1, studyChecks: false, analyses: true });
+    await q.enqueueAnalysis('retried', request('1.2.3.9'));
+    const retrying = await until(async () => {
+      const j = await q.getJob('retried');
+      return finishSecond && j?.state === 'running' ? j : undefined;
+    }, 'the second attempt to run');
+    expect(retrying).toMatchObject({ failureCode: 'MIPSEG_INTERNAL', failureReason: expect.stringMatching(/connection reset/) });
+    finishSecond?.();
+    expect(await finished(q, 'retried')).toMatchObject({ state: 'done', failureCode: null, failureReason: null });
+  });
+
   test('each attempt gets the whole instance list; the jobs API shows its length, queued, done and failed', async () => {
     const q = await harness.make([]);
     const uids = ['1.2.3.4.1', '1.2.3.4.2', '1.2.3.4.3'];

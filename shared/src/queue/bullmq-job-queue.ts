@@ -450,7 +450,9 @@ export class BullMqJobQueue implements JobQueue {
     const state = STATES_BY_BULLMQ[bullState] ?? 'queued';
     const progress = (typeof job.progress === 'object' ? job.progress : { stage: null, progress: 0, timingsMs: {} }) as ProgressData;
     const exports = await Promise.all(lookup.destinations.map((d) => this.exportStatus(job.id ?? '', d, lookup.legacy)));
-    const failure = state === 'failed' ? splitFailure(job.failedReason) : { code: null, reason: null };
+    // A job waiting for or on its next attempt says why the last one failed, as embedded; a done one, nothing.
+    const retrying = (state === 'queued' || state === 'running') && job.attemptsMade > 0;
+    const failure = state === 'failed' || retrying ? splitFailure(job.failedReason) : { code: null, reason: null };
     return {
       id: job.id ?? '',
       studyInstanceUid: data.request?.studyInstanceUid ?? data.notApplicable?.studyInstanceUid ?? '',
