@@ -22,10 +22,17 @@ function representative(archive: Archive, level: QueryLevel, row: SearchRow): St
  * have is returned empty, as C-FIND returns a key without a value (PS3.4 C.2.2.1.2): asked for, always answered.
  */
 async function fillFromMetadata(archive: Archive, level: QueryLevel, row: SearchRow, json: DicomJson,
-  missing: readonly string[], base: string): Promise<void> {
+  missing: readonly string[], base: string, everyAttribute: boolean): Promise<void> {
   const instance = representative(archive, level, row);
   const metadata = instance ? JSON.parse(await instanceMetadataJson(archive, instance, base)) as DicomJson : {};
   for (const tag of missing) json[tag] = metadata[tag] ?? { vr: emptyAttributeVr(tag) };
+  if (!everyAttribute) return;
+  // includefield=all at instance level: "all available attributes" (PS3.18 10.6.3.3), as dcm4chee and Orthanc give
+  // them, from the instance itself; bulk data (Pixel Data, large private blobs) is WADO-RS's, not a search's.
+  for (const [tag, attribute] of Object.entries(metadata)) {
+    if (tag in json || attribute.BulkDataURI !== undefined || attribute.InlineBinary !== undefined) continue;
+    json[tag] = attribute;
+  }
 }
 
 /** GET /studies, /series, /instances and their scoped forms: Search (QIDO-RS). Empty result: 200 []. */
@@ -44,11 +51,12 @@ export function searchHandler(archive: Archive, config: Config, level: QueryLeve
     };
     const parents = loadParentRows(archive.index, rows, parentRowsToLoad(level, returned));
     const { missing, build } = qidoResultBuilder(level, base, returned);
+    const everyAttribute = level === 'instance' && qido.includeAll;
     // Built in tag order: only results that metadata fills in need sorting again.
-    const results = missing.length === 0 ? rows.map((row) => build(row, parents))
+    const results = missing.length === 0 && !everyAttribute ? rows.map((row) => build(row, parents))
       : await mapConcurrently(rows, METADATA_READS_AT_ONCE, async (row) => {
         const json = build(row, parents);
-        await fillFromMetadata(archive, level, row, json, missing, base);
+        await fillFromMetadata(archive, level, row, json, missing, base, everyAttribute);
         return sortDicomJson(json);
       });
     const warnings = [...qido.warnings];
