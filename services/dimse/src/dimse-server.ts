@@ -53,6 +53,9 @@ function untilClosed(server: Server, timeoutMs: number): Promise<boolean> {
  * Starts the DIMSE SCP on DIMSE_PORT, bound to HOST like the gateway. Every received instance goes through
  * {@link Archive.storeFromTemp}, the same ingest path as STOW-RS. Callers check `config.dimse.enabled`.
  */
+/** Connections allowed beyond DIMSE_MAX_ASSOCIATIONS: peers still negotiating, or being refused as busy. */
+const CONNECTIONS_NEGOTIATING = 16;
+
 export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServer> {
   const log = deps.log;
   routeDcmjsDimseLog(log);
@@ -80,6 +83,15 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
       connections.delete(scp);
       resolve();
     })));
+  });
+  // A connection holds no association slot until its A-ASSOCIATE-RQ is accepted, and may take 30 s to send one: without
+  // a bound, idle connections from anywhere could pile up unnoticed. Beyond the associations allowed and a margin for
+  // peers negotiating (or being told "busy" with an A-ASSOCIATE-RJ), a new connection is closed at once.
+  server.maxConnections = deps.config.dimse.maxAssociations + CONNECTIONS_NEGOTIATING;
+  let dropped = 0;
+  server.on('drop', (peer?: { remoteAddress?: string }) => {
+    // Once, then every hundredth: a flood must not flood the log too.
+    if (dropped++ % 100 === 0) log.warn({ peer: peer?.remoteAddress, dropped, maxConnections: server.maxConnections }, 'DIMSE connection closed at once: too many open');
   });
   const port = await listen(server, deps.config.dimse.port, deps.config.host);
   log.info({ port, aeTitle: deps.config.dimse.aeTitle }, 'DIMSE SCP listening');
