@@ -37,6 +37,11 @@ export interface StoreOptions {
    * acknowledges (one fsync per series folder and one of the index per STOW request instead of one per instance).
    */
   readonly deferDirSync?: boolean;
+  /**
+   * mipseg's own result (a MIP or SEG): stored below MIN_FREE_DISK_BYTES too. A few hundred kilobytes of a study
+   * already received; refused, its analysis would run again for each attempt and then fail for good.
+   */
+  readonly result?: boolean;
 }
 
 /** A received file in tmp/, with what the receiver learnt while writing it. */
@@ -328,7 +333,7 @@ export class Archive {
       if (options.deferDirSync !== true) await this.syncDeferred();
       return { status: 'unchanged', header, replaced: false };
     }
-    await this.freeSpaceFloor?.assertRoomFor(size);
+    if (options.result !== true) await this.freeSpaceFloor?.assertRoomFor(size);
     const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
     const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
     try {

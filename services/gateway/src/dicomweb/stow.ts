@@ -7,7 +7,7 @@ import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import { assertUid, fileMetaUids, readSopInstanceUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
-import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
+import { HEADER_PROBE_BYTES, type Archive, type StoreOptions, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
 import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
@@ -82,7 +82,7 @@ async function destroyStream(stream: WriteStream): Promise<void> {
 }
 
 /** A part's sink: a temp file, handed to the archive as soon as the part's closing boundary arrives. */
-function partSink(archive: Archive, config: Config, headers: PartHeaders, expectedStudyUid: string | undefined,
+function partSink(archive: Archive, config: Config, headers: PartHeaders, store: Pick<StoreOptions, 'expectedStudyUid' | 'result'>,
   results: Promise<PartResult>[], bySopInstanceUid: Map<string, Promise<PartResult>>): PartSink {
   const partType = headers['content-type'] ? parseMediaType(headers['content-type']).type : 'application/dicom';
   if (partType !== 'application/dicom') {
@@ -140,7 +140,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, expect
         }
         if (earlier) await earlier;
         const file = { path: temp.path, size, sha256: hash.digest('hex'), head: headBytesRead, dataSynced: true };
-        return archive.storeReceived(file, { expectedStudyUid, deferDirSync: true });
+        return archive.storeReceived(file, { ...store, deferDirSync: true });
       })();
       results.push(stored);
       if (uid !== undefined) bySopInstanceUid.set(uid, stored);
@@ -299,8 +299,10 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     const base = dicomwebBase(req);
     const results: Promise<PartResult>[] = [];
     const bySopInstanceUid = new Map<string, Promise<PartResult>>();
+    // A queue-mode worker's results (RESULT_HEADER, see the worker's result sink) pass the free-space floor.
+    const store = { ...(study === undefined ? {} : { expectedStudyUid: study }), result: req.get('mipseg-results') === 'true' };
     const cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
-      (headers) => partSink(archive, config, headers, study, results, bySopInstanceUid));
+      (headers) => partSink(archive, config, headers, store, results, bySopInstanceUid));
     const settled = cut ? await settleParts(results) : await Promise.all(results);
     // The renames and index rows of this request become durable together, before the client hears "stored".
     await archive.syncDeferred();

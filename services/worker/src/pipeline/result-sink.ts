@@ -17,7 +17,7 @@ export class ArchiveResultSink implements ResultSink {
         temp.stream.once('error', reject);
         temp.stream.end(bytes, () => resolve());
       });
-      const outcome = await this.archive.storeFromTemp(temp.path);
+      const outcome = await this.archive.storeFromTemp(temp.path, { result: true });
       if (outcome.status === 'failed') throw outcome.error;
     }
   }
@@ -169,7 +169,7 @@ function timedOut(signal: AbortSignal): boolean {
 }
 
 async function postInstances(baseUrl: string, instances: readonly Buffer[], token: string | undefined,
-  timeoutMs: number): Promise<{ res: Response; signal: AbortSignal }> {
+  timeoutMs: number, ownResults: boolean): Promise<{ res: Response; signal: AbortSignal }> {
   const signal = AbortSignal.timeout(timeoutMs);
   const boundary = `mipseg-${Date.now().toString(36)}`;
   const headers: Record<string, string> = {
@@ -177,6 +177,7 @@ async function postInstances(baseUrl: string, instances: readonly Buffer[], toke
     Accept: 'application/dicom+json',
   };
   if (token) headers['Authorization'] = `Bearer ${token}`;
+  if (ownResults) headers[RESULT_HEADER] = 'true';
   try {
     return { res: await fetch(`${baseUrl}/studies`, { method: 'POST', headers, body: multipartBody(instances, boundary), redirect: 'manual', signal }), signal };
   } catch (err) {
@@ -206,7 +207,19 @@ export interface StowOptions {
   readonly duplicatesAreStored?: boolean;
   /** Longest the request may take (STOW_TIMEOUT_MS); shorter in tests. */
   readonly timeoutMs?: number;
+  /**
+   * The instances are mipseg's own results, sent to its own gateway (RESULT_HEADER): stored there below
+   * MIN_FREE_DISK_BYTES too. Never for an export: another archive does not know the header.
+   */
+  readonly ownResults?: boolean;
 }
+
+/**
+ * The request header by which a queue-mode worker tells its gateway that a STOW-RS request holds its results, which
+ * pass the free-space floor as they do embedded (Archive StoreOptions.result): a few hundred kilobytes that the
+ * analysis would otherwise be run again for, and fail for good.
+ */
+export const RESULT_HEADER = 'Mipseg-Results';
 
 /**
  * POSTs instances to a DICOMweb server and resolves only when the response references every one of them.
@@ -218,7 +231,7 @@ export async function stowInstances(baseUrl: string, instances: readonly Buffer[
   const sopInstanceUids = instances.map((b) => readSopInstanceUid(b));
   const where = `STOW-RS to ${baseUrl}`;
   const timeoutMs = options.timeoutMs ?? STOW_TIMEOUT_MS;
-  const { res, signal } = await postInstances(baseUrl, instances, token, timeoutMs);
+  const { res, signal } = await postInstances(baseUrl, instances, token, timeoutMs, options.ownResults === true);
   let text: string;
   try {
     text = await res.text();
@@ -244,7 +257,7 @@ export class StowResultSink implements ResultSink {
   store(instances: readonly Buffer[]): Promise<void> {
     // Not the exports' 120 s: the gateway may hold the store behind a large study's, and a store given up after the
     // gateway took it would be retried as a second result version. Node's own 5-minute bounds apply, as before.
-    return stowInstances(this.baseUrl, instances, this.token, { timeoutMs: RESULT_STORE_TIMEOUT_MS });
+    return stowInstances(this.baseUrl, instances, this.token, { timeoutMs: RESULT_STORE_TIMEOUT_MS, ownResults: true });
   }
 }
 
