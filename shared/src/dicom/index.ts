@@ -1,5 +1,5 @@
 export { isValidUid, assertUid } from './uid';
-export { SopClass, VERIFICATION_SOP_CLASS, isSupportedStorageSopClass } from './sop-classes';
+export { IMAGE_SOP_CLASSES, SopClass, VERIFICATION_SOP_CLASS, isSupportedStorageSopClass } from './sop-classes';
 export { TransferSyntax, isUncompressed } from './transfer-syntaxes';
 export { INDEXED_ATTRIBUTES, findIndexedAttribute, DEFAULT_RETURN_KEYWORDS } from './attributes';
 export type { IndexedAttribute, IndexedValues, Level, MatchKind } from './attributes';

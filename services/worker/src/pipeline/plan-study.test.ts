@@ -59,6 +59,26 @@ describe('planning a quiet study', () => {
     expect((await planStudy(study.studyInstanceUid, deps)).kind).toBe('queued');
   });
 
+  test('reads no more than the start of a large non-image object (raw data: its private payload comes before any Pixel Data)', async () => {
+    const study = await storedStudy();
+    const [slice] = syntheticPetStudy({ slices: 1 }).instances;
+    const bytes = slice as Uint8Array;
+    const file = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
+    const rawData = '1.2.840.10008.5.1.4.1.1.66';
+    Object.assign(file.meta, { '00020002': { vr: 'UI', Value: [rawData] }, '00020003': { vr: 'UI', Value: ['2.25.78001'] } });
+    Object.assign(file.dict, { '00080016': { vr: 'UI', Value: [rawData] }, '00080018': { vr: 'UI', Value: ['2.25.78001'] },
+      '0020000D': { vr: 'UI', Value: [study] }, '0020000E': { vr: 'UI', Value: ['2.25.78000'] },
+      '00091010': { vr: 'OB', Value: [new ArrayBuffer(2_000_000)] } });
+    delete file.dict['7FE00010'];
+    expect((await new ArchiveResultSink(archive).store([Buffer.from(file.write())]))).toBeUndefined();
+    const [stored] = archive.index.listInstances({ studyUid: study, seriesUid: '2.25.78000' });
+    expect(stored?.size).toBeGreaterThan(1 << 20);
+    const readWhole = jest.spyOn(archive.blobs, 'read');
+    expect((await planStudy(study, deps)).kind).toBe('queued');
+    expect(readWhole.mock.calls.map(([key]) => key)).not.toContain(stored?.storageKey);
+    readWhole.mockRestore();
+  });
+
   test('two on-demand runs asked for at the same moment make versions 1 and 2', async () => {
     const study = await storedStudy();
     const planned = await Promise.all([planStudy(study, deps, { force: true }), planStudy(study, deps, { force: true })]);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@mipseg/shared/log';
 import { newestAnalysisBySeries, type AnalysisPlan, type JobQueue, type JobRecord } from '@mipseg/shared/queue';
+import { IMAGE_SOP_CLASSES } from '@mipseg/shared/dicom';
 import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
 import { toMipsegError } from '@mipseg/shared/errors';
 import { parseInstanceHeaderOnly } from '../volume';
@@ -93,7 +94,9 @@ async function readHeaderPart(archive: Archive, instance: StoredInstance): Promi
     } finally {
       await file.close();
     }
-    if (reachesPixelData(probe)) return probe;
+    // Only a PET image is ever analysed: a series of anything else (raw data, whose private payload can be a
+    // gigabyte long and comes before any Pixel Data, a PDF, an SR) is told apart by its SOP class, in the probe.
+    if (reachesPixelData(probe) || !IMAGE_SOP_CLASSES.has(instance.sopClassUid)) return probe;
   }
   return archive.blobs.read(instance.storageKey);
 }
