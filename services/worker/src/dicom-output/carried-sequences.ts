@@ -13,8 +13,19 @@ function isFilled(value: unknown): boolean {
   return value !== undefined && value !== null;
 }
 
+/** PS3.5 6.2: at most 64 characters in each component group of a PN. */
+const PN_GROUP_MAX = 64;
+const PN_GROUPS = ['Alphabetic', 'Ideographic', 'Phonetic'];
+
+/** A person name as dcmjs gives it ({ Alphabetic, Ideographic, Phonetic }). */
+function isPersonName(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ArrayBuffer)
+    && Object.keys(value).length > 0 && Object.keys(value).every((k) => PN_GROUPS.includes(k));
+}
+
+/** A sequence's items: objects, but not person names, which dcmjs gives as objects too. */
 const asItems = (value: unknown): DicomItem[] | undefined =>
-  Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null && !(v instanceof ArrayBuffer))
+  Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null && !(v instanceof ArrayBuffer) && !isPersonName(v))
     ? (value as DicomItem[]) : undefined;
 
 /** PS3.3 Table 8.8-1 Basic Code Sequence Macro: a code value (of one of its three kinds), a scheme and a meaning. */
@@ -48,13 +59,20 @@ const TYPE_2_IN_ITEMS: Readonly<Record<string, readonly string[]>> = {
   RadiopharmaceuticalInformationSequence: ['RadionuclideCodeSequence'],
 };
 
-/** An item whose sequences (at any depth) are checked, see the file's comment. */
+/** Person names with each component group cut to 64 characters: a name the writer refuses would leave no result. */
+function fittedValue(value: unknown): unknown {
+  if (Array.isArray(value) && value.some(isPersonName)) return value.map(fittedValue);
+  if (!isPersonName(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === 'string' ? [...v].slice(0, PN_GROUP_MAX).join('') : v]));
+}
+
+/** An item whose sequences (at any depth) are checked, see the file's comment, and whose person names fit PN. */
 export function withCheckedSequences(item: DicomItem): DicomItem {
   const out: Record<string, unknown> = {};
   for (const [keyword, value] of Object.entries(item)) {
     const items = asItems(value);
     if (!items || items.length === 0) {
-      out[keyword] = value;
+      out[keyword] = fittedValue(value);
       continue;
     }
     const kept = checkedItems(keyword, items).map((i) => withType2Sequences(keyword, i));

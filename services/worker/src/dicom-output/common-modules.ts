@@ -1,6 +1,7 @@
 import { MIPSEG_MANUFACTURER } from '@mipseg/shared/dicom';
 import { Concept } from './coded-concepts';
 import { codeItem, formatDs, parseUtcOffset, type CodedConcept, type DicomTimestamp } from './dicom-values';
+import { textOf } from './natural-values';
 import type { NaturalDataset } from './part10';
 import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
 import type { EquipmentIdentity } from './write-options';
@@ -42,6 +43,28 @@ const PN_GROUP_MAX = 64;
 /** A copied PN whose component groups are cut to 64 characters: a name too long to write would leave no result at all. */
 export function fitPn(value: string): string {
   return value.split('=').map((group) => [...group].slice(0, PN_GROUP_MAX).join('')).join('=');
+}
+
+/** DT (PS3.5 6.2): YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]][&ZZXX]. */
+const DT_FORM = /^\d{4}(\d{2}){0,5}(\.\d{1,6})?([+-]\d{4})?$/;
+
+/**
+ * A radiopharmaceutical item's times as the writer takes them: a TM in the ACR-NEMA form (08:00:00) in the PS3.5
+ * one, a time or date-time that is neither left out (Type 3). Injection times are what SUV is computed from, read
+ * before this; the result only restates them.
+ */
+export function withWritableTimes(item: DicomItem): DicomItem {
+  const out: Record<string, unknown> = { ...item };
+  for (const key of ['RadiopharmaceuticalStartTime', 'RadiopharmaceuticalStopTime']) {
+    if (!(key in out)) continue;
+    const fitted = fitTm(textOf(item, key));
+    if (fitted) out[key] = fitted;
+    else delete out[key];
+  }
+  for (const key of ['RadiopharmaceuticalStartDateTime', 'RadiopharmaceuticalStopDateTime']) {
+    if (key in out && !DT_FORM.test(textOf(item, key))) delete out[key];
+  }
+  return out;
 }
 
 /** Patient, Patient Study and General Study modules: the source's values, so the result joins its study. */

@@ -29,9 +29,12 @@ export function writePart10(dataset: NaturalDataset): Buffer {
     file.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
     return Buffer.from(file.write());
   } catch (err) {
-    // What mipseg writes itself is formatted to its VR; a value the writer refuses was copied from the source (an
-    // over-long DS or PN in a carried sequence, say), and writing it again will not succeed: not retried.
-    throw new MipsegError('MIPSEG_SOURCE_SERIES_INVALID', `a value copied from it cannot be written: ${(err as Error).message}`,
-      { cause: err });
+    // What mipseg writes itself is formatted to its VR; a value the writer refuses as too long was copied from the
+    // source, and writing it again will not succeed: not retried. Any other failure is a fault of ours.
+    const message = err instanceof Error ? err.message : String(err);
+    if (message.startsWith('Value exceeds max length')) {
+      throw new MipsegError('MIPSEG_SOURCE_SERIES_INVALID', `a value copied from it cannot be written: ${message}`, { cause: err });
+    }
+    throw err;
   }
 }

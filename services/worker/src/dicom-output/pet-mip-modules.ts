@@ -1,5 +1,6 @@
 import { MipsegError } from '@mipseg/shared/errors';
 import { Concept } from './coded-concepts';
+import { withWritableTimes } from './common-modules';
 import { codeItem, formatDs } from './dicom-values';
 import type { NaturalDataset } from './part10';
 import type { SourceSeriesContext } from './source-series-context';
@@ -32,7 +33,7 @@ export function petSeriesModule(source: SourceSeriesContext): NaturalDataset {
     ...(source.AttenuationCorrectionMethod ? { AttenuationCorrectionMethod: source.AttenuationCorrectionMethod } : {}),
     ...(source.ReconstructionMethod ? { ReconstructionMethod: source.ReconstructionMethod } : {}),
     // PET Isotope and NM/PET Patient Orientation, unchanged (Type 2: empty when the source has none).
-    RadiopharmaceuticalInformationSequence: [...source.RadiopharmaceuticalInformationSequence],
+    RadiopharmaceuticalInformationSequence: source.RadiopharmaceuticalInformationSequence.map(withWritableTimes),
     PatientOrientationCodeSequence: [...source.PatientOrientationCodeSequence],
     PatientGantryRelationshipCodeSequence: [...source.PatientGantryRelationshipCodeSequence],
   };

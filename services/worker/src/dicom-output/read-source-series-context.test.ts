@@ -1,3 +1,4 @@
+import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
 import { readComparedAttributes, readSourceSeriesContext } from './read-source-series-context';
 import { errorCodeOf, syntheticPetInstance } from '../../../../test/pipeline/dicom-output/synthetic-source';
@@ -45,6 +46,17 @@ describe('readSourceSeriesContext', () => {
     expect(context.carriedPatientAndStudy).toMatchObject({
       IssuerOfAccessionNumberSequence: issuer, OtherPatientIDsSequence: otherIds, DeidentificationMethodCodeSequence: methods,
     });
+  });
+
+  test('fits carried names and times the writer would refuse: PN groups cut to 64 characters, an ACR-NEMA time in the PS3.5 form', () => {
+    // Written past the writer's own check, as another system's file would come.
+    const bytes = syntheticPetInstance({ sopInstanceUid: '2.25.1.1' });
+    const file = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
+    file.dict['00101001'] = { vr: 'PN', Value: [{ Alphabetic: `${'B'.repeat(80)}^Anna` }] };
+    file.dict['00100032'] = { vr: 'TM', Value: ['12:30:00'] };
+    const context = readSourceSeriesContext([new Uint8Array(file.write({ allowInvalidVRLength: true }))]);
+    expect(context.carriedPatientAndStudy['OtherPatientNames']).toEqual([{ Alphabetic: 'B'.repeat(64) }]);
+    expect(context.carriedPatientAndStudy['PatientBirthTime']).toBe('123000');
   });
 
   test('marks the series lossy when any instance was lossy compressed, with the ratio and method', () => {

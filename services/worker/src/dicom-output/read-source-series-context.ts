@@ -4,6 +4,7 @@ import { dicomParseOptions, isValidUid, readDcmjsDataSet, TransferSyntax } from 
 import { MipsegError } from '@mipseg/shared/errors';
 import { readValueText } from '../volume';
 import { checkedSequence, withCheckedSequences } from './carried-sequences';
+import { fitTm } from './common-modules';
 import { itemsOf, numberOf, textOf, textsOf } from './natural-values';
 import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
 
@@ -230,7 +231,11 @@ function hasValue(value: unknown): boolean {
 }
 
 function carriedPatientAndStudy(h: DicomItem): DicomItem {
-  return withCheckedSequences(Object.fromEntries(CARRIED_PATIENT_AND_STUDY.filter((k) => hasValue(h[k])).map((k) => [k, h[k]])));
+  const carried = withCheckedSequences(Object.fromEntries(CARRIED_PATIENT_AND_STUDY.filter((k) => hasValue(h[k])).map((k) => [k, h[k]])));
+  // A TM the writer would refuse (the ACR-NEMA hh:mm:ss.ffffff) in the PS3.5 form, or left out (Type 3).
+  const { PatientBirthTime: birthTime, ...rest } = carried;
+  const fitted = birthTime === undefined ? '' : fitTm(textOf(carried, 'PatientBirthTime'));
+  return fitted ? { ...rest, PatientBirthTime: fitted } : rest;
 }
 
 function patientAndStudy(h: DicomItem): PatientAndStudy {

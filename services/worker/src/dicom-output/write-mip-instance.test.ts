@@ -1,4 +1,5 @@
 import { SopClass } from '@mipseg/shared/dicom';
+import { writePart10 } from './part10';
 import { writeMipInstance } from './write-mip-instance';
 import {
   countingUids, EQUIPMENT, errorCodeOf, FIXED_NOW, readNatural, syntheticMip, syntheticSource,
@@ -127,8 +128,24 @@ describe('writeMipInstance with source values the writer would refuse', () => {
     expect(ds['ReferringPhysicianName'][0]['Alphabetic']).toBe('A'.repeat(64));
   });
 
-  test('refuses a copied value it cannot write as a fault of the source series (not retried), naming it', () => {
-    const carried = { ...source.carriedPatientAndStudy, OtherPatientNames: [{ Alphabetic: 'B'.repeat(80) }] };
-    expect(errorCodeOf(() => writeMipInstance(mip, { ...source, carriedPatientAndStudy: carried }, options()))).toBe('MIPSEG_SOURCE_SERIES_INVALID');
+  test('a value the writer still refuses fails as a fault of the source series (not retried), naming it', () => {
+    // What reading the source did not fit, written as it came: a date that is no date.
+    const refusal = (() => {
+      try {
+        writePart10({ SOPClassUID: SopClass.PositronEmissionTomographyImageStorage, SOPInstanceUID: '2.25.9', StudyDate: 'since 1 March 2014' });
+      } catch (err) {
+        return err as Error & { code?: string };
+      }
+      return undefined;
+    })();
+    expect(refusal?.code).toBe('MIPSEG_SOURCE_SERIES_INVALID');
+    expect(refusal?.message).toContain('since 1 March 2014');
+  });
+
+  test('writes a radiopharmaceutical start time in the ACR-NEMA form (08:00:00) in the PS3.5 one', () => {
+    const [item] = source.RadiopharmaceuticalInformationSequence;
+    const legacy = { ...source, RadiopharmaceuticalInformationSequence: [{ ...item, RadiopharmaceuticalStartTime: '08:00:00.000000' }] };
+    const ds = readNatural(writeMipInstance(mip, legacy, options()).bytes);
+    expect(ds['RadiopharmaceuticalInformationSequence'][0]['RadiopharmaceuticalStartTime']).toBe('080000.000000');
   });
 });
