@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { constants, type association } from 'dcmjs-dimse';
-import { splitAllowedAeEntry } from '@mipseg/shared/config';
+import { canonicalIp, splitAllowedAeEntry } from '@mipseg/shared/config';
 import { isSupportedStorageSopClass, TransferSyntax, VERIFICATION_SOP_CLASS } from '@mipseg/shared/dicom';
 
 /**
@@ -57,15 +57,9 @@ export interface AssociationPolicy {
   readonly allowedCallingAeTitles: readonly string[];
 }
 
-/** The peer's IP address as entries name it: an IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d. */
-function plainAddress(address: string): string {
-  const lower = address.toLowerCase();
-  return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
-}
-
 function isAllowedPeer(callingAeTitle: string, peerAddress: string | undefined, allowed: readonly string[]): boolean {
   const calling = callingAeTitle.trim();
-  const from = peerAddress === undefined ? undefined : plainAddress(peerAddress);
+  const from = peerAddress === undefined || isIP(peerAddress) === 0 ? peerAddress : canonicalIp(peerAddress);
   return allowed.some((entry) => {
     const { aeTitle, address } = splitAllowedAeEntry(entry);
     return aeTitle === calling && (address === undefined || address === from);

@@ -72,6 +72,10 @@ describe('loadConfig', () => {
     expect(splitAllowedAeEntry('MAIN PACS@10.0.0.5')).toEqual({ aeTitle: 'MAIN PACS', address: '10.0.0.5' });
     expect(splitAllowedAeEntry('CT@FD00::1')).toEqual({ aeTitle: 'CT', address: 'fd00::1' });
     expect(splitAllowedAeEntry('A@B')).toEqual({ aeTitle: 'A@B' });
+    // One spelling of each address, and the title without the padding before the "@".
+    expect(splitAllowedAeEntry('MAIN PACS @10.0.0.5')).toEqual({ aeTitle: 'MAIN PACS', address: '10.0.0.5' });
+    expect(splitAllowedAeEntry('PACS@::ffff:10.0.0.5')).toEqual({ aeTitle: 'PACS', address: '10.0.0.5' });
+    expect(splitAllowedAeEntry('CT@FD00:0:0::1')).toEqual({ aeTitle: 'CT', address: 'fd00::1' });
     expect(codeOf(() => loadConfig({ DIMSE_ALLOWED_AE_TITLES: 'A-TITLE-FAR-TOO-LONG@10.0.0.5' }))).toBe('MIPSEG_CONFIG_INVALID');
   });
 

@@ -234,8 +234,23 @@ function readAeTitle(env: Env, key: ConfigKey): string {
  */
 export function splitAllowedAeEntry(entry: string): { readonly aeTitle: string; readonly address?: string } {
   const at = entry.lastIndexOf('@');
-  const address = at > 0 ? entry.slice(at + 1) : '';
-  return isIP(address) ? { aeTitle: entry.slice(0, at), address: address.toLowerCase() } : { aeTitle: entry };
+  const address = at > 0 ? entry.slice(at + 1).trim() : '';
+  // The title's padding is not part of it (an A-ASSOCIATE-RQ's is trimmed too): "MAIN PACS @10.0.0.5" names MAIN PACS.
+  return isIP(address) ? { aeTitle: entry.slice(0, at).trim(), address: canonicalIp(address) } : { aeTitle: entry };
+}
+
+/**
+ * One spelling of an IP address, so that an entry and a connection's address compare equal: IPv6 compressed and in
+ * lower case (fd00:0::1 is fd00::1), and an IPv4 address mapped into IPv6 (::ffff:10.0.0.5, as a dual-stack socket
+ * reports an IPv4 peer) as the IPv4 address.
+ */
+export function canonicalIp(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const compressed = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(compressed);
+  if (!mapped) return compressed;
+  const [hi, lo] = [parseInt(mapped[1] as string, 16), parseInt(mapped[2] as string, 16)];
+  return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
 }
 
 function readAeTitles(env: Env, key: ConfigKey): string[] {
