@@ -183,7 +183,7 @@ export const EXTENDED_VRS: ReadonlySet<string> = new Set(['SH', 'LO', 'ST', 'LT'
  * An unknown term decodes as Latin-1, which never throws: a name shown slightly wrong beats a refused study.
  */
 export function dicomTextDecoder(specificCharacterSet: string): DicomTextDecoder {
-  const terms = specificCharacterSet.split('\\').map((t) => t.trim());
+  const terms = specificCharacterSet.split('\\').map((t) => t.replace(/\0/g, '').trim());
   const extended = terms.some((t) => t.startsWith('ISO 2022'));
   if (!extended) {
     const key = (terms[terms.length - 1] ?? '').replace(/ /g, '_');

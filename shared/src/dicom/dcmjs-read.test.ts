@@ -50,6 +50,7 @@ describe('readDcmjsDataSet of a Specific Character Set dcmjs does not know', () 
     ['a spelling outside PS3.3', 'ISO-8859-1'],
     ['a term repeated', 'ISO_IR 100\\ISO_IR 100'],
     ['an unknown short term', 'LATIN1'],
+    ['a term padded with NUL', 'ISO_IR 100\0'],
   ])('reads %s (%s) as Latin-1 instead of failing', (_what, characterSet) => {
     const bytes = syntheticPetInstance({ sopInstanceUid: '2.25.1.7', characterSet, patientNameBytes: 'M\xfcller^J\xfcrgen' });
     const file = readDcmjsDataSet(bytes);

@@ -64,7 +64,8 @@ const DCMJS_TERMS: ReadonlySet<string> = new Set(Object.keys(
 
 function dcmjsCannotRead(specificCharacterSet: string): boolean {
   const terms = specificCharacterSet.split('\\');
-  const first = (terms[0] ?? '').replace(/\0/g, '').trim().replace(/[_ ]/g, '-').toLowerCase();
+  // As dcmjs compares: its reader trims spaces, not the NULs some writers pad with ('GB18030\\0' is unknown to it).
+  const first = (terms[0] ?? '').trim().replace(/[_ ]/g, '-').toLowerCase();
   return usesCodeExtensions(specificCharacterSet) || terms.length > 1 || !DCMJS_TERMS.has(first);
 }
 
