@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as dcmjs from 'dcmjs';
+import { PNG } from 'pngjs';
 import { newUid } from '@mipseg/shared/dicom';
 import { pngToModelInput, type ModelInput } from '@mipseg/shared/inference';
 
@@ -72,11 +73,10 @@ export function readMipPng(path: string): ModelInput {
   return pngToModelInput(readFileSync(path));
 }
 
-/** A DM i AI label PNG (white = tumour) as a 0/1 mask. */
+/** A DM i AI label PNG (white = tumour, on black) as a 0/1 mask: a mask, not a MIP, so not pngToModelInput's to read. */
 export function readLabelPng(path: string): Uint8Array {
-  const { data } = pngToModelInput(readFileSync(path));
-  // pngToModelInput inverts: white (255) reads as x = 0.
-  return Uint8Array.from(data, (x) => (x < 0.5 ? 1 : 0));
+  const { data, width, height } = PNG.sync.read(readFileSync(path));
+  return Uint8Array.from({ length: width * height }, (_, i) => ((data[4 * i] as number) >= 128 ? 1 : 0));
 }
 
 /** The SUV a network input stands for: x · suvWhite, saturated pixels above suvWhite. */

@@ -121,3 +121,15 @@ describe('pngToModelInput refuses images the model would misread', () => {
     expect(refusal(mip((i) => (i < 10 ? [230, 230, 230] : [0, 0, 0])))).toMatch(/mostly dark \(median grey 0 of 255\).*invert/);
   });
 });
+
+describe('pngToModelInput of a MIP saved with a transparent background', () => {
+  it('reads a fully transparent pixel as air (white, x = 0), whatever colour lies under it', () => {
+    // 10 × 10: a transparent black background (as image editors save it), with tissue greys in the first row.
+    const rgba = Array.from({ length: 100 }, (_, i) => (i < 10 ? [120, 120, 120, 255] : [0, 0, 0, 0])).flat();
+    const png = new PNG({ width: 10, height: 10 });
+    png.data = Buffer.from(rgba);
+    const input = pngToModelInput(PNG.sync.write(png, { colorType: 6 }));
+    expect(input.data[0]).toBeCloseTo((255 - 120) / 255, 6);
+    expect(Array.from(input.data.slice(10))).toEqual(new Array<number>(90).fill(0));
+  });
+});

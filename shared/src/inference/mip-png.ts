@@ -76,7 +76,8 @@ function decodePng(png: Uint8Array): PNG {
 
 /**
  * Reads a DM i AI style MIP PNG (inverted grey: uptake dark, air 255; RGBA with R = G = B, or grey) as
- * network input x = (255 - grey) / 255. A colour image, or one mostly dark, is refused (MIPSEG_IMAGE_INVALID). Grey is taken with PIL's convert("L") integer formula so the input
+ * network input x = (255 - grey) / 255; a fully transparent pixel is white (air). A colour image, or one mostly dark,
+ * is refused (MIPSEG_IMAGE_INVALID). Grey is taken with PIL's convert("L") integer formula so the input
  * is bit-identical to training (training/data.py read_input) even for a PNG whose channels differ.
  */
 export function pngToModelInput(png: Uint8Array): ModelInput {
@@ -89,9 +90,13 @@ export function pngToModelInput(png: Uint8Array): ModelInput {
     const g = rgba[j + 1] as number;
     const b = rgba[j + 2] as number;
     const grey = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
-    if (Math.max(r, g, b) - Math.min(r, g, b) > COLOUR_TOLERANCE) coloured++;
-    greyCounts[grey] = (greyCounts[grey] as number) + 1;
-    data[i] = (255 - grey) / 255;
+    // A fully transparent pixel shows as the page behind it, white: air to the model too (a MIP saved with its
+    // background transparent, often black underneath). Every DM i AI image is opaque, so training's input is unchanged.
+    const transparent = rgba[j + 3] === 0;
+    if (!transparent && Math.max(r, g, b) - Math.min(r, g, b) > COLOUR_TOLERANCE) coloured++;
+    const shown = transparent ? 255 : grey;
+    greyCounts[shown] = (greyCounts[shown] as number) + 1;
+    data[i] = (255 - shown) / 255;
   }
   refuseUnlikeMip(coloured / data.length, medianOf(greyCounts, data.length));
   return { data, width, height };
