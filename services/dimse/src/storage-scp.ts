@@ -187,7 +187,7 @@ export class StorageScp extends Scp {
     this.studies.add(studyInstanceUid);
     const quietMs = this.context.config.pipeline.quietPeriodMs;
     if (this.stillArriving || quietMs === 0 || this.connection.destroyed) return;
-    this.stillArriving = setInterval(() => this.noteStudiesArriving(), Math.max(50, quietMs / 2));
+    this.stillArriving = setInterval(() => this.noteStudiesArriving(), Math.max(10, quietMs / 2));
     this.stillArriving.unref();
   }
 
@@ -232,8 +232,8 @@ export class StorageScp extends Scp {
   private async closed(): Promise<void> {
     this.giveBackSlot();
     clearInterval(this.stillArriving);
-    // The quiet period runs from the end of the association.
-    this.noteStudiesArriving();
+    // The quiet period runs from the end of the association (with none, each instance's store started its check).
+    if (this.context.config.pipeline.quietPeriodMs > 0) this.noteStudiesArriving();
     const unfinished = [...this.receiving.values()];
     this.receiving.clear();
     if (unfinished.length > 0) this.log.warn({ unfinished: unfinished.length }, 'connection closed during a C-STORE data set');

@@ -583,7 +583,7 @@ export class BullMqJobQueue implements JobQueue {
       return status;
     } catch (err) {
       const socketError = gatewaySocketError(err);
-      if (socketError && this.stillWaitingForGateway(job)) return this.postponeForGateway(job, token, err);
+      if (socketError && this.stillWaitingForGateway(job)) return this.postponeForGateway(job, token, err, this.options.exportRetry);
       if (!socketError) {
         await this.gatewayReachedAgain(job);
         throw err;
@@ -612,7 +612,7 @@ export class BullMqJobQueue implements JobQueue {
       return result;
     } catch (err) {
       const socketError = gatewaySocketError(err);
-      if (socketError && this.stillWaitingForGateway(job)) return this.postponeForGateway(job, token, err);
+      if (socketError && this.stillWaitingForGateway(job)) return this.postponeForGateway(job, token, err, this.options.analysisRetry);
       if (!socketError) await this.gatewayReachedAgain(job);
       const error = toMipsegError(err);
       // "CODE: message" keeps the catalogue code in BullMQ's failedReason for the jobs API.
@@ -639,11 +639,11 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   /** Puts the job back as delayed, using no attempt, until the gateway answers again (see GATEWAY_RETRY_MIN_MS). */
-  private async postponeForGateway(job: Job, token: string | undefined, err: unknown): Promise<never> {
+  private async postponeForGateway(job: Job, token: string | undefined, err: unknown, retry: RetryPolicy): Promise<never> {
     this.gatewayFailures.failed(err, { jobId: job.id });
     const data = job.data as GatewayWait;
     if (data.gatewayUnreachableSince === undefined) await job.updateData({ ...data, gatewayUnreachableSince: Date.now() });
-    await job.moveToDelayed(Date.now() + Math.max(GATEWAY_RETRY_MIN_MS, this.options.analysisRetry.baseDelayMs), token);
+    await job.moveToDelayed(Date.now() + Math.max(GATEWAY_RETRY_MIN_MS, retry.baseDelayMs), token);
     throw new DelayedError();
   }
 
