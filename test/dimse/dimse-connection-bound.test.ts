@@ -2,15 +2,14 @@ import { connect, type Socket } from 'node:net';
 import { runTool, SCP_AE_TITLE, startTestDimse, type TestDimse } from './dimse-test-kit';
 import { until } from '../support/until';
 
-/** DIMSE_MAX_ASSOCIATIONS plus the connections the server lets negotiate beside them (dimse-server.ts). */
-const MAX_ASSOCIATIONS = 1;
-const NEGOTIATING = 16;
+/** Connections without an association the server keeps (dimse-server.ts UNASSOCIATED_MAX). */
+const KEPT = 16;
 
 describe('connections that never associate', () => {
   let dimse: TestDimse;
   const sockets: Socket[] = [];
   beforeAll(async () => {
-    dimse = await startTestDimse({ DIMSE_MAX_ASSOCIATIONS: String(MAX_ASSOCIATIONS) });
+    dimse = await startTestDimse({ DIMSE_MAX_ASSOCIATIONS: '1' });
   });
   afterAll(async () => {
     for (const s of sockets) s.destroy();
@@ -27,15 +26,14 @@ describe('connections that never associate', () => {
     return { socket, closed: () => closed };
   };
 
-  test('beyond the associations allowed and a margin, a silent connection is closed at once; the others are kept', async () => {
-    const held: Array<{ socket: Socket; closed: () => boolean }> = [];
-    for (let i = 0; i < MAX_ASSOCIATIONS + NEGOTIATING; i++) held.push(await open());
-    const extra = await open();
-    // Not the 30 s a connection has to send its A-ASSOCIATE-RQ: the server does not take it at all.
-    await until(() => Promise.resolve(extra.closed() ? true : undefined), 'the extra connection to be closed', { timeoutMs: 10_000 });
-    expect(held.filter((h) => h.closed())).toEqual([]);
-    for (const h of held) h.socket.destroy();
-    await until(() => Promise.resolve(held.every((h) => h.closed()) ? true : undefined), 'the held connections to close');
+  test('beyond 16 silent connections the oldest are closed, not the new ones, and a PACS still associates', async () => {
+    const silent: Array<{ socket: Socket; closed: () => boolean }> = [];
+    for (let i = 0; i < KEPT + 4; i++) silent.push(await open());
+    // Not the 30 s a connection has to send its A-ASSOCIATE-RQ: the four oldest give way to the four newest.
+    await until(() => Promise.resolve(silent.slice(0, 4).every((s) => s.closed()) ? true : undefined), 'the oldest to be closed',
+      { timeoutMs: 10_000 });
+    expect(silent.slice(4).filter((s) => s.closed())).toEqual([]);
+    // A flood of silent connections cannot lock a peer out: its connection is the newest.
     const echo = await runTool('echoscu', ['-aec', SCP_AE_TITLE, '127.0.0.1', String(dimse.port)]);
     expect(echo.code).toBe(0);
   });

@@ -50,12 +50,18 @@ function untilClosed(server: Server, timeoutMs: number): Promise<boolean> {
 }
 
 /**
+ * Connections kept open without an association (a peer has 30 s to send its A-ASSOCIATE-RQ): beyond this many the
+ * oldest of them is closed. Peers negotiate in milliseconds; only silent connections grow old, and evicting them,
+ * rather than refusing new ones, keeps a flood of them from locking out the PACS.
+ */
+const UNASSOCIATED_MAX = 16;
+/** How often evictions are logged, at most (with their count): a flood must not flood the log too. */
+const EVICTION_LOG_MS = 60_000;
+
+/**
  * Starts the DIMSE SCP on DIMSE_PORT, bound to HOST like the gateway. Every received instance goes through
  * {@link Archive.storeFromTemp}, the same ingest path as STOW-RS. Callers check `config.dimse.enabled`.
  */
-/** Connections allowed beyond DIMSE_MAX_ASSOCIATIONS: peers still negotiating, or being refused as busy. */
-const CONNECTIONS_NEGOTIATING = 16;
-
 export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServer> {
   const log = deps.log;
   routeDcmjsDimseLog(log);
@@ -75,23 +81,31 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
       void settled.finally(() => work.delete(settled));
     },
   };
+  let evicted = 0;
+  let evictionLoggedAt = Number.NEGATIVE_INFINITY;
+  /** Closes the oldest connections without an association while there are UNASSOCIATED_MAX of them or more. */
+  const evictSilent = (): void => {
+    const silent = [...connections.keys()].filter((scp) => !scp.hasAssociation && !scp.isClosed);
+    for (const scp of silent.slice(0, Math.max(0, silent.length - UNASSOCIATED_MAX + 1))) {
+      scp.drop();
+      evicted++;
+    }
+    if (evicted > 0 && Date.now() - evictionLoggedAt >= EVICTION_LOG_MS) {
+      log.warn({ evicted, kept: UNASSOCIATED_MAX }, 'DIMSE connections closed for sending no A-ASSOCIATE-RQ while newer ones came');
+      evictionLoggedAt = Date.now();
+      evicted = 0;
+    }
+  };
   const server = createServer((socket) => {
     // storescu waits on TCP acknowledgements between small writes; without this each C-STORE costs ~40 ms.
     socket.setNoDelay(true);
+    // A connection holds no association slot until its A-ASSOCIATE-RQ is accepted: silent ones must not pile up.
+    evictSilent();
     const scp = new StorageScp(socket, context);
     connections.set(scp, new Promise((resolve) => socket.once('close', () => {
       connections.delete(scp);
       resolve();
     })));
-  });
-  // A connection holds no association slot until its A-ASSOCIATE-RQ is accepted, and may take 30 s to send one: without
-  // a bound, idle connections from anywhere could pile up unnoticed. Beyond the associations allowed and a margin for
-  // peers negotiating (or being told "busy" with an A-ASSOCIATE-RJ), a new connection is closed at once.
-  server.maxConnections = deps.config.dimse.maxAssociations + CONNECTIONS_NEGOTIATING;
-  let dropped = 0;
-  server.on('drop', (peer?: { remoteAddress?: string }) => {
-    // Once, then every hundredth: a flood must not flood the log too.
-    if (dropped++ % 100 === 0) log.warn({ peer: peer?.remoteAddress, dropped, maxConnections: server.maxConnections }, 'DIMSE connection closed at once: too many open');
   });
   const port = await listen(server, deps.config.dimse.port, deps.config.host);
   log.info({ port, aeTitle: deps.config.dimse.aeTitle }, 'DIMSE SCP listening');

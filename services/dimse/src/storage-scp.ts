@@ -83,6 +83,16 @@ export class StorageScp extends Scp {
     return this.holdsSlot;
   }
 
+  /** The connection is closed, or being closed (ended by us: a refused association, a release answered). */
+  get isClosed(): boolean {
+    return this.connection.destroyed || this.connection.writableEnded;
+  }
+
+  /** Closes the connection at once (one that never associated: nothing of it is under way). */
+  drop(): void {
+    this.connection.destroy();
+  }
+
   override associationRequested(request: association.Association): void {
     const peer = { callingAeTitle: request.getCallingAeTitle(), calledAeTitle: request.getCalledAeTitle() };
     this.callingAeTitle = peer.callingAeTitle;
