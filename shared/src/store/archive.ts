@@ -7,7 +7,7 @@ import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
 import { fileMetaUids, walkFileMeta } from '../dicom/file-meta';
 import { dicomParseOptions } from '../dicom/parse-options';
-import { IMAGE_SOP_CLASSES, isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS } from '../dicom/sop-classes';
+import { IMAGE_SOP_CLASSES, isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS, SopClass } from '../dicom/sop-classes';
 import { isUncompressed } from '../dicom/transfer-syntaxes';
 import { sameDataSet } from '../dicom/same-data-set';
 import { assertUid } from '../dicom/uid';
@@ -38,8 +38,8 @@ export interface StoreOptions {
    */
   readonly deferDirSync?: boolean;
   /**
-   * mipseg's own result (a MIP or SEG): stored below MIN_FREE_DISK_BYTES too. A few hundred kilobytes of a study
-   * already received; refused, its analysis would run again for each attempt and then fail for good.
+   * mipseg's own result (a MIP or SEG): stored below MIN_FREE_DISK_BYTES too, where it is one (isResultPastFloor). A
+   * few hundred kilobytes of a study already received; refused, its analysis would run again and then fail for good.
    */
   readonly result?: boolean;
 }
@@ -145,6 +145,11 @@ function assertNotCutFrom(stored: Buffer, received: Buffer): void {
 
 /** How many unreadable instances a deletion passes over to find one that sets the study's attributes again. */
 const UNREADABLE_SOURCES_PASSED_OVER = 16;
+/** What mipseg writes as results: its MIP (a PET image) and its SEG. */
+const RESULT_SOP_CLASSES: ReadonlySet<string> = new Set([SopClass.PositronEmissionTomographyImageStorage, SopClass.SegmentationStorage]);
+/** Larger than any result (a MIP of 4096 × 4096 16-bit pixels is 32 MiB; the DM i AI sized ones are under 1 MiB). */
+const RESULT_MAX_BYTES = 64 * 1024 * 1024;
+
 /** Instances of the study remain, but none of those tried could be read: its attributes stay as they are. */
 const UNREADABLE = Symbol('unreadable');
 
@@ -333,7 +338,7 @@ export class Archive {
       if (options.deferDirSync !== true) await this.syncDeferred();
       return { status: 'unchanged', header, replaced: false };
     }
-    if (options.result !== true) await this.freeSpaceFloor?.assertRoomFor(size);
+    if (!this.isResultPastFloor(header, size, options)) await this.freeSpaceFloor?.assertRoomFor(size);
     const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
     const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
     try {
@@ -353,6 +358,16 @@ export class Archive {
     // fsync that fails must not take away its file.
     if (options.deferDirSync !== true) await this.syncWrites();
     return { status: 'stored', header, replaced: retired !== undefined };
+  }
+
+  /**
+   * Whether an instance said to be mipseg's own result (StoreOptions.result) is one, as far as the archive can tell:
+   * a MIP (PET) or a SEG, of a result's size, into a study already stored. A client that says so of anything else
+   * (the STOW header is a client's word) meets the floor like any other instance.
+   */
+  private isResultPastFloor(header: InstanceHeader, size: number, options: StoreOptions): boolean {
+    return options.result === true && RESULT_SOP_CLASSES.has(header.sopClassUid) && size <= RESULT_MAX_BYTES
+      && this.index.findRepresentativeInstance({ studyUid: header.studyInstanceUid }) !== undefined;
   }
 
   private notifyStored(header: InstanceHeader): void {
