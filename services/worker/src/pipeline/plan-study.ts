@@ -43,7 +43,10 @@ const FILE_GONE: readonly string[] = ['ENOENT', 'ENOTDIR', 'EISDIR'];
 
 const isFileGone = (err: unknown): boolean => FILE_GONE.includes(String((err as NodeJS.ErrnoException | undefined)?.code));
 
-/** Each series' header, or why it cannot be read: a header that does not parse, or a file gone. */
+/**
+ * Each series' header, or the verdict reached without one: a header that does not parse, a file gone, or a series
+ * whose SOP class is no image's (judged from the index, nothing read).
+ */
 interface StudySeriesHeaders {
   readonly candidates: PetSeriesCandidate[];
   readonly unreadable: SeriesVerdict[];
@@ -62,6 +65,12 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
   Promise<PetSeriesCandidate | SeriesVerdict> {
   const first = instances[0] as StoredInstance;
   const { storageKey } = first;
+  // A series of anything but images (raw data, whose private payload can be a gigabyte, a PDF, an SR) is told apart
+  // by the SOP class the index holds: nothing of it is read, and its verdict is the SOP-class rule's.
+  if (!IMAGE_SOP_CLASSES.has(first.sopClassUid)) {
+    return { seriesInstanceUid: uid, eligible: false,
+      failures: [{ ruleId: 'pet-image-storage', reason: `SOP Class UID ${first.sopClassUid} is not a PET image storage class` }] };
+  }
   let bytes: Buffer;
   try {
     bytes = await readHeaderPart(archive, first);
@@ -94,9 +103,7 @@ async function readHeaderPart(archive: Archive, instance: StoredInstance): Promi
     } finally {
       await file.close();
     }
-    // Only a PET image is ever analysed: a series of anything else (raw data, whose private payload can be a
-    // gigabyte long and comes before any Pixel Data, a PDF, an SR) is told apart by its SOP class, in the probe.
-    if (reachesPixelData(probe) || !IMAGE_SOP_CLASSES.has(instance.sopClassUid)) return probe;
+    if (reachesPixelData(probe)) return probe;
   }
   return archive.blobs.read(instance.storageKey);
 }
