@@ -34,6 +34,8 @@ test('an AE@address entry takes that AE title only from that address (an IPv4 pe
   expect(checkAeTitles('PACS', 'MIPSEG', tied, '::ffff:10.0.0.5')).toBeUndefined();
   expect(checkAeTitles('CT', 'MIPSEG', tied, 'FD00::1')).toBeUndefined();
   expect(checkAeTitles('CT', 'MIPSEG', tied, 'fd00:0:0:0::1')).toBeUndefined();
+  // A link-local peer with its zone, as node reports it: compared, not thrown on.
+  expect(checkAeTitles('CT', 'MIPSEG', tied, 'fe80::1%eth0')).toMatchObject({ reason: RejectReason.CallingAeNotRecognized });
   expect(checkAeTitles('PACS', 'MIPSEG', tied, '10.0.0.6')).toMatchObject({ reason: RejectReason.CallingAeNotRecognized,
     why: 'calling AE title "PACS" from 10.0.0.6 is not on the allow-list' });
   expect(checkAeTitles('PACS', 'MIPSEG', tied)).toMatchObject({ reason: RejectReason.CallingAeNotRecognized });

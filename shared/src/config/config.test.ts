@@ -76,6 +76,7 @@ describe('loadConfig', () => {
     expect(splitAllowedAeEntry('MAIN PACS @10.0.0.5')).toEqual({ aeTitle: 'MAIN PACS', address: '10.0.0.5' });
     expect(splitAllowedAeEntry('PACS@::ffff:10.0.0.5')).toEqual({ aeTitle: 'PACS', address: '10.0.0.5' });
     expect(splitAllowedAeEntry('CT@FD00:0:0::1')).toEqual({ aeTitle: 'CT', address: 'fd00::1' });
+    expect(splitAllowedAeEntry('CT@FE80:0::1%eth0')).toEqual({ aeTitle: 'CT', address: 'fe80::1%eth0' });
     expect(codeOf(() => loadConfig({ DIMSE_ALLOWED_AE_TITLES: 'A-TITLE-FAR-TOO-LONG@10.0.0.5' }))).toBe('MIPSEG_CONFIG_INVALID');
   });
 

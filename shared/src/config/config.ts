@@ -246,6 +246,9 @@ export function splitAllowedAeEntry(entry: string): { readonly aeTitle: string; 
  */
 export function canonicalIp(address: string): string {
   if (isIP(address) !== 6) return address;
+  // A link-local address may carry its zone (fe80::1%eth0), which URL does not take: the zone is kept as written.
+  const zoneAt = address.indexOf('%');
+  if (zoneAt >= 0) return `${canonicalIp(address.slice(0, zoneAt))}${address.slice(zoneAt)}`;
   const compressed = new URL(`http://[${address}]/`).hostname.slice(1, -1);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(compressed);
   if (!mapped) return compressed;
