@@ -28,9 +28,10 @@ async function fillFromMetadata(archive: Archive, level: QueryLevel, row: Search
   for (const tag of missing) json[tag] = metadata[tag] ?? { vr: emptyAttributeVr(tag) };
   if (!everyAttribute) return;
   // includefield=all at instance level: "all available attributes" (PS3.18 10.6.3.3), as dcm4chee and Orthanc give
-  // them, from the instance itself; bulk data (Pixel Data, large private blobs) is WADO-RS's, not a search's.
+  // them, from the instance itself; binary values (Pixel Data, private blobs, icon images) are WADO-RS's, not a search's.
   for (const [tag, attribute] of Object.entries(metadata)) {
-    if (tag in json || attribute.BulkDataURI !== undefined || attribute.InlineBinary !== undefined) continue;
+    // Binary values go whole, sequences holding them too (an icon image: its pixels are inline in the item).
+    if (tag in json || /"(BulkDataURI|InlineBinary)"/.test(JSON.stringify(attribute))) continue;
     json[tag] = attribute;
   }
 }
