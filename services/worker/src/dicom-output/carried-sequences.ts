@@ -1,3 +1,4 @@
+import { fitPnGroup } from './common-modules';
 import type { DicomItem } from './source-series-context';
 
 /**
@@ -13,8 +14,6 @@ function isFilled(value: unknown): boolean {
   return value !== undefined && value !== null;
 }
 
-/** PS3.5 6.2: at most 64 characters in each component group of a PN. */
-const PN_GROUP_MAX = 64;
 const PN_GROUPS = ['Alphabetic', 'Ideographic', 'Phonetic'];
 
 /** A person name as dcmjs gives it ({ Alphabetic, Ideographic, Phonetic }). */
@@ -63,7 +62,7 @@ const TYPE_2_IN_ITEMS: Readonly<Record<string, readonly string[]>> = {
 function fittedValue(value: unknown): unknown {
   if (Array.isArray(value) && value.some(isPersonName)) return value.map(fittedValue);
   if (!isPersonName(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === 'string' ? [...v].slice(0, PN_GROUP_MAX).join('') : v]));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === 'string' ? fitPnGroup(v) : v]));
 }
 
 /** An item whose sequences (at any depth) are checked, see the file's comment, and whose person names fit PN. */

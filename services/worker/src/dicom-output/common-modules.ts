@@ -42,16 +42,29 @@ const PN_GROUP_MAX = 64;
 
 /** A copied PN whose component groups are cut to 64 characters: a name too long to write would leave no result at all. */
 export function fitPn(value: string): string {
-  return value.split('=').map((group) => [...group].slice(0, PN_GROUP_MAX).join('')).join('=');
+  return value.split('=').map(fitPnGroup).join('=');
 }
 
-/** DT (PS3.5 6.2): YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]][&ZZXX]. */
-const DT_FORM = /^\d{4}(\d{2}){0,5}(\.\d{1,6})?([+-]\d{4})?$/;
+/**
+ * One component group cut to 64 characters as the writer counts them (UTF-16 code units), never inside a character
+ * outside the Basic Multilingual Plane.
+ */
+export function fitPnGroup(group: string): string {
+  let out = '';
+  for (const character of group) {
+    if (out.length + character.length > PN_GROUP_MAX) break;
+    out += character;
+  }
+  return out;
+}
+
+/** DT (PS3.5 6.2): YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]][&ZZXX]; a fraction only after the seconds. */
+const DT_FORM = /^\d{4}((\d{2}){0,4}|(\d{2}){5}(\.\d{1,6})?)([+-]\d{4})?$/;
 
 /**
- * A radiopharmaceutical item's times as the writer takes them: a TM in the ACR-NEMA form (08:00:00) in the PS3.5
- * one, a time or date-time that is neither left out (Type 3). Injection times are what SUV is computed from, read
- * before this; the result only restates them.
+ * A radiopharmaceutical item's times as PS3.5 writes them (dciodvfy and strict readers hold the result to it): a TM
+ * in the ACR-NEMA form (08:00:00) in the PS3.5 one, a time or date-time that is neither left out (Type 3). Injection
+ * times are what SUV is computed from, read before this; the result only restates them.
  */
 export function withWritableTimes(item: DicomItem): DicomItem {
   const out: Record<string, unknown> = { ...item };

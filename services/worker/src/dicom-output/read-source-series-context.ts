@@ -232,7 +232,8 @@ function hasValue(value: unknown): boolean {
 
 function carriedPatientAndStudy(h: DicomItem): DicomItem {
   const carried = withCheckedSequences(Object.fromEntries(CARRIED_PATIENT_AND_STUDY.filter((k) => hasValue(h[k])).map((k) => [k, h[k]])));
-  // A TM the writer would refuse (the ACR-NEMA hh:mm:ss.ffffff) in the PS3.5 form, or left out (Type 3).
+  // A TM in the ACR-NEMA form (hh:mm:ss.ffffff, which the writer refuses past 16 characters and dciodvfy at all) in
+  // the PS3.5 one, or left out where it is no time (Type 3).
   const { PatientBirthTime: birthTime, ...rest } = carried;
   const fitted = birthTime === undefined ? '' : fitTm(textOf(carried, 'PatientBirthTime'));
   return fitted ? { ...rest, PatientBirthTime: fitted } : rest;
