@@ -45,7 +45,8 @@ export function checkPngHeader(png: Uint8Array): { readonly width: number; reado
 /**
  * The PNG without its tRNS chunk. pngjs makes a pixel of a grey or RGB colour key (0, 0, 0, 0), so white air keyed
  * transparent would read as maximum uptake, while training read images with PIL's convert("L"), which ignores
- * transparency and keeps the colour. tRNS is ancillary and only ever sets alpha, which the model input ignores.
+ * transparency and keeps the colour. A keyed pixel is read by its colour, as PIL reads it; an alpha channel is
+ * another matter (pngToModelInput lays such a pixel over white, as it is shown).
  */
 function withoutTransparency(png: Buffer): Buffer {
   // One pass over the chunks before the first IDAT (where tRNS must be), each copied at most once: a file of many
@@ -76,8 +77,8 @@ function decodePng(png: Uint8Array): PNG {
 
 /**
  * Reads a DM i AI style MIP PNG (inverted grey: uptake dark, air 255; RGBA with R = G = B, or grey) as
- * network input x = (255 - grey) / 255; a fully transparent pixel is white (air). A colour image, or one mostly dark,
- * is refused (MIPSEG_IMAGE_INVALID). Grey is taken with PIL's convert("L") integer formula so the input
+ * network input x = (255 - grey) / 255; a pixel with an alpha channel is laid over white first (a transparent one is
+ * air). A colour image, or one mostly dark, is refused (MIPSEG_IMAGE_INVALID). Grey is taken with PIL's convert("L") integer formula so the input
  * is bit-identical to training (training/data.py read_input) even for a PNG whose channels differ.
  */
 export function pngToModelInput(png: Uint8Array): ModelInput {
@@ -90,11 +91,11 @@ export function pngToModelInput(png: Uint8Array): ModelInput {
     const g = rgba[j + 1] as number;
     const b = rgba[j + 2] as number;
     const grey = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
-    // A fully transparent pixel shows as the page behind it, white: air to the model too (a MIP saved with its
+    // A pixel is read as it is shown, laid over white: a transparent one is air to the model too (a MIP saved with its
     // background transparent, often black underneath). Every DM i AI image is opaque, so training's input is unchanged.
-    const transparent = rgba[j + 3] === 0;
-    if (!transparent && Math.max(r, g, b) - Math.min(r, g, b) > COLOUR_TOLERANCE) coloured++;
-    const shown = transparent ? 255 : grey;
+    const alpha = rgba[j + 3] as number;
+    if (alpha > 0 && Math.max(r, g, b) - Math.min(r, g, b) > COLOUR_TOLERANCE) coloured++;
+    const shown = alpha === 255 ? grey : Math.round((grey * alpha + 255 * (255 - alpha)) / 255);
     greyCounts[shown] = (greyCounts[shown] as number) + 1;
     data[i] = (255 - shown) / 255;
   }
