@@ -460,7 +460,9 @@ export class BullMqJobQueue implements JobQueue {
       state: data.notApplicable ? 'not-applicable' : state,
       stage: progress.stage,
       progress: state === 'done' ? 100 : progress.progress,
-      attempts: job.attemptsMade,
+      // As embedded counts them: every start, the one under way included (BullMQ counts an attempt once it ends); a
+      // not-applicable record is no analysis and has none.
+      attempts: data.notApplicable ? 0 : job.attemptsMade + (state === 'running' ? 1 : 0),
       createdAt: job.timestamp,
       startedAt: job.processedOn ?? null,
       finishedAt: job.finishedOn ?? null,
