@@ -253,9 +253,6 @@ function acceptsNativeOctets(entry: AcceptEntry): boolean {
 export function retrieveFramesHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     const looked = singleInstance(archive, req);
-    // An instance without Pixel Data (an SR, a presentation state) has no frames: the resource does not exist, whatever
-    // the Accept (406 would say the client asked for the wrong media type).
-    if (looked.rows === null) throw new MipsegError('MIPSEG_NOT_FOUND', `frames of ${looked.sopInstanceUid}: the instance has no Pixel Data`);
     if (isUncompressed(looked.transferSyntaxUid) && looked.size > WHOLE_READ_MAX_BYTES && looked.bitsAllocated !== 1) {
       negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
       const frames = await nativeFramesByRange(archive, looked, String(req.params['frames']));
