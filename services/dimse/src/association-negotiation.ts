@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { constants, type association } from 'dcmjs-dimse';
 import { canonicalIp, splitAllowedAeEntry } from '@mipseg/shared/config';
 import { isSupportedStorageSopClass, TransferSyntax, VERIFICATION_SOP_CLASS } from '@mipseg/shared/dicom';
@@ -59,7 +58,7 @@ export interface AssociationPolicy {
 
 function isAllowedPeer(callingAeTitle: string, peerAddress: string | undefined, allowed: readonly string[]): boolean {
   const calling = callingAeTitle.trim();
-  const from = peerAddress === undefined || isIP(peerAddress) === 0 ? peerAddress : canonicalIp(peerAddress);
+  const from = peerAddress === undefined ? undefined : canonicalIp(peerAddress);
   return allowed.some((entry) => {
     const { aeTitle, address } = splitAllowedAeEntry(entry);
     return aeTitle === calling && (address === undefined || address === from);

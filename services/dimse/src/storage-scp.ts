@@ -196,7 +196,7 @@ export class StorageScp extends Scp {
   private arriving(studyInstanceUid: string): void {
     this.studies.add(studyInstanceUid);
     const quietMs = this.context.config.pipeline.quietPeriodMs;
-    if (this.stillArriving || quietMs === 0 || this.connection.destroyed) return;
+    if (this.stillArriving || quietMs === 0 || this.isClosed) return;
     this.stillArriving = setInterval(() => this.noteStudiesArriving(), Math.max(10, quietMs / 2));
     this.stillArriving.unref();
   }

@@ -1,6 +1,7 @@
 import * as dcmjs from 'dcmjs';
 import { isMipsegError, MipsegError } from '../errors';
 import { readDcmjsDataSet } from './dcmjs-read';
+import { TransferSyntax } from './transfer-syntaxes';
 
 /** A data set in the PS3.18 Annex F JSON model. */
 export type DicomJson = Record<string, DicomJsonAttribute>;
@@ -93,12 +94,10 @@ function convertDataset(dict: dcmjs.DicomJsonDict, inItem: boolean, conversion: 
   return out;
 }
 
-const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
-
 function conversionOf(file: dcmjs.DicomDict): Conversion {
   const syntax = file.meta['00020010']?.Value?.[0];
   const pixelRepresentation = file.dict['00280103']?.Value?.[0];
-  return { signedPixelValuesReadAsUs: syntax === IMPLICIT_VR_LITTLE_ENDIAN && pixelRepresentation === 1 };
+  return { signedPixelValuesReadAsUs: syntax === TransferSyntax.ImplicitVrLittleEndian && pixelRepresentation === 1 };
 }
 
 /**

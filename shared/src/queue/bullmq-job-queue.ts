@@ -124,6 +124,11 @@ function isConnectionError(err: Error): boolean {
   return NETWORK_ERROR_CODES.has(String((err as { code?: unknown }).code)) || !isNotConnectionError(err);
 }
 
+/** What a failure reason adds where the gateway could not be reached. */
+function unreachableGateway(socketError: string | undefined): string {
+  return socketError ? ` (gateway unreachable: ${socketError}; check GATEWAY_URL)` : '';
+}
+
 /**
  * The socket error code (ECONNREFUSED, ENOTFOUND, …) under an analysis's failure, where it failed because the gateway
  * could not be reached: a queue-mode worker reads the series and stores the results through GATEWAY_URL, and fetch
@@ -157,14 +162,14 @@ const STATES_BY_BULLMQ: Record<string, JobState> = {
   active: 'running', completed: 'done', failed: 'failed',
 };
 
-/** The BullMQ states a job of each of ours is in (a not-applicable record is a completed job). */
-const BULLMQ_STATES_HOLDING: Record<JobState, readonly string[]> = {
-  queued: ['waiting', 'delayed', 'prioritized', 'waiting-children'],
-  running: ['active'],
-  done: ['completed'],
-  'not-applicable': ['completed', 'waiting', 'active'],
-  failed: ['failed'],
-};
+/**
+ * The BullMQ states a job of ours in `state` can be in: STATES_BY_BULLMQ read backwards, except a not-applicable
+ * record, which is added waiting and then completed by a worker.
+ */
+function bullMqStatesHolding(state: JobState): string[] {
+  return state === 'not-applicable' ? ['completed', 'waiting', 'active']
+    : Object.keys(STATES_BY_BULLMQ).filter((type) => STATES_BY_BULLMQ[type] === state);
+}
 
 /**
  * How many of the newest jobs of each BullMQ state the job list (all studies) and the worklist's AI-status filters
@@ -370,18 +375,18 @@ export class BullMqJobQueue implements JobQueue {
    * (it moved while they were read) counts once, in the first.
    */
   private async recentJobs(state?: JobState): Promise<Array<{ readonly job: Job; readonly state: JobState }>> {
-    const types = state ? BULLMQ_STATES_HOLDING[state] : Object.keys(STATES_BY_BULLMQ);
+    const types = state ? bullMqStatesHolding(state) : Object.keys(STATES_BY_BULLMQ);
     const perType = await Promise.all(types.map(async (type) =>
       (await this.analyses.getJobs([type as JobType], 0, RECENT_JOBS_PER_STATE - 1)).map((job) => ({ job, type }))));
     const seen = new Set<string>();
-    const jobs: Array<{ job: Job; state: JobState }> = [];
+    const jobs: Array<{ job: Job; state: JobState; id: string; createdAt: number }> = [];
     for (const { job, type } of perType.flat()) {
       if (!job.id || seen.has(job.id)) continue;
       seen.add(job.id);
       const own = (job.data as AnalysisData).notApplicable ? 'not-applicable' : STATES_BY_BULLMQ[type] ?? 'queued';
-      if (!state || own === state) jobs.push({ job, state: own });
+      if (!state || own === state) jobs.push({ job, state: own, id: job.id, createdAt: job.timestamp });
     }
-    return jobs.sort((a, b) => newestFirstThenId({ createdAt: a.job.timestamp, id: a.job.id ?? '' }, { createdAt: b.job.timestamp, id: b.job.id ?? '' }));
+    return jobs.sort(newestFirstThenId);
   }
 
   /** The first of these ids (newest first) that names a job: read one at a time, since the first nearly always does. */
@@ -455,7 +460,7 @@ export class BullMqJobQueue implements JobQueue {
     const failure = state === 'failed' || retrying ? splitFailure(job.failedReason) : { code: null, reason: null };
     return {
       id: job.id ?? '',
-      studyInstanceUid: data.request?.studyInstanceUid ?? data.notApplicable?.studyInstanceUid ?? '',
+      studyInstanceUid: studyOf(job),
       seriesInstanceUid: data.request?.seriesInstanceUid ?? null,
       state: data.notApplicable ? 'not-applicable' : state,
       stage: progress.stage,
@@ -584,13 +589,9 @@ export class BullMqJobQueue implements JobQueue {
       await this.gatewayReachedAgain(job);
       return status;
     } catch (err) {
-      const socketError = gatewaySocketError(err);
-      if (socketError && this.stillWaitingForGateway(job)) return this.postponeForGateway(job, token, err, this.options.exportRetry);
-      if (!socketError) {
-        await this.gatewayReachedAgain(job);
-        throw err;
-      }
-      throw new Error(`${toMipsegError(err).message} (gateway unreachable: ${socketError}; check GATEWAY_URL)`, { cause: err });
+      const socketError = await this.afterFailedAttempt(job, token, err, this.options.exportRetry);
+      if (!socketError) throw err;
+      throw new Error(`${toMipsegError(err).message}${unreachableGateway(socketError)}`, { cause: err });
     }
   }
 
@@ -613,14 +614,24 @@ export class BullMqJobQueue implements JobQueue {
       for (const destination of this.options.exportDestinations) await this.addExport(job.id ?? '', destination, result);
       return result;
     } catch (err) {
-      const socketError = gatewaySocketError(err);
-      if (socketError && this.stillWaitingForGateway(job)) return this.postponeForGateway(job, token, err, this.options.analysisRetry);
-      if (!socketError) await this.gatewayReachedAgain(job);
+      const socketError = await this.afterFailedAttempt(job, token, err, this.options.analysisRetry);
       const error = toMipsegError(err);
       // "CODE: message" keeps the catalogue code in BullMQ's failedReason for the jobs API.
-      const text = `${error.code}: ${error.message}${socketError ? ` (gateway unreachable: ${socketError}; check GATEWAY_URL)` : ''}`;
+      const text = `${error.code}: ${error.message}${unreachableGateway(socketError)}`;
       throw isUnrecoverable(err) ? new UnrecoverableError(text) : new Error(text);
     }
+  }
+
+  /**
+   * After a failed attempt of an analysis or an export: one that could not reach the gateway is put back to wait for
+   * it while GATEWAY_WAIT_MAX_MS lasts (this throws DelayedError); one that failed for another reason got past the
+   * gateway, and a later outage is a new wait. The socket error, where the gateway could not be reached.
+   */
+  private async afterFailedAttempt(job: Job, token: string | undefined, err: unknown, retry: RetryPolicy): Promise<string | undefined> {
+    const socketError = gatewaySocketError(err);
+    if (socketError && this.stillWaitingForGateway(job)) await this.postponeForGateway(job, token, err, retry);
+    if (!socketError) await this.gatewayReachedAgain(job);
+    return socketError;
   }
 
   /** Whether the job (an analysis or an export) has waited for the gateway less than GATEWAY_WAIT_MAX_MS so far. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFrameValues, readPixelModule, SopClass } from '@mipseg/shared/dicom';
 import {
-  readSegMask, readSourceSeriesContext, writeMipInstance, writeSegInstance, type RenderedMip, type WrittenInstance,
+  readSegMask, readSourceSeriesContext, writeMipInstance, writeSegInstance, type RenderedMip, type SourceSeriesContext, type WrittenInstance,
 } from '../../../services/worker/src/dicom-output';
 import { dciodvfy, dcmdump, pydicomAvailable, runPythonJson } from '../../support/dicom-tools';
 import { PYDICOM_CHECK } from './pydicom-check';
@@ -37,6 +37,17 @@ function writeAll(dir: string, width: number, height: number): Written {
   writeFileSync(paths.mask, mask);
   writeFileSync(paths.suv, new Uint8Array(mip.suv.buffer, mip.suv.byteOffset, mip.suv.byteLength));
   return { mip, mask, mipOut, segOut, emptySegOut, paths };
+}
+
+/** Writes an 8×3 MIP and its SEG from `source` into `dir`, and expects dciodvfy to find no error in either. */
+function expectValidResults(source: SourceSeriesContext, dir: string): void {
+  const mip = syntheticMip(8, 3);
+  const mipOut = writeMipInstance(mip, source, { equipment: EQUIPMENT });
+  const segOut = writeSegInstance(thresholdMask(mip), { ...mipOut, geometry: mip }, source, { equipment: EQUIPMENT, algorithm: ALGORITHM });
+  writeFileSync(join(dir, 'mip.dcm'), mipOut.bytes);
+  writeFileSync(join(dir, 'seg.dcm'), segOut.bytes);
+  expect(dciodvfy(join(dir, 'mip.dcm')).errors).toEqual([]);
+  expect(dciodvfy(join(dir, 'seg.dcm')).errors).toEqual([]);
 }
 
 // 37×29 = 1073 pixels (1073 % 8 = 1: the packed frame ends inside a byte); 400×1000 is a DM i AI-sized MIP.
@@ -122,13 +133,7 @@ describe('a sparse source series', () => {
         ActualFrameDuration: null, ReconstructionMethod: '', SeriesType: [], RadiopharmaceuticalInformationSequence: [],
         DecayCorrection: 'NONE',
       };
-      const mip = syntheticMip(8, 3);
-      const mipOut = writeMipInstance(mip, sparse, { equipment: EQUIPMENT });
-      const segOut = writeSegInstance(thresholdMask(mip), { ...mipOut, geometry: mip }, sparse, { equipment: EQUIPMENT, algorithm: ALGORITHM });
-      writeFileSync(join(dir, 'mip.dcm'), mipOut.bytes);
-      writeFileSync(join(dir, 'seg.dcm'), segOut.bytes);
-      expect(dciodvfy(join(dir, 'mip.dcm')).errors).toEqual([]);
-      expect(dciodvfy(join(dir, 'seg.dcm')).errors).toEqual([]);
+      expectValidResults(sparse, dir);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -172,13 +177,7 @@ describe('a source whose sequences break their macros', () => {
       expect(source.carriedPatientAndStudy['ReferringPhysicianIdentificationSequence']).toBeUndefined();
       expect(source.carriedPatientAndStudy['ProcedureCodeSequence']).toEqual([expect.objectContaining(procedure)]);
       expect(source.RadiopharmaceuticalInformationSequence[0]?.['RadionuclideCodeSequence']).toEqual([]);
-      const mip = syntheticMip(8, 3);
-      const mipOut = writeMipInstance(mip, source, { equipment: EQUIPMENT });
-      const segOut = writeSegInstance(thresholdMask(mip), { ...mipOut, geometry: mip }, source, { equipment: EQUIPMENT, algorithm: ALGORITHM });
-      writeFileSync(join(dir, 'mip.dcm'), mipOut.bytes);
-      writeFileSync(join(dir, 'seg.dcm'), segOut.bytes);
-      expect(dciodvfy(join(dir, 'mip.dcm')).errors).toEqual([]);
-      expect(dciodvfy(join(dir, 'seg.dcm')).errors).toEqual([]);
+      expectValidResults(source, dir);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

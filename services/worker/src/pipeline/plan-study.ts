@@ -5,7 +5,7 @@ import { IMAGE_SOP_CLASSES } from '@mipseg/shared/dicom';
 import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
 import { toMipsegError } from '@mipseg/shared/errors';
 import { parseInstanceHeaderOnly } from '../volume';
-import { readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
+import { notPetImageStorage, readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
 
 export interface PlanOutcome {
   readonly kind: 'queued' | 'unchanged' | 'not-applicable';
@@ -67,10 +67,8 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
   const { storageKey } = first;
   // A series of anything but images (raw data, whose private payload can be a gigabyte, a PDF, an SR) is told apart
   // by the SOP class the index holds: nothing of it is read, and its verdict is the SOP-class rule's.
-  if (!IMAGE_SOP_CLASSES.has(first.sopClassUid)) {
-    return { seriesInstanceUid: uid, eligible: false,
-      failures: [{ ruleId: 'pet-image-storage', reason: `SOP Class UID ${first.sopClassUid} is not a PET image storage class` }] };
-  }
+  const notImage = IMAGE_SOP_CLASSES.has(first.sopClassUid) ? null : notPetImageStorage(first.sopClassUid);
+  if (notImage !== null) return { seriesInstanceUid: uid, eligible: false, failures: [{ ruleId: 'pet-image-storage', reason: notImage }] };
   let bytes: Buffer;
   try {
     bytes = await readHeaderPart(archive, first);

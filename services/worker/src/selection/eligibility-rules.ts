@@ -60,6 +60,17 @@ function notFdg({ header }: PetSeriesCandidate): string | null {
     : `the radiopharmaceutical is ${named}, not FDG: the model is for FDG PET`;
 }
 
+/**
+ * Why a series of this SOP class is not analysed (the 'pet-image-storage' rule), or null for PET Image Storage.
+ * Planning asks it of a series of no image SOP class from the index alone, without reading its files.
+ */
+export function notPetImageStorage(sopClassUid: string | null): string | null {
+  if (sopClassUid === SopClass.PositronEmissionTomographyImageStorage) return null;
+  // Refused here, as not applicable, rather than chosen and then failed by the volume assembler.
+  if (sopClassUid === SopClass.EnhancedPetImageStorage) return 'Enhanced PET Image Storage (multi-frame) is not assembled by mipseg';
+  return `SOP Class UID ${sopClassUid ?? 'missing'} is not a PET image storage class`;
+}
+
 /** The rules a series must all pass to be segmented, in the order a reader would check them. */
 export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freeze([
   {
@@ -70,12 +81,7 @@ export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freez
   {
     id: 'pet-image-storage',
     description: 'SOP Class is PET Image Storage (single-frame slices: the volume assembler does not take Enhanced PET)',
-    check: ({ header }) => {
-      if (header.sopClassUid === SopClass.PositronEmissionTomographyImageStorage) return null;
-      // Refused here, as not applicable, rather than chosen and then failed by the volume assembler.
-      if (header.sopClassUid === SopClass.EnhancedPetImageStorage) return 'Enhanced PET Image Storage (multi-frame) is not assembled by mipseg';
-      return `SOP Class UID ${header.sopClassUid ?? 'missing'} is not a PET image storage class`;
-    },
+    check: ({ header }) => notPetImageStorage(header.sopClassUid),
   },
   {
     id: 'original-not-derived',
