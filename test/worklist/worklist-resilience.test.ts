@@ -7,7 +7,7 @@ import { REPO, startWorklistServer, type WorklistServer } from './worklist-serve
 
 const TOKEN = 'resilience-token-0123456789abcdef';
 /** Each test changes the AI state of its own studies only, so that none depends on another having run. */
-const STUDIES = 8;
+const STUDIES = 9;
 const uid = (i: number): string => syntheticStudy(i).studyInstanceUid;
 const row = (i: number): string => `tr[data-study-uid="${uid(i)}"]`;
 
@@ -143,6 +143,27 @@ describe('the worklist page when the server or the network misbehaves', () => {
     // Before, the answer started a load of the study gone from the screen, and its failures retried for ever.
     await page.waitForTimeout(2500);
     expect(studyReads).toBe(0);
+  }, 20_000);
+
+  test('Run again clicked twice while its request is out asks once, and says what the answer was', async () => {
+    await page.goto(`${server.root}/studies/${uid(8)}`);
+    await page.waitForSelector('.study-head');
+    await live();
+    const answer = signal();
+    let asked = 0;
+    await page.route((url) => url.pathname === `/api/studies/${uid(8)}/analyze`, async (route: Route) => {
+      asked++;
+      await answer.promise;
+      return route.fulfill({ status: 202, json: { kind: 'unchanged', jobId: 'job-8', reason: 'an analysis of the same instances is already running' } });
+    });
+    await page.dblclick('[data-action="analyze"]');
+    await page.click('[data-action="analyze"]', { force: true });
+    await page.waitForFunction(() => document.querySelector<HTMLButtonElement>('[data-action="analyze"]')?.disabled === true);
+    answer.resolve();
+    await page.waitForSelector('.ok-box');
+    expect(await page.locator('.ok-box').textContent()).toMatch(/^Not asked again: an analysis of the same instances is already running/);
+    await page.waitForFunction(() => document.querySelector<HTMLButtonElement>('[data-action="analyze"]')?.disabled === false);
+    expect(asked).toBe(1);
   }, 20_000);
 
   test('"‹ Worklist" and the nav link return to the worklist with its filter', async () => {

@@ -40,8 +40,15 @@ export function fetchWorklist(filter: WorklistFilter, limit: number, offset: num
 
 export const fetchStudy = (uid: string): Promise<StudyDetail> => request<StudyDetail>(`/api/worklist/studies/${encodeURIComponent(uid)}`);
 
-export const analyzeStudy = (uid: string): Promise<unknown> =>
-  request(`/api/studies/${encodeURIComponent(uid)}/analyze`, { method: 'POST' });
+/** What POST /api/studies/{uid}/analyze answers: a new analysis, one already under way, or why none applies. */
+export interface AnalyzeAnswer {
+  readonly kind: 'queued' | 'unchanged' | 'not-applicable';
+  readonly jobId: string;
+  readonly reason?: string;
+}
+
+export const analyzeStudy = (uid: string): Promise<AnalyzeAnswer> =>
+  request<AnalyzeAnswer>(`/api/studies/${encodeURIComponent(uid)}/analyze`, { method: 'POST' });
 
 export const retryExport = (jobId: string, destination: string): Promise<unknown> =>
   request(`/api/jobs/${encodeURIComponent(jobId)}/exports/${encodeURIComponent(destination)}/retry`, { method: 'POST' });

@@ -1,4 +1,4 @@
-import { analyzeStudy, ApiError, AuthRequiredError, fetchStudy, retryExport } from './api.js';
+import { analyzeStudy, ApiError, AuthRequiredError, fetchStudy, retryExport, type AnalyzeAnswer } from './api.js';
 import type { ExportSummary, InstanceLinks, StudyDetail, StudyResult } from './api-types.js';
 import { aiStatusBadge, exportBadge, tickElapsed, timeTaken } from './ai-status-view.js';
 import { h, replaceChildren } from './dom.js';
@@ -44,13 +44,13 @@ function destinationLabel(destination: string): HTMLElement {
   return h('div', { title: destination }, h('span', { class: 'chip' }, protocol), h('div', { class: 'mono sub' }, address));
 }
 
-function exportsCard(r: StudyResult, onRetry: (e: ExportSummary) => void): HTMLElement {
+function exportsCard(r: StudyResult, retryButton: (e: ExportSummary) => HTMLButtonElement): HTMLElement {
   if (r.exports.length === 0) return card('PACS export', h('p', { class: 'muted' }, 'No export destinations are configured.'));
   return card('PACS export', h('table', { class: 'compact' }, h('tbody', {}, ...r.exports.map((e) => h('tr', { attrs: { 'data-destination': e.destination } },
     h('td', { class: 'dest' }, destinationLabel(e.destination)),
     h('td', {}, exportBadge(e), e.detail ? h('div', { class: 'reason', title: e.detail }, e.detail) : null),
     h('td', { class: 'sub nowrap' }, `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`),
-    h('td', {}, e.state === 'failed' ? h('button', { class: 'btn small', attrs: { type: 'button' }, on: { click: () => onRetry(e) } }, 'Retry') : null))))));
+    h('td', {}, e.state === 'failed' ? retryButton(e) : null))))));
 }
 
 function seriesCard(d: StudyDetail): HTMLElement {
@@ -108,17 +108,51 @@ export function studyView(shell: Shell, uid: string): View {
   /** Set by stop(): the reader has left this view, and an answer still on its way must not start anything. */
   let stopped = false;
 
-  async function act(what: () => Promise<unknown>, done: string): Promise<void> {
+  /** The actions asked for and not yet answered, by key: their buttons stay disabled, through re-renders too. */
+  const asked = new Set<string>();
+
+  function setAsked(key: string, on: boolean): void {
+    if (on) asked.add(key);
+    else asked.delete(key);
+    for (const b of element.querySelectorAll<HTMLButtonElement>('button[data-action-key]')) {
+      if (b.dataset.actionKey === key) b.disabled = on;
+    }
+  }
+
+  /** A button whose request is asked once until answered. */
+  function actionButton<T>(key: string, label: string, props: { class: string; attrs?: Record<string, string> },
+    what: () => Promise<T>, done: (answer: T) => string): HTMLButtonElement {
+    const b = h('button', { class: props.class, attrs: { type: 'button', 'data-action-key': key, ...props.attrs },
+      on: { click: () => void act(key, what, done) } }, label);
+    b.disabled = asked.has(key);
+    return b;
+  }
+
+  /**
+   * Runs a button's request with its button disabled until it is answered: a second click (a double click, or one
+   * more because nothing seemed to happen) must not ask again. `done` words the answer.
+   */
+  async function act<T>(key: string, what: () => Promise<T>, done: (answer: T) => string): Promise<void> {
+    if (asked.has(key)) return;
+    setAsked(key, true);
     try {
-      await what();
+      const answer = await what();
       if (stopped) return;
-      replaceChildren(notice, h('div', { class: 'ok-box' }, done));
+      replaceChildren(notice, h('div', { class: 'ok-box' }, done(answer)));
       await load();
     } catch (err) {
       if (stopped) return;
       if (err instanceof AuthRequiredError) return shell.authRequired();
       replaceChildren(notice, errorBox(err));
+    } finally {
+      setAsked(key, false);
     }
+  }
+
+  function analyzeAnswered(answer: AnalyzeAnswer): string {
+    if (answer.kind === 'unchanged') return `Not asked again: ${answer.reason ?? 'an analysis of these instances is under way'}; its result will show here.`;
+    if (answer.kind === 'not-applicable') return `Not analysed: ${answer.reason ?? 'the study has no series the model can read'}.`;
+    return 'Analysis requested: a new result version will follow.';
   }
 
   function actions(d: StudyDetail): HTMLElement {
@@ -126,8 +160,7 @@ export function studyView(shell: Shell, uid: string): View {
       ? h('a', { class: 'btn', attrs: { href: d.viewer.url, target: '_blank', rel: 'noopener' } }, 'Open in viewer')
       : h('a', { class: 'btn', attrs: { href: d.viewer.url, target: '_blank', rel: 'noopener', title: 'The OHIF viewer is not installed: npm run install:ohif' } }, 'Open in viewer (not installed)');
     return h('div', { class: 'actions' }, viewer,
-      h('button', { class: 'btn primary', attrs: { type: 'button', 'data-action': 'analyze' },
-        on: { click: () => void act(() => analyzeStudy(uid), 'Analysis requested: a new result version will follow.') } }, 'Run again'));
+      actionButton('analyze', 'Run again', { class: 'btn primary', attrs: { 'data-action': 'analyze' } }, () => analyzeStudy(uid), analyzeAnswered));
   }
 
   function render(d: StudyDetail): void {
@@ -143,7 +176,8 @@ export function studyView(shell: Shell, uid: string): View {
     replaceChildren(element, header(d, actions(d)), notice, refreshNotice,
       h('div', { class: 'study-grid' }, h('div', { class: 'image-pane' }, image),
         h('div', { class: 'side-pane' }, resultCard(d, r), r ? downloadsCard(r) : null,
-          r ? exportsCard(r, (e) => void act(() => retryExport(r.jobId, e.destination), `Sending to ${e.destination} again.`)) : null,
+          r ? exportsCard(r, (e) => actionButton(`retry ${r.jobId} ${e.destination}`, 'Retry', { class: 'btn small' },
+            () => retryExport(r.jobId, e.destination), () => `Sending to ${e.destination} again.`)) : null,
           seriesCard(d), jobsCard(d))));
   }
 

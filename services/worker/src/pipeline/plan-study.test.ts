@@ -82,12 +82,31 @@ describe('planning a quiet study', () => {
     readPart.mockRestore();
   });
 
-  test('two on-demand runs asked for at the same moment make versions 1 and 2', async () => {
+  test('two on-demand runs asked for at the same moment (a double click) make one analysis, not two versions to export', async () => {
     const study = await storedStudy();
     const planned = await Promise.all([planStudy(study, deps, { force: true }), planStudy(study, deps, { force: true })]);
-    expect(planned.map((p) => p.kind)).toEqual(['queued', 'queued']);
-    const versions = await Promise.all(planned.map(async (p) => (await queue.getJob(p.jobId))?.request?.version));
-    expect(versions.sort()).toEqual([1, 2]);
+    expect(planned).toEqual([{ kind: 'queued', jobId: planned[0]?.jobId },
+      { kind: 'unchanged', jobId: planned[0]?.jobId, reason: 'an analysis of the same instances is already queued' }]);
+    expect((await queue.listJobs({ studyInstanceUid: study, limit: 10, offset: 0 })).map((j) => j.request?.version)).toEqual([1]);
+  });
+
+  test('a study check at the moment of an on-demand run adds no second analysis of the same instances', async () => {
+    const study = await storedStudy();
+    const planned = await Promise.all([planStudy(study, deps, { force: true }), planStudy(study, deps)]);
+    expect(planned.map((p) => p.kind)).toEqual(['queued', 'unchanged']);
+    expect(await queue.listJobs({ studyInstanceUid: study, limit: 10, offset: 0 })).toHaveLength(1);
+  });
+
+  test('an on-demand run once the analysis of the same instances has finished makes the next version', async () => {
+    const study = await storedStudy();
+    const first = await planStudy(study, deps);
+    queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.reject(new Error('a worker fault, say')),
+      exportResult: () => Promise.reject(new Error('no exports in this test')) }, { concurrency: 1, studyChecks: false, analyses: true });
+    while ((await queue.getJob(first.jobId))?.state !== 'failed') await new Promise((resolve) => setTimeout(resolve, 20));
+    const again = await planStudy(study, deps, { force: true });
+    expect(again.kind).toBe('queued');
+    expect(again.jobId).not.toBe(first.jobId);
+    expect((await queue.getJob(again.jobId))?.request?.version).toBe(2);
   });
 
   test('content that returns to an earlier state (A, B, A) makes a new result version, so the newest result matches the archive', async () => {

@@ -10,6 +10,7 @@ import { notPetImageStorage, readPetSeriesHeader, selectPetSeries, SERIES_ELIGIB
 export interface PlanOutcome {
   readonly kind: 'queued' | 'unchanged' | 'not-applicable';
   readonly jobId: string;
+  /** Why not applicable; for an on-demand run left `unchanged`, the analysis of the same instances it joined. */
   readonly reason?: string;
 }
 
@@ -149,16 +150,49 @@ async function analysisJobId(queue: JobQueue, seriesUid: string, contentHash: st
   return id;
 }
 
+/** An analysis not yet finished: one asked for on demand now would analyse the same instances again. */
+const UNFINISHED: ReadonlySet<string> = new Set(['queued', 'running']);
+
+/**
+ * Plans under way, by archive and study. Study checks and on-demand runs of a study are planned where its archive
+ * is (the gateway's process in queue mode, the only one in embedded mode), so one process sees them all: run one
+ * at a time, a planner reads the jobs the one before it queued, and a double click or a check of the same moment
+ * makes one analysis, not two versions of the same content, each exported.
+ */
+const planning = new WeakMap<Archive, Map<string, Promise<unknown>>>();
+
+function oneAtATime<T>(archive: Archive, studyInstanceUid: string, plan: () => Promise<T>): Promise<T> {
+  let studies = planning.get(archive);
+  if (!studies) planning.set(archive, (studies = new Map<string, Promise<unknown>>()));
+  const before = studies.get(studyInstanceUid) ?? Promise.resolve();
+  const mine = before.then(plan, plan);
+  const settled = mine.then(() => undefined, () => undefined);
+  studies.set(studyInstanceUid, settled);
+  void settled.then(() => {
+    if (studies.get(studyInstanceUid) === settled) studies.delete(studyInstanceUid);
+  });
+  return mine;
+}
+
 /**
  * Decides what to analyse in a study once it is quiet: the eligible PET series, as a job whose id is
  * derived from the series' content (SOP Instance UIDs and file hashes). Content the series' newest analysis
  * already had adds nothing (a re-send, or mipseg's own results arriving); a late, changed or deleted instance
- * gives a new id and a new result version. `force` (on demand) always makes a new version.
+ * gives a new id and a new result version. `force` (on demand) makes a new version unless an analysis of the same
+ * content is still queued or running: its result is the one asked for.
  */
-export async function planStudy(
+export function planStudy(
   studyInstanceUid: string,
   deps: { archive: Archive; queue: JobQueue; log: Logger; minPetSlices: number },
   options: { force?: boolean } = {},
+): Promise<PlanOutcome> {
+  return oneAtATime(deps.archive, studyInstanceUid, () => planQuietStudy(studyInstanceUid, deps, options));
+}
+
+async function planQuietStudy(
+  studyInstanceUid: string,
+  deps: { archive: Archive; queue: JobQueue; log: Logger; minPetSlices: number },
+  options: { force?: boolean },
 ): Promise<PlanOutcome> {
   const { archive, queue, log } = deps;
   const series = bySeries(archive.index.listInstances({ studyUid: studyInstanceUid }));
@@ -176,7 +210,12 @@ export async function planStudy(
   const instances = series.get(seriesUid) ?? [];
   const contentHash = hashOf(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`).sort());
   const { newest, verdictSince } = await newestAnalysisOf(queue, studyInstanceUid, seriesUid);
-  if (!options.force && !verdictSince && newest?.request?.contentHash === contentHash) return { kind: 'unchanged', jobId: newest.id };
+  if (!verdictSince && newest?.request?.contentHash === contentHash) {
+    if (!options.force) return { kind: 'unchanged', jobId: newest.id };
+    if (UNFINISHED.has(newest.state)) {
+      return { kind: 'unchanged', jobId: newest.id, reason: `an analysis of the same instances is already ${newest.state}` };
+    }
+  }
   const jobId = await analysisJobId(queue, seriesUid, contentHash, newest, options.force === true);
   const plan: AnalysisPlan = {
     studyInstanceUid,
