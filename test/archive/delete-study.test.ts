@@ -94,6 +94,33 @@ describe('DELETE /dicomweb/studies/{study}', () => {
     expect(patientIds()).toEqual(['KEEP-1']);
   });
 
+  // A study filed under an existing PatientID with another patient's name (a registration error) renamed the patient of
+  // every study of that ID: deleting it must give the patient back what the studies that stay say.
+  test('deleting a study filed under the wrong patient leaves that patient\'s other studies with their own name and birth date', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const base = server.baseUrl;
+    expect((await postStow(`${base}/studies`, [slice(KEPT, 1, 'P-SHARED', { attributes: { PatientName: 'Smith^Ann', PatientBirthDate: '19600101' } })])).status).toBe(200);
+    expect((await postStow(`${base}/studies`, [slice(DELETED, 1, 'P-SHARED', { attributes: { PatientName: 'Jones^Bob', PatientBirthDate: '19450505' } })])).status).toBe(200);
+    const patientOf = async (study: string) => {
+      const [row] = (await (await fetch(`${base}/studies?StudyInstanceUID=${study}`)).json()) as Record<string, { Value: unknown[] }>[];
+      return [row?.['00100010']?.Value[0], row?.['00100030']?.Value[0]];
+    };
+    expect(await patientOf(KEPT)).toEqual([{ Alphabetic: 'Jones^Bob' }, '19450505']);
+    expect((await del(DELETED)).status).toBe(200);
+    expect(await patientOf(KEPT)).toEqual([{ Alphabetic: 'Smith^Ann' }, '19600101']);
+    expect(JSON.stringify(await (await fetch(`${base}/studies?PatientName=Jones*`)).json())).toBe('[]');
+  });
+
+  test('deleting a study\'s last series filed under the wrong patient does the same', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const base = server.baseUrl;
+    expect((await postStow(`${base}/studies`, [slice(KEPT, 1, 'P-SHARED', { attributes: { PatientName: 'Smith^Ann' } })])).status).toBe(200);
+    expect((await postStow(`${base}/studies`, [slice(DELETED, 1, 'P-SHARED', { attributes: { PatientName: 'Jones^Bob' } })])).status).toBe(200);
+    expect((await fetch(`${base}/studies/${DELETED}/series/${DELETED}.1`, { method: 'DELETE' })).status).toBe(200);
+    const [row] = (await (await fetch(`${base}/studies?StudyInstanceUID=${KEPT}`)).json()) as Record<string, { Value: unknown[] }>[];
+    expect(row?.['00100010']?.Value).toEqual([{ Alphabetic: 'Smith^Ann' }]);
+  });
+
   test('answers 409 while the guard says the study\'s analysis is pending, and keeps it', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' }, undefined,
       { studyDeletionGuard: (study) => Promise.resolve(study === DELETED ? 'its analysis (job seg-1) is running' : undefined) });

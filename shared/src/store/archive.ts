@@ -446,7 +446,7 @@ export class Archive {
   async deleteStudy(studyUid: string): Promise<number | undefined> {
     const uid = assertUid(studyUid);
     return this.studies.exclusive(uid, async () => {
-      const instances = this.index.deleteStudy(uid);
+      const instances = this.index.deleteStudy(uid, await this.patientHeaderWithout(uid));
       if (instances === undefined) return undefined;
       for (const listener of this.deletionListeners) listener(uid);
       await this.removeFolders([join('instances', uid), join('retired', 'instances', uid)], { studyInstanceUid: uid });
@@ -468,7 +468,9 @@ export class Archive {
   private async deleteSeriesOfHeldStudy(study: string, series: string): Promise<number | undefined> {
     const remaining = await this.remainingHeaders(study, { seriesUid: series });
     const kept = remaining !== undefined;
-    const instances = this.index.deleteSeries(study, series, remaining === UNREADABLE ? undefined : remaining);
+    // The study's last series: the study's rows go with it, and its patient, if other studies keep it, is set from those.
+    const patientAfter = kept ? undefined : await this.patientHeaderWithout(study);
+    const instances = this.index.deleteSeries(study, series, remaining === UNREADABLE ? undefined : remaining ?? (patientAfter && { patientAfter }));
     if (instances === undefined) return undefined;
     for (const listener of this.deletionListeners) listener(study);
     const fields = { studyInstanceUid: study, seriesInstanceUid: series };
@@ -536,6 +538,23 @@ export class Archive {
       }
     }
     return UNREADABLE;
+  }
+
+  /**
+   * The header that sets a study's patient once the study is deleted, from the patient's other studies; undefined
+   * when there are none, or none of their files can be read (the patient is then left as it was, the deletion going on).
+   */
+  private async patientHeaderWithout(study: string): Promise<InstanceHeader | undefined> {
+    for (let skip = 0; skip < UNREADABLE_SOURCES_PASSED_OVER; skip++) {
+      const source = this.index.patientSourceWithout(study, skip);
+      if (!source) return undefined;
+      try {
+        return await this.headerOf(source);
+      } catch (err) {
+        this.log.warn({ err, sopInstanceUid: source.sopInstanceUid }, "another study's instance could not be read to set its patient's attributes again");
+      }
+    }
+    return undefined;
   }
 
   /**

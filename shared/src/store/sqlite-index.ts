@@ -35,6 +35,11 @@ export interface RemainingHeaders {
   readonly patient?: InstanceHeader;
 }
 
+/** What a patient other studies keep takes its attributes from once a series deletion takes its study's rows. */
+export interface PatientAfterStudy {
+  readonly patientAfter: InstanceHeader;
+}
+
 export interface StoredFile {
   readonly storageKey: string;
   readonly size: number;
@@ -78,16 +83,18 @@ export interface ArchiveIndex {
   countInstances(): number;
   /**
    * Removes a study's instance, series and study rows, and its patient's row when no other study has that
-   * patient, in one transaction. Returns the number of instances it held; undefined when the study is not known.
+   * patient, in one transaction. A patient other studies keep takes its attributes from `patientAfter` (an instance
+   * of those, see patientSourceWithout): the deleted study (filed under the wrong PatientID, say) may have set them.
+   * Returns the number of instances it held; undefined when the study is not known.
    */
-  deleteStudy(studyUid: string): number | undefined;
+  deleteStudy(studyUid: string, patientAfter?: InstanceHeader): number | undefined;
   /**
    * Removes a series of a study: its instance and series rows, and the study's (and its patient's) when it was
    * the study's last series. Otherwise the study's patient and study attributes are set again from `remaining`
    * (instances that stay): the deleted series (sent under the wrong patient, say) had set them when it was stored.
    * Returns the number of instances it held; undefined when the study has no such series.
    */
-  deleteSeries(studyUid: string, seriesUid: string, remaining?: RemainingHeaders): number | undefined;
+  deleteSeries(studyUid: string, seriesUid: string, remaining?: RemainingHeaders | PatientAfterStudy): number | undefined;
   /**
    * Removes one instance's row, not the last of its series (deleteSeries takes that), and sets the study's patient
    * and study attributes again from `remaining`, as deleteSeries does. False when the instance is not stored.
@@ -97,6 +104,11 @@ export interface ArchiveIndex {
   /** See SqliteArchiveIndex.attributeSource. */
   /** `skip`: how many of the best sources to pass over (their files could not be read). */
   attributeSource(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }, skip?: number): StoredInstance | undefined;
+  /**
+   * Of the other studies filed under a study's patient, the instance whose attributes the patient's row takes once
+   * that study is deleted (ordered as attributeSource orders); undefined when the patient has no other study.
+   */
+  patientSourceWithout(studyUid: string, skip?: number): StoredInstance | undefined;
   close(): void;
 }
 
@@ -291,15 +303,24 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     this.db.prepare(`INSERT OR IGNORE INTO meta VALUES ('${PATIENTS_SEPARATED}', '1')`).run();
   }
 
-  deleteStudy(studyUid: string): number | undefined {
+  deleteStudy(studyUid: string, patientAfter?: InstanceHeader): number | undefined {
     return this.securelyDeleting(() => {
       const study = this.stmts.findStudyPatient.get(studyUid) as { patientKey: string } | undefined;
       if (!study) return undefined;
       const { changes } = this.statements.prepare('DELETE FROM instances WHERE study_uid = ?').run(studyUid);
       this.statements.prepare('DELETE FROM series WHERE study_uid = ?').run(studyUid);
-      this.removeStudyRow(studyUid, study.patientKey);
+      this.removeStudyRow(studyUid, study.patientKey, patientAfter);
       return changes;
     });
+  }
+
+  patientSourceWithout(studyUid: string, skip = 0): StoredInstance | undefined {
+    return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
+        (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
+      WHERE study_uid IN (SELECT study_uid FROM studies
+          WHERE patient_key = (SELECT patient_key FROM studies WHERE study_uid = ?) AND study_uid <> ?)
+      ORDER BY series_set_at DESC, received_at = series_set_at DESC, received_at DESC, sop_instance_uid LIMIT 1 OFFSET ?`)
+      .get(studyUid, studyUid, skip) as StoredInstance | undefined;
   }
 
   /**
@@ -317,7 +338,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       .get(scope.studyUid, scope.patientKey ?? null, gone.seriesUid ?? '', gone.sopInstanceUid ?? '', skip) as StoredInstance | undefined;
   }
 
-  deleteSeries(studyUid: string, seriesUid: string, remaining?: RemainingHeaders): number | undefined {
+  deleteSeries(studyUid: string, seriesUid: string, remaining?: RemainingHeaders | PatientAfterStudy): number | undefined {
     return this.securelyDeleting(() => {
       const known = this.statements.prepare(`SELECT s.patient_key AS patientKey FROM series se JOIN studies s ON s.study_uid = se.study_uid
         WHERE se.series_uid = ? AND se.study_uid = ?`).get(seriesUid, studyUid) as { patientKey: string } | undefined;
@@ -326,8 +347,8 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       this.statements.prepare('DELETE FROM series WHERE series_uid = ?').run(seriesUid);
       const left = this.statements.prepare('SELECT 1 FROM series WHERE study_uid = ? LIMIT 1').get(studyUid);
       if (!left) {
-        this.removeStudyRow(studyUid, known.patientKey);
-      } else if (remaining) {
+        this.removeStudyRow(studyUid, known.patientKey, remaining && 'patientAfter' in remaining ? remaining.patientAfter : undefined);
+      } else if (remaining && 'study' in remaining) {
         this.refileAfterDeletion(remaining, known.patientKey);
       }
       return changes;
@@ -361,9 +382,14 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     if (row.patient_key !== previousKey) this.stmts.deleteOrphanPatient.run({ patientKey: previousKey });
   }
 
-  /** A study's row, and its patient's when no other study has that patient. */
-  private removeStudyRow(studyUid: string, patientKey: string): void {
+  /**
+   * A study's row, and its patient's when no other study has that patient; one that others keep is set again from
+   * `patientAfter` (an instance of those), since what the deleted study set must not outlive it.
+   */
+  private removeStudyRow(studyUid: string, patientKey: string, patientAfter: InstanceHeader | undefined): void {
     this.statements.prepare('DELETE FROM studies WHERE study_uid = ?').run(studyUid);
+    // Set first, then removed if no study is left with it (the other studies deleted meanwhile).
+    if (patientAfter && patientKeyOf(patientAfter) === patientKey) this.stmts.replacePatient.run(attributeRow(patientAfter));
     this.stmts.deleteOrphanPatient.run({ patientKey });
   }
 
