@@ -92,6 +92,17 @@ describe('studies whose PatientID is empty', () => {
     expect(patientRows()).toEqual([{ id: null, name: 'ALPHA^ANNA' }, { id: null, name: 'BETA^BERT' }]);
   });
 
+  test('a new series without a PatientID in a study filed under one leaves the study with its patient', async () => {
+    server = await startTestArchive();
+    const base = server.baseUrl;
+    expect((await postStow(`${base}/studies`, [slice(ANNA, 'ALPHA^ANNA', 'MRN-A')])).status).toBe(200);
+    // A series from a workstation that sent PatientID empty (Type 2), and one that left it out.
+    expect((await postStow(`${base}/studies`, [slice(ANNA, 'ALPHA^ANNA', '', 2), slice(ANNA, '', undefined, 3)])).status).toBe(200);
+
+    expect(await shown({ PatientID: 'MRN-A' })).toEqual([[ANNA, 'ALPHA^ANNA', 'MRN-A']]);
+    expect(patientRows()).toEqual([{ id: 'MRN-A', name: 'ALPHA^ANNA' }]);
+  });
+
   test('studies with the same PatientID still share one patient', async () => {
     server = await startTestArchive();
     expect((await postStow(`${server.baseUrl}/studies`, [slice(ANNA, 'SAME^PATIENT', 'MRN-1'), slice(BERT, 'SAME^PATIENT', 'MRN-1')])).status).toBe(200);

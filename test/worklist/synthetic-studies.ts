@@ -55,5 +55,5 @@ export function indexSyntheticStudy(index: ArchiveIndex, s: SyntheticStudy, petI
   const ct = `${s.studyInstanceUid}.1`;
   const pt = `${s.studyInstanceUid}.2`;
   index.putInstance(header(s, ct, `${ct}.1`, 'CT', 1), file(`${ct}.1`));
-  for (let n = 1; n <= petImages; n++) index.putInstance(header(s, pt, `${pt}.${n}`, 'PT', n), file(`${pt}.${n}`), n > 1);
+  for (let n = 1; n <= petImages; n++) index.putInstance(header(s, pt, `${pt}.${n}`, 'PT', n), file(`${pt}.${n}`), n > 1 ? 'in-known-series' : 'new-series');
 }

@@ -343,7 +343,8 @@ export class Archive {
     const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
     try {
       await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
-      this.index.putInstance(header, { storageKey, size, sha256 }, seriesStudy !== undefined && existing === undefined);
+      this.index.putInstance(header, { storageKey, size, sha256 },
+        existing ? 'replacement' : seriesStudy !== undefined ? 'in-known-series' : 'new-series');
     } catch (err) {
       await this.unpublish(storageKey, retired);
       throw err;

@@ -35,6 +35,9 @@ export interface RemainingHeaders {
   readonly patient?: InstanceHeader;
 }
 
+/** How an instance arrives in the index (see ArchiveIndex.putInstance). */
+export type InstanceArrival = 'new-series' | 'in-known-series' | 'replacement';
+
 /** What a patient other studies keep takes its attributes from once a series deletion takes its study's rows. */
 export interface PatientAfterStudy {
   readonly patientAfter: InstanceHeader;
@@ -66,12 +69,14 @@ export interface ArchiveIndex {
   /** The study a series belongs to, if the series is known. */
   findSeriesStudy(seriesUid: string): string | undefined;
   /**
-   * Indexes an instance. `seriesKnown`: the series row exists already and the instance is new to it, so only the
+   * Indexes an instance. `in-known-series`: the series row exists already and the instance is new to it, so only the
    * instance row is written (patient/study/series attributes do not change within a series; saves three upserts).
-   * A copy that replaces a stored one may carry corrected attributes: it is indexed in full. Throws
-   * MIPSEG_INSTANCE_CONFLICT, writing nothing, when the series belongs to another study.
+   * A `replacement` of a stored copy may carry corrected attributes, a PatientID added or dropped among them: it is
+   * indexed in full. A `new-series` without a PatientID in a study filed under one says nothing of the patient (Type
+   * 2): the study stays filed where it is. Throws MIPSEG_INSTANCE_CONFLICT, writing nothing, when the series belongs
+   * to another study.
    */
-  putInstance(header: InstanceHeader, file: StoredFile, seriesKnown?: boolean): void;
+  putInstance(header: InstanceHeader, file: StoredFile, arrival?: InstanceArrival): void;
   /** Makes every write committed so far durable (survives a power loss); stores call it before they acknowledge. */
   syncToDisk(): Promise<void>;
   /** Which of these SOP Instance UIDs are stored (one query however many). */
@@ -417,21 +422,25 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return (this.stmts.findSeriesStudy.get(seriesUid) as { studyUid: string } | undefined)?.studyUid;
   }
 
-  putInstance(header: InstanceHeader, file: StoredFile, seriesKnown = false): void {
-    const row = { ...attributeRow(header), storage_key: file.storageKey, size: file.size, sha256: file.sha256 };
-    if (seriesKnown) {
-      this.stmts.upsertInstance.run(row);
+  putInstance(header: InstanceHeader, file: StoredFile, arrival: InstanceArrival = 'new-series'): void {
+    const received = { ...attributeRow(header), storage_key: file.storageKey, size: file.size, sha256: file.sha256 };
+    if (arrival === 'in-known-series') {
+      this.stmts.upsertInstance.run(received);
       return;
     }
     this.db.transaction(() => {
       // Checked again here, where no other store can come between the check and the write: two instances of one new
       // series sent under two studies at once each passed the archive's check before either row existed.
-      const owner = this.findSeriesStudy(row.series_uid);
-      if (owner !== undefined && owner !== row.study_uid) {
-        throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `series ${row.series_uid} belongs to study ${owner}`);
+      const owner = this.findSeriesStudy(received.series_uid);
+      if (owner !== undefined && owner !== received.study_uid) {
+        throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `series ${received.series_uid} belongs to study ${owner}`);
       }
-      const before = this.stmts.findStudyPatient.get(row.study_uid) as { patientKey: string } | undefined;
-      this.stmts.upsertPatient.run(row);
+      const before = this.stmts.findStudyPatient.get(received.study_uid) as { patientKey: string } | undefined;
+      // A new series without a PatientID (a Type 2 attribute sent empty) leaves its study with the patient it has;
+      // filing it under a patient of its own would hide the study from a search by that patient's ID.
+      const noPatient = arrival === 'new-series' && before !== undefined && received.patient_key.startsWith(OWN_PATIENT_KEY_PREFIX);
+      const row = noPatient ? { ...received, patient_key: before.patientKey } : received;
+      if (!noPatient) this.stmts.upsertPatient.run(row);
       this.stmts.upsertStudy.run(row);
       this.stmts.upsertSeries.run(row);
       this.stmts.upsertInstance.run(row);
