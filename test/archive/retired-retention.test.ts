@@ -73,8 +73,21 @@ describe('retired copies of replaced instances are removed after RETIRED_RETENTI
     age(retiredFiles(dataDir)[0] as string, 8);
     const lines: { msg: string; files?: number; retentionDays?: number }[] = [];
     const pruning = scheduleRetiredPruning(archive, 7, createLogger('info', { write: (l: string) => lines.push(JSON.parse(l) as { msg: string }) }));
+    while (lines.length === 0) await new Promise((r) => setTimeout(r, 10));
     await pruning.stop();
     expect(retiredFiles(dataDir)).toEqual([]);
     expect(lines).toEqual([expect.objectContaining({ msg: 'removed retired copies of replaced instances', files: 1, retentionDays: 7 })]);
+  });
+
+  test('a run told to stop (a shutdown) ends before its next file and leaves the rest for the next run', async () => {
+    for (const n of [1, 2, 3]) {
+      expect(await store(n, 1)).toBe('stored');
+      expect(await store(n, 2)).toBe('stored');
+    }
+    const stop = new AbortController();
+    stop.abort();
+    expect(await archive.blobs.pruneRetired(Date.now() + 1, stop.signal)).toEqual({ files: 0, bytes: 0 });
+    expect(retiredFiles(dataDir)).toHaveLength(3);
+    expect(await archive.blobs.pruneRetired(Date.now() + 1)).toMatchObject({ files: 3 });
   });
 });

@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { GATEWAY_CLOSE_GRACE_MS } from '@mipseg/gateway';
 import { createLogger } from '@mipseg/shared/log';
 import { CLOSE_TIMEOUT_MS as PIPELINE_CLOSE_TIMEOUT_MS } from '../../services/cli/src/close-within';
+import { ARCHIVE_SETTLE_MS } from '../../services/cli/src/serve';
 import { DEFAULT_CLOSE_TIMEOUT_MS as DIMSE_CLOSE_TIMEOUT_MS } from '../../services/dimse/src/dimse-server';
 import { parseCompose, readRepoFile } from '../infra/deployment-files';
 import { startTestArchive } from '../support/archive-server';
@@ -16,8 +17,9 @@ function durationMs(text: string): number {
 
 describe('how long the gateway takes to stop', () => {
   test('docker-compose.yml waits longer before SIGKILL than mipseg serve can take after SIGTERM', () => {
-    // serve closes the HTTP server and the DIMSE SCP at the same time, then the pipeline, then the index.
-    const worst = Math.max(GATEWAY_CLOSE_GRACE_MS, DIMSE_CLOSE_TIMEOUT_MS) + PIPELINE_CLOSE_TIMEOUT_MS;
+    // serve closes the HTTP server and the DIMSE SCP at the same time, then the pipeline, then job record pruning
+    // (each bounded by close-within's limit), lets stores under way settle, then closes the index.
+    const worst = Math.max(GATEWAY_CLOSE_GRACE_MS, DIMSE_CLOSE_TIMEOUT_MS) + 2 * PIPELINE_CLOSE_TIMEOUT_MS + ARCHIVE_SETTLE_MS;
     const gateway = parseCompose(readRepoFile('docker-compose.yml')).services['gateway'] as { stop_grace_period?: string } | undefined;
     const grace = durationMs(gateway?.stop_grace_period ?? '10s'); // Compose's default
     expect(grace).toBeGreaterThan(worst);

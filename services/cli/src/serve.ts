@@ -9,6 +9,9 @@ import { startDimseServer } from '@mipseg/dimse';
 import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
 
+/** How long shutdown waits, once nothing new can arrive, for stores and deletions under way before closing the index. */
+export const ARCHIVE_SETTLE_MS = 5_000;
+
 export interface RunningService {
   readonly httpPort: number;
   readonly dimsePort: number | undefined;
@@ -62,9 +65,12 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
         const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
         // After the queue: its close ends a pruning run (which stops between studies, or fails with the connection).
         const pruningStopped = !jobPruning || await closeWithin('job record pruning', () => jobPruning.stop(), log);
-        await pruning?.stop();
+        await pruning?.stop(); // ends before its next file
+        // A STOW whose connection the grace period cut may still be storing a part that arrived whole.
+        const settled = await archive.settle(ARCHIVE_SETTLE_MS);
+        if (!settled) log.error({ timeoutMs: ARCHIVE_SETTLE_MS }, 'stores or deletions still running; closing the index under them');
         archive.close();
-        return pipelineClosed && pruningStopped;
+        return pipelineClosed && pruningStopped && settled;
       })();
       return closing;
     },

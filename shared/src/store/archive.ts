@@ -163,6 +163,8 @@ export class Archive {
   private readonly syncTargets: Array<() => Promise<void>> = [];
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly studies = new StudyGate();
+  /** Stores, deletions and metadata writes under way: {@link settle} waits for them before the index is closed. */
+  private readonly inProgress = new Set<Promise<unknown>>();
 
   constructor(
     readonly blobs: BlobStore,
@@ -270,7 +272,7 @@ export class Archive {
       header = await this.readHeader(file);
       this.validate(header, options);
       const h = header;
-      return await this.studies.share(h.studyInstanceUid, () => this.serialised(h.sopInstanceUid, () => this.commit(h, file, options)));
+      return await this.inStudyGate('share', h.studyInstanceUid, () => this.serialised(h.sopInstanceUid, () => this.commit(h, file, options)));
     } catch (err) {
       await this.blobs.discardTemp(file.path);
       const error = toMipsegError(err);
@@ -446,7 +448,7 @@ export class Archive {
    */
   async deleteStudy(studyUid: string): Promise<number | undefined> {
     const uid = assertUid(studyUid);
-    return this.studies.exclusive(uid, async () => {
+    return this.inStudyGate('exclusive', uid, async () => {
       const instances = this.index.deleteStudy(uid, await this.patientHeaderWithout(uid));
       if (instances === undefined) return undefined;
       for (const listener of this.deletionListeners) listener(uid);
@@ -462,7 +464,7 @@ export class Archive {
   async deleteSeries(studyUid: string, seriesUid: string): Promise<number | undefined> {
     const study = assertUid(studyUid);
     const series = assertUid(seriesUid);
-    return this.studies.exclusive(study, () => this.deleteSeriesOfHeldStudy(study, series));
+    return this.inStudyGate('exclusive', study, () => this.deleteSeriesOfHeldStudy(study, series));
   }
 
   /** deleteSeries's work, inside the study's gate. */
@@ -492,7 +494,7 @@ export class Archive {
     const study = assertUid(studyUid);
     const series = assertUid(seriesUid);
     const sop = assertUid(sopInstanceUid);
-    return this.studies.exclusive(study, async () => {
+    return this.inStudyGate('exclusive', study, async () => {
       const instance = this.index.findInstance(sop);
       if (!instance || instance.studyInstanceUid !== study || instance.seriesInstanceUid !== series) return false;
       const inStudy = this.index.listInstances({ studyUid: study });
@@ -657,7 +659,7 @@ export class Archive {
     // Cached only while the instance is still stored as it was read, and inside the study's gate: a deletion of the
     // study must never find this file written back into the folder it removed, with the patient's data in it.
     try {
-      await this.studies.share(instance.studyInstanceUid, async () => {
+      await this.inStudyGate('share', instance.studyInstanceUid, async () => {
         if (this.isStillStored(instance)) await this.blobs.writeAtomic(key, json);
       });
     } catch (err) {
@@ -670,6 +672,33 @@ export class Archive {
   /** Whether the index still lists this copy of the instance (not deleted, nor replaced by another). */
   isStillStored(instance: StoredInstance): boolean {
     return this.index.findInstance(instance.sopInstanceUid)?.sha256 === instance.sha256;
+  }
+
+  /** Runs `work` in the study's gate (shared or exclusive), counted among the work in progress. */
+  private inStudyGate<T>(mode: 'share' | 'exclusive', studyUid: string, work: () => Promise<T>): Promise<T> {
+    const running = mode === 'share' ? this.studies.share(studyUid, work) : this.studies.exclusive(studyUid, work);
+    this.inProgress.add(running);
+    const done = (): void => void this.inProgress.delete(running);
+    running.then(done, done);
+    return running;
+  }
+
+  /**
+   * Waits for the stores, deletions and metadata writes under way, at most `timeoutMs`; true when none is left. A
+   * shutdown calls it before {@link close}: a STOW whose connection its grace period cut may still be storing a part
+   * that arrived whole, and the index closed under it would fail the store after its file was published.
+   */
+  async settle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inProgress.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, left)));
+      await Promise.race([Promise.allSettled([...this.inProgress]), timedOut]);
+      clearTimeout(timer);
+    }
+    return true;
   }
 
   close(): void {

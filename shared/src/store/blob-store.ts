@@ -31,9 +31,10 @@ export interface BlobStore {
   retire(key: string, reason: string): Promise<string | undefined>;
   /**
    * Removes the files that {@link retire} moved aside before `retiredBefore` (ms since the epoch), and the folders
-   * that leaves empty. Returns how many files and bytes went.
+   * that leaves empty. Returns how many files and bytes went. `stop` aborted ends it before the next file (a shutdown
+   * must not wait for a first run over years of retired copies).
    */
-  pruneRetired(retiredBefore: number): Promise<{ files: number; bytes: number }>;
+  pruneRetired(retiredBefore: number, stop?: AbortSignal): Promise<{ files: number; bytes: number }>;
   /** Puts a file that {@link retire} moved aside back at `key`, replacing what is there. */
   restore(retiredKey: string, key: string): Promise<void>;
   /** Removes the file at `key`, if there is one. */
@@ -200,14 +201,14 @@ export class FileBlobStore implements BlobStore {
     return retiredKey;
   }
 
-  async pruneRetired(retiredBefore: number): Promise<{ files: number; bytes: number }> {
+  async pruneRetired(retiredBefore: number, stop?: AbortSignal): Promise<{ files: number; bytes: number }> {
     const pruned = { files: 0, bytes: 0 };
-    await this.pruneFolder(join(this.root, 'retired'), retiredBefore, pruned);
+    await this.pruneFolder(join(this.root, 'retired'), retiredBefore, pruned, stop);
     return pruned;
   }
 
   /** Prunes one folder of retired/ depth first; true when it is left empty. */
-  private async pruneFolder(dir: string, retiredBefore: number, pruned: { files: number; bytes: number }): Promise<boolean> {
+  private async pruneFolder(dir: string, retiredBefore: number, pruned: { files: number; bytes: number }, stop?: AbortSignal): Promise<boolean> {
     let entries;
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
@@ -217,9 +218,10 @@ export class FileBlobStore implements BlobStore {
     }
     let left = entries.length;
     for (const entry of entries) {
+      if (stop?.aborted) return false;
       const path = join(dir, entry.name);
       if (entry.isDirectory()) {
-        if (await this.pruneFolder(path, retiredBefore, pruned)) {
+        if (await this.pruneFolder(path, retiredBefore, pruned, stop)) {
           this.createdDirs.delete(path);
           await fs.rmdir(path).catch(() => undefined); // a retire may have just put a file there
           left--;

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadConfig } from '@mipseg/shared/config';
+import { createLogger } from '@mipseg/shared/log';
+import { Archive, FileBlobStore } from '@mipseg/shared/store';
+import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import { serve } from './serve';
+
+const MODEL_DIR = resolve(__dirname, '..', '..', '..', 'models', 'mip-attention-unet');
+
+/** A STOW request of one whole part, as bytes to write on a socket. */
+function stowRequest(port: number, instance: Buffer): Buffer {
+  const boundary = `b-${randomUUID()}`;
+  const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), instance,
+    Buffer.from(`\r\n--${boundary}--\r\n`)]);
+  return Buffer.concat([Buffer.from(`POST /dicomweb/studies HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`
+    + `Content-Type: multipart/related; type="application/dicom"; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+}
+
+describe('mipseg serve shutting down while a store is under way', () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-serve-shutdown-'));
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('a part that arrived whole before its connection was cut is stored and indexed before the index closes', async () => {
+    const log = createLogger('silent');
+    const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_ENABLED: 'false' });
+    const service = await serve(config, log, { modelDir: MODEL_DIR, softwareVersion: 'test' });
+    // The store is held just before its file is published (a slow disk), until the shutdown has begun.
+    let entered: () => void = () => undefined;
+    const publishing = new Promise<void>((r) => (entered = r));
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    const { publish } = FileBlobStore.prototype as { publish: (this: FileBlobStore, ...args: Parameters<FileBlobStore['publish']>) => Promise<void> };
+    jest.spyOn(FileBlobStore.prototype, 'publish').mockImplementation(async function (this: FileBlobStore, ...args) {
+      entered();
+      await released;
+      return publish.apply(this, args);
+    });
+    const sop = '2.25.5150001';
+    const socket = connect(service.httpPort, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(stowRequest(service.httpPort, Buffer.from(syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: '2.25.5150000',
+      imagePositionPatient: [0, 0, 0], attributes: { StudyInstanceUID: '2.25.5149999' } }))));
+    await publishing;
+    // The connection is gone (a client gone, or the grace period's end), and the shutdown begins.
+    socket.destroy();
+    const closed = service.close();
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    expect(await closed).toBe(true);
+
+    const archive = await Archive.open(dataDir, log);
+    try {
+      const stored = archive.index.findInstance(sop);
+      expect(stored).toBeDefined();
+      expect(existsSync(join(dataDir, String(stored?.storageKey)))).toBe(true);
+    } finally {
+      archive.close();
+    }
+  }, 30_000);
+});
