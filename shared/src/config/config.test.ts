@@ -119,12 +119,43 @@ describe('loadConfig', () => {
       throw new Error('accepted');
     } catch (err) {
       expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
-      expect((err as Error).message).toContain('AUTH_TOKENS_FILE: every token needs at least 16 characters');
+      expect((err as Error).message).toContain(`AUTH_TOKENS_FILE=${join(dir, 'tokens')} line 2: every token needs at least 16 characters`);
       expect((err as Error).message).not.toContain('short');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('a token file\'s blank lines and # comments are skipped, whatever the comment says', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-cfg-'));
+    try {
+      writeFileSync(join(dir, 'tokens'), '# prod token, rotated 2026-11\nfirst-token-0123456789\n\n#rotated-2025-01-by-admin\n  # old: gone-token-0123456789\n');
+      expect(loadConfig({ AUTH_TOKENS_FILE: join(dir, 'tokens') }).authTokens).toEqual(['first-token-0123456789']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([['a password with $ and !', 'Pa$$w0rd!Pa$$w0rd!'], ['a letter outside ASCII', 'schlüssel-0123456789']])(
+    'a token no client can send (%s) fails the start naming where it is, without showing it', (_, token) => {
+      const dir = mkdtempSync(join(tmpdir(), 'mipseg-cfg-'));
+      try {
+        writeFileSync(join(dir, 'tokens'), `good-token-0123456789\n${token}\n`);
+        for (const [env, where] of [[{ AUTH_TOKENS: token }, 'AUTH_TOKENS:'], [{ AUTH_TOKENS_FILE: join(dir, 'tokens') }, `AUTH_TOKENS_FILE=${join(dir, 'tokens')} line 2:`]] as const) {
+          let message = '';
+          try {
+            loadConfig(env);
+          } catch (err) {
+            expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+            message = (err as Error).message;
+          }
+          expect(message).toContain(`${where} every token must be one RFC 6750 bearer token`);
+          expect(message).not.toContain(token);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
 
   test('a token file that cannot be read fails the start naming AUTH_TOKENS_FILE, the path and the reason', () => {
     const missing = join(tmpdir(), 'mipseg-no-such-tokens-file');

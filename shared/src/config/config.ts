@@ -328,22 +328,41 @@ function readSecretFile(key: ConfigKey, file: string): string {
   }
 }
 
-/** `key` names where the tokens came from, so that the operator knows which to fix; the tokens are never shown. */
-function checkTokenLengths(key: ConfigKey, tokens: readonly string[]): void {
+const BEARER_TOKEN_WORDS = 'one RFC 6750 bearer token (letters, digits, -._~+/, trailing =)';
+
+/**
+ * `where` names where the tokens came from (a variable, a file's line), so that the operator knows which to fix; the
+ * tokens are never shown. Each must be a token a client can send: one that is not (a password with $ or !, a letter
+ * outside ASCII) could never sign in, and the CLI and the worker, which send the first, would refuse it.
+ */
+function checkTokens(where: string, tokens: readonly string[]): void {
   if (tokens.some((t) => t.length < 16)) {
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}: every token needs at least 16 characters`);
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${where}: every token needs at least 16 characters`);
   }
+  if (!tokens.every(isBearerToken)) throw new MipsegError('MIPSEG_CONFIG_INVALID', `${where}: every token must be ${BEARER_TOKEN_WORDS}`);
+}
+
+/** AUTH_TOKENS_FILE's tokens: one or more per line (comma or space separated); blank lines and # comments skipped. */
+function readTokenFile(file: string): string[] {
+  const tokens: string[] = [];
+  readSecretFile('AUTH_TOKENS_FILE', file).split(/\r?\n/).forEach((text, i) => {
+    const line = text.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const onLine = readList(line);
+    checkTokens(`AUTH_TOKENS_FILE=${file} line ${i + 1}`, onLine);
+    tokens.push(...onLine);
+  });
+  return tokens;
 }
 
 function readTokens(env: Env): string[] {
   const inline = readList(read(env, 'AUTH_TOKENS'));
-  checkTokenLengths('AUTH_TOKENS', inline);
+  checkTokens('AUTH_TOKENS', inline);
   const file = read(env, 'AUTH_TOKENS_FILE');
   if (!file) return inline;
-  const fromFile = readList(readSecretFile('AUTH_TOKENS_FILE', file));
+  const fromFile = readTokenFile(file);
   // No tokens would mean no authentication: a file not yet written or truncated must not turn it off unannounced.
   if (fromFile.length === 0) throw new MipsegError('MIPSEG_CONFIG_INVALID', `AUTH_TOKENS_FILE=${file} holds no token`);
-  checkTokenLengths('AUTH_TOKENS_FILE', fromFile);
   return [...inline, ...fromFile];
 }
 
@@ -397,7 +416,7 @@ function readExportStowTokens(env: Env, destinations: readonly string[]): Record
     const key = sameUrl(url);
     if (!stow.has(key)) throw fail(i + 1, `${url} is not a stow: entry of EXPORT_DESTINATIONS`);
     if (key in tokens) throw fail(i + 1, `${url} is listed twice`);
-    if (!isBearerToken(token)) throw fail(i + 1, 'the token must be one RFC 6750 bearer token (letters, digits, -._~+/, trailing =)');
+    if (!isBearerToken(token)) throw fail(i + 1, `the token must be ${BEARER_TOKEN_WORDS}`);
     tokens[key] = token;
   });
   if (Object.keys(tokens).length === 0) throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_STOW_TOKENS_FILE=${file} holds no token`);
