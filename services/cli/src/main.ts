@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isBearerToken, loadConfig, type ConfigKey } from '@mipseg/shared/config';
+import { isBearerToken, isLoopback, loadConfig, type ConfigKey } from '@mipseg/shared/config';
 import { isMipsegError } from '@mipseg/shared/errors';
 import { segmentMipFile } from '@mipseg/shared/inference';
 import { createLogger } from '@mipseg/shared/log';
@@ -36,7 +36,15 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
   if (opts.dataDir) overrides.DATA_DIR = opts.dataDir;
   const config = loadConfig(env, overrides);
   const log = createLogger(config.logLevel);
-  if (config.insecure && config.authTokens.length === 0) log.warn({ host: config.host }, 'listening WITHOUT authentication (--insecure)');
+  if (config.insecure && config.authTokens.length === 0) {
+    log.warn({ host: config.host }, 'listening WITHOUT authentication (--insecure)');
+    // Without tokens, Host headers are checked (DNS rebinding): a client from another machine names this one by an
+    // address or name that only ALLOWED_HOSTS can admit, and would otherwise be refused with no hint why.
+    if (!isLoopback(config.host) && config.allowedHosts.length === 0) {
+      log.warn({ host: config.host }, 'ALLOWED_HOSTS is empty: requests whose Host is not localhost or a loopback address are refused '
+        + '(403 MIPSEG_HOST_REFUSED); list the names and addresses clients use for this machine');
+    }
+  }
   const service = await serve(config, log, { modelDir: modelDir(config.inference.modelDir), softwareVersion: VERSION });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: finishing in-flight requests and associations');
@@ -110,7 +118,7 @@ async function segmentMipCommand(input: string, output: string): Promise<void> {
     `(model ${result.modelVersion})\n`);
 }
 
-const program = new Command('mipseg').description('PACS-integrated AI for whole-body PET').showHelpAfterError();
+const program = new Command('mipseg').description('PACS-integrated AI for whole-body PET').version(VERSION).showHelpAfterError();
 
 program
   .command('serve')

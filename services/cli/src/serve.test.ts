@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,19 +12,21 @@ import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pe
  * Runs `mipseg serve` to its end, for a start that is expected to fail; one that starts instead is killed
  * (and its exit code is then null), so that the test fails rather than waits.
  */
-function runServe(env: Record<string, string>): Promise<{ code: number | null; stderr: string; ms: number }> {
+function runServe(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, DIMSE_PORT: '0', LOG_LEVEL: 'info', ...env },
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], { env: { ...process.env, DIMSE_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   child.stdout.on('data', (c: Buffer) => {
-    if (c.toString().includes('"mipseg ready"')) child.kill('SIGKILL');
+    stdout += c.toString();
+    if (stdout.includes('"mipseg ready"')) child.kill('SIGKILL');
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   return new Promise((resolve) => child.once('exit', (code) => {
     clearTimeout(timer);
-    resolve({ code, stderr, ms: Date.now() - started });
+    resolve({ code, stdout, stderr, ms: Date.now() - started });
   }));
 }
 
@@ -109,5 +111,30 @@ describe('mipseg serve with ALLOW_STUDY_DELETE', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ studyInstanceUid: '2.25.9300', deletedInstances: 1 });
     expect(await (await fetch(`${root}/dicomweb/studies?StudyInstanceUID=2.25.9300`)).json()).toEqual([]);
+  });
+});
+
+describe('mipseg serve --insecure on a non-loopback address', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-insecure-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('says at start-up that only loopback Host names are served until ALLOWED_HOSTS lists others', async () => {
+    const run = await runServe({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: '0', HOST: '0.0.0.0' }, ['--insecure']);
+    const warnings = run.stdout.split('\n').filter((l) => l.includes('"level":40')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(warnings).toEqual(['listening WITHOUT authentication (--insecure)', expect.stringMatching(/^ALLOWED_HOSTS is empty: requests whose Host is not localhost/)]);
+
+    const allowed = await runServe({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', PORT: '0', HOST: '0.0.0.0', ALLOWED_HOSTS: 'pet-ai.example.org' }, ['--insecure']);
+    expect(allowed.stdout).not.toContain('ALLOWED_HOSTS is empty');
+  });
+});
+
+describe('mipseg --version', () => {
+  test('prints the release this build is (package.json\'s version) and exits 0', () => {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+    const run = spawnSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' });
+    expect([run.status, run.stdout.trim()]).toEqual([0, version]);
   });
 });

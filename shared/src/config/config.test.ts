@@ -85,6 +85,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ HOST: '0.0.0.0' }, { listens: false }).host).toBe('0.0.0.0');
   });
 
+  test('PORT and DIMSE_PORT the same fails the start naming both, unless DIMSE is off or the command does not listen', () => {
+    expect(() => loadConfig({ PORT: '11112', DIMSE_PORT: '11112' })).toThrow('PORT and DIMSE_PORT are both 11112');
+    expect(loadConfig({ PORT: '11112', DIMSE_PORT: '11112', DIMSE_ENABLED: 'false' }).port).toBe(11112);
+    expect(loadConfig({ PORT: '11112', DIMSE_PORT: '11112' }, { listens: false }).port).toBe(11112);
+    expect(loadConfig({ PORT: '0', DIMSE_PORT: '0' }).port).toBe(0); // each picks a free port
+  });
+
   test('reads tokens from a file too', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mipseg-cfg-'));
     try {

@@ -608,6 +608,11 @@ export function loadConfig(
       maxAssociations: readInt(merged, 'DIMSE_MAX_ASSOCIATIONS', 1, 1000),
     }),
   };
+  // Said here, naming both settings: the second listener would otherwise fail with a bare EADDRINUSE after the first
+  // had started, and the pipeline with it.
+  if (listens && config.dimse.enabled && config.port !== 0 && config.port === config.dimse.port) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `PORT and DIMSE_PORT are both ${config.port}: HTTP and DIMSE need ports of their own`);
+  }
   if (listens && !isLoopback(config.host) && config.authTokens.length === 0 && !config.insecure) {
     throw new MipsegError('MIPSEG_INSECURE_BIND', config.host);
   }
