@@ -223,3 +223,33 @@ describe('the worklist when a result\'s series are no longer in the archive (a r
     expect((await get<WorklistPage>('?limit=50')).studies.map((s) => s.studyInstanceUid)).toEqual([uid(0)]);
   });
 });
+
+describe('the worklist\'s patient and accession boxes', () => {
+  let server: WorklistServer;
+  const get = async (query: string): Promise<WorklistPage> => {
+    const res = await fetch(`${server.root}/api/worklist?${query}`);
+    expect(res.status).toBe(200);
+    return (await res.json()) as WorklistPage;
+  };
+  beforeAll(async () => {
+    server = await startWorklistServer();
+    for (let i = 0; i < 12; i++) indexSyntheticStudy(server.archive.index, syntheticStudy(i));
+    // A research ID that starts as a family name does: GARCIA's studies and this one are all "gar".
+    indexSyntheticStudy(server.archive.index, { ...syntheticStudy(40), patientId: 'GAR-2026-01', patientName: 'SMITH^JOHN', accessionNumber: 'ab12-x' });
+  });
+  afterAll(() => server.stop());
+
+  test('find a Patient ID or an accession number typed in another case than the RIS gave it', async () => {
+    expect((await get('patient=mrn10001')).studies.map((s) => s.patientId).sort()).toEqual(['MRN100010', 'MRN100011']);
+    expect((await get('accession=acc500007')).studies.map((s) => s.accessionNumber)).toEqual(['ACC500007']);
+    expect((await get('accession=AB12')).studies.map((s) => s.accessionNumber)).toEqual(['ab12-x']);
+  });
+
+  test('show the patients whose name holds what was typed beside those whose ID starts with it', async () => {
+    expect((await get('patient=GAR')).studies.map((s) => s.patientName).sort()).toEqual(['GARCIA^ANNA', 'GARCIA^JOHN', 'SMITH^JOHN']);
+    expect((await get('patient=gar-2026')).studies.map((s) => s.patientName)).toEqual(['SMITH^JOHN']);
+    // Literal: a wildcard typed is no wildcard, and LIKE's own _ and % match only themselves.
+    expect((await get('patient=MRN_')).studies).toEqual([]);
+    expect((await get('patient=%25')).studies).toEqual([]);
+  });
+});

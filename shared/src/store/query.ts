@@ -8,12 +8,20 @@ export type QueryLevel = 'study' | 'series' | 'instance';
 export interface AttributeFilter {
   readonly attribute: IndexedAttribute;
   readonly value: string;
+  /**
+   * A text attribute's wildcard pattern matched in any case (ASCII), as a search box is. QIDO matching of text is
+   * case-sensitive (PS3.4 C.2.2.2.4); the worklist's boxes are not QIDO.
+   */
+  readonly anyCase?: boolean;
 }
 
 /** A QIDO search, already parsed and validated. ModalitiesInStudy is carried separately (computed). */
 export interface SearchQuery {
   readonly level: QueryLevel;
+  /** All must match. */
   readonly filters: readonly AttributeFilter[];
+  /** Each of these lists must have a group of filters that all match (the worklist's patient box: an ID or a name). */
+  readonly anyOf?: ReadonlyArray<ReadonlyArray<readonly AttributeFilter[]>>;
   readonly modalitiesInStudy?: readonly string[];
   readonly limit: number;
   readonly offset: number;
@@ -183,6 +191,26 @@ export function filterFragment(filter: AttributeFilter): SqlFragment {
     case 'pn':
       return hasWildcard(value) ? personNamePatternFragment(col, value) : personNameFragment(col, value);
     case 'text':
+      if (filter.anyCase) return { sql: `${col} LIKE ? ESCAPE '\\'`, params: [toLike(value)] };
       return hasWildcard(value) ? { sql: `${col} GLOB ?`, params: [toGlob(value)] } : { sql: `${col} = ?`, params: [value] };
   }
+}
+
+/** Filters that must all match, as one fragment; undefined when none restricts anything. */
+function allOfFragment(filters: readonly AttributeFilter[]): SqlFragment | undefined {
+  const fragments = filters.filter((f) => !matchesAll(f.value)).map(filterFragment);
+  if (fragments.length === 0) return undefined;
+  return { sql: `(${fragments.map((f) => f.sql).join(' AND ')})`, params: fragments.flatMap((f) => f.params) };
+}
+
+/** Groups of filters one of which must match whole; undefined when one group restricts nothing (it matches all). */
+export function anyOfFragment(groups: ReadonlyArray<readonly AttributeFilter[]>): SqlFragment | undefined {
+  const fragments: SqlFragment[] = [];
+  for (const group of groups) {
+    const all = allOfFragment(group);
+    if (!all) return undefined;
+    fragments.push(all);
+  }
+  if (fragments.length === 0) return { sql: '0', params: [] };
+  return { sql: `(${fragments.map((f) => f.sql).join(' OR ')})`, params: fragments.flatMap((f) => f.params) };
 }

@@ -3,7 +3,7 @@ import { MipsegError } from '../errors';
 import { StatementCache } from './statement-cache';
 import { withoutEmptyTrailingComponents, type InstanceHeader } from '../dicom/parse-header';
 import type { IndexedValues } from '../dicom/attributes';
-import { filterFragment, FOLD_FUNCTION, foldCase, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
+import { anyOfFragment, filterFragment, FOLD_FUNCTION, foldCase, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
 import { INDEX_SCHEMA, normaliseTime } from './schema';
 import { openSqliteDatabase } from './sqlite-database';
 import { WalSync } from './wal-sync';
@@ -477,6 +477,10 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     const fragments: SqlFragment[] = query.filters.filter((f) => !matchesAll(f.value)).map(filterFragment);
     const modalities = modalitiesInStudyFragment(query.modalitiesInStudy ?? []);
     if (modalities) fragments.push(modalities);
+    for (const groups of query.anyOf ?? []) {
+      const either = anyOfFragment(groups);
+      if (either) fragments.push(either);
+    }
     const where = fragments.map((f) => f.sql);
     const params = fragments.flatMap((f) => f.params);
     const sql = `SELECT ${SELECT_BY_LEVEL[query.level]} FROM ${FROM_BY_LEVEL[query.level]}

@@ -96,14 +96,13 @@ function nameWordFilters(value: string): AttributeFilter[] {
 }
 
 /**
- * The patient box: a Patient ID when one starts with what was typed (MRNs are typed from the start),
- * otherwise a case-insensitive part of the Patient Name, or parts of it (see nameWordFilters).
+ * The patient box: the studies whose Patient ID starts with what was typed, in any case (MRNs are typed from the
+ * start, and not always in the case the RIS gave them), and those whose Patient Name holds its words (see
+ * nameWordFilters): either, so that a patient called MARTIN is found beside the IDs that start MAR.
  */
-function patientFilters(archive: Archive, typed: string): AttributeFilter[] {
+function patientGroups(typed: string): AttributeFilter[][] {
   const value = literal(typed);
-  const byId = filter('PatientID', `${value}*`);
-  const idMatches = archive.index.search({ level: 'study', filters: [byId], limit: 1, offset: 0 }).rows.length > 0;
-  return idMatches ? [byId] : nameWordFilters(value);
+  return [[{ ...filter('PatientID', `${value}*`), anyCase: true }], nameWordFilters(value)];
 }
 
 /** The studies a state filter allows, from the job queue (undefined = no restriction). */
@@ -186,9 +185,9 @@ export async function searchWorklist(sources: WorklistSources, query: WorklistQu
   const filters: AttributeFilter[] = [];
   // Tens of thousands of studies can be in one state: the index binds a UID list as one JSON parameter.
   if (allowed) filters.push(filter('StudyInstanceUID', allowed.join(',')));
-  if (query.patient) filters.push(...patientFilters(sources.archive, query.patient));
-  if (query.accession) filters.push(filter('AccessionNumber', `*${literal(query.accession)}*`));
+  if (query.accession) filters.push({ ...filter('AccessionNumber', `*${literal(query.accession)}*`), anyCase: true });
   if (query.from || query.to) filters.push(filter('StudyDate', `${query.from ?? ''}-${query.to ?? ''}`));
-  const { rows, truncated } = sources.archive.index.search({ level: 'study', filters, limit: query.limit, offset: query.offset });
+  const anyOf = query.patient ? [patientGroups(query.patient)] : [];
+  const { rows, truncated } = sources.archive.index.search({ level: 'study', filters, anyOf, limit: query.limit, offset: query.offset });
   return { studies: await toWorklistStudies(sources, rows, pending), offset: query.offset, limit: query.limit, hasMore: truncated };
 }
