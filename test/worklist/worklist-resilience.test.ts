@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { PNG } from 'pngjs';
 import type { Page, Route } from 'playwright-core';
 import { launchChromium, readsOf, type TestBrowser } from './chromium';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
@@ -67,6 +68,55 @@ describe('the worklist page when the server or the network misbehaves', () => {
     await live(); // EventSource alone stays closed after a 502; the page opened a new one
     await changeStudy(0);
     await page.waitForSelector(`${row(0)} [data-state="not-applicable"]`, { timeout: 5000 });
+  }, 20_000);
+
+  test('the live indicator says in words, not by colour alone, when updates stop and when they resume', async () => {
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(0));
+    await live();
+    const indicator = page.locator('.live-indicator');
+    expect([await indicator.textContent(), await indicator.getAttribute('role')]).toEqual(['Live', 'status']);
+    await page.route((url) => url.pathname === '/api/worklist/events', (route: Route) =>
+      route.fulfill({ status: 502, contentType: 'text/html', body: '<h1>502 Bad Gateway</h1>' }));
+    dropConnections();
+    await page.waitForFunction(() => document.querySelector('.live-indicator')?.textContent === 'Not updating');
+    expect(await indicator.getAttribute('title')).toMatch(/interrupted/);
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await live();
+    expect(await indicator.textContent()).toBe('Live');
+  }, 20_000);
+
+  test('a page past the end of the list says so and offers the first page, rather than "No studies match."', async () => {
+    await page.goto(`${server.root}/?offset=450`);
+    await page.waitForSelector('td.empty');
+    expect(await page.locator('td.empty').textContent()).toMatch(/^No more studies: this page is past the end of the list/);
+    await page.click('[data-action="first-page"]');
+    await page.waitForSelector(row(0));
+    expect(new URL(page.url()).search).toBe('');
+  }, 20_000);
+
+  test('"Try a MIP image": the answer for an earlier image, arriving after the newer one\'s, does not replace its result', async () => {
+    const png = PNG.sync.write(new PNG({ width: 2, height: 2 })).toString('base64');
+    const first = signal();
+    let asked = 0;
+    await page.route((url) => url.pathname === '/api/segment-mip', async (route: Route) => {
+      if (asked++ === 0) {
+        await first.promise;
+        return route.fulfill({ status: 500, json: { code: 'MIPSEG_INTERNAL', message: 'the first image failed' } });
+      }
+      return route.fulfill({ status: 200, json: { width: 2, height: 2, lesionCount: 1, tumourPixels: 3, maskPng: png, overlayPng: png,
+        modelName: 'mip-attention-unet', modelVersion: 'test', elapsedMs: 5 } });
+    });
+    await page.goto(`${server.root}/try`);
+    const image = (name: string) => ({ name, mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+    await page.setInputFiles('input[type="file"]', image('first.png'));
+    await page.waitForFunction(() => document.querySelector('.try-output')?.textContent === 'Segmenting first.png…');
+    await page.setInputFiles('input[type="file"]', image('second.png'));
+    await page.waitForSelector('.try-result');
+    first.resolve();
+    await page.waitForTimeout(500);
+    expect(await page.locator('.try-output .error-box').count()).toBe(0);
+    expect(await page.locator('a[data-download="mask"]').getAttribute('download')).toBe('second-mask.png');
   }, 20_000);
 
   test('a change made after the list was read but before the event stream opened still reaches the page', async () => {

@@ -1,6 +1,7 @@
 import { AuthRequiredError, fetchSession } from './api.js';
 import type { StudiesChangedEvent } from './api-types.js';
 import { backoffDelayMs } from './backoff.js';
+import { setLive } from './live-indicator.js';
 
 export type StudiesChangedListener = (studies: ReadonlySet<string>) => void;
 
@@ -41,10 +42,10 @@ export class StudyEventStream {
       // first poll, so a change between a view's own read and that poll would never be sent.
       this.emit(new Set(['*']));
       this.failures = 0;
-      document.body.dataset['live'] = 'on';
+      setLive(true);
     });
     source.addEventListener('error', () => {
-      document.body.dataset['live'] = 'off';
+      setLive(false);
       if (source.readyState === EventSource.CLOSED && source === this.source) void this.reopen();
     });
     this.source = source;

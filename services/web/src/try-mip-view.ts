@@ -32,18 +32,23 @@ export function tryMipView(shell: Shell): View {
   const output = h('div', { class: 'try-output' });
   let objectUrl: string | undefined;
   let disposed = false;
+  /** The newest image chosen: an answer for an earlier one, arriving later, must not replace its result. */
+  let latest = 0;
 
   async function run(file: File): Promise<void> {
+    const ticket = ++latest;
     if (file.type && file.type !== 'image/png') return replaceChildren(output, errorBox(new Error(`${file.name} is not a PNG image.`)));
     if (file.size > MAX_BYTES) return replaceChildren(output, errorBox(new Error(`${file.name} is larger than 8 MB.`)));
     replaceChildren(output, h('p', { class: 'muted' }, `Segmenting ${file.name}…`));
     try {
       const result = await segmentMip(file);
-      if (disposed) return; // the reader left while it ran: nothing to show, and no object URL to leave behind
+      // The reader left while it ran (nothing to show, and no object URL to leave behind), or chose another image.
+      if (disposed || ticket !== latest) return;
       if (objectUrl) URL.revokeObjectURL(objectUrl);
       objectUrl = URL.createObjectURL(file);
       replaceChildren(output, resultPanel(file, objectUrl, result));
     } catch (err) {
+      if (disposed || ticket !== latest) return;
       if (err instanceof AuthRequiredError) return shell.authRequired();
       replaceChildren(output, errorBox(err));
     }

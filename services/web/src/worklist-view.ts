@@ -2,6 +2,7 @@ import { AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js'
 import type { WorklistPage, WorklistStudy } from './api-types.js';
 import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
 import { h, placeChildren, replaceChildren } from './dom.js';
+import { liveIndicator } from './live-indicator.js';
 import { formatArea, formatDate, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { debounce, errorBox, type Shell, type View } from './view.js';
 import { FILTER_KEYS, parseWorklistSearch, rememberWorklistPath, worklistPath } from './worklist-url.js';
@@ -106,7 +107,14 @@ export function worklistView(shell: Shell): View {
     }
     rows = kept;
     placeChildren(body, studies.length ? [...kept.values()].map((e) => e.row)
-      : [h('tr', {}, h('td', { class: 'empty', attrs: { colspan: String(HEADERS.length) } }, 'No studies match.'))]);
+      : [h('tr', {}, h('td', { class: 'empty', attrs: { colspan: String(HEADERS.length) } }, ...emptyPage()))]);
+  }
+
+  /** What an empty page says: past the end of a list (studies left its filter, or an old link), or nothing matches. */
+  function emptyPage(): Array<string | HTMLElement> {
+    if (offset === 0) return ['No studies match.'];
+    return ['No more studies: this page is past the end of the list. ',
+      h('button', { class: 'btn small', attrs: { type: 'button', 'data-action': 'first-page' }, on: { click: () => go(0) } }, 'First page')];
   }
 
   function render(p: WorklistPage): void {
@@ -143,7 +151,7 @@ export function worklistView(shell: Shell): View {
 
   const element = h('section', { class: 'worklist' },
     h('div', { class: 'page-head' }, h('h1', {}, 'PET worklist'),
-      h('span', { class: 'live-indicator', title: 'Updates arrive without reloading' }, h('span', { class: 'dot' }), 'Live')),
+      liveIndicator()),
     form, message,
     h('div', { class: 'table-wrap' }, h('table', { class: 'studies' }, h('thead', {}, h('tr', {}, ...HEADERS.map((t) => h('th', { attrs: { scope: 'col' } }, t)))), body)),
     h('div', { class: 'pager' }, status, h('div', { class: 'pager-buttons' }, prev, next)));
