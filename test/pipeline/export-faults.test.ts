@@ -47,6 +47,11 @@ describeWithSharedData(GE)('export to a PACS that is down', () => {
     const retry = await fetch(`${root}/api/jobs/${job.id}/exports/${encodeURIComponent(destination)}/retry`, { method: 'POST' });
     expect(retry.status).toBe(202);
     await waitForJobs(root, studyUid, (jobs) => jobs[0]?.exports[0]?.state === 'sent', 60_000);
+    // Asked again (a second click): the export is sent, not missing, and is left as it is.
+    const again = await fetch(`${root}/api/jobs/${job.id}/exports/${encodeURIComponent(destination)}/retry`, { method: 'POST' });
+    expect([again.status, await again.json()]).toEqual([409, expect.objectContaining({ code: 'MIPSEG_EXPORT_NOT_FAILED' })]);
+    const elsewhere = await fetch(`${root}/api/jobs/${job.id}/exports/${encodeURIComponent('stow:http://127.0.0.1:9/none')}/retry`, { method: 'POST' });
+    expect(elsewhere.status).toBe(404);
     const found = await orthanc.rest<string[]>('POST', '/tools/find', { Level: 'Instance', Query: { SOPInstanceUID: job.result?.segSopInstanceUid } });
     expect(found).toHaveLength(1);
   });

@@ -36,4 +36,13 @@ describe('the jobs API query parameters', () => {
       expect(await res.json()).toMatchObject({ code: 'MIPSEG_BAD_QUERY' });
     }
   });
+
+  test('refuses a limit or offset that is not plain decimal digits with 400 MIPSEG_BAD_QUERY', async () => {
+    for (const query of ['limit=1e2', 'limit=0x10', 'limit=%2010', 'offset=', 'limit=', 'offset=-1', 'limit=2.0']) {
+      const res = await jobs(query);
+      expect([query, res.status]).toEqual([query, 400]);
+      expect(await res.json()).toMatchObject({ code: 'MIPSEG_BAD_QUERY' });
+    }
+    expect((await jobs('limit=1&offset=1')).status).toBe(200);
+  });
 });

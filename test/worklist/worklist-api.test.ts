@@ -222,6 +222,14 @@ describe('the worklist when a result\'s series are no longer in the archive (a r
     expect(text).toContain(uid(1));
     expect((await get<WorklistPage>('?limit=50')).studies.map((s) => s.studyInstanceUid)).toEqual([uid(0)]);
   });
+
+  test('the jobs API finds the latest result behind more than 100 newer jobs, and says the list of jobs goes on', async () => {
+    // A study re-sent again and again: each check records a newer job, and the done one falls behind them.
+    for (let n = 0; n < 101; n++) await server.queue.recordNotApplicable(`later-${n}`, uid(0), 'a re-send, say');
+    const res = await fetch(`${server.root}/api/studies/${uid(0)}/results`);
+    const body = (await res.json()) as { latestResult: { lesionCount: number } | null; jobs: unknown[]; moreJobs: boolean };
+    expect([res.status, body.latestResult?.lesionCount, body.jobs.length, body.moreJobs]).toEqual([200, 2, 100, true]);
+  });
 });
 
 describe('the worklist\'s patient and accession boxes', () => {

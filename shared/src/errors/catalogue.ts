@@ -115,6 +115,7 @@ export const ERRORS = {
   MIPSEG_QUEUE_UNAVAILABLE: { httpStatus: 503, message: 'the job queue cannot be reached: %s' },
   MIPSEG_DELETE_DISABLED: { httpStatus: 405, message: 'deleting studies is not enabled: %s' },
   MIPSEG_STUDY_BUSY: { httpStatus: 409, message: 'the study cannot be deleted now: %s' },
+  MIPSEG_EXPORT_NOT_FAILED: { httpStatus: 409, message: 'only a failed export is sent again on request: %s' },
   MIPSEG_INTERNAL: { httpStatus: 500, message: 'internal error: %s' },
 } as const satisfies Record<string, ErrorDefinition>;
 

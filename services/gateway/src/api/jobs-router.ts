@@ -13,12 +13,22 @@ export interface PipelineApi {
   analyzeNow(studyInstanceUid: string): Promise<{ kind: string; jobId: string; reason?: string }>;
 }
 
+/** The newest jobs /api/studies/{uid}/results lists; `moreJobs` says there are older ones (GET /api/jobs?study= pages them). */
+const RESULTS_JOBS = 100;
+
 const STATES: readonly JobState[] = ['queued', 'running', 'done', 'not-applicable', 'failed'];
 
 /** Safe integers only: SQLite cannot bind a larger offset (`offset=1e20`) as an integer and would throw. */
+/** Decimal digits only: Number() would also take `1e2`, `0x10`, ` 10` and an empty value (0). */
+function integerParam(req: Request, name: string, fallback: number): number {
+  const raw = singleQueryParam(req, name);
+  if (raw === undefined) return fallback;
+  return /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+}
+
 function paging(req: Request): { limit: number; offset: number } {
-  const limit = Number(singleQueryParam(req, 'limit') ?? 100);
-  const offset = Number(singleQueryParam(req, 'offset') ?? 0);
+  const limit = integerParam(req, 'limit', 100);
+  const offset = integerParam(req, 'offset', 0);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000 || !Number.isSafeInteger(offset) || offset < 0) {
     throw new MipsegError('MIPSEG_BAD_QUERY', `limit (1-1000) and offset (0-${Number.MAX_SAFE_INTEGER}) must be integers`);
   }
@@ -56,18 +66,26 @@ export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
   r.post('/jobs/:id/exports/:destination/retry', async (req, res) => {
     // As for analyze below: a retry asked while Redis is away would hang, then run once it returns.
     await pipeline.queue.ping();
-    const ok = await pipeline.queue.retryExport(req.params.id, req.params.destination);
-    if (!ok) throw new MipsegError('MIPSEG_NOT_FOUND', `a failed export of job ${req.params.id} to ${req.params.destination}`);
+    const { id, destination } = req.params;
+    if (!(await pipeline.queue.retryExport(id, destination))) {
+      // Told apart for the operator: an export on its way or sent (a second click) is no "not found".
+      const existing = (await readQueue(pipeline.queue.getJob(id), `job ${id}`))?.exports.find((e) => e.destination === destination);
+      if (existing) throw new MipsegError('MIPSEG_EXPORT_NOT_FAILED', `the export of job ${id} to ${destination} is ${existing.state}`);
+      throw new MipsegError('MIPSEG_NOT_FOUND', `an export of job ${id} to ${destination}`);
+    }
     res.status(202).json({ retrying: true });
   });
   r.get('/studies/:study/results', async (req, res) => {
     const study = assertUid(req.params.study, 'StudyInstanceUID');
-    const jobs = await readQueue(pipeline.queue.listJobs({ studyInstanceUid: study, limit: 100, offset: 0 }), `the jobs of study ${study}`);
+    const newest = await readQueue(pipeline.queue.listJobs({ studyInstanceUid: study, limit: RESULTS_JOBS + 1, offset: 0 }), `the jobs of study ${study}`);
     const waiting = (await readQueue(pipeline.queue.pendingStudies(), 'the studies in their quiet period')).includes(study);
-    const latest = jobs.find((j) => j.state === 'done')?.result ?? null;
+    // Its own query: a study re-sent or run again often has its newest done job past the newest RESULTS_JOBS.
+    const [done] = await readQueue(pipeline.queue.listJobs({ studyInstanceUid: study, state: 'done', limit: 1, offset: 0 }), `the results of study ${study}`);
+    const latest = done?.result ?? null;
     // A result whose series were deleted (a reader rejected it) is no result: the jobs still say what was done.
     const stored = latest !== null && isResultStored(archive, latest);
-    res.json({ studyInstanceUid: study, waitingForInstances: waiting, latestResult: stored ? latest : null, resultDeleted: latest !== null && !stored, jobs });
+    res.json({ studyInstanceUid: study, waitingForInstances: waiting, latestResult: stored ? latest : null, resultDeleted: latest !== null && !stored,
+      jobs: newest.slice(0, RESULTS_JOBS), moreJobs: newest.length > RESULTS_JOBS });
   });
   r.post('/studies/:study/analyze', async (req, res) => {
     const study = assertUid(req.params.study, 'StudyInstanceUID');
