@@ -74,9 +74,27 @@ function batchSizeArgument(value: string): number {
   return Number(value);
 }
 
+/**
+ * Why `value` is no DICOMweb base URL to send to, or undefined. Checked before the folder is walked: a URL without its
+ * scheme failed only at the first batch, as if the server were down. The URL itself is not repeated (a password).
+ */
+function urlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'an http:// or https:// URL is needed, such as http://127.0.0.1:8080/dicomweb';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `an http:// or https:// URL is needed, not ${url.protocol}`;
+  if (url.username || url.password) return 'a URL without user:password is needed (give the token with --token or MIPSEG_TOKEN)';
+  return undefined;
+}
+
 async function sendCommand(path: string, opts: SendCommandOptions): Promise<void> {
   // Surrounding whitespace is not the token's (a secret file's last line break), as the gateway reads its own files.
   const token = opts.token?.trim();
+  const problem = urlProblem(opts.url);
+  if (problem) fail(`--url: ${problem}`);
   // A token file's two lines in $(cat …) must not reach a header, or a message.
   if (token !== undefined && token !== '' && !isBearerToken(token)) {
     fail('--token (or MIPSEG_TOKEN): one bearer token is needed (letters, digits, -._~+/, trailing =; no spaces or line breaks)');

@@ -165,4 +165,33 @@ describe('mipseg send: what it cannot do is said, and the exit code says it', ()
     expect(run.stderr).toMatch(/one bearer token is needed/);
     expect(run.stderr).not.toMatch(/first-token|second-token/);
   });
+
+  test('a URL that is no http(s) URL is refused before anything is read or sent, exit code 1', async () => {
+    for (const url of ['127.0.0.1:8080/dicomweb', 'ftp://127.0.0.1/dicomweb', 'http://user:secret@127.0.0.1/dicomweb']) {
+      const run = await runCli(['send', dir, '--url', url, '--no-progress']);
+      expect([url, run.code, run.stdout]).toEqual([url, 1, '']);
+      expect(run.stderr).toMatch(/^mipseg: --url: an? (http:\/\/ or https:\/\/ URL|URL without user:password) is needed/);
+      expect(run.stderr).not.toContain('secret');
+    }
+  });
+});
+
+describe('mipseg send to a server that refuses its token', () => {
+  let dir: string;
+  let server: TestArchiveServer;
+  beforeAll(async () => {
+    dir = folderOfSlices('mipseg-send-token-', 6, '2.25.9300');
+    server = await startTestArchive({ AUTH_TOKENS: 'right-token-0123456789' });
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('stops after the first refused batch, says why, and exits 2', async () => {
+    const run = await runCli(['send', dir, '--url', server.baseUrl, '--token', 'stale-token-0123456789', '--batch-size', '2', '--no-progress']);
+    expect(run.stderr).toMatch(/sending stopped: the server refused the request \(HTTP 401: a token is missing or not accepted/);
+    expect(run.stdout).toMatch(/^0 stored, 2 failed, 4 not stored .* of 6 files /);
+    expect(run.code).toBe(2);
+  });
 });

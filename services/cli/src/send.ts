@@ -186,6 +186,13 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
     }
     stored += result.stored;
     failed += result.failed;
+    if (result.status === 401 || result.status === 403) {
+      // Every later batch would be refused the same way: a stale token must not upload the whole folder in vain.
+      stoppedBy = `the server refused the request (HTTP ${result.status}${result.status === 401 ? ': a token is missing or not accepted, see --token or MIPSEG_TOKEN' : ''})`;
+      statuses.push(result.status);
+      notStored += files.length - i - batch.length;
+      break;
+    }
     // What the answer does not list was not stored either: a server that cut the request short lists only the
     // parts it read, and counting just the FailedSOPSequence reported such a send as a success.
     notStored += Math.max(0, batch.length - result.stored - result.failed);
