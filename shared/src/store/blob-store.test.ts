@@ -21,6 +21,44 @@ describe('FileBlobStore.retire', () => {
     expect(await readFile(join(root, String(retired)), 'utf8')).toBe('old copy');
     expect(await blobs.retire('instances/1/2/4.dcm', 'abc')).toBeUndefined(); // nothing there to keep
   });
+
+  test('where the file system has no hard links, the copy it keeps is synced before it counts as kept', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.init();
+    await blobs.writeAtomic('instances/1/2/3.dcm', 'old copy');
+    const link = jest.spyOn(fsPromises, 'link').mockRejectedValue(Object.assign(new Error('no links here'), { code: 'EPERM' }));
+    const open = fsPromises.open.bind(fsPromises);
+    const opened: string[] = [];
+    const spy = jest.spyOn(fsPromises, 'open').mockImplementation(async (path, flags, mode) => {
+      const handle = await open(path, flags, mode);
+      if (flags === 'r+') {
+        const datasync = handle.datasync.bind(handle);
+        handle.datasync = async () => {
+          opened.push(String(path));
+          return datasync();
+        };
+      }
+      return handle;
+    });
+    try {
+      const retired = await blobs.retire('instances/1/2/3.dcm', 'abc');
+      expect(await readFile(join(root, String(retired)), 'utf8')).toBe('old copy');
+      expect(opened).toEqual([join(root, String(retired))]);
+    } finally {
+      spy.mockRestore();
+      link.mockRestore();
+    }
+  });
+
+  test('a copy put back over a failed replacement whose rename never happened leaves no retired name beside it', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.init();
+    await blobs.writeAtomic('instances/1/2/3.dcm', 'old copy');
+    const retired = String(await blobs.retire('instances/1/2/3.dcm', 'abc')); // a second name of the same file
+    await blobs.restore(retired, 'instances/1/2/3.dcm');
+    expect(await readFile(join(root, 'instances/1/2/3.dcm'), 'utf8')).toBe('old copy');
+    await expect(stat(join(root, retired))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
 });
 
 describe('FileBlobStore.syncPendingDirs', () => {
@@ -43,6 +81,28 @@ describe('FileBlobStore.syncPendingDirs', () => {
     const second = blobs.syncPendingDirs().then(() => done.push('second')); // its set is empty: the first took the folder
     await Promise.all([first, second]);
     expect(done).toEqual(['first', 'second']);
+  });
+
+  test('a folder whose fsync failed is synced again by the next call, not forgotten', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.init();
+    const { path, stream } = blobs.createTemp();
+    await new Promise<void>((resolve, reject) => stream.end('copy', () => resolve()).on('error', reject));
+    await blobs.publish(path, 'instances/1/2/1.dcm', { deferDirSync: true });
+    const folder = join(root, 'instances', '1', '2');
+    const open = fsPromises.open.bind(fsPromises);
+    let tries = 0;
+    const spy = jest.spyOn(fsPromises, 'open').mockImplementation(async (p, flags, mode) => {
+      if (flags === 'r' && String(p) === folder && tries++ === 0) throw Object.assign(new Error('I/O error'), { code: 'EIO' });
+      return open(p, flags, mode);
+    });
+    try {
+      await expect(blobs.syncPendingDirs()).rejects.toMatchObject({ code: 'EIO' });
+      await blobs.syncPendingDirs();
+      expect(tries).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

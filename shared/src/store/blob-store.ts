@@ -75,6 +75,13 @@ async function keepAs(source: string, target: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'EMLINK') throw err;
     await fs.copyFile(source, target);
+    // A link shares the synced data; a copy's must be synced itself, before the original's name goes to the replacement.
+    const copy = await fs.open(target, 'r+');
+    try {
+      await copy.datasync();
+    } finally {
+      await copy.close();
+    }
   }
 }
 
@@ -173,7 +180,10 @@ export class FileBlobStore implements BlobStore {
     for (const dir of dirs) {
       const sync = fsyncDir(dir).catch((err: unknown) => {
         // Removed since (a deleted study): nothing in it is left to make durable.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        // Still to be made durable: a re-send answered "unchanged", or the next store, must not pass it by.
+        this.pendingDirs.add(dir);
+        throw err;
       });
       this.syncingDirs.add(sync);
       void sync.finally(() => this.syncingDirs.delete(sync)).catch(() => undefined);
@@ -242,7 +252,12 @@ export class FileBlobStore implements BlobStore {
 
   async restore(retiredKey: string, key: string): Promise<void> {
     const target = this.resolve(key);
-    await fs.rename(this.resolve(retiredKey), target);
+    const retired = this.resolve(retiredKey);
+    // retire() made a second name for the file, and a publish that failed before its rename left the first in place:
+    // rename() of one name of a file onto another does nothing, and the retired name would stay beside the live copy.
+    const [a, b] = await Promise.all([fs.stat(retired), fs.stat(target).catch(() => undefined)]);
+    if (b && a.ino === b.ino && a.dev === b.dev) await fs.rm(retired);
+    else await fs.rename(retired, target);
     await fsyncDir(dirname(target));
   }
 
