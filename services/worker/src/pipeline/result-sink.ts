@@ -15,7 +15,8 @@ export class ArchiveResultSink implements ResultSink {
       const temp = this.archive.blobs.createTemp();
       await new Promise<void>((resolve, reject) => {
         temp.stream.once('error', reject);
-        temp.stream.end(bytes, () => resolve());
+        // The callback is also called on an error (ENOSPC), possibly before 'error': a part-written file must not be stored.
+        temp.stream.end(bytes, (err?: Error | null) => (err ? reject(err) : resolve()));
       });
       const outcome = await this.archive.storeFromTemp(temp.path, { result: true });
       if (outcome.status === 'failed') throw outcome.error;
