@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,14 +69,14 @@ describe('/readyz says whether the service can work, naming what stops it', () =
 
   test('answers 200 with each check ok on a working archive', async () => {
     const root = await start();
-    expect(await probe(root)).toEqual({ status: 200, body: { status: 'ready', checks: { index: 'ok', disk: 'ok' } } });
+    expect(await probe(root)).toEqual({ status: 200, body: { status: 'ready', checks: { index: 'ok', writable: 'ok', disk: 'ok' } } });
   });
 
   test('answers 503 naming the disk while free space is below MIN_FREE_DISK_BYTES, and logs it once', async () => {
     const root = await start({ MIN_FREE_DISK_BYTES: String(Number.MAX_SAFE_INTEGER) });
     for (let k = 0; k < 2; k++) {
       expect(await probe(root)).toEqual({ status: 503, body: { status: 'not ready', failed: ['disk'],
-        checks: { index: 'ok', disk: 'free space below MIN_FREE_DISK_BYTES' } } });
+        checks: { index: 'ok', writable: 'ok', disk: 'free space below MIN_FREE_DISK_BYTES' } } });
     }
     expect(lines.filter((l) => l.check === 'disk')).toHaveLength(1);
     expect((await fetch(`${root}/healthz`)).status).toBe(200); // alive all the same: liveness is not readiness
@@ -84,7 +84,7 @@ describe('/readyz says whether the service can work, naming what stops it', () =
 
   test('MIN_FREE_DISK_BYTES=0 leaves free space unchecked', async () => {
     const root = await start({ MIN_FREE_DISK_BYTES: '0' });
-    expect((await probe(root)).body.checks).toEqual({ index: 'ok' });
+    expect((await probe(root)).body.checks).toEqual({ index: 'ok', writable: 'ok' });
   });
 
   test('answers 503 naming the index when part of its file is corrupted, though it still counts instances', async () => {
@@ -104,6 +104,19 @@ describe('/readyz says whether the service can work, naming what stops it', () =
     expect((await fetch(`${root}/dicomweb/studies`)).status).toBe(500); // what /readyz foretold
   });
 
+  test('answers 503 naming DATA_DIR when it takes no writes (a volume remounted read-only), though every read still answers', async () => {
+    const root = await start();
+    // What a read-only remount does to a write, without the remount: tmp/ cannot be written into.
+    await rm(join(dataDir, 'tmp'), { recursive: true });
+    writeFileSync(join(dataDir, 'tmp'), 'not a folder');
+    const { status, body } = await probe(root);
+    expect([status, body.failed, body.checks['writable'], body.checks['index']]).toEqual([503, ['writable'], 'failed (ENOTDIR)', 'ok']);
+    await rm(join(dataDir, 'tmp'));
+    mkdirSync(join(dataDir, 'tmp'));
+    expect((await probe(root)).status).toBe(200);
+    expect(readdirSync(join(dataDir, 'tmp'))).toEqual([]); // the probe leaves no file behind
+  });
+
   test('answers 503 naming a check the caller adds that fails, or that does not answer within 2 s', async () => {
     let calls = 0;
     const hanging: ReadinessCheck = { name: 'queue', check: () => { calls += 1; return new Promise<void>(() => undefined); } };
@@ -113,7 +126,7 @@ describe('/readyz says whether the service can work, naming what stops it', () =
     for (const { status, body } of probes) {
       expect(status).toBe(503);
       expect(body).toEqual({ status: 'not ready', failed: ['queue', 'outbox'],
-        checks: { index: 'ok', disk: 'ok', queue: 'no answer within 2000 ms', outbox: 'failed (SQLITE_CANTOPEN)' } });
+        checks: { index: 'ok', writable: 'ok', disk: 'ok', queue: 'no answer within 2000 ms', outbox: 'failed (SQLITE_CANTOPEN)' } });
     }
     expect(calls).toBe(1); // the second probe waited for the first one's check instead of starting another
   });
@@ -124,10 +137,10 @@ describe('/readyz says whether the service can work, naming what stops it', () =
       check: () => { if (!up) throw Object.assign(new Error('Redis is not connected (reconnecting)'), { code: 'MIPSEG_QUEUE_UNAVAILABLE' }); } };
     const root = await start({}, [queue]);
     expect(await probe(root)).toEqual({ status: 200, body: { status: 'ready', degraded: ['queue'],
-      checks: { index: 'ok', disk: 'ok', queue: 'failed (MIPSEG_QUEUE_UNAVAILABLE)' } } });
+      checks: { index: 'ok', writable: 'ok', disk: 'ok', queue: 'failed (MIPSEG_QUEUE_UNAVAILABLE)' } } });
     expect(lines.filter((l) => l.check === 'queue').map((l) => l.msg)).toEqual(['readiness check failed: /readyz answers 200, degraded']);
 
     up = true;
-    expect(await probe(root)).toEqual({ status: 200, body: { status: 'ready', checks: { index: 'ok', disk: 'ok', queue: 'ok' } } });
+    expect(await probe(root)).toEqual({ status: 200, body: { status: 'ready', checks: { index: 'ok', writable: 'ok', disk: 'ok', queue: 'ok' } } });
   });
 });

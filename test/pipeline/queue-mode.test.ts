@@ -69,7 +69,7 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
     const jobs = await waitForJobs(root, copy.studyInstanceUid, finished);
     expect(jobs[0]?.state).toBe('done');
     expect(await segSeriesCount(copy.studyInstanceUid)).toBe(1);
-    expect(await (await fetch(`${root}/readyz`)).json()).toEqual({ status: 'ready', checks: { index: 'ok', disk: 'ok', queue: 'ok' } });
+    expect(await (await fetch(`${root}/readyz`)).json()).toEqual({ status: 'ready', checks: { index: 'ok', writable: 'ok', disk: 'ok', queue: 'ok' } });
 
     // The worker sends the results to Orthanc by STOW-RS and by C-STORE; the gateway shows both as sent.
     const sent = await waitForJobs(root, copy.studyInstanceUid,
@@ -115,7 +115,7 @@ describeWithSharedData(GE)('queue mode: BullMQ on Redis with separate worker pro
       return body.degraded ? { status: res.status, body } : undefined;
     }, '/readyz to name the queue');
     expect(readyz).toEqual({ status: 200, body: { status: 'ready', degraded: ['queue'],
-      checks: { index: 'ok', disk: 'ok', queue: 'failed (MIPSEG_QUEUE_UNAVAILABLE)' } } });
+      checks: { index: 'ok', writable: 'ok', disk: 'ok', queue: 'failed (MIPSEG_QUEUE_UNAVAILABLE)' } } });
     // The worklist and the jobs API say the queue is away, rather than leave the page loading until Redis is back.
     for (const path of ['/api/worklist', `/api/jobs?study=${copy.studyInstanceUid}`]) {
       const res = await fetch(`${root}${path}`, { signal: AbortSignal.timeout(5000) });

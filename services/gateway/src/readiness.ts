@@ -41,6 +41,27 @@ function indexCheck(archive: Archive): ReadinessCheck {
   };
 }
 
+/**
+ * DATA_DIR takes writes: a volume the kernel remounted read-only after an I/O error (EROFS) still answers every read
+ * check while each STOW and C-STORE fails. A small file is written under tmp/ and removed.
+ */
+function writableCheck(archive: Archive): ReadinessCheck {
+  return {
+    name: 'writable',
+    check: async () => {
+      const probe = archive.blobs.createTemp();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          probe.stream.once('error', reject);
+          probe.stream.end('readiness probe', (err?: Error | null) => (err ? reject(err) : resolve()));
+        });
+      } finally {
+        await archive.blobs.discardTemp(probe.path).catch(() => undefined);
+      }
+    },
+  };
+}
+
 /** DATA_DIR's volume has room for more instances (and for the index to grow with them). */
 function diskCheck(archive: Archive, minFreeBytes: number): ReadinessCheck {
   return {
@@ -86,7 +107,7 @@ function guarded(check: ReadinessCheck): () => Promise<Outcome> {
  * is logged once, not on every probe.
  */
 export function readinessHandler(archive: Archive, config: Config, log: Logger, extra: readonly ReadinessCheck[]) {
-  const checks = [indexCheck(archive), ...(config.minFreeDiskBytes > 0 ? [diskCheck(archive, config.minFreeDiskBytes)] : []), ...extra];
+  const checks = [indexCheck(archive), writableCheck(archive), ...(config.minFreeDiskBytes > 0 ? [diskCheck(archive, config.minFreeDiskBytes)] : []), ...extra];
   const runs = checks.map((c) => ({ name: c.name, required: c.required !== false, run: guarded(c) }));
   const reported = new Map(checks.map((c) => [c.name, 'ok']));
   const logChange = (name: string, required: boolean, outcome: Outcome): void => {
