@@ -60,3 +60,23 @@ describe('request logs name the query parameters, never their values, and carry 
     expect(new Set(ids).size).toBe(3);
   });
 });
+
+describe('request logs behind a trusted reverse proxy', () => {
+  test('name the client the proxy forwards for as remote, and the proxy as via; without TRUST_PROXY the header is ignored', async () => {
+    for (const [trustProxy, expected] of [['loopback', { remote: '203.0.113.7', via: '127.0.0.1' }], ['false', { remote: '127.0.0.1' }]] as const) {
+      const raw: string[] = [];
+      const server = await startTestArchive({ TRUST_PROXY: trustProxy }, createLogger('info', { write: (line: string) => raw.push(line) }));
+      try {
+        const res = await fetch(`${server.baseUrl}/studies`, { headers: { 'X-Forwarded-For': '203.0.113.7' } });
+        expect(res.status).toBe(200);
+        const id = res.headers.get('x-request-id');
+        for (let k = 0; k < 100 && !raw.some((l) => l.includes(`"requestId":"${String(id)}"`)); k++) await new Promise((r) => setTimeout(r, 20));
+        const line = raw.map((l) => JSON.parse(l) as { requestId?: string; remote?: string; via?: string }).find((l) => l.requestId === id);
+        expect([trustProxy, line?.remote?.replace(/^::ffff:/, ''), line?.via?.replace(/^::ffff:/, '')])
+          .toEqual([trustProxy, expected.remote, 'via' in expected ? expected.via : undefined]);
+      } finally {
+        await server.stop();
+      }
+    }
+  });
+});

@@ -26,6 +26,16 @@ export function requestLogFields(req: Request): RequestLogFields {
 }
 
 /**
+ * Who sent a request: the client's address, which behind a trusted reverse proxy (TRUST_PROXY) is the one it forwards
+ * (X-Forwarded-For), and then the proxy's as `via`. Else every line, the deletion audit included, named the proxy.
+ */
+export function remoteFields(req: Request): { remote: string | undefined; via?: string } {
+  const peer = req.socket?.remoteAddress;
+  const client = req.ip ?? peer;
+  return client !== peer && peer !== undefined ? { remote: client, via: peer } : { remote: client };
+}
+
+/**
  * One log line per request when it ends: what PACS administrators grep for first. A request whose connection
  * closed before its answer was sent (a client that gave up mid-upload, a connection closed for inactivity) is
  * logged too, as aborted: a STOW cut that way may have stored instances.
@@ -37,7 +47,7 @@ export function requestLog(log: Logger) {
     // Read now: by 'finish' a destroyed request (an aborted upload) has no socket, and a throw in this
     // listener would be an uncaught exception.
     const socket = req.socket;
-    const remote = socket?.remoteAddress;
+    const remote = remoteFields(req);
     let logged = false;
     const write = (aborted: boolean): void => {
       if (logged) return;
@@ -46,9 +56,9 @@ export function requestLog(log: Logger) {
       const fields = aborted
         // What the connection had read by then (heads included, and earlier requests on a kept-alive connection)
         // against what the request declared: how far an upload got.
-        ? { ...request, status: res.headersSent ? res.statusCode : null, ms, remote, aborted: true,
+        ? { ...request, status: res.headersSent ? res.statusCode : null, ms, ...remote, aborted: true,
           connectionBytesRead: socket?.bytesRead ?? null, contentLength: req.get('content-length') ?? null }
-        : { ...request, status: res.statusCode, ms, remote };
+        : { ...request, status: res.statusCode, ms, ...remote };
       // An event stream has no end but the client's going away: that close is routine.
       if (aborted && isEventStream(res)) log.info(fields, 'event stream closed');
       else if (aborted) log.warn(fields, 'request aborted before its answer was sent');

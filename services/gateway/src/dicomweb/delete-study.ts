@@ -5,7 +5,7 @@ import { MipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { Archive } from '@mipseg/shared/store';
 import { readQueue } from '../queue-read';
-import { requestLogFields } from '../request-log';
+import { remoteFields, requestLogFields } from '../request-log';
 
 /**
  * Why a study may not be deleted now, in words (its analysis is waiting or running, and would store results into
@@ -35,7 +35,7 @@ export function deleteStudyHandler(archive: Archive, config: Config, log: Logger
     await assertDeletable(study, config, guard);
     const instances = await archive.deleteStudy(study);
     if (instances === undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
-    log.warn({ ...requestLogFields(req), remote: req.socket.remoteAddress, studyInstanceUid: study, instances }, 'study deleted');
+    log.warn({ ...requestLogFields(req), ...remoteFields(req), studyInstanceUid: study, instances }, 'study deleted');
     res.json({ studyInstanceUid: study, deletedInstances: instances });
   };
 }
@@ -54,7 +54,7 @@ export function deleteSeriesHandler(archive: Archive, config: Config, log: Logge
     await assertDeletable(study, config, guard);
     const instances = await archive.deleteSeries(study, series);
     if (instances === undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `series ${series} of study ${study}`);
-    log.warn({ ...requestLogFields(req), remote: req.socket.remoteAddress, studyInstanceUid: study, seriesInstanceUid: series, instances },
+    log.warn({ ...requestLogFields(req), ...remoteFields(req), studyInstanceUid: study, seriesInstanceUid: series, instances },
       'series deleted');
     res.json({ studyInstanceUid: study, seriesInstanceUid: series, deletedInstances: instances });
   };
@@ -76,7 +76,7 @@ export function deleteInstanceHandler(archive: Archive, config: Config, log: Log
     if (!(await archive.deleteInstance(study, series, sop))) {
       throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${sop} of series ${series} of study ${study}`);
     }
-    log.warn({ ...requestLogFields(req), remote: req.socket.remoteAddress, studyInstanceUid: study, seriesInstanceUid: series,
+    log.warn({ ...requestLogFields(req), ...remoteFields(req), studyInstanceUid: study, seriesInstanceUid: series,
       sopInstanceUid: sop }, 'instance deleted');
     res.json({ studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop, deletedInstances: 1 });
   };
