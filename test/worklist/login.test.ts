@@ -38,6 +38,22 @@ describe('the worklist behind AUTH_TOKENS', () => {
     expect(logout.headers.get('set-cookie')).toMatch(/^mipseg_token=;.*Expires=Thu, 01 Jan 1970/);
   });
 
+  test('an event stream opened with a session ends once that session is signed out, at its next write', async () => {
+    const login = await fetch(`${server.root}/api/session`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+    const jar = { Cookie: (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '' };
+    const stream = await fetch(`${server.root}/api/worklist/events`, { headers: jar });
+    expect(stream.status).toBe(200);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read(); // open: the poller runs
+    await new Promise((r) => setTimeout(r, 400)); // past the first poll, which only sets the baseline
+    expect((await fetch(`${server.root}/api/session`, { method: 'DELETE', headers: jar })).status).toBe(204);
+    // A change that would be sent: to a signed-out browser, it is not; the stream ends instead.
+    await server.queue.recordNotApplicable('after-sign-out', syntheticStudy(0).studyInstanceUid, 'no PET series');
+    let text = '';
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+    expect(text).not.toContain(syntheticStudy(0).studyInstanceUid);
+  }, 10_000);
+
   describe('in Chromium', () => {
     let browser: TestBrowser;
     beforeAll(async () => {

@@ -261,3 +261,17 @@ describe('the worklist\'s patient and accession boxes', () => {
     expect((await get('patient=%25')).studies).toEqual([]);
   });
 });
+
+describe('the worklist\'s event stream during a shutdown', () => {
+  let server: WorklistServer;
+  beforeAll(async () => {
+    server = await startWorklistServer();
+  });
+  afterAll(() => server.stop());
+
+  test('a stream asked for once the streams were ended is refused with 503, not held open against the shutdown', async () => {
+    server.worklist.endEventStreams();
+    const res = await fetch(`${server.root}/api/worklist/events`);
+    expect([res.status, res.headers.get('retry-after')]).toEqual([503, '5']);
+  });
+});

@@ -7,7 +7,7 @@ import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
 import { loadModel, type SegmentationModel } from '@mipseg/shared/inference';
 import { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import { Archive } from '@mipseg/shared/store';
-import { closeGatewayAndWorklist, createWorklist, jobsRouter, startGateway, type GatewayDeps, type GatewayServer } from '@mipseg/gateway';
+import { closeGatewayAndWorklist, createWorklist, jobsRouter, startGateway, type GatewayDeps, type GatewayServer, type Worklist } from '@mipseg/gateway';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const MODEL_DIR = join(REPO, 'models', 'mip-attention-unet');
@@ -17,6 +17,7 @@ export interface WorklistServer {
   readonly archive: Archive;
   readonly queue: EmbeddedJobQueue;
   readonly gateway: GatewayServer;
+  readonly worklist: Worklist;
   readonly root: string;
   stop(): Promise<void>;
 }
@@ -42,7 +43,7 @@ export async function startWorklistServer(env: Partial<Record<ConfigKey, string>
   const gateway = await startGateway({ config, archive, log, publicRouters: [{ path: '/', router: worklist.pageRouter }],
     extraRouters: [{ path: '/api', router: jobs }, { path: '/api', router: worklist.apiRouter }], ...deps });
   return {
-    config, archive, queue, gateway,
+    config, archive, queue, gateway, worklist,
     root: `http://127.0.0.1:${gateway.port}`,
     stop: async () => {
       await closeGatewayAndWorklist(gateway, worklist, [], 1000);

@@ -25,6 +25,21 @@ export function sessionIdsFromCookie(req: Request): string[] {
   return ids;
 }
 
+const STILL_SIGNED_IN = 'mipsegStillSignedIn';
+
+function setStillSignedIn(res: Response, check: () => boolean): void {
+  res.locals[STILL_SIGNED_IN] = check;
+}
+
+/**
+ * Whether the sign-in a request was authenticated by still holds (a session revoked by signing out, or expired,
+ * does not); always true for a bearer token or without authentication, which hold for the process's life.
+ */
+export function stillSignedIn(res: Response): () => boolean {
+  const check = res.locals[STILL_SIGNED_IN] as (() => boolean) | undefined;
+  return check ?? (() => true);
+}
+
 /** The token of an `Authorization: Bearer …` header; undefined without one. */
 export function bearerToken(req: Request): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
@@ -56,11 +71,14 @@ export function bearerAuth(tokens: readonly string[], sessions: SessionStore) {
     const tokenDigest = sessions.tokenDigestOf(id);
     return tokenDigest !== undefined && isConfigured(digests, tokenDigest);
   };
-  return (req: Request, _res: Response, next: NextFunction): void => {
+  return (req: Request, res: Response, next: NextFunction): void => {
     if (digests.length === 0) return next();
     const bearer = bearerToken(req);
     if (bearer !== undefined) return next(isConfigured(digests, secretDigest(bearer)) ? undefined : new MipsegError('MIPSEG_UNAUTHORIZED'));
-    if (!sessionIdsFromCookie(req).some(validSession)) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));
+    const session = sessionIdsFromCookie(req).find(validSession);
+    if (session === undefined) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));
+    // For an answer that lasts (the worklist's event stream): it must end when this sign-in does.
+    setStillSignedIn(res, () => validSession(session));
     const origin = claimedOrigin(req);
     if (!isSafeMethod(req.method) && !isOwnOrigin(req, origin)) {
       return next(new MipsegError('MIPSEG_CROSS_ORIGIN', origin ?? 'neither Origin nor Referer given'));

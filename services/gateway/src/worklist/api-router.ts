@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { assertUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
+import { stillSignedIn } from '../auth';
 import { readStoredFile, sendStoredFile } from '../stored-read';
 import { singleQueryParam } from './query-params';
 import { segToOverlayPng } from './seg-overlay';
@@ -43,7 +44,7 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
   r.get('/worklist', async (req, res) => {
     res.set('Cache-Control', 'no-store').json(await searchWorklist(sources, parseWorklistQuery(req)));
   });
-  r.get('/worklist/events', (_req, res) => options.events.subscribe(res));
+  r.get('/worklist/events', (_req, res) => options.events.subscribe(res, stillSignedIn(res)));
   r.get('/worklist/studies/:study', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
     res.set('Cache-Control', 'no-store').json(await readStudyDetail(sources, study, { viewerAvailable: options.viewerAvailable }));

@@ -46,7 +46,10 @@ function studyKeys(pending: string[], jobs: JobRecord[]): Map<string, string> {
  * `event: studies` with the UIDs that changed and fetch what they show again.
  */
 export class StudyEvents {
-  private readonly clients = new Set<Response>();
+  /** Each stream, with whether the sign-in that opened it still holds (checked before every write). */
+  private readonly clients = new Map<Response, () => boolean>();
+  /** Set by close(): a stream asked for during a shutdown is refused, not taken on to hold the server open. */
+  private closed = false;
   /** Studies the archive stored instances in or deleted them from since the last poll. */
   private readonly changedSince = new Set<string>();
   /** The last poll's key per study; undefined until the first poll after a (re)start sets the baseline. */
@@ -70,10 +73,19 @@ export class StudyEvents {
     archive.onDeletedFrom(changed);
   }
 
-  subscribe(res: Response): void {
+  /**
+   * Takes on one client's stream. `signedIn` says whether the sign-in it was opened with still holds: the stream ends
+   * at its next write (within the keep-alive interval) once it does not (signed out in another tab, or expired), so
+   * that study UIDs no longer go to a browser left open. The page then asks for a new stream, and signs in again.
+   */
+  subscribe(res: Response, signedIn: () => boolean = () => true): void {
     // A client that left while an earlier middleware awaited (express.static's stat) fires no 'close' any more:
     // taken on, it would stay in `clients` and keep the poller running for the life of the process.
     if (res.closed || res.writableEnded) return;
+    if (this.closed) {
+      res.status(503).set('Retry-After', '5').end();
+      return;
+    }
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -81,7 +93,7 @@ export class StudyEvents {
     });
     res.flushHeaders();
     res.write(`retry: 2000\n\n`);
-    this.clients.add(res);
+    this.clients.set(res, signedIn);
     if (!this.timer) this.start();
     // The response's 'close', not the request's: it comes whenever the connection goes, the body read or not.
     res.on('close', () => {
@@ -162,13 +174,22 @@ export class StudyEvents {
   }
 
   private write(text: string): void {
-    for (const res of this.clients) res.write(text);
+    for (const [res, signedIn] of this.clients) {
+      if (signedIn()) {
+        res.write(text);
+        continue;
+      }
+      this.clients.delete(res);
+      res.end();
+    }
+    if (this.clients.size === 0) this.stop();
   }
 
-  /** Ends every stream (so that a graceful shutdown does not wait for them) and stops polling. */
+  /** Ends every stream (so that a graceful shutdown does not wait for them), stops polling and takes no new one. */
   close(): void {
+    this.closed = true;
     this.stop();
-    for (const res of this.clients) res.end();
+    for (const res of this.clients.keys()) res.end();
     this.clients.clear();
   }
 }
