@@ -8,7 +8,7 @@ import { REPO, startWorklistServer, type WorklistServer } from './worklist-serve
 
 const TOKEN = 'resilience-token-0123456789abcdef';
 /** Each test changes the AI state of its own studies only, so that none depends on another having run. */
-const STUDIES = 9;
+const STUDIES = 10;
 const uid = (i: number): string => syntheticStudy(i).studyInstanceUid;
 const row = (i: number): string => `tr[data-study-uid="${uid(i)}"]`;
 
@@ -169,6 +169,26 @@ describe('the worklist page when the server or the network misbehaves', () => {
     expect(await notice.textContent()).toBe('');
   }, 20_000);
 
+  test('a worklist refresh answered with 503 says so, is tried again, and the list comes back without the error', async () => {
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(9));
+    await live();
+    const failed = signal();
+    let answers = 0;
+    await page.route((url) => url.pathname === '/api/worklist', (route: Route) => {
+      if (answers++ > 0) return route.continue();
+      failed.resolve();
+      return route.fulfill({ status: 503, json: { code: 'MIPSEG_QUEUE_UNAVAILABLE', message: 'the job queue cannot be reached: Redis blips' } });
+    });
+    await changeStudy(9, 'checked again');
+    await failed.promise;
+    await page.waitForSelector('[data-retry-notice]', { timeout: 5000 });
+    expect(await page.locator('.worklist .error-box').textContent()).toMatch(/Redis blips/);
+    // The retry, a second later, reads the list again: the new state shows and the error goes.
+    await page.waitForSelector(`${row(9)} [data-state="not-applicable"]`, { timeout: 5000 });
+    expect(await page.locator('.worklist .error-box').count()).toBe(0);
+  }, 20_000);
+
   test('Run again answered after the reader left the study asks nothing more for that study', async () => {
     // The view reads the study when shown and again when the event stream opens: both answered before counting.
     const bothReads = readsOf(page, `/api/worklist/studies/${uid(7)}`, 2);
@@ -214,6 +234,23 @@ describe('the worklist page when the server or the network misbehaves', () => {
     expect(await page.locator('.ok-box').textContent()).toMatch(/^Not asked again: an analysis of the same instances is already running/);
     await page.waitForFunction(() => document.querySelector<HTMLButtonElement>('[data-action="analyze"]')?.disabled === false);
     expect(asked).toBe(1);
+  }, 20_000);
+
+  test('a study\'s patient name is a link to it: a plain click opens it once, Back returns to the list, a Ctrl-click opens a tab', async () => {
+    await page.goto(`${server.root}/`);
+    const link = page.locator(`${row(4)} a.patient-link`);
+    await link.waitFor();
+    expect(await link.getAttribute('href')).toBe(`/studies/${uid(4)}`);
+    await link.click();
+    await page.waitForSelector('.study-head');
+    await page.goBack();
+    await page.waitForSelector(row(4)); // one history entry: the row did not open the study a second time
+    const opened = browser.context.waitForEvent('page');
+    await link.click({ modifiers: ['Control'] });
+    const tab = await opened;
+    await tab.waitForURL(`${server.root}/studies/${uid(4)}`);
+    expect(new URL(page.url()).pathname).toBe('/');
+    await tab.close();
   }, 20_000);
 
   test('"‹ Worklist" and the nav link return to the worklist with its filter', async () => {

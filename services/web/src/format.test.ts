@@ -8,6 +8,7 @@ describe('how DICOM values read on the worklist', () => {
     expect(formatPatientName(null)).toBe('(no name)');
     expect(formatPatientName('=山田^太郎=やまだ^たろう')).toBe('山田, 太郎');
     expect(formatPatientName('^^^')).toBe('(no name)');
+    expect(formatPatientName('^JANE')).toBe('JANE'); // no family name: no comma before the given one
   });
 
   test('dates, durations, areas and age at the study date', () => {
@@ -16,6 +17,11 @@ describe('how DICOM values read on the worklist', () => {
     expect([formatArea(40), formatArea(17652)]).toEqual(['40 mm²', '176.5 cm²']);
     expect(formatSexAge('F', '19580412', '20240411')).toBe('F · 65 y');
     expect(formatSexAge('F', '19580412', '20240412')).toBe('F · 66 y');
+    // A child under two: completed months, not "0 y" or "1 y".
+    expect(formatSexAge('M', '20240115', '20240814')).toBe('M · 6 mo');
+    expect(formatSexAge('M', '20240115', '20260114')).toBe('M · 23 mo');
+    expect(formatSexAge('M', '20240115', '20260115')).toBe('M · 2 y');
+    expect(formatSexAge(null, '20240229', '20250228')).toBe('11 mo');
   });
 
   test('long UIDs in a reason are shortened to their last digits', () => {

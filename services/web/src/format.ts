@@ -9,6 +9,7 @@ export function formatPatientName(pn: string | null): string {
   if (!group) return '(no name)';
   const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group.split('^');
   const rest = [prefix, given, middle, suffix].filter(Boolean).join(' ');
+  if (!family) return rest;
   return rest ? `${family}, ${rest}` : family;
 }
 
@@ -50,15 +51,21 @@ export function formatArea(mm2: number | null): string {
 }
 
 /** Age from a DICOM birth date, at the study date. */
+/** Completed years, or for a child under two completed months (as DICOM's PatientAge does: "8 mo", not "0 y"). */
+function ageAt(birth: string, ref: string): string {
+  const [by, bm, bd] = [Number(birth.slice(0, 4)), Number(birth.slice(4, 6)), Number(birth.slice(6, 8))];
+  const [ry, rm, rd] = [Number(ref.slice(0, 4)), Number(ref.slice(4, 6)), Number(ref.slice(6, 8))];
+  const months = (ry - by) * 12 + (rm - bm) - (rd < bd ? 1 : 0);
+  return months >= 24 ? `${Math.floor(months / 12)} y` : `${Math.max(0, months)} mo`;
+}
+
 export function formatSexAge(sex: string | null, birth: string | null, studyDate: string | null): string {
   const parts: string[] = [];
   if (sex) parts.push(sex);
   if (birth && /^\d{8}$/.test(birth)) {
     const ref = studyDate && /^\d{8}$/.test(studyDate) ? studyDate : null;
     if (ref) {
-      let age = Number(ref.slice(0, 4)) - Number(birth.slice(0, 4));
-      if (ref.slice(4) < birth.slice(4)) age--;
-      parts.push(`${age} y`);
+      parts.push(ageAt(birth, ref));
     } else {
       parts.push(`born ${formatDate(birth)}`);
     }

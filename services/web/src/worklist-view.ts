@@ -1,4 +1,5 @@
 import { AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js';
+import { backoffDelayMs } from './backoff.js';
 import type { WorklistPage, WorklistStudy } from './api-types.js';
 import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
 import { h, placeChildren, replaceChildren } from './dom.js';
@@ -40,13 +41,22 @@ function lesionCell(s: WorklistStudy): HTMLElement {
 function studyRow(uid: string, open: (uid: string) => void): HTMLTableRowElement {
   const go = () => open(uid);
   return h('tr', { class: 'study-row', attrs: { 'data-study-uid': uid, tabindex: '0' },
-    on: { click: go, keydown: (e) => { if (e.key === 'Enter') go(); } } });
+    on: {
+      // The patient's name is a link of its own (the page's link handler takes a plain click on it; a Ctrl- or
+      // middle-click opens the study in a new tab): the row must not open it a second time.
+      click: (e) => { if (!(e.target as Element).closest('a')) go(); },
+      keydown: (e) => { if (e.key === 'Enter' && !(e.target as Element).closest('a')) go(); },
+    } });
 }
+
+/** The study's page, as a real link: it can be opened in a new tab, copied, and is named to a screen reader. */
+const studyHref = (uid: string): string => `/studies/${uid}`;
 
 function studyCells(s: WorklistStudy): HTMLElement[] {
   return [
     h('td', { class: 'col-state' }, aiStatusBadge(s.ai)),
-    h('td', { class: 'col-patient' }, h('div', { class: 'patient-name' }, formatPatientName(s.patientName)),
+    h('td', { class: 'col-patient' }, h('div', { class: 'patient-name' },
+      h('a', { class: 'patient-link', attrs: { href: studyHref(s.studyInstanceUid), 'data-link': '' } }, formatPatientName(s.patientName))),
       h('div', { class: 'sub' }, [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate)].filter(Boolean).join(' · '))),
     h('td', { class: 'nowrap' }, formatDate(s.studyDate), h('div', { class: 'sub' }, formatTime(s.studyTime))),
     h('td', { class: 'mono' }, s.accessionNumber || h('span', { class: 'muted' }, '—')),
@@ -65,6 +75,9 @@ export function worklistView(shell: Shell): View {
   let { filter, offset } = parseWorklistSearch(location.search);
   let page: WorklistPage | undefined;
   let loading = 0;
+  let failures = 0;
+  let retryTimer: number | undefined;
+  let disposed = false;
   /** The rows on screen by StudyInstanceUID, with the data each shows. */
   let rows = new Map<string, { readonly row: HTMLTableRowElement; shows: string }>();
   rememberWorklistPath(worklistPath(filter, offset));
@@ -124,19 +137,32 @@ export function worklistView(shell: Shell): View {
     next.disabled = !p.hasMore;
   }
 
+  /**
+   * A read that failed (a 503 while Redis blips, a gateway restarting) is tried again after a backoff, and says so:
+   * past the first page only an event naming a row on screen would read the list again, and it could stay frozen.
+   */
+  function loadFailed(err: unknown): void {
+    const delay = backoffDelayMs(failures++);
+    replaceChildren(message, errorBox(err), h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } },
+      `Trying again in ${Math.round(delay / 1000)} s.`));
+    retryTimer = window.setTimeout(() => void load(), delay);
+  }
+
   async function load(): Promise<void> {
     const ticket = ++loading;
+    window.clearTimeout(retryTimer);
     element.classList.add('loading');
     try {
       const result = await fetchWorklist(filter, PAGE_SIZE, offset);
-      if (ticket !== loading) return; // a newer request is on its way
+      if (ticket !== loading || disposed) return; // a newer request is on its way, or the view is gone
       page = result;
+      failures = 0;
       replaceChildren(message);
       render(result);
     } catch (err) {
-      if (ticket !== loading) return; // superseded: its error no longer concerns what is asked for
+      if (ticket !== loading || disposed) return; // superseded: its error no longer concerns what is asked for
       if (err instanceof AuthRequiredError) return shell.authRequired();
-      replaceChildren(message, errorBox(err));
+      loadFailed(err);
     } finally {
       if (ticket === loading) element.classList.remove('loading');
     }
@@ -156,5 +182,11 @@ export function worklistView(shell: Shell): View {
     h('div', { class: 'table-wrap' }, h('table', { class: 'studies' }, h('thead', {}, h('tr', {}, ...HEADERS.map((t) => h('th', { attrs: { scope: 'col' } }, t)))), body)),
     h('div', { class: 'pager' }, status, h('div', { class: 'pager-buttons' }, prev, next)));
   void load();
-  return { element, dispose: () => { unsubscribe(); refresh.cancel(); window.clearInterval(clock); } };
+  return { element, dispose: () => {
+    disposed = true;
+    unsubscribe();
+    refresh.cancel();
+    window.clearInterval(clock);
+    window.clearTimeout(retryTimer);
+  } };
 }
