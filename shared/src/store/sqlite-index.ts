@@ -4,7 +4,7 @@ import { StatementCache } from './statement-cache';
 import { withoutEmptyTrailingComponents, type InstanceHeader } from '../dicom/parse-header';
 import type { IndexedValues } from '../dicom/attributes';
 import { anyOfFragment, filterFragment, FOLD_FUNCTION, foldCase, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
-import { INDEX_SCHEMA, normaliseTime } from './schema';
+import { DATE_COLUMNS, INDEX_SCHEMA, normaliseDate, normaliseTime } from './schema';
 import { openSqliteDatabase } from './sqlite-database';
 import { WalSync } from './wal-sync';
 
@@ -149,6 +149,7 @@ function attributeRow(header: InstanceHeader) {
     sop_instance_uid: header.sopInstanceUid,
     sop_class_uid: header.sopClassUid,
     transfer_syntax_uid: header.transferSyntaxUid,
+    ...Object.fromEntries(DATE_COLUMNS.map(([, column]) => [column, normaliseDate(v[column])])),
     study_time_n: normaliseTime(v['study_time'] as string | null),
     series_time_n: normaliseTime(v['series_time'] as string | null),
     pps_start_time_n: normaliseTime(v['pps_start_time'] as string | null),
@@ -203,6 +204,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     this.db.function(FOLD_FUNCTION, { deterministic: true }, (value: unknown) => foldCase(value) as string | null);
     this.statements = new StatementCache(this.db);
     this.normaliseLegacyNames();
+    this.normaliseLegacyDates();
     this.stmts = {
       findInstance: this.db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_instance_uid = ?`),
       upsertPatient: this.db.prepare(`INSERT INTO patients VALUES (@patient_key, @patient_id, @issuer_of_patient_id,
@@ -273,6 +275,21 @@ export class SqliteArchiveIndex implements ArchiveIndex {
         UPDATE studies SET referring_physician_name = mipseg_pn(referring_physician_name)
           WHERE referring_physician_name <> mipseg_pn(referring_physician_name);
         INSERT INTO meta VALUES ('names-normalised', '1');`);
+    })();
+  }
+
+  /**
+   * Dates indexed in ACR-NEMA's yyyy.mm.dd form before the index normalised them (normaliseDate) are rewritten once,
+   * so that a date search and range find them. Recorded in `meta`, so it runs once.
+   */
+  private normaliseLegacyDates(): void {
+    if (this.db.prepare("SELECT 1 FROM meta WHERE key = 'dates-normalised'").get()) return;
+    this.db.transaction(() => {
+      for (const [table, column] of DATE_COLUMNS) {
+        this.db.exec(`UPDATE ${table} SET ${column} = replace(${column}, '.', '')
+          WHERE ${column} GLOB '[0-9][0-9][0-9][0-9].[0-9][0-9].[0-9][0-9]'`);
+      }
+      this.db.exec("INSERT INTO meta VALUES ('dates-normalised', '1')");
     })();
   }
 
