@@ -7,7 +7,7 @@ import { WalSync } from './wal-sync';
 describe('WalSync', () => {
   test('a caller arriving while an fsync is in flight waits for the next one, which later callers share', async () => {
     const started: Array<() => void> = [];
-    const wal = new WalSync('unused', () => new Promise<void>((resolve) => started.push(resolve)));
+    const wal = new WalSync('unused', () => new Promise<void>((resolve) => started.push(resolve)), () => Promise.resolve());
     const done: string[] = [];
     const first = wal.sync().then(() => done.push('first'));
     const second = wal.sync().then(() => done.push('second')); // its commit may be after the first fsync began
@@ -36,5 +36,14 @@ describe('WalSync', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('fsyncs the log\'s folder with its first fsync, once: a log made at this start must not lose its entry', async () => {
+    const synced: string[] = [];
+    const wal = new WalSync('/data/index.sqlite-wal', (p) => Promise.resolve(void synced.push(`log ${p}`)),
+      (p) => Promise.resolve(void synced.push(`folder ${p}`)));
+    await wal.sync();
+    await wal.sync();
+    expect(synced).toEqual(['log /data/index.sqlite-wal', 'folder /data', 'log /data/index.sqlite-wal']);
   });
 });

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
 
 /**
  * fsyncs a SQLite database's write-ahead log, so that every transaction committed before the call survives a power
@@ -10,9 +11,16 @@ import { promises as fs } from 'node:fs';
 export class WalSync {
   private inFlight: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
+  /**
+   * Whether the log's folder entry is durable. SQLite removes the log when the last connection closes and makes a new
+   * one at the next open; with synchronous=NORMAL it syncs the folder only at the first checkpoint, so until then a
+   * power loss could lose the new log's entry, and with it every commit acknowledged since the start.
+   */
+  private folderSynced = false;
 
-  /** `fsync` is the file system's unless a test holds it. */
-  constructor(private readonly walPath: string, private readonly fsync: (path: string) => Promise<void> = fsyncFile) {}
+  /** `fsync` (the log) and `fsyncFolder` (its folder) are the file system's unless a test holds them. */
+  constructor(private readonly walPath: string, private readonly fsync: (path: string) => Promise<void> = fsyncFile,
+    private readonly fsyncFolder: (path: string) => Promise<void> = fsyncFile) {}
 
   /**
    * Resolves once an fsync that started after this call has finished: one in flight may have started before the
@@ -28,11 +36,17 @@ export class WalSync {
   }
 
   private start(): Promise<void> {
-    const run = this.fsync(this.walPath).finally(() => {
+    const run = this.fsync(this.walPath).then(() => this.syncFolderOnce()).finally(() => {
       if (this.inFlight === run) this.inFlight = undefined;
     });
     this.inFlight = run;
     return run;
+  }
+
+  private async syncFolderOnce(): Promise<void> {
+    if (this.folderSynced) return;
+    await this.fsyncFolder(dirname(this.walPath));
+    this.folderSynced = true;
   }
 }
 
