@@ -62,6 +62,19 @@ describe('assemblePetVolume (synthetic slices written by dcmjs)', () => {
     }
   });
 
+  test('refuses a negative RescaleSlope (every activity negative: a blank MIP read as "no lesion"), naming the instance', () => {
+    const given = slices(3).map((s, k) => syntheticPetInstance(k === 1 ? { ...s, attributes: { RescaleSlope: '-1.714' } } : s));
+    expect(code(() => assemblePetVolume(given))).toMatch(/^MIPSEG_VOLUME_INVALID: instance 2\.25\.711 has a RescaleSlope \(0028,1053\) of -1\.714: PET activity needs a positive one/);
+  });
+
+  test('refuses a PixelSpacing of 0 or below (a division by zero in the MIP, a mirrored geometry), naming the instance', () => {
+    for (const spacing of ['0\\0', '-4.69\\-4.69', '4\\0']) {
+      const given = slices(3).map((s, k) => syntheticPetInstance(k === 1 ? { ...s, attributes: { PixelSpacing: spacing.split('\\') } } : s));
+      expect([spacing, code(() => assemblePetVolume(given))]).toEqual([spacing,
+        expect.stringMatching(/^MIPSEG_VOLUME_INVALID: instance 2\.25\.711 has a PixelSpacing \(0028,0030\) of .*: both must be positive/)]);
+    }
+  });
+
   test('takes an absent RescaleIntercept as 0 but refuses an unreadable one', () => {
     const absent = slices(2).map((s) => syntheticPetInstance({ ...s, attributes: { RescaleIntercept: undefined } }));
     expect(voxel(assemblePetVolume(absent), 1, 2, 1)).toBe(101 * 2);

@@ -45,12 +45,23 @@ function requiredNumbers(ds: DataSet, tag: string, keyword: string, count: numbe
 
 /**
  * Rescale Slope is Type 1 in the PET Image module and differs per slice (GE) or lies far from 1 (Siemens ~9, GE
- * ~6e-8): a slice without a readable, non-zero one would be given wrong SUVs with nothing downstream to notice.
+ * ~6e-8): a slice without a readable, positive one would be given wrong SUVs with nothing downstream to notice. A
+ * negative slope turns every activity negative: the MIP's brightest pixels become the least negative, the model sees
+ * a blank image, and the study would read as a confident "no lesion".
  */
 function rescaleSlopeOf(ds: DataSet, sop: string): number {
   const [slope = 0] = requiredNumbers(ds, '00281053', 'RescaleSlope', 1, sop);
-  if (slope === 0) throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${sop} has a RescaleSlope (0028,1053) of 0`);
+  if (!(slope > 0)) throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${sop} has a RescaleSlope (0028,1053) of ${slope}: PET activity needs a positive one`);
   return slope;
+}
+
+/** PixelSpacing, each value positive: 0 would make the MIP's resampling divide by zero, a negative one the geometry. */
+function pixelSpacingOf(ds: DataSet, sop: string): [number, number] {
+  const [rowSpacing = 0, columnSpacing = 0] = requiredNumbers(ds, '00280030', 'PixelSpacing', 2, sop);
+  if (!(rowSpacing > 0 && columnSpacing > 0)) {
+    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${sop} has a PixelSpacing (0028,0030) of ${rowSpacing}\\${columnSpacing}: both must be positive`);
+  }
+  return [rowSpacing, columnSpacing];
 }
 
 /** Rescale Intercept is 0 for PET; absent means 0, but a value that cannot be read is not taken as 0. */
@@ -74,7 +85,7 @@ export function readSliceHeader(ds: DataSet): SliceHeader {
   const [x = 0, y = 0, z = 0] = requiredNumbers(ds, '00200032', 'ImagePositionPatient', 3, sop);
   const [r0 = 0, r1 = 0, r2 = 0, c0 = 0, c1 = 0, c2 = 0] =
     requiredNumbers(ds, '00200037', 'ImageOrientationPatient', 6, sop);
-  const [rowSpacing = 0, columnSpacing = 0] = requiredNumbers(ds, '00280030', 'PixelSpacing', 2, sop);
+  const [rowSpacing, columnSpacing] = pixelSpacingOf(ds, sop);
   const bitsAllocated = requiredUint16(ds, '00280100', 'BitsAllocated', sop);
   const bitsStored = readUint16(ds, '00280101') ?? bitsAllocated;
   return {
