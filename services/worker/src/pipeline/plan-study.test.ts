@@ -109,6 +109,16 @@ describe('planning a quiet study', () => {
     expect((await queue.getJob(again.jobId))?.request?.version).toBe(2);
   });
 
+  test('of two reconstructions of one scan, queues the one whose SUV can be computed, though the other has more slices', async () => {
+    // Counts without a Philips SUV factor (an anonymiser stripped it): the analysis would fail as MIPSEG_SUV_UNAVAILABLE.
+    const counts = syntheticPetStudy({ slices: 14, attributes: { Units: 'CNTS', SeriesNumber: '1' } });
+    const bqml = syntheticPetStudy({ slices: 12, attributes: { StudyInstanceUID: counts.studyInstanceUid, SeriesNumber: '2' } });
+    await new ArchiveResultSink(archive).store([...counts.instances, ...bqml.instances]);
+    const planned = await planStudy(counts.studyInstanceUid, deps);
+    expect(planned.kind).toBe('queued');
+    expect((await queue.getJob(planned.jobId))?.request?.seriesInstanceUid).toBe(bqml.seriesInstanceUid);
+  });
+
   test('content that returns to an earlier state (A, B, A) makes a new result version, so the newest result matches the archive', async () => {
     const study = syntheticPetStudy({ slices: 13 });
     const sink = new ArchiveResultSink(archive);

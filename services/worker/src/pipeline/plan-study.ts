@@ -4,6 +4,7 @@ import { newestAnalysisBySeries, type AnalysisPlan, type JobQueue, type JobRecor
 import { IMAGE_SOP_CLASSES } from '@mipseg/shared/dicom';
 import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
 import { toMipsegError } from '@mipseg/shared/errors';
+import { computeSuvScaleFactors, readSuvInstanceMetadata } from '../suv';
 import { parseInstanceHeaderOnly } from '../volume';
 import { notPetImageStorage, readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
 
@@ -80,10 +81,20 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
     return unreadableVerdict(uid, `its first instance's file ${storageKey} cannot be read (${code})`);
   }
   try {
-    return { header: readPetSeriesHeader(bytes), instanceCount: instances.length };
+    return { header: readPetSeriesHeader(bytes), instanceCount: instances.length, suvReady: suvComputable(bytes) };
   } catch (err) {
     log.warn({ err, seriesInstanceUid: uid, storageKey }, 'series header unreadable; series skipped');
     return unreadableVerdict(uid, `the header in ${storageKey} does not parse: ${toMipsegError(err).message}`);
+  }
+}
+
+/** Whether an instance's header holds what SUVbw needs (Units, decay correction, dose, weight, a factor for counts). */
+function suvComputable(bytes: Buffer): boolean {
+  try {
+    computeSuvScaleFactors([readSuvInstanceMetadata(bytes)]);
+    return true;
+  } catch {
+    return false;
   }
 }
 

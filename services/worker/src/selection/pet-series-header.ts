@@ -36,6 +36,12 @@ export interface PetSeriesHeader {
 export interface PetSeriesCandidate {
   readonly header: PetSeriesHeader;
   readonly instanceCount: number;
+  /**
+   * Whether SUVbw can be computed from its first instance's header (undefined: not known, taken as yes). Of two
+   * reconstructions of one scan, one in counts whose Philips factor an anonymiser stripped (say) would fail the study
+   * as MIPSEG_SUV_UNAVAILABLE while the other, in Bq/ml, could be analysed.
+   */
+  readonly suvReady?: boolean;
 }
 
 /** Reads the eligibility header from the PS3.10 bytes of any instance of a series (header only). */

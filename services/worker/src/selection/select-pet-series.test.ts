@@ -150,6 +150,20 @@ describe('selectPetSeries', () => {
     expect(orders.map(chosen)).toEqual(['2.25.34', '2.25.34', '2.25.34']);
   });
 
+  test('of two reconstructions of one scan, prefers one whose SUV can be computed over one with more slices', () => {
+    // The counts reconstruction whose Philips SUV factor an anonymiser stripped: more slices, lower SeriesNumber.
+    const counts = { ...series({ seriesInstanceUid: '2.25.50', seriesNumber: 2, numberOfSlices: 305 }, 305), suvReady: false };
+    const bqml = { ...series({ seriesInstanceUid: '2.25.51', seriesNumber: 5, numberOfSlices: 300 }, 300), suvReady: true };
+    for (const order of [[counts, bqml], [bqml, counts]]) {
+      const selection = selectPetSeries(order);
+      expect(selection.status === 'selected' && selection.series.header.seriesInstanceUid).toBe('2.25.51');
+    }
+    // Not at the cost of coverage: a partial series that can be converted does not replace the whole-body one.
+    const partial = { ...series({ seriesInstanceUid: '2.25.52', numberOfSlices: 100 }, 100), suvReady: true };
+    const selection = selectPetSeries([counts, partial]);
+    expect(selection.status === 'selected' && selection.series.header.seriesInstanceUid).toBe('2.25.50');
+  });
+
   // PET/CT scanners send a CT dose report and an injected-activity report with almost every study.
   const radiopharmaceuticalDoseSr = series({
     seriesInstanceUid: '2.25.40', modality: 'SR', sopClassUid: SopClass.RadiopharmaceuticalRadiationDoseSrStorage,

@@ -47,17 +47,22 @@ function bySlices(a: PetSeriesCandidate, b: PetSeriesCandidate): number {
     a.header.seriesInstanceUid.localeCompare(b.header.seriesInstanceUid);
 }
 
+/** Series whose SUV can be computed first (see PetSeriesCandidate.suvReady), then bySlices. */
+function bySuvThenSlices(a: PetSeriesCandidate, b: PetSeriesCandidate): number {
+  return Number(b.suvReady ?? true) - Number(a.suvReady ?? true) || bySlices(a, b);
+}
+
 /**
  * The series to analyse among eligible ones: of those whose spacing is known, the ones within COVERAGE_TOLERANCE_MM of
  * the longest axial coverage (the whole-body reconstruction, not a partial or a high-resolution head-and-neck one,
- * which can hold more, thinner slices); among those, the most slices. A series without a spacing is chosen only where
- * no series has one.
+ * which can hold more, thinner slices); among those, one whose SUV can be computed, then the most slices. A series
+ * without a spacing is chosen only where no series has one.
  */
 function preferred(eligible: readonly PetSeriesCandidate[]): PetSeriesCandidate | undefined {
   const known = eligible.filter((s) => coverageMm(s) !== null);
   const longest = Math.max(...known.map((s) => coverageMm(s) as number));
   const pool = known.length > 0 ? known.filter((s) => (coverageMm(s) as number) >= longest - COVERAGE_TOLERANCE_MM) : [...eligible];
-  return pool.sort(bySlices)[0];
+  return pool.sort(bySuvThenSlices)[0];
 }
 
 function notApplicableReason(verdicts: readonly SeriesVerdict[]): string {
