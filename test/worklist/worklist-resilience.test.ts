@@ -236,6 +236,22 @@ describe('the worklist page when the server or the network misbehaves', () => {
     expect(asked).toBe(1);
   }, 20_000);
 
+  test('a worklist read refused with 400 (a from after to) is shown once, not asked again', async () => {
+    let asked = 0;
+    await page.route((url) => url.pathname === '/api/worklist', (route: Route) => {
+      asked++;
+      return route.fulfill({ status: 400, json: { code: 'MIPSEG_BAD_QUERY', message: 'bad query: from=2025-06-30 is after to=2025-06-01' } });
+    });
+    await page.goto(`${server.root}/?from=2025-06-30&to=2025-06-01`);
+    await page.waitForSelector('.worklist .error-box');
+    await live(); // the stream's opening reads the list once more, as after any (re)connect
+    await page.waitForTimeout(300);
+    const before = asked;
+    await page.waitForTimeout(2500); // past the first retry's second
+    expect(await page.locator('[data-retry-notice]').count()).toBe(0);
+    expect(asked).toBe(before);
+  }, 20_000);
+
   test('a study\'s patient name is a link to it: a plain click opens it once, Back returns to the list, a Ctrl-click opens a tab', async () => {
     await page.goto(`${server.root}/`);
     const link = page.locator(`${row(4)} a.patient-link`);
@@ -251,6 +267,32 @@ describe('the worklist page when the server or the network misbehaves', () => {
     await tab.waitForURL(`${server.root}/studies/${uid(4)}`);
     expect(new URL(page.url()).pathname).toBe('/');
     await tab.close();
+  }, 20_000);
+
+  test('a running analysis\'s time counts by the server\'s clock on a workstation whose clock is two minutes slow', async () => {
+    const skewed = await browser.context.newPage();
+    try {
+      await skewed.addInitScript(() => {
+        const real = Date.now.bind(Date);
+        Date.now = () => real() - 120_000;
+      });
+      const startedAt = Date.now() - 20_000; // this process's clock is the server's
+      await skewed.route((url) => url.pathname === '/api/worklist', async (route: Route) => {
+        const answer = await route.fetch();
+        const listing = (await answer.json()) as { studies: Array<{ studyInstanceUid: string; ai: Record<string, unknown> }> };
+        for (const study of listing.studies) {
+          if (study.studyInstanceUid === uid(5)) Object.assign(study.ai, { state: 'running', stage: 'inference', progress: 40, startedAt, finishedAt: null });
+        }
+        return route.fulfill({ response: answer, json: listing });
+      });
+      await skewed.goto(`${server.root}/`);
+      const elapsed = skewed.locator(`${row(5)} .elapsed`);
+      await elapsed.waitFor();
+      await skewed.waitForTimeout(1100); // a tick of the page's clock too
+      expect(await elapsed.textContent()).toMatch(/^2\d s$/);
+    } finally {
+      await skewed.close();
+    }
   }, 20_000);
 
   test('"‹ Worklist" and the nav link return to the worklist with its filter', async () => {

@@ -1,6 +1,7 @@
 import type { AiState, AiStatus, ExportSummary } from './api-types.js';
 import { h } from './dom.js';
 import { formatDuration, shortenUids, stageLabel } from './format.js';
+import { serverNow } from './server-clock.js';
 
 const LABELS: Readonly<Record<AiState, string>> = {
   waiting: 'Waiting for images', none: 'Not analysed', queued: 'Queued', running: 'Running', done: 'Done',
@@ -12,7 +13,7 @@ export const aiStateLabel = (state: AiState): string => LABELS[state];
 /** Time the analysis took, or has taken so far (kept current by {@link tickElapsed}). */
 export function timeTaken(ai: AiStatus): HTMLElement {
   if (ai.state === 'running' && ai.startedAt !== null) {
-    return h('span', { class: 'elapsed', attrs: { 'data-since': String(ai.startedAt) } }, formatDuration(Date.now() - ai.startedAt));
+    return h('span', { class: 'elapsed', attrs: { 'data-since': String(ai.startedAt) } }, formatDuration(serverNow() - ai.startedAt));
   }
   const ms = ai.finishedAt !== null && ai.startedAt !== null ? ai.finishedAt - ai.startedAt : null;
   return h('span', {}, formatDuration(ms));
@@ -21,7 +22,7 @@ export function timeTaken(ai: AiStatus): HTMLElement {
 /** Updates every running clock on the page (called once a second). */
 export function tickElapsed(root: ParentNode): void {
   for (const el of root.querySelectorAll<HTMLElement>('.elapsed[data-since]')) {
-    el.textContent = formatDuration(Date.now() - Number(el.dataset['since']));
+    el.textContent = formatDuration(serverNow() - Number(el.dataset['since']));
   }
 }
 

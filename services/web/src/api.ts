@@ -1,4 +1,5 @@
 import type { SegmentMipResponse, StudyDetail, WorklistPage } from './api-types.js';
+import { noteServerDate } from './server-clock.js';
 
 /** The server answered 401: the page shows the login form. */
 export class AuthRequiredError extends Error {
@@ -15,6 +16,7 @@ export class ApiError extends Error {
 
 async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   const res = await fetch(url, { credentials: 'same-origin', ...init });
+  noteServerDate(res.headers.get('date'));
   if (res.status === 401) throw new AuthRequiredError('authentication required');
   const body: unknown = res.headers.get('content-type')?.includes('json') ? await res.json() : undefined;
   if (!res.ok) {

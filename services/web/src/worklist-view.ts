@@ -1,4 +1,4 @@
-import { AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js';
+import { ApiError, AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js';
 import { backoffDelayMs } from './backoff.js';
 import type { WorklistPage, WorklistStudy } from './api-types.js';
 import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
@@ -138,7 +138,7 @@ export function worklistView(shell: Shell): View {
   }
 
   /**
-   * A read that failed (a 503 while Redis blips, a gateway restarting) is tried again after a backoff, and says so:
+   * A read that failed (a 503 while Redis blips, a gateway restarting, the network) is tried again after a backoff, and says so:
    * past the first page only an event naming a row on screen would read the list again, and it could stay frozen.
    */
   function loadFailed(err: unknown): void {
@@ -162,6 +162,8 @@ export function worklistView(shell: Shell): View {
     } catch (err) {
       if (ticket !== loading || disposed) return; // superseded: its error no longer concerns what is asked for
       if (err instanceof AuthRequiredError) return shell.authRequired();
+      // A refusal of what was asked (400: a from after to, an old link's state) will not change by asking again.
+      if (err instanceof ApiError && err.status < 500) return void replaceChildren(message, errorBox(err));
       loadFailed(err);
     } finally {
       if (ticket === loading) element.classList.remove('loading');
