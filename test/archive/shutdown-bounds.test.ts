@@ -17,9 +17,10 @@ function durationMs(text: string): number {
 
 describe('how long the gateway takes to stop', () => {
   test('docker-compose.yml waits longer before SIGKILL than mipseg serve can take after SIGTERM', () => {
-    // serve closes the HTTP server and the DIMSE SCP at the same time, then the pipeline, then job record pruning
-    // (each bounded by close-within's limit), lets stores under way settle, then closes the index.
-    const worst = Math.max(GATEWAY_CLOSE_GRACE_MS, DIMSE_CLOSE_TIMEOUT_MS) + 2 * PIPELINE_CLOSE_TIMEOUT_MS + ARCHIVE_SETTLE_MS;
+    // serve closes the HTTP server and the DIMSE SCP at the same time, lets stores under way settle, closes the
+    // pipeline, then job record pruning (each bounded by close-within's limit), lets the pipeline's last stores
+    // settle, then closes the index.
+    const worst = Math.max(GATEWAY_CLOSE_GRACE_MS, DIMSE_CLOSE_TIMEOUT_MS) + 2 * PIPELINE_CLOSE_TIMEOUT_MS + 2 * ARCHIVE_SETTLE_MS;
     const gateway = parseCompose(readRepoFile('docker-compose.yml')).services['gateway'] as { stop_grace_period?: string } | undefined;
     const grace = durationMs(gateway?.stop_grace_period ?? '10s'); // Compose's default
     expect(grace).toBeGreaterThan(worst);

@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '@mipseg/shared/config';
 import { createLogger } from '@mipseg/shared/log';
+import { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import { Archive, FileBlobStore } from '@mipseg/shared/store';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
 import { serve } from './serve';
 
 const MODEL_DIR = resolve(__dirname, '..', '..', '..', 'models', 'mip-attention-unet');
+const RETRY = { attempts: 1, baseDelayMs: 100 };
 
 /** A STOW request of one whole part, as bytes to write on a socket. */
 function stowRequest(port: number, instance: Buffer): Buffer {
@@ -34,7 +36,7 @@ describe('mipseg serve shutting down while a store is under way', () => {
     const log = createLogger('silent');
     const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_ENABLED: 'false' });
     const service = await serve(config, log, { modelDir: MODEL_DIR, softwareVersion: 'test' });
-    // The store is held just before its file is published (a slow disk), until the shutdown has begun.
+    // The store is held just before its file is published (a slow disk), until the shutdown waits for stores.
     let entered: () => void = () => undefined;
     const publishing = new Promise<void>((r) => (entered = r));
     let release: () => void = () => undefined;
@@ -45,6 +47,11 @@ describe('mipseg serve shutting down while a store is under way', () => {
       await released;
       return publish.apply(this, args);
     });
+    const { settle } = Archive.prototype as { settle: (this: Archive, timeoutMs: number) => Promise<boolean> };
+    jest.spyOn(Archive.prototype, 'settle').mockImplementation(function (this: Archive, timeoutMs: number) {
+      release();
+      return settle.call(this, timeoutMs);
+    });
     const sop = '2.25.5150001';
     const socket = connect(service.httpPort, '127.0.0.1');
     await new Promise((r) => socket.once('connect', r));
@@ -53,10 +60,7 @@ describe('mipseg serve shutting down while a store is under way', () => {
     await publishing;
     // The connection is gone (a client gone, or the grace period's end), and the shutdown begins.
     socket.destroy();
-    const closed = service.close();
-    await new Promise((r) => setTimeout(r, 300));
-    release();
-    expect(await closed).toBe(true);
+    expect(await service.close()).toBe(true);
 
     const archive = await Archive.open(dataDir, log);
     try {
@@ -65,6 +69,13 @@ describe('mipseg serve shutting down while a store is under way', () => {
       expect(existsSync(join(dataDir, String(stored?.storageKey)))).toBe(true);
     } finally {
       archive.close();
+    }
+    // And its study's check was recorded before the job store closed: the study is analysed after the restart.
+    const queue = new EmbeddedJobQueue(join(dataDir, 'jobs.sqlite'), log, { analysisRetry: RETRY, exportRetry: RETRY, exportDestinations: [] });
+    try {
+      expect(await queue.pendingStudies()).toEqual(['2.25.5149999']);
+    } finally {
+      await queue.close();
     }
   }, 30_000);
 });

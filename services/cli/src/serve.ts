@@ -9,8 +9,14 @@ import { startDimseServer } from '@mipseg/dimse';
 import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
 
-/** How long shutdown waits, once nothing new can arrive, for stores and deletions under way before closing the index. */
+/** How long shutdown waits, once nothing new can arrive, for stores and deletions under way (twice: see close). */
 export const ARCHIVE_SETTLE_MS = 5_000;
+
+async function settleArchive(archive: Archive, log: Logger): Promise<boolean> {
+  const settled = await archive.settle(ARCHIVE_SETTLE_MS);
+  if (!settled) log.error({ timeoutMs: ARCHIVE_SETTLE_MS }, 'stores or deletions still running; going on without them');
+  return settled;
+}
 
 export interface RunningService {
   readonly httpPort: number;
@@ -62,15 +68,16 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
       // In-flight requests and associations finish first; the index closes last.
       closing ??= (async () => {
         await closeGatewayAndWorklist(gateway, worklist, dimse ? [() => dimse.close()] : []);
+        // A STOW whose connection the grace period cut may still be storing a part that arrived whole: before the
+        // pipeline closes, so that the study check its store records still has a queue (or outbox) to go to.
+        const ingestSettled = await settleArchive(archive, log);
         const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
         // After the queue: its close ends a pruning run (which stops between studies, or fails with the connection).
         const pruningStopped = !jobPruning || await closeWithin('job record pruning', () => jobPruning.stop(), log);
         await pruning?.stop(); // ends before its next file
-        // A STOW whose connection the grace period cut may still be storing a part that arrived whole.
-        const settled = await archive.settle(ARCHIVE_SETTLE_MS);
-        if (!settled) log.error({ timeoutMs: ARCHIVE_SETTLE_MS }, 'stores or deletions still running; closing the index under them');
+        const settled = await settleArchive(archive, log); // what the pipeline's last analyses stored
         archive.close();
-        return pipelineClosed && pruningStopped && settled;
+        return pipelineClosed && pruningStopped && ingestSettled && settled;
       })();
       return closing;
     },

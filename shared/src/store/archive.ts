@@ -250,12 +250,17 @@ export class Archive {
   }
 
   /** Stores a received file (already on disk under tmp/); the temp file is consumed either way. */
-  async storeFromTemp(tempPath: string, options: StoreOptions = {}): Promise<StoreOutcome> {
+  storeFromTemp(tempPath: string, options: StoreOptions = {}): Promise<StoreOutcome> {
+    // Counted from here, not from the study gate: reading a large file's header comes first, and settle() must wait for it.
+    return this.counted(this.storeFromTempNow(tempPath, options));
+  }
+
+  private async storeFromTempNow(tempPath: string, options: StoreOptions): Promise<StoreOutcome> {
     try {
       const { size } = await fs.stat(tempPath);
       const bytes = await fs.readFile(tempPath);
       const sha256 = sha256Of(bytes);
-      return await this.storeReceived({ path: tempPath, size, sha256, head: bytes, dataSynced: false }, options);
+      return await this.storeReceivedNow({ path: tempPath, size, sha256, head: bytes, dataSynced: false }, options);
     } catch (err) {
       await this.blobs.discardTemp(tempPath);
       return { status: 'failed', error: toMipsegError(err) };
@@ -266,7 +271,11 @@ export class Archive {
    * Stores a file whose hash and first bytes the receiver computed while it streamed in (STOW), which
    * saves reading it again. The temp file is consumed either way.
    */
-  async storeReceived(file: ReceivedFile, options: StoreOptions = {}): Promise<StoreOutcome> {
+  storeReceived(file: ReceivedFile, options: StoreOptions = {}): Promise<StoreOutcome> {
+    return this.counted(this.storeReceivedNow(file, options));
+  }
+
+  private async storeReceivedNow(file: ReceivedFile, options: StoreOptions): Promise<StoreOutcome> {
     let header: InstanceHeader | undefined;
     try {
       header = await this.readHeader(file);
@@ -676,7 +685,11 @@ export class Archive {
 
   /** Runs `work` in the study's gate (shared or exclusive), counted among the work in progress. */
   private inStudyGate<T>(mode: 'share' | 'exclusive', studyUid: string, work: () => Promise<T>): Promise<T> {
-    const running = mode === 'share' ? this.studies.share(studyUid, work) : this.studies.exclusive(studyUid, work);
+    return this.counted(mode === 'share' ? this.studies.share(studyUid, work) : this.studies.exclusive(studyUid, work));
+  }
+
+  /** Counts `running` among the work in progress until it settles (see settle). */
+  private counted<T>(running: Promise<T>): Promise<T> {
     this.inProgress.add(running);
     const done = (): void => void this.inProgress.delete(running);
     running.then(done, done);

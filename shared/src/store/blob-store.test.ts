@@ -31,7 +31,7 @@ describe('FileBlobStore.retire', () => {
     const opened: string[] = [];
     const spy = jest.spyOn(fsPromises, 'open').mockImplementation(async (path, flags, mode) => {
       const handle = await open(path, flags, mode);
-      if (flags === 'r+') {
+      if (String(path).includes(`${join(root, 'retired')}`)) {
         const datasync = handle.datasync.bind(handle);
         handle.datasync = async () => {
           opened.push(String(path));

@@ -76,7 +76,8 @@ async function keepAs(source: string, target: string): Promise<void> {
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'EMLINK') throw err;
     await fs.copyFile(source, target);
     // A link shares the synced data; a copy's must be synced itself, before the original's name goes to the replacement.
-    const copy = await fs.open(target, 'r+');
+    // Opened read-only: the copy has the original's mode, which an administrator may have made read-only.
+    const copy = await fs.open(target, 'r');
     try {
       await copy.datasync();
     } finally {

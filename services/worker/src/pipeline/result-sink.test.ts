@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -23,9 +23,13 @@ describe('storing results into the archive (embedded mode)', () => {
 
   test('a result whose temporary file cannot be written (a full disk) fails with that error, and nothing is stored', async () => {
     const full = new Writable({ write: (_chunk, _encoding, done) => done(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) });
-    jest.spyOn(archive.blobs, 'createTemp').mockReturnValue({ path: join(dir, 'tmp', 'never-written.part'), stream: full as unknown as WriteStream });
+    // What a write cut short by a full disk leaves: part of the file.
+    const partial = join(dir, 'tmp', 'part-written.part');
+    writeFileSync(partial, 'DICM, and then the disk was full');
+    jest.spyOn(archive.blobs, 'createTemp').mockReturnValue({ path: partial, stream: full as unknown as WriteStream });
     const result = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.5160001', seriesInstanceUid: '2.25.5160000', imagePositionPatient: [0, 0, 0] }));
     await expect(new ArchiveResultSink(archive).store([result])).rejects.toMatchObject({ code: 'ENOSPC' });
     expect(archive.index.countInstances()).toBe(0);
+    expect(readdirSync(join(dir, 'tmp'))).toEqual([]); // not left on the disk that ran out of room, attempt after attempt
   });
 });

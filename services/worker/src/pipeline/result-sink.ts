@@ -13,11 +13,17 @@ export class ArchiveResultSink implements ResultSink {
   async store(instances: readonly Buffer[]): Promise<void> {
     for (const bytes of instances) {
       const temp = this.archive.blobs.createTemp();
-      await new Promise<void>((resolve, reject) => {
-        temp.stream.once('error', reject);
-        // The callback is also called on an error (ENOSPC), possibly before 'error': a part-written file must not be stored.
-        temp.stream.end(bytes, (err?: Error | null) => (err ? reject(err) : resolve()));
-      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          temp.stream.once('error', reject);
+          // The callback is also called on an error (ENOSPC), possibly before 'error': a part-written file must not be stored.
+          temp.stream.end(bytes, (err?: Error | null) => (err ? reject(err) : resolve()));
+        });
+      } catch (err) {
+        // Not left on the disk that just ran out of room, attempt after attempt, until the next start-up's clean-up.
+        await this.archive.blobs.discardTemp(temp.path).catch(() => undefined);
+        throw err;
+      }
       const outcome = await this.archive.storeFromTemp(temp.path, { result: true });
       if (outcome.status === 'failed') throw outcome.error;
     }
