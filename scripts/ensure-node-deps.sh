@@ -12,7 +12,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   fi
   # The environment variable, not only .npmrc's onnxruntime-node-install key, which npm 11 warns it will stop
   # passing on: without either, onnxruntime-node's install script downloads CUDA 12 libraries on linux/x64.
-  ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" npm ci --no-audit --no-fund
+  # --include=dev: a NODE_ENV=production in the environment (a server profile, a systemd unit) would leave out
+  # TypeScript, which the build that follows needs.
+  ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" npm ci --include=dev --no-audit --no-fund
   if [ -n "$ohif_version" ]; then
     echo "reinstalling the OHIF viewer $ohif_version that npm ci removed..." >&2
     bash scripts/install-ohif.sh "$ohif_version" >&2 || echo "could not reinstall the OHIF viewer: run npm run install:ohif" >&2

@@ -40,11 +40,21 @@ function envFiles(s: ComposeService): string[] {
   return s.env_file === undefined ? [] : Array.isArray(s.env_file) ? s.env_file : [s.env_file];
 }
 
-/** What a container of the service sees: image ENV, then the env file (infra/.env as the example fills it), then `environment`. */
-function containerEnv(name: string, authTokens: string): Record<string, string> {
+/** The DIMSE_ALLOWED_AE_TITLES that infra/README.md's "Run it" writes into infra/.env for the demo. */
+function demoAllowedAeTitles(): string {
+  const set = /sed -i "s\/\^DIMSE_ALLOWED_AE_TITLES=\.\*\/DIMSE_ALLOWED_AE_TITLES=([^/]*)\/" infra\/\.env/.exec(readRepoFile('infra/README.md'));
+  expect(set).not.toBeNull();
+  return set?.[1] ?? '';
+}
+
+/**
+ * What a container of the service sees: image ENV, then the env file (infra/.env as the example and "Run it" fill
+ * it: `filled`), then `environment`.
+ */
+function containerEnv(name: string, filled: Record<string, string>): Record<string, string> {
   const s = service(name);
-  const fromFile = envFiles(s).length ? Object.fromEntries(envExample.filter((e) => !e.commented).map((e) => [e.key, e.value])) : {};
-  return { ...envOf(finalStage(dockerfileOf(name))), ...fromFile, AUTH_TOKENS: authTokens, ...composeEnvironment(s) };
+  const fromFile = envFiles(s).length ? { ...Object.fromEntries(envExample.filter((e) => !e.commented).map((e) => [e.key, e.value])), ...filled } : {};
+  return { ...envOf(finalStage(dockerfileOf(name))), ...fromFile, ...composeEnvironment(s) };
 }
 
 /** The node flags of the `mipseg` bin's `#!/usr/bin/env -S node …` line: what every entry point must run with. */
@@ -56,7 +66,7 @@ function binNodeFlags(): string[] {
 }
 
 function configOf(name: string): Config {
-  return loadConfig(containerEnv(name, TEST_TOKEN));
+  return loadConfig(containerEnv(name, { AUTH_TOKENS: TEST_TOKEN, DIMSE_ALLOWED_AE_TITLES: demoAllowedAeTitles() }));
 }
 
 describe('docker-compose.yml and infra/*.Dockerfile', () => {
@@ -86,15 +96,21 @@ describe('docker-compose.yml and infra/*.Dockerfile', () => {
     for (const name of Object.keys(MIPSEG_SERVICES)) expect([name, envFiles(service(name))]).toEqual([name, ['infra/.env']]);
   });
 
-  it('refuses to start the gateway from the example env file until AUTH_TOKENS is filled in', () => {
+  it('refuses to start the gateway from the example env file until AUTH_TOKENS and DIMSE_ALLOWED_AE_TITLES are filled in', () => {
     expect(envExample.find((e) => e.key === 'AUTH_TOKENS')).toMatchObject({ value: '', commented: false });
-    let error: unknown;
-    try {
-      loadConfig(containerEnv('gateway', ''));
-    } catch (err) {
-      error = err;
-    }
-    expect(isMipsegError(error, 'MIPSEG_INSECURE_BIND')).toBe(true);
+    // Empty, not the demo's tools' default titles, which anyone on the network could send with.
+    expect(envExample.find((e) => e.key === 'DIMSE_ALLOWED_AE_TITLES')).toMatchObject({ value: '', commented: false });
+    const refusal = (filled: Record<string, string>): unknown => {
+      try {
+        loadConfig(containerEnv('gateway', filled));
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    expect(isMipsegError(refusal({}), 'MIPSEG_INSECURE_BIND')).toBe(true);
+    expect(isMipsegError(refusal({ AUTH_TOKENS: TEST_TOKEN }), 'MIPSEG_INSECURE_DIMSE_BIND')).toBe(true);
+    expect(refusal({ AUTH_TOKENS: TEST_TOKEN, DIMSE_ALLOWED_AE_TITLES: demoAllowedAeTitles() })).toBeUndefined();
   });
 
   it('wires the gateway, the workers, Redis and Orthanc to each other', () => {
