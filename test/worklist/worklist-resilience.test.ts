@@ -244,8 +244,10 @@ describe('the worklist page when the server or the network misbehaves', () => {
     });
     await page.goto(`${server.root}/?from=2025-06-30&to=2025-06-01`);
     await page.waitForSelector('.worklist .error-box');
-    await live(); // the stream's opening reads the list once more, as after any (re)connect
-    await page.waitForTimeout(300);
+    await live();
+    // The stream's opening reads the list once more (as after any reconnect), a debounce later: that read is no retry.
+    for (let waited = 0; asked < 2 && waited < 5000; waited += 50) await page.waitForTimeout(50);
+    expect(asked).toBe(2);
     const before = asked;
     await page.waitForTimeout(2500); // past the first retry's second
     expect(await page.locator('[data-retry-notice]').count()).toBe(0);

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { loadConfig } from '@mipseg/shared/config';
 import { createLogger } from '@mipseg/shared/log';
 import { EmbeddedJobQueue } from '@mipseg/shared/queue';
-import { Archive, FileBlobStore } from '@mipseg/shared/store';
+import { Archive } from '@mipseg/shared/store';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
 import { serve } from './serve';
 
@@ -36,16 +36,17 @@ describe('mipseg serve shutting down while a store is under way', () => {
     const log = createLogger('silent');
     const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_ENABLED: 'false' });
     const service = await serve(config, log, { modelDir: MODEL_DIR, softwareVersion: 'test' });
-    // The store is held just before its file is published (a slow disk), until the shutdown waits for stores.
+    // The part is held between its end and the archive's store (a slow fdatasync of a large part), until the
+    // shutdown waits for stores.
     let entered: () => void = () => undefined;
     const publishing = new Promise<void>((r) => (entered = r));
     let release: () => void = () => undefined;
     const released = new Promise<void>((r) => (release = r));
-    const { publish } = FileBlobStore.prototype as { publish: (this: FileBlobStore, ...args: Parameters<FileBlobStore['publish']>) => Promise<void> };
-    jest.spyOn(FileBlobStore.prototype, 'publish').mockImplementation(async function (this: FileBlobStore, ...args) {
+    const { storeReceived } = Archive.prototype as { storeReceived: (this: Archive, ...args: Parameters<Archive['storeReceived']>) => ReturnType<Archive['storeReceived']> };
+    jest.spyOn(Archive.prototype, 'storeReceived').mockImplementation(async function (this: Archive, ...args) {
       entered();
       await released;
-      return publish.apply(this, args);
+      return storeReceived.apply(this, args);
     });
     const { settle } = Archive.prototype as { settle: (this: Archive, timeoutMs: number) => Promise<boolean> };
     jest.spyOn(Archive.prototype, 'settle').mockImplementation(function (this: Archive, timeoutMs: number) {

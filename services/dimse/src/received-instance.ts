@@ -68,8 +68,15 @@ export class ReceivedInstance extends Writable {
     callback();
   }
 
-  /** Waits until the data set is on disk, then hands the file to the archive (which consumes it). */
-  async store(): Promise<StoreOutcome> {
+  /**
+   * Waits until the data set is on disk, then hands the file to the archive (which consumes it). Counted by the
+   * archive from here, so that a shutdown waits for it (Archive.settle) through the wait for the file too.
+   */
+  store(): Promise<StoreOutcome> {
+    return this.archive.track(this.storeWhenWritten());
+  }
+
+  private async storeWhenWritten(): Promise<StoreOutcome> {
     await this.fileClosed;
     if (this.problem) {
       await this.archive.blobs.discardTemp(this.file.path);

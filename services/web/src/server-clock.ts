@@ -2,7 +2,8 @@
  * The server's clock as this page reads it: job times (startedAt) are the server's, and a workstation whose own clock
  * is a few minutes off showed a running analysis with no time at all (negative), then one minutes too short.
  * Every API answer's Date header (whole seconds) moves the estimate; differences under the header's own
- * resolution are taken as none.
+ * resolution are taken as none. Behind a reverse proxy that writes its own Date it is the proxy's clock, and a
+ * queue-mode job's start is its worker's: hosts kept to one time (NTP) make these the same.
  */
 let offsetMs = 0;
 

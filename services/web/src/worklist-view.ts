@@ -9,6 +9,8 @@ import { debounce, errorBox, type Shell, type View } from './view.js';
 import { FILTER_KEYS, parseWorklistSearch, rememberWorklistPath, worklistPath } from './worklist-url.js';
 
 const PAGE_SIZE = 50;
+/** Answers to a list read that asking again will not change. */
+const FINAL_STATUSES: ReadonlySet<number> = new Set([400, 403, 404]);
 const FILTER_STATES = ['waiting', 'queued', 'running', 'done', 'deleted', 'not-applicable', 'failed'] as const;
 
 /** The filter and page live in the URL (and this tab remembers it), so that "back" from a study returns to the same list. */
@@ -162,8 +164,9 @@ export function worklistView(shell: Shell): View {
     } catch (err) {
       if (ticket !== loading || disposed) return; // superseded: its error no longer concerns what is asked for
       if (err instanceof AuthRequiredError) return shell.authRequired();
-      // A refusal of what was asked (400: a from after to, an old link's state) will not change by asking again.
-      if (err instanceof ApiError && err.status < 500) return void replaceChildren(message, errorBox(err));
+      // A refusal of what was asked (400: a from after to, an old link's state) will not change by asking again; a
+      // proxy's 408 or 429, or anything from 500 up, may.
+      if (err instanceof ApiError && FINAL_STATUSES.has(err.status)) return void replaceChildren(message, errorBox(err));
       loadFailed(err);
     } finally {
       if (ticket === loading) element.classList.remove('loading');

@@ -252,7 +252,7 @@ export class Archive {
   /** Stores a received file (already on disk under tmp/); the temp file is consumed either way. */
   storeFromTemp(tempPath: string, options: StoreOptions = {}): Promise<StoreOutcome> {
     // Counted from here, not from the study gate: reading a large file's header comes first, and settle() must wait for it.
-    return this.counted(this.storeFromTempNow(tempPath, options));
+    return this.track(this.storeFromTempNow(tempPath, options));
   }
 
   private async storeFromTempNow(tempPath: string, options: StoreOptions): Promise<StoreOutcome> {
@@ -272,7 +272,7 @@ export class Archive {
    * saves reading it again. The temp file is consumed either way.
    */
   storeReceived(file: ReceivedFile, options: StoreOptions = {}): Promise<StoreOutcome> {
-    return this.counted(this.storeReceivedNow(file, options));
+    return this.track(this.storeReceivedNow(file, options));
   }
 
   private async storeReceivedNow(file: ReceivedFile, options: StoreOptions): Promise<StoreOutcome> {
@@ -685,11 +685,14 @@ export class Archive {
 
   /** Runs `work` in the study's gate (shared or exclusive), counted among the work in progress. */
   private inStudyGate<T>(mode: 'share' | 'exclusive', studyUid: string, work: () => Promise<T>): Promise<T> {
-    return this.counted(mode === 'share' ? this.studies.share(studyUid, work) : this.studies.exclusive(studyUid, work));
+    return this.track(mode === 'share' ? this.studies.share(studyUid, work) : this.studies.exclusive(studyUid, work));
   }
 
-  /** Counts `running` among the work in progress until it settles (see settle). */
-  private counted<T>(running: Promise<T>): Promise<T> {
+  /**
+   * Counts `running` among the work in progress until it settles (see settle). Receivers count a received part from
+   * its end, before what comes ahead of storeReceived (the fdatasync of a large file, the parts ahead of it).
+   */
+  track<T>(running: Promise<T>): Promise<T> {
     this.inProgress.add(running);
     const done = (): void => void this.inProgress.delete(running);
     running.then(done, done);
@@ -702,13 +705,16 @@ export class Archive {
    * that arrived whole, and the index closed under it would fail the store after its file was published.
    */
   async settle(timeoutMs: number): Promise<boolean> {
+    // The work under way now, and what it starts (a store's gate): not work that begins later, such as the results
+    // of analyses still running, which would keep a steady stream of stores from ever settling.
+    const pending = new Set(this.inProgress);
     const deadline = Date.now() + timeoutMs;
-    while (this.inProgress.size > 0) {
+    while ([...pending].some((p) => this.inProgress.has(p))) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, left)));
-      await Promise.race([Promise.allSettled([...this.inProgress]), timedOut]);
+      await Promise.race([Promise.allSettled([...pending]), timedOut]);
       clearTimeout(timer);
     }
     return true;

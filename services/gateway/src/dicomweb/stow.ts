@@ -121,14 +121,25 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
       });
     },
     end: async () => {
+      // The part is whole: a shutdown waits for it from here (Archive.settle), through the parts ahead of it, its
+      // fdatasync and its store, though its connection may be cut meanwhile.
+      let finished: () => void = () => undefined;
+      void archive.track(new Promise<void>((resolve) => (finished = resolve)));
       // Flush, fdatasync and store off the parse loop: the next part streams in while this one syncs, so the
       // fsyncs of one request overlap instead of queueing one behind the other (at most IN_FLIGHT at once).
       const behind = results[results.length - IN_FLIGHT];
-      if (behind) await behind;
-      const headBytesRead = Buffer.concat(head);
-      // Two copies of one instance in a request are stored in part order, so the later one is the copy kept, as
-      // for copies sent one request after another; parts run side by side and would otherwise finish in any order.
-      const uid = problem ? undefined : sopInstanceUidOf(headBytesRead);
+      let headBytesRead: Buffer;
+      let uid: string | undefined;
+      try {
+        if (behind) await behind;
+        headBytesRead = Buffer.concat(head);
+        // Two copies of one instance in a request are stored in part order, so the later one is the copy kept, as
+        // for copies sent one request after another; parts run side by side and would otherwise finish in any order.
+        uid = problem ? undefined : sopInstanceUidOf(headBytesRead);
+      } catch (err) {
+        finished();
+        throw err;
+      }
       const earlier = uid === undefined ? undefined : bySopInstanceUid.get(uid);
       const stored = (async (): Promise<PartResult> => {
         await syncAndClose(temp.stream).catch((err: unknown) => {
@@ -142,6 +153,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
         const file = { path: temp.path, size, sha256: hash.digest('hex'), head: headBytesRead, dataSynced: true };
         return archive.storeReceived(file, { ...store, deferDirSync: true });
       })();
+      void stored.finally(finished).catch(() => undefined);
       results.push(stored);
       if (uid !== undefined) bySopInstanceUid.set(uid, stored);
     },

@@ -3,7 +3,7 @@ import type { Logger } from '@mipseg/shared/log';
 import { newestAnalysisBySeries, type AnalysisPlan, type JobQueue, type JobRecord } from '@mipseg/shared/queue';
 import { IMAGE_SOP_CLASSES } from '@mipseg/shared/dicom';
 import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
-import { toMipsegError } from '@mipseg/shared/errors';
+import { isMipsegError, toMipsegError } from '@mipseg/shared/errors';
 import { computeSuvScaleFactors, readSuvInstanceMetadata } from '../suv';
 import { parseInstanceHeaderOnly } from '../volume';
 import { notPetImageStorage, readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
@@ -81,20 +81,27 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
     return unreadableVerdict(uid, `its first instance's file ${storageKey} cannot be read (${code})`);
   }
   try {
-    return { header: readPetSeriesHeader(bytes), instanceCount: instances.length, suvReady: suvComputable(bytes) };
+    return { header: readPetSeriesHeader(bytes), instanceCount: instances.length, suvReady: suvComputable(bytes, log) };
   } catch (err) {
     log.warn({ err, seriesInstanceUid: uid, storageKey }, 'series header unreadable; series skipped');
     return unreadableVerdict(uid, `the header in ${storageKey} does not parse: ${toMipsegError(err).message}`);
   }
 }
 
-/** Whether an instance's header holds what SUVbw needs (Units, decay correction, dose, weight, a factor for counts). */
-function suvComputable(bytes: Buffer): boolean {
+/**
+ * Whether an instance's header holds what SUVbw needs (Units, decay correction, dose, weight, a factor for counts).
+ * One instance stands for the series: a preference between reconstructions, not a verdict (the analysis computes SUV
+ * from every instance, and a GE series whose scan start differs from the first instance's is judged by it alone).
+ */
+function suvComputable(bytes: Buffer, log: Logger): boolean {
   try {
     computeSuvScaleFactors([readSuvInstanceMetadata(bytes)]);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (isMipsegError(err, 'MIPSEG_SUV_UNAVAILABLE')) return false;
+    // Not a property of the series (a fault here): no preference either way.
+    log.warn({ err }, 'could not tell whether a series\' SUV can be computed; not preferring by it');
+    return true;
   }
 }
 
