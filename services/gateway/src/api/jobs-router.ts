@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import { withTimeout } from '@mipseg/shared/async';
 import { assertUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { JobQueue, JobState } from '@mipseg/shared/queue';
@@ -50,8 +51,20 @@ function studyParam(req: Request): string | undefined {
   return study === undefined ? undefined : assertUid(study, 'study');
 }
 
+/**
+ * Longest a "Run again" waits for its study to be planned: the plan reads each series' first file, and waits for a
+ * study check of the same study under way; on a slow disk that has no bound. Past it the person is answered 503 and
+ * the planning goes on (its job shows in /api/jobs?study=, and a second click joins it).
+ */
+export const ANALYZE_ANSWER_TIMEOUT_MS = 30_000;
+
+export interface JobsRouterOptions {
+  readonly analyzeAnswerTimeoutMs?: number;
+}
+
 /** The jobs API: /api/jobs, /api/jobs/{id}, /api/studies/{uid}/results, /api/studies/{uid}/analyze. */
-export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
+export function jobsRouter(pipeline: PipelineApi, archive: Archive, options: JobsRouterOptions = {}): Router {
+  const analyzeTimeoutMs = options.analyzeAnswerTimeoutMs ?? ANALYZE_ANSWER_TIMEOUT_MS;
   const r = Router();
   r.get('/jobs', async (req, res) => {
     const study = studyParam(req);
@@ -93,7 +106,10 @@ export function jobsRouter(pipeline: PipelineApi, archive: Archive): Router {
     // The planner's queue calls wait for Redis to come back (study checks rely on that): asked while it is away,
     // a click would hang and then run, with every other click, once it returns. A person is answered 503 instead.
     await pipeline.queue.ping();
-    res.status(202).json(await pipeline.analyzeNow(study));
+    const planned = await withTimeout(pipeline.analyzeNow(study), analyzeTimeoutMs, () => new MipsegError('MIPSEG_BUSY',
+      `planning study ${study} takes longer than ${analyzeTimeoutMs / 1000} s (a slow disk, or a check of the study under way); `
+      + 'it goes on: see /api/jobs?study=, and ask again to join it'));
+    res.status(202).json(planned);
   });
   return r;
 }
