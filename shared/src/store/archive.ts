@@ -157,8 +157,12 @@ export class Archive {
   private readonly listeners: InstanceStoredListener[] = [];
   private readonly activityListeners: Array<(studyInstanceUid: string) => void> = [];
   private freeSpaceFloor: FreeSpaceFloor | undefined;
-  /** Instances stored whose listeners failed (the sender was told the store failed): a re-send tells them again. */
-  private readonly unheard = new Set<string>();
+  /**
+   * Instances stored whose listeners failed (the sender was told the store failed): a re-send tells them again. Kept in
+   * the index too: a restart before the re-send would otherwise answer it "unchanged" and tell no one, and a study
+   * whose last instance it was would never be analysed.
+   */
+  private readonly unheard: Set<string>;
   private readonly deletionListeners: StudyDeletedFromListener[] = [];
   private readonly syncTargets: Array<() => Promise<void>> = [];
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -171,7 +175,9 @@ export class Archive {
     readonly index: ArchiveIndex,
     private readonly log: Logger,
     private readonly lock?: DataDirLock,
-  ) {}
+  ) {
+    this.unheard = new Set(index.unheardInstances());
+  }
 
   /**
    * Opens the archive in `dataDir`, which this process then owns until {@link close}: the lock comes first,
@@ -387,6 +393,12 @@ export class Archive {
       for (const listener of this.listeners) listener(header);
     } catch (err) {
       this.unheard.add(header.sopInstanceUid);
+      try {
+        this.index.setUnheard(header.sopInstanceUid, true);
+      } catch (recordErr) {
+        // The same full or failing volume, likely: the in-memory record still serves a re-send before a restart.
+        this.log.warn({ err: recordErr, sopInstanceUid: header.sopInstanceUid }, 'could not record that a stored instance\'s study check failed');
+      }
       // A failure the sender can mend by sending again (0xA700, 503; not 0x0110, which senders take as final): the
       // instance is stored, and its re-send tells the listeners again (see commit).
       const error = toMipsegError(err);
@@ -394,7 +406,13 @@ export class Archive {
         ? new MipsegError('MIPSEG_STORAGE_BUSY', `stored, but its study check could not be recorded (${error.message})`, { cause: err })
         : error;
     }
-    this.unheard.delete(header.sopInstanceUid);
+    if (!this.unheard.delete(header.sopInstanceUid)) return;
+    try {
+      this.index.setUnheard(header.sopInstanceUid, false);
+    } catch (err) {
+      // Heard now; a stale record only tells the listeners once more at a later re-send, which they take as a no-op.
+      this.log.warn({ err, sopInstanceUid: header.sopInstanceUid }, 'could not clear the record of a failed study check');
+    }
   }
 
   /**

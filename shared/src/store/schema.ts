@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS instances (
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_number);
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+-- Stored, but their listeners failed (their study check not recorded; the sender was told to send again): a re-send
+-- tells the listeners again, after a restart too. Older code ignores the table.
+CREATE TABLE IF NOT EXISTS unheard_instances (sop_instance_uid TEXT PRIMARY KEY);
 `;
 
 /** DATA_DIR/index.sqlite. Version 1: the tables above. */

@@ -114,6 +114,10 @@ export interface ArchiveIndex {
    * that study is deleted (ordered as attributeSource orders); undefined when the patient has no other study.
    */
   patientSourceWithout(studyUid: string, skip?: number): StoredInstance | undefined;
+  /** Instances stored whose listeners failed (see Archive.notifyStored), kept across restarts. */
+  unheardInstances(): string[];
+  /** Records that an instance's listeners failed (`true`), or have now heard of it (`false`). */
+  setUnheard(sopInstanceUid: string, unheard: boolean): void;
   close(): void;
 }
 
@@ -433,6 +437,15 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   findInstance(sopInstanceUid: string): StoredInstance | undefined {
     return this.stmts.findInstance.get(sopInstanceUid) as StoredInstance | undefined;
+  }
+
+  unheardInstances(): string[] {
+    return this.statements.prepare('SELECT sop_instance_uid FROM unheard_instances').pluck().all() as string[];
+  }
+
+  setUnheard(sopInstanceUid: string, unheard: boolean): void {
+    this.statements.prepare(unheard ? 'INSERT OR IGNORE INTO unheard_instances VALUES (?)' : 'DELETE FROM unheard_instances WHERE sop_instance_uid = ?')
+      .run(sopInstanceUid);
   }
 
   findSeriesStudy(seriesUid: string): string | undefined {

@@ -80,4 +80,23 @@ describe('the archive keeps its index and files consistent', () => {
     expect((await archive.storeFromTemp(received(dir, 'third', '2.25.9640', '2.25.9640.1', '2.25.9640.1.1'))).status).toBe('unchanged');
     expect(heard).toEqual(['2.25.9640.1.1']);
   });
+
+  test('a re-send of an instance whose store listener failed tells the listeners after a restart too, once', async () => {
+    archive.onInstanceStored(() => {
+      throw Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL' });
+    });
+    expect((await archive.storeFromTemp(received(dir, 'first', '2.25.9650', '2.25.9650.1', '2.25.9650.1.1'))).status).toBe('failed');
+    // The service restarts before the sender sends again.
+    archive.close();
+    archive = await Archive.open(dir, createLogger('silent'));
+    const heard: string[] = [];
+    archive.onInstanceStored((header) => heard.push(header.sopInstanceUid));
+    expect((await archive.storeFromTemp(received(dir, 'again', '2.25.9650', '2.25.9650.1', '2.25.9650.1.1'))).status).toBe('unchanged');
+    expect(heard).toEqual(['2.25.9650.1.1']);
+    archive.close();
+    archive = await Archive.open(dir, createLogger('silent'));
+    archive.onInstanceStored((header) => heard.push(header.sopInstanceUid));
+    expect((await archive.storeFromTemp(received(dir, 'third', '2.25.9650', '2.25.9650.1', '2.25.9650.1.1'))).status).toBe('unchanged');
+    expect(heard).toEqual(['2.25.9650.1.1']);
+  });
 });
