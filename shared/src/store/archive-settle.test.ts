@@ -47,4 +47,36 @@ describe('Archive.settle, which a shutdown awaits before closing the index', () 
     expect((await store).status).toBe('stored');
     expect(await archive.settle(50)).toBe(true);
   });
+
+  /** A promise and the function that settles it. */
+  function held(): { promise: Promise<void>; release: () => void } {
+    let release: () => void = () => undefined;
+    const promise = new Promise<void>((r) => (release = r));
+    return { promise, release };
+  }
+
+  test('waits for received instances that begin while it waits (a cut connection\'s handler finishing a part)', async () => {
+    const first = held();
+    const later = held();
+    void archive.track(first.promise);
+    let settled = false;
+    const settling = archive.settle(5000).then((ok) => {
+      settled = true;
+      return ok;
+    });
+    void archive.track(later.promise); // began after settle() was called
+    first.release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false);
+    later.release();
+    expect(await settling).toBe(true);
+  });
+
+  test('does not wait for results that begin while it waits (analyses still running keep adding them)', async () => {
+    const result = held();
+    const settling = archive.settle(5000);
+    void archive.track(result.promise, 'snapshot');
+    expect(await settling).toBe(true);
+    result.release();
+  });
 });

@@ -167,8 +167,12 @@ export class Archive {
   private readonly syncTargets: Array<() => Promise<void>> = [];
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly studies = new StudyGate();
-  /** Stores, deletions and metadata writes under way: {@link settle} waits for them before the index is closed. */
-  private readonly inProgress = new Set<Promise<unknown>>();
+  /**
+   * Stores, deletions and metadata writes under way, each with how settle() waits for it: `drain`, received instances
+   * and the rest, also those that begin while it waits (a part a cut connection's handler finishes parsing); `snapshot`,
+   * mipseg's own results, only those under way when it is called (analyses still running would otherwise keep adding).
+   */
+  private readonly inProgress = new Map<Promise<unknown>, 'drain' | 'snapshot'>();
 
   constructor(
     readonly blobs: BlobStore,
@@ -258,7 +262,7 @@ export class Archive {
   /** Stores a received file (already on disk under tmp/); the temp file is consumed either way. */
   storeFromTemp(tempPath: string, options: StoreOptions = {}): Promise<StoreOutcome> {
     // Counted from here, not from the study gate: reading a large file's header comes first, and settle() must wait for it.
-    return this.track(this.storeFromTempNow(tempPath, options));
+    return this.track(this.storeFromTempNow(tempPath, options), options.result === true ? 'snapshot' : 'drain');
   }
 
   private async storeFromTempNow(tempPath: string, options: StoreOptions): Promise<StoreOutcome> {
@@ -278,7 +282,7 @@ export class Archive {
    * saves reading it again. The temp file is consumed either way.
    */
   storeReceived(file: ReceivedFile, options: StoreOptions = {}): Promise<StoreOutcome> {
-    return this.track(this.storeReceivedNow(file, options));
+    return this.track(this.storeReceivedNow(file, options), options.result === true ? 'snapshot' : 'drain');
   }
 
   private async storeReceivedNow(file: ReceivedFile, options: StoreOptions): Promise<StoreOutcome> {
@@ -287,7 +291,8 @@ export class Archive {
       header = await this.readHeader(file);
       this.validate(header, options);
       const h = header;
-      return await this.inStudyGate('share', h.studyInstanceUid, () => this.serialised(h.sopInstanceUid, () => this.commit(h, file, options)));
+      // Not tracked again: the store as a whole is, as a result or not.
+      return await this.studies.share(h.studyInstanceUid, () => this.serialised(h.sopInstanceUid, () => this.commit(h, file, options)));
     } catch (err) {
       await this.blobs.discardTemp(file.path);
       const error = toMipsegError(err);
@@ -710,8 +715,8 @@ export class Archive {
    * Counts `running` among the work in progress until it settles (see settle). Receivers count a received part from
    * its end, before what comes ahead of storeReceived (the fdatasync of a large file, the parts ahead of it).
    */
-  track<T>(running: Promise<T>): Promise<T> {
-    this.inProgress.add(running);
+  track<T>(running: Promise<T>, kind: 'drain' | 'snapshot' = 'drain'): Promise<T> {
+    this.inProgress.set(running, kind);
     const done = (): void => void this.inProgress.delete(running);
     running.then(done, done);
     return running;
@@ -723,16 +728,16 @@ export class Archive {
    * that arrived whole, and the index closed under it would fail the store after its file was published.
    */
   async settle(timeoutMs: number): Promise<boolean> {
-    // The work under way now, and what it starts (a store's gate): not work that begins later, such as the results
-    // of analyses still running, which would keep a steady stream of stores from ever settling.
-    const pending = new Set(this.inProgress);
+    const results = new Set([...this.inProgress].filter(([, kind]) => kind === 'snapshot').map(([work]) => work));
+    const awaited = (): Array<Promise<unknown>> =>
+      [...this.inProgress].filter(([work, kind]) => kind === 'drain' || results.has(work)).map(([work]) => work);
     const deadline = Date.now() + timeoutMs;
-    while ([...pending].some((p) => this.inProgress.has(p))) {
+    for (let pending = awaited(); pending.length > 0; pending = awaited()) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, left)));
-      await Promise.race([Promise.allSettled([...pending]), timedOut]);
+      await Promise.race([Promise.allSettled(pending), timedOut]);
       clearTimeout(timer);
     }
     return true;

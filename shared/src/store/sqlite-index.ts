@@ -333,6 +333,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return this.securelyDeleting(() => {
       const study = this.stmts.findStudyPatient.get(studyUid) as { patientKey: string } | undefined;
       if (!study) return undefined;
+      this.statements.prepare('DELETE FROM unheard_instances WHERE sop_instance_uid IN (SELECT sop_instance_uid FROM instances WHERE study_uid = ?)').run(studyUid);
       const { changes } = this.statements.prepare('DELETE FROM instances WHERE study_uid = ?').run(studyUid);
       this.statements.prepare('DELETE FROM series WHERE study_uid = ?').run(studyUid);
       this.removeStudyRow(studyUid, study.patientKey, patientAfter);
@@ -369,6 +370,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       const known = this.statements.prepare(`SELECT s.patient_key AS patientKey FROM series se JOIN studies s ON s.study_uid = se.study_uid
         WHERE se.series_uid = ? AND se.study_uid = ?`).get(seriesUid, studyUid) as { patientKey: string } | undefined;
       if (!known) return undefined;
+      this.statements.prepare('DELETE FROM unheard_instances WHERE sop_instance_uid IN (SELECT sop_instance_uid FROM instances WHERE series_uid = ?)').run(seriesUid);
       const { changes } = this.statements.prepare('DELETE FROM instances WHERE series_uid = ?').run(seriesUid);
       this.statements.prepare('DELETE FROM series WHERE series_uid = ?').run(seriesUid);
       const left = this.statements.prepare('SELECT 1 FROM series WHERE study_uid = ? LIMIT 1').get(studyUid);
@@ -385,6 +387,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return this.securelyDeleting(() => {
       const study = this.stmts.findStudyPatient.get(studyUid) as { patientKey: string } | undefined;
       const { changes } = this.statements.prepare('DELETE FROM instances WHERE sop_instance_uid = ? AND study_uid = ?').run(sopInstanceUid, studyUid);
+      if (changes > 0) this.statements.prepare('DELETE FROM unheard_instances WHERE sop_instance_uid = ?').run(sopInstanceUid);
       if (changes === 0 || !study) return undefined;
       if (remaining) this.refileAfterDeletion(remaining, study.patientKey);
       return changes;

@@ -137,6 +137,9 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
         // for copies sent one request after another; parts run side by side and would otherwise finish in any order.
         uid = problem ? undefined : sopInstanceUidOf(headBytesRead);
       } catch (err) {
+        // The reader has let go of this part: its file is removed here, or it would stay in tmp/ until a restart.
+        await destroyStream(temp.stream);
+        await archive.blobs.discardTemp(temp.path).catch(() => undefined);
         finished();
         throw err;
       }

@@ -134,7 +134,11 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
     timeZone: config.timeZone }, 'pipeline started');
   return {
     queue,
-    analyzeNow: (uid) => plan(uid, true),
+    // Logged here too: a person's request may have been answered 503 before the plan ended (jobs-router's limit).
+    analyzeNow: (uid) => plan(uid, true).catch((err: unknown) => {
+      log.warn({ err, studyInstanceUid: uid }, 'planning an on-demand analysis failed');
+      throw err;
+    }),
     studyDeletionRefusal: (uid) => studyDeletionRefusal(queue, uid, outbox?.pending() ?? []),
     close: async () => {
       outbox?.close();
