@@ -4,9 +4,9 @@ import { newestAnalysisBySeries, type AnalysisPlan, type JobQueue, type JobRecor
 import { IMAGE_SOP_CLASSES } from '@mipseg/shared/dicom';
 import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
 import { isMipsegError, toMipsegError } from '@mipseg/shared/errors';
-import { computeSuvScaleFactors, readSuvInstanceMetadata } from '../suv';
-import { parseInstanceHeaderOnly } from '../volume';
-import { notPetImageStorage, readPetSeriesHeader, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
+import { computeSuvScaleFactors, readSuvMetadataFromDataSet } from '../suv';
+import { parseInstanceHeaderOnly, type DataSet } from '../volume';
+import { notPetImageStorage, readPetSeriesHeaderFromDataSet, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
 
 export interface PlanOutcome {
   readonly kind: 'queued' | 'unchanged' | 'not-applicable';
@@ -81,7 +81,9 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
     return unreadableVerdict(uid, `its first instance's file ${storageKey} cannot be read (${code})`);
   }
   try {
-    return { header: readPetSeriesHeader(bytes), instanceCount: instances.length, suvReady: suvComputable(bytes, log) };
+    // Parsed once for both: the eligibility header and what SUV needs come from the same elements.
+    const ds = parseInstanceHeaderOnly(bytes);
+    return { header: readPetSeriesHeaderFromDataSet(ds), instanceCount: instances.length, suvReady: suvComputable(ds, log) };
   } catch (err) {
     log.warn({ err, seriesInstanceUid: uid, storageKey }, 'series header unreadable; series skipped');
     return unreadableVerdict(uid, `the header in ${storageKey} does not parse: ${toMipsegError(err).message}`);
@@ -93,9 +95,9 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
  * One instance stands for the series: a preference between reconstructions, not a verdict (the analysis computes SUV
  * from every instance, and a GE series whose scan start differs from the first instance's is judged by it alone).
  */
-function suvComputable(bytes: Buffer, log: Logger): boolean {
+function suvComputable(ds: DataSet, log: Logger): boolean {
   try {
-    computeSuvScaleFactors([readSuvInstanceMetadata(bytes)]);
+    computeSuvScaleFactors([readSuvMetadataFromDataSet(ds)]);
     return true;
   } catch (err) {
     if (isMipsegError(err, 'MIPSEG_SUV_UNAVAILABLE')) return false;

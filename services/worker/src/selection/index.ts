@@ -2,5 +2,5 @@ export { selectPetSeries } from './select-pet-series';
 export type { PetSeriesSelection, SeriesVerdict, RuleFailure } from './select-pet-series';
 export { SERIES_ELIGIBILITY_RULES, DEFAULT_ELIGIBILITY_OPTIONS, notPetImageStorage, sliceCount } from './eligibility-rules';
 export type { EligibilityRule, EligibilityOptions } from './eligibility-rules';
-export { readPetSeriesHeader } from './pet-series-header';
+export { readPetSeriesHeader, readPetSeriesHeaderFromDataSet } from './pet-series-header';
 export type { PetSeriesHeader, PetSeriesCandidate } from './pet-series-header';

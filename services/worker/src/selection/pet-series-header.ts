@@ -1,5 +1,5 @@
 import { MipsegError } from '@mipseg/shared/errors';
-import { parseInstanceHeaderOnly, readDecodedString, readFirstItem, readNumber, readString, readStrings, readUint16, readValueText } from '../volume';
+import { parseInstanceHeaderOnly, readDecodedString, readFirstItem, readNumber, readString, readStrings, readUint16, readValueText, type DataSet } from '../volume';
 
 /** A coded concept as a data set gives it: CodeValue, CodingSchemeDesignator, CodeMeaning (any may be null). */
 export interface CodedValue {
@@ -46,7 +46,11 @@ export interface PetSeriesCandidate {
 
 /** Reads the eligibility header from the PS3.10 bytes of any instance of a series (header only). */
 export function readPetSeriesHeader(bytes: Uint8Array): PetSeriesHeader {
-  const ds = parseInstanceHeaderOnly(bytes);
+  return readPetSeriesHeaderFromDataSet(parseInstanceHeaderOnly(bytes));
+}
+
+/** readPetSeriesHeader of a header already parsed (parseInstanceHeaderOnly), for a caller that reads more of it. */
+export function readPetSeriesHeaderFromDataSet(ds: DataSet): PetSeriesHeader {
   const seriesInstanceUid = readString(ds, '0020000e');
   if (seriesInstanceUid === null) {
     throw new MipsegError('MIPSEG_DICOM_MISSING_ATTRIBUTE', 'SeriesInstanceUID (0020,000E)');
