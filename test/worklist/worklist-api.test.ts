@@ -8,14 +8,17 @@ import { startWorklistServer, type WorklistServer } from './worklist-server';
 const request = (uid: string, series = `${uid}.2`) =>
   ({ studyInstanceUid: uid, seriesInstanceUid: series, sopInstanceUids: [`${series}.1`], contentHash: 'x', reason: 'study-complete', version: 1 }) as const;
 
+/** A page of GET /api/worklist?`query`, which must answer 200. */
+async function worklistPage(server: WorklistServer, query: string): Promise<WorklistPage> {
+  const res = await fetch(`${server.root}/api/worklist?${query}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as WorklistPage;
+}
+
 describe('the worklist API', () => {
   let server: WorklistServer;
   const uid = (i: number) => syntheticStudy(i).studyInstanceUid;
-  const get = async (query: string): Promise<WorklistPage> => {
-    const res = await fetch(`${server.root}/api/worklist?${query}`);
-    expect(res.status).toBe(200);
-    return (await res.json()) as WorklistPage;
-  };
+  const get = (query: string): Promise<WorklistPage> => worklistPage(server, query);
 
   beforeAll(async () => {
     server = await startWorklistServer();
@@ -234,11 +237,7 @@ describe('the worklist when a result\'s series are no longer in the archive (a r
 
 describe('the worklist\'s patient and accession boxes', () => {
   let server: WorklistServer;
-  const get = async (query: string): Promise<WorklistPage> => {
-    const res = await fetch(`${server.root}/api/worklist?${query}`);
-    expect(res.status).toBe(200);
-    return (await res.json()) as WorklistPage;
-  };
+  const get = (query: string): Promise<WorklistPage> => worklistPage(server, query);
   beforeAll(async () => {
     server = await startWorklistServer();
     for (let i = 0; i < 12; i++) indexSyntheticStudy(server.archive.index, syntheticStudy(i));
