@@ -4,7 +4,7 @@ import { TransferSyntax, viewStoredSamples } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { DataSet } from './dicom-dataset';
 import type { SliceHeader } from './slice-header';
-import { undecodableFrame, type FrameCodec, type StoredSamples } from './frame-codec';
+import { undecodableFrame, type DecodedFrame, type FrameCodec } from './frame-codec';
 import { RLE_LOSSLESS } from './rle-lossless';
 import { decodeJpeg2000Frame, decodeJpegLsFrame } from './wasm-frame-decoders';
 
@@ -12,9 +12,12 @@ const NATIVE = new Set<string>([TransferSyntax.ImplicitVrLittleEndian, TransferS
 
 const JPEG_LOSSLESS: FrameCodec = {
   name: 'JPEG Lossless',
-  // The decoder takes an ArrayBuffer and an offset; file bytes never live in a SharedArrayBuffer.
-  decode: (frame, header) =>
-    new Decoder().decode(frame.buffer as ArrayBuffer, frame.byteOffset, frame.length, header.bitsAllocated / 8),
+  decode: (frame, header): DecodedFrame => {
+    const decoder = new Decoder();
+    // The decoder takes an ArrayBuffer and an offset; file bytes never live in a SharedArrayBuffer.
+    const samples = decoder.decode(frame.buffer as ArrayBuffer, frame.byteOffset, frame.length, header.bitsAllocated / 8);
+    return { samples, columns: decoder.xDim ?? 0, rows: decoder.yDim ?? 0 };
+  },
 };
 const JPEG_LS: FrameCodec = { name: 'JPEG-LS', decode: decodeJpegLsFrame };
 const JPEG_2000: FrameCodec = { name: 'JPEG 2000', decode: decodeJpeg2000Frame };
@@ -101,7 +104,7 @@ function decodeNative(source: PixelDataSource, element: dicomParser.Element, hea
 }
 
 /** Runs the codec on the frame; undecodable data is the instance's fault, a codec that will not load is ours. */
-function decodeFrame(codec: FrameCodec, frame: Uint8Array, header: SliceHeader): StoredSamples {
+function decodeFrame(codec: FrameCodec, frame: Uint8Array, header: SliceHeader): DecodedFrame {
   try {
     return codec.decode(frame, header);
   } catch (err) {
@@ -117,7 +120,11 @@ function decodeEncapsulated(source: PixelDataSource, element: dicomParser.Elemen
   }
   // Of the data set, dicom-parser reads only byteArray and byteArrayParser here: the source has both.
   const frame = dicomParser.readEncapsulatedPixelDataFromFragments(source as unknown as DataSet, element, 0, element.fragments.length);
-  const samples = decodeFrame(codec, frame, header);
+  const { samples, columns, rows } = decodeFrame(codec, frame, header);
+  if (columns !== header.columns || rows !== header.rows) {
+    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: ${codec.name} image is ` +
+      `${columns} columns x ${rows} rows, the header says Columns ${header.columns} and Rows ${header.rows}`);
+  }
   if (samples.length !== target.length) {
     throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: ${codec.name} image has ` +
       `${samples.length} pixels, Rows x Columns is ${target.length}`);

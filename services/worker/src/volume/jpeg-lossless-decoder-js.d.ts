@@ -5,6 +5,9 @@ declare module 'jpeg-lossless-decoder-js' {
     constructor(buffer?: ArrayBuffer, numBytes?: number);
     /** Sample precision (bits) from the SOF header, set by decode. */
     precision: number | undefined;
+    /** Samples per line (SOF X) and lines (SOF Y), set by decode. */
+    xDim: number | undefined;
+    yDim: number | undefined;
     /** Decodes one JPEG Lossless (Process 14) image; numBytes per sample 1 or 2 (grey) gives Uint8/Uint16 samples. */
     decode(buffer: ArrayBuffer, offset?: number, length?: number, numBytes?: number): Uint8Array | Uint16Array;
   }

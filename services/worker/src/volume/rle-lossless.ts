@@ -1,4 +1,4 @@
-import { undecodableFrame, type FrameCodec, type StoredSamples } from './frame-codec';
+import { undecodableFrame, type DecodedFrame, type FrameCodec, type StoredSamples } from './frame-codec';
 import type { SliceHeader } from './slice-header';
 
 /*
@@ -87,4 +87,9 @@ export function decodeRleLosslessFrame(frame: Uint8Array, header: SliceHeader): 
   }
 }
 
-export const RLE_LOSSLESS: FrameCodec = { name: 'RLE Lossless', decode: decodeRleLosslessFrame };
+/** RLE carries no image size of its own (PS3.5 G.3): the segments are read as Rows x Columns bytes each. */
+export const RLE_LOSSLESS: FrameCodec = {
+  name: 'RLE Lossless',
+  decode: (frame, header): DecodedFrame =>
+    ({ samples: decodeRleLosslessFrame(frame, header), columns: header.columns, rows: header.rows }),
+};

@@ -1,6 +1,6 @@
 import createCharLsModule from '@cornerstonejs/codec-charls/decodewasmjs';
 import createOpenJpegModule from '@cornerstonejs/codec-openjpeg/decodewasmjs';
-import type { StoredSamples } from './frame-codec';
+import type { DecodedFrame } from './frame-codec';
 import { instantiateWasmCodec, LazyWasmCodec, type EmscriptenFactory } from './wasm-codec';
 
 /** What CharLS's JpegLSDecoder and OpenJPEG's J2KDecoder (embind classes) have in common. */
@@ -27,7 +27,7 @@ const charLs = lazyCodec('CharLS', createCharLsModule, '@cornerstonejs/codec-cha
 const openJpeg = lazyCodec('OpenJPEG', createOpenJpegModule, '@cornerstonejs/codec-openjpeg/decodewasm', 'J2KDecoder');
 
 /** Copies the decoded frame out of the module's memory, checking it is one grey sample per pixel. */
-function copyStoredSamples(decoder: EmbindFrameDecoder): StoredSamples {
+function copyDecodedFrame(decoder: EmbindFrameDecoder): DecodedFrame {
   const { width, height, bitsPerSample, componentCount } = decoder.getFrameInfo();
   if (componentCount !== 1) throw new Error(`${componentCount} components (PET is one grey sample)`);
   if (!(bitsPerSample >= 1 && bitsPerSample <= 16)) throw new Error(`${bitsPerSample} bits per sample`);
@@ -37,7 +37,8 @@ function copyStoredSamples(decoder: EmbindFrameDecoder): StoredSamples {
     throw new Error(`${decoded.length} decoded bytes for a ${width} x ${height} frame of ${bitsPerSample}-bit samples`);
   }
   const copy = new Uint8Array(decoded); // a fresh buffer: aligned for the 16-bit view, and ours once deleted there
-  return bytesPerSample === 1 ? copy : new Uint16Array(copy.buffer, 0, width * height);
+  const samples = bytesPerSample === 1 ? copy : new Uint16Array(copy.buffer, 0, width * height);
+  return { samples, columns: width, rows: height };
 }
 
 /** The codec's own [ERROR] lines, else what was thrown (a C++ exception arrives as a bare number, its message lost). */
@@ -48,21 +49,21 @@ function failureDetail(err: unknown, messages: readonly string[]): string {
 }
 
 function decodeWith<Key extends string>(lazy: LazyWasmCodec<Record<Key, DecoderClass>>, decoderClass: Key,
-  frame: Uint8Array): StoredSamples {
+  frame: Uint8Array): DecodedFrame {
   const codec = lazy.get();
   codec.messages.length = 0;
   const decoder = new codec.exports[decoderClass]();
-  let samples: StoredSamples;
+  let decoded: DecodedFrame;
   try {
     decoder.getEncodedBuffer(frame.length).set(frame);
     decoder.decode();
-    samples = copyStoredSamples(decoder);
+    decoded = copyDecodedFrame(decoder);
   } catch (err) {
     lazy.discard(); // its memory, this decoder's included, goes with it
     throw new Error(failureDetail(err, codec.messages), { cause: err });
   }
   decoder.delete();
-  return samples;
+  return decoded;
 }
 
 /**
@@ -70,7 +71,7 @@ function decodeWith<Key extends string>(lazy: LazyWasmCodec<Record<Key, DecoderC
  * two's complement pattern, as from JPEG Lossless. Throws a plain Error for undecodable data; MIPSEG_INTERNAL when
  * the codec will not load.
  */
-export function decodeJpegLsFrame(frame: Uint8Array): StoredSamples {
+export function decodeJpegLsFrame(frame: Uint8Array): DecodedFrame {
   return decodeWith(charLs, 'JpegLSDecoder', frame);
 }
 
@@ -79,6 +80,6 @@ export function decodeJpegLsFrame(frame: Uint8Array): StoredSamples {
  * codestream's values come back as their 16-bit pattern, which the sign extension from BitsStored restores;
  * an unsigned one holding a signed image's pattern is restored the same way. Throws as decodeJpegLsFrame.
  */
-export function decodeJpeg2000Frame(frame: Uint8Array): StoredSamples {
+export function decodeJpeg2000Frame(frame: Uint8Array): DecodedFrame {
   return decodeWith(openJpeg, 'J2KDecoder', frame);
 }
