@@ -6,6 +6,9 @@ Assumes a linear mapping x = clamp(SUV / suvWhite, 0, 1) with x = (255 - grey) /
 values of a coronal maximum projection: soft tissue / blood pool ~1.4 SUV along a ray, liver ~2.7 SUV
 (max through the liver; mean liver SUV is ~2.0-2.5). Brain and bladder (SUV > 6) should then saturate.
 The estimate is rough (+-20 %); training augments the intensity window by +-30 % to absorb it.
+
+Only the training split's controls are read: suvWhite is part of the input contract the validation figures are
+measured through, so it must not be estimated from the validation images (data.is_validation).
 """
 from __future__ import annotations
 
@@ -15,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from data import read_input
+from data import is_validation, read_input
 
 SOFT_TISSUE_MIP_SUV = 1.4
 LIVER_MIP_SUV = 2.7
-# control_000: the liver is the homogeneous region at image-left, rows 180-240, columns 140-200 (checked by eye).
+# control_000 (training split): the liver is the homogeneous region at image-left, rows 180-240, columns 140-200
+# (checked by eye).
 LIVER_BOX = ("control_000.png", (180, 240, 140, 200))
 
 
@@ -27,7 +31,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     args = ap.parse_args()
-    controls = sorted((Path(args.data) / "controls" / "imgs").glob("control_*.png"))
+    controls = [p for p in sorted((Path(args.data) / "controls" / "imgs").glob("control_*.png"))
+                if not is_validation(int(p.stem.split("_")[1]))]
     body_medians, saturated = [], []
     for path in controls:
         x = read_input(path)
@@ -39,7 +44,7 @@ def main() -> None:
     body_x = float(np.median(body_medians))
     estimates = {"from_soft_tissue": SOFT_TISSUE_MIP_SUV / body_x, "from_liver": LIVER_MIP_SUV / liver_x}
     print(json.dumps({
-        "controls": len(controls),
+        "training_controls": len(controls),
         "body_median_x": round(body_x, 3),
         "liver_median_x": round(liver_x, 3),
         "share_of_controls_with_saturated_pixels": round(float(np.mean(np.array(saturated) > 0)), 3),
