@@ -4,6 +4,7 @@ export { TransferSyntax, isUncompressed } from './transfer-syntaxes';
 export { INDEXED_ATTRIBUTES, findIndexedAttribute, DEFAULT_RETURN_KEYWORDS } from './attributes';
 export type { IndexedAttribute, IndexedValues, Level, MatchKind } from './attributes';
 export { dicomTextDecoder, usesCodeExtensions } from './character-sets';
+export { fromAcrNemaDate, fromAcrNemaTime } from './legacy-date-time';
 export { readDcmjsDataSet } from './dcmjs-read';
 export type { DicomTextDecoder } from './character-sets';
 export { parseInstanceHeader, readSopInstanceUid } from './parse-header';

@@ -1,3 +1,4 @@
+import { fromAcrNemaDate } from '../dicom/legacy-date-time';
 import type { SqliteSchema } from './sqlite-database';
 
 /**
@@ -48,15 +49,15 @@ CREATE TABLE IF NOT EXISTS unheard_instances (sop_instance_uid TEXT PRIMARY KEY)
 /** DATA_DIR/index.sqlite. Version 1: the tables above. */
 export const INDEX_SCHEMA: SqliteSchema = { name: 'archive index', version: 1, sql: SCHEMA_SQL };
 
-/** ACR-NEMA's yyyy.mm.dd, a form of DA that archives of the 1990s still send (PS3.5 6.2 Table 6.2-1, DA: retired). */
-const ACR_NEMA_DATE = /^\d{4}\.\d{2}\.\d{2}$/;
-
 /**
  * A DA value as the index keeps it: yyyy.mm.dd becomes yyyymmdd, so that a QIDO date match or range finds it and the
  * answer carries a valid DA; any other value stays as it came. The stored file keeps what was sent.
  */
 export function normaliseDate<T extends string | number | null | undefined>(da: T): T | string {
-  return typeof da === 'string' && ACR_NEMA_DATE.test(da) ? da.replace(/\./g, '') : da;
+  if (typeof da !== 'string') return da;
+  const normalised = fromAcrNemaDate(da);
+  // Only the ACR-NEMA form is rewritten: other values, padding included, are kept as they came.
+  return normalised !== da.trim() ? normalised : da;
 }
 
 /** The index's DA columns: each is kept as normaliseDate gives it. */

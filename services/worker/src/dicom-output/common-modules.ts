@@ -1,4 +1,4 @@
-import { MIPSEG_MANUFACTURER } from '@mipseg/shared/dicom';
+import { fromAcrNemaDate, fromAcrNemaTime, MIPSEG_MANUFACTURER } from '@mipseg/shared/dicom';
 import { Concept } from './coded-concepts';
 import { codeItem, formatDs, parseUtcOffset, type CodedConcept, type DicomTimestamp } from './dicom-values';
 import { textOf } from './natural-values';
@@ -24,17 +24,14 @@ const ds = (n: number | null): string | null => (n === null ? null : formatDs(n)
  * writer refuses it and the result could never be written.
  */
 export function fitDa(value: string): string {
-  const v = value.trim();
-  const legacy = /^(\d{4})\.(\d{2})\.(\d{2})$/.exec(v);
-  if (legacy) return `${legacy[1]}${legacy[2]}${legacy[3]}`;
+  const v = fromAcrNemaDate(value);
   return /^\d{8}$/.test(v) ? v : '';
 }
 
 /** A copied TM: the ACR-NEMA form hh:mm:ss.frac without its colons; anything else that is not a TM, empty (Type 2). */
 export function fitTm(value: string): string {
-  const v = value.trim();
-  const plain = /^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$/.test(v) ? v.replaceAll(':', '') : v;
-  return /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(plain) ? plain : '';
+  const v = fromAcrNemaTime(value);
+  return /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(v) ? v : '';
 }
 
 /** PS3.5 6.2: at most 64 characters in each of a PN's component groups. */

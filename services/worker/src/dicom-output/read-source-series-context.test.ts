@@ -59,6 +59,22 @@ describe('readSourceSeriesContext', () => {
     expect(context.carriedPatientAndStudy['PatientBirthTime']).toBe('123000');
   });
 
+  test('reads series and acquisition dates and times in ACR-NEMA form (yyyy.mm.dd, hh:mm:ss) in the PS3.5 form the writer takes', () => {
+    const legacy = (sop: string, acquisitionTime: string): Uint8Array => {
+      const bytes = syntheticPetInstance({ sopInstanceUid: sop });
+      const file = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
+      file.dict['00080021'] = { vr: 'DA', Value: ['2024.05.17'] };
+      file.dict['00080031'] = { vr: 'TM', Value: ['08:55:00'] };
+      file.dict['00080022'] = { vr: 'DA', Value: ['2024.05.17'] };
+      file.dict['00080032'] = { vr: 'TM', Value: [acquisitionTime] };
+      return new Uint8Array(file.write({ allowInvalidVRLength: true }));
+    };
+    // 09:15 comes after 09:00:30 however the colons sort: the earliest is compared in the PS3.5 form.
+    const context = readSourceSeriesContext([legacy('2.25.1.1', '09:15'), legacy('2.25.1.2', '09:00:30')]);
+    expect([context.SeriesDate, context.SeriesTime]).toEqual(['20240517', '085500']);
+    expect([context.AcquisitionDate, context.AcquisitionTime]).toEqual(['20240517', '090030']);
+  });
+
   test('marks the series lossy when any instance was lossy compressed, with the ratio and method', () => {
     const lossy = { LossyImageCompression: '01', LossyImageCompressionRatio: ['8'], LossyImageCompressionMethod: ['ISO_15444_1'] };
     const context = readSourceSeriesContext([

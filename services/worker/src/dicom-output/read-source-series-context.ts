@@ -4,7 +4,7 @@ import { dicomParseOptions, isValidUid, readDcmjsDataSet, TransferSyntax } from 
 import { MipsegError } from '@mipseg/shared/errors';
 import { readValueText } from '../volume';
 import { checkedSequence, withCheckedSequences } from './carried-sequences';
-import { fitTm } from './common-modules';
+import { fitDa, fitTm } from './common-modules';
 import { itemsOf, numberOf, textOf, textsOf } from './natural-values';
 import type { DicomItem, SourceInstanceRef, SourceSeriesContext } from './source-series-context';
 
@@ -141,7 +141,7 @@ function lossyCompression(headers: readonly DicomItem[]): LossyCompression {
 /** The earliest acquisition date and time, compared as one DA+TM string (TM padded to sort correctly). */
 function earliestAcquisition(headers: readonly DicomItem[]): { date: string; time: string } {
   const stamps = headers
-    .map((h) => ({ date: textOf(h, 'AcquisitionDate'), time: textOf(h, 'AcquisitionTime') }))
+    .map((h) => ({ date: fitDa(textOf(h, 'AcquisitionDate')), time: fitTm(textOf(h, 'AcquisitionTime')) }))
     .filter((s) => s.date !== '' && s.time !== '')
     .sort((a, b) => `${a.date}${a.time.padEnd(13, '0')}`.localeCompare(`${b.date}${b.time.padEnd(13, '0')}`));
   return stamps[0] ?? { date: '', time: '' };
@@ -270,8 +270,9 @@ type PetAttributes = Pick<SourceSeriesContext, 'SeriesDate' | 'SeriesTime' | 'Po
 
 function petAttributes(h: DicomItem): PetAttributes {
   return {
-    SeriesDate: textOf(h, 'SeriesDate'),
-    SeriesTime: textOf(h, 'SeriesTime'),
+    // Fitted as the SUV's scan start reads them (a migrated archive's yyyy.mm.dd): the writer refuses the old forms.
+    SeriesDate: fitDa(textOf(h, 'SeriesDate')),
+    SeriesTime: fitTm(textOf(h, 'SeriesTime')),
     PositionReferenceIndicator: textOf(h, 'PositionReferenceIndicator'),
     Manufacturer: textOf(h, 'Manufacturer'),
     ManufacturerModelName: textOf(h, 'ManufacturerModelName'),

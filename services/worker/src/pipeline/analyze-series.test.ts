@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as dcmjs from 'dcmjs';
 import pino from 'pino';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { AnalysisRequest, JobProgress } from '@mipseg/shared/queue';
@@ -101,5 +102,28 @@ describe('an analysis retried after its result was partly stored', () => {
       '9001 MIP (SUV) - mipseg', expect.stringMatching(/^9002 Tumour SEG \(MIP\) - mipseg/),
       '9003 MIP (SUV) - mipseg v2', expect.stringMatching(/^9004 Tumour SEG \(MIP\) - mipseg v2/),
     ]);
+  });
+
+  test('analyses a series dated in ACR-NEMA form (yyyy.mm.dd, hh:mm:ss), its results dated in the PS3.5 form', async () => {
+    // As a migrated archive sends it; dcmjs writes such values only when told to allow them.
+    const legacy = (bytes: Buffer): Buffer => {
+      const file = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
+      for (const [tag, vr, value] of [['00080021', 'DA', '2024.05.17'], ['00080022', 'DA', '2024.05.17'],
+        ['00080031', 'TM', '09:00:00'], ['00080032', 'TM', '09:00:00']] as const) file.dict[tag] = { vr, Value: [value] };
+      return Buffer.from(file.write({ allowInvalidVRLength: true }));
+    };
+    const study = syntheticPetStudy({ slices: 12 });
+    const sink = new ArchiveResultSink(archive);
+    await sink.store(study.instances.map(legacy));
+    const sourceUids = archive.index.listInstances({ studyUid: study.studyInstanceUid }).map((i) => i.sopInstanceUid);
+    const deps: AnalysisDeps = { source: new ArchiveStudySource(archive), sink, compute: pool, log };
+    const result = await analyzeSeries({
+      studyInstanceUid: study.studyInstanceUid, seriesInstanceUid: study.seriesInstanceUid, sopInstanceUids: sourceUids,
+      contentHash: 'test', reason: 'study-complete', version: 1, resultUidSeed: randomUUID(),
+    }, deps, progress);
+    const mip = archive.index.listInstances({ studyUid: study.studyInstanceUid }).find((i) => i.sopInstanceUid === result.mipSopInstanceUid);
+    const json = JSON.parse(await archive.readMetadata(mip as NonNullable<typeof mip>)) as Record<string, { Value?: unknown[] }>;
+    expect(['00080021', '00080031', '00080022', '00080032'].map((tag) => json[tag]?.Value?.[0]))
+      .toEqual(['20240517', '090000', '20240517', '090000']);
   });
 });

@@ -1,3 +1,4 @@
+import { fromAcrNemaDate, fromAcrNemaTime } from '@mipseg/shared/dicom';
 import { siteZoneAt } from '@mipseg/shared/config';
 import type { SuvInstanceMetadata } from './suv-instance-metadata';
 import { suvUnavailable } from './suv-unavailable';
@@ -7,9 +8,9 @@ import { suvUnavailable } from './suv-unavailable';
  * used, so `seconds` counts from 1970-01-01 00:00 of that same unknown zone.
  */
 export interface DicomMoment {
-  /** DA, YYYYMMDD */
+  /** DA, YYYYMMDD (an ACR-NEMA yyyy.mm.dd without its dots) */
   readonly date: string;
-  /** TM as written (trimmed), HH[MM[SS[.F…]]] */
+  /** TM in the PS3.5 form (trimmed, an ACR-NEMA hh:mm:ss without its colons), HH[MM[SS[.F…]]] */
   readonly time: string;
   readonly seconds: number;
 }
@@ -50,9 +51,12 @@ function secondsOfDay(time: string): number | null {
   return hours * 3600 + minutes * 60 + seconds + (t[4] === undefined ? 0 : Number(`0.${t[4]}`));
 }
 
-/** A DA and a TM as one moment; null where either is not a valid value. */
+/**
+ * A DA and a TM as one moment, in their PS3.5 forms (ACR-NEMA's yyyy.mm.dd and hh:mm:ss accepted, as PS3.5 6.2 asks
+ * of readers); null where either is not a valid value.
+ */
 export function dicomMoment(date: string, time: string): DicomMoment | null {
-  const [da, tm] = [date.trim(), time.trim()];
+  const [da, tm] = [fromAcrNemaDate(date), fromAcrNemaTime(time)];
   const day = dayStartSeconds(da);
   const ofDay = secondsOfDay(tm);
   return day === null || ofDay === null ? null : { date: da, time: tm, seconds: day + ofDay };

@@ -247,6 +247,12 @@ process.stdout.write(JSON.stringify(out));`;
     expect((f as number) / (70_000 / (37e6 * 2 ** (-7 * 86_400 / zr89HalfLife)))).toBeCloseTo(1, 9);
   });
 
+  test('dates and times in ACR-NEMA form (yyyy.mm.dd, hh:mm:ss), which PS3.5 6.2 has readers accept, give the same factor', () => {
+    const [f] = computeSuvScaleFactors([{ ...BQML, seriesDate: '2024.01.02', seriesTime: '10:00:00',
+      acquisitionDate: '2024.01.02', acquisitionTime: '10:00:00.000', radiopharmaceuticalStartTime: '09:00' }]);
+    expect((f as number) / expectedBqml).toBeCloseTo(1, 12);
+  });
+
   test('a SeriesDate that is not a date is refused, naming it', () => {
     expect(refusal([{ ...BQML, seriesDate: '20240230' }]).detail).toMatch(/SeriesDate\/SeriesTime \(0008,0021\/0031\) 20240230 100000 is not a valid/);
   });

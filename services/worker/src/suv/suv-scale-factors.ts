@@ -1,4 +1,5 @@
 import { calculateSUVScalingFactors, type InstanceMetadata } from '@cornerstonejs/calculate-suv';
+import { fromAcrNemaDate, fromAcrNemaTime } from '@mipseg/shared/dicom';
 import { injectionStart, scanStart, type DicomMoment, type ScanStart } from './decay-times';
 import type { SuvInstanceMetadata } from './suv-instance-metadata';
 import { assertPlausibleUptake, assertPlausibleWeightAndDose } from './suv-plausibility';
@@ -72,10 +73,11 @@ function toLibraryInput(m: SuvInstanceMetadata, injection: DicomMoment, scan: Sc
     RadionuclideTotalDose: m.radionuclideTotalDose ?? 0,
     DecayCorrection: m.decayCorrection?.toUpperCase() ?? '',
     PatientWeight: m.patientWeight ?? 0,
-    SeriesDate: m.seriesDate ?? '',
-    SeriesTime: m.seriesTime ?? '',
-    AcquisitionDate: m.acquisitionDate ?? '',
-    AcquisitionTime: m.acquisitionTime ?? '',
+    // In the PS3.5 forms, as scanStart reads them: the library refuses ACR-NEMA's yyyy.mm.dd and hh:mm:ss.
+    SeriesDate: fromAcrNemaDate(m.seriesDate ?? ''),
+    SeriesTime: fromAcrNemaTime(m.seriesTime ?? ''),
+    AcquisitionDate: fromAcrNemaDate(m.acquisitionDate ?? ''),
+    AcquisitionTime: fromAcrNemaTime(m.acquisitionTime ?? ''),
     RadiopharmaceuticalStartDateTime: `${injection.date}${injection.time}`,
     // The library decays to GE's time when it would (as scanStart does), but reads it without its UTC offset:
     // where scanStart took it, it goes in as scanStart read it, on the instance's clock.
