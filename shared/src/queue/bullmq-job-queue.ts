@@ -82,6 +82,14 @@ function legacyExportJobId(jobId: string, destination: string): string {
 }
 
 /**
+ * Stack traces a job keeps in Redis, the last failure's. BullMQ otherwise appends one per failed attempt and rewrites
+ * them all at each: a study check retried every STUDY_CHECK_RETRY_MS while its fault lasts (files unreadable after
+ * a restore) grew by about 800 bytes a failure, for every study waiting. The jobs API shows failedReason; logs have
+ * every failure. (0 would mean no limit to BullMQ.)
+ */
+const FAILURE_TRACES_KEPT = 1;
+
+/**
  * Analyses and exports wait between attempts as the embedded runner has them wait (backoffDelay: doubling from the
  * job's base, capped at MAX_BACKOFF_MS), not by BullMQ's own exponential backoff, which has no cap. Jobs queued by
  * earlier releases keep 'exponential', which BullMQ still answers itself.
@@ -280,6 +288,7 @@ export class BullMqJobQueue implements JobQueue {
       backoff: { type: 'fixed', delay: this.options.studyCheckRetryMs ?? STUDY_CHECK_RETRY_MS },
       removeOnComplete: true,
       removeOnFail: 1000,
+      stackTraceLimit: FAILURE_TRACES_KEPT,
     });
   }
 
@@ -305,6 +314,7 @@ export class BullMqJobQueue implements JobQueue {
       backoff: { type: CAPPED_EXPONENTIAL, delay: this.options.analysisRetry.baseDelayMs },
       removeOnComplete: false,
       removeOnFail: false,
+      stackTraceLimit: FAILURE_TRACES_KEPT,
     });
     // BullMQ ignores an add of an id it holds (and says so only by an event): the job stored tells whose add won.
     const stored = await this.analyses.getJob(jobId);
@@ -669,6 +679,7 @@ export class BullMqJobQueue implements JobQueue {
       backoff: { type: CAPPED_EXPONENTIAL, delay: this.options.exportRetry.baseDelayMs },
       removeOnComplete: false,
       removeOnFail: false,
+      stackTraceLimit: FAILURE_TRACES_KEPT,
     });
   }
 
