@@ -44,8 +44,10 @@ export class StorageScp extends Scp {
   private readonly storing = new Set<Promise<unknown>>();
   private callingAeTitle = '';
   private holdsSlot = false;
-  /** Studies this association stored some of: while it stays open they are still arriving. */
-  private readonly studies = new Set<string>();
+  /** Studies this association is still sending, each with when it last stored an instance of it (ms). */
+  private readonly studies = new Map<string, number>();
+  /** The study this association stored an instance of last. */
+  private latestStudy: string | undefined;
   private stillArriving: NodeJS.Timeout | undefined;
 
   constructor(
@@ -188,13 +190,17 @@ export class StorageScp extends Scp {
   }
 
   /**
-   * DIMSE has no "study complete": a study counts as arriving until its association ends, so a sender that pauses
-   * between instances longer than QUIET_PERIOD_MS, or a large instance on a slow link, does not have a part of the
-   * study analysed (and exported) first. Its quiet period is started again every half period while the association
-   * is open, and once more when it ends (see closed).
+   * DIMSE has no "study complete": the study an association is sending counts as arriving until the association ends,
+   * so a sender that pauses between instances longer than QUIET_PERIOD_MS, or a large instance on a slow link, does
+   * not have a part of the study analysed (and exported) first. Its quiet period is started again every half period
+   * while the association is open, and once more when it ends (see closed). A study the association has gone on from
+   * (it stored another study's instance since) is held only while its own instances keep coming: a quiet period
+   * after its last one it is let go, so that a router sending a day's studies over one association does not hold
+   * each of them back until the association ends.
    */
   private arriving(studyInstanceUid: string): void {
-    this.studies.add(studyInstanceUid);
+    this.studies.set(studyInstanceUid, Date.now());
+    this.latestStudy = studyInstanceUid;
     const quietMs = this.context.config.pipeline.quietPeriodMs;
     if (this.stillArriving || quietMs === 0 || this.isClosed) return;
     this.stillArriving = setInterval(() => this.noteStudiesArriving(), Math.max(10, quietMs / 2));
@@ -202,7 +208,12 @@ export class StorageScp extends Scp {
   }
 
   private noteStudiesArriving(): void {
-    for (const study of this.studies) this.context.archive.noteStudyActivity(study);
+    const quietMs = this.context.config.pipeline.quietPeriodMs;
+    const now = Date.now();
+    for (const [study, lastStored] of this.studies) {
+      if (study !== this.latestStudy && now - lastStored >= quietMs) this.studies.delete(study);
+      else this.context.archive.noteStudyActivity(study);
+    }
   }
 
   private takeSlot(): AssociationRejection | undefined {
