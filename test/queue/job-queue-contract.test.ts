@@ -152,6 +152,31 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     expect((checks[2] as number) - (checks[0] as number)).toBeGreaterThanOrEqual(2 * STUDY_CHECK_RETRY_MS - 20);
   });
 
+  test('an instance arriving while its due check waits behind another study\'s starts its quiet period again', async () => {
+    const q = await harness.make([]);
+    const QUIET_MS = 1000;
+    const checks: Array<{ study: string; at: number }> = [];
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    q.startProcessing({ checkStudy: async (study) => {
+      checks.push({ study, at: Date.now() });
+      if (checks.length === 1) await held; // the first check runs long; the other study's waits behind it
+    }, analyze: () => Promise.resolve(RESULT) }, { concurrency: 1, studyChecks: true, analyses: false });
+    await q.scheduleStudyCheck('1.2.3.1', 0);
+    await q.scheduleStudyCheck('1.2.3.2', 0);
+    await until(() => Promise.resolve(checks.length === 1 ? true : undefined), 'the first study check');
+    const waiting = checks[0]?.study === '1.2.3.1' ? '1.2.3.2' : '1.2.3.1';
+    // Due, waiting its turn, when another instance of it is stored.
+    const arrivedAt = Date.now();
+    await q.scheduleStudyCheck(waiting, QUIET_MS);
+    release();
+    await until(() => Promise.resolve(checks.length === 2 ? true : undefined), 'the waiting study\'s check');
+    expect(checks[1]?.study).toBe(waiting);
+    expect((checks[1]?.at as number) - arrivedAt).toBeGreaterThanOrEqual(QUIET_MS - 20);
+    await new Promise((r) => setTimeout(r, 2 * STUDY_CHECK_RETRY_MS));
+    expect(checks).toHaveLength(2);
+  });
+
   test('the same job id is accepted once and completes with its result', async () => {
     const q = await harness.make([]);
     let runs = 0;

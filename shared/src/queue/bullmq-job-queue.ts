@@ -201,6 +201,11 @@ export class BullMqJobQueue implements JobQueue {
   readonly mode = 'bullmq' as const;
   private readonly connection: IORedis;
   private readonly studyChecks: Queue;
+  /**
+   * When each study's check falls due, as this process last scheduled it (the process that stores instances, whose
+   * outbox schedules every check, also runs them); kept until a check of that schedule has run.
+   */
+  private readonly studyChecksDue = new Map<string, number>();
   private readonly analyses: Queue;
   /** Each destination's export queue: the configured ones, and any other that still holds exports (see workFormerDestinations). */
   private readonly exportQueues = new Map<string, Queue>();
@@ -279,6 +284,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void> {
+    this.studyChecksDue.set(studyInstanceUid, Date.now() + delayMs);
     await this.studyChecks.add('check', { studyInstanceUid }, {
       delay: delayMs,
       deduplication: { id: studyInstanceUid, reschedule: true, keepLastIfActive: true },
@@ -553,7 +559,13 @@ export class BullMqJobQueue implements JobQueue {
   private startWorkers(handlers: JobHandlers, options: ProcessingOptions, base: WorkerOptions): void {
     if (options.studyChecks) {
       this.addWorker(new Worker('study-checks', async (job: Job) => {
-        await handlers.checkStudy((job.data as { studyInstanceUid: string }).studyInstanceUid);
+        const { studyInstanceUid } = job.data as { studyInstanceUid: string };
+        const dueAt = this.studyChecksDue.get(studyInstanceUid);
+        // An instance arrived while this check waited behind another study's (BullMQ reschedules only a delayed
+        // check, and drops the add of a waiting one): its quiet period is started again instead of checking mid-arrival.
+        if (dueAt !== undefined && dueAt > Date.now()) return this.scheduleStudyCheck(studyInstanceUid, dueAt - Date.now());
+        await handlers.checkStudy(studyInstanceUid);
+        if (this.studyChecksDue.get(studyInstanceUid) === dueAt) this.studyChecksDue.delete(studyInstanceUid);
       }, { ...base, concurrency: 1, maxStalledCount: STUDY_CHECK_MAX_STALLS }));
     }
     if (!options.analyses) return;

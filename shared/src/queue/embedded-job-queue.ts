@@ -297,6 +297,9 @@ export class EmbeddedJobQueue implements JobQueue {
     const due = this.statements.prepare('SELECT study_uid, due_at FROM pending_studies WHERE due_at <= ?').all(Date.now()) as { study_uid: string; due_at: number }[];
     for (const { study_uid, due_at } of due) {
       if (this.closing) return; // the rest stay due, for the next start
+      // An instance of it arrived during an earlier check of this pass: its quiet period started again, and its
+      // timer (re-armed by scheduleStudyCheck) runs the check when that ends, not now, mid-arrival.
+      if (!this.statements.prepare('SELECT 1 FROM pending_studies WHERE study_uid = ? AND due_at = ?').get(study_uid, due_at)) continue;
       try {
         await handlers.checkStudy(study_uid);
         // Only clear the entry if no instance arrived meanwhile (that moved due_at on).
