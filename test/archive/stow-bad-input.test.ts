@@ -102,6 +102,19 @@ describeWithSharedData(GE)('STOW-RS refuses bad input and keeps what is stored',
     expect(failureReasons(reply)).toEqual([0x0122]);
   });
 
+  test.each([
+    ['SOPInstanceUID', '00020003', '2.25.4242424243', 'SOPInstanceUID is not the C-STORE\'s or File Meta\'s'],
+    ['SOPClassUID', '00020002', '1.2.840.10008.5.1.4.1.1.20', 'SOPClassUID is not the C-STORE\'s or File Meta\'s'],
+  ])('a File Meta whose %s is not the data set\'s is refused with 0xA900, saying which', async (_name, tag, value, words) => {
+    const other = rewrite(first, (_dict, meta) => {
+      meta[tag] = { vr: 'UI', Value: [value] };
+    });
+    const reply = await postStow(studyUrl, [other]);
+    expect(reply.status).toBe(409);
+    expect(failureReasons(reply)).toEqual([0xa900]);
+    expect(reply.warning).toContain(words);
+  });
+
   test('a body that is not multipart/related is refused with 415', async () => {
     const reply = await postStow(studyUrl, [first], { contentType: 'application/json' });
     expect(reply.status).toBe(415);

@@ -321,8 +321,13 @@ export class Archive {
     if (!isSupportedStorageSopClass(header.sopClassUid)) {
       throw new MipsegError('MIPSEG_SOP_CLASS_NOT_SUPPORTED', header.sopClassUid);
     }
-    if (header.mediaStorageSopInstanceUid !== header.sopInstanceUid || header.mediaStorageSopClassUid !== header.sopClassUid) {
-      throw new MipsegError('MIPSEG_SOP_CLASS_MISMATCH', 'File Meta Information names another SOP class or instance');
+    // By C-STORE the File Meta is written from the command's Affected SOP Class and Instance UIDs: the words name
+    // both, within a C-STORE ErrorComment's 64 characters, so a DIMSE sender is not sent looking for a File Meta.
+    if (header.mediaStorageSopInstanceUid !== header.sopInstanceUid) {
+      throw new MipsegError('MIPSEG_SOP_CLASS_MISMATCH', 'SOPInstanceUID is not the C-STORE\'s or File Meta\'s');
+    }
+    if (header.mediaStorageSopClassUid !== header.sopClassUid) {
+      throw new MipsegError('MIPSEG_SOP_CLASS_MISMATCH', 'SOPClassUID is not the C-STORE\'s or File Meta\'s');
     }
     // Type 1 in every image SOP class: an image without it is one cut short at an element boundary (no parse can
     // tell that from a whole file), and would replace a good copy with an empty one.
