@@ -1,3 +1,4 @@
+import { constants, requests, responses, Scp, Server as DimseServer, type association } from 'dcmjs-dimse';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '@mipseg/shared/log';
@@ -266,6 +267,35 @@ describe('exportResult to a DIMSE destination', () => {
     // Attempt 1 too: the Retry button starts a failed export again from 1, and a send cut short by a crash keeps its number.
     const status = await exportResult(RESULT, `dimse:${SCP_AE_TITLE}@127.0.0.1:${dimse.port}`, attempt, deps);
     expect(status).toMatchObject({ state: 'sent', attempts: attempt, detail: '2 instance(s) stored (1 already there from an earlier send)' });
+  });
+
+  test('a peer that stores with a warning (0xB000, attributes coerced) is sent, and the detail says which and why', async () => {
+    // A PACS that stores what it is sent, coercing: every C-STORE answered 0xB000 with its reason.
+    class CoercingScp extends Scp {
+      override associationRequested(association: association.Association): void {
+        for (const { id } of association.getPresentationContexts()) {
+          const context = association.getPresentationContext(id);
+          context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
+        }
+        this.sendAssociationAccept();
+      }
+      override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
+        const response = responses.CStoreResponse.fromRequest(request);
+        response.setStatus(0xb000);
+        response.setErrorComment('PatientName coerced to the PACS record');
+        callback(response);
+      }
+    }
+    const port = await freePort();
+    const server = new DimseServer(CoercingScp);
+    server.listen(port);
+    try {
+      const status = await exportResult(RESULT, `dimse:ANY@127.0.0.1:${port}`, 1, deps);
+      expect(status).toMatchObject({ state: 'sent', detail: '2 instance(s) stored, 2 with a warning; MIP: C-STORE status 0xb000: ' +
+        'PatientName coerced to the PACS record; SEG: C-STORE status 0xb000: PatientName coerced to the PACS record' });
+    } finally {
+      server.close();
+    }
   });
 
   test('a peer that refuses the association names no C-STORE status it never sent', async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sendInstancesDimse, type InstanceSendResult } from '@mipseg/dimse';
+import { classifyCStoreStatus, sendInstancesDimse, type InstanceSendResult } from '@mipseg/dimse';
 import { stowTokenFor, type Config } from '@mipseg/shared/config';
 import { DicomFailureReason, isMipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
@@ -69,7 +69,12 @@ async function sendDimse(destination: string, instances: Buffer[], result: Resul
     const retryable = results.find((r) => r.outcome === 'retryable');
     if (retryable) return { state: 'retrying', detail: describeSend(retryable, result) };
     const duplicates = results.filter(heldAlready).length;
-    return { state: 'sent', detail: `${results.length} instance(s) stored${duplicates ? ` (${duplicates} already there from an earlier send)` : ''}` };
+    // Stored, but perhaps not as sent (B000 coercion, B007 data set does not match SOP class, …): what the PACS
+    // said goes into the detail the jobs API and the worklist show, as STOW-RS warnings go into its response.
+    const warned = results.filter((r) => r.status !== undefined && classifyCStoreStatus(r.status) === 'warning');
+    return { state: 'sent', detail: `${results.length} instance(s) stored` +
+      (duplicates ? ` (${duplicates} already there from an earlier send)` : '') +
+      (warned.length ? `, ${warned.length} with a warning; ${warned.map((r) => describeSend(r, result)).join('; ')}` : '') };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
