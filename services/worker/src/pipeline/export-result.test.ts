@@ -106,6 +106,14 @@ describe('exportResult to a STOW-RS destination', () => {
     expect(pacs.requests[0]?.bodyBytes).toBeGreaterThan(0);
   });
 
+  test('is sent when a 202 stores an instance with a WarningReason, and the detail names it (PS3.18 10.5.3)', async () => {
+    const body = referenced(MIP_UID, SEG_UID) as { '00081199': { Value: Array<Record<string, unknown>> } };
+    (body['00081199'].Value[1] as Record<string, unknown>)['00081196'] = { vr: 'US', Value: [0xb000] };
+    pacs.reply = json(202, body);
+    const status = await send();
+    expect(status).toMatchObject({ state: 'sent', detail: `2 instance(s) stored, 1 with a warning; ${SEG_UID} WarningReason 0xB000` });
+  });
+
   test('does not follow a redirect: the export fails naming the Location, and nothing is sent there', async () => {
     elsewhere.reply = json(200, []);
     pacs.reply = (res) => res.writeHead(302, { Location: `${elsewhereUrl}/studies` }).end();

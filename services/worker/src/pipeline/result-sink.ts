@@ -36,6 +36,7 @@ const Tag = {
   ReferencedSOPSequence: '00081199',
   ReferencedSOPInstanceUID: '00081155',
   FailureReason: '00081197',
+  WarningReason: '00081196',
 } as const;
 
 type DicomJsonItem = Readonly<Record<string, { readonly Value?: readonly unknown[] } | undefined>>;
@@ -49,6 +50,13 @@ interface FailedInstance {
 interface StowResponse {
   readonly referenced: ReadonlySet<string>;
   readonly failed: readonly FailedInstance[];
+  /** Instances stored with a WarningReason (PS3.18 10.5.3: coerced, elements discarded, …), as "uid WarningReason 0xB000". */
+  readonly warned: readonly string[];
+}
+
+/** What a destination confirmed: every instance stored; those stored with a warning, in words. */
+export interface StowOutcome {
+  readonly warnings: readonly string[];
 }
 
 function sequenceItems(body: DicomJsonItem, tag: string): DicomJsonItem[] {
@@ -84,12 +92,17 @@ function parseStowResponse(text: string): StowResponse | undefined {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const body = parsed as DicomJsonItem;
-  const referenced = new Set(sequenceItems(body, Tag.ReferencedSOPSequence).map(referencedUid));
+  const referencedItems = sequenceItems(body, Tag.ReferencedSOPSequence);
+  const referenced = new Set(referencedItems.map(referencedUid));
   const failed = sequenceItems(body, Tag.FailedSOPSequence).map((i) => ({
     sopInstanceUid: referencedUid(i),
     failureReason: failureReason(firstValue(i, Tag.FailureReason)),
   }));
-  return { referenced, failed };
+  const warned = referencedItems.flatMap((i) => {
+    const reason = failureReason(firstValue(i, Tag.WarningReason));
+    return reason === undefined ? [] : [`${referencedUid(i)} WarningReason 0x${reason.toString(16).toUpperCase()}`];
+  });
+  return { referenced, failed, warned };
 }
 
 /** 0xA7xx, out of resources: the destination may take the instance later (conformance: retry with backoff). */
@@ -203,6 +216,7 @@ function withDuplicatesAsStored(response: StowResponse): StowResponse {
   return {
     referenced: new Set([...response.referenced, ...duplicates.map((f) => f.sopInstanceUid)]),
     failed: response.failed.filter((f) => f.failureReason !== DicomFailureReason.DuplicateSopInstance),
+    warned: response.warned,
   };
 }
 
@@ -234,7 +248,7 @@ export const RESULT_HEADER = 'Mipseg-Results';
  * MIPSEG_STORAGE_FULL for A7xx, MIPSEG_DESTINATION_UNAVAILABLE for what may pass (network, 5xx, 429, 408, an
  * unconfirmed answer).
  */
-export async function stowInstances(baseUrl: string, instances: readonly Buffer[], token?: string, options: StowOptions = {}): Promise<void> {
+export async function stowInstances(baseUrl: string, instances: readonly Buffer[], token?: string, options: StowOptions = {}): Promise<StowOutcome> {
   const sopInstanceUids = instances.map((b) => readSopInstanceUid(b));
   const where = `STOW-RS to ${baseUrl}`;
   const timeoutMs = options.timeoutMs ?? STOW_TIMEOUT_MS;
@@ -256,15 +270,16 @@ export async function stowInstances(baseUrl: string, instances: readonly Buffer[
       + `${res.headers.get('content-type') ?? '(none)'} is not a DICOM JSON STOW-RS response: ${JSON.stringify(text.slice(0, 100))}`);
   }
   checkStowResponse(where, response, sopInstanceUids);
+  return { warnings: response.warned };
 }
 
 export class StowResultSink implements ResultSink {
   constructor(private readonly baseUrl: string, private readonly token?: string) {}
 
-  store(instances: readonly Buffer[]): Promise<void> {
+  async store(instances: readonly Buffer[]): Promise<void> {
     // Not the exports' 120 s: the gateway may hold the store behind a large study's, and a store given up after the
     // gateway took it would be retried as a second result version. Node's own 5-minute bounds apply, as before.
-    return stowInstances(this.baseUrl, instances, this.token, { timeoutMs: RESULT_STORE_TIMEOUT_MS, ownResults: true });
+    await stowInstances(this.baseUrl, instances, this.token, { timeoutMs: RESULT_STORE_TIMEOUT_MS, ownResults: true });
   }
 }
 
