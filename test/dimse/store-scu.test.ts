@@ -115,6 +115,25 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
     }
   }, 60_000);
 
+  test('reports a "permanent" rejection for a limit reached (source 3, as some PACS answer when busy) as retryable', async () => {
+    class OverLimitScp extends Scp {
+      override associationRequested(): void {
+        this.sendAssociationReject(constants.RejectResult.Permanent, constants.RejectSource.ServiceProviderPresentation,
+          constants.RejectReason.LocalLimitExceeded);
+      }
+    }
+    const port = await freePort();
+    const server = new Server(OverLimitScp);
+    server.listen(port);
+    try {
+      const [result] = await send([await file('busy.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.73', modality: 'PT' }))],
+        { port });
+      expect(result).toMatchObject({ outcome: 'retryable', reason: 'association rejected (permanent): local limit exceeded' });
+    } finally {
+      server.close();
+    }
+  });
+
   test('reports a peer that is not listening as retryable', async () => {
     const path = await file('d.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.41', modality: 'PT' }));
     const [result] = await send([path], { port: await freePort() });

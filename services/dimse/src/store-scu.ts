@@ -131,6 +131,9 @@ const REJECT_REASONS: Readonly<Record<number, Readonly<Record<number, string>>>>
   3: { 1: 'temporary congestion', 2: 'local limit exceeded' },
 };
 
+/** A-ASSOCIATE-RJ source 3: the service provider's presentation layer, whose reasons are congestion and a limit reached. */
+const SERVICE_PROVIDER_PRESENTATION = 3;
+
 function describeRejection(result: number, source: number, reason: number): string {
   const kind = result === constants.RejectResult.Transient ? 'transient' : 'permanent';
   return `association rejected (${kind}): ${REJECT_REASONS[source]?.[reason] ?? `source ${source}, reason ${reason}`}`;
@@ -204,7 +207,9 @@ function runAssociation(options: StoreScuOptions, pending: readonly Pending[]): 
     });
     client.on('associationRejected', (rj: { result: number; source: number; reason: number }) => {
       report.rejected = describeRejection(rj.result, rj.source, rj.reason);
-      report.transient = rj.result === constants.RejectResult.Transient;
+      // Congestion and a limit reached (source 3) pass with time whatever the result says: some PACS answer "permanent"
+      // to an association over their limit, and an export failed at once there would never be retried.
+      report.transient = rj.result === constants.RejectResult.Transient || rj.source === SERVICE_PROVIDER_PRESENTATION;
     });
     client.on('networkError', (err: Error) => {
       report.error ??= err.message;
