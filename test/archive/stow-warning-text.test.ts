@@ -39,6 +39,20 @@ describe('STOW-RS Warning text', () => {
     expect(stored('2.25.7101')).toBe(1);
   });
 
+  test('sixty long failure reasons keep the Warning headers within what HTTP clients read, saying how many more the body lists', async () => {
+    const parts = [{ type: 'application/dicom', body: instance('2.25.7104') },
+      ...Array.from({ length: 60 }, (_, k) => ({ type: `text/${'x'.repeat(300)}-${k}`, body: Buffer.from('not DICOM') }))];
+    const reply = await postParts(`${server.baseUrl}/studies`, parts);
+    expect(reply.status).toBe(202);
+    expect(stored('2.25.7104')).toBe(1);
+    const warning = reply.warning as string;
+    expect(warning.length).toBeLessThanOrEqual(6 * 1024);
+    expect(warning).toContain('part 2: not a parseable DICOM instance: part Content-Type text/xxx');
+    const more = /"(\d+) more failure\(s\) or note\(s\): see FailedSOPSequence and ReferencedSOPSequence"$/.exec(warning);
+    const listed = warning.split('299 mipseg "part ').length - 1;
+    expect(Number(more?.[1])).toBe(60 - listed);
+  });
+
   test('a file whose StudyInstanceUID holds a control byte fails alone: 202, the other part stored, the Warning printable ASCII', async () => {
     const reply = await postStow(`${server.baseUrl}/studies`, [instance('2.25.7102'), instance('2.25.7103', { StudyInstanceUID: '2.25.\x01700' })]);
     expect(reply.status).toBe(202);

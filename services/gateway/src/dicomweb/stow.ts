@@ -220,6 +220,13 @@ export function buildStowResponse(results: PartResult[], base: string, study: st
 const MAX_WARNINGS = 50;
 
 /**
+ * Most bytes of Warning values in one response. Node's HTTP clients (fetch, dicomweb-client on Node) refuse a
+ * response whose headers pass 16 KiB, as some proxies do at 8 KiB: fifty long reasons came near that, and the
+ * client would have read no answer at all, not even which instances were stored.
+ */
+const MAX_WARNING_BYTES = 6 * 1024;
+
+/**
  * FailureReason codes say little to a person: the Warning header carries each failure's reason in words
  * (PS3.18 has no text field in FailedSOPSequence), notes replaced duplicates and, first, where a request was
  * cut short: the parts after the cut were never read, so no sequence can list them. `describe` gives an error's
@@ -229,11 +236,25 @@ function stowWarnings(results: PartResult[], cut: MipsegError | undefined, descr
   const warnings = cut ? [`request cut short, ${cut.code}: ${describe(cut)}; the ${results.length} parts before the cut are `
     + 'listed; any part after them was not read (or not read whole) and is not stored'] : [];
   for (const [part, r] of results.entries()) {
-    if (warnings.length === MAX_WARNINGS) break;
     if (r.status === 'failed') warnings.push(`part ${part + 1}${r.sopInstanceUid ? ` (${r.sopInstanceUid})` : ''}: ${describe(r.error)}`);
     else if (r.status === 'stored' && r.replaced) warnings.push(`${r.header.sopInstanceUid} replaced an earlier copy, kept under retired/`);
   }
-  return warnings.map(warningHeaderValue);
+  return withinWarningLimits(warnings.map(warningHeaderValue));
+}
+
+/** The first values that fit MAX_WARNINGS and MAX_WARNING_BYTES, then one that says how many more the body lists. */
+function withinWarningLimits(values: readonly string[]): string[] {
+  const kept: string[] = [];
+  let bytes = 0;
+  for (const value of values) {
+    // Room is left for the closing value (under 100 bytes).
+    if (kept.length === MAX_WARNINGS - 1 || bytes + value.length + 100 > MAX_WARNING_BYTES) break;
+    kept.push(value);
+    bytes += value.length;
+  }
+  const left = values.length - kept.length;
+  if (left > 0) kept.push(warningHeaderValue(`${left} more failure(s) or note(s): see FailedSOPSequence and ReferencedSOPSequence`));
+  return kept;
 }
 
 /** What the STOW response body can be written as, in our order of preference (PS3.18 10.5.3). */
