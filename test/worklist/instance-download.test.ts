@@ -52,5 +52,21 @@ describe('the worklist page\'s instance download (/api/studies/{s}/series/{se}/i
     // Not saved as a .dcm file, nor cached for an hour: the instance may be sent again.
     expect(res.headers.get('content-disposition')).toBeNull();
     expect(res.headers.get('cache-control') ?? '').not.toMatch(/max-age/);
+    // Not the stored copy's tag: a client holding the file under it must not be told "not modified" about a failure.
+    expect(res.headers.get('etag') ?? '').not.toMatch(/^"[0-9a-f]{32}"$/);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  test('is revalidated, not kept for an hour: 304 for the copy the client holds, the file again once replaced', async () => {
+    const first = await fetch(url('2.25.7102'));
+    await first.arrayBuffer();
+    expect(first.headers.get('cache-control')).toBe('private, no-cache');
+    const etag = first.headers.get('etag') as string;
+    expect((await fetch(url('2.25.7102'), { headers: { 'If-None-Match': etag } })).status).toBe(304);
+    const corrected = slice('2.25.7102', 32);
+    expect((await postStow(`${server.root}/dicomweb/studies`, [corrected])).status).toBe(202);
+    const again = await fetch(url('2.25.7102'), { headers: { 'If-None-Match': etag } });
+    expect(again.status).toBe(200);
+    expect(Buffer.from(await again.arrayBuffer()).equals(corrected)).toBe(true);
   });
 });

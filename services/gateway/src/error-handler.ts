@@ -43,6 +43,10 @@ export function errorHandler(log: Logger) {
       res.destroy();
       return;
     }
+    // A handler may have tagged the answer it meant to give (answeredNotModified): an error is not that answer, and a
+    // client holding it under that tag would be told "not modified" about the error once the instance is back.
+    res.removeHeader('ETag');
+    res.set('Cache-Control', 'no-store');
     // A refused upload may still be streaming in: answer, then drop the connection instead of reading it all.
     if (!req.complete) res.set('Connection', 'close');
     if (error.code === 'MIPSEG_UNAUTHORIZED') res.set('WWW-Authenticate', 'Bearer realm="mipseg"');

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
@@ -24,6 +24,7 @@ import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
 import { readStored, readStoredFile } from '../stored-read';
+import { answeredNotModified } from '../revalidation';
 import { dicomwebBase } from './urls';
 
 interface Scope {
@@ -364,10 +365,16 @@ export function retrieveBulkDataHandler(archive: Archive) {
 export function retrieveRenderedHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     const { offer: type } = negotiate(req.get('accept'), RENDERED_MEDIA_TYPES);
-    const { bytes } = await loadSingle(archive, req);
+    const { instance, bytes } = await loadSingle(archive, req);
     const m = readPixelModule(bytes);
     const frame = req.params['frames'] === undefined ? 1 : parseFrameList(String(req.params['frames']), m.numberOfFrames)[0] ?? 1;
-    const image = renderFrame(bytes, m, frame, type, parseWindowParam(req.query['window']));
-    res.status(200).type(type).set({ 'Cache-Control': 'private, max-age=3600', Vary: 'Accept' }).send(image);
+    const window = parseWindowParam(req.query['window']);
+    // Revalidated at each use, not kept for an hour: a replaced copy (STOW of a corrected instance) or a deleted one
+    // must not go on showing. The tag is the stored copy's digest with what was rendered of it, so an unchanged
+    // instance costs a 304, not a render.
+    const etag = `"${createHash('sha256').update(JSON.stringify([instance.sha256, frame, type, window ?? null])).digest('hex').slice(0, 32)}"`;
+    res.vary('Accept');
+    if (answeredNotModified(req, res, etag)) return;
+    res.status(200).type(type).send(renderFrame(bytes, m, frame, type, window));
   };
 }

@@ -5,6 +5,7 @@ import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { stillSignedIn } from '../auth';
 import { readStoredFile, sendStoredFile } from '../stored-read';
 import { singleQueryParam } from './query-params';
+import { answeredNotModified } from '../revalidation';
 import { segToOverlayPng } from './seg-overlay';
 import { segmentMipHandler, type LazyModel } from './segment-mip-route';
 import { createSession } from './session';
@@ -59,15 +60,17 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
     if (instance.size > MAX_OVERLAY_FILE_BYTES) {
       throw new MipsegError('MIPSEG_SEG_UNSUPPORTED', `a file of ${instance.size} bytes (at most ${MAX_OVERLAY_FILE_BYTES} drawn as an overlay)`);
     }
-    const bytes = await readStoredFile(sources.archive, instance);
     // The SEG's hash names its content: the browser revalidates and gets 304 while it is unchanged.
-    res.set({ 'Cache-Control': 'private, no-cache', ETag: `"${instance.sha256.slice(0, 32)}"` }).type('image/png').send(segToOverlayPng(bytes));
+    if (answeredNotModified(req, res, `"${instance.sha256.slice(0, 32)}"`)) return;
+    res.type('image/png').send(segToOverlayPng(await readStoredFile(sources.archive, instance)));
   });
   r.get('/studies/:study/series/:series/instances/:instance/file', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
     const instance = findInstance(sources.archive, study, uidParam(req, 'series', 'SeriesInstanceUID'), uidParam(req, 'instance', 'SOPInstanceUID'));
+    // Revalidated, as /rendered is: a copy replaced by a corrected one must not be handed out from a cache for an hour.
+    if (answeredNotModified(req, res, `"${instance.sha256.slice(0, 32)}"`)) return;
     await sendStoredFile(sources.archive, instance, res, 'application/dicom',
-      { 'Content-Disposition': `attachment; filename="${instance.sopInstanceUid}.dcm"`, 'Cache-Control': 'private, max-age=3600' });
+      { 'Content-Disposition': `attachment; filename="${instance.sopInstanceUid}.dcm"` });
   });
   r.post('/segment-mip', segmentMipHandler(options.model));
   return r;
