@@ -21,8 +21,18 @@ declare module 'dcmjs' {
     dict: DicomJsonDict;
     write(options?: { allowInvalidVRLength?: boolean; fragmentMultiframe?: boolean }): ArrayBuffer;
   }
+  /** A VR's reader and writer (dcmjs's ValueRepresentation instances); only what mipseg touches. */
+  export interface ValueRepresentationInstance {
+    readonly type: string;
+    read(stream: unknown, length: number, syntax: string, options?: unknown): unknown;
+  }
   export const data: {
     DicomMessage: { readFile(buffer: ArrayBuffer, options?: ReadOptions): DicomDict };
+    ValueRepresentation: {
+      createByTypeString(type: string): ValueRepresentationInstance;
+      /** The reader of an explicit UN element whose tag the dictionary knows, by the dictionary's VR. */
+      parseUnknownVr(type: string): ValueRepresentationInstance;
+    };
     DicomDict: typeof DicomDict;
     DicomMetaDictionary: {
       naturalizeDataset(dict: DicomJsonDict): Record<string, unknown>;

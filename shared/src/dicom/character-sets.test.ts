@@ -51,6 +51,10 @@ describe('dicomTextDecoder', () => {
     expect(dicomTextDecoder('\\ISO 2022 IR 87').decode(bytes('ORIGINAL\\PRIMARY'), 'CS')).toBe('ORIGINAL\\PRIMARY');
   });
 
+  test('takes the first term of a set without code extensions: a trailing backslash leaves ISO_IR 192 UTF-8', () => {
+    expect(dicomTextDecoder('ISO_IR 192\\').decode(Buffer.from('Müller^Jürgen', 'utf8'), 'PN')).toBe('Müller^Jürgen');
+  });
+
   test('decodes an unknown term as Latin-1 instead of refusing the instance', () => {
     expect(dicomTextDecoder('ISO_IR 999').decode(hex('4a e9'), 'LO')).toBe('Jé');
   });

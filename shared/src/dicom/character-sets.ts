@@ -186,7 +186,8 @@ export function dicomTextDecoder(specificCharacterSet: string): DicomTextDecoder
   const terms = specificCharacterSet.split('\\').map((t) => t.replace(/\0/g, '').trim());
   const extended = terms.some((t) => t.startsWith('ISO 2022'));
   if (!extended) {
-    const key = (terms[terms.length - 1] ?? '').replace(/ /g, '_');
+    // The first term names the repertoire ('ISO_IR 192\\', a trailing backslash, is ISO_IR 192, not the default).
+    const key = (terms.find((t) => t !== '') ?? '').replace(/ /g, '_');
     const whole = decoder(WHOLE_VALUE_ENCODINGS[key] ?? 'latin1');
     return {
       decode: (bytes, vr) => (EXTENDED_VRS.has(vr) ? whole : decoder('latin1')).decode(bytes),

@@ -14,6 +14,31 @@ import { parseStoredDicom } from './parse-options';
  */
 
 const PIXEL_DATA = '7FE00010';
+const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
+
+/**
+ * PS3.5 6.2.2: a sequence sent as UN (by an archive that did not know the attribute when it stored the file) holds
+ * its items in Implicit VR Little Endian, of defined or undefined length. dcmjs 0.51 re-reads an explicit UN element
+ * whose tag it knows by the dictionary's VR, but in the file's own explicit syntax, after reading the value as bytes:
+ * an undefined length then runs past the end, and a defined one is read as explicit items whose lengths are made of
+ * value bytes (a value of hundreds of megabytes). Such an element is read here as the standard has it; its 'US or SS'
+ * (xs) values are read as US, which the DICOM JSON model signs by Pixel Representation.
+ */
+function readUnknownSequencesAsImplicit(): void {
+  const vrs = dcmjs.data.ValueRepresentation;
+  const byDictionary = vrs.parseUnknownVr.bind(vrs);
+  vrs.parseUnknownVr = (type) => {
+    if (type === 'xs') return byDictionary('US');
+    if (type !== 'SQ') return byDictionary(type);
+    // dcmjs keeps one instance per VR: the SQ reader every sequence uses is wrapped, never changed.
+    const sequence = vrs.createByTypeString('SQ');
+    const read = sequence.read.bind(sequence);
+    return Object.create(sequence, {
+      read: { value: (stream: unknown, length: number, _syntax: string, options?: unknown) => read(stream, length, IMPLICIT_VR_LITTLE_ENDIAN, options) },
+    }) as typeof sequence;
+  };
+}
+readUnknownSequencesAsImplicit();
 /** VRs with one value whatever backslashes they hold (PS3.5 6.2). */
 const SINGLE_VALUED_VRS = new Set(['ST', 'LT', 'UT']);
 

@@ -70,3 +70,73 @@ test('readDicomJson gives text values without the space that pads them to even l
   expect(json['0008002A']).toEqual({ vr: 'DT', Value: ['20030619000000.000000'] });
   expect((json['0018A001']?.Value?.[0] as Record<string, unknown>)['0018A002']).toEqual({ vr: 'DT', Value: ['20030619000000.000000'] });
 });
+
+/** One Explicit VR Little Endian element; `long` VRs (OB, OW, SQ, UN, UT, …) have a 32-bit length after 2 reserved bytes. */
+function explicitElement(group: number, element: number, vr: string, value: Buffer, length = value.length): Buffer {
+  const long = ['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'].includes(vr);
+  const header = Buffer.alloc(long ? 12 : 8);
+  header.writeUInt16LE(group, 0);
+  header.writeUInt16LE(element, 2);
+  header.write(vr, 4, 'latin1');
+  if (long) header.writeUInt32LE(length >>> 0, 8);
+  else header.writeUInt16LE(length, 6);
+  return Buffer.concat([header, value]);
+}
+
+/** An item or delimiter header: (FFFE,eeee) and a 32-bit length. */
+function itemTag(element: number, length: number): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt16LE(0xfffe, 0);
+  header.writeUInt16LE(element, 2);
+  header.writeUInt32LE(length >>> 0, 4);
+  return header;
+}
+const UNDEFINED = 0xffffffff;
+
+/**
+ * An Explicit VR file whose Coding Scheme Identification Sequence (0008,0110) was sent as UN, its one item in
+ * Implicit VR (PS3.5 6.2.2) with Coding Scheme Designator "1131"; `before` and `after` are elements either side.
+ */
+function explicitFileWithUnSequence(undefinedLength: boolean, before: Buffer[] = [], after: Buffer[] = []): Uint8Array {
+  const sopClass = '1.2.840.10008.5.1.4.1.1.128';
+  const meta = encodeFileMetaInformation({ mediaStorageSopClassUid: sopClass, mediaStorageSopInstanceUid: '2.25.88.7',
+    transferSyntaxUid: '1.2.840.10008.1.2.1' });
+  const itemContent = implicitElement(0x0008, 0x0102, Buffer.from('1131', 'latin1'));
+  const sequence = undefinedLength
+    ? explicitElement(0x0008, 0x0110, 'UN', Buffer.concat([itemTag(0xe000, UNDEFINED), itemContent, itemTag(0xe00d, 0), itemTag(0xe0dd, 0)]), UNDEFINED)
+    : explicitElement(0x0008, 0x0110, 'UN', Buffer.concat([itemTag(0xe000, itemContent.length), itemContent]));
+  return Buffer.concat([meta, explicitElement(0x0008, 0x0016, 'UI', uid(sopClass)), explicitElement(0x0008, 0x0018, 'UI', uid('2.25.88.7')),
+    ...before, sequence, ...after]);
+}
+
+describe('readDicomJson of a known sequence sent as UN (PS3.5 6.2.2: its items in Implicit VR)', () => {
+  test.each([['undefined', true], ['defined', false]])('of %s length reads its items, and what follows it', (_name, undefinedLength) => {
+    const json = readDicomJson(explicitFileWithUnSequence(undefinedLength), null, false);
+    expect(json['00080110']?.vr).toBe('SQ');
+    expect((json['00080110']?.Value?.[0] as Record<string, unknown>)['00080102']).toEqual({ vr: 'SH', Value: ['1131'] });
+    expect(json['00080018']).toEqual({ vr: 'UI', Value: ['2.25.88.7'] });
+  });
+
+  test('a "US or SS" value sent as UN is read by Pixel Representation: SS -1000, not VR "xs" 64536', () => {
+    const json = readDicomJson(explicitFileWithUnSequence(false, [], [
+      explicitElement(0x0028, 0x0103, 'US', us(1)), explicitElement(0x0028, 0x0106, 'UN', us(-1000)),
+    ]), 16, false);
+    expect(json['00280106']).toEqual({ vr: 'SS', Value: [-1000] });
+  });
+});
+
+describe('readDicomJson person names and group lengths', () => {
+  const withName = (name: string, after: Buffer[] = []): Uint8Array =>
+    explicitFileWithUnSequence(false, [explicitElement(0x0008, 0x0090, 'PN', Buffer.from(name, 'latin1'))], after);
+
+  test('a name padded with NUL, or with empty trailing components and groups, is given as the index keeps it', () => {
+    expect(readDicomJson(withName('Doe^John\0'), null, false)['00080090']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'Doe^John' }] });
+    expect(readDicomJson(withName('Doe^John^^^=^='), null, false)['00080090']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'Doe^John' }] });
+    expect(readDicomJson(withName('Yamada^Tarou=^='), null, false)['00080090']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'Yamada^Tarou' }] });
+  });
+
+  test('leaves out group lengths (gggg,0000), which are retired and count bytes the JSON model does not have', () => {
+    const json = readDicomJson(withName('Doe^John', [explicitElement(0x0009, 0x0000, 'UL', Buffer.from([4, 0, 0, 0]))]), null, false);
+    expect(Object.keys(json).filter((tag) => tag.endsWith('0000'))).toEqual([]);
+  });
+});

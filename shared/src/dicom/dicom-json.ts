@@ -1,7 +1,6 @@
 import * as dcmjs from 'dcmjs';
 import { isMipsegError, MipsegError } from '../errors';
 import { readDcmjsDataSet } from './dcmjs-read';
-import { TransferSyntax } from './transfer-syntaxes';
 
 /** A data set in the PS3.18 Annex F JSON model. */
 export type DicomJson = Record<string, DicomJsonAttribute>;
@@ -58,7 +57,29 @@ function asSignedShort(value: unknown): unknown {
  * insignificant in every text VR (PS3.5 6.2), and dcmjs keeps some (a DT's), which strict parsers then refuse.
  */
 function withoutTrailingPadding(value: unknown): unknown {
-  return typeof value === 'string' ? value.replace(/[ \0]+$/, '') : value;
+  if (typeof value === 'string') return value.replace(/[ \0]+$/, '');
+  return isPersonName(value) ? personNameGroups(value) : value;
+}
+
+const PN_GROUPS = ['Alphabetic', 'Ideographic', 'Phonetic'] as const;
+
+function isPersonName(value: unknown): value is Partial<Record<(typeof PN_GROUPS)[number], unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ArrayBuffer) &&
+    PN_GROUPS.some((g) => g in value);
+}
+
+/**
+ * A PN's component groups without their padding (a NUL or space) and trailing empty components ('Doe^John^^^'), an
+ * empty group left out (PS3.18 F.2.2): as the index keeps the name, which a QIDO match was made on.
+ */
+function personNameGroups(name: Partial<Record<(typeof PN_GROUPS)[number], unknown>>): unknown {
+  const groups: Record<string, string> = {};
+  for (const group of PN_GROUPS) {
+    const text = name[group];
+    const trimmed = typeof text === 'string' ? text.replace(/[ \0]+$/, '').replace(/\^+$/, '') : '';
+    if (trimmed !== '') groups[group] = trimmed;
+  }
+  return Object.keys(groups).length ? groups : '';
 }
 
 function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean, conversion: Conversion): DicomJsonAttribute {
@@ -88,16 +109,20 @@ function convertDataset(dict: dcmjs.DicomJsonDict, inItem: boolean, conversion: 
   const out: DicomJson = {};
   for (const tag of Object.keys(dict).sort()) {
     const el = dict[tag];
-    if (!el || tag.startsWith('0002')) continue;
+    // Group lengths (gggg,0000) are retired, and count bytes of an encoding the JSON model does not have (PS3.5 7.2).
+    if (!el || tag.startsWith('0002') || tag.endsWith('0000')) continue;
     out[tag] = convertElement(tag, el, inItem, conversion);
   }
   return out;
 }
 
+/**
+ * "US or SS" values are read as US in an Implicit VR file, and in any file where they came as UN (see dcmjs-read);
+ * PS3.5 has Pixel Representation decide, so with 1 they are signed. (An Explicit VR writer that called them US
+ * with Pixel Representation 1 wrote the signed bits under the wrong VR; they are read by Pixel Representation too.)
+ */
 function conversionOf(file: dcmjs.DicomDict): Conversion {
-  const syntax = file.meta['00020010']?.Value?.[0];
-  const pixelRepresentation = file.dict['00280103']?.Value?.[0];
-  return { signedPixelValuesReadAsUs: syntax === TransferSyntax.ImplicitVrLittleEndian && pixelRepresentation === 1 };
+  return { signedPixelValuesReadAsUs: file.dict['00280103']?.Value?.[0] === 1 };
 }
 
 /**

@@ -76,9 +76,6 @@ function encodeSequence(element: DataElement, items: readonly Item[], pixelRepre
 
 function encodeElement(element: DataElement, pixelRepresentation: number | undefined): Encoded {
   if (element.items) return encodeSequence(element, element.items, pixelRepresentation);
-  if (element.undefinedLength) {
-    return bytes(elementHeader(element.tag, 'UN', UNDEFINED_LENGTH), element.value, itemHeader(SEQUENCE_DELIMITATION_ITEM, 0));
-  }
   const vr = explicitVr(element.vr, element.value.length, pixelRepresentation);
   return bytes(elementHeader(element.tag, vr, element.value.length), element.value);
 }

@@ -80,6 +80,11 @@ class ImplicitReader {
     while (at < end) {
       const { tag } = this.header(at);
       if (delimited && tag === ITEM_DELIMITATION_ITEM) return { elements, next: at + 8 };
+      // An Item Delimitation Item closing an item of defined length: a writer's quirk that dcmtk and dcmjs read past.
+      if (!delimited && tag === ITEM_DELIMITATION_ITEM && this.header(at).length === 0) {
+        at += 8;
+        continue;
+      }
       if (tag >>> 16 === 0xfffe) throw unparseable(`unexpected (FFFE,${(tag & 0xffff).toString(16).toUpperCase()})`, at);
       const read = this.element(at);
       elements.push(read.element);
@@ -96,8 +101,9 @@ class ImplicitReader {
   }
 
   /**
-   * One element. An undefined length is a sequence in Implicit VR (PS3.5 7.5.1): one the dictionary does not
-   * name SQ is kept whole as UN, its items still Implicit VR as PS3.5 6.2.2 has them.
+   * One element. An undefined length is a sequence in Implicit VR (PS3.5 7.5.1), whatever the dictionary says (a
+   * private one it does not know): written as SQ, as dcmconv writes it. As UN with undefined length, which PS3.5 6.2.2
+   * also allows, dcmjs-based clients (and mipseg's own DICOM JSON reader) could not read it back.
    */
   private element(at: number): { element: DataElement; next: number } {
     const { tag, length } = this.header(at);
@@ -105,8 +111,7 @@ class ImplicitReader {
     const vr = dictionaryVr(tag);
     if (length === UNDEFINED_LENGTH) {
       const { items, next } = this.items(start, undefined);
-      if (vr === 'SQ') return { element: { tag, vr, value: this.bytes.subarray(start, start), items, undefinedLength: true }, next };
-      return { element: { tag, vr: 'UN', value: this.bytes.subarray(start, next - 8), undefinedLength: true }, next };
+      return { element: { tag, vr: 'SQ', value: this.bytes.subarray(start, start), items, undefinedLength: true }, next };
     }
     const end = start + length;
     if (end > this.bytes.length) throw unparseable(`value of ${length} bytes runs past the end`, at);

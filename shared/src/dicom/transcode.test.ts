@@ -1,3 +1,4 @@
+import { readDicomJson } from './dicom-json';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -126,17 +127,26 @@ describe('transcodeToExplicitVrLittleEndian', () => {
     expect(outer.elements['x00540300']?.items?.[1]?.dataSet?.string('x00080102')).toBe('DCM');
   });
 
-  test('keeps a private sequence of undefined length as UN, its items still Implicit VR (PS3.5 6.2.2)', () => {
+  test('writes a private sequence of undefined length as SQ, as dcmconv does, its items Explicit VR: readable back as DICOM JSON', () => {
+    // As UN of undefined length (also PS3.5 6.2.2) dcmjs, and with it mipseg's own metadata, could not read it back.
     const items = Buffer.concat([itemOf(el(0x00091002, 'ABCD'), true), itemOf(el(0x00091003, 'EF'), false)]);
-    const dataSet = Buffer.concat([el(0x00090010, 'ACME 1.0'), sequence(0x00091010, [items], true), el(0x00100020, 'ID')]);
-    const { bytes } = transcode(implicitFile(dataSet));
-    const header = Buffer.from([0x09, 0x00, 0x10, 0x10, 0x55, 0x4e, 0, 0, 0xff, 0xff, 0xff, 0xff]);
-    const at = bytes.indexOf(header);
-    expect(at).toBeGreaterThan(0);
-    const end = at + header.length + items.length;
-    expect(bytes.subarray(at + header.length, end)).toEqual(items);
-    expect(bytes.subarray(end, end + 8)).toEqual(Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]));
-    expect(dicomParser.parseDicom(bytes).string('x00100020')).toBe('ID');
+    const dataSet = Buffer.concat([el(0x00080016, '1.2.840.10008.5.1.4.1.1.128\0'), el(0x00080018, '2.25.77\0'), el(0x00090010, 'ACME 1.0'),
+      sequence(0x00091010, [items], true), el(0x00100020, 'ID')]);
+    const { bytes, dataSet: ds } = transcode(implicitFile(dataSet));
+    expect(bytes.includes(Buffer.from([0x09, 0x00, 0x10, 0x10, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff]))).toBe(true); // (0009,1010) SQ
+    const read = ds.elements['x00091010']?.items ?? [];
+    expect(read.map((item) => item.dataSet?.string('x00091002') ?? item.dataSet?.string('x00091003'))).toEqual(['ABCD', 'EF']);
+    const json = readDicomJson(bytes, null, false);
+    expect(json['00091010']?.vr).toBe('SQ');
+    expect(json['00100020']).toEqual({ vr: 'LO', Value: ['ID'] });
+  });
+
+  test('reads past an Item Delimitation Item that closes an item of defined length (a writer\'s quirk dcmconv accepts)', () => {
+    const item = el(0xfffee000, Buffer.concat([el(0x00080102, 'DCM '), el(0xfffee00d, '')]));
+    const dataSet = Buffer.concat([sequence(0x00540300, [item], false), el(0x00100020, 'ID')]);
+    const { dataSet: ds } = transcode(implicitFile(dataSet));
+    expect(ds.elements['x00540300']?.items?.[0]?.dataSet?.string('x00080102')).toBe('DCM');
+    expect(ds.string('x00100020')).toBe('ID');
   });
 
   test('recomputes group lengths, and writes as UN a value too long for its VR\'s 16-bit length', () => {
