@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import * as dicomParser from 'dicom-parser';
@@ -66,6 +66,32 @@ export type StudyDeletedFromListener = (studyInstanceUid: string) => void;
 
 // Reading the header needs only the bytes before Pixel Data; this covers nearly every file in one read.
 export const HEADER_PROBE_BYTES = 1 << 20;
+
+/** What a deletion takes: a study, a series of it, or an instance of that series. */
+interface DeletionTarget {
+  readonly study: string;
+  readonly series?: string;
+  readonly sop?: string;
+}
+
+/**
+ * A deletion bag's name under trash/: its state (pending until the rows are gone, then deleted), a unique stamp and
+ * the target's UIDs, so that a start after a crash can tell what it held. UIDs hold no '~'.
+ */
+function bagName(state: 'pending' | 'deleted', target: DeletionTarget, stamp: string): string {
+  return [state, stamp, target.study, target.series ?? '', target.sop ?? ''].join('~');
+}
+
+function parseBagName(name: string): { state: 'pending' | 'deleted'; target: DeletionTarget } | undefined {
+  const [state, , study, series, sop, ...rest] = name.split('~');
+  if ((state !== 'pending' && state !== 'deleted') || !study || series === undefined || sop === undefined || rest.length > 0) return undefined;
+  return { state, target: { study, ...(series ? { series } : {}), ...(sop ? { sop } : {}) } };
+}
+
+function deletionFields(target: DeletionTarget): Record<string, string> {
+  return { studyInstanceUid: target.study, ...(target.series ? { seriesInstanceUid: target.series } : {}),
+    ...(target.sop ? { sopInstanceUid: target.sop } : {}) };
+}
 
 export function storageKeyFor(studyUid: string, seriesUid: string, sopUid: string): string {
   return join('instances', assertUid(studyUid), assertUid(seriesUid), `${assertUid(sopUid)}.dcm`);
@@ -197,6 +223,7 @@ export class Archive {
       if (removed) log.warn({ removed }, 'removed partial uploads left by an earlier crash');
       index = new SqliteArchiveIndex(join(dataDir, 'index.sqlite'));
       const archive = new Archive(blobs, index, log, lock);
+      await archive.settleDeletionBags();
       await separatePatientsWithoutId(index, (instance) => archive.headerOf(instance), log);
       return archive;
     } catch (err) {
@@ -481,16 +508,15 @@ export class Archive {
    * their cached metadata, and the copies of its instances that replacements moved to retired/, since a study
    * deleted for privacy must leave none behind. Stores of the study in progress finish first; stores arriving
    * meanwhile run after it. Returns how many instances it held; undefined when the study is not known.
-   * Once the rows are gone the study is gone for every reader: a file that cannot be removed then is logged.
+   * Files and rows go together, across a failure or a crash (see deleteWithFiles).
    */
   async deleteStudy(studyUid: string): Promise<number | undefined> {
     const uid = assertUid(studyUid);
     return this.inStudyGate('exclusive', uid, async () => {
-      const instances = this.index.deleteStudy(uid, await this.patientHeaderWithout(uid));
-      if (instances === undefined) return undefined;
-      for (const listener of this.deletionListeners) listener(uid);
-      await this.removeFolders([join('instances', uid), join('retired', 'instances', uid)], { studyInstanceUid: uid });
-      return instances;
+      if (this.index.findRepresentativeInstance({ studyUid: uid }) === undefined) return undefined;
+      const patientAfter = await this.patientHeaderWithout(uid);
+      return this.deleteWithFiles({ study: uid }, [{ folder: join('instances', uid) }, { folder: join('retired', 'instances', uid) }],
+        () => this.index.deleteStudy(uid, patientAfter));
     });
   }
 
@@ -510,16 +536,11 @@ export class Archive {
     const kept = remaining !== undefined;
     // The study's last series: the study's rows go with it, and its patient, if other studies keep it, is set from those.
     const patientAfter = kept ? undefined : await this.patientHeaderWithout(study);
-    const instances = this.index.deleteSeries(study, series, remaining === UNREADABLE ? undefined : remaining ?? (patientAfter && { patientAfter }));
-    if (instances === undefined) return undefined;
-    for (const listener of this.deletionListeners) listener(study);
-    const fields = { studyInstanceUid: study, seriesInstanceUid: series };
-    await this.removeFolders([join('instances', study, series), join('retired', 'instances', study, series)], fields);
-    // The study's folders too when no other series had an instance: its last series went (and its rows with it).
-    if (!kept) {
-      await this.removeFolders([join('instances', study), join('retired', 'instances', study)], fields);
-    }
-    return instances;
+    // The study's folders when no other series had an instance: its last series goes (and its rows with it).
+    const folders = kept ? [join('instances', study, series), join('retired', 'instances', study, series)]
+      : [join('instances', study), join('retired', 'instances', study)];
+    return this.deleteWithFiles({ study, series }, folders.map((folder) => ({ folder })), () =>
+      this.index.deleteSeries(study, series, remaining === UNREADABLE ? undefined : remaining ?? (patientAfter && { patientAfter })));
   }
 
   /**
@@ -539,11 +560,87 @@ export class Archive {
         return (await this.deleteSeriesOfHeldStudy(study, series)) !== undefined;
       }
       const remaining = await this.remainingHeaders(study, { sopInstanceUid: sop });
-      if (!remaining || !this.index.deleteInstance(study, sop, remaining === UNREADABLE ? undefined : remaining)) return false;
-      for (const listener of this.deletionListeners) listener(study);
-      await this.removeInstanceFiles(study, series, sop);
-      return true;
+      if (!remaining) return false;
+      const names = instanceFileNames(sop);
+      const moves = [
+        { folder: join('instances', study, series), matches: (name: string) => names.file.test(name) || names.cachedMetadata.test(name) },
+        { folder: join('retired', 'instances', study, series), matches: (name: string) => names.retired.test(name) },
+      ];
+      const deleted = await this.deleteWithFiles({ study, series, sop }, moves,
+        () => (this.index.deleteInstance(study, sop, remaining === UNREADABLE ? undefined : remaining) ? true : undefined));
+      return deleted === true;
     });
+  }
+
+  /**
+   * A deletion's files and rows, as one step that survives a crash: the files are first moved into a bag under
+   * trash/ (renames, out of readers' sight at once), then the rows go (`commit`, one transaction), then the bag is
+   * marked deleted and emptied. A commit that fails or finds nothing puts the files back. A bag left by a crash or a
+   * failed removal is settled at the next start (settleDeletionBags): emptied where its rows are gone, else put back.
+   * Before, the files were removed after the rows, and one that could not be (or a crash between) stayed for good,
+   * unseen and unlisted — in a study deleted for privacy.
+   */
+  private async deleteWithFiles<T>(target: DeletionTarget, moves: ReadonlyArray<{ folder: string; matches?: (name: string) => boolean }>,
+    commit: () => T | undefined): Promise<T | undefined> {
+    const fields = deletionFields(target);
+    const stamp = `${Date.now()}-${randomUUID().slice(0, 8)}`;
+    const pending = bagName('pending', target, stamp);
+    let result: T | undefined;
+    try {
+      for (const { folder, matches } of moves) await this.blobs.moveIntoBag(pending, folder, matches);
+      result = commit();
+    } catch (err) {
+      await this.putBack(pending, fields);
+      throw err;
+    }
+    if (result === undefined) {
+      await this.putBack(pending, fields);
+      return undefined;
+    }
+    for (const listener of this.deletionListeners) listener(target.study);
+    const deleted = bagName('deleted', target, stamp);
+    try {
+      await this.blobs.renameBag(pending, deleted);
+      await this.blobs.emptyBag(deleted);
+    } catch (err) {
+      this.log.error({ err, ...fields, bag: pending }, 'deleted files could not all be removed yet: the next start removes them');
+    }
+    return result;
+  }
+
+  /** Puts a deletion's files back after it failed; what cannot be is logged, and the next start tries again. */
+  private async putBack(bag: string, fields: Record<string, string>): Promise<void> {
+    try {
+      await this.blobs.restoreBag(bag);
+    } catch (err) {
+      this.log.error({ err, ...fields, bag }, 'files of a deletion that failed could not be put back yet: the next start does');
+    }
+  }
+
+  /**
+   * Settles the deletion bags an earlier process left (see deleteWithFiles): one marked deleted, or whose rows are
+   * gone, is emptied; one whose rows are still there (the process stopped before its commit) is put back.
+   */
+  private async settleDeletionBags(): Promise<void> {
+    for (const name of await this.blobs.listBags()) {
+      const bag = parseBagName(name);
+      const gone = bag === undefined || bag.state === 'deleted' || !this.stillIndexed(bag.target);
+      const fields = bag ? deletionFields(bag.target) : {};
+      try {
+        if (gone) await this.blobs.emptyBag(name);
+        else await this.blobs.restoreBag(name);
+        this.log.warn({ ...fields, bag: name }, gone ? 'removed the files of a deletion an earlier process left unfinished'
+          : 'put back the files of a deletion that an earlier process did not complete');
+      } catch (err) {
+        this.log.error({ err, ...fields, bag: name }, 'could not settle the files of an earlier deletion: the next start tries again');
+      }
+    }
+  }
+
+  private stillIndexed(target: DeletionTarget): boolean {
+    if (target.sop !== undefined) return this.index.findInstance(target.sop) !== undefined;
+    if (target.series !== undefined) return this.index.findSeriesStudy(target.series) === target.study;
+    return this.index.findRepresentativeInstance({ studyUid: target.study }) !== undefined;
   }
 
   /**
@@ -610,14 +707,6 @@ export class Archive {
     }
   }
 
-  /** Removes an instance's file, the metadata cached beside it and its copies under retired/. */
-  private async removeInstanceFiles(study: string, series: string, sop: string): Promise<void> {
-    const names = instanceFileNames(sop);
-    const fields = { studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop };
-    await this.removeMatching(join('instances', study, series), (name) => names.file.test(name) || names.cachedMetadata.test(name), fields);
-    await this.removeMatching(join('retired', 'instances', study, series), (name) => names.retired.test(name), fields);
-  }
-
   /** Removes the metadata cached for an instance (every copy, every format). */
   private async removeCachedMetadata(study: string, series: string, sop: string): Promise<void> {
     const { cachedMetadata } = instanceFileNames(sop);
@@ -660,17 +749,6 @@ export class Archive {
       return hash.digest('hex') === instance.sha256;
     } catch {
       return false;
-    }
-  }
-
-  /** Removes folders of rows already deleted: what cannot be removed is logged, since readers no longer see it. */
-  private async removeFolders(folders: readonly string[], fields: Record<string, string>): Promise<void> {
-    for (const folder of folders) {
-      try {
-        await this.blobs.removeFolder(folder);
-      } catch (err) {
-        this.log.error({ err, ...fields, folder }, 'deleted files could not all be removed: remove the folder by hand');
-      }
     }
   }
 

@@ -39,10 +39,22 @@ export interface BlobStore {
   restore(retiredKey: string, key: string): Promise<void>;
   /** Removes the file at `key`, if there is one. */
   remove(key: string): Promise<void>;
-  /** Removes everything under the folder `prefix` (a key's leading path), if anything is there. */
-  removeFolder(prefix: string): Promise<void>;
   /** Removes the files directly in the folder `prefix` whose names `matches` accepts (nothing when there is no such folder). */
   removeMatching(prefix: string, matches: (name: string) => boolean): Promise<void>;
+  /**
+   * Moves the folder `prefix` (or, with `matches`, the files directly in it whose names it accepts) into the deletion
+   * bag `bag` under trash/, keeping its path there; nothing when there is no such folder. A rename: what a deletion
+   * takes away is out of readers' sight at once, and can be put back (restoreBag) or removed (emptyBag) whole.
+   */
+  moveIntoBag(bag: string, prefix: string, matches?: (name: string) => boolean): Promise<void>;
+  /** Puts everything in `bag` back where it was moved from. */
+  restoreBag(bag: string): Promise<void>;
+  /** Renames `bag` to `name`, durably: how a deletion records that its index rows are gone. */
+  renameBag(bag: string, name: string): Promise<void>;
+  /** Removes `bag` and all it holds. */
+  emptyBag(bag: string): Promise<void>;
+  /** The bags under trash/, by name. */
+  listBags(): Promise<string[]>;
   read(key: string): Promise<Buffer>;
   /**
    * Opens a blob for reads at offsets, all from the one file opened (a replacement published meanwhile under the
@@ -113,6 +125,7 @@ export class FileBlobStore implements BlobStore {
   async init(): Promise<void> {
     await fs.mkdir(this.tmpDir, { recursive: true });
     await fs.mkdir(join(this.root, 'instances'), { recursive: true });
+    await fs.mkdir(join(this.root, 'trash'), { recursive: true });
   }
 
   private resolve(key: string): string {
@@ -266,15 +279,6 @@ export class FileBlobStore implements BlobStore {
     await fs.rm(this.resolve(key), { force: true });
   }
 
-  async removeFolder(prefix: string): Promise<void> {
-    const folder = this.resolve(prefix);
-    await fs.rm(folder, { recursive: true, force: true });
-    const inside = (dir: string) => dir === folder || dir.startsWith(`${folder}${sep}`);
-    for (const dir of this.createdDirs.keys()) if (inside(dir)) this.createdDirs.delete(dir);
-    for (const dir of this.pendingDirs) if (inside(dir)) this.pendingDirs.delete(dir);
-    await fsyncDir(dirname(folder)).catch(() => undefined); // the parent is gone too when nothing else was in it
-  }
-
   async removeMatching(prefix: string, matches: (name: string) => boolean): Promise<void> {
     const folder = this.resolve(prefix);
     let entries: Dirent[];
@@ -287,6 +291,71 @@ export class FileBlobStore implements BlobStore {
     const doomed = entries.filter((e) => e.isFile() && matches(e.name));
     for (const entry of doomed) await fs.rm(join(folder, entry.name), { force: true });
     if (doomed.length > 0) await fsyncDir(folder);
+  }
+
+  async moveIntoBag(bag: string, prefix: string, matches?: (name: string) => boolean): Promise<void> {
+    const folder = this.resolve(prefix);
+    const target = this.resolve(join('trash', bag, prefix));
+    let names: string[] | undefined;
+    try {
+      names = matches ? (await fs.readdir(folder, { withFileTypes: true })).filter((e) => e.isFile() && matches(e.name)).map((e) => e.name) : undefined;
+      if (names?.length === 0) return;
+      await fs.mkdir(matches ? target : dirname(target), { recursive: true });
+      if (names) for (const name of names) await fs.rename(join(folder, name), join(target, name));
+      else await fs.rename(folder, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    if (!matches) this.forgetDirsUnder(folder);
+    await fsyncDir(matches ? folder : dirname(folder));
+    await fsyncDir(matches ? target : dirname(target));
+  }
+
+  async restoreBag(bag: string): Promise<void> {
+    const root = this.resolve(join('trash', bag));
+    await this.moveBack(root, this.root);
+    await fs.rm(root, { recursive: true, force: true });
+  }
+
+  /** Moves what `from` holds into `to`: a folder missing there goes whole, one present is merged file by file. */
+  private async moveBack(from: string, to: string): Promise<void> {
+    for (const entry of await fs.readdir(from, { withFileTypes: true })) {
+      const source = join(from, entry.name);
+      const target = join(to, entry.name);
+      const there = await fs.stat(target).catch(() => undefined);
+      if (entry.isDirectory() && there?.isDirectory()) {
+        await this.moveBack(source, target);
+        continue;
+      }
+      await fs.mkdir(to, { recursive: true });
+      await fs.rename(source, target);
+      await fsyncDir(to);
+    }
+  }
+
+  async renameBag(bag: string, name: string): Promise<void> {
+    await fs.rename(this.resolve(join('trash', bag)), this.resolve(join('trash', name)));
+    await fsyncDir(join(this.root, 'trash'));
+  }
+
+  async emptyBag(bag: string): Promise<void> {
+    await fs.rm(this.resolve(join('trash', bag)), { recursive: true, force: true });
+    await fsyncDir(join(this.root, 'trash'));
+  }
+
+  async listBags(): Promise<string[]> {
+    return fs.readdir(join(this.root, 'trash')).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+  }
+
+  /** Forgets the folders under `folder` as made: a store into one moved or removed makes it again. */
+  private forgetDirsUnder(folder: string): void {
+    const inside = (dir: string) => dir === folder || dir.startsWith(`${folder}${sep}`);
+    for (const dir of this.createdDirs.keys()) if (inside(dir)) this.createdDirs.delete(dir);
+    for (const dir of this.pendingDirs) if (inside(dir)) this.pendingDirs.delete(dir);
   }
 
   read(key: string): Promise<Buffer> {

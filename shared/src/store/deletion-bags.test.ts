@@ -1,0 +1,103 @@
+import { existsSync, mkdirSync, mkdtempSync, promises as fsp, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../log';
+import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import { Archive } from './archive';
+
+const STUDY = '2.25.97100';
+const SERIES = '2.25.97101';
+const SOPS = ['2.25.97102', '2.25.97103'];
+
+/** Stores the study's two instances as a receiver would hand them over (written to tmp/, then stored). */
+async function storeStudy(archive: Archive, dir: string): Promise<void> {
+  for (const sop of SOPS) {
+    const temp = join(dir, 'tmp', `${sop}.part`);
+    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 1],
+      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
+    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+  }
+}
+
+const studyFolder = (dir: string) => join(dir, 'instances', STUDY);
+const trash = (dir: string) => readdirSync(join(dir, 'trash'));
+
+describe('a deletion\'s files and rows go together, across a failure or a crash', () => {
+  let dir: string;
+  let archive: Archive;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-deletion-bags-'));
+    archive = await Archive.open(dir, createLogger('silent'));
+    await storeStudy(archive, dir);
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+    archive.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const reopen = async (): Promise<void> => {
+    archive.close();
+    archive = await Archive.open(dir, createLogger('silent'));
+  };
+
+  test('a deletion whose rows cannot be removed fails and leaves the study whole: rows, files, nothing in trash', async () => {
+    jest.spyOn(archive.index, 'deleteStudy').mockImplementationOnce(() => { throw new Error('SQLITE_IOERR: disk I/O error'); });
+    await expect(archive.deleteStudy(STUDY)).rejects.toThrow(/SQLITE_IOERR/);
+    const instances = archive.index.listInstances({ studyUid: STUDY });
+    expect(instances).toHaveLength(2);
+    for (const instance of instances) expect((await archive.blobs.read(instance.storageKey)).length).toBeGreaterThan(0);
+    expect(trash(dir)).toEqual([]);
+  });
+
+  test('files a deletion could not remove are removed at the next start, not left for good', async () => {
+    const realRm = fsp.rm.bind(fsp);
+    let failed = false;
+    jest.spyOn(fsp, 'rm').mockImplementation(async (path, options) => {
+      if (!failed && String(path).includes(STUDY)) {
+        failed = true;
+        throw Object.assign(new Error('EBUSY: resource busy or locked'), { code: 'EBUSY' });
+      }
+      return realRm(path, options);
+    });
+    expect(await archive.deleteStudy(STUDY)).toBe(2);
+    expect(failed).toBe(true);
+    expect(archive.index.listInstances({ studyUid: STUDY })).toHaveLength(0);
+    expect(existsSync(studyFolder(dir))).toBe(false); // out of readers' sight at once
+    jest.restoreAllMocks();
+    await reopen();
+    expect(trash(dir)).toEqual([]);
+    expect(readdirSync(dir, { recursive: true }).filter((p) => String(p).includes(STUDY))).toEqual([]);
+  });
+
+  test('a crash after the files were moved aside and before the rows went: the next start puts them back', async () => {
+    // What deleteStudy leaves when the process ends between its renames and its commit.
+    const bag = join(dir, 'trash', `pending~1765000000000-abcd~${STUDY}~~`, 'instances');
+    mkdirSync(bag, { recursive: true });
+    renameSync(studyFolder(dir), join(bag, STUDY));
+    await reopen();
+    expect(trash(dir)).toEqual([]);
+    for (const instance of archive.index.listInstances({ studyUid: STUDY })) {
+      expect((await archive.blobs.read(instance.storageKey)).length).toBeGreaterThan(0);
+    }
+    expect(await archive.deleteStudy(STUDY)).toBe(2); // and it deletes as any other
+  });
+
+  test('a crash after the rows went and before the files were removed: the next start removes them', async () => {
+    const bag = join(dir, 'trash', `pending~1765000000000-abcd~${STUDY}~${SERIES}~`, 'instances', STUDY);
+    mkdirSync(bag, { recursive: true });
+    renameSync(join(studyFolder(dir), SERIES), join(bag, SERIES));
+    expect(archive.index.deleteSeries(STUDY, SERIES)).toBe(2);
+    await reopen();
+    expect(trash(dir)).toEqual([]);
+  });
+
+  test('deleting one instance moves only its own files; the other instance of the series stays readable', async () => {
+    const [gone, kept] = archive.index.listInstances({ studyUid: STUDY }).sort((a, b) => a.sopInstanceUid.localeCompare(b.sopInstanceUid));
+    await archive.readMetadata(gone as NonNullable<typeof gone>); // a cached metadata file beside it, to go with it
+    expect(await archive.deleteInstance(STUDY, SERIES, (gone as NonNullable<typeof gone>).sopInstanceUid)).toBe(true);
+    expect(readdirSync(join(studyFolder(dir), SERIES)).filter((n) => n.startsWith(SOPS[0] as string))).toEqual([]);
+    expect((await archive.blobs.read((kept as NonNullable<typeof kept>).storageKey)).length).toBeGreaterThan(0);
+    expect(trash(dir)).toEqual([]);
+  });
+});
