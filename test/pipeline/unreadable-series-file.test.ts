@@ -22,7 +22,7 @@ describe('a study check where a series file is missing', () => {
     ({ archive, queue } = stores);
     // Study checks only: the PET job stays queued where the test can see it.
     queue.startProcessing({
-      checkStudy: async (uid) => void (await planStudy(uid, { archive, queue, log, minPetSlices: 10 })),
+      checkStudy: async (uid) => void (await planStudy(uid, { archive, queue, log, minPetSlices: 10, minPetCoverageMm: 0 })),
       analyze: () => Promise.reject(new Error('not in this test')),
     }, { concurrency: 1, studyChecks: true, analyses: false });
   });
@@ -64,7 +64,7 @@ describe('a study check where a series file is missing', () => {
       ? Promise.reject(Object.assign(new Error(`EACCES: permission denied, open '${key}'`), { code: 'EACCES' }))
       : read(key)));
 
-    await expect(planStudy(study, { archive, queue, log, minPetSlices: 10 })).rejects.toMatchObject({ code: 'EACCES' });
+    await expect(planStudy(study, { archive, queue, log, minPetSlices: 10, minPetCoverageMm: 0 })).rejects.toMatchObject({ code: 'EACCES' });
     expect(await queue.listJobs({ studyInstanceUid: study, limit: 10, offset: 0 })).toEqual([]);
   });
 
@@ -72,7 +72,7 @@ describe('a study check where a series file is missing', () => {
     const { study, ctSeries } = await storePetAndCt();
     for (const instance of archive.index.listInstances({ studyUid: study })) await archive.blobs.remove(instance.storageKey);
 
-    const outcome = await planStudy(study, { archive, queue, log, minPetSlices: 10 });
+    const outcome = await planStudy(study, { archive, queue, log, minPetSlices: 10, minPetCoverageMm: 0 });
     expect(outcome.kind).toBe('not-applicable');
     expect(outcome.reason).toContain(`${ctSeries}: its first instance's file`);
     expect(outcome.reason).toContain('cannot be read (ENOENT)');

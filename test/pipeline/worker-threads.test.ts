@@ -15,7 +15,7 @@ describe('mipseg serve with WORKER_CONCURRENCY=2 (two analysis threads)', () => 
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mipseg-threads-'));
-    mipseg = await startMipsegProcess({ DATA_DIR: dataDir, WORKER_CONCURRENCY: '2', QUIET_PERIOD_MS: '500', MIN_PET_SLICES: '10',
+    mipseg = await startMipsegProcess({ DATA_DIR: dataDir, WORKER_CONCURRENCY: '2', QUIET_PERIOD_MS: '500', MIN_PET_SLICES: '10', MIN_PET_COVERAGE_MM: '0',
       DIMSE_ENABLED: 'false' });
     root = `http://127.0.0.1:${mipseg.httpPort}`;
   });

@@ -74,6 +74,8 @@ export interface Config {
     readonly gatewayUrl: string;
     /** Fewest slices a PET series needs to be analysed. */
     readonly minPetSlices: number;
+    /** Least axial length (mm) a PET series needs to be analysed: whole-body, not brain or cardiac; 0: no limit. */
+    readonly minPetCoverageMm: number;
     /** Our AE title when exporting by C-STORE. */
     readonly exportAeTitle: string;
   };
@@ -126,6 +128,7 @@ export const DEFAULTS = {
   EXPORT_STOW_TOKENS_FILE: '',
   GATEWAY_URL: 'http://127.0.0.1:8080/dicomweb',
   MIN_PET_SLICES: '50',
+  MIN_PET_COVERAGE_MM: '500',
   EXPORT_AE_TITLE: 'MIPSEG',
   MODEL_DIR: '',
   INFERENCE_THREADS: '1',
@@ -593,6 +596,7 @@ export function loadConfig(
       exportStowTokens: Object.freeze(readExportStowTokens(merged, destinations)),
       gatewayUrl: readUrl(merged, 'GATEWAY_URL', ['http:', 'https:']).replace(/\/$/, ''),
       minPetSlices: readInt(merged, 'MIN_PET_SLICES', 1, 100_000),
+      minPetCoverageMm: readInt(merged, 'MIN_PET_COVERAGE_MM', 0, 10_000),
       exportAeTitle: readAeTitle(merged, 'EXPORT_AE_TITLE'),
     }),
     inference: Object.freeze({

@@ -76,7 +76,7 @@ describe('bad PET series fail at once with a reason, and the service keeps worki
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mipseg-faults-'));
     // Short backoff: were bad data retried, the job would end as failed after 3 attempts within the wait.
-    mipseg = await startMipsegProcess({ DATA_DIR: dataDir, QUIET_PERIOD_MS: '800', MIN_PET_SLICES: '10', JOB_ATTEMPTS: '3',
+    mipseg = await startMipsegProcess({ DATA_DIR: dataDir, QUIET_PERIOD_MS: '800', MIN_PET_SLICES: '10', MIN_PET_COVERAGE_MM: '0', JOB_ATTEMPTS: '3',
       JOB_BACKOFF_MS: '200', DIMSE_ENABLED: 'false' });
     root = `http://127.0.0.1:${mipseg.httpPort}`;
     const cases = Object.keys(studies) as Case[];

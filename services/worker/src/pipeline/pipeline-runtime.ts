@@ -115,7 +115,8 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
   const sink: ResultSink = archive ? new ArchiveResultSink(archive) : new StowResultSink(config.pipeline.gatewayUrl, token);
   const plan = (uid: string, force: boolean) => {
     if (!archive) throw new Error('study planning needs the archive (mipseg serve)');
-    return planStudy(uid, { archive, queue, log, minPetSlices: config.pipeline.minPetSlices }, { force });
+    return planStudy(uid, { archive, queue, log, minPetSlices: config.pipeline.minPetSlices,
+      minPetCoverageMm: config.pipeline.minPetCoverageMm }, { force });
   };
   const handlers: JobHandlers = {
     checkStudy: async (uid) => {

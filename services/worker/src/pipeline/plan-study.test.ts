@@ -20,7 +20,7 @@ describe('planning a quiet study', () => {
     // Not processing: the jobs stay queued where the test can read them.
     stores = await openArchiveAndQueue('mipseg-plan-', log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
     ({ archive, queue } = stores);
-    deps = { archive, queue, log, minPetSlices: 10 };
+    deps = { archive, queue, log, minPetSlices: 10, minPetCoverageMm: 0 };
   });
   afterEach(() => stores.close());
 

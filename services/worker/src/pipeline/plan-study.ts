@@ -194,6 +194,15 @@ function oneAtATime<T>(archive: Archive, studyInstanceUid: string, plan: () => P
   return mine;
 }
 
+/** What planning needs: the archive and queue, and the eligibility limits (MIN_PET_SLICES, MIN_PET_COVERAGE_MM; default 500 mm). */
+export interface PlanDeps {
+  readonly archive: Archive;
+  readonly queue: JobQueue;
+  readonly log: Logger;
+  readonly minPetSlices: number;
+  readonly minPetCoverageMm?: number;
+}
+
 /**
  * Decides what to analyse in a study once it is quiet: the eligible PET series, as a job whose id is
  * derived from the series' content (SOP Instance UIDs and file hashes). Content the series' newest analysis
@@ -203,7 +212,7 @@ function oneAtATime<T>(archive: Archive, studyInstanceUid: string, plan: () => P
  */
 export function planStudy(
   studyInstanceUid: string,
-  deps: { archive: Archive; queue: JobQueue; log: Logger; minPetSlices: number },
+  deps: PlanDeps,
   options: { force?: boolean } = {},
 ): Promise<PlanOutcome> {
   return oneAtATime(deps.archive, studyInstanceUid, () => planQuietStudy(studyInstanceUid, deps, options));
@@ -211,13 +220,15 @@ export function planStudy(
 
 async function planQuietStudy(
   studyInstanceUid: string,
-  deps: { archive: Archive; queue: JobQueue; log: Logger; minPetSlices: number },
+  deps: PlanDeps,
   options: { force?: boolean },
 ): Promise<PlanOutcome> {
   const { archive, queue, log } = deps;
   const series = bySeries(archive.index.listInstances({ studyUid: studyInstanceUid }));
   const { candidates, unreadable } = await readSeriesHeaders(archive, series, log);
-  const selection = selectPetSeries(candidates, { minSlices: deps.minPetSlices }, SERIES_ELIGIBILITY_RULES, unreadable);
+  const selection = selectPetSeries(candidates,
+    { minSlices: deps.minPetSlices, ...(deps.minPetCoverageMm === undefined ? {} : { minCoverageMm: deps.minPetCoverageMm }) },
+    SERIES_ELIGIBILITY_RULES, unreadable);
   if (selection.status === 'not-applicable') {
     // The instance counts too: a series still arriving ("200 of 267 slices") gets a new verdict with each check.
     const seen = [...series].map(([uid, instances]) => `${uid}:${instances.length}`).sort();

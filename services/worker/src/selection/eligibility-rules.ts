@@ -4,9 +4,14 @@ import type { PetSeriesCandidate } from './pet-series-header';
 export interface EligibilityOptions {
   /** Fewer slices than this cannot be a whole-body (or even a torso) scan. */
   readonly minSlices: number;
+  /**
+   * Least axial length (slices × spacing, mm) of a series worth analysing: the model reads whole-body MIPs, and a
+   * brain, cardiac or head-and-neck scan (about 150–350 mm) is not one, however many thin slices it has. 0: no limit.
+   */
+  readonly minCoverageMm: number;
 }
 
-export const DEFAULT_ELIGIBILITY_OPTIONS: EligibilityOptions = Object.freeze({ minSlices: 50 });
+export const DEFAULT_ELIGIBILITY_OPTIONS: EligibilityOptions = Object.freeze({ minSlices: 50, minCoverageMm: 500 });
 
 /** One eligibility rule: `check` returns null when the series passes, else the reason in words. */
 export interface EligibilityRule {
@@ -21,6 +26,21 @@ const MIPSEG_MARKER = MIPSEG_MANUFACTURER.toLowerCase();
 const shown = (values: readonly string[]): string => (values.length ? values.join('\\') : 'empty');
 
 export const sliceCount = (series: PetSeriesCandidate): number => series.instanceCount * series.header.numberOfFrames;
+
+/**
+ * The slices of the one volume a series holds: at most NumberOfSlices (0054,0081) where it says, since more are
+ * duplicates (a re-send under new SOP Instance UIDs) or a second reconstruction under the same Series Instance UID.
+ */
+export const volumeSliceCount = (series: PetSeriesCandidate): number => {
+  const expected = series.header.numberOfSlices;
+  return expected ? Math.min(sliceCount(series), expected) : sliceCount(series);
+};
+
+/** Axial coverage in mm (the volume's slices × spacing), or null when the header gives no slice spacing. */
+export function coverageMm(series: PetSeriesCandidate): number | null {
+  const spacing = series.header.sliceSpacingMm;
+  return spacing === null ? null : volumeSliceCount(series) * spacing;
+}
 
 /**
  * Marks of mipseg's results in the data set. Not the File Meta ImplementationClassUID: it names whoever wrote
@@ -124,6 +144,16 @@ export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freez
       const expected = series.header.numberOfSlices;
       return expected === null || expected === 0 || sliceCount(series) >= expected ? null
         : `${sliceCount(series)} of ${expected} slices received (NumberOfSlices): the series is incomplete`;
+    },
+  },
+  {
+    id: 'whole-body-coverage',
+    description: 'at least the configured axial length, slices × SpacingBetweenSlices or SliceThickness (default 500 mm), where the header gives a spacing',
+    check: (series, options) => {
+      const coverage = coverageMm(series);
+      return coverage === null || coverage >= options.minCoverageMm ? null
+        : `${Math.round(coverage)} mm of the body (${volumeSliceCount(series)} slices), less than ${options.minCoverageMm} mm: ` +
+          'not a whole-body scan (brain, cardiac or head-and-neck PET), which the model is not for';
     },
   },
   {

@@ -41,7 +41,7 @@ describe('selectPetSeries', () => {
   test('every rule is data: an id, a description and a check', () => {
     expect(SERIES_ELIGIBILITY_RULES.map((r) => r.id)).toEqual([
       'modality-pt', 'pet-image-storage', 'original-not-derived', 'not-mipseg-output',
-      'attenuation-and-decay-corrected', 'static-or-whole-body', 'fdg', 'all-slices-received', 'enough-slices',
+      'attenuation-and-decay-corrected', 'static-or-whole-body', 'fdg', 'all-slices-received', 'whole-body-coverage', 'enough-slices',
     ]);
     for (const rule of SERIES_ELIGIBILITY_RULES) expect(rule.description.length).toBeGreaterThan(10);
   });
@@ -52,7 +52,9 @@ describe('selectPetSeries', () => {
     ['gated', { seriesType: ['GATED', 'IMAGE'] }, 267, 'static-or-whole-body'],
     ['a reprojection', { seriesType: ['WHOLE BODY', 'REPROJECTION'] }, 267, 'static-or-whole-body'],
     ['derived', { imageType: ['DERIVED', 'SECONDARY'] }, 267, 'original-not-derived'],
-    ['short', { numberOfSlices: 49 }, 49, 'enough-slices'],
+    ['short (of unknown spacing, so only its slices are counted)', { numberOfSlices: 49, sliceSpacingMm: null }, 49, 'enough-slices'],
+    ['brain-only (109 slices of 2.027 mm: 221 mm of the body)', { numberOfSlices: 109, sliceSpacingMm: 2.027, seriesType: ['STATIC', 'IMAGE'] }, 109,
+      'whole-body-coverage'],
     ['still arriving', {}, 200, 'all-slices-received'],
     ['PSMA', TRACER('18F-PSMA-1007'), 267, 'fdg'],
     ['DOTATATE (by code only)', TRACER(null, { value: '424487000', scheme: 'SCT', meaning: null }), 267, 'fdg'],
@@ -109,7 +111,25 @@ describe('selectPetSeries', () => {
   });
 
   test('the slice minimum is configurable', () => {
-    expect(selectPetSeries([series({ numberOfSlices: 20 }, 20)], { minSlices: 20 }).status).toBe('selected');
+    expect(selectPetSeries([series({ numberOfSlices: 20 }, 20)], { minSlices: 20, minCoverageMm: 0 }).status).toBe('selected');
+  });
+
+  test('the coverage minimum is configurable, and says how much of the body a refused series covers', () => {
+    const cardiac = series({ numberOfSlices: 47, sliceSpacingMm: 3.27, seriesType: ['STATIC', 'IMAGE'] }, 47);
+    const refused = selectPetSeries([cardiac], { minSlices: 40 });
+    expect(refused.status === 'not-applicable' && refused.reason).toContain('154 mm of the body (47 slices), less than 500 mm');
+    expect(selectPetSeries([cardiac], { minSlices: 40, minCoverageMm: 150 }).status).toBe('selected');
+  });
+
+  test('prefers a series holding NumberOfSlices instances over one holding twice as many (duplicates or two reconstructions)', () => {
+    const whole = series({ seriesInstanceUid: '2.25.40', seriesNumber: 5 }, 267);
+    const doubled = series({ seriesInstanceUid: '2.25.41', seriesNumber: 4 }, 534);
+    for (const candidates of [[whole, doubled], [doubled, whole]]) {
+      const selection = selectPetSeries(candidates);
+      expect(selection.status === 'selected' && selection.series.header.seriesInstanceUid).toBe('2.25.40');
+    }
+    // Alone it is still tried (a scanner that counts NumberOfSlices per bed position would look the same).
+    expect(selectPetSeries([doubled]).status).toBe('selected');
   });
 
   test('an Enhanced PET series is not applicable (multi-frame PET is not assembled), not chosen to fail later', () => {

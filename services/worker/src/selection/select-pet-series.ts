@@ -1,7 +1,9 @@
 import {
   DEFAULT_ELIGIBILITY_OPTIONS,
   SERIES_ELIGIBILITY_RULES,
+  coverageMm,
   sliceCount,
+  volumeSliceCount,
   type EligibilityOptions,
   type EligibilityRule,
 } from './eligibility-rules';
@@ -35,21 +37,18 @@ function judge(series: PetSeriesCandidate, rules: readonly EligibilityRule[], op
 /** Coverages this close count as the same (two reconstructions of one whole-body scan differ by a slice or two). */
 const COVERAGE_TOLERANCE_MM = 20;
 
-/** Axial coverage in mm (slices × spacing), or null when the header gives no slice spacing. */
-function coverageMm(series: PetSeriesCandidate): number | null {
-  const spacing = series.header.sliceSpacingMm;
-  return spacing === null ? null : sliceCount(series) * spacing;
-}
-
 /** The most slices, then the lowest SeriesNumber, then UID: a total order, so the input's order never decides. */
 function bySlices(a: PetSeriesCandidate, b: PetSeriesCandidate): number {
   return sliceCount(b) - sliceCount(a) || (a.header.seriesNumber ?? Infinity) - (b.header.seriesNumber ?? Infinity) ||
     a.header.seriesInstanceUid.localeCompare(b.header.seriesInstanceUid);
 }
 
-/** Series whose SUV can be computed first (see PetSeriesCandidate.suvReady), then bySlices. */
+/** More slices than NumberOfSlices: duplicates or two reconstructions, which the volume assembler will refuse. */
+const overfull = (series: PetSeriesCandidate): boolean => sliceCount(series) > volumeSliceCount(series);
+
+/** Series whose SUV can be computed first (see PetSeriesCandidate.suvReady), then those not overfull, then bySlices. */
 function bySuvThenSlices(a: PetSeriesCandidate, b: PetSeriesCandidate): number {
-  return Number(b.suvReady ?? true) - Number(a.suvReady ?? true) || bySlices(a, b);
+  return Number(b.suvReady ?? true) - Number(a.suvReady ?? true) || Number(overfull(a)) - Number(overfull(b)) || bySlices(a, b);
 }
 
 /**
