@@ -43,6 +43,20 @@ describe('planning a quiet study', () => {
     readWhole.mockRestore();
   });
 
+  test.each([['before', 0], ['after', 99]])('a screen capture filed in the PET series (listed %s the slices) is left out of its plan', async (_where, instanceNumber) => {
+    const study = syntheticPetStudy({ slices: 12 });
+    const capture = syntheticPetInstance({ sopInstanceUid: '2.25.77100', seriesInstanceUid: study.seriesInstanceUid, imagePositionPatient: [0, 0, 0],
+      attributes: { StudyInstanceUID: study.studyInstanceUid, InstanceNumber: instanceNumber } });
+    const file = dcmjs.data.DicomMessage.readFile(capture.slice().buffer);
+    for (const key of ['00020002', '00080016']) file[key.startsWith('0002') ? 'meta' : 'dict'][key] = { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.7'] };
+    await new ArchiveResultSink(archive).store([...study.instances, Buffer.from(file.write())]);
+    const planned = await planStudy(study.studyInstanceUid, deps);
+    expect(planned.kind).toBe('queued');
+    const request = (await queue.getJob(planned.jobId))?.request;
+    expect(request?.seriesInstanceUid).toBe(study.seriesInstanceUid);
+    expect(request?.instanceCount).toBe(12);
+  });
+
   test('reads the whole file where the header runs past that start: an Implicit VR parse cut there would lose the tracer', async () => {
     // 1.3 MB of palette data (0028,1201) before the radiopharmaceutical (0054,0016), in Implicit VR: a parse of the
     // first 1 MiB stops inside it without an error, and what follows would read as absent ("not FDG").

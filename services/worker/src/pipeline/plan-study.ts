@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@mipseg/shared/log';
 import { newestAnalysisBySeries, type AnalysisPlan, type JobQueue, type JobRecord } from '@mipseg/shared/queue';
-import { IMAGE_SOP_CLASSES } from '@mipseg/shared/dicom';
+import { IMAGE_SOP_CLASSES, SopClass } from '@mipseg/shared/dicom';
 import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
 import { isMipsegError, toMipsegError } from '@mipseg/shared/errors';
 import { computeSuvScaleFactors, readSuvMetadataFromDataSet } from '../suv';
@@ -31,7 +31,18 @@ function bySeries(instances: readonly StoredInstance[]): Map<string, StoredInsta
     if (series) series.push(i);
     else out.set(i.seriesInstanceUid, [i]);
   }
+  for (const [uid, all] of out) out.set(uid, petSlicesFirst(all));
   return out;
+}
+
+/**
+ * A series' PET Image Storage instances, where it has any; else all of it. A scanner's screen capture (Secondary
+ * Capture) filed under the PET series' UID would otherwise decide the series by the index's order: judged by its SOP
+ * class when it came first, or, planned with the slices, failing the volume as a slice without a position.
+ */
+function petSlicesFirst(instances: StoredInstance[]): StoredInstance[] {
+  const slices = instances.filter((i) => i.sopClassUid === SopClass.PositronEmissionTomographyImageStorage);
+  return slices.length > 0 ? slices : instances;
 }
 
 /**
