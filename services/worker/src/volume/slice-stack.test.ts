@@ -74,6 +74,13 @@ describe('stackSlices', () => {
     expect(err.detail).toContain('1.9.dup');
   });
 
+  test('refuses two slices a fraction of a millimetre apart as a duplicate (a second reconstruction), not as irregular spacing', () => {
+    const headers = [...atHeights([0, 3, 6]), slice('1.9.near', [-10, -20, 3.02])];
+    const err = refusal(headers);
+    expect(err.detail).toMatch(/duplicate position: instances 1\.9\.3 and 1\.9\.near lie 0\.02 mm apart/);
+    expect(err.detail).toContain('two reconstructions in one series');
+  });
+
   test('refuses a gap and names the missing position', () => {
     const err = refusal(atHeights([0, 3, 6, 12, 15]));
     expect(err.detail).toMatch(/1 slice\(s\) missing/);

@@ -22,8 +22,12 @@ export const MAX_SPACING_DEVIATION = 0.1;
  * step check above (133 slices at 3.27 mm, then 134 at 3.56 mm) would leave slices many mm off.
  */
 const MAX_GRID_OFFSET = 0.1;
-/** Closer than this along the normal, two slices claim the same position. */
-const DUPLICATE_POSITION_MM = 0.01;
+/**
+ * Closer than this along the normal, two slices claim the same position: a slice sent twice (with new SOP Instance
+ * UIDs), or two reconstructions under one Series Instance UID a hair apart. No PET is reconstructed at under a
+ * millimetre; rounding moves a position by hundredths.
+ */
+const DUPLICATE_POSITION_MM = 0.5;
 /** Direction cosines agree when every component differs by less than this (DS values carry ~6 digits). */
 const ORIENTATION_TOLERANCE = 1e-4;
 /** Pixel spacings agree within this fraction. */
@@ -94,8 +98,9 @@ function assertRegularSpacing(sorted: readonly SliceHeader[], positions: readonl
     if (s < DUPLICATE_POSITION_MM) {
       const a = sorted[i] as SliceHeader;
       const b = sorted[i + 1] as SliceHeader;
-      throw invalid(`duplicate position: instances ${a.sopInstanceUid} and ${b.sopInstanceUid} both lie at ` +
-        `ImagePositionPatient ${formatPosition(b.imagePositionPatient)} mm`);
+      const where = s < 0.005 ? 'both lie at' : `lie ${s.toFixed(2)} mm apart, at`;
+      throw invalid(`duplicate position: instances ${a.sopInstanceUid} and ${b.sopInstanceUid} ${where} ` +
+        `ImagePositionPatient ${formatPosition(b.imagePositionPatient)} mm (a slice sent twice, or two reconstructions in one series)`);
     }
   });
   const typical = median(spacings);
