@@ -41,15 +41,22 @@ export class FinishedRequests {
   async summariseEarlier(analyses: Queue, closing: () => boolean): Promise<void> {
     if (await this.connection.exists(this.doneKey)) return;
     let summarised = 0;
-    for (let start = 0; !closing(); start += PAGE) {
-      const jobs = await analyses.getJobs(['completed', 'failed'], start, start + PAGE - 1);
-      if (jobs.length === 0) {
-        await this.connection.set(this.doneKey, String(Date.now()));
-        if (summarised > 0) this.log.info({ jobs: summarised }, 'finished jobs no longer keep their instance lists');
-        return;
+    // Pages by offset, newest first, while workers finish more jobs: each one finished pushes the older ones a place
+    // back, and one pushed past the page being read is missed. So passes repeat until one finds nothing to summarise
+    // (the jobs finished meanwhile summarise themselves, see watch).
+    for (;;) {
+      let found = 0;
+      for (let start = 0; ; start += PAGE) {
+        if (closing()) return;
+        const jobs = await analyses.getJobs(['completed', 'failed'], start, start + PAGE - 1);
+        if (jobs.length === 0) break;
+        for (const job of jobs) if (await this.summarise(job)) found++;
       }
-      for (const job of jobs) if (await this.summarise(job)) summarised++;
+      summarised += found;
+      if (found === 0) break;
     }
+    await this.connection.set(this.doneKey, String(Date.now()));
+    if (summarised > 0) this.log.info({ jobs: summarised }, 'finished jobs no longer keep their instance lists');
   }
 
   /** Resolves when every summary started has been written (or given up). */
