@@ -36,10 +36,15 @@ export const volumeSliceCount = (series: PetSeriesCandidate): number => {
   return expected ? Math.min(sliceCount(series), expected) : sliceCount(series);
 };
 
-/** Axial coverage in mm (the volume's slices × spacing), or null when the header gives no slice spacing. */
-export function coverageMm(series: PetSeriesCandidate): number | null {
+/**
+ * Axial coverage in mm, slices × spacing, or null when the header gives no slice spacing. `slices` counts every slice
+ * received by default; ranking between series counts at most NumberOfSlices (volumeSliceCount), so that a doubled
+ * series does not win on instances it holds twice. The coverage rule counts them all: a scanner that gives
+ * NumberOfSlices for one bed position (81 of 267 slices) must not make a whole-body series look like a head scan.
+ */
+export function coverageMm(series: PetSeriesCandidate, slices = sliceCount(series)): number | null {
   const spacing = series.header.sliceSpacingMm;
-  return spacing === null ? null : volumeSliceCount(series) * spacing;
+  return spacing === null ? null : slices * spacing;
 }
 
 /**
@@ -152,7 +157,7 @@ export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freez
     check: (series, options) => {
       const coverage = coverageMm(series);
       return coverage === null || coverage >= options.minCoverageMm ? null
-        : `${Math.round(coverage)} mm of the body (${volumeSliceCount(series)} slices), less than ${options.minCoverageMm} mm: ` +
+        : `${Math.round(coverage)} mm of the body (${sliceCount(series)} slices), less than ${options.minCoverageMm} mm: ` +
           'not a whole-body scan (brain, cardiac or head-and-neck PET), which the model is not for';
     },
   },

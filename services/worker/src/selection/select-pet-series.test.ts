@@ -130,6 +130,8 @@ describe('selectPetSeries', () => {
     }
     // Alone it is still tried (a scanner that counts NumberOfSlices per bed position would look the same).
     expect(selectPetSeries([doubled]).status).toBe('selected');
+    // Such a scanner's whole-body series is not taken for a head scan: every slice received counts toward its coverage.
+    expect(selectPetSeries([series({ numberOfSlices: 81 }, 267)]).status).toBe('selected');
   });
 
   test('an Enhanced PET series is not applicable (multi-frame PET is not assembled), not chosen to fail later', () => {

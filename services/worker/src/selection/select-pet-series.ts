@@ -58,9 +58,11 @@ function bySuvThenSlices(a: PetSeriesCandidate, b: PetSeriesCandidate): number {
  * without a spacing is chosen only where no series has one.
  */
 function preferred(eligible: readonly PetSeriesCandidate[]): PetSeriesCandidate | undefined {
-  const known = eligible.filter((s) => coverageMm(s) !== null);
-  const longest = Math.max(...known.map((s) => coverageMm(s) as number));
-  const pool = known.length > 0 ? known.filter((s) => (coverageMm(s) as number) >= longest - COVERAGE_TOLERANCE_MM) : [...eligible];
+  // Counting at most NumberOfSlices: a doubled series does not win on the instances it holds twice.
+  const coverage = (s: PetSeriesCandidate): number | null => coverageMm(s, volumeSliceCount(s));
+  const known = eligible.filter((s) => coverage(s) !== null);
+  const longest = Math.max(...known.map((s) => coverage(s) as number));
+  const pool = known.length > 0 ? known.filter((s) => (coverage(s) as number) >= longest - COVERAGE_TOLERANCE_MM) : [...eligible];
   return pool.sort(bySuvThenSlices)[0];
 }
 
