@@ -25,6 +25,25 @@ export interface RunningService {
   close(): Promise<boolean>;
 }
 
+/**
+ * Indexes, in the background of a start, instance files that no index row lists (Archive.adoptUnindexedFiles). Once
+ * the service is up: each adopted instance's study check then has the pipeline's queue (or outbox) to go to.
+ */
+function adoptUnindexedFiles(archive: Archive, log: Logger): { stop(): Promise<void> } {
+  const stopping = new AbortController();
+  const run = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() => archive.adoptUnindexedFiles(stopping.signal))
+    .then(({ adopted, refused }) => {
+      if (adopted || refused) log.warn({ adopted, refused }, 'instance files no index row listed: indexed where they could be');
+    }, (err: unknown) => log.error({ err }, 'could not look for instance files no index row lists; trying again at the next start'));
+  return {
+    stop: () => {
+      stopping.abort();
+      return run;
+    },
+  };
+}
+
 /** `mipseg serve`: the archive, the DICOMweb gateway and the DIMSE SCP in one process. */
 export interface ServeOptions {
   readonly modelDir: string;
@@ -60,6 +79,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
     extraRouters: [{ path: '/api', router: jobsRouter(pipeline, archive) }, { path: '/api', router: worklist.apiRouter }] });
   log.info({ dataDir: config.dataDir, httpPort: gateway.port, dimsePort: dimse?.port, aeTitle: config.dimse.aeTitle,
     auth: config.authTokens.length > 0 }, 'mipseg ready');
+  const adoption = adoptUnindexedFiles(archive, log.child({ component: 'archive' }));
   let closing: Promise<boolean> | undefined;
   return {
     httpPort: gateway.port,
@@ -70,6 +90,8 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
         await closeGatewayAndWorklist(gateway, worklist, dimse ? [() => dimse.close()] : []);
         // A STOW whose connection the grace period cut may still be storing a part that arrived whole: before the
         // pipeline closes, so that the study check its store records still has a queue (or outbox) to go to.
+        // Like a receiver: what it stores records study checks, which need the pipeline's queue (or outbox) still open.
+        await adoption.stop(); // ends before its next folder; the rest is looked at at the next start
         const ingestSettled = await settleArchive(archive, log);
         const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
         // After the queue: its close ends a pruning run (which stops between studies, or fails with the connection).

@@ -42,6 +42,8 @@ export interface StoreOptions {
    * few hundred kilobytes of a study already received; refused, its analysis would run again and then fail for good.
    */
   readonly result?: boolean;
+  /** Store only where the instance has no row (adoptUnindexedFiles): any stored copy stays, whatever its bytes. */
+  readonly onlyIfUnindexed?: boolean;
 }
 
 /** A received file in tmp/, with what the receiver learnt while writing it. */
@@ -380,6 +382,10 @@ export class Archive {
     if (existing && (existing.studyInstanceUid !== header.studyInstanceUid || existing.seriesInstanceUid !== header.seriesInstanceUid)) {
       throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `${header.sopInstanceUid} is stored in series ${existing.seriesInstanceUid}`);
     }
+    if (existing && options.onlyIfUnindexed) {
+      await this.blobs.discardTemp(tempPath);
+      return { status: 'unchanged', header, replaced: false };
+    }
     // The stored copy stays, unless its file is gone or not the one indexed (a crash mid-replacement): then this copy
     // takes its place, and the instance can be read again.
     if (existing && (existing.sha256 === sha256 ? await this.storedFileIntact(existing) : await this.holdsSameDataSet(existing, tempPath, size))) {
@@ -501,6 +507,31 @@ export class Archive {
     } finally {
       if (this.locks.get(key) === next) this.locks.delete(key);
     }
+  }
+
+  /**
+   * Indexes the instance files under instances/ that no row lists: one published by a store whose process ended before
+   * its row was written (its sender was never told "stored", and may not send it again), or one stored after the
+   * index backup an administrator restored (README, Backup). Each is stored as a received copy would be (the same
+   * checks, its study checked for analysis), and only where its instance still has no row when its turn comes: a
+   * store of the same instance meanwhile wins. Nothing is removed. `stop` ends it before its next folder.
+   */
+  async adoptUnindexedFiles(stop?: AbortSignal): Promise<{ adopted: number; refused: number }> {
+    const counts = { adopted: 0, refused: 0 };
+    for await (const key of this.blobs.listInstanceKeys(stop)) {
+      const sop = key.slice(key.lastIndexOf('/') + 1, -'.dcm'.length);
+      if (this.index.findInstance(sop) !== undefined) continue;
+      const outcome = await this.storeFromTemp(await this.blobs.copyToTemp(key), { onlyIfUnindexed: true });
+      if (outcome.status === 'stored') {
+        counts.adopted++;
+        this.log.warn({ storageKey: key, sopInstanceUid: sop }, 'indexed an instance file that no index row listed');
+      } else if (outcome.status === 'failed') {
+        counts.refused++;
+        this.log.error({ storageKey: key, code: outcome.error.code, err: outcome.error.message },
+          'an instance file that no index row lists cannot be stored: left where it is');
+      }
+    }
+    return counts;
   }
 
   /**

@@ -55,6 +55,10 @@ export interface BlobStore {
   emptyBag(bag: string): Promise<void>;
   /** The bags under trash/, by name. */
   listBags(): Promise<string[]>;
+  /** Every instance file's key (instances/{study}/{series}/{sop}.dcm), folder by folder; ends early once `stop` aborts. */
+  listInstanceKeys(stop?: AbortSignal): AsyncGenerator<string>;
+  /** A copy of the file at `key` in tmp/, for storing as if received; its path. */
+  copyToTemp(key: string): Promise<string>;
   read(key: string): Promise<Buffer>;
   /**
    * Opens a blob for reads at offsets, all from the one file opened (a replacement published meanwhile under the
@@ -349,6 +353,28 @@ export class FileBlobStore implements BlobStore {
       if (err.code === 'ENOENT') return [];
       throw err;
     });
+  }
+
+  async *listInstanceKeys(stop?: AbortSignal): AsyncGenerator<string> {
+    const names = async (dir: string, files: boolean): Promise<string[]> => {
+      const entries = await fs.readdir(join(this.root, dir), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
+        throw err;
+      });
+      return entries.filter((e) => (files ? e.isFile() && e.name.endsWith('.dcm') : e.isDirectory())).map((e) => e.name).sort();
+    };
+    for (const study of await names('instances', false)) {
+      for (const series of await names(join('instances', study), false)) {
+        if (stop?.aborted) return;
+        for (const file of await names(join('instances', study, series), true)) yield join('instances', study, series, file);
+      }
+    }
+  }
+
+  async copyToTemp(key: string): Promise<string> {
+    const path = join(this.tmpDir, `${randomUUID()}.part`);
+    await fs.copyFile(this.resolve(key), path);
+    return path;
   }
 
   /** Forgets the folders under `folder` as made: a store into one moved or removed makes it again. */
