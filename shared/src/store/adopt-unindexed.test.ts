@@ -30,10 +30,15 @@ describe('instance files no index row lists are indexed at a start', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('a published file without its row is stored as received: indexed, readable, its study told', async () => {
-    const temp = join(dir, 'tmp', 'listed.part');
-    writeFileSync(temp, instance('2.25.97202'));
+  /** An instance of the series stored as usual: the index then knows the series. */
+  async function storeListed(sop: string): Promise<void> {
+    const temp = join(dir, 'tmp', `${sop}.part`);
+    writeFileSync(temp, instance(sop));
     expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+  }
+
+  test('a published file without its row, in a series the index knows, is stored as received: indexed, its study told', async () => {
+    await storeListed('2.25.97202');
     publishedOnly(dir, '2.25.97203', instance('2.25.97203'));
     const told: string[] = [];
     archive.onInstanceStored((header) => told.push(header.sopInstanceUid));
@@ -46,14 +51,23 @@ describe('instance files no index row lists are indexed at a start', () => {
     expect(await archive.adoptUnindexedFiles()).toEqual({ adopted: 0, refused: 0 });
   });
 
+  test('files of a series the index does not know are left alone: what an earlier release could not remove of a deletion', async () => {
+    publishedOnly(dir, '2.25.97206', instance('2.25.97206'));
+    expect(await archive.adoptUnindexedFiles()).toEqual({ adopted: 0, refused: 0 });
+    expect(archive.index.listInstances({ studyUid: STUDY })).toEqual([]);
+    expect(readdirSync(join(dir, 'instances', STUDY, SERIES))).toEqual(['2.25.97206.dcm']);
+  });
+
   test('a file that is not a storable instance is left where it is, and counted', async () => {
+    await storeListed('2.25.97207');
     publishedOnly(dir, '2.25.97204', Buffer.from('not DICOM at all'));
     expect(await archive.adoptUnindexedFiles()).toEqual({ adopted: 0, refused: 1 });
-    expect(readdirSync(join(dir, 'instances', STUDY, SERIES))).toEqual(['2.25.97204.dcm']);
-    expect(archive.index.listInstances({ studyUid: STUDY })).toEqual([]);
+    expect(readdirSync(join(dir, 'instances', STUDY, SERIES)).sort()).toEqual(['2.25.97204.dcm', '2.25.97207.dcm']);
+    expect(archive.index.listInstances({ studyUid: STUDY }).map((i) => i.sopInstanceUid)).toEqual(['2.25.97207']);
   });
 
   test('stops before its next folder once asked to', async () => {
+    await storeListed('2.25.97208');
     publishedOnly(dir, '2.25.97205', instance('2.25.97205'));
     const stop = new AbortController();
     stop.abort();

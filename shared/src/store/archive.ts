@@ -510,17 +510,21 @@ export class Archive {
   }
 
   /**
-   * Indexes the instance files under instances/ that no row lists: one published by a store whose process ended before
-   * its row was written (its sender was never told "stored", and may not send it again), or one stored after the
-   * index backup an administrator restored (README, Backup). Each is stored as a received copy would be (the same
-   * checks, its study checked for analysis), and only where its instance still has no row when its turn comes: a
-   * store of the same instance meanwhile wins. Nothing is removed. `stop` ends it before its next folder.
+   * Indexes the instance files under instances/ that no row lists, in series the index knows: one published by a
+   * store whose process ended before its row was written (its sender was never told "stored", and may not send it
+   * again), or one stored into a known series after the index backup an administrator restored (README, Backup).
+   * Each is stored as a received copy would be (the same checks, its study checked for analysis), and only where its
+   * instance still has no row when its turn comes: a store of the same instance meanwhile wins. Nothing is removed.
+   * Files of a series or study the index does not know are left alone: an earlier release left the files of a
+   * deletion it could not remove there, and a study deleted for privacy must not come back. `stop` ends it before
+   * its next folder.
    */
   async adoptUnindexedFiles(stop?: AbortSignal): Promise<{ adopted: number; refused: number }> {
     const counts = { adopted: 0, refused: 0 };
     for await (const key of this.blobs.listInstanceKeys(stop)) {
-      const sop = key.slice(key.lastIndexOf('/') + 1, -'.dcm'.length);
-      if (this.index.findInstance(sop) !== undefined) continue;
+      const [, study, series, name] = key.split('/') as [string, string, string, string];
+      const sop = name.slice(0, -'.dcm'.length);
+      if (this.index.findSeriesStudy(series) !== study || this.index.findInstance(sop) !== undefined) continue;
       const outcome = await this.storeFromTemp(await this.blobs.copyToTemp(key), { onlyIfUnindexed: true });
       if (outcome.status === 'stored') {
         counts.adopted++;
