@@ -636,11 +636,23 @@ export class Archive {
     const deleted = bagName('deleted', target, stamp);
     try {
       await this.blobs.renameBag(pending, deleted);
-      await this.blobs.emptyBag(deleted);
     } catch (err) {
-      this.log.error({ err, ...fields, bag: pending }, 'deleted files could not all be removed yet: the next start removes them');
+      // Left "pending", a re-send of the study before the next start would have its rows make the start put the
+      // deleted files back: the bag goes now, while nothing can be stored into the study (the gate is held).
+      this.log.warn({ err, ...fields, bag: pending }, 'could not mark a deletion\'s files deleted; removing them at once');
+      await this.emptyBagLogged(pending, fields);
+      return result;
     }
+    await this.emptyBagLogged(deleted, fields);
     return result;
+  }
+
+  private async emptyBagLogged(bag: string, fields: Record<string, string>): Promise<void> {
+    try {
+      await this.blobs.emptyBag(bag);
+    } catch (err) {
+      this.log.error({ err, ...fields, bag }, 'deleted files could not all be removed yet: the next start removes them');
+    }
   }
 
   /** Puts a deletion's files back after it failed; what cannot be is logged, and the next start tries again. */

@@ -301,10 +301,12 @@ export class FileBlobStore implements BlobStore {
     const folder = this.resolve(prefix);
     const target = this.resolve(join('trash', bag, prefix));
     let names: string[] | undefined;
+    const holder = matches ? target : dirname(target);
     try {
       names = matches ? (await fs.readdir(folder, { withFileTypes: true })).filter((e) => e.isFile() && matches(e.name)).map((e) => e.name) : undefined;
       if (names?.length === 0) return;
-      await fs.mkdir(matches ? target : dirname(target), { recursive: true });
+      await fs.access(folder);
+      await fs.mkdir(holder, { recursive: true });
       if (names) for (const name of names) await fs.rename(join(folder, name), join(target, name));
       else await fs.rename(folder, target);
     } catch (err) {
@@ -313,16 +315,27 @@ export class FileBlobStore implements BlobStore {
     }
     if (!matches) this.forgetDirsUnder(folder);
     await fsyncDir(matches ? folder : dirname(folder));
-    await fsyncDir(matches ? target : dirname(target));
+    // The bag's folders were just made: each is synced into its parent, up to trash/, so that a start after a power
+    // loss finds the bag (and its name) the renames went into.
+    for (let dir = holder; dir !== join(this.root, 'trash'); dir = dirname(dir)) await fsyncDir(dir);
+    await fsyncDir(join(this.root, 'trash'));
   }
 
   async restoreBag(bag: string): Promise<void> {
     const root = this.resolve(join('trash', bag));
+    const entries = await fs.readdir(root).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined; // nothing was moved into it
+      throw err;
+    });
+    if (entries === undefined) return;
     await this.moveBack(root, this.root);
     await fs.rm(root, { recursive: true, force: true });
   }
 
-  /** Moves what `from` holds into `to`: a folder missing there goes whole, one present is merged file by file. */
+  /**
+   * Moves what `from` holds into `to`: a folder missing there goes whole, one present is merged file by file, and a file
+   * present there stays (stored since the deletion began: a re-send, perhaps corrected), the bag's copy dropped.
+   */
   private async moveBack(from: string, to: string): Promise<void> {
     for (const entry of await fs.readdir(from, { withFileTypes: true })) {
       const source = join(from, entry.name);
@@ -332,6 +345,7 @@ export class FileBlobStore implements BlobStore {
         await this.moveBack(source, target);
         continue;
       }
+      if (there) continue;
       await fs.mkdir(to, { recursive: true });
       await fs.rename(source, target);
       await fsyncDir(to);
@@ -339,7 +353,12 @@ export class FileBlobStore implements BlobStore {
   }
 
   async renameBag(bag: string, name: string): Promise<void> {
-    await fs.rename(this.resolve(join('trash', bag)), this.resolve(join('trash', name)));
+    try {
+      await fs.rename(this.resolve(join('trash', bag)), this.resolve(join('trash', name)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // nothing was moved into it
+      throw err;
+    }
     await fsyncDir(join(this.root, 'trash'));
   }
 

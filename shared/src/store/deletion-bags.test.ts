@@ -92,6 +92,31 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     expect(trash(dir)).toEqual([]);
   });
 
+  test('a deletion that cannot mark its files deleted removes them at once: a re-send before the next start does not bring the others back', async () => {
+    jest.spyOn(archive.blobs, 'renameBag').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    expect(await archive.deleteStudy(STUDY)).toBe(2);
+    expect(trash(dir)).toEqual([]);
+    const temp = join(dir, 'tmp', 'again.part');
+    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: SOPS[0] as string, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 1],
+      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
+    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    jest.restoreAllMocks();
+    await reopen();
+    expect(archive.index.listInstances({ studyUid: STUDY }).map((i) => i.sopInstanceUid)).toEqual([SOPS[0]]);
+    expect(readdirSync(join(studyFolder(dir), SERIES))).toEqual([`${SOPS[0] as string}.dcm`]);
+  });
+
+  test('putting a bag back keeps a file stored at its place since (a re-send): the bag\'s copy is dropped', async () => {
+    const [first] = archive.index.listInstances({ studyUid: STUDY, sopInstanceUid: SOPS[0] });
+    const live = await archive.blobs.read((first as NonNullable<typeof first>).storageKey);
+    const bag = join(dir, 'trash', `pending~1765000000000-abcd~${STUDY}~~`, 'instances', STUDY, SERIES);
+    mkdirSync(bag, { recursive: true });
+    writeFileSync(join(bag, `${SOPS[0] as string}.dcm`), Buffer.from('an older copy'));
+    await reopen();
+    expect(trash(dir)).toEqual([]);
+    expect((await archive.blobs.read((first as NonNullable<typeof first>).storageKey)).equals(live)).toBe(true);
+  });
+
   test('deleting one instance moves only its own files; the other instance of the series stays readable', async () => {
     const [gone, kept] = archive.index.listInstances({ studyUid: STUDY }).sort((a, b) => a.sopInstanceUid.localeCompare(b.sopInstanceUid));
     await archive.readMetadata(gone as NonNullable<typeof gone>); // a cached metadata file beside it, to go with it
