@@ -105,8 +105,10 @@ export function storageKeyFor(studyUid: string, seriesUid: string, sopUid: strin
  * 3: AT values as 8 hex digits (they were numbers).
  * 4: a signed image's "US or SS" pixel values from an Implicit VR file as SS (they were US).
  * 5: text values without trailing padding (a DT kept its space).
+ * 6: sequences sent as UN read; "US or SS" sent as UN signed by Pixel Representation (was VR "xs"); person names
+ *    without NUL padding or empty trailing components and groups; no group lengths.
  */
-const METADATA_FORMAT = 5;
+const METADATA_FORMAT = 6;
 
 function metadataKeyFor(instance: StoredInstance): string {
   return instance.storageKey.replace(/\.dcm$/, `.${instance.sha256.slice(0, 16)}.m${METADATA_FORMAT}.json`);
