@@ -33,8 +33,11 @@ describe('GET …/rendered is revalidated, not cached for an hour', () => {
     expect(etag).toMatch(/^"[0-9a-f]{32}"$/);
     const firstPicture = Buffer.from(await first.arrayBuffer());
 
+    const reads = jest.spyOn(server.archive.blobs, 'read');
     const unchanged = await fetch(url, { headers: { Accept: 'image/png', 'If-None-Match': etag } });
     expect(unchanged.status).toBe(304);
+    expect(reads).not.toHaveBeenCalled(); // answered from the index: no read, no render
+    reads.mockRestore();
     // Another form of the same instance is another representation, with its own tag.
     const jpeg = await fetch(url, { headers: { Accept: 'image/jpeg', 'If-None-Match': etag } });
     expect(jpeg.status).toBe(200);

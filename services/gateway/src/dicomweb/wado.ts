@@ -361,20 +361,25 @@ export function retrieveBulkDataHandler(archive: Archive) {
   };
 }
 
+/** Part of a rendered image's ETag: bumped when renderFrame draws the same instance differently. */
+const RENDERING_VERSION = 1;
+
 /** GET …/rendered and …/frames/{n}/rendered: a PNG (or, asked for, a JPEG) for viewers and the worklist. */
 export function retrieveRenderedHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     const { offer: type } = negotiate(req.get('accept'), RENDERED_MEDIA_TYPES);
-    const { instance, bytes } = await loadSingle(archive, req);
-    const m = readPixelModule(bytes);
-    const frame = req.params['frames'] === undefined ? 1 : parseFrameList(String(req.params['frames']), m.numberOfFrames)[0] ?? 1;
+    const looked = singleInstance(archive, req);
     const window = parseWindowParam(req.query['window']);
     // Revalidated at each use, not kept for an hour: a replaced copy (STOW of a corrected instance) or a deleted one
-    // must not go on showing. The tag is the stored copy's digest with what was rendered of it, so an unchanged
-    // instance costs a 304, not a render.
-    const etag = `"${createHash('sha256').update(JSON.stringify([instance.sha256, frame, type, window ?? null])).digest('hex').slice(0, 32)}"`;
+    // must not go on showing. The tag is the stored copy's digest (from the index) with what is rendered of it and
+    // how, so an unchanged instance costs a 304, not a read and a render.
+    const etag = `"${createHash('sha256').update(JSON.stringify([RENDERING_VERSION, looked.sha256, req.params['frames'] ?? null, type,
+      window ?? null])).digest('hex').slice(0, 32)}"`;
     res.vary('Accept');
     if (answeredNotModified(req, res, etag)) return;
+    const { bytes } = await loadStored(archive, looked);
+    const m = readPixelModule(bytes);
+    const frame = req.params['frames'] === undefined ? 1 : parseFrameList(String(req.params['frames']), m.numberOfFrames)[0] ?? 1;
     res.status(200).type(type).send(renderFrame(bytes, m, frame, type, window));
   };
 }
