@@ -27,6 +27,7 @@ interface ServeOptions {
   port?: string;
   dataDir?: string;
   insecure?: boolean;
+  indexUnlistedFiles?: boolean;
 }
 
 async function serveCommand(opts: ServeOptions): Promise<void> {
@@ -45,7 +46,8 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
         + '(403 MIPSEG_HOST_REFUSED); list the names and addresses clients use for this machine');
     }
   }
-  const service = await serve(config, log, { modelDir: modelDir(config.inference.modelDir), softwareVersion: VERSION });
+  const service = await serve(config, log, { modelDir: modelDir(config.inference.modelDir), softwareVersion: VERSION,
+    indexUnlistedFiles: opts.indexUnlistedFiles === true });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: finishing in-flight requests and associations');
     service.close().then((closed) => process.exit(closed ? 0 : 1), (err: unknown) => {
@@ -145,6 +147,7 @@ program
   .option('--port <port>', 'HTTP port (PORT)')
   .option('--data-dir <dir>', 'data directory (DATA_DIR)')
   .option('--insecure', 'allow a non-loopback address without authentication')
+  .option('--index-unlisted-files', 'store the instance files no index row lists, in series it knows (after a crash or a restored index backup)')
   .action((opts: ServeOptions) => serveCommand(opts).catch(fail));
 
 program

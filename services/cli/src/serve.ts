@@ -26,16 +26,21 @@ export interface RunningService {
 }
 
 /**
- * Indexes, in the background of a start, instance files that no index row lists (Archive.adoptUnindexedFiles). Once
- * the service is up: each adopted instance's study check then has the pipeline's queue (or outbox) to go to.
+ * Looks, in the background of a start, for instance files that no index row lists in a series it knows
+ * (Archive.findUnlistedFiles), and says how many; with `index` (--index-unlisted-files) stores them. Once the service
+ * is up: each stored instance's study check then has the pipeline's queue (or outbox) to go to.
  */
-function adoptUnindexedFiles(archive: Archive, log: Logger): { stop(): Promise<void> } {
+function lookForUnlistedFiles(archive: Archive, log: Logger, index: boolean): { stop(): Promise<void> } {
   const stopping = new AbortController();
   const run = new Promise<void>((resolve) => setImmediate(resolve))
-    .then(() => archive.adoptUnindexedFiles(stopping.signal))
-    .then(({ adopted, refused }) => {
-      if (adopted || refused) log.warn({ adopted, refused }, 'instance files no index row listed: indexed where they could be');
-    }, (err: unknown) => log.error({ err }, 'could not look for instance files no index row lists; trying again at the next start'));
+    .then(() => archive.findUnlistedFiles({ index, stop: stopping.signal }))
+    .then(({ unlisted, indexed, refused, examples }) => {
+      if (unlisted === 0) return;
+      if (index) log.warn({ unlisted, indexed, refused, examples }, 'instance files no index row listed: indexed where they could be');
+      else log.warn({ unlisted, examples }, 'instance files that no index row lists, in series the index knows: left as they are. ' +
+        'After a crash or a restored index backup, start once with --index-unlisted-files to store them; files an earlier ' +
+        'release could not remove when it deleted an instance look the same (README, Operations)');
+    }, (err: unknown) => log.error({ err }, 'could not look for instance files no index row lists'));
   return {
     stop: () => {
       stopping.abort();
@@ -48,6 +53,8 @@ function adoptUnindexedFiles(archive: Archive, log: Logger): { stop(): Promise<v
 export interface ServeOptions {
   readonly modelDir: string;
   readonly softwareVersion: string;
+  /** Store the instance files no index row lists, in series it knows (--index-unlisted-files); else only count them. */
+  readonly indexUnlistedFiles?: boolean;
 }
 
 export async function serve(config: Config, log: Logger, options: ServeOptions): Promise<RunningService> {
@@ -79,7 +86,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
     extraRouters: [{ path: '/api', router: jobsRouter(pipeline, archive) }, { path: '/api', router: worklist.apiRouter }] });
   log.info({ dataDir: config.dataDir, httpPort: gateway.port, dimsePort: dimse?.port, aeTitle: config.dimse.aeTitle,
     auth: config.authTokens.length > 0 }, 'mipseg ready');
-  const adoption = adoptUnindexedFiles(archive, log.child({ component: 'archive' }));
+  const unlisted = lookForUnlistedFiles(archive, log.child({ component: 'archive' }), options.indexUnlistedFiles === true);
   let closing: Promise<boolean> | undefined;
   return {
     httpPort: gateway.port,
@@ -91,7 +98,7 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
         // A STOW whose connection the grace period cut may still be storing a part that arrived whole: before the
         // pipeline closes, so that the study check its store records still has a queue (or outbox) to go to.
         // Like a receiver: what it stores records study checks, which need the pipeline's queue (or outbox) still open.
-        await adoption.stop(); // ends before its next folder; the rest is looked at at the next start
+        await unlisted.stop(); // ends before its next file; the rest is looked at at the next start
         const ingestSettled = await settleArchive(archive, log);
         const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
         // After the queue: its close ends a pruning run (which stops between studies, or fails with the connection).

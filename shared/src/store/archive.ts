@@ -42,9 +42,30 @@ export interface StoreOptions {
    * few hundred kilobytes of a study already received; refused, its analysis would run again and then fail for good.
    */
   readonly result?: boolean;
-  /** Store only where the instance has no row (adoptUnindexedFiles): any stored copy stays, whatever its bytes. */
-  readonly onlyIfUnindexed?: boolean;
+  /**
+   * Store only the instance this place names, and only where it has no row and its series is still filed under its
+   * study (findUnlistedFiles): any stored copy stays, whatever its bytes, and a series deleted meanwhile stays deleted.
+   */
+  readonly onlyIfUnindexed?: UnlistedPlace;
 }
+
+/** Where an unlisted file lies: the study, series and SOP Instance UIDs its key names. */
+export interface UnlistedPlace {
+  readonly study: string;
+  readonly series: string;
+  readonly sop: string;
+}
+
+/** What findUnlistedFiles found: files no row lists in known series, and what became of them. */
+export interface UnlistedFiles {
+  readonly unlisted: number;
+  readonly indexed: number;
+  readonly refused: number;
+  /** The first few keys, for the log. */
+  readonly examples: readonly string[];
+}
+
+const UNLISTED_EXAMPLES = 5;
 
 /** A received file in tmp/, with what the receiver learnt while writing it. */
 export interface ReceivedFile {
@@ -384,9 +405,18 @@ export class Archive {
     if (existing && (existing.studyInstanceUid !== header.studyInstanceUid || existing.seriesInstanceUid !== header.seriesInstanceUid)) {
       throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `${header.sopInstanceUid} is stored in series ${existing.seriesInstanceUid}`);
     }
-    if (existing && options.onlyIfUnindexed) {
-      await this.blobs.discardTemp(tempPath);
-      return { status: 'unchanged', header, replaced: false };
+    const place = options.onlyIfUnindexed;
+    if (place) {
+      // Checked here, in the study's gate and the instance's turn: a deletion or a store may have come between the
+      // look at the index and now.
+      if (header.studyInstanceUid !== place.study || header.seriesInstanceUid !== place.series || header.sopInstanceUid !== place.sop) {
+        throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `the file holds instance ${header.sopInstanceUid} of series ` +
+          `${header.seriesInstanceUid}, not the one its place names`);
+      }
+      if (existing || seriesStudy !== header.studyInstanceUid) {
+        await this.blobs.discardTemp(tempPath);
+        return { status: 'unchanged', header, replaced: false };
+      }
     }
     // The stored copy stays, unless its file is gone or not the one indexed (a crash mid-replacement): then this copy
     // takes its place, and the instance can be read again.
@@ -512,32 +542,52 @@ export class Archive {
   }
 
   /**
-   * Indexes the instance files under instances/ that no row lists, in series the index knows: one published by a
-   * store whose process ended before its row was written (its sender was never told "stored", and may not send it
-   * again), or one stored into a known series after the index backup an administrator restored (README, Backup).
-   * Each is stored as a received copy would be (the same checks, its study checked for analysis), and only where its
-   * instance still has no row when its turn comes: a store of the same instance meanwhile wins. Nothing is removed.
-   * Files of a series or study the index does not know are left alone: an earlier release left the files of a
-   * deletion it could not remove there, and a study deleted for privacy must not come back. `stop` ends it before
-   * its next folder.
+   * The instance files under instances/ that no row lists, in series the index knows: one published by a store whose
+   * process ended before its row was written (its sender was never told "stored", and may not send it again), one
+   * stored into a known series after the index backup an administrator restored (README, Backup) — or one an earlier
+   * release failed to remove when it deleted the instance, which must not come back by itself. So by default they are
+   * only counted (`unlisted`, the first few named in `examples`) for the log; with `index`, which an administrator asks
+   * for (`mipseg serve --index-unlisted-files`), each is stored as a received copy would be (the same checks, its study
+   * checked for analysis), only where the file holds the instance its place names and that instance still has no row
+   * in a series still there when its turn comes (see commit). Nothing is removed. Files of a series or study the index
+   * does not know are left alone either way: a study deleted for privacy must not come back. `stop` ends it before
+   * its next file.
    */
-  async adoptUnindexedFiles(stop?: AbortSignal): Promise<{ adopted: number; refused: number }> {
-    const counts = { adopted: 0, refused: 0 };
-    for await (const key of this.blobs.listInstanceKeys(stop)) {
+  async findUnlistedFiles(options: { index: boolean; stop?: AbortSignal }): Promise<UnlistedFiles> {
+    const found = { unlisted: 0, indexed: 0, refused: 0, examples: [] as string[] };
+    for await (const key of this.blobs.listInstanceKeys(options.stop)) {
+      if (options.stop?.aborted) break;
       const [, study, series, name] = key.split('/') as [string, string, string, string];
       const sop = name.slice(0, -'.dcm'.length);
       if (this.index.findSeriesStudy(series) !== study || this.index.findInstance(sop) !== undefined) continue;
-      const outcome = await this.storeFromTemp(await this.blobs.copyToTemp(key), { onlyIfUnindexed: true });
-      if (outcome.status === 'stored') {
-        counts.adopted++;
-        this.log.warn({ storageKey: key, sopInstanceUid: sop }, 'indexed an instance file that no index row listed');
-      } else if (outcome.status === 'failed') {
-        counts.refused++;
-        this.log.error({ storageKey: key, code: outcome.error.code, err: outcome.error.message },
-          'an instance file that no index row lists cannot be stored: left where it is');
-      }
+      found.unlisted++;
+      if (found.examples.length < UNLISTED_EXAMPLES) found.examples.push(key);
+      if (!options.index) continue;
+      const outcome = await this.indexUnlisted(key, { study, series, sop });
+      if (outcome === 'indexed') found.indexed++;
+      else if (outcome === 'refused') found.refused++;
     }
-    return counts;
+    return found;
+  }
+
+  /** Stores one unlisted file (findUnlistedFiles); a file that cannot even be copied is refused, and the run goes on. */
+  private async indexUnlisted(key: string, expected: UnlistedPlace): Promise<'indexed' | 'refused' | 'skipped'> {
+    let outcome: StoreOutcome;
+    try {
+      outcome = await this.storeFromTemp(await this.blobs.copyToTemp(key), { onlyIfUnindexed: expected });
+    } catch (err) {
+      outcome = { status: 'failed', error: toMipsegError(err) };
+    }
+    if (outcome.status === 'stored') {
+      this.log.warn({ storageKey: key, sopInstanceUid: expected.sop }, 'indexed an instance file that no index row listed');
+      return 'indexed';
+    }
+    if (outcome.status === 'failed') {
+      this.log.error({ storageKey: key, code: outcome.error.code, err: outcome.error.message },
+        'an instance file that no index row lists cannot be stored: left where it is');
+      return 'refused';
+    }
+    return 'skipped';
   }
 
   /**

@@ -1,6 +1,6 @@
 export { Archive, storageKeyFor, HEADER_PROBE_BYTES } from './archive';
 export { scheduleRetiredPruning } from './retired-retention';
-export type { StoreOutcome, StoreOptions, InstanceStoredListener, ReceivedFile, StudyDeletedFromListener } from './archive';
+export type { StoreOutcome, StoreOptions, InstanceStoredListener, ReceivedFile, StudyDeletedFromListener, UnlistedFiles, UnlistedPlace } from './archive';
 export { FileBlobStore } from './blob-store';
 export type { BlobStore, PublishOptions, RangedBlob } from './blob-store';
 export { SqliteArchiveIndex } from './sqlite-index';
