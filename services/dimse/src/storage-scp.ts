@@ -210,11 +210,8 @@ export class StorageScp extends Scp {
   private noteStudiesArriving(): void {
     const quietMs = this.context.config.pipeline.quietPeriodMs;
     const now = Date.now();
-    // A data set in flight may be of any of them (a large instance of an earlier study, sent interleaved): none is
-    // let go until it has arrived.
-    const inFlight = this.receiving.size > 0;
     for (const [study, lastStored] of this.studies) {
-      if (!inFlight && study !== this.latestStudy && now - lastStored >= quietMs) this.studies.delete(study);
+      if (study !== this.latestStudy && now - lastStored >= quietMs) this.studies.delete(study);
       else this.context.archive.noteStudyActivity(study);
     }
   }
