@@ -205,4 +205,21 @@ describeWithSharedData(SINGLES)('WADO-RS retrieve of other vendors\' files in th
     const fallback = await retrieve(url, `${DICOM}; transfer-syntax=${EXPLICIT}, ${DICOM}; transfer-syntax=*; q=0.5`);
     expect(fallback.parts.map((p) => p.contentType)).toEqual(asStored);
   });
+
+  test('a study of Implicit VR and JPEG Lossless instances, asked for in Explicit VR or JPEG Lossless, sends each in one of them', async () => {
+    // The JPEG Lossless file moved into the Implicit VR file's study by dcmodify, which keeps its transfer syntax.
+    const implicit = read('dicomweb-client-sample.dcm');
+    const study = dicomParser.parseDicom(implicit, { untilTag: 'x0020000d' }).string('x0020000d') ?? '';
+    const moved = join(work, 'gh184-moved.dcm');
+    writeFileSync(moved, read('fo-dicom-GH184.dcm'));
+    // New series and instance UIDs too: the test before stored the file as it is, under its own study.
+    expect(spawnSync('dcmodify', ['-nb', '-m', `(0020,000D)=${study}`, '-m', '(0020,000E)=2.25.88201', '-m', '(0008,0018)=2.25.88202',
+      moved]).status).toBe(0);
+    const [url = ''] = await store(server, [implicit, readFileSync(moved)]);
+    const studyUrl = url.slice(0, url.indexOf('/series/'));
+    const { status, parts } = await retrieve(studyUrl, `${DICOM}; transfer-syntax=${EXPLICIT}, ${DICOM}; transfer-syntax=${JPEG_LOSSLESS_SV1}`);
+    expect(status).toBe(200);
+    expect(parts.map((p) => p.contentType).sort()).toEqual([`application/dicom; transfer-syntax=${EXPLICIT}`,
+      `application/dicom; transfer-syntax=${JPEG_LOSSLESS_SV1}`]);
+  });
 });

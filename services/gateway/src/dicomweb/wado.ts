@@ -146,14 +146,17 @@ async function* instanceParts(
 export function retrieveHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     const instances = instancesIn(archive, scopeOf(req));
-    const storedSyntaxes = [...new Set(instances.map((i) => i.transferSyntaxUid))];
-    const { entry } = negotiate(req.get('accept'), ['multipart/related'] as const, (candidate) => {
-      if (multipartPartType(candidate, 'application/dicom') !== 'application/dicom' && candidate.type !== '*/*') return false;
-      const requested = candidate.params['transfer-syntax'];
-      return storedSyntaxes.every((stored) => transferSyntaxToSend(stored, requested) !== undefined);
-    });
-    const requested = entry.params['transfer-syntax'];
-    const sendAs = (i: StoredInstance): string => transferSyntaxToSend(i.transferSyntaxUid, requested) ?? i.transferSyntaxUid;
+    // Each stored transfer syntax by the client's best entry that can take it: a study of Implicit VR CT and JPEG
+    // Lossless PET, asked for as Explicit VR Little Endian or JPEG Lossless, goes each in one of them. All are chosen
+    // before the first part is sent, so that one no entry takes answers 406, not a 200 cut short.
+    const targets = new Map<string, string>();
+    for (const stored of new Set(instances.map((i) => i.transferSyntaxUid))) {
+      const { entry } = negotiate(req.get('accept'), ['multipart/related'] as const, (candidate) =>
+        (multipartPartType(candidate, 'application/dicom') === 'application/dicom' || candidate.type === '*/*') &&
+        transferSyntaxToSend(stored, candidate.params['transfer-syntax']) !== undefined);
+      targets.set(stored, transferSyntaxToSend(stored, entry.params['transfer-syntax']) ?? stored);
+    }
+    const sendAs = (i: StoredInstance): string => targets.get(i.transferSyntaxUid) ?? i.transferSyntaxUid;
     await sendMultipart(res, 'application/dicom', instanceParts(archive, instances, sendAs));
   };
 }
