@@ -23,6 +23,29 @@ export async function mapConcurrently<T, R>(items: readonly T[], limit: number, 
   return results;
 }
 
+/**
+ * `map` over `items` with at most `limit` calls in flight, yielding the results in the order of `items` as each is
+ * ready: a study's metadata goes out as it is read, not held whole (a 3,000-slice CT is tens of megabytes of JSON).
+ * A consumer that stops early leaves the calls in flight to end on their own, their failures caught.
+ */
+export async function* mapInOrder<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): AsyncGenerator<R> {
+  const inFlight: Promise<R>[] = [];
+  let next = 0;
+  const fill = (): void => {
+    while (next < items.length && inFlight.length < limit) {
+      const call = map(items[next++] as T);
+      call.catch(() => undefined);
+      inFlight.push(call);
+    }
+  };
+  fill();
+  for (let call = inFlight.shift(); call; call = inFlight.shift()) {
+    const result = await call;
+    fill();
+    yield result;
+  }
+}
+
 /** An instance's DICOM JSON with its BulkDataURIs pointing at this gateway (`base`). */
 export async function instanceMetadataJson(archive: Archive, instance: StoredInstance, base: string): Promise<string> {
   const url = instanceUrl(base, instance.studyInstanceUid, instance.seriesInstanceUid, instance.sopInstanceUid);

@@ -21,7 +21,7 @@ import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/s
 import { multipartPartType, negotiate, type AcceptEntry } from '@mipseg/shared/dicomweb';
 import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
-import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
+import { instanceMetadataJson, mapConcurrently, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
 import { readStored, readStoredFile } from '../stored-read';
 import { answeredNotModified } from '../revalidation';
@@ -167,10 +167,26 @@ export function retrieveMetadataHandler(archive: Archive) {
     const responseType = jsonOrXml(req.get('accept')); // PS3.18 10.4.3: a JSON array, or an XML document per instance
     const instances = instancesIn(archive, scopeOf(req));
     const base = dicomwebBase(req);
-    const items = await mapConcurrently(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
     res.set('Vary', 'Accept');
-    if (responseType === 'xml') sendXmlDocuments(res, items.map((item) => JSON.parse(item) as DicomJson));
-    else res.status(200).type('application/dicom+json').send(`[${items.join(',')}]`);
+    if (responseType === 'xml') {
+      const items = await mapConcurrently(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
+      sendXmlDocuments(res, items.map((item) => JSON.parse(item) as DicomJson));
+      return;
+    }
+    const items = mapInOrder(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
+    // The first is read before the status goes out: an instance that cannot be read (deleted meanwhile) still gets
+    // an answer with its status, where the study has one. A failure further on cuts the body short (see errorHandler).
+    const first = await items.next();
+    res.status(200).type('application/dicom+json');
+    async function* body(): AsyncGenerator<Buffer> {
+      yield Buffer.from('[');
+      if (!first.done) {
+        yield Buffer.from(first.value);
+        for await (const item of items) yield Buffer.from(`,${item}`);
+      }
+      yield Buffer.from(']');
+    }
+    await pipeline(Readable.from(body()), res);
   };
 }
 
