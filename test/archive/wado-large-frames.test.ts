@@ -1,4 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import XMLHttpRequest from 'xhr2';
+import { readEncapsulatedFrames } from '@mipseg/shared/dicom';
+import { readMultipartParts } from '@mipseg/shared/dicomweb';
 import { api } from 'dicomweb-client';
 import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
@@ -61,6 +67,50 @@ describe('WADO-RS frames of a large native instance', () => {
   test('answers 404 for a frame beyond NumberOfFrames', async () => {
     const res = await fetch(`${server.baseUrl}/studies/${STUDY}/series/${SERIES}/instances/${SOP}/frames/41`,
       { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('WADO-RS frames of a large compressed (JPEG-LS) instance', () => {
+  const C_STUDY = '2.25.9702';
+  const C_SERIES = '2.25.9702.1';
+  const C_SOP = '2.25.9702.1.1';
+  let server: TestArchiveServer;
+  let dir: string;
+  let compressed: Buffer;
+  beforeAll(async () => {
+    server = await startTestArchive();
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-large-jls-'));
+    // Noise does not compress: 40 frames of it stay above WHOLE_READ_MAX_BYTES as JPEG-LS too.
+    const noise = Array.from({ length: PER_FRAME * FRAMES }, (_, i) => ((i * 2654435761) >>> 7) & 0x7fff);
+    writeFileSync(join(dir, 'native.dcm'), syntheticPetInstance({ sopInstanceUid: C_SOP, seriesInstanceUid: C_SERIES,
+      imagePositionPatient: [0, 0, 0], rows: ROWS, columns: ROWS, numberOfFrames: FRAMES, stored: noise, attributes: { StudyInstanceUID: C_STUDY } }));
+    expect(spawnSync('dcmcjpls', ['+el', join(dir, 'native.dcm'), join(dir, 'jls.dcm')]).status).toBe(0);
+    compressed = readFileSync(join(dir, 'jls.dcm'));
+    expect(compressed.length).toBeGreaterThan(4 * 1024 * 1024);
+    expect((await postStow(`${server.baseUrl}/studies`, [compressed])).status).toBe(200);
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('are read from the file frame by frame, never the whole file, and are each frame\'s bitstream as stored', async () => {
+    const reads = jest.spyOn(server.archive.blobs, 'read');
+    const res = await fetch(`${server.baseUrl}/studies/${C_STUDY}/series/${C_SERIES}/instances/${C_SOP}/frames/3,40`,
+      { headers: { Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });
+    expect(res.status).toBe(200);
+    const parts = await readMultipartParts(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
+    const { frames } = readEncapsulatedFrames(compressed);
+    expect(frames).toHaveLength(FRAMES);
+    expect(parts.map((p) => p.body)).toEqual([Buffer.from(frames[2] as Uint8Array), Buffer.from(frames[39] as Uint8Array)]);
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
+  });
+
+  test('answers 404 for a frame beyond NumberOfFrames', async () => {
+    const res = await fetch(`${server.baseUrl}/studies/${C_STUDY}/series/${C_SERIES}/instances/${C_SOP}/frames/41`,
+      { headers: { Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });
     expect(res.status).toBe(404);
   });
 });

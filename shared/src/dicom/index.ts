@@ -15,6 +15,7 @@ export type { DicomJson, DicomJsonAttribute } from './dicom-json';
 export { readPixelModule, frameByteLength, readFrameValues, readNativeFrame, viewStoredSamples } from './pixel-data';
 export type { PixelModule, StoredSamples } from './pixel-data';
 export { compressedBulkDataMediaType, readBulkDataElement, readEncapsulatedFrames } from './bulk-data';
+export { readEncapsulatedFramesByRange } from './encapsulated-ranges';
 export type { EncapsulatedFrames } from './bulk-data';
 export { canTranscodeToExplicitVrLittleEndian, transcodeToExplicitVrLittleEndian } from './transcode';
 export { nameBasedUid, newUid, seededUidSource } from './new-uid';

@@ -10,6 +10,7 @@ import {
   isUncompressed,
   readBulkDataElement,
   readEncapsulatedFrames,
+  readEncapsulatedFramesByRange,
   readNativeFrame,
   readPixelModule,
   TransferSyntax,
@@ -251,6 +252,21 @@ async function nativeFramesByRange(archive: Archive, instance: StoredInstance, l
 }
 
 /**
+ * The frames `wanted` of a large encapsulated instance, each read alone from its one open file (a viewer asks for a
+ * 300-frame JPEG 2000 instance's frames one request each, and each read all of it); undefined where they cannot be
+ * found without reading it whole (see readEncapsulatedFramesByRange).
+ */
+async function encapsulatedFramesByRange(archive: Archive, instance: StoredInstance, wanted: (count: number) => number[]):
+  Promise<{ transferSyntaxUid: string; frames: Buffer[] } | undefined> {
+  const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
+  try {
+    return await readEncapsulatedFramesByRange(file, instance.size, await file.read(0, HEADER_PROBE_BYTES), wanted);
+  } finally {
+    await file.close();
+  }
+}
+
+/**
  * Whether an Accept entry can be answered with native (uncompressed) frames or bulk data: little-endian octets
  * (PS3.18 8.7.3.3.1), which is Explicit VR Little Endian, what no transfer-syntax parameter means there. Implicit
  * VR Little Endian is taken too: its pixel bytes are the same octets (some viewers ask for it). An entry naming
@@ -278,6 +294,15 @@ export function retrieveFramesHandler(archive: Archive) {
       const frames = await nativeFramesByRange(archive, looked, String(req.params['frames']));
       if (frames) {
         await sendMultipart(res, 'application/octet-stream', frames.map(nativeFramePart));
+        return;
+      }
+    }
+    if (!isUncompressed(looked.transferSyntaxUid) && looked.size > WHOLE_READ_MAX_BYTES) {
+      const partType = compressedPartType(req.get('accept'), compressedBulkDataMediaType(looked.transferSyntaxUid), looked.transferSyntaxUid);
+      const read = await encapsulatedFramesByRange(archive, looked, (count) => parseFrameList(String(req.params['frames']), count));
+      if (read) {
+        const headers = `Content-Type: ${partType}; transfer-syntax=${read.transferSyntaxUid}`;
+        await sendMultipart(res, partType, read.frames.map((body) => ({ headers, body })));
         return;
       }
     }
