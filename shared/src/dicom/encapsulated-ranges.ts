@@ -23,10 +23,16 @@ async function itemHeader(file: RangeReader, at: number): Promise<{ tag: number;
   return { tag: ((header.readUInt16LE(0) << 16) | header.readUInt16LE(2)) >>> 0, length: header.readUInt32LE(4) };
 }
 
-/** The Basic Offset Table's offsets and each fragment's place, read item header by item header (8 bytes each). */
-async function fragmentsOf(file: RangeReader, valueStart: number, size: number): Promise<{ offsets: number[]; fragments: Fragment[] }> {
+/**
+ * The Basic Offset Table's offsets and each fragment's place, read item header by item header (8 bytes each);
+ * undefined where the table cannot be one (see readEncapsulatedFramesByRange).
+ */
+async function fragmentsOf(file: RangeReader, valueStart: number, size: number, numberOfFrames: number):
+  Promise<{ offsets: number[]; fragments: Fragment[] } | undefined> {
   const table = await itemHeader(file, valueStart);
   if (table.tag !== ITEM) throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', 'encapsulated Pixel Data: no Basic Offset Table item');
+  // Its length is the file's word, read before anything is allocated for it: four bytes a frame at most, inside the file.
+  if (table.length % 4 !== 0 || table.length > 4 * numberOfFrames || valueStart + 8 + table.length > size) return undefined;
   const tableBytes = table.length > 0 ? await file.read(valueStart + 8, table.length) : Buffer.alloc(0);
   const offsets = Array.from({ length: tableBytes.length >> 2 }, (_, k) => tableBytes.readUInt32LE(4 * k));
   const first = valueStart + 8 + table.length;
@@ -46,11 +52,15 @@ async function fragmentsOf(file: RangeReader, valueStart: number, size: number):
 /**
  * Which fragments make each frame: by the Basic Offset Table where there is one, else one fragment a frame where the
  * counts agree; undefined otherwise (frames found only by their end-of-image markers: the caller reads the whole file).
+ * A table whose offsets do not start at 0, do not increase, or do not each fall on a fragment's item (PS3.5 A.4; some
+ * writers count from the table's own item) is not followed: a frame would be sent as another's image.
  */
 function fragmentsByFrame(offsets: readonly number[], fragments: readonly Fragment[], numberOfFrames: number): Fragment[][] | undefined {
   if (numberOfFrames === 1) return [[...fragments]];
   if (offsets.length === 0) return fragments.length === numberOfFrames ? fragments.map((f) => [f]) : undefined;
   if (offsets.length !== numberOfFrames) return undefined;
+  const itemStarts = new Set(fragments.map((f) => f.itemOffset));
+  if (offsets[0] !== 0 || offsets.some((o, k) => !itemStarts.has(o) || (k > 0 && o <= (offsets[k - 1] as number)))) return undefined;
   return offsets.map((start, f) => {
     const end = offsets[f + 1] ?? Infinity;
     return fragments.filter((g) => g.itemOffset >= start && g.itemOffset < end);
@@ -79,8 +89,8 @@ export async function readEncapsulatedFramesByRange(file: RangeReader, size: num
   } catch {
     return undefined;
   }
-  const { offsets, fragments } = await fragmentsOf(file, valueStart, size);
-  const byFrame = fragmentsByFrame(offsets, fragments, numberOfFrames);
+  const found = await fragmentsOf(file, valueStart, size, numberOfFrames);
+  const byFrame = found && fragmentsByFrame(found.offsets, found.fragments, numberOfFrames);
   if (!byFrame) return undefined;
   const frames: Buffer[] = [];
   for (const f of wanted(numberOfFrames)) {
