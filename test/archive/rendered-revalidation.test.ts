@@ -53,4 +53,24 @@ describe('GET …/rendered is revalidated, not cached for an hour', () => {
     const deleted = await fetch(url, { headers: { Accept: 'image/png', 'If-None-Match': etag } });
     expect(deleted.status).toBe(404);
   });
+
+  test('a study\'s metadata answers 304 from the index while no instance changed, and again in full once one arrives', async () => {
+    const metadataUrl = `${server.baseUrl}/studies/${STUDY}/metadata`;
+    expect((await postStow(`${server.baseUrl}/studies`, [instance(100)])).status).toBeLessThan(300);
+    const first = await fetch(metadataUrl, { headers: { Accept: 'application/dicom+json' } });
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    const etag = first.headers.get('etag') as string;
+    expect(etag).toMatch(/^"[0-9a-f]{32}"$/);
+    const reads = jest.spyOn(server.archive, 'readMetadata');
+    const unchanged = await fetch(metadataUrl, { headers: { Accept: 'application/dicom+json', 'If-None-Match': etag } });
+    expect(unchanged.status).toBe(304);
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
+    const another = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.8813', seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 4] }));
+    expect((await postStow(`${server.baseUrl}/studies`, [another])).status).toBe(200);
+    const grown = await fetch(metadataUrl, { headers: { Accept: 'application/dicom+json', 'If-None-Match': etag } });
+    expect(grown.status).toBe(200);
+    expect(((await grown.json()) as unknown[]).length).toBe(2);
+  });
 });

@@ -129,7 +129,7 @@ export function storageKeyFor(studyUid: string, seriesUid: string, sopUid: strin
  * 6: sequences sent as UN read; "US or SS" sent as UN signed by Pixel Representation (was VR "xs"); person names
  *    without NUL padding or empty trailing components and groups; no group lengths.
  */
-const METADATA_FORMAT = 6;
+export const METADATA_FORMAT = 6;
 
 function metadataKeyFor(instance: StoredInstance): string {
   return instance.storageKey.replace(/\.dcm$/, `.${instance.sha256.slice(0, 16)}.m${METADATA_FORMAT}.json`);

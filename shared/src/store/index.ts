@@ -1,4 +1,4 @@
-export { Archive, storageKeyFor, HEADER_PROBE_BYTES } from './archive';
+export { Archive, storageKeyFor, HEADER_PROBE_BYTES, METADATA_FORMAT } from './archive';
 export { scheduleRetiredPruning } from './retired-retention';
 export type { StoreOutcome, StoreOptions, InstanceStoredListener, ReceivedFile, StudyDeletedFromListener, UnlistedFiles, UnlistedPlace } from './archive';
 export { FileBlobStore } from './blob-store';

@@ -18,7 +18,7 @@ import {
   type PixelModule,
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
-import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/shared/store';
+import { HEADER_PROBE_BYTES, METADATA_FORMAT, type Archive, type StoredInstance } from '@mipseg/shared/store';
 import { multipartPartType, negotiate, type AcceptEntry } from '@mipseg/shared/dicomweb';
 import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
@@ -169,6 +169,11 @@ export function retrieveMetadataHandler(archive: Archive) {
     const instances = instancesIn(archive, scopeOf(req));
     const base = dicomwebBase(req);
     res.set('Vary', 'Accept');
+    // A viewer asks for a study's metadata each time it opens it: while no instance changed (by the index's digests)
+    // nor the form metadata is written in, a 304 answers without a read.
+    const etag = `"${createHash('sha256').update(JSON.stringify([METADATA_FORMAT, responseType, base,
+      instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`)])).digest('hex').slice(0, 32)}"`;
+    if (answeredNotModified(req, res, etag)) return;
     if (responseType === 'xml') {
       const items = await mapConcurrently(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
       sendXmlDocuments(res, items.map((item) => JSON.parse(item) as DicomJson));
