@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import XMLHttpRequest from 'xhr2';
 import { readEncapsulatedFrames } from '@mipseg/shared/dicom';
 import { readMultipartParts } from '@mipseg/shared/dicomweb';
@@ -9,6 +10,7 @@ import { api } from 'dicomweb-client';
 import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { postStow } from '../support/stow';
+import { until } from '../support/until';
 
 (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
 
@@ -112,5 +114,34 @@ describe('WADO-RS frames of a large compressed (JPEG-LS) instance', () => {
     const res = await fetch(`${server.baseUrl}/studies/${C_STUDY}/series/${C_SERIES}/instances/${C_SOP}/frames/41`,
       { headers: { Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });
     expect(res.status).toBe(404);
+  });
+});
+
+describe('a client that goes away in the middle of a large retrieve', () => {
+  test('is not logged as an error of the server', async () => {
+    const lines: Array<{ level: number; msg?: string }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg?: string }) });
+    const server = await startTestArchive({}, log);
+    try {
+      // 40 MiB: more than the socket takes before the client leaves.
+      const samples = stored();
+      const files = Array.from({ length: 8 }, (_, k) => Buffer.from(syntheticPetInstance({ sopInstanceUid: `2.25.9703.1.${k + 1}`,
+        seriesInstanceUid: '2.25.9703.1', imagePositionPatient: [0, 0, 4 * k], rows: ROWS, columns: ROWS, numberOfFrames: FRAMES, stored: samples,
+        attributes: { StudyInstanceUID: '2.25.9703' } })));
+      expect((await postStow(`${server.baseUrl}/studies`, files)).status).toBe(200);
+      const leaving = new AbortController();
+      const res = await fetch(`${server.baseUrl}/studies/2.25.9703`, { signal: leaving.signal,
+        headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+      expect(res.status).toBe(200);
+      const reader = res.body?.getReader();
+      await reader?.read(); // the first bytes, then away
+      leaving.abort();
+      await until(() => Promise.resolve(lines.some((l) => l.msg === 'request') ? true : undefined), 'the request log line');
+      // The handler learns of the close after the request line: long enough for what it would log.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    } finally {
+      await server.stop();
+    }
   });
 });

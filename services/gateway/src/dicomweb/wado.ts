@@ -52,6 +52,19 @@ function instancesIn(archive: Archive, scope: Scope): StoredInstance[] {
   return instances;
 }
 
+/**
+ * Sends `body` as the response's, at the client's pace. A client that goes away before the end (a viewer closing a
+ * study) is no fault of ours to log as a 500: the request log shows the response cut short.
+ */
+async function streamTo(res: Response, body: AsyncIterable<Buffer>): Promise<void> {
+  try {
+    await pipeline(Readable.from(body), res);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    throw err;
+  }
+}
+
 /** Multipart body from parts produced lazily, so a 4 GB study streams without being held in memory. */
 interface Part {
   readonly headers: string;
@@ -70,7 +83,7 @@ async function sendMultipart(res: Response, partType: string, parts: Iterable<Pa
     }
     yield Buffer.from(`--${boundary}--\r\n`);
   }
-  await pipeline(Readable.from(body()), res);
+  await streamTo(res, body());
 }
 
 /** Instances up to this size are read whole rather than streamed (PET slices are tens of kilobytes). */
@@ -192,7 +205,7 @@ export function retrieveMetadataHandler(archive: Archive) {
       }
       yield Buffer.from(']');
     }
-    await pipeline(Readable.from(body()), res);
+    await streamTo(res, body());
   };
 }
 
