@@ -685,6 +685,14 @@ export class Archive {
       return undefined;
     }
     for (const listener of this.deletionListeners) listener(target.study);
+    // The rows' deletion on disk before the bag is marked deleted: after a power loss the rows must not come back
+    // beside files already removed. If it cannot be synced, the bag stays pending for the next start to settle.
+    try {
+      await this.index.syncToDisk();
+    } catch (err) {
+      this.log.error({ err, ...fields, bag: pending }, 'the deletion is not yet on disk: its files are settled at the next start');
+      return result;
+    }
     const deleted = bagName('deleted', target, stamp);
     try {
       await this.blobs.renameBag(pending, deleted);
@@ -883,9 +891,13 @@ export class Archive {
     return json;
   }
 
-  /** Whether the index still lists this copy of the instance (not deleted, nor replaced by another). */
+  /**
+   * Whether the index still lists this copy of the instance (not deleted, nor replaced by another), and no deletion of
+   * its study is under way: a deletion moves the files before it removes the rows, and a reader that finds the file
+   * gone then is told "not found", not an internal error.
+   */
   isStillStored(instance: StoredInstance): boolean {
-    return this.index.findInstance(instance.sopInstanceUid)?.sha256 === instance.sha256;
+    return !this.studies.isClosed(instance.studyInstanceUid) && this.index.findInstance(instance.sopInstanceUid)?.sha256 === instance.sha256;
   }
 
   /** Runs `work` in the study's gate (shared or exclusive), counted among the work in progress. */

@@ -117,6 +117,39 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     expect((await archive.blobs.read((first as NonNullable<typeof first>).storageKey)).equals(live)).toBe(true);
   });
 
+  test('the rows\' deletion is on disk before the bag is marked deleted; if it cannot be synced, the bag waits for the next start', async () => {
+    const order: string[] = [];
+    const sync = archive.index.syncToDisk.bind(archive.index);
+    jest.spyOn(archive.index, 'syncToDisk').mockImplementation(() => { order.push('sync'); return sync(); });
+    const rename = archive.blobs.renameBag.bind(archive.blobs);
+    jest.spyOn(archive.blobs, 'renameBag').mockImplementation((bag, name) => { order.push('mark deleted'); return rename(bag, name); });
+    expect(await archive.deleteStudy(STUDY)).toBe(2);
+    expect(order).toEqual(['sync', 'mark deleted']);
+    jest.restoreAllMocks();
+
+    await reopen();
+    await storeStudy(archive, dir);
+    jest.spyOn(archive.index, 'syncToDisk').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+    expect(await archive.deleteStudy(STUDY)).toBe(2);
+    expect(trash(dir).map((name) => name.split('~')[0])).toEqual(['pending']);
+    jest.restoreAllMocks();
+    await reopen();
+    expect(trash(dir)).toEqual([]);
+    expect(existsSync(studyFolder(dir))).toBe(false);
+  });
+
+  test('a read that finds a file gone while its study is being deleted is told "not found", not an internal error', async () => {
+    const [instance] = archive.index.listInstances({ studyUid: STUDY });
+    const move = archive.blobs.moveIntoBag.bind(archive.blobs);
+    let during: unknown;
+    jest.spyOn(archive.blobs, 'moveIntoBag').mockImplementation(async (bag, prefix, matches) => {
+      await move(bag, prefix, matches);
+      during ??= await archive.readMetadata(instance as NonNullable<typeof instance>).catch((err: unknown) => err);
+    });
+    expect(await archive.deleteStudy(STUDY)).toBe(2);
+    expect(during).toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
+  });
+
   test('deleting one instance moves only its own files; the other instance of the series stays readable', async () => {
     const [gone, kept] = archive.index.listInstances({ studyUid: STUDY }).sort((a, b) => a.sopInstanceUid.localeCompare(b.sopInstanceUid));
     await archive.readMetadata(gone as NonNullable<typeof gone>); // a cached metadata file beside it, to go with it

@@ -25,6 +25,11 @@ export class StudyGate {
     }
   }
 
+  /** Whether a deletion of `studyUid` is waiting or under way: its files may already be out of place. */
+  isClosed(studyUid: string): boolean {
+    return this.closed.has(studyUid);
+  }
+
   /** Runs `work` (a deletion of `studyUid`) alone: after the stores in progress, before any that arrive meanwhile. */
   async exclusive<T>(studyUid: string, work: () => Promise<T>): Promise<T> {
     for (let closed = this.closed.get(studyUid); closed; closed = this.closed.get(studyUid)) await closed;
