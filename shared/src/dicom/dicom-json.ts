@@ -1,6 +1,7 @@
 import * as dcmjs from 'dcmjs';
 import { isMipsegError, MipsegError } from '../errors';
 import { readDcmjsDataSet } from './dcmjs-read';
+import { withoutEmptyTrailingComponents } from './parse-header';
 
 /** A data set in the PS3.18 Annex F JSON model. */
 export type DicomJson = Record<string, DicomJsonAttribute>;
@@ -70,13 +71,13 @@ function isPersonName(value: unknown): value is Partial<Record<(typeof PN_GROUPS
 
 /**
  * A PN's component groups without their padding (a NUL or space) and trailing empty components ('Doe^John^^^'), an
- * empty group left out (PS3.18 F.2.2): as the index keeps the name, which a QIDO match was made on.
+ * empty group left out (PS3.18 F.2.2): by the index's own rule (withoutEmptyTrailingComponents), as a QIDO match saw it.
  */
 function personNameGroups(name: Partial<Record<(typeof PN_GROUPS)[number], unknown>>): unknown {
   const groups: Record<string, string> = {};
   for (const group of PN_GROUPS) {
     const text = name[group];
-    const trimmed = typeof text === 'string' ? text.replace(/[ \0]+$/, '').replace(/\^+$/, '') : '';
+    const trimmed = typeof text === 'string' ? withoutEmptyTrailingComponents(text.replace(/[ \0]+$/, '')) : '';
     if (trimmed !== '') groups[group] = trimmed;
   }
   return Object.keys(groups).length ? groups : '';
