@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs, type Dirent, type ReadStream, type WriteStream } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { MipsegError } from '../errors';
+import type { RangeReader } from '../dicom/encapsulated-ranges';
 
 /** A blob open for reads at offsets (BlobStore.openRanged). */
-export interface RangedBlob {
-  read(start: number, length: number): Promise<Buffer>;
+export interface RangedBlob extends RangeReader {
   close(): Promise<void>;
 }
 
@@ -83,6 +83,16 @@ export interface PublishOptions {
   readonly deferDirSync?: boolean;
 }
 
+/** A folder's entries; undefined where there is no such folder (`absent`: the error codes that mean so). */
+async function entriesIn(dir: string, absent: readonly string[] = ['ENOENT']): Promise<Dirent[] | undefined> {
+  try {
+    return await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (absent.includes(String((err as NodeJS.ErrnoException).code))) return undefined;
+    throw err;
+  }
+}
+
 /** A second name for the file (a hard link); a copy where the file system has no links. */
 async function keepAs(source: string, target: string): Promise<void> {
   try {
@@ -145,8 +155,13 @@ export class FileBlobStore implements BlobStore {
     return this.resolve(key);
   }
 
+  /** A fresh name under tmp/, which cleanTemp clears at the next start should a crash leave the file there. */
+  private newTempPath(): string {
+    return join(this.tmpDir, `${randomUUID()}.part`);
+  }
+
   createTemp(): { path: string; stream: WriteStream } {
-    const path = join(this.tmpDir, `${randomUUID()}.part`);
+    const path = this.newTempPath();
     return { path, stream: createWriteStream(path, { flags: 'wx' }) };
   }
 
@@ -237,13 +252,8 @@ export class FileBlobStore implements BlobStore {
 
   /** Prunes one folder of retired/ depth first; true when it is left empty. */
   private async pruneFolder(dir: string, retiredBefore: number, pruned: { files: number; bytes: number }, stop?: AbortSignal): Promise<boolean> {
-    let entries;
-    try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw err;
-    }
+    const entries = await entriesIn(dir);
+    if (!entries) return false;
     let left = entries.length;
     for (const entry of entries) {
       if (stop?.aborted) return false;
@@ -285,13 +295,8 @@ export class FileBlobStore implements BlobStore {
 
   async removeMatching(prefix: string, matches: (name: string) => boolean): Promise<void> {
     const folder = this.resolve(prefix);
-    let entries: Dirent[];
-    try {
-      entries = await fs.readdir(folder, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
+    const entries = await entriesIn(folder);
+    if (!entries) return;
     const doomed = entries.filter((e) => e.isFile() && matches(e.name));
     for (const entry of doomed) await fs.rm(join(folder, entry.name), { force: true });
     if (doomed.length > 0) await fsyncDir(folder);
@@ -300,12 +305,12 @@ export class FileBlobStore implements BlobStore {
   async moveIntoBag(bag: string, prefix: string, matches?: (name: string) => boolean): Promise<void> {
     const folder = this.resolve(prefix);
     const target = this.resolve(join('trash', bag, prefix));
-    let names: string[] | undefined;
     const holder = matches ? target : dirname(target);
+    const entries = await entriesIn(folder);
+    if (!entries) return;
+    const names = matches ? entries.filter((e) => e.isFile() && matches(e.name)).map((e) => e.name) : undefined;
+    if (names?.length === 0) return;
     try {
-      names = matches ? (await fs.readdir(folder, { withFileTypes: true })).filter((e) => e.isFile() && matches(e.name)).map((e) => e.name) : undefined;
-      if (names?.length === 0) return;
-      await fs.access(folder);
       await fs.mkdir(holder, { recursive: true });
       if (names) for (const name of names) await fs.rename(join(folder, name), join(target, name));
       else await fs.rename(folder, target);
@@ -323,12 +328,9 @@ export class FileBlobStore implements BlobStore {
 
   async restoreBag(bag: string): Promise<void> {
     const root = this.resolve(join('trash', bag));
-    const entries = await fs.readdir(root).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined; // nothing was moved into it
-      throw err;
-    });
-    if (entries === undefined) return;
-    await this.moveBack(root, this.root);
+    const entries = await entriesIn(root);
+    if (!entries) return; // nothing was moved into it
+    await this.moveBack(root, this.root, entries);
     await fs.rm(root, { recursive: true, force: true });
   }
 
@@ -336,8 +338,8 @@ export class FileBlobStore implements BlobStore {
    * Moves what `from` holds into `to`: a folder missing there goes whole, one present is merged file by file, and a file
    * present there stays (stored since the deletion began: a re-send, perhaps corrected), the bag's copy dropped.
    */
-  private async moveBack(from: string, to: string): Promise<void> {
-    for (const entry of await fs.readdir(from, { withFileTypes: true })) {
+  private async moveBack(from: string, to: string, entries?: readonly Dirent[]): Promise<void> {
+    for (const entry of entries ?? await fs.readdir(from, { withFileTypes: true })) {
       const source = join(from, entry.name);
       const target = join(to, entry.name);
       const there = await fs.stat(target).catch(() => undefined);
@@ -368,18 +370,12 @@ export class FileBlobStore implements BlobStore {
   }
 
   async listBags(): Promise<string[]> {
-    return fs.readdir(join(this.root, 'trash')).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [];
-      throw err;
-    });
+    return ((await entriesIn(join(this.root, 'trash'))) ?? []).map((e) => e.name);
   }
 
   async *listInstanceKeys(stop?: AbortSignal): AsyncGenerator<string> {
     const names = async (dir: string, files: boolean): Promise<string[]> => {
-      const entries = await fs.readdir(join(this.root, dir), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
-        throw err;
-      });
+      const entries = (await entriesIn(join(this.root, dir), ['ENOENT', 'ENOTDIR'])) ?? [];
       return entries.filter((e) => (files ? e.isFile() && e.name.endsWith('.dcm') : e.isDirectory())).map((e) => e.name).sort();
     };
     for (const study of await names('instances', false)) {
@@ -391,7 +387,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async copyToTemp(key: string): Promise<string> {
-    const path = join(this.tmpDir, `${randomUUID()}.part`);
+    const path = this.newTempPath();
     await fs.copyFile(this.resolve(key), path);
     return path;
   }
@@ -429,7 +425,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async writeAtomic(key: string, data: Buffer | string): Promise<void> {
-    const path = join(this.tmpDir, `${randomUUID()}.part`);
+    const path = this.newTempPath();
     try {
       await fs.writeFile(path, data, { flag: 'wx' });
       await this.publish(path, key);
