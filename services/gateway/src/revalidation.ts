@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 
 /**
@@ -10,4 +11,9 @@ export function answeredNotModified(req: Request, res: Response, etag: string): 
   const held = req.get('if-none-match')?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag) ?? false;
   if (held) res.status(304).end();
   return held;
+}
+
+/** A strong ETag naming a representation by what makes it: the digest of `parts` (JSON), 32 hex digits. */
+export function entityTag(...parts: readonly unknown[]): string {
+  return `"${createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32)}"`;
 }

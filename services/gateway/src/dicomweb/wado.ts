@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
@@ -25,7 +25,7 @@ import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
 import { instanceMetadataJson, mapConcurrently, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
 import { readStored, readStoredFile } from '../stored-read';
-import { answeredNotModified } from '../revalidation';
+import { answeredNotModified, entityTag } from '../revalidation';
 import { dicomwebBase } from './urls';
 
 interface Scope {
@@ -184,8 +184,7 @@ export function retrieveMetadataHandler(archive: Archive) {
     res.set('Vary', 'Accept');
     // A viewer asks for a study's metadata each time it opens it: while no instance changed (by the index's digests)
     // nor the form metadata is written in, a 304 answers without a read.
-    const etag = `"${createHash('sha256').update(JSON.stringify([METADATA_FORMAT, responseType, base,
-      instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`)])).digest('hex').slice(0, 32)}"`;
+    const etag = entityTag(METADATA_FORMAT, responseType, base, instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`));
     if (answeredNotModified(req, res, etag)) return;
     if (responseType === 'xml') {
       const items = await mapConcurrently(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
@@ -316,11 +315,10 @@ export function retrieveFramesHandler(archive: Archive) {
       }
     }
     if (!isUncompressed(looked.transferSyntaxUid) && looked.size > WHOLE_READ_MAX_BYTES) {
-      const partType = compressedPartType(req.get('accept'), compressedBulkDataMediaType(looked.transferSyntaxUid), looked.transferSyntaxUid);
+      const partType = compressedPartType(req.get('accept'), looked.transferSyntaxUid);
       const read = await encapsulatedFramesByRange(archive, looked, (count) => parseFrameList(String(req.params['frames']), count));
       if (read) {
-        const headers = `Content-Type: ${partType}; transfer-syntax=${read.transferSyntaxUid}`;
-        await sendMultipart(res, partType, read.frames.map((body) => ({ headers, body })));
+        await sendMultipart(res, partType, encapsulatedParts(partType, read.transferSyntaxUid, read.frames));
         return;
       }
     }
@@ -366,7 +364,8 @@ function uncompressedBulkData(bytes: Buffer, tag: string): Uint8Array {
  * where the client asks for it with transfer-syntax=* or the stored syntax. Without either, application/octet-stream
  * means uncompressed (PS3.18 8.7.3.3), which mipseg does not transcode to: 406.
  */
-function compressedPartType(accept: string | undefined, mediaType: string, transferSyntaxUid: string): string {
+function compressedPartType(accept: string | undefined, transferSyntaxUid: string): string {
+  const mediaType = compressedBulkDataMediaType(transferSyntaxUid);
   // What one Accept entry asks for, if mipseg can send it; the winning entry (not the last one looked at) decides.
   const partTypeFor = (entry: AcceptEntry): string | undefined => {
     const wanted = entry.type === '*/*' ? mediaType : multipartPartType(entry, mediaType);
@@ -387,13 +386,15 @@ function compressedPartType(accept: string | undefined, mediaType: string, trans
  */
 function compressedFrameParts(bytes: Buffer, accept: string | undefined, list: string): { partType: string; parts: Part[] } {
   const { transferSyntaxUid, frames } = readEncapsulatedFrames(bytes);
-  const partType = compressedPartType(accept, compressedBulkDataMediaType(transferSyntaxUid), transferSyntaxUid);
+  const partType = compressedPartType(accept, transferSyntaxUid);
+  const wanted = parseFrameList(list, frames.length).map((f) => frames[f - 1] as Uint8Array);
+  return { partType, parts: encapsulatedParts(partType, transferSyntaxUid, wanted) };
+}
+
+/** Frames' bitstreams as parts of `partType` (compressedPartType), each labelled with the transfer syntax they are in. */
+function encapsulatedParts(partType: string, transferSyntaxUid: string, frames: readonly Uint8Array[]): Part[] {
   const headers = `Content-Type: ${partType}; transfer-syntax=${transferSyntaxUid}`;
-  const parts = parseFrameList(list, frames.length).map((f) => {
-    const frame = frames[f - 1] as Uint8Array;
-    return { headers, body: Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength) };
-  });
-  return { partType, parts };
+  return frames.map((f) => ({ headers, body: Buffer.from(f.buffer, f.byteOffset, f.byteLength) }));
 }
 
 /**
@@ -408,9 +409,8 @@ export function retrieveBulkDataHandler(archive: Archive) {
     const { instance, bytes } = await loadSingle(archive, req);
     if (tag === PIXEL_DATA && !isUncompressed(instance.transferSyntaxUid)) {
       const { transferSyntaxUid, frames } = readEncapsulatedFrames(bytes);
-      const partType = compressedPartType(req.get('accept'), compressedBulkDataMediaType(transferSyntaxUid), transferSyntaxUid);
-      const headers = `Content-Type: ${partType}; transfer-syntax=${transferSyntaxUid}`;
-      await sendMultipart(res, partType, frames.map((f) => ({ headers, body: Buffer.from(f.buffer, f.byteOffset, f.byteLength) })));
+      const partType = compressedPartType(req.get('accept'), transferSyntaxUid);
+      await sendMultipart(res, partType, encapsulatedParts(partType, transferSyntaxUid, frames));
       return;
     }
     // Native values go as application/octet-stream only: an Accept without it (text/html, image/jpeg) is a 406.
@@ -435,8 +435,7 @@ export function retrieveRenderedHandler(archive: Archive) {
     // Revalidated at each use, not kept for an hour: a replaced copy (STOW of a corrected instance) or a deleted one
     // must not go on showing. The tag is the stored copy's digest (from the index) with what is rendered of it and
     // how, so an unchanged instance costs a 304, not a read and a render.
-    const etag = `"${createHash('sha256').update(JSON.stringify([RENDERING_VERSION, looked.sha256, req.params['frames'] ?? null, type,
-      window ?? null])).digest('hex').slice(0, 32)}"`;
+    const etag = entityTag(RENDERING_VERSION, looked.sha256, req.params['frames'] ?? null, type, window ?? null);
     res.vary('Accept');
     if (answeredNotModified(req, res, etag)) return;
     const { bytes } = await loadStored(archive, looked);
