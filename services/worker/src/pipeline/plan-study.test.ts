@@ -133,6 +133,23 @@ describe('planning a quiet study', () => {
     expect((await queue.getJob(planned.jobId))?.request?.seriesInstanceUid).toBe(bqml.seriesInstanceUid);
   });
 
+  test('a head-and-neck series sent twice is "not applicable" by its span, not taken for whole-body by its doubled slice count', async () => {
+    // 70 slices 4 mm apart (280 mm), every one sent again under a new SOP Instance UID: 140 × 4 mm would pass 500 mm.
+    const slices = Array.from({ length: 70 }, (_, k) => k);
+    const twice = syntheticPetStudy({ slices: 70, duplicate: slices, attributes: { NumberOfSlices: 70, SliceThickness: 4 } });
+    await new ArchiveResultSink(archive).store(twice.instances);
+    const planned = await planStudy(twice.studyInstanceUid, { ...deps, minPetCoverageMm: 500 });
+    expect(planned.kind).toBe('not-applicable');
+    expect(planned.reason).toContain('280 mm of the body (140 slices, measured from its first slice to its last), less than 500 mm');
+  });
+
+  test('a whole-body series whose NumberOfSlices counts one bed position is still analysed: its span is the whole body', async () => {
+    const beds = syntheticPetStudy({ slices: 140, attributes: { NumberOfSlices: 35, SliceThickness: 4 } });
+    await new ArchiveResultSink(archive).store(beds.instances);
+    const planned = await planStudy(beds.studyInstanceUid, { ...deps, minPetCoverageMm: 500 });
+    expect(planned.kind).toBe('queued');
+  });
+
   test('content that returns to an earlier state (A, B, A) makes a new result version, so the newest result matches the archive', async () => {
     const study = syntheticPetStudy({ slices: 13 });
     const sink = new ArchiveResultSink(archive);

@@ -6,7 +6,10 @@ import { HEADER_PROBE_BYTES, type Archive, type StoredInstance } from '@mipseg/s
 import { isMipsegError, toMipsegError } from '@mipseg/shared/errors';
 import { computeSuvScaleFactors, readSuvMetadataFromDataSet } from '../suv';
 import { parseInstanceHeaderOnly, type DataSet } from '../volume';
-import { notPetImageStorage, readPetSeriesHeaderFromDataSet, selectPetSeries, SERIES_ELIGIBILITY_RULES, type PetSeriesCandidate, type SeriesVerdict } from '../selection';
+import {
+  axialSpanMm, notPetImageStorage, readPetSeriesHeaderFromDataSet, readSlicePlacement, selectPetSeries, SERIES_ELIGIBILITY_RULES, sliceCount,
+  type PetSeriesCandidate, type SeriesVerdict, type SlicePlacement,
+} from '../selection';
 
 export interface PlanOutcome {
   readonly kind: 'queued' | 'unchanged' | 'not-applicable';
@@ -91,14 +94,52 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
     log.warn({ err, seriesInstanceUid: uid, storageKey }, "series' first file cannot be read; series not eligible");
     return unreadableVerdict(uid, `its first instance's file ${storageKey} cannot be read (${code})`);
   }
+  let ds: DataSet;
+  let candidate: PetSeriesCandidate;
   try {
     // Parsed once for both: the eligibility header and what SUV needs come from the same elements.
-    const ds = parseInstanceHeaderOnly(bytes);
-    return { header: readPetSeriesHeaderFromDataSet(ds), instanceCount: instances.length, suvReady: suvComputable(ds, log) };
+    ds = parseInstanceHeaderOnly(bytes);
+    candidate = { header: readPetSeriesHeaderFromDataSet(ds), instanceCount: instances.length, suvReady: suvComputable(ds, log) };
   } catch (err) {
     log.warn({ err, seriesInstanceUid: uid, storageKey }, 'series header unreadable; series skipped');
     return unreadableVerdict(uid, `the header in ${storageKey} does not parse: ${toMipsegError(err).message}`);
   }
+  const axialSpanMm = await measuredSpan(archive, candidate, instances, ds, log);
+  return axialSpanMm === undefined ? candidate : { ...candidate, axialSpanMm };
+}
+
+/**
+ * The axial span of a series holding more slices than NumberOfSlices, from its first instance to its last by
+ * InstanceNumber (one more header read): its slice count cannot tell a head-and-neck series sent twice (not
+ * applicable) from a whole-body one whose scanner gives NumberOfSlices per bed position. Undefined where it is not
+ * measured: the series is not overfull, the numbers do not order its ends, or the last header cannot be read (the
+ * count rule then judges it, as before).
+ */
+async function measuredSpan(archive: Archive, series: PetSeriesCandidate, instances: readonly StoredInstance[], firstDs: DataSet,
+  log: Logger): Promise<number | undefined> {
+  const spacing = series.header.sliceSpacingMm;
+  if (spacing === null || series.header.numberOfSlices === null || sliceCount(series) <= series.header.numberOfSlices) return undefined;
+  const first = instances[0] as StoredInstance;
+  const last = instances[instances.length - 1] as StoredInstance;
+  if (first.instanceNumber === null || last.instanceNumber === null || last.instanceNumber <= first.instanceNumber) return undefined;
+  const firstPlacement = readSlicePlacement(firstDs);
+  if (firstPlacement === null) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = await readHeaderPart(archive, last);
+  } catch (err) {
+    if (!isFileGone(err)) throw err;
+    return undefined;
+  }
+  let lastPlacement: SlicePlacement | null;
+  try {
+    lastPlacement = readSlicePlacement(parseInstanceHeaderOnly(bytes));
+  } catch (err) {
+    log.warn({ err, seriesInstanceUid: series.header.seriesInstanceUid, storageKey: last.storageKey },
+      "series' last instance does not parse; its coverage is judged by its slice count");
+    return undefined;
+  }
+  return lastPlacement === null ? undefined : axialSpanMm(firstPlacement, lastPlacement, spacing);
 }
 
 /**

@@ -37,14 +37,16 @@ export const volumeSliceCount = (series: PetSeriesCandidate): number => {
 };
 
 /**
- * Axial coverage in mm, slices × spacing, or null when the header gives no slice spacing. `slices` counts every slice
- * received by default; ranking between series counts at most NumberOfSlices (volumeSliceCount), so that a doubled
- * series does not win on instances it holds twice. The coverage rule counts them all: a scanner that gives
- * NumberOfSlices for one bed position (81 of 267 slices) must not make a whole-body series look like a head scan.
+ * Axial coverage in mm: the span from first to last slice where planning measured it (PetSeriesCandidate.axialSpanMm),
+ * else slices × spacing, or null when the header gives no slice spacing. `slices` counts every slice received by
+ * default; ranking between series counts at most NumberOfSlices (volumeSliceCount), so that a doubled series does not
+ * win on instances it holds twice. The coverage rule counts them all: a scanner that gives NumberOfSlices for one bed
+ * position (81 of 267 slices) must not make a whole-body series look like a head scan.
  */
 export function coverageMm(series: PetSeriesCandidate, slices = sliceCount(series)): number | null {
   const spacing = series.header.sliceSpacingMm;
-  return spacing === null ? null : slices * spacing;
+  if (spacing === null) return null;
+  return series.axialSpanMm ?? slices * spacing;
 }
 
 /**
@@ -153,11 +155,13 @@ export const SERIES_ELIGIBILITY_RULES: readonly EligibilityRule[] = Object.freez
   },
   {
     id: 'whole-body-coverage',
-    description: 'at least the configured axial length, slices × SpacingBetweenSlices or SliceThickness (default 500 mm), where the header gives a spacing',
+    description: 'at least the configured axial length (default 500 mm): slices × SpacingBetweenSlices or SliceThickness where ' +
+      'the header gives a spacing; for a series holding more slices than NumberOfSlices, its first slice to its last',
     check: (series, options) => {
       const coverage = coverageMm(series);
       return coverage === null || coverage >= options.minCoverageMm ? null
-        : `${Math.round(coverage)} mm of the body (${sliceCount(series)} slices), less than ${options.minCoverageMm} mm: ` +
+        : `${Math.round(coverage)} mm of the body (${sliceCount(series)} slices${series.axialSpanMm === undefined ? '' : ', measured from its first slice to its last'}), ` +
+          `less than ${options.minCoverageMm} mm: ` +
           'not a whole-body scan (brain, cardiac or head-and-neck PET), which the model is not for';
     },
   },

@@ -42,6 +42,13 @@ export interface PetSeriesCandidate {
    * as MIPSEG_SUV_UNAVAILABLE while the other, in Bq/ml, could be analysed.
    */
   readonly suvReady?: boolean;
+  /**
+   * axialSpanMm from the series' first slice to its last by InstanceNumber, where planning read both: it does so
+   * for a series holding more slices than NumberOfSlices only, whose slice count says nothing certain of its
+   * length (a re-send under new SOP Instance UIDs doubles it; a scanner giving NumberOfSlices per bed position
+   * does not).
+   */
+  readonly axialSpanMm?: number;
 }
 
 /** Reads the eligibility header from the PS3.10 bytes of any instance of a series (header only). */

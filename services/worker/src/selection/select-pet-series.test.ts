@@ -134,6 +134,13 @@ describe('selectPetSeries', () => {
     expect(selectPetSeries([series({ numberOfSlices: 81 }, 267)]).status).toBe('selected');
   });
 
+  test('a measured span decides the coverage of a series holding more slices than NumberOfSlices', () => {
+    const sentTwice = { ...series({ numberOfSlices: 86, sliceSpacingMm: 3.27 }, 172), axialSpanMm: 281 };
+    const refused = selectPetSeries([sentTwice]);
+    expect(refused.status === 'not-applicable' && refused.reason).toContain('281 mm of the body (172 slices, measured from its first slice to its last)');
+    expect(selectPetSeries([{ ...series({ numberOfSlices: 81 }, 267), axialSpanMm: 873 }]).status).toBe('selected');
+  });
+
   test('an Enhanced PET series is not applicable (multi-frame PET is not assembled), not chosen to fail later', () => {
     const enhanced = series({ sopClassUid: SopClass.EnhancedPetImageStorage, numberOfFrames: 300 }, 1);
     const selection = selectPetSeries([enhanced]);
