@@ -129,6 +129,10 @@ describe('/readyz says whether the service can work, naming what stops it', () =
         checks: { index: 'ok', writable: 'ok', disk: 'ok', queue: 'no answer within 2000 ms', outbox: 'failed (SQLITE_CANTOPEN)' } });
     }
     expect(calls).toBe(1); // the second probe waited for the first one's check instead of starting another
+    // Nor does a probe after the timeout start another while that one still hangs: on a stalled volume, each
+    // would hold one of libuv's four threads, and file reads everywhere in the process would stall behind them.
+    expect((await probe(root)).body).toMatchObject({ checks: { queue: 'no answer within 2000 ms' } });
+    expect(calls).toBe(1);
   });
 
   test('answers 200 but names as degraded a failing check that is not required (the job queue: ingest goes on)', async () => {

@@ -84,21 +84,22 @@ function publicReason(err: unknown): string {
 
 type Outcome = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly detail: string };
 
-/** Runs a check, at most one at a time: probes that come while one hangs wait for it rather than pile up behind it. */
+/**
+ * Runs a check, at most one at a time: probes that come while one is running wait for it, for up to the timeout each,
+ * rather than start another beside it. A check that hangs (a stalled volume) stays the one they wait for until it
+ * settles: each new one would hold another of libuv's four threads, and file I/O everywhere would stall behind them.
+ */
 function guarded(check: ReadinessCheck): () => Promise<Outcome> {
-  let running: Promise<Outcome> | undefined;
-  const run = async (): Promise<Outcome> => {
+  let running: Promise<void> | undefined;
+  return async (): Promise<Outcome> => {
+    running ??= (async () => check.check())().finally(() => { running = undefined; });
     try {
-      await withTimeout((async () => check.check())(), CHECK_TIMEOUT_MS,
-        () => new CheckFailed(`no answer within ${CHECK_TIMEOUT_MS} ms`, 'timed out'));
+      await withTimeout(running, CHECK_TIMEOUT_MS, () => new CheckFailed(`no answer within ${CHECK_TIMEOUT_MS} ms`, 'timed out'));
       return { ok: true };
     } catch (err) {
       return { ok: false, reason: publicReason(err), detail: err instanceof Error ? err.message : String(err) };
-    } finally {
-      running = undefined;
     }
   };
-  return () => (running ??= run());
 }
 
 /**
