@@ -35,6 +35,13 @@ describe('request logs name the query parameters, never their values, and carry 
     expect(raw.join('\n')).not.toMatch(/STS|19500101/);
   });
 
+  test('a query "name" that is really a value (no "=", or an encoded one) is logged as "?", not as sent', async () => {
+    const res = await fetch(`${server.baseUrl}/studies?SMITH&DOE%5EJOHN&PatientName%3DROE%5EJANE&limit=5`);
+    const logged = await linesOf(res.headers.get('x-request-id'));
+    expect(logged).toEqual(expect.arrayContaining([expect.objectContaining({ msg: 'request', query: ['?', 'limit'] })]));
+    expect(raw.join('\n')).not.toMatch(/SMITH|DOE|ROE/);
+  });
+
   test('a refused request logs neither its query values nor the value its error message repeats', async () => {
     const notFound = await fetch(`${root}/api/worklist?patient=Smith%5EJohn`);
     expect(notFound.status).toBe(404);

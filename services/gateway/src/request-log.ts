@@ -12,7 +12,7 @@ export interface RequestLogFields {
   readonly method: string;
   /** The path as requested, without its query. */
   readonly path: string;
-  /** The names of its query parameters, each once, where it has a query. */
+  /** The names of its query parameters, each once, where it has a query; "?" for any that is not name-like. */
   readonly query?: readonly string[];
 }
 
@@ -22,7 +22,18 @@ export function requestLogFields(req: Request): RequestLogFields {
   const at = url.indexOf('?');
   const fields = { requestId: requestIdOf(req), method: req.method, path: at < 0 ? url : url.slice(0, at) };
   if (at < 0 || at === url.length - 1) return fields;
-  return { ...fields, query: [...new Set(new URLSearchParams(url.slice(at + 1)).keys())] };
+  const names = url.slice(at + 1).split('&').filter((part) => part !== '').map(parameterName);
+  return { ...fields, query: [...new Set(names)] };
+}
+
+/**
+ * A query parameter's name as logged. DICOM keywords, tags and their dotted paths, and mipseg's own names, all look
+ * like NAME_LIKE; anything else is shown as "?", and so is a part with no "=" ("?SMITH"), which is a value alone.
+ */
+const NAME_LIKE = /^[A-Za-z0-9_.]{1,64}$/;
+function parameterName(part: string): string {
+  const equals = part.indexOf('=');
+  return equals > 0 && NAME_LIKE.test(part.slice(0, equals)) ? part.slice(0, equals) : '?';
 }
 
 /**
