@@ -33,6 +33,15 @@ describe('the sign-in session cookie', () => {
     expect(await worklistStatus(server, first.jar)).toBe(200);
   });
 
+  test('signing in again ends the session the browser held: a copy of the earlier cookie is refused', async () => {
+    const earlier = await signIn(server);
+    const res = await fetch(`${server.root}/api/session`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, ...earlier.jar } });
+    expect(res.status).toBe(200);
+    const pair = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(await worklistStatus(server, { Cookie: pair })).toBe(200);
+    expect(await worklistStatus(server, earlier.jar)).toBe(401);
+  });
+
   test('is set only by signing in (POST): a GET or HEAD of /api/session with the token opens no session', async () => {
     for (const method of ['GET', 'HEAD']) {
       const res = await fetch(`${server.root}/api/session`, { method, headers: { Authorization: `Bearer ${TOKEN}` } });

@@ -25,6 +25,8 @@ export function createSession(authRequired: boolean) {
     const token = bearerToken(req);
     if (authRequired && token) {
       const sessions = sessionStoreOf(req);
+      // Signing in again ends the sessions this browser held: a copy of an earlier cookie is worth nothing after it.
+      for (const id of sessionIdsFromCookie(req)) sessions.revoke(id);
       res.cookie(SESSION_COOKIE, sessions.open(secretDigest(token)), { ...cookieOptions(req), maxAge: sessions.lifetimeMs });
     }
     res.set('Cache-Control', 'no-store').json({ authRequired });
