@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use as real peers, when any is missing:
 #   dcmtk (storescu/echoscu/dcmdump), dicom3tools (dciodvfy), orthanc + orthanc-dicomweb (a PACS peer),
-#   redis-server (BullMQ), chromium (worklist page tests), python3-torch/numpy/pil/scipy (model training smoke test), python3-pydicom.
+#   redis-server (BullMQ), chromium (worklist page tests), python3-torch/numpy/pil/scipy (model training smoke test), python3-pydicom, openssl (the TLS export test's certificate).
+# Why each: README.md, "Dependencies and why".
 set -euo pipefail
-PACKAGES=(dcmtk dicom3tools orthanc orthanc-dicomweb redis-server chromium python3-torch python3-numpy python3-pil python3-scipy python3-pydicom)
+PACKAGES=(dcmtk dicom3tools orthanc orthanc-dicomweb redis-server chromium python3-torch python3-numpy python3-pil python3-scipy python3-pydicom openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

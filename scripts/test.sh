@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
+# Debian installs Orthanc as /usr/sbin/Orthanc, which a non-root user's PATH leaves out.
+export PATH="$PATH:/usr/sbin:/sbin"
 bash scripts/ensure-node-deps.sh
 # The OHIF viewer (optional, 50 MB) so that the viewer tests run too; without it they skip with a message.
 [ -d node_modules/@ohif/app/dist ] || bash scripts/install-ohif.sh || echo "warning: @ohif/app not installed; the viewer tests will skip" >&2
