@@ -4,7 +4,9 @@
 # the host needs the NVIDIA Container Toolkit and a driver for CUDA 12.
 # Build from the repository root: docker build -f infra/worker-gpu.Dockerfile .
 
-# onnxruntime-node 1.30's CUDA provider is built for CUDA 12.x with cuDNN 9 (any CUDA 12 minor version).
+# onnxruntime-node's CUDA provider has been built for CUDA 12.x with cuDNN 9 (any CUDA 12 minor version); the build
+# stage checks that its libraries resolve in this image, since a later release may move to CUDA 13 (not verified here:
+# no Docker engine and no download of the NuGet package). The host's driver must support the image's CUDA version.
 ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
 
 # Node 20 comes from the official image: its binary is nodejs.org's (glibc >= 2.28), which runs on Ubuntu 22.04.
@@ -38,10 +40,14 @@ WORKDIR /app
 # it only when both of those are unset, so with .npmrc it would be a silent skip.
 ENV ONNXRUNTIME_NODE_INSTALL=cuda12
 COPY --from=manifests /manifests ./
-# A skipped download is silent, so check that the CUDA provider arrived.
+# A skipped download is silent, so check that the CUDA provider arrived, and that every library it links against
+# is in this CUDA image: a provider built for another CUDA major version (the NuGet package is not pinned to one)
+# would fail the build here, naming the missing library, instead of every job at the worker's start.
 RUN npm ci --no-audit --no-fund \
- && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so \
- && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_shared.so
+ && cd node_modules/onnxruntime-node/bin/napi-v6/linux/x64 \
+ && test -f libonnxruntime_providers_cuda.so && test -f libonnxruntime_providers_shared.so \
+ && missing="$(LD_LIBRARY_PATH=. ldd libonnxruntime_providers_cuda.so | grep 'not found' | grep -v 'libcuda\.so' || true)" \
+ && if [ -n "$missing" ]; then echo "the CUDA provider needs libraries this CUDA_IMAGE lacks (choose a matching one):" >&2; echo "$missing" >&2; exit 1; fi
 COPY . .
 # Build with the dev dependencies, then drop them and onnxruntime-node's macOS and Windows binaries (~220 MB).
 RUN npm run build \
