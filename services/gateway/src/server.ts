@@ -41,8 +41,14 @@ export async function startGateway(deps: GatewayDeps): Promise<GatewayServer> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(deps.config.port, deps.config.host, () => resolve());
+    server.listen(deps.config.port, deps.config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // Once listening, an 'error' is an accept that failed (EMFILE, ENFILE: out of descriptors). The server keeps
+  // listening; without a listener here the event would end the process.
+  server.on('error', (err) => deps.log.error({ err }, 'the HTTP server could not accept a connection'));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : deps.config.port;
   deps.log.info({ host: deps.config.host, port }, 'DICOMweb gateway listening');
