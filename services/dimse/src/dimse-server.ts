@@ -16,6 +16,8 @@ export interface DimseServerDeps {
 export interface DimseServer {
   /** The bound TCP port (DIMSE_PORT=0 picks a free one). */
   readonly port: number;
+  /** The listening TCP server. */
+  readonly server: Server;
   /**
    * Stops accepting connections and refuses new associations, lets open associations finish and the
    * instances they sent be stored, and after `timeoutMs` aborts the associations still open (A-ABORT, then close).
@@ -108,6 +110,9 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
     })));
   });
   const port = await listen(server, deps.config.dimse.port, deps.config.host);
+  // Once listening, an 'error' is an accept that failed (EMFILE, ENFILE: out of descriptors). The server keeps
+  // listening; without a listener here the event would end the process, the gateway and its jobs with it.
+  server.on('error', (err) => log.error({ err }, 'the DIMSE SCP could not accept a connection'));
   log.info({ port, aeTitle: deps.config.dimse.aeTitle }, 'DIMSE SCP listening');
 
   let closing: Promise<void> | undefined;
@@ -126,6 +131,7 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
   };
   return {
     port,
+    server,
     close: (timeoutMs = DEFAULT_CLOSE_TIMEOUT_MS) => (closing ??= close(timeoutMs)),
   };
 }
