@@ -232,6 +232,9 @@ describe('the worklist when a result\'s series are no longer in the archive (a r
     const res = await fetch(`${server.root}/api/studies/${uid(0)}/results`);
     const body = (await res.json()) as { latestResult: { lesionCount: number } | null; jobs: unknown[]; moreJobs: boolean };
     expect([res.status, body.latestResult?.lesionCount, body.jobs.length, body.moreJobs]).toEqual([200, 2, 100, true]);
+    // The study view too: its result card, MIP and overlay do not vanish behind its 50 newest jobs.
+    const detail = await get<StudyDetail>(`/studies/${uid(0)}`);
+    expect([detail.result?.lesionCount, detail.jobs.length, detail.moreJobs]).toEqual([2, 50, true]);
   });
 });
 

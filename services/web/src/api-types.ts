@@ -108,6 +108,8 @@ export interface StudyDetail {
   readonly series: readonly SeriesSummary[];
   readonly result: StudyResult | null;
   readonly jobs: readonly JobSummary[];
+  /** Whether older jobs than `jobs` lists exist (the API's /api/jobs lists them all). */
+  readonly moreJobs: boolean;
   readonly viewer: { readonly available: boolean; readonly url: string };
 }
 

@@ -66,7 +66,8 @@ function jobsCard(d: StudyDetail): HTMLElement | null {
     // Why a run failed stays readable after a later one succeeds: the reason under its state, in full on hover.
     h('td', {}, j.state, j.reason ? h('div', { class: 'reason', title: j.reason }, j.reason) : null),
     h('td', { class: 'sub' }, j.trigger ?? ''),
-    h('td', { class: 'sub' }, j.version === null ? '' : `v${j.version}`))))));
+    h('td', { class: 'sub' }, j.version === null ? '' : `v${j.version}`)))),
+  d.moreJobs ? h('p', { class: 'sub' }, `The ${d.jobs.length} newest runs are shown; older ones are listed by the jobs API.`) : null));
 }
 
 /** Back to the worklist as the reader left it: its filter and page. */

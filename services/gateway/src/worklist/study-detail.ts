@@ -56,6 +56,9 @@ function listSeries(archive: Archive, study: string): SeriesSummary[] {
   }));
 }
 
+/** Jobs the study view lists, newest first; GET /api/jobs?study= lists them all. */
+const HISTORY_JOBS = 50;
+
 export interface StudyDetailOptions {
   readonly viewerAvailable: boolean;
 }
@@ -66,15 +69,17 @@ export async function readStudyDetail(sources: WorklistSources, study: string, o
   if (rows.length === 0) throw new MipsegError('MIPSEG_NOT_FOUND', `study ${study}`);
   const pending = await readPendingStudies(sources.queue);
   const [row] = await toWorklistStudies(sources, rows, pending);
-  const jobs = await readQueue(sources.queue.listJobs({ studyInstanceUid: study, limit: 50, offset: 0 }), `the jobs of study ${study}`);
-  // The newest result, unless its series were deleted (the row then says so); an older version is superseded.
-  const done = jobs.find((j) => j.state === 'done' && j.result !== null);
+  const jobs = await readQueue(sources.queue.listJobs({ studyInstanceUid: study, limit: HISTORY_JOBS + 1, offset: 0 }), `the jobs of study ${study}`);
+  // The newest result, unless its series were deleted (the row then says so); an older version is superseded. Its
+  // own query, as the results API's: a study re-sent or run again often has it past the newest HISTORY_JOBS.
+  const [done] = await readQueue(sources.queue.listJobs({ studyInstanceUid: study, state: 'done', limit: 1, offset: 0 }), `the results of study ${study}`);
   const stored = done?.result && isResultStored(sources.archive, done.result) ? done.result : undefined;
   return {
     study: row as StudyDetail['study'],
     series: listSeries(sources.archive, study),
     result: done && stored ? toResult(done, stored) : null,
-    jobs: jobs.map(toJobSummary),
+    jobs: jobs.slice(0, HISTORY_JOBS).map(toJobSummary),
+    moreJobs: jobs.length > HISTORY_JOBS,
     viewer: { available: options.viewerAvailable, url: `/viewer?StudyInstanceUIDs=${study}` },
   };
 }
