@@ -78,7 +78,7 @@ describe('the worklist API', () => {
   });
 
   test('refuses a bad state, date or page size with 400 and the catalogue code', async () => {
-    for (const q of ['state=finished', 'from=2025-13', 'limit=0', 'limit=5000']) {
+    for (const q of ['state=finished', 'from=2025-13', 'limit=0', 'limit=5000', 'limit=1e2', 'offset=0x10', 'offset=', 'limit=%2050']) {
       const res = await fetch(`${server.root}/api/worklist?${q}`);
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ code: 'MIPSEG_BAD_QUERY' });

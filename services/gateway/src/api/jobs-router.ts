@@ -6,7 +6,7 @@ import type { JobQueue, JobState } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { readQueue } from '../queue-read';
 import { isResultStored } from '../worklist/ai-status';
-import { singleQueryParam } from '../worklist/query-params';
+import { integerQueryParam, singleQueryParam } from '../worklist/query-params';
 
 /** What the jobs API needs of the pipeline (kept as an interface: the gateway does not run jobs). */
 export interface PipelineApi {
@@ -19,17 +19,9 @@ const RESULTS_JOBS = 100;
 
 const STATES: readonly JobState[] = ['queued', 'running', 'done', 'not-applicable', 'failed'];
 
-/** Safe integers only: SQLite cannot bind a larger offset (`offset=1e20`) as an integer and would throw. */
-/** Decimal digits only: Number() would also take `1e2`, `0x10`, ` 10` and an empty value (0). */
-function integerParam(req: Request, name: string, fallback: number): number {
-  const raw = singleQueryParam(req, name);
-  if (raw === undefined) return fallback;
-  return /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
-}
-
 function paging(req: Request): { limit: number; offset: number } {
-  const limit = integerParam(req, 'limit', 100);
-  const offset = integerParam(req, 'offset', 0);
+  const limit = integerQueryParam(req, 'limit', 100);
+  const offset = integerQueryParam(req, 'offset', 0);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000 || !Number.isSafeInteger(offset) || offset < 0) {
     throw new MipsegError('MIPSEG_BAD_QUERY', `limit (1-1000) and offset (0-${Number.MAX_SAFE_INTEGER}) must be integers`);
   }

@@ -11,3 +11,14 @@ export function singleQueryParam(req: Request, name: string): string | undefined
   if (value === undefined || typeof value === 'string') return value;
   throw new MipsegError('MIPSEG_BAD_QUERY', `${name} given more than once (it takes one value)`);
 }
+
+/**
+ * A non-negative integer query parameter: `fallback` when absent, NaN (for the caller's range check to refuse) when
+ * it is not decimal digits alone. Number() would also take `1e2`, `0x10`, ` 10` and an empty value (0). At most 16
+ * digits, so that SQLite can bind it as an integer (`offset=1e20` could not be).
+ */
+export function integerQueryParam(req: Request, name: string, fallback: number): number {
+  const raw = singleQueryParam(req, name);
+  if (raw === undefined) return fallback;
+  return /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+}

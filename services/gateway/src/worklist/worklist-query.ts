@@ -4,7 +4,7 @@ import { MipsegError } from '@mipseg/shared/errors';
 import type { JobQueue } from '@mipseg/shared/queue';
 import type { Archive, AttributeFilter, SearchRow } from '@mipseg/shared/store';
 import { aiStatusOfStudy, isResultAmong } from './ai-status';
-import { singleQueryParam } from './query-params';
+import { integerQueryParam, singleQueryParam } from './query-params';
 import { readQueue } from '../queue-read';
 import { AI_STATES, type AiState, type WorklistPage, type WorklistStudy } from './worklist-types';
 
@@ -55,7 +55,7 @@ function dateRange(req: Request): { from: string | undefined; to: string | undef
 }
 
 function integer(req: Request, name: string, fallback: number, min: number, max: number): number {
-  const n = Number(singleQueryParam(req, name) ?? fallback);
+  const n = integerQueryParam(req, name, fallback);
   if (!Number.isInteger(n) || n < min || n > max) throw new MipsegError('MIPSEG_BAD_QUERY', `${name} (an integer from ${min} to ${max})`);
   return n;
 }
