@@ -37,7 +37,17 @@ describe('the worklist overlay of a SEG stored by STOW-RS', () => {
     const stored = await postStow(`${server.root}/dicomweb/studies`, [Buffer.from(seg.bytes), largeBytes, manyFramesBytes]);
     expect(stored.status).toBe(200);
     const overlay = (sop: string) => fetch(`${server.root}/api/studies/${source.StudyInstanceUID}/overlay.png?seg=${sop}`);
-    expect((await overlay(String(readNatural(seg.bytes)['SOPInstanceUID']))).status).toBe(200);
+    const segSop = String(readNatural(seg.bytes)['SOPInstanceUID']);
+    const drawn = await overlay(segSop);
+    expect(drawn.status).toBe(200);
+    // Revalidated: 304 while the SEG and the drawing stay the same. The tag is the drawing's, not the SEG file's (which
+    // the file download gives): after an upgrade that draws differently, a browser must not be told its old PNG holds.
+    const etag = drawn.headers.get('etag') ?? '';
+    const again = await fetch(`${server.root}/api/studies/${source.StudyInstanceUID}/overlay.png?seg=${segSop}`, { headers: { 'If-None-Match': etag } });
+    expect(again.status).toBe(304);
+    const [file] = server.archive.index.listInstances({ studyUid: String(source.StudyInstanceUID), sopInstanceUid: segSop });
+    const download = await fetch(`${server.root}/api/studies/${source.StudyInstanceUID}/series/${file?.seriesInstanceUid}/instances/${segSop}/file`);
+    expect(download.headers.get('etag')).not.toBe(etag);
     for (const sop of [large['SOPInstanceUID'], manyFrames['SOPInstanceUID']]) {
       const refused = await overlay(String(sop));
       expect({ sop, status: refused.status, body: await refused.json() as unknown }).toMatchObject({ sop, status: 400, body: { code: 'MIPSEG_SEG_UNSUPPORTED' } });

@@ -5,8 +5,8 @@ import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { stillSignedIn } from '../auth';
 import { readStoredFile, sendStoredFile } from '../stored-read';
 import { singleQueryParam } from './query-params';
-import { answeredNotModified } from '../revalidation';
-import { segToOverlayPng } from './seg-overlay';
+import { answeredNotModified, entityTag } from '../revalidation';
+import { OVERLAY_RENDERING_VERSION, segToOverlayPng } from './seg-overlay';
 import { segmentMipHandler, type LazyModel } from './segment-mip-route';
 import { createSession } from './session';
 import { latestResult, readStudyDetail } from './study-detail';
@@ -60,8 +60,8 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
     if (instance.size > MAX_OVERLAY_FILE_BYTES) {
       throw new MipsegError('MIPSEG_SEG_UNSUPPORTED', `a file of ${instance.size} bytes (at most ${MAX_OVERLAY_FILE_BYTES} drawn as an overlay)`);
     }
-    // The SEG's hash names its content: the browser revalidates and gets 304 while it is unchanged.
-    if (answeredNotModified(req, res, `"${instance.sha256.slice(0, 32)}"`)) return;
+    // The SEG's hash and the drawing's version name the PNG: the browser revalidates and gets 304 while both hold.
+    if (answeredNotModified(req, res, entityTag(OVERLAY_RENDERING_VERSION, instance.sha256))) return;
     res.type('image/png').send(segToOverlayPng(await readStoredFile(sources.archive, instance)));
   });
   r.get('/studies/:study/series/:series/instances/:instance/file', async (req, res) => {

@@ -24,6 +24,12 @@ export function maskToOverlayPng(mask: Uint8Array, width: number, height: number
  */
 export const MAX_OVERLAY_PIXELS = 4 * 1024 * 1024;
 
+/**
+ * The overlay drawing's version, part of its ETag: raise it when the PNG drawn from the same SEG changes (colour,
+ * decoding), or browsers revalidating after an upgrade are told 304 and keep the old drawing.
+ */
+export const OVERLAY_RENDERING_VERSION = 1;
+
 /** The mask of a mipseg SEG (Part 10 bytes) as an overlay PNG of the MIP's size (the SEG is defined on the MIP). */
 export function segToOverlayPng(segBytes: Uint8Array): Buffer {
   const { width, height, mask } = readSegMask(segBytes, MAX_OVERLAY_PIXELS);
