@@ -22,6 +22,11 @@ describe('the worklist URL', () => {
     expect(parseWorklistSearch('offset=12.7').offset).toBe(12);
   });
 
+  test('gives a date in DICOM form (YYYYMMDD) as the date box shows it, so the filter applied is the filter shown', () => {
+    expect(parseWorklistSearch('?from=20240101&to=2024-03-31').filter).toEqual({ from: '2024-01-01', to: '2024-03-31' });
+    expect(parseWorklistSearch('?patient=20240101').filter).toEqual({ patient: '20240101' });
+  });
+
   test('the way back is the remembered worklist path, rebuilt so that it can only lead to the worklist', () => {
     storing('/?patient=ROSSI&offset=50');
     expect(worklistHref()).toBe('/?patient=ROSSI&offset=50');

@@ -8,13 +8,17 @@ export interface WorklistLocation {
   readonly offset: number;
 }
 
-/** `?patient=DOE&offset=50` → the filter and offset it names; unknown keys and a bad offset are left out. */
+/**
+ * `?patient=DOE&offset=50` → the filter and offset it names; unknown keys and a bad offset are left out. A date in
+ * DICOM form (`from=20240101`, which the API takes too) is given as the date box shows it (2024-01-01): the box
+ * drops any other form, and the list would be filtered by a date the form does not show.
+ */
 export function parseWorklistSearch(search: string): WorklistLocation {
   const q = new URLSearchParams(search);
   const filter: Record<string, string> = {};
   for (const key of FILTER_KEYS) {
     const v = q.get(key);
-    if (v) filter[key] = v;
+    if (v) filter[key] = key === 'from' || key === 'to' ? v.replace(/^(\d{4})(\d{2})(\d{2})$/, '$1-$2-$3') : v;
   }
   return { filter, offset: Math.max(0, Math.trunc(Number(q.get('offset') ?? 0)) || 0) };
 }
