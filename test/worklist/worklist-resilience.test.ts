@@ -169,6 +169,32 @@ describe('the worklist page when the server or the network misbehaves', () => {
     expect(await notice.textContent()).toBe('');
   }, 20_000);
 
+  test('a study view whose first read is answered with 503 says so and is tried again until the study shows', async () => {
+    let answers = 0;
+    await page.route((url) => url.pathname === `/api/worklist/studies/${uid(2)}`, (route: Route) => {
+      if (answers++ > 0) return route.continue();
+      return route.fulfill({ status: 503, json: { code: 'MIPSEG_QUEUE_UNAVAILABLE', message: 'the job queue cannot be reached: Redis restarts' } });
+    });
+    await page.goto(`${server.root}/studies/${uid(2)}`);
+    await page.waitForSelector('[data-retry-notice]', { timeout: 5000 });
+    expect(await page.locator('.error-box').first().textContent()).toMatch(/Redis restarts/);
+    await page.waitForSelector('.study-head', { timeout: 5000 });
+    expect(await page.locator('[data-retry-notice]').count()).toBe(0);
+  }, 20_000);
+
+  test('a search refused with 400 takes the earlier filter\'s list, count and pager off the page', async () => {
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(9));
+    await page.route((url) => url.pathname === '/api/worklist' && url.searchParams.has('from'), (route: Route) =>
+      route.fulfill({ status: 400, json: { code: 'MIPSEG_BAD_QUERY', message: 'bad query: from (2025-06-30) is after to (2025-06-01)' } }));
+    await page.fill('input[name="from"]', '2025-06-30');
+    await page.fill('input[name="to"]', '2025-06-01');
+    await page.locator('form button[type="submit"]').click();
+    await page.waitForSelector('.worklist .error-box');
+    expect(await page.locator('tr[data-study-uid]').count()).toBe(0);
+    expect(await page.locator('.pager-status').textContent()).toBe('');
+  }, 20_000);
+
   test('a worklist refresh answered with 503 says so, is tried again, and the list comes back without the error', async () => {
     await page.goto(`${server.root}/`);
     await page.waitForSelector(row(9));

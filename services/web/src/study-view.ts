@@ -4,7 +4,7 @@ import { aiStatusBadge, exportBadge, tickElapsed, timeTaken } from './ai-status-
 import { h, replaceChildren } from './dom.js';
 import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { mipViewer } from './mip-viewer.js';
-import { backoffDelayMs } from './backoff.js';
+import { backoffDelayMs, FINAL_STATUSES } from './backoff.js';
 import { debounce, errorBox, errorMessage, type Shell, type View } from './view.js';
 import { WORKLIST_LINK, worklistHref } from './worklist-url.js';
 
@@ -213,8 +213,20 @@ export function studyView(shell: Shell, uid: string): View {
       if (err instanceof AuthRequiredError) return shell.authRequired();
       if (shown && isStudyGone(err)) return deleted();
       if (shown) return refreshFailed(err);
-      replaceChildren(element, backLink(), errorBox(err));
+      if (err instanceof ApiError && FINAL_STATUSES.has(err.status)) return void replaceChildren(element, backLink(), errorBox(err));
+      firstLoadFailed(err);
     }
+  }
+
+  /**
+   * The first read failed where asking again may pass (a 503 while Redis is away, a gateway restarting behind its
+   * proxy): said, and tried again. No live update would bring the study: the event stream names changed studies only.
+   */
+  function firstLoadFailed(err: unknown): void {
+    const delay = backoffDelayMs(failures++);
+    replaceChildren(element, backLink(), errorBox(err), h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } },
+      `Trying again in ${Math.round(delay / 1000)} s.`));
+    retryTimer = window.setTimeout(() => void load(), delay);
   }
 
   const refresh = debounce(() => void load(), 250);

@@ -1,5 +1,5 @@
 import { ApiError, AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js';
-import { backoffDelayMs } from './backoff.js';
+import { backoffDelayMs, FINAL_STATUSES } from './backoff.js';
 import type { WorklistPage, WorklistStudy } from './api-types.js';
 import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
 import { h, placeChildren, replaceChildren } from './dom.js';
@@ -9,8 +9,6 @@ import { debounce, errorBox, type Shell, type View } from './view.js';
 import { FILTER_KEYS, parseWorklistSearch, rememberWorklistPath, worklistPath } from './worklist-url.js';
 
 const PAGE_SIZE = 50;
-/** Answers to a list read that asking again will not change. */
-const FINAL_STATUSES: ReadonlySet<number> = new Set([400, 403, 404]);
 const FILTER_STATES = ['waiting', 'queued', 'running', 'done', 'deleted', 'not-applicable', 'failed'] as const;
 
 /** The filter and page live in the URL (and this tab remembers it), so that "back" from a study returns to the same list. */
@@ -150,6 +148,20 @@ export function worklistView(shell: Shell): View {
     retryTimer = window.setTimeout(() => void load(), delay);
   }
 
+  /**
+   * A read refused for what it asks: the error alone, no list. The rows, count and pager of the filter before would
+   * read as this filter's results, and "Next" would ask the refused filter again.
+   */
+  function refused(err: unknown): void {
+    replaceChildren(message, errorBox(err));
+    page = undefined;
+    rows = new Map();
+    placeChildren(body, []);
+    status.textContent = '';
+    prev.disabled = true;
+    next.disabled = true;
+  }
+
   async function load(): Promise<void> {
     const ticket = ++loading;
     window.clearTimeout(retryTimer);
@@ -166,7 +178,7 @@ export function worklistView(shell: Shell): View {
       if (err instanceof AuthRequiredError) return shell.authRequired();
       // A refusal of what was asked (400: a from after to, an old link's state) will not change by asking again; a
       // proxy's 408 or 429, or anything from 500 up, may.
-      if (err instanceof ApiError && FINAL_STATUSES.has(err.status)) return void replaceChildren(message, errorBox(err));
+      if (err instanceof ApiError && FINAL_STATUSES.has(err.status)) return refused(err);
       loadFailed(err);
     } finally {
       if (ticket === loading) element.classList.remove('loading');
