@@ -182,6 +182,17 @@ describe('the worklist page when the server or the network misbehaves', () => {
     expect(await page.locator('[data-retry-notice]').count()).toBe(0);
   }, 20_000);
 
+  test('a page whose start is answered with 502 (the gateway restarting behind its proxy) says so and starts once it answers', async () => {
+    let answers = 0;
+    await page.route((url) => url.pathname === '/api/session', (route: Route) => {
+      if (answers++ > 0) return route.continue();
+      return route.fulfill({ status: 502, json: { code: 'HTTP_502', message: 'Bad Gateway' } });
+    });
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector('[data-retry-notice]', { timeout: 5000 });
+    await page.waitForSelector(row(9), { timeout: 5000 });
+  }, 20_000);
+
   test('a search refused with 400 takes the earlier filter\'s list, count and pager off the page', async () => {
     await page.goto(`${server.root}/`);
     await page.waitForSelector(row(9));

@@ -1,4 +1,5 @@
-import { AuthRequiredError, fetchSession, logOut } from './api.js';
+import { ApiError, AuthRequiredError, fetchSession, logOut } from './api.js';
+import { backoffDelayMs, FINAL_STATUSES } from './backoff.js';
 import { h, replaceChildren } from './dom.js';
 import { loginView } from './login-view.js';
 import { StudyEventStream } from './study-events.js';
@@ -54,13 +55,21 @@ async function signOutNow(): Promise<void> {
   showLogin();
 }
 
+let startFailures = 0;
+
 async function start(): Promise<void> {
   try {
     ({ authRequired } = await fetchSession());
   } catch (err) {
     if (err instanceof AuthRequiredError) return showLogin();
-    return show(errorBox(err));
+    if (err instanceof ApiError && FINAL_STATUSES.has(err.status)) return show(errorBox(err));
+    // The gateway restarting behind its proxy (502), or the network: said, and tried again, not left for a reload.
+    const delay = backoffDelayMs(startFailures++);
+    show(h('div', {}, errorBox(err), h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } }, `Trying again in ${Math.round(delay / 1000)} s.`)));
+    window.setTimeout(() => void start(), delay);
+    return;
   }
+  startFailures = 0;
   signOut.hidden = !authRequired;
   route();
 }
