@@ -8,7 +8,7 @@ import { segmentMipFile } from '@mipseg/shared/inference';
 import { createLogger } from '@mipseg/shared/log';
 import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
-import { listFiles, part10Files, sendFiles } from './send';
+import { listFiles, sendFiles, sortFiles } from './send';
 import { serve } from './serve';
 
 const VERSION = (JSON.parse(readFileSync(resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -92,6 +92,11 @@ function urlProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** The port of `send`'s default URL: PORT where it names one; 0 (a free port, for tests) names none, so 8080. */
+function defaultPort(port: string | undefined): string {
+  return port !== undefined && /^\d{1,5}$/.test(port) && Number(port) > 0 ? port : '8080';
+}
+
 async function sendCommand(path: string, opts: SendCommandOptions): Promise<void> {
   // Surrounding whitespace is not the token's (a secret file's last line break), as the gateway reads its own files.
   const token = opts.token?.trim();
@@ -101,10 +106,10 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
   if (token !== undefined && token !== '' && !isBearerToken(token)) {
     fail('--token (or MIPSEG_TOKEN): one bearer token is needed (letters, digits, -._~+/, trailing =; no spaces or line breaks)');
   }
-  const all = await listFiles(path);
-  const files = await part10Files(all);
-  const skipped = all.length - files.length;
-  if (skipped) process.stderr.write(`skipping ${skipped} file(s) that are not PS3.10 DICOM (no "DICM" prefix)\n`);
+  const { instances: files, dicomdirs, notPart10 } = await sortFiles(await listFiles(path));
+  if (notPart10) process.stderr.write(`skipping ${notPart10} file(s) that are not PS3.10 DICOM (no "DICM" prefix)\n`);
+  // A CD's index: the instances it lists are files of their own, sent as found.
+  if (dicomdirs) process.stderr.write(`skipping ${dicomdirs} DICOMDIR file(s) (a media index, not an instance)\n`);
   if (files.length === 0) fail(`no DICOM files under ${path}`);
   const summary = await sendFiles(files, {
     url: opts.url,
@@ -153,7 +158,7 @@ program
 program
   .command('send <path>')
   .description('send a DICOM file or folder to a DICOMweb server by STOW-RS')
-  .addOption(new Option('--url <url>', 'DICOMweb base URL').default(`http://127.0.0.1:${env['PORT'] || '8080'}/dicomweb`))
+  .addOption(new Option('--url <url>', 'DICOMweb base URL').default(`http://127.0.0.1:${defaultPort(env['PORT'])}/dicomweb`))
   .addOption(new Option('--token <token>', 'bearer token').env('MIPSEG_TOKEN'))
   .option('--batch-size <n>', `instances per STOW request (1-${MAX_BATCH_SIZE})`, batchSizeArgument, 100)
   .option('--no-progress', 'no progress bar')

@@ -1,4 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as dcmjs from 'dcmjs';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,5 +196,66 @@ describe('mipseg send to a server that refuses its token', () => {
     expect(run.stderr).toMatch(/sending stopped: the server refused the request \(HTTP 401: a token is missing or not accepted/);
     expect(run.stdout).toMatch(/^0 stored, 2 failed, 4 not stored .* of 6 files /);
     expect(run.code).toBe(2);
+  });
+});
+
+/** A DICOMDIR as a CD holds one: PS3.10, its File Meta naming Media Storage Directory Storage, no StudyInstanceUID. */
+function dicomdir(): Buffer {
+  const file = new dcmjs.data.DicomDict({
+    '00020001': { vr: 'OB', Value: [new Uint8Array([0, 1]).buffer] },
+    '00020002': { vr: 'UI', Value: ['1.2.840.10008.1.3.10'] },
+    '00020003': { vr: 'UI', Value: ['2.25.9401'] },
+    '00020010': { vr: 'UI', Value: ['1.2.840.10008.1.2.1'] },
+  });
+  file.dict = { '00041130': { vr: 'CS', Value: ['MIPSEG_CD'] }, '00041220': { vr: 'SQ', Value: [] } };
+  return Buffer.from(file.write());
+}
+
+describe('mipseg send of a DICOM CD, and to servers that cannot take more', () => {
+  let dir: string;
+  let server: TestArchiveServer;
+  let answering: Server;
+  let answer: { status: number; headers: Record<string, string> } = { status: 507, headers: {} };
+  let posts = 0;
+  beforeAll(async () => {
+    dir = folderOfSlices('mipseg-send-cd-', 4, '2.25.9400');
+    writeFileSync(join(dir, 'DICOMDIR'), dicomdir());
+    server = await startTestArchive();
+    answering = createServer((req, res) => {
+      posts += 1;
+      req.resume();
+      req.on('end', () => res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers }).end('{}'));
+    });
+    await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await server.stop();
+    await new Promise((resolve) => answering.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const answeringUrl = (): string => `http://127.0.0.1:${(answering.address() as AddressInfo).port}/dicomweb`;
+
+  test('leaves the DICOMDIR out, says so, and exits 0 once every instance is stored', async () => {
+    const run = await runCli(['send', dir, '--url', server.baseUrl, '--no-progress']);
+    expect(run.stderr).toMatch(/skipping 1 DICOMDIR file\(s\)/);
+    expect(run.stdout).toMatch(/^4 stored, 0 failed of 4 files /);
+    expect(run.code).toBe(0);
+  });
+
+  test('stops after a batch answered 507 (no room), saying so, rather than upload the rest to be refused', async () => {
+    answer = { status: 507, headers: {} };
+    posts = 0;
+    const run = await runCli(['send', dir, '--url', answeringUrl(), '--batch-size', '1', '--no-progress']);
+    expect(run.stderr).toMatch(/sending stopped: the server has no room to store more \(HTTP 507\)/);
+    expect([posts, run.code]).toEqual([1, 2]);
+  });
+
+  test('stops at a redirect, naming where to (without user:password), not with a bare "fetch failed"', async () => {
+    answer = { status: 301, headers: { Location: 'https://user:secret@pacs.example/dicomweb/studies' } };
+    posts = 0;
+    const run = await runCli(['send', dir, '--url', answeringUrl(), '--no-progress']);
+    expect(run.stderr).toMatch(/sending stopped: the server redirected the request \(HTTP 301 to https:\/\/pacs\.example\/dicomweb\/studies\): give that URL as --url/);
+    expect(run.stderr).not.toContain('secret');
+    expect([posts, run.code]).toEqual([1, 2]);
   });
 });

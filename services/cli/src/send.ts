@@ -3,6 +3,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { SingleBar, Presets } from 'cli-progress';
+import { fileMetaUids } from '@mipseg/shared/dicom';
 import { fetchFailureCause } from '@mipseg/shared/errors';
 
 export interface SendOptions {
@@ -31,13 +32,21 @@ export interface SendSummary {
   readonly stoppedBy?: string;
 }
 
-/** True when the file starts like PS3.10 (128-byte preamble, "DICM"): what STOW-RS accepts. */
-export async function isPart10File(path: string): Promise<boolean> {
+/** Media Storage Directory Storage: a DICOMDIR, the index of a DICOM CD, not an instance STOW-RS can store. */
+const MEDIA_STORAGE_DIRECTORY = '1.2.840.10008.1.3.10';
+/** Enough of a file for its File Meta Information (a few hundred bytes as written, seldom over a kilobyte). */
+const HEAD_BYTES = 4096;
+
+/** What a file is to `send`: an instance to send, a DICOMDIR, or not PS3.10 at all (no 128-byte preamble and "DICM"). */
+export type FileKind = 'instance' | 'dicomdir' | 'not-part10';
+
+export async function fileKind(path: string): Promise<FileKind> {
   const handle = await fs.open(path, 'r');
   try {
-    const head = Buffer.alloc(132);
-    const { bytesRead } = await handle.read(head, 0, 132, 0);
-    return bytesRead === 132 && head.toString('latin1', 128, 132) === 'DICM';
+    const head = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, HEAD_BYTES, 0);
+    if (bytesRead < 132 || head.toString('latin1', 128, 132) !== 'DICM') return 'not-part10';
+    return fileMetaUids(head.subarray(0, bytesRead)).sopClassUid === MEDIA_STORAGE_DIRECTORY ? 'dicomdir' : 'instance';
   } finally {
     await handle.close();
   }
@@ -74,18 +83,26 @@ async function walkFolder(folder: string, visited: Set<string>, out: Array<{ pat
   }
 }
 
-/** Files checked at once by part10Files: each check holds a descriptor, and a folder may hold more files than the limit. */
+/** Files checked at once by sortFiles: each check holds a descriptor, and a folder may hold more files than the limit. */
 const CHECKS_AT_ONCE = 32;
 
-/** The files that start like PS3.10 (isPart10File), in order, checked CHECKS_AT_ONCE at a time. */
-export async function part10Files(files: readonly string[]): Promise<string[]> {
-  const isPart10 = new Array<boolean>(files.length);
+/** The files to send, in order, and how many of the others are DICOMDIRs and how many not PS3.10 (fileKind). */
+export interface SortedFiles {
+  readonly instances: string[];
+  readonly dicomdirs: number;
+  readonly notPart10: number;
+}
+
+/** Sorts files by fileKind, CHECKS_AT_ONCE at a time. */
+export async function sortFiles(files: readonly string[]): Promise<SortedFiles> {
+  const kinds = new Array<FileKind>(files.length);
   let next = 0;
   const worker = async (): Promise<void> => {
-    for (let i = next++; i < files.length; i = next++) isPart10[i] = await isPart10File(files[i] as string);
+    for (let i = next++; i < files.length; i = next++) kinds[i] = await fileKind(files[i] as string);
   };
   await Promise.all(Array.from({ length: Math.min(CHECKS_AT_ONCE, files.length) }, worker));
-  return files.filter((_, i) => isPart10[i]);
+  const count = (kind: FileKind): number => kinds.filter((k) => k === kind).length;
+  return { instances: files.filter((_, i) => kinds[i] === 'instance'), dicomdirs: count('dicomdir'), notPart10: count('not-part10') };
 }
 
 function multipartBody(files: readonly string[], boundary: string, onBytes: (n: number) => void): Readable {
@@ -108,6 +125,7 @@ interface StowResult {
   stored: number;
   failed: number;
   warning: string | null;
+  location: string | null;
 }
 
 function countSequence(body: unknown, tag: string): number {
@@ -124,7 +142,8 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
   if (options.token) headers['Authorization'] = `Bearer ${options.token}`;
   // A streamed request body needs duplex 'half', which Node's fetch takes but its RequestInit type lacks.
   const init = { method: 'POST', headers, body: Readable.toWeb(multipartBody(files, boundary, onBytes)), duplex: 'half' };
-  const res = await fetch(`${options.url.replace(/\/$/, '')}/studies`, init as RequestInit);
+  // Not followed: fetch cannot send a streamed body again, and would fail with a bare "fetch failed".
+  const res = await fetch(`${options.url.replace(/\/$/, '')}/studies`, { ...init, redirect: 'manual' } as RequestInit);
   const text = await res.text();
   let body: unknown;
   try {
@@ -135,7 +154,27 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
   const stored = countSequence(body, '00081199');
   const failed = countSequence(body, '00081198');
   return { status: res.status, stored, failed: res.status >= 400 && stored + failed === 0 ? files.length : failed,
-    warning: res.headers.get('warning') };
+    warning: res.headers.get('warning'), location: res.headers.get('location') };
+}
+
+/**
+ * Why no later batch can fare better than one answered `result`, or undefined where one may: a token refused, the
+ * server's storage full, or a redirect (another URL is to be given: one with user:password in it is not shown).
+ */
+function stopReason(result: StowResult): string | undefined {
+  const { status } = result;
+  if (status === 401 || status === 403) {
+    return `the server refused the request (HTTP ${status}${status === 401 ? ': a token is missing or not accepted, see --token or MIPSEG_TOKEN' : ''})`;
+  }
+  if (status === 507) return 'the server has no room to store more (HTTP 507)';
+  if (status >= 300 && status < 400) {
+    return `the server redirected the request (HTTP ${status}${result.location ? ` to ${withoutUserInfo(result.location)}` : ''}): give that URL as --url`;
+  }
+  return undefined;
+}
+
+function withoutUserInfo(location: string): string {
+  return location.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
 
 /**
@@ -186,9 +225,10 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
     }
     stored += result.stored;
     failed += result.failed;
-    if (result.status === 401 || result.status === 403) {
-      // Every later batch would be refused the same way: a stale token must not upload the whole folder in vain.
-      stoppedBy = `the server refused the request (HTTP ${result.status}${result.status === 401 ? ': a token is missing or not accepted, see --token or MIPSEG_TOKEN' : ''})`;
+    const stop = stopReason(result);
+    if (stop !== undefined) {
+      // Every later batch would be answered the same way: a stale token must not upload the whole folder in vain.
+      stoppedBy = stop;
       statuses.push(result.status);
       notStored += files.length - i - batch.length;
       break;
