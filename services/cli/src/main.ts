@@ -8,6 +8,7 @@ import { segmentMipFile } from '@mipseg/shared/inference';
 import { createLogger } from '@mipseg/shared/log';
 import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
+import { closeOnSignals } from './shutdown-signals';
 import { listFiles, sendFiles, sortFiles } from './send';
 import { serve } from './serve';
 
@@ -48,15 +49,7 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
   }
   const service = await serve(config, log, { modelDir: modelDir(config.inference.modelDir), softwareVersion: VERSION,
     indexUnlistedFiles: opts.indexUnlistedFiles === true });
-  const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down: finishing in-flight requests and associations');
-    service.close().then((closed) => process.exit(closed ? 0 : 1), (err: unknown) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    });
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  closeOnSignals(log, 'shutting down: finishing in-flight requests and associations', () => service.close());
 }
 
 interface SendCommandOptions {
@@ -170,16 +163,8 @@ async function workerCommand(): Promise<void> {
   if (!config.pipeline.redisUrl) fail('mipseg worker needs REDIS_URL (queue mode); `mipseg serve` analyses in-process without it');
   const pipeline = await startPipeline({ config, log: log.child({ component: 'worker' }), modelDir: modelDir(config.inference.modelDir),
     softwareVersion: VERSION, analyses: true });
-  const shutdown = (signal: string) => {
-    log.info({ signal }, 'worker shutting down: finishing the jobs in hand');
-    const closing = closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log, config.pipeline.workerShutdownMs);
-    closing.then((closed) => process.exit(closed ? 0 : 1), (err: unknown) => {
-      log.error({ err }, 'worker shutdown failed');
-      process.exit(1);
-    });
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  closeOnSignals(log, 'worker shutting down: finishing the jobs in hand',
+    () => closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log, config.pipeline.workerShutdownMs));
 }
 
 program
