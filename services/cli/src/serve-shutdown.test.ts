@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '@mipseg/shared/config';
@@ -8,6 +8,7 @@ import { createLogger } from '@mipseg/shared/log';
 import { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import { Archive } from '@mipseg/shared/store';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import { freePort } from '../../../test/support/redis';
 import { serve } from './serve';
 
 const MODEL_DIR = resolve(__dirname, '..', '..', '..', 'models', 'mip-attention-unet');
@@ -79,4 +80,30 @@ describe('mipseg serve shutting down while a store is under way', () => {
       await queue.close();
     }
   }, 30_000);
+});
+
+describe('mipseg serve failing to start part-way (its HTTP port in use)', () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-serve-start-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('closes what it had started: the DIMSE port and DATA_DIR are free again', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const dimsePort = await freePort();
+    try {
+      const config = loadConfig({ DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String((taken.address() as AddressInfo).port), DIMSE_PORT: String(dimsePort) });
+      await expect(serve(config, createLogger('silent'), { modelDir: MODEL_DIR, softwareVersion: 'test' })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      // The DIMSE SCP started before the gateway failed: its port is free again, and so is DATA_DIR's lock.
+      const again = createServer();
+      await new Promise<void>((resolve, reject) => { again.once('error', reject); again.listen(dimsePort, '127.0.0.1', resolve); });
+      await new Promise((r) => again.close(r));
+      const archive = await Archive.open(dataDir, createLogger('silent'));
+      archive.close();
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
 });

@@ -57,28 +57,74 @@ export interface ServeOptions {
   readonly indexUnlistedFiles?: boolean;
 }
 
+/** A part started so far, and how to close it should a later part fail to start. */
+interface Started {
+  readonly part: string;
+  readonly close: () => Promise<unknown>;
+}
+
+/**
+ * Closes what a failed start had started, last first, each on its own: a port in use (EADDRINUSE) must not leave an
+ * embedded analysis claimed by a process about to exit (each such restart would use one of its attempts), nor, for a
+ * caller that goes on (a test), threads and the index open.
+ */
+async function undoStart(started: Started[], log: Logger): Promise<void> {
+  for (const { part, close } of [...started].reverse()) {
+    try {
+      await close();
+    } catch (err) {
+      log.error({ err, part }, 'could not close a part after a failed start');
+    }
+  }
+}
+
+/** Runs one shutdown step; a failure is logged and the steps after it still run. Resolves whether it succeeded. */
+async function step(part: string, run: () => Promise<unknown>, log: Logger): Promise<boolean> {
+  try {
+    return (await run()) !== false;
+  } catch (err) {
+    log.error({ err, part }, `${part} failed to close; going on with the rest of the shutdown`);
+    return false;
+  }
+}
+
 export async function serve(config: Config, log: Logger, options: ServeOptions): Promise<RunningService> {
   // First: Archive.open locks DATA_DIR for this process, and the job store and study-check outbox that the
   // pipeline opens below live there too, so a second process stops here before it changes anything.
   const archive = await Archive.open(config.dataDir, log.child({ component: 'archive' }));
+  const started: Started[] = [{ part: 'index', close: () => Promise.resolve(archive.close()) }];
+  try {
+    return await startParts(config, log, options, archive, started);
+  } catch (err) {
+    await undoStart(started, log);
+    throw err;
+  }
+}
+
+async function startParts(config: Config, log: Logger, options: ServeOptions, archive: Archive, started: Started[]): Promise<RunningService> {
   archive.keepFree(config.minFreeDiskBytes);
   const pruning = config.retiredRetentionDays > 0
     ? scheduleRetiredPruning(archive, config.retiredRetentionDays, log.child({ component: 'archive' }))
     : undefined;
+  if (pruning) started.push({ part: 'retired-copies pruning', close: () => pruning.stop() });
   // Embedded mode analyses here; in queue mode (REDIS_URL) `mipseg worker` processes do.
   const pipeline = await startPipeline({ config, log: log.child({ component: 'pipeline' }), archive, modelDir: options.modelDir,
     softwareVersion: options.softwareVersion, analyses: !config.pipeline.redisUrl });
+  started.push({ part: 'pipeline', close: () => closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log) });
   const jobPruning = config.jobRetentionDays > 0
     ? scheduleJobPruning(pipeline.queue, config.jobRetentionDays, log.child({ component: 'pipeline' }))
     : undefined;
+  if (jobPruning) started.push({ part: 'job record pruning', close: () => jobPruning.stop() });
   const dimse = config.dimse.enabled
     ? await startDimseServer({ config, archive, log: log.child({ component: 'dimse' }) })
     : undefined;
+  if (dimse) started.push({ part: 'DIMSE SCP', close: () => dimse.close() });
   // The worklist's "Try a MIP image" loads its own model session on first use (a few MB): this process may not
   // analyse at all (queue mode), and an upload then never waits behind a study's analysis.
   const worklist = createWorklist({ config, archive, queue: pipeline.queue, log: log.child({ component: 'worklist' }),
     webRoot: resolve(__dirname, '..', '..', 'web'), ohifDist: findOhifDist(__dirname),
     loadModel: () => loadModel(options.modelDir, { threads: config.inference.threads, executionProvider: config.inference.executionProvider }) });
+  started.push({ part: 'worklist', close: () => worklist.close() });
   const gateway = await startGateway({ config, archive, log: log.child({ component: 'gateway' }),
     readinessChecks: [{ name: 'queue', check: () => pipeline.queue.ping(), required: false }],
     studyDeletionGuard: (study) => pipeline.studyDeletionRefusal(study),
@@ -92,21 +138,22 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
     httpPort: gateway.port,
     dimsePort: dimse?.port,
     close: () => {
-      // In-flight requests and associations finish first; the index closes last.
+      // In-flight requests and associations finish first; the index closes last. Each step runs whatever the one
+      // before it did: a failed close of the gateway must not leave the pipeline's jobs running or the index open.
       closing ??= (async () => {
-        await closeGatewayAndWorklist(gateway, worklist, dimse ? [() => dimse.close()] : []);
+        const ingestClosed = await step('gateway and DIMSE SCP', () => closeGatewayAndWorklist(gateway, worklist, dimse ? [() => dimse.close()] : []), log);
         // A STOW whose connection the grace period cut may still be storing a part that arrived whole: before the
         // pipeline closes, so that the study check its store records still has a queue (or outbox) to go to.
         // Like a receiver: what it stores records study checks, which need the pipeline's queue (or outbox) still open.
-        await unlisted.stop(); // ends before its next file; the rest is looked at at the next start
-        const ingestSettled = await settleArchive(archive, log);
-        const pipelineClosed = await closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log);
+        await step('unlisted-files search', () => unlisted.stop(), log); // ends before its next file; the rest is looked at at the next start
+        const ingestSettled = await step('stores under way', () => settleArchive(archive, log), log);
+        const pipelineClosed = await step('pipeline', () => closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log), log);
         // After the queue: its close ends a pruning run (which stops between studies, or fails with the connection).
-        const pruningStopped = !jobPruning || await closeWithin('job record pruning', () => jobPruning.stop(), log);
-        await pruning?.stop(); // ends before its next file
-        const settled = await settleArchive(archive, log); // what the pipeline's last analyses stored
+        const pruningStopped = !jobPruning || await step('job record pruning', () => closeWithin('job record pruning', () => jobPruning.stop(), log), log);
+        const retiredStopped = await step('retired-copies pruning', async () => pruning?.stop(), log); // ends before its next file
+        const settled = await step('last stores', () => settleArchive(archive, log), log); // what the pipeline's last analyses stored
         archive.close();
-        return pipelineClosed && pruningStopped && ingestSettled && settled;
+        return ingestClosed && pipelineClosed && pruningStopped && retiredStopped && ingestSettled && settled;
       })();
       return closing;
     },
