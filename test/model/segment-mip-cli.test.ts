@@ -42,4 +42,20 @@ describeWithSharedData(IMAGE)('mipseg segment-mip (the built CLI)', () => {
     expect(failed.status).toBe(1);
     expect(String(failed.stderr)).toMatch(/MIPSEG_IMAGE_INVALID/);
   });
+
+  test('says why an input cannot be read: "not found" only for a missing file, a folder as a folder', () => {
+    const answer = (input: string): { status?: number; stderr?: string } => {
+      try {
+        execFileSync(process.execPath, [CLI, 'segment-mip', input, join(dir, 'z.png')], { stdio: 'pipe' });
+        return {};
+      } catch (err) {
+        return err as { status?: number; stderr?: string };
+      }
+    };
+    expect(String(answer(join(dir, 'absent.png')).stderr)).toMatch(/MIPSEG_NOT_FOUND/);
+    const folder = answer(dir);
+    expect(folder.status).toBe(1);
+    expect(String(folder.stderr)).toMatch(/EISDIR/);
+    expect(String(folder.stderr)).not.toMatch(/not found/);
+  });
 });

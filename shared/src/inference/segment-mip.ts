@@ -14,11 +14,13 @@ export interface SegmentMipResult {
   readonly modelVersion: string;
 }
 
+/** The input's bytes; a missing file is MIPSEG_NOT_FOUND, any other failure (a folder, no permission) says its own reason. */
 async function readInputFile(inPath: string): Promise<Buffer> {
   try {
     return await readFile(inPath);
   } catch (err) {
-    throw new MipsegError('MIPSEG_NOT_FOUND', inPath, { cause: err });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MipsegError('MIPSEG_NOT_FOUND', inPath, { cause: err });
+    throw err;
   }
 }
 
