@@ -59,10 +59,22 @@ export class DicomwebStudySource implements StudySource {
     return text.trim() !== '' && (JSON.parse(text) as unknown[]).length > 0;
   }
 
+  /**
+   * A retrieve's failure. A 404 is MIPSEG_NOT_FOUND, which fails the analysis for good, only where the gateway's own
+   * search confirms the series is gone: a reverse proxy answers 404 while the gateway behind it restarts, and each
+   * analysis reading its series then would fail for good, and its study never be analysed. Else it is retried.
+   */
+  private async retrieveFailure(status: number, studyUid: string, seriesUid: string): Promise<MipsegError> {
+    const said = `WADO-RS series ${seriesUid}: HTTP ${status}`;
+    if (status !== 404) return new MipsegError('MIPSEG_INTERNAL', said);
+    if (!(await this.hasSeries(studyUid, seriesUid))) return new MipsegError('MIPSEG_NOT_FOUND', said);
+    return new MipsegError('MIPSEG_INTERNAL', `${said}, though its search still lists it (a proxy while the gateway restarts?)`);
+  }
+
   async readSeries(studyUid: string, seriesUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]> {
     const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series/${seriesUid}`,
       { headers: this.headers('multipart/related; type="application/dicom"; transfer-syntax=*') });
-    if (!res.ok) throw new MipsegError(res.status === 404 ? 'MIPSEG_NOT_FOUND' : 'MIPSEG_INTERNAL', `WADO-RS series ${seriesUid}: HTTP ${res.status}`);
+    if (!res.ok) throw await this.retrieveFailure(res.status, studyUid, seriesUid);
     const parts = await readMultipartBody(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
     if (!sopInstanceUids) return parts;
     const wanted = new Set(sopInstanceUids);
