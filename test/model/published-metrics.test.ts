@@ -3,7 +3,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, type SegmentationModel } from '../../shared/src/inference';
+import { forEachComponent, loadModel, type SegmentationModel } from '../../shared/src/inference';
 import { dice, mean } from '../pipeline/synthetic/dice';
 import { readLabelPng, readMipPng } from '../support/synthetic-pet';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
@@ -19,6 +19,25 @@ interface PublishedMetrics {
   readonly controls: number;
   readonly patientMeanDice: number;
   readonly controlsCleanShare: number;
+  readonly controlFalsePositivePixelsMean: number;
+  readonly lesionSensitivity: number;
+  readonly lesions: number;
+}
+
+/** (lesions the prediction touches, lesions): the 8-connected components of the label, as training/metrics.py counts them. */
+function lesionHits(predicted: Uint8Array, label: Uint8Array, width: number, height: number): [number, number] {
+  let hit = 0;
+  let lesions = 0;
+  forEachComponent(label, width, height, (pixels, area) => {
+    lesions++;
+    for (let k = 0; k < area; k++) {
+      if (predicted[pixels[k] as number] !== 0) {
+        hit++;
+        break;
+      }
+    }
+  });
+  return [hit, lesions];
 }
 
 /**
@@ -36,24 +55,38 @@ describeWithSharedData(MIP_PET)('the accuracy model.json publishes', () => {
   });
   afterAll(() => model?.release());
 
-  async function maskOf(path: string): Promise<Uint8Array> {
+  async function segmented(path: string): Promise<{ mask: Uint8Array; width: number; height: number }> {
     const image = readMipPng(path);
-    return (await model.segment(image.data, image.width, image.height)).mask;
+    return { mask: (await model.segment(image.data, image.width, image.height)).mask, width: image.width, height: image.height };
   }
 
-  test('is what the shipped ONNX model scores through mipseg\'s inference: validation patients\' mean Dice, clean controls', async () => {
+  test('is what the shipped ONNX model scores through mipseg\'s inference: Dice, lesions touched, clean controls, false-positive pixels', async () => {
     const patients = readdirSync(join(root, 'patients', 'imgs')).filter((f) => f.endsWith('.png') && isValidation(f)).sort();
     const controls = readdirSync(join(root, 'controls', 'imgs')).filter((f) => f.endsWith('.png') && isValidation(f)).sort();
     expect([patients.length, controls.length]).toEqual([published.patients, published.controls]);
     const dices: number[] = [];
+    let hit = 0;
+    let lesions = 0;
     for (const file of patients) {
       const label = readLabelPng(join(root, 'patients', 'labels', file.replace('patient_', 'segmentation_')));
-      dices.push(dice(await maskOf(join(root, 'patients', 'imgs', file)), label));
+      const { mask, width, height } = await segmented(join(root, 'patients', 'imgs', file));
+      dices.push(dice(mask, label));
+      const [h, n] = lesionHits(mask, label, width, height);
+      hit += h;
+      lesions += n;
     }
     let clean = 0;
-    for (const file of controls) if (!(await maskOf(join(root, 'controls', 'imgs', file))).some((v) => v !== 0)) clean++;
+    let falsePositivePixels = 0;
+    for (const file of controls) {
+      const pixels = (await segmented(join(root, 'controls', 'imgs', file))).mask.reduce((sum, v) => sum + (v !== 0 ? 1 : 0), 0);
+      if (pixels === 0) clean++;
+      falsePositivePixels += pixels;
+    }
     const reproduced = { patientMeanDice: mean(dices), controlsCleanShare: clean / controls.length };
     expect(Math.abs(reproduced.patientMeanDice - published.patientMeanDice)).toBeLessThan(1e-3);
     expect(reproduced.controlsCleanShare).toBeCloseTo(published.controlsCleanShare, 9);
+    expect(lesions).toBe(published.lesions);
+    expect(Math.abs(hit / lesions - published.lesionSensitivity)).toBeLessThan(0.01);
+    expect(Math.abs(falsePositivePixels / controls.length - published.controlFalsePositivePixelsMean)).toBeLessThan(1);
   }, 600_000);
 });
