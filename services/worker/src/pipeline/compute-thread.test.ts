@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { AnalysisThreadInit } from './analysis-thread-protocol';
 import { ComputeThread, type ComputeTask, type ComputeThreadEvents } from './compute-thread';
@@ -13,6 +14,12 @@ parentPort.on('message', (message) => {
   if (message.kind === 'analyse') parentPort.postMessage({ kind: 'done', results: {} });
   if (message.kind === 'close') process.exit(0);
 });
+`;
+/** A thread that takes an analysis and never answers (a decoder or model call that does not return). */
+const SILENT_THREAD = `
+const { parentPort } = require('node:worker_threads');
+parentPort.postMessage({ kind: 'ready', model: { name: 'test', version: '0' } });
+parentPort.on('message', () => undefined);
 `;
 const INIT = {} as AnalysisThreadInit;
 
@@ -76,6 +83,23 @@ describe('an analysis thread at its time limit', () => {
     expect(log).toEqual(['idle', 'ended']);
     expect(thread.idle).toBe(false);
     expect(error.message).toMatch(/ANALYSIS_TIMEOUT_MS/);
+  });
+
+  test('fails its analysis at the limit, not only once the thread has exited (which a stuck native call can delay)', async () => {
+    const { events } = recordingEvents();
+    const thread = new ComputeThread(SILENT_THREAD, INIT, events, 50);
+    await thread.ready;
+    const { worker } = thread as unknown as { worker: Worker };
+    const terminate = worker.terminate.bind(worker);
+    // Termination that does not end the thread in time: the job must not wait on it, holding its worker slot.
+    worker.terminate = () => new Promise<number>(() => undefined);
+    const { task: analysis, settled } = task();
+    thread.analyse(analysis);
+    try {
+      expect(await settled).toMatch(/^rejected: .*ANALYSIS_TIMEOUT_MS/);
+    } finally {
+      await terminate();
+    }
   });
 
   test('is idle again when it answers within the limit', async () => {

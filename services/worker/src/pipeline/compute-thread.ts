@@ -85,9 +85,14 @@ export class ComputeThread {
     if (!this.idle) throw new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} is not idle`);
     this.task = task;
     this.taskTimer = setTimeout(() => {
-      // The thread cannot be asked to stop (it is not reading messages): it is terminated, fails its task, and the
-      // pool starts another. The analysis is retried like any internal failure, and fails for good after its attempts.
+      // The thread cannot be asked to stop (it is not reading messages): its task fails now, and the thread is
+      // terminated; the pool starts another once it has exited. Failing the task first: a thread stuck in a native
+      // call can take long to exit, and the job would hold its worker slot meanwhile. The analysis is retried like
+      // any internal failure, and fails for good after its attempts.
       this.timedOut = true;
+      const timedOutTask = this.task;
+      this.task = undefined;
+      timedOutTask?.reject(this.timeoutError());
       void this.worker.terminate();
     }, this.analysisTimeoutMs).unref();
     try {
@@ -113,6 +118,10 @@ export class ComputeThread {
     const stuck = await Promise.race([this.exited.then(() => false), timedOut]);
     clearTimeout(timer);
     if (stuck) await this.worker.terminate();
+  }
+
+  private timeoutError(): MipsegError {
+    return new MipsegError('MIPSEG_INTERNAL', `the analysis did not end within ${this.analysisTimeoutMs / 1000} s (ANALYSIS_TIMEOUT_MS): its thread was stopped`);
   }
 
   private post(message: ToAnalysisThread, transfer: ArrayBuffer[] = []): void {
@@ -153,7 +162,7 @@ export class ComputeThread {
     const error = this.closing
       ? new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} was closed`)
       : this.timedOut
-        ? new MipsegError('MIPSEG_INTERNAL', `the analysis did not end within ${this.analysisTimeoutMs / 1000} s (ANALYSIS_TIMEOUT_MS): its thread was stopped`)
+        ? this.timeoutError()
         : this.startError ?? new MipsegError('MIPSEG_INTERNAL', `analysis thread ${this.threadId} stopped (exit code ${exitCode})` +
         (this.uncaught ? `: ${this.uncaught.message}` : ''), { cause: this.uncaught });
     this.markStartFailed(error); // no effect once ready
