@@ -143,8 +143,12 @@ export async function startPipeline(options: PipelineOptions): Promise<PipelineR
     studyDeletionRefusal: (uid) => studyDeletionRefusal(queue, uid, outbox?.pending() ?? []),
     close: async () => {
       outbox?.close();
-      await queue.close(); // lets running analyses finish
-      await compute?.close();
+      try {
+        await queue.close(); // lets running analyses finish
+      } finally {
+        // Even where the queue's close failed (Redis gone): the threads, each holding a model, would keep the process up.
+        await compute?.close();
+      }
     },
   };
 }
