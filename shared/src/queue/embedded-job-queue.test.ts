@@ -108,6 +108,23 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     expect(started).toEqual(['job-a', 'job-b']);
   });
 
+  test('a job waiting to be tried again shows no stage of the attempt that failed, and keeps that attempt\'s timings', async () => {
+    const q = new EmbeddedJobQueue(join(dir, 'retry.sqlite'), log,
+      { analysisRetry: { attempts: 2, baseDelayMs: 60_000 }, exportRetry: retry, exportDestinations: [], pollMs: NO_POLL_MS });
+    queues.push(q);
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: async (_id, _req, progress) => {
+      await progress.stage('store', 90);
+      progress.timing('inference', 120);
+      throw new Error('connection reset');
+    } }, { concurrency: 1, studyChecks: false, analyses: true });
+    await q.enqueueAnalysis('job-r', request('1.2.3.7'));
+    const waiting = await until(async () => {
+      const job = await q.getJob('job-r');
+      return job?.state === 'queued' && job.attempts === 1 ? job : undefined;
+    }, 'the first attempt to fail', WAIT);
+    expect(waiting).toMatchObject({ stage: null, progress: 0, timingsMs: { inference: 120 }, failureReason: expect.stringMatching(/connection reset/) });
+  });
+
   test('after a restart, the poll finds the study checks and analyses left in the database', async () => {
     const path = join(dir, 'restart.sqlite');
     const before = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: NO_POLL_MS });

@@ -396,8 +396,9 @@ export class EmbeddedJobQueue implements JobQueue {
     if (retry) {
       const delay = backoffDelay(this.options.analysisRetry, attempts);
       this.log.warn({ jobId: row.id, attempts, delay, code: error.code }, 'analysis failed; will retry');
-      this.statements.prepare(`UPDATE jobs SET state = 'queued', next_attempt_at = ?, failure_code = ?, failure_reason = ? WHERE id = ?`)
-        .run(Date.now() + delay, error.code, error.message, row.id);
+      // No stage or progress of the attempt that failed: the job would read as storing at 90 % while it waits.
+      this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL, progress = 0, timings = ?, next_attempt_at = ?, failure_code = ?,
+        failure_reason = ? WHERE id = ?`).run(JSON.stringify(timings), Date.now() + delay, error.code, error.message, row.id);
       return;
     }
     this.recordFailed(row, error, timings);
