@@ -105,10 +105,12 @@ function bagName(state: 'pending' | 'deleted', target: DeletionTarget, stamp: st
   return [state, stamp, target.study, target.series ?? '', target.sop ?? ''].join('~');
 }
 
-function parseBagName(name: string): { state: 'pending' | 'deleted'; target: DeletionTarget } | undefined {
-  const [state, , study, series, sop, ...rest] = name.split('~');
-  if ((state !== 'pending' && state !== 'deleted') || !study || series === undefined || sop === undefined || rest.length > 0) return undefined;
-  return { state, target: { study, ...(series ? { series } : {}), ...(sop ? { sop } : {}) } };
+function parseBagName(name: string): { state: 'pending' | 'deleted'; madeAt: number; target: DeletionTarget } | undefined {
+  const [state, stamp, study, series, sop, ...rest] = name.split('~');
+  const madeAt = Number(/^(\d+)-/.exec(stamp ?? '')?.[1] ?? NaN);
+  if ((state !== 'pending' && state !== 'deleted') || !Number.isSafeInteger(madeAt) || !study || series === undefined || sop === undefined
+    || rest.length > 0) return undefined;
+  return { state, madeAt, target: { study, ...(series ? { series } : {}), ...(sop ? { sop } : {}) } };
 }
 
 function deletionFields(target: DeletionTarget): Record<string, string> {
@@ -684,7 +686,14 @@ export class Archive {
       await this.putBack(pending, fields);
       return undefined;
     }
-    for (const listener of this.deletionListeners) listener(target.study);
+    for (const listener of this.deletionListeners) {
+      // The rows are gone whatever a listener does: its failure must not leave the files in a pending bag.
+      try {
+        listener(target.study);
+      } catch (err) {
+        this.log.error({ err, ...fields }, 'a listener told of a deletion failed');
+      }
+    }
     // The rows' deletion on disk before the bag is marked deleted: after a power loss the rows must not come back
     // beside files already removed. If it cannot be synced, the bag stays pending for the next start to settle.
     try {
@@ -731,7 +740,7 @@ export class Archive {
   private async settleDeletionBags(): Promise<void> {
     for (const name of await this.blobs.listBags()) {
       const bag = parseBagName(name);
-      const gone = bag === undefined || bag.state === 'deleted' || !this.stillIndexed(bag.target);
+      const gone = bag === undefined || bag.state === 'deleted' || !this.stillIndexed(bag.target, bag.madeAt);
       const fields = bag ? deletionFields(bag.target) : {};
       try {
         if (gone) await this.blobs.emptyBag(name);
@@ -744,11 +753,15 @@ export class Archive {
     }
   }
 
-  private stillIndexed(target: DeletionTarget): boolean {
-    if (target.sop !== undefined) return this.index.findInstance(target.sop) !== undefined;
-    if (target.series !== undefined) return this.index.findSeriesStudy(target.series) === target.study;
-    return this.index.findRepresentativeInstance({ studyUid: target.study }) !== undefined;
+  /**
+   * Whether the target still has rows its bag was made before: its deletion did not commit, and the files go back.
+   * Rows received only since are a re-send after a deletion that did commit (a bag left pending by a failed sync):
+   * putting the bag back would bring back the files that were not sent again.
+   */
+  private stillIndexed(target: DeletionTarget, bagMadeAt: number): boolean {
+    return this.index.holdsRowsReceivedBefore(target, bagMadeAt);
   }
+
 
   /**
    * The headers that set a study's and its patient's attributes once `gone` is deleted (RemainingHeaders); undefined

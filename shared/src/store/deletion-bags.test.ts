@@ -72,7 +72,7 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
 
   test('a crash after the files were moved aside and before the rows went: the next start puts them back', async () => {
     // What deleteStudy leaves when the process ends between its renames and its commit.
-    const bag = join(dir, 'trash', `pending~1765000000000-abcd~${STUDY}~~`, 'instances');
+    const bag = join(dir, 'trash', `pending~${Date.now()}-abcd~${STUDY}~~`, 'instances');
     mkdirSync(bag, { recursive: true });
     renameSync(studyFolder(dir), join(bag, STUDY));
     await reopen();
@@ -109,7 +109,7 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
   test('putting a bag back keeps a file stored at its place since (a re-send): the bag\'s copy is dropped', async () => {
     const [first] = archive.index.listInstances({ studyUid: STUDY, sopInstanceUid: SOPS[0] });
     const live = await archive.blobs.read((first as NonNullable<typeof first>).storageKey);
-    const bag = join(dir, 'trash', `pending~1765000000000-abcd~${STUDY}~~`, 'instances', STUDY, SERIES);
+    const bag = join(dir, 'trash', `pending~${Date.now()}-abcd~${STUDY}~~`, 'instances', STUDY, SERIES);
     mkdirSync(bag, { recursive: true });
     writeFileSync(join(bag, `${SOPS[0] as string}.dcm`), Buffer.from('an older copy'));
     await reopen();
@@ -134,6 +134,27 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     expect(trash(dir).map((name) => name.split('~')[0])).toEqual(['pending']);
     jest.restoreAllMocks();
     await reopen();
+    expect(trash(dir)).toEqual([]);
+    expect(existsSync(studyFolder(dir))).toBe(false);
+  });
+
+  test('a bag left pending by a failed sync is not put back at the next start when the study was sent again meanwhile', async () => {
+    jest.spyOn(archive.index, 'syncToDisk').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+    expect(await archive.deleteStudy(STUDY)).toBe(2);
+    jest.restoreAllMocks();
+    const temp = join(dir, 'tmp', 'again.part');
+    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: SOPS[0] as string, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 1],
+      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
+    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await reopen();
+    // The rows are the re-send's, newer than the bag: the deletion did commit, and its other file stays deleted.
+    expect(trash(dir)).toEqual([]);
+    expect(readdirSync(join(studyFolder(dir), SERIES))).toEqual([`${SOPS[0] as string}.dcm`]);
+  });
+
+  test('a deletion goes on to remove its files though a listener told of it throws', async () => {
+    archive.onDeletedFrom(() => { throw new Error('a listener that fails'); });
+    expect(await archive.deleteStudy(STUDY)).toBe(2);
     expect(trash(dir)).toEqual([]);
     expect(existsSync(studyFolder(dir))).toBe(false);
   });

@@ -114,6 +114,8 @@ export interface ArchiveIndex {
    * that study is deleted (ordered as attributeSource orders); undefined when the patient has no other study.
    */
   patientSourceWithout(studyUid: string, skip?: number): StoredInstance | undefined;
+  /** Whether a study, series or instance has rows received before `time` (ms since the epoch). */
+  holdsRowsReceivedBefore(target: { study: string; series?: string; sop?: string }, time: number): boolean;
   /** Instances stored whose listeners failed (see Archive.notifyStored), kept across restarts. */
   unheardInstances(): string[];
   /** Records that an instance's listeners failed (`true`), or have now heard of it (`false`). */
@@ -440,6 +442,13 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   findInstance(sopInstanceUid: string): StoredInstance | undefined {
     return this.stmts.findInstance.get(sopInstanceUid) as StoredInstance | undefined;
+  }
+
+  holdsRowsReceivedBefore(target: { study: string; series?: string; sop?: string }, time: number): boolean {
+    const where = target.sop !== undefined ? 'sop_instance_uid = ?' : target.series !== undefined ? 'series_uid = ?' : 'study_uid = ?';
+    const row = this.statements.prepare(`SELECT 1 FROM instances WHERE ${where} AND study_uid = ? AND received_at < ? LIMIT 1`)
+      .get(target.sop ?? target.series ?? target.study, target.study, time);
+    return row !== undefined;
   }
 
   unheardInstances(): string[] {
