@@ -182,6 +182,31 @@ describe('FileBlobStore: folders made durable with the files in them', () => {
     }
   });
 
+  test('a store into a second new series of a new study waits for the fsync of the folder above the study', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.init();
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const open = fsPromises.open.bind(fsPromises);
+    const spy = jest.spyOn(fsPromises, 'open').mockImplementation(async (path, flags, mode) => {
+      if (flags === 'r' && String(path) === join(root, 'instances')) await held; // the study folder's entry, held
+      return open(path, flags, mode);
+    });
+    try {
+      const settled: string[] = [];
+      const first = blobs.writeAtomic('instances/7/1/1.dcm', 'first').then(() => settled.push('first'));
+      await new Promise((r) => setTimeout(r, 50));
+      const second = blobs.writeAtomic('instances/7/2/1.dcm', 'second').then(() => settled.push('second'));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(settled).toEqual([]); // the second series' store, too, waits: its study folder is not durable yet
+      release();
+      await Promise.all([first, second]);
+      expect(settled.sort()).toEqual(['first', 'second']);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('a retired copy\'s folder is fsynced, so that the copy kept survives with the replacement', async () => {
     const blobs = new FileBlobStore(root);
     await blobs.init();

@@ -182,13 +182,22 @@ export class FileBlobStore implements BlobStore {
     return made;
   }
 
+  /**
+   * Makes `dir` once its parent is made (through ensureDir, so that two stores making folders under one new parent
+   * both wait for that parent's own fsync), then fsyncs the parent, which holds `dir`'s entry. One `mkdir -p` per
+   * store did not: of two new series of one new study stored at once, the second found the study's folder made and
+   * was acknowledged before the first had fsynced the folder above it.
+   */
   private async makeDir(dir: string): Promise<void> {
-    const first = await fs.mkdir(dir, { recursive: true });
-    if (first === undefined) return;
-    const parents: string[] = [];
-    for (let d = dir; d !== first; d = dirname(d)) parents.push(dirname(d));
-    parents.push(dirname(first));
-    for (const parent of parents) await fsyncDir(parent);
+    const parent = dirname(dir);
+    if (parent !== this.root && parent !== dir && relative(this.root, parent).split(sep)[0] !== '..') await this.ensureDir(parent);
+    try {
+      await fs.mkdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+      throw err;
+    }
+    await fsyncDir(parent);
   }
 
   async publish(tempPath: string, key: string, options: PublishOptions = {}): Promise<void> {
