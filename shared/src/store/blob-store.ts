@@ -194,8 +194,10 @@ export class FileBlobStore implements BlobStore {
     try {
       await fs.mkdir(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // Something else in its place (a file) is no folder: failing here keeps it from being remembered as made.
+      if (!(await fs.stat(dir)).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' });
+      return;
     }
     await fsyncDir(parent);
   }
