@@ -434,11 +434,14 @@ export class Archive {
     }
     if (!this.isResultPastFloor(header, size, options)) await this.freeSpaceFloor?.assertRoomFor(size);
     const storageKey = storageKeyFor(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
+    // A replacement's study attributes are merged with the study's other series (a correction of a PET slice does not
+    // clear the AccessionNumber its CT carries): their sources are read before anything changes.
+    const others = existing ? await this.seriesSourceHeaders(header.studyInstanceUid, {}, header.seriesInstanceUid) : [];
     const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
     try {
       await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
       this.index.putInstance(header, { storageKey, size, sha256 },
-        existing ? 'replacement' : seriesStudy !== undefined ? 'in-known-series' : 'new-series');
+        existing ? 'replacement' : seriesStudy !== undefined ? 'in-known-series' : 'new-series', others);
     } catch (err) {
       await this.unpublish(storageKey, retired);
       throw err;
@@ -774,7 +777,26 @@ export class Archive {
     const { kept, header } = source;
     const ofPatient = this.index.attributeSource({ studyUid: study, patientKey: patientKeyOf(header) }, gone);
     const patient = ofPatient && ofPatient.sopInstanceUid !== kept.sopInstanceUid ? await this.headerOrNone(ofPatient) : undefined;
-    return { study: header, ...(patient ? { patient } : {}) };
+    const others = await this.seriesSourceHeaders(study, gone, kept.seriesInstanceUid);
+    return { study: header, ...(patient ? { patient } : {}), ...(others.length ? { others } : {}) };
+  }
+
+  /**
+   * The headers of the study's series' attribute sources (ArchiveIndex.seriesSources), newest first, but for
+   * `exceptSeriesUid` and what `gone` names. A file that cannot be read is left out, logged: a merge without it
+   * is better than a store or deletion refused.
+   */
+  private async seriesSourceHeaders(study: string, gone: { seriesUid?: string; sopInstanceUid?: string }, exceptSeriesUid: string):
+    Promise<InstanceHeader[]> {
+    const headers: InstanceHeader[] = [];
+    for (const source of this.index.seriesSources(study, gone, exceptSeriesUid)) {
+      try {
+        headers.push(await this.headerOf(source));
+      } catch (err) {
+        this.log.warn({ err, sopInstanceUid: source.sopInstanceUid }, "a series' instance could not be read; the study's attributes are merged without it");
+      }
+    }
+    return headers;
   }
 
   /**

@@ -33,6 +33,11 @@ export interface StoredInstance {
 export interface RemainingHeaders {
   readonly study: InstanceHeader;
   readonly patient?: InstanceHeader;
+  /**
+   * The sources of the study's other series (seriesSources), newest first: where `study` leaves an attribute empty,
+   * the first of them that has it sets it, as storing them did (a PET series without the CT's AccessionNumber).
+   */
+  readonly others?: readonly InstanceHeader[];
 }
 
 /** How an instance arrives in the index (see ArchiveIndex.putInstance). */
@@ -76,7 +81,8 @@ export interface ArchiveIndex {
    * 2): the study stays filed where it is. Throws MIPSEG_INSTANCE_CONFLICT, writing nothing, when the series belongs
    * to another study.
    */
-  putInstance(header: InstanceHeader, file: StoredFile, arrival?: InstanceArrival): void;
+  /** `others`: for a replacement, the headers of the study's other series' sources (seriesSources), newest first. */
+  putInstance(header: InstanceHeader, file: StoredFile, arrival?: InstanceArrival, others?: readonly InstanceHeader[]): void;
   /** Makes every write committed so far durable (survives a power loss); stores call it before they acknowledge. */
   syncToDisk(): Promise<void>;
   /** Which of these SOP Instance UIDs are stored (one query however many). */
@@ -114,6 +120,11 @@ export interface ArchiveIndex {
    * that study is deleted (ordered as attributeSource orders); undefined when the patient has no other study.
    */
   patientSourceWithout(studyUid: string, skip?: number): StoredInstance | undefined;
+  /**
+   * One instance per series of a study, the one that set its attributes last (as attributeSource orders them), newest
+   * series first, leaving out `except`'s series and the instance or series `gone`: at most SERIES_SOURCES_READ.
+   */
+  seriesSources(studyUid: string, gone: { seriesUid?: string; sopInstanceUid?: string }, exceptSeriesUid?: string): StoredInstance[];
   /** Whether a study, series or instance has rows received before `time` (ms since the epoch). */
   holdsRowsReceivedBefore(target: { study: string; series?: string; sop?: string }, time: number): boolean;
   /** Instances stored whose listeners failed (see Archive.notifyStored), kept across restarts. */
@@ -161,6 +172,38 @@ function attributeRow(header: InstanceHeader) {
     pps_start_time_n: normaliseTime(v['pps_start_time'] as string | null),
     now: Date.now(),
   };
+}
+
+/** Most series whose sources a replacement or deletion reads to merge a study's attributes (seriesSources). */
+export const SERIES_SOURCES_READ = 20;
+
+const MERGED_STUDY_COLUMNS = ['study_date', 'accession_number', 'referring_physician_name', 'study_id', 'study_description', 'timezone_offset'] as const;
+const MERGED_PATIENT_COLUMNS = ['patient_name', 'patient_birth_date', 'patient_sex'] as const;
+
+/**
+ * `primary`'s row, each study attribute it leaves empty taken from the first of `others` that has it (a study's series
+ * can differ: a CT with the AccessionNumber, a PET without), and each patient attribute from the first of the same
+ * patient; StudyTime with its normalised form, from one source. Values `primary` has, empty ones included where no
+ * other source has the attribute, are what a correction or a deletion leaves: nothing of a replaced copy or of deleted
+ * instances survives, as it did when the index merged with the row already there.
+ */
+function mergedRow(primary: InstanceHeader, others: readonly InstanceHeader[]) {
+  const row: Record<string, unknown> = attributeRow(primary);
+  const rows: Record<string, unknown>[] = others.map(attributeRow);
+  const has = (r: Record<string, unknown>, column: string): boolean => r[column] !== null && r[column] !== undefined && r[column] !== '';
+  const fill = (columns: readonly string[], from: readonly Record<string, unknown>[]): void => {
+    for (const column of columns) {
+      const source = has(row, column) ? undefined : from.find((r) => has(r, column));
+      if (source) row[column] = source[column];
+    }
+  };
+  fill(MERGED_STUDY_COLUMNS, rows);
+  fill(MERGED_PATIENT_COLUMNS, rows.filter((r) => r['patient_key'] === row['patient_key']));
+  if (!has(row, 'study_time')) {
+    const source = rows.find((r) => has(r, 'study_time'));
+    if (source) Object.assign(row, { study_time: source['study_time'], study_time_n: source['study_time_n'] });
+  }
+  return row as ReturnType<typeof attributeRow>;
 }
 
 const INSTANCE_COLUMNS = `sop_instance_uid AS sopInstanceUid, series_uid AS seriesInstanceUid,
@@ -262,6 +305,10 @@ export class SqliteArchiveIndex implements ArchiveIndex {
           referring_physician_name = @referring_physician_name, study_id = @study_id,
           study_description = @study_description, timezone_offset = @timezone_offset, updated_at = @now
         WHERE study_uid = @study_uid`),
+      replaceSeries: this.db.prepare(`UPDATE series SET modality = @modality, series_description = @series_description,
+          series_number = @series_number, series_date = @series_date, series_time = @series_time, series_time_n = @series_time_n,
+          pps_start_date = @pps_start_date, pps_start_time = @pps_start_time, pps_start_time_n = @pps_start_time_n,
+          body_part_examined = @body_part_examined, updated_at = @now WHERE series_uid = @series_uid`),
       deleteOrphanPatient: this.db.prepare(`DELETE FROM patients WHERE patient_key = @patientKey
         AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = @patientKey)`),
     };
@@ -358,6 +405,16 @@ export class SqliteArchiveIndex implements ArchiveIndex {
    * that set them last, as putInstance sets them: the first of a new series, or a replacement, each of which stamps
    * its series' updated_at with its own received_at (later instances of a known series set nothing, and stamp nothing).
    */
+  seriesSources(studyUid: string, gone: { seriesUid?: string; sopInstanceUid?: string }, exceptSeriesUid?: string): StoredInstance[] {
+    return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
+        (SELECT i.*, se.updated_at AS series_set_at,
+          row_number() OVER (PARTITION BY i.series_uid ORDER BY i.received_at = se.updated_at DESC, i.received_at DESC, i.sop_instance_uid) AS nth
+        FROM instances i JOIN series se ON se.series_uid = i.series_uid
+        WHERE i.study_uid = ? AND i.series_uid <> ? AND i.series_uid <> ? AND i.sop_instance_uid <> ?)
+      WHERE nth = 1 ORDER BY series_set_at DESC, series_uid LIMIT ?`)
+      .all(studyUid, gone.seriesUid ?? '', exceptSeriesUid ?? '', gone.sopInstanceUid ?? '', SERIES_SOURCES_READ) as StoredInstance[];
+  }
+
   attributeSource(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }, skip = 0): StoredInstance | undefined {
     return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
         (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
@@ -398,7 +455,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   /** The study's attributes and its patient's from their sources (see RemainingHeaders). */
   private refileAfterDeletion(remaining: RemainingHeaders, previousKey: string): void {
-    const row = attributeRow(remaining.study);
+    const row = mergedRow(remaining.study, remaining.others ?? []);
     const patientRow = remaining.patient && patientKeyOf(remaining.patient) === row.patient_key ? attributeRow(remaining.patient) : row;
     this.refileStudy(patientRow, previousKey, () => this.stmts.replaceStudy.run(row));
   }
@@ -464,7 +521,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return (this.stmts.findSeriesStudy.get(seriesUid) as { studyUid: string } | undefined)?.studyUid;
   }
 
-  putInstance(header: InstanceHeader, file: StoredFile, arrival: InstanceArrival = 'new-series'): void {
+  putInstance(header: InstanceHeader, file: StoredFile, arrival: InstanceArrival = 'new-series', others: readonly InstanceHeader[] = []): void {
     const received = { ...attributeRow(header), storage_key: file.storageKey, size: file.size, sha256: file.sha256 };
     if (arrival === 'in-known-series') {
       this.stmts.upsertInstance.run(received);
@@ -482,9 +539,17 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       // filing it under a patient of its own would hide the study from a search by that patient's ID.
       const noPatient = arrival === 'new-series' && before !== undefined && received.patient_key.startsWith(OWN_PATIENT_KEY_PREFIX);
       const row = noPatient ? { ...received, patient_key: before.patientKey } : received;
-      if (!noPatient) this.stmts.upsertPatient.run(row);
-      this.stmts.upsertStudy.run(row);
-      this.stmts.upsertSeries.run(row);
+      if (arrival === 'replacement') {
+        // A changed copy sets its study's attributes as a correction does, an emptied value included, merged only
+        // with the study's other series (mergedRow): what the replaced copy carried does not outlive it.
+        this.stmts.replacePatient.run(mergedRow(header, others));
+        this.stmts.replaceStudy.run(mergedRow(header, others));
+        this.stmts.replaceSeries.run(row);
+      } else {
+        if (!noPatient) this.stmts.upsertPatient.run(row);
+        this.stmts.upsertStudy.run(row);
+        this.stmts.upsertSeries.run(row);
+      }
       this.stmts.upsertInstance.run(row);
       // A corrected PatientID moves the study to another patient: the old row, if no study is left with it, would
       // keep a name no search can reach (and that deleting the study would no longer remove).

@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findIndexedAttribute, type IndexedAttribute } from '../dicom';
+import { createLogger } from '../log';
+import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import { Archive } from './archive';
+
+const STUDY = '2.25.98100';
+const CT = '2.25.98101';
+const PET = '2.25.98102';
+
+/** The study's and its patient's attributes as QIDO-RS and the worklist read them from the index. */
+function studyRow(archive: Archive): Record<string, unknown> {
+  const attribute = findIndexedAttribute('StudyInstanceUID') as IndexedAttribute;
+  const { rows } = archive.index.search({ level: 'study', filters: [{ attribute, value: STUDY }], limit: 1, offset: 0 });
+  return rows[0] as Record<string, unknown>;
+}
+
+describe('a study\'s attributes, merged from its series, after a correction or a deletion', () => {
+  let dir: string;
+  let archive: Archive;
+  let sent = 0;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-attribute-merge-'));
+    archive = await Archive.open(dir, createLogger('silent'));
+  });
+  afterEach(() => {
+    archive.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function store(series: string, sop: string, attributes: Record<string, unknown>): Promise<void> {
+    const temp = join(dir, 'tmp', `${sent++}.part`);
+    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: series, imagePositionPatient: [0, 0, Number(sop.slice(-1))],
+      attributes: { StudyInstanceUID: STUDY, PatientID: 'MRN-98100', ...attributes } }));
+    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+  }
+
+  test('a corrected copy that empties the name, birth date and accession empties them in the index too', async () => {
+    await store(PET, `${PET}.1`, { PatientName: 'Wrong^Name', PatientBirthDate: '19500101', AccessionNumber: 'ACC1' });
+    await store(PET, `${PET}.1`, { PatientName: '', PatientBirthDate: '', AccessionNumber: '' });
+    expect(studyRow(archive)).toMatchObject({ patient_name: null, patient_birth_date: null, accession_number: null });
+  });
+
+  test('a corrected copy of one series keeps what only another series of the study carries (the CT\'s accession)', async () => {
+    await store(CT, `${CT}.1`, { AccessionNumber: 'ACC1', PatientName: 'Garcia^Maria' });
+    await store(PET, `${PET}.1`, { AccessionNumber: '', PatientName: 'Garcia^Maria' });
+    await store(PET, `${PET}.1`, { AccessionNumber: '', PatientName: 'Garcia^Maria', SeriesDescription: 'PET WB corrected' });
+    expect(studyRow(archive)).toMatchObject({ accession_number: 'ACC1', patient_name: 'Garcia^Maria' });
+  });
+
+  test('deleting a slice of one series keeps what only that series carries, though a newer series lacks it', async () => {
+    await store(CT, `${CT}.1`, { AccessionNumber: 'ACC1' });
+    await store(CT, `${CT}.2`, { AccessionNumber: 'ACC1' });
+    await store(PET, `${PET}.1`, { AccessionNumber: '' });
+    expect(await archive.deleteInstance(STUDY, CT, `${CT}.2`)).toBe(true);
+    expect(studyRow(archive)).toMatchObject({ accession_number: 'ACC1' });
+  });
+});
