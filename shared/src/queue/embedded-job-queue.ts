@@ -47,9 +47,16 @@ export interface EmbeddedQueueOptions {
  * as the safety net (and picks up what a restart left), since SQLite, not a timer, is the record.
  * Exports being sent when the process died are sent again at start-up, as interrupted analyses run again.
  */
-/** Exports due to be sent, the longest due first (read through the exports_due index, see embedded-schema.ts). */
-export const DUE_EXPORTS_SQL = `SELECT e.*, j.result FROM exports e JOIN jobs j ON j.id = e.job_id
-  WHERE e.state IN ('pending', 'retrying') AND e.next_attempt_at <= ? ORDER BY e.next_attempt_at, e.job_id`;
+/**
+ * Exports due to be sent, the longest due first (read through the exports_due index, see embedded-schema.ts), at most
+ * the second parameter per destination: no more can be started at once (EXPORTS_PER_DESTINATION). A backlog for a
+ * PACS that was down for hours is thousands of rows; every tick (five a second) read them whole, results included.
+ */
+export const DUE_EXPORTS_SQL = `SELECT e.*, j.result FROM
+    (SELECT job_id, destination, row_number() OVER (PARTITION BY destination ORDER BY next_attempt_at, job_id) AS nth
+      FROM exports WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ?) d
+  JOIN exports e ON e.job_id = d.job_id AND e.destination = d.destination JOIN jobs j ON j.id = e.job_id
+  WHERE d.nth <= ? ORDER BY e.next_attempt_at, e.job_id`;
 
 export class EmbeddedJobQueue implements JobQueue {
   readonly mode = 'embedded' as const;
@@ -448,7 +455,7 @@ export class EmbeddedJobQueue implements JobQueue {
    */
   private startDueExports(handlers: JobHandlers): void {
     if (!handlers.exportResult) return;
-    const due = this.statements.prepare(DUE_EXPORTS_SQL).all(Date.now()) as (ExportRow & { result: string })[];
+    const due = this.statements.prepare(DUE_EXPORTS_SQL).all(Date.now(), EXPORTS_PER_DESTINATION) as (ExportRow & { result: string })[];
     for (const row of due) {
       const sending = this.exportsSending.get(row.destination) ?? 0;
       if (sending >= EXPORTS_PER_DESTINATION) continue;
