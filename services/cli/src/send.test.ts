@@ -251,11 +251,16 @@ describe('mipseg send of a DICOM CD, and to servers that cannot take more', () =
   });
 
   test('stops at a redirect, naming where to (without user:password), not with a bare "fetch failed"', async () => {
-    answer = { status: 301, headers: { Location: 'https://user:secret@pacs.example/dicomweb/studies' } };
-    posts = 0;
-    const run = await runCli(['send', dir, '--url', answeringUrl(), '--no-progress']);
-    expect(run.stderr).toMatch(/sending stopped: the server redirected the request \(HTTP 301 to https:\/\/pacs\.example\/dicomweb\/studies\): give that URL as --url/);
-    expect(run.stderr).not.toContain('secret');
-    expect([posts, run.code]).toEqual([1, 2]);
+    for (const [location, suggested] of [['https://user:p@ss@pacs.example/dicomweb/studies', 'https://pacs.example/dicomweb'],
+      ['/pacs/dicomweb/studies', `${answeringUrl().replace('/dicomweb', '')}/pacs/dicomweb`]] as const) {
+      answer = { status: 301, headers: { Location: location } };
+      posts = 0;
+      const run = await runCli(['send', dir, '--url', answeringUrl(), '--batch-size', '2', '--no-progress']);
+      expect(run.stderr).toContain(`sending stopped: the server redirected the request (HTTP 301): try --url ${suggested}\n`);
+      expect(run.stderr).not.toMatch(/p@ss|ss@/);
+      // The redirected batch counts as not stored too: every file is accounted for.
+      expect(run.stdout).toMatch(/^0 stored, 0 failed, 4 not stored .* of 4 files /);
+      expect([posts, run.code]).toEqual([1, 2]);
+    }
   });
 });

@@ -154,13 +154,30 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
   const stored = countSequence(body, '00081199');
   const failed = countSequence(body, '00081198');
   return { status: res.status, stored, failed: res.status >= 400 && stored + failed === 0 ? files.length : failed,
-    warning: res.headers.get('warning'), location: res.headers.get('location') };
+    warning: res.headers.get('warning'), location: suggestedUrl(res.headers.get('location'), res.url || `${options.url.replace(/\/$/, '')}/studies`) };
 }
 
 /**
  * Why no later batch can fare better than one answered `result`, or undefined where one may: a token refused, the
  * server's storage full, or a redirect (another URL is to be given: one with user:password in it is not shown).
  */
+/**
+ * The base URL to give as --url after a redirect: the Location resolved against the request's URL, without the
+ * `/studies` the request added and without user:password; null where there is none or it does not parse.
+ */
+function suggestedUrl(location: string | null, requested: string): string | null {
+  if (!location) return null;
+  try {
+    const url = new URL(location, requested);
+    url.username = '';
+    url.password = '';
+    url.pathname = url.pathname.replace(/\/studies\/?$/, '');
+    return url.href.replace(/\/$/, '');
+  } catch {
+    return null;
+  }
+}
+
 function stopReason(result: StowResult): string | undefined {
   const { status } = result;
   if (status === 401 || status === 403) {
@@ -168,14 +185,11 @@ function stopReason(result: StowResult): string | undefined {
   }
   if (status === 507) return 'the server has no room to store more (HTTP 507)';
   if (status >= 300 && status < 400) {
-    return `the server redirected the request (HTTP ${status}${result.location ? ` to ${withoutUserInfo(result.location)}` : ''}): give that URL as --url`;
+    return `the server redirected the request (HTTP ${status})${result.location ? `: try --url ${result.location}` : ''}`;
   }
   return undefined;
 }
 
-function withoutUserInfo(location: string): string {
-  return location.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
-}
 
 /**
  * A pooled keep-alive connection may have been closed by the server (a restart): fetch then fails before
@@ -230,7 +244,8 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
       // Every later batch would be answered the same way: a stale token must not upload the whole folder in vain.
       stoppedBy = stop;
       statuses.push(result.status);
-      notStored += files.length - i - batch.length;
+      // The batches after this one, and what of this one the answer did not list (all of it, for a redirect).
+      notStored += files.length - i - result.stored - result.failed;
       break;
     }
     // What the answer does not list was not stored either: a server that cut the request short lists only the
