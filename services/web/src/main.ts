@@ -56,22 +56,36 @@ async function signOutNow(): Promise<void> {
 }
 
 let startFailures = 0;
+/** Counts starts: an answer to an earlier one (a retry the reader overtook by signing in again) is dropped. */
+let starting = 0;
 
 async function start(): Promise<void> {
+  const ticket = ++starting;
   try {
     ({ authRequired } = await fetchSession());
   } catch (err) {
+    if (ticket !== starting) return;
     if (err instanceof AuthRequiredError) return showLogin();
     if (err instanceof ApiError && FINAL_STATUSES.has(err.status)) return show(errorBox(err));
-    // The gateway restarting behind its proxy (502), or the network: said, and tried again, not left for a reload.
-    const delay = backoffDelayMs(startFailures++);
-    show(h('div', {}, errorBox(err), h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } }, `Trying again in ${Math.round(delay / 1000)} s.`)));
-    window.setTimeout(() => void start(), delay);
-    return;
+    return show(startRetry(err));
   }
+  if (ticket !== starting) return;
   startFailures = 0;
   signOut.hidden = !authRequired;
   route();
+}
+
+/**
+ * A start that failed where asking again may pass (the gateway restarting behind its proxy, 502; the network): said,
+ * and tried again, not left for a reload. A view, so that leaving it (a link, Back, the login form) cancels the retry.
+ */
+function startRetry(err: unknown): View {
+  const delay = backoffDelayMs(startFailures++);
+  const timer = window.setTimeout(() => void start(), delay);
+  return {
+    element: h('div', {}, errorBox(err), h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } }, `Trying again in ${Math.round(delay / 1000)} s.`)),
+    dispose: () => window.clearTimeout(timer),
+  };
 }
 
 // Links marked data-link change the view without a page load.
