@@ -675,7 +675,8 @@ export class Archive {
   private async deleteWithFiles<T>(target: DeletionTarget, moves: ReadonlyArray<{ folder: string; matches?: (name: string) => boolean }>,
     commit: () => T | undefined): Promise<T | undefined> {
     const fields = deletionFields(target);
-    const stamp = `${Date.now()}-${randomUUID().slice(0, 8)}`;
+    // After every row the target holds, whatever the clock did since they came (stillIndexed compares with it).
+    const stamp = `${Math.max(Date.now(), this.index.latestReceivedAt(target) + 1)}-${randomUUID().slice(0, 8)}`;
     const pending = bagName('pending', target, stamp);
     let result: T | undefined;
     try {

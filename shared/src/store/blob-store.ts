@@ -177,7 +177,8 @@ export class FileBlobStore implements BlobStore {
     if (!made) {
       made = this.makeDir(dir);
       this.createdDirs.set(dir, made);
-      made.catch(() => this.createdDirs.delete(dir));
+      // Only this attempt's entry: a deletion may have forgotten it, and a newer attempt taken its place meanwhile.
+      made.catch(() => { if (this.createdDirs.get(dir) === made) this.createdDirs.delete(dir); });
     }
     return made;
   }

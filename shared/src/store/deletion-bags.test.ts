@@ -72,7 +72,7 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
 
   test('a crash after the files were moved aside and before the rows went: the next start puts them back', async () => {
     // What deleteStudy leaves when the process ends between its renames and its commit.
-    const bag = join(dir, 'trash', `pending~${Date.now()}-abcd~${STUDY}~~`, 'instances');
+    const bag = join(dir, 'trash', `pending~${Date.now() + 1}-abcd~${STUDY}~~`, 'instances');
     mkdirSync(bag, { recursive: true });
     renameSync(studyFolder(dir), join(bag, STUDY));
     await reopen();
@@ -109,7 +109,7 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
   test('putting a bag back keeps a file stored at its place since (a re-send): the bag\'s copy is dropped', async () => {
     const [first] = archive.index.listInstances({ studyUid: STUDY, sopInstanceUid: SOPS[0] });
     const live = await archive.blobs.read((first as NonNullable<typeof first>).storageKey);
-    const bag = join(dir, 'trash', `pending~${Date.now()}-abcd~${STUDY}~~`, 'instances', STUDY, SERIES);
+    const bag = join(dir, 'trash', `pending~${Date.now() + 1}-abcd~${STUDY}~~`, 'instances', STUDY, SERIES);
     mkdirSync(bag, { recursive: true });
     writeFileSync(join(bag, `${SOPS[0] as string}.dcm`), Buffer.from('an older copy'));
     await reopen();
@@ -157,6 +157,28 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     expect(await archive.deleteStudy(STUDY)).toBe(2);
     expect(trash(dir)).toEqual([]);
     expect(existsSync(studyFolder(dir))).toBe(false);
+  });
+
+  test('a deletion that did not commit is put back at the next start though the clock was stepped back since its rows came', async () => {
+    // Stored with a clock an hour ahead (stepped back since by NTP), as the study of beforeEach was not: sent again.
+    archive.close();
+    rmSync(dir, { recursive: true, force: true });
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-deletion-bags-'));
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 3_600_000);
+    archive = await Archive.open(dir, createLogger('silent'));
+    await storeStudy(archive, dir);
+    clock.mockRestore();
+    // The rows cannot go, and the files cannot be put back: what a crash between the two leaves.
+    jest.spyOn(archive.index, 'deleteStudy').mockImplementationOnce(() => { throw new Error('SQLITE_IOERR: disk I/O error'); });
+    jest.spyOn(archive.blobs, 'restoreBag').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    await expect(archive.deleteStudy(STUDY)).rejects.toThrow(/SQLITE_IOERR/);
+    jest.restoreAllMocks();
+    await reopen();
+    expect(trash(dir)).toEqual([]);
+    for (const instance of archive.index.listInstances({ studyUid: STUDY })) {
+      expect((await archive.blobs.read(instance.storageKey)).length).toBeGreaterThan(0);
+    }
   });
 
   test('a read that finds a file gone while its study is being deleted is told "not found", not an internal error', async () => {

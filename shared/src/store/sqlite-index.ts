@@ -127,6 +127,8 @@ export interface ArchiveIndex {
   seriesSources(studyUid: string, gone: { seriesUid?: string; sopInstanceUid?: string }, exceptSeriesUid?: string): StoredInstance[];
   /** Whether a study, series or instance has rows received before `time` (ms since the epoch). */
   holdsRowsReceivedBefore(target: { study: string; series?: string; sop?: string }, time: number): boolean;
+  /** When a study's, series' or instance's newest row was received (ms since the epoch); 0 when it has none. */
+  latestReceivedAt(target: { study: string; series?: string; sop?: string }): number;
   /** Instances stored whose listeners failed (see Archive.notifyStored), kept across restarts. */
   unheardInstances(): string[];
   /** Records that an instance's listeners failed (`true`), or have now heard of it (`false`). */
@@ -173,6 +175,10 @@ function attributeRow(header: InstanceHeader) {
     now: Date.now(),
   };
 }
+
+/** The condition that picks a deletion target's rows: an instance, a series, or a study (with `study_uid = ?` after it). */
+const targetWhere = (target: { series?: string; sop?: string }): string =>
+  (target.sop !== undefined ? 'sop_instance_uid = ?' : target.series !== undefined ? 'series_uid = ?' : 'study_uid = ?');
 
 /** Most series whose sources a replacement or deletion reads to merge a study's attributes (seriesSources). */
 export const SERIES_SOURCES_READ = 20;
@@ -502,10 +508,14 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   }
 
   holdsRowsReceivedBefore(target: { study: string; series?: string; sop?: string }, time: number): boolean {
-    const where = target.sop !== undefined ? 'sop_instance_uid = ?' : target.series !== undefined ? 'series_uid = ?' : 'study_uid = ?';
-    const row = this.statements.prepare(`SELECT 1 FROM instances WHERE ${where} AND study_uid = ? AND received_at < ? LIMIT 1`)
+    const row = this.statements.prepare(`SELECT 1 FROM instances WHERE ${targetWhere(target)} AND study_uid = ? AND received_at < ? LIMIT 1`)
       .get(target.sop ?? target.series ?? target.study, target.study, time);
     return row !== undefined;
+  }
+
+  latestReceivedAt(target: { study: string; series?: string; sop?: string }): number {
+    return (this.statements.prepare(`SELECT max(received_at) FROM instances WHERE ${targetWhere(target)} AND study_uid = ?`).pluck()
+      .get(target.sop ?? target.series ?? target.study, target.study) as number | null) ?? 0;
   }
 
   unheardInstances(): string[] {
