@@ -437,11 +437,12 @@ export class Archive {
     // A replacement's study attributes are merged with the study's other series (a correction of a PET slice does not
     // clear the AccessionNumber its CT carries): their sources are read before anything changes.
     const others = existing ? await this.seriesSourceHeaders(header.studyInstanceUid, {}, header.seriesInstanceUid) : [];
+    const ofPatient = existing ? await this.patientHeaderWithout(header.studyInstanceUid) : undefined;
     const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
     try {
       await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
       this.index.putInstance(header, { storageKey, size, sha256 },
-        existing ? 'replacement' : seriesStudy !== undefined ? 'in-known-series' : 'new-series', others);
+        existing ? 'replacement' : seriesStudy !== undefined ? 'in-known-series' : 'new-series', others, ofPatient ? [ofPatient] : []);
     } catch (err) {
       await this.unpublish(storageKey, retired);
       throw err;

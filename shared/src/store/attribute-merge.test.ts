@@ -50,6 +50,16 @@ describe('a study\'s attributes, merged from its series, after a correction or a
     expect(studyRow(archive)).toMatchObject({ accession_number: 'ACC1', patient_name: 'Garcia^Maria' });
   });
 
+  test('a corrected copy that empties the name keeps the name the patient\'s other study carries (their shared row)', async () => {
+    const temp = join(dir, 'tmp', 'other-study.part');
+    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: '2.25.98201', seriesInstanceUid: '2.25.98200', imagePositionPatient: [0, 0, 1],
+      attributes: { StudyInstanceUID: '2.25.98199', PatientID: 'MRN-98100', PatientName: 'Doe^John' } }));
+    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await store(PET, `${PET}.1`, { PatientName: 'Doe^John' });
+    await store(PET, `${PET}.1`, { PatientName: '' });
+    expect(studyRow(archive)).toMatchObject({ patient_name: 'Doe^John' });
+  });
+
   test('deleting a slice of one series keeps what only that series carries, though a newer series lacks it', async () => {
     await store(CT, `${CT}.1`, { AccessionNumber: 'ACC1' });
     await store(CT, `${CT}.2`, { AccessionNumber: 'ACC1' });

@@ -81,8 +81,12 @@ export interface ArchiveIndex {
    * 2): the study stays filed where it is. Throws MIPSEG_INSTANCE_CONFLICT, writing nothing, when the series belongs
    * to another study.
    */
-  /** `others`: for a replacement, the headers of the study's other series' sources (seriesSources), newest first. */
-  putInstance(header: InstanceHeader, file: StoredFile, arrival?: InstanceArrival, others?: readonly InstanceHeader[]): void;
+  /**
+   * `others`: for a replacement, the headers of the study's other series' sources (seriesSources), newest first, and
+   * `ofPatient` the newest source of the patient's other studies (patientSourceWithout), whose row they share.
+   */
+  putInstance(header: InstanceHeader, file: StoredFile, arrival?: InstanceArrival, others?: readonly InstanceHeader[],
+    ofPatient?: readonly InstanceHeader[]): void;
   /** Makes every write committed so far durable (survives a power loss); stores call it before they acknowledge. */
   syncToDisk(): Promise<void>;
   /** Which of these SOP Instance UIDs are stored (one query however many). */
@@ -189,13 +193,14 @@ const MERGED_PATIENT_COLUMNS = ['patient_name', 'patient_birth_date', 'patient_s
 /**
  * `primary`'s row, each study attribute it leaves empty taken from the first of `others` that has it (a study's series
  * can differ: a CT with the AccessionNumber, a PET without), and each patient attribute from the first of the same
- * patient; StudyTime with its normalised form, from one source. Values `primary` has, empty ones included where no
+ * patient among them and then `ofPatient` (the patient's other studies, which share its row); StudyTime with its normalised form, from one source. Values `primary` has, empty ones included where no
  * other source has the attribute, are what a correction or a deletion leaves: nothing of a replaced copy or of deleted
  * instances survives, as it did when the index merged with the row already there.
  */
-function mergedRow(primary: InstanceHeader, others: readonly InstanceHeader[]) {
+function mergedRow(primary: InstanceHeader, others: readonly InstanceHeader[], ofPatient: readonly InstanceHeader[] = []) {
   const row: Record<string, unknown> = attributeRow(primary);
   const rows: Record<string, unknown>[] = others.map(attributeRow);
+  const patientRows: Record<string, unknown>[] = [...rows, ...ofPatient.map(attributeRow)];
   const has = (r: Record<string, unknown>, column: string): boolean => r[column] !== null && r[column] !== undefined && r[column] !== '';
   const fill = (columns: readonly string[], from: readonly Record<string, unknown>[]): void => {
     for (const column of columns) {
@@ -204,7 +209,7 @@ function mergedRow(primary: InstanceHeader, others: readonly InstanceHeader[]) {
     }
   };
   fill(MERGED_STUDY_COLUMNS, rows);
-  fill(MERGED_PATIENT_COLUMNS, rows.filter((r) => r['patient_key'] === row['patient_key']));
+  fill(MERGED_PATIENT_COLUMNS, patientRows.filter((r) => r['patient_key'] === row['patient_key']));
   if (!has(row, 'study_time')) {
     const source = rows.find((r) => has(r, 'study_time'));
     if (source) Object.assign(row, { study_time: source['study_time'], study_time_n: source['study_time_n'] });
@@ -531,7 +536,8 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return (this.stmts.findSeriesStudy.get(seriesUid) as { studyUid: string } | undefined)?.studyUid;
   }
 
-  putInstance(header: InstanceHeader, file: StoredFile, arrival: InstanceArrival = 'new-series', others: readonly InstanceHeader[] = []): void {
+  putInstance(header: InstanceHeader, file: StoredFile, arrival: InstanceArrival = 'new-series', others: readonly InstanceHeader[] = [],
+    ofPatient: readonly InstanceHeader[] = []): void {
     const received = { ...attributeRow(header), storage_key: file.storageKey, size: file.size, sha256: file.sha256 };
     if (arrival === 'in-known-series') {
       this.stmts.upsertInstance.run(received);
@@ -552,7 +558,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       if (arrival === 'replacement') {
         // A changed copy sets its study's attributes as a correction does, an emptied value included, merged only
         // with the study's other series (mergedRow): what the replaced copy carried does not outlive it.
-        this.stmts.replacePatient.run(mergedRow(header, others));
+        this.stmts.replacePatient.run(mergedRow(header, others, ofPatient));
         this.stmts.replaceStudy.run(mergedRow(header, others));
         this.stmts.replaceSeries.run(row);
       } else {
