@@ -114,7 +114,8 @@ async function startParts(config: Config, log: Logger, options: ServeOptions, ar
   const jobPruning = config.jobRetentionDays > 0
     ? scheduleJobPruning(pipeline.queue, config.jobRetentionDays, log.child({ component: 'pipeline' }))
     : undefined;
-  if (jobPruning) started.push({ part: 'job record pruning', close: () => jobPruning.stop() });
+  // Undone after the pipeline, as shutdown does: a queue-mode pruning run ends when the queue closes, not before.
+  if (jobPruning) started.splice(started.length - 1, 0, { part: 'job record pruning', close: () => closeWithin('job record pruning', () => jobPruning.stop(), log) });
   const dimse = config.dimse.enabled
     ? await startDimseServer({ config, archive, log: log.child({ component: 'dimse' }) })
     : undefined;
