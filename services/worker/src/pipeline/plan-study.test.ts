@@ -2,7 +2,7 @@ import * as dcmjs from 'dcmjs';
 import pino from 'pino';
 import type { EmbeddedJobQueue } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
-import { syntheticPetStudy } from '../../../../test/pipeline/faults/synthetic-pet-study';
+import { slicePosition, syntheticPetStudy } from '../../../../test/pipeline/faults/synthetic-pet-study';
 import { syntheticPetInstance } from '../../../../test/pipeline/volume/synthetic-pet-instance';
 import { openArchiveAndQueue, type ArchiveAndQueue } from '../../../../test/support/archive-and-queue';
 import { planStudy } from './plan-study';
@@ -148,6 +148,24 @@ describe('planning a quiet study', () => {
     await new ArchiveResultSink(archive).store(beds.instances);
     const planned = await planStudy(beds.studyInstanceUid, { ...deps, minPetCoverageMm: 500 });
     expect(planned.kind).toBe('queued');
+  });
+
+  test('a whole-body series whose scanner numbers each bed position from 1 is measured end to end, not by one bed', async () => {
+    // 4 beds of 35 slices 4 mm apart (560 mm), InstanceNumber 1..35 in each; the last bed's first and last slices
+    // sort first and last among their numbers' copies, so that a span of one pair would be that bed's 140 mm.
+    const study = syntheticPetStudy({ slices: 140, attributes: { NumberOfSlices: 35, SliceThickness: 4 } });
+    const series = '2.25.880';
+    const instances = Array.from({ length: 140 }, (_, k) => {
+      const bed = Math.floor(k / 35);
+      const n = (k % 35) + 1;
+      const rank = bed === 3 && n === 1 ? 1 : bed === 3 && n === 35 ? 9 : 5;
+      return Buffer.from(syntheticPetInstance({ sopInstanceUid: `2.25.880.${rank}${bed}.${k}`, seriesInstanceUid: series,
+        imagePositionPatient: slicePosition(k), attributes: { StudyInstanceUID: study.studyInstanceUid, InstanceNumber: n, NumberOfSlices: 35,
+          SliceThickness: 4 } }));
+    });
+    await new ArchiveResultSink(archive).store(instances);
+    const planned = await planStudy(study.studyInstanceUid, { ...deps, minPetCoverageMm: 500 });
+    expect(planned).toMatchObject({ kind: 'queued' });
   });
 
   test('content that returns to an earlier state (A, B, A) makes a new result version, so the newest result matches the archive', async () => {

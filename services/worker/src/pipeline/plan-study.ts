@@ -108,38 +108,52 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
   return axialSpanMm === undefined ? candidate : { ...candidate, axialSpanMm };
 }
 
+/** Most headers read to measure a series' span: the copies of its lowest and highest InstanceNumber. */
+const SPAN_SAMPLES = 32;
+
 /**
- * The axial span of a series holding more slices than NumberOfSlices, from its first instance to its last by
- * InstanceNumber (one more header read): its slice count cannot tell a head-and-neck series sent twice (not
- * applicable) from a whole-body one whose scanner gives NumberOfSlices per bed position. Undefined where it is not
- * measured: the series is not overfull, the numbers do not order its ends, or the last header cannot be read (the
- * count rule then judges it, as before).
+ * The axial span of a series holding more slices than NumberOfSlices, between the outermost of its instances numbered
+ * lowest and highest (InstanceNumber): its slice count cannot tell a head-and-neck series sent twice (not applicable)
+ * from a whole-body one whose scanner gives NumberOfSlices per bed position. Every copy of those two numbers is read
+ * (up to SPAN_SAMPLES): a scanner that numbers each bed from 1 has one of each per bed, and any one pair could be
+ * a single bed's ends. Undefined where it is not measured: the series is not overfull, has no two numbers, or a
+ * header cannot be read (its slice count then judges it, as before).
  */
 async function measuredSpan(archive: Archive, series: PetSeriesCandidate, instances: readonly StoredInstance[], firstDs: DataSet,
   log: Logger): Promise<number | undefined> {
   const spacing = series.header.sliceSpacingMm;
   if (spacing === null || series.header.numberOfSlices === null || sliceCount(series) <= series.header.numberOfSlices) return undefined;
-  const first = instances[0] as StoredInstance;
-  const last = instances[instances.length - 1] as StoredInstance;
-  if (first.instanceNumber === null || last.instanceNumber === null || last.instanceNumber <= first.instanceNumber) return undefined;
-  const firstPlacement = readSlicePlacement(firstDs);
-  if (firstPlacement === null) return undefined;
+  const numbers = instances.map((i) => i.instanceNumber).filter((n): n is number => n !== null);
+  if (numbers.length < 2) return undefined;
+  const [lowest, highest] = [Math.min(...numbers), Math.max(...numbers)];
+  if (lowest === highest) return undefined;
+  const ends = instances.filter((i) => i.instanceNumber === lowest || i.instanceNumber === highest);
+  if (ends.length > SPAN_SAMPLES) return undefined;
+  const placements: SlicePlacement[] = [];
+  for (const instance of ends) {
+    const placement = instance === instances[0] ? readSlicePlacement(firstDs) : await readPlacement(archive, instance, log);
+    if (placement === null) return undefined;
+    placements.push(placement);
+  }
+  return axialSpanMm(placements, spacing);
+}
+
+/** An instance's slice placement from its header; null where it cannot be read (logged) or has none. */
+async function readPlacement(archive: Archive, instance: StoredInstance, log: Logger): Promise<SlicePlacement | null> {
   let bytes: Buffer;
   try {
-    bytes = await readHeaderPart(archive, last);
+    bytes = await readHeaderPart(archive, instance);
   } catch (err) {
     if (!isFileGone(err)) throw err;
-    return undefined;
+    return null;
   }
-  let lastPlacement: SlicePlacement | null;
   try {
-    lastPlacement = readSlicePlacement(parseInstanceHeaderOnly(bytes));
+    return readSlicePlacement(parseInstanceHeaderOnly(bytes));
   } catch (err) {
-    log.warn({ err, seriesInstanceUid: series.header.seriesInstanceUid, storageKey: last.storageKey },
-      "series' last instance does not parse; its coverage is judged by its slice count");
-    return undefined;
+    log.warn({ err, seriesInstanceUid: instance.seriesInstanceUid, storageKey: instance.storageKey },
+      "an instance's header does not parse; its series' coverage is judged by its slice count");
+    return null;
   }
-  return lastPlacement === null ? undefined : axialSpanMm(firstPlacement, lastPlacement, spacing);
 }
 
 /**

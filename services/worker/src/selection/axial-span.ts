@@ -19,11 +19,13 @@ export function readSlicePlacement(ds: DataSet): SlicePlacement | null {
 }
 
 /**
- * Axial length in mm from the first slice's centre to the last one's along the first slice's normal, plus one slice
- * spacing: what a series covers, however many copies of each slice it holds.
+ * Axial length in mm between the outermost of `slices` along the first one's normal, plus one slice spacing: what a
+ * series covers, however many copies of each slice it holds, given slices that include its two ends. 0 for none.
  */
-export function axialSpanMm(first: SlicePlacement, last: SlicePlacement, sliceSpacingMm: number): number {
-  const [dx, dy, dz] = [0, 1, 2].map((i) => (last.position[i] as number) - (first.position[i] as number)) as [number, number, number];
+export function axialSpanMm(slices: readonly SlicePlacement[], sliceSpacingMm: number): number {
+  const [first] = slices;
+  if (first === undefined) return 0;
   const [nx, ny, nz] = first.normal;
-  return Math.abs(dx * nx + dy * ny + dz * nz) + sliceSpacingMm;
+  const along = slices.map(({ position: [x, y, z] }) => x * nx + y * ny + z * nz);
+  return Math.max(...along) - Math.min(...along) + sliceSpacingMm;
 }
