@@ -407,11 +407,6 @@ export class Archive {
     if (existing && (existing.studyInstanceUid !== header.studyInstanceUid || existing.seriesInstanceUid !== header.seriesInstanceUid)) {
       throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `${header.sopInstanceUid} is stored in series ${existing.seriesInstanceUid}`);
     }
-    // Checked here, in the study's gate: a study deleted while its analysis ran stays deleted. The analysis asks before
-    // it stores, but a deletion can come between its question and this store (its job's lock lost to a Redis outage).
-    if (options.result === true && !existing && this.index.findRepresentativeInstance({ studyUid: header.studyInstanceUid }) === undefined) {
-      throw new MipsegError('MIPSEG_NOT_FOUND', `study ${header.studyInstanceUid} (not stored, or deleted: a result is stored only beside its study)`);
-    }
     const place = options.onlyIfUnindexed;
     if (place) {
       // Checked here, in the study's gate and the instance's turn: a deletion or a store may have come between the
