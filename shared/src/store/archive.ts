@@ -43,6 +43,12 @@ export interface StoreOptions {
    */
   readonly result?: boolean;
   /**
+   * The series a result was derived from (SeriesInstanceUID): the instance is refused, as not found, unless that
+   * series is still stored in the instance's study, checked in the study's gate. An analysis asks before it stores,
+   * but a deletion can come between its question and the store, and the result would bring the study back.
+   */
+  readonly besideSeries?: string;
+  /**
    * Store only the instance this place names, and only where it has no row and its series is still filed under its
    * study (findUnlistedFiles): any stored copy stays, whatever its bytes, and a series deleted meanwhile stays deleted.
    */
@@ -406,6 +412,9 @@ export class Archive {
     }
     if (existing && (existing.studyInstanceUid !== header.studyInstanceUid || existing.seriesInstanceUid !== header.seriesInstanceUid)) {
       throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `${header.sopInstanceUid} is stored in series ${existing.seriesInstanceUid}`);
+    }
+    if (options.besideSeries !== undefined && this.index.findSeriesStudy(options.besideSeries) !== header.studyInstanceUid) {
+      throw new MipsegError('MIPSEG_NOT_FOUND', `series ${options.besideSeries} of study ${header.studyInstanceUid} (deleted: its result is not stored)`);
     }
     const place = options.onlyIfUnindexed;
     if (place) {

@@ -336,7 +336,11 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     const results: Promise<PartResult>[] = [];
     const bySopInstanceUid = new Map<string, Promise<PartResult>>();
     // A queue-mode worker's results (RESULT_HEADER, see the worker's result sink) pass the free-space floor.
-    const store = { ...(study === undefined ? {} : { expectedStudyUid: study }), result: req.get('mipseg-results') === 'true' };
+    const result = req.get('mipseg-results') === 'true';
+    // With it, the series the results were derived from: they are stored only while it is (a deletion may have come).
+    const beside = result ? req.get('mipseg-beside-series') : undefined;
+    const store = { ...(study === undefined ? {} : { expectedStudyUid: study }), result,
+      ...(beside === undefined ? {} : { besideSeries: assertUid(beside, 'Mipseg-Beside-Series') }) };
     const cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
       (headers) => partSink(archive, config, headers, store, results, bySopInstanceUid));
     const settled = cut ? await settleParts(results) : await Promise.all(results);

@@ -11,7 +11,7 @@ import { syntheticPetStudy } from '../../../../test/pipeline/faults/synthetic-pe
 import { analyzeSeries, type AnalysisDeps } from './analyze-series';
 import { ComputePool } from './compute-pool';
 import { ArchiveResultSink, type ResultSink } from './result-sink';
-import { ArchiveStudySource } from './study-source';
+import { ArchiveStudySource, type StudySource } from './study-source';
 
 const MODEL_DIR = resolve(__dirname, '..', '..', '..', '..', 'models', 'mip-attention-unet');
 const log = pino({ level: 'silent' });
@@ -79,6 +79,22 @@ describe('an analysis retried after its result was partly stored', () => {
       contentHash: 'test', reason: 'study-complete', version: 1, resultUidSeed: randomUUID(),
     }, deps, deleting)).rejects.toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
     expect(archive.index.listInstances({ studyUid: study.studyInstanceUid })).toEqual([]);
+  });
+
+  test('a deletion between the analysis\'s last look and its store is caught where the results are stored', async () => {
+    const study = syntheticPetStudy({ slices: 12 });
+    await new ArchiveResultSink(archive).store(study.instances);
+    const sourceUids = archive.index.listInstances({ studyUid: study.studyInstanceUid }).map((i) => i.sopInstanceUid);
+    const source = new ArchiveStudySource(archive);
+    // The source still says the series is there (the answer came just before the deletion).
+    const stale: StudySource = { ...source, readSeries: source.readSeries.bind(source), seriesFiles: source.seriesFiles.bind(source),
+      hasSeries: async () => { await archive.deleteStudy(study.studyInstanceUid); return true; } };
+    const deps: AnalysisDeps = { source: stale, sink: new ArchiveResultSink(archive), compute: pool, log };
+    await expect(analyzeSeries({
+      studyInstanceUid: study.studyInstanceUid, seriesInstanceUid: study.seriesInstanceUid, sopInstanceUids: sourceUids,
+      contentHash: 'test', reason: 'study-complete', version: 1, resultUidSeed: randomUUID(),
+    }, deps, progress)).rejects.toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
+    expect(archive.index.findRepresentativeInstance({ studyUid: study.studyInstanceUid })).toBeUndefined();
   });
 
   test('names a later result version in its series, so a PACS tells the versions apart', async () => {

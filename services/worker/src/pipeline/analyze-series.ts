@@ -74,12 +74,14 @@ async function deriveResults(instances: SeriesInstances, request: AnalysisReques
  * MIP → segmentation → DICOM), store them beside the study here. Returns the new UIDs and what was found.
  */
 export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps, progress: JobProgress): Promise<ResultUids> {
-  await progress.stage('decode', 5);
+  // Reading the series (in queue mode its whole WADO-RS download) shows as `select`, not as decoding.
+  await progress.stage('select', 2);
   const { studyInstanceUid, seriesInstanceUid, sopInstanceUids } = request;
   const instances = await timed(progress, 'select', async (): Promise<SeriesInstances> => {
     const files = deps.source.seriesFiles?.(studyInstanceUid, seriesInstanceUid, sopInstanceUids);
     return files ? { files } : deps.source.readSeries(studyInstanceUid, seriesInstanceUid, sopInstanceUids);
   });
+  await progress.stage('decode', 5);
   const results = await deriveResults(instances, request, deps, progress);
   await progress.stage('store', 90);
   await timed(progress, 'store', async () => {
@@ -87,7 +89,8 @@ export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps
     if (!(await deps.source.hasSeries(studyInstanceUid, seriesInstanceUid))) {
       throw new MipsegError('MIPSEG_NOT_FOUND', `series ${seriesInstanceUid} (deleted during its analysis, so its results were not stored)`);
     }
-    await deps.sink.store([asBuffer(results.mip.bytes), asBuffer(results.seg.bytes)]);
+    // Checked again where they are stored, in the study's gate: a deletion may come between the question and the store.
+    await deps.sink.store([asBuffer(results.mip.bytes), asBuffer(results.seg.bytes)], seriesInstanceUid);
   });
   const areas = results.lesionAreasPx;
   const pixelArea = results.mipPixelSpacingMm[0] * results.mipPixelSpacingMm[1];

@@ -4,13 +4,14 @@ import type { Archive } from '@mipseg/shared/store';
 
 /** Where a worker stores its results: the archive (embedded) or the gateway by STOW-RS (queue mode). */
 export interface ResultSink {
-  store(instances: readonly Buffer[]): Promise<void>;
+  /** `besideSeries`: the series the results were derived from; they are refused (not found) once it is deleted. */
+  store(instances: readonly Buffer[], besideSeries?: string): Promise<void>;
 }
 
 export class ArchiveResultSink implements ResultSink {
   constructor(private readonly archive: Archive) {}
 
-  async store(instances: readonly Buffer[]): Promise<void> {
+  async store(instances: readonly Buffer[], besideSeries?: string): Promise<void> {
     for (const bytes of instances) {
       const temp = this.archive.blobs.createTemp();
       try {
@@ -24,7 +25,7 @@ export class ArchiveResultSink implements ResultSink {
         await this.archive.blobs.discardTemp(temp.path).catch(() => undefined);
         throw err;
       }
-      const outcome = await this.archive.storeFromTemp(temp.path, { result: true });
+      const outcome = await this.archive.storeFromTemp(temp.path, { result: true, ...(besideSeries === undefined ? {} : { besideSeries }) });
       if (outcome.status === 'failed') throw outcome.error;
     }
   }
@@ -189,7 +190,7 @@ function timedOut(signal: AbortSignal): boolean {
 }
 
 async function postInstances(baseUrl: string, instances: readonly Buffer[], token: string | undefined,
-  timeoutMs: number, ownResults: boolean): Promise<{ res: Response; signal: AbortSignal }> {
+  timeoutMs: number, options: StowOptions): Promise<{ res: Response; signal: AbortSignal }> {
   const signal = AbortSignal.timeout(timeoutMs);
   const boundary = `mipseg-${Date.now().toString(36)}`;
   const headers: Record<string, string> = {
@@ -197,7 +198,10 @@ async function postInstances(baseUrl: string, instances: readonly Buffer[], toke
     Accept: 'application/dicom+json',
   };
   if (token) headers['Authorization'] = `Bearer ${token}`;
-  if (ownResults) headers[RESULT_HEADER] = 'true';
+  if (options.ownResults === true) {
+    headers[RESULT_HEADER] = 'true';
+    if (options.besideSeries !== undefined) headers[BESIDE_SERIES_HEADER] = options.besideSeries;
+  }
   try {
     return { res: await fetch(`${baseUrl}/studies`, { method: 'POST', headers, body: multipartBody(instances, boundary), redirect: 'manual', signal }), signal };
   } catch (err) {
@@ -233,6 +237,8 @@ export interface StowOptions {
    * MIN_FREE_DISK_BYTES too. Never for an export: another archive does not know the header.
    */
   readonly ownResults?: boolean;
+  /** With ownResults: the series they were derived from (BESIDE_SERIES_HEADER), checked by the gateway as it stores. */
+  readonly besideSeries?: string;
 }
 
 /**
@@ -241,6 +247,8 @@ export interface StowOptions {
  * analysis would otherwise be run again for, and fail for good.
  */
 export const RESULT_HEADER = 'Mipseg-Results';
+/** Names the series results were derived from: the gateway stores them only while it is stored (StoreOptions.besideSeries). */
+export const BESIDE_SERIES_HEADER = 'Mipseg-Beside-Series';
 
 /**
  * POSTs instances to a DICOMweb server and resolves only when the response references every one of them.
@@ -252,7 +260,7 @@ export async function stowInstances(baseUrl: string, instances: readonly Buffer[
   const sopInstanceUids = instances.map((b) => readSopInstanceUid(b));
   const where = `STOW-RS to ${baseUrl}`;
   const timeoutMs = options.timeoutMs ?? STOW_TIMEOUT_MS;
-  const { res, signal } = await postInstances(baseUrl, instances, token, timeoutMs, options.ownResults === true);
+  const { res, signal } = await postInstances(baseUrl, instances, token, timeoutMs, options);
   let text: string;
   try {
     text = await res.text();
@@ -276,10 +284,11 @@ export async function stowInstances(baseUrl: string, instances: readonly Buffer[
 export class StowResultSink implements ResultSink {
   constructor(private readonly baseUrl: string, private readonly token?: string) {}
 
-  async store(instances: readonly Buffer[]): Promise<void> {
+  async store(instances: readonly Buffer[], besideSeries?: string): Promise<void> {
     // Not the exports' 120 s: the gateway may hold the store behind a large study's, and a store given up after the
     // gateway took it would be retried as a second result version. Node's own 5-minute bounds apply, as before.
-    await stowInstances(this.baseUrl, instances, this.token, { timeoutMs: RESULT_STORE_TIMEOUT_MS, ownResults: true });
+    await stowInstances(this.baseUrl, instances, this.token,
+      { timeoutMs: RESULT_STORE_TIMEOUT_MS, ownResults: true, ...(besideSeries === undefined ? {} : { besideSeries }) });
   }
 }
 
