@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, promises as fsPromises, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,5 +89,24 @@ describe('retired copies of replaced instances are removed after RETIRED_RETENTI
     expect(await archive.blobs.pruneRetired(Date.now() + 1, stop.signal)).toEqual({ files: 0, bytes: 0 });
     expect(retiredFiles(dataDir)).toHaveLength(3);
     expect(await archive.blobs.pruneRetired(Date.now() + 1)).toMatchObject({ files: 3 });
+  });
+
+  test('a copy gone before the run reached it (its study deleted meanwhile) is passed over, and the run goes on', async () => {
+    for (const n of [1, 2]) {
+      expect(await store(n, 1)).toBe('stored');
+      expect(await store(n, 2)).toBe('stored');
+    }
+    const [first] = retiredFiles(dataDir);
+    const { stat } = fsPromises;
+    // The first copy is moved away (into a deletion's bag) between the run's listing and its look at the file.
+    const spy = jest.spyOn(fsPromises, 'stat').mockImplementation(async (path, options) => {
+      if (String(path).endsWith(first as string)) throw Object.assign(new Error(`ENOENT: no such file, stat '${String(path)}'`), { code: 'ENOENT' });
+      return stat(path, options);
+    });
+    try {
+      expect(await archive.blobs.pruneRetired(Date.now() + 1)).toMatchObject({ files: 1 });
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

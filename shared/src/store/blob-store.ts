@@ -281,11 +281,13 @@ export class FileBlobStore implements BlobStore {
       // retire() names a file <key>.<reason>.<ms since the epoch>; anything else here was put by hand and stays.
       const retiredAt = Number(/\.(\d{13})$/.exec(entry.name)?.[1] ?? NaN);
       if (!(retiredAt < retiredBefore)) continue;
-      const { size } = await fs.stat(path);
+      // Gone since the listing (a deletion moved its study's retired copies into a bag): passed over, not a failed run.
+      const size = (await fs.stat(path).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return undefined; throw err; }))?.size;
+      left--;
+      if (size === undefined) continue;
       await fs.rm(path, { force: true });
       pruned.files++;
       pruned.bytes += size;
-      left--;
     }
     return left === 0 && dir !== join(this.root, 'retired');
   }
