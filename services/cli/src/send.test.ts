@@ -252,7 +252,7 @@ describe('mipseg send of a DICOM CD, and to servers that cannot take more', () =
 
   test('stops at a redirect, naming where to (without user:password), not with a bare "fetch failed"', async () => {
     for (const [location, suggested] of [['https://user:p@ss@pacs.example/dicomweb/studies', 'https://pacs.example/dicomweb'],
-      ['/pacs/dicomweb/studies', `${answeringUrl().replace('/dicomweb', '')}/pacs/dicomweb`]] as const) {
+      ['/pacs/dicomweb/studies?from=http#top', `${answeringUrl().replace('/dicomweb', '')}/pacs/dicomweb`]] as const) {
       answer = { status: 301, headers: { Location: location } };
       posts = 0;
       const run = await runCli(['send', dir, '--url', answeringUrl(), '--batch-size', '2', '--no-progress']);

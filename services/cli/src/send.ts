@@ -158,10 +158,6 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
 }
 
 /**
- * Why no later batch can fare better than one answered `result`, or undefined where one may: a token refused, the
- * server's storage full, or a redirect (another URL is to be given: one with user:password in it is not shown).
- */
-/**
  * The base URL to give as --url after a redirect: the Location resolved against the request's URL, without the
  * `/studies` the request added and without user:password; null where there is none or it does not parse.
  */
@@ -169,8 +165,12 @@ function suggestedUrl(location: string | null, requested: string): string | null
   if (!location) return null;
   try {
     const url = new URL(location, requested);
+    // Not a DICOMweb base (a sign-in page's, say): nothing to suggest.
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
     url.username = '';
     url.password = '';
+    url.search = '';
+    url.hash = '';
     url.pathname = url.pathname.replace(/\/studies\/?$/, '');
     return url.href.replace(/\/$/, '');
   } catch {
@@ -178,6 +178,10 @@ function suggestedUrl(location: string | null, requested: string): string | null
   }
 }
 
+/**
+ * Why no later batch can fare better than one answered `result`, or undefined where one may: a token refused, the
+ * server's storage full, or a redirect (another URL is to be given: one with user:password in it is not shown).
+ */
 function stopReason(result: StowResult): string | undefined {
   const { status } = result;
   if (status === 401 || status === 403) {

@@ -84,7 +84,11 @@ function startRetry(err: unknown): View {
   const timer = window.setTimeout(() => void start(), delay);
   return {
     element: h('div', {}, errorBox(err), h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } }, `Trying again in ${Math.round(delay / 1000)} s.`)),
-    dispose: () => window.clearTimeout(timer),
+    // And a start already asking: its answer would replace the page the reader moved on to.
+    dispose: () => {
+      window.clearTimeout(timer);
+      starting++;
+    },
   };
 }
 
