@@ -97,6 +97,22 @@ describe('an analysis retried after its result was partly stored', () => {
     expect(archive.index.findRepresentativeInstance({ studyUid: study.studyInstanceUid })).toBeUndefined();
   });
 
+  test('a store refused because the study was deleted meanwhile (a queue-mode refusal, retried as such) fails as not found', async () => {
+    const study = syntheticPetStudy({ slices: 12 });
+    await new ArchiveResultSink(archive).store(study.instances);
+    const sourceUids = archive.index.listInstances({ studyUid: study.studyInstanceUid }).map((i) => i.sopInstanceUid);
+    // What a worker's STOW to its gateway gets: the refusal as a refused export, a code that is retried.
+    const refusing: ResultSink = { store: async () => {
+      await archive.deleteStudy(study.studyInstanceUid);
+      throw new MipsegError('MIPSEG_EXPORT_REFUSED', 'the destination refused the result: HTTP 400');
+    } };
+    const deps: AnalysisDeps = { source: new ArchiveStudySource(archive), sink: refusing, compute: pool, log };
+    await expect(analyzeSeries({
+      studyInstanceUid: study.studyInstanceUid, seriesInstanceUid: study.seriesInstanceUid, sopInstanceUids: sourceUids,
+      contentHash: 'test', reason: 'study-complete', version: 1, resultUidSeed: randomUUID(),
+    }, deps, progress)).rejects.toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
+  });
+
   test('names a later result version in its series, so a PACS tells the versions apart', async () => {
     const study = syntheticPetStudy({ slices: 12 });
     const sink = new ArchiveResultSink(archive);

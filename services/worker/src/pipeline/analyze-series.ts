@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@mipseg/shared/log';
-import { MipsegError } from '@mipseg/shared/errors';
+import { isMipsegError, MipsegError } from '@mipseg/shared/errors';
 import type { AnalysisRequest, JobProgress, ResultUids } from '@mipseg/shared/queue';
 import { asBuffer, type SeriesInstances } from './analysis-thread-protocol';
 import type { ComputeTimings, ResultIdentity, SeriesResults, StageReporter } from './derive-series-results';
@@ -90,7 +90,16 @@ export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps
       throw new MipsegError('MIPSEG_NOT_FOUND', `series ${seriesInstanceUid} (deleted during its analysis, so its results were not stored)`);
     }
     // Checked again where they are stored, in the study's gate: a deletion may come between the question and the store.
-    await deps.sink.store([asBuffer(results.mip.bytes), asBuffer(results.seg.bytes)], seriesInstanceUid);
+    try {
+      await deps.sink.store([asBuffer(results.mip.bytes), asBuffer(results.seg.bytes)], seriesInstanceUid);
+    } catch (err) {
+      // The gateway's refusal reaches a queue-mode worker as a refused STOW, which is retried: asked again, a deletion
+      // fails the job for good now, as the check above does.
+      if (!isMipsegError(err, 'MIPSEG_NOT_FOUND') && !(await deps.source.hasSeries(studyInstanceUid, seriesInstanceUid).catch(() => true))) {
+        throw new MipsegError('MIPSEG_NOT_FOUND', `series ${seriesInstanceUid} (deleted during its analysis, so its results were not stored)`, { cause: err });
+      }
+      throw err;
+    }
   });
   const areas = results.lesionAreasPx;
   const pixelArea = results.mipPixelSpacingMm[0] * results.mipPixelSpacingMm[1];
