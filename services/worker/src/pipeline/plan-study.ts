@@ -108,14 +108,17 @@ async function readSeriesHeader(archive: Archive, uid: string, instances: Stored
   return axialSpanMm === undefined ? candidate : { ...candidate, axialSpanMm };
 }
 
-/** Most headers read to measure a series' span: the copies of its lowest and highest InstanceNumber. */
+/**
+ * Most headers read to measure a series' span: the copies of its lowest and highest InstanceNumber, or as many of
+ * them, evenly spaced in the index's order (by number, then SOP Instance UID), where there are more.
+ */
 const SPAN_SAMPLES = 32;
 
 /**
  * The axial span of a series holding more slices than NumberOfSlices, between the outermost of its instances numbered
  * lowest and highest (InstanceNumber): its slice count cannot tell a head-and-neck series sent twice (not applicable)
  * from a whole-body one whose scanner gives NumberOfSlices per bed position. Every copy of those two numbers is read
- * (up to SPAN_SAMPLES): a scanner that numbers each bed from 1 has one of each per bed, and any one pair could be
+ * (past SPAN_SAMPLES, that many of them): a scanner that numbers each bed from 1 has one of each per bed, and any one pair could be
  * a single bed's ends. Undefined where it is not measured: the series is not overfull, has no two numbers, or a
  * header cannot be read (its slice count then judges it, as before).
  */
@@ -127,8 +130,7 @@ async function measuredSpan(archive: Archive, series: PetSeriesCandidate, instan
   if (numbers.length < 2) return undefined;
   const [lowest, highest] = [Math.min(...numbers), Math.max(...numbers)];
   if (lowest === highest) return undefined;
-  const ends = instances.filter((i) => i.instanceNumber === lowest || i.instanceNumber === highest);
-  if (ends.length > SPAN_SAMPLES) return undefined;
+  const ends = evenlySpaced(instances.filter((i) => i.instanceNumber === lowest || i.instanceNumber === highest), SPAN_SAMPLES);
   const placements: SlicePlacement[] = [];
   for (const instance of ends) {
     const placement = instance === instances[0] ? readSlicePlacement(firstDs) : await readPlacement(archive, instance, log);
@@ -136,6 +138,12 @@ async function measuredSpan(archive: Archive, series: PetSeriesCandidate, instan
     placements.push(placement);
   }
   return axialSpanMm(placements, spacing);
+}
+
+/** At most `count` of `items`, evenly spaced from the first to the last (all of them where there are no more). */
+function evenlySpaced<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  return Array.from({ length: count }, (_, k) => items[Math.round((k * (items.length - 1)) / (count - 1))] as T);
 }
 
 /** An instance's slice placement from its header; null where it cannot be read (logged) or has none. */
