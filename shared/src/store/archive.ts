@@ -446,7 +446,8 @@ export class Archive {
     // A replacement's study attributes are merged with the study's other series (a correction of a PET slice does not
     // clear the AccessionNumber its CT carries): their sources are read before anything changes.
     const others = existing ? await this.seriesSourceHeaders(header.studyInstanceUid, {}, header.seriesInstanceUid) : [];
-    const ofPatient = existing ? await this.patientHeaderWithout(header.studyInstanceUid) : undefined;
+    // Of the patient the copy names (a corrected PatientID moves the study), not the one it is filed under now.
+    const ofPatient = existing ? await this.patientHeaderWithout(header.studyInstanceUid, patientKeyOf(header)) : undefined;
     const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
     try {
       await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
@@ -834,9 +835,9 @@ export class Archive {
    * The header that sets a study's patient once the study is deleted, from the patient's other studies; undefined
    * when there are none, or none of their files can be read (the patient is then left as it was, the deletion going on).
    */
-  private async patientHeaderWithout(study: string): Promise<InstanceHeader | undefined> {
+  private async patientHeaderWithout(study: string, patientKey?: string): Promise<InstanceHeader | undefined> {
     for (let skip = 0; skip < UNREADABLE_SOURCES_PASSED_OVER; skip++) {
-      const source = this.index.patientSourceWithout(study, skip);
+      const source = this.index.patientSourceWithout(study, skip, patientKey);
       if (!source) return undefined;
       try {
         return await this.headerOf(source);

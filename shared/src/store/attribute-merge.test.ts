@@ -60,6 +60,16 @@ describe('a study\'s attributes, merged from its series, after a correction or a
     expect(studyRow(archive)).toMatchObject({ patient_name: 'Doe^John' });
   });
 
+  test('a corrected copy that moves the study to another PatientID and empties the name keeps that patient\'s name', async () => {
+    const temp = join(dir, 'tmp', 'patient-b.part');
+    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: '2.25.98211', seriesInstanceUid: '2.25.98210', imagePositionPatient: [0, 0, 1],
+      attributes: { StudyInstanceUID: '2.25.98209', PatientID: 'MRN-B', PatientName: 'Roe^Jane' } }));
+    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await store(PET, `${PET}.1`, { PatientName: 'Doe^John' });
+    await store(PET, `${PET}.1`, { PatientID: 'MRN-B', PatientName: '' });
+    expect(studyRow(archive)).toMatchObject({ patient_id: 'MRN-B', patient_name: 'Roe^Jane' });
+  });
+
   test('deleting a slice of one series keeps what only that series carries, though a newer series lacks it', async () => {
     await store(CT, `${CT}.1`, { AccessionNumber: 'ACC1' });
     await store(CT, `${CT}.2`, { AccessionNumber: 'ACC1' });

@@ -123,7 +123,8 @@ export interface ArchiveIndex {
    * Of the other studies filed under a study's patient, the instance whose attributes the patient's row takes once
    * that study is deleted (ordered as attributeSource orders); undefined when the patient has no other study.
    */
-  patientSourceWithout(studyUid: string, skip?: number): StoredInstance | undefined;
+  /** `patientKey`: the patient whose other studies are looked at, where not the one the study is filed under now. */
+  patientSourceWithout(studyUid: string, skip?: number, patientKey?: string): StoredInstance | undefined;
   /**
    * One instance per series of a study, the one that set its attributes last (as attributeSource orders them), newest
    * series first, leaving out `except`'s series and the instance or series `gone`: at most SERIES_SOURCES_READ.
@@ -200,7 +201,9 @@ const MERGED_PATIENT_COLUMNS = ['patient_name', 'patient_birth_date', 'patient_s
 function mergedRow(primary: InstanceHeader, others: readonly InstanceHeader[], ofPatient: readonly InstanceHeader[] = []) {
   const row: Record<string, unknown> = attributeRow(primary);
   const rows: Record<string, unknown>[] = others.map(attributeRow);
-  const patientRows: Record<string, unknown>[] = [...rows, ...ofPatient.map(attributeRow)];
+  // The other studies' sources are of this patient by their studies' filing, whatever their own PatientID says.
+  const patientRows: Record<string, unknown>[] = [...rows.filter((r) => r['patient_key'] === row['patient_key']),
+    ...ofPatient.map((h) => ({ ...attributeRow(h), patient_key: row['patient_key'] }))];
   const has = (r: Record<string, unknown>, column: string): boolean => r[column] !== null && r[column] !== undefined && r[column] !== '';
   const fill = (columns: readonly string[], from: readonly Record<string, unknown>[]): void => {
     for (const column of columns) {
@@ -209,7 +212,7 @@ function mergedRow(primary: InstanceHeader, others: readonly InstanceHeader[], o
     }
   };
   fill(MERGED_STUDY_COLUMNS, rows);
-  fill(MERGED_PATIENT_COLUMNS, patientRows.filter((r) => r['patient_key'] === row['patient_key']));
+  fill(MERGED_PATIENT_COLUMNS, patientRows);
   if (!has(row, 'study_time')) {
     const source = rows.find((r) => has(r, 'study_time'));
     if (source) Object.assign(row, { study_time: source['study_time'], study_time_n: source['study_time_n'] });
@@ -401,13 +404,13 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     });
   }
 
-  patientSourceWithout(studyUid: string, skip = 0): StoredInstance | undefined {
+  patientSourceWithout(studyUid: string, skip = 0, patientKey?: string): StoredInstance | undefined {
     return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
         (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
       WHERE study_uid IN (SELECT study_uid FROM studies
-          WHERE patient_key = (SELECT patient_key FROM studies WHERE study_uid = ?) AND study_uid <> ?)
+          WHERE patient_key = coalesce(?, (SELECT patient_key FROM studies WHERE study_uid = ?)) AND study_uid <> ?)
       ORDER BY series_set_at DESC, received_at = series_set_at DESC, received_at DESC, sop_instance_uid LIMIT 1 OFFSET ?`)
-      .get(studyUid, studyUid, skip) as StoredInstance | undefined;
+      .get(patientKey ?? null, studyUid, studyUid, skip) as StoredInstance | undefined;
   }
 
   /**
