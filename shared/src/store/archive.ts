@@ -17,7 +17,7 @@ import { FreeSpaceFloor } from './free-space-floor';
 import { DataDirLock } from './data-dir-lock';
 import { separatePatientsWithoutId } from './patients-without-id';
 import { StudyGate } from './study-gate';
-import { patientKeyOf, SqliteArchiveIndex, type ArchiveIndex, type RemainingHeaders, type StoredInstance } from './sqlite-index';
+import { patientKeyOf, SqliteArchiveIndex, type ArchiveIndex, type RemainingHeaders, type RowsSummary, type StoredInstance } from './sqlite-index';
 
 /** What happened to one received instance; the STOW response and C-STORE status are built from it. */
 export type StoreOutcome =
@@ -111,12 +111,24 @@ function bagName(state: 'pending' | 'deleted', target: DeletionTarget, stamp: st
   return [state, stamp, target.study, target.series ?? '', target.sop ?? ''].join('~');
 }
 
-function parseBagName(name: string): { state: 'pending' | 'deleted'; madeAt: number; target: DeletionTarget } | undefined {
+/** What a bag's name says: its state, its target, when it was made, and its target's rows then (RowsSummary). */
+interface ParsedBag {
+  readonly state: 'pending' | 'deleted';
+  readonly madeAt: number;
+  /** Absent in bags of releases before it was recorded. */
+  readonly rows?: RowsSummary;
+  readonly target: DeletionTarget;
+}
+
+function parseBagName(name: string): ParsedBag | undefined {
   const [state, stamp, study, series, sop, ...rest] = name.split('~');
-  const madeAt = Number(/^(\d+)-/.exec(stamp ?? '')?.[1] ?? NaN);
+  // <ms>-<random>[-<latest received_at>-<row count>]
+  const [made, , latest, count] = (stamp ?? '').split('-');
+  const madeAt = Number(made);
   if ((state !== 'pending' && state !== 'deleted') || !Number.isSafeInteger(madeAt) || !study || series === undefined || sop === undefined
     || rest.length > 0) return undefined;
-  return { state, madeAt, target: { study, ...(series ? { series } : {}), ...(sop ? { sop } : {}) } };
+  const rows = latest !== undefined && count !== undefined ? { latestReceivedAt: Number(latest), count: Number(count) } : undefined;
+  return { state, madeAt, ...(rows ? { rows } : {}), target: { study, ...(series ? { series } : {}), ...(sop ? { sop } : {}) } };
 }
 
 function deletionFields(target: DeletionTarget): Record<string, string> {
@@ -687,7 +699,9 @@ export class Archive {
     commit: () => T | undefined): Promise<T | undefined> {
     const fields = deletionFields(target);
     // After every row the target holds, whatever the clock did since they came (stillIndexed compares with it).
-    const stamp = `${Math.max(Date.now(), this.index.latestReceivedAt(target) + 1)}-${randomUUID().slice(0, 8)}`;
+    // With the target's rows as they are now: at the next start, the same rows mean the deletion did not commit.
+    const rows = this.index.rowsSummary(target);
+    const stamp = `${Date.now()}-${randomUUID().slice(0, 8)}-${rows.latestReceivedAt}-${rows.count}`;
     const pending = bagName('pending', target, stamp);
     let result: T | undefined;
     try {
@@ -755,7 +769,7 @@ export class Archive {
   private async settleDeletionBags(): Promise<void> {
     for (const name of await this.blobs.listBags()) {
       const bag = parseBagName(name);
-      const gone = bag === undefined || bag.state === 'deleted' || !this.stillIndexed(bag.target, bag.madeAt);
+      const gone = bag === undefined || bag.state === 'deleted' || !this.stillIndexed(bag);
       const fields = bag ? deletionFields(bag.target) : {};
       try {
         if (gone) await this.blobs.emptyBag(name);
@@ -769,12 +783,16 @@ export class Archive {
   }
 
   /**
-   * Whether the target still has rows its bag was made before: its deletion did not commit, and the files go back.
-   * Rows received only since are a re-send after a deletion that did commit (a bag left pending by a failed sync):
-   * putting the bag back would bring back the files that were not sent again.
+   * Whether the target still has the rows it had when its bag was made: its deletion did not commit, and the files go
+   * back. Other rows (fewer, or received since) are a re-send after a deletion that did commit (a bag left pending
+   * by a failed sync): putting the bag back would bring back the files that were not sent again. Compared for
+   * equality, not by the clock's order, which NTP may have stepped either way. A bag of an earlier release, without
+   * its rows' summary, is judged by the rows received before it was made.
    */
-  private stillIndexed(target: DeletionTarget, bagMadeAt: number): boolean {
-    return this.index.holdsRowsReceivedBefore(target, bagMadeAt);
+  private stillIndexed(bag: ParsedBag): boolean {
+    if (!bag.rows) return this.index.holdsRowsReceivedBefore(bag.target, bag.madeAt);
+    const now = this.index.rowsSummary(bag.target);
+    return now.count > 0 && now.count === bag.rows.count && now.latestReceivedAt === bag.rows.latestReceivedAt;
   }
 
 

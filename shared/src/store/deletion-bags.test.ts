@@ -181,6 +181,22 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     }
   });
 
+  test('a bag left pending is not put back though the study was sent again after the clock was stepped back', async () => {
+    jest.spyOn(archive.index, 'syncToDisk').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+    expect(await archive.deleteStudy(STUDY)).toBe(2);
+    jest.restoreAllMocks();
+    // NTP steps the clock an hour back; the study is sent again (one of its two instances) before the next start.
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(Date.now() - 3_600_000);
+    const temp = join(dir, 'tmp', 'again.part');
+    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: SOPS[0] as string, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 1],
+      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
+    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    clock.mockRestore();
+    await reopen();
+    expect(trash(dir)).toEqual([]);
+    expect(readdirSync(join(studyFolder(dir), SERIES))).toEqual([`${SOPS[0] as string}.dcm`]);
+  });
+
   test('a read that finds a file gone while its study is being deleted is told "not found", not an internal error', async () => {
     const [instance] = archive.index.listInstances({ studyUid: STUDY });
     const move = archive.blobs.moveIntoBag.bind(archive.blobs);

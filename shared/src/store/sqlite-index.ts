@@ -40,6 +40,12 @@ export interface RemainingHeaders {
   readonly others?: readonly InstanceHeader[];
 }
 
+/** A deletion target's rows, to tell later whether they are the same rows (see Archive's deletion bags). */
+export interface RowsSummary {
+  readonly count: number;
+  readonly latestReceivedAt: number;
+}
+
 /** How an instance arrives in the index (see ArchiveIndex.putInstance). */
 export type InstanceArrival = 'new-series' | 'in-known-series' | 'replacement';
 
@@ -132,8 +138,8 @@ export interface ArchiveIndex {
   seriesSources(studyUid: string, gone: { seriesUid?: string; sopInstanceUid?: string }, exceptSeriesUid?: string): StoredInstance[];
   /** Whether a study, series or instance has rows received before `time` (ms since the epoch). */
   holdsRowsReceivedBefore(target: { study: string; series?: string; sop?: string }, time: number): boolean;
-  /** When a study's, series' or instance's newest row was received (ms since the epoch); 0 when it has none. */
-  latestReceivedAt(target: { study: string; series?: string; sop?: string }): number;
+  /** How many rows a study, series or instance has, and when its newest was received (ms since the epoch; 0: none). */
+  rowsSummary(target: { study: string; series?: string; sop?: string }): RowsSummary;
   /** Instances stored whose listeners failed (see Archive.notifyStored), kept across restarts. */
   unheardInstances(): string[];
   /** Records that an instance's listeners failed (`true`), or have now heard of it (`false`). */
@@ -521,9 +527,10 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return row !== undefined;
   }
 
-  latestReceivedAt(target: { study: string; series?: string; sop?: string }): number {
-    return (this.statements.prepare(`SELECT max(received_at) FROM instances WHERE ${targetWhere(target)} AND study_uid = ?`).pluck()
-      .get(target.sop ?? target.series ?? target.study, target.study) as number | null) ?? 0;
+  rowsSummary(target: { study: string; series?: string; sop?: string }): RowsSummary {
+    const row = this.statements.prepare(`SELECT count(*) AS count, coalesce(max(received_at), 0) AS latestReceivedAt FROM instances
+      WHERE ${targetWhere(target)} AND study_uid = ?`).get(target.sop ?? target.series ?? target.study, target.study) as RowsSummary;
+    return row;
   }
 
   unheardInstances(): string[] {
