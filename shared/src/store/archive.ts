@@ -674,8 +674,11 @@ export class Archive {
       if (!inStudy.some((i) => i.seriesInstanceUid === series && i.sopInstanceUid !== sop)) {
         return (await this.deleteSeriesOfHeldStudy(study, series)) !== undefined;
       }
-      const remaining = await this.remainingHeaders(study, { sopInstanceUid: sop });
-      if (!remaining) return false;
+      const found = await this.remainingHeaders(study, { sopInstanceUid: sop });
+      if (!found) return false;
+      // The series' attributes again too, from its newest remaining instance: the deleted one may have set them.
+      const seriesSource = found === UNREADABLE ? undefined : [found.study, ...(found.others ?? [])].find((h) => h.seriesInstanceUid === series);
+      const remaining = found === UNREADABLE || !seriesSource ? found : { ...found, series: seriesSource };
       const names = instanceFileNames(sop);
       const moves = [
         { folder: join('instances', study, series), matches: (name: string) => names.file.test(name) || names.cachedMetadata.test(name) },

@@ -77,4 +77,13 @@ describe('a study\'s attributes, merged from its series, after a correction or a
     expect(await archive.deleteInstance(STUDY, CT, `${CT}.2`)).toBe(true);
     expect(studyRow(archive)).toMatchObject({ accession_number: 'ACC1' });
   });
+
+  test('deleting the instance that set its series\' attributes sets them again from the series\' remaining instance', async () => {
+    await store(PET, `${PET}.1`, { SeriesDescription: 'PET WB (wrong protocol)' });
+    await store(PET, `${PET}.2`, { SeriesDescription: 'PET WB' });
+    expect(await archive.deleteInstance(STUDY, PET, `${PET}.1`)).toBe(true);
+    const attribute = findIndexedAttribute('SeriesInstanceUID') as IndexedAttribute;
+    const { rows } = archive.index.search({ level: 'series', filters: [{ attribute, value: PET }], limit: 1, offset: 0 });
+    expect(rows[0]).toMatchObject({ series_description: 'PET WB' });
+  });
 });

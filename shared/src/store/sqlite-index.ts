@@ -38,6 +38,8 @@ export interface RemainingHeaders {
    * the first of them that has it sets it, as storing them did (a PET series without the CT's AccessionNumber).
    */
   readonly others?: readonly InstanceHeader[];
+  /** For an instance's deletion: its series' newest remaining instance, which sets the series' attributes again. */
+  readonly series?: InstanceHeader;
 }
 
 /** A deletion target's rows, to tell later whether they are the same rows (see Archive's deletion bags). */
@@ -469,6 +471,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       if (changes > 0) this.statements.prepare('DELETE FROM unheard_instances WHERE sop_instance_uid = ?').run(sopInstanceUid);
       if (changes === 0 || !study) return undefined;
       if (remaining) this.refileAfterDeletion(remaining, study.patientKey);
+      if (remaining?.series) this.stmts.replaceSeries.run(attributeRow(remaining.series));
       return changes;
     }) !== undefined;
   }
