@@ -949,9 +949,11 @@ export class Archive {
     // Cached only while the instance is still stored as it was read, and inside the study's gate: a deletion of the
     // study must never find this file written back into the folder it removed, with the patient's data in it.
     try {
-      await this.inStudyGate('share', instance.studyInstanceUid, async () => {
+      // And in the instance's turn: a replacement committing meanwhile removes the cached copies it finds, and one
+      // renamed into place after that would keep the replaced copy's attributes (a corrected name) on disk.
+      await this.inStudyGate('share', instance.studyInstanceUid, () => this.serialised(instance.sopInstanceUid, async () => {
         if (this.isStillStored(instance)) await this.blobs.writeAtomic(key, json);
-      });
+      }));
     } catch (err) {
       // Only a cache: a full disk must not keep viewers from the metadata they ask for.
       this.log.warn({ err, sopInstanceUid: instance.sopInstanceUid }, 'metadata could not be cached; served uncached');
