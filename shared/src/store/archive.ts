@@ -127,7 +127,8 @@ function parseBagName(name: string): ParsedBag | undefined {
   const madeAt = Number(made);
   if ((state !== 'pending' && state !== 'deleted') || !Number.isSafeInteger(madeAt) || !study || series === undefined || sop === undefined
     || rest.length > 0) return undefined;
-  const rows = latest !== undefined && count !== undefined ? { latestReceivedAt: Number(latest), count: Number(count) } : undefined;
+  const rows = latest !== undefined && count !== undefined && /^\d{1,16}$/.test(latest) && /^\d{1,16}$/.test(count)
+    ? { latestReceivedAt: Number(latest), count: Number(count) } : undefined;
   return { state, madeAt, ...(rows ? { rows } : {}), target: { study, ...(series ? { series } : {}), ...(sop ? { sop } : {}) } };
 }
 
@@ -677,7 +678,7 @@ export class Archive {
       const found = await this.remainingHeaders(study, { sopInstanceUid: sop });
       if (!found) return false;
       // The series' attributes again too, from its newest remaining instance: the deleted one may have set them.
-      const seriesSource = found === UNREADABLE ? undefined : [found.study, ...(found.others ?? [])].find((h) => h.seriesInstanceUid === series);
+      const seriesSource = found === UNREADABLE ? undefined : await this.seriesSourceHeader(series, sop);
       const remaining = found === UNREADABLE || !seriesSource ? found : { ...found, series: seriesSource };
       const names = instanceFileNames(sop);
       const moves = [
@@ -786,16 +787,17 @@ export class Archive {
   }
 
   /**
-   * Whether the target still has the rows it had when its bag was made: its deletion did not commit, and the files go
-   * back. Other rows (fewer, or received since) are a re-send after a deletion that did commit (a bag left pending
-   * by a failed sync): putting the bag back would bring back the files that were not sent again. Compared for
-   * equality, not by the clock's order, which NTP may have stepped either way. A bag of an earlier release, without
+   * Whether the target still has the rows it had when its bag was made (as many, received no later than its newest
+   * then): its deletion did not commit, and the files go back. Fewer are a re-send after a deletion that did commit
+   * (a bag left pending by a failed sync): putting the bag back would bring back the files that were not sent again.
+   * Counted, not judged by the bag's time, which NTP may have stepped either way. A bag of an earlier release, without
    * its rows' summary, is judged by the rows received before it was made.
    */
   private stillIndexed(bag: ParsedBag): boolean {
     if (!bag.rows) return this.index.holdsRowsReceivedBefore(bag.target, bag.madeAt);
-    const now = this.index.rowsSummary(bag.target);
-    return now.count > 0 && now.count === bag.rows.count && now.latestReceivedAt === bag.rows.latestReceivedAt;
+    // All the rows it had are still there, whatever was stored beside them since (a deletion that failed, and whose
+    // files could not be put back, leaves the study open to new series until the next start).
+    return bag.rows.count > 0 && this.index.rowsSummary(bag.target, bag.rows.latestReceivedAt).count === bag.rows.count;
   }
 
 
@@ -812,6 +814,18 @@ export class Archive {
     const patient = ofPatient && ofPatient.sopInstanceUid !== kept.sopInstanceUid ? await this.headerOrNone(ofPatient) : undefined;
     const others = await this.seriesSourceHeaders(study, gone, kept.seriesInstanceUid);
     return { study: header, ...(patient ? { patient } : {}), ...(others.length ? { others } : {}) };
+  }
+
+  /** The header of a series' newest instance but `goneSop`; undefined where it cannot be read (logged): the row stays. */
+  private async seriesSourceHeader(series: string, goneSop: string): Promise<InstanceHeader | undefined> {
+    const source = this.index.sourceOfSeries(series, goneSop);
+    if (!source) return undefined;
+    try {
+      return await this.headerOf(source);
+    } catch (err) {
+      this.log.warn({ err, sopInstanceUid: source.sopInstanceUid }, "a series' instance could not be read; its series' attributes stay as they were");
+      return undefined;
+    }
   }
 
   /**

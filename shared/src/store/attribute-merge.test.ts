@@ -86,4 +86,12 @@ describe('a study\'s attributes, merged from its series, after a correction or a
     const { rows } = archive.index.search({ level: 'series', filters: [{ attribute, value: PET }], limit: 1, offset: 0 });
     expect(rows[0]).toMatchObject({ series_description: 'PET WB' });
   });
+
+  test('deleting slices of one series leaves the study\'s attributes to the series that set them last', async () => {
+    for (const n of [1, 2, 3]) await store(PET, `${PET}.${n}`, { StudyDescription: 'PET study' });
+    await store(CT, `${CT}.1`, { StudyDescription: 'PET/CT whole body' });
+    expect(await archive.deleteInstance(STUDY, PET, `${PET}.1`)).toBe(true);
+    expect(await archive.deleteInstance(STUDY, PET, `${PET}.2`)).toBe(true);
+    expect(studyRow(archive)).toMatchObject({ study_description: 'PET/CT whole body' });
+  });
 });

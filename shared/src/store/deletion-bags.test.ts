@@ -197,6 +197,23 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     expect(readdirSync(join(studyFolder(dir), SERIES))).toEqual([`${SOPS[0] as string}.dcm`]);
   });
 
+  test('a deletion that failed, whose files could not be put back, has them put back at the next start though a series came since', async () => {
+    jest.spyOn(archive.index, 'deleteStudy').mockImplementationOnce(() => { throw new Error('SQLITE_FULL: database or disk is full'); });
+    jest.spyOn(archive.blobs, 'restoreBag').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    await expect(archive.deleteStudy(STUDY)).rejects.toThrow(/SQLITE_FULL/);
+    jest.restoreAllMocks();
+    // The modality sends one more series to the study before the next start.
+    const temp = join(dir, 'tmp', 'another-series.part');
+    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: '2.25.97199', seriesInstanceUid: '2.25.97198', imagePositionPatient: [0, 0, 1],
+      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
+    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await reopen();
+    expect(trash(dir)).toEqual([]);
+    for (const instance of archive.index.listInstances({ studyUid: STUDY })) {
+      expect((await archive.blobs.read(instance.storageKey)).length).toBeGreaterThan(0);
+    }
+  });
+
   test('a read that finds a file gone while its study is being deleted is told "not found", not an internal error', async () => {
     const [instance] = archive.index.listInstances({ studyUid: STUDY });
     const move = archive.blobs.moveIntoBag.bind(archive.blobs);

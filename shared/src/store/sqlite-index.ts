@@ -140,8 +140,13 @@ export interface ArchiveIndex {
   seriesSources(studyUid: string, gone: { seriesUid?: string; sopInstanceUid?: string }, exceptSeriesUid?: string): StoredInstance[];
   /** Whether a study, series or instance has rows received before `time` (ms since the epoch). */
   holdsRowsReceivedBefore(target: { study: string; series?: string; sop?: string }, time: number): boolean;
-  /** How many rows a study, series or instance has, and when its newest was received (ms since the epoch; 0: none). */
-  rowsSummary(target: { study: string; series?: string; sop?: string }): RowsSummary;
+  /**
+   * How many rows a study, series or instance has (those received no later than `receivedUpTo`, where given), and when
+   * its newest was received (ms since the epoch; 0: none).
+   */
+  rowsSummary(target: { study: string; series?: string; sop?: string }, receivedUpTo?: number): RowsSummary;
+  /** A series' newest instance but `goneSop` (as seriesSources picks one per series). */
+  sourceOfSeries(seriesUid: string, goneSop: string): StoredInstance | undefined;
   /** Instances stored whose listeners failed (see Archive.notifyStored), kept across restarts. */
   unheardInstances(): string[];
   /** Records that an instance's listeners failed (`true`), or have now heard of it (`false`). */
@@ -331,6 +336,11 @@ export class SqliteArchiveIndex implements ArchiveIndex {
           series_number = @series_number, series_date = @series_date, series_time = @series_time, series_time_n = @series_time_n,
           pps_start_date = @pps_start_date, pps_start_time = @pps_start_time, pps_start_time_n = @pps_start_time_n,
           body_part_examined = @body_part_examined, updated_at = @now WHERE series_uid = @series_uid`),
+      // As replaceSeries, but keeping updated_at: the attribute sources are ordered by it (attributeSource).
+      refileSeries: this.db.prepare(`UPDATE series SET modality = @modality, series_description = @series_description,
+          series_number = @series_number, series_date = @series_date, series_time = @series_time, series_time_n = @series_time_n,
+          pps_start_date = @pps_start_date, pps_start_time = @pps_start_time, pps_start_time_n = @pps_start_time_n,
+          body_part_examined = @body_part_examined WHERE series_uid = @series_uid`),
       deleteOrphanPatient: this.db.prepare(`DELETE FROM patients WHERE patient_key = @patientKey
         AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = @patientKey)`),
     };
@@ -471,7 +481,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       if (changes > 0) this.statements.prepare('DELETE FROM unheard_instances WHERE sop_instance_uid = ?').run(sopInstanceUid);
       if (changes === 0 || !study) return undefined;
       if (remaining) this.refileAfterDeletion(remaining, study.patientKey);
-      if (remaining?.series) this.stmts.replaceSeries.run(attributeRow(remaining.series));
+      if (remaining?.series) this.stmts.refileSeries.run(attributeRow(remaining.series));
       return changes;
     }) !== undefined;
   }
@@ -530,10 +540,17 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return row !== undefined;
   }
 
-  rowsSummary(target: { study: string; series?: string; sop?: string }): RowsSummary {
-    const row = this.statements.prepare(`SELECT count(*) AS count, coalesce(max(received_at), 0) AS latestReceivedAt FROM instances
-      WHERE ${targetWhere(target)} AND study_uid = ?`).get(target.sop ?? target.series ?? target.study, target.study) as RowsSummary;
-    return row;
+  rowsSummary(target: { study: string; series?: string; sop?: string }, receivedUpTo = Number.MAX_SAFE_INTEGER): RowsSummary {
+    return this.statements.prepare(`SELECT count(*) AS count, coalesce(max(received_at), 0) AS latestReceivedAt FROM instances
+      WHERE ${targetWhere(target)} AND study_uid = ? AND received_at <= ?`)
+      .get(target.sop ?? target.series ?? target.study, target.study, receivedUpTo) as RowsSummary;
+  }
+
+  sourceOfSeries(seriesUid: string, goneSop: string): StoredInstance | undefined {
+    return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
+        (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
+      WHERE series_uid = ? AND sop_instance_uid <> ?
+      ORDER BY received_at = series_set_at DESC, received_at DESC, sop_instance_uid LIMIT 1`).get(seriesUid, goneSop) as StoredInstance | undefined;
   }
 
   unheardInstances(): string[] {
