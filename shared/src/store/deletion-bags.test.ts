@@ -9,14 +9,17 @@ const STUDY = '2.25.97100';
 const SERIES = '2.25.97101';
 const SOPS = ['2.25.97102', '2.25.97103'];
 
-/** Stores the study's two instances as a receiver would hand them over (written to tmp/, then stored). */
+/** Stores one instance of the study as a receiver would hand it over (written to tmp/, then stored). */
+async function storeInstance(archive: Archive, dir: string, sop: string, series = SERIES): Promise<void> {
+  const temp = join(dir, 'tmp', `${sop}.${Date.now()}.part`);
+  writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: series, imagePositionPatient: [0, 0, 1],
+    attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
+  expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+}
+
+/** Stores the study's two instances. */
 async function storeStudy(archive: Archive, dir: string): Promise<void> {
-  for (const sop of SOPS) {
-    const temp = join(dir, 'tmp', `${sop}.part`);
-    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 1],
-      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
-    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
-  }
+  for (const sop of SOPS) await storeInstance(archive, dir, sop);
 }
 
 const studyFolder = (dir: string) => join(dir, 'instances', STUDY);
@@ -96,10 +99,7 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     jest.spyOn(archive.blobs, 'renameBag').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
     expect(await archive.deleteStudy(STUDY)).toBe(2);
     expect(trash(dir)).toEqual([]);
-    const temp = join(dir, 'tmp', 'again.part');
-    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: SOPS[0] as string, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 1],
-      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
-    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await storeInstance(archive, dir, SOPS[0] as string);
     jest.restoreAllMocks();
     await reopen();
     expect(archive.index.listInstances({ studyUid: STUDY }).map((i) => i.sopInstanceUid)).toEqual([SOPS[0]]);
@@ -142,10 +142,7 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     jest.spyOn(archive.index, 'syncToDisk').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
     expect(await archive.deleteStudy(STUDY)).toBe(2);
     jest.restoreAllMocks();
-    const temp = join(dir, 'tmp', 'again.part');
-    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: SOPS[0] as string, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 1],
-      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
-    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await storeInstance(archive, dir, SOPS[0] as string);
     await reopen();
     // The rows are the re-send's, newer than the bag: the deletion did commit, and its other file stays deleted.
     expect(trash(dir)).toEqual([]);
@@ -187,10 +184,7 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     jest.restoreAllMocks();
     // NTP steps the clock an hour back; the study is sent again (one of its two instances) before the next start.
     const clock = jest.spyOn(Date, 'now').mockReturnValue(Date.now() - 3_600_000);
-    const temp = join(dir, 'tmp', 'again.part');
-    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: SOPS[0] as string, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, 1],
-      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
-    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await storeInstance(archive, dir, SOPS[0] as string);
     clock.mockRestore();
     await reopen();
     expect(trash(dir)).toEqual([]);
@@ -203,10 +197,7 @@ describe('a deletion\'s files and rows go together, across a failure or a crash'
     await expect(archive.deleteStudy(STUDY)).rejects.toThrow(/SQLITE_FULL/);
     jest.restoreAllMocks();
     // The modality sends one more series to the study before the next start.
-    const temp = join(dir, 'tmp', 'another-series.part');
-    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: '2.25.97199', seriesInstanceUid: '2.25.97198', imagePositionPatient: [0, 0, 1],
-      attributes: { StudyInstanceUID: STUDY, PatientID: 'BAGS' } }));
-    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await storeInstance(archive, dir, '2.25.97199', '2.25.97198');
     await reopen();
     expect(trash(dir)).toEqual([]);
     for (const instance of archive.index.listInstances({ studyUid: STUDY })) {
