@@ -157,54 +157,43 @@ describe('FileBlobStore: folders made durable with the files in them', () => {
     expect(await foldersSynced(() => blobs.writeAtomic('instances/1/2/4.dcm', 'copy'))).toEqual([join(root, 'instances/1/2')]);
   });
 
-  test('a second store into a series folder being made waits for the first store\'s fsyncs of its parents', async () => {
+  /**
+   * Stores `firstKey`, then `secondKey` while the fsync of `heldFolder` (made for the first) is held: the second must
+   * not be acknowledged before it is released, though its own folders need nothing more of it.
+   */
+  async function expectSecondWaitsForFolder(heldFolder: string, firstKey: string, secondKey: string): Promise<void> {
     const blobs = new FileBlobStore(root);
     await blobs.init();
     let release = (): void => undefined;
     const held = new Promise<void>((resolve) => { release = resolve; });
     const open = fsPromises.open.bind(fsPromises);
     const spy = jest.spyOn(fsPromises, 'open').mockImplementation(async (path, flags, mode) => {
-      if (flags === 'r' && String(path) === join(root, 'instances', '1')) await held; // the study folder's fsync, held
+      if (flags === 'r' && String(path) === join(root, heldFolder)) await held;
       return open(path, flags, mode);
     });
     try {
       const settled: string[] = [];
-      const first = blobs.writeAtomic('instances/1/2/3.dcm', 'first').then(() => settled.push('first'));
+      const first = blobs.writeAtomic(firstKey, 'first').then(() => settled.push('first'));
       await new Promise((r) => setTimeout(r, 50));
-      const second = blobs.writeAtomic('instances/1/2/4.dcm', 'second').then(() => settled.push('second'));
+      const second = blobs.writeAtomic(secondKey, 'second').then(() => settled.push('second'));
       await new Promise((r) => setTimeout(r, 100));
-      expect(settled).toEqual([]); // the second, too, waits for the folder the first is making durable
+      expect(settled).toEqual([]);
       release();
       await Promise.all([first, second]);
       expect(settled.sort()).toEqual(['first', 'second']);
     } finally {
       spy.mockRestore();
     }
+  }
+
+  test('a second store into a series folder being made waits for the first store\'s fsyncs of its parents', async () => {
+    // The study folder's fsync (of the entry of its series) is held.
+    await expectSecondWaitsForFolder(join('instances', '1'), 'instances/1/2/3.dcm', 'instances/1/2/4.dcm');
   });
 
   test('a store into a second new series of a new study waits for the fsync of the folder above the study', async () => {
-    const blobs = new FileBlobStore(root);
-    await blobs.init();
-    let release = (): void => undefined;
-    const held = new Promise<void>((resolve) => { release = resolve; });
-    const open = fsPromises.open.bind(fsPromises);
-    const spy = jest.spyOn(fsPromises, 'open').mockImplementation(async (path, flags, mode) => {
-      if (flags === 'r' && String(path) === join(root, 'instances')) await held; // the study folder's entry, held
-      return open(path, flags, mode);
-    });
-    try {
-      const settled: string[] = [];
-      const first = blobs.writeAtomic('instances/7/1/1.dcm', 'first').then(() => settled.push('first'));
-      await new Promise((r) => setTimeout(r, 50));
-      const second = blobs.writeAtomic('instances/7/2/1.dcm', 'second').then(() => settled.push('second'));
-      await new Promise((r) => setTimeout(r, 100));
-      expect(settled).toEqual([]); // the second series' store, too, waits: its study folder is not durable yet
-      release();
-      await Promise.all([first, second]);
-      expect(settled.sort()).toEqual(['first', 'second']);
-    } finally {
-      spy.mockRestore();
-    }
+    // The fsync of instances/ (the entry of the study folder) is held: the second series' store must wait for it too.
+    await expectSecondWaitsForFolder('instances', 'instances/7/1/1.dcm', 'instances/7/2/1.dcm');
   });
 
   test('a retired copy\'s folder is fsynced, so that the copy kept survives with the replacement', async () => {
