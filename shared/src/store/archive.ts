@@ -811,7 +811,10 @@ export class Archive {
     if (source === undefined || source === UNREADABLE) return source;
     const { kept, header } = source;
     const ofPatient = this.index.attributeSource({ studyUid: study, patientKey: patientKeyOf(header) }, gone);
-    const patient = ofPatient && ofPatient.sopInstanceUid !== kept.sopInstanceUid ? await this.headerOrNone(ofPatient) : undefined;
+    // Read without holding that other study's gate: were it being deleted meanwhile, this deletion goes on with the
+    // study's own instance setting the patient, as before.
+    const patient = ofPatient && ofPatient.sopInstanceUid !== kept.sopInstanceUid
+      ? await this.headerOrLogged(ofPatient, "another study's instance could not be read; the patient is set from this study") : undefined;
     const others = await this.seriesSourceHeaders(study, gone, kept.seriesInstanceUid);
     return { study: header, ...(patient ? { patient } : {}), ...(others.length ? { others } : {}) };
   }
@@ -819,13 +822,7 @@ export class Archive {
   /** The header of a series' newest instance but `goneSop`; undefined where it cannot be read (logged): the row stays. */
   private async seriesSourceHeader(series: string, goneSop: string): Promise<InstanceHeader | undefined> {
     const source = this.index.sourceOfSeries(series, goneSop);
-    if (!source) return undefined;
-    try {
-      return await this.headerOf(source);
-    } catch (err) {
-      this.log.warn({ err, sopInstanceUid: source.sopInstanceUid }, "a series' instance could not be read; its series' attributes stay as they were");
-      return undefined;
-    }
+    return source && this.headerOrLogged(source, "a series' instance could not be read; its series' attributes stay as they were");
   }
 
   /**
@@ -837,11 +834,8 @@ export class Archive {
     Promise<InstanceHeader[]> {
     const headers: InstanceHeader[] = [];
     for (const source of this.index.seriesSources(study, gone, exceptSeriesUid)) {
-      try {
-        headers.push(await this.headerOf(source));
-      } catch (err) {
-        this.log.warn({ err, sopInstanceUid: source.sopInstanceUid }, "a series' instance could not be read; the study's attributes are merged without it");
-      }
+      const header = await this.headerOrLogged(source, "a series' instance could not be read; the study's attributes are merged without it");
+      if (header) headers.push(header);
     }
     return headers;
   }
@@ -874,24 +868,18 @@ export class Archive {
     for (let skip = 0; skip < UNREADABLE_SOURCES_PASSED_OVER; skip++) {
       const source = this.index.patientSourceWithout(study, skip, patientKey);
       if (!source) return undefined;
-      try {
-        return await this.headerOf(source);
-      } catch (err) {
-        this.log.warn({ err, sopInstanceUid: source.sopInstanceUid }, "another study's instance could not be read to set its patient's attributes again");
-      }
+      const header = await this.headerOrLogged(source, "another study's instance could not be read to set its patient's attributes again");
+      if (header) return header;
     }
     return undefined;
   }
 
-  /**
-   * The header of an instance of another study, read without holding that study's gate: were it being deleted
-   * meanwhile, the deletion here goes on with this study's own instance setting the patient, as before.
-   */
-  private async headerOrNone(instance: StoredInstance): Promise<InstanceHeader | undefined> {
+  /** An instance's header, or undefined where its file cannot be read: logged, saying what goes on without it. */
+  private async headerOrLogged(instance: StoredInstance, without: string): Promise<InstanceHeader | undefined> {
     try {
       return await this.headerOf(instance);
     } catch (err) {
-      this.log.warn({ err, sopInstanceUid: instance.sopInstanceUid }, "another study's instance could not be read; the patient is set from this study");
+      this.log.warn({ err, sopInstanceUid: instance.sopInstanceUid }, without);
       return undefined;
     }
   }
