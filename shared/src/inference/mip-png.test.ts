@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { isMipsegError } from '../errors';
 import { maskToPng, pngToModelInput } from './mip-png';
@@ -19,6 +19,27 @@ function withTrns(png: Buffer, key: number[]): Buffer {
   chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
   const afterIhdr = 8 + 12 + 13;
   return Buffer.concat([png.subarray(0, afterIhdr), chunk, png.subarray(afterIhdr)]);
+}
+
+/** A chunk of `type` holding `data`, with its length and CRC. */
+function chunk(type: string, data: Buffer): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+/** An 8-bit palette PNG (colour type 3) of `indices`, with `alphas` (tRNS: one alpha per leading palette entry). */
+function palettePng(width: number, height: number, palette: number[][], alphas: number[], indices: number[]): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 3, 0, 0, 0], 8);
+  const rows = Buffer.concat(Array.from({ length: height }, (_, y) => Buffer.from([0, ...indices.slice(y * width, (y + 1) * width)])));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('PLTE', Buffer.from(palette.flat())),
+    chunk('tRNS', Buffer.from(alphas)), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 describe('pngToModelInput', () => {
@@ -46,6 +67,13 @@ describe('pngToModelInput', () => {
     }
   });
 
+  it('reads a palette PNG\'s transparent entries as shown, over white, as it reads an alpha channel (air, not uptake)', () => {
+    // Entry 0: black, fully transparent (the background); 1: grey 60 (a lesion); 2: white. Mostly background.
+    const png = palettePng(4, 2, [[0, 0, 0], [60, 60, 60], [255, 255, 255]], [0], [0, 0, 0, 1, 0, 0, 2, 0]);
+    const input = pngToModelInput(png);
+    expect(Array.from(input.data)).toEqual([0, 0, 0, Math.fround(195 / 255), 0, 0, 0, 0]);
+  });
+
   it('refuses a PNG with more than one tRNS chunk (one at most, by the PNG specification), as thousands were a way to exhaust memory', () => {
     const twice = withTrns(withTrns(encode(4, 2, rgba, 0), [0, 255]), [0, 255]);
     let caught: unknown;
@@ -56,6 +84,10 @@ describe('pngToModelInput', () => {
     }
     expect(isMipsegError(caught, 'MIPSEG_IMAGE_INVALID')).toBe(true);
     expect((caught as Error).message).toContain('more than one tRNS');
+    const palette = palettePng(2, 1, [[0, 0, 0], [255, 255, 255]], [0], [1, 1]);
+    const afterPlte = palette.indexOf('tRNS', 0, 'latin1') - 4;
+    const trns = palette.subarray(afterPlte, afterPlte + 13);
+    expect(() => pngToModelInput(Buffer.concat([palette.subarray(0, afterPlte), trns, palette.subarray(afterPlte)]))).toThrow(/more than one tRNS/);
   });
 
   it('refuses an image wider than the model takes from its IHDR, without decoding it', () => {

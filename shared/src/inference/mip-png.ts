@@ -43,12 +43,13 @@ export function checkPngHeader(png: Uint8Array): { readonly width: number; reado
 }
 
 /**
- * The PNG without its tRNS chunk. pngjs makes a pixel of a grey or RGB colour key (0, 0, 0, 0), so white air keyed
+ * The PNG without its tRNS chunk, where that is a colour key (grey or RGB). pngjs makes a pixel of a grey or RGB colour key (0, 0, 0, 0), so white air keyed
  * transparent would read as maximum uptake, while training read images with PIL's convert("L"), which ignores
  * transparency and keeps the colour. A keyed pixel is read by its colour, as PIL reads it; an alpha channel is
  * another matter (pngToModelInput lays such a pixel over white, as it is shown).
  */
 function withoutTransparency(png: Buffer): Buffer {
+
   // One pass over the chunks before the first IDAT (where tRNS must be), each copied at most once: a file of many
   // chunks must cost one walk, not a copy of the file per chunk.
   let tRNS: { start: number; end: number } | undefined;
@@ -62,7 +63,10 @@ function withoutTransparency(png: Buffer): Buffer {
     }
     at = end;
   }
-  return tRNS ? Buffer.concat([png.subarray(0, tRNS.start), png.subarray(Math.min(tRNS.end, png.length))]) : png;
+  // In a palette image (colour type 3, IHDR's tenth byte) tRNS is each entry's alpha, not a colour key: kept, it is
+  // read as an alpha channel is, laid over white (pngToModelInput), so a transparent background is air, not uptake.
+  if (!tRNS || png[25] === 3) return png;
+  return Buffer.concat([png.subarray(0, tRNS.start), png.subarray(Math.min(tRNS.end, png.length))]);
 }
 
 function decodePng(png: Uint8Array): PNG {
