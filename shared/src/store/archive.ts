@@ -702,7 +702,6 @@ export class Archive {
   private async deleteWithFiles<T>(target: DeletionTarget, moves: ReadonlyArray<{ folder: string; matches?: (name: string) => boolean }>,
     commit: () => T | undefined): Promise<T | undefined> {
     const fields = deletionFields(target);
-    // After every row the target holds, whatever the clock did since they came (stillIndexed compares with it).
     // With the target's rows as they are now: at the next start, the same rows mean the deletion did not commit.
     const rows = this.index.rowsSummary(target);
     const stamp = `${Date.now()}-${randomUUID().slice(0, 8)}-${rows.latestReceivedAt}-${rows.count}`;
@@ -794,12 +793,11 @@ export class Archive {
    * its rows' summary, is judged by the rows received before it was made.
    */
   private stillIndexed(bag: ParsedBag): boolean {
-    if (!bag.rows) return this.index.holdsRowsReceivedBefore(bag.target, bag.madeAt);
+    if (!bag.rows) return this.index.rowsSummary(bag.target, bag.madeAt - 1).count > 0;
     // All the rows it had are still there, whatever was stored beside them since (a deletion that failed, and whose
     // files could not be put back, leaves the study open to new series until the next start).
     return bag.rows.count > 0 && this.index.rowsSummary(bag.target, bag.rows.latestReceivedAt).count === bag.rows.count;
   }
-
 
   /**
    * The headers that set a study's and its patient's attributes once `gone` is deleted (RemainingHeaders); undefined

@@ -138,8 +138,6 @@ export interface ArchiveIndex {
    * series first, leaving out `except`'s series and the instance or series `gone`: at most SERIES_SOURCES_READ.
    */
   seriesSources(studyUid: string, gone: { seriesUid?: string; sopInstanceUid?: string }, exceptSeriesUid?: string): StoredInstance[];
-  /** Whether a study, series or instance has rows received before `time` (ms since the epoch). */
-  holdsRowsReceivedBefore(target: { study: string; series?: string; sop?: string }, time: number): boolean;
   /**
    * How many rows a study, series or instance has (those received no later than `receivedUpTo`, where given), and when
    * its newest was received (ms since the epoch; 0: none).
@@ -198,6 +196,11 @@ function attributeRow(header: InstanceHeader) {
 const targetWhere = (target: { series?: string; sop?: string }): string =>
   (target.sop !== undefined ? 'sop_instance_uid = ?' : target.series !== undefined ? 'series_uid = ?' : 'study_uid = ?');
 
+/** The series row's attributes, overwritten from one instance's (replaceSeries, refileSeries). */
+const SERIES_ATTRIBUTES_SET = `modality = @modality, series_description = @series_description, series_number = @series_number,
+  series_date = @series_date, series_time = @series_time, series_time_n = @series_time_n, pps_start_date = @pps_start_date,
+  pps_start_time = @pps_start_time, pps_start_time_n = @pps_start_time_n, body_part_examined = @body_part_examined`;
+
 /** Most series whose sources a replacement or deletion reads to merge a study's attributes (seriesSources). */
 export const SERIES_SOURCES_READ = 20;
 
@@ -207,8 +210,8 @@ const MERGED_PATIENT_COLUMNS = ['patient_name', 'patient_birth_date', 'patient_s
 /**
  * `primary`'s row, each study attribute it leaves empty taken from the first of `others` that has it (a study's series
  * can differ: a CT with the AccessionNumber, a PET without), and each patient attribute from the first of the same
- * patient among them and then `ofPatient` (the patient's other studies, which share its row); StudyTime with its normalised form, from one source. Values `primary` has, empty ones included where no
- * other source has the attribute, are what a correction or a deletion leaves: nothing of a replaced copy or of deleted
+ * patient among them and then `ofPatient` (the patient's other studies, which share its row); StudyTime with its
+ * normalised form, from one source. Values `primary` has, empty ones included where no other source has the attribute, are what a correction or a deletion leaves: nothing of a replaced copy or of deleted
  * instances survives, as it did when the index merged with the row already there.
  */
 function mergedRow(primary: InstanceHeader, others: readonly InstanceHeader[], ofPatient: readonly InstanceHeader[] = []) {
@@ -232,6 +235,9 @@ function mergedRow(primary: InstanceHeader, others: readonly InstanceHeader[], o
   }
   return row as ReturnType<typeof attributeRow>;
 }
+
+/** Instances with the time their series' attributes were last set (series_set_at): what orders attribute sources. */
+const WITH_SERIES_SET_AT = '(SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)';
 
 const INSTANCE_COLUMNS = `sop_instance_uid AS sopInstanceUid, series_uid AS seriesInstanceUid,
   study_uid AS studyInstanceUid, sop_class_uid AS sopClassUid, transfer_syntax_uid AS transferSyntaxUid,
@@ -332,15 +338,9 @@ export class SqliteArchiveIndex implements ArchiveIndex {
           referring_physician_name = @referring_physician_name, study_id = @study_id,
           study_description = @study_description, timezone_offset = @timezone_offset, updated_at = @now
         WHERE study_uid = @study_uid`),
-      replaceSeries: this.db.prepare(`UPDATE series SET modality = @modality, series_description = @series_description,
-          series_number = @series_number, series_date = @series_date, series_time = @series_time, series_time_n = @series_time_n,
-          pps_start_date = @pps_start_date, pps_start_time = @pps_start_time, pps_start_time_n = @pps_start_time_n,
-          body_part_examined = @body_part_examined, updated_at = @now WHERE series_uid = @series_uid`),
+      replaceSeries: this.db.prepare(`UPDATE series SET ${SERIES_ATTRIBUTES_SET}, updated_at = @now WHERE series_uid = @series_uid`),
       // As replaceSeries, but keeping updated_at: the attribute sources are ordered by it (attributeSource).
-      refileSeries: this.db.prepare(`UPDATE series SET modality = @modality, series_description = @series_description,
-          series_number = @series_number, series_date = @series_date, series_time = @series_time, series_time_n = @series_time_n,
-          pps_start_date = @pps_start_date, pps_start_time = @pps_start_time, pps_start_time_n = @pps_start_time_n,
-          body_part_examined = @body_part_examined WHERE series_uid = @series_uid`),
+      refileSeries: this.db.prepare(`UPDATE series SET ${SERIES_ATTRIBUTES_SET} WHERE series_uid = @series_uid`),
       deleteOrphanPatient: this.db.prepare(`DELETE FROM patients WHERE patient_key = @patientKey
         AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_key = @patientKey)`),
     };
@@ -424,7 +424,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   patientSourceWithout(studyUid: string, skip = 0, patientKey?: string): StoredInstance | undefined {
     return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
-        (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
+        ${WITH_SERIES_SET_AT}
       WHERE study_uid IN (SELECT study_uid FROM studies
           WHERE patient_key = coalesce(?, (SELECT patient_key FROM studies WHERE study_uid = ?)) AND study_uid <> ?)
       ORDER BY series_set_at DESC, received_at = series_set_at DESC, received_at DESC, sop_instance_uid LIMIT 1 OFFSET ?`)
@@ -449,7 +449,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   attributeSource(scope: { studyUid: string; patientKey?: string }, gone: { seriesUid?: string; sopInstanceUid?: string }, skip = 0): StoredInstance | undefined {
     return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
-        (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
+        ${WITH_SERIES_SET_AT}
       WHERE (study_uid = ? OR study_uid IN (SELECT study_uid FROM studies WHERE patient_key = ?))
         AND series_uid <> ? AND sop_instance_uid <> ?
       ORDER BY series_set_at DESC, received_at = series_set_at DESC, received_at DESC, sop_instance_uid LIMIT 1 OFFSET ?`)
@@ -534,12 +534,6 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return this.stmts.findInstance.get(sopInstanceUid) as StoredInstance | undefined;
   }
 
-  holdsRowsReceivedBefore(target: { study: string; series?: string; sop?: string }, time: number): boolean {
-    const row = this.statements.prepare(`SELECT 1 FROM instances WHERE ${targetWhere(target)} AND study_uid = ? AND received_at < ? LIMIT 1`)
-      .get(target.sop ?? target.series ?? target.study, target.study, time);
-    return row !== undefined;
-  }
-
   rowsSummary(target: { study: string; series?: string; sop?: string }, receivedUpTo = Number.MAX_SAFE_INTEGER): RowsSummary {
     return this.statements.prepare(`SELECT count(*) AS count, coalesce(max(received_at), 0) AS latestReceivedAt FROM instances
       WHERE ${targetWhere(target)} AND study_uid = ? AND received_at <= ?`)
@@ -548,7 +542,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   sourceOfSeries(seriesUid: string, goneSop: string): StoredInstance | undefined {
     return this.statements.prepare(`SELECT ${INSTANCE_COLUMNS} FROM
-        (SELECT i.*, se.updated_at AS series_set_at FROM instances i JOIN series se ON se.series_uid = i.series_uid)
+        ${WITH_SERIES_SET_AT}
       WHERE series_uid = ? AND sop_instance_uid <> ?
       ORDER BY received_at = series_set_at DESC, received_at DESC, sop_instance_uid LIMIT 1`).get(seriesUid, goneSop) as StoredInstance | undefined;
   }
@@ -588,8 +582,9 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       if (arrival === 'replacement') {
         // A changed copy sets its study's attributes as a correction does, an emptied value included, merged only
         // with the study's other series (mergedRow): what the replaced copy carried does not outlive it.
-        this.stmts.replacePatient.run(mergedRow(header, others, ofPatient));
-        this.stmts.replaceStudy.run(mergedRow(header, others));
+        const merged = mergedRow(header, others, ofPatient);
+        this.stmts.replacePatient.run(merged);
+        this.stmts.replaceStudy.run(merged);
         this.stmts.replaceSeries.run(row);
       } else {
         if (!noPatient) this.stmts.upsertPatient.run(row);
