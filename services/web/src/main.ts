@@ -1,11 +1,11 @@
-import { ApiError, AuthRequiredError, fetchSession, logOut } from './api.js';
-import { backoffDelayMs, FINAL_STATUSES } from './backoff.js';
+import { AuthRequiredError, fetchSession, logOut } from './api.js';
+import { backoffDelayMs } from './backoff.js';
 import { h, replaceChildren } from './dom.js';
 import { loginView } from './login-view.js';
 import { StudyEventStream } from './study-events.js';
 import { studyView } from './study-view.js';
 import { tryMipView } from './try-mip-view.js';
-import { errorBox, type Shell, type View } from './view.js';
+import { errorBox, isFinalRefusal, retryNotice, type Shell, type View } from './view.js';
 import { WORKLIST_LINK, worklistHref } from './worklist-url.js';
 import { worklistView } from './worklist-view.js';
 
@@ -66,7 +66,7 @@ async function start(): Promise<void> {
   } catch (err) {
     if (ticket !== starting) return;
     if (err instanceof AuthRequiredError) return showLogin();
-    if (err instanceof ApiError && FINAL_STATUSES.has(err.status)) return show(errorBox(err));
+    if (isFinalRefusal(err)) return show(errorBox(err));
     return show(startRetry(err));
   }
   if (ticket !== starting) return;
@@ -83,7 +83,7 @@ function startRetry(err: unknown): View {
   const delay = backoffDelayMs(startFailures++);
   const timer = window.setTimeout(() => void start(), delay);
   return {
-    element: h('div', {}, errorBox(err), h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } }, `Trying again in ${Math.round(delay / 1000)} s.`)),
+    element: h('div', {}, errorBox(err), retryNotice(delay)),
     // And a start already asking: its answer would replace the page the reader moved on to.
     dispose: () => {
       window.clearTimeout(timer);

@@ -4,8 +4,8 @@ import { aiStatusBadge, exportBadge, tickElapsed, timeTaken } from './ai-status-
 import { h, replaceChildren } from './dom.js';
 import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { mipViewer } from './mip-viewer.js';
-import { backoffDelayMs, FINAL_STATUSES } from './backoff.js';
-import { debounce, errorBox, errorMessage, type Shell, type View } from './view.js';
+import { backoffDelayMs } from './backoff.js';
+import { debounce, errorBox, errorMessage, isFinalRefusal, retryNotice, type Shell, type View } from './view.js';
 import { WORKLIST_LINK, worklistHref } from './worklist-url.js';
 
 const dl = (...pairs: Array<[string, Node | string]>): HTMLElement =>
@@ -213,7 +213,7 @@ export function studyView(shell: Shell, uid: string): View {
       if (err instanceof AuthRequiredError) return shell.authRequired();
       if (shown && isStudyGone(err)) return deleted();
       if (shown) return refreshFailed(err);
-      if (err instanceof ApiError && FINAL_STATUSES.has(err.status)) return void replaceChildren(element, backLink(), errorBox(err));
+      if (isFinalRefusal(err)) return void replaceChildren(element, backLink(), errorBox(err));
       firstLoadFailed(err);
     }
   }
@@ -224,8 +224,7 @@ export function studyView(shell: Shell, uid: string): View {
    */
   function firstLoadFailed(err: unknown): void {
     const delay = backoffDelayMs(failures++);
-    replaceChildren(element, backLink(), errorBox(err), h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } },
-      `Trying again in ${Math.round(delay / 1000)} s.`));
+    replaceChildren(element, backLink(), errorBox(err), retryNotice(delay));
     retryTimer = window.setTimeout(() => void load(), delay);
   }
 

@@ -1,3 +1,5 @@
+import { ApiError } from './api.js';
+import { FINAL_STATUSES } from './backoff.js';
 import { h } from './dom.js';
 
 /** What main.ts shows: one view at a time, disposed (listeners, timers) when the route changes. */
@@ -18,6 +20,14 @@ export const errorMessage = (err: unknown): string => (err instanceof Error ? er
 
 export function errorBox(err: unknown): HTMLElement {
   return h('div', { class: 'error-box', attrs: { role: 'alert' } }, errorMessage(err));
+}
+
+/** A read refused for what it asks (FINAL_STATUSES): asking again would get the same answer. */
+export const isFinalRefusal = (err: unknown): boolean => err instanceof ApiError && FINAL_STATUSES.has(err.status);
+
+/** What a view shows under an error it will ask again after `delayMs` (backoffDelayMs). */
+export function retryNotice(delayMs: number): HTMLElement {
+  return h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } }, `Trying again in ${Math.round(delayMs / 1000)} s.`);
 }
 
 /** A debounced call, and a way to drop the call it has pending (a view's dispose() must: see debounce). */

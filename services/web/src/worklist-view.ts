@@ -1,11 +1,11 @@
-import { ApiError, AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js';
-import { backoffDelayMs, FINAL_STATUSES } from './backoff.js';
+import { AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js';
+import { backoffDelayMs } from './backoff.js';
 import type { WorklistPage, WorklistStudy } from './api-types.js';
 import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
 import { h, placeChildren, replaceChildren } from './dom.js';
 import { liveIndicator } from './live-indicator.js';
 import { formatArea, formatDate, formatPatientName, formatSexAge, formatTime } from './format.js';
-import { debounce, errorBox, type Shell, type View } from './view.js';
+import { debounce, errorBox, isFinalRefusal, retryNotice, type Shell, type View } from './view.js';
 import { FILTER_KEYS, parseWorklistSearch, rememberWorklistPath, worklistPath } from './worklist-url.js';
 
 const PAGE_SIZE = 50;
@@ -143,8 +143,7 @@ export function worklistView(shell: Shell): View {
    */
   function loadFailed(err: unknown): void {
     const delay = backoffDelayMs(failures++);
-    replaceChildren(message, errorBox(err), h('p', { class: 'muted', attrs: { 'data-retry-notice': '' } },
-      `Trying again in ${Math.round(delay / 1000)} s.`));
+    replaceChildren(message, errorBox(err), retryNotice(delay));
     retryTimer = window.setTimeout(() => void load(), delay);
   }
 
@@ -178,7 +177,7 @@ export function worklistView(shell: Shell): View {
       if (err instanceof AuthRequiredError) return shell.authRequired();
       // A refusal of what was asked (400: a from after to, an old link's state) will not change by asking again; a
       // proxy's 408 or 429, or anything from 500 up, may.
-      if (err instanceof ApiError && FINAL_STATUSES.has(err.status)) return refused(err);
+      if (isFinalRefusal(err)) return refused(err);
       loadFailed(err);
     } finally {
       if (ticket === loading) element.classList.remove('loading');
