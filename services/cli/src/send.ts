@@ -143,7 +143,8 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
   // A streamed request body needs duplex 'half', which Node's fetch takes but its RequestInit type lacks.
   const init = { method: 'POST', headers, body: Readable.toWeb(multipartBody(files, boundary, onBytes)), duplex: 'half' };
   // Not followed: fetch cannot send a streamed body again, and would fail with a bare "fetch failed".
-  const res = await fetch(`${options.url.replace(/\/$/, '')}/studies`, { ...init, redirect: 'manual' } as RequestInit);
+  const studies = `${options.url.replace(/\/$/, '')}/studies`;
+  const res = await fetch(studies, { ...init, redirect: 'manual' } as RequestInit);
   const text = await res.text();
   let body: unknown;
   try {
@@ -154,7 +155,7 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
   const stored = countSequence(body, '00081199');
   const failed = countSequence(body, '00081198');
   return { status: res.status, stored, failed: res.status >= 400 && stored + failed === 0 ? files.length : failed,
-    warning: res.headers.get('warning'), location: suggestedUrl(res.headers.get('location'), res.url || `${options.url.replace(/\/$/, '')}/studies`) };
+    warning: res.headers.get('warning'), location: suggestedUrl(res.headers.get('location'), res.url || studies) };
 }
 
 /**
@@ -193,7 +194,6 @@ function stopReason(result: StowResult): string | undefined {
   }
   return undefined;
 }
-
 
 /**
  * A pooled keep-alive connection may have been closed by the server (a restart): fetch then fails before

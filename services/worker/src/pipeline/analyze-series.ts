@@ -69,6 +69,12 @@ async function deriveResults(instances: SeriesInstances, request: AnalysisReques
   return results;
 }
 
+/** The failure of an analysis whose series was deleted while it ran: not found, for good. */
+function seriesDeleted(seriesInstanceUid: string, cause?: unknown): MipsegError {
+  return new MipsegError('MIPSEG_NOT_FOUND', `series ${seriesInstanceUid} (deleted during its analysis, so its results were not stored)`,
+    cause === undefined ? undefined : { cause });
+}
+
 /**
  * One analysis: read the series here, derive the MIP and SEG on an analysis thread (SUV volume → coronal
  * MIP → segmentation → DICOM), store them beside the study here. Returns the new UIDs and what was found.
@@ -87,7 +93,7 @@ export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps
   await timed(progress, 'store', async () => {
     // A study deleted while it was analysed stays deleted: its MIP and SEG would bring the patient back.
     if (!(await deps.source.hasSeries(studyInstanceUid, seriesInstanceUid))) {
-      throw new MipsegError('MIPSEG_NOT_FOUND', `series ${seriesInstanceUid} (deleted during its analysis, so its results were not stored)`);
+      throw seriesDeleted(seriesInstanceUid);
     }
     // Checked again where they are stored, in the study's gate: a deletion may come between the question and the store.
     try {
@@ -96,7 +102,7 @@ export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps
       // The gateway's refusal reaches a queue-mode worker as a refused STOW, which is retried: asked again, a deletion
       // fails the job for good now, as the check above does.
       if (!isMipsegError(err, 'MIPSEG_NOT_FOUND') && !(await deps.source.hasSeries(studyInstanceUid, seriesInstanceUid).catch(() => true))) {
-        throw new MipsegError('MIPSEG_NOT_FOUND', `series ${seriesInstanceUid} (deleted during its analysis, so its results were not stored)`, { cause: err });
+        throw seriesDeleted(seriesInstanceUid, err);
       }
       throw err;
     }
