@@ -30,6 +30,7 @@ describe('a study\'s attributes, merged from its series, after a correction or a
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Stores an instance of STUDY (of patient MRN-98100) unless `attributes` say otherwise. */
   async function store(series: string, sop: string, attributes: Record<string, unknown>): Promise<void> {
     const temp = join(dir, 'tmp', `${sent++}.part`);
     writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: series, imagePositionPatient: [0, 0, Number(sop.slice(-1))],
@@ -51,20 +52,14 @@ describe('a study\'s attributes, merged from its series, after a correction or a
   });
 
   test('a corrected copy that empties the name keeps the name the patient\'s other study carries (their shared row)', async () => {
-    const temp = join(dir, 'tmp', 'other-study.part');
-    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: '2.25.98201', seriesInstanceUid: '2.25.98200', imagePositionPatient: [0, 0, 1],
-      attributes: { StudyInstanceUID: '2.25.98199', PatientID: 'MRN-98100', PatientName: 'Doe^John' } }));
-    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await store('2.25.98200', '2.25.98201', { StudyInstanceUID: '2.25.98199', PatientName: 'Doe^John' }); // another study of the patient
     await store(PET, `${PET}.1`, { PatientName: 'Doe^John' });
     await store(PET, `${PET}.1`, { PatientName: '' });
     expect(studyRow(archive)).toMatchObject({ patient_name: 'Doe^John' });
   });
 
   test('a corrected copy that moves the study to another PatientID and empties the name keeps that patient\'s name', async () => {
-    const temp = join(dir, 'tmp', 'patient-b.part');
-    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: '2.25.98211', seriesInstanceUid: '2.25.98210', imagePositionPatient: [0, 0, 1],
-      attributes: { StudyInstanceUID: '2.25.98209', PatientID: 'MRN-B', PatientName: 'Roe^Jane' } }));
-    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+    await store('2.25.98210', '2.25.98211', { StudyInstanceUID: '2.25.98209', PatientID: 'MRN-B', PatientName: 'Roe^Jane' }); // patient B's study
     await store(PET, `${PET}.1`, { PatientName: 'Doe^John' });
     await store(PET, `${PET}.1`, { PatientID: 'MRN-B', PatientName: '' });
     expect(studyRow(archive)).toMatchObject({ patient_id: 'MRN-B', patient_name: 'Roe^Jane' });
