@@ -135,21 +135,35 @@ const pduItem = (type: number, body: Buffer): Buffer => {
 const uidItem = (type: number, uid: string): Buffer => pduItem(type, Buffer.from(uid, 'latin1'));
 const aeTitleField = (title: string): Buffer => Buffer.from(title.padEnd(16, ' '), 'latin1');
 
+/** A presentation context an A-ASSOCIATE-RQ proposes (PS3.8 9.3.2.2). */
+export interface ProposedContext {
+  readonly id: number;
+  readonly abstractSyntax: string;
+  readonly transferSyntaxes: readonly string[];
+}
+
 /**
- * An A-ASSOCIATE-RQ to SCP_AE_TITLE proposing Verification, announcing `maxLength` as its Maximum Length Received
+ * An A-ASSOCIATE-RQ to SCP_AE_TITLE proposing `contexts`, announcing `maxLength` as its Maximum Length Received
  * (PS3.8 9.3.2, D.1): for tests that speak PDUs themselves to do what no well-behaved SCU does.
  */
-export function associateRequest(maxLength: number, callingAeTitle = 'RAWSCU'): Buffer {
-  const context = pduItem(0x20, Buffer.concat([Buffer.from([1, 0, 0, 0]), uidItem(0x30, '1.2.840.10008.1.1'), uidItem(0x40, '1.2.840.10008.1.2')]));
+export function associateRequestProposing(contexts: readonly ProposedContext[], maxLength = 16_384, callingAeTitle = 'RAWSCU'): Buffer {
+  const items = contexts.map((c) => pduItem(0x20, Buffer.concat([Buffer.from([c.id, 0, 0, 0]), uidItem(0x30, c.abstractSyntax),
+    ...c.transferSyntaxes.map((ts) => uidItem(0x40, ts))])));
   const length = Buffer.alloc(4);
   length.writeUInt32BE(maxLength);
   const userInfo = pduItem(0x50, Buffer.concat([pduItem(0x51, length), uidItem(0x52, '1.2.826.0.1.3680043.8.498.1')]));
   const body = Buffer.concat([Buffer.from([0, 1, 0, 0]), aeTitleField(SCP_AE_TITLE), aeTitleField(callingAeTitle), Buffer.alloc(32),
-    uidItem(0x10, '1.2.840.10008.3.1.1.1'), context, userInfo]);
+    uidItem(0x10, '1.2.840.10008.3.1.1.1'), ...items, userInfo]);
   const header = Buffer.alloc(6);
   header[0] = 0x01;
   header.writeUInt32BE(body.length, 2);
   return Buffer.concat([header, body]);
+}
+
+/** An A-ASSOCIATE-RQ proposing Verification only (see associateRequestProposing). */
+export function associateRequest(maxLength: number, callingAeTitle = 'RAWSCU'): Buffer {
+  return associateRequestProposing([{ id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }],
+    maxLength, callingAeTitle);
 }
 
 /** A-RELEASE-RQ (PS3.8 9.3.6): type 5, length 4, four reserved bytes. */

@@ -31,6 +31,8 @@ export class ReceivedInstance extends Writable {
     fileMeta: Buffer,
     private readonly maxInstanceBytes: number,
     private readonly socket: Socket,
+    /** Set where the request is refused before its data set arrives: the bytes are then read and dropped. */
+    refusal?: MipsegError,
   ) {
     super({ highWaterMark: NEVER_FULL });
     this.file = archive.blobs.createTemp();
@@ -39,6 +41,7 @@ export class ReceivedInstance extends Writable {
       this.problem ??= toStorageError(err);
       this.resumeSocket();
     });
+    this.problem = refusal;
     this.append(fileMeta);
   }
 

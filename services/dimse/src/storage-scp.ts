@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { Dataset, Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
 import type { Config } from '@mipseg/shared/config';
 import { MipsegError } from '@mipseg/shared/errors';
@@ -11,6 +11,20 @@ import type { AssociationSlots } from './association-slots';
 import { cStoreResultFor } from './c-store-status';
 import { A_ABORT_BY_USER, A_ABORT_INVALID_PDU_PARAMETER, maxPduLengthToAnnounce, PduLengthGuard } from './pdu-length-guard';
 import { ReceivedInstance } from './received-instance';
+
+/**
+ * A C-STORE must travel on a presentation context for its SOP class (PS3.7 9.1.1): the transfer syntax agreed there
+ * is for that class. One sent on another class's context (a sender that negotiated CT and sends Enhanced CT on it)
+ * is refused with 0x0122, SOP class not supported, which says what to fix; the response goes back on the context
+ * the request came on. dcmjs-dimse itself does not check.
+ */
+function sopClassRefusal(context: association.PresentationContext, request: requests.CStoreRequest): MipsegError | undefined {
+  const abstractSyntax = context.getAbstractSyntaxUid();
+  if (request.getAffectedSopClassUid() === abstractSyntax) return undefined;
+  return new MipsegError('MIPSEG_SOP_CLASS_NOT_SUPPORTED',
+    `AffectedSOPClassUID is not presentation context ${context.getPresentationContextId()}'s (${abstractSyntax}): `
+    + `${request.getAffectedSopClassUid() ?? '(none)'}`);
+}
 
 /** What every association of one server shares. */
 export interface StorageScpContext {
@@ -139,15 +153,30 @@ export class StorageScp extends Scp {
   }
 
   override createStoreWritableStream(context: association.PresentationContext, request: requests.CStoreRequest): Writable {
+    if (context.getResult() !== constants.PresentationContextResult.Accept) return this.abortForUnacceptedContext(context, request);
     const fileMeta = encodeFileMetaInformation({
       mediaStorageSopClassUid: request.getAffectedSopClassUid() ?? '',
       mediaStorageSopInstanceUid: request.getAffectedSopInstanceUid() ?? '',
       transferSyntaxUid: context.getAcceptedTransferSyntaxUid() ?? '',
       sourceApplicationEntityTitle: this.callingAeTitle,
     });
-    const received = new ReceivedInstance(this.context.archive, fileMeta, this.context.config.maxInstanceBytes, this.connection);
+    const received = new ReceivedInstance(this.context.archive, fileMeta, this.context.config.maxInstanceBytes, this.connection,
+      sopClassRefusal(context, request));
     this.receiving.set(request, received);
     return received;
+  }
+
+  /**
+   * dcmjs-dimse passes on P-DATA for any presentation context ID the peer names, accepted or not, and would store the
+   * data set and answer on that context. A context we did not accept carries no agreed transfer syntax, so its bytes
+   * cannot be read as anything: as pynetdicom and dcmtk do, the association is aborted (PS3.8 9.3.8: source service
+   * provider, reason invalid PDU parameter value). The data set's PDVs still to come are read and dropped.
+   */
+  private abortForUnacceptedContext(context: association.PresentationContext, request: requests.CStoreRequest): Writable {
+    this.log.warn({ presentationContextId: context.getPresentationContextId(), abstractSyntax: context.getAbstractSyntaxUid(),
+      sopInstanceUid: request.getAffectedSopInstanceUid() }, 'C-STORE on a presentation context that was not accepted; association aborted');
+    this.abortAssociation(A_ABORT_INVALID_PDU_PARAMETER);
+    return new Writable({ highWaterMark: Number.MAX_SAFE_INTEGER, write: (_chunk, _encoding, done) => done() });
   }
 
   override createDatasetFromStoreWritableStream(
@@ -164,7 +193,7 @@ export class StorageScp extends Scp {
     const received = this.receiving.get(request);
     this.receiving.delete(request);
     const work = this.storeInstance(request, received).then((response) => {
-      if (!this.connection.destroyed) callback(response);
+      if (!this.isClosed) callback(response);
     });
     this.storing.add(work);
     void work.finally(() => this.storing.delete(work));
@@ -238,9 +267,9 @@ export class StorageScp extends Scp {
    * Ends the association with an A-ABORT, so that the peer logs an abort (and resends what it had not been
    * answered for) rather than a network error, then closes the connection like hangUp.
    */
-  abortAssociation(): void {
-    if (this.connection.destroyed) return;
-    this.connection.end(A_ABORT_BY_USER);
+  abortAssociation(pdu: Buffer = A_ABORT_BY_USER): void {
+    if (this.isClosed) return;
+    this.connection.end(pdu);
     // A peer closes at once on an A-ABORT; this bounds a shutdown by a second more for one that does not.
     setTimeout(() => this.connection.destroy(), 1000).unref();
   }

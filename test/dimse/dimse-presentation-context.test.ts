@@ -1,0 +1,205 @@
+import { connect, type Socket } from 'node:net';
+import {
+  associateRequestProposing, dataSetOf, RELEASE_REQUEST, runTool, SCP_AE_TITLE, startTestDimse, syntheticInstance, type ProposedContext,
+  type TestDimse,
+} from './dimse-test-kit';
+
+const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+const PET_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.128';
+const NOT_A_STORAGE_CLASS = '1.2.826.0.1.3680043.8.498.999.1';
+const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
+
+interface Pdu {
+  readonly type: number;
+  readonly body: Buffer;
+}
+
+/** What the SCP answered to one C-STORE-RQ: its C-STORE-RSP, or an A-ABORT (source, reason). */
+type CStoreAnswer =
+  | { readonly kind: 'response'; readonly status: number; readonly errorComment: string; readonly contextId: number }
+  | { readonly kind: 'abort'; readonly source: number; readonly reason: number };
+
+function element(tag: number, value: Buffer): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt16LE(0x0000, 0);
+  header.writeUInt16LE(tag, 2);
+  header.writeUInt32LE(value.length, 4);
+  return Buffer.concat([header, value]);
+}
+const us = (v: number): Buffer => Buffer.from([v & 0xff, v >> 8]);
+const ui = (uid: string): Buffer => Buffer.from(uid.length % 2 === 0 ? uid : `${uid}\0`, 'latin1');
+
+/** A C-STORE-RQ command set (PS3.7 9.3.1.1) in Implicit VR Little Endian, with its group length. */
+function cStoreCommand(sopClassUid: string, sopInstanceUid: string, messageId: number): Buffer {
+  const body = Buffer.concat([
+    element(0x0002, ui(sopClassUid)), element(0x0100, us(0x0001)), element(0x0110, us(messageId)), element(0x0700, us(0)),
+    element(0x0800, us(0x0000)), element(0x1000, ui(sopInstanceUid)),
+  ]);
+  const groupLength = Buffer.alloc(4);
+  groupLength.writeUInt32LE(body.length);
+  return Buffer.concat([element(0x0000, groupLength), body]);
+}
+
+/** A P-DATA-TF PDU holding one PDV: a whole command (0x03) or the last fragment of a data set (0x02). */
+function pDataTf(contextId: number, controlHeader: number, value: Buffer): Buffer {
+  const pdu = Buffer.alloc(12);
+  pdu[0] = 0x04;
+  pdu.writeUInt32BE(6 + value.length, 2);
+  pdu.writeUInt32BE(2 + value.length, 6);
+  pdu[10] = contextId;
+  pdu[11] = controlHeader;
+  return Buffer.concat([pdu, value]);
+}
+
+function commandElements(command: Buffer): Map<number, Buffer> {
+  const elements = new Map<number, Buffer>();
+  for (let at = 0; at + 8 <= command.length;) {
+    const tag = command.readUInt16LE(at + 2);
+    const length = command.readUInt32LE(at + 4);
+    elements.set(tag, command.subarray(at + 8, at + 8 + length));
+    at += 8 + length;
+  }
+  return elements;
+}
+
+/** An SCU that speaks PDUs itself, to send what dcmtk and dcmjs-dimse never send: a C-STORE on the wrong context. */
+class RawScu {
+  private buffered = Buffer.alloc(0);
+  private waiting: (() => void) | undefined;
+  private closed = false;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.waiting?.();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiting?.();
+    });
+  }
+
+  /** Associates, proposing `contexts`; resolves with the result the SCP gave each context (0: acceptance). */
+  static async associate(port: number, contexts: readonly ProposedContext[]): Promise<{ scu: RawScu; results: Map<number, number> }> {
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s));
+      s.once('error', reject);
+    });
+    const scu = new RawScu(socket);
+    socket.write(associateRequestProposing(contexts));
+    const accept = await scu.nextPdu();
+    if (accept?.type !== 0x02) throw new Error(`no A-ASSOCIATE-AC: PDU type ${accept?.type}`);
+    const results = new Map<number, number>();
+    for (let at = 68; at + 4 <= accept.body.length;) {
+      const itemType = accept.body[at];
+      const itemLength = accept.body.readUInt16BE(at + 2);
+      if (itemType === 0x21) results.set(accept.body[at + 4] ?? 0, accept.body[at + 6] ?? 0);
+      at += 4 + itemLength;
+    }
+    return { scu, results };
+  }
+
+  /** The next whole PDU, or undefined once the SCP has closed the connection. */
+  async nextPdu(timeoutMs = 10_000): Promise<Pdu | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.buffered.length >= 6) {
+        const length = this.buffered.readUInt32BE(2);
+        if (this.buffered.length >= 6 + length) {
+          const pdu = { type: this.buffered[0] ?? 0, body: this.buffered.subarray(6, 6 + length) };
+          this.buffered = this.buffered.subarray(6 + length);
+          return pdu;
+        }
+      }
+      if (this.closed) return undefined;
+      if (Date.now() > deadline) throw new Error('no answer from the SCP');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        this.waiting = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Sends a C-STORE-RQ and its data set, both on presentation context `contextId`, and reads the answer. */
+  async cStore(contextId: number, sopClassUid: string, sopInstanceUid: string, dataSet: Buffer, messageId: number): Promise<CStoreAnswer> {
+    this.socket.write(pDataTf(contextId, 0x03, cStoreCommand(sopClassUid, sopInstanceUid, messageId)));
+    this.socket.write(pDataTf(contextId, 0x02, dataSet));
+    const pdu = await this.nextPdu();
+    if (pdu?.type === 0x07) return { kind: 'abort', source: pdu.body[2] ?? -1, reason: pdu.body[3] ?? -1 };
+    if (pdu?.type !== 0x04) throw new Error(`unexpected answer: ${pdu === undefined ? 'connection closed' : `PDU type ${pdu.type}`}`);
+    const elements = commandElements(pdu.body.subarray(6));
+    return {
+      kind: 'response',
+      contextId: pdu.body[4] ?? -1,
+      status: elements.get(0x0900)?.readUInt16LE(0) ?? -1,
+      errorComment: elements.get(0x0902)?.toString('latin1').trim() ?? '',
+    };
+  }
+
+  async release(): Promise<void> {
+    this.socket.write(RELEASE_REQUEST);
+    await this.nextPdu();
+    this.socket.destroy();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function instance(sopClassUid: string, modality: string, sopInstanceUid: string): Buffer {
+  return dataSetOf(syntheticInstance({ sopClassUid, sopInstanceUid, modality }));
+}
+
+describe('DIMSE SCP and a C-STORE sent on a presentation context that does not carry it', () => {
+  let dimse: TestDimse;
+  beforeAll(async () => {
+    dimse = await startTestDimse();
+  });
+  afterAll(() => dimse.stop());
+
+  test('a C-STORE on a context the SCP rejected ends the association with an A-ABORT and stores nothing', async () => {
+    const { scu, results } = await RawScu.associate(dimse.port, [
+      { id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] },
+      { id: 3, abstractSyntax: NOT_A_STORAGE_CLASS, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] },
+    ]);
+    try {
+      expect(results.get(1)).toBe(0);
+      expect(results.get(3)).toBe(3); // abstract syntax not supported
+      const answer = await scu.cStore(3, CT_IMAGE_STORAGE, '2.25.7301', instance(CT_IMAGE_STORAGE, 'CT', '2.25.7301'), 1);
+      // PS3.8 9.3.8: source 2, the service provider; reason 6, invalid PDU parameter value.
+      expect(answer).toEqual({ kind: 'abort', source: 2, reason: 6 });
+    } finally {
+      scu.destroy();
+    }
+    expect(dimse.archive.index.findInstance('2.25.7301')).toBeUndefined();
+    const echo = await runTool('echoscu', ['-aec', SCP_AE_TITLE, '127.0.0.1', String(dimse.port)]);
+    expect(echo.code).toBe(0);
+  });
+
+  test('a C-STORE whose SOP class is not its context\'s is refused (0x0122) on that context, not stored, and the association goes on',
+    async () => {
+      const { scu, results } = await RawScu.associate(dimse.port, [
+        { id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] },
+        { id: 3, abstractSyntax: PET_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] },
+      ]);
+      try {
+        expect([results.get(1), results.get(3)]).toEqual([0, 0]);
+        const wrong = await scu.cStore(1, PET_IMAGE_STORAGE, '2.25.7302', instance(PET_IMAGE_STORAGE, 'PT', '2.25.7302'), 1);
+        expect(wrong).toMatchObject({ kind: 'response', contextId: 1, status: 0x0122 });
+        expect(wrong.kind === 'response' && wrong.errorComment).toMatch(/presentation context 1/);
+        const right = await scu.cStore(3, PET_IMAGE_STORAGE, '2.25.7303', instance(PET_IMAGE_STORAGE, 'PT', '2.25.7303'), 2);
+        expect(right).toMatchObject({ kind: 'response', contextId: 3, status: 0x0000 });
+        await scu.release();
+      } finally {
+        scu.destroy();
+      }
+      expect(dimse.archive.index.findInstance('2.25.7302')).toBeUndefined();
+      expect(dimse.archive.index.findInstance('2.25.7303')).toBeDefined();
+      expect(await dimse.tempFiles()).toEqual([]);
+    });
+});
