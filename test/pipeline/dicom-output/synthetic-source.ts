@@ -22,7 +22,6 @@ export function syntheticSource(instanceCount = 3): SourceSeriesContext {
   return {
     PatientName: 'Müller^Jürgen', PatientID: 'MIPSEG-TEST-1', IssuerOfPatientID: '', PatientBirthDate: '19600101',
     PatientSex: 'M', PatientAge: '064Y', PatientSize: 1.8, PatientWeight: 81.5, PatientIdentityRemoved: '',
-    DeidentificationMethod: '',
     StudyInstanceUID: '2.25.2000.1', StudyDate: '20240517', StudyTime: '081500', StudyID: 'S1', AccessionNumber: 'A1',
     ReferringPhysicianName: '', StudyDescription: 'PET/CT whole body', TimezoneOffsetFromUTC: '',
     carriedPatientAndStudy: {},

@@ -1,4 +1,6 @@
-import { fitDa, fitPn, fitPnGroup, fitTm, withWritableTimes } from './common-modules';
+import { syntheticSource } from '../../../../test/pipeline/dicom-output/synthetic-source';
+import { fitDa, fitPn, fitPnGroup, fitTm, patientAndStudyModules, withWritableTimes } from './common-modules';
+import { petSeriesModule } from './pet-mip-modules';
 
 describe('fitting copied values to what PS3.5 and the writer take', () => {
   test('DA: the ACR-NEMA form without its dots; anything else that is not yyyymmdd empty', () => {
@@ -21,5 +23,24 @@ describe('fitting copied values to what PS3.5 and the writer take', () => {
     const item = withWritableTimes({ RadiopharmaceuticalStartTime: '08:00:00', RadiopharmaceuticalStartDateTime: '2014.5',
       RadiopharmaceuticalStopDateTime: '20141023090000.5+0100', Radiopharmaceutical: 'FDG' });
     expect(item).toEqual({ RadiopharmaceuticalStartTime: '080000', RadiopharmaceuticalStopDateTime: '20141023090000.5+0100', Radiopharmaceutical: 'FDG' });
+  });
+});
+
+describe('patient and series attributes copied from a source that does not follow PS3.5', () => {
+  test('PatientSex is upper-cased, and emptied where it is not M, F or O (Type 2); a PatientAge that is no AS is left out', () => {
+    const written = (PatientSex: string, PatientAge: string) => {
+      const modules = patientAndStudyModules({ ...syntheticSource(), PatientSex, PatientAge });
+      return [modules.PatientSex, modules.PatientAge];
+    };
+    expect(written('m', '064Y')).toEqual(['M', '064Y']);
+    expect(written(' F', '064Y')).toEqual(['F', '064Y']);
+    expect(written('male', '64 Y')).toEqual(['', undefined]);
+    expect(written('O', '64Y')).toEqual(['O', undefined]);
+  });
+
+  test('the series date and time falling back on the study\'s are fitted as the study\'s own are (ACR-NEMA forms)', () => {
+    const source = { ...syntheticSource(), SeriesDate: '', SeriesTime: '', AcquisitionDate: '', AcquisitionTime: '',
+      StudyDate: '2024.05.17', StudyTime: '08:15:00', DecayCorrection: 'START' };
+    expect(petSeriesModule(source)).toMatchObject({ SeriesDate: '20240517', SeriesTime: '081500' });
   });
 });

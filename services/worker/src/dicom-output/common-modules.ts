@@ -55,6 +55,15 @@ export function fitPnGroup(group: string): string {
   return out;
 }
 
+/**
+ * A copied PatientSex as C.7.1.1 enumerates it (M, F, O), upper-cased; anything else empty (Type 2), as a reader given
+ * "male" or "U" would have to guess, and dciodvfy flags it.
+ */
+export function fitPatientSex(value: string): string {
+  const v = value.trim().toUpperCase();
+  return v === 'M' || v === 'F' || v === 'O' ? v : '';
+}
+
 /** DT (PS3.5 6.2): YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]][&ZZXX]; a fraction only after the seconds. */
 const DT_FORM = /^\d{4}((\d{2}){0,4}|(\d{2}){5}(\.\d{1,6})?)([+-]\d{4})?$/;
 
@@ -83,7 +92,7 @@ export function patientAndStudyModules(source: SourceSeriesContext): NaturalData
     PatientName: fitPn(source.PatientName),
     PatientID: source.PatientID,
     PatientBirthDate: fitDa(source.PatientBirthDate),
-    PatientSex: source.PatientSex,
+    PatientSex: fitPatientSex(source.PatientSex),
     StudyInstanceUID: source.StudyInstanceUID,
     StudyDate: fitDa(source.StudyDate),
     StudyTime: fitTm(source.StudyTime),
@@ -92,11 +101,10 @@ export function patientAndStudyModules(source: SourceSeriesContext): NaturalData
     AccessionNumber: source.AccessionNumber,
     ...optional({
       IssuerOfPatientID: source.IssuerOfPatientID,
-      PatientAge: source.PatientAge,
+      PatientAge: /^\d{3}[DWMY]$/.test(source.PatientAge.trim()) ? source.PatientAge.trim() : null,
       PatientSize: ds(source.PatientSize),
       PatientWeight: ds(source.PatientWeight),
       PatientIdentityRemoved: source.PatientIdentityRemoved,
-      DeidentificationMethod: source.DeidentificationMethod,
       StudyDescription: source.StudyDescription,
       // Only an offset the writers can honour: every DA/TM written is read in its zone (see dicomTimestamp).
       TimezoneOffsetFromUTC: parseUtcOffset(source.TimezoneOffsetFromUTC) === null ? null : source.TimezoneOffsetFromUTC.trim(),

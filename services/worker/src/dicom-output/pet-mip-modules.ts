@@ -1,6 +1,6 @@
 import { MipsegError } from '@mipseg/shared/errors';
 import { Concept } from './coded-concepts';
-import { withWritableTimes } from './common-modules';
+import { fitDa, fitTm, withWritableTimes } from './common-modules';
 import { codeItem, formatDs } from './dicom-values';
 import type { NaturalDataset } from './part10';
 import type { SourceSeriesContext } from './source-series-context';
@@ -11,8 +11,9 @@ export function petSeriesModule(source: SourceSeriesContext): NaturalDataset {
   if (source.DecayCorrection === '') {
     throw new MipsegError('MIPSEG_SOURCE_SERIES_INVALID', 'DecayCorrection missing: the SUV reference time is unknown');
   }
-  const seriesDate = source.SeriesDate || source.AcquisitionDate || source.StudyDate;
-  const seriesTime = source.SeriesTime || source.AcquisitionTime || source.StudyTime;
+  // The source's SeriesDate/Time and acquisition date/time are fitted as they are read; the study's, as they are written.
+  const seriesDate = source.SeriesDate || source.AcquisitionDate || fitDa(source.StudyDate);
+  const seriesTime = source.SeriesTime || source.AcquisitionTime || fitTm(source.StudyTime);
   if (seriesDate === '' || seriesTime === '') {
     throw new MipsegError('MIPSEG_SOURCE_SERIES_INVALID', 'no SeriesDate/SeriesTime (nor acquisition or study date and time)');
   }

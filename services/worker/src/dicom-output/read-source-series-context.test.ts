@@ -48,6 +48,13 @@ describe('readSourceSeriesContext', () => {
     });
   });
 
+  test('carries every value of a multi-valued DeidentificationMethod, not only the first', () => {
+    const context = readSourceSeriesContext([syntheticPetInstance({
+      sopInstanceUid: '2.25.1.1', extra: { PatientIdentityRemoved: 'YES', DeidentificationMethod: ['CTP Default', 'Basic Profile'] },
+    })]);
+    expect(context.carriedPatientAndStudy).toMatchObject({ DeidentificationMethod: ['CTP Default', 'Basic Profile'] });
+  });
+
   test('fits carried names and times the writer would refuse: PN groups cut to 64 characters, an ACR-NEMA time in the PS3.5 form', () => {
     // Written past the writer's own check, as another system's file would come.
     const bytes = syntheticPetInstance({ sopInstanceUid: '2.25.1.1' });

@@ -214,13 +214,13 @@ export function readSourceSeriesContext(instanceBytes: readonly Uint8Array[], pa
 
 type PatientAndStudy = Pick<SourceSeriesContext, 'PatientName' | 'PatientID' | 'IssuerOfPatientID' |
   'PatientBirthDate' | 'PatientSex' | 'PatientAge' | 'PatientSize' | 'PatientWeight' | 'PatientIdentityRemoved' |
-  'DeidentificationMethod' | 'StudyDate' | 'StudyTime' | 'StudyID' | 'AccessionNumber' | 'ReferringPhysicianName' |
+  'StudyDate' | 'StudyTime' | 'StudyID' | 'AccessionNumber' | 'ReferringPhysicianName' |
   'StudyDescription' | 'TimezoneOffsetFromUTC' | 'carriedPatientAndStudy'>;
 
 /** What carriedPatientAndStudy copies (PS3.3 C.7.1.1 Patient, C.7.2.1 General Study, C.7.2.2 Patient Study). */
 const CARRIED_PATIENT_AND_STUDY = [
   'IssuerOfPatientIDQualifiersSequence', 'OtherPatientIDsSequence', 'OtherPatientNames', 'PatientBirthTime',
-  'EthnicGroup', 'PatientComments', 'DeidentificationMethodCodeSequence',
+  'EthnicGroup', 'PatientComments', 'DeidentificationMethod', 'DeidentificationMethodCodeSequence',
   'IssuerOfAccessionNumberSequence', 'ReferringPhysicianIdentificationSequence', 'PhysiciansOfRecord',
   'ProcedureCodeSequence', 'AdmittingDiagnosesDescription',
 ] as const;
@@ -250,7 +250,6 @@ function patientAndStudy(h: DicomItem): PatientAndStudy {
     PatientSize: numberOf(h, 'PatientSize'),
     PatientWeight: numberOf(h, 'PatientWeight'),
     PatientIdentityRemoved: textOf(h, 'PatientIdentityRemoved'),
-    DeidentificationMethod: textOf(h, 'DeidentificationMethod'),
     StudyDate: textOf(h, 'StudyDate'),
     StudyTime: textOf(h, 'StudyTime'),
     StudyID: textOf(h, 'StudyID'),

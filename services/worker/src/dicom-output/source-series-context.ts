@@ -26,7 +26,6 @@ export interface SourceSeriesContext {
   readonly PatientWeight: number | null;
   /** 'YES' where the source was de-identified: the results must say so too. */
   readonly PatientIdentityRemoved: string;
-  readonly DeidentificationMethod: string;
 
   readonly StudyInstanceUID: string;
   readonly StudyDate: string;
