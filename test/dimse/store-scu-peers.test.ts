@@ -94,12 +94,16 @@ async function startStorescp(outDir: string, accept = '+xa'): Promise<{ port: nu
     const outDir = await mkdtemp(join(scratch, 'storescp-implicit-'));
     const storescp = await startStorescp(outDir, '+xi');
     try {
-      const files = ['suyashkumar-dicom-1.dcm', 'fo-dicom-GH184.dcm'].map((f) => join(singles.path, f));
-      const [explicit, jpeg] = await sendInstancesDimse({ host: '127.0.0.1', port: storescp.port, callingAeTitle: 'MIPSEG_SCU',
-        calledAeTitle: 'STORESCP', files });
+      const deflated = join(scratch, 'deflated.dcm');
+      expect((await runTool('dcmconv', ['+td', join(singles.path, 'suyashkumar-dicom-1.dcm'), deflated])).code).toBe(0);
+      const files = [...['suyashkumar-dicom-1.dcm', 'fo-dicom-GH184.dcm'].map((f) => join(singles.path, f)), deflated];
+      const [explicit, jpeg, deflatedResult] = await sendInstancesDimse({ host: '127.0.0.1', port: storescp.port,
+        callingAeTitle: 'MIPSEG_SCU', calledAeTitle: 'STORESCP', files });
       // Explicit VR LE goes out re-encoded as Implicit VR LE; JPEG Lossless would need decoding, so it is refused here.
       expect(explicit).toMatchObject({ outcome: 'sent', status: 0 });
       expect(jpeg).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/does not transcode/) });
+      // Deflated is uncompressed pixel data, yet dcmjs-dimse does not inflate it: refused, not retried as an association that ended early.
+      expect(deflatedResult).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/does not transcode/) });
       expect(await readdir(outDir)).toHaveLength(1);
     } finally {
       storescp.process.kill();

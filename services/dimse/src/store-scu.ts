@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { Client, association, constants, requests, type responses } from 'dcmjs-dimse';
-import { isUncompressed, TransferSyntax } from '@mipseg/shared/dicom';
+import { TransferSyntax } from '@mipseg/shared/dicom';
 import { MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import { classifyCStoreStatus } from './c-store-status';
@@ -55,6 +55,12 @@ interface Pending {
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_PEER_TIMEOUT_MS = 60_000;
 const LITTLE_ENDIAN = new Set<string>([TransferSyntax.ImplicitVrLittleEndian, TransferSyntax.ExplicitVrLittleEndian]);
+/**
+ * The syntaxes dcmjs-dimse converts between when the peer accepted another. Deflated Explicit VR LE is uncompressed
+ * pixel data too, but the library does not inflate it: it would skip the instance with no word, seen here as an
+ * association that ended early and retried for nothing.
+ */
+const CONVERTIBLE = new Set<string>([...LITTLE_ENDIAN, TransferSyntax.ExplicitVrBigEndian]);
 
 function assertAeTitle(ae: string, what: string): void {
   if (!/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(ae) || ae.trim() === '') {
@@ -92,7 +98,7 @@ function refusalFor(accepted: association.Association, p: Pending): string | und
   const ts = p.dataSet.meta.transferSyntaxUid;
   if (!context) return `peer accepted no presentation context for SOP class ${p.dataSet.meta.mediaStorageSopClassUid}`;
   const acceptedTs = context.getAcceptedTransferSyntaxUid() ?? '';
-  if (acceptedTs !== ts && !(isUncompressed(ts) && isUncompressed(acceptedTs))) {
+  if (acceptedTs !== ts && !(CONVERTIBLE.has(ts) && CONVERTIBLE.has(acceptedTs))) {
     return `peer accepted ${acceptedTs} only, not the instance's ${ts} (mipseg does not transcode)`;
   }
   // dcmjs-dimse re-encodes between uncompressed syntaxes for 8- and 16-bit pixel data only: a BINARY SEG (1 bit)
