@@ -177,6 +177,18 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     expect(checks).toHaveLength(2);
   });
 
+  test('an id that names no job is not found, the names of the queue\'s own records included', async () => {
+    const q = await harness.make([]);
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) },
+      { concurrency: 1, studyChecks: false, analyses: true });
+    await q.enqueueAnalysis('seg-1', request('1.2.3.9'));
+    await finished(q, 'seg-1');
+    for (const id of ['meta', 'events', 'id', 'wait', 'completed', 'stalled-check', 'seg-1:logs', '']) {
+      await expect(q.getJob(id)).resolves.toBeUndefined();
+      await expect(q.hasJob(id)).resolves.toBe(false);
+    }
+  });
+
   test('the same job id is accepted once and completes with its result', async () => {
     const q = await harness.make([]);
     let runs = 0;

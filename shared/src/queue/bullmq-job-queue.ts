@@ -89,6 +89,11 @@ function legacyExportJobId(jobId: string, destination: string): string {
  */
 const FAILURE_TRACES_KEPT = 1;
 
+/** The keys BullMQ keeps beside a queue's jobs, under the same prefix (its Queue keys, and the migration and marker ones). */
+const BULLMQ_QUEUE_KEYS: ReadonlySet<string> = new Set(['meta', 'events', 'id', 'wait', 'waiting', 'active', 'paused', 'delayed',
+  'completed', 'failed', 'stalled', 'stalled-check', 'limiter', 'prioritized', 'pc', 'marker', 'repeat', 'waiting-children',
+  'metrics', 'de', 'migrations']);
+
 /**
  * Analyses and exports wait between attempts as the embedded runner has them wait (backoffDelay: doubling from the
  * job's base, capped at MAX_BACKOFF_MS), not by BullMQ's own exponential backoff, which has no cap. Jobs queued by
@@ -342,13 +347,25 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async hasJob(id: string): Promise<boolean> {
-    return (await this.analyses.getJob(id)) !== undefined;
+    return (await this.analysisJob(id)) !== undefined;
   }
 
   async getJob(id: string): Promise<JobRecord | undefined> {
     this.assertConnected();
-    const job = await this.analyses.getJob(id);
+    const job = await this.analysisJob(id);
     return job ? this.toRecord(job, await this.exportLookup()) : undefined;
+  }
+
+  /**
+   * The analysis job of that id. BullMQ reads `{prefix}:analyses:{id}` as a hash whatever the id, so an id such as
+   * "meta", "events" or "x:logs" would read the queue's own records: a hash made into a job nobody made, or a
+   * WRONGTYPE error (a 500). Such ids, and any record that carries no analysis, name no job.
+   */
+  private async analysisJob(id: string): Promise<Job | undefined> {
+    if (!/^[A-Za-z0-9._-]+$/.test(id) || BULLMQ_QUEUE_KEYS.has(id)) return undefined;
+    const job = (await this.analyses.getJob(id)) as Job | undefined;
+    const data = job?.data as Partial<AnalysisData> | undefined;
+    return data?.request !== undefined || data?.notApplicable !== undefined ? job : undefined;
   }
 
   /**
