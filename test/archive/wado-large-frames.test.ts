@@ -66,6 +66,25 @@ describe('WADO-RS frames of a large native instance', () => {
     }
   });
 
+  test('refuses (400) a frame list naming more frames than the instance has, which must repeat some, reading no frame', async () => {
+    const ranged = server.archive.blobs.openRanged.bind(server.archive.blobs);
+    let opened = 0;
+    server.archive.blobs.openRanged = async (key: string) => {
+      const file = await ranged(key);
+      opened += 1;
+      return file;
+    };
+    try {
+      const res = await fetch(`${server.baseUrl}/studies/${STUDY}/series/${SERIES}/instances/${SOP}/frames/${Array(FRAMES + 1).fill(1).join(',')}`,
+        { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toMatch(/41 frames, of an instance of 40/);
+      expect(opened).toBe(1); // the header, read for NumberOfFrames
+    } finally {
+      server.archive.blobs.openRanged = ranged;
+    }
+  });
+
   test('answers 404 for a frame beyond NumberOfFrames', async () => {
     const res = await fetch(`${server.baseUrl}/studies/${STUDY}/series/${SERIES}/instances/${SOP}/frames/41`,
       { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });

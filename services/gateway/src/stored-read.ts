@@ -27,7 +27,8 @@ export function readStoredFile(archive: Archive, instance: StoredInstance): Prom
 const SEND_WHOLE_MAX_BYTES = 1 << 20;
 const STREAM_CHUNK_BYTES = 1 << 20;
 
-async function* chunksOf(file: RangedBlob, size: number): AsyncGenerator<Buffer> {
+/** The opened file's bytes, a chunk at a time. */
+export async function* chunksOf(file: RangedBlob, size = file.size): AsyncGenerator<Buffer> {
   for (let start = 0; start < size; start += STREAM_CHUNK_BYTES) {
     const chunk = await file.read(start, Math.min(STREAM_CHUNK_BYTES, size - start));
     if (chunk.length === 0) throw new Error(`the file of instance ended at ${start} of ${size} bytes`);
@@ -50,8 +51,9 @@ export async function sendStoredFile(archive: Archive, instance: StoredInstance,
   }
   const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
   try {
-    res.set(headers).type(type).set('Content-Length', String(instance.size));
-    await pipeline(Readable.from(chunksOf(file, instance.size)), res);
+    // The opened file's size, not the row's: a corrected copy published since the lookup is what is read.
+    res.set(headers).type(type).set('Content-Length', String(file.size));
+    await pipeline(Readable.from(chunksOf(file)), res);
   } finally {
     await file.close();
   }

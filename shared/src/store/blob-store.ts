@@ -6,6 +6,8 @@ import type { RangeReader } from '../dicom/encapsulated-ranges';
 
 /** A blob open for reads at offsets (BlobStore.openRanged). */
 export interface RangedBlob extends RangeReader {
+  /** The file's size when it was opened: a replacement published since is another file, and this one stays as it was. */
+  readonly size: number;
   close(): Promise<void>;
 }
 
@@ -419,7 +421,15 @@ export class FileBlobStore implements BlobStore {
 
   async openRanged(key: string): Promise<RangedBlob> {
     const handle = await fs.open(this.resolve(key), 'r');
+    let size: number;
+    try {
+      ({ size } = await handle.stat());
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
     return {
+      size,
       read: async (start, length) => {
         const out = Buffer.alloc(length);
         let filled = 0;

@@ -11,6 +11,7 @@ import {
   readBulkDataElement,
   readEncapsulatedFrames,
   readEncapsulatedFramesByRange,
+  readFileMetaInformation,
   readNativeFrame,
   readPixelModule,
   TransferSyntax,
@@ -24,7 +25,7 @@ import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
 import { instanceMetadataJson, mapConcurrently, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
-import { readStored, readStoredFile } from '../stored-read';
+import { chunksOf, readStored, readStoredFile } from '../stored-read';
 import { answeredNotModified, entityTag } from '../revalidation';
 import { dicomwebBase } from './urls';
 
@@ -69,21 +70,50 @@ async function streamTo(res: Response, body: AsyncIterable<Buffer>): Promise<voi
 interface Part {
   readonly headers: string;
   readonly body: AsyncIterable<Buffer> | Iterable<Buffer> | Buffer;
+  /** Releases what the part holds open (its file), sent or not. */
+  readonly close?: () => Promise<void>;
 }
 
+async function* eachPart(parts: Iterable<Part> | AsyncIterable<Part>): AsyncGenerator<Part> {
+  yield* parts;
+}
+
+/**
+ * The first part is made before the status goes out: an instance deleted since the listing, or one that cannot be
+ * transcoded, answers with its own status (404, 400) where it is the first, rather than a 200 cut short at once, which
+ * a client sees as a dropped connection. A failure further on cuts the body short (see errorHandler).
+ */
 async function sendMultipart(res: Response, partType: string, parts: Iterable<Part> | AsyncIterable<Part>): Promise<void> {
   const boundary = randomUUID();
-  res.status(200).type(`multipart/related; type="${partType}"; boundary=${boundary}`);
+  const produced = eachPart(parts);
+  const first = await produced.next();
+  let started = false;
   async function* body() {
-    for await (const part of parts) {
-      yield Buffer.from(`--${boundary}\r\n${part.headers}\r\n\r\n`);
-      if (Buffer.isBuffer(part.body)) yield part.body;
-      else yield* part.body;
-      yield Buffer.from('\r\n');
+    started = true;
+    try {
+      for (let next = first; !next.done; next = await produced.next()) {
+        const part = next.value;
+        try {
+          yield Buffer.from(`--${boundary}\r\n${part.headers}\r\n\r\n`);
+          if (Buffer.isBuffer(part.body)) yield part.body;
+          else yield* part.body;
+          yield Buffer.from('\r\n');
+        } finally {
+          await part.close?.();
+        }
+      }
+      yield Buffer.from(`--${boundary}--\r\n`);
+    } finally {
+      await produced.return(undefined);
     }
-    yield Buffer.from(`--${boundary}--\r\n`);
   }
-  await streamTo(res, body());
+  try {
+    res.status(200).type(`multipart/related; type="${partType}"; boundary=${boundary}`);
+    await streamTo(res, body());
+  } finally {
+    // A client gone before the body began: the first part was made, and is released here.
+    if (!started && !first.done) await first.value.close?.();
+  }
 }
 
 /** Instances up to this size are read whole rather than streamed (PET slices are tens of kilobytes). */
@@ -104,39 +134,69 @@ function transferSyntaxToSend(stored: string, requested: string | undefined): st
   return requested === undefined ? stored : undefined;
 }
 
-/** A part sent as stored: the file's bytes, untouched, streamed where it is large. */
-function storedPart(archive: Archive, instance: StoredInstance, whole: Buffer | undefined): Part {
-  return {
-    headers: `Content-Type: application/dicom; transfer-syntax=${instance.transferSyntaxUid}\r\nContent-Length: ${instance.size}`,
-    body: whole ?? archive.blobs.openRead(instance.storageKey),
-  };
+/** A part of `length` bytes in `transferSyntaxUid`. */
+function dicomPartHeaders(transferSyntaxUid: string, length: number): string {
+  return `Content-Type: application/dicom; transfer-syntax=${transferSyntaxUid}\r\nContent-Length: ${length}`;
 }
 
 /** A part transcoded to Explicit VR Little Endian: read whole (a large instance too), its values not copied. */
-async function transcodedPart(archive: Archive, instance: StoredInstance, whole: Buffer | undefined): Promise<Part> {
-  const pieces = transcodeToExplicitVrLittleEndian(whole ?? (await archive.blobs.read(instance.storageKey)));
+function transcodedPart(whole: Buffer): Part {
+  const pieces = transcodeToExplicitVrLittleEndian(whole);
   const length = pieces.reduce((n, p) => n + p.length, 0);
-  return {
-    headers: `Content-Type: application/dicom; transfer-syntax=${TransferSyntax.ExplicitVrLittleEndian}\r\nContent-Length: ${length}`,
-    body: pieces,
-  };
+  return { headers: dicomPartHeaders(TransferSyntax.ExplicitVrLittleEndian, length), body: pieces };
 }
 
 /**
- * The instances as parts, in order, each in the transfer syntax `sendAs` gives it. A stream costs four round
+ * The transfer syntax a file is in, by its own File Meta: the listed row's can be an older copy's, replaced (by a
+ * corrected re-send) since the listing, and a study's later instances are read minutes after it. The row's where the
+ * File Meta cannot be read; transcoding, if any, then says what is wrong.
+ */
+function fileTransferSyntax(head: Buffer, instance: StoredInstance): string {
+  try {
+    return readFileMetaInformation(head).transferSyntaxUid || instance.transferSyntaxUid;
+  } catch {
+    return instance.transferSyntaxUid;
+  }
+}
+
+/** A small instance's part from its whole file: as stored, or transcoded. */
+function wholeFilePart(instance: StoredInstance, whole: Buffer, sendAs: (stored: string) => string): Part {
+  const stored = fileTransferSyntax(whole, instance);
+  return sendAs(stored) === stored ? { headers: dicomPartHeaders(stored, whole.length), body: whole } : transcodedPart(whole);
+}
+
+/** A large instance's part, from its file opened now: streamed as stored (its own size), or read whole and transcoded. */
+async function openedFilePart(archive: Archive, instance: StoredInstance, sendAs: (stored: string) => string): Promise<Part> {
+  const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
+  try {
+    const stored = fileTransferSyntax(await file.read(0, HEADER_PROBE_BYTES), instance);
+    if (sendAs(stored) !== stored) {
+      const part = transcodedPart(await file.read(0, file.size));
+      await file.close();
+      return part;
+    }
+    return { headers: dicomPartHeaders(stored, file.size), body: chunksOf(file), close: () => file.close() };
+  } catch (err) {
+    await file.close();
+    throw err;
+  }
+}
+
+/**
+ * The instances as parts, in order, each in the transfer syntax `sendAs` gives its file's. A stream costs four round
  * trips to the file system per file, one after another (open, read, read to the end, close): 267 slices took a
  * quarter of a second. Small files are instead read whole, READ_AHEAD at a time ahead of the one being sent;
- * large ones sent as stored still stream.
+ * large ones are opened at their turn and streamed.
  */
 async function* instanceParts(
   archive: Archive,
   instances: readonly StoredInstance[],
-  sendAs: (instance: StoredInstance) => string,
+  sendAs: (stored: string) => string,
 ): AsyncGenerator<Part> {
   const readWhole = (k: number): Promise<Buffer> | undefined => {
     const instance = instances[k];
     if (!instance || instance.size > READ_WHOLE_MAX_BYTES) return undefined;
-    const read = archive.blobs.read(instance.storageKey);
+    const read = readStoredFile(archive, instance);
     // Awaited below when its turn comes; until then, and if the client goes away first, no unhandled rejection.
     read.catch(() => undefined);
     return read;
@@ -147,8 +207,7 @@ async function* instanceParts(
     const reading = ahead.shift();
     ahead.push(readWhole(k + READ_AHEAD));
     const whole = await reading;
-    if (sendAs(instance) === instance.transferSyntaxUid) yield storedPart(archive, instance, whole);
-    else yield await transcodedPart(archive, instance, whole);
+    yield whole ? wholeFilePart(instance, whole, sendAs) : await openedFilePart(archive, instance, sendAs);
   }
 }
 
@@ -170,7 +229,8 @@ export function retrieveHandler(archive: Archive) {
         transferSyntaxToSend(stored, candidate.params['transfer-syntax']) !== undefined);
       targets.set(stored, transferSyntaxToSend(stored, entry.params['transfer-syntax']) ?? stored);
     }
-    const sendAs = (i: StoredInstance): string => targets.get(i.transferSyntaxUid) ?? i.transferSyntaxUid;
+    // A file found in a syntax no listed row had (replaced since the listing) goes as stored.
+    const sendAs = (stored: string): string => targets.get(stored) ?? stored;
     await sendMultipart(res, 'application/dicom', instanceParts(archive, instances, sendAs));
   };
 }
@@ -208,9 +268,18 @@ export function retrieveMetadataHandler(archive: Archive) {
   };
 }
 
+/**
+ * A frame list: frame numbers from 1, each at most NumberOfFrames (404 past it). A list naming more frames than the
+ * instance has must repeat some: each repeat is read and held again until the answer goes out, so "1,1,1,…" in a
+ * 16 KB URL could hold gigabytes of one large instance. Refused (400); a list as long as NumberOfFrames costs what
+ * all frames cost.
+ */
 function parseFrameList(raw: string, numberOfFrames: number): number[] {
   const frames = raw.split(',').map((f) => Number(f.trim()));
-  if (frames.some((f) => !Number.isInteger(f) || f < 1)) throw new MipsegError('MIPSEG_BAD_QUERY', `frames ${raw}`);
+  if (frames.some((f) => !Number.isInteger(f) || f < 1)) throw new MipsegError('MIPSEG_BAD_QUERY', `frames ${raw.slice(0, 64)}`);
+  if (frames.length > numberOfFrames) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', `a list of ${frames.length} frames, of an instance of ${numberOfFrames}`);
+  }
   const missing = frames.find((f) => f > numberOfFrames);
   if (missing !== undefined) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${missing} of ${numberOfFrames}`);
   return frames;
