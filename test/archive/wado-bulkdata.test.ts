@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
 import { readMultipartParts } from '@mipseg/shared/dicomweb';
+import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { postStow } from '../support/stow';
@@ -263,5 +264,28 @@ describeWithSharedData(FRACTIONAL_SEG)('WADO-RS bulkdata of compressed multi-fra
     // Uncompressed octet-stream (no transfer-syntax) would need decompressing, which mipseg does not do; nor a frame it lacks.
     expect((await fetch(`${url}/frames/1`, { headers: { Accept: 'multipart/related; type="application/octet-stream"' } })).status).toBe(406);
     expect((await fetch(`${url}/frames/4`, { headers: ohif })).status).toBe(404);
+  });
+});
+
+describe('WADO-RS bulk data of an Explicit VR Big Endian instance', () => {
+  let server: TestArchiveServer;
+  beforeAll(async () => {
+    server = await startTestArchive();
+  });
+  afterAll(() => server.stop());
+
+  test('its Pixel Data BulkDataURI answers the samples as little-endian octets, as the standard has bulk data, not 406', async () => {
+    const samples = Int16Array.from({ length: 16 }, (_, i) => (i - 8) * 300);
+    const littleEndian = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.9901.1.1', seriesInstanceUid: '2.25.9901.1',
+      imagePositionPatient: [0, 0, 0], stored: Array.from(samples), attributes: { StudyInstanceUID: '2.25.9901' } }));
+    const bigEndian = compress('dcmconv', ['+tb'], littleEndian);
+    expect((await postStow(`${server.baseUrl}/studies`, [bigEndian])).status).toBe(200);
+    const [metadata] = (await (await fetch(`${server.baseUrl}/studies/2.25.9901/series/2.25.9901.1/instances/2.25.9901.1.1/metadata`))
+      .json()) as Json[];
+    const res = await fetch(String(metadata?.['7FE00010']?.BulkDataURI),
+      { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
+    expect(res.status).toBe(200);
+    const [part] = await readParts(res);
+    expect(part?.body.equals(Buffer.from(samples.buffer))).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { PNG } from 'pngjs';
 import XMLHttpRequest from 'xhr2';
 import { readEncapsulatedFrames } from '@mipseg/shared/dicom';
 import { readMultipartParts } from '@mipseg/shared/dicomweb';
@@ -64,6 +65,43 @@ describe('WADO-RS frames of a large native instance', () => {
     } finally {
       server.archive.blobs.read = whole;
     }
+  });
+
+  /** Runs `request` with the archive's whole-file reads counted. */
+  async function countingWholeReads<T>(request: () => Promise<T>): Promise<{ result: T; wholeReads: number }> {
+    const whole = server.archive.blobs.read.bind(server.archive.blobs);
+    let wholeReads = 0;
+    server.archive.blobs.read = (key: string) => {
+      wholeReads += 1;
+      return whole(key);
+    };
+    try {
+      return { result: await request(), wholeReads };
+    } finally {
+      server.archive.blobs.read = whole;
+    }
+  }
+
+  test('its Pixel Data bulk data streams from the file, never read whole, and is every frame\'s samples', async () => {
+    const { result: res, wholeReads } = await countingWholeReads(() => fetch(
+      `${server.baseUrl}/studies/${STUDY}/series/${SERIES}/instances/${SOP}/bulkdata/7FE00010`,
+      { headers: { Accept: 'multipart/related; type="application/octet-stream"' } }));
+    expect(res.status).toBe(200);
+    const [part] = await readMultipartParts(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
+    const expected = Buffer.from(Int16Array.from(stored()).buffer);
+    expect(part?.body.equals(expected)).toBe(true);
+    expect(wholeReads).toBe(0);
+  });
+
+  test('a rendered frame reads that frame alone, never the whole file', async () => {
+    const { result: res, wholeReads } = await countingWholeReads(() => fetch(
+      `${server.baseUrl}/studies/${STUDY}/series/${SERIES}/instances/${SOP}/frames/40/rendered`, { headers: { Accept: 'image/png' } }));
+    expect(res.status).toBe(200);
+    const png = PNG.sync.read(Buffer.from(await res.arrayBuffer()));
+    expect([png.width, png.height]).toEqual([ROWS, ROWS]);
+    // Frame 40 holds -40 at its first sample and 40 elsewhere: the default window puts them at the two ends.
+    expect([png.data[0], png.data[4]]).toEqual([0, 255]);
+    expect(wholeReads).toBe(0);
   });
 
   test('refuses (400) a frame list naming more frames than the instance has, which must repeat some, reading no frame', async () => {

@@ -27,11 +27,11 @@ export function readStoredFile(archive: Archive, instance: StoredInstance): Prom
 const SEND_WHOLE_MAX_BYTES = 1 << 20;
 const STREAM_CHUNK_BYTES = 1 << 20;
 
-/** The opened file's bytes, a chunk at a time. */
-export async function* chunksOf(file: RangedBlob, size = file.size): AsyncGenerator<Buffer> {
-  for (let start = 0; start < size; start += STREAM_CHUNK_BYTES) {
-    const chunk = await file.read(start, Math.min(STREAM_CHUNK_BYTES, size - start));
-    if (chunk.length === 0) throw new Error(`the file of instance ended at ${start} of ${size} bytes`);
+/** The opened file's bytes from `from` to `to` (by default all of them), a chunk at a time. */
+export async function* chunksOf(file: RangedBlob, from = 0, to = file.size): AsyncGenerator<Buffer> {
+  for (let start = from; start < to; start += STREAM_CHUNK_BYTES) {
+    const chunk = await file.read(start, Math.min(STREAM_CHUNK_BYTES, to - start));
+    if (chunk.length === 0) throw new Error(`the file of instance ended at ${start} of ${to} bytes`);
     yield chunk;
   }
 }

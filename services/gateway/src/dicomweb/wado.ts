@@ -289,10 +289,6 @@ function singleInstance(archive: Archive, req: Request): StoredInstance {
   return instancesIn(archive, scopeOf(req))[0] as StoredInstance;
 }
 
-async function loadSingle(archive: Archive, req: Request): Promise<{ instance: StoredInstance; bytes: Buffer }> {
-  return loadStored(archive, singleInstance(archive, req));
-}
-
 async function loadStored(archive: Archive, instance: StoredInstance): Promise<{ instance: StoredInstance; bytes: Buffer }> {
   return { instance, bytes: await readStoredFile(archive, instance) };
 }
@@ -304,11 +300,12 @@ async function loadStored(archive: Archive, instance: StoredInstance): Promise<{
 export const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
- * The frames of a large native instance, each read alone from its file after the header (BitsAllocated 8 and
- * more: a BINARY SEG's frames do not start on a byte, and SEGs are small). Undefined where the header runs past
- * the probe, for the caller to read the file whole.
+ * The frames `wanted` of a large native instance, each read alone from its file after the header (BitsAllocated 8
+ * and more: a BINARY SEG's frames do not start on a byte, and SEGs are small), with the pixel module read from the
+ * header. Undefined where the header runs past the probe, for the caller to read the file whole.
  */
-async function nativeFramesByRange(archive: Archive, instance: StoredInstance, list: string): Promise<Uint8Array[] | undefined> {
+async function nativeFramesByRange(archive: Archive, instance: StoredInstance, wanted: (numberOfFrames: number) => number[]):
+  Promise<{ module: PixelModule; frames: Uint8Array[] } | undefined> {
   const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
   try {
     let m: PixelModule;
@@ -319,10 +316,10 @@ async function nativeFramesByRange(archive: Archive, instance: StoredInstance, l
     }
     if (m.bitsAllocated === 1) return undefined;
     const size = frameByteLength(m);
-    const available = Math.min(m.pixelDataLength, instance.size - m.pixelDataOffset);
+    const available = Math.min(m.pixelDataLength, file.size - m.pixelDataOffset);
     const frames: Uint8Array[] = [];
     // One after another, from the one file opened: a replacement published meanwhile is not mixed in.
-    for (const f of parseFrameList(list, m.numberOfFrames)) {
+    for (const f of wanted(m.numberOfFrames)) {
       const start = (f - 1) * size;
       if (start + size > available) {
         throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f}: its bytes end past the ${available} bytes of Pixel Data`);
@@ -331,10 +328,21 @@ async function nativeFramesByRange(archive: Archive, instance: StoredInstance, l
       if (frame.length < size) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f} of instance ${instance.sopInstanceUid}`);
       frames.push(frame);
     }
-    return frames;
+    return { module: m, frames };
   } finally {
     await file.close();
   }
+}
+
+/** Whether frames of an instance in this transfer syntax are native little-endian samples, which readPixelModule reads. */
+function hasNativeFrames(transferSyntaxUid: string): boolean {
+  return isUncompressed(transferSyntaxUid) && transferSyntaxUid !== TransferSyntax.ExplicitVrBigEndian
+    && transferSyntaxUid !== TransferSyntax.DeflatedExplicitVrLittleEndian;
+}
+
+/** Whether an instance is large enough for its frames to be read one by one (see WHOLE_READ_MAX_BYTES). */
+function readsFramesByRange(instance: StoredInstance): boolean {
+  return hasNativeFrames(instance.transferSyntaxUid) && instance.size > WHOLE_READ_MAX_BYTES && instance.bitsAllocated !== 1;
 }
 
 /**
@@ -375,11 +383,11 @@ function acceptsNativeOctets(entry: AcceptEntry): boolean {
 export function retrieveFramesHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     const looked = singleInstance(archive, req);
-    if (isUncompressed(looked.transferSyntaxUid) && looked.size > WHOLE_READ_MAX_BYTES && looked.bitsAllocated !== 1) {
+    if (readsFramesByRange(looked)) {
       negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
-      const frames = await nativeFramesByRange(archive, looked, String(req.params['frames']));
-      if (frames) {
-        await sendMultipart(res, 'application/octet-stream', frames.map(nativeFramePart));
+      const read = await nativeFramesByRange(archive, looked, (count) => parseFrameList(String(req.params['frames']), count));
+      if (read) {
+        await sendMultipart(res, 'application/octet-stream', read.frames.map(nativeFramePart));
         return;
       }
     }
@@ -421,9 +429,12 @@ function bulkDataTag(req: Request): string {
   return tag;
 }
 
-/** A native value (Pixel Data, overlay data, ICC profiles, private blobs) as PS3.18 uncompressed bulk data. */
-function uncompressedBulkData(bytes: Buffer, tag: string): Uint8Array {
-  if (tag !== PIXEL_DATA) return readBulkDataElement(bytes, tag);
+/**
+ * A native value (Pixel Data, overlay data, ICC profiles, private blobs) as PS3.18 uncompressed bulk data: little-endian
+ * octets, so a big-endian instance's Pixel Data is swapped as its other values are (readBulkDataElement).
+ */
+function uncompressedBulkData(bytes: Buffer, tag: string, transferSyntaxUid: string): Uint8Array {
+  if (tag !== PIXEL_DATA || transferSyntaxUid === TransferSyntax.ExplicitVrBigEndian) return readBulkDataElement(bytes, tag);
   const m = readPixelModule(bytes);
   return bytes.subarray(m.pixelDataOffset, m.pixelDataOffset + m.pixelDataLength);
 }
@@ -475,7 +486,16 @@ function encapsulatedParts(partType: string, transferSyntaxUid: string, frames: 
 export function retrieveBulkDataHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     const tag = bulkDataTag(req);
-    const { instance, bytes } = await loadSingle(archive, req);
+    const looked = singleInstance(archive, req);
+    if (tag === PIXEL_DATA && readsFramesByRange(looked)) {
+      negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
+      const part = await nativePixelDataPart(archive, looked);
+      if (part) {
+        await sendMultipart(res, 'application/octet-stream', [part]);
+        return;
+      }
+    }
+    const { instance, bytes } = await loadStored(archive, looked);
     if (tag === PIXEL_DATA && !isUncompressed(instance.transferSyntaxUid)) {
       const { transferSyntaxUid, frames } = readEncapsulatedFrames(bytes);
       const partType = compressedPartType(req.get('accept'), transferSyntaxUid);
@@ -484,12 +504,30 @@ export function retrieveBulkDataHandler(archive: Archive) {
     }
     // Native values go as application/octet-stream only: an Accept without it (text/html, image/jpeg) is a 406.
     negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
-    const body = uncompressedBulkData(bytes, tag);
+    const body = uncompressedBulkData(bytes, tag, instance.transferSyntaxUid);
     function* parts() {
       yield { headers: 'Content-Type: application/octet-stream', body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
     }
     await sendMultipart(res, 'application/octet-stream', parts());
   };
+}
+
+/**
+ * A large native instance's Pixel Data as one part, streamed from its file after the header: a viewer or script
+ * following the BulkDataURI of a 150 MB enhanced CT holds a megabyte at a time, not the file. Undefined where the
+ * header runs past the probe, for the caller to read the file whole.
+ */
+async function nativePixelDataPart(archive: Archive, instance: StoredInstance): Promise<Part | undefined> {
+  const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
+  let m: PixelModule;
+  try {
+    m = readPixelModule(await file.read(0, HEADER_PROBE_BYTES));
+  } catch {
+    await file.close();
+    return undefined;
+  }
+  const end = Math.min(m.pixelDataOffset + m.pixelDataLength, file.size);
+  return { headers: 'Content-Type: application/octet-stream', body: chunksOf(file, m.pixelDataOffset, end), close: () => file.close() };
 }
 
 /** Part of a rendered image's ETag: bumped when renderFrame draws the same instance differently. */
@@ -507,9 +545,22 @@ export function retrieveRenderedHandler(archive: Archive) {
     const etag = entityTag(RENDERING_VERSION, looked.sha256, req.params['frames'] ?? null, type, window ?? null);
     res.vary('Accept');
     if (answeredNotModified(req, res, etag)) return;
+    // Compressed frames are not decoded here: refused before the file is read.
+    if (!hasNativeFrames(looked.transferSyntaxUid)) {
+      throw new MipsegError('MIPSEG_FRAMES_UNSUPPORTED', `transfer syntax ${looked.transferSyntaxUid}`);
+    }
+    const frameOf = (count: number): number =>
+      req.params['frames'] === undefined ? 1 : parseFrameList(String(req.params['frames']), count)[0] ?? 1;
+    // A large instance's one frame is read alone (a thumbnail of a 300-frame enhanced CT read all 150 MB).
+    const read = readsFramesByRange(looked) ? await nativeFramesByRange(archive, looked, (count) => [frameOf(count)]) : undefined;
+    if (read) {
+      const [frame = new Uint8Array(0)] = read.frames;
+      const alone: PixelModule = { ...read.module, numberOfFrames: 1, pixelDataOffset: 0, pixelDataLength: frame.length };
+      res.status(200).type(type).send(renderFrame(frame, alone, 1, type, window));
+      return;
+    }
     const { bytes } = await loadStored(archive, looked);
     const m = readPixelModule(bytes);
-    const frame = req.params['frames'] === undefined ? 1 : parseFrameList(String(req.params['frames']), m.numberOfFrames)[0] ?? 1;
-    res.status(200).type(type).send(renderFrame(bytes, m, frame, type, window));
+    res.status(200).type(type).send(renderFrame(bytes, m, frameOf(m.numberOfFrames), type, window));
   };
 }
