@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS patients (
   patient_key TEXT PRIMARY KEY,            -- PatientID + '\\' + IssuerOfPatientID; 'study:' + StudyInstanceUID without a PatientID
   patient_id TEXT, issuer_of_patient_id TEXT, patient_name TEXT, patient_birth_date TEXT, patient_sex TEXT
 );
+CREATE INDEX IF NOT EXISTS patients_id ON patients(patient_id);
 CREATE TABLE IF NOT EXISTS studies (
   study_uid TEXT PRIMARY KEY,
   patient_key TEXT NOT NULL REFERENCES patients(patient_key),

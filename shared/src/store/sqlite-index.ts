@@ -252,6 +252,25 @@ const FROM_BY_LEVEL = {
     'JOIN patients p ON p.patient_key = s.patient_key',
 } as const;
 
+/**
+ * A series or instance search that filters on attributes of its own level only (or on none) walks its rows in the
+ * order it answers in, from their index, and stops at the limit: CROSS JOIN keeps SQLite to that order. Left to
+ * choose, with table statistics, it joins every instance of the archive and sorts them (150 ms at 450,000 instances,
+ * for the first page).
+ */
+const FROM_IN_ORDER_BY_LEVEL: Readonly<Partial<Record<SearchQuery['level'], string>>> = {
+  series: 'series se CROSS JOIN studies s ON s.study_uid = se.study_uid CROSS JOIN patients p ON p.patient_key = s.patient_key',
+  instance: 'instances i CROSS JOIN series se ON se.series_uid = i.series_uid '
+    + 'CROSS JOIN studies s ON s.study_uid = se.study_uid CROSS JOIN patients p ON p.patient_key = s.patient_key',
+};
+
+function fromClause(query: SearchQuery): string {
+  const filters = [...query.filters, ...(query.anyOf ?? []).flat(2)];
+  const ownLevelOnly = (query.modalitiesInStudy ?? []).length === 0
+    && filters.every((f) => f.attribute.level === query.level || matchesAll(f.value));
+  return (ownLevelOnly ? FROM_IN_ORDER_BY_LEVEL[query.level] : undefined) ?? FROM_BY_LEVEL[query.level];
+}
+
 const SELECT_BY_LEVEL = {
   study: `p.*, s.*,
     (SELECT COUNT(*) FROM series x WHERE x.study_uid = s.study_uid) AS number_of_study_related_series,
@@ -268,6 +287,9 @@ const ORDER_BY_LEVEL = {
   series: 'se.study_uid, se.series_number, se.series_uid',
   instance: 'i.series_uid, i.instance_number, i.sop_instance_uid',
 } as const;
+
+/** How many instance writes between two looks at the planner statistics (a look that finds them current costs nothing). */
+const STATISTICS_REFRESH_WRITES = 5000;
 
 export class SqliteArchiveIndex implements ArchiveIndex {
   private readonly db: Database.Database;
@@ -287,6 +309,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     this.statements = new StatementCache(this.db);
     this.normaliseLegacyNames();
     this.normaliseLegacyDates();
+    this.refreshPlannerStatistics();
     this.stmts = {
       findInstance: this.db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_instance_uid = ?`),
       upsertPatient: this.db.prepare(`INSERT INTO patients VALUES (@patient_key, @patient_id, @issuer_of_patient_id,
@@ -560,8 +583,25 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return (this.stmts.findSeriesStudy.get(seriesUid) as { studyUid: string } | undefined)?.studyUid;
   }
 
+  /**
+   * Table statistics for SQLite's query planner (ANALYZE, bounded by analysis_limit), where they are missing or the
+   * tables have grown well past them. Without them the planner reads a QIDO search by PatientID or PatientName at
+   * instance level in instance order and filters at the end: 2.3 s on 1.8 million instances, 2 ms with them.
+   */
+  private refreshPlannerStatistics(): void {
+    this.db.pragma('analysis_limit = 1000');
+    this.db.pragma('optimize = 0x10002');
+  }
+
+  /** Instances written since the planner statistics were last refreshed: an index grows from empty while it runs. */
+  private writesSinceStatistics = 0;
+
   putInstance(header: InstanceHeader, file: StoredFile, arrival: InstanceArrival = 'new-series', others: readonly InstanceHeader[] = [],
     ofPatient: readonly InstanceHeader[] = []): void {
+    if (++this.writesSinceStatistics >= STATISTICS_REFRESH_WRITES) {
+      this.writesSinceStatistics = 0;
+      this.refreshPlannerStatistics();
+    }
     const received = { ...attributeRow(header), storage_key: file.storageKey, size: file.size, sha256: file.sha256 };
     if (arrival === 'in-known-series') {
       this.stmts.upsertInstance.run(received);
@@ -631,7 +671,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     }
     const where = fragments.map((f) => f.sql);
     const params = fragments.flatMap((f) => f.params);
-    const sql = `SELECT ${SELECT_BY_LEVEL[query.level]} FROM ${FROM_BY_LEVEL[query.level]}
+    const sql = `SELECT ${SELECT_BY_LEVEL[query.level]} FROM ${fromClause(query)}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${ORDER_BY_LEVEL[query.level]} LIMIT ? OFFSET ?`;
     const rows = this.statements.prepare(sql).all(...params, query.limit + 1, query.offset) as SearchRow[];
     const truncated = rows.length > query.limit;
