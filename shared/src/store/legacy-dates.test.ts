@@ -39,3 +39,50 @@ describe('an index written before dates in yyyy.mm.dd were normalised', () => {
     }
   });
 });
+
+describe('times in the ACR-NEMA form hh:mm:ss', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-legacy-times-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const timesOf = (index: SqliteArchiveIndex) => {
+    const [row] = index.search({ level: 'series', filters: [], limit: 10, offset: 0 }).rows;
+    return [row?.['study_time'], row?.['series_time']];
+  };
+
+  test('are indexed in the PS3.5 form, so that QIDO answers a valid TM', () => {
+    const bytes = syntheticPetInstance({ sopInstanceUid: '2.25.5190001', seriesInstanceUid: '2.25.5190000', imagePositionPatient: [0, 0, 0],
+      attributes: { StudyTime: '10:30:00', SeriesTime: '10:45:12.5' } });
+    const index = new SqliteArchiveIndex(join(dir, 'new.sqlite'));
+    try {
+      index.putInstance(parseInstanceHeader(bytes, bytes.length), { storageKey: 'k', size: bytes.length, sha256: 'x' });
+      expect(timesOf(index)).toEqual(['103000', '104512.5']);
+    } finally {
+      index.close();
+    }
+  });
+
+  test('an index written before keeps them rewritten once at start-up', () => {
+    const bytes = syntheticPetInstance({ sopInstanceUid: '2.25.5190011', seriesInstanceUid: '2.25.5190010', imagePositionPatient: [0, 0, 0],
+      attributes: { StudyTime: '103000', SeriesTime: '104512' } });
+    const path = join(dir, 'old.sqlite');
+    const first = new SqliteArchiveIndex(path);
+    first.putInstance(parseInstanceHeader(bytes, bytes.length), { storageKey: 'k', size: bytes.length, sha256: 'x' });
+    first.close();
+    const db = new Database(path);
+    db.prepare("UPDATE studies SET study_time = '10:30:00'").run();
+    db.prepare("UPDATE series SET series_time = '10:45:12', pps_start_time = '10:44'").run();
+    db.prepare("DELETE FROM meta WHERE key = 'times-normalised'").run();
+    db.close();
+    const index = new SqliteArchiveIndex(path);
+    try {
+      expect(timesOf(index)).toEqual(['103000', '104512']);
+      const [row] = index.search({ level: 'series', filters: [], limit: 10, offset: 0 }).rows;
+      expect(row?.['pps_start_time']).toBe('1044');
+    } finally {
+      index.close();
+    }
+  });
+});

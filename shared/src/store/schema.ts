@@ -1,4 +1,4 @@
-import { fromAcrNemaDate } from '../dicom/legacy-date-time';
+import { fromAcrNemaDate, fromAcrNemaTime } from '../dicom/legacy-date-time';
 import type { SqliteSchema } from './sqlite-database';
 
 /**
@@ -64,6 +64,19 @@ export function normaliseDate<T extends string | number | null | undefined>(da: 
 /** The index's DA columns: each is kept as normaliseDate gives it. */
 export const DATE_COLUMNS = [['patients', 'patient_birth_date'], ['studies', 'study_date'], ['series', 'series_date'],
   ['series', 'pps_start_date']] as const;
+
+/**
+ * A TM value as the index keeps it: hh:mm:ss.frac becomes hhmmss.frac, so that the answer carries a valid TM (DICOM
+ * JSON has no ACR-NEMA form); any other value stays as it came. The stored file keeps what was sent.
+ */
+export function normaliseTimeValue<T extends string | number | null | undefined>(tm: T): T | string {
+  if (typeof tm !== 'string') return tm;
+  const normalised = fromAcrNemaTime(tm);
+  return normalised !== tm.trim() ? normalised : tm;
+}
+
+/** The index's TM columns as they are answered: each is kept as normaliseTimeValue gives it. */
+export const TIME_COLUMNS = [['studies', 'study_time'], ['series', 'series_time'], ['series', 'pps_start_time']] as const;
 
 /** Normalises a DICOM TM value for comparisons: "1035" -> "103500.000000"; null stays null. */
 export function normaliseTime(tm: string | null): string | null {

@@ -4,7 +4,7 @@ import { StatementCache } from './statement-cache';
 import { withoutEmptyTrailingComponents, type InstanceHeader } from '../dicom/parse-header';
 import type { IndexedValues } from '../dicom/attributes';
 import { anyOfFragment, filterFragment, FOLD_FUNCTION, foldCase, matchesAll, modalitiesInStudyFragment, type SqlFragment, type SearchQuery } from './query';
-import { DATE_COLUMNS, INDEX_SCHEMA, normaliseDate, normaliseTime } from './schema';
+import { DATE_COLUMNS, INDEX_SCHEMA, normaliseDate, normaliseTime, normaliseTimeValue, TIME_COLUMNS } from './schema';
 import { openSqliteDatabase } from './sqlite-database';
 import { WalSync } from './wal-sync';
 
@@ -185,6 +185,7 @@ function attributeRow(header: InstanceHeader) {
     sop_class_uid: header.sopClassUid,
     transfer_syntax_uid: header.transferSyntaxUid,
     ...Object.fromEntries(DATE_COLUMNS.map(([, column]) => [column, normaliseDate(v[column])])),
+    ...Object.fromEntries(TIME_COLUMNS.map(([, column]) => [column, normaliseTimeValue(v[column])])),
     study_time_n: normaliseTime(v['study_time'] as string | null),
     series_time_n: normaliseTime(v['series_time'] as string | null),
     pps_start_time_n: normaliseTime(v['pps_start_time'] as string | null),
@@ -309,6 +310,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     this.statements = new StatementCache(this.db);
     this.normaliseLegacyNames();
     this.normaliseLegacyDates();
+    this.normaliseLegacyTimes();
     this.refreshPlannerStatistics();
     this.stmts = {
       findInstance: this.db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE sop_instance_uid = ?`),
@@ -398,6 +400,23 @@ export class SqliteArchiveIndex implements ArchiveIndex {
           WHERE ${column} GLOB '[0-9][0-9][0-9][0-9].[0-9][0-9].[0-9][0-9]'`);
       }
       this.db.exec("INSERT INTO meta VALUES ('dates-normalised', '1')");
+    })();
+  }
+
+  /**
+   * Times indexed in ACR-NEMA's hh:mm:ss form before the index normalised them (normaliseTimeValue) are rewritten once,
+   * so that QIDO answers a valid TM. Recorded in `meta`, so it runs once.
+   */
+  private normaliseLegacyTimes(): void {
+    if (this.db.prepare("SELECT 1 FROM meta WHERE key = 'times-normalised'").get()) return;
+    this.db.transaction(() => {
+      for (const [table, column] of TIME_COLUMNS) {
+        const update = this.db.prepare(`UPDATE ${table} SET ${column} = ? WHERE rowid = ?`);
+        const legacy = this.db.prepare(`SELECT rowid AS id, ${column} AS tm FROM ${table} WHERE ${column} LIKE '%:%'`).all() as
+          { id: number; tm: string }[];
+        for (const { id, tm } of legacy) update.run(normaliseTimeValue(tm), id);
+      }
+      this.db.exec("INSERT INTO meta VALUES ('times-normalised', '1')");
     })();
   }
 
