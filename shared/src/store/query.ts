@@ -70,19 +70,31 @@ export function matchesAll(value: string): boolean {
   return /^\**$/.test(value);
 }
 
-function rangeFragment(col: string, value: string, normalise: (v: string, end: boolean) => string): SqlFragment {
-  const [from = '', to = ''] = value.split('-');
+/**
+ * A range (PS3.4 C.2.2.2.5): from-to, from-, -to. A date range's first date must not be later than its second; a time
+ * range whose first time is later than its second crosses midnight (23:00-01:00), as PS3.4 has it and dcm4chee reads it.
+ */
+function rangeFragment(col: string, value: string, normalise: (v: string, end: boolean) => string, crossesMidnight = false): SqlFragment {
+  const bounds = value.split('-');
+  if (bounds.length !== 2) throw new MipsegError('MIPSEG_BAD_QUERY', `range "${value}" (expected from-to, from- or -to)`);
+  const [from = '', to = ''] = bounds;
+  if (!from && !to) throw new MipsegError('MIPSEG_BAD_QUERY', `empty range "${value}"`);
+  const low = from ? normalise(from, false) : undefined;
+  const high = to ? normalise(to, true) : undefined;
+  if (low !== undefined && high !== undefined && low > high) {
+    if (!crossesMidnight) throw new MipsegError('MIPSEG_BAD_QUERY', `range "${value}" ends before it begins`);
+    return { sql: `(${col} >= ? OR ${col} <= ?)`, params: [low, high] };
+  }
   const parts: string[] = [];
   const params: unknown[] = [];
-  if (from) {
+  if (low !== undefined) {
     parts.push(`${col} >= ?`);
-    params.push(normalise(from, false));
+    params.push(low);
   }
-  if (to) {
+  if (high !== undefined) {
     parts.push(`${col} <= ?`);
-    params.push(normalise(to, true));
+    params.push(high);
   }
-  if (!parts.length) throw new MipsegError('MIPSEG_BAD_QUERY', `empty range "${value}"`);
   return { sql: parts.join(' AND '), params };
 }
 
@@ -110,6 +122,7 @@ function normaliseTimeBound(v: string, end: boolean): string {
  * 32,766) and compiles to one statement whatever its length. A single UID keeps the plain equality.
  */
 function uidListFragment(col: string, value: string): SqlFragment {
+  if (hasWildcard(value)) throw new MipsegError('MIPSEG_BAD_QUERY', `UID "${value.slice(0, 70)}": UIDs match as a list, without wildcards`);
   const uids = value.split(/[,\\]/).map((u) => u.trim()).filter(Boolean);
   if (uids.length === 1) return { sql: `${col} = ?`, params: uids };
   return { sql: `${col} IN (SELECT value FROM json_each(?))`, params: [JSON.stringify(uids)] };
@@ -180,12 +193,13 @@ export function filterFragment(filter: AttributeFilter): SqlFragment {
       return { sql: `${col} = ?`, params: [normaliseDateBound(value)] };
     case 'time': {
       const ncol = TIME_COLUMNS.has(attr.column) ? `${col}_n` : col;
-      if (value.includes('-')) return rangeFragment(ncol, value, normaliseTimeBound);
+      if (value.includes('-')) return rangeFragment(ncol, value, normaliseTimeBound, true);
       return { sql: `${ncol} = ?`, params: [normaliseTimeBound(value, false)] };
     }
     case 'number': {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new MipsegError('MIPSEG_BAD_QUERY', `${attr.keyword}="${value}" is not a number`);
+      // IS and US values (PS3.5 6.2): digits with an optional sign, not what Number() also reads (0x10, 1e2, " ").
+      const n = /^\s*[+-]?\d{1,15}\s*$/.test(value) ? Number(value) : NaN;
+      if (!Number.isSafeInteger(n)) throw new MipsegError('MIPSEG_BAD_QUERY', `${attr.keyword}="${value.slice(0, 70)}" is not an integer`);
       return { sql: `${col} = ?`, params: [n] };
     }
     case 'pn':
