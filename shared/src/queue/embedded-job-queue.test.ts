@@ -500,3 +500,60 @@ describe('embedded job runner: a job whose end cannot be written (a full disk)',
     expect(unhandled).toEqual([]);
   });
 });
+
+describe('embedded job runner and a wall clock that steps back', () => {
+  let dir: string;
+  const queues: EmbeddedJobQueue[] = [];
+  const open = (path: string) => {
+    const q = new EmbeddedJobQueue(path, log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [], pollMs: 50 });
+    queues.push(q);
+    return q;
+  };
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-clock-'));
+    warnings.length = 0;
+    process.on('warning', onWarning);
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    process.off('warning', onWarning);
+    await Promise.all(queues.splice(0).map((q) => q.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const DAYS_30 = 30 * 86_400_000;
+
+  test('a study check scheduled while the clock ran 30 days ahead runs a quiet period after, once NTP steps it back', async () => {
+    const q = open(join(dir, 'jobs.sqlite'));
+    const checked: string[] = [];
+    q.startProcessing({ checkStudy: (uid) => Promise.resolve(void checked.push(uid)), analyze: () => Promise.resolve(RESULT) },
+      { concurrency: 1, studyChecks: true, analyses: true });
+    const realNow = Date.now.bind(Date);
+    const ahead = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + DAYS_30);
+    await new Promise((resolve) => setTimeout(resolve, 120)); // a tick or two on the wrong clock
+    await q.scheduleStudyCheck('1.2.3', 200);
+    ahead.mockRestore(); // the step back
+    await until(() => Promise.resolve(checked.length ? true : undefined), 'the study check', WAIT);
+    expect(checked).toEqual(['1.2.3']);
+    expect(warnings).not.toContain('TimeoutOverflowWarning');
+  });
+
+  test('a study check left due 30 days ahead by a clock set wrong before a restart runs at the next start', async () => {
+    const path = join(dir, 'jobs.sqlite');
+    const first = open(path);
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + DAYS_30);
+    await first.scheduleStudyCheck('1.2.3', 200);
+    jest.restoreAllMocks();
+    await first.close();
+    const q = open(path);
+    const checked: string[] = [];
+    q.startProcessing({ checkStudy: (uid) => Promise.resolve(void checked.push(uid)), analyze: () => Promise.resolve(RESULT) },
+      { concurrency: 1, studyChecks: true, analyses: true });
+    await until(() => Promise.resolve(checked.length ? true : undefined), 'the study check', WAIT);
+    expect(checked).toEqual(['1.2.3']);
+    expect(warnings).not.toContain('TimeoutOverflowWarning');
+  });
+});

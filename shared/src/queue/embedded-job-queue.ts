@@ -10,13 +10,19 @@ import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import { prunableJobIds } from './job-retention';
 import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage } from './job-types';
 import { summariseRequest, type StoredAnalysisRequest } from './request-summary';
-import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
+import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, MAX_BACKOFF_MS, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
 /**
  * next_attempt_at of an export no tick may start: one being sent (claimed, so that the next tick does not
  * start it again), sent, or failed.
  */
 const NOT_DUE = Number.MAX_SAFE_INTEGER;
+/** The longest delay a Node timer takes; a longer one fires at once (with a TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A step back of the wall clock this large, between two ticks, moves the due times back with it. */
+const CLOCK_STEP_MS = 1000;
+/** The longest a study's quiet period may be (QUIET_PERIOD_MS's bound): a check due later was timed by a wrong clock. */
+const LONGEST_QUIET_PERIOD_MS = 86_400_000;
 
 /**
  * A write that failed (a full disk) may well fail again: an analysis or export whose end could not be written
@@ -135,7 +141,7 @@ export class EmbeddedJobQueue implements JobQueue {
       this.studyCheckTimers.delete(studyInstanceUid);
       if (Date.now() < dueAt) this.wakeForStudyCheck(studyInstanceUid, dueAt);
       else this.requestTick();
-    }, Math.max(0, dueAt - Date.now()));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, dueAt - Date.now())));
     timer.unref(); // the poll holds the process open while the runner runs; close() clears these
     this.studyCheckTimers.set(studyInstanceUid, timer);
   }
@@ -263,7 +269,53 @@ export class EmbeddedJobQueue implements JobQueue {
     const unsent = this.statements.prepare(`UPDATE exports SET next_attempt_at = ? WHERE state IN ('pending', 'retrying') AND next_attempt_at = ?`)
       .run(Date.now(), NOT_DUE);
     if (unsent.changes) this.log.warn({ exports: unsent.changes }, 'sending again exports interrupted by a restart');
+    this.makeDueWhatAWrongClockPutOff();
     this.timer = setInterval(() => this.requestTick(), this.options.pollMs ?? 200);
+  }
+
+  /**
+   * Due times set while the wall clock ran ahead (a hardware clock set wrong, a VM restored from a snapshot) and then
+   * stepped back while mipseg was down: a study check, retry or export due further ahead than any delay mipseg gives
+   * is made due now, not left waiting for the clock to catch up (days, for a wrong month).
+   */
+  private makeDueWhatAWrongClockPutOff(): void {
+    const now = Date.now();
+    const unrecorded = this.options.unrecordedRetryMs ?? UNRECORDED_RETRY_MS;
+    const studyLimit = now + LONGEST_QUIET_PERIOD_MS + Math.max(this.options.studyCheckRetryMs ?? STUDY_CHECK_RETRY_MS, unrecorded);
+    const retryLimit = now + Math.max(MAX_BACKOFF_MS, unrecorded);
+    const studies = this.statements.prepare('UPDATE pending_studies SET due_at = ? WHERE due_at > ?').run(now, studyLimit).changes;
+    const jobs = this.statements.prepare(`UPDATE jobs SET next_attempt_at = ? WHERE state = 'queued' AND next_attempt_at > ?`)
+      .run(now, retryLimit).changes;
+    const sends = this.statements.prepare(`UPDATE exports SET next_attempt_at = ? WHERE state IN ('pending', 'retrying')
+      AND next_attempt_at > ? AND next_attempt_at < ?`).run(now, retryLimit, NOT_DUE).changes;
+    if (studies + jobs + sends > 0) {
+      this.log.warn({ studies, jobs, exports: sends }, 'due further ahead than any delay: the clock was ahead when they were timed; made due now');
+    }
+  }
+
+  /** The wall and monotonic clocks at the last tick: a wall clock that went back between two ticks was stepped. */
+  private lastClocks: { wall: number; monotonic: number } | undefined;
+
+  /**
+   * Moves the due times back by as much as the wall clock stepped back (NTP correcting a clock that ran ahead), so
+   * that what was due in a quiet period is due in what remains of it, not a quiet period plus the step.
+   */
+  private followClockStepBack(): void {
+    const clocks = { wall: Date.now(), monotonic: performance.now() };
+    const last = this.lastClocks;
+    this.lastClocks = clocks;
+    if (!last) return;
+    const stepMs = Math.round((clocks.monotonic - last.monotonic) - (clocks.wall - last.wall));
+    if (stepMs < CLOCK_STEP_MS) return;
+    const { wall } = clocks;
+    this.statements.prepare('UPDATE pending_studies SET due_at = max(?, due_at - ?) WHERE due_at > ?').run(wall, stepMs, wall);
+    this.statements.prepare(`UPDATE jobs SET next_attempt_at = max(?, next_attempt_at - ?) WHERE state = 'queued' AND next_attempt_at > ?`)
+      .run(wall, stepMs, wall);
+    this.statements.prepare(`UPDATE exports SET next_attempt_at = max(?, next_attempt_at - ?) WHERE state IN ('pending', 'retrying')
+      AND next_attempt_at > ? AND next_attempt_at < ?`).run(wall, stepMs, wall, NOT_DUE);
+    this.log.warn({ stepMs }, 'the wall clock stepped back: study checks, retries and exports due are moved back with it');
+    const rows = this.statements.prepare('SELECT study_uid, due_at FROM pending_studies').all() as { study_uid: string; due_at: number }[];
+    for (const row of rows) this.wakeForStudyCheck(row.study_uid, row.due_at);
   }
 
   /** Runs a tick now, or right after the one running (which may have passed the work that just became due). */
@@ -285,6 +337,7 @@ export class EmbeddedJobQueue implements JobQueue {
   private async tick(): Promise<void> {
     if (!this.handlers || this.closing) return;
     try {
+      this.followClockStepBack();
       this.makeUnrecordedDue();
       if (this.studyChecks) await this.runDueStudyChecks(this.handlers);
       // A shutdown that began during the checks starts nothing more: close() would wait for it, and what it cut off
