@@ -470,12 +470,14 @@ export class Archive {
       await this.unpublish(storageKey, retired);
       throw err;
     }
+    // Told at once, with the row committed: a process killed during anything slower (the clean-up below) would leave a
+    // stored copy whose study check was never recorded, and the sender's re-send is answered "unchanged".
+    this.notifyStored(header);
     // The replaced copy's cached metadata would otherwise stay beside the new copy for good, with the attributes
     // (a patient's name, say) the replacement corrected.
     if (existing) await this.removeCachedMetadata(header.studyInstanceUid, header.seriesInstanceUid, header.sopInstanceUid);
     if (retired) this.log.warn({ sopInstanceUid: header.sopInstanceUid, retired }, 'instance replaced by a different copy');
     else if (existing) this.log.warn({ sopInstanceUid: header.sopInstanceUid }, 'the file of a stored instance was missing: the copy received takes its place');
-    this.notifyStored(header);
     // After the listeners (what they wrote is synced too), outside the undo above: the row is committed, and an
     // fsync that fails must not take away its file.
     if (options.deferDirSync !== true) await this.syncWrites();
