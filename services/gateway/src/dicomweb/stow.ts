@@ -14,6 +14,7 @@ import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } 
 import { clientMessage } from '../client-message';
 import { requestLogFields } from '../request-log';
 import { senderGoneError } from '../sender-gone';
+import { StudiesArriving } from './studies-arriving';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
 import { warningHeaderValue } from './warning-header';
 
@@ -83,7 +84,7 @@ async function destroyStream(stream: WriteStream): Promise<void> {
 
 /** A part's sink: a temp file, handed to the archive as soon as the part's closing boundary arrives. */
 function partSink(archive: Archive, config: Config, headers: PartHeaders, store: Pick<StoreOptions, 'expectedStudyUid' | 'result'>,
-  results: Promise<PartResult>[], bySopInstanceUid: Map<string, Promise<PartResult>>): PartSink {
+  results: Promise<PartResult>[], bySopInstanceUid: Map<string, Promise<PartResult>>, arriving: StudiesArriving): PartSink {
   const partType = headers['content-type'] ? parseMediaType(headers['content-type']).type : 'application/dicom';
   if (partType !== 'application/dicom') {
     results.push(Promise.resolve(failed(new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `part Content-Type ${partType}`))));
@@ -154,7 +155,9 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
         }
         if (earlier) await earlier;
         const file = { path: temp.path, size, sha256: hash.digest('hex'), head: headBytesRead, dataSynced: true };
-        return archive.storeReceived(file, { ...store, deferDirSync: true });
+        const outcome = await archive.storeReceived(file, { ...store, deferDirSync: true });
+        if (outcome.status === 'stored') arriving.stored(outcome.header.studyInstanceUid);
+        return outcome;
       })();
       void stored.finally(finished).catch(() => undefined);
       results.push(stored);
@@ -341,9 +344,16 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     const beside = result ? req.get('mipseg-beside-series') : undefined;
     const store = { ...(study === undefined ? {} : { expectedStudyUid: study }), result,
       ...(beside === undefined ? {} : { besideSeries: assertUid(beside, 'Mipseg-Beside-Series') }) };
-    const cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
-      (headers) => partSink(archive, config, headers, store, results, bySopInstanceUid));
-    const settled = cut ? await settleParts(results) : await Promise.all(results);
+    const arriving = new StudiesArriving(archive, config.pipeline.quietPeriodMs);
+    let settled: PartResult[];
+    let cut: MipsegError | undefined;
+    try {
+      cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
+        (headers) => partSink(archive, config, headers, store, results, bySopInstanceUid, arriving));
+      settled = cut ? await settleParts(results) : await Promise.all(results);
+    } finally {
+      arriving.end();
+    }
     // The renames and index rows of this request become durable together, before the client hears "stored".
     await archive.syncDeferred();
     // PS3.18 10.5.3: some instances stored is 202, listing them; a client told only 413/400 would send them again
