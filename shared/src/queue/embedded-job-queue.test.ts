@@ -56,6 +56,29 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     expect(await q.pendingStudies()).toEqual([]);
   });
 
+  test('a study check that takes long (a slow disk) does not hold up the start of an analysis', async () => {
+    const q = open(NO_POLL_MS);
+    let releaseCheck: () => void = () => undefined;
+    const checkHeld = new Promise<void>((resolve) => (releaseCheck = resolve));
+    const events: string[] = [];
+    q.startProcessing({
+      checkStudy: async (uid) => {
+        events.push(`check ${uid} started`);
+        await checkHeld;
+      },
+      analyze: (id) => Promise.resolve(void events.push(`analysis ${id}`)).then(() => RESULT),
+    }, { concurrency: 1, studyChecks: true, analyses: true });
+    try {
+      await q.scheduleStudyCheck('9.9.9', 0);
+      await until(() => Promise.resolve(events.length ? true : undefined), 'the study check to start', WAIT);
+      await q.enqueueAnalysis('seg-a', request('1.2.3.1'));
+      await until(() => Promise.resolve(events.includes('analysis seg-a') ? true : undefined), 'the analysis to start', WAIT);
+      expect(events).toEqual(['check 9.9.9 started', 'analysis seg-a']);
+    } finally {
+      releaseCheck();
+    }
+  });
+
   test('a shutdown that begins during a study check starts nothing more: the analysis it planned stays queued for the next start', async () => {
     const path = join(dir, 'jobs.sqlite');
     const q = open(NO_POLL_MS, path);

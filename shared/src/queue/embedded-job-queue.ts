@@ -77,6 +77,9 @@ export class EmbeddedJobQueue implements JobQueue {
   private activeAnalyses = 0;
   private ticking: Promise<void> | undefined;
   private tickAgain = false;
+  /** The pass over due study checks under way, apart from the ticks (see requestStudyChecks). */
+  private checking: Promise<void> | undefined;
+  private checkAgain = false;
   private closing = false;
   private readonly studyCheckTimers = new Map<string, NodeJS.Timeout>();
   /** A full disk fails every tick, five a second: logged once, summarised, and once when ticks work again. */
@@ -334,23 +337,39 @@ export class EmbeddedJobQueue implements JobQueue {
     });
   }
 
-  private async tick(): Promise<void> {
+  private tick(): void {
     if (!this.handlers || this.closing) return;
     try {
       this.followClockStepBack();
       this.makeUnrecordedDue();
-      if (this.studyChecks) await this.runDueStudyChecks(this.handlers);
-      // A shutdown that began during the checks starts nothing more: close() would wait for it, and what it cut off
-      // would count as an attempt at the next start. What is due stays due.
-      if (this.analyses && !this.closing) {
+      if (this.analyses) {
         this.startDueAnalyses(this.handlers);
         this.startDueExports(this.handlers);
       }
+      if (this.studyChecks) this.requestStudyChecks(this.handlers);
     } catch (err) {
       this.tickFailures.failed(err);
       return;
     }
     this.tickFailures.recovered();
+  }
+
+  /**
+   * Runs the due study checks, one pass at a time, beside the ticks rather than in them: a check reads its study's
+   * headers, and after a restart or a bulk import hundreds are due at once (or one hangs on a failing disk). Analyses
+   * and exports go on starting meanwhile; an analysis a check plans starts at the tick it asks for.
+   */
+  private requestStudyChecks(handlers: JobHandlers): void {
+    if (this.checking) {
+      this.checkAgain = true;
+      return;
+    }
+    this.checking = this.runDueStudyChecks(handlers).catch((err: unknown) => this.tickFailures.failed(err)).finally(() => {
+      this.checking = undefined;
+      if (!this.checkAgain || this.closing) return;
+      this.checkAgain = false;
+      this.requestStudyChecks(handlers);
+    });
   }
 
   private async runDueStudyChecks(handlers: JobHandlers): Promise<void> {
@@ -565,6 +584,7 @@ export class EmbeddedJobQueue implements JobQueue {
     for (const timer of this.studyCheckTimers.values()) clearTimeout(timer);
     this.studyCheckTimers.clear();
     await this.ticking;
+    await this.checking;
     await Promise.allSettled([...this.running]);
     this.db.close();
   }
