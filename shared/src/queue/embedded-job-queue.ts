@@ -17,6 +17,14 @@ import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, MAX_BACKOFF_MS,
  * start it again), sent, or failed.
  */
 const NOT_DUE = Number.MAX_SAFE_INTEGER;
+/**
+ * A new job's created_at (parameters: now, now, its study): now, unless that is before the study's newest job's (the
+ * wall clock stepped back: NTP correcting a clock that ran ahead), then a millisecond after it, so that the job made
+ * last is still its study's newest in the list, as its latest result and for the planner's look at the verdicts since.
+ * Jobs made in one millisecond keep BullMQ's order (by id). Read through jobs_study.
+ */
+const CREATED_IN_ORDER = `(SELECT CASE WHEN ? >= coalesce(max(created_at), 0) THEN ? ELSE max(created_at) + 1 END
+  FROM jobs WHERE study_uid = ?)`;
 /** The longest delay a Node timer takes; a longer one fires at once (with a TimeoutOverflowWarning). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A step back of the wall clock this large, between two ticks, moves the due times back with it. */
@@ -158,9 +166,11 @@ export class EmbeddedJobQueue implements JobQueue {
     // Read and insert with no await between them: this process is the only writer of jobs.sqlite.
     const latest = this.statements.prepare('SELECT MAX(version) AS v FROM jobs WHERE series_uid = ?').get(plan.seriesInstanceUid) as { v: number | null };
     const request: AnalysisRequest = { ...plan, version: (latest.v ?? 0) + 1 };
+    const now = Date.now();
     const info = this.statements.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, series_uid, state, created_at, request, version)
-      VALUES (?, ?, ?, 'queued', ?, ?, ?)`)
-      .run(jobId, request.studyInstanceUid, request.seriesInstanceUid, Date.now(), JSON.stringify(request), request.version);
+      VALUES (?, ?, ?, 'queued', ${CREATED_IN_ORDER}, ?, ?)`)
+      .run(jobId, request.studyInstanceUid, request.seriesInstanceUid, now, now, request.studyInstanceUid, JSON.stringify(request),
+        request.version);
     if (info.changes !== 1) return Promise.resolve({ created: false });
     this.requestTick();
     return Promise.resolve({ created: true, version: request.version });
@@ -169,7 +179,8 @@ export class EmbeddedJobQueue implements JobQueue {
   recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
     const now = Date.now();
     this.statements.prepare(`INSERT OR IGNORE INTO jobs (id, study_uid, state, created_at, finished_at, failure_code, failure_reason)
-      VALUES (?, ?, 'not-applicable', ?, ?, 'MIPSEG_NOT_APPLICABLE', ?)`).run(jobId, studyInstanceUid, now, now, reason);
+      VALUES (?, ?, 'not-applicable', ${CREATED_IN_ORDER}, ?, 'MIPSEG_NOT_APPLICABLE', ?)`)
+      .run(jobId, studyInstanceUid, now, now, studyInstanceUid, now, reason);
     return Promise.resolve();
   }
 
