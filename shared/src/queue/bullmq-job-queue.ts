@@ -89,6 +89,11 @@ function legacyExportJobId(jobId: string, destination: string): string {
  */
 const FAILURE_TRACES_KEPT = 1;
 
+/** The longest a study's quiet period may be (QUIET_PERIOD_MS's bound). */
+const LONGEST_QUIET_PERIOD_MS = 86_400_000;
+/** Deletes a hash field only if it still holds the value read (a later schedule's due time stays). */
+const DELETE_IF_UNCHANGED = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0`;
+
 /** The keys BullMQ keeps beside a queue's jobs, under the same prefix (its Queue keys, and the migration and marker ones). */
 const BULLMQ_QUEUE_KEYS: ReadonlySet<string> = new Set(['meta', 'events', 'id', 'wait', 'waiting', 'active', 'paused', 'delayed',
   'completed', 'failed', 'stalled', 'stalled-check', 'limiter', 'prioritized', 'pc', 'marker', 'repeat', 'waiting-children',
@@ -207,10 +212,11 @@ export class BullMqJobQueue implements JobQueue {
   private readonly connection: IORedis;
   private readonly studyChecks: Queue;
   /**
-   * When each study's check falls due, as this process last scheduled it (the process that stores instances, whose
-   * outbox schedules every check, also runs them); kept until a check of that schedule has run.
+   * A Redis hash: when each study's check falls due, as it was last scheduled (by any gateway), kept until a check of
+   * that schedule has run. BullMQ reschedules only a delayed check and drops the add of a waiting one, so the process
+   * that runs the check reads the due time here: in Redis, it is the same for every gateway and outlives a restart.
    */
-  private readonly studyChecksDue = new Map<string, number>();
+  private readonly studyChecksDueKey: string;
   private readonly analyses: Queue;
   /** Each destination's export queue: the configured ones, and any other that still holds exports (see workFormerDestinations). */
   private readonly exportQueues = new Map<string, Queue>();
@@ -246,6 +252,7 @@ export class BullMqJobQueue implements JobQueue {
     this.connection.on('error', this.onError('connection'));
     this.connection.on('ready', () => this.redisFailures.recovered());
     this.destinationsKey = `${options.prefix}:export-destinations`;
+    this.studyChecksDueKey = `${options.prefix}:study-checks-due`;
     this.finishedRequests = new FinishedRequests(this.connection, options.prefix, log);
     this.studyIndex = new StudyJobIndex(this.connection, options.prefix, log);
     this.studyChecks = this.newQueue('study-checks');
@@ -289,7 +296,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async scheduleStudyCheck(studyInstanceUid: string, delayMs: number): Promise<void> {
-    this.studyChecksDue.set(studyInstanceUid, Date.now() + delayMs);
+    await this.connection.hset(this.studyChecksDueKey, studyInstanceUid, String(Date.now() + delayMs));
     await this.studyChecks.add('check', { studyInstanceUid }, {
       delay: delayMs,
       deduplication: { id: studyInstanceUid, reschedule: true, keepLastIfActive: true },
@@ -577,12 +584,14 @@ export class BullMqJobQueue implements JobQueue {
     if (options.studyChecks) {
       this.addWorker(new Worker('study-checks', async (job: Job) => {
         const { studyInstanceUid } = job.data as { studyInstanceUid: string };
-        const dueAt = this.studyChecksDue.get(studyInstanceUid);
+        const scheduled = await this.connection.hget(this.studyChecksDueKey, studyInstanceUid);
+        const waitMs = scheduled === null ? 0 : Number(scheduled) - Date.now();
         // An instance arrived while this check waited behind another study's (BullMQ reschedules only a delayed
         // check, and drops the add of a waiting one): its quiet period is started again instead of checking mid-arrival.
-        if (dueAt !== undefined && dueAt > Date.now()) return this.scheduleStudyCheck(studyInstanceUid, dueAt - Date.now());
+        // Not past the longest quiet period: a due time further ahead was set by a clock running ahead.
+        if (waitMs > 0 && waitMs <= LONGEST_QUIET_PERIOD_MS) return this.scheduleStudyCheck(studyInstanceUid, waitMs);
         await handlers.checkStudy(studyInstanceUid);
-        if (this.studyChecksDue.get(studyInstanceUid) === dueAt) this.studyChecksDue.delete(studyInstanceUid);
+        if (scheduled !== null) await this.connection.eval(DELETE_IF_UNCHANGED, 1, this.studyChecksDueKey, studyInstanceUid, scheduled);
       }, { ...base, concurrency: 1, maxStalledCount: STUDY_CHECK_MAX_STALLS }));
     }
     if (!options.analyses) return;
