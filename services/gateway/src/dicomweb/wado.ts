@@ -20,10 +20,10 @@ import {
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, METADATA_FORMAT, type Archive, type StoredInstance } from '@mipseg/shared/store';
-import { multipartPartType, negotiate, type AcceptEntry } from '@mipseg/shared/dicomweb';
+import { multipartPartType, negotiate, toNativeDicomModelXml, type AcceptEntry } from '@mipseg/shared/dicomweb';
 import type { DicomJson } from '@mipseg/shared/dicom';
-import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
-import { instanceMetadataJson, mapConcurrently, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
+import { jsonOrXml } from './json-or-xml';
+import { instanceMetadataJson, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
 import { chunksOf, readStored, readStoredFile } from '../stored-read';
 import { answeredNotModified, entityTag } from '../revalidation';
@@ -247,8 +247,15 @@ export function retrieveMetadataHandler(archive: Archive) {
     const etag = entityTag(METADATA_FORMAT, responseType, base, instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`));
     if (answeredNotModified(req, res, etag)) return;
     if (responseType === 'xml') {
-      const items = await mapConcurrently(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
-      sendXmlDocuments(res, items.map((item) => JSON.parse(item) as DicomJson));
+      // One Native DICOM Model document per instance, made and sent as its turn comes, as the JSON array is: a study's
+      // metadata is tens of megabytes, and all of it (its JSON, parsed, and its XML) was held for each request.
+      const items = mapInOrder(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
+      async function* documents(): AsyncGenerator<Part> {
+        for await (const item of items) {
+          yield { headers: `Content-Type: ${DICOM_XML}`, body: Buffer.from(toNativeDicomModelXml(JSON.parse(item) as DicomJson), 'utf8') };
+        }
+      }
+      await sendMultipart(res, DICOM_XML, documents());
       return;
     }
     const items = mapInOrder(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
@@ -421,6 +428,7 @@ function nativeFramePart(frame: Uint8Array): Part {
 }
 
 const PIXEL_DATA = '7FE00010';
+const DICOM_XML = 'application/dicom+xml';
 
 /** The tag a BulkDataURI names (see readDicomJson): 8 hex digits of a top-level element. */
 function bulkDataTag(req: Request): string {
