@@ -167,6 +167,31 @@ describe('WADO-RS frames of a large compressed (JPEG-LS) instance', () => {
     reads.mockRestore();
   });
 
+  // Last here: it replaces the instance the tests above read.
+  test('of a copy replaced after its lookup are read to the end of the file opened, not to the row\'s size', async () => {
+    const [listed] = server.archive.index.listInstances({ studyUid: C_STUDY });
+    const noise = Array.from({ length: PER_FRAME * FRAMES }, (_, i) => ((i * 2654435761) >>> 7) & 0x7fff);
+    // Longer than the copy it replaces: its Pixel Data ends past the end of the file the row describes.
+    writeFileSync(join(dir, 'native-2.dcm'), syntheticPetInstance({ sopInstanceUid: C_SOP, seriesInstanceUid: C_SERIES,
+      imagePositionPatient: [0, 0, 0], rows: ROWS, columns: ROWS, numberOfFrames: FRAMES, stored: noise,
+      attributes: { StudyInstanceUID: C_STUDY, ImageComments: 'corrected '.repeat(1000) } }));
+    expect(spawnSync('dcmcjpls', ['+el', join(dir, 'native-2.dcm'), join(dir, 'jls-2.dcm')]).status).toBe(0);
+    const corrected = readFileSync(join(dir, 'jls-2.dcm'));
+    expect(corrected.length).toBeGreaterThan(compressed.length);
+    expect((await postStow(`${server.baseUrl}/studies`, [corrected])).status).toBe(202);
+    const index = server.archive.index;
+    const lookUp = jest.spyOn(index, 'listInstances').mockReturnValue(listed ? [listed] : []);
+    try {
+      const res = await fetch(`${server.baseUrl}/studies/${C_STUDY}/series/${C_SERIES}/instances/${C_SOP}/frames/40`,
+        { headers: { Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });
+      expect(res.status).toBe(200);
+      const [part] = await readMultipartParts(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
+      expect(part?.body.equals(Buffer.from(readEncapsulatedFrames(corrected).frames[39] as Uint8Array))).toBe(true);
+    } finally {
+      lookUp.mockRestore();
+    }
+  });
+
   test('answers 404 for a frame beyond NumberOfFrames', async () => {
     const res = await fetch(`${server.baseUrl}/studies/${C_STUDY}/series/${C_SERIES}/instances/${C_SOP}/frames/41`,
       { headers: { Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });

@@ -563,6 +563,46 @@ describe('embedded job runner and a wall clock that steps back', () => {
     expect(warnings).not.toContain('TimeoutOverflowWarning');
   });
 
+  test('a retry an hour off (JOB_BACKOFF_MS 3600000) keeps its wait across a restart: only a wait no backoff gives is a wrong clock\'s', async () => {
+    const path = join(dir, 'jobs.sqlite');
+    const hourly = { attempts: 3, baseDelayMs: 3_600_000 };
+    const openHourly = () => {
+      const q = new EmbeddedJobQueue(path, log, { analysisRetry: hourly, exportRetry: hourly, exportDestinations: [], pollMs: 50 });
+      queues.push(q);
+      return q;
+    };
+    let runs = 0;
+    const failing = { checkStudy: () => Promise.resolve(), analyze: () => {
+      runs += 1;
+      return Promise.reject(new Error('the gateway did not answer'));
+    } };
+    const first = openHourly();
+    first.startProcessing(failing, { concurrency: 1, studyChecks: false, analyses: true });
+    await first.enqueueAnalysis('seg-hourly', request('1.2.3.1'));
+    await until(async () => ((await first.getJob('seg-hourly'))?.attempts === 1 && runs === 1 ? true : undefined), 'the first attempt', WAIT);
+    await first.close();
+    const second = openHourly();
+    second.startProcessing(failing, { concurrency: 1, studyChecks: false, analyses: true });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(runs).toBe(1);
+    expect((await second.getJob('seg-hourly'))?.state).toBe('queued');
+  });
+
+  test('jobs start in the order they were made, whatever the clock said when each was made', async () => {
+    const q = open(join(dir, 'jobs.sqlite'));
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + DAYS_30);
+    await q.enqueueAnalysis('seg-x', request('1.2.3.1'));
+    jest.restoreAllMocks();
+    await q.enqueueAnalysis('seg-y', request('1.2.3.1'));
+    await q.enqueueAnalysis('seg-z', { ...request('1.2.4.1'), studyInstanceUid: '1.2.4' });
+    const started: string[] = [];
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (id) => Promise.resolve(void started.push(id)).then(() => RESULT) },
+      { concurrency: 1, studyChecks: false, analyses: true });
+    await until(() => Promise.resolve(started.length === 3 ? true : undefined), 'all three', WAIT);
+    expect(started).toEqual(['seg-x', 'seg-y', 'seg-z']);
+  });
+
   test('a job made after the clock stepped back is still its study\'s newest, in the list and as its latest', async () => {
     const q = open(join(dir, 'jobs.sqlite'));
     const realNow = Date.now.bind(Date);

@@ -296,7 +296,8 @@ export class EmbeddedJobQueue implements JobQueue {
     const now = Date.now();
     const unrecorded = this.options.unrecordedRetryMs ?? UNRECORDED_RETRY_MS;
     const studyLimit = now + LONGEST_QUIET_PERIOD_MS + Math.max(this.options.studyCheckRetryMs ?? STUDY_CHECK_RETRY_MS, unrecorded);
-    const retryLimit = now + Math.max(MAX_BACKOFF_MS, unrecorded);
+    // The longest wait backoffDelay gives: its cap, or a base above the cap (JOB_BACKOFF_MS, EXPORT_BACKOFF_MS up to an hour).
+    const retryLimit = now + Math.max(MAX_BACKOFF_MS, this.options.analysisRetry.baseDelayMs, this.options.exportRetry.baseDelayMs, unrecorded);
     const studies = this.statements.prepare('UPDATE pending_studies SET due_at = ? WHERE due_at > ?').run(now, studyLimit).changes;
     const jobs = this.statements.prepare(`UPDATE jobs SET next_attempt_at = ? WHERE state = 'queued' AND next_attempt_at > ?`)
       .run(now, retryLimit).changes;
@@ -433,8 +434,9 @@ export class EmbeddedJobQueue implements JobQueue {
 
   private startDueAnalyses(handlers: JobHandlers): void {
     while (this.activeAnalyses < this.concurrency) {
+      // In the order they were made (rowid), not by created_at, which a wall clock stepped back can put ahead (see CREATED_IN_ORDER).
       const row = this.statements.prepare(`SELECT * FROM jobs WHERE state = 'queued' AND next_attempt_at <= ?
-        ORDER BY created_at LIMIT 1`).get(Date.now()) as JobRow | undefined;
+        ORDER BY rowid LIMIT 1`).get(Date.now()) as JobRow | undefined;
       if (!row) return;
       this.statements.prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, stage = NULL,
         progress = 0 WHERE id = ?`).run(Date.now(), row.id);

@@ -361,7 +361,7 @@ async function encapsulatedFramesByRange(archive: Archive, instance: StoredInsta
   Promise<{ transferSyntaxUid: string; frames: Buffer[] } | undefined> {
   const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
   try {
-    return await readEncapsulatedFramesByRange(file, instance.size, await file.read(0, HEADER_PROBE_BYTES), wanted);
+    return await readEncapsulatedFramesByRange(file, file.size, await file.read(0, HEADER_PROBE_BYTES), wanted);
   } finally {
     await file.close();
   }
