@@ -40,15 +40,36 @@ function cStoreCommand(sopClassUid: string, sopInstanceUid: string, messageId: n
   return Buffer.concat([element(0x0000, groupLength), body]);
 }
 
+/** One PDV: item length, presentation context ID, message control header (bit 0 command, bit 1 last fragment), value. */
+function pdv(contextId: number, controlHeader: number, value: Buffer): Buffer {
+  const head = Buffer.alloc(6);
+  head.writeUInt32BE(2 + value.length, 0);
+  head[4] = contextId;
+  head[5] = controlHeader;
+  return Buffer.concat([head, value]);
+}
+
+/** A P-DATA-TF PDU holding `pdvs`. */
+function pDataOf(...pdvs: Buffer[]): Buffer {
+  const body = Buffer.concat(pdvs);
+  const head = Buffer.alloc(6);
+  head[0] = 0x04;
+  head.writeUInt32BE(body.length, 2);
+  return Buffer.concat([head, body]);
+}
+
 /** A P-DATA-TF PDU holding one PDV: a whole command (0x03) or the last fragment of a data set (0x02). */
 function pDataTf(contextId: number, controlHeader: number, value: Buffer): Buffer {
-  const pdu = Buffer.alloc(12);
-  pdu[0] = 0x04;
-  pdu.writeUInt32BE(6 + value.length, 2);
-  pdu.writeUInt32BE(2 + value.length, 6);
-  pdu[10] = contextId;
-  pdu[11] = controlHeader;
-  return Buffer.concat([pdu, value]);
+  return pDataOf(pdv(contextId, controlHeader, value));
+}
+
+/** A C-ECHO-RQ command set (PS3.7 9.3.5.1), with its group length. */
+function cEchoCommand(messageId: number): Buffer {
+  const body = Buffer.concat([element(0x0002, ui('1.2.840.10008.1.1')), element(0x0100, us(0x0030)), element(0x0110, us(messageId)),
+    element(0x0800, us(0x0101))]);
+  const groupLength = Buffer.alloc(4);
+  groupLength.writeUInt32LE(body.length);
+  return Buffer.concat([element(0x0000, groupLength), body]);
 }
 
 function commandElements(command: Buffer): Map<number, Buffer> {
@@ -140,6 +161,11 @@ class RawScu {
     };
   }
 
+  /** Sends bytes as they are: PDUs no well-behaved SCU sends. */
+  send(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
   async release(): Promise<void> {
     this.socket.write(RELEASE_REQUEST);
     await this.nextPdu();
@@ -202,4 +228,58 @@ describe('DIMSE SCP and a C-STORE sent on a presentation context that does not c
       expect(dimse.archive.index.findInstance('2.25.7303')).toBeDefined();
       expect(await dimse.tempFiles()).toEqual([]);
     });
+});
+
+/** PDUs whose PDVs break PS3.8's rules, which dcmjs-dimse does not check: the SCP aborts, and stores nothing of them. */
+describe('DIMSE SCP and P-DATA that breaks the rules of PDVs', () => {
+  let dimse: TestDimse;
+  beforeAll(async () => {
+    dimse = await startTestDimse();
+  });
+  afterAll(() => dimse.stop());
+
+  const VERIFICATION = { id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] };
+  const PET = { id: 3, abstractSyntax: PET_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] };
+  const ABORTED = { type: 0x07, body: Buffer.from([0, 0, 2, 6]) };
+
+  test('another context\'s PDV inside a C-STORE data set: A-ABORT, and the instance is not stored with the PDV in it', async () => {
+    const { scu } = await RawScu.associate(dimse.port, [VERIFICATION, PET]);
+    const dataSet = instance(PET_IMAGE_STORAGE, 'PT', '2.25.7311');
+    try {
+      scu.send(pDataTf(3, 0x03, cStoreCommand(PET_IMAGE_STORAGE, '2.25.7311', 1)));
+      scu.send(pDataTf(3, 0x00, dataSet.subarray(0, 64)));
+      scu.send(pDataTf(1, 0x01, Buffer.from('EVIL')));
+      scu.send(pDataTf(3, 0x02, dataSet.subarray(64)));
+      expect(await scu.nextPdu()).toEqual(ABORTED);
+    } finally {
+      scu.destroy();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(dimse.archive.index.findInstance('2.25.7311')).toBeUndefined();
+    expect(await dimse.tempFiles()).toEqual([]);
+  });
+
+  test('two C-ECHO requests in one P-DATA-TF (the operations window is one): A-ABORT, not an answer that never comes', async () => {
+    const { scu } = await RawScu.associate(dimse.port, [VERIFICATION]);
+    try {
+      scu.send(pDataOf(pdv(1, 0x03, cEchoCommand(7)), pdv(1, 0x03, cEchoCommand(8))));
+      expect(await scu.nextPdu()).toEqual(ABORTED);
+    } finally {
+      scu.destroy();
+    }
+  });
+
+  test('a PDU type PS3.8 does not have: A-ABORT at once, and the connection closed, whatever the peer sends after it', async () => {
+    const { scu } = await RawScu.associate(dimse.port, [VERIFICATION]);
+    try {
+      scu.send(Buffer.from([0x09, 0x00, 0x00, 0x0f, 0x42, 0x40]));
+      scu.send(Buffer.alloc(64 * 1024));
+      expect(await scu.nextPdu()).toEqual(ABORTED);
+      expect(await scu.nextPdu()).toBeUndefined();
+    } finally {
+      scu.destroy();
+    }
+    const echo = await runTool('echoscu', ['-aec', SCP_AE_TITLE, '127.0.0.1', String(dimse.port)]);
+    expect(echo.code).toBe(0);
+  });
 });

@@ -1,3 +1,5 @@
+import { PDataSequence } from './p-data-sequence';
+
 /**
  * The limits this SCP holds peers to. P-DATA-TF: the Maximum Length Received that dcmjs-dimse announces in
  * its A-ASSOCIATE-AC (its default, 256 KiB; PS3.8 D.1 binds the sender to it). Other PDUs carry no pixel
@@ -17,32 +19,45 @@ export function maxPduLengthToAnnounce(peerMaximum: number): number {
 
 const PDU_HEADER_BYTES = 6; // PDU-type, reserved, PDU-length (PS3.8 9.3)
 const P_DATA_TF = 0x04;
+/** A-ASSOCIATE-RQ (1) to A-ABORT (7): the PDU types of PS3.8 9.3.1. */
+const LAST_PDU_TYPE = 0x07;
 
-/** What a PDU header announced that this SCP will not take. */
-export interface OversizedPdu {
+/** What the peer sent that this SCP will not take: a PDU longer than its limit, or bytes breaking PS3.8's rules. */
+export interface PduRefusal {
   readonly pduType: number;
-  readonly length: number;
-  readonly limit: number;
+  /** For the log and the test: what was wrong. */
+  readonly reason: string;
+  readonly length?: number;
+  readonly limit?: number;
 }
 
 /**
- * Follows the PDU boundaries of one connection's incoming bytes and reports the first PDU whose header
- * announces more than the limit. dcmjs-dimse buffers a whole PDU before it parses it, copying what it holds
- * on every chunk, so a peer announcing a 4 GiB PDU would otherwise grow this process's memory and CPU
- * (and stall the gateway beside it) until the PDU timeout.
+ * Follows the PDU boundaries of one connection's incoming bytes, ahead of dcmjs-dimse, and reports the first PDU it
+ * will not take:
+ * - one whose header announces more than the limit. dcmjs-dimse buffers a whole PDU before it parses it, copying what
+ *   it holds on every chunk, so a peer announcing a 4 GiB PDU would otherwise grow this process's memory and CPU (and
+ *   stall the gateway beside it) until the PDU timeout;
+ * - one of a type PS3.8 does not have: dcmjs-dimse drops the chunk it came in and loses the PDU boundaries, so the
+ *   length limit above would no longer hold;
+ * - a P-DATA-TF whose PDVs break the rules dcmjs-dimse does not check (see PDataSequence).
  */
 export class PduLengthGuard {
   private header = Buffer.alloc(0);
   private bodyLeft = 0;
+  private inPData = false;
+  private readonly pData = new PDataSequence();
 
-  /** Feeds the next chunk; returns the first oversized PDU it announces, if any. */
-  accept(chunk: Buffer): OversizedPdu | undefined {
+  /** Feeds the next chunk; returns the first PDU it will not take, if any. */
+  accept(chunk: Buffer): PduRefusal | undefined {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.bodyLeft > 0) {
         const taken = Math.min(this.bodyLeft, chunk.length - offset);
+        const body = chunk.subarray(offset, offset + taken);
         this.bodyLeft -= taken;
         offset += taken;
+        const broken = this.inPData ? this.pData.accept(body) ?? (this.bodyLeft === 0 ? this.pData.endPdu() : undefined) : undefined;
+        if (broken) return { pduType: P_DATA_TF, reason: broken };
         continue;
       }
       const needed = PDU_HEADER_BYTES - this.header.length;
@@ -52,9 +67,15 @@ export class PduLengthGuard {
       const pduType = this.header.readUInt8(0);
       const length = this.header.readUInt32BE(2);
       this.header = Buffer.alloc(0);
+      if (pduType < 1 || pduType > LAST_PDU_TYPE) return { pduType, reason: `PDU type ${pduType}, which PS3.8 does not have` };
       const limit = pduType === P_DATA_TF ? MAX_P_DATA_TF_LENGTH : MAX_OTHER_PDU_LENGTH;
-      if (length > limit) return { pduType, length, limit };
+      if (length > limit) return { pduType, reason: `a PDU of ${length} bytes, over the ${limit} taken`, length, limit };
       this.bodyLeft = length;
+      this.inPData = pduType === P_DATA_TF;
+      if (this.inPData) {
+        this.pData.startPdu();
+        if (length === 0) return { pduType, reason: 'a P-DATA-TF with no PDV' };
+      }
     }
     return undefined;
   }

@@ -9,7 +9,7 @@ import type { Archive, StoreOutcome } from '@mipseg/shared/store';
 import { busyRejection, checkAeTitles, negotiatePresentationContexts, type AssociationRejection } from './association-negotiation';
 import type { AssociationSlots } from './association-slots';
 import { cStoreResultFor } from './c-store-status';
-import { A_ABORT_BY_USER, A_ABORT_INVALID_PDU_PARAMETER, maxPduLengthToAnnounce, PduLengthGuard } from './pdu-length-guard';
+import { A_ABORT_BY_USER, A_ABORT_INVALID_PDU_PARAMETER, maxPduLengthToAnnounce, PduLengthGuard, type PduRefusal } from './pdu-length-guard';
 import { ReceivedInstance } from './received-instance';
 
 /**
@@ -74,25 +74,34 @@ export class StorageScp extends Scp {
     Object.assign(this, { connected: true, connectedTime: Date.now() });
     this.on('networkError', (err: Error) => {
       this.log.warn({ err: err.message }, 'DIMSE connection error');
-      this.hangUp();
+      // A PDU dcmjs-dimse could not parse (PS3.8 AA-8: A-ABORT), or a socket already gone: either way nothing more is read.
+      this.abortAssociation(A_ABORT_INVALID_PDU_PARAMETER);
     });
     connection.once('close', () => void this.closed());
     this.guardPduLengths();
   }
 
-  /** Aborts the association at the header of a PDU longer than this SCP takes (see PduLengthGuard). */
+  /**
+   * Aborts the association at the first PDU this SCP will not take (see PduLengthGuard): ahead of dcmjs-dimse, which
+   * reads the same chunk after it. What a refused association was still receiving is discarded, never stored, though
+   * dcmjs-dimse may finish parsing it (see cStoreRequest).
+   */
   private guardPduLengths(): void {
     const guard = new PduLengthGuard();
     const onData = (chunk: Buffer): void => {
-      const oversized = guard.accept(chunk);
-      if (!oversized) return;
+      const refusal = guard.accept(chunk);
+      if (!refusal) return;
       this.connection.off('data', onData);
-      this.log.warn(oversized, 'PDU longer than this SCP accepts; association aborted');
+      this.refusedPdu = refusal;
+      this.log.warn(refusal, 'PDU this SCP does not take; association aborted');
       this.connection.end(A_ABORT_INVALID_PDU_PARAMETER);
       this.connection.destroySoon();
     };
-    this.connection.on('data', onData);
+    this.connection.prependListener('data', onData);
   }
+
+  /** The PDU the guard refused: nothing received on this association since is stored. */
+  private refusedPdu: PduRefusal | undefined;
 
   /** True once an association was accepted on this connection. */
   get hasAssociation(): boolean {
@@ -192,6 +201,11 @@ export class StorageScp extends Scp {
   override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
     const received = this.receiving.get(request);
     this.receiving.delete(request);
+    if (this.refusedPdu) {
+      // Its bytes may hold what the refused PDU carried (another message's PDV spliced into its data set).
+      if (received) this.context.track(received.discard());
+      return;
+    }
     const work = this.storeInstance(request, received).then((response) => {
       if (!this.isClosed) callback(response);
     });
