@@ -38,7 +38,7 @@ function parse(bytes: Uint8Array): { ds: dicomParser.DataSet; transferSyntaxUid:
 }
 
 /** `value` in little-endian byte order, as PS3.18 uncompressed bulk data is (a copy where it has to swap). */
-function littleEndian(value: Uint8Array, vr: string | undefined, transferSyntaxUid: string): Uint8Array {
+export function littleEndian(value: Uint8Array, vr: string | undefined, transferSyntaxUid: string): Uint8Array {
   const word = vr === undefined ? undefined : WORD_BYTES[vr];
   if (transferSyntaxUid !== TransferSyntax.ExplicitVrBigEndian || word === undefined) return value;
   if (value.length % word !== 0) throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `${vr} value of ${value.length} bytes`);

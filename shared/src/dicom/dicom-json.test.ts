@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { encodeFileMetaInformation } from './file-meta';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
 import { readDicomJson } from './dicom-json';
@@ -138,5 +142,59 @@ describe('readDicomJson person names and group lengths', () => {
   test('leaves out group lengths (gggg,0000), which are retired and count bytes the JSON model does not have', () => {
     const json = readDicomJson(withName('Doe^John', [explicitElement(0x0009, 0x0000, 'UL', Buffer.from([4, 0, 0, 0]))]), null, false);
     expect(Object.keys(json).filter((tag) => tag.endsWith('0000'))).toEqual([]);
+  });
+});
+
+/** `file` with the VR code of its first (gggg,eeee) element overwritten (Explicit VR: the two bytes after the tag). */
+function withVrCode(file: Uint8Array, group: number, element: number, vr: string): Buffer {
+  const bytes = Buffer.from(file);
+  const tag = Buffer.alloc(4);
+  tag.writeUInt16LE(group, 0);
+  tag.writeUInt16LE(element, 2);
+  const at = bytes.indexOf(tag, 132);
+  if (at < 0) throw new Error('no such element');
+  bytes.write(vr, at + 4, 'latin1');
+  return bytes;
+}
+
+describe('readDicomJson and data sets it cannot read as they are', () => {
+  test('a VR code PS3.5 does not have is refused as unparseable (ingest refuses it too), not a 500', () => {
+    const file = withVrCode(syntheticPetInstance({ sopInstanceUid: '2.25.88.5', imagePositionPatient: [0, 0, 0],
+      attributes: { StationName: 'PETCT1' } }), 0x0008, 0x1010, 'S1');
+    let code: string | undefined;
+    try {
+      readDicomJson(file, 16, false);
+    } catch (err) {
+      code = (err as { code?: string }).code;
+    }
+    expect(code).toBe('MIPSEG_DICOM_UNPARSEABLE');
+  });
+
+  test('a DS or IS that is no number is written without a value, not NaN (JSON null, XML "NaN")', () => {
+    const json = readDicomJson(syntheticPetInstance({ sopInstanceUid: '2.25.88.6', imagePositionPatient: [0, 0, 0],
+      attributes: { SliceThickness: '1.2.3', PatientWeight: '1e999' } }), 16, false);
+    expect(json['00180050']).toEqual({ vr: 'DS' });
+    expect(json['00101030']).toEqual({ vr: 'DS' });
+  });
+});
+
+describe('readDicomJson of an Explicit VR Big Endian instance', () => {
+  test('gives a small OW value inline in little-endian words, as the same data set in little endian gives it', () => {
+    const lut = Uint16Array.from([1, 0x0203, 0xfffe]);
+    const littleEndian = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.88.8', imagePositionPatient: [0, 0, 0],
+      attributes: { RedPaletteColorLookupTableData: [lut.buffer], _vrMap: { PixelData: 'OW', RedPaletteColorLookupTableData: 'OW' } } }));
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-be-json-'));
+    try {
+      writeFileSync(join(dir, 'le.dcm'), littleEndian);
+      const run = spawnSync('dcmconv', ['+tb', join(dir, 'le.dcm'), join(dir, 'be.dcm')], { encoding: 'utf8' });
+      if (run.error) throw new Error(`dcmconv cannot run (apt-get install dcmtk): ${run.error.message}`);
+      expect(run.status).toBe(0);
+      const bigEndian = readFileSync(join(dir, 'be.dcm'));
+      const expected = { vr: 'OW', InlineBinary: Buffer.from(lut.buffer).toString('base64') };
+      expect(readDicomJson(littleEndian, 16, false)['00281201']).toEqual(expected);
+      expect(readDicomJson(bigEndian, 16, false)['00281201']).toEqual(expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

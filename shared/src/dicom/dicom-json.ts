@@ -1,7 +1,8 @@
 import * as dcmjs from 'dcmjs';
 import { isMipsegError, MipsegError } from '../errors';
+import { littleEndian } from './bulk-data';
 import { readDcmjsDataSet } from './dcmjs-read';
-import { withoutEmptyTrailingComponents } from './parse-header';
+import { assertReadableEncoding, withoutEmptyTrailingComponents } from './parse-header';
 
 /** A data set in the PS3.18 Annex F JSON model. */
 export type DicomJson = Record<string, DicomJsonAttribute>;
@@ -47,6 +48,8 @@ const PIXEL_VALUE_TAGS = new Set(['00280106', '00280107', '00280108', '00280109'
 /** How the JSON model is made from one file: whether its "US or SS" pixel values are signed and read as US. */
 interface Conversion {
   readonly signedPixelValuesReadAsUs: boolean;
+  /** The file's transfer syntax: a big-endian file's OW/OF/OL/OD/OV values are swapped, as bulk data is (littleEndian). */
+  readonly transferSyntaxUid: string;
 }
 
 function asSignedShort(value: unknown): unknown {
@@ -99,9 +102,12 @@ function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean
     // …/bulkdata/{tag} names a top-level element: one inside a sequence item (an icon image, a private blob) has
     // no URI of its own, and the same tag at the top level would answer with the wrong bytes. It goes inline.
     if (total > INLINE_BINARY_LIMIT && !inItem) return { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` };
-    return { vr, InlineBinary: Buffer.concat(buffers.map((b) => Buffer.from(b))).toString('base64') };
+    // InlineBinary carries no transfer syntax: its words are read little endian, as the BulkDataURI's are sent.
+    const value = littleEndian(Buffer.concat(buffers.map((b) => Buffer.from(b))), vr, conversion.transferSyntaxUid);
+    return { vr, InlineBinary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   }
-  const unpadded = values.map(withoutTrailingPadding);
+  // A DS or IS that is no number (1.2.3, 1e999) dcmjs reads as NaN or Infinity, which neither model can hold: no value.
+  const unpadded = values.map(withoutTrailingPadding).map((v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
   if (unpadded.every(isEmptyValue)) return { vr };
   return { vr, Value: unpadded.map((v) => (isEmptyValue(v) ? null : v)) };
 }
@@ -123,7 +129,9 @@ function convertDataset(dict: dcmjs.DicomJsonDict, inItem: boolean, conversion: 
  * with Pixel Representation 1 wrote the signed bits under the wrong VR; they are read by Pixel Representation too.)
  */
 function conversionOf(file: dcmjs.DicomDict): Conversion {
-  return { signedPixelValuesReadAsUs: file.dict['00280103']?.Value?.[0] === 1 };
+  const transferSyntaxUid = file.meta['00020010']?.Value?.[0];
+  return { signedPixelValuesReadAsUs: file.dict['00280103']?.Value?.[0] === 1,
+    transferSyntaxUid: typeof transferSyntaxUid === 'string' ? transferSyntaxUid.replace(/\0/g, '').trim() : '' };
 }
 
 /**
@@ -133,15 +141,19 @@ function conversionOf(file: dcmjs.DicomDict): Conversion {
  */
 export function readDicomJson(bytes: Uint8Array, bitsAllocated: number | null, encapsulated: boolean): DicomJson {
   let parsed: dcmjs.DicomDict;
+  let hasPixelData: boolean;
+  let json: DicomJson;
   try {
+    // Files stored before ingest refused them (see assertReadableEncoding) are refused here, not read wrongly.
+    assertReadableEncoding(bytes);
     parsed = readDcmjsDataSet(bytes);
+    hasPixelData = PIXEL_DATA in parsed.dict;
+    delete parsed.dict[PIXEL_DATA];
+    json = convertDataset(parsed.dict, false, conversionOf(parsed));
   } catch (err) {
     if (isMipsegError(err)) throw err;
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', err instanceof Error ? err.message : String(err), { cause: err });
   }
-  const hasPixelData = PIXEL_DATA in parsed.dict;
-  delete parsed.dict[PIXEL_DATA];
-  const json = convertDataset(parsed.dict, false, conversionOf(parsed));
   // Encapsulated Pixel Data keeps its URI too: PS3.18 8.7.3.3.2 defines it as bulk data (each frame's compressed
   // bitstream), which the bulkdata route serves. Leaving the URI out would say Pixel Data is empty (F.2.5).
   if (hasPixelData) {

@@ -47,3 +47,11 @@ test('refuses a file without preamble and DICM, or with a truncated meta group',
   const truncated = encodeFileMetaInformation(meta).subarray(0, 200);
   expect(isMipsegError(errorOf(() => readFileMetaInformation(truncated)), 'MIPSEG_DICOM_UNPARSEABLE')).toBe(true);
 });
+
+test('refuses a meta group cut inside the header of an element with a 4-byte length (OB), as truncated, not with a RangeError', () => {
+  const whole = encodeFileMetaInformation(meta);
+  // (0002,0001) FileMetaInformationVersion is OB: its header is 12 bytes, and the cut leaves 10 of them.
+  const at = whole.indexOf(Buffer.from([0x02, 0x00, 0x01, 0x00, 0x4f, 0x42]), 132);
+  expect(at).toBeGreaterThan(0);
+  expect(isMipsegError(errorOf(() => readFileMetaInformation(whole.subarray(0, at + 10))), 'MIPSEG_DICOM_UNPARSEABLE')).toBe(true);
+});

@@ -93,6 +93,7 @@ export function walkFileMeta(bytes: Uint8Array): { elements: StoredMetaElement[]
     const element = file.readUInt16LE(offset + 2);
     const vr = file.toString('latin1', offset + 4, offset + 6);
     const long = LONG_LENGTH_VRS.has(vr);
+    if (long && offset + 12 > file.length) throw unparseable('File Meta Information truncated');
     const length = long ? file.readUInt32LE(offset + 8) : file.readUInt16LE(offset + 6);
     const valueStart = offset + (long ? 12 : 8);
     if (length === 0xffffffff || valueStart + length > file.length) throw unparseable('File Meta Information truncated');

@@ -34,3 +34,13 @@ describe('parseInstanceHeader', () => {
     expect(parseInstanceHeader(file, file.length).hasPixelData).toBe(true);
   });
 });
+
+describe('parseInstanceHeader and element encodings', () => {
+  test('refuses an element whose VR code PS3.5 does not have: readers disagree on its length (dcmjs reads a UN length)', () => {
+    const file = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.88.7', extra: { StationName: 'PETCT1' } }));
+    const tag = Buffer.from([0x08, 0x00, 0x10, 0x10]);
+    file.write('S1', file.indexOf(tag, 132) + 4, 'latin1');
+    expect(errorCodeOf(() => parseInstanceHeader(file))).toBe('MIPSEG_DICOM_UNPARSEABLE');
+    expect(() => parseInstanceHeader(file)).toThrow(/\(0008,1010\).*S1/);
+  });
+});

@@ -91,6 +91,32 @@ function assertPixelDataComplete(dataSet: dicomParser.DataSet, fileSize: number)
  * Pixel Data is held to the file's size, as the header is parsed from its first bytes only. Where the bytes are
  * just that probe, the caller parses the whole file again.
  */
+/** The VRs of PS3.5 6.2. */
+const VALID_VRS: ReadonlySet<string> = new Set(['AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD',
+  'OF', 'OL', 'OV', 'OW', 'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV']);
+
+/**
+ * Refuses an element whose (explicit) VR code PS3.5 does not have. Readers disagree on its length: dicom-parser and
+ * dcmtk read a 2-byte length after it, dcmjs (which WADO-RS metadata is read with) a UN's 4-byte one, taking value
+ * bytes for a length and the rest of the data set for the value, so the metadata of such a file would lose every
+ * element after it.
+ */
+function assertKnownVrs(dataSet: dicomParser.DataSet): void {
+  for (const [tag, el] of Object.entries(dataSet.elements)) {
+    // Item and delimitation items (FFFE) have no VR; an implicit VR data set's are the dictionary's, or none.
+    if (el.vr !== undefined && el.vr !== '' && !tag.startsWith('xfffe') && !VALID_VRS.has(el.vr)) {
+      throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `(${tag.slice(1, 5)},${tag.slice(5)}) has VR "${el.vr.replace(/[^\x20-\x7e]/g, '?')}", `
+        + 'which PS3.5 does not have');
+    }
+    for (const item of el.items ?? []) if (item.dataSet) assertKnownVrs(item.dataSet);
+  }
+}
+
+/** Throws MIPSEG_DICOM_UNPARSEABLE where a stored file's data set has an element readers would read differently. */
+export function assertReadableEncoding(bytes: Uint8Array): void {
+  assertKnownVrs(parse(bytes));
+}
+
 function assertElementsWithin(dataSet: dicomParser.DataSet, available: number): void {
   for (const [tag, el] of Object.entries(dataSet.elements)) {
     if (tag === 'x7fe00010' || el.length === UNDEFINED_LENGTH || el.hadUndefinedLength) continue;
@@ -146,6 +172,7 @@ export function parseInstanceHeader(bytes: Uint8Array, fileSize = bytes.length):
   const dataSet = parse(bytes);
   assertHeaderWithin(dataSet, bytes.length, fileSize);
   assertElementsWithin(dataSet, bytes.length);
+  assertKnownVrs(dataSet);
   assertPixelDataComplete(dataSet, fileSize);
   const decoder = decoderFor(dataSet);
   const values: Record<string, string | number | null> = {};
