@@ -5,7 +5,7 @@ import type { Config } from '@mipseg/shared/config';
 import { MipsegError } from '@mipseg/shared/errors';
 import { encodeFileMetaInformation } from '@mipseg/shared/dicom';
 import type { Logger } from '@mipseg/shared/log';
-import type { Archive, StoreOutcome } from '@mipseg/shared/store';
+import { StudiesArriving, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { busyRejection, checkAeTitles, negotiatePresentationContexts, type AssociationRejection } from './association-negotiation';
 import type { AssociationSlots } from './association-slots';
 import { cStoreResultFor } from './c-store-status';
@@ -58,11 +58,8 @@ export class StorageScp extends Scp {
   private readonly storing = new Set<Promise<unknown>>();
   private callingAeTitle = '';
   private holdsSlot = false;
-  /** Studies this association is still sending, each with when it last stored an instance of it (ms). */
-  private readonly studies = new Map<string, number>();
-  /** The study this association stored an instance of last. */
-  private latestStudy: string | undefined;
-  private stillArriving: NodeJS.Timeout | undefined;
+  /** The studies this association has stored, held as arriving while it is open. */
+  private readonly studies: StudiesArriving;
 
   constructor(
     private readonly connection: Socket,
@@ -70,6 +67,7 @@ export class StorageScp extends Scp {
   ) {
     super(connection, NETWORK_TIMEOUTS);
     this.log = context.log.child({ peer: `${connection.remoteAddress}:${connection.remotePort}` });
+    this.studies = new StudiesArriving(context.archive, context.config.pipeline.quietPeriodMs);
     // dcmjs-dimse's Server sets these on accepted sockets; its association timeout only runs with them set.
     Object.assign(this, { connected: true, connectedTime: Date.now() });
     this.on('networkError', (err: Error) => {
@@ -232,31 +230,9 @@ export class StorageScp extends Scp {
     return response;
   }
 
-  /**
-   * DIMSE has no "study complete": the study an association is sending counts as arriving until the association ends,
-   * so a sender that pauses between instances longer than QUIET_PERIOD_MS, or a large instance on a slow link, does
-   * not have a part of the study analysed (and exported) first. Its quiet period is started again every half period
-   * while the association is open, and once more when it ends (see closed). A study the association has gone on from
-   * (it stored another study's instance since) is held only while its own instances keep coming: a quiet period
-   * after its last one it is let go, so that a router sending a day's studies over one association does not hold
-   * each of them back until the association ends.
-   */
+  /** DIMSE has no "study complete": see StudiesArriving, which starts the study's quiet period again while it is held. */
   private arriving(studyInstanceUid: string): void {
-    this.studies.set(studyInstanceUid, Date.now());
-    this.latestStudy = studyInstanceUid;
-    const quietMs = this.context.config.pipeline.quietPeriodMs;
-    if (this.stillArriving || quietMs === 0 || this.isClosed) return;
-    this.stillArriving = setInterval(() => this.noteStudiesArriving(), Math.max(10, quietMs / 2));
-    this.stillArriving.unref();
-  }
-
-  private noteStudiesArriving(): void {
-    const quietMs = this.context.config.pipeline.quietPeriodMs;
-    const now = Date.now();
-    for (const [study, lastStored] of this.studies) {
-      if (study !== this.latestStudy && now - lastStored >= quietMs) this.studies.delete(study);
-      else this.context.archive.noteStudyActivity(study);
-    }
+    if (!this.isClosed) this.studies.stored(studyInstanceUid);
   }
 
   private takeSlot(): AssociationRejection | undefined {
@@ -295,9 +271,8 @@ export class StorageScp extends Scp {
 
   private async closed(): Promise<void> {
     this.giveBackSlot();
-    clearInterval(this.stillArriving);
     // The quiet period runs from the end of the association (with none, each instance's store started its check).
-    if (this.context.config.pipeline.quietPeriodMs > 0) this.noteStudiesArriving();
+    this.studies.end();
     const unfinished = [...this.receiving.values()];
     this.receiving.clear();
     if (unfinished.length > 0) this.log.warn({ unfinished: unfinished.length }, 'connection closed during a C-STORE data set');

@@ -1,5 +1,6 @@
 export { Archive, storageKeyFor, HEADER_PROBE_BYTES, METADATA_FORMAT } from './archive';
 export { scheduleRetiredPruning } from './retired-retention';
+export { StudiesArriving } from './studies-arriving';
 export type { StoreOutcome, StoreOptions, InstanceStoredListener, ReceivedFile, StudyDeletedFromListener, UnlistedFiles, UnlistedPlace } from './archive';
 export { FileBlobStore } from './blob-store';
 export type { BlobStore, PublishOptions, RangedBlob } from './blob-store';

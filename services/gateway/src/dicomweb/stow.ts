@@ -7,14 +7,13 @@ import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import { assertUid, fileMetaUids, readSopInstanceUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
-import { HEADER_PROBE_BYTES, type Archive, type StoreOptions, type StoreOutcome } from '@mipseg/shared/store';
+import { HEADER_PROBE_BYTES, StudiesArriving, type Archive, type StoreOptions, type StoreOutcome } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
 import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
 import { clientMessage } from '../client-message';
 import { requestLogFields } from '../request-log';
 import { senderGoneError } from '../sender-gone';
-import { StudiesArriving } from './studies-arriving';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
 import { warningHeaderValue } from './warning-header';
 
@@ -145,6 +144,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
         throw err;
       }
       const earlier = uid === undefined ? undefined : bySopInstanceUid.get(uid);
+      const place = results.length;
       const stored = (async (): Promise<PartResult> => {
         await syncAndClose(temp.stream).catch((err: unknown) => {
           problem ??= toStorageError(err);
@@ -156,7 +156,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
         if (earlier) await earlier;
         const file = { path: temp.path, size, sha256: hash.digest('hex'), head: headBytesRead, dataSynced: true };
         const outcome = await archive.storeReceived(file, { ...store, deferDirSync: true });
-        if (outcome.status === 'stored') arriving.stored(outcome.header.studyInstanceUid);
+        if (outcome.status === 'stored') arriving.stored(outcome.header.studyInstanceUid, place);
         return outcome;
       })();
       void stored.finally(finished).catch(() => undefined);
