@@ -177,6 +177,21 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
     expect(checks).toHaveLength(2);
   });
 
+  test('a job made after the wall clock stepped back is still its study\'s newest, in the list and as its latest', async () => {
+    const q = await harness.make([]);
+    const realNow = Date.now.bind(Date);
+    const ahead = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 30 * 86_400_000);
+    try {
+      await q.enqueueAnalysis('seg-v1', request('1.2.3.1'));
+    } finally {
+      ahead.mockRestore();
+    }
+    await q.recordNotApplicable('na-later', '1.2.3', 'no PET series');
+    await q.enqueueAnalysis('seg-v2', request('1.2.3.1'));
+    expect((await q.listJobs({ studyInstanceUid: '1.2.3', limit: 10, offset: 0 })).map((j) => j.id)).toEqual(['seg-v2', 'na-later', 'seg-v1']);
+    expect((await q.latestJobsByStudy(['1.2.3'])).get('1.2.3')?.id).toBe('seg-v2');
+  });
+
   test('an id that names no job is not found, the names of the queue\'s own records included', async () => {
     const q = await harness.make([]);
     q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) },

@@ -325,9 +325,11 @@ export class BullMqJobQueue implements JobQueue {
     // other's version is left unused — a gap in the numbering, never a duplicate.
     const version = await this.connection.hincrby(`${this.options.prefix}:series-versions`, plan.seriesInstanceUid, 1);
     const request: AnalysisRequest = { ...plan, version };
-    await this.studyIndex.add(plan.studyInstanceUid, jobId);
+    const madeAt = await this.madeAt(plan.studyInstanceUid);
+    await this.studyIndex.add(plan.studyInstanceUid, jobId, madeAt);
     await this.analyses.add('analyze', { request } satisfies AnalysisData, {
       jobId,
+      timestamp: madeAt,
       attempts: this.options.analysisRetry.attempts,
       backoff: { type: CAPPED_EXPONENTIAL, delay: this.options.analysisRetry.baseDelayMs },
       removeOnComplete: false,
@@ -342,8 +344,21 @@ export class BullMqJobQueue implements JobQueue {
 
   async recordNotApplicable(jobId: string, studyInstanceUid: string, reason: string): Promise<void> {
     if (await this.existsIndexed(studyInstanceUid, jobId)) return;
-    await this.studyIndex.add(studyInstanceUid, jobId);
-    await this.analyses.add('not-applicable', { notApplicable: { studyInstanceUid, reason } } satisfies AnalysisData, { jobId });
+    const madeAt = await this.madeAt(studyInstanceUid);
+    await this.studyIndex.add(studyInstanceUid, jobId, madeAt);
+    await this.analyses.add('not-applicable', { notApplicable: { studyInstanceUid, reason } } satisfies AnalysisData, { jobId, timestamp: madeAt });
+  }
+
+  /**
+   * When a new job of the study counts as made (its createdAt and study index score): now, unless that is before the
+   * study's newest job's (the wall clock stepped back: NTP correcting a clock that ran ahead), then a millisecond after
+   * it, so that the job made last is still the study's newest (its latest result, the planner's look at verdicts since).
+   * As the embedded runner does.
+   */
+  private async madeAt(studyInstanceUid: string): Promise<number> {
+    const now = Date.now();
+    const newest = await this.studyIndex.newestAddedAt(studyInstanceUid);
+    return newest !== undefined && Number.isFinite(newest) && newest > now ? newest + 1 : now;
   }
 
   /** Whether the job exists; if it does, it is indexed again under its study (which heals an entry a crash left out). */

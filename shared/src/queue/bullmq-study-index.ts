@@ -30,6 +30,12 @@ export class StudyJobIndex {
     await this.connection.zadd(this.key(studyInstanceUid), at, jobId);
   }
 
+  /** When the study's newest indexed job was added (its score), if it has one. */
+  async newestAddedAt(studyInstanceUid: string): Promise<number | undefined> {
+    const [, score] = await this.connection.zrevrange(this.key(studyInstanceUid), 0, 0, 'WITHSCORES');
+    return score === undefined ? undefined : Number(score);
+  }
+
   /** Whether every job is indexed, so that lookups may rely on the index alone. */
   async ready(): Promise<boolean> {
     this.built ||= (await this.connection.exists(this.builtKey)) === 1;
