@@ -103,7 +103,12 @@ function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean
     // no URI of its own, and the same tag at the top level would answer with the wrong bytes. It goes inline.
     if (total > INLINE_BINARY_LIMIT && !inItem) return { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` };
     // InlineBinary carries no transfer syntax: its words are read little endian, as the BulkDataURI's are sent.
-    const value = littleEndian(Buffer.concat(buffers.map((b) => Buffer.from(b))), vr, conversion.transferSyntaxUid);
+    let value: Uint8Array;
+    try {
+      value = littleEndian(Buffer.concat(buffers.map((b) => Buffer.from(b))), vr, conversion.transferSyntaxUid);
+    } catch {
+      return { vr }; // not whole words (a 7-byte OW): this value cannot be given, the instance's others can
+    }
     return { vr, InlineBinary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   }
   // A DS or IS that is no number (1.2.3, 1e999) dcmjs reads as NaN or Infinity, which neither model can hold: no value.
