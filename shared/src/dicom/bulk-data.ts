@@ -37,11 +37,17 @@ function parse(bytes: Uint8Array): { ds: dicomParser.DataSet; transferSyntaxUid:
   return { ds, transferSyntaxUid: (ds.string('x00020010') ?? '').replace(/\0/g, '').trim() };
 }
 
+/** Whether a value of `length` bytes can be given in little-endian words: not a big-endian one that is not whole words. */
+export function inWholeWords(length: number, vr: string | undefined, transferSyntaxUid: string): boolean {
+  const word = vr === undefined ? undefined : WORD_BYTES[vr];
+  return transferSyntaxUid !== TransferSyntax.ExplicitVrBigEndian || word === undefined || length % word === 0;
+}
+
 /** `value` in little-endian byte order, as PS3.18 uncompressed bulk data is (a copy where it has to swap). */
 export function littleEndian(value: Uint8Array, vr: string | undefined, transferSyntaxUid: string): Uint8Array {
   const word = vr === undefined ? undefined : WORD_BYTES[vr];
   if (transferSyntaxUid !== TransferSyntax.ExplicitVrBigEndian || word === undefined) return value;
-  if (value.length % word !== 0) throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `${vr} value of ${value.length} bytes`);
+  if (!inWholeWords(value.length, vr, transferSyntaxUid)) throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `${vr} value of ${value.length} bytes`);
   const copy = Buffer.from(value);
   return word === 2 ? copy.swap16() : word === 4 ? copy.swap32() : copy.swap64();
 }

@@ -1,6 +1,6 @@
 import * as dcmjs from 'dcmjs';
 import { isMipsegError, MipsegError } from '../errors';
-import { littleEndian } from './bulk-data';
+import { inWholeWords, littleEndian } from './bulk-data';
 import { readDcmjsDataSet } from './dcmjs-read';
 import { assertReadableEncoding, withoutEmptyTrailingComponents } from './parse-header';
 
@@ -101,14 +101,14 @@ function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean
     if (total === 0) return { vr };
     // …/bulkdata/{tag} names a top-level element: one inside a sequence item (an icon image, a private blob) has
     // no URI of its own, and the same tag at the top level would answer with the wrong bytes. It goes inline.
-    if (total > INLINE_BINARY_LIMIT && !inItem) return { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` };
-    // InlineBinary carries no transfer syntax: its words are read little endian, as the BulkDataURI's are sent.
-    let value: Uint8Array;
-    try {
-      value = littleEndian(Buffer.concat(buffers.map((b) => Buffer.from(b))), vr, conversion.transferSyntaxUid);
-    } catch {
-      return { vr }; // not whole words (a 7-byte OW): this value cannot be given, the instance's others can
+    if (total > INLINE_BINARY_LIMIT && !inItem) {
+      // A big-endian value that is not whole words cannot be given as little-endian bulk data: no URI to a refusal.
+      return inWholeWords(total, vr, conversion.transferSyntaxUid) ? { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` } : { vr };
     }
+    // InlineBinary carries no transfer syntax: its words are read little endian, as the BulkDataURI's are sent.
+    // Not whole words (a 7-byte OW in a big-endian file): this value cannot be given, the instance's others can.
+    if (!inWholeWords(total, vr, conversion.transferSyntaxUid)) return { vr };
+    const value = littleEndian(Buffer.concat(buffers.map((b) => Buffer.from(b))), vr, conversion.transferSyntaxUid);
     return { vr, InlineBinary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   }
   // A DS or IS that is no number (1.2.3, 1e999) dcmjs reads as NaN or Infinity, which neither model can hold: no value.

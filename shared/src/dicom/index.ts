@@ -9,7 +9,7 @@ export { readDcmjsDataSet } from './dcmjs-read';
 export type { DicomTextDecoder } from './character-sets';
 export { parseInstanceHeader, readSopInstanceUid } from './parse-header';
 export { dicomParseOptions, implicitVr, parseStoredDicom } from './parse-options';
-export { withVrsDicomParserReads } from './newer-vrs';
+export { parseDicomReadingNewerVrs } from './newer-vrs';
 export type { InstanceHeader } from './parse-header';
 export { readDicomJson, BULK_DATA_PLACEHOLDER } from './dicom-json';
 export type { DicomJson, DicomJsonAttribute } from './dicom-json';

@@ -1,7 +1,7 @@
 import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
 import { MipsegError } from '../errors';
-import { withVrsDicomParserReads } from './newer-vrs';
+import { parseDicomReadingNewerVrs } from './newer-vrs';
 
 /**
  * The VRs of dcmjs's data dictionary that `keep` accepts, keyed as dicom-parser keys tags (`x` + 8 lower-case hex
@@ -45,7 +45,7 @@ export function parseErrorDetail(err: unknown): string {
 /** A stored PS3.10 file parsed with dicomParseOptions; MIPSEG_DICOM_UNPARSEABLE where dicom-parser gives up. */
 export function parseStoredDicom(bytes: Uint8Array, untilTag?: string): dicomParser.DataSet {
   try {
-    return dicomParser.parseDicom(withVrsDicomParserReads(bytes), dicomParseOptions(untilTag));
+    return parseDicomReadingNewerVrs(bytes, dicomParseOptions(untilTag));
   } catch (err) {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', parseErrorDetail(err), { cause: err });
   }

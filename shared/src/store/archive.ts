@@ -1,13 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import * as dicomParser from 'dicom-parser';
 import { MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
 import { fileMetaUids, walkFileMeta } from '../dicom/file-meta';
 import { dicomParseOptions } from '../dicom/parse-options';
-import { withVrsDicomParserReads } from '../dicom/newer-vrs';
+import { parseDicomReadingNewerVrs } from '../dicom/newer-vrs';
 import { IMAGE_SOP_CLASSES, isSupportedStorageSopClass, MODALITIES_BY_SOP_CLASS, SopClass } from '../dicom/sop-classes';
 import { isUncompressed } from '../dicom/transfer-syntaxes';
 import { sameDataSet } from '../dicom/same-data-set';
@@ -1030,7 +1029,7 @@ async function assertEncapsulatedComplete(path: string, size: number): Promise<v
   if (tail.equals(SEQUENCE_DELIMITER)) return;
   // Something follows the pixel data (trailing padding, say): only a full parse can tell.
   try {
-    dicomParser.parseDicom(withVrsDicomParserReads(await fs.readFile(path)), dicomParseOptions());
+    parseDicomReadingNewerVrs(await fs.readFile(path), dicomParseOptions());
   } catch {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', 'truncated: encapsulated Pixel Data lacks its sequence delimiter');
   }

@@ -1,6 +1,6 @@
 import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
-import { dicomParseOptions, isValidUid, readDcmjsDataSet, TransferSyntax, withVrsDicomParserReads } from '@mipseg/shared/dicom';
+import { dicomParseOptions, isValidUid, readDcmjsDataSet, TransferSyntax, parseDicomReadingNewerVrs } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { readValueText } from '../volume';
 import { checkedSequence, withCheckedSequences } from './carried-sequences';
@@ -38,7 +38,7 @@ const COMPARED_TAGS: readonly (readonly [keyword: string, tag: string])[] = Obje
 /** An instance's header by dicom-parser: a full dcmjs parse of every instance of a 600-slice series costs about a second. */
 function parseHeader(bytes: Uint8Array, index: number): dicomParser.DataSet {
   try {
-    return dicomParser.parseDicom(withVrsDicomParserReads(bytes), dicomParseOptions('x7fe00010'));
+    return parseDicomReadingNewerVrs(bytes, dicomParseOptions('x7fe00010'));
   } catch (err) {
     throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `instance ${index + 1}: ${String(err instanceof Error ? err.message : err)}`, { cause: err });
   }
