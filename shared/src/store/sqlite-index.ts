@@ -608,8 +608,13 @@ export class SqliteArchiveIndex implements ArchiveIndex {
    * instance level in instance order and filters at the end: 2.3 s on 1.8 million instances, 2 ms with them.
    */
   private refreshPlannerStatistics(): void {
-    this.db.pragma('analysis_limit = 1000');
-    this.db.pragma('optimize = 0x10002');
+    try {
+      this.db.pragma('analysis_limit = 1000');
+      this.db.pragma('optimize = 0x10002');
+    } catch {
+      // Statistics only speed searches up: an index that cannot be analysed (part of its file corrupted) still opens,
+      // and stores, so that /readyz can name it and what it holds stays readable; its own checks say what is wrong.
+    }
   }
 
   /** Instances written since the planner statistics were last refreshed: an index grows from empty while it runs. */
