@@ -1,37 +1,6 @@
 import { syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
+import { explicitElement as element, explicitItem as item, insertedBefore as before, SEQUENCE_END } from '../../../test/support/explicit-elements';
 import { parseStoredDicom } from './parse-options';
-
-/** An Explicit VR Little Endian element: 2-byte length, or (long) two reserved bytes and a 4-byte length. */
-function element(group: number, elementNumber: number, vr: string, value: Buffer, long = false, length = value.length): Buffer {
-  const header = Buffer.alloc(long ? 12 : 8);
-  header.writeUInt16LE(group, 0);
-  header.writeUInt16LE(elementNumber, 2);
-  header.write(vr, 4, 'latin1');
-  if (long) header.writeUInt32LE(length, 8);
-  else header.writeUInt16LE(length, 6);
-  return Buffer.concat([header, value]);
-}
-
-function item(body: Buffer, undefinedLength = false): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt16LE(0xfffe, 0);
-  header.writeUInt16LE(0xe000, 2);
-  header.writeUInt32LE(undefinedLength ? 0xffffffff : body.length, 4);
-  const end = Buffer.from([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0]);
-  return Buffer.concat([header, body, undefinedLength ? end : Buffer.alloc(0)]);
-}
-
-const SEQUENCE_END = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
-
-/** `file` with `inserted` before its first element of (group, element). */
-function before(file: Buffer, group: number, elementNumber: number, inserted: Buffer): Buffer {
-  const tag = Buffer.alloc(4);
-  tag.writeUInt16LE(group, 0);
-  tag.writeUInt16LE(elementNumber, 2);
-  const at = file.indexOf(tag, 132);
-  if (at < 0) throw new Error('no such element');
-  return Buffer.concat([file.subarray(0, at), inserted, file.subarray(at)]);
-}
 
 const EXTENDED_OFFSET_TABLE = element(0x7fe0, 0x0001, 'OV', Buffer.alloc(8), true);
 

@@ -1,4 +1,5 @@
 import { errorCodeOf, syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
+import { explicitElement, insertedBefore } from '../../../test/support/explicit-elements';
 import { instanceWithHeaderPastProbe } from '../../../test/support/header-past-probe';
 import { HEADER_PROBE_BYTES } from '../store/archive';
 import { parseInstanceHeader, readSopInstanceUid } from './parse-header';
@@ -45,32 +46,12 @@ describe('parseInstanceHeader and element encodings', () => {
   });
 });
 
-/** `file` with `element` (an Explicit VR Little Endian element, whole) inserted before the first element of group `beforeGroup`. */
-function withElementBefore(file: Buffer, beforeGroup: number, beforeElement: number, element: Buffer): Buffer {
-  const tag = Buffer.alloc(4);
-  tag.writeUInt16LE(beforeGroup, 0);
-  tag.writeUInt16LE(beforeElement, 2);
-  const at = file.indexOf(tag, 132);
-  if (at < 0) throw new Error('no such element');
-  return Buffer.concat([file.subarray(0, at), element, file.subarray(at)]);
-}
-
-/** An Explicit VR Little Endian element with a 4-byte length (OB, OV, SV, UV, …). */
-function longElement(group: number, element: number, vr: string, value: Buffer): Buffer {
-  const header = Buffer.alloc(12);
-  header.writeUInt16LE(group, 0);
-  header.writeUInt16LE(element, 2);
-  header.write(vr, 4, 'latin1');
-  header.writeUInt32LE(value.length, 8);
-  return Buffer.concat([header, value]);
-}
-
 describe('parseInstanceHeader and the 64-bit VRs (OV, SV, UV), which dicom-parser 1.8 does not know', () => {
   test('stores an instance with an Extended Offset Table (7FE0,0001) OV, and a private SV, reading every other element', () => {
     const base = syntheticPetInstance({ sopInstanceUid: '2.25.88.9' });
     const creator = Buffer.from([0x09, 0x00, 0x10, 0x00, 0x4c, 0x4f, 0x06, 0x00, ...Buffer.from('MIPSEG')]);
-    const withPrivate = withElementBefore(base, 0x0010, 0x0010, Buffer.concat([creator, longElement(0x0009, 0x1010, 'SV', Buffer.alloc(16))]));
-    const file = withElementBefore(withPrivate, 0x7fe0, 0x0010, longElement(0x7fe0, 0x0001, 'OV', Buffer.alloc(8)));
+    const withPrivate = insertedBefore(base, 0x0010, 0x0010, Buffer.concat([creator, explicitElement(0x0009, 0x1010, 'SV', Buffer.alloc(16), true)]));
+    const file = insertedBefore(withPrivate, 0x7fe0, 0x0010, explicitElement(0x7fe0, 0x0001, 'OV', Buffer.alloc(8), true));
     const header = parseInstanceHeader(file);
     expect(header.sopInstanceUid).toBe('2.25.88.9');
     expect(header.values['patient_id']).toBe('MIPSEG-TEST-1');
