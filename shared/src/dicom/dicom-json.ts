@@ -98,16 +98,13 @@ function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean
   if (BINARY_VRS.has(vr)) {
     const buffers = values.filter((v): v is ArrayBuffer => v instanceof ArrayBuffer);
     const total = buffers.reduce((n, b) => n + b.byteLength, 0);
-    if (total === 0) return { vr };
+    // A big-endian value that is not whole words (a 7-byte OW) cannot be given in little-endian words, inline or as
+    // bulk data (a URI to a refusal): this value is left out, the instance's others are not.
+    if (total === 0 || !inWholeWords(total, vr, conversion.transferSyntaxUid)) return { vr };
     // …/bulkdata/{tag} names a top-level element: one inside a sequence item (an icon image, a private blob) has
     // no URI of its own, and the same tag at the top level would answer with the wrong bytes. It goes inline.
-    if (total > INLINE_BINARY_LIMIT && !inItem) {
-      // A big-endian value that is not whole words cannot be given as little-endian bulk data: no URI to a refusal.
-      return inWholeWords(total, vr, conversion.transferSyntaxUid) ? { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` } : { vr };
-    }
+    if (total > INLINE_BINARY_LIMIT && !inItem) return { vr, BulkDataURI: `${BULK_DATA_PLACEHOLDER}/bulkdata/${tag}` };
     // InlineBinary carries no transfer syntax: its words are read little endian, as the BulkDataURI's are sent.
-    // Not whole words (a 7-byte OW in a big-endian file): this value cannot be given, the instance's others can.
-    if (!inWholeWords(total, vr, conversion.transferSyntaxUid)) return { vr };
     const value = littleEndian(Buffer.concat(buffers.map((b) => Buffer.from(b))), vr, conversion.transferSyntaxUid);
     return { vr, InlineBinary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   }

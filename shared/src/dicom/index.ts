@@ -13,7 +13,7 @@ export { parseDicomReadingNewerVrs } from './newer-vrs';
 export type { InstanceHeader } from './parse-header';
 export { readDicomJson, BULK_DATA_PLACEHOLDER } from './dicom-json';
 export type { DicomJson, DicomJsonAttribute } from './dicom-json';
-export { readPixelModule, frameByteLength, readFrameValues, readNativeFrame, viewStoredSamples } from './pixel-data';
+export { hasNativeFrames, readPixelModule, frameByteLength, readFrameValues, readNativeFrame, viewStoredSamples } from './pixel-data';
 export type { PixelModule, StoredSamples } from './pixel-data';
 export { compressedBulkDataMediaType, readBulkDataElement, readEncapsulatedFrames } from './bulk-data';
 export { readEncapsulatedFramesByRange } from './encapsulated-ranges';

@@ -36,7 +36,7 @@ function walkElements(w: Walk, start: number, end: number, depth: number): numbe
     const element = u16(w, at + 2);
     const vr = w.bytes.toString('latin1', at + 4, at + 6);
     if (!/^[A-Z]{2}$/.test(vr)) return undefined;
-    const long = LONG_LENGTH_VRS.has(vr) || NEWER_VRS.has(vr);
+    const long = LONG_LENGTH_VRS.has(vr);
     if (long && at + 12 > end) return undefined;
     const length = long ? u32(w, at + 8) : u16(w, at + 6);
     const valueStart = at + (long ? 12 : 8);

@@ -85,12 +85,6 @@ function assertPixelDataComplete(dataSet: dicomParser.DataSet, fileSize: number)
   }
 }
 
-/**
- * dicom-parser reads an element whose value runs past the end of the bytes without a word: a data set cut short
- * before its Pixel Data would pass for whole. Every element (in items too) must end within the bytes parsed;
- * Pixel Data is held to the file's size, as the header is parsed from its first bytes only. Where the bytes are
- * just that probe, the caller parses the whole file again.
- */
 /** The VRs of PS3.5 6.2. */
 const VALID_VRS: ReadonlySet<string> = new Set(['AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD',
   'OF', 'OL', 'OV', 'OW', 'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV']);
@@ -117,6 +111,12 @@ export function assertReadableEncoding(bytes: Uint8Array): void {
   assertKnownVrs(parse(bytes));
 }
 
+/**
+ * dicom-parser reads an element whose value runs past the end of the bytes without a word: a data set cut short
+ * before its Pixel Data would pass for whole. Every element (in items too) must end within the bytes parsed;
+ * Pixel Data is held to the file's size, as the header is parsed from its first bytes only. Where the bytes are
+ * just that probe, the caller parses the whole file again.
+ */
 function assertElementsWithin(dataSet: dicomParser.DataSet, available: number): void {
   for (const [tag, el] of Object.entries(dataSet.elements)) {
     if (tag === 'x7fe00010' || el.length === UNDEFINED_LENGTH || el.hadUndefinedLength) continue;

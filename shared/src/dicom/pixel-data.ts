@@ -30,6 +30,12 @@ function num(ds: dicomParser.DataSet, tag: string, fallback: number): number {
   return Number.isFinite(n) ? n : fallback;
 }
 
+/** Whether frames in this transfer syntax are native little-endian samples, as readPixelModule reads them. */
+export function hasNativeFrames(transferSyntaxUid: string): boolean {
+  return isUncompressed(transferSyntaxUid) && transferSyntaxUid !== TransferSyntax.ExplicitVrBigEndian
+    && transferSyntaxUid !== TransferSyntax.DeflatedExplicitVrLittleEndian;
+}
+
 /**
  * Reads the pixel module of a PS3.10 file; native (uncompressed, little-endian) pixel data only. `bytes` may end
  * inside Pixel Data (a file's first bytes): the parse stops at its header, which gives its offset and length.
@@ -39,10 +45,7 @@ export function readPixelModule(bytes: Uint8Array): PixelModule {
   const transferSyntaxUid = (ds.string('x00020010') ?? '').replace(/\0/g, '').trim();
   const pixel = ds.elements['x7fe00010'];
   if (!pixel) throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', 'no Pixel Data');
-  if (!isUncompressed(transferSyntaxUid) || transferSyntaxUid === TransferSyntax.ExplicitVrBigEndian ||
-    transferSyntaxUid === TransferSyntax.DeflatedExplicitVrLittleEndian) {
-    throw new MipsegError('MIPSEG_FRAMES_UNSUPPORTED', `transfer syntax ${transferSyntaxUid}`);
-  }
+  if (!hasNativeFrames(transferSyntaxUid)) throw new MipsegError('MIPSEG_FRAMES_UNSUPPORTED', `transfer syntax ${transferSyntaxUid}`);
   const hasWindow = ds.string('x00281050') !== undefined && ds.string('x00281051') !== undefined;
   return {
     rows: ds.uint16('x00280010') ?? 0,

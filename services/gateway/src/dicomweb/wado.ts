@@ -7,6 +7,7 @@ import {
   canTranscodeToExplicitVrLittleEndian,
   compressedBulkDataMediaType,
   frameByteLength,
+  hasNativeFrames,
   isUncompressed,
   readBulkDataElement,
   readEncapsulatedFrames,
@@ -339,12 +340,6 @@ async function nativeFramesByRange(archive: Archive, instance: StoredInstance, w
   } finally {
     await file.close();
   }
-}
-
-/** Whether frames of an instance in this transfer syntax are native little-endian samples, which readPixelModule reads. */
-function hasNativeFrames(transferSyntaxUid: string): boolean {
-  return isUncompressed(transferSyntaxUid) && transferSyntaxUid !== TransferSyntax.ExplicitVrBigEndian
-    && transferSyntaxUid !== TransferSyntax.DeflatedExplicitVrLittleEndian;
 }
 
 /** Whether an instance is large enough for its frames to be read one by one (see WHOLE_READ_MAX_BYTES). */
