@@ -3,6 +3,9 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { MipsegError } from '../errors';
 
+/** The longest QUIET_PERIOD_MS taken (a day): a study check due later than that was timed by a wrong clock. */
+export const MAX_QUIET_PERIOD_MS = 86_400_000;
+
 /** Everything mipseg can be configured with. Built once at start-up by {@link loadConfig}, then frozen. */
 export interface Config {
   /**
@@ -582,7 +585,7 @@ export function loadConfig(
     pipeline: Object.freeze({
       redisUrl: readUrl(merged, 'REDIS_URL', ['redis:', 'rediss:'], true, true),
       queuePrefix: readQueuePrefix(merged),
-      quietPeriodMs: readInt(merged, 'QUIET_PERIOD_MS', 0, 86_400_000),
+      quietPeriodMs: readInt(merged, 'QUIET_PERIOD_MS', 0, MAX_QUIET_PERIOD_MS),
       workerConcurrency: readInt(merged, 'WORKER_CONCURRENCY', 1, 64),
       jobAttempts: readInt(merged, 'JOB_ATTEMPTS', 1, 100),
       jobBackoffMs: readInt(merged, 'JOB_BACKOFF_MS', 0, 3_600_000),

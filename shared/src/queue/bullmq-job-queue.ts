@@ -2,6 +2,7 @@ import { DelayedError, isNotConnectionError, Job, Queue, UnrecoverableError, Wor
 import { createHash } from 'node:crypto';
 import IORedis from 'ioredis';
 import { withTimeout } from '../async';
+import { MAX_QUIET_PERIOD_MS } from '../config/config';
 import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
@@ -89,8 +90,6 @@ function legacyExportJobId(jobId: string, destination: string): string {
  */
 const FAILURE_TRACES_KEPT = 1;
 
-/** The longest a study's quiet period may be (QUIET_PERIOD_MS's bound). */
-const LONGEST_QUIET_PERIOD_MS = 86_400_000;
 /** Deletes a hash field only if it still holds the value read (a later schedule's due time stays). */
 const DELETE_IF_UNCHANGED = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0`;
 
@@ -604,7 +603,7 @@ export class BullMqJobQueue implements JobQueue {
         // An instance arrived while this check waited behind another study's (BullMQ reschedules only a delayed
         // check, and drops the add of a waiting one): its quiet period is started again instead of checking mid-arrival.
         // Not past the longest quiet period: a due time further ahead was set by a clock running ahead.
-        if (waitMs > 0 && waitMs <= LONGEST_QUIET_PERIOD_MS) return this.scheduleStudyCheck(studyInstanceUid, waitMs);
+        if (waitMs > 0 && waitMs <= MAX_QUIET_PERIOD_MS) return this.scheduleStudyCheck(studyInstanceUid, waitMs);
         await handlers.checkStudy(studyInstanceUid);
         if (scheduled !== null) await this.connection.eval(DELETE_IF_UNCHANGED, 1, this.studyChecksDueKey, studyInstanceUid, scheduled);
       }, { ...base, concurrency: 1, maxStalledCount: STUDY_CHECK_MAX_STALLS }));

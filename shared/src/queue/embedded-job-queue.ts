@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { MAX_QUIET_PERIOD_MS } from '../config/config';
 import { openSqliteDatabase } from '../store/sqlite-database';
 import { StatementCache } from '../store/statement-cache';
 import { WalSync } from '../store/wal-sync';
@@ -29,8 +30,6 @@ const CREATED_IN_ORDER = `(SELECT CASE WHEN ? >= coalesce(max(created_at), 0) TH
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A step back of the wall clock this large, between two ticks, moves the due times back with it. */
 const CLOCK_STEP_MS = 1000;
-/** The longest a study's quiet period may be (QUIET_PERIOD_MS's bound): a check due later was timed by a wrong clock. */
-const LONGEST_QUIET_PERIOD_MS = 86_400_000;
 
 /**
  * A write that failed (a full disk) may well fail again: an analysis or export whose end could not be written
@@ -295,7 +294,7 @@ export class EmbeddedJobQueue implements JobQueue {
   private makeDueWhatAWrongClockPutOff(): void {
     const now = Date.now();
     const unrecorded = this.options.unrecordedRetryMs ?? UNRECORDED_RETRY_MS;
-    const studyLimit = now + LONGEST_QUIET_PERIOD_MS + Math.max(this.options.studyCheckRetryMs ?? STUDY_CHECK_RETRY_MS, unrecorded);
+    const studyLimit = now + MAX_QUIET_PERIOD_MS + Math.max(this.options.studyCheckRetryMs ?? STUDY_CHECK_RETRY_MS, unrecorded);
     // The longest wait backoffDelay gives: its cap, or a base above the cap (JOB_BACKOFF_MS, EXPORT_BACKOFF_MS up to an hour).
     const retryLimit = now + Math.max(MAX_BACKOFF_MS, this.options.analysisRetry.baseDelayMs, this.options.exportRetry.baseDelayMs, unrecorded);
     const studies = this.statements.prepare('UPDATE pending_studies SET due_at = ? WHERE due_at > ?').run(now, studyLimit).changes;
