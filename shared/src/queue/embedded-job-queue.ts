@@ -26,6 +26,15 @@ const NOT_DUE = Number.MAX_SAFE_INTEGER;
  */
 const CREATED_IN_ORDER = `(SELECT CASE WHEN ? >= coalesce(max(created_at), 0) THEN ? ELSE max(created_at) + 1 END
   FROM jobs WHERE study_uid = ?)`;
+/**
+ * The runner's due times: the column of each table that holds one, the rows that wait on it (an export being sent or
+ * done has NOT_DUE), and which of its delays sets it (a study's quiet period, or a retry's backoff).
+ */
+const DUE_TIMES = [
+  { table: 'pending_studies', column: 'due_at', waiting: 'TRUE', delay: 'study' },
+  { table: 'jobs', column: 'next_attempt_at', waiting: "state = 'queued'", delay: 'retry' },
+  { table: 'exports', column: 'next_attempt_at', waiting: `state IN ('pending', 'retrying') AND next_attempt_at < ${NOT_DUE}`, delay: 'retry' },
+] as const;
 /** The longest delay a Node timer takes; a longer one fires at once (with a TimeoutOverflowWarning). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A step back of the wall clock this large, between two ticks, moves the due times back with it. */
@@ -297,11 +306,9 @@ export class EmbeddedJobQueue implements JobQueue {
     const studyLimit = now + MAX_QUIET_PERIOD_MS + Math.max(this.options.studyCheckRetryMs ?? STUDY_CHECK_RETRY_MS, unrecorded);
     // The longest wait backoffDelay gives: its cap, or a base above the cap (JOB_BACKOFF_MS, EXPORT_BACKOFF_MS up to an hour).
     const retryLimit = now + Math.max(MAX_BACKOFF_MS, this.options.analysisRetry.baseDelayMs, this.options.exportRetry.baseDelayMs, unrecorded);
-    const studies = this.statements.prepare('UPDATE pending_studies SET due_at = ? WHERE due_at > ?').run(now, studyLimit).changes;
-    const jobs = this.statements.prepare(`UPDATE jobs SET next_attempt_at = ? WHERE state = 'queued' AND next_attempt_at > ?`)
-      .run(now, retryLimit).changes;
-    const sends = this.statements.prepare(`UPDATE exports SET next_attempt_at = ? WHERE state IN ('pending', 'retrying')
-      AND next_attempt_at > ? AND next_attempt_at < ?`).run(now, retryLimit, NOT_DUE).changes;
+    const limits = { study: studyLimit, retry: retryLimit };
+    const [studies = 0, jobs = 0, sends = 0] = DUE_TIMES.map(({ table, column, waiting, delay }) =>
+      this.statements.prepare(`UPDATE ${table} SET ${column} = ? WHERE ${waiting} AND ${column} > ?`).run(now, limits[delay]).changes);
     if (studies + jobs + sends > 0) {
       this.log.warn({ studies, jobs, exports: sends }, 'due further ahead than any delay: the clock was ahead when they were timed; made due now');
     }
@@ -322,11 +329,9 @@ export class EmbeddedJobQueue implements JobQueue {
     const stepMs = Math.round((clocks.monotonic - last.monotonic) - (clocks.wall - last.wall));
     if (stepMs < CLOCK_STEP_MS) return;
     const { wall } = clocks;
-    this.statements.prepare('UPDATE pending_studies SET due_at = max(?, due_at - ?) WHERE due_at > ?').run(wall, stepMs, wall);
-    this.statements.prepare(`UPDATE jobs SET next_attempt_at = max(?, next_attempt_at - ?) WHERE state = 'queued' AND next_attempt_at > ?`)
-      .run(wall, stepMs, wall);
-    this.statements.prepare(`UPDATE exports SET next_attempt_at = max(?, next_attempt_at - ?) WHERE state IN ('pending', 'retrying')
-      AND next_attempt_at > ? AND next_attempt_at < ?`).run(wall, stepMs, wall, NOT_DUE);
+    for (const { table, column, waiting } of DUE_TIMES) {
+      this.statements.prepare(`UPDATE ${table} SET ${column} = max(?, ${column} - ?) WHERE ${waiting} AND ${column} > ?`).run(wall, stepMs, wall);
+    }
     this.log.warn({ stepMs }, 'the wall clock stepped back: study checks, retries and exports due are moved back with it');
     const rows = this.statements.prepare('SELECT study_uid, due_at FROM pending_studies').all() as { study_uid: string; due_at: number }[];
     for (const row of rows) this.wakeForStudyCheck(row.study_uid, row.due_at);
