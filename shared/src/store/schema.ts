@@ -50,15 +50,19 @@ CREATE TABLE IF NOT EXISTS unheard_instances (sop_instance_uid TEXT PRIMARY KEY)
 /** DATA_DIR/index.sqlite. Version 1: the tables above. */
 export const INDEX_SCHEMA: SqliteSchema = { name: 'archive index', version: 1, sql: SCHEMA_SQL };
 
+/** A value as `fromAcrNema` writes it where that rewrites an ACR-NEMA form; any other value, padding included, as it came. */
+function withoutAcrNemaForm<T extends string | number | null | undefined>(value: T, fromAcrNema: (v: string) => string): T | string {
+  if (typeof value !== 'string') return value;
+  const normalised = fromAcrNema(value);
+  return normalised !== value.trim() ? normalised : value;
+}
+
 /**
  * A DA value as the index keeps it: yyyy.mm.dd becomes yyyymmdd, so that a QIDO date match or range finds it and the
  * answer carries a valid DA; any other value stays as it came. The stored file keeps what was sent.
  */
 export function normaliseDate<T extends string | number | null | undefined>(da: T): T | string {
-  if (typeof da !== 'string') return da;
-  const normalised = fromAcrNemaDate(da);
-  // Only the ACR-NEMA form is rewritten: other values, padding included, are kept as they came.
-  return normalised !== da.trim() ? normalised : da;
+  return withoutAcrNemaForm(da, fromAcrNemaDate);
 }
 
 /** The index's DA columns: each is kept as normaliseDate gives it. */
@@ -70,9 +74,7 @@ export const DATE_COLUMNS = [['patients', 'patient_birth_date'], ['studies', 'st
  * JSON has no ACR-NEMA form); any other value stays as it came. The stored file keeps what was sent.
  */
 export function normaliseTimeValue<T extends string | number | null | undefined>(tm: T): T | string {
-  if (typeof tm !== 'string') return tm;
-  const normalised = fromAcrNemaTime(tm);
-  return normalised !== tm.trim() ? normalised : tm;
+  return withoutAcrNemaForm(tm, fromAcrNemaTime);
 }
 
 /** The index's TM columns as they are answered: each is kept as normaliseTimeValue gives it. */
