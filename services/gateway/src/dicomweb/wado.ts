@@ -20,7 +20,7 @@ import {
   type PixelModule,
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
-import { HEADER_PROBE_BYTES, METADATA_FORMAT, type Archive, type StoredInstance } from '@mipseg/shared/store';
+import { HEADER_PROBE_BYTES, METADATA_FORMAT, type Archive, type RangedBlob, type StoredInstance } from '@mipseg/shared/store';
 import { multipartPartType, negotiate, toNativeDicomModelXml, type AcceptEntry } from '@mipseg/shared/dicomweb';
 import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml } from './json-or-xml';
@@ -314,14 +314,10 @@ export const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
  */
 async function nativeFramesByRange(archive: Archive, instance: StoredInstance, wanted: (numberOfFrames: number) => number[]):
   Promise<{ module: PixelModule; frames: Uint8Array[] } | undefined> {
-  const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
+  const opened = await openWithPixelModule(archive, instance);
+  if (!opened) return undefined;
+  const { file, m } = opened;
   try {
-    let m: PixelModule;
-    try {
-      m = readPixelModule(await file.read(0, HEADER_PROBE_BYTES));
-    } catch {
-      return undefined;
-    }
     if (m.bitsAllocated === 1) return undefined;
     const size = frameByteLength(m);
     const available = Math.min(m.pixelDataLength, file.size - m.pixelDataOffset);
@@ -339,6 +335,20 @@ async function nativeFramesByRange(archive: Archive, instance: StoredInstance, w
     return { module: m, frames };
   } finally {
     await file.close();
+  }
+}
+
+/**
+ * An instance's file, opened now, with the pixel module read from its header; undefined (the file closed) where the
+ * header runs past the probe, for the caller to read the file whole.
+ */
+async function openWithPixelModule(archive: Archive, instance: StoredInstance): Promise<{ file: RangedBlob; m: PixelModule } | undefined> {
+  const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
+  try {
+    return { file, m: readPixelModule(await file.read(0, HEADER_PROBE_BYTES)) };
+  } catch {
+    await file.close();
+    return undefined;
   }
 }
 
@@ -521,14 +531,9 @@ export function retrieveBulkDataHandler(archive: Archive) {
  * header runs past the probe, for the caller to read the file whole.
  */
 async function nativePixelDataPart(archive: Archive, instance: StoredInstance): Promise<Part | undefined> {
-  const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
-  let m: PixelModule;
-  try {
-    m = readPixelModule(await file.read(0, HEADER_PROBE_BYTES));
-  } catch {
-    await file.close();
-    return undefined;
-  }
+  const opened = await openWithPixelModule(archive, instance);
+  if (!opened) return undefined;
+  const { file, m } = opened;
   const end = Math.min(m.pixelDataOffset + m.pixelDataLength, file.size);
   return { headers: 'Content-Type: application/octet-stream', body: chunksOf(file, m.pixelDataOffset, end), close: () => file.close() };
 }
