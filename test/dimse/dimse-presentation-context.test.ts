@@ -101,15 +101,20 @@ class RawScu {
     });
   }
 
-  /** Associates, proposing `contexts`; resolves with the result the SCP gave each context (0: acceptance). */
-  static async associate(port: number, contexts: readonly ProposedContext[]): Promise<{ scu: RawScu; results: Map<number, number> }> {
+  /** Sends an A-ASSOCIATE-RQ proposing `contexts`; resolves with the SCP's answer, whatever it is. */
+  static async propose(port: number, contexts: readonly ProposedContext[]): Promise<{ scu: RawScu; answer: Pdu | undefined }> {
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = connect(port, '127.0.0.1', () => resolve(s));
       s.once('error', reject);
     });
     const scu = new RawScu(socket);
     socket.write(associateRequestProposing(contexts));
-    const accept = await scu.nextPdu();
+    return { scu, answer: await scu.nextPdu() };
+  }
+
+  /** Associates, proposing `contexts`; resolves with the result the SCP gave each context (0: acceptance). */
+  static async associate(port: number, contexts: readonly ProposedContext[]): Promise<{ scu: RawScu; results: Map<number, number> }> {
+    const { scu, answer: accept } = await RawScu.propose(port, contexts);
     if (accept?.type !== 0x02) throw new Error(`no A-ASSOCIATE-AC: PDU type ${accept?.type}`);
     const results = new Map<number, number>();
     for (let at = 68; at + 4 <= accept.body.length;) {
@@ -281,5 +286,47 @@ describe('DIMSE SCP and P-DATA that breaks the rules of PDVs', () => {
     }
     const echo = await runTool('echoscu', ['-aec', SCP_AE_TITLE, '127.0.0.1', String(dimse.port)]);
     expect(echo.code).toBe(0);
+  });
+});
+
+describe('DIMSE SCP and an A-ASSOCIATE-RQ whose presentation context IDs break PS3.8 9.3.2.2 (odd, 1-255, each once)', () => {
+  let dimse: TestDimse;
+  beforeAll(async () => {
+    dimse = await startTestDimse();
+  });
+  afterAll(() => dimse.stop());
+
+  const ABORTED = { type: 0x07, body: Buffer.from([0, 0, 2, 6]) };
+  const verification = (id: number): ProposedContext => ({ id, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] });
+  const pet = (id: number): ProposedContext => ({ id, abstractSyntax: PET_IMAGE_STORAGE, transferSyntaxes: [IMPLICIT_VR_LITTLE_ENDIAN] });
+  const everyOddId = Array.from({ length: 128 }, (_, i) => 2 * i + 1);
+
+  async function answerTo(contexts: readonly ProposedContext[]): Promise<{ first: Pdu | undefined; then: Pdu | undefined }> {
+    const { scu, answer } = await RawScu.propose(dimse.port, contexts);
+    try {
+      return { first: answer, then: await scu.nextPdu() };
+    } finally {
+      scu.destroy();
+    }
+  }
+
+  test.each([
+    ['129 contexts (one ID over again)', [...everyOddId.map(pet), verification(1)]],
+    ['an ID proposed twice', [verification(1), pet(1)]],
+    ['an even ID', [verification(1), pet(2)]],
+  ])('%s: A-ABORT (invalid PDU parameter) and the connection closed, and the SCP goes on serving', async (_what, contexts) => {
+    expect(await answerTo(contexts)).toEqual({ first: ABORTED, then: undefined });
+    const echo = await runTool('echoscu', ['-aec', SCP_AE_TITLE, '127.0.0.1', String(dimse.port)]);
+    expect(echo.code).toBe(0);
+  });
+
+  test('128 contexts with IDs 1 to 255 are each answered under the ID proposed', async () => {
+    const { scu, results } = await RawScu.associate(dimse.port, [verification(1), ...everyOddId.slice(1).map(pet)]);
+    try {
+      expect([...results.keys()]).toEqual(everyOddId);
+      expect(results.get(1)).toBe(0);
+    } finally {
+      await scu.release();
+    }
   });
 });

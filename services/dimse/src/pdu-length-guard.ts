@@ -1,3 +1,4 @@
+import { ASSOCIATE_RQ_FIXED_FIELDS_BYTES, associateRequestFault } from './associate-request-items';
 import { PDataSequence } from './p-data-sequence';
 
 /**
@@ -18,6 +19,7 @@ export function maxPduLengthToAnnounce(peerMaximum: number): number {
 }
 
 const PDU_HEADER_BYTES = 6; // PDU-type, reserved, PDU-length (PS3.8 9.3)
+const A_ASSOCIATE_RQ = 0x01;
 const P_DATA_TF = 0x04;
 /** A-ASSOCIATE-RQ (1) to A-ABORT (7): the PDU types of PS3.8 9.3.1. */
 const LAST_PDU_TYPE = 0x07;
@@ -39,13 +41,16 @@ export interface PduRefusal {
  *   stall the gateway beside it) until the PDU timeout;
  * - one of a type PS3.8 does not have: dcmjs-dimse drops the chunk it came in and loses the PDU boundaries, so the
  *   length limit above would no longer hold;
- * - a P-DATA-TF whose PDVs break the rules dcmjs-dimse does not check (see PDataSequence).
+ * - a P-DATA-TF whose PDVs break the rules dcmjs-dimse does not check (see PDataSequence);
+ * - an A-ASSOCIATE-RQ whose items break PS3.8's rules (see associateRequestFault).
  */
 export class PduLengthGuard {
   private header = Buffer.alloc(0);
   private bodyLeft = 0;
   private inPData = false;
   private readonly pData = new PDataSequence();
+  /** The A-ASSOCIATE-RQ being received, whole (at most MAX_OTHER_PDU_LENGTH), checked at its end. */
+  private associateRequest: Buffer[] | undefined;
 
   /** Feeds the next chunk; returns the first PDU it will not take, if any. */
   accept(chunk: Buffer): PduRefusal | undefined {
@@ -58,6 +63,8 @@ export class PduLengthGuard {
         offset += taken;
         const broken = this.inPData ? this.pData.accept(body) ?? (this.bodyLeft === 0 ? this.pData.endPdu() : undefined) : undefined;
         if (broken) return { pduType: P_DATA_TF, reason: broken };
+        const faulty = this.takeAssociateRequest(body);
+        if (faulty) return { pduType: A_ASSOCIATE_RQ, reason: faulty };
         continue;
       }
       const needed = PDU_HEADER_BYTES - this.header.length;
@@ -72,12 +79,26 @@ export class PduLengthGuard {
       if (length > limit) return { pduType, reason: `a PDU of ${length} bytes, over the ${limit} taken`, length, limit };
       this.bodyLeft = length;
       this.inPData = pduType === P_DATA_TF;
+      this.associateRequest = pduType === A_ASSOCIATE_RQ ? [] : undefined;
+      if (this.associateRequest && length < ASSOCIATE_RQ_FIXED_FIELDS_BYTES) {
+        return { pduType, reason: `an A-ASSOCIATE-RQ of ${length} bytes, shorter than its fixed fields` };
+      }
       if (this.inPData) {
         this.pData.startPdu();
         if (length === 0) return { pduType, reason: 'a P-DATA-TF with no PDV' };
       }
     }
     return undefined;
+  }
+
+  /** Collects an A-ASSOCIATE-RQ's body; at its end, what breaks the rules in it. */
+  private takeAssociateRequest(body: Buffer): string | undefined {
+    if (!this.associateRequest) return undefined;
+    this.associateRequest.push(body);
+    if (this.bodyLeft > 0) return undefined;
+    const whole = Buffer.concat(this.associateRequest);
+    this.associateRequest = undefined;
+    return associateRequestFault(whole);
   }
 }
 

@@ -117,6 +117,8 @@ export class StorageScp extends Scp {
   }
 
   override associationRequested(request: association.Association): void {
+    // The guard has answered an A-ASSOCIATE-RQ breaking PS3.8's rules with an A-ABORT; dcmjs-dimse still parses it.
+    if (this.refusedPdu) return;
     const peer = { callingAeTitle: request.getCallingAeTitle(), calledAeTitle: request.getCalledAeTitle() };
     this.callingAeTitle = peer.callingAeTitle;
     const rejection = checkAeTitles(peer.callingAeTitle, peer.calledAeTitle, this.context.config.dimse, this.connection.remoteAddress)
