@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { close, createWriteStream, open, readdirSync, write, type WriteStream } from 'node:fs';
+import fs from 'node:fs';
+import { close, createWriteStream, open, readdirSync, readlinkSync, write, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +92,29 @@ describe('STOW-RS on a full disk', () => {
     expect(tempFiles()).toEqual([]);
     expect(storedFiles()).toEqual([]);
     expect(archive.index.countInstances()).toBe(0);
+    await expectStillServing();
+  });
+
+  test('when fdatasync fails (EIO, or ENOSPC as NFS reports it there), answers 507 and keeps no descriptor of the removed temp file', async () => {
+    const openTempFiles = () => readdirSync('/proc/self/fd').map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    }).filter((target) => target.startsWith(join(dataDir, 'tmp')));
+    const sync = jest.spyOn(fs, 'fdatasync').mockImplementation((_fd, callback) => {
+      setImmediate(() => callback(Object.assign(new Error('ENOSPC: no space left on device, fdatasync'), { code: 'ENOSPC' })));
+    });
+    try {
+      const reply = await postStow(`${base}/dicomweb/studies`, [instance('2.25.7631'), instance('2.25.7632')]);
+      expect(reply.status).toBe(507);
+      expect(failureReasons(reply)).toEqual([0xa700, 0xa700]);
+    } finally {
+      sync.mockRestore();
+    }
+    expect(tempFiles()).toEqual([]);
+    expect(openTempFiles()).toEqual([]);
     await expectStillServing();
   });
 

@@ -64,13 +64,20 @@ function streamStep(stream: WriteStream, op: (done: (err?: Error | null) => void
 
 /**
  * Flushes the stream, fdatasyncs its descriptor (the data is durable before the rename), then closes. Rejects
- * when any write failed, also one that failed after writeChunk had resolved (the last chunks are buffered).
+ * when any write failed, also one that failed after writeChunk had resolved (the last chunks are buffered). A failed
+ * fdatasync (EIO; ENOSPC or EDQUOT where NFS reports them only there) is no stream error, so nothing would close the
+ * descriptor: the removed temp file would keep its disk space until a restart.
  */
 async function syncAndClose(stream: WriteStream): Promise<void> {
-  await streamStep(stream, (done) => stream.write(Buffer.alloc(0), done));
-  const fd = (stream as WriteStream & { fd: number | null }).fd;
-  if (fd !== null) await promisify(fdatasync)(fd);
-  await streamStep(stream, (done) => stream.end(done));
+  try {
+    await streamStep(stream, (done) => stream.write(Buffer.alloc(0), done));
+    const fd = (stream as WriteStream & { fd: number | null }).fd;
+    if (fd !== null) await promisify(fdatasync)(fd);
+    await streamStep(stream, (done) => stream.end(done));
+  } catch (err) {
+    await destroyStream(stream);
+    throw err;
+  }
 }
 
 /** Destroys a part's stream and waits until its descriptor is closed, so that the temp file is not recreated after removal. */
