@@ -112,6 +112,13 @@ describe('the worklist API', () => {
     }
   });
 
+  test('the jobs API\'s reads are not stored by any cache: they name studies, failure reasons and destinations', async () => {
+    for (const path of ['/api/jobs', '/api/jobs/job-0', `/api/studies/${uid(0)}/results`, '/api/jobs/no-such-job']) {
+      const res = await fetch(`${server.root}${path}`);
+      expect([path, res.headers.get('cache-control')]).toEqual([path, 'no-store']);
+    }
+  });
+
   test('serves the page uncached and its versioned assets cached for a year; an old version is not served', async () => {
     const page = await fetch(`${server.root}/`);
     expect(page.headers.get('cache-control')).toBe('no-cache');

@@ -14,6 +14,12 @@ export interface PipelineApi {
   analyzeNow(studyInstanceUid: string): Promise<{ kind: string; jobId: string; reason?: string }>;
 }
 
+/**
+ * The reads whose answers no cache may keep, as the worklist's are not: they name studies, failure reasons and export
+ * destinations, which a shared cache would hand to whoever asks next and a browser would keep on disk.
+ */
+const UNCACHED_READS = ['/jobs', '/studies/:study/results'];
+
 /** The newest jobs /api/studies/{uid}/results lists; `moreJobs` says there are older ones (GET /api/jobs?study= pages them). */
 const RESULTS_JOBS = 100;
 
@@ -58,6 +64,11 @@ export interface JobsRouterOptions {
 export function jobsRouter(pipeline: PipelineApi, archive: Archive, options: JobsRouterOptions = {}): Router {
   const analyzeTimeoutMs = options.analyzeAnswerTimeoutMs ?? ANALYZE_ANSWER_TIMEOUT_MS;
   const r = Router();
+  // Only these paths: the router is mounted at /api beside the worklist's, whose downloads are revalidated instead.
+  r.use(UNCACHED_READS, (_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
   r.get('/jobs', async (req, res) => {
     const study = studyParam(req);
     const state = stateParam(req);
