@@ -9,7 +9,7 @@ import { createLogger } from '@mipseg/shared/log';
 import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
 import { closeOnSignals } from './shutdown-signals';
-import { listFiles, sendFiles, sortFiles } from './send';
+import { DEFAULT_MAX_REQUEST_BYTES, listFiles, sendFiles, sortFiles } from './send';
 import { serve } from './serve';
 
 const VERSION = (JSON.parse(readFileSync(resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -56,6 +56,7 @@ interface SendCommandOptions {
   url: string;
   token?: string;
   batchSize: number;
+  maxRequestBytes: number;
   progress: boolean;
 }
 
@@ -65,6 +66,13 @@ const MAX_BATCH_SIZE = 10_000;
 function batchSizeArgument(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_BATCH_SIZE) {
     throw new InvalidArgumentError(`a whole number from 1 to ${MAX_BATCH_SIZE} is needed`);
+  }
+  return Number(value);
+}
+
+function maxRequestBytesArgument(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError('a whole number of bytes from 1 is needed');
   }
   return Number(value);
 }
@@ -107,6 +115,7 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
   const summary = await sendFiles(files, {
     url: opts.url,
     batchSize: opts.batchSize,
+    maxRequestBytes: opts.maxRequestBytes,
     progress: opts.progress && process.stderr.isTTY === true,
     ...(token ? { token } : {}),
   });
@@ -154,6 +163,7 @@ program
   .addOption(new Option('--url <url>', 'DICOMweb base URL').default(`http://127.0.0.1:${defaultPort(env['PORT'])}/dicomweb`))
   .addOption(new Option('--token <token>', 'bearer token').env('MIPSEG_TOKEN'))
   .option('--batch-size <n>', `instances per STOW request (1-${MAX_BATCH_SIZE})`, batchSizeArgument, 100)
+  .option('--max-request-bytes <n>', 'bytes per STOW request, at most (a larger file goes alone)', maxRequestBytesArgument, DEFAULT_MAX_REQUEST_BYTES)
   .option('--no-progress', 'no progress bar')
   .action((path: string, opts: SendCommandOptions) => sendCommand(path, opts).catch(fail));
 

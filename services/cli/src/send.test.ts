@@ -52,7 +52,7 @@ describe('listFiles (what mipseg send <folder> sends)', () => {
   });
 });
 
-describe('mipseg send --batch-size', () => {
+describe('mipseg send --batch-size and --max-request-bytes', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'mipseg-send-'));
@@ -66,6 +66,13 @@ describe('mipseg send --batch-size', () => {
       { encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/--batch-size.*a whole number from 1 to 10000/s);
+  });
+
+  test.each(['0', '-1', 'abc', '1.5', '1GiB'])('--max-request-bytes %s is refused before anything is sent', (value) => {
+    const run = spawnSync(process.execPath, [CLI, 'send', dir, '--url', 'http://127.0.0.1:9/dicomweb', '--max-request-bytes', value],
+      { encoding: 'utf8', timeout: 20_000 });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/--max-request-bytes.*a whole number of bytes from 1/s);
   });
 
   test('sendFiles refuses a batch size below 1 rather than loop without sending', async () => {

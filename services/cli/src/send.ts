@@ -1,16 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { SingleBar, Presets } from 'cli-progress';
 import { fileMetaUids } from '@mipseg/shared/dicom';
 import { fetchFailureCause } from '@mipseg/shared/errors';
+import { multipartBody, newBoundary, planBatches } from './stow-batches';
 
 export interface SendOptions {
   readonly url: string;
   readonly token?: string;
   /** Instances per STOW request: bounded so that a failure costs one batch, not the study. */
   readonly batchSize: number;
+  /**
+   * Most bytes of one STOW request body (DEFAULT_MAX_REQUEST_BYTES when not given): a server stops reading past its
+   * own limit (the gateway's MAX_REQUEST_BYTES), so a request of a few large multi-frame files is closed early. A file
+   * larger than this is sent alone.
+   */
+  readonly maxRequestBytes?: number;
   readonly progress: boolean;
 }
 
@@ -31,6 +37,12 @@ export interface SendSummary {
   /** Why sending stopped before the last batch (the server could not be reached, say); the rest count as not stored. */
   readonly stoppedBy?: string;
 }
+
+/**
+ * Bytes per STOW-RS request body by default: well under the gateway's MAX_REQUEST_BYTES (8 GiB), and a request that
+ * fails then costs at most this much to send again.
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 1024 ** 3;
 
 /** Media Storage Directory Storage: a DICOMDIR, the index of a DICOM CD, not an instance STOW-RS can store. */
 const MEDIA_STORAGE_DIRECTORY = '1.2.840.10008.1.3.10';
@@ -105,21 +117,6 @@ export async function sortFiles(files: readonly string[]): Promise<SortedFiles> 
   return { instances: files.filter((_, i) => kinds[i] === 'instance'), dicomdirs: count('dicomdir'), notPart10: count('not-part10') };
 }
 
-function multipartBody(files: readonly string[], boundary: string, onBytes: (n: number) => void): Readable {
-  async function* parts() {
-    for (const file of files) {
-      yield Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
-      for await (const chunk of createReadStream(file)) {
-        onBytes((chunk as Buffer).length);
-        yield chunk as Buffer;
-      }
-      yield Buffer.from('\r\n');
-    }
-    yield Buffer.from(`--${boundary}--\r\n`);
-  }
-  return Readable.from(parts());
-}
-
 interface StowResult {
   status: number;
   stored: number;
@@ -134,7 +131,7 @@ function countSequence(body: unknown, tag: string): number {
 }
 
 async function postBatch(files: readonly string[], options: SendOptions, onBytes: (n: number) => void): Promise<StowResult> {
-  const boundary = `mipseg-${randomUUID()}`;
+  const boundary = newBoundary();
   const headers: Record<string, string> = {
     'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
     Accept: 'application/dicom+json',
@@ -213,7 +210,12 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
     throw new RangeError(`batch size must be a whole number from 1, not ${options.batchSize}`);
   }
-  const totalBytes = (await Promise.all(files.map((f) => fs.stat(f)))).reduce((n, s) => n + s.size, 0);
+  const { maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES } = options;
+  if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1) {
+    throw new RangeError(`the request byte cap must be a whole number from 1, not ${maxRequestBytes}`);
+  }
+  const sizes = (await Promise.all(files.map((f) => fs.stat(f)))).map((s) => s.size);
+  const totalBytes = sizes.reduce((n, size) => n + size, 0);
   const bar = options.progress
     ? new SingleBar({ format: 'sending [{bar}] {percentage}% | {value}/{total} bytes | {files} files', stream: process.stderr }, Presets.shades_classic)
     : undefined;
@@ -226,8 +228,8 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
   const statuses: number[] = [];
   const warnings = new Set<string>();
   let stoppedBy: string | undefined;
-  for (let i = 0; i < files.length; i += options.batchSize) {
-    const batch = files.slice(i, i + options.batchSize);
+  for (const { start, end } of planBatches(sizes, options.batchSize, maxRequestBytes)) {
+    const batch = files.slice(start, end);
     let result: StowResult;
     try {
       result = await postBatchOnce(batch, options, (n) => {
@@ -238,7 +240,7 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
       // The server cannot be reached (or a file cannot be read): this batch and the rest are not stored, and the
       // summary says how far it got rather than the send ending with "fetch failed" alone.
       stoppedBy = sendError(err);
-      notStored += files.length - i;
+      notStored += files.length - start;
       break;
     }
     stored += result.stored;
@@ -249,7 +251,7 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
       stoppedBy = stop;
       statuses.push(result.status);
       // The batches after this one, and what of this one the answer did not list (all of it, for a redirect).
-      notStored += files.length - i - result.stored - result.failed;
+      notStored += files.length - start - result.stored - result.failed;
       break;
     }
     // What the answer does not list was not stored either: a server that cut the request short lists only the
@@ -257,7 +259,7 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
     notStored += Math.max(0, batch.length - result.stored - result.failed);
     statuses.push(result.status);
     if (result.warning) warnings.add(result.warning);
-    bar?.update(sent, { files: `${Math.min(i + batch.length, files.length)}/${files.length}` });
+    bar?.update(sent, { files: `${end}/${files.length}` });
   }
   bar?.stop();
   return { files: files.length, stored, failed, notStored, warnings: [...warnings], bytes: totalBytes,
