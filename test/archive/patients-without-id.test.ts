@@ -13,9 +13,12 @@ const BERT = '2.25.9400';
  * A PET slice of `study` (series `${study}.1`, or `${study}.2` for `series: 2`) of the patient `name`. PatientID
  * `undefined` leaves the element out; '' writes it with no value: both are a patient without an ID.
  */
-function slice(study: string, name: string, patientId: string | undefined, series = 1): Buffer {
-  return Buffer.from(syntheticPetInstance({ sopInstanceUid: `${study}.${series}.1`, seriesInstanceUid: `${study}.${series}`,
-    imagePositionPatient: [0, 0, 1], attributes: { StudyInstanceUID: study, PatientName: name, PatientID: patientId } }));
+function slice(study: string, name: string, patientId: string | undefined, series = 1,
+  more: { instance?: number; seriesDescription?: string } = {}): Buffer {
+  const instance = more.instance ?? 1;
+  return Buffer.from(syntheticPetInstance({ sopInstanceUid: `${study}.${series}.${instance}`, seriesInstanceUid: `${study}.${series}`,
+    imagePositionPatient: [0, 0, instance], attributes: { StudyInstanceUID: study, PatientName: name, PatientID: patientId,
+      SeriesDescription: more.seriesDescription ?? 'PET' } }));
 }
 
 describe('studies whose PatientID is empty', () => {
@@ -99,6 +102,24 @@ describe('studies whose PatientID is empty', () => {
     // A series from a workstation that sent PatientID empty (Type 2), and one that left it out.
     expect((await postStow(`${base}/studies`, [slice(ANNA, 'ALPHA^ANNA', '', 2), slice(ANNA, '', undefined, 3)])).status).toBe(200);
 
+    expect(await shown({ PatientID: 'MRN-A' })).toEqual([[ANNA, 'ALPHA^ANNA', 'MRN-A']]);
+    expect(patientRows()).toEqual([{ id: 'MRN-A', name: 'ALPHA^ANNA' }]);
+  });
+
+  test('a series without a PatientID, corrected or partly deleted, leaves its study with the patient its other series name', async () => {
+    server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
+    const base = server.baseUrl;
+    expect((await postStow(`${base}/studies`, [slice(ANNA, 'ALPHA^ANNA', 'MRN-A')])).status).toBe(200);
+    const pet = [slice(ANNA, 'ALPHA^ANNA', '', 2), slice(ANNA, 'ALPHA^ANNA', '', 2, { instance: 2 })];
+    expect((await postStow(`${base}/studies`, pet)).status).toBe(200);
+
+    // A corrected copy of a slice of the series without an ID (its description changed): a replacement.
+    expect((await postStow(`${base}/studies`, [slice(ANNA, 'ALPHA^ANNA', '', 2, { seriesDescription: 'PET AC' })])).status).toBe(202);
+    expect(await shown({ PatientID: 'MRN-A' })).toEqual([[ANNA, 'ALPHA^ANNA', 'MRN-A']]);
+    expect(patientRows()).toEqual([{ id: 'MRN-A', name: 'ALPHA^ANNA' }]);
+
+    // One slice of it deleted: the study's attributes are set again from what is left, the patient kept.
+    expect((await fetch(`${base}/studies/${ANNA}/series/${ANNA}.2/instances/${ANNA}.2.2`, { method: 'DELETE' })).status).toBe(200);
     expect(await shown({ PatientID: 'MRN-A' })).toEqual([[ANNA, 'ALPHA^ANNA', 'MRN-A']]);
     expect(patientRows()).toEqual([{ id: 'MRN-A', name: 'ALPHA^ANNA' }]);
   });

@@ -207,6 +207,12 @@ export const SERIES_SOURCES_READ = 20;
 
 const MERGED_STUDY_COLUMNS = ['study_date', 'accession_number', 'referring_physician_name', 'study_id', 'study_description', 'timezone_offset'] as const;
 const MERGED_PATIENT_COLUMNS = ['patient_name', 'patient_birth_date', 'patient_sex'] as const;
+const PATIENT_COLUMNS = ['patient_key', 'patient_id', 'issuer_of_patient_id', ...MERGED_PATIENT_COLUMNS] as const;
+
+/** Whether a patient key is that of a study filed under a patient of its own (no PatientID; see patientKeyOf). */
+function isOwnPatientKey(key: unknown): boolean {
+  return String(key).startsWith(OWN_PATIENT_KEY_PREFIX);
+}
 
 /**
  * `primary`'s row, each study attribute it leaves empty taken from the first of `others` that has it (a study's series
@@ -218,6 +224,10 @@ const MERGED_PATIENT_COLUMNS = ['patient_name', 'patient_birth_date', 'patient_s
 function mergedRow(primary: InstanceHeader, others: readonly InstanceHeader[], ofPatient: readonly InstanceHeader[] = []) {
   const row: Record<string, unknown> = attributeRow(primary);
   const rows: Record<string, unknown>[] = others.map(attributeRow);
+  // A source without a PatientID (Type 2, sent empty) leaves its study with the patient another of its series names, as
+  // a new series without one does (putInstance): a patient of the study's own would hide it from a search by that ID.
+  const identified = isOwnPatientKey(row['patient_key']) ? rows.find((r) => !isOwnPatientKey(r['patient_key'])) : undefined;
+  if (identified) for (const column of PATIENT_COLUMNS) row[column] = identified[column];
   // The other studies' sources are of this patient by their studies' filing, whatever their own PatientID says.
   const patientRows: Record<string, unknown>[] = [...rows.filter((r) => r['patient_key'] === row['patient_key']),
     ...ofPatient.map((h) => ({ ...attributeRow(h), patient_key: row['patient_key'] }))];
@@ -641,7 +651,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       const before = this.stmts.findStudyPatient.get(received.study_uid) as { patientKey: string } | undefined;
       // A new series without a PatientID (a Type 2 attribute sent empty) leaves its study with the patient it has;
       // filing it under a patient of its own would hide the study from a search by that patient's ID.
-      const noPatient = arrival === 'new-series' && before !== undefined && received.patient_key.startsWith(OWN_PATIENT_KEY_PREFIX);
+      const noPatient = arrival === 'new-series' && before !== undefined && isOwnPatientKey(received.patient_key);
       const row = noPatient ? { ...received, patient_key: before.patientKey } : received;
       if (arrival === 'replacement') {
         // A changed copy sets its study's attributes as a correction does, an emptied value included, merged only
