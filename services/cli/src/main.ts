@@ -125,8 +125,11 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
     `(${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(1)} s, ${rate} instances/s)\n`);
   for (const warning of summary.warnings) process.stderr.write(`server warning: ${warning}\n`);
   if (summary.stoppedBy !== undefined) process.stderr.write(`mipseg: sending stopped: ${summary.stoppedBy}\n`);
-  // Success is every file stored: a server that stops reading a request answers 202 and fails nothing.
-  if (summary.stored < summary.files || summary.statuses.some((s) => s >= 400)) process.exitCode = 2;
+  // Success is every file stored: a server that stops reading a request answers 202 and fails nothing, and one whose
+  // answers over-list in one batch must not make up for another's files left out.
+  if (summary.stored < summary.files || summary.failed + summary.notStored > 0 || summary.statuses.some((s) => s >= 400)) {
+    process.exitCode = 2;
+  }
 }
 
 /** The model shipped beside the CLI (services/cli/dist → models/), unless MODEL_DIR names another. */

@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLI } from '../../../test/support/mipseg-process';
+import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
 import { sendFiles } from './send';
 import { planBatches } from './stow-batches';
 
@@ -76,5 +79,48 @@ describe('mipseg send: how files are split into STOW requests', () => {
 
   test('still closes a request at --batch-size files when they are small', () => {
     expect(planBatches([1, 1, 1, 1, 1], 2, 1_000_000)).toEqual([{ start: 0, end: 2 }, { start: 2, end: 4 }, { start: 4, end: 5 }]);
+  });
+});
+
+/** Runs the built CLI to its end (the stand-in server answers from this process, so not spawnSync). */
+function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('mipseg send to a server whose answers list more or fewer instances than were sent', () => {
+  let dir: string;
+  let server: StowStandIn;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-send-listed-'));
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(join(dir, `${i}.dcm`), syntheticPetInstance({ sopInstanceUid: `2.25.9500${i}`, imagePositionPatient: [0, 0, 4 * i] }));
+    }
+    server = new StowStandIn();
+    // The first request's answer lists one instance too many, the second's one too few: 4 listed for 4 sent.
+    server.listed = (parts, request) => (request === 1 ? parts + 1 : parts - 1);
+    await server.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('counts no more stored in a request than it sent, so the file one answer left out is not stored', async () => {
+    server.received.length = 0;
+    const files = [0, 1, 2, 3].map((i) => join(dir, `${i}.dcm`));
+    const summary = await sendFiles(files, { url: server.url, batchSize: 2, progress: false });
+    expect(summary).toMatchObject({ files: 4, stored: 3, failed: 0, notStored: 1 });
+  });
+
+  test('exits 2, as a file was not stored', async () => {
+    server.received.length = 0;
+    const run = await runCli(['send', dir, '--url', server.url, '--batch-size', '2', '--no-progress']);
+    expect(run.stdout).toMatch(/^3 stored, 0 failed, 1 not stored .*of 4 files /);
+    expect(run.code).toBe(2);
   });
 });

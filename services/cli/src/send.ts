@@ -149,8 +149,10 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
   } catch {
     body = null; // an error page, not DICOM JSON: counted from the status alone
   }
-  const stored = countSequence(body, '00081199');
-  const failed = countSequence(body, '00081198');
+  // Capped at what was sent: an answer listing more (duplicates, or another request's) would otherwise hide a later
+  // batch's files left out, and the send ended 0 with files not stored.
+  const stored = Math.min(countSequence(body, '00081199'), files.length);
+  const failed = Math.min(countSequence(body, '00081198'), files.length - stored);
   return { status: res.status, stored, failed: res.status >= 400 && stored + failed === 0 ? files.length : failed,
     warning: res.headers.get('warning'), location: suggestedUrl(res.headers.get('location'), res.url || studies) };
 }
