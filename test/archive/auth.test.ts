@@ -15,6 +15,7 @@ describe('bearer-token authentication', () => {
     const res = await fetch(`${server.baseUrl}/studies`);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(await res.json()).toMatchObject({ code: 'MIPSEG_UNAUTHORIZED' });
   });
 

@@ -23,6 +23,12 @@ describe('client errors are 4xx in JSON, and a 500 tells the client nothing of t
       expect(await res.json()).toMatchObject({ code: 'MIPSEG_NOT_FOUND' });
     });
 
+  test.each([['/healthz', 200], ['/dicomweb/studies', 200], ['/nowhere', 404], ['/dicomweb/studies/%E0%A4%A', 400]])(
+    'GET %s (%d) says X-Content-Type-Options: nosniff, so that no browser runs its body as another type', async (path, status) => {
+      const res = await fetch(`${server.baseUrl.replace('/dicomweb', '')}${path}`);
+      expect([res.status, res.headers.get('x-content-type-options')]).toEqual([status, 'nosniff']);
+    });
+
   test('a path with a malformed %-escape is 400 MIPSEG_BAD_REQUEST', async () => {
     const res = await fetch(`${server.baseUrl}/studies/%E0%A4%A`);
     expect(res.status).toBe(400);

@@ -123,6 +123,7 @@ describe('the worklist API', () => {
     const page = await fetch(`${server.root}/`);
     expect(page.headers.get('cache-control')).toBe('no-cache');
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     const script = /src="(\/ui\/[0-9a-f]+\/main\.js)"/.exec(await page.text())?.[1] ?? '';
     const asset = await fetch(`${server.root}${script}`);
     expect(asset.status).toBe(200);

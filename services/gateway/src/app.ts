@@ -36,6 +36,12 @@ export interface GatewayDeps {
 export function createGatewayApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // First, so that every answer has it, errors included: a browser must never read an uploaded instance's bytes, a
+  // 404's JSON or a viewer file as HTML or script, whatever they look like.
+  app.use((_req, res, next) => {
+    res.set('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   app.set('query parser', 'simple');
   // Only with a reverse proxy in front (TRUST_PROXY) do req.protocol, req.secure and req.host follow X-Forwarded-*.
   app.set('trust proxy', deps.config.trustProxy);

@@ -22,8 +22,8 @@ function sendIndex(res: Response, assets: WebAssets): void {
     res.status(503).type('text/plain').send('The worklist page is not built: run `npm run build`.\n');
     return;
   }
-  res.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'same-origin' }).type('html').send(assets.indexHtml);
+  res.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'Referrer-Policy': 'same-origin' })
+    .type('html').send(assets.indexHtml);
 }
 
 function ohifRoutes(r: Router, ohifDist: string | undefined): void {
