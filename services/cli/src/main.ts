@@ -9,7 +9,7 @@ import { createLogger } from '@mipseg/shared/log';
 import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
 import { closeOnSignals } from './shutdown-signals';
-import { DEFAULT_MAX_REQUEST_BYTES, listFiles, sendFiles, sortFiles } from './send';
+import { DEFAULT_MAX_REQUEST_BYTES, listFiles, sendFiles, sortFiles, type SendSummary } from './send';
 import { serve } from './serve';
 
 const VERSION = (JSON.parse(readFileSync(resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -98,6 +98,19 @@ function defaultPort(port: string | undefined): string {
   return port !== undefined && /^\d{1,5}$/.test(port) && Number(port) > 0 ? port : '8080';
 }
 
+/**
+ * ", N not stored (why)", or '' where all were answered for: a request cut short by the server (a 202 listing fewer) is
+ * told apart from a send that stopped (the server could not be reached, refused the token, redirected), whose reason
+ * stderr gives.
+ */
+function notStoredWords({ notStored, notStoredAsStopped }: SendSummary): string {
+  const cutShort = notStored - notStoredAsStopped;
+  if (notStored === 0) return '';
+  if (notStoredAsStopped === 0) return `, ${notStored} not stored (cut short by the server)`;
+  if (cutShort === 0) return `, ${notStored} not stored (sending stopped)`;
+  return `, ${notStored} not stored (${cutShort} cut short by the server, ${notStoredAsStopped} as sending stopped)`;
+}
+
 async function sendCommand(path: string, opts: SendCommandOptions): Promise<void> {
   // Surrounding whitespace is not the token's (a secret file's last line break), as the gateway reads its own files.
   const token = opts.token?.trim();
@@ -120,8 +133,7 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
     ...(token ? { token } : {}),
   });
   const rate = summary.seconds > 0 ? (summary.files / summary.seconds).toFixed(1) : '-';
-  const cut = summary.notStored > 0 ? `, ${summary.notStored} not stored (cut short by the server)` : '';
-  process.stdout.write(`${summary.stored} stored, ${summary.failed} failed${cut} of ${summary.files} files ` +
+  process.stdout.write(`${summary.stored} stored, ${summary.failed} failed${notStoredWords(summary)} of ${summary.files} files ` +
     `(${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(1)} s, ${rate} instances/s)\n`);
   for (const warning of summary.warnings) process.stderr.write(`server warning: ${warning}\n`);
   if (summary.stoppedBy !== undefined) process.stderr.write(`mipseg: sending stopped: ${summary.stoppedBy}\n`);

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../../../test/support/mipseg-process';
+import { freePort } from '../../../test/support/redis';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
 import { sendFiles } from './send';
 import { planBatches } from './stow-batches';
@@ -22,6 +23,8 @@ interface Received {
 class StowStandIn {
   readonly received: Received[] = [];
   listed: (parts: number, request: number) => number = (parts) => parts;
+  /** The HTTP status of every answer. */
+  status = 200;
   private readonly server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -31,7 +34,7 @@ class StowStandIn {
       const parts = body.toString('latin1').split(`--${boundary}\r\n`).length - 1;
       this.received.push({ bytes: body.length, parts });
       const listed = this.listed(parts, this.received.length);
-      res.writeHead(200, { 'Content-Type': 'application/dicom+json' })
+      res.writeHead(this.status, { 'Content-Type': 'application/dicom+json' })
         .end(JSON.stringify({ '00081199': { vr: 'SQ', Value: Array.from({ length: listed }, () => ({})) } }));
     });
   });
@@ -121,6 +124,50 @@ describe('mipseg send to a server whose answers list more or fewer instances tha
     server.received.length = 0;
     const run = await runCli(['send', dir, '--url', server.url, '--batch-size', '2', '--no-progress']);
     expect(run.stdout).toMatch(/^3 stored, 0 failed, 1 not stored .*of 4 files /);
+    expect(run.code).toBe(2);
+  });
+});
+
+describe('mipseg send: the summary says why files were not stored', () => {
+  let dir: string;
+  let server: StowStandIn;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-send-why-'));
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(join(dir, `${i}.dcm`), syntheticPetInstance({ sopInstanceUid: `2.25.9600${i}`, imagePositionPatient: [0, 0, 4 * i] }));
+    }
+    server = new StowStandIn();
+    await server.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a server that cannot be reached: not stored as sending stopped, not "cut short by the server"', async () => {
+    const run = await runCli(['send', dir, '--url', `http://127.0.0.1:${await freePort()}/dicomweb`, '--no-progress']);
+    expect(run.stdout).toMatch(/^0 stored, 0 failed, 4 not stored \(sending stopped\) of 4 files /);
+    expect(run.code).toBe(2);
+  });
+
+  test('a refused token: the rest not stored as sending stopped', async () => {
+    server.status = 401;
+    server.listed = () => 0;
+    const run = await runCli(['send', dir, '--url', server.url, '--batch-size', '1', '--no-progress']);
+    expect(run.stdout).toMatch(/^0 stored, 1 failed, 3 not stored \(sending stopped\) of 4 files /);
+    expect(run.code).toBe(2);
+  });
+
+  test('a request cut short, then a stop: each count named by its cause', async () => {
+    // The first answer lists one of its two; the second is a redirect, which stops the send.
+    server.received.length = 0;
+    server.status = 200;
+    server.listed = (parts, request) => {
+      if (request === 2) server.status = 301;
+      return request === 1 ? parts - 1 : 0;
+    };
+    const run = await runCli(['send', dir, '--url', server.url, '--batch-size', '2', '--no-progress']);
+    expect(run.stdout).toMatch(/^1 stored, 0 failed, 3 not stored \(1 cut short by the server, 2 as sending stopped\) of 4 files /);
     expect(run.code).toBe(2);
   });
 });

@@ -29,6 +29,11 @@ export interface SendSummary {
    * `Warning`, e.g. past MAX_PARTS_PER_REQUEST) or its answer listed fewer instances than were sent.
    */
   readonly notStored: number;
+  /**
+   * Of `notStored`, those of the batch that stopped the send (what its answer did not list) and of the batches after
+   * it: not stored because sending stopped (`stoppedBy` says why), not because the server cut a request short.
+   */
+  readonly notStoredAsStopped: number;
   /** The distinct `Warning` headers of the answers, which say why a request was cut short. */
   readonly warnings: string[];
   readonly bytes: number;
@@ -227,6 +232,7 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
   let stored = 0;
   let failed = 0;
   let notStored = 0;
+  let notStoredAsStopped = 0;
   const statuses: number[] = [];
   const warnings = new Set<string>();
   let stoppedBy: string | undefined;
@@ -242,7 +248,7 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
       // The server cannot be reached (or a file cannot be read): this batch and the rest are not stored, and the
       // summary says how far it got rather than the send ending with "fetch failed" alone.
       stoppedBy = sendError(err);
-      notStored += files.length - start;
+      notStoredAsStopped = files.length - start;
       break;
     }
     stored += result.stored;
@@ -253,7 +259,7 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
       stoppedBy = stop;
       statuses.push(result.status);
       // The batches after this one, and what of this one the answer did not list (all of it, for a redirect).
-      notStored += files.length - start - result.stored - result.failed;
+      notStoredAsStopped = files.length - start - result.stored - result.failed;
       break;
     }
     // What the answer does not list was not stored either: a server that cut the request short lists only the
@@ -264,7 +270,7 @@ export async function sendFiles(files: readonly string[], options: SendOptions):
     bar?.update(sent, { files: `${end}/${files.length}` });
   }
   bar?.stop();
-  return { files: files.length, stored, failed, notStored, warnings: [...warnings], bytes: totalBytes,
+  return { files: files.length, stored, failed, notStored: notStored + notStoredAsStopped, notStoredAsStopped, warnings: [...warnings], bytes: totalBytes,
     seconds: (Date.now() - started) / 1000, statuses, ...(stoppedBy === undefined ? {} : { stoppedBy }) };
 }
 
