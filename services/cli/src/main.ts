@@ -9,7 +9,7 @@ import { createLogger } from '@mipseg/shared/log';
 import { startPipeline } from '@mipseg/worker';
 import { closeWithin } from './close-within';
 import { closeOnSignals } from './shutdown-signals';
-import { DEFAULT_MAX_REQUEST_BYTES, listFiles, sendFiles, sortFiles, type SendSummary } from './send';
+import { DEFAULT_MAX_REQUEST_BYTES, listFolder, sendFiles, sortFiles, type SendSummary } from './send';
 import { serve } from './serve';
 
 const VERSION = (JSON.parse(readFileSync(resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -120,7 +120,11 @@ async function sendCommand(path: string, opts: SendCommandOptions): Promise<void
   if (token !== undefined && token !== '' && !isBearerToken(token)) {
     fail('--token (or MIPSEG_TOKEN): one bearer token is needed (letters, digits, -._~+/, trailing =; no spaces or line breaks)');
   }
-  const { instances: files, dicomdirs, notPart10 } = await sortFiles(await listFiles(path));
+  const listing = await listFolder(path);
+  if (listing.hiddenFiles + listing.hiddenFolders > 0) {
+    process.stderr.write(`skipping ${listing.hiddenFiles} hidden file(s) and ${listing.hiddenFolders} hidden folder(s) (names starting with ".")\n`);
+  }
+  const { instances: files, dicomdirs, notPart10 } = await sortFiles(listing.files);
   if (notPart10) process.stderr.write(`skipping ${notPart10} file(s) that are not PS3.10 DICOM (no "DICM" prefix)\n`);
   // A CD's index: the instances it lists are files of their own, sent as found.
   if (dicomdirs) process.stderr.write(`skipping ${dicomdirs} DICOMDIR file(s) (a media index, not an instance)\n`);

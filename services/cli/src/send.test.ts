@@ -45,6 +45,19 @@ describe('listFiles (what mipseg send <folder> sends)', () => {
     expect(await listFiles(dir)).toEqual([join(dir, 'a.dcm'), join(dir, 'b.dcm')]);
   });
 
+  test('says on stderr how many hidden files and folders it skipped', async () => {
+    writeFileSync(join(dir, 'a.dcm'), syntheticPetInstance({ sopInstanceUid: '2.25.9010', imagePositionPatient: [0, 0, 0] }));
+    writeFileSync(join(dir, '.b.dcm'), syntheticPetInstance({ sopInstanceUid: '2.25.9011', imagePositionPatient: [0, 0, 4] }));
+    writeFileSync(join(dir, '.DS_Store'), 'x');
+    mkdirSync(join(dir, '.series'));
+    writeFileSync(join(dir, '.series', 'c.dcm'), syntheticPetInstance({ sopInstanceUid: '2.25.9012', imagePositionPatient: [0, 0, 8] }));
+    // Nothing listens there: the send fails after the listing, which is what is looked at.
+    const run = spawnSync(process.execPath, [CLI, 'send', dir, '--url', `http://127.0.0.1:${await freePort()}/dicomweb`, '--no-progress'],
+      { encoding: 'utf8', timeout: 20_000 });
+    expect(run.stderr).toMatch(/skipping 2 hidden file\(s\) and 1 hidden folder\(s\) \(names starting with "\."\)/);
+    expect(run.stdout).toMatch(/ of 1 files /);
+  });
+
   test('fails on a dangling symbolic link, naming it, as on any file it cannot read', async () => {
     writeFileSync(join(dir, 'a.dcm'), 'a');
     symlinkSync(join(elsewhere, 'gone.dcm'), join(dir, 'gone.dcm'));

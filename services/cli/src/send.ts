@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { SingleBar, Presets } from 'cli-progress';
@@ -69,35 +69,67 @@ export async function fileKind(path: string): Promise<FileKind> {
   }
 }
 
-/**
- * Lists files under a path (a file, or a folder walked recursively), skipping hidden files. Symbolic links are
- * followed; a folder reached again (a link cycle, or two links to it) is walked once, and a file reached again (a
- * link beside it) listed once, in sorted order the first way. A dangling link throws (ENOENT, naming it), as a file
- * that cannot be read does, rather than being left out unseen.
- */
-export async function listFiles(path: string): Promise<string[]> {
-  const stat = await fs.stat(path);
-  if (stat.isFile()) return [path];
-  const found: Array<{ path: string; real: string }> = [];
-  await walkFolder(path, new Set(), found);
-  const seen = new Set<string>();
-  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-    .filter((f) => !seen.has(f.real) && seen.add(f.real)).map((f) => f.path);
+/** What listFolder found: the files, and how many hidden entries (names starting with ".") it left out. */
+export interface FolderListing {
+  readonly files: string[];
+  readonly hiddenFiles: number;
+  readonly hiddenFolders: number;
 }
 
-/** Adds the files under `folder` to `out`, unless its real path is in `visited` (then it was walked already). */
-async function walkFolder(folder: string, visited: Set<string>, out: Array<{ path: string; real: string }>): Promise<void> {
+/**
+ * Lists files under a path (a file, or a folder walked recursively), leaving out hidden files and folders (names
+ * starting with "."), which it counts, so that the CLI can say so. Symbolic links are followed; a folder reached again
+ * (a link cycle, or two links to it) is walked once, and a file reached again (a link beside it) listed once, in
+ * sorted order the first way. A dangling link throws (ENOENT, naming it), as a file that cannot be read does, rather
+ * than being left out unseen.
+ */
+export async function listFolder(path: string): Promise<FolderListing> {
+  const stat = await fs.stat(path);
+  if (stat.isFile()) return { files: [path], hiddenFiles: 0, hiddenFolders: 0 };
+  const walk: Walk = { visited: new Set(), found: [], hiddenFiles: 0, hiddenFolders: 0 };
+  await walkFolder(path, walk);
+  const seen = new Set<string>();
+  const files = walk.found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .filter((f) => !seen.has(f.real) && seen.add(f.real)).map((f) => f.path);
+  return { files, hiddenFiles: walk.hiddenFiles, hiddenFolders: walk.hiddenFolders };
+}
+
+/** The files under a path, as listFolder finds them. */
+export async function listFiles(path: string): Promise<string[]> {
+  return (await listFolder(path)).files;
+}
+
+/** A walk so far: the real paths of the folders walked, the files found, and the hidden entries left out. */
+interface Walk {
+  readonly visited: Set<string>;
+  readonly found: Array<{ path: string; real: string }>;
+  hiddenFiles: number;
+  hiddenFolders: number;
+}
+
+/** Adds the files under `folder` to the walk, unless its real path was walked already. */
+async function walkFolder(folder: string, walk: Walk): Promise<void> {
   const real = await fs.realpath(folder);
-  if (visited.has(real)) return;
-  visited.add(real);
+  if (walk.visited.has(real)) return;
+  walk.visited.add(real);
   for (const entry of await fs.readdir(folder, { withFileTypes: true })) {
-    if (entry.name.startsWith('.')) continue;
     const full = join(folder, entry.name);
+    if (entry.name.startsWith('.')) {
+      await countHidden(entry, full, walk);
+      continue;
+    }
     // A link's own type is neither file nor folder: its target's is what counts.
     const target = entry.isSymbolicLink() ? await fs.stat(full) : entry;
-    if (target.isDirectory()) await walkFolder(full, visited, out);
-    else if (target.isFile()) out.push({ path: full, real: entry.isSymbolicLink() ? await fs.realpath(full) : join(real, entry.name) });
+    if (target.isDirectory()) await walkFolder(full, walk);
+    else if (target.isFile()) walk.found.push({ path: full, real: entry.isSymbolicLink() ? await fs.realpath(full) : join(real, entry.name) });
   }
+}
+
+/** Counts a hidden entry as a folder or a file; a link by its target, and one that dangles as a file (it is not read). */
+async function countHidden(entry: Dirent, full: string, walk: Walk): Promise<void> {
+  const target = entry.isSymbolicLink() ? await fs.stat(full).catch(() => undefined) : entry;
+  if (target?.isDirectory()) walk.hiddenFolders += 1;
+  else walk.hiddenFiles += 1;
 }
 
 /** Files checked at once by sortFiles: each check holds a descriptor, and a folder may hold more files than the limit. */
