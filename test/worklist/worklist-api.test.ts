@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { PNG } from 'pngjs';
 import type { ResultUids } from '@mipseg/shared/queue';
 import type { StudyDetail, WorklistPage } from '../../services/gateway/src/worklist/worklist-types';
@@ -143,6 +144,23 @@ describe('the worklist API', () => {
     while (!text.includes('event: studies')) text += new TextDecoder().decode((await reader.read()).value);
     controller.abort();
     expect(text).toContain(uid(9));
+  });
+
+  test('answers HEAD of the event stream with its headers and ends at once, holding no stream open', async () => {
+    // A raw socket: an HTTP client ends a HEAD's answer itself at the headers, whether or not the server did.
+    const socket = connect(server.gateway.port, '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => { answer += chunk; });
+    const ended = new Promise<boolean>((resolve) => {
+      socket.once('end', () => resolve(true));
+      setTimeout(() => resolve(false), 3000);
+    });
+    socket.write('HEAD /api/worklist/events HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    const serverEnded = await ended;
+    socket.destroy();
+    expect(serverEnded).toBe(true);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/\r\ncontent-type: text\/event-stream/i);
   });
 
   test('"Try a MIP image" refuses another media type (415), an oversized body (413) and a non-PNG (400)', async () => {

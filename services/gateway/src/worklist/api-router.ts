@@ -10,7 +10,7 @@ import { OVERLAY_RENDERING_VERSION, segToOverlayPng } from './seg-overlay';
 import { segmentMipHandler, type LazyModel } from './segment-mip-route';
 import { createSession } from './session';
 import { latestResult, readStudyDetail } from './study-detail';
-import type { StudyEvents } from './study-events';
+import { EVENT_STREAM_HEADERS, type StudyEvents } from './study-events';
 import { parseWorklistQuery, searchWorklist, type WorklistSources } from './worklist-query';
 
 export interface ApiRouterOptions {
@@ -44,6 +44,11 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
   r.post('/session', createSession(options.authRequired));
   r.get('/worklist', async (req, res) => {
     res.set('Cache-Control', 'no-store').json(await searchWorklist(sources, parseWorklistQuery(req)));
+  });
+  // Its own route: Express gives HEAD to the GET route, whose stream, with no body to send, held the connection
+  // until the inactivity timeout.
+  r.head('/worklist/events', (_req, res) => {
+    res.status(200).set(EVENT_STREAM_HEADERS).end();
   });
   r.get('/worklist/events', (_req, res) => options.events.subscribe(res, stillSignedIn(res)));
   r.get('/worklist/studies/:study', async (req, res) => {

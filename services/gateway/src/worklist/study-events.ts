@@ -18,6 +18,13 @@ export function keepAliveInterval(inactivityTimeoutMs: number): number {
   return Math.min(KEEPALIVE_MS, Math.floor(inactivityTimeoutMs / 3));
 }
 
+/** An event stream's headers; also HEAD's answer. */
+export const EVENT_STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no', // nginx: pass events on at once
+} as const;
+
 function jobKey(job: JobRecord): string {
   // updatedAt too: a retried export that fails again at once ends as it began (failed, 1 attempt).
   const exports = job.exports.map((e) => `${e.destination}=${e.state}/${e.attempts}/${e.updatedAt}`).join(',');
@@ -86,11 +93,7 @@ export class StudyEvents {
       res.status(503).set('Retry-After', '5').end();
       return;
     }
-    res.status(200).set({
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      'X-Accel-Buffering': 'no', // nginx: pass events on at once
-    });
+    res.status(200).set(EVENT_STREAM_HEADERS);
     res.flushHeaders();
     res.write(`retry: 2000\n\n`);
     this.clients.set(res, signedIn);
