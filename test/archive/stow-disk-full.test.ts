@@ -18,6 +18,8 @@ import { failureReasons, postStow, type StowReply } from '../support/stow';
  */
 class FillingBlobStore extends FileBlobStore {
   free = Number.MAX_SAFE_INTEGER;
+  /** Bytes written to temporary files so far. */
+  written = 0;
   /** Whether writes of whole files (the metadata cache) fail as on a full disk. */
   cacheWritesFail = false;
 
@@ -35,9 +37,14 @@ class FillingBlobStore extends FileBlobStore {
         return;
       }
       this.free -= length;
+      this.written += length;
       write(fd, buffer, offset, length, position, callback);
     };
     return { path, stream: createWriteStream(path, { flags: 'wx', fs: { open, close, write: writeOrFail } }) };
+  }
+
+  override freeBytes(): Promise<number> {
+    return Promise.resolve(this.free);
   }
 
   override writeAtomic(key: string, data: Buffer | string): Promise<void> {
@@ -116,6 +123,25 @@ describe('STOW-RS on a full disk', () => {
     expect(tempFiles()).toEqual([]);
     expect(openTempFiles()).toEqual([]);
     await expectStillServing();
+  });
+
+  test('below MIN_FREE_DISK_BYTES, a large part is refused (507) before it is written to a temp file, not once it is whole', async () => {
+    // 10 GiB free, a byte under the floor: the volume has room, but not for what would take it below the floor.
+    blobs.free = 10 * 2 ** 30;
+    archive.keepFree(blobs.free + 1);
+    const large = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.7641', imagePositionPatient: [0, 0, 0], rows: 3072, columns: 4096 }));
+    const reply = await postStow(`${base}/dicomweb/studies`, [large]);
+    expect(reply.status).toBe(507);
+    expect(failureReasons(reply)).toEqual([0xa700]);
+    // Its head (1 MiB, where the SOP Instance UID is read) is written first: a re-send of a stored instance is not refused.
+    expect(blobs.written).toBeLessThan(2 * 1024 * 1024);
+    expect(tempFiles()).toEqual([]);
+    await expectStillServing();
+
+    archive.keepFree(0);
+    expect((await postStow(`${base}/dicomweb/studies`, [large])).status).toBe(200);
+    archive.keepFree(blobs.free + 1);
+    expect((await postStow(`${base}/dicomweb/studies`, [large])).status).toBe(200);
   });
 
   test('viewers still get metadata when the disk is too full to cache it', async () => {

@@ -38,4 +38,31 @@ describe('MIN_FREE_DISK_BYTES as a floor for C-STORE', () => {
     dimse.archive.keepFree(0);
     expect(await send('new.dcm', '2.25.502')).toBe('Success');
   });
+
+  test('below the floor, a large data set is refused before it is written to a temp file, not once it is whole', async () => {
+    let written = 0;
+    const createTemp = dimse.archive.blobs.createTemp.bind(dimse.archive.blobs);
+    const spy = jest.spyOn(dimse.archive.blobs, 'createTemp').mockImplementation(() => {
+      const temp = createTemp();
+      const write = temp.stream.write.bind(temp.stream) as (chunk: Buffer) => boolean;
+      temp.stream.write = ((chunk: Buffer) => {
+        written += chunk.length;
+        return write(chunk);
+      }) as typeof temp.stream.write;
+      return temp;
+    });
+    const path = join(dir, 'large.dcm');
+    // 24 MiB of pixel data.
+    await writeFile(path, syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.503', modality: 'PT', pixelDataBytes: 24 * 1024 * 1024 }));
+    dimse.archive.keepFree(Number.MAX_SAFE_INTEGER);
+    try {
+      const answer = storeResponse((await runTool('storescu', ['-v', '-aec', SCP_AE_TITLE, '127.0.0.1', String(dimse.port), path])).output);
+      expect(answer).toMatch(/OutOfResources/);
+    } finally {
+      spy.mockRestore();
+      dimse.archive.keepFree(0);
+    }
+    expect(written).toBeLessThan(1024 * 1024);
+    expect(await dimse.tempFiles()).toEqual([]);
+  });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { WriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import { MipsegError, toStorageError } from '@mipseg/shared/errors';
+import { MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
 import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 
 // A PDV cannot be longer than its PDU's 32-bit length field, so with this mark write() never returns false.
@@ -25,17 +25,22 @@ export class ReceivedInstance extends Writable {
   private size = 0;
   private problem: MipsegError | undefined;
   private socketPaused = false;
+  /** MIN_FREE_DISK_BYTES, checked as the data set is written (Archive.receivingFloorCheck). */
+  private readonly floorCheck: (bytes: number) => Promise<void>;
 
   constructor(
     private readonly archive: Archive,
     fileMeta: Buffer,
     private readonly maxInstanceBytes: number,
     private readonly socket: Socket,
+    /** The request's AffectedSOPInstanceUID: a re-send of a stored instance is not held to the free-space floor. */
+    sopInstanceUid: string | undefined,
     /** Set where the request is refused before its data set arrives: the bytes are then read and dropped. */
     refusal?: MipsegError,
   ) {
     super({ highWaterMark: NEVER_FULL });
     this.file = archive.blobs.createTemp();
+    this.floorCheck = archive.receivingFloorCheck(sopInstanceUid);
     this.fileClosed = new Promise((resolve) => this.file.stream.once('close', resolve));
     this.file.stream.on('error', (err) => {
       this.problem ??= toStorageError(err);
@@ -49,8 +54,16 @@ export class ReceivedInstance extends Writable {
     if (!this.problem && this.size + chunk.length > this.maxInstanceBytes) {
       this.problem = new MipsegError('MIPSEG_STORAGE_FAILED', `instance over MAX_INSTANCE_BYTES (${this.maxInstanceBytes})`);
     }
-    if (!this.problem) this.append(chunk);
-    callback();
+    if (this.problem) {
+      callback();
+      return;
+    }
+    // Writable calls _write once at a time, in order: the PDVs still reach the file as they came.
+    void this.floorCheck(chunk.length).then(() => {
+      if (!this.problem) this.append(chunk);
+    }, (err: unknown) => {
+      this.problem ??= toMipsegError(err);
+    }).finally(() => callback());
   }
 
   private append(chunk: Buffer): void {

@@ -170,7 +170,7 @@ export class StorageScp extends Scp {
       sourceApplicationEntityTitle: this.callingAeTitle,
     });
     const received = new ReceivedInstance(this.context.archive, fileMeta, this.context.config.maxInstanceBytes, this.connection,
-      sopClassRefusal(context, request));
+      request.getAffectedSopInstanceUid(), sopClassRefusal(context, request));
     this.receiving.set(request, received);
     return received;
   }

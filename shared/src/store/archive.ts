@@ -287,6 +287,16 @@ export class Archive {
     this.freeSpaceFloor = new FreeSpaceFloor(() => this.blobs.freeBytes(), minFreeBytes);
   }
 
+  /**
+   * For an instance being received into a temp file: checks MIN_FREE_DISK_BYTES as its bytes are written (see
+   * FreeSpaceFloor.receivingCheck); storeReceived checks it again, and counts the instance, once it is whole. None for
+   * an instance the archive holds: a re-send of it is still answered "stored" below the floor (storeReceived).
+   */
+  receivingFloorCheck(sopInstanceUid: string | undefined): (bytes: number) => Promise<void> {
+    const check = sopInstanceUid !== undefined && this.index.findInstance(sopInstanceUid) ? undefined : this.freeSpaceFloor?.receivingCheck();
+    return check ?? (() => Promise.resolve());
+  }
+
   onInstanceStored(listener: InstanceStoredListener): void {
     this.listeners.push(listener);
   }

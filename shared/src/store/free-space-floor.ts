@@ -2,6 +2,8 @@ import { MipsegError } from '../errors';
 
 /** How long a reading of the volume's free space stands for the stores that follow (statfs costs a system call). */
 const READING_MAX_AGE_MS = 1000;
+/** How many bytes of an instance being received are written between two checks of the floor (receivingCheck). */
+const RECEIVING_CHECK_BYTES = 8 * 1024 * 1024;
 
 /**
  * MIN_FREE_DISK_BYTES as a floor for new instances, not only a readiness signal: a DIMSE sender has no /readyz to
@@ -21,12 +23,33 @@ export class FreeSpaceFloor {
 
   /** Throws MIPSEG_STORAGE_FULL while the volume is below the floor; then counts `bytes` as used. */
   async assertRoomFor(bytes: number): Promise<void> {
+    await this.assertAbove();
+    this.free -= bytes;
+  }
+
+  /** Throws MIPSEG_STORAGE_FULL while the volume is below the floor. */
+  async assertAbove(): Promise<void> {
     if (this.minFreeBytes <= 0) return;
     const free = await this.currentFree();
     if (free < this.minFreeBytes) {
       throw new MipsegError('MIPSEG_STORAGE_FULL', `${free} bytes free on DATA_DIR's volume, below MIN_FREE_DISK_BYTES (${this.minFreeBytes})`);
     }
-    this.free -= bytes;
+  }
+
+  /**
+   * A check for one instance as it is received into a temp file, before the store's own: at its first bytes and then
+   * every RECEIVING_CHECK_BYTES, so that an upload (16 parts of a STOW request at once, each up to MAX_INSTANCE_BYTES)
+   * stops filling the volume within a second's reading of its falling below the floor, instead of when it is whole.
+   * Resolves at once between checks; rejects with MIPSEG_STORAGE_FULL.
+   */
+  receivingCheck(): (bytes: number) => Promise<void> {
+    let sinceCheck = Number.POSITIVE_INFINITY;
+    return (bytes) => {
+      sinceCheck += bytes;
+      if (sinceCheck < RECEIVING_CHECK_BYTES) return Promise.resolve();
+      sinceCheck = 0;
+      return this.assertAbove();
+    };
   }
 
   private currentFree(): Promise<number> {

@@ -98,6 +98,9 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
     return { write: ignore, end: ignore, abort: ignore };
   }
   const temp = archive.blobs.createTemp();
+  // Made once the head is in: a re-send of a stored instance, named there, is answered "stored" below the floor too.
+  // mipseg's own results are small, and may be stored below it (the archive decides once it can read them).
+  let floorCheck: ((bytes: number) => Promise<void>) | undefined;
   // Hash and keep the head while the part streams in, so that ingest need not read the file again.
   const hash = createHash('sha256');
   const head: Buffer[] = [];
@@ -122,6 +125,11 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
         problem = new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `instance over MAX_INSTANCE_BYTES (${config.maxInstanceBytes})`);
         return;
       }
+      if (headBytes >= HEADER_PROBE_BYTES && store.result !== true) floorCheck ??= archive.receivingFloorCheck(sopInstanceUidOf(Buffer.concat(head)));
+      await floorCheck?.(chunk.length).catch((err: unknown) => {
+        problem ??= toMipsegError(err);
+      });
+      if (problem) return;
       hash.update(chunk);
       await writeChunk(temp.stream, chunk).catch((err: unknown) => {
         problem ??= toStorageError(err);
