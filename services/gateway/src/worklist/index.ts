@@ -59,13 +59,17 @@ export function createWorklist(deps: WorklistDeps): Worklist {
 /**
  * Closes the HTTP side in the one order that loses nothing: the page's event streams (they would hold the server open),
  * then the server, whose requests finish (with whatever else closes `alongside`, the DIMSE listener), and only then
- * the worklist's model, which such a request may have been waiting for.
+ * the worklist's model, which such a request may have been waiting for. Every part is closed whatever another did
+ * (a DIMSE close that fails must not end the wait for requests still in their grace period, nor leave the model
+ * loaded); then the first failure, if any, is thrown.
  */
 export async function closeGatewayAndWorklist(gateway: GatewayServer, worklist: Worklist,
   alongside: ReadonlyArray<() => Promise<unknown>> = [], graceMs?: number): Promise<void> {
   worklist.endEventStreams();
-  await Promise.all([gateway.close(graceMs), ...alongside.map((close) => close())]);
-  await worklist.close();
+  const closed = await Promise.allSettled([gateway.close(graceMs), ...alongside.map((close) => close())]);
+  const [worklistClosed] = await Promise.allSettled([worklist.close()]);
+  const failed = [...closed, worklistClosed].find((result) => result?.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 export { findOhifDist } from './ohif-viewer';
