@@ -47,9 +47,10 @@ async function serveCommand(opts: ServeOptions): Promise<void> {
         + '(403 MIPSEG_HOST_REFUSED); list the names and addresses clients use for this machine');
     }
   }
-  const service = await serve(config, log, { modelDir: modelDir(config.inference.modelDir), softwareVersion: VERSION,
-    indexUnlistedFiles: opts.indexUnlistedFiles === true });
-  closeOnSignals(log, 'shutting down: finishing in-flight requests and associations', () => service.close());
+  await closeOnSignals(log, 'shutting down: finishing in-flight requests and associations',
+    () => serve(config, log, { modelDir: modelDir(config.inference.modelDir), softwareVersion: VERSION,
+      indexUnlistedFiles: opts.indexUnlistedFiles === true }),
+    (service) => service.close());
 }
 
 interface SendCommandOptions {
@@ -190,10 +191,10 @@ async function workerCommand(): Promise<void> {
   const config = loadConfig(env, { listens: false });
   const log = createLogger(config.logLevel);
   if (!config.pipeline.redisUrl) fail('mipseg worker needs REDIS_URL (queue mode); `mipseg serve` analyses in-process without it');
-  const pipeline = await startPipeline({ config, log: log.child({ component: 'worker' }), modelDir: modelDir(config.inference.modelDir),
-    softwareVersion: VERSION, analyses: true });
-  closeOnSignals(log, 'worker shutting down: finishing the jobs in hand',
-    () => closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log, config.pipeline.workerShutdownMs));
+  await closeOnSignals(log, 'worker shutting down: finishing the jobs in hand',
+    () => startPipeline({ config, log: log.child({ component: 'worker' }), modelDir: modelDir(config.inference.modelDir),
+      softwareVersion: VERSION, analyses: true }),
+    (pipeline) => closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log, config.pipeline.workerShutdownMs));
 }
 
 program
