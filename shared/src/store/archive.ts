@@ -676,6 +676,29 @@ export class Archive {
    * a series: its row, its file with its cached metadata, its retired copies; the series and study with it when it
    * was their last instance. False when the series has no such instance.
    */
+  /**
+   * Takes out what was stored of a result (a MIP and its SEG, mipseg's own) one of whose instances was not stored: half
+   * a result would stay in the study for good, a series no job lists, exports or replaces. Its UIDs are the job's own,
+   * so a retry stores the whole result again under them. Only instances these stores added are taken out: a copy that
+   * was there before (an earlier attempt's whole result; or anything a client sending RESULT_HEADER names) stays as it
+   * was. What cannot be taken out is logged; the store's failure is what the caller reports.
+   * @returns the SOP Instance UIDs taken out.
+   */
+  async withdrawResult(outcomes: readonly StoreOutcome[]): Promise<Set<string>> {
+    const withdrawn = new Set<string>();
+    if (!outcomes.some((o) => o.status === 'failed')) return withdrawn;
+    for (const outcome of outcomes) {
+      if (outcome.status !== 'stored' || outcome.replaced) continue;
+      const h = outcome.header;
+      try {
+        if (await this.deleteInstance(h.studyInstanceUid, h.seriesInstanceUid, h.sopInstanceUid)) withdrawn.add(h.sopInstanceUid);
+      } catch (err) {
+        this.log.error({ err, sopInstanceUid: h.sopInstanceUid }, 'could not take out an instance of a result stored only in part');
+      }
+    }
+    return withdrawn;
+  }
+
   async deleteInstance(studyUid: string, seriesUid: string, sopInstanceUid: string): Promise<boolean> {
     const study = assertUid(studyUid);
     const series = assertUid(seriesUid);

@@ -311,6 +311,19 @@ function checkRequest(req: Request, config: Config): { boundary: string; respons
   return { boundary, responseType: stowResponseType(req.get('accept')) };
 }
 
+/**
+ * A queue-mode worker's result (RESULT_HEADER: a MIP and its SEG) is stored whole or not at all, as embedded
+ * (Archive.withdrawResult): where a part failed, those stored are taken out again and answered failed for the same
+ * reason, so that the worker retries, or fails, the result as one.
+ */
+async function withdrawnIfPartial(archive: Archive, settled: PartResult[]): Promise<PartResult[]> {
+  const failure = settled.find((r): r is Extract<PartResult, { status: 'failed' }> => r.status === 'failed');
+  if (!failure) return settled;
+  const withdrawn = await archive.withdrawResult(settled);
+  return settled.map((r) => (r.status !== 'failed' && withdrawn.has(r.header.sopInstanceUid)
+    ? { status: 'failed', error: failure.error, sopClassUid: r.header.sopClassUid, sopInstanceUid: r.header.sopInstanceUid } : r));
+}
+
 /** Outcomes of the parts received; one whose store threw counts as failed, so the others can still be reported. */
 async function settleParts(results: readonly Promise<PartResult>[]): Promise<PartResult[]> {
   const settled = await Promise.allSettled(results);
@@ -369,6 +382,7 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     } finally {
       arriving.end();
     }
+    if (result) settled = await withdrawnIfPartial(archive, settled);
     // The renames and index rows of this request become durable together, before the client hears "stored".
     await archive.syncDeferred();
     // PS3.18 10.5.3: some instances stored is 202, listing them; a client told only 413/400 would send them again

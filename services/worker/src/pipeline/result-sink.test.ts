@@ -28,7 +28,7 @@ describe('storing results into the archive (embedded mode)', () => {
     writeFileSync(partial, 'DICM, and then the disk was full');
     jest.spyOn(archive.blobs, 'createTemp').mockReturnValue({ path: partial, stream: full as unknown as WriteStream });
     const result = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.5160001', seriesInstanceUid: '2.25.5160000', imagePositionPatient: [0, 0, 0] }));
-    await expect(new ArchiveResultSink(archive).store([result])).rejects.toMatchObject({ code: 'ENOSPC' });
+    await expect(new ArchiveResultSink(archive).store([result])).rejects.toMatchObject({ code: 'MIPSEG_STORAGE_FULL', cause: { code: 'ENOSPC' } });
     expect(archive.index.countInstances()).toBe(0);
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]); // not left on the disk that ran out of room, attempt after attempt
   });

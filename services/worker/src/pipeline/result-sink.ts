@@ -1,6 +1,6 @@
 import { readSopInstanceUid } from '@mipseg/shared/dicom';
-import { DicomFailureReason, fetchFailureCause, MipsegError } from '@mipseg/shared/errors';
-import type { Archive } from '@mipseg/shared/store';
+import { DicomFailureReason, fetchFailureCause, MipsegError, toStorageError } from '@mipseg/shared/errors';
+import type { Archive, StoreOutcome } from '@mipseg/shared/store';
 
 /** Where a worker stores its results: the archive (embedded) or the gateway by STOW-RS (queue mode). */
 export interface ResultSink {
@@ -12,22 +12,32 @@ export class ArchiveResultSink implements ResultSink {
   constructor(private readonly archive: Archive) {}
 
   async store(instances: readonly Buffer[], besideSeries?: string): Promise<void> {
+    const outcomes: StoreOutcome[] = [];
     for (const bytes of instances) {
-      const temp = this.archive.blobs.createTemp();
-      try {
-        await new Promise<void>((resolve, reject) => {
-          temp.stream.once('error', reject);
-          // The callback is also called on an error (ENOSPC), possibly before 'error': a part-written file must not be stored.
-          temp.stream.end(bytes, (err?: Error | null) => (err ? reject(err) : resolve()));
-        });
-      } catch (err) {
-        // Not left on the disk that just ran out of room, attempt after attempt, until the next start-up's clean-up.
-        await this.archive.blobs.discardTemp(temp.path).catch(() => undefined);
-        throw err;
+      const outcome = await this.storeOne(bytes, besideSeries);
+      outcomes.push(outcome);
+      if (outcome.status === 'failed') {
+        // The gateway does the same for a queue-mode worker's results (STOW-RS with RESULT_HEADER).
+        await this.archive.withdrawResult(outcomes);
+        throw outcome.error;
       }
-      const outcome = await this.archive.storeFromTemp(temp.path, { result: true, ...(besideSeries === undefined ? {} : { besideSeries }) });
-      if (outcome.status === 'failed') throw outcome.error;
     }
+  }
+
+  private async storeOne(bytes: Buffer, besideSeries: string | undefined): Promise<StoreOutcome> {
+    const temp = this.archive.blobs.createTemp();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        temp.stream.once('error', reject);
+        // The callback is also called on an error (ENOSPC), possibly before 'error': a part-written file must not be stored.
+        temp.stream.end(bytes, (err?: Error | null) => (err ? reject(err) : resolve()));
+      });
+    } catch (err) {
+      // Not left on the disk that just ran out of room, attempt after attempt, until the next start-up's clean-up.
+      await this.archive.blobs.discardTemp(temp.path).catch(() => undefined);
+      return { status: 'failed', error: toStorageError(err) };
+    }
+    return this.archive.storeFromTemp(temp.path, { result: true, ...(besideSeries === undefined ? {} : { besideSeries }) });
   }
 }
 
