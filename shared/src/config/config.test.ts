@@ -289,6 +289,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ REDIS_URL: 'redis://:Pa55word@redis:6379' }).pipeline.redisUrl).toBe('redis://:Pa55word@redis:6379');
   });
 
+  test('refuses GATEWAY_URL with a query or fragment, after which a worker\'s paths would go; strips every trailing "/"', () => {
+    for (const url of ['http://gw:8080/dicomweb?x=1', 'http://gw:8080/dicomweb#top', 'http://gw:8080/dicomweb?', 'http://gw:8080/dicomweb/#']) {
+      expect([url, codeOf(() => loadConfig({ GATEWAY_URL: url }))]).toEqual([url, 'MIPSEG_CONFIG_INVALID']);
+    }
+    expect(loadConfig({ GATEWAY_URL: 'http://gw:8080/dicomweb///' }).pipeline.gatewayUrl).toBe('http://gw:8080/dicomweb');
+    expect(loadConfig({ GATEWAY_URL: 'http://gw:8080//' }).pipeline.gatewayUrl).toBe('http://gw:8080');
+  });
+
   test('refuses a stow: destination with user:password, and never shows a password in a message', () => {
     for (const env of [{ EXPORT_DESTINATIONS: 'stow:http://admin:S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:S3cretPw@redis:6379O' },
       // A base64 password holds "/", and an unescaped one may hold "@": neither ends the userinfo.

@@ -325,6 +325,19 @@ function readUrl(env: Env, key: ConfigKey, protocols: readonly string[], optiona
   return raw;
 }
 
+/**
+ * GATEWAY_URL: a base that workers add paths to (`/studies/...`), so it may hold no query or fragment, where those
+ * paths would land, and its trailing slashes go (a double one would reach the gateway as an empty path segment).
+ */
+function readGatewayUrl(env: Env): string {
+  const raw = readUrl(env, 'GATEWAY_URL', ['http:', 'https:']);
+  // The raw text, not URL's search and hash: those are empty for a bare "?" or "#", which would still take the paths.
+  if (/[?#]/.test(raw)) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `GATEWAY_URL=${raw} (no "?" query or "#" fragment: workers add paths to this URL)`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
 /** A file named by `key` (a secret kept out of the environment); the message names the variable, never the content. */
 function readSecretFile(key: ConfigKey, file: string): string {
   try {
@@ -597,7 +610,7 @@ export function loadConfig(
       exportBackoffMs: readInt(merged, 'EXPORT_BACKOFF_MS', 0, 3_600_000),
       exportStowToken: readExportStowToken(merged),
       exportStowTokens: Object.freeze(readExportStowTokens(merged, destinations)),
-      gatewayUrl: readUrl(merged, 'GATEWAY_URL', ['http:', 'https:']).replace(/\/$/, ''),
+      gatewayUrl: readGatewayUrl(merged),
       minPetSlices: readInt(merged, 'MIN_PET_SLICES', 1, 100_000),
       minPetCoverageMm: readInt(merged, 'MIN_PET_COVERAGE_MM', 0, 10_000),
       exportAeTitle: readAeTitle(merged, 'EXPORT_AE_TITLE'),
