@@ -27,7 +27,8 @@ describeWithSharedData(GE)('STOW-RS refuses bad input and keeps what is stored',
   let snapshot: () => string;
 
   beforeAll(async () => {
-    server = await startTestArchive({ MAX_REQUEST_BYTES: String(2 * 1024 * 1024) });
+    // MAX_INSTANCE_BYTES at most MAX_REQUEST_BYTES, as config requires.
+    server = await startTestArchive({ MAX_REQUEST_BYTES: String(2 * 1024 * 1024), MAX_INSTANCE_BYTES: String(2 * 1024 * 1024) });
     studyUrl = `${server.baseUrl}/studies`;
     const reply = await postStow(studyUrl, originals);
     expect(reply.status).toBe(200);

@@ -93,7 +93,7 @@ describeWithSharedData(GE)('STOW-RS cut at MAX_REQUEST_BYTES of a chunked body',
   let server: TestArchiveServer;
   beforeAll(async () => {
     // Room for two GE slices (36 KB each) and their part headers, not for a third.
-    server = await startTestArchive({ MAX_REQUEST_BYTES: String(100 * 1024) });
+    server = await startTestArchive({ MAX_REQUEST_BYTES: String(100 * 1024), MAX_INSTANCE_BYTES: String(100 * 1024) });
   });
   afterAll(() => server.stop());
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMipsegError } from '../errors';
-import { loadConfig, splitAllowedAeEntry, stowTokenFor } from './config';
+import { isLoopback, loadConfig, splitAllowedAeEntry, stowTokenFor } from './config';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -42,6 +42,20 @@ describe('loadConfig', () => {
   test('a name that only starts with 127. is not loopback', () => {
     expect(codeOf(() => loadConfig({ HOST: '127.0.0.1.nip.io' }))).toBe('MIPSEG_INSECURE_BIND');
     expect(loadConfig({ HOST: '127.0.0.2' }).host).toBe('127.0.0.2');
+  });
+
+  test('takes loopback in any case and spelling: LOCALHOST, 0:0:0:0:0:0:0:1, ::ffff:127.0.0.1', () => {
+    for (const host of ['LOCALHOST', 'LocalHost', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '::FFFF:127.0.0.2', '0::1']) {
+      expect([host, codeOf(() => loadConfig({ HOST: host }))]).toEqual([host, undefined]);
+      expect(isLoopback(host)).toBe(true);
+    }
+    for (const host of ['::ffff:10.0.0.5', '::2', 'localhost.example']) expect([host, isLoopback(host)]).toEqual([host, false]);
+  });
+
+  test('refuses MAX_INSTANCE_BYTES larger than MAX_REQUEST_BYTES: STOW could never receive such an instance', () => {
+    expect(codeOf(() => loadConfig({ MAX_REQUEST_BYTES: '2097152' }))).toBe('MIPSEG_CONFIG_INVALID');
+    expect(codeOf(() => loadConfig({ MAX_REQUEST_BYTES: '2097152', MAX_INSTANCE_BYTES: '2097153' }))).toBe('MIPSEG_CONFIG_INVALID');
+    expect(loadConfig({ MAX_REQUEST_BYTES: '2097152', MAX_INSTANCE_BYTES: '2097152' }).maxInstanceBytes).toBe(2097152);
   });
 
   test('reads ALLOWED_HOSTS as lower-case names and addresses; refuses ports and junk', () => {

@@ -558,9 +558,14 @@ function readAllowedHosts(env: Env): string[] {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
-/** localhost, ::1 or an IPv4 address in 127.0.0.0/8 (not a name that merely starts with "127.", such as 127.0.0.1.evil.example). */
+/**
+ * localhost, ::1 or an IPv4 address in 127.0.0.0/8 (not a name that merely starts with "127.", such as
+ * 127.0.0.1.evil.example), in any case and spelling: LOCALHOST, 0:0:0:0:0:0:0:1 and ::ffff:127.0.0.1 (IPv4 loopback
+ * mapped into IPv6) are loopback too: a loopback bind needs no tokens however it is written.
+ */
 export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || (isIP(host) === 4 && host.startsWith('127.'));
+  const canonical = canonicalIp(host.toLowerCase());
+  return LOOPBACK.has(canonical) || (isIP(canonical) === 4 && canonical.startsWith('127.'));
 }
 
 /**
@@ -628,6 +633,11 @@ export function loadConfig(
       maxAssociations: readInt(merged, 'DIMSE_MAX_ASSOCIATIONS', 1, 1000),
     }),
   };
+  // An instance over the request's limit could never arrive whole by STOW: a typo (a digit short) to report now.
+  if (config.maxInstanceBytes > config.maxRequestBytes) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `MAX_INSTANCE_BYTES=${config.maxInstanceBytes} is larger than MAX_REQUEST_BYTES=`
+      + `${config.maxRequestBytes}: no STOW request could carry such an instance (MAX_INSTANCE_BYTES defaults to 1 GiB; lower it too)`);
+  }
   // Said here, naming both settings: the second listener would otherwise fail with a bare EADDRINUSE after the first
   // had started, and the pipeline with it.
   if (listens && config.dimse.enabled && config.port !== 0 && config.port === config.dimse.port) {
