@@ -80,9 +80,9 @@ describe('loadConfig', () => {
     expect(codeOf(() => loadConfig({ ...reachable, HOST: '127.0.0.1' }))).toBeUndefined();
   });
 
-  test('reads AE@address entries, an IP address after the last "@"; anything else after it is part of the AE title', () => {
-    const config = loadConfig({ DIMSE_ALLOWED_AE_TITLES: 'MAIN PACS@10.0.0.5, CT@FD00::1, A@B' });
-    expect(config.dimse.allowedCallingAeTitles).toEqual(['MAIN PACS@10.0.0.5', 'CT@FD00::1', 'A@B']);
+  test('reads AE@address entries, an IP address after the last "@"', () => {
+    const config = loadConfig({ DIMSE_ALLOWED_AE_TITLES: 'MAIN PACS@10.0.0.5, CT@FD00::1' });
+    expect(config.dimse.allowedCallingAeTitles).toEqual(['MAIN PACS@10.0.0.5', 'CT@FD00::1']);
     expect(splitAllowedAeEntry('MAIN PACS@10.0.0.5')).toEqual({ aeTitle: 'MAIN PACS', address: '10.0.0.5' });
     expect(splitAllowedAeEntry('CT@FD00::1')).toEqual({ aeTitle: 'CT', address: 'fd00::1' });
     expect(splitAllowedAeEntry('A@B')).toEqual({ aeTitle: 'A@B' });
@@ -92,6 +92,18 @@ describe('loadConfig', () => {
     expect(splitAllowedAeEntry('CT@FD00:0:0::1')).toEqual({ aeTitle: 'CT', address: 'fd00::1' });
     expect(splitAllowedAeEntry('CT@FE80:0::1%eth0')).toEqual({ aeTitle: 'CT', address: 'fe80::1%eth0' });
     expect(codeOf(() => loadConfig({ DIMSE_ALLOWED_AE_TITLES: 'A-TITLE-FAR-TOO-LONG@10.0.0.5' }))).toBe('MIPSEG_CONFIG_INVALID');
+  });
+
+  test('refuses an entry whose part after "@" is no IP address (a host name), saying only IP addresses are taken there', () => {
+    for (const entry of ['PACS@pacs.local', 'A@B', 'PACS@', '@10.0.0.5', 'PACS@10.0.0.5:104']) {
+      let message = '';
+      try {
+        loadConfig({ DIMSE_ALLOWED_AE_TITLES: `CT, ${entry}` });
+      } catch (err) {
+        message = isMipsegError(err) && err.code === 'MIPSEG_CONFIG_INVALID' ? err.message : String(err);
+      }
+      expect([entry, message]).toEqual([entry, expect.stringMatching(/DIMSE_ALLOWED_AE_TITLES entry ".*": only an IP address may follow "@"/)]);
+    }
   });
 
   test('leaves the bind check to commands that listen: the worker and segment-mip load beside HOST=0.0.0.0', () => {

@@ -232,11 +232,10 @@ function readAeTitle(env: Env, key: ConfigKey): string {
   return ae;
 }
 
-/** A list of AE titles: an entry that could never match a peer's title is a typo to report at start-up. */
 /**
  * A DIMSE_ALLOWED_AE_TITLES entry: a calling AE title, or `AE@address` where the association must also come from
  * that IP address (AE titles are sent by the peer and trivially copied; the address is the connection's). An entry
- * whose part after the last "@" is no IP address is an AE title holding "@".
+ * whose part after the last "@" is no IP address is taken whole here; loadConfig refuses such entries.
  */
 export function splitAllowedAeEntry(entry: string): { readonly aeTitle: string; readonly address?: string } {
   const at = entry.lastIndexOf('@');
@@ -262,8 +261,18 @@ export function canonicalIp(address: string): string {
   return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
 }
 
+/**
+ * A list of AE titles, each optionally AE@address: an entry that could never match a peer's title is a typo to report
+ * at start-up, and so is one with "@" but no IP address after it (a host name: "PACS@pacs.local" would otherwise allow
+ * the title "PACS@pacs.local" from anywhere, not PACS from that host).
+ */
 function readAeTitles(env: Env, key: ConfigKey): string[] {
   const list = readCommaList(read(env, key));
+  const noAddress = list.find((entry) => entry.includes('@') && splitAllowedAeEntry(entry).address === undefined);
+  if (noAddress !== undefined) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key} entry "${noAddress}": only an IP address may follow "@" `
+      + '(AE@address, such as MAIN PACS@10.0.0.5; no host name or port)');
+  }
   const bad = list.find((entry) => !isAeTitle(splitAllowedAeEntry(entry).aeTitle));
   if (bad !== undefined) {
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key} entry "${bad}" (an AE title of 1-16 printable characters, no backslash; `
