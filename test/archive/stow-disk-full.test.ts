@@ -144,6 +144,21 @@ describe('STOW-RS on a full disk', () => {
     expect((await postStow(`${base}/dicomweb/studies`, [large])).status).toBe(200);
   });
 
+  test('a part whose temp file cannot even be removed is answered failed, and the parts stored beside it are listed', async () => {
+    const size = instance('2.25.7651').length;
+    blobs.free = Math.floor(1.5 * size); // the first fits; the second fills the disk
+    const discard = jest.spyOn(blobs, 'discardTemp').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' }));
+    try {
+      const reply = await postStow(`${base}/dicomweb/studies`, [instance('2.25.7651'), instance('2.25.7652')]);
+      expect(reply.status).toBe(202);
+      expect(referenced(reply)).toEqual(['2.25.7651']);
+      expect(failureReasons(reply)).toEqual([0xa700]);
+    } finally {
+      discard.mockRestore();
+    }
+    await expectStillServing();
+  });
+
   test('viewers still get metadata when the disk is too full to cache it', async () => {
     expect((await postStow(`${base}/dicomweb/studies`, [instance('2.25.7621')])).status).toBe(200);
     blobs.cacheWritesFail = true;

@@ -160,6 +160,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
       }
       const earlier = uid === undefined ? undefined : bySopInstanceUid.get(uid);
       const place = results.length;
+      // Never a rejection (its temp file not removed, say): the part is answered failed, and the parts behind it go on.
       const stored = (async (): Promise<PartResult> => {
         await syncAndClose(temp.stream).catch((err: unknown) => {
           problem ??= toStorageError(err);
@@ -173,7 +174,7 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
         const outcome = await archive.storeReceived(file, { ...store, deferDirSync: true });
         if (outcome.status === 'stored') arriving.stored(outcome.header.studyInstanceUid, place);
         return outcome;
-      })();
+      })().catch((err: unknown) => failedPart(problem ?? toMipsegError(err), headBytesRead));
       void stored.finally(finished).catch(() => undefined);
       results.push(stored);
       if (uid !== undefined) bySopInstanceUid.set(uid, stored);
@@ -378,7 +379,7 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     try {
       cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
         (headers) => partSink(archive, config, headers, store, results, bySopInstanceUid, arriving));
-      settled = cut ? await settleParts(results) : await Promise.all(results);
+      settled = await settleParts(results);
     } finally {
       arriving.end();
     }
