@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isMipsegError } from '../errors';
 import { isLoopback, loadConfig, splitAllowedAeEntry, stowTokenFor } from './config';
 
@@ -418,5 +418,32 @@ describe('loadConfig', () => {
     [{ EXPORT_DESTINATIONS: 'stow:https://pacs-a.example/dicom-web stow:https://pacs-b.example/dicom-web' }],
   ])('rejects an invalid value: %j', (env) => {
     expect(codeOf(() => loadConfig(env))).toBe('MIPSEG_CONFIG_INVALID');
+  });
+});
+
+describe('README\'s Configuration table', () => {
+  const readme = readFileSync(resolve(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  /** The table row that documents `key` (its first cell names it, alone or beside another). */
+  const rowOf = (key: string): string => readme.split('\n').find((line) => line.startsWith(`| \`${key}\``)) ?? '';
+
+  test.each([
+    ['QUIET_PERIOD_MS', 0, 86_400_000],
+    ['WORKER_CONCURRENCY', 1, 64],
+    ['JOB_ATTEMPTS', 1, 100],
+    ['JOB_LOCK_MS', 1000, 3_600_000],
+    ['INFERENCE_THREADS', 1, 256],
+    ['DIMSE_MAX_ASSOCIATIONS', 1, 1000],
+  ])('states %s\'s range, %d to %d, which config holds it to', (key, min, max) => {
+    expect(rowOf(key)).toContain(`${min} to ${max}`);
+    expect(codeOf(() => loadConfig({ [key]: String(min) }))).toBeUndefined();
+    expect(codeOf(() => loadConfig({ [key]: String(max) }))).toBeUndefined();
+    expect(codeOf(() => loadConfig({ [key]: String(max + 1) }))).toBe('MIPSEG_CONFIG_INVALID');
+    if (min > 0) expect(codeOf(() => loadConfig({ [key]: String(min - 1) }))).toBe('MIPSEG_CONFIG_INVALID');
+  });
+
+  test('states TRUST_PROXY\'s hop limit, 0 to 10, which config holds it to', () => {
+    expect(rowOf('TRUST_PROXY')).toMatch(/a hop count from 0 to 10/);
+    expect(loadConfig({ TRUST_PROXY: '10' }).trustProxy).toBe(10);
+    expect(codeOf(() => loadConfig({ TRUST_PROXY: '11' }))).toBe('MIPSEG_CONFIG_INVALID');
   });
 });
