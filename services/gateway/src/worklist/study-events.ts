@@ -1,4 +1,5 @@
 import type { Response } from 'express';
+import { MipsegError } from '@mipseg/shared/errors';
 import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
@@ -16,6 +17,33 @@ const KEEPALIVE_MS = 15_000;
  */
 export function keepAliveInterval(inactivityTimeoutMs: number): number {
   return Math.min(KEEPALIVE_MS, Math.floor(inactivityTimeoutMs / 3));
+}
+
+/**
+ * Most event streams open at once. Each holds a socket and a descriptor for as long as its page is open; a page holds
+ * one, and a browser at most six to one host (HTTP/1.1), so this is tens of workstations, while a client that opens
+ * streams in a loop cannot take every descriptor of the process.
+ */
+export const MAX_EVENT_STREAMS = 100;
+
+/**
+ * Most output a stream may hold unsent: about 150 events of a hundred study UIDs. A client that stops reading (a
+ * laptop asleep, a frozen tab, a proxy that buffers) would otherwise have every later event kept in the gateway for
+ * as long as its connection lasts, which the keep-alive lines stretch without end.
+ */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
+
+/**
+ * Writes `text` to an event stream; past `maxUnsentBytes` not yet taken by the client, ends the stream instead of
+ * holding more for it (logged: the page reconnects once its client reads again). False when the stream was ended.
+ */
+export function writeToStream(res: Response, text: string, log: Logger, maxUnsentBytes = MAX_UNSENT_BYTES): boolean {
+  res.write(text);
+  if (res.writableLength <= maxUnsentBytes) return true;
+  log.warn({ unsentBytes: res.writableLength }, 'worklist event stream ended: its client does not read what is sent');
+  // Destroyed, not ended: end() would wait behind the output the client does not read, and keep holding it.
+  res.destroy();
+  return false;
 }
 
 /** An event stream's headers; also HEAD's answer. */
@@ -68,7 +96,7 @@ export class StudyEvents {
   /** A poll fails on every tick while the queue is away (Redis down): logged once, summarised, and on recovery. */
   private readonly pollFailures: RepeatedFailureLog;
 
-  constructor(private readonly queue: JobQueue, archive: Archive, log: Logger, private readonly intervalMs: number,
+  constructor(private readonly queue: JobQueue, archive: Archive, private readonly log: Logger, private readonly intervalMs: number,
     private readonly keepAliveMs: number) {
     this.pollFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'worklist event poll failed',
       recoveredMessage: 'worklist event poll works again' });
@@ -92,6 +120,9 @@ export class StudyEvents {
     if (this.closed) {
       res.status(503).set('Retry-After', '5').end();
       return;
+    }
+    if (this.clients.size >= MAX_EVENT_STREAMS) {
+      throw new MipsegError('MIPSEG_BUSY', `${MAX_EVENT_STREAMS} worklist event streams are open, the most taken at once`);
     }
     res.status(200).set(EVENT_STREAM_HEADERS);
     res.flushHeaders();
@@ -179,7 +210,7 @@ export class StudyEvents {
   private write(text: string): void {
     for (const [res, signedIn] of this.clients) {
       if (signedIn()) {
-        res.write(text);
+        if (!writeToStream(res, text, this.log)) this.clients.delete(res);
         continue;
       }
       this.clients.delete(res);
