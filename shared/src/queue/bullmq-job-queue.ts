@@ -27,6 +27,8 @@ export interface BullMqQueueOptions {
   readonly studyCheckRetryMs?: number;
   /** Default GATEWAY_WAIT_MAX_MS (tests shorten it). */
   readonly gatewayWaitMaxMs?: number;
+  /** Default RECENT_JOBS_PER_STATE (tests shorten it). */
+  readonly recentJobsPerState?: number;
 }
 
 interface ProgressData {
@@ -425,17 +427,22 @@ export class BullMqJobQueue implements JobQueue {
 
   /**
    * The newest RECENT_JOBS_PER_STATE jobs of each BullMQ state that can hold `state` (all of them without one), each
-   * with the state its set gives, newest first (then by id): what the job list pages through. A job seen in two sets
-   * (it moved while they were read) counts once, in the first.
+   * with the state its set gives, newest first (then by id), back to the oldest read of a state with more: what the job
+   * list pages through. A job seen in two sets (it moved while they were read) counts once, in the first.
    */
   private async recentJobs(state?: JobState): Promise<Array<{ readonly job: Job; readonly state: JobState }>> {
     const types = state ? bullMqStatesHolding(state) : Object.keys(STATES_BY_BULLMQ);
+    const bound = this.options.recentJobsPerState ?? RECENT_JOBS_PER_STATE;
     const perType = await Promise.all(types.map(async (type) =>
-      (await this.analyses.getJobs([type as JobType], 0, RECENT_JOBS_PER_STATE - 1)).map((job) => ({ job, type }))));
+      (await this.analyses.getJobs([type as JobType], 0, bound - 1)).map((job) => ({ job, type }))));
+    // A state with more jobs than were read may have older ones than its oldest read: the list ends there, or a page
+    // past it would go on with the other states' older jobs and leave out that state's in between.
+    const end = perType.filter((read) => read.length >= bound)
+      .reduce((latest, read) => Math.max(latest, read.reduce((oldest, { job }) => Math.min(oldest, job.timestamp), Infinity)), -Infinity);
     const seen = new Set<string>();
     const jobs: Array<{ job: Job; state: JobState; id: string; createdAt: number }> = [];
     for (const { job, type } of perType.flat()) {
-      if (!job.id || seen.has(job.id)) continue;
+      if (!job.id || seen.has(job.id) || job.timestamp < end) continue;
       seen.add(job.id);
       const own = (job.data as AnalysisData).notApplicable ? 'not-applicable' : STATES_BY_BULLMQ[type] ?? 'queued';
       if (!state || own === state) jobs.push({ job, state: own, id: job.id, createdAt: job.timestamp });
