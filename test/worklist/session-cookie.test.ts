@@ -1,4 +1,6 @@
 import { SESSION_LIFETIME_MS, SessionStore } from '../../services/gateway/src/session-store';
+import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
+import { fetchStow } from '../support/stow';
 import { startWorklistServer, type WorklistServer } from './worklist-server';
 
 const TOKEN = 'session-token-0123456789abcdef';
@@ -18,7 +20,8 @@ describe('the sign-in session cookie', () => {
   let server: WorklistServer;
   let clock = Date.now();
   beforeAll(async () => {
-    server = await startWorklistServer({ AUTH_TOKENS: TOKEN }, undefined, undefined, undefined, { sessions: new SessionStore({ now: () => clock }) });
+    server = await startWorklistServer({ AUTH_TOKENS: TOKEN, ALLOW_STUDY_DELETE: 'true' }, undefined, undefined, undefined,
+      { sessions: new SessionStore({ now: () => clock }) });
   });
   afterAll(() => server?.stop());
 
@@ -63,6 +66,29 @@ describe('the sign-in session cookie', () => {
     const stow = await fetch(`${server.root}/dicomweb/studies`, { headers: bearer });
     expect(stow.status).toBe(401);
     expect(await stow.json()).toMatchObject({ code: 'MIPSEG_UNAUTHORIZED' });
+  });
+
+  test('authenticates only reads of DICOMweb (the viewer\'s): STOW-RS and DELETE need a bearer token, the API\'s POSTs do not', async () => {
+    const { jar } = await signIn(server);
+    // From the page's own origin, so that only the credential decides, not the cross-origin check.
+    const fromPage = { ...jar, Origin: server.root };
+    const bearer = { Authorization: `Bearer ${TOKEN}` };
+    const study = '2.25.700'; // syntheticPetInstance's
+    const instance = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.7501', imagePositionPatient: [0, 0, 0] }));
+    expect((await fetch(`${server.root}/dicomweb/studies`, { headers: jar })).status).toBe(200);
+    expect((await fetch(`${server.root}/dicomweb/studies`, { method: 'HEAD', headers: jar })).status).toBe(200);
+
+    const stowByCookie = await fetchStow(`${server.root}/dicomweb/studies`, [instance], { headers: fromPage });
+    expect([stowByCookie.status, ((await stowByCookie.json()) as { code: string }).code]).toEqual([401, 'MIPSEG_UNAUTHORIZED']);
+    expect((await fetchStow(`${server.root}/dicomweb/studies`, [instance], { headers: bearer })).status).toBe(200);
+
+    const deleteByCookie = await fetch(`${server.root}/dicomweb/studies/${study}`, { method: 'DELETE', headers: fromPage });
+    expect([deleteByCookie.status, ((await deleteByCookie.json()) as { code: string }).code]).toEqual([401, 'MIPSEG_UNAUTHORIZED']);
+    expect((await fetch(`${server.root}/dicomweb/studies/${study}`, { headers: bearer })).status).toBe(200);
+    expect((await fetch(`${server.root}/dicomweb/studies/${study}`, { method: 'DELETE', headers: bearer })).status).toBe(200);
+
+    // The worklist's "Run again" still goes by the cookie: past authentication, to the missing study's 404.
+    expect((await fetch(`${server.root}/api/studies/${study}/analyze`, { method: 'POST', headers: fromPage })).status).toBe(404);
   });
 
   test('is refused once signed out, even when the browser sends it again: 401', async () => {

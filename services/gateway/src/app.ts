@@ -3,7 +3,7 @@ import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive } from '@mipseg/shared/store';
-import { bearerAuth } from './auth';
+import { bearerAuth, sessionReadsOnly } from './auth';
 import type { StudyDeletionGuard } from './dicomweb/delete-study';
 import { dicomwebRouter } from './dicomweb/router';
 import { errorHandler } from './error-handler';
@@ -56,7 +56,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   if (deps.config.authTokens.length === 0) app.use(noTokenGuard(deps.config.allowedHosts));
   for (const open of deps.publicRouters ?? []) app.use(open.path, open.router);
   app.use(bearerAuth(deps.config.authTokens, sessions));
-  app.use('/dicomweb', dicomwebRouter(deps.archive, deps.config, deps.log, deps.studyDeletionGuard));
+  app.use('/dicomweb', sessionReadsOnly(), dicomwebRouter(deps.archive, deps.config, deps.log, deps.studyDeletionGuard));
   for (const extra of deps.extraRouters ?? []) app.use(extra.path, extra.router);
   // Past every route: the catalogue's 404 as JSON {code, message}, like every other error, not Express's HTML page.
   app.use((req, _res, next) => next(new MipsegError('MIPSEG_NOT_FOUND', `route ${req.method} ${req.path}`)));

@@ -26,6 +26,8 @@ export function sessionIdsFromCookie(req: Request): string[] {
 }
 
 const STILL_SIGNED_IN = 'mipsegStillSignedIn';
+/** Set on a request the session cookie authenticated (not a bearer token). */
+const BY_SESSION = 'mipsegBySession';
 
 function setStillSignedIn(res: Response, check: () => boolean): void {
   res.locals[STILL_SIGNED_IN] = check;
@@ -38,6 +40,19 @@ function setStillSignedIn(res: Response, check: () => boolean): void {
 export function stillSignedIn(res: Response): () => boolean {
   const check = res.locals[STILL_SIGNED_IN] as (() => boolean) | undefined;
   return check ?? (() => true);
+}
+
+/**
+ * Mounted with the DICOMweb router, so that it guards exactly the paths that router serves: the session cookie
+ * authenticates only DICOMweb's reads (GET, HEAD: all the viewer sends), and STOW-RS and DELETE need a bearer token
+ * (401). A sign-in is for looking at studies in the browser; storing and deleting instances is for senders and
+ * operators, who hold a token. The worklist's API, whose POSTs the page sends, still takes the cookie.
+ */
+export function sessionReadsOnly() {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const bySession = res.locals[BY_SESSION] === true;
+    next(bySession && !isSafeMethod(req.method) ? new MipsegError('MIPSEG_UNAUTHORIZED') : undefined);
+  };
 }
 
 /** The token of an `Authorization: Bearer …` header; undefined without one. */
@@ -58,7 +73,8 @@ function isConfigured(digests: readonly Buffer[], d: Buffer): boolean {
  *
  * Without an Authorization header, the session cookie may authenticate instead: its value is a session id from
  * `sessions` (opened by signing in), valid until it expires or is revoked, and only while the token that opened it
- * is still configured. A session id is never accepted as a bearer token, nor a token as a session id.
+ * is still configured. A session id is never accepted as a bearer token, nor a token as a session id. On DICOMweb
+ * it authenticates reads only (see sessionReadsOnly).
  *
  * The session cookie is an ambient credential: the browser adds it to requests that other pages cause, and
  * SameSite=Strict does not stop a page on another port or subdomain of the same site. So a request that changes
@@ -77,6 +93,7 @@ export function bearerAuth(tokens: readonly string[], sessions: SessionStore) {
     if (bearer !== undefined) return next(isConfigured(digests, secretDigest(bearer)) ? undefined : new MipsegError('MIPSEG_UNAUTHORIZED'));
     const session = sessionIdsFromCookie(req).find(validSession);
     if (session === undefined) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));
+    res.locals[BY_SESSION] = true;
     // For an answer that lasts (the worklist's event stream): it must end when this sign-in does.
     setStillSignedIn(res, () => validSession(session));
     const origin = claimedOrigin(req);

@@ -10,9 +10,10 @@ function cookieOptions(req: Request) {
  * POST /api/session, mounted after the bearer-token check: the login form sends the token as
  * `Authorization: Bearer …`, so it is checked exactly as every API call's is, and only a valid one gets here.
  * The cookie gets a new session id, not the token: cookies are not kept apart by port, so another service on this
- * host name sees it, and there it must be worth nothing beyond this gateway's page (not a bearer token for DICOMweb)
- * and only until the session ends. HttpOnly, SameSite=Strict: scripts cannot read it, other sites cannot send it,
- * and <img>, EventSource and the viewer's requests carry it.
+ * host name sees it, and there it must be worth less than the token, and only until the session ends. It is never
+ * taken as a bearer token; it authenticates the worklist's API and DICOMweb's reads (the page's images, the viewer),
+ * but not STOW-RS or DELETE, which need the token (sessionReadsOnly). HttpOnly, SameSite=Strict: scripts cannot read
+ * it, other sites cannot send it, and <img>, EventSource and the viewer's requests carry it.
  */
 export function createSession(authRequired: boolean) {
   return (req: Request, res: Response): void => {
