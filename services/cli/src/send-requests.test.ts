@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { CLI } from '../../../test/support/mipseg-process';
 import { freePort } from '../../../test/support/redis';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import { fileMetaUids } from '@mipseg/shared/dicom';
 import { sendFiles } from './send';
 import { planBatches } from './stow-batches';
 
@@ -16,13 +17,22 @@ interface Received {
   readonly parts: number;
 }
 
+/** The SOP Instance UID each part's File Meta Information names (undefined where a part is not PS3.10). */
+function partInstanceUids(body: Buffer, boundary: string): Array<string | undefined> {
+  return body.toString('latin1').split(`--${boundary}\r\n`).slice(1).map((part) => {
+    const content = part.slice(part.indexOf('\r\n\r\n') + 4);
+    return fileMetaUids(Buffer.from(content, 'latin1')).sopInstanceUid;
+  });
+}
+
 /**
- * A STOW-RS stand-in that reads each request whole, counts its parts, and answers 200 listing as many instances in
- * ReferencedSOPSequence as `listed(parts, request number)` says (every part, unless a test says otherwise).
+ * A STOW-RS stand-in that reads each request whole and answers 200 listing in ReferencedSOPSequence the instances
+ * `listed(part UIDs, request number)` says (every part's, unless a test says otherwise); an undefined UID is listed as an
+ * item without ReferencedSOPInstanceUID.
  */
 class StowStandIn {
   readonly received: Received[] = [];
-  listed: (parts: number, request: number) => number = (parts) => parts;
+  listed: (uids: Array<string | undefined>, request: number) => Array<string | undefined> = (uids) => uids;
   /** The HTTP status of every answer. */
   status = 200;
   private readonly server: Server = createServer((req, res) => {
@@ -31,11 +41,11 @@ class StowStandIn {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const boundary = /boundary=(\S+)/.exec(req.headers['content-type'] ?? '')?.[1] ?? '';
-      const parts = body.toString('latin1').split(`--${boundary}\r\n`).length - 1;
-      this.received.push({ bytes: body.length, parts });
-      const listed = this.listed(parts, this.received.length);
+      const uids = partInstanceUids(body, boundary);
+      this.received.push({ bytes: body.length, parts: uids.length });
+      const items = this.listed(uids, this.received.length).map((uid) => (uid === undefined ? {} : { '00081155': { vr: 'UI', Value: [uid] } }));
       res.writeHead(this.status, { 'Content-Type': 'application/dicom+json' })
-        .end(JSON.stringify({ '00081199': { vr: 'SQ', Value: Array.from({ length: listed }, () => ({})) } }));
+        .end(JSON.stringify({ '00081199': { vr: 'SQ', Value: items } }));
     });
   });
 
@@ -104,9 +114,12 @@ describe('mipseg send to a server whose answers list more or fewer instances tha
       writeFileSync(join(dir, `${i}.dcm`), syntheticPetInstance({ sopInstanceUid: `2.25.9500${i}`, imagePositionPatient: [0, 0, 4 * i] }));
     }
     server = new StowStandIn();
-    // The first request's answer lists one instance too many, the second's one too few: 4 listed for 4 sent.
-    server.listed = (parts, request) => (request === 1 ? parts + 1 : parts - 1);
     await server.start();
+  });
+  beforeEach(() => {
+    server.received.length = 0;
+    // The first request's answer lists one instance too many, the second's one too few: 4 listed for 4 sent.
+    server.listed = (uids, request) => (request === 1 ? [...uids, '2.25.999'] : uids.slice(1));
   });
   afterAll(async () => {
     await server.stop();
@@ -114,14 +127,26 @@ describe('mipseg send to a server whose answers list more or fewer instances tha
   });
 
   test('counts no more stored in a request than it sent, so the file one answer left out is not stored', async () => {
-    server.received.length = 0;
     const files = [0, 1, 2, 3].map((i) => join(dir, `${i}.dcm`));
     const summary = await sendFiles(files, { url: server.url, batchSize: 2, progress: false });
     expect(summary).toMatchObject({ files: 4, stored: 3, failed: 0, notStored: 1 });
   });
 
+  test('counts an instance listed twice once, so the one the answer left out is not stored', async () => {
+    server.listed = (uids) => [uids[0], uids[0]];
+    const files = [0, 1].map((i) => join(dir, `${i}.dcm`));
+    const summary = await sendFiles(files, { url: server.url, batchSize: 2, progress: false });
+    expect(summary).toMatchObject({ files: 2, stored: 1, failed: 0, notStored: 1 });
+  });
+
+  test('counts no instance stored that its request did not hold', async () => {
+    server.listed = (uids) => [uids[0], '2.25.999'];
+    const files = [0, 1].map((i) => join(dir, `${i}.dcm`));
+    const summary = await sendFiles(files, { url: server.url, batchSize: 2, progress: false });
+    expect(summary).toMatchObject({ files: 2, stored: 1, failed: 0, notStored: 1 });
+  });
+
   test('exits 2, as a file was not stored', async () => {
-    server.received.length = 0;
     const run = await runCli(['send', dir, '--url', server.url, '--batch-size', '2', '--no-progress']);
     expect(run.stdout).toMatch(/^3 stored, 0 failed, 1 not stored .*of 4 files /);
     expect(run.code).toBe(2);
@@ -152,7 +177,7 @@ describe('mipseg send: the summary says why files were not stored', () => {
 
   test('a refused token: the rest not stored as sending stopped', async () => {
     server.status = 401;
-    server.listed = () => 0;
+    server.listed = () => [];
     const run = await runCli(['send', dir, '--url', server.url, '--batch-size', '1', '--no-progress']);
     expect(run.stdout).toMatch(/^0 stored, 1 failed, 3 not stored \(sending stopped\) of 4 files /);
     expect(run.code).toBe(2);
@@ -162,9 +187,9 @@ describe('mipseg send: the summary says why files were not stored', () => {
     // The first answer lists one of its two; the second is a redirect, which stops the send.
     server.received.length = 0;
     server.status = 200;
-    server.listed = (parts, request) => {
+    server.listed = (uids, request) => {
       if (request === 2) server.status = 301;
-      return request === 1 ? parts - 1 : 0;
+      return request === 1 ? uids.slice(1) : [];
     };
     const run = await runCli(['send', dir, '--url', server.url, '--batch-size', '2', '--no-progress']);
     expect(run.stdout).toMatch(/^1 stored, 0 failed, 3 not stored \(1 cut short by the server, 2 as sending stopped\) of 4 files /);

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { SingleBar, Presets } from 'cli-progress';
 import { fileMetaUids } from '@mipseg/shared/dicom';
 import { fetchFailureCause } from '@mipseg/shared/errors';
+import { countAnswered } from './stow-answer';
 import { multipartBody, newBoundary, planBatches } from './stow-batches';
 
 export interface SendOptions {
@@ -58,12 +59,23 @@ const HEAD_BYTES = 4096;
 export type FileKind = 'instance' | 'dicomdir' | 'not-part10';
 
 export async function fileKind(path: string): Promise<FileKind> {
+  const head = await readHead(path);
+  if (head.length < 132 || head.toString('latin1', 128, 132) !== 'DICM') return 'not-part10';
+  return fileMetaUids(head).sopClassUid === MEDIA_STORAGE_DIRECTORY ? 'dicomdir' : 'instance';
+}
+
+/** The SOP Instance UID a file's File Meta Information names; undefined where it cannot be read. */
+async function fileSopInstanceUid(path: string): Promise<string | undefined> {
+  return fileMetaUids(await readHead(path)).sopInstanceUid;
+}
+
+/** A file's first HEAD_BYTES (fewer where it is shorter). */
+async function readHead(path: string): Promise<Buffer> {
   const handle = await fs.open(path, 'r');
   try {
     const head = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await handle.read(head, 0, HEAD_BYTES, 0);
-    if (bytesRead < 132 || head.toString('latin1', 128, 132) !== 'DICM') return 'not-part10';
-    return fileMetaUids(head.subarray(0, bytesRead)).sopClassUid === MEDIA_STORAGE_DIRECTORY ? 'dicomdir' : 'instance';
+    return head.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
@@ -144,14 +156,20 @@ export interface SortedFiles {
 
 /** Sorts files by fileKind, CHECKS_AT_ONCE at a time. */
 export async function sortFiles(files: readonly string[]): Promise<SortedFiles> {
-  const kinds = new Array<FileKind>(files.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < files.length; i = next++) kinds[i] = await fileKind(files[i] as string);
-  };
-  await Promise.all(Array.from({ length: Math.min(CHECKS_AT_ONCE, files.length) }, worker));
+  const kinds = await mapAtMost(files, CHECKS_AT_ONCE, fileKind);
   const count = (kind: FileKind): number => kinds.filter((k) => k === kind).length;
   return { instances: files.filter((_, i) => kinds[i] === 'instance'), dicomdirs: count('dicomdir'), notPart10: count('not-part10') };
+}
+
+/** `read` of each file, in order, `atOnce` at a time. */
+async function mapAtMost<T>(files: readonly string[], atOnce: number, read: (path: string) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < files.length; i = next++) results[i] = await read(files[i] as string);
+  };
+  await Promise.all(Array.from({ length: Math.min(atOnce, files.length) }, worker));
+  return results;
 }
 
 interface StowResult {
@@ -162,12 +180,9 @@ interface StowResult {
   location: string | null;
 }
 
-function countSequence(body: unknown, tag: string): number {
-  const seq = (body as Record<string, { Value?: unknown[] }> | null)?.[tag];
-  return seq?.Value?.length ?? 0;
-}
-
 async function postBatch(files: readonly string[], options: SendOptions, onBytes: (n: number) => void): Promise<StowResult> {
+  // Read before sending: the answer's counts are matched against the instances this request holds.
+  const uids = await mapAtMost(files, CHECKS_AT_ONCE, fileSopInstanceUid);
   const boundary = newBoundary();
   const headers: Record<string, string> = {
     'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
@@ -186,10 +201,7 @@ async function postBatch(files: readonly string[], options: SendOptions, onBytes
   } catch {
     body = null; // an error page, not DICOM JSON: counted from the status alone
   }
-  // Capped at what was sent: an answer listing more (duplicates, or another request's) would otherwise hide a later
-  // batch's files left out, and the send ended 0 with files not stored.
-  const stored = Math.min(countSequence(body, '00081199'), files.length);
-  const failed = Math.min(countSequence(body, '00081198'), files.length - stored);
+  const { stored, failed } = countAnswered(uids, body);
   return { status: res.status, stored, failed: res.status >= 400 && stored + failed === 0 ? files.length : failed,
     warning: res.headers.get('warning'), location: suggestedUrl(res.headers.get('location'), res.url || studies) };
 }
