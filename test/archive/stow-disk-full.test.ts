@@ -9,7 +9,7 @@ import { loadConfig } from '@mipseg/shared/config';
 import { Archive, FileBlobStore, SqliteArchiveIndex } from '@mipseg/shared/store';
 import { startGateway, type GatewayServer } from '@mipseg/gateway';
 import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
-import { failureReasons, postStow, type StowReply } from '../support/stow';
+import { failureReasons, fetchStow, postStow, type StowReply } from '../support/stow';
 
 /**
  * A volume with `free` bytes left, as far as uploads go: a temporary file's write that does not fit fails with
@@ -142,6 +142,28 @@ describe('STOW-RS on a full disk', () => {
     expect((await postStow(`${base}/dicomweb/studies`, [large])).status).toBe(200);
     archive.keepFree(blobs.free + 1);
     expect((await postStow(`${base}/dicomweb/studies`, [large])).status).toBe(200);
+  });
+
+  test('below MIN_FREE_DISK_BYTES, a part under a stored instance\'s UID is held to the floor past the stored copy\'s size', async () => {
+    expect((await postStow(`${base}/dicomweb/studies`, [instance('2.25.7661')])).status).toBe(200);
+    blobs.free = 10 * 2 ** 30;
+    archive.keepFree(blobs.free + 1);
+    blobs.written = 0;
+    const large = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.7661', imagePositionPatient: [0, 0, 0], rows: 3072, columns: 4096 }));
+    const reply = await postStow(`${base}/dicomweb/studies`, [large]);
+    expect(reply.status).toBe(507);
+    expect(blobs.written).toBeLessThan(2 * 1024 * 1024);
+  });
+
+  test('below MIN_FREE_DISK_BYTES, a part of a request saying it holds results is held to the floor past a result\'s size', async () => {
+    blobs.free = 10 * 2 ** 30;
+    archive.keepFree(blobs.free + 1);
+    blobs.written = 0;
+    // 72 MiB: more than any result.
+    const large = Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.7671', imagePositionPatient: [0, 0, 0], rows: 4096, columns: 9216 }));
+    const res = await fetchStow(`${base}/dicomweb/studies`, [large], { headers: { 'Mipseg-Results': 'true' } });
+    expect(res.status).toBe(507);
+    expect(blobs.written).toBeLessThan(66 * 1024 * 1024);
   });
 
   test('a part whose temp file cannot even be removed is answered failed, and the parts stored beside it are listed', async () => {

@@ -46,6 +46,37 @@ describe('a result whose second instance cannot be stored', () => {
     expect(server.archive.index.countInstances()).toBe(3);
   });
 
+  test('queue mode: a request cut after the MIP (its SEG never read) takes the MIP out again', async () => {
+    const study = syntheticPetStudy({ slices: 2 });
+    const [source, mip] = study.instances.map((i) => Buffer.from(i)) as [Buffer, Buffer];
+    expect((await postStow(`${server.baseUrl}/studies`, [source])).status).toBe(200);
+    // The MIP whole, then the body ends inside the SEG's part: no closing boundary.
+    const boundary = 'cut-result';
+    const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), mip,
+      Buffer.from(`\r\n--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), mip.subarray(0, 500)]);
+    const res = await fetch(`${server.baseUrl}/studies`, { method: 'POST', body, headers: {
+      'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'Mipseg-Results': 'true',
+      'Mipseg-Beside-Series': study.seriesInstanceUid } });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(server.archive.index.countInstances()).toBe(1);
+  });
+
+  test('a copy another store put in place of the one added is not taken out', async () => {
+    const study = syntheticPetStudy({ slices: 2 });
+    const [source, mip] = study.instances.map((i) => Buffer.from(i)) as [Buffer, Buffer];
+    expect((await postStow(`${server.baseUrl}/studies`, [source])).status).toBe(200);
+    const temp = server.archive.blobs.createTemp();
+    await new Promise<void>((resolve, reject) => temp.stream.end(mip, (err?: Error | null) => (err ? reject(err) : resolve())));
+    const added = await server.archive.storeFromTemp(temp.path, { result: true });
+    expect(added).toMatchObject({ status: 'stored', added: {} });
+    // Meanwhile a changed copy of it (another attempt's) replaced it.
+    const changed = Buffer.from(mip);
+    changed.write('X', changed.length - 1, 'latin1');
+    expect((await postStow(`${server.baseUrl}/studies`, [changed])).status).toBe(202);
+    expect(await server.archive.withdrawResult([added])).toEqual(new Set());
+    expect(server.archive.index.findInstance(readSopInstanceUid(mip))).toBeDefined();
+  });
+
   test('an instance stored before (an earlier attempt\'s whole result, or any a client names) is not taken out', async () => {
     const study = syntheticPetStudy({ slices: 3 });
     const [source, mip, seg] = study.instances.map((i) => Buffer.from(i)) as [Buffer, Buffer, Buffer];

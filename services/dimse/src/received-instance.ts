@@ -3,7 +3,7 @@ import type { WriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
-import { HEADER_PROBE_BYTES, type Archive, type StoreOutcome } from '@mipseg/shared/store';
+import { HEADER_PROBE_BYTES, type Archive, type ReceivingFloorCheck, type StoreOutcome } from '@mipseg/shared/store';
 
 // A PDV cannot be longer than its PDU's 32-bit length field, so with this mark write() never returns false.
 const NEVER_FULL = 2 ** 32;
@@ -26,7 +26,7 @@ export class ReceivedInstance extends Writable {
   private problem: MipsegError | undefined;
   private socketPaused = false;
   /** MIN_FREE_DISK_BYTES, checked as the data set is written (Archive.receivingFloorCheck). */
-  private readonly floorCheck: (bytes: number) => Promise<void>;
+  private readonly floorCheck: ReceivingFloorCheck;
 
   constructor(
     private readonly archive: Archive,
@@ -58,12 +58,23 @@ export class ReceivedInstance extends Writable {
       callback();
       return;
     }
-    // Writable calls _write once at a time, in order: the PDVs still reach the file as they came.
-    void this.floorCheck(chunk.length).then(() => {
+    const check = this.floorCheck(this.size + chunk.length);
+    if (!check) {
+      this.append(chunk);
+      callback();
+      return;
+    }
+    // Writable calls _write once at a time, in order: the PDVs still reach the file as they came. The socket is held
+    // meanwhile (a statfs on a slow volume), or the PDVs behind this one would pile up in memory.
+    this.socket.pause();
+    void check.then(() => {
       if (!this.problem) this.append(chunk);
     }, (err: unknown) => {
       this.problem ??= toMipsegError(err);
-    }).finally(() => callback());
+    }).finally(() => {
+      if (!this.socketPaused) this.socket.resume();
+      callback();
+    });
   }
 
   private append(chunk: Buffer): void {

@@ -13,7 +13,7 @@ import { sameDataSet } from '../dicom/same-data-set';
 import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
 import { FileBlobStore, type BlobStore } from './blob-store';
-import { FreeSpaceFloor } from './free-space-floor';
+import { FreeSpaceFloor, type ReceivingFloorCheck } from './free-space-floor';
 import { DataDirLock } from './data-dir-lock';
 import { separatePatientsWithoutId } from './patients-without-id';
 import { StudyGate } from './study-gate';
@@ -21,7 +21,13 @@ import { patientKeyOf, SqliteArchiveIndex, type ArchiveIndex, type RemainingHead
 
 /** What happened to one received instance; the STOW response and C-STORE status are built from it. */
 export type StoreOutcome =
-  | { readonly status: 'stored' | 'unchanged'; readonly header: InstanceHeader; readonly replaced: boolean }
+  | {
+      readonly status: 'stored' | 'unchanged';
+      readonly header: InstanceHeader;
+      readonly replaced: boolean;
+      /** On a store that added the instance (no row of it before): the content stored (see withdrawResult). */
+      readonly added?: { readonly sha256: string };
+    }
   | {
       readonly status: 'failed';
       readonly error: MipsegError;
@@ -220,7 +226,7 @@ const UNREADABLE_SOURCES_PASSED_OVER = 16;
 /** What mipseg writes as results: its MIP (a PET image) and its SEG. */
 const RESULT_SOP_CLASSES: ReadonlySet<string> = new Set([SopClass.PositronEmissionTomographyImageStorage, SopClass.SegmentationStorage]);
 /** Larger than any result (a MIP of 4096 × 4096 16-bit pixels is 32 MiB; the DM i AI sized ones are under 1 MiB). */
-const RESULT_MAX_BYTES = 64 * 1024 * 1024;
+export const RESULT_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Instances of the study remain, but none of those tried could be read: its attributes stay as they are. */
 const UNREADABLE = Symbol('unreadable');
@@ -289,12 +295,15 @@ export class Archive {
 
   /**
    * For an instance being received into a temp file: checks MIN_FREE_DISK_BYTES as its bytes are written (see
-   * FreeSpaceFloor.receivingCheck); storeReceived checks it again, and counts the instance, once it is whole. None for
-   * an instance the archive holds: a re-send of it is still answered "stored" below the floor (storeReceived).
+   * FreeSpaceFloor.receivingCheck); storeReceived checks it again, and counts the instance, once it is whole. Not up to
+   * the size of a copy the archive holds of the instance: a re-send is still answered "stored" below the floor.
    */
-  receivingFloorCheck(sopInstanceUid: string | undefined): (bytes: number) => Promise<void> {
-    const check = sopInstanceUid !== undefined && this.index.findInstance(sopInstanceUid) ? undefined : this.freeSpaceFloor?.receivingCheck();
-    return check ?? (() => Promise.resolve());
+  receivingFloorCheck(sopInstanceUid: string | undefined): ReceivingFloorCheck {
+    const check = this.freeSpaceFloor?.receivingCheck();
+    if (!check) return () => undefined;
+    // Up to the stored copy's size: past it (a "replacement" far larger than the copy it names) the floor holds.
+    const stored = sopInstanceUid === undefined ? undefined : this.index.findInstance(sopInstanceUid);
+    return stored ? (received) => (received <= stored.size ? undefined : check(received)) : check;
   }
 
   onInstanceStored(listener: InstanceStoredListener): void {
@@ -491,7 +500,7 @@ export class Archive {
     // After the listeners (what they wrote is synced too), outside the undo above: the row is committed, and an
     // fsync that fails must not take away its file.
     if (options.deferDirSync !== true) await this.syncWrites();
-    return { status: 'stored', header, replaced: retired !== undefined };
+    return { status: 'stored', header, replaced: retired !== undefined, ...(existing ? {} : { added: { sha256 } }) };
   }
 
   /**
@@ -672,40 +681,46 @@ export class Archive {
   }
 
   /**
-   * Deletes one instance (a duplicate slice that keeps its series from being analysed, say) as deleteSeries deletes
-   * a series: its row, its file with its cached metadata, its retired copies; the series and study with it when it
-   * was their last instance. False when the series has no such instance.
-   */
-  /**
-   * Takes out what was stored of a result (a MIP and its SEG, mipseg's own) one of whose instances was not stored: half
-   * a result would stay in the study for good, a series no job lists, exports or replaces. Its UIDs are the job's own,
-   * so a retry stores the whole result again under them. Only instances these stores added are taken out: a copy that
-   * was there before (an earlier attempt's whole result; or anything a client sending RESULT_HEADER names) stays as it
-   * was. What cannot be taken out is logged; the store's failure is what the caller reports.
+   * Takes out what was stored of a result (a MIP and its SEG, mipseg's own) not stored whole (an instance failed, or the
+   * request was cut): half a result would stay in the study for good, a series no job lists, exports or replaces. Its
+   * UIDs are the job's own, so a retry stores the whole result again under them. Only instances these stores added are
+   * taken out, and only while they hold the copy stored (checked in the study's gate): a copy that was there before (an
+   * earlier attempt's whole result, anything a client sending RESULT_HEADER names) or that another store has put in
+   * its place since stays. What cannot be taken out is logged; the store's failure is what the caller reports.
    * @returns the SOP Instance UIDs taken out.
    */
   async withdrawResult(outcomes: readonly StoreOutcome[]): Promise<Set<string>> {
     const withdrawn = new Set<string>();
-    if (!outcomes.some((o) => o.status === 'failed')) return withdrawn;
     for (const outcome of outcomes) {
-      if (outcome.status !== 'stored' || outcome.replaced) continue;
+      if (outcome.status !== 'stored' || !outcome.added) continue;
       const h = outcome.header;
       try {
-        if (await this.deleteInstance(h.studyInstanceUid, h.seriesInstanceUid, h.sopInstanceUid)) withdrawn.add(h.sopInstanceUid);
+        if (await this.deleteInstance(h.studyInstanceUid, h.seriesInstanceUid, h.sopInstanceUid, { onlyIfSha256: outcome.added.sha256 })) {
+          withdrawn.add(h.sopInstanceUid);
+          this.log.warn({ studyInstanceUid: h.studyInstanceUid, sopInstanceUid: h.sopInstanceUid },
+            'instance of a result not stored whole taken out again');
+        }
       } catch (err) {
-        this.log.error({ err, sopInstanceUid: h.sopInstanceUid }, 'could not take out an instance of a result stored only in part');
+        this.log.error({ err, sopInstanceUid: h.sopInstanceUid }, 'could not take out an instance of a result not stored whole');
       }
     }
     return withdrawn;
   }
 
-  async deleteInstance(studyUid: string, seriesUid: string, sopInstanceUid: string): Promise<boolean> {
+  /**
+   * Deletes one instance (a duplicate slice that keeps its series from being analysed, say) as deleteSeries deletes
+   * a series: its row, its file with its cached metadata, its retired copies; the series and study with it when it
+   * was their last instance. False when the series has no such instance (`onlyIfSha256`: none with that content).
+   */
+  async deleteInstance(studyUid: string, seriesUid: string, sopInstanceUid: string, options: { readonly onlyIfSha256?: string } = {}):
+    Promise<boolean> {
     const study = assertUid(studyUid);
     const series = assertUid(seriesUid);
     const sop = assertUid(sopInstanceUid);
     return this.inStudyGate('exclusive', study, async () => {
       const instance = this.index.findInstance(sop);
       if (!instance || instance.studyInstanceUid !== study || instance.seriesInstanceUid !== series) return false;
+      if (options.onlyIfSha256 !== undefined && instance.sha256 !== options.onlyIfSha256) return false;
       const inStudy = this.index.listInstances({ studyUid: study });
       if (!inStudy.some((i) => i.seriesInstanceUid === series && i.sopInstanceUid !== sop)) {
         return (await this.deleteSeriesOfHeldStudy(study, series)) !== undefined;

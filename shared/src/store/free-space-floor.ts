@@ -6,6 +6,12 @@ const READING_MAX_AGE_MS = 1000;
 const RECEIVING_CHECK_BYTES = 8 * 1024 * 1024;
 
 /**
+ * Given the bytes of an instance received so far: undefined where no check is due, else a check that rejects with
+ * MIPSEG_STORAGE_FULL while the volume is below the floor (a receiver may hold its input while it is pending).
+ */
+export type ReceivingFloorCheck = (received: number) => Promise<void> | undefined;
+
+/**
  * MIN_FREE_DISK_BYTES as a floor for new instances, not only a readiness signal: a DIMSE sender has no /readyz to
  * watch, and would fill the volume the index, the job store and the logs share until a write failed midway. Below
  * the floor a new instance is refused as out of storage (507, 0xA700: the sender retries later). The free space is
@@ -40,14 +46,12 @@ export class FreeSpaceFloor {
    * A check for one instance as it is received into a temp file, before the store's own: at its first bytes and then
    * every RECEIVING_CHECK_BYTES, so that an upload (16 parts of a STOW request at once, each up to MAX_INSTANCE_BYTES)
    * stops filling the volume within a second's reading of its falling below the floor, instead of when it is whole.
-   * Resolves at once between checks; rejects with MIPSEG_STORAGE_FULL.
    */
-  receivingCheck(): (bytes: number) => Promise<void> {
-    let sinceCheck = Number.POSITIVE_INFINITY;
-    return (bytes) => {
-      sinceCheck += bytes;
-      if (sinceCheck < RECEIVING_CHECK_BYTES) return Promise.resolve();
-      sinceCheck = 0;
+  receivingCheck(): ReceivingFloorCheck {
+    let checkedAt: number | undefined;
+    return (received) => {
+      if (checkedAt !== undefined && received - checkedAt < RECEIVING_CHECK_BYTES) return undefined;
+      checkedAt = received;
       return this.assertAbove();
     };
   }

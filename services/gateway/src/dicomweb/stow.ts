@@ -7,7 +7,9 @@ import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import { assertUid, fileMetaUids, readSopInstanceUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
-import { HEADER_PROBE_BYTES, StudiesArriving, type Archive, type StoreOptions, type StoreOutcome } from '@mipseg/shared/store';
+import {
+  HEADER_PROBE_BYTES, RESULT_MAX_BYTES, StudiesArriving, type Archive, type ReceivingFloorCheck, type StoreOptions, type StoreOutcome,
+} from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
 import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
@@ -99,8 +101,9 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
   }
   const temp = archive.blobs.createTemp();
   // Made once the head is in: a re-send of a stored instance, named there, is answered "stored" below the floor too.
-  // mipseg's own results are small, and may be stored below it (the archive decides once it can read them).
-  let floorCheck: ((bytes: number) => Promise<void>) | undefined;
+  // mipseg's own results are small, and may be stored below it (the archive decides once it can read them): a part of
+  // a request saying so is held to it past a result's size.
+  let floorCheck: ReceivingFloorCheck | undefined;
   // Hash and keep the head while the part streams in, so that ingest need not read the file again.
   const hash = createHash('sha256');
   const head: Buffer[] = [];
@@ -125,8 +128,10 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
         problem = new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `instance over MAX_INSTANCE_BYTES (${config.maxInstanceBytes})`);
         return;
       }
-      if (headBytes >= HEADER_PROBE_BYTES && store.result !== true) floorCheck ??= archive.receivingFloorCheck(sopInstanceUidOf(Buffer.concat(head)));
-      await floorCheck?.(chunk.length).catch((err: unknown) => {
+      if (headBytes >= HEADER_PROBE_BYTES && (store.result !== true || size > RESULT_MAX_BYTES)) {
+        floorCheck ??= archive.receivingFloorCheck(sopInstanceUidOf(Buffer.concat(head)));
+      }
+      await floorCheck?.(size)?.catch((err: unknown) => {
         problem ??= toMipsegError(err);
       });
       if (problem) return;
@@ -314,15 +319,15 @@ function checkRequest(req: Request, config: Config): { boundary: string; respons
 
 /**
  * A queue-mode worker's result (RESULT_HEADER: a MIP and its SEG) is stored whole or not at all, as embedded
- * (Archive.withdrawResult): where a part failed, those stored are taken out again and answered failed for the same
- * reason, so that the worker retries, or fails, the result as one.
+ * (Archive.withdrawResult): where a part failed, or the request was cut (the parts after it never read), those stored
+ * are taken out again and answered failed for the same reason, so that the worker retries, or fails, the result as one.
  */
-async function withdrawnIfPartial(archive: Archive, settled: PartResult[]): Promise<PartResult[]> {
-  const failure = settled.find((r): r is Extract<PartResult, { status: 'failed' }> => r.status === 'failed');
-  if (!failure) return settled;
+async function withdrawnIfPartial(archive: Archive, settled: PartResult[], cut: MipsegError | undefined): Promise<PartResult[]> {
+  const error = settled.find((r): r is Extract<PartResult, { status: 'failed' }> => r.status === 'failed')?.error ?? cut;
+  if (!error) return settled;
   const withdrawn = await archive.withdrawResult(settled);
   return settled.map((r) => (r.status !== 'failed' && withdrawn.has(r.header.sopInstanceUid)
-    ? { status: 'failed', error: failure.error, sopClassUid: r.header.sopClassUid, sopInstanceUid: r.header.sopInstanceUid } : r));
+    ? { status: 'failed', error, sopClassUid: r.header.sopClassUid, sopInstanceUid: r.header.sopInstanceUid } : r));
 }
 
 /** Outcomes of the parts received; one whose store threw counts as failed, so the others can still be reported. */
@@ -383,7 +388,7 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     } finally {
       arriving.end();
     }
-    if (result) settled = await withdrawnIfPartial(archive, settled);
+    if (result) settled = await withdrawnIfPartial(archive, settled, cut);
     // The renames and index rows of this request become durable together, before the client hears "stored".
     await archive.syncDeferred();
     // PS3.18 10.5.3: some instances stored is 202, listing them; a client told only 413/400 would send them again
