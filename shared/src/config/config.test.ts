@@ -58,6 +58,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ MAX_REQUEST_BYTES: '2097152', MAX_INSTANCE_BYTES: '2097152' }).maxInstanceBytes).toBe(2097152);
   });
 
+  test('leaves MAX_INSTANCE_BYTES against MAX_REQUEST_BYTES to commands that listen: the worker loads from an .env that lowered only the request cap', () => {
+    expect(loadConfig({ MAX_REQUEST_BYTES: '2097152' }, { listens: false }).maxRequestBytes).toBe(2097152);
+  });
+
   test('reads ALLOWED_HOSTS as lower-case names and addresses; refuses ports and junk', () => {
     expect(loadConfig({}).allowedHosts).toEqual([]);
     expect(loadConfig({ ALLOWED_HOSTS: 'MIPSEG.lan, 10.0.0.5 [fd00::1] fd00:0::2' }).allowedHosts).toEqual(['mipseg.lan', '10.0.0.5', 'fd00::1', 'fd00::2']);
