@@ -99,7 +99,7 @@ describe('loadConfig', () => {
   });
 
   test('refuses an entry whose part after "@" is no IP address (a host name), saying only IP addresses are taken there', () => {
-    for (const entry of ['PACS@pacs.local', 'A@B', 'PACS@', '@10.0.0.5', 'PACS@10.0.0.5:104']) {
+    for (const entry of ['PACS@pacs.local', 'A@B', 'PACS@', 'PACS@10.0.0.5:104']) {
       let message = '';
       try {
         loadConfig({ DIMSE_ALLOWED_AE_TITLES: `CT, ${entry}` });
@@ -108,6 +108,23 @@ describe('loadConfig', () => {
       }
       expect([entry, message]).toEqual([entry, expect.stringMatching(/DIMSE_ALLOWED_AE_TITLES entry ".*": only an IP address may follow "@"/)]);
     }
+  });
+
+  test('refuses an entry with no AE title before "@", saying the title is missing', () => {
+    for (const entry of ['@10.0.0.5', ' @10.0.0.5', '@', '@pacs.local']) {
+      let message = '';
+      try {
+        loadConfig({ DIMSE_ALLOWED_AE_TITLES: `CT, ${entry}` });
+      } catch (err) {
+        message = isMipsegError(err) && err.code === 'MIPSEG_CONFIG_INVALID' ? err.message : String(err);
+      }
+      expect([entry, message]).toEqual([entry, expect.stringMatching(/DIMSE_ALLOWED_AE_TITLES entry ".*": no AE title before "@"/)]);
+    }
+  });
+
+  test('takes a title that itself holds "@" only tied to an address, split at the last "@"', () => {
+    expect(splitAllowedAeEntry('A@B@10.0.0.5')).toEqual({ aeTitle: 'A@B', address: '10.0.0.5' });
+    expect(codeOf(() => loadConfig({ DIMSE_ALLOWED_AE_TITLES: 'A@B@10.0.0.5' }))).toBeUndefined();
   });
 
   test('leaves the bind check to commands that listen: the worker and segment-mip load beside HOST=0.0.0.0', () => {

@@ -264,10 +264,18 @@ export function canonicalIp(address: string): string {
 /**
  * A list of AE titles, each optionally AE@address: an entry that could never match a peer's title is a typo to report
  * at start-up, and so is one with "@" but no IP address after it (a host name: "PACS@pacs.local" would otherwise allow
- * the title "PACS@pacs.local" from anywhere, not PACS from that host).
+ * the title "PACS@pacs.local" from anywhere, not PACS from that host), or no title before it. A title that itself
+ * holds "@" (legal, rare) can therefore be listed only tied to an address ("A@B@10.0.0.5", split at the last "@").
  */
 function readAeTitles(env: Env, key: ConfigKey): string[] {
   const list = readCommaList(read(env, key));
+  // Said first: "@10.0.0.5" has an address but lacks the title, and "only an IP address may follow" would send the
+  // operator looking at the address.
+  const noTitle = list.find((entry) => entry.includes('@') && entry.slice(0, entry.lastIndexOf('@')).trim() === '');
+  if (noTitle !== undefined) {
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key} entry "${noTitle}": no AE title before "@" `
+      + '(AE@address names the calling AE title, then its IP address, such as MAIN PACS@10.0.0.5)');
+  }
   const noAddress = list.find((entry) => entry.includes('@') && splitAllowedAeEntry(entry).address === undefined);
   if (noAddress !== undefined) {
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key} entry "${noAddress}": only an IP address may follow "@" `
