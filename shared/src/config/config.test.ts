@@ -344,6 +344,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ GATEWAY_URL: 'http://gw:8080//' }).pipeline.gatewayUrl).toBe('http://gw:8080');
   });
 
+  test('refuses GATEWAY_URL with a query or fragment without showing them (a token may be there)', () => {
+    for (const url of ['http://gw:8080/dicomweb?token=S3cretPw', 'http://gw:8080/dicomweb#S3cretPw', 'http://gw:8080/dicomweb?a=1#S3cretPw']) {
+      let message = '';
+      try {
+        loadConfig({ GATEWAY_URL: url });
+      } catch (err) {
+        message = isMipsegError(err, 'MIPSEG_CONFIG_INVALID') ? (err as Error).message : String(err);
+      }
+      expect([url, message]).toEqual([url, expect.stringContaining('GATEWAY_URL=http://gw:8080/dicomweb ')]);
+      expect(message).not.toContain('S3cretPw');
+    }
+  });
+
   test('refuses a stow: destination with user:password, and never shows a password in a message', () => {
     for (const env of [{ EXPORT_DESTINATIONS: 'stow:http://admin:S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:S3cretPw@redis:6379O' },
       // A base64 password holds "/", and an unescaped one may hold "@": neither ends the userinfo.

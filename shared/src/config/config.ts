@@ -350,7 +350,11 @@ function readGatewayUrl(env: Env): string {
   const raw = readUrl(env, 'GATEWAY_URL', ['http:', 'https:']);
   // The raw text, not URL's search and hash: those are empty for a bare "?" or "#", which would still take the paths.
   if (/[?#]/.test(raw)) {
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', `GATEWAY_URL=${raw} (no "?" query or "#" fragment: workers add paths to this URL)`);
+    // Cut at the first "?" or "#" rather than shown: a query often carries a token (?token=…), and this message is
+    // printed and logged. readUrl has refused user:password already; withoutUserinfo is kept in case that moves.
+    const shown = withoutUserinfo(raw.replace(/[?#][\s\S]*$/, ''));
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `GATEWAY_URL=${shown} followed by a "?" query or "#" fragment (not shown): `
+      + 'workers add paths to this URL, so it may hold neither');
   }
   return raw.replace(/\/+$/, '');
 }
