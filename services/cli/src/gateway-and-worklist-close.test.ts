@@ -48,6 +48,29 @@ describe('closing the gateway, the DIMSE listener beside it, and the worklist (s
     expect(order).toEqual(['event streams', 'worklist']);
   });
 
+  test('a DIMSE close that throws before returning a promise still waits for the gateway and closes the worklist', async () => {
+    const order: string[] = [];
+    const { gateway, worklist } = standIns(order, Promise.resolve());
+    const failure = new Error('DIMSE listener was never listening');
+    const throwsAtOnce = (): Promise<void> => {
+      throw failure;
+    };
+    await expect(closeGatewayAndWorklist(gateway, worklist, [throwsAtOnce])).rejects.toBe(failure);
+    expect(order).toEqual(['event streams', 'gateway', 'worklist']);
+  });
+
+  test('several closes that fail: rejects with an AggregateError holding each, its message naming them all', async () => {
+    const order: string[] = [];
+    const gatewayFailure = new Error('server close failed');
+    const { gateway, worklist } = standIns(order, Promise.reject(gatewayFailure), () => Promise.reject(new Error('model would not release')));
+    const dimseFailure = new Error('DIMSE listener would not close');
+    const closing = closeGatewayAndWorklist(gateway, worklist, [() => Promise.reject(dimseFailure)]);
+    await expect(closing).rejects.toBeInstanceOf(AggregateError);
+    const err = (await closing.catch((e: unknown) => e)) as AggregateError;
+    expect(err.errors).toEqual([gatewayFailure, dimseFailure, expect.objectContaining({ message: 'model would not release' })]);
+    for (const text of ['server close failed', 'DIMSE listener would not close', 'model would not release']) expect(err.message).toContain(text);
+  });
+
   test('resolves once everything closed', async () => {
     const order: string[] = [];
     const { gateway, worklist } = standIns(order, Promise.resolve());

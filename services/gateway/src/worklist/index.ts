@@ -60,16 +60,21 @@ export function createWorklist(deps: WorklistDeps): Worklist {
  * Closes the HTTP side in the one order that loses nothing: the page's event streams (they would hold the server open),
  * then the server, whose requests finish (with whatever else closes `alongside`, the DIMSE listener), and only then
  * the worklist's model, which such a request may have been waiting for. Every part is closed whatever another did
- * (a DIMSE close that fails must not end the wait for requests still in their grace period, nor leave the model
- * loaded); then the first failure, if any, is thrown.
+ * (a DIMSE close that fails, even by throwing before it returns a promise, must not end the wait for requests still in
+ * their grace period, nor leave the model loaded). Then a single failure is thrown as it is, and several as one
+ * AggregateError whose message names each: serve's shutdown logs what is thrown, and a second failure must show too.
  */
 export async function closeGatewayAndWorklist(gateway: GatewayServer, worklist: Worklist,
   alongside: ReadonlyArray<() => Promise<unknown>> = [], graceMs?: number): Promise<void> {
   worklist.endEventStreams();
-  const closed = await Promise.allSettled([gateway.close(graceMs), ...alongside.map((close) => close())]);
-  const [worklistClosed] = await Promise.allSettled([worklist.close()]);
-  const failed = [...closed, worklistClosed].find((result) => result?.status === 'rejected');
-  if (failed) throw failed.reason;
+  const closed = await Promise.allSettled([() => gateway.close(graceMs), ...alongside].map((close) => Promise.resolve().then(close)));
+  const [worklistClosed] = await Promise.allSettled([Promise.resolve().then(() => worklist.close())]);
+  const failures = [...closed, worklistClosed].flatMap((result) => (result?.status === 'rejected' ? [result.reason as unknown] : []));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    const messages = failures.map((err) => (err instanceof Error ? err.message : String(err)));
+    throw new AggregateError(failures, `${failures.length} closes failed: ${messages.join('; ')}`);
+  }
 }
 
 export { findOhifDist } from './ohif-viewer';
