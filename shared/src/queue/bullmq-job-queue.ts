@@ -196,6 +196,18 @@ function bullMqStatesHolding(state: JobState): string[] {
  */
 const RECENT_JOBS_PER_STATE = 5000;
 
+/**
+ * The time the jobs read of one BullMQ state go back to: no job of the state left unread was made after it. BullMQ
+ * orders finished jobs by when they finished and delayed ones by when they are due (a job is made before either);
+ * its lists (waiting, active) hold jobs in the order they came into them, taken here as the order they were made.
+ */
+function readBackTo(read: ReadonlyArray<{ readonly job: Job; readonly type: string }>): number {
+  const orderedBy = ({ job, type }: { readonly job: Job; readonly type: string }): number =>
+    type === 'completed' || type === 'failed' ? job.finishedOn ?? job.timestamp
+      : type === 'delayed' ? job.timestamp + job.delay : job.timestamp;
+  return read.reduce((oldest, entry) => Math.min(oldest, orderedBy(entry)), Infinity);
+}
+
 /** The study of an analysis job, from its data (an analysis or a not-applicable record). */
 function studyOf(job: Job): string {
   const data = job.data as AnalysisData;
@@ -417,7 +429,7 @@ export class BullMqJobQueue implements JobQueue {
     // All jobs (or, before the index is built, a study's): the newest of the BullMQ states the filter names, filtered
     // and paged on what their hashes say; only the page is then read whole (its settled state and exports, a few
     // round trips each). Reading every job whole made a page of 50 cost ~0.5 s per 2,000 jobs, twice per event poll.
-    const page = (await this.recentJobs(filter.state))
+    const page = (await this.recentJobs(filter.state, { endWhereAStateHasMore: true }))
       .filter((j) => !filter.studyInstanceUid || studyOf(j.job) === filter.studyInstanceUid)
       .slice(filter.offset, filter.offset + filter.limit);
     const records = await Promise.all(page.map((j) => this.toRecord(j.job, lookup)));
@@ -430,15 +442,17 @@ export class BullMqJobQueue implements JobQueue {
    * with the state its set gives, newest first (then by id), back to the oldest read of a state with more: what the job
    * list pages through. A job seen in two sets (it moved while they were read) counts once, in the first.
    */
-  private async recentJobs(state?: JobState): Promise<Array<{ readonly job: Job; readonly state: JobState }>> {
+  private async recentJobs(state?: JobState, options: { readonly endWhereAStateHasMore?: boolean } = {}):
+    Promise<Array<{ readonly job: Job; readonly state: JobState }>> {
     const types = state ? bullMqStatesHolding(state) : Object.keys(STATES_BY_BULLMQ);
     const bound = this.options.recentJobsPerState ?? RECENT_JOBS_PER_STATE;
     const perType = await Promise.all(types.map(async (type) =>
       (await this.analyses.getJobs([type as JobType], 0, bound - 1)).map((job) => ({ job, type }))));
-    // A state with more jobs than were read may have older ones than its oldest read: the list ends there, or a page
-    // past it would go on with the other states' older jobs and leave out that state's in between.
-    const end = perType.filter((read) => read.length >= bound)
-      .reduce((latest, read) => Math.max(latest, read.reduce((oldest, { job }) => Math.min(oldest, job.timestamp), Infinity)), -Infinity);
+    // For a list to page through: a state with more jobs than were read may have jobs made before the time it was read
+    // back to; the list ends there, or a page past it would go on with the other states' older jobs and leave out that
+    // state's in between. The worklist's filters take each study's newest job from all that was read.
+    const end = options.endWhereAStateHasMore !== true ? -Infinity : perType.filter((read) => read.length >= bound)
+      .reduce((latest, read) => Math.max(latest, readBackTo(read)), -Infinity);
     const seen = new Set<string>();
     const jobs: Array<{ job: Job; state: JobState; id: string; createdAt: number }> = [];
     for (const { job, type } of perType.flat()) {
