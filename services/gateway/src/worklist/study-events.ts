@@ -46,6 +46,16 @@ export function writeToStream(res: Response, text: string, log: Logger, maxUnsen
   return false;
 }
 
+/**
+ * Ends a stream that is no longer counted among the clients: destroyed where its client has not taken all that was
+ * written, since end() would wait behind that output, keeping the socket and up to MAX_UNSENT_BYTES until the
+ * inactivity timeout, uncounted by MAX_EVENT_STREAMS.
+ */
+function endStream(res: Response): void {
+  if (res.writableLength > 0) res.destroy();
+  else res.end();
+}
+
 /** An event stream's headers; also HEAD's answer. */
 export const EVENT_STREAM_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -214,7 +224,7 @@ export class StudyEvents {
         continue;
       }
       this.clients.delete(res);
-      res.end();
+      endStream(res);
     }
     if (this.clients.size === 0) this.stop();
   }
@@ -223,7 +233,7 @@ export class StudyEvents {
   close(): void {
     this.closed = true;
     this.stop();
-    for (const res of this.clients.keys()) res.end();
+    for (const res of this.clients.keys()) endStream(res);
     this.clients.clear();
   }
 }
