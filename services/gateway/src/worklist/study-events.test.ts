@@ -59,3 +59,29 @@ describe('writing to a worklist event stream', () => {
     expect(warning?.unsentBytes).toBeGreaterThan(MAX_UNSENT_BYTES);
   });
 });
+
+describe('writing one event larger than the unsent limit', () => {
+  /** A bulk import changing many studies in one poll: far past what a loopback socket takes at once. */
+  const BIG_EVENT = `event: studies\ndata: ${'x'.repeat(8 * MAX_UNSENT_BYTES)}\n\n`;
+  let server: Server;
+  let kept: boolean | undefined;
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(200, EVENT_STREAM_HEADERS).flushHeaders();
+      kept = writeToStream(res as unknown as Response, BIG_EVENT, createLogger('silent'));
+      if (kept) res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  });
+
+  test('keeps the stream of a client that reads, and the client gets the whole event', async () => {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    const body = await res.text().catch(() => '');
+    expect(kept).toBe(true);
+    expect(body.length).toBe(BIG_EVENT.length);
+  });
+});

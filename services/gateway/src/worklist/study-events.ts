@@ -34,12 +34,16 @@ export const MAX_EVENT_STREAMS = 100;
 export const MAX_UNSENT_BYTES = 1024 * 1024;
 
 /**
- * Writes `text` to an event stream; past `maxUnsentBytes` not yet taken by the client, ends the stream instead of
- * holding more for it (logged: the page reconnects once its client reads again). False when the stream was ended.
+ * Writes `text` to an event stream, unless more than `maxUnsentBytes` written before it still waits for the client:
+ * then ends the stream instead of holding more for it (logged: the page reconnects once its client reads again).
+ * False when the stream was ended. Counted before the write, not after: one event larger than the limit (a bulk
+ * import changing thousands of studies in one poll) would otherwise end every stream, its clients reading or not.
  */
 export function writeToStream(res: Response, text: string, log: Logger, maxUnsentBytes = MAX_UNSENT_BYTES): boolean {
-  res.write(text);
-  if (res.writableLength <= maxUnsentBytes) return true;
+  if (res.writableLength <= maxUnsentBytes) {
+    res.write(text);
+    return true;
+  }
   log.warn({ unsentBytes: res.writableLength }, 'worklist event stream ended: its client does not read what is sent');
   // Destroyed, not ended: end() would wait behind the output the client does not read, and keep holding it.
   res.destroy();
