@@ -32,6 +32,9 @@ describe('the worklist event stream\'s limit on streams open at once', () => {
     const refused = await fetch(`${server.root}/api/worklist/events`);
     expect([refused.status, refused.headers.get('retry-after')]).toEqual([503, '5']);
     expect(await refused.json()).toMatchObject({ code: 'MIPSEG_BUSY' });
+    // HEAD answers as GET would: a client that checks before it connects is told the same.
+    const refusedHead = await fetch(`${server.root}/api/worklist/events`, { method: 'HEAD' });
+    expect([refusedHead.status, refusedHead.headers.get('retry-after')]).toEqual([503, '5']);
 
     streams[0]?.req.destroy();
     const again = await until(async () => {
@@ -42,5 +45,23 @@ describe('the worklist event stream\'s limit on streams open at once', () => {
       return undefined;
     }, 'a stream taken on once one ended', { timeoutMs: 5000 });
     expect(again.res.statusCode).toBe(200);
+  });
+});
+
+describe('the worklist event stream while the gateway shuts down', () => {
+  let server: WorklistServer;
+  beforeAll(async () => {
+    server = await startWorklistServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  test('refuses GET and HEAD alike with 503 and Retry-After once the streams were ended for shutdown', async () => {
+    server.worklist.endEventStreams();
+    for (const method of ['GET', 'HEAD']) {
+      const res = await fetch(`${server.root}/api/worklist/events`, { method });
+      expect([method, res.status, res.headers.get('retry-after')]).toEqual([method, 503, '5']);
+    }
   });
 });

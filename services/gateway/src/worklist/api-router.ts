@@ -46,9 +46,9 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
     res.set('Cache-Control', 'no-store').json(await searchWorklist(sources, parseWorklistQuery(req)));
   });
   // Its own route: Express gives HEAD to the GET route, whose stream, with no body to send, held the connection
-  // until the inactivity timeout.
+  // until the inactivity timeout. It answers as GET would (503 when full or shutting down), opening no stream.
   r.head('/worklist/events', (_req, res) => {
-    res.status(200).set(EVENT_STREAM_HEADERS).end();
+    if (options.events.hasRoom(res)) res.status(200).set(EVENT_STREAM_HEADERS).end();
   });
   r.get('/worklist/events', (_req, res) => options.events.subscribe(res, stillSignedIn(res)));
   r.get('/worklist/studies/:study', async (req, res) => {

@@ -131,13 +131,7 @@ export class StudyEvents {
     // A client that left while an earlier middleware awaited (express.static's stat) fires no 'close' any more:
     // taken on, it would stay in `clients` and keep the poller running for the life of the process.
     if (res.closed || res.writableEnded) return;
-    if (this.closed) {
-      res.status(503).set('Retry-After', '5').end();
-      return;
-    }
-    if (this.clients.size >= MAX_EVENT_STREAMS) {
-      throw new MipsegError('MIPSEG_BUSY', `${MAX_EVENT_STREAMS} worklist event streams are open, the most taken at once`);
-    }
+    if (!this.hasRoom(res)) return;
     res.status(200).set(EVENT_STREAM_HEADERS);
     res.flushHeaders();
     res.write(`retry: 2000\n\n`);
@@ -148,6 +142,22 @@ export class StudyEvents {
       this.clients.delete(res);
       if (this.clients.size === 0) this.stop();
     });
+  }
+
+  /**
+   * Whether a stream would be taken on now; where not, answers 503 with Retry-After (shutting down) or throws
+   * MIPSEG_BUSY (MAX_EVENT_STREAMS open, which the error handler answers with Retry-After). HEAD asks it too, so that
+   * a client checking before it connects is told what GET would tell it.
+   */
+  hasRoom(res: Response): boolean {
+    if (this.closed) {
+      res.status(503).set('Retry-After', '5').end();
+      return false;
+    }
+    if (this.clients.size >= MAX_EVENT_STREAMS) {
+      throw new MipsegError('MIPSEG_BUSY', `${MAX_EVENT_STREAMS} worklist event streams are open, the most taken at once`);
+    }
+    return true;
   }
 
   private start(): void {
