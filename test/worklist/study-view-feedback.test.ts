@@ -1,0 +1,75 @@
+import { spawnSync } from 'node:child_process';
+import { PNG } from 'pngjs';
+import type { Page, Route } from 'playwright-core';
+import type { ResultUids } from '@mipseg/shared/queue';
+import { until } from '../support/until';
+import { launchChromium, type TestBrowser } from './chromium';
+import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
+import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
+
+/** Each test uses its own studies, so that none depends on another having run. */
+const STUDIES = 8;
+const uid = (i: number): string => syntheticStudy(i).studyInstanceUid;
+const studyPage = (i: number): string => `/studies/${uid(i)}`;
+const request = (study: string) => ({ studyInstanceUid: study, seriesInstanceUid: `${study}.2`, sopInstanceUids: [`${study}.2.1`],
+  contentHash: 'x', reason: 'study-complete', version: 1 }) as const;
+/** The synthetic PET series' images stand in for the MIP and SEG, so the result counts as stored. */
+const result = (study: string): ResultUids => ({
+  studyInstanceUid: study, mipSeriesInstanceUid: `${study}.2`, mipSopInstanceUid: `${study}.2.1`,
+  segSeriesInstanceUid: `${study}.2`, segSopInstanceUid: `${study}.2.2`, lesionCount: 3, tumourAreaMm2: 500, modelName: 'm', modelVersion: '1',
+});
+/** What the MIP and overlay URLs answer where a test wants an image that loads. */
+const PIXEL = PNG.sync.write(new PNG({ width: 4, height: 4 }));
+
+describe('the study view says what it shows and keeps the reader\'s place', () => {
+  let server: WorklistServer;
+  let browser: TestBrowser;
+  let page: Page;
+  /** The MIP (WADO-RS /rendered) and the SEG overlay answer `mip` and `overlay`. */
+  const images = async (mip: (r: Route) => Promise<void>, overlay: (r: Route) => Promise<void>): Promise<void> => {
+    await page.route((url) => url.pathname.endsWith('/rendered'), mip);
+    await page.route((url) => url.pathname.endsWith('/overlay.png'), overlay);
+  };
+  const png = (r: Route): Promise<void> => r.fulfill({ status: 200, contentType: 'image/png', body: PIXEL });
+
+  beforeAll(async () => {
+    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
+    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    server = await startWorklistServer();
+    for (let i = 0; i < STUDIES; i++) indexSyntheticStudy(server.archive.index, syntheticStudy(i));
+    server.queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (_id, req) => Promise.resolve(result(req.studyInstanceUid)) },
+      { concurrency: 1, studyChecks: false, analyses: true });
+    for (const i of [0, 1, 2, 3]) await server.queue.enqueueAnalysis(`job-${i}`, request(uid(i)));
+    await until(async () => ((await server.queue.listJobs({ state: 'done', limit: 10, offset: 0 })).length === 4 ? true : undefined), 'the analyses');
+    browser = await launchChromium({ width: 1280, height: 720 });
+    page = browser.page;
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  afterEach(() => page.unrouteAll({ behavior: 'ignoreErrors' }));
+
+  test('a segmentation overlay that fails to load says so and disables its toggle and legend', async () => {
+    await images(png, (r) => r.fulfill({ status: 401, json: { code: 'MIPSEG_UNAUTHENTICATED', message: 'authentication required' } }));
+    await page.goto(`${server.root}${studyPage(0)}`);
+    await page.waitForSelector('.mip-viewer');
+    const alert = page.locator('.mip-viewer [role="alert"]');
+    await alert.waitFor({ timeout: 5000 });
+    expect(await alert.textContent()).toBe('Segmentation overlay could not be loaded');
+    expect(await page.locator('input[name="overlay"]').isDisabled()).toBe(true);
+    expect(await page.locator('input[name="overlay"]').isChecked()).toBe(false);
+    expect(await page.locator('.mip-viewer .legend').isVisible()).toBe(false);
+  }, 20_000);
+
+  test('a MIP that fails to load says so', async () => {
+    await images((r) => r.fulfill({ status: 500, contentType: 'text/html', body: '<h1>boom</h1>' }), png);
+    await page.goto(`${server.root}${studyPage(1)}`);
+    const alert = page.locator('.mip-viewer [role="alert"]');
+    await alert.waitFor({ timeout: 5000 });
+    expect(await alert.textContent()).toBe('MIP could not be loaded');
+  }, 20_000);
+});
