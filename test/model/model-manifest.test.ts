@@ -49,6 +49,14 @@ describe('model manifest', () => {
     expect(sha256(manifest.referenceWeights.file)).toBe(manifest.referenceWeights.sha256);
   });
 
+  it('says BatchNorm was folded of an ONNX file with no BatchNormalization node (an op type is stored as its name)', async () => {
+    const manifest = await readModelManifest(MODEL_DIR);
+    expect(manifest.export.batchNormFolded).toBe(true);
+    const onnx = readFileSync(join(MODEL_DIR, manifest.file));
+    expect(onnx.includes('Conv')).toBe(true); // the op types are there to be seen
+    expect(onnx.includes('BatchNormalization')).toBe(false);
+  });
+
   it('carries the figures of evaluation.json unchanged (write_manifest.py, never typed by hand)', async () => {
     const { metrics } = await readModelManifest(MODEL_DIR);
     const evaluation = readJson('evaluation.json');

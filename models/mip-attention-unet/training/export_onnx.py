@@ -48,10 +48,14 @@ def export_onnx(model: AttentionUNet, path: Path) -> None:
 
 
 def check_graph(path: Path) -> None:
-    """Where python3-onnx is installed, runs the checker and insists that no BatchNorm survived."""
+    """Insists that no BatchNorm survived (model.json says batchNormFolded); where python3-onnx is installed, also
+    runs its checker. Without it the op types are looked for in the file's bytes: a node's op_type is stored as a
+    plain string, so a BatchNormalization node cannot be there without its name."""
     try:
         import onnx
     except ImportError:
+        if b"BatchNormalization" in path.read_bytes():
+            raise RuntimeError(f"BatchNorm not folded in {path}")
         return
     graph = onnx.load(str(path))
     onnx.checker.check_model(graph)
@@ -78,22 +82,28 @@ def write_fixtures(model: AttentionUNet, weights: Path, data_root: Path, out: Pa
     of it, the test-time-flip logits and each post-processing's mask."""
     out.mkdir(parents=True, exist_ok=True)
     cases = []
-    for case in parity_cases(data_root, count):
-        image = read_input(case.image_path)
+    picked = [(case.case_id, read_input(case.image_path), case.image_path, None) for case in parity_cases(data_root, count)]
+    # Every DM i AI image is 400 pixels wide; the service's MIPs are not (the GE study's is 300 x 437). One more case,
+    # cut from the first to a width and height that are no multiple of the padding, exercises the other dimension.
+    first_id, first_image, first_path, _ = picked[0]
+    cut = {"top": 0, "left": 50, "height": first_image.shape[0] - 37, "width": 300}
+    picked.append((f"{first_id}-cut", np.ascontiguousarray(
+        first_image[cut["top"]:cut["top"] + cut["height"], cut["left"]:cut["left"] + cut["width"]]), first_path, cut))
+    for case_id, image, image_path, cut_from in picked:
         image = norm.apply(image) if norm else image
         x, (h, w) = pad_to_multiple(torch.from_numpy(image)[None, None], model.padding_multiple)
         logits = model(x)[0, 0, :h, :w].numpy()
-        image.astype("<f4").tofile(out / f"{case.case_id}.input.f32")
-        logits.astype("<f4").tofile(out / f"{case.case_id}.logits.f32")
+        image.astype("<f4").tofile(out / f"{case_id}.input.f32")
+        logits.astype("<f4").tofile(out / f"{case_id}.logits.f32")
         # The test-time-flip logits (postprocess.py), for the TypeScript flip to be checked against.
-        logits_of(model, image, flip_tta=True).astype("<f4").tofile(out / f"{case.case_id}.logits-flip.f32")
+        logits_of(model, image, flip_tta=True).astype("<f4").tofile(out / f"{case_id}.logits-flip.f32")
         mask_files = []
         for k, output in enumerate(masks):
-            mask_of(probability(logits), PostProcess.from_output(output)).astype("u1").tofile(out / f"{case.case_id}.mask-{k}.u8")
-            mask_files.append(f"{case.case_id}.mask-{k}.u8")
-        cases.append({"id": case.case_id, "image": str(case.image_path), "height": h, "width": w,
-                      "input": f"{case.case_id}.input.f32", "logits": f"{case.case_id}.logits.f32",
-                      "logitsFlipTta": f"{case.case_id}.logits-flip.f32", "masks": mask_files})
+            mask_of(probability(logits), PostProcess.from_output(output)).astype("u1").tofile(out / f"{case_id}.mask-{k}.u8")
+            mask_files.append(f"{case_id}.mask-{k}.u8")
+        cases.append({"id": case_id, "image": str(image_path), **({"cut": cut_from} if cut_from else {}), "height": h, "width": w,
+                      "input": f"{case_id}.input.f32", "logits": f"{case_id}.logits.f32",
+                      "logitsFlipTta": f"{case_id}.logits-flip.f32", "masks": mask_files})
     meta = {"format": "float32 little-endian, row-major height x width", "weights": str(weights),
             "weightsSha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
             "paddingMultiple": model.padding_multiple, "padValue": 0.0, "masks": masks, "cases": cases,
@@ -108,7 +118,7 @@ def main() -> None:
     ap.add_argument("--state-dict", type=Path, help="write the bare state_dict (the released model.pt) here")
     ap.add_argument("--fixtures", type=Path, help="write parity fixtures into this folder (needs --data)")
     ap.add_argument("--data", type=Path, help="the mip-pet folder of ../shared/data")
-    ap.add_argument("--count", type=int, default=3, help="parity images")
+    ap.add_argument("--count", type=int, default=3, help="parity images (and one more, cut from the first to another width)")
     ap.add_argument("--masks", type=json.loads, default=[],
                     help='JSON list of post-processing settings in model.json "output" form (with --fixtures)')
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the CPU is shared with training)")
