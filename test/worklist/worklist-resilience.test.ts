@@ -273,6 +273,20 @@ describe('the worklist page when the server or the network misbehaves', () => {
     expect(asked).toBe(1);
   }, 20_000);
 
+  test('an error answered with a proxy\'s HTML page names its HTTP status, and a network failure says the server is unreachable', async () => {
+    let answer: 'html' | 'network' = 'html';
+    await page.route((url) => url.pathname === '/api/worklist', (route: Route) => (answer === 'html'
+      ? route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>' })
+      : route.abort('failed')));
+    await page.goto(`${server.root}/`);
+    const error = page.locator('.worklist .error-box');
+    await error.waitFor({ timeout: 5000 });
+    expect(await error.textContent()).toMatch(/^HTTP 502\b/);
+    answer = 'network';
+    await page.waitForFunction(() => document.querySelector('.worklist .error-box')?.textContent === 'Server unreachable (network)',
+      undefined, { timeout: 5000 });
+  }, 20_000);
+
   test('a worklist read refused with 400 (a from after to) is shown once, not asked again', async () => {
     let asked = 0;
     await page.route((url) => url.pathname === '/api/worklist', (route: Route) => {

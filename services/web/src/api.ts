@@ -14,14 +14,30 @@ export class ApiError extends Error {
   }
 }
 
+/** No answer came (fetch's TypeError: the server down, DNS, the network): asking again may pass. */
+export class ServerUnreachableError extends Error {
+  override readonly name = 'ServerUnreachableError';
+}
+
+async function send(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, { credentials: 'same-origin', ...init });
+  } catch (err) {
+    // fetch rejects with a TypeError ("Failed to fetch") that says nothing to a reader; an abort is passed on as it is.
+    if (err instanceof TypeError) throw new ServerUnreachableError('Server unreachable (network)', { cause: err });
+    throw err;
+  }
+}
+
 async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(url, { credentials: 'same-origin', ...init });
+  const res = await send(url, init);
   noteServerDate(res.headers.get('date'));
   if (res.status === 401) throw new AuthRequiredError('authentication required');
   const body: unknown = res.headers.get('content-type')?.includes('json') ? await res.json() : undefined;
   if (!res.ok) {
     const err = (body ?? {}) as { code?: string; message?: string };
-    throw new ApiError(res.status, err.code ?? `HTTP_${res.status}`, err.message ?? res.statusText);
+    // Not statusText alone: HTTP/2 has none, and a proxy's HTML error page would leave an empty message.
+    throw new ApiError(res.status, err.code ?? `HTTP_${res.status}`, err.message ?? `HTTP ${res.status} ${res.statusText}`.trim());
   }
   return body as T;
 }
