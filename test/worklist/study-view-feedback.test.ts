@@ -72,4 +72,32 @@ describe('the study view says what it shows and keeps the reader\'s place', () =
     await alert.waitFor({ timeout: 5000 });
     expect(await alert.textContent()).toBe('MIP could not be loaded');
   }, 20_000);
+
+  test('a result older than the newest run says so: the newest run was not applicable, failed or is in progress', async () => {
+    await images(png, png);
+    await server.queue.recordNotApplicable('na-2', uid(2), 'no PET series');
+    await page.goto(`${server.root}${studyPage(2)}`);
+    const note = page.locator('[data-previous-result]');
+    await note.waitFor({ timeout: 5000 });
+    expect(await note.textContent()).toBe('Showing the previous result (v1); the newest run was not applicable.');
+    // The same study as a newer run that failed, then one still running, would show it.
+    for (const [ai, said] of [[{ state: 'failed', reason: 'the model crashed' }, 'the newest run failed'],
+      [{ state: 'running', stage: 'inference', progress: 40, startedAt: Date.now() }, 'the newest run is in progress']] as const) {
+      await page.route((url) => url.pathname === `/api/worklist/studies/${uid(2)}`, async (route: Route) => {
+        const answer = await route.fetch();
+        const detail = (await answer.json()) as { study: { ai: Record<string, unknown> } };
+        Object.assign(detail.study.ai, { jobId: 'job-newer', ...ai });
+        return route.fulfill({ response: answer, json: detail });
+      });
+      await page.reload();
+      await page.waitForFunction((text) => document.querySelector('[data-previous-result]')?.textContent === text,
+        `Showing the previous result (v1); ${said}.`, { timeout: 5000 });
+      await page.unrouteAll({ behavior: 'ignoreErrors' });
+      await images(png, png);
+    }
+    // The newest job's own result says nothing of the kind.
+    await page.goto(`${server.root}${studyPage(0)}`);
+    await page.waitForSelector('.lesion-count');
+    expect(await page.locator('[data-previous-result]').count()).toBe(0);
+  }, 30_000);
 });

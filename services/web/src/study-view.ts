@@ -1,5 +1,5 @@
 import { analyzeStudy, ApiError, AuthRequiredError, fetchStudy, retryExport, type AnalyzeAnswer } from './api.js';
-import type { ExportSummary, InstanceLinks, StudyDetail, StudyResult } from './api-types.js';
+import type { AiState, AiStatus, ExportSummary, InstanceLinks, StudyDetail, StudyResult } from './api-types.js';
 import { aiStatusBadge, exportBadge, tickElapsed, timeTaken } from './ai-status-view.js';
 import { h, replaceChildren } from './dom.js';
 import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, formatTime } from './format.js';
@@ -15,11 +15,27 @@ function card(title: string, ...children: Array<Node | null>): HTMLElement {
   return h('section', { class: 'card' }, h('h2', {}, title), ...children);
 }
 
+const NEWER_RUN: Partial<Record<AiState, string>> = {
+  waiting: 'new images are arriving, and a new run will follow', queued: 'the newest run is in progress',
+  running: 'the newest run is in progress', failed: 'the newest run failed', 'not-applicable': 'the newest run was not applicable',
+};
+
+/**
+ * Where the result shown is not the newest job's (that one failed, runs, or did not apply), says so: the badge is the
+ * newest job's, the facts below it an earlier one's, and read together they would be taken for one run.
+ */
+function previousResultNote(ai: AiStatus, r: StudyResult): HTMLElement | null {
+  if (ai.jobId === r.jobId) return null;
+  const which = r.version === null ? 'the previous result' : `the previous result (v${r.version})`;
+  return h('p', { class: 'warn-box', attrs: { 'data-previous-result': '' } },
+    `Showing ${which}; ${NEWER_RUN[ai.state] ?? 'a newer run exists'}.`);
+}
+
 function resultCard(d: StudyDetail, r: StudyResult | null): HTMLElement {
   const status = aiStatusBadge(d.study.ai, true);
   if (!r) return card('AI result', status, h('p', { class: 'muted' }, d.study.ai.state === 'deleted' ? 'The result was deleted.' : 'No result yet.'));
   const timings = Object.entries(r.timingsMs).map(([stage, ms]) => `${stage} ${formatDuration(ms)}`).join(' · ');
-  return card('AI result', status, dl(
+  return card('AI result', status, previousResultNote(d.study.ai, r), dl(
     ['Lesions', h('strong', { class: 'lesion-count' }, r.lesionCount === 0 ? 'none found' : String(r.lesionCount))],
     ['Tumour area (MIP)', formatArea(r.tumourAreaMm2)],
     ['Model', `${r.modelName} ${r.modelVersion}`],
