@@ -18,10 +18,19 @@ interface PublishedMetrics {
   readonly patients: number;
   readonly controls: number;
   readonly patientMeanDice: number;
+  readonly patientMedianDice: number;
+  readonly patientsWithDiceBelow0_5: number;
   readonly controlsCleanShare: number;
   readonly controlFalsePositivePixelsMean: number;
   readonly lesionSensitivity: number;
   readonly lesions: number;
+}
+
+/** The middle value (the mean of the two middle ones for an even count), as numpy's median. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return Number.isInteger(middle) ? ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2 : sorted[Math.floor(middle)] as number;
 }
 
 /** (lesions the prediction touches, lesions): the 8-connected components of the label, as training/metrics.py counts them. */
@@ -84,6 +93,8 @@ describeWithSharedData(MIP_PET)('the accuracy model.json publishes', () => {
     }
     const reproduced = { patientMeanDice: mean(dices), controlsCleanShare: clean / controls.length };
     expect(Math.abs(reproduced.patientMeanDice - published.patientMeanDice)).toBeLessThan(1e-3);
+    expect(Math.abs(median(dices) - published.patientMedianDice)).toBeLessThan(1e-3);
+    expect(dices.filter((d) => d < 0.5).length).toBe(published.patientsWithDiceBelow0_5);
     expect(reproduced.controlsCleanShare).toBeCloseTo(published.controlsCleanShare, 9);
     expect(lesions).toBe(published.lesions);
     expect(Math.abs(hit / lesions - published.lesionSensitivity)).toBeLessThan(0.01);
