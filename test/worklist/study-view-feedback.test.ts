@@ -30,6 +30,7 @@ describe('the study view says what it shows and keeps the reader\'s place', () =
     await page.route((url) => url.pathname.endsWith('/rendered'), mip);
     await page.route((url) => url.pathname.endsWith('/overlay.png'), overlay);
   };
+  const live = (): Promise<unknown> => page.waitForSelector('body[data-live="on"]', { state: 'attached', timeout: 8000 });
   const png = (r: Route): Promise<void> => r.fulfill({ status: 200, contentType: 'image/png', body: PIXEL });
 
   beforeAll(async () => {
@@ -100,4 +101,23 @@ describe('the study view says what it shows and keeps the reader\'s place', () =
     await page.waitForSelector('.lesion-count');
     expect(await page.locator('[data-previous-result]').count()).toBe(0);
   }, 30_000);
+
+  test('the analyse button says "Analyse" before any run, and "Analysis requested" goes once the requested run is final', async () => {
+    await images(png, png);
+    await page.goto(`${server.root}${studyPage(4)}`);
+    await page.waitForSelector('.study-head');
+    expect(await page.locator('[data-action="analyze"]').textContent()).toBe('Analyse');
+    await page.goto(`${server.root}${studyPage(3)}`);
+    await page.waitForSelector('.lesion-count');
+    await live();
+    expect(await page.locator('[data-action="analyze"]').textContent()).toBe('Run again');
+    await page.route((url) => url.pathname === `/api/studies/${uid(3)}/analyze`, (route: Route) =>
+      route.fulfill({ status: 202, json: { kind: 'queued', jobId: 'job-3-again' } }));
+    await page.click('[data-action="analyze"]');
+    await page.locator('.ok-box', { hasText: 'Analysis requested' }).waitFor({ timeout: 5000 });
+    // The requested run ends (here as not applicable): the study view's notice of it goes.
+    await server.queue.recordNotApplicable('job-3-again', uid(3), 'no PET series');
+    await page.waitForSelector('.study-grid [data-state="not-applicable"]', { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelector('.ok-box') === null, undefined, { timeout: 5000 });
+  }, 20_000);
 });

@@ -15,6 +15,9 @@ function card(title: string, ...children: Array<Node | null>): HTMLElement {
   return h('section', { class: 'card' }, h('h2', {}, title), ...children);
 }
 
+/** A job in one of these states changes no more. */
+const FINAL_STATES: ReadonlySet<AiState> = new Set(['done', 'deleted', 'failed', 'not-applicable']);
+
 const NEWER_RUN: Partial<Record<AiState, string>> = {
   waiting: 'new images are arriving, and a new run will follow', queued: 'the newest run is in progress',
   running: 'the newest run is in progress', failed: 'the newest run failed', 'not-applicable': 'the newest run was not applicable',
@@ -125,6 +128,14 @@ export function studyView(shell: Shell, uid: string): View {
   /** Set by stop(): the reader has left this view, and an answer still on its way must not start anything. */
   let stopped = false;
 
+  /** The newest job's id as last shown. */
+  let shownJobId: string | null = null;
+  /**
+   * The run an analyse answer told of (new, or one already under way), with the newest job when it was answered: the
+   * notice about it goes once that run is final, or another job has become the newest.
+   */
+  let awaited: { readonly jobId: string; readonly since: string | null } | undefined;
+
   /** The actions asked for and not yet answered, by key: their buttons stay disabled, through re-renders too. */
   const asked = new Set<string>();
 
@@ -155,6 +166,7 @@ export function studyView(shell: Shell, uid: string): View {
     try {
       const answer = await what();
       if (stopped) return;
+      awaited = undefined;
       replaceChildren(notice, h('div', { class: 'ok-box' }, done(answer)));
       await load();
     } catch (err) {
@@ -167,6 +179,7 @@ export function studyView(shell: Shell, uid: string): View {
   }
 
   function analyzeAnswered(answer: AnalyzeAnswer): string {
+    if (answer.kind !== 'not-applicable') awaited = { jobId: answer.jobId, since: shownJobId };
     if (answer.kind === 'unchanged') return `Not asked again: ${answer.reason ?? 'an analysis of these instances is under way'}; its result will show here.`;
     if (answer.kind === 'not-applicable') return `Not analysed: ${answer.reason ?? 'the study has no series the model can read'}.`;
     return 'Analysis requested: a new result version will follow.';
@@ -176,11 +189,23 @@ export function studyView(shell: Shell, uid: string): View {
     const viewer = d.viewer.available
       ? h('a', { class: 'btn', attrs: { href: d.viewer.url, target: '_blank', rel: 'noopener' } }, 'Open in viewer')
       : h('a', { class: 'btn', attrs: { href: d.viewer.url, target: '_blank', rel: 'noopener', title: 'The OHIF viewer is not installed: npm run install:ohif' } }, 'Open in viewer (not installed)');
+    const label = d.jobs.length === 0 && d.study.ai.jobId === null ? 'Analyse' : 'Run again';
     return h('div', { class: 'actions' }, viewer,
-      actionButton('analyze', 'Run again', { class: 'btn primary', attrs: { 'data-action': 'analyze' } }, () => analyzeStudy(uid), analyzeAnswered));
+      actionButton('analyze', label, { class: 'btn primary', attrs: { 'data-action': 'analyze' } }, () => analyzeStudy(uid), analyzeAnswered));
+  }
+
+  /** Takes the analyse notice away once the run it told of has ended, or been overtaken by another. */
+  function settleAwaited(ai: AiStatus): void {
+    shownJobId = ai.jobId;
+    if (!awaited) return;
+    const ended = ai.jobId === awaited.jobId ? FINAL_STATES.has(ai.state) : ai.jobId !== awaited.since;
+    if (!ended) return;
+    awaited = undefined;
+    replaceChildren(notice);
   }
 
   function render(d: StudyDetail): void {
+    settleAwaited(d.study.ai);
     const r = d.result;
     // Keep the image elements (and the reader's zoom and scroll) while the same result is shown.
     if (!r) mip = undefined;
