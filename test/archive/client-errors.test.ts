@@ -53,16 +53,19 @@ describe('client errors are 4xx in JSON, and a 500 tells the client nothing of t
     expect(body.message).not.toContain(server.dataDir);
   });
 
-  test('a STOW request that cannot open a temporary file answers 500 without the path', async () => {
+  test('a STOW request that cannot open a temporary file answers 500, its part failed (0x0110), without the path', async () => {
     const tmp = join(server.dataDir, 'tmp');
     rmSync(tmp, { recursive: true, force: true });
     writeFileSync(tmp, 'a file where the temporary directory was');
     try {
       const res = await fetchStow(`${server.baseUrl}/studies`, [instance('2.25.7402')]);
       const body = await res.text();
+      const warning = res.headers.get('warning') ?? '';
       expect(res.status).toBe(500);
-      expect(body).toContain(`ref ${res.headers.get('x-request-id')}`);
-      expect(body).not.toContain(server.dataDir);
+      // A STOW-RS response still (PS3.18 10.5.3): the instance named failed, the reason in the log under the reference.
+      expect(JSON.parse(body)).toMatchObject({ '00081198': { Value: [{ '00081155': { Value: ['2.25.7402'] }, '00081197': { Value: [0x0110] } }] } });
+      expect(warning).toContain(`ref ${res.headers.get('x-request-id')}`);
+      expect(body + warning).not.toContain(server.dataDir);
     } finally {
       rmSync(tmp, { force: true });
       mkdirSync(tmp);
