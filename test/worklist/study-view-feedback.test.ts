@@ -120,4 +120,15 @@ describe('the study view says what it shows and keeps the reader\'s place', () =
     await page.waitForSelector('.study-grid [data-state="not-applicable"]', { timeout: 5000 });
     await page.waitForFunction(() => document.querySelector('.ok-box') === null, undefined, { timeout: 5000 });
   }, 20_000);
+
+  test('a live update keeps keyboard focus on the same control of the study view', async () => {
+    await images(png, png);
+    await page.goto(`${server.root}${studyPage(5)}`);
+    await page.waitForSelector('.study-head');
+    await live();
+    await page.focus('[data-action="analyze"]');
+    await server.queue.recordNotApplicable('na-5', uid(5), 'no PET series');
+    await page.waitForSelector('.study-grid [data-state="not-applicable"]', { timeout: 5000 });
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-action'))).toBe('analyze');
+  }, 20_000);
 });

@@ -408,6 +408,19 @@ describe('the worklist page when the server or the network misbehaves', () => {
     expect(await page.locator('.ai-status [data-state]').first().getAttribute('data-state')).toBe('not-applicable');
   }, 20_000);
 
+  test('a live update keeps focus on the patient link of a changed row, and leaves the cells it did not change in place', async () => {
+    await page.goto(`${server.root}/`);
+    await page.waitForSelector(row(4));
+    await live();
+    await page.focus(`${row(4)} a.patient-link`);
+    const dateCell = await page.$(`${row(4)} td:nth-child(3)`);
+    await changeStudy(4);
+    await page.waitForSelector(`${row(4)} [data-state="not-applicable"]`, { timeout: 5000 });
+    expect(await page.evaluate(() => document.activeElement?.closest('tr')?.dataset['studyUid'])).toBe(uid(4));
+    expect(await page.evaluate(() => document.activeElement?.className)).toBe('patient-link');
+    expect(await dateCell?.evaluate((el) => el.isConnected)).toBe(true);
+  }, 20_000);
+
   test('a live update keeps the focused row focused and leaves unchanged rows in place', async () => {
     await page.goto(`${server.root}/`);
     await page.waitForSelector(row(4));

@@ -43,3 +43,20 @@ export function placeChildren(parent: Element, children: readonly Element[]): vo
     if (at !== child) parent.insertBefore(child, at ?? null);
   });
 }
+
+/**
+ * A selector that finds the focused element of `root` again in a re-rendered copy: by its action key, form name,
+ * download or link target. Undefined where nothing inside `root` has focus, or it has none of these.
+ */
+export function focusedKey(root: Element): string | undefined {
+  const el = document.activeElement;
+  if (!el || !root.contains(el) || el === root) return undefined;
+  const attr = ['data-action-key', 'name', 'data-download', 'href'].find((a) => el.hasAttribute(a));
+  return attr ? `${el.tagName.toLowerCase()}[${attr}="${CSS.escape(el.getAttribute(attr) ?? '')}"]` : undefined;
+}
+
+/** Gives focus back to what `key` (focusedKey) names, unless focus has moved on meanwhile. */
+export function restoreFocus(root: Element, key: string | undefined): void {
+  if (!key || (document.activeElement && document.activeElement !== document.body)) return;
+  root.querySelector<HTMLElement>(key)?.focus({ preventScroll: true });
+}

@@ -1,7 +1,7 @@
 import { analyzeStudy, ApiError, AuthRequiredError, fetchStudy, retryExport, type AnalyzeAnswer } from './api.js';
 import type { AiState, AiStatus, ExportSummary, InstanceLinks, StudyDetail, StudyResult } from './api-types.js';
 import { aiStatusBadge, exportBadge, tickElapsed, timeTaken } from './ai-status-view.js';
-import { h, replaceChildren } from './dom.js';
+import { focusedKey, h, replaceChildren, restoreFocus } from './dom.js';
 import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { mipViewer } from './mip-viewer.js';
 import { backoffDelayMs } from './backoff.js';
@@ -120,6 +120,8 @@ export function studyView(shell: Shell, uid: string): View {
   const notice = h('div', { class: 'notice', attrs: { 'aria-live': 'polite' } });
   const refreshNotice = h('div', { class: 'notice', attrs: { 'aria-live': 'polite', 'data-refresh-notice': '' } });
   let shownResult: string | undefined;
+  /** The study detail as last rendered (JSON). */
+  let shownDetail = '';
   let mip: HTMLElement | undefined;
   let shown = false;
   let loading = 0;
@@ -206,6 +208,12 @@ export function studyView(shell: Shell, uid: string): View {
 
   function render(d: StudyDetail): void {
     settleAwaited(d.study.ai);
+    // An answer like the one on screen (a refresh on reconnect, an event for what this view does not show) changes
+    // nothing: rebuilding would only take the reader's focus and text selection.
+    const json = JSON.stringify(d);
+    if (json === shownDetail) return;
+    shownDetail = json;
+    const focus = focusedKey(element);
     const r = d.result;
     // Keep the image elements (and the reader's zoom and scroll) while the same result is shown.
     if (!r) mip = undefined;
@@ -221,6 +229,7 @@ export function studyView(shell: Shell, uid: string): View {
           r ? exportsCard(r, (e) => actionButton(`retry ${r.jobId} ${e.destination}`, 'Retry', { class: 'btn small' },
             () => retryExport(r.jobId, e.destination), () => `Sending to ${e.destination} again.`)) : null,
           seriesCard(d), jobsCard(d))));
+    restoreFocus(element, focus);
   }
 
   /** The study was deleted while shown: its images and data leave the screen, and nothing is asked for again. */

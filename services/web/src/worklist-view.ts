@@ -2,7 +2,7 @@ import { AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js'
 import { backoffDelayMs } from './backoff.js';
 import type { WorklistPage, WorklistStudy } from './api-types.js';
 import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
-import { h, placeChildren, replaceChildren } from './dom.js';
+import { focusedKey, h, placeChildren, replaceChildren, restoreFocus } from './dom.js';
 import { liveIndicator } from './live-indicator.js';
 import { formatArea, formatDate, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { debounce, errorBox, isFinalRefusal, retryNotice, type Shell, type View } from './view.js';
@@ -68,6 +68,20 @@ function studyCells(s: WorklistStudy): HTMLElement[] {
   ];
 }
 
+/**
+ * Replaces only the cells whose markup differs from what they were made with (`shows`), and gives focus back to a
+ * control inside a replaced one: a running job's progress changes one cell a second, and the patient link beside it
+ * must keep the keyboard focus and a text selection. Returns the markup now shown.
+ */
+function updateCells(row: HTMLTableRowElement, cells: readonly HTMLElement[], shows: readonly string[]): string[] {
+  const focus = focusedKey(row);
+  const markup = cells.map((cell) => cell.outerHTML);
+  if (shows.length !== cells.length) replaceChildren(row, ...cells);
+  else markup.forEach((html, i) => { if (html !== shows[i]) row.cells[i]?.replaceWith(cells[i] as HTMLElement); });
+  restoreFocus(row, focus);
+  return markup;
+}
+
 const HEADERS = ['AI state', 'Patient', 'Study date', 'Accession', 'Description', 'Modalities', 'PET series', 'Lesions', 'Time taken'];
 
 /** The worklist: studies newest first, with search, state filter, paging and live updates. */
@@ -78,8 +92,8 @@ export function worklistView(shell: Shell): View {
   let failures = 0;
   let retryTimer: number | undefined;
   let disposed = false;
-  /** The rows on screen by StudyInstanceUID, with the data each shows. */
-  let rows = new Map<string, { readonly row: HTMLTableRowElement; shows: string }>();
+  /** The rows on screen by StudyInstanceUID, with the markup each of their cells was made with. */
+  let rows = new Map<string, { readonly row: HTMLTableRowElement; shows: string[] }>();
   rememberWorklistPath(worklistPath(filter, offset));
   const body = h('tbody');
   const status = h('div', { class: 'pager-status', attrs: { 'aria-live': 'polite' } });
@@ -110,12 +124,10 @@ export function worklistView(shell: Shell): View {
 
   function renderRows(studies: readonly WorklistStudy[]): void {
     const open = (uid: string) => shell.navigate(`/studies/${uid}`);
-    const kept = new Map<string, { readonly row: HTMLTableRowElement; shows: string }>();
+    const kept = new Map<string, { readonly row: HTMLTableRowElement; shows: string[] }>();
     for (const s of studies) {
-      const entry = rows.get(s.studyInstanceUid) ?? { row: studyRow(s.studyInstanceUid, open), shows: '' };
-      const shows = JSON.stringify(s);
-      if (entry.shows !== shows) replaceChildren(entry.row, ...studyCells(s));
-      entry.shows = shows;
+      const entry = rows.get(s.studyInstanceUid) ?? { row: studyRow(s.studyInstanceUid, open), shows: [] };
+      entry.shows = updateCells(entry.row, studyCells(s), entry.shows);
       kept.set(s.studyInstanceUid, entry);
     }
     rows = kept;
