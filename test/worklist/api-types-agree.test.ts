@@ -10,7 +10,8 @@ const agree: [
   Same<Server.StudyDetail, Page.StudyDetail>,
   Same<Server.SegmentMipResponse, Page.SegmentMipResponse>,
   Same<Server.StudiesChangedEvent, Page.StudiesChangedEvent>,
-] = [true, true, true, true];
+  Same<Server.StreamPingEvent, Page.StreamPingEvent>,
+] = [true, true, true, true, true];
 
 test('the page\'s copy of the worklist API types is the server\'s', () => {
   expect(agree.every(Boolean)).toBe(true);

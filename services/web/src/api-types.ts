@@ -131,3 +131,11 @@ export interface SegmentMipResponse {
 export interface StudiesChangedEvent {
   readonly studies: readonly string[];
 }
+
+/**
+ * The server-sent event `ping`, sent when a stream opens and every `intervalMs` after: a page that has had no event
+ * for several intervals is on a dead connection, however open it looks.
+ */
+export interface StreamPingEvent {
+  readonly intervalMs: number;
+}

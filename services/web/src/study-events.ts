@@ -1,9 +1,12 @@
 import { AuthRequiredError, fetchSession } from './api.js';
-import type { StudiesChangedEvent } from './api-types.js';
+import type { StreamPingEvent, StudiesChangedEvent } from './api-types.js';
 import { backoffDelayMs } from './backoff.js';
 import { setLive } from './live-indicator.js';
 
 export type StudiesChangedListener = (studies: ReadonlySet<string>) => void;
+
+/** Pings' time without any event after which a stream counts as dead: one late ping is no outage, two are. */
+const MISSED_PINGS = 2.5;
 
 /**
  * The gateway's server-sent events (GET /api/worklist/events): one EventSource for the page, shared by the views.
@@ -13,12 +16,19 @@ export type StudiesChangedListener = (studies: ReadonlySet<string>) => void;
  * stream (401 once the session cookie has expired, 502 from a proxy while the gateway restarts) closes it for good,
  * so then this asks an authenticated API whether the session still holds: if not, `onAuthRequired` (the login
  * form); otherwise a new EventSource after a backoff, 1 s doubling to 30 s.
+ *
+ * A connection can also go half-open (a laptop asleep, a VPN switch): nothing arrives and no error comes. The gateway
+ * sends `ping` every `intervalMs` (the ping says how often), so a stream with no event for MISSED_PINGS times that is
+ * closed and opened again the same way, shown as not live meanwhile.
  */
 export class StudyEventStream {
   private source: EventSource | undefined;
   private readonly listeners = new Set<StudiesChangedListener>();
   private failures = 0;
   private retryTimer: number | undefined;
+  /** Learnt from the first ping; until then (a gateway without pings) no watchdog. */
+  private pingIntervalMs: number | undefined;
+  private watchdog: number | undefined;
   /** Bumped by close(): a probe or timer of an earlier stream then does nothing. */
   private generation = 0;
 
@@ -34,10 +44,16 @@ export class StudyEventStream {
     if (this.source || this.retryTimer !== undefined) return;
     const source = new EventSource('/api/worklist/events');
     source.addEventListener('studies', (e) => {
+      this.heardFrom(source);
       const { studies } = JSON.parse((e as MessageEvent<string>).data) as StudiesChangedEvent;
       this.emit(new Set(studies));
     });
+    source.addEventListener('ping', (e) => {
+      this.pingIntervalMs = (JSON.parse((e as MessageEvent<string>).data) as StreamPingEvent).intervalMs;
+      this.heardFrom(source);
+    });
     source.addEventListener('open', () => {
+      this.heardFrom(source);
       // Every view refreshes, on the first open too: the server compares its polls with the state at the stream's
       // first poll, so a change between a view's own read and that poll would never be sent.
       this.emit(new Set(['*']));
@@ -51,7 +67,19 @@ export class StudyEventStream {
     this.source = source;
   }
 
+  /** Restarts the watchdog: `source` is alive. */
+  private heardFrom(source: EventSource): void {
+    window.clearTimeout(this.watchdog);
+    if (this.pingIntervalMs === undefined || source !== this.source) return;
+    this.watchdog = window.setTimeout(() => {
+      if (source !== this.source) return;
+      setLive(false);
+      void this.reopen();
+    }, this.pingIntervalMs * MISSED_PINGS);
+  }
+
   private async reopen(): Promise<void> {
+    window.clearTimeout(this.watchdog);
     this.source?.close();
     this.source = undefined;
     const generation = this.generation;
@@ -75,6 +103,7 @@ export class StudyEventStream {
   close(): void {
     this.generation++;
     window.clearTimeout(this.retryTimer);
+    window.clearTimeout(this.watchdog);
     this.retryTimer = undefined;
     this.source?.close();
     this.source = undefined;

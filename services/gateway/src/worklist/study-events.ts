@@ -4,7 +4,7 @@ import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { readQueue } from '../queue-read';
-import type { StudiesChangedEvent } from './worklist-types';
+import type { StreamPingEvent, StudiesChangedEvent } from './worklist-types';
 
 /** Jobs looked at on each poll: everything running, and the newest jobs (finishing ones, exports). */
 const RECENT_JOBS = 100;
@@ -12,7 +12,7 @@ const RECENT_JOBS = 100;
 const KEEPALIVE_MS = 15_000;
 
 /**
- * How often an idle event stream gets a comment line: well inside the server's inactivity timeout (which closes a
+ * How often every event stream gets a `ping` event: well inside the server's inactivity timeout (which closes a
  * connection on which no byte moves), or the page's live view would be cut and reconnect over and over.
  */
 export function keepAliveInterval(inactivityTimeoutMs: number): number {
@@ -110,8 +110,16 @@ export class StudyEvents {
   /** A poll fails on every tick while the queue is away (Redis down): logged once, summarised, and on recovery. */
   private readonly pollFailures: RepeatedFailureLog;
 
+  /**
+   * The keep-alive, a named event rather than an SSE comment: a comment fires nothing in the browser, which then cannot
+   * tell a quiet stream from a half-open connection (a laptop asleep, a VPN switch). It carries its interval, so that
+   * the page knows when one is overdue.
+   */
+  private readonly ping: string;
+
   constructor(private readonly queue: JobQueue, archive: Archive, private readonly log: Logger, private readonly intervalMs: number,
     private readonly keepAliveMs: number) {
+    this.ping = `event: ping\ndata: ${JSON.stringify({ intervalMs: keepAliveMs } satisfies StreamPingEvent)}\n\n`;
     this.pollFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'worklist event poll failed',
       recoveredMessage: 'worklist event poll works again' });
     const changed = (study: string): void => {
@@ -134,7 +142,8 @@ export class StudyEvents {
     if (!this.hasRoom(res)) return;
     res.status(200).set(EVENT_STREAM_HEADERS);
     res.flushHeaders();
-    res.write(`retry: 2000\n\n`);
+    // A ping at once: the page learns the interval from it before it is due to expect the next.
+    res.write(`retry: 2000\n\n${this.ping}`);
     this.clients.set(res, signedIn);
     if (!this.timer) this.start();
     // The response's 'close', not the request's: it comes whenever the connection goes, the body read or not.
@@ -163,7 +172,7 @@ export class StudyEvents {
   private start(): void {
     this.timer = setInterval(() => this.poll(), this.intervalMs);
     // Its own timer, not the poll's: a poll that waits on a slow queue must not starve the streams of bytes.
-    this.keepAliveTimer = setInterval(() => this.write(': keep-alive\n\n'), this.keepAliveMs);
+    this.keepAliveTimer = setInterval(() => this.write(this.ping), this.keepAliveMs);
     this.poll();
   }
 

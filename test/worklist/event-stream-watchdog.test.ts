@@ -1,0 +1,87 @@
+import { spawnSync } from 'node:child_process';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Page } from 'playwright-core';
+import { launchChromium, type TestBrowser } from './chromium';
+import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
+import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
+
+/** Pings every 500 ms (a third of it): the page gives a stream up after 2.5 pings' time without an event. */
+const INACTIVITY_TIMEOUT_MS = 1500;
+
+/**
+ * A TCP proxy in front of the gateway that can make the event streams' connections half-open, as a laptop's sleep or a
+ * VPN switch does: neither end is told, and from then on nothing the gateway sends reaches the browser.
+ */
+interface HalfOpeningProxy {
+  readonly port: number;
+  /** From now on the event streams open through the proxy pass nothing on; later connections work. */
+  freezeEventStreams(): void;
+  close(): Promise<void>;
+}
+
+async function startProxy(upstreamPort: number): Promise<HalfOpeningProxy> {
+  const sockets = new Set<Socket>();
+  const streams = new Set<{ frozen: boolean }>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(upstreamPort, '127.0.0.1');
+    const pair = { frozen: false };
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.on('data', (chunk: Buffer) => {
+      if (chunk.toString('latin1').startsWith('GET /api/worklist/events')) streams.add(pair);
+      if (!pair.frozen) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => { if (!pair.frozen) client.write(chunk); });
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    freezeEventStreams: () => { for (const pair of streams) pair.frozen = true; },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('the worklist page\'s event stream on a connection that went half-open', () => {
+  let server: WorklistServer;
+  let proxy: HalfOpeningProxy;
+  let browser: TestBrowser;
+  let page: Page;
+
+  beforeAll(async () => {
+    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
+    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    server = await startWorklistServer({ HTTP_INACTIVITY_TIMEOUT_MS: String(INACTIVITY_TIMEOUT_MS) });
+    indexSyntheticStudy(server.archive.index, syntheticStudy(0));
+    proxy = await startProxy(server.gateway.port);
+    browser = await launchChromium({ width: 1280, height: 720 });
+    page = browser.page;
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  test('says it is not updating once pings stop arriving, opens a new stream, and follows changes again', async () => {
+    const uid = syntheticStudy(0).studyInstanceUid;
+    await page.goto(`http://127.0.0.1:${proxy.port}/`);
+    await page.waitForSelector(`tr[data-study-uid="${uid}"]`);
+    await page.waitForSelector('body[data-live="on"]', { state: 'attached', timeout: 5000 });
+    proxy.freezeEventStreams();
+    await page.waitForSelector('body[data-live="off"]', { state: 'attached', timeout: 5000 });
+    expect(await page.locator('.live-indicator').textContent()).toBe('Not updating');
+    await page.waitForSelector('body[data-live="on"]', { state: 'attached', timeout: 8000 });
+    await server.queue.recordNotApplicable('na-0', uid, 'no PET series');
+    await page.waitForSelector(`tr[data-study-uid="${uid}"] [data-state="not-applicable"]`, { timeout: 5000 });
+  }, 30_000);
+});
