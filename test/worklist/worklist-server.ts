@@ -26,22 +26,23 @@ export interface WorklistServer {
  * The gateway with the worklist, in-process, over a fresh data directory and an embedded job queue that
  * nobody processes (tests put jobs in it directly). The page is served from services/web as built. `wrapModel` lets a
  * test hold the real model's segmentations (to fill the queue of "Try a MIP image"); `sessions`, a session store with
- * the test's own clock.
+ * the test's own clock; `exportDestinations`, where the queue sends results (a test's own exportResult handler).
  */
 export async function startWorklistServer(env: Partial<Record<ConfigKey, string>> = {}, ohifDist?: string,
   wrapModel: (model: SegmentationModel) => SegmentationModel = (model) => model, log: Logger = pino({ level: 'silent' }),
-  deps: Pick<GatewayDeps, 'sessions'> = {}): Promise<WorklistServer> {
+  deps: Pick<GatewayDeps, 'sessions'> & { readonly exportDestinations?: readonly string[] } = {}): Promise<WorklistServer> {
+  const { exportDestinations = [], ...gatewayDeps } = deps;
   const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-worklist-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_ENABLED: 'false', ...env });
   const archive = await Archive.open(dataDir, log);
   const retry = { attempts: 1, baseDelayMs: 100 };
-  const queue = new EmbeddedJobQueue(join(dataDir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [] });
+  const queue = new EmbeddedJobQueue(join(dataDir, 'jobs.sqlite'), log, { analysisRetry: retry, exportRetry: retry, exportDestinations: [...exportDestinations] });
   const worklist = createWorklist({ config, archive, queue, log, webRoot: join(REPO, 'services', 'web'), eventPollMs: 200, ...(ohifDist ? { ohifDist } : {}),
     loadModel: async () => wrapModel(await loadModel(MODEL_DIR, { threads: 1, executionProvider: 'cpu' })) });
   // The jobs API beside the worklist's, as `mipseg serve` mounts them; nothing here plans studies.
   const jobs = jobsRouter({ queue, analyzeNow: () => Promise.reject(new Error('no pipeline in this test server')) }, archive);
   const gateway = await startGateway({ config, archive, log, publicRouters: [{ path: '/', router: worklist.pageRouter }],
-    extraRouters: [{ path: '/api', router: jobs }, { path: '/api', router: worklist.apiRouter }], ...deps });
+    extraRouters: [{ path: '/api', router: jobs }, { path: '/api', router: worklist.apiRouter }], ...gatewayDeps });
   return {
     config, archive, queue, gateway, worklist,
     root: `http://127.0.0.1:${gateway.port}`,

@@ -10,7 +10,7 @@ import { OVERLAY_RENDERING_VERSION, segToOverlayPng } from './seg-overlay';
 import { segmentMipHandler, type LazyModel } from './segment-mip-route';
 import { createSession } from './session';
 import { latestResult, readStudyDetail } from './study-detail';
-import { EVENT_STREAM_HEADERS, type StudyEvents } from './study-events';
+import { EVENT_STREAM_HEADERS, isExporting, type StudyEvents } from './study-events';
 import { parseWorklistQuery, searchWorklist, type WorklistSources } from './worklist-query';
 
 export interface ApiRouterOptions {
@@ -53,7 +53,10 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
   r.get('/worklist/events', (_req, res) => options.events.subscribe(res, stillSignedIn(res)));
   r.get('/worklist/studies/:study', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
-    res.set('Cache-Control', 'no-store').json(await readStudyDetail(sources, study, { viewerAvailable: options.viewerAvailable }));
+    const detail = await readStudyDetail(sources, study, { viewerAvailable: options.viewerAvailable });
+    // A study shown with exports under way (a Retry just asked): the event stream follows them, however old the job.
+    if (detail.result && isExporting(detail.result)) options.events.followExports(detail.result.jobId);
+    res.set('Cache-Control', 'no-store').json(detail);
   });
   r.get('/studies/:study/overlay.png', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');

@@ -8,6 +8,8 @@ import type { StreamPingEvent, StudiesChangedEvent } from './worklist-types';
 
 /** Jobs looked at on each poll: everything running, and the newest jobs (finishing ones, exports). */
 const RECENT_JOBS = 100;
+/** Most jobs followed for their exports (see followExports), each read on every poll. */
+const MAX_FOLLOWED_JOBS = 100;
 /** Longest gap between writes to an event stream; shorter where the server closes quiet connections sooner. */
 const KEEPALIVE_MS = 15_000;
 
@@ -73,7 +75,11 @@ function jobKey(job: JobRecord): string {
   return `${job.id}:${job.state}:${job.stage ?? ''}:${job.progress}:${exports}`;
 }
 
-type QueueState = [pending: string[], running: JobRecord[], recent: JobRecord[]];
+type QueueState = [pending: string[], running: JobRecord[], recent: JobRecord[], followed: Array<JobRecord | undefined>];
+
+/** Whether an export of the job may still change by itself (pending or retrying; sent and failed stay). */
+export const isExporting = (job: { readonly exports: ReadonlyArray<{ readonly state: string }> }): boolean =>
+  job.exports.some((e) => e.state === 'pending' || e.state === 'retrying');
 
 /** A key per study that changes whenever its quiet period or one of its jobs does. */
 function studyKeys(pending: string[], jobs: JobRecord[]): Map<string, string> {
@@ -105,6 +111,11 @@ export class StudyEvents {
   private previous: Map<string, string> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
+  /**
+   * Jobs whose exports are under way though they may be older than the RECENT_JOBS newest (an export retried long
+   * after its job): read by id on each poll until every export has settled.
+   */
+  private readonly followed = new Set<string>();
   /** Whether the poll's queue reads are still running: until they have settled, not only until the poll stopped waiting. */
   private reading = false;
   /** A poll fails on every tick while the queue is away (Redis down): logged once, summarised, and on recovery. */
@@ -169,6 +180,14 @@ export class StudyEvents {
     return true;
   }
 
+  /**
+   * Follows a job's exports until they settle (sent or failed), so that their changes are sent though the job is
+   * older than those each poll reads: a retried export of an old job otherwise showed "Pending" for ever.
+   */
+  followExports(jobId: string): void {
+    if (this.followed.size < MAX_FOLLOWED_JOBS) this.followed.add(jobId);
+  }
+
   private start(): void {
     this.timer = setInterval(() => this.poll(), this.intervalMs);
     // Its own timer, not the poll's: a poll that waits on a slow queue must not starve the streams of bytes.
@@ -186,18 +205,22 @@ export class StudyEvents {
   }
 
   /** The poll's reads of the queue, each a promise (a queue that throws at once rejects it) and all started together. */
-  private readQueueState(): [Promise<string[]>, Promise<JobRecord[]>, Promise<JobRecord[]>] {
+  private readQueueState(): [Promise<string[]>, Promise<JobRecord[]>, Promise<JobRecord[]>, Promise<Array<JobRecord | undefined>>] {
     const read = async <T>(fn: () => Promise<T>): Promise<T> => fn();
     return [
       read(() => this.queue.pendingStudies()),
       read(() => this.queue.listJobs({ state: 'running', limit: RECENT_JOBS, offset: 0 })),
       read(() => this.queue.listJobs({ limit: RECENT_JOBS, offset: 0 })),
+      read(() => Promise.all([...this.followed].map((id) => this.queue.getJob(id)))),
     ];
   }
 
   /** Studies whose quiet period or jobs changed since the previous poll (none on the first, which sets the baseline). */
-  private queueChanges([pending, running, recent]: QueueState): string[] {
-    const current = studyKeys(pending, [...running, ...recent]);
+  private queueChanges([pending, running, recent, followed]: QueueState): string[] {
+    const jobs = followed.filter((job): job is JobRecord => job !== undefined);
+    // Followed until this poll has seen its exports settle: that change is compared, and sent, like any other.
+    for (const job of followed) if (job && !isExporting(job)) this.followed.delete(job.id);
+    const current = studyKeys(pending, [...running, ...recent, ...jobs]);
     const previous = this.previous ?? current;
     this.previous = current;
     const changed = [...current].filter(([uid, key]) => previous.get(uid) !== key).map(([uid]) => uid);
