@@ -115,7 +115,9 @@ describe('the study view when its study goes away', () => {
     // Were the refresh made, its answer (401) would show the login form over the worklist.
     await page.route((url) => url.pathname === studyApi(1), (route) => route.fulfill({ status: 401, json: { code: 'MIPSEG_UNAUTHENTICATED', message: 'no' } }));
     const requests = countRequests(page, studyApi(1));
-    await page.clock.pauseAt(Date.now() + 60_000); // the 250 ms debounce waits until the clock moves on
+    // The 250 ms debounce waits until the clock moves on. Not far: a page that hears nothing for 2.5 ping intervals
+    // (37.5 s here) takes its stream for dead and opens a new one, and would miss the event this test waits for.
+    await page.clock.pauseAt(Date.now() + 5000);
     await server.queue.recordNotApplicable('na-1', uid(1), 'no PET series');
     await page.evaluate(() => (window as unknown as StudyChangedHandled).studyChangedHandled); // the view's refresh is due
 
