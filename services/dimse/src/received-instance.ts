@@ -24,7 +24,11 @@ export class ReceivedInstance extends Writable {
   private headBytes = 0;
   private size = 0;
   private problem: MipsegError | undefined;
-  private socketPaused = false;
+  /** Whether this data set holds the socket (holdSocketWhileNeeded), and why. */
+  private socketHeld = false;
+  private fileBehind = false;
+  private checking = false;
+  private discarded = false;
   /** MIN_FREE_DISK_BYTES, checked as the data set is written (Archive.receivingFloorCheck). */
   private readonly floorCheck: ReceivingFloorCheck;
 
@@ -44,7 +48,8 @@ export class ReceivedInstance extends Writable {
     this.fileClosed = new Promise((resolve) => this.file.stream.once('close', resolve));
     this.file.stream.on('error', (err) => {
       this.problem ??= toStorageError(err);
-      this.resumeSocket();
+      this.fileBehind = false;
+      this.holdSocketWhileNeeded();
     });
     this.problem = refusal;
     this.append(fileMeta);
@@ -66,18 +71,21 @@ export class ReceivedInstance extends Writable {
     }
     // Writable calls _write once at a time, in order: the PDVs still reach the file as they came. The socket is held
     // meanwhile (a statfs on a slow volume), or the PDVs behind this one would pile up in memory.
-    this.socket.pause();
+    this.checking = true;
+    this.holdSocketWhileNeeded();
     void check.then(() => {
       if (!this.problem) this.append(chunk);
     }, (err: unknown) => {
       this.problem ??= toMipsegError(err);
     }).finally(() => {
-      if (!this.socketPaused) this.socket.resume();
+      this.checking = false;
+      this.holdSocketWhileNeeded();
       callback();
     });
   }
 
   private append(chunk: Buffer): void {
+    if (this.discarded) return;
     this.size += chunk.length;
     this.hash.update(chunk);
     if (this.headBytes < HEADER_PROBE_BYTES) {
@@ -86,11 +94,12 @@ export class ReceivedInstance extends Writable {
       this.head.push(part);
       this.headBytes += part.length;
     }
-    if (!this.file.stream.write(chunk)) this.pauseSocket();
+    if (!this.file.stream.write(chunk)) this.waitForFile();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.resumeSocket();
+    this.fileBehind = false;
+    this.holdSocketWhileNeeded();
     this.file.stream.end();
     callback();
   }
@@ -116,22 +125,33 @@ export class ReceivedInstance extends Writable {
 
   /** For a data set that never completed (association aborted or closed mid-transfer). */
   async discard(): Promise<void> {
-    this.resumeSocket();
+    this.discarded = true;
+    this.holdSocketWhileNeeded();
     this.file.stream.destroy();
     await this.fileClosed;
     await this.archive.blobs.discardTemp(this.file.path);
   }
 
-  private pauseSocket(): void {
-    if (this.socketPaused) return;
-    this.socketPaused = true;
-    this.socket.pause();
-    this.file.stream.once('drain', () => this.resumeSocket());
+  /** Holds the socket until the file has taken what it was given. */
+  private waitForFile(): void {
+    if (this.fileBehind) return;
+    this.fileBehind = true;
+    this.holdSocketWhileNeeded();
+    this.file.stream.once('drain', () => {
+      this.fileBehind = false;
+      this.holdSocketWhileNeeded();
+    });
   }
 
-  private resumeSocket(): void {
-    if (!this.socketPaused) return;
-    this.socketPaused = false;
-    this.socket.resume();
+  /**
+   * The socket is held while the file lags behind or a floor check is pending, each letting go only of its own hold
+   * (a drain during a check leaves the socket held); never once the data set is discarded.
+   */
+  private holdSocketWhileNeeded(): void {
+    const hold = !this.discarded && (this.fileBehind || this.checking);
+    if (hold === this.socketHeld) return;
+    this.socketHeld = hold;
+    if (hold) this.socket.pause();
+    else this.socket.resume();
   }
 }
