@@ -77,6 +77,20 @@ describe('a result whose second instance cannot be stored', () => {
     expect(server.archive.index.findInstance(readSopInstanceUid(mip))).toBeDefined();
   });
 
+  test('a copy another store was since told is stored (a second attempt sending the same bytes) is not taken out', async () => {
+    const study = syntheticPetStudy({ slices: 2 });
+    const [source, mip] = study.instances.map((i) => Buffer.from(i)) as [Buffer, Buffer];
+    expect((await postStow(`${server.baseUrl}/studies`, [source])).status).toBe(200);
+    const temp = server.archive.blobs.createTemp();
+    await new Promise<void>((resolve, reject) => temp.stream.end(mip, (err?: Error | null) => (err ? reject(err) : resolve())));
+    const added = await server.archive.storeFromTemp(temp.path, { result: true });
+    expect(added).toMatchObject({ status: 'stored', added: {} });
+    // The other attempt's identical MIP: answered as stored ("unchanged"), the sender counting on it.
+    expect((await postStow(`${server.baseUrl}/studies`, [mip])).status).toBe(200);
+    expect(await server.archive.withdrawResult([added])).toEqual(new Set());
+    expect(server.archive.index.findInstance(readSopInstanceUid(mip))).toBeDefined();
+  });
+
   test('an instance stored before (an earlier attempt\'s whole result, or any a client names) is not taken out', async () => {
     const study = syntheticPetStudy({ slices: 3 });
     const [source, mip, seg] = study.instances.map((i) => Buffer.from(i)) as [Buffer, Buffer, Buffer];

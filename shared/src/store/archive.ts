@@ -25,8 +25,8 @@ export type StoreOutcome =
       readonly status: 'stored' | 'unchanged';
       readonly header: InstanceHeader;
       readonly replaced: boolean;
-      /** On a store that added the instance (no row of it before): the content stored (see withdrawResult). */
-      readonly added?: { readonly sha256: string };
+      /** On a store that added the instance (no row of it before): what withdrawResult checks is still its copy. */
+      readonly added?: { readonly sha256: string; readonly store: symbol };
     }
   | {
       readonly status: 'failed';
@@ -227,6 +227,8 @@ const UNREADABLE_SOURCES_PASSED_OVER = 16;
 const RESULT_SOP_CLASSES: ReadonlySet<string> = new Set([SopClass.PositronEmissionTomographyImageStorage, SopClass.SegmentationStorage]);
 /** Larger than any result (a MIP of 4096 × 4096 16-bit pixels is 32 MiB; the DM i AI sized ones are under 1 MiB). */
 export const RESULT_MAX_BYTES = 64 * 1024 * 1024;
+/** Most instances whose adding store is remembered for a withdrawal (noteLatestStore). */
+const LATEST_ADDING_STORES_KEPT = 10_000;
 
 /** Instances of the study remain, but none of those tried could be read: its attributes stay as they are. */
 const UNREADABLE = Symbol('unreadable');
@@ -242,6 +244,8 @@ export class Archive {
    */
   private readonly unheard: Set<string>;
   private readonly deletionListeners: StudyDeletedFromListener[] = [];
+  /** Per SOP Instance UID that a store added, that store while no other store of it has been answered (noteLatestStore). */
+  private readonly latestAddingStore = new Map<string, symbol>();
   private readonly syncTargets: Array<() => Promise<void>> = [];
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly studies = new StudyGate();
@@ -384,7 +388,8 @@ export class Archive {
       this.validate(header, options);
       const h = header;
       // Not tracked again: the store as a whole is, as a result or not.
-      return await this.studies.share(h.studyInstanceUid, () => this.serialised(h.sopInstanceUid, () => this.commit(h, file, options)));
+      return await this.studies.share(h.studyInstanceUid, () => this.serialised(h.sopInstanceUid,
+        async () => this.noteLatestStore(await this.commit(h, file, options))));
     } catch (err) {
       await this.blobs.discardTemp(file.path);
       const error = toMipsegError(err);
@@ -394,6 +399,22 @@ export class Archive {
       const uids = header ? { sopClassUid: header.sopClassUid, sopInstanceUid: header.sopInstanceUid } : fileMetaUids(file.head);
       return { status: 'failed', error, ...uids };
     }
+  }
+
+  /**
+   * Records which store answered last for an instance that a store added (StoreOutcome.added): a copy another sender was
+   * since told is stored (a re-send answered "unchanged", two attempts of one result at once) is not withdrawn under it.
+   */
+  private noteLatestStore(outcome: StoreOutcome): StoreOutcome {
+    if (outcome.status === 'failed') return outcome;
+    const sop = outcome.header.sopInstanceUid;
+    this.latestAddingStore.delete(sop);
+    if (outcome.status === 'stored' && outcome.added) {
+      this.latestAddingStore.set(sop, outcome.added.store);
+      // Withdrawals follow their stores within seconds: the oldest entries are long past needing.
+      if (this.latestAddingStore.size > LATEST_ADDING_STORES_KEPT) this.latestAddingStore.delete(this.latestAddingStore.keys().next().value as string);
+    }
+    return outcome;
   }
 
   private async readHeader(file: ReceivedFile): Promise<InstanceHeader> {
@@ -500,7 +521,7 @@ export class Archive {
     // After the listeners (what they wrote is synced too), outside the undo above: the row is committed, and an
     // fsync that fails must not take away its file.
     if (options.deferDirSync !== true) await this.syncWrites();
-    return { status: 'stored', header, replaced: retired !== undefined, ...(existing ? {} : { added: { sha256 } }) };
+    return { status: 'stored', header, replaced: retired !== undefined, ...(existing ? {} : { added: { sha256, store: Symbol(header.sopInstanceUid) } }) };
   }
 
   /**
@@ -684,9 +705,10 @@ export class Archive {
    * Takes out what was stored of a result (a MIP and its SEG, mipseg's own) not stored whole (an instance failed, or the
    * request was cut): half a result would stay in the study for good, a series no job lists, exports or replaces. Its
    * UIDs are the job's own, so a retry stores the whole result again under them. Only instances these stores added are
-   * taken out, and only while they hold the copy stored (checked in the study's gate): a copy that was there before (an
-   * earlier attempt's whole result, anything a client sending RESULT_HEADER names) or that another store has put in
-   * its place since stays. What cannot be taken out is logged; the store's failure is what the caller reports.
+   * taken out, and only while no other store of them has been answered (checked in the study's gate): a copy that was
+   * there before (an earlier attempt's whole result, anything a client sending RESULT_HEADER names), or that another
+   * store has since put in its place or been told is stored, stays. What cannot be taken out is logged; the store's
+   * failure is what the caller reports.
    * @returns the SOP Instance UIDs taken out.
    */
   async withdrawResult(outcomes: readonly StoreOutcome[]): Promise<Set<string>> {
@@ -694,8 +716,11 @@ export class Archive {
     for (const outcome of outcomes) {
       if (outcome.status !== 'stored' || !outcome.added) continue;
       const h = outcome.header;
+      const { sha256, store } = outcome.added;
       try {
-        if (await this.deleteInstance(h.studyInstanceUid, h.seriesInstanceUid, h.sopInstanceUid, { onlyIfSha256: outcome.added.sha256 })) {
+        if (await this.deleteInstance(h.studyInstanceUid, h.seriesInstanceUid, h.sopInstanceUid,
+          { onlyIf: (instance) => instance.sha256 === sha256 && this.latestAddingStore.get(h.sopInstanceUid) === store })) {
+          this.latestAddingStore.delete(h.sopInstanceUid);
           withdrawn.add(h.sopInstanceUid);
           this.log.warn({ studyInstanceUid: h.studyInstanceUid, sopInstanceUid: h.sopInstanceUid },
             'instance of a result not stored whole taken out again');
@@ -710,17 +735,18 @@ export class Archive {
   /**
    * Deletes one instance (a duplicate slice that keeps its series from being analysed, say) as deleteSeries deletes
    * a series: its row, its file with its cached metadata, its retired copies; the series and study with it when it
-   * was their last instance. False when the series has no such instance (`onlyIfSha256`: none with that content).
+   * was their last instance. False when the series has no such instance (none `onlyIf` holds for, asked in the
+   * study's gate, where no store can come between).
    */
-  async deleteInstance(studyUid: string, seriesUid: string, sopInstanceUid: string, options: { readonly onlyIfSha256?: string } = {}):
-    Promise<boolean> {
+  async deleteInstance(studyUid: string, seriesUid: string, sopInstanceUid: string,
+    options: { readonly onlyIf?: (instance: StoredInstance) => boolean } = {}): Promise<boolean> {
     const study = assertUid(studyUid);
     const series = assertUid(seriesUid);
     const sop = assertUid(sopInstanceUid);
     return this.inStudyGate('exclusive', study, async () => {
       const instance = this.index.findInstance(sop);
       if (!instance || instance.studyInstanceUid !== study || instance.seriesInstanceUid !== series) return false;
-      if (options.onlyIfSha256 !== undefined && instance.sha256 !== options.onlyIfSha256) return false;
+      if (options.onlyIf && !options.onlyIf(instance)) return false;
       const inStudy = this.index.listInstances({ studyUid: study });
       if (!inStudy.some((i) => i.seriesInstanceUid === series && i.sopInstanceUid !== sop)) {
         return (await this.deleteSeriesOfHeldStudy(study, series)) !== undefined;

@@ -90,9 +90,22 @@ async function destroyStream(stream: WriteStream): Promise<void> {
   await closed;
 }
 
+/** What the parts of one STOW-RS request share. */
+interface StowRequest {
+  readonly archive: Archive;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly store: Pick<StoreOptions, 'expectedStudyUid' | 'result'>;
+  /** Each part's outcome, in part order. */
+  readonly results: Promise<PartResult>[];
+  /** The latest part of each SOP Instance UID (copies in one request are stored in part order). */
+  readonly bySopInstanceUid: Map<string, Promise<PartResult>>;
+  readonly arriving: StudiesArriving;
+}
+
 /** A part's sink: a temp file, handed to the archive as soon as the part's closing boundary arrives. */
-function partSink(archive: Archive, config: Config, headers: PartHeaders, store: Pick<StoreOptions, 'expectedStudyUid' | 'result'>,
-  results: Promise<PartResult>[], bySopInstanceUid: Map<string, Promise<PartResult>>, arriving: StudiesArriving): PartSink {
+function partSink(request: StowRequest, headers: PartHeaders): PartSink {
+  const { archive, config, log, store, results, bySopInstanceUid, arriving } = request;
   const partType = headers['content-type'] ? parseMediaType(headers['content-type']).type : 'application/dicom';
   if (partType !== 'application/dicom') {
     results.push(Promise.resolve(failed(new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `part Content-Type ${partType}`))));
@@ -179,7 +192,11 @@ function partSink(archive: Archive, config: Config, headers: PartHeaders, store:
         const outcome = await archive.storeReceived(file, { ...store, deferDirSync: true });
         if (outcome.status === 'stored') arriving.stored(outcome.header.studyInstanceUid, place);
         return outcome;
-      })().catch((err: unknown) => failedPart(problem ?? toMipsegError(err), headBytesRead));
+      })().catch((err: unknown) => {
+        // The part's own problem is what the client hears; what then failed too (its temp file not removed) is logged.
+        if (problem) log.warn({ err, code: problem.code }, 'a failed part\'s temporary file could not be removed');
+        return failedPart(problem ?? toMipsegError(err), headBytesRead);
+      });
       void stored.finally(finished).catch(() => undefined);
       results.push(stored);
       if (uid !== undefined) bySopInstanceUid.set(uid, stored);
@@ -383,7 +400,7 @@ export function storeInstancesHandler(archive: Archive, config: Config, log: Log
     let cut: MipsegError | undefined;
     try {
       cut = await receiveParts(req, res, boundary, { maxBodyBytes: config.maxRequestBytes, maxParts: config.maxPartsPerRequest },
-        (headers) => partSink(archive, config, headers, store, results, bySopInstanceUid, arriving));
+        (headers) => partSink({ archive, config, log, store, results, bySopInstanceUid, arriving }, headers));
       settled = await settleParts(results);
     } finally {
       arriving.end();
