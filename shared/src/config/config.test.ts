@@ -357,6 +357,21 @@ describe('loadConfig', () => {
     }
   });
 
+  test('never shows a URL\'s query or fragment in a message, whatever else is wrong with the URL', () => {
+    for (const env of [{ GATEWAY_URL: 'gateway:8080/dicomweb?token=S3cretPw' }, { GATEWAY_URL: 'ftp://gw/?token=S3cretPw' },
+      { GATEWAY_URL: 'http://u:p@gw/?token=S3cretPw' }, { REDIS_URL: 'http://redis:6379/?password=S3cretPw' },
+      { EXPORT_DESTINATIONS: 'stow:ftp://pacs.example/dicom-web?token=S3cretPw' }]) {
+      let message = 'accepted';
+      try {
+        loadConfig(env);
+      } catch (err) {
+        expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+        message = (err as Error).message;
+      }
+      expect(message).not.toMatch(/accepted|S3cretPw/);
+    }
+  });
+
   test('refuses a stow: destination with user:password, and never shows a password in a message', () => {
     for (const env of [{ EXPORT_DESTINATIONS: 'stow:http://admin:S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:S3cretPw@redis:6379O' },
       // A base64 password holds "/", and an unescaped one may hold "@": neither ends the userinfo.

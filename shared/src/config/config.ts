@@ -309,16 +309,17 @@ function readQueuePrefix(env: Env): string {
 }
 
 /**
- * A URL as a message may show it: a password in it (redis://:secret@host) replaced by ***. Everything up to the
- * last "@" is taken for userinfo: a password written unescaped may hold "/", "?", "#" and "@", none of which then
- * ends it. (An "@" in a path hides the host too: more hidden, never a password shown.)
+ * A URL as a message may show it: a password in it (redis://:secret@host) replaced by ***, and no query or fragment
+ * (a ?token=… is a secret too). Everything up to the last "@" is taken for userinfo first: a password written unescaped
+ * may hold "/", "?", "#" and "@", none of which then ends it. (An "@" in a path hides the host too: more hidden, never a
+ * password shown.)
  */
-function withoutUserinfo(raw: string): string {
+function shownUrl(raw: string): string {
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0];
-  if (scheme === undefined) return raw;
-  const rest = raw.slice(scheme.length);
-  const at = rest.lastIndexOf('@');
-  return at < 0 ? raw : `${scheme}***@${rest.slice(at + 1)}`;
+  const rest = scheme === undefined ? raw : raw.slice(scheme.length);
+  const at = scheme === undefined ? -1 : rest.lastIndexOf('@');
+  const withoutUserinfo = at < 0 ? raw : `${scheme}***@${rest.slice(at + 1)}`;
+  return withoutUserinfo.replace(/[?#][\s\S]*$/, '');
 }
 
 /** A URL of one of `protocols` (e.g. 'http:'), or empty where `optional`. */
@@ -332,12 +333,12 @@ function readUrl(env: Env, key: ConfigKey, protocols: readonly string[], optiona
     url = undefined;
   }
   if (!url || !protocols.includes(url.protocol) || url.hostname === '') {
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${withoutUserinfo(raw)} (a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL)`);
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${shownUrl(raw)} (a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL)`);
   }
   // fetch refuses a URL with user:password (every request would fail, its message showing the password); Redis's
   // password has no other place, and ioredis takes it there.
   if (!allowUserinfo && (url.username !== '' || url.password !== '')) {
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${withoutUserinfo(raw)}: no user:password in this URL (a worker sends the gateway the first of AUTH_TOKENS)`);
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `${key}=${shownUrl(raw)}: no user:password in this URL (a worker sends the gateway the first of AUTH_TOKENS)`);
   }
   return raw;
 }
@@ -350,10 +351,7 @@ function readGatewayUrl(env: Env): string {
   const raw = readUrl(env, 'GATEWAY_URL', ['http:', 'https:']);
   // The raw text, not URL's search and hash: those are empty for a bare "?" or "#", which would still take the paths.
   if (/[?#]/.test(raw)) {
-    // Cut at the first "?" or "#" rather than shown: a query often carries a token (?token=…), and this message is
-    // printed and logged. readUrl has refused user:password already; withoutUserinfo is kept in case that moves.
-    const shown = withoutUserinfo(raw.replace(/[?#][\s\S]*$/, ''));
-    throw new MipsegError('MIPSEG_CONFIG_INVALID', `GATEWAY_URL=${shown} followed by a "?" query or "#" fragment (not shown): `
+    throw new MipsegError('MIPSEG_CONFIG_INVALID', `GATEWAY_URL=${shownUrl(raw)} followed by a "?" query or "#" fragment (not shown): `
       + 'workers add paths to this URL, so it may hold neither');
   }
   return raw.replace(/\/+$/, '');
@@ -503,7 +501,7 @@ function readDestinations(raw: string): string[] {
   const list = readCommaList(raw);
   const bad = list.find((d) => !isDestination(d));
   if (bad) {
-    const shown = bad.startsWith('stow:') ? `stow:${withoutUserinfo(bad.slice('stow:'.length))}` : bad;
+    const shown = bad.startsWith('stow:') ? `stow:${shownUrl(bad.slice('stow:'.length))}` : bad;
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_DESTINATIONS entry "${shown}" `
       + '(stow:<http(s) URL> without user:password, whose token goes in EXPORT_STOW_TOKEN; or dimse:<AE>@<host>:<port 1-65535>)');
   }
