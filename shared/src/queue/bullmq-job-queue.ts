@@ -198,13 +198,15 @@ const RECENT_JOBS_PER_STATE = 5000;
 
 /**
  * The time the jobs read of one BullMQ state go back to: no job of the state left unread was made after it. BullMQ
- * orders finished jobs by when they finished and delayed ones by when they are due (a job is made before either);
- * its lists (waiting, active) hold jobs in the order they came into them, taken here as the order they were made.
+ * orders finished jobs by when they finished and running ones by when they started (a job is made before either).
+ * Queued jobs have no such time: a retry goes back to `delayed` (ordered by when it is due, in the future) or to the
+ * head of `wait` long after it was made, so nothing read bounds the unread ones; those states set no end (-Infinity),
+ * and past RECENT_JOBS_PER_STATE queued jobs (a backlog that large) the list may leave some out.
  */
 function readBackTo(read: ReadonlyArray<{ readonly job: Job; readonly type: string }>): number {
   const orderedBy = ({ job, type }: { readonly job: Job; readonly type: string }): number =>
     type === 'completed' || type === 'failed' ? job.finishedOn ?? job.timestamp
-      : type === 'delayed' ? job.timestamp + job.delay : job.timestamp;
+      : type === 'active' ? job.processedOn ?? job.timestamp : -Infinity;
   return read.reduce((oldest, entry) => Math.min(oldest, orderedBy(entry)), Infinity);
 }
 
