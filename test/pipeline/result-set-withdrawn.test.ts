@@ -1,4 +1,5 @@
 import { readSopInstanceUid } from '@mipseg/shared/dicom';
+import type { StoreOutcome } from '@mipseg/shared/store';
 import { ArchiveResultSink, StowResultSink, type ResultSink } from '../../services/worker/src/pipeline/result-sink';
 import { syntheticPetStudy } from './faults/synthetic-pet-study';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
@@ -61,7 +62,8 @@ describe('a result whose second instance cannot be stored', () => {
     expect(server.archive.index.countInstances()).toBe(1);
   });
 
-  test('a copy another store put in place of the one added is not taken out', async () => {
+  /** A study's source slice stored, then a MIP of it stored as a result sink stores it: the MIP and that store's outcome. */
+  async function resultAdded(): Promise<{ mip: Buffer; added: StoreOutcome }> {
     const study = syntheticPetStudy({ slices: 2 });
     const [source, mip] = study.instances.map((i) => Buffer.from(i)) as [Buffer, Buffer];
     expect((await postStow(`${server.baseUrl}/studies`, [source])).status).toBe(200);
@@ -69,6 +71,11 @@ describe('a result whose second instance cannot be stored', () => {
     await new Promise<void>((resolve, reject) => temp.stream.end(mip, (err?: Error | null) => (err ? reject(err) : resolve())));
     const added = await server.archive.storeFromTemp(temp.path, { result: true });
     expect(added).toMatchObject({ status: 'stored', added: {} });
+    return { mip, added };
+  }
+
+  test('a copy another store put in place of the one added is not taken out', async () => {
+    const { mip, added } = await resultAdded();
     // Meanwhile a changed copy of it (another attempt's) replaced it.
     const changed = Buffer.from(mip);
     changed.write('X', changed.length - 1, 'latin1');
@@ -78,13 +85,7 @@ describe('a result whose second instance cannot be stored', () => {
   });
 
   test('a copy another store was since told is stored (a second attempt sending the same bytes) is not taken out', async () => {
-    const study = syntheticPetStudy({ slices: 2 });
-    const [source, mip] = study.instances.map((i) => Buffer.from(i)) as [Buffer, Buffer];
-    expect((await postStow(`${server.baseUrl}/studies`, [source])).status).toBe(200);
-    const temp = server.archive.blobs.createTemp();
-    await new Promise<void>((resolve, reject) => temp.stream.end(mip, (err?: Error | null) => (err ? reject(err) : resolve())));
-    const added = await server.archive.storeFromTemp(temp.path, { result: true });
-    expect(added).toMatchObject({ status: 'stored', added: {} });
+    const { mip, added } = await resultAdded();
     // The other attempt's identical MIP: answered as stored ("unchanged"), the sender counting on it.
     expect((await postStow(`${server.baseUrl}/studies`, [mip])).status).toBe(200);
     expect(await server.archive.withdrawResult([added])).toEqual(new Set());
