@@ -10,7 +10,8 @@ import { OVERLAY_RENDERING_VERSION, segToOverlayPng } from './seg-overlay';
 import { segmentMipHandler, type LazyModel } from './segment-mip-route';
 import { createSession } from './session';
 import { latestResult, readStudyDetail } from './study-detail';
-import { EVENT_STREAM_HEADERS, isExporting, type StudyEvents } from './study-events';
+import { isExporting } from './followed-exports';
+import { EVENT_STREAM_HEADERS, type StudyEvents } from './study-events';
 import { parseWorklistQuery, searchWorklist, type WorklistSources } from './worklist-query';
 
 export interface ApiRouterOptions {

@@ -3,13 +3,21 @@ import { MipsegError } from '@mipseg/shared/errors';
 import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
-import { readQueue } from '../queue-read';
+import { QUEUE_READ_TIMEOUT_MS, readQueue } from '../queue-read';
+import { FollowedExports } from './followed-exports';
 import type { StreamPingEvent, StudiesChangedEvent } from './worklist-types';
 
 /** Jobs looked at on each poll: everything running, and the newest jobs (finishing ones, exports). */
 const RECENT_JOBS = 100;
-/** Most jobs followed for their exports (see followExports), each read on every poll. */
+/** Most jobs followed for their exports (see followExports): each read on every poll, so a poll's reads stay bounded. */
 const MAX_FOLLOWED_JOBS = 100;
+/** A job followed for its exports is let go once no study view has asked for it this long (its page has left). */
+const FOLLOW_EXPORTS_FOR_MS = 10 * 60_000;
+/**
+ * Longest a poll waits for one followed job: well inside the poll's own timeout, so that one slow read is passed over
+ * (its last state kept) instead of failing the whole poll.
+ */
+const FOLLOWED_READ_TIMEOUT_MS = QUEUE_READ_TIMEOUT_MS / 2;
 /** Longest gap between writes to an event stream; shorter where the server closes quiet connections sooner. */
 const KEEPALIVE_MS = 15_000;
 
@@ -75,11 +83,7 @@ function jobKey(job: JobRecord): string {
   return `${job.id}:${job.state}:${job.stage ?? ''}:${job.progress}:${exports}`;
 }
 
-type QueueState = [pending: string[], running: JobRecord[], recent: JobRecord[], followed: Array<JobRecord | undefined>];
-
-/** Whether an export of the job may still change by itself (pending or retrying; sent and failed stay). */
-export const isExporting = (job: { readonly exports: ReadonlyArray<{ readonly state: string }> }): boolean =>
-  job.exports.some((e) => e.state === 'pending' || e.state === 'retrying');
+type QueueState = [pending: string[], running: JobRecord[], recent: JobRecord[], followed: JobRecord[]];
 
 /** A key per study that changes whenever its quiet period or one of its jobs does. */
 function studyKeys(pending: string[], jobs: JobRecord[]): Map<string, string> {
@@ -113,9 +117,9 @@ export class StudyEvents {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   /**
    * Jobs whose exports are under way though they may be older than the RECENT_JOBS newest (an export retried long
-   * after its job): read by id on each poll until every export has settled.
+   * after its job): read by id on each poll while a stream is open, until every export has settled.
    */
-  private readonly followed = new Set<string>();
+  private readonly followed: FollowedExports;
   /** Whether the poll's queue reads are still running: until they have settled, not only until the poll stopped waiting. */
   private reading = false;
   /** A poll fails on every tick while the queue is away (Redis down): logged once, summarised, and on recovery. */
@@ -130,6 +134,8 @@ export class StudyEvents {
 
   constructor(private readonly queue: JobQueue, archive: Archive, private readonly log: Logger, private readonly intervalMs: number,
     private readonly keepAliveMs: number) {
+    this.followed = new FollowedExports(queue, log, { maxJobs: MAX_FOLLOWED_JOBS, followForMs: FOLLOW_EXPORTS_FOR_MS,
+      readTimeoutMs: FOLLOWED_READ_TIMEOUT_MS });
     this.ping = `event: ping\ndata: ${JSON.stringify({ intervalMs: keepAliveMs } satisfies StreamPingEvent)}\n\n`;
     this.pollFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'worklist event poll failed',
       recoveredMessage: 'worklist event poll works again' });
@@ -182,10 +188,11 @@ export class StudyEvents {
 
   /**
    * Follows a job's exports until they settle (sent or failed), so that their changes are sent though the job is
-   * older than those each poll reads: a retried export of an old job otherwise showed "Pending" for ever.
+   * older than those each poll reads: a retried export of an old job otherwise showed "Pending" for ever. Only while
+   * a stream is open: a page asks again for what it shows whenever its stream (re)opens.
    */
   followExports(jobId: string): void {
-    if (this.followed.size < MAX_FOLLOWED_JOBS) this.followed.add(jobId);
+    if (this.clients.size > 0) this.followed.follow(jobId);
   }
 
   private start(): void {
@@ -202,25 +209,28 @@ export class StudyEvents {
     this.keepAliveTimer = undefined;
     this.previous = undefined;
     this.changedSince.clear();
+    this.followed.clear();
   }
 
-  /** The poll's reads of the queue, each a promise (a queue that throws at once rejects it) and all started together. */
-  private readQueueState(): [Promise<string[]>, Promise<JobRecord[]>, Promise<JobRecord[]>, Promise<Array<JobRecord | undefined>>] {
+  /**
+   * The poll's reads of the queue, each a promise (a queue that throws at once rejects it) and all started together,
+   * and when every read started has ended (a followed job's slow read included).
+   */
+  private readQueueState(): { reads: [Promise<string[]>, Promise<JobRecord[]>, Promise<JobRecord[]>, Promise<JobRecord[]>]; settled: Promise<unknown> } {
     const read = async <T>(fn: () => Promise<T>): Promise<T> => fn();
-    return [
+    const followed = this.followed.read();
+    const reads = [
       read(() => this.queue.pendingStudies()),
       read(() => this.queue.listJobs({ state: 'running', limit: RECENT_JOBS, offset: 0 })),
       read(() => this.queue.listJobs({ limit: RECENT_JOBS, offset: 0 })),
-      read(() => Promise.all([...this.followed].map((id) => this.queue.getJob(id)))),
-    ];
+      followed.jobs,
+    ] as const;
+    return { reads: [...reads], settled: Promise.allSettled([...reads, followed.settled]) };
   }
 
   /** Studies whose quiet period or jobs changed since the previous poll (none on the first, which sets the baseline). */
   private queueChanges([pending, running, recent, followed]: QueueState): string[] {
-    const jobs = followed.filter((job): job is JobRecord => job !== undefined);
-    // Followed until this poll has seen its exports settle: that change is compared, and sent, like any other.
-    for (const job of followed) if (job && !isExporting(job)) this.followed.delete(job.id);
-    const current = studyKeys(pending, [...running, ...recent, ...jobs]);
+    const current = studyKeys(pending, [...running, ...recent, ...followed]);
     const previous = this.previous ?? current;
     this.previous = current;
     const changed = [...current].filter(([uid, key]) => previous.get(uid) !== key).map(([uid]) => uid);
@@ -235,8 +245,8 @@ export class StudyEvents {
       return;
     }
     this.reading = true;
-    const reads = this.readQueueState();
-    void Promise.allSettled(reads).then(() => { this.reading = false; });
+    const { reads, settled } = this.readQueueState();
+    void settled.then(() => { this.reading = false; });
     void this.reportChanges(Promise.all(reads));
   }
 

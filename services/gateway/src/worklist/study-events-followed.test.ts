@@ -1,0 +1,137 @@
+import { EventEmitter } from 'node:events';
+import type { Response } from 'express';
+import { createLogger } from '@mipseg/shared/log';
+import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
+import type { Archive } from '@mipseg/shared/store';
+import { StudyEvents } from './study-events';
+
+const POLL_MS = 1000;
+
+const job = (id: string, exportState: string): JobRecord => ({
+  id, studyInstanceUid: `1.2.${id.replace(/\D/g, '') || '0'}`, seriesInstanceUid: null, state: 'completed', stage: null, progress: 100,
+  attempts: 1, createdAt: 0, startedAt: 0, finishedAt: 0, timingsMs: {}, failureCode: null, failureReason: null, result: null,
+  exports: [{ destination: 'stow:http://pacs.test', state: exportState, attempts: 1, updatedAt: 0 }], request: null,
+} as unknown as JobRecord);
+
+/** The queue's reads the poller makes, by id: what a test sets is what getJob answers (a function may throw or hang). */
+class FakeQueue {
+  readonly jobs = new Map<string, JobRecord | (() => Promise<JobRecord>)>();
+  readonly reads: string[] = [];
+  pendingStudies = (): Promise<string[]> => Promise.resolve([]);
+  listJobs = (): Promise<JobRecord[]> => Promise.resolve([]);
+  getJob = (id: string): Promise<JobRecord | undefined> => {
+    this.reads.push(id);
+    const found = this.jobs.get(id);
+    return typeof found === 'function' ? found() : Promise.resolve(found);
+  };
+}
+
+/** Just what StudyEvents asks of a response; `written` holds each write. */
+function fakeStream(): { res: Response; written: string[]; close: () => void } {
+  const emitter = new EventEmitter();
+  const written: string[] = [];
+  const res = {
+    closed: false, writableEnded: false, writableLength: 0,
+    status: () => res, set: () => res, flushHeaders: () => undefined,
+    write: (text: string) => { written.push(text); return true; },
+    on: (event: string, fn: () => void) => { emitter.on(event, fn); return res; },
+    end: () => undefined, destroy: () => undefined,
+  };
+  return { res: res as unknown as Response, written, close: () => emitter.emit('close') };
+}
+
+const noArchive = { onInstanceStored: () => undefined, onDeletedFrom: () => undefined } as unknown as Archive;
+
+describe('the jobs an event stream follows for their exports', () => {
+  let queue: FakeQueue;
+  let events: StudyEvents;
+  const logged: Array<{ msg: string }> = [];
+  const log = createLogger('info', { write: (line: string) => logged.push(JSON.parse(line) as { msg: string }) });
+  const poll = (): Promise<void> => jest.advanceTimersByTimeAsync(POLL_MS);
+  const readsIn = async (fn: () => Promise<void>): Promise<string[]> => {
+    queue.reads.length = 0;
+    await fn();
+    return [...queue.reads];
+  };
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    queue = new FakeQueue();
+    events = new StudyEvents(queue as unknown as JobQueue, noArchive, log, POLL_MS, 15_000);
+  });
+  afterEach(() => {
+    events.close();
+    jest.useRealTimers();
+  });
+
+  test('lets go of a job the queue no longer has', async () => {
+    events.subscribe(fakeStream().res);
+    events.followExports('gone');
+    await poll();
+    expect(await readsIn(poll)).not.toContain('gone');
+  });
+
+  test('past the most followed, lets go of the job asked for longest ago and follows the new one', async () => {
+    events.subscribe(fakeStream().res);
+    for (let i = 0; i < 101; i++) {
+      queue.jobs.set(`job-${i}`, job(`job-${i}`, 'retrying'));
+      events.followExports(`job-${i}`);
+    }
+    const reads = await readsIn(poll);
+    expect(reads).toContain('job-100');
+    expect(reads).not.toContain('job-0');
+    expect(reads).toHaveLength(100);
+    expect(logged.some((line) => /longest ago/.test(line.msg))).toBe(true);
+  });
+
+  test('lets go of a job no study view has asked for in ten minutes', async () => {
+    events.subscribe(fakeStream().res);
+    queue.jobs.set('job-1', job('job-1', 'retrying'));
+    events.followExports('job-1');
+    expect(await readsIn(poll)).toContain('job-1');
+    await jest.advanceTimersByTimeAsync(10 * 60_000);
+    expect(await readsIn(poll)).not.toContain('job-1');
+  });
+
+  test('sends the change of one followed job while the read of another fails', async () => {
+    const stream = fakeStream();
+    events.subscribe(stream.res);
+    queue.jobs.set('job-1', job('job-1', 'retrying'));
+    queue.jobs.set('job-2', () => Promise.reject(new Error('Redis: one key unreadable')));
+    events.followExports('job-1');
+    events.followExports('job-2');
+    await poll();
+    queue.jobs.set('job-1', job('job-1', 'sent'));
+    stream.written.length = 0;
+    await poll();
+    expect(stream.written.join('')).toContain('"studies":["1.2.1"]');
+  });
+
+  test('sends the change of one followed job while the read of another is slow', async () => {
+    const stream = fakeStream();
+    events.subscribe(stream.res);
+    queue.jobs.set('job-1', job('job-1', 'retrying'));
+    queue.jobs.set('job-2', job('job-2', 'retrying'));
+    events.followExports('job-1');
+    events.followExports('job-2');
+    await poll();
+    queue.jobs.set('job-1', job('job-1', 'sent'));
+    queue.jobs.set('job-2', () => new Promise((resolve) => { setTimeout(() => resolve(job('job-2', 'retrying')), 6000); }));
+    stream.written.length = 0;
+    await poll();
+    await jest.advanceTimersByTimeAsync(3000);
+    expect(stream.written.join('')).toContain('"studies":["1.2.1"]');
+  });
+
+  test('follows no job while no stream is open, and lets go of them when the last stream closes', async () => {
+    queue.jobs.set('job-1', job('job-1', 'retrying'));
+    events.followExports('job-1');
+    const stream = fakeStream();
+    events.subscribe(stream.res);
+    expect(await readsIn(poll)).not.toContain('job-1');
+    events.followExports('job-1');
+    stream.close();
+    events.subscribe(fakeStream().res);
+    expect(await readsIn(poll)).not.toContain('job-1');
+  });
+});
