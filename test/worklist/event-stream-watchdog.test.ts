@@ -16,25 +16,49 @@ interface HalfOpeningProxy {
   readonly port: number;
   /** From now on the event streams open through the proxy pass nothing on; later connections work. */
   freezeEventStreams(): void;
+  /**
+   * From now on a new event stream gets its response's headers and nothing of its body, as from a proxy that buffers
+   * responses: the browser's EventSource opens, and no event ever comes.
+   */
+  bufferEventStreamBodies(): void;
+  /** Event streams asked for through the proxy so far. */
+  readonly eventStreamsOpened: number;
   close(): Promise<void>;
 }
 
 async function startProxy(upstreamPort: number): Promise<HalfOpeningProxy> {
   const sockets = new Set<Socket>();
   const streams = new Set<{ frozen: boolean }>();
+  let buffering = false;
+  let eventStreamsOpened = 0;
   const server: Server = createServer((client) => {
     const upstream = connect(upstreamPort, '127.0.0.1');
     const pair = { frozen: false };
+    /** Set where this connection's body is held back: what of the headers has passed so far. */
+    let headersOnly: string | undefined;
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('error', () => undefined);
       s.on('close', () => sockets.delete(s));
     }
     client.on('data', (chunk: Buffer) => {
-      if (chunk.toString('latin1').startsWith('GET /api/worklist/events')) streams.add(pair);
+      if (chunk.toString('latin1').startsWith('GET /api/worklist/events')) {
+        streams.add(pair);
+        eventStreamsOpened++;
+        if (buffering) headersOnly = '';
+      }
       if (!pair.frozen) upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => { if (!pair.frozen) client.write(chunk); });
+    upstream.on('data', (chunk: Buffer) => {
+      if (pair.frozen) return;
+      if (headersOnly === undefined) return void client.write(chunk);
+      const before = headersOnly.length;
+      headersOnly += chunk.toString('latin1');
+      const end = headersOnly.indexOf('\r\n\r\n');
+      if (end < 0) return void client.write(chunk);
+      if (end + 4 > before) client.write(chunk.subarray(0, end + 4 - before));
+      pair.frozen = true;
+    });
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
   });
@@ -42,6 +66,8 @@ async function startProxy(upstreamPort: number): Promise<HalfOpeningProxy> {
   return {
     port: (server.address() as AddressInfo).port,
     freezeEventStreams: () => { for (const pair of streams) pair.frozen = true; },
+    bufferEventStreamBodies: () => { buffering = true; },
+    get eventStreamsOpened() { return eventStreamsOpened; },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => server.close(resolve));
@@ -83,5 +109,25 @@ describe('the worklist page\'s event stream on a connection that went half-open'
     await page.waitForSelector('body[data-live="on"]', { state: 'attached', timeout: 8000 });
     await server.queue.recordNotApplicable('na-0', uid, 'no PET series');
     await page.waitForSelector(`tr[data-study-uid="${uid}"] [data-state="not-applicable"]`, { timeout: 5000 });
+  }, 30_000);
+
+  test('behind a proxy that passes the headers but holds the body, never says it is live and keeps trying', async () => {
+    const uid = syntheticStudy(0).studyInstanceUid;
+    await page.goto(`http://127.0.0.1:${proxy.port}/`);
+    await page.waitForSelector(`tr[data-study-uid="${uid}"]`);
+    await page.waitForSelector('body[data-live="on"]', { state: 'attached', timeout: 5000 });
+    proxy.bufferEventStreamBodies();
+    proxy.freezeEventStreams();
+    await page.waitForSelector('body[data-live="off"]', { state: 'attached', timeout: 5000 });
+    const opened = proxy.eventStreamsOpened;
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { liveStates: string[] }).liveStates = seen;
+      new MutationObserver(() => seen.push(document.body.dataset['live'] ?? '')).observe(document.body, { attributes: true });
+    });
+    // Watchdog 1.25 s, backoff 1 s then 2 s: at least two streams opened (and given up) in 6 s.
+    await page.waitForTimeout(6000);
+    expect(await page.evaluate(() => (window as unknown as { liveStates: string[] }).liveStates)).not.toContain('on');
+    expect(proxy.eventStreamsOpened - opened).toBeGreaterThanOrEqual(2);
   }, 30_000);
 });

@@ -10,7 +10,9 @@ const MISSED_PINGS = 2.5;
 
 /**
  * The gateway's server-sent events (GET /api/worklist/events): one EventSource for the page, shared by the views.
- * Once the stream is open (and again after a reconnect) every view refreshes, since events may have been missed.
+ * Once the stream's first event arrives (and again after a reconnect) every view refreshes, since events may have
+ * been missed. The first event, not 'open': a proxy that passes the headers on but buffers the body opens the stream
+ * and delivers nothing, which must not show "Live" nor count as a working connection.
  *
  * EventSource reconnects by itself only after a network error. A reconnect answered with anything but a 200 event
  * stream (401 once the session cookie has expired, 502 from a proxy while the gateway restarts) closes it for good,
@@ -29,6 +31,8 @@ export class StudyEventStream {
   /** Learnt from the first ping; until then (a gateway without pings) no watchdog. */
   private pingIntervalMs: number | undefined;
   private watchdog: number | undefined;
+  /** Whether the current stream has delivered an event. */
+  private connected = false;
   /** Bumped by close(): a probe or timer of an earlier stream then does nothing. */
   private generation = 0;
 
@@ -52,25 +56,34 @@ export class StudyEventStream {
       this.pingIntervalMs = (JSON.parse((e as MessageEvent<string>).data) as StreamPingEvent).intervalMs;
       this.heardFrom(source);
     });
-    source.addEventListener('open', () => {
-      this.heardFrom(source);
-      // Every view refreshes, on the first open too: the server compares its polls with the state at the stream's
-      // first poll, so a change between a view's own read and that poll would never be sent.
-      this.emit(new Set(['*']));
-      this.failures = 0;
-      setLive(true);
-    });
     source.addEventListener('error', () => {
+      this.connected = false;
       setLive(false);
       if (source.readyState === EventSource.CLOSED && source === this.source) void this.reopen();
     });
     this.source = source;
+    this.connected = false;
+    // Also before any event: a stream that never connects (no headers, no error) is given up like a silent one.
+    this.restartWatchdog(source);
   }
 
-  /** Restarts the watchdog: `source` is alive. */
+  /** `source` is alive: the first time, it now counts as connected; the watchdog starts again. */
   private heardFrom(source: EventSource): void {
+    if (source !== this.source) return;
+    if (!this.connected) {
+      this.connected = true;
+      this.failures = 0;
+      setLive(true);
+      // Every view refreshes, on the first stream too: the server compares its polls with the state at the stream's
+      // first poll, so a change between a view's own read and that poll would never be sent.
+      this.emit(new Set(['*']));
+    }
+    this.restartWatchdog(source);
+  }
+
+  private restartWatchdog(source: EventSource): void {
     window.clearTimeout(this.watchdog);
-    if (this.pingIntervalMs === undefined || source !== this.source) return;
+    if (this.pingIntervalMs === undefined) return;
     this.watchdog = window.setTimeout(() => {
       if (source !== this.source) return;
       setLive(false);
