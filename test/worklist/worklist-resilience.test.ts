@@ -287,6 +287,23 @@ describe('the worklist page when the server or the network misbehaves', () => {
       undefined, { timeout: 5000 });
   }, 20_000);
 
+  test('a success answered with HTML (an SSO proxy\'s sign-in page) or with cut-off JSON says so, and nothing crashes', async () => {
+    let answer: 'html' | 'cut' = 'html';
+    const crashes: string[] = [];
+    page.on('pageerror', (err) => crashes.push(err.message));
+    await page.route((url) => url.pathname === '/api/worklist', (route: Route) => (answer === 'html'
+      ? route.fulfill({ status: 200, contentType: 'text/html', body: '<html><body><form>Sign in</form></body></html>' })
+      : route.fulfill({ status: 200, contentType: 'application/json', body: '{"studies":[{"studyInst' })));
+    await page.goto(`${server.root}/`);
+    const error = page.locator('.worklist .error-box');
+    await error.waitFor({ timeout: 5000 });
+    expect(await error.textContent()).toMatch(/^HTTP 200: the answer was not JSON \(text\/html\)/);
+    answer = 'cut';
+    await page.waitForFunction(() => /^HTTP 200: the answer could not be read/.test(document.querySelector('.worklist .error-box')?.textContent ?? ''),
+      undefined, { timeout: 5000 });
+    expect(crashes).toEqual([]);
+  }, 20_000);
+
   test('a worklist read refused with 400 (a from after to) is shown once, not asked again', async () => {
     let asked = 0;
     await page.route((url) => url.pathname === '/api/worklist', (route: Route) => {

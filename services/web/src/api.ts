@@ -9,8 +9,8 @@ export class AuthRequiredError extends Error {
 /** Any other refusal, with the server's catalogue code and message. */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
+  constructor(readonly status: number, readonly code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -29,11 +29,32 @@ async function send(url: string, init: RequestInit): Promise<Response> {
   }
 }
 
+/**
+ * The answer's JSON body; undefined for an error's body that is not JSON (a proxy's error page) and for a success with
+ * no content (204). A success answered with anything else (an SSO proxy's sign-in page, HTML with 200) or with JSON
+ * that cannot be read (cut off) is an ApiError that says so, not undefined for callers to trip over.
+ */
+async function readBody(res: Response): Promise<unknown> {
+  const type = res.headers.get('content-type') ?? '';
+  if (!type.includes('json')) {
+    if (!res.ok || res.status === 204) return undefined;
+    throw new ApiError(res.status, 'UNEXPECTED_RESPONSE',
+      `HTTP ${res.status}: the answer was not JSON (${type.split(';')[0] || 'no content type'}); a proxy in between may want a sign-in`);
+  }
+  try {
+    return await res.json();
+  } catch (err) {
+    if (!res.ok) return undefined;
+    throw new ApiError(res.status, 'UNREADABLE_RESPONSE', `HTTP ${res.status}: the answer could not be read (incomplete or invalid JSON)`,
+      { cause: err });
+  }
+}
+
 async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   const res = await send(url, init);
   noteServerDate(res.headers.get('date'));
   if (res.status === 401) throw new AuthRequiredError('authentication required');
-  const body: unknown = res.headers.get('content-type')?.includes('json') ? await res.json() : undefined;
+  const body = await readBody(res);
   if (!res.ok) {
     const err = (body ?? {}) as { code?: string; message?: string };
     // Not statusText alone: HTTP/2 has none, and a proxy's HTML error page would leave an empty message.
