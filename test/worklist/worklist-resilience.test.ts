@@ -431,8 +431,17 @@ describe('the worklist page when the server or the network misbehaves', () => {
     await live();
     await page.focus(`${row(4)} a.patient-link`);
     const dateCell = await page.$(`${row(4)} td:nth-child(3)`);
+    const patientCell = await page.$(`${row(4)} td:nth-child(2)`);
+    // The patient's name corrected in the PACS too: the focused link's own cell is replaced, and focus must follow it.
+    await page.route((url) => url.pathname === '/api/worklist', async (route: Route) => {
+      const answer = await route.fetch();
+      const list = (await answer.json()) as { studies: Array<{ studyInstanceUid: string; patientName: string }> };
+      for (const s of list.studies) if (s.studyInstanceUid === uid(4)) s.patientName = 'CORRECTED^NAME';
+      return route.fulfill({ response: answer, json: list });
+    });
     await changeStudy(4);
     await page.waitForSelector(`${row(4)} [data-state="not-applicable"]`, { timeout: 5000 });
+    expect(await patientCell?.evaluate((el) => el.isConnected)).toBe(false);
     expect(await page.evaluate(() => document.activeElement?.closest('tr')?.dataset['studyUid'])).toBe(uid(4));
     expect(await page.evaluate(() => document.activeElement?.className)).toBe('patient-link');
     expect(await dateCell?.evaluate((el) => el.isConnected)).toBe(true);
