@@ -27,17 +27,18 @@ class FakeQueue {
 }
 
 /** Just what StudyEvents asks of a response; `written` holds each write. */
-function fakeStream(): { res: Response; written: string[]; close: () => void } {
+function fakeStream(): { res: Response; written: string[]; close: () => void; ended: () => boolean } {
   const emitter = new EventEmitter();
   const written: string[] = [];
+  let ended = false;
   const res = {
     closed: false, writableEnded: false, writableLength: 0,
     status: () => res, set: () => res, flushHeaders: () => undefined,
     write: (text: string) => { written.push(text); return true; },
     on: (event: string, fn: () => void) => { emitter.on(event, fn); return res; },
-    end: () => undefined, destroy: () => undefined,
+    end: () => { ended = true; }, destroy: () => { ended = true; },
   };
-  return { res: res as unknown as Response, written, close: () => emitter.emit('close') };
+  return { res: res as unknown as Response, written, close: () => emitter.emit('close'), ended: () => ended };
 }
 
 const noArchive = { onInstanceStored: () => undefined, onDeletedFrom: () => undefined } as unknown as Archive;
@@ -133,5 +134,29 @@ describe('the jobs an event stream follows for their exports', () => {
     stream.close();
     events.subscribe(fakeStream().res);
     expect(await readsIn(poll)).not.toContain('job-1');
+  });
+});
+
+describe('an event stream\'s age', () => {
+  test('a stream is ended after 30 minutes however much it is written to, and the poller goes on for a newer one', async () => {
+    jest.useFakeTimers();
+    const queue = new FakeQueue();
+    const events = new StudyEvents(queue as unknown as JobQueue, noArchive, createLogger('silent'), POLL_MS, 15_000);
+    try {
+      const old = fakeStream();
+      events.subscribe(old.res);
+      await jest.advanceTimersByTimeAsync(20 * 60_000);
+      const newer = fakeStream();
+      events.subscribe(newer.res);
+      await jest.advanceTimersByTimeAsync(10 * 60_000 + 15_000);
+      expect(old.ended()).toBe(true);
+      expect(newer.ended()).toBe(false);
+      newer.written.length = 0;
+      await jest.advanceTimersByTimeAsync(15_000);
+      expect(newer.written.join('')).toContain('event: ping');
+    } finally {
+      events.close();
+      jest.useRealTimers();
+    }
   });
 });

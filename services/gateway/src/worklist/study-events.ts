@@ -18,6 +18,12 @@ const FOLLOW_EXPORTS_FOR_MS = 10 * 60_000;
  * (its last state kept) instead of failing the whole poll.
  */
 const FOLLOWED_READ_TIMEOUT_MS = QUEUE_READ_TIMEOUT_MS / 2;
+/**
+ * Longest an event stream is kept: a half-open one (a laptop asleep, a VPN switch) still takes every ping as sent, and
+ * would otherwise hold its place among MAX_EVENT_STREAMS until TCP gives up (hours). A page whose stream ends opens
+ * a new one by itself (and refreshes), so a live page sees no more than that once in this long.
+ */
+export const MAX_STREAM_AGE_MS = 30 * 60_000;
 /** Longest gap between writes to an event stream; shorter where the server closes quiet connections sooner. */
 const KEEPALIVE_MS = 15_000;
 
@@ -105,8 +111,11 @@ function studyKeys(pending: string[], jobs: JobRecord[]): Map<string, string> {
  * `event: studies` with the UIDs that changed and fetch what they show again.
  */
 export class StudyEvents {
-  /** Each stream, with whether the sign-in that opened it still holds (checked before every write). */
-  private readonly clients = new Map<Response, () => boolean>();
+  /**
+   * Each stream, with whether the sign-in that opened it still holds and when it is ended (MAX_STREAM_AGE_MS), both
+   * checked before every write.
+   */
+  private readonly clients = new Map<Response, { readonly signedIn: () => boolean; readonly endsAt: number }>();
   /** Set by close(): a stream asked for during a shutdown is refused, not taken on to hold the server open. */
   private closed = false;
   /** Studies the archive stored instances in or deleted them from since the last poll. */
@@ -161,7 +170,7 @@ export class StudyEvents {
     res.flushHeaders();
     // A ping at once: the page learns the interval from it before it is due to expect the next.
     res.write(`retry: 2000\n\n${this.ping}`);
-    this.clients.set(res, signedIn);
+    this.clients.set(res, { signedIn, endsAt: Date.now() + MAX_STREAM_AGE_MS });
     if (!this.timer) this.start();
     // The response's 'close', not the request's: it comes whenever the connection goes, the body read or not.
     res.on('close', () => {
@@ -274,8 +283,9 @@ export class StudyEvents {
   }
 
   private write(text: string): void {
-    for (const [res, signedIn] of this.clients) {
-      if (signedIn()) {
+    const now = Date.now();
+    for (const [res, { signedIn, endsAt }] of this.clients) {
+      if (now < endsAt && signedIn()) {
         if (!writeToStream(res, text, this.log)) this.clients.delete(res);
         continue;
       }
