@@ -121,6 +121,26 @@ describe('the study view says what it shows and keeps the reader\'s place', () =
     await page.waitForFunction(() => document.querySelector('.ok-box') === null, undefined, { timeout: 5000 });
   }, 20_000);
 
+  test('an error shown after "Analysis requested" stays when the requested run ends', async () => {
+    await images(png, png);
+    await page.goto(`${server.root}${studyPage(6)}`);
+    await page.waitForSelector('.study-head');
+    await live();
+    let calls = 0;
+    await page.route((url) => url.pathname === `/api/studies/${uid(6)}/analyze`, (route: Route) => (++calls === 1
+      ? route.fulfill({ status: 202, json: { kind: 'queued', jobId: 'job-6-again' } })
+      : route.fulfill({ status: 409, json: { code: 'MIPSEG_STUDY_INCOMPLETE', message: 'refused for this test' } })));
+    await page.click('[data-action="analyze"]');
+    await page.locator('.ok-box', { hasText: 'Analysis requested' }).waitFor({ timeout: 5000 });
+    await page.click('[data-action="analyze"]');
+    await page.locator('.error-box', { hasText: 'refused for this test' }).waitFor({ timeout: 5000 });
+    // The first requested run ends: what the second request was told stays on screen.
+    await server.queue.recordNotApplicable('job-6-again', uid(6), 'no PET series');
+    await page.waitForSelector('.study-grid [data-state="not-applicable"]', { timeout: 5000 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await page.locator('.error-box', { hasText: 'refused for this test' }).count()).toBe(1);
+  }, 20_000);
+
   test('a live update keeps keyboard focus on the same control of the study view', async () => {
     await images(png, png);
     await page.goto(`${server.root}${studyPage(5)}`);

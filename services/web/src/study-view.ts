@@ -196,14 +196,17 @@ export function studyView(shell: Shell, uid: string): View {
       actionButton('analyze', label, { class: 'btn primary', attrs: { 'data-action': 'analyze' } }, () => analyzeStudy(uid), analyzeAnswered));
   }
 
-  /** Takes the analyse notice away once the run it told of has ended, or been overtaken by another. */
+  /**
+   * Takes the analyse notice away once the run it told of has ended, or been overtaken by another; an error a later
+   * action was answered with stays (it is about that action, not the run).
+   */
   function settleAwaited(ai: AiStatus): void {
     shownJobId = ai.jobId;
     if (!awaited) return;
     const ended = ai.jobId === awaited.jobId ? FINAL_STATES.has(ai.state) : ai.jobId !== awaited.since;
     if (!ended) return;
     awaited = undefined;
-    replaceChildren(notice);
+    if (!notice.querySelector('.error-box')) replaceChildren(notice);
   }
 
   function render(d: StudyDetail): void {
