@@ -74,6 +74,28 @@ describe('the study view says what it shows and keeps the reader\'s place', () =
     expect(await alert.textContent()).toBe('MIP could not be loaded');
   }, 20_000);
 
+  test('an overlay that fails once (a 502 while the gateway restarts) is tried again, and the message goes once it loads', async () => {
+    let calls = 0;
+    await images(png, (r) => (++calls === 1 ? r.fulfill({ status: 502, contentType: 'text/html', body: '<h1>Bad Gateway</h1>' }) : png(r)));
+    await page.goto(`${server.root}${studyPage(0)}`);
+    await page.locator('.mip-viewer [role="alert"]').waitFor({ timeout: 5000 });
+    await page.waitForFunction(() => document.querySelector('.mip-viewer [role="alert"]') === null, undefined, { timeout: 8000 });
+    expect(await page.locator('input[name="overlay"]').isDisabled()).toBe(false);
+    expect(await page.locator('.mip-viewer .legend').isVisible()).toBe(true);
+  }, 20_000);
+
+  test('an overlay that keeps failing offers "Reload image" after its tries, which loads it once it can be', async () => {
+    let failing = true;
+    await images(png, (r) => (failing ? r.fulfill({ status: 503, contentType: 'text/html', body: '<h1>down</h1>' }) : png(r)));
+    await page.goto(`${server.root}${studyPage(0)}`);
+    const reload = page.locator('.mip-viewer [data-action="reload-image"]');
+    await reload.waitFor({ timeout: 15_000 });
+    failing = false;
+    await reload.click();
+    await page.waitForFunction(() => document.querySelector('.mip-viewer [role="alert"]') === null, undefined, { timeout: 5000 });
+    expect(await page.locator('input[name="overlay"]').isDisabled()).toBe(false);
+  }, 30_000);
+
   test('a result older than the newest run says so: the newest run was not applicable, failed or is in progress', async () => {
     await images(png, png);
     await server.queue.recordNotApplicable('na-2', uid(2), 'no PET series');

@@ -1,3 +1,4 @@
+import { backoffDelayMs } from './backoff.js';
 import { h } from './dom.js';
 
 export interface MipViewerOptions {
@@ -15,6 +16,43 @@ function checkbox(label: string, checked: boolean, onChange: (checked: boolean) 
   const box = h('input', { attrs: { type: 'checkbox', name }, on: { change: () => onChange(box.checked) } });
   box.checked = checked;
   return h('label', { class: 'toggle' }, box, h('span', {}, label));
+}
+
+/** Tries to load a failed image again this many times, after 1, 2 and 4 s, before offering "Reload image". */
+const IMAGE_RETRIES = 3;
+
+/**
+ * Says in `errors` when `img` fails to load, at once (the reader must not take a missing overlay for "nothing
+ * segmented"), and tries again: a 502 while the gateway restarts passes. Once it loads the message goes; after the last
+ * try a "Reload image" button stays. `shown` hears whether the image is shown.
+ */
+function watchImage(img: HTMLImageElement, message: string, errors: HTMLElement, shown: (shown: boolean) => void): void {
+  const url = img.getAttribute('src') ?? '';
+  let attempts = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const next = h('div', { class: 'muted' });
+  const entry = h('div', {}, h('div', { class: 'error-box', attrs: { role: 'alert' } }, message), next);
+  const reload = (): void => {
+    img.removeAttribute('src');
+    img.setAttribute('src', url);
+  };
+  img.addEventListener('error', () => {
+    // A view left behind (another study opened) tries no more.
+    if (attempts > 0 && !img.isConnected) return;
+    shown(false);
+    if (!entry.isConnected) errors.append(entry);
+    if (attempts < IMAGE_RETRIES) {
+      next.replaceChildren('Trying again…');
+      timer = setTimeout(reload, backoffDelayMs(attempts++));
+      return;
+    }
+    next.replaceChildren(h('button', { class: 'btn', attrs: { type: 'button', 'data-action': 'reload-image' },
+      on: { click: () => { attempts = 0; clearTimeout(timer); reload(); } } }, 'Reload image'));
+  });
+  img.addEventListener('load', () => {
+    entry.remove();
+    shown(true);
+  });
 }
 
 /** The MIP with the tumour mask laid over it: overlay on/off, its opacity, grey scale inverted or not. */
@@ -41,17 +79,16 @@ export function mipViewer(options: MipViewerOptions): HTMLElement {
     legend);
   // An image that does not load (401 once the session lapsed, a SEG deleted meanwhile, a 5xx) must say so: a MIP shown
   // without its overlay, toggle and legend still on, reads as "nothing segmented".
-  const failed = (message: string): void => { errors.append(h('div', { class: 'error-box', attrs: { role: 'alert' } }, message)); };
-  overlay.addEventListener('error', () => {
-    overlayFailed = true;
+  const overlayShown = (shown: boolean): void => {
+    overlayFailed = !shown;
     const box = toggle.querySelector('input');
-    if (box) Object.assign(box, { disabled: true, checked: false });
-    opacity.disabled = true;
-    legend.hidden = true;
+    if (box) Object.assign(box, { disabled: !shown, checked: shown && prefs.overlay });
+    opacity.disabled = !shown;
+    legend.hidden = !shown;
     apply();
-    failed('Segmentation overlay could not be loaded');
-  }, { once: true });
-  mip.addEventListener('error', () => failed('MIP could not be loaded'), { once: true });
+  };
+  watchImage(mip, 'MIP could not be loaded', errors, () => undefined);
+  watchImage(overlay, 'Segmentation overlay could not be loaded', errors, overlayShown);
   apply();
   return h('figure', { class: 'mip-viewer' }, stack, errors, controls);
 }
