@@ -52,10 +52,15 @@ describe('loadConfig', () => {
     for (const host of ['::ffff:10.0.0.5', '::2', 'localhost.example']) expect([host, isLoopback(host)]).toEqual([host, false]);
   });
 
-  test('refuses MAX_INSTANCE_BYTES larger than MAX_REQUEST_BYTES: STOW could never receive such an instance', () => {
-    expect(codeOf(() => loadConfig({ MAX_REQUEST_BYTES: '2097152' }))).toBe('MIPSEG_CONFIG_INVALID');
-    expect(codeOf(() => loadConfig({ MAX_REQUEST_BYTES: '2097152', MAX_INSTANCE_BYTES: '2097153' }))).toBe('MIPSEG_CONFIG_INVALID');
-    expect(loadConfig({ MAX_REQUEST_BYTES: '2097152', MAX_INSTANCE_BYTES: '2097152' }).maxInstanceBytes).toBe(2097152);
+  test('refuses MAX_INSTANCE_BYTES larger than MAX_REQUEST_BYTES with DIMSE off: no instance could be received that large', () => {
+    const off = { DIMSE_ENABLED: 'false' };
+    expect(codeOf(() => loadConfig({ ...off, MAX_REQUEST_BYTES: '2097152' }))).toBe('MIPSEG_CONFIG_INVALID');
+    expect(codeOf(() => loadConfig({ ...off, MAX_REQUEST_BYTES: '2097152', MAX_INSTANCE_BYTES: '2097153' }))).toBe('MIPSEG_CONFIG_INVALID');
+    expect(loadConfig({ ...off, MAX_REQUEST_BYTES: '2097152', MAX_INSTANCE_BYTES: '2097152' }).maxInstanceBytes).toBe(2097152);
+  });
+
+  test('takes MAX_INSTANCE_BYTES larger than MAX_REQUEST_BYTES with DIMSE on: the larger limit is C-STORE\'s', () => {
+    expect(loadConfig({ MAX_REQUEST_BYTES: '536870912' }).maxInstanceBytes).toBe(1024 ** 3);
   });
 
   test('leaves MAX_INSTANCE_BYTES against MAX_REQUEST_BYTES to commands that listen: the worker loads from an .env that lowered only the request cap', () => {

@@ -652,13 +652,14 @@ export function loadConfig(
       maxAssociations: readInt(merged, 'DIMSE_MAX_ASSOCIATIONS', 1, 1000),
     }),
   };
-  // An instance over the request's limit could never arrive whole by STOW: a typo (a digit short) to report now. Only
-  // where the process takes STOW: the worker and segment-mip read the same .env, and one that lowered only
-  // MAX_REQUEST_BYTES must not stop them. (A request also carries its multipart framing, so an instance of exactly
-  // MAX_REQUEST_BYTES cannot arrive either; the check is for typos, not that last hundred bytes.)
-  if (listens && config.maxInstanceBytes > config.maxRequestBytes) {
+  // An instance over the request's limit could never arrive whole by STOW: with DIMSE off, a typo (a digit short) to
+  // report now. With DIMSE on the larger limit is C-STORE's (a site keeping HTTP uploads under a proxy's cap while taking
+  // large multi-frame instances by C-STORE). Only where the process takes STOW: the worker and segment-mip read the same
+  // .env. (A request also carries its multipart framing, so an instance of exactly MAX_REQUEST_BYTES cannot arrive
+  // either; the check is for typos, not that last hundred bytes.)
+  if (listens && !config.dimse.enabled && config.maxInstanceBytes > config.maxRequestBytes) {
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `MAX_INSTANCE_BYTES=${config.maxInstanceBytes} is larger than MAX_REQUEST_BYTES=`
-      + `${config.maxRequestBytes}: no STOW request could carry such an instance (MAX_INSTANCE_BYTES defaults to 1 GiB; lower it too)`);
+      + `${config.maxRequestBytes} with DIMSE off: no STOW request could carry such an instance (MAX_INSTANCE_BYTES defaults to 1 GiB; lower it too)`);
   }
   // Said here, naming both settings: the second listener would otherwise fail with a bare EADDRINUSE after the first
   // had started, and the pipeline with it.
