@@ -47,7 +47,7 @@ export function inWholeWords(length: number, vr: string | undefined, transferSyn
 export function littleEndian(value: Uint8Array, vr: string | undefined, transferSyntaxUid: string): Uint8Array {
   const word = vr === undefined ? undefined : WORD_BYTES[vr];
   if (transferSyntaxUid !== TransferSyntax.ExplicitVrBigEndian || word === undefined) return value;
-  if (!inWholeWords(value.length, vr, transferSyntaxUid)) throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `${vr} value of ${value.length} bytes`);
+  if (value.length % word !== 0) throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `${vr} value of ${value.length} bytes`);
   const copy = Buffer.from(value);
   return word === 2 ? copy.swap16() : word === 4 ? copy.swap32() : copy.swap64();
 }
