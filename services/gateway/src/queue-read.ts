@@ -8,8 +8,7 @@ import { MipsegError } from '@mipseg/shared/errors';
  */
 export const QUEUE_READ_TIMEOUT_MS = 5000;
 
-/** `read` of the job queue, or MIPSEG_QUEUE_UNAVAILABLE (503) once QUEUE_READ_TIMEOUT_MS has passed without an answer. */
-export function readQueue<T>(read: Promise<T>, what: string): Promise<T> {
-  return withTimeout(read, QUEUE_READ_TIMEOUT_MS,
-    () => new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `${what}: no answer within ${QUEUE_READ_TIMEOUT_MS} ms`));
+/** `read` of the job queue, or MIPSEG_QUEUE_UNAVAILABLE (503) once `timeoutMs` has passed without an answer. */
+export function readQueue<T>(read: Promise<T>, what: string, timeoutMs = QUEUE_READ_TIMEOUT_MS): Promise<T> {
+  return withTimeout(read, timeoutMs, () => new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `${what}: no answer within ${timeoutMs} ms`));
 }

@@ -1,7 +1,6 @@
-import { withTimeout } from '@mipseg/shared/async';
-import { MipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
+import { readQueue } from '../queue-read';
 
 /** Whether an export of the job may still change by itself (pending or retrying; sent and failed stay). */
 export const isExporting = (job: { readonly exports: ReadonlyArray<{ readonly state: string }> }): boolean =>
@@ -66,11 +65,10 @@ export class FollowedExports {
   /** Reads every followed job, each on its own: one that fails or is slow leaves the others' changes to go out. */
   read(): FollowedRead {
     this.dropUnrequested();
-    const asked = new Map(this.requestedAt);
-    const reads = [...asked.keys()].map(async (id) => this.queue.getJob(id));
-    const timed = reads.map((read, i) => withTimeout(read, this.options.readTimeoutMs,
-      () => new MipsegError('MIPSEG_QUEUE_UNAVAILABLE', `job ${[...asked.keys()][i]}: no answer within ${this.options.readTimeoutMs} ms`)));
-    const jobs = Promise.allSettled(timed).then((results) => this.settle([...asked], results));
+    const asked = [...this.requestedAt];
+    const reads = asked.map(async ([id]) => this.queue.getJob(id));
+    const timed = reads.map((read, i) => readQueue(read, `job ${(asked[i] as [string, number])[0]}`, this.options.readTimeoutMs));
+    const jobs = Promise.allSettled(timed).then((results) => this.settle(asked, results));
     return { jobs, settled: Promise.allSettled(reads) };
   }
 
