@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Page } from 'playwright-core';
 import { launchChromium, type TestBrowser } from './chromium';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
-import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
+import { buildWorklistPage, startWorklistServer, type WorklistServer } from './worklist-server';
 
 /** Pings every 500 ms (a third of it): the page gives a stream up after 2.5 pings' time without an event. */
 const INACTIVITY_TIMEOUT_MS = 1500;
@@ -82,9 +81,7 @@ describe('the worklist page\'s event stream on a connection that went half-open'
   let page: Page;
 
   beforeAll(async () => {
-    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
-    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    buildWorklistPage();
     server = await startWorklistServer({ HTTP_INACTIVITY_TIMEOUT_MS: String(INACTIVITY_TIMEOUT_MS) });
     indexSyntheticStudy(server.archive.index, syntheticStudy(0));
     proxy = await startProxy(server.gateway.port);

@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import type { ExportStatus, ResultUids } from '@mipseg/shared/queue';
 import { until } from '../support/until';
 import { launchChromium, type TestBrowser } from './chromium';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
-import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
+import { buildWorklistPage, startWorklistServer, type WorklistServer } from './worklist-server';
 
 const PACS = 'stow:http://pacs.test/dicomweb';
 /** More newer jobs than the event stream's poll reads as "the newest": the retried job is older than all of them. */
@@ -28,9 +27,7 @@ describe('an export retried on an older job', () => {
   const pacsTakes = new Promise<void>((resolve) => { release = resolve; });
 
   beforeAll(async () => {
-    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
-    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    buildWorklistPage();
     server = await startWorklistServer({}, undefined, undefined, undefined, { exportDestinations: [PACS] });
     indexSyntheticStudy(server.archive.index, syntheticStudy(0));
     indexSyntheticStudy(server.archive.index, syntheticStudy(1));

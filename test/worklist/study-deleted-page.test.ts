@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import type { Page, Request } from 'playwright-core';
 import type { ResultUids } from '@mipseg/shared/queue';
 import { until } from '../support/until';
 import { launchChromium, readsOf, type TestBrowser } from './chromium';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
-import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
+import { buildWorklistPage, startWorklistServer, type WorklistServer } from './worklist-server';
 
 const uid = (i: number): string => syntheticStudy(i).studyInstanceUid;
 const studyApi = (i: number): string => `/api/worklist/studies/${uid(i)}`;
@@ -52,9 +51,7 @@ describe('the study view when its study goes away', () => {
   const live = (): Promise<unknown> => page.waitForSelector('body[data-live="on"]', { state: 'attached', timeout: 8000 });
 
   beforeAll(async () => {
-    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
-    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    buildWorklistPage();
     server = await startWorklistServer({ ALLOW_STUDY_DELETE: 'true' });
     for (let i = 0; i < 3; i++) indexSyntheticStudy(server.archive.index, syntheticStudy(i));
     server.queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (_id, req) => Promise.resolve(result(req.studyInstanceUid)) },

@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { PNG } from 'pngjs';
 import type { Page, Route } from 'playwright-core';
 import type { ResultUids } from '@mipseg/shared/queue';
 import { until } from '../support/until';
 import { launchChromium, type TestBrowser } from './chromium';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
-import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
+import { buildWorklistPage, startWorklistServer, type WorklistServer } from './worklist-server';
 
 /** Each test uses its own studies, so that none depends on another having run. */
 const STUDIES = 8;
@@ -34,9 +33,7 @@ describe('the study view says what it shows and keeps the reader\'s place', () =
   const png = (r: Route): Promise<void> => r.fulfill({ status: 200, contentType: 'image/png', body: PIXEL });
 
   beforeAll(async () => {
-    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
-    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    buildWorklistPage();
     server = await startWorklistServer();
     for (let i = 0; i < STUDIES; i++) indexSyntheticStudy(server.archive.index, syntheticStudy(i));
     server.queue.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (_id, req) => Promise.resolve(result(req.studyInstanceUid)) },

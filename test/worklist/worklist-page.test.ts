@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { killAndWait, startMipsegProcess, type MipsegProcess } from '../support/
 import { describeWithSharedData, sharedData } from '../support/shared-data';
 import { imagesLoaded, launchChromium, waitForImages, type TestBrowser } from './chromium';
 import { screenshot } from './screenshots';
-import { MODEL_DIR, REPO } from './worklist-server';
+import { buildWorklistPage, MODEL_DIR } from './worklist-server';
 
 const GE = 'data/pet-dicom/ge-discovery-st-wholebody';
 const MIP_PNG = 'data/mip-pet/patients/imgs/patient_000.png';
@@ -43,9 +42,7 @@ describeWithSharedData(GE)('the worklist page with `mipseg serve` and the GE ser
   let downPacs: string;
 
   beforeAll(async () => {
-    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
-    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    buildWorklistPage();
     dataDir = mkdtempSync(join(tmpdir(), 'mipseg-worklist-e2e-'));
     orthanc = await startOrthanc();
     downPacs = `stow:http://127.0.0.1:${await freePort()}/dicomweb`;

@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { PNG } from 'pngjs';
 import type { Page, Route } from 'playwright-core';
 import { launchChromium, readsOf, type TestBrowser } from './chromium';
 import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
-import { REPO, startWorklistServer, type WorklistServer } from './worklist-server';
+import { buildWorklistPage, startWorklistServer, type WorklistServer } from './worklist-server';
 
 const TOKEN = 'resilience-token-0123456789abcdef';
 /** Each test changes the AI state of its own studies only, so that none depends on another having run. */
@@ -31,9 +30,7 @@ describe('the worklist page when the server or the network misbehaves', () => {
   const live = (): Promise<unknown> => page.waitForSelector('body[data-live="on"]', { state: 'attached', timeout: 8000 });
 
   beforeAll(async () => {
-    // `npm test` builds everything first; the page alone is rebuilt here so that this file also runs on its own.
-    const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+    buildWorklistPage();
     server = await startWorklistServer({ AUTH_TOKENS: TOKEN });
     for (let i = 0; i < STUDIES; i++) indexSyntheticStudy(server.archive.index, syntheticStudy(i));
     browser = await launchChromium({ width: 1280, height: 720 });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,12 @@ import { closeGatewayAndWorklist, createWorklist, jobsRouter, startGateway, type
 
 export const REPO = resolve(__dirname, '..', '..');
 export const MODEL_DIR = join(REPO, 'models', 'mip-attention-unet');
+
+/** Builds the worklist page: `npm test` builds everything first, and this lets a browser test file also run on its own. */
+export function buildWorklistPage(): void {
+  const built = spawnSync('npx', ['tsc', '-p', 'services/web'], { cwd: REPO, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`building services/web failed:\n${built.stdout}${built.stderr}`);
+}
 
 export interface WorklistServer {
   readonly config: Config;
