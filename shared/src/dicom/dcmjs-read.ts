@@ -39,6 +39,35 @@ function readUnknownSequencesAsImplicit(): void {
   };
 }
 readUnknownSequencesAsImplicit();
+
+/** What the SV reader below uses of dcmjs's ReadBufferStream (dcmjs ships no types for it). */
+interface ReadStream {
+  readBigUint64(): bigint;
+}
+
+/**
+ * dcmjs 0.51 has readers for UV but none for OL, OV or SV: it reads an element of those VRs (by its explicit VR code,
+ * or by the dictionary's VR in an Implicit VR file) as UN, and the DICOM JSON model then calls an Extended Offset Table
+ * UN. The layout is UN's (two reserved bytes, a 4-byte length) for all three, so OL and OV are UN's reader under their
+ * own name, and SV is UV's with the value read signed.
+ */
+function readVrsDcmjsLacks(): void {
+  const vrs = dcmjs.data.ValueRepresentation;
+  const byType = vrs.createByTypeString.bind(vrs);
+  const named = (base: dcmjs.ValueRepresentationInstance, type: string, more: PropertyDescriptorMap = {}) =>
+    Object.create(base, { type: { value: type }, ...more }) as dcmjs.ValueRepresentationInstance;
+  // dcmjs's stream reads no signed 64-bit word: the unsigned one, in the file's byte order, as two's complement.
+  const readSigned = (stream: ReadStream): bigint => BigInt.asIntN(64, stream.readBigUint64());
+  // dcmjs keeps one reader per VR and compares none by identity: these are made once, like its own.
+  const added: ReadonlyMap<string, dcmjs.ValueRepresentationInstance> = new Map([
+    ['OL', named(byType('UN'), 'OL')],
+    ['OV', named(byType('UN'), 'OV')],
+    ['SV', named(byType('UV'), 'SV', { readBytes: { value: readSigned } })],
+  ]);
+  vrs.createByTypeString = (type) => added.get(type) ?? byType(type);
+}
+readVrsDcmjsLacks();
+
 /** VRs with one value whatever backslashes they hold (PS3.5 6.2). */
 const SINGLE_VALUED_VRS = new Set(['ST', 'LT', 'UT']);
 

@@ -86,11 +86,28 @@ function personNameGroups(name: Partial<Record<(typeof PN_GROUPS)[number], unkno
   return Object.keys(groups).length ? groups : '';
 }
 
+/**
+ * An SV or UV value (dcmjs reads a bigint) by PS3.18 F.2.3, whose Table F.2.3-1 gives both "Number or String", a String
+ * "if needed to avoid losing precision": a JSON Number where it lies within ±(2^53 − 1), which RFC 8259 §6 names the
+ * range where integers are exact and read alike by every IEEE 754 double reader; a decimal string beyond, where a double
+ * would round it (2^53 + 1) or could not show that it had not (2^53 itself).
+ */
+function veryLongValue(value: unknown): unknown {
+  if (typeof value !== 'bigint') return value;
+  const asNumber = Number(value);
+  return Number.isSafeInteger(asNumber) ? asNumber : value.toString();
+}
+
+function jsonValues(vr: string, read: unknown[], signed: boolean): unknown[] {
+  if (vr === 'AT') return read.map(attributeTagText);
+  if (vr === 'SV' || vr === 'UV') return read.map(veryLongValue);
+  return signed ? read.map(asSignedShort) : read;
+}
+
 function convertElement(tag: string, el: dcmjs.DicomJsonElement, inItem: boolean, conversion: Conversion): DicomJsonAttribute {
   const signed = conversion.signedPixelValuesReadAsUs && el.vr === 'US' && PIXEL_VALUE_TAGS.has(tag);
   const vr = signed ? 'SS' : el.vr ?? 'UN';
-  const read = Array.isArray(el.Value) ? el.Value : [];
-  const values = vr === 'AT' ? read.map(attributeTagText) : signed ? read.map(asSignedShort) : read;
+  const values = jsonValues(vr, Array.isArray(el.Value) ? el.Value : [], signed);
   if (vr === 'SQ') {
     const items = values.map((item) => convertDataset(item as dcmjs.DicomJsonDict, true, conversion));
     return items.length ? { vr, Value: items } : { vr };
