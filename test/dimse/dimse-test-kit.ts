@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config, type ConfigKey } from '@mipseg/shared/config';
+import type { Logger } from '@mipseg/shared/log';
 import { Archive } from '@mipseg/shared/store';
 import { startDimseServer, type DimseServer } from '@mipseg/dimse';
 import { encodeFileMetaInformation, readFileMetaInformation } from '@mipseg/shared/dicom';
@@ -22,11 +23,10 @@ export interface TestDimse {
   stop(): Promise<void>;
 }
 
-/** A DIMSE SCP on a free port over a fresh temporary data directory; `stop` removes everything. */
-export async function startTestDimse(env: Partial<Record<ConfigKey, string>> = {}): Promise<TestDimse> {
+/** A DIMSE SCP on a free port over a fresh temporary data directory, logging to `log`; `stop` removes everything. */
+export async function startTestDimse(env: Partial<Record<ConfigKey, string>> = {}, log: Logger = pino({ level: 'silent' })): Promise<TestDimse> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mipseg-dimse-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', DIMSE_PORT: '0', DIMSE_AE_TITLE: SCP_AE_TITLE, ...env });
-  const log = pino({ level: 'silent' });
   const archive = await Archive.open(dataDir, log);
   const server = await startDimseServer({ config, archive, log });
   return {

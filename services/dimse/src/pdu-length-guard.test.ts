@@ -69,6 +69,16 @@ describe('PduLengthGuard', () => {
     expect(new PduLengthGuard().accept(pdu(0x01, 0xfffffff0, 10))).toMatchObject({ pduType: 0x01, length: 0xfffffff0, limit: MAX_OTHER_PDU_LENGTH });
   });
 
+  test('reports an A-ASSOCIATE-RQ, -AC or -RJ after the connection\'s A-ASSOCIATE-RQ as unexpected (PS3.8 AA-8)', () => {
+    const established = [pdu(0x01, 300), pData(pdv(1, 0x03, NO_DATA_SET))];
+    for (const type of [0x01, 0x02, 0x03]) {
+      const guard = new PduLengthGuard();
+      for (const before of established) expect(guard.accept(before)).toBeUndefined();
+      expect(guard.accept(pdu(type, 300))).toMatchObject({ pduType: type, unexpected: true });
+    }
+    expect(refusalOf(Buffer.concat([pdu(0x01, 300), pdu(0x01, 300)]))).toMatch(/A-ASSOCIATE-RQ after the connection's A-ASSOCIATE-RQ/);
+  });
+
   test('reports a PDU type PS3.8 does not have, after which the PDU boundaries could not be followed', () => {
     expect(refusalOf(pdu(0x09, 1_000_000, 0))).toMatch(/PDU type 9/);
   });

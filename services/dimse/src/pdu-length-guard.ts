@@ -20,6 +20,8 @@ export function maxPduLengthToAnnounce(peerMaximum: number): number {
 
 const PDU_HEADER_BYTES = 6; // PDU-type, reserved, PDU-length (PS3.8 9.3)
 const A_ASSOCIATE_RQ = 0x01;
+const A_ASSOCIATE_AC = 0x02;
+const A_ASSOCIATE_RJ = 0x03;
 const P_DATA_TF = 0x04;
 /** A-ASSOCIATE-RQ (1) to A-ABORT (7): the PDU types of PS3.8 9.3.1. */
 const LAST_PDU_TYPE = 0x07;
@@ -31,6 +33,8 @@ export interface PduRefusal {
   readonly reason: string;
   readonly length?: number;
   readonly limit?: number;
+  /** A PDU PS3.8's state machine does not allow in this state (AA-8): the A-ABORT gives reason 2, unexpected PDU. */
+  readonly unexpected?: true;
 }
 
 /**
@@ -42,7 +46,8 @@ export interface PduRefusal {
  * - one of a type PS3.8 does not have: dcmjs-dimse drops the chunk it came in and loses the PDU boundaries, so the
  *   length limit above would no longer hold;
  * - a P-DATA-TF whose PDVs break the rules dcmjs-dimse does not check (see PDataSequence);
- * - an A-ASSOCIATE-RQ whose items break PS3.8's rules (see associateRequestFault).
+ * - an A-ASSOCIATE-RQ whose items break PS3.8's rules (see associateRequestFault);
+ * - an A-ASSOCIATE-RQ, -AC or -RJ after the connection's A-ASSOCIATE-RQ (see unexpectedPdu).
  */
 export class PduLengthGuard {
   private header = Buffer.alloc(0);
@@ -51,6 +56,7 @@ export class PduLengthGuard {
   private readonly pData = new PDataSequence();
   /** The A-ASSOCIATE-RQ being received, whole (at most MAX_OTHER_PDU_LENGTH), checked at its end. */
   private associateRequest: Buffer[] | undefined;
+  private associationRequested = false;
 
   /** Feeds the next chunk; returns the first PDU it will not take, if any. */
   accept(chunk: Buffer): PduRefusal | undefined {
@@ -75,6 +81,8 @@ export class PduLengthGuard {
       const length = this.header.readUInt32BE(2);
       this.header = Buffer.alloc(0);
       if (pduType < 1 || pduType > LAST_PDU_TYPE) return { pduType, reason: `PDU type ${pduType}, which PS3.8 does not have` };
+      const unexpected = this.unexpectedPdu(pduType);
+      if (unexpected) return { pduType, reason: unexpected, unexpected: true };
       const limit = pduType === P_DATA_TF ? MAX_P_DATA_TF_LENGTH : MAX_OTHER_PDU_LENGTH;
       if (length > limit) return { pduType, reason: `a PDU of ${length} bytes, over the ${limit} taken`, length, limit };
       this.bodyLeft = length;
@@ -91,6 +99,23 @@ export class PduLengthGuard {
     return undefined;
   }
 
+  /**
+   * An acceptor never sends an A-ASSOCIATE-RQ, so an A-ASSOCIATE-AC or -RJ never answers one, and a connection carries
+   * one association: once the peer's A-ASSOCIATE-RQ is in, PS3.8 9.2 (Table 9-10) gives AA-8 for all three while it is
+   * answered and while the association is established or being released. dcmjs-dimse would read a second
+   * A-ASSOCIATE-RQ as a new association on the same connection, and an A-ASSOCIATE-AC into the one under way,
+   * overwriting the presentation contexts it had accepted. Ahead of the A-ASSOCIATE-RQ (Sta2) PS3.8 has AA-1 instead.
+   */
+  private unexpectedPdu(pduType: number): string | undefined {
+    if (pduType !== A_ASSOCIATE_RQ && pduType !== A_ASSOCIATE_AC && pduType !== A_ASSOCIATE_RJ) return undefined;
+    if (!this.associationRequested) {
+      this.associationRequested = pduType === A_ASSOCIATE_RQ;
+      return undefined;
+    }
+    const name = { [A_ASSOCIATE_RQ]: 'A-ASSOCIATE-RQ', [A_ASSOCIATE_AC]: 'A-ASSOCIATE-AC', [A_ASSOCIATE_RJ]: 'A-ASSOCIATE-RJ' }[pduType];
+    return `an ${name} after the connection's A-ASSOCIATE-RQ (PS3.8 AA-8, unexpected PDU)`;
+  }
+
   /** Collects an A-ASSOCIATE-RQ's body; at its end, what breaks the rules in it. */
   private takeAssociateRequest(body: Buffer): string | undefined {
     if (!this.associateRequest) return undefined;
@@ -101,6 +126,9 @@ export class PduLengthGuard {
     return associateRequestFault(whole);
   }
 }
+
+/** A-ABORT (PS3.8 9.3.8): source 2, service provider; reason 2, unexpected PDU. */
+export const A_ABORT_UNEXPECTED_PDU = Buffer.from([0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x02]);
 
 /** A-ABORT (PS3.8 9.3.8): source 2, service provider; reason 6, invalid PDU parameter value. */
 export const A_ABORT_INVALID_PDU_PARAMETER = Buffer.from([0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x06]);

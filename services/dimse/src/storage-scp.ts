@@ -9,7 +9,7 @@ import { StudiesArriving, type Archive, type StoreOutcome } from '@mipseg/shared
 import { busyRejection, checkAeTitles, negotiatePresentationContexts, type AssociationRejection } from './association-negotiation';
 import type { AssociationSlots } from './association-slots';
 import { cStoreResultFor } from './c-store-status';
-import { A_ABORT_BY_USER, A_ABORT_INVALID_PDU_PARAMETER, maxPduLengthToAnnounce, PduLengthGuard, type PduRefusal } from './pdu-length-guard';
+import { A_ABORT_BY_USER, A_ABORT_INVALID_PDU_PARAMETER, A_ABORT_UNEXPECTED_PDU, maxPduLengthToAnnounce, PduLengthGuard, type PduRefusal } from './pdu-length-guard';
 import { ReceivedInstance } from './received-instance';
 
 /**
@@ -91,8 +91,9 @@ export class StorageScp extends Scp {
       if (!refusal) return;
       this.connection.off('data', onData);
       this.refusedPdu = refusal;
-      this.log.warn(refusal, 'PDU this SCP does not take; association aborted');
-      this.connection.end(A_ABORT_INVALID_PDU_PARAMETER);
+      this.log.warn({ ...refusal, callingAeTitle: this.callingAeTitle || undefined }, 'PDU this SCP does not take; association aborted');
+      // Already ended (an association rejected or released, PS3.8 Sta13): the peer is owed no more PDUs.
+      if (!this.isClosed) this.connection.end(refusal.unexpected ? A_ABORT_UNEXPECTED_PDU : A_ABORT_INVALID_PDU_PARAMETER);
       this.connection.destroySoon();
     };
     this.connection.prependListener('data', onData);
@@ -117,7 +118,8 @@ export class StorageScp extends Scp {
   }
 
   override associationRequested(request: association.Association): void {
-    // The guard has answered an A-ASSOCIATE-RQ breaking PS3.8's rules with an A-ABORT; dcmjs-dimse still parses it.
+    // The guard has answered an A-ASSOCIATE-RQ breaking PS3.8's rules, or one on a connection that already had one,
+    // with an A-ABORT; dcmjs-dimse still parses it.
     if (this.refusedPdu) return;
     const peer = { callingAeTitle: request.getCallingAeTitle(), calledAeTitle: request.getCalledAeTitle() };
     this.callingAeTitle = peer.callingAeTitle;
@@ -238,7 +240,6 @@ export class StorageScp extends Scp {
   }
 
   private takeSlot(): AssociationRejection | undefined {
-    if (this.holdsSlot) return busyRejection('a second association on one connection', 'congestion');
     const refusal = this.context.slots.acquire();
     if (refusal === undefined) {
       this.holdsSlot = true;
