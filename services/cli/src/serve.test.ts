@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CLI, killAndWait, startMipsegProcess, type MipsegProcess } from '../../../test/support/mipseg-process';
 import { waitForJobs } from '../../../test/support/pipeline-wait';
 import { postStow } from '../../../test/support/stow';
@@ -111,6 +112,45 @@ describe('mipseg serve with ALLOW_STUDY_DELETE', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ studyInstanceUid: '2.25.9300', deletedInstances: 1 });
     expect(await (await fetch(`${root}/dicomweb/studies?StudyInstanceUID=2.25.9300`)).json()).toEqual([]);
+  });
+});
+
+describe('mipseg serve after a kill in the middle of a replacement', () => {
+  let dataDir: string;
+  let service: MipsegProcess | undefined;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mipseg-serve-interrupted-'));
+  });
+  afterAll(async () => {
+    if (service) await killAndWait(service.child, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const copy = (instanceNumber: number): Buffer => Buffer.from(syntheticPetInstance({ sopInstanceUid: '2.25.9311.1', seriesInstanceUid: '2.25.9311',
+    imagePositionPatient: [0, 0, 0], attributes: { StudyInstanceUID: '2.25.9310', InstanceNumber: instanceNumber } }));
+
+  test('writes the instance\'s index row again from the file in place, and says so', async () => {
+    service = await startMipsegProcess({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', QUIET_PERIOD_MS: '3600000', LOG_LEVEL: 'info' });
+    expect((await postStow(`http://127.0.0.1:${service.httpPort}/dicomweb/studies`, [copy(1)])).status).toBe(200);
+    await killAndWait(service.child, 'SIGKILL');
+    // What a kill between a replacement's rename and its index row leaves: the old copy kept under retired/ (a second
+    // name of its file), the new copy in place, the row the old copy's.
+    const key = join('instances', '2.25.9310', '2.25.9311', '2.25.9311.1.dcm');
+    const retired = join(dataDir, 'retired', `${key}.${createHash('sha256').update(copy(1)).digest('hex').slice(0, 16)}.${Date.now()}`);
+    mkdirSync(dirname(retired), { recursive: true });
+    linkSync(join(dataDir, key), retired);
+    writeFileSync(join(dataDir, 'tmp', 'replacement.part'), copy(2));
+    renameSync(join(dataDir, 'tmp', 'replacement.part'), join(dataDir, key));
+
+    service = await startMipsegProcess({ DATA_DIR: dataDir, DIMSE_ENABLED: 'false', QUIET_PERIOD_MS: '3600000', LOG_LEVEL: 'info' });
+    const instanceNumber = async (): Promise<unknown> => {
+      const res = await fetch(`http://127.0.0.1:${String(service?.httpPort)}/dicomweb/studies/2.25.9310/instances`);
+      return ((await res.json()) as Array<Record<string, { Value?: unknown[] }>>)[0]?.['00200013']?.Value?.[0];
+    };
+    const deadline = Date.now() + 20_000;
+    while ((await instanceNumber()) !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await instanceNumber()).toBe(2);
+    expect(service.output()).toContain('replacements a process did not finish: index rows written again from the files in place');
   });
 });
 

@@ -3,10 +3,11 @@ import type { Logger } from '@mipseg/shared/log';
 import { resolve } from 'node:path';
 import { loadModel } from '@mipseg/shared/inference';
 import { scheduleJobPruning } from '@mipseg/shared/queue';
-import { Archive, scheduleRetiredPruning } from '@mipseg/shared/store';
+import { Archive } from '@mipseg/shared/store';
 import { closeGatewayAndWorklist, createWorklist, findOhifDist, jobsRouter, startGateway } from '@mipseg/gateway';
 import { startDimseServer } from '@mipseg/dimse';
 import { startPipeline } from '@mipseg/worker';
+import { startArchiveUpkeep } from './archive-upkeep';
 import { closeWithin } from './close-within';
 
 /** How long shutdown waits, once nothing new can arrive, for stores and deletions under way (twice: see close). */
@@ -23,30 +24,6 @@ export interface RunningService {
   readonly dimsePort: number | undefined;
   /** Resolves true when every part closed, false when one did not in time (and was left; it is logged). */
   close(): Promise<boolean>;
-}
-
-/**
- * Looks, in the background of a start, for instance files that no index row lists in a series it knows
- * (Archive.findUnlistedFiles), and says how many; with `index` (--index-unlisted-files) stores them. Once the service
- * is up: each stored instance's study check then has the pipeline's queue (or outbox) to go to.
- */
-function lookForUnlistedFiles(archive: Archive, log: Logger, index: boolean): { stop(): Promise<void> } {
-  const stopping = new AbortController();
-  const run = new Promise<void>((resolve) => setImmediate(resolve))
-    .then(() => archive.findUnlistedFiles({ index, stop: stopping.signal }))
-    .then(({ unlisted, indexed, refused, examples }) => {
-      if (unlisted === 0) return;
-      if (index) log.warn({ unlisted, indexed, refused, examples }, 'instance files no index row listed: indexed where they could be');
-      else log.warn({ unlisted, examples }, 'instance files that no index row lists, in series the index knows: left as they are. ' +
-        'After a crash or a restored index backup, start once with --index-unlisted-files to store them; files an earlier ' +
-        'release could not remove when it deleted an instance look the same (README, Operations)');
-    }, (err: unknown) => log.error({ err }, 'could not look for instance files no index row lists'));
-  return {
-    stop: () => {
-      stopping.abort();
-      return run;
-    },
-  };
 }
 
 /** `mipseg serve`: the archive, the DICOMweb gateway and the DIMSE SCP in one process. */
@@ -103,10 +80,6 @@ export async function serve(config: Config, log: Logger, options: ServeOptions):
 
 async function startParts(config: Config, log: Logger, options: ServeOptions, archive: Archive, started: Started[]): Promise<RunningService> {
   archive.keepFree(config.minFreeDiskBytes);
-  const pruning = config.retiredRetentionDays > 0
-    ? scheduleRetiredPruning(archive, config.retiredRetentionDays, log.child({ component: 'archive' }))
-    : undefined;
-  if (pruning) started.push({ part: 'retired-copies pruning', close: () => pruning.stop() });
   // Embedded mode analyses here; in queue mode (REDIS_URL) `mipseg worker` processes do.
   const pipeline = await startPipeline({ config, log: log.child({ component: 'pipeline' }), archive, modelDir: options.modelDir,
     softwareVersion: options.softwareVersion, analyses: !config.pipeline.redisUrl });
@@ -133,7 +106,8 @@ async function startParts(config: Config, log: Logger, options: ServeOptions, ar
     extraRouters: [{ path: '/api', router: jobsRouter(pipeline, archive) }, { path: '/api', router: worklist.apiRouter }] });
   log.info({ dataDir: config.dataDir, httpPort: gateway.port, dimsePort: dimse?.port, aeTitle: config.dimse.aeTitle,
     auth: config.authTokens.length > 0 }, 'mipseg ready');
-  const unlisted = lookForUnlistedFiles(archive, log.child({ component: 'archive' }), options.indexUnlistedFiles === true);
+  const upkeep = startArchiveUpkeep(archive, { retiredRetentionDays: config.retiredRetentionDays, indexUnlistedFiles: options.indexUnlistedFiles === true },
+    log.child({ component: 'archive' }));
   let closing: Promise<boolean> | undefined;
   return {
     httpPort: gateway.port,
@@ -146,15 +120,15 @@ async function startParts(config: Config, log: Logger, options: ServeOptions, ar
         // A STOW whose connection the grace period cut may still be storing a part that arrived whole: before the
         // pipeline closes, so that the study check its store records still has a queue (or outbox) to go to.
         // Like a receiver: what it stores records study checks, which need the pipeline's queue (or outbox) still open.
-        await step('unlisted-files search', () => unlisted.stop(), log); // ends before its next file; the rest is looked at at the next start
+        // Its searches and pruning end before their next file; the rest is looked at at the next start.
+        const upkeepStopped = await step('archive upkeep', () => upkeep.stop(), log);
         const ingestSettled = await step('stores under way', () => settleArchive(archive, log), log);
         const pipelineClosed = await step('pipeline', () => closeWithin('pipeline (job queue and analysis threads)', () => pipeline.close(), log), log);
         // After the queue: its close ends a pruning run (which stops between studies, or fails with the connection).
         const pruningStopped = !jobPruning || await step('job record pruning', () => closeWithin('job record pruning', () => jobPruning.stop(), log), log);
-        const retiredStopped = await step('retired-copies pruning', async () => pruning?.stop(), log); // ends before its next file
         const settled = await step('last stores', () => settleArchive(archive, log), log); // what the pipeline's last analyses stored
         archive.close();
-        return ingestClosed && pipelineClosed && pruningStopped && retiredStopped && ingestSettled && settled;
+        return ingestClosed && upkeepStopped && pipelineClosed && pruningStopped && ingestSettled && settled;
       })();
       return closing;
     },

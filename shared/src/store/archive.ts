@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
@@ -12,7 +12,7 @@ import { isUncompressed } from '../dicom/transfer-syntaxes';
 import { sameDataSet } from '../dicom/same-data-set';
 import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
-import { FileBlobStore, type BlobStore } from './blob-store';
+import { FileBlobStore, parseRetiredKey, type BlobStore } from './blob-store';
 import { FreeSpaceFloor, type ReceivingFloorCheck } from './free-space-floor';
 import { DataDirLock } from './data-dir-lock';
 import { separatePatientsWithoutId } from './patients-without-id';
@@ -59,9 +59,15 @@ export interface StoreOptions {
    * study (findUnlistedFiles): any stored copy stays, whatever its bytes, and a series deleted meanwhile stays deleted.
    */
   readonly onlyIfUnindexed?: UnlistedPlace;
+  /**
+   * The file is a copy of the instance's stored file at this place, taken to write its index row again from it
+   * (repairInterruptedReplacements): stored only while a row lists the instance there and the file in place still
+   * holds these bytes, checked in the study's gate and the instance's turn.
+   */
+  readonly reindexStoredCopy?: UnlistedPlace;
 }
 
-/** Where an unlisted file lies: the study, series and SOP Instance UIDs its key names. */
+/** Where an instance file lies (an unlisted one, or one whose row is written again): the UIDs its key names. */
 export interface UnlistedPlace {
   readonly study: string;
   readonly series: string;
@@ -74,6 +80,16 @@ export interface UnlistedFiles {
   readonly indexed: number;
   readonly refused: number;
   /** The first few keys, for the log. */
+  readonly examples: readonly string[];
+}
+
+/** What repairInterruptedReplacements found and did. */
+export interface InterruptedReplacements {
+  /** Instances with a copy under retired/ that were looked at. */
+  readonly checked: number;
+  readonly repaired: number;
+  readonly failed: number;
+  /** The first few repaired or failed SOP Instance UIDs, for the log. */
   readonly examples: readonly string[];
 }
 
@@ -469,6 +485,10 @@ export class Archive {
     if (options.besideSeries !== undefined && this.index.findSeriesStudy(options.besideSeries) !== header.studyInstanceUid) {
       throw new MipsegError('MIPSEG_NOT_FOUND', `series ${options.besideSeries} of study ${header.studyInstanceUid} (deleted: its result is not stored)`);
     }
+    if (options.reindexStoredCopy && !(await this.stillHoldsCopy(header, sha256, existing, options.reindexStoredCopy))) {
+      await this.blobs.discardTemp(tempPath);
+      return { status: 'unchanged', header, replaced: false };
+    }
     const place = options.onlyIfUnindexed;
     if (place) {
       // Checked here, in the study's gate and the instance's turn: a deletion or a store may have come between the
@@ -501,7 +521,8 @@ export class Archive {
     const others = existing ? await this.seriesSourceHeaders(header.studyInstanceUid, {}, header.seriesInstanceUid) : [];
     // Of the patient the copy names (a corrected PatientID moves the study), not the one it is filed under now.
     const ofPatient = existing ? await this.patientHeaderWithout(header.studyInstanceUid, patientKeyOf(header)) : undefined;
-    const retired = existing ? await this.blobs.retire(existing.storageKey, existing.sha256.slice(0, 16)) : undefined;
+    // Named by the bytes it keeps: a copy being indexed again (reindexStoredCopy) is not the one its row named.
+    const retired = existing ? await this.blobs.retire(existing.storageKey, (options.reindexStoredCopy ? sha256 : existing.sha256).slice(0, 16)) : undefined;
     try {
       await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
       this.index.putInstance(header, { storageKey, size, sha256 },
@@ -639,6 +660,91 @@ export class Archive {
       else if (outcome === 'refused') found.refused++;
     }
     return found;
+  }
+
+  /**
+   * Finds the replacements a process did not finish and writes their index rows again from the files in place. A
+   * replacement keeps the old copy under retired/ (a second name of its file), renames the new copy into place, then
+   * writes the row: a kill between the rename and the row leaves the new bytes under the old copy's row (QIDO and the
+   * cached metadata tell of one copy, a retrieve and an analysis read the other), and a power loss can keep the row
+   * but not the rename. Only an instance with a retired copy can be in either state, so only those are looked at:
+   * one whose retired copy is still the file in place while its row names other bytes, or whose row names a retired
+   * copy's bytes while the file in place is another (hashed to tell: an instance replaced back to an earlier copy is
+   * fine). Its file is then stored again as a received copy would be, its study checked again: the index follows the
+   * file. The sender of an unfinished replacement was never told "stored", and a re-send finds it stored. `stop` ends
+   * it before its next file.
+   */
+  async repairInterruptedReplacements(options: { stop?: AbortSignal } = {}): Promise<InterruptedReplacements> {
+    const checked = new Set<string>();
+    const found = { repaired: 0, failed: 0, examples: [] as string[] };
+    for await (const retiredKey of this.blobs.listRetiredKeys(options.stop)) {
+      if (options.stop?.aborted) break;
+      const row = this.rowOfRetiredCopy(retiredKey);
+      if (!row) continue;
+      checked.add(row.sopInstanceUid);
+      if (!(await this.interruptedAt(row, retiredKey))) continue;
+      const outcome = await this.reindexStoredFile(row);
+      if (outcome === 'unchanged') continue;
+      found[outcome]++;
+      if (found.examples.length < UNLISTED_EXAMPLES) found.examples.push(row.sopInstanceUid);
+    }
+    return { checked: checked.size, ...found };
+  }
+
+  /** The index row of the instance a retired copy was kept from, while the row still places it where the copy came from. */
+  private rowOfRetiredCopy(retiredKey: string): StoredInstance | undefined {
+    const retired = parseRetiredKey(retiredKey);
+    if (!retired) return undefined;
+    const row = this.index.findInstance(basename(retired.key).slice(0, -'.dcm'.length));
+    return row?.storageKey === retired.key ? row : undefined;
+  }
+
+  /** Whether an unfinished replacement, which this retired copy of it shows, left the file in place other than its row. */
+  private async interruptedAt(row: StoredInstance, retiredKey: string): Promise<boolean> {
+    const rowNamesRetired = row.sha256.startsWith(parseRetiredKey(retiredKey)?.reason ?? '-');
+    const retiredInPlace = await this.blobs.sameFile(retiredKey, row.storageKey);
+    // The file in place is the retired one and the row its: stopped before the rename, and nothing changed.
+    if (retiredInPlace && rowNamesRetired) return false;
+    // A finished replacement: its own file in place. Where retire() had to copy (no hard links on the volume), a file
+    // that lost its rename is not the retired one either, and only its size can tell it cheaply.
+    if (!retiredInPlace && !rowNamesRetired && (await this.blobs.size(row.storageKey).catch(() => undefined)) === row.size) return false;
+    return !(await this.storedFileIntact(row));
+  }
+
+  /** Stores an instance's file in place again, to write its row from it (repairInterruptedReplacements). */
+  private async reindexStoredFile(row: StoredInstance): Promise<'repaired' | 'failed' | 'unchanged'> {
+    const place = { study: row.studyInstanceUid, series: row.seriesInstanceUid, sop: row.sopInstanceUid };
+    let outcome: StoreOutcome;
+    try {
+      outcome = await this.storeFromTemp(await this.blobs.copyToTemp(row.storageKey), { reindexStoredCopy: place });
+    } catch (err) {
+      outcome = { status: 'failed', error: toMipsegError(err) };
+    }
+    if (outcome.status === 'stored') {
+      this.log.warn({ storageKey: row.storageKey, sopInstanceUid: row.sopInstanceUid },
+        'a replacement the process did not finish: the index row is written again from the file in place');
+      return 'repaired';
+    }
+    if (outcome.status === 'failed') {
+      this.log.error({ storageKey: row.storageKey, code: outcome.error.code, err: outcome.error.message },
+        'the file of an instance whose replacement did not finish cannot be stored: its index row names other bytes');
+      return 'failed';
+    }
+    return 'unchanged';
+  }
+
+  /**
+   * Whether a copy taken to write an instance's row again (StoreOptions.reindexStoredCopy) is still what a row of that
+   * instance lies on: a re-send or deletion since the copy was taken goes first, and a file that holds another instance
+   * than its place names is refused.
+   */
+  private async stillHoldsCopy(header: InstanceHeader, sha256: string, existing: StoredInstance | undefined, place: UnlistedPlace): Promise<boolean> {
+    if (header.studyInstanceUid !== place.study || header.seriesInstanceUid !== place.series || header.sopInstanceUid !== place.sop) {
+      throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `the file holds instance ${header.sopInstanceUid} of series ` +
+        `${header.seriesInstanceUid}, not the one its place names`);
+    }
+    return existing !== undefined && existing.storageKey === storageKeyFor(place.study, place.series, place.sop)
+      && (await this.storedFileSha256(existing.storageKey)) === sha256;
   }
 
   /** Stores one unlisted file (findUnlistedFiles); a file that cannot even be copied is refused, and the run goes on. */
@@ -995,12 +1101,17 @@ export class Archive {
   private async storedFileIntact(instance: StoredInstance): Promise<boolean> {
     try {
       if ((await this.blobs.size(instance.storageKey)) !== instance.size) return false;
-      const hash = createHash('sha256'); // streamed: a stored multi-frame instance can be hundreds of megabytes
-      for await (const chunk of this.blobs.openRead(instance.storageKey)) hash.update(chunk as Buffer);
-      return hash.digest('hex') === instance.sha256;
+      return (await this.storedFileSha256(instance.storageKey)) === instance.sha256;
     } catch {
       return false;
     }
+  }
+
+  /** The SHA-256 of a stored file, streamed: a stored multi-frame instance can be hundreds of megabytes. */
+  private async storedFileSha256(key: string): Promise<string> {
+    const hash = createHash('sha256');
+    for await (const chunk of this.blobs.openRead(key)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
   }
 
   /** The instance's DICOM JSON (pixel data by BulkDataURI placeholder), computed once and cached beside it. */

@@ -11,6 +11,15 @@ export interface RangedBlob extends RangeReader {
   close(): Promise<void>;
 }
 
+/** A name retire() gives: `{sop}.dcm.{reason}.{ms since the epoch}`. */
+const RETIRED_NAME = /^(.+\.dcm)\.([^./]+)\.(\d{13})$/;
+
+/** What a key listRetiredKeys gave names: the key the copy was kept from, and the reason retire() was given. */
+export function parseRetiredKey(retiredKey: string): { readonly key: string; readonly reason: string } | undefined {
+  const match = RETIRED_NAME.exec(relative('retired', retiredKey));
+  return match ? { key: match[1] as string, reason: match[2] as string } : undefined;
+}
+
 /**
  * Where instance bytes live. Files are published atomically: written under tmp/, fsynced, then renamed
  * into place, so a crash never leaves a partial instance visible. Keys are relative paths built from
@@ -59,6 +68,10 @@ export interface BlobStore {
   listBags(): Promise<string[]>;
   /** Every instance file's key (instances/{study}/{series}/{sop}.dcm), folder by folder; ends early once `stop` aborts. */
   listInstanceKeys(stop?: AbortSignal): AsyncGenerator<string>;
+  /** Every copy {@link retire} kept (retired/instances/{study}/{series}/{sop}.dcm.{reason}.{ms}), as listInstanceKeys. */
+  listRetiredKeys(stop?: AbortSignal): AsyncGenerator<string>;
+  /** Whether two keys name one file (a copy {@link retire} kept as a second name, and the key it kept it from). */
+  sameFile(a: string, b: string): Promise<boolean>;
   /** A copy of the file at `key` in tmp/, for storing as if received; its path. */
   copyToTemp(key: string): Promise<string>;
   read(key: string): Promise<Buffer>;
@@ -389,17 +402,31 @@ export class FileBlobStore implements BlobStore {
     return ((await entriesIn(join(this.root, 'trash'))) ?? []).map((e) => e.name);
   }
 
-  async *listInstanceKeys(stop?: AbortSignal): AsyncGenerator<string> {
+  listInstanceKeys(stop?: AbortSignal): AsyncGenerator<string> {
+    return this.listSeriesFiles('instances', (name) => name.endsWith('.dcm'), stop);
+  }
+
+  listRetiredKeys(stop?: AbortSignal): AsyncGenerator<string> {
+    return this.listSeriesFiles(join('retired', 'instances'), (name) => RETIRED_NAME.test(name), stop);
+  }
+
+  /** The files `wanted` accepts in the series folders ({study}/{series}/) under `top`, folder by folder. */
+  private async *listSeriesFiles(top: string, wanted: (name: string) => boolean, stop?: AbortSignal): AsyncGenerator<string> {
     const names = async (dir: string, files: boolean): Promise<string[]> => {
       const entries = (await entriesIn(join(this.root, dir), ['ENOENT', 'ENOTDIR'])) ?? [];
-      return entries.filter((e) => (files ? e.isFile() && e.name.endsWith('.dcm') : e.isDirectory())).map((e) => e.name).sort();
+      return entries.filter((e) => (files ? e.isFile() && wanted(e.name) : e.isDirectory())).map((e) => e.name).sort();
     };
-    for (const study of await names('instances', false)) {
-      for (const series of await names(join('instances', study), false)) {
+    for (const study of await names(top, false)) {
+      for (const series of await names(join(top, study), false)) {
         if (stop?.aborted) return;
-        for (const file of await names(join('instances', study, series), true)) yield join('instances', study, series, file);
+        for (const file of await names(join(top, study, series), true)) yield join(top, study, series, file);
       }
     }
+  }
+
+  async sameFile(a: string, b: string): Promise<boolean> {
+    const [x, y] = await Promise.all([fs.stat(this.resolve(a)).catch(() => undefined), fs.stat(this.resolve(b)).catch(() => undefined)]);
+    return x !== undefined && y !== undefined && x.ino === y.ino && x.dev === y.dev;
   }
 
   async copyToTemp(key: string): Promise<string> {

@@ -2,7 +2,7 @@ export { Archive, storageKeyFor, HEADER_PROBE_BYTES, METADATA_FORMAT, RESULT_MAX
 export { scheduleRetiredPruning } from './retired-retention';
 export { StudiesArriving } from './studies-arriving';
 export type { ReceivingFloorCheck } from './free-space-floor';
-export type { StoreOutcome, StoreOptions, InstanceStoredListener, ReceivedFile, StudyDeletedFromListener, UnlistedFiles, UnlistedPlace } from './archive';
+export type { StoreOutcome, StoreOptions, InstanceStoredListener, InterruptedReplacements, ReceivedFile, StudyDeletedFromListener, UnlistedFiles, UnlistedPlace } from './archive';
 export { FileBlobStore } from './blob-store';
 export type { BlobStore, PublishOptions, RangedBlob } from './blob-store';
 export { SqliteArchiveIndex } from './sqlite-index';

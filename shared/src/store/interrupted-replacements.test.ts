@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { linkSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../log';
+import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import { Archive, storageKeyFor } from './archive';
+
+const STUDY = '2.25.98300';
+const SERIES = '2.25.98301';
+const SOP = '2.25.98302';
+const KEY = storageKeyFor(STUDY, SERIES, SOP);
+
+/** The instance with the given InstanceNumber: two copies of it differ in that, and the index row shows which it lists. */
+const copy = (instanceNumber: number): Buffer => Buffer.from(syntheticPetInstance({ sopInstanceUid: SOP, seriesInstanceUid: SERIES,
+  imagePositionPatient: [0, 0, 1], attributes: { StudyInstanceUID: STUDY, PatientID: 'REPAIR', InstanceNumber: instanceNumber } }));
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+describe('a replacement the process did not finish is completed at the next start', () => {
+  let dir: string;
+  let archive: Archive;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-interrupted-'));
+    archive = await Archive.open(dir, createLogger('silent'));
+  });
+  afterEach(() => {
+    archive.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function store(bytes: Buffer): Promise<void> {
+    const temp = join(dir, 'tmp', `${sha256(bytes)}.part`);
+    writeFileSync(temp, bytes);
+    expect((await archive.storeFromTemp(temp)).status).toBe('stored');
+  }
+
+  /** A new process on the same data folder, as after a kill or a power loss. */
+  async function restart(): Promise<void> {
+    archive.close();
+    archive = await Archive.open(dir, createLogger('silent'));
+  }
+
+  const listed = (): { instanceNumber: number | null; sha256: string } | undefined => {
+    const row = archive.index.findInstance(SOP);
+    return row && { instanceNumber: row.instanceNumber, sha256: row.sha256 };
+  };
+
+  test('killed between the new copy\'s rename and its index row: the row is written from the file in place', async () => {
+    const first = copy(1);
+    const second = copy(2);
+    await store(first);
+    // What commit() leaves when the process ends right after publish: the old copy kept under retired/, the new one
+    // renamed into place, the index row still the old copy's.
+    await archive.blobs.retire(KEY, sha256(first).slice(0, 16));
+    writeFileSync(join(dir, 'tmp', 'new.part'), second);
+    renameSync(join(dir, 'tmp', 'new.part'), join(dir, KEY));
+    await restart();
+    const told: string[] = [];
+    archive.onInstanceStored((header) => told.push(header.sopInstanceUid));
+
+    expect(await archive.repairInterruptedReplacements()).toEqual({ checked: 1, repaired: 1, failed: 0, examples: [SOP] });
+    expect(listed()).toEqual({ instanceNumber: 2, sha256: sha256(second) });
+    expect(readFileSync(join(dir, KEY))).toEqual(second);
+    expect(told).toEqual([SOP]); // the study is checked again: its content changed
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 0 });
+  });
+
+  test('a power loss that kept the new row but not the rename: the row is written again from the old copy in place', async () => {
+    const first = copy(1);
+    await store(first);
+    await store(copy(2));
+    const [retired] = await retiredKeys();
+    expect(retired).toBeDefined();
+    // The rename lost: the file at the key is the old copy again, the same file as the retired one (a hard link).
+    linkSync(join(dir, String(retired)), join(dir, 'tmp', 'old.part'));
+    renameSync(join(dir, 'tmp', 'old.part'), join(dir, KEY));
+    await restart();
+
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 1, failed: 0 });
+    expect(listed()).toEqual({ instanceNumber: 1, sha256: sha256(first) });
+  });
+
+  test('leaves alone finished replacements, one replaced back to its first copy, and one stopped before its rename', async () => {
+    await store(copy(1));
+    await store(copy(2));
+    await store(copy(1)); // back to the first copy: a retired copy names the row's hash, and the file is intact
+    const before = listed();
+    await archive.blobs.retire(KEY, String(before?.sha256.slice(0, 16))); // stopped after retire, before publish
+    await restart();
+
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 0, failed: 0 });
+    expect(listed()).toEqual(before);
+  });
+
+  test('a study deleted since does not come back', async () => {
+    await store(copy(1));
+    await archive.blobs.retire(KEY, sha256(copy(1)).slice(0, 16));
+    writeFileSync(join(dir, KEY), copy(2));
+    expect(await archive.deleteStudy(STUDY)).toBe(1);
+
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 0 });
+    expect(archive.index.listInstances({ studyUid: STUDY })).toEqual([]);
+  });
+
+  test('a copy taken to write the row again is not stored once a re-send has replaced the file since', async () => {
+    await store(copy(1));
+    const taken = await archive.blobs.copyToTemp(KEY);
+    await store(copy(3)); // the sender's re-send, in between
+
+    const outcome = await archive.storeFromTemp(taken, { reindexStoredCopy: { study: STUDY, series: SERIES, sop: SOP } });
+    expect(outcome.status).toBe('unchanged');
+    expect(listed()).toEqual({ instanceNumber: 3, sha256: sha256(copy(3)) });
+    expect(readFileSync(join(dir, KEY))).toEqual(copy(3));
+  });
+
+  async function retiredKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const key of archive.blobs.listRetiredKeys()) keys.push(key);
+    return keys;
+  }
+});
