@@ -171,8 +171,10 @@ export function storageKeyFor(studyUid: string, seriesUid: string, sopUid: strin
  * 5: text values without trailing padding (a DT kept its space).
  * 6: sequences sent as UN read; "US or SS" sent as UN signed by Pixel Representation (was VR "xs"); person names
  *    without NUL padding or empty trailing components and groups; no group lengths.
+ * 7: OV, SV and OL elements with their own VRs (they were UN); SV and UV values as JSON Numbers within ±(2^53 − 1),
+ *    decimal strings beyond (UV were bigints, which JSON could not hold).
  */
-export const METADATA_FORMAT = 6;
+export const METADATA_FORMAT = 7;
 
 function metadataKeyFor(instance: StoredInstance): string {
   return instance.storageKey.replace(/\.dcm$/, `.${instance.sha256.slice(0, 16)}.m${METADATA_FORMAT}.json`);
