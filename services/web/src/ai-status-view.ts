@@ -33,13 +33,40 @@ export function aiStatusBadge(ai: AiStatus, detailed = false): HTMLElement {
   if (ai.state === 'running') {
     const bar = h('div', { class: 'progress-bar' });
     bar.style.width = `${ai.progress}%`; // CSSOM, not a style attribute: the page's CSP allows no inline styles
-    wrap.append(h('div', { class: 'stage' }, `${stageLabel(ai.stage)} · ${ai.progress}%`),
-      h('div', { class: 'progress', attrs: { role: 'progressbar', 'aria-valuenow': String(ai.progress) } }, bar));
+    const stage = `${stageLabel(ai.stage)} · ${ai.progress}%`;
+    // A progress bar, not a live region: a screen reader reads it when asked, instead of at every update.
+    wrap.append(h('div', { class: 'stage' }, stage),
+      h('div', { class: 'progress', attrs: { role: 'progressbar', 'aria-label': 'Analysis progress', 'aria-valuemin': '0', 'aria-valuemax': '100',
+        'aria-valuenow': String(ai.progress), 'aria-valuetext': stage } }, bar));
   }
   if (ai.reason && (ai.state === 'failed' || ai.state === 'not-applicable' || ai.state === 'deleted')) {
     wrap.append(h('div', { class: detailed ? 'reason' : 'reason clamp', title: ai.reason }, detailed ? ai.reason : shortenUids(ai.reason)));
   }
   return wrap;
+}
+
+/** The live region of aiStateAnnouncer, and what it hears the newest job's state from. */
+export interface AiStateAnnouncer {
+  readonly element: HTMLElement;
+  update(ai: AiStatus): void;
+}
+
+/**
+ * A polite live region that says once when the newest job's state changes (queued, running, done, failed); progress
+ * within a state is left to the progress bar, which a screen reader reads when asked rather than at every update.
+ */
+export function aiStateAnnouncer(): AiStateAnnouncer {
+  const element = h('div', { class: 'sr-only', attrs: { role: 'status', 'aria-live': 'polite', 'data-ai-announcement': '' } });
+  let heard: string | undefined;
+  return {
+    element,
+    update(ai) {
+      const now = `${ai.jobId ?? ''} ${ai.state}`;
+      // Nothing for the state the view opened with: the reader reads the view itself.
+      if (heard !== undefined && now !== heard) element.textContent = `AI analysis: ${LABELS[ai.state]}`;
+      heard = now;
+    },
+  };
 }
 
 const EXPORT_LABELS: Readonly<Record<ExportSummary['state'], string>> = { pending: 'Pending', sent: 'Sent', retrying: 'Retrying', failed: 'Failed' };

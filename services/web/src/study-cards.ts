@@ -8,8 +8,12 @@ import { WORKLIST_LINK, worklistHref } from './worklist-url.js';
 const dl = (...pairs: Array<[string, Node | string]>): HTMLElement =>
   h('dl', { class: 'facts' }, ...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 
-function card(title: string, ...children: Array<Node | null>): HTMLElement {
-  return h('section', { class: 'card' }, h('h2', {}, title), ...children);
+/**
+ * `key` names what the card shows (patchChildren): a card for another result is built anew rather than patched
+ * into the one on screen.
+ */
+function card(key: string, title: string, ...children: Array<Node | null>): HTMLElement {
+  return h('section', { class: 'card', attrs: { 'data-key': key } }, h('h2', {}, title), ...children);
 }
 
 const NEWER_RUN: Partial<Record<AiState, string>> = {
@@ -24,15 +28,15 @@ const NEWER_RUN: Partial<Record<AiState, string>> = {
 function previousResultNote(ai: AiStatus, r: StudyResult): HTMLElement | null {
   if (ai.jobId === r.jobId) return null;
   const which = r.version === null ? 'the previous result' : `the previous result (v${r.version})`;
-  return h('p', { class: 'warn-box', attrs: { 'data-previous-result': '' } },
+  return h('p', { class: 'warn-box', attrs: { 'data-previous-result': '', 'data-key': 'previous-result' } },
     `Showing ${which}; ${NEWER_RUN[ai.state] ?? 'a newer run exists'}.`);
 }
 
 export function resultCard(d: StudyDetail, r: StudyResult | null): HTMLElement {
   const status = aiStatusBadge(d.study.ai, true);
-  if (!r) return card('AI result', status, h('p', { class: 'muted' }, d.study.ai.state === 'deleted' ? 'The result was deleted.' : 'No result yet.'));
+  if (!r) return card('no-result', 'AI result', status, h('p', { class: 'muted' }, d.study.ai.state === 'deleted' ? 'The result was deleted.' : 'No result yet.'));
   const timings = Object.entries(r.timingsMs).map(([stage, ms]) => `${stage} ${formatDuration(ms)}`).join(' · ');
-  return card('AI result', status, previousResultNote(d.study.ai, r), dl(
+  return card(`result ${r.jobId}`, 'AI result', status, previousResultNote(d.study.ai, r), dl(
     ['Lesions', h('strong', { class: 'lesion-count' }, r.lesionCount === 0 ? 'none found' : String(r.lesionCount))],
     ['Tumour area (MIP)', formatArea(r.tumourAreaMm2)],
     ['Model', `${r.modelName} ${r.modelVersion}`],
@@ -46,7 +50,7 @@ export function downloadsCard(r: StudyResult): HTMLElement {
   const row = (label: string, links: InstanceLinks) => h('li', {},
     h('a', { class: 'btn small', attrs: { href: links.downloadUrl, download: `${links.sopInstanceUid}.dcm`, 'data-download': label } }, `Download ${label}`),
     h('a', { class: 'wado-link', attrs: { href: links.wadoRsUrl, title: 'WADO-RS Retrieve Instance (multipart/related)' } }, 'WADO-RS URL'));
-  return card('DICOM objects', h('ul', { class: 'downloads' }, row('SEG', r.seg), row('MIP', r.mip)));
+  return card(`downloads ${r.jobId}`, 'DICOM objects', h('ul', { class: 'downloads' }, row('SEG', r.seg), row('MIP', r.mip)));
 }
 
 /** `stow:http://pacs/dicomweb` → STOW-RS pacs/dicomweb; `dimse:AE@host:port` → C-STORE AE@host:port. */
@@ -58,8 +62,8 @@ function destinationLabel(destination: string): HTMLElement {
 }
 
 export function exportsCard(r: StudyResult, retryButton: (e: ExportSummary) => HTMLButtonElement): HTMLElement {
-  if (r.exports.length === 0) return card('PACS export', h('p', { class: 'muted' }, 'No export destinations are configured.'));
-  return card('PACS export', h('table', { class: 'compact' }, h('tbody', {}, ...r.exports.map((e) => h('tr', { attrs: { 'data-destination': e.destination } },
+  if (r.exports.length === 0) return card(`exports ${r.jobId}`, 'PACS export', h('p', { class: 'muted' }, 'No export destinations are configured.'));
+  return card(`exports ${r.jobId}`, 'PACS export', h('table', { class: 'compact' }, h('tbody', {}, ...r.exports.map((e) => h('tr', { attrs: { 'data-destination': e.destination, 'data-key': e.destination } },
     h('td', { class: 'dest' }, destinationLabel(e.destination)),
     h('td', {}, exportBadge(e), e.detail ? h('div', { class: 'reason', title: e.detail }, e.detail) : null),
     h('td', { class: 'sub nowrap' }, `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`),
@@ -67,14 +71,14 @@ export function exportsCard(r: StudyResult, retryButton: (e: ExportSummary) => H
 }
 
 export function seriesCard(d: StudyDetail): HTMLElement {
-  return card('Series', h('table', { class: 'compact' }, h('tbody', {}, ...d.series.map((s) => h('tr', {},
+  return card('series', 'Series', h('table', { class: 'compact' }, h('tbody', {}, ...d.series.map((s) => h('tr', { attrs: { 'data-key': s.seriesInstanceUid } },
     h('td', { class: 'num' }, s.seriesNumber ?? ''), h('td', {}, h('span', { class: 'chip' }, s.modality ?? '?')),
     h('td', {}, s.seriesDescription ?? ''), h('td', { class: 'num sub' }, `${s.instances} img`))))));
 }
 
 export function jobsCard(d: StudyDetail): HTMLElement | null {
   if (d.jobs.length === 0) return null;
-  return card('Analysis history', h('table', { class: 'compact' }, h('tbody', {}, ...d.jobs.map((j) => h('tr', {},
+  return card('jobs', 'Analysis history', h('table', { class: 'compact' }, h('tbody', {}, ...d.jobs.map((j) => h('tr', { attrs: { 'data-key': j.id } },
     h('td', { class: 'nowrap sub' }, formatDateTime(j.createdAt)),
     // Why a run failed stays readable after a later one succeeds: the reason under its state, in full on hover.
     h('td', {}, j.state, j.reason ? h('div', { class: 'reason', title: j.reason }, j.reason) : null),

@@ -1,7 +1,8 @@
 import { analyzeStudy, ApiError, AuthRequiredError, fetchStudy, retryExport, type AnalyzeAnswer } from './api.js';
-import type { AiState, AiStatus, StudyDetail } from './api-types.js';
-import { aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
+import type { AiState, AiStatus, ExportSummary, StudyDetail, StudyResult } from './api-types.js';
+import { aiStateAnnouncer, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
 import { focusedKey, h, replaceChildren, restoreFocus } from './dom.js';
+import { patchChildren } from './dom-patch.js';
 import { mipViewer } from './mip-viewer.js';
 import { backoffDelayMs } from './backoff.js';
 import { backLink, downloadsCard, exportsCard, header, jobsCard, resultCard, seriesCard, studyDeleted } from './study-cards.js';
@@ -18,6 +19,10 @@ export function studyView(shell: Shell, uid: string): View {
   const element = h('section', { class: 'study' }, h('p', { class: 'muted' }, 'Loading…'));
   const notice = h('div', { class: 'notice', attrs: { 'aria-live': 'polite' } });
   const refreshNotice = h('div', { class: 'notice', attrs: { 'aria-live': 'polite', 'data-refresh-notice': '' } });
+  const announcer = aiStateAnnouncer();
+  const imagePane = h('div', { class: 'image-pane' });
+  const sidePane = h('div', { class: 'side-pane' });
+  const grid = h('div', { class: 'study-grid' }, imagePane, sidePane);
   let shownResult: string | undefined;
   /** The study detail as last rendered (JSON). */
   let shownDetail = '';
@@ -108,29 +113,45 @@ export function studyView(shell: Shell, uid: string): View {
     if (!notice.querySelector('.error-box')) replaceChildren(notice);
   }
 
+  /** The MIP viewer of the result shown: kept, with the reader's zoom and the loaded images, while that result stays. */
+  function image(d: StudyDetail): HTMLElement {
+    const r = d.result;
+    if (!r) mip = undefined;
+    else if (r.seg.sopInstanceUid !== shownResult) {
+      mip = mipViewer({ mipUrl: r.mip.renderedUrl, overlayUrl: r.seg.overlayUrl, alt: 'Coronal SUV MIP', invertible: true });
+      // Keyed, so that another result's viewer replaces this one rather than being patched into it with its listeners.
+      mip.setAttribute('data-key', r.seg.sopInstanceUid);
+    }
+    shownResult = r?.seg.sopInstanceUid;
+    return mip ?? h('div', { class: 'mip-placeholder' }, aiStatusBadge(d.study.ai, true), h('p', { class: 'muted' }, 'The MIP and its segmentation appear here when the analysis is done.'), timeTaken(d.study.ai));
+  }
+
+  function sideCards(d: StudyDetail): HTMLElement[] {
+    const r = d.result;
+    const retry = (res: StudyResult) => (e: ExportSummary) => actionButton(`retry ${res.jobId} ${e.destination}`, 'Retry', { class: 'btn small' },
+      () => retryExport(res.jobId, e.destination), () => `Sending to ${e.destination} again.`);
+    return [resultCard(d, r), r ? downloadsCard(r) : null, r ? exportsCard(r, retry(r)) : null, seriesCard(d), jobsCard(d)]
+      .filter((c): c is HTMLElement => c !== null);
+  }
+
   function render(d: StudyDetail): void {
     settleAwaited(d.study.ai);
     // An answer like the one on screen (a refresh on reconnect, an event for what this view does not show) changes
-    // nothing: rebuilding would only take the reader's focus and text selection.
+    // nothing: patching would find nothing to change.
     const json = JSON.stringify(d);
     if (json === shownDetail) return;
     shownDetail = json;
     const focus = focusedKey(element);
-    const r = d.result;
-    // Keep the image elements (and the reader's zoom and scroll) while the same result is shown.
-    if (!r) mip = undefined;
-    else if (r.seg.sopInstanceUid !== shownResult) {
-      mip = mipViewer({ mipUrl: r.mip.renderedUrl, overlayUrl: r.seg.overlayUrl, alt: 'Coronal SUV MIP', invertible: true });
-    }
-    shownResult = r?.seg.sopInstanceUid;
-    const image = mip ?? h('div', { class: 'mip-placeholder' }, aiStatusBadge(d.study.ai, true), h('p', { class: 'muted' }, 'The MIP and its segmentation appear here when the analysis is done.'), timeTaken(d.study.ai));
+    announcer.update(d.study.ai);
+    // Laid out anew only where something else held the view (Loading…, a failed first read). From then on each answer
+    // is patched in, so a progress update changes a number and a bar, not the page: a screen reader keeps its place,
+    // the reader their text selection, and the MIP stays loaded.
+    if (grid.parentNode !== element) replaceChildren(element);
+    patchChildren(element, [header(d, actions(d)), notice, refreshNotice, announcer.element, grid]);
+    patchChildren(imagePane, [image(d)]);
+    patchChildren(sidePane, sideCards(d));
     shown = true;
-    replaceChildren(element, header(d, actions(d)), notice, refreshNotice,
-      h('div', { class: 'study-grid' }, h('div', { class: 'image-pane' }, image),
-        h('div', { class: 'side-pane' }, resultCard(d, r), r ? downloadsCard(r) : null,
-          r ? exportsCard(r, (e) => actionButton(`retry ${r.jobId} ${e.destination}`, 'Retry', { class: 'btn small' },
-            () => retryExport(r.jobId, e.destination), () => `Sending to ${e.destination} again.`)) : null,
-          seriesCard(d), jobsCard(d))));
+    // Where the focused control itself was replaced (a card for a new result).
     restoreFocus(element, focus);
   }
 
