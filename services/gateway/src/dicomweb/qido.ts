@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Config } from '@mipseg/shared/config';
 import { emptyAttributeVr, type DicomJson } from '@mipseg/shared/dicom';
+import { isMipsegError } from '@mipseg/shared/errors';
 import type { Archive, QueryLevel, SearchRow, StoredInstance } from '@mipseg/shared/store';
 import { jsonOrXml, sendXmlDocuments } from './json-or-xml';
 import { instanceMetadataJson, mapConcurrently, METADATA_READS_AT_ONCE } from './metadata-reads';
@@ -17,16 +18,42 @@ function representative(archive: Archive, level: QueryLevel, row: SearchRow): St
   return archive.index.findRepresentativeInstance({ studyUid });
 }
 
+/** Reads of a row's metadata: a representative replaced again at each read is not followed for ever. */
+const METADATA_READ_ATTEMPTS = 3;
+
+/**
+ * The metadata of the row's representative instance as the index lists it now; undefined when the row's instance (or
+ * every instance of its study or series) was deleted since the search. A read told "not found" looks the row up again:
+ * a corrected copy re-sent meanwhile, or another instance of the study, is read instead.
+ */
+async function currentMetadata(archive: Archive, level: QueryLevel, row: SearchRow, base: string): Promise<DicomJson | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const instance = representative(archive, level, row);
+    if (!instance) return undefined;
+    try {
+      return JSON.parse(await instanceMetadataJson(archive, instance, base)) as DicomJson;
+    } catch (err) {
+      if (!isMipsegError(err, 'MIPSEG_NOT_FOUND')) throw err;
+      const now = representative(archive, level, row);
+      // The same copy still listed: its study's deletion is under way, and the row goes with it.
+      const unchanged = now?.sopInstanceUid === instance.sopInstanceUid && now.sha256 === instance.sha256;
+      if (!now || unchanged) return undefined;
+      if (attempt === METADATA_READ_ATTEMPTS) throw err;
+    }
+  }
+}
+
 /**
  * Fills attributes the index does not hold (includefield of any tag) from a representative instance. One it does not
  * have is returned empty, as C-FIND returns a key without a value (PS3.4 C.2.2.1.2): asked for, always answered.
+ * False when the row's instances were deleted while the search ran: that row is no longer a match.
  */
 async function fillFromMetadata(archive: Archive, level: QueryLevel, row: SearchRow, json: DicomJson,
-  missing: readonly string[], base: string, everyAttribute: boolean): Promise<void> {
-  const instance = representative(archive, level, row);
-  const metadata = instance ? JSON.parse(await instanceMetadataJson(archive, instance, base)) as DicomJson : {};
+  missing: readonly string[], base: string, everyAttribute: boolean): Promise<boolean> {
+  const metadata = await currentMetadata(archive, level, row, base);
+  if (!metadata) return false;
   for (const tag of missing) json[tag] = metadata[tag] ?? { vr: emptyAttributeVr(tag) };
-  if (!everyAttribute) return;
+  if (!everyAttribute) return true;
   // includefield=all at instance level: "all available attributes" (PS3.18 10.6.3.3), as dcm4chee and Orthanc give
   // them, from the instance itself; binary values (Pixel Data, private blobs, icon images) are WADO-RS's, not a search's.
   for (const [tag, attribute] of Object.entries(metadata)) {
@@ -34,6 +61,7 @@ async function fillFromMetadata(archive: Archive, level: QueryLevel, row: Search
     if (tag in json || /"(BulkDataURI|InlineBinary)"/.test(JSON.stringify(attribute))) continue;
     json[tag] = attribute;
   }
+  return true;
 }
 
 /** GET /studies, /series, /instances and their scoped forms: Search (QIDO-RS). Empty result: 200 []. */
@@ -55,11 +83,10 @@ export function searchHandler(archive: Archive, config: Config, level: QueryLeve
     const everyAttribute = level === 'instance' && qido.includeAll;
     // Built in tag order: only results that metadata fills in need sorting again.
     const results = missing.length === 0 && !everyAttribute ? rows.map((row) => build(row, parents))
-      : await mapConcurrently(rows, METADATA_READS_AT_ONCE, async (row) => {
+      : (await mapConcurrently(rows, METADATA_READS_AT_ONCE, async (row) => {
         const json = build(row, parents);
-        await fillFromMetadata(archive, level, row, json, missing, base, everyAttribute);
-        return sortDicomJson(json);
-      });
+        return await fillFromMetadata(archive, level, row, json, missing, base, everyAttribute) ? sortDicomJson(json) : undefined;
+      })).filter((json) => json !== undefined);
     const warnings = [...qido.warnings];
     if (truncated) warnings.push(`more results match: repeat with offset=${qido.search.offset + rows.length}`);
     if (warnings.length) res.set('Warning', warnings.map(warningHeaderValue).join(', '));
