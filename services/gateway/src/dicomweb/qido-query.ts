@@ -40,9 +40,20 @@ function isSequencePath(key: string): boolean {
   return parts.length > 1 && parts.every((p) => toTag(p) !== undefined);
 }
 
+/**
+ * A key of a UID attribute (StudyInstanceUID, SOPClassUID, …): PS3.18 8.3.4 lets it be repeated, each value then one
+ * element of a UID list (PS3.4 C.2.2.2.2), as the index matches a comma or backslash separated list.
+ */
+function allowsUidList(key: string): boolean {
+  const tag = toTag(key);
+  return tag !== undefined && findIndexedAttribute(tag)?.kind === 'uid';
+}
+
 function single(value: unknown, key: string): string {
   if (Array.isArray(value)) {
     if (key === 'includefield') return value.join(',');
+    // Empty values left out: a key given empty every time is still universal matching.
+    if (allowsUidList(key)) return value.filter(Boolean).join(',');
     throw new MipsegError('MIPSEG_BAD_QUERY', `${key} given more than once`);
   }
   if (typeof value !== 'string') throw new MipsegError('MIPSEG_BAD_QUERY', `${key} is not a plain value`);

@@ -88,8 +88,20 @@ describe('computeSuvScaleFactors', () => {
     const cnts = { ...BQML, units: 'CNTS', philipsSuvScaleFactor: 0.000551, decayCorrection: 'ADMIN', radiopharmaceuticalStartTime: null,
       radionuclideHalfLife: null, seriesTime: null };
     expect(computeSuvScaleFactors([cnts, { ...cnts, philipsSuvScaleFactor: 0.000552 }])).toEqual([0.000551, 0.000552]);
-    // Still a body-weight SUV of a patient: without a weight it is refused.
-    expect(refusal([{ ...cnts, patientWeight: null }]).message).toMatch(/PatientWeight/);
+  });
+
+  // The factor is weight over decayed dose, as the scanner had them: a de-identified series (PS3.15's basic profile
+  // removes PatientWeight) or one without the dose still has its SUVbw.
+  test('Philips CNTS with its SUV Scale Factor needs neither PatientWeight nor RadionuclideTotalDose, which the factor holds', () => {
+    const cnts = { ...BQML, units: 'CNTS', philipsSuvScaleFactor: 0.000551 };
+    expect(computeSuvScaleFactors([{ ...cnts, patientWeight: null }])).toEqual([0.000551]);
+    expect(computeSuvScaleFactors([{ ...cnts, radionuclideTotalDose: null }])).toEqual([0.000551]);
+    expect(computeSuvScaleFactors([{ ...cnts, patientWeight: 0, radionuclideTotalDose: null }])).toEqual([0.000551]);
+  });
+
+  test('Philips CNTS with its SUV Scale Factor beside an implausible weight is refused: the scanner made the factor from it', () => {
+    const cnts = { ...BQML, units: 'CNTS', philipsSuvScaleFactor: 0.000551 };
+    expect(refusal([{ ...cnts, patientWeight: 70_000 }]).detail).toMatch(/PatientWeight \(0010,1030\) is 70000 kg/);
   });
 
   test.each([

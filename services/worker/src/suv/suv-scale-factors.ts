@@ -126,10 +126,14 @@ function decayCorrectedToScanStart(instances: readonly SuvInstanceMetadata[]): n
  * Philips CNTS with the SUV Scale Factor (7053,xx00) on every instance: the scanner's own SUVbw factor, decay
  * included, as calculate-suv would return it. Not through the library, which computes a decay factor for every series
  * first and so would refuse one that lacks the injection time or half-life, or says ADMIN, although it needs none.
+ * Weight and dose are in the factor already, so neither is required (a de-identified series often lacks the weight);
+ * where given they are still checked, since the scanner made its factor from the same console entries.
  */
 function philipsSuvFactors(instances: readonly SuvInstanceMetadata[]): number[] {
-  assertPresent(instances, WEIGHT_AND_DOSE);
-  assertPlausibleWeightAndDose(instances);
+  // 0, as a console writes a weight not entered, is absent here as in WEIGHT_AND_DOSE, not an implausible value.
+  const given = (v: number | null): number | null => (positive(v) ? v : null);
+  assertPlausibleWeightAndDose(instances.map((m) =>
+    ({ ...m, patientWeight: given(m.patientWeight), radionuclideTotalDose: given(m.radionuclideTotalDose) })));
   return instances.map((m) => m.philipsSuvScaleFactor as number);
 }
 
