@@ -1,6 +1,6 @@
 import { isMipsegError } from '../errors';
 import { packBits, unpackBits } from './bit-packing';
-import { binaryFrameBits, readNativeFrame, viewStoredSamples, type PixelModule } from './pixel-data';
+import { binaryFrameBits, readFrameValues, readNativeFrame, viewStoredSamples, type PixelModule } from './pixel-data';
 
 /** A file's bytes: `offset` bytes of header, then `samples` as little-endian values of `bytesPerSample`. */
 function fileWith(offset: number, samples: readonly number[], bytesPerSample: 1 | 2 | 4): Uint8Array {
@@ -93,7 +93,7 @@ describe('binaryFrameBits', () => {
 describe('readNativeFrame', () => {
   const module = (over: Partial<PixelModule>): PixelModule => ({
     rows: 2, columns: 2, samplesPerPixel: 1, bitsAllocated: 16, pixelRepresentation: 0, photometricInterpretation: 'MONOCHROME2',
-    numberOfFrames: 2, rescaleSlope: 1, rescaleIntercept: 0, windowCenter: null, windowWidth: null, voiLutFunction: null,
+    numberOfFrames: 2, rescaleSlope: 1, rescaleIntercept: 0, windowCenter: null, windowWidth: null, voiLutFunction: null, maximumFractionalValue: null,
     transferSyntaxUid: '1.2.840.10008.1.2.1', pixelDataOffset: 4, pixelDataLength: 16, ...over,
   });
 
@@ -102,6 +102,15 @@ describe('readNativeFrame', () => {
     expect([...readNativeFrame(bytes, module({}), 2)]).toEqual([12, 13, 14, 15, 16, 17, 18, 19]);
     expect(codeOf(() => readNativeFrame(bytes, module({}), 3))).toBe('MIPSEG_NOT_FOUND');
     expect(codeOf(() => readNativeFrame(bytes, module({ pixelDataLength: 12 }), 2))).toBe('MIPSEG_NOT_FOUND');
+  });
+
+  test('reads a BitsAllocated 1 frame as one 0 or 1 a pixel from the bit it starts at, and refuses one past Pixel Data', () => {
+    const values = mask(3 * 3 * 2, 6);
+    const bytes = new Uint8Array(4 + 3);
+    bytes.set(packBits(values), 4);
+    const m = module({ rows: 3, columns: 3, bitsAllocated: 1, pixelDataLength: 3 });
+    expect([...readFrameValues(bytes, m, 2)]).toEqual([...values.subarray(9)]);
+    expect(codeOf(() => readFrameValues(bytes, { ...m, pixelDataLength: 2 }, 2))).toBe('MIPSEG_NOT_FOUND');
   });
 
   test('re-packs a BitsAllocated 1 frame from its bit offset', () => {

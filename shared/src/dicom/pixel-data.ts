@@ -1,5 +1,6 @@
 import * as dicomParser from 'dicom-parser';
 import { MipsegError } from '../errors';
+import { unpackBits } from './bit-packing';
 import { parseStoredDicom } from './parse-options';
 import { isUncompressed, TransferSyntax } from './transfer-syntaxes';
 
@@ -18,6 +19,11 @@ export interface PixelModule {
   readonly windowWidth: number | null;
   /** VOI LUT Function (0028,1056), upper case: LINEAR (the default), LINEAR_EXACT or SIGMOID; null when absent. */
   readonly voiLutFunction: string | null;
+  /**
+   * Maximum Fractional Value (0062,000E) of a FRACTIONAL segmentation: the stored value meaning 1.0 (PS3.3 C.8.20.2);
+   * null elsewhere.
+   */
+  readonly maximumFractionalValue: number | null;
   readonly transferSyntaxUid: string;
   /** Byte offset and length of the Pixel Data value in the file (native data only). */
   readonly pixelDataOffset: number;
@@ -60,6 +66,7 @@ export function readPixelModule(bytes: Uint8Array): PixelModule {
     windowCenter: hasWindow ? num(ds, 'x00281050', 0) : null,
     windowWidth: hasWindow ? num(ds, 'x00281051', 0) : null,
     voiLutFunction: ds.string('x00281056')?.trim().toUpperCase() || null,
+    maximumFractionalValue: ds.uint16('x0062000e') ?? null,
     transferSyntaxUid,
     pixelDataOffset: pixel.dataOffset,
     pixelDataLength: pixel.length,
@@ -173,8 +180,23 @@ export function viewStoredSamples(bytes: Uint8Array, offset: number, count: numb
   return out;
 }
 
-/** Stored values of one frame (1-based), before rescale; a view on `bytes` where it can be (see viewStoredSamples). */
+/**
+ * Stored values of one frame (1-based), before rescale; a view on `bytes` where it can be (see viewStoredSamples).
+ * BitsAllocated 1 frames are unpacked to one 0 or 1 a pixel, from the bit they start at (see frameBitLength).
+ */
 export function readFrameValues(bytes: Uint8Array, m: PixelModule, frame: number): StoredSamples {
+  if (m.bitsAllocated === 1) return readBinaryFrameValues(bytes, m, frame);
   const start = m.pixelDataOffset + (frame - 1) * frameByteLength(m);
   return viewStoredSamples(bytes, start, m.rows * m.columns * m.samplesPerPixel, m.bitsAllocated, m.pixelRepresentation === 1);
+}
+
+function readBinaryFrameValues(bytes: Uint8Array, m: PixelModule, frame: number): Uint8Array {
+  const bitsPerFrame = frameBitLength(m);
+  const pixelData = bytes.subarray(m.pixelDataOffset, m.pixelDataOffset + m.pixelDataLength);
+  try {
+    return unpackBits(pixelData, bitsPerFrame, (frame - 1) * bitsPerFrame);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${frame}: its bits end past the ${pixelData.length} bytes of Pixel Data`);
+  }
 }

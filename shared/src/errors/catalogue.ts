@@ -89,7 +89,9 @@ export const ERRORS = {
     message: 'could not persist instance: %s',
     failureReason: DicomFailureReason.ProcessingFailure,
   },
-  MIPSEG_RENDER_UNSUPPORTED: { httpStatus: 406, message: 'cannot render this instance: %s' },
+  // 422, not 406: the Accept named an image type mipseg renders; what cannot be rendered is the instance, and no
+  // other Accept would change that (406 sends a client to look for a media type that does not exist).
+  MIPSEG_RENDER_UNSUPPORTED: { httpStatus: 422, message: 'cannot render this instance: %s' },
   MIPSEG_FRAMES_UNSUPPORTED: { httpStatus: 406, message: 'compressed pixel data is not decoded for clients: %s' },
   MIPSEG_VOLUME_INVALID: { httpStatus: 422, message: 'PET series does not form one regular volume: %s' },
   MIPSEG_VOLUME_UNSUPPORTED: { httpStatus: 422, message: 'PET series cannot be decoded or projected by mipseg: %s' },

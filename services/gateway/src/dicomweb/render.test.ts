@@ -7,7 +7,7 @@ function suvRow(suvs: readonly number[], window: Partial<PixelModule>): { bytes:
   const words = new Uint16Array(suvs.map((v) => Math.round(v * 1000)));
   const m: PixelModule = {
     rows: 1, columns: suvs.length, samplesPerPixel: 1, bitsAllocated: 16, pixelRepresentation: 0, photometricInterpretation: 'MONOCHROME2',
-    numberOfFrames: 1, rescaleSlope: 0.001, rescaleIntercept: 0, windowCenter: null, windowWidth: null, voiLutFunction: null,
+    numberOfFrames: 1, rescaleSlope: 0.001, rescaleIntercept: 0, windowCenter: null, windowWidth: null, voiLutFunction: null, maximumFractionalValue: null,
     transferSyntaxUid: '1.2.840.10008.1.2.1', pixelDataOffset: 0, pixelDataLength: words.byteLength, ...window,
   };
   return { bytes: new Uint8Array(words.buffer), m };
@@ -33,5 +33,33 @@ describe('rendering a frame through its VOI window', () => {
     expect(greys(renderFrame(bytes, m, 1, 'image/png', parseWindowParam('3.5,7')))).toEqual([0, 128, 213, 255, 255]);
     expect(greys(renderFrame(bytes, m, 1, 'image/png', parseWindowParam('3,6,LINEAR-EXACT')))).toEqual([0, 128, 213, 255, 255]);
     expect(() => parseWindowParam('3,6,sigmoid')).toThrow(/window=3,6,sigmoid/);
+  });
+});
+
+/** A BINARY SEG's pixel module: 5 × 3 = 15 bits a frame, so frames 2 and 3 start inside a byte of Pixel Data. */
+function binarySeg(frames: readonly (readonly number[])[]): { bytes: Uint8Array; m: PixelModule } {
+  const bits = frames.flat();
+  const bytes = new Uint8Array(Math.ceil(bits.length / 8));
+  bits.forEach((b, i) => { if (b === 1) bytes[Math.floor(i / 8)] = (bytes[Math.floor(i / 8)] as number) | (1 << (i % 8)); });
+  const m: PixelModule = {
+    ...suvRow([0], {}).m, rows: 3, columns: 5, bitsAllocated: 1, rescaleSlope: 1, numberOfFrames: frames.length, pixelDataLength: bytes.length,
+  };
+  return { bytes, m };
+}
+
+describe('rendering a segmentation frame', () => {
+  const frames = [
+    [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+    [0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1],
+    [1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1],
+  ];
+
+  test('shows a BINARY frame that starts inside a byte (Rows × Columns of 15) as 0 black, 1 white', () => {
+    const { bytes, m } = binarySeg(frames);
+    for (const f of [1, 2, 3]) {
+      const png = renderFrame(bytes, m, f, 'image/png');
+      expect(PNG.sync.read(png)).toMatchObject({ width: 5, height: 3 });
+      expect({ frame: f, greys: greys(png) }).toEqual({ frame: f, greys: (frames[f - 1] as number[]).map((b) => b * 255) });
+    }
   });
 });

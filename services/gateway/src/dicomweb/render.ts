@@ -28,11 +28,17 @@ export function parseWindowParam(raw: unknown): Window | undefined {
 }
 
 /**
- * The instance's own window where it has one (SIGMOID is shown as LINEAR). PET has no meaningful stored window:
+ * A segmentation's values say what they mean: a BINARY frame (BitsAllocated 1) shows 0 black and 1 white; a
+ * FRACTIONAL one 0 black and MaximumFractionalValue white. Otherwise the instance's own window where it has one
+ * (SIGMOID is shown as LINEAR). PET has no meaningful stored window:
  * activity spans orders of magnitude between background and the bladder. We show 0 .. the 99.5th percentile of
  * the frame, which keeps lesions visible without the hottest organ washing everything out.
  */
 function defaultWindow(values: Float32Array, m: PixelModule): Window {
+  if (m.bitsAllocated === 1) return { center: 0.5, width: 1, fn: 'linear-exact' };
+  if (m.maximumFractionalValue !== null && m.maximumFractionalValue > 0) {
+    return { center: m.maximumFractionalValue / 2, width: m.maximumFractionalValue, fn: 'linear-exact' };
+  }
   if (m.windowCenter !== null && m.windowWidth !== null && m.windowWidth > 0) {
     return { center: m.windowCenter, width: m.windowWidth, fn: m.voiLutFunction === 'LINEAR_EXACT' ? 'linear-exact' : 'linear' };
   }

@@ -539,7 +539,7 @@ async function nativePixelDataPart(archive: Archive, instance: StoredInstance): 
 }
 
 /** Part of a rendered image's ETag: bumped when renderFrame draws the same instance differently. */
-const RENDERING_VERSION = 1;
+const RENDERING_VERSION = 2;
 
 /** GET …/rendered and …/frames/{n}/rendered: a PNG (or, asked for, a JPEG) for viewers and the worklist. */
 export function retrieveRenderedHandler(archive: Archive) {
@@ -555,7 +555,7 @@ export function retrieveRenderedHandler(archive: Archive) {
     if (answeredNotModified(req, res, etag)) return;
     // Compressed frames are not decoded here: refused before the file is read.
     if (!hasNativeFrames(looked.transferSyntaxUid)) {
-      throw new MipsegError('MIPSEG_FRAMES_UNSUPPORTED', `transfer syntax ${looked.transferSyntaxUid}`);
+      throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `transfer syntax ${looked.transferSyntaxUid}`);
     }
     const frameOf = (count: number): number =>
       req.params['frames'] === undefined ? 1 : parseFrameList(String(req.params['frames']), count)[0] ?? 1;
