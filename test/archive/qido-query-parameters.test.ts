@@ -40,4 +40,14 @@ describe('QIDO-RS query parameters', () => {
     expect(await res.text()).toMatch(/PatientID given more than once/);
     expect((await search('/studies', 'limit=1&limit=2')).status).toBe(400);
   });
+
+  test('limit=0 answers no results and no Warning to page on, which would name this same request (PS3.18 8.3.4.4.1)', async () => {
+    const res = await search('/studies', 'PatientName=Keys^Test&limit=0');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([]);
+    expect(res.headers.get('warning')).toBeNull();
+    const paged = await search('/studies', 'PatientName=Keys^Test&limit=1&offset=1');
+    expect(await studyUids(paged)).toEqual([STUDIES[1]]);
+    expect(paged.headers.get('warning')).toMatch(/repeat with offset=2/);
+  });
 });

@@ -88,7 +88,9 @@ export function searchHandler(archive: Archive, config: Config, level: QueryLeve
         return await fillFromMetadata(archive, level, row, json, missing, base, everyAttribute) ? sortDicomJson(json) : undefined;
       })).filter((json) => json !== undefined);
     const warnings = [...qido.warnings];
-    if (truncated) warnings.push(`more results match: repeat with offset=${qido.search.offset + rows.length}`);
+    // limit=0 is a valid uint that asks for no results (PS3.18 8.3.4.4.1: results = min(…, limit)): a Warning to page
+    // on would name this same request's offset, and a client following it would never advance.
+    if (truncated && rows.length > 0) warnings.push(`more results match: repeat with offset=${qido.search.offset + rows.length}`);
     if (warnings.length) res.set('Warning', warnings.map(warningHeaderValue).join(', '));
     if (responseType === 'xml') sendXmlDocuments(res, results);
     else res.status(200).type('application/dicom+json').send(JSON.stringify(results));
