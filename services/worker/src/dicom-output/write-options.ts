@@ -68,12 +68,16 @@ export interface ResolvedWriteContext {
 // LO (PS3.5 6.2): at most 64 characters. dcmjs would cut a longer value silently.
 const LO_MAX_LENGTH = 64;
 
-/** Throws MIPSEG_DICOM_OUTPUT_INVALID for a configured text that does not fit its LO attribute. */
-export function assertLongStrings(values: Readonly<Record<string, string>>): void {
-  const tooLong = Object.entries(values).filter(([, v]) => v.length > LO_MAX_LENGTH || v.includes('\\'));
-  if (tooLong.length) {
+/**
+ * Throws MIPSEG_DICOM_OUTPUT_INVALID for a configured text that is not a Type 1 LO value: too long, a backslash, or
+ * empty. Every text checked here is Type 1 where it is written (Enhanced General Equipment, the segment and its
+ * algorithm), and LO's leading and trailing spaces are not significant (PS3.5 6.2), so spaces alone are empty too.
+ */
+export function assertType1LongStrings(values: Readonly<Record<string, string>>): void {
+  const invalid = Object.entries(values).filter(([, v]) => v.length > LO_MAX_LENGTH || v.includes('\\') || v.trim() === '');
+  if (invalid.length) {
     throw new MipsegError('MIPSEG_DICOM_OUTPUT_INVALID',
-      tooLong.map(([k, v]) => `${k} "${v.slice(0, 80)}" is not a LO value (64 characters, no backslash)`).join('; '));
+      invalid.map(([k, v]) => `${k} "${v.slice(0, 80)}" is not a Type 1 LO value (1 to 64 characters, no backslash)`).join('; '));
   }
 }
 
@@ -83,7 +87,7 @@ export function assertLongStrings(values: Readonly<Record<string, string>>): voi
  */
 export function resolveWriteContext(options: DerivedInstanceOptions, timezoneOffsetFromUtc: string): ResolvedWriteContext {
   const e = options.equipment;
-  assertLongStrings({
+  assertType1LongStrings({
     ManufacturerModelName: e.manufacturerModelName, SoftwareVersions: e.softwareVersions, DeviceSerialNumber: e.deviceSerialNumber,
   });
   const instant = (options.now ?? (() => new Date()))();

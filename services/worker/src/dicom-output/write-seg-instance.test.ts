@@ -67,6 +67,19 @@ describe('writeSegInstance', () => {
     expect(errorCodeOf(() => writeSegInstance(mask, image, source, options()))).toBe('MIPSEG_DICOM_OUTPUT_INVALID');
   });
 
+  // Enhanced General Equipment (PS3.3 C.7.5.2) makes them Type 1: dciodvfy fails a SEG with one empty. The MIP's
+  // writer shares the check, so a MIP is not stored whose SEG could not be.
+  test.each([
+    ['an empty DeviceSerialNumber', { deviceSerialNumber: '' }],
+    ['a DeviceSerialNumber of spaces only', { deviceSerialNumber: '   ' }],
+    ['an empty SoftwareVersions', { softwareVersions: '' }],
+    ['a ManufacturerModelName of spaces only', { manufacturerModelName: ' ' }],
+  ])('refuses %s with MIPSEG_DICOM_OUTPUT_INVALID, in the SEG and the MIP', (_name, change) => {
+    const equipment = { ...EQUIPMENT, ...change };
+    expect(errorCodeOf(() => writeSegInstance(thresholdMask(mip), image, source, { ...options(), equipment }))).toBe('MIPSEG_DICOM_OUTPUT_INVALID');
+    expect(errorCodeOf(() => writeMipInstance(mip, source, { ...options(), equipment }))).toBe('MIPSEG_DICOM_OUTPUT_INVALID');
+  });
+
   test('refuses an algorithm name longer than a LO value rather than letting it be cut short', () => {
     const long = { ...options(), algorithm: { ...ALGORITHM, name: 'x'.repeat(65) } };
     expect(errorCodeOf(() => writeSegInstance(thresholdMask(mip), image, source, long))).toBe('MIPSEG_DICOM_OUTPUT_INVALID');

@@ -18,7 +18,7 @@ import { assertImageGeometry, type ImageGeometry } from './rendered-mip';
 import type { DicomItem, SourceSeriesContext } from './source-series-context';
 import { DEFAULT_SEGMENT_LABEL, TUMOUR_SEGMENT_NUMBER, tumourSegmentItem } from './tumour-segment';
 import {
-  assertLongStrings, resolveWriteContext, resultSeries, type AlgorithmIdentity, type DerivedInstanceOptions, type ResolvedWriteContext,
+  assertType1LongStrings, resolveWriteContext, resultSeries, type AlgorithmIdentity, type DerivedInstanceOptions, type ResolvedWriteContext,
 } from './write-options';
 import type { WrittenInstance } from './written-instance';
 
@@ -62,7 +62,7 @@ export function writeSegInstance(
     throw new MipsegError('MIPSEG_DICOM_OUTPUT_INVALID', `mask of ${mask.length} values for a ${g.width}x${g.height} image`);
   }
   const label = options.segmentLabel ?? DEFAULT_SEGMENT_LABEL;
-  assertLongStrings({ AlgorithmName: options.algorithm.name, AlgorithmVersion: options.algorithm.version, SegmentLabel: label });
+  assertType1LongStrings({ AlgorithmName: options.algorithm.name, AlgorithmVersion: options.algorithm.version, SegmentLabel: label });
   const packed = packBits(mask);
   const empty = !mask.includes(1);
   const ctx = resolveWriteContext(options, source.TimezoneOffsetFromUTC);
