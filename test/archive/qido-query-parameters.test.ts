@@ -50,4 +50,16 @@ describe('QIDO-RS query parameters', () => {
     expect(await studyUids(paged)).toEqual([STUDIES[1]]);
     expect(paged.headers.get('warning')).toMatch(/repeat with offset=2/);
   });
+
+  test('a parameter that is no DICOM keyword or tag is ignored with a Warning (PS3.18 8.3); a bad value of a known key stays 400', async () => {
+    const res = await search('/studies', `StudyInstanceUID=${STUDIES[0]}&_=12345&_=67890&multiplevaluematching=true`);
+    expect(res.status).toBe(200);
+    expect(await studyUids(res)).toEqual([STUDIES[0]]);
+    const warning = res.headers.get('warning') ?? '';
+    expect(warning).toMatch(/_ is neither a DICOM keyword or tag nor a QIDO-RS parameter; ignored/);
+    expect(warning).toMatch(/multiplevaluematching is neither/);
+    expect((await search('/studies', '_=1&StudyDate=2024')).status).toBe(400);
+    expect((await search('/studies', '_=1&limit=ten')).status).toBe(400);
+    expect((await search('/studies', 'includefield=NoSuchKeyword')).status).toBe(400);
+  });
 });

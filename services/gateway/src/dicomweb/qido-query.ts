@@ -60,6 +60,14 @@ function single(value: unknown, key: string): string {
   return value;
 }
 
+/**
+ * A query parameter that is no DICOM keyword or tag, nor one QIDO-RS defines (a cache buster `_=…`, a parameter of a
+ * later edition): PS3.18 8.3 has the origin server ignore it and answer as if it were absent, with a Warning.
+ */
+function isUnsupportedParameter(key: string): boolean {
+  return key !== 'includefield' && !RESERVED.has(key) && !isSequencePath(key) && toTag(key) === undefined;
+}
+
 /** Safe integers only: SQLite cannot bind a larger one (`offset=1e20`) as an integer and would throw. */
 /**
  * An empty value is read as absent (as an empty matching key is universal): `limit=` read as 0 answered nothing, with
@@ -142,6 +150,10 @@ export function parseQidoRequest(level: QueryLevel, query: Record<string, unknow
   const includeTags: string[] = [];
   let includeAll = false;
   for (const [key, rawValue] of Object.entries(query)) {
+    if (isUnsupportedParameter(key)) {
+      warnings.push(`${key.slice(0, 64)} is neither a DICOM keyword or tag nor a QIDO-RS parameter; ignored (PS3.18 8.3)`);
+      continue;
+    }
     const value = single(rawValue, key);
     if (key === 'includefield') {
       includeAll = parseIncludeFields(value, level, includeTags, warnings) || includeAll;
@@ -153,7 +165,7 @@ export function parseQidoRequest(level: QueryLevel, query: Record<string, unknow
       continue;
     }
     const tag = toTag(key);
-    if (!tag) throw new MipsegError('MIPSEG_BAD_QUERY', `${key} is not a DICOM keyword or tag`);
+    if (!tag) continue; // warned of above, as an unsupported parameter
     if (tag === TIMEZONE_OFFSET_FROM_UTC) {
       warnings.push(`${key} gives the zone of a query's dates and times (PS3.4 C.2.2.2.5), not a value to match; `
         + 'mipseg matches dates and times as stored and ignored it');
