@@ -63,8 +63,35 @@ export type RenderedMediaType = (typeof RENDERED_MEDIA_TYPES)[number];
 /** JPEG quality of a rendered frame: a viewing copy of 8-bit greyscale, not a diagnostic one. */
 const JPEG_QUALITY = 90;
 
-/** Renders one frame of a greyscale instance as `type` (8-bit: rescaled, windowed, MONOCHROME1 inverted). */
-export function renderFrame(bytes: Uint8Array, m: PixelModule, frame: number, type: RenderedMediaType, window?: Window): Buffer {
+/** `quality=q` (PS3.18 8.3.5.1.2): an integer from 1 to 100, which only a lossy media type (JPEG) has a use for. */
+export function parseQualityParam(raw: unknown): number | undefined {
+  if (raw === undefined) return undefined;
+  const q = typeof raw === 'string' && /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(q >= 1 && q <= 100)) throw new MipsegError('MIPSEG_BAD_QUERY', `quality=${typeof raw === 'string' ? raw.slice(0, 32) : '… given more than once'} (an integer from 1 to 100)`);
+  return q;
+}
+
+/**
+ * The PS3.18 rendered parameters (8.3.5.1) in `query` that this rendering does not apply, each with why, for a Warning:
+ * a client that asked for a viewport or burnt-in annotations and got the plain image must be told so.
+ */
+export function renderedParamsNotApplied(query: Readonly<Record<string, unknown>>, type: RenderedMediaType): string[] {
+  const notApplied: string[] = [];
+  if (query['viewport'] !== undefined) notApplied.push('viewport (the image is sent at its own size)');
+  if (query['annotation'] !== undefined) notApplied.push('annotation (nothing is burnt in)');
+  // A greyscale PNG or JPEG carries no profile: iccprofile=no is what is done anyway.
+  if (query['iccprofile'] !== undefined && query['iccprofile'] !== 'no') notApplied.push('iccprofile (no profile is embedded)');
+  if (query['quality'] !== undefined && type !== 'image/jpeg') notApplied.push(`quality (${type} is lossless)`);
+  return notApplied;
+}
+
+/**
+ * Renders one frame of a greyscale instance as `type` (8-bit: rescaled, windowed, MONOCHROME1 inverted); `quality`
+ * applies to JPEG.
+ */
+export function renderFrame(
+  bytes: Uint8Array, m: PixelModule, frame: number, type: RenderedMediaType, window?: Window, quality = JPEG_QUALITY,
+): Buffer {
   const grey = renderFrameGrey(bytes, m, frame, window);
   if (type === 'image/png') {
     const png = new PNG({ width: m.columns, height: m.rows, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
@@ -74,7 +101,7 @@ export function renderFrame(bytes: Uint8Array, m: PixelModule, frame: number, ty
   // jpeg-js takes RGBA: each grey value three times, opaque.
   const rgba = Buffer.alloc(grey.length * 4, 255);
   for (let i = 0, j = 0; i < grey.length; i++, j += 4) rgba[j] = rgba[j + 1] = rgba[j + 2] = grey[i] as number;
-  return jpeg.encode({ data: rgba, width: m.columns, height: m.rows }, JPEG_QUALITY).data;
+  return jpeg.encode({ data: rgba, width: m.columns, height: m.rows }, quality).data;
 }
 
 /** One frame as 8-bit grey values, row-major. */

@@ -25,7 +25,8 @@ import { multipartPartType, negotiate, toNativeDicomModelXml, type AcceptEntry }
 import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml } from './json-or-xml';
 import { instanceMetadataJson, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
-import { parseWindowParam, RENDERED_MEDIA_TYPES, renderFrame } from './render';
+import { parseQualityParam, parseWindowParam, RENDERED_MEDIA_TYPES, renderedParamsNotApplied, renderFrame } from './render';
+import { warningHeaderValue } from './warning-header';
 import { chunksOf, readStored, readStoredFile } from '../stored-read';
 import { answeredNotModified, entityTag } from '../revalidation';
 import { dicomwebBase } from './urls';
@@ -541,16 +542,29 @@ async function nativePixelDataPart(archive: Archive, instance: StoredInstance): 
 /** Part of a rendered image's ETag: bumped when renderFrame draws the same instance differently. */
 const RENDERING_VERSION = 2;
 
-/** GET …/rendered and …/frames/{n}/rendered: a PNG (or, asked for, a JPEG) for viewers and the worklist. */
+/**
+ * GET …/rendered and …/frames/{n}/rendered: a PNG (or, asked for, a JPEG) for viewers and the worklist. One frame:
+ * PNG and JPEG hold one, and PS3.18 leaves several to multi-frame types (GIF, video) mipseg does not make, so a frame
+ * list of more is a 400, as PS3.18 9.5.2 has it for a frameNumber of more than one value.
+ */
 export function retrieveRenderedHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     const { offer: type } = negotiate(req.get('accept'), RENDERED_MEDIA_TYPES);
     const looked = singleInstance(archive, req);
+    const frameList = req.params['frames'] === undefined ? undefined : String(req.params['frames']);
+    if (frameList !== undefined && frameList.includes(',')) {
+      throw new MipsegError('MIPSEG_BAD_QUERY', `frames ${frameList.slice(0, 64)}: /rendered draws one frame (PNG and JPEG hold one)`);
+    }
     const window = parseWindowParam(req.query['window']);
+    // Checked for a PNG too: a malformed value is the client's mistake whichever type it gets.
+    const requestedQuality = parseQualityParam(req.query['quality']);
+    const quality = type === 'image/jpeg' ? requestedQuality : undefined;
+    const notApplied = renderedParamsNotApplied(req.query, type);
+    if (notApplied.length > 0) res.set('Warning', warningHeaderValue(`rendered parameters not applied: ${notApplied.join('; ')}`));
     // Revalidated at each use, not kept for an hour: a replaced copy (STOW of a corrected instance) or a deleted one
     // must not go on showing. The tag is the stored copy's digest (from the index) with what is rendered of it and
     // how, so an unchanged instance costs a 304, not a read and a render.
-    const etag = entityTag(RENDERING_VERSION, looked.sha256, req.params['frames'] ?? null, type, window ?? null);
+    const etag = entityTag(RENDERING_VERSION, looked.sha256, frameList ?? null, type, window ?? null, quality ?? null);
     res.vary('Accept');
     if (answeredNotModified(req, res, etag)) return;
     // Compressed frames are not decoded here: refused before the file is read.
@@ -564,11 +578,11 @@ export function retrieveRenderedHandler(archive: Archive) {
     if (read) {
       const [frame = new Uint8Array(0)] = read.frames;
       const alone: PixelModule = { ...read.module, numberOfFrames: 1, pixelDataOffset: 0, pixelDataLength: frame.length };
-      res.status(200).type(type).send(renderFrame(frame, alone, 1, type, window));
+      res.status(200).type(type).send(renderFrame(frame, alone, 1, type, window, quality));
       return;
     }
     const { bytes } = await loadStored(archive, looked);
     const m = readPixelModule(bytes);
-    res.status(200).type(type).send(renderFrame(bytes, m, frameOf(m.numberOfFrames), type, window));
+    res.status(200).type(type).send(renderFrame(bytes, m, frameOf(m.numberOfFrames), type, window, quality));
   };
 }
