@@ -183,3 +183,64 @@ describe('a source whose sequences break their macros', () => {
     }
   });
 });
+
+describe('a source whose values are longer than their VRs allow', () => {
+  const write = (source: SourceSeriesContext, dir: string) => {
+    const mip = syntheticMip(8, 3);
+    const mipOut = writeMipInstance(mip, source, { equipment: EQUIPMENT });
+    const segOut = writeSegInstance(thresholdMask(mip), { ...mipOut, geometry: mip }, source, { equipment: EQUIPMENT, algorithm: ALGORITHM });
+    writeFileSync(join(dir, 'mip.dcm'), mipOut.bytes);
+    writeFileSync(join(dir, 'seg.dcm'), segOut.bytes);
+    return { mipOut, segOut, errors: [...dciodvfy(join(dir, 'mip.dcm')).errors, ...dciodvfy(join(dir, 'seg.dcm')).errors] };
+  };
+
+  test('gives its descriptive text cut to the VR\'s length (in characters and in UTF-8 bytes), with zero dciodvfy errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-long-text-'));
+    try {
+      const base = syntheticSource();
+      const [radiopharmaceutical] = base.RadiopharmaceuticalInformationSequence;
+      const source = {
+        ...base, StudyDescription: 'D'.repeat(70),
+        RadiopharmaceuticalInformationSequence: [{ ...radiopharmaceutical, Radiopharmaceutical: 'Fluorodeoxyglucose '.repeat(4),
+          RadionuclideCodeSequence: [{ CodeValue: '77004003', CodingSchemeDesignator: 'SCT', CodeMeaning: `^18^Fluorine ${'F'.repeat(60)}` }] }],
+        carriedPatientAndStudy: { AdmittingDiagnosesDescription: ['ü'.repeat(40)] },
+      };
+      const { mipOut, segOut, errors } = write(source, dir);
+      expect(errors).toEqual([]);
+      const mip = readNatural(mipOut.bytes);
+      expect(mip['StudyDescription']).toBe('D'.repeat(64));
+      expect(readNatural(segOut.bytes)['StudyDescription']).toBe('D'.repeat(64));
+      expect(mip['RadiopharmaceuticalInformationSequence'][0]['Radiopharmaceutical']).toBe('Fluorodeoxyglucose '.repeat(4).slice(0, 64).trimEnd());
+      expect(mip['RadiopharmaceuticalInformationSequence'][0]['RadionuclideCodeSequence'][0]['CodeMeaning']).toHaveLength(64);
+      // 32 two-byte characters: 64 bytes, as dciodvfy counts LO even in UTF-8.
+      expect(mip['AdmittingDiagnosesDescription']).toBe('ü'.repeat(32));
+      expect([mipOut.overlongIdentifiers, segOut.overlongIdentifiers]).toEqual([[], []]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Cut, they would no longer match the patient and the order the result belongs to in the PACS and the RIS.
+  test('keeps the identifiers that tie the result to its patient and order byte for byte, and names them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-long-identifiers-'));
+    try {
+      const ids = { PatientID: 'P'.repeat(70), IssuerOfPatientID: 'I'.repeat(65), AccessionNumber: 'A'.repeat(17), StudyID: 'S'.repeat(20) };
+      const source = { ...syntheticSource(), ...ids, carriedPatientAndStudy: { OtherPatientIDsSequence: [{ PatientID: 'O'.repeat(65), TypeOfPatientID: 'TEXT' }] } };
+      const { mipOut, segOut, errors } = write(source, dir);
+      for (const out of [mipOut, segOut]) {
+        const ds = readNatural(out.bytes);
+        expect([ds['PatientID'], ds['IssuerOfPatientID'], ds['AccessionNumber'], ds['StudyID']]).toEqual(Object.values(ids));
+        expect(ds['OtherPatientIDsSequence'][0]['PatientID']).toBe('O'.repeat(65));
+        expect([...out.overlongIdentifiers].sort()).toEqual(
+          ['AccessionNumber', 'IssuerOfPatientID', 'OtherPatientIDsSequence > PatientID', 'PatientID', 'StudyID']);
+      }
+      // dciodvfy says of each result what it says of the source: these lengths (and its summary of them), nothing else.
+      const lengthErrors = errors.filter((e) => /Length invalid for this VR/.test(e));
+      const named = ['Accession Number', 'Issuer of Patient ID', 'Patient ID', 'Patient ID', 'Study ID'];
+      expect(lengthErrors.map((e) => /\) (?:LO|SH) ([A-Za-z ]+?)\s+(?:LO|SH) \[/.exec(e)?.[1]).sort()).toEqual([...named, ...named].sort());
+      expect(errors.filter((e) => !lengthErrors.includes(e) && !/invalid data values for Value Representations/.test(e))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

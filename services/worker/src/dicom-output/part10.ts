@@ -30,7 +30,9 @@ export function writePart10(dataset: NaturalDataset): Buffer {
     return Buffer.from(file.write());
   } catch (err) {
     // What mipseg writes itself is formatted to its VR; a value the writer refuses as too long was copied from the
-    // source, and writing it again will not succeed: not retried. Any other failure is a fault of ours.
+    // source, and writing it again will not succeed: not retried. Any other failure is a fault of ours. dcmjs refuses
+    // only the VRs it counts in bytes (CS, DS, DA, …): SH, LO, ST and LT it writes at any length, so the writers fit
+    // those first (fitTextToVrs).
     const message = err instanceof Error ? err.message : String(err);
     if (message.startsWith('Value exceeds max length')) {
       throw new MipsegError('MIPSEG_SOURCE_SERIES_INVALID', `a value copied from it cannot be written: ${message}`, { cause: err });

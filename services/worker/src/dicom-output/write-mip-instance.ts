@@ -18,6 +18,7 @@ import { petImageTiming, petSeriesModule, suvRealWorldValueMapping } from './pet
 import { assertImageGeometry, type RenderedMip } from './rendered-mip';
 import type { SourceSeriesContext } from './source-series-context';
 import { quantizeSuv, type QuantizedSuv } from './suv-quantization';
+import { fitTextToVrs } from './text-value-lengths';
 import { resolveWriteContext, resultSeries, type DerivedInstanceOptions, type ResolvedWriteContext } from './write-options';
 import type { WrittenInstance } from './written-instance';
 
@@ -63,7 +64,8 @@ export function writeMipInstance(mip: RenderedMip, source: SourceSeriesContext, 
     RealWorldValueMappingSequence: [suvRealWorldValueMapping(quantized)],
     ReferencedSeriesSequence: [referencedSeriesItem(source.SeriesInstanceUID, source.instances)],
   };
-  return { bytes: writePart10(dataset), sopClassUid: SopClass.PositronEmissionTomographyImageStorage, sopInstanceUid, seriesInstanceUid };
+  const { dataset: fitted, overlongIdentifiers } = fitTextToVrs(dataset);
+  return { bytes: writePart10(fitted), sopClassUid: SopClass.PositronEmissionTomographyImageStorage, sopInstanceUid, seriesInstanceUid, overlongIdentifiers };
 }
 
 function mipContributors(source: SourceSeriesContext, options: DerivedInstanceOptions, ctx: ResolvedWriteContext): NaturalDataset[] {

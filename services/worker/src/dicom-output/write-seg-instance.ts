@@ -16,6 +16,7 @@ import { packBits } from './pack-bits';
 import { writePart10, type NaturalDataset } from './part10';
 import { assertImageGeometry, type ImageGeometry } from './rendered-mip';
 import type { DicomItem, SourceSeriesContext } from './source-series-context';
+import { fitTextToVrs } from './text-value-lengths';
 import { DEFAULT_SEGMENT_LABEL, TUMOUR_SEGMENT_NUMBER, tumourSegmentItem } from './tumour-segment';
 import {
   assertType1LongStrings, resolveWriteContext, resultSeries, type AlgorithmIdentity, type DerivedInstanceOptions, type ResolvedWriteContext,
@@ -87,7 +88,8 @@ export function writeSegInstance(
     PixelData: pixelDataValue(packed),
     _vrMap: { PixelData: 'OB' },
   };
-  return { bytes: writePart10(dataset), sopClassUid: SopClass.SegmentationStorage, sopInstanceUid, seriesInstanceUid };
+  const { dataset: fitted, overlongIdentifiers } = fitTextToVrs(dataset);
+  return { bytes: writePart10(fitted), sopClassUid: SopClass.SegmentationStorage, sopInstanceUid, seriesInstanceUid, overlongIdentifiers };
 }
 
 function segSeries(options: SegWriteOptions, empty: boolean): NaturalDataset {

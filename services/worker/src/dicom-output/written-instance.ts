@@ -4,4 +4,9 @@ export interface WrittenInstance {
   readonly sopClassUid: string;
   readonly sopInstanceUid: string;
   readonly seriesInstanceUid: string;
+  /**
+   * Identifiers copied from the source longer than their VR allows, kept as they are (see text-value-lengths): the
+   * result fails dciodvfy where the source does, and the analysis says which.
+   */
+  readonly overlongIdentifiers: readonly string[];
 }
