@@ -62,3 +62,53 @@ describe('QIDO matching of ranges, numbers and UIDs (PS3.4 C.2.2.2)', () => {
     expect(search('study', 'StudyInstanceUID', '2.25.5200001,2.25.5200003')).toEqual(['2.25.5200001', '2.25.5200003']);
   });
 });
+
+/** Names of more than one value (two referring physicians, a name and an alias), as PACS receive them. */
+const NAMED = [
+  ['2.25.5300001', 'Ref^One\\Ref^Two', 'Doe^Jane'],
+  ['2.25.5300002', 'Solo^Physician', 'Yamada^Tarou=山田^太郎\\Alias^Name'],
+] as const;
+
+describe('QIDO matching of multi-valued person names (PS3.4 C.2.2.3: any one value matches)', () => {
+  let dir: string;
+  let index: SqliteArchiveIndex;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mipseg-matching-mv-'));
+    index = new SqliteArchiveIndex(join(dir, 'index.sqlite'));
+    for (const [study, referring, patient] of NAMED) {
+      const bytes = syntheticPetInstance({ sopInstanceUid: `${study}.1.1`, seriesInstanceUid: `${study}.1`, imagePositionPatient: [0, 0, 0],
+        attributes: { StudyInstanceUID: study, ReferringPhysicianName: referring, PatientName: patient, PatientID: study, SpecificCharacterSet: 'ISO_IR 192' } });
+      index.putInstance(parseInstanceHeader(bytes, bytes.length), { storageKey: study, size: bytes.length, sha256: 'x' });
+    }
+  });
+  afterAll(() => {
+    index.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const search = (keyword: string, value: string): string[] =>
+    index.search({ level: 'study', filters: [{ attribute: findIndexedAttribute(keyword) as IndexedAttribute, value }], limit: 10, offset: 0 })
+      .rows.map((row) => String(row['study_uid'])).sort();
+
+  test('a single value matches any one of the stored values, in any case, and not a part of one', () => {
+    expect(search('ReferringPhysicianName', 'Ref^Two')).toEqual(['2.25.5300001']);
+    expect(search('ReferringPhysicianName', 'ref^one')).toEqual(['2.25.5300001']);
+    expect(search('ReferringPhysicianName', 'Ref')).toEqual([]);
+    expect(search('PatientName', 'Alias^Name')).toEqual(['2.25.5300002']);
+    expect(search('PatientName', 'Yamada^Tarou')).toEqual(['2.25.5300002']);
+  });
+
+  test('a wildcard matches within one value, never across the values', () => {
+    expect(search('ReferringPhysicianName', '*Two')).toEqual(['2.25.5300001']);
+    expect(search('ReferringPhysicianName', 'Ref^T?o')).toEqual(['2.25.5300001']);
+    expect(search('ReferringPhysicianName', 'Ref^One*')).toEqual(['2.25.5300001']);
+    expect(search('ReferringPhysicianName', 'One*Two')).toEqual([]);
+    expect(search('PatientName', 'Ali*')).toEqual(['2.25.5300002']);
+    expect(search('PatientName', '*Tarou')).toEqual(['2.25.5300002']);
+    expect(search('ReferringPhysicianName', '*Physician')).toEqual(['2.25.5300002']);
+  });
+
+  test('a key holding the stored values whole still finds them (Multiple Value Matching is not negotiated)', () => {
+    expect(search('ReferringPhysicianName', 'Ref^One\\Ref^Two')).toEqual(['2.25.5300001']);
+  });
+});

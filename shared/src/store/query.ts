@@ -181,6 +181,33 @@ export function modalitiesInStudyFragment(modalities: readonly string[]): SqlFra
   };
 }
 
+/** The name of each value in anyValueFragment's list of a multi-valued column's values. */
+const EACH_VALUE = 'mv.value';
+
+/**
+ * A filter on a person name column that holds several values (`Ref^One\Ref^Two`): PS3.4 C.2.2.3 has an attribute
+ * of more than one value match when any one of them matches, so the values are listed (a recursive split at `\`) and
+ * `each` is matched against every one of them; a `*` must not match across values. A column of one value is matched
+ * whole by `whole`, as before.
+ */
+function anyValueFragment(col: string, whole: SqlFragment, each: SqlFragment): SqlFragment {
+  const values = `WITH RECURSIVE mv(value, rest) AS (SELECT NULL, ${col} || '\\' UNION ALL `
+    + `SELECT substr(rest, 1, instr(rest, '\\') - 1), substr(rest, instr(rest, '\\') + 1) FROM mv WHERE rest <> '')`;
+  return {
+    sql: `((instr(${col}, '\\') = 0 AND ${whole.sql}) OR (instr(${col}, '\\') > 0 AND EXISTS (${values} `
+      + `SELECT 1 FROM mv WHERE ${EACH_VALUE} IS NOT NULL AND ${each.sql})))`,
+    params: [...whole.params, ...each.params],
+  };
+}
+
+/** A text or person name filter matched against the SQL expression `col` (a column, or one of its values). */
+function textFragment(filter: AttributeFilter, col: string): SqlFragment {
+  const { value } = filter;
+  if (filter.attribute.kind === 'pn') return hasWildcard(value) ? personNamePatternFragment(col, value) : personNameFragment(col, value);
+  if (filter.anyCase) return { sql: `${col} LIKE ? ESCAPE '\\'`, params: [toLike(value)] };
+  return hasWildcard(value) ? { sql: `${col} GLOB ?`, params: [toGlob(value)] } : { sql: `${col} = ?`, params: [value] };
+}
+
 /** One filter as SQL (PS3.4 C.2.2.2: single value, wildcard, UID list, range). */
 export function filterFragment(filter: AttributeFilter): SqlFragment {
   const { attribute: attr, value } = filter;
@@ -203,10 +230,13 @@ export function filterFragment(filter: AttributeFilter): SqlFragment {
       return { sql: `${col} = ?`, params: [n] };
     }
     case 'pn':
-      return hasWildcard(value) ? personNamePatternFragment(col, value) : personNameFragment(col, value);
+      // A key of several values asks for Multiple Value Matching (PS3.4 C.2.2.2.8), not negotiated: matched whole.
+      if (value.includes('\\')) return textFragment(filter, col);
+      return anyValueFragment(col, textFragment(filter, col), textFragment(filter, EACH_VALUE));
     case 'text':
-      if (filter.anyCase) return { sql: `${col} LIKE ? ESCAPE '\\'`, params: [toLike(value)] };
-      return hasWildcard(value) ? { sql: `${col} GLOB ?`, params: [toGlob(value)] } : { sql: `${col} = ?`, params: [value] };
+      // Matched whole: these are VM 1 in PS3.6, and the split would cost PatientID, AccessionNumber and Modality
+      // their index lookups (an OR with a term no index serves makes SQLite scan the table).
+      return textFragment(filter, col);
   }
 }
 
