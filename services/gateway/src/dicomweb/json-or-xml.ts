@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
 import type { DicomJson } from '@mipseg/shared/dicom';
 import { multipartPartType, negotiate, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
+import { isMipsegError } from '@mipseg/shared/errors';
 
 const DICOM_XML = 'application/dicom+xml';
+const DICOM_JSON = 'application/dicom+json';
 
 /**
  * What a search (PS3.18 10.6.3) and a metadata retrieve (10.4.3) can answer with: DICOM JSON (also for
@@ -11,11 +13,35 @@ const DICOM_XML = 'application/dicom+xml';
  */
 const JSON_OR_XML = ['application/dicom+json', 'application/json', 'multipart/related'] as const;
 
-/** Which of the two the client takes; throws MIPSEG_NOT_ACCEPTABLE (406) when the Accept header allows neither. */
-export function jsonOrXml(accept: string | undefined): 'json' | 'xml' {
+/**
+ * Which of the two the client takes, JSON by the media type to label it with; throws MIPSEG_NOT_ACCEPTABLE (406)
+ * when the Accept header allows neither. JSON is labelled application/dicom+json, also for `Accept: application/json`
+ * (the body is DICOM JSON either way), except where the client refused application/dicom+json (q=0), which a
+ * `*\/*` after it does not undo: the same body then goes as application/json.
+ */
+export function jsonOrXml(accept: string | undefined): typeof DICOM_JSON | 'application/json' | 'xml' {
   const { offer } = negotiate(accept, JSON_OR_XML, (entry, candidate) =>
     candidate !== 'multipart/related' || multipartPartType(entry, '') === DICOM_XML);
-  return offer === 'multipart/related' ? 'xml' : 'json';
+  if (offer === 'multipart/related') return 'xml';
+  return refusesDicomJson(accept) ? 'application/json' : DICOM_JSON;
+}
+
+/**
+ * Whether the Accept header refuses application/dicom+json: a range covers it, and the one that sets its quality
+ * (as negotiate picks it) has q=0. An Accept that does not cover it at all (`application/json`) does not refuse it.
+ */
+function refusesDicomJson(accept: string | undefined): boolean {
+  let covered = false;
+  try {
+    negotiate(accept, [DICOM_JSON] as const, () => {
+      covered = true;
+      return true;
+    });
+    return false;
+  } catch (err) {
+    if (isMipsegError(err) && err.code === 'MIPSEG_NOT_ACCEPTABLE') return covered;
+    throw err;
+  }
 }
 
 /**

@@ -264,7 +264,7 @@ export function retrieveMetadataHandler(archive: Archive) {
     // The first is read before the status goes out: an instance that cannot be read (deleted meanwhile) still gets
     // an answer with its status, where the study has one. A failure further on cuts the body short (see errorHandler).
     const first = await items.next();
-    res.status(200).type('application/dicom+json');
+    res.status(200).type(responseType);
     async function* body(): AsyncGenerator<Buffer> {
       yield Buffer.from('[');
       if (!first.done) {
