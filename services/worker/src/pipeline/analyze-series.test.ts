@@ -158,4 +158,29 @@ describe('an analysis retried after its result was partly stored', () => {
     expect(['00080021', '00080031', '00080022', '00080032'].map((tag) => json[tag]?.Value?.[0]))
       .toEqual(['20240517', '090000', '20240517', '090000']);
   });
+
+  test('keeps a source AccessionNumber longer than SH allows in its results, and says so at warn, once', async () => {
+    const accession = 'ACC-2024-00012345'; // 17 characters: a RIS's, which the PACS matches the result by
+    const withAccession = (bytes: Buffer): Buffer => {
+      const file = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer);
+      file.dict['00080050'] = { vr: 'SH', Value: [accession] };
+      return Buffer.from(file.write({ allowInvalidVRLength: true }));
+    };
+    const study = syntheticPetStudy({ slices: 12 });
+    const sink = new ArchiveResultSink(archive);
+    await sink.store(study.instances.map(withAccession));
+    const sourceUids = archive.index.listInstances({ studyUid: study.studyInstanceUid }).map((i) => i.sopInstanceUid);
+    const lines: Array<{ level: number; msg: string; attributes?: string[] }> = [];
+    const heard = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+    const result = await analyzeSeries({
+      studyInstanceUid: study.studyInstanceUid, seriesInstanceUid: study.seriesInstanceUid, sopInstanceUids: sourceUids,
+      contentHash: 'test', reason: 'study-complete', version: 1, resultUidSeed: randomUUID(),
+    }, { source: new ArchiveStudySource(archive), sink, compute: pool, log: heard }, progress);
+
+    expect(lines.filter((l) => l.attributes !== undefined)).toEqual([expect.objectContaining({ level: 40, attributes: ['AccessionNumber'],
+      msg: 'source identifiers longer than their VR allows were copied unchanged into the MIP and SEG' })]);
+    const seg = archive.index.listInstances({ studyUid: study.studyInstanceUid }).find((i) => i.sopInstanceUid === result.segSopInstanceUid);
+    const json = JSON.parse(await archive.readMetadata(seg as NonNullable<typeof seg>)) as Record<string, { Value?: unknown[] }>;
+    expect(json['00080050']?.Value?.[0]).toBe(accession);
+  });
 });

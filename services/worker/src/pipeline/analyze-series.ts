@@ -89,6 +89,11 @@ export async function analyzeSeries(request: AnalysisRequest, deps: AnalysisDeps
   });
   await progress.stage('decode', 5);
   const results = await deriveResults(instances, request, deps, progress);
+  if (results.overlongIdentifiers.length > 0) {
+    // Kept as the source has them so the PACS and RIS still match the result; dciodvfy will report their lengths.
+    deps.log.warn({ seriesInstanceUid, attributes: results.overlongIdentifiers },
+      'source identifiers longer than their VR allows were copied unchanged into the MIP and SEG');
+  }
   await progress.stage('store', 90);
   await timed(progress, 'store', async () => {
     // A study deleted while it was analysed stays deleted: its MIP and SEG would bring the patient back.

@@ -33,6 +33,8 @@ export interface SeriesResults {
   /** The MIP's PixelSpacing, [between rows, between columns] in mm: a pixel's area is their product. */
   readonly mipPixelSpacingMm: readonly [number, number];
   readonly model: ModelIdentity;
+  /** Source identifiers longer than their VR, written unchanged into the MIP and SEG (see WrittenInstance). */
+  readonly overlongIdentifiers: readonly string[];
   /** Wall-clock milliseconds of each stage. */
   readonly timingsMs: ComputeTimings;
 }
@@ -82,6 +84,7 @@ export async function deriveSeriesResults(
     lesionAreasPx: componentAreas(mask, mip.width, mip.height),
     mipPixelSpacingMm: mip.pixelSpacingMm,
     model: { name: model.manifest.name, version: model.manifest.version },
+    overlongIdentifiers: [...new Set([...mipFile.overlongIdentifiers, ...segFile.overlongIdentifiers])],
     timingsMs,
   };
 }

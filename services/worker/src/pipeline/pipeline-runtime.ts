@@ -47,7 +47,7 @@ export function createJobQueue(config: Config, log: Logger): JobQueue {
 }
 
 function equipment(softwareVersion: string): EquipmentIdentity {
-  return { manufacturerModelName: MIPSEG_MANUFACTURER, softwareVersions: softwareVersion, deviceSerialNumber: hostname() };
+  return { manufacturerModelName: MIPSEG_MANUFACTURER, softwareVersions: softwareVersion, deviceSerialNumber: hostname().trim() || 'unknown' };
 }
 
 /** One analysis thread per job this process runs at once, each with its own copy of the model. */
