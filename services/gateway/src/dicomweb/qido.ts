@@ -93,6 +93,6 @@ export function searchHandler(archive: Archive, config: Config, level: QueryLeve
     if (truncated && rows.length > 0) warnings.push(`more results match: repeat with offset=${qido.search.offset + rows.length}`);
     if (warnings.length) res.set('Warning', warnings.map(warningHeaderValue).join(', '));
     if (responseType === 'xml') sendXmlDocuments(res, results);
-    else res.status(200).type('application/dicom+json').send(JSON.stringify(results));
+    else res.status(200).type(responseType).send(JSON.stringify(results));
   };
 }
