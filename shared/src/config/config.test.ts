@@ -377,6 +377,21 @@ describe('loadConfig', () => {
     }
   });
 
+  test('refuses a stow: destination with a query or fragment, which the request path would be appended to, never showing it', () => {
+    for (const destination of ['stow:https://pacs.example/dicom-web?access_token=S3cretPw', 'stow:https://pacs.example/dicom-web#S3cretPw',
+      'stow:https://pacs.example/dicom-web?']) {
+      let message = 'accepted';
+      try {
+        loadConfig({ EXPORT_DESTINATIONS: destination });
+      } catch (err) {
+        expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+        message = (err as Error).message;
+      }
+      expect([destination, message]).toEqual([destination, expect.stringContaining('without user:password, query or fragment')]);
+      expect(message).not.toContain('S3cretPw');
+    }
+  });
+
   test('refuses a stow: destination with user:password, and never shows a password in a message', () => {
     for (const env of [{ EXPORT_DESTINATIONS: 'stow:http://admin:S3cretPw@pacs.example/dicom-web' }, { REDIS_URL: 'redis://:S3cretPw@redis:6379O' },
       // A base64 password holds "/", and an unescaped one may hold "@": neither ends the userinfo.

@@ -450,7 +450,7 @@ function readExportStowTokens(env: Env, destinations: readonly string[]): Record
     const [rawUrl = '', token, ...rest] = line.split(/\s+/);
     const url = rawUrl.startsWith('stow:') ? rawUrl.slice('stow:'.length) : rawUrl;
     if (token === undefined || rest.length > 0) throw fail(i + 1, 'expected "<stow URL> <token>"');
-    if (!isDestination(`stow:${url}`)) throw fail(i + 1, 'the first field is not an http(s) URL without user:password (expected "<stow URL> <token>")');
+    if (!isDestination(`stow:${url}`)) throw fail(i + 1, 'the first field is not an http(s) URL without user:password, query or fragment (expected "<stow URL> <token>")');
     const key = sameUrl(url);
     if (!stow.has(key)) throw fail(i + 1, `${url} is not a stow: entry of EXPORT_DESTINATIONS`);
     if (key in tokens) throw fail(i + 1, `${url} is listed twice`);
@@ -486,8 +486,11 @@ function isDestination(d: string): boolean {
     if (/\s/.test(d)) return false;
     try {
       const url = new URL(d.slice('stow:'.length));
-      // No user:password@: fetch refuses such URLs (every export would fail), and the password would be shown.
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '';
+      // No user:password@: fetch refuses such URLs (every export would fail), and the password would be shown. No query
+      // or fragment (a "?" alone too, which URL() drops): /studies would be appended to it, the token in it shown in
+      // every export record and log line.
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === ''
+        && !/[?#]/.test(d);
     } catch {
       return false;
     }
@@ -503,7 +506,7 @@ function readDestinations(raw: string): string[] {
   if (bad) {
     const shown = bad.startsWith('stow:') ? `stow:${shownUrl(bad.slice('stow:'.length))}` : bad;
     throw new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_DESTINATIONS entry "${shown}" `
-      + '(stow:<http(s) URL> without user:password, whose token goes in EXPORT_STOW_TOKEN; or dimse:<AE>@<host>:<port 1-65535>)');
+      + '(stow:<http(s) URL> without user:password, query or fragment, whose token goes in EXPORT_STOW_TOKEN; or dimse:<AE>@<host>:<port 1-65535>)');
   }
   return list;
 }

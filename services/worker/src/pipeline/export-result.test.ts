@@ -106,6 +106,12 @@ describe('exportResult to a STOW-RS destination', () => {
     expect(pacs.requests[0]?.bodyBytes).toBeGreaterThan(0);
   });
 
+  test('posts to {base}/studies however many slashes end the configured base URL', async () => {
+    pacs.reply = json(200, referenced(MIP_UID, SEG_UID));
+    for (const ending of ['', '/', '//']) expect((await exportResult(RESULT, `stow:${pacsUrl}${ending}`, 1, deps)).state).toBe('sent');
+    expect(pacs.requests.map((r) => `${r.method} ${r.url}`)).toEqual(Array(3).fill('POST /dicom-web/studies'));
+  });
+
   test('is sent when a 202 stores an instance with a WarningReason, and the detail names it (PS3.18 10.5.3)', async () => {
     const body = referenced(MIP_UID, SEG_UID) as { '00081199': { Value: Array<Record<string, unknown>> } };
     (body['00081199'].Value[1] as Record<string, unknown>)['00081196'] = { vr: 'US', Value: [0xb000] };

@@ -88,7 +88,7 @@ async function sendStow(destination: string, instances: Buffer[],
   deps: ExportDeps): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
   try {
     // As by C-STORE (see heldAlready): "duplicate" (0x0111) for one of the result's own instances means it is there.
-    const { warnings } = await stowInstances(destination.slice('stow:'.length).replace(/\/$/, ''), instances,
+    const { warnings } = await stowInstances(destination.slice('stow:'.length).replace(/\/+$/, ''), instances,
       deps.stowTokenFor?.(destination), { duplicatesAreStored: true, ...(deps.stowTimeoutMs === undefined ? {} : { timeoutMs: deps.stowTimeoutMs }) });
     // As by C-STORE: stored, perhaps not as sent, and the PACS's reasons are shown.
     return { state: 'sent', detail: `${instances.length} instance(s) stored` +
