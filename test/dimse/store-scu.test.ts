@@ -1,4 +1,4 @@
-import { Client, constants, requests, Scp, Server, type association } from 'dcmjs-dimse';
+import { Client, constants, requests, responses, Scp, Server, type association } from 'dcmjs-dimse';
 
 type DimseAssociation = association.Association;
 import { createServer, type AddressInfo } from 'node:net';
@@ -114,6 +114,38 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
       server.close();
     }
   }, 60_000);
+
+  test('reports a C-STORE response without a Status as failed, saying so, not as "no C-STORE status" (no answer)', async () => {
+    class StatuslessScp extends Scp {
+      override associationRequested(association: DimseAssociation): void {
+        for (const { id } of association.getPresentationContexts()) {
+          const context = association.getPresentationContext(id);
+          context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
+        }
+        this.sendAssociationAccept();
+      }
+      override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
+        const response = responses.CStoreResponse.fromRequest(request);
+        // dcmjs-dimse's Dataset takes undefined as "remove the element"; its types know only values.
+        (response.getCommandDataset() as unknown as { setElement(tag: string, value: unknown): void }).setElement('Status', undefined);
+        callback(response);
+      }
+      override associationReleaseRequested(): void {
+        this.sendAssociationReleaseResponse();
+      }
+    }
+    const port = await freePort();
+    const server = new Server(StatuslessScp);
+    server.listen(port);
+    try {
+      const [result] = await send([await file('statusless.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.74', modality: 'PT' }))],
+        { port });
+      expect(result).toEqual(expect.objectContaining({ outcome: 'failed', reason: 'the peer\'s C-STORE response has no Status (0000,0900)' }));
+      expect(result?.status).toBeUndefined();
+    } finally {
+      server.close();
+    }
+  });
 
   test('reports a "permanent" rejection for a limit reached (source 3, as some PACS answer when busy) as retryable', async () => {
     class OverLimitScp extends Scp {

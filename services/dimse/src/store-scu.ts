@@ -149,6 +149,8 @@ function resultFor(p: Pending, association: AssociationReport): InstanceSendResu
   const base = { file: p.file, sopInstanceUid: p.dataSet.meta.mediaStorageSopInstanceUid };
   if (p.response) {
     const status = p.response.getStatus();
+    // A malformed answer, not a lost one: failed (a peer that leaves the Status out does so again), and said as such.
+    if (typeof status !== 'number') return { ...base, outcome: 'failed', reason: 'the peer\'s C-STORE response has no Status (0000,0900)' };
     const reason = p.response.getErrorComment() || undefined;
     const kind = classifyCStoreStatus(status);
     const outcome = kind === 'success' || kind === 'warning' ? 'sent' : kind === 'retryable' ? 'retryable' : 'failed';
