@@ -25,6 +25,8 @@ export interface BullMqQueueOptions {
   readonly lockDurationMs: number;
   /** Default STUDY_CHECK_RETRY_MS. */
   readonly studyCheckRetryMs?: number;
+  /** Default MAX_STALLS (tests shorten it). */
+  readonly maxStalls?: number;
   /** Default GATEWAY_WAIT_MAX_MS (tests shorten it). */
   readonly gatewayWaitMaxMs?: number;
   /** Default RECENT_JOBS_PER_STATE (tests shorten it). */
@@ -122,15 +124,25 @@ export function cappedBackoff(attemptsMade: number, _type?: string, _err?: Error
 const STUDY_CHECK_MAX_STALLS = Number.MAX_SAFE_INTEGER;
 
 /**
- * How often an analysis or export may be taken back from a worker that stopped renewing its lock (killed, or cut
- * off from Redis for longer than the lock): a stall uses an attempt, as a start does embedded, so that JOB_ATTEMPTS
- * (EXPORT_ATTEMPTS) starts are allowed in all, not BullMQ's default of two whatever they say. attempts - 1, since a
- * stall does not add to attemptsMade: BullMQ counts stalls apart and fails the job at the stall that takes the count
- * past this, so a job that only ever stalls is started this many times plus one. Failures (attemptsMade) and
- * stalls are still counted apart: a job that does both may be started more often than its attempts.
+ * How often an analysis or export may be taken back from a worker that stopped renewing its lock, by default. A stall
+ * is not the job's fault: a worker killed or restarted (a shutdown that outlasts WORKER_SHUTDOWN_MS), or a Redis
+ * outage longer than JOB_LOCK_MS (every running job's lock expires), each counts one. Tied to JOB_ATTEMPTS, as it
+ * was, one killed worker failed a job of JOB_ATTEMPTS=1 for good, and three Redis restarts during one analysis failed
+ * it with no worker dead. Bounded all the same: an input that kills its worker each time (out of memory) must end
+ * failed, saying why, not take down workers for ever. A job that only stalls is started this many times plus one
+ * (BullMQ fails it at the stall that takes its count past this); stalls and failed attempts are counted apart.
  */
-function maxStalls(policy: RetryPolicy): number {
-  return Math.max(0, policy.attempts - 1);
+const MAX_STALLS = 5;
+
+/** What BullMQ writes as the failure of a job taken back from its workers more than its maxStalledCount. */
+const BULLMQ_STALLED_LIMIT = 'job stalled more than allowable limit';
+
+/** BullMQ's failure reason, with what a stall-limit failure means to someone reading the job. */
+function explainFailure(text: string | undefined): string | undefined {
+  return text === BULLMQ_STALLED_LIMIT
+    ? `${text}: its worker stopped while running it (killed, out of memory, or cut off from Redis for longer than JOB_LOCK_MS) `
+      + 'each time it was taken up; if no worker was restarted, the input may be what brings it down (see the worker\'s log)'
+    : text;
 }
 
 /** How long /readyz and the study-deletion guard wait for Redis to answer PING; it answers in well under 1 ms. */
@@ -534,7 +546,7 @@ export class BullMqJobQueue implements JobQueue {
     const exports = await Promise.all(lookup.destinations.map((d) => this.exportStatus(job.id ?? '', d, lookup.legacy)));
     // A job waiting for or on its next attempt says why the last one failed, as embedded; a done one, nothing.
     const retrying = (state === 'queued' || state === 'running') && job.attemptsMade > 0;
-    const failure = state === 'failed' || retrying ? splitFailure(job.failedReason) : { code: null, reason: null };
+    const failure = state === 'failed' || retrying ? splitFailure(explainFailure(job.failedReason)) : { code: null, reason: null };
     return {
       id: job.id ?? '',
       studyInstanceUid: studyOf(job),
@@ -576,7 +588,7 @@ export class BullMqJobQueue implements JobQueue {
     const { job, state: s } = await readSettled(found.queue, found.job);
     const state = s === 'completed' ? 'sent' : s === 'failed' ? 'failed' : job.attemptsMade > 0 ? 'retrying' : 'pending';
     // A sent export says what the destination confirmed, not the reason an earlier attempt failed.
-    const detail = s === 'completed' ? (job.returnvalue as ExportStatus | null)?.detail : job.failedReason;
+    const detail = s === 'completed' ? (job.returnvalue as ExportStatus | null)?.detail : explainFailure(job.failedReason);
     return { destination, state, attempts: job.attemptsMade, updatedAt: job.finishedOn ?? job.processedOn ?? job.timestamp,
       ...(detail ? { detail } : {}) };
   }
@@ -633,7 +645,7 @@ export class BullMqJobQueue implements JobQueue {
     }
     if (!options.analyses) return;
     const analyses = new Worker('analyses', (job: Job, token?: string) => this.runAnalysis(handlers, job, token),
-      { ...base, concurrency: options.concurrency, maxStalledCount: maxStalls(this.options.analysisRetry) });
+      { ...base, concurrency: options.concurrency, maxStalledCount: this.options.maxStalls ?? MAX_STALLS });
     this.finishedRequests.watch(analyses);
     this.addWorker(analyses);
     this.earlierSummaries = this.finishedRequests.summariseEarlier(this.analyses, () => this.closing).catch((err: unknown) =>
@@ -652,7 +664,7 @@ export class BullMqJobQueue implements JobQueue {
       if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
       if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
       return status;
-    }, { ...base, concurrency: EXPORTS_PER_DESTINATION, maxStalledCount: maxStalls(this.options.exportRetry) });
+    }, { ...base, concurrency: EXPORTS_PER_DESTINATION, maxStalledCount: this.options.maxStalls ?? MAX_STALLS });
     // As the embedded runner does: an administrator reading the worker's log sees each export that did not go.
     worker.on('failed', (job, err) => {
       const data = job?.data as ExportData | undefined;
