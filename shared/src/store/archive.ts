@@ -95,6 +95,13 @@ export interface InterruptedReplacements {
 
 const UNLISTED_EXAMPLES = 5;
 
+/**
+ * The meta key recording when repairInterruptedReplacements last looked at every retired copy: a start looks only at
+ * copies retired since, less a day for replacements that were under way as it started, not at years of them again.
+ */
+const RETIRED_LOOKED_AT = 'retired-copies-looked-at';
+const RETIRED_LOOK_MARGIN_MS = 24 * 60 * 60 * 1000;
+
 /** A received file in tmp/, with what the receiver learnt while writing it. */
 export interface ReceivedFile {
   readonly path: string;
@@ -523,8 +530,10 @@ export class Archive {
     const others = existing ? await this.seriesSourceHeaders(header.studyInstanceUid, {}, header.seriesInstanceUid) : [];
     // Of the patient the copy names (a corrected PatientID moves the study), not the one it is filed under now.
     const ofPatient = existing ? await this.patientHeaderWithout(header.studyInstanceUid, patientKeyOf(header)) : undefined;
-    // Named by the bytes it keeps: a copy being indexed again (reindexStoredCopy) is not the one its row named.
-    const retired = existing ? await this.blobs.retire(existing.storageKey, (options.reindexStoredCopy ? sha256 : existing.sha256).slice(0, 16)) : undefined;
+    // Named by the bytes it keeps, as a look for unfinished replacements reads them: the copy a repair indexes again
+    // (reindexStoredCopy) is not the one its row named, but the one it names now, and needs no second look.
+    const retiredAs = options.reindexStoredCopy ? 'reindexed' : existing?.sha256.slice(0, 16);
+    const retired = existing ? await this.blobs.retire(existing.storageKey, String(retiredAs)) : undefined;
     try {
       await this.blobs.publish(tempPath, storageKey, { dataSynced: file.dataSynced, deferDirSync: options.deferDirSync === true });
       this.index.putInstance(header, { storageKey, size, sha256 },
@@ -673,44 +682,63 @@ export class Archive {
    * one whose retired copy is still the file in place while its row names other bytes, or whose row names a retired
    * copy's bytes while the file in place is another (hashed to tell: an instance replaced back to an earlier copy is
    * fine). Its file is then stored again as a received copy would be, its study checked again: the index follows the
-   * file. The sender of an unfinished replacement was never told "stored", and a re-send finds it stored. `stop` ends
-   * it before its next file.
+   * file. The sender of an unfinished replacement was never told "stored", and a re-send finds it stored. Copies
+   * retired before the last complete look (less a day: RETIRED_LOOKED_AT) are passed over, so a start does not hash
+   * years of them again. `stop` ends it before its next file.
    */
   async repairInterruptedReplacements(options: { stop?: AbortSignal } = {}): Promise<InterruptedReplacements> {
+    const startedAt = Date.now();
+    const since = Number(this.index.metaValue(RETIRED_LOOKED_AT) ?? 0) - RETIRED_LOOK_MARGIN_MS;
     const checked = new Set<string>();
+    const settled = new Set<string>();
     const found = { repaired: 0, failed: 0, examples: [] as string[] };
     for await (const retiredKey of this.blobs.listRetiredKeys(options.stop)) {
       if (options.stop?.aborted) break;
-      const row = this.rowOfRetiredCopy(retiredKey);
-      if (!row) continue;
+      const row = this.rowOfRetiredCopy(retiredKey, since);
+      if (!row || settled.has(row.sopInstanceUid)) continue;
       checked.add(row.sopInstanceUid);
-      if (!(await this.interruptedAt(row, retiredKey))) continue;
-      const outcome = await this.reindexStoredFile(row);
+      const state = await this.replacementStateAt(row, retiredKey);
+      if (state === 'whole') continue;
+      settled.add(row.sopInstanceUid);
+      const outcome = state === 'file-missing' ? this.reportMissingFile(row) : await this.reindexStoredFile(row);
       if (outcome === 'unchanged') continue;
       found[outcome]++;
       if (found.examples.length < UNLISTED_EXAMPLES) found.examples.push(row.sopInstanceUid);
     }
+    if (!options.stop?.aborted) this.index.setMetaValue(RETIRED_LOOKED_AT, String(startedAt));
     return { checked: checked.size, ...found };
   }
 
-  /** The index row of the instance a retired copy was kept from, while the row still places it where the copy came from. */
-  private rowOfRetiredCopy(retiredKey: string): StoredInstance | undefined {
+  /**
+   * The index row of the instance a retired copy was kept from, while the row still places it where the copy came from;
+   * undefined for a copy retired before `since` (looked at by an earlier start).
+   */
+  private rowOfRetiredCopy(retiredKey: string, since: number): StoredInstance | undefined {
     const retired = parseRetiredKey(retiredKey);
-    if (!retired) return undefined;
+    if (!retired || retired.retiredAt < since) return undefined;
     const row = this.index.findInstance(basename(retired.key).slice(0, -'.dcm'.length));
     return row?.storageKey === retired.key ? row : undefined;
   }
 
   /** Whether an unfinished replacement, which this retired copy of it shows, left the file in place other than its row. */
-  private async interruptedAt(row: StoredInstance, retiredKey: string): Promise<boolean> {
+  private async replacementStateAt(row: StoredInstance, retiredKey: string): Promise<'whole' | 'interrupted' | 'file-missing'> {
+    const size = await this.blobs.size(row.storageKey).catch(() => undefined);
+    if (size === undefined) return 'file-missing';
     const rowNamesRetired = row.sha256.startsWith(parseRetiredKey(retiredKey)?.reason ?? '-');
     const retiredInPlace = await this.blobs.sameFile(retiredKey, row.storageKey);
     // The file in place is the retired one and the row its: stopped before the rename, and nothing changed.
-    if (retiredInPlace && rowNamesRetired) return false;
+    if (retiredInPlace && rowNamesRetired) return 'whole';
     // A finished replacement: its own file in place. Where retire() had to copy (no hard links on the volume), a file
     // that lost its rename is not the retired one either, and only its size can tell it cheaply.
-    if (!retiredInPlace && !rowNamesRetired && (await this.blobs.size(row.storageKey).catch(() => undefined)) === row.size) return false;
-    return !(await this.storedFileIntact(row));
+    if (!retiredInPlace && !rowNamesRetired && size === row.size) return 'whole';
+    return (await this.storedFileIntact(row)) ? 'whole' : 'interrupted';
+  }
+
+  /** An instance whose file is gone, which no repair here can mend: said once (the next start looks at newer copies only). */
+  private reportMissingFile(row: StoredInstance): 'failed' {
+    this.log.error({ storageKey: row.storageKey, sopInstanceUid: row.sopInstanceUid },
+      'the file of an instance with a retired copy is missing: left as it is, its retired copies kept');
+    return 'failed';
   }
 
   /** Stores an instance's file in place again, to write its row from it (repairInterruptedReplacements). */

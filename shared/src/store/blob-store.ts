@@ -14,10 +14,10 @@ export interface RangedBlob extends RangeReader {
 /** A name retire() gives: `{sop}.dcm.{reason}.{ms since the epoch}`. */
 const RETIRED_NAME = /^(.+\.dcm)\.([^./]+)\.(\d{13})$/;
 
-/** What a key listRetiredKeys gave names: the key the copy was kept from, and the reason retire() was given. */
-export function parseRetiredKey(retiredKey: string): { readonly key: string; readonly reason: string } | undefined {
+/** What a key listRetiredKeys gave names: the key the copy was kept from, the reason retire() was given, and when. */
+export function parseRetiredKey(retiredKey: string): { readonly key: string; readonly reason: string; readonly retiredAt: number } | undefined {
   const match = RETIRED_NAME.exec(relative('retired', retiredKey));
-  return match ? { key: match[1] as string, reason: match[2] as string } : undefined;
+  return match ? { key: match[1] as string, reason: match[2] as string, retiredAt: Number(match[3]) } : undefined;
 }
 
 /**

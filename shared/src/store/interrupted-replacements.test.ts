@@ -25,6 +25,7 @@ describe('a replacement the process did not finish is completed at the next star
     archive = await Archive.open(dir, createLogger('silent'));
   });
   afterEach(() => {
+    jest.restoreAllMocks();
     archive.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -112,6 +113,51 @@ describe('a replacement the process did not finish is completed at the next star
     expect(outcome.status).toBe('unchanged');
     expect(listed()).toEqual({ instanceNumber: 3, sha256: sha256(copy(3)) });
     expect(readFileSync(join(dir, KEY))).toEqual(copy(3));
+  });
+
+  test('looks at a retired copy at each start until the first a day after it, then no more: old copies are not hashed for ever', async () => {
+    await store(copy(1));
+    await store(copy(2));
+    await store(copy(1)); // replaced back: the retired copy of the first names the row's bytes, and is hashed to tell
+    const looks: Array<{ checked: number; hashed: boolean }> = [];
+    const look = async (): Promise<void> => {
+      await restart();
+      const hashed = jest.spyOn(archive.blobs, 'openRead');
+      const { checked, repaired } = await archive.repairInterruptedReplacements();
+      expect(repaired).toBe(0);
+      looks.push({ checked, hashed: hashed.mock.calls.length > 0 });
+    };
+    await look();
+    await look(); // the same day: replacements under way as the last look started may have ended since
+    jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 2 * 24 * 3600 * 1000);
+    await look(); // the first look a day later
+    await look();
+    expect(looks).toEqual([{ checked: 1, hashed: true }, { checked: 1, hashed: true }, { checked: 1, hashed: true }, { checked: 0, hashed: false }]);
+  });
+
+  test('a repaired instance is not hashed again at the next look: the copy its repair retires is named as such', async () => {
+    await store(copy(1));
+    await archive.blobs.retire(KEY, sha256(copy(1)).slice(0, 16));
+    writeFileSync(join(dir, 'tmp', 'new.part'), copy(2));
+    renameSync(join(dir, 'tmp', 'new.part'), join(dir, KEY));
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 1 });
+    expect((await retiredKeys()).filter((k) => k.includes('.reindexed.'))).toHaveLength(1);
+    await restart();
+    const hashed = jest.spyOn(archive.blobs, 'openRead');
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 0, failed: 0 });
+    expect(hashed).not.toHaveBeenCalled();
+  });
+
+  test('an instance whose file is gone is reported failed as such, and its retired copies are left', async () => {
+    await store(copy(1));
+    await store(copy(2));
+    rmSync(join(dir, KEY));
+    const lines: Array<{ msg: string }> = [];
+    archive.close();
+    archive = await Archive.open(dir, createLogger('warn', { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) }));
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 0, failed: 1, examples: [SOP] });
+    expect(lines.map((l) => l.msg)).toContain('the file of an instance with a retired copy is missing: left as it is, its retired copies kept');
+    expect(await retiredKeys()).toHaveLength(1);
   });
 
   async function retiredKeys(): Promise<string[]> {

@@ -149,6 +149,9 @@ export interface ArchiveIndex {
   unheardInstances(): string[];
   /** Records that an instance's listeners failed (`true`), or have now heard of it (`false`). */
   setUnheard(sopInstanceUid: string, unheard: boolean): void;
+  /** A value the archive keeps about itself (the meta table); undefined where none is set. */
+  metaValue(key: string): string | undefined;
+  setMetaValue(key: string, value: string): void;
   close(): void;
 }
 
@@ -606,6 +609,14 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   setUnheard(sopInstanceUid: string, unheard: boolean): void {
     this.statements.prepare(unheard ? 'INSERT OR IGNORE INTO unheard_instances VALUES (?)' : 'DELETE FROM unheard_instances WHERE sop_instance_uid = ?')
       .run(sopInstanceUid);
+  }
+
+  metaValue(key: string): string | undefined {
+    return this.statements.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key) as string | undefined;
+  }
+
+  setMetaValue(key: string, value: string): void {
+    this.statements.prepare('INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   findSeriesStudy(seriesUid: string): string | undefined {
