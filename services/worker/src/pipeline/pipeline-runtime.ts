@@ -46,8 +46,12 @@ export function createJobQueue(config: Config, log: Logger): JobQueue {
   return new EmbeddedJobQueue(join(config.dataDir, 'jobs.sqlite'), log, common);
 }
 
-function equipment(softwareVersion: string): EquipmentIdentity {
-  return { manufacturerModelName: MIPSEG_MANUFACTURER, softwareVersions: softwareVersion, deviceSerialNumber: hostname().trim() || 'unknown' };
+/**
+ * The equipment the results name. DeviceSerialNumber is the host's name: Type 1 and LO (64 characters) in the SEG, so a
+ * blank one is 'unknown' and a longer one (a fully qualified name) is cut, rather than every analysis refused for it.
+ */
+export function equipmentIdentity(softwareVersion: string, host = hostname()): EquipmentIdentity {
+  return { manufacturerModelName: MIPSEG_MANUFACTURER, softwareVersions: softwareVersion, deviceSerialNumber: host.trim().slice(0, 64) || 'unknown' };
 }
 
 /** One analysis thread per job this process runs at once, each with its own copy of the model. */
@@ -59,7 +63,7 @@ function startComputePool(options: PipelineOptions): Promise<ComputePool> {
     thread: {
       modelDir: options.modelDir,
       loadOptions: { threads: config.inference.threads, executionProvider: config.inference.executionProvider },
-      equipment: equipment(options.softwareVersion),
+      equipment: equipmentIdentity(options.softwareVersion),
     },
     // The caller's logger already names a component (pipeline, worker): a second `component` binding would write
     // the key twice in each line, and log tools keep either one. The pool is named under a key of its own.
