@@ -8,6 +8,7 @@ import { RepeatedFailureLog, type Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage } from './job-types';
 import { FinishedRequests, type AnalysisData } from './bullmq-finished-requests';
+import { GatewayUnavailableError } from './gateway-unavailable-error';
 import { readSettled } from './bullmq-settled-read';
 import { StudyJobIndex } from './bullmq-study-index';
 import { newestFirstThenId } from './job-order';
@@ -161,14 +162,23 @@ function unreachableGateway(socketError: string | undefined): string {
 }
 
 /**
- * The socket error code (ECONNREFUSED, ENOTFOUND, …) under an analysis's failure, where it failed because the gateway
- * could not be reached: a queue-mode worker reads the series and stores the results through GATEWAY_URL, and fetch
- * throws "fetch failed" (or the result sink an error made of it) with the code somewhere down its causes.
+ * Beside NETWORK_ERROR_CODES, how undici says the gateway went away: the connection cut mid-answer (a gateway killed
+ * or restarted while it sends a series: fetch's body then throws "terminated") or not made in time.
+ */
+const GATEWAY_SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([...NETWORK_ERROR_CODES, 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * Why an analysis's failure means the gateway could not be reached, where it does: the socket error code
+ * (ECONNREFUSED, UND_ERR_SOCKET, …) or the status by which the gateway or its proxy said it is away (HTTP 503, see
+ * GatewayUnavailableError). A queue-mode worker reads the series and stores the results through GATEWAY_URL, and
+ * fetch throws "fetch failed" (or the source or sink an error made of it) with either somewhere down its causes.
  */
 function gatewaySocketError(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+  // Not `instanceof Error`: fetch's errors are made in undici's realm, which need not be the caller's (Jest's is not).
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof GatewayUnavailableError) return e.message;
     const code = String((e as { code?: unknown }).code);
-    if (NETWORK_ERROR_CODES.has(code)) return code;
+    if (GATEWAY_SOCKET_ERROR_CODES.has(code)) return code;
   }
   return undefined;
 }

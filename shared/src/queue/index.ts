@@ -8,6 +8,7 @@ export { EmbeddedJobQueue } from './embedded-job-queue';
 export type { EmbeddedQueueOptions } from './embedded-job-queue';
 export { BullMqJobQueue } from './bullmq-job-queue';
 export { StudyCheckOutbox } from './study-check-outbox';
+export { GatewayUnavailableError, gatewayAwayCause } from './gateway-unavailable-error';
 export { scheduleJobPruning } from './job-retention';
 export { newestAnalysisBySeries } from './newest-analysis';
 export type { BullMqQueueOptions } from './bullmq-job-queue';

@@ -1,5 +1,6 @@
 import { readSopInstanceUid } from '@mipseg/shared/dicom';
 import { DicomFailureReason, fetchFailureCause, MipsegError, toStorageError } from '@mipseg/shared/errors';
+import { gatewayAwayCause } from '@mipseg/shared/queue';
 import type { Archive, StoreOutcome } from '@mipseg/shared/store';
 
 /** Where a worker stores its results: the archive (embedded) or the gateway by STOW-RS (queue mode). */
@@ -282,7 +283,13 @@ export async function stowInstances(baseUrl: string, instances: readonly Buffer[
   const response = parsed && options.duplicatesAreStored ? withDuplicatesAsStored(parsed) : parsed;
   // A 409 whose every failure was a duplicate of a re-send is then a success like any other.
   const allDuplicates = res.status === 409 && response !== undefined && parsed !== undefined && parsed.failed.length > 0 && response.failed.length === 0;
-  if ((res.status < 200 || res.status >= 300) && !allDuplicates) throw refuseStatus(where, res, text, Boolean(token), response);
+  if ((res.status < 200 || res.status >= 300) && !allDuplicates) {
+    const refused = refuseStatus(where, res, text, Boolean(token), response);
+    // Our own gateway (or its proxy) saying it is away: the queue waits for it as for a refused connection, using no
+    // attempt. Not for an export: a PACS answering 503 is a destination's failure, retried as such.
+    throw options.ownResults === true && refused.code === 'MIPSEG_DESTINATION_UNAVAILABLE'
+      ? new MipsegError(refused.code, refused.detail, gatewayAwayCause(res.status)) : refused;
+  }
   if (!response) {
     throw new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `${where}: not confirmed, HTTP ${res.status} with Content-Type `
       + `${res.headers.get('content-type') ?? '(none)'} is not a DICOM JSON STOW-RS response: ${JSON.stringify(text.slice(0, 100))}`);

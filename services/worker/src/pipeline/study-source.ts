@@ -2,6 +2,7 @@ import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { readMultipartBody } from '@mipseg/shared/dicomweb';
 import { readSopInstanceUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
+import { gatewayAwayCause } from '@mipseg/shared/queue';
 
 /** Where a worker reads a series' instances: the archive itself (embedded) or the gateway (queue mode). */
 export interface StudySource {
@@ -54,7 +55,7 @@ export class DicomwebStudySource implements StudySource {
   async hasSeries(studyUid: string, seriesUid: string): Promise<boolean> {
     const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series?SeriesInstanceUID=${seriesUid}&includefield=0020000E`,
       { headers: this.headers('application/dicom+json') });
-    if (!res.ok) throw new MipsegError('MIPSEG_INTERNAL', `QIDO-RS series ${seriesUid}: HTTP ${res.status}`);
+    if (!res.ok) throw new MipsegError('MIPSEG_INTERNAL', `QIDO-RS series ${seriesUid}: HTTP ${res.status}`, gatewayAwayCause(res.status));
     const text = await res.text();
     return text.trim() !== '' && (JSON.parse(text) as unknown[]).length > 0;
   }
@@ -62,11 +63,12 @@ export class DicomwebStudySource implements StudySource {
   /**
    * A retrieve's failure. A 404 is MIPSEG_NOT_FOUND, which fails the analysis for good, only where the gateway's own
    * search confirms the series is gone: a reverse proxy answers 404 while the gateway behind it restarts, and each
-   * analysis reading its series then would fail for good, and its study never be analysed. Else it is retried.
+   * analysis reading its series then would fail for good, and its study never be analysed. Else it is retried: where
+   * the status says the gateway is away (502, 503, 504), as it waits for an unreachable one, using no attempt.
    */
   private async retrieveFailure(status: number, studyUid: string, seriesUid: string): Promise<MipsegError> {
     const said = `WADO-RS series ${seriesUid}: HTTP ${status}`;
-    if (status !== 404) return new MipsegError('MIPSEG_INTERNAL', said);
+    if (status !== 404) return new MipsegError('MIPSEG_INTERNAL', said, gatewayAwayCause(status));
     if (!(await this.hasSeries(studyUid, seriesUid))) return new MipsegError('MIPSEG_NOT_FOUND', said);
     return new MipsegError('MIPSEG_INTERNAL', `${said}, though its search still lists it (a proxy while the gateway restarts?)`);
   }
