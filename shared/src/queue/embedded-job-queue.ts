@@ -509,8 +509,9 @@ export class EmbeddedJobQueue implements JobQueue {
 
   /**
    * A job still running when the process last ended was interrupted by a restart, or ended the process itself (an
-   * out-of-memory kill, a crash in native code). Each start counts as an attempt, as a stall does in BullMQ: one
-   * that has used them all is failed rather than run again, or it would take the archive down at every start.
+   * out-of-memory kill, a crash in native code). Each start counts as an attempt (queue mode counts stalls apart,
+   * with a budget of their own: there a worker dies alone, here the archive with it): one that has used them all is
+   * failed rather than run again, or it would take the archive down at every start.
    */
   private failJobsThatEndedTheProcess(): void {
     const limit = this.options.analysisRetry.attempts;
