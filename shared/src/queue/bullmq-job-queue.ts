@@ -162,14 +162,17 @@ function unreachableGateway(socketError: string | undefined): string {
 }
 
 /**
- * Beside NETWORK_ERROR_CODES, how undici says the gateway went away: the connection cut mid-answer (a gateway killed
- * or restarted while it sends a series: fetch's body then throws "terminated") or not made in time.
+ * Beside NETWORK_ERROR_CODES, how undici says the gateway could not be reached: the connection not made in time. Not a
+ * connection cut mid-answer (UND_ERR_SOCKET, fetch's body throwing "terminated"): the gateway cuts a series' answer so
+ * itself when a stored file fails past the first part, and such a series would be fetched again every few seconds for
+ * the whole wait, its failure then blamed on GATEWAY_URL. A gateway killed mid-answer costs one attempt; the next finds
+ * its connection refused, which is waited for.
  */
-const GATEWAY_SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([...NETWORK_ERROR_CODES, 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const GATEWAY_SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([...NETWORK_ERROR_CODES, 'UND_ERR_CONNECT_TIMEOUT']);
 
 /**
  * Why an analysis's failure means the gateway could not be reached, where it does: the socket error code
- * (ECONNREFUSED, UND_ERR_SOCKET, …) or the status by which the gateway or its proxy said it is away (HTTP 503, see
+ * (ECONNREFUSED, UND_ERR_CONNECT_TIMEOUT, …) or the status by which the gateway or its proxy said it is away (HTTP 503, see
  * GatewayUnavailableError). A queue-mode worker reads the series and stores the results through GATEWAY_URL, and
  * fetch throws "fetch failed" (or the source or sink an error made of it) with either somewhere down its causes.
  */
