@@ -38,10 +38,13 @@ export function startArchiveUpkeep(archive: Archive, options: ArchiveUpkeepOptio
   const stopping = new AbortController();
   let pruning: { stop(): Promise<void> } | undefined;
   const run = new Promise<void>((resolve) => setImmediate(resolve))
-    .then(() => repairInterruptedReplacements(archive, log, stopping.signal))
-    .catch((err: unknown) => log.error({ err }, 'could not look for replacements a process did not finish'))
-    .then(() => {
-      if (options.retiredRetentionDays > 0 && !stopping.signal.aborted) pruning = scheduleRetiredPruning(archive, options.retiredRetentionDays, log);
+    .then(() => repairInterruptedReplacements(archive, log, stopping.signal).then(() => true, (err: unknown) => {
+      // No pruning this time: it could remove the retired copy that shows an unfinished replacement not yet looked at.
+      log.error({ err }, 'could not look for replacements a process did not finish; retired copies are not pruned until a start can');
+      return false;
+    }))
+    .then((looked) => {
+      if (looked && options.retiredRetentionDays > 0 && !stopping.signal.aborted) pruning = scheduleRetiredPruning(archive, options.retiredRetentionDays, log);
       return lookForUnlistedFiles(archive, log, options.indexUnlistedFiles, stopping.signal);
     })
     .catch((err: unknown) => log.error({ err }, 'could not look for instance files no index row lists'));

@@ -688,7 +688,8 @@ export class Archive {
    */
   async repairInterruptedReplacements(options: { stop?: AbortSignal } = {}): Promise<InterruptedReplacements> {
     const startedAt = Date.now();
-    const since = Number(this.index.metaValue(RETIRED_LOOKED_AT) ?? 0) - RETIRED_LOOK_MARGIN_MS;
+    // Never from ahead of now: a look that ran while the clock was fast would pass over copies retired once it is right.
+    const since = Math.min(Number(this.index.metaValue(RETIRED_LOOKED_AT) ?? 0), startedAt) - RETIRED_LOOK_MARGIN_MS;
     const checked = new Set<string>();
     const settled = new Set<string>();
     const found = { repaired: 0, failed: 0, examples: [] as string[] };
@@ -705,7 +706,8 @@ export class Archive {
       found[outcome]++;
       if (found.examples.length < UNLISTED_EXAMPLES) found.examples.push(row.sopInstanceUid);
     }
-    if (!options.stop?.aborted) this.index.setMetaValue(RETIRED_LOOKED_AT, String(startedAt));
+    // Past a failure (a full volume refusing the repair, a file gone) nothing is recorded: the next start tries again.
+    if (!options.stop?.aborted && found.failed === 0) this.index.setMetaValue(RETIRED_LOOKED_AT, String(startedAt));
     return { checked: checked.size, ...found };
   }
 
@@ -734,8 +736,12 @@ export class Archive {
     return (await this.storedFileIntact(row)) ? 'whole' : 'interrupted';
   }
 
-  /** An instance whose file is gone, which no repair here can mend: said once (the next start looks at newer copies only). */
-  private reportMissingFile(row: StoredInstance): 'failed' {
+  /**
+   * An instance whose file is gone, which no repair here can mend: said at each start until it is mended. Unless the
+   * row went too (its study deleted while the look read it): then there is nothing to say.
+   */
+  private reportMissingFile(row: StoredInstance): 'failed' | 'unchanged' {
+    if (!this.isStillStored(row)) return 'unchanged';
     this.log.error({ storageKey: row.storageKey, sopInstanceUid: row.sopInstanceUid },
       'the file of an instance with a retired copy is missing: left as it is, its retired copies kept');
     return 'failed';
@@ -755,7 +761,8 @@ export class Archive {
         'a replacement the process did not finish: the index row is written again from the file in place');
       return 'repaired';
     }
-    if (outcome.status === 'failed') {
+    // Deleted (its study) while the look read it: nothing is left to mend.
+    if (outcome.status === 'failed' && this.index.findInstance(row.sopInstanceUid) !== undefined) {
       this.log.error({ storageKey: row.storageKey, code: outcome.error.code, err: outcome.error.message },
         'the file of an instance whose replacement did not finish cannot be stored: its index row names other bytes');
       return 'failed';

@@ -160,6 +160,48 @@ describe('a replacement the process did not finish is completed at the next star
     expect(await retiredKeys()).toHaveLength(1);
   });
 
+  test('a repair that failed is tried again at the next start, however long after: the look records no progress past it', async () => {
+    await store(copy(1));
+    await archive.blobs.retire(KEY, sha256(copy(1)).slice(0, 16));
+    writeFileSync(join(dir, 'tmp', 'new.part'), copy(2));
+    renameSync(join(dir, 'tmp', 'new.part'), join(dir, KEY));
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 2 * 24 * 3600 * 1000); // the first start, two days after the kill
+    await restart();
+    archive.keepFree(Number.MAX_SAFE_INTEGER); // a volume below MIN_FREE_DISK_BYTES: the repair's store is refused
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 0, failed: 1 });
+    clock.mockReturnValue(now + 3 * 24 * 3600 * 1000);
+    await restart();
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 1, failed: 0 });
+    expect(listed()).toEqual({ instanceNumber: 2, sha256: sha256(copy(2)) });
+  });
+
+  test('a look whose clock ran ahead does not pass over copies retired once it is set right', async () => {
+    await store(copy(1));
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 5 * 24 * 3600 * 1000); // booted with a clock days fast
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ checked: 0 });
+    clock.mockReturnValue(now); // set right (NTP); then a replacement cut short
+    await archive.blobs.retire(KEY, sha256(copy(1)).slice(0, 16));
+    writeFileSync(join(dir, 'tmp', 'new.part'), copy(2));
+    renameSync(join(dir, 'tmp', 'new.part'), join(dir, KEY));
+    await restart();
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 1 });
+  });
+
+  test('a study deleted while the look reads its instance is not reported as a failure', async () => {
+    await store(copy(1));
+    await archive.blobs.retire(KEY, sha256(copy(1)).slice(0, 16));
+    writeFileSync(join(dir, KEY), copy(2));
+    const size = archive.blobs.size.bind(archive.blobs);
+    jest.spyOn(archive.blobs, 'size').mockImplementationOnce(async (key) => {
+      await archive.deleteStudy(STUDY); // between the look at the index and the file
+      return size(key);
+    });
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 0, failed: 0 });
+    expect(archive.index.listInstances({ studyUid: STUDY })).toEqual([]);
+  });
+
   async function retiredKeys(): Promise<string[]> {
     const keys: string[] = [];
     for await (const key of archive.blobs.listRetiredKeys()) keys.push(key);
