@@ -15,10 +15,10 @@ export type { RenderedMip, ImageGeometry } from './rendered-mip';
 export type { WrittenInstance } from './written-instance';
 export { algorithmFromManifest } from './write-options';
 export type { AlgorithmIdentity, DerivedInstanceOptions, EquipmentIdentity } from './write-options';
-export { writeMipInstance, MIP_SERIES_DESCRIPTION, DEFAULT_MIP_SERIES_NUMBER } from './write-mip-instance';
+export { writeMipInstance, MIP_SERIES_TITLE, DEFAULT_MIP_SERIES_NUMBER } from './write-mip-instance';
 export {
   writeSegInstance,
-  SEG_SERIES_DESCRIPTION,
+  SEG_SERIES_TITLE,
   SEG_NO_FINDINGS_SUFFIX,
   DEFAULT_SEG_SERIES_NUMBER,
 } from './write-seg-instance';

@@ -14,6 +14,7 @@ describe('readSourceSeriesContext', () => {
     expect(context.PatientWeight).toBe(81.5);
     expect(context.StudyInstanceUID).toBe('2.25.2000.1');
     expect(context.FrameOfReferenceUID).toBe('2.25.2000.3');
+    expect(context.SeriesNumber).toBe(3);
     expect(context.Units).toBe('BQML');
     expect(context.SeriesType).toEqual(['WHOLE BODY', 'IMAGE']);
     expect(context.RadiopharmaceuticalInformationSequence[0]?.['Radiopharmaceutical']).toBe('Fluorodeoxyglucose');

@@ -261,14 +261,16 @@ function patientAndStudy(h: DicomItem): PatientAndStudy {
   };
 }
 
-type PetAttributes = Pick<SourceSeriesContext, 'SeriesDate' | 'SeriesTime' | 'PositionReferenceIndicator' |
+type PetAttributes = Pick<SourceSeriesContext, 'SeriesNumber' | 'SeriesDate' | 'SeriesTime' | 'PositionReferenceIndicator' |
   'Manufacturer' | 'ManufacturerModelName' | 'DeviceSerialNumber' | 'SoftwareVersions' | 'Units' | 'CountsSource' |
   'SeriesType' | 'CorrectedImage' | 'DecayCorrection' | 'AttenuationCorrectionMethod' | 'ReconstructionMethod' |
   'CollimatorType' | 'RadiopharmaceuticalInformationSequence' | 'PatientOrientationCodeSequence' |
   'PatientGantryRelationshipCodeSequence'>;
 
 function petAttributes(h: DicomItem): PetAttributes {
+  const seriesNumber = numberOf(h, 'SeriesNumber');
   return {
+    SeriesNumber: Number.isSafeInteger(seriesNumber) ? seriesNumber : null,
     // Fitted as the SUV's scan start reads them (a migrated archive's yyyy.mm.dd): the writer refuses the old forms.
     SeriesDate: fitDa(textOf(h, 'SeriesDate')),
     SeriesTime: fitTm(textOf(h, 'SeriesTime')),

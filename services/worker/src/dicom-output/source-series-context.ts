@@ -42,6 +42,11 @@ export interface SourceSeriesContext {
   readonly carriedPatientAndStudy: DicomItem;
 
   readonly SeriesInstanceUID: string;
+  /**
+   * The source series' SeriesNumber (null where it has none), which the results' descriptions name: a study can have
+   * several PET series analysed (early and delayed scans), and a PACS user must tell whose MIP and SEG are whose.
+   */
+  readonly SeriesNumber: number | null;
   readonly Modality: string;
   /** PET Series SeriesDate/SeriesTime: the reference time of decay correction (START), so results keep them. */
   readonly SeriesDate: string;

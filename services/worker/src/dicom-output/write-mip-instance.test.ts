@@ -69,11 +69,13 @@ describe('writeMipInstance', () => {
     expect(ds['OtherPatientIDsSequence']).toMatchObject(carried.OtherPatientIDsSequence);
   });
 
-  test('numbers and names a later result version apart from the first', () => {
+  test('numbers and names a later result version apart from the first, and names the source series by its number', () => {
     const first = readNatural(writeMipInstance(mip, source, options()).bytes);
     const third = readNatural(writeMipInstance(mip, source, { ...options(), resultVersion: 3 }).bytes);
-    expect([first['SeriesNumber'], first['SeriesDescription']]).toEqual([9001, 'MIP (SUV) - mipseg']);
-    expect([third['SeriesNumber'], third['SeriesDescription']]).toEqual([9005, 'MIP (SUV) - mipseg v3']);
+    const unnumbered = readNatural(writeMipInstance(mip, { ...source, SeriesNumber: null }, options()).bytes);
+    expect([first['SeriesNumber'], first['SeriesDescription']]).toEqual([9001, 'MIP (SUV) of series 3 - mipseg']);
+    expect([third['SeriesNumber'], third['SeriesDescription']]).toEqual([9005, 'MIP (SUV) of series 3 - mipseg v3']);
+    expect(unnumbered['SeriesDescription']).toBe('MIP (SUV) - mipseg');
     expect(errorCodeOf(() => writeMipInstance(mip, source, { ...options(), resultVersion: 0 }))).toBe('MIPSEG_DICOM_OUTPUT_INVALID');
   });
 

@@ -23,7 +23,7 @@ import { resolveWriteContext, resultSeries, type DerivedInstanceOptions, type Re
 import type { WrittenInstance } from './written-instance';
 
 // ASCII: a PACS or viewer limited to Latin-1 shows an em dash in a UTF-8 description as '?' or worse.
-export const MIP_SERIES_DESCRIPTION = 'MIP (SUV) - mipseg';
+export const MIP_SERIES_TITLE = 'MIP (SUV)';
 export const DEFAULT_MIP_SERIES_NUMBER = 9001;
 // The display window of the DM i AI MIPs the model was trained on (suvWhite 6): SUV 0 to 6. As the default
 // LINEAR VOI function reads it (PS3.3 C.11.2.1.2.1: c − 0.5 ± (w − 1)/2), that is center 3.5, width 7.
@@ -49,7 +49,7 @@ export function writeMipInstance(mip: RenderedMip, source: SourceSeriesContext, 
     ...patientAndStudyModules(source),
     Modality: 'PT',
     SeriesInstanceUID: seriesInstanceUid,
-    ...resultSeries(options, DEFAULT_MIP_SERIES_NUMBER, MIP_SERIES_DESCRIPTION),
+    ...resultSeries(options, DEFAULT_MIP_SERIES_NUMBER, MIP_SERIES_TITLE, source.SeriesNumber),
     BodyPartExamined: WHOLE_BODY,
     ...petSeriesModule(source),
     FrameOfReferenceUID: source.FrameOfReferenceUID,

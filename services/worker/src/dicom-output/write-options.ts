@@ -41,16 +41,20 @@ export interface DerivedInstanceOptions {
   readonly now?: () => Date;
 }
 
-/** SeriesNumber and SeriesDescription of a result series, for its version (see DerivedInstanceOptions). */
-export function resultSeries(options: DerivedInstanceOptions, firstSeriesNumber: number, description: string):
+/**
+ * SeriesNumber and SeriesDescription of a result series, for its version (see DerivedInstanceOptions): `title`, the
+ * source series it was made from where that has a number ("MIP (SUV) of series 3 - mipseg v2"), at most 62 characters.
+ */
+export function resultSeries(options: DerivedInstanceOptions, firstSeriesNumber: number, title: string, sourceSeriesNumber: number | null):
   { readonly SeriesNumber: number; readonly SeriesDescription: string } {
   const version = options.resultVersion ?? 1;
   if (!Number.isInteger(version) || version < 1) {
     throw new MipsegError('MIPSEG_DICOM_OUTPUT_INVALID', `result version ${version}`);
   }
+  const of = sourceSeriesNumber === null ? '' : ` of series ${sourceSeriesNumber}`;
   return {
     SeriesNumber: options.seriesNumber ?? firstSeriesNumber + 2 * (version - 1),
-    SeriesDescription: version === 1 ? description : `${description} v${version}`,
+    SeriesDescription: `${title}${of} - mipseg${version === 1 ? '' : ` v${version}`}`,
   };
 }
 

@@ -1,7 +1,7 @@
 import { SopClass } from '@mipseg/shared/dicom';
 import { readSegMask } from './read-seg-mask';
 import { writeMipInstance } from './write-mip-instance';
-import { SEG_NO_FINDINGS_SUFFIX, SEG_SERIES_DESCRIPTION, writeSegInstance } from './write-seg-instance';
+import { SEG_NO_FINDINGS_SUFFIX, writeSegInstance } from './write-seg-instance';
 import {
   ALGORITHM, countingUids, EQUIPMENT, errorCodeOf, FIXED_NOW, readNatural, syntheticMip, syntheticSource, thresholdMask,
 } from '../../../../test/pipeline/dicom-output/synthetic-source';
@@ -29,7 +29,7 @@ describe('writeSegInstance', () => {
     expect(source0['ReferencedSOPInstanceUID']).toBe(mipOut.sopInstanceUid);
     expect(source0['SpatialLocationsPreserved']).toBe('YES');
     expect(ds['ReferencedSeriesSequence'][0]['SeriesInstanceUID']).toBe(mipOut.seriesInstanceUid);
-    expect(ds['SeriesDescription']).toBe(SEG_SERIES_DESCRIPTION);
+    expect(ds['SeriesDescription']).toBe('Tumour SEG (MIP) of series 3 - mipseg');
   });
 
   test('carries the source time zone, lossy compression and issuers as the MIP does', () => {
@@ -55,7 +55,7 @@ describe('writeSegInstance', () => {
     const out = writeSegInstance(new Uint8Array(37 * 29), image, source, options());
     const ds = readNatural(out.bytes);
     expect(ds['NumberOfFrames']).toBe(1);
-    expect(ds['SeriesDescription']).toBe(`${SEG_SERIES_DESCRIPTION}${SEG_NO_FINDINGS_SUFFIX}`);
+    expect(ds['SeriesDescription']).toBe(`Tumour SEG (MIP) of series 3 - mipseg${SEG_NO_FINDINGS_SUFFIX}`);
     expect(ds['ContentDescription']).toMatch(/^No /);
     expect(readSegMask(out.bytes).mask.every((v) => v === 0)).toBe(true);
   });

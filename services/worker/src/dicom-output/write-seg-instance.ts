@@ -38,8 +38,8 @@ export interface SegWriteOptions extends DerivedInstanceOptions {
   readonly segmentLabel?: string;
 }
 
-// ASCII, as MIP_SERIES_DESCRIPTION.
-export const SEG_SERIES_DESCRIPTION = 'Tumour SEG (MIP) - mipseg';
+// ASCII, as MIP_SERIES_TITLE.
+export const SEG_SERIES_TITLE = 'Tumour SEG (MIP)';
 export const SEG_NO_FINDINGS_SUFFIX = ': none found';
 export const DEFAULT_SEG_SERIES_NUMBER = 9002;
 const TAG_REFERENCED_SEGMENT_NUMBER = 0x0062000b;
@@ -74,7 +74,7 @@ export function writeSegInstance(
     ...patientAndStudyModules(source),
     Modality: 'SEG',
     SeriesInstanceUID: seriesInstanceUid,
-    ...segSeries(options, empty),
+    ...segSeries(options, empty, source.SeriesNumber),
     BodyPartExamined: WHOLE_BODY,
     FrameOfReferenceUID: source.FrameOfReferenceUID,
     PositionReferenceIndicator: source.PositionReferenceIndicator,
@@ -92,8 +92,8 @@ export function writeSegInstance(
   return { bytes: writePart10(fitted), sopClassUid: SopClass.SegmentationStorage, sopInstanceUid, seriesInstanceUid, overlongIdentifiers };
 }
 
-function segSeries(options: SegWriteOptions, empty: boolean): NaturalDataset {
-  const series = resultSeries(options, DEFAULT_SEG_SERIES_NUMBER, SEG_SERIES_DESCRIPTION);
+function segSeries(options: SegWriteOptions, empty: boolean, sourceSeriesNumber: number | null): NaturalDataset {
+  const series = resultSeries(options, DEFAULT_SEG_SERIES_NUMBER, SEG_SERIES_TITLE, sourceSeriesNumber);
   return { ...series, SeriesDescription: `${series.SeriesDescription}${empty ? SEG_NO_FINDINGS_SUFFIX : ''}` };
 }
 
