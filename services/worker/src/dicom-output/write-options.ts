@@ -43,7 +43,8 @@ export interface DerivedInstanceOptions {
 
 /**
  * SeriesNumber and SeriesDescription of a result series, for its version (see DerivedInstanceOptions): `title`, the
- * source series it was made from where that has a number ("MIP (SUV) of series 3 - mipseg v2"), at most 62 characters.
+ * source series it was made from where that has a number ("MIP (SUV) of series 3 - mipseg v2"). LO holds 64 characters:
+ * a ten-digit series number and v100 still fit; anything longer is cut with the other descriptive text (fitTextToVrs).
  */
 export function resultSeries(options: DerivedInstanceOptions, firstSeriesNumber: number, title: string, sourceSeriesNumber: number | null):
   { readonly SeriesNumber: number; readonly SeriesDescription: string } {
