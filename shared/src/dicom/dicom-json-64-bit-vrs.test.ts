@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
 import { explicitElement as element, explicitItem as item, insertedBefore as before } from '../../../test/support/explicit-elements';
+import { implicitElement } from '../../../test/support/implicit-elements';
 import { toNativeDicomModelXml } from '../dicomweb/native-dicom-model';
 import { BULK_DATA_PLACEHOLDER, readDicomJson } from './dicom-json';
 import { encodeFileMetaInformation } from './file-meta';
@@ -87,15 +88,6 @@ describe('readDicomJson of the 64-bit VRs (OV, SV, UV) in an Explicit VR file', 
     expect(readDicomJson(file, 16, false)[SELECTOR_SV]).toEqual({ vr: 'SV', Value: SV_JSON });
   });
 });
-
-/** One Implicit VR Little Endian element: tag, 32-bit length, value. */
-function implicitElement(group: number, element: number, value: Buffer): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt16LE(group, 0);
-  header.writeUInt16LE(element, 2);
-  header.writeUInt32LE(value.length, 4);
-  return Buffer.concat([header, value]);
-}
 
 function implicitVrInstance(): Buffer {
   const sopClass = Buffer.from('1.2.840.10008.5.1.4.1.1.128\0', 'latin1');

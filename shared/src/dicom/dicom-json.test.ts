@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { encodeFileMetaInformation } from './file-meta';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
 import { readDicomJson } from './dicom-json';
+import { implicitElement } from '../../../test/support/implicit-elements';
 
 describe('readDicomJson', () => {
   test('writes Attribute Tag (AT) values as 8 uppercase hex digits (PS3.18 F.2.3), in sequence items too', () => {
@@ -23,14 +24,6 @@ describe('readDicomJson', () => {
   });
 });
 
-/** One Implicit VR Little Endian element: tag, 32-bit length, value (padded to even length with `pad`). */
-function implicitElement(group: number, element: number, value: Buffer): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt16LE(group, 0);
-  header.writeUInt16LE(element, 2);
-  header.writeUInt32LE(value.length, 4);
-  return Buffer.concat([header, value]);
-}
 const uid = (v: string): Buffer => Buffer.from(v.length % 2 ? `${v}\0` : v, 'latin1');
 const us = (...values: number[]): Buffer => {
   const b = Buffer.alloc(2 * values.length);
