@@ -9,6 +9,9 @@ import type { Logger } from '@mipseg/shared/log';
 import { Archive } from '@mipseg/shared/store';
 import { startDimseServer, type DimseServer } from '@mipseg/dimse';
 import { encodeFileMetaInformation, readFileMetaInformation } from '@mipseg/shared/dicom';
+import { constants, Scp, type association } from 'dcmjs-dimse';
+
+type DimseAssociation = association.Association;
 
 export const SCP_AE_TITLE = 'MIPSEG';
 
@@ -168,3 +171,21 @@ export function associateRequest(maxLength: number, callingAeTitle = 'RAWSCU'): 
 
 /** A-RELEASE-RQ (PS3.8 9.3.6): type 5, length 4, four reserved bytes. */
 export const RELEASE_REQUEST = Buffer.from([0x05, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]);
+
+/**
+ * A stand-in Storage SCP (dcmjs-dimse) for SCU tests: accepts every proposed context with its first transfer syntax
+ * and answers a release; a test's subclass says how it answers each C-STORE.
+ */
+export class AcceptingScp extends Scp {
+  override associationRequested(association: DimseAssociation): void {
+    for (const { id } of association.getPresentationContexts()) {
+      const context = association.getPresentationContext(id);
+      context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
+    }
+    this.sendAssociationAccept();
+  }
+
+  override associationReleaseRequested(): void {
+    this.sendAssociationReleaseResponse();
+  }
+}

@@ -1,13 +1,11 @@
-import { Client, constants, requests, responses, Scp, Server, type association } from 'dcmjs-dimse';
-
-type DimseAssociation = association.Association;
+import { Client, constants, requests, responses, Scp, Server } from 'dcmjs-dimse';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendInstancesDimse, type StoreScuOptions } from '@mipseg/dimse';
 import { SopClass } from '@mipseg/shared/dicom';
-import { dataSetOf, freePort, SCP_AE_TITLE, startTestDimse, storedFile, syntheticInstance, type TestDimse } from './dimse-test-kit';
+import { AcceptingScp, dataSetOf, freePort, SCP_AE_TITLE, startTestDimse, storedFile, syntheticInstance, type TestDimse } from './dimse-test-kit';
 
 const UltrasoundImageStorage = '1.2.840.10008.5.1.4.1.1.6.1';
 const PET = SopClass.PositronEmissionTomographyImageStorage;
@@ -91,14 +89,7 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
 
   test('reports a peer that aborts the association as retryable at once, with the abort\'s source and reason', async () => {
     // An SCP that accepts, then answers the C-STORE with an A-ABORT and leaves its socket open (as some do).
-    class AbortingScp extends Scp {
-      override associationRequested(association: DimseAssociation): void {
-        for (const { id } of association.getPresentationContexts()) {
-          const context = association.getPresentationContext(id);
-          context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
-        }
-        this.sendAssociationAccept();
-      }
+    class AbortingScp extends AcceptingScp {
       override cStoreRequest(): void {
         this.sendAbort(constants.AbortSource.ServiceProvider, constants.AbortReason.NotSpecified);
       }
@@ -116,22 +107,12 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
   }, 60_000);
 
   test('reports a C-STORE response without a Status as failed, saying so, not as "no C-STORE status" (no answer)', async () => {
-    class StatuslessScp extends Scp {
-      override associationRequested(association: DimseAssociation): void {
-        for (const { id } of association.getPresentationContexts()) {
-          const context = association.getPresentationContext(id);
-          context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
-        }
-        this.sendAssociationAccept();
-      }
+    class StatuslessScp extends AcceptingScp {
       override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
         const response = responses.CStoreResponse.fromRequest(request);
         // dcmjs-dimse's Dataset takes undefined as "remove the element"; its types know only values.
         (response.getCommandDataset() as unknown as { setElement(tag: string, value: unknown): void }).setElement('Status', undefined);
         callback(response);
-      }
-      override associationReleaseRequested(): void {
-        this.sendAssociationReleaseResponse();
       }
     }
     const port = await freePort();

@@ -1,4 +1,4 @@
-import { constants, requests, responses, Scp, Server as DimseServer, type association } from 'dcmjs-dimse';
+import { requests, responses, Server as DimseServer } from 'dcmjs-dimse';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '@mipseg/shared/log';
@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, SCP_AE_TITLE, startTestDimse, type TestDimse } from '../../../../test/dimse/dimse-test-kit';
+import { AcceptingScp, freePort, SCP_AE_TITLE, startTestDimse, type TestDimse } from '../../../../test/dimse/dimse-test-kit';
 import type { StudySource } from './study-source';
 
 const MIP_UID = '2.25.7100.1';
@@ -285,14 +285,7 @@ describe('exportResult to a DIMSE destination', () => {
 
   test('a peer that stores with a warning (0xB000, attributes coerced) is sent, and the detail says which and why', async () => {
     // A PACS that stores what it is sent, coercing: every C-STORE answered 0xB000 with its reason.
-    class CoercingScp extends Scp {
-      override associationRequested(association: association.Association): void {
-        for (const { id } of association.getPresentationContexts()) {
-          const context = association.getPresentationContext(id);
-          context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
-        }
-        this.sendAssociationAccept();
-      }
+    class CoercingScp extends AcceptingScp {
       override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
         const response = responses.CStoreResponse.fromRequest(request);
         response.setStatus(0xb000);
