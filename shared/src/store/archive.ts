@@ -101,6 +101,27 @@ const UNLISTED_EXAMPLES = 5;
  */
 const RETIRED_LOOKED_AT = 'retired-copies-looked-at';
 const RETIRED_LOOK_MARGIN_MS = 24 * 60 * 60 * 1000;
+/**
+ * The meta key listing the instances (SOP Instance UIDs) a look could not mend, looked at again at each start whatever
+ * the mark: a repair refused for now (a volume below MIN_FREE_DISK_BYTES), a file gone or unreadable. At most so many.
+ */
+const REPAIRS_OUTSTANDING = 'replacement-repairs-outstanding';
+const REPAIRS_OUTSTANDING_MAX = 1000;
+
+/** What a look at an instance with a retired copy finds (repairInterruptedReplacements). */
+type ReplacementState = 'whole' | 'interrupted' | 'file-missing' | 'file-unreadable';
+
+/** One run of repairInterruptedReplacements, as it goes. */
+interface ReplacementLook {
+  readonly checked: Set<string>;
+  /** Instances mended or reported this run: their other retired copies are passed over. */
+  readonly settled: Set<string>;
+  /** Instances it could not mend, for the next start. */
+  readonly outstanding: Set<string>;
+  repaired: number;
+  failed: number;
+  readonly examples: string[];
+}
 
 /** A received file in tmp/, with what the receiver learnt while writing it. */
 export interface ReceivedFile {
@@ -684,31 +705,46 @@ export class Archive {
    * fine). Its file is then stored again as a received copy would be, its study checked again: the index follows the
    * file. The sender of an unfinished replacement was never told "stored", and a re-send finds it stored. Copies
    * retired before the last complete look (less a day: RETIRED_LOOKED_AT) are passed over, so a start does not hash
-   * years of them again. `stop` ends it before its next file.
+   * years of them again; the instances a look could not mend are looked at again at each start (REPAIRS_OUTSTANDING).
+   * `stop` ends it before its next file.
    */
   async repairInterruptedReplacements(options: { stop?: AbortSignal } = {}): Promise<InterruptedReplacements> {
     const startedAt = Date.now();
-    // Never from ahead of now: a look that ran while the clock was fast would pass over copies retired once it is right.
-    const since = Math.min(Number(this.index.metaValue(RETIRED_LOOKED_AT) ?? 0), startedAt) - RETIRED_LOOK_MARGIN_MS;
-    const checked = new Set<string>();
-    const settled = new Set<string>();
-    const found = { repaired: 0, failed: 0, examples: [] as string[] };
+    const mark = Number(this.index.metaValue(RETIRED_LOOKED_AT) ?? 0);
+    // A mark ahead of now was set while the clock ran fast: it says nothing of what was retired once it was set right.
+    const since = (mark > startedAt ? 0 : mark) - RETIRED_LOOK_MARGIN_MS;
+    const look = { checked: new Set<string>(), settled: new Set<string>(), outstanding: new Set<string>(), repaired: 0, failed: 0, examples: [] as string[] };
+    // First those no earlier look could mend, whose retired copies pruning may since have removed.
+    for (const sop of JSON.parse(this.index.metaValue(REPAIRS_OUTSTANDING) ?? '[]') as string[]) {
+      if (options.stop?.aborted) break;
+      const row = this.index.findInstance(sop);
+      if (row) await this.lookAt(row, look, () => this.fileStateOf(row));
+    }
     for await (const retiredKey of this.blobs.listRetiredKeys(options.stop)) {
       if (options.stop?.aborted) break;
       const row = this.rowOfRetiredCopy(retiredKey, since);
-      if (!row || settled.has(row.sopInstanceUid)) continue;
-      checked.add(row.sopInstanceUid);
-      const state = await this.replacementStateAt(row, retiredKey);
-      if (state === 'whole') continue;
-      settled.add(row.sopInstanceUid);
-      const outcome = state === 'file-missing' ? this.reportMissingFile(row) : await this.reindexStoredFile(row);
-      if (outcome === 'unchanged') continue;
-      found[outcome]++;
-      if (found.examples.length < UNLISTED_EXAMPLES) found.examples.push(row.sopInstanceUid);
+      if (row && !look.settled.has(row.sopInstanceUid)) await this.lookAt(row, look, () => this.replacementStateAt(row, retiredKey));
     }
-    // Past a failure (a full volume refusing the repair, a file gone) nothing is recorded: the next start tries again.
-    if (!options.stop?.aborted && found.failed === 0) this.index.setMetaValue(RETIRED_LOOKED_AT, String(startedAt));
-    return { checked: checked.size, ...found };
+    // An aborted look records nothing: the next start looks again from the same mark, at the same outstanding ones.
+    if (!options.stop?.aborted) {
+      this.index.setMetaValue(RETIRED_LOOKED_AT, String(startedAt));
+      this.index.setMetaValue(REPAIRS_OUTSTANDING, JSON.stringify([...look.outstanding].slice(0, REPAIRS_OUTSTANDING_MAX)));
+    }
+    return { checked: look.checked.size, repaired: look.repaired, failed: look.failed, examples: look.examples };
+  }
+
+  /** Looks at one instance for repairInterruptedReplacements, mending it where `state` says its replacement did not finish. */
+  private async lookAt(row: StoredInstance, look: ReplacementLook, state: () => Promise<ReplacementState>): Promise<void> {
+    const sop = row.sopInstanceUid;
+    look.checked.add(sop);
+    const found = await state();
+    if (found === 'whole') return;
+    look.settled.add(sop);
+    const outcome = found === 'interrupted' ? await this.reindexStoredFile(row) : this.reportUnreadableFile(row, found);
+    if (outcome === 'unchanged') return;
+    look[outcome]++;
+    if (outcome === 'failed') look.outstanding.add(sop);
+    if (look.examples.length < UNLISTED_EXAMPLES) look.examples.push(sop);
   }
 
   /**
@@ -723,9 +759,9 @@ export class Archive {
   }
 
   /** Whether an unfinished replacement, which this retired copy of it shows, left the file in place other than its row. */
-  private async replacementStateAt(row: StoredInstance, retiredKey: string): Promise<'whole' | 'interrupted' | 'file-missing'> {
-    const size = await this.blobs.size(row.storageKey).catch(() => undefined);
-    if (size === undefined) return 'file-missing';
+  private async replacementStateAt(row: StoredInstance, retiredKey: string): Promise<ReplacementState> {
+    const size = await this.blobs.size(row.storageKey).then((n) => n, (err: unknown) => err as NodeJS.ErrnoException);
+    if (typeof size !== 'number') return size.code === 'ENOENT' ? 'file-missing' : 'file-unreadable';
     const rowNamesRetired = row.sha256.startsWith(parseRetiredKey(retiredKey)?.reason ?? '-');
     const retiredInPlace = await this.blobs.sameFile(retiredKey, row.storageKey);
     // The file in place is the retired one and the row its: stopped before the rename, and nothing changed.
@@ -733,17 +769,25 @@ export class Archive {
     // A finished replacement: its own file in place. Where retire() had to copy (no hard links on the volume), a file
     // that lost its rename is not the retired one either, and only its size can tell it cheaply.
     if (!retiredInPlace && !rowNamesRetired && size === row.size) return 'whole';
+    return this.fileStateOf(row);
+  }
+
+  /** Whether the file in place is the one the row names (hashed), without a retired copy to go by. */
+  private async fileStateOf(row: StoredInstance): Promise<ReplacementState> {
+    const size = await this.blobs.size(row.storageKey).then((n) => n, (err: unknown) => err as NodeJS.ErrnoException);
+    if (typeof size !== 'number') return size.code === 'ENOENT' ? 'file-missing' : 'file-unreadable';
     return (await this.storedFileIntact(row)) ? 'whole' : 'interrupted';
   }
 
   /**
-   * An instance whose file is gone, which no repair here can mend: said at each start until it is mended. Unless the
-   * row went too (its study deleted while the look read it): then there is nothing to say.
+   * An instance whose file is gone or cannot be read, which no repair here can mend: said at each start until it is
+   * mended. Unless the row went too (its study deleted while the look read it): then there is nothing to say.
    */
-  private reportMissingFile(row: StoredInstance): 'failed' | 'unchanged' {
+  private reportUnreadableFile(row: StoredInstance, state: 'file-missing' | 'file-unreadable'): 'failed' | 'unchanged' {
     if (!this.isStillStored(row)) return 'unchanged';
-    this.log.error({ storageKey: row.storageKey, sopInstanceUid: row.sopInstanceUid },
-      'the file of an instance with a retired copy is missing: left as it is, its retired copies kept');
+    this.log.error({ storageKey: row.storageKey, sopInstanceUid: row.sopInstanceUid }, state === 'file-missing'
+      ? 'the file of an instance with a replacement is missing: left as it is, looked at again at each start'
+      : 'the file of an instance with a replacement cannot be read: left as it is, looked at again at each start');
     return 'failed';
   }
 

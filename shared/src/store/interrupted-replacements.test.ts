@@ -156,11 +156,11 @@ describe('a replacement the process did not finish is completed at the next star
     archive.close();
     archive = await Archive.open(dir, createLogger('warn', { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) }));
     expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 0, failed: 1, examples: [SOP] });
-    expect(lines.map((l) => l.msg)).toContain('the file of an instance with a retired copy is missing: left as it is, its retired copies kept');
+    expect(lines.map((l) => l.msg)).toContain('the file of an instance with a replacement is missing: left as it is, looked at again at each start');
     expect(await retiredKeys()).toHaveLength(1);
   });
 
-  test('a repair that failed is tried again at the next start, however long after: the look records no progress past it', async () => {
+  test('a repair that failed is tried again at the next start, however long after, its retired copy pruned or not', async () => {
     await store(copy(1));
     await archive.blobs.retire(KEY, sha256(copy(1)).slice(0, 16));
     writeFileSync(join(dir, 'tmp', 'new.part'), copy(2));
@@ -170,6 +170,7 @@ describe('a replacement the process did not finish is completed at the next star
     await restart();
     archive.keepFree(Number.MAX_SAFE_INTEGER); // a volume below MIN_FREE_DISK_BYTES: the repair's store is refused
     expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 0, failed: 1 });
+    for (const key of await retiredKeys()) rmSync(join(dir, key)); // pruned meanwhile (RETIRED_RETENTION_DAYS)
     clock.mockReturnValue(now + 3 * 24 * 3600 * 1000);
     await restart();
     expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 1, failed: 0 });
@@ -185,8 +186,27 @@ describe('a replacement the process did not finish is completed at the next star
     await archive.blobs.retire(KEY, sha256(copy(1)).slice(0, 16));
     writeFileSync(join(dir, 'tmp', 'new.part'), copy(2));
     renameSync(join(dir, 'tmp', 'new.part'), join(dir, KEY));
+    clock.mockReturnValue(now + 26 * 3600 * 1000); // the next start more than a day later, the fast mark still ahead
     await restart();
     expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 1 });
+  });
+
+  test('an instance it cannot mend does not hold the mark back: a later look reads newer copies, and that instance again', async () => {
+    await store(copy(1));
+    await store(copy(2));
+    rmSync(join(dir, KEY)); // gone for good
+    const other = '2.25.98303';
+    const otherCopy = (n: number): Buffer => Buffer.from(syntheticPetInstance({ sopInstanceUid: other, seriesInstanceUid: SERIES,
+      imagePositionPatient: [0, 0, 2], attributes: { StudyInstanceUID: STUDY, PatientID: 'REPAIR', InstanceNumber: n } }));
+    await store(otherCopy(1));
+    await store(otherCopy(2));
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 2 * 24 * 3600 * 1000);
+    await restart();
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ checked: 2, failed: 1, examples: [SOP] });
+    clock.mockReturnValue(now + 4 * 24 * 3600 * 1000);
+    await restart();
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ checked: 1, failed: 1, examples: [SOP] });
   });
 
   test('a study deleted while the look reads its instance is not reported as a failure', async () => {
