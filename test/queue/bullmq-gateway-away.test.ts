@@ -27,7 +27,7 @@ const RESULT: ResultUids = {
 };
 
 type RequestKind = 'retrieve' | 'search' | 'store';
-type AwayAnswer = 500 | 502 | 503 | 504 | 'cut';
+type AwayAnswer = 404 | 500 | 502 | 503 | 504 | 'cut';
 
 function slice(n: number, series = SERIES): Buffer {
   return Buffer.from(syntheticPetInstance({ sopInstanceUid: `${series}.${n}`, seriesInstanceUid: series, imagePositionPatient: [0, 0, n] }));
@@ -115,7 +115,7 @@ async function analyseBehindProxy(kind: RequestKind, answer: AwayAnswer, times: 
   return { job, runs };
 }
 
-test.each<[AwayAnswer, RequestKind]>([[503, 'retrieve'], [502, 'retrieve'], [504, 'retrieve'], [503, 'search'], [503, 'store'], [502, 'store']])(
+test.each<[AwayAnswer, RequestKind]>([[503, 'retrieve'], [502, 'retrieve'], [504, 'retrieve'], [503, 'search'], [404, 'search'], [503, 'store'], [502, 'store']])(
   'a gateway answering %s to the series %s more often than the job has attempts is waited for, and the job completes', async (answer, kind) => {
     const { job, runs } = await analyseBehindProxy(kind, answer, AWAY_ANSWERS);
     expect([job.state, job.failureReason, runs]).toEqual(['done', null, AWAY_ANSWERS + 1]);

@@ -2,7 +2,7 @@ import type { Archive, StoredInstance } from '@mipseg/shared/store';
 import { readMultipartBody } from '@mipseg/shared/dicomweb';
 import { readSopInstanceUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
-import { gatewayAwayCause } from '@mipseg/shared/queue';
+import { GatewayUnavailableError, gatewayAwayCause } from '@mipseg/shared/queue';
 
 /** Where a worker reads a series' instances: the archive itself (embedded) or the gateway (queue mode). */
 export interface StudySource {
@@ -55,7 +55,12 @@ export class DicomwebStudySource implements StudySource {
   async hasSeries(studyUid: string, seriesUid: string): Promise<boolean> {
     const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series?SeriesInstanceUID=${seriesUid}&includefield=0020000E`,
       { headers: this.headers('application/dicom+json') });
-    if (!res.ok) throw new MipsegError('MIPSEG_INTERNAL', `QIDO-RS series ${seriesUid}: HTTP ${res.status}`, gatewayAwayCause(res.status));
+    // The gateway answers a search with no match 200 or 204, never 404: a 404 is a proxy in front of it with no route to
+    // it (while it restarts), as away as a 502.
+    if (!res.ok) {
+      throw new MipsegError('MIPSEG_INTERNAL', `QIDO-RS series ${seriesUid}: HTTP ${res.status}`,
+        res.status === 404 ? { cause: new GatewayUnavailableError(404) } : gatewayAwayCause(res.status));
+    }
     const text = await res.text();
     return text.trim() !== '' && (JSON.parse(text) as unknown[]).length > 0;
   }
