@@ -270,7 +270,8 @@ type PetAttributes = Pick<SourceSeriesContext, 'SeriesNumber' | 'SeriesDate' | '
 function petAttributes(h: DicomItem): PetAttributes {
   const seriesNumber = numberOf(h, 'SeriesNumber');
   return {
-    SeriesNumber: Number.isSafeInteger(seriesNumber) ? seriesNumber : null,
+    // IS's range (PS3.5 6.2): a longer number is no valid SeriesNumber, and would push the SEG's ": none found" out of LO.
+    SeriesNumber: Number.isInteger(seriesNumber) && Math.abs(seriesNumber ?? 0) < 2 ** 31 ? seriesNumber : null,
     // Fitted as the SUV's scan start reads them (a migrated archive's yyyy.mm.dd): the writer refuses the old forms.
     SeriesDate: fitDa(textOf(h, 'SeriesDate')),
     SeriesTime: fitTm(textOf(h, 'SeriesTime')),
