@@ -708,14 +708,16 @@ export class Archive {
    * years of them again; the instances a look could not mend are looked at again at each start (REPAIRS_OUTSTANDING).
    * `stop` ends it before its next file.
    */
-  async repairInterruptedReplacements(options: { stop?: AbortSignal } = {}): Promise<InterruptedReplacements> {
+  async repairInterruptedReplacements(options: { stop?: AbortSignal; outstandingMax?: number } = {}): Promise<InterruptedReplacements> {
     const startedAt = Date.now();
     const mark = Number(this.index.metaValue(RETIRED_LOOKED_AT) ?? 0);
+    const carried = this.outstandingRepairs();
     // A mark ahead of now was set while the clock ran fast: it says nothing of what was retired once it was set right.
-    const since = (mark > startedAt ? 0 : mark) - RETIRED_LOOK_MARGIN_MS;
+    // And without the list of those not yet mended, only a look at every copy finds them again.
+    const since = (carried === undefined || mark > startedAt ? 0 : mark) - RETIRED_LOOK_MARGIN_MS;
     const look = { checked: new Set<string>(), settled: new Set<string>(), outstanding: new Set<string>(), repaired: 0, failed: 0, examples: [] as string[] };
     // First those no earlier look could mend, whose retired copies pruning may since have removed.
-    for (const sop of JSON.parse(this.index.metaValue(REPAIRS_OUTSTANDING) ?? '[]') as string[]) {
+    for (const sop of carried ?? []) {
       if (options.stop?.aborted) break;
       const row = this.index.findInstance(sop);
       if (row) await this.lookAt(row, look, () => this.fileStateOf(row));
@@ -723,28 +725,75 @@ export class Archive {
     for await (const retiredKey of this.blobs.listRetiredKeys(options.stop)) {
       if (options.stop?.aborted) break;
       const row = this.rowOfRetiredCopy(retiredKey, since);
-      if (row && !look.settled.has(row.sopInstanceUid)) await this.lookAt(row, look, () => this.replacementStateAt(row, retiredKey));
+      if (row && !look.settled.has(row.sopInstanceUid)) await this.lookAt(row, look, () => this.replacementStateAt(row, retiredKey), retiredKey);
     }
     // An aborted look records nothing: the next start looks again from the same mark, at the same outstanding ones.
-    if (!options.stop?.aborted) {
-      this.index.setMetaValue(RETIRED_LOOKED_AT, String(startedAt));
-      this.index.setMetaValue(REPAIRS_OUTSTANDING, JSON.stringify([...look.outstanding].slice(0, REPAIRS_OUTSTANDING_MAX)));
-    }
+    if (!options.stop?.aborted) this.recordLook(startedAt, look.outstanding, new Set(carried), options.outstandingMax ?? REPAIRS_OUTSTANDING_MAX);
     return { checked: look.checked.size, repaired: look.repaired, failed: look.failed, examples: look.examples };
   }
 
-  /** Looks at one instance for repairInterruptedReplacements, mending it where `state` says its replacement did not finish. */
-  private async lookAt(row: StoredInstance, look: ReplacementLook, state: () => Promise<ReplacementState>): Promise<void> {
+  /** The instances earlier looks could not mend; undefined where that record cannot be read. */
+  private outstandingRepairs(): string[] | undefined {
+    try {
+      const value: unknown = JSON.parse(this.index.metaValue(REPAIRS_OUTSTANDING) ?? '[]');
+      if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value;
+    } catch {
+      // Said below, as a value of the wrong shape is.
+    }
+    this.log.warn({ key: REPAIRS_OUTSTANDING }, 'the record of replacements not yet mended cannot be read: every retired copy is looked at');
+    return undefined;
+  }
+
+  /**
+   * Records a complete look: its mark, and the instances it could not mend, those found by this look first. Past
+   * `max` of them the mark stays where it was, so that the next look finds again, by their retired copies, those the
+   * list has no room for.
+   */
+  private recordLook(startedAt: number, outstanding: ReadonlySet<string>, carried: ReadonlySet<string>, max: number): void {
+    const list = [...[...outstanding].filter((sop) => !carried.has(sop)), ...[...outstanding].filter((sop) => carried.has(sop))];
+    if (list.length > max) {
+      this.log.error({ outstanding: list.length, listed: max }, 'more instances with unfinished replacements than can be listed: '
+        + 'each start looks at every copy retired since the last look that listed them all');
+    } else {
+      this.index.setMetaValue(RETIRED_LOOKED_AT, String(startedAt));
+    }
+    this.index.setMetaValue(REPAIRS_OUTSTANDING, JSON.stringify(list.slice(0, max)));
+  }
+
+  /**
+   * Looks at one instance for repairInterruptedReplacements, mending it where `state` says its replacement did not
+   * finish, or putting back its file from `retiredKey` where the file is gone and that copy holds the bytes the row names.
+   */
+  private async lookAt(row: StoredInstance, look: ReplacementLook, state: () => Promise<ReplacementState>, retiredKey?: string): Promise<void> {
     const sop = row.sopInstanceUid;
     look.checked.add(sop);
     const found = await state();
     if (found === 'whole') return;
     look.settled.add(sop);
-    const outcome = found === 'interrupted' ? await this.reindexStoredFile(row) : this.reportUnreadableFile(row, found);
+    const outcome = found === 'interrupted' ? await this.reindexStoredFile(row)
+      : found === 'file-missing' && retiredKey !== undefined && await this.restoreFromRetired(row, retiredKey) ? 'repaired'
+        : this.reportUnreadableFile(row, found);
     if (outcome === 'unchanged') return;
     look[outcome]++;
     if (outcome === 'failed') look.outstanding.add(sop);
     if (look.examples.length < UNLISTED_EXAMPLES) look.examples.push(sop);
+  }
+
+  /**
+   * Puts a retired copy back in place of an instance's file that is gone, where that copy holds the very bytes the row
+   * names (an instance replaced back to an earlier copy keeps one): checked whole, in the study's gate and the
+   * instance's turn, so that no deletion or store since is undone.
+   */
+  private async restoreFromRetired(row: StoredInstance, retiredKey: string): Promise<boolean> {
+    if (!row.sha256.startsWith(parseRetiredKey(retiredKey)?.reason ?? '-')) return false;
+    const restored = await this.inStudyGate('share', row.studyInstanceUid, () => this.serialised(row.sopInstanceUid, async () => {
+      if (!this.isStillStored(row) || await this.blobs.exists(row.storageKey)) return false;
+      if ((await this.storedFileSha256(retiredKey).catch(() => undefined)) !== row.sha256) return false;
+      await this.blobs.restore(retiredKey, row.storageKey);
+      return true;
+    }));
+    if (restored) this.log.warn({ storageKey: row.storageKey, sopInstanceUid: row.sopInstanceUid, retiredKey }, 'the file of an instance was gone: put back from its retired copy, which holds the bytes its row names');
+    return restored;
   }
 
   /**

@@ -222,6 +222,52 @@ describe('a replacement the process did not finish is completed at the next star
     expect(archive.index.listInstances({ studyUid: STUDY })).toEqual([]);
   });
 
+  test('puts back a file that is gone from a retired copy holding the very bytes its row names', async () => {
+    await store(copy(1));
+    await store(copy(2));
+    await store(copy(1)); // replaced back: the first copy's retired file holds the row's bytes
+    rmSync(join(dir, KEY));
+    await restart();
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 1, failed: 0, examples: [SOP] });
+    expect(readFileSync(join(dir, KEY))).toEqual(copy(1));
+    expect(listed()).toEqual({ instanceNumber: 1, sha256: sha256(copy(1)) });
+  });
+
+  test('more instances it cannot mend than its list holds: the mark stays, and a later look still finds the one left off', async () => {
+    await store(copy(1));
+    await archive.blobs.retire(KEY, sha256(copy(1)).slice(0, 16));
+    writeFileSync(join(dir, 'tmp', 'new.part'), copy(2));
+    renameSync(join(dir, 'tmp', 'new.part'), join(dir, KEY));
+    for (const n of [0, 1]) { // two more instances whose files are gone for good, found first (their names sort first)
+      const sop = `2.25.98300${n}`;
+      const bytes = Buffer.from(syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, n],
+        attributes: { StudyInstanceUID: STUDY, PatientID: 'REPAIR' } }));
+      await store(bytes);
+      await store(Buffer.from(syntheticPetInstance({ sopInstanceUid: sop, seriesInstanceUid: SERIES, imagePositionPatient: [0, 0, n],
+        attributes: { StudyInstanceUID: STUDY, PatientID: 'REPAIR', InstanceNumber: 9 } })));
+      rmSync(join(dir, storageKeyFor(STUDY, SERIES, sop)));
+    }
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 2 * 24 * 3600 * 1000);
+    await restart();
+    archive.keepFree(Number.MAX_SAFE_INTEGER); // the repair refused for space
+    expect(await archive.repairInterruptedReplacements({ outstandingMax: 1 })).toMatchObject({ failed: 3 });
+    clock.mockReturnValue(now + 5 * 24 * 3600 * 1000);
+    await restart();
+    expect(await archive.repairInterruptedReplacements({ outstandingMax: 1 })).toMatchObject({ repaired: 1 });
+    expect(listed()).toEqual({ instanceNumber: 2, sha256: sha256(copy(2)) });
+  });
+
+  test('an unreadable record of those not yet mended means a look at every copy, not a failed start-up', async () => {
+    await store(copy(1));
+    await archive.blobs.retire(KEY, sha256(copy(1)).slice(0, 16));
+    writeFileSync(join(dir, 'tmp', 'new.part'), copy(2));
+    renameSync(join(dir, 'tmp', 'new.part'), join(dir, KEY));
+    archive.index.setMetaValue('retired-copies-looked-at', String(Date.now() + 1000)); // a mark past the copy
+    archive.index.setMetaValue('replacement-repairs-outstanding', '{"not": "a list"');
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 1 });
+  });
+
   async function retiredKeys(): Promise<string[]> {
     const keys: string[] = [];
     for await (const key of archive.blobs.listRetiredKeys()) keys.push(key);
