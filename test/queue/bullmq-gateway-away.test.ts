@@ -27,7 +27,7 @@ const RESULT: ResultUids = {
 };
 
 type RequestKind = 'retrieve' | 'search' | 'store';
-type AwayAnswer = 404 | 500 | 502 | 503 | 504 | 'cut';
+type AwayAnswer = 404 | 500 | 502 | 503 | 504 | 'cut' | 'misrouted';
 
 function slice(n: number, series = SERIES): Buffer {
   return Buffer.from(syntheticPetInstance({ sopInstanceUid: `${series}.${n}`, seriesInstanceUid: series, imagePositionPatient: [0, 0, n] }));
@@ -49,14 +49,16 @@ async function startProxy(gatewayOrigin: string, kind: RequestKind, answer: Away
   const forward = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const away = kindOf(req) === kind && left > 0;
     if (away) left--;
-    if (away && answer !== 'cut') return void res.writeHead(answer, { 'Content-Type': 'text/html' }).end(`<h1>${answer}</h1>`);
+    if (away && answer !== 'cut' && answer !== 'misrouted') return void res.writeHead(answer, { 'Content-Type': 'text/html' }).end(`<h1>${answer}</h1>`);
     const headers = Object.fromEntries(Object.entries(req.headers)
       .filter(([name]) => !['host', 'connection', 'content-length'].includes(name)).map(([name, value]) => [name, String(value)]));
-    const upstream = await fetch(`${gatewayOrigin}${req.url ?? ''}`, { method: req.method ?? 'GET', headers,
+    // Misrouted: to a path the gateway does not serve, as a GATEWAY_URL without its /dicomweb would be.
+    const path = away && answer === 'misrouted' ? (req.url ?? '').replace('/dicomweb', '/elsewhere') : req.url ?? '';
+    const upstream = await fetch(`${gatewayOrigin}${path}`, { method: req.method ?? 'GET', headers,
       ...(req.method === 'POST' ? { body: new Uint8Array(await body(req)) } : {}) });
     const bytes = Buffer.from(await upstream.arrayBuffer());
     res.writeHead(upstream.status, { 'Content-Type': upstream.headers.get('content-type') ?? 'application/octet-stream', 'Content-Length': bytes.length });
-    if (!away) return void res.end(bytes);
+    if (!away || answer === 'misrouted') return void res.end(bytes);
     res.write(bytes.subarray(0, bytes.length >> 1), () => res.socket?.destroy());
   };
   const server = createServer((req, res) => void forward(req, res).catch(() => res.socket?.destroy()));
@@ -123,6 +125,12 @@ test.each<[AwayAnswer, RequestKind]>([[503, 'retrieve'], [502, 'retrieve'], [504
 
 test('a series download cut short uses an attempt, as a 500 does: the gateway was reached, and cuts an answer so when a stored file fails', async () => {
   const { job, runs } = await analyseBehindProxy('retrieve', 'cut', AWAY_ANSWERS);
+  expect([job.state, runs]).toEqual(['failed', retry.attempts]);
+  expect(job.failureReason).not.toContain('gateway unreachable');
+});
+
+test('a 404 from the gateway itself (its own error body: a GATEWAY_URL with the wrong path) uses attempts, not the wait', async () => {
+  const { job, runs } = await analyseBehindProxy('search', 'misrouted', AWAY_ANSWERS);
   expect([job.state, runs]).toEqual(['failed', retry.attempts]);
   expect(job.failureReason).not.toContain('gateway unreachable');
 });

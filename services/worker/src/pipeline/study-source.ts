@@ -4,6 +4,20 @@ import { readSopInstanceUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { GatewayUnavailableError, gatewayAwayCause } from '@mipseg/shared/queue';
 
+/**
+ * Whether an error answer is the gateway's own ({"code":"MIPSEG_…"}). It answers a search with no match 200 or 204,
+ * never 404, so a 404 to one is either a proxy in front of it with no route to it while it restarts (as away as a 502)
+ * or, with the gateway's own body, a path it does not serve: a GATEWAY_URL that is wrong, which waiting cannot mend.
+ */
+function isMipsegErrorBody(text: string): boolean {
+  try {
+    const body: unknown = JSON.parse(text);
+    return typeof body === 'object' && body !== null && String((body as { code?: unknown }).code).startsWith('MIPSEG_');
+  } catch {
+    return false;
+  }
+}
+
 /** Where a worker reads a series' instances: the archive itself (embedded) or the gateway (queue mode). */
 export interface StudySource {
   readSeries(studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUids?: readonly string[]): Promise<Buffer[]>;
@@ -55,11 +69,9 @@ export class DicomwebStudySource implements StudySource {
   async hasSeries(studyUid: string, seriesUid: string): Promise<boolean> {
     const res = await fetch(`${this.baseUrl}/studies/${studyUid}/series?SeriesInstanceUID=${seriesUid}&includefield=0020000E`,
       { headers: this.headers('application/dicom+json') });
-    // The gateway answers a search with no match 200 or 204, never 404: a 404 is a proxy in front of it with no route to
-    // it (while it restarts), as away as a 502.
     if (!res.ok) {
       throw new MipsegError('MIPSEG_INTERNAL', `QIDO-RS series ${seriesUid}: HTTP ${res.status}`,
-        res.status === 404 ? { cause: new GatewayUnavailableError(404) } : gatewayAwayCause(res.status));
+        res.status === 404 && !isMipsegErrorBody(await res.text()) ? { cause: new GatewayUnavailableError(404) } : gatewayAwayCause(res.status));
     }
     const text = await res.text();
     return text.trim() !== '' && (JSON.parse(text) as unknown[]).length > 0;
