@@ -123,6 +123,19 @@ interface ReplacementLook {
   readonly examples: string[];
 }
 
+/** Refuses a file read from an instance's place (an unlisted file, or one indexed again) that holds another instance. */
+function assertHoldsPlace(header: InstanceHeader, place: UnlistedPlace): void {
+  if (header.studyInstanceUid !== place.study || header.seriesInstanceUid !== place.series || header.sopInstanceUid !== place.sop) {
+    throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `the file holds instance ${header.sopInstanceUid} of series ` +
+      `${header.seriesInstanceUid}, not the one its place names`);
+  }
+}
+
+/** Whether an index row names the bytes a retired copy was kept with (retire()'s reason: a hash's first 16 digits). */
+function rowNamesRetiredCopy(row: StoredInstance, retiredKey: string): boolean {
+  return row.sha256.startsWith(parseRetiredKey(retiredKey)?.reason ?? '-');
+}
+
 /** A received file in tmp/, with what the receiver learnt while writing it. */
 export interface ReceivedFile {
   readonly path: string;
@@ -523,10 +536,7 @@ export class Archive {
     if (place) {
       // Checked here, in the study's gate and the instance's turn: a deletion or a store may have come between the
       // look at the index and now.
-      if (header.studyInstanceUid !== place.study || header.seriesInstanceUid !== place.series || header.sopInstanceUid !== place.sop) {
-        throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `the file holds instance ${header.sopInstanceUid} of series ` +
-          `${header.seriesInstanceUid}, not the one its place names`);
-      }
+      assertHoldsPlace(header, place);
       if (existing || seriesStudy !== header.studyInstanceUid) {
         await this.blobs.discardTemp(tempPath);
         return { status: 'unchanged', header, replaced: false };
@@ -785,7 +795,7 @@ export class Archive {
    * instance's turn, so that no deletion or store since is undone.
    */
   private async restoreFromRetired(row: StoredInstance, retiredKey: string): Promise<boolean> {
-    if (!row.sha256.startsWith(parseRetiredKey(retiredKey)?.reason ?? '-')) return false;
+    if (!rowNamesRetiredCopy(row, retiredKey)) return false;
     const restored = await this.inStudyGate('share', row.studyInstanceUid, () => this.serialised(row.sopInstanceUid, async () => {
       if (!this.isStillStored(row) || await this.blobs.exists(row.storageKey)) return false;
       if ((await this.storedFileSha256(retiredKey).catch(() => undefined)) !== row.sha256) return false;
@@ -809,23 +819,32 @@ export class Archive {
 
   /** Whether an unfinished replacement, which this retired copy of it shows, left the file in place other than its row. */
   private async replacementStateAt(row: StoredInstance, retiredKey: string): Promise<ReplacementState> {
-    const size = await this.blobs.size(row.storageKey).then((n) => n, (err: unknown) => err as NodeJS.ErrnoException);
-    if (typeof size !== 'number') return size.code === 'ENOENT' ? 'file-missing' : 'file-unreadable';
-    const rowNamesRetired = row.sha256.startsWith(parseRetiredKey(retiredKey)?.reason ?? '-');
+    const size = await this.sizeInPlace(row);
+    if (typeof size !== 'number') return size;
+    const rowNamesRetired = rowNamesRetiredCopy(row, retiredKey);
     const retiredInPlace = await this.blobs.sameFile(retiredKey, row.storageKey);
     // The file in place is the retired one and the row its: stopped before the rename, and nothing changed.
     if (retiredInPlace && rowNamesRetired) return 'whole';
     // A finished replacement: its own file in place. Where retire() had to copy (no hard links on the volume), a file
     // that lost its rename is not the retired one either, and only its size can tell it cheaply.
     if (!retiredInPlace && !rowNamesRetired && size === row.size) return 'whole';
-    return this.fileStateOf(row);
+    return (await this.storedFileIntact(row)) ? 'whole' : 'interrupted';
   }
 
   /** Whether the file in place is the one the row names (hashed), without a retired copy to go by. */
   private async fileStateOf(row: StoredInstance): Promise<ReplacementState> {
-    const size = await this.blobs.size(row.storageKey).then((n) => n, (err: unknown) => err as NodeJS.ErrnoException);
-    if (typeof size !== 'number') return size.code === 'ENOENT' ? 'file-missing' : 'file-unreadable';
+    const size = await this.sizeInPlace(row);
+    if (typeof size !== 'number') return size;
     return (await this.storedFileIntact(row)) ? 'whole' : 'interrupted';
+  }
+
+  /** The size of an instance's file in place, or why there is none to read. */
+  private async sizeInPlace(row: StoredInstance): Promise<number | 'file-missing' | 'file-unreadable'> {
+    try {
+      return await this.blobs.size(row.storageKey);
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file-missing' : 'file-unreadable';
+    }
   }
 
   /**
@@ -869,10 +888,7 @@ export class Archive {
    * than its place names is refused.
    */
   private async stillHoldsCopy(header: InstanceHeader, sha256: string, existing: StoredInstance | undefined, place: UnlistedPlace): Promise<boolean> {
-    if (header.studyInstanceUid !== place.study || header.seriesInstanceUid !== place.series || header.sopInstanceUid !== place.sop) {
-      throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `the file holds instance ${header.sopInstanceUid} of series ` +
-        `${header.seriesInstanceUid}, not the one its place names`);
-    }
+    assertHoldsPlace(header, place);
     return existing !== undefined && existing.storageKey === storageKeyFor(place.study, place.series, place.sop)
       && (await this.storedFileSha256(existing.storageKey)) === sha256;
   }
