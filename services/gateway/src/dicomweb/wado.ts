@@ -571,8 +571,7 @@ export function retrieveRenderedHandler(archive: Archive) {
     if (!hasNativeFrames(looked.transferSyntaxUid)) {
       throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `transfer syntax ${looked.transferSyntaxUid}`);
     }
-    const frameOf = (count: number): number =>
-      req.params['frames'] === undefined ? 1 : parseFrameList(String(req.params['frames']), count)[0] ?? 1;
+    const frameOf = (count: number): number => (frameList === undefined ? 1 : parseFrameList(frameList, count)[0] ?? 1);
     // A large instance's one frame is read alone (a thumbnail of a 300-frame enhanced CT read all 150 MB).
     const read = readsFramesByRange(looked) ? await nativeFramesByRange(archive, looked, (count) => [frameOf(count)]) : undefined;
     if (read) {
