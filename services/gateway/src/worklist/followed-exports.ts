@@ -2,7 +2,7 @@ import type { Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
 import { readQueue } from '../queue-read';
 
-/** Whether an export of the job may still change by itself (pending or retrying; sent and failed stay). */
+/** Whether an export of the job may still change by itself (pending or retrying; sent, failed and superseded stay). */
 export const isExporting = (job: { readonly exports: ReadonlyArray<{ readonly state: string }> }): boolean =>
   job.exports.some((e) => e.state === 'pending' || e.state === 'retrying');
 
@@ -17,6 +17,8 @@ export interface FollowedExportsOptions {
   readonly followForMs: number;
   /** Longest a poll waits for one job's read: a slow one is shown as last read, not holding up the others. */
   readonly readTimeoutMs: number;
+  /** Whether a job as read is followed on; by default while an export is under way (isExporting). */
+  readonly keep?: (job: JobRecord) => boolean;
   readonly now?: () => number;
 }
 
@@ -44,6 +46,10 @@ export class FollowedExports {
 
   get size(): number {
     return this.requestedAt.size;
+  }
+
+  has(jobId: string): boolean {
+    return this.requestedAt.has(jobId);
   }
 
   follow(jobId: string): void {
@@ -92,7 +98,7 @@ export class FollowedExports {
       jobs.push(job);
       this.lastRead.set(id, job);
       // Followed until this poll has seen its exports settle: that change is compared, and sent, like any other.
-      if (!isExporting(job) && !askedAgain) this.forget(id);
+      if (!(this.options.keep ?? isExporting)(job) && !askedAgain) this.forget(id);
     });
     return jobs;
   }
