@@ -1,13 +1,14 @@
 import { syntheticPetInstance } from '../pipeline/volume/synthetic-pet-instance';
 import { startTestArchive, type TestArchiveServer } from '../support/archive-server';
 import { postStow } from '../support/stow';
+import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
 const STUDY = '2.25.700'; // syntheticPetInstance's study
 const SERIES = '2.25.8821';
 const SOP = '2.25.8822';
 
-// A client that asks for a viewport or a quality and gets something else must be told so (PS3.18 rendered
+// A client that asks for a quality (of a PNG) or annotations and gets something else must be told so (PS3.18 rendered
 // parameters), not left to believe the picture is what it asked for.
 describe('WADO-RS /rendered query parameters', () => {
   let server: TestArchiveServer;
@@ -23,12 +24,58 @@ describe('WADO-RS /rendered query parameters', () => {
   });
   afterAll(() => server.stop());
 
-  test('a viewport it does not apply is named in a Warning; quality is named for a PNG, which is lossless', async () => {
-    const res = await fetch(`${url}/rendered?viewport=2,2&quality=50`, { headers: { Accept: 'image/png' } });
+  test('quality is named in a Warning for a PNG, which is lossless', async () => {
+    const res = await fetch(`${url}/rendered?quality=50`, { headers: { Accept: 'image/png' } });
     expect(res.status).toBe(200);
-    expect(PNG.sync.read(Buffer.from(await res.arrayBuffer()))).toMatchObject({ width: 8, height: 8 });
-    expect(res.headers.get('warning')).toMatch(/^299 mipseg ".*viewport.*"$/);
-    expect(res.headers.get('warning')).toMatch(/quality/);
+    expect(res.headers.get('warning')).toMatch(/^299 mipseg ".*quality.*"$/);
+  });
+
+  /** The frame's greys, row by row, as a PNG with a fixed window draws them with `query`. */
+  async function greyRows(query: string): Promise<{ rows: number[][]; warning: string | null }> {
+    const res = await fetch(`${url}/rendered?window=500,1000${query}`, { headers: { Accept: 'image/png' } });
+    expect(res.status).toBe(200);
+    const png = PNG.sync.read(Buffer.from(await res.arrayBuffer()));
+    const greys = [...png.data.filter((_, i) => i % 4 === 0)];
+    return { rows: Array.from({ length: png.height }, (_, r) => greys.slice(r * png.width, (r + 1) * png.width)), warning: res.headers.get('warning') };
+  }
+
+  test('viewport crops to the source region (sx,sy,sw,sh), flips it where sw or sh is negative, without a Warning', async () => {
+    const { rows: whole } = await greyRows('');
+    const at = (r: number, c: number) => whole[r]?.[c];
+    const cropped = await greyRows('&viewport=3,2,2,5,3,2');
+    expect(cropped).toEqual({ rows: [[at(5, 2), at(5, 3), at(5, 4)], [at(6, 2), at(6, 3), at(6, 4)]], warning: null });
+    const flipped = await greyRows('&viewport=3,2,2,5,-3,-2');
+    expect(flipped.rows).toEqual([[at(6, 4), at(6, 3), at(6, 2)], [at(5, 4), at(5, 3), at(5, 2)]]);
+  });
+
+  test('viewport scales the image to fit vw × vh, keeping its aspect ratio, as PNG and as JPEG', async () => {
+    const size = async (accept: string, viewport: string) => {
+      const res = await fetch(`${url}/rendered?viewport=${viewport}`, { headers: { Accept: accept } });
+      const body = Buffer.from(await res.arrayBuffer());
+      const { width, height } = accept === 'image/png' ? PNG.sync.read(body) : jpeg.decode(body);
+      return [res.status, width, height];
+    };
+    expect(await size('image/png', '32,64')).toEqual([200, 32, 32]);
+    expect(await size('image/jpeg', '64,20')).toEqual([200, 20, 20]);
+    expect(await size('image/png', '64,64,0,0,2,8')).toEqual([200, 16, 64]);
+    expect(await size('image/jpeg', '4,4')).toEqual([200, 4, 4]);
+  });
+
+  test('a viewport is part of the rendered image\'s ETag: the full-size copy does not answer 304 for it', async () => {
+    const full = await fetch(`${url}/rendered`, { headers: { Accept: 'image/png' } });
+    const etag = full.headers.get('etag') ?? '';
+    const scaled = await fetch(`${url}/rendered?viewport=4,4`, { headers: { Accept: 'image/png', 'If-None-Match': etag } });
+    expect(scaled.status).toBe(200);
+  });
+
+  test('a malformed viewport, or a region outside the image, is a 400 that says what is wrong', async () => {
+    const answer = async (viewport: string) => {
+      const res = await fetch(`${url}/rendered?viewport=${viewport}`, { headers: { Accept: 'image/png' } });
+      return { status: res.status, body: await res.json() as { code: string; message: string } };
+    };
+    expect(await answer('64')).toMatchObject({ status: 400, body: { code: 'MIPSEG_BAD_QUERY', message: expect.stringMatching(/1 values/) as unknown } });
+    expect(await answer('64,abc')).toMatchObject({ status: 400, body: { message: expect.stringMatching(/vh is not an integer/) as unknown } });
+    expect(await answer('64,64,6,0,4,4')).toMatchObject({ status: 400, body: { message: expect.stringMatching(/run past the image's 8 pixels/) as unknown } });
   });
 
   test('no Warning where every parameter is applied', async () => {

@@ -30,8 +30,8 @@ describe('rendering a frame through its VOI window', () => {
 
   test('takes window=center,width as linear and window=…,linear-exact as exact; refuses other functions', () => {
     const { bytes, m } = suvRow(suvs, {});
-    expect(greys(renderFrame(bytes, m, 1, 'image/png', parseWindowParam('3.5,7')))).toEqual([0, 128, 213, 255, 255]);
-    expect(greys(renderFrame(bytes, m, 1, 'image/png', parseWindowParam('3,6,LINEAR-EXACT')))).toEqual([0, 128, 213, 255, 255]);
+    expect(greys(renderFrame(bytes, m, 1, 'image/png', { window: parseWindowParam('3.5,7') }))).toEqual([0, 128, 213, 255, 255]);
+    expect(greys(renderFrame(bytes, m, 1, 'image/png', { window: parseWindowParam('3,6,LINEAR-EXACT') }))).toEqual([0, 128, 213, 255, 255]);
     expect(() => parseWindowParam('3,6,sigmoid')).toThrow(/window=3,6,sigmoid/);
   });
 });

@@ -2,6 +2,7 @@ import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { readFrameValues, type PixelModule } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
+import { applyViewport, type Viewport } from './viewport';
 
 /**
  * A VOI window (PS3.3 C.11.2.1.2). `linear`, the default, maps c − 0.5 ± (w − 1)/2 to black and white, so a window
@@ -73,11 +74,10 @@ export function parseQualityParam(raw: unknown): number | undefined {
 
 /**
  * The PS3.18 rendered parameters (8.3.5.1) in `query` that this rendering does not apply, each with why, for a Warning:
- * a client that asked for a viewport or burnt-in annotations and got the plain image must be told so.
+ * a client that asked for burnt-in annotations and got the plain image must be told so.
  */
 export function renderedParamsNotApplied(query: Readonly<Record<string, unknown>>, type: RenderedMediaType): string[] {
   const notApplied: string[] = [];
-  if (query['viewport'] !== undefined) notApplied.push('viewport (the image is sent at its own size)');
   if (query['annotation'] !== undefined) notApplied.push('annotation (nothing is burnt in)');
   // A greyscale PNG or JPEG carries no profile: iccprofile=no is what is done anyway.
   if (query['iccprofile'] !== undefined && query['iccprofile'] !== 'no') notApplied.push('iccprofile (no profile is embedded)');
@@ -85,23 +85,31 @@ export function renderedParamsNotApplied(query: Readonly<Record<string, unknown>
   return notApplied;
 }
 
+/** How to draw a frame: the VOI window (else the instance's own, see defaultWindow), JPEG quality, and viewport. */
+export interface RenderOptions {
+  readonly window?: Window;
+  readonly quality?: number;
+  readonly viewport?: Viewport;
+}
+
 /**
- * Renders one frame of a greyscale instance as `type` (8-bit: rescaled, windowed, MONOCHROME1 inverted); `quality`
- * applies to JPEG.
+ * Renders one frame of a greyscale instance as `type` (8-bit: rescaled, windowed, MONOCHROME1 inverted), then cut to
+ * the viewport's source region and scaled to fit it, as PS3.18 8.3.5.1 orders them; `quality` applies to JPEG.
  */
-export function renderFrame(
-  bytes: Uint8Array, m: PixelModule, frame: number, type: RenderedMediaType, window?: Window, quality = JPEG_QUALITY,
-): Buffer {
-  const grey = renderFrameGrey(bytes, m, frame, window);
+export function renderFrame(bytes: Uint8Array, m: PixelModule, frame: number, type: RenderedMediaType, options: RenderOptions = {}): Buffer {
+  const full = renderFrameGrey(bytes, m, frame, options.window);
+  const { grey, width, height } = options.viewport
+    ? applyViewport(full, m.columns, m.rows, options.viewport)
+    : { grey: full, width: m.columns, height: m.rows };
   if (type === 'image/png') {
-    const png = new PNG({ width: m.columns, height: m.rows, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+    const png = new PNG({ width, height, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
     png.data = grey;
     return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
   }
   // jpeg-js takes RGBA: each grey value three times, opaque.
   const rgba = Buffer.alloc(grey.length * 4, 255);
   for (let i = 0, j = 0; i < grey.length; i++, j += 4) rgba[j] = rgba[j + 1] = rgba[j + 2] = grey[i] as number;
-  return jpeg.encode({ data: rgba, width: m.columns, height: m.rows }, quality).data;
+  return jpeg.encode({ data: rgba, width, height }, options.quality ?? JPEG_QUALITY).data;
 }
 
 /** One frame as 8-bit grey values, row-major. */

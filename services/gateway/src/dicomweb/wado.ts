@@ -26,6 +26,7 @@ import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml } from './json-or-xml';
 import { instanceMetadataJson, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseQualityParam, parseWindowParam, RENDERED_MEDIA_TYPES, renderedParamsNotApplied, renderFrame } from './render';
+import { parseViewportParam } from './viewport';
 import { warningHeaderValue } from './warning-header';
 import { chunksOf, readStored, readStoredFile } from '../stored-read';
 import { answeredNotModified, entityTag } from '../revalidation';
@@ -559,12 +560,13 @@ export function retrieveRenderedHandler(archive: Archive) {
     // Checked for a PNG too: a malformed value is the client's mistake whichever type it gets.
     const requestedQuality = parseQualityParam(req.query['quality']);
     const quality = type === 'image/jpeg' ? requestedQuality : undefined;
+    const viewport = parseViewportParam(req.query['viewport']);
     const notApplied = renderedParamsNotApplied(req.query, type);
     if (notApplied.length > 0) res.set('Warning', warningHeaderValue(`rendered parameters not applied: ${notApplied.join('; ')}`));
     // Revalidated at each use, not kept for an hour: a replaced copy (STOW of a corrected instance) or a deleted one
     // must not go on showing. The tag is the stored copy's digest (from the index) with what is rendered of it and
     // how, so an unchanged instance costs a 304, not a read and a render.
-    const etag = entityTag(RENDERING_VERSION, looked.sha256, frameList ?? null, type, window ?? null, quality ?? null);
+    const etag = entityTag(RENDERING_VERSION, looked.sha256, frameList ?? null, type, window ?? null, quality ?? null, viewport ?? null);
     res.vary('Accept');
     if (answeredNotModified(req, res, etag)) return;
     // Compressed frames are not decoded here: refused before the file is read.
@@ -577,11 +579,11 @@ export function retrieveRenderedHandler(archive: Archive) {
     if (read) {
       const [frame = new Uint8Array(0)] = read.frames;
       const alone: PixelModule = { ...read.module, numberOfFrames: 1, pixelDataOffset: 0, pixelDataLength: frame.length };
-      res.status(200).type(type).send(renderFrame(frame, alone, 1, type, window, quality));
+      res.status(200).type(type).send(renderFrame(frame, alone, 1, type, { window, quality, viewport }));
       return;
     }
     const { bytes } = await loadStored(archive, looked);
     const m = readPixelModule(bytes);
-    res.status(200).type(type).send(renderFrame(bytes, m, frameOf(m.numberOfFrames), type, window, quality));
+    res.status(200).type(type).send(renderFrame(bytes, m, frameOf(m.numberOfFrames), type, { window, quality, viewport }));
   };
 }

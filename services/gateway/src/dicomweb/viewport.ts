@@ -1,0 +1,147 @@
+import { MipsegError } from '@mipseg/shared/errors';
+
+/**
+ * The largest viewport side drawn. The output is held as 8-bit grey (and four times that as RGBA for JPEG): without
+ * a bound, viewport=100000,100000 of a one-pixel region would ask for ten gigabytes.
+ */
+export const MAX_VIEWPORT_SIDE = 4096;
+
+/**
+ * A source region of the image (PS3.18 8.3.5.1.3): its top-left pixel, and a width and height whose sign says whether
+ * the region is flipped: columns sx .. sx + |sw| − 1, drawn right to left where sw is negative (rows alike with sh).
+ * Undefined sw/sh: to the image's right (bottom) edge.
+ */
+export interface SourceRegion {
+  readonly x: number;
+  readonly y: number;
+  readonly width?: number;
+  readonly height?: number;
+}
+
+/** `viewport=vw,vh[,sx,sy,sw,sh]`: the size the rendered image must fit in, and the part of the image to fit there. */
+export interface Viewport {
+  readonly width: number;
+  readonly height: number;
+  readonly region?: SourceRegion;
+}
+
+const SYNTAX = `vw,vh or vw,vh,sx,sy,sw,sh: vw and vh integers 1..${MAX_VIEWPORT_SIDE}, sx and sy integers ≥ 0, sw and sh non-zero integers (negative flips), each of the last four empty for its default`;
+
+function bad(raw: string, why: string): MipsegError {
+  return new MipsegError('MIPSEG_BAD_QUERY', `viewport=${raw.slice(0, 64)}: ${why} (${SYNTAX})`);
+}
+
+/** An integer written as such (no exponent, no fraction, no spaces), or undefined for an empty value. */
+function integerOrEmpty(text: string, raw: string, name: string): number | undefined {
+  if (text === '') return undefined;
+  if (!/^-?\d{1,9}$/.test(text)) throw bad(raw, `${name} is not an integer`);
+  return Number(text);
+}
+
+function viewportSide(text: string, raw: string, name: string): number {
+  const side = integerOrEmpty(text, raw, name);
+  if (side === undefined || side < 1 || side > MAX_VIEWPORT_SIDE) throw bad(raw, `${name} must be 1..${MAX_VIEWPORT_SIDE}`);
+  return side;
+}
+
+/** The region's four values; undefined where all are empty (the whole image, as with the two-value form). */
+function sourceRegion(values: readonly string[], raw: string): SourceRegion | undefined {
+  const [x, y, width, height] = (['sx', 'sy', 'sw', 'sh'] as const).map((name, k) => integerOrEmpty(values[k] ?? '', raw, name));
+  if ((x ?? 0) < 0 || (y ?? 0) < 0) throw bad(raw, 'sx and sy must not be negative');
+  if (width === 0 || height === 0) throw bad(raw, 'sw and sh must not be 0');
+  if (x === undefined && y === undefined && width === undefined && height === undefined) return undefined;
+  return { x: x ?? 0, y: y ?? 0, ...(width !== undefined ? { width } : {}), ...(height !== undefined ? { height } : {}) };
+}
+
+/** `viewport` as a client sent it; 400 MIPSEG_BAD_QUERY, naming what is wrong, where it is malformed. */
+export function parseViewportParam(raw: unknown): Viewport | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string') throw new MipsegError('MIPSEG_BAD_QUERY', `viewport given more than once (${SYNTAX})`);
+  const values = raw.split(',').map((v) => v.trim());
+  if (values.length !== 2 && values.length !== 6) throw bad(raw, `${values.length} values`);
+  const width = viewportSide(values[0] ?? '', raw, 'vw');
+  const height = viewportSide(values[1] ?? '', raw, 'vh');
+  const region = sourceRegion(values.slice(2), raw);
+  return region ? { width, height, region } : { width, height };
+}
+
+/** One axis of a region placed on an image: its first pixel, its length, and whether it is drawn backwards. */
+interface Span {
+  readonly start: number;
+  readonly length: number;
+  readonly flipped: boolean;
+}
+
+function span(start: number, signed: number | undefined, imageLength: number, names: string): Span {
+  const length = signed === undefined ? imageLength - start : Math.abs(signed);
+  if (start >= imageLength || start + length > imageLength) {
+    throw new MipsegError('MIPSEG_BAD_QUERY', `viewport: the source region's ${names} run past the image's ${imageLength} pixels`);
+  }
+  return { start, length, flipped: signed !== undefined && signed < 0 };
+}
+
+/**
+ * For each output pixel along one axis, the source pixels it covers and how much of each: the source span cut into
+ * `out` equal intervals. Averaging over them (a box filter) keeps a downscaled PET's small hot lesions visible, where
+ * picking one pixel of each interval would drop most of them.
+ */
+function coverage(s: Span, out: number): Array<Array<{ index: number; weight: number }>> {
+  const step = s.length / out;
+  return Array.from({ length: out }, (_, i) => {
+    const from = i * step;
+    const to = (i + 1) * step;
+    const covered: Array<{ index: number; weight: number }> = [];
+    for (let k = Math.floor(from); k < Math.min(Math.ceil(to), s.length); k++) {
+      const weight = (Math.min(to, k + 1) - Math.max(from, k)) / step;
+      if (weight > 0) covered.push({ index: s.start + (s.flipped ? s.length - 1 - k : k), weight });
+    }
+    return covered;
+  });
+}
+
+type Coverage = ReturnType<typeof coverage>;
+
+/** The region's rows, each resampled to `xs.length` values: a small region of a large image costs its own size. */
+function resampleAcross(grey: Uint8Array, columns: number, down: Span, xs: Coverage): Float32Array {
+  const width = xs.length;
+  const out = new Float32Array(width * down.length);
+  for (let r = 0; r < down.length; r++) {
+    const sourceRow = (down.start + r) * columns;
+    for (let x = 0; x < width; x++) {
+      let sum = 0;
+      for (const c of xs[x] ?? []) sum += (grey[sourceRow + c.index] as number) * c.weight;
+      out[r * width + x] = sum;
+    }
+  }
+  return out;
+}
+
+/** Rows made by resampleAcross, resampled down to `ys.length` rows of 8-bit grey. */
+function resampleDown(rowsAcross: Float32Array, width: number, down: Span, ys: Coverage): Buffer {
+  const out = Buffer.alloc(width * ys.length);
+  for (let y = 0; y < ys.length; y++) {
+    for (let x = 0; x < width; x++) {
+      let sum = 0;
+      for (const c of ys[y] ?? []) sum += (rowsAcross[(c.index - down.start) * width + x] as number) * c.weight;
+      out[y * width + x] = Math.min(255, Math.max(0, Math.round(sum)));
+    }
+  }
+  return out;
+}
+
+/**
+ * An 8-bit grey image (`columns` × `rows`, row-major) cut to the viewport's source region and scaled to fit in
+ * vw × vh, keeping the region's aspect ratio: the output is vw wide or vh high, the other side as large as that
+ * ratio allows (never padded). 400 MIPSEG_BAD_QUERY where the region does not lie within the image.
+ */
+export function applyViewport(grey: Uint8Array, columns: number, rows: number, viewport: Viewport):
+  { grey: Buffer; width: number; height: number } {
+  const region = viewport.region ?? { x: 0, y: 0 };
+  const across = span(region.x, region.width, columns, 'columns (sx, sw)');
+  const down = span(region.y, region.height, rows, 'rows (sy, sh)');
+  const scale = Math.min(viewport.width / across.length, viewport.height / down.length);
+  const width = Math.max(1, Math.min(viewport.width, Math.round(across.length * scale)));
+  const height = Math.max(1, Math.min(viewport.height, Math.round(down.length * scale)));
+  const resampled = resampleDown(resampleAcross(grey, columns, down, coverage(across, width)), width, down, coverage(down, height));
+  return { grey: resampled, width, height };
+}
