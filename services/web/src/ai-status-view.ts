@@ -69,7 +69,9 @@ export function aiStateAnnouncer(): AiStateAnnouncer {
   };
 }
 
-const EXPORT_LABELS: Readonly<Record<ExportSummary['state'], string>> = { pending: 'Pending', sent: 'Sent', retrying: 'Retrying', failed: 'Failed' };
+const EXPORT_LABELS: Readonly<Record<ExportSummary['state'], string>> = {
+  pending: 'Pending', sent: 'Sent', retrying: 'Retrying', failed: 'Failed', superseded: 'Superseded',
+};
 
 export function exportBadge(e: ExportSummary): HTMLElement {
   return h('span', { class: `badge export-${e.state}`, attrs: { 'data-export-state': e.state } }, EXPORT_LABELS[e.state]);

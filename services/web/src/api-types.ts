@@ -11,7 +11,7 @@ export const AI_STATES: readonly AiState[] = ['waiting', 'none', 'queued', 'runn
 
 export interface ExportSummary {
   readonly destination: string;
-  readonly state: 'pending' | 'sent' | 'retrying' | 'failed';
+  readonly state: 'pending' | 'sent' | 'retrying' | 'failed' | 'superseded';
   readonly attempts: number;
   readonly detail: string | null;
   readonly updatedAt: number;

@@ -12,6 +12,7 @@ import { GatewayUnavailableError } from './gateway-unavailable-error';
 import { readSettled } from './bullmq-settled-read';
 import { StudyJobIndex } from './bullmq-study-index';
 import { newestFirstThenId } from './job-order';
+import { supersededExportDetail } from './newest-analysis';
 import { prunableJobIds } from './job-retention';
 import { summariseRequest } from './request-summary';
 import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
@@ -599,9 +600,12 @@ export class BullMqJobQueue implements JobQueue {
     const found = await this.exportJob(jobId, destination, legacy);
     if (!found) return undefined;
     const { job, state: s } = await readSettled(found.queue, found.job);
-    const state = s === 'completed' ? 'sent' : s === 'failed' ? 'failed' : job.attemptsMade > 0 ? 'retrying' : 'pending';
-    // A sent export says what the destination confirmed, not the reason an earlier attempt failed.
-    const detail = s === 'completed' ? (job.returnvalue as ExportStatus | null)?.detail : explainFailure(job.failedReason);
+    const ended = s === 'completed' ? (job.returnvalue as ExportStatus | null) : null;
+    // A completed export was sent, unless it ended superseded (completed unsent: see exportWorker).
+    const state = s === 'completed' ? (ended?.state === 'superseded' ? 'superseded' : 'sent') : s === 'failed' ? 'failed' : job.attemptsMade > 0 ? 'retrying' : 'pending';
+    // A sent export says what the destination confirmed (a superseded one, why it was not sent), not the reason an
+    // earlier attempt failed.
+    const detail = s === 'completed' ? ended?.detail : explainFailure(job.failedReason);
     return { destination, state, attempts: job.attemptsMade, updatedAt: job.finishedOn ?? job.processedOn ?? job.timestamp,
       ...(detail ? { detail } : {}) };
   }
@@ -673,6 +677,9 @@ export class BullMqJobQueue implements JobQueue {
 
   private exportWorker(queue: Queue, exportResult: ExportHandler, base: WorkerOptions): Worker {
     const worker = new Worker(queue.name, async (job: Job, token?: string) => {
+      // Completed, not failed: nothing went wrong, and a completed job is never retried (retryExport takes failed ones).
+      const superseded = await this.supersededExport(job);
+      if (superseded) return superseded;
       const status = await this.sendExport(job, token, exportResult);
       if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
       if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
@@ -684,6 +691,15 @@ export class BullMqJobQueue implements JobQueue {
       this.log.warn({ jobId: data?.jobId, destination: data?.destination, attempt: job?.attemptsMade, detail: err.message }, 'export not sent');
     });
     return worker;
+  }
+
+  /** The export's final status where a newer result of its series is done (see supersededExportDetail): not sent. */
+  private async supersededExport(job: Job): Promise<ExportStatus | undefined> {
+    const data = job.data as ExportData;
+    const detail = await supersededExportDetail(this, data.jobId, data.result.studyInstanceUid);
+    if (detail === undefined) return undefined;
+    this.log.info({ jobId: data.jobId, destination: data.destination, detail }, 'export superseded by a newer result: not sent');
+    return { destination: data.destination, state: 'superseded', attempts: job.attemptsMade, detail, updatedAt: Date.now() };
   }
 
   /**

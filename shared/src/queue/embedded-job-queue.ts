@@ -9,7 +9,8 @@ import { EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import { prunableJobIds } from './job-retention';
-import type { AnalysisPlan, AnalysisRequest, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage } from './job-types';
+import type { AnalysisPlan, AnalysisRequest, ExportState, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage } from './job-types';
+import { supersededExportDetail } from './newest-analysis';
 import { summariseRequest, type StoredAnalysisRequest } from './request-summary';
 import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, MAX_BACKOFF_MS, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
@@ -531,7 +532,9 @@ export class EmbeddedJobQueue implements JobQueue {
 
   /**
    * Sends a result whose export failed to that destination again (the worklist's retry button). Only a
-   * failed one: a pending or sent export is left alone, so a second click cannot start a second send.
+   * failed one: a pending or sent export is left alone, so a second click cannot start a second send, and so is a
+   * superseded one (a newer result of its series went out instead). A failed one retried after a newer result is
+   * done ends superseded at its next tick, unsent.
    */
   retryExport(jobId: string, destination: string): Promise<boolean> {
     const info = this.statements.prepare(`UPDATE exports SET state = 'pending', attempts = 0, next_attempt_at = ?
@@ -565,11 +568,19 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   private async runExport(handlers: JobHandlers, row: ExportRow & { result: string }): Promise<void> {
+    const result = JSON.parse(row.result) as ResultUids;
+    const superseded = await supersededExportDetail(this, row.job_id, result.studyInstanceUid);
+    if (superseded !== undefined) {
+      // No attempt was made: the attempts stay as they were.
+      this.recordExport(row, { state: 'superseded', attempts: row.attempts, detail: superseded });
+      this.log.info({ jobId: row.job_id, destination: row.destination, detail: superseded }, 'export superseded by a newer result: not sent');
+      return;
+    }
     const attempt = row.attempts + 1;
     let state: 'sent' | 'retrying' | 'failed';
     let detail: string;
     try {
-      const status = await (handlers.exportResult as NonNullable<JobHandlers['exportResult']>)(row.job_id, JSON.parse(row.result) as never, row.destination, attempt);
+      const status = await (handlers.exportResult as NonNullable<JobHandlers['exportResult']>)(row.job_id, result, row.destination, attempt);
       state = status.state === 'sent' ? 'sent' : status.state === 'failed' || attempt >= this.options.exportRetry.attempts ? 'failed' : 'retrying';
       detail = status.detail ?? '';
     } catch (err) {
@@ -577,11 +588,15 @@ export class EmbeddedJobQueue implements JobQueue {
       state = attempt >= this.options.exportRetry.attempts ? 'failed' : 'retrying';
       detail = error.message;
     }
-    // A sent or failed export is never due again; only retryExport brings a failed one back.
-    const next = state === 'retrying' ? Date.now() + backoffDelay(this.options.exportRetry, attempt) : NOT_DUE;
-    this.statements.prepare(`UPDATE exports SET state = ?, attempts = ?, detail = ?, updated_at = ?, next_attempt_at = ?
-      WHERE job_id = ? AND destination = ?`).run(state, attempt, detail, Date.now(), next, row.job_id, row.destination);
+    this.recordExport(row, { state, attempts: attempt, detail });
     if (state !== 'sent') this.log.warn({ jobId: row.job_id, destination: row.destination, attempt, state, detail }, 'export not sent');
+  }
+
+  private recordExport(row: ExportRow, end: { readonly state: ExportState; readonly attempts: number; readonly detail: string }): void {
+    // Only a retrying export is due again; only retryExport brings a failed one back (and a superseded one stays).
+    const next = end.state === 'retrying' ? Date.now() + backoffDelay(this.options.exportRetry, end.attempts) : NOT_DUE;
+    this.statements.prepare(`UPDATE exports SET state = ?, attempts = ?, detail = ?, updated_at = ?, next_attempt_at = ?
+      WHERE job_id = ? AND destination = ?`).run(end.state, end.attempts, end.detail, Date.now(), next, row.job_id, row.destination);
   }
 
   ping(): Promise<void> {

@@ -51,7 +51,12 @@ export interface ResultUids {
 /** The instances a result consists of: what must still be stored for it to be shown. */
 export type ResultInstances = Pick<ResultUids, 'mipSopInstanceUid' | 'segSopInstanceUid'>;
 
-export type ExportState = 'pending' | 'sent' | 'retrying' | 'failed';
+/**
+ * An export's life: pending → sent | retrying → … → sent | failed. 'superseded': not sent, and never will be, because a
+ * newer result of the same series (a higher AnalysisRequest.version) was done before this one went out; sending the
+ * older one then would make it the destination's newest. Final, as 'sent' is: no error, so nothing to retry.
+ */
+export type ExportState = 'pending' | 'sent' | 'retrying' | 'failed' | 'superseded';
 
 export interface ExportStatus {
   readonly destination: string;

@@ -1,3 +1,4 @@
+import type { JobQueue } from './job-queue';
 import type { JobRecord } from './job-types';
 
 /**
@@ -13,4 +14,31 @@ export function newestAnalysisBySeries(jobs: readonly JobRecord[]): Map<string, 
     if (!held || request.version > held.version) newest.set(request.seriesInstanceUid, job);
   }
   return newest;
+}
+
+/**
+ * The analysis whose result supersedes job `jobId`'s, if any among these jobs: the newest done analysis of the same
+ * series with a higher result version. Only a done one counts: a newer version still queued or running may yet fail,
+ * and until it is done the older result is the series' best (a newer one that is done later is exported after it).
+ */
+export function supersedingAnalysis(jobs: readonly JobRecord[], jobId: string): JobRecord | undefined {
+  const own = jobs.find((j) => j.id === jobId)?.request;
+  if (!own) return undefined;
+  const newer = jobs.filter((j) => j.state === 'done' && j.result !== null && j.request !== null
+    && j.request.studyInstanceUid === own.studyInstanceUid && j.request.seriesInstanceUid === own.seriesInstanceUid
+    && j.request.version > own.version);
+  return newestAnalysisBySeries(newer).get(own.seriesInstanceUid);
+}
+
+/**
+ * Why the result of job `jobId` (of study `studyInstanceUid`) is no longer to be exported, or undefined: the detail of
+ * a 'superseded' export. Both runners ask it before each attempt, so that an export retried while its PACS was down
+ * does not reach it after a newer result of the series, leaving the older one the newest the PACS received.
+ */
+export async function supersededExportDetail(queue: Pick<JobQueue, 'listJobs'>, jobId: string, studyInstanceUid: string): Promise<string | undefined> {
+  const jobs = await queue.listJobs({ studyInstanceUid, limit: Number.MAX_SAFE_INTEGER, offset: 0 });
+  const newer = supersedingAnalysis(jobs, jobId);
+  if (!newer) return undefined;
+  return `superseded by version ${newer.request?.version ?? '?'} of the series' analysis (job ${newer.id}), done before this ` +
+    'result was sent: the older result is not sent after it';
 }
