@@ -16,6 +16,21 @@ function slice(study: string, n: number, patientId = 'DEL-1', extra: Partial<Syn
     ...extra, attributes: { StudyInstanceUID: study, PatientID: patientId, ...extra.attributes } }));
 }
 
+/**
+ * Whether retired/ holds `path` (a study's or series' folder of copies) under any of its folders: those of the days
+ * the copies were retired on, and the one folder releases before them kept.
+ */
+function retiredHolds(dataDir: string, ...path: string[]): boolean {
+  return retiredFolders(dataDir).some((folder) => existsSync(join(folder, ...path)));
+}
+
+/** The folders under retired/ laid out as instances/ is: retired/{day}/instances, and the earlier retired/instances. */
+function retiredFolders(dataDir: string): string[] {
+  const root = join(dataDir, 'retired');
+  if (!existsSync(root)) return [];
+  return readdirSync(root).map((name) => (name === 'instances' ? join(root, name) : join(root, name, 'instances')));
+}
+
 interface LogLine {
   readonly level: number;
   readonly msg: string;
@@ -64,7 +79,7 @@ describe('DELETE /dicomweb/studies/{study}', () => {
     // A replaced copy (kept under retired/) and cached metadata: both are the deleted study's data too.
     expect((await postStow(`${base}/studies`, [slice(DELETED, 2, 'DEL-1', { stored: [9] })])).status).toBe(202);
     expect((await fetch(`${base}/studies/${DELETED}/metadata`)).status).toBe(200);
-    expect(existsSync(join(server.dataDir, 'retired', 'instances', DELETED))).toBe(true);
+    expect(retiredHolds(server.dataDir, DELETED)).toBe(true);
 
     const res = await del(DELETED);
     expect(res.status).toBe(200);
@@ -73,7 +88,7 @@ describe('DELETE /dicomweb/studies/{study}', () => {
     expect(await studies()).toEqual([KEPT]);
     expect((await fetch(`${base}/studies/${DELETED}/metadata`)).status).toBe(404);
     expect(existsSync(join(server.dataDir, 'instances', DELETED))).toBe(false);
-    expect(existsSync(join(server.dataDir, 'retired', 'instances', DELETED))).toBe(false);
+    expect(retiredHolds(server.dataDir, DELETED)).toBe(false);
     expect(readdirSync(join(server.dataDir, 'instances'))).toEqual([KEPT]);
     expect(patientIds()).toEqual(['DEL-1']); // the kept study's patient
     const audit = lines.filter((l) => l.msg === 'study deleted');
@@ -239,7 +254,7 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     expect((await postStow(`${base}/studies`, [slice(DELETED, 1), slice(DELETED, 2), otherSeries(DELETED, 1)])).status).toBe(200);
     expect((await postStow(`${base}/studies`, [otherSeries(DELETED, 1, [9])])).status).toBe(202); // a replaced copy, retired
     expect((await fetch(`${base}/studies/${DELETED}/series/${DELETED}.2/metadata`)).status).toBe(200);
-    expect(existsSync(join(server.dataDir, 'retired', 'instances', DELETED, `${DELETED}.2`))).toBe(true);
+    expect(retiredHolds(server.dataDir, DELETED, `${DELETED}.2`)).toBe(true);
 
     const res = await delSeries(DELETED, `${DELETED}.2`);
     expect(res.status).toBe(200);
@@ -249,7 +264,7 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     expect([study?.['00201206']?.Value[0], study?.['00201208']?.Value[0]]).toEqual([1, 2]); // counts follow
     expect((await fetch(`${base}/studies/${DELETED}/series/${DELETED}.2/metadata`)).status).toBe(404);
     expect(existsSync(join(server.dataDir, 'instances', DELETED, `${DELETED}.2`))).toBe(false);
-    expect(existsSync(join(server.dataDir, 'retired', 'instances', DELETED, `${DELETED}.2`))).toBe(false);
+    expect(retiredHolds(server.dataDir, DELETED, `${DELETED}.2`)).toBe(false);
     expect(readdirSync(join(server.dataDir, 'instances', DELETED))).toEqual([`${DELETED}.1`]);
     expect(lines.filter((l) => l.msg === 'series deleted').map((l) => [l.studyInstanceUid, l.instances])).toEqual([[DELETED, 1]]);
   });
@@ -416,7 +431,8 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}/instances/{instance}'
     const [study] = (await (await fetch(`${base}/studies?StudyInstanceUID=${DELETED}`)).json()) as Record<string, { Value: number[] }>[];
     expect(study?.['00201208']?.Value[0]).toBe(2);
     expect(filesOf('instances', DELETED, SERIES).filter((f) => f.startsWith(`${GONE}.`) && !f.startsWith(`${NEIGHBOUR}.`))).toEqual([]);
-    expect(filesOf('retired', 'instances', DELETED, SERIES).map((f) => f.slice(0, NEIGHBOUR.length + 5))).toEqual([`${NEIGHBOUR}.dcm.`]);
+    const retired = retiredFolders(server.dataDir).flatMap((folder) => (existsSync(join(folder, DELETED, SERIES)) ? readdirSync(join(folder, DELETED, SERIES)) : []));
+    expect(retired.map((f) => f.slice(0, NEIGHBOUR.length + 5))).toEqual([`${NEIGHBOUR}.dcm.`]);
     expect((await fetch(`${base}/studies/${DELETED}/series/${SERIES}/instances/${NEIGHBOUR}/metadata`)).status).toBe(200);
     expect(lines.filter((l) => l.msg === 'instance deleted').map((l) => [l.studyInstanceUid, l.requestId !== undefined])).toEqual([[DELETED, true]]);
   });

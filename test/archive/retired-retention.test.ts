@@ -1,4 +1,4 @@
-import { existsSync, promises as fsPromises, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, promises as fsPromises, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,10 +33,16 @@ describe('retired copies of replaced instances are removed after RETIRED_RETENTI
     return (await archive.storeFromTemp(temp)).status;
   }
 
-  /** Back-dates a retired copy, as if it had been retired `days` ago. */
+  /** The folder of a series' copies retired on the day of `ms` (retired/ is by day). */
+  const seriesFolder = (ms: number): string =>
+    join(dataDir, 'retired', new Date(ms).toISOString().slice(0, 10), 'instances', '2.25.700', SERIES);
+
+  /** Back-dates a retired copy, as if it had been retired `days` ago: its name's time, and the day folder it lies in. */
   function age(name: string, days: number): void {
-    const folder = join(dataDir, 'retired', 'instances', '2.25.700', SERIES);
-    renameSync(join(folder, name), join(folder, name.replace(/\.\d{13}$/, `.${Date.now() - days * DAY_MS}`)));
+    const retiredAt = Date.now() - days * DAY_MS;
+    const from = seriesFolder(Number(/\.(\d{13})$/.exec(name)?.[1]));
+    mkdirSync(seriesFolder(retiredAt), { recursive: true });
+    renameSync(join(from, name), join(seriesFolder(retiredAt), name.replace(/\.\d{13}$/, `.${retiredAt}`)));
   }
 
   test('removes the copies retired before the cut-off and the folders left empty, and keeps the rest', async () => {
@@ -62,7 +68,7 @@ describe('retired copies of replaced instances are removed after RETIRED_RETENTI
     expect(await store(1, 1)).toBe('stored');
     expect(await store(1, 2)).toBe('stored');
     await archive.blobs.pruneRetired(Date.now() + 1);
-    expect(existsSync(join(dataDir, 'retired', 'instances'))).toBe(false);
+    expect(readdirSync(join(dataDir, 'retired'))).toEqual([]);
     expect(await store(1, 3)).toBe('stored');
     expect(retiredFiles(dataDir)).toHaveLength(1);
   });

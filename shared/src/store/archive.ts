@@ -234,6 +234,20 @@ function instanceFileNames(sop: string): { file: RegExp; cachedMetadata: RegExp;
   };
 }
 
+/**
+ * Moves the retired copies an earlier release kept in one folder into a day folder (FileBlobStore.adoptEarlierRetiredLayout).
+ * Where it cannot, they stay where they are, and each look for unfinished replacements lists them all, as before.
+ */
+async function adoptEarlierRetiredLayout(blobs: FileBlobStore, log: Logger): Promise<void> {
+  try {
+    const folder = await blobs.adoptEarlierRetiredLayout();
+    if (folder) log.info({ folder }, 'retired copies kept by an earlier release moved into a folder of their own (retired/ is now by day)');
+  } catch (err) {
+    log.warn({ err }, 'could not move the retired copies kept by an earlier release into a folder of their own: '
+      + 'each start looks at all of them for unfinished replacements');
+  }
+}
+
 function sha256Of(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -334,6 +348,7 @@ export class Archive {
     try {
       const blobs = new FileBlobStore(dataDir);
       await blobs.init();
+      await adoptEarlierRetiredLayout(blobs, log);
       const removed = await blobs.cleanTemp();
       if (removed) log.warn({ removed }, 'removed partial uploads left by an earlier crash');
       index = new SqliteArchiveIndex(join(dataDir, 'index.sqlite'));
@@ -715,7 +730,7 @@ export class Archive {
    * fine). Its file is then stored again as a received copy would be, its study checked again: the index follows the
    * file. The sender of an unfinished replacement was never told "stored", and a re-send finds it stored. Copies
    * retired before the last complete look (less a day: RETIRED_LOOKED_AT) are passed over, so a start does not hash
-   * years of them again; the instances a look could not mend are looked at again at each start (REPAIRS_OUTSTANDING).
+   * years of them again, nor list them (retired/ is by day, and the folders of days before are not read); the instances a look could not mend are looked at again at each start (REPAIRS_OUTSTANDING).
    * `stop` ends it before its next file.
    */
   async repairInterruptedReplacements(options: { stop?: AbortSignal; outstandingMax?: number } = {}): Promise<InterruptedReplacements> {
@@ -732,7 +747,8 @@ export class Archive {
       const row = this.index.findInstance(sop);
       if (row) await this.lookAt(row, look, () => this.fileStateOf(row));
     }
-    for await (const retiredKey of this.blobs.listRetiredKeys(options.stop)) {
+    // Only the day folders from the mark's on are read: a start with nothing retired since reads one or two folders.
+    for await (const retiredKey of this.blobs.listRetiredKeys(options.stop, since)) {
       if (options.stop?.aborted) break;
       const row = this.rowOfRetiredCopy(retiredKey, since);
       if (row && !look.settled.has(row.sopInstanceUid)) await this.lookAt(row, look, () => this.replacementStateAt(row, retiredKey), retiredKey);
@@ -925,7 +941,8 @@ export class Archive {
     return this.inStudyGate('exclusive', uid, async () => {
       if (this.index.findRepresentativeInstance({ studyUid: uid }) === undefined) return undefined;
       const patientAfter = await this.patientHeaderWithout(uid);
-      return this.deleteWithFiles({ study: uid }, [{ folder: join('instances', uid) }, { folder: join('retired', 'instances', uid) }],
+      const retired = (await this.blobs.listRetiredFolders()).map((folder) => ({ folder: join(folder, uid) }));
+      return this.deleteWithFiles({ study: uid }, [{ folder: join('instances', uid) }, ...retired],
         () => this.index.deleteStudy(uid, patientAfter));
     });
   }
@@ -947,8 +964,8 @@ export class Archive {
     // The study's last series: the study's rows go with it, and its patient, if other studies keep it, is set from those.
     const patientAfter = kept ? undefined : await this.patientHeaderWithout(study);
     // The study's folders when no other series had an instance: its last series goes (and its rows with it).
-    const folders = kept ? [join('instances', study, series), join('retired', 'instances', study, series)]
-      : [join('instances', study), join('retired', 'instances', study)];
+    const within = kept ? [study, series] : [study];
+    const folders = ['instances', ...await this.blobs.listRetiredFolders()].map((top) => join(top, ...within));
     return this.deleteWithFiles({ study, series }, folders.map((folder) => ({ folder })), () =>
       this.index.deleteSeries(study, series, remaining === UNREADABLE ? undefined : remaining ?? (patientAfter && { patientAfter })));
   }
@@ -1011,7 +1028,7 @@ export class Archive {
       const names = instanceFileNames(sop);
       const moves = [
         { folder: join('instances', study, series), matches: (name: string) => names.file.test(name) || names.cachedMetadata.test(name) },
-        { folder: join('retired', 'instances', study, series), matches: (name: string) => names.retired.test(name) },
+        ...(await this.blobs.listRetiredFolders()).map((top) => ({ folder: join(top, study, series), matches: (name: string) => names.retired.test(name) })),
       ];
       const deleted = await this.deleteWithFiles({ study, series, sop }, moves,
         () => (this.index.deleteInstance(study, sop, remaining === UNREADABLE ? undefined : remaining) ? true : undefined));

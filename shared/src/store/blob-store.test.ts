@@ -16,7 +16,9 @@ describe('FileBlobStore.retire', () => {
     await blobs.init();
     await blobs.writeAtomic('instances/1/2/3.dcm', 'old copy');
     const retired = await blobs.retire('instances/1/2/3.dcm', 'abc');
-    expect(retired).toMatch(/^retired\/instances\/1\/2\/3\.dcm\.abc\.\d{13}$/);
+    // In the folder of the day it was retired on, named by the same reading of the clock.
+    const [, day, at] = /^retired\/(\d{4}-\d{2}-\d{2})\/instances\/1\/2\/3\.dcm\.abc\.(\d{13})$/.exec(String(retired)) ?? [];
+    expect(day).toBe(new Date(Number(at)).toISOString().slice(0, 10));
     expect(await readFile(join(root, 'instances/1/2/3.dcm'), 'utf8')).toBe('old copy');
     expect(await readFile(join(root, String(retired)), 'utf8')).toBe('old copy');
     expect(await blobs.retire('instances/1/2/4.dcm', 'abc')).toBeUndefined(); // nothing there to keep
@@ -200,7 +202,11 @@ describe('FileBlobStore: folders made durable with the files in them', () => {
     const blobs = new FileBlobStore(root);
     await blobs.init();
     await blobs.writeAtomic('instances/1/2/3.dcm', 'old copy');
-    const synced = await foldersSynced(() => blobs.retire('instances/1/2/3.dcm', 'abc'));
-    for (const dir of ['.', 'retired', 'retired/instances', 'retired/instances/1', 'retired/instances/1/2']) expect(synced).toContain(join(root, dir));
+    let retired: string | undefined;
+    const synced = await foldersSynced(async () => { retired = await blobs.retire('instances/1/2/3.dcm', 'abc'); });
+    const day = String(retired).split('/')[1] as string;
+    for (const dir of ['.', 'retired', `retired/${day}`, `retired/${day}/instances`, `retired/${day}/instances/1`, `retired/${day}/instances/1/2`]) {
+      expect(synced).toContain(join(root, dir));
+    }
   });
 });

@@ -14,9 +14,46 @@ export interface RangedBlob extends RangeReader {
 /** A name retire() gives: `{sop}.dcm.{reason}.{ms since the epoch}`. */
 const RETIRED_NAME = /^(.+\.dcm)\.([^./]+)\.(\d{13})$/;
 
-/** What a key listRetiredKeys gave names: the key the copy was kept from, the reason retire() was given, and when. */
+/**
+ * The folder under retired/ where releases before the day folders kept every copy, laid out as the keys are (a key's
+ * `instances/` being retired/instances/); moved into a day folder at start-up (adoptEarlierRetiredLayout).
+ */
+const EARLIER_LAYOUT = 'instances';
+/**
+ * A day folder under retired/: `YYYY-MM-DD` (UTC) holds the copies retire() kept that day, laid out as the keys are;
+ * `YYYY-MM-DD.earlier-layout[-ms]` holds what the earlier layout held when a start of that day moved it.
+ */
+const DAY_FOLDER = /^(\d{4}-\d{2}-\d{2})(\.earlier-layout(?:-\d+)?)?$/;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The day folder of a copy retired at `ms`. */
+function dayFolderOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/**
+ * When the copies in a folder directly under retired/ were retired: from `from` (ms) on, before `until`; undefined for
+ * a folder retire() does not make. A day folder's copies were retired that day, since retire() names the folder and the
+ * copy from one reading of the clock; those moved from the earlier layout, on that day or before (a look for copies
+ * retired since a mark passes over the folder once the mark is past its day, and pruning walks it whole).
+ */
+function retiredFolderSpan(name: string): { readonly from: number; readonly until: number } | undefined {
+  if (name === EARLIER_LAYOUT) return { from: -Infinity, until: Infinity };
+  const match = DAY_FOLDER.exec(name);
+  const day = match ? Date.parse(`${match[1] as string}T00:00:00Z`) : NaN;
+  if (!match || Number.isNaN(day)) return undefined;
+  return { from: match[2] === undefined ? day : -Infinity, until: day + DAY_MS };
+}
+
+/**
+ * What a key listRetiredKeys gave names: the key the copy was kept from, the reason retire() was given, and when.
+ * Read from `retired/{day}/{key}.{reason}.{ms}` and from the earlier layout's `retired/{key}.{reason}.{ms}`.
+ */
 export function parseRetiredKey(retiredKey: string): { readonly key: string; readonly reason: string; readonly retiredAt: number } | undefined {
-  const match = RETIRED_NAME.exec(relative('retired', retiredKey));
+  const path = relative('retired', retiredKey);
+  const [folder] = path.split(sep);
+  if (folder === undefined || retiredFolderSpan(folder) === undefined) return undefined;
+  const match = RETIRED_NAME.exec(folder === EARLIER_LAYOUT ? path : relative(folder, path));
   return match ? { key: match[1] as string, reason: match[2] as string, retiredAt: Number(match[3]) } : undefined;
 }
 
@@ -36,8 +73,9 @@ export interface BlobStore {
   /** fsyncs every directory a deferred publish touched. */
   syncPendingDirs(): Promise<void>;
   /**
-   * Keeps the file at `key` under retired/ and returns where; the file stays at `key` too, until a publish replaces
-   * it, so that no crash between the two leaves `key` without a file. Undefined when `key` has no file to keep.
+   * Keeps the file at `key` under retired/ and returns where (in the folder of the day, retired/{YYYY-MM-DD}/{key}…);
+   * the file stays at `key` too, until a publish replaces it, so that no crash between the two leaves `key` without a
+   * file. Undefined when `key` has no file to keep.
    */
   retire(key: string, reason: string): Promise<string | undefined>;
   /**
@@ -68,8 +106,18 @@ export interface BlobStore {
   listBags(): Promise<string[]>;
   /** Every instance file's key (instances/{study}/{series}/{sop}.dcm), folder by folder; ends early once `stop` aborts. */
   listInstanceKeys(stop?: AbortSignal): AsyncGenerator<string>;
-  /** Every copy {@link retire} kept (retired/instances/{study}/{series}/{sop}.dcm.{reason}.{ms}), as listInstanceKeys. */
-  listRetiredKeys(stop?: AbortSignal): AsyncGenerator<string>;
+  /**
+   * The copies {@link retire} kept (retired/{day}/instances/{study}/{series}/{sop}.dcm.{reason}.{ms}), as
+   * listInstanceKeys: every one retired at or after `retiredSince` (ms since the epoch; all by default), and those of
+   * older days only where a folder also holds newer ones. The folders of days before it are not read at all: a start
+   * that looks at what was retired since its mark does not walk years of copies.
+   */
+  listRetiredKeys(stop?: AbortSignal, retiredSince?: number): AsyncGenerator<string>;
+  /**
+   * The folders under retired/ laid out as instances/ is (retired/{day}/instances, and the earlier layout's
+   * retired/instances): a deletion takes a study's, series' or instance's copies from each.
+   */
+  listRetiredFolders(): Promise<string[]>;
   /** Whether two keys name one file (a copy {@link retire} kept as a second name, and the key it kept it from). */
   sameFile(a: string, b: string): Promise<boolean>;
   /** A copy of the file at `key` in tmp/, for storing as if received; its path. */
@@ -254,7 +302,9 @@ export class FileBlobStore implements BlobStore {
   async retire(key: string, reason: string): Promise<string | undefined> {
     const source = this.resolve(key);
     if (!(await this.exists(key))) return undefined; // lost to a crash of an earlier release: nothing to keep
-    const retiredKey = join('retired', `${key}.${reason}.${Date.now()}`);
+    // One reading of the clock names both the day folder and the copy (see retiredFolderSpan).
+    const now = Date.now();
+    const retiredKey = join('retired', dayFolderOf(now), `${key}.${reason}.${now}`);
     const target = this.resolve(retiredKey);
     await this.ensureDir(dirname(target));
     try {
@@ -281,10 +331,14 @@ export class FileBlobStore implements BlobStore {
   private async pruneFolder(dir: string, retiredBefore: number, pruned: { files: number; bytes: number }, stop?: AbortSignal): Promise<boolean> {
     const entries = await entriesIn(dir);
     if (!entries) return false;
+    const top = dir === join(this.root, 'retired');
     let left = entries.length;
     for (const entry of entries) {
       if (stop?.aborted) return false;
       const path = join(dir, entry.name);
+      // A day folder of the cut-off's day or later holds nothing to prune: not walked, so that a daily run (and the
+      // first, at each start) reads the days passing out of the retention, not every copy kept.
+      if (top && entry.isDirectory() && (retiredFolderSpan(entry.name)?.from ?? -Infinity) >= retiredBefore) continue;
       if (entry.isDirectory()) {
         if (await this.pruneFolder(path, retiredBefore, pruned, stop)) {
           this.createdDirs.delete(path);
@@ -304,7 +358,7 @@ export class FileBlobStore implements BlobStore {
       pruned.files++;
       pruned.bytes += size;
     }
-    return left === 0 && dir !== join(this.root, 'retired');
+    return left === 0 && !top;
   }
 
   async restore(retiredKey: string, key: string): Promise<void> {
@@ -406,8 +460,47 @@ export class FileBlobStore implements BlobStore {
     return this.listSeriesFiles('instances', (name) => name.endsWith('.dcm'), stop);
   }
 
-  listRetiredKeys(stop?: AbortSignal): AsyncGenerator<string> {
-    return this.listSeriesFiles(join('retired', 'instances'), (name) => RETIRED_NAME.test(name), stop);
+  async *listRetiredKeys(stop?: AbortSignal, retiredSince = -Infinity): AsyncGenerator<string> {
+    for (const folder of await this.retiredFolders((span) => span.until > retiredSince)) {
+      if (stop?.aborted) return;
+      yield* this.listSeriesFiles(folder, (name) => RETIRED_NAME.test(name), stop);
+    }
+  }
+
+  listRetiredFolders(): Promise<string[]> {
+    return this.retiredFolders(() => true);
+  }
+
+  /** The folders under retired/ laid out as instances/ is, of the folders directly under it whose span `wanted` accepts. */
+  private async retiredFolders(wanted: (span: { from: number; until: number }) => boolean): Promise<string[]> {
+    const entries = (await entriesIn(join(this.root, 'retired'), ['ENOENT', 'ENOTDIR'])) ?? [];
+    return entries.filter((e) => {
+      const span = e.isDirectory() ? retiredFolderSpan(e.name) : undefined;
+      return span !== undefined && wanted(span);
+    }).map((e) => (e.name === EARLIER_LAYOUT ? join('retired', e.name) : join('retired', e.name, 'instances'))).sort();
+  }
+
+  /**
+   * Moves the copies that releases before the day folders kept in retired/instances/ into a day folder of today
+   * (`YYYY-MM-DD.earlier-layout`, with the time after it where a start of the same day moved one already): one rename,
+   * after which a look for copies retired since a mark passes them over once the mark is a day past it, as it does the
+   * folders of older days. Until then every look lists the earlier layout whole, as those releases did. Returns the
+   * folder they went to; undefined when there was nothing to move. Called at start-up, before anything is retired.
+   */
+  async adoptEarlierRetiredLayout(): Promise<string | undefined> {
+    const retired = join(this.root, 'retired');
+    const earlier = join(retired, EARLIER_LAYOUT);
+    if (!(await entriesIn(earlier, ['ENOENT', 'ENOTDIR']))) return undefined;
+    let folder = `${dayFolderOf(Date.now())}.earlier-layout`;
+    if (await this.exists(join('retired', folder, 'instances'))) folder = `${folder}-${Date.now()}`;
+    // Made, and synced into retired/, before the rename: a power loss must not take the folder and the copies with it.
+    // One a crash left empty before its rename is used again.
+    await fs.mkdir(join(retired, folder), { recursive: true });
+    await fsyncDir(retired);
+    await fs.rename(earlier, join(retired, folder, 'instances'));
+    await fsyncDir(join(retired, folder));
+    await fsyncDir(retired);
+    return join('retired', folder);
   }
 
   /** The files `wanted` accepts in the series folders ({study}/{series}/) under `top`, folder by folder. */
