@@ -2,7 +2,8 @@ import { AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js'
 import { backoffDelayMs } from './backoff.js';
 import type { WorklistPage, WorklistStudy } from './api-types.js';
 import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
-import { focusedKey, h, placeChildren, replaceChildren, restoreFocus } from './dom.js';
+import { h, placeChildren, replaceChildren } from './dom.js';
+import { patchChildren } from './dom-patch.js';
 import { liveIndicator } from './live-indicator.js';
 import { formatArea, formatDate, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { debounce, errorBox, isFinalRefusal, retryNotice, type Shell, type View } from './view.js';
@@ -68,20 +69,6 @@ function studyCells(s: WorklistStudy): HTMLElement[] {
   ];
 }
 
-/**
- * Replaces only the cells whose markup differs from what they were made with (`shows`), and gives focus back to a
- * control inside a replaced one: a running job's progress changes one cell a second, and the patient link beside it
- * must keep the keyboard focus and a text selection. Returns the markup now shown.
- */
-function updateCells(row: HTMLTableRowElement, cells: readonly HTMLElement[], shows: readonly string[]): string[] {
-  const focus = focusedKey(row);
-  const markup = cells.map((cell) => cell.outerHTML);
-  if (shows.length !== cells.length) replaceChildren(row, ...cells);
-  else markup.forEach((html, i) => { if (html !== shows[i]) row.cells[i]?.replaceWith(cells[i] as HTMLElement); });
-  restoreFocus(row, focus);
-  return markup;
-}
-
 const HEADERS = ['AI state', 'Patient', 'Study date', 'Accession', 'Description', 'Modalities', 'PET series', 'Lesions', 'Time taken'];
 
 /** The worklist: studies newest first, with search, state filter, paging and live updates. */
@@ -92,8 +79,11 @@ export function worklistView(shell: Shell): View {
   let failures = 0;
   let retryTimer: number | undefined;
   let disposed = false;
-  /** The rows on screen by StudyInstanceUID, with the markup each of their cells was made with. */
-  let rows = new Map<string, { readonly row: HTMLTableRowElement; shows: string[] }>();
+  /** The rows on screen, by StudyInstanceUID. */
+  let rows = new Map<string, HTMLTableRowElement>();
+  /** Each listed study's newest job and its state, as last shown (see announce). */
+  let heard = new Map<string, string>();
+  const announcement = h('div', { class: 'sr-only', attrs: { role: 'status', 'aria-live': 'polite', 'data-ai-announcement': '' } });
   rememberWorklistPath(worklistPath(filter, offset));
   const body = h('tbody');
   const status = h('div', { class: 'pager-status', attrs: { 'aria-live': 'polite' } });
@@ -122,17 +112,40 @@ export function worklistView(shell: Shell): View {
     void load();
   }
 
+  /**
+   * Each row on screen is patched to its study as answered (patchChildren), changing only what differs: a running job's
+   * progress moves a number and a bar once a second, and the reader's focus, text selection and a screen reader's place
+   * in the row stay where they were, in that cell too.
+   */
   function renderRows(studies: readonly WorklistStudy[]): void {
     const open = (uid: string) => shell.navigate(`/studies/${uid}`);
-    const kept = new Map<string, { readonly row: HTMLTableRowElement; shows: string[] }>();
+    const kept = new Map<string, HTMLTableRowElement>();
+    announce(studies);
     for (const s of studies) {
-      const entry = rows.get(s.studyInstanceUid) ?? { row: studyRow(s.studyInstanceUid, open), shows: [] };
-      entry.shows = updateCells(entry.row, studyCells(s), entry.shows);
-      kept.set(s.studyInstanceUid, entry);
+      const row = rows.get(s.studyInstanceUid) ?? studyRow(s.studyInstanceUid, open);
+      patchChildren(row, studyCells(s));
+      kept.set(s.studyInstanceUid, row);
     }
     rows = kept;
-    placeChildren(body, studies.length ? [...kept.values()].map((e) => e.row)
+    placeChildren(body, studies.length ? [...kept.values()]
       : [h('tr', {}, h('td', { class: 'empty', attrs: { colspan: String(HEADERS.length) } }, ...emptyPage()))]);
+  }
+
+  /**
+   * Says once, politely, when the AI state of the study whose row holds the keyboard focus changes ("GARCIA, ANNA:
+   * AI analysis Done"): a row changes in place, which a screen reader does not read out by itself. Other rows stay
+   * quiet, or a busy list would talk over the reader; progress within a state is left to the progress bar.
+   */
+  function announce(studies: readonly WorklistStudy[]): void {
+    const focused = document.activeElement?.closest<HTMLElement>('tr.study-row');
+    const focusedUid = focused && body.contains(focused) ? focused.dataset['studyUid'] : undefined;
+    const now = new Map(studies.map((s): [string, string] => [s.studyInstanceUid, `${s.ai.jobId ?? ''} ${s.ai.state}`]));
+    const study = studies.find((s) => s.studyInstanceUid === focusedUid);
+    const before = focusedUid === undefined ? undefined : heard.get(focusedUid);
+    if (study && before !== undefined && before !== now.get(study.studyInstanceUid)) {
+      announcement.textContent = `${formatPatientName(study.patientName)}: AI analysis ${aiStateLabel(study.ai.state)}`;
+    }
+    heard = now;
   }
 
   /** What an empty page says: past the end of a list (studies left its filter, or an old link), or nothing matches. */
@@ -206,7 +219,7 @@ export function worklistView(shell: Shell): View {
   const element = h('section', { class: 'worklist' },
     h('div', { class: 'page-head' }, h('h1', {}, 'PET worklist'),
       liveIndicator()),
-    form, message,
+    form, message, announcement,
     h('div', { class: 'table-wrap' }, h('table', { class: 'studies' }, h('thead', {}, h('tr', {}, ...HEADERS.map((t) => h('th', { attrs: { scope: 'col' } }, t)))), body)),
     h('div', { class: 'pager' }, status, h('div', { class: 'pager-buttons' }, prev, next)));
   void load();
