@@ -167,6 +167,40 @@ describe('WADO-RS frames of a large compressed (JPEG-LS) instance', () => {
     reads.mockRestore();
   });
 
+  test('its Pixel Data bulk data is every frame\'s bitstream, each read from the file as its turn comes, never the whole file', async () => {
+    const reads = jest.spyOn(server.archive.blobs, 'read');
+    const res = await fetch(`${server.baseUrl}/studies/${C_STUDY}/series/${C_SERIES}/instances/${C_SOP}/bulkdata/7FE00010`,
+      { headers: { Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/type="application\/octet-stream"/);
+    const parts = await readMultipartParts(res.headers.get('content-type') ?? '', Buffer.from(await res.arrayBuffer()));
+    const { frames } = readEncapsulatedFrames(compressed);
+    expect(parts).toHaveLength(FRAMES);
+    // Compared as booleans: jest's deep equality walks megabytes of Buffers byte by byte.
+    expect(parts.map((p, k) => p.body.equals(frames[k] as Uint8Array))).toEqual(frames.map(() => true));
+    expect(parts[0]?.headers['content-type']).toBe('application/octet-stream; transfer-syntax=1.2.840.10008.1.2.4.80');
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
+  });
+
+  test('its Pixel Data bulk data, asked for uncompressed, is a 406 that leaves no file open', async () => {
+    const ranged = server.archive.blobs.openRanged.bind(server.archive.blobs);
+    let open = 0;
+    server.archive.blobs.openRanged = async (key: string) => {
+      const file = await ranged(key);
+      open += 1;
+      return { size: file.size, read: (at: number, n: number) => file.read(at, n), close: async () => { open -= 1; await file.close(); } };
+    };
+    try {
+      const res = await fetch(`${server.baseUrl}/studies/${C_STUDY}/series/${C_SERIES}/instances/${C_SOP}/bulkdata/7FE00010`,
+        { headers: { Accept: 'multipart/related; type="application/octet-stream"' } });
+      expect(res.status).toBe(406);
+      expect(open).toBe(0);
+    } finally {
+      server.archive.blobs.openRanged = ranged;
+    }
+  });
+
   // Last here: it replaces the instance the tests above read.
   test('of a copy replaced after its lookup are read to the end of the file opened, not to the row\'s size', async () => {
     const [listed] = server.archive.index.listInstances({ studyUid: C_STUDY });

@@ -68,14 +68,23 @@ function fragmentsByFrame(offsets: readonly number[], fragments: readonly Fragme
 }
 
 /**
- * Frames of encapsulated Pixel Data, each read alone from the file: what PS3.18 compressed bulk data and frame
- * retrieval send, without reading a multi-frame instance of hundreds of megabytes whole for one frame. `probe` is the
- * file's start, holding its header up to Pixel Data; `wanted` picks the 1-based frames from the number there are.
- * Undefined where that cannot be done so (the header runs past the probe; frames found only by their end-of-image
- * markers): the caller then reads the file whole.
+ * Encapsulated Pixel Data whose frames were found in a file by their item headers alone (a few bytes each), each frame
+ * read from it when asked for: what PS3.18 compressed bulk data and frame retrieval send, without reading a multi-frame
+ * instance of hundreds of megabytes whole for one frame, nor holding all its frames to send them one after another.
  */
-export async function readEncapsulatedFramesByRange(file: RangeReader, size: number, probe: Buffer,
-  wanted: (numberOfFrames: number) => number[]): Promise<{ transferSyntaxUid: string; frames: Buffer[] } | undefined> {
+export interface EncapsulatedFramesInFile {
+  readonly transferSyntaxUid: string;
+  readonly numberOfFrames: number;
+  /** Frame `frame` (1-based, at most numberOfFrames): its fragments' bytes, joined. */
+  readonly readFrame: (frame: number) => Promise<Buffer>;
+}
+
+/**
+ * Finds the frames of a file's encapsulated Pixel Data: `probe` is the file's start, holding its header up to Pixel
+ * Data. Undefined where that cannot be done without reading it whole (the header runs past the probe; frames found
+ * only by their end-of-image markers).
+ */
+export async function locateEncapsulatedFrames(file: RangeReader, size: number, probe: Buffer): Promise<EncapsulatedFramesInFile | undefined> {
   let valueStart: number;
   let numberOfFrames: number;
   let transferSyntaxUid: string;
@@ -92,10 +101,22 @@ export async function readEncapsulatedFramesByRange(file: RangeReader, size: num
   const found = await fragmentsOf(file, valueStart, size, numberOfFrames);
   const byFrame = found && fragmentsByFrame(found.offsets, found.fragments, numberOfFrames);
   if (!byFrame) return undefined;
+  const readFrame = async (frame: number): Promise<Buffer> => {
+    const parts = byFrame[frame - 1] ?? [];
+    return Buffer.concat(await Promise.all(parts.map((p) => file.read(p.dataStart, p.length))));
+  };
+  return { transferSyntaxUid, numberOfFrames, readFrame };
+}
+
+/**
+ * The frames `wanted` (1-based, picked from the number there are) of a file's encapsulated Pixel Data, each read alone
+ * (see locateEncapsulatedFrames); undefined where they cannot be found so: the caller then reads the file whole.
+ */
+export async function readEncapsulatedFramesByRange(file: RangeReader, size: number, probe: Buffer,
+  wanted: (numberOfFrames: number) => number[]): Promise<{ transferSyntaxUid: string; frames: Buffer[] } | undefined> {
+  const located = await locateEncapsulatedFrames(file, size, probe);
+  if (!located) return undefined;
   const frames: Buffer[] = [];
-  for (const f of wanted(numberOfFrames)) {
-    const parts = byFrame[f - 1] ?? [];
-    frames.push(Buffer.concat(await Promise.all(parts.map((p) => file.read(p.dataStart, p.length)))));
-  }
-  return { transferSyntaxUid, frames };
+  for (const f of wanted(located.numberOfFrames)) frames.push(await located.readFrame(f));
+  return { transferSyntaxUid: located.transferSyntaxUid, frames };
 }

@@ -9,6 +9,7 @@ import {
   frameByteLength,
   hasNativeFrames,
   isUncompressed,
+  locateEncapsulatedFrames,
   readBulkDataElement,
   readEncapsulatedFrames,
   readEncapsulatedFramesByRange,
@@ -17,6 +18,7 @@ import {
   readPixelModule,
   TransferSyntax,
   transcodeToExplicitVrLittleEndian,
+  type EncapsulatedFramesInFile,
   type PixelModule,
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
@@ -114,8 +116,12 @@ async function sendMultipart(res: Response, partType: string, parts: Iterable<Pa
     res.status(200).type(`multipart/related; type="${partType}"; boundary=${boundary}`);
     await streamTo(res, body());
   } finally {
-    // A client gone before the body began: the first part was made, and is released here.
-    if (!started && !first.done) await first.value.close?.();
+    // A client gone before the body began: the first part was made, and is released here, as is what the parts come
+    // from (a file the rest would be read from).
+    if (!started) {
+      if (!first.done) await first.value.close?.();
+      await produced.return(undefined);
+    }
   }
 }
 
@@ -510,6 +516,9 @@ export function retrieveBulkDataHandler(archive: Archive) {
         return;
       }
     }
+    if (tag === PIXEL_DATA && !isUncompressed(looked.transferSyntaxUid) && looked.size > WHOLE_READ_MAX_BYTES) {
+      if (await sendEncapsulatedPixelDataByRange(archive, looked, req.get('accept'), res)) return;
+    }
     const { instance, bytes } = await loadStored(archive, looked);
     if (tag === PIXEL_DATA && !isUncompressed(instance.transferSyntaxUid)) {
       const { transferSyntaxUid, frames } = readEncapsulatedFrames(bytes);
@@ -525,6 +534,38 @@ export function retrieveBulkDataHandler(archive: Archive) {
     }
     await sendMultipart(res, 'application/octet-stream', parts());
   };
+}
+
+/**
+ * A large encapsulated instance's Pixel Data as compressed bulk data (one part a frame), each frame read from its one
+ * open file as its turn comes: a client following the BulkDataURI of a 300-frame JPEG 2000 instance held the whole file
+ * and every frame cut from it at once. False (nothing sent, the file closed) where the frames cannot be found without
+ * reading the file whole (see locateEncapsulatedFrames).
+ */
+async function sendEncapsulatedPixelDataByRange(archive: Archive, instance: StoredInstance, accept: string | undefined, res: Response):
+  Promise<boolean> {
+  const file = await readStored(archive, instance, () => archive.blobs.openRanged(instance.storageKey));
+  let partType: string | undefined;
+  let located: EncapsulatedFramesInFile | undefined;
+  try {
+    located = await locateEncapsulatedFrames(file, file.size, await file.read(0, HEADER_PROBE_BYTES));
+    // By the file's own transfer syntax (a replaced copy's may differ from the row's); a 406 closes the file too.
+    partType = located && compressedPartType(accept, located.transferSyntaxUid);
+  } finally {
+    if (partType === undefined) await file.close();
+  }
+  if (!located || partType === undefined) return false;
+  const { transferSyntaxUid, numberOfFrames, readFrame } = located;
+  const headers = `Content-Type: ${partType}; transfer-syntax=${transferSyntaxUid}`;
+  async function* frames(): AsyncGenerator<Part> {
+    try {
+      for (let f = 1; f <= numberOfFrames; f++) yield { headers, body: await readFrame(f) };
+    } finally {
+      await file.close();
+    }
+  }
+  await sendMultipart(res, partType, frames());
+  return true;
 }
 
 /**
