@@ -1,7 +1,7 @@
 import { AuthRequiredError, fetchWorklist, type WorklistFilter } from './api.js';
 import { backoffDelayMs } from './backoff.js';
 import type { WorklistPage, WorklistStudy } from './api-types.js';
-import { aiStateLabel, aiStatusBadge, tickElapsed, timeTaken } from './ai-status-view.js';
+import { aiStateLabel, aiStatusBadge, exportBadge, tickElapsed, timeTaken } from './ai-status-view.js';
 import { h, placeChildren, replaceChildren } from './dom.js';
 import { patchChildren } from './dom-patch.js';
 import { liveIndicator } from './live-indicator.js';
@@ -38,6 +38,17 @@ function lesionCell(s: WorklistStudy): HTMLElement {
   return h('td', { class: 'num' }, h('strong', {}, s.ai.lesionCount), h('div', { class: 'sub' }, formatArea(s.ai.tumourAreaMm2)));
 }
 
+/**
+ * The newest job's PACS exports, a badge each, named in full on hover: a failed one retried (here, in another tab, or
+ * by a script through the API) is seen going to pending and sent without the study being opened.
+ */
+function exportCell(s: WorklistStudy): HTMLElement {
+  if (s.ai.exports.length === 0) return h('td', { class: 'muted' }, '–');
+  return h('td', { class: 'col-export' }, ...s.ai.exports.map((e) => h('div', {
+    attrs: { 'data-destination': e.destination, 'data-key': e.destination }, title: e.detail ? `${e.destination}: ${e.detail}` : e.destination,
+  }, exportBadge(e))));
+}
+
 /** A row stays while its study is on the page (keeping focus and clicks); only its cells follow the data. */
 function studyRow(uid: string, open: (uid: string) => void): HTMLTableRowElement {
   const go = () => open(uid);
@@ -65,11 +76,12 @@ function studyCells(s: WorklistStudy): HTMLElement[] {
     h('td', {}, ...s.modalities.map((m) => h('span', { class: 'chip' }, m))),
     h('td', { class: 'num' }, s.petSeries),
     lesionCell(s),
+    exportCell(s),
     h('td', { class: 'num nowrap' }, timeTaken(s.ai)),
   ];
 }
 
-const HEADERS = ['AI state', 'Patient', 'Study date', 'Accession', 'Description', 'Modalities', 'PET series', 'Lesions', 'Time taken'];
+const HEADERS = ['AI state', 'Patient', 'Study date', 'Accession', 'Description', 'Modalities', 'PET series', 'Lesions', 'PACS export', 'Time taken'];
 
 /** The worklist: studies newest first, with search, state filter, paging and live updates. */
 export function worklistView(shell: Shell): View {

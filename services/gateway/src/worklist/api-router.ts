@@ -44,7 +44,10 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
   r.get('/session', createSession(options.authRequired));
   r.post('/session', createSession(options.authRequired));
   r.get('/worklist', async (req, res) => {
-    res.set('Cache-Control', 'no-store').json(await searchWorklist(sources, parseWorklistQuery(req)));
+    const page = await searchWorklist(sources, parseWorklistQuery(req));
+    // A listed study's export that failed may be retried by anyone through the API: the event stream follows it.
+    for (const study of page.studies) options.events.showExports(study.ai);
+    res.set('Cache-Control', 'no-store').json(page);
   });
   // Its own route: Express gives HEAD to the GET route, whose stream, with no body to send, held the connection
   // until the inactivity timeout. It answers as GET would (503 when full or shutting down), opening no stream.
@@ -57,6 +60,8 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
     const detail = await readStudyDetail(sources, study, { viewerAvailable: options.viewerAvailable });
     // A study shown with exports under way (a Retry just asked): the event stream follows them, however old the job.
     if (detail.result && isExporting(detail.result)) options.events.followExports(detail.result.jobId);
+    // One failed: a retry asked by anyone else (a script, another workstation) must reach this view too.
+    else if (detail.result) options.events.showExports(detail.result);
     res.set('Cache-Control', 'no-store').json(detail);
   });
   r.get('/studies/:study/overlay.png', async (req, res) => {

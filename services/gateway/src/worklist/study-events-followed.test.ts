@@ -137,6 +137,101 @@ describe('the jobs an event stream follows for their exports', () => {
   });
 });
 
+describe('the jobs an event stream follows because a worklist page lists them', () => {
+  let queue: FakeQueue;
+  let events: StudyEvents;
+  const logged: Array<{ msg: string }> = [];
+  const log = createLogger('info', { write: (line: string) => logged.push(JSON.parse(line) as { msg: string }) });
+  const poll = (): Promise<void> => jest.advanceTimersByTimeAsync(POLL_MS);
+  const listed = (id: string, exportState: string) => ({ jobId: id, exports: [{ state: exportState }] });
+  const readsIn = async (fn: () => Promise<void>): Promise<string[]> => {
+    queue.reads.length = 0;
+    await fn();
+    return [...queue.reads];
+  };
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    queue = new FakeQueue();
+    events = new StudyEvents(queue as unknown as JobQueue, noArchive, log, POLL_MS, 15_000);
+  });
+  afterEach(() => {
+    events.close();
+    jest.useRealTimers();
+  });
+
+  test('sends a listed job\'s failed export going to pending and then to sent, retried by someone else', async () => {
+    const stream = fakeStream();
+    events.subscribe(stream.res);
+    queue.jobs.set('job-1', job('job-1', 'failed'));
+    events.showExports(listed('job-1', 'failed'));
+    await poll();
+    await poll();
+    for (const state of ['pending', 'sent']) {
+      queue.jobs.set('job-1', job('job-1', state));
+      stream.written.length = 0;
+      await poll();
+      expect(stream.written.join('')).toContain('"studies":["1.2.1"]');
+    }
+  });
+
+  test('keeps reading a listed job while its export stays failed, and lets go of it once sent', async () => {
+    events.subscribe(fakeStream().res);
+    queue.jobs.set('job-1', job('job-1', 'failed'));
+    events.showExports(listed('job-1', 'failed'));
+    for (let i = 0; i < 5; i++) expect(await readsIn(poll)).toContain('job-1');
+    queue.jobs.set('job-1', job('job-1', 'sent'));
+    await poll();
+    expect(await readsIn(poll)).not.toContain('job-1');
+  });
+
+  test('follows no listed job whose exports are all sent, or that has none', async () => {
+    events.subscribe(fakeStream().res);
+    queue.jobs.set('job-1', job('job-1', 'sent'));
+    events.showExports(listed('job-1', 'sent'));
+    events.showExports({ jobId: 'job-2', exports: [] });
+    events.showExports({ jobId: null, exports: [] });
+    expect(await readsIn(poll)).toEqual([]);
+  });
+
+  test('lets go of a listed job not listed again for 35 minutes, and keeps one listed again', async () => {
+    events.subscribe(fakeStream().res);
+    queue.jobs.set('job-1', job('job-1', 'failed'));
+    queue.jobs.set('job-2', job('job-2', 'failed'));
+    events.showExports(listed('job-1', 'failed'));
+    events.showExports(listed('job-2', 'failed'));
+    await jest.advanceTimersByTimeAsync(20 * 60_000);
+    // The page's stream is ended at 30 minutes; it has opened another by then, and read its list again.
+    events.subscribe(fakeStream().res);
+    await jest.advanceTimersByTimeAsync(10 * 60_000);
+    events.showExports(listed('job-2', 'failed'));
+    await jest.advanceTimersByTimeAsync(5 * 60_000);
+    const reads = await readsIn(poll);
+    expect(reads).not.toContain('job-1');
+    expect(reads).toContain('job-2');
+  });
+
+  test('past the most listed jobs, takes no new one and keeps those it has, saying so once', async () => {
+    events.subscribe(fakeStream().res);
+    for (let i = 0; i < 102; i++) {
+      queue.jobs.set(`job-${i}`, job(`job-${i}`, 'failed'));
+      events.showExports(listed(`job-${i}`, 'failed'));
+    }
+    const reads = await readsIn(poll);
+    expect(reads).toContain('job-0');
+    expect(reads).not.toContain('job-100');
+    expect(reads).toHaveLength(100);
+    expect(logged.filter((line) => /too many listed jobs/.test(line.msg))).toHaveLength(1);
+  });
+
+  test('follows no listed job while no stream is open', async () => {
+    queue.jobs.set('job-1', job('job-1', 'failed'));
+    events.showExports(listed('job-1', 'failed'));
+    events.subscribe(fakeStream().res);
+    expect(await readsIn(poll)).not.toContain('job-1');
+  });
+});
+
 describe('an event stream\'s age', () => {
   test('a stream is ended after 30 minutes however much it is written to, and the poller goes on for a newer one', async () => {
     jest.useFakeTimers();

@@ -4,7 +4,7 @@ import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { QUEUE_READ_TIMEOUT_MS, readQueue } from '../queue-read';
-import { FollowedExports } from './followed-exports';
+import { FollowedExports, isExporting } from './followed-exports';
 import type { StreamPingEvent, StudiesChangedEvent } from './worklist-types';
 
 /** Jobs looked at on each poll: everything running, and the newest jobs (finishing ones, exports). */
@@ -13,6 +13,17 @@ const RECENT_JOBS = 100;
 const MAX_FOLLOWED_JOBS = 100;
 /** A job followed for its exports is let go once no study view has asked for it this long (its page has left). */
 const FOLLOW_EXPORTS_FOR_MS = 10 * 60_000;
+/**
+ * Most jobs followed because a worklist page lists them with a failed export (see showExports). Past it a new one is
+ * not taken, rather than one taken before let go: that one's page would read its list again at the change and take it
+ * back, letting go of another, and so on at every poll.
+ */
+const MAX_SHOWN_JOBS = 100;
+/**
+ * A job a worklist page listed is followed this long after: a page reads its list again at least whenever its
+ * stream reopens, which it does within MAX_STREAM_AGE_MS, so the jobs of an open page stay followed.
+ */
+const SHOW_EXPORTS_FOR_MS = 35 * 60_000;
 /**
  * Longest a poll waits for one followed job: well inside the poll's own timeout, so that one slow read is passed over
  * (its last state kept) instead of failing the whole poll.
@@ -89,7 +100,11 @@ function jobKey(job: JobRecord): string {
   return `${job.id}:${job.state}:${job.stage ?? ''}:${job.progress}:${exports}`;
 }
 
-type QueueState = [pending: string[], running: JobRecord[], recent: JobRecord[], followed: JobRecord[]];
+type QueueState = [pending: string[], running: JobRecord[], recent: JobRecord[], followed: JobRecord[], shown: JobRecord[]];
+
+/** A failed export is sent again only by a retry, which anyone may ask of the API: the list must see that happen. */
+const mayBeRetried = (job: { readonly exports: ReadonlyArray<{ readonly state: string }> }): boolean =>
+  isExporting(job) || job.exports.some((e) => e.state === 'failed');
 
 /** A key per study that changes whenever its quiet period or one of its jobs does. */
 function studyKeys(pending: string[], jobs: JobRecord[]): Map<string, string> {
@@ -129,6 +144,10 @@ export class StudyEvents {
    * after its job): read by id on each poll while a stream is open, until every export has settled.
    */
   private readonly followed: FollowedExports;
+  /** Jobs a worklist page lists with an export failed or under way (see showExports). */
+  private readonly shown: FollowedExports;
+  /** Whether a job was refused since `shown` was last below MAX_SHOWN_JOBS: logged once, not at every list read. */
+  private shownFull = false;
   /** Whether the poll's queue reads are still running: until they have settled, not only until the poll stopped waiting. */
   private reading = false;
   /** A poll fails on every tick while the queue is away (Redis down): logged once, summarised, and on recovery. */
@@ -145,6 +164,8 @@ export class StudyEvents {
     private readonly keepAliveMs: number) {
     this.followed = new FollowedExports(queue, log, { maxJobs: MAX_FOLLOWED_JOBS, followForMs: FOLLOW_EXPORTS_FOR_MS,
       readTimeoutMs: FOLLOWED_READ_TIMEOUT_MS });
+    this.shown = new FollowedExports(queue, log, { maxJobs: MAX_SHOWN_JOBS, followForMs: SHOW_EXPORTS_FOR_MS,
+      readTimeoutMs: FOLLOWED_READ_TIMEOUT_MS, keep: mayBeRetried });
     this.ping = `event: ping\ndata: ${JSON.stringify({ intervalMs: keepAliveMs } satisfies StreamPingEvent)}\n\n`;
     this.pollFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'worklist event poll failed',
       recoveredMessage: 'worklist event poll works again' });
@@ -204,6 +225,25 @@ export class StudyEvents {
     if (this.clients.size > 0) this.followed.follow(jobId);
   }
 
+  /**
+   * Follows the export states of a job a worklist page lists (its study's newest), while one has failed or is under way,
+   * however old the job: a retry asked of the API by anyone (a script, another workstation) changes it, and the list
+   * must show it going from failed to pending to sent without its study being opened. Only while a stream is open,
+   * like followExports.
+   */
+  showExports(job: { readonly jobId: string | null; readonly exports: ReadonlyArray<{ readonly state: string }> }): void {
+    if (this.clients.size === 0 || job.jobId === null || !mayBeRetried(job)) return;
+    if (this.shown.has(job.jobId) || this.shown.size < MAX_SHOWN_JOBS) {
+      if (!this.shown.has(job.jobId)) this.shownFull = false; // there was room again
+      this.shown.follow(job.jobId);
+      return;
+    }
+    if (this.shownFull) return;
+    this.shownFull = true;
+    this.log.info({ jobId: job.jobId, maxJobs: MAX_SHOWN_JOBS },
+      'worklist event stream does not follow the exports of a listed job: too many listed jobs followed; a retry of it shows once its list is read again');
+  }
+
   private start(): void {
     this.timer = setInterval(() => this.poll(), this.intervalMs);
     // Its own timer, not the poll's: a poll that waits on a slow queue must not starve the streams of bytes.
@@ -219,27 +259,31 @@ export class StudyEvents {
     this.previous = undefined;
     this.changedSince.clear();
     this.followed.clear();
+    this.shown.clear();
+    this.shownFull = false;
   }
 
   /**
    * The poll's reads of the queue, each a promise (a queue that throws at once rejects it) and all started together,
    * and when every read started has ended (a followed job's slow read included).
    */
-  private readQueueState(): { reads: [Promise<string[]>, Promise<JobRecord[]>, Promise<JobRecord[]>, Promise<JobRecord[]>]; settled: Promise<unknown> } {
+  private readQueueState(): { reads: [Promise<string[]>, Promise<JobRecord[]>, Promise<JobRecord[]>, Promise<JobRecord[]>, Promise<JobRecord[]>]; settled: Promise<unknown> } {
     const read = async <T>(fn: () => Promise<T>): Promise<T> => fn();
     const followed = this.followed.read();
+    const shown = this.shown.read();
     const reads = [
       read(() => this.queue.pendingStudies()),
       read(() => this.queue.listJobs({ state: 'running', limit: RECENT_JOBS, offset: 0 })),
       read(() => this.queue.listJobs({ limit: RECENT_JOBS, offset: 0 })),
       followed.jobs,
+      shown.jobs,
     ] as const;
-    return { reads: [...reads], settled: Promise.allSettled([...reads, followed.settled]) };
+    return { reads: [...reads], settled: Promise.allSettled([...reads, followed.settled, shown.settled]) };
   }
 
   /** Studies whose quiet period or jobs changed since the previous poll (none on the first, which sets the baseline). */
-  private queueChanges([pending, running, recent, followed]: QueueState): string[] {
-    const current = studyKeys(pending, [...running, ...recent, ...followed]);
+  private queueChanges([pending, running, recent, followed, shown]: QueueState): string[] {
+    const current = studyKeys(pending, [...running, ...recent, ...followed, ...shown]);
     const previous = this.previous ?? current;
     this.previous = current;
     const changed = [...current].filter(([uid, key]) => previous.get(uid) !== key).map(([uid]) => uid);
