@@ -6,6 +6,12 @@ import { MipsegError } from '../errors';
 /** The longest QUIET_PERIOD_MS taken (a day): a study check due later than that was timed by a wrong clock. */
 export const MAX_QUIET_PERIOD_MS = 86_400_000;
 
+/**
+ * The default JOB_MAX_STALLS: how often queue mode takes an analysis or export back from a worker that stopped renewing
+ * its lock before it fails the job (see BullMqJobQueue's maxStalls).
+ */
+export const DEFAULT_JOB_MAX_STALLS = 5;
+
 /** Everything mipseg can be configured with. Built once at start-up by {@link loadConfig}, then frozen. */
 export interface Config {
   /**
@@ -61,6 +67,8 @@ export interface Config {
     readonly jobBackoffMs: number;
     /** A killed worker's job is retried after this long (BullMQ lock duration). */
     readonly jobLockMs: number;
+    /** Queue mode: stalls (a worker killed, or cut off from Redis past its lock) a job survives before it is failed. */
+    readonly jobMaxStalls: number;
     /** How long `mipseg worker` waits on SIGTERM for its jobs in hand before it exits without them. */
     readonly workerShutdownMs: number;
     /** Longest one analysis may run (decode to DICOM writing) before its thread is stopped and the job retried. */
@@ -121,6 +129,7 @@ export const DEFAULTS = {
   JOB_ATTEMPTS: '3',
   JOB_BACKOFF_MS: '5000',
   JOB_LOCK_MS: '30000',
+  JOB_MAX_STALLS: String(DEFAULT_JOB_MAX_STALLS),
   WORKER_SHUTDOWN_MS: '50000',
   ANALYSIS_TIMEOUT_MS: '600000',
   EXPORT_DESTINATIONS: '',
@@ -630,6 +639,9 @@ export function loadConfig(
       jobAttempts: readInt(merged, 'JOB_ATTEMPTS', 1, 100),
       jobBackoffMs: readInt(merged, 'JOB_BACKOFF_MS', 0, 3_600_000),
       jobLockMs: readInt(merged, 'JOB_LOCK_MS', 1000, 3_600_000),
+      // At least 1: at 0 every worker restart failed the jobs it held. At most 100: an input that kills its worker each
+      // time (out of memory) must still end failed, not take workers down for days.
+      jobMaxStalls: readInt(merged, 'JOB_MAX_STALLS', 1, 100),
       workerShutdownMs: readInt(merged, 'WORKER_SHUTDOWN_MS', 1000, 3_600_000),
       analysisTimeoutMs: readInt(merged, 'ANALYSIS_TIMEOUT_MS', 10_000, 86_400_000),
       exportDestinations: Object.freeze(destinations),

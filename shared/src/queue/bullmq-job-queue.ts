@@ -2,7 +2,7 @@ import { DelayedError, isNotConnectionError, Job, Queue, UnrecoverableError, Wor
 import { createHash } from 'node:crypto';
 import IORedis from 'ioredis';
 import { withTimeout } from '../async';
-import { MAX_QUIET_PERIOD_MS } from '../config/config';
+import { DEFAULT_JOB_MAX_STALLS, MAX_QUIET_PERIOD_MS } from '../config/config';
 import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
@@ -27,7 +27,7 @@ export interface BullMqQueueOptions {
   readonly lockDurationMs: number;
   /** Default STUDY_CHECK_RETRY_MS. */
   readonly studyCheckRetryMs?: number;
-  /** Default MAX_STALLS (tests shorten it). */
+  /** How often an analysis or export may stall before it is failed (JOB_MAX_STALLS, see MAX_STALLS); default DEFAULT_JOB_MAX_STALLS. */
   readonly maxStalls?: number;
   /** Default GATEWAY_WAIT_MAX_MS (tests shorten it). */
   readonly gatewayWaitMaxMs?: number;
@@ -126,7 +126,7 @@ export function cappedBackoff(attemptsMade: number, _type?: string, _err?: Error
 const STUDY_CHECK_MAX_STALLS = Number.MAX_SAFE_INTEGER;
 
 /**
- * How often an analysis or export may be taken back from a worker that stopped renewing its lock, by default. A stall
+ * How often an analysis or export may be taken back from a worker that stopped renewing its lock (JOB_MAX_STALLS). A stall
  * is not the job's fault: a worker killed or restarted (a shutdown that outlasts WORKER_SHUTDOWN_MS), or a Redis
  * outage longer than JOB_LOCK_MS (every running job's lock expires), each counts one. Tied to JOB_ATTEMPTS, as it
  * was, one killed worker failed a job of JOB_ATTEMPTS=1 for good, and three Redis restarts during one analysis failed
@@ -134,7 +134,7 @@ const STUDY_CHECK_MAX_STALLS = Number.MAX_SAFE_INTEGER;
  * failed, saying why, not take down workers for ever. A job that only stalls is started this many times plus one
  * (BullMQ fails it at the stall that takes its count past this); stalls and failed attempts are counted apart.
  */
-const MAX_STALLS = 5;
+const MAX_STALLS = DEFAULT_JOB_MAX_STALLS;
 
 /** What BullMQ writes as the failure of a job taken back from its workers more than its maxStalledCount. */
 const BULLMQ_STALLED_LIMIT = 'job stalled more than allowable limit';

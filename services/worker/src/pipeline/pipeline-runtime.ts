@@ -42,7 +42,8 @@ export function createJobQueue(config: Config, log: Logger): JobQueue {
     exportRetry: { attempts: p.exportAttempts, baseDelayMs: p.exportBackoffMs },
     exportDestinations: p.exportDestinations,
   };
-  if (p.redisUrl) return new BullMqJobQueue({ ...common, redisUrl: p.redisUrl, prefix: p.queuePrefix, lockDurationMs: p.jobLockMs }, log);
+  if (p.redisUrl) return new BullMqJobQueue({ ...common, redisUrl: p.redisUrl, prefix: p.queuePrefix, lockDurationMs: p.jobLockMs,
+    maxStalls: p.jobMaxStalls }, log);
   return new EmbeddedJobQueue(join(config.dataDir, 'jobs.sqlite'), log, common);
 }
 
