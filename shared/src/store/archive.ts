@@ -348,12 +348,13 @@ export class Archive {
     try {
       const blobs = new FileBlobStore(dataDir);
       await blobs.init();
-      await adoptEarlierRetiredLayout(blobs, log);
       const removed = await blobs.cleanTemp();
       if (removed) log.warn({ removed }, 'removed partial uploads left by an earlier crash');
       index = new SqliteArchiveIndex(join(dataDir, 'index.sqlite'));
       const archive = new Archive(blobs, index, log, lock);
       await archive.settleDeletionBags();
+      // After the bags: a deletion of an earlier release put back puts its copies back in the earlier layout.
+      await adoptEarlierRetiredLayout(blobs, log);
       await separatePatientsWithoutId(index, (instance) => archive.headerOf(instance), log);
       return archive;
     } catch (err) {

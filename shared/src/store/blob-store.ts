@@ -461,7 +461,8 @@ export class FileBlobStore implements BlobStore {
   }
 
   async *listRetiredKeys(stop?: AbortSignal, retiredSince = -Infinity): AsyncGenerator<string> {
-    for (const folder of await this.retiredFolders((span) => span.until > retiredSince)) {
+    // Not `until > retiredSince`: a time that is no number (a mark written by hand) passes over nothing.
+    for (const folder of await this.retiredFolders((span) => !(span.until <= retiredSince))) {
       if (stop?.aborted) return;
       yield* this.listSeriesFiles(folder, (name) => RETIRED_NAME.test(name), stop);
     }

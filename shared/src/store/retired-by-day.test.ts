@@ -86,6 +86,17 @@ describe('retired copies are kept by day, and a start reads only the days since 
     expect(read).not.toContain(join('retired', day(Date.now() - 10 * DAY_MS), 'instances'));
   });
 
+  test('a mark that is no number passes over no folder', async () => {
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(Date.now() - 10 * DAY_MS);
+    expect(await store(copy(OLD_STUDY, 1))).toBe('stored');
+    await archive.blobs.retire(keyOf(OLD_STUDY), sha256(copy(OLD_STUDY, 1)).slice(0, 16)); // cut short after its rename:
+    writeFileSync(join(dir, 'tmp', 'new.part'), copy(OLD_STUDY, 2));
+    renameSync(join(dir, 'tmp', 'new.part'), join(dir, keyOf(OLD_STUDY)));
+    clock.mockRestore();
+    archive.index.setMetaValue('retired-copies-looked-at', 'yesterday'); // put there by hand
+    expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 1 });
+  });
+
   test('a data folder of an earlier release: its replacement cut short is mended, and a later start no longer reads its copies', async () => {
     expect(await store(copy(OLD_STUDY, 1))).toBe('stored');
     archive.index.setMetaValue('retired-copies-looked-at', String(Date.now() - 3600_000)); // that release's last look, an hour ago
@@ -119,6 +130,19 @@ describe('retired copies are kept by day, and a start reads only the days since 
     const folders = readdirSync(join(dir, 'retired')).sort();
     expect(folders).toEqual([`${day(Date.now())}.earlier-layout`, expect.stringMatching(new RegExp(`^${day(Date.now())}\\.earlier-layout-\\d+$`)) as string]);
     expect(await archive.repairInterruptedReplacements()).toMatchObject({ repaired: 2, failed: 0 });
+  });
+
+  test('copies an earlier release\'s unfinished deletion put back are moved with the rest', async () => {
+    expect(await store(copy(OLD_STUDY, 1))).toBe('stored');
+    archive.close();
+    // A deletion of that release that did not commit (its rows still there): its bag holds the copy it had moved.
+    const name = `${keyOf(OLD_STUDY)}.0123456789abcdef.${Date.now() - DAY_MS}`;
+    const inBag = join(dir, 'trash', `pending~${Date.now() + 1000}-abcd1234~${OLD_STUDY}~~`, 'retired', name);
+    mkdirSync(dirname(inBag), { recursive: true });
+    writeFileSync(inBag, copy(OLD_STUDY, 0));
+    await restart();
+    expect(existsSync(join(dir, 'retired', 'instances'))).toBe(false);
+    expect(existsSync(join(dir, 'retired', `${day(Date.now())}.earlier-layout`, name))).toBe(true);
   });
 
   test('copies of the earlier layout that could not be moved are still read at each start, and the start goes on', async () => {
