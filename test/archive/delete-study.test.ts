@@ -269,14 +269,17 @@ describe('DELETE /dicomweb/studies/{study}/series/{series}', () => {
     expect(lines.filter((l) => l.msg === 'series deleted').map((l) => [l.studyInstanceUid, l.instances])).toEqual([[DELETED, 1]]);
   });
 
-  test('deleting a series sent under the wrong patient puts the study back under its own patient', async () => {
+  test('deleting a series whose re-send moved the study to the wrong patient puts the study back under its own patient', async () => {
     server = await startTestArchive({ ALLOW_STUDY_DELETE: 'true' });
     const right = slice(DELETED, 1, 'RIGHT-1', { attributes: { PatientName: 'Right^Patient', AccessionNumber: 'ACC-RIGHT' } });
-    const wrong = Buffer.from(syntheticPetInstance({ sopInstanceUid: `${DELETED}.2.1`, seriesInstanceUid: `${DELETED}.2`,
-      imagePositionPatient: [0, 0, 1], attributes: { StudyInstanceUID: DELETED, PatientID: 'WRONG-9', PatientName: 'Wrong^Patient',
-        PatientBirthDate: '19500101', AccessionNumber: 'ACC-WRONG' } }));
+    const second = (attributes: Record<string, unknown>) => Buffer.from(syntheticPetInstance({ sopInstanceUid: `${DELETED}.2.1`,
+      seriesInstanceUid: `${DELETED}.2`, imagePositionPatient: [0, 0, 1], attributes: { StudyInstanceUID: DELETED, ...attributes } }));
+    const wrong = second({ PatientID: 'WRONG-9', PatientName: 'Wrong^Patient', PatientBirthDate: '19500101', AccessionNumber: 'ACC-WRONG' });
     expect((await postStow(`${server.baseUrl}/studies`, [right])).status).toBe(200);
-    expect((await postStow(`${server.baseUrl}/studies`, [wrong])).status).toBe(200);
+    // Sent new, the series under another patient is refused (0xC411); a re-send of its SOP Instance UID moves the study.
+    expect((await postStow(`${server.baseUrl}/studies`, [wrong])).status).toBe(409);
+    expect((await postStow(`${server.baseUrl}/studies`, [second({ PatientID: 'RIGHT-1', PatientName: 'Right^Patient' })])).status).toBe(200);
+    expect((await postStow(`${server.baseUrl}/studies`, [wrong])).status).toBe(202);
     expect((await delSeries(DELETED, `${DELETED}.2`)).status).toBe(200);
 
     const [study] = (await (await fetch(`${server.baseUrl}/studies?StudyInstanceUID=${DELETED}`)).json()) as Record<string, { Value: unknown[] }>[];

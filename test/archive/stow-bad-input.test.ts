@@ -171,13 +171,13 @@ describeWithSharedData(GE)('STOW-RS refuses bad input and keeps what is stored',
     expect(reply.body?.['00081199']?.Value).toHaveLength(2);
   });
 
-  test('the same SOP Instance UID under another series is a conflict (0x0111), the stored copy stays', async () => {
+  test('the same SOP Instance UID under another series is a conflict (0xC410, not the N-CREATE status 0x0111), the stored copy stays', async () => {
     const moved = rewrite(first, (dict) => {
       dict['0020000E'] = { vr: 'UI', Value: ['1.2.826.0.1.3680043.8.498.1'] };
     });
     const reply = await postStow(studyUrl, [moved]);
     expect(reply.status).toBe(409);
-    expect(failureReasons(reply)).toEqual([0x0111]);
+    expect(failureReasons(reply)).toEqual([0xc410]);
   });
 });
 

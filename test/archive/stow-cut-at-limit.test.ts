@@ -116,10 +116,10 @@ describeWithSharedData(GE)('STOW-RS of an instance over MAX_INSTANCE_BYTES', () 
   });
   afterAll(() => server.stop());
 
-  test('alone, it is refused with 413 (over the configured size, not a malformed request) and 0x0110', async () => {
+  test('alone, it is refused with 413 (over the configured size, not a malformed request) and 0xC412, as by C-STORE', async () => {
     const reply = await postStow(`${server.baseUrl}/studies`, geSlices(1));
     expect(reply.status).toBe(413);
-    expect(failureReasons(reply)).toEqual([0x0110]);
+    expect(failureReasons(reply)).toEqual([0xc412]);
     expect(reply.warning).toMatch(/MAX_INSTANCE_BYTES/);
     // Named by the UIDs its File Meta gave (Type 1 in FailedSOPSequence), though it was never parsed.
     const [failedItem] = (reply.body?.['00081198']?.Value ?? []) as Array<Record<string, { Value?: unknown[] }>>;
@@ -129,6 +129,6 @@ describeWithSharedData(GE)('STOW-RS of an instance over MAX_INSTANCE_BYTES', () 
   test('beside an instance that fails for another reason, the answer stays 400', async () => {
     const reply = await postStow(`${server.baseUrl}/studies`, [...geSlices(1), Buffer.from('not DICOM'.repeat(50))]);
     expect(reply.status).toBe(400);
-    expect(failureReasons(reply)).toEqual([0x0110, 0xc000]);
+    expect(failureReasons(reply)).toEqual([0xc412, 0xc000]);
   });
 });

@@ -54,12 +54,13 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
     expect(dimse.archive.index.findInstance('2.25.23')).toBeUndefined();
   });
 
-  test('refuses an instance over MAX_INSTANCE_BYTES with 0x0110 and keeps no partial file', async () => {
+  test('refuses an instance over MAX_INSTANCE_BYTES with 0xC412, as too large (not a storage fault), and keeps no partial file', async () => {
     const small = await startTestDimse({ MAX_INSTANCE_BYTES: '4096' });
     try {
       const path = await file('big.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.61', modality: 'PT', pixelDataBytes: 64 * 1024 }));
       const [result] = await send([path], { port: small.port });
-      expect(result).toMatchObject({ outcome: 'failed', status: 0x0110, reason: expect.stringMatching(/MAX_INSTANCE_BYTES/) });
+      expect(result).toMatchObject({ outcome: 'failed', status: 0xc412, reason: expect.stringMatching(/MAX_INSTANCE_BYTES/) });
+      expect(result?.reason).not.toMatch(/could not persist/);
       expect(await small.tempFiles()).toEqual([]);
       expect(small.archive.index.countInstances()).toBe(0);
     } finally {

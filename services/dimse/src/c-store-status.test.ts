@@ -17,7 +17,10 @@ test.each<[ErrorCode, string]>([
   ['MIPSEG_DICOM_UNPARSEABLE', 'c000'],
   ['MIPSEG_DICOM_MISSING_ATTRIBUTE', 'c000'],
   ['MIPSEG_SOP_CLASS_NOT_SUPPORTED', '0122'],
-  ['MIPSEG_INSTANCE_CONFLICT', '0111'],
+  ['MIPSEG_INSTANCE_CONFLICT', 'c410'],
+  ['MIPSEG_PATIENT_MISMATCH', 'c411'],
+  ['MIPSEG_PAYLOAD_TOO_LARGE', 'c412'],
+  ['MIPSEG_TRANSFER_SYNTAX_NOT_SUPPORTED', 'c122'],
   ['MIPSEG_STORAGE_FAILED', '0110'],
   ['MIPSEG_INTERNAL', '0110'],
 ])('%s answers C-STORE status 0x%s', (code, hex) => {
@@ -44,7 +47,7 @@ test('ErrorComment of a fault of ours or of the system gives its code, not its m
   const internal = cStoreResultFor({ status: 'failed', error: new MipsegError('MIPSEG_INTERNAL', 'TypeError: x is undefined at /app/dist/a.js') });
   expect(internal.errorComment).toBe('internal error; see the mipseg log');
   // What is wrong with the instance itself stays said, whatever library raised it.
-  expect(failed('MIPSEG_STORAGE_FAILED', 'instance over MAX_INSTANCE_BYTES (1073741824)').errorComment).toMatch(/over MAX_INSTANCE_BYTES/);
+  expect(failed('MIPSEG_PAYLOAD_TOO_LARGE', 'instance over MAX_INSTANCE_BYTES (1073741824)').errorComment).toMatch(/over MAX_INSTANCE_BYTES/);
   const parse = new Error('dicomParser.readPart10Header: missing required meta header attribute 0002,0010');
   expect(cStoreResultFor({ status: 'failed', error: new MipsegError('MIPSEG_DICOM_UNPARSEABLE', parse.message, { cause: parse }) }).errorComment)
     .toMatch(/^dicomParser.readPart10Header: missing required meta header/); // its detail, not MIPSEG_DICOM_UNPARSEABLE

@@ -57,7 +57,8 @@ export class ReceivedInstance extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (!this.problem && this.size + chunk.length > this.maxInstanceBytes) {
-      this.problem = new MipsegError('MIPSEG_STORAGE_FAILED', `instance over MAX_INSTANCE_BYTES (${this.maxInstanceBytes})`);
+      // Over a configured size, as by STOW: not a storage fault, which an administrator would go looking for.
+      this.problem = new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `instance over MAX_INSTANCE_BYTES (${this.maxInstanceBytes})`);
     }
     if (this.problem) {
       callback();

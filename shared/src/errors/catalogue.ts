@@ -14,10 +14,25 @@ export const DicomFailureReason = {
   DataSetDoesNotMatchSopClass: 0xa900,
   /** 0x0122: SOP class not supported (refused SOP class). */
   SopClassNotSupported: 0x0122,
-  /** 0x0111: duplicate SOP instance: the UID is already stored under another study/series. */
+  /**
+   * 0x0111: duplicate SOP instance. An N-CREATE status (PS3.7 C.4.2), not a C-STORE one (PS3.4 Table B.2-1): mipseg
+   * never answers it, but other archives do, and mipseg's export reads it from a destination as "already there".
+   */
   DuplicateSopInstance: 0x0111,
+  /** 0xC122 (PS3.18 Table I.2-2): Referenced Transfer Syntax not supported. */
+  TransferSyntaxNotSupported: 0xc122,
   /** 0xC409 (in the "cannot understand" range; dcm4chee's code): the instance is not of the URL's study. */
   StudyInstanceUidMismatch: 0xc409,
+  /**
+   * mipseg's own codes, in the Cxxx range a C-STORE failure may use (PS3.4 Table B.2-1) and that PS3.18 Table I.2-2
+   * leaves to the conformance statement; senders treat any Cxxx as final, as these are (sending again changes nothing).
+   * 0xC410: the SOP Instance UID (or its series) is stored under another series or study.
+   */
+  SopInstanceUidConflict: 0xc410,
+  /** 0xC411: the instance's PatientID is not that of the patient its study is filed under. */
+  PatientIdConflict: 0xc411,
+  /** 0xC412: the instance is larger than the configured limit (MAX_INSTANCE_BYTES). */
+  InstanceTooLarge: 0xc412,
 } as const;
 
 export interface ErrorDefinition {
@@ -41,7 +56,13 @@ export const ERRORS = {
   MIPSEG_NOT_ACCEPTABLE: { httpStatus: 406, message: 'cannot produce any of the accepted media types: %s' },
   MIPSEG_UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, message: 'unsupported media type: %s' },
   MIPSEG_MULTIPART_MALFORMED: { httpStatus: 400, message: 'malformed multipart body: %s' },
-  MIPSEG_PAYLOAD_TOO_LARGE: { httpStatus: 413, message: 'request exceeds the configured limit: %s' },
+  // The failure reason is for an instance over MAX_INSTANCE_BYTES (STOW and C-STORE alike); the request limits fail
+  // the whole request and carry none.
+  MIPSEG_PAYLOAD_TOO_LARGE: {
+    httpStatus: 413,
+    message: 'request exceeds the configured limit: %s',
+    failureReason: DicomFailureReason.InstanceTooLarge,
+  },
   MIPSEG_DICOM_UNPARSEABLE: {
     httpStatus: 400,
     message: 'not a parseable DICOM instance: %s',
@@ -72,7 +93,20 @@ export const ERRORS = {
   MIPSEG_INSTANCE_CONFLICT: {
     httpStatus: 409,
     message: 'SOP Instance UID already stored under another study or series: %s',
-    failureReason: DicomFailureReason.DuplicateSopInstance,
+    failureReason: DicomFailureReason.SopInstanceUidConflict,
+  },
+  // A new series or instance under another patient than its study's: filed there, the study (and its result) would
+  // be shown under that patient. A correction is a re-send of the same SOP Instance UIDs (a replacement).
+  MIPSEG_PATIENT_MISMATCH: {
+    httpStatus: 409,
+    message: 'PatientID is not that of the patient the study is filed under: %s',
+    failureReason: DicomFailureReason.PatientIdConflict,
+  },
+  // 409 as for a SOP class: a well-formed instance the server does not take (PS3.18 10.5.3).
+  MIPSEG_TRANSFER_SYNTAX_NOT_SUPPORTED: {
+    httpStatus: 409,
+    message: 'transfer syntax not supported: %s',
+    failureReason: DicomFailureReason.TransferSyntaxNotSupported,
   },
   MIPSEG_STORAGE_FULL: {
     httpStatus: 507,

@@ -87,7 +87,8 @@ export interface ArchiveIndex {
    * A `replacement` of a stored copy may carry corrected attributes, a PatientID added or dropped among them: it is
    * indexed in full. A `new-series` without a PatientID in a study filed under one says nothing of the patient (Type
    * 2): the study stays filed where it is. Throws MIPSEG_INSTANCE_CONFLICT, writing nothing, when the series belongs
-   * to another study.
+   * to another study, and MIPSEG_PATIENT_MISMATCH when an instance that is not a replacement names a PatientID (and
+   * issuer) other than that of the patient its study is filed under (a study filed without one takes it).
    */
   /**
    * `others`: for a replacement, the headers of the study's other series' sources (seriesSources), newest first, and
@@ -366,6 +367,8 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       countInstances: this.db.prepare('SELECT COUNT(*) AS n FROM instances'),
       findSeriesStudy: this.db.prepare('SELECT study_uid AS studyUid FROM series WHERE series_uid = ?'),
       findStudyPatient: this.db.prepare('SELECT patient_key AS patientKey FROM studies WHERE study_uid = ?'),
+      findStudyPatientId: this.db.prepare(`SELECT s.patient_key AS patientKey, p.patient_id AS id, p.issuer_of_patient_id AS issuer
+        FROM studies s JOIN patients p ON p.patient_key = s.patient_key WHERE s.study_uid = ?`),
       // Overwriting, not merging: what a deleted series set must not survive it.
       replacePatient: this.db.prepare(`INSERT INTO patients VALUES (@patient_key, @patient_id, @issuer_of_patient_id,
           @patient_name, @patient_birth_date, @patient_sex)
@@ -649,7 +652,12 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     }
     const received = { ...attributeRow(header), storage_key: file.storageKey, size: file.size, sha256: file.sha256 };
     if (arrival === 'in-known-series') {
-      this.stmts.upsertInstance.run(received);
+      // The series' rows are not written, but the patient is checked all the same: the file would name another
+      // patient than the index, and a later replacement or deletion would move the study to it.
+      this.db.transaction(() => {
+        this.assertStudyPatient(received);
+        this.stmts.upsertInstance.run(received);
+      })();
       return;
     }
     this.db.transaction(() => {
@@ -659,6 +667,8 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       if (owner !== undefined && owner !== received.study_uid) {
         throw new MipsegError('MIPSEG_INSTANCE_CONFLICT', `series ${received.series_uid} belongs to study ${owner}`);
       }
+      // A replacement is how a PatientID is corrected: it moves the study. Anything new must agree with it.
+      if (arrival !== 'replacement') this.assertStudyPatient(received);
       const before = this.stmts.findStudyPatient.get(received.study_uid) as { patientKey: string } | undefined;
       // A new series without a PatientID (a Type 2 attribute sent empty) leaves its study with the patient it has;
       // filing it under a patient of its own would hide the study from a search by that patient's ID.
@@ -677,10 +687,27 @@ export class SqliteArchiveIndex implements ArchiveIndex {
         this.stmts.upsertSeries.run(row);
       }
       this.stmts.upsertInstance.run(row);
-      // A corrected PatientID moves the study to another patient: the old row, if no study is left with it, would
-      // keep a name no search can reach (and that deleting the study would no longer remove).
+      // A corrected PatientID (a replacement), or the first one of a study filed without, moves the study to another
+      // patient: the old row, if no study is left with it, would keep a name no search can reach (and that deleting
+      // the study would no longer remove).
       if (before && before.patientKey !== row.patient_key) this.stmts.deleteOrphanPatient.run(before);
     })();
+  }
+
+  /**
+   * Throws MIPSEG_PATIENT_MISMATCH where an instance names a PatientID, and the patient its study is filed under has
+   * another (PatientID and IssuerOfPatientID: the patient key). Filed there, it would move the whole study, its
+   * results with it, to that patient (QIDO and the worklist would show it there); without a PatientID it says
+   * nothing of the patient (Type 2), and a study filed without one may take one. Inside the caller's transaction.
+   */
+  private assertStudyPatient(received: { readonly patient_key: string; readonly study_uid: string; readonly [column: string]: unknown }): void {
+    if (isOwnPatientKey(received.patient_key)) return;
+    const filed = this.stmts.findStudyPatientId.get(received.study_uid) as { patientKey: string; id: string | null; issuer: string | null } | undefined;
+    if (!filed || filed.patientKey === received.patient_key || String(filed.id ?? '').trim() === '') return;
+    const named = (id: unknown, issuer: unknown): string => `${String(id)}${typeof issuer === 'string' && issuer !== '' ? ` (issuer ${issuer})` : ''}`;
+    // Both IDs in the first words: a C-STORE ErrorComment keeps 64 characters.
+    throw new MipsegError('MIPSEG_PATIENT_MISMATCH', `PatientID ${named(received['patient_id'], received['issuer_of_patient_id'])}, `
+      + `the study's ${named(filed.id, filed.issuer)}`);
   }
 
   listInstances(scope: { studyUid: string; seriesUid?: string; sopInstanceUid?: string }): StoredInstance[] {
