@@ -1,29 +1,10 @@
 import { constants, type association } from 'dcmjs-dimse';
 import { canonicalIp, splitAllowedAeEntry } from '@mipseg/shared/config';
 import { isSupportedStorageSopClass, TransferSyntax, VERIFICATION_SOP_CLASS } from '@mipseg/shared/dicom';
+import { ACCEPTED_TRANSFER_SYNTAXES } from '@mipseg/shared/store';
 
-/**
- * Transfer syntaxes accepted for storage. The data set is stored as received, so this lists what the
- * archive can keep and serve, not what mipseg can decode. Deflate is left out: its bytes are not DICOM
- * elements until inflated, and the header reader does not inflate.
- */
-export const ACCEPTED_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
-  TransferSyntax.ImplicitVrLittleEndian,
-  TransferSyntax.ExplicitVrLittleEndian,
-  TransferSyntax.ExplicitVrBigEndian,
-  TransferSyntax.JpegLossless,
-  TransferSyntax.JpegLosslessSv1,
-  TransferSyntax.JpegLsLossless,
-  TransferSyntax.JpegLsNearLossless,
-  TransferSyntax.Jpeg2000Lossless,
-  TransferSyntax.Jpeg2000,
-  TransferSyntax.RleLossless,
-  TransferSyntax.JpegBaseline,
-  TransferSyntax.JpegExtended,
-  TransferSyntax.Htj2kLossless,
-  TransferSyntax.Htj2kLosslessRpcl,
-  TransferSyntax.Htj2k,
-]);
+/** Transfer syntaxes accepted for storage: the archive's, which STOW-RS holds its instances to as well. */
+export { ACCEPTED_TRANSFER_SYNTAXES };
 
 /**
  * Accepted, so that a sender with nothing else can still store (a PACS forwarding lossy JPEG secondary captures

@@ -1,6 +1,7 @@
 export { Archive, storageKeyFor, HEADER_PROBE_BYTES, METADATA_FORMAT, RESULT_MAX_BYTES } from './archive';
 export { scheduleRetiredPruning } from './retired-retention';
 export { StudiesArriving } from './studies-arriving';
+export { ACCEPTED_TRANSFER_SYNTAXES, storableEncodingRefusal } from './storable-encoding';
 export type { ReceivingFloorCheck } from './free-space-floor';
 export type { StoreOutcome, StoreOptions, InstanceStoredListener, InterruptedReplacements, ReceivedFile, StudyDeletedFromListener, UnlistedFiles, UnlistedPlace } from './archive';
 export { FileBlobStore } from './blob-store';

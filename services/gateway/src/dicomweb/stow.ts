@@ -8,7 +8,8 @@ import type { Logger } from '@mipseg/shared/log';
 import { assertUid, fileMetaUids, readSopInstanceUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
 import {
-  HEADER_PROBE_BYTES, RESULT_MAX_BYTES, StudiesArriving, type Archive, type ReceivingFloorCheck, type StoreOptions, type StoreOutcome,
+  HEADER_PROBE_BYTES, RESULT_MAX_BYTES, storableEncodingRefusal, StudiesArriving, type Archive, type ReceivingFloorCheck, type StoreOptions,
+  type StoreOutcome,
 } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
 import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
@@ -137,7 +138,7 @@ function partSink(request: StowRequest, headers: PartHeaders): PartSink {
       }
       size += chunk.length;
       if (size > config.maxInstanceBytes) {
-        // Over a configured size, like the request limits (413), not a fault of ours: FailureReason stays 0x0110.
+        // Over a configured size, like the request limits (413), not a fault of ours (FailureReason 0xC412, as by C-STORE).
         problem = new MipsegError('MIPSEG_PAYLOAD_TOO_LARGE', `instance over MAX_INSTANCE_BYTES (${config.maxInstanceBytes})`);
         return;
       }
@@ -183,6 +184,9 @@ function partSink(request: StowRequest, headers: PartHeaders): PartSink {
         await syncAndClose(temp.stream).catch((err: unknown) => {
           problem ??= toStorageError(err);
         });
+        // As C-STORE, whose association accepts only these syntaxes: a private one, or pixel data encoded otherwise
+        // than its transfer syntax says, would be stored and then misread by every reader.
+        problem ??= storableEncodingRefusal(headBytesRead, size);
         if (problem) {
           await archive.blobs.discardTemp(temp.path);
           return failedPart(problem, headBytesRead);
@@ -208,12 +212,20 @@ function partSink(request: StowRequest, headers: PartHeaders): PartSink {
   };
 }
 
+/**
+ * WarningReason of an instance stored in place of a different copy of its SOP Instance UID. mipseg's own code
+ * (PS3.18 Table I.2-1 lets a server add codes): B000 "coercion" would say that mipseg changed what was sent, which it
+ * did not. A client that reads only the body learns of the replacement too, not only one that reads the Warning header.
+ */
+export const REPLACED_EARLIER_COPY = 0xb410;
+
 function referencedItem(o: Extract<PartResult, { status: 'stored' | 'unchanged' }>, base: string): DicomJson {
   const h = o.header;
   return {
     [Tag.ReferencedSOPClassUID]: attribute('UI', h.sopClassUid),
     [Tag.ReferencedSOPInstanceUID]: attribute('UI', h.sopInstanceUid),
     [Tag.RetrieveURL]: attribute('UR', instanceUrl(base, h.studyInstanceUid, h.seriesInstanceUid, h.sopInstanceUid)),
+    ...(o.replaced ? { [Tag.WarningReason]: attribute('US', REPLACED_EARLIER_COPY) } : {}),
   };
 }
 
