@@ -37,6 +37,28 @@ function withEncapsulatedPixelData(file: Buffer): Buffer {
   return Buffer.concat([file.subarray(0, at), header, item(0xe000, Buffer.alloc(0)), item(0xe000, Buffer.alloc(64, 1)), item(0xe0dd, Buffer.alloc(0))]);
 }
 
+/** Explicit VR Little Endian element: tag (group, element), VR and value, with the header its VR takes. */
+function element(group: number, elementNumber: number, vr: 'LO' | 'OB', value: Buffer): Buffer {
+  const long = vr === 'OB';
+  const header = Buffer.alloc(long ? 12 : 8);
+  header.writeUInt16LE(group, 0);
+  header.writeUInt16LE(elementNumber, 2);
+  header.write(vr, 4, 'latin1');
+  if (long) header.writeUInt32LE(value.length, 8);
+  else header.writeUInt16LE(value.length, 6);
+  return Buffer.concat([header, value]);
+}
+
+/**
+ * The file with a private element of `bytes` just before its Pixel Data, so that the header (what comes before Pixel
+ * Data) runs past the first MiB a STOW part's head holds: its encoding can only be told from the whole file.
+ */
+function withLongHeader(file: Buffer, bytes: number): Buffer {
+  const at = file.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+  const creator = element(0x7fdf, 0x0010, 'LO', Buffer.from('MIPSEG TEST '));
+  return Buffer.concat([file.subarray(0, at), creator, element(0x7fdf, 0x1000, 'OB', Buffer.alloc(bytes, 7)), file.subarray(at)]);
+}
+
 describe('STOW-RS holds an instance\'s encoding to the transfer syntaxes C-STORE accepts', () => {
   let server: TestArchiveServer;
   beforeAll(async () => {
@@ -71,6 +93,22 @@ describe('STOW-RS holds an instance\'s encoding to the transfer syntaxes C-STORE
     expect(failureReasons(reply)).toEqual([0xc000]);
     expect(reply.warning).toMatch(/Pixel Data is encapsulated \(compressed\), but transfer syntax 1\.2\.840\.10008\.1\.2\.1 is a native one/);
     expect(stored(sop)).toBe(false);
+  });
+
+  test('encapsulated Pixel Data labelled Explicit VR Little Endian behind a header of over a MiB is refused too', async () => {
+    const sop = `${SERIES}.6`;
+    const reply = await postStow(`${server.baseUrl}/studies`, [withEncapsulatedPixelData(withLongHeader(slice(sop), 1_200_000))]);
+    expect(reply.status).toBe(400);
+    expect(failureReasons(reply)).toEqual([0xc000]);
+    expect(reply.warning).toMatch(/Pixel Data is encapsulated \(compressed\), but transfer syntax 1\.2\.840\.10008\.1\.2\.1 is a native one/);
+    expect(stored(sop)).toBe(false);
+  });
+
+  test('an instance behind a header of over a MiB, encoded as its transfer syntax says, is stored', async () => {
+    const sop = `${SERIES}.7`;
+    const reply = await postStow(`${server.baseUrl}/studies`, [withLongHeader(slice(sop), 1_200_000)]);
+    expect(reply.status).toBe(200);
+    expect(stored(sop)).toBe(true);
   });
 
   test('encapsulated Pixel Data labelled RLE Lossless, a syntax on the list, is stored as it came', async () => {

@@ -143,8 +143,8 @@ function assertNotDeflated(bytes: Uint8Array): void {
     return; // what is wrong with the File Meta is the parse's to say
   }
   if (transferSyntaxUid === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN) {
-    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE',
-      `transfer syntax Deflated Explicit VR Little Endian (${DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN}) is not accepted: send the instance uncompressed`);
+    throw new MipsegError('MIPSEG_TRANSFER_SYNTAX_NOT_SUPPORTED',
+      `Deflated Explicit VR Little Endian (${DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN}) is not accepted: nothing here inflates it; send the instance uncompressed`);
   }
 }
 

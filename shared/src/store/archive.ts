@@ -16,6 +16,7 @@ import { FileBlobStore, parseRetiredKey, type BlobStore } from './blob-store';
 import { FreeSpaceFloor, type ReceivingFloorCheck } from './free-space-floor';
 import { DataDirLock } from './data-dir-lock';
 import { separatePatientsWithoutId } from './patients-without-id';
+import { storableEncodingRefusal } from './storable-encoding';
 import { StudyGate } from './study-gate';
 import { patientKeyOf, SqliteArchiveIndex, type ArchiveIndex, type RemainingHeaders, type RowsSummary, type StoredInstance } from './sqlite-index';
 
@@ -509,6 +510,8 @@ export class Archive {
     if (!isSupportedStorageSopClass(header.sopClassUid)) {
       throw new MipsegError('MIPSEG_SOP_CLASS_NOT_SUPPORTED', header.sopClassUid);
     }
+    const encoding = storableEncodingRefusal(header);
+    if (encoding) throw encoding;
     // By C-STORE the File Meta is written from the command's Affected SOP Class and Instance UIDs: the words name
     // both, within a C-STORE ErrorComment's 64 characters, so a DIMSE sender is not sent looking for a File Meta.
     if (header.mediaStorageSopInstanceUid !== header.sopInstanceUid) {

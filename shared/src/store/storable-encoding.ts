@@ -1,6 +1,5 @@
 import { isUncompressed, TransferSyntax } from '../dicom/transfer-syntaxes';
-import { readFileMetaInformation } from '../dicom/file-meta';
-import { parseInstanceHeader } from '../dicom/parse-header';
+import type { InstanceHeader } from '../dicom/parse-header';
 import { MipsegError } from '../errors';
 
 /**
@@ -26,37 +25,23 @@ export const ACCEPTED_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
   TransferSyntax.Htj2k,
 ]);
 
-function notAccepted(transferSyntaxUid: string): MipsegError {
-  return new MipsegError('MIPSEG_TRANSFER_SYNTAX_NOT_SUPPORTED', transferSyntaxUid === TransferSyntax.DeflatedExplicitVrLittleEndian
-    ? `Deflated Explicit VR Little Endian (${transferSyntaxUid}) is not accepted: nothing here inflates it; send the instance uncompressed`
-    : `${transferSyntaxUid} is not one mipseg stores; send the instance in Explicit VR Little Endian or a syntax the README lists`);
-}
-
 /**
- * Why a PS3.10 file (its first bytes `head`, of `size`) cannot be stored as it is encoded: a transfer syntax not
- * accepted (0xC122), or Pixel Data whose encoding is not its transfer syntax's (native under a compressed syntax, or
- * encapsulated under a native one: every reader, the analysis and WADO-RS included, would misread the frames).
- * Undefined where nothing is wrong, or where the head cannot tell (no File Meta, a header past the head): the
- * archive's own parse then says what is wrong, if anything.
+ * Why an instance cannot be stored as it is encoded: a transfer syntax not accepted (0xC122), or Pixel Data whose
+ * encoding is not its transfer syntax's (native under a compressed syntax, or encapsulated under a native one: every
+ * reader, the analysis and WADO-RS included, would misread the frames). Undefined where nothing is wrong. Checked by
+ * the archive on every instance it receives, so that STOW-RS and C-STORE (whose association accepts only these
+ * syntaxes, but whose data set may still be encoded otherwise) refuse alike. Deflate never gets here: the header
+ * parse refuses it, with the same error, before it would misread the deflated bytes.
  */
-export function storableEncodingRefusal(head: Uint8Array, size: number): MipsegError | undefined {
-  let transferSyntaxUid: string;
-  try {
-    transferSyntaxUid = readFileMetaInformation(head).transferSyntaxUid;
-  } catch {
-    return undefined;
+export function storableEncodingRefusal(header: Pick<InstanceHeader, 'transferSyntaxUid' | 'hasPixelData' | 'encapsulated'>): MipsegError | undefined {
+  const { transferSyntaxUid } = header;
+  if (!ACCEPTED_TRANSFER_SYNTAXES.has(transferSyntaxUid)) {
+    return new MipsegError('MIPSEG_TRANSFER_SYNTAX_NOT_SUPPORTED',
+      `${transferSyntaxUid} is not one mipseg stores; send the instance in Explicit VR Little Endian or a syntax the README lists`);
   }
-  if (!ACCEPTED_TRANSFER_SYNTAXES.has(transferSyntaxUid)) return notAccepted(transferSyntaxUid);
-  let encapsulated: boolean;
-  try {
-    const header = parseInstanceHeader(head, size);
-    if (!header.hasPixelData) return undefined;
-    encapsulated = header.encapsulated;
-  } catch {
-    return undefined;
-  }
+  if (!header.hasPixelData) return undefined;
   const native = isUncompressed(transferSyntaxUid);
-  if (encapsulated !== native) return undefined;
+  if (header.encapsulated !== native) return undefined;
   return new MipsegError('MIPSEG_DICOM_UNPARSEABLE', native
     ? `Pixel Data is encapsulated (compressed), but transfer syntax ${transferSyntaxUid} is a native one`
     : `Pixel Data is native (not encapsulated), but transfer syntax ${transferSyntaxUid} is a compressed one`);

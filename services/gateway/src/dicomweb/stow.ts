@@ -8,7 +8,7 @@ import type { Logger } from '@mipseg/shared/log';
 import { assertUid, fileMetaUids, readSopInstanceUid, type DicomJson } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toMipsegError, toStorageError } from '@mipseg/shared/errors';
 import {
-  HEADER_PROBE_BYTES, RESULT_MAX_BYTES, storableEncodingRefusal, StudiesArriving, type Archive, type ReceivingFloorCheck, type StoreOptions,
+  HEADER_PROBE_BYTES, RESULT_MAX_BYTES, StudiesArriving, type Archive, type ReceivingFloorCheck, type StoreOptions,
   type StoreOutcome,
 } from '@mipseg/shared/store';
 import { attribute, sequence, Tag } from './dicom-json-builder';
@@ -184,9 +184,6 @@ function partSink(request: StowRequest, headers: PartHeaders): PartSink {
         await syncAndClose(temp.stream).catch((err: unknown) => {
           problem ??= toStorageError(err);
         });
-        // As C-STORE, whose association accepts only these syntaxes: a private one, or pixel data encoded otherwise
-        // than its transfer syntax says, would be stored and then misread by every reader.
-        problem ??= storableEncodingRefusal(headBytesRead, size);
         if (problem) {
           await archive.blobs.discardTemp(temp.path);
           return failedPart(problem, headBytesRead);
