@@ -59,7 +59,7 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
     const detail = await readStudyDetail(sources, study, { viewerAvailable: options.viewerAvailable });
     // A study shown with exports under way (a Retry just asked): the event stream follows them, however old the job.
-    if (detail.result && isExporting(detail.result)) options.events.followExports(detail.result.jobId);
+    if (detail.result && isExporting(detail.result)) options.events.followExports(detail.result);
     // One failed: a retry asked by anyone else (a script, another workstation) must reach this view too.
     else if (detail.result) options.events.showExports(detail.result);
     res.set('Cache-Control', 'no-store').json(detail);

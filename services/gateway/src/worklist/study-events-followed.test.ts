@@ -13,6 +13,9 @@ const job = (id: string, exportState: string): JobRecord => ({
   exports: [{ destination: 'stow:http://pacs.test', state: exportState, attempts: 1, updatedAt: 0 }], request: null,
 } as unknown as JobRecord);
 
+/** A job as a page was shown it (its newest job on the list, or the result of a study view). */
+const listedJob = (id: string, exportState: string) => ({ jobId: id, exports: job(id, exportState).exports });
+
 /** The queue's reads the poller makes, by id: what a test sets is what getJob answers (a function may throw or hang). */
 class FakeQueue {
   readonly jobs = new Map<string, JobRecord | (() => Promise<JobRecord>)>();
@@ -67,7 +70,7 @@ describe('the jobs an event stream follows for their exports', () => {
 
   test('lets go of a job the queue no longer has', async () => {
     events.subscribe(fakeStream().res);
-    events.followExports('gone');
+    events.followExports(listedJob('gone', 'retrying'));
     await poll();
     expect(await readsIn(poll)).not.toContain('gone');
   });
@@ -76,7 +79,7 @@ describe('the jobs an event stream follows for their exports', () => {
     events.subscribe(fakeStream().res);
     for (let i = 0; i < 101; i++) {
       queue.jobs.set(`job-${i}`, job(`job-${i}`, 'retrying'));
-      events.followExports(`job-${i}`);
+      events.followExports(listedJob(`job-${i}`, 'retrying'));
     }
     const reads = await readsIn(poll);
     expect(reads).toContain('job-100');
@@ -88,7 +91,7 @@ describe('the jobs an event stream follows for their exports', () => {
   test('lets go of a job no study view has asked for in ten minutes', async () => {
     events.subscribe(fakeStream().res);
     queue.jobs.set('job-1', job('job-1', 'retrying'));
-    events.followExports('job-1');
+    events.followExports(listedJob('job-1', 'retrying'));
     expect(await readsIn(poll)).toContain('job-1');
     await jest.advanceTimersByTimeAsync(10 * 60_000);
     expect(await readsIn(poll)).not.toContain('job-1');
@@ -99,8 +102,8 @@ describe('the jobs an event stream follows for their exports', () => {
     events.subscribe(stream.res);
     queue.jobs.set('job-1', job('job-1', 'retrying'));
     queue.jobs.set('job-2', () => Promise.reject(new Error('Redis: one key unreadable')));
-    events.followExports('job-1');
-    events.followExports('job-2');
+    events.followExports(listedJob('job-1', 'retrying'));
+    events.followExports(listedJob('job-2', 'retrying'));
     await poll();
     queue.jobs.set('job-1', job('job-1', 'sent'));
     stream.written.length = 0;
@@ -113,8 +116,8 @@ describe('the jobs an event stream follows for their exports', () => {
     events.subscribe(stream.res);
     queue.jobs.set('job-1', job('job-1', 'retrying'));
     queue.jobs.set('job-2', job('job-2', 'retrying'));
-    events.followExports('job-1');
-    events.followExports('job-2');
+    events.followExports(listedJob('job-1', 'retrying'));
+    events.followExports(listedJob('job-2', 'retrying'));
     await poll();
     queue.jobs.set('job-1', job('job-1', 'sent'));
     queue.jobs.set('job-2', () => new Promise((resolve) => { setTimeout(() => resolve(job('job-2', 'retrying')), 6000); }));
@@ -124,13 +127,24 @@ describe('the jobs an event stream follows for their exports', () => {
     expect(stream.written.join('')).toContain('"studies":["1.2.1"]');
   });
 
+  test('sends a study view\'s export that was sent between the view\'s read and the next poll', async () => {
+    const stream = fakeStream();
+    events.subscribe(stream.res);
+    await poll();
+    events.followExports(listedJob('job-1', 'retrying'));
+    queue.jobs.set('job-1', job('job-1', 'sent'));
+    stream.written.length = 0;
+    await poll();
+    expect(stream.written.join('')).toContain('"studies":["1.2.1"]');
+  });
+
   test('follows no job while no stream is open, and lets go of them when the last stream closes', async () => {
     queue.jobs.set('job-1', job('job-1', 'retrying'));
-    events.followExports('job-1');
+    events.followExports(listedJob('job-1', 'retrying'));
     const stream = fakeStream();
     events.subscribe(stream.res);
     expect(await readsIn(poll)).not.toContain('job-1');
-    events.followExports('job-1');
+    events.followExports(listedJob('job-1', 'retrying'));
     stream.close();
     events.subscribe(fakeStream().res);
     expect(await readsIn(poll)).not.toContain('job-1');
@@ -143,7 +157,6 @@ describe('the jobs an event stream follows because a worklist page lists them', 
   const logged: Array<{ msg: string }> = [];
   const log = createLogger('info', { write: (line: string) => logged.push(JSON.parse(line) as { msg: string }) });
   const poll = (): Promise<void> => jest.advanceTimersByTimeAsync(POLL_MS);
-  const listed = (id: string, exportState: string) => ({ jobId: id, exports: [{ state: exportState }] });
   const readsIn = async (fn: () => Promise<void>): Promise<string[]> => {
     queue.reads.length = 0;
     await fn();
@@ -164,7 +177,7 @@ describe('the jobs an event stream follows because a worklist page lists them', 
     const stream = fakeStream();
     events.subscribe(stream.res);
     queue.jobs.set('job-1', job('job-1', 'failed'));
-    events.showExports(listed('job-1', 'failed'));
+    events.showExports(listedJob('job-1', 'failed'));
     await poll();
     await poll();
     for (const state of ['pending', 'sent']) {
@@ -178,7 +191,7 @@ describe('the jobs an event stream follows because a worklist page lists them', 
   test('keeps reading a listed job while its export stays failed, and lets go of it once sent', async () => {
     events.subscribe(fakeStream().res);
     queue.jobs.set('job-1', job('job-1', 'failed'));
-    events.showExports(listed('job-1', 'failed'));
+    events.showExports(listedJob('job-1', 'failed'));
     for (let i = 0; i < 5; i++) expect(await readsIn(poll)).toContain('job-1');
     queue.jobs.set('job-1', job('job-1', 'sent'));
     await poll();
@@ -188,7 +201,7 @@ describe('the jobs an event stream follows because a worklist page lists them', 
   test('follows no listed job whose exports are all sent, or that has none', async () => {
     events.subscribe(fakeStream().res);
     queue.jobs.set('job-1', job('job-1', 'sent'));
-    events.showExports(listed('job-1', 'sent'));
+    events.showExports(listedJob('job-1', 'sent'));
     events.showExports({ jobId: 'job-2', exports: [] });
     events.showExports({ jobId: null, exports: [] });
     expect(await readsIn(poll)).toEqual([]);
@@ -198,13 +211,13 @@ describe('the jobs an event stream follows because a worklist page lists them', 
     events.subscribe(fakeStream().res);
     queue.jobs.set('job-1', job('job-1', 'failed'));
     queue.jobs.set('job-2', job('job-2', 'failed'));
-    events.showExports(listed('job-1', 'failed'));
-    events.showExports(listed('job-2', 'failed'));
+    events.showExports(listedJob('job-1', 'failed'));
+    events.showExports(listedJob('job-2', 'failed'));
     await jest.advanceTimersByTimeAsync(20 * 60_000);
     // The page's stream is ended at 30 minutes; it has opened another by then, and read its list again.
     events.subscribe(fakeStream().res);
     await jest.advanceTimersByTimeAsync(10 * 60_000);
-    events.showExports(listed('job-2', 'failed'));
+    events.showExports(listedJob('job-2', 'failed'));
     await jest.advanceTimersByTimeAsync(5 * 60_000);
     const reads = await readsIn(poll);
     expect(reads).not.toContain('job-1');
@@ -215,7 +228,7 @@ describe('the jobs an event stream follows because a worklist page lists them', 
     events.subscribe(fakeStream().res);
     for (let i = 0; i < 102; i++) {
       queue.jobs.set(`job-${i}`, job(`job-${i}`, 'failed'));
-      events.showExports(listed(`job-${i}`, 'failed'));
+      events.showExports(listedJob(`job-${i}`, 'failed'));
     }
     const reads = await readsIn(poll);
     expect(reads).toContain('job-0');
@@ -224,9 +237,45 @@ describe('the jobs an event stream follows because a worklist page lists them', 
     expect(logged.filter((line) => /too many listed jobs/.test(line.msg))).toHaveLength(1);
   });
 
+  test('sends nothing for a listed job that did not change: following it is no change', async () => {
+    const stream = fakeStream();
+    events.subscribe(stream.res);
+    queue.jobs.set('job-1', job('job-1', 'failed'));
+    await poll();
+    stream.written.length = 0;
+    events.showExports(listedJob('job-1', 'failed'));
+    await poll();
+    await poll();
+    expect(stream.written.join('')).not.toContain('event: studies');
+  });
+
+  test('sends a listed job\'s export settling once, not again when the job is let go', async () => {
+    const stream = fakeStream();
+    events.subscribe(stream.res);
+    queue.jobs.set('job-1', job('job-1', 'failed'));
+    events.showExports(listedJob('job-1', 'failed'));
+    await poll();
+    stream.written.length = 0;
+    queue.jobs.set('job-1', job('job-1', 'superseded'));
+    await poll();
+    await poll();
+    expect(stream.written.join('').match(/event: studies/g)).toHaveLength(1);
+  });
+
+  test('sends a listed job whose export changed between the list read and the next poll', async () => {
+    const stream = fakeStream();
+    events.subscribe(stream.res);
+    await poll();
+    events.showExports(listedJob('job-1', 'failed'));
+    queue.jobs.set('job-1', job('job-1', 'pending'));
+    stream.written.length = 0;
+    await poll();
+    expect(stream.written.join('')).toContain('"studies":["1.2.1"]');
+  });
+
   test('follows no listed job while no stream is open', async () => {
     queue.jobs.set('job-1', job('job-1', 'failed'));
-    events.showExports(listed('job-1', 'failed'));
+    events.showExports(listedJob('job-1', 'failed'));
     events.subscribe(fakeStream().res);
     expect(await readsIn(poll)).not.toContain('job-1');
   });

@@ -4,7 +4,7 @@ import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import type { JobQueue, JobRecord } from '@mipseg/shared/queue';
 import type { Archive } from '@mipseg/shared/store';
 import { QUEUE_READ_TIMEOUT_MS, readQueue } from '../queue-read';
-import { FollowedExports, isExporting } from './followed-exports';
+import { exportsKey, FollowedExports, isExporting, type ExportState, type ShownJob } from './followed-exports';
 import type { StreamPingEvent, StudiesChangedEvent } from './worklist-types';
 
 /** Jobs looked at on each poll: everything running, and the newest jobs (finishing ones, exports). */
@@ -95,18 +95,19 @@ export const EVENT_STREAM_HEADERS = {
 } as const;
 
 function jobKey(job: JobRecord): string {
-  // updatedAt too: a retried export that fails again at once ends as it began (failed, 1 attempt).
-  const exports = job.exports.map((e) => `${e.destination}=${e.state}/${e.attempts}/${e.updatedAt}`).join(',');
-  return `${job.id}:${job.state}:${job.stage ?? ''}:${job.progress}:${exports}`;
+  return `${job.id}:${job.state}:${job.stage ?? ''}:${job.progress}:${exportsKey(job.exports)}`;
 }
 
-type QueueState = [pending: string[], running: JobRecord[], recent: JobRecord[], followed: JobRecord[], shown: JobRecord[]];
+type QueueState = [pending: string[], running: JobRecord[], recent: JobRecord[]];
 
 /** A failed export is sent again only by a retry, which anyone may ask of the API: the list must see that happen. */
 const mayBeRetried = (job: { readonly exports: ReadonlyArray<{ readonly state: string }> }): boolean =>
   isExporting(job) || job.exports.some((e) => e.state === 'failed');
 
-/** A key per study that changes whenever its quiet period or one of its jobs does. */
+/**
+ * A key per study that changes whenever its quiet period or one of its jobs each poll reads (running, newest) does.
+ * Followed jobs are not in it: they are compared each with itself (FollowedExports), as which are followed is no change.
+ */
 function studyKeys(pending: string[], jobs: JobRecord[]): Map<string, string> {
   const keys = new Map<string, string>();
   for (const uid of pending) keys.set(uid, 'waiting');
@@ -162,9 +163,9 @@ export class StudyEvents {
 
   constructor(private readonly queue: JobQueue, archive: Archive, private readonly log: Logger, private readonly intervalMs: number,
     private readonly keepAliveMs: number) {
-    this.followed = new FollowedExports(queue, log, { maxJobs: MAX_FOLLOWED_JOBS, followForMs: FOLLOW_EXPORTS_FOR_MS,
+    this.followed = new FollowedExports(queue, { maxJobs: MAX_FOLLOWED_JOBS, followForMs: FOLLOW_EXPORTS_FOR_MS,
       readTimeoutMs: FOLLOWED_READ_TIMEOUT_MS });
-    this.shown = new FollowedExports(queue, log, { maxJobs: MAX_SHOWN_JOBS, followForMs: SHOW_EXPORTS_FOR_MS,
+    this.shown = new FollowedExports(queue, { maxJobs: MAX_SHOWN_JOBS, followForMs: SHOW_EXPORTS_FOR_MS,
       readTimeoutMs: FOLLOWED_READ_TIMEOUT_MS, keep: mayBeRetried });
     this.ping = `event: ping\ndata: ${JSON.stringify({ intervalMs: keepAliveMs } satisfies StreamPingEvent)}\n\n`;
     this.pollFailures = new RepeatedFailureLog(log, { level: 'warn', message: 'worklist event poll failed',
@@ -221,8 +222,12 @@ export class StudyEvents {
    * older than those each poll reads: a retried export of an old job otherwise showed "Pending" for ever. Only while
    * a stream is open: a page asks again for what it shows whenever its stream (re)opens.
    */
-  followExports(jobId: string): void {
-    if (this.clients.size > 0) this.followed.follow(jobId);
+  followExports(job: ShownJob): void {
+    if (this.clients.size === 0) return;
+    const letGo = this.followed.follow(job);
+    if (letGo === undefined) return;
+    this.log.info({ jobId: letGo, maxJobs: MAX_FOLLOWED_JOBS },
+      'worklist event stream stops following the exports of the job asked for longest ago: too many followed');
   }
 
   /**
@@ -231,11 +236,11 @@ export class StudyEvents {
    * must show it going from failed to pending to sent without its study being opened. Only while a stream is open,
    * like followExports.
    */
-  showExports(job: { readonly jobId: string | null; readonly exports: ReadonlyArray<{ readonly state: string }> }): void {
+  showExports(job: { readonly jobId: string | null; readonly exports: ReadonlyArray<ExportState> }): void {
     if (this.clients.size === 0 || job.jobId === null || !mayBeRetried(job)) return;
     if (this.shown.has(job.jobId) || this.shown.size < MAX_SHOWN_JOBS) {
       if (!this.shown.has(job.jobId)) this.shownFull = false; // there was room again
-      this.shown.follow(job.jobId);
+      this.shown.follow({ jobId: job.jobId, exports: job.exports });
       return;
     }
     if (this.shownFull) return;
@@ -267,7 +272,7 @@ export class StudyEvents {
    * The poll's reads of the queue, each a promise (a queue that throws at once rejects it) and all started together,
    * and when every read started has ended (a followed job's slow read included).
    */
-  private readQueueState(): { reads: [Promise<string[]>, Promise<JobRecord[]>, Promise<JobRecord[]>, Promise<JobRecord[]>, Promise<JobRecord[]>]; settled: Promise<unknown> } {
+  private readQueueState(): { reads: [Promise<string[]>, Promise<JobRecord[]>, Promise<JobRecord[]>]; followed: Promise<string[]>; settled: Promise<unknown> } {
     const read = async <T>(fn: () => Promise<T>): Promise<T> => fn();
     const followed = this.followed.read();
     const shown = this.shown.read();
@@ -275,15 +280,14 @@ export class StudyEvents {
       read(() => this.queue.pendingStudies()),
       read(() => this.queue.listJobs({ state: 'running', limit: RECENT_JOBS, offset: 0 })),
       read(() => this.queue.listJobs({ limit: RECENT_JOBS, offset: 0 })),
-      followed.jobs,
-      shown.jobs,
     ] as const;
-    return { reads: [...reads], settled: Promise.allSettled([...reads, followed.settled, shown.settled]) };
+    const changed = Promise.all([followed.changed, shown.changed]).then((studies) => studies.flat());
+    return { reads: [...reads], followed: changed, settled: Promise.allSettled([...reads, followed.settled, shown.settled]) };
   }
 
   /** Studies whose quiet period or jobs changed since the previous poll (none on the first, which sets the baseline). */
-  private queueChanges([pending, running, recent, followed, shown]: QueueState): string[] {
-    const current = studyKeys(pending, [...running, ...recent, ...followed, ...shown]);
+  private queueChanges([pending, running, recent]: QueueState): string[] {
+    const current = studyKeys(pending, [...running, ...recent]);
     const previous = this.previous ?? current;
     this.previous = current;
     const changed = [...current].filter(([uid, key]) => previous.get(uid) !== key).map(([uid]) => uid);
@@ -298,12 +302,16 @@ export class StudyEvents {
       return;
     }
     this.reading = true;
-    const { reads, settled } = this.readQueueState();
+    const { reads, followed, settled } = this.readQueueState();
     void settled.then(() => { this.reading = false; });
-    void this.reportChanges(Promise.all(reads));
+    void this.reportChanges(Promise.all(reads), followed);
   }
 
-  private async reportChanges(reads: Promise<QueueState>): Promise<void> {
+  /**
+   * `followed`: the studies of followed jobs whose exports changed, which is never rejected and ends within
+   * FOLLOWED_READ_TIMEOUT_MS; sent whether or not the other reads answered, as each job's last state is kept there.
+   */
+  private async reportChanges(reads: Promise<QueueState>, followed: Promise<string[]>): Promise<void> {
     let fromQueue: string[] = [];
     try {
       fromQueue = this.queueChanges(await readQueue(reads, 'the worklist event poll'));
@@ -313,7 +321,7 @@ export class StudyEvents {
     }
     // What the archive reported goes out whether or not the queue answered: a study stored while Redis is down
     // must still appear on the page.
-    this.sendChanges(fromQueue);
+    this.sendChanges([...fromQueue, ...(await followed)]);
   }
 
   private sendChanges(fromQueue: string[]): void {
