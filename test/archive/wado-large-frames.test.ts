@@ -201,6 +201,32 @@ describe('WADO-RS frames of a large compressed (JPEG-LS) instance', () => {
     }
   });
 
+  // Express answers HEAD with the GET handler: each of the 40 frames was read (84 reads) for a body no one gets.
+  test('its Pixel Data bulk data, asked for by HEAD, has the GET\'s status and type without a frame read, and closes its file', async () => {
+    const ranged = server.archive.blobs.openRanged.bind(server.archive.blobs);
+    let open = 0;
+    const reads: Array<{ at: number; n: number }> = [];
+    server.archive.blobs.openRanged = async (key: string) => {
+      const file = await ranged(key);
+      open += 1;
+      return { size: file.size, read: (at: number, n: number) => { reads.push({ at, n }); return file.read(at, n); },
+        close: async () => { open -= 1; await file.close(); } };
+    };
+    try {
+      const res = await fetch(`${server.baseUrl}/studies/${C_STUDY}/series/${C_SERIES}/instances/${C_SOP}/bulkdata/7FE00010`,
+        { method: 'HEAD', headers: { Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^multipart\/related; type="application\/octet-stream"; boundary=/);
+      // The header probe at 0, then item headers (and an offset table) to place the frames: nothing a frame's size.
+      const smallestFrame = Math.min(...readEncapsulatedFrames(compressed).frames.map((f) => f.length));
+      expect(reads[0]?.at).toBe(0);
+      expect(reads.slice(1).filter((r) => r.n >= smallestFrame)).toEqual([]);
+      expect(open).toBe(0);
+    } finally {
+      server.archive.blobs.openRanged = ranged;
+    }
+  });
+
   // Last here: it replaces the instance the tests above read.
   test('of a copy replaced after its lookup are read to the end of the file opened, not to the row\'s size', async () => {
     const [listed] = server.archive.index.listInstances({ studyUid: C_STUDY });

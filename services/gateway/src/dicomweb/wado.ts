@@ -540,7 +540,8 @@ export function retrieveBulkDataHandler(archive: Archive) {
  * A large encapsulated instance's Pixel Data as compressed bulk data (one part a frame), each frame read from its one
  * open file as its turn comes: a client following the BulkDataURI of a 300-frame JPEG 2000 instance held the whole file
  * and every frame cut from it at once. False (nothing sent, the file closed) where the frames cannot be found without
- * reading the file whole (see locateEncapsulatedFrames).
+ * reading the file whole (see locateEncapsulatedFrames). HEAD gets the GET's status and type once the frames are
+ * found, and no frame is read.
  */
 async function sendEncapsulatedPixelDataByRange(archive: Archive, instance: StoredInstance, accept: string | undefined, res: Response):
   Promise<boolean> {
@@ -555,6 +556,12 @@ async function sendEncapsulatedPixelDataByRange(archive: Archive, instance: Stor
     if (partType === undefined) await file.close();
   }
   if (!located || partType === undefined) return false;
+  if (res.req.method === 'HEAD') {
+    // Express answers HEAD with this GET handler, and Node drops the body: each frame was read for nothing.
+    await file.close();
+    res.status(200).type(`multipart/related; type="${partType}"; boundary=${randomUUID()}`).end();
+    return true;
+  }
   const { transferSyntaxUid, numberOfFrames, readFrame } = located;
   const headers = `Content-Type: ${partType}; transfer-syntax=${transferSyntaxUid}`;
   async function* frames(): AsyncGenerator<Part> {
