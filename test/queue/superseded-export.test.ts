@@ -1,3 +1,5 @@
+import Database from 'better-sqlite3';
+import IORedis from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,12 +21,14 @@ import { until } from '../support/until';
 const log = pino({ level: 'silent' });
 const STUDY = '1.2.840.1';
 const SERIES = '1.2.840.1.7';
+/** Another series of the study. */
+const OTHER_SERIES = '1.2.840.1.8';
 const analysisRetry: RetryPolicy = { attempts: 3, baseDelayMs: 50 };
 /** Many quick attempts: the export is still retrying when the newer result is done. */
 const KEEPS_RETRYING: RetryPolicy = { attempts: 50, baseDelayMs: 20 };
 
-const plan = (contentHash: string): AnalysisPlan =>
-  ({ studyInstanceUid: STUDY, seriesInstanceUid: SERIES, sopInstanceUids: ['1.2.840.1.7.1'], contentHash, reason: 'study-complete' });
+const plan = (contentHash: string, seriesInstanceUid = SERIES): AnalysisPlan =>
+  ({ studyInstanceUid: STUDY, seriesInstanceUid, sopInstanceUids: [`${seriesInstanceUid}.1`], contentHash, reason: 'study-complete' });
 
 /** Each job's own result ('v2' → UIDs 2.25.2.n), so that what was sent can be told apart. */
 const resultOf = (jobId: string): ResultUids => {
@@ -51,6 +55,8 @@ class TestPacs {
 
 interface Harness {
   make(exportRetry: RetryPolicy): Promise<JobQueue>;
+  /** Makes a job's stored record unreadable (bad JSON), as a torn write or a bad disk block would: reading it throws. */
+  corrupt(jobId: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -67,6 +73,15 @@ const harnesses: Array<[string, () => Harness]> = [
         queues.push(q);
         return Promise.resolve(q);
       },
+      corrupt: (jobId) => {
+        const db = new Database(join(dir, 'jobs.sqlite'));
+        try {
+          db.prepare(`UPDATE jobs SET timings = '{' WHERE id = ?`).run(jobId);
+        } finally {
+          db.close();
+        }
+        return Promise.resolve();
+      },
       cleanup: async () => {
         await Promise.all(queues.map((q) => q.close()));
         rmSync(dir, { recursive: true, force: true });
@@ -75,13 +90,22 @@ const harnesses: Array<[string, () => Harness]> = [
   }],
   ['BullMQ (Redis)', () => {
     const queues: JobQueue[] = [];
+    const prefix = `t-${randomUUID()}`;
     return {
       make: async (exportRetry) => {
         redis ??= await startRedis();
-        const q = new BullMqJobQueue({ redisUrl: redis.url, prefix: `t-${randomUUID()}`, analysisRetry, exportRetry,
+        const q = new BullMqJobQueue({ redisUrl: redis.url, prefix, analysisRetry, exportRetry,
           exportDestinations: ['pacs'], lockDurationMs: 5000 }, log);
         queues.push(q);
         return q;
+      },
+      corrupt: async (jobId) => {
+        const client = new IORedis(redis?.url ?? '');
+        try {
+          await client.hset(`${prefix}:analyses:${jobId}`, 'data', '{');
+        } finally {
+          client.disconnect();
+        }
       },
       cleanup: () => Promise.all(queues.map((q) => q.close())).then(() => undefined),
     };
@@ -175,5 +199,47 @@ describe.each(harnesses)('exports of a superseded result: %s', (_name, harnessOf
     expect((await exportEnded(q, 'v3')).state).toBe('sent');
     expect((await exportOf(q, 'v1'))?.state).toBe('sent');
     expect(pacs.sends.filter((s) => s.arrived).map((s) => s.jobId)).toEqual(['v1', 'v3']);
+  });
+
+  test('an export whose study\'s jobs cannot be read for the check is sent all the same, once, as an ordinary attempt', async () => {
+    const q = await harness.make({ attempts: 2, baseDelayMs: 20 });
+    const pacs = new TestPacs();
+    pacs.up = true;
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (jobId) => Promise.resolve(resultOf(jobId)), exportResult: pacs.exportResult },
+      { concurrency: 1, studyChecks: false, analyses: true });
+    await q.enqueueAnalysis('v10', plan('other', OTHER_SERIES));
+    expect((await exportEnded(q, 'v10')).state).toBe('sent');
+    await harness.corrupt('v10');
+
+    await q.enqueueAnalysis('v1', plan('first'));
+    expect(await exportEnded(q, 'v1')).toMatchObject({ state: 'sent', attempts: 1 });
+    expect(pacs.sends.filter((s) => s.jobId === 'v1')).toEqual([{ jobId: 'v1', arrived: true }]);
+  });
+});
+
+describe('exports of the embedded runner', () => {
+  test('a result that cannot be read is an attempt that fails, not an export that never ends', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mipseg-superseded-'));
+    const path = join(dir, 'jobs.sqlite');
+    // Waits long enough between attempts for the test to see the first one's end.
+    const q = new EmbeddedJobQueue(path, log, { analysisRetry, exportRetry: { attempts: 3, baseDelayMs: 500 }, exportDestinations: ['pacs'], pollMs: 20 });
+    const pacs = new TestPacs();
+    const db = new Database(path);
+    try {
+      q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (jobId) => Promise.resolve(resultOf(jobId)), exportResult: pacs.exportResult },
+        { concurrency: 1, studyChecks: false, analyses: true });
+      await q.enqueueAnalysis('v1', plan('first'));
+      await until(async () => ((await exportOf(q, 'v1'))?.state === 'retrying' ? true : undefined), 'v1\'s export to retry');
+      db.prepare(`UPDATE jobs SET result = '{' WHERE id = 'v1'`).run();
+      pacs.up = true;
+      const ended = await until(() => Promise.resolve(db.prepare(`SELECT state, attempts, detail FROM exports WHERE job_id = 'v1' AND state = 'failed'`)
+        .get() as { state: string; attempts: number; detail: string } | undefined), 'v1\'s export to fail');
+      expect(ended).toMatchObject({ attempts: 3, detail: expect.stringMatching(/JSON/) });
+      expect(pacs.arrived('v1')).toBe(false);
+    } finally {
+      db.close();
+      await q.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

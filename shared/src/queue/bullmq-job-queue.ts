@@ -696,7 +696,8 @@ export class BullMqJobQueue implements JobQueue {
   /** The export's final status where a newer result of its series is done (see supersededExportDetail): not sent. */
   private async supersededExport(job: Job): Promise<ExportStatus | undefined> {
     const data = job.data as ExportData;
-    const detail = await supersededExportDetail(this, data.jobId, data.result.studyInstanceUid);
+    const detail = await supersededExportDetail(() => this.listJobs({ studyInstanceUid: data.result.studyInstanceUid, limit: Number.MAX_SAFE_INTEGER, offset: 0 }),
+      data, this.log);
     if (detail === undefined) return undefined;
     this.log.info({ jobId: data.jobId, destination: data.destination, detail }, 'export superseded by a newer result: not sent');
     return { destination: data.destination, state: 'superseded', attempts: job.attemptsMade, detail, updatedAt: Date.now() };

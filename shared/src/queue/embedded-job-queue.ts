@@ -50,6 +50,9 @@ export const UNRECORDED_RETRY_MS = 10_000;
 /** A job's place among its study's jobs, 1 for the newest: listJobs' order (created_at DESC, id) within each study. */
 const RANK_IN_STUDY = 'ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank';
 
+/** An export due to be sent, with its job's result (as stored: JSON) and study (DUE_EXPORTS_SQL). */
+type DueExportRow = ExportRow & { readonly result: string; readonly study_uid: string };
+
 export interface EmbeddedQueueOptions {
   readonly analysisRetry: RetryPolicy;
   readonly exportRetry: RetryPolicy;
@@ -75,7 +78,7 @@ export interface EmbeddedQueueOptions {
  * the second parameter per destination: no more can be started at once (EXPORTS_PER_DESTINATION). A backlog for a
  * PACS that was down for hours is thousands of rows; every tick (five a second) read them whole, results included.
  */
-export const DUE_EXPORTS_SQL = `SELECT e.*, j.result FROM
+export const DUE_EXPORTS_SQL = `SELECT e.*, j.result, j.study_uid FROM
     (SELECT job_id, destination, row_number() OVER (PARTITION BY destination ORDER BY next_attempt_at, job_id) AS nth
       FROM exports WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ?) d
   JOIN exports e ON e.job_id = d.job_id AND e.destination = d.destination JOIN jobs j ON j.id = e.job_id
@@ -548,7 +551,7 @@ export class EmbeddedJobQueue implements JobQueue {
    */
   private startDueExports(handlers: JobHandlers): void {
     if (!handlers.exportResult) return;
-    const due = this.statements.prepare(DUE_EXPORTS_SQL).all(Date.now(), EXPORTS_PER_DESTINATION) as (ExportRow & { result: string })[];
+    const due = this.statements.prepare(DUE_EXPORTS_SQL).all(Date.now(), EXPORTS_PER_DESTINATION) as DueExportRow[];
     for (const row of due) {
       const sending = this.exportsSending.get(row.destination) ?? 0;
       if (sending >= EXPORTS_PER_DESTINATION) continue;
@@ -567,9 +570,9 @@ export class EmbeddedJobQueue implements JobQueue {
     }
   }
 
-  private async runExport(handlers: JobHandlers, row: ExportRow & { result: string }): Promise<void> {
-    const result = JSON.parse(row.result) as ResultUids;
-    const superseded = await supersededExportDetail(this, row.job_id, result.studyInstanceUid);
+  private async runExport(handlers: JobHandlers, row: DueExportRow): Promise<void> {
+    const superseded = await supersededExportDetail(() => this.listJobs({ studyInstanceUid: row.study_uid, limit: Number.MAX_SAFE_INTEGER, offset: 0 }),
+      { jobId: row.job_id, destination: row.destination }, this.log);
     if (superseded !== undefined) {
       // No attempt was made: the attempts stay as they were.
       this.recordExport(row, { state: 'superseded', attempts: row.attempts, detail: superseded });
@@ -580,6 +583,9 @@ export class EmbeddedJobQueue implements JobQueue {
     let state: 'sent' | 'retrying' | 'failed';
     let detail: string;
     try {
+      // In the attempt: a result that cannot be read fails it (and, at the last, the export), rather than rejecting,
+      // which would read as an end that could not be written, made due again for ever.
+      const result = JSON.parse(row.result) as ResultUids;
       const status = await (handlers.exportResult as NonNullable<JobHandlers['exportResult']>)(row.job_id, result, row.destination, attempt);
       state = status.state === 'sent' ? 'sent' : status.state === 'failed' || attempt >= this.options.exportRetry.attempts ? 'failed' : 'retrying';
       detail = status.detail ?? '';

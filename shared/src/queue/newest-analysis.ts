@@ -1,4 +1,4 @@
-import type { JobQueue } from './job-queue';
+import type { Logger } from '../log';
 import type { JobRecord } from './job-types';
 
 /**
@@ -31,12 +31,25 @@ export function supersedingAnalysis(jobs: readonly JobRecord[], jobId: string): 
 }
 
 /**
- * Why the result of job `jobId` (of study `studyInstanceUid`) is no longer to be exported, or undefined: the detail of
- * a 'superseded' export. Both runners ask it before each attempt, so that an export retried while its PACS was down
- * does not reach it after a newer result of the series, leaving the older one the newest the PACS received.
+ * Why the result of job `jobId` is no longer to be sent to `destination`, or undefined: the detail of a 'superseded'
+ * export. Both runners ask it before each attempt, so that an export retried while its PACS was down does not reach it
+ * after a newer result of the series, leaving the older one the newest the PACS received. `studyJobs` reads the jobs
+ * of the result's study.
+ *
+ * Where they cannot be read (a database or Redis error, one job of the study unreadable), the export is sent, as an
+ * ordinary attempt: the check only keeps an older result from arriving after a newer one, which takes a newer one done
+ * while this export waited; holding every export of the study back (or failing it, once attempts were spent on the
+ * check) leaves the PACS with no result at all, a worse outcome than an older one arriving late. Logged, not thrown.
  */
-export async function supersededExportDetail(queue: Pick<JobQueue, 'listJobs'>, jobId: string, studyInstanceUid: string): Promise<string | undefined> {
-  const jobs = await queue.listJobs({ studyInstanceUid, limit: Number.MAX_SAFE_INTEGER, offset: 0 });
+export async function supersededExportDetail(studyJobs: () => Promise<readonly JobRecord[]>,
+  { jobId, destination }: { readonly jobId: string; readonly destination: string }, log: Logger): Promise<string | undefined> {
+  let jobs: readonly JobRecord[];
+  try {
+    jobs = await studyJobs();
+  } catch (err) {
+    log.warn({ err, jobId, destination }, 'could not check for a newer result of the series; the export is sent');
+    return undefined;
+  }
   const newer = supersedingAnalysis(jobs, jobId);
   if (!newer) return undefined;
   return `superseded by version ${newer.request?.version ?? '?'} of the series' analysis (job ${newer.id}), done before this ` +
