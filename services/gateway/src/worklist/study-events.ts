@@ -14,9 +14,10 @@ const MAX_FOLLOWED_JOBS = 100;
 /** A job followed for its exports is let go once no study view has asked for it this long (its page has left). */
 const FOLLOW_EXPORTS_FOR_MS = 10 * 60_000;
 /**
- * Most jobs followed because a worklist page lists them with a failed export (see showExports). Past it a new one is
- * not taken, rather than one taken before let go: that one's page would read its list again at the change and take it
- * back, letting go of another, and so on at every poll.
+ * Most jobs followed because a worklist page lists them with a failed export (see showExports): two pages of 50. Past
+ * it the job listed longest ago is let go for the new one, so that the pages read last (one paged to during a PACS
+ * outage, another workstation's) are followed, not the first ones read, up to 35 minutes after they have gone. Letting
+ * go sends nothing (a job taken on or let go of is no change), so that page does not read its list again to take it back.
  */
 const MAX_SHOWN_JOBS = 100;
 /**
@@ -147,7 +148,7 @@ export class StudyEvents {
   private readonly followed: FollowedExports;
   /** Jobs a worklist page lists with an export failed or under way (see showExports). */
   private readonly shown: FollowedExports;
-  /** Whether a job was refused since `shown` was last below MAX_SHOWN_JOBS: logged once, not at every list read. */
+  /** Whether a job was let go of since `shown` was last below MAX_SHOWN_JOBS: logged once, not at every list read. */
   private shownFull = false;
   /** Whether the poll's queue reads are still running: until they have settled, not only until the poll stopped waiting. */
   private reading = false;
@@ -238,15 +239,12 @@ export class StudyEvents {
    */
   showExports(job: { readonly jobId: string | null; readonly exports: ReadonlyArray<ExportState> }): void {
     if (this.clients.size === 0 || job.jobId === null || !mayBeRetried(job)) return;
-    if (this.shown.has(job.jobId) || this.shown.size < MAX_SHOWN_JOBS) {
-      if (!this.shown.has(job.jobId)) this.shownFull = false; // there was room again
-      this.shown.follow({ jobId: job.jobId, exports: job.exports });
-      return;
-    }
-    if (this.shownFull) return;
+    if (this.shown.size < MAX_SHOWN_JOBS) this.shownFull = false; // there was room again
+    const letGo = this.shown.follow({ jobId: job.jobId, exports: job.exports });
+    if (letGo === undefined || this.shownFull) return;
     this.shownFull = true;
-    this.log.info({ jobId: job.jobId, maxJobs: MAX_SHOWN_JOBS },
-      'worklist event stream does not follow the exports of a listed job: too many listed jobs followed; a retry of it shows once its list is read again');
+    this.log.info({ jobId: letGo, maxJobs: MAX_SHOWN_JOBS },
+      'worklist event stream stops following the exports of the job listed longest ago: too many listed jobs followed; a retry of it shows once its list is read again');
   }
 
   private start(): void {
