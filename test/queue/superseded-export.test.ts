@@ -54,7 +54,7 @@ class TestPacs {
 }
 
 interface Harness {
-  make(exportRetry: RetryPolicy): Promise<JobQueue>;
+  make(exportRetry: RetryPolicy, exportDestinations?: readonly string[]): Promise<JobQueue>;
   /** Makes a job's stored record unreadable (bad JSON), as a torn write or a bad disk block would: reading it throws. */
   corrupt(jobId: string): Promise<void>;
   cleanup(): Promise<void>;
@@ -68,8 +68,8 @@ const harnesses: Array<[string, () => Harness]> = [
     const dir = mkdtempSync(join(tmpdir(), 'mipseg-superseded-'));
     const queues: JobQueue[] = [];
     return {
-      make: (exportRetry) => {
-        const q = new EmbeddedJobQueue(join(dir, 'jobs.sqlite'), log, { analysisRetry, exportRetry, exportDestinations: ['pacs'], pollMs: 20 });
+      make: (exportRetry, exportDestinations = ['pacs']) => {
+        const q = new EmbeddedJobQueue(join(dir, 'jobs.sqlite'), log, { analysisRetry, exportRetry, exportDestinations, pollMs: 20 });
         queues.push(q);
         return Promise.resolve(q);
       },
@@ -92,10 +92,10 @@ const harnesses: Array<[string, () => Harness]> = [
     const queues: JobQueue[] = [];
     const prefix = `t-${randomUUID()}`;
     return {
-      make: async (exportRetry) => {
+      make: async (exportRetry, exportDestinations = ['pacs']) => {
         redis ??= await startRedis();
         const q = new BullMqJobQueue({ redisUrl: redis.url, prefix, analysisRetry, exportRetry,
-          exportDestinations: ['pacs'], lockDurationMs: 5000 }, log);
+          exportDestinations, lockDurationMs: 5000 }, log);
         queues.push(q);
         return q;
       },
@@ -112,13 +112,14 @@ const harnesses: Array<[string, () => Harness]> = [
   }],
 ];
 
-const exportOf = async (q: JobQueue, jobId: string): Promise<ExportStatus | undefined> => (await q.getJob(jobId))?.exports[0];
+const exportOf = async (q: JobQueue, jobId: string, destination = 'pacs'): Promise<ExportStatus | undefined> =>
+  (await q.getJob(jobId))?.exports.find((e) => e.destination === destination);
 
 /** The export once it has ended (sent, failed or superseded). */
-const exportEnded = (q: JobQueue, jobId: string) => until(async () => {
-  const e = await exportOf(q, jobId);
+const exportEnded = (q: JobQueue, jobId: string, destination = 'pacs') => until(async () => {
+  const e = await exportOf(q, jobId, destination);
   return e && e.state !== 'pending' && e.state !== 'retrying' ? e : undefined;
-}, `job ${jobId}'s export to end`);
+}, `job ${jobId}'s export to ${destination} to end`);
 
 const jobInState = (q: JobQueue, jobId: string, state: string) =>
   until(async () => ((await q.getJob(jobId))?.state === state ? true : undefined), `job ${jobId} to be ${state}`);
@@ -159,9 +160,9 @@ describe.each(harnesses)('exports of a superseded result: %s', (_name, harnessOf
       { concurrency: 1, studyChecks: false, analyses: true });
     await q.enqueueAnalysis('v1', plan('first'));
     expect((await exportEnded(q, 'v1')).state).toBe('failed');
-    await q.enqueueAnalysis('v2', plan('late-instance'));
-    await jobInState(q, 'v2', 'done');
     pacs.up = true;
+    await q.enqueueAnalysis('v2', plan('late-instance'));
+    expect((await exportEnded(q, 'v2')).state).toBe('sent');
 
     expect(await q.retryExport('v1', 'pacs')).toBe(true);
     const older = await exportEnded(q, 'v1');
@@ -199,6 +200,36 @@ describe.each(harnesses)('exports of a superseded result: %s', (_name, harnessOf
     expect((await exportEnded(q, 'v3')).state).toBe('sent');
     expect((await exportOf(q, 'v1'))?.state).toBe('sent');
     expect(pacs.sends.filter((s) => s.arrived).map((s) => s.jobId)).toEqual(['v1', 'v3']);
+  });
+
+  test('a newer result supersedes an export only to a destination it is going to: where its own export failed, the older one is sent', async () => {
+    const q = await harness.make({ attempts: 2, baseDelayMs: 20 }, ['pacs', 'archive']);
+    let archiveUp = false;
+    const arrived: string[] = [];
+    q.startProcessing({
+      checkStudy: () => Promise.resolve(),
+      analyze: (jobId) => Promise.resolve(resultOf(jobId)),
+      exportResult: (jobId, _result, destination, attempt) => {
+        const at = { destination, attempts: attempt, updatedAt: Date.now() };
+        // The archive PACS is down while v1 is sent, then refuses v2 (say, its series too large for it).
+        if (destination === 'archive' && jobId === 'v2') return Promise.resolve({ ...at, state: 'failed', detail: 'refused (0xA700)' });
+        if (destination === 'archive' && !archiveUp) return Promise.resolve({ ...at, state: 'retrying', detail: 'connection refused' });
+        arrived.push(`${jobId} → ${destination}`);
+        return Promise.resolve({ ...at, state: 'sent' });
+      },
+    }, { concurrency: 1, studyChecks: false, analyses: true });
+    await q.enqueueAnalysis('v1', plan('first'));
+    expect((await exportEnded(q, 'v1', 'archive')).state).toBe('failed');
+    expect((await exportEnded(q, 'v1', 'pacs')).state).toBe('sent');
+    await q.enqueueAnalysis('v2', plan('late-instance'));
+    expect((await exportEnded(q, 'v2', 'archive')).state).toBe('failed');
+    expect((await exportEnded(q, 'v2', 'pacs')).state).toBe('sent');
+    archiveUp = true;
+
+    // The archive never gets v2: v1, retried by hand, is its newest result.
+    expect(await q.retryExport('v1', 'archive')).toBe(true);
+    expect((await exportEnded(q, 'v1', 'archive')).state).toBe('sent');
+    expect(arrived).toEqual(['v1 → pacs', 'v2 → pacs', 'v1 → archive']);
   });
 
   test('an export whose study\'s jobs cannot be read for the check is sent all the same, once, as an ordinary attempt', async () => {

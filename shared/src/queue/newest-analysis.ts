@@ -1,5 +1,5 @@
 import type { Logger } from '../log';
-import type { JobRecord } from './job-types';
+import type { ExportState, JobRecord } from './job-types';
 
 /**
  * Each series' newest analysis among these jobs: the one with the highest result version, on-demand runs included
@@ -16,25 +16,34 @@ export function newestAnalysisBySeries(jobs: readonly JobRecord[]): Map<string, 
   return newest;
 }
 
+/** Export states of a newer result that stand for it at its destination: it is there, or on its way. */
+const GOING_TO_DESTINATION: ReadonlySet<ExportState> = new Set(['pending', 'retrying', 'sent']);
+
 /**
- * The analysis whose result supersedes job `jobId`'s, if any among these jobs: the newest done analysis of the same
- * series with a higher result version. Only a done one counts: a newer version still queued or running may yet fail,
- * and until it is done the older result is the series' best (a newer one that is done later is exported after it).
+ * The analysis whose result supersedes job `jobId`'s at `destination`, if any among these jobs: the newest done
+ * analysis of the same series with a higher result version whose own export to that destination is pending, retrying
+ * or sent. Only a done one counts: a newer version still queued or running may yet fail, and until it is done the older
+ * result is the series' best (a newer one that is done later is exported after it). Only one going to the same
+ * destination: a destination taken out of EXPORT_DESTINATIONS since the older result was queued gets no newer one,
+ * nor does one that refused the newer (its export failed), and either would otherwise be left with no result at all.
+ * Kept simple: the newer export is judged as it stands at the older one's attempt; should it fail after, the older
+ * one stays superseded (final) and the newer one's retry button is what sends that destination a result.
  */
-export function supersedingAnalysis(jobs: readonly JobRecord[], jobId: string): JobRecord | undefined {
+export function supersedingAnalysis(jobs: readonly JobRecord[], jobId: string, destination: string): JobRecord | undefined {
   const own = jobs.find((j) => j.id === jobId)?.request;
   if (!own) return undefined;
   const newer = jobs.filter((j) => j.state === 'done' && j.result !== null && j.request !== null
     && j.request.studyInstanceUid === own.studyInstanceUid && j.request.seriesInstanceUid === own.seriesInstanceUid
-    && j.request.version > own.version);
+    && j.request.version > own.version
+    && j.exports.some((e) => e.destination === destination && GOING_TO_DESTINATION.has(e.state)));
   return newestAnalysisBySeries(newer).get(own.seriesInstanceUid);
 }
 
 /**
  * Why the result of job `jobId` is no longer to be sent to `destination`, or undefined: the detail of a 'superseded'
- * export. Both runners ask it before each attempt, so that an export retried while its PACS was down does not reach it
- * after a newer result of the series, leaving the older one the newest the PACS received. `studyJobs` reads the jobs
- * of the result's study.
+ * export (see supersedingAnalysis). Both runners ask it before each attempt, so that an export retried while its PACS
+ * was down does not reach it after a newer result of the series, leaving the older one the newest the PACS received.
+ * `studyJobs` reads the jobs of the result's study.
  *
  * Where they cannot be read (a database or Redis error, one job of the study unreadable), the export is sent, as an
  * ordinary attempt: the check only keeps an older result from arriving after a newer one, which takes a newer one done
@@ -50,8 +59,8 @@ export async function supersededExportDetail(studyJobs: () => Promise<readonly J
     log.warn({ err, jobId, destination }, 'could not check for a newer result of the series; the export is sent');
     return undefined;
   }
-  const newer = supersedingAnalysis(jobs, jobId);
+  const newer = supersedingAnalysis(jobs, jobId, destination);
   if (!newer) return undefined;
   return `superseded by version ${newer.request?.version ?? '?'} of the series' analysis (job ${newer.id}), done before this ` +
-    'result was sent: the older result is not sent after it';
+    `result was sent and sent or being sent to ${destination}: the older result is not sent after it`;
 }
