@@ -48,6 +48,18 @@ describe('WADO-RS /rendered query parameters', () => {
     expect(flipped.rows).toEqual([[at(6, 4), at(6, 3), at(6, 2)], [at(5, 4), at(5, 3), at(5, 2)]]);
   });
 
+  // An 8 × 8 frame at viewport=4096,4096 was drawn at 16.7 million pixels: about a second of work and 265 MB a request.
+  test('viewport enlarges to at most 1024 × 1024 pixels, and a Warning says so', async () => {
+    for (const accept of ['image/png', 'image/jpeg']) {
+      const res = await fetch(`${url}/rendered?viewport=4096,4096`, { headers: { Accept: accept } });
+      expect(res.status).toBe(200);
+      const body = Buffer.from(await res.arrayBuffer());
+      const { width, height } = accept === 'image/png' ? PNG.sync.read(body) : jpeg.decode(body);
+      expect([width, height]).toEqual([1024, 1024]);
+      expect(res.headers.get('warning')).toMatch(/^299 mipseg ".*viewport \(drawn at 1024x1024, not enlarged past 1048576 pixels\).*"$/);
+    }
+  });
+
   test('viewport scales the image to fit vw × vh, keeping its aspect ratio, as PNG and as JPEG', async () => {
     const size = async (accept: string, viewport: string) => {
       const res = await fetch(`${url}/rendered?viewport=${viewport}`, { headers: { Accept: accept } });

@@ -3,7 +3,7 @@ import { PNG } from 'pngjs';
 import type { PixelModule } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { renderFrame } from './render';
-import { applyViewport, parseViewportParam } from './viewport';
+import { applyViewport, parseViewportParam, viewportNotApplied } from './viewport';
 
 /** A 4 × 3 image whose grey values name their place: 10 × row + column, so a wrong crop or flip shows. */
 const COLUMNS = 4;
@@ -58,6 +58,30 @@ describe('viewport=vw,vh,sx,sy,sw,sh (PS3.18 8.3.5.1.3)', () => {
     expect(size('100,6')).toEqual([8, 6]);
     expect(size('2,2')).toEqual([2, 2]); // 4 × 3 into 2 × 2: 2 × 1.5, rounded
     expect(size('100,100,0,0,1,3')).toEqual([33, 100]);
+  });
+
+  // viewport=4096,4096 of an 8 × 8 image drew 16.7 million pixels (about a second of work and 265 MB per request).
+  test('enlarges a region to at most 1024 × 1024 pixels, keeping its aspect ratio, and never a larger one', () => {
+    const size = (columns: number, rows: number, raw: string) => {
+      const grey = new Uint8Array(columns * rows);
+      const { width, height } = applyViewport(grey, columns, rows, parseViewportParam(raw) ?? { width: 1, height: 1 });
+      return [width, height];
+    };
+    // 4 × 3 scaled by √(1024² / 12) = 295.6: 1182.4 × 886.8, cut down to whole pixels.
+    expect(size(COLUMNS, ROWS, '4096,4096')).toEqual([1182, 886]);
+    expect(size(COLUMNS, ROWS, '4096,4096,0,0,1,1')).toEqual([1024, 1024]);
+    expect(size(COLUMNS, ROWS, '1024,1024,0,0,1,1')).toEqual([1024, 1024]);
+    expect(size(COLUMNS, ROWS, '300,4096')).toEqual([300, 225]);
+    // A region of more than 1024² pixels is drawn at most at its own size, and scaled down as before.
+    expect(size(2048, 1024, '4096,4096')).toEqual([2048, 1024]);
+    expect(size(2048, 1024, '1024,4096')).toEqual([1024, 512]);
+  });
+
+  test('says when the viewport asked for a larger enlargement than is drawn', () => {
+    const note = (raw: string) => viewportNotApplied(COLUMNS, ROWS, parseViewportParam(raw) ?? { width: 1, height: 1 });
+    expect(note('4096,4096')).toMatch(/viewport \(drawn at 1182x886, not enlarged past 1048576 pixels\)/);
+    expect(note('400,300')).toBeUndefined();
+    expect(note('2,2')).toBeUndefined();
   });
 
   test('answers 400 MIPSEG_BAD_QUERY, saying what is wrong, to a malformed viewport', () => {

@@ -7,6 +7,13 @@ import { MipsegError } from '@mipseg/shared/errors';
 export const MAX_VIEWPORT_SIDE = 4096;
 
 /**
+ * The most pixels a region is enlarged to, where it has fewer: what a viewer needs to fit a thumbnail or a MIP into a
+ * part of a screen. viewport=4096,4096 of an 8 × 8 frame drew 16.7 million pixels (about a second of blocking work and
+ * 265 MB a request); now no request draws more pixels than this or than the region it cuts from the image.
+ */
+export const MAX_ENLARGED_PIXELS = 1024 * 1024;
+
+/**
  * A source region of the image (PS3.18 8.3.5.1.3): its top-left pixel, and a width and height whose sign says whether
  * the region is flipped: columns sx .. sx + |sw| − 1, drawn right to left where sw is negative (rows alike with sh).
  * Undefined sw/sh: to the image's right (bottom) edge.
@@ -130,18 +137,46 @@ function resampleDown(rowsAcross: Float32Array, width: number, down: Span, ys: C
 }
 
 /**
- * An 8-bit grey image (`columns` × `rows`, row-major) cut to the viewport's source region and scaled to fit in
- * vw × vh, keeping the region's aspect ratio: the output is vw wide or vh high, the other side as large as that
- * ratio allows (never padded). 400 MIPSEG_BAD_QUERY where the region does not lie within the image.
+ * The region's spans, and the size it is drawn at: scaled to fit in vw × vh keeping its aspect ratio (vw wide or vh
+ * high, the other side as large as that ratio allows, never padded), but enlarged to no more than
+ * max(MAX_ENLARGED_PIXELS, the region's own pixels); `limited` where that made it smaller than the viewport asked.
  */
-export function applyViewport(grey: Uint8Array, columns: number, rows: number, viewport: Viewport):
-  { grey: Buffer; width: number; height: number } {
+function fit(columns: number, rows: number, viewport: Viewport):
+  { across: Span; down: Span; width: number; height: number; limited: boolean } {
   const region = viewport.region ?? { x: 0, y: 0 };
   const across = span(region.x, region.width, columns, 'columns (sx, sw)');
   const down = span(region.y, region.height, rows, 'rows (sy, sh)');
-  const scale = Math.min(viewport.width / across.length, viewport.height / down.length);
-  const width = Math.max(1, Math.min(viewport.width, Math.round(across.length * scale)));
-  const height = Math.max(1, Math.min(viewport.height, Math.round(down.length * scale)));
+  const asked = Math.min(viewport.width / across.length, viewport.height / down.length);
+  const regionPixels = across.length * down.length;
+  const largest = Math.max(1, Math.sqrt(Math.max(MAX_ENLARGED_PIXELS, regionPixels) / regionPixels));
+  const limited = asked > largest;
+  // Whole pixels down where limited, so that rounding never takes the output past the bound.
+  const whole = limited ? Math.floor : Math.round;
+  const scale = Math.min(asked, largest);
+  const width = Math.max(1, Math.min(viewport.width, whole(across.length * scale)));
+  const height = Math.max(1, Math.min(viewport.height, whole(down.length * scale)));
+  return { across, down, width, height, limited };
+}
+
+/**
+ * Why the viewport is not drawn at the size it asked for, for a Warning, or undefined where it is: a region enlarged
+ * past MAX_ENLARGED_PIXELS (or its own size) is drawn at that. 400 MIPSEG_BAD_QUERY where the region does not lie
+ * within the image.
+ */
+export function viewportNotApplied(columns: number, rows: number, viewport: Viewport): string | undefined {
+  const { width, height, across, down, limited } = fit(columns, rows, viewport);
+  if (!limited) return undefined;
+  const bound = Math.max(MAX_ENLARGED_PIXELS, Math.floor(across.length * down.length));
+  return `viewport (drawn at ${width}x${height}, not enlarged past ${bound} pixels)`;
+}
+
+/**
+ * An 8-bit grey image (`columns` × `rows`, row-major) cut to the viewport's source region and scaled to fit in
+ * vw × vh (see fit). 400 MIPSEG_BAD_QUERY where the region does not lie within the image.
+ */
+export function applyViewport(grey: Uint8Array, columns: number, rows: number, viewport: Viewport):
+  { grey: Buffer; width: number; height: number } {
+  const { across, down, width, height } = fit(columns, rows, viewport);
   const resampled = resampleDown(resampleAcross(grey, columns, down, coverage(across, width)), width, down, coverage(down, height));
   return { grey: resampled, width, height };
 }

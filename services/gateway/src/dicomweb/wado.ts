@@ -28,7 +28,7 @@ import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml } from './json-or-xml';
 import { instanceMetadataJson, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
 import { parseQualityParam, parseWindowParam, RENDERED_MEDIA_TYPES, renderedParamsNotApplied, renderFrame } from './render';
-import { parseViewportParam } from './viewport';
+import { parseViewportParam, viewportNotApplied, type Viewport } from './viewport';
 import { warningHeaderValue } from './warning-header';
 import { chunksOf, readStored, readStoredFile } from '../stored-read';
 import { answeredNotModified, entityTag } from '../revalidation';
@@ -589,7 +589,13 @@ async function nativePixelDataPart(archive: Archive, instance: StoredInstance): 
 }
 
 /** Part of a rendered image's ETag: bumped when renderFrame draws the same instance differently. */
-const RENDERING_VERSION = 2;
+const RENDERING_VERSION = 3;
+
+/** A viewport drawn smaller than it asked for (see viewportNotApplied), for the Warning; known once the frame's size is. */
+function viewportWarnings(m: PixelModule, viewport: Viewport | undefined): string[] {
+  const note = viewport && viewportNotApplied(m.columns, m.rows, viewport);
+  return note ? [note] : [];
+}
 
 /**
  * GET …/rendered and …/frames/{n}/rendered: a PNG (or, asked for, a JPEG) for viewers and the worklist. One frame:
@@ -610,7 +616,11 @@ export function retrieveRenderedHandler(archive: Archive) {
     const quality = type === 'image/jpeg' ? requestedQuality : undefined;
     const viewport = parseViewportParam(req.query['viewport']);
     const notApplied = renderedParamsNotApplied(req.query, type);
-    if (notApplied.length > 0) res.set('Warning', warningHeaderValue(`rendered parameters not applied: ${notApplied.join('; ')}`));
+    const warn = (more: readonly string[]): void => {
+      const all = [...notApplied, ...more];
+      if (all.length > 0) res.set('Warning', warningHeaderValue(`rendered parameters not applied: ${all.join('; ')}`));
+    };
+    warn([]);
     // Revalidated at each use, not kept for an hour: a replaced copy (STOW of a corrected instance) or a deleted one
     // must not go on showing. The tag is the stored copy's digest (from the index) with what is rendered of it and
     // how, so an unchanged instance costs a 304, not a read and a render.
@@ -627,11 +637,15 @@ export function retrieveRenderedHandler(archive: Archive) {
     if (read) {
       const [frame = new Uint8Array(0)] = read.frames;
       const alone: PixelModule = { ...read.module, numberOfFrames: 1, pixelDataOffset: 0, pixelDataLength: frame.length };
-      res.status(200).type(type).send(renderFrame(frame, alone, 1, type, { window, quality, viewport }));
+      const body = renderFrame(frame, alone, 1, type, { window, quality, viewport });
+      warn(viewportWarnings(alone, viewport));
+      res.status(200).type(type).send(body);
       return;
     }
     const { bytes } = await loadStored(archive, looked);
     const m = readPixelModule(bytes);
-    res.status(200).type(type).send(renderFrame(bytes, m, frameOf(m.numberOfFrames), type, { window, quality, viewport }));
+    const body = renderFrame(bytes, m, frameOf(m.numberOfFrames), type, { window, quality, viewport });
+    warn(viewportWarnings(m, viewport));
+    res.status(200).type(type).send(body);
   };
 }
