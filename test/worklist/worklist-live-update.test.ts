@@ -6,7 +6,7 @@ import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
 import { buildWorklistPage, startWorklistServer, type WorklistServer } from './worklist-server';
 
 /** Each test runs its own study, so that none depends on another having run. */
-const STUDIES = 3;
+const STUDIES = 4;
 const uid = (i: number): string => syntheticStudy(i).studyInstanceUid;
 const row = (i: number): string => `tr[data-study-uid="${uid(i)}"]`;
 const request = (study: string) => ({ studyInstanceUid: study, seriesInstanceUid: `${study}.2`, sopInstanceUids: [`${study}.2.1`],
@@ -100,7 +100,32 @@ describe('a live update of the worklist table changes only what changed', () => 
     expect(await announcement.textContent()).toBe('');
     run.finish();
     await page.waitForSelector(`${row(2)} [data-state="done"]`, { timeout: 8000 });
+    await page.waitForFunction(() => document.querySelector('.worklist [data-ai-announcement]')?.textContent !== '', undefined, { timeout: 8000 });
     expect(await announcement.textContent()).toBe('OKAFOR, ANNA: AI analysis Done');
     expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset['studyUid'])).toBe(uid(2));
+  }, 30_000);
+
+  test('each announcement empties the region first, so that words the same as the last are read out again', async () => {
+    const run = await runningStudy(3);
+    await page.focus(row(3));
+    // What the region holds after each change: a screen reader hears a change of its words, not the same words set again.
+    await page.evaluate(() => {
+      const region = document.querySelector('.worklist [data-ai-announcement]') as HTMLElement;
+      const heard: string[] = [];
+      Object.assign(window, { heard });
+      new MutationObserver(() => heard.push(region.textContent ?? '')).observe(region, { childList: true, characterData: true, subtree: true });
+    });
+    const done = 'TANAKA, ANNA: AI analysis Done';
+    const saidDone = (times: number): Promise<unknown> => page.waitForFunction(([text, n]) =>
+      (window as unknown as { heard: string[] }).heard.filter((t) => t === text).length >= n, [done, times] as const, { timeout: 8000 });
+    run.finish();
+    await saidDone(1);
+    await server.queue.enqueueAnalysis('held-3-again', request(uid(3)));
+    (await until(() => Promise.resolve(held.get('held-3-again')), 'the second run to start')).finish();
+    await saidDone(2);
+    const heard = await page.evaluate(() => (window as unknown as { heard: string[] }).heard);
+    // The first words need no emptying: the region starts empty.
+    const unannounced = heard.filter((text, i) => i > 0 && text !== '' && heard[i - 1] !== '');
+    expect(unannounced).toEqual([]);
   }, 30_000);
 });
