@@ -145,6 +145,8 @@ describe.each(harnesses)('exports of a superseded result: %s', (_name, harnessOf
     const older = await exportEnded(q, 'v1');
     expect(older.state).toBe('superseded');
     expect(older.detail).toMatch(/version 2 .*job v2/);
+    // The attempts made, each a send that did not arrive: ending superseded is none.
+    expect(older.attempts).toBe(pacs.sends.filter((s) => s.jobId === 'v1').length);
     expect((await exportEnded(q, 'v2')).state).toBe('sent');
     expect(pacs.arrived('v1')).toBe(false);
     expect(pacs.arrived('v2')).toBe(true);
@@ -166,7 +168,8 @@ describe.each(harnesses)('exports of a superseded result: %s', (_name, harnessOf
 
     expect(await q.retryExport('v1', 'pacs')).toBe(true);
     const older = await exportEnded(q, 'v1');
-    expect(older).toMatchObject({ state: 'superseded', detail: expect.stringMatching(/version 2 .*job v2/) });
+    // The retry gave it its attempts back, and it ended with none made.
+    expect(older).toMatchObject({ state: 'superseded', attempts: 0, detail: expect.stringMatching(/version 2 .*job v2/) });
     expect(pacs.arrived('v1')).toBe(false);
   });
 

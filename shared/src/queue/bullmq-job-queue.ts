@@ -606,7 +606,9 @@ export class BullMqJobQueue implements JobQueue {
     // A sent export says what the destination confirmed (a superseded one, why it was not sent), not the reason an
     // earlier attempt failed.
     const detail = s === 'completed' ? ended?.detail : explainFailure(job.failedReason);
-    return { destination, state, attempts: job.attemptsMade, updatedAt: job.finishedOn ?? job.processedOn ?? job.timestamp,
+    // A superseded export's attempts are those it returned: BullMQ counts its completion, which sent nothing, as one more.
+    const attempts = state === 'superseded' ? ended?.attempts ?? job.attemptsMade : job.attemptsMade;
+    return { destination, state, attempts, updatedAt: job.finishedOn ?? job.processedOn ?? job.timestamp,
       ...(detail ? { detail } : {}) };
   }
 
