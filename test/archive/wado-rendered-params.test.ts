@@ -48,6 +48,14 @@ describe('WADO-RS /rendered query parameters', () => {
     expect(flipped.rows).toEqual([[at(6, 4), at(6, 3), at(6, 2)], [at(5, 4), at(5, 3), at(5, 2)]]);
   });
 
+  test('viewport takes sx, sy, sw, sh as decimals by their absolute values, and 3 to 5 values with the rest left out', async () => {
+    const { rows: whole } = await greyRows('');
+    const at = (r: number, c: number) => whole[r]?.[c];
+    const expected = [[at(5, 2), at(5, 3), at(5, 4)], [at(6, 2), at(6, 3), at(6, 4)], [at(7, 2), at(7, 3), at(7, 4)]];
+    expect((await greyRows('&viewport=3,3,2,5,3')).rows).toEqual(expected);
+    expect((await greyRows('&viewport=3,3,-2.0,-5,3.0')).rows).toEqual(expected);
+  });
+
   // An 8 × 8 frame at viewport=4096,4096 was drawn at 16.7 million pixels: about a second of work and 265 MB a request.
   test('viewport enlarges to at most 1024 × 1024 pixels, and a Warning says so', async () => {
     for (const accept of ['image/png', 'image/jpeg']) {

@@ -84,15 +84,43 @@ describe('viewport=vw,vh,sx,sy,sw,sh (PS3.18 8.3.5.1.3)', () => {
     expect(note('2,2')).toBeUndefined();
   });
 
+  // PS3.18 8.3.5.1.3: sx, sy, sw and sh are decimal numbers whose absolute values give the region (the sign of sw and
+  // sh flips it), and trailing values left out take their defaults with their commas.
+  test('takes sx and sy by their absolute values', () => {
+    expect(cut('2,2,-1,-1,2,2')).toEqual([[11, 12], [21, 22]]);
+    expect(cut('2,2,-1,1,-2,2')).toEqual([[12, 11], [22, 21]]);
+  });
+
+  test('takes decimal sx, sy, sw, sh, averaging the parts of the pixels a fractional region covers', () => {
+    // Columns 0.5 .. 2.5 of row 1 into 2 pixels: (10 + 11) / 2 and (11 + 12) / 2, rounded half up.
+    expect(cut('2,1,0.5,1,2,1')).toEqual([[11, 12]]);
+    expect(cut('2,1,0.5,1,-2.0,1')).toEqual([[12, 11]]);
+    expect(cut('2,2,1.0,1.,2,2')).toEqual([[11, 12], [21, 22]]);
+    // sw defaults to the edge from a fractional sx: columns 2.5 .. 4 of row 0, (2 + 2 * 3) / 3 in one pixel.
+    expect(cut('1,1,2.5,0,,1')).toEqual([[3]]);
+  });
+
+  test('takes 3 to 5 values as the 6 with the trailing ones empty', () => {
+    expect(cut('2,3,2')).toEqual(cut('2,3,2,,,'));
+    expect(cut('2,3,2')).toEqual([[2, 3], [12, 13], [22, 23]]);
+    expect(cut('4,2,0,1')).toEqual([[10, 11, 12, 13], [20, 21, 22, 23]]);
+    expect(cut('2,2,1,1,2')).toEqual([[11, 12], [21, 22]]);
+    expect(cut('4,3,,')).toEqual(cut('4,3'));
+  });
+
   test('answers 400 MIPSEG_BAD_QUERY, saying what is wrong, to a malformed viewport', () => {
     expect(badQuery('64')).toMatch(/^MIPSEG_BAD_QUERY: .*viewport=64: 1 values/);
-    expect(badQuery('64,64,0,0')).toMatch(/4 values/);
+    expect(badQuery('64,64,0,0,2,2,1')).toMatch(/7 values/);
     expect(badQuery('0,64')).toMatch(/vw must be 1\.\.4096/);
     expect(badQuery('64,5000')).toMatch(/vh must be 1\.\.4096/);
     expect(badQuery('64,6.5')).toMatch(/vh is not an integer/);
     expect(badQuery('64,1e2')).toMatch(/vh is not an integer/);
-    expect(badQuery('64,64,-1,0,2,2')).toMatch(/sx and sy must not be negative/);
+    expect(badQuery('64,64,1e2,0,2,2')).toMatch(/sx is not a decimal number/);
+    expect(badQuery('64,64,0,abc')).toMatch(/sy is not a decimal number/);
+    expect(badQuery('64,64,0,0,.,2')).toMatch(/sw is not a decimal number/);
     expect(badQuery('64,64,0,0,0,2')).toMatch(/sw and sh must not be 0/);
+    expect(badQuery('64,64,0,0,-0.0,2')).toMatch(/sw and sh must not be 0/);
+    expect(badQuery('64,64,2.5,0,2,2')).toMatch(/columns \(sx, sw\) run past the image's 4 pixels/);
     expect(badQuery('64,64,3,0,2,2')).toMatch(/columns \(sx, sw\) run past the image's 4 pixels/);
     expect(badQuery('64,64,0,3,,')).toMatch(/rows \(sy, sh\) run past the image's 3 pixels/);
     expect(() => parseViewportParam(['1,1', '2,2'])).toThrow(/more than once/);

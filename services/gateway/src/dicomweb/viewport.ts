@@ -14,9 +14,9 @@ export const MAX_VIEWPORT_SIDE = 4096;
 export const MAX_ENLARGED_PIXELS = 1024 * 1024;
 
 /**
- * A source region of the image (PS3.18 8.3.5.1.3): its top-left pixel, and a width and height whose sign says whether
- * the region is flipped: columns sx .. sx + |sw| − 1, drawn right to left where sw is negative (rows alike with sh).
- * Undefined sw/sh: to the image's right (bottom) edge.
+ * A source region of the image (PS3.18 8.3.5.1.3), in pixels, possibly fractional: its top-left corner, and a width and
+ * height whose sign says whether the region is flipped: columns x .. x + |width|, drawn right to left where width is
+ * negative (rows alike with height). Undefined width/height: to the image's right (bottom) edge.
  */
 export interface SourceRegion {
   readonly x: number;
@@ -32,7 +32,7 @@ export interface Viewport {
   readonly region?: SourceRegion;
 }
 
-const SYNTAX = `vw,vh or vw,vh,sx,sy,sw,sh: vw and vh integers 1..${MAX_VIEWPORT_SIDE}, sx and sy integers ≥ 0, sw and sh non-zero integers (negative flips), each of the last four empty for its default`;
+const SYNTAX = `vw,vh[,sx,sy,sw,sh]: vw and vh integers 1..${MAX_VIEWPORT_SIDE}; sx, sy, sw, sh decimal numbers taken by their absolute values, sw and sh non-zero (negative flips), each empty or, trailing, left out for its default`;
 
 function bad(raw: string, why: string): MipsegError {
   return new MipsegError('MIPSEG_BAD_QUERY', `viewport=${raw.slice(0, 64)}: ${why} (${SYNTAX})`);
@@ -45,19 +45,28 @@ function integerOrEmpty(text: string, raw: string, name: string): number | undef
   return Number(text);
 }
 
+/** A decimal number in plain notation (`12`, `-3.5`, `.25`, `4.`; no exponent), or undefined for an empty value. */
+function decimalOrEmpty(text: string, raw: string, name: string): number | undefined {
+  if (text === '') return undefined;
+  if (!/^[+-]?(?:\d{1,9}(?:\.\d{0,9})?|\.\d{1,9})$/.test(text)) throw bad(raw, `${name} is not a decimal number`);
+  return Number(text);
+}
+
 function viewportSide(text: string, raw: string, name: string): number {
   const side = integerOrEmpty(text, raw, name);
   if (side === undefined || side < 1 || side > MAX_VIEWPORT_SIDE) throw bad(raw, `${name} must be 1..${MAX_VIEWPORT_SIDE}`);
   return side;
 }
 
-/** The region's four values; undefined where all are empty (the whole image, as with the two-value form). */
+/**
+ * The region's values, those left out as empty; undefined where all are empty (the whole image, as with the two-value
+ * form). PS3.18 has sx and sy by their absolute values, and the sign of sw and sh only flip.
+ */
 function sourceRegion(values: readonly string[], raw: string): SourceRegion | undefined {
-  const [x, y, width, height] = (['sx', 'sy', 'sw', 'sh'] as const).map((name, k) => integerOrEmpty(values[k] ?? '', raw, name));
-  if ((x ?? 0) < 0 || (y ?? 0) < 0) throw bad(raw, 'sx and sy must not be negative');
+  const [x, y, width, height] = (['sx', 'sy', 'sw', 'sh'] as const).map((name, k) => decimalOrEmpty(values[k] ?? '', raw, name));
   if (width === 0 || height === 0) throw bad(raw, 'sw and sh must not be 0');
   if (x === undefined && y === undefined && width === undefined && height === undefined) return undefined;
-  return { x: x ?? 0, y: y ?? 0, ...(width !== undefined ? { width } : {}), ...(height !== undefined ? { height } : {}) };
+  return { x: Math.abs(x ?? 0), y: Math.abs(y ?? 0), ...(width !== undefined ? { width } : {}), ...(height !== undefined ? { height } : {}) };
 }
 
 /** `viewport` as a client sent it; 400 MIPSEG_BAD_QUERY, naming what is wrong, where it is malformed. */
@@ -65,14 +74,15 @@ export function parseViewportParam(raw: unknown): Viewport | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string') throw new MipsegError('MIPSEG_BAD_QUERY', `viewport given more than once (${SYNTAX})`);
   const values = raw.split(',').map((v) => v.trim());
-  if (values.length !== 2 && values.length !== 6) throw bad(raw, `${values.length} values`);
+  if (values.length < 2 || values.length > 6) throw bad(raw, `${values.length} values`);
   const width = viewportSide(values[0] ?? '', raw, 'vw');
   const height = viewportSide(values[1] ?? '', raw, 'vh');
   const region = sourceRegion(values.slice(2), raw);
   return region ? { width, height, region } : { width, height };
 }
 
-/** One axis of a region placed on an image: its first pixel, its length, and whether it is drawn backwards. */
+/** One axis of a region placed on an image: where it starts and its length (both may be fractional), and whether it is
+ * drawn backwards. */
 interface Span {
   readonly start: number;
   readonly length: number;
@@ -87,20 +97,27 @@ function span(start: number, signed: number | undefined, imageLength: number, na
   return { start, length, flipped: signed !== undefined && signed < 0 };
 }
 
+/** The first source pixel a span touches, and one past its last. */
+function pixelsOf(s: Span): { first: number; end: number } {
+  return { first: Math.floor(s.start), end: Math.ceil(s.start + s.length) };
+}
+
 /**
  * For each output pixel along one axis, the source pixels it covers and how much of each: the source span cut into
  * `out` equal intervals. Averaging over them (a box filter) keeps a downscaled PET's small hot lesions visible, where
- * picking one pixel of each interval would drop most of them.
+ * picking one pixel of each interval would drop most of them. A fractional span covers part of its end pixels.
  */
 function coverage(s: Span, out: number): Array<Array<{ index: number; weight: number }>> {
   const step = s.length / out;
+  const { first, end } = pixelsOf(s);
   return Array.from({ length: out }, (_, i) => {
-    const from = i * step;
-    const to = (i + 1) * step;
+    // Where the i-th output pixel's interval lies in the image: counted from the span's far end where it is flipped.
+    const from = s.flipped ? s.start + s.length - (i + 1) * step : s.start + i * step;
+    const to = from + step;
     const covered: Array<{ index: number; weight: number }> = [];
-    for (let k = Math.floor(from); k < Math.min(Math.ceil(to), s.length); k++) {
+    for (let k = Math.max(first, Math.floor(from)); k < Math.min(end, Math.ceil(to)); k++) {
       const weight = (Math.min(to, k + 1) - Math.max(from, k)) / step;
-      if (weight > 0) covered.push({ index: s.start + (s.flipped ? s.length - 1 - k : k), weight });
+      if (weight > 0) covered.push({ index: k, weight });
     }
     return covered;
   });
@@ -111,9 +128,10 @@ type Coverage = ReturnType<typeof coverage>;
 /** The region's rows, each resampled to `xs.length` values: a small region of a large image costs its own size. */
 function resampleAcross(grey: Uint8Array, columns: number, down: Span, xs: Coverage): Float32Array {
   const width = xs.length;
-  const out = new Float32Array(width * down.length);
-  for (let r = 0; r < down.length; r++) {
-    const sourceRow = (down.start + r) * columns;
+  const { first, end } = pixelsOf(down);
+  const out = new Float32Array(width * (end - first));
+  for (let r = 0; r < end - first; r++) {
+    const sourceRow = (first + r) * columns;
     for (let x = 0; x < width; x++) {
       let sum = 0;
       for (const c of xs[x] ?? []) sum += (grey[sourceRow + c.index] as number) * c.weight;
@@ -125,11 +143,12 @@ function resampleAcross(grey: Uint8Array, columns: number, down: Span, xs: Cover
 
 /** Rows made by resampleAcross, resampled down to `ys.length` rows of 8-bit grey. */
 function resampleDown(rowsAcross: Float32Array, width: number, down: Span, ys: Coverage): Buffer {
+  const { first } = pixelsOf(down);
   const out = Buffer.alloc(width * ys.length);
   for (let y = 0; y < ys.length; y++) {
     for (let x = 0; x < width; x++) {
       let sum = 0;
-      for (const c of ys[y] ?? []) sum += (rowsAcross[(c.index - down.start) * width + x] as number) * c.weight;
+      for (const c of ys[y] ?? []) sum += (rowsAcross[(c.index - first) * width + x] as number) * c.weight;
       out[y * width + x] = Math.min(255, Math.max(0, Math.round(sum)));
     }
   }
