@@ -277,3 +277,34 @@ describe('exports of the embedded runner', () => {
     }
   });
 });
+
+describe('exports in queue mode', () => {
+  test('before the jobs are indexed by study, an export is sent without the look for a newer result (no read of every recent job)', async () => {
+    redis ??= await startRedis();
+    const prefix = `t-${randomUUID()}`;
+    const q = new BullMqJobQueue({ redisUrl: redis.url, prefix, analysisRetry, exportRetry: KEEPS_RETRYING, exportDestinations: ['pacs'],
+      lockDurationMs: 5000 }, log);
+    const client = new IORedis(redis.url);
+    const pacs = new TestPacs();
+    try {
+      q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (jobId) => Promise.resolve(resultOf(jobId)), exportResult: pacs.exportResult },
+        { concurrency: 1, studyChecks: false, analyses: true });
+      // As at the first start of a release that brings the index: the worker's build has run, and has not yet been
+      // seen to have (nothing has looked since), so the index reads as still being built.
+      const built = `${prefix}:study-jobs-indexed`;
+      await until(async () => ((await client.exists(built)) === 1 ? true : undefined), 'the study index to be built');
+      await client.del(built);
+
+      await q.enqueueAnalysis('v1', plan('first'));
+      await until(async () => ((await exportOf(q, 'v1'))?.state === 'retrying' ? true : undefined), 'v1\'s export to retry');
+      await q.enqueueAnalysis('v2', plan('late-instance'));
+      await jobInState(q, 'v2', 'done');
+      pacs.up = true;
+      expect((await exportEnded(q, 'v1')).state).toBe('sent');
+      expect(pacs.arrived('v1')).toBe(true);
+    } finally {
+      client.disconnect();
+      await q.close();
+    }
+  });
+});

@@ -446,9 +446,9 @@ export class BullMqJobQueue implements JobQueue {
     this.assertConnected();
     const lookup = await this.exportLookup();
     // One study's jobs come from the study index, each read whole.
-    if (filter.studyInstanceUid && await this.studyIndex.ready()) {
-      const records = await Promise.all((await this.jobsById(await this.studyIndex.jobsOf(filter.studyInstanceUid))).map((j) => this.toRecord(j, lookup)));
-      return records
+    const indexed = filter.studyInstanceUid ? await this.indexedStudyJobs(filter.studyInstanceUid, lookup) : undefined;
+    if (indexed) {
+      return indexed
         .filter((r) => r.studyInstanceUid === filter.studyInstanceUid && (!filter.state || r.state === filter.state))
         // One order that does not change, as in embedded mode: paging by offset needs it.
         .sort(newestFirstThenId)
@@ -463,6 +463,12 @@ export class BullMqJobQueue implements JobQueue {
     const records = await Promise.all(page.map((j) => this.toRecord(j.job, lookup)));
     // A job that moved on between the two reads (running, then done) is not shown under the state it left.
     return records.filter((r) => !filter.state || r.state === filter.state);
+  }
+
+  /** A study's jobs, read through the study index; undefined until that index is built. */
+  private async indexedStudyJobs(studyInstanceUid: string, lookup: ExportLookup): Promise<JobRecord[] | undefined> {
+    if (!(await this.studyIndex.ready())) return undefined;
+    return Promise.all((await this.jobsById(await this.studyIndex.jobsOf(studyInstanceUid))).map((j) => this.toRecord(j, lookup)));
   }
 
   /**
@@ -698,7 +704,11 @@ export class BullMqJobQueue implements JobQueue {
   /** The export's final status where a newer result of its series is done (see supersededExportDetail): not sent. */
   private async supersededExport(job: Job): Promise<ExportStatus | undefined> {
     const data = job.data as ExportData;
-    const detail = await supersededExportDetail(() => this.listJobs({ studyInstanceUid: data.result.studyInstanceUid, limit: Number.MAX_SAFE_INTEGER, offset: 0 }),
+    // Only through the study index: before it is built (the first start of this release) listJobs would read the newest
+    // jobs of every state, up to RECENT_JOBS_PER_STATE each, at every attempt of every export. Until then exports are sent
+    // unlooked, as where the look fails (see supersededExportDetail): the index is built within the worker's start.
+    // Not through assertConnected: with Redis away it waits for it, as the worker's own commands do, and then looks.
+    const detail = await supersededExportDetail(async () => (await this.indexedStudyJobs(data.result.studyInstanceUid, await this.exportLookup())) ?? [],
       data, this.log);
     if (detail === undefined) return undefined;
     this.log.info({ jobId: data.jobId, destination: data.destination, detail }, 'export superseded by a newer result: not sent');
