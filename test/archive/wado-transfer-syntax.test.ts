@@ -115,6 +115,9 @@ describeWithSharedData(GE)('WADO-RS retrieve in Explicit VR Little Endian, the P
 
   beforeAll(async () => {
     server = await startTestArchive();
+    // The checks below block this process (spawnSync), server and client alike, for seconds: the server's keep-alive
+    // timer (5 s) then fires late, just as fetch reuses the idle connection, which is reset under it (ECONNRESET).
+    server.gateway.server.keepAliveTimeout = 60_000;
     work = mkdtempSync(join(tmpdir(), 'mipseg-wado-ts-'));
     const [first] = await store(server, slices);
     seriesUrl = String(first).replace(/\/instances\/[^/]+$/, '');
@@ -207,14 +210,17 @@ describeWithSharedData(SINGLES)('WADO-RS retrieve of other vendors\' files in th
   });
 
   test('a study of Implicit VR and JPEG Lossless instances, asked for in Explicit VR or JPEG Lossless, sends each in one of them', async () => {
-    // The JPEG Lossless file moved into the Implicit VR file's study by dcmodify, which keeps its transfer syntax.
+    // The JPEG Lossless file moved into the Implicit VR file's study, and to its patient (an instance of another
+    // patient is refused there), by dcmodify, which keeps its transfer syntax.
     const implicit = read('dicomweb-client-sample.dcm');
-    const study = dicomParser.parseDicom(implicit, { untilTag: 'x0020000d' }).string('x0020000d') ?? '';
+    const header = dicomParser.parseDicom(implicit, { untilTag: 'x0020000d' });
+    const study = header.string('x0020000d') ?? '';
+    const patientId = header.string('x00100020') ?? '';
     const moved = join(work, 'gh184-moved.dcm');
     writeFileSync(moved, read('fo-dicom-GH184.dcm'));
     // New series and instance UIDs too: the test before stored the file as it is, under its own study.
-    expect(spawnSync('dcmodify', ['-nb', '-m', `(0020,000D)=${study}`, '-m', '(0020,000E)=2.25.88201', '-m', '(0008,0018)=2.25.88202',
-      moved]).status).toBe(0);
+    expect(spawnSync('dcmodify', ['-nb', '-m', `(0020,000D)=${study}`, '-m', `(0010,0020)=${patientId}`, '-m', '(0020,000E)=2.25.88201',
+      '-m', '(0008,0018)=2.25.88202', moved]).status).toBe(0);
     const [url = ''] = await store(server, [implicit, readFileSync(moved)]);
     const studyUrl = url.slice(0, url.indexOf('/series/'));
     const { status, parts } = await retrieve(studyUrl, `${DICOM}; transfer-syntax=${EXPLICIT}, ${DICOM}; transfer-syntax=${JPEG_LOSSLESS_SV1}`);
