@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AcceptingScp, freePort, SCP_AE_TITLE, startTestDimse, type TestDimse } from '../../../../test/dimse/dimse-test-kit';
+import { AcceptingScp, freePort, startTestDimse, type TestDimse } from '../../../../test/dimse/dimse-test-kit';
 import type { StudySource } from './study-source';
 
 const MIP_UID = '2.25.7100.1';
@@ -268,19 +268,30 @@ describe('exportResult to a DIMSE destination', () => {
   const deps: ExportDeps = { source, callingAeTitle: 'MIPSEG', log: createLogger('silent') };
   beforeAll(async () => {
     dimse = await startTestDimse();
-    // The PACS already holds the MIP's SOP Instance UID (in another series, which is what makes mipseg's own SCP
-    // answer 0x0111): a PACS that refuses an instance it holds answers a re-send of ours so.
-    const temp = join(dimse.dataDir, 'tmp', 'elsewhere.part');
-    writeFileSync(temp, syntheticPetInstance({ sopInstanceUid: MIP_UID, seriesInstanceUid: '2.25.7100.99' }));
-    expect((await dimse.archive.storeFromTemp(temp)).status).toBe('stored');
   });
   afterAll(() => dimse.stop());
 
   test.each([1, 2])('attempt %i answered "duplicate SOP instance" (0x0111) for an instance counts it as stored by an earlier send',
     async (attempt) => {
-    // Attempt 1 too: the Retry button starts a failed export again from 1, and a send cut short by a crash keeps its number.
-    const status = await exportResult(RESULT, `dimse:${SCP_AE_TITLE}@127.0.0.1:${dimse.port}`, attempt, deps);
-    expect(status).toMatchObject({ state: 'sent', attempts: attempt, detail: '2 instance(s) stored (1 already there from an earlier send)' });
+    // A PACS that already holds the MIP (an earlier send whose answer was lost) and refuses an instance it holds so,
+    // as some do (mipseg's own SCP answers 0xC410 for an instance held elsewhere, and stores a re-send).
+    class HoldingScp extends AcceptingScp {
+      override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
+        const response = responses.CStoreResponse.fromRequest(request);
+        response.setStatus(request.getAffectedSopInstanceUid() === MIP_UID ? 0x0111 : 0x0000);
+        callback(response);
+      }
+    }
+    const port = await freePort();
+    const server = new DimseServer(HoldingScp);
+    server.listen(port);
+    try {
+      // Attempt 1 too: the Retry button starts a failed export again from 1, and a send cut short by a crash keeps its number.
+      const status = await exportResult(RESULT, `dimse:ANY@127.0.0.1:${port}`, attempt, deps);
+      expect(status).toMatchObject({ state: 'sent', attempts: attempt, detail: '2 instance(s) stored (1 already there from an earlier send)' });
+    } finally {
+      server.close();
+    }
   });
 
   test('a peer that stores with a warning (0xB000, attributes coerced) is sent, and the detail says which and why', async () => {
