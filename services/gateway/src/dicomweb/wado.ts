@@ -84,14 +84,42 @@ async function* eachPart(parts: Iterable<Part> | AsyncIterable<Part>): AsyncGene
 }
 
 /**
+ * Whether the request is a HEAD. Express answers HEAD with the GET handler and Node drops the body, so all a GET would
+ * read (a 2 GB study, 2 GB) was read for nothing: HEAD reads what deciding the status needs, and no more.
+ */
+function isHead(res: Response): boolean {
+  return res.req.method === 'HEAD';
+}
+
+/** Those of `items` a response reads: for HEAD the first alone, whose read decides the status as it does for GET. */
+function readFor<T>(res: Response, items: readonly T[]): readonly T[] {
+  return isHead(res) ? items.slice(0, 1) : items;
+}
+
+/** Answers a HEAD with the status and multipart type a GET gets (its boundary not the GET's: each response has its own). */
+function answerHead(res: Response, partType: string): void {
+  res.status(200).type(`multipart/related; type="${partType}"; boundary=${randomUUID()}`).end();
+}
+
+/**
  * The first part is made before the status goes out: an instance deleted since the listing, or one that cannot be
  * transcoded, answers with its own status (404, 400) where it is the first, rather than a 200 cut short at once, which
- * a client sees as a dropped connection. A failure further on cuts the body short (see errorHandler).
+ * a client sees as a dropped connection. A failure further on cuts the body short (see errorHandler). A HEAD is answered
+ * once the first part is made, and no other is.
  */
 async function sendMultipart(res: Response, partType: string, parts: Iterable<Part> | AsyncIterable<Part>): Promise<void> {
   const boundary = randomUUID();
   const produced = eachPart(parts);
   const first = await produced.next();
+  if (isHead(res)) {
+    try {
+      if (!first.done) await first.value.close?.();
+    } finally {
+      await produced.return(undefined);
+    }
+    answerHead(res, partType);
+    return;
+  }
   let started = false;
   async function* body() {
     started = true;
@@ -240,7 +268,7 @@ export function retrieveHandler(archive: Archive) {
     }
     // A file found in a syntax no listed row had (replaced since the listing) goes as stored.
     const sendAs = (stored: string): string => targets.get(stored) ?? stored;
-    await sendMultipart(res, 'application/dicom', instanceParts(archive, instances, sendAs));
+    await sendMultipart(res, 'application/dicom', instanceParts(archive, readFor(res, instances), sendAs));
   };
 }
 
@@ -258,7 +286,7 @@ export function retrieveMetadataHandler(archive: Archive) {
     if (responseType === 'xml') {
       // One Native DICOM Model document per instance, made and sent as its turn comes, as the JSON array is: a study's
       // metadata is tens of megabytes, and all of it (its JSON, parsed, and its XML) was held for each request.
-      const items = mapInOrder(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
+      const items = mapInOrder(readFor(res, instances), METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
       async function* documents(): AsyncGenerator<Part> {
         for await (const item of items) {
           yield { headers: `Content-Type: ${DICOM_XML}`, body: Buffer.from(toNativeDicomModelXml(JSON.parse(item) as DicomJson), 'utf8') };
@@ -267,11 +295,15 @@ export function retrieveMetadataHandler(archive: Archive) {
       await sendMultipart(res, DICOM_XML, documents());
       return;
     }
-    const items = mapInOrder(instances, METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
+    const items = mapInOrder(readFor(res, instances), METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
     // The first is read before the status goes out: an instance that cannot be read (deleted meanwhile) still gets
     // an answer with its status, where the study has one. A failure further on cuts the body short (see errorHandler).
     const first = await items.next();
     res.status(200).type(responseType);
+    if (isHead(res)) {
+      res.end();
+      return;
+    }
     async function* body(): AsyncGenerator<Buffer> {
       yield Buffer.from('[');
       if (!first.done) {
@@ -318,10 +350,11 @@ export const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
 /**
  * The frames `wanted` of a large native instance, each read alone from its file after the header (BitsAllocated 8
  * and more: a BINARY SEG's frames do not start on a byte, and SEGs are small), with the pixel module read from the
- * header. Undefined where the header runs past the probe, for the caller to read the file whole.
+ * header. Undefined where the header runs past the probe, for the caller to read the file whole. Every frame is found
+ * in Pixel Data before any is read; with `readThem` false (a HEAD) none is.
  */
-async function nativeFramesByRange(archive: Archive, instance: StoredInstance, wanted: (numberOfFrames: number) => number[]):
-  Promise<{ module: PixelModule; frames: Uint8Array[] } | undefined> {
+async function nativeFramesByRange(archive: Archive, instance: StoredInstance, wanted: (numberOfFrames: number) => number[],
+  readThem = true): Promise<{ module: PixelModule; frames: Uint8Array[] } | undefined> {
   const opened = await openWithPixelModule(archive, instance);
   if (!opened) return undefined;
   const { file, m } = opened;
@@ -329,13 +362,15 @@ async function nativeFramesByRange(archive: Archive, instance: StoredInstance, w
     if (m.bitsAllocated === 1) return undefined;
     const size = frameByteLength(m);
     const available = Math.min(m.pixelDataLength, file.size - m.pixelDataOffset);
+    const list = wanted(m.numberOfFrames);
+    const past = list.find((f) => f * size > available);
+    if (past !== undefined) {
+      throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${past}: its bytes end past the ${available} bytes of Pixel Data`);
+    }
     const frames: Uint8Array[] = [];
     // One after another, from the one file opened: a replacement published meanwhile is not mixed in.
-    for (const f of wanted(m.numberOfFrames)) {
+    for (const f of readThem ? list : []) {
       const start = (f - 1) * size;
-      if (start + size > available) {
-        throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f}: its bytes end past the ${available} bytes of Pixel Data`);
-      }
       const frame = await file.read(m.pixelDataOffset + start, size);
       if (frame.length < size) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${f} of instance ${instance.sopInstanceUid}`);
       frames.push(frame);
@@ -398,14 +433,15 @@ function acceptsNativeOctets(entry: AcceptEntry): boolean {
  * GET …/frames/{list}: native frames as application/octet-stream parts. BitsAllocated 1 frames are re-packed to
  * start at bit 0 (see readNativeFrame). Every frame is cut before the first part is sent, so a frame missing
  * from Pixel Data answers 404 rather than a truncated 200. Compressed frames go as stored (see
- * compressedFrameParts): mipseg does not transcode them.
+ * compressedFrameParts): mipseg does not transcode them. A HEAD of a large instance's frames finds them and reads
+ * none (sendMultipart answers it with no part); a small instance's are read whole, as a GET's are, for the status.
  */
 export function retrieveFramesHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
     const looked = singleInstance(archive, req);
     if (readsFramesByRange(looked)) {
       negotiate(req.get('accept'), ['multipart/related'] as const, acceptsNativeOctets);
-      const read = await nativeFramesByRange(archive, looked, (count) => parseFrameList(String(req.params['frames']), count));
+      const read = await nativeFramesByRange(archive, looked, (count) => parseFrameList(String(req.params['frames']), count), !isHead(res));
       if (read) {
         await sendMultipart(res, 'application/octet-stream', read.frames.map(nativeFramePart));
         return;
@@ -413,7 +449,11 @@ export function retrieveFramesHandler(archive: Archive) {
     }
     if (!isUncompressed(looked.transferSyntaxUid) && looked.size > WHOLE_READ_MAX_BYTES) {
       const partType = compressedPartType(req.get('accept'), looked.transferSyntaxUid);
-      const read = await encapsulatedFramesByRange(archive, looked, (count) => parseFrameList(String(req.params['frames']), count));
+      // A frame past NumberOfFrames is the one 404 to find here: once the list is checked, a HEAD reads no frame.
+      const read = await encapsulatedFramesByRange(archive, looked, (count) => {
+        const list = parseFrameList(String(req.params['frames']), count);
+        return isHead(res) ? [] : list;
+      });
       if (read) {
         await sendMultipart(res, partType, encapsulatedParts(partType, read.transferSyntaxUid, read.frames));
         return;
@@ -556,10 +596,10 @@ async function sendEncapsulatedPixelDataByRange(archive: Archive, instance: Stor
     if (partType === undefined) await file.close();
   }
   if (!located || partType === undefined) return false;
-  if (res.req.method === 'HEAD') {
-    // Express answers HEAD with this GET handler, and Node drops the body: each frame was read for nothing.
+  if (isHead(res)) {
+    // Its first part would be a frame read (see isHead).
     await file.close();
-    res.status(200).type(`multipart/related; type="${partType}"; boundary=${randomUUID()}`).end();
+    answerHead(res, partType);
     return true;
   }
   const { transferSyntaxUid, numberOfFrames, readFrame } = located;
