@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { createLogger } from '../log';
 import { until } from '../../../test/support/until';
-import { DUE_EXPORTS_SQL, EmbeddedJobQueue } from './embedded-job-queue';
+import { DUE_EXPORTS_SQL, EmbeddedJobQueue, type EmbeddedQueueOptions } from './embedded-job-queue';
 import type { JobHandlers } from './job-queue';
 import type { AnalysisRequest, ExportStatus, JobRecord, ResultUids } from './job-types';
 
@@ -207,39 +207,85 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     }
   });
 
-  test('an analysis that ends the process at every attempt is failed at the start after its last, not run for ever', async () => {
-    const path = join(dir, 'poison.sqlite');
-    const options = { analysisRetry: { attempts: 2, baseDelayMs: 100 }, exportRetry: retry, exportDestinations: [], pollMs: 20 };
+  /**
+   * Processes that each start the analysis and never end it (as if killed during it); the next one opens the same
+   * database while the one before still "runs", as a crash leaves it.
+   */
+  function killedProcesses(path: string, options: EmbeddedQueueOptions) {
     const runs: number[] = [];
     const hung: EmbeddedJobQueue[] = [];
     const release: (() => void)[] = [];
-    // Each process starts the analysis and never ends it (as if killed by it); the next one opens the same database.
-    const startProcess = (): EmbeddedJobQueue => {
+    const start = (analyze?: JobHandlers['analyze']): EmbeddedJobQueue => {
       const q = new EmbeddedJobQueue(path, log, options);
-      q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => {
+      q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: analyze ?? (() => {
         runs.push(hung.length);
         return new Promise<ResultUids>((_resolve, reject) => release.push(() => reject(new Error('released after the test'))));
-      } }, { concurrency: 1, studyChecks: false, analyses: true });
+      }) }, { concurrency: 1, studyChecks: false, analyses: true });
       hung.push(q);
       return q;
     };
-    try {
-      const first = startProcess();
-      await first.enqueueAnalysis('job-a', request('1.2.3.1'));
-      await until(() => Promise.resolve(runs.length === 1 ? true : undefined), 'the first attempt', WAIT);
-      startProcess();
-      await until(() => Promise.resolve(runs.length === 2 ? true : undefined), 'the second attempt, after a restart', WAIT);
-      const third = startProcess();
-      const job = await until(async () => ((await third.getJob('job-a'))?.state === 'failed' ? third.getJob('job-a') : undefined),
-        'the job to be failed', WAIT);
-      expect(job?.failureCode).toBe('MIPSEG_INTERNAL');
-      expect(job?.failureReason).toMatch(/ended 2 times while running this analysis/);
-      await new Promise((resolve) => setTimeout(resolve, 200)); // ten polls: none may start it again
-      expect(runs).toEqual([1, 2]);
-    } finally {
+    const started = (n: number) => until(() => Promise.resolve(runs.length === n ? true : undefined), `start ${n} of the analysis`, WAIT);
+    const end = async () => {
       for (const r of release) r();
       await Promise.all(hung.map((q) => q.close()));
+    };
+    return { runs, start, started, end };
+  }
+
+  test('an analysis that ends the process at every start is failed at the start after its JOB_MAX_STALLS-th, not run for ever', async () => {
+    const processes = killedProcesses(join(dir, 'poison.sqlite'),
+      { analysisRetry: { attempts: 2, baseDelayMs: 100 }, exportRetry: retry, exportDestinations: [], maxStalls: 2, pollMs: 20 });
+    try {
+      await processes.start().enqueueAnalysis('job-a', request('1.2.3.1'));
+      await processes.started(1);
+      processes.start();
+      await processes.started(2);
+      processes.start();
+      await processes.started(3); // two stalls: the budget, whatever JOB_ATTEMPTS (2) says
+      const fourth = processes.start();
+      const job = await until(async () => ((await fourth.getJob('job-a'))?.state === 'failed' ? fourth.getJob('job-a') : undefined),
+        'the job to be failed', WAIT);
+      expect(job).toMatchObject({ failureCode: 'MIPSEG_INTERNAL', attempts: 0 });
+      expect(job.failureReason).toMatch(/job stalled more than allowable limit: the process stopped while running it .*\(3 times\)/);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // ten polls: none may start it again
+      expect(processes.runs).toEqual([1, 2, 3]);
+    } finally {
+      await processes.end();
     }
+  });
+
+  test('a restart during an analysis uses no attempt: at JOB_ATTEMPTS 1 it runs again after two, and a failure then still has its retry', async () => {
+    const processes = killedProcesses(join(dir, 'restarted.sqlite'),
+      { analysisRetry: { attempts: 2, baseDelayMs: 0 }, exportRetry: retry, exportDestinations: [], pollMs: 20 });
+    try {
+      await processes.start().enqueueAnalysis('job-a', request('1.2.3.1'));
+      await processes.started(1);
+      processes.start();
+      await processes.started(2);
+      let calls = 0;
+      const third = processes.start(() => (++calls === 1 ? Promise.reject(new Error('connection reset')) : Promise.resolve(RESULT)));
+      const job = await doneJob(third, 'job-a');
+      // Two restarts and one transient failure: the retry JOB_ATTEMPTS 2 gives is still there, and the job shows its two attempts.
+      expect({ calls, attempts: job.attempts }).toEqual({ calls: 2, attempts: 2 });
+    } finally {
+      await processes.end();
+    }
+  });
+
+  test('a job store written before stalls were counted opens, and its interrupted analysis runs again', async () => {
+    const path = join(dir, 'before-stalls.sqlite');
+    const before = new Database(path);
+    // The jobs table as releases before jobs.stalls wrote it (user_version 1).
+    before.exec(`CREATE TABLE jobs (id TEXT PRIMARY KEY, study_uid TEXT NOT NULL, series_uid TEXT, state TEXT NOT NULL, stage TEXT,
+      progress INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, started_at INTEGER,
+      finished_at INTEGER, timings TEXT NOT NULL DEFAULT '{}', failure_code TEXT, failure_reason TEXT, result TEXT, request TEXT,
+      version INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0); PRAGMA user_version = 1`);
+    before.prepare(`INSERT INTO jobs (id, study_uid, series_uid, state, attempts, created_at, request, version)
+      VALUES ('job-a', '1.2.3', '1.2.3.1', 'running', 1, 1, ?, 1)`).run(JSON.stringify(request('1.2.3.1')));
+    before.close();
+    const q = open(20, path);
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT) }, { concurrency: 1, studyChecks: false, analyses: true });
+    expect(await doneJob(q, 'job-a')).toMatchObject({ attempts: 1, result: RESULT });
   });
 
   async function expectSentAfterRestart(restarted: EmbeddedJobQueue): Promise<void> {

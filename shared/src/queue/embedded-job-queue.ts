@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3';
-import { MAX_QUIET_PERIOD_MS } from '../config/config';
+import { DEFAULT_JOB_MAX_STALLS, MAX_QUIET_PERIOD_MS } from '../config/config';
 import { openSqliteDatabase } from '../store/sqlite-database';
 import { StatementCache } from '../store/statement-cache';
 import { WalSync } from '../store/wal-sync';
 import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
-import { EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
+import { addMissingColumns, EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import { prunableJobIds } from './job-retention';
@@ -47,6 +47,13 @@ const CLOCK_STEP_MS = 1000;
  */
 export const UNRECORDED_RETRY_MS = 10_000;
 
+/** Why an analysis whose process ended while running it more than JOB_MAX_STALLS times is failed (queue mode's words). */
+function stalledTooOften(stalls: number): MipsegError {
+  return new MipsegError('MIPSEG_INTERNAL', `job stalled more than allowable limit: the process stopped while running it (killed, out of ` +
+    `memory, or a crash) each time it was taken up (${stalls} times); if mipseg was not restarted, the input may be what brings it ` +
+    'down (see the log). Not run again: POST /api/studies/{uid}/analyze to try again');
+}
+
 /** A job's place among its study's jobs, 1 for the newest: listJobs' order (created_at DESC, id) within each study. */
 const RANK_IN_STUDY = 'ROW_NUMBER() OVER (PARTITION BY study_uid ORDER BY created_at DESC, id) AS rank';
 
@@ -57,6 +64,11 @@ export interface EmbeddedQueueOptions {
   readonly analysisRetry: RetryPolicy;
   readonly exportRetry: RetryPolicy;
   readonly exportDestinations: readonly string[];
+  /**
+   * How often a start may find an analysis running (its process ended while running it) before it fails it instead
+   * (JOB_MAX_STALLS, counted apart from the attempts, as queue mode counts stalls); default DEFAULT_JOB_MAX_STALLS.
+   */
+  readonly maxStalls?: number;
   readonly pollMs?: number;
   /** Default STUDY_CHECK_RETRY_MS. */
   readonly studyCheckRetryMs?: number;
@@ -121,6 +133,12 @@ export class EmbeddedJobQueue implements JobQueue {
     this.recordFailures = new RepeatedFailureLog(log, { message: 'the end of a job could not be written; it will run again',
       recoveredMessage: 'job states are written again' });
     this.db = openSqliteDatabase(path, EMBEDDED_JOBS_SCHEMA);
+    try {
+      addMissingColumns(this.db, path);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.statements = new StatementCache(this.db);
     this.db.pragma('synchronous = NORMAL');
     this.wal = new WalSync(`${path}-wal`);
@@ -288,9 +306,7 @@ export class EmbeddedJobQueue implements JobQueue {
     this.concurrency = options.concurrency;
     this.studyChecks = options.studyChecks;
     this.analyses = options.analyses;
-    this.failJobsThatEndedTheProcess();
-    const interrupted = this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run();
-    if (interrupted.changes) this.log.warn({ jobs: interrupted.changes }, 're-queued jobs interrupted by a restart');
+    this.takeBackInterruptedAnalyses();
     // Still claimed, so still being sent when the last process ended: nothing else would ever release them.
     const unsent = this.statements.prepare(`UPDATE exports SET next_attempt_at = ? WHERE state IN ('pending', 'retrying') AND next_attempt_at = ?`)
       .run(Date.now(), NOT_DUE);
@@ -512,19 +528,23 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   /**
-   * A job still running when the process last ended was interrupted by a restart, or ended the process itself (an
-   * out-of-memory kill, a crash in native code). Each start counts as an attempt (queue mode counts stalls apart,
-   * with a budget of their own: there a worker dies alone, here the archive with it): one that has used them all is
-   * failed rather than run again, or it would take the archive down at every start.
+   * An analysis still running when the process last ended was cut off by a crash or a kill: a restart that did not
+   * wait for it (a clean shutdown hands its analyses back, see handBackOnShutdown), or the analysis itself (an
+   * out-of-memory kill, a crash in native code). That is a stall, as queue mode calls it, not an attempt: it gives
+   * back the attempt its start took, so that two restarts during a long analysis and one transient failure do not
+   * fail a good study for good at JOB_ATTEMPTS=3. Stalls have a budget of their own (JOB_MAX_STALLS): one that takes
+   * it past that is failed rather than run again, or an input that kills the process would take the archive down at
+   * every start. Run again otherwise, from its start.
    */
-  private failJobsThatEndedTheProcess(): void {
-    const limit = this.options.analysisRetry.attempts;
-    const spent = this.statements.prepare(`SELECT * FROM jobs WHERE state = 'running' AND attempts >= ?`).all(limit) as JobRow[];
-    for (const row of spent) {
-      const error = new MipsegError('MIPSEG_INTERNAL', `the process ended ${row.attempts} times while running this analysis ` +
-        '(a restart, or the analysis itself crashed or was killed for memory); not run again: POST /api/studies/{uid}/analyze to try again');
-      this.recordFailed(row, error, JSON.parse(row.timings ?? '{}') as Partial<Record<Stage, number>>);
-    }
+  private takeBackInterruptedAnalyses(): void {
+    const limit = this.options.maxStalls ?? DEFAULT_JOB_MAX_STALLS;
+    const interrupted = this.db.transaction(() => {
+      this.statements.prepare(`UPDATE jobs SET attempts = max(attempts - 1, 0), stalls = stalls + 1 WHERE state = 'running'`).run();
+      const spent = this.statements.prepare(`SELECT * FROM jobs WHERE state = 'running' AND stalls > ?`).all(limit) as JobRow[];
+      for (const row of spent) this.recordFailed(row, stalledTooOften(row.stalls), JSON.parse(row.timings) as Partial<Record<Stage, number>>);
+      return this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run().changes;
+    })();
+    if (interrupted) this.log.warn({ jobs: interrupted }, 're-queued analyses interrupted by a crash or a kill (one stall each)');
   }
 
   private addExports(jobId: string): void {

@@ -18,6 +18,8 @@ export interface JobRow {
   failure_reason: string | null;
   result: string | null;
   request: string | null;
+  /** How often a start found it running (embedded-schema.ts); not shown: a stall is not the job's doing. */
+  stalls: number;
 }
 
 export interface ExportRow {

@@ -41,9 +41,9 @@ export function createJobQueue(config: Config, log: Logger): JobQueue {
     analysisRetry: { attempts: p.jobAttempts, baseDelayMs: p.jobBackoffMs },
     exportRetry: { attempts: p.exportAttempts, baseDelayMs: p.exportBackoffMs },
     exportDestinations: p.exportDestinations,
+    maxStalls: p.jobMaxStalls,
   };
-  if (p.redisUrl) return new BullMqJobQueue({ ...common, redisUrl: p.redisUrl, prefix: p.queuePrefix, lockDurationMs: p.jobLockMs,
-    maxStalls: p.jobMaxStalls }, log);
+  if (p.redisUrl) return new BullMqJobQueue({ ...common, redisUrl: p.redisUrl, prefix: p.queuePrefix, lockDurationMs: p.jobLockMs }, log);
   return new EmbeddedJobQueue(join(config.dataDir, 'jobs.sqlite'), log, common);
 }
 
