@@ -85,6 +85,14 @@ export const ERRORS = {
     message: 'data set does not match its SOP class: %s',
     failureReason: DicomFailureReason.DataSetDoesNotMatchSopClass,
   },
+  // The File Meta's MediaStorageSOPInstanceUID (by C-STORE, the Affected SOP Instance UID) is not the data set's: which
+  // is the instance's cannot be told. 400 and 0xC000, as for a required UID missing: the instance contradicts itself,
+  // and conflicts with nothing stored.
+  MIPSEG_SOP_INSTANCE_UID_MISMATCH: {
+    httpStatus: 400,
+    message: 'two SOP Instance UIDs for one instance: %s',
+    failureReason: DicomFailureReason.CannotUnderstand,
+  },
   MIPSEG_STUDY_MISMATCH: {
     httpStatus: 409,
     message: 'instance belongs to study %s, not to the study of the request URL',

@@ -512,13 +512,15 @@ export class Archive {
     }
     const encoding = storableEncodingRefusal(header);
     if (encoding) throw encoding;
-    // By C-STORE the File Meta is written from the command's Affected SOP Class and Instance UIDs: the words name
-    // both, within a C-STORE ErrorComment's 64 characters, so a DIMSE sender is not sent looking for a File Meta.
+    // By STOW the File Meta is the client's own (an anonymiser may leave a stale one); by C-STORE it is written from
+    // the command's Affected SOP Class and Instance UIDs. The words name each path's attribute by its keyword, within a
+    // C-STORE ErrorComment's 64 characters. Two instance UIDs leave the instance's unknown (0xC000), which is no data
+    // set failing its SOP class (0xA900).
     if (header.mediaStorageSopInstanceUid !== header.sopInstanceUid) {
-      throw new MipsegError('MIPSEG_SOP_CLASS_MISMATCH', 'SOPInstanceUID is not the C-STORE\'s or File Meta\'s');
+      throw new MipsegError('MIPSEG_SOP_INSTANCE_UID_MISMATCH', 'SOPInstanceUID differs from MediaStorage/AffectedSOPInstanceUID');
     }
     if (header.mediaStorageSopClassUid !== header.sopClassUid) {
-      throw new MipsegError('MIPSEG_SOP_CLASS_MISMATCH', 'SOPClassUID is not the C-STORE\'s or File Meta\'s');
+      throw new MipsegError('MIPSEG_SOP_CLASS_MISMATCH', 'SOPClassUID differs from MediaStorage/AffectedSOPClassUID');
     }
     // Type 1 in every image SOP class: an image without it is one cut short at an element boundary (no parse can
     // tell that from a whole file), and would replace a good copy with an empty one.
