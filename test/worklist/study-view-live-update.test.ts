@@ -7,7 +7,7 @@ import { indexSyntheticStudy, syntheticStudy } from './synthetic-studies';
 import { buildWorklistPage, startWorklistServer, type WorklistServer } from './worklist-server';
 
 /** Each test uses its own study, so that none depends on another having run. */
-const STUDIES = 4;
+const STUDIES = 5;
 const uid = (i: number): string => syntheticStudy(i).studyInstanceUid;
 const request = (study: string) => ({ studyInstanceUid: study, seriesInstanceUid: `${study}.2`, sopInstanceUids: [`${study}.2.1`],
   contentHash: 'x', reason: 'study-complete', version: 1 }) as const;
@@ -133,6 +133,32 @@ describe('a live progress update changes only what changed in the study view', (
     expect(await page.locator('.study .mip-overlay').getAttribute('src')).toContain(`seg=${uid(3)}.2.3`);
     expect(await page.locator('.study .side-pane').textContent()).toContain('v2');
     expect(await page.locator('.study [role="progressbar"]').count()).toBe(0);
+    await page.waitForFunction(() => document.querySelector('.study [data-ai-announcement]')?.textContent !== '', undefined, { timeout: 8000 });
     expect(await announcement.textContent()).toBe('AI analysis: Done');
+  }, 30_000);
+
+  test('each announcement empties the region first, so that words the same as the last are read out again', async () => {
+    const run = await runningStudy(4);
+    // What the region holds after each change: a screen reader hears a change of its words, not the same words set again.
+    await page.evaluate(() => {
+      const region = document.querySelector('.study [data-ai-announcement]') as HTMLElement;
+      const heard: string[] = [];
+      Object.assign(window, { heard });
+      new MutationObserver(() => heard.push(region.textContent ?? '')).observe(region, { childList: true, characterData: true, subtree: true });
+    });
+    const done = 'AI analysis: Done';
+    const saidDone = (times: number): Promise<unknown> => page.waitForFunction(([text, n]) =>
+      (window as unknown as { heard: string[] }).heard.filter((t) => t === text).length >= n, [done, times] as const, { timeout: 8000 });
+    run.finish();
+    await saidDone(1);
+    // A second run of the study, done too: its words may be the last ones again (where its queued and running states
+    // were not seen, or were said and the region emptied), and must be read out all the same.
+    await server.queue.enqueueAnalysis('held-4-again', request(uid(4)));
+    (await until(() => Promise.resolve(held.get('held-4-again')), 'the second run to start')).finish();
+    await saidDone(2);
+    const heard = await page.evaluate(() => (window as unknown as { heard: string[] }).heard);
+    // The first words need no emptying: the region starts empty.
+    const unannounced = heard.filter((text, i) => i > 0 && text !== '' && heard[i - 1] !== '');
+    expect(unannounced).toEqual([]);
   }, 30_000);
 });

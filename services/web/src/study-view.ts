@@ -212,6 +212,7 @@ export function studyView(shell: Shell, uid: string): View {
     refresh.cancel();
     window.clearInterval(clock);
     window.clearTimeout(retryTimer);
+    announcer.dispose();
     loading++;
   }
   return { element, dispose: stop };
