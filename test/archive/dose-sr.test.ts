@@ -25,7 +25,9 @@ describe('radiation dose SR documents through DICOMweb', () => {
 
   beforeAll(async () => {
     server = await startTestArchive();
-    reports = [buildDoseSr('radiopharmaceutical', { studyInstanceUid: STUDY }), buildDoseSr('x-ray', { studyInstanceUid: STUDY })];
+    // Of the PET's patient (syntheticInstance's PatientID): an instance of another patient is refused in the study.
+    reports = [buildDoseSr('radiopharmaceutical', { studyInstanceUid: STUDY, patientId: 'MIPSEG-TEST' }),
+      buildDoseSr('x-ray', { studyInstanceUid: STUDY, patientId: 'MIPSEG-TEST' })];
     const pet = syntheticInstance({ sopClassUid: PET_IMAGE_STORAGE, sopInstanceUid: newUid(), modality: 'PT' });
     reply = await postStow(`${server.baseUrl}/studies`, [pet, ...reports.map((r) => r.bytes)]);
   });
