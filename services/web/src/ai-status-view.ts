@@ -1,6 +1,7 @@
 import type { AiState, AiStatus, ExportSummary } from './api-types.js';
 import { h } from './dom.js';
 import { formatDuration, shortenUids, stageLabel } from './format.js';
+import { politeRegion } from './polite-region.js';
 import { serverNow } from './server-clock.js';
 
 const LABELS: Readonly<Record<AiState, string>> = {
@@ -54,37 +55,23 @@ export interface AiStateAnnouncer {
 }
 
 /**
- * How long the live region stays empty before new words (as the worklist's): long enough for the browser to pass the
- * emptied region to a screen reader, which otherwise hears nothing when the words are those it holds already.
- */
-const ANNOUNCE_AFTER_MS = 100;
-
-/**
  * A polite live region that says once when the newest job's state changes (queued, running, done, failed); progress
  * within a state is left to the progress bar, which a screen reader reads when asked rather than at every update.
- * The region is emptied first and given its words a moment later, so that the same words again (a second run done,
- * a run failing again as before) are read out.
+ * The region is emptied first and given its words a moment later (politeRegion), so that the same words again (a
+ * second run done, a run failing again as before) are read out.
  */
 export function aiStateAnnouncer(): AiStateAnnouncer {
-  const element = h('div', { class: 'sr-only', attrs: { role: 'status', 'aria-live': 'polite', 'data-ai-announcement': '' } });
+  const region = politeRegion();
   let heard: string | undefined;
-  let timer: number | undefined;
   return {
-    element,
+    element: region.element,
     update(ai) {
       const now = `${ai.jobId ?? ''} ${ai.state}`;
       // Nothing for the state the view opened with: the reader reads the view itself.
-      if (heard !== undefined && now !== heard) {
-        const words = `AI analysis: ${LABELS[ai.state]}`;
-        element.textContent = '';
-        window.clearTimeout(timer);
-        timer = window.setTimeout(() => { element.textContent = words; }, ANNOUNCE_AFTER_MS);
-      }
+      if (heard !== undefined && now !== heard) region.say(`AI analysis: ${LABELS[ai.state]}`);
       heard = now;
     },
-    dispose() {
-      window.clearTimeout(timer);
-    },
+    dispose: () => region.dispose(),
   };
 }
 

@@ -8,13 +8,9 @@ import { liveIndicator } from './live-indicator.js';
 import { formatArea, formatDate, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { debounce, errorBox, isFinalRefusal, retryNotice, type Shell, type View } from './view.js';
 import { FILTER_KEYS, parseWorklistSearch, rememberWorklistPath, worklistPath } from './worklist-url.js';
+import { politeRegion } from './polite-region.js';
 
 const PAGE_SIZE = 50;
-/**
- * How long the live region stays empty before new words: long enough for the browser to pass the emptied region to a
- * screen reader, which otherwise hears nothing when the words are those it holds already (a second run done, too).
- */
-const ANNOUNCE_AFTER_MS = 100;
 const FILTER_STATES = ['waiting', 'queued', 'running', 'done', 'deleted', 'not-applicable', 'failed'] as const;
 
 /** The filter and page live in the URL (and this tab remembers it), so that "back" from a study returns to the same list. */
@@ -100,8 +96,7 @@ export function worklistView(shell: Shell): View {
   let rows = new Map<string, HTMLTableRowElement>();
   /** Each listed study's newest job and its state, as last shown (see announce). */
   let heard = new Map<string, string>();
-  let announceTimer: number | undefined;
-  const announcement = h('div', { class: 'sr-only', attrs: { role: 'status', 'aria-live': 'polite', 'data-ai-announcement': '' } });
+  const announcement = politeRegion();
   rememberWorklistPath(worklistPath(filter, offset));
   const body = h('tbody');
   const status = h('div', { class: 'pager-status', attrs: { 'aria-live': 'polite' } });
@@ -161,16 +156,9 @@ export function worklistView(shell: Shell): View {
     const study = studies.find((s) => s.studyInstanceUid === focusedUid);
     const before = focusedUid === undefined ? undefined : heard.get(focusedUid);
     if (study && before !== undefined && before !== now.get(study.studyInstanceUid)) {
-      say(`${formatPatientName(study.patientName)}: AI analysis ${aiStateLabel(study.ai.state)}`);
+      announcement.say(`${formatPatientName(study.patientName)}: AI analysis ${aiStateLabel(study.ai.state)}`);
     }
     heard = now;
-  }
-
-  /** Empties the live region, then says `text` in it (see ANNOUNCE_AFTER_MS). */
-  function say(text: string): void {
-    announcement.textContent = '';
-    window.clearTimeout(announceTimer);
-    announceTimer = window.setTimeout(() => { announcement.textContent = text; }, ANNOUNCE_AFTER_MS);
   }
 
   /** What an empty page says: past the end of a list (studies left its filter, or an old link), or nothing matches. */
@@ -245,7 +233,7 @@ export function worklistView(shell: Shell): View {
   const element = h('section', { class: 'worklist' },
     h('div', { class: 'page-head' }, h('h1', {}, 'PET worklist'),
       liveIndicator()),
-    form, message, announcement,
+    form, message, announcement.element,
     h('div', { class: 'table-wrap' }, h('table', { class: 'studies' }, h('thead', {}, h('tr', {}, ...HEADERS.map((t) => h('th', { attrs: { scope: 'col' } }, t)))), body)),
     h('div', { class: 'pager' }, status, h('div', { class: 'pager-buttons' }, prev, next)));
   void load();
@@ -255,6 +243,6 @@ export function worklistView(shell: Shell): View {
     refresh.cancel();
     window.clearInterval(clock);
     window.clearTimeout(retryTimer);
-    window.clearTimeout(announceTimer);
+    announcement.dispose();
   } };
 }
