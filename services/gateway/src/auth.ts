@@ -28,6 +28,8 @@ export function sessionIdsFromCookie(req: Request): string[] {
 const STILL_SIGNED_IN = 'mipsegStillSignedIn';
 /** Set on a request the session cookie authenticated (not a bearer token). */
 const BY_SESSION = 'mipsegBySession';
+/** Who an authenticated request is from (see callerOf). */
+const CALLER = 'mipsegCaller';
 
 function setStillSignedIn(res: Response, check: () => boolean): void {
   res.locals[STILL_SIGNED_IN] = check;
@@ -40,6 +42,17 @@ function setStillSignedIn(res: Response, check: () => boolean): void {
 export function stillSignedIn(res: Response): () => boolean {
   const check = res.locals[STILL_SIGNED_IN] as (() => boolean) | undefined;
   return check ?? (() => true);
+}
+
+/**
+ * Who sent a request, for limits one caller must not take whole (the worklist's event streams): the sign-in for a
+ * session cookie, each its own (a workstation signs in on its own, though many share one token), the token for a
+ * bearer token, and without authentication the client's address (through TRUST_PROXY when set). Digests, not the
+ * secrets, so that a key kept for as long as a stream is open holds no credential.
+ */
+export function callerOf(req: Request, res: Response): string {
+  const caller = res.locals[CALLER] as string | undefined;
+  return caller ?? `address:${req.ip ?? req.socket.remoteAddress ?? ''}`;
 }
 
 /**
@@ -90,10 +103,16 @@ export function bearerAuth(tokens: readonly string[], sessions: SessionStore) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (digests.length === 0) return next();
     const bearer = bearerToken(req);
-    if (bearer !== undefined) return next(isConfigured(digests, secretDigest(bearer)) ? undefined : new MipsegError('MIPSEG_UNAUTHORIZED'));
+    if (bearer !== undefined) {
+      const digest = secretDigest(bearer);
+      if (!isConfigured(digests, digest)) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));
+      res.locals[CALLER] = `token:${digest.toString('base64url')}`;
+      return next();
+    }
     const session = sessionIdsFromCookie(req).find(validSession);
     if (session === undefined) return next(new MipsegError('MIPSEG_UNAUTHORIZED'));
     res.locals[BY_SESSION] = true;
+    res.locals[CALLER] = `session:${secretDigest(session).toString('base64url')}`;
     // For an answer that lasts (the worklist's event stream): it must end when this sign-in does.
     setStillSignedIn(res, () => validSession(session));
     const origin = claimedOrigin(req);

@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { assertUid } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, StoredInstance } from '@mipseg/shared/store';
-import { stillSignedIn } from '../auth';
+import { callerOf, stillSignedIn } from '../auth';
 import { readStoredFile, sendStoredFile } from '../stored-read';
 import { singleQueryParam } from './query-params';
 import { answeredNotModified, entityTag } from '../revalidation';
@@ -51,10 +51,10 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
   });
   // Its own route: Express gives HEAD to the GET route, whose stream, with no body to send, held the connection
   // until the inactivity timeout. It answers as GET would (503 when full or shutting down), opening no stream.
-  r.head('/worklist/events', (_req, res) => {
-    if (options.events.hasRoom(res)) res.status(200).set(EVENT_STREAM_HEADERS).end();
+  r.head('/worklist/events', (req, res) => {
+    if (options.events.hasRoom(res, callerOf(req, res))) res.status(200).set(EVENT_STREAM_HEADERS).end();
   });
-  r.get('/worklist/events', (_req, res) => options.events.subscribe(res, stillSignedIn(res)));
+  r.get('/worklist/events', (req, res) => options.events.subscribe(res, stillSignedIn(res), callerOf(req, res)));
   r.get('/worklist/studies/:study', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
     const detail = await readStudyDetail(sources, study, { viewerAvailable: options.viewerAvailable });

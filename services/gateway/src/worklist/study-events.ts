@@ -55,6 +55,14 @@ export function keepAliveInterval(inactivityTimeoutMs: number): number {
 export const MAX_EVENT_STREAMS = 100;
 
 /**
+ * Most event streams one caller (a sign-in, a bearer token, or without authentication an address; see callerOf) may
+ * hold at once: a page holds one, a few tabs a few, and a half-open stream of a page that reconnected is held until
+ * MAX_STREAM_AGE_MS. Else one client (a script, a reviewer with one token) could take all MAX_EVENT_STREAMS, and
+ * every other workstation's page would be refused until it let them go.
+ */
+export const MAX_EVENT_STREAMS_PER_CALLER = 10;
+
+/**
  * Most output a stream may hold unsent: about 150 events of a hundred study UIDs. A client that stops reading (a
  * laptop asleep, a frozen tab, a proxy that buffers) would otherwise have every later event kept in the gateway for
  * as long as its connection lasts, which the keep-alive lines stretch without end.
@@ -132,7 +140,7 @@ export class StudyEvents {
    * Each stream, with whether the sign-in that opened it still holds and when it is ended (MAX_STREAM_AGE_MS), both
    * checked before every write.
    */
-  private readonly clients = new Map<Response, { readonly signedIn: () => boolean; readonly endsAt: number }>();
+  private readonly clients = new Map<Response, { readonly signedIn: () => boolean; readonly endsAt: number; readonly caller: string }>();
   /** Set by close(): a stream asked for during a shutdown is refused, not taken on to hold the server open. */
   private closed = false;
   /** Studies the archive stored instances in or deleted them from since the last poll. */
@@ -183,17 +191,18 @@ export class StudyEvents {
    * Takes on one client's stream. `signedIn` says whether the sign-in it was opened with still holds: the stream ends
    * at its next write (within the keep-alive interval) once it does not (signed out in another tab, or expired), so
    * that study UIDs no longer go to a browser left open. The page then asks for a new stream, and signs in again.
+   * `caller` says whose stream it is, for MAX_EVENT_STREAMS_PER_CALLER (streams given none count as one caller's).
    */
-  subscribe(res: Response, signedIn: () => boolean = () => true): void {
+  subscribe(res: Response, signedIn: () => boolean = () => true, caller = ''): void {
     // A client that left while an earlier middleware awaited (express.static's stat) fires no 'close' any more:
     // taken on, it would stay in `clients` and keep the poller running for the life of the process.
     if (res.closed || res.writableEnded) return;
-    if (!this.hasRoom(res)) return;
+    if (!this.hasRoom(res, caller)) return;
     res.status(200).set(EVENT_STREAM_HEADERS);
     res.flushHeaders();
     // A ping at once: the page learns the interval from it before it is due to expect the next.
     res.write(`retry: 2000\n\n${this.ping}`);
-    this.clients.set(res, { signedIn, endsAt: Date.now() + MAX_STREAM_AGE_MS });
+    this.clients.set(res, { signedIn, endsAt: Date.now() + MAX_STREAM_AGE_MS, caller });
     if (!this.timer) this.start();
     // The response's 'close', not the request's: it comes whenever the connection goes, the body read or not.
     res.on('close', () => {
@@ -203,11 +212,12 @@ export class StudyEvents {
   }
 
   /**
-   * Whether a stream would be taken on now; where not, answers 503 with Retry-After (shutting down) or throws
-   * MIPSEG_BUSY (MAX_EVENT_STREAMS open, which the error handler answers with Retry-After). HEAD asks it too, so that
-   * a client checking before it connects is told what GET would tell it.
+   * Whether a stream would be taken on now for `caller`; where not, answers 503 with Retry-After (shutting down) or
+   * throws MIPSEG_BUSY (MAX_EVENT_STREAMS open, or MAX_EVENT_STREAMS_PER_CALLER of the caller's, which the error
+   * handler answers with Retry-After). HEAD asks it too, so that a client checking before it connects is told what
+   * GET would tell it.
    */
-  hasRoom(res: Response): boolean {
+  hasRoom(res: Response, caller: string): boolean {
     if (this.closed) {
       res.status(503).set('Retry-After', '5').end();
       return false;
@@ -215,7 +225,18 @@ export class StudyEvents {
     if (this.clients.size >= MAX_EVENT_STREAMS) {
       throw new MipsegError('MIPSEG_BUSY', `${MAX_EVENT_STREAMS} worklist event streams are open, the most taken at once`);
     }
+    if (this.streamsOf(caller) >= MAX_EVENT_STREAMS_PER_CALLER) {
+      throw new MipsegError('MIPSEG_BUSY',
+        `${MAX_EVENT_STREAMS_PER_CALLER} worklist event streams of this sign-in, token or address are open, the most one caller may hold`);
+    }
     return true;
+  }
+
+  /** Counted each time, not kept: at most MAX_EVENT_STREAMS to look at, and nothing to fall out of step with `clients`. */
+  private streamsOf(caller: string): number {
+    let count = 0;
+    for (const client of this.clients.values()) if (client.caller === caller) count += 1;
+    return count;
   }
 
   /**
