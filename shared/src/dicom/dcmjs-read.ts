@@ -4,6 +4,7 @@ import {
   dicomTextDecoder, EXTENDED_VRS, specificCharacterSetOf, usesCodeExtensions, type DicomTextDecoder,
 } from './character-sets';
 import { parseStoredDicom } from './parse-options';
+import { assertSequenceDepthWithin } from './sequence-depth';
 
 /**
  * dcmjs refuses a data set whose Specific Character Set uses ISO 2022 code extensions (multi-valued
@@ -155,9 +156,11 @@ function headerEnd(ds: dicomParser.DataSet): number {
  * Reads a PS3.10 file's data set with dcmjs up to Pixel Data (its value left out; dcmjs gets a copy of the
  * bytes before it only), the text decoded in whatever character set the data set declares. `parsed` is
  * dicom-parser's parse of the same bytes up to Pixel Data, where the caller has it. Throws what dcmjs and
- * parseStoredDicom throw for a file they cannot read.
+ * parseStoredDicom throw for a file they cannot read, and MIPSEG_DICOM_SEQUENCES_TOO_DEEP.
  */
 export function readDcmjsDataSet(bytes: Uint8Array, parsed: dicomParser.DataSet = parseStoredDicom(bytes, 'x7fe00010')): dcmjs.DicomDict {
+  // An instance stored before ingest refused such nesting: dcmjs would take depth × bytes, or overflow its stack.
+  assertSequenceDepthWithin(parsed);
   const end = headerEnd(parsed);
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
   const extended = codeExtensionElements(parsed).filter((el) => el.dataOffset + el.length <= end);

@@ -4,6 +4,7 @@ import { dicomTextDecoder, specificCharacterSetOf, type DicomTextDecoder } from 
 import { INDEXED_ATTRIBUTES, type IndexedValues } from './attributes';
 import { readFileMetaInformation } from './file-meta';
 import { parseStoredDicom } from './parse-options';
+import { assertSequenceDepthWithin } from './sequence-depth';
 import { isValidUid } from './uid';
 
 /** What ingest learns from an instance's header: the file meta and the indexed attributes. */
@@ -170,6 +171,8 @@ function assertHeaderWithin(dataSet: dicomParser.DataSet, parsed: number, fileSi
 export function parseInstanceHeader(bytes: Uint8Array, fileSize = bytes.length): InstanceHeader {
   assertNotDeflated(bytes);
   const dataSet = parse(bytes);
+  // First: the checks below walk the items by recursion.
+  assertSequenceDepthWithin(dataSet);
   assertHeaderWithin(dataSet, bytes.length, fileSize);
   assertElementsWithin(dataSet, bytes.length);
   assertKnownVrs(dataSet);

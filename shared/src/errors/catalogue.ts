@@ -68,6 +68,12 @@ export const ERRORS = {
     message: 'not a parseable DICOM instance: %s',
     failureReason: DicomFailureReason.CannotUnderstand,
   },
+  // Refused at ingest: reading such a data set's metadata back would hold up every request (see sequence-depth.ts).
+  MIPSEG_DICOM_SEQUENCES_TOO_DEEP: {
+    httpStatus: 400,
+    message: 'sequences nested too deep: %s',
+    failureReason: DicomFailureReason.CannotUnderstand,
+  },
   MIPSEG_DICOM_MISSING_ATTRIBUTE: {
     httpStatus: 400,
     message: 'required attribute missing or invalid: %s',

@@ -1,0 +1,50 @@
+import { errorCodeOf, syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
+import { CODE_VALUE, withNestedSequences } from '../../../test/support/nested-sequences';
+import { MipsegError } from '../errors';
+import { readDcmjsDataSet } from './dcmjs-read';
+import { parseInstanceHeader } from './parse-header';
+import { MAX_SEQUENCE_DEPTH } from './sequence-depth';
+
+function petWithSequencesNested(depth: number, undefinedLength = true): Buffer {
+  return withNestedSequences(syntheticPetInstance({ sopInstanceUid: '2.25.5151.1' }), depth, CODE_VALUE, undefinedLength);
+}
+
+function thrownBy(fn: () => unknown): MipsegError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof MipsegError) return err;
+    throw err;
+  }
+  throw new Error('nothing thrown');
+}
+
+describe('sequence nesting at ingest', () => {
+  test.each([true, false])('takes sequences nested as deep as the limit (undefined lengths: %s)', (undefinedLength) => {
+    expect(parseInstanceHeader(petWithSequencesNested(MAX_SEQUENCE_DEPTH, undefinedLength)).sopInstanceUid).toBe('2.25.5151.1');
+  });
+
+  test.each([true, false])('refuses sequences nested one level deeper than the limit, naming both (undefined lengths: %s)', (undefinedLength) => {
+    const err = thrownBy(() => parseInstanceHeader(petWithSequencesNested(MAX_SEQUENCE_DEPTH + 1, undefinedLength)));
+    expect(err).toMatchObject({ code: 'MIPSEG_DICOM_SEQUENCES_TOO_DEEP', failureReason: 0xc000, httpStatus: 400 });
+    expect(err.message).toContain(`${MAX_SEQUENCE_DEPTH + 1} levels, at most ${MAX_SEQUENCE_DEPTH}`);
+  });
+
+  // The reviewer's file: stored, then every metadata read blocked the service ~10 s and overflowed dcmjs's stack.
+  test('refuses a file nested 1,500 levels deep', () => {
+    expect(errorCodeOf(() => parseInstanceHeader(petWithSequencesNested(1500)))).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
+  });
+});
+
+describe('sequence nesting on a metadata read', () => {
+  // An instance stored by a release before the limit: dcmjs is not given it.
+  test('refuses to read an instance whose sequences nest deeper than the limit', () => {
+    expect(errorCodeOf(() => readDcmjsDataSet(petWithSequencesNested(MAX_SEQUENCE_DEPTH + 1)))).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
+  });
+
+  test('reads the innermost item of sequences nested as deep as the limit', () => {
+    let dict = readDcmjsDataSet(petWithSequencesNested(MAX_SEQUENCE_DEPTH)).dict;
+    for (let level = 0; level < MAX_SEQUENCE_DEPTH; level++) dict = dict['00081115']?.Value?.[0] as typeof dict;
+    expect(dict['00080100']?.Value).toEqual(['DEEP']);
+  });
+});
