@@ -1,5 +1,5 @@
-import express, { Router, type Response } from 'express';
-import { join } from 'node:path';
+import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { join, resolve } from 'node:path';
 import { dicomwebBase } from '../dicomweb/urls';
 import { endSession } from './session';
 import { OHIF_NOT_INSTALLED_HTML, ohifAppConfig } from './ohif-viewer';
@@ -24,6 +24,32 @@ function sendIndex(res: Response, assets: WebAssets): void {
   }
   res.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'Referrer-Policy': 'same-origin' })
     .type('html').send(assets.indexHtml);
+}
+
+/**
+ * The file a static root would serve for `req`, resolved as serve-static's send does (decoded, then normalised), so
+ * that no spelling of a name (%69ndex.html, a/..%2Findex.html) reaches it past a check; undefined where send would
+ * refuse the path itself (bad %-encoding, a NUL).
+ */
+function fileServedFrom(root: string, req: Request): string | undefined {
+  try {
+    const path = decodeURIComponent(req.path);
+    return path.includes('\0') ? undefined : resolve(root, `.${path}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `root` served statically, but for its index.html: that is the page's template, which only sendIndex serves, filled
+ * in and with the page's Content-Security-Policy; from here it came unfilled and without it (nor frame-ancestors).
+ */
+function assetsWithoutTemplate(root: string, serve: RequestHandler): RequestHandler {
+  const template = join(root, 'index.html');
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (fileServedFrom(root, req) === template) return next();
+    return serve(req, res, next);
+  };
 }
 
 function ohifRoutes(r: Router, ohifDist: string | undefined): void {
@@ -61,7 +87,8 @@ export function pageRouter(options: PageRouterOptions): Router {
   const r = Router();
   for (const path of PAGE_PATHS) r.get(path, (_req, res) => sendIndex(res, assets));
   for (const root of assets.roots) {
-    r.use(`${ASSET_PREFIX}/${assets.version}`, express.static(root, { index: false, immutable: true, maxAge: YEAR_S * 1000, fallthrough: true }));
+    const serve = express.static(root, { index: false, immutable: true, maxAge: YEAR_S * 1000, fallthrough: true });
+    r.use(`${ASSET_PREFIX}/${assets.version}`, assetsWithoutTemplate(root, serve));
   }
   r.delete('/api/session', (req, res) => {
     endSession(req, res);
