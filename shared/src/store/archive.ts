@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
-import { MipsegError, toMipsegError } from '../errors';
+import { isMipsegError, MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
 import { fileMetaUids, walkFileMeta } from '../dicom/file-meta';
@@ -14,6 +14,7 @@ import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
 import { FileBlobStore, parseRetiredKey, type BlobStore } from './blob-store';
 import { FreeSpaceFloor, type ReceivingFloorCheck } from './free-space-floor';
+import { MetadataFailures } from './metadata-failures';
 import { DataDirLock } from './data-dir-lock';
 import { separatePatientsWithoutId } from './patients-without-id';
 import { storableEncodingRefusal } from './storable-encoding';
@@ -323,6 +324,7 @@ export class Archive {
   private readonly syncTargets: Array<() => Promise<void>> = [];
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly studies = new StudyGate();
+  private readonly metadataFailures = new MetadataFailures();
   /**
    * Stores, deletions and metadata writes under way, each with how settle() waits for it: `drain`, received instances
    * and the rest, also those that begin while it waits (a part a cut connection's handler finishes parsing); `snapshot`,
@@ -1283,6 +1285,17 @@ export class Archive {
     return hash.digest('hex');
   }
 
+  /** The copy's DICOM JSON; what a copy fails with is remembered, as the JSON is cached, so that it is parsed once. */
+  private metadataJsonOf(key: string, bytes: Buffer, instance: StoredInstance): string {
+    try {
+      return JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, !isUncompressed(instance.transferSyntaxUid)));
+    } catch (err) {
+      // readDicomJson throws MipsegErrors only, each about the bytes: the same bytes fail the same way.
+      if (isMipsegError(err)) this.metadataFailures.remember(key, err);
+      throw err;
+    }
+  }
+
   /** The instance's DICOM JSON (pixel data by BulkDataURI placeholder), computed once and cached beside it. */
   async readMetadata(instance: StoredInstance): Promise<string> {
     const key = metadataKeyFor(instance);
@@ -1291,6 +1304,8 @@ export class Archive {
     } catch {
       // Not cached yet: computed below.
     }
+    const failure = this.metadataFailures.get(key);
+    if (failure) throw failure;
     let bytes: Buffer;
     try {
       bytes = await this.blobs.read(instance.storageKey);
@@ -1301,7 +1316,7 @@ export class Archive {
       if (gone) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
       throw err;
     }
-    const json = JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, !isUncompressed(instance.transferSyntaxUid)));
+    const json = this.metadataJsonOf(key, bytes, instance);
     // Cached only while the instance is still stored as it was read, and inside the study's gate: a deletion of the
     // study must never find this file written back into the folder it removed, with the patient's data in it.
     try {

@@ -1,0 +1,27 @@
+import type { MipsegError } from '../errors';
+
+/** Enough for every unreadable copy a real archive holds; a flood of crafted ones pushes out only the oldest. */
+const FAILURES_KEPT = 4096;
+
+/**
+ * Why the metadata of stored copies could not be read, by the copy (its metadata cache key, which names its storage
+ * key and SHA-256): the read is a parse on the thread that serves every request, and one that fails is not written
+ * to the cache on disk, so without this each request would parse the file again. A replacement is a new copy and is
+ * read again; the same bytes fail the same way, so an entry never goes stale. Kept in memory: after a restart each
+ * such copy costs one parse again.
+ */
+export class MetadataFailures {
+  private readonly failures = new Map<string, MipsegError>();
+
+  constructor(private readonly kept = FAILURES_KEPT) {}
+
+  get(copyKey: string): MipsegError | undefined {
+    return this.failures.get(copyKey);
+  }
+
+  remember(copyKey: string, error: MipsegError): void {
+    this.failures.delete(copyKey);
+    this.failures.set(copyKey, error);
+    if (this.failures.size > this.kept) this.failures.delete(this.failures.keys().next().value as string);
+  }
+}
