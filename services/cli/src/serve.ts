@@ -42,8 +42,8 @@ interface Started {
 
 /**
  * Closes what a failed start had started, last first, each on its own: a port in use (EADDRINUSE) must not leave an
- * embedded analysis claimed by a process about to exit (the pipeline's close hands it back, queued, rather than the
- * next start counting a stall against it), nor, for a caller that goes on (a test), threads and the index open.
+ * embedded analysis claimed by a process about to exit (the next start would count a stall against it), nor, for a
+ * caller that goes on (a test), threads and the index open.
  */
 async function undoStart(started: Started[], log: Logger): Promise<void> {
   for (const { part, close } of [...started].reverse()) {

@@ -1,4 +1,4 @@
-import { DelayedError, isNotConnectionError, Job, Queue, UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type JobType, type MinimalJob, type WorkerOptions } from 'bullmq';
+import { DelayedError, isNotConnectionError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions, type JobType, type MinimalJob, type WorkerOptions } from 'bullmq';
 import { createHash } from 'node:crypto';
 import IORedis from 'ioredis';
 import { withTimeout } from '../async';
@@ -33,54 +33,6 @@ export interface BullMqQueueOptions {
   readonly gatewayWaitMaxMs?: number;
   /** Default RECENT_JOBS_PER_STATE (tests shorten it). */
   readonly recentJobsPerState?: number;
-  /**
-   * How long the process waits for close (WORKER_SHUTDOWN_MS): analyses and exports still running shortly before it
-   * ends are handed back (see handBackAfterMs). Absent: close waits for them, however long they take.
-   */
-  readonly shutdownMs?: number;
-}
-
-/**
- * When, in a shutdown of `shutdownMs`, the analyses and exports still running are handed back: early enough that
- * the hand-back (one Redis call each) and the close after it end before the process leaves without them.
- */
-export function handBackAfterMs(shutdownMs: number): number {
-  return shutdownMs - Math.min(5000, Math.round(shutdownMs / 5));
-}
-
-const HANDED_BACK = Symbol('handed back');
-
-/**
- * Runs a job's work, unless the worker cancels it (see BullMqJobQueue.close): then the job is moved back to wait with
- * the lock this worker holds, and WaitingError tells BullMQ that it is no longer this worker's (no attempt used).
- * A job a shutdown left in hand instead would be taken back as stalled once its lock lapsed, counting a stall
- * (JOB_MAX_STALLS) for a planned restart. The work itself is left behind: the process is about to end it.
- */
-async function unlessHandedBack<T>(job: Job, token: string | undefined, signal: AbortSignal | undefined, work: () => Promise<T>,
-  log: Logger): Promise<T> {
-  if (!signal) return work();
-  const running = work();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<typeof HANDED_BACK>((resolve) => {
-    onAbort = () => resolve(HANDED_BACK);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    const first = await Promise.race([running, aborted]);
-    if (first !== HANDED_BACK) return first;
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
-  running.catch(() => undefined); // its end no longer matters, and must not be an unhandled rejection
-  try {
-    await job.moveToWait(token);
-    log.info({ jobId: job.id, queue: job.queueName }, 'shutting down: job handed back to the queue, to run again elsewhere');
-  } catch (err) {
-    // The lock lapsed already (Redis was away): it is taken back as stalled, as it would have been without this.
-    log.warn({ err, jobId: job.id, queue: job.queueName }, 'shutting down: could not hand the job back; it will be taken back as stalled');
-  }
-  throw new WaitingError();
 }
 
 interface ProgressData {
@@ -717,8 +669,7 @@ export class BullMqJobQueue implements JobQueue {
       }, { ...base, concurrency: 1, maxStalledCount: STUDY_CHECK_MAX_STALLS }));
     }
     if (!options.analyses) return;
-    const analyses = new Worker('analyses', (job: Job, token?: string, signal?: AbortSignal) =>
-      unlessHandedBack(job, token, signal, () => this.runAnalysis(handlers, job, token), this.log),
+    const analyses = new Worker('analyses', (job: Job, token?: string) => this.runAnalysis(handlers, job, token),
       { ...base, concurrency: options.concurrency, maxStalledCount: this.options.maxStalls ?? MAX_STALLS });
     this.finishedRequests.watch(analyses);
     this.addWorker(analyses);
@@ -733,7 +684,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   private exportWorker(queue: Queue, exportResult: ExportHandler, base: WorkerOptions): Worker {
-    const worker = new Worker(queue.name, (job: Job, token?: string, signal?: AbortSignal) => unlessHandedBack(job, token, signal, async () => {
+    const worker = new Worker(queue.name, async (job: Job, token?: string) => {
       // Completed, not failed: nothing went wrong, and a completed job is never retried (retryExport takes failed ones).
       const superseded = await this.supersededExport(job);
       if (superseded) return superseded;
@@ -741,7 +692,7 @@ export class BullMqJobQueue implements JobQueue {
       if (status.state === 'failed') throw new UnrecoverableError(status.detail ?? 'export refused');
       if (status.state !== 'sent') throw new Error(status.detail ?? 'export not sent');
       return status;
-    }, this.log), { ...base, concurrency: EXPORTS_PER_DESTINATION, maxStalledCount: this.options.maxStalls ?? MAX_STALLS });
+    }, { ...base, concurrency: EXPORTS_PER_DESTINATION, maxStalledCount: this.options.maxStalls ?? MAX_STALLS });
     // As the embedded runner does: an administrator reading the worker's log sees each export that did not go.
     worker.on('failed', (job, err) => {
       const data = job?.data as ExportData | undefined;
@@ -952,28 +903,14 @@ export class BullMqJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     this.closing = true;
-    // Analyses and exports are let finish, until shortly before the process would leave without them (shutdownMs):
-    // then they are handed back (see unlessHandedBack), so that a planned shutdown costs them no stall.
-    const { shutdownMs } = this.options;
-    const handBack = shutdownMs === undefined ? undefined : setTimeout(() => {
-      for (const w of this.workers) if (w.name !== 'study-checks') w.cancelAllJobs('shutting down');
-    }, handBackAfterMs(shutdownMs));
-    try {
-      await this.closeWorkers();
-    } finally {
-      clearTimeout(handBack);
-    }
-    await this.finishedRequests.settle();
-    await Promise.all(this.queues().map((q) => q.close()));
-    await this.connection.quit();
-  }
-
-  private async closeWorkers(): Promise<void> {
     await Promise.all([this.formerScan, this.earlierSummaries, this.studyIndexBuild]);
     // A study check is not waited for: after a Redis outage its worker's close can wait for ever on a blocking read
     // that its reconnecting connection never answers, and a check cut short is harmless (it runs again, see
-    // STUDY_CHECK_MAX_STALLS).
+    // STUDY_CHECK_MAX_STALLS). Analyses and exports are let finish.
     await Promise.all(this.workers.map((w) => w.close(w.name === 'study-checks')));
+    await this.finishedRequests.settle();
+    await Promise.all(this.queues().map((q) => q.close()));
+    await this.connection.quit();
   }
 }
 

@@ -272,45 +272,6 @@ describe('embedded job runner: work starts when it becomes due, not at the next 
     }
   });
 
-  test('a shutdown that leaves without an analysis (it outlasted the wait) hands it back: no attempt used, no stall counted', async () => {
-    const processes = killedProcesses(join(dir, 'shut-down.sqlite'),
-      { analysisRetry: { attempts: 1, baseDelayMs: 0 }, exportRetry: retry, exportDestinations: [], maxStalls: 1, pollMs: 20 });
-    try {
-      const first = processes.start();
-      await first.enqueueAnalysis('job-a', request('1.2.3.1'));
-      await processes.started(1);
-      const handedBack = (q: EmbeddedJobQueue) =>
-        until(async () => ((await q.getJob('job-a'))?.state === 'queued' ? true : undefined), 'the analysis to be handed back', WAIT);
-      void first.close(); // the shutdown begins; it waits for the analysis, and the process leaves without it
-      await handedBack(first);
-      const second = processes.start();
-      await processes.started(2);
-      void second.close();
-      await handedBack(second);
-      // Two stalls would fail it (JOB_MAX_STALLS 1), a used attempt too (JOB_ATTEMPTS 1).
-      const job = await doneJob(processes.start(() => Promise.resolve(RESULT)), 'job-a');
-      expect(job).toMatchObject({ attempts: 1, result: RESULT });
-    } finally {
-      await processes.end();
-    }
-  });
-
-  test('an analysis that fails while a shutdown waits for it keeps the attempt it used', async () => {
-    const path = join(dir, 'fails-in-shutdown.sqlite');
-    const options = { analysisRetry: { attempts: 3, baseDelayMs: 0 }, exportRetry: retry, exportDestinations: [], pollMs: 20 };
-    const q = new EmbeddedJobQueue(path, log, options);
-    let fail: (err: Error) => void = () => undefined;
-    q.startProcessing({ checkStudy: () => Promise.resolve(),
-      analyze: () => new Promise<ResultUids>((_resolve, reject) => (fail = reject)) }, { concurrency: 1, studyChecks: false, analyses: true });
-    await q.enqueueAnalysis('job-a', request('1.2.3.1'));
-    await until(async () => ((await q.getJob('job-a'))?.state === 'running' ? true : undefined), 'the analysis to start', WAIT);
-    const closed = q.close();
-    fail(new Error('connection reset'));
-    await closed;
-    const job = await open(NO_POLL_MS, path).getJob('job-a');
-    expect(job).toMatchObject({ state: 'queued', attempts: 1, failureReason: expect.stringMatching(/connection reset/) });
-  });
-
   test('a job store written before stalls were counted opens, and its interrupted analysis runs again', async () => {
     const path = join(dir, 'before-stalls.sqlite');
     const before = new Database(path);

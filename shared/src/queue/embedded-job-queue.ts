@@ -480,9 +480,7 @@ export class EmbeddedJobQueue implements JobQueue {
     const timings: Partial<Record<Stage, number>> = {};
     const progress = {
       stage: (stage: Stage, value: number) => {
-        // Not once a shutdown has handed it back: a queued job shows no stage (see handBackOnShutdown).
-        this.statements.prepare(`UPDATE jobs SET stage = ?, progress = ?, timings = ? WHERE id = ? AND state = 'running'`)
-          .run(stage, Math.round(value), JSON.stringify(timings), row.id);
+        this.statements.prepare('UPDATE jobs SET stage = ?, progress = ?, timings = ? WHERE id = ?').run(stage, Math.round(value), JSON.stringify(timings), row.id);
         return Promise.resolve();
       },
       timing: (stage: Stage, ms: number) => {
@@ -498,12 +496,11 @@ export class EmbeddedJobQueue implements JobQueue {
     }
     // One transaction: a job recorded done always has its exports. If it cannot be written the analysis did not
     // fail: this rejects, and track() runs it again once writes work (the same result), rather than recording it
-    // as failed with the database's error. Its attempts are written, not left as they are: a shutdown may have given
-    // this one back meanwhile (handBackOnShutdown).
+    // as failed with the database's error.
     this.db.transaction(() => {
       this.statements.prepare(`UPDATE jobs SET state = 'done', progress = 100, finished_at = ?, result = ?, timings = ?,
-        failure_code = NULL, failure_reason = NULL, request = ?, attempts = ? WHERE id = ?`)
-        .run(Date.now(), JSON.stringify(result), JSON.stringify(timings), JSON.stringify(summariseRequest(request)), row.attempts + 1, row.id);
+        failure_code = NULL, failure_reason = NULL, request = ? WHERE id = ?`)
+        .run(Date.now(), JSON.stringify(result), JSON.stringify(timings), JSON.stringify(summariseRequest(request)), row.id);
       this.addExports(row.id);
     })();
   }
@@ -517,23 +514,22 @@ export class EmbeddedJobQueue implements JobQueue {
       this.log.warn({ jobId: row.id, attempts, delay, code: error.code }, 'analysis failed; will retry');
       // No stage or progress of the attempt that failed: the job would read as storing at 90 % while it waits.
       this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL, progress = 0, timings = ?, next_attempt_at = ?, failure_code = ?,
-        failure_reason = ?, attempts = ? WHERE id = ?`).run(JSON.stringify(timings), Date.now() + delay, error.code, error.message, attempts, row.id);
+        failure_reason = ? WHERE id = ?`).run(JSON.stringify(timings), Date.now() + delay, error.code, error.message, row.id);
       return;
     }
-    this.recordFailed(row, error, timings, attempts);
+    this.recordFailed(row, error, timings);
   }
 
-  /** `attempts`: those it made, written rather than left as they are (see runAnalysis). */
-  private recordFailed(row: JobRow, error: MipsegError, timings: Partial<Record<Stage, number>>, attempts: number): void {
+  private recordFailed(row: JobRow, error: MipsegError, timings: Partial<Record<Stage, number>>): void {
     this.log.warn({ jobId: row.id, code: error.code, reason: error.message }, 'analysis failed');
     const request = row.request ? JSON.stringify(summariseRequest(JSON.parse(row.request) as StoredAnalysisRequest)) : null;
-    this.statements.prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, failure_code = ?, failure_reason = ?, timings = ?, request = ?,
-      attempts = ? WHERE id = ?`).run(Date.now(), error.code, error.message, JSON.stringify(timings), request, attempts, row.id);
+    this.statements.prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, failure_code = ?, failure_reason = ?, timings = ?, request = ?
+      WHERE id = ?`).run(Date.now(), error.code, error.message, JSON.stringify(timings), request, row.id);
   }
 
   /**
    * An analysis still running when the process last ended was cut off by a crash or a kill: a restart that did not
-   * let the shutdown begin (a shutdown hands its analyses back, see handBackOnShutdown), or the analysis itself (an
+   * wait for it (a clean shutdown hands its analyses back, see handBackOnShutdown), or the analysis itself (an
    * out-of-memory kill, a crash in native code). That is a stall, as queue mode calls it, not an attempt: it gives
    * back the attempt its start took, so that two restarts during a long analysis and one transient failure do not
    * fail a good study for good at JOB_ATTEMPTS=3. Stalls have a budget of their own (JOB_MAX_STALLS): one that takes
@@ -545,9 +541,7 @@ export class EmbeddedJobQueue implements JobQueue {
     const interrupted = this.db.transaction(() => {
       this.statements.prepare(`UPDATE jobs SET attempts = max(attempts - 1, 0), stalls = stalls + 1 WHERE state = 'running'`).run();
       const spent = this.statements.prepare(`SELECT * FROM jobs WHERE state = 'running' AND stalls > ?`).all(limit) as JobRow[];
-      for (const row of spent) {
-        this.recordFailed(row, stalledTooOften(row.stalls), JSON.parse(row.timings) as Partial<Record<Stage, number>>, row.attempts);
-      }
+      for (const row of spent) this.recordFailed(row, stalledTooOften(row.stalls), JSON.parse(row.timings) as Partial<Record<Stage, number>>);
       return this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL WHERE state = 'running'`).run().changes;
     })();
     if (interrupted) this.log.warn({ jobs: interrupted }, 're-queued analyses interrupted by a crash or a kill (one stall each)');
@@ -648,28 +642,9 @@ export class EmbeddedJobQueue implements JobQueue {
     if (this.timer) clearInterval(this.timer);
     for (const timer of this.studyCheckTimers.values()) clearTimeout(timer);
     this.studyCheckTimers.clear();
-    await this.ticking; // after it no tick starts anything (closing)
-    this.handBackOnShutdown();
+    await this.ticking;
     await this.checking;
     await Promise.allSettled([...this.running]);
     this.db.close();
-  }
-
-  /**
-   * Gives the analyses running back to the queue as the shutdown begins, as if never started: they use no attempt
-   * and count no stall, whether they end before the process does (their end is written over this, attempts
-   * included) or the process leaves without them (`mipseg serve` waits CLOSE_TIMEOUT_MS for its pipeline, a
-   * supervisor's grace period may be shorter). A planned restart is neither the job's fault nor a sign that it brings
-   * the process down. Written at once, not at the end of the wait, which a process cut off never reaches. A write
-   * that fails (a full disk) leaves them running: the next start then counts a stall for each.
-   */
-  private handBackOnShutdown(): void {
-    try {
-      const { changes } = this.statements.prepare(`UPDATE jobs SET state = 'queued', stage = NULL, progress = 0, attempts = max(attempts - 1, 0)
-        WHERE state = 'running'`).run();
-      if (changes) this.log.info({ jobs: changes }, 'shutting down: analyses under way are handed back, to run again at the next start unless they end first');
-    } catch (err) {
-      this.log.error({ err }, 'shutting down: could not hand back the analyses under way; the next start counts a stall for each');
-    }
   }
 }

@@ -43,8 +43,7 @@ export function createJobQueue(config: Config, log: Logger): JobQueue {
     exportDestinations: p.exportDestinations,
     maxStalls: p.jobMaxStalls,
   };
-  if (p.redisUrl) return new BullMqJobQueue({ ...common, redisUrl: p.redisUrl, prefix: p.queuePrefix, lockDurationMs: p.jobLockMs,
-    shutdownMs: p.workerShutdownMs }, log);
+  if (p.redisUrl) return new BullMqJobQueue({ ...common, redisUrl: p.redisUrl, prefix: p.queuePrefix, lockDurationMs: p.jobLockMs }, log);
   return new EmbeddedJobQueue(join(config.dataDir, 'jobs.sqlite'), log, common);
 }
 
