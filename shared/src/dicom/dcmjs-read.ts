@@ -3,7 +3,6 @@ import type * as dicomParser from 'dicom-parser';
 import {
   dicomTextDecoder, EXTENDED_VRS, specificCharacterSetOf, usesCodeExtensions, type DicomTextDecoder,
 } from './character-sets';
-import { withDefinedLengthItems } from './defined-length-items';
 import { parseStoredDicom } from './parse-options';
 import { assertSequenceDepthWithin } from './sequence-depth';
 
@@ -166,8 +165,7 @@ export function readDcmjsDataSet(bytes: Uint8Array, parsed: dicomParser.DataSet 
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
   const extended = codeExtensionElements(parsed).filter((el) => el.dataOffset + el.length <= end);
   for (const el of extended) overwriteWithSingleByteSet(buffer, el);
-  const defined = withDefinedLengthItems(new Uint8Array(buffer), parsed).buffer as ArrayBuffer;
-  const file = dcmjs.data.DicomMessage.readFile(defined, { untilTag: PIXEL_DATA, includeUntilTagValue: false });
+  const file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: PIXEL_DATA, includeUntilTagValue: false });
   if (extended.length) redecodeDict(file.dict, parsed, dicomTextDecoder(''));
   return file;
 }
