@@ -1,5 +1,7 @@
 import { errorCodeOf, syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
-import { CODE_VALUE, withNestedSequences } from '../../../test/support/nested-sequences';
+import {
+  CODE_VALUE, IMPLICIT_CODE_VALUE, implicitInstanceWith, implicitNestedSequences, withNestedSequences, type ImplicitSequenceTag,
+} from '../../../test/support/nested-sequences';
 import { MipsegError } from '../errors';
 import { readDcmjsDataSet } from './dcmjs-read';
 import { parseInstanceHeader } from './parse-header';
@@ -33,6 +35,40 @@ describe('sequence nesting at ingest', () => {
   // The reviewer's file: stored, then every metadata read blocked the service ~10 s and overflowed dcmjs's stack.
   test('refuses a file nested 1,500 levels deep', () => {
     expect(errorCodeOf(() => parseInstanceHeader(petWithSequencesNested(1500)))).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
+  });
+});
+
+function implicitWithSequencesNested(depth: number, tag: ImplicitSequenceTag): Buffer {
+  return implicitInstanceWith('2.25.5155.1', implicitNestedSequences(depth, IMPLICIT_CODE_VALUE, tag));
+}
+
+describe('sequence nesting in Implicit VR', () => {
+  // dicom-parser reads the Item Delimitation Item that closes the innermost item as a sequence with no items.
+  test.each<ImplicitSequenceTag>(['standard', 'private'])('takes %s sequences nested as deep as the limit', (tag) => {
+    expect(parseInstanceHeader(implicitWithSequencesNested(MAX_SEQUENCE_DEPTH, tag)).sopInstanceUid).toBe('2.25.5155.1');
+  });
+
+  // dicom-parser reads a private sequence of undefined length and keeps none of its items: dcmjs reads them all.
+  test.each<ImplicitSequenceTag>(['standard', 'private'])('refuses %s sequences nested one level deeper than the limit', (tag) => {
+    const err = thrownBy(() => parseInstanceHeader(implicitWithSequencesNested(MAX_SEQUENCE_DEPTH + 1, tag)));
+    expect(err.code).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
+  });
+
+  test('refuses private sequences nested 200 levels deep, on a metadata read too', () => {
+    const file = implicitWithSequencesNested(200, 'private');
+    expect(errorCodeOf(() => parseInstanceHeader(file))).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
+    expect(errorCodeOf(() => readDcmjsDataSet(file))).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
+  });
+
+  test('refuses private sequences inside standard ones, past the limit together', () => {
+    const privateOnes = implicitNestedSequences(MAX_SEQUENCE_DEPTH / 2 + 1, IMPLICIT_CODE_VALUE, 'private');
+    const file = implicitInstanceWith('2.25.5155.1', implicitNestedSequences(MAX_SEQUENCE_DEPTH / 2, privateOnes, 'standard'));
+    expect(errorCodeOf(() => parseInstanceHeader(file))).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
+  });
+
+  test('refuses private sequences nested 1,500 levels deep without running out of stack', () => {
+    const code = errorCodeOf(() => parseInstanceHeader(implicitWithSequencesNested(1500, 'private')));
+    expect(['MIPSEG_DICOM_SEQUENCES_TOO_DEEP', 'MIPSEG_DICOM_UNPARSEABLE']).toContain(code);
   });
 });
 
