@@ -37,9 +37,18 @@ export function dicomParseOptions(untilTag?: string): dicomParser.ParseDicomOpti
   return untilTag === undefined ? { vrCallback: implicitVr } : { untilTag, vrCallback: implicitVr };
 }
 
-/** What dicom-parser threw, in words: it throws strings as often as Errors. */
+/**
+ * What dicom-parser threw, without the data set it read so far: parseDicom throws { exception, dataSet }, whose data
+ * set holds the whole file's bytes (kept as an error's cause, or remembered with it, a large multi-frame file's).
+ */
+function parserException(err: unknown): unknown {
+  return typeof err === 'object' && err !== null && 'exception' in err && 'dataSet' in err ? err.exception : err;
+}
+
+/** What dicom-parser threw, in words: it throws strings as often as Errors, and either in { exception, dataSet }. */
 export function parseErrorDetail(err: unknown): string {
-  return typeof err === 'string' ? err : err instanceof Error ? err.message : 'parse error';
+  const exception = parserException(err);
+  return typeof exception === 'string' ? exception : exception instanceof Error ? exception.message : 'parse error';
 }
 
 /** A stored PS3.10 file parsed with dicomParseOptions; MIPSEG_DICOM_UNPARSEABLE where dicom-parser gives up. */
@@ -47,6 +56,6 @@ export function parseStoredDicom(bytes: Uint8Array, untilTag?: string): dicomPar
   try {
     return parseDicomReadingNewerVrs(bytes, dicomParseOptions(untilTag));
   } catch (err) {
-    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', parseErrorDetail(err), { cause: err });
+    throw new MipsegError('MIPSEG_DICOM_UNPARSEABLE', parseErrorDetail(err), { cause: parserException(err) });
   }
 }

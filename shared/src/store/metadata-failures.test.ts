@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
 import { CODE_VALUE, withNestedSequences } from '../../../test/support/nested-sequences';
+import { unparseablePetInstance } from '../../../test/support/unparseable-dicom';
 import * as dicomJson from '../dicom/dicom-json';
-import { isMipsegError } from '../errors';
+import { isMipsegError, type MipsegError } from '../errors';
 import { createLogger } from '../log';
 import { Archive } from './archive';
 import type { StoredInstance } from './sqlite-index';
@@ -41,6 +42,16 @@ async function storeUnreadable(): Promise<StoredInstance> {
   return instance;
 }
 
+async function errorOfRead(instance: StoredInstance): Promise<MipsegError> {
+  try {
+    await archive.readMetadata(instance);
+  } catch (err) {
+    if (isMipsegError(err)) return err;
+    throw err;
+  }
+  throw new Error('read');
+}
+
 async function codeOfRead(instance: StoredInstance): Promise<string | undefined> {
   try {
     await archive.readMetadata(instance);
@@ -65,4 +76,15 @@ test('the failure follows the stored copy: a replacement of the instance is read
   expect(replacement.sha256).not.toBe(unreadable.sha256);
   const json = JSON.parse(await archive.readMetadata(replacement)) as Record<string, unknown>;
   expect(json['00080018']).toEqual({ vr: 'UI', Value: [SOP] });
+});
+
+// dicom-parser's error holds the data set it read so far, with the whole file's bytes: a large multi-frame file's.
+test('what is remembered of a failed read is its code and words, not the file it was read from', async () => {
+  const instance = await store(syntheticPetInstance({ sopInstanceUid: SOP }));
+  writeFileSync(join(dir, instance.storageKey), unparseablePetInstance(SOP));
+  const first = await errorOfRead(instance);
+  const again = await errorOfRead(instance);
+  expect(again.code).toBe('MIPSEG_DICOM_UNPARSEABLE');
+  expect(again.message).toBe(first.message);
+  expect(again.cause).toBeUndefined();
 });

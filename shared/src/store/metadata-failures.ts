@@ -1,4 +1,4 @@
-import type { MipsegError } from '../errors';
+import { MipsegError } from '../errors';
 
 /** Enough for every unreadable copy a real archive holds; a flood of crafted ones pushes out only the oldest. */
 const FAILURES_KEPT = 4096;
@@ -19,9 +19,10 @@ export class MetadataFailures {
     return this.failures.get(copyKey);
   }
 
+  /** Keeps the error's code and words only: its cause can hold the whole file (dicom-parser's data set read so far). */
   remember(copyKey: string, error: MipsegError): void {
     this.failures.delete(copyKey);
-    this.failures.set(copyKey, error);
+    this.failures.set(copyKey, new MipsegError(error.code, error.detail));
     if (this.failures.size > this.kept) this.failures.delete(this.failures.keys().next().value as string);
   }
 }
