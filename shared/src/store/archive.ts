@@ -14,7 +14,7 @@ import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
 import { FileBlobStore, parseRetiredKey, type BlobStore } from './blob-store';
 import { FreeSpaceFloor, type ReceivingFloorCheck } from './free-space-floor';
-import { MetadataFailures } from './metadata-failures';
+import { failsOverTheBytes, MetadataFailures } from './metadata-failures';
 import { DataDirLock } from './data-dir-lock';
 import { separatePatientsWithoutId } from './patients-without-id';
 import { storableEncodingRefusal } from './storable-encoding';
@@ -1290,8 +1290,8 @@ export class Archive {
     try {
       return JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, !isUncompressed(instance.transferSyntaxUid)));
     } catch (err) {
-      // readDicomJson throws MipsegErrors only, each about the bytes: the same bytes fail the same way.
-      if (isMipsegError(err)) this.metadataFailures.remember(key, err);
+      // Only while the index still names the copy: bytes read after a replacement committed are not those `key` names.
+      if (isMipsegError(err) && failsOverTheBytes(err) && this.isStillStored(instance)) this.metadataFailures.remember(key, err);
       throw err;
     }
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
 import { CODE_VALUE, withNestedSequences } from '../../../test/support/nested-sequences';
 import { unparseablePetInstance } from '../../../test/support/unparseable-dicom';
+import * as dcmjs from 'dcmjs';
 import * as dicomJson from '../dicom/dicom-json';
 import { isMipsegError, type MipsegError } from '../errors';
 import { createLogger } from '../log';
@@ -87,4 +88,26 @@ test('what is remembered of a failed read is its code and words, not the file it
   expect(again.code).toBe('MIPSEG_DICOM_UNPARSEABLE');
   expect(again.message).toBe(first.message);
   expect(again.cause).toBeUndefined();
+});
+
+test('a read that failed for want of memory is not remembered: the next read answers the metadata', async () => {
+  const instance = await store(syntheticPetInstance({ sopInstanceUid: SOP }));
+  jest.spyOn(dcmjs.data.DicomMessage, 'readFile').mockImplementationOnce(() => {
+    throw new RangeError('Array buffer allocation failed');
+  });
+  expect(await codeOfRead(instance)).toBe('MIPSEG_DICOM_UNPARSEABLE');
+  const json = JSON.parse(await archive.readMetadata(instance)) as Record<string, unknown>;
+  expect(json['00080018']).toEqual({ vr: 'UI', Value: [SOP] });
+});
+
+// The bytes read were the replacement's, not those of the copy the caller looked up: its key must not name them.
+test('a failed read of a copy replaced since it was looked up is not remembered for that copy', async () => {
+  const replaced = await store(syntheticPetInstance({ sopInstanceUid: SOP, acquisitionTime: '100000' }));
+  const replacement = await store(syntheticPetInstance({ sopInstanceUid: SOP, acquisitionTime: '100500' }));
+  expect(replacement.storageKey).toBe(replaced.storageKey);
+  writeFileSync(join(dir, replacement.storageKey), unparseablePetInstance(SOP));
+  const reads = jest.spyOn(dicomJson, 'readDicomJson');
+  expect(await codeOfRead(replaced)).toBe('MIPSEG_DICOM_UNPARSEABLE');
+  expect(await codeOfRead(replaced)).toBe('MIPSEG_DICOM_UNPARSEABLE');
+  expect(reads).toHaveBeenCalledTimes(2);
 });
