@@ -1,8 +1,7 @@
-import { errorCodeOf, syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
+import { errorCodeOf, mipsegErrorThrownBy, syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
 import {
   CODE_VALUE, IMPLICIT_CODE_VALUE, implicitInstanceWith, implicitNestedSequences, withNestedSequences, type ImplicitSequenceTag,
 } from '../../../test/support/nested-sequences';
-import { MipsegError } from '../errors';
 import { readDcmjsDataSet } from './dcmjs-read';
 import { parseInstanceHeader } from './parse-header';
 import { MAX_SEQUENCE_DEPTH } from './sequence-depth';
@@ -11,23 +10,13 @@ function petWithSequencesNested(depth: number, undefinedLength = true): Buffer {
   return withNestedSequences(syntheticPetInstance({ sopInstanceUid: '2.25.5151.1' }), depth, CODE_VALUE, undefinedLength);
 }
 
-function thrownBy(fn: () => unknown): MipsegError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof MipsegError) return err;
-    throw err;
-  }
-  throw new Error('nothing thrown');
-}
-
 describe('sequence nesting at ingest', () => {
   test.each([true, false])('takes sequences nested as deep as the limit (undefined lengths: %s)', (undefinedLength) => {
     expect(parseInstanceHeader(petWithSequencesNested(MAX_SEQUENCE_DEPTH, undefinedLength)).sopInstanceUid).toBe('2.25.5151.1');
   });
 
   test.each([true, false])('refuses sequences nested one level deeper than the limit, naming both (undefined lengths: %s)', (undefinedLength) => {
-    const err = thrownBy(() => parseInstanceHeader(petWithSequencesNested(MAX_SEQUENCE_DEPTH + 1, undefinedLength)));
+    const err = mipsegErrorThrownBy(() => parseInstanceHeader(petWithSequencesNested(MAX_SEQUENCE_DEPTH + 1, undefinedLength)));
     expect(err).toMatchObject({ code: 'MIPSEG_DICOM_SEQUENCES_TOO_DEEP', failureReason: 0xc000, httpStatus: 400 });
     expect(err.message).toContain(`${MAX_SEQUENCE_DEPTH + 1} levels, at most ${MAX_SEQUENCE_DEPTH}`);
   });
@@ -50,7 +39,7 @@ describe('sequence nesting in Implicit VR', () => {
 
   // dicom-parser reads a private sequence of undefined length and keeps none of its items: dcmjs reads them all.
   test.each<ImplicitSequenceTag>(['standard', 'private'])('refuses %s sequences nested one level deeper than the limit', (tag) => {
-    const err = thrownBy(() => parseInstanceHeader(implicitWithSequencesNested(MAX_SEQUENCE_DEPTH + 1, tag)));
+    const err = mipsegErrorThrownBy(() => parseInstanceHeader(implicitWithSequencesNested(MAX_SEQUENCE_DEPTH + 1, tag)));
     expect(err.code).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
   });
 

@@ -1,5 +1,5 @@
 import * as dcmjs from 'dcmjs';
-import { isMipsegError } from '@mipseg/shared/errors';
+import { isMipsegError, type MipsegError } from '@mipseg/shared/errors';
 import type { RenderedMip, SourceSeriesContext } from '../../../services/worker/src/dicom-output';
 import { writePart10 } from '../../../services/worker/src/dicom-output/part10';
 
@@ -125,6 +125,17 @@ export function errorCodeOf(fn: () => unknown): string | undefined {
     return isMipsegError(err) ? err.code : `not a MipsegError: ${String(err)}`;
   }
   return undefined;
+}
+
+/** The MipsegError `fn` throws; anything else thrown is thrown on, and nothing thrown fails the test. */
+export function mipsegErrorThrownBy(fn: () => unknown): MipsegError {
+  try {
+    fn();
+  } catch (err) {
+    if (isMipsegError(err)) return err;
+    throw err;
+  }
+  throw new Error('nothing thrown');
 }
 
 /** A written file read back with dcmjs, keyword-keyed (values as dcmjs naturalises them). */
