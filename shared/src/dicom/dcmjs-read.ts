@@ -17,6 +17,16 @@ import { assertSequenceDepthWithin } from './sequence-depth';
 const PIXEL_DATA = '7FE00010';
 const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
 
+/** dcmjs's SQ reader, reading the items in Implicit VR Little Endian whatever the file's transfer syntax. */
+function implicitSequenceReader(): dcmjs.ValueRepresentationInstance {
+  // dcmjs keeps one instance per VR: the SQ reader every sequence uses is wrapped, never changed.
+  const sequence = dcmjs.data.ValueRepresentation.createByTypeString('SQ');
+  const read = sequence.read.bind(sequence);
+  return Object.create(sequence, {
+    read: { value: (stream: unknown, length: number, _syntax: string, options?: unknown) => read(stream, length, IMPLICIT_VR_LITTLE_ENDIAN, options) },
+  }) as typeof sequence;
+}
+
 /**
  * PS3.5 6.2.2: a sequence sent as UN (by an archive that did not know the attribute when it stored the file) holds
  * its items in Implicit VR Little Endian, of defined or undefined length. dcmjs 0.51 re-reads an explicit UN element
@@ -28,15 +38,10 @@ const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
 function readUnknownSequencesAsImplicit(): void {
   const vrs = dcmjs.data.ValueRepresentation;
   const byDictionary = vrs.parseUnknownVr.bind(vrs);
+  const implicitSequence = implicitSequenceReader();
   vrs.parseUnknownVr = (type) => {
     if (type === 'xs') return byDictionary('US');
-    if (type !== 'SQ') return byDictionary(type);
-    // dcmjs keeps one instance per VR: the SQ reader every sequence uses is wrapped, never changed.
-    const sequence = vrs.createByTypeString('SQ');
-    const read = sequence.read.bind(sequence);
-    return Object.create(sequence, {
-      read: { value: (stream: unknown, length: number, _syntax: string, options?: unknown) => read(stream, length, IMPLICIT_VR_LITTLE_ENDIAN, options) },
-    }) as typeof sequence;
+    return type === 'SQ' ? implicitSequence : byDictionary(type);
   };
 }
 readUnknownSequencesAsImplicit();
@@ -68,6 +73,41 @@ function readVrsDcmjsLacks(): void {
   vrs.createByTypeString = (type) => added.get(type) ?? byType(type);
 }
 readVrsDcmjsLacks();
+
+const UNDEFINED_LENGTH = 0xffffffff;
+
+/**
+ * PS3.5 6.2.2: a UN element of undefined length holds a sequence, its items in Implicit VR Little Endian, ended by a
+ * Sequence Delimitation Item; typically a private sequence re-encoded by an archive that did not know its tag. dcmjs
+ * 0.51 reads a UN whose tag its dictionary does not know as bytes, and with an undefined length it reads past the end,
+ * so the whole instance's metadata failed. It is read here as the SQ it is, as DCMTK (CP-246) and pydicom read it, and
+ * as a known tag sent as UN is above: the DICOM JSON model gives it as "SQ" with its items, and a binary value within
+ * them (a private element's, UN in Implicit VR) inline, as in any item. As UN it could be given only as the bytes of
+ * Implicit VR items (InlineBinary or a BulkDataURI), which every client would have to parse again to see the standard
+ * attributes an item holds. A UN of defined length stays UN: nothing in its encoding says it is a sequence.
+ */
+function readUnknownUndefinedLengthAsSequences(): void {
+  const vrs = dcmjs.data.ValueRepresentation;
+  const byType = vrs.createByTypeString.bind(vrs);
+  const unknown = byType('UN');
+  const implicitSequence = implicitSequenceReader();
+  // dcmjs names an element by its reader's type after reading its value, and learns the length only after choosing the
+  // reader: each UN element gets a reader of its own that calls itself SQ once it has read a sequence.
+  const readerOfOneElement = (): dcmjs.ValueRepresentationInstance => {
+    const reader = Object.create(unknown, {
+      read: {
+        value: (stream: unknown, length: number, syntax: string, options?: unknown) => {
+          if (length !== UNDEFINED_LENGTH) return unknown.read(stream, length, syntax, options);
+          Object.defineProperty(reader, 'type', { value: 'SQ' });
+          return implicitSequence.read(stream, length, IMPLICIT_VR_LITTLE_ENDIAN, options);
+        },
+      },
+    }) as dcmjs.ValueRepresentationInstance;
+    return reader;
+  };
+  vrs.createByTypeString = (type) => (type === 'UN' ? readerOfOneElement() : byType(type));
+}
+readUnknownUndefinedLengthAsSequences();
 
 /** VRs with one value whatever backslashes they hold (PS3.5 6.2). */
 const SINGLE_VALUED_VRS = new Set(['ST', 'LT', 'UT']);
