@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import createOpenJpegModule from '@cornerstonejs/codec-openjpeg/wasmjs';
 import * as dcmjs from 'dcmjs';
 import * as dicomParser from 'dicom-parser';
-import { instantiateWasmCodec, type WasmCodec } from '../../../services/worker/src/volume/wasm-codec';
+import { instantiateWasmCodec, type WasmCodec } from '@mipseg/shared/codecs';
 
 /** Runs a dcmtk converter (dcmcjpeg, dcmcjpls, dcmcrle, dcmdjpeg, …) on `input`, returning the file it wrote. */
 export function dcmtkConvert(tool: string, options: readonly string[], input: Uint8Array, dir: string, name: string): Uint8Array {

@@ -1,40 +1,20 @@
 import * as dicomParser from 'dicom-parser';
-import { Decoder } from 'jpeg-lossless-decoder-js';
+import {
+  DECODABLE_ENCAPSULATED_TRANSFER_SYNTAXES,
+  decodedSizeMismatch,
+  frameCodecFor,
+  type DecodedFrame,
+  type FrameCodec,
+} from '@mipseg/shared/codecs';
 import { TransferSyntax, viewStoredSamples } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import type { DataSet } from './dicom-dataset';
 import type { SliceHeader } from './slice-header';
-import { undecodableFrame, type DecodedFrame, type FrameCodec } from './frame-codec';
-import { RLE_LOSSLESS } from './rle-lossless';
-import { decodeJpeg2000Frame, decodeJpegLsFrame } from './wasm-frame-decoders';
 
 const NATIVE = new Set<string>([TransferSyntax.ImplicitVrLittleEndian, TransferSyntax.ExplicitVrLittleEndian]);
 
-const JPEG_LOSSLESS: FrameCodec = {
-  name: 'JPEG Lossless',
-  decode: (frame, header): DecodedFrame => {
-    const decoder = new Decoder();
-    // The decoder takes an ArrayBuffer and an offset; file bytes never live in a SharedArrayBuffer.
-    const samples = decoder.decode(frame.buffer as ArrayBuffer, frame.byteOffset, frame.length, header.bitsAllocated / 8);
-    return { samples, columns: decoder.xDim ?? 0, rows: decoder.yDim ?? 0 };
-  },
-};
-const JPEG_LS: FrameCodec = { name: 'JPEG-LS', decode: decodeJpegLsFrame };
-const JPEG_2000: FrameCodec = { name: 'JPEG 2000', decode: decodeJpeg2000Frame };
-
-/** Encapsulated transfer syntaxes by their codec. JPEG-LS near-lossless and JPEG 2000 (.91) may be lossy. */
-const FRAME_CODECS: ReadonlyMap<string, FrameCodec> = new Map([
-  [TransferSyntax.JpegLossless, JPEG_LOSSLESS],
-  [TransferSyntax.JpegLosslessSv1, JPEG_LOSSLESS],
-  [TransferSyntax.JpegLsLossless, JPEG_LS],
-  [TransferSyntax.JpegLsNearLossless, JPEG_LS],
-  [TransferSyntax.Jpeg2000Lossless, JPEG_2000],
-  [TransferSyntax.Jpeg2000, JPEG_2000],
-  [TransferSyntax.RleLossless, RLE_LOSSLESS],
-]);
-
 /** The transfer syntaxes assemblePetVolume decodes. */
-export const DECODABLE_TRANSFER_SYNTAXES: readonly string[] = [...NATIVE, ...FRAME_CODECS.keys()];
+export const DECODABLE_TRANSFER_SYNTAXES: readonly string[] = [...NATIVE, ...DECODABLE_ENCAPSULATED_TRANSFER_SYNTAXES];
 
 /**
  * What decoding reads of a parsed instance: the bytes and the Pixel Data element. A series keeps only this of
@@ -103,6 +83,12 @@ function decodeNative(source: PixelDataSource, element: dicomParser.Element, hea
   else writeSamplesMapped(samples, header, mapping, target);
 }
 
+/** A frame its codec cannot decode: the instance's fault (MIPSEG_VOLUME_INVALID), named with the instance. */
+function undecodableFrame(codecName: string, header: SliceHeader, reason: string, cause: unknown): MipsegError {
+  return new MipsegError('MIPSEG_VOLUME_INVALID',
+    `instance ${header.sopInstanceUid}: ${codecName} data cannot be decoded (${reason})`, { cause });
+}
+
 /** Runs the codec on the frame; undecodable data is the instance's fault, a codec that will not load is ours. */
 function decodeFrame(codec: FrameCodec, frame: Uint8Array, header: SliceHeader): DecodedFrame {
   try {
@@ -120,15 +106,10 @@ function decodeEncapsulated(source: PixelDataSource, element: dicomParser.Elemen
   }
   // Of the data set, dicom-parser reads only byteArray and byteArrayParser here: the source has both.
   const frame = dicomParser.readEncapsulatedPixelDataFromFragments(source as unknown as DataSet, element, 0, element.fragments.length);
-  const { samples, columns, rows } = decodeFrame(codec, frame, header);
-  if (columns !== header.columns || rows !== header.rows) {
-    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: ${codec.name} image is ` +
-      `${columns} columns x ${rows} rows, the header says Columns ${header.columns} and Rows ${header.rows}`);
-  }
-  if (samples.length !== target.length) {
-    throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: ${codec.name} image has ` +
-      `${samples.length} pixels, Rows x Columns is ${target.length}`);
-  }
+  const decoded = decodeFrame(codec, frame, header);
+  const mismatch = decodedSizeMismatch(codec.name, decoded, header);
+  if (mismatch !== undefined) throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid}: ${mismatch}`);
+  const { samples } = decoded;
   if (header.pixelRepresentation === 0 && header.bitsStored === header.bitsAllocated) writeMapped(samples, mapping, target);
   else writeSamplesMapped(samples, header, mapping, target);
 }
@@ -136,7 +117,7 @@ function decodeEncapsulated(source: PixelDataSource, element: dicomParser.Elemen
 function assertDecodable(header: SliceHeader): void {
   const unsupported = (what: string): MipsegError =>
     new MipsegError('MIPSEG_VOLUME_UNSUPPORTED', `instance ${header.sopInstanceUid}: ${what}`);
-  if (!NATIVE.has(header.transferSyntaxUid) && !FRAME_CODECS.has(header.transferSyntaxUid)) {
+  if (!NATIVE.has(header.transferSyntaxUid) && !frameCodecFor(header.transferSyntaxUid)) {
     throw unsupported(`transfer syntax ${header.transferSyntaxUid} (decoded: ${DECODABLE_TRANSFER_SYNTAXES.join(', ')})`);
   }
   if (header.numberOfFrames !== 1) throw unsupported(`${header.numberOfFrames} frames (multi-frame PET is not assembled)`);
@@ -167,7 +148,7 @@ export function decodeSliceInto(source: PixelDataSource, header: SliceHeader, ta
     throw new MipsegError('MIPSEG_VOLUME_INVALID', `instance ${header.sopInstanceUid} has no Pixel Data (7FE0,0010)`);
   }
   const mapping = valueMapping(header, scale);
-  const codec = FRAME_CODECS.get(header.transferSyntaxUid);
+  const codec = frameCodecFor(header.transferSyntaxUid);
   if (codec) decodeEncapsulated(source, element, header, mapping, target, codec);
   else decodeNative(source, element, header, mapping, target);
 }

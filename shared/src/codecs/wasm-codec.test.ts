@@ -1,5 +1,5 @@
 import createCharLsModule from '@cornerstonejs/codec-charls/decodewasmjs';
-import { isMipsegError } from '@mipseg/shared/errors';
+import { isMipsegError } from '../errors';
 import { instantiateWasmCodec, LazyWasmCodec } from './wasm-codec';
 
 const CHARLS_WASM = require.resolve('@cornerstonejs/codec-charls/decodewasm');

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { MipsegError } from '@mipseg/shared/errors';
+import { MipsegError } from '../errors';
 
 /** An emscripten MODULARIZE factory, as the codec packages export it: it puts the module's exports on `options`. */
 export type EmscriptenFactory = (options: object) => Promise<unknown>;
@@ -30,7 +30,8 @@ function syncOptions(wasmFile: string, messages: string[]): { options: object; f
     print: keep,
     printErr: keep,
     // Handing the instance back at once lets the factory finish initialising before it returns: decoding is
-    // synchronous (the volume is assembled in one pass), and Node compiles WebAssembly of any size synchronously.
+    // synchronous (a volume is assembled, a frame rendered, in one pass), and Node compiles WebAssembly of any size
+    // synchronously.
     instantiateWasm: (imports: object, receive: (instance: object, module: object) => void): object => {
       try {
         const compiled = new api.Module(readFileSync(wasmFile));

@@ -1,17 +1,16 @@
-import { undecodableFrame, type DecodedFrame, type FrameCodec, type StoredSamples } from './frame-codec';
-import type { SliceHeader } from './slice-header';
+import type { DecodedFrame, FrameCodec, FrameGeometry, StoredSamples } from './frame-codec';
 
 /*
  * RLE Lossless (PS3.5 Annex G), decoded here rather than with a library: dcmjs-codecs (MIT, already installed
  * under dcmjs-dimse) decodes RLE only after an asynchronous initialisation of one 4 MB WebAssembly module of six
- * codec families held in static state, while slices are decoded synchronously; the algorithm is a few dozen lines.
+ * codec families held in static state, while frames are decoded synchronously; the algorithm is a few dozen lines.
  */
 
 /** The RLE header: the number of segments, then the byte offset of each of up to 15 segments (PS3.5 G.5). */
 const HEADER_BYTES = 64;
 
-/** Why a frame cannot be decoded; decodeRleLosslessFrame reports it as MIPSEG_VOLUME_INVALID. */
-class CorruptRleFrame extends Error {
+/** Why a frame cannot be decoded: the instance's fault, which the caller reports under its own code (see FrameCodec). */
+export class CorruptRleFrame extends Error {
   override readonly name = 'CorruptRleFrame';
 }
 
@@ -74,22 +73,17 @@ function decodeSamples(frame: Uint8Array, pixels: number, bytesPerSample: 1 | 2)
 }
 
 /**
- * Decodes one RLE Lossless frame of a single-sample slice of 8 or 16 bits allocated into its stored values,
- * unsigned (signed data as its bit pattern). Throws MIPSEG_VOLUME_INVALID, naming the instance, for a frame
- * whose header or segments do not give Rows x Columns samples.
+ * Decodes one RLE Lossless frame of a single-sample image of 8 or 16 bits allocated into its stored values,
+ * unsigned (signed data as its bit pattern). Throws CorruptRleFrame, saying why, for a frame whose header or
+ * segments do not give Rows x Columns samples.
  */
-export function decodeRleLosslessFrame(frame: Uint8Array, header: SliceHeader): StoredSamples {
-  try {
-    return decodeSamples(frame, header.rows * header.columns, header.bitsAllocated === 8 ? 1 : 2);
-  } catch (err) {
-    if (err instanceof CorruptRleFrame) throw undecodableFrame(RLE_LOSSLESS.name, header, err.message);
-    throw err;
-  }
+export function decodeRleLosslessFrame(frame: Uint8Array, geometry: FrameGeometry): StoredSamples {
+  return decodeSamples(frame, geometry.rows * geometry.columns, geometry.bitsAllocated === 8 ? 1 : 2);
 }
 
 /** RLE carries no image size of its own (PS3.5 G.3): the segments are read as Rows x Columns bytes each. */
 export const RLE_LOSSLESS: FrameCodec = {
   name: 'RLE Lossless',
-  decode: (frame, header): DecodedFrame =>
-    ({ samples: decodeRleLosslessFrame(frame, header), columns: header.columns, rows: header.rows }),
+  decode: (frame, geometry): DecodedFrame =>
+    ({ samples: decodeRleLosslessFrame(frame, geometry), columns: geometry.columns, rows: geometry.rows }),
 };
