@@ -6,6 +6,7 @@ import {
 
 const { PresentationContextResult: Result, RejectReason } = constants;
 const PET = '1.2.840.10008.5.1.4.1.1.128';
+const CT = '1.2.840.10008.5.1.4.1.1.2';
 const policy = { aeTitle: 'MIPSEG', allowedCallingAeTitles: [] as string[] };
 
 function proposal(...contexts: [string, ...string[]][]): association.Association {
@@ -45,11 +46,33 @@ test('passes over a proposed syntax it stores but cannot decode (big endian) whe
   const request = proposal(
     [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2'],
     [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1'],
-    [PET, '1.2.840.10008.1.2.2'],
   );
   negotiatePresentationContexts(request);
   expect(request.getPresentationContexts().map(({ context }) => context.getAcceptedTransferSyntaxUid()))
-    .toEqual(['1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+    .toEqual(['1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.1']);
+});
+
+test('rejects a context offering only Big Endian (result 4) when another context for its SOP class offers a syntax it decodes, for any SOP class', () => {
+  const request = proposal(
+    [PET, '1.2.840.10008.1.2.2'], [PET, '1.2.840.10008.1.2.1', '1.2.840.10008.1.2'], [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.4.50'],
+    [CT, '1.2.840.10008.1.2.2'], [CT, '1.2.840.10008.1.2'],
+  );
+  const accepted = negotiatePresentationContexts(request);
+  expect(request.getPresentationContexts().map(({ context }) => [context.getResult(), context.getAcceptedTransferSyntaxUid()])).toEqual([
+    [Result.RejectTransferSyntaxesNotSupported, '1.2.840.10008.1.2.2'], [Result.Accept, '1.2.840.10008.1.2.1'],
+    // A lossy JPEG the sender may hold only, and not be willing to decompress: still taken as it is.
+    [Result.Accept, '1.2.840.10008.1.2.4.50'],
+    [Result.RejectTransferSyntaxesNotSupported, '1.2.840.10008.1.2.2'], [Result.Accept, '1.2.840.10008.1.2'],
+  ]);
+  expect(accepted).toHaveLength(3);
+});
+
+test('accepts Big Endian where no context for that SOP class offers a syntax it decodes (stored, not analysed)', () => {
+  const request = proposal([PET, '1.2.840.10008.1.2.2'], [PET, '1.2.840.10008.1.2.4.50'], [CT, '1.2.840.10008.1.2.1']);
+  negotiatePresentationContexts(request);
+  expect(request.getPresentationContexts().map(({ context }) => [context.getResult(), context.getAcceptedTransferSyntaxUid()])).toEqual([
+    [Result.Accept, '1.2.840.10008.1.2.2'], [Result.Accept, '1.2.840.10008.1.2.4.50'], [Result.Accept, '1.2.840.10008.1.2.1'],
+  ]);
 });
 
 test('stores lossy JPEG and HTJ2K as sent when nothing else is proposed (a PACS forwarding what it holds)', () => {

@@ -78,22 +78,52 @@ function isAcceptedAbstractSyntax(uid: string): boolean {
   return uid === VERIFICATION_SOP_CLASS || isSupportedStorageSopClass(uid);
 }
 
+function isDecodable(uid: string): boolean {
+  return ACCEPTED_TRANSFER_SYNTAXES.has(uid) && !STORED_NOT_DECODED_TRANSFER_SYNTAXES.has(uid);
+}
+
+/** The abstract syntaxes for which some proposed context offers a transfer syntax mipseg decodes. */
+function decodableAbstractSyntaxes(request: association.Association): Set<string> {
+  const decodable = new Set<string>();
+  for (const { context } of request.getPresentationContexts()) {
+    if (context.getTransferSyntaxUids().some(isDecodable)) decodable.add(context.getAbstractSyntaxUid());
+  }
+  return decodable;
+}
+
+/**
+ * The proposed transfer syntaxes this context may be accepted with. Big Endian is passed over, in this context and
+ * the SCU's others, when any context for the same abstract syntax offers a syntax mipseg decodes: an SCU proposing
+ * each syntax in a context of its own (`storescu -xb -R`) sends on the first one accepted, and a Big Endian copy is a
+ * PET series not analysed (and, re-sent, a good copy replaced: same-data-set compares Big Endian as different).
+ * Any SCU that holds Big Endian can write Little Endian, losslessly, so this holds for every SOP class; the
+ * compressed syntaxes stored but not decoded are not passed over across contexts, as a sender holding only them may
+ * not be willing or able to decompress them (dcmtk's storescu decompresses lossless only) and would fail the instance.
+ */
+function storableTransferSyntaxes(context: association.PresentationContext, decodableElsewhere: boolean): string[] {
+  return context.getTransferSyntaxUids().filter((uid) => ACCEPTED_TRANSFER_SYNTAXES.has(uid)
+    && !(decodableElsewhere && uid === TransferSyntax.ExplicitVrBigEndian));
+}
+
 /**
  * Sets the result of every proposed presentation context. Of the proposed transfer syntaxes the first one
  * we accept wins, as in pynetdicom: the SCU lists what its data is in first, and taking that spares it a
  * conversion (and keeps what we store identical to what it holds) — unless it is one the worker cannot
  * decode and the SCU offers another we accept, which then wins: a big-endian copy kept is a study not analysed.
- * Returns the accepted contexts.
+ * A context that offers only Big Endian is rejected (PS3.8 9.3.3.2, result 4) where another context for its
+ * abstract syntax offers a syntax mipseg decodes (see storableTransferSyntaxes). Returns the accepted contexts.
  */
 export function negotiatePresentationContexts(request: association.Association): association.PresentationContext[] {
   const accepted: association.PresentationContext[] = [];
+  const decodable = decodableAbstractSyntaxes(request);
   for (const { context } of request.getPresentationContexts()) {
-    if (!isAcceptedAbstractSyntax(context.getAbstractSyntaxUid())) {
+    const abstractSyntax = context.getAbstractSyntaxUid();
+    if (!isAcceptedAbstractSyntax(abstractSyntax)) {
       context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
       continue;
     }
-    const storable = context.getTransferSyntaxUids().filter((uid) => ACCEPTED_TRANSFER_SYNTAXES.has(uid));
-    const transferSyntax = storable.find((uid) => !STORED_NOT_DECODED_TRANSFER_SYNTAXES.has(uid)) ?? storable[0];
+    const storable = storableTransferSyntaxes(context, decodable.has(abstractSyntax));
+    const transferSyntax = storable.find(isDecodable) ?? storable[0];
     if (transferSyntax === undefined) {
       context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
       continue;
