@@ -227,6 +227,23 @@ describe('WADO-RS frames of a large compressed (JPEG-LS) instance', () => {
     }
   });
 
+  test('a rendered frame is that frame alone, read from the file and decoded, never the whole file', async () => {
+    const reads = jest.spyOn(server.archive.blobs, 'read');
+    try {
+      const res = await fetch(`${server.baseUrl}/studies/${C_STUDY}/series/${C_SERIES}/instances/${C_SOP}/frames/40/rendered?window=16384,32768`,
+        { headers: { Accept: 'image/png' } });
+      expect(res.status).toBe(200);
+      const png = PNG.sync.read(Buffer.from(await res.arrayBuffer()));
+      expect([png.width, png.height]).toEqual([ROWS, ROWS]);
+      // Frame 40's first sample, drawn with the window of 0 .. 32767 given.
+      const first = ((PER_FRAME * 39 * 2654435761) >>> 7) & 0x7fff;
+      expect(png.data[0]).toBe(Math.round(((first - (16384 - 0.5 - 32767 / 2)) / 32767) * 255));
+      expect(reads).not.toHaveBeenCalled();
+    } finally {
+      reads.mockRestore();
+    }
+  });
+
   // Last here: it replaces the instance the tests above read.
   test('of a copy replaced after its lookup are read to the end of the file opened, not to the row\'s size', async () => {
     const [listed] = server.archive.index.listInstances({ studyUid: C_STUDY });

@@ -13,8 +13,16 @@ export { parseDicomReadingNewerVrs } from './newer-vrs';
 export type { InstanceHeader } from './parse-header';
 export { readDicomJson, BULK_DATA_PLACEHOLDER } from './dicom-json';
 export type { DicomJson, DicomJsonAttribute } from './dicom-json';
-export { hasNativeFrames, readPixelModule, frameByteLength, readFrameValues, readNativeFrame, viewStoredSamples } from './pixel-data';
-export type { PixelModule, StoredSamples } from './pixel-data';
+export {
+  hasNativeFrames,
+  readPixelModule,
+  readImagePixelModule,
+  frameByteLength,
+  readFrameValues,
+  readNativeFrame,
+  viewStoredSamples,
+} from './pixel-data';
+export type { ImagePixelAttributes, ImagePixelModule, PixelModule, StoredSamples } from './pixel-data';
 export { compressedBulkDataMediaType, readBulkDataElement, readEncapsulatedFrames } from './bulk-data';
 export { locateEncapsulatedFrames, readEncapsulatedFramesByRange } from './encapsulated-ranges';
 export type { EncapsulatedFramesInFile } from './encapsulated-ranges';

@@ -42,16 +42,26 @@ export function hasNativeFrames(transferSyntaxUid: string): boolean {
     && transferSyntaxUid !== TransferSyntax.DeflatedExplicitVrLittleEndian;
 }
 
-/**
- * Reads the pixel module of a PS3.10 file; native (uncompressed, little-endian) pixel data only. `bytes` may end
- * inside Pixel Data (a file's first bytes): the parse stops at its header, which gives its offset and length.
- */
-export function readPixelModule(bytes: Uint8Array): PixelModule {
+/** The Image Pixel attributes of an instance, wherever its pixel data lies: what drawing a frame reads. */
+export type ImagePixelAttributes = Omit<PixelModule, 'pixelDataOffset' | 'pixelDataLength'>;
+
+/** The Image Pixel module of an instance in any transfer syntax, as decoding a compressed frame needs it. */
+export interface ImagePixelModule extends ImagePixelAttributes {
+  readonly bitsStored: number;
+  /** The sample's top bit (and sign bit, PS3.5 8.1.1); BitsStored - 1 where the instance leaves it out. */
+  readonly highBit: number;
+}
+
+/** The header up to Pixel Data, its transfer syntax and the Pixel Data element (MIPSEG_RENDER_UNSUPPORTED where none). */
+function parsePixelHeader(bytes: Uint8Array): { ds: dicomParser.DataSet; transferSyntaxUid: string; pixel: dicomParser.Element } {
   const ds = parseStoredDicom(bytes, 'x7fe00010');
   const transferSyntaxUid = (ds.string('x00020010') ?? '').replace(/\0/g, '').trim();
   const pixel = ds.elements['x7fe00010'];
   if (!pixel) throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', 'no Pixel Data');
-  if (!hasNativeFrames(transferSyntaxUid)) throw new MipsegError('MIPSEG_FRAMES_UNSUPPORTED', `transfer syntax ${transferSyntaxUid}`);
+  return { ds, transferSyntaxUid, pixel };
+}
+
+function imagePixelAttributes(ds: dicomParser.DataSet, transferSyntaxUid: string): ImagePixelAttributes {
   const hasWindow = ds.string('x00281050') !== undefined && ds.string('x00281051') !== undefined;
   return {
     rows: ds.uint16('x00280010') ?? 0,
@@ -68,9 +78,28 @@ export function readPixelModule(bytes: Uint8Array): PixelModule {
     voiLutFunction: ds.string('x00281056')?.trim().toUpperCase() || null,
     maximumFractionalValue: ds.uint16('x0062000e') ?? null,
     transferSyntaxUid,
-    pixelDataOffset: pixel.dataOffset,
-    pixelDataLength: pixel.length,
   };
+}
+
+/**
+ * Reads the pixel module of a PS3.10 file; native (uncompressed, little-endian) pixel data only. `bytes` may end
+ * inside Pixel Data (a file's first bytes): the parse stops at its header, which gives its offset and length.
+ */
+export function readPixelModule(bytes: Uint8Array): PixelModule {
+  const { ds, transferSyntaxUid, pixel } = parsePixelHeader(bytes);
+  if (!hasNativeFrames(transferSyntaxUid)) throw new MipsegError('MIPSEG_FRAMES_UNSUPPORTED', `transfer syntax ${transferSyntaxUid}`);
+  return { ...imagePixelAttributes(ds, transferSyntaxUid), pixelDataOffset: pixel.dataOffset, pixelDataLength: pixel.length };
+}
+
+/**
+ * Reads the Image Pixel module of a PS3.10 file in any transfer syntax, encapsulated Pixel Data included (native
+ * frames are found with readPixelModule). `bytes` may end inside Pixel Data, as for readPixelModule.
+ */
+export function readImagePixelModule(bytes: Uint8Array): ImagePixelModule {
+  const { ds, transferSyntaxUid } = parsePixelHeader(bytes);
+  const attributes = imagePixelAttributes(ds, transferSyntaxUid);
+  const bitsStored = ds.uint16('x00280101') ?? attributes.bitsAllocated;
+  return { ...attributes, bitsStored, highBit: ds.uint16('x00280102') ?? bitsStored - 1 };
 }
 
 export function frameByteLength(m: PixelModule): number {

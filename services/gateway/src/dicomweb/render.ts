@@ -1,6 +1,6 @@
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { readFrameValues, type PixelModule } from '@mipseg/shared/dicom';
+import { readFrameValues, type ImagePixelAttributes, type PixelModule } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
 import { applyViewport, type Viewport } from './viewport';
 
@@ -35,7 +35,7 @@ export function parseWindowParam(raw: unknown): Window | undefined {
  * activity spans orders of magnitude between background and the bladder. We show 0 .. the 99.5th percentile of
  * the frame, which keeps lesions visible without the hottest organ washing everything out.
  */
-function defaultWindow(values: Float32Array, m: PixelModule): Window {
+function defaultWindow(values: Float32Array, m: ImagePixelAttributes): Window {
   if (m.bitsAllocated === 1) return { center: 0.5, width: 1, fn: 'linear-exact' };
   if (m.maximumFractionalValue !== null && m.maximumFractionalValue > 0) {
     return { center: m.maximumFractionalValue / 2, width: m.maximumFractionalValue, fn: 'linear-exact' };
@@ -93,11 +93,33 @@ export interface RenderOptions {
 }
 
 /**
+ * Why /rendered cannot draw an instance of these attributes, thrown before any frame is read: colour, or samples
+ * other than 1, 8, 16 or 32 bits.
+ */
+export function assertRenderable(m: ImagePixelAttributes): void {
+  if (m.samplesPerPixel !== 1 || !m.photometricInterpretation.startsWith('MONOCHROME')) {
+    throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `PhotometricInterpretation ${m.photometricInterpretation}`);
+  }
+  if (![1, 8, 16, 32].includes(m.bitsAllocated)) throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `BitsAllocated ${m.bitsAllocated}`);
+}
+
+/**
  * Renders one frame of a greyscale instance as `type` (8-bit: rescaled, windowed, MONOCHROME1 inverted), then cut to
  * the viewport's source region and scaled to fit it, as PS3.18 8.3.5.1 orders them; `quality` applies to JPEG.
  */
 export function renderFrame(bytes: Uint8Array, m: PixelModule, frame: number, type: RenderedMediaType, options: RenderOptions = {}): Buffer {
-  const full = renderFrameGrey(bytes, m, frame, options.window);
+  assertRenderable(m);
+  if (frame < 1 || frame > m.numberOfFrames) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${frame}`);
+  return renderStoredValues(readFrameValues(bytes, m, frame), m, type, options);
+}
+
+/**
+ * renderFrame for one frame's stored values (Rows x Columns, before rescale) already read: a decoded compressed
+ * frame. `m` must be renderable (assertRenderable).
+ */
+export function renderStoredValues(stored: ArrayLike<number>, m: ImagePixelAttributes, type: RenderedMediaType,
+  options: RenderOptions = {}): Buffer {
+  const full = renderGrey(stored, m, options.window);
   const { grey, width, height } = options.viewport
     ? applyViewport(full, m.columns, m.rows, options.viewport)
     : { grey: full, width: m.columns, height: m.rows };
@@ -112,13 +134,8 @@ export function renderFrame(bytes: Uint8Array, m: PixelModule, frame: number, ty
   return jpeg.encode({ data: rgba, width, height }, options.quality ?? JPEG_QUALITY).data;
 }
 
-/** One frame as 8-bit grey values, row-major. */
-function renderFrameGrey(bytes: Uint8Array, m: PixelModule, frame: number, window?: Window): Buffer {
-  if (m.samplesPerPixel !== 1 || !m.photometricInterpretation.startsWith('MONOCHROME')) {
-    throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `PhotometricInterpretation ${m.photometricInterpretation}`);
-  }
-  if (frame < 1 || frame > m.numberOfFrames) throw new MipsegError('MIPSEG_NOT_FOUND', `frame ${frame}`);
-  const stored = readFrameValues(bytes, m, frame);
+/** One frame's stored values as 8-bit grey values, row-major. */
+function renderGrey(stored: ArrayLike<number>, m: ImagePixelAttributes, window?: Window): Buffer {
   const values = new Float32Array(stored.length);
   for (let i = 0; i < stored.length; i++) values[i] = (stored[i] as number) * m.rescaleSlope + m.rescaleIntercept;
   const { lo, span } = windowBounds(window ?? defaultWindow(values, m));

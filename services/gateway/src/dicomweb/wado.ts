@@ -19,6 +19,7 @@ import {
   TransferSyntax,
   transcodeToExplicitVrLittleEndian,
   type EncapsulatedFramesInFile,
+  type ImagePixelAttributes,
   type PixelModule,
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
@@ -27,7 +28,16 @@ import { multipartPartType, negotiate, toNativeDicomModelXml, type AcceptEntry }
 import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml } from './json-or-xml';
 import { instanceMetadataJson, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
-import { parseQualityParam, parseWindowParam, RENDERED_MEDIA_TYPES, renderedParamsNotApplied, renderFrame } from './render';
+import {
+  assertRenderable,
+  parseQualityParam,
+  parseWindowParam,
+  RENDERED_MEDIA_TYPES,
+  renderedParamsNotApplied,
+  renderFrame,
+  renderStoredValues,
+} from './render';
+import { assertRenderableTransferSyntax, decodeFrameToRender, readEncapsulatedFrameToRender, readRenderedHeader } from './rendered-decode';
 import { parseViewportParam, viewportNotApplied, type Viewport } from './viewport';
 import { warningHeaderValue } from './warning-header';
 import { chunksOf, readStored, readStoredFile } from '../stored-read';
@@ -632,7 +642,7 @@ async function nativePixelDataPart(archive: Archive, instance: StoredInstance): 
 const RENDERING_VERSION = 3;
 
 /** A viewport drawn smaller than it asked for (see viewportNotApplied), for the Warning; known once the frame's size is. */
-function viewportWarnings(m: PixelModule, viewport: Viewport | undefined): string[] {
+function viewportWarnings(m: ImagePixelAttributes, viewport: Viewport | undefined): string[] {
   const note = viewport && viewportNotApplied(m.columns, m.rows, viewport);
   return note ? [note] : [];
 }
@@ -640,7 +650,8 @@ function viewportWarnings(m: PixelModule, viewport: Viewport | undefined): strin
 /**
  * GET …/rendered and …/frames/{n}/rendered: a PNG (or, asked for, a JPEG) for viewers and the worklist. One frame:
  * PNG and JPEG hold one, and PS3.18 leaves several to multi-frame types (GIF, video) mipseg does not make, so a frame
- * list of more is a 400, as PS3.18 9.5.2 has it for a frameNumber of more than one value.
+ * list of more is a 400, as PS3.18 9.5.2 has it for a frameNumber of more than one value. A compressed frame (JPEG
+ * Lossless, JPEG-LS, JPEG 2000, RLE Lossless) is decoded and drawn as a native one; HEAD reads the header and no frame.
  */
 export function retrieveRenderedHandler(archive: Archive) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -667,11 +678,28 @@ export function retrieveRenderedHandler(archive: Archive) {
     const etag = entityTag(RENDERING_VERSION, looked.sha256, frameList ?? null, type, window ?? null, quality ?? null, viewport ?? null);
     res.vary('Accept');
     if (answeredNotModified(req, res, etag)) return;
-    // Compressed frames are not decoded here: refused before the file is read.
-    if (!hasNativeFrames(looked.transferSyntaxUid)) {
-      throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `transfer syntax ${looked.transferSyntaxUid}`);
-    }
     const frameOf = (count: number): number => (frameList === undefined ? 1 : parseFrameList(frameList, count)[0] ?? 1);
+    // Lossy JPEG baseline, Deflate and the like are refused before the file is read.
+    assertRenderableTransferSyntax(looked.transferSyntaxUid);
+    if (isHead(res)) {
+      // The status and headers a GET gets, from the header alone: no frame is read, decoded or drawn. A frame that
+      // cannot be decoded shows only to a GET.
+      const m = await readRenderedHeader(archive, looked);
+      assertRenderableTransferSyntax(m.transferSyntaxUid);
+      assertRenderable(m);
+      frameOf(m.numberOfFrames);
+      warn(viewportWarnings(m, viewport));
+      res.status(200).type(type).end();
+      return;
+    }
+    if (!hasNativeFrames(looked.transferSyntaxUid)) {
+      // Compressed: the one frame asked for is decoded (on this thread), then drawn as a native one.
+      const { m, frame } = await readEncapsulatedFrameToRender(archive, looked, frameOf, looked.size > WHOLE_READ_MAX_BYTES);
+      const body = renderStoredValues(decodeFrameToRender(frame, m), m, type, { window, quality, viewport });
+      warn(viewportWarnings(m, viewport));
+      res.status(200).type(type).send(body);
+      return;
+    }
     // A large instance's one frame is read alone (a thumbnail of a 300-frame enhanced CT read all 150 MB).
     const read = readsFramesByRange(looked) ? await nativeFramesByRange(archive, looked, (count) => [frameOf(count)]) : undefined;
     if (read) {
