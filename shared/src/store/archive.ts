@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isMipsegError, MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
+import { DicomJsonPool, parsesInline } from '../dicom/dicom-json-pool';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
 import { fileMetaUids, walkFileMeta } from '../dicom/file-meta';
 import { dicomParseOptions } from '../dicom/parse-options';
@@ -325,6 +326,8 @@ export class Archive {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly studies = new StudyGate();
   private readonly metadataFailures = new MetadataFailures();
+  /** Where large files' metadata is read, off the event loop; its threads start at the first such read. */
+  private readonly dicomJsonPool = new DicomJsonPool();
   /**
    * Stores, deletions and metadata writes under way, each with how settle() waits for it: `drain`, received instances
    * and the rest, also those that begin while it waits (a part a cut connection's handler finishes parsing); `snapshot`,
@@ -1285,10 +1288,15 @@ export class Archive {
     return hash.digest('hex');
   }
 
-  /** The copy's DICOM JSON; what a copy fails with is remembered, as the JSON is cached, so that it is parsed once. */
-  private metadataJsonOf(key: string, bytes: Buffer, instance: StoredInstance): string {
+  /**
+   * The copy's DICOM JSON; what a copy fails with is remembered, as the JSON is cached, so that it is parsed once. A
+   * file larger than a few slices is read on a metadata thread (see parsesInline): its bytes move there.
+   */
+  private async metadataJsonOf(key: string, bytes: Buffer, instance: StoredInstance): Promise<string> {
+    const encapsulated = !isUncompressed(instance.transferSyntaxUid);
     try {
-      return JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, !isUncompressed(instance.transferSyntaxUid)));
+      if (parsesInline(bytes.length)) return JSON.stringify(readDicomJson(bytes, instance.bitsAllocated, encapsulated));
+      return await this.dicomJsonPool.read({ bytes, bitsAllocated: instance.bitsAllocated, encapsulated });
     } catch (err) {
       // Only while the index still names the copy: bytes read after a replacement committed are not those `key` names.
       if (isMipsegError(err) && failsOverTheBytes(err) && this.isStillStored(instance)) this.metadataFailures.remember(key, err);
@@ -1316,7 +1324,7 @@ export class Archive {
       if (gone) throw new MipsegError('MIPSEG_NOT_FOUND', `instance ${instance.sopInstanceUid}`);
       throw err;
     }
-    const json = this.metadataJsonOf(key, bytes, instance);
+    const json = await this.metadataJsonOf(key, bytes, instance);
     // Cached only while the instance is still stored as it was read, and inside the study's gate: a deletion of the
     // study must never find this file written back into the folder it removed, with the patient's data in it.
     try {
@@ -1379,6 +1387,8 @@ export class Archive {
   }
 
   close(): void {
+    // Its threads end on their own: nothing here waits for them, and none keeps the process alive while it ends.
+    void this.dicomJsonPool.close();
     this.index.close();
     this.lock?.release();
   }

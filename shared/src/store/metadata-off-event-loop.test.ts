@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
+import { explicitElement } from '../../../test/support/explicit-elements';
+import { withNestedSequences } from '../../../test/support/nested-sequences';
+import { readDicomJson } from '../dicom/dicom-json';
+import { DicomJsonPool, INLINE_READ_MAX_BYTES } from '../dicom/dicom-json-pool';
+import { MAX_SEQUENCE_DEPTH } from '../dicom/sequence-depth';
+import { isMipsegError } from '../errors';
+import { createLogger } from '../log';
+import { Archive } from './archive';
+import type { StoredInstance } from './sqlite-index';
+
+// A metadata thread's start compiles its modules under tsx, and the crafted file takes seconds to read.
+jest.setTimeout(60_000);
+
+let dir: string;
+let archive: Archive;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mipseg-metadata-off-event-loop-'));
+  archive = await Archive.open(dir, createLogger('silent'));
+});
+
+afterEach(() => {
+  jest.restoreAllMocks();
+  archive.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function store(bytes: Uint8Array): Promise<StoredInstance> {
+  const temp = join(dir, 'tmp', 'one.part');
+  writeFileSync(temp, bytes);
+  const outcome = await archive.storeFromTemp(temp);
+  expect(outcome.status).toBe('stored');
+  if (outcome.status === 'failed') throw outcome.error;
+  return archive.index.findInstance(outcome.header.sopInstanceUid) as StoredInstance;
+}
+
+/** A PET instance with a private OB value of `bytes` nested `depth` deep in undefined-length items. */
+function petWithValueNested(sopInstanceUid: string, depth: number, bytes: number): Buffer {
+  const value = explicitElement(0x0009, 0x1001, 'OB', Buffer.alloc(bytes, 0x20), true);
+  return withNestedSequences(syntheticPetInstance({ sopInstanceUid }), depth, value);
+}
+
+/** Runs `work`, saying the longest the event loop went without running a 10 ms timer meanwhile. */
+async function longestStallDuring<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
+  let last = performance.now();
+  let stallMs = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    stallMs = Math.max(stallMs, now - last);
+    last = now;
+  }, 10);
+  try {
+    const result = await work();
+    return { result, stallMs: Math.max(stallMs, performance.now() - last) };
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+async function codeOfRead(instance: StoredInstance): Promise<string | undefined> {
+  try {
+    await archive.readMetadata(instance);
+    return undefined;
+  } catch (err) {
+    return isMipsegError(err) ? err.code : 'not a MipsegError';
+  }
+}
+
+// dcmjs reads it in depth × bytes: on the event loop, 2 MiB 32 deep held every request for ~3 s.
+test('while a file nested 32 deep is read, the event loop keeps serving: timers fire and a small instance is read first', async () => {
+  const deep = await store(petWithValueNested('2.25.5160.1', MAX_SEQUENCE_DEPTH, 2 * 1024 * 1024));
+  const small = await store(syntheticPetInstance({ sopInstanceUid: '2.25.5160.2' }));
+  const finished: string[] = [];
+  const { stallMs } = await longestStallDuring(async () => {
+    const deepRead = archive.readMetadata(deep).then(() => finished.push('deep'));
+    // Once the deep one is being read: on the event loop, this timer would wait for it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await archive.readMetadata(small).then(() => finished.push('small'));
+    await deepRead;
+  });
+  expect(finished).toEqual(['small', 'deep']);
+  expect(stallMs).toBeLessThan(500);
+});
+
+test('a large file is read on a thread, once: its metadata is that of the file, and cached', async () => {
+  const large = await store(petWithValueNested('2.25.5160.3', 2, INLINE_READ_MAX_BYTES));
+  const reads = jest.spyOn(DicomJsonPool.prototype, 'read');
+  const json = await archive.readMetadata(large);
+  expect(await archive.readMetadata(large)).toBe(json);
+  expect(reads).toHaveBeenCalledTimes(1);
+  const file = petWithValueNested('2.25.5160.3', 2, INLINE_READ_MAX_BYTES);
+  expect(json).toBe(JSON.stringify(readDicomJson(file, large.bitsAllocated, false)));
+});
+
+test('a large stored copy whose metadata cannot be read is read once on a thread: the next read answers the same error', async () => {
+  const instance = await store(petWithValueNested('2.25.5160.4', 2, INLINE_READ_MAX_BYTES));
+  // As one stored before ingest refused such nesting: overwritten in place, the index still naming the copy it stored.
+  writeFileSync(join(dir, instance.storageKey), petWithValueNested('2.25.5160.4', MAX_SEQUENCE_DEPTH + 8, INLINE_READ_MAX_BYTES));
+  const reads = jest.spyOn(DicomJsonPool.prototype, 'read');
+  expect(await codeOfRead(instance)).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
+  expect(await codeOfRead(instance)).toBe('MIPSEG_DICOM_SEQUENCES_TOO_DEEP');
+  expect(reads).toHaveBeenCalledTimes(1);
+});
+
+test('closing the archive ends its metadata threads', async () => {
+  const large = await store(petWithValueNested('2.25.5160.5', 1, INLINE_READ_MAX_BYTES));
+  const closes = jest.spyOn(DicomJsonPool.prototype, 'close');
+  await archive.readMetadata(large);
+  archive.close();
+  expect(closes).toHaveBeenCalledTimes(1);
+  await expect(closes.mock.results[0]?.value).resolves.toBeUndefined();
+  archive = await Archive.open(dir, createLogger('silent')); // for afterEach
+});
+
+test('a small file is read on the calling thread: no thread starts', async () => {
+  const small = await store(syntheticPetInstance({ sopInstanceUid: '2.25.5160.6' }));
+  const reads = jest.spyOn(DicomJsonPool.prototype, 'read');
+  await archive.readMetadata(small);
+  expect(reads).not.toHaveBeenCalled();
+});
