@@ -3,6 +3,7 @@ import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import type { Archive } from '@mipseg/shared/store';
 import { AssociationSlots } from './association-slots';
+import type { DimseTimeouts } from './association-timers';
 import { announceMipsegImplementation, routeDcmjsDimseLog } from './dcmjs-dimse-setup';
 import { StorageScp, type StorageScpContext } from './storage-scp';
 
@@ -10,6 +11,8 @@ export interface DimseServerDeps {
   readonly config: Config;
   readonly archive: Archive;
   readonly log: Logger;
+  /** How long a peer may keep the SCP waiting: DEFAULT_DIMSE_TIMEOUTS (30 s, 5 min) unless a test shortens them. */
+  readonly timeouts?: DimseTimeouts;
 }
 
 /** A listening Verification/Storage SCP. */
@@ -77,6 +80,7 @@ export async function startDimseServer(deps: DimseServerDeps): Promise<DimseServ
     archive: deps.archive,
     log,
     slots,
+    timeouts: deps.timeouts,
     track(promise) {
       const settled = promise.catch((err: unknown) => log.error({ err }, 'DIMSE work failed'));
       work.add(settled);

@@ -133,5 +133,5 @@ export const A_ABORT_UNEXPECTED_PDU = Buffer.from([0x07, 0x00, 0x00, 0x00, 0x00,
 /** A-ABORT (PS3.8 9.3.8): source 2, service provider; reason 6, invalid PDU parameter value. */
 export const A_ABORT_INVALID_PDU_PARAMETER = Buffer.from([0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x06]);
 
-/** A-ABORT (PS3.8 9.3.8): source 0, the service user (mipseg, shutting down); reason not significant. */
+/** A-ABORT (PS3.8 9.3.8): source 0, the service user (mipseg: shutting down, or an association idle too long); reason not significant. */
 export const A_ABORT_BY_USER = Buffer.from([0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]);

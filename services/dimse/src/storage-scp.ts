@@ -8,6 +8,7 @@ import type { Logger } from '@mipseg/shared/log';
 import { StudiesArriving, type Archive, type StoreOutcome } from '@mipseg/shared/store';
 import { busyRejection, checkAeTitles, negotiatePresentationContexts, type AssociationRejection } from './association-negotiation';
 import type { AssociationSlots } from './association-slots';
+import { AssociationTimers, DEFAULT_DIMSE_TIMEOUTS, type DimseTimeouts } from './association-timers';
 import { cStoreResultFor } from './c-store-status';
 import { A_ABORT_BY_USER, A_ABORT_INVALID_PDU_PARAMETER, A_ABORT_UNEXPECTED_PDU, maxPduLengthToAnnounce, PduLengthGuard, type PduRefusal } from './pdu-length-guard';
 import { ReceivedInstance } from './received-instance';
@@ -32,6 +33,8 @@ export interface StorageScpContext {
   readonly archive: Archive;
   readonly log: Logger;
   readonly slots: AssociationSlots;
+  /** DEFAULT_DIMSE_TIMEOUTS unless a test shortens them. */
+  readonly timeouts?: DimseTimeouts;
   /** Registers work that a graceful close must wait for. */
   track(work: Promise<unknown>): void;
 }
@@ -42,11 +45,6 @@ export interface StorageScpContext {
  * Sta13) and on whose expiry it closes the transport connection itself (AA-2).
  */
 const HANG_UP_GRACE_MS = 5000;
-/**
- * dcmjs-dimse aborts an association after this long without a PDU from the peer. Its 60 s default also
- * counts time the peer spends waiting for us (a large instance being hashed and fsynced), so be generous.
- */
-const NETWORK_TIMEOUTS = { associationTimeout: 30_000, pduTimeout: 5 * 60_000, connectTimeout: 10 * 60_000 };
 
 /**
  * One association's Verification and Storage SCP. Built per TCP connection by the server (not by
@@ -60,16 +58,19 @@ export class StorageScp extends Scp {
   private holdsSlot = false;
   /** The studies this association has stored, held as arriving while it is open. */
   private readonly studies: StudiesArriving;
+  private readonly timers: AssociationTimers;
 
   constructor(
     private readonly connection: Socket,
     private readonly context: StorageScpContext,
   ) {
-    super(connection, NETWORK_TIMEOUTS);
+    super(connection);
     this.log = context.log.child({ peer: `${connection.remoteAddress}:${connection.remotePort}` });
     this.studies = new StudiesArriving(context.archive, context.config.pipeline.quietPeriodMs);
-    // dcmjs-dimse's Server sets these on accepted sockets; its association timeout only runs with them set.
-    Object.assign(this, { connected: true, connectedTime: Date.now() });
+    // dcmjs-dimse's association and PDU timeouts run only once `connected` is set, which its Server does and this
+    // does not: AssociationTimers keeps time instead. Its socket idle timeout (3 min by default) is turned off too.
+    connection.setTimeout(0);
+    this.timers = this.startTimers(context.timeouts ?? DEFAULT_DIMSE_TIMEOUTS);
     this.on('networkError', (err: Error) => {
       this.log.warn({ err: err.message }, 'DIMSE connection error');
       // A PDU dcmjs-dimse could not parse (PS3.8 AA-8: A-ABORT), or a socket already gone: either way nothing more is read.
@@ -77,6 +78,19 @@ export class StorageScp extends Scp {
     });
     connection.once('close', () => void this.closed());
     this.guardPduLengths();
+  }
+
+  private startTimers(timeouts: DimseTimeouts): AssociationTimers {
+    const timers = new AssociationTimers(timeouts, () => {
+      // PS3.8 AA-2: no A-ABORT to a peer that never associated, only the connection closed.
+      this.log.info({ timeoutMs: timeouts.associateRequestMs }, 'no A-ASSOCIATE-RQ in time; connection closed');
+      this.connection.destroy();
+    }, () => {
+      this.log.warn({ callingAeTitle: this.callingAeTitle, timeoutMs: timeouts.idleMs }, 'association idle too long; aborted');
+      this.abortAssociation(A_ABORT_BY_USER);
+    });
+    this.connection.on('data', () => timers.received());
+    return timers;
   }
 
   /**
@@ -127,10 +141,12 @@ export class StorageScp extends Scp {
       ?? this.takeSlot();
     if (rejection) {
       this.log.warn({ ...peer, code: rejection.code, reason: rejection.why }, 'association rejected');
+      this.timers.associateRequestReceived(false);
       this.sendAssociationReject(rejection.result, rejection.source, rejection.reason);
       this.hangUp();
       return;
     }
+    this.timers.associateRequestReceived(true);
     // No asynchronous operations window: the SCU waits for each C-STORE response before the next request.
     request.setNegotiateAsyncOps(false);
     request.setMaxPduLength(maxPduLengthToAnnounce(request.getMaxPduLength()));
@@ -153,6 +169,7 @@ export class StorageScp extends Scp {
   }
 
   override abort(source: number, reason: number): void {
+    this.timers.stop();
     this.log.info({ source, reason }, 'association aborted by peer');
     this.connection.destroy();
   }
@@ -252,6 +269,7 @@ export class StorageScp extends Scp {
 
   /** Ends the connection; destroys it if the peer does not close its side in time. */
   hangUp(): void {
+    this.timers.stop();
     this.connection.end();
     setTimeout(() => this.connection.destroy(), HANG_UP_GRACE_MS).unref();
   }
@@ -261,6 +279,7 @@ export class StorageScp extends Scp {
    * answered for) rather than a network error, then closes the connection like hangUp.
    */
   abortAssociation(pdu: Buffer = A_ABORT_BY_USER): void {
+    this.timers.stop();
     if (this.isClosed) return;
     this.connection.end(pdu);
     // A peer closes at once on an A-ABORT; this bounds a shutdown by a second more for one that does not.
@@ -273,6 +292,7 @@ export class StorageScp extends Scp {
   }
 
   private async closed(): Promise<void> {
+    this.timers.stop();
     this.giveBackSlot();
     // The quiet period runs from the end of the association (with none, each instance's store started its check).
     this.studies.end();
