@@ -44,6 +44,21 @@ describe('C-STORE of an instance already stored in another encoding', () => {
     expect(await dimse.tempFiles()).toEqual([]);
   });
 
+  test('a JPEG Lossless copy (storescu -xs, as a PACS auto-routes its copy) changes nothing: same file kept, no new store event', async () => {
+    const original = syntheticPetInstance({ sopInstanceUid: '2.25.8902', imagePositionPatient: [0, 0, 0], stored: [7, -3, 30000, 4] });
+    writeFileSync(join(dimse.dataDir, 'tmp', 'stow.part'), original);
+    expect((await dimse.archive.storeFromTemp(join(dimse.dataDir, 'tmp', 'stow.part'))).status).toBe('stored');
+    writeFileSync(join(dir, 'original-8902.dcm'), original);
+    expect((await runTool('dcmcjpeg', [join(dir, 'original-8902.dcm'), join(dir, 'jpeg-lossless.dcm')])).code).toBe(0);
+    stored.length = 0;
+
+    const run = await runTool('storescu', ['-xs', '-aec', SCP_AE_TITLE, '127.0.0.1', String(dimse.port), join(dir, 'jpeg-lossless.dcm')]);
+    expect(run.code).toBe(0);
+    expect((await storedFile(dimse, '2.25.8902')).equals(Buffer.from(original))).toBe(true);
+    expect(stored).toEqual([]);
+    expect(await dimse.tempFiles()).toEqual([]);
+  });
+
   test('with a changed value it replaces the stored copy, as before', async () => {
     const changed = syntheticPetInstance({ sopInstanceUid: '2.25.8901', imagePositionPatient: [0, 0, 0], stored: [1, 2, 3, 5] });
     const path = join(dir, 'changed.dcm');

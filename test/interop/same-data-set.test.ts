@@ -15,7 +15,7 @@ function dcmtk(dir: string, tool: string, args: string[]): void {
 
 /**
  * The same instance, re-encoded by dcmtk as another sender would send it, is the same data set; a change to any
- * value, item or fragment is not. The original is written by dcmjs (Explicit VR LE), so two writers meet here.
+ * value, item or stored pixel value is not. The original is written by dcmjs (Explicit VR LE), so two writers meet here.
  */
 describe('sameDataSet tells a re-encoded copy of an instance from a changed one', () => {
   let dir: string;
@@ -50,10 +50,15 @@ describe('sameDataSet tells a re-encoded copy of an instance from a changed one'
     expect(sameDataSet(file('jpeg.dcm'), file('jpeg-undefined-lengths.dcm'))).toBe(true);
   });
 
+  test('the original and its JPEG Lossless copy (the same stored values) hold the same data set', () => {
+    expect(sameDataSet(file('original.dcm'), file('jpeg.dcm'))).toBe(true);
+    expect(sameDataSet(file('jpeg-undefined-lengths.dcm'), file('original.dcm'))).toBe(true);
+  });
+
   test.each([
     ['renamed.dcm', 'a value changed (PatientName)'],
     ['other-dose.dcm', 'a value inside a sequence item changed'],
-    ['jpeg.dcm', 'the pixel data compressed (fragments instead of native values)'],
+    ['jpeg-other.dcm', 'a JPEG Lossless copy of other stored values'],
   ])('the original and %s do not: %s', (name) => {
     expect(sameDataSet(file('original.dcm'), file(name))).toBe(false);
   });

@@ -9,7 +9,8 @@ export interface RangeReader {
 const ITEM = 0xfffee000;
 const SEQUENCE_DELIMITATION = 0xfffee0dd;
 
-interface Fragment {
+/** One fragment of encapsulated Pixel Data, found by its item header (here) or by dicom-parser (see samePixelValues). */
+export interface Fragment {
   /** Where its item starts, from the first fragment's item (as the Basic Offset Table counts). */
   readonly itemOffset: number;
   /** Where its bytes start in the file, and how many. */
@@ -55,7 +56,7 @@ async function fragmentsOf(file: RangeReader, valueStart: number, size: number, 
  * A table whose offsets do not start at 0, do not increase, or do not each fall on a fragment's item (PS3.5 A.4; some
  * writers count from the table's own item) is not followed: a frame would be sent as another's image.
  */
-function fragmentsByFrame(offsets: readonly number[], fragments: readonly Fragment[], numberOfFrames: number): Fragment[][] | undefined {
+export function fragmentsByFrame(offsets: readonly number[], fragments: readonly Fragment[], numberOfFrames: number): Fragment[][] | undefined {
   if (numberOfFrames === 1) return [[...fragments]];
   if (offsets.length === 0) return fragments.length === numberOfFrames ? fragments.map((f) => [f]) : undefined;
   if (offsets.length !== numberOfFrames) return undefined;

@@ -1,5 +1,6 @@
 import type * as dicomParser from 'dicom-parser';
 import { implicitVr, parseStoredDicom } from './parse-options';
+import { samePixelValues } from './same-pixel-values';
 import { TransferSyntax } from './transfer-syntaxes';
 
 /**
@@ -10,8 +11,21 @@ function isEncodingOnly(tag: string): boolean {
   return tag.startsWith('x0002') || tag.startsWith('xfffe') || tag.endsWith('0000');
 }
 
-function contentTags(dataSet: dicomParser.DataSet): string[] {
-  return Object.keys(dataSet.elements).filter((tag) => !isEncodingOnly(tag)).sort();
+const PIXEL_DATA = 'x7fe00010';
+
+/**
+ * What a copy re-encoded in another lossless transfer syntax may differ in besides its File Meta: Pixel Data (its
+ * values are compared instead), and Derivation Description, which dcmcjpeg writes to record the compression
+ * ("Lossless JPEG compression, selection value 1, point transform 0, compression ratio 3.08492", any description
+ * already there after it in brackets; dcmcjpls and dcmcrle write none). PS3.3 C.12.4.1.1 has a Derivation
+ * Description describe an image whose pixel data is not significantly changed and whose SOP Instance UID is kept;
+ * lossless compression changes no value. Derivation Code Sequence is still compared: dcmtk adds an item to it only
+ * for lossy compression.
+ */
+const LOSSLESS_RE_ENCODING = new Set([PIXEL_DATA, 'x00082111']);
+
+function contentTags(dataSet: dicomParser.DataSet, skip: ReadonlySet<string>): string[] {
+  return Object.keys(dataSet.elements).filter((tag) => !isEncodingOnly(tag) && !skip.has(tag)).sort();
 }
 
 /** `length` bytes of the data set's buffer from `offset`, without a copy. */
@@ -66,9 +80,10 @@ function sameElement(a: dicomParser.DataSet, ea: dicomParser.Element, b: dicomPa
   return vr !== undefined && PADDED_TEXT_VRS.has(vr) && unpadded(va).equals(unpadded(vb));
 }
 
-function sameElements(a: dicomParser.DataSet, b: dicomParser.DataSet): boolean {
-  const tags = contentTags(a);
-  const others = contentTags(b);
+/** `skip`: top-level elements the caller compares otherwise, or not at all (items are compared whole). */
+function sameElements(a: dicomParser.DataSet, b: dicomParser.DataSet, skip: ReadonlySet<string> = new Set()): boolean {
+  const tags = contentTags(a, skip);
+  const others = contentTags(b, skip);
   if (tags.length !== others.length || tags.some((tag, k) => tag !== others[k])) return false;
   return tags.every((tag) => sameElement(a, a.elements[tag] as dicomParser.Element, b, b.elements[tag] as dicomParser.Element));
 }
@@ -78,8 +93,13 @@ function sameElements(a: dicomParser.DataSet, b: dicomParser.DataSet): boolean {
  * whatever their File Meta Information and however they were encoded (Implicit or Explicit VR Little Endian,
  * sequences and items of defined or undefined length, text values with or without their trailing padding). The
  * same instance reaches mipseg so by STOW-RS (the client's meta) and by C-STORE (meta mipseg writes, in the
- * transfer syntax the association agreed): that is a re-send, not a new copy. Big Endian against Little Endian, a
- * private sequence that one parse reads as items and the other as bytes, or a file either parser rejects, counts as
+ * transfer syntax the association agreed): that is a re-send, not a new copy. So is a copy whose Pixel Data is
+ * encapsulated in a lossless transfer syntax mipseg decodes (JPEG Lossless Process 14 or SV1, JPEG-LS lossless,
+ * JPEG 2000 lossless-only, RLE Lossless) and holds the same stored values as the other's, native or encapsulated
+ * (see samePixelValues): what a PACS forwards of a study a modality sent uncompressed; the Derivation Description a
+ * compressor adds is not compared then (see LOSSLESS_RE_ENCODING). Big Endian against Little Endian, a lossy or
+ * near-lossless copy (JPEG baseline, JPEG-LS near-lossless, JPEG 2000 .91), a frame that cannot be decoded, a private
+ * sequence that one parse reads as items and the other as bytes, or a file either parser rejects, counts as
  * different: the new copy then replaces the stored one, as any changed copy does.
  */
 export function sameDataSet(a: Uint8Array, b: Uint8Array): boolean {
@@ -92,5 +112,11 @@ export function sameDataSet(a: Uint8Array, b: Uint8Array): boolean {
     return false;
   }
   const bigEndian = (d: dicomParser.DataSet) => d.string('x00020010') === TransferSyntax.ExplicitVrBigEndian;
-  return bigEndian(x) === bigEndian(y) && sameElements(x, y);
+  if (bigEndian(x) !== bigEndian(y)) return false;
+  const pixelX = x.elements[PIXEL_DATA];
+  const pixelY = y.elements[PIXEL_DATA];
+  if (!pixelX || !pixelY) return sameElements(x, y);
+  if (sameElement(x, pixelX, y, pixelY)) return sameElements(x, y, new Set([PIXEL_DATA]));
+  // The other elements first: they are cheap, and decoding is for copies that differ in nothing else.
+  return sameElements(x, y, LOSSLESS_RE_ENCODING) && samePixelValues(x, y);
 }
