@@ -74,14 +74,16 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
     expect(result).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/called AE title not recognized/) });
   });
 
-  test('gives up on a peer that accepts the connection and never answers after peerTimeoutMs, as retryable', async () => {
+  test('gives up on a peer that accepts the connection and never answers after peerTimeoutMs, as retryable, saying so', async () => {
     const silent = createServer(() => undefined); // takes the connection, reads nothing, says nothing
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
       const started = Date.now();
+      const port = (silent.address() as AddressInfo).port;
       const [result] = await send([await file('hung.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.71', modality: 'PT' }))],
-        { port: (silent.address() as AddressInfo).port, peerTimeoutMs: 1000 });
-      expect(result).toMatchObject({ outcome: 'retryable' });
+        { port, peerTimeoutMs: 1000 });
+      expect(result).toMatchObject({ outcome: 'retryable', reason: `${SCP_AE_TITLE}@127.0.0.1:${port} took the connection but did not answer `
+        + 'the association request (A-ASSOCIATE-RQ) within 1 s' });
       expect(Date.now() - started).toBeLessThan(30_000); // not the 10-minute association timeout
     } finally {
       silent.close();
@@ -101,11 +103,40 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
     try {
       const [result] = await send([await file('aborted.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.72', modality: 'PT' }))],
         { port, peerTimeoutMs: 30_000 });
-      expect(result).toMatchObject({ outcome: 'retryable', reason: expect.stringMatching(/aborted the association \(source 2, reason 0\)/) });
+      expect(result).toMatchObject({ outcome: 'retryable', reason: `${SCP_AE_TITLE}@127.0.0.1:${port} aborted the association `
+        + '(source 2, reason 0) while waiting for the C-STORE response for instance 2.25.72' });
     } finally {
       server.close();
     }
   }, 60_000);
+
+  test('gives up on a peer that answers one C-STORE and not the next after peerTimeoutMs, naming the instance awaited', async () => {
+    // An SCP that stores the first instance and never answers the second (a PACS that takes minutes per instance).
+    class StallingScp extends AcceptingScp {
+      private answered = 0;
+      override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
+        if (this.answered++ > 0) return;
+        const response = responses.CStoreResponse.fromRequest(request);
+        response.setStatus(constants.Status.Success);
+        callback(response);
+      }
+    }
+    const port = await freePort();
+    const server = new Server(StallingScp);
+    server.listen(port);
+    try {
+      const files = [
+        await file('answered.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.75', modality: 'PT' })),
+        await file('stalled.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.76', modality: 'PT' })),
+      ];
+      const [answered, stalled] = await send(files, { port, peerTimeoutMs: 1000 });
+      expect(answered).toMatchObject({ outcome: 'sent', status: 0 });
+      expect(stalled).toMatchObject({ outcome: 'retryable',
+        reason: `no C-STORE response from ${SCP_AE_TITLE}@127.0.0.1:${port} within 1 s for instance 2.25.76` });
+    } finally {
+      server.close();
+    }
+  }, 30_000);
 
   test('reports a C-STORE response without a Status as failed, saying so, not as "no C-STORE status" (no answer)', async () => {
     class StatuslessScp extends AcceptingScp {
@@ -148,10 +179,12 @@ describe('sendInstancesDimse (C-STORE SCU) against mipseg\'s own SCP', () => {
     }
   });
 
-  test('reports a peer that is not listening as retryable', async () => {
+  test('reports a peer that is not listening as retryable, naming it', async () => {
     const path = await file('d.dcm', syntheticInstance({ sopClassUid: PET, sopInstanceUid: '2.25.41', modality: 'PT' }));
-    const [result] = await send([path], { port: await freePort() });
-    expect(result).toMatchObject({ outcome: 'retryable', reason: expect.stringMatching(/ECONNREFUSED/) });
+    const port = await freePort();
+    const [result] = await send([path], { port });
+    expect(result).toMatchObject({ outcome: 'retryable',
+      reason: `could not connect to ${SCP_AE_TITLE}@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}` });
     expect(result?.status).toBeUndefined();
   });
 

@@ -5,6 +5,7 @@ import { MipsegError, toMipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import { classifyCStoreStatus } from './c-store-status';
 import { announceMipsegImplementation, quietDcmjsDimseLog } from './dcmjs-dimse-setup';
+import { StoreScuProgress } from './store-scu-progress';
 import { P10FileDataSet, readFileMetaAndBits, reencodedDataSet } from './p10-file-data-set';
 
 export interface StoreScuOptions {
@@ -158,7 +159,7 @@ function resultFor(p: Pending, association: AssociationReport): InstanceSendResu
   }
   if (p.refusal) return { ...base, outcome: 'failed', reason: p.refusal };
   if (association.rejected) return { ...base, outcome: association.transient ? 'retryable' : 'failed', reason: association.rejected };
-  return { ...base, outcome: 'retryable', reason: association.error ?? 'no C-STORE response (association ended early)' };
+  return { ...base, outcome: 'retryable', reason: association.error ?? 'no C-STORE response (the association ended early)' };
 }
 
 /**
@@ -184,24 +185,73 @@ interface DimseNetwork {
   on(event: 'abort', listener: (abort: { source: number; reason: number }) => void): void;
 }
 
+/** The peer's address as EXPORT_DESTINATIONS writes it, for every failure's reason. */
+function destinationOf(options: StoreScuOptions): string {
+  return `${options.calledAeTitle}@${options.host}:${options.port}`;
+}
+
+/** The instance whose C-STORE response is awaited: requests go one at a time, in order (no asynchronous window). */
+function awaitedInstance(pending: readonly Pending[]): string | undefined {
+  return pending.find((p) => !p.response && !p.refusal)?.dataSet.meta.mediaStorageSopInstanceUid;
+}
+
+/**
+ * Fails the association after `limitMs` with nothing from the peer (PeerTimeoutMs), in place of dcmjs-dimse's own
+ * timers, which say only "Connection timeout". Bytes of ours the peer reads count as progress: a large data set on a
+ * slow link is not a silent peer. Checked a few times per limit, so it expires at most a tenth late (a second at most).
+ * Returns a function that stops it.
+ */
+function watchPeerSilence(socket: Socket | undefined, limitMs: number, onSilent: () => void): () => void {
+  const flushed = (): number => (socket ? socket.bytesWritten - socket.writableLength : 0);
+  let lastFlushed = flushed();
+  let lastHeard = Date.now();
+  const heard = (): void => {
+    lastHeard = Date.now();
+  };
+  const check = setInterval(() => {
+    if (flushed() !== lastFlushed) {
+      lastFlushed = flushed();
+      heard();
+    } else if (Date.now() - lastHeard >= limitMs) {
+      onSilent();
+    }
+  }, Math.min(1000, Math.max(10, limitMs / 10)));
+  socket?.on('data', heard);
+  socket?.on('connect', heard);
+  return () => {
+    clearInterval(check);
+    socket?.off('data', heard);
+    socket?.off('connect', heard);
+  };
+}
+
 function runAssociation(options: StoreScuOptions, pending: readonly Pending[]): Promise<AssociationReport> {
   return new Promise((resolve) => {
     const report: AssociationReport = { transient: false };
+    const progress = new StoreScuProgress(destinationOf(options), () => awaitedInstance(pending));
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const peerTimeoutMs = options.peerTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS;
     const client = new Client();
+    // Its connection is internal, hence the cast; set by send() below, and unset once it closes.
+    const networkOf = (): DimseNetwork | undefined => (client as unknown as { network?: DimseNetwork }).network;
+    let stopWatching = (): void => undefined;
     const finish = () => {
       clearTimeout(timer);
+      stopWatching();
       resolve(report);
     };
-    const timer = setTimeout(() => {
-      report.error = `no answer within ${timeoutMs} ms`;
+    /** Ends the association on our side, with `reason` for every instance not answered. */
+    const giveUp = (reason: string): void => {
+      report.error ??= reason;
       try {
         client.abort();
       } catch {
         // Not connected yet: nothing to abort.
       }
+      networkOf()?.socket?.destroy();
       finish();
-    }, timeoutMs);
+    };
+    const timer = setTimeout(() => giveUp(progress.gaveUpAfter(timeoutMs)), timeoutMs);
     for (const p of pending) {
       client.addRequest(p.request);
       p.request.on('response', (response: responses.CStoreResponse) => {
@@ -210,7 +260,11 @@ function runAssociation(options: StoreScuOptions, pending: readonly Pending[]): 
       });
     }
     addExactContexts(client, pending);
+    client.on('connected', () => {
+      progress.phase = 'negotiating';
+    });
     client.on('associationAccepted', (accepted: association.Association) => {
+      progress.phase = 'storing';
       for (const p of pending) p.refusal = refusalFor(accepted, p);
     });
     client.on('associationRejected', (rj: { result: number; source: number; reason: number }) => {
@@ -219,31 +273,27 @@ function runAssociation(options: StoreScuOptions, pending: readonly Pending[]): 
       // to an association over their limit, and an export failed at once there would never be retried.
       report.transient = rj.result === constants.RejectResult.Transient || rj.source === SERVICE_PROVIDER_PRESENTATION;
     });
-    client.on('networkError', (err: Error) => {
-      report.error ??= err.message;
-      // The library may leave the socket half-closed after its own timeouts (no 'closed' then): end it here.
-      try {
-        client.abort();
-      } catch {
-        // Not connected: nothing to abort.
-      }
+    let socketError: Error | undefined;
+    // The library's message starts with the called AE title, or with nothing before its A-ASSOCIATE-RQ went out.
+    client.on('networkError', (err: Error) => giveUp(progress.connectionFailed((socketError ?? err).message)));
+    client.on('closed', () => {
+      if (awaitedInstance(pending) !== undefined && !report.rejected) report.error ??= progress.closedEarly();
       finish();
     });
-    client.on('closed', finish);
-    const peerTimeoutMs = options.peerTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS;
+    // dcmjs-dimse's own timers only say "Connection timeout": watchPeerSilence and the timer above go first.
+    const libraryLimitMs = timeoutMs + peerTimeoutMs;
     client.send(options.host, options.port, options.callingAeTitle, options.calledAeTitle,
-      { connectTimeout: peerTimeoutMs, associationTimeout: peerTimeoutMs, pduTimeout: peerTimeoutMs });
-    // Its connection is internal, hence the cast.
-    const network = (client as unknown as { network?: DimseNetwork }).network;
+      { connectTimeout: libraryLimitMs, associationTimeout: libraryLimitMs, pduTimeout: libraryLimitMs });
+    const network = networkOf();
+    network?.socket?.prependListener('error', (err: Error) => {
+      socketError ??= err;
+    });
+    stopWatching = watchPeerSilence(network?.socket, peerTimeoutMs, () => giveUp(progress.silentFor(peerTimeoutMs)));
     // The library writes each command and data set in several small writes; with Nagle's algorithm every
     // C-STORE then waits ~40 ms on a delayed ACK.
     network?.socket?.setNoDelay(true);
     // The Client does not pass a peer's A-ABORT on: the association is over, and a peer that keeps its socket open
     // would otherwise hold this one until peerTimeoutMs, reported as a timeout.
-    network?.on('abort', ({ source, reason }) => {
-      report.error ??= `the peer aborted the association (source ${source}, reason ${reason})`;
-      network.socket?.destroy();
-      finish();
-    });
+    network?.on('abort', ({ source, reason }) => giveUp(progress.aborted(source, reason)));
   });
 }
