@@ -101,6 +101,11 @@ export interface JobSummary {
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
+  /**
+   * This run's PACS exports (none until its result is done): an older version's show whether it reached the PACS, or
+   * why not (superseded by a newer result, failed).
+   */
+  readonly exports: readonly ExportSummary[];
 }
 
 export interface StudyDetail {

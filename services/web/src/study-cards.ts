@@ -53,11 +53,15 @@ export function downloadsCard(r: StudyResult): HTMLElement {
   return card(`downloads ${r.jobId}`, 'DICOM objects', h('ul', { class: 'downloads' }, row('SEG', r.seg), row('MIP', r.mip)));
 }
 
-/** `stow:http://pacs/dicomweb` → STOW-RS pacs/dicomweb; `dimse:AE@host:port` → C-STORE AE@host:port. */
-function destinationLabel(destination: string): HTMLElement {
+/** `stow:http://pacs/dicomweb` → STOW-RS, pacs/dicomweb; `dimse:AE@host:port` → C-STORE, AE@host:port. */
+function destinationParts(destination: string): { readonly protocol: string; readonly address: string } {
   const [kind = '', ...rest] = destination.split(':');
   const address = rest.join(':').replace(/^https?:\/\//, '');
-  const protocol = kind === 'stow' ? 'STOW-RS' : kind === 'dimse' ? 'C-STORE' : kind;
+  return { protocol: kind === 'stow' ? 'STOW-RS' : kind === 'dimse' ? 'C-STORE' : kind, address };
+}
+
+function destinationLabel(destination: string): HTMLElement {
+  const { protocol, address } = destinationParts(destination);
   return h('div', { title: destination }, h('span', { class: 'chip' }, protocol), h('div', { class: 'mono sub' }, address));
 }
 
@@ -76,14 +80,31 @@ export function seriesCard(d: StudyDetail): HTMLElement {
     h('td', {}, s.seriesDescription ?? ''), h('td', { class: 'num sub' }, `${s.instances} img`))))));
 }
 
+/**
+ * A run's PACS exports in its history row, a badge and the detail each (clamped, in full on hover), the destination
+ * named where there are several: whether an older version reached the PACS, and why not (superseded by a newer
+ * version, failed), is otherwise only in the jobs API. No Retry here, though the API sends a failed older export
+ * again: sending a result older than the study's newest to the PACS on purpose is an administrator's decision, taken
+ * through the API; on the radiologist's page the one Retry is the shown result's (exportsCard), and a second one beside
+ * an outdated version would be pressed for it. (Should the newer version be sent there since, the retry ends
+ * superseded anyway.)
+ */
+function historyExports(exports: readonly ExportSummary[]): HTMLElement {
+  return h('td', { class: 'history-exports' }, ...exports.map((e) => h('div', {
+    attrs: { 'data-destination': e.destination, 'data-key': e.destination }, title: e.detail ? `${e.destination}: ${e.detail}` : e.destination,
+  }, exportBadge(e), exports.length > 1 ? h('span', { class: 'mono sub' }, ` ${destinationParts(e.destination).address}`) : null,
+  e.detail ? h('div', { class: 'reason clamp' }, e.detail) : null)));
+}
+
 export function jobsCard(d: StudyDetail): HTMLElement | null {
   if (d.jobs.length === 0) return null;
-  return card('jobs', 'Analysis history', h('table', { class: 'compact' }, h('tbody', {}, ...d.jobs.map((j) => h('tr', { attrs: { 'data-key': j.id } },
+  return card('jobs', 'Analysis history', h('table', { class: 'compact' }, h('tbody', {}, ...d.jobs.map((j) => h('tr', { attrs: { 'data-key': j.id, 'data-job-id': j.id } },
     h('td', { class: 'nowrap sub' }, formatDateTime(j.createdAt)),
     // Why a run failed stays readable after a later one succeeds: the reason under its state, in full on hover.
     h('td', {}, j.state, j.reason ? h('div', { class: 'reason', title: j.reason }, j.reason) : null),
     h('td', { class: 'sub' }, j.trigger ?? ''),
-    h('td', { class: 'sub' }, j.version === null ? '' : `v${j.version}`)))),
+    h('td', { class: 'sub' }, j.version === null ? '' : `v${j.version}`),
+    historyExports(j.exports)))),
   d.moreJobs ? h('p', { class: 'sub' }, `The ${d.jobs.length} newest runs are shown; older ones are listed by the jobs API.`) : null));
 }
 

@@ -13,6 +13,7 @@ import { latestResult, readStudyDetail } from './study-detail';
 import { isExporting } from './followed-exports';
 import { EVENT_STREAM_HEADERS, type StudyEvents } from './study-events';
 import { parseWorklistQuery, searchWorklist, type WorklistSources } from './worklist-query';
+import type { StudyDetail } from './worklist-types';
 
 export interface ApiRouterOptions {
   readonly sources: WorklistSources;
@@ -36,6 +37,18 @@ function findInstance(archive: Archive, study: string, series: string | undefine
  * few more. Checked before the file is read, so that naming a large instance does not make the gateway hold it.
  */
 const MAX_OVERLAY_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * An older run in the study view's history whose export is still under way (pending or retrying while a newer version
+ * is made) changes by itself, typically to superseded seconds after the newer version is done: followed like the shown
+ * result's, so that its row changes on the open page however far the job is from the newest ones each poll reads.
+ * Only those under way: they settle and are let go, so a long history costs no reads once its exports are final.
+ */
+function followHistoryExports(events: StudyEvents, detail: StudyDetail): void {
+  for (const job of detail.jobs) {
+    if (job.id !== detail.result?.jobId && isExporting(job)) events.followExports({ jobId: job.id, exports: job.exports });
+  }
+}
 
 /** The worklist page's API, mounted under /api after the bearer-token check. */
 export function worklistApiRouter(options: ApiRouterOptions): Router {
@@ -62,6 +75,7 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
     if (detail.result && isExporting(detail.result)) options.events.followExports(detail.result);
     // One failed: a retry asked by anyone else (a script, another workstation) must reach this view too.
     else if (detail.result) options.events.showExports(detail.result);
+    followHistoryExports(options.events, detail);
     res.set('Cache-Control', 'no-store').json(detail);
   });
   r.get('/studies/:study/overlay.png', async (req, res) => {

@@ -41,7 +41,7 @@ function toResult(job: JobRecord, result: ResultUids): StudyResult {
 function toJobSummary(job: JobRecord): JobSummary {
   return {
     id: job.id, state: job.state, reason: job.failureReason, version: job.request?.version ?? null, trigger: job.request?.reason ?? null,
-    createdAt: job.createdAt, startedAt: job.startedAt, finishedAt: job.finishedAt,
+    createdAt: job.createdAt, startedAt: job.startedAt, finishedAt: job.finishedAt, exports: job.exports.map(toExportSummary),
   };
 }
 
