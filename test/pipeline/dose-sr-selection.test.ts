@@ -12,7 +12,8 @@ describe('series selection over the radiation dose SR a scanner sends', () => {
     const selection = selectPetSeries(candidates);
     expect(selection.status).toBe('not-applicable');
     for (const r of reports) {
-      expect(selection.status === 'not-applicable' && selection.reason).toContain(`${r.seriesInstanceUid}: Modality is SR`);
+      // Both are series 900, without a description: their UIDs tell them apart.
+      expect(selection.status === 'not-applicable' && selection.reason).toContain(`Series 900 (${r.seriesInstanceUid}): Modality is SR`);
     }
   });
 });

@@ -11,6 +11,21 @@ const LABELS: Readonly<Record<AiState, string>> = {
 
 export const aiStateLabel = (state: AiState): string => LABELS[state];
 
+/** A job's state (JobSummary.state: one of AiState's) as the study list words it; a state this page does not know, as sent. */
+export const jobStateLabel = (state: string): string => (LABELS as Readonly<Partial<Record<string, string>>>)[state] ?? state;
+
+/**
+ * What started a run (JobSummary.trigger, AnalysisRequest.reason): a series analysed again on study-complete has had
+ * images added, changed or deleted since its earlier version (result version 2 on).
+ */
+export function triggerLabel(trigger: string | null, version: number | null): { readonly label: string; readonly title: string } | null {
+  if (trigger === 'on-demand') return { label: 'On request', title: 'Asked for with Analyse or Run again (or the jobs API)' };
+  if (trigger !== 'study-complete') return trigger === null ? null : { label: trigger, title: trigger };
+  return version !== null && version > 1
+    ? { label: 'Images changed', title: 'Images of the series arrived, changed or were deleted after its earlier analysis' }
+    : { label: 'Study complete', title: 'The study stopped receiving images (its quiet period ended)' };
+}
+
 /** Time the analysis took, or has taken so far (kept current by {@link tickElapsed}). */
 export function timeTaken(ai: AiStatus): HTMLElement {
   if (ai.state === 'running' && ai.startedAt !== null) {

@@ -1,6 +1,6 @@
 /** What the study view shows of a study: its header and cards, built from the study detail as answered. */
 import type { AiState, AiStatus, ExportSummary, InstanceLinks, StudyDetail, StudyResult } from './api-types.js';
-import { aiStatusBadge, exportBadge } from './ai-status-view.js';
+import { aiStatusBadge, exportBadge, jobStateLabel, triggerLabel } from './ai-status-view.js';
 import { h } from './dom.js';
 import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, formatTime } from './format.js';
 import { WORKLIST_LINK, worklistHref } from './worklist-url.js';
@@ -32,9 +32,28 @@ function previousResultNote(ai: AiStatus, r: StudyResult): HTMLElement | null {
     `Showing ${which}; ${NEWER_RUN[ai.state] ?? 'a newer run exists'}.`);
 }
 
+/**
+ * Why there is no result, where none will come of the newest run (its reason is in the badge above), and what can
+ * change that: "No result yet" there would have the reader wait for one. Null while a result may still come.
+ */
+function finalVerdict(state: AiState): string | null {
+  if (state === 'not-applicable') {
+    return 'This study will not be analysed. Images that arrive for it later start a new check; Run again checks it now.';
+  }
+  if (state === 'failed') return 'The analysis failed, and no result will come of it. Run again tries once more.';
+  if (state === 'deleted') return 'The result was deleted. Run again makes a new one.';
+  return null;
+}
+
+/** Where the result and the MIP would be: the verdict that there will be none, or `pending` while one may come. */
+export function noResultNote(ai: AiStatus, pending: string): HTMLElement {
+  const verdict = finalVerdict(ai.state);
+  return h('p', { class: 'muted', attrs: { 'data-no-result': verdict === null ? 'pending' : 'final' } }, verdict ?? pending);
+}
+
 export function resultCard(d: StudyDetail, r: StudyResult | null): HTMLElement {
   const status = aiStatusBadge(d.study.ai, true);
-  if (!r) return card('no-result', 'AI result', status, h('p', { class: 'muted' }, d.study.ai.state === 'deleted' ? 'The result was deleted.' : 'No result yet.'));
+  if (!r) return card('no-result', 'AI result', status, noResultNote(d.study.ai, 'No result yet.'));
   const timings = Object.entries(r.timingsMs).map(([stage, ms]) => `${stage} ${formatDuration(ms)}`).join(' · ');
   return card(`result ${r.jobId}`, 'AI result', status, previousResultNote(d.study.ai, r), dl(
     ['Lesions', h('strong', { class: 'lesion-count' }, r.lesionCount === 0 ? 'none found' : String(r.lesionCount))],
@@ -96,13 +115,18 @@ function historyExports(exports: readonly ExportSummary[]): HTMLElement {
   e.detail ? h('div', { class: 'reason clamp' }, e.detail) : null)));
 }
 
+function triggerCell(trigger: string | null, version: number | null): HTMLElement {
+  const t = triggerLabel(trigger, version);
+  return h('td', { class: 'sub', ...(t ? { title: t.title } : {}), attrs: { 'data-trigger': trigger ?? '' } }, t?.label ?? '');
+}
+
 export function jobsCard(d: StudyDetail): HTMLElement | null {
   if (d.jobs.length === 0) return null;
   return card('jobs', 'Analysis history', h('table', { class: 'compact' }, h('tbody', {}, ...d.jobs.map((j) => h('tr', { attrs: { 'data-key': j.id, 'data-job-id': j.id } },
     h('td', { class: 'nowrap sub' }, formatDateTime(j.createdAt)),
     // Why a run failed stays readable after a later one succeeds: the reason under its state, in full on hover.
-    h('td', {}, j.state, j.reason ? h('div', { class: 'reason', title: j.reason }, j.reason) : null),
-    h('td', { class: 'sub' }, j.trigger ?? ''),
+    h('td', { attrs: { 'data-job-state': j.state } }, jobStateLabel(j.state), j.reason ? h('div', { class: 'reason', title: j.reason }, j.reason) : null),
+    triggerCell(j.trigger, j.version),
     h('td', { class: 'sub' }, j.version === null ? '' : `v${j.version}`),
     historyExports(j.exports)))),
   d.moreJobs ? h('p', { class: 'sub' }, `The ${d.jobs.length} newest runs are shown; older ones are listed by the jobs API.`) : null));

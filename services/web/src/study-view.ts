@@ -5,7 +5,7 @@ import { focusedKey, h, replaceChildren, restoreFocus } from './dom.js';
 import { patchChildren } from './dom-patch.js';
 import { mipViewer } from './mip-viewer.js';
 import { backoffDelayMs } from './backoff.js';
-import { backLink, downloadsCard, exportsCard, header, jobsCard, resultCard, seriesCard, studyDeleted } from './study-cards.js';
+import { backLink, downloadsCard, exportsCard, header, jobsCard, noResultNote, resultCard, seriesCard, studyDeleted } from './study-cards.js';
 import { debounce, errorBox, errorMessage, isFinalRefusal, retryNotice, type Shell, type View } from './view.js';
 
 /** A job in one of these states changes no more. */
@@ -123,7 +123,7 @@ export function studyView(shell: Shell, uid: string): View {
       mip.setAttribute('data-key', r.seg.sopInstanceUid);
     }
     shownResult = r?.seg.sopInstanceUid;
-    return mip ?? h('div', { class: 'mip-placeholder' }, aiStatusBadge(d.study.ai, true), h('p', { class: 'muted' }, 'The MIP and its segmentation appear here when the analysis is done.'), timeTaken(d.study.ai));
+    return mip ?? h('div', { class: 'mip-placeholder' }, aiStatusBadge(d.study.ai, true), noResultNote(d.study.ai, 'The MIP and its segmentation appear here when the analysis is done.'), timeTaken(d.study.ai));
   }
 
   function sideCards(d: StudyDetail): HTMLElement[] {

@@ -71,7 +71,7 @@ describe('selectPetSeries', () => {
     const selection = selectPetSeries([series(header, count)]);
     expect(selection.status).toBe('not-applicable');
     expect(failedRules(selection, WHOLE_BODY_PET.seriesInstanceUid)).toEqual([rule]);
-    expect(selection.status === 'not-applicable' && selection.reason).toContain(WHOLE_BODY_PET.seriesInstanceUid);
+    expect(selection.status === 'not-applicable' && selection.reason).toContain("Series 3 'PET AC': ");
   });
 
   test.each<[string, PetSeriesHeader['radiopharmaceutical']]>([
@@ -211,8 +211,26 @@ describe('selectPetSeries', () => {
     const selection = selectPetSeries([radiopharmaceuticalDoseSr, xRayDoseSr]);
     expect(selection.status).toBe('not-applicable');
     const reason = selection.status === 'not-applicable' ? selection.reason : '';
-    expect(reason).toContain('2.25.40: Modality is SR');
-    expect(reason).toContain('2.25.41: Modality is SR');
+    // Both reports are series 3 'Dose Report' here: their UIDs tell them apart.
+    expect(reason).toContain("Series 3 'Dose Report' (2.25.40): Modality is SR");
+    expect(reason).toContain("Series 3 'Dose Report' (2.25.41): Modality is SR");
+  });
+
+  test('a not-applicable study names each series as a reader knows it (number and description), not by its UID', () => {
+    const ge = series({ seriesInstanceUid: '1.3.6.1.4.1.14519.5.2.1.5168.1900.279539551699081894888330051583', seriesDescription: 'PET WB AC' });
+    const selection = selectPetSeries([ge], { minSlices: 1000 });
+    expect(selection.status === 'not-applicable' && selection.reason).toBe("Series 3 'PET WB AC': 267 slice(s), fewer than 1000");
+  });
+
+  test('a series without number or description is named by its UID; two that read the same are told apart by theirs', () => {
+    const unnamed = series({ seriesInstanceUid: '2.25.60', seriesNumber: null, seriesDescription: null, modality: 'CT' });
+    const twin = series({ seriesInstanceUid: '2.25.61', modality: 'CT' });
+    const selection = selectPetSeries([unnamed, series({ seriesInstanceUid: '2.25.62', modality: 'CT' }), twin],
+      {}, SERIES_ELIGIBILITY_RULES.slice(0, 1), [{ seriesInstanceUid: '2.25.63', eligible: false, failures: [{ ruleId: 'header-readable', reason: 'no header' }] }]);
+    expect(selection.status === 'not-applicable' && selection.reason.split(' | ')).toEqual([
+      'Series 2.25.60: Modality is CT', "Series 3 'PET AC' (2.25.62): Modality is CT", "Series 3 'PET AC' (2.25.61): Modality is CT",
+      'Series 2.25.63: no header',
+    ]);
   });
 
   test('a study with no series is not applicable', () => {

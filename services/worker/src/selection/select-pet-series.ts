@@ -18,6 +18,9 @@ export interface RuleFailure {
 /** How one series fared against every rule. */
 export interface SeriesVerdict {
   readonly seriesInstanceUid: string;
+  /** SeriesNumber and SeriesDescription where the header was read: how the reason names the series (seriesName). */
+  readonly seriesNumber?: number | null;
+  readonly seriesDescription?: string | null;
   readonly eligible: boolean;
   readonly failures: readonly RuleFailure[];
 }
@@ -31,7 +34,8 @@ function judge(series: PetSeriesCandidate, rules: readonly EligibilityRule[], op
     const reason = rule.check(series, options);
     return reason === null ? [] : [{ ruleId: rule.id, reason }];
   });
-  return { seriesInstanceUid: series.header.seriesInstanceUid, eligible: failures.length === 0, failures };
+  const { seriesInstanceUid, seriesNumber, seriesDescription } = series.header;
+  return { seriesInstanceUid, seriesNumber, seriesDescription, eligible: failures.length === 0, failures };
 }
 
 /** Coverages this close count as the same (two reconstructions of one whole-body scan differ by a slice or two). */
@@ -66,9 +70,28 @@ function preferred(eligible: readonly PetSeriesCandidate[]): PetSeriesCandidate 
   return pool.sort(bySuvThenSlices)[0];
 }
 
+/**
+ * A series as a reader knows it, by its number and description as the viewer and the worklist's Series card list them
+ * ("Series 3 'PET WB AC'"); its 64-digit UID only where the header gave neither (a header that could not be read).
+ */
+function seriesName(v: SeriesVerdict): string {
+  const description = v.seriesDescription?.trim();
+  const parts = [v.seriesNumber ?? null, description ? `'${description}'` : null].filter((p) => p !== null);
+  return parts.length > 0 ? `Series ${parts.join(' ')}` : `Series ${v.seriesInstanceUid}`;
+}
+
+/**
+ * The reason stored with the job and shown on the worklist: every series and the rules it failed. Two series that
+ * would read the same (one number and description) are told apart by their UIDs.
+ */
 function notApplicableReason(verdicts: readonly SeriesVerdict[]): string {
   if (verdicts.length === 0) return 'the study has no series';
-  return verdicts.map((v) => `${v.seriesInstanceUid}: ${v.failures.map((f) => f.reason).join('; ')}`).join(' | ');
+  const names = verdicts.map(seriesName);
+  const twice = (name: string): boolean => names.indexOf(name) !== names.lastIndexOf(name);
+  return verdicts.map((v) => {
+    const name = seriesName(v);
+    return `${twice(name) ? `${name} (${v.seriesInstanceUid})` : name}: ${v.failures.map((f) => f.reason).join('; ')}`;
+  }).join(' | ');
 }
 
 /**
