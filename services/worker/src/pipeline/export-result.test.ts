@@ -142,22 +142,23 @@ describe('exportResult to a STOW-RS destination', () => {
     pacs.reply = reply;
     const status = await send();
     expect(status.state).toBe('retrying');
-    expect(status.detail).toMatch(/not confirmed, HTTP 20[02] with Content-Type .* is not a DICOM JSON STOW-RS response/);
+    expect(status.detail).toMatch(new RegExp(`^the destination did not take the instances now: ${pacsUrl} answered HTTP 20[02] \\w+, but not with a DICOM JSON STOW-RS `
+      + 'response \\(Content-Type .*\\), so no instance is confirmed stored$'));
   });
 
   test('is not sent but retried when ReferencedSOPSequence lists only one instance', async () => {
     pacs.reply = json(200, referenced(MIP_UID));
     const status = await send();
     expect(status.state).toBe('retrying');
-    expect(status.detail).toMatch(/not confirmed, 1 of 2 instance\(s\) missing from ReferencedSOPSequence/);
-    expect(status.detail).toContain(SEG_UID);
+    expect(status.detail).toBe(`the destination did not take the instances now: ${pacsUrl} answered HTTP 200 OK without confirming 1 of 2 `
+      + `instance(s), missing from ReferencedSOPSequence: SEG ${SEG_UID} (MIP delivered)`);
   });
 
-  test('is retried when an instance failed with 0xA700 (out of resources)', async () => {
+  test('is retried when an instance failed with 0xA700 (out of resources), saying which and that the other was delivered', async () => {
     pacs.reply = json(202, { ...referenced(MIP_UID), ...failed(SEG_UID, 0xa700) });
     const status = await send();
     expect(status.state).toBe('retrying');
-    expect(status.detail).toMatch(new RegExp(`out of resources.*${SEG_UID} FailureReason 0xA700`));
+    expect(status.detail).toBe(`out of storage: ${pacsUrl} answered HTTP 202 Accepted: SEG ${SEG_UID} FailureReason 0xA700, out of resources (MIP delivered)`);
   });
 
   test('is retried when a 409 lists only A7xx failures', async () => {
@@ -171,7 +172,7 @@ describe('exportResult to a STOW-RS destination', () => {
     pacs.reply = json(409, both);
     const status = await send();
     expect(status.state).toBe('retrying');
-    expect(status.detail).toMatch(new RegExp(`out of resources.*${SEG_UID} FailureReason 0xA700`));
+    expect(status.detail).toBe(`out of storage: ${pacsUrl} answered HTTP 409 Conflict: SEG ${SEG_UID} FailureReason 0xA700, out of resources (MIP delivered)`);
   });
 
   test.each([['0xC000', 0xc000], ['0xA900', 0xa900], ['0x0110', 0x0110], ['0x0122', 0x0122]])(
@@ -180,6 +181,16 @@ describe('exportResult to a STOW-RS destination', () => {
     const status = await send();
     expect(status.state).toBe('failed');
     expect(status.detail).toContain(`FailureReason 0x${reason.toString(16).toUpperCase()}`);
+  });
+
+  test('a partial success (202, the SEG refused) says which instance failed, why in words, and that the MIP was delivered', async () => {
+    pacs.reply = json(202, { ...referenced(MIP_UID), ...failed(SEG_UID, 0xc000) });
+    expect(await send()).toMatchObject({ state: 'failed', detail: 'the destination refused the result: '
+      + `${pacsUrl} answered HTTP 202 Accepted: SEG ${SEG_UID} FailureReason 0xC000, cannot understand (MIP delivered)` });
+    pacs.reply = json(409, { '00081198': { vr: 'SQ', Value: [MIP_UID, SEG_UID].map((uid) => ({
+      '00081155': { vr: 'UI', Value: [uid] }, '00081197': { vr: 'US', Value: [0x0122] } })) } });
+    expect((await send()).detail).toBe(`the destination refused the result: ${pacsUrl} answered HTTP 409 Conflict: `
+      + `MIP ${MIP_UID} FailureReason 0x122, SOP class not supported; SEG ${SEG_UID} FailureReason 0x122, SOP class not supported`);
   });
 
   const bothDuplicates = { '00081198': { vr: 'SQ', Value: [MIP_UID, SEG_UID].map((uid) => ({
@@ -220,29 +231,50 @@ describe('exportResult to a STOW-RS destination', () => {
     pacs.reply = (res) => res.writeHead(code).end();
     const status = await send({ stowTokenFor: () => 'wrong-token' });
     expect(status.state).toBe('failed');
-    expect(status.detail).toMatch(new RegExp(`HTTP ${code}, authentication failed`));
+    expect(status.detail).toMatch(new RegExp(`^the destination refused the result: ${pacsUrl} answered HTTP ${code} \\w+: authentication failed \\(the bearer token was not accepted\\)$`));
     expect(status.detail).not.toContain('wrong-token');
   });
 
-  test('is retried on a 503 and a 408, and when the destination is down, naming why it could not connect', async () => {
+  test('is retried on a 503 and a 408, naming the destination, the status and what the body says', async () => {
     pacs.reply = (res) => res.writeHead(503).end('maintenance');
-    expect((await send()).state).toBe('retrying');
+    expect(await send()).toMatchObject({ state: 'retrying',
+      detail: `the destination did not take the instances now: ${pacsUrl} answered HTTP 503 Service Unavailable: maintenance` });
     pacs.reply = (res) => res.writeHead(408).end('request timeout');
     expect((await send()).state).toBe('retrying');
-    const closed = await freePort();
-    const down = await exportResult(RESULT, `stow:http://127.0.0.1:${closed}/dicom-web`, 1, deps);
-    expect(down.state).toBe('retrying');
-    expect(down.detail).toContain(`the destination did not take the instances now: STOW-RS to http://127.0.0.1:${closed}/dicom-web: ECONNREFUSED`);
+    // A proxy's error page: its text, not its markup.
+    pacs.reply = (res) => res.writeHead(502, { 'Content-Type': 'text/html' })
+      .end('<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>');
+    expect((await send()).detail).toBe(`the destination did not take the instances now: ${pacsUrl} answered HTTP 502 Bad Gateway: `
+      + '502 Bad Gateway 502 Bad Gateway nginx');
   });
 
-  test.each([['no answer at all', false], ['an answer whose body never ends', true]])(
-    'is retried, saying so, when the destination takes the request and gives %s', async (_, headersFirst) => {
+  test('is refused on a 400, naming the destination, the status and what the body says', async () => {
+    pacs.reply = (res) => res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"Message":"Bad file format"}');
+    expect(await send()).toMatchObject({ state: 'failed',
+      detail: `the destination refused the result: ${pacsUrl} answered HTTP 400 Bad Request: {"Message":"Bad file format"}` });
+  });
+
+  test('is retried when the destination is down, saying once that it could not connect, to where, and why', async () => {
+    const closed = await freePort();
+    const down = await exportResult(RESULT, `stow:http://127.0.0.1:${closed}/dicom-web`, 1, deps);
+    expect(down).toMatchObject({ state: 'retrying', detail: 'the destination did not take the instances now: '
+      + `could not connect to http://127.0.0.1:${closed}/dicom-web: connect ECONNREFUSED 127.0.0.1:${closed}` });
+  });
+
+  test('is retried when the destination closes the connection before answering, saying so', async () => {
+    pacs.reply = (res) => res.socket?.destroy();
+    expect(await send()).toMatchObject({ state: 'retrying', detail: 'the destination did not take the instances now: '
+      + `the connection to ${pacsUrl} failed before its STOW-RS response: other side closed (UND_ERR_SOCKET)` });
+  });
+
+  test.each([['no answer at all', false, 'no STOW-RS response from %s within 0.5 s'],
+    ['an answer whose body never ends', true, 'the HTTP 200 OK response from %s did not complete within 0.5 s']])(
+    'is retried, saying so, when the destination takes the request and gives %s', async (_, headersFirst, expected) => {
     pacs.reply = (res) => {
       if (headersFirst) res.writeHead(200, { 'Content-Type': 'application/dicom+json' }).write('{');
     };
     const status = await send({ stowTimeoutMs: 500 });
-    expect(status.state).toBe('retrying');
-    expect(status.detail).toContain('no complete answer within 0.5 s');
+    expect(status).toMatchObject({ state: 'retrying', detail: `the destination did not take the instances now: ${expected.replace('%s', pacsUrl)}` });
   });
 
   test('fails at once on a TLS certificate this host does not trust, saying so', async () => {
@@ -253,9 +285,11 @@ describe('exportResult to a STOW-RS destination', () => {
     const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end());
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
     try {
-      const status = await exportResult(RESULT, `stow:https://127.0.0.1:${(tls.address() as AddressInfo).port}/dicom-web`, 1, deps);
+      const url = `https://127.0.0.1:${(tls.address() as AddressInfo).port}/dicom-web`;
+      const status = await exportResult(RESULT, `stow:${url}`, 1, deps);
       expect(status.state).toBe('failed');
-      expect(status.detail).toMatch(/TLS certificate not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT/);
+      expect(status.detail).toBe(`the destination refused the result: could not connect to ${url}: `
+        + 'TLS certificate not trusted (DEPTH_ZERO_SELF_SIGNED_CERT: self-signed certificate); add its CA with NODE_EXTRA_CA_CERTS');
     } finally {
       tls.close();
       rmSync(dir, { recursive: true, force: true });
@@ -311,6 +345,27 @@ describe('exportResult to a DIMSE destination', () => {
       const status = await exportResult(RESULT, `dimse:ANY@127.0.0.1:${port}`, 1, deps);
       expect(status).toMatchObject({ state: 'sent', detail: '2 instance(s) stored, 2 with a warning; MIP: C-STORE status 0xb000: ' +
         'PatientName coerced to the PACS record; SEG: C-STORE status 0xb000: PatientName coerced to the PACS record' });
+    } finally {
+      server.close();
+    }
+  });
+
+  test.each([['a900', 0xa900, 'failed'], ['a700', 0xa700, 'retrying']])(
+    'a peer that stores the MIP and answers 0x%s for the SEG: the detail says the MIP was delivered', async (_, segStatus, state) => {
+    class SegRefusingScp extends AcceptingScp {
+      override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
+        const response = responses.CStoreResponse.fromRequest(request);
+        response.setStatus(request.getAffectedSopInstanceUid() === SEG_UID ? segStatus : 0x0000);
+        if (request.getAffectedSopInstanceUid() === SEG_UID) response.setErrorComment('not for this archive');
+        callback(response);
+      }
+    }
+    const port = await freePort();
+    const server = new DimseServer(SegRefusingScp);
+    server.listen(port);
+    try {
+      const status = await exportResult(RESULT, `dimse:ANY@127.0.0.1:${port}`, 1, deps);
+      expect(status).toMatchObject({ state, detail: `SEG: C-STORE status 0x${segStatus.toString(16)}: not for this archive (MIP delivered)` });
     } finally {
       server.close();
     }

@@ -7,6 +7,7 @@ import { DicomFailureReason, isMipsegError, toMipsegError } from '@mipseg/shared
 import type { Logger } from '@mipseg/shared/log';
 import type { ExportStatus, ResultUids } from '@mipseg/shared/queue';
 import { stowInstances } from './result-sink';
+import { deliveredNote, type InstanceNames } from './stow-failure';
 import type { StudySource } from './study-source';
 
 export interface ExportDeps {
@@ -30,11 +31,25 @@ async function resultInstances(source: StudySource, result: ResultUids): Promise
   return [...mip, ...seg];
 }
 
+/** What an export's detail calls the result's instances, by SOP Instance UID. */
+function instanceNames(result: ResultUids): InstanceNames {
+  return new Map([[result.mipSopInstanceUid, 'MIP'], [result.segSopInstanceUid, 'SEG']]);
+}
+
 /** Which of the result's instances a C-STORE result is about, its status (where one came back) and the reason. */
 function describeSend(r: InstanceSendResult, result: ResultUids): string {
-  const which = r.sopInstanceUid === result.segSopInstanceUid ? 'SEG' : r.sopInstanceUid === result.mipSopInstanceUid ? 'MIP' : 'instance';
+  const which = (r.sopInstanceUid === undefined ? undefined : instanceNames(result).get(r.sopInstanceUid)) ?? 'instance';
   const status = r.status === undefined ? 'no C-STORE status' : `C-STORE status 0x${r.status.toString(16).padStart(4, '0')}`;
   return `${which}: ${status}${r.reason ? `: ${r.reason}` : ''}`;
+}
+
+/**
+ * A failure, and " (MIP delivered)" where the other instance was stored: a PACS that takes the MIP and refuses the SEG
+ * (its SOP class, a failure status) shows the MIP already, which the SEG's failure alone does not say.
+ */
+function describeFailedSend(r: InstanceSendResult, results: readonly InstanceSendResult[], result: ResultUids): string {
+  const stored = new Set(results.filter((o) => o.outcome === 'sent' || heldAlready(o)).flatMap((o) => o.sopInstanceUid ?? []));
+  return describeSend(r, result) + deliveredNote(results.flatMap((o) => o.sopInstanceUid ?? []), stored, instanceNames(result));
 }
 
 /**
@@ -65,9 +80,9 @@ async function sendDimse(destination: string, instances: Buffer[], result: Resul
       callingAeTitle: deps.callingAeTitle, files, log: deps.log });
     // Every instance's own status counts: one failure means the result did not arrive whole.
     const failed = results.find((r) => r.outcome === 'failed' && !heldAlready(r));
-    if (failed) return { state: 'failed', detail: describeSend(failed, result) };
+    if (failed) return { state: 'failed', detail: describeFailedSend(failed, results, result) };
     const retryable = results.find((r) => r.outcome === 'retryable');
-    if (retryable) return { state: 'retrying', detail: describeSend(retryable, result) };
+    if (retryable) return { state: 'retrying', detail: describeFailedSend(retryable, results, result) };
     const duplicates = results.filter(heldAlready).length;
     // Stored, but perhaps not as sent (B000 coercion, B007 data set does not match SOP class, …): what the PACS
     // said goes into the detail the jobs API and the worklist show, as STOW-RS warnings go into its response.
@@ -84,12 +99,13 @@ async function sendDimse(destination: string, instances: Buffer[], result: Resul
  * `sent` only when the destination referenced every instance; a refusal fails at once, anything else (down,
  * out of resources, an answer that confirms nothing) is retried and becomes `failed` after the last attempt.
  */
-async function sendStow(destination: string, instances: Buffer[],
+async function sendStow(destination: string, instances: Buffer[], result: ResultUids,
   deps: ExportDeps): Promise<Omit<ExportStatus, 'destination' | 'attempts' | 'updatedAt'>> {
   try {
     // As by C-STORE (see heldAlready): "duplicate" (0x0111) for one of the result's own instances means it is there.
     const { warnings } = await stowInstances(destination.slice('stow:'.length).replace(/\/+$/, ''), instances,
-      deps.stowTokenFor?.(destination), { duplicatesAreStored: true, ...(deps.stowTimeoutMs === undefined ? {} : { timeoutMs: deps.stowTimeoutMs }) });
+      deps.stowTokenFor?.(destination), { duplicatesAreStored: true, names: instanceNames(result),
+        ...(deps.stowTimeoutMs === undefined ? {} : { timeoutMs: deps.stowTimeoutMs }) });
     // As by C-STORE: stored, perhaps not as sent, and the PACS's reasons are shown.
     return { state: 'sent', detail: `${instances.length} instance(s) stored` +
       (warnings.length ? `, ${warnings.length} with a warning; ${warnings.join('; ')}` : '') };
@@ -126,6 +142,6 @@ export async function exportResult(result: ResultUids, destination: string, atte
   }
   const status = destination.startsWith('dimse:')
     ? await sendDimse(destination, instances, result, deps)
-    : await sendStow(destination, instances, deps);
+    : await sendStow(destination, instances, result, deps);
   return { destination, attempts: attempt, updatedAt: Date.now(), ...status };
 }

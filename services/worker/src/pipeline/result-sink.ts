@@ -1,7 +1,9 @@
 import { readSopInstanceUid } from '@mipseg/shared/dicom';
-import { DicomFailureReason, fetchFailureCause, MipsegError, toStorageError } from '@mipseg/shared/errors';
+import { DicomFailureReason, MipsegError, toStorageError } from '@mipseg/shared/errors';
 import { gatewayAwayCause } from '@mipseg/shared/queue';
 import type { Archive, StoreOutcome } from '@mipseg/shared/store';
+import { bodyExcerpt, deliveredNote, describeInstance, failureReasonWords, lostWhileReading, noAnswer, shownLocation, statusLine,
+  unreachable, type InstanceNames } from './stow-failure';
 
 /** Where a worker stores its results: the archive (embedded) or the gateway by STOW-RS (queue mode). */
 export interface ResultSink {
@@ -122,25 +124,39 @@ function isOutOfResources(reason: number | undefined): boolean {
   return reason !== undefined && (reason & 0xff00) === 0xa700;
 }
 
-function describeFailures(failed: readonly FailedInstance[]): string {
-  return failed.map((f) => `${f.sopInstanceUid} FailureReason ${f.failureReason === undefined ? 'missing' : `0x${f.failureReason.toString(16).toUpperCase()}`}`).join(', ');
+/** "SEG 2.25.… FailureReason 0xC000, cannot understand; …" */
+function describeFailures(failed: readonly FailedInstance[], names: InstanceNames | undefined): string {
+  return failed.map((f) => {
+    const reason = f.failureReason === undefined ? 'FailureReason missing'
+      : `FailureReason 0x${f.failureReason.toString(16).toUpperCase()}${failureReasonWords(f.failureReason) ? `, ${failureReasonWords(f.failureReason)}` : ''}`;
+    return `${describeInstance(f.sopInstanceUid, names)} ${reason}`;
+  }).join('; ');
+}
+
+/** What one request's answer is checked against, and named in its failures. */
+interface StowRequest {
+  readonly baseUrl: string;
+  readonly sopInstanceUids: readonly string[];
+  readonly names: InstanceNames | undefined;
 }
 
 /**
  * Failed items decide first: any reason other than A7xx is a refusal that a retry will not change; only A7xx
  * ones mean "later". Otherwise every instance sent must be referenced: success is what the destination
- * confirms, not the absence of a FailedSOPSequence.
+ * confirms, not the absence of a FailedSOPSequence. Each failure says which of the others were stored.
  */
-function checkStowResponse(where: string, response: StowResponse, sopInstanceUids: readonly string[]): void {
+function checkStowResponse(request: StowRequest, res: Response, response: StowResponse): void {
+  const answered = `${request.baseUrl} answered ${statusLine(res)}`;
+  const delivered = deliveredNote(request.sopInstanceUids, response.referenced, request.names);
   const refused = response.failed.filter((f) => !isOutOfResources(f.failureReason));
-  if (refused.length > 0) throw new MipsegError('MIPSEG_EXPORT_REFUSED', `${where}: FailedSOPSequence ${describeFailures(refused)}`);
+  if (refused.length > 0) throw new MipsegError('MIPSEG_EXPORT_REFUSED', `${answered}: ${describeFailures(refused, request.names)}${delivered}`);
   if (response.failed.length > 0) {
-    throw new MipsegError('MIPSEG_STORAGE_FULL', `${where}: destination out of resources, FailedSOPSequence ${describeFailures(response.failed)}`);
+    throw new MipsegError('MIPSEG_STORAGE_FULL', `${answered}: ${describeFailures(response.failed, request.names)}${delivered}`);
   }
-  const missing = sopInstanceUids.filter((uid) => !response.referenced.has(uid));
+  const missing = request.sopInstanceUids.filter((uid) => !response.referenced.has(uid));
   if (missing.length > 0) {
-    throw new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `${where}: not confirmed, ${missing.length} of ${sopInstanceUids.length} instance(s) `
-      + `missing from ReferencedSOPSequence (${missing.join(', ')})`);
+    throw new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `${answered} without confirming ${missing.length} of ${request.sopInstanceUids.length} `
+      + `instance(s), missing from ReferencedSOPSequence: ${missing.map((uid) => describeInstance(uid, request.names)).join(', ')}${delivered}`);
   }
 }
 
@@ -148,44 +164,31 @@ function checkStowResponse(where: string, response: StowResponse, sopInstanceUid
  * A status outside 2xx. A redirect is never followed: fetch would re-send the POST as a bodiless GET. `response` is
  * the body as read, with duplicates of an earlier send already counted as stored where they may be.
  */
-function refuseStatus(where: string, res: Response, text: string, hasToken: boolean, response: StowResponse | undefined): MipsegError {
+function refuseStatus(request: StowRequest, res: Response, text: string, hasToken: boolean, response: StowResponse | undefined): MipsegError {
+  const answered = `${request.baseUrl} answered ${statusLine(res)}`;
   if (res.status >= 300 && res.status < 400) {
-    return new MipsegError('MIPSEG_EXPORT_REFUSED', `${where}: HTTP ${res.status} redirect to ${res.headers.get('location') ?? '(no Location)'}; `
-      + 'configure the final URL as the destination');
+    return new MipsegError('MIPSEG_EXPORT_REFUSED', `${answered}, a redirect to ${shownLocation(res.headers.get('location'), request.baseUrl)}, `
+      + 'which is not followed: configure the final URL as the destination');
   }
   if (res.status === 401 || res.status === 403) {
-    return new MipsegError('MIPSEG_EXPORT_REFUSED', `${where}: HTTP ${res.status}, authentication failed `
+    return new MipsegError('MIPSEG_EXPORT_REFUSED', `${answered}: authentication failed `
       + `(${hasToken ? 'the bearer token was not accepted' : 'no bearer token is configured'})`);
   }
-  if (response && response.failed.length > 0 && response.failed.every((f) => isOutOfResources(f.failureReason))) {
-    return new MipsegError('MIPSEG_STORAGE_FULL', `${where}: HTTP ${res.status}, destination out of resources, FailedSOPSequence ${describeFailures(response.failed)}`);
+  const failures = response && response.failed.length > 0
+    ? `${describeFailures(response.failed, request.names)}${deliveredNote(request.sopInstanceUids, response.referenced, request.names)}` : undefined;
+  if (response && failures && response.failed.every((f) => isOutOfResources(f.failureReason))) {
+    return new MipsegError('MIPSEG_STORAGE_FULL', `${answered}: ${failures}`);
   }
   // Other 4xx from a PACS are refusals that retrying will not change; 5xx, 429 and 408 (timed out) may pass.
   const code = res.status >= 500 || res.status === 429 || res.status === 408 ? 'MIPSEG_DESTINATION_UNAVAILABLE' : 'MIPSEG_EXPORT_REFUSED';
-  return new MipsegError(code, `${where}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  const said = failures ?? bodyExcerpt(text, res.headers.get('content-type'));
+  return new MipsegError(code, `${answered}${said ? `: ${said}` : ''}`);
 }
 
 function multipartBody(instances: readonly Buffer[], boundary: string): Buffer<ArrayBuffer> {
   const chunks = instances.flatMap((b) => [Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), b, Buffer.from('\r\n')]);
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return Buffer.concat(chunks);
-}
-
-/** TLS errors that a retry cannot fix: the destination's certificate is not one this host trusts. */
-const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
-
-/**
- * fetch's own message is only "fetch failed": the reason (ECONNREFUSED, ENOTFOUND, a certificate error) is its
- * cause. A connection that could not be made may work later; a certificate this host does not trust will not.
- */
-function unreachable(baseUrl: string, err: unknown): MipsegError {
-  const { code, detail } = fetchFailureCause(err);
-  const why = detail || (err as Error).message;
-  if (code && CERTIFICATE_ERRORS.test(code)) {
-    return new MipsegError('MIPSEG_EXPORT_REFUSED', `STOW-RS to ${baseUrl}: TLS certificate not trusted (${why}); `
-      + 'add its CA with NODE_EXTRA_CA_CERTS', { cause: err });
-  }
-  return new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `STOW-RS to ${baseUrl}: ${why}`, { cause: err });
 }
 
 /**
@@ -216,13 +219,9 @@ async function postInstances(baseUrl: string, instances: readonly Buffer[], toke
   try {
     return { res: await fetch(`${baseUrl}/studies`, { method: 'POST', headers, body: multipartBody(instances, boundary), redirect: 'manual', signal }), signal };
   } catch (err) {
-    if (timedOut(signal)) throw noAnswer(baseUrl, timeoutMs, err);
+    if (timedOut(signal)) throw noAnswer(baseUrl, timeoutMs, undefined, err);
     throw unreachable(baseUrl, err);
   }
-}
-
-function noAnswer(baseUrl: string, timeoutMs: number, err: unknown): MipsegError {
-  return new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `STOW-RS to ${baseUrl}: no complete answer within ${timeoutMs / 1000} s`, { cause: err });
 }
 
 /** The response with "duplicate" failures counted as referenced: the destination holds those instances. */
@@ -250,6 +249,8 @@ export interface StowOptions {
   readonly ownResults?: boolean;
   /** With ownResults: the series they were derived from (BESIDE_SERIES_HEADER), checked by the gateway as it stores. */
   readonly besideSeries?: string;
+  /** What failures call the instances ("MIP", "SEG" by SOP Instance UID); by their UIDs alone without. */
+  readonly names?: InstanceNames;
 }
 
 /**
@@ -268,33 +269,34 @@ export const BESIDE_SERIES_HEADER = 'Mipseg-Beside-Series';
  * unconfirmed answer).
  */
 export async function stowInstances(baseUrl: string, instances: readonly Buffer[], token?: string, options: StowOptions = {}): Promise<StowOutcome> {
-  const sopInstanceUids = instances.map((b) => readSopInstanceUid(b));
-  const where = `STOW-RS to ${baseUrl}`;
+  const request: StowRequest = { baseUrl, sopInstanceUids: instances.map((b) => readSopInstanceUid(b)), names: options.names };
   const timeoutMs = options.timeoutMs ?? STOW_TIMEOUT_MS;
   const { res, signal } = await postInstances(baseUrl, instances, token, timeoutMs, options);
   let text: string;
   try {
     text = await res.text();
   } catch (err) {
-    if (timedOut(signal)) throw noAnswer(baseUrl, timeoutMs, err);
-    throw unreachable(baseUrl, err);
+    if (timedOut(signal)) throw noAnswer(baseUrl, timeoutMs, res, err);
+    throw lostWhileReading(baseUrl, res, err);
   }
   const parsed = parseStowResponse(text);
   const response = parsed && options.duplicatesAreStored ? withDuplicatesAsStored(parsed) : parsed;
   // A 409 whose every failure was a duplicate of a re-send is then a success like any other.
   const allDuplicates = res.status === 409 && response !== undefined && parsed !== undefined && parsed.failed.length > 0 && response.failed.length === 0;
   if ((res.status < 200 || res.status >= 300) && !allDuplicates) {
-    const refused = refuseStatus(where, res, text, Boolean(token), response);
+    const refused = refuseStatus(request, res, text, Boolean(token), response);
     // Our own gateway (or its proxy) saying it is away: the queue waits for it as for a refused connection, using no
     // attempt. Not for an export: a PACS answering 503 is a destination's failure, retried as such.
     throw options.ownResults === true && refused.code === 'MIPSEG_DESTINATION_UNAVAILABLE'
       ? new MipsegError(refused.code, refused.detail, gatewayAwayCause(res.status)) : refused;
   }
   if (!response) {
-    throw new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `${where}: not confirmed, HTTP ${res.status} with Content-Type `
-      + `${res.headers.get('content-type') ?? '(none)'} is not a DICOM JSON STOW-RS response: ${JSON.stringify(text.slice(0, 100))}`);
+    const excerpt = bodyExcerpt(text, res.headers.get('content-type'));
+    throw new MipsegError('MIPSEG_DESTINATION_UNAVAILABLE', `${baseUrl} answered ${statusLine(res)}, but not with a DICOM JSON STOW-RS `
+      + `response (Content-Type ${res.headers.get('content-type') ?? '(none)'}${excerpt ? `: ${JSON.stringify(excerpt.slice(0, 100))}` : ', no body'}), `
+      + 'so no instance is confirmed stored');
   }
-  checkStowResponse(where, response, sopInstanceUids);
+  checkStowResponse(request, res, response);
   return { warnings: response.warned };
 }
 
