@@ -52,7 +52,7 @@ test('passes over a proposed syntax it stores but cannot decode (big endian) whe
     .toEqual(['1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.1']);
 });
 
-test('rejects a context offering only Big Endian (result 4) when another context for its SOP class offers a syntax it decodes, for any SOP class', () => {
+test('rejects a context offering only Big Endian (result 4) when another context for its SOP class offers Little Endian, for any SOP class', () => {
   const request = proposal(
     [PET, '1.2.840.10008.1.2.2'], [PET, '1.2.840.10008.1.2.1', '1.2.840.10008.1.2'], [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.4.50'],
     [CT, '1.2.840.10008.1.2.2'], [CT, '1.2.840.10008.1.2'],
@@ -65,6 +65,29 @@ test('rejects a context offering only Big Endian (result 4) when another context
     [Result.RejectTransferSyntaxesNotSupported, '1.2.840.10008.1.2.2'], [Result.Accept, '1.2.840.10008.1.2'],
   ]);
   expect(accepted).toHaveLength(3);
+});
+
+test.each(['1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.90'])(
+  'accepts a Big Endian-only context when the other context for its SOP class offers only compressed %s (an SCU holding a file in each could not send the BE one)',
+  (compressed) => {
+    const request = proposal([CT, compressed], [CT, '1.2.840.10008.1.2.2']);
+    const accepted = negotiatePresentationContexts(request);
+    expect(request.getPresentationContexts().map(({ context }) => [context.getResult(), context.getAcceptedTransferSyntaxUid()])).toEqual([
+      [Result.Accept, compressed], [Result.Accept, '1.2.840.10008.1.2.2'],
+    ]);
+    expect(accepted).toHaveLength(2);
+  },
+);
+
+test('within one context still takes a syntax it decodes over Big Endian, with or without Little Endian proposed elsewhere', () => {
+  const request = proposal(
+    [CT, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.4.70'], [CT, '1.2.840.10008.1.2.4.80'],
+    [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2'], [PET, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.5'],
+  );
+  negotiatePresentationContexts(request);
+  expect(request.getPresentationContexts().map(({ context }) => context.getAcceptedTransferSyntaxUid())).toEqual([
+    '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2', '1.2.840.10008.1.2.5',
+  ]);
 });
 
 test('accepts Big Endian where no context for that SOP class offers a syntax it decodes (stored, not analysed)', () => {

@@ -82,27 +82,37 @@ function isDecodable(uid: string): boolean {
   return ACCEPTED_TRANSFER_SYNTAXES.has(uid) && !STORED_NOT_DECODED_TRANSFER_SYNTAXES.has(uid);
 }
 
-/** The abstract syntaxes for which some proposed context offers a transfer syntax mipseg decodes. */
-function decodableAbstractSyntaxes(request: association.Association): Set<string> {
-  const decodable = new Set<string>();
+/** Native Little Endian: what any SCU holding Big Endian can write instead, by byte-swapping alone. */
+const LITTLE_ENDIAN_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
+  TransferSyntax.ImplicitVrLittleEndian,
+  TransferSyntax.ExplicitVrLittleEndian,
+]);
+
+/** The abstract syntaxes for which some proposed context offers Implicit or Explicit VR Little Endian. */
+function littleEndianAbstractSyntaxes(request: association.Association): Set<string> {
+  const littleEndian = new Set<string>();
   for (const { context } of request.getPresentationContexts()) {
-    if (context.getTransferSyntaxUids().some(isDecodable)) decodable.add(context.getAbstractSyntaxUid());
+    if (context.getTransferSyntaxUids().some((uid) => LITTLE_ENDIAN_TRANSFER_SYNTAXES.has(uid))) {
+      littleEndian.add(context.getAbstractSyntaxUid());
+    }
   }
-  return decodable;
+  return littleEndian;
 }
 
 /**
  * The proposed transfer syntaxes this context may be accepted with. Big Endian is passed over, in this context and
- * the SCU's others, when any context for the same abstract syntax offers a syntax mipseg decodes: an SCU proposing
- * each syntax in a context of its own (`storescu -xb -R`) sends on the first one accepted, and a Big Endian copy is a
- * PET series not analysed (and, re-sent, a good copy replaced: same-data-set compares Big Endian as different).
- * Any SCU that holds Big Endian can write Little Endian, losslessly, so this holds for every SOP class; the
- * compressed syntaxes stored but not decoded are not passed over across contexts, as a sender holding only them may
- * not be willing or able to decompress them (dcmtk's storescu decompresses lossless only) and would fail the instance.
+ * the SCU's others, when any context for the same abstract syntax offers Little Endian: an SCU proposing each syntax
+ * in a context of its own (`storescu -xb -R`) sends on the first one accepted, and a Big Endian copy is a PET series
+ * not analysed (and, re-sent, a good copy replaced: same-data-set compares Big Endian as different). An SCU that
+ * holds Big Endian can write Little Endian losslessly by byte-swapping, so this holds for every SOP class. A
+ * compressed syntax proposed elsewhere is no such way out: an SCU that proposes one context per file's syntax
+ * (pynetdicom, routers) and holds one file as JPEG Lossless and one as Big Endian would have to compress on the fly
+ * to send the second, which such SCUs cannot, so its Big Endian-only context is accepted. Within one context, a
+ * syntax mipseg decodes is still preferred to Big Endian (negotiatePresentationContexts).
  */
-function storableTransferSyntaxes(context: association.PresentationContext, decodableElsewhere: boolean): string[] {
+function storableTransferSyntaxes(context: association.PresentationContext, littleEndianElsewhere: boolean): string[] {
   return context.getTransferSyntaxUids().filter((uid) => ACCEPTED_TRANSFER_SYNTAXES.has(uid)
-    && !(decodableElsewhere && uid === TransferSyntax.ExplicitVrBigEndian));
+    && !(littleEndianElsewhere && uid === TransferSyntax.ExplicitVrBigEndian));
 }
 
 /**
@@ -111,18 +121,18 @@ function storableTransferSyntaxes(context: association.PresentationContext, deco
  * conversion (and keeps what we store identical to what it holds) — unless it is one the worker cannot
  * decode and the SCU offers another we accept, which then wins: a big-endian copy kept is a study not analysed.
  * A context that offers only Big Endian is rejected (PS3.8 9.3.3.2, result 4) where another context for its
- * abstract syntax offers a syntax mipseg decodes (see storableTransferSyntaxes). Returns the accepted contexts.
+ * abstract syntax offers Little Endian (see storableTransferSyntaxes). Returns the accepted contexts.
  */
 export function negotiatePresentationContexts(request: association.Association): association.PresentationContext[] {
   const accepted: association.PresentationContext[] = [];
-  const decodable = decodableAbstractSyntaxes(request);
+  const littleEndian = littleEndianAbstractSyntaxes(request);
   for (const { context } of request.getPresentationContexts()) {
     const abstractSyntax = context.getAbstractSyntaxUid();
     if (!isAcceptedAbstractSyntax(abstractSyntax)) {
       context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
       continue;
     }
-    const storable = storableTransferSyntaxes(context, decodable.has(abstractSyntax));
+    const storable = storableTransferSyntaxes(context, littleEndian.has(abstractSyntax));
     const transferSyntax = storable.find(isDecodable) ?? storable[0];
     if (transferSyntax === undefined) {
       context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
