@@ -92,4 +92,20 @@ describe('a study whose newest run is final without a result says so, and why, i
       [...tr.querySelectorAll('td')].slice(1, 4).map((td) => td.firstChild?.textContent ?? '')));
     expect(rows).toEqual([['Done', 'On request', 'v2'], ['Done', 'Study complete', 'v1']]);
   }, 20_000);
+
+  test('the times the service recorded name the workstation\'s time zone; the study\'s own date and time say whose they are', async () => {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setTimezoneOverride', { timezoneId: 'America/New_York' });
+    try {
+      await page.goto(`${server.root}/studies/${uid(2)}`);
+      await page.waitForSelector('[data-job-id="job-2b"]');
+      const zoned = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} (EST|EDT|GMT-5|GMT-4)$/;
+      expect(await page.locator('.facts dt:text("Finished") + dd').textContent()).toMatch(zoned);
+      for (const cell of await page.locator('[data-job-id] td:first-child').allTextContents()) expect(cell).toMatch(zoned);
+      expect(await page.locator('[data-study-date-time]').getAttribute('title')).toContain('as the scanner recorded them');
+    } finally {
+      await cdp.send('Emulation.setTimezoneOverride', { timezoneId: '' }); // '' ends the override
+      await cdp.detach();
+    }
+  }, 20_000);
 });

@@ -1,4 +1,4 @@
-import { formatArea, formatDate, formatDuration, formatPatientName, formatSexAge, shortenUids } from './format';
+import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, shortenUids } from './format';
 
 describe('how DICOM values read on the worklist', () => {
   test('person names family first, with the given names after a comma', () => {
@@ -22,6 +22,16 @@ describe('how DICOM values read on the worklist', () => {
     expect(formatSexAge('M', '20240115', '20260114')).toBe('M · 23 mo');
     expect(formatSexAge('M', '20240115', '20260115')).toBe('M · 2 y');
     expect(formatSexAge(null, '20240229', '20250228')).toBe('11 mo');
+  });
+
+  test('a time the service recorded names its time zone, so one instant shown in two zones is not taken for two', () => {
+    const at = Date.UTC(2026, 0, 15, 0, 50, 0);
+    // The zone as the locale abbreviates it: "CET" where it has a name for it, "GMT+1" where not.
+    expect(formatDateTime(at, 'Europe/Berlin')).toMatch(/^2026-01-15 01:50:00 (CET|GMT\+1)$/);
+    expect(formatDateTime(at, 'America/New_York')).toMatch(/^2026-01-14 19:50:00 (EST|GMT-5)$/);
+    expect(formatDateTime(at, 'UTC')).toBe('2026-01-15 00:50:00 UTC');
+    expect(formatDateTime(Date.UTC(2026, 6, 1, 12, 0, 5), 'Europe/Berlin')).toMatch(/^2026-07-01 14:00:05 (CEST|GMT\+2)$/);
+    expect(formatDateTime(null)).toBe('');
   });
 
   test('long UIDs in a reason are shortened to their last digits', () => {

@@ -37,11 +37,26 @@ export function formatDuration(ms: number | null): string {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
-export function formatDateTime(ms: number | null): string {
+/** What a study's date and time are, for a tooltip: a reader must not take them for the page's times (formatDateTime). */
+export const STUDY_DATE_TIME_NOTE = 'Study Date and Time as the scanner recorded them: its local time (DICOM gives them without a time zone)';
+
+/** en-GB for the digits only: its numeric parts are zero-padded and its hours run 00-23. */
+const DIGITS: Intl.DateTimeFormatOptions = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+  second: '2-digit', hourCycle: 'h23' };
+
+/**
+ * A time the service recorded (a job's start or end), in the reader's time zone, or `timeZone`, and named: "2026-01-15
+ * 02:50:00 CET" (or "GMT+1", as the reader's locale abbreviates it). Without the zone, two workstations in different
+ * zones show one job at different times and nothing says so. Not for DICOM dates and times: those are the scanner's
+ * local time, with no zone to convert from (formatDate, formatTime).
+ */
+export function formatDateTime(ms: number | null, timeZone?: string): string {
   if (ms === null) return '';
   const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const at = (parts: Intl.DateTimeFormatPart[]) => (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? '';
+  const n = at(new Intl.DateTimeFormat('en-GB', { ...DIGITS, timeZone }).formatToParts(d));
+  const zone = at(new Intl.DateTimeFormat(undefined, { timeZone, timeZoneName: 'short' }).formatToParts(d))('timeZoneName');
+  return `${n('year')}-${n('month')}-${n('day')} ${n('hour')}:${n('minute')}:${n('second')} ${zone}`.trim();
 }
 
 /** mm² as the clinician reads it: cm² with one decimal from 1 cm² up. */

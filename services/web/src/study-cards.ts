@@ -2,7 +2,7 @@
 import type { AiState, AiStatus, ExportSummary, InstanceLinks, StudyDetail, StudyResult } from './api-types.js';
 import { aiStatusBadge, exportBadge, jobStateLabel, triggerLabel } from './ai-status-view.js';
 import { h } from './dom.js';
-import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, formatTime } from './format.js';
+import { formatArea, formatDate, formatDateTime, formatDuration, formatPatientName, formatSexAge, formatTime, STUDY_DATE_TIME_NOTE } from './format.js';
 import { WORKLIST_LINK, worklistHref } from './worklist-url.js';
 
 const dl = (...pairs: Array<[string, Node | string]>): HTMLElement =>
@@ -145,12 +145,14 @@ export function studyDeleted(): HTMLElement {
 
 export function header(d: StudyDetail, actions: HTMLElement): HTMLElement {
   const s = d.study;
+  const studyAt = `${formatDate(s.studyDate)} ${formatTime(s.studyTime)}`.trim();
   const meta = [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate),
-    `${formatDate(s.studyDate)} ${formatTime(s.studyTime)}`.trim(), s.accessionNumber ? `Acc ${s.accessionNumber}` : '', s.studyDescription ?? '']
-    .filter(Boolean).join(' · ');
+    studyAt ? h('span', { title: STUDY_DATE_TIME_NOTE, attrs: { 'data-study-date-time': '' } }, studyAt) : '',
+    s.accessionNumber ? `Acc ${s.accessionNumber}` : '', s.studyDescription ?? '']
+    .filter((part) => part !== '').flatMap((part, i) => (i === 0 ? [part] : [' · ', part]));
   return h('div', { class: 'study-head' },
     h('div', {}, backLink(),
-      h('h1', { class: 'patient-name' }, formatPatientName(s.patientName)), h('div', { class: 'meta' }, meta)),
+      h('h1', { class: 'patient-name' }, formatPatientName(s.patientName)), h('div', { class: 'meta' }, ...meta)),
     actions);
 }
 

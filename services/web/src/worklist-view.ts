@@ -5,7 +5,7 @@ import { aiStateLabel, aiStatusBadge, exportBadge, tickElapsed, timeTaken } from
 import { h, placeChildren, replaceChildren } from './dom.js';
 import { patchChildren } from './dom-patch.js';
 import { liveIndicator } from './live-indicator.js';
-import { formatArea, formatDate, formatPatientName, formatSexAge, formatTime } from './format.js';
+import { formatArea, formatDate, formatPatientName, formatSexAge, formatTime, STUDY_DATE_TIME_NOTE } from './format.js';
 import { debounce, errorBox, isFinalRefusal, retryNotice, type Shell, type View } from './view.js';
 import { FILTER_KEYS, parseWorklistSearch, rememberWorklistPath, worklistPath } from './worklist-url.js';
 import { politeRegion } from './polite-region.js';
@@ -71,7 +71,7 @@ function studyCells(s: WorklistStudy): HTMLElement[] {
     h('td', { class: 'col-patient' }, h('div', { class: 'patient-name' },
       h('a', { class: 'patient-link', attrs: { href: studyHref(s.studyInstanceUid), 'data-link': '' } }, formatPatientName(s.patientName))),
       h('div', { class: 'sub' }, [s.patientId ? `ID ${s.patientId}` : '', formatSexAge(s.patientSex, s.patientBirthDate, s.studyDate)].filter(Boolean).join(' · '))),
-    h('td', { class: 'nowrap' }, formatDate(s.studyDate), h('div', { class: 'sub' }, formatTime(s.studyTime))),
+    h('td', { class: 'nowrap', title: STUDY_DATE_TIME_NOTE }, formatDate(s.studyDate), h('div', { class: 'sub' }, formatTime(s.studyTime))),
     h('td', { class: 'mono' }, s.accessionNumber || h('span', { class: 'muted' }, '—')),
     h('td', { class: 'col-desc' }, s.studyDescription ?? ''),
     h('td', {}, ...s.modalities.map((m) => h('span', { class: 'chip' }, m))),
