@@ -1,5 +1,5 @@
 import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { join, resolve } from 'node:path';
+import { extname, join } from 'node:path';
 import { dicomwebBase } from '../dicomweb/urls';
 import { endSession } from './session';
 import { OHIF_NOT_INSTALLED_HTML, ohifAppConfig } from './ohif-viewer';
@@ -27,28 +27,22 @@ function sendIndex(res: Response, assets: WebAssets): void {
 }
 
 /**
- * The file a static root would serve for `req`, resolved as serve-static's send does (decoded, then normalised), so
- * that no spelling of a name (%69ndex.html, a/..%2Findex.html) reaches it past a check; undefined where send would
- * refuse the path itself (bad %-encoding, a NUL).
+ * The page's assets from memory (WebAssets.files), for a year and immutable: the bytes its version names, whatever
+ * the disk holds now. Not its template (index.html): sendIndex serves that, filled in and with the page's
+ * Content-Security-Policy. A name is looked up as decoded, exactly: no spelling of another reaches a file.
  */
-function fileServedFrom(root: string, req: Request): string | undefined {
-  try {
-    const path = decodeURIComponent(req.path);
-    return path.includes('\0') ? undefined : resolve(root, `.${path}`);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * `root` served statically, but for its index.html: that is the page's template, which only sendIndex serves, filled
- * in and with the page's Content-Security-Policy; from here it came unfilled and without it (nor frame-ancestors).
- */
-function assetsWithoutTemplate(root: string, serve: RequestHandler): RequestHandler {
-  const template = join(root, 'index.html');
+function pageAssets(assets: WebAssets): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (fileServedFrom(root, req) === template) return next();
-    return serve(req, res, next);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    let name: string;
+    try {
+      name = decodeURIComponent(req.path).replace(/^\//, '');
+    } catch {
+      return next();
+    }
+    const body = assets.files.get(name);
+    if (body === undefined) return next();
+    res.set('Cache-Control', `public, max-age=${YEAR_S}, immutable`).type(extname(name)).send(body);
   };
 }
 
@@ -86,10 +80,7 @@ export function pageRouter(options: PageRouterOptions): Router {
   const { assets } = options;
   const r = Router();
   for (const path of PAGE_PATHS) r.get(path, (_req, res) => sendIndex(res, assets));
-  for (const root of assets.roots) {
-    const serve = express.static(root, { index: false, immutable: true, maxAge: YEAR_S * 1000, fallthrough: true });
-    r.use(`${ASSET_PREFIX}/${assets.version}`, assetsWithoutTemplate(root, serve));
-  }
+  r.use(`${ASSET_PREFIX}/${assets.version}`, pageAssets(assets));
   r.delete('/api/session', (req, res) => {
     endSession(req, res);
     res.status(204).end();
