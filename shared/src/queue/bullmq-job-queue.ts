@@ -15,6 +15,7 @@ import { newestFirstThenId } from './job-order';
 import { supersededExportDetail } from './newest-analysis';
 import { prunableJobIds } from './job-retention';
 import { summariseRequest } from './request-summary';
+import { closeConnection, closeWorkers, JobsInHand, whileRedisAnswers } from './bullmq-worker-close';
 import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
 
 export interface BullMqQueueOptions {
@@ -274,6 +275,8 @@ export class BullMqJobQueue implements JobQueue {
   /** The summary of finished jobs of earlier releases at start-up (close() waits for it). */
   private earlierSummaries: Promise<void> = Promise.resolve();
   private readonly workers: Worker[] = [];
+  /** The analyses and exports running here (their handlers, not the queue's reads and writes around them): what a shutdown waits for. */
+  private readonly jobsInHand = new JobsInHand();
   /**
    * While Redis is away every client (ours, and each worker's blocking one) reports every reconnect attempt,
    * about 25 a second in all: logged once, summarised, and once when Redis is back.
@@ -723,7 +726,7 @@ export class BullMqJobQueue implements JobQueue {
   private async sendExport(job: Job, token: string | undefined, exportResult: ExportHandler): Promise<ExportStatus> {
     const data = job.data as ExportData;
     try {
-      const status = await exportResult(data.jobId, data.result, data.destination, job.attemptsMade + 1);
+      const status = await this.jobsInHand.run(() => exportResult(data.jobId, data.result, data.destination, job.attemptsMade + 1));
       this.gatewayFailures.recovered();
       await this.gatewayReachedAgain(job);
       return status;
@@ -747,7 +750,7 @@ export class BullMqJobQueue implements JobQueue {
       },
     };
     try {
-      const result = await handlers.analyze(job.id ?? '', request, progress);
+      const result = await this.jobsInHand.run(() => handlers.analyze(job.id ?? '', request, progress));
       this.gatewayFailures.recovered();
       await job.updateProgress({ stage: null, progress: 100, timingsMs } satisfies ProgressData);
       for (const destination of this.options.exportDestinations) await this.addExport(job.id ?? '', destination, result);
@@ -903,14 +906,15 @@ export class BullMqJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([this.formerScan, this.earlierSummaries, this.studyIndexBuild]);
-    // A study check is not waited for: after a Redis outage its worker's close can wait for ever on a blocking read
-    // that its reconnecting connection never answers, and a check cut short is harmless (it runs again, see
-    // STUDY_CHECK_MAX_STALLS). Analyses and exports are let finish.
-    await Promise.all(this.workers.map((w) => w.close(w.name === 'study-checks')));
-    await this.finishedRequests.settle();
+    // What only reads or writes Redis is waited for while Redis answers: with it away, it could end only once Redis
+    // is back, and a worker stopped during an outage with nothing in hand waited out WORKER_SHUTDOWN_MS.
+    await whileRedisAnswers(this.connection, Promise.all([this.formerScan, this.earlierSummaries, this.studyIndexBuild]));
+    // A study check is not waited for: a check cut short is harmless (it runs again, see STUDY_CHECK_MAX_STALLS).
+    // Analyses and exports in hand are let finish, Redis or not.
+    await closeWorkers(this.workers, this.jobsInHand, this.connection, (w) => w.name === 'study-checks');
+    await whileRedisAnswers(this.connection, this.finishedRequests.settle());
     await Promise.all(this.queues().map((q) => q.close()));
-    await this.connection.quit();
+    await closeConnection(this.connection);
   }
 }
 
