@@ -81,7 +81,10 @@ export function decodeRleLosslessFrame(frame: Uint8Array, geometry: FrameGeometr
   return decodeSamples(frame, geometry.rows * geometry.columns, geometry.bitsAllocated === 8 ? 1 : 2);
 }
 
-/** RLE carries no image size of its own (PS3.5 G.3): the segments are read as Rows x Columns bytes each. */
+/**
+ * RLE carries no image size of its own (PS3.5 G.3): the segments are read as Rows x Columns bytes each, their count
+ * fixed by BitsAllocated, so what is allocated is bounded by the data set and there is no declared size to check first.
+ */
 export const RLE_LOSSLESS: FrameCodec = {
   name: 'RLE Lossless',
   decode: (frame, geometry): DecodedFrame =>

@@ -50,7 +50,7 @@ describe.each(ENCODINGS)('a %s frame', (codecName, transferSyntaxUid, encode) =>
   test('transposed against Rows and Columns is refused, naming both sizes, rather than read as a scrambled image', () => {
     const failure = decodeFailure([withRowsAndColumnsSwapped(encode(WIDE))]);
     expect(isMipsegError(failure, 'MIPSEG_VOLUME_INVALID')).toBe(true);
-    expect((failure as Error).message).toBe(`PET series does not form one regular volume: instance 2.25.8801: ${codecName} image is 8 columns x 2 rows, ` +
-      'the header says Columns 2 and Rows 8');
+    expect((failure as Error).message).toBe(`PET series does not form one regular volume: instance 2.25.8801: ${codecName} data cannot be decoded ` +
+      `(${codecName} bitstream declares 8 columns x 2 rows, the header says Columns 2 and Rows 8; not decoded)`);
   });
 });

@@ -6,7 +6,7 @@ import { buildMipFromInstances } from '../../../services/worker/src/mip';
 import { assemblePetVolume, parseInstance, readSliceHeader } from '../../../services/worker/src/volume';
 import { describeWithSharedData, sharedData } from '../../support/shared-data';
 import { decodeFailure, decodeSlices, firstDifference } from './decode-slices';
-import { encapsulateFrame, jpeg2000Copy } from './encapsulated-copies';
+import { encapsulatedFrame, encapsulateFrame, jpeg2000Copy } from './encapsulated-copies';
 import { GE_SERIES, readDicomFolder } from './ge-series-files';
 import { syntheticPetInstance } from './synthetic-pet-instance';
 
@@ -50,7 +50,12 @@ describeWithSharedData(GE_SERIES)('the GE whole-body series re-encoded by OpenJP
 
   test('an undecodable JPEG 2000 frame fails naming the instance and OpenJPEG\'s reason; the next slice still decodes', () => {
     const [bad, good] = [native[130] as Uint8Array, native[131] as Uint8Array];
-    const garbage = encapsulateFrame(bad, TransferSyntax.Jpeg2000Lossless, new Uint8Array(64).fill(0x5a));
+    // A real codestream's main header (SOC, SIZ: its declared image is the slice's) over garbage where its tiles were:
+    // what OpenJPEG is left to refuse.
+    const real = encapsulatedFrame(jpeg2000Copy(bad, { transferSyntaxUid: TransferSyntax.Jpeg2000Lossless, signedCodestream: true }));
+    const firstTile = real.findIndex((b, k) => b === 0xff && real[k + 1] === 0x90);
+    const damaged = Buffer.concat([real.subarray(0, firstTile), new Uint8Array(64).fill(0x5a)]);
+    const garbage = encapsulateFrame(bad, TransferSyntax.Jpeg2000Lossless, damaged);
     const failure = decodeFailure([garbage]);
     expect(isMipsegError(failure, 'MIPSEG_VOLUME_INVALID')).toBe(true);
     expect((failure as Error).message).toMatch(/instance [\d.]+: JPEG 2000 data cannot be decoded \(.*ERROR.*\)/);
