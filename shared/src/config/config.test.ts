@@ -516,3 +516,35 @@ describe('README\'s Configuration table', () => {
     expect(codeOf(() => loadConfig({ TRUST_PROXY: '11' }))).toBe('MIPSEG_CONFIG_INVALID');
   });
 });
+
+describe('several invalid settings', () => {
+  function errorOf(fn: () => unknown): { code?: string; message: string } {
+    try {
+      fn();
+    } catch (err) {
+      return isMipsegError(err) ? { code: err.code, message: err.message } : { message: String(err) };
+    }
+    return { message: 'no error' };
+  }
+
+  test('are reported together, one line each, in one MIPSEG_CONFIG_INVALID (an admin fixed one a restart)', () => {
+    const { code, message } = errorOf(() => loadConfig({ PORT: '-1', LOG_LEVEL: 'x', WORKER_CONCURRENCY: '0', DIMSE_AE_TITLE: 'A\\B' }));
+    expect(code).toBe('MIPSEG_CONFIG_INVALID');
+    expect(message.split('\n')).toEqual([
+      'invalid configuration: 4 settings',
+      'PORT=-1 (an integer from 0 to 65535)',
+      expect.stringMatching(/^LOG_LEVEL=x \(/),
+      'WORKER_CONCURRENCY=0 (an integer from 1 to 64)',
+      'DIMSE_AE_TITLE=A\\B (1-16 printable characters, no backslash)',
+    ]);
+  });
+
+  test('one alone reads as before', () => {
+    expect(errorOf(() => loadConfig({ PORT: '-1' })).message).toBe('invalid configuration: PORT=-1 (an integer from 0 to 65535)');
+  });
+
+  test('come before the rules across settings, which are checked once each setting is valid', () => {
+    expect(errorOf(() => loadConfig({ PORT: '11112', LOG_LEVEL: 'x' })).message).toMatch(/^invalid configuration: LOG_LEVEL=x /);
+    expect(errorOf(() => loadConfig({ PORT: '11112' })).message).toMatch(/PORT and DIMSE_PORT are both 11112/);
+  });
+});

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { MipsegError } from '../errors';
+import { SettingsReader } from './settings-reader';
 
 /** The longest QUIET_PERIOD_MS taken (a day): a study check due later than that was timed by a wrong clock. */
 export const MAX_QUIET_PERIOD_MS = 86_400_000;
@@ -611,62 +612,66 @@ export function loadConfig(
 ): Config {
   const { insecure = false, listens = true, ...rest } = overrides;
   const merged: Env = { ...env, ...rest };
-  const destinations = readDestinations(read(merged, 'EXPORT_DESTINATIONS'));
+  const settings = new SettingsReader(merged);
+  const s = settings.read.bind(settings);
+  const destinations = s('EXPORT_DESTINATIONS', (e) => readDestinations(read(e, 'EXPORT_DESTINATIONS')));
   const config: Config = {
-    timeZone: readTimeZone(merged),
-    host: readHost(merged),
-    port: readInt(merged, 'PORT', 0, 65535),
+    timeZone: s('TZ', readTimeZone),
+    host: s('HOST', readHost),
+    port: s('PORT', (e) => readInt(e, 'PORT', 0, 65535)),
     dataDir: resolve(read(merged, 'DATA_DIR')),
-    logLevel: readLogLevel(merged),
-    authTokens: Object.freeze(readTokens(merged)),
+    logLevel: s('LOG_LEVEL', readLogLevel),
+    authTokens: Object.freeze(s(['AUTH_TOKENS', 'AUTH_TOKENS_FILE'], readTokens)),
     insecure,
-    trustProxy: readTrustProxy(merged),
-    allowedHosts: Object.freeze(readAllowedHosts(merged)),
-    httpInactivityTimeoutMs: readInt(merged, 'HTTP_INACTIVITY_TIMEOUT_MS', 1000, 86_400_000),
-    minFreeDiskBytes: readInt(merged, 'MIN_FREE_DISK_BYTES', 0, Number.MAX_SAFE_INTEGER),
-    maxRequestBytes: readInt(merged, 'MAX_REQUEST_BYTES', 1024, Number.MAX_SAFE_INTEGER),
-    maxInstanceBytes: readInt(merged, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER),
-    maxPartsPerRequest: readInt(merged, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000),
-    qidoMaxResults: readInt(merged, 'QIDO_MAX_RESULTS', 1, 1_000_000),
-    allowStudyDelete: readBool(merged, 'ALLOW_STUDY_DELETE'),
-    retiredRetentionDays: readInt(merged, 'RETIRED_RETENTION_DAYS', 0, 36_500),
-    jobRetentionDays: readInt(merged, 'JOB_RETENTION_DAYS', 0, 36_500),
+    trustProxy: s('TRUST_PROXY', readTrustProxy),
+    allowedHosts: Object.freeze(s('ALLOWED_HOSTS', readAllowedHosts)),
+    httpInactivityTimeoutMs: s('HTTP_INACTIVITY_TIMEOUT_MS', (e) => readInt(e, 'HTTP_INACTIVITY_TIMEOUT_MS', 1000, 86_400_000)),
+    minFreeDiskBytes: s('MIN_FREE_DISK_BYTES', (e) => readInt(e, 'MIN_FREE_DISK_BYTES', 0, Number.MAX_SAFE_INTEGER)),
+    maxRequestBytes: s('MAX_REQUEST_BYTES', (e) => readInt(e, 'MAX_REQUEST_BYTES', 1024, Number.MAX_SAFE_INTEGER)),
+    maxInstanceBytes: s('MAX_INSTANCE_BYTES', (e) => readInt(e, 'MAX_INSTANCE_BYTES', 1024, Number.MAX_SAFE_INTEGER)),
+    maxPartsPerRequest: s('MAX_PARTS_PER_REQUEST', (e) => readInt(e, 'MAX_PARTS_PER_REQUEST', 1, 10_000_000)),
+    qidoMaxResults: s('QIDO_MAX_RESULTS', (e) => readInt(e, 'QIDO_MAX_RESULTS', 1, 1_000_000)),
+    allowStudyDelete: s('ALLOW_STUDY_DELETE', (e) => readBool(e, 'ALLOW_STUDY_DELETE')),
+    retiredRetentionDays: s('RETIRED_RETENTION_DAYS', (e) => readInt(e, 'RETIRED_RETENTION_DAYS', 0, 36_500)),
+    jobRetentionDays: s('JOB_RETENTION_DAYS', (e) => readInt(e, 'JOB_RETENTION_DAYS', 0, 36_500)),
     pipeline: Object.freeze({
-      redisUrl: readUrl(merged, 'REDIS_URL', ['redis:', 'rediss:'], true, true),
-      queuePrefix: readQueuePrefix(merged),
-      quietPeriodMs: readInt(merged, 'QUIET_PERIOD_MS', 0, MAX_QUIET_PERIOD_MS),
-      workerConcurrency: readInt(merged, 'WORKER_CONCURRENCY', 1, 64),
-      jobAttempts: readInt(merged, 'JOB_ATTEMPTS', 1, 100),
-      jobBackoffMs: readInt(merged, 'JOB_BACKOFF_MS', 0, 3_600_000),
-      jobLockMs: readInt(merged, 'JOB_LOCK_MS', 1000, 3_600_000),
+      redisUrl: s('REDIS_URL', (e) => readUrl(e, 'REDIS_URL', ['redis:', 'rediss:'], true, true)),
+      queuePrefix: s('QUEUE_PREFIX', readQueuePrefix),
+      quietPeriodMs: s('QUIET_PERIOD_MS', (e) => readInt(e, 'QUIET_PERIOD_MS', 0, MAX_QUIET_PERIOD_MS)),
+      workerConcurrency: s('WORKER_CONCURRENCY', (e) => readInt(e, 'WORKER_CONCURRENCY', 1, 64)),
+      jobAttempts: s('JOB_ATTEMPTS', (e) => readInt(e, 'JOB_ATTEMPTS', 1, 100)),
+      jobBackoffMs: s('JOB_BACKOFF_MS', (e) => readInt(e, 'JOB_BACKOFF_MS', 0, 3_600_000)),
+      jobLockMs: s('JOB_LOCK_MS', (e) => readInt(e, 'JOB_LOCK_MS', 1000, 3_600_000)),
       // At least 1: at 0 every worker restart failed the jobs it held. At most 100: an input that kills its worker each
       // time (out of memory) must still end failed, not take workers down for days.
-      jobMaxStalls: readInt(merged, 'JOB_MAX_STALLS', 1, 100),
-      workerShutdownMs: readInt(merged, 'WORKER_SHUTDOWN_MS', 1000, 3_600_000),
-      analysisTimeoutMs: readInt(merged, 'ANALYSIS_TIMEOUT_MS', 10_000, 86_400_000),
+      jobMaxStalls: s('JOB_MAX_STALLS', (e) => readInt(e, 'JOB_MAX_STALLS', 1, 100)),
+      workerShutdownMs: s('WORKER_SHUTDOWN_MS', (e) => readInt(e, 'WORKER_SHUTDOWN_MS', 1000, 3_600_000)),
+      analysisTimeoutMs: s('ANALYSIS_TIMEOUT_MS', (e) => readInt(e, 'ANALYSIS_TIMEOUT_MS', 10_000, 86_400_000)),
       exportDestinations: Object.freeze(destinations),
-      exportAttempts: readInt(merged, 'EXPORT_ATTEMPTS', 1, 100),
-      exportBackoffMs: readInt(merged, 'EXPORT_BACKOFF_MS', 0, 3_600_000),
-      exportStowToken: readExportStowToken(merged),
-      exportStowTokens: Object.freeze(readExportStowTokens(merged, destinations)),
-      gatewayUrl: readGatewayUrl(merged),
-      minPetSlices: readInt(merged, 'MIN_PET_SLICES', 1, 100_000),
-      minPetCoverageMm: readInt(merged, 'MIN_PET_COVERAGE_MM', 0, 10_000),
-      exportAeTitle: readAeTitle(merged, 'EXPORT_AE_TITLE'),
+      exportAttempts: s('EXPORT_ATTEMPTS', (e) => readInt(e, 'EXPORT_ATTEMPTS', 1, 100)),
+      exportBackoffMs: s('EXPORT_BACKOFF_MS', (e) => readInt(e, 'EXPORT_BACKOFF_MS', 0, 3_600_000)),
+      exportStowToken: s(['EXPORT_STOW_TOKEN', 'EXPORT_STOW_TOKEN_FILE'], readExportStowToken),
+      exportStowTokens: Object.freeze(s('EXPORT_STOW_TOKENS_FILE', (e) => readExportStowTokens(e, destinations))),
+      gatewayUrl: s('GATEWAY_URL', readGatewayUrl),
+      minPetSlices: s('MIN_PET_SLICES', (e) => readInt(e, 'MIN_PET_SLICES', 1, 100_000)),
+      minPetCoverageMm: s('MIN_PET_COVERAGE_MM', (e) => readInt(e, 'MIN_PET_COVERAGE_MM', 0, 10_000)),
+      exportAeTitle: s('EXPORT_AE_TITLE', (e) => readAeTitle(e, 'EXPORT_AE_TITLE')),
     }),
     inference: Object.freeze({
       modelDir: read(merged, 'MODEL_DIR') ? resolve(read(merged, 'MODEL_DIR')) : '',
-      threads: readInt(merged, 'INFERENCE_THREADS', 1, 256),
-      executionProvider: readProvider(merged),
+      threads: s('INFERENCE_THREADS', (e) => readInt(e, 'INFERENCE_THREADS', 1, 256)),
+      executionProvider: s('INFERENCE_EXECUTION_PROVIDER', readProvider),
     }),
     dimse: Object.freeze({
-      enabled: readBool(merged, 'DIMSE_ENABLED'),
-      port: readInt(merged, 'DIMSE_PORT', 0, 65535),
-      aeTitle: readAeTitle(merged, 'DIMSE_AE_TITLE'),
-      allowedCallingAeTitles: Object.freeze(readAeTitles(merged, 'DIMSE_ALLOWED_AE_TITLES')),
-      maxAssociations: readInt(merged, 'DIMSE_MAX_ASSOCIATIONS', 1, 1000),
+      enabled: s('DIMSE_ENABLED', (e) => readBool(e, 'DIMSE_ENABLED')),
+      port: s('DIMSE_PORT', (e) => readInt(e, 'DIMSE_PORT', 0, 65535)),
+      aeTitle: s('DIMSE_AE_TITLE', (e) => readAeTitle(e, 'DIMSE_AE_TITLE')),
+      allowedCallingAeTitles: Object.freeze(s('DIMSE_ALLOWED_AE_TITLES', (e) => readAeTitles(e, 'DIMSE_ALLOWED_AE_TITLES'))),
+      maxAssociations: s('DIMSE_MAX_ASSOCIATIONS', (e) => readInt(e, 'DIMSE_MAX_ASSOCIATIONS', 1, 1000)),
     }),
   };
+  // The rules across settings below read the values: only once each is valid.
+  settings.throwIfRefused();
   // An instance over the request's limit could never arrive whole by STOW: with DIMSE off, a typo (a digit short) to
   // report now. With DIMSE on the larger limit is C-STORE's (a site keeping HTTP uploads under a proxy's cap while taking
   // large multi-frame instances by C-STORE). Only where the process takes STOW: the worker and segment-mip read the same
