@@ -6,7 +6,7 @@ import { unparseablePetInstance } from '../../../test/support/unparseable-dicom'
 import { isMipsegError, MipsegError } from '../errors';
 import { failsOverTheBytes } from '../store/metadata-failures';
 import { readDicomJson } from './dicom-json';
-import { DicomJsonPool, type DicomJsonPoolOptions } from './dicom-json-pool';
+import { DicomJsonPool, readTimedOut, type DicomJsonPoolOptions } from './dicom-json-pool';
 import { rebuildDicomJsonError, serializeDicomJsonError } from './dicom-json-thread-protocol';
 import { MAX_SEQUENCE_DEPTH } from './sequence-depth';
 
@@ -82,18 +82,50 @@ test('a thread that dies fails its read with MIPSEG_INTERNAL, not over the bytes
   expect(died.code).toBe('MIPSEG_INTERNAL');
   expect(died.message).toContain('the metadata thread stopped (exit code 7)');
   expect(failsOverTheBytes(died)).toBe(false);
+  expect(readTimedOut(died)).toBe(false);
   expect(await read(pet())).toBe(JSON.stringify(readDicomJson(pet(), 16, false)));
 });
 
-test('a read past its time limit fails with MIPSEG_INTERNAL, not over the bytes, its thread is stopped, and the next file is read', async () => {
+// The limit runs from the thread's start (its modules loaded), which under tsx on a busy machine takes seconds: a
+// limit of 1 s from the request timed out the replacement thread's read of the next file before it had started.
+test('a read past its time limit fails with MIPSEG_INTERNAL, marked as timed out, its thread is stopped, and the next file is read', async () => {
   startPool({ size: 1, timeoutMs: 1_000, threadModule: TEST_THREAD });
   const hanging = errorOf(read(pet(), THREAD_HANGS));
   const waiting = read(pet()); // queued behind the one that hangs: the thread that replaces it reads it
   const timedOut = await hanging;
   expect(timedOut.code).toBe('MIPSEG_INTERNAL');
   expect(timedOut.message).toContain('metadata not read within 1 s');
-  expect(failsOverTheBytes(timedOut)).toBe(false);
+  expect(failsOverTheBytes(timedOut)).toBe(false); // remembered for a while only (archive), not for good
+  expect(readTimedOut(timedOut)).toBe(true);
   expect(await waiting).toBe(JSON.stringify(readDicomJson(pet(), 16, false)));
+});
+
+test('a read that waits for a thread past its wait limit fails with MIPSEG_BUSY, not over the bytes, rather than wait on', async () => {
+  startPool({ size: 1, threadModule: TEST_THREAD, maxWaitMs: 200 });
+  const hanging = errorOf(read(pet(), THREAD_HANGS)); // holds the one thread until the pool closes
+  const asked = Date.now();
+  const waited = await errorOf(read(pet()));
+  expect(Date.now() - asked).toBeGreaterThanOrEqual(150);
+  expect(waited.code).toBe('MIPSEG_BUSY');
+  expect(waited.message).toContain('waited 0.2 s for a metadata thread');
+  expect([failsOverTheBytes(waited), readTimedOut(waited)]).toEqual([false, false]);
+  await pool.close();
+  expect((await hanging).code).toBe('MIPSEG_INTERNAL');
+});
+
+test('a read beyond the reads waiting for a thread fails at once with MIPSEG_BUSY; those waiting wait on', async () => {
+  startPool({ size: 1, threadModule: TEST_THREAD, maxWaiting: 2 });
+  const hanging = errorOf(read(pet(), THREAD_HANGS));
+  const outcomes: string[] = [];
+  const waiting = [read(pet()), read(pet())].map((r) => r.then(() => outcomes.push('read'), (err: MipsegError) => outcomes.push(err.code)));
+  const refused = await errorOf(read(pet()));
+  expect(refused.code).toBe('MIPSEG_BUSY');
+  expect(refused.message).toContain('2 metadata reads are waiting for a thread');
+  expect([failsOverTheBytes(refused), readTimedOut(refused)]).toEqual([false, false]);
+  expect(outcomes).toEqual([]);
+  await pool.close();
+  await Promise.all([hanging, ...waiting]);
+  expect(outcomes).toEqual(['MIPSEG_INTERNAL', 'MIPSEG_INTERNAL']);
 });
 
 test('close fails the file being read and those waiting, and ends every thread', async () => {

@@ -11,11 +11,35 @@ import { rebuildDicomJsonError, type DicomJsonReply, type DicomJsonRequest } fro
 export const DICOM_JSON_THREADS = 2;
 
 /**
- * Longest one file may take on its thread (its start included) before the thread is stopped: a 50 MB RT Structure Set
- * takes seconds, and a read past a minute is a crafted file (about 16 MB nested 32 deep) that would hold a thread each
- * time it is asked for.
+ * Longest one file may take on its thread before the thread is stopped: a 50 MB RT Structure Set takes seconds, and a
+ * read past a minute is a crafted file (about 16 MB nested 32 deep), which the archive then remembers (see
+ * readTimedOut) so that it holds a thread once, not each time it is asked for.
  */
 export const DICOM_JSON_TIMEOUT_MS = 60_000;
+
+/**
+ * Longest a thread may take to start (load its modules) before it is stopped and its file failed, as a failure of the
+ * process: a start is not the file's doing, so it is not held to the file's limit, which a test shortens to a second
+ * while a start under tsx on a busy machine takes seconds. Built, a start takes ~50 ms.
+ */
+const THREAD_START_TIMEOUT_MS = 60_000;
+
+/**
+ * Most reads that may wait for a thread; one more fails at once with MIPSEG_BUSY, holding no file. Each request reads
+ * at most 8 instances at once (METADATA_READS_AT_ONCE, gateway), so 256 is 32 viewers opening studies at the same
+ * moment, all of them missing the cache; the files waiting are those requests' files (256 PET slices: 9 MB).
+ */
+export const DICOM_JSON_MAX_WAITING = 256;
+
+/**
+ * Longest a read may wait for a thread before it fails with MIPSEG_BUSY (the gateway adds Retry-After). On a healthy
+ * server a read waits milliseconds: a PET slice takes a few ms on a thread (the GE series, 267 slices 8 at once: 0.5-0.9 s
+ * on 2 threads), and however large the study (3,000 instances: ~10 s in all) each request keeps at most 8 waiting, so a
+ * few viewers keep a few dozen waiting, well under a second. Even behind two 50 MB RT Structure Sets (seconds each) 15 s
+ * is not reached; behind two crafted files, each holding a thread for up to DICOM_JSON_TIMEOUT_MS, a viewer is told to
+ * come back instead of waiting a minute, and its file is not held meanwhile.
+ */
+export const DICOM_JSON_MAX_WAIT_MS = 15_000;
 
 /**
  * Files up to this size are read on the calling thread (see parsesInline), larger ones on a thread. Measured with
@@ -34,6 +58,8 @@ export function parsesInline(byteLength: number): boolean {
 export interface DicomJsonPoolOptions {
   readonly size?: number;
   readonly timeoutMs?: number;
+  readonly maxWaiting?: number;
+  readonly maxWaitMs?: number;
   /** A module that exports serveDicomJsonThread(); by default ./dicom-json-thread. Tests give one that can die. */
   readonly threadModule?: string;
 }
@@ -42,6 +68,8 @@ interface DicomJsonTask {
   readonly request: DicomJsonRequest;
   resolve(json: string): void;
   reject(error: MipsegError): void;
+  /** While it waits for a thread: fails it with MIPSEG_BUSY at its wait limit. */
+  waitLimit?: NodeJS.Timeout;
 }
 
 /** Where serveDicomJsonThread is: beside this file, as .js when built and as .ts when a test runs the source. */
@@ -55,13 +83,25 @@ function bootstrapScript(threadModule: string): string {
   return `${register}require(${JSON.stringify(threadModule)}).serveDicomJsonThread();\n`;
 }
 
+/** The code of the cause of a read stopped at its time limit (see readTimedOut). */
+const READ_TIMED_OUT = 'ERR_METADATA_READ_TIMED_OUT';
+
 /**
- * A failure of the thread, not of the bytes: its cause carries a code, as a Node error does, so that failsOverTheBytes
- * (store) does not remember it for the copy, and the next read tries again.
+ * A failure of the thread or the pool, not of the bytes: its cause carries a code, as a Node error does, so that
+ * failsOverTheBytes (store) does not remember it for the copy for good, and the next read tries again.
  */
-function threadFailure(detail: string, code: string, cause?: unknown): MipsegError {
+function threadFailure(detail: string, code: string, cause?: unknown, errorCode: 'MIPSEG_INTERNAL' | 'MIPSEG_BUSY' = 'MIPSEG_INTERNAL'): MipsegError {
   const reason = Object.assign(new Error(detail, cause === undefined ? undefined : { cause }), { code });
-  return new MipsegError('MIPSEG_INTERNAL', detail, { cause: reason });
+  return new MipsegError(errorCode, detail, { cause: reason });
+}
+
+/**
+ * Whether a read failed because it ran past its time limit on a thread that had started: the file's doing, most likely
+ * (a crafted one), though an overloaded machine can do it too, so the archive remembers it for a while, not for good.
+ */
+export function readTimedOut(error: MipsegError): boolean {
+  const cause: unknown = error.cause;
+  return cause instanceof Error && (cause as NodeJS.ErrnoException).code === READ_TIMED_OUT;
 }
 
 /**
@@ -80,6 +120,8 @@ class DicomJsonThread {
   private task: DicomJsonTask | undefined;
   private timer: NodeJS.Timeout | undefined;
   private uncaught: NodeJS.ErrnoException | undefined;
+  /** Its modules are loaded: a file's time limit is then its own. */
+  private started = false;
   /** Timed out or closed: on its way out, it takes no other file. */
   private stopping = false;
 
@@ -113,13 +155,15 @@ class DicomJsonThread {
   }
 
   /**
-   * The file's time limit. Run again from when the thread has loaded its modules: a start under tsx takes seconds on a
-   * busy machine, and a file's limit is for its read (a start that never ends still meets it once).
+   * The file's time limit, from when the thread has loaded its modules; until then the start's own limit, whose expiry
+   * is not the file's doing (see THREAD_START_TIMEOUT_MS).
    */
   private startClock(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.stop(threadFailure(
-      `metadata not read within ${this.timeoutMs / 1000} s: its thread was stopped`, 'ETIMEDOUT')), this.timeoutMs).unref();
+    const [limitMs, failure] = this.started
+      ? [this.timeoutMs, () => threadFailure(`metadata not read within ${this.timeoutMs / 1000} s: its thread was stopped`, READ_TIMED_OUT)]
+      : [THREAD_START_TIMEOUT_MS, () => threadFailure(`a metadata thread did not start within ${THREAD_START_TIMEOUT_MS / 1000} s`, 'ETIMEDOUT')];
+    this.timer = setTimeout(() => void this.stop(failure()), limitMs).unref();
   }
 
   /** Fails its file with `error`, and ends the thread: it cannot be asked to stop while it reads. */
@@ -131,6 +175,7 @@ class DicomJsonThread {
 
   private receive(reply: DicomJsonReply): void {
     if (reply.kind === 'ready') {
+      this.started = true;
       if (this.task) this.startClock();
       return;
     }
@@ -166,6 +211,8 @@ export class DicomJsonPool {
   private readonly script: string;
   private readonly size: number;
   private readonly timeoutMs: number;
+  private readonly maxWaiting: number;
+  private readonly maxWaitMs: number;
   private readonly threads = new Set<DicomJsonThread>();
   private readonly waiting: DicomJsonTask[] = [];
   private closing = false;
@@ -174,6 +221,8 @@ export class DicomJsonPool {
     this.script = bootstrapScript(options.threadModule ?? defaultThreadModule());
     this.size = options.size ?? DICOM_JSON_THREADS;
     this.timeoutMs = options.timeoutMs ?? DICOM_JSON_TIMEOUT_MS;
+    this.maxWaiting = options.maxWaiting ?? DICOM_JSON_MAX_WAITING;
+    this.maxWaitMs = options.maxWaitMs ?? DICOM_JSON_MAX_WAIT_MS;
   }
 
   /** Threads started and not yet ended. */
@@ -181,34 +230,58 @@ export class DicomJsonPool {
     return this.threads.size;
   }
 
-  /** The file's DICOM JSON, as JSON text. Its bytes move to a thread: do not use them after. */
+  /**
+   * The file's DICOM JSON, as JSON text. Its bytes move to a thread: do not use them after. Fails with MIPSEG_BUSY,
+   * not over the bytes, where the read would wait behind DICOM_JSON_MAX_WAITING others or waits DICOM_JSON_MAX_WAIT_MS.
+   */
   read(request: DicomJsonRequest): Promise<string> {
     if (this.closing) return Promise.reject(threadFailure('the metadata threads are closed', 'ERR_WORKER_CLOSED'));
+    if (this.waiting.length >= this.maxWaiting) {
+      return Promise.reject(threadFailure(`${this.waiting.length} metadata reads are waiting for a thread`, 'ERR_METADATA_QUEUE_FULL', undefined, 'MIPSEG_BUSY'));
+    }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ request, resolve, reject });
+      const task: DicomJsonTask = { request, resolve, reject };
+      this.waiting.push(task);
       this.dispatch();
+      if (this.waiting.includes(task)) task.waitLimit = setTimeout(() => this.giveUpWaiting(task), this.maxWaitMs).unref();
     });
+  }
+
+  /** Fails a read still waiting at its wait limit, and lets its file go. */
+  private giveUpWaiting(task: DicomJsonTask): void {
+    const at = this.waiting.indexOf(task);
+    if (at < 0) return;
+    this.waiting.splice(at, 1);
+    task.reject(threadFailure(`the read waited ${this.maxWaitMs / 1000} s for a metadata thread`, 'ERR_METADATA_WAIT_TIMED_OUT', undefined, 'MIPSEG_BUSY'));
+  }
+
+  /** The next waiting read, its wait over. */
+  private nextWaiting(): DicomJsonTask | undefined {
+    const task = this.waiting.shift();
+    clearTimeout(task?.waitLimit);
+    return task;
   }
 
   /** Fails what waits or is being read, and ends every thread. */
   async close(): Promise<void> {
     this.closing = true;
     const closed = threadFailure('the metadata threads are closed', 'ERR_WORKER_CLOSED');
-    for (const task of this.waiting.splice(0)) task.reject(closed);
+    for (const task of this.waiting.splice(0)) {
+      clearTimeout(task.waitLimit);
+      task.reject(closed);
+    }
     await Promise.all([...this.threads].map((thread) => thread.stop(closed)));
     this.threads.clear();
   }
 
   private dispatch(): void {
     for (const thread of this.threads) {
-      const task = thread.idle ? this.waiting.shift() : undefined;
+      const task = thread.idle ? this.nextWaiting() : undefined;
       if (task) thread.read(task);
     }
-    for (let task = this.waiting.shift(); task; task = this.waiting.shift()) {
-      if (this.threads.size >= this.size) {
-        this.waiting.unshift(task);
-        return;
-      }
+    while (this.threads.size < this.size) {
+      const task = this.nextWaiting();
+      if (!task) return;
       this.startThread().read(task);
     }
   }

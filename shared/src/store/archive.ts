@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isMipsegError, MipsegError, toMipsegError } from '../errors';
 import { readDicomJson } from '../dicom/dicom-json';
-import { DicomJsonPool, parsesInline } from '../dicom/dicom-json-pool';
+import { DicomJsonPool, parsesInline, readTimedOut } from '../dicom/dicom-json-pool';
 import { parseInstanceHeader, type InstanceHeader } from '../dicom/parse-header';
 import { fileMetaUids, walkFileMeta } from '../dicom/file-meta';
 import { dicomParseOptions } from '../dicom/parse-options';
@@ -15,7 +15,7 @@ import { assertUid } from '../dicom/uid';
 import type { Logger } from '../log';
 import { FileBlobStore, parseRetiredKey, type BlobStore } from './blob-store';
 import { FreeSpaceFloor, type ReceivingFloorCheck } from './free-space-floor';
-import { failsOverTheBytes, MetadataFailures } from './metadata-failures';
+import { failsOverTheBytes, MetadataFailures, TIMED_OUT_READ_REMEMBERED_MS } from './metadata-failures';
 import { DataDirLock } from './data-dir-lock';
 import { separatePatientsWithoutId } from './patients-without-id';
 import { storableEncodingRefusal } from './storable-encoding';
@@ -326,6 +326,8 @@ export class Archive {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly studies = new StudyGate();
   private readonly metadataFailures = new MetadataFailures();
+  /** Metadata being computed, by copy (metadataKeyFor): see readMetadata. */
+  private readonly metadataReadsInFlight = new Map<string, Promise<string>>();
   /** Where large files' metadata is read, off the event loop; its threads start at the first such read. */
   private readonly dicomJsonPool = new DicomJsonPool();
   /**
@@ -1299,12 +1301,35 @@ export class Archive {
       return await this.dicomJsonPool.read({ bytes, bitsAllocated: instance.bitsAllocated, encapsulated });
     } catch (err) {
       // Only while the index still names the copy: bytes read after a replacement committed are not those `key` names.
-      if (isMipsegError(err) && failsOverTheBytes(err) && this.isStillStored(instance)) this.metadataFailures.remember(key, err);
+      if (isMipsegError(err) && this.isStillStored(instance)) throw this.rememberedMetadataFailure(key, err, instance);
       throw err;
     }
   }
 
-  /** The instance's DICOM JSON (pixel data by BulkDataURI placeholder), computed once and cached beside it. */
+  /**
+   * What a failed metadata read of the copy answers, remembered where the next read would fail alike: for good when it
+   * failed over the bytes; for TIMED_OUT_READ_REMEMBERED_MS when it ran past its time limit, as a file that cannot be
+   * read (400 MIPSEG_DICOM_UNPARSEABLE, not a 500: the server is not at fault, and a crafted file is the likely cause).
+   */
+  private rememberedMetadataFailure(key: string, err: MipsegError, instance: StoredInstance): MipsegError {
+    if (failsOverTheBytes(err)) {
+      this.metadataFailures.remember(key, err);
+      return err;
+    }
+    if (!readTimedOut(err)) return err;
+    const retryAt = new Date(Date.now() + TIMED_OUT_READ_REMEMBERED_MS).toISOString();
+    const failure = new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `${err.detail} (most likely a crafted file: sequences `
+      + `nested deep around large values); its metadata is not read again before ${retryAt}`);
+    this.metadataFailures.remember(key, failure, TIMED_OUT_READ_REMEMBERED_MS);
+    this.log.warn({ sopInstanceUid: instance.sopInstanceUid, storageKey: instance.storageKey, retryAt },
+      'metadata read ran past its time limit: the copy answers MIPSEG_DICOM_UNPARSEABLE until retryAt');
+    return failure;
+  }
+
+  /**
+   * The instance's DICOM JSON (pixel data by BulkDataURI placeholder), computed once and cached beside it. Reads of one
+   * copy at once share one computation: each would otherwise take a metadata thread (a crafted file: for a minute).
+   */
   async readMetadata(instance: StoredInstance): Promise<string> {
     const key = metadataKeyFor(instance);
     try {
@@ -1314,6 +1339,15 @@ export class Archive {
     }
     const failure = this.metadataFailures.get(key);
     if (failure) throw failure;
+    const inFlight = this.metadataReadsInFlight.get(key);
+    if (inFlight) return inFlight;
+    const reading = this.computeMetadata(key, instance).finally(() => this.metadataReadsInFlight.delete(key));
+    this.metadataReadsInFlight.set(key, reading);
+    return reading;
+  }
+
+  /** readMetadata's computation: the copy's file read, its DICOM JSON made and cached. */
+  private async computeMetadata(key: string, instance: StoredInstance): Promise<string> {
     let bytes: Buffer;
     try {
       bytes = await this.blobs.read(instance.storageKey);

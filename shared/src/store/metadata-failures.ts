@@ -4,26 +4,44 @@ import { MipsegError } from '../errors';
 const FAILURES_KEPT = 4096;
 
 /**
+ * How long a copy whose read ran past its time limit (readTimedOut, dicom) answers at once with the remembered error.
+ * Not for good, as a failure over the bytes is: an overloaded machine (swapping, starved of CPU) can time out a real
+ * file, which is then read again within the hour without a restart. And long enough that a crafted copy (16 MB nested
+ * 32 deep), asked for as often as anyone likes, holds a metadata thread one minute an hour (under 2 % of one of the
+ * two), where it held one a minute for every request.
+ */
+export const TIMED_OUT_READ_REMEMBERED_MS = 60 * 60_000;
+
+interface RememberedFailure {
+  readonly error: MipsegError;
+  /** Date.now() after which it is forgotten; Infinity: kept until pushed out. */
+  readonly until: number;
+}
+
+/**
  * Why the metadata of stored copies could not be read, by the copy (its metadata cache key, which names its storage
  * key and SHA-256): the read is a parse on the thread that serves every request, and one that fails is not written
  * to the cache on disk, so without this each request would parse the file again. A replacement is a new copy and is
  * read again; the same bytes fail the same way, so an entry never goes stale (a failure that is not about the bytes
- * alone, see failsOverTheBytes, is not remembered). Kept in memory: after a restart each
- * such copy costs one parse again.
+ * alone, see failsOverTheBytes, is not remembered), except a read that ran past its time limit, which is remembered
+ * for `forMs` (TIMED_OUT_READ_REMEMBERED_MS). Kept in memory: after a restart each such copy costs one parse again.
  */
 export class MetadataFailures {
-  private readonly failures = new Map<string, MipsegError>();
+  private readonly failures = new Map<string, RememberedFailure>();
 
   constructor(private readonly kept = FAILURES_KEPT) {}
 
   get(copyKey: string): MipsegError | undefined {
-    return this.failures.get(copyKey);
+    const failure = this.failures.get(copyKey);
+    if (failure === undefined || Date.now() <= failure.until) return failure?.error;
+    this.failures.delete(copyKey);
+    return undefined;
   }
 
   /** Keeps the error's code and words only: its cause can hold the whole file (dicom-parser's data set read so far). */
-  remember(copyKey: string, error: MipsegError): void {
+  remember(copyKey: string, error: MipsegError, forMs = Infinity): void {
     this.failures.delete(copyKey);
-    this.failures.set(copyKey, new MipsegError(error.code, error.detail));
+    this.failures.set(copyKey, { error: new MipsegError(error.code, error.detail), until: Date.now() + forMs });
     if (this.failures.size > this.kept) this.failures.delete(this.failures.keys().next().value as string);
   }
 }

@@ -4,17 +4,20 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
 import { explicitElement } from '../../../test/support/explicit-elements';
+import { THREAD_HANGS } from '../../../test/support/dicom-json-test-thread';
 import { withNestedSequences } from '../../../test/support/nested-sequences';
 import { readDicomJson } from '../dicom/dicom-json';
 import { DicomJsonPool, INLINE_READ_MAX_BYTES } from '../dicom/dicom-json-pool';
 import { MAX_SEQUENCE_DEPTH } from '../dicom/sequence-depth';
-import { isMipsegError } from '../errors';
+import { isMipsegError, type MipsegError } from '../errors';
 import { createLogger } from '../log';
 import { Archive } from './archive';
 import type { StoredInstance } from './sqlite-index';
 
 // A metadata thread's start compiles its modules under tsx, and the crafted file takes seconds to read.
 jest.setTimeout(60_000);
+
+const TEST_THREAD = join(__dirname, '..', '..', '..', 'test', 'support', 'dicom-json-test-thread.ts');
 
 let dir: string;
 let archive: Archive;
@@ -71,6 +74,30 @@ async function codeOfRead(instance: StoredInstance): Promise<string | undefined>
   }
 }
 
+async function errorOfRead(instance: StoredInstance): Promise<MipsegError> {
+  try {
+    await archive.readMetadata(instance);
+  } catch (err) {
+    if (isMipsegError(err)) return err;
+    throw err;
+  }
+  throw new Error('read');
+}
+
+/** What a read past its time limit fails with: a real pool's, its limit 1 s, on a thread that never answers. */
+async function readTimeoutError(): Promise<MipsegError> {
+  const pool = new DicomJsonPool({ size: 1, timeoutMs: 1_000, threadModule: TEST_THREAD });
+  try {
+    await pool.read({ bytes: syntheticPetInstance({ sopInstanceUid: '2.25.5160.99' }), bitsAllocated: THREAD_HANGS, encapsulated: false });
+  } catch (err) {
+    if (isMipsegError(err)) return err;
+    throw err;
+  } finally {
+    await pool.close();
+  }
+  throw new Error('read');
+}
+
 // dcmjs reads it in depth × bytes: on the event loop, 2 MiB 32 deep held every request for ~3 s.
 test('while a file nested 32 deep is read, the event loop keeps serving: timers fire and a small instance is read first', async () => {
   const deep = await store(petWithValueNested('2.25.5160.1', MAX_SEQUENCE_DEPTH, 2 * 1024 * 1024));
@@ -122,4 +149,31 @@ test('a small file is read on the calling thread: no thread starts', async () =>
   const reads = jest.spyOn(DicomJsonPool.prototype, 'read');
   await archive.readMetadata(small);
   expect(reads).not.toHaveBeenCalled();
+});
+
+// A crafted file (16 MB nested 32 deep) read past the limit each time it was asked for held a thread a minute each time.
+test('a copy whose read ran past its time limit answers MIPSEG_DICOM_UNPARSEABLE at once for an hour, then is read again', async () => {
+  const instance = await store(petWithValueNested('2.25.5160.7', 2, INLINE_READ_MAX_BYTES));
+  const timedOut = await readTimeoutError();
+  const reads = jest.spyOn(DicomJsonPool.prototype, 'read').mockRejectedValueOnce(timedOut);
+  const first = await errorOfRead(instance);
+  expect(first.code).toBe('MIPSEG_DICOM_UNPARSEABLE');
+  expect(first.message).toContain('metadata not read within 1 s');
+  const again = await errorOfRead(instance);
+  expect([again.code, again.message]).toEqual([first.code, first.message]);
+  expect(reads).toHaveBeenCalledTimes(1);
+  // An hour on: a timeout may have been the machine's (overloaded), not the file's.
+  const hourOn = Date.now() + 60 * 60_000 + 1;
+  jest.spyOn(Date, 'now').mockReturnValue(hourOn);
+  const json = JSON.parse(await archive.readMetadata(instance)) as Record<string, unknown>;
+  expect(json['00080018']).toEqual({ vr: 'UI', Value: ['2.25.5160.7'] });
+  expect(reads).toHaveBeenCalledTimes(2);
+});
+
+test('reads of one copy at once share one read on a thread', async () => {
+  const large = await store(petWithValueNested('2.25.5160.8', 2, INLINE_READ_MAX_BYTES));
+  const reads = jest.spyOn(DicomJsonPool.prototype, 'read');
+  const [a, b, c] = await Promise.all([archive.readMetadata(large), archive.readMetadata(large), archive.readMetadata(large)]);
+  expect([b, c]).toEqual([a, a]);
+  expect(reads).toHaveBeenCalledTimes(1);
 });
