@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { isMipsegError } from '../errors';
 import { Archive } from './archive';
+import { DataDirLock } from './data-dir-lock';
 
 const log = pino({ level: 'silent' });
 
@@ -48,5 +49,28 @@ describe('one process owns a DATA_DIR', () => {
     await expect(Archive.open(dataDir, log)).rejects.toThrow();
     rmSync(join(dataDir, 'index.sqlite'));
     open.push(await Archive.open(dataDir, log));
+  });
+});
+
+describe('a DATA_DIR that cannot be created', () => {
+  test('is refused as MIPSEG_CONFIG_INVALID naming DATA_DIR and why (it was a bare ENOTDIR from mkdir)', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'mipseg-lock-'));
+    const file = join(parent, 'a-file');
+    writeFileSync(file, '');
+    try {
+      const dataDir = join(file, 'data');
+      const err = ((): unknown => {
+        try {
+          DataDirLock.acquire(dataDir).release();
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(isMipsegError(err, 'MIPSEG_CONFIG_INVALID')).toBe(true);
+      expect((err as Error).message).toMatch(new RegExp(`^invalid configuration: DATA_DIR=${dataDir}: .*ENOTDIR`));
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });

@@ -22,7 +22,13 @@ export class DataDirLock {
 
   /** Takes the lock, or fails at once (no waiting) if another process holds it. */
   static acquire(dataDir: string): DataDirLock {
-    mkdirSync(dataDir, { recursive: true });
+    try {
+      mkdirSync(dataDir, { recursive: true });
+    } catch (err) {
+      // Said as the setting to fix: a bare "ENOTDIR: not a directory, mkdir …" did not say which variable gave the path.
+      throw new MipsegError('MIPSEG_CONFIG_INVALID', `DATA_DIR=${dataDir}: cannot create it (${err instanceof Error ? err.message : String(err)})`,
+        { cause: err });
+    }
     const path = join(dataDir, DATA_DIR_LOCK_FILE);
     let db: Database.Database | undefined;
     try {
