@@ -63,3 +63,27 @@ describe('rendering a segmentation frame', () => {
     }
   });
 });
+
+describe('the default window of a frame without one (0 .. the 99.5th percentile)', () => {
+  /** The window as it was found before, by sorting every value. */
+  function sortedWindow(stored: readonly number[], slope: number): string {
+    const sorted = Float32Array.from(stored, (v) => v * slope).sort();
+    const hi = sorted[Math.floor((sorted.length - 1) * 0.995)] as number;
+    const lo = Math.min(0, sorted[0] as number);
+    const width = Math.max(hi - lo, 1e-6);
+    return `${lo + width / 2},${width},linear-exact`;
+  }
+
+  test.each([
+    ['a PET-like frame: zero background, noise, one hot spot', (i: number) => (i % 97 === 0 ? 30000 : i % 3 === 0 ? 0 : (i * 7919) % 2000)],
+    ['a frame of few distinct values, negative among them', (i: number) => [-5, 0, 0, 0, 7, 7, 12][i % 7] as number],
+    ['a constant frame', () => 42],
+  ])('draws %s as the window found by a full sort does', (_case, value) => {
+    const stored = Array.from({ length: 4099 }, (_, i) => value(i));
+    const { m } = suvRow(stored.map((v) => v / 1000), {});
+    const words = new Int16Array(stored);
+    const signed = { bytes: new Uint8Array(words.buffer), m: { ...m, pixelRepresentation: 1 } };
+    expect(renderFrame(signed.bytes, signed.m, 1, 'image/png'))
+      .toEqual(renderFrame(signed.bytes, signed.m, 1, 'image/png', { window: parseWindowParam(sortedWindow(stored, 0.001)) }));
+  });
+});

@@ -43,11 +43,44 @@ function defaultWindow(values: Float32Array, m: ImagePixelAttributes): Window {
   if (m.windowCenter !== null && m.windowWidth !== null && m.windowWidth > 0) {
     return { center: m.windowCenter, width: m.windowWidth, fn: m.voiLutFunction === 'LINEAR_EXACT' ? 'linear-exact' : 'linear' };
   }
-  const sorted = Float32Array.from(values).sort();
-  const hi = sorted[Math.floor((sorted.length - 1) * 0.995)] ?? 1;
-  const lo = Math.min(0, sorted[0] ?? 0);
+  const hi = values.length > 0 ? kthSmallest(Float32Array.from(values), Math.floor((values.length - 1) * 0.995)) : 1;
+  const lo = Math.min(0, smallest(values));
   const width = Math.max(hi - lo, 1e-6);
   return { center: lo + width / 2, width, fn: 'linear-exact' };
+}
+
+function smallest(values: Float32Array): number {
+  let min = values[0] ?? 0;
+  for (let i = 1; i < values.length; i++) if ((values[i] as number) < min) min = values[i] as number;
+  return min;
+}
+
+/**
+ * The value sorting `values` would put at index `k`, found in expected linear time (Hoare's FIND, as in Wirth's
+ * Algorithms + Data Structures 2.3.4) by partitioning `values`, which it reorders. A full sort of a 16 MPx frame took
+ * seconds on the event loop. The pivot is drawn at random, so no stored frame makes it quadratic; equal values (a
+ * PET frame's zero background) are split on both sides and cost no more.
+ */
+function kthSmallest(values: Float32Array, k: number): number {
+  let left = 0;
+  let right = values.length - 1;
+  while (left < right) {
+    const pivot = values[left + Math.floor(Math.random() * (right - left + 1))] as number;
+    let i = left;
+    let j = right;
+    do {
+      while ((values[i] as number) < pivot) i++;
+      while (pivot < (values[j] as number)) j--;
+      if (i <= j) {
+        const swap = values[i] as number;
+        values[i++] = values[j] as number;
+        values[j--] = swap;
+      }
+    } while (i <= j);
+    if (j < k) left = i;
+    if (k < i) right = j;
+  }
+  return values[k] as number;
 }
 
 /** The values a window shows as black and as white. LINEAR with a width under 1 is a threshold at c − 0.5. */
@@ -93,10 +126,27 @@ export interface RenderOptions {
 }
 
 /**
- * Why /rendered cannot draw an instance of these attributes, thrown before any frame is read: colour, or samples
- * other than 1, 8, 16 or 32 bits.
+ * The most pixels /rendered draws of one frame: 4 MPx, 2048 x 2048 (or 4096 x 1024). What a viewer asks mipseg for is
+ * PET (128-400 square), CT (512 square), mipseg's own MIP (at most 2 MPx) and overlays (at most 4 MPx); a frame of
+ * this size costs about a second to decode and draw on the event loop, which every other request waits for. A
+ * radiograph or mammogram of 10-30 MPx is for a diagnostic viewer, not this one: a 67 MPx frame took minutes and
+ * over a gigabyte.
+ */
+export const MAX_RENDERED_PIXELS = 2048 * 2048;
+
+/** Refuses a frame of more than MAX_RENDERED_PIXELS, naming its size and the cap; checked before any frame is read. */
+export function assertRenderableSize(rows: number, columns: number): void {
+  if (rows * columns <= MAX_RENDERED_PIXELS) return;
+  throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `a frame of ${columns} x ${rows} pixels (${rows * columns}): /rendered ` +
+    `draws at most ${MAX_RENDERED_PIXELS} pixels a frame (2048 x 2048)`);
+}
+
+/**
+ * Why /rendered cannot draw an instance of these attributes, thrown before any frame is read: colour, samples other
+ * than 1, 8, 16 or 32 bits, or frames of more than MAX_RENDERED_PIXELS.
  */
 export function assertRenderable(m: ImagePixelAttributes): void {
+  assertRenderableSize(m.rows, m.columns);
   if (m.samplesPerPixel !== 1 || !m.photometricInterpretation.startsWith('MONOCHROME')) {
     throw new MipsegError('MIPSEG_RENDER_UNSUPPORTED', `PhotometricInterpretation ${m.photometricInterpretation}`);
   }

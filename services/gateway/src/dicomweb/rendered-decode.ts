@@ -79,9 +79,27 @@ export async function readEncapsulatedFrameToRender(archive: Archive, instance: 
 
 function renderableModule(header: Uint8Array): ImagePixelModule {
   const m = readImagePixelModule(header);
+  assertRenderableHeader(m);
+  return m;
+}
+
+/**
+ * Everything /rendered refuses from an instance's header alone, GET and HEAD alike: its transfer syntax, colour, sample
+ * sizes, a frame of more than MAX_RENDERED_PIXELS, and, for compressed frames, samples the codecs do not decode.
+ */
+export function assertRenderableHeader(m: ImagePixelModule): void {
   assertRenderableTransferSyntax(m.transferSyntaxUid);
   assertRenderable(m);
-  return m;
+  if (!hasNativeFrames(m.transferSyntaxUid)) assertDecodable(m);
+}
+
+/**
+ * How many frames GET finds of an instance, from its header: NumberOfFrames, and for encapsulated Pixel Data at least
+ * one (what readEncapsulatedFrames and locateEncapsulatedFrames count; a file whose fragments do not give NumberOfFrames
+ * frames shows only to a GET, which reads them).
+ */
+export function renderedFrameCount(m: ImagePixelModule): number {
+  return hasNativeFrames(m.transferSyntaxUid) ? m.numberOfFrames : Math.max(1, m.numberOfFrames || 1);
 }
 
 /** What the codecs decode: one grey sample of 8 or 16 bits, held in the low BitsStored bits (as the worker decodes). */

@@ -29,7 +29,7 @@ import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml } from './json-or-xml';
 import { instanceMetadataJson, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
 import {
-  assertRenderable,
+  assertRenderableSize,
   parseQualityParam,
   parseWindowParam,
   RENDERED_MEDIA_TYPES,
@@ -37,7 +37,14 @@ import {
   renderFrame,
   renderStoredValues,
 } from './render';
-import { assertRenderableTransferSyntax, decodeFrameToRender, readEncapsulatedFrameToRender, readRenderedHeader } from './rendered-decode';
+import {
+  assertRenderableHeader,
+  assertRenderableTransferSyntax,
+  decodeFrameToRender,
+  readEncapsulatedFrameToRender,
+  readRenderedHeader,
+  renderedFrameCount,
+} from './rendered-decode';
 import { parseViewportParam, viewportNotApplied, type Viewport } from './viewport';
 import { warningHeaderValue } from './warning-header';
 import { chunksOf, readStored, readStoredFile } from '../stored-read';
@@ -641,6 +648,19 @@ async function nativePixelDataPart(archive: Archive, instance: StoredInstance): 
 /** Part of a rendered image's ETag: bumped when renderFrame draws the same instance differently. */
 const RENDERING_VERSION = 3;
 
+/**
+ * Refuses a frame of more than MAX_RENDERED_PIXELS from the size the index holds, before a frame is read; from the
+ * header where the index has none.
+ */
+async function assertRenderableSizeBeforeRead(archive: Archive, looked: StoredInstance): Promise<void> {
+  if (looked.rows !== null && looked.columns !== null) {
+    assertRenderableSize(looked.rows, looked.columns);
+    return;
+  }
+  const m = await readRenderedHeader(archive, looked);
+  assertRenderableSize(m.rows, m.columns);
+}
+
 /** A viewport drawn smaller than it asked for (see viewportNotApplied), for the Warning; known once the frame's size is. */
 function viewportWarnings(m: ImagePixelAttributes, viewport: Viewport | undefined): string[] {
   const note = viewport && viewportNotApplied(m.columns, m.rows, viewport);
@@ -679,15 +699,16 @@ export function retrieveRenderedHandler(archive: Archive) {
     res.vary('Accept');
     if (answeredNotModified(req, res, etag)) return;
     const frameOf = (count: number): number => (frameList === undefined ? 1 : parseFrameList(frameList, count)[0] ?? 1);
-    // Lossy JPEG baseline, Deflate and the like are refused before the file is read.
+    // Lossy JPEG baseline, Deflate and the like, and frames too large to draw, are refused before the file is read.
     assertRenderableTransferSyntax(looked.transferSyntaxUid);
+    await assertRenderableSizeBeforeRead(archive, looked);
     if (isHead(res)) {
-      // The status and headers a GET gets, from the header alone: no frame is read, decoded or drawn. A frame that
-      // cannot be decoded shows only to a GET.
+      // The status and headers a GET gets, from the header alone: no frame is read, decoded or drawn. What only the
+      // frame shows (a bitstream that cannot be decoded or declares another image, fragments that do not give
+      // NumberOfFrames frames) shows only to a GET.
       const m = await readRenderedHeader(archive, looked);
-      assertRenderableTransferSyntax(m.transferSyntaxUid);
-      assertRenderable(m);
-      frameOf(m.numberOfFrames);
+      assertRenderableHeader(m);
+      frameOf(renderedFrameCount(m));
       warn(viewportWarnings(m, viewport));
       res.status(200).type(type).end();
       return;
