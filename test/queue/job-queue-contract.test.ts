@@ -456,4 +456,50 @@ describe.each(harnesses)('job queue: %s', (_name, harnessOf) => {
       clearInterval(release);
     }
   });
+
+  test('counts jobs by state, the oldest one waiting and exports by destination and state, as /metrics reads them', async () => {
+    const q = await harness.make(['pacs-up', 'pacs-down']);
+    await q.enqueueAnalysis('count-1', request('1.2.3.1'));
+    await q.enqueueAnalysis('count-2', request('1.2.3.2'));
+    const waiting = await q.jobCounts();
+    expect(waiting.byState.queued).toBe(2);
+    expect(waiting.oldestWaitingCreatedAt).toBe((await q.getJob('count-1'))?.createdAt);
+    expect(waiting.exports).toEqual([]);
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: () => Promise.resolve(RESULT),
+      exportResult: (_id, _result, destination, attempt) => Promise.resolve(destination === 'pacs-up'
+        ? { destination, state: 'sent', attempts: attempt, updatedAt: Date.now() }
+        : { destination, state: 'retrying', attempts: attempt, detail: 'connection refused', updatedAt: Date.now() }) },
+    { concurrency: 1, studyChecks: false, analyses: true });
+    await q.recordNotApplicable('count-na', '1.2.9', 'no PET series');
+    const settled = await until(async () => {
+      const counts = await q.jobCounts();
+      return counts.exports.some((e) => e.destination === 'pacs-down' && e.state === 'failed' && e.count === 2) ? counts : undefined;
+    }, 'the exports to settle');
+    // Queue mode keeps a not-applicable record as a completed BullMQ job: it counts as done there (README, Metrics).
+    const notApplicable = q.mode === 'embedded' ? { done: 2, 'not-applicable': 1 } : { done: 3, 'not-applicable': 0 };
+    expect(settled.byState).toEqual({ queued: 0, running: 0, failed: 0, ...notApplicable });
+    expect(settled.oldestWaitingCreatedAt).toBeNull();
+    expect(settled.exports).toEqual([{ destination: 'pacs-down', state: 'failed', count: 2 }, { destination: 'pacs-up', state: 'sent', count: 2 }]);
+  });
+
+  test('lists the analyses done since a time, oldest first, without those already counted or not-applicable records', async () => {
+    const q = await harness.make([]);
+    const since = Date.now();
+    q.startProcessing({ checkStudy: () => Promise.resolve(), analyze: (_id, _req, progress) => {
+      progress.timing('inference', 12);
+      return Promise.resolve(RESULT);
+    } }, { concurrency: 1, studyChecks: false, analyses: true });
+    await q.recordNotApplicable('done-na', '1.2.9', 'no PET series');
+    await q.enqueueAnalysis('done-1', request('1.2.3.1'));
+    await finished(q, 'done-1');
+    await q.enqueueAnalysis('done-2', request('1.2.3.2'));
+    const second = await finished(q, 'done-2');
+    const done = await q.analysesDoneSince(since, 10, new Set());
+    expect(done.map((d) => d.id)).toEqual(['done-1', 'done-2']);
+    expect(done[1]).toEqual({ id: 'done-2', studyInstanceUid: '1.2.3', reason: 'study-complete', createdAt: second.createdAt,
+      finishedAt: second.finishedAt, timingsMs: { inference: 12 } });
+    expect((await q.analysesDoneSince(since, 1, new Set(['done-1']))).map((d) => d.id)).toEqual(['done-2']);
+    expect((await q.analysesDoneSince(since, 1, new Set())).map((d) => d.id)).toEqual(['done-1']);
+    expect(await q.analysesDoneSince((second.finishedAt ?? 0) + 1, 10, new Set())).toEqual([]);
+  });
 });

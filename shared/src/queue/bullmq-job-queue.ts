@@ -6,7 +6,10 @@ import { DEFAULT_JOB_MAX_STALLS, MAX_QUIET_PERIOD_MS } from '../config/config';
 import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
-import type { AnalysisPlan, AnalysisRequest, ExportStatus, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage } from './job-types';
+import type {
+  AnalysisPlan, AnalysisRequest, DoneAnalysis, ExportStatus, JobCounts, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage,
+} from './job-types';
+import { bullMqAnalysesDoneSince, bullMqJobCounts } from './bullmq-job-counts';
 import { FinishedRequests, type AnalysisData } from './bullmq-finished-requests';
 import { GatewayUnavailableError } from './gateway-unavailable-error';
 import { readSettled } from './bullmq-settled-read';
@@ -559,6 +562,18 @@ export class BullMqJobQueue implements JobQueue {
 
   async studiesWithLatestJobState(state: JobState): Promise<string[]> {
     return [...(await this.newestJobPerStudy())].filter(([, entry]) => entry.state === state).map(([study]) => study);
+  }
+
+  async jobCounts(): Promise<JobCounts> {
+    this.assertConnected();
+    // Exports queued for a destination since taken out of EXPORT_DESTINATIONS still count (a failed one most of all).
+    for (const destination of await this.formerDestinations()) this.exportQueueFor(destination);
+    return bullMqJobCounts(this.analyses, this.exportQueues);
+  }
+
+  analysesDoneSince(since: number, limit: number, except: ReadonlySet<string>): Promise<DoneAnalysis[]> {
+    this.assertConnected();
+    return bullMqAnalysesDoneSince(this.connection, this.analyses, since, limit, except);
   }
 
   private async toRecord(snapshot: Job, lookup: ExportLookup): Promise<JobRecord> {

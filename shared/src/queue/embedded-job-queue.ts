@@ -5,11 +5,14 @@ import { StatementCache } from '../store/statement-cache';
 import { WalSync } from '../store/wal-sync';
 import { MipsegError, toMipsegError } from '../errors';
 import { RepeatedFailureLog, type Logger } from '../log';
+import { embeddedAnalysesDoneSince, embeddedJobCounts } from './embedded-job-counts';
 import { addMissingColumns, EMBEDDED_JOBS_SCHEMA } from './embedded-schema';
 import type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';
 import { toJobRecord, type ExportRow, type JobRow } from './job-row';
 import { prunableJobIds } from './job-retention';
-import type { AnalysisPlan, AnalysisRequest, ExportState, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage } from './job-types';
+import type {
+  AnalysisPlan, AnalysisRequest, DoneAnalysis, ExportState, JobCounts, JobFilter, JobRecord, JobState, ResultInstances, ResultUids, Stage,
+} from './job-types';
 import { supersededExportDetail } from './newest-analysis';
 import { summariseRequest, type StoredAnalysisRequest } from './request-summary';
 import { backoffDelay, EXPORTS_PER_DESTINATION, isUnrecoverable, MAX_BACKOFF_MS, STUDY_CHECK_RETRY_MS, type RetryPolicy } from './retry-policy';
@@ -285,6 +288,14 @@ export class EmbeddedJobQueue implements JobQueue {
       await new Promise((resolve) => setImmediate(resolve));
     }
     return removed;
+  }
+
+  jobCounts(): Promise<JobCounts> {
+    return Promise.resolve(embeddedJobCounts(this.statements, Date.now()));
+  }
+
+  analysesDoneSince(since: number, limit: number, except: ReadonlySet<string>): Promise<DoneAnalysis[]> {
+    return Promise.resolve(embeddedAnalysesDoneSince(this.statements, since, limit, except));
   }
 
   /** The jobs' records with their exports, read in one query for all of them and grouped once (not per job). */

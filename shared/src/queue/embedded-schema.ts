@@ -22,6 +22,9 @@ CREATE TABLE IF NOT EXISTS exports (
   detail TEXT, updated_at INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL,
   PRIMARY KEY (job_id, destination)
 );
+-- /metrics counts jobs finished since its last scrape, and exports by destination and state, at every scrape.
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(state, finished_at);
+CREATE INDEX IF NOT EXISTS exports_by_destination ON exports(destination, state);
 -- The runner asks for due exports on every tick (5 times a second); sent ones, the great majority, are left out.
 CREATE INDEX IF NOT EXISTS exports_due ON exports(next_attempt_at) WHERE state IN ('pending', 'retrying');
 `;

@@ -1,6 +1,6 @@
 export { STAGES } from './job-types';
 export type {
-  AnalysisPlan, AnalysisRequest, ExportState, ExportStatus, JobFilter, JobProgress, JobRecord, JobRequestSummary, JobState, ResultInstances,
+  AnalysisPlan, AnalysisRequest, DoneAnalysis, ExportCount, ExportState, ExportStatus, JobCounts, JobFilter, JobProgress, JobRecord, JobRequestSummary, JobState, ResultInstances,
   ResultUids, Stage,
 } from './job-types';
 export type { JobHandlers, JobQueue, ProcessingOptions } from './job-queue';

@@ -1,4 +1,6 @@
-import type { AnalysisPlan, AnalysisRequest, JobFilter, JobProgress, JobRecord, JobState, ResultInstances, ResultUids, ExportStatus } from './job-types';
+import type {
+  AnalysisPlan, AnalysisRequest, DoneAnalysis, JobCounts, JobFilter, JobProgress, JobRecord, JobState, ResultInstances, ResultUids, ExportStatus,
+} from './job-types';
 
 /** What a job runner calls: planning a study after its quiet period, and analysing one series. */
 export interface JobHandlers {
@@ -61,6 +63,13 @@ export interface JobQueue {
    * any job with an export still to be sent. Resolves to how many were removed.
    */
   pruneFinishedJobs(finishedBefore: number): Promise<number>;
+  /** For /metrics, at every scrape: jobs by state, the oldest one waiting to run, exports by destination and state. */
+  jobCounts(): Promise<JobCounts>;
+  /**
+   * For /metrics: the analyses done at or after `since` (finishedAt, ms), oldest finish first, at most `limit`, leaving
+   * out the ids in `except` (those already counted) before the limit applies.
+   */
+  analysesDoneSince(since: number, limit: number, except: ReadonlySet<string>): Promise<DoneAnalysis[]>;
   /** Sends a finished result to a destination again, from the start (the worklist's retry button). */
   retryExport(jobId: string, destination: string): Promise<boolean>;
   /** Starts taking jobs with these handlers (`concurrency` analyses at a time). */

@@ -98,3 +98,28 @@ export interface JobProgress {
   stage(stage: Stage, progress: number): Promise<void>;
   timing(stage: Stage, ms: number): void;
 }
+
+/** How many exports, of the jobs still kept, are in one state for one destination. */
+export interface ExportCount {
+  readonly destination: string;
+  readonly state: ExportState;
+  readonly count: number;
+}
+
+/** What /metrics shows of the job store at each scrape (JobQueue.jobCounts): counts only, read from indexes. */
+export interface JobCounts {
+  readonly byState: Readonly<Record<JobState, number>>;
+  /** When the oldest job that could run now (queued, no attempt pending a backoff) was made; null with none. */
+  readonly oldestWaitingCreatedAt: number | null;
+  readonly exports: readonly ExportCount[];
+}
+
+/** A done analysis as /metrics reads it, for its duration histograms (JobQueue.analysesDoneSince). */
+export interface DoneAnalysis {
+  readonly id: string;
+  readonly studyInstanceUid: string;
+  readonly reason: AnalysisRequest['reason'] | null;
+  readonly createdAt: number;
+  readonly finishedAt: number;
+  readonly timingsMs: Partial<Record<Stage, number>>;
+}
