@@ -1,10 +1,10 @@
 import type { Config } from '@mipseg/shared/config';
 import type { Logger } from '@mipseg/shared/log';
 import { resolve } from 'node:path';
-import { loadModel } from '@mipseg/shared/inference';
+import { loadModel, readModelManifest } from '@mipseg/shared/inference';
 import { scheduleJobPruning } from '@mipseg/shared/queue';
 import { Archive } from '@mipseg/shared/store';
-import { closeGatewayAndWorklist, createWorklist, findOhifDist, jobsRouter, startGateway } from '@mipseg/gateway';
+import { closeGatewayAndWorklist, createWorklist, findOhifDist, GatewayMetrics, jobsRouter, startGateway } from '@mipseg/gateway';
 import { startDimseServer } from '@mipseg/dimse';
 import { startPipeline } from '@mipseg/worker';
 import { startArchiveUpkeep } from './archive-upkeep';
@@ -65,6 +65,17 @@ async function step(part: string, run: () => Promise<unknown>, log: Logger): Pro
   }
 }
 
+/** The model's name and version for /metrics; a manifest that cannot be read leaves mipseg_model_info out (the analyses say why). */
+async function modelInfo(modelDir: string, log: Logger): Promise<{ name: string; version: string } | undefined> {
+  try {
+    const { name, version } = await readModelManifest(modelDir);
+    return { name, version };
+  } catch (err) {
+    log.warn({ err, modelDir }, 'the model manifest could not be read: /metrics shows no mipseg_model_info');
+    return undefined;
+  }
+}
+
 export async function serve(config: Config, log: Logger, options: ServeOptions): Promise<RunningService> {
   // First: Archive.open locks DATA_DIR for this process, and the job store and study-check outbox that the
   // pipeline opens below live there too, so a second process stops here before it changes anything.
@@ -89,8 +100,10 @@ async function startParts(config: Config, log: Logger, options: ServeOptions, ar
     : undefined;
   // Undone after the pipeline, as shutdown does: a queue-mode pruning run ends when the queue closes, not before.
   if (jobPruning) started.splice(started.length - 1, 0, { part: 'job record pruning', close: () => closeWithin('job record pruning', () => jobPruning.stop(), log) });
+  const metrics = new GatewayMetrics({ queue: pipeline.queue, exportDestinations: config.pipeline.exportDestinations,
+    softwareVersion: options.softwareVersion, model: await modelInfo(options.modelDir, log), log: log.child({ component: 'metrics' }) });
   const dimse = config.dimse.enabled
-    ? await startDimseServer({ config, archive, log: log.child({ component: 'dimse' }) })
+    ? await startDimseServer({ config, archive: metrics.ingest.counting(archive, 'cstore'), log: log.child({ component: 'dimse' }) })
     : undefined;
   if (dimse) started.push({ part: 'DIMSE SCP', close: () => dimse.close() });
   // The worklist's "Try a MIP image" loads its own model session on first use (a few MB): this process may not
@@ -99,7 +112,7 @@ async function startParts(config: Config, log: Logger, options: ServeOptions, ar
     webRoot: resolve(__dirname, '..', '..', 'web'), ohifDist: findOhifDist(__dirname),
     loadModel: () => loadModel(options.modelDir, { threads: config.inference.threads, executionProvider: config.inference.executionProvider }) });
   started.push({ part: 'worklist', close: () => worklist.close() });
-  const gateway = await startGateway({ config, archive, log: log.child({ component: 'gateway' }),
+  const gateway = await startGateway({ config, archive, metrics, log: log.child({ component: 'gateway' }),
     readinessChecks: [{ name: 'queue', check: () => pipeline.queue.ping(), required: false }],
     studyDeletionGuard: (study) => pipeline.studyDeletionRefusal(study),
     publicRouters: [{ path: '/', router: worklist.pageRouter }],

@@ -7,6 +7,7 @@ import { bearerAuth, sessionReadsOnly } from './auth';
 import type { StudyDeletionGuard } from './dicomweb/delete-study';
 import { dicomwebRouter } from './dicomweb/router';
 import { errorHandler } from './error-handler';
+import type { GatewayMetrics } from './metrics';
 import { noTokenGuard } from './no-token-guard';
 import { readinessHandler, type ReadinessCheck } from './readiness';
 import { assignRequestId } from './request-id';
@@ -28,6 +29,11 @@ export interface GatewayDeps {
   readonly publicRouters?: ReadonlyArray<{ path: string; router: express.Router }>;
   /** Extra routers mounted after auth (jobs API, worklist) by later layers. */
   readonly extraRouters?: ReadonlyArray<{ path: string; router: express.Router }>;
+  /**
+   * GET /metrics, behind the same authentication as the API, and the counts it shows of HTTP requests and of the
+   * instances stored by STOW-RS. Absent: no /metrics.
+   */
+  readonly metrics?: GatewayMetrics;
   /** The worklist's sign-in sessions; a new, empty store by default (tests pass one with their own clock). */
   readonly sessions?: SessionStore;
 }
@@ -49,6 +55,7 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   attachSessionStore(app, sessions);
   app.use(assignRequestId());
   app.use(requestLog(deps.log));
+  if (deps.metrics) app.use(deps.metrics.http.middleware());
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -56,7 +63,10 @@ export function createGatewayApp(deps: GatewayDeps): Express {
   if (deps.config.authTokens.length === 0) app.use(noTokenGuard(deps.config.allowedHosts));
   for (const open of deps.publicRouters ?? []) app.use(open.path, open.router);
   app.use(bearerAuth(deps.config.authTokens, sessions));
-  app.use('/dicomweb', sessionReadsOnly(), dicomwebRouter(deps.archive, deps.config, deps.log, deps.studyDeletionGuard));
+  // A scraper holds a token as any API client does (Prometheus's `authorization` setting); /healthz above stays open.
+  if (deps.metrics) app.get('/metrics', deps.metrics.handler());
+  const stowArchive = deps.metrics ? deps.metrics.ingest.counting(deps.archive, 'stowrs') : deps.archive;
+  app.use('/dicomweb', sessionReadsOnly(), dicomwebRouter(stowArchive, deps.config, deps.log, deps.studyDeletionGuard));
   for (const extra of deps.extraRouters ?? []) app.use(extra.path, extra.router);
   // Past every route: the catalogue's 404 as JSON {code, message}, like every other error, not Express's HTML page.
   app.use((req, _res, next) => next(new MipsegError('MIPSEG_NOT_FOUND', `route ${req.method} ${req.path}`)));

@@ -8,3 +8,5 @@ export { jobsRouter } from './api/jobs-router';
 export type { PipelineApi } from './api/jobs-router';
 export { closeGatewayAndWorklist, createWorklist, findOhifDist } from './worklist';
 export type { Worklist, WorklistDeps } from './worklist';
+export { GatewayMetrics } from './metrics';
+export type { GatewayMetricsOptions, IngestRoute } from './metrics';
