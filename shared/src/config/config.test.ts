@@ -331,6 +331,16 @@ describe('loadConfig', () => {
       expect(message).not.toMatch(/token-of-a[.;]|S3cretPw/);
     });
 
+    test('a refused EXPORT_DESTINATIONS is the one error said: the file\'s URLs are not checked against its default', () => {
+      const message = messageOf(withFile(`${A} token-of-a.1\n`, { EXPORT_DESTINATIONS: `stow:${A}, stow:ftp://pacs-c.example` }));
+      expect(message).toContain('EXPORT_DESTINATIONS entry "stow:ftp://pacs-c.example"');
+      expect(message).not.toContain('EXPORT_STOW_TOKENS_FILE');
+      // The rest of the file is still checked, so that both mistakes are said at once.
+      const both = messageOf(withFile(`${A}\n`, { EXPORT_DESTINATIONS: 'stow:ftp://pacs-c.example' }));
+      expect(both).toContain('invalid configuration: 2 settings');
+      expect(both).toContain('line 1: expected "<stow URL> <token>"');
+    });
+
     test('a file that cannot be read fails the start, naming it', () => {
       expect(messageOf(() => loadConfig({ EXPORT_STOW_TOKENS_FILE: join(dir, 'missing') }))).toContain('cannot be read (ENOENT)');
     });

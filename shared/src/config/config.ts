@@ -446,12 +446,13 @@ function sameUrl(url: string): string {
  * DICOMweb destination gets its own token and none sees another's. Every URL must be one of EXPORT_DESTINATIONS'
  * stow: entries: a typo fails the start instead of sending EXPORT_STOW_TOKEN, or nothing, to that destination.
  * Keyed by the URL in one spelling (sameUrl). Messages name the line and the URL, never a token, nor a first field
- * that is not a URL (a line written token first).
+ * that is not a URL (a line written token first). `destinations` undefined: EXPORT_DESTINATIONS was refused, so the
+ * URLs cannot be checked against it (that refusal is the one to report); the rest of the file still is.
  */
-function readExportStowTokens(env: Env, destinations: readonly string[]): Record<string, string> {
+function readExportStowTokens(env: Env, destinations: readonly string[] | undefined): Record<string, string> {
   const file = read(env, 'EXPORT_STOW_TOKENS_FILE');
   if (!file) return {};
-  const stow = new Set(destinations.filter((d) => d.startsWith('stow:')).map((d) => sameUrl(d.slice('stow:'.length))));
+  const stow = destinations && new Set(destinations.filter((d) => d.startsWith('stow:')).map((d) => sameUrl(d.slice('stow:'.length))));
   const tokens: Record<string, string> = {};
   const fail = (line: number, why: string) => new MipsegError('MIPSEG_CONFIG_INVALID', `EXPORT_STOW_TOKENS_FILE=${file} line ${line}: ${why}`);
   readSecretFile('EXPORT_STOW_TOKENS_FILE', file).split(/\r?\n/).forEach((text, i) => {
@@ -462,7 +463,7 @@ function readExportStowTokens(env: Env, destinations: readonly string[]): Record
     if (token === undefined || rest.length > 0) throw fail(i + 1, 'expected "<stow URL> <token>"');
     if (!isDestination(`stow:${url}`)) throw fail(i + 1, 'the first field is not an http(s) URL without user:password, query or fragment (expected "<stow URL> <token>")');
     const key = sameUrl(url);
-    if (!stow.has(key)) throw fail(i + 1, `${url} is not a stow: entry of EXPORT_DESTINATIONS`);
+    if (stow !== undefined && !stow.has(key)) throw fail(i + 1, `${url} is not a stow: entry of EXPORT_DESTINATIONS`);
     if (key in tokens) throw fail(i + 1, `${url} is listed twice`);
     if (!isBearerToken(token)) throw fail(i + 1, `the token must be ${BEARER_TOKEN_WORDS}`);
     tokens[key] = token;
@@ -651,7 +652,8 @@ export function loadConfig(
       exportAttempts: s('EXPORT_ATTEMPTS', (e) => readInt(e, 'EXPORT_ATTEMPTS', 1, 100)),
       exportBackoffMs: s('EXPORT_BACKOFF_MS', (e) => readInt(e, 'EXPORT_BACKOFF_MS', 0, 3_600_000)),
       exportStowToken: s(['EXPORT_STOW_TOKEN', 'EXPORT_STOW_TOKEN_FILE'], readExportStowToken),
-      exportStowTokens: Object.freeze(s('EXPORT_STOW_TOKENS_FILE', (e) => readExportStowTokens(e, destinations))),
+      exportStowTokens: Object.freeze(s('EXPORT_STOW_TOKENS_FILE',
+        (e) => readExportStowTokens(e, settings.refused('EXPORT_DESTINATIONS') ? undefined : destinations))),
       gatewayUrl: s('GATEWAY_URL', readGatewayUrl),
       minPetSlices: s('MIN_PET_SLICES', (e) => readInt(e, 'MIN_PET_SLICES', 1, 100_000)),
       minPetCoverageMm: s('MIN_PET_COVERAGE_MM', (e) => readInt(e, 'MIN_PET_COVERAGE_MM', 0, 10_000)),

@@ -10,6 +10,7 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export class SettingsReader {
   private readonly refusals: MipsegError[] = [];
+  private readonly refusedKeys = new Set<ConfigKey>();
 
   constructor(private readonly env: Env) {}
 
@@ -20,9 +21,19 @@ export class SettingsReader {
     } catch (err) {
       if (!isMipsegError(err) || err.code !== 'MIPSEG_CONFIG_INVALID') throw err;
       this.refusals.push(err);
-      const defaults = Object.fromEntries((typeof keys === 'string' ? [keys] : keys).map((key) => [key, '']));
+      const refusedKeys = typeof keys === 'string' ? [keys] : keys;
+      refusedKeys.forEach((key) => this.refusedKeys.add(key));
+      const defaults = Object.fromEntries(refusedKeys.map((key) => [key, '']));
       return readSetting({ ...this.env, ...defaults });
     }
+  }
+
+  /**
+   * Whether `key` was refused (and its default read in its place): a setting checked against it is then checked
+   * against that default, and would be refused for the other's mistake.
+   */
+  refused(key: ConfigKey): boolean {
+    return this.refusedKeys.has(key);
   }
 
   /** One MIPSEG_CONFIG_INVALID for all the refusals, one line each (a lone one as it was thrown), if there were any. */
