@@ -248,6 +248,31 @@ describe('exportResult to a STOW-RS destination', () => {
       + '502 Bad Gateway 502 Bad Gateway nginx');
   });
 
+  test('reads no more than the start of an error page of any size', async () => {
+    let sent = 0;
+    let finished = false;
+    const closed = new Promise<void>((resolve) => {
+      pacs.reply = (res) => {
+        res.once('close', () => resolve());
+        res.once('finish', () => (finished = true));
+        res.writeHead(502, { 'Content-Type': 'text/html' }).write('<html><body><h1>502 Bad Gateway</h1>');
+        // 64 MiB, written as the client reads it.
+        const more = (): void => {
+          while (sent < 64 * 1024 * 1024) {
+            sent += 65_536;
+            if (!res.write(`<p>${'x'.repeat(65_529)}</p>`)) return void res.once('drain', more);
+          }
+          res.end('</body></html>');
+        };
+        more();
+      };
+    });
+    const status = await send();
+    expect(status.detail).toMatch(new RegExp(`answered HTTP 502 Bad Gateway: 502 Bad Gateway x{184}…$`));
+    await closed;
+    expect(finished).toBe(false);
+  });
+
   test('is refused on a 400, naming the destination, the status and what the body says', async () => {
     pacs.reply = (res) => res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"Message":"Bad file format"}');
     expect(await send()).toMatchObject({ state: 'failed',

@@ -2,8 +2,8 @@ import { readSopInstanceUid } from '@mipseg/shared/dicom';
 import { DicomFailureReason, MipsegError, toStorageError } from '@mipseg/shared/errors';
 import { gatewayAwayCause } from '@mipseg/shared/queue';
 import type { Archive, StoreOutcome } from '@mipseg/shared/store';
-import { bodyExcerpt, deliveredNote, describeInstance, failureReasonWords, lostWhileReading, noAnswer, shownLocation, statusLine,
-  unreachable, type InstanceNames } from './stow-failure';
+import { bodyExcerpt, deliveredNote, describeInstance, failureReasonWords, lostWhileReading, noAnswer, readResponseBody, shownLocation,
+  statusLine, unreachable, type InstanceNames } from './stow-failure';
 
 /** Where a worker stores its results: the archive (embedded) or the gateway by STOW-RS (queue mode). */
 export interface ResultSink {
@@ -274,7 +274,7 @@ export async function stowInstances(baseUrl: string, instances: readonly Buffer[
   const { res, signal } = await postInstances(baseUrl, instances, token, timeoutMs, options);
   let text: string;
   try {
-    text = await res.text();
+    text = await readResponseBody(res);
   } catch (err) {
     if (timedOut(signal)) throw noAnswer(baseUrl, timeoutMs, res, err);
     throw lostWhileReading(baseUrl, res, err);

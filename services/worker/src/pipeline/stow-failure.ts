@@ -39,9 +39,56 @@ export function statusLine(res: Response): string {
   return `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
 }
 
+/**
+ * Most of a body read where it is not JSON: the excerpt shows 200 characters of its text. A destination (or whatever
+ * answers in its place) may send an error page of any size, read on the thread that under `mipseg serve` is the gateway's.
+ */
+export const EXCERPT_SOURCE_BYTES = 16 * 1024;
+/** Most of a JSON body read: a STOW-RS response for a MIP and a SEG is a few kilobytes. */
+export const STOW_RESPONSE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The response's body, or its start where it is longer than its cap (the rest is not read: the stream is cancelled).
+ * A body cut short is no STOW-RS response; its start is still what an excerpt shows.
+ */
+export async function readResponseBody(res: Response): Promise<string> {
+  if (res.body === null) return '';
+  const max = /json/i.test(res.headers.get('content-type') ?? '') ? STOW_RESPONSE_MAX_BYTES : EXCERPT_SOURCE_BYTES;
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size >= max) {
+      // Nothing of the rest is wanted; a failed cancel leaves only a connection for undici to close.
+      await reader.cancel().catch(() => undefined);
+      break;
+    }
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, max));
+}
+
+/** The text without its markup: each tag a space, in one pass (a regular expression over unclosed "<"s is quadratic). */
+function withoutTags(html: string): string {
+  let plain = '';
+  let at = 0;
+  for (;;) {
+    const open = html.indexOf('<', at);
+    const close = open === -1 ? -1 : html.indexOf('>', open);
+    // No "<" left, or none that closes: no tag either, as no ">" follows.
+    if (close === -1) return plain + html.slice(at);
+    plain += `${html.slice(at, open)} `;
+    at = close + 1;
+  }
+}
+
 /** The start of a body that is not DICOM JSON, as one line: an error page's text without its markup. */
 export function bodyExcerpt(text: string, contentType: string | null): string {
-  const plain = /html/i.test(contentType ?? '') ? text.replace(/<[^>]*>/g, ' ') : text;
+  const start = text.slice(0, EXCERPT_SOURCE_BYTES);
+  const plain = /html/i.test(contentType ?? '') ? withoutTags(start) : start;
   const line = plain.replace(/\s+/g, ' ').trim();
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
