@@ -39,15 +39,21 @@ function findInstance(archive: Archive, study: string, series: string | undefine
 const MAX_OVERLAY_FILE_BYTES = 16 * 1024 * 1024;
 
 /**
- * An older run in the study view's history whose export is still under way (pending or retrying while a newer version
- * is made) changes by itself, typically to superseded seconds after the newer version is done: followed like the shown
- * result's, so that its row changes on the open page however far the job is from the newest ones each poll reads.
- * Only those under way: they settle and are let go, so a long history costs no reads once its exports are final.
+ * What a study view follows on the event stream. An older run in its history whose export is still under way (pending or
+ * retrying while a newer version is made) changes by itself, typically to superseded seconds after the newer version is
+ * done: followed like the shown result's, so that its row changes on the open page however far the job is from the newest
+ * ones each poll reads. Only those under way: they settle and are let go, so a long history costs no reads once its
+ * exports are final. The shown result is followed last: past the most followed, the job followed longest ago is let go,
+ * and that must never be the result the view shows.
  */
-function followHistoryExports(events: StudyEvents, detail: StudyDetail): void {
+export function followStudyView(events: Pick<StudyEvents, 'followExports' | 'showExports'>, detail: StudyDetail): void {
   for (const job of detail.jobs) {
     if (job.id !== detail.result?.jobId && isExporting(job)) events.followExports({ jobId: job.id, exports: job.exports });
   }
+  // A study shown with exports under way (a Retry just asked): the event stream follows them, however old the job.
+  if (detail.result && isExporting(detail.result)) events.followExports(detail.result);
+  // One failed: a retry asked by anyone else (a script, another workstation) must reach this view too.
+  else if (detail.result) events.showExports(detail.result);
 }
 
 /** The worklist page's API, mounted under /api after the bearer-token check. */
@@ -71,11 +77,7 @@ export function worklistApiRouter(options: ApiRouterOptions): Router {
   r.get('/worklist/studies/:study', async (req, res) => {
     const study = uidParam(req, 'study', 'StudyInstanceUID');
     const detail = await readStudyDetail(sources, study, { viewerAvailable: options.viewerAvailable });
-    // A study shown with exports under way (a Retry just asked): the event stream follows them, however old the job.
-    if (detail.result && isExporting(detail.result)) options.events.followExports(detail.result);
-    // One failed: a retry asked by anyone else (a script, another workstation) must reach this view too.
-    else if (detail.result) options.events.showExports(detail.result);
-    followHistoryExports(options.events, detail);
+    followStudyView(options.events, detail);
     res.set('Cache-Control', 'no-store').json(detail);
   });
   r.get('/studies/:study/overlay.png', async (req, res) => {
