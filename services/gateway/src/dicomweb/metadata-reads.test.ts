@@ -1,4 +1,4 @@
-import { mapInOrder } from './metadata-reads';
+import { givenInPartWarning, mapInOrder } from './metadata-reads';
 
 /** A call that ends when `finish(k)` is called, so the test decides the order calls end in. */
 function controlledCalls() {
@@ -56,4 +56,13 @@ test('a failed call fails the read at its turn; a consumer that stops early leav
   } finally {
     process.off('unhandledRejection', unhandled);
   }
+});
+
+test('the Warning for instances given in part names ten with their codes and counts the rest', () => {
+  const givenInPart = Array.from({ length: 12 }, (_, k) => ({ sopInstanceUid: `2.25.${k}`, code: 'MIPSEG_DICOM_UNPARSEABLE' as const }));
+  const warning = givenInPartWarning(givenInPart) ?? '';
+  expect(warning).toContain('metadata of 12 instance(s) given in part');
+  expect(warning).toContain('2.25.9 (MIPSEG_DICOM_UNPARSEABLE) and 2 more');
+  expect(warning).not.toContain('2.25.10');
+  expect(givenInPartWarning([])).toBeUndefined();
 });

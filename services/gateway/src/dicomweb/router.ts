@@ -41,7 +41,7 @@ export function dicomwebRouter(archive: Archive, config: Config, log: Logger, de
 
   for (const path of [STUDY, SERIES, INSTANCE]) {
     r.get(path, retrieveHandler(archive));
-    r.get(`${path}/metadata`, retrieveMetadataHandler(archive));
+    r.get(`${path}/metadata`, retrieveMetadataHandler(archive, log));
   }
   r.get(`${INSTANCE}/frames/:frames`, retrieveFramesHandler(archive));
   r.get(`${INSTANCE}/bulkdata/:tag`, retrieveBulkDataHandler(archive));

@@ -23,11 +23,12 @@ import {
   type PixelModule,
 } from '@mipseg/shared/dicom';
 import { MipsegError } from '@mipseg/shared/errors';
+import type { Logger } from '@mipseg/shared/log';
 import { HEADER_PROBE_BYTES, METADATA_FORMAT, type Archive, type RangedBlob, type StoredInstance } from '@mipseg/shared/store';
 import { multipartPartType, negotiate, toNativeDicomModelXml, type AcceptEntry } from '@mipseg/shared/dicomweb';
 import type { DicomJson } from '@mipseg/shared/dicom';
 import { jsonOrXml } from './json-or-xml';
-import { instanceMetadataJson, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
+import { givenInPartWarning, instanceMetadataJson, listedMetadataReader, mapInOrder, METADATA_READS_AT_ONCE } from './metadata-reads';
 import {
   assertRenderableSize,
   parseQualityParam,
@@ -289,33 +290,52 @@ export function retrieveHandler(archive: Archive) {
   };
 }
 
-/** GET …/metadata: the instances' DICOM JSON (or XML) with BulkDataURIs for pixel data. */
-export function retrieveMetadataHandler(archive: Archive) {
+/**
+ * GET …/metadata: the instances' DICOM JSON (or XML) with BulkDataURIs for pixel data. A study's or series' lists an
+ * instance whose full metadata cannot be read in part (see listedMetadataReader); an instance's own answers its error,
+ * the one thing the client asked for.
+ */
+export function retrieveMetadataHandler(archive: Archive, log: Logger) {
   return async (req: Request, res: Response): Promise<void> => {
     const responseType = jsonOrXml(req.get('accept')); // PS3.18 10.4.3: a JSON array, or an XML document per instance
-    const instances = instancesIn(archive, scopeOf(req));
+    const scope = scopeOf(req);
+    const instances = instancesIn(archive, scope);
     const base = dicomwebBase(req);
     res.set('Vary', 'Accept');
     // A viewer asks for a study's metadata each time it opens it: while no instance changed (by the index's digests)
     // nor the form metadata is written in, a 304 answers without a read.
     const etag = entityTag(METADATA_FORMAT, responseType, base, instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`));
     if (answeredNotModified(req, res, etag)) return;
+    const reader = scope.sopInstanceUid === undefined
+      ? listedMetadataReader(archive, base, log, () => !res.destroyed)
+      : { read: (i: StoredInstance) => instanceMetadataJson(archive, i, base), givenInPart: [] };
+    const items = mapInOrder(readFor(res, instances), METADATA_READS_AT_ONCE, reader.read);
+    // Called once the first instance is read, before the status goes out: the instances given in part by then (the
+    // first, and any of the reads in flight beside it that failed already) are named in a Warning. One found later
+    // is in the log alone: the headers have gone.
+    const warnOfPartsSoFar = (): void => {
+      const warning = givenInPartWarning(reader.givenInPart);
+      if (warning !== undefined) res.set('Warning', warningHeaderValue(warning));
+    };
     if (responseType === 'xml') {
       // One Native DICOM Model document per instance, made and sent as its turn comes, as the JSON array is: a study's
       // metadata is tens of megabytes, and all of it (its JSON, parsed, and its XML) was held for each request.
-      const items = mapInOrder(readFor(res, instances), METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
       async function* documents(): AsyncGenerator<Part> {
+        let first = true;
         for await (const item of items) {
+          if (first) warnOfPartsSoFar();
+          first = false;
           yield { headers: `Content-Type: ${DICOM_XML}`, body: Buffer.from(toNativeDicomModelXml(JSON.parse(item) as DicomJson), 'utf8') };
         }
       }
       await sendMultipart(res, DICOM_XML, documents());
       return;
     }
-    const items = mapInOrder(readFor(res, instances), METADATA_READS_AT_ONCE, (i) => instanceMetadataJson(archive, i, base));
     // The first is read before the status goes out: an instance that cannot be read (deleted meanwhile) still gets
-    // an answer with its status, where the study has one. A failure further on cuts the body short (see errorHandler).
+    // an answer with its status, where the study has one. A failure further on that is not the copy's own (see
+    // listedMetadataReader) cuts the body short (see errorHandler).
     const first = await items.next();
+    warnOfPartsSoFar();
     res.status(200).type(responseType);
     if (isHead(res)) {
       res.end();
