@@ -233,6 +233,15 @@ describe('selectPetSeries', () => {
     ]);
   });
 
+  test('a crafted SeriesDescription cannot read as another series: its quote and separators are escaped, its length cut', () => {
+    const crafted = series({ seriesInstanceUid: '2.25.70', seriesDescription: "x': ok | Series 9 'y\\", modality: 'CT' });
+    const long = series({ seriesInstanceUid: '2.25.71', seriesNumber: 4, seriesDescription: `PET\r\n${'A'.repeat(200)}`, modality: 'CT' });
+    const selection = selectPetSeries([crafted, long], {}, SERIES_ELIGIBILITY_RULES.slice(0, 1));
+    expect(selection.status === 'not-applicable' && selection.reason.split(' | ')).toEqual([
+      "Series 3 'x\\': ok \\| Series 9 \\'y\\\\': Modality is CT", `Series 4 'PET  ${'A'.repeat(59)}…': Modality is CT`,
+    ]);
+  });
+
   test('a study with no series is not applicable', () => {
     expect(selectPetSeries([])).toMatchObject({ status: 'not-applicable', reason: 'the study has no series' });
   });

@@ -70,13 +70,29 @@ function preferred(eligible: readonly PetSeriesCandidate[]): PetSeriesCandidate 
   return pool.sort(bySuvThenSlices)[0];
 }
 
+/** SeriesDescription is LO, at most 64 characters; a crafted file's may be longer, and is cut there. */
+const MAX_DESCRIPTION_CHARS = 64;
+
+/**
+ * 'PET WB AC': a description that cannot leave its quotes, nor read as the reason's separators (": " after a quote,
+ * " | " between series). Its quote, backslash and "|" are escaped with a backslash; control and line-breaking
+ * characters become spaces. Null where nothing is left to quote.
+ */
+function quotedDescription(raw: string): string | null {
+  // eslint-disable-next-line no-control-regex -- the control characters are what is replaced
+  const chars = Array.from(raw.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').trim());
+  if (chars.length === 0) return null;
+  const cut = chars.length > MAX_DESCRIPTION_CHARS ? `${chars.slice(0, MAX_DESCRIPTION_CHARS).join('').trimEnd()}…` : chars.join('');
+  return `'${cut.replace(/[\\'|]/g, (c) => `\\${c}`)}'`;
+}
+
 /**
  * A series as a reader knows it, by its number and description as the viewer and the worklist's Series card list them
  * ("Series 3 'PET WB AC'"); its 64-digit UID only where the header gave neither (a header that could not be read).
  */
 function seriesName(v: SeriesVerdict): string {
-  const description = v.seriesDescription?.trim();
-  const parts = [v.seriesNumber ?? null, description ? `'${description}'` : null].filter((p) => p !== null);
+  const description = v.seriesDescription ? quotedDescription(v.seriesDescription) : null;
+  const parts = [v.seriesNumber ?? null, description].filter((p) => p !== null);
   return parts.length > 0 ? `Series ${parts.join(' ')}` : `Series ${v.seriesInstanceUid}`;
 }
 
