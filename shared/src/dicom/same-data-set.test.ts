@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dicomParser from 'dicom-parser';
 import { describeWithSharedData, sharedData } from '../../../test/support/shared-data';
-import { encapsulatedFrame, jpeg2000Copy } from '../../../test/pipeline/volume/encapsulated-copies';
+import { dcmtkConvert, encapsulatedFrame, jpeg2000Copy } from '../../../test/pipeline/volume/encapsulated-copies';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import * as wasmDecoders from '../codecs/wasm-frame-decoders';
 import { encodeFileMetaInformation } from './file-meta';
 import { sameDataSet } from './same-data-set';
 import { TransferSyntax } from './transfer-syntaxes';
@@ -163,5 +164,59 @@ describe('sameDataSet on synthetic compressed copies', () => {
     const copy = compressed('dcmcjpls', twelveBits([0x005, 0xfff, 0, 0x800, 0x005]), 'twelve-bits');
     expect(sameDataSet(withHighBits, copy)).toBe(true);
     expect(sameDataSet(twelveBits([0x7006, 0x1fff, 0, 0x0800, 0xf005 - 0x10000]), copy)).toBe(false);
+  });
+});
+
+/**
+ * The comparison runs at ingest on the event loop, so its decoding is bounded from the header before any frame is
+ * decoded: a 2 KB JPEG-LS copy can declare 8192 x 8192, a 64 MiB file ~190,000 frames. Past the budget the copies
+ * count as different (the new one replaces the stored one), even where their values agree.
+ */
+describe('sameDataSet past the decoding budget', () => {
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'mipseg-same-budget-')); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => jest.restoreAllMocks());
+
+  const zeros = (rows: number, columns: number, numberOfFrames?: number): Uint8Array => syntheticPetInstance({
+    sopInstanceUid: '2.25.8813', imagePositionPatient: [0, 0, 0], rows, columns, ...(numberOfFrames ? { numberOfFrames } : {}) });
+  const jpegLs = (native: Uint8Array, name: string): Uint8Array => dcmtkConvert('dcmcjpls', [], native, dir, name);
+
+  test('a frame over 2048 x 2048 is not decoded: its lossless copy is a different data set', () => {
+    const native = zeros(2049, 2048);
+    const spy = jest.spyOn(wasmDecoders, 'decodeJpegLsFrame');
+    expect(sameDataSet(native, jpegLs(native, 'wide'))).toBe(false);
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  test('frames of 8 Mi pixels against a native copy are compared; one frame more is not decoded', () => {
+    const atBudget = zeros(512, 512, 32);
+    expect(sameDataSet(atBudget, jpegLs(atBudget, 'at-budget'))).toBe(true);
+    const past = zeros(512, 512, 33);
+    const spy = jest.spyOn(wasmDecoders, 'decodeJpegLsFrame');
+    expect(sameDataSet(past, jpegLs(past, 'past-budget'))).toBe(false);
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  test('both copies count: two JPEG-LS copies of 2048 x 2048 are compared, of 2048 x 2049 are not', () => {
+    const copies = (columns: number): [Uint8Array, Uint8Array] => {
+      const native = zeros(2048, columns);
+      return [jpegLs(native, `a-${columns}`), dcmtkConvert('dcmcjpls', ['+rs', '32'], native, dir, `b-${columns}`)];
+    };
+    expect(sameDataSet(...copies(2048))).toBe(true);
+    const [a, b] = copies(2049);
+    const spy = jest.spyOn(wasmDecoders, 'decodeJpegLsFrame');
+    expect(sameDataSet(a, b)).toBe(false);
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  test('a JPEG 2000 pixel counts 8: a 1024 x 1024 copy against a native one is compared, 1024 x 1025 is not', () => {
+    const copy = (native: Uint8Array) => jpeg2000Copy(native, { transferSyntaxUid: TransferSyntax.Jpeg2000Lossless, signedCodestream: true });
+    const atBudget = zeros(1024, 1024);
+    expect(sameDataSet(atBudget, copy(atBudget))).toBe(true);
+    const past = zeros(1024, 1025);
+    const spy = jest.spyOn(wasmDecoders, 'decodeJpeg2000Frame');
+    expect(sameDataSet(past, copy(past))).toBe(false);
+    expect(spy).not.toHaveBeenCalled();
   });
 });

@@ -97,10 +97,13 @@ function sameElements(a: dicomParser.DataSet, b: dicomParser.DataSet, skip: Read
  * encapsulated in a lossless transfer syntax mipseg decodes (JPEG Lossless Process 14 or SV1, JPEG-LS lossless,
  * JPEG 2000 lossless-only, RLE Lossless) and holds the same stored values as the other's, native or encapsulated
  * (see samePixelValues): what a PACS forwards of a study a modality sent uncompressed; the Derivation Description a
- * compressor adds is not compared then (see LOSSLESS_RE_ENCODING). Big Endian against Little Endian, a lossy or
- * near-lossless copy (JPEG baseline, JPEG-LS near-lossless, JPEG 2000 .91), a frame that cannot be decoded, a private
- * sequence that one parse reads as items and the other as bytes, or a file either parser rejects, counts as
- * different: the new copy then replaces the stored one, as any changed copy does.
+ * compressor adds is not compared then (see LOSSLESS_RE_ENCODING). Those values are compared only within a decoding
+ * budget read from the header (a frame of at most 2048 x 2048, at most 8 Mi pixels decoded over both copies, a JPEG
+ * 2000 pixel counting 8), since this runs at ingest: copies past it count as different, unread, as any copy past
+ * the archive's SAME_DATA_SET_MAX_BYTES does. Big Endian against Little Endian, a lossy or near-lossless copy (JPEG
+ * baseline, JPEG-LS near-lossless, JPEG 2000 .91), a frame that cannot be decoded, a private sequence that one parse
+ * reads as items and the other as bytes, or a file either parser rejects, counts as different: the new copy then
+ * replaces the stored one, as any changed copy does.
  */
 export function sameDataSet(a: Uint8Array, b: Uint8Array): boolean {
   let x: dicomParser.DataSet;

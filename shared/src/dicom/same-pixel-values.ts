@@ -20,6 +20,26 @@ const LOSSLESS_ENCAPSULATED = new Set<string>([
   TransferSyntax.RleLossless,
 ]);
 
+/**
+ * The largest frame decoded for the comparison: /rendered's cap (MAX_RENDERED_PIXELS, gateway dicomweb/render.ts),
+ * 2048 x 2048. The codecs allocate the frame Rows x Columns declare (a 2 KB JPEG-LS copy can declare 8192 x 8192).
+ */
+const MAX_COMPARED_FRAME_PIXELS = 2048 * 2048;
+
+/**
+ * The most decoding one comparison may cost, in pixels decoded over both copies (a native copy is read in place and
+ * costs nothing), each weighted by DECODE_COST. It runs at ingest on the event loop: at the budget one comparison
+ * took 0.4-0.6 s of CPU for JPEG-LS and JPEG Lossless on 16-bit noise, 0.1 s for RLE, and 0.3-0.7 s for JPEG 2000 at
+ * its weight (measured on a 2-CPU machine). It covers two compressed copies of a 512 x 512 CT or 400 x 400 PET slice,
+ * JPEG 2000 included, and 32 frames of 512 x 512 against a native copy (16 when both are compressed).
+ */
+const MAX_DECODED_PIXELS = 8 * 1024 * 1024;
+
+/** Relative cost of decoding a pixel: OpenJPEG took 6-8 times as long as JPEG-LS or JPEG Lossless a pixel. */
+function decodeCost(transferSyntaxUid: string): number {
+  return transferSyntaxUid === TransferSyntax.Jpeg2000Lossless ? 8 : 1;
+}
+
 /** The Image Pixel attributes the stored values are compared with; both copies share them (sameDataSet checks). */
 interface PixelGeometry extends FrameGeometry {
   readonly bitsStored: number;
@@ -77,6 +97,18 @@ function losslessFrames(ds: dicomParser.DataSet, element: dicomParser.Element, g
   };
 }
 
+/**
+ * Whether decoding both copies fits the budget (MAX_COMPARED_FRAME_PIXELS, MAX_DECODED_PIXELS), from their headers
+ * alone: a 64 MiB file can hold ~190,000 small compressed frames, hours of decoding.
+ */
+function withinDecodeBudget(g: PixelGeometry, copies: readonly dicomParser.DataSet[]): boolean {
+  const framePixels = g.rows * g.columns;
+  if (framePixels > MAX_COMPARED_FRAME_PIXELS) return false;
+  const cost = copies.map(transferSyntaxOf).filter((uid) => !hasNativeFrames(uid))
+    .reduce((sum, uid) => sum + framePixels * g.numberOfFrames * decodeCost(uid), 0);
+  return cost <= MAX_DECODED_PIXELS;
+}
+
 function framesOf(ds: dicomParser.DataSet, g: PixelGeometry): FrameValues | undefined {
   const element = ds.elements[PIXEL_DATA];
   if (!element) return undefined;
@@ -101,14 +133,16 @@ function sameStoredValues(a: ArrayLike<number>, b: ArrayLike<number>, bitsStored
  * Whether two data sets' Pixel Data, whose bytes differ and of which one or both are encapsulated in a lossless
  * transfer syntax (see LOSSLESS_ENCAPSULATED), hold the same stored values: a PACS's JPEG Lossless, JPEG-LS or RLE copy
  * of what a modality sent uncompressed, or two such copies. Frame by frame, stopping at the first that differs. Both
- * native, a lossy syntax, a frame that cannot be decoded or decodes to another size, other frame counts or geometry:
- * not the same, so the new copy replaces the stored one rather than being lost.
+ * native, a lossy syntax, a frame that cannot be decoded or decodes to another size, other frame counts or geometry,
+ * or more decoding than the budget allows (withinDecodeBudget, checked before any frame is decoded): not the same,
+ * so the new copy replaces the stored one rather than being lost.
  */
 export function samePixelValues(a: dicomParser.DataSet, b: dicomParser.DataSet): boolean {
   const g = pixelGeometry(a);
   const other = pixelGeometry(b);
   if (!g || !other || Object.entries(g).some(([key, value]) => other[key as keyof PixelGeometry] !== value)) return false;
   if (hasNativeFrames(transferSyntaxOf(a)) && hasNativeFrames(transferSyntaxOf(b))) return false;
+  if (!withinDecodeBudget(g, [a, b])) return false;
   const framesA = framesOf(a, g);
   const framesB = framesOf(b, g);
   if (!framesA || !framesB) return false;
