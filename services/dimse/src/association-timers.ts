@@ -2,7 +2,7 @@
 export interface DimseTimeouts {
   /** From the connection to its A-ASSOCIATE-RQ: PS3.8 9.2's ARTIM timer in Sta2. */
   readonly associateRequestMs: number;
-  /** An established association that sends nothing for this long is aborted. */
+  /** An established association that completes no PDU for this long is aborted. */
   readonly idleMs: number;
 }
 
@@ -37,7 +37,7 @@ export class AssociationTimers {
     this.timer = setTimeout(this.onIdle, this.timeouts.idleMs).unref();
   }
 
-  /** Bytes came from the peer: the association is not idle. */
+  /** A whole PDU came from the peer: the association is not idle (bytes that never complete one do not count). */
   received(): void {
     if (this.watchingIdle) this.timer.refresh();
   }

@@ -57,6 +57,15 @@ export class PduLengthGuard {
   /** The A-ASSOCIATE-RQ being received, whole (at most MAX_OTHER_PDU_LENGTH), checked at its end. */
   private associateRequest: Buffer[] | undefined;
   private associationRequested = false;
+  private pdusReceived = 0;
+
+  /**
+   * PDUs received whole so far. Activity is counted by these, not by bytes: a peer sending a byte every few minutes
+   * inside one PDU would otherwise hold its association (and one of DIMSE_MAX_ASSOCIATIONS) for ever.
+   */
+  get completedPdus(): number {
+    return this.pdusReceived;
+  }
 
   /** Feeds the next chunk; returns the first PDU it will not take, if any. */
   accept(chunk: Buffer): PduRefusal | undefined {
@@ -67,6 +76,7 @@ export class PduLengthGuard {
         const body = chunk.subarray(offset, offset + taken);
         this.bodyLeft -= taken;
         offset += taken;
+        if (this.bodyLeft === 0) this.pdusReceived += 1;
         const broken = this.inPData ? this.pData.accept(body) ?? (this.bodyLeft === 0 ? this.pData.endPdu() : undefined) : undefined;
         if (broken) return { pduType: P_DATA_TF, reason: broken };
         const faulty = this.takeAssociateRequest(body);
@@ -86,6 +96,7 @@ export class PduLengthGuard {
       const limit = pduType === P_DATA_TF ? MAX_P_DATA_TF_LENGTH : MAX_OTHER_PDU_LENGTH;
       if (length > limit) return { pduType, reason: `a PDU of ${length} bytes, over the ${limit} taken`, length, limit };
       this.bodyLeft = length;
+      if (length === 0) this.pdusReceived += 1;
       this.inPData = pduType === P_DATA_TF;
       this.associateRequest = pduType === A_ASSOCIATE_RQ ? [] : undefined;
       if (this.associateRequest && length < ASSOCIATE_RQ_FIXED_FIELDS_BYTES) {

@@ -59,6 +59,8 @@ export class StorageScp extends Scp {
   /** The studies this association has stored, held as arriving while it is open. */
   private readonly studies: StudiesArriving;
   private readonly timers: AssociationTimers;
+  /** Follows the incoming PDUs: refuses those this SCP will not take, and counts those received whole for the timers. */
+  private readonly pduGuard = new PduLengthGuard();
 
   constructor(
     private readonly connection: Socket,
@@ -89,7 +91,15 @@ export class StorageScp extends Scp {
       this.log.warn({ callingAeTitle: this.callingAeTitle, timeoutMs: timeouts.idleMs }, 'association idle too long; aborted');
       this.abortAssociation(A_ABORT_BY_USER);
     });
-    this.connection.on('data', () => timers.received());
+    // By whole PDUs (see PduLengthGuard.completedPdus), read after the guard's listener has taken the chunk. A real
+    // transfer completes a PDU of at most MAX_P_DATA_TF_LENGTH (256 KiB) well within the idle limit on any working link
+    // (256 KiB in 5 minutes is under 1 KB/s); bytes that never finish a PDU show no progress.
+    let pdusSeen = 0;
+    this.connection.on('data', () => {
+      if (this.pduGuard.completedPdus === pdusSeen) return;
+      pdusSeen = this.pduGuard.completedPdus;
+      timers.received();
+    });
     return timers;
   }
 
@@ -99,9 +109,8 @@ export class StorageScp extends Scp {
    * dcmjs-dimse may finish parsing it (see cStoreRequest).
    */
   private guardPduLengths(): void {
-    const guard = new PduLengthGuard();
     const onData = (chunk: Buffer): void => {
-      const refusal = guard.accept(chunk);
+      const refusal = this.pduGuard.accept(chunk);
       if (!refusal) return;
       this.connection.off('data', onData);
       this.refusedPdu = refusal;
