@@ -1,5 +1,5 @@
 import type { PixelModule } from '@mipseg/shared/dicom';
-import { parseWindowParam, renderFrame } from './render';
+import { defaultWindow, parseWindowParam, renderFrame } from './render';
 import { PNG } from 'pngjs';
 
 /** A 1-row image of SUVs stored ×1000 (as the MIP stores them), as 16-bit little-endian words. */
@@ -85,5 +85,32 @@ describe('the default window of a frame without one (0 .. the 99.5th percentile)
     const signed = { bytes: new Uint8Array(words.buffer), m: { ...m, pixelRepresentation: 1 } };
     expect(renderFrame(signed.bytes, signed.m, 1, 'image/png'))
       .toEqual(renderFrame(signed.bytes, signed.m, 1, 'image/png', { window: parseWindowParam(sortedWindow(stored, 0.001)) }));
+  });
+
+  test('finds the window a full sort does where values include NaN, which the sort puts last', () => {
+    // A RescaleSlope that reads as Infinity makes a stored 0 NaN, and others ±Infinity; finite values mixed in too.
+    let seed = 12345;
+    const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+    const pick = (): number => {
+      const r = random();
+      return r < 0.3 ? Number.NaN : r < 0.35 ? Infinity : r < 0.4 ? -Infinity : r < 0.5 ? 0 : Math.round(random() * 2000 - 500);
+    };
+    const m = suvRow([0], {}).m;
+    const windowBySort = (values: Float32Array) => {
+      const sorted = Float32Array.from(values).sort();
+      const hi = sorted[Math.floor((sorted.length - 1) * 0.995)] as number;
+      const lo = Math.min(0, sorted[0] as number);
+      const width = Math.max(hi - lo, 1e-6);
+      return { center: lo + width / 2, width, fn: 'linear-exact' };
+    };
+    const differ: number[][] = [];
+    for (let run = 0; run < 3000; run++) {
+      const values = Float32Array.from({ length: 1 + Math.floor(random() * 400) }, pick);
+      if (run % 10 === 0) values[0] = Number.NaN; // a NaN first: what a sort puts first is still the smallest number
+      if (run % 50 === 0) values.fill(Number.NaN);
+      const [found, bySort] = [defaultWindow(Float32Array.from(values), m), windowBySort(values)];
+      if (!Object.is(found.center, bySort.center) || !Object.is(found.width, bySort.width)) differ.push([...values]);
+    }
+    expect({ differ: differ.length, first: differ[0] }).toEqual({ differ: 0, first: undefined });
   });
 });

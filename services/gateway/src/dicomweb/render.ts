@@ -33,9 +33,9 @@ export function parseWindowParam(raw: unknown): Window | undefined {
  * FRACTIONAL one 0 black and MaximumFractionalValue white. Otherwise the instance's own window where it has one
  * (SIGMOID is shown as LINEAR). PET has no meaningful stored window:
  * activity spans orders of magnitude between background and the bladder. We show 0 .. the 99.5th percentile of
- * the frame, which keeps lesions visible without the hottest organ washing everything out.
+ * the frame, which keeps lesions visible without the hottest organ washing everything out. Exported for its tests.
  */
-function defaultWindow(values: Float32Array, m: ImagePixelAttributes): Window {
+export function defaultWindow(values: Float32Array, m: ImagePixelAttributes): Window {
   if (m.bitsAllocated === 1) return { center: 0.5, width: 1, fn: 'linear-exact' };
   if (m.maximumFractionalValue !== null && m.maximumFractionalValue > 0) {
     return { center: m.maximumFractionalValue / 2, width: m.maximumFractionalValue, fn: 'linear-exact' };
@@ -49,21 +49,39 @@ function defaultWindow(values: Float32Array, m: ImagePixelAttributes): Window {
   return { center: lo + width / 2, width, fn: 'linear-exact' };
 }
 
+/** What a sort would put first: the smallest value other than NaN, NaN where all are (0 for none). */
 function smallest(values: Float32Array): number {
   let min = values[0] ?? 0;
-  for (let i = 1; i < values.length; i++) if ((values[i] as number) < min) min = values[i] as number;
+  for (let i = 1; i < values.length; i++) if ((values[i] as number) < min || Number.isNaN(min)) min = values[i] as number;
   return min;
+}
+
+/**
+ * Moves every NaN to the end of `values`, as a sort would place them, and returns how many values are not NaN. A
+ * RescaleSlope that reads as Infinity makes a stored 0 NaN; the comparisons that partition cannot order NaN.
+ */
+function nanLast(values: Float32Array): number {
+  let count = 0;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i] as number;
+    if (Number.isNaN(value)) continue;
+    values[i] = values[count] as number;
+    values[count++] = value;
+  }
+  return count;
 }
 
 /**
  * The value sorting `values` would put at index `k`, found in expected linear time (Hoare's FIND, as in Wirth's
  * Algorithms + Data Structures 2.3.4) by partitioning `values`, which it reorders. A full sort of a 16 MPx frame took
  * seconds on the event loop. The pivot is drawn at random, so no stored frame makes it quadratic; equal values (a
- * PET frame's zero background) are split on both sides and cost no more.
+ * PET frame's zero background) are split on both sides and cost no more. NaN sorts last, as TypedArray sort has it.
  */
 function kthSmallest(values: Float32Array, k: number): number {
+  const ordered = nanLast(values);
+  if (k >= ordered) return Number.NaN;
   let left = 0;
-  let right = values.length - 1;
+  let right = ordered - 1;
   while (left < right) {
     const pivot = values[left + Math.floor(Math.random() * (right - left + 1))] as number;
     let i = left;
