@@ -50,7 +50,7 @@ export function errorHandler(log: Logger) {
     // A refused upload may still be streaming in: answer, then drop the connection instead of reading it all.
     if (!req.complete) res.set('Connection', 'close');
     if (error.code === 'MIPSEG_UNAUTHORIZED') res.set('WWW-Authenticate', 'Bearer realm="mipseg"');
-    if (error.code === 'MIPSEG_BUSY') res.set('Retry-After', String(BUSY_RETRY_AFTER_S));
+    if (error.code === 'MIPSEG_BUSY') res.set('Retry-After', String(error.retryAfterS ?? BUSY_RETRY_AFTER_S));
     // A study URL also takes POST (STOW-RS); a handler that knows better (a series URL) has set its own.
     if (error.code === 'MIPSEG_DELETE_DISABLED' && !res.get('Allow')) res.set('Allow', 'GET, HEAD, POST');
     res.status(error.httpStatus).json({ code: error.code, message });

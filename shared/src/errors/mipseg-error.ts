@@ -1,21 +1,26 @@
 import { ERRORS, type ErrorCode } from './catalogue';
 import { resourceShortage } from './out-of-space';
 
-/** An error from the catalogue. `detail` fills the message's %s; callers match on `code`. */
+/**
+ * An error from the catalogue. `detail` fills the message's %s; callers match on `code`. `retryAfterS`: when a client
+ * refused for now should try again, where the error knows better than the gateway's default (its Retry-After).
+ */
 export class MipsegError extends Error {
   override readonly name = 'MipsegError';
   readonly httpStatus: number;
   readonly failureReason: number | undefined;
+  readonly retryAfterS: number | undefined;
 
   constructor(
     readonly code: ErrorCode,
     readonly detail = '',
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterS?: number },
   ) {
     const def = ERRORS[code];
     super(def.message.replace('%s', detail), options);
     this.httpStatus = def.httpStatus;
     this.failureReason = 'failureReason' in def ? def.failureReason : undefined;
+    this.retryAfterS = options?.retryAfterS;
   }
 }
 

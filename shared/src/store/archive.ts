@@ -1308,8 +1308,10 @@ export class Archive {
 
   /**
    * What a failed metadata read of the copy answers, remembered where the next read would fail alike: for good when it
-   * failed over the bytes; for TIMED_OUT_READ_REMEMBERED_MS when it ran past its time limit, as a file that cannot be
-   * read (400 MIPSEG_DICOM_UNPARSEABLE, not a 500: the server is not at fault, and a crafted file is the likely cause).
+   * failed over the bytes; for TIMED_OUT_READ_REMEMBERED_MS when it ran past its time limit. The limit is wall time on
+   * the thread, which a machine short of CPU spends for a genuine file as a crafted one does: so 503 MIPSEG_BUSY with
+   * a Retry-After of the time left (a client tries a 503 again, not a 400), not read again meanwhile so that a crafted
+   * copy cannot hold a thread each time it is asked for. Its cause stays the pool's marker: readTimedOut tells it.
    */
   private rememberedMetadataFailure(key: string, err: MipsegError, instance: StoredInstance): MipsegError {
     if (failsOverTheBytes(err)) {
@@ -1318,11 +1320,11 @@ export class Archive {
     }
     if (!readTimedOut(err)) return err;
     const retryAt = new Date(Date.now() + TIMED_OUT_READ_REMEMBERED_MS).toISOString();
-    const failure = new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `${err.detail} (most likely a crafted file: sequences `
-      + `nested deep around large values); its metadata is not read again before ${retryAt}`);
+    const failure = new MipsegError('MIPSEG_BUSY', `${err.detail} (a server short of CPU, or a crafted file); the read `
+      + `will be tried again at ${retryAt}`, { cause: err.cause, retryAfterS: TIMED_OUT_READ_REMEMBERED_MS / 1000 });
     this.metadataFailures.remember(key, failure, TIMED_OUT_READ_REMEMBERED_MS);
     this.log.warn({ sopInstanceUid: instance.sopInstanceUid, storageKey: instance.storageKey, retryAt },
-      'metadata read ran past its time limit: the copy answers MIPSEG_DICOM_UNPARSEABLE until retryAt');
+      'metadata read ran past its time limit: the copy answers MIPSEG_BUSY until retryAt');
     return failure;
   }
 

@@ -4,7 +4,8 @@ import { MipsegError } from '../errors';
 const FAILURES_KEPT = 4096;
 
 /**
- * How long a copy whose read ran past its time limit (readTimedOut, dicom) answers at once with the remembered error.
+ * How long a copy whose read ran past its time limit (readTimedOut, dicom) answers at once with the remembered error
+ * (503 MIPSEG_BUSY, its Retry-After the time left).
  * Not for good, as a failure over the bytes is: an overloaded machine (swapping, starved of CPU) can time out a real
  * file, which is then read again within the hour without a restart. And long enough that a crafted copy (16 MB nested
  * 32 deep), asked for as often as anyone likes, holds a metadata thread one minute an hour (under 2 % of one of the
@@ -31,17 +32,29 @@ export class MetadataFailures {
 
   constructor(private readonly kept = FAILURES_KEPT) {}
 
+  /** The remembered error; one remembered for a while says when it is forgotten, in seconds, as its retryAfterS. */
   get(copyKey: string): MipsegError | undefined {
     const failure = this.failures.get(copyKey);
-    if (failure === undefined || Date.now() <= failure.until) return failure?.error;
-    this.failures.delete(copyKey);
-    return undefined;
+    if (failure === undefined) return undefined;
+    const left = failure.until - Date.now();
+    if (left < 0) {
+      this.failures.delete(copyKey);
+      return undefined;
+    }
+    if (failure.until === Infinity) return failure.error;
+    const { code, detail, cause } = failure.error;
+    return new MipsegError(code, detail, { cause, retryAfterS: Math.max(1, Math.ceil(left / 1000)) });
   }
 
-  /** Keeps the error's code and words only: its cause can hold the whole file (dicom-parser's data set read so far). */
+  /**
+   * Keeps the error's code and words only: its cause can hold the whole file (dicom-parser's data set read so far).
+   * One remembered for a while keeps its cause, a read stopped at its time limit, whose cause is the pool's small
+   * marker (so that readTimedOut still tells it).
+   */
   remember(copyKey: string, error: MipsegError, forMs = Infinity): void {
     this.failures.delete(copyKey);
-    this.failures.set(copyKey, { error: new MipsegError(error.code, error.detail), until: Date.now() + forMs });
+    const cause: unknown = forMs === Infinity ? undefined : error.cause;
+    this.failures.set(copyKey, { error: new MipsegError(error.code, error.detail, { cause }), until: Date.now() + forMs });
     if (this.failures.size > this.kept) this.failures.delete(this.failures.keys().next().value as string);
   }
 }
