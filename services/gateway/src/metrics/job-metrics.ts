@@ -10,7 +10,9 @@ const EXPORT_STATES: readonly ExportState[] = ['pending', 'retrying', 'sent', 'f
  * How late a job's finish may be seen after one with a later finishedAt. Jobs finished this long before the latest one
  * counted are read again (those counted are left out by id), so that none is missed and none counted twice. Queue
  * mode: each worker stamps finishedOn by its own clock, which may run behind another's. Embedded: one process stamps
- * and writes each finish at once, in order; the margin is for a clock stepped back.
+ * and writes each finish at once, in order; the margin is for a clock stepped back. A finish is taken as no later than
+ * the gateway's clock (observe, sinceForPage), so a clock running ahead (a worker's, or one stepped forward and back)
+ * never moves the window past jobs still to finish: a worker's clock may run any amount ahead, and this much behind.
  */
 export const LATE_FINISH_MS: Readonly<Record<JobQueue['mode'], number>> = { bullmq: 60_000, embedded: 2_000 };
 /** Done analyses read per page, and pages per scrape: a backlog (a gateway that was not scraped for hours) is caught up over a few scrapes. */
@@ -108,7 +110,7 @@ export class JobMetrics {
 
   private async observeDone(): Promise<void> {
     for (let page = 0; page < DONE_PAGES_PER_SCRAPE; page++) {
-      const since = Math.max(this.startedAt, this.latestFinish - LATE_FINISH_MS[this.options.queue.mode]);
+      const since = this.sinceForPage();
       for (const [id, finishedAt] of this.counted) if (finishedAt < since) this.counted.delete(id);
       const done = await readQueue(this.options.queue.analysesDoneSince(since, DONE_PAGE, new Set(this.counted.keys())), 'the jobs done for /metrics');
       for (const job of done) this.observe(job);
@@ -116,9 +118,17 @@ export class JobMetrics {
     }
   }
 
+  /** Where the next page of done analyses starts: LATE_FINISH_MS before the latest finish counted, but never in the future. */
+  private sinceForPage(): number {
+    // The gateway's clock stepped back since a finish was counted: the window follows it.
+    this.latestFinish = Math.min(this.latestFinish, this.now());
+    return Math.max(this.startedAt, this.latestFinish - LATE_FINISH_MS[this.options.queue.mode]);
+  }
+
   private observe(job: DoneAnalysis): void {
     this.counted.set(job.id, job.finishedAt);
-    this.latestFinish = Math.max(this.latestFinish, job.finishedAt);
+    // A finish stamped ahead of this clock (a worker's running fast) must not move the window past jobs still to finish.
+    this.latestFinish = Math.max(this.latestFinish, Math.min(job.finishedAt, this.now()));
     for (const stage of STAGES) {
       const ms = job.timingsMs[stage];
       if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) this.stages.observe({ stage }, ms / 1000);

@@ -1,0 +1,81 @@
+import pino from 'pino';
+import type { Request, Response } from 'express';
+import type { DoneAnalysis, JobCounts, JobQueue } from '@mipseg/shared/queue';
+import { GatewayMetrics } from '../../services/gateway/src/metrics';
+import { parsePrometheusText, sampleValue, type MetricFamily } from '../support/prometheus-text';
+
+/**
+ * The job store as a real GatewayMetrics shows it, read from a fake queue whose answers (and their clock) the tests
+ * set: what a worker's clock, a slow Redis or an odd row does to the gauges and histograms.
+ */
+
+const NO_JOBS: JobCounts = { byState: { queued: 0, running: 0, done: 0, 'not-applicable': 0, failed: 0 }, oldestWaitingCreatedAt: null, exports: [] };
+
+interface FakeQueue {
+  readonly queue: JobQueue;
+  readonly done: DoneAnalysis[];
+}
+
+function fakeQueue(mode: JobQueue['mode'], counts: () => Promise<JobCounts> = () => Promise.resolve(NO_JOBS),
+  doneSince?: JobQueue['analysesDoneSince']): FakeQueue {
+  const done: DoneAnalysis[] = [];
+  const analysesDoneSince = doneSince ?? ((since: number, limit: number, except: ReadonlySet<string>) =>
+    Promise.resolve(done.filter((d) => d.finishedAt >= since && !except.has(d.id))
+      .sort((a, b) => a.finishedAt - b.finishedAt || a.id.localeCompare(b.id)).slice(0, limit)));
+  // Only what JobMetrics reads of a queue.
+  const queue = { mode, jobCounts: counts, analysesDoneSince } as unknown as JobQueue;
+  return { queue, done };
+}
+
+function metricsOf(queue: JobQueue): GatewayMetrics {
+  return new GatewayMetrics({ queue, exportDestinations: [], softwareVersion: 'test', log: pino({ level: 'silent' }) });
+}
+
+async function scrape(metrics: GatewayMetrics): Promise<Map<string, MetricFamily>> {
+  let body = '';
+  const res = { set: () => res, send: (text: string) => { body = text; return res; } } as unknown as Response;
+  await metrics.handler()({} as Request, res);
+  return parsePrometheusText(body);
+}
+
+const inferences = (families: Map<string, MetricFamily>): number | undefined =>
+  sampleValue(families, 'mipseg_analysis_stage_duration_seconds_count', { stage: 'inference' });
+
+function doneAt(id: string, finishedAt: number): DoneAnalysis {
+  return { id, studyInstanceUid: `1.2.3.${id.length}`, reason: 'study-complete', createdAt: finishedAt - 1000, finishedAt, timingsMs: { inference: 500 } };
+}
+
+describe('GET /metrics histograms of done analyses', () => {
+  let now: number;
+  beforeEach(() => {
+    now = 1_700_000_000_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  test.each(['bullmq', 'embedded'] as const)('keeps counting jobs done after one stamped by a clock 5 minutes fast (%s)', async (mode) => {
+    const { queue, done } = fakeQueue(mode);
+    const metrics = metricsOf(queue);
+    now += 10_000;
+    done.push(doneAt('a', now - 1000));
+    expect(inferences(await scrape(metrics))).toBe(1);
+    done.push(doneAt('fast', now + 300_000));
+    expect(inferences(await scrape(metrics))).toBe(2);
+    for (let i = 0; i < 10; i++) {
+      now += 15_000;
+      done.push(doneAt(`b${i}`, now - 500));
+      expect(inferences(await scrape(metrics))).toBe(3 + i);
+    }
+  });
+
+  test('keeps counting after the gateway\'s own clock was stepped back', async () => {
+    const { queue, done } = fakeQueue('embedded');
+    const metrics = metricsOf(queue);
+    now += 600_000;
+    done.push(doneAt('ahead', now - 100));
+    expect(inferences(await scrape(metrics))).toBe(1);
+    now -= 300_000;
+    done.push(doneAt('after-step', now - 100));
+    expect(inferences(await scrape(metrics))).toBe(2);
+  });
+});
