@@ -79,3 +79,21 @@ describe('GET /metrics histograms of done analyses', () => {
     expect(inferences(await scrape(metrics))).toBe(2);
   });
 });
+
+describe('GET /metrics of a slow job queue', () => {
+  beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] }));
+  afterEach(() => jest.useRealTimers());
+
+  test('answers within one 5 s limit for all its reads, not one per read, with job_queue_up 0 and the counts it read', async () => {
+    const counts = (): Promise<JobCounts> => new Promise((resolve) => setTimeout(() => resolve({ ...NO_JOBS, byState: { ...NO_JOBS.byState, done: 7 } }), 4900));
+    // Redis answers the counts slowly, then not at all.
+    const { queue } = fakeQueue('bullmq', counts, () => new Promise(() => undefined));
+    const metrics = metricsOf(queue);
+    let answered: Map<string, MetricFamily> | undefined;
+    void scrape(metrics).then((families) => { answered = families; });
+    await jest.advanceTimersByTimeAsync(5001);
+    if (answered === undefined) throw new Error('no answer within 5 s');
+    expect(sampleValue(answered, 'mipseg_job_queue_up')).toBe(0);
+    expect(sampleValue(answered, 'mipseg_jobs', { state: 'done' })).toBe(7);
+  });
+});

@@ -1,7 +1,7 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import { STAGES, type DoneAnalysis, type ExportState, type JobCounts, type JobQueue, type JobState } from '@mipseg/shared/queue';
-import { readQueue } from '../queue-read';
+import { QUEUE_READ_TIMEOUT_MS, readQueue } from '../queue-read';
 
 const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'not-applicable', 'failed'];
 const EXPORT_STATES: readonly ExportState[] = ['pending', 'retrying', 'sent', 'failed', 'superseded'];
@@ -18,6 +18,9 @@ export const LATE_FINISH_MS: Readonly<Record<JobQueue['mode'], number>> = { bull
 /** Done analyses read per page, and pages per scrape: a backlog (a gateway that was not scraped for hours) is caught up over a few scrapes. */
 const DONE_PAGE = 500;
 const DONE_PAGES_PER_SCRAPE = 4;
+
+/** A read of the queue within what is left of the scrape's limit. */
+type QueueRead = <T>(work: Promise<T>, what: string) => Promise<T>;
 
 export interface JobMetricsOptions {
   readonly queue: JobQueue;
@@ -75,8 +78,10 @@ export class JobMetrics {
   }
 
   /**
-   * Reads the queue for a scrape; a queue that does not answer (QUEUE_READ_TIMEOUT_MS) leaves its gauges out. Scrapes
-   * at once (two Prometheus servers) share one read: two would each count the same jobs done.
+   * Reads the queue for a scrape, all its reads within one QUEUE_READ_TIMEOUT_MS, so that a slow Redis cannot hold a
+   * scrape past Prometheus's default 10 s scrape_timeout; past it, job_queue_up is 0, the gauges it could not read are
+   * left out, and done analyses not read yet are counted at a later scrape. Scrapes at once (two Prometheus servers)
+   * share one read: two would each count the same jobs done.
    */
   refresh(): Promise<void> {
     this.refreshing ??= this.refreshNow().finally(() => {
@@ -86,13 +91,17 @@ export class JobMetrics {
   }
 
   private async refreshNow(): Promise<void> {
+    const deadline = performance.now() + QUEUE_READ_TIMEOUT_MS;
+    const read: QueueRead = (work, what) => readQueue(work, what, Math.max(0, deadline - performance.now()));
+    let shown = false;
     try {
-      this.show(await readQueue(this.options.queue.jobCounts(), 'the job counts for /metrics'));
-      await this.observeDone();
+      this.show(await read(this.options.queue.jobCounts(), 'the job counts for /metrics'));
+      shown = true;
+      await this.observeDone(read);
       this.queueUp.set(1);
       this.readFailures.recovered();
     } catch (err) {
-      for (const gauge of [this.jobs, this.oldestWaiting, this.exports]) gauge.reset();
+      if (!shown) for (const gauge of [this.jobs, this.oldestWaiting, this.exports]) gauge.reset();
       this.queueUp.set(0);
       this.readFailures.failed(err);
     }
@@ -108,11 +117,11 @@ export class JobMetrics {
     for (const { destination, state, count } of counts.exports) this.exports.set({ destination, state }, count);
   }
 
-  private async observeDone(): Promise<void> {
+  private async observeDone(read: QueueRead): Promise<void> {
     for (let page = 0; page < DONE_PAGES_PER_SCRAPE; page++) {
       const since = this.sinceForPage();
       for (const [id, finishedAt] of this.counted) if (finishedAt < since) this.counted.delete(id);
-      const done = await readQueue(this.options.queue.analysesDoneSince(since, DONE_PAGE, new Set(this.counted.keys())), 'the jobs done for /metrics');
+      const done = await read(this.options.queue.analysesDoneSince(since, DONE_PAGE, new Set(this.counted.keys())), 'the jobs done for /metrics');
       for (const job of done) this.observe(job);
       if (done.length < DONE_PAGE) return;
     }
