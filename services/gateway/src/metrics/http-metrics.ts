@@ -9,11 +9,29 @@ const UNMATCHED = 'unmatched';
  * study UIDs, and a scanner trying paths would make a series per path. Requests served by a router without a route
  * (the worklist's static files) are named by where it is mounted; those no router took are UNMATCHED.
  */
-function routeTemplate(req: Request, res: Response): string {
-  // Express types req.route as any.
-  const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof path === 'string') return `${req.baseUrl}${path}`;
+function routeTemplate(req: Request, res: Response, matched: string | undefined): string {
+  if (matched !== undefined) return matched;
   return res.statusCode === 404 ? UNMATCHED : req.baseUrl === '' ? 'other' : `${req.baseUrl}/*`;
+}
+
+/**
+ * Calls `onMatch` with the mounted template ('/dicomweb' + '/studies') each time the router matches a route, while
+ * req.baseUrl is still its router's: Express 5 restores req.baseUrl as an error leaves a router (req.route stays), so
+ * read at the finish an error answer's route would lose its mount prefix.
+ */
+function followRouteMatches(req: Request, onMatch: (template: string) => void): void {
+  let route: unknown;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set: (value: unknown) => {
+      route = value;
+      // Express types req.route as any.
+      const path: unknown = (value as { path?: unknown } | undefined)?.path;
+      if (typeof path === 'string') onMatch(`${req.baseUrl}${path}`);
+    },
+  });
 }
 
 /** HTTP requests by route template, method and status class, and how long each took. */
@@ -33,11 +51,15 @@ export class HttpMetrics {
   middleware() {
     return (req: Request, res: Response, next: NextFunction): void => {
       const started = process.hrtime.bigint();
+      let matched: string | undefined;
+      followRouteMatches(req, (template) => {
+        matched = template;
+      });
       let counted = false;
       const count = (aborted: boolean): void => {
         if (counted) return;
         counted = true;
-        const labels = { method: req.method, route: routeTemplate(req, res) };
+        const labels = { method: req.method, route: routeTemplate(req, res, matched) };
         const statusClass = aborted ? 'aborted' : `${Math.floor(res.statusCode / 100)}xx`;
         this.requests.inc({ ...labels, status_class: statusClass });
         this.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
