@@ -157,6 +157,26 @@ describe('WADO-RS study and series metadata with an instance whose metadata cann
     }
   });
 
+  test('a copy whose read ran past its time limit (busy for an hour) is given in part at once, not retried and not cut', async () => {
+    // As the metadata pool reports it and the archive then remembers it: MIPSEG_BUSY with the time-limit cause.
+    const timedOut = new MipsegError('MIPSEG_BUSY', 'metadata not read within 60 s: its thread was stopped', {
+      cause: Object.assign(new Error('metadata not read within 60 s'), { code: 'ERR_METADATA_READ_TIMED_OUT' }),
+    });
+    const read = server.archive.readMetadata.bind(server.archive);
+    let asked = 0;
+    jest.spyOn(server.archive, 'readMetadata').mockImplementation(async (instance: StoredInstance) => {
+      if (instance.sopInstanceUid !== sop(SERIES_A, 3)) return read(instance);
+      asked++;
+      throw timedOut;
+    });
+    const { status, body } = await metadataJson(`/studies/${STUDY}/metadata`);
+    expect(status).toBe(200);
+    expect(asked).toBe(1);
+    expect(body.map(sopOf)).toEqual(EVERY_INSTANCE);
+    expectGivenInPart(body[2], SERIES_A, 3);
+    expect(lines.some((l) => l.sopInstanceUid === sop(SERIES_A, 3) && l.code === 'MIPSEG_BUSY')).toBe(true);
+  });
+
   test('a read refused as busy mid-stream is tried again, and its instance given whole', async () => {
     const read = server.archive.readMetadata.bind(server.archive);
     let refused = 0;

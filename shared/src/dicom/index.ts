@@ -36,5 +36,6 @@ export type { FileMetaInformation, ParsedFileMeta } from './file-meta';
 export { packBits, unpackBits } from './bit-packing';
 export { emptyAttributeVr } from './implicit-data-set';
 export { sameDataSet } from './same-data-set';
+export { readTimedOut } from './dicom-json-pool';
 export { readSegMask } from './seg-mask';
 export type { SegMask } from './seg-mask';

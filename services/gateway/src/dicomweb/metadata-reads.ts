@@ -1,6 +1,6 @@
 import { setTimeout } from 'node:timers/promises';
-import { BULK_DATA_PLACEHOLDER, findIndexedAttribute, type DicomJson, type IndexedAttribute } from '@mipseg/shared/dicom';
-import { isMipsegError, type ErrorCode } from '@mipseg/shared/errors';
+import { BULK_DATA_PLACEHOLDER, findIndexedAttribute, readTimedOut, type DicomJson, type IndexedAttribute } from '@mipseg/shared/dicom';
+import { isMipsegError, type ErrorCode, type MipsegError } from '@mipseg/shared/errors';
 import type { Logger } from '@mipseg/shared/log';
 import type { Archive, SearchRow, StoredInstance } from '@mipseg/shared/store';
 import { qidoResultBuilder } from './qido-results';
@@ -59,12 +59,20 @@ export async function instanceMetadataJson(archive: Archive, instance: StoredIns
 /**
  * Why a copy's full metadata cannot be read, its own doing rather than the server's: not DICOM as ingest reads it now,
  * sequences nested past 32 levels, a header without what ingest requires or in a transfer syntax it does not read (all
- * stored by an earlier release), or a read that ran past its time limit (a crafted file, remembered as
- * MIPSEG_DICOM_UNPARSEABLE for an hour). Asked for again, it fails again.
+ * stored by an earlier release). Asked for again, it fails again.
  */
 const UNREADABLE_COPY: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'MIPSEG_DICOM_UNPARSEABLE', 'MIPSEG_DICOM_SEQUENCES_TOO_DEEP', 'MIPSEG_DICOM_MISSING_ATTRIBUTE', 'MIPSEG_TRANSFER_SYNTAX_NOT_SUPPORTED',
 ]);
+
+/**
+ * A copy given in part: one of UNREADABLE_COPY, or a read that ran past its time limit on a metadata thread. That one
+ * answers MIPSEG_BUSY (the server may only have been short of CPU) and is not read again for an hour, so retrying it
+ * within this response would only wait, then cut the study's answer short for the hour.
+ */
+function givenInPartFor(err: unknown): err is MipsegError {
+  return isMipsegError(err) && (UNREADABLE_COPY.has(err.code) || readTimedOut(err));
+}
 
 /**
  * How long a read refused as MIPSEG_BUSY (its metadata threads' queue full, or 15 s waited) waits before each retry in
@@ -103,7 +111,7 @@ export function listedMetadataReader(archive: Archive, base: string, log: Logger
     try {
       return await retriedWhileBusy(() => instanceMetadataJson(archive, instance, base), stillWanted);
     } catch (err) {
-      if (!isMipsegError(err) || !UNREADABLE_COPY.has(err.code)) throw err;
+      if (!givenInPartFor(err)) throw err;
       log.warn({ sopInstanceUid: instance.sopInstanceUid, studyInstanceUid: instance.studyInstanceUid, code: err.code, reason: err.message },
         'metadata of an instance given in part: its full metadata cannot be read');
       givenInPart.push({ sopInstanceUid: instance.sopInstanceUid, code: err.code });
@@ -118,7 +126,7 @@ async function retriedWhileBusy(read: () => Promise<string>, stillWanted: () => 
     try {
       return await read();
     } catch (err) {
-      if (!isMipsegError(err) || err.code !== 'MIPSEG_BUSY' || !stillWanted()) throw err;
+      if (!isMipsegError(err) || err.code !== 'MIPSEG_BUSY' || readTimedOut(err) || !stillWanted()) throw err;
       await setTimeout(delayMs);
     }
   }
