@@ -26,16 +26,48 @@ function countsAs<S extends string>(counts: Record<string, number>, states: Read
   return byState;
 }
 
-/** Queue mode's answer to JobQueue.jobCounts: BullMQ's counts (LLEN, ZCARD: a few round trips, however many jobs). */
-export async function bullMqJobCounts(analyses: Queue, exportQueues: ReadonlyMap<string, Queue>): Promise<JobCounts> {
+/** How many exports of the shared queue of earlier releases are read for their destination at one scrape, at most. */
+const LEGACY_EXPORTS_READ = 10_000;
+
+/**
+ * The exports left in the shared queue of earlier releases, by the destination each names (as the jobs API shows
+ * them). Its ids do not give the destination back, so each is read: nothing is added to it since, and most
+ * installations' is empty (one round trip).
+ */
+async function legacyExportCounts(legacy: Queue, add: (destination: string, state: ExportState, n: number) => void): Promise<void> {
+  const types = Object.keys(EXPORT_STATE_BY_BULLMQ) as JobType[];
+  if ((await legacy.getJobCountByTypes(...types)) === 0) return;
+  for (const type of types) {
+    const state = EXPORT_STATE_BY_BULLMQ[type] as ExportState;
+    for (const job of await legacy.getJobs([type], 0, LEGACY_EXPORTS_READ - 1)) {
+      const destination: unknown = (job.data as { destination?: unknown } | undefined)?.destination;
+      if (typeof destination === 'string') add(destination, state, 1);
+    }
+  }
+}
+
+/**
+ * Queue mode's answer to JobQueue.jobCounts: BullMQ's counts (LLEN, ZCARD: a few round trips, however many jobs), the
+ * exports of each destination's queue and those left in `legacyExports`, the shared queue of earlier releases.
+ */
+export async function bullMqJobCounts(analyses: Queue, exportQueues: ReadonlyMap<string, Queue>, legacyExports?: Queue): Promise<JobCounts> {
   const types = Object.keys(JOB_STATE_BY_BULLMQ) as JobType[];
   const byState: Record<JobState, number> = { queued: 0, running: 0, done: 0, 'not-applicable': 0, failed: 0 };
   for (const [state, n] of countsAs(await analyses.getJobCounts(...types), JOB_STATE_BY_BULLMQ)) byState[state] = n;
   // BullMQ pushes new jobs on the left of `wait`: the oldest waiting is the last. A retry waits in `delayed` until due.
   const [oldest] = await analyses.getJobs(['waiting'], 0, 0, true);
-  const exports: ExportCount[] = [];
-  for (const [destination, queue] of [...exportQueues].sort(([a], [b]) => a.localeCompare(b))) {
+  const byDestination = new Map<string, Map<ExportState, number>>();
+  const add = (destination: string, state: ExportState, n: number): void => {
+    const counts = byDestination.get(destination) ?? new Map<ExportState, number>();
+    byDestination.set(destination, counts.set(state, (counts.get(state) ?? 0) + n));
+  };
+  for (const [destination, queue] of exportQueues) {
     const counts = countsAs(await queue.getJobCounts(...(Object.keys(EXPORT_STATE_BY_BULLMQ) as JobType[])), EXPORT_STATE_BY_BULLMQ);
+    for (const [state, count] of counts) add(destination, state, count);
+  }
+  if (legacyExports) await legacyExportCounts(legacyExports, add);
+  const exports: ExportCount[] = [];
+  for (const [destination, counts] of [...byDestination].sort(([a], [b]) => a.localeCompare(b))) {
     for (const [state, count] of counts) if (count > 0) exports.push({ destination, state, count });
   }
   return { byState, oldestWaitingCreatedAt: oldest?.timestamp ?? null, exports };

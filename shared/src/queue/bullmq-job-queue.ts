@@ -568,7 +568,8 @@ export class BullMqJobQueue implements JobQueue {
     this.assertConnected();
     // Exports queued for a destination since taken out of EXPORT_DESTINATIONS still count (a failed one most of all).
     for (const destination of await this.formerDestinations()) this.exportQueueFor(destination);
-    return bullMqJobCounts(this.analyses, this.exportQueues);
+    // Exports queued before an upgrade are still worked and shown by the jobs API: they count under their destination.
+    return bullMqJobCounts(this.analyses, this.exportQueues, this.legacyExports);
   }
 
   analysesDoneSince(since: number, limit: number, except: ReadonlySet<string>): Promise<DoneAnalysis[]> {
