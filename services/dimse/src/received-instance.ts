@@ -116,6 +116,8 @@ export class ReceivedInstance extends Writable {
   private async storeWhenWritten(): Promise<StoreOutcome> {
     await this.fileClosed;
     if (this.problem) {
+      // Refused as it arrived: the gateway's /metrics counts it here (IngestMetrics.counting), the archive never having seen it.
+      (this.archive as { refusedWhileArriving?: (error: MipsegError, bytes: number) => void }).refusedWhileArriving?.(this.problem, this.size);
       await this.archive.blobs.discardTemp(this.file.path);
       return { status: 'failed', error: this.problem };
     }

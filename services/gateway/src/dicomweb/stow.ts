@@ -15,6 +15,7 @@ import { attribute, sequence, Tag } from './dicom-json-builder';
 import { negotiate, parseMediaType, toNativeDicomModelXml } from '@mipseg/shared/dicomweb';
 import { readMultipart, type MultipartLimits, type PartHeaders, type PartSink } from '@mipseg/shared/dicomweb';
 import { clientMessage } from '../client-message';
+import type { ArrivalRefusals } from '../metrics';
 import { requestLogFields } from '../request-log';
 import { senderGoneError } from '../sender-gone';
 import { dicomwebBase, instanceUrl, studyUrl } from './urls';
@@ -109,7 +110,9 @@ function partSink(request: StowRequest, headers: PartHeaders): PartSink {
   const { archive, config, log, store, results, bySopInstanceUid, arriving } = request;
   const partType = headers['content-type'] ? parseMediaType(headers['content-type']).type : 'application/dicom';
   if (partType !== 'application/dicom') {
-    results.push(Promise.resolve(failed(new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `part Content-Type ${partType}`))));
+    const wrongType = new MipsegError('MIPSEG_DICOM_UNPARSEABLE', `part Content-Type ${partType}`);
+    if (store.result !== true) (archive as ArrivalRefusals).refusedWhileArriving?.(wrongType, 0);
+    results.push(Promise.resolve(failed(wrongType)));
     const ignore = () => Promise.resolve();
     return { write: ignore, end: ignore, abort: ignore };
   }
@@ -185,6 +188,8 @@ function partSink(request: StowRequest, headers: PartHeaders): PartSink {
           problem ??= toStorageError(err);
         });
         if (problem) {
+          // Refused as it arrived: /metrics counts it here, the archive never having seen it.
+          if (store.result !== true) (archive as ArrivalRefusals).refusedWhileArriving?.(problem, size);
           await archive.blobs.discardTemp(temp.path);
           return failedPart(problem, headBytesRead);
         }

@@ -1,3 +1,3 @@
 export { GatewayMetrics } from './gateway-metrics';
 export type { GatewayMetricsOptions } from './gateway-metrics';
-export type { IngestRoute } from './ingest-metrics';
+export type { ArrivalRefusals, IngestRoute } from './ingest-metrics';

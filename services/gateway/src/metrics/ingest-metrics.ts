@@ -1,4 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
+import type { MipsegError } from '@mipseg/shared/errors';
 import type { Archive, ReceivedFile, StoreOptions, StoreOutcome } from '@mipseg/shared/store';
 
 /** How an instance came in: DICOMweb STOW-RS or DIMSE C-STORE. */
@@ -12,6 +13,15 @@ type IngestOutcome = 'stored' | 're-sent-same' | 'replaced' | 'refused';
  * most; a study past it (its analysis still to come when 10,000 others arrived since) is only left out of the histogram.
  */
 const STUDIES_REMEMBERED = 10_000;
+
+/**
+ * What a counting archive (IngestMetrics.counting) has besides the archive's own: the count of an instance refused
+ * while it arrived (a STOW part of another type, one over MAX_INSTANCE_BYTES, no room for it), which never reaches
+ * storeReceived. STOW-RS and C-STORE call it where the archive they were given has it; a plain Archive has not.
+ */
+export interface ArrivalRefusals {
+  readonly refusedWhileArriving?: (error: MipsegError, bytes: number) => void;
+}
 
 function outcomeOf(outcome: StoreOutcome): IngestOutcome {
   if (outcome.status === 'failed') return 'refused';
@@ -47,9 +57,12 @@ export class IngestMetrics {
       if (options?.result !== true) this.count(route, file.size, outcome);
       return outcome;
     };
+    const refusedWhileArriving: ArrivalRefusals['refusedWhileArriving'] = (error, bytes) =>
+      this.count(route, bytes, { status: 'failed', error });
     return new Proxy(archive, {
       get: (target, property): unknown => {
         if (property === 'storeReceived') return storeReceived;
+        if (property === 'refusedWhileArriving') return refusedWhileArriving;
         const value: unknown = Reflect.get(target, property, target);
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
