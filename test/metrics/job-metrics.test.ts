@@ -1,6 +1,10 @@
+import Database from 'better-sqlite3';
 import pino from 'pino';
 import type { Request, Response } from 'express';
 import type { DoneAnalysis, JobCounts, JobQueue } from '@mipseg/shared/queue';
+import { embeddedJobCounts } from '../../shared/src/queue/embedded-job-counts';
+import { EMBEDDED_JOBS_SCHEMA } from '../../shared/src/queue/embedded-schema';
+import { StatementCache } from '../../shared/src/store/statement-cache';
 import { GatewayMetrics } from '../../services/gateway/src/metrics';
 import { parsePrometheusText, sampleValue, type MetricFamily } from '../support/prometheus-text';
 
@@ -95,5 +99,29 @@ describe('GET /metrics of a slow job queue', () => {
     if (answered === undefined) throw new Error('no answer within 5 s');
     expect(sampleValue(answered, 'mipseg_job_queue_up')).toBe(0);
     expect(sampleValue(answered, 'mipseg_jobs', { state: 'done' })).toBe(7);
+  });
+});
+
+describe('GET /metrics of job store rows in states it does not know', () => {
+  test('counts an export in an unknown state under state="unknown", never as a label value of its own', async () => {
+    const counts = { ...NO_JOBS, exports: [{ destination: 'stow:http://pacs/dicomweb', state: 'bogus"state', count: 2 },
+      { destination: 'stow:http://pacs/dicomweb', state: 'constructor', count: 1 },
+      { destination: 'stow:http://pacs/dicomweb', state: 'sent', count: 5 }] } as unknown as JobCounts;
+    const { queue } = fakeQueue('embedded', () => Promise.resolve(counts));
+    const families = await scrape(metricsOf(queue));
+    const states = families.get('mipseg_exports')?.samples.map((s) => s.labels.state) ?? [];
+    expect(states.sort()).toEqual(['sent', 'unknown']);
+    expect(sampleValue(families, 'mipseg_exports', { destination: 'stow:http://pacs/dicomweb', state: 'unknown' })).toBe(3);
+  });
+
+  test('embedded: a job in an unknown state, or one named like an Object property, is not counted as a state', () => {
+    const db = new Database(':memory:');
+    db.exec(EMBEDDED_JOBS_SCHEMA.sql);
+    const insert = db.prepare('INSERT INTO jobs (id, study_uid, state, created_at) VALUES (?, ?, ?, 0)');
+    for (const [id, state] of [['a', 'done'], ['b', 'constructor'], ['c', 'toString'], ['d', 'paused']]) insert.run(id, '1.2.3', state);
+    const counts = embeddedJobCounts(new StatementCache(db), Date.now());
+    expect(Object.keys(counts.byState).sort()).toEqual(['done', 'failed', 'not-applicable', 'queued', 'running']);
+    expect(counts.byState.done).toBe(1);
+    db.close();
   });
 });

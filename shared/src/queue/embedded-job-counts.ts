@@ -10,7 +10,8 @@ const NO_JOBS: Readonly<Record<JobState, number>> = { queued: 0, running: 0, don
 export function embeddedJobCounts(statements: StatementCache, now: number): JobCounts {
   const byState = { ...NO_JOBS };
   for (const { state, n } of statements.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as { state: JobState; n: number }[]) {
-    if (state in byState) byState[state] = n;
+    // Own names only: `in` would take a state named 'constructor'. A state this release does not know is not shown.
+    if (Object.hasOwn(byState, state)) byState[state] = n;
   }
   // A queued job whose next attempt is not yet due is waiting for its backoff, not for a free worker.
   const { oldest } = statements.prepare(`SELECT min(created_at) AS oldest FROM jobs WHERE state = 'queued' AND next_attempt_at <= ?`)

@@ -5,6 +5,9 @@ import { QUEUE_READ_TIMEOUT_MS, readQueue } from '../queue-read';
 
 const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'not-applicable', 'failed'];
 const EXPORT_STATES: readonly ExportState[] = ['pending', 'retrying', 'sent', 'failed', 'superseded'];
+const KNOWN_EXPORT_STATES: ReadonlySet<string> = new Set(EXPORT_STATES);
+/** The state label of an export in a state this release does not know (a row written by another): one value, however many. */
+const UNKNOWN_STATE = 'unknown';
 
 /**
  * How late a job's finish may be seen after one with a later finishedAt. Jobs finished this long before the latest one
@@ -64,7 +67,7 @@ export class JobMetrics {
     this.oldestWaiting = new Gauge({ name: 'mipseg_oldest_waiting_job_age_seconds', registers,
       help: 'Age of the oldest analysis job waiting for a worker (queued, not waiting out a retry delay); 0 when none waits' });
     this.exports = new Gauge({ name: 'mipseg_exports', registers, labelNames: ['destination', 'state'],
-      help: 'Result exports of the jobs still kept, by destination (EXPORT_DESTINATIONS) and state (pending, retrying, sent, failed, superseded); '
+      help: 'Result exports of the jobs still kept, by destination (EXPORT_DESTINATIONS) and state (pending, retrying, sent, failed, superseded; unknown for one this release does not know); '
         + 'in queue mode superseded ones count as sent' });
     this.queueUp = new Gauge({ name: 'mipseg_job_queue_up', registers,
       help: '1 when this scrape could read the job queue (SQLite, or Redis in queue mode); 0 when not, and the job and export gauges are then absent' });
@@ -114,7 +117,9 @@ export class JobMetrics {
     // Reset first: a destination taken out of the configuration goes once its exports are gone.
     this.exports.reset();
     for (const destination of this.options.exportDestinations) for (const state of EXPORT_STATES) this.exports.set({ destination, state }, 0);
-    for (const { destination, state, count } of counts.exports) this.exports.set({ destination, state }, count);
+    for (const { destination, state, count } of counts.exports) {
+      this.exports.inc({ destination, state: KNOWN_EXPORT_STATES.has(state) ? state : UNKNOWN_STATE }, count);
+    }
   }
 
   private async observeDone(read: QueueRead): Promise<void> {
