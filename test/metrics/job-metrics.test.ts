@@ -125,3 +125,23 @@ describe('GET /metrics of job store rows in states it does not know', () => {
     db.close();
   });
 });
+
+describe('mipseg_result_latency_seconds buckets', () => {
+  const bucketsOf = async (metrics: GatewayMetrics): Promise<number[]> =>
+    ((await scrape(metrics)).get('mipseg_result_latency_seconds')?.samples ?? [])
+      .filter((s) => s.name === 'mipseg_result_latency_seconds_bucket').map((s) => Number(s.labels.le));
+
+  test('are fine over the quiet period and the 5 s after it, so that a study\'s analysis time shows', async () => {
+    const buckets = await bucketsOf(metricsOf(fakeQueue('embedded').queue));
+    // QUIET_PERIOD_MS's default, 5 s: at most a second apart from 5 to 10 s.
+    for (let s = 5; s < 10; s++) expect(buckets.filter((b) => b > s && b <= s + 1).length).toBeGreaterThanOrEqual(1);
+    expect(buckets.filter((b) => b >= 5 && b <= 10).length).toBeGreaterThanOrEqual(8);
+  });
+
+  test('follow the configured quiet period', async () => {
+    const metrics = new GatewayMetrics({ queue: fakeQueue('embedded').queue, exportDestinations: [], softwareVersion: 'test', quietPeriodMs: 60_000,
+      log: pino({ level: 'silent' }) });
+    const buckets = await bucketsOf(metrics);
+    expect(buckets.filter((b) => b >= 60 && b <= 65).length).toBeGreaterThanOrEqual(8);
+  });
+});

@@ -13,6 +13,8 @@ export interface GatewayMetricsOptions {
   readonly softwareVersion: string;
   /** The model's manifest name and version, where the manifest could be read. */
   readonly model?: { readonly name: string; readonly version: string };
+  /** QUIET_PERIOD_MS: the result latency's buckets are fine just past it (its default where not given). */
+  readonly quietPeriodMs?: number;
   readonly log: Logger;
 }
 
@@ -40,7 +42,7 @@ export class GatewayMetrics {
     this.ingest = new IngestMetrics(this.registry);
     this.http = new HttpMetrics(this.registry);
     this.jobs = new JobMetrics(this.registry, { queue: options.queue, exportDestinations: options.exportDestinations,
-      lastStoredAt: (study) => this.ingest.lastStoredAt(study), log: options.log });
+      lastStoredAt: (study) => this.ingest.lastStoredAt(study), quietPeriodMs: options.quietPeriodMs, log: options.log });
   }
 
   /** GET /metrics: the job store read now, then every metric in the text exposition format. */

@@ -1,4 +1,5 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
+import { DEFAULTS } from '@mipseg/shared/config';
 import { RepeatedFailureLog, type Logger } from '@mipseg/shared/log';
 import { STAGES, type DoneAnalysis, type ExportState, type JobCounts, type JobQueue, type JobState } from '@mipseg/shared/queue';
 import { QUEUE_READ_TIMEOUT_MS, readQueue } from '../queue-read';
@@ -18,6 +19,22 @@ const UNKNOWN_STATE = 'unknown';
  * never moves the window past jobs still to finish: a worker's clock may run any amount ahead, and this much behind.
  */
 export const LATE_FINISH_MS: Readonly<Record<JobQueue['mode'], number>> = { bullmq: 60_000, embedded: 2_000 };
+/** Seconds past the quiet period over which result latencies are told apart finely: a study's analysis (seconds), typically. */
+const FINE_AFTER_QUIET = [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5];
+/** Past those: a backlog, retries, a slow worker. */
+const COARSE_LATENCY = [10, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600];
+
+/**
+ * mipseg_result_latency_seconds's buckets for a quiet period: every study waits it out first, so fixed buckets put
+ * nearly all of them in one (5-10 s with QUIET_PERIOD_MS 5000). Half a second apart over the 5 s after it, then coarse.
+ */
+export function resultLatencyBuckets(quietPeriodMs: number): number[] {
+  const quiet = quietPeriodMs / 1000;
+  const fine = FINE_AFTER_QUIET.map((s) => quiet + s);
+  const last = fine[fine.length - 1] ?? quiet;
+  return [...fine, ...COARSE_LATENCY.map((s) => quiet + s).filter((s) => s > last)];
+}
+
 /** Done analyses read per page, and pages per scrape: a backlog (a gateway that was not scraped for hours) is caught up over a few scrapes. */
 const DONE_PAGE = 500;
 const DONE_PAGES_PER_SCRAPE = 4;
@@ -31,6 +48,8 @@ export interface JobMetricsOptions {
   readonly exportDestinations: readonly string[];
   /** When an instance of a study was last stored (IngestMetrics.lastStoredAt). */
   readonly lastStoredAt: (studyInstanceUid: string) => number | undefined;
+  /** QUIET_PERIOD_MS, which the result latency's buckets follow (resultLatencyBuckets); its default where not given. */
+  readonly quietPeriodMs?: number;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -72,7 +91,7 @@ export class JobMetrics {
     this.queueUp = new Gauge({ name: 'mipseg_job_queue_up', registers,
       help: '1 when this scrape could read the job queue (SQLite, or Redis in queue mode); 0 when not, and the job and export gauges are then absent' });
     this.latency = new Histogram({ name: 'mipseg_result_latency_seconds', registers,
-      buckets: [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600],
+      buckets: resultLatencyBuckets(options.quietPeriodMs ?? Number(DEFAULTS.QUIET_PERIOD_MS)),
       help: 'From the last instance of a study stored (by this process, since it started) to its SEG stored, quiet period included; '
         + 'analyses planned when a study was complete, not those asked for again' });
     this.stages = new Histogram({ name: 'mipseg_analysis_stage_duration_seconds', registers, labelNames: ['stage'],
