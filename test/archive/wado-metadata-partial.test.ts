@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { readMultipartParts } from '@mipseg/shared/dicomweb';
 import { MipsegError } from '@mipseg/shared/errors';
+import { DicomJsonPool } from '../../shared/src/dicom/dicom-json-pool';
 import type { StoredInstance } from '@mipseg/shared/store';
 import { syntheticPetInstance } from '../pipeline/dicom-output/synthetic-source';
 import { CODE_VALUE, withNestedSequences } from '../support/nested-sequences';
@@ -189,5 +190,49 @@ describe('WADO-RS study and series metadata with an instance whose metadata cann
     expect(refused).toBe(2);
     expect(body.map(sopOf)).toEqual(EVERY_INSTANCE);
     expectWhole(body[2], sop(SERIES_A, 3));
+  });
+});
+
+describe('WADO-RS study metadata with a copy whose metadata read ran past its time limit', () => {
+  const PAUSED_STUDY = '2.25.7732';
+  const PAUSED_SERIES = '2.25.7732.1';
+  const bigSlice = (n: number): Buffer => syntheticPetInstance({ sopInstanceUid: `${PAUSED_SERIES}.${n}`, studyInstanceUid: PAUSED_STUDY,
+    // Over 16 KiB, so that its metadata is read on a metadata thread, as a real PET slice's is.
+    seriesInstanceUid: PAUSED_SERIES, extra: { InstanceNumber: String(n), Rows: 128, Columns: 128, PixelData: [new Uint16Array(128 * 128).buffer] } });
+
+  const expectPausedInPart = (json: DicomJson | undefined): void => {
+    expect(sopOf(json ?? {})).toBe(`${PAUSED_SERIES}.2`);
+    expect(json?.['7FE00010']).toBeUndefined();
+    expect(json?.['00101030']).toBeUndefined(); // PatientWeight: the file's alone
+  };
+
+  test('its answer in part has another ETag than the whole one: after the hour, a viewer revalidating gets the whole answer, not a 304', async () => {
+    expect((await postStow(`${server.baseUrl}/studies`, [bigSlice(1), bigSlice(2)])).status).toBe(200);
+    // As the metadata pool fails a read it stopped at its limit.
+    const timedOut = new MipsegError('MIPSEG_INTERNAL', 'metadata not read within 60 s: its thread was stopped', {
+      cause: Object.assign(new Error('metadata not read within 60 s'), { code: 'ERR_METADATA_READ_TIMED_OUT' }),
+    });
+    type Read = (this: DicomJsonPool, request: Parameters<DicomJsonPool['read']>[0]) => Promise<string>;
+    const readOnThread = Reflect.get<object, 'read'>(DicomJsonPool.prototype, 'read') as Read;
+    jest.spyOn(DicomJsonPool.prototype, 'read').mockImplementation(function (this: DicomJsonPool, request) {
+      const bytes = Buffer.from(request.bytes.buffer, request.bytes.byteOffset, request.bytes.byteLength);
+      return bytes.includes(`${PAUSED_SERIES}.2`) ? Promise.reject(timedOut) : readOnThread.call(this, request);
+    });
+    const path = `${server.baseUrl}/studies/${PAUSED_STUDY}/metadata`;
+    const first = await fetch(path, { headers: { Accept: 'application/dicom+json' } });
+    const partial = JSON.parse(await first.text()) as DicomJson[];
+    expect(first.status).toBe(200);
+    expectPausedInPart(partial[1]);
+    // Asked again within the hour: the tag names the copy not read meanwhile, and a viewer holding it gets a 304.
+    const again = await fetch(path, { headers: { Accept: 'application/dicom+json' } });
+    const pausedTag = again.headers.get('etag') as string;
+    expectPausedInPart((JSON.parse(await again.text()) as DicomJson[])[1]);
+    expect((await fetch(path, { headers: { Accept: 'application/dicom+json', 'If-None-Match': pausedTag } })).status).toBe(304);
+    jest.restoreAllMocks();
+    jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 60 * 60_000 + 1);
+    const later = await fetch(path, { headers: { Accept: 'application/dicom+json', 'If-None-Match': pausedTag } });
+    expect(later.status).toBe(200);
+    expect(later.headers.get('etag')).not.toBe(pausedTag);
+    expectWhole((JSON.parse(await later.text()) as DicomJson[])[1], `${PAUSED_SERIES}.2`);
   });
 });

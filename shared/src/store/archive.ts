@@ -1329,6 +1329,15 @@ export class Archive {
   }
 
   /**
+   * Until when the copy's metadata is not read, its last read having run past its time limit (then it answers
+   * MIPSEG_BUSY); undefined where it is read as usual. A study's metadata lists such a copy in part for that while, and
+   * its ETag names it, so that a viewer's cached partial answer is not confirmed as current once the copy is read whole.
+   */
+  metadataReadPausedUntil(instance: StoredInstance): number | undefined {
+    return this.metadataFailures.pausedUntil(metadataKeyFor(instance));
+  }
+
+  /**
    * The instance's DICOM JSON (pixel data by BulkDataURI placeholder), computed once and cached beside it. Reads of one
    * copy at once share one computation: each would otherwise take a metadata thread (a crafted file: for a minute).
    */

@@ -47,6 +47,15 @@ export class MetadataFailures {
   }
 
   /**
+   * When a copy remembered for a while (a read past its time limit) is read again: Date.now() then, or undefined where
+   * none is remembered for a while. Part of study metadata's ETag (see Archive.metadataReadPausedUntil).
+   */
+  pausedUntil(copyKey: string): number | undefined {
+    const failure = this.failures.get(copyKey);
+    return failure === undefined || failure.until === Infinity || failure.until < Date.now() ? undefined : failure.until;
+  }
+
+  /**
    * Keeps the error's code and words only: its cause can hold the whole file (dicom-parser's data set read so far).
    * One remembered for a while keeps its cause, a read stopped at its time limit, whose cause is the pool's small
    * marker (so that readTimedOut still tells it).

@@ -303,8 +303,15 @@ export function retrieveMetadataHandler(archive: Archive, log: Logger) {
     const base = dicomwebBase(req);
     res.set('Vary', 'Accept');
     // A viewer asks for a study's metadata each time it opens it: while no instance changed (by the index's digests)
-    // nor the form metadata is written in, a 304 answers without a read.
-    const etag = entityTag(METADATA_FORMAT, responseType, base, instances.map((i) => `${i.sopInstanceUid}:${i.sha256}`));
+    // nor the form metadata is written in, a 304 answers without a read. A copy not read for a while (its read ran past
+    // its time limit, so it is listed in part) is named with the time it is read again: the answer that lists it in part
+    // has another tag than the whole one has after that time, and a viewer holding it gets the whole one, not a 304.
+    // (A read that times out during this very answer goes out under the tag computed before it: a viewer that asks again
+    // within the hour gets the tag naming it, and after the hour the whole answer.)
+    const etag = entityTag(METADATA_FORMAT, responseType, base, instances.map((i) => {
+      const pausedUntil = archive.metadataReadPausedUntil(i);
+      return `${i.sopInstanceUid}:${i.sha256}${pausedUntil === undefined ? '' : `:paused-until-${pausedUntil}`}`;
+    }));
     if (answeredNotModified(req, res, etag)) return;
     const reader = scope.sopInstanceUid === undefined
       ? listedMetadataReader(archive, base, log, () => !res.destroyed)
