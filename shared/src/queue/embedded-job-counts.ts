@@ -4,21 +4,63 @@ import type { DoneAnalysis, ExportCount, JobCounts, JobState, Stage } from './jo
 const NO_JOBS: Readonly<Record<JobState, number>> = { queued: 0, running: 0, done: 0, 'not-applicable': 0, failed: 0 };
 
 /**
- * The embedded runner's answers to /metrics, each read from an index (jobs_state, exports_by_destination,
- * jobs_finished) rather than the rows: a scrape every 15 s must cost the same with 100 jobs kept as with 100,000.
+ * Counts that cost this long to read (a store of ~100,000 jobs or more) are reused for REUSE_SLOW_COUNTS_MS even if
+ * the store has changed since: scrapes close together (two Prometheus servers) then pay for one count between them.
  */
-export function embeddedJobCounts(statements: StatementCache, now: number): JobCounts {
+const SLOW_COUNT_MS = 10;
+const REUSE_SLOW_COUNTS_MS = 5000;
+
+interface CountsRead {
+  /** The store's version when they were read: rows changed by this connection, and PRAGMA data_version (others'). */
+  readonly version: string;
+  readonly at: number;
+  readonly costMs: number;
+  readonly byState: Readonly<Record<JobState, number>>;
+  readonly exports: readonly ExportCount[];
+}
+
+/** The last counts read of each store (its StatementCache), for countsOf. */
+const lastCounts = new WeakMap<StatementCache, CountsRead>();
+
+function storeVersion(statements: StatementCache): string {
+  const { changes } = statements.prepare('SELECT total_changes() AS changes').get() as { changes: number };
+  const version = statements.prepare('PRAGMA data_version').pluck().get() as number;
+  return `${changes}/${version}`;
+}
+
+/**
+ * The jobs by state and the exports by destination and state. Each count scans a whole index (jobs_state,
+ * exports_by_destination): ~1 ms with 10,000 jobs, 40-300 ms on the event loop with 200,000 (docs/benchmarks.md). So
+ * they are read again only when the store has changed since the last read, and a slow read is reused for a few seconds
+ * even then.
+ */
+function countsOf(statements: StatementCache, now: number): CountsRead {
+  const version = storeVersion(statements);
+  const last = lastCounts.get(statements);
+  if (last && (last.version === version || (last.costMs >= SLOW_COUNT_MS && now >= last.at && now - last.at < REUSE_SLOW_COUNTS_MS))) return last;
+  const started = performance.now();
   const byState = { ...NO_JOBS };
   for (const { state, n } of statements.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as { state: JobState; n: number }[]) {
     // Own names only: `in` would take a state named 'constructor'. A state this release does not know is not shown.
     if (Object.hasOwn(byState, state)) byState[state] = n;
   }
+  const exports = statements.prepare('SELECT destination, state, count(*) AS count FROM exports GROUP BY destination, state ORDER BY destination, state')
+    .all() as ExportCount[];
+  const read = { version, at: now, costMs: performance.now() - started, byState, exports };
+  lastCounts.set(statements, read);
+  return read;
+}
+
+/**
+ * The embedded runner's answers to /metrics: the counts as countsOf reads them (a whole index each, not the rows),
+ * and the oldest waiting job, read at every call (a retry falls due with no write).
+ */
+export function embeddedJobCounts(statements: StatementCache, now: number): JobCounts {
+  const { byState, exports } = countsOf(statements, now);
   // A queued job whose next attempt is not yet due is waiting for its backoff, not for a free worker.
   const { oldest } = statements.prepare(`SELECT min(created_at) AS oldest FROM jobs WHERE state = 'queued' AND next_attempt_at <= ?`)
     .get(now) as { oldest: number | null };
-  const exports = statements.prepare('SELECT destination, state, count(*) AS count FROM exports GROUP BY destination, state ORDER BY destination, state')
-    .all() as ExportCount[];
-  return { byState, oldestWaitingCreatedAt: oldest, exports };
+  return { byState: { ...byState }, oldestWaitingCreatedAt: oldest, exports: [...exports] };
 }
 
 interface DoneRow {
