@@ -32,6 +32,16 @@ describe('queue mode job counts for /metrics', () => {
       await oldExports.add('export', { jobId: 'seg-old-2', destination, result: RESULT }, { jobId: 'seg-old-2--a', delay: 3_600_000 });
       const counts = await queue.jobCounts();
       expect(counts.exports).toEqual(expect.arrayContaining([{ destination, state: 'pending', count: 1 }, { destination, state: 'retrying', count: 1 }]));
+
+      // Its jobs are read again only when its counts move: they are kept for ever (removeOnComplete: false).
+      const reads = jest.spyOn(Queue.prototype, 'getJobs');
+      const legacyReads = (): number => reads.mock.contexts.filter((q) => (q as Queue).name === 'exports').length;
+      await queue.jobCounts();
+      expect(legacyReads()).toBe(0);
+      await (await oldExports.getJob('seg-old-2--a'))?.promote();
+      expect((await queue.jobCounts()).exports).toEqual(expect.arrayContaining([{ destination, state: 'pending', count: 2 }]));
+      expect(legacyReads()).toBeGreaterThan(0);
+      reads.mockRestore();
     } finally {
       await queue.close();
       await oldExports.obliterate({ force: true });

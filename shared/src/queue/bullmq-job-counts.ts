@@ -29,21 +29,41 @@ function countsAs<S extends string>(counts: Record<string, number>, states: Read
 /** How many exports of the shared queue of earlier releases are read for their destination at one scrape, at most. */
 const LEGACY_EXPORTS_READ = 10_000;
 
-/**
- * The exports left in the shared queue of earlier releases, by the destination each names (as the jobs API shows
- * them). Its ids do not give the destination back, so each is read: nothing is added to it since, and most
- * installations' is empty (one round trip).
- */
-async function legacyExportCounts(legacy: Queue, add: (destination: string, state: ExportState, n: number) => void): Promise<void> {
-  const types = Object.keys(EXPORT_STATE_BY_BULLMQ) as JobType[];
-  if ((await legacy.getJobCountByTypes(...types)) === 0) return;
+interface LegacyCount {
+  readonly destination: string;
+  readonly state: ExportState;
+}
+
+/** What was read of each shared queue of earlier releases, with its counts by BullMQ state then. */
+const legacyRead = new WeakMap<Queue, { readonly counts: string; readonly exports: readonly LegacyCount[] }>();
+
+async function readLegacyExports(legacy: Queue, types: readonly JobType[]): Promise<LegacyCount[]> {
+  const exports: LegacyCount[] = [];
   for (const type of types) {
     const state = EXPORT_STATE_BY_BULLMQ[type] as ExportState;
     for (const job of await legacy.getJobs([type], 0, LEGACY_EXPORTS_READ - 1)) {
       const destination: unknown = (job.data as { destination?: unknown } | undefined)?.destination;
-      if (typeof destination === 'string') add(destination, state, 1);
+      if (typeof destination === 'string') exports.push({ destination, state });
     }
   }
+  return exports;
+}
+
+/**
+ * The exports left in the shared queue of earlier releases, by the destination each names (as the jobs API shows
+ * them). Its ids do not give the destination back, so each is read; but nothing is added to it since, and its jobs
+ * are kept for ever, so they are read again only when its counts by state have moved. Most installations' is empty.
+ */
+async function legacyExportCounts(legacy: Queue, add: (destination: string, state: ExportState, n: number) => void): Promise<void> {
+  const types = Object.keys(EXPORT_STATE_BY_BULLMQ) as JobType[];
+  const byType = await legacy.getJobCounts(...types);
+  const counts = JSON.stringify(types.map((type) => byType[type] ?? 0));
+  let read = legacyRead.get(legacy);
+  if (read?.counts !== counts) {
+    read = { counts, exports: types.some((type) => (byType[type] ?? 0) > 0) ? await readLegacyExports(legacy, types) : [] };
+    legacyRead.set(legacy, read);
+  }
+  for (const { destination, state } of read.exports) add(destination, state, 1);
 }
 
 /**
