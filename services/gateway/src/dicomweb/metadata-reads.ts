@@ -70,7 +70,7 @@ const UNREADABLE_COPY: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
  * answers MIPSEG_BUSY (the server may only have been short of CPU) and is not read again for an hour, so retrying it
  * within this response would only wait, then cut the study's answer short for the hour.
  */
-function givenInPartFor(err: unknown): err is MipsegError {
+export function givenInPartFor(err: unknown): err is MipsegError {
   return isMipsegError(err) && (UNREADABLE_COPY.has(err.code) || readTimedOut(err));
 }
 

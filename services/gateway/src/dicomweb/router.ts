@@ -32,12 +32,12 @@ export function dicomwebRouter(archive: Archive, config: Config, log: Logger, de
   r.delete(SERIES, deleteSeriesHandler(archive, config, log, deletionGuard));
   r.delete(INSTANCE, deleteInstanceHandler(archive, config, log, deletionGuard));
 
-  r.get('/studies', searchHandler(archive, config, 'study'));
-  r.get('/series', searchHandler(archive, config, 'series'));
-  r.get('/instances', searchHandler(archive, config, 'instance'));
-  r.get(`${STUDY}/series`, searchHandler(archive, config, 'series'));
-  r.get(`${STUDY}/instances`, searchHandler(archive, config, 'instance'));
-  r.get(`${SERIES}/instances`, searchHandler(archive, config, 'instance'));
+  r.get('/studies', searchHandler(archive, config, log, 'study'));
+  r.get('/series', searchHandler(archive, config, log, 'series'));
+  r.get('/instances', searchHandler(archive, config, log, 'instance'));
+  r.get(`${STUDY}/series`, searchHandler(archive, config, log, 'series'));
+  r.get(`${STUDY}/instances`, searchHandler(archive, config, log, 'instance'));
+  r.get(`${SERIES}/instances`, searchHandler(archive, config, log, 'instance'));
 
   for (const path of [STUDY, SERIES, INSTANCE]) {
     r.get(path, retrieveHandler(archive));
