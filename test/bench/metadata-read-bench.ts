@@ -18,6 +18,7 @@ import { Archive } from '../../shared/src/store/archive';
 import { mapConcurrently, METADATA_READS_AT_ONCE } from '../../services/gateway/src/dicomweb/metadata-reads';
 import { syntheticPetInstance } from '../pipeline/dicom-output/synthetic-source';
 import { explicitElement } from '../support/explicit-elements';
+import { longestStallDuring } from '../support/event-loop-stall';
 import { withNestedSequences } from '../support/nested-sequences';
 
 const GE_SERIES = '/work/shared/data/pet-dicom/ge-discovery-st-wholebody';
@@ -26,18 +27,9 @@ type Read = (bytes: Buffer) => Promise<string>;
 
 /** Runs `work` and says how long it took and the longest the event loop went without running a 1 ms timer. */
 async function timed(work: () => Promise<unknown>): Promise<{ wallMs: number; stallMs: number }> {
-  let last = performance.now();
-  let stallMs = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    stallMs = Math.max(stallMs, now - last);
-    last = now;
-  }, 1);
   const t0 = performance.now();
-  await work();
-  const wallMs = performance.now() - t0;
-  clearInterval(ticker);
-  return { wallMs, stallMs: Math.max(stallMs, performance.now() - last) };
+  const { stallMs } = await longestStallDuring(work, 1);
+  return { wallMs: performance.now() - t0, stallMs };
 }
 
 const inline: Read = (bytes) => Promise.resolve(JSON.stringify(readDicomJson(bytes, 16, false)));

@@ -1,6 +1,6 @@
 import { encodeFileMetaInformation } from '@mipseg/shared/dicom';
 import { explicitElement, explicitItem, insertedBefore, SEQUENCE_END } from './explicit-elements';
-import { implicitElement } from './implicit-elements';
+import { implicitElement, implicitHeader } from './implicit-elements';
 
 /**
  * `depth` Referenced Series Sequences (0008,1115), each the only element of its enclosing one's item, the innermost
@@ -33,14 +33,6 @@ const IMPLICIT_ITEM_END = implicitHeader(0xfffe, 0xe00d, 0);
 const IMPLICIT_SEQUENCE_END = implicitHeader(0xfffe, 0xe0dd, 0);
 /** A Private Creator (0009,0010) reserving (0009,10xx), in each item that holds the private sequence (0009,1010). */
 const PRIVATE_CREATOR = implicitElement(0x0009, 0x0010, Buffer.from('ACME    ', 'latin1'));
-
-function implicitHeader(group: number, element: number, length: number): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt16LE(group, 0);
-  header.writeUInt16LE(element, 2);
-  header.writeUInt32LE(length, 4);
-  return header;
-}
 
 /**
  * `depth` sequences of undefined length in Implicit VR, each the only one in its enclosing one's item (of undefined

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Decoder } from 'jpeg-lossless-decoder-js';
 import { dcmtkConvert, encapsulatedFrame, jpeg2000Copy } from '../../../test/pipeline/volume/encapsulated-copies';
 import { syntheticPetInstance } from '../../../test/pipeline/volume/synthetic-pet-instance';
+import { failureOf } from '../../../test/support/failure-of';
 import { TransferSyntax } from '../dicom/transfer-syntaxes';
 import { DeclaredFrameMismatch } from './declared-frame';
 import type { FrameGeometry } from './frame-codec';
@@ -37,15 +38,6 @@ function decoderSpies(): jest.SpyInstance[] {
     jest.spyOn(wasmDecoders, 'decodeJpegLsFrame'),
     jest.spyOn(wasmDecoders, 'decodeJpeg2000Frame'),
   ];
-}
-
-function failureOf(decode: () => unknown): unknown {
-  try {
-    decode();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
 }
 
 const geometry = (rows: number, columns: number, bitsAllocated = 16): FrameGeometry => ({ rows, columns, bitsAllocated });

@@ -1,3 +1,4 @@
+import { failureOf } from '../../../test/support/failure-of';
 import type { FrameGeometry } from './frame-codec';
 import { CorruptRleFrame, decodeRleLosslessFrame } from './rle-lossless';
 
@@ -22,15 +23,6 @@ function withHeaderWord(frame: Uint8Array, index: number, value: number): Uint8A
   const copy = frame.slice();
   new DataView(copy.buffer).setUint32(4 * index, value, true);
   return copy;
-}
-
-function failureOf(decode: () => unknown): unknown {
-  try {
-    decode();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
 }
 
 test('a literal run (n = 0..127) copies the next n + 1 bytes', () => {

@@ -1,6 +1,6 @@
 import { errorCodeOf, syntheticPetInstance } from '../../../test/pipeline/dicom-output/synthetic-source';
 import { explicitElement, explicitItem, insertedBefore, SEQUENCE_END } from '../../../test/support/explicit-elements';
-import { implicitElement } from '../../../test/support/implicit-elements';
+import { implicitElement, implicitHeader } from '../../../test/support/implicit-elements';
 import { IMPLICIT_CODE_VALUE, implicitNestedSequences } from '../../../test/support/nested-sequences';
 import { readDcmjsDataSet } from './dcmjs-read';
 import { readDicomJson, type DicomJson } from './dicom-json';
@@ -15,14 +15,6 @@ import { MAX_SEQUENCE_DEPTH } from './sequence-depth';
 const UNDEFINED_LENGTH = 0xffffffff;
 const text = (value: string): Buffer => Buffer.from(value.length % 2 ? `${value} ` : value, 'latin1');
 const PRIVATE_CREATOR = explicitElement(0x0009, 0x0010, 'LO', text('ACME 1.0'));
-
-function implicitHeader(group: number, element: number, length: number): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt16LE(group, 0);
-  header.writeUInt16LE(element, 2);
-  header.writeUInt32LE(length, 4);
-  return header;
-}
 
 /** An Implicit VR item of undefined length, with its Item Delimitation Item. */
 const implicitItem = (body: Buffer): Buffer =>
