@@ -20,7 +20,9 @@ describe('mipseg worker while Redis is unreachable', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('logs the outage once as JSON, and on SIGTERM waits WORKER_SHUTDOWN_MS for its jobs, then exits non-zero naming what did not close', async () => {
+  // With nothing in hand it has nothing to wait for: it used to wait WORKER_SHUTDOWN_MS on its reconnecting connection,
+  // and exit 1 naming the pipeline, which under a supervisor's grace period shorter than that meant a SIGKILL each time.
+  test('logs the outage once as JSON, and on SIGTERM with nothing in hand exits without waiting WORKER_SHUTDOWN_MS', async () => {
     // A port nothing listens on: every connection attempt is refused.
     const redisUrl = `redis://127.0.0.1:${await freePort()}`;
     worker = await startMipsegWorker({ REDIS_URL: redisUrl, GATEWAY_URL: 'http://127.0.0.1:9/dicomweb', DATA_DIR: dataDir,
@@ -33,15 +35,14 @@ describe('mipseg worker while Redis is unreachable', () => {
     const timer = setTimeout(() => worker?.child.kill('SIGKILL'), SHUTDOWN_MS + 15_000);
     const code = await exited;
     clearTimeout(timer);
-    expect(code).toBe(1);
-    expect(Date.now() - signalled).toBeGreaterThanOrEqual(SHUTDOWN_MS - 500);
-    expect(Date.now() - signalled).toBeLessThan(SHUTDOWN_MS + 5_000);
+    expect(code).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(SHUTDOWN_MS - 500);
 
     const lines = worker.output().split('\n').filter((l) => l.trim() !== '');
     const raw = lines.filter((l) => !l.startsWith('{'));
     expect(raw).toEqual([]);
     const logged = lines.map((l) => JSON.parse(l) as Line);
     expect(logged.filter((l) => l.msg?.startsWith('Redis unreachable'))).toHaveLength(1);
-    expect(logged.find((l) => l.msg?.includes('did not close'))?.part).toBe('pipeline (job queue and analysis threads)');
+    expect(logged.filter((l) => l.msg?.includes('did not close'))).toEqual([]);
   });
 });
