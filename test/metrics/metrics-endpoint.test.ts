@@ -165,6 +165,9 @@ describe.each(['embedded', 'queue mode'])('GET /metrics of mipseg serve (%s)', (
       expect(sampleValue(families, 'mipseg_exports', { destination: pacs, state: 'failed' })).toBe(0);
       expect(sampleValue(families, 'mipseg_result_latency_seconds_count')).toBe(1);
       expect(sampleValue(families, 'mipseg_result_latency_seconds_sum')).toBeGreaterThanOrEqual(1.5); // the quiet period at least
+      // Buckets from QUIET_PERIOD_MS (1.5 s here), not its default of 5 s: the quiet period, then every 0.5 s.
+      expect(sampleValue(families, 'mipseg_result_latency_seconds_bucket', { le: '1.5' })).toBe(0);
+      expect(sampleValue(families, 'mipseg_result_latency_seconds_bucket', { le: '2' })).toBeDefined();
       expect(sampleValue(families, 'mipseg_analysis_stage_duration_seconds_count', { stage: 'inference' })).toBe(1);
       expect(sampleValue(families, 'mipseg_analysis_stage_duration_seconds_bucket', { stage: 'inference', le: '+Inf' })).toBe(1);
     }

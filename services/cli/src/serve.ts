@@ -101,7 +101,7 @@ async function startParts(config: Config, log: Logger, options: ServeOptions, ar
   // Undone after the pipeline, as shutdown does: a queue-mode pruning run ends when the queue closes, not before.
   if (jobPruning) started.splice(started.length - 1, 0, { part: 'job record pruning', close: () => closeWithin('job record pruning', () => jobPruning.stop(), log) });
   const metrics = new GatewayMetrics({ queue: pipeline.queue, exportDestinations: config.pipeline.exportDestinations,
-    softwareVersion: options.softwareVersion, model: await modelInfo(options.modelDir, log), log: log.child({ component: 'metrics' }) });
+    quietPeriodMs: config.pipeline.quietPeriodMs, softwareVersion: options.softwareVersion, model: await modelInfo(options.modelDir, log), log: log.child({ component: 'metrics' }) });
   const dimse = config.dimse.enabled
     ? await startDimseServer({ config, archive: metrics.ingest.counting(archive, 'cstore'), log: log.child({ component: 'dimse' }) })
     : undefined;
